@@ -1,0 +1,3 @@
+from ctxmetrics.cli import main
+
+main()

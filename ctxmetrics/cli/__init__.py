@@ -1,0 +1,73 @@
+"""The `ctxmetrics` command. Each command parses options, calls one library function
+and formats its result; heavy libraries are imported inside commands so that read-only
+commands start fast."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from ctxmetrics.errors import CtxError
+from ctxmetrics.status import ExitStatus
+
+
+class ProjectRef:
+    """The --project option, resolved to a Project only when a command needs one."""
+
+    def __init__(self, directory: Path | None):
+        self.directory = directory
+        self._project = None
+
+    def get(self):
+        if self._project is None:
+            from ctxmetrics.project import Project
+
+            self._project = Project.find(self.directory)
+        return self._project
+
+
+class CtxGroup(click.Group):
+    """Turns library errors into one-line messages with exit code 1, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except CtxError as exc:
+            raise click.ClickException(str(exc)) from None
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a bug: still one line, unless the user asks for the traceback
+            if os.environ.get("CTXMETRICS_DEBUG"):
+                raise
+            first_line = (str(exc).strip().splitlines() or [""])[0]
+            raise click.ClickException(
+                f"internal error: {type(exc).__name__}: {first_line} (set CTXMETRICS_DEBUG=1 for the traceback)"
+            ) from None
+
+
+pass_project = click.make_pass_decorator(ProjectRef)
+
+
+@click.group(cls=CtxGroup)
+@click.version_option(package_name="ctxmetrics")
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Project folder (default: the nearest folder upwards holding ctxmetrics.yaml).",
+)
+@click.pass_context
+def cli(ctx, project_dir):
+    """Tell why a funnel metric moved: metrics in DuckDB, a YAML timeline of business
+    events, change-point detection that links each anomaly to its context."""
+    ctx.obj = ProjectRef(project_dir)
+
+
+def main():
+    sys.exit(cli.main(prog_name="ctxmetrics", standalone_mode=True) or ExitStatus.SUCCESS)
+
+
+# Command modules register themselves on `cli`; imported last to avoid a cycle.
+from ctxmetrics.cli import data  # noqa: E402,F401

@@ -1,0 +1,224 @@
+"""The project file `ctxmetrics.yaml`: schema, defaults and validation."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ctxmetrics.errors import ConfigError
+
+CONFIG_NAME = "ctxmetrics.yaml"
+METRIC_TYPES = ("count", "ratio", "gauge", "query")
+EVENT_TYPES = ("campaign", "offsite", "outage", "pricing", "release", "holiday", "other")
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    """One metric. `count` sums over segments; `ratio` is numerator/denominator of two
+    count metrics; `gauge` is a level that is averaged; `query` comes from queries/NAME.sql."""
+
+    name: str
+    type: str = "count"
+    numerator: str | None = None
+    denominator: str | None = None
+    query: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class DetectionSettings:
+    """Thresholds that decide whether a change is reported (see README, "How detection decides")."""
+
+    min_change_pct: float = 15.0  # smaller effects are not worth a manager's attention
+    min_score: float = 5.0  # effect size in robust noise units
+    min_daily_volume: float = 5.0  # series with a smaller median daily count are skipped
+    min_denominator: float = 30.0  # ratio series need this many denominator events per day
+    spike_max_days: int = 3  # longer excursions are treated as (temporary) level shifts
+    min_segment_days: int = 7  # shortest level-shift segment searched for
+    max_temporary_days: int = 90  # a shift that reverts within this is one temporary anomaly
+
+
+@dataclass(frozen=True)
+class EventWindow:
+    """Days before an event's start and after its end in which it can still act."""
+
+    lead: int
+    lag: int
+
+
+DEFAULT_WINDOWS = {
+    "campaign": EventWindow(lead=2, lag=14),
+    "offsite": EventWindow(lead=1, lag=3),
+    "outage": EventWindow(lead=0, lag=1),
+    "pricing": EventWindow(lead=3, lag=21),
+    "release": EventWindow(lead=1, lag=14),
+    "holiday": EventWindow(lead=1, lag=1),
+    "other": EventWindow(lead=2, lag=7),
+}
+
+
+@dataclass(frozen=True)
+class ExplainSettings:
+    min_cause_score: float = 0.35
+    funnel_lag_days: int = 7  # how far down-funnel effects may trail the stage an event targets
+    windows: dict[str, EventWindow] = field(default_factory=lambda: dict(DEFAULT_WINDOWS))
+
+
+@dataclass(frozen=True)
+class Config:
+    store: str = "ctxmetrics.duckdb"
+    # Calendar days of the data and of annotations are days in this zone; naive datetimes
+    # in the timeline are read as local time here.
+    timezone: str = "UTC"
+    dimensions: tuple[str, ...] = ()
+    funnel: tuple[str, ...] = ()
+    metrics: dict[str, MetricDef] = field(default_factory=dict)
+    detection: DetectionSettings = field(default_factory=DetectionSettings)
+    detection_overrides: dict[str, dict[str, float]] = field(default_factory=dict)
+    explain: ExplainSettings = field(default_factory=ExplainSettings)
+
+    def detection_for(self, metric: str) -> DetectionSettings:
+        """The detection settings for one metric, with its overrides applied."""
+        return replace(self.detection, **self.detection_overrides.get(metric, {}))
+
+    def metric(self, name: str) -> MetricDef:
+        """The definition of a metric; metrics only seen in the data are counts."""
+        return self.metrics.get(name) or MetricDef(name=name)
+
+
+def _fail(path: Path, message: str) -> ConfigError:
+    return ConfigError(f"{path}: {message}")
+
+
+def _check_keys(path: Path, where: str, data: dict, allowed) -> None:
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise _fail(path, f"unknown key '{unknown[0]}' in {where}; allowed: {', '.join(sorted(allowed))}.")
+
+
+def _numbers(path: Path, where: str, data: Any, cls) -> dict:
+    if not isinstance(data, dict):
+        raise _fail(path, f"'{where}' must be a mapping.")
+    allowed = {f.name for f in fields(cls)}
+    _check_keys(path, where, data, allowed)
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _fail(path, f"'{where}.{key}' must be a number, got {value!r}.")
+        out[key] = value
+    return out
+
+
+def _metric(path: Path, name: str, spec: Any) -> MetricDef:
+    if spec is None:
+        spec = {}
+    if not isinstance(spec, dict):
+        raise _fail(path, f"metric '{name}' must be a mapping like {{type: count}}.")
+    _check_keys(path, f"metric '{name}'", spec, {f.name for f in fields(MetricDef)} - {"name"})
+    metric = MetricDef(name=name, **spec)
+    if metric.type not in METRIC_TYPES:
+        raise _fail(path, f"metric '{name}' has type '{metric.type}'; use one of {', '.join(METRIC_TYPES)}.")
+    if metric.type == "ratio" and not (metric.numerator and metric.denominator):
+        raise _fail(path, f"ratio metric '{name}' needs both 'numerator' and 'denominator'.")
+    if metric.type == "query" and not metric.query:
+        raise _fail(path, f"query metric '{name}' needs 'query: NAME' (a file queries/NAME.sql).")
+    return metric
+
+
+def _timezone(path: Path, name: Any) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail(path, f"timezone '{name}' is not a known IANA zone (e.g. Europe/Berlin).") from None
+    return str(name)
+
+
+def parse_config(data: Any, path: Path) -> Config:
+    """Validate the parsed YAML of a project file and build a Config."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise _fail(path, "the project file must be a mapping.")
+    _check_keys(path, "the project file", data, {"store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain"})
+    metrics = {name: _metric(path, str(name), spec) for name, spec in (data.get("metrics") or {}).items()}
+    for metric in metrics.values():
+        if metric.type == "ratio":
+            for part in (metric.numerator, metric.denominator):
+                if part in metrics and metrics[part].type != "count":
+                    raise _fail(path, f"ratio metric '{metric.name}' uses '{part}', which is not a count.")
+    detection = dict(data.get("detection") or {})
+    overrides = detection.pop("overrides", {}) or {}
+    base = DetectionSettings(**_numbers(path, "detection", detection, DetectionSettings))
+    checked_overrides = {
+        str(m): _numbers(path, f"detection.overrides.{m}", o, DetectionSettings) for m, o in overrides.items()
+    }
+    explain = dict(data.get("explain") or {})
+    windows = dict(DEFAULT_WINDOWS)
+    for event_type, window in (explain.pop("windows", {}) or {}).items():
+        if event_type not in EVENT_TYPES:
+            raise _fail(path, f"explain.windows has unknown event type '{event_type}'.")
+        windows[event_type] = EventWindow(**_numbers(path, f"explain.windows.{event_type}", window, EventWindow))
+    explain_settings = ExplainSettings(
+        **_numbers(path, "explain", explain, ExplainSettings), windows=windows
+    )
+    return Config(
+        store=str(data.get("store", Config.store)),
+        timezone=_timezone(path, data.get("timezone", Config.timezone)),
+        dimensions=tuple(str(d) for d in data.get("dimensions") or ()),
+        funnel=tuple(str(s) for s in data.get("funnel") or ()),
+        metrics=metrics,
+        detection=base,
+        detection_overrides=checked_overrides,
+        explain=explain_settings,
+    )
+
+
+def load_config(path: Path) -> Config:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)}).") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror}).") from None
+    try:
+        return parse_config(data, path)
+    except TypeError as exc:  # a dataclass got a bad argument
+        raise ConfigError(f"{path}: {exc}.") from None
+
+
+DEFAULT_CONFIG_TEXT = """\
+# ctxmetrics project file. See README.md for every field.
+store: ctxmetrics.duckdb          # DuckDB file, relative to this folder
+timezone: UTC                     # days of the data and the timeline are days in this zone
+
+# Dimension columns of your data (others found at ingest are added automatically).
+dimensions: [region, channel]
+
+# Funnel stages, top to bottom: used to trace a change to the stage that moved first.
+funnel: [leads, mql, sql, opportunities, won]
+
+metrics:
+  leads: {type: count}
+  mql: {type: count}
+  sql: {type: count}
+  opportunities: {type: count}
+  won: {type: count}
+  lead_to_mql: {type: ratio, numerator: mql, denominator: leads}
+  win_rate: {type: ratio, numerator: won, denominator: opportunities}
+
+detection:
+  min_change_pct: 15       # ignore smaller relative changes
+  min_score: 5.0           # effect size in robust noise units
+  min_daily_volume: 5      # skip segments whose median day has fewer events
+  overrides:
+    won: {min_change_pct: 25}
+
+explain:
+  min_cause_score: 0.35    # below this an anomaly is reported as unexplained
+"""

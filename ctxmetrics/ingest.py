@@ -1,0 +1,327 @@
+"""Reading data files into observations: long, wide and raw funnel-event formats.
+
+Every file is read and validated completely before anything is written, and all files
+of one call are stored in one transaction, so a bad row leaves the store untouched.
+Errors name the file, the line (CSV/JSON lines, counting the header as line 1) or row
+(Parquet), and the column.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import polars as pl
+
+from ctxmetrics.errors import InputError
+from ctxmetrics.store import BASE_COLUMNS, Store, check_dimension_name
+
+FORMATS = ("long", "wide", "events")
+READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+MISSING_DIMENSION_VALUE = "(none)"  # an empty dimension cell still needs a value rollups can name
+EVENT_COLUMNS = ("entity_id", "stage")
+ROW = "__row"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    files: int
+    rows: int
+    added: int
+    replaced: int
+
+
+@dataclass(frozen=True)
+class _Source:
+    path: Path
+    kind: str  # csv | parquet | jsonl
+
+    def line(self, row: int) -> int:
+        """1-based line (text files; CSV has its header on line 1) or row (Parquet)."""
+        return row + 2 if self.kind == "csv" else row + 1
+
+    def position(self, row: int) -> str:
+        return f"row {self.line(row)}" if self.kind == "parquet" else f"line {self.line(row)}"
+
+    def where(self, row: int | None = None, column: str | None = None) -> str:
+        """`file:line` for text files, `file: row N` for Parquet, plus the column."""
+        text = str(self.path)
+        if row is not None:
+            text += f": row {self.line(row)}" if self.kind == "parquet" else f":{self.line(row)}"
+        if column is not None:
+            text += f": column '{column}'"
+        return text
+
+
+def ingest_paths(
+    store: Store,
+    paths: Sequence[Path | str],
+    *,
+    fmt: str = "long",
+    dims: Sequence[str] = (),
+    known_dimensions: Sequence[str] = (),
+) -> IngestResult:
+    """Validate every file, then upsert all of them in one transaction.
+
+    Args:
+        store: an open, writable store.
+        paths: CSV, Parquet or JSON-lines files.
+        fmt: `long` (date, metric, value, dimensions…), `wide` (date plus one column per
+            metric; dimension columns named in `dims`) or `events` (entity_id, stage, ts,
+            dimensions…; counted into daily stage counts).
+        dims: dimension columns (required for `wide`; allowed extra dimensions otherwise).
+        known_dimensions: the project's declared dimensions; when non-empty, any other
+            column is an error unless listed in `dims` (it is most often a typo).
+
+    Raises:
+        InputError: the first problem found, naming file, line/row and column.
+    """
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}.")
+    frames = [_read_one(_source(Path(p)), fmt, list(dims), list(known_dimensions)) for p in paths]
+    frame = _combine(frames)
+    added, replaced = store.upsert_observations(frame)
+    return IngestResult(files=len(frames), rows=frame.height, added=added, replaced=replaced)
+
+
+def _source(path: Path) -> _Source:
+    if not path.exists():
+        raise InputError(f"{path}: no such file.")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; name the data files.")
+    kind = READERS.get(path.suffix.lower())
+    if kind is None:
+        raise InputError(
+            f"{path}: unknown file type '{path.suffix or '(none)'}'; use .csv, .parquet or .jsonl/.ndjson."
+        )
+    return _Source(path, kind)
+
+
+def _read_raw(src: _Source) -> pl.DataFrame:
+    try:
+        if src.kind == "csv":
+            # Everything as text first, so a bad cell is reported with its line, not guessed at.
+            frame = pl.read_csv(src.path, infer_schema=False, row_index_name=ROW)
+        elif src.kind == "parquet":
+            frame = pl.read_parquet(src.path, row_index_name=ROW)
+        else:
+            frame = pl.read_ndjson(src.path, infer_schema_length=None).with_row_index(ROW)
+    except pl.exceptions.NoDataError:
+        frame = pl.DataFrame()
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{src.path}: cannot be read as {src.kind} ({message}).") from None
+    if frame.height == 0:
+        raise InputError(f"{src.path}: the file has no data rows.")
+    return frame
+
+
+def _read_one(src: _Source, fmt: str, dims: list[str], known_dimensions: list[str]) -> pl.DataFrame:
+    raw = _read_raw(src)
+    _check_header(src, raw.columns)
+    if fmt == "long":
+        frame = _long(src, raw, dims, known_dimensions)
+    elif fmt == "wide":
+        frame = _wide(src, raw, dims)
+    else:
+        frame = _events(src, raw, dims, known_dimensions)
+    return frame
+
+
+def _check_header(src: _Source, columns: list[str]) -> None:
+    for name in columns:
+        if name == "" or name.startswith("_duplicated_"):
+            raise InputError(f"{src.where()}: the header has an empty or repeated column name.")
+
+
+def _date_column(src: _Source, columns: list[str], names=("date", "ts")) -> str:
+    for name in names:
+        if name in columns:
+            return name
+    raise InputError(f"{src.where()}: column 'date' is missing (or 'ts'); every row needs its day.")
+
+
+def _require(src: _Source, columns: list[str], needed: Sequence[str], fmt: str) -> None:
+    for name in needed:
+        if name not in columns:
+            raise InputError(f"{src.where()}: column '{name}' is missing; {fmt} format needs {', '.join(needed)}.")
+
+
+def _dimension_columns(src: _Source, others: list[str], dims: list[str], known: list[str]) -> list[str]:
+    allowed = set(known) | set(dims)
+    for name in others:
+        if known and name not in allowed:
+            close = difflib.get_close_matches(name, sorted(allowed), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise InputError(
+                f"{src.where(column=name)}: not a known dimension ({', '.join(sorted(allowed))}).{hint} "
+                f"Add it to 'dimensions' in ctxmetrics.yaml or pass --dims {name}."
+            )
+        try:
+            check_dimension_name(name)
+        except Exception as exc:
+            raise InputError(f"{src.where(column=name)}: {exc}") from None
+    return others
+
+
+def _long(src: _Source, raw: pl.DataFrame, dims: list[str], known: list[str]) -> pl.DataFrame:
+    date_col = _date_column(src, raw.columns)
+    _require(src, raw.columns, (date_col, "metric", "value"), "long")
+    dim_cols = _dimension_columns(src, [c for c in raw.columns if c not in (ROW, date_col, "metric", "value")], dims, known)
+    frame = raw.select(
+        ROW,
+        _parse_day(src, raw, date_col).alias("ts"),
+        _text(src, raw, "metric", required=True).alias("metric"),
+        _number(src, raw, "value").alias("value"),
+        *(_dimension(raw, d) for d in dim_cols),
+    )
+    _check_duplicates(src, frame, ["metric", "ts", *dim_cols])
+    return frame.select("metric", "ts", "value", *dim_cols)
+
+
+def _wide(src: _Source, raw: pl.DataFrame, dims: list[str]) -> pl.DataFrame:
+    date_col = _date_column(src, raw.columns)
+    missing = [d for d in dims if d not in raw.columns]
+    if missing:
+        raise InputError(f"{src.where()}: column '{missing[0]}' named in --dims is missing.")
+    metrics = [c for c in raw.columns if c not in (ROW, date_col, *dims)]
+    if not metrics:
+        raise InputError(f"{src.where()}: wide format needs at least one metric column besides the date and --dims.")
+    for d in dims:
+        try:
+            check_dimension_name(d)
+        except Exception as exc:
+            raise InputError(f"{src.where(column=d)}: {exc}") from None
+    typed = raw.select(
+        ROW,
+        _parse_day(src, raw, date_col).alias("ts"),
+        *(_dimension(raw, d) for d in dims),
+        # In a wide table an empty cell means "no value that day" for that metric.
+        *(_number(src, raw, m, allow_empty=True).alias(m) for m in metrics),
+    )
+    _check_duplicates(src, typed, ["ts", *dims])
+    long = typed.unpivot(index=[ROW, "ts", *dims], on=metrics, variable_name="metric", value_name="value")
+    return long.filter(pl.col("value").is_not_null()).select("metric", "ts", "value", *dims)
+
+
+def _events(src: _Source, raw: pl.DataFrame, dims: list[str], known: list[str]) -> pl.DataFrame:
+    date_col = _date_column(src, raw.columns, names=("ts", "date"))
+    _require(src, raw.columns, (*EVENT_COLUMNS, date_col), "events")
+    dim_cols = _dimension_columns(src, [c for c in raw.columns if c not in (ROW, date_col, *EVENT_COLUMNS)], dims, known)
+    frame = raw.select(
+        _parse_day(src, raw, date_col, allow_time=True).alias("ts"),
+        _text(src, raw, "entity_id", required=True).alias("entity_id"),
+        _text(src, raw, "stage", required=True).alias("metric"),
+        *(_dimension(raw, d) for d in dim_cols),
+    )
+    # An entity counts once per stage and day, however often the CRM logged it.
+    return (
+        frame.group_by(["metric", "ts", *dim_cols])
+        .agg(pl.col("entity_id").n_unique().cast(pl.Float64).alias("value"))
+        .select("metric", "ts", "value", *dim_cols)
+    )
+
+
+# --- column parsers: each reports the first bad cell with its line ---------------
+def _first_bad(src: _Source, raw: pl.DataFrame, bad: pl.Series, column: str, what: str) -> None:
+    if bad.any():
+        index = int(bad.arg_true()[0])
+        row = int(raw[ROW][index])
+        cell = raw[column][index]
+        raise InputError(f"{src.where(row, column)}: {cell!r} {what}.")
+
+
+def _text(src: _Source, raw: pl.DataFrame, column: str, required: bool) -> pl.Series:
+    values = raw[column].cast(pl.Utf8)
+    if required:
+        blank = values.is_null() | (values.str.strip_chars() == "")
+        if blank.any():
+            row = int(raw[ROW][int(blank.arg_true()[0])])
+            raise InputError(f"{src.where(row, column)}: the value is empty.")
+    return values.str.strip_chars()
+
+
+def _dimension(raw: pl.DataFrame, column: str) -> pl.Series:
+    values = raw[column].cast(pl.Utf8).str.strip_chars()
+    return values.fill_null(MISSING_DIMENSION_VALUE).replace("", MISSING_DIMENSION_VALUE).alias(column)
+
+
+def _number(src: _Source, raw: pl.DataFrame, column: str, allow_empty: bool = False) -> pl.Series:
+    series = raw[column]
+    if series.dtype == pl.Utf8:
+        stripped = series.str.strip_chars()
+        parsed = stripped.cast(pl.Float64, strict=False)
+        _first_bad(src, raw, parsed.is_null() & stripped.is_not_null() & (stripped != ""), column, "is not a number")
+        series = parsed
+    elif series.dtype.is_numeric() or series.dtype == pl.Boolean:
+        series = series.cast(pl.Float64)
+    elif series.dtype != pl.Null:
+        raise InputError(f"{src.where(column=column)}: has type {series.dtype}, not numbers.")
+    series = series.cast(pl.Float64)
+    _first_bad(src, raw, series.is_nan() | series.is_infinite(), column, "is not a finite number")
+    if not allow_empty:
+        _first_bad_null(src, raw, series, column)
+    return series
+
+
+def _first_bad_null(src: _Source, raw: pl.DataFrame, series: pl.Series, column: str) -> None:
+    if series.null_count():
+        row = int(raw[ROW][int(series.is_null().arg_true()[0])])
+        raise InputError(f"{src.where(row, column)}: the value is empty.")
+
+
+def _parse_day(src: _Source, raw: pl.DataFrame, column: str, allow_time: bool = False) -> pl.Series:
+    """Days from ISO dates or datetimes. Observations are daily, so a time of day is an
+    error unless counting raw events, where it is dropped."""
+    series = raw[column]
+    if series.dtype == pl.Date:
+        days = series
+    elif isinstance(series.dtype, pl.Datetime):
+        days = _days_of(src, raw, series, column, allow_time)
+    else:
+        text = series.cast(pl.Utf8).str.strip_chars()
+        days = text.str.to_date("%Y-%m-%d", strict=False)
+        undated = days.is_null() & text.is_not_null()
+        if undated.any():
+            stamps = text.str.to_datetime(strict=False, time_zone="UTC")
+            bad = undated & stamps.is_null()
+            _first_bad(src, raw, bad, column, "is not a date (use YYYY-MM-DD)")
+            days = pl.select(pl.when(undated).then(None).otherwise(days)).to_series()
+            timed = _days_of(src, raw.filter(undated), stamps.filter(undated), column, allow_time)
+            days = days.scatter(undated.arg_true(), timed)
+    _first_bad_null(src, raw, days, column)
+    return days
+
+
+def _days_of(src: _Source, raw: pl.DataFrame, stamps: pl.Series, column: str, allow_time: bool) -> pl.Series:
+    if not allow_time:
+        has_time = stamps.dt.time() != dt.time(0, 0)
+        _first_bad(
+            src, raw, has_time.fill_null(False), column,
+            "has a time of day; observations are daily (aggregate first, or use --format events)",
+        )
+    return stamps.dt.date()
+
+
+def _check_duplicates(src: _Source, frame: pl.DataFrame, key: list[str]) -> None:
+    dup = frame.select(key).is_duplicated()
+    if not dup.any():
+        return
+    rows = frame.filter(dup)
+    first = rows.row(0, named=True)
+    twin = rows.slice(1).filter(pl.all_horizontal(pl.col(k) == first[k] for k in key)).row(0, named=True)
+    described = ", ".join(f"{k}={first[k]}" for k in key)
+    raise InputError(
+        f"{src.where(twin[ROW])}: duplicate of {src.position(first[ROW])} (same {described})."
+    )
+
+
+def _combine(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    if len(frames) == 1:
+        return frames[0]
+    combined = pl.concat(frames, how="diagonal_relaxed")
+    dims = [c for c in combined.columns if c not in BASE_COLUMNS]
+    # Across files of one call, a later file replaces an earlier one, as separate ingests would.
+    return combined.unique(subset=["metric", "ts", *dims], keep="last", maintain_order=True)

@@ -1,0 +1,102 @@
+"""A ctxmetrics project: a folder with ctxmetrics.yaml, annotations/ and queries/."""
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping
+
+from ctxmetrics.config import CONFIG_NAME, DEFAULT_CONFIG_TEXT, Config, load_config
+from ctxmetrics.errors import CtxError, ProjectNotFound
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from ctxmetrics.store import Store
+
+
+def find_project_root(start: Path | str | None = None) -> Path:
+    """The nearest folder at or above `start` that holds ctxmetrics.yaml."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    raise ProjectNotFound(
+        f"No {CONFIG_NAME} found in {here} or any parent folder; run 'ctxmetrics init' or pass --project DIR."
+    )
+
+
+def init_project(directory: Path | str, config_text: str = DEFAULT_CONFIG_TEXT) -> Path:
+    """Create a project folder (it may exist, but must not already be a project)."""
+    root = Path(directory)
+    if (root / CONFIG_NAME).exists():
+        raise CtxError(f"{root / CONFIG_NAME} already exists; this folder is already a project.")
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "annotations").mkdir(exist_ok=True)
+    (root / "queries").mkdir(exist_ok=True)
+    (root / CONFIG_NAME).write_text(config_text, encoding="utf-8")
+    gitignore = root / ".gitignore"
+    if not gitignore.exists():
+        # The store is derived data; the YAML timeline and queries are what belongs in git.
+        gitignore.write_text("*.duckdb\n*.duckdb.wal\n", encoding="utf-8")
+    return root
+
+
+class Project:
+    """Entry point of the Python API. Reads return polars DataFrames.
+
+    Example:
+        >>> import ctxmetrics
+        >>> p = ctxmetrics.open("demo")
+        >>> p.series("leads", {"region": "EMEA"})
+    """
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root).resolve()
+        self.config: Config = load_config(self.root / CONFIG_NAME)
+
+    @classmethod
+    def find(cls, start: Path | str | None = None) -> "Project":
+        return cls(find_project_root(start))
+
+    @property
+    def store_path(self) -> Path:
+        return self.root / self.config.store
+
+    @property
+    def annotations_dir(self) -> Path:
+        return self.root / "annotations"
+
+    @property
+    def queries_dir(self) -> Path:
+        return self.root / "queries"
+
+    def store(self, read_only: bool = False) -> "Store":
+        """Open the project's DuckDB store (use as a context manager)."""
+        from ctxmetrics.store import Store
+
+        return Store(self.store_path, read_only=read_only)
+
+    # --- reads for notebooks -------------------------------------------------
+    def observations(self) -> "pl.DataFrame":
+        """Every stored observation at leaf level: metric, ts, value, one column per dimension."""
+        with self.store(read_only=True) as store:
+            return store.query_df("select * from observations order by metric, ts")
+
+    def series(self, metric: str, segment: Mapping[str, str] | None = None) -> "pl.DataFrame":
+        """One daily series (ts, value) of a metric rolled up to a segment ({} = total)."""
+        from ctxmetrics.series import load_series
+
+        with self.store(read_only=True) as store:
+            return load_series(store, self.config, metric, dict(segment or {}))
+
+    def query(self, sql_or_name: str) -> "pl.DataFrame":
+        """Run SQL, or the saved query queries/NAME.sql, against the store."""
+        from ctxmetrics.queries import resolve_query
+
+        with self.store(read_only=True) as store:
+            return store.query_df(resolve_query(self.queries_dir, sql_or_name))
+
+
+def open(path: Path | str = ".") -> Project:  # noqa: A001 - mirrors the built-in on purpose
+    """Open the project at or above `path`."""
+    return Project.find(path)

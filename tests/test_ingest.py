@@ -1,0 +1,192 @@
+"""Ingest: formats, idempotency, and every kind of bad input leaving the store unchanged."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import textwrap
+
+import polars as pl
+import pytest
+
+from ctxmetrics.project import Project
+
+GOOD = textwrap.dedent(
+    """\
+    date,metric,value,region,channel
+    2026-03-01,leads,10,EMEA,paid
+    2026-03-01,leads,5,NA,paid
+    2026-03-02,leads,7,EMEA,paid
+    2026-03-01,mql,3,EMEA,organic
+    """
+)
+
+
+def write(path, text):
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def sums(run):
+    result = run("query", "select metric, sum(value) as total from observations group by all order by 1", "--json")
+    assert result.exit_code == 0, result.output
+    return {row["metric"]: row["total"] for row in json.loads(result.stdout)}
+
+
+def snapshot(project_dir):
+    with Project(project_dir).store(read_only=True) as store:
+        return store.query_rows("select * from obs order by all")
+
+
+def test_long_csv_sums_are_stable_across_reingest(run, project_dir):
+    data = write(project_dir / "data.csv", GOOD)
+    first = run("ingest", data)
+    assert first.exit_code == 0, first.output
+    assert first.stdout == "Ingested 4 rows from 1 file: 4 added, 0 replaced.\n"
+    assert sums(run) == {"leads": 22.0, "mql": 3.0}
+    again = run("ingest", data)
+    assert again.stdout == "Ingested 4 rows from 1 file: 0 added, 4 replaced.\n"
+    assert sums(run) == {"leads": 22.0, "mql": 3.0}
+
+
+def test_reingest_replaces_changed_values(run, project_dir):
+    run("ingest", write(project_dir / "a.csv", GOOD))
+    changed = write(project_dir / "b.csv", "date,metric,value,region,channel\n2026-03-01,leads,100,EMEA,paid\n")
+    assert run("ingest", changed).exit_code == 0
+    assert sums(run)["leads"] == 112.0
+
+
+def test_wide_format(run, project_dir):
+    data = write(
+        project_dir / "wide.csv",
+        """\
+        date,region,leads,mql
+        2026-03-01,EMEA,10,4
+        2026-03-01,NA,6,
+        """,
+    )
+    result = run("ingest", data, "--format", "wide", "--dims", "region")
+    assert result.exit_code == 0, result.output
+    assert sums(run) == {"leads": 16.0, "mql": 4.0}
+
+
+def test_parquet_and_jsonl(run, project_dir):
+    frame = pl.DataFrame(
+        {"date": [dt.date(2026, 1, 1)] * 2, "metric": ["leads", "mql"], "value": [4, 2], "region": ["NA", "NA"]}
+    )
+    frame.write_parquet(project_dir / "d.parquet")
+    lines = "\n".join(json.dumps(r) for r in [{"date": "2026-01-02", "metric": "leads", "value": 1.5, "region": "NA"}])
+    (project_dir / "d.jsonl").write_text(lines + "\n")
+    result = run("ingest", project_dir / "d.parquet", project_dir / "d.jsonl")
+    assert result.exit_code == 0, result.output
+    assert sums(run) == {"leads": 5.5, "mql": 2.0}
+
+
+def test_events_format_counts_distinct_entities_per_day(run, project_dir):
+    data = write(
+        project_dir / "crm.csv",
+        """\
+        entity_id,stage,ts,region
+        a,leads,2026-03-01T09:00:00,EMEA
+        b,leads,2026-03-01T10:30:00,EMEA
+        a,leads,2026-03-01T11:00:00,EMEA
+        a,mql,2026-03-03T08:00:00,EMEA
+        """,
+    )
+    result = run("ingest", data, "--format", "events")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(run("query", "select metric, ts, value from observations order by 1, 2", "--json").stdout)
+    assert rows == [
+        {"metric": "leads", "ts": "2026-03-01", "value": 2.0},
+        {"metric": "mql", "ts": "2026-03-03", "value": 1.0},
+    ]
+
+
+BAD_INPUTS = {
+    "missing column": ("date,metric,region\n2026-01-01,leads,EMEA\n", ["x.csv: column 'value' is missing"]),
+    "extra column": (
+        "date,metric,value,regoin\n2026-01-01,leads,1,EMEA\n",
+        ["x.csv: column 'regoin': not a known dimension", "Did you mean 'region'?"],
+    ),
+    "bad date": ("date,metric,value\n2026-01-01,leads,1\n2026-02-30,leads,1\n", ["x.csv:3: column 'date': '2026-02-30'"]),
+    "non-numeric": ("date,metric,value\n2026-01-01,leads,ten\n", ["x.csv:2: column 'value': 'ten' is not a number"]),
+    "nan": ("date,metric,value\n2026-01-01,leads,1\n2026-01-02,leads,NaN\n", ["x.csv:3: column 'value': 'NaN' is not a finite number"]),
+    "inf": ("date,metric,value\n2026-01-01,leads,inf\n", ["x.csv:2: column 'value': 'inf' is not a finite number"]),
+    "duplicate key": (
+        "date,metric,value,region\n2026-01-01,leads,1,EMEA\n2026-01-01,leads,2,NA\n2026-01-01,leads,3,EMEA\n",
+        ["x.csv:4: duplicate of line 2 (same metric=leads, ts=2026-01-01, region=EMEA)"],
+    ),
+    "empty file": ("", ["x.csv: the file has no data rows."]),
+    "header only": ("date,metric,value\n", ["x.csv: the file has no data rows."]),
+    "time of day": ("date,metric,value\n2026-01-01T10:00:00,leads,1\n", ["x.csv:2: column 'date'", "has a time of day"]),
+    "empty metric": ("date,metric,value\n2026-01-01,,1\n", ["x.csv:2: column 'metric': the value is empty."]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_one_line_exit_1_and_store_unchanged(run, project_dir, case):
+    text, expected = BAD_INPUTS[case]
+    run("ingest", write(project_dir / "good.csv", GOOD))
+    before = snapshot(project_dir)
+    bad = project_dir / "x.csv"
+    bad.write_text(text)
+    # The good file goes first: a failure in the second file must not keep the first.
+    result = run("ingest", project_dir / "good.csv", bad)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    message = result.stderr.strip()
+    assert message.startswith("Error: ") and "\n" not in message and "Traceback" not in message
+    for fragment in expected:
+        assert fragment.replace("x.csv", str(bad)) in message
+    assert snapshot(project_dir) == before
+
+
+def test_unknown_file_type_and_missing_path(run, project_dir):
+    (project_dir / "data.xlsx").write_text("x")
+    result = run("ingest", project_dir / "data.xlsx")
+    assert result.exit_code == 1
+    assert f"Error: {project_dir / 'data.xlsx'}: unknown file type '.xlsx'" in result.stderr
+    missing = run("ingest", project_dir / "nope.csv")
+    assert missing.exit_code == 1
+    assert missing.stderr == f"Error: {project_dir / 'nope.csv'}: no such file.\n"
+
+
+def test_unknown_format_option_is_usage_error(run, project_dir):
+    result = run("ingest", "x.csv", "--format", "xml")
+    assert result.exit_code == 2
+    assert "Invalid value for '--format'" in result.stderr
+
+
+def test_locked_store_is_reported_and_left_unchanged(run, project_dir, monkeypatch):
+    data = write(project_dir / "data.csv", GOOD)
+    run("ingest", data)
+    before = snapshot(project_dir)
+    store = project_dir / "ctxmetrics.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb,sys,time; c=duckdb.connect({str(store)!r}); print('ok', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        monkeypatch.setenv("CTXMETRICS_LOCK_TIMEOUT", "0.3")
+        result = run("ingest", data)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 1
+    assert f"Error: {store}: the store is locked by another process" in result.stderr
+    assert "waited 0.3s" in result.stderr
+    assert snapshot(project_dir) == before
+
+
+def test_outside_a_project_says_so(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from ctxmetrics.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["query", "select 1"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: No ctxmetrics.yaml found in ")
