@@ -184,11 +184,10 @@ class Store:
                 select = ", ".join(
                     [*BASE_COLUMNS, *(quote_ident(d) if d in dims else f"null::varchar as {quote_ident(d)}" for d in all_dims)]
                 )
-                # Insert grouped by series so one series reads few row groups later on.
-                order = ", ".join(["metric", *(quote_ident(d) for d in dims), "ts"])
+                # Kept in file order: sorting by series costs ~40% of a fresh load, and the
+                # scan reads whole metrics at once rather than one series at a time.
                 self.con.execute(
-                    f"insert into obs ({', '.join(map(quote_ident, [*BASE_COLUMNS, *all_dims]))}) "
-                    f"select {select} from incoming order by {order}"
+                    f"insert into obs ({', '.join(map(quote_ident, [*BASE_COLUMNS, *all_dims]))}) select {select} from incoming"
                 )
             finally:
                 self.con.unregister("incoming")

@@ -1,0 +1,98 @@
+"""Ingest throughput: ctxmetrics ingest vs DuckDB's bare read_parquet/read_csv (the ceiling).
+
+Generates N long-format rows (metric, date, value, region, channel, team), writes them as
+Parquet and CSV to a temporary folder, then prints rows/s for:
+  - DuckDB alone: `create table as select * from read_parquet(...)` / `read_csv(...)`
+  - ctxmetrics ingest (validation + store) from Parquet and from CSV into a fresh store
+  - re-ingesting 1M of those rows into the full store (upsert: delete keys + insert)
+
+Usage: python benchmarks/ingest.py [--rows 10000000] [--reingest 1000000]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from ctxmetrics.ingest import ingest_paths
+from ctxmetrics.store import Store
+
+METRICS = ["leads", "mql", "sql", "opportunities", "won"]
+DAYS = 730
+
+
+def make_frame(rows: int, seed: int = 0) -> pl.DataFrame:
+    """Distinct (metric, day, region, channel, team) keys, about `rows` of them."""
+    segments = max(1, rows // (len(METRICS) * DAYS))
+    regions, channels = 10, 10
+    teams = max(1, -(-segments // (regions * channels)))
+    rng = np.random.default_rng(seed)
+    keys = pl.DataFrame({"metric": METRICS}).join(
+        pl.DataFrame({"date": pl.date_range(dt.date(2024, 1, 1), dt.date(2024, 1, 1) + dt.timedelta(days=DAYS - 1), eager=True)}),
+        how="cross",
+    )
+    segs = (
+        pl.DataFrame({"region": [f"r{i}" for i in range(regions)]})
+        .join(pl.DataFrame({"channel": [f"c{i}" for i in range(channels)]}), how="cross")
+        .join(pl.DataFrame({"team": [f"t{i}" for i in range(teams)]}), how="cross")
+    )
+    frame = segs.join(keys, how="cross").head(rows)
+    return frame.with_columns(value=pl.Series(rng.poisson(20, frame.height).astype(np.float64))).select(
+        "date", "metric", "value", "region", "channel", "team"
+    )
+
+
+def timed(label: str, rows: int, fn) -> float:
+    start = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - start
+    print(f"{label:<52} {seconds:7.2f} s  {rows / seconds / 1e6:6.2f} M rows/s")
+    return rows / seconds
+
+
+def bare_duckdb(folder: Path, reader: str, path: Path) -> None:
+    con = duckdb.connect(str(folder / f"bare_{reader}.duckdb"))
+    con.execute(f"create table t as select * from {reader}(?)", [str(path)])
+    con.close()
+
+
+def ours(folder: Path, name: str, path: Path, dims) -> None:
+    with Store(folder / f"{name}.duckdb") as store:
+        ingest_paths(store, [path], known_dimensions=dims)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--reingest", type=int, default=1_000_000)
+    args = parser.parse_args()
+    dims = ["region", "channel", "team"]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        frame = make_frame(args.rows)
+        rows = frame.height
+        parquet, csv = folder / "data.parquet", folder / "data.csv"
+        frame.write_parquet(parquet)
+        frame.write_csv(csv)
+        print(f"{rows:,} rows, {parquet.stat().st_size / 1e6:.0f} MB Parquet, {csv.stat().st_size / 1e6:.0f} MB CSV")
+        ceiling_pq = timed("duckdb bare read_parquet -> table (ceiling)", rows, lambda: bare_duckdb(folder, "read_parquet", parquet))
+        ceiling_csv = timed("duckdb bare read_csv -> table (ceiling)", rows, lambda: bare_duckdb(folder, "read_csv", csv))
+        ours_pq = timed("ctxmetrics ingest Parquet, fresh store", rows, lambda: ours(folder, "pq", parquet, dims))
+        ours_csv = timed("ctxmetrics ingest CSV, fresh store", rows, lambda: ours(folder, "csv", csv, dims))
+        subset = folder / "subset.parquet"
+        frame.sample(min(args.reingest, rows), seed=1).with_columns(pl.col("value") + 1).write_parquet(subset)
+        n = min(args.reingest, rows)
+        upsert = timed(f"ctxmetrics re-ingest {n:,} rows into full store", n, lambda: ours(folder, "pq", subset, dims))
+        print(f"Parquet: ceiling/ours = {ceiling_pq / ours_pq:.2f}x (target <= 2x)")
+        print(f"CSV:     ceiling/ours = {ceiling_csv / ours_csv:.2f}x (target <= 2x)")
+        print(f"re-ingest: {upsert / 1e6:.2f} M rows/s (target >= 1 M rows/s)")
+
+
+if __name__ == "__main__":
+    main()
