@@ -28,13 +28,14 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SCHEMA = [
     "create table if not exists meta (key varchar primary key, value varchar)",
     "create table if not exists obs (metric varchar not null, ts date not null, value double not null)",
+    # `data` is the anomaly's full JSON (causes, drivers); the other columns are for SQL.
     """create table if not exists anomalies (
         id varchar, metric varchar, segment_key varchar, segment json, kind varchar,
         direction varchar, start_day date, end_day date, before double, after double,
-        change_pct double, score double, volume double, settings json, scanned_at timestamp)""",
+        change_pct double, score double, volume double, explained boolean, data json,
+        settings json, scanned_at timestamp)""",
     """create table if not exists anomaly_causes (
-        anomaly_id varchar, rank integer, annotation_id varchar, score double, reason varchar,
-        verdict varchar)""",
+        anomaly_id varchar, rank integer, annotation_id varchar, score double, reason varchar)""",
     """create table if not exists verdicts (
         anomaly_id varchar, annotation_id varchar, verdict varchar, recorded_at timestamp)""",
     "create table if not exists scan_state (metric varchar, segment_key varchar, fingerprint varchar)",
@@ -210,7 +211,11 @@ class Store:
     # --- reads ------------------------------------------------------------------
     def query_df(self, sql: str, params: Sequence[Any] | dict | None = None) -> "pl.DataFrame":
         """Run SQL and return a polars DataFrame."""
-        return self._run(sql, params).pl()
+        try:
+            relation = self.con.sql(sql, params=params or None)
+            return relation.pl() if relation is not None else None
+        except duckdb.Error as exc:
+            raise _query_error(exc) from None
 
     def query_rows(self, sql: str, params: Sequence[Any] | dict | None = None) -> tuple[list[str], list[tuple]]:
         """Run SQL and return (column names, rows) without importing polars."""
@@ -222,8 +227,12 @@ class Store:
         try:
             return self.con.execute(sql, params) if params else self.con.execute(sql)
         except duckdb.Error as exc:
-            first_line = str(exc).strip().splitlines()[0]
-            raise CtxError(f"query failed: {first_line}") from None
+            raise _query_error(exc) from None
+
+
+def _query_error(exc: Exception) -> CtxError:
+    first_line = str(exc).strip().splitlines()[0]
+    return CtxError(f"query failed: {first_line}")
 
 
 class _Transaction:

@@ -1,0 +1,335 @@
+"""`ctxmetrics annotate ...`: tag business events and keep the YAML timeline clean."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from ctxmetrics.cli import cli, pass_project
+from ctxmetrics.config import EVENT_TYPES
+from ctxmetrics.errors import StoreLocked
+from ctxmetrics.timeline import (
+    EXPECTS,
+    add_annotation,
+    edit_annotation,
+    end_annotation,
+    find_annotation,
+    lint_timeline,
+    load_timeline,
+    now_in,
+    parse_when,
+    remove_annotation,
+)
+
+OPTIONAL_FIELDS = ("scope", "metrics", "expect", "owner", "links", "tags", "notes")
+
+
+def _scope(ctx, param, pairs: tuple[str, ...]) -> dict[str, list[str]] | None:
+    """`--scope region=EMEA,APAC --scope channel=paid` -> {region: [EMEA, APAC], channel: [paid]}."""
+    if not pairs:
+        return None
+    scope: dict[str, list[str]] = {}
+    for pair in pairs:
+        dim, sep, values = pair.partition("=")
+        names = [v.strip() for v in values.split(",") if v.strip()]
+        if not sep or not dim.strip() or not names:
+            raise click.BadParameter(f"'{pair}' is not of the form dimension=value[,value].")
+        scope.setdefault(dim.strip(), []).extend(v for v in names if v not in scope.get(dim.strip(), []))
+    return scope
+
+
+def _event_options(command: Callable) -> Callable:
+    """The optional fields shared by add, start and edit."""
+    options = [
+        click.option("--scope", multiple=True, callback=_scope, metavar="DIM=VALUE[,VALUE]",
+                     help="Segment the event affects (repeatable); default: everything."),
+        click.option("--metric", "metrics", multiple=True, help="Metric it should move (repeatable)."),
+        click.option("--expect", type=click.Choice(EXPECTS), help="Expected direction of the effect."),
+        click.option("--owner", help="Who knows about it."),
+        click.option("--link", "links", multiple=True, help="A URL with details (repeatable)."),
+        click.option("--tag", "tags", multiple=True, help="A free tag (repeatable)."),
+        click.option("--notes", help="Free text."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _given(fields: dict[str, Any]) -> dict[str, Any]:
+    """Options the user gave: not None and not an empty repeatable option."""
+    return {key: list(value) if isinstance(value, tuple) else value
+            for key, value in fields.items() if value not in (None, ())}
+
+
+def _shown(path: Path | None) -> str:
+    """A path relative to the current folder when it lies below it."""
+    if path is None:
+        return "?"
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _when(value: date | datetime | None, tz: str) -> str:
+    if value is None:
+        return "open"
+    if isinstance(value, datetime):
+        from zoneinfo import ZoneInfo
+
+        return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+    return value.isoformat()
+
+
+@cli.group()
+def annotate():
+    """Tag business events (campaigns, outages, offsites...) in the YAML timeline.
+
+    \b
+    Example:
+        ctxmetrics annotate add "Spring promo" --type campaign --start 2026-03-01 --end 2026-03-14
+        ctxmetrics annotate list --since 2026-01-01
+    """
+
+
+@annotate.command()
+@click.argument("title")
+@click.option("--type", "event_type", required=True, type=click.Choice(EVENT_TYPES), help="Kind of event.")
+@click.option("--start", required=True, metavar="DATE", help="First day (2026-03-01) or time (2026-03-01T09:30).")
+@click.option("--end", metavar="DATE", help="Last day, inclusive, or end time; default: same as --start.")
+@click.option("--id", "event_id", help="Id to use; default: made from the title.")
+@_event_options
+@pass_project
+def add(ref, title, event_type, start, end, event_id, **fields):
+    """Add an event to the timeline (one new file under annotations/YYYY/MM/).
+
+    \b
+    Example:
+        ctxmetrics annotate add "Spring promo, 20% off" --type campaign \\
+            --start 2026-03-01 --end 2026-03-14 --scope region=EMEA --metric leads --expect up
+    """
+    project = ref.get()
+    event = add_annotation(
+        project.annotations_dir, title=title, type=event_type, start=start, end=end, id=event_id,
+        tz=project.config.timezone, **_given(fields),
+    )
+    click.echo(f"Added {event.id} ({_shown(event.path)})")
+
+
+@annotate.command()
+@click.argument("title")
+@click.option("--type", "event_type", required=True, type=click.Choice(EVENT_TYPES), help="Kind of event.")
+@click.option("--id", "event_id", help="Id to use; default: made from the title.")
+@_event_options
+@pass_project
+def start(ref, title, event_type, event_id, **fields):
+    """Start an event now and leave it open until 'annotate end ID'.
+
+    \b
+    Example:
+        ctxmetrics annotate start "Sign-up page down" --type outage --scope channel=web
+    """
+    project = ref.get()
+    tz = project.config.timezone
+    event = add_annotation(
+        project.annotations_dir, title=title, type=event_type, start=now_in(tz), open_ended=True,
+        id=event_id, tz=tz, **_given(fields),
+    )
+    click.echo(f"Started {event.id} at {_when(event.start, tz)} ({_shown(event.path)}); "
+               f"close it with: ctxmetrics annotate end {event.id}")
+
+
+@annotate.command()
+@click.argument("annotation_id", metavar="ID")
+@click.option("--at", "when", metavar="DATE", help="When it ended (default: now).")
+@pass_project
+def end(ref, annotation_id, when):
+    """Close an open event now (or at --at).
+
+    \b
+    Example:
+        ctxmetrics annotate end sign-up-page-down
+    """
+    project = ref.get()
+    tz = project.config.timezone
+    event = end_annotation(project.annotations_dir, annotation_id, when or now_in(tz), tz)
+    click.echo(f"Ended {event.id} at {_when(event.end, tz)}")
+
+
+@annotate.command("list")
+@click.option("--since", metavar="DATE", help="Only events still running on or after this day.")
+@click.option("--type", "event_type", type=click.Choice(EVENT_TYPES), help="Only events of this kind.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of events.")
+@pass_project
+def list_events(ref, since, event_type, as_json):
+    """List the timeline, ordered by start.
+
+    \b
+    Example:
+        ctxmetrics annotate list --since 2026-01-01 --type campaign
+        ctxmetrics annotate list --json
+    """
+    project = ref.get()
+    tz = project.config.timezone
+    events = load_timeline(project.annotations_dir, tz)
+    if since:
+        first = parse_when(since, tz, "--since")
+        first = first.date() if isinstance(first, datetime) else first
+        events = [e for e in events if e.is_open or e.last_day(tz) >= first]
+    if event_type:
+        events = [e for e in events if e.type == event_type]
+    if as_json:
+        click.echo(json.dumps([e.to_dict() for e in events], indent=2, ensure_ascii=False))
+        return
+    rows = [("ID", "TYPE", "START", "END", "SCOPE", "TITLE")] + [
+        (e.id, e.type, _when(e.start, tz), _when(e.end, tz),
+         ";".join(f"{d}={','.join(v)}" for d, v in e.scope.items()) or "all", e.title)
+        for e in events
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+
+
+@annotate.command()
+@click.argument("annotation_id", metavar="ID")
+@pass_project
+def show(ref, annotation_id):
+    """Print one event as YAML, with the file and line it is written in.
+
+    \b
+    Example:
+        ctxmetrics annotate show spring-promo-20-off
+    """
+    project = ref.get()
+    event = find_annotation(project.annotations_dir, annotation_id, project.config.timezone)
+    click.echo(f"# {_shown(event.path)}:{event.line}")
+    click.echo(event.to_yaml(), nl=False)
+
+
+@annotate.command()
+@click.argument("annotation_id", metavar="ID")
+@click.option("--id", "new_id", help="A new id.")
+@click.option("--title")
+@click.option("--type", "event_type", type=click.Choice(EVENT_TYPES))
+@click.option("--start", metavar="DATE")
+@click.option("--end", metavar="DATE", help="New end; 'open' reopens the event.")
+@_event_options
+@click.option("--clear", multiple=True, type=click.Choice(OPTIONAL_FIELDS), help="Remove a field (repeatable).")
+@pass_project
+def edit(ref, annotation_id, new_id, title, event_type, start, end, clear, **fields):
+    """Change fields of an event; repeatable options (--scope, --metric...) replace the old list.
+
+    \b
+    Example:
+        ctxmetrics annotate edit spring-promo --end 2026-03-21 --scope region=EMEA,APAC
+        ctxmetrics annotate edit spring-promo --clear owner
+    """
+    changes = _given({"id": new_id, "title": title, "type": event_type, "start": start, **fields})
+    if end is not None:
+        changes["end"] = None if end.strip().lower() == "open" else end
+    changes.update(dict.fromkeys(clear))
+    if not changes:
+        raise click.UsageError("Nothing to change: give at least one field option, e.g. --end 2026-03-21.")
+    project = ref.get()
+    event = edit_annotation(project.annotations_dir, annotation_id, project.config.timezone, **changes)
+    click.echo(f"Updated {event.id} ({_shown(event.path)}:{event.line})")
+
+
+@annotate.command()
+@click.argument("annotation_id", metavar="ID")
+@pass_project
+def rm(ref, annotation_id):
+    """Remove an event (its file, or its entry in a list file).
+
+    \b
+    Example:
+        ctxmetrics annotate rm spring-promo-20-off
+    """
+    project = ref.get()
+    event = find_annotation(project.annotations_dir, annotation_id, project.config.timezone)
+    remove_annotation(project.annotations_dir, annotation_id, project.config.timezone)
+    click.echo(f"Removed {event.id} ({_shown(event.path)})")
+
+
+def _known_names(project) -> tuple[set[str] | None, set[str] | None]:
+    """Metric and dimension names from ctxmetrics.yaml and, if there is one, the store."""
+    metrics, dimensions = set(project.config.metrics), set(project.config.dimensions)
+    if project.store_path.exists():
+        try:
+            with project.store(read_only=True) as store:
+                metrics |= set(store.metric_names())
+                dimensions |= set(store.dimension_names())
+        except StoreLocked:
+            pass  # a running ingest must not block a lint; the config's names still apply
+    return metrics or None, dimensions or None
+
+
+@annotate.command()
+@pass_project
+@click.pass_context
+def lint(ctx, ref):
+    """Check the whole timeline; print every problem as file:line: message, exit 1 if any.
+
+    Finds unknown keys, bad dates, end before start, duplicate ids, unknown metric and
+    dimension names, and events left open for more than 30 days.
+
+    \b
+    Example:
+        ctxmetrics annotate lint
+    """
+    project = ref.get()
+    metrics, dimensions = _known_names(project)
+    problems = lint_timeline(project.annotations_dir, project.config.timezone, metrics, dimensions)
+    for problem in problems:
+        click.echo(str(replace(problem, path=_shown(problem.path))))
+    if problems:
+        click.echo(f"{len(problems)} problem{'s' if len(problems) > 1 else ''} in the timeline.", err=True)
+        ctx.exit(1)
+    click.echo("Timeline OK.", err=True)
+
+
+@annotate.command()
+@click.option("--country", required=True, help="ISO country code, e.g. US or DE.")
+@click.option("--subdiv", help="Subdivision (state, region), e.g. CA.")
+@click.option("--years", required=True, metavar="YYYY[-YYYY]", help="Years, e.g. 2025-2026 or 2025,2027.")
+@pass_project
+def holidays(ref, country, subdiv, years):
+    """Add public holidays (one file per country and year under annotations/holidays/).
+
+    Running it again adds nothing.
+
+    \b
+    Example:
+        ctxmetrics annotate holidays --country US --subdiv CA --years 2025-2026
+    """
+    from ctxmetrics.calendars import add_holidays, parse_years
+
+    project = ref.get()
+    added = add_holidays(project.annotations_dir, country, subdiv, parse_years(years), project.config.timezone)
+    click.echo(f"Added {len(added)} holiday{'' if len(added) == 1 else 's'}.")
+
+
+@annotate.command("import")
+@click.argument("ics_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--type", "event_type", default="other", show_default=True, type=click.Choice(EVENT_TYPES),
+              help="Kind given to every imported event.")
+@pass_project
+def import_calendar(ref, ics_file, event_type):
+    """Import the events of an iCalendar (.ics) file into annotations/imported/.
+
+    Importing again adds nothing; events changed in the calendar are updated.
+
+    \b
+    Example:
+        ctxmetrics annotate import offsites.ics --type offsite
+    """
+    from ctxmetrics.calendars import import_ics
+
+    project = ref.get()
+    added, updated = import_ics(project.annotations_dir, ics_file, event_type, project.config.timezone)
+    click.echo(f"Imported {ics_file.name}: {len(added)} added, {len(updated)} updated.")
