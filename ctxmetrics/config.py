@@ -36,6 +36,7 @@ class DetectionSettings:
     spike_max_days: int = 3  # longer excursions are treated as (temporary) level shifts
     min_segment_days: int = 7  # shortest level-shift segment searched for
     max_temporary_days: int = 90  # a shift that reverts within this is one temporary anomaly
+    level_window_days: int = 56  # days each side of a boundary that measure a shift (bounds trend bias)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ DEFAULT_WINDOWS = {
 class ExplainSettings:
     min_cause_score: float = 0.35
     funnel_lag_days: int = 7  # how far down-funnel effects may trail the stage an event targets
+    min_scope_share: float = 0.6  # share of a rollup's change the scoped children must carry
+    correlated_days: int = 3  # anomalies starting this close are listed as correlated
     windows: dict[str, EventWindow] = field(default_factory=lambda: dict(DEFAULT_WINDOWS))
 
 
