@@ -124,11 +124,11 @@ class Store:
     def _version(self) -> int | None:
         exists = self.con.execute(
             "select count(*) from information_schema.tables where table_name = 'meta'"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if not exists:
             return None
-        row = self.con.execute("select value from meta where key = 'schema_version'").fetchone()
-        return int(row[0]) if row else None
+        rows = self.con.execute("select value from meta where key = 'schema_version'").fetchall()
+        return int(rows[0][0]) if rows else None
 
     def _check_version(self) -> None:
         found = self._version()
@@ -195,18 +195,18 @@ class Store:
         return frame.height - replaced, replaced
 
     def _delete_existing_keys(self, dims: Sequence[str], all_dims: Sequence[str]) -> int:
-        lo, hi = self.con.execute("select min(ts), max(ts) from incoming").fetchone()
+        lo, hi = self.con.execute("select min(ts), max(ts) from incoming").fetchall()[0]
         overlapping = self.con.execute(
             "select count(*) from obs where ts between ? and ? and metric in (select distinct metric from incoming)",
             [lo, hi],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if not overlapping:  # a fresh load: skip the join entirely
             return 0
         match = ["obs.metric = incoming.metric", "obs.ts = incoming.ts"]
         for d in all_dims:
             rhs = f"incoming.{quote_ident(d)}" if d in dims else "null"
             match.append(f"obs.{quote_ident(d)} is not distinct from {rhs}")
-        return self.con.execute(f"delete from obs using incoming where {' and '.join(match)}").fetchone()[0]
+        return self.con.execute(f"delete from obs using incoming where {' and '.join(match)}").fetchall()[0][0]
 
     # --- reads ------------------------------------------------------------------
     def query_df(self, sql: str, params: Sequence[Any] | dict | None = None) -> "pl.DataFrame":

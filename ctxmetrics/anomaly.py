@@ -1,0 +1,96 @@
+"""Anomaly records and their JSON form (the contract in DESIGN.md)."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ctxmetrics.segments import segment_key
+
+
+@dataclass
+class Cause:
+    annotation_id: str
+    title: str
+    type: str
+    score: float  # in [0, 1]
+    reason: str
+    verdict: str | None = None  # "confirmed" | "rejected" | None
+
+
+@dataclass
+class Anomaly:
+    metric: str
+    segment: dict[str, str]
+    kind: str  # "level_shift" | "spike"
+    direction: str  # "up" | "down"
+    start: dt.date
+    end: dt.date | None  # last affected day; None for a persistent level shift
+    before: float
+    after: float
+    change_pct: float
+    score: float
+    volume: float = 0.0  # mean daily level of the series: how much business it carries
+    causes: list[Cause] = field(default_factory=list)
+    drivers: list[dict[str, Any]] = field(default_factory=list)
+    correlated: list[dict[str, Any]] = field(default_factory=list)
+    # Funnel stages of the same segment that moved together, earliest first:
+    # [{"stage": "leads", "start": "2026-03-02", "direction": "up", "change_pct": 48.0}, ...]
+    funnel: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def segment_key(self) -> str:
+        return segment_key(self.segment)
+
+    @property
+    def id(self) -> str:
+        return f"{self.metric}|{self.segment_key}|{self.start.isoformat()}"
+
+    @property
+    def explained(self) -> bool:
+        return bool(self.causes)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of one anomaly, as `why --json` and `digest --format json` print it."""
+        return {
+            "id": self.id,
+            "metric": self.metric,
+            "segment": dict(self.segment),
+            "kind": self.kind,
+            "direction": self.direction,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat() if self.end else None,
+            "before": round(self.before, 4),
+            "after": round(self.after, 4),
+            "change_pct": round(self.change_pct, 1),
+            "score": round(self.score, 2),
+            "volume": round(self.volume, 2),
+            "causes": [asdict(c) for c in self.causes],
+            "drivers": self.drivers,
+            "correlated": self.correlated,
+            "funnel": self.funnel,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Anomaly":
+        return cls(
+            metric=data["metric"],
+            segment=dict(data["segment"]),
+            kind=data["kind"],
+            direction=data["direction"],
+            start=dt.date.fromisoformat(data["start"]),
+            end=dt.date.fromisoformat(data["end"]) if data.get("end") else None,
+            before=data["before"],
+            after=data["after"],
+            change_pct=data["change_pct"],
+            score=data["score"],
+            volume=data.get("volume", 0.0),
+            causes=[Cause(**c) for c in data.get("causes", [])],
+            drivers=list(data.get("drivers", [])),
+            correlated=list(data.get("correlated", [])),
+            funnel=list(data.get("funnel", [])),
+        )
+
+    def covers(self, day: dt.date) -> bool:
+        """True when `day` falls in the anomaly's window (a level shift lasts from its start on)."""
+        return self.start <= day and (self.end is None or day <= self.end)

@@ -1,0 +1,45 @@
+"""The `scan` command: detection over every metric × segment, with a progress bar."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ctxmetrics.cli import cli, pass_project
+
+
+@cli.command()
+@click.option("--metric", "metrics", multiple=True, help="Scan only this metric (repeatable).")
+@pass_project
+def scan(ref, metrics):
+    """Detect spikes and level shifts in every metric × segment, link them to the
+    timeline and store the results. Series unchanged since the last scan are not
+    re-detected, but every anomaly is re-linked to the current timeline.
+
+    \b
+    Example:
+        ctxmetrics scan
+        ctxmetrics scan --metric leads --metric won
+    """
+    from ctxmetrics.scan import scan_project
+
+    project = ref.get()
+    if sys.stderr.isatty():
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            tasks: dict[str, int] = {}
+
+            def progress(metric, done, total):
+                if metric not in tasks:
+                    tasks[metric] = bar.add_task(f"scanning {metric}", total=total)
+                bar.update(tasks[metric], completed=done)
+
+            result = scan_project(project, metrics, progress=progress)
+    else:  # piped or in CI: no bar
+        result = scan_project(project, metrics)
+    click.echo(
+        f"Scanned {result.series:,} series of {result.metrics} metrics "
+        f"({result.rescanned:,} changed since the last scan, {result.candidates:,} passed the pre-screen): "
+        f"{result.anomalies} anomalies, {result.explained} linked to context."
+    )

@@ -1,0 +1,41 @@
+"""Reading and annotating stored scan results. Deliberately light (no numpy, polars or
+ruptures): `why` and `digest` start from here."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from ctxmetrics.anomaly import Anomaly
+from ctxmetrics.store import Store
+
+VERDICTS = ("confirmed", "rejected")
+
+
+def load_anomalies(store: Store, where: str = "", params: list | None = None) -> list[Anomaly]:
+    """Stored anomalies (with their causes and drivers), optionally filtered by SQL."""
+    sql = f"select data from anomalies {('where ' + where) if where else ''} order by start_day, metric, segment_key"
+    _, rows = store.query_rows(sql, params)
+    return [Anomaly.from_json(json.loads(r[0])) for r in rows]
+
+
+def load_verdicts(store: Store) -> dict[tuple[str, str], str]:
+    """The latest verdict per (anomaly id, annotation id)."""
+    _, rows = store.query_rows(
+        "select anomaly_id, annotation_id, arg_max(verdict, recorded_at) from verdicts group by all"
+    )
+    return {(a, b): v for a, b, v in rows}
+
+
+def load_state(store: Store) -> dict[tuple[str, str], str]:
+    _, rows = store.query_rows("select metric, segment_key, fingerprint from scan_state")
+    return {(m, k): f for m, k, f in rows}
+
+
+def record_verdict(store: Store, anomaly_id: str, annotation_id: str, verdict: str) -> None:
+    """Remember that a person confirmed or rejected a link; the next scan honours it."""
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be one of {VERDICTS}, not {verdict!r}")
+    store.con.execute(
+        "insert into verdicts values (?, ?, ?, ?)",
+        [anomaly_id, annotation_id, verdict, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)],
+    )

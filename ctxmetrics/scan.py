@@ -1,0 +1,212 @@
+"""Scanning: every metric × segment through the detector, then linking to context.
+
+Per metric: build the cube of daily series, fingerprint each series (values, known-day
+mask, settings) and re-detect only the series whose fingerprint changed since the last
+scan; a vectorised pre-screen picks the candidates worth the per-series detector.
+All anomalies are then (re-)explained against the current timeline — annotations may
+have changed even where data did not — and the results are stored in one transaction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Callable, Iterable
+
+import numpy as np
+
+from ctxmetrics.anomaly import Anomaly
+from ctxmetrics.config import Config
+from ctxmetrics.errors import UnknownName
+from ctxmetrics.project import Project
+from ctxmetrics.series import SeriesSet, build_series_set, metric_names
+from ctxmetrics.results import load_anomalies, load_state, load_verdicts
+from ctxmetrics.store import Store
+
+# Event types whose days are not "normal": kept out of the baseline and noise estimates.
+ABNORMAL_TYPES = ("outage", "holiday", "offsite")
+
+Progress = Callable[[str, int, int], None]  # (metric, series done, series total)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    metrics: int
+    series: int
+    rescanned: int
+    candidates: int
+    anomalies: int
+    explained: int
+
+
+def scan_project(project: Project, metrics: Iterable[str] = (), progress: Progress | None = None) -> ScanResult:
+    """Detect anomalies in every series of the chosen metrics (all by default), link them
+    to the timeline and store them, replacing the previous results of those metrics."""
+    from ctxmetrics.explain import explain_anomalies
+    from ctxmetrics.timeline import load_timeline, mirror_to_store
+
+    config = project.config
+    annotations = load_timeline(project.annotations_dir, config.timezone)
+    with project.store() as store:
+        known = metric_names(store, config)
+        chosen = list(metrics) or known
+        for name in chosen:
+            if name not in known:
+                raise UnknownName(f"Unknown metric '{name}'; the store has: {', '.join(known) or 'no metrics yet'}.")
+        previous = load_anomalies(store)
+        state = load_state(store)
+        sets: dict[str, SeriesSet] = {}
+        kept = [a for a in previous if a.metric not in chosen]
+        totals = dict(series=0, rescanned=0, candidates=0)
+        new_state: list[tuple[str, str, str]] = []
+        for name in chosen:
+            series_set = build_series_set(store, config, name, project.queries_dir)
+            if series_set is None:
+                continue
+            sets[name] = series_set
+            found, stats, fingerprints = _scan_metric(
+                series_set, config, annotations, state, [a for a in previous if a.metric == name], progress
+            )
+            kept += found
+            new_state += [(name, key, fp) for key, fp in fingerprints.items()]
+            for key in totals:
+                totals[key] += stats[key]
+        verdicts = load_verdicts(store)
+        explain_anomalies(kept, annotations, sets, config, verdicts)
+        mirror_to_store(store.con, annotations, config.timezone)  # its own transaction
+        with store.transaction():
+            _save(store, kept, chosen, new_state, config)
+    return ScanResult(
+        metrics=len(sets),
+        series=totals["series"],
+        rescanned=totals["rescanned"],
+        candidates=totals["candidates"],
+        anomalies=len(kept),
+        explained=sum(1 for a in kept if a.explained),
+    )
+
+
+def _scan_metric(series_set, config, annotations, state, previous, progress):
+    """Anomalies of one metric: stored ones for unchanged series, fresh detections for the rest."""
+    from ctxmetrics.detect import detect_series, prescreen
+
+    settings = config.detection_for(series_set.metric)
+    masks = known_masks(series_set, annotations, config.timezone)
+    fingerprints = {
+        key: _fingerprint(series_set, row, masks[row], settings) for row, key in enumerate(series_set.keys)
+    }
+    changed = np.array([state.get((series_set.metric, k)) != fp for k, fp in fingerprints.items()], dtype=bool)
+    changed_keys = {k for k, c in zip(series_set.keys, changed) if c}
+    found = [a for a in previous if a.segment_key not in changed_keys]
+    rows = np.flatnonzero(changed)
+    weekday = series_set.start.weekday()
+    candidates = rows
+    if len(rows):
+        picked = prescreen(
+            series_set.values[rows],
+            settings,
+            kind=series_set.kind,
+            denominators=None if series_set.denominators is None else series_set.denominators[rows],
+            start_weekday=weekday,
+        )
+        candidates = rows[picked]
+    for done, row in enumerate(candidates, 1):
+        changes = detect_series(
+            series_set.values[row],
+            settings,
+            kind=series_set.kind,
+            denominator=None if series_set.denominators is None else series_set.denominators[row],
+            known_mask=masks[row],
+            start_weekday=weekday,
+        )
+        volume = float(np.nanmean(series_set.values[row]))
+        found += [_anomaly(series_set, row, c, volume) for c in changes]
+        if progress:
+            progress(series_set.metric, done, len(candidates))
+    stats = dict(series=len(series_set.keys), rescanned=len(rows), candidates=len(candidates))
+    return found, stats, fingerprints
+
+
+def known_masks(series_set: SeriesSet, annotations, tz: str) -> np.ndarray:
+    """(segments × days) True where an outage, holiday or offsite covering the segment
+    means the day's normal pattern does not hold."""
+    masks = np.zeros(series_set.values.shape, dtype=bool)
+    for event in annotations:
+        if event.type not in ABNORMAL_TYPES:
+            continue
+        first = series_set.day_index(event.first_day(tz))
+        last_day = event.last_day(tz)
+        last = series_set.days - 1 if last_day is None else series_set.day_index(last_day)
+        lo, hi = max(first, 0), min(last, series_set.days - 1)
+        if lo > hi:
+            continue
+        for row, segment in enumerate(series_set.segments):
+            if event.scope_relation(segment) != "disjoint":
+                masks[row, lo : hi + 1] = True
+    return masks
+
+
+def _fingerprint(series_set: SeriesSet, row: int, mask: np.ndarray, settings) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{series_set.kind}|{series_set.start}|{asdict(settings)}".encode())
+    digest.update(np.ascontiguousarray(series_set.values[row]).tobytes())
+    if series_set.denominators is not None:
+        digest.update(np.ascontiguousarray(series_set.denominators[row]).tobytes())
+    digest.update(np.packbits(mask).tobytes())
+    return digest.hexdigest()
+
+
+def _anomaly(series_set: SeriesSet, row: int, change, volume: float) -> Anomaly:
+    return Anomaly(
+        metric=series_set.metric,
+        segment=dict(series_set.segments[row]),
+        kind=change.kind,
+        direction=change.direction,
+        start=series_set.day(change.start),
+        end=None if change.end is None else series_set.day(change.end),
+        before=float(change.before),
+        after=float(change.after),
+        change_pct=float(change.change_pct),
+        score=float(change.score),
+        volume=volume,
+    )
+
+
+# --- persistence ----------------------------------------------------------------
+def _save(store: Store, anomalies: list[Anomaly], metrics: list[str], state, config: Config) -> None:
+    import polars as pl
+
+    con = store.con
+    con.execute("delete from anomalies")
+    con.execute("delete from anomaly_causes")
+    con.execute("delete from scan_state where list_contains(?, metric)", [metrics])
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    settings = {m: json.dumps(asdict(config.detection_for(m))) for m in {a.metric for a in anomalies}}
+    anomaly_rows = pl.DataFrame(
+        [
+            (
+                a.id, a.metric, a.segment_key, json.dumps(a.segment), a.kind, a.direction, a.start, a.end,
+                a.before, a.after, a.change_pct, a.score, a.volume, a.explained, json.dumps(a.to_json()),
+                settings[a.metric], now,
+            )
+            for a in anomalies
+        ],
+        schema=[
+            ("id", pl.Utf8), ("metric", pl.Utf8), ("segment_key", pl.Utf8), ("segment", pl.Utf8), ("kind", pl.Utf8),
+            ("direction", pl.Utf8), ("start_day", pl.Date), ("end_day", pl.Date), ("before", pl.Float64),
+            ("after", pl.Float64), ("change_pct", pl.Float64), ("score", pl.Float64), ("volume", pl.Float64),
+            ("explained", pl.Boolean), ("data", pl.Utf8), ("settings", pl.Utf8), ("scanned_at", pl.Datetime("us")),
+        ],
+        orient="row",
+    )
+    cause_rows = pl.DataFrame(
+        [(a.id, rank, c.annotation_id, c.score, c.reason) for a in anomalies for rank, c in enumerate(a.causes, 1)],
+        schema=[("anomaly_id", pl.Utf8), ("rank", pl.Int32), ("annotation_id", pl.Utf8), ("score", pl.Float64), ("reason", pl.Utf8)],
+        orient="row",
+    )
+    state_rows = pl.DataFrame(state, schema=[("metric", pl.Utf8), ("segment_key", pl.Utf8), ("fingerprint", pl.Utf8)], orient="row")
+    for table, frame in (("anomalies", anomaly_rows), ("anomaly_causes", cause_rows), ("scan_state", state_rows)):
+        con.register("_rows", frame)
+        con.execute(f"insert into {table} select * from _rows")
+        con.unregister("_rows")

@@ -1,0 +1,80 @@
+"""ctxmetrics.yaml validation and project discovery."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ctxmetrics.config import DEFAULT_CONFIG_TEXT, load_config, parse_config
+from ctxmetrics.errors import ConfigError, CtxError, ProjectNotFound
+from ctxmetrics.project import Project, find_project_root, init_project
+
+
+def test_default_config_parses_with_overrides(tmp_path):
+    config = parse_config(yaml.safe_load(DEFAULT_CONFIG_TEXT), tmp_path / "ctxmetrics.yaml")
+    assert config.dimensions == ("region", "channel")
+    assert config.metric("win_rate").numerator == "won"
+    assert config.detection_for("won").min_change_pct == 25
+    assert config.detection_for("leads").min_change_pct == 15
+    assert config.metric("unlisted").type == "count"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("stor: x.duckdb\n", "unknown key 'stor' in the project file"),
+        ("metrics:\n  r: {type: ratio, numerator: a}\n", "ratio metric 'r' needs both 'numerator' and 'denominator'"),
+        ("metrics:\n  r: {type: sum}\n", "metric 'r' has type 'sum'"),
+        ("detection:\n  min_score: high\n", "'detection.min_score' must be a number"),
+        ("detection:\n  overrides:\n    won: {min_scor: 3}\n", "unknown key 'min_scor' in detection.overrides.won"),
+        ("timezone: Mars/Olympus\n", "timezone 'Mars/Olympus' is not a known IANA zone"),
+        ("explain:\n  windows:\n    party: {lead: 1, lag: 2}\n", "explain.windows has unknown event type 'party'"),
+        ("dimensions: [a\n", "not valid YAML"),
+    ],
+)
+def test_bad_config_names_file_and_field(tmp_path, text, message):
+    path = tmp_path / "ctxmetrics.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).startswith(str(path))
+    assert message in str(caught.value)
+
+
+def test_project_is_found_from_a_subfolder(tmp_path):
+    root = init_project(tmp_path / "p")
+    (root / "annotations" / "2026").mkdir()
+    assert find_project_root(root / "annotations" / "2026") == root.resolve()
+    assert Project.find(root / "queries").store_path == root.resolve() / "ctxmetrics.duckdb"
+
+
+def test_outside_a_project_and_double_init(tmp_path):
+    with pytest.raises(ProjectNotFound, match="No ctxmetrics.yaml found in"):
+        find_project_root(tmp_path)
+    init_project(tmp_path / "p")
+    with pytest.raises(CtxError, match="already a project"):
+        init_project(tmp_path / "p")
+
+
+def test_cli_init_creates_layout(tmp_path):
+    from click.testing import CliRunner
+
+    from ctxmetrics.cli import cli
+
+    result = CliRunner().invoke(cli, ["init", str(tmp_path / "new")])
+    assert result.exit_code == 0
+    assert {p.name for p in (tmp_path / "new").iterdir()} >= {"ctxmetrics.yaml", "annotations", "queries", ".gitignore"}
+
+
+def test_api_reads_return_polars(project_dir):
+    import polars as pl
+
+    (project_dir / "d.csv").write_text("date,metric,value,region\n2026-01-01,leads,3,NA\n2026-01-03,leads,4,NA\n")
+    project = Project(project_dir)
+    from ctxmetrics.ingest import ingest_paths
+
+    with project.store() as store:
+        ingest_paths(store, [project_dir / "d.csv"], known_dimensions=project.config.dimensions)
+    assert isinstance(project.observations(), pl.DataFrame)
+    series = project.series("leads", {"region": "NA"})
+    assert series["value"].to_list() == [3.0, 0.0, 4.0]  # the missing day of a count is 0
+    assert project.query("select count(*) as n from observations")["n"].to_list() == [2]

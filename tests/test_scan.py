@@ -1,0 +1,101 @@
+"""Scan: the cube of series, incremental re-scans, stored results, the CLI command."""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from ctxmetrics.ingest import ingest_paths
+from ctxmetrics.project import Project
+from ctxmetrics.results import load_anomalies
+from ctxmetrics.scan import known_masks, scan_project
+from ctxmetrics.series import build_series_set
+from ctxmetrics.synth import Effect, generate_funnel
+from ctxmetrics.timeline import add_annotation, load_timeline
+
+OUTAGE = Effect(
+    metric="leads", segment={}, start=dt.date(2025, 9, 3), end=dt.date(2025, 9, 4), kind="spike", magnitude=-0.9, label="outage"
+)
+
+
+def ingest_frame(project: Project, frame, name="data.csv"):
+    path = project.root / name
+    frame.write_csv(path)
+    with project.store() as store:
+        ingest_paths(store, [path], known_dimensions=project.config.dimensions)
+
+
+@pytest.fixture
+def project(project_dir):
+    p = Project(project_dir)
+    ingest_frame(p, generate_funnel(7, days=365, effects=[OUTAGE]).frame)
+    return p
+
+
+def anomalies_of(project):
+    with project.store(read_only=True) as store:
+        return load_anomalies(store)
+
+
+def test_cube_has_total_each_value_and_each_combination(project):
+    with project.store(read_only=True) as store:
+        leads = build_series_set(store, project.config, "leads")
+    assert leads.values.shape == (16, 365)  # 1 total + 3 regions + 3 channels + 9 leaves
+    total = leads.values[leads.row({})]
+    leaves = [leads.values[leads.row({"region": r, "channel": c})] for r in ("NA", "EMEA", "APAC") for c in ("paid", "organic", "partner")]
+    np.testing.assert_allclose(total, np.sum(leaves, axis=0))
+
+
+def test_scan_finds_outage_in_total_and_rescan_is_incremental(project):
+    first = scan_project(project)
+    assert first.rescanned == first.series > 0
+    stored = [a.to_json() for a in anomalies_of(project)]
+    found = [a for a in anomalies_of(project) if a.metric == "leads" and a.segment == {}]
+    assert any(a.direction == "down" and abs((a.start - OUTAGE.start).days) <= 1 for a in found)
+    again = scan_project(project)
+    assert again.rescanned == 0 and again.candidates == 0
+    assert [a.to_json() for a in anomalies_of(project)] == stored
+
+
+def test_new_data_in_one_leaf_rescans_only_its_series(project):
+    scan_project(project)
+    changed = generate_funnel(7, days=365, effects=[OUTAGE]).frame
+    import polars as pl
+
+    bumped = changed.filter(
+        (pl.col("region") == "EMEA") & (pl.col("channel") == "paid") & (pl.col("metric") == "won")
+    ).with_columns(pl.col("value") + 1)
+    ingest_frame(project, bumped, "fix.csv")
+    result = scan_project(project, ["won"])
+    # the leaf itself, region=EMEA, channel=paid and the total
+    assert result.rescanned == 4
+
+
+def test_unknown_metric_is_a_clear_error(project):
+    from ctxmetrics.errors import UnknownName
+
+    with pytest.raises(UnknownName, match="Unknown metric 'lead'; the store has: "):
+        scan_project(project, ["lead"])
+
+
+def test_outage_annotation_masks_days_of_matching_segments_only(project):
+    add_annotation(
+        project.annotations_dir, title="EMEA signup outage", type="outage",
+        start=dt.date(2025, 9, 3), end=dt.date(2025, 9, 4), scope={"region": ("EMEA",)},
+    )
+    events = load_timeline(project.annotations_dir, project.config.timezone)
+    with project.store(read_only=True) as store:
+        leads = build_series_set(store, project.config, "leads")
+    masks = known_masks(leads, events, project.config.timezone)
+    day = leads.day_index(dt.date(2025, 9, 3))
+    assert masks[leads.row({"region": "EMEA"}), day]
+    assert masks[leads.row({}), day]  # the total contains EMEA
+    assert not masks[leads.row({"region": "NA"}), day]
+    assert masks.sum() == 2 * sum(1 for s in leads.segments if s.get("region") in (None, "EMEA"))
+
+
+def test_cli_scan_prints_summary(run, project):
+    result = run("scan", "--metric", "leads")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Scanned 16 series of 1 metrics (16 changed since the last scan")
