@@ -291,13 +291,30 @@ def _noise(s: _Series, settings: DetectionSettings) -> _Noise:
     """Local level, per-day robust scale and long-run variance of a prepared series."""
     ok = ~s.known
     level = _rolling_median(s.y, ok, 2 * settings.min_segment_days)
-    scale = _weekday_scale(s.y - level, s.weekday, ok, s.floor_var, tails=False)
-    z = (s.y - level) / _weekday_scale(s.y - level, s.weekday, ok, s.floor_var, tails=True)
+    floor_var = _quasi_binomial_floor(s, level, ok)
+    scale = _weekday_scale(s.y - level, s.weekday, ok, floor_var, tails=False)
+    z = (s.y - level) / _weekday_scale(s.y - level, s.weekday, ok, floor_var, tails=True)
     if s.shape is not None:
         z = _count_tail_z(s, level, z, settings.min_score)
     day_var = float(np.mean(scale[ok] ** 2)) if ok.any() else float(np.mean(scale**2))
     lrv = max(_long_run_var(s.y, ok), day_var)
     return _Noise(level=level, scale=scale, z=z, day_var=day_var, lrv=lrv)
+
+
+def _quasi_binomial_floor(s: _Series, level: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """For rates, the binomial variance scaled by the overdispersion the data shows.
+
+    A conversion rate between stages that happen on different days (won today over
+    opportunities today) is noisier than a binomial proportion, and most so on days with
+    a small denominator; a constant robust scale would call those days spikes.
+    """
+    if s.shape is not None or not s.floor_var.any():
+        return s.floor_var
+    usable = ok & (s.floor_var > 0)
+    if usable.sum() < 28:
+        return s.floor_var
+    standardised = (s.y - level)[usable] / np.sqrt(s.floor_var[usable])
+    return s.floor_var * max(1.0, _mad(standardised) ** 2)
 
 
 def _count_tail_z(s: _Series, level: np.ndarray, z: np.ndarray, threshold: float) -> np.ndarray:
@@ -335,9 +352,9 @@ def _weekday_scale(
     pooled = _mad(resid[ok])
     if tails and ok.sum() >= 100:
         # heavy tails (e.g. rates whose numerator lags the denominator) make the MAD too
-        # small for a 5-sd rule: the 95th percentile must also look normal
+        # small for a 5-sd rule: the 95th and 99th percentiles must also look normal
         deviation = np.abs(resid[ok] - np.median(resid[ok]))
-        pooled = max(pooled, float(np.quantile(deviation, 0.95)) / 1.96)
+        pooled = max(pooled, float(np.quantile(deviation, 0.95)) / 1.96, float(np.quantile(deviation, 0.99)) / 2.576)
     day_sd = np.array([max(_mad(resid[ok & (weekday == d)]), pooled) for d in range(7)])
     scale = np.sqrt(np.maximum(day_sd[weekday] ** 2, floor_var))
     return np.where(scale > 0, scale, max(float(np.median(scale)), 1e-9))

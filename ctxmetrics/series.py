@@ -114,7 +114,7 @@ def _read_leaves(store: Store, metrics: list[str], dims: list[str]):
         join = f"join leaves using ({dim_list})"
     else:
         leaves_sql, join = "select 0 as leaf", "cross join leaves"
-    labels = store.query_df(f"{leaves_sql} order by leaf", {"metrics": metrics})
+    labels = store.query_df(f"{leaves_sql} order by leaf", {"metrics": metrics} if dims else None)
     arrays = store.con.execute(
         f"with leaves as ({leaves_sql}) "
         f"select list_position($metrics, s.metric) - 1 as which, leaves.leaf, datediff('day', $start, s.ts) as day, "

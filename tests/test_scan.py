@@ -99,3 +99,16 @@ def test_cli_scan_prints_summary(run, project):
     result = run("scan", "--metric", "leads")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("Scanned 16 series of 1 metrics (16 changed since the last scan")
+
+
+def test_store_without_dimensions_has_one_series_per_metric(tmp_path):
+    from ctxmetrics.project import init_project
+
+    root = init_project(tmp_path / "flat", "store: s.duckdb\nmetrics:\n  visits: {type: count}\n")
+    (root / "d.csv").write_text("date,metric,value\n" + "".join(f"2026-01-{d:02d},visits,{10 + d % 3}\n" for d in range(1, 29)))
+    project = Project(root)
+    with project.store() as store:
+        ingest_paths(store, [root / "d.csv"])
+        visits = build_series_set(store, project.config, "visits")
+    assert visits.segments == [{}] and visits.values.shape == (1, 28)
+    assert scan_project(project).series == 1
