@@ -1,0 +1,302 @@
+"""`why`: the stored explanation of a metric's changes in one segment.
+
+Reads scan results only — it never detects, so it never imports numpy, polars, scipy or
+ruptures and answers in a fresh process in a few hundred milliseconds on a large store.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import shlex
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ctxmetrics.anomaly import Anomaly, Cause
+from ctxmetrics.errors import CtxError, UnknownName
+from ctxmetrics.results import load_anomalies, record_verdict
+from ctxmetrics.segments import segment_from_key, segment_key, segment_label
+
+if TYPE_CHECKING:
+    from ctxmetrics.project import Project
+    from ctxmetrics.store import Store
+
+__all__ = ["WhyAnswer", "why", "record", "headline", "tag_command", "format_answer"]
+
+NO_SCAN = "No scan results yet in {store}; run 'ctxmetrics scan' first."
+
+
+@dataclass
+class WhyAnswer:
+    """The anomalies of one metric × segment in a window, with their stored explanations."""
+
+    metric: str
+    segment: dict[str, str]
+    since: dt.date | None
+    until: dt.date | None
+    metric_type: str  # count | ratio | gauge | query
+    anomalies: list[Anomaly]
+    # Other segments of the metric with anomalies in the window: [(segment key, count)].
+    elsewhere: list[tuple[str, int]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"anomalies": [a.to_json() for a in self.anomalies]}
+
+
+def _window(on, since, until) -> tuple[dt.date | None, dt.date | None]:
+    if on is not None:
+        if since is not None or until is not None:
+            raise ValueError("use either 'on' or 'since'/'until', not both.")
+        return on, on
+    if since is not None and until is not None and until < since:
+        raise CtxError(f"--until {until} is before --since {since}.")
+    return since, until
+
+
+def _known_metrics(store: "Store", project: "Project") -> tuple[set[str], set[str]]:
+    """(metrics with scan results, every metric name we know of)."""
+    _, rows = store.query_rows("select distinct metric from scan_state union select distinct metric from anomalies")
+    scanned = {r[0] for r in rows}
+    return scanned, scanned | set(project.config.metrics)
+
+
+def _check_names(store: "Store", project: "Project", metric: str, segment: dict[str, str]) -> None:
+    scanned, known = _known_metrics(store, project)
+    if not scanned:
+        raise CtxError(NO_SCAN.format(store=project.store_path.name))
+    if metric not in known:
+        _, has_data = store.query_rows("select 1 from obs where metric = ? limit 1", [metric])
+        if has_data:
+            raise CtxError(f"Metric '{metric}' has data but no scan results yet; run 'ctxmetrics scan'.")
+        raise UnknownName(f"Unknown metric '{metric}'; known metrics: {', '.join(sorted(known))}.")
+    dims = store.dimension_names()
+    for dim in segment:
+        if dim not in dims:
+            raise UnknownName(f"'{dim}' is not a dimension of the store (dimensions: {', '.join(dims) or 'none'}).")
+    if metric in scanned and segment:
+        key = segment_key(segment)
+        _, found = store.query_rows(
+            "select 1 from scan_state where metric = ? and segment_key = ? limit 1", [metric, key]
+        )
+        if not found:
+            _, keys = store.query_rows("select distinct segment_key from scan_state where metric = ?", [metric])
+            for dim, value in segment.items():
+                values = sorted({segment_from_key(k[0]).get(dim) for k in keys} - {None})
+                if value not in values:
+                    raise UnknownName(
+                        f"{metric} has no series {dim}={value}; values of {dim}: {', '.join(values[:20]) or 'none'}."
+                    )
+
+
+def _where(metric: str, segment: dict[str, str], since, until, same_segment: bool = True) -> tuple[str, list]:
+    where, params = ["metric = ?"], [metric]
+    if same_segment:
+        where.append("segment_key = ?")
+        params.append(segment_key(segment))
+    if until is not None:
+        where.append("start_day <= ?")
+        params.append(until)
+    if since is not None:  # a level shift (end NULL) lasts from its start on
+        where.append("(end_day is null or end_day >= ?)")
+        params.append(since)
+    return " and ".join(where), params
+
+
+def why(
+    project: "Project",
+    metric: str,
+    segment: dict[str, str] | None = None,
+    on: dt.date | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> WhyAnswer:
+    """The stored anomalies of `metric` in `segment` ({} = the total) that overlap the
+    window (`on` one day, or `since`..`until`, either open), with causes and drivers.
+
+    Raises:
+        UnknownName: unknown metric, dimension or segment value.
+        CtxError: no scan results yet.
+    """
+    segment = dict(segment or {})
+    since, until = _window(on, since, until)
+    with project.store(read_only=True) as store:
+        _check_names(store, project, metric, segment)
+        where, params = _where(metric, segment, since, until)
+        anomalies = load_anomalies(store, where, params)
+        elsewhere: list[tuple[str, int]] = []
+        if not anomalies:
+            where, params = _where(metric, segment, since, until, same_segment=False)
+            _, rows = store.query_rows(
+                f"select segment_key, count(*) from anomalies where {where} group by 1 "
+                "order by max(score * ln(1 + greatest(volume, 0))) desc limit 5",
+                params,
+            )
+            order = {d: i for i, d in enumerate(store.dimension_names())}
+            elsewhere = [(segment_key(segment_from_key(r[0]), order), r[1]) for r in rows]
+    return WhyAnswer(metric, segment, since, until, project.config.metric(metric).type, anomalies, elsewhere)
+
+
+def record(
+    project: "Project",
+    metric: str,
+    segment: dict[str, str] | None,
+    annotation_id: str,
+    verdict: str,
+    on: dt.date | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> tuple[Anomaly, str]:
+    """Record that `annotation_id` is (`confirmed`) or is not (`rejected`) the cause of the
+    one anomaly of `metric`/`segment` in the window. The stored anomaly is updated at once
+    and every later scan honours the verdict.
+
+    Returns:
+        The updated anomaly and the annotation's title.
+
+    Raises:
+        CtxError: not exactly one anomaly in the window.
+        UnknownName: no annotation with that id in the timeline.
+    """
+    from ctxmetrics.timeline import find_annotation
+
+    answer = why(project, metric, segment, on, since, until)
+    where = f"{metric} {segment_label(answer.segment)}" + _window_text(answer.since, answer.until)
+    if len(answer.anomalies) != 1:
+        if not answer.anomalies:
+            raise CtxError(f"No anomaly of {where} to {verdict[:-2]}; pick its day with --on.")
+        days = ", ".join(a.start.isoformat() for a in answer.anomalies)
+        raise CtxError(
+            f"{len(answer.anomalies)} anomalies of {where} (starting {days}); narrow it to one with --on DAY."
+        )
+    event = find_annotation(project.annotations_dir, annotation_id, project.config.timezone)
+    anomaly = answer.anomalies[0]
+    others = [c for c in anomaly.causes if c.annotation_id != annotation_id]
+    if verdict == "confirmed":
+        anomaly.causes = [Cause(event.id, event.title, event.type, 1.0, "confirmed by a person", "confirmed"), *others]
+    else:
+        anomaly.causes = others
+    with project.store() as store:
+        with store.transaction():
+            record_verdict(store, anomaly.id, annotation_id, verdict)
+            _store_causes(store, anomaly)
+    return anomaly, event.title
+
+
+def _store_causes(store: "Store", anomaly: Anomaly) -> None:
+    """Rewrite one stored anomaly's causes (its JSON, `explained` and `anomaly_causes`)."""
+    import json
+
+    store.con.execute(
+        "update anomalies set data = ?, explained = ? where id = ?",
+        [json.dumps(anomaly.to_json()), anomaly.explained, anomaly.id],
+    )
+    store.con.execute("delete from anomaly_causes where anomaly_id = ?", [anomaly.id])
+    for rank, cause in enumerate(anomaly.causes, 1):
+        store.con.execute(
+            "insert into anomaly_causes values (?, ?, ?, ?, ?)",
+            [anomaly.id, rank, cause.annotation_id, cause.score, cause.reason],
+        )
+
+
+# ------------------------------------------------------------------------ plain text
+
+
+def _day(day: dt.date, year: bool = True) -> str:
+    return f"{day:%b} {day.day}" + (f", {day.year}" if year else "")
+
+
+def _window_text(since, until) -> str:
+    if since and until:
+        return f" on {since}" if since == until else f" between {since} and {until}"
+    if since:
+        return f" since {since}"
+    if until:
+        return f" until {until}"
+    return ""
+
+
+def metric_label(metric: str) -> str:
+    text = metric.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def _level(value: float, metric_type: str) -> str:
+    if metric_type == "ratio":
+        return f"{value * 100:.1f}%"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+
+
+def headline(anomaly: Anomaly) -> str:
+    """'Leads EMEA/paid +68% from Apr 17 to Apr 30, 2025 (spike)'."""
+    head = f"{metric_label(anomaly.metric)} {segment_label(anomaly.segment)} {anomaly.change_pct:+.0f}%"
+    if anomaly.end is None:
+        when = f"since {_day(anomaly.start)} (level shift)"
+    elif anomaly.end == anomaly.start:
+        when = f"on {_day(anomaly.start)} (spike)"
+    else:
+        same_year = anomaly.start.year == anomaly.end.year
+        when = f"from {_day(anomaly.start, not same_year)} to {_day(anomaly.end)} (spike)"
+    return f"{head} {when}"
+
+
+def tag_command(anomaly: Anomaly) -> str:
+    """The exact `ctxmetrics annotate add` command that would tag this anomaly's event."""
+    word = "drop" if anomaly.direction == "down" else "rise"
+    title = f"{metric_label(anomaly.metric)} {segment_label(anomaly.segment)} {word}"
+    parts = ["ctxmetrics", "annotate", "add", title, "--type", "other", "--start", anomaly.start.isoformat()]
+    if anomaly.end is not None:
+        parts += ["--end", anomaly.end.isoformat()]
+    for dim, value in anomaly.segment.items():
+        parts += ["--scope", f"{dim}={value}"]
+    parts += ["--metric", anomaly.metric, "--expect", anomaly.direction]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def format_anomaly(anomaly: Anomaly, metric_type: str = "count") -> list[str]:
+    unit = "" if metric_type == "ratio" else "/day"
+    during = "after" if anomaly.end is None else "during"
+    lines = [
+        headline(anomaly),
+        f"  {_level(anomaly.before, metric_type)}{unit} before, {_level(anomaly.after, metric_type)}{unit} "
+        f"{during}; {anomaly.score:.1f}× the usual noise",
+    ]
+    if anomaly.causes:
+        lines.append("  Likely causes:")
+        for rank, cause in enumerate(anomaly.causes, 1):
+            mark = " [confirmed]" if cause.verdict == "confirmed" else ""
+            lines.append(f"    {rank}. {cause.title} ({cause.type}, {cause.annotation_id}) — {cause.score:.2f}{mark}")
+            lines.append(f"       {cause.reason}")
+    else:
+        lines.append("  No known context.")
+    if anomaly.drivers:
+        carried = ", ".join(f"{segment_label(d['segment'])} {d['share'] * 100:.0f}%" for d in anomaly.drivers)
+        lines.append(f"  Carried by: {carried}")
+    if anomaly.funnel:
+        first, *rest = anomaly.funnel
+        then = "; then " + ", ".join(
+            f"{s['stage']} {_day(dt.date.fromisoformat(s['start']), False)} ({s['change_pct']:+.0f}%)" for s in rest
+        ) if rest else ""
+        lines.append(
+            f"  Funnel: {first['stage']} moved first ({_day(dt.date.fromisoformat(first['start']), False)}, "
+            f"{first['change_pct']:+.0f}%){then}"
+        )
+    if anomaly.correlated:
+        same = ", ".join(
+            f"{c['metric']} {segment_label(c['segment'])} {c['change_pct']:+.0f}%" for c in anomaly.correlated
+        )
+        lines.append(f"  At the same time: {same}")
+    if not anomaly.causes:
+        lines.append("  To tag it:")
+        lines.append(f"    {tag_command(anomaly)}")
+    return lines
+
+
+def format_answer(answer: WhyAnswer) -> str:
+    """Plain-language text of a `why` answer, as a manager would read it."""
+    where = f"{answer.metric} {segment_label(answer.segment)}{_window_text(answer.since, answer.until)}"
+    if not answer.anomalies:
+        lines = [f"No anomalies in {where}."]
+        if answer.elsewhere:
+            other = ", ".join(f"{segment_label(segment_from_key(k))} ({n})" for k, n in answer.elsewhere)
+            lines.append(f"Other {answer.metric} segments with anomalies then: {other}.")
+        return "\n".join(lines)
+    blocks = ["\n".join(format_anomaly(a, answer.metric_type)) for a in answer.anomalies]
+    return "\n\n".join(blocks)

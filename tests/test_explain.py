@@ -1,0 +1,267 @@
+"""Unit tests of explanation rules: candidates, scoring, drivers, funnel, coverage."""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from ctxmetrics.anomaly import Anomaly
+from ctxmetrics.config import Config, MetricDef
+from ctxmetrics.explain import coverage, explain_anomalies, missing_effects
+from ctxmetrics.series import SeriesSet
+from ctxmetrics.timeline import Annotation
+
+START = dt.date(2026, 1, 1)
+DAYS = 120
+REGIONS = ("NA", "EMEA", "APAC")
+CONFIG = Config(
+    funnel=("leads", "mql", "sql"),
+    metrics={"lead_to_mql": MetricDef("lead_to_mql", "ratio", "mql", "leads")},
+)
+D = dt.date
+
+
+def day(n: int) -> dt.date:
+    return START + dt.timedelta(days=n)
+
+
+def series_set(metric="leads", effects=(), base=(100.0, 100.0, 100.0)) -> SeriesSet:
+    """Total + one row per region; `effects` = (region, first day, last day, factor)."""
+    rng = np.random.default_rng(7)
+    leaves = np.array(base)[:, None] * rng.normal(1.0, 0.02, (len(REGIONS), DAYS))
+    for region, first, last, factor in effects:
+        leaves[REGIONS.index(region), first : last + 1] *= factor
+    values = np.vstack([leaves.sum(axis=0, keepdims=True), leaves])
+    return SeriesSet(metric, "count", START, [{}] + [{"region": r} for r in REGIONS], values)
+
+
+def anomaly(metric="leads", segment=None, start=60, end=69, direction="up", change=50.0) -> Anomaly:
+    return Anomaly(
+        metric=metric, segment=dict(segment or {}), kind="spike" if end is not None else "level_shift",
+        direction=direction, start=day(start), end=None if end is None else day(end),
+        before=100.0, after=100.0 * (1 + change / 100), change_pct=change, score=8.0, volume=100.0,
+    )
+
+
+def event(id="ev", type="campaign", start=60, end=69, scope=None, metrics=(), expect=None) -> Annotation:
+    return Annotation(
+        id=id, title=id.replace("-", " ").title(), type=type, start=day(start), end=None if end is None else day(end),
+        scope={k: tuple(v) for k, v in (scope or {}).items()}, metrics=tuple(metrics), expect=expect,
+    )
+
+
+def explain(anomalies, events, sets=None, verdicts=None, config=CONFIG):
+    explain_anomalies(anomalies, events, sets or {}, config, verdicts or {})
+    return anomalies
+
+
+def causes(a):
+    return [c.annotation_id for c in a.causes]
+
+
+# --- scope ---------------------------------------------------------------------------
+
+
+def test_disjoint_scope_never_explains():
+    sets = {"leads": series_set(effects=[("NA", 60, 69, 1.5)])}
+    a = anomaly(segment={"region": "NA"})
+    explain([a], [event(scope={"region": ["APAC"]}, metrics=["leads"])], sets)
+    assert a.causes == []
+
+
+def test_exact_scope_beats_global():
+    sets = {"leads": series_set(effects=[("EMEA", 60, 69, 1.5)])}
+    a = anomaly(segment={"region": "EMEA"})
+    explain([a], [event("global-push"), event("emea-push", scope={"region": ["EMEA"]})], sets)
+    assert causes(a) == ["emea-push", "global-push"]
+    assert a.causes[0].score > a.causes[1].score
+    assert "scope region=EMEA matches exactly" in a.causes[0].reason
+    assert "affects everything" in a.causes[1].reason
+
+
+def test_exact_scope_that_is_not_specific_is_not_an_explanation():
+    """An EMEA event does not explain an EMEA jump when every region jumped alike."""
+    sets = {"leads": series_set(effects=[(r, 60, 69, 1.5) for r in REGIONS])}
+    a = anomaly(segment={"region": "EMEA"})
+    explain([a], [event("emea-push", scope={"region": ["EMEA"]}), event("global-push", start=60)], sets)
+    assert causes(a) == ["global-push"]
+
+
+def test_rollup_scope_needs_the_scoped_child_to_carry_the_change():
+    """An APAC webinar must not explain a company-wide jump that came entirely from NA."""
+    sets = {"leads": series_set(effects=[("NA", 60, 69, 1.9)])}
+    total = anomaly(segment={}, change=30.0)
+    webinar = event("apac-webinar", scope={"region": ["APAC"]}, metrics=["leads"])
+    na_push = event("na-push", scope={"region": ["NA"]}, metrics=["leads"])
+    explain([total], [webinar, na_push], sets)
+    assert causes(total) == ["na-push"]
+    assert "scope region=NA carries" in total.causes[0].reason
+    assert total.drivers[0]["segment"] == {"region": "NA"} and total.drivers[0]["share"] > 0.9
+
+
+def test_rollup_scope_without_series_uses_stored_drivers():
+    total = anomaly(segment={}, change=30.0)
+    total.drivers = [{"segment": {"region": "NA"}, "share": 0.2}, {"segment": {"region": "APAC"}, "share": 0.8}]
+    explain([total], [event("apac-push", scope={"region": ["APAC"]})])
+    assert causes(total) == ["apac-push"]
+    total.drivers = [{"segment": {"region": "NA"}, "share": 0.95}]
+    explain([total], [event("apac-push", scope={"region": ["APAC"]})])
+    assert total.causes == []
+
+
+# --- metric and direction ---------------------------------------------------------------
+
+
+def test_metric_mismatch_never_explains():
+    a = anomaly(metric="leads")
+    explain([a], [event(metrics=["won"]), event("mql-push", metrics=["mql"])])
+    assert a.causes == []
+
+
+def test_funnel_propagation_needs_the_listed_stage_to_move():
+    mql = anomaly(metric="mql", start=62, end=71)
+    leads = anomaly(metric="leads", start=60, end=69)
+    explain([mql], [event("lead-push", metrics=["leads"])])
+    assert mql.causes == [], "leads never moved, so a leads campaign cannot explain mql"
+    explain([leads, mql], [event("lead-push", metrics=["leads"])])
+    assert causes(leads) == ["lead-push"] and causes(mql) == ["lead-push"]
+    assert "mql is 1 stage further down the funnel" in mql.causes[0].reason
+    assert mql.funnel[0]["stage"] == "leads" and [s["stage"] for s in mql.funnel] == ["leads", "mql"]
+
+
+def test_ratio_is_reached_through_its_parts_without_a_direction():
+    rate = anomaly(metric="lead_to_mql", start=60, end=69, direction="down")
+    leads = anomaly(metric="leads")
+    explain([leads, rate], [event("lead-push", metrics=["leads"])])
+    assert causes(rate) == ["lead-push"] and "no expected direction" in rate.causes[0].reason
+
+
+def test_direction_contradiction_is_a_strong_penalty():
+    up, down = anomaly(direction="up"), anomaly(direction="down", change=-50.0)
+    explain([up, down], [event("outage", type="outage"), event("promo", type="campaign")])
+    assert causes(up) == ["promo"] and causes(down) == ["outage"]
+    low = Config(funnel=CONFIG.funnel, explain=type(CONFIG.explain)(min_cause_score=0.0))
+    explain([up], [event("outage", type="outage")], config=low)
+    assert up.causes[0].score < 0.3 and "expected down, but it went up" in up.causes[0].reason
+
+
+def test_expect_overrides_the_type_and_reasons_read_plainly():
+    a = anomaly(segment={"region": "EMEA"}, start=61, end=69, direction="down", change=-40.0)
+    explain([a], [event("price-test", type="campaign", scope={"region": ["EMEA"]}, metrics=["leads"], expect="down")])
+    assert a.causes[0].reason == (
+        "starts 1 day before the change; ends the same day as the change; "
+        "scope region=EMEA matches exactly; lists leads; expected down, went down"
+    )
+
+
+# --- time --------------------------------------------------------------------------------
+
+
+def test_time_alignment_ranks_and_limits_candidates():
+    a = anomaly(start=60, end=69)
+    early = event("on-time", start=60, end=69)
+    late = event("late", start=66, end=69)
+    long_before = event("long-before", start=10, end=20)
+    explain([a], [late, early, long_before])
+    assert causes(a)[0] == "on-time" and "long-before" not in causes(a)
+    assert not causes(a)[1:] or a.causes[1].score < a.causes[0].score
+
+
+def test_change_reversing_at_the_end_of_an_event_is_linked_to_it():
+    down = anomaly(start=20, end=None, direction="down", change=-60.0)
+    back = anomaly(start=51, end=None, direction="up", change=150.0)
+    explain([down, back], [event("lockdown", type="other", start=20, end=50, expect="down")])
+    assert causes(down) == ["lockdown"] and causes(back) == ["lockdown"]
+    assert "went up as it ended" in back.causes[0].reason
+
+
+def test_open_event_runs_to_the_data_end():
+    sets = {"leads": series_set()}
+    a = anomaly(start=100, end=None)
+    explain([a], [event("open-release", type="release", start=99, end=None, expect="up")], sets)
+    assert causes(a) == ["open-release"]
+
+
+def test_nothing_fits_means_unexplained():
+    a = anomaly(start=60, end=69)
+    explain([a], [event("other-time", start=5, end=8)])
+    assert a.causes == [] and not a.explained
+
+
+# --- verdicts ----------------------------------------------------------------------------
+
+
+def test_verdicts_confirm_to_the_top_and_reject_for_good():
+    a = anomaly()
+    events = [event("global-push"), event("promo-b", start=61)]
+    explain([a], events)
+    assert causes(a) == ["global-push", "promo-b"]
+    explain([a], events, verdicts={(a.id, "promo-b"): "confirmed", (a.id, "global-push"): "rejected"})
+    assert causes(a) == ["promo-b"]
+    assert a.causes[0].verdict == "confirmed" and a.causes[0].score == 1.0
+    # A confirmed link stays even when the rules alone would never propose it.
+    explain([a], [event("apac", scope={"region": ["APAC"]}, start=5, end=6)], verdicts={(a.id, "apac"): "confirmed"})
+    assert causes(a) == ["apac"] and a.causes[0].reason.startswith("confirmed by a person")
+
+
+# --- drivers, correlated, coverage, missing effects ------------------------------------------
+
+
+def test_drivers_split_the_change_over_children():
+    sets = {"leads": series_set(effects=[("NA", 60, 69, 1.6), ("EMEA", 60, 69, 1.2)])}
+    total = anomaly(segment={})
+    leaf = anomaly(segment={"region": "NA"})
+    other_metric = anomaly(metric="won", segment={})
+    other_metric.drivers = [{"segment": {"region": "NA"}, "share": 1.0}]
+    explain([total, leaf, other_metric], [], sets)
+    assert [d["segment"] for d in total.drivers] == [{"region": "NA"}, {"region": "EMEA"}]
+    assert total.drivers[0]["share"] == pytest.approx(0.75, abs=0.05)
+    assert leaf.drivers == []  # no deeper dimension
+    assert other_metric.drivers == [{"segment": {"region": "NA"}, "share": 1.0}]  # kept: no series this scan
+
+
+def test_correlated_lists_nearby_changes_most_related_first():
+    a = anomaly(segment={"region": "NA"})
+    same_segment = anomaly(metric="mql", segment={"region": "NA"}, start=61)
+    rollup = anomaly(segment={}, start=62)
+    unrelated = anomaly(metric="sql", segment={"region": "APAC"}, start=59)
+    far = anomaly(segment={}, start=80)
+    explain([a, same_segment, rollup, unrelated, far], [])
+    assert [c["id"] for c in a.correlated] == [same_segment.id, rollup.id, unrelated.id]
+    assert set(a.correlated[0]) >= {"id", "metric", "segment", "change_pct"}
+
+
+def test_coverage_counts_explained_per_metric():
+    a, b, c = anomaly(), anomaly(start=80), anomaly(metric="mql")
+    explain([a, b, c], [event("promo")])
+    assert coverage([a, b, c]) == {
+        "total": 3, "explained": 2, "share": round(2 / 3, 4),
+        "per_metric": {"leads": {"total": 2, "explained": 1, "share": 0.5},
+                       "mql": {"total": 1, "explained": 1, "share": 1.0}},
+    }
+    assert coverage([])["share"] == 0.0
+
+
+def test_missing_effects_lists_expected_changes_that_did_not_happen():
+    seen = anomaly(segment={"region": "EMEA"})
+    events = [
+        event("emea-push", scope={"region": ["EMEA"]}, metrics=["leads"]),  # seen
+        event("apac-push", scope={"region": ["APAC"]}, metrics=["leads"]),  # nothing in APAC
+        event("mql-drop", type="release", start=30, end=30, metrics=["mql"], expect="down"),  # nothing on mql
+        event("team-offsite", type="offsite", start=40, end=41),  # no expectation: not checked
+        event("future", start=200, end=210),  # outside the data
+    ]
+    found = missing_effects(events, [seen], CONFIG, (START, day(DAYS - 1)))
+    assert [m["annotation_id"] for m in found] == ["apac-push", "mql-drop"]
+    assert found[0]["reason"] == "expected leads up in region=APAC; no change seen"
+    assert found[0]["segment"] == {"region": "APAC"} and found[0]["window"] == [day(60).isoformat(), day(69).isoformat()]
+    opposite = anomaly(metric="mql", start=30, end=31, direction="up")
+    found = missing_effects(events[2:3], [opposite], CONFIG, (START, day(DAYS - 1)))
+    assert found[0]["reason"] == "expected mql down in everything; saw only a rise"
+
+
+def test_json_round_trip_keeps_funnel():
+    a = anomaly()
+    a.funnel = [{"stage": "leads", "start": "2026-03-02", "direction": "up", "change_pct": 50.0}]
+    assert Anomaly.from_json(a.to_json()).funnel == a.funnel

@@ -1,0 +1,165 @@
+"""`ctxmetrics why` through click's CliRunner, on a small scanned synthetic project."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shlex
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from ctxmetrics.cli import cli
+from ctxmetrics.ingest import ingest_paths
+from ctxmetrics.project import Project, init_project
+from ctxmetrics.results import load_anomalies
+from ctxmetrics.scan import scan_project
+from ctxmetrics.synth import Effect, generate_funnel
+from ctxmetrics.timeline import add_annotation
+
+D = dt.date
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory):
+    """Tagged EMEA campaign (leads +80%, May 4-17), untagged drops in NA (Jul 6-8) and EMEA (Aug 11-12)."""
+    root = init_project(tmp_path_factory.mktemp("why") / "proj")
+    effects = (
+        Effect("leads", {"region": "EMEA"}, D(2025, 5, 4), D(2025, 5, 17), "spike", 0.8),
+        Effect("leads", {"region": "NA"}, D(2025, 7, 6), D(2025, 7, 8), "spike", -0.85),
+        Effect("leads", {"region": "EMEA"}, D(2025, 8, 11), D(2025, 8, 12), "spike", -0.85),
+    )
+    generate_funnel(5, days=270, effects=effects).frame.write_parquet(root / "data.parquet")
+    add_annotation(root / "annotations", id="emea-promo", title="EMEA spring promo", type="campaign",
+                   start="2025-05-04", end="2025-05-17", scope={"region": ["EMEA"]}, metrics=["leads"])
+    add_annotation(root / "annotations", id="emea-webinar", title="EMEA webinar", type="campaign",
+                   start="2025-05-05", end="2025-05-17", scope={"region": ["EMEA"]})
+    project = Project(root)
+    with project.store() as store:
+        ingest_paths(store, [root / "data.parquet"])
+    scan_project(project)
+    return root
+
+
+@pytest.fixture
+def project(scanned, tmp_path):
+    """A private copy, so that verdicts and new annotations do not leak between tests."""
+    return shutil.copytree(scanned, tmp_path / "proj")
+
+
+def run(project, *args):
+    return CliRunner().invoke(cli, ["--project", str(project), *map(str, args)], catch_exceptions=False)
+
+
+def test_text_names_causes_reasons_drivers_and_funnel(project):
+    result = run(project, "why", "leads", "--segment", "region=EMEA", "--on", "2025-05-10")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert out.startswith("Leads EMEA +")
+    assert "from May 4 to May 17, 2025 (spike)" in out.splitlines()[0]
+    assert "Likely causes:\n    1. EMEA spring promo (campaign, emea-promo)" in out
+    assert "scope region=EMEA matches exactly; lists leads; expected up, went up" in out
+    assert "Carried by: EMEA/" in out
+    assert "Funnel: leads moved first" in out
+    assert "No known context." not in out
+
+
+def test_unexplained_prints_the_command_that_tags_it_and_it_works(project):
+    result = run(project, "why", "leads", "--segment", "region=NA", "--on", "2025-07-07")
+    assert result.exit_code == 0, result.output
+    assert "No known context." in result.output
+    command = result.output.strip().splitlines()[-1].strip()
+    assert command.startswith("ctxmetrics annotate add 'Leads NA drop' --type other --start 2025-07-06")
+    assert "--scope region=NA --metric leads --expect down" in command
+    tagged = run(project, *shlex.split(command)[1:])
+    assert tagged.exit_code == 0, tagged.output
+    scan_project(Project(project))
+    after = run(project, "why", "leads", "--segment", "region=NA", "--on", "2025-07-07")
+    assert "No known context." not in after.output and "Leads NA drop (other" in after.output
+
+
+def test_json_prints_the_anomaly_objects(project):
+    result = run(project, "why", "leads", "--segment", "region=EMEA", "--since", "2025-05-01", "--until", "2025-05-31", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert list(data) == ["anomalies"] and data["anomalies"]
+    first = data["anomalies"][0]
+    assert first["id"] == f"leads|region=EMEA|{first['start']}"
+    assert {"causes", "drivers", "correlated", "funnel", "change_pct", "kind"} <= set(first)
+    assert first["causes"][0]["annotation_id"] == "emea-promo" and 0 < first["causes"][0]["score"] <= 1
+
+
+def test_no_anomaly_in_the_window_says_so_and_points_elsewhere(project):
+    result = run(project, "why", "leads", "--segment", "region=APAC", "--on", "2025-05-10")
+    assert result.exit_code == 0
+    assert result.output.startswith("No anomalies in leads APAC on 2025-05-10.")
+    assert "Other leads segments with anomalies then: " in result.output and " EMEA (1)" in result.output
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["why", "leadz"], 1, "Error: Unknown metric 'leadz'; known metrics: lead_to_mql, leads, mql"),
+    (["why", "leads", "--segment", "regoin=NA"], 1, "Error: 'regoin' is not a dimension of the store"),
+    (["why", "leads", "--segment", "region=Mars"], 1, "Error: leads has no series region=Mars; values of region: APAC, EMEA, NA."),
+    (["why", "leads", "--segment", "region"], 2, "'region' is not of the form dimension=value"),
+    (["why", "leads", "--on", "2025-05-10", "--since", "2025-05-01"], 2, "use either --on or --since/--until"),
+    (["why", "leads", "--on", "10/05/2025"], 2, "Invalid value for '--on'"),
+    (["why", "leads", "--confirm", "a", "--reject", "b"], 2, "use either --confirm or --reject"),
+])
+def test_errors(project, args, code, message):
+    result = run(project, *args)
+    assert result.exit_code == code
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_before_any_scan_it_says_to_run_scan(tmp_path):
+    root = init_project(tmp_path / "fresh")
+    result = run(root, "why", "leads")
+    assert result.exit_code == 1
+    assert result.output == "Error: No scan results yet in ctxmetrics.duckdb; run 'ctxmetrics scan' first.\n"
+
+
+def _stored(project, segment_key):
+    with Project(project).store(read_only=True) as store:
+        return load_anomalies(store, "metric = 'leads' and segment_key = ?", [segment_key])
+
+
+def test_reject_and_confirm_are_honoured_by_the_next_scan(project):
+    before = [a for a in _stored(project, "region=EMEA") if a.covers(D(2025, 5, 10))][0]
+    assert [c.annotation_id for c in before.causes][:1] == ["emea-promo"]
+
+    rejected = run(project, "why", "leads", "--segment", "region=EMEA", "--on", "2025-05-10", "--reject", "emea-promo")
+    assert rejected.exit_code == 0, rejected.output
+    assert rejected.output.startswith("Recorded: 'EMEA spring promo' rejected as the cause of Leads EMEA")
+    confirmed = run(project, "why", "leads", "--segment", "region=EMEA", "--on", "2025-05-10", "--confirm", "emea-webinar")
+    assert confirmed.exit_code == 0, confirmed.output
+    shown = run(project, "why", "leads", "--segment", "region=EMEA", "--on", "2025-05-10").output
+    assert "1. EMEA webinar (campaign, emea-webinar) — 1.00 [confirmed]" in shown
+    assert "emea-promo" not in shown
+
+    scan_project(Project(project))
+    after = [a for a in _stored(project, "region=EMEA") if a.id == before.id][0]
+    assert after.causes[0].annotation_id == "emea-webinar" and after.causes[0].verdict == "confirmed"
+    assert "emea-promo" not in [c.annotation_id for c in after.causes]
+
+
+def test_verdict_needs_exactly_one_anomaly_and_a_known_event(project):
+    wide = run(project, "why", "leads", "--segment", "region=EMEA", "--confirm", "emea-promo")
+    assert wide.exit_code == 1 and "2 anomalies of leads EMEA (starting 2025-05-04, 2025-08-11)" in wide.output and "narrow it to one with --on DAY" in wide.output
+    none = run(project, "why", "leads", "--segment", "region=APAC", "--on", "2025-05-10", "--confirm", "emea-promo")
+    assert none.exit_code == 1 and "No anomaly of leads APAC on 2025-05-10" in none.output
+    unknown = run(project, "why", "leads", "--segment", "region=EMEA", "--on", "2025-05-10", "--confirm", "nope")
+    assert unknown.exit_code == 1 and "Error: No annotation with id 'nope'" in unknown.output
+
+
+def test_why_never_imports_the_detector():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from ctxmetrics.cli import cli; import ctxmetrics.why; "
+        "bad = [m for m in ('ruptures', 'scipy', 'numpy', 'polars', 'ctxmetrics.scan', 'ctxmetrics.series', "
+        "'ctxmetrics.detect') if m in sys.modules]; print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
