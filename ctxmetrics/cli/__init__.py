@@ -72,4 +72,5 @@ def main():
 # Command modules register themselves on `cli`; imported last to avoid a cycle.
 from ctxmetrics.cli import data, scan  # noqa: E402,F401
 from ctxmetrics.cli import annotate  # noqa: E402,F401
+from ctxmetrics.cli import report  # noqa: E402,F401
 from ctxmetrics.cli import why  # noqa: E402,F401

@@ -1,0 +1,103 @@
+"""`ctxmetrics demo`: builds the demo organisation end to end (run once per module)."""
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ctxmetrics.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo") / "acme"
+    began = time.perf_counter()
+    result = CliRunner().invoke(cli, ["demo", str(root)])
+    seconds = time.perf_counter() - began
+    assert result.exit_code == 0, result.output
+    report = CliRunner().invoke(cli, ["--project", str(root), "digest", "--format", "json"])
+    assert report.exit_code == 0, report.output
+    return root, result, json.loads(report.output), seconds
+
+
+def _find(anomalies, metric, segment, start, direction, slack=2):
+    found = [
+        a for a in anomalies
+        if a["metric"] == metric and a["segment"] == segment and a["direction"] == direction
+        and abs((date.fromisoformat(a["start"]) - start).days) <= slack
+    ]
+    assert found, f"no {direction} anomaly of {metric} {segment} near {start}"
+    return found[0]
+
+
+@pytest.mark.parametrize(
+    "metric, segment, start, direction, event",
+    [
+        ("leads", {"region": "EMEA", "channel": "paid"}, date(2025, 4, 17), "up", "emea-paid-spring-push"),
+        ("opportunities", {}, date(2025, 6, 10), "down", "sales-offsite-lisbon"),
+        ("leads", {}, date(2025, 9, 3), "down", "signup-form-outage"),
+        ("won", {}, date(2025, 11, 3), "down", "pricing-2025-11"),
+        ("leads", {}, date(2025, 12, 24), "down", "christmas-2025"),
+    ],
+)
+def test_tagged_effects_are_linked_to_their_events(demo, metric, segment, start, direction, event):
+    anomaly = _find(demo[2]["anomalies"], metric, segment, start, direction)
+    assert anomaly["causes"][0]["annotation_id"] == event
+
+
+def test_the_untagged_effect_is_unexplained(demo):
+    root, result, data, _ = demo
+    anomaly = _find(data["anomalies"], "leads", {"region": "APAC", "channel": "partner"}, date(2026, 1, 19), "down")
+    assert anomaly["kind"] == "level_shift" and anomaly["causes"] == []
+    assert anomaly["id"] in data["unexplained"]
+    unexplained = result.output.split("## Unexplained", 1)[1].split("## Expected effects not seen")[0]
+    assert "Leads APAC/partner" in unexplained
+    assert "ctxmetrics annotate add 'Leads APAC/partner drop' --type other --start 2026-01-" in unexplained
+
+
+def test_the_flopped_campaign_is_an_expected_effect_not_seen(demo):
+    assert "apac-webinar-series" in [m["annotation_id"] for m in demo[2]["missing_effects"]]
+
+
+def test_prints_the_digest_and_writes_html(demo):
+    root, result, data, _ = demo
+    assert result.output.startswith("Created the demo project in")  # CliRunner mixes stderr in
+    assert "# ctxmetrics digest: 2024-09-02 to 2026-02-28" in result.output
+    assert f"**{data['coverage']['total']} anomalies from" in result.output
+    html = (root / "digest.html").read_text(encoding="utf-8")
+    assert html.count('<svg class="chart"') >= 10
+
+
+def test_runs_fast(demo):
+    assert demo[3] < 30
+
+
+def test_saved_query_runs_on_the_demo(demo):
+    result = CliRunner().invoke(cli, ["--project", str(demo[0]), "query", "weekly_conversion", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert {r["region"] for r in rows} == {"NA", "EMEA", "APAC"}
+    assert all(0 < r["lead_to_mql"] < 1.5 for r in rows if r["leads"])
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): p.read_text(encoding="utf-8") for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("folder", ["annotations", "queries"])
+def test_repository_folders_are_the_demo_organisation(demo, folder):
+    """The repository's annotations/ and queries/ are exactly what `demo` writes: regenerate
+    them with `python -c "from ctxmetrics.demo import write_scenario; write_scenario('.')"`."""
+    assert _tree(REPO / folder) == _tree(demo[0] / folder)
+
+
+def test_demo_refuses_an_existing_project(demo):
+    result = CliRunner().invoke(cli, ["demo", str(demo[0])])
+    assert result.exit_code == 1
+    assert "already a project" in result.output

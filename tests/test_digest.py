@@ -1,0 +1,195 @@
+"""The manager's digest: Markdown, JSON and HTML from stored anomalies (hand-built here)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+from click.testing import CliRunner
+
+from ctxmetrics.anomaly import Anomaly, Cause
+from ctxmetrics.cli import cli
+from ctxmetrics.digest import importance, summary_line, tag_command
+from ctxmetrics.project import Project, init_project
+
+TIMELINE = """\
+- id: emea-spring-push
+  title: EMEA spring push
+  type: campaign
+  start: 2025-04-17
+  end: 2025-04-30
+  scope: {region: [EMEA], channel: [paid]}
+  metrics: [leads]
+  expect: up
+- id: signup-outage
+  title: Sign-up outage
+  type: outage
+  start: 2025-05-20
+  end: 2025-05-21
+  metrics: [leads]
+  expect: down
+- id: apac-webinars
+  title: APAC webinars
+  type: campaign
+  start: 2025-03-03
+  end: 2025-03-14
+  scope: {region: [APAC]}
+  metrics: [leads]
+  expect: up
+"""
+
+CAMPAIGN = Anomaly(
+    metric="leads", segment={"region": "EMEA", "channel": "paid"}, kind="spike", direction="up",
+    start=date(2025, 4, 17), end=date(2025, 4, 30), before=50.0, after=84.0, change_pct=68.0, score=8.0,
+    volume=50.0,
+    causes=[Cause("emea-spring-push", "EMEA spring push", "campaign", 0.92, "starts the day the change starts")],
+    drivers=[{"segment": {"region": "EMEA", "channel": "paid"}, "share": 1.0}],
+)
+OUTAGE = Anomaly(
+    metric="leads", segment={}, kind="spike", direction="down", start=date(2025, 5, 20), end=date(2025, 5, 21),
+    before=500.0, after=80.0, change_pct=-84.0, score=20.0, volume=500.0,
+    causes=[Cause("signup-outage", "Sign-up outage", "outage", 0.8, "starts the day the change starts")],
+)
+UNTAGGED = Anomaly(
+    metric="leads", segment={"region": "APAC", "channel": "partner"}, kind="level_shift", direction="down",
+    start=date(2025, 6, 2), end=None, before=70.0, after=30.0, change_pct=-57.0, score=15.0, volume=60.0,
+)
+
+
+def make_project(root, anomalies=(CAMPAIGN, OUTAGE, UNTAGGED)) -> Project:
+    """A project with ~5 months of generated funnel data, a timeline and stored anomalies."""
+    from ctxmetrics.ingest import ingest_paths
+    from ctxmetrics.scan import _save
+    from ctxmetrics.synth import generate_funnel
+
+    root = init_project(root)
+    (root / "annotations" / "events.yaml").write_text(TIMELINE, encoding="utf-8")
+    data = root / "funnel.parquet"
+    generate_funnel(7, start=date(2025, 2, 3), days=150, low_volume_segment=False).frame.write_parquet(data)
+    project = Project(root)
+    with project.store() as store:
+        ingest_paths(store, [data], known_dimensions=project.config.dimensions)
+        with store.transaction():
+            _save(store, list(anomalies), ["leads"], [("leads", "", "x")], project.config)
+    return project
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return make_project(tmp_path_factory.mktemp("digest") / "proj")
+
+
+def digest(project, *args):
+    result = CliRunner().invoke(cli, ["--project", str(project.root), "digest", *map(str, args)])
+    return result
+
+
+def test_ranking_is_score_times_log_volume():
+    assert importance(OUTAGE) > importance(UNTAGGED) > importance(CAMPAIGN)
+    assert importance(CAMPAIGN) == pytest.approx(8.0 * 3.9318, rel=1e-3)
+
+
+def test_summary_line_names_the_change_and_its_top_cause():
+    assert summary_line(CAMPAIGN) == "Leads EMEA/paid +68% from Apr 17 to Apr 30 — EMEA spring push (campaign)"
+    assert summary_line(UNTAGGED) == "Leads APAC/partner -57% since Jun 2 — no known context"
+
+
+def test_tag_command_scopes_the_segment_and_metric():
+    assert tag_command(UNTAGGED) == (
+        "ctxmetrics annotate add 'Leads APAC/partner drop' --type other --start 2025-06-02 "
+        "--scope region=APAC --scope channel=partner --metric leads --expect down"
+    )
+
+
+def test_markdown_headline_sections_and_order(project):
+    result = digest(project)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "**3 anomalies from 2025-02-03 to 2025-07-02; 2 explained (67% coverage), 1 unexplained." in out
+    assert "Sign-up outage explains 1 of 3 flags" in out
+    explained, rest = out.split("## Unexplained", 1)
+    assert explained.index("Leads total -84%") < explained.index("Leads EMEA/paid +68%")
+    unexplained, missing = rest.split("## Expected effects not seen", 1)
+    assert "Leads APAC/partner -57% since Jun 2 — no known context" in unexplained
+    assert f"tag it: `{tag_command(UNTAGGED)}`" in unexplained
+    assert "APAC webinars (campaign)" in missing
+    assert "EMEA spring push" not in missing
+
+
+def test_json_has_the_design_shape_and_coverage(project):
+    result = digest(project, "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["coverage"]["total"] == 3 and data["coverage"]["explained"] == 2
+    assert [a["id"] for a in data["anomalies"]] == [OUTAGE.id, UNTAGGED.id, CAMPAIGN.id]
+    first = data["anomalies"][0]
+    for key in ("id", "metric", "segment", "kind", "direction", "start", "end", "before", "after",
+                "change_pct", "score", "causes", "drivers"):
+        assert key in first
+    assert first["causes"][0]["annotation_id"] == "signup-outage"
+    assert data["unexplained"] == [UNTAGGED.id]
+    assert data["anomalies"][1]["tag_command"] == tag_command(UNTAGGED)
+    assert [m["annotation_id"] for m in data["missing_effects"]] == ["apac-webinars"]
+
+
+def test_window_filter(project):
+    data = json.loads(digest(project, "--format", "json", "--since", "2025-05-01", "--until", "2025-05-31").output)
+    assert [a["id"] for a in data["anomalies"]] == [OUTAGE.id]
+    assert data["coverage"] == {**data["coverage"], "total": 1, "explained": 1}
+    assert data["missing_effects"] == []
+    # A level shift belongs to the digest of the period it starts in, not every later one.
+    later = json.loads(digest(project, "--format", "json", "--since", "2025-06-20").output)
+    assert later["anomalies"] == []
+
+
+def test_output_file_and_html(project, tmp_path):
+    target = tmp_path / "digest.html"
+    result = digest(project, "--format", "html", "-o", target)
+    assert result.exit_code == 0, result.output
+    assert f"Wrote {target}" in result.output
+    html = target.read_text(encoding="utf-8")
+    assert html.count('<svg class="chart"') == 3
+    # Self-contained: no scripts, no external fonts, stylesheets or images.
+    for external in ("<script", 'src="http', 'href="http', "@import", "@font-face", "url(http"):
+        assert external not in html
+    assert "@media print" in html
+    assert "EMEA spring push" in html and "no known context" in html
+
+
+def test_md_to_file(project, tmp_path):
+    target = tmp_path / "d.md"
+    assert digest(project, "-o", target).exit_code == 0
+    assert target.read_text(encoding="utf-8").startswith("# ctxmetrics digest")
+
+
+def test_bad_format_is_a_usage_error(project):
+    result = digest(project, "--format", "pdf")
+    assert result.exit_code == 2
+    assert "Invalid value for '--format'" in result.output
+
+
+def test_since_after_until_is_a_user_error(project):
+    result = digest(project, "--since", "2025-06-01", "--until", "2025-05-01")
+    assert result.exit_code == 1
+    assert "Error: --since 2025-06-01 is after --until 2025-05-01; swap them." in result.output
+
+
+def test_empty_store_says_to_scan(tmp_path):
+    root = init_project(tmp_path / "empty")
+    result = CliRunner().invoke(cli, ["--project", str(root), "digest"])
+    assert result.exit_code == 0, result.output
+    assert "No scan results yet: run 'ctxmetrics scan' first." in result.output
+
+
+def test_digest_is_read_only_and_light(project):
+    code = (
+        "import sys\n"
+        "from ctxmetrics.cli import cli\n"
+        f"cli.main(['--project', {str(project.root)!r}, 'digest'], standalone_mode=False)\n"
+        "heavy = [m for m in ('ruptures', 'scipy', 'matplotlib') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
