@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable
 
@@ -26,6 +27,9 @@ from ctxmetrics.store import Store
 
 # Event types whose days are not "normal": kept out of the baseline and noise estimates.
 ABNORMAL_TYPES = ("outage", "holiday", "offsite")
+
+BATCH_ROWS = 100  # candidate rows per unit of detector work (and per progress update)
+PARALLEL_MIN_ROWS = 300  # below this many candidates per worker, starting workers costs more than it saves
 
 Progress = Callable[[str, int, int], None]  # (metric, series done, series total)
 
@@ -48,7 +52,9 @@ def scan_project(project: Project, metrics: Iterable[str] = (), progress: Progre
 
     config = project.config
     annotations = load_timeline(project.annotations_dir, config.timezone)
-    with project.store() as store:
+    # Read everything, then let go of the store while detecting: other commands can read
+    # meanwhile, and detector worker processes never inherit an open connection.
+    with project.store(read_only=True) as store:
         known = metric_names(store, config)
         chosen = list(metrics) or known
         for name in chosen:
@@ -56,24 +62,25 @@ def scan_project(project: Project, metrics: Iterable[str] = (), progress: Progre
                 raise UnknownName(f"Unknown metric '{name}'; the store has: {', '.join(known) or 'no metrics yet'}.")
         previous = load_anomalies(store)
         state = load_state(store)
+        verdicts = load_verdicts(store)
         sets: dict[str, SeriesSet] = {}
-        kept = [a for a in previous if a.metric not in chosen]
-        totals = dict(series=0, rescanned=0, candidates=0)
-        new_state: list[tuple[str, str, str]] = []
         for name in chosen:
             series_set = build_series_set(store, config, name, project.queries_dir)
-            if series_set is None:
-                continue
-            sets[name] = series_set
-            found, stats, fingerprints = _scan_metric(
-                series_set, config, annotations, state, [a for a in previous if a.metric == name], progress
-            )
-            kept += found
-            new_state += [(name, key, fp) for key, fp in fingerprints.items()]
-            for key in totals:
-                totals[key] += stats[key]
-        verdicts = load_verdicts(store)
-        explain_anomalies(kept, annotations, sets, config, verdicts)
+            if series_set is not None:
+                sets[name] = series_set
+    kept = [a for a in previous if a.metric not in chosen]
+    totals = dict(series=0, rescanned=0, candidates=0)
+    new_state: list[tuple[str, str, str]] = []
+    for name, series_set in sets.items():
+        found, stats, fingerprints = _scan_metric(
+            series_set, config, annotations, state, [a for a in previous if a.metric == name], progress
+        )
+        kept += found
+        new_state += [(name, key, fp) for key, fp in fingerprints.items()]
+        for key in totals:
+            totals[key] += stats[key]
+    explain_anomalies(kept, annotations, sets, config, verdicts)
+    with project.store() as store:
         mirror_to_store(store.con, annotations, config.timezone)  # its own transaction
         with store.transaction():
             _save(store, kept, chosen, new_state, config)
@@ -89,7 +96,7 @@ def scan_project(project: Project, metrics: Iterable[str] = (), progress: Progre
 
 def _scan_metric(series_set, config, annotations, state, previous, progress):
     """Anomalies of one metric: stored ones for unchanged series, fresh detections for the rest."""
-    from ctxmetrics.detect import detect_series, prescreen
+    from ctxmetrics.detect import prescreen
 
     settings = config.detection_for(series_set.metric)
     masks = known_masks(series_set, annotations, config.timezone)
@@ -111,21 +118,70 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
             start_weekday=weekday,
         )
         candidates = rows[picked]
-    for done, row in enumerate(candidates, 1):
-        changes = detect_series(
-            series_set.values[row],
-            settings,
-            kind=series_set.kind,
-            denominator=None if series_set.denominators is None else series_set.denominators[row],
-            known_mask=masks[row],
-            start_weekday=weekday,
-        )
-        volume = float(np.nanmean(series_set.values[row]))
-        found += [_anomaly(series_set, row, c, volume) for c in changes]
+    dens = series_set.denominators
+    batches = _detect_batches(
+        series_set.values[candidates],
+        None if dens is None else dens[candidates],
+        masks[candidates],
+        settings,
+        series_set.kind,
+        weekday,
+    )
+    done = 0
+    for offset, changes_per_row in batches:
+        for i, changes in enumerate(changes_per_row):
+            row = candidates[offset + i]
+            volume = float(np.nanmean(series_set.values[row]))
+            found += [_anomaly(series_set, row, c, volume) for c in changes]
+        done += len(changes_per_row)
         if progress:
             progress(series_set.metric, done, len(candidates))
     stats = dict(series=len(series_set.keys), rescanned=len(rows), candidates=len(candidates))
     return found, stats, fingerprints
+
+
+def _detect_rows(values, denominators, masks, settings, kind, weekday):
+    """Run the per-series detector over a block of rows (also in worker processes)."""
+    from ctxmetrics.detect import detect_series
+
+    return [
+        detect_series(
+            values[i],
+            settings,
+            kind=kind,
+            denominator=None if denominators is None else denominators[i],
+            known_mask=masks[i],
+            start_weekday=weekday,
+        )
+        for i in range(len(values))
+    ]
+
+
+def _detect_batches(values, denominators, masks, settings, kind, weekday):
+    """Yield (first row, changes per row) for blocks of candidate rows.
+
+    Many candidates are spread over forked worker processes (spawned ones would re-import
+    the caller's main module, which breaks unguarded scripts). scan_project holds no
+    store connection while this runs.
+    """
+    rows = len(values)
+    workers = min(os.cpu_count() or 1, rows // PARALLEL_MIN_ROWS)
+    blocks = range(0, rows, BATCH_ROWS)
+
+    def part(lo):
+        den = None if denominators is None else denominators[lo : lo + BATCH_ROWS]
+        return values[lo : lo + BATCH_ROWS], den, masks[lo : lo + BATCH_ROWS], settings, kind, weekday
+
+    if workers < 2:
+        for lo in blocks:
+            yield lo, _detect_rows(*part(lo))
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        for lo, result in zip(blocks, pool.map(_detect_rows, *zip(*(part(lo) for lo in blocks)))):
+            yield lo, result
 
 
 def known_masks(series_set: SeriesSet, annotations, tz: str) -> np.ndarray:

@@ -88,9 +88,7 @@ def build_series_set(store: Store, config: Config, metric: str, queries_dir=None
     cubes = []
     for part in range(len(parts)):
         chosen = which == part
-        matrix = np.full((labels.height, days), np.nan)
-        matrix[leaf[chosen], day[chosen]] = value[chosen]
-        cubes.append(_cube(labels, dims, matrix, agg))
+        cubes.append(_cube(labels, dims, _dense(leaf[chosen], day[chosen], value[chosen], labels.height, days), agg))
     kind = {"ratio": "ratio", "gauge": "gauge"}.get(definition.type, "count")
     return SeriesSet(metric, kind, start, cubes[0][0], cubes[0][1], cubes[1][1] if kind == "ratio" else None)
 
@@ -99,12 +97,14 @@ def _read_leaves(store: Store, metrics: list[str], dims: list[str]):
     """Leaf labels and (metric, leaf, day, value) arrays of the given metrics.
 
     Leaves are numbered in SQL so that only numbers cross into Python: with 100k
-    segments, shipping their labels on every row would dominate the scan.
+    segments, shipping their labels on every row would dominate the scan. Rows are not
+    grouped in SQL either; `_dense` sums repeated keys far faster.
     """
     labelled = "".join(f", coalesce({quote_ident(d)}, '{NONE_LABEL}') as {quote_ident(d)}" for d in dims)
     dim_list = ", ".join(quote_ident(d) for d in dims)
-    source = f"(select metric, ts, value{labelled} from obs where list_contains($metrics, metric))"
-    start, end = store.query_rows(f"select min(ts), max(ts) from {source}", {"metrics": metrics})[1][0]
+    in_metrics = ", ".join("?" for _ in metrics)
+    source = f"(select metric, ts, value{labelled} from obs where metric in ({in_metrics}))"
+    start, end = store.query_rows(f"select min(ts), max(ts) from {source}", metrics)[1][0]
     if start is None:
         return None
     if dims:
@@ -112,24 +112,32 @@ def _read_leaves(store: Store, metrics: list[str], dims: list[str]):
             f"select row_number() over (order by {dim_list}) - 1 as leaf, * from (select distinct {dim_list} from {source})"
         )
         join = f"join leaves using ({dim_list})"
+        labels = store.query_df(f"{leaves_sql} order by leaf", metrics)
     else:
         leaves_sql, join = "select 0 as leaf", "cross join leaves"
-    labels = store.query_df(f"{leaves_sql} order by leaf", {"metrics": metrics} if dims else None)
+        labels = store.query_df(f"{leaves_sql}")
     arrays = store.con.execute(
-        f"with leaves as ({leaves_sql}) "
-        f"select list_position($metrics, s.metric) - 1 as which, leaves.leaf, datediff('day', $start, s.ts) as day, "
-        f"sum(s.value) as value from {source} s {join} group by all",
-        {"metrics": metrics, "start": start},
+        f"with leaves as ({leaves_sql}) select (case s.metric {' '.join(f'when ? then {i}' for i in range(len(metrics)))} end) as which, "
+        f"leaves.leaf::bigint as leaf, (s.ts - ?::date)::bigint as day, s.value from {source} s {join}",
+        [*(metrics if dims else []), *metrics, start, *metrics],
     ).fetchnumpy()
     return (
         labels,
-        arrays["which"].astype(np.int64),
-        arrays["leaf"].astype(np.int64),
-        arrays["day"].astype(np.int64),
-        arrays["value"].astype(np.float64),
+        np.asarray(arrays["which"], dtype=np.int64),
+        np.asarray(arrays["leaf"], dtype=np.int64),
+        np.asarray(arrays["day"], dtype=np.int64),
+        np.asarray(arrays["value"], dtype=np.float64),
         start,
         (end - start).days + 1,
     )
+
+
+def _dense(leaf: np.ndarray, day: np.ndarray, value: np.ndarray, leaves: int, days: int) -> np.ndarray:
+    """(leaves × days) matrix of summed values; NaN where a leaf has no row that day."""
+    flat = leaf * days + day
+    sums = np.bincount(flat, weights=value, minlength=leaves * days)
+    seen = np.bincount(flat, minlength=leaves * days)
+    return np.where(seen > 0, sums, np.nan).reshape(leaves, days)
 
 
 def _cube(labels: pl.DataFrame, dims: list[str], matrix: np.ndarray, agg: str):
