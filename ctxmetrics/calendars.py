@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from ctxmetrics.errors import TimelineError
 from ctxmetrics.timeline import Annotation, build_annotation, slugify, upsert_annotations
@@ -40,8 +40,11 @@ def _region_slug(country: str, subdiv: str | None) -> str:
     return slugify(f"{country}-{subdiv}" if subdiv else country)
 
 
-def holiday_annotations(country: str, subdiv: str | None, years: Iterable[int]) -> list[Annotation]:
-    """Public holidays of a country (and subdivision) as one-day `holiday` events.
+def holiday_annotations(
+    country: str, subdiv: str | None, years: Iterable[int], scope: Mapping[str, Iterable[str]] | None = None
+) -> list[Annotation]:
+    """Public holidays of a country (and subdivision) as one-day `holiday` events, scoped
+    to the segments that observe them (e.g. region=NA for US holidays; default: all).
 
     Raises:
         TimelineError: the `holidays` package does not know the country or subdivision.
@@ -56,15 +59,21 @@ def holiday_annotations(country: str, subdiv: str | None, years: Iterable[int]) 
         raise TimelineError(f"no public holidays known for {country}{'-' + subdiv if subdiv else ''} ({exc}).") from None
     region = _region_slug(country, subdiv)
     tag = f"{country}-{subdiv}" if subdiv else country
+    scoped = {dim: tuple(values) for dim, values in (scope or {}).items()}
     return [
         Annotation(id=f"holiday-{region}-{day.isoformat()}", title=name, type="holiday",
-                   start=day, end=day, tags=("public-holiday", tag))
+                   start=day, end=day, scope=scoped, tags=("public-holiday", tag))
         for day, name in sorted(calendar.items())
     ]
 
 
 def add_holidays(
-    annotations_dir: Path, country: str, subdiv: str | None, years: Iterable[int], tz: str = "UTC"
+    annotations_dir: Path,
+    country: str,
+    subdiv: str | None,
+    years: Iterable[int],
+    tz: str = "UTC",
+    scope: Mapping[str, Iterable[str]] | None = None,
 ) -> list[Annotation]:
     """Write public holidays to `annotations/holidays/<country>[-<subdiv>]-<year>.yaml`.
 
@@ -73,7 +82,7 @@ def add_holidays(
     Returns:
         The holidays added (empty when run a second time).
     """
-    events = holiday_annotations(country, subdiv, years)
+    events = holiday_annotations(country, subdiv, years, scope)
     region = _region_slug(country, subdiv)
     added: list[Annotation] = []
     for year in sorted({event.start.year for event in events}):

@@ -126,3 +126,13 @@ def test_invalid_ics_is_a_clear_error(adir, tmp_path):
     bad.write_text("hello", encoding="utf-8")
     with pytest.raises(TimelineError, match=f"{bad}: not a valid iCalendar file"):
         import_ics(adir, bad)
+
+
+def test_holidays_can_be_scoped_to_the_segments_that_observe_them(tmp_path):
+    from ctxmetrics.calendars import add_holidays
+    from ctxmetrics.timeline import load_timeline
+
+    added = add_holidays(tmp_path, "US", None, [2026], scope={"region": ["NA"]})
+    assert added and all(e.scope == {"region": ("NA",)} for e in added)
+    loaded = load_timeline(tmp_path, "UTC")
+    assert all(e.scope_relation({"region": "APAC"}) == "disjoint" for e in loaded)

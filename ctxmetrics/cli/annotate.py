@@ -297,20 +297,26 @@ def lint(ctx, ref):
 @click.option("--country", required=True, help="ISO country code, e.g. US or DE.")
 @click.option("--subdiv", help="Subdivision (state, region), e.g. CA.")
 @click.option("--years", required=True, metavar="YYYY[-YYYY]", help="Years, e.g. 2025-2026 or 2025,2027.")
+@click.option("--scope", multiple=True, callback=_scope, metavar="DIM=VALUE[,VALUE]",
+              help="Segments that observe these holidays (repeatable); default: everything.")
 @pass_project
-def holidays(ref, country, subdiv, years):
+def holidays(ref, country, subdiv, years, scope):
     """Add public holidays (one file per country and year under annotations/holidays/).
 
-    Running it again adds nothing.
+    Running it again adds nothing. Scope them to the segments that observe them, or a US
+    holiday will be offered as a cause of an APAC change.
 
     \b
     Example:
-        ctxmetrics annotate holidays --country US --subdiv CA --years 2025-2026
+        ctxmetrics annotate holidays --country US --years 2025-2026 --scope region=NA
+        ctxmetrics annotate holidays --country DE --subdiv BY --years 2026 --scope region=EMEA
     """
     from ctxmetrics.calendars import add_holidays, parse_years
 
     project = ref.get()
-    added = add_holidays(project.annotations_dir, country, subdiv, parse_years(years), project.config.timezone)
+    added = add_holidays(
+        project.annotations_dir, country, subdiv, parse_years(years), project.config.timezone, scope=scope
+    )
     click.echo(f"Added {len(added)} holiday{'' if len(added) == 1 else 's'}.")
 
 
