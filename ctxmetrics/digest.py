@@ -18,34 +18,21 @@ anomaly ("flag").
 from __future__ import annotations
 
 import datetime as dt
-import shlex
 from dataclasses import dataclass, field
 from math import log1p
 from typing import Any
 
 from ctxmetrics.anomaly import Anomaly
-from ctxmetrics.segments import is_within, segment_key
+from ctxmetrics.segments import is_within, segment_key, segment_label
+from ctxmetrics.wording import metric_label, tag_command
 
 GROUP_DAYS = 3
 DEFAULT_LIMIT = 30
-_ACRONYMS = {"mql": "MQL", "sql": "SQL", "crm": "CRM", "arr": "ARR", "mrr": "MRR"}
 
 
 def importance(anomaly: Anomaly) -> float:
     """How much an anomaly matters: score × ln(1 + mean daily volume)."""
     return float(anomaly.score) * log1p(max(float(anomaly.volume), 0.0))
-
-
-def metric_label(metric: str) -> str:
-    """'leads' -> 'Leads', 'lead_to_mql' -> 'Lead to MQL'."""
-    words = [_ACRONYMS.get(w.lower(), w) for w in metric.replace("-", "_").split("_") if w]
-    text = " ".join(words) or metric
-    return text[0].upper() + text[1:]
-
-
-def segment_text(segment: dict[str, str]) -> str:
-    """'EMEA/paid', or 'total' for the whole business."""
-    return "/".join(segment.values()) or "total"
 
 
 def _day(value: dt.date, with_year: bool) -> str:
@@ -66,23 +53,11 @@ def _pct(value: float) -> str:
 
 def summary_line(anomaly: Anomaly, with_year: bool = False) -> str:
     """'Leads EMEA/paid +68% from Apr 17 to Apr 30 — EMEA paid spring push (campaign)'."""
-    head = f"{metric_label(anomaly.metric)} {segment_text(anomaly.segment)} {_pct(anomaly.change_pct)} {_when(anomaly, with_year)}"
+    head = f"{metric_label(anomaly.metric)} {segment_label(anomaly.segment)} {_pct(anomaly.change_pct)} {_when(anomaly, with_year)}"
     if anomaly.causes:
         cause = anomaly.causes[0]
         return f"{head} — {cause.title} ({cause.type})"
     return f"{head} — no known context"
-
-
-def tag_command(anomaly: Anomaly) -> str:
-    """The `ctxmetrics annotate add` command that would tag the event behind an anomaly."""
-    title = f"{metric_label(anomaly.metric)} {segment_text(anomaly.segment)} {'drop' if anomaly.direction == 'down' else 'rise'}"
-    parts = ["ctxmetrics", "annotate", "add", title, "--type", "other", "--start", anomaly.start.isoformat()]
-    if anomaly.end is not None:
-        parts += ["--end", anomaly.end.isoformat()]
-    for dim, value in anomaly.segment.items():
-        parts += ["--scope", f"{dim}={value}"]
-    parts += ["--metric", anomaly.metric, "--expect", anomaly.direction]
-    return " ".join(shlex.quote(p) for p in parts)
 
 
 @dataclass
@@ -340,14 +315,14 @@ def driver_text(driver: dict[str, Any]) -> str:
     share = driver.get("share")
     share_text = f" {100 * share:.0f}%" if isinstance(share, (int, float)) else ""
     if isinstance(driver.get("segment"), dict):
-        return f"{segment_text(driver['segment'])}{share_text}"
+        return f"{segment_label(driver['segment'])}{share_text}"
     if driver.get("stage"):
         return f"stage {driver['stage']}{share_text}" + (f" ({driver['note']})" if driver.get("note") else "")
     return ", ".join(f"{k}={v}" for k, v in driver.items())
 
 
 def also_text(item: DigestItem, limit: int = 6) -> str:
-    parts = [f"{segment_text(a.segment)} {_pct(a.change_pct)}" for a in item.also[:limit]]
+    parts = [f"{segment_label(a.segment)} {_pct(a.change_pct)}" for a in item.also[:limit]]
     more = f" and {len(item.also) - limit} more" if len(item.also) > limit else ""
     return ", ".join(parts) + more
 

@@ -112,9 +112,10 @@ def _item(item: DigestItem, charts: dict[str, str], css: str, ratios=frozenset()
 def build_charts(project, digest: Digest) -> dict[str, str]:
     """An inline SVG chart for every item the HTML shows (its lead anomaly)."""
     from ctxmetrics.charts import anomaly_chart_svg, chart_window
-    from ctxmetrics.digest import metric_label, segment_text
+    from ctxmetrics.segments import segment_label
     from ctxmetrics.series import load_series
     from ctxmetrics.timeline import load_timeline
+    from ctxmetrics.wording import metric_label
 
     tz = project.config.timezone
     events = {e.id: e for e in load_timeline(project.annotations_dir, tz)}
@@ -129,7 +130,7 @@ def build_charts(project, digest: Digest) -> dict[str, str]:
             lo, hi = chart_window(a, frame["ts"].min(), frame["ts"].max())
             part = frame.filter((frame["ts"] >= lo) & (frame["ts"] <= hi))
             linked = [events[c.annotation_id] for c in a.causes[:3] if c.annotation_id in events]
-            title = f"{metric_label(a.metric)} · {segment_text(a.segment)}"
+            title = f"{metric_label(a.metric)} · {segment_label(a.segment)}"
             charts[a.id] = anomaly_chart_svg(part["ts"].to_list(), part["value"].to_list(), a, linked, tz, title)
     return charts
 

@@ -36,8 +36,8 @@ def segment_from_key(key: str) -> Segment:
 
 
 def segment_label(segment: Mapping[str, str]) -> str:
-    """Human label: 'EMEA/paid', or 'all' for the total."""
-    return "/".join(segment.values()) or "all"
+    """Human label: 'EMEA/paid', or 'total' for the whole business."""
+    return "/".join(segment.values()) or "total"
 
 
 def is_within(child: Mapping[str, str], parent: Mapping[str, str]) -> bool:

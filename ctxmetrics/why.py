@@ -6,7 +6,6 @@ ruptures and answers in a fresh process in a few hundred milliseconds on a large
 from __future__ import annotations
 
 import datetime as dt
-import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +13,7 @@ from ctxmetrics.anomaly import Anomaly, Cause
 from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.results import load_anomalies, record_verdict
 from ctxmetrics.segments import segment_from_key, segment_key, segment_label
+from ctxmetrics.wording import metric_label, tag_command
 
 if TYPE_CHECKING:
     from ctxmetrics.project import Project
@@ -213,11 +213,6 @@ def _window_text(since, until) -> str:
     return ""
 
 
-def metric_label(metric: str) -> str:
-    text = metric.replace("_", " ")
-    return text[:1].upper() + text[1:]
-
-
 def _level(value: float, metric_type: str) -> str:
     if metric_type == "ratio":
         return f"{value * 100:.1f}%"
@@ -235,19 +230,6 @@ def headline(anomaly: Anomaly) -> str:
         same_year = anomaly.start.year == anomaly.end.year
         when = f"from {_day(anomaly.start, not same_year)} to {_day(anomaly.end)} (spike)"
     return f"{head} {when}"
-
-
-def tag_command(anomaly: Anomaly) -> str:
-    """The exact `ctxmetrics annotate add` command that would tag this anomaly's event."""
-    word = "drop" if anomaly.direction == "down" else "rise"
-    title = f"{metric_label(anomaly.metric)} {segment_label(anomaly.segment)} {word}"
-    parts = ["ctxmetrics", "annotate", "add", title, "--type", "other", "--start", anomaly.start.isoformat()]
-    if anomaly.end is not None:
-        parts += ["--end", anomaly.end.isoformat()]
-    for dim, value in anomaly.segment.items():
-        parts += ["--scope", f"{dim}={value}"]
-    parts += ["--metric", anomaly.metric, "--expect", anomaly.direction]
-    return " ".join(shlex.quote(p) for p in parts)
 
 
 def format_anomaly(anomaly: Anomaly, metric_type: str = "count") -> list[str]:
