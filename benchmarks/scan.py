@@ -5,16 +5,29 @@ cube holds N series (the N-1 leaves and their total). Leaves come from
 `synth.many_series` (~5% with a real effect). The store is filled with DuckDB directly
 (ingest has its own benchmark); then the timed part is the whole scan: reading the store,
 building the cube, pre-screen, detection, explanation and storing. Prints seconds,
-series/s, peak memory (max RSS of this process) and end-to-end detection recall against
-the injected truth. Pre-screen recall and the per-series Pelt comparison are printed by
-benchmarks/detect.py.
+series/s, peak memory and end-to-end detection recall against the injected truth.
+Pre-screen recall and the per-series Pelt comparison are printed by benchmarks/detect.py.
 
-Usage: python benchmarks/scan.py [--series 10000 100000] [--noise white ar1]
+Each case runs in two fresh processes: one builds the store (synthetic matrix, frames),
+the other only scans it, so the reported peak is the scan's own: max RSS of the scan
+process and, separately, of its largest forked detector worker. A forked worker shares
+the parent's pages copy-on-write, so its RSS counts much of the parent's memory again:
+the sum of the two is an upper bound of the physical peak, not the peak itself.
+
+Usage: python benchmarks/scan.py [--series 10000 100000] [--noise white ar1] [--cache DIR]
+
+--cache DIR keeps the built stores in DIR and scans a fresh copy of them on later runs
+(for repeated measurements; the build of 100k series takes about a minute).
 """
 from __future__ import annotations
 
 import argparse
+import json
+import pickle
 import resource
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,17 +35,16 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ctxmetrics.project import Project, init_project
-from ctxmetrics.results import load_anomalies
-from ctxmetrics.scan import scan_project
-from ctxmetrics.synth import many_series
-
 CONFIG = "store: bench.duckdb\ndimensions: [unit]\nmetrics:\n  leads: {type: count}\n"
 DAYS = 730
 MATCH_DAYS = 7  # a detection counts when it starts within a week of the injected effect
 
 
-def build_project(folder: Path, leaves: int, noise: str, seed: int):
+def build_project(folder: Path, leaves: int, noise: str, seed: int) -> None:
+    """Write the project and its store into `folder`, the injected truth to truth.pkl."""
+    from ctxmetrics.project import Project, init_project
+    from ctxmetrics.synth import many_series
+
     matrix, truth = many_series(leaves, DAYS, 0.05, noise, seed)
     root = init_project(folder, CONFIG)
     project = Project(root)
@@ -52,38 +64,92 @@ def build_project(folder: Path, leaves: int, noise: str, seed: int):
             store.con.register("chunk", frame)
             store.con.execute("insert into obs select metric, ts, value, unit from chunk")
             store.con.unregister("chunk")
-    return project, truth
+    (Path(root) / "truth.pkl").write_bytes(pickle.dumps([(t.row, t.start) for t in truth]))
 
 
-def recall(project: Project, truth) -> float:
+def recall(project, truth: list[tuple[int, int]]) -> float:
+    from ctxmetrics.results import load_anomalies
+
     with project.store(read_only=True) as store:
         found = load_anomalies(store, "segment_key <> ''")
     start = np.datetime64("2024-01-01")
     by_unit: dict[int, list[int]] = {}
     for a in found:
         by_unit.setdefault(int(a.segment["unit"]), []).append(int((np.datetime64(a.start) - start).astype(int)))
-    hits = sum(1 for t in truth if any(abs(s - t.start) <= MATCH_DAYS for s in by_unit.get(t.row, [])))
+    hits = sum(1 for row, first in truth if any(abs(s - first) <= MATCH_DAYS for s in by_unit.get(row, [])))
     return hits / max(len(truth), 1)
+
+
+def scan_once(folder: Path) -> dict:
+    """Scan the project in `folder` (in this fresh process) and measure it."""
+    from ctxmetrics.project import Project
+    from ctxmetrics.scan import scan_project
+
+    project = Project(folder)
+    started = time.perf_counter()
+    result = scan_project(project)
+    seconds = time.perf_counter() - started
+    # ru_maxrss is in KiB on Linux; RUSAGE_CHILDREN is the largest waited-for child
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    truth = pickle.loads((folder / "truth.pkl").read_bytes())
+    return dict(
+        series=result.series, seconds=seconds, own_gb=own, workers_gb=workers,
+        anomalies=result.anomalies, candidates=result.candidates, recall=recall(project, truth),
+    )
+
+
+def child(*args: str) -> str:
+    """Run this script in a fresh Python process; its stdout."""
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if done.returncode:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"benchmark step {' '.join(args)} failed")
+    return done.stdout
+
+
+def run_case(n: int, noise: str, cache: Path | None) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "p"
+        if cache is None:
+            child("--build-into", str(work), str(n), noise)
+        else:
+            built = cache / f"{n}-{noise}"
+            if not (built / "truth.pkl").exists():
+                shutil.rmtree(built, ignore_errors=True)
+                child("--build-into", str(built), str(n), noise)
+            shutil.copytree(built, work)  # a pristine store: no scan state from earlier runs
+        return json.loads(child("--scan", str(work)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--series", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--noise", nargs="+", default=["white", "ar1"])
+    parser.add_argument("--cache", type=Path, help="keep built stores here and reuse them")
+    parser.add_argument("--build-into", nargs=3, metavar=("DIR", "N", "NOISE"), help=argparse.SUPPRESS)
+    parser.add_argument("--scan", type=Path, metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    print(f"{'series':>8} {'noise':>6} {'scan s':>8} {'series/s':>9} {'peak RSS':>9} {'anomalies':>9} {'recall':>7}")
+    if args.build_into:
+        folder, n, noise = args.build_into
+        build_project(Path(folder), int(n) - 1, noise, seed=int(n))
+        return
+    if args.scan:
+        print(json.dumps(scan_once(args.scan)))
+        return
+    print(
+        f"{'series':>8} {'noise':>6} {'scan s':>8} {'series/s':>9} {'scan RSS':>9} {'worker RSS':>10} "
+        f"{'candidates':>10} {'anomalies':>9} {'recall':>7}"
+    )
     for n in args.series:
         for noise in args.noise:
-            with tempfile.TemporaryDirectory() as tmp:
-                project, truth = build_project(Path(tmp) / "p", n - 1, noise, seed=n)
-                started = time.perf_counter()
-                result = scan_project(project)
-                seconds = time.perf_counter() - started
-                peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-                print(
-                    f"{result.series:>8,} {noise:>6} {seconds:>8.1f} {result.series / seconds:>9,.0f} "
-                    f"{peak_gb:>7.2f}GB {result.anomalies:>9,} {recall(project, truth):>7.3f}"
-                )
+            r = run_case(n, noise, args.cache)
+            print(
+                f"{r['series']:>8,} {noise:>6} {r['seconds']:>8.1f} {r['series'] / r['seconds']:>9,.0f} "
+                f"{r['own_gb']:>7.2f}GB {r['workers_gb']:>8.2f}GB {r['candidates']:>10,} {r['anomalies']:>9,} "
+                f"{r['recall']:>7.3f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

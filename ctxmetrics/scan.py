@@ -100,9 +100,7 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
 
     settings = config.detection_for(series_set.metric)
     masks = known_masks(series_set, annotations, config.timezone)
-    fingerprints = {
-        key: _fingerprint(series_set, row, masks[row], settings) for row, key in enumerate(series_set.keys)
-    }
+    fingerprints = dict(zip(series_set.keys, _fingerprint(series_set, masks, settings)))
     changed = np.array([state.get((series_set.metric, k)) != fp for k, fp in fingerprints.items()], dtype=bool)
     changed_keys = {k for k, c in zip(series_set.keys, changed) if c}
     found = [a for a in previous if a.segment_key not in changed_keys]
@@ -110,11 +108,13 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
     weekday = series_set.start.weekday()
     candidates = rows
     if len(rows):
+        # a full scan screens the cube in place: row-indexing would copy all of it
+        chosen = slice(None) if len(rows) == len(changed) else rows
         picked = prescreen(
-            series_set.values[rows],
+            series_set.values[chosen],
             settings,
             kind=series_set.kind,
-            denominators=None if series_set.denominators is None else series_set.denominators[rows],
+            denominators=None if series_set.denominators is None else series_set.denominators[chosen],
             start_weekday=weekday,
         )
         candidates = rows[picked]
@@ -179,6 +179,10 @@ def _detect_batches(values, denominators, masks, settings, kind, weekday):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    # imported once here, before forking: otherwise every worker pays ~1 s importing them
+    import ruptures  # noqa: F401
+    import scipy.stats  # noqa: F401
+
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
         for lo, result in zip(blocks, pool.map(_detect_rows, *zip(*(part(lo) for lo in blocks)))):
             yield lo, result
@@ -203,14 +207,37 @@ def known_masks(series_set: SeriesSet, annotations, tz: str) -> np.ndarray:
     return masks
 
 
-def _fingerprint(series_set: SeriesSet, row: int, mask: np.ndarray, settings) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(f"{series_set.kind}|{series_set.start}|{asdict(settings)}".encode())
-    digest.update(np.ascontiguousarray(series_set.values[row]).tobytes())
-    if series_set.denominators is not None:
-        digest.update(np.ascontiguousarray(series_set.denominators[row]).tobytes())
-    digest.update(np.packbits(mask).tobytes())
-    return digest.hexdigest()
+def _fingerprint(series_set: SeriesSet, masks: np.ndarray, settings) -> list[str]:
+    """One fingerprint per row: blake2b of kind, start, settings, values, denominators and
+    known-day mask (the same digests as hashing each row on its own).
+
+    The common prefix is hashed once and copied; rows are hashed in two threads (hashlib
+    releases the GIL on large updates); masks are bit-packed in one call.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    head = hashlib.blake2b(digest_size=16)
+    head.update(f"{series_set.kind}|{series_set.start}|{asdict(settings)}".encode())
+    values = np.ascontiguousarray(series_set.values)
+    dens = None if series_set.denominators is None else np.ascontiguousarray(series_set.denominators)
+    packed = np.packbits(masks, axis=1)  # per row the same bytes as np.packbits(masks[row])
+
+    def rows(lo: int, hi: int) -> list[str]:
+        out = []
+        for row in range(lo, hi):
+            digest = head.copy()
+            digest.update(values[row])
+            if dens is not None:
+                digest.update(dens[row])
+            digest.update(packed[row])
+            out.append(digest.hexdigest())
+        return out
+
+    n = len(values)
+    step = max(1, -(-n // (2 * (os.cpu_count() or 1))))
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        parts = pool.map(rows, range(0, n, step), [min(lo + step, n) for lo in range(0, n, step)])
+        return [fp for part in parts for fp in part]
 
 
 def _anomaly(series_set: SeriesSet, row: int, change, volume: float) -> Anomaly:

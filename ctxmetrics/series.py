@@ -1,8 +1,9 @@
 """Daily series from the store: every metric × segment of the dimension cube.
 
-Leaf rows are read once per metric and pivoted into a dense (segments × days) matrix;
-rollups (the total, each dimension value, each combination) are sums of leaf rows done
-with a sparse indicator matrix, which is far cheaper than a SQL CUBE over the raw rows.
+Leaf rows are read once per metric, streamed, and summed into the leaf rows of one dense
+(segments × days) matrix; the other rollups (the total, each dimension value, each
+combination) are sums of leaf rows done with a sparse indicator matrix, which is far
+cheaper than a SQL CUBE over the raw rows.
 """
 from __future__ import annotations
 
@@ -80,99 +81,140 @@ def build_series_set(store: Store, config: Config, metric: str, queries_dir=None
         return _query_set(store, metric, resolve_query(queries_dir, definition.query))
     dims = store.dimension_names()
     parts = [definition.numerator, definition.denominator] if definition.type == "ratio" else [metric]
-    leaves = _read_leaves(store, parts, dims)
+    leaves = _leaf_labels(store, parts, dims)
     if leaves is None:
         return None
-    labels, which, leaf, day, value, start, days = leaves
-    agg = "mean" if definition.type == "gauge" else "sum"
-    cubes = []
-    for part in range(len(parts)):
-        chosen = which == part
-        cubes.append(_cube(labels, dims, _dense(leaf[chosen], day[chosen], value[chosen], labels.height, days), agg))
+    labels, start, days = leaves
+    groups = [_group_ids(labels, list(g)) for size in range(len(dims) + 1) for g in combinations(dims, size)]
+    segments = [seg for seg_list, _ in groups for seg in seg_list]
+    # the last group (all dimensions) has one segment per leaf: leaves are summed straight
+    # into those rows of the cube, and every other rollup is computed from them
+    leaf_rows = len(segments) - len(groups[-1][0]) + groups[-1][1]
+    gauge = definition.type == "gauge"
+    cubes = _read_leaves(store, parts, dims, labels.with_columns(_row=leaf_rows), len(segments), start, days, gauge)
+    for cube in cubes:
+        _fill_rollups(cube, groups, "mean" if gauge else "sum")
     kind = {"ratio": "ratio", "gauge": "gauge"}.get(definition.type, "count")
-    return SeriesSet(metric, kind, start, cubes[0][0], cubes[0][1], cubes[1][1] if kind == "ratio" else None)
+    return SeriesSet(metric, kind, start, segments, cubes[0], cubes[1] if kind == "ratio" else None)
 
 
-def _read_leaves(store: Store, metrics: list[str], dims: list[str]):
-    """Leaf labels and (metric, leaf, day, value) arrays of the given metrics.
+_READ_BATCH_ROWS = 1 << 21  # rows per Arrow batch: ~32 MB at a time instead of the whole result
 
-    Leaves are numbered in SQL so that only numbers cross into Python: with 100k
-    segments, shipping their labels on every row would dominate the scan. Rows are not
-    grouped in SQL either; `_dense` sums repeated keys far faster.
-    """
+
+def _source_sql(metrics: list[str], dims: list[str]) -> str:
+    """Rows of the given metrics with NULL dimension values labelled (params: the metrics)."""
     labelled = "".join(f", coalesce({quote_ident(d)}, '{NONE_LABEL}') as {quote_ident(d)}" for d in dims)
-    dim_list = ", ".join(quote_ident(d) for d in dims)
     in_metrics = ", ".join("?" for _ in metrics)
-    source = f"(select metric, ts, value{labelled} from obs where metric in ({in_metrics}))"
-    start, end = store.query_rows(f"select min(ts), max(ts) from {source}", metrics)[1][0]
+    return f"(select metric, ts, value{labelled} from obs where metric in ({in_metrics}))"
+
+
+def _leaf_labels(store: Store, metrics: list[str], dims: list[str]):
+    """(labels, first day, number of days) of the given metrics; None without data.
+
+    `labels` numbers the leaves (distinct dimension combinations) in `leaf`, in sorted
+    order; one pass over the rows gives both the leaves and the date range.
+    """
+    source = _source_sql(metrics, dims)
+    if not dims:
+        start, end = store.query_rows(f"select min(ts), max(ts) from {source}", metrics)[1][0]
+        labels = pl.DataFrame({"leaf": [0]}, schema={"leaf": pl.Int64})
+    else:
+        dim_list = ", ".join(quote_ident(d) for d in dims)
+        first, last = "__ctxmetrics_first", "__ctxmetrics_last"  # not valid dimension names
+        frame = store.query_df(
+            f"select row_number() over (order by {dim_list}) - 1 as leaf, * from "
+            f"(select {dim_list}, min(ts) as {first}, max(ts) as {last} from {source} group by {dim_list}) order by leaf",
+            metrics,
+        )
+        if frame.height == 0:
+            return None
+        start, end = frame[first].min(), frame[last].max()
+        labels = frame.drop(first, last).with_columns(pl.col("leaf").cast(pl.Int64))
     if start is None:
         return None
+    return labels, start, (end - start).days + 1
+
+
+def _read_leaves(store: Store, metrics: list[str], dims: list[str], labels: pl.DataFrame, rows: int, start, days: int, gauge: bool):
+    """Per metric a (rows × days) cube whose leaf rows (`labels["_row"]`) hold the summed
+    values; the other rows are left for `_fill_rollups`.
+
+    Only a cell number (metric, cube row and day folded into one int64 in SQL) and the
+    value cross into Python, streamed in Arrow batches and added as they come: the whole
+    result at once took gigabytes at 100k leaves. A missing day is 0 for sums; gauges
+    (`gauge`) are NaN where a leaf has no row that day.
+    """
+    cells = rows * days
+    which = " ".join(f"when ? then {i * cells}" for i in range(len(metrics)))
     if dims:
-        leaves_sql = (
-            f"select row_number() over (order by {dim_list}) - 1 as leaf, * from (select distinct {dim_list} from {source})"
-        )
-        join = f"join leaves using ({dim_list})"
-        labels = store.query_df(f"{leaves_sql} order by leaf", metrics)
+        join = f"join _ctxmetrics_leaves l using ({', '.join(quote_ident(d) for d in dims)})"
+        store.con.register("_ctxmetrics_leaves", labels.select("_row", *dims).to_arrow())
     else:
-        leaves_sql, join = "select 0 as leaf", "cross join leaves"
-        labels = store.query_df(f"{leaves_sql}")
-    arrays = store.con.execute(
-        f"with leaves as ({leaves_sql}) select (case s.metric {' '.join(f'when ? then {i}' for i in range(len(metrics)))} end) as which, "
-        f"leaves.leaf::bigint as leaf, (s.ts - ?::date)::bigint as day, s.value from {source} s {join}",
-        [*(metrics if dims else []), *metrics, start, *metrics],
-    ).fetchnumpy()
-    return (
-        labels,
-        np.asarray(arrays["which"], dtype=np.int64),
-        np.asarray(arrays["leaf"], dtype=np.int64),
-        np.asarray(arrays["day"], dtype=np.int64),
-        np.asarray(arrays["value"], dtype=np.float64),
-        start,
-        (end - start).days + 1,
+        join = "cross join (select 0::bigint as _row) l"
+    sql = (
+        f"select (case s.metric {which} end) + l._row * {days} + (s.ts - ?::date)::bigint as cell, s.value "
+        f"from {_source_sql(metrics, dims)} s {join}"
     )
+    sums = np.zeros(len(metrics) * cells)
+    seen = np.zeros(len(metrics) * cells, dtype=np.int32) if gauge else None
+    try:
+        # the relation API streams; an Arrow reader on an execute() result copies all rows first
+        reader = store.con.sql(sql, params=[*metrics, start, *metrics]).to_arrow_reader(_READ_BATCH_ROWS)
+        for batch in reader:
+            _accumulate(batch.column(0).to_numpy(), batch.column(1).to_numpy(), sums, seen)
+    finally:
+        if dims:
+            store.con.unregister("_ctxmetrics_leaves")
+    if gauge:
+        sums[seen == 0] = np.nan
+    elif not np.isfinite(np.sum(sums)):  # a NaN or infinite sum of a count becomes a number
+        np.nan_to_num(sums, copy=False)  # (a full pass over the matrix, so only when needed)
+    return [sums[i * cells : (i + 1) * cells].reshape(rows, days) for i in range(len(metrics))]
 
 
-def _dense(leaf: np.ndarray, day: np.ndarray, value: np.ndarray, leaves: int, days: int) -> np.ndarray:
-    """(leaves × days) matrix of summed values; NaN where a leaf has no row that day."""
-    flat = leaf * days + day
-    sums = np.bincount(flat, weights=value, minlength=leaves * days)
-    seen = np.bincount(flat, minlength=leaves * days)
-    return np.where(seen > 0, sums, np.nan).reshape(leaves, days)
+def _accumulate(cell: np.ndarray, value: np.ndarray, sums: np.ndarray, seen: np.ndarray | None) -> None:
+    """Add one batch of (cell, value) rows into `sums` (and row counts into `seen`).
+
+    np.add.at, not bincount: DuckDB's parallel scan interleaves row groups, so every
+    batch spans nearly the whole matrix and a bincount per batch would build (and add) a
+    matrix-sized array each time, 4x slower at 100k leaves.
+    """
+    np.add.at(sums, cell, value)
+    if seen is not None:
+        np.add.at(seen, cell, 1)
 
 
-def _cube(labels: pl.DataFrame, dims: list[str], matrix: np.ndarray, agg: str):
-    """Every rollup of the leaf matrix: the total, each dimension value, each combination."""
-    if agg == "sum":  # a missing day of a count is a day with nothing in it
-        matrix = np.nan_to_num(matrix, nan=0.0)
-    segments, blocks = [], []
-    for size in range(len(dims) + 1):
-        for group in combinations(dims, size):
-            seg, block = _rollup(labels, matrix, list(group), agg)
-            segments += seg
-            blocks.append(block)
-    return segments, np.vstack(blocks)
+def _group_ids(labels: pl.DataFrame, group: list[str]) -> tuple[list[dict[str, str]], np.ndarray]:
+    """Segments of `group` (one per distinct value combination) and each leaf's segment number."""
+    if not group:
+        return [{}], np.zeros(labels.height, dtype=np.int64)
+    ids = labels.select(pl.struct(group).rank("dense").cast(pl.Int64).sub(1).alias("g"), *group)
+    names = ids.unique("g").sort("g")
+    return [dict(zip(group, row)) for row in names.select(group).iter_rows()], ids["g"].to_numpy()
 
 
-def _rollup(labels: pl.DataFrame, matrix: np.ndarray, group: list[str], agg: str):
-    """Aggregate leaf rows into one row per distinct value combination of `group`."""
+def _fill_rollups(cube: np.ndarray, groups, agg: str) -> None:
+    """Fill every group's rows of `cube` but the last (the leaves, already filled):
+    sums (`agg="sum"`) or means over the present leaves (`"mean"`) of each segment's leaves."""
     from scipy import sparse
 
-    if group:
-        ids = labels.select(pl.struct(group).rank("dense").cast(pl.Int64).sub(1).alias("g"), *group)
-        names = ids.unique("g").sort("g")
-        gid = ids["g"].to_numpy()
-        segments = [dict(zip(group, row)) for row in names.select(group).iter_rows()]
-    else:
-        gid = np.zeros(labels.height, dtype=np.int64)
-        segments = [{}]
-    indicator = sparse.csr_matrix((np.ones(len(gid)), (gid, np.arange(len(gid)))), shape=(len(segments), len(gid)))
-    if agg == "sum":
-        return segments, np.asarray(indicator @ matrix)
-    present = ~np.isnan(matrix)
-    totals = np.asarray(indicator @ np.nan_to_num(matrix))
-    counts = np.asarray(indicator @ present.astype(float))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return segments, np.where(counts > 0, totals / counts, np.nan)
+    leaf_segments, leaf_row = groups[-1]
+    leaves = cube[len(cube) - len(leaf_segments) :]
+    if agg == "mean":
+        present = (~np.isnan(leaves)).astype(float)
+        leaves = np.nan_to_num(leaves)
+    row = 0
+    for segments, gid in groups[:-1]:
+        # segment x leaf-row indicator: leaf i (label order) sits in leaf row leaf_row[i]
+        indicator = sparse.csr_matrix((np.ones(len(gid)), (gid, leaf_row)), shape=(len(segments), len(leaves)))
+        out = cube[row : row + len(segments)]
+        if agg == "sum":
+            out[:] = indicator @ leaves
+        else:
+            totals, counts = indicator @ leaves, indicator @ present
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[:] = np.where(counts > 0, totals / counts, np.nan)
+        row += len(segments)
 
 
 def _query_set(store: Store, metric: str, sql: str) -> SeriesSet | None:

@@ -174,3 +174,15 @@ def test_prescreen_ratio_and_small_rows():
     assert keep[1] and not keep[3]
     counts = np.full((2, 730), 2.0)
     assert not prescreen(counts, SETTINGS).any()
+
+
+def test_fast_median_equals_numpy():
+    from ctxmetrics.detect import _median
+
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 3, 4, 7, 104, 105, 730):
+        v = rng.normal(size=n)
+        assert _median(v) == np.median(v)
+        v[rng.integers(n)] = np.nan
+        assert np.isnan(_median(v))
+    assert _median(np.array([5.0, 1.0, 1.0, 5.0])) == 3.0

@@ -112,3 +112,50 @@ def test_store_without_dimensions_has_one_series_per_metric(tmp_path):
         visits = build_series_set(store, project.config, "visits")
     assert visits.segments == [{}] and visits.values.shape == (1, 28)
     assert scan_project(project).series == 1
+
+
+def test_cube_sums_repeated_rows_and_keeps_gauge_gaps(tmp_path):
+    """Leaves are streamed and summed per cell: repeated rows of a day add up, a missing
+    day of a count is 0, of a gauge unknown; NULL dimension values are their own leaf."""
+    from ctxmetrics.project import init_project
+
+    root = init_project(
+        tmp_path / "g", "store: s.duckdb\ndimensions: [region]\nmetrics:\n  n: {type: count}\n  t: {type: gauge}\n"
+    )
+    rows = [
+        ("n", "2026-01-01", 1.0, "EU"), ("n", "2026-01-01", 2.0, "EU"), ("n", "2026-01-03", 4.0, None),
+        ("t", "2026-01-01", 10.0, "EU"), ("t", "2026-01-01", 20.0, "US"), ("t", "2026-01-03", 5.0, "US"),
+    ]
+    project = Project(root)
+    with project.store() as store:
+        store.add_dimensions(["region"])
+        for metric, day, value, region in rows:
+            store.con.execute("insert into obs values (?, ?::date, ?, ?)", [metric, day, value, region])
+        counts = build_series_set(store, project.config, "n")
+        gauge = build_series_set(store, project.config, "t")
+    np.testing.assert_array_equal(counts.values[counts.row({"region": "EU"})], [3.0, 0.0, 0.0])
+    np.testing.assert_array_equal(counts.values[counts.row({"region": "(none)"})], [0.0, 0.0, 4.0])
+    np.testing.assert_array_equal(counts.values[counts.row({})], [3.0, 0.0, 4.0])
+    np.testing.assert_array_equal(gauge.values[gauge.row({"region": "EU"})], [10.0, np.nan, np.nan])
+    np.testing.assert_array_equal(gauge.values[gauge.row({})], [15.0, np.nan, 5.0])  # mean of the present leaves
+
+
+def test_fingerprints_match_hashing_each_row_alone(project):
+    import hashlib
+    from dataclasses import asdict
+
+    from ctxmetrics.scan import _fingerprint
+
+    settings = project.config.detection_for("win_rate")
+    with project.store(read_only=True) as store:
+        rates = build_series_set(store, project.config, "win_rate")
+    masks = np.zeros(rates.values.shape, bool)
+    masks[1, 3:9] = True
+    fingerprints = _fingerprint(rates, masks, settings)
+    for row in (0, 1, len(rates.keys) - 1):
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(f"{rates.kind}|{rates.start}|{asdict(settings)}".encode())
+        for block in (rates.values[row], rates.denominators[row], np.packbits(masks[row])):
+            digest.update(np.ascontiguousarray(block).tobytes())
+        assert fingerprints[row] == digest.hexdigest()
+    assert len(set(fingerprints)) == len(fingerprints)
