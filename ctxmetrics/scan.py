@@ -201,10 +201,22 @@ def known_masks(series_set: SeriesSet, annotations, tz: str) -> np.ndarray:
         lo, hi = max(first, 0), min(last, series_set.days - 1)
         if lo > hi:
             continue
-        for row, segment in enumerate(series_set.segments):
-            if event.scope_relation(segment) != "disjoint":
-                masks[row, lo : hi + 1] = True
+        masks[_rows_in_scope(series_set.segments, event), lo : hi + 1] = True
     return masks
+
+
+def _rows_in_scope(segments: list[dict[str, str]], event) -> np.ndarray:
+    """Rows whose segment the event may touch. Only the scoped dimensions matter, so the
+    relation is judged once per distinct combination of them, not once per segment."""
+    dims = tuple(event.scope)
+    verdicts: dict[tuple, bool] = {}
+    rows = np.empty(len(segments), dtype=bool)
+    for row, segment in enumerate(segments):
+        key = tuple(segment.get(d) for d in dims)
+        if key not in verdicts:
+            verdicts[key] = event.scope_relation({d: v for d, v in zip(dims, key) if v is not None}) != "disjoint"
+        rows[row] = verdicts[key]
+    return rows
 
 
 def _fingerprint(series_set: SeriesSet, masks: np.ndarray, settings) -> list[str]:
