@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import duckdb
+import numpy as np
 import polars as pl
 
 from ctxmetrics.errors import InputError
-from ctxmetrics.store import BASE_COLUMNS, Store, check_dimension_name
+from ctxmetrics.store import BASE_COLUMNS, Store, check_dimension_name, quote_ident
 
 FORMATS = ("long", "wide", "events")
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -80,7 +82,19 @@ def ingest_paths(
     """
     if fmt not in FORMATS:
         raise InputError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}.")
-    frames = [_read_one(_source(Path(p)), fmt, list(dims), list(known_dimensions)) for p in paths]
+    sources = [_source(Path(p)) for p in paths]
+    if fmt == "long" and len(sources) == 1:
+        fast = _fast_long(store.con, sources[0], list(dims), list(known_dimensions))
+        if fast is not None:
+            try:
+                added, replaced = store.upsert_from(
+                    fast.sql, fast.params, fast.dims, fast.rows, span=fast.span, metrics=fast.metrics
+                )
+            except duckdb.Error:
+                pass  # rolled back (the file changed since it was checked?): take the careful path
+            else:
+                return IngestResult(files=1, rows=fast.rows, added=added, replaced=replaced)
+    frames = [_read_one(src, fmt, list(dims), list(known_dimensions)) for src in sources]
     frame = _combine(frames)
     added, replaced = store.upsert_observations(frame)
     return IngestResult(files=len(frames), rows=frame.height, added=added, replaced=replaced)
@@ -132,7 +146,9 @@ def _read_one(src: _Source, fmt: str, dims: list[str], known_dimensions: list[st
 
 def _check_header(src: _Source, columns: list[str]) -> None:
     for name in columns:
-        if name == "" or name.startswith("_duplicated_"):
+        # polars renames a repeated name `x` to `x_duplicated_0`, `x_duplicated_1`, ...
+        base, marker, number = name.rpartition("_duplicated_")
+        if name == "" or (marker and number.isdigit() and (base in columns or base == "")):
             raise InputError(f"{src.where()}: the header has an empty or repeated column name.")
 
 
@@ -224,6 +240,99 @@ def _events(src: _Source, raw: pl.DataFrame, dims: list[str], known: list[str]) 
     )
 
 
+# --- fast path: DuckDB reads and checks a long-format Parquet file itself ------------
+# The polars path above is the reference: it defines what is accepted and every error
+# message. The fast path only ever says "this file is certainly fine, and here is the SQL
+# that yields exactly what the polars path would make of it" or "don't know" (None); on
+# "don't know" the polars path runs and accepts the file or reports the precise error. So
+# it never reports an error itself and accepts a subset of what the polars path accepts:
+# typed columns (DATE day, numeric value, text labels), labels that need no cleaning
+# (checked on their distinct values with the polars path's own stripping), keys whose
+# hashes all differ. The file is read three times (checks, key hashes, insert), which for
+# columnar Parquet costs less than materialising it once in polars and handing it over.
+# CSV stays on the polars path: measured, its multi-threaded parse plus Arrow hand-over
+# beat DuckDB parsing twice (or parsing once into a temporary table) by ~20% CPU.
+_NUMERIC = {"DOUBLE", "FLOAT", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+
+
+@dataclass(frozen=True)
+class _Fast:
+    sql: str
+    params: list
+    dims: list[str]
+    rows: int
+    span: tuple[dt.date, dt.date]
+    metrics: list[str]
+
+
+def _fast_long(con: duckdb.DuckDBPyConnection, src: _Source, dims: list[str], known: list[str]) -> _Fast | None:
+    if src.kind != "parquet":
+        return None
+    try:
+        reader, params = "read_parquet(?)", [str(src.path)]
+        columns = {r[0]: r[1] for r in con.execute(f"describe select * from {reader}", params).fetchall()}
+        names = list(columns)
+        if names != pl.read_parquet_schema(src.path).names():  # the polars path's names, or don't know
+            return None
+        _check_header(src, names)
+        date_col = _date_column(src, names)
+        _require(src, names, (date_col, "metric", "value"), "long")
+        dim_cols = _dimension_columns(src, [c for c in names if c not in (date_col, "metric", "value")], dims, known)
+        labels = ["metric", *dim_cols]
+        if columns[date_col] != "DATE" or columns["value"] not in _NUMERIC:
+            return None
+        if any(columns[c] != "VARCHAR" for c in labels):
+            return None
+        q = {name: quote_ident(name) for name in names}
+        found = con.execute(
+            f"select count(*), count_if({q['value']} is null or not isfinite({q['value']})), "
+            f"count_if({q[date_col]} is null), min({q[date_col]}), max({q[date_col]}), "
+            + ", ".join(f"count_if({q[c]} is null)" for c in labels) + ", "
+            + ", ".join(f"list(distinct {q[c]})" for c in labels)
+            + f" from {reader}",
+            params,
+        ).fetchall()[0]
+        rows, bad_values, null_dates, lo, hi = found[:5]
+        nulls, distinct = found[5:5 + len(labels)], found[5 + len(labels):]
+        if rows == 0 or bad_values or null_dates or nulls[0]:
+            return None
+        metrics = distinct[0]
+        if not _clean(metrics, blank_ok=False) or not all(_clean(v, blank_ok=True) for v in distinct[1:]):
+            return None
+        # An empty dimension cell is stored as MISSING_DIMENSION_VALUE; a column without
+        # any is inserted as read, which keeps DuckDB's dictionary vectors (cheaper to store).
+        dim_exprs = [
+            f"coalesce(nullif({q[d]}, ''), '{MISSING_DIMENSION_VALUE}')" if n or "" in values else q[d]
+            for d, n, values in zip(dim_cols, nulls[1:], distinct[1:])
+        ]
+        if not _keys_unique(con, f"select hash({', '.join([q['metric'], q[date_col], *dim_exprs])}) from {reader}", params, rows):
+            return None
+        value = q["value"] if columns["value"] == "DOUBLE" else f"{q['value']}::double"
+        select = ", ".join(
+            [f"{q['metric']} as metric", f"{q[date_col]} as ts", f"{value} as value",
+             *(f"{e} as {q[d]}" for e, d in zip(dim_exprs, dim_cols))]
+        )
+        return _Fast(f"select {select} from {reader}", params, dim_cols, rows, (lo, hi), metrics)
+    except (InputError, duckdb.Error, pl.exceptions.PolarsError, OSError, ValueError):
+        return None
+
+
+def _clean(values: list, blank_ok: bool) -> bool:
+    """Distinct labels need no cleaning: stripped already, and not blank unless allowed."""
+    series = pl.Series(values, dtype=pl.Utf8)
+    if not series.str.strip_chars().equals(series, check_names=False, null_equal=True):
+        return False
+    return blank_ok or not (series == "").any()
+
+
+def _keys_unique(con: duckdb.DuckDBPyConnection, sql: str, params: list, rows: int) -> bool:
+    """True when all key hashes differ (so all keys do); a repeat, real or a collision, is
+    left to the polars path, which finds the duplicate rows exactly."""
+    hashes = con.execute(sql, params).fetchnumpy()
+    values = np.sort(next(iter(hashes.values())))
+    return len(values) == rows and not bool((values[1:] == values[:-1]).any())
+
+
 # --- column parsers: each reports the first bad cell with its line ---------------
 def _first_bad(src: _Source, raw: pl.DataFrame, bad: pl.Series, column: str, what: str) -> None:
     if bad.any():
@@ -263,9 +372,12 @@ def _dimension(raw: pl.DataFrame, column: str) -> pl.Series:
 def _number(src: _Source, raw: pl.DataFrame, column: str, allow_empty: bool = False) -> pl.Series:
     series = raw[column]
     if series.dtype == pl.Utf8:
-        stripped = series.str.strip_chars()
-        parsed = stripped.cast(pl.Float64, strict=False)
-        _first_bad(src, raw, parsed.is_null() & stripped.is_not_null() & (stripped != ""), column, "is not a number")
+        parsed = series.cast(pl.Float64, strict=False)
+        if parsed.null_count() > series.null_count():
+            # Only then strip (allocating every cell again) and say which cell is bad.
+            stripped = series.str.strip_chars()
+            parsed = stripped.cast(pl.Float64, strict=False)
+            _first_bad(src, raw, parsed.is_null() & stripped.is_not_null() & (stripped != ""), column, "is not a number")
         series = parsed
     elif series.dtype.is_numeric() or series.dtype == pl.Boolean:
         series = series.cast(pl.Float64)
@@ -293,8 +405,11 @@ def _parse_day(src: _Source, raw: pl.DataFrame, column: str, allow_time: bool = 
     elif isinstance(series.dtype, pl.Datetime):
         days = _days_of(src, raw, series, column, allow_time)
     else:
-        text = series.cast(pl.Utf8).str.strip_chars()
+        text = series.cast(pl.Utf8)
         days = text.str.to_date("%Y-%m-%d", strict=False)
+        if days.null_count() > text.null_count():  # strip (a copy of every cell) only if needed
+            text = text.str.strip_chars()
+            days = text.str.to_date("%Y-%m-%d", strict=False)
         undated = days.is_null() & text.is_not_null()
         if undated.any():
             stamps = text.str.to_datetime(strict=False, time_zone="UTC")
@@ -320,7 +435,9 @@ def _days_of(src: _Source, raw: pl.DataFrame, stamps: pl.Series, column: str, al
 def _check_duplicates(src: _Source, frame: pl.DataFrame, key: list[str]) -> None:
     # Distinct row hashes prove there are no duplicates at a fraction of the cost of an
     # exact check, which only runs when hashes collide or a duplicate really exists.
-    if frame.select(pl.struct(key).hash().n_unique()).item() == frame.height:
+    # Sorting the hashes (numpy, ~0.1 s for 10M) is ~4x faster than counting distinct ones.
+    hashes = np.sort(frame.select(key).hash_rows().to_numpy())
+    if not (hashes[1:] == hashes[:-1]).any():
         return
     dup = frame.select(key).is_duplicated()
     if not dup.any():

@@ -121,6 +121,10 @@ BAD_INPUTS = {
     "header only": ("date,metric,value\n", ["x.csv: the file has no data rows."]),
     "time of day": ("date,metric,value\n2026-01-01T10:00:00,leads,1\n", ["x.csv:2: column 'date'", "has a time of day"]),
     "empty metric": ("date,metric,value\n2026-01-01,,1\n", ["x.csv:2: column 'metric': the value is empty."]),
+    "repeated column": (
+        "date,metric,value,value\n2026-01-01,leads,1,2\n",
+        ["x.csv: the header has an empty or repeated column name."],
+    ),
 }
 
 
@@ -190,3 +194,102 @@ def test_outside_a_project_says_so(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["query", "select 1"])
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: No ctxmetrics.yaml found in ")
+
+
+# --- the Parquet fast path (DuckDB checks and loads the file) must equal the polars path ---
+def _long_frame():
+    return pl.DataFrame(
+        {
+            "date": [dt.date(2026, 1, d) for d in (1, 1, 2, 2, 3)],
+            "metric": ["leads", "leads", "leads", "mql", "mql"],
+            "value": [1, 2, 3, 4, 5],
+            "region": ["EMEA", "NA", "", None, "EMEA"],
+        }
+    )
+
+
+def _ingest(tmp_path, name, files, use_fast=True):
+    """Ingest each file in turn into a new store: [IngestResult...], sorted rows."""
+    import ctxmetrics.ingest as ingest
+    from ctxmetrics.store import Store
+
+    fast_long = ingest._fast_long if use_fast else (lambda *a: None)
+    results = []
+    with Store(tmp_path / f"{name}.duckdb") as store:
+        for path in files:
+            assert (fast_long(store.con, ingest._source(path), [], []) is not None) == use_fast
+            original, ingest._fast_long = ingest._fast_long, fast_long
+            try:
+                results.append(ingest.ingest_paths(store, [path]))
+            finally:
+                ingest._fast_long = original
+        rows = store.query_rows("select * from obs order by all")[1]
+    return results, rows
+
+
+def test_parquet_fast_path_matches_polars_path(tmp_path):
+    first, second = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    _long_frame().write_parquet(first)
+    # Overlaps partly (3 keys replaced, 1 added) and lacks the 'region' dimension.
+    pl.DataFrame(
+        {"date": [dt.date(2026, 1, 1), dt.date(2026, 1, 2), dt.date(2026, 1, 9)], "metric": ["leads"] * 3, "value": [9.5, 8.0, 7.0]}
+    ).write_parquet(second)
+    fast = _ingest(tmp_path, "fast", [first, first, second])
+    slow = _ingest(tmp_path, "slow", [first, first, second], use_fast=False)
+    assert fast == slow
+    results, rows = fast
+    assert [(r.added, r.replaced) for r in results] == [(5, 0), (0, 5), (3, 0)]
+    assert ("leads", dt.date(2026, 1, 2), 3.0, "(none)") in rows and ("mql", dt.date(2026, 1, 2), 4.0, "(none)") in rows
+    assert ("leads", dt.date(2026, 1, 1), 9.5, None) in rows
+
+
+def test_partial_reingest_replaces_matching_keys_and_adds_the_rest(tmp_path):
+    path = tmp_path / "a.parquet"
+    _long_frame().write_parquet(path)
+    again = tmp_path / "again.parquet"
+    _long_frame().with_columns(pl.col("value") * 10).vstack(
+        pl.DataFrame({"date": [dt.date(2026, 1, 4)], "metric": ["mql"], "value": [6], "region": ["NA"]})
+    ).write_parquet(again)
+    results, rows = _ingest(tmp_path, "s", [path, again, again])
+    assert [(r.added, r.replaced) for r in results] == [(5, 0), (1, 5), (0, 6)]
+    assert len(rows) == 6 and sum(r[2] for r in rows) == 10 * 15 + 6
+
+
+PARQUET_BAD = {
+    "duplicate": (
+        {"date": [dt.date(2026, 1, 1)] * 3, "metric": ["a", "b", "a"], "value": [1.0, 2.0, 3.0]},
+        "x.parquet: row 3: duplicate of row 1 (same metric=a, ts=2026-01-01).",
+    ),
+    "nan": (
+        {"date": [dt.date(2026, 1, 1), dt.date(2026, 1, 2)], "metric": ["a", "a"], "value": [1.0, float("nan")]},
+        "x.parquet: row 2: column 'value': nan is not a finite number.",
+    ),
+    "null value": (
+        {"date": [dt.date(2026, 1, 1), dt.date(2026, 1, 2)], "metric": ["a", "a"], "value": [1.0, None]},
+        "x.parquet: row 2: column 'value': the value is empty.",
+    ),
+    "blank metric": (
+        {"date": [dt.date(2026, 1, 1), dt.date(2026, 1, 2)], "metric": ["a", " "], "value": [1.0, 2.0]},
+        "x.parquet: row 2: column 'metric': the value is empty.",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PARQUET_BAD))
+def test_bad_parquet_gets_the_precise_message_and_store_unchanged(run, project_dir, case):
+    data, expected = PARQUET_BAD[case]
+    run("ingest", write(project_dir / "good.csv", GOOD))
+    before = snapshot(project_dir)
+    bad = project_dir / "x.parquet"
+    pl.DataFrame(data).write_parquet(bad)
+    result = run("ingest", bad)
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {expected.replace('x.parquet', str(bad))}\n"
+    assert snapshot(project_dir) == before
+
+
+def test_parquet_labels_needing_cleaning_are_cleaned(tmp_path):
+    path = tmp_path / "a.parquet"
+    pl.DataFrame({"date": [dt.date(2026, 1, 1)] * 2, "metric": [" leads", "mql "], "value": [1.0, 2.0], "region": ["EU ", "  "]}).write_parquet(path)
+    _, rows = _ingest(tmp_path, "s", [path], use_fast=False)  # the fast path declines: labels need cleaning
+    assert rows == [("leads", dt.date(2026, 1, 1), 1.0, "EU"), ("mql", dt.date(2026, 1, 1), 2.0, "(none)")]
