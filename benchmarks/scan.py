@@ -6,7 +6,9 @@ cube holds N series (the N-1 leaves and their total). Leaves come from
 (ingest has its own benchmark); then the timed part is the whole scan: reading the store,
 building the cube, pre-screen, detection, explanation and storing. Prints seconds,
 series/s, peak memory and end-to-end detection recall against the injected truth.
-Pre-screen recall and the per-series Pelt comparison are printed by benchmarks/detect.py.
+Then the pre-screen's own recall on the same cube, and a plain per-series
+`rpt.Pelt(model="l2")` loop on a sample timed against pre-screen + detector (from
+benchmarks/detect.py).
 
 Each case runs in two fresh processes: one builds the store (synthetic matrix, frames),
 the other only scans it, so the reported peak is the scan's own: max RSS of the scan
@@ -14,7 +16,7 @@ process and, separately, of its largest forked detector worker. A forked worker 
 the parent's pages copy-on-write, so its RSS counts much of the parent's memory again:
 the sum of the two is an upper bound of the physical peak, not the peak itself.
 
-Usage: python benchmarks/scan.py [--series 10000 100000] [--noise white ar1] [--cache DIR]
+Usage: python benchmarks/scan.py [--series 10000 100000] [--noise white ar1] [--cache DIR] [--pelt-sample 1000]
 
 --cache DIR keeps the built stores in DIR and scans a fresh copy of them on later runs
 (for repeated measurements; the build of 100k series takes about a minute).
@@ -96,7 +98,21 @@ def scan_once(folder: Path) -> dict:
     return dict(
         series=result.series, seconds=seconds, own_gb=own, workers_gb=workers,
         anomalies=result.anomalies, candidates=result.candidates, recall=recall(project, truth),
+        screen_recall=prescreen_recall(project, truth),
     )
+
+
+def prescreen_recall(project, truth: list[tuple[int, int]]) -> float:
+    """Share of the series with an injected effect that the pre-screen passes on
+    (measured after the timed scan, on the same cube)."""
+    from ctxmetrics.detect import prescreen
+    from ctxmetrics.series import build_series_set
+
+    with project.store(read_only=True) as store:
+        cube = build_series_set(store, project.config, "leads")
+    keep = prescreen(cube.values, project.config.detection_for("leads"), start_weekday=cube.start.weekday())
+    rows = [cube.row({"unit": str(row)}) for row, _ in truth]
+    return float(np.mean([keep[r] for r in rows])) if rows else 1.0
 
 
 def child(*args: str) -> str:
@@ -127,6 +143,7 @@ def main() -> None:
     parser.add_argument("--series", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--noise", nargs="+", default=["white", "ar1"])
     parser.add_argument("--cache", type=Path, help="keep built stores here and reuse them")
+    parser.add_argument("--pelt-sample", type=int, default=1000, help="series in the plain-Pelt comparison (0: skip)")
     parser.add_argument("--build-into", nargs=3, metavar=("DIR", "N", "NOISE"), help=argparse.SUPPRESS)
     parser.add_argument("--scan", type=Path, metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -139,7 +156,7 @@ def main() -> None:
         return
     print(
         f"{'series':>8} {'noise':>6} {'scan s':>8} {'series/s':>9} {'scan RSS':>9} {'worker RSS':>10} "
-        f"{'candidates':>10} {'anomalies':>9} {'recall':>7}"
+        f"{'candidates':>10} {'anomalies':>9} {'recall':>7} {'screen recall':>13}"
     )
     for n in args.series:
         for noise in args.noise:
@@ -147,9 +164,14 @@ def main() -> None:
             print(
                 f"{r['series']:>8,} {noise:>6} {r['seconds']:>8.1f} {r['series'] / r['seconds']:>9,.0f} "
                 f"{r['own_gb']:>7.2f}GB {r['workers_gb']:>8.2f}GB {r['candidates']:>10,} {r['anomalies']:>9,} "
-                f"{r['recall']:>7.3f}",
+                f"{r['recall']:>7.3f} {r['screen_recall']:>13.3f}",
                 flush=True,
             )
+    if args.pelt_sample:
+        from detect import pelt_report  # benchmarks/detect.py, beside this file
+
+        print("Plain per-series ruptures on a sample, against pre-screen + detector, same run:")
+        pelt_report(args.pelt_sample)
 
 
 if __name__ == "__main__":
