@@ -8,25 +8,21 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from ctxmetrics.cli import cli
-from ctxmetrics.project import init_project
 from ctxmetrics.timeline import load_timeline
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def proj(tmp_path):
-    return init_project(tmp_path / "proj")
+def proj(project_dir):
+    return project_dir
 
 
 @pytest.fixture
-def annotate(proj):
+def annotate(run):
     """annotate("add", "X", ...) -> click Result of `ctxmetrics --project P annotate add X ...`."""
-    runner = CliRunner()
-    return lambda *args: runner.invoke(cli, ["--project", str(proj), "annotate", *map(str, args)])
+    return lambda *args: run("annotate", *args)
 
 
 def add_promo(annotate, *extra):
