@@ -10,6 +10,7 @@ from ctxmetrics.errors import ConfigError
 CONFIG_NAME = "ctxmetrics.yaml"
 METRIC_TYPES = ("count", "ratio", "gauge", "query")
 EVENT_TYPES = ("campaign", "offsite", "outage", "pricing", "release", "holiday", "other")
+EXPECTS = ("up", "down")
 
 
 @dataclass(frozen=True)

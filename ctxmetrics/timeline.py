@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from ctxmetrics.config import EVENT_TYPES
+from ctxmetrics.config import EVENT_TYPES, EXPECTS
 from ctxmetrics.errors import TimelineError, UnknownName, located
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -47,7 +47,6 @@ MAX_DEPTH = 20  # an event is at most 4 levels deep; deeper means a broken or ho
 OPEN_TOO_LONG_DAYS = 30
 MAX_SLUG = 60
 KEYS = ("id", "title", "type", "start", "end", "scope", "metrics", "expect", "owner", "links", "tags", "notes")
-EXPECTS = ("up", "down")
 LOCK_NAME = ".lock"
 _NULL_TAG = "tag:yaml.org,2002:null"
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}")

@@ -159,7 +159,7 @@ def test_why_never_imports_the_detector():
     code = (
         "import sys; from ctxmetrics.cli import cli; import ctxmetrics.why; "
         "bad = [m for m in ('ruptures', 'scipy', 'numpy', 'polars', 'ctxmetrics.scan', 'ctxmetrics.series', "
-        "'ctxmetrics.detect') if m in sys.modules]; print(bad)"
+        "'ctxmetrics.detect', 'ctxmetrics.timeline') if m in sys.modules]; print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"

@@ -10,20 +10,11 @@ from typing import Any, Callable
 import click
 
 from ctxmetrics.cli import cli, pass_project
-from ctxmetrics.config import EVENT_TYPES
+from ctxmetrics.config import EVENT_TYPES, EXPECTS
 from ctxmetrics.errors import StoreLocked
-from ctxmetrics.timeline import (
-    EXPECTS,
-    add_annotation,
-    edit_annotation,
-    end_annotation,
-    find_annotation,
-    lint_timeline,
-    load_timeline,
-    now_in,
-    parse_when,
-    remove_annotation,
-)
+
+# ctxmetrics.timeline (and yaml) is imported inside the commands: every ctxmetrics
+# command loads this module, and `why` or `query` must not pay for the timeline.
 
 OPTIONAL_FIELDS = ("scope", "metrics", "expect", "owner", "links", "tags", "notes")
 
@@ -112,6 +103,8 @@ def add(ref, title, event_type, start, end, event_id, **fields):
         ctxmetrics annotate add "Spring promo, 20% off" --type campaign \\
             --start 2026-03-01 --end 2026-03-14 --scope region=EMEA --metric leads --expect up
     """
+    from ctxmetrics.timeline import add_annotation
+
     project = ref.get()
     event = add_annotation(
         project.annotations_dir, title=title, type=event_type, start=start, end=end, id=event_id,
@@ -133,6 +126,8 @@ def start(ref, title, event_type, event_id, **fields):
     Example:
         ctxmetrics annotate start "Sign-up page down" --type outage --scope channel=web
     """
+    from ctxmetrics.timeline import add_annotation, now_in
+
     project = ref.get()
     tz = project.config.timezone
     event = add_annotation(
@@ -154,6 +149,8 @@ def end(ref, annotation_id, when):
     Example:
         ctxmetrics annotate end sign-up-page-down
     """
+    from ctxmetrics.timeline import end_annotation, now_in
+
     project = ref.get()
     tz = project.config.timezone
     event = end_annotation(project.annotations_dir, annotation_id, when or now_in(tz), tz)
@@ -173,6 +170,8 @@ def list_events(ref, since, event_type, as_json):
         ctxmetrics annotate list --since 2026-01-01 --type campaign
         ctxmetrics annotate list --json
     """
+    from ctxmetrics.timeline import load_timeline, parse_when
+
     project = ref.get()
     tz = project.config.timezone
     events = load_timeline(project.annotations_dir, tz)
@@ -205,6 +204,8 @@ def show(ref, annotation_id):
     Example:
         ctxmetrics annotate show spring-promo-20-off
     """
+    from ctxmetrics.timeline import find_annotation
+
     project = ref.get()
     event = find_annotation(project.annotations_dir, annotation_id, project.config.timezone)
     click.echo(f"# {_shown(event.path)}:{event.line}")
@@ -229,6 +230,8 @@ def edit(ref, annotation_id, new_id, title, event_type, start, end, clear, **fie
         ctxmetrics annotate edit spring-promo --end 2026-03-21 --scope region=EMEA,APAC
         ctxmetrics annotate edit spring-promo --clear owner
     """
+    from ctxmetrics.timeline import edit_annotation
+
     changes = _given({"id": new_id, "title": title, "type": event_type, "start": start, **fields})
     if end is not None:
         changes["end"] = None if end.strip().lower() == "open" else end
@@ -250,6 +253,8 @@ def rm(ref, annotation_id):
     Example:
         ctxmetrics annotate rm spring-promo-20-off
     """
+    from ctxmetrics.timeline import find_annotation, remove_annotation
+
     project = ref.get()
     event = find_annotation(project.annotations_dir, annotation_id, project.config.timezone)
     remove_annotation(project.annotations_dir, annotation_id, project.config.timezone)
@@ -282,6 +287,8 @@ def lint(ctx, ref):
     Example:
         ctxmetrics annotate lint
     """
+    from ctxmetrics.timeline import lint_timeline
+
     project = ref.get()
     metrics, dimensions = _known_names(project)
     problems = lint_timeline(project.annotations_dir, project.config.timezone, metrics, dimensions)
