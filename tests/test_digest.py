@@ -193,3 +193,10 @@ def test_digest_is_read_only_and_light(project):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_fail_on_unexplained_exit_code_for_scripts(project):
+    # May holds only the explained outage; the whole period holds the untagged drop too.
+    assert digest(project, "--since", "2025-05-01", "--until", "2025-05-31", "--fail-on-unexplained").exit_code == 0
+    assert digest(project, "--fail-on-unexplained").exit_code == 3
+    assert digest(project).exit_code == 0

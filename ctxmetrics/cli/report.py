@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from ctxmetrics.cli import cli, pass_project
+from ctxmetrics.status import ExitStatus
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -19,8 +20,11 @@ DAY = click.DateTime(formats=["%Y-%m-%d"])
               help="Write to this file instead of the terminal.")
 @click.option("--limit", type=click.IntRange(min=0), default=30, show_default=True,
               help="Items shown in full per section in md/html (0 = all); JSON always lists every anomaly.")
+@click.option("--fail-on-unexplained", is_flag=True,
+              help="Exit with code 3 when an anomaly of the period has no known cause (for cron and CI).")
 @pass_project
-def digest(ref, since, until, fmt, output, limit):
+@click.pass_context
+def digest(ctx, ref, since, until, fmt, output, limit, fail_on_unexplained):
     """The manager's report: anomalies of a period, most important first, each with its
     causes and drivers; unexplained ones with the command that would tag them; events
     whose expected effect was not seen.
@@ -32,6 +36,7 @@ def digest(ref, since, until, fmt, output, limit):
         ctxmetrics digest --since 2026-03-01
         ctxmetrics digest --format html -o digest.html
         ctxmetrics digest --format json --since 2026-03-09 --until 2026-03-15
+        ctxmetrics digest --since 2026-03-09 --fail-on-unexplained || notify-team
     """
     from ctxmetrics.digest import build_digest, render_json, render_markdown
 
@@ -48,9 +53,11 @@ def digest(ref, since, until, fmt, output, limit):
         text = render_markdown(report)
     if output is None:
         click.echo(text, nl=False)
-        return
-    output.write_text(text, encoding="utf-8")
-    click.echo(f"Wrote {output} ({len(report.anomalies)} anomalies, {report.coverage.get('explained', 0)} explained).")
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"Wrote {output} ({len(report.anomalies)} anomalies, {report.coverage.get('explained', 0)} explained).")
+    if fail_on_unexplained and any(not a.explained for a in report.anomalies):
+        ctx.exit(ExitStatus.UNEXPLAINED)
 
 
 @cli.command()
