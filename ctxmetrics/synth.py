@@ -140,15 +140,21 @@ def generate_funnel(
         _check_effect(effect, regions, channels)
     rng = np.random.default_rng(seed)
     segments = [dict(zip(_DIMENSIONS, pair)) for pair in product(regions, channels)]
-    mult = _effect_multipliers(effects, segments, start, days)
-    rates = _lead_rates(rng, len(segments), start, days, low_volume_segment) * mult["leads"]
+    # The funnel runs for a burn-in before `start`, so that on day one every later stage
+    # already converts leads of earlier days, as it would in a real CRM.
+    burn_in = sum(_LAG_DAYS.values())
+    first = start - timedelta(days=burn_in)
+    total = days + burn_in
+    mult = _effect_multipliers(effects, segments, first, total)
+    rates = _lead_rates(rng, len(segments), first, total, low_volume_segment) * mult["leads"]
     counts = {"leads": rng.poisson(rates * rng.gamma(_DISPERSION, 1.0 / _DISPERSION, rates.shape))}
     above = counts["leads"]
     for stage in STAGES[1:]:
         p = _CONVERSION[stage] * np.exp(rng.normal(0.0, 0.15, (len(segments), 1)))
         counts[stage] = rng.binomial(_lagged(above, _LAG_DAYS[stage]), np.clip(p * mult[stage], 0.0, 1.0))
         above = counts[stage]
-    return SynthFunnel(frame=_long_frame(counts, segments, start, days), effects=tuple(effects))
+    shown = {stage: c[:, burn_in:] for stage, c in counts.items()}
+    return SynthFunnel(frame=_long_frame(shown, segments, start, days), effects=tuple(effects))
 
 
 def _long_frame(counts: dict[str, np.ndarray], segments, start: date, days: int) -> pl.DataFrame:
