@@ -234,7 +234,7 @@ class _Assessment:
 
 
 def _causes(anomaly, events, cube, config: Config, verdicts, by_metric) -> list[Cause]:
-    ranked: list[Cause] = []
+    ranked: list[tuple[int, Cause]] = []
     confirmed: list[Cause] = []
     for event in events:
         ann = event.annotation
@@ -248,9 +248,11 @@ def _causes(anomaly, events, cube, config: Config, verdicts, by_metric) -> list[
             facts = "; ".join(fit.facts + ([fit.excluded] if fit.excluded else []))
             confirmed.append(Cause(ann.id, ann.title, ann.type, 1.0, f"confirmed by a person; {facts}", "confirmed"))
         elif fit.excluded is None and fit.score >= config.explain.min_cause_score:
-            ranked.append(Cause(ann.id, ann.title, ann.type, round(fit.score, 2), "; ".join(fit.facts)))
-    ranked.sort(key=lambda c: (-c.score, c.annotation_id))
-    return confirmed + ranked
+            distance = abs((anomaly.start - event.first).days)
+            ranked.append((distance, Cause(ann.id, ann.title, ann.type, round(fit.score, 2), "; ".join(fit.facts))))
+    # Equal scores: the event that starts closest to the change ranks first.
+    ranked.sort(key=lambda pair: (-pair[1].score, pair[0], pair[1].annotation_id))
+    return confirmed + [cause for _, cause in ranked]
 
 
 def _meets(anomaly: Anomaly, event: _Event, config: Config) -> bool:

@@ -265,3 +265,12 @@ def test_json_round_trip_keeps_funnel():
     a = anomaly()
     a.funnel = [{"stage": "leads", "start": "2026-03-02", "direction": "up", "change_pct": 50.0}]
     assert Anomaly.from_json(a.to_json()).funnel == a.funnel
+
+
+
+def test_of_equally_good_events_the_one_starting_closest_to_the_change_ranks_first():
+    # Both holidays fit fully (start and end within the plateaus); by id the far one would
+    # come first, by time the near one must.
+    a = anomaly(start=60, end=61, direction="down", change=-40.0)
+    explain([a], [event("aaa-far-holiday", type="holiday", start=58, end=59), event("zzz-near-holiday", type="holiday", start=60, end=61)])
+    assert causes(a) == ["zzz-near-holiday", "aaa-far-holiday"]
