@@ -37,6 +37,9 @@ def test_readme_walkthrough_runs(tmp_path):
     result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"{result.stderr[-2000:]}"
     assert (tmp_path / "acme-demo" / "digest.html").is_file()
-    # The outputs the README shows are the ones the commands print.
-    assert "Leads APAC/partner -57% since Jan 19, 2026 (level shift)" in result.stdout
-    assert "APAC partner portal migration (release, apac-partner-portal-migration) — 1.00" in result.stdout
+    # The outputs the README shows for why and digest are what the commands print
+    # (the annotate ones carry the current time, so they are not compared).
+    shown = [b for b in re.findall(r"```text\n(.*?)```", text, re.S) if b.startswith(("Leads ", "# ctxmetrics digest"))]
+    assert len(shown) == 2
+    for block in shown:
+        assert block.strip() in result.stdout
