@@ -45,6 +45,8 @@ __all__ = ["explain_anomalies", "missing_effects", "coverage", "USUAL_DIRECTION"
 USUAL_DIRECTION = {"outage": "down", "offsite": "down", "holiday": "down", "campaign": "up"}
 # Types whose effect should end with the event; a persistent shift outlasting them fits worse.
 TEMPORARY_TYPES = ("campaign", "outage", "offsite", "holiday")
+# Events that only take days away: once over, the days after them are normal again.
+DAYS_OFF_TYPES = ("outage", "offsite", "holiday")
 # Events that are meant to move a metric even without an explicit `expect`.
 EFFECT_TYPES = ("campaign", "pricing", "release")
 
@@ -345,6 +347,10 @@ def _assess(anomaly: Anomaly, event: _Event, cube, config: Config, by_metric) ->
             facts.append(_end_text(raw) + (" (funnel delay)" if delay and raw > _END_PLATEAU else ""))
         elif anomaly.end is None and event.last is not None and ann.type in TEMPORARY_TYPES:
             if event.last < _series_end(cube, event.last):
+                if ann.type in DAYS_OFF_TYPES:
+                    return _Assessment(
+                        0.0, facts, f"a {ann.type} that ended on {_day(event.last)} does not explain a lasting change"
+                    )
                 score *= _OUTLASTS
                 facts.append(f"the change persists after it ended ({_day(event.last)})")
 

@@ -274,3 +274,13 @@ def test_of_equally_good_events_the_one_starting_closest_to_the_change_ranks_fir
     a = anomaly(start=60, end=61, direction="down", change=-40.0)
     explain([a], [event("aaa-far-holiday", type="holiday", start=58, end=59), event("zzz-near-holiday", type="holiday", start=60, end=61)])
     assert causes(a) == ["zzz-near-holiday", "aaa-far-holiday"]
+
+
+def test_an_outage_that_ended_never_explains_a_lasting_shift_but_a_campaign_may():
+    sets = {"leads": series_set()}
+    shift = anomaly(start=60, end=None, direction="down", change=-30.0)
+    explain([shift], [event("site-down", type="outage", start=60, end=61)], sets)
+    assert shift.causes == []
+    lift = anomaly(start=60, end=None, direction="up", change=30.0)
+    explain([lift], [event("promo", type="campaign", start=60, end=69)], sets)
+    assert causes(lift) == ["promo"] and "persists after it ended" in lift.causes[0].reason
