@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ctxmetrics.errors import TimelineError
-from ctxmetrics.timeline import Annotation, build_annotation, slugify, upsert_annotations
+from ctxmetrics.timeline import Annotation, build_annotation, read_capped, slugify, upsert_annotations
 
 MAX_ICS_BYTES = 20 * 1024 * 1024
 # Fields a re-import refreshes from the calendar; analysts' additions (scope, metrics...) stay.
@@ -169,11 +169,10 @@ def import_ics(
     """
     ics_path = Path(ics_path)
     try:
-        with open(ics_path, "rb") as handle:
-            data = handle.read(MAX_ICS_BYTES + 1)
+        data = read_capped(ics_path, MAX_ICS_BYTES)
     except OSError as exc:
         raise TimelineError(f"{ics_path}: cannot be read ({exc.strerror}).") from None
-    if len(data) > MAX_ICS_BYTES:
+    if data is None:
         raise TimelineError(f"{ics_path}: larger than {MAX_ICS_BYTES // (1024 * 1024)} MB; export a shorter period.")
     try:
         events = ics_annotations(data, event_type, tz)

@@ -361,13 +361,20 @@ def build_annotation(data: Mapping[str, Any], tz: str) -> Annotation:
 # --- reading ------------------------------------------------------------------------
 
 
+def read_capped(path: Path, limit: int) -> bytes | None:
+    """A file's bytes, or None when it is larger than `limit`; never reads past the limit,
+    so a huge file is refused without loading it."""
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    return None if len(data) > limit else data
+
+
 def _read_text(path: Path) -> str:
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
+        raw = read_capped(path, MAX_FILE_BYTES)
     except OSError as exc:
         raise _Invalid(f"cannot be read ({exc.strerror}).") from None
-    if len(raw) > MAX_FILE_BYTES:
+    if raw is None:
         raise _Invalid(
             f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; annotation files must be "
             "small, split it into several files."

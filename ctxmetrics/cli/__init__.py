@@ -4,13 +4,11 @@ commands start fast."""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
 
 from ctxmetrics.errors import CtxError
-from ctxmetrics.status import ExitStatus
 
 
 class ProjectRef:
@@ -66,7 +64,7 @@ def cli(ctx, project_dir):
 
 
 def main():
-    sys.exit(cli.main(prog_name="ctxmetrics", standalone_mode=True) or ExitStatus.SUCCESS)
+    cli.main(prog_name="ctxmetrics")  # standalone mode: click exits with the command's code
 
 
 # Command modules register themselves on `cli`; imported last to avoid a cycle.
