@@ -1,4 +1,4 @@
-"""Anomaly records and their JSON form (the contract in DESIGN.md)."""
+"""Anomaly records and their JSON form (the contract in docs/contract.md)."""
 from __future__ import annotations
 
 import datetime as dt

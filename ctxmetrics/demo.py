@@ -173,7 +173,7 @@ def timeline_files() -> dict[str, str]:
     """The demo's annotation files: relative path -> YAML text (one list of events per file)."""
     out: dict[str, str] = {}
     for name, header in FILE_HEADERS.items():
-        lines = [f"# {header}", "# Schema: see DESIGN.md, 'Annotation timeline (YAML)'.", ""]
+        lines = [f"# {header}", "# One event per list item: id, title, type, start, end, scope, metrics, expect, owner, links.", ""]
         for event in (e for e in EVENTS if e.file == name):
             for i, (key, value) in enumerate(event.yaml_fields().items()):
                 lines.append(f"{'- ' if i == 0 else '  '}{key}: {_scalar(value)}")

@@ -1,6 +1,6 @@
 """The detector: daily series (numpy) in, `Change` records out; a vectorised pre-screen.
 
-Pipeline of `detect_series` (DESIGN.md, "How detection should work"):
+Pipeline of `detect_series` (docs/contract.md, "How detection should work"):
 
 1. Prepare: drop unknown days, remove the weekly profile (multiplicative for counts,
    additive on the stabilised scale for ratios and gauges) and stabilise the variance

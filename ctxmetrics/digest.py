@@ -143,7 +143,7 @@ class Digest:
         return text
 
     def to_json(self) -> dict[str, Any]:
-        """`{"anomalies": [...]}` as in DESIGN.md, plus the digest's own keys."""
+        """`{"anomalies": [...]}` as in docs/contract.md, plus the digest's own keys."""
         items = {i.anomaly.id: i for i in self.items}
         group_of = {a.id: i.anomaly.id for i in self.items for a in [i.anomaly, *i.also]}
         anomalies = []
