@@ -20,8 +20,10 @@ Causes below `min_cause_score` are dropped: an empty list means "unexplained", w
 better than a wrong explanation. Every cause carries the facts behind its score as a
 plain-language `reason`.
 
-Drivers: the before/after difference of the anomaly's window split over the child segments
-one dimension deeper (same-weekday baseline from the four weeks before the start).
+Drivers: the root-cause set of the anomaly in the cube (see `rootcause`): from the expected
+and actual value of every leaf under the anomaly's segment over its window, the smallest
+set of segments at any layer that carries the change — or "uniform" when it is everywhere
+alike. A scoped event explains a rollup when the root-cause set lies inside its scope.
 """
 from __future__ import annotations
 
@@ -66,8 +68,6 @@ _END_FLOOR = 0.5
 _NOT_SPECIFIC = 0.5  # outside-scope change at least this fraction of the inside change
 _BASELINE_WEEKS = 4
 _MEASURE_DAYS = 28  # window measured for a persistent shift
-_MAX_DRIVERS = 5
-_MIN_DRIVER_SHARE = 0.1
 _MAX_CORRELATED = 5
 
 
@@ -95,7 +95,7 @@ def explain_anomalies(
     for anomaly in anomalies:
         cube = cubes.get(anomaly.metric)
         if cube is not None:
-            anomaly.drivers = cube.drivers(anomaly)
+            anomaly.drivers, anomaly.uniform = cube.root_cause(anomaly)
     _link_funnel(anomalies, config)
     _link_correlated(anomalies, config)
     events = [_Event.of(a, config, data_end) for a in annotations]
@@ -375,7 +375,13 @@ def _assess(anomaly: Anomaly, event: _Event, cube, config: Config, by_metric) ->
             score *= _SCOPE_EXACT
             facts.append(f"scope {scope_text} matches exactly")
     else:  # partial: the anomaly is a rollup wider than the scope
-        split = cube.scope_split(anomaly, ann.scope) if cube is not None else _split_from_drivers(anomaly, ann.scope)
+        if anomaly.uniform:
+            return _Assessment(0.0, facts, f"the change in {segment_label(anomaly.segment)} is everywhere alike, "
+                                           f"not specific to {scope_text}")
+        if anomaly.drivers:  # the root-cause set decides: it must lie inside the scope
+            split = _split_from_drivers(anomaly, ann.scope) or (0.0, 1.0, None)
+        else:
+            split = cube.scope_split(anomaly, ann.scope) if cube is not None else None
         if split is None:
             return _Assessment(0.0, facts, f"scope {scope_text} is narrower than {segment_label(anomaly.segment)}")
         share, inside, outside = split
@@ -471,12 +477,16 @@ class _Cube:
     """A SeriesSet with an index of child segments and before/after measurements."""
 
     def __init__(self, series_set: "SeriesSet"):
+        import numpy as np  # scan-only: the read paths that import this module never build a cube
+
         self.series_set = series_set
-        self.children: dict[str, dict[str, list[int]]] = {}
-        for row, segment in enumerate(series_set.segments):
-            for dim in segment:
-                parent = {k: v for k, v in segment.items() if k != dim}
-                self.children.setdefault(segment_key(parent), {}).setdefault(dim, []).append(row)
+        depth = max((len(s) for s in series_set.segments), default=0)
+        self.dims = list(next((s for s in series_set.segments if len(s) == depth), {}))
+        self.leaf_rows = np.array([r for r, s in enumerate(series_set.segments) if depth and len(s) == depth], dtype=int)
+        self.leaf_values = {
+            d: np.array([series_set.segments[r][d] for r in self.leaf_rows], dtype=object) for d in self.dims
+        }
+        self._expectations: dict[tuple[int, int], tuple] = {}
 
     def _window(self, anomaly: Anomaly) -> tuple[int, int] | None:
         s = self.series_set.day_index(anomaly.start)
@@ -520,26 +530,41 @@ class _Cube:
             expected = den[:, days] * rate[:, None]
             return (values[:, days] - expected).sum(axis=1), expected.sum(axis=1)
 
-    def drivers(self, anomaly: Anomaly) -> list[dict[str, Any]]:
-        """Child segments carrying the change, best first: [{"segment", "share"}]."""
+    def root_cause(self, anomaly: Anomaly) -> tuple[list[dict[str, Any]], bool]:
+        """(drivers, uniform) of an anomaly on a rollup, localized over the leaves under it;
+        a leaf has no drivers."""
+        import numpy as np
+
+        from ctxmetrics.rootcause import localize
+
+        free = [d for d in self.dims if d not in anomaly.segment]
         window = self._window(anomaly)
-        groups = self.children.get(anomaly.segment_key, {})
-        if window is None or not groups:
-            return []
-        sign = 1.0 if anomaly.direction == "up" else -1.0
-        found = []
-        for dim, rows in groups.items():
-            excess, _ = self.delta(rows, window)
-            total = float(excess.sum())
-            if total * sign <= 0:
-                continue
-            order = sorted(range(len(rows)), key=lambda i: -excess[i] / total)
-            for i in order[:3]:
-                share = float(excess[i] / total)
-                if share >= _MIN_DRIVER_SHARE:
-                    found.append({"segment": dict(self.series_set.segments[rows[i]]), "share": round(share, 2)})
-        found.sort(key=lambda d: -d["share"])
-        return found[:_MAX_DRIVERS]
+        if not free or window is None:
+            return [], False
+        inside = np.ones(len(self.leaf_rows), dtype=bool)
+        for dim, value in anomaly.segment.items():
+            inside &= self.leaf_values[dim] == value
+        if inside.sum() < 2:
+            return [], False
+        expected, actual, noise = (part[inside] for part in self._leaf_expectation(window))
+        leaves = [{d: self.series_set.segments[r][d] for d in free} for r in self.leaf_rows[inside]]
+        found = localize(leaves, expected, actual, noise)
+        return [{"segment": segment, "share": share} for segment, share in found.elements], found.uniform
+
+    def _leaf_expectation(self, window: tuple[int, int]):
+        """(expected, actual, noise) of every leaf over `window`, computed once per window."""
+        if window not in self._expectations:
+            from ctxmetrics.rootcause import window_expectation
+
+            rows = self.leaf_rows
+            if self.series_set.denominators is None and window[0] >= 7:
+                self._expectations[window] = window_expectation(
+                    self.series_set.values[rows], window[0], window[1], _BASELINE_WEEKS
+                )
+            else:  # rates: numerators against the denominators times the baseline rate
+                excess, baseline = self.delta(list(rows), window)
+                self._expectations[window] = (baseline, baseline + excess, None)
+        return self._expectations[window]
 
     def _rows(self, base: Mapping[str, str], scope: Mapping[str, tuple[str, ...]]) -> list[int]:
         """Rows of `base` narrowed to every combination of the scope's values on dims it lacks."""
