@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from itertools import product
+from itertools import combinations, product
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from ctxmetrics.anomaly import Anomaly, Cause
@@ -100,7 +100,7 @@ def explain_anomalies(
     _link_correlated(anomalies, config)
     events = [_Event.of(a, config, data_end) for a in annotations]
     by_metric: dict[str, list[Anomaly]] = {}
-    for anomaly in anomalies:
+    for anomaly in sorted(anomalies, key=lambda a: a.start):
         by_metric.setdefault(anomaly.metric, []).append(anomaly)
     for anomaly in anomalies:
         anomaly.causes = _causes(anomaly, events, cubes.get(anomaly.metric), config, verdicts, by_metric)
@@ -271,9 +271,12 @@ def _moved(anomaly: Anomaly, metric: str, event: _Event, by_metric, same_directi
     flowed into this one."""
     lo = event.first - dt.timedelta(days=event.window.lead + _SLACK)
     hi = anomaly.start + dt.timedelta(days=1)
-    for other in by_metric.get(metric, ()):
-        if other.start < lo or other.start > hi:
-            continue
+    import bisect
+
+    ordered = by_metric.get(metric, [])  # by start: only those starting in [lo, hi] are read
+    first = bisect.bisect_left(ordered, lo, key=lambda a: a.start)
+    last = bisect.bisect_right(ordered, hi, key=lambda a: a.start)
+    for other in ordered[first:last]:
         if same_direction and other.direction != anomaly.direction:
             continue
         if _overlap(other.segment, anomaly.segment):
@@ -546,10 +549,15 @@ class _Cube:
             inside &= self.leaf_values[dim] == value
         if inside.sum() < 2:
             return [], False
-        expected, actual, noise = (part[inside] for part in self._leaf_expectation(window))
+        expected, actual, noise = (None if part is None else part[inside] for part in self._leaf_expectation(window))
         leaves = [{d: self.series_set.segments[r][d] for d in free} for r in self.leaf_rows[inside]]
         found = localize(leaves, expected, actual, noise)
-        return [{"segment": segment, "share": share} for segment, share in found.elements], found.uniform
+        drivers = [
+            {"segment": {d: {**anomaly.segment, **part}[d] for d in self.dims if d in anomaly.segment or d in part},
+             "share": share}
+            for part, share in found.elements
+        ]
+        return drivers, found.uniform
 
     def _leaf_expectation(self, window: tuple[int, int]):
         """(expected, actual, noise) of every leaf over `window`, computed once per window."""
@@ -656,32 +664,75 @@ def _link_funnel(anomalies: list[Anomaly], config: Config) -> None:
 
 def _link_correlated(anomalies: list[Anomaly], config: Config) -> None:
     """Other anomalies starting within ±`correlated_days`: same segment first, then related
-    segments of the same metric, then the rest; by business size within each group."""
+    segments of the same metric, then the rest; by business size within each group.
+
+    Near-linear in the number of anomalies: per anomaly only the few best candidates of each
+    group are looked at — same segment through an index by segment, related segments
+    through an index by every ancestor (each list by size), the rest from per-day lists by
+    size merged lazily.
+    """
+    import heapq
+
     days = config.explain.correlated_days
-    ordered = sorted(anomalies, key=lambda a: a.start)
-    starts = [a.start for a in ordered]
-    import bisect
+    size = {id(a): (-abs(a.change_pct) * max(a.volume, 1.0), a.id) for a in anomalies}
+    by_day: dict[dt.date, list[Anomaly]] = {}
+    by_segment: dict[str, list[Anomaly]] = {}
+    by_ancestor: dict[tuple[str, str], list[Anomaly]] = {}
+    for a in anomalies:
+        by_day.setdefault(a.start, []).append(a)
+        by_segment.setdefault(a.segment_key, []).append(a)
+        for ancestor in _ancestors(a.segment):
+            by_ancestor.setdefault((a.metric, segment_key(ancestor)), []).append(a)
+    for group in (*by_day.values(), *by_segment.values(), *by_ancestor.values()):
+        group.sort(key=lambda b: size[id(b)])
+
+    def near(b: Anomaly, a: Anomaly) -> bool:
+        return b is not a and abs((b.start - a.start).days) <= days and not (
+            b.metric == a.metric and b.segment_key == a.segment_key
+        )
 
     for a in anomalies:
-        lo = bisect.bisect_left(starts, a.start - dt.timedelta(days=days))
-        hi = bisect.bisect_right(starts, a.start + dt.timedelta(days=days))
-        near = []
-        for b in ordered[lo:hi]:
-            if b is a or (b.metric == a.metric and b.segment_key == a.segment_key):
-                continue
-            if b.segment_key == a.segment_key:
-                rank = 0
-            elif b.metric == a.metric and (is_within(b.segment, a.segment) or is_within(a.segment, b.segment)):
-                rank = 1
-            else:
-                rank = 2
-            near.append((rank, -abs(b.change_pct) * max(b.volume, 1.0), b.id, b))
-        near.sort(key=lambda t: t[:3])
+        found: dict[int, tuple[int, Anomaly]] = {}
+
+        def take(candidates, rank: int, wanted: int = _MAX_CORRELATED) -> None:
+            count = 0
+            for b in candidates:
+                if count >= wanted:
+                    break
+                if near(b, a) and id(b) not in found and _correlation_rank(a, b) == rank:
+                    found[id(b)] = (rank, b)
+                    count += 1
+
+        take(by_segment.get(a.segment_key, ()), 0)
+        for ancestor in _ancestors(a.segment):  # parents of `a`: a few, all listed
+            take(by_segment.get(segment_key(ancestor), ()), 1)
+        take(by_ancestor.get((a.metric, a.segment_key), ()), 1)  # its sub-segments, by size
+        day_lists = [by_day.get(a.start + dt.timedelta(days=k), []) for k in range(-days, days + 1)]
+        take(heapq.merge(*day_lists, key=lambda b: size[id(b)]), 2)
+        ranked = sorted(found.values(), key=lambda t: (t[0], size[id(t[1])]))
         a.correlated = [
             {"id": b.id, "metric": b.metric, "segment": dict(b.segment), "start": b.start.isoformat(),
              "change_pct": round(b.change_pct, 1)}
-            for *_, b in near[:_MAX_CORRELATED]
+            for _, b in ranked[:_MAX_CORRELATED]
         ]
+
+
+def _correlation_rank(a: Anomaly, b: Anomaly) -> int:
+    if b.segment_key == a.segment_key:
+        return 0
+    if b.metric == a.metric and (is_within(b.segment, a.segment) or is_within(a.segment, b.segment)):
+        return 1
+    return 2
+
+
+def _ancestors(segment: Mapping[str, str]) -> list[dict[str, str]]:
+    """Every strict rollup of a segment (the total included)."""
+    keys = list(segment)
+    return [
+        {k: segment[k] for k in keep}
+        for n in range(len(keys))
+        for keep in combinations(keys, n)
+    ]
 
 
 # ------------------------------------------------------------------------ text

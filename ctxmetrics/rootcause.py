@@ -93,14 +93,16 @@ def localize(
     if uniform_error <= set_error + threshold * max(len(chosen) - 1, 0) and start_error - uniform_error > threshold:
         return RootCause([], True)
     carried = [float((actual - expected)[owner == i].sum()) for i in range(len(chosen))]
-    # Noise elsewhere can cancel part of the change in the total: shares are then of the
-    # set's own deviation, so they never add past 100%.
-    scale = math.copysign(max(abs(deviation), abs(sum(carried))), deviation)
+    # Only parts that moved the way the whole did carry the change. Noise elsewhere can
+    # cancel some of it in the total: shares are then of the set's own deviation, so they
+    # never add past 100%.
+    drivers = [i for i in range(len(chosen)) if carried[i] * deviation > 0]
+    scale = math.copysign(max(abs(deviation), abs(sum(carried[i] for i in drivers))), deviation)
     elements = []
-    for i, (g, e) in enumerate(chosen):
-        share = carried[i] / scale
-        elements.append((_segment(groups[g][0], codes, groups[g][1], e, dims, names), round(share, 2)))
-    elements.sort(key=lambda pair: -abs(pair[1]))
+    for i in drivers:
+        g, e = chosen[i]
+        elements.append((_segment(groups[g][0], codes, groups[g][1], e, dims, names), round(carried[i] / scale, 2)))
+    elements.sort(key=lambda pair: -pair[1])
     return RootCause(elements, False)
 
 
