@@ -482,14 +482,15 @@ class _Cube:
     def __init__(self, series_set: "SeriesSet"):
         import numpy as np  # scan-only: the read paths that import this module never build a cube
 
+        from ctxmetrics.rootcause import encode_leaves
+
         self.series_set = series_set
         depth = max((len(s) for s in series_set.segments), default=0)
         self.dims = list(next((s for s in series_set.segments if len(s) == depth), {}))
         self.leaf_rows = np.array([r for r, s in enumerate(series_set.segments) if depth and len(s) == depth], dtype=int)
-        self.leaf_values = {
-            d: np.array([series_set.segments[r][d] for r in self.leaf_rows], dtype=object) for d in self.dims
-        }
+        self.leaf_codes, self.leaf_names = encode_leaves([series_set.segments[r] for r in self.leaf_rows], self.dims)
         self._expectations: dict[tuple[int, int], tuple] = {}
+        self._members: dict[tuple[int, int], Any] = {}  # (dim, value code) -> indexes of its leaves
 
     def _window(self, anomaly: Anomaly) -> tuple[int, int] | None:
         s = self.series_set.day_index(anomaly.start)
@@ -538,26 +539,46 @@ class _Cube:
         a leaf has no drivers."""
         import numpy as np
 
-        from ctxmetrics.rootcause import localize
+        from ctxmetrics.rootcause import localize_codes
 
         free = [d for d in self.dims if d not in anomaly.segment]
         window = self._window(anomaly)
         if not free or window is None:
             return [], False
-        inside = np.ones(len(self.leaf_rows), dtype=bool)
-        for dim, value in anomaly.segment.items():
-            inside &= self.leaf_values[dim] == value
-        if inside.sum() < 2:
+        inside = self._leaves_under(anomaly.segment)
+        if len(inside) < 2:
             return [], False
         expected, actual, noise = (None if part is None else part[inside] for part in self._leaf_expectation(window))
-        leaves = [{d: self.series_set.segments[r][d] for d in free} for r in self.leaf_rows[inside]]
-        found = localize(leaves, expected, actual, noise)
+        columns = [self.dims.index(d) for d in free]
+        found = localize_codes(
+            self.leaf_codes[inside][:, columns], free, [self.leaf_names[j] for j in columns], expected, actual, noise
+        )
         drivers = [
             {"segment": {d: {**anomaly.segment, **part}[d] for d in self.dims if d in anomaly.segment or d in part},
              "share": share}
             for part, share in found.elements
         ]
         return drivers, found.uniform
+
+    def _leaves_under(self, segment: Mapping[str, str]):
+        """Indexes of the leaves inside `segment`: the leaves of its rarest value, narrowed
+        by the others (cheap even in a cube of many leaves)."""
+        import numpy as np
+
+        parts = []
+        for dim, value in segment.items():
+            j = self.dims.index(dim)
+            code = self.leaf_names[j].index(value) if value in self.leaf_names[j] else -1
+            if (j, code) not in self._members:
+                self._members[(j, code)] = np.flatnonzero(self.leaf_codes[:, j] == code)
+            parts.append((len(self._members[(j, code)]), j, code))
+        if not parts:
+            return np.arange(len(self.leaf_rows))
+        parts.sort()
+        found = self._members[parts[0][1:]]
+        for _, j, code in parts[1:]:
+            found = found[self.leaf_codes[found, j] == code]
+        return found
 
     def _leaf_expectation(self, window: tuple[int, int]):
         """(expected, actual, noise) of every leaf over `window`, computed once per window."""
@@ -674,21 +695,23 @@ def _link_correlated(anomalies: list[Anomaly], config: Config) -> None:
     import heapq
 
     days = config.explain.correlated_days
+    key = {id(a): a.segment_key for a in anomalies}  # computed once: a key is built from the segment
     size = {id(a): (-abs(a.change_pct) * max(a.volume, 1.0), a.id) for a in anomalies}
+    ancestors = {id(a): _ancestor_keys(a.segment) for a in anomalies}
     by_day: dict[dt.date, list[Anomaly]] = {}
     by_segment: dict[str, list[Anomaly]] = {}
     by_ancestor: dict[tuple[str, str], list[Anomaly]] = {}
     for a in anomalies:
         by_day.setdefault(a.start, []).append(a)
-        by_segment.setdefault(a.segment_key, []).append(a)
-        for ancestor in _ancestors(a.segment):
-            by_ancestor.setdefault((a.metric, segment_key(ancestor)), []).append(a)
+        by_segment.setdefault(key[id(a)], []).append(a)
+        for ancestor in ancestors[id(a)]:
+            by_ancestor.setdefault((a.metric, ancestor), []).append(a)
     for group in (*by_day.values(), *by_segment.values(), *by_ancestor.values()):
         group.sort(key=lambda b: size[id(b)])
 
     def near(b: Anomaly, a: Anomaly) -> bool:
         return b is not a and abs((b.start - a.start).days) <= days and not (
-            b.metric == a.metric and b.segment_key == a.segment_key
+            b.metric == a.metric and key[id(b)] == key[id(a)]
         )
 
     for a in anomalies:
@@ -699,14 +722,14 @@ def _link_correlated(anomalies: list[Anomaly], config: Config) -> None:
             for b in candidates:
                 if count >= wanted:
                     break
-                if near(b, a) and id(b) not in found and _correlation_rank(a, b) == rank:
+                if near(b, a) and id(b) not in found and _correlation_rank(a, b, key) == rank:
                     found[id(b)] = (rank, b)
                     count += 1
 
-        take(by_segment.get(a.segment_key, ()), 0)
-        for ancestor in _ancestors(a.segment):  # parents of `a`: a few, all listed
-            take(by_segment.get(segment_key(ancestor), ()), 1)
-        take(by_ancestor.get((a.metric, a.segment_key), ()), 1)  # its sub-segments, by size
+        take(by_segment.get(key[id(a)], ()), 0)
+        for ancestor in ancestors[id(a)]:  # rollups of `a`: a few
+            take(by_segment.get(ancestor, ()), 1)
+        take(by_ancestor.get((a.metric, key[id(a)]), ()), 1)  # its sub-segments, by size
         day_lists = [by_day.get(a.start + dt.timedelta(days=k), []) for k in range(-days, days + 1)]
         take(heapq.merge(*day_lists, key=lambda b: size[id(b)]), 2)
         ranked = sorted(found.values(), key=lambda t: (t[0], size[id(t[1])]))
@@ -717,22 +740,18 @@ def _link_correlated(anomalies: list[Anomaly], config: Config) -> None:
         ]
 
 
-def _correlation_rank(a: Anomaly, b: Anomaly) -> int:
-    if b.segment_key == a.segment_key:
+def _correlation_rank(a: Anomaly, b: Anomaly, key: Mapping[int, str]) -> int:
+    if key[id(b)] == key[id(a)]:
         return 0
     if b.metric == a.metric and (is_within(b.segment, a.segment) or is_within(a.segment, b.segment)):
         return 1
     return 2
 
 
-def _ancestors(segment: Mapping[str, str]) -> list[dict[str, str]]:
-    """Every strict rollup of a segment (the total included)."""
-    keys = list(segment)
-    return [
-        {k: segment[k] for k in keep}
-        for n in range(len(keys))
-        for keep in combinations(keys, n)
-    ]
+def _ancestor_keys(segment: Mapping[str, str]) -> list[str]:
+    """The keys of every strict rollup of a segment (the total included)."""
+    pairs = [f"{k}={segment[k]}" for k in sorted(segment)]  # the order `segment_key` uses
+    return [",".join(keep) for n in range(len(pairs)) for keep in combinations(pairs, n)]
 
 
 # ------------------------------------------------------------------------ text

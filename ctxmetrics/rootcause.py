@@ -30,7 +30,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["RootCause", "localize", "window_expectation"]
+__all__ = ["RootCause", "encode_leaves", "localize", "localize_codes", "window_expectation"]
 
 _MAX_ELEMENTS = 3  # a business reads at most a few places; more is "spread out"
 _FALSE_ALARM = 0.05  # chance that noise alone adds an element, over all candidates
@@ -67,16 +67,30 @@ def localize(
     Returns:
         The root-cause set with each element's share of the total deviation.
     """
+    dims = list(leaves[0]) if len(leaves) else []
+    codes, names = encode_leaves(leaves, dims)
+    return localize_codes(codes, dims, names, expected, actual, noise, max_layer)
+
+
+def localize_codes(
+    codes: np.ndarray,
+    dims: Sequence[str],
+    names: Sequence[Sequence[str]],
+    expected: np.ndarray,
+    actual: np.ndarray,
+    noise: np.ndarray | None = None,
+    max_layer: int = 3,
+) -> RootCause:
+    """`localize` for leaves given as codes: `codes[i, j]` indexes `names[j]`, the values
+    of dimension `dims[j]` (no dictionaries per leaf in a cube of many leaves)."""
     expected = np.asarray(expected, dtype=float)
     actual = np.asarray(actual, dtype=float)
     if noise is None:
         noise = np.sqrt(np.maximum(np.abs(expected), 1.0))
     noise = np.maximum(np.asarray(noise, dtype=float), 1e-9)
-    dims = list(leaves[0]) if len(leaves) else []
     deviation = float((actual - expected).sum())
-    if not dims or len(leaves) < 2 or deviation == 0:
+    if not len(dims) or len(codes) < 2 or deviation == 0:
         return RootCause([], False)
-    codes, names = _encode(leaves, dims)
     groups = _candidate_groups(codes, min(max_layer, len(dims)))
     weight = 1.0 / noise**2
     n_candidates = sum(int(g.max()) + 1 for _, g in groups)
@@ -148,7 +162,8 @@ def window_expectation(
 # ------------------------------------------------------------------------ internals
 
 
-def _encode(leaves, dims) -> tuple[np.ndarray, list[list[str]]]:
+def encode_leaves(leaves: Sequence[Mapping[str, str]], dims: Sequence[str]) -> tuple[np.ndarray, list[list[str]]]:
+    """(codes, names): `codes[i, j]` is the index of leaf i's value of `dims[j]` in `names[j]`."""
     codes = np.empty((len(leaves), len(dims)), dtype=np.int64)
     names: list[list[str]] = []
     for j, dim in enumerate(dims):
