@@ -688,16 +688,14 @@ def _link_correlated(anomalies: list[Anomaly], config: Config) -> None:
     segments of the same metric, then the rest; by business size within each group.
 
     Near-linear in the number of anomalies: per anomaly only the few best candidates of each
-    group are looked at — same segment through an index by segment, related segments
-    through an index by every ancestor (each list by size), the rest from per-day lists by
-    size merged lazily.
+    group are read — through an index by segment (same segment and its rollups), by
+    ancestor (its sub-segments) and by start day (the rest), each list by size.
     """
-    import heapq
-
     days = config.explain.correlated_days
-    key = {id(a): a.segment_key for a in anomalies}  # computed once: a key is built from the segment
-    size = {id(a): (-abs(a.change_pct) * max(a.volume, 1.0), a.id) for a in anomalies}
+    key = {id(a): a.segment_key for a in anomalies}  # built once: a key is built from the segment
+    order = {id(a): (-abs(a.change_pct) * max(a.volume, 1.0), a.id) for a in anomalies}
     ancestors = {id(a): _ancestor_keys(a.segment) for a in anomalies}
+    rollups = {i: set(keys) for i, keys in ancestors.items()}
     by_day: dict[dt.date, list[Anomaly]] = {}
     by_segment: dict[str, list[Anomaly]] = {}
     by_ancestor: dict[tuple[str, str], list[Anomaly]] = {}
@@ -706,46 +704,45 @@ def _link_correlated(anomalies: list[Anomaly], config: Config) -> None:
         by_segment.setdefault(key[id(a)], []).append(a)
         for ancestor in ancestors[id(a)]:
             by_ancestor.setdefault((a.metric, ancestor), []).append(a)
-    for group in (*by_day.values(), *by_segment.values(), *by_ancestor.values()):
-        group.sort(key=lambda b: size[id(b)])
+    for group in (*by_segment.values(), *by_ancestor.values()):
+        group.sort(key=lambda b: order[id(b)])
+    windows: dict[dt.date, list[Anomaly]] = {}  # per start day: every anomaly near it, by size
 
-    def near(b: Anomaly, a: Anomaly) -> bool:
-        return b is not a and abs((b.start - a.start).days) <= days and not (
-            b.metric == a.metric and key[id(b)] == key[id(a)]
-        )
+    def rank(a: Anomaly, b: Anomaly) -> int:
+        if key[id(b)] == key[id(a)]:
+            return 0
+        related = key[id(b)] in rollups[id(a)] or key[id(a)] in rollups[id(b)]
+        return 1 if b.metric == a.metric and related else 2
 
     for a in anomalies:
         found: dict[int, tuple[int, Anomaly]] = {}
 
-        def take(candidates, rank: int, wanted: int = _MAX_CORRELATED) -> None:
+        def take(candidates, wanted_rank: int) -> None:
             count = 0
             for b in candidates:
-                if count >= wanted:
+                if count >= _MAX_CORRELATED:
                     break
-                if near(b, a) and id(b) not in found and _correlation_rank(a, b, key) == rank:
-                    found[id(b)] = (rank, b)
+                if b is a or id(b) in found or abs((b.start - a.start).days) > days:
+                    continue
+                if (b.metric != a.metric or key[id(b)] != key[id(a)]) and rank(a, b) == wanted_rank:
+                    found[id(b)] = (wanted_rank, b)
                     count += 1
 
         take(by_segment.get(key[id(a)], ()), 0)
-        for ancestor in ancestors[id(a)]:  # rollups of `a`: a few
-            take(by_segment.get(ancestor, ()), 1)
-        take(by_ancestor.get((a.metric, key[id(a)]), ()), 1)  # its sub-segments, by size
-        day_lists = [by_day.get(a.start + dt.timedelta(days=k), []) for k in range(-days, days + 1)]
-        take(heapq.merge(*day_lists, key=lambda b: size[id(b)]), 2)
-        ranked = sorted(found.values(), key=lambda t: (t[0], size[id(t[1])]))
+        for ancestor in ancestors[id(a)]:  # its rollups: a few
+            if ancestor in by_segment:
+                take(by_segment[ancestor], 1)
+        take(by_ancestor.get((a.metric, key[id(a)]), ()), 1)  # its sub-segments
+        if a.start not in windows:
+            near = [b for k in range(-days, days + 1) for b in by_day.get(a.start + dt.timedelta(days=k), ())]
+            windows[a.start] = sorted(near, key=lambda b: order[id(b)])
+        take(windows[a.start], 2)
+        ranked = sorted(found.values(), key=lambda t: (t[0], order[id(t[1])]))
         a.correlated = [
-            {"id": b.id, "metric": b.metric, "segment": dict(b.segment), "start": b.start.isoformat(),
+            {"id": order[id(b)][1], "metric": b.metric, "segment": dict(b.segment), "start": b.start.isoformat(),
              "change_pct": round(b.change_pct, 1)}
             for _, b in ranked[:_MAX_CORRELATED]
         ]
-
-
-def _correlation_rank(a: Anomaly, b: Anomaly, key: Mapping[int, str]) -> int:
-    if key[id(b)] == key[id(a)]:
-        return 0
-    if b.metric == a.metric and (is_within(b.segment, a.segment) or is_within(a.segment, b.segment)):
-        return 1
-    return 2
 
 
 def _ancestor_keys(segment: Mapping[str, str]) -> list[str]:

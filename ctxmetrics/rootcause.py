@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import combinations
 from typing import Mapping, Sequence
 
@@ -189,6 +190,7 @@ def _candidate_groups(codes: np.ndarray, max_layer: int) -> list[tuple[tuple[int
     return groups
 
 
+@lru_cache(maxsize=256)
 def _null_gain(candidates: int) -> float:
     """Largest gain noise alone reaches over `candidates` one-factor fits (chi-square, one
     degree of freedom, with a Bonferroni bound): z² at probability _FALSE_ALARM/candidates."""
