@@ -38,7 +38,10 @@ class WhyAnswer:
     elsewhere: list[tuple[str, int]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"anomalies": [a.to_json() for a in self.anomalies]}
+        out: dict[str, Any] = {"anomalies": [a.to_json() for a in self.anomalies]}
+        if not self.anomalies:  # where in the cube the changes of the window are instead
+            out["elsewhere"] = [{"segment": segment_from_key(k), "anomalies": n} for k, n in self.elsewhere]
+        return out
 
 
 def _window(on, since, until) -> tuple[dt.date | None, dt.date | None]:
