@@ -133,6 +133,7 @@ def main() -> None:
                   f"noise {meta['noise']}", f"severity {meta['severity']}"]
         if meta["layer"] == 2 and meta["dims"] == 2:
             groups.append("single cells (2 dims, layer 2)")
+            groups.append(f"single cells, severity {meta['severity']}")
         for group in groups:
             ours[group].append((got, truth))
             theirs[group].append((base, truth))

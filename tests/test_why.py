@@ -96,6 +96,21 @@ def test_no_anomaly_in_the_window_says_so_and_points_elsewhere(project):
     assert "Other leads segments with anomalies then: " in result.output and " EMEA (1)" in result.output
 
 
+def test_json_with_no_anomaly_lists_where_the_changes_are(project):
+    result = run(project, "why", "leads", "--segment", "region=APAC", "--on", "2025-05-10", "--json")
+    data = json.loads(result.output)
+    assert data["anomalies"] == [] and {"segment": {"region": "EMEA"}, "anomalies": 1} in data["elsewhere"]
+
+
+def test_the_emea_campaign_sits_in_emea_and_the_total_says_so(project):
+    result = run(project, "why", "leads", "--on", "2025-05-10", "--json")
+    total = json.loads(result.output)["anomalies"][0]
+    assert total["segment"] == {} and total["uniform"] is False
+    assert total["drivers"][0]["segment"] == {"region": "EMEA"} and total["drivers"][0]["share"] >= 0.8
+    assert f"  Where: EMEA ({100 * total['drivers'][0]['share']:.0f}% of the change)" in run(
+        project, "why", "leads", "--on", "2025-05-10").output
+
+
 @pytest.mark.parametrize("args, code, message", [
     (["why", "leadz"], 1, "Error: Unknown metric 'leadz'; known metrics: lead_to_mql, leads, mql"),
     (["why", "leads", "--segment", "regoin=NA"], 1, "Error: 'regoin' is not a dimension of the store"),
