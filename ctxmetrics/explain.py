@@ -708,6 +708,14 @@ def _link_correlated(anomalies: list[Anomaly], config: Config) -> None:
         group.sort(key=lambda b: order[id(b)])
     windows: dict[dt.date, list[Anomaly]] = {}  # per start day: every anomaly near it, by size
 
+    entries: dict[int, dict[str, Any]] = {}  # one entry per anomaly, however often it is listed
+
+    def entry(b: Anomaly) -> dict[str, Any]:
+        if id(b) not in entries:
+            entries[id(b)] = {"id": order[id(b)][1], "metric": b.metric, "segment": dict(b.segment),
+                              "start": b.start.isoformat(), "change_pct": round(b.change_pct, 1)}
+        return entries[id(b)]
+
     def rank(a: Anomaly, b: Anomaly) -> int:
         if key[id(b)] == key[id(a)]:
             return 0
@@ -738,11 +746,7 @@ def _link_correlated(anomalies: list[Anomaly], config: Config) -> None:
             windows[a.start] = sorted(near, key=lambda b: order[id(b)])
         take(windows[a.start], 2)
         ranked = sorted(found.values(), key=lambda t: (t[0], order[id(t[1])]))
-        a.correlated = [
-            {"id": order[id(b)][1], "metric": b.metric, "segment": dict(b.segment), "start": b.start.isoformat(),
-             "change_pct": round(b.change_pct, 1)}
-            for _, b in ranked[:_MAX_CORRELATED]
-        ]
+        a.correlated = [entry(b) for _, b in ranked[:_MAX_CORRELATED]]
 
 
 def _ancestor_keys(segment: Mapping[str, str]) -> list[str]:
