@@ -18,7 +18,8 @@ that gain is beyond what the best of all candidates would reach on noise alone. 
 error favours the most specific element that carries a change (one changed cell beats its
 row, whose four unchanged cells the row's factor would misfit); a whole row that changed
 beats each of its cells. Elements that add nothing once the others are in are dropped
-again. The change is "uniform" (everywhere alike) when one factor for every leaf fits as
+again, and a coarse element is split into finer ones inside it when they fit better for
+their number (three changed cells of one column). The change is "uniform" (everywhere alike) when one factor for every leaf fits as
 well as the chosen set does, given the set's extra parameters.
 """
 from __future__ import annotations
@@ -103,7 +104,7 @@ def localize_codes(
     chosen = _prune(chosen, groups, weight, expected, actual, threshold)
     chosen = _refine(chosen, groups, weight, expected, actual, threshold, start_error)
     set_error, owner = _fit(chosen, groups, weight, expected, actual)
-    uniform_error = _fit([], groups, weight, expected, actual, uniform=True)[0]
+    uniform_error = _uniform_error(weight, expected, actual)
     # One factor for all leaves as good as the set, given the set's extra factors.
     if uniform_error <= set_error + threshold * max(len(chosen) - 1, 0) and start_error - uniform_error > threshold:
         return RootCause([], True)
@@ -250,7 +251,7 @@ def _refine(chosen, groups, weight, expected, actual, threshold, start_error):
     not the column, whose factor would misfit its unchanged cells."""
     best = list(chosen)
     best_cost = _fit(best, groups, weight, expected, actual)[0] + threshold * len(best)
-    for i, (g, e) in enumerate(chosen):
+    for g, e in chosen:
         combo = set(groups[g][0])
         finer = {h for h, (other, _) in enumerate(groups) if combo < set(other)}
         if not finer:
@@ -264,14 +265,17 @@ def _refine(chosen, groups, weight, expected, actual, threshold, start_error):
     return best
 
 
-def _fit(chosen, groups, weight, expected, actual, uniform=False) -> tuple[float, np.ndarray]:
+def _uniform_error(weight, expected, actual) -> float:
+    """Error when every leaf changes by one common fitted factor."""
+    factor = (weight * actual * expected).sum() / max((weight * expected * expected).sum(), 1e-300)
+    return float((weight * (actual - factor * expected) ** 2).sum())
+
+
+def _fit(chosen, groups, weight, expected, actual) -> tuple[float, np.ndarray]:
     """Error of the model where each element in order takes the leaves not taken yet and
     scales them by its fitted factor; the owner of each leaf (-1: none)."""
     owner = np.full(len(expected), -1)
     pred = expected.copy()
-    if uniform:
-        factor = (weight * actual * expected).sum() / max((weight * expected * expected).sum(), 1e-300)
-        return float((weight * (actual - factor * expected) ** 2).sum()), owner
     for i, (g, e) in enumerate(chosen):
         members = (owner == -1) & (groups[g][1] == e)
         c = (weight * expected * expected)[members].sum()
