@@ -32,7 +32,9 @@ class Anomaly:
     score: float
     volume: float = 0.0  # mean daily level of the series: how much business it carries
     causes: list[Cause] = field(default_factory=list)
+    # The root-cause set in the cube: [{"segment": {...}, "share": 0.81}], best first.
     drivers: list[dict[str, Any]] = field(default_factory=list)
+    uniform: bool = False  # the change is everywhere alike: no part of the cube carries it
     correlated: list[dict[str, Any]] = field(default_factory=list)
     # Funnel stages of the same segment that moved together, earliest first:
     # [{"stage": "leads", "start": "2026-03-02", "direction": "up", "change_pct": 48.0}, ...]
@@ -67,6 +69,7 @@ class Anomaly:
             "volume": round(self.volume, 2),
             "causes": [asdict(c) for c in self.causes],
             "drivers": self.drivers,
+            "uniform": self.uniform,
             "correlated": self.correlated,
             "funnel": self.funnel,
         }
@@ -87,6 +90,7 @@ class Anomaly:
             volume=data.get("volume", 0.0),
             causes=[Cause(**c) for c in data.get("causes", [])],
             drivers=list(data.get("drivers", [])),
+            uniform=bool(data.get("uniform", False)),
             correlated=list(data.get("correlated", [])),
             funnel=list(data.get("funnel", [])),
         )

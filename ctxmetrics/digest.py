@@ -24,7 +24,7 @@ from typing import Any
 
 from ctxmetrics.anomaly import Anomaly
 from ctxmetrics.segments import is_within, segment_key, segment_label
-from ctxmetrics.wording import metric_label, tag_command
+from ctxmetrics.wording import metric_label, tag_command, where_text
 
 GROUP_DAYS = 3
 DEFAULT_LIMIT = 30
@@ -310,17 +310,6 @@ def levels_text(anomaly: Anomaly, ratio: bool = False) -> str:
     return f"{kind}, {_num(anomaly.before, ratio)} → {_num(anomaly.after, ratio)}, score {anomaly.score:.1f}"
 
 
-def driver_text(driver: dict[str, Any]) -> str:
-    """One driver as text: 'EMEA/paid 81%' or its keys as k=v."""
-    share = driver.get("share")
-    share_text = f" {100 * share:.0f}%" if isinstance(share, (int, float)) else ""
-    if isinstance(driver.get("segment"), dict):
-        return f"{segment_label(driver['segment'])}{share_text}"
-    if driver.get("stage"):
-        return f"stage {driver['stage']}{share_text}" + (f" ({driver['note']})" if driver.get("note") else "")
-    return ", ".join(f"{k}={v}" for k, v in driver.items())
-
-
 def also_text(item: DigestItem, limit: int = 6) -> str:
     parts = [f"{segment_label(a.segment)} {_pct(a.change_pct)}" for a in item.also[:limit]]
     more = f" and {len(item.also) - limit} more" if len(item.also) > limit else ""
@@ -350,8 +339,8 @@ def render_markdown(digest: Digest) -> str:
             for cause in a.causes[:3]:
                 verdict = f" [{cause.verdict}]" if cause.verdict else ""
                 out.append(f"   - cause: {cause.title} ({cause.type}, {cause.score:.2f}){verdict}: {cause.reason}")
-            if a.drivers:
-                out.append(f"   - drivers: {'; '.join(driver_text(d) for d in a.drivers[:3])}")
+            if where_text(a):
+                out.append(f"   - where: {where_text(a)}")
             if item.also:
                 out.append(f"   - also in: {also_text(item)}")
         out += _hidden(digest, explained)
@@ -362,8 +351,8 @@ def render_markdown(digest: Digest) -> str:
         a = item.anomaly
         out.append(f"{n}. **{item.summary}**")
         out.append(f"   - {levels_text(a, a.metric in digest.ratio_metrics)}; importance {item.importance:.1f}")
-        if a.drivers:
-            out.append(f"   - drivers: {'; '.join(driver_text(d) for d in a.drivers[:3])}")
+        if where_text(a):
+            out.append(f"   - where: {where_text(a)}")
         if item.also:
             out.append(f"   - also in: {also_text(item)}")
         out.append(f"   - tag it: `{item.tag_command}`")

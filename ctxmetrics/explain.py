@@ -20,15 +20,17 @@ Causes below `min_cause_score` are dropped: an empty list means "unexplained", w
 better than a wrong explanation. Every cause carries the facts behind its score as a
 plain-language `reason`.
 
-Drivers: the before/after difference of the anomaly's window split over the child segments
-one dimension deeper (same-weekday baseline from the four weeks before the start).
+Drivers: the root-cause set of the anomaly in the cube (see `rootcause`): from the expected
+and actual value of every leaf under the anomaly's segment over its window, the smallest
+set of segments at any layer that carries the change — or "uniform" when it is everywhere
+alike. A scoped event explains a rollup when the root-cause set lies inside its scope.
 """
 from __future__ import annotations
 
 import datetime as dt
 import math
 from dataclasses import dataclass
-from itertools import product
+from itertools import combinations, product
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from ctxmetrics.anomaly import Anomaly, Cause
@@ -66,8 +68,6 @@ _END_FLOOR = 0.5
 _NOT_SPECIFIC = 0.5  # outside-scope change at least this fraction of the inside change
 _BASELINE_WEEKS = 4
 _MEASURE_DAYS = 28  # window measured for a persistent shift
-_MAX_DRIVERS = 5
-_MIN_DRIVER_SHARE = 0.1
 _MAX_CORRELATED = 5
 
 
@@ -95,12 +95,12 @@ def explain_anomalies(
     for anomaly in anomalies:
         cube = cubes.get(anomaly.metric)
         if cube is not None:
-            anomaly.drivers = cube.drivers(anomaly)
+            anomaly.drivers, anomaly.uniform = cube.root_cause(anomaly)
     _link_funnel(anomalies, config)
     _link_correlated(anomalies, config)
     events = [_Event.of(a, config, data_end) for a in annotations]
     by_metric: dict[str, list[Anomaly]] = {}
-    for anomaly in anomalies:
+    for anomaly in sorted(anomalies, key=lambda a: a.start):
         by_metric.setdefault(anomaly.metric, []).append(anomaly)
     for anomaly in anomalies:
         anomaly.causes = _causes(anomaly, events, cubes.get(anomaly.metric), config, verdicts, by_metric)
@@ -271,9 +271,12 @@ def _moved(anomaly: Anomaly, metric: str, event: _Event, by_metric, same_directi
     flowed into this one."""
     lo = event.first - dt.timedelta(days=event.window.lead + _SLACK)
     hi = anomaly.start + dt.timedelta(days=1)
-    for other in by_metric.get(metric, ()):
-        if other.start < lo or other.start > hi:
-            continue
+    import bisect
+
+    ordered = by_metric.get(metric, [])  # by start: only those starting in [lo, hi] are read
+    first = bisect.bisect_left(ordered, lo, key=lambda a: a.start)
+    last = bisect.bisect_right(ordered, hi, key=lambda a: a.start)
+    for other in ordered[first:last]:
         if same_direction and other.direction != anomaly.direction:
             continue
         if _overlap(other.segment, anomaly.segment):
@@ -375,7 +378,13 @@ def _assess(anomaly: Anomaly, event: _Event, cube, config: Config, by_metric) ->
             score *= _SCOPE_EXACT
             facts.append(f"scope {scope_text} matches exactly")
     else:  # partial: the anomaly is a rollup wider than the scope
-        split = cube.scope_split(anomaly, ann.scope) if cube is not None else _split_from_drivers(anomaly, ann.scope)
+        if anomaly.uniform:
+            return _Assessment(0.0, facts, f"the change in {segment_label(anomaly.segment)} is everywhere alike, "
+                                           f"not specific to {scope_text}")
+        if anomaly.drivers:  # the root-cause set decides: it must lie inside the scope
+            split = _split_from_drivers(anomaly, ann.scope) or (0.0, 1.0, None)
+        else:
+            split = cube.scope_split(anomaly, ann.scope) if cube is not None else None
         if split is None:
             return _Assessment(0.0, facts, f"scope {scope_text} is narrower than {segment_label(anomaly.segment)}")
         share, inside, outside = split
@@ -471,12 +480,17 @@ class _Cube:
     """A SeriesSet with an index of child segments and before/after measurements."""
 
     def __init__(self, series_set: "SeriesSet"):
+        import numpy as np  # scan-only: the read paths that import this module never build a cube
+
+        from ctxmetrics.rootcause import encode_leaves
+
         self.series_set = series_set
-        self.children: dict[str, dict[str, list[int]]] = {}
-        for row, segment in enumerate(series_set.segments):
-            for dim in segment:
-                parent = {k: v for k, v in segment.items() if k != dim}
-                self.children.setdefault(segment_key(parent), {}).setdefault(dim, []).append(row)
+        depth = max((len(s) for s in series_set.segments), default=0)
+        self.dims = list(next((s for s in series_set.segments if len(s) == depth), {}))
+        self.leaf_rows = np.array([r for r, s in enumerate(series_set.segments) if depth and len(s) == depth], dtype=int)
+        self.leaf_codes, self.leaf_names = encode_leaves([series_set.segments[r] for r in self.leaf_rows], self.dims)
+        self._expectations: dict[tuple[int, int], tuple] = {}
+        self._members: dict[tuple[int, int], Any] = {}  # (dim, value code) -> indexes of its leaves
 
     def _window(self, anomaly: Anomaly) -> tuple[int, int] | None:
         s = self.series_set.day_index(anomaly.start)
@@ -520,26 +534,66 @@ class _Cube:
             expected = den[:, days] * rate[:, None]
             return (values[:, days] - expected).sum(axis=1), expected.sum(axis=1)
 
-    def drivers(self, anomaly: Anomaly) -> list[dict[str, Any]]:
-        """Child segments carrying the change, best first: [{"segment", "share"}]."""
+    def root_cause(self, anomaly: Anomaly) -> tuple[list[dict[str, Any]], bool]:
+        """(drivers, uniform) of an anomaly on a rollup, localized over the leaves under it;
+        a leaf has no drivers."""
+        import numpy as np
+
+        from ctxmetrics.rootcause import localize_codes
+
+        free = [d for d in self.dims if d not in anomaly.segment]
         window = self._window(anomaly)
-        groups = self.children.get(anomaly.segment_key, {})
-        if window is None or not groups:
-            return []
-        sign = 1.0 if anomaly.direction == "up" else -1.0
-        found = []
-        for dim, rows in groups.items():
-            excess, _ = self.delta(rows, window)
-            total = float(excess.sum())
-            if total * sign <= 0:
-                continue
-            order = sorted(range(len(rows)), key=lambda i: -excess[i] / total)
-            for i in order[:3]:
-                share = float(excess[i] / total)
-                if share >= _MIN_DRIVER_SHARE:
-                    found.append({"segment": dict(self.series_set.segments[rows[i]]), "share": round(share, 2)})
-        found.sort(key=lambda d: -d["share"])
-        return found[:_MAX_DRIVERS]
+        if not free or window is None:
+            return [], False
+        inside = self._leaves_under(anomaly.segment)
+        if len(inside) < 2:
+            return [], False
+        expected, actual, noise = (None if part is None else part[inside] for part in self._leaf_expectation(window))
+        columns = [self.dims.index(d) for d in free]
+        found = localize_codes(
+            self.leaf_codes[inside][:, columns], free, [self.leaf_names[j] for j in columns], expected, actual, noise
+        )
+        drivers = [
+            {"segment": {d: {**anomaly.segment, **part}[d] for d in self.dims if d in anomaly.segment or d in part},
+             "share": share}
+            for part, share in found.elements
+        ]
+        return drivers, found.uniform
+
+    def _leaves_under(self, segment: Mapping[str, str]):
+        """Indexes of the leaves inside `segment`: the leaves of its rarest value, narrowed
+        by the others (cheap even in a cube of many leaves)."""
+        import numpy as np
+
+        parts = []
+        for dim, value in segment.items():
+            j = self.dims.index(dim)
+            code = self.leaf_names[j].index(value) if value in self.leaf_names[j] else -1
+            if (j, code) not in self._members:
+                self._members[(j, code)] = np.flatnonzero(self.leaf_codes[:, j] == code)
+            parts.append((len(self._members[(j, code)]), j, code))
+        if not parts:
+            return np.arange(len(self.leaf_rows))
+        parts.sort()
+        found = self._members[parts[0][1:]]
+        for _, j, code in parts[1:]:
+            found = found[self.leaf_codes[found, j] == code]
+        return found
+
+    def _leaf_expectation(self, window: tuple[int, int]):
+        """(expected, actual, noise) of every leaf over `window`, computed once per window."""
+        if window not in self._expectations:
+            from ctxmetrics.rootcause import window_expectation
+
+            rows = self.leaf_rows
+            if self.series_set.denominators is None and window[0] >= 7:
+                self._expectations[window] = window_expectation(
+                    self.series_set.values[rows], window[0], window[1], _BASELINE_WEEKS
+                )
+            else:  # rates: numerators against the denominators times the baseline rate
+                excess, baseline = self.delta(list(rows), window)
+                self._expectations[window] = (baseline, baseline + excess, None)
+        return self._expectations[window]
 
     def _rows(self, base: Mapping[str, str], scope: Mapping[str, tuple[str, ...]]) -> list[int]:
         """Rows of `base` narrowed to every combination of the scope's values on dims it lacks."""
@@ -631,32 +685,74 @@ def _link_funnel(anomalies: list[Anomaly], config: Config) -> None:
 
 def _link_correlated(anomalies: list[Anomaly], config: Config) -> None:
     """Other anomalies starting within ±`correlated_days`: same segment first, then related
-    segments of the same metric, then the rest; by business size within each group."""
+    segments of the same metric, then the rest; by business size within each group.
+
+    Near-linear in the number of anomalies: per anomaly only the few best candidates of each
+    group are read — through an index by segment (same segment and its rollups), by
+    ancestor (its sub-segments) and by start day (the rest), each list by size.
+    """
     days = config.explain.correlated_days
-    ordered = sorted(anomalies, key=lambda a: a.start)
-    starts = [a.start for a in ordered]
-    import bisect
+    key = {id(a): a.segment_key for a in anomalies}  # built once: a key is built from the segment
+    order = {id(a): (-abs(a.change_pct) * max(a.volume, 1.0), a.id) for a in anomalies}
+    ancestors = {id(a): _ancestor_keys(a.segment) for a in anomalies}
+    rollups = {i: set(keys) for i, keys in ancestors.items()}
+    by_day: dict[dt.date, list[Anomaly]] = {}
+    by_segment: dict[str, list[Anomaly]] = {}
+    by_ancestor: dict[tuple[str, str], list[Anomaly]] = {}
+    for a in anomalies:
+        by_day.setdefault(a.start, []).append(a)
+        by_segment.setdefault(key[id(a)], []).append(a)
+        for ancestor in ancestors[id(a)]:
+            by_ancestor.setdefault((a.metric, ancestor), []).append(a)
+    for group in (*by_segment.values(), *by_ancestor.values()):
+        group.sort(key=lambda b: order[id(b)])
+    windows: dict[dt.date, list[Anomaly]] = {}  # per start day: every anomaly near it, by size
+
+    entries: dict[int, dict[str, Any]] = {}  # one entry per anomaly, however often it is listed
+
+    def entry(b: Anomaly) -> dict[str, Any]:
+        if id(b) not in entries:
+            entries[id(b)] = {"id": order[id(b)][1], "metric": b.metric, "segment": dict(b.segment),
+                              "start": b.start.isoformat(), "change_pct": round(b.change_pct, 1)}
+        return entries[id(b)]
+
+    def rank(a: Anomaly, b: Anomaly) -> int:
+        if key[id(b)] == key[id(a)]:
+            return 0
+        related = key[id(b)] in rollups[id(a)] or key[id(a)] in rollups[id(b)]
+        return 1 if b.metric == a.metric and related else 2
 
     for a in anomalies:
-        lo = bisect.bisect_left(starts, a.start - dt.timedelta(days=days))
-        hi = bisect.bisect_right(starts, a.start + dt.timedelta(days=days))
-        near = []
-        for b in ordered[lo:hi]:
-            if b is a or (b.metric == a.metric and b.segment_key == a.segment_key):
-                continue
-            if b.segment_key == a.segment_key:
-                rank = 0
-            elif b.metric == a.metric and (is_within(b.segment, a.segment) or is_within(a.segment, b.segment)):
-                rank = 1
-            else:
-                rank = 2
-            near.append((rank, -abs(b.change_pct) * max(b.volume, 1.0), b.id, b))
-        near.sort(key=lambda t: t[:3])
-        a.correlated = [
-            {"id": b.id, "metric": b.metric, "segment": dict(b.segment), "start": b.start.isoformat(),
-             "change_pct": round(b.change_pct, 1)}
-            for *_, b in near[:_MAX_CORRELATED]
-        ]
+        found: dict[int, tuple[int, Anomaly]] = {}
+
+        def take(candidates, wanted_rank: int) -> None:
+            count = 0
+            for b in candidates:
+                if count >= _MAX_CORRELATED:
+                    break
+                if b is a or id(b) in found or abs((b.start - a.start).days) > days:
+                    continue
+                if (b.metric != a.metric or key[id(b)] != key[id(a)]) and rank(a, b) == wanted_rank:
+                    found[id(b)] = (wanted_rank, b)
+                    count += 1
+
+        take(by_segment.get(key[id(a)], ()), 0)
+        for ancestor in ancestors[id(a)]:  # its rollups: a few
+            if ancestor in by_segment:
+                take(by_segment[ancestor], 1)
+        take(by_ancestor.get((a.metric, key[id(a)]), ()), 1)  # its sub-segments
+        if a.start not in windows:
+            near = [b for k in range(-days, days + 1) for b in by_day.get(a.start + dt.timedelta(days=k), ())]
+            windows[a.start] = sorted(near, key=lambda b: order[id(b)])
+        take(windows[a.start], 2)
+        ranked = sorted(found.values(), key=lambda t: (t[0], order[id(t[1])]))
+        a.correlated = [entry(b) for _, b in ranked[:_MAX_CORRELATED]]
+
+
+def _ancestor_keys(segment: Mapping[str, str]) -> list[str]:
+    """The keys of every strict rollup of a segment (the total included)."""
+    pairs = [f"{k}={segment[k]}" for k in sorted(segment)]  # the order `segment_key` uses
+    return [",".join(keep) for n in range(len(pairs)) for keep in combinations(pairs, n)]
 
 
 # ------------------------------------------------------------------------ text

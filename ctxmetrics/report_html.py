@@ -11,9 +11,9 @@ from ctxmetrics.digest import (
     DigestItem,
     levels_text,
     also_text,
-    driver_text,
     missing_text,
 )
+from ctxmetrics.wording import where_text
 
 CSS = """
 :root { color-scheme: light; }
@@ -98,8 +98,8 @@ def _item(item: DigestItem, charts: dict[str, str], css: str, ratios=frozenset()
         verdict = f" [{escape(cause.verdict)}]" if cause.verdict else ""
         lines.append(f"<li>cause: <strong>{escape(cause.title)}</strong> ({escape(cause.type)}, "
                      f"{cause.score:.2f}){verdict}: {escape(cause.reason)}</li>")
-    if a.drivers:
-        lines.append(f"<li>drivers: {escape('; '.join(driver_text(d) for d in a.drivers[:3]))}</li>")
+    if where_text(a):
+        lines.append(f"<li>where: {escape(where_text(a))}</li>")
     if item.also:
         lines.append(f"<li>also in: {escape(also_text(item))}</li>")
     if item.tag_command:

@@ -13,7 +13,7 @@ from ctxmetrics.anomaly import Anomaly, Cause
 from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.results import load_anomalies, record_verdict
 from ctxmetrics.segments import segment_from_key, segment_key, segment_label
-from ctxmetrics.wording import metric_label, tag_command
+from ctxmetrics.wording import metric_label, tag_command, where_text
 
 if TYPE_CHECKING:
     from ctxmetrics.project import Project
@@ -38,7 +38,10 @@ class WhyAnswer:
     elsewhere: list[tuple[str, int]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"anomalies": [a.to_json() for a in self.anomalies]}
+        out: dict[str, Any] = {"anomalies": [a.to_json() for a in self.anomalies]}
+        if not self.anomalies:  # where in the cube the changes of the window are instead
+            out["elsewhere"] = [{"segment": segment_from_key(k), "anomalies": n} for k, n in self.elsewhere]
+        return out
 
 
 def _window(on, since, until) -> tuple[dt.date | None, dt.date | None]:
@@ -248,9 +251,9 @@ def format_anomaly(anomaly: Anomaly, metric_type: str = "count") -> list[str]:
             lines.append(f"       {cause.reason}")
     else:
         lines.append("  No known context.")
-    if anomaly.drivers:
-        carried = ", ".join(f"{segment_label(d['segment'])} {d['share'] * 100:.0f}%" for d in anomaly.drivers)
-        lines.append(f"  Carried by: {carried}")
+    where = where_text(anomaly)
+    if where:
+        lines.append(f"  Where: {where}")
     if anomaly.funnel:
         first, *rest = anomaly.funnel
         then = "; then " + ", ".join(

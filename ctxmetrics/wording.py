@@ -17,6 +17,17 @@ def metric_label(metric: str) -> str:
     return text[0].upper() + text[1:]
 
 
+def where_text(anomaly: Anomaly) -> str | None:
+    """Where in the cube the change sits, in one line: 'APAC/partner (92% of the change)',
+    'everywhere alike', or None when nothing was localized."""
+    if anomaly.uniform:
+        return "everywhere alike"
+    if not anomaly.drivers:
+        return None
+    parts = [f"{' x '.join(d['segment'].values())} ({d['share'] * 100:.0f}% of the change)" for d in anomaly.drivers]
+    return "; ".join(parts)
+
+
 def tag_command(anomaly: Anomaly) -> str:
     """The `ctxmetrics annotate add` command that would tag the event behind an anomaly."""
     title = f"{metric_label(anomaly.metric)} {segment_label(anomaly.segment)} {'drop' if anomaly.direction == 'down' else 'rise'}"

@@ -61,6 +61,25 @@ def test_the_untagged_effect_is_unexplained(demo):
     assert "ctxmetrics annotate add 'Leads APAC/partner drop' --type other --start 2026-01-" in unexplained
 
 
+def test_the_uniform_outage_reads_everywhere_alike(demo):
+    root, result, data, _ = demo
+    outage = _find(data["anomalies"], "leads", {}, date(2025, 9, 3), "down")
+    assert outage["uniform"] is True and outage["drivers"] == []
+    block = result.output.split("Sign-up form outage (outage)**", 1)[1].split("\n\n", 1)[0]
+    assert "   - where: everywhere alike" in block
+
+
+def test_the_partner_migration_is_the_one_apac_partner_cell(demo):
+    root, result, data, _ = demo
+    partner = _find(data["anomalies"], "leads", {"channel": "partner"}, date(2026, 1, 19), "down")
+    assert [d["segment"] for d in partner["drivers"]] == [{"region": "APAC", "channel": "partner"}]
+    assert partner["drivers"][0]["share"] >= 0.9 and partner["uniform"] is False
+    why = CliRunner().invoke(cli, ["--project", str(root), "why", "leads", "--segment", "channel=partner",
+                                   "--since", partner["start"]])
+    assert why.exit_code == 0, why.output
+    assert f"  Where: APAC x partner ({100 * partner['drivers'][0]['share']:.0f}% of the change)" in why.output
+
+
 def test_the_flopped_campaign_is_an_expected_effect_not_seen(demo):
     assert "apac-webinar-series" in [m["annotation_id"] for m in demo[2]["missing_effects"]]
 

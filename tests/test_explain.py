@@ -100,6 +100,14 @@ def test_rollup_scope_needs_the_scoped_child_to_carry_the_change():
     assert total.drivers[0]["segment"] == {"region": "NA"} and total.drivers[0]["share"] > 0.9
 
 
+def test_a_change_everywhere_alike_is_not_explained_by_a_scoped_event():
+    sets = {"leads": series_set(effects=[(r, 60, 69, 1.5) for r in REGIONS])}
+    total = anomaly(segment={}, change=50.0)
+    explain([total], [event("apac-webinar", scope={"region": ["APAC"]}), event("global-push")], sets)
+    assert total.uniform and total.drivers == []
+    assert causes(total) == ["global-push"]
+
+
 def test_rollup_scope_without_series_uses_stored_drivers():
     total = anomaly(segment={}, change=30.0)
     total.drivers = [{"segment": {"region": "NA"}, "share": 0.2}, {"segment": {"region": "APAC"}, "share": 0.8}]

@@ -59,7 +59,7 @@ def test_text_names_causes_reasons_drivers_and_funnel(project):
     assert "from May 4 to May 17, 2025 (spike)" in out.splitlines()[0]
     assert "Likely causes:\n    1. EMEA spring promo (campaign, emea-promo)" in out
     assert "scope region=EMEA matches exactly; lists leads; expected up, went up" in out
-    assert "Carried by: EMEA/" in out
+    assert "  Where: " in out
     assert "Funnel: leads moved first" in out
     assert "No known context." not in out
 
@@ -94,6 +94,21 @@ def test_no_anomaly_in_the_window_says_so_and_points_elsewhere(project):
     assert result.exit_code == 0
     assert result.output.startswith("No anomalies in leads APAC on 2025-05-10.")
     assert "Other leads segments with anomalies then: " in result.output and " EMEA (1)" in result.output
+
+
+def test_json_with_no_anomaly_lists_where_the_changes_are(project):
+    result = run(project, "why", "leads", "--segment", "region=APAC", "--on", "2025-05-10", "--json")
+    data = json.loads(result.output)
+    assert data["anomalies"] == [] and {"segment": {"region": "EMEA"}, "anomalies": 1} in data["elsewhere"]
+
+
+def test_the_emea_campaign_sits_in_emea_and_the_total_says_so(project):
+    result = run(project, "why", "leads", "--on", "2025-05-10", "--json")
+    total = json.loads(result.output)["anomalies"][0]
+    assert total["segment"] == {} and total["uniform"] is False
+    assert total["drivers"][0]["segment"] == {"region": "EMEA"} and total["drivers"][0]["share"] >= 0.8
+    assert f"  Where: EMEA ({100 * total['drivers'][0]['share']:.0f}% of the change)" in run(
+        project, "why", "leads", "--on", "2025-05-10").output
 
 
 @pytest.mark.parametrize("args, code, message", [

@@ -1,0 +1,305 @@
+"""Root-cause localization in a cube: which segments at any layer carry a change.
+
+Given, for every leaf of a cube, the value expected over an anomaly's window, the actual
+value and the noise of that difference, find the smallest set of elements — a dimension
+value, a pair of values, ... — whose own change explains the deviation.
+
+The model borrows from the published methods and keeps what each does best:
+
+- Squeeze's generalized ripple effect: the leaves under one root-cause element all change
+  by about the same factor (`actual ≈ k · expected`), whatever the element's layer;
+- HotSpot/AutoRoot: search elements of every layer, fitting that factor per element;
+- RiskLoc: leaves are judged against their own noise, so a small, noisy cell is not
+  blamed for what a large steady one did.
+
+Elements are chosen greedily: each step takes the element whose fitted factor removes the
+most noise-weighted squared error from the leaves no chosen element covers yet, as long as
+that gain is beyond what the best of all candidates would reach on noise alone. Squared
+error favours the most specific element that carries a change (one changed cell beats its
+row, whose four unchanged cells the row's factor would misfit); a whole row that changed
+beats each of its cells. Elements that add nothing once the others are in are dropped
+again, and a coarse element is split into finer ones inside it when they fit better for
+their number (three changed cells of one column). The change is "uniform" (everywhere alike) when one factor for every leaf fits as
+well as the chosen set does, given the set's extra parameters.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import combinations
+from typing import Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["RootCause", "encode_leaves", "localize", "localize_codes", "window_expectation"]
+
+_MAX_ELEMENTS = 3  # a business reads at most a few places; more is "spread out"
+_FALSE_ALARM = 0.05  # chance that noise alone adds an element, over all candidates
+_MIN_GAIN_SHARE = 0.02  # an element must remove this share of the unexplained error
+
+
+@dataclass(frozen=True)
+class RootCause:
+    """The localized root cause: `elements` as [(segment, share of the deviation)], most
+    important first; `uniform` when the change is everywhere alike."""
+
+    elements: list[tuple[dict[str, str], float]]
+    uniform: bool
+
+
+def localize(
+    leaves: Sequence[Mapping[str, str]],
+    expected: np.ndarray,
+    actual: np.ndarray,
+    noise: np.ndarray | None = None,
+    max_layer: int = 3,
+) -> RootCause:
+    """The smallest set of segments that explains how `actual` departs from `expected`.
+
+    Args:
+        leaves: One segment per leaf, every leaf with the same dimensions (those that vary
+            inside the cube being searched).
+        expected: Expected value of each leaf over the window (its baseline).
+        actual: Actual value of each leaf over the window.
+        noise: Standard deviation of `actual - expected` per leaf under no change; by
+            default Poisson-like, the square root of the expected value.
+        max_layer: Deepest layer searched (1 = single dimension values).
+
+    Returns:
+        The root-cause set with each element's share of the total deviation.
+    """
+    dims = list(leaves[0]) if len(leaves) else []
+    codes, names = encode_leaves(leaves, dims)
+    return localize_codes(codes, dims, names, expected, actual, noise, max_layer)
+
+
+def localize_codes(
+    codes: np.ndarray,
+    dims: Sequence[str],
+    names: Sequence[Sequence[str]],
+    expected: np.ndarray,
+    actual: np.ndarray,
+    noise: np.ndarray | None = None,
+    max_layer: int = 3,
+) -> RootCause:
+    """`localize` for leaves given as codes: `codes[i, j]` indexes `names[j]`, the values
+    of dimension `dims[j]` (no dictionaries per leaf in a cube of many leaves)."""
+    expected = np.asarray(expected, dtype=float)
+    actual = np.asarray(actual, dtype=float)
+    if noise is None:
+        noise = np.sqrt(np.maximum(np.abs(expected), 1.0))
+    noise = np.maximum(np.asarray(noise, dtype=float), 1e-9)
+    deviation = float((actual - expected).sum())
+    if not len(dims) or len(codes) < 2 or deviation == 0:
+        return RootCause([], False)
+    groups = _candidate_groups(codes, min(max_layer, len(dims)))
+    weight = 1.0 / noise**2
+    n_candidates = sum(int(g.max()) + 1 for _, g in groups)
+    threshold = _null_gain(n_candidates)
+
+    start_error = float((weight * (actual - expected) ** 2).sum())
+    everything = np.ones(len(expected), dtype=bool)
+    chosen = _greedy(groups, everything, [], weight, expected, actual, threshold, start_error)
+    chosen = _prune(chosen, groups, weight, expected, actual, threshold)
+    chosen = _refine(chosen, groups, weight, expected, actual, threshold, start_error)
+    set_error, owner = _fit(chosen, groups, weight, expected, actual)
+    uniform_error = _uniform_error(weight, expected, actual)
+    # One factor for all leaves as good as the set, given the set's extra factors.
+    if uniform_error <= set_error + threshold * max(len(chosen) - 1, 0) and start_error - uniform_error > threshold:
+        return RootCause([], True)
+    carried = [float((actual - expected)[owner == i].sum()) for i in range(len(chosen))]
+    # Only parts that moved the way the whole did carry the change. Noise elsewhere can
+    # cancel some of it in the total: shares are then of the set's own deviation, so they
+    # never add past 100%.
+    drivers = [i for i in range(len(chosen)) if carried[i] * deviation > 0]
+    scale = math.copysign(max(abs(deviation), abs(sum(carried[i] for i in drivers))), deviation)
+    elements = []
+    for i in drivers:
+        g, e = chosen[i]
+        elements.append((_segment(groups[g][0], codes, groups[g][1], e, dims, names), round(carried[i] / scale, 2)))
+    elements.sort(key=lambda pair: -pair[1])
+    return RootCause(elements, False)
+
+
+def window_expectation(
+    values: np.ndarray, first: int, last: int, weeks: int = 4
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(expected, actual, noise) per row over days `first..last`, from each row's own history.
+
+    Expected: per weekday, the median of the same weekday in the `weeks` weeks before
+    `first` (robust to a past spike). Noise: the spread of those weeks around their
+    weekday medians (MAD), at least Poisson-like for counts, scaled to the window's length
+    and to the uncertainty of a median of `weeks` values. Unknown (NaN) days are skipped.
+    """
+    days = np.arange(first, last + 1)
+    lo = first - 7 * weeks
+    history = np.arange(max(lo, 0), first)
+    if len(history) < 7:
+        raise ValueError("at least one week of history is needed before the window.")
+    hist = values[:, history]
+    weekday = (history - first) % 7
+    medians = np.full((values.shape[0], 7), np.nan)
+    for d in range(7):
+        cols = hist[:, weekday == d]
+        if cols.shape[1] and not np.all(np.isnan(cols)):
+            with np.errstate(all="ignore"):
+                medians[:, d] = np.nanmedian(cols, axis=1)
+    per_day = medians[:, (days - first) % 7]
+    now = values[:, days]
+    keep = ~np.isnan(now) & ~np.isnan(per_day)
+    expected = np.where(keep, per_day, 0.0).sum(axis=1)
+    actual = np.where(keep, now, 0.0).sum(axis=1)
+    residual = np.abs(hist - medians[:, weekday])
+    with np.errstate(all="ignore"):
+        spread = 1.4826 * np.nanmedian(residual, axis=1)
+        level = np.nanmean(np.abs(per_day), axis=1)
+    spread = np.fmax(np.nan_to_num(spread), np.sqrt(np.maximum(np.nan_to_num(level), 1.0)))
+    n = np.maximum(keep.sum(axis=1), 1)
+    per_week = max(len(history) // 7, 1)
+    noise = spread * np.sqrt(n * (1.0 + math.pi / 2 / per_week))
+    return expected, actual, noise
+
+
+# ------------------------------------------------------------------------ internals
+
+
+def encode_leaves(leaves: Sequence[Mapping[str, str]], dims: Sequence[str]) -> tuple[np.ndarray, list[list[str]]]:
+    """(codes, names): `codes[i, j]` is the index of leaf i's value of `dims[j]` in `names[j]`."""
+    codes = np.empty((len(leaves), len(dims)), dtype=np.int64)
+    names: list[list[str]] = []
+    for j, dim in enumerate(dims):
+        index: dict[str, int] = {}
+        for i, leaf in enumerate(leaves):
+            codes[i, j] = index.setdefault(leaf[dim], len(index))
+        names.append(list(index))
+    return codes, names
+
+
+def _candidate_groups(codes: np.ndarray, max_layer: int) -> list[tuple[tuple[int, ...], np.ndarray]]:
+    """Per combination of dimensions up to `max_layer`: each leaf's element id in it."""
+    groups = []
+    radix = codes.max(axis=0) + 1
+    for layer in range(1, max_layer + 1):
+        for combo in combinations(range(codes.shape[1]), layer):
+            key = np.zeros(len(codes), dtype=np.int64)
+            for j in combo:
+                key = key * radix[j] + codes[:, j]
+            ids = np.unique(key, return_inverse=True)[1].reshape(-1)
+            if int(ids.max()) > 0:  # an element covering everything is not a subset
+                groups.append((combo, ids))
+    return groups
+
+
+@lru_cache(maxsize=256)
+def _null_gain(candidates: int) -> float:
+    """Largest gain noise alone reaches over `candidates` one-factor fits (chi-square, one
+    degree of freedom, with a Bonferroni bound): z² at probability _FALSE_ALARM/candidates."""
+    p = _FALSE_ALARM / max(candidates, 1)
+    # Two-sided normal tail: z with erfc(z/sqrt2) = p, by bisection (numpy only).
+    lo, hi = 0.0, 40.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if math.erfc(mid / math.sqrt(2)) > p else (lo, mid)
+    return lo * lo
+
+
+def _greedy(groups, free, chosen, weight, expected, actual, threshold, start_error, allowed=None):
+    """Add elements one by one while the best one's gain is beyond noise; `allowed` limits
+    the candidate groups, `free` the leaves they may take."""
+    chosen = list(chosen)
+    free = free.copy()
+    for g, e in chosen:
+        free &= groups[g][1] != e
+    while len(chosen) < _MAX_ELEMENTS and free.any():
+        best = _best_element(groups, free, weight, expected, actual, chosen, allowed)
+        if best is None or best[0] <= threshold or best[0] < _MIN_GAIN_SHARE * start_error:
+            break
+        _, g, e = best
+        free &= groups[g][1] != e
+        chosen.append((g, e))
+    return chosen
+
+
+def _best_element(groups, free, weight, expected, actual, chosen, allowed=None):
+    """(gain, group, element) of the candidate that removes the most error from
+    the leaves not covered yet; None when none has any."""
+    taken = set(chosen)
+    best = None
+    w = weight * free
+    for g, (_, ids) in enumerate(groups):
+        if allowed is not None and g not in allowed:
+            continue
+        size = int(ids.max()) + 1
+        a = np.bincount(ids, w * actual * actual, size)
+        b = np.bincount(ids, w * actual * expected, size)
+        c = np.bincount(ids, w * expected * expected, size)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # error before, a - 2b + c (leaves at expected), minus error after, a - b²/c
+            gain = np.where(c > 0, (b - c) ** 2 / c, 0.0)
+        for e in [e for gg, e in taken if gg == g]:
+            gain[e] = -np.inf
+        e = int(np.argmax(gain))
+        if gain[e] > 0 and (best is None or gain[e] > best[0]):
+            best = (float(gain[e]), g, e)
+    return best
+
+
+def _refine(chosen, groups, weight, expected, actual, threshold, start_error):
+    """Replace a coarse element by finer ones inside it when they fit better, counting each
+    extra element as `threshold` of error: three changed cells of a column are three cells,
+    not the column, whose factor would misfit its unchanged cells."""
+    best = list(chosen)
+    best_cost = _fit(best, groups, weight, expected, actual)[0] + threshold * len(best)
+    for g, e in chosen:
+        combo = set(groups[g][0])
+        finer = {h for h, (other, _) in enumerate(groups) if combo < set(other)}
+        if not finer:
+            continue
+        rest = [c for c in best if c != (g, e)]
+        inside = groups[g][1] == e
+        trial = _greedy(groups, inside, rest, weight, expected, actual, threshold, start_error, finer)
+        cost = _fit(trial, groups, weight, expected, actual)[0] + threshold * len(trial)
+        if len(trial) > len(rest) and cost < best_cost:
+            best, best_cost = trial, cost
+    return best
+
+
+def _uniform_error(weight, expected, actual) -> float:
+    """Error when every leaf changes by one common fitted factor."""
+    factor = (weight * actual * expected).sum() / max((weight * expected * expected).sum(), 1e-300)
+    return float((weight * (actual - factor * expected) ** 2).sum())
+
+
+def _fit(chosen, groups, weight, expected, actual) -> tuple[float, np.ndarray]:
+    """Error of the model where each element in order takes the leaves not taken yet and
+    scales them by its fitted factor; the owner of each leaf (-1: none)."""
+    owner = np.full(len(expected), -1)
+    pred = expected.copy()
+    for i, (g, e) in enumerate(chosen):
+        members = (owner == -1) & (groups[g][1] == e)
+        c = (weight * expected * expected)[members].sum()
+        if c > 0:
+            pred[members] = (weight * actual * expected)[members].sum() / c * expected[members]
+        owner[members] = i
+    return float((weight * (actual - pred) ** 2).sum()), owner
+
+
+def _prune(chosen, groups, weight, expected, actual, threshold):
+    """Drop elements that, once the others are in, no longer remove more than noise would."""
+    chosen = list(chosen)
+    changed = True
+    while changed and len(chosen) > 1:
+        changed = False
+        full = _fit(chosen, groups, weight, expected, actual)[0]
+        losses = [_fit(chosen[:i] + chosen[i + 1 :], groups, weight, expected, actual)[0] - full for i in range(len(chosen))]
+        i = int(np.argmin(losses))
+        if losses[i] <= threshold:
+            del chosen[i]
+            changed = True
+    return chosen
+
+
+def _segment(combo, codes, ids, element, dims, names) -> dict[str, str]:
+    row = int(np.flatnonzero(ids == element)[0])
+    return {dims[j]: names[j][codes[row, j]] for j in combo}

@@ -1,0 +1,117 @@
+"""Root-cause localization: each claim of ctxmetrics/rootcause.py as an assertion."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ctxmetrics.rootcause import localize, window_expectation
+
+REGIONS = ("NA", "EMEA", "APAC", "LATAM", "ANZ", "MEA")
+CHANNELS = ("paid", "organic", "partner", "events", "email")
+LEAVES = [{"region": r, "channel": c} for r in REGIONS for c in CHANNELS]
+
+
+def cube(factors: dict, seed: int = 3, relative_noise: float = 0.0):
+    """Expected values of every region x channel leaf and an actual drawn with count noise,
+    each leaf scaled by the factor of the first matching element of `factors`."""
+    rng = np.random.default_rng(seed)
+    expected = rng.uniform(200, 2000, len(LEAVES))
+    scale = np.ones(len(LEAVES))
+    for element, factor in factors.items():
+        inside = np.array([all(leaf[k] == v for k, v in element) for leaf in LEAVES])
+        scale[inside & (scale == 1.0)] = factor
+    mean = expected * scale * (1 + relative_noise * rng.standard_normal(len(LEAVES)))
+    noise = np.sqrt(expected + (relative_noise * expected) ** 2)
+    return expected, rng.poisson(mean).astype(float), noise
+
+
+def segments(result):
+    return [segment for segment, _ in result.elements]
+
+
+def test_one_changed_cell_is_that_cell_not_its_region_or_channel():
+    expected, actual, noise = cube({(("region", "APAC"), ("channel", "partner")): 0.4})
+    found = localize(LEAVES, expected, actual, noise)
+    assert segments(found) == [{"region": "APAC", "channel": "partner"}]
+    assert not found.uniform
+
+
+def test_a_whole_region_is_the_region_not_its_cells():
+    expected, actual, noise = cube({(("region", "EMEA"),): 1.5})
+    assert segments(localize(LEAVES, expected, actual, noise)) == [{"region": "EMEA"}]
+
+
+def test_elements_of_different_dimensions_are_found_together():
+    expected, actual, noise = cube({(("region", "NA"),): 0.5, (("channel", "email"),): 0.5})
+    assert sorted(map(str, segments(localize(LEAVES, expected, actual, noise)))) == sorted(
+        map(str, [{"region": "NA"}, {"channel": "email"}])
+    )
+
+
+def test_three_changed_cells_of_one_channel_are_three_cells_not_the_channel():
+    cells = {(("region", r), ("channel", "organic")): 0.3 for r in ("NA", "EMEA", "APAC")}
+    expected, actual, noise = cube(cells)
+    found = segments(localize(LEAVES, expected, actual, noise))
+    assert sorted(map(str, found)) == sorted(map(str, [dict(c) for c in cells]))
+
+
+def test_a_change_everywhere_alike_is_uniform_with_no_elements():
+    expected, actual, noise = cube({(("region", r),): 0.6 for r in REGIONS}, relative_noise=0.02)
+    found = localize(LEAVES, expected, actual, noise)
+    assert found.uniform and found.elements == []
+
+
+def test_noise_alone_has_no_root_cause():
+    for seed in range(20):
+        expected, actual, noise = cube({}, seed=seed, relative_noise=0.05)
+        found = localize(LEAVES, expected, actual, noise)
+        assert found.elements == [] and not found.uniform, seed
+
+
+def test_shares_are_of_the_deviation_best_first_and_never_add_past_one():
+    expected, actual, noise = cube({(("region", "NA"),): 0.4, (("region", "ANZ"), ("channel", "paid")): 0.2})
+    found = localize(LEAVES, expected, actual, noise)
+    shares = [share for _, share in found.elements]
+    assert shares == sorted(shares, reverse=True)
+    assert 0 < sum(shares) <= 1.0
+    na = dict((str(s), v) for s, v in found.elements)[str({"region": "NA"})]
+    inside = np.array([leaf["region"] == "NA" for leaf in LEAVES])
+    assert na == pytest.approx((actual - expected)[inside].sum() / (actual - expected).sum(), abs=0.01)
+
+
+def test_a_small_noisy_cell_is_not_blamed_for_noise_the_size_of_its_own_spread():
+    expected, actual, noise = cube({})
+    noisy = LEAVES.index({"region": "MEA", "channel": "email"})
+    noise[noisy] *= 50  # this leaf is known to swing a lot
+    actual[noisy] += 3 * noise[noisy] / 2
+    assert localize(LEAVES, expected, actual, noise).elements == []
+
+
+def test_parts_that_moved_against_the_change_are_not_drivers():
+    expected, actual, noise = cube({(("region", "NA"),): 0.3, (("region", "LATAM"), ("channel", "email")): 1.3})
+    found = localize(LEAVES, expected, actual, noise)
+    assert segments(found) == [{"region": "NA"}]
+
+
+def test_single_leaf_or_no_change_gives_nothing():
+    assert localize(LEAVES[:1], np.array([10.0]), np.array([2.0])).elements == []
+    expected = np.full(len(LEAVES), 100.0)
+    assert localize(LEAVES, expected, expected.copy()) == localize(LEAVES, expected, expected)
+    assert localize(LEAVES, expected, expected.copy()).elements == []
+
+
+def test_window_expectation_uses_the_weekday_median_of_the_weeks_before():
+    days = 35
+    weekly = np.array([10, 20, 30, 40, 50, 5, 5], dtype=float)
+    values = np.tile(weekly, days // 7)[None, :].repeat(2, axis=0)
+    values[0, 3] = 1000  # one past spike does not move a median
+    values[1, 28:] *= 2  # the window doubles
+    expected, actual, noise = window_expectation(values, 28, 34, weeks=4)
+    assert expected.tolist() == [weekly.sum(), weekly.sum()]
+    assert actual.tolist() == [weekly.sum(), 2 * weekly.sum()]
+    assert (noise >= np.sqrt(weekly.mean())).all()  # at least Poisson-like for counts
+
+
+def test_window_expectation_needs_a_week_of_history():
+    with pytest.raises(ValueError, match="one week of history"):
+        window_expectation(np.ones((1, 10)), 3, 5)
