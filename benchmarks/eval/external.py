@@ -1,0 +1,168 @@
+"""Public series kept outside the repository (default /work/extdata; see its fetch_notes.md).
+
+- `tcpd/`: the Turing change-point benchmark (van den Burg & Williams 2020): every
+  `datasets/<name>/<name>.json` present, and `annotations.json` (change points per
+  annotator). Scored as in the paper: F1 with a margin of 5 points, index 0 a change
+  point of every annotator and every method, precision against the union of annotators,
+  recall averaged over annotators; the figure is F1 averaged over series. One fixed
+  configuration for every series: kind "gauge", dates from the file when it has them;
+  a multivariate series is the union of its columns' changes. Baselines in the same run:
+  "no change" (index 0 only) and ruptures `Binseg(model="l2")` on columns scaled by their
+  robust noise (MAD of first differences / sqrt 2) with a BIC-type penalty (d+1) log n.
+- `nab/nyc_taxi.csv`: NAB's 30-minute New York taxi demand, summed to days; truth (drops):
+  July 4, Labor Day, Thanksgiving, Christmas, New Year's Day and the blizzard (2015-01-26/27).
+- `prophet/example_wp_log_peyton_manning.csv`: daily log page views (a gauge): a shape
+  test (no crash, at most max(3, n/20) changes), no truth.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.eval.cases import Case, Planted
+from benchmarks.eval.detector import Detector, change_points
+from benchmarks.eval.run import run_case
+from benchmarks.eval.scoring import tcpd_f1
+
+DEFAULT_FOLDER = Path("/work/extdata")
+MARGIN = 5
+TAXI_DROPS = {
+    "2014-07-04": "July 4", "2014-09-01": "Labor Day", "2014-11-27": "Thanksgiving",
+    "2014-12-25": "Christmas", "2015-01-01": "New Year's Day", "2015-01-26": "blizzard",
+}
+_TIME_FORMATS = {"%Y": "Y", "%Y-%m": "M", "%Y-%m-%d": "D"}
+
+
+def _tcpd_dates(time: dict) -> np.ndarray | None:
+    """Dates of a TCPD series when its time axis is years, months or days."""
+    unit = _TIME_FORMATS.get(time.get("format", ""))
+    if unit is None or "raw" not in time:
+        return None
+    return np.array(time["raw"], dtype=f"datetime64[{unit}]").astype("datetime64[D]")
+
+
+def tcpd_cases(folder: Path) -> list[tuple[Case, dict[str, list[int]]]]:
+    """Each TCPD dataset present (one case per column) with its annotations."""
+    annotations = json.loads((folder / "annotations.json").read_text(encoding="utf-8"))
+    out = []
+    for path in sorted((folder / "datasets").glob("*/*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        name = data["name"]
+        if name not in annotations:
+            continue
+        dates = _tcpd_dates(data["time"])
+        for column in data["series"]:
+            values = np.array([np.nan if v is None else float(v) for v in column["raw"]])
+            out.append((Case(f"{name}:{column['label']}", values, "gauge", dates if dates is not None else
+                             np.datetime64("2000-01-01") + np.arange(len(values))), annotations[name]))
+    return out
+
+
+def binseg_points(matrix: np.ndarray) -> list[int]:
+    """The Binseg baseline on an (n, d) array (NaN filled with the column median)."""
+    import ruptures as rpt
+
+    x = np.where(np.isfinite(matrix), matrix, np.nanmedian(matrix, axis=0))
+    scale = np.median(np.abs(np.diff(x, axis=0) - np.median(np.diff(x, axis=0), axis=0)), axis=0) * 1.4826 / np.sqrt(2)
+    scale = np.where(scale > 0, scale, np.maximum(x.std(axis=0), 1e-12))
+    n, d = x.shape
+    algo = rpt.Binseg(model="l2", min_size=2, jump=1).fit(x / scale)
+    return [int(b) for b in algo.predict(pen=(d + 1) * np.log(n))[:-1]]
+
+
+def evaluate_tcpd(detector: Detector, folder: Path) -> dict:
+    """Mean F1 over TCPD datasets of the detector and the two baselines."""
+    by_name: dict[str, list[Case]] = {}
+    annotations: dict[str, dict] = {}
+    for case, notes in tcpd_cases(folder):
+        name = case.name.split(":")[0]
+        by_name.setdefault(name, []).append(case)
+        annotations[name] = notes
+    rows, errors = [], []
+    for name, cases in by_name.items():
+        points: set[int] = set()
+        for case in cases:
+            outcome = run_case(detector, case)
+            if outcome.error:
+                errors.append(f"{case.name}: {outcome.error}")
+            points.update(change_points(outcome.detections, len(case.values)))
+        matrix = np.column_stack([c.values for c in cases])
+        rows.append({
+            "dataset": name, "n": len(cases[0].values), "detector": tcpd_f1(annotations[name], sorted(points), MARGIN),
+            "no_change": tcpd_f1(annotations[name], [], MARGIN),
+            "binseg": tcpd_f1(annotations[name], binseg_points(matrix), MARGIN), "detected_points": len(points),
+        })
+    mean = {key: float(np.mean([r[key] for r in rows])) if rows else None for key in ("detector", "no_change", "binseg")}
+    return {"datasets": len(rows), "mean_f1": mean, "per_dataset": rows, "errors": errors}
+
+
+def taxi_case(path: Path) -> Case:
+    """NAB nyc_taxi summed to days, truth = the documented holiday and storm drops."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    days = np.array([r["timestamp"][:10] for r in rows], dtype="datetime64[D]")
+    calendar = np.arange(days.min(), days.max() + 1)
+    totals = np.bincount((days - calendar[0]).astype(int), np.array([float(r["value"]) for r in rows]), len(calendar))
+    planted = tuple(Planted(int(np.flatnonzero(calendar == np.datetime64(day))[0]), None, "down", label)
+                    for day, label in TAXI_DROPS.items() if calendar[0] <= np.datetime64(day) <= calendar[-1])
+    return Case("NAB nyc_taxi (daily sums)", totals, "count", calendar, planted=planted)
+
+
+def peyton_case(path: Path) -> Case:
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    days = np.array([r["ds"] for r in rows], dtype="datetime64[D]")
+    calendar = np.arange(days.min(), days.max() + 1)
+    values = np.full(len(calendar), np.nan)
+    values[(days - calendar[0]).astype(int)] = [float(r["y"]) for r in rows]
+    return Case("prophet peyton_manning (log views)", values, "gauge", calendar)
+
+
+def evaluate(detector: Detector, folder: Path, quick: bool) -> dict:
+    """Every external set found in `folder`; a missing one is noted, not an error."""
+    result: dict = {"folder": str(folder), "missing": []}
+    if (folder / "tcpd" / "annotations.json").is_file():
+        result["tcpd"] = evaluate_tcpd(detector, folder / "tcpd")
+    else:
+        result["missing"].append("tcpd/annotations.json")
+    taxi = folder / "nab" / "nyc_taxi.csv"
+    if taxi.is_file():
+        outcome = run_case(detector, taxi_case(taxi))
+        found = outcome.found_labels()
+        result["taxi"] = {"found": found, "missed": [p.label for p in outcome.case.planted if p.label not in found],
+                          "detections": len(outcome.detections), "error": outcome.error}
+    else:
+        result["missing"].append("nab/nyc_taxi.csv")
+    peyton = folder / "prophet" / "example_wp_log_peyton_manning.csv"
+    if peyton.is_file():
+        outcome = run_case(detector, peyton_case(peyton))
+        limit = max(3, len(outcome.case.values) // 20)
+        result["peyton"] = {"detections": len(outcome.detections), "error": outcome.error,
+                            "sane": outcome.error is None and len(outcome.detections) <= limit}
+    else:
+        result["missing"].append("prophet/example_wp_log_peyton_manning.csv")
+    return result
+
+
+def print_report(result: dict, folder: Path) -> None:
+    print(f"\nexternal public series ({folder}):")
+    if "tcpd" in result:
+        t = result["tcpd"]
+        m = t["mean_f1"]
+        print(f"  TCPD, {t['datasets']} datasets, mean F1 (margin {MARGIN}): detector {m['detector']:.3f}; "
+              f"baselines: no change {m['no_change']:.3f}, Binseg l2 + BIC {m['binseg']:.3f}")
+        for e in t["errors"][:3]:
+            print(f"    error: {e}")
+    if "taxi" in result:
+        t = result["taxi"]
+        print(f"  NAB nyc_taxi daily: found {', '.join(t['found']) or 'none'}; missed {', '.join(t['missed']) or 'none'}; "
+              f"{t['detections']} detections" + (f"; ERROR {t['error']}" if t["error"] else ""))
+    if "peyton" in result:
+        p = result["peyton"]
+        print(f"  prophet peyton_manning (gauge, shape test): {p['detections']} changes, {'sane' if p['sane'] else 'NOT SANE'}"
+              + (f"; ERROR {p['error']}" if p["error"] else ""))
+    for name in result["missing"]:
+        print(f"  skipped: {folder / name} not found (see benchmarks/README.md for where it comes from)")
