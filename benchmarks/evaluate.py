@@ -42,12 +42,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks.eval
 
 from benchmarks.eval import external, realdata  # noqa: E402
 from benchmarks.eval.detector import load_detector  # noqa: E402
+from benchmarks.eval.funnel import evaluate_funnels  # noqa: E402
 from benchmarks.eval.profiles import PROFILES, SPLITS, generate  # noqa: E402
 from benchmarks.eval.run import run_case, tally_cases  # noqa: E402
 from benchmarks.eval.scoring import Tally  # noqa: E402
 
 FULL, QUICK = 100, 12  # series per profile and split
 CLEAN_FULL, CLEAN_QUICK = 300, 40
+FUNNELS_FULL, FUNNELS_QUICK = 3, 1  # end-to-end funnel projects per split
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -73,7 +75,10 @@ def evaluate_split(detector, split: str, quick: bool) -> dict:
         pooled.add(tally)
         if errs:
             errors[name] = errs
-    return {"profiles": profiles, "overall": pooled, "errors": errors}
+    funnels, errs = evaluate_funnels(SPLITS.index(split), FUNNELS_QUICK if quick else FUNNELS_FULL)
+    if errs:
+        errors["funnel_e2e"] = errs
+    return {"profiles": profiles, "overall": pooled, "funnel_e2e": funnels, "errors": errors}
 
 
 def print_split(split: str, result: dict) -> None:
@@ -83,6 +88,9 @@ def print_split(split: str, result: dict) -> None:
     for name, t in result["profiles"].items():
         print(f"  {name:<14}{t.series:>7}{t.planted:>8}{t.found:>6}{_fmt(t.recall):>7}{t.detections:>7}"
               f"{_fmt(t.precision):>7}{_fmt(t.alarms_per_100_years, 1):>11}{t.gap_alarms:>5}{t.errors:>5}")
+    e2e = result["funnel_e2e"]
+    print(f"  {'funnel_e2e':<14}{e2e.series:>7}{e2e.planted:>8}{e2e.found:>6}{_fmt(e2e.recall):>7}{e2e.detections:>7}"
+          f"{_fmt(e2e.precision):>7}{'-':>11}{'-':>5}{e2e.errors:>5}   (ingest + scan of whole funnels; not pooled)")
     overall, clean = result["overall"], result["profiles"]["clean"]
     print(f"  overall (pooled): recall {_fmt(overall.recall)}, precision {_fmt(overall.precision)}, F1 {_fmt(overall.f1)}")
     print(f"  clean series: {clean.false_alarms} false alarms in {clean.years:.0f} series-years = "
@@ -146,7 +154,8 @@ def main() -> None:
         document = {
             "detector": detector.name, "quick": args.quick, "seconds": round(seconds, 1),
             "splits": {s: {"profiles": {n: _tally_json(t) for n, t in r["profiles"].items()},
-                           "overall": _tally_json(r["overall"]), "errors": r["errors"]} for s, r in results.items()},
+                           "overall": _tally_json(r["overall"]), "funnel_e2e": _tally_json(r["funnel_e2e"]),
+                           "errors": r["errors"]} for s, r in results.items()},
             "realdata": real, "external": ext,
         }
         print(json.dumps(document, indent=2))

@@ -122,3 +122,29 @@ def test_adapter_falls_back_to_detect_series(monkeypatch):
     assert detector.name.startswith("FALLBACK")
     changes = detector.run(case)
     assert [(c.start, c.direction) for c in changes] == [(60, "down")]
+
+
+def test_funnel_matching_counts_echoes_apart():
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from benchmarks.eval.funnel import tally_funnel
+    from ctxmetrics.synth import Effect
+
+    day = dt.date(2024, 3, 1)
+    effects = [Effect("leads", {"region": "EMEA"}, day, day + dt.timedelta(days=6), "spike", -0.6)]
+
+    def anomaly(metric, segment, offset, direction):
+        return SimpleNamespace(metric=metric, segment=segment, start=day + dt.timedelta(days=offset), direction=direction)
+
+    found = [
+        anomaly("leads", {"region": "EMEA"}, 1, "down"),  # the effect itself
+        anomaly("sql", {"region": "EMEA", "channel": "paid"}, 4, "down"),  # downstream, inside the scope: echo
+        anomaly("leads", {}, 8, "up"),  # the recovery on the total: echo
+        anomaly("leads", {"region": "NA"}, 1, "down"),  # another region: false alarm
+        anomaly("leads", {"region": "EMEA"}, 40, "up"),  # long after: false alarm
+    ]
+    t = tally_funnel(effects, found)
+    assert (t.planted, t.found, t.detections, t.matched) == (1, 1, 3, 1)
+    assert t.precision == pytest.approx(1 / 3)
+    assert tally_funnel(effects, [anomaly("leads", {"region": "EMEA"}, 1, "up")]).found == 0  # wrong direction
