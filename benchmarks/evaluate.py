@@ -38,7 +38,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks.eval` from a plain `python benchmarks/evaluate.py`
+# `benchmarks.eval` (and, without PYTHONPATH, this checkout's ctxmetrics) from a plain
+# `python benchmarks/evaluate.py`; appended, so that a PYTHONPATH naming another checkout
+# still decides which ctxmetrics is evaluated
+sys.path.append(str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.eval import external, realdata  # noqa: E402
 from benchmarks.eval.detector import load_detector  # noqa: E402

@@ -46,12 +46,17 @@ def _detect_series_fallback() -> Callable[[Case], list]:
 
 
 def load_detector() -> Detector:
-    """`find_changes` when the installed ctxmetrics has it, else the labelled fallback."""
+    """`find_changes` when the importable ctxmetrics has it, else the labelled fallback.
+    The name says which checkout's ctxmetrics was imported."""
+    from pathlib import Path
+
     from ctxmetrics import detect
 
+    where = Path(detect.__file__).resolve().parents[1]
     if hasattr(detect, "find_changes"):
-        return Detector("ctxmetrics.detect.find_changes", _find_changes(detect.find_changes))
-    return Detector("FALLBACK detect_series(DetectionSettings()) — find_changes not found", _detect_series_fallback())
+        return Detector(f"ctxmetrics.detect.find_changes from {where}", _find_changes(detect.find_changes))
+    return Detector(f"FALLBACK detect_series(DetectionSettings()) from {where} — find_changes not found",
+                    _detect_series_fallback())
 
 
 def change_points(changes: list, n: int) -> list[int]:
