@@ -141,7 +141,8 @@ def print_realdata(result: dict | None, folder: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=(*SPLITS, "all"), default="all")
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK} series per profile ({CLEAN_QUICK} clean) instead of {FULL} ({CLEAN_FULL})")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK} series per profile ({CLEAN_QUICK} clean) instead of {FULL} ({CLEAN_FULL})")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     parser.add_argument("--ext", type=Path, default=external.DEFAULT_FOLDER, help="folder of external public series")
     parser.add_argument("--realdata", type=Path, default=realdata.DEFAULT_FOLDER, help="the shared realdata folder")

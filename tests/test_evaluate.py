@@ -108,7 +108,8 @@ def test_adapter_prefers_find_changes(monkeypatch):
 
 
 def test_years_of_a_monthly_case():
-    case = Case("m", np.ones(24), "count", np.arange(np.datetime64("2020-01"), np.datetime64("2022-01")).astype("datetime64[D]"), "M")
+    months = np.arange(np.datetime64("2020-01"), np.datetime64("2022-01")).astype("datetime64[D]")
+    case = Case("m", np.ones(24), "count", months, "M")
     assert math.isclose(case.years, 2.0)
 
 
@@ -145,6 +146,6 @@ def test_funnel_matching_counts_echoes_apart():
         anomaly("leads", {"region": "EMEA"}, 40, "up"),  # long after: false alarm
     ]
     t = tally_funnel(effects, found)
-    assert (t.planted, t.found, t.detections, t.matched) == (1, 1, 3, 1)
+    assert (t.planted, t.found, t.detections, t.false_alarms) == (1, 1, 3, 2)
     assert t.precision == pytest.approx(1 / 3)
     assert tally_funnel(effects, [anomaly("leads", {"region": "EMEA"}, 1, "up")]).found == 0  # wrong direction

@@ -160,7 +160,8 @@ def print_report(result: dict, folder: Path) -> None:
               f"{t['detections']} detections" + (f"; ERROR {t['error']}" if t["error"] else ""))
     if "peyton" in result:
         p = result["peyton"]
-        print(f"  prophet peyton_manning (gauge, shape test): {p['detections']} changes, {'sane' if p['sane'] else 'NOT SANE'}"
+        verdict = "sane" if p["sane"] else "NOT SANE"
+        print(f"  prophet peyton_manning (gauge, shape test): {p['detections']} changes, {verdict}"
               + (f"; ERROR {p['error']}" if p["error"] else ""))
     for name in result["missing"]:
         print(f"  skipped: {folder / name} not found (see benchmarks/README.md for where it comes from)")

@@ -35,7 +35,8 @@ def draw_effects(rng) -> list:
     """Four effects, one per quarter of the series."""
     from ctxmetrics.synth import STAGES, Effect
 
-    scopes = [{}, *({"region": r} for r in ("NA", "EMEA", "APAC")), *({"channel": c} for c in ("paid", "organic", "partner"))]
+    scopes = [{}, *({"region": r} for r in ("NA", "EMEA", "APAC")),
+              *({"channel": c} for c in ("paid", "organic", "partner"))]
     effects = []
     for quarter in range(4):
         lasting = quarter == 3 and rng.random() < 0.5
@@ -74,7 +75,7 @@ def tally_funnel(effects: list, anomalies: list) -> Tally:
     echoes = sum(j not in matched and any(_echo(a, e) for e in effects) for j, a in enumerate(anomalies))
     judged = len(anomalies) - echoes
     # years stay 0: a funnel is a cube of series, so false alarms per series-year do not apply
-    return Tally(planted=len(effects), found=len(found), detections=judged, matched=len(matched), series=1)
+    return Tally(planted=len(effects), found=len(found), detections=judged, series=1)
 
 
 def scan_funnel(seed: int, effects: list) -> list:

@@ -39,14 +39,20 @@ def _volume_rate(rng, dates, low: float, high: float, business: bool | None = No
     return level * sh.weekly_profile(rng, business)[sh.weekday(dates)]
 
 
+def _drawn_count_case(rng, name: str, dates, rate, shape_range: tuple[float, float], effects: bool, *,
+                      heavy: float = 0.0, gaps: tuple[int, bool] = (0, False), avoid=None,
+                      lengths=sh.DAILY_LENGTHS, margin: int = 60, most: int = 2, freq: str = "D") -> Case:
+    """Draw the noise dispersion and the effects for a count rate, then sample the case."""
+    shape = rng.uniform(*shape_range)
+    found = sh.draw_effects(rng, len(dates), _effect_count(rng, most) if effects else 0, lengths, margin,
+                            sh.count_sizer(rate, shape, heavy), avoid=avoid)
+    return _count_case(rng, name, dates, rate, shape, found, heavy=heavy, gaps=gaps, freq=freq)
+
+
 def volumes(rng, effects: bool = True) -> Case:
     """Daily counts from 0.5 to 3000 a day, weekly pattern, overdispersed noise."""
     dates = sh.daily_dates(rng, DAYS)
-    rate = _volume_rate(rng, dates, 0.5, 3000)
-    shape = rng.uniform(10, 100)
-    found = sh.draw_effects(rng, DAYS, _effect_count(rng) if effects else 0, sh.DAILY_LENGTHS, 60,
-                            sh.count_sizer(rate, shape))
-    return _count_case(rng, "volumes", dates, rate, shape, found)
+    return _drawn_count_case(rng, "volumes", dates, _volume_rate(rng, dates, 0.5, 3000), (10, 100), effects)
 
 
 def season_trend(rng, effects: bool = True) -> Case:
@@ -55,10 +61,7 @@ def season_trend(rng, effects: bool = True) -> Case:
     dates = sh.daily_dates(rng, n)
     rate = (_volume_rate(rng, dates, 3, 2000) * sh.yearly_factor(dates, rng.uniform(0.15, 0.4), rng.uniform(0, 6.3))
             * sh.trend_factor(n, rng.uniform(-0.4, 1.0)))
-    shape = rng.uniform(20, 100)
-    found = sh.draw_effects(rng, n, _effect_count(rng) if effects else 0, sh.DAILY_LENGTHS, 60,
-                            sh.count_sizer(rate, shape))
-    return _count_case(rng, "season_trend", dates, rate, shape, found)
+    return _drawn_count_case(rng, "season_trend", dates, rate, (20, 100), effects)
 
 
 def quarter_close(rng, effects: bool = True) -> Case:
@@ -68,43 +71,29 @@ def quarter_close(rng, effects: bool = True) -> Case:
     quarter, month = sh.close_days(dates)
     rate = _volume_rate(rng, dates, 2, 50, business=True)
     rate = rate * np.where(quarter, rng.uniform(2, 3), 1.0) * np.where(month, rng.uniform(1.2, 1.5), 1.0)
-    shape = rng.uniform(10, 40)
     busy = np.convolve(quarter | month, np.ones(7), mode="same") > 0
-    found = sh.draw_effects(rng, DAYS, _effect_count(rng) if effects else 0, sh.DAILY_LENGTHS, 60,
-                            sh.count_sizer(rate, shape), avoid=lambda start: bool(busy[start]))
-    return _count_case(rng, "quarter_close", dates, rate, shape, found)
+    return _drawn_count_case(rng, "quarter_close", dates, rate, (10, 40), effects, avoid=lambda start: bool(busy[start]))
 
 
 def heavy_tails(rng, effects: bool = True) -> Case:
     """Daily counts (5-3000 a day) with Student-t (4 df) noise on the log rate: single
     days of x1.5-2 happen about once a year by chance."""
     dates = sh.daily_dates(rng, DAYS)
-    rate = _volume_rate(rng, dates, 5, 3000)
-    shape, heavy = rng.uniform(20, 100), 0.06
-    found = sh.draw_effects(rng, DAYS, _effect_count(rng) if effects else 0, sh.DAILY_LENGTHS, 60,
-                            sh.count_sizer(rate, shape, heavy))
-    return _count_case(rng, "heavy_tails", dates, rate, shape, found, heavy=heavy)
+    return _drawn_count_case(rng, "heavy_tails", dates, _volume_rate(rng, dates, 5, 3000), (20, 100), effects, heavy=0.06)
 
 
 def sparse(rng, effects: bool = True) -> Case:
     """Sparse rows: 0.3-3 a day, most days 0; only effects long enough to be visible."""
     dates = sh.daily_dates(rng, DAYS)
-    rate = _volume_rate(rng, dates, 0.3, 3)
-    shape = rng.uniform(5, 20)
-    found = sh.draw_effects(rng, DAYS, _effect_count(rng) if effects else 0, sh.DAILY_LENGTHS, 60,
-                            sh.count_sizer(rate, shape))
-    return _count_case(rng, "sparse", dates, rate, shape, found)
+    return _drawn_count_case(rng, "sparse", dates, _volume_rate(rng, dates, 0.3, 3), (5, 20), effects)
 
 
 def gaps(rng, effects: bool = True) -> Case:
     """Daily counts (2-2000 a day) with 2-8 unknown days and, half the time, a 2-3 day
     export outage (NaN): unknown, never an anomaly."""
     dates = sh.daily_dates(rng, DAYS)
-    rate = _volume_rate(rng, dates, 2, 2000)
-    shape = rng.uniform(10, 100)
-    found = sh.draw_effects(rng, DAYS, _effect_count(rng) if effects else 0, sh.DAILY_LENGTHS, 60,
-                            sh.count_sizer(rate, shape))
-    return _count_case(rng, "gaps", dates, rate, shape, found, gaps=(int(rng.integers(2, 9)), bool(rng.random() < 0.5)))
+    missing = (int(rng.integers(2, 9)), bool(rng.random() < 0.5))
+    return _drawn_count_case(rng, "gaps", dates, _volume_rate(rng, dates, 2, 2000), (10, 100), effects, gaps=missing)
 
 
 def gauge(rng, effects: bool = True) -> Case:
@@ -163,11 +152,10 @@ def weekly(rng, effects: bool = True) -> Case:
     n = 156
     dates = sh.weekly_dates(rng, n)
     level = np.exp(rng.uniform(np.log(5), np.log(5000)))
-    rate = level * sh.yearly_factor(dates, rng.uniform(0, 0.3), rng.uniform(0, 6.3)) * sh.trend_factor(n, rng.uniform(-0.3, 0.8))
-    shape = rng.uniform(20, 100)
-    found = sh.draw_effects(rng, n, _effect_count(rng) if effects else 0, (1, 2, 3, 4, 6, 8, 12), 12,
-                            sh.count_sizer(rate, shape))
-    return _count_case(rng, "weekly", dates, rate, shape, found, freq="W")
+    season = sh.yearly_factor(dates, rng.uniform(0, 0.3), rng.uniform(0, 6.3))
+    rate = level * season * sh.trend_factor(n, rng.uniform(-0.3, 0.8))
+    return _drawn_count_case(rng, "weekly", dates, rate, (20, 100), effects, lengths=(1, 2, 3, 4, 6, 8, 12), margin=12,
+                             freq="W")
 
 
 def monthly(rng, effects: bool = True) -> Case:
@@ -176,11 +164,10 @@ def monthly(rng, effects: bool = True) -> Case:
     n = 96
     dates = sh.monthly_dates(rng, n)
     level = np.exp(rng.uniform(np.log(50), np.log(50000)))
-    rate = level * sh.yearly_factor(dates, rng.uniform(0.05, 0.3), rng.uniform(0, 6.3)) * sh.trend_factor(n, rng.uniform(-0.3, 1.0))
-    shape = rng.uniform(50, 400)
-    found = sh.draw_effects(rng, n, _effect_count(rng, 1) if effects else 0, (1, 2, 3, 4, 6), 12,
-                            sh.count_sizer(rate, shape))
-    return _count_case(rng, "monthly", dates, rate, shape, found, freq="M")
+    season = sh.yearly_factor(dates, rng.uniform(0.05, 0.3), rng.uniform(0, 6.3))
+    rate = level * season * sh.trend_factor(n, rng.uniform(-0.3, 1.0))
+    return _drawn_count_case(rng, "monthly", dates, rate, (50, 400), effects, lengths=(1, 2, 3, 4, 6), margin=12, most=1,
+                             freq="M")
 
 
 def small_company(rng, case: int) -> Case:

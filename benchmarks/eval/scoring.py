@@ -18,9 +18,8 @@ class Tally:
     """Counts behind recall, precision and the false-alarm rate of one profile."""
 
     planted: int = 0
-    found: int = 0  # planted changes matched by a detection
+    found: int = 0  # planted changes matched by a detection (one-to-one: also the matched detections)
     detections: int = 0
-    matched: int = 0  # detections matched to a planted change (== found)
     series: int = 0
     years: float = 0.0
     gap_alarms: int = 0  # detections that start on an unknown period
@@ -36,11 +35,11 @@ class Tally:
 
     @property
     def precision(self) -> float | None:
-        return self.matched / self.detections if self.detections else None
+        return self.found / self.detections if self.detections else None
 
     @property
     def false_alarms(self) -> int:
-        return self.detections - self.matched
+        return self.detections - self.found
 
     @property
     def alarms_per_100_years(self) -> float | None:
@@ -82,7 +81,7 @@ def tally_case(planted: list[Planted], detected: list[tuple[int, str]], toleranc
     """The `Tally` of one series."""
     pairs = match(planted, detected, tolerance)
     return Tally(
-        planted=len(planted), found=len(pairs), detections=len(detected), matched=len(pairs),
+        planted=len(planted), found=len(pairs), detections=len(detected),
         series=1, years=years, gap_alarms=sum(start in gaps for start, _ in detected),
     )
 
