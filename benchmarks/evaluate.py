@@ -151,8 +151,11 @@ def main() -> None:
     detector = load_detector()
     splits = SPLITS if args.split == "all" else (args.split,)
     results = {split: evaluate_split(detector, split, args.quick) for split in splits}
-    real = evaluate_realdata(detector, args.realdata)
-    ext = external.evaluate(detector, args.ext, args.quick)
+    try:
+        real = evaluate_realdata(detector, args.realdata)
+        ext = external.evaluate(detector, args.ext)
+    except (OSError, ValueError) as exc:  # an unreadable input file: one line, no traceback
+        sys.exit(f"evaluate.py: error: {exc}")
     seconds = time.perf_counter() - began
     if args.json:
         document = {

@@ -149,3 +149,24 @@ def test_funnel_matching_counts_echoes_apart():
     assert (t.planted, t.found, t.detections, t.false_alarms) == (1, 1, 3, 2)
     assert t.precision == pytest.approx(1 / 3)
     assert tally_funnel(effects, [anomaly("leads", {"region": "EMEA"}, 1, "up")]).found == 0  # wrong direction
+
+
+def test_per_day_keeps_days_without_readings_unknown(tmp_path):
+    from benchmarks.eval.files import per_day, read_columns
+
+    path = tmp_path / "x.csv"
+    path.write_text("ts,v\r2024-01-01 00:00,1\r2024-01-01 12:00,3\r2024-01-03 00:00,NaN\r2024-01-04 00:00,5\r")
+    calendar, means = per_day(*read_columns(path, "ts", "v"))
+    _, sums = per_day(*read_columns(path, "ts", "v"), total=True)
+    assert calendar[0] == np.datetime64("2024-01-01") and len(calendar) == 4
+    assert np.array_equal(means, [2.0, np.nan, np.nan, 5.0], equal_nan=True)  # the 3rd has only a NaN reading
+    assert np.array_equal(sums, [4.0, np.nan, np.nan, 5.0], equal_nan=True)
+
+
+def test_unreadable_value_names_file_row_and_column(tmp_path):
+    from benchmarks.eval.files import read_columns
+
+    path = tmp_path / "y.csv"
+    path.write_text("ds,y\n2024-01-01,1\n2024-01-02,abc\n")
+    with pytest.raises(ValueError, match=r"y\.csv, row 3: 'y' is not a number: 'abc'"):
+        read_columns(path, "ds", "y")

@@ -18,7 +18,6 @@
 """
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 
 from benchmarks.eval.cases import Case, Planted
 from benchmarks.eval.detector import Detector, change_points
+from benchmarks.eval.files import per_day, read_columns
 from benchmarks.eval.run import run_case
 from benchmarks.eval.scoring import tcpd_f1
 
@@ -55,15 +55,24 @@ def tcpd_cases(folder: Path) -> list[tuple[Case, dict[str, list[int]]]]:
     annotations = json.loads((folder / "annotations.json").read_text(encoding="utf-8"))
     out = []
     for path in sorted((folder / "datasets").glob("*/*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        name = data["name"]
-        if name not in annotations:
-            continue
-        dates = _tcpd_dates(data["time"])
-        for column in data["series"]:
-            values = np.array([np.nan if v is None else float(v) for v in column["raw"]])
-            out.append((Case(f"{name}:{column['label']}", values, "gauge", dates if dates is not None else
-                             np.datetime64("2000-01-01") + np.arange(len(values))), annotations[name]))
+        try:
+            out += _tcpd_columns(json.loads(path.read_text(encoding="utf-8")), annotations)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: not a TCPD dataset file ({type(exc).__name__}: {exc}).") from None
+    return out
+
+
+def _tcpd_columns(data: dict, annotations: dict) -> list[tuple[Case, dict[str, list[int]]]]:
+    """One case per column of a TCPD dataset (none when it has no annotations)."""
+    name = data["name"]
+    if name not in annotations:
+        return []
+    dates = _tcpd_dates(data["time"])
+    out = []
+    for column in data["series"]:
+        values = np.array([np.nan if v is None else float(v) for v in column["raw"]])
+        axis = dates if dates is not None else np.datetime64("2000-01-01") + np.arange(len(values))
+        out.append((Case(f"{name}:{column['label']}", values, "gauge", axis), annotations[name]))
     return out
 
 
@@ -111,27 +120,18 @@ def _planted_days(calendar: np.ndarray, days: dict[str, str], direction: str) ->
 
 def taxi_case(path: Path) -> Case:
     """NAB nyc_taxi summed to days, truth = the documented holiday and storm drops."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    days = np.array([r["timestamp"][:10] for r in rows], dtype="datetime64[D]")
-    calendar = np.arange(days.min(), days.max() + 1)
-    totals = np.bincount((days - calendar[0]).astype(int), np.array([float(r["value"]) for r in rows]), len(calendar))
+    calendar, totals = per_day(*read_columns(path, "timestamp", "value"), total=True)
     return Case("NAB nyc_taxi (daily sums)", totals, "count", calendar, planted=_planted_days(calendar, TAXI_DROPS, "down"))
 
 
 def peyton_case(path: Path) -> Case:
     """Daily log page views (days without a row are unknown), truth = the playoff games."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    days = np.array([r["ds"] for r in rows], dtype="datetime64[D]")
-    calendar = np.arange(days.min(), days.max() + 1)
-    values = np.full(len(calendar), np.nan)
-    values[(days - calendar[0]).astype(int)] = [float(r["y"]) for r in rows]
+    calendar, values = per_day(*read_columns(path, "ds", "y"))
     games = {day: f"game {day}" for day in PLAYOFF_GAMES}
     return Case("prophet peyton_manning (log views)", values, "gauge", calendar, planted=_planted_days(calendar, games, "up"))
 
 
-def evaluate(detector: Detector, folder: Path, quick: bool) -> dict:
+def evaluate(detector: Detector, folder: Path) -> dict:
     """Every external set found in `folder`; a missing one is noted, not an error."""
     result: dict = {"folder": str(folder), "missing": []}
     if (folder / "tcpd" / "annotations.json").is_file():
@@ -153,7 +153,9 @@ def evaluate(detector: Detector, folder: Path, quick: bool) -> dict:
 
 def print_report(result: dict, folder: Path) -> None:
     print(f"\nexternal public series ({folder}):")
-    if "tcpd" in result:
+    if "tcpd" in result and not result["tcpd"]["datasets"]:
+        print(f"  TCPD: no dataset with annotations under {folder / 'tcpd' / 'datasets'}")
+    elif "tcpd" in result:
         t = result["tcpd"]
         m = t["mean_f1"]
         print(f"  TCPD, {t['datasets']} datasets, mean F1 (margin {MARGIN}): detector {m['detector']:.3f}; "
