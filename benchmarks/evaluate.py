@@ -47,7 +47,7 @@ from benchmarks.eval import external, realdata  # noqa: E402
 from benchmarks.eval.detector import load_detector  # noqa: E402
 from benchmarks.eval.funnel import evaluate_funnels  # noqa: E402
 from benchmarks.eval.profiles import PROFILES, SPLITS, generate  # noqa: E402
-from benchmarks.eval.run import run_case, tally_cases  # noqa: E402
+from benchmarks.eval.run import documented_line, documented_result, run_case, tally_cases  # noqa: E402
 from benchmarks.eval.scoring import Tally  # noqa: E402
 
 FULL, QUICK = 100, 12  # series per profile and split
@@ -105,15 +105,7 @@ def print_split(split: str, result: dict) -> None:
 def evaluate_realdata(detector, folder: Path) -> dict | None:
     if not folder.is_dir():
         return None
-    labelled = []
-    for case in realdata.labelled_cases(folder):
-        outcome = run_case(detector, case)
-        found = outcome.found_labels()
-        labelled.append({
-            "series": case.name, "documented": len(case.planted), "found": len(found),
-            "found_events": found, "missed_events": [p.label for p in case.planted if p.label not in found],
-            "detections": len(outcome.detections), "error": outcome.error,
-        })
+    labelled = [documented_result(run_case(detector, case)) for case in realdata.labelled_cases(folder)]
     shapes = []
     for case in realdata.shape_cases(folder):
         outcome = run_case(detector, case)
@@ -129,9 +121,7 @@ def print_realdata(result: dict | None, folder: Path) -> None:
         return
     print(f"\nreal series ({folder}; recall of documented events; other detections are not judged):")
     for r in result["labelled"]:
-        missed = ", ".join(r["missed_events"]) or "none"
-        print(f"  {r['series']:<36} found {r['found']}/{r['documented']} (missed: {missed}); {r['detections']} detections"
-              + (f"; ERROR {r['error']}" if r["error"] else ""))
+        print(documented_line(r))
     print("  shape tests (sane = no crash and at most max(3, n/20) changes):")
     for r in result["shapes"]:
         print(f"  {r['series']:<42} n={r['length']:<5} {r['detections']:>3} changes  {'sane' if r['sane'] else 'NOT SANE'}"

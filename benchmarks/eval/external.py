@@ -26,7 +26,7 @@ import numpy as np
 from benchmarks.eval.cases import Case, Planted
 from benchmarks.eval.detector import Detector, change_points
 from benchmarks.eval.files import per_day, read_columns
-from benchmarks.eval.run import run_case
+from benchmarks.eval.run import documented_line, documented_result, run_case
 from benchmarks.eval.scoring import tcpd_f1
 
 DEFAULT_FOLDER = Path("/work/extdata")
@@ -141,11 +141,7 @@ def evaluate(detector: Detector, folder: Path) -> dict:
     for key, name, load in (("taxi", "nab/nyc_taxi.csv", taxi_case),
                             ("peyton", "prophet/example_wp_log_peyton_manning.csv", peyton_case)):
         if (folder / name).is_file():
-            outcome = run_case(detector, load(folder / name))
-            found = outcome.found_labels()
-            result[key] = {"series": outcome.case.name, "documented": len(outcome.case.planted), "found": found,
-                           "missed": [p.label for p in outcome.case.planted if p.label not in found],
-                           "detections": len(outcome.detections), "error": outcome.error}
+            result[key] = documented_result(run_case(detector, load(folder / name)))
         else:
             result["missing"].append(name)
     return result
@@ -164,9 +160,6 @@ def print_report(result: dict, folder: Path) -> None:
             print(f"    error: {e}")
     for key in ("taxi", "peyton"):
         if key in result:
-            r = result[key]
-            print(f"  {r['series']}: found {len(r['found'])}/{r['documented']} documented days "
-                  f"(missed: {', '.join(r['missed']) or 'none'}); {r['detections']} detections"
-                  + (f"; ERROR {r['error']}" if r["error"] else ""))
+            print(documented_line(result[key]))
     for name in result["missing"]:
         print(f"  skipped: {folder / name} not found (see benchmarks/README.md for where it comes from)")

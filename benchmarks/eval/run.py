@@ -32,6 +32,21 @@ class Outcome:
         return [self.case.planted[i].label for i, _ in pairs]
 
 
+def documented_result(outcome: Outcome) -> dict:
+    """Recall of a real series' documented events (other detections are not judged)."""
+    found = outcome.found_labels()
+    return {"series": outcome.case.name, "documented": len(outcome.case.planted), "found": found,
+            "missed": [p.label for p in outcome.case.planted if p.label not in found],
+            "detections": len(outcome.detections), "error": outcome.error}
+
+
+def documented_line(result: dict) -> str:
+    """One printed line for a `documented_result`."""
+    return (f"  {result['series']}: found {len(result['found'])}/{result['documented']} documented "
+            f"(missed: {', '.join(result['missed']) or 'none'}); {result['detections']} detections"
+            + (f"; ERROR {result['error']}" if result["error"] else ""))
+
+
 def run_case(detector: Detector, case: Case) -> Outcome:
     """Run the detector on one case; an exception is recorded, never raised."""
     try:
