@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import duckdb
 
-from ctxmetrics.errors import CtxError, StoreLocked
+from ctxmetrics.errors import CtxError, QueryRefused, StoreLocked
 
 if TYPE_CHECKING:
     import polars as pl
@@ -26,6 +26,24 @@ DEFAULT_LOCK_TIMEOUT = 15.0  # seconds a command waits for another process to re
 BASE_COLUMNS = ("metric", "ts", "value")
 _MATCHED = "__ctxmetrics_matched"  # temporary: stored rows matching incoming keys, during an upsert
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# A read-only connection reads the store and nothing else, whatever SQL it is given:
+# no file or URL outside the store (COPY, EXPORT, ATTACH, read_csv, glob…), no extension
+# installed or loaded, no secret written, no Python variable scanned; and since the
+# configuration is locked from the start, no SET/PRAGMA/RESET can loosen any of it.
+READ_ONLY_SETTINGS = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_extension_repositories": "forbidden",
+    "allow_persistent_secrets": False,
+    "python_enable_replacements": False,
+    "lock_configuration": True,
+}
+# Writers read the user's data files, so they keep file access; the product itself still
+# never downloads an extension (the readers it needs are built into DuckDB).
+WRITE_SETTINGS = {"autoinstall_known_extensions": False}
 
 _SCHEMA = [
     "create table if not exists meta (key varchar primary key, value varchar)",
@@ -96,7 +114,8 @@ class Store:
         delay = 0.02
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=self.read_only)
+                settings = READ_ONLY_SETTINGS if self.read_only else WRITE_SETTINGS
+                return duckdb.connect(str(self.path), read_only=self.read_only, config=dict(settings))
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower():
                     raise CtxError(f"{self.path}: cannot open the store ({exc}).") from None
@@ -321,7 +340,15 @@ class Store:
             relation = self.con.sql(sql, params=params or None)
             return relation.pl() if relation is not None else None
         except duckdb.Error as exc:
-            raise _query_error(exc) from None
+            raise _query_error(sql, exc) from None
+
+    def query_arrow(self, sql: str, params: Sequence[Any] | dict | None = None):
+        """Run SQL and return its result as a pyarrow Table (empty for a statement with no rows)."""
+        result = self._run(sql, params)
+        try:
+            return result.to_arrow_table()
+        except duckdb.Error as exc:
+            raise _query_error(sql, exc) from None
 
     def query_rows(self, sql: str, params: Sequence[Any] | dict | None = None) -> tuple[list[str], list[tuple]]:
         """Run SQL and return (column names, rows) without importing polars."""
@@ -333,10 +360,15 @@ class Store:
         try:
             return self.con.execute(sql, params) if params else self.con.execute(sql)
         except duckdb.Error as exc:
-            raise _query_error(exc) from None
+            raise _query_error(sql, exc) from None
 
 
-def _query_error(exc: Exception) -> CtxError:
+def _query_error(sql: str, exc: duckdb.Error) -> CtxError:
+    from ctxmetrics.refusals import refusal
+
+    reason = refusal(sql, exc)
+    if reason is not None:
+        return QueryRefused(reason)
     first_line = str(exc).strip().splitlines()[0]
     return CtxError(f"query failed: {first_line}")
 
