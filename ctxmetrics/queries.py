@@ -46,7 +46,7 @@ def write_parquet(store: "Store", sql: str, params: dict[str, Any] | None, targe
         The number of rows written.
 
     Raises:
-        CtxError: `target` is the store itself, or cannot be written (no such folder…).
+        CtxError: `target` is the store itself or cannot be written, or the query has no result.
     """
     import pyarrow.parquet as pq
 
@@ -56,6 +56,8 @@ def write_parquet(store: "Store", sql: str, params: dict[str, Any] | None, targe
     if not target.parent.is_dir():
         raise CtxError(f"--parquet {target}: folder {target.parent} does not exist.")
     table = store.query_arrow(sql, params)
+    if table is None:
+        raise CtxError(f"--parquet {target}: the query returns no result to write; use a SELECT.")
     partial = target.with_name(f".{target.name}.{os.getpid()}.part")
     try:
         with open(partial, "xb") as sink:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
@@ -335,32 +336,34 @@ class Store:
 
     # --- reads ------------------------------------------------------------------
     def query_df(self, sql: str, params: Sequence[Any] | dict | None = None) -> "pl.DataFrame":
-        """Run SQL and return a polars DataFrame."""
-        try:
-            relation = self.con.sql(sql, params=params or None)
-            return relation.pl() if relation is not None else None
-        except duckdb.Error as exc:
-            raise _query_error(sql, exc) from None
+        """Run SQL and return a polars DataFrame (None for a statement with no result)."""
+        return self._converted(sql, params, lambda relation: relation.pl())
 
     def query_arrow(self, sql: str, params: Sequence[Any] | dict | None = None):
-        """Run SQL and return its result as a pyarrow Table (empty for a statement with no rows)."""
-        result = self._run(sql, params)
-        try:
-            return result.to_arrow_table()
-        except duckdb.Error as exc:
-            raise _query_error(sql, exc) from None
+        """Run SQL and return a pyarrow Table (None for a statement with no result)."""
+        return self._converted(sql, params, lambda relation: relation.to_arrow_table())
+
+    def _converted(self, sql: str, params, convert):
+        with _user_errors(sql):
+            relation = self.con.sql(sql, params=params or None)
+            return convert(relation) if relation is not None else None
 
     def query_rows(self, sql: str, params: Sequence[Any] | dict | None = None) -> tuple[list[str], list[tuple]]:
         """Run SQL and return (column names, rows) without importing polars."""
-        result = self._run(sql, params)
-        columns = [d[0] for d in result.description] if result.description else []
-        return columns, result.fetchall() if result.description else []
+        with _user_errors(sql):
+            result = self.con.execute(sql, params) if params else self.con.execute(sql)
+            if not result.description:
+                return [], []
+            return [d[0] for d in result.description], result.fetchall()
 
-    def _run(self, sql: str, params):
-        try:
-            return self.con.execute(sql, params) if params else self.con.execute(sql)
-        except duckdb.Error as exc:
-            raise _query_error(sql, exc) from None
+
+@contextmanager
+def _user_errors(sql: str):
+    """Turn DuckDB's error on the user's SQL into one CtxError line."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise _query_error(sql, exc) from None
 
 
 def _query_error(sql: str, exc: duckdb.Error) -> CtxError:
