@@ -16,7 +16,6 @@ _OUTSIDE = "query reads only the store: "
 _KIND_REASONS = {
     "EXPORT": "EXPORT DATABASE writes files",
     "ATTACH": "ATTACH opens another database",
-    "DETACH": "DETACH changes the attached databases",
     "LOAD": "INSTALL and LOAD add extensions",
 }
 _PATH = re.compile(r'Cannot access (?:file|directory) "([^"]*)"')
