@@ -137,3 +137,8 @@ def test_output_cut_short_by_head_exits_quietly(loaded, args):
     reader.wait(timeout=30)
     assert writer.stderr == ""
     assert writer.returncode == 1
+
+
+def test_python_api_query_binds_params(loaded):
+    frame = Project(loaded).query("select sum(value) as total from observations where metric = $m", {"m": "mql"})
+    assert frame["total"].to_list() == [3.0]
