@@ -181,3 +181,36 @@ def test_ordinary_errors_are_not_called_refusals(world):
     result = query("select * from no_such_table")
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: query failed: Catalog Error: Table with name no_such_table")
+
+
+def test_every_read_opens_the_store_locked(world, monkeypatch):
+    """why, digest, query and the Python API's reads open the store only with the
+    read-only settings; a writer (ingest) at least never auto-installs extensions."""
+    from ctxmetrics.store import READ_ONLY_SETTINGS
+
+    root = world[0]
+    opened = []
+    connect = duckdb.connect
+
+    def spy(database, read_only=False, config=None):
+        opened.append((read_only, dict(config or {})))
+        return connect(database, read_only=read_only, config=config)
+
+    monkeypatch.setattr(duckdb, "connect", spy)
+    reads = {
+        "why": lambda: CliRunner().invoke(cli, ["--project", str(root), "why", "leads"]),
+        "digest": lambda: CliRunner().invoke(cli, ["--project", str(root), "digest"]),
+        "query": lambda: CliRunner().invoke(cli, ["--project", str(root), "query", "select 1"]),
+        "observations()": lambda: Project(root).observations(),
+        "series()": lambda: Project(root).series("leads", {"region": "EMEA"}),
+    }
+    for name, read in reads.items():
+        opened.clear()
+        read()
+        assert opened, f"{name} opened no connection"
+        for read_only, config in opened:
+            assert read_only and config == READ_ONLY_SETTINGS, name
+            assert config["enable_external_access"] is False and config["lock_configuration"] is True, name
+    opened.clear()
+    assert CliRunner().invoke(cli, ["--project", str(root), "ingest", str(root.parent / "data.csv")]).exit_code == 0
+    assert opened == [(False, {"autoinstall_known_extensions": False})]
