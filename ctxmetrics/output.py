@@ -45,6 +45,11 @@ def to_json(data: Any) -> str:
     return finite_json(data)[0]
 
 
+def null_note(replaced: int) -> str:
+    """The stderr note for JSON in which `replaced` NaN/infinite numbers became null."""
+    return f"note: {replaced} NaN or infinite value{'s' if replaced != 1 else ''} shown as null."
+
+
 def rows_to_json(columns: Sequence[str], rows: Sequence[tuple]) -> tuple[str, int]:
     """A JSON array of row objects, and how many NaN/infinite values it shows as null."""
     return finite_json([dict(zip(columns, row)) for row in rows])

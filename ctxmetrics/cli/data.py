@@ -114,7 +114,7 @@ def query(ref, sql_or_name, as_json, as_csv, parquet_file, params):
         text, replaced = output.rows_to_json(columns, rows)
         click.echo(text)
         if replaced:
-            click.echo(f"note: {replaced} NaN or infinite value{'s' if replaced != 1 else ''} shown as null.", err=True)
+            click.echo(output.null_note(replaced), err=True)
     elif as_csv:
         click.echo(output.rows_to_csv(columns, rows), nl=False)
     else:
