@@ -20,12 +20,39 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def finite_json(data: Any) -> tuple[str, int]:
+    """JSON text of `data` with every NaN or ±infinite number written as null (JSON has
+    no such values; Python's `NaN`/`Infinity` tokens break other parsers), and how many
+    numbers were so replaced."""
+    replaced = 0
+
+    def finite(value: Any) -> Any:
+        nonlocal replaced
+        if isinstance(value, float) and not math.isfinite(value):
+            replaced += 1
+            return None
+        if isinstance(value, dict):
+            return {k: finite(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [finite(v) for v in value]
+        return value
+
+    text = json.dumps(finite(data), default=_plain, ensure_ascii=False, indent=2, allow_nan=False)
+    return text, replaced
+
+
 def to_json(data: Any) -> str:
-    return json.dumps(data, default=_plain, ensure_ascii=False, indent=2)
+    return finite_json(data)[0]
 
 
-def rows_to_json(columns: Sequence[str], rows: Sequence[tuple]) -> str:
-    return to_json([{c: _plain(v) for c, v in zip(columns, row)} for row in rows])
+def null_note(replaced: int) -> str:
+    """The stderr note for JSON in which `replaced` NaN/infinite numbers became null."""
+    return f"note: {replaced} NaN or infinite value{'s' if replaced != 1 else ''} shown as null."
+
+
+def rows_to_json(columns: Sequence[str], rows: Sequence[tuple]) -> tuple[str, int]:
+    """A JSON array of row objects, and how many NaN/infinite values it shows as null."""
+    return finite_json([dict(zip(columns, row)) for row in rows])
 
 
 def rows_to_csv(columns: Sequence[str], rows: Sequence[tuple]) -> str:

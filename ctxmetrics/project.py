@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ctxmetrics.config import CONFIG_NAME, DEFAULT_CONFIG_TEXT, Config, load_config
 from ctxmetrics.errors import CtxError, ProjectNotFound
@@ -89,12 +89,13 @@ class Project:
         with self.store(read_only=True) as store:
             return load_series(store, self.config, metric, dict(segment or {}))
 
-    def query(self, sql_or_name: str) -> "pl.DataFrame":
-        """Run SQL, or the saved query queries/NAME.sql, against the store."""
+    def query(self, sql_or_name: str, params: Mapping[str, Any] | None = None) -> "pl.DataFrame":
+        """Run SQL, or the saved query queries/NAME.sql, against the store; read-only,
+        like the `query` command. `params` binds $NAME in the SQL."""
         from ctxmetrics.queries import resolve_query
 
         with self.store(read_only=True) as store:
-            return store.query_df(resolve_query(self.queries_dir, sql_or_name))
+            return store.query_df(resolve_query(self.queries_dir, sql_or_name), dict(params or {}))
 
 
 def open(path: Path | str = ".") -> Project:  # noqa: A001 - mirrors the built-in on purpose

@@ -1,10 +1,16 @@
-"""Saved queries: `queries/NAME.sql` files run against the store."""
+"""Saved queries (`queries/NAME.sql` files run against the store) and exporting a
+query's result to a file the user names."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ctxmetrics.errors import UnknownName
+from ctxmetrics.errors import CtxError, UnknownName
+
+if TYPE_CHECKING:
+    from ctxmetrics.store import Store
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")
 
@@ -28,3 +34,38 @@ def resolve_query(queries_dir: Path, sql_or_name: str) -> str:
     names = saved_query_names(queries_dir)
     available = f" Saved queries: {', '.join(names)}." if names else " There are no saved queries yet."
     raise UnknownName(f"No query named '{text}' in {queries_dir}.{available}")
+
+
+def write_parquet(store: "Store", sql: str, params: dict[str, Any] | None, target: Path) -> int:
+    """Run `sql` on the (read-only) store and write its result to the Parquet file `target`.
+
+    The query runs first, so a refused or failing query writes nothing; the file is then
+    written beside `target` and renamed over it, so it is never left half-written.
+
+    Returns:
+        The number of rows written.
+
+    Raises:
+        CtxError: `target` is the store itself or cannot be written, or the query has no result.
+    """
+    import pyarrow.parquet as pq
+
+    target = Path(target)
+    if target.resolve() in (store.path.resolve(), Path(f"{store.path}.wal").resolve()):
+        raise CtxError(f"--parquet {target}: that is the project's store; name another file.")
+    if not target.parent.is_dir():
+        raise CtxError(f"--parquet {target}: folder {target.parent} does not exist.")
+    table = store.query_arrow(sql, params)
+    if table is None:
+        raise CtxError(f"--parquet {target}: the query returns no result to write; use a SELECT.")
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        with open(partial, "xb") as sink:
+            pq.write_table(table, sink)
+        os.replace(partial, target)
+    except BaseException as exc:
+        partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise CtxError(f"--parquet {target}: cannot write it ({exc.strerror or exc}).") from None
+        raise
+    return table.num_rows

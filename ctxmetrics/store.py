@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import re
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import duckdb
 
-from ctxmetrics.errors import CtxError, StoreLocked
+from ctxmetrics.errors import CtxError, QueryRefused, StoreLocked
 
 if TYPE_CHECKING:
     import polars as pl
@@ -26,6 +27,24 @@ DEFAULT_LOCK_TIMEOUT = 15.0  # seconds a command waits for another process to re
 BASE_COLUMNS = ("metric", "ts", "value")
 _MATCHED = "__ctxmetrics_matched"  # temporary: stored rows matching incoming keys, during an upsert
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# A read-only connection reads the store and nothing else, whatever SQL it is given:
+# no file or URL outside the store (COPY, EXPORT, ATTACH, read_csv, glob…), no extension
+# installed or loaded, no secret written, no Python variable scanned; and since the
+# configuration is locked from the start, no SET/PRAGMA/RESET can loosen any of it.
+READ_ONLY_SETTINGS = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_extension_repositories": "forbidden",
+    "allow_persistent_secrets": False,
+    "python_enable_replacements": False,
+    "lock_configuration": True,
+}
+# Writers read the user's data files, so they keep file access; the product itself still
+# never downloads an extension (the readers it needs are built into DuckDB).
+WRITE_SETTINGS = {"autoinstall_known_extensions": False}
 
 _SCHEMA = [
     "create table if not exists meta (key varchar primary key, value varchar)",
@@ -96,7 +115,8 @@ class Store:
         delay = 0.02
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=self.read_only)
+                settings = READ_ONLY_SETTINGS if self.read_only else WRITE_SETTINGS
+                return duckdb.connect(str(self.path), read_only=self.read_only, config=dict(settings))
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower():
                     raise CtxError(f"{self.path}: cannot open the store ({exc}).") from None
@@ -124,12 +144,11 @@ class Store:
                 self._refresh_view()
 
     def _version(self) -> int | None:
-        exists = self.con.execute(
-            "select count(*) from information_schema.tables where table_name = 'meta'"
-        ).fetchall()[0][0]
-        if not exists:
+        # Read directly: a first query on information_schema costs ~20 ms of a cold `why`.
+        try:
+            rows = self.con.execute("select value from meta where key = 'schema_version'").fetchall()
+        except duckdb.CatalogException:  # no meta table: a new, empty file
             return None
-        rows = self.con.execute("select value from meta where key = 'schema_version'").fetchall()
         return int(rows[0][0]) if rows else None
 
     def _check_version(self) -> None:
@@ -144,10 +163,8 @@ class Store:
     # --- schema of observations ------------------------------------------------
     def dimension_names(self) -> list[str]:
         """Dimension columns of the store, in the order they were added."""
-        rows = self.con.execute(
-            "select column_name from information_schema.columns where table_name = 'obs' order by ordinal_position"
-        ).fetchall()
-        return [r[0] for r in rows if r[0] not in BASE_COLUMNS]
+        columns = self.con.execute("select * from obs limit 0").description  # no catalog view to build
+        return [c[0] for c in columns if c[0] not in BASE_COLUMNS]
 
     def add_dimensions(self, names: Iterable[str]) -> None:
         existing = set(self.dimension_names())
@@ -316,27 +333,42 @@ class Store:
 
     # --- reads ------------------------------------------------------------------
     def query_df(self, sql: str, params: Sequence[Any] | dict | None = None) -> "pl.DataFrame":
-        """Run SQL and return a polars DataFrame."""
-        try:
+        """Run SQL and return a polars DataFrame (None for a statement with no result)."""
+        return self._converted(sql, params, lambda relation: relation.pl())
+
+    def query_arrow(self, sql: str, params: Sequence[Any] | dict | None = None):
+        """Run SQL and return a pyarrow Table (None for a statement with no result)."""
+        return self._converted(sql, params, lambda relation: relation.to_arrow_table())
+
+    def _converted(self, sql: str, params, convert):
+        with _user_errors(sql):
             relation = self.con.sql(sql, params=params or None)
-            return relation.pl() if relation is not None else None
-        except duckdb.Error as exc:
-            raise _query_error(exc) from None
+            return convert(relation) if relation is not None else None
 
     def query_rows(self, sql: str, params: Sequence[Any] | dict | None = None) -> tuple[list[str], list[tuple]]:
         """Run SQL and return (column names, rows) without importing polars."""
-        result = self._run(sql, params)
-        columns = [d[0] for d in result.description] if result.description else []
-        return columns, result.fetchall() if result.description else []
-
-    def _run(self, sql: str, params):
-        try:
-            return self.con.execute(sql, params) if params else self.con.execute(sql)
-        except duckdb.Error as exc:
-            raise _query_error(exc) from None
+        with _user_errors(sql):
+            result = self.con.execute(sql, params) if params else self.con.execute(sql)
+            if not result.description:
+                return [], []
+            return [d[0] for d in result.description], result.fetchall()
 
 
-def _query_error(exc: Exception) -> CtxError:
+@contextmanager
+def _user_errors(sql: str):
+    """Turn DuckDB's error on the user's SQL into one CtxError line."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise _query_error(sql, exc) from None
+
+
+def _query_error(sql: str, exc: duckdb.Error) -> CtxError:
+    from ctxmetrics.refusals import refusal
+
+    reason = refusal(sql, exc)
+    if reason is not None:
+        return QueryRefused(reason)
     first_line = str(exc).strip().splitlines()[0]
     return CtxError(f"query failed: {first_line}")
 

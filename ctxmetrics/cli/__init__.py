@@ -34,7 +34,9 @@ class CtxGroup(click.Group):
             return super().invoke(ctx)
         except CtxError as exc:
             raise click.ClickException(str(exc)) from None
-        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+        # BrokenPipeError: the reader went away (`… | head`); click's main then exits quietly.
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt,
+                BrokenPipeError):
             raise
         except Exception as exc:  # a bug: still one line, unless the user asks for the traceback
             if os.environ.get("CTXMETRICS_DEBUG"):

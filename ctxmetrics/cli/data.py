@@ -67,25 +67,33 @@ def ingest(ref, paths, fmt, dims):
 @click.argument("sql_or_name")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of row objects.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV with a header line.")
+@click.option("--parquet", "parquet_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the result to this Parquet file (the only file query ever writes).")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Bind $NAME in the SQL (repeatable).")
 @pass_project
-def query(ref, sql_or_name, as_json, as_csv, params):
+def query(ref, sql_or_name, as_json, as_csv, parquet_file, params):
     """Run SQL against the store, or the saved query queries/NAME.sql.
 
     The view `observations(metric, ts, value, <dimensions>)` holds the data as ingested;
     `annotations` and `anomalies` hold the timeline and the scan results.
 
+    Queries are read-only: they can read the store and nothing else. Writing to it,
+    reading or writing other files (COPY, EXPORT, ATTACH, read_csv…), URLs, extensions
+    and settings are refused with exit code 1. In JSON, a NaN or infinite value is null
+    (a note on stderr says how many).
+
     \b
     Example:
         ctxmetrics query "select metric, sum(value) from observations group by all"
-        ctxmetrics query weekly_conversion --csv
+        ctxmetrics query weekly_conversion --csv > weekly.csv
+        ctxmetrics query weekly_conversion --parquet weekly.parquet
         ctxmetrics query "select * from observations where metric = $m" --param m=leads
     """
     from ctxmetrics import output
     from ctxmetrics.queries import resolve_query
 
-    if as_json and as_csv:
-        raise click.UsageError("Use just one of --json or --csv.")
+    if sum(map(bool, (as_json, as_csv, parquet_file))) > 1:
+        raise click.UsageError("Use just one of --json, --csv or --parquet.")
     bound = {}
     for pair in params:
         name, sep, value = pair.partition("=")
@@ -95,9 +103,18 @@ def query(ref, sql_or_name, as_json, as_csv, params):
     project = ref.get()
     sql = resolve_query(project.queries_dir, sql_or_name)
     with project.store(read_only=True) as store:
+        if parquet_file is not None:
+            from ctxmetrics.queries import write_parquet
+
+            rows = write_parquet(store, sql, bound or None, parquet_file)
+            click.echo(f"Wrote {rows:,} row{'s' if rows != 1 else ''} to {parquet_file}.")
+            return
         columns, rows = store.query_rows(sql, bound or None)
     if as_json:
-        click.echo(output.rows_to_json(columns, rows))
+        text, replaced = output.rows_to_json(columns, rows)
+        click.echo(text)
+        if replaced:
+            click.echo(output.null_note(replaced), err=True)
     elif as_csv:
         click.echo(output.rows_to_csv(columns, rows), nl=False)
     else:

@@ -58,8 +58,11 @@ def why(ref, metric, segment, on, since, until, as_json, confirm, reject):
 
     answer = explain(project, metric, segment, on, since, until)
     if as_json:
-        from ctxmetrics.output import to_json
+        from ctxmetrics.output import finite_json, null_note
 
-        click.echo(to_json(answer.to_json()))
+        text, replaced = finite_json(answer.to_json())
+        click.echo(text)
+        if replaced:  # e.g. change_pct from a level of 0
+            click.echo(null_note(replaced), err=True)
     else:
         click.echo(format_answer(answer))
