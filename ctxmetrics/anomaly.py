@@ -37,6 +37,7 @@ class Anomaly:
     # Funnel stages of the same segment that moved together, earliest first:
     # [{"stage": "leads", "start": "2026-03-02", "direction": "up", "change_pct": 48.0}, ...]
     funnel: list[dict[str, Any]] = field(default_factory=list)
+    uniform: bool = False  # the change is everywhere alike: no segment stands out (drivers empty)
 
     @property
     def segment_key(self) -> str:
@@ -69,6 +70,7 @@ class Anomaly:
             "drivers": self.drivers,
             "correlated": self.correlated,
             "funnel": self.funnel,
+            **({"uniform": True} if self.uniform else {}),
         }
 
     @classmethod
@@ -89,6 +91,7 @@ class Anomaly:
             drivers=list(data.get("drivers", [])),
             correlated=list(data.get("correlated", [])),
             funnel=list(data.get("funnel", [])),
+            uniform=bool(data.get("uniform", False)),
         )
 
     def covers(self, day: dt.date) -> bool:
