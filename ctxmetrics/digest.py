@@ -56,7 +56,7 @@ def when_text(start: dt.date, end: dt.date | None, with_year: bool) -> str:
 
 
 def _pct(value: float) -> str:
-    return f"{value:+.0f}%".replace("-", "−")
+    return f"{value:+.0f}%"
 
 
 def _num(value: float | None, ratio: bool) -> str:
@@ -149,7 +149,7 @@ class BusinessEvent:
         return None if self.explained else tag_command(self.lead)
 
     def size_text(self, with_year: bool) -> str:
-        """How big and since when: 'leads −85% (898 → 134 a day) from Sep 3 to Sep 4, 2025'."""
+        """How big and since when: 'leads -85% (898 → 134 a day) from Sep 3 to Sep 4, 2025'."""
         a = self.lead
         ratio = a.metric in self.ratio_metrics
         unit = "" if ratio else " a day"
