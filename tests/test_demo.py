@@ -56,7 +56,7 @@ def test_the_untagged_effect_is_unexplained(demo):
     anomaly = _find(data["anomalies"], "leads", {"region": "APAC", "channel": "partner"}, date(2026, 1, 19), "down")
     assert anomaly["kind"] == "level_shift" and anomaly["causes"] == []
     assert anomaly["id"] in data["unexplained"]
-    unexplained = result.output.split("## Unexplained", 1)[1].split("## Expected effects not seen")[0]
+    unexplained = result.output.split("## Needs action", 1)[1].split("### Expected effects not seen")[0]
     assert "Leads APAC/partner" in unexplained
     assert "ctxmetrics annotate add 'Leads APAC/partner drop' --type other --start 2026-01-" in unexplained
 
@@ -69,7 +69,7 @@ def test_prints_the_digest_and_writes_html(demo):
     root, result, data, _ = demo
     assert result.output.startswith("Created the demo project in")  # CliRunner mixes stderr in
     assert "# ctxmetrics digest: 2024-09-02 to 2026-02-28" in result.output
-    assert f"**{data['coverage']['total']} anomalies from" in result.output
+    assert f"**{len(data['events'])} business events from" in result.output
     html = (root / "digest.html").read_text(encoding="utf-8")
     assert html.count('<svg class="chart"') >= 10
 
