@@ -113,7 +113,9 @@ def anomaly_figure(days: Sequence[dt.date], values: Sequence[float | None], anom
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _value_label(v, ratio)))
         ax.grid(axis="y", color="#e5e7eb", lw=0.6)
         if title:
-            fig.suptitle(_short(title, 90), x=0.01, ha="left", fontsize=9, fontweight="bold", color="#111827")
+            # An axes title (not a figure title) sits `pad` points above the axes, clear of
+            # the top y tick label, which reaches half a line above the axes' edge.
+            ax.set_title(_short(title, 90), loc="left", pad=10, fontsize=9, fontweight="bold", color="#111827")
         fig.legend(loc="outside lower left", ncols=3, frameon=False, handlelength=1.6, columnspacing=1.2)
     return fig
 

@@ -248,6 +248,12 @@ def group_events(ranked: list[Anomaly], funnel: tuple[str, ...] = (), lag_days: 
     return events
 
 
+def briefing_order(events: list[BusinessEvent]) -> list[BusinessEvent]:
+    """Unexplained events first, then explained ones with recurring calendar events last;
+    each part by importance (the order `group_events` returns for ranked anomalies)."""
+    return sorted(events, key=lambda e: (e.explained, e.recurring, -e.importance))
+
+
 def rank(anomalies: list[Anomaly]) -> list[Anomaly]:
     return sorted(anomalies, key=lambda a: (-importance(a), a.start, a.metric, segment_key(a.segment)))
 
@@ -274,7 +280,7 @@ class Digest:
     @property
     def explained_events(self) -> list[BusinessEvent]:
         """Unexpected events first, recurring calendar ones after; each part by importance."""
-        return sorted((e for e in self.events if e.explained), key=lambda e: (e.recurring, -e.importance))
+        return [e for e in briefing_order(self.events) if e.explained]
 
     @property
     def effects_not_seen(self) -> list[dict[str, Any]]:
@@ -335,7 +341,7 @@ class Digest:
             "data_range": [d.isoformat() for d in self.data_range] if self.data_range else None,
             "headline": self.headline(),
             "coverage": self.coverage,
-            "events": [e.to_json(self.with_year) for e in [*self.unexplained_events, *self.explained_events]],
+            "events": [e.to_json(self.with_year) for e in briefing_order(self.events)],
             "anomalies": anomalies,
             "unexplained": [a.id for a in self.anomalies if not a.explained],
             "missing_effects": self.effects,

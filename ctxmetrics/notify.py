@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ctxmetrics.anomaly import Anomaly
 from ctxmetrics.channels import Channel, Message, SendError, deliver, dry_run_text, parse_channels
 from ctxmetrics.config import CONFIG_NAME
-from ctxmetrics.digest import BusinessEvent, group_events, importance, rank, summary_line, where_text
+from ctxmetrics.digest import BusinessEvent, briefing_order, group_events, importance, rank, summary_line, where_text
 from ctxmetrics.errors import CtxError
 from ctxmetrics.wording import tag_command
 
@@ -90,7 +90,7 @@ def plan(channel: Channel, events: list[BusinessEvent], sent: dict[str, str],
     """The message `channel` should get now and the (anomaly id, state) pairs it carries;
     None when nothing is new for it."""
     chosen = []
-    for event in events:
+    for event in briefing_order(events):
         new = [a for a in event.members if channel.wants(a, importance(a)) and sent.get(a.id) != alert_state(a)]
         if new:
             chosen.append((event, new, all(a.id in sent for a in new)))
