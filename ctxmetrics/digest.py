@@ -20,17 +20,17 @@ from __future__ import annotations
 
 import datetime as dt
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import product
 from math import log1p
 from typing import Any
 
 from ctxmetrics.anomaly import Anomaly, Cause
 from ctxmetrics.segments import is_within, segment_key, segment_label
-from ctxmetrics.wording import md_code, md_text, metric_label, metric_word, tag_command
+from ctxmetrics.wording import md_code, md_text, metric_label, metric_word, tag_command, where_text
 
 __all__ = ["Digest", "BusinessEvent", "build_digest", "render_markdown", "render_json", "importance",
-           "summary_line", "tag_command", "where_text"]
+           "summary_line", "tag_command"]
 
 GROUP_DAYS = 3
 DEFAULT_LIMIT = 30
@@ -75,27 +75,6 @@ def summary_line(anomaly: Anomaly, with_year: bool = False) -> str:
         cause = anomaly.causes[0]
         return f"{head} — {cause.title} ({cause.type})"
     return f"{head} — no known context"
-
-
-def where_text(anomaly: Anomaly) -> str | None:
-    """Where the change sits, from the anomaly's root-cause drivers (docs/contract.md):
-    'everywhere alike', or 'APAC × partner (81%)'. Only drivers over the same dimensions as
-    the first are shown, and only while their shares add up to at most 100%: shares of
-    different dimensions overlap and must never read as parts of one whole."""
-    if anomaly.uniform:
-        return "everywhere alike"
-    shown, total, dims = [], 0.0, None
-    for driver in anomaly.drivers:
-        segment, share = driver.get("segment"), driver.get("share")
-        if not isinstance(segment, dict) or not isinstance(share, (int, float)):
-            continue
-        if dims is None:
-            dims = set(segment)
-        if set(segment) != dims or total + share > 1.0 + 1e-9:
-            continue
-        total += share
-        shown.append(f"{' × '.join(segment.values()) or 'total'} ({100 * share:.0f}%)")
-    return ", ".join(shown) or None
 
 
 # --- business events --------------------------------------------------------------

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ctxmetrics.anomaly import Anomaly
 from ctxmetrics.channels import Channel, Message, SendError, deliver, dry_run_text, parse_channels
 from ctxmetrics.config import CONFIG_NAME
-from ctxmetrics.digest import BusinessEvent, briefing_order, group_events, importance, rank, summary_line, where_text
+from ctxmetrics.digest import BusinessEvent, briefing_order, group_events, importance, rank, summary_line
 from ctxmetrics.errors import CtxError
-from ctxmetrics.wording import tag_command
+from ctxmetrics.wording import tag_command, where_text
 
 if TYPE_CHECKING:
     from ctxmetrics.project import Project

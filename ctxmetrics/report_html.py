@@ -6,8 +6,8 @@ import datetime as dt
 from html import escape
 from pathlib import Path
 
-from ctxmetrics.digest import BusinessEvent, Digest, effect_line, where_text
-from ctxmetrics.wording import one_line
+from ctxmetrics.digest import BusinessEvent, Digest, effect_line
+from ctxmetrics.wording import one_line, where_text
 
 CSS = """
 :root { color-scheme: light; }

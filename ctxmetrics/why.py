@@ -13,7 +13,7 @@ from ctxmetrics.anomaly import Anomaly, Cause
 from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.results import load_anomalies, record_verdict
 from ctxmetrics.segments import segment_from_key, segment_key, segment_label
-from ctxmetrics.wording import metric_label, one_line, tag_command, terminal_text
+from ctxmetrics.wording import metric_label, one_line, tag_command, terminal_text, where_text
 
 if TYPE_CHECKING:
     from ctxmetrics.project import Project
@@ -248,9 +248,9 @@ def format_anomaly(anomaly: Anomaly, metric_type: str = "count") -> list[str]:
             lines.append(f"       {one_line(cause.reason)}")
     else:
         lines.append("  No known context.")
-    if anomaly.drivers:
-        carried = ", ".join(f"{segment_label(d['segment'])} {d['share'] * 100:.0f}%" for d in anomaly.drivers)
-        lines.append(f"  Carried by: {carried}")
+    where = where_text(anomaly)
+    if where:
+        lines.append(f"  Where: {where}")
     if anomaly.funnel:
         first, *rest = anomaly.funnel
         then = "; then " + ", ".join(

@@ -75,3 +75,24 @@ def tag_command(anomaly: Anomaly) -> str:
         parts += ["--scope", f"{dim}={value}"]
     parts += ["--metric", anomaly.metric, "--expect", anomaly.direction]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def where_text(anomaly: Anomaly) -> str | None:
+    """Where the change sits, from the anomaly's root-cause drivers (docs/contract.md):
+    'everywhere alike', or 'APAC × partner (81%)'. Only drivers over the same dimensions as
+    the first are shown, and only while their shares add up to at most 100%: shares of
+    different dimensions overlap and must never read as parts of one whole."""
+    if anomaly.uniform:
+        return "everywhere alike"
+    shown, total, dims = [], 0.0, None
+    for driver in anomaly.drivers:
+        segment, share = driver.get("segment"), driver.get("share")
+        if not isinstance(segment, dict) or not isinstance(share, (int, float)):
+            continue
+        if dims is None:
+            dims = set(segment)
+        if set(segment) != dims or total + share > 1.0 + 1e-9:
+            continue
+        total += share
+        shown.append(f"{' × '.join(segment.values()) or 'total'} ({100 * share:.0f}%)")
+    return ", ".join(shown) or None

@@ -101,3 +101,27 @@ def test_demo_refuses_an_existing_project(demo):
     result = CliRunner().invoke(cli, ["demo", str(demo[0])])
     assert result.exit_code == 1
     assert "already a project" in result.output
+
+
+def test_the_briefing_has_one_item_per_business_event(demo):
+    root, result, data, _ = demo
+    digest = result.output[result.output.index("# ctxmetrics digest"):]
+    # The sign-up outage moved leads, MQL, SQL and opportunities: one item, with its funnel line.
+    items = [line for line in digest.splitlines() if line[:1].isdigit() and "Sign-up form outage" in line]
+    assert len(items) == 1
+    assert "   - funnel: leads -85% → MQL -85% → SQL -83% → opportunities -82%" in digest
+    outage = next(e for e in data["events"] if e["cause"] == "signup-form-outage")
+    assert {data_id.split("|")[0] for data_id in outage["members"]} >= {"leads", "mql", "sql", "opportunities"}
+    # The headline counts business events, not flags.
+    assert f"**{len(data['events'])} business events from" in digest and len(data["events"]) < len(data["anomalies"])
+
+
+def test_needs_action_first_and_recurring_holidays_below_the_unexpected(demo):
+    _, result, data, _ = demo
+    digest = result.output
+    assert digest.index("## Needs action") < digest.index("## Explained")
+    explained = [e for e in data["events"] if e["explained"]]
+    recurring = [e["recurring"] for e in explained]
+    assert recurring == sorted(recurring) and any(recurring) and not all(recurring)
+    section = digest.split("## Explained", 1)[1]
+    assert section.index("Sales offsite (Lisbon)") < section.index("Christmas 2024")

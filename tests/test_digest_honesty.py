@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from ctxmetrics.anomaly import Anomaly, Cause
 from ctxmetrics.cli import cli
-from ctxmetrics.digest import where_text
+from ctxmetrics.wording import where_text
 from ctxmetrics.effect import measure_window
 from ctxmetrics.project import Project, init_project
 

@@ -59,7 +59,7 @@ def test_text_names_causes_reasons_drivers_and_funnel(project):
     assert "from May 4 to May 17, 2025 (spike)" in out.splitlines()[0]
     assert "Likely causes:\n    1. EMEA spring promo (campaign, emea-promo)" in out
     assert "scope region=EMEA matches exactly; lists leads; expected up, went up" in out
-    assert "Carried by: EMEA/" in out
+    assert "Where: EMEA × " in out
     assert "Funnel: leads moved first" in out
     assert "No known context." not in out
 
