@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import shlex
 from dataclasses import dataclass
-from itertools import product
 from math import log1p
 from typing import Any
 
@@ -338,11 +337,8 @@ def _overlaps(event, since: dt.date | None, until: dt.date | None, tz: str) -> b
 
 
 def _segments(entry: dict[str, Any]) -> list[dict[str, str]]:
-    segment = entry.get("segment") or {}
-    if all(isinstance(v, str) for v in segment.values()):
-        return [dict(segment)]
-    dims = list(segment)
-    return [dict(zip(dims, combo)) for combo in product(*(segment[d] for d in dims))]
+    """The segments an event's scope covers (every combination of its values; {} = all)."""
+    return list(entry.get("segments") or [{}])
 
 
 def measure_effects(project, store, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:

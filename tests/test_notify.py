@@ -275,3 +275,13 @@ def test_run_ingests_new_files_once_scans_and_exits_3_for_new_unexplained(demo):
     failed = cli_run(demo, "run")
     assert failed.exit_code == 1 and failed.output.startswith("Error: ") and "bad.csv" in failed.output
     assert len(failed.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--anomaly", "leads||2025-09-03", "--metric", "leads"], "mute either an anomaly (--anomaly) or a series/segment"),
+    (["--anomaly", "leads-2025-09-03"], "is not an anomaly id (metric|segment|start"),
+    ([], "say what to mute"),
+])
+def test_mute_needs_one_clear_target(demo, args, message):
+    result = cli_run(demo, "mute", *args, "--until", "2099-12-31")
+    assert result.exit_code == 1 and message in result.output and result.output.count("\n") == 1
