@@ -198,9 +198,9 @@ class BusinessEvent:
         }
 
 
-def _same_event(event: BusinessEvent, anomaly: Anomaly, lag_days: int) -> bool:
-    if event.cause or anomaly.causes:
-        return bool(event.cause and anomaly.causes) and event.cause.annotation_id == anomaly.causes[0].annotation_id
+def _joins(event: BusinessEvent, anomaly: Anomaly, lag_days: int) -> bool:
+    """An unexplained anomaly joins an unexplained event: same direction, nested segments,
+    starts within GROUP_DAYS of a flag of its metric or the funnel lag of another metric's."""
     for member in event.members:
         if member.direction != anomaly.direction:
             continue
@@ -214,15 +214,32 @@ def _same_event(event: BusinessEvent, anomaly: Anomaly, lag_days: int) -> bool:
 
 def group_events(ranked: list[Anomaly], funnel: tuple[str, ...] = (), lag_days: int = 7,
                  ratio_metrics: frozenset[str] = frozenset()) -> list[BusinessEvent]:
-    """Group anomalies (already ranked) into business events; see the module docstring."""
+    """Group anomalies (already ranked) into business events; see the module docstring.
+    Explained ones are found by their top cause; an unexplained one is compared only with
+    the unexplained events that have a flag starting within the funnel lag of it."""
     events: list[BusinessEvent] = []
+    by_cause: dict[str, BusinessEvent] = {}
+    by_day: dict[int, list[BusinessEvent]] = {}  # unexplained events by their flags' start days
+    order: dict[int, int] = {}  # id(event) -> its position in `events`
     for anomaly in ranked:
-        for event in events:
-            if _same_event(event, anomaly, lag_days):
-                event.members.append(anomaly)
-                break
-        else:
-            events.append(BusinessEvent([anomaly], funnel, ratio_metrics))
+        if anomaly.causes:
+            event = by_cause.get(anomaly.causes[0].annotation_id)
+            if event is None:
+                event = by_cause[anomaly.causes[0].annotation_id] = BusinessEvent([], funnel, ratio_metrics)
+                events.append(event)
+            event.members.append(anomaly)
+            continue
+        day = anomaly.start.toordinal()
+        near = {order[id(e)]: e for d in range(day - lag_days, day + lag_days + 1) for e in by_day.get(d, ())}
+        # the earliest-made (most important) matching event wins, as in a ranked scan
+        event = next((near[i] for i in sorted(near) if _joins(near[i], anomaly, lag_days)), None)
+        if event is None:
+            event = BusinessEvent([], funnel, ratio_metrics)
+            order[id(event)] = len(events)
+            events.append(event)
+        event.members.append(anomaly)
+        if all(e is not event for e in by_day.setdefault(day, [])):
+            by_day[day].append(event)
     return events
 
 
