@@ -80,6 +80,10 @@ class Config:
     detection: DetectionSettings = field(default_factory=DetectionSettings)
     detection_overrides: dict[str, dict[str, float]] = field(default_factory=dict)
     explain: ExplainSettings = field(default_factory=ExplainSettings)
+    # Raw `notify:` and `inbox:` lists: validated by `channels` and `inbox` when used, so
+    # a command that does not send or collect files never fails on (or expands) them.
+    notify: Any = None
+    inbox: Any = None
 
     def detection_for(self, metric: str) -> DetectionSettings:
         """The detection settings for one metric, with its overrides applied."""
@@ -145,7 +149,7 @@ def parse_config(data: Any, path: Path) -> Config:
         data = {}
     if not isinstance(data, dict):
         raise _fail(path, "the project file must be a mapping.")
-    _check_keys(path, "the project file", data, {"store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain"})
+    _check_keys(path, "the project file", data, {"store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain", "notify", "inbox"})
     metrics = {name: _metric(path, str(name), spec) for name, spec in (data.get("metrics") or {}).items()}
     for metric in metrics.values():
         if metric.type == "ratio":
@@ -176,6 +180,8 @@ def parse_config(data: Any, path: Path) -> Config:
         detection=base,
         detection_overrides=checked_overrides,
         explain=explain_settings,
+        notify=data.get("notify"),
+        inbox=data.get("inbox"),
     )
 
 

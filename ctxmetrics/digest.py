@@ -1,33 +1,40 @@
-"""The manager's digest: stored anomalies of a period, ranked, with their context.
+"""The manager's digest: a briefing of the business events behind a period's anomalies.
 
-Built from the scan results (`results.load_anomalies`), the timeline and `explain`
-(coverage, expected effects that were not seen); rendered as Markdown or JSON here and
-as HTML with charts in `report_html`. Read-only and light: no numpy, polars or ruptures.
+Built from the scan results (`results.load_anomalies`), the timeline, `explain` (coverage,
+events whose expected effect was not flagged) and `effect` (what the data did over those
+events' windows); rendered as Markdown or JSON here and as HTML with charts in
+`report_html`. Read-only; never imports ruptures, scipy or matplotlib.
 
-Ranking: importance = score × ln(1 + volume), the effect in robust noise units times the
-logarithm of the series' mean daily level. A clear change in a big series comes first;
-the logarithm keeps the total from always drowning out a striking change in a segment.
+Business events: one business event moves many series at once (a sign-up outage moves
+leads in the total, every region and channel, then MQLs and SQLs days later). Anomalies
+sharing their top cause form one event; unexplained ones of the same direction whose
+segments nest and whose starts lie within `GROUP_DAYS` (same metric) or the funnel lag
+(other metrics) form one too. Counts in the headline are business events; every anomaly
+("flag") is still listed in JSON.
 
-Grouping: one business event usually moves many series at once (a sign-up outage moves
-leads in the total, every region and channel, then MQLs a day later). Anomalies of the
-same metric and direction, starting within `GROUP_DAYS` of each other and sharing their
-top cause (or, when unexplained, lying in one another's segment), form one item; the most
-important is shown and the others are listed as "also in". Counts always count every
-anomaly ("flag").
+Order: what needs action first (unexplained events, expected effects not seen), then the
+explained events, recurring calendar events (holidays) below the unexpected ones; within
+a group by importance = score × ln(1 + volume) of the event's biggest flag.
 """
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import shlex
+from dataclasses import dataclass
 from math import log1p
 from typing import Any
 
-from ctxmetrics.anomaly import Anomaly
+from ctxmetrics.anomaly import Anomaly, Cause
 from ctxmetrics.segments import is_within, segment_key, segment_label
-from ctxmetrics.wording import metric_label, tag_command, where_text
+from ctxmetrics.wording import md_code, md_text, metric_label, metric_word, tag_command, where_text
+
+__all__ = ["Digest", "BusinessEvent", "build_digest", "render_markdown", "render_json", "importance",
+           "summary_line", "tag_command"]
 
 GROUP_DAYS = 3
 DEFAULT_LIMIT = 30
+RECURRING_TYPES = ("holiday",)
+NO_SCAN = "No scan results yet: run 'ctxmetrics scan' first."
 
 
 def importance(anomaly: Anomaly) -> float:
@@ -39,50 +46,214 @@ def _day(value: dt.date, with_year: bool) -> str:
     return f"{value:%b} {value.day}" + (f", {value.year}" if with_year else "")
 
 
-def _when(anomaly: Anomaly, with_year: bool) -> str:
-    if anomaly.end is None:
-        return f"since {_day(anomaly.start, with_year)}"
-    if anomaly.end == anomaly.start:
-        return f"on {_day(anomaly.start, with_year)}"
-    return f"from {_day(anomaly.start, False)} to {_day(anomaly.end, with_year)}"
+def when_text(start: dt.date, end: dt.date | None, with_year: bool) -> str:
+    if end is None:
+        return f"since {_day(start, with_year)}"
+    if end == start:
+        return f"on {_day(start, with_year)}"
+    return f"from {_day(start, with_year and start.year != end.year)} to {_day(end, with_year)}"
 
 
 def _pct(value: float) -> str:
     return f"{value:+.0f}%"
 
 
+def _num(value: float | None, ratio: bool) -> str:
+    if value is None:
+        return "?"
+    if ratio:
+        return f"{value:.1%}"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+
+
 def summary_line(anomaly: Anomaly, with_year: bool = False) -> str:
     """'Leads EMEA/paid +68% from Apr 17 to Apr 30 — EMEA paid spring push (campaign)'."""
-    head = f"{metric_label(anomaly.metric)} {segment_label(anomaly.segment)} {_pct(anomaly.change_pct)} {_when(anomaly, with_year)}"
+    head = (f"{metric_label(anomaly.metric)} {segment_label(anomaly.segment)} {_pct(anomaly.change_pct)} "
+            f"{when_text(anomaly.start, anomaly.end, with_year)}")
     if anomaly.causes:
         cause = anomaly.causes[0]
         return f"{head} — {cause.title} ({cause.type})"
     return f"{head} — no known context"
 
 
-@dataclass
-class DigestItem:
-    """One line of the report: the most important anomaly of a group and its companions."""
+# --- business events --------------------------------------------------------------
 
-    anomaly: Anomaly
-    importance: float
-    summary: str
-    tag_command: str | None  # only for unexplained items
-    also: list[Anomaly] = field(default_factory=list)
+
+@dataclass
+class BusinessEvent:
+    """One thing that happened to the business: the flags it raised, biggest first."""
+
+    members: list[Anomaly]
+    funnel: tuple[str, ...] = ()
+    ratio_metrics: frozenset[str] = frozenset()
+
+    @property
+    def lead(self) -> Anomaly:
+        return self.members[0]
+
+    @property
+    def id(self) -> str:
+        return self.lead.id
+
+    @property
+    def cause(self) -> Cause | None:
+        return self.lead.causes[0] if self.lead.causes else None
+
+    @property
+    def explained(self) -> bool:
+        return self.cause is not None
+
+    @property
+    def recurring(self) -> bool:
+        return self.cause is not None and self.cause.type in RECURRING_TYPES
+
+    @property
+    def importance(self) -> float:
+        return importance(self.lead)
 
     @property
     def flags(self) -> int:
-        return 1 + len(self.also)
+        return len(self.members)
+
+    @property
+    def title(self) -> str:
+        if self.cause:
+            return self.cause.title
+        lead = self.lead
+        return f"{metric_label(lead.metric)} {segment_label(lead.segment)} {'drop' if lead.direction == 'down' else 'rise'}"
+
+    @property
+    def tag_command(self) -> str | None:
+        return None if self.explained else tag_command(self.lead)
+
+    def size_text(self, with_year: bool) -> str:
+        """How big and since when: 'leads -85% (898 → 134 a day) from Sep 3 to Sep 4, 2025'."""
+        a = self.lead
+        ratio = a.metric in self.ratio_metrics
+        unit = "" if ratio else " a day"
+        where = "" if not a.segment else f" in {segment_label(a.segment)}"
+        return (f"{metric_word(a.metric)}{where} {_pct(a.change_pct)} ({_num(a.before, ratio)} → "
+                f"{_num(a.after, ratio)}{unit}) {when_text(a.start, a.end, with_year)}")
+
+    def funnel_steps(self) -> list[tuple[str, float]]:
+        """Per metric, the change in the lead's segment (else its broadest flag), in funnel order."""
+        best: dict[str, Anomaly] = {}
+        for a in self.members:  # ranked: the first flag of a kind is the biggest
+            kept = best.get(a.metric)
+            if kept is None or (kept.segment != self.lead.segment
+                                and (a.segment == self.lead.segment or len(a.segment) < len(kept.segment))):
+                best[a.metric] = a
+        order = {m: i for i, m in enumerate(self.funnel)}
+        metrics = sorted(best, key=lambda m: (order.get(m, len(order)), m))
+        return [(m, best[m].change_pct) for m in metrics]
+
+    def funnel_text(self) -> str | None:
+        steps = self.funnel_steps()
+        if len(steps) < 2:
+            return None
+        return " → ".join(f"{metric_word(m)} {_pct(c)}" for m, c in steps)
+
+    def segments_hit(self, limit: int = 6) -> str | None:
+        labels = []
+        for a in self.members:
+            if a.metric == self.lead.metric and a.segment and segment_label(a.segment) not in labels:
+                labels.append(segment_label(a.segment))
+        if self.lead.segment and segment_label(self.lead.segment) in labels:
+            labels.remove(segment_label(self.lead.segment))
+        if not labels:
+            return None
+        more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
+        return ", ".join(labels[:limit]) + more
+
+    def reject_command(self) -> str | None:
+        """The `why --reject` command that tells ctxmetrics the linked event is not the cause."""
+        if not self.cause:
+            return None
+        a = self.lead
+        parts = ["ctxmetrics", "why", a.metric]
+        for dim, value in a.segment.items():
+            parts += ["--segment", f"{dim}={value}"]
+        parts += ["--on", a.start.isoformat(), "--reject", self.cause.annotation_id]
+        return " ".join(shlex.quote(p) for p in parts)
+
+    def details_text(self) -> str:
+        a = self.lead
+        if a.kind == "level_shift":
+            kind = "level shift"
+        elif a.end is not None and (a.end - a.start).days >= 7:
+            kind = "temporary shift"
+        else:
+            kind = "spike"
+        return (f"{self.flags} flag{'s' if self.flags != 1 else ''}; biggest: {metric_label(a.metric)} "
+                f"{segment_label(a.segment)}, {kind}, score {a.score:.1f}, importance {self.importance:.1f}")
+
+    def to_json(self, with_year: bool) -> dict[str, Any]:
+        return {
+            "id": self.id, "title": self.title, "explained": self.explained, "recurring": self.recurring,
+            "cause": self.cause.annotation_id if self.cause else None,
+            "summary": self.size_text(with_year), "funnel": [{"metric": m, "change_pct": round(c, 1)} for m, c in self.funnel_steps()],
+            "where": where_text(self.lead), "segments_hit": self.segments_hit(limit=1000),
+            "flags": self.flags, "importance": round(self.importance, 2),
+            "members": [a.id for a in self.members], "tag_command": self.tag_command,
+        }
 
 
-@dataclass
-class EventImpact:
-    """A timeline event and how many anomalies it is the top cause of."""
+def _joins(event: BusinessEvent, anomaly: Anomaly, lag_days: int) -> bool:
+    """An unexplained anomaly joins an unexplained event: same direction, nested segments,
+    starts within GROUP_DAYS of a flag of its metric or the funnel lag of another metric's."""
+    for member in event.members:
+        if member.direction != anomaly.direction:
+            continue
+        if not (is_within(member.segment, anomaly.segment) or is_within(anomaly.segment, member.segment)):
+            continue
+        days = GROUP_DAYS if member.metric == anomaly.metric else lag_days
+        if abs((member.start - anomaly.start).days) <= days:
+            return True
+    return False
 
-    annotation_id: str
-    title: str
-    type: str
-    flags: int
+
+def group_events(ranked: list[Anomaly], funnel: tuple[str, ...] = (), lag_days: int = 7,
+                 ratio_metrics: frozenset[str] = frozenset()) -> list[BusinessEvent]:
+    """Group anomalies (already ranked) into business events; see the module docstring.
+    Explained ones are found by their top cause; an unexplained one is compared only with
+    the unexplained events that have a flag starting within the funnel lag of it."""
+    events: list[BusinessEvent] = []
+    by_cause: dict[str, BusinessEvent] = {}
+    by_day: dict[int, list[BusinessEvent]] = {}  # unexplained events by their flags' start days
+    order: dict[int, int] = {}  # id(event) -> its position in `events`
+    for anomaly in ranked:
+        if anomaly.causes:
+            event = by_cause.get(anomaly.causes[0].annotation_id)
+            if event is None:
+                event = by_cause[anomaly.causes[0].annotation_id] = BusinessEvent([], funnel, ratio_metrics)
+                events.append(event)
+            event.members.append(anomaly)
+            continue
+        day = anomaly.start.toordinal()
+        near = {order[id(e)]: e for d in range(day - lag_days, day + lag_days + 1) for e in by_day.get(d, ())}
+        # the earliest-made (most important) matching event wins, as in a ranked scan
+        event = next((near[i] for i in sorted(near) if _joins(near[i], anomaly, lag_days)), None)
+        if event is None:
+            event = BusinessEvent([], funnel, ratio_metrics)
+            order[id(event)] = len(events)
+            events.append(event)
+        event.members.append(anomaly)
+        if all(e is not event for e in by_day.setdefault(day, [])):
+            by_day[day].append(event)
+    return events
+
+
+def briefing_order(events: list[BusinessEvent]) -> list[BusinessEvent]:
+    """Unexplained events first, then explained ones with recurring calendar events last;
+    each part by importance (the order `group_events` returns for ranked anomalies)."""
+    return sorted(events, key=lambda e: (e.explained, e.recurring, -e.importance))
+
+
+def rank(anomalies: list[Anomaly]) -> list[Anomaly]:
+    return sorted(anomalies, key=lambda a: (-importance(a), a.start, a.metric, segment_key(a.segment)))
+
+
+# --- the digest ------------------------------------------------------------------
 
 
 @dataclass
@@ -90,24 +261,31 @@ class Digest:
     since: dt.date | None
     until: dt.date | None
     data_range: tuple[dt.date, dt.date] | None
-    anomalies: list[Anomaly]  # every anomaly of the window, most important first
-    items: list[DigestItem]  # grouped, most important first
+    anomalies: list[Anomaly]  # every unmuted anomaly of the window, most important first
+    events: list[BusinessEvent]
     coverage: dict[str, Any]
-    top_events: list[EventImpact]
-    missing_effects: list[dict[str, Any]]
-    scanned: bool = True
+    effects: list[dict[str, Any]]  # tagged events with an expected effect no anomaly showed
+    muted: int = 0
     limit: int | None = DEFAULT_LIMIT
-    ratio_metrics: frozenset[str] = frozenset()
 
     @property
-    def explained_items(self) -> list[DigestItem]:
-        return [i for i in self.items if i.anomaly.explained]
+    def unexplained_events(self) -> list[BusinessEvent]:
+        return [e for e in self.events if not e.explained]
 
     @property
-    def unexplained_items(self) -> list[DigestItem]:
-        return [i for i in self.items if not i.anomaly.explained]
+    def explained_events(self) -> list[BusinessEvent]:
+        """Unexpected events first, recurring calendar ones after; each part by importance."""
+        return [e for e in briefing_order(self.events) if e.explained]
 
-    def shown(self, items: list[DigestItem]) -> list[DigestItem]:
+    @property
+    def effects_not_seen(self) -> list[dict[str, Any]]:
+        return [e for e in self.effects if e["finding"] in ("not_seen", "opposite")]
+
+    @property
+    def effects_other(self) -> list[dict[str, Any]]:
+        return [e for e in self.effects if e["finding"] not in ("not_seen", "opposite")]
+
+    def shown(self, items: list) -> list:
         return items if self.limit is None else items[: self.limit]
 
     @property
@@ -126,32 +304,29 @@ class Digest:
         return first is None or last is None or first.year != last.year
 
     def headline(self) -> str:
-        total, explained = self.coverage.get("total", 0), self.coverage.get("explained", 0)
-        if not self.scanned:
-            return "No scan results yet: run 'ctxmetrics scan' first."
-        if not total:
+        if not self.events and not self.effects_not_seen:
             return f"No anomalies from {self.period}."
-        share = self.coverage.get("share")
-        pct = f"{100 * share:.0f}%" if isinstance(share, (int, float)) else "n/a"
-        text = (
-            f"{total} anomal{'y' if total == 1 else 'ies'} from {self.period}; "
-            f"{explained} explained ({pct} coverage), {total - explained} unexplained."
-        )
-        if self.top_events:
-            parts = [f"{e.title} explains {e.flags} of {total} flags" for e in self.top_events[:3]]
-            text += " " + "; ".join(parts) + "."
-        return text
+        unexplained, missing = len(self.unexplained_events), len(self.effects_not_seen)
+        explained = len(self.events) - unexplained
+        action = unexplained + missing
+        parts = []
+        if unexplained:
+            parts.append(f"{unexplained} unexplained")
+        if missing:
+            parts.append(f"{missing} expected effect{'s' if missing != 1 else ''} not seen")
+        needs = f"{action} need{'s' if action == 1 else ''} action ({', '.join(parts)})" if action else "none needs action"
+        n = len(self.events)
+        return f"{n} business event{'s' if n != 1 else ''} from {self.period}: {needs}; {explained} explained."
 
     def to_json(self) -> dict[str, Any]:
         """`{"anomalies": [...]}` as in docs/contract.md, plus the digest's own keys."""
-        items = {i.anomaly.id: i for i in self.items}
-        group_of = {a.id: i.anomaly.id for i in self.items for a in [i.anomaly, *i.also]}
+        event_of = {a.id: e.id for e in self.events for a in e.members}
         anomalies = []
         for a in self.anomalies:
             data = a.to_json()
             data["importance"] = round(importance(a), 2)
             data["summary"] = summary_line(a, self.with_year)
-            data["group"] = group_of.get(a.id, a.id)
+            data["event"] = event_of.get(a.id, a.id)
             if not a.explained:
                 data["tag_command"] = tag_command(a)
             anomalies.append(data)
@@ -161,15 +336,11 @@ class Digest:
             "data_range": [d.isoformat() for d in self.data_range] if self.data_range else None,
             "headline": self.headline(),
             "coverage": self.coverage,
-            "top_events": [e.__dict__ for e in self.top_events],
+            "events": [e.to_json(self.with_year) for e in briefing_order(self.events)],
             "anomalies": anomalies,
-            "groups": [
-                {"id": item.anomaly.id, "summary": item.summary, "flags": item.flags,
-                 "members": [item.anomaly.id, *(a.id for a in item.also)]}
-                for item in items.values()
-            ],
             "unexplained": [a.id for a in self.anomalies if not a.explained],
-            "missing_effects": self.missing_effects,
+            "missing_effects": self.effects,
+            "muted": self.muted,
             "ranking": "importance = score * ln(1 + volume)",
         }
 
@@ -177,86 +348,95 @@ class Digest:
 # --- building -----------------------------------------------------------------
 
 
-def _coverage(anomalies: list[Anomaly]) -> dict[str, Any]:
-    from ctxmetrics import explain
-
-    return explain.coverage(anomalies)
-
-
-def _missing(annotations, anomalies, config, data_range) -> list[dict[str, Any]]:
-    from ctxmetrics import explain
-
-    if data_range is None:
-        return []
-    return list(explain.missing_effects(annotations, anomalies, config, data_range))
-
-
-def _group_key_match(lead: Anomaly, other: Anomaly) -> bool:
-    if lead.metric != other.metric or lead.direction != other.direction:
-        return False
-    if abs((lead.start - other.start).days) > GROUP_DAYS:
-        return False
-    if lead.causes or other.causes:
-        return bool(lead.causes and other.causes) and lead.causes[0].annotation_id == other.causes[0].annotation_id
-    return is_within(lead.segment, other.segment) or is_within(other.segment, lead.segment)
-
-
-def group_items(ranked: list[Anomaly], with_year: bool) -> list[DigestItem]:
-    """Group anomalies (already ranked) into report items; see the module docstring."""
-    items: list[DigestItem] = []
-    for anomaly in ranked:
-        for item in items:
-            if _group_key_match(item.anomaly, anomaly):
-                item.also.append(anomaly)
-                break
-        else:
-            items.append(DigestItem(
-                anomaly=anomaly, importance=importance(anomaly), summary=summary_line(anomaly, with_year),
-                tag_command=None if anomaly.explained else tag_command(anomaly),
-            ))
-    return items
-
-
-def top_events(anomalies: list[Anomaly]) -> list[EventImpact]:
-    """Events ranked by how many anomalies they are the top cause of."""
-    counts: dict[str, EventImpact] = {}
-    for anomaly in anomalies:
-        if anomaly.causes:
-            cause = anomaly.causes[0]
-            impact = counts.setdefault(cause.annotation_id, EventImpact(cause.annotation_id, cause.title, cause.type, 0))
-            impact.flags += 1
-    return sorted(counts.values(), key=lambda e: (-e.flags, e.title))
-
-
 def _overlaps(event, since: dt.date | None, until: dt.date | None, tz: str) -> bool:
     first, last = event.first_day(tz), event.last_day(tz)
     return (until is None or first <= until) and (since is None or last is None or last >= since)
 
 
+def _segments(entry: dict[str, Any]) -> list[dict[str, str]]:
+    """The segments an event's scope covers (every combination of its values; {} = all)."""
+    return list(entry.get("segments") or [{}])
+
+
+def measure_effects(project, store, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Say what the data did over each event whose expected effect no anomaly showed.
+
+    `finding`: `not_seen` (every measured change is consistent with none), `opposite` (a
+    clear change against the expected direction), `below_threshold` (a clear change the
+    expected way that the scan did not flag) or `unmeasured` (too little data before it).
+    """
+    from ctxmetrics.effect import measure_window
+    from ctxmetrics.series import load_series
+
+    out = []
+    for entry in entries:
+        first, last = (dt.date.fromisoformat(d) for d in entry["window"])
+        measured = []
+        for metric in entry["metrics"]:
+            kind = project.config.metric(metric).type
+            if kind == "query":
+                continue
+            for segment in _segments(entry):
+                frame = load_series(store, project.config, metric, segment)
+                m = measure_window(frame["ts"].to_list(), frame["value"].to_list(), first, last, count=kind == "count")
+                if m is not None:
+                    measured.append({"metric": metric, "segment": segment, "change_pct": round(m.change_pct, 1),
+                                     "low_pct": round(m.low_pct, 1), "high_pct": round(m.high_pct, 1), "text": m.text()})
+        expect = entry.get("expect")
+        clear = [m for m in measured if not m["low_pct"] <= 0.0 <= m["high_pct"]]
+        same_way = [m for m in clear if expect is None or (m["change_pct"] < 0) == (expect == "down")]
+        if not measured:
+            finding = "unmeasured"
+        elif same_way:
+            finding = "below_threshold"
+        elif clear:
+            finding = "opposite"
+        else:
+            finding = "not_seen"
+        out.append({**entry, "measured": measured, "finding": finding, "reason": _effect_reason(entry, measured, finding)})
+    return out
+
+
+def _effect_reason(entry: dict[str, Any], measured: list[dict[str, Any]], finding: str) -> str:
+    metrics = " and ".join(metric_word(m) for m in entry["metrics"])
+    expected = f"expected {metrics} {entry['expect']}" if entry.get("expect") else f"expected {metrics} to move"
+    scope = ", ".join(segment_label(s) for s in _segments(entry) if s)
+    expected += f" in {scope}" if scope else ""
+    if finding == "unmeasured":
+        return f"{expected}; no anomaly flagged, and too little data before it to measure the change"
+    values = "; ".join(
+        f"{metric_word(m['metric'])}{' ' + segment_label(m['segment']) if m['segment'] else ''} measured {m['text']}"
+        for m in measured[:4]
+    )
+    verdict = {
+        "not_seen": "consistent with no change",
+        "opposite": "the opposite of what was expected",
+        "below_threshold": "a real change, below the alert threshold",
+    }[finding]
+    return f"{expected}; {values}: {verdict}"
+
+
 def build_digest(project, since: dt.date | None = None, until: dt.date | None = None,
-                 limit: int | None = DEFAULT_LIMIT) -> Digest:
+                 limit: int | None = DEFAULT_LIMIT, today: dt.date | None = None) -> Digest:
     """The digest of the anomalies in [since, until] (inclusive; open ends = all data).
 
     An anomaly is in the window when it starts on or before `until` and is still going on
-    at `since` (a level shift counts from its start only, so it is not repeated in every
-    later digest).
-
-    Args:
-        project: a `Project`.
-        since, until: the reporting window.
-        limit: how many items Markdown and HTML show in full per section (None = all).
+    at `since`. Anomalies muted on `today` (default: the current date) are left out and
+    counted.
 
     Raises:
-        CtxError: `since` after `until`, or an unreadable store or timeline.
+        CtxError: no scan yet, `since` after `until` or after the data ends, or an
+            unreadable store or timeline.
     """
     from ctxmetrics.errors import CtxError
+    from ctxmetrics.mutes import active_mutes, is_muted
     from ctxmetrics.results import load_anomalies
     from ctxmetrics.timeline import load_timeline
 
     if since and until and since > until:
         raise CtxError(f"--since {since} is after --until {until}; swap them.")
-    tz = project.config.timezone
-    annotations = load_timeline(project.annotations_dir, tz)
+    config = project.config
+    annotations = load_timeline(project.annotations_dir, config.timezone)
     where, params = [], []
     if until is not None:
         where.append("start_day <= ?")
@@ -265,114 +445,107 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
         where.append("coalesce(end_day, start_day) >= ?")
         params.append(since)
     with project.store(read_only=True) as store:
-        anomalies = load_anomalies(store, " and ".join(where), params or None)
-        everything = load_anomalies(store) if where else anomalies
-        _, rows = store.query_rows("select min(ts), max(ts) from obs")
         _, scans = store.query_rows("select count(*) from scan_state")
-    data_range = (rows[0][0], rows[0][1]) if rows and rows[0][0] is not None else None
-    ranked = sorted(anomalies, key=lambda a: (-importance(a), a.start, a.metric, segment_key(a.segment)))
-    window = None
-    if data_range is not None:
-        window = (max(data_range[0], since) if since else data_range[0], min(data_range[1], until) if until else data_range[1])
-        if window[0] > window[1]:
-            window = None
-    in_window = [e for e in annotations if _overlaps(e, since, until, tz)]
-    digest = Digest(
-        since=since, until=until, data_range=data_range, anomalies=ranked, items=[],
-        coverage=_coverage(ranked), top_events=top_events(ranked),
-        missing_effects=_missing(in_window, everything, project.config, window),
-        scanned=bool(scans and scans[0][0]) or bool(everything), limit=limit,
-        ratio_metrics=frozenset(m.name for m in project.config.metrics.values() if m.type == "ratio"),
+        everything = load_anomalies(store)
+        if not (scans and scans[0][0]) and not everything:
+            raise CtxError(NO_SCAN)
+        _, rows = store.query_rows("select min(ts), max(ts) from obs")
+        data_range = (rows[0][0], rows[0][1]) if rows and rows[0][0] is not None else None
+        if data_range and since and since > data_range[1]:
+            raise CtxError(f"--since {since} is after the last day of data ({data_range[1]}); nothing to report.")
+        if data_range and until and until < data_range[0]:
+            raise CtxError(f"--until {until} is before the first day of data ({data_range[0]}); nothing to report.")
+        anomalies = load_anomalies(store, " and ".join(where), params or None) if where else everything
+        mutes = active_mutes(store, today)
+        shown = [a for a in anomalies if not is_muted(a, mutes)]
+        entries = _missing(project, store, annotations, everything, data_range, since, until)
+    ranked = rank(shown)
+    ratios = frozenset(m.name for m in config.metrics.values() if m.type == "ratio")
+    from ctxmetrics.explain import coverage
+
+    return Digest(
+        since=since, until=until, data_range=data_range, anomalies=ranked,
+        events=group_events(ranked, config.funnel, config.explain.funnel_lag_days, ratios),
+        coverage=coverage(ranked), effects=entries, muted=len(anomalies) - len(shown), limit=limit,
     )
-    digest.items = group_items(ranked, digest.with_year)
-    return digest
+
+
+def _missing(project, store, annotations, anomalies, data_range, since, until) -> list[dict[str, Any]]:
+    from ctxmetrics import explain
+
+    if data_range is None:
+        return []
+    window = (max(data_range[0], since) if since else data_range[0], min(data_range[1], until) if until else data_range[1])
+    tz = project.config.timezone
+    in_window = [e for e in annotations if _overlaps(e, since, until, tz)]
+    entries = explain.missing_effects(in_window, anomalies, project.config, window, present=store.metric_names())
+    return measure_effects(project, store, entries) if entries else []
 
 
 # --- Markdown -----------------------------------------------------------------
 
 
-def _num(value: float | None, ratio: bool) -> str:
-    if value is None:
-        return "?"
-    if ratio:
-        return f"{value:.1%}"
-    return f"{value:,.0f}/day" if abs(value) >= 100 else f"{value:,.1f}/day"
+def effect_line(entry: dict[str, Any], with_year: bool, escape=md_text) -> str:
+    first, last = (dt.date.fromisoformat(d) for d in entry["window"])
+    when = when_text(first, last, with_year)
+    return f"{escape(entry['title'])} ({escape(entry['type'])}), {when}: {escape(entry['reason'])}"
 
 
-def levels_text(anomaly: Anomaly, ratio: bool = False) -> str:
-    """'spike, 120/day → 202/day, score 9.1' (rates as percentages)."""
-    if anomaly.kind == "level_shift":
-        kind = "level shift"
-    elif anomaly.end is not None and (anomaly.end - anomaly.start).days >= 7:
-        kind = "temporary shift"
+def _event_lines(n: int, event: BusinessEvent, with_year: bool) -> list[str]:
+    kind = f" ({md_text(event.cause.type)})" if event.cause else " — no known context"
+    out = [f"{n}. **{md_text(event.title)}**{kind}: {md_text(event.size_text(with_year))}"]
+    funnel = event.funnel_text()
+    if funnel:
+        out.append(f"   - funnel: {md_text(funnel)}")
+    where = where_text(event.lead)
+    hit = event.segments_hit()
+    if where or hit:
+        out.append("   - " + "; ".join(p for p in (where and f"where: {md_text(where)}",
+                                                   hit and f"segments hit: {md_text(hit)}") if p))
+    if event.cause:
+        out.append(f"   - why: {md_text(event.cause.reason)}")
+        out.append(f"   - what to do: nothing, unless this is not the cause: {md_code(event.reject_command())}")
     else:
-        kind = "spike"
-    return f"{kind}, {_num(anomaly.before, ratio)} → {_num(anomaly.after, ratio)}, score {anomaly.score:.1f}"
-
-
-def also_text(item: DigestItem, limit: int = 6) -> str:
-    parts = [f"{segment_label(a.segment)} {_pct(a.change_pct)}" for a in item.also[:limit]]
-    more = f" and {len(item.also) - limit} more" if len(item.also) > limit else ""
-    return ", ".join(parts) + more
-
-
-def missing_text(entry: dict[str, Any]) -> str:
-    title = entry.get("title") or entry.get("annotation_id") or "?"
-    kind = f" ({entry['type']})" if entry.get("type") else ""
-    detail = entry.get("reason") or entry.get("message") or entry.get("detail") or ""
-    when = ""
-    if entry.get("start"):
-        when = f", {entry['start']}" + (f" – {entry['end']}" if entry.get("end") and entry.get("end") != entry.get("start") else "")
-    return f"{title}{kind}{when}" + (f": {detail}" if detail else "")
+        out.append(f"   - what to do: find the cause; once known, tag it: {md_code(event.tag_command)}")
+    out.append(f"   - details: {md_text(event.details_text())}")
+    return out
 
 
 def render_markdown(digest: Digest) -> str:
-    """The digest as Markdown (what `ctxmetrics digest` prints)."""
-    out = [f"# ctxmetrics digest: {digest.period}", "", f"**{digest.headline()}**", ""]
-    explained, unexplained = digest.explained_items, digest.unexplained_items
+    """The digest as Markdown (what `ctxmetrics digest` prints); all user text escaped."""
+    y = digest.with_year
+    out = [f"# ctxmetrics digest: {digest.period}", "", f"**{md_text(digest.headline())}**", ""]
+    unexplained, not_seen = digest.unexplained_events, digest.effects_not_seen
+    out += [f"## Needs action ({len(unexplained) + len(not_seen)})", ""]
+    if not unexplained and not not_seen:
+        out += ["Nothing: every anomaly of the period is linked to a known event, and every expected effect showed.", ""]
+    for n, event in enumerate(digest.shown(unexplained), 1):
+        out += _event_lines(n, event, y)
+    out += _hidden(digest, unexplained)
+    if not_seen:
+        out += ["### Expected effects not seen", ""]
+        out += [f"- {effect_line(e, y)}" for e in not_seen] + [""]
+    explained = digest.explained_events
     if explained:
-        out += [f"## Explained ({sum(i.flags for i in explained)} flags in {len(explained)} items), most important first", ""]
-        for n, item in enumerate(digest.shown(explained), 1):
-            a = item.anomaly
-            out.append(f"{n}. **{item.summary}**")
-            out.append(f"   - {levels_text(a, a.metric in digest.ratio_metrics)}; importance {item.importance:.1f}")
-            for cause in a.causes[:3]:
-                verdict = f" [{cause.verdict}]" if cause.verdict else ""
-                out.append(f"   - cause: {cause.title} ({cause.type}, {cause.score:.2f}){verdict}: {cause.reason}")
-            if where_text(a):
-                out.append(f"   - where: {where_text(a)}")
-            if item.also:
-                out.append(f"   - also in: {also_text(item)}")
+        out += [f"## Explained ({len(explained)}), unexpected first, recurring holidays last", ""]
+        for n, event in enumerate(digest.shown(explained), 1):
+            out += _event_lines(n, event, y)
         out += _hidden(digest, explained)
-    out += [f"## Unexplained ({sum(i.flags for i in unexplained)} flags in {len(unexplained)} items): no known context", ""]
-    if not unexplained:
-        out += ["Every anomaly of the period is linked to a known event.", ""]
-    for n, item in enumerate(digest.shown(unexplained), 1):
-        a = item.anomaly
-        out.append(f"{n}. **{item.summary}**")
-        out.append(f"   - {levels_text(a, a.metric in digest.ratio_metrics)}; importance {item.importance:.1f}")
-        if where_text(a):
-            out.append(f"   - where: {where_text(a)}")
-        if item.also:
-            out.append(f"   - also in: {also_text(item)}")
-        out.append(f"   - tag it: `{item.tag_command}`")
-    if unexplained:
-        out += _hidden(digest, unexplained)
-    out += [f"## Expected effects not seen ({len(digest.missing_effects)})", ""]
-    if digest.missing_effects:
-        out += [f"- {missing_text(m)}" for m in digest.missing_effects] + [""]
-    else:
-        out += ["Every tagged event with an expected effect showed it (or expected none).", ""]
-    out += ["_Ranking: importance = score × ln(1 + mean daily volume). Related flags (same metric, "
-            "direction and cause, starting within 3 days) are grouped._"]
+    if digest.effects_other:
+        out += ["## Tagged events without a flag", ""]
+        out += [f"- {effect_line(e, y)}" for e in digest.effects_other] + [""]
+    flags = len(digest.anomalies)
+    muted = f"; {digest.muted} muted flag{'s' if digest.muted != 1 else ''} left out" if digest.muted else ""
+    out += [f"_{flags} flag{'s' if flags != 1 else ''} in {len(digest.events)} business events{muted}. "
+            "Ranking: importance = score × ln(1 + mean daily volume). `--format json` lists every flag._"]
     return "\n".join(out).rstrip() + "\n"
 
 
-def _hidden(digest: Digest, items: list[DigestItem]) -> list[str]:
+def _hidden(digest: Digest, items: list) -> list[str]:
     hidden = len(items) - len(digest.shown(items))
     if hidden <= 0:
         return [""]
-    return ["", f"_…and {hidden} less important items (`--limit 0` shows all, `--format json` lists every flag)._", ""]
+    return ["", f"_…and {hidden} less important events (`--limit 0` shows all, `--format json` lists every flag)._", ""]
 
 
 def render_json(digest: Digest) -> str:

@@ -132,8 +132,13 @@ def missing_effects(
     anomalies: list[Anomaly],
     config: Config,
     data_range: tuple[dt.date, dt.date],
+    present: Iterable[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Events that should have moved a metric but where no matching anomaly was found.
+
+    `present`: the metrics the project has data for; an event's metrics are narrowed to
+    them (an event naming none falls back to the first funnel stage present, or to the one
+    metric of a single-metric project), so no sentence names a metric the project lacks.
 
     An event qualifies when it has `expect`, or is a campaign, pricing change or release,
     and lies fully inside `data_range` (open events are skipped). Its metrics are the ones
@@ -152,7 +157,7 @@ def missing_effects(
         first, last = event.first_day(tz), event.last_day(tz)
         if last is None or first < first_data or last > last_data:
             continue
-        metrics = list(event.metrics) or list(config.funnel[:1])
+        metrics = _effect_metrics(event, config, present)
         if not metrics:
             continue
         window = config.explain.windows.get(event.type, EventWindow(lead=2, lag=7))
@@ -185,9 +190,21 @@ def missing_effects(
             "window": [first.isoformat(), last.isoformat()],
             "metrics": metrics,
             "segment": segments[0] if len(segments) == 1 else {k: list(v) for k, v in event.scope.items()},
+            "segments": segments,
+            "expect": expected,
             "reason": f"expected {verb} in {scope_text}; {found}",
         })
     return out
+
+
+def _effect_metrics(event: "Annotation", config: Config, present: Iterable[str] | None) -> list[str]:
+    if present is None:
+        return list(event.metrics) or list(config.funnel[:1])
+    have = set(present)
+    if event.metrics:
+        return [m for m in event.metrics if m in have]
+    first_stage = [m for m in config.funnel if m in have][:1]
+    return first_stage or (sorted(have) if len(have) == 1 else [])
 
 
 def _rollup_shows(anomaly: Anomaly, event: "Annotation", config: Config) -> bool:

@@ -6,14 +6,8 @@ import datetime as dt
 from html import escape
 from pathlib import Path
 
-from ctxmetrics.digest import (
-    Digest,
-    DigestItem,
-    levels_text,
-    also_text,
-    missing_text,
-)
-from ctxmetrics.wording import where_text
+from ctxmetrics.digest import BusinessEvent, Digest, effect_line
+from ctxmetrics.wording import one_line, where_text
 
 CSS = """
 :root { color-scheme: light; }
@@ -27,6 +21,7 @@ h2 { font-size: 1.2rem; margin: 2rem 0 .6rem; border-bottom: 1px solid #e5e7eb; 
 .item h3 { font-size: 1rem; margin: 0 0 .3rem; }
 .item.unexplained { border-left: 4px solid #c62828; }
 .item.explained { border-left: 4px solid #1a7f37; }
+.item .details { color: #6b7280; }
 .item ul { margin: .2rem 0 .4rem 1.1rem; padding: 0; font-size: .9rem; }
 code { font-family: ui-monospace, "SF Mono", Menlo, Consolas, monospace; font-size: .82rem;
        background: #f3f4f6; padding: .1rem .3rem; border-radius: 3px; word-break: break-all; }
@@ -44,9 +39,15 @@ table.events td, table.events th { border-bottom: 1px solid #e5e7eb; padding: .2
 """
 
 
+def _text(value: str) -> str:
+    return escape(one_line(value))
+
+
 def render_html(digest: Digest, charts: dict[str, str]) -> str:
-    """The digest as an HTML document; `charts` maps an anomaly id to its inline `<svg>`."""
-    explained, unexplained = digest.explained_items, digest.unexplained_items
+    """The digest as an HTML document; `charts` maps an event's lead anomaly id to its chart
+    (an inline `<svg>` or an `<img>`). Every piece of user text is escaped."""
+    y = digest.with_year
+    unexplained, not_seen, explained = digest.unexplained_events, digest.effects_not_seen, digest.explained_events
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -55,83 +56,92 @@ def render_html(digest: Digest, charts: dict[str, str]) -> str:
         f"<style>{CSS}</style></head><body>",
         f"<h1>ctxmetrics digest</h1><p class=\"meta\">{escape(digest.period)} · generated "
         f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')}</p>",
-        f'<p class="headline"><strong>{escape(digest.headline())}</strong></p>',
+        f'<p class="headline"><strong>{_text(digest.headline())}</strong></p>',
+        f"<h2>Needs action ({len(unexplained) + len(not_seen)})</h2>",
     ]
-    if digest.top_events:
-        parts.append('<table class="events"><tr><th>event</th><th>type</th><th>flags explained</th></tr>')
-        parts += [
-            f"<tr><td>{escape(e.title)}</td><td>{escape(e.type)}</td><td>{e.flags}</td></tr>"
-            for e in digest.top_events[:8]
-        ]
-        parts.append("</table>")
-    parts.append(f"<h2>Explained ({sum(i.flags for i in explained)} flags in {len(explained)} items)</h2>")
-    if not explained:
-        parts.append("<p>None.</p>")
-    parts += [_item(i, charts, "explained", digest.ratio_metrics) for i in digest.shown(explained)]
-    parts += _hidden(digest, explained)
-    parts.append(f"<h2>Unexplained ({sum(i.flags for i in unexplained)} flags in {len(unexplained)} items): no known context</h2>")
-    if not unexplained:
-        parts.append("<p>Every anomaly of the period is linked to a known event.</p>")
-    parts += [_item(i, charts, "unexplained", digest.ratio_metrics) for i in digest.shown(unexplained)]
+    if not unexplained and not not_seen:
+        parts.append("<p>Nothing: every anomaly of the period is linked to a known event, and every expected effect showed.</p>")
+    parts += [event_html(e, charts, y) for e in digest.shown(unexplained)]
     parts += _hidden(digest, unexplained)
-    parts.append(f"<h2>Expected effects not seen ({len(digest.missing_effects)})</h2>")
-    if digest.missing_effects:
-        parts.append("<ul>" + "".join(f"<li>{escape(missing_text(m))}</li>" for m in digest.missing_effects) + "</ul>")
-    else:
-        parts.append("<p>Every tagged event with an expected effect showed it (or expected none).</p>")
-    parts.append('<p class="meta">Ranking: importance = score × ln(1 + mean daily volume). Related flags (same metric, '
-                 "direction and cause, starting within 3 days) are grouped. Shaded blue: the linked events; "
-                 "shaded red/green: the anomaly; dashed: the level before, solid: the level after.</p>")
+    if not_seen:
+        parts.append("<h3>Expected effects not seen</h3>")
+        parts.append("<ul>" + "".join(f"<li>{effect_line(e, y, _text)}</li>" for e in not_seen) + "</ul>")
+    if explained:
+        parts.append(f"<h2>Explained ({len(explained)}), unexpected first, recurring holidays last</h2>")
+        parts += [event_html(e, charts, y) for e in digest.shown(explained)]
+        parts += _hidden(digest, explained)
+    if digest.effects_other:
+        parts.append("<h2>Tagged events without a flag</h2>")
+        parts.append("<ul>" + "".join(f"<li>{effect_line(e, y, _text)}</li>" for e in digest.effects_other) + "</ul>")
+    muted = f"; {digest.muted} muted flags left out" if digest.muted else ""
+    parts.append(f'<p class="meta">{len(digest.anomalies)} flags in {len(digest.events)} business events{muted}. '
+                 "Ranking: importance = score × ln(1 + mean daily volume). Each chart's legend names its marks.</p>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
-def _hidden(digest: Digest, items: list[DigestItem]) -> list[str]:
+def _hidden(digest: Digest, items: list) -> list[str]:
     hidden = len(items) - len(digest.shown(items))
-    return [f'<p class="meta">…and {hidden} less important items (see the JSON digest).</p>'] if hidden > 0 else []
+    return [f'<p class="meta">…and {hidden} less important events (see the JSON digest).</p>'] if hidden > 0 else []
 
 
-def _item(item: DigestItem, charts: dict[str, str], css: str, ratios=frozenset()) -> str:
-    a = item.anomaly
-    lines = [f"<li>{escape(levels_text(a, a.metric in ratios))}; importance {item.importance:.1f}</li>"]
-    for cause in a.causes[:3]:
-        verdict = f" [{escape(cause.verdict)}]" if cause.verdict else ""
-        lines.append(f"<li>cause: <strong>{escape(cause.title)}</strong> ({escape(cause.type)}, "
-                     f"{cause.score:.2f}){verdict}: {escape(cause.reason)}</li>")
-    if where_text(a):
-        lines.append(f"<li>where: {escape(where_text(a))}</li>")
-    if item.also:
-        lines.append(f"<li>also in: {escape(also_text(item))}</li>")
-    if item.tag_command:
-        lines.append(f"<li>tag it: <code>{escape(item.tag_command)}</code></li>")
-    chart = charts.get(a.id, "")
-    return (f'<section class="item {css}" id="{escape(a.id, quote=True)}"><h3>{escape(item.summary)}</h3>'
-            f"<ul>{''.join(lines)}</ul>{chart}</section>")
+def event_html(event: BusinessEvent, charts: dict[str, str], with_year: bool) -> str:
+    """One business event as an HTML section: how big, since when, where, why, what to do."""
+    kind = f" ({_text(event.cause.type)})" if event.cause else " — no known context"
+    lines = []
+    funnel = event.funnel_text()
+    if funnel:
+        lines.append(f"<li>funnel: {_text(funnel)}</li>")
+    where, hit = where_text(event.lead), event.segments_hit()
+    if where:
+        lines.append(f"<li>where: {_text(where)}</li>")
+    if hit:
+        lines.append(f"<li>segments hit: {_text(hit)}</li>")
+    if event.cause:
+        lines.append(f"<li>why: {_text(event.cause.reason)}</li>")
+        lines.append(f"<li>what to do: nothing, unless this is not the cause: <code>{_text(event.reject_command())}</code></li>")
+    else:
+        lines.append(f"<li>what to do: find the cause; once known, tag it: <code>{_text(event.tag_command)}</code></li>")
+    lines.append(f'<li class="details">details: {_text(event.details_text())}</li>')
+    css = "explained" if event.explained else "unexplained"
+    return (f'<section class="item {css}" id="{escape(event.id, quote=True)}">'
+            f"<h3>{_text(event.title)}{kind}: {_text(event.size_text(with_year))}</h3>"
+            f"<ul>{''.join(lines)}</ul>{charts.get(event.id, '')}</section>")
+
+
+def chart_inputs(project, store, anomaly, events: dict) -> tuple | None:
+    """(days, values, linked events, title, is ratio) for one anomaly's chart; None without data."""
+    from ctxmetrics.charts import chart_window
+    from ctxmetrics.segments import segment_label
+    from ctxmetrics.series import load_series
+    from ctxmetrics.wording import metric_label
+
+    frame = load_series(store, project.config, anomaly.metric, anomaly.segment)
+    if frame.height == 0:
+        return None
+    lo, hi = chart_window(anomaly, frame["ts"].min(), frame["ts"].max())
+    part = frame.filter((frame["ts"] >= lo) & (frame["ts"] <= hi))
+    linked = [events[c.annotation_id] for c in anomaly.causes[:3] if c.annotation_id in events]
+    title = one_line(f"{metric_label(anomaly.metric)} · {segment_label(anomaly.segment)}")
+    ratio = project.config.metric(anomaly.metric).type == "ratio"
+    return part["ts"].to_list(), part["value"].to_list(), linked, title, ratio
 
 
 def build_charts(project, digest: Digest) -> dict[str, str]:
-    """An inline SVG chart for every item the HTML shows (its lead anomaly)."""
-    from ctxmetrics.charts import anomaly_chart_svg, chart_window
-    from ctxmetrics.segments import segment_label
-    from ctxmetrics.series import load_series
+    """An inline SVG chart for every event the HTML shows (its biggest flag)."""
+    from ctxmetrics.charts import anomaly_chart_svg
     from ctxmetrics.timeline import load_timeline
-    from ctxmetrics.wording import metric_label
 
     tz = project.config.timezone
     events = {e.id: e for e in load_timeline(project.annotations_dir, tz)}
-    shown = digest.shown(digest.explained_items) + digest.shown(digest.unexplained_items)
+    shown = digest.shown(digest.unexplained_events) + digest.shown(digest.explained_events)
     charts: dict[str, str] = {}
     with project.store(read_only=True) as store:
-        for item in shown:
-            a = item.anomaly
-            frame = load_series(store, project.config, a.metric, a.segment)
-            if frame.height == 0:
-                continue
-            lo, hi = chart_window(a, frame["ts"].min(), frame["ts"].max())
-            part = frame.filter((frame["ts"] >= lo) & (frame["ts"] <= hi))
-            linked = [events[c.annotation_id] for c in a.causes[:3] if c.annotation_id in events]
-            title = f"{metric_label(a.metric)} · {segment_label(a.segment)}"
-            charts[a.id] = anomaly_chart_svg(part["ts"].to_list(), part["value"].to_list(), a, linked, tz, title)
+        for event in shown:
+            inputs = chart_inputs(project, store, event.lead, events)
+            if inputs is not None:
+                days, values, linked, title, ratio = inputs
+                charts[event.id] = anomaly_chart_svg(days, values, event.lead, linked, tz, title, ratio=ratio)
     return charts
 
 

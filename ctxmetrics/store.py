@@ -61,6 +61,16 @@ _SCHEMA = [
         anomaly_id varchar, annotation_id varchar, verdict varchar, recorded_at timestamp)""",
     "create table if not exists scan_state (metric varchar, segment_key varchar, fingerprint varchar)",
 ]
+# Tables added after schema version 1 shipped: created on every writable open, so older
+# stores gain them without a migration; readers treat a missing one as empty.
+_ADDED_TABLES = {
+    # what `notify` delivered: one row per (channel, anomaly), with the explanation it carried
+    "notify_sent": "channel varchar, anomaly_id varchar, state varchar, sent_at timestamp",
+    # `mute`: kind is anomaly | series | segment; metric/segment_key/anomaly_id as given
+    "mutes": "kind varchar, anomaly_id varchar, metric varchar, segment_key varchar, until date, created_at timestamp",
+    # `run`: files already ingested from the inbox folders, by path, size and mtime
+    "ingested_files": "path varchar, size bigint, mtime double, ingested_at timestamp",
+}
 
 
 def quote_ident(name: str) -> str:
@@ -142,6 +152,8 @@ class Store:
                     self.con.execute(statement)
                 self.con.execute("insert or replace into meta values ('schema_version', ?)", [str(SCHEMA_VERSION)])
                 self._refresh_view()
+        for name, columns in _ADDED_TABLES.items():
+            self.con.execute(f"create table if not exists {name} ({columns})")
 
     def _version(self) -> int | None:
         # Read directly: a first query on information_schema costs ~20 ms of a cold `why`.
@@ -330,6 +342,57 @@ class Store:
         # upsert_from resets the setting once the transaction is over (even if aborted).
         self.con.execute("set preserve_insertion_order = false")
         self.con.execute(f"insert into obs ({columns}) select {select} from ({source}) i{where}", list(params))
+
+    # --- notify, mute and run state ------------------------------------------------
+    def _has_table(self, name: str) -> bool:
+        return bool(self.con.execute(
+            "select count(*) from information_schema.tables where table_name = ?", [name]
+        ).fetchall()[0][0])
+
+    def notified(self, channel: str) -> dict[str, str]:
+        """anomaly id -> the state last delivered to `channel` (see `notify.alert_state`)."""
+        if not self._has_table("notify_sent"):
+            return {}
+        rows = self.con.execute(
+            "select anomaly_id, arg_max(state, sent_at) from notify_sent where channel = ? group by 1", [channel]
+        ).fetchall()
+        return dict(rows)
+
+    def record_notified(self, channel: str, sent: Iterable[tuple[str, str]], when) -> None:
+        """Remember (anomaly id, state) pairs as delivered to `channel`."""
+        rows = [[channel, anomaly_id, state, when] for anomaly_id, state in sent]
+        if rows:
+            self.con.executemany("insert into notify_sent values (?, ?, ?, ?)", rows)
+
+    def add_mute(self, kind: str, anomaly_id: str | None, metric: str | None, segment_key: str | None,
+                 until, when) -> None:
+        self.con.execute("insert into mutes values (?, ?, ?, ?, ?, ?)", [kind, anomaly_id, metric, segment_key, until, when])
+
+    def remove_mutes(self, kind: str, anomaly_id: str | None, metric: str | None, segment_key: str | None) -> int:
+        """Delete the mutes with exactly these fields; returns how many."""
+        return self.con.execute(
+            "delete from mutes where kind = ? and anomaly_id is not distinct from ? and metric is not distinct from ? "
+            "and segment_key is not distinct from ?", [kind, anomaly_id, metric, segment_key]
+        ).fetchall()[0][0]
+
+    def mutes(self, today=None) -> list[tuple]:
+        """(kind, anomaly_id, metric, segment_key, until) of the mutes still in force on `today`."""
+        if not self._has_table("mutes"):
+            return []
+        sql = "select kind, anomaly_id, metric, segment_key, until from mutes"
+        if today is None:
+            return self.con.execute(sql + " order by until, created_at").fetchall()
+        return self.con.execute(sql + " where until >= ? order by until, created_at", [today]).fetchall()
+
+    def ingested_files(self) -> set[tuple[str, int, float]]:
+        if not self._has_table("ingested_files"):
+            return set()
+        return set(self.con.execute("select path, size, mtime from ingested_files").fetchall())
+
+    def record_ingested(self, files: Iterable[tuple[str, int, float]], when) -> None:
+        rows = [[path, size, mtime, when] for path, size, mtime in files]
+        if rows:
+            self.con.executemany("insert into ingested_files values (?, ?, ?, ?)", rows)
 
     # --- reads ------------------------------------------------------------------
     def query_df(self, sql: str, params: Sequence[Any] | dict | None = None) -> "pl.DataFrame":

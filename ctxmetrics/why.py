@@ -13,7 +13,7 @@ from ctxmetrics.anomaly import Anomaly, Cause
 from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.results import load_anomalies, record_verdict
 from ctxmetrics.segments import segment_from_key, segment_key, segment_label
-from ctxmetrics.wording import metric_label, tag_command, where_text
+from ctxmetrics.wording import metric_label, one_line, tag_command, terminal_text, where_text
 
 if TYPE_CHECKING:
     from ctxmetrics.project import Project
@@ -247,8 +247,8 @@ def format_anomaly(anomaly: Anomaly, metric_type: str = "count") -> list[str]:
         lines.append("  Likely causes:")
         for rank, cause in enumerate(anomaly.causes, 1):
             mark = " [confirmed]" if cause.verdict == "confirmed" else ""
-            lines.append(f"    {rank}. {cause.title} ({cause.type}, {cause.annotation_id}) — {cause.score:.2f}{mark}")
-            lines.append(f"       {cause.reason}")
+            lines.append(f"    {rank}. {one_line(cause.title)} ({cause.type}, {cause.annotation_id}) — {cause.score:.2f}{mark}")
+            lines.append(f"       {one_line(cause.reason)}")
     else:
         lines.append("  No known context.")
     where = where_text(anomaly)
@@ -284,4 +284,4 @@ def format_answer(answer: WhyAnswer) -> str:
             lines.append(f"Other {answer.metric} segments with anomalies then: {other}.")
         return "\n".join(lines)
     blocks = ["\n".join(format_anomaly(a, answer.metric_type)) for a in answer.anomalies]
-    return "\n\n".join(blocks)
+    return terminal_text("\n\n".join(blocks))

@@ -56,7 +56,7 @@ def test_the_untagged_effect_is_unexplained(demo):
     anomaly = _find(data["anomalies"], "leads", {"region": "APAC", "channel": "partner"}, date(2026, 1, 19), "down")
     assert anomaly["kind"] == "level_shift" and anomaly["causes"] == []
     assert anomaly["id"] in data["unexplained"]
-    unexplained = result.output.split("## Unexplained", 1)[1].split("## Expected effects not seen")[0]
+    unexplained = result.output.split("## Needs action", 1)[1].split("### Expected effects not seen")[0]
     assert "Leads APAC/partner" in unexplained
     assert "ctxmetrics annotate add 'Leads APAC/partner drop' --type other --start 2026-01-" in unexplained
 
@@ -65,7 +65,7 @@ def test_the_uniform_outage_reads_everywhere_alike(demo):
     root, result, data, _ = demo
     outage = _find(data["anomalies"], "leads", {}, date(2025, 9, 3), "down")
     assert outage["uniform"] is True and outage["drivers"] == []
-    block = result.output.split("Sign-up form outage (outage)**", 1)[1].split("\n\n", 1)[0]
+    block = result.output.split("**Sign-up form outage** (outage)", 1)[1].split("\n\n", 1)[0]
     assert "   - where: everywhere alike" in block
 
 
@@ -77,7 +77,7 @@ def test_the_partner_migration_is_the_one_apac_partner_cell(demo):
     why = CliRunner().invoke(cli, ["--project", str(root), "why", "leads", "--segment", "channel=partner",
                                    "--since", partner["start"]])
     assert why.exit_code == 0, why.output
-    assert f"  Where: APAC x partner ({100 * partner['drivers'][0]['share']:.0f}% of the change)" in why.output
+    assert f"  Where: APAC × partner ({100 * partner['drivers'][0]['share']:.0f}% of the change)" in why.output
 
 
 def test_the_flopped_campaign_is_an_expected_effect_not_seen(demo):
@@ -88,7 +88,7 @@ def test_prints_the_digest_and_writes_html(demo):
     root, result, data, _ = demo
     assert result.output.startswith("Created the demo project in")  # CliRunner mixes stderr in
     assert "# ctxmetrics digest: 2024-09-02 to 2026-02-28" in result.output
-    assert f"**{data['coverage']['total']} anomalies from" in result.output
+    assert f"**{len(data['events'])} business events from" in result.output
     html = (root / "digest.html").read_text(encoding="utf-8")
     assert html.count('<svg class="chart"') >= 10
 
@@ -120,3 +120,27 @@ def test_demo_refuses_an_existing_project(demo):
     result = CliRunner().invoke(cli, ["demo", str(demo[0])])
     assert result.exit_code == 1
     assert "already a project" in result.output
+
+
+def test_the_briefing_has_one_item_per_business_event(demo):
+    root, result, data, _ = demo
+    digest = result.output[result.output.index("# ctxmetrics digest"):]
+    # The sign-up outage moved leads, MQL, SQL and opportunities: one item, with its funnel line.
+    items = [line for line in digest.splitlines() if line[:1].isdigit() and "Sign-up form outage" in line]
+    assert len(items) == 1
+    assert "   - funnel: leads -85% → MQL -85% → SQL -83% → opportunities -82%" in digest
+    outage = next(e for e in data["events"] if e["cause"] == "signup-form-outage")
+    assert {data_id.split("|")[0] for data_id in outage["members"]} >= {"leads", "mql", "sql", "opportunities"}
+    # The headline counts business events, not flags.
+    assert f"**{len(data['events'])} business events from" in digest and len(data["events"]) < len(data["anomalies"])
+
+
+def test_needs_action_first_and_recurring_holidays_below_the_unexpected(demo):
+    _, result, data, _ = demo
+    digest = result.output
+    assert digest.index("## Needs action") < digest.index("## Explained")
+    explained = [e for e in data["events"] if e["explained"]]
+    recurring = [e["recurring"] for e in explained]
+    assert recurring == sorted(recurring) and any(recurring) and not all(recurring)
+    section = digest.split("## Explained", 1)[1]
+    assert section.index("Sales offsite (Lisbon)") < section.index("Christmas 2024")

@@ -107,15 +107,19 @@ def test_markdown_headline_sections_and_order(project):
     result = digest(project)
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "**3 anomalies from 2025-02-03 to 2025-07-02; 2 explained (67% coverage), 1 unexplained." in out
-    assert "Sign-up outage explains 1 of 3 flags" in out
-    explained, rest = out.split("## Unexplained", 1)
-    assert explained.index("Leads total -84%") < explained.index("Leads EMEA/paid +68%")
-    unexplained, missing = rest.split("## Expected effects not seen", 1)
-    assert "Leads APAC/partner -57% since Jun 2 — no known context" in unexplained
-    assert f"tag it: `{tag_command(UNTAGGED)}`" in unexplained
-    assert "APAC webinars (campaign)" in missing
-    assert "EMEA spring push" not in missing
+    # The headline counts business events, not flags.
+    assert "**3 business events from 2025-02-03 to 2025-07-02: 2 need action (1 unexplained, " \
+           "1 expected effect not seen); 2 explained.**" in out
+    action, explained = out.split("## Explained", 1)
+    assert "**Leads APAC/partner drop** — no known context: leads in APAC/partner -57% (70.0 → 30.0 a day) since Jun 2" in action
+    assert f"tag it: `{tag_command(UNTAGGED)}`" in action
+    missing = action.split("### Expected effects not seen", 1)[1]
+    assert "APAC webinars (campaign)" in missing and "EMEA spring push" not in missing
+    assert "measured" in missing and "consistent with no change" in missing
+    assert explained.index("Sign-up outage") < explained.index("EMEA spring push")
+    # Scores are details, not the sentence a manager reads first.
+    first_line = next(line for line in explained.splitlines() if "Sign-up outage" in line)
+    assert "score" not in first_line and "importance" not in first_line
 
 
 def test_json_has_the_design_shape_and_coverage(project):
@@ -132,6 +136,8 @@ def test_json_has_the_design_shape_and_coverage(project):
     assert data["unexplained"] == [UNTAGGED.id]
     assert data["anomalies"][1]["tag_command"] == tag_command(UNTAGGED)
     assert [m["annotation_id"] for m in data["missing_effects"]] == ["apac-webinars"]
+    assert data["missing_effects"][0]["finding"] == "not_seen"
+    assert [e["id"] for e in data["events"]] == [UNTAGGED.id, OUTAGE.id, CAMPAIGN.id]
 
 
 def test_window_filter(project):
@@ -151,6 +157,7 @@ def test_output_file_and_html(project, tmp_path):
     assert f"Wrote {target}" in result.output
     html = target.read_text(encoding="utf-8")
     assert html.count('<svg class="chart"') == 3
+    assert "7-day average" in html and "daily value" in html  # each chart's legend
     # Self-contained: no scripts, no external fonts, stylesheets or images.
     for external in ("<script", 'src="http', 'href="http', "@import", "@font-face", "url(http"):
         assert external not in html
@@ -177,10 +184,18 @@ def test_since_after_until_is_a_user_error(project):
 
 
 def test_empty_store_says_to_scan(tmp_path):
+    # Before any scan the digest must not claim that everything is explained (cron would pass).
     root = init_project(tmp_path / "empty")
-    result = CliRunner().invoke(cli, ["--project", str(root), "digest"])
-    assert result.exit_code == 0, result.output
-    assert "No scan results yet: run 'ctxmetrics scan' first." in result.output
+    for args in ([], ["--fail-on-unexplained"]):
+        result = CliRunner().invoke(cli, ["--project", str(root), "digest", *args])
+        assert result.exit_code == 1, result.output
+        assert result.output == "Error: No scan results yet: run 'ctxmetrics scan' first.\n"
+
+
+def test_since_after_the_data_is_a_clear_message(project):
+    result = digest(project, "--since", "2030-01-01")
+    assert result.exit_code == 1
+    assert result.output == "Error: --since 2030-01-01 is after the last day of data (2025-07-02); nothing to report.\n"
 
 
 def test_digest_is_read_only_and_light(project):

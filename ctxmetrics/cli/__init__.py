@@ -74,3 +74,4 @@ from ctxmetrics.cli import data, scan  # noqa: E402,F401
 from ctxmetrics.cli import annotate  # noqa: E402,F401
 from ctxmetrics.cli import report  # noqa: E402,F401
 from ctxmetrics.cli import why  # noqa: E402,F401
+from ctxmetrics.cli import notify  # noqa: E402,F401

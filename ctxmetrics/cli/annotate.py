@@ -184,9 +184,11 @@ def list_events(ref, since, event_type, as_json):
     if as_json:
         click.echo(json.dumps([e.to_dict() for e in events], indent=2, ensure_ascii=False))
         return
+    from ctxmetrics.wording import one_line
+
     rows = [("ID", "TYPE", "START", "END", "SCOPE", "TITLE")] + [
-        (e.id, e.type, _when(e.start, tz), _when(e.end, tz),
-         ";".join(f"{d}={','.join(v)}" for d, v in e.scope.items()) or "all", e.title)
+        tuple(one_line(cell) for cell in (e.id, e.type, _when(e.start, tz), _when(e.end, tz),
+              ";".join(f"{d}={','.join(v)}" for d, v in e.scope.items()) or "all", e.title))
         for e in events
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
