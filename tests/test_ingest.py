@@ -119,7 +119,6 @@ BAD_INPUTS = {
     ),
     "empty file": ("", ["x.csv: the file has no data rows."]),
     "header only": ("date,metric,value\n", ["x.csv: the file has no data rows."]),
-    "time of day": ("date,metric,value\n2026-01-01T10:00:00,leads,1\n", ["x.csv:2: column 'date'", "has a time of day"]),
     "empty metric": ("date,metric,value\n2026-01-01,,1\n", ["x.csv:2: column 'metric': the value is empty."]),
     "repeated column": (
         "date,metric,value,value\n2026-01-01,leads,1,2\n",
