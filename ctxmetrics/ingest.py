@@ -254,7 +254,12 @@ def _source(path: Path) -> _Source:
     return _Source(path, kind)
 
 
-def _read_raw(src: _Source) -> pl.DataFrame:
+def read_table(src: _Source) -> pl.DataFrame:
+    """A checked file's rows (CSV as text), with the row number in column ROW.
+
+    Raises:
+        InputError: the file cannot be read or has no data rows.
+    """
     try:
         if src.kind == "csv":
             # Everything as text first, so a bad cell is reported with its line, not guessed at.
@@ -305,7 +310,7 @@ def _explain_jsonl(src: _Source) -> None:
 
 
 def _read_one(src: _Source, settings: _Settings) -> _Read:
-    raw = _read_raw(src)
+    raw = read_table(src)
     _check_header(src, raw.columns)
     return _parse(src, raw, settings)
 
