@@ -155,7 +155,7 @@ def check_plausible(days: pl.Series, today: dt.date | None = None) -> None:
     _fail_first(
         days.is_in(outliers.implode()),
         f"is more than {MAX_GAP_DAYS // 365} years away from the file's other dates "
-        f"({main.min()}..{main.max()}); a typo?",
+        f"({main.min()}..{main.max()}); check it for a typo",
     )
 
 

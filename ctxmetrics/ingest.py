@@ -22,7 +22,7 @@ import polars as pl
 
 from ctxmetrics.config import Config
 from ctxmetrics.dates import BadCell, check_plausible, granularity_of, parse_days
-from ctxmetrics.errors import CtxError, InputError
+from ctxmetrics.errors import InputError
 from ctxmetrics.store import BASE_COLUMNS, Store, check_dimension_name, quote_ident
 
 FORMATS = ("long", "wide", "events")
@@ -191,14 +191,13 @@ def _settings(config, fmt, dims, known, columns, metric, date_format) -> _Settin
 
 
 def _located(sources: list[_Source], write):
-    """Run a store write; a store-level refusal names the source when there is one."""
+    """Run a store write; the store's refusal of the rows names the source when there is one."""
     try:
         return write()
-    except InputError:
-        raise
-    except CtxError as exc:
-        prefix = f"{sources[0].path}: " if len(sources) == 1 and "store" not in str(exc) else ""
-        raise InputError(prefix + str(exc)) from None
+    except InputError as exc:
+        if len(sources) != 1:
+            raise
+        raise InputError(f"{sources[0].path}: {exc}") from None
 
 
 def _granularities(config: Config, metrics: Sequence[str], found: str | None) -> dict[str, str]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import duckdb
 
-from ctxmetrics.errors import CtxError, StoreLocked
+from ctxmetrics.errors import CtxError, InputError, StoreLocked
 
 if TYPE_CHECKING:
     import polars as pl
@@ -223,8 +223,8 @@ class Store:
             (rows added, rows replaced). All or nothing: any error leaves the store as it was.
 
         Raises:
-            CtxError: rows that would double count stored ones, a changed granularity, or
-                the disk is full (the store is left as it was).
+            InputError: rows that would double count stored ones, or a changed granularity.
+            CtxError: the disk is full or another OS error (the store is left as it was).
         """
         dims = list(dims)
         try:
@@ -256,7 +256,7 @@ class Store:
             new = granularities.get(metric, "daily")
             stored = self.con.execute("select value from meta where key = ?", [GRANULARITY_KEY + metric]).fetchall()
             if stored and stored[0][0] != new:
-                raise CtxError(
+                raise InputError(
                     f"metric '{metric}' is stored as {stored[0][0]} data and these rows are {new}; "
                     "ingest them under another metric name."
                 )
@@ -296,7 +296,7 @@ class Store:
             what = f"are broken down by {', '.join(sorted(stored - set(dims)))}, which these rows lack"
         else:
             what = f"lack {', '.join(sorted(set(dims) - stored))}, which these rows have"
-        raise CtxError(
+        raise InputError(
             f"the stored rows of {metric} on {day} {what}; storing both would count that day twice. "
             "Ingest the file with the same dimension columns as the stored rows."
         )
