@@ -3,7 +3,7 @@
 The server runs from Debian's `postgresql` package (installed by .ci/run) in a temporary
 data folder on a free port of 127.0.0.1; PostgreSQL refuses to run as root, so as root the
 server runs as the `postgres` user. Outside CI the test is skipped when the binaries are
-absent; in CI (CI=true) it fails instead.
+absent; in CI (CI set) it fails instead.
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def _free_port() -> int:
 def postgres_url():
     bin_dir = _bin_dir()
     if bin_dir is None:
-        if os.environ.get("CI") == "true":
+        if os.environ.get("CI"):
             pytest.fail("PostgreSQL binaries are missing in CI; .ci/run installs the 'postgresql' package.")
         pytest.skip("PostgreSQL is not installed (Debian package 'postgresql'); .ci/run installs it.")
     pytest.importorskip("adbc_driver_postgresql", reason="pip install 'ctxmetrics[postgres]'")
