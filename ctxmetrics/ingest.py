@@ -393,7 +393,7 @@ def _long(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
         metric = _text(src, raw, metric_col, required=True).alias("metric")
         roles = (date_col, metric_col, value_col)
     dim_cols = _dimension_columns(src, [c for c in columns if c not in roles], settings.dims, settings.known)
-    days, timed = _days(src, raw, date_col, settings)
+    days, timed, distinct = _days(src, raw, date_col, settings)
     # A series file writes a missing reading as an empty cell or NaN; a long file must not.
     values = _number(src, raw, value_col, allow_empty=metric_col is None)
     frame = raw.select(
@@ -403,7 +403,7 @@ def _long(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     if timed:
         return _Read(_per_day(frame, dim_cols, settings.config), "daily")
     _check_duplicates(src, frame, ["metric", "ts", *dim_cols])
-    return _Read(frame.select("metric", "ts", "value", *dim_cols), granularity_of(frame["ts"]))
+    return _Read(frame.select("metric", "ts", "value", *dim_cols), granularity_of(distinct))
 
 
 def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
@@ -423,7 +423,7 @@ def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
             raise InputError(f"{src.where(column=d)}: {exc}") from None
     for m in metrics:
         _check_labels(src, pl.DataFrame({"metric": [m], ROW: [0]}), "metric", header=True)
-    days, timed = _days(src, raw, date_col, settings)
+    days, timed, distinct = _days(src, raw, date_col, settings)
     typed = raw.select(
         ROW,
         days.alias("ts"),
@@ -437,7 +437,7 @@ def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     if timed:
         return _Read(_per_day(long, dims, settings.config), "daily")
     _check_duplicates(src, typed, ["ts", *dims])
-    return _Read(long.select("metric", "ts", "value", *dims), granularity_of(typed["ts"]))
+    return _Read(long.select("metric", "ts", "value", *dims), granularity_of(distinct))
 
 
 def _events(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
@@ -446,7 +446,7 @@ def _events(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     _require(src, columns, (*EVENT_COLUMNS, date_col), "events")
     others = [c for c in columns if c not in (date_col, *EVENT_COLUMNS)]
     dim_cols = _dimension_columns(src, others, settings.dims, settings.known)
-    days, _ = _days(src, raw, date_col, settings)
+    days, _, _ = _days(src, raw, date_col, settings)
     frame = raw.select(
         days.alias("ts"),
         _text(src, raw, "entity_id", required=True).alias("entity_id"),
@@ -462,19 +462,20 @@ def _events(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     return _Read(counted, "daily")
 
 
-def _days(src: _Source, raw: pl.DataFrame, column: str, settings: _Settings) -> tuple[pl.Series, bool]:
-    """The project-zone day of every row, and whether the column has times of day."""
+def _days(src: _Source, raw: pl.DataFrame, column: str, settings: _Settings) -> tuple[pl.Series, bool, pl.Series]:
+    """The project-zone day of every row, whether the column has times of day, and the
+    distinct days."""
     series = raw[column]
     if series.dtype.is_nested():
         raise InputError(f"{src.where(column=column)}: has nested values (lists or objects), not dates.")
     try:
         days, timed = parse_days(series, settings.config.timezone, settings.date_format)
         _first_bad_null(src, raw, days, column)
-        check_plausible(days)
+        distinct = check_plausible(days)
     except BadCell as bad:
         row = int(raw[ROW][bad.index])
         raise InputError(f"{src.where(row, column)}: {series[bad.index]!r} {bad.what}.") from None
-    return days, timed
+    return days, timed, distinct
 
 
 def _per_day(frame: pl.DataFrame, dims: list[str], config: Config) -> pl.DataFrame:
@@ -572,8 +573,7 @@ def _fast_long(con: duckdb.DuckDBPyConnection, src: _Source, dims: list[str], kn
         nulls, distinct = found[6:6 + len(labels)], found[6 + len(labels):]
         if rows == 0 or bad_values or null_dates or nulls[0]:
             return None
-        day_series = pl.Series(days, dtype=pl.Date)
-        check_plausible(day_series)  # BadCell: the polars path names the row
+        distinct_days = check_plausible(pl.Series(days, dtype=pl.Date))  # BadCell: the polars path names the row
         metrics = distinct[0]
         if not _clean(metrics, blank_ok=False) or not all(_clean(v, blank_ok=True) for v in distinct[1:]):
             return None
@@ -590,7 +590,7 @@ def _fast_long(con: duckdb.DuckDBPyConnection, src: _Source, dims: list[str], kn
             [f"{q['metric']} as metric", f"{q[date_col]} as ts", f"{value} as value",
              *(f"{e} as {q[d]}" for e, d in zip(dim_exprs, dim_cols))]
         )
-        return _Fast(f"select {select} from {reader}", params, dim_cols, rows, (lo, hi), metrics, granularity_of(day_series))
+        return _Fast(f"select {select} from {reader}", params, dim_cols, rows, (lo, hi), metrics, granularity_of(distinct_days))
     except (InputError, BadCell, duckdb.Error, pl.exceptions.PolarsError, OSError, ValueError):
         return None
 
