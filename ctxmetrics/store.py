@@ -234,7 +234,7 @@ class Store:
                 if span is None or metrics is None:
                     span, metrics = self._span_and_metrics(source, params)
                 self._record_granularities(metrics, granularities or {})
-                self._check_same_dimensions(source, params, dims, all_dims, span, metrics)
+                self._check_same_dimensions(source, params, dims, all_dims, (span, metrics))
                 replaced = self._replace_existing_keys(source, params, dims, all_dims, span, metrics)
                 if replaced < rows:
                     self._insert_new_keys(source, params, dims, all_dims, replaced)
@@ -263,18 +263,11 @@ class Store:
             if not stored:
                 self.con.execute("insert into meta values (?, ?)", [GRANULARITY_KEY + metric, new])
 
-    def _check_same_dimensions(
-        self,
-        source: str,
-        params: Sequence[Any],
-        dims: Sequence[str],
-        all_dims: Sequence[str],
-        span: tuple[Any, Any],
-        metrics: Sequence[str],
-    ) -> None:
+    def _check_same_dimensions(self, source: str, params: Sequence[Any], dims: Sequence[str], all_dims: Sequence[str], scope) -> None:
         """Refuse rows whose days already hold rows of the same metric broken down by other
-        dimensions: a total next to its own breakdown would be summed twice."""
-        lo, hi = span
+        dimensions: a total next to its own breakdown would be summed twice. `scope` is
+        the incoming rows' ((first day, last day), metrics)."""
+        (lo, hi), metrics = scope
         if lo is None or not metrics or not all_dims:
             return
         differs = " or ".join(

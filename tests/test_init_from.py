@@ -81,3 +81,36 @@ def test_every_project_file_field_is_documented_in_the_readme():
     documented = {word for code in re.findall(r"`([^`]+)`", table) for word in re.findall(r"\w+", code)}
     missing = [n for n in top + nested if n != "name" and n not in documented]
     assert missing == []
+
+
+def _daily_sums(root):
+    from ctxmetrics.project import Project
+
+    with Project(root).store(read_only=True) as store:
+        return dict(store.query_rows("select ts::varchar, value from observations order by ts")[1])
+
+
+def test_raw_half_hourly_file_init_then_ingest_stores_daily_sums(tmp_path):
+    import datetime as dt
+
+    import polars as pl
+
+    start = dt.datetime(2025, 3, 1)
+    stamps = [start + dt.timedelta(minutes=30 * i) for i in range(48 * 5 + 7)]
+    data = tmp_path / "demand.csv"
+    pl.DataFrame({"timestamp": stamps, "value": [(i * 7) % 23 for i in range(len(stamps))]}).write_csv(data)
+    assert invoke("init", tmp_path / "p", "--from", data).exit_code == 0
+    assert load_config(tmp_path / "p" / "ctxmetrics.yaml").metrics["demand"].type == "count"
+    result = invoke("--project", tmp_path / "p", "ingest", data)
+    assert result.exit_code == 0, result.output
+    expected = pl.read_csv(data, try_parse_dates=True).group_by(pl.col("timestamp").dt.date().cast(pl.Utf8)).agg(pl.col("value").sum())
+    assert _daily_sums(tmp_path / "p") == dict(zip(expected["timestamp"], expected["value"].cast(pl.Float64)))
+
+
+def test_ds_y_file_init_then_ingest(tmp_path):
+    data = tmp_path / "visits.csv"
+    data.write_text("ds,y\n2025-03-01,10.5\n2025-03-02,-1\n2025-03-03,4\n")
+    assert invoke("init", tmp_path / "p", "--from", data).exit_code == 0
+    assert load_config(tmp_path / "p" / "ctxmetrics.yaml").metrics["visits"].type == "gauge"
+    assert invoke("--project", tmp_path / "p", "ingest", data).exit_code == 0
+    assert _daily_sums(tmp_path / "p") == {"2025-03-01": 10.5, "2025-03-02": -1.0, "2025-03-03": 4.0}
