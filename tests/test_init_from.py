@@ -114,3 +114,14 @@ def test_ds_y_file_init_then_ingest(tmp_path):
     assert load_config(tmp_path / "p" / "ctxmetrics.yaml").metrics["visits"].type == "gauge"
     assert invoke("--project", tmp_path / "p", "ingest", data).exit_code == 0
     assert _daily_sums(tmp_path / "p") == {"2025-03-01": 10.5, "2025-03-02": -1.0, "2025-03-03": 4.0}
+
+
+def test_init_from_several_files(tmp_path):
+    (tmp_path / "a.csv").write_text("date,metric,value\n2025-03-01,leads,4\n2025-03-02,leads,5\n")
+    (tmp_path / "b.csv").write_text("date,metric,value\n2025-03-01,mql,1.5\n2025-03-02,mql,2\n")
+    result = invoke("init", tmp_path / "p", "--from", tmp_path / "a.csv", tmp_path / "b.csv")
+    assert result.exit_code == 0, result.output
+    config = load_config(tmp_path / "p" / "ctxmetrics.yaml")
+    assert {m.name: m.type for m in config.metrics.values()} == {"leads": "count", "mql": "gauge"}
+    stray = invoke("init", tmp_path / "q", tmp_path / "a.csv")
+    assert stray.exit_code == 2 and "Files after the folder are the --from files" in stray.output

@@ -10,11 +10,12 @@ from ctxmetrics.cli import cli, pass_project
 
 @cli.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("more_samples", nargs=-1, type=click.Path(path_type=Path), metavar="[FILE]...")
 @click.option(
     "--from", "samples", multiple=True, type=click.Path(path_type=Path),
-    help="A data file to fit the config to (repeatable): its columns, metrics, types and granularity.",
+    help="Data files to fit the config to (--from a.csv b.csv): their columns, metrics, types and granularity.",
 )
-def init(directory, samples):
+def init(directory, more_samples, samples):
     """Create a project: ctxmetrics.yaml, annotations/ and queries/.
 
     With --from, the config is written for those files (date and value columns,
@@ -24,9 +25,13 @@ def init(directory, samples):
     Example:
         ctxmetrics init acme-funnel
         ctxmetrics init demand --from demand.csv
+        ctxmetrics init crm --from leads.csv stages.parquet
     """
     from ctxmetrics.project import init_project
 
+    if more_samples and not samples:
+        raise click.UsageError("Files after the folder are the --from files: ctxmetrics init DIR --from FILE…")
+    samples = (*samples, *more_samples)
     if samples:
         from ctxmetrics.infer import infer_config_text
 
