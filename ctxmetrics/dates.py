@@ -69,14 +69,16 @@ def parse_days(series: pl.Series, timezone: str, date_format: str | None = None)
     rest = ~plain & text.is_not_null()
     positions = rest.arg_true()
     try:
-        timed = _parse_iso_times(text.filter(rest), timezone)
+        timed, has_time = _parse_iso_times(text.filter(rest), timezone)
     except BadCell as bad:  # its index counts the filtered rows
         raise BadCell(int(positions[bad.index]), bad.what) from None
     days = pl.select(pl.when(plain).then(days).otherwise(None)).to_series()
-    return days.scatter(positions, timed), True
+    return days.scatter(positions, timed), has_time
 
 
-def _parse_iso_times(text: pl.Series, timezone: str) -> pl.Series:
+def _parse_iso_times(text: pl.Series, timezone: str) -> tuple[pl.Series, bool]:
+    """Days of ISO 8601 date-times, and whether any has a time of day other than midnight
+    (a monthly series written as `1949-01-01 00:00:00` is still monthly)."""
     parts = text.str.extract_groups(_ISO)
     day, hm, sec, offset = (parts.struct.field(f) for f in ("1", "2", "3", "4"))
     not_iso = day.is_null()
@@ -94,7 +96,8 @@ def _parse_iso_times(text: pl.Series, timezone: str) -> pl.Series:
     _fail_first(naive.is_null(), "is not a valid date")
     zoned = (canonical + offset.fill_null("+00:00")).str.to_datetime("%Y-%m-%dT%H:%M:%S%z", strict=False, time_zone="UTC")
     local = zoned.dt.convert_time_zone(timezone).dt.replace_time_zone(None)
-    return pl.select(pl.when(offset.is_null()).then(naive).otherwise(local)).to_series().dt.date()
+    stamps = pl.select(pl.when(offset.is_null()).then(naive).otherwise(local)).to_series()
+    return stamps.dt.date(), bool((stamps.dt.time() != dt.time(0, 0)).any())
 
 
 def _not_iso(text: pl.Series, index: int) -> BadCell:

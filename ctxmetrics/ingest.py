@@ -152,16 +152,25 @@ def ingest_paths(
 
 
 def ingest_frame(
-    store: Store, frame: pl.DataFrame, label: str, *, config: Config | None = None, strict: bool = False, **options
+    store: Store,
+    frame: pl.DataFrame,
+    label: str,
+    *,
+    fmt: str | None = None,
+    dims: Sequence[str] = (),
+    config: Config | None = None,
+    columns: Mapping[str, str] | None = None,
+    metric: str | None = None,
+    date_format: str | None = None,
+    strict: bool = False,
 ) -> IngestResult:
     """Validate and upsert an in-memory table (a database query's result) like a file.
 
     Args:
         label: how errors name the source (rows are numbered from 1).
-        options: as for `ingest_paths` (fmt, dims, columns, metric, date_format).
+        The others: as for `ingest_paths`.
     """
-    settings = _settings(config, options.get("fmt"), options.get("dims", ()), options.get("known_dimensions"),
-                         options.get("columns"), options.get("metric"), options.get("date_format"))
+    settings = _settings(config, fmt, dims, None, columns, metric, date_format)
     src = _Source(Path(label), "sql")
     if frame.height == 0:
         raise InputError(f"{label}: the query returned no rows.")
@@ -174,7 +183,15 @@ def ingest_frame(
     return IngestResult(files=1, rows=read.frame.height, added=added, replaced=replaced, warnings=warnings)
 
 
-def _settings(config, fmt, dims, known, columns, metric, date_format) -> _Settings:
+def _settings(
+    config: Config | None,
+    fmt: str | None,
+    dims: Sequence[str],
+    known: Sequence[str] | None,
+    columns: Mapping[str, str] | None,
+    metric: str | None,
+    date_format: str | None,
+) -> _Settings:
     config = config or Config()
     fmt = fmt or config.file_format
     if fmt not in FORMATS:
@@ -563,17 +580,18 @@ def _fast_long(con: duckdb.DuckDBPyConnection, src: _Source, dims: list[str], kn
             f"select count(*), count_if({q['value']} is null or not isfinite({q['value']}) "
             f"or {q['value']} < 0 or {q['value']} > {MAX_MAGNITUDE}), "
             f"count_if({q[date_col]} is null), min({q[date_col]}), max({q[date_col]}), "
-            f"list(distinct {q[date_col]}), "
             + ", ".join(f"count_if({q[c]} is null)" for c in labels) + ", "
             + ", ".join(f"list(distinct {q[c]})" for c in labels)
             + f" from {reader}",
             params,
         ).fetchall()[0]
-        rows, bad_values, null_dates, lo, hi, days = found[:6]
-        nulls, distinct = found[6:6 + len(labels)], found[6 + len(labels):]
+        rows, bad_values, null_dates, lo, hi = found[:5]
+        nulls, distinct = found[5:5 + len(labels)], found[5 + len(labels):]
         if rows == 0 or bad_values or null_dates or nulls[0]:
             return None
-        distinct_days = check_plausible(pl.Series(days, dtype=pl.Date))  # BadCell: the polars path names the row
+        # A grouped distinct runs in parallel; list(distinct) in the query above would not.
+        days = con.execute(f"select distinct {q[date_col]} from {reader}", params).fetchnumpy()[date_col]
+        distinct_days = check_plausible(pl.Series(days).cast(pl.Date))  # BadCell: the polars path names the row
         metrics = distinct[0]
         if not _clean(metrics, blank_ok=False) or not all(_clean(v, blank_ok=True) for v in distinct[1:]):
             return None

@@ -235,3 +235,11 @@ def test_disk_full_is_one_plain_line_and_nothing_changes(project, monkeypatch):
     result = invoke("--project", project, "ingest", project / "more.csv")
     assert (result.exit_code, result.stderr) == (1, "Error: disk full while writing the store; nothing was changed.\n")
     assert snapshot(project) == before
+
+
+def test_midnight_timestamps_keep_a_monthly_series_monthly(tmp_path):
+    root = init_project(tmp_path / "m")
+    (root / "sales.csv").write_text("ds,y\n2024-01-01 00:00:00,5\n2024-02-01 00:00:00,7\n2024-03-01 00:00:00,6\n")
+    assert invoke("--project", root, "ingest", root / "sales.csv").exit_code == 0
+    with Store(root / "ctxmetrics.duckdb", read_only=True) as store:
+        assert store.granularity("sales") == "monthly"
