@@ -124,7 +124,9 @@ def ingest_paths(
     Raises:
         InputError: the first problem found, naming file, line/row and column.
     """
-    settings = _settings(config, fmt, dims, known_dimensions, columns, metric, date_format)
+    settings = _settings(
+        config, fmt=fmt, dims=dims, known=known_dimensions, columns=columns, metric=metric, date_format=date_format
+    )
     sources = check_files(paths)
     if settings.fmt == "long" and len(sources) == 1 and not settings.columns and settings.metric is None:
         fast = _fast_long(store.con, sources[0], settings.dims, settings.known)
@@ -152,25 +154,15 @@ def ingest_paths(
 
 
 def ingest_frame(
-    store: Store,
-    frame: pl.DataFrame,
-    label: str,
-    *,
-    fmt: str | None = None,
-    dims: Sequence[str] = (),
-    config: Config | None = None,
-    columns: Mapping[str, str] | None = None,
-    metric: str | None = None,
-    date_format: str | None = None,
-    strict: bool = False,
+    store: Store, frame: pl.DataFrame, label: str, *, config: Config | None = None, strict: bool = False, **options
 ) -> IngestResult:
     """Validate and upsert an in-memory table (a database query's result) like a file.
 
     Args:
         label: how errors name the source (rows are numbered from 1).
-        The others: as for `ingest_paths`.
+        options: `fmt`, `dims`, `columns`, `metric`, `date_format`, as for `ingest_paths`.
     """
-    settings = _settings(config, fmt, dims, None, columns, metric, date_format)
+    settings = _settings(config, **options)
     src = _Source(Path(label), "sql")
     if frame.height == 0:
         raise InputError(f"{label}: the query returned no rows.")
@@ -185,12 +177,13 @@ def ingest_frame(
 
 def _settings(
     config: Config | None,
-    fmt: str | None,
-    dims: Sequence[str],
-    known: Sequence[str] | None,
-    columns: Mapping[str, str] | None,
-    metric: str | None,
-    date_format: str | None,
+    *,
+    fmt: str | None = None,
+    dims: Sequence[str] = (),
+    known: Sequence[str] | None = None,
+    columns: Mapping[str, str] | None = None,
+    metric: str | None = None,
+    date_format: str | None = None,
 ) -> _Settings:
     config = config or Config()
     fmt = fmt or config.file_format
