@@ -54,6 +54,7 @@ def parse_days(series: pl.Series, timezone: str, date_format: str | None = None)
         return _days_of_datetimes(series, timezone)
     if series.dtype != pl.Utf8:
         _fail_first(series.is_not_null(), f"is of type {series.dtype}, not a date")
+        series = series.cast(pl.Utf8)  # all empty: reported as such by the caller
     if date_format is not None:
         return _parse_with_format(series.str.strip_chars(), date_format, timezone)
     text = series

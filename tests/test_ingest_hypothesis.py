@@ -24,7 +24,7 @@ GOOD_DAY = st.dates(min_value=dt.date(2025, 1, 1), max_value=dt.date(2025, 12, 3
 DATES = st.one_of(
     GOOD_DAY, GOOD_DAY, GOOD_DAY,
     st.dates(min_value=dt.date(1890, 1, 1), max_value=dt.date(2030, 1, 1)).map(str),
-    st.sampled_from(["06/01/2025", "2025-6-1", "", "2025-06-01T21:00:00-04:00", "2025-06-02 03:00", "0001-01-01", "x"]),
+    st.sampled_from(["06/01/2025", "2025-6-1", "", None, "2025-06-01T21:00:00-04:00", "2025-06-02 03:00", "0001-01-01", "x"]),
 )
 GOOD_LABEL = st.sampled_from(["leads", "mql", " leads", "EMEA", "NA"])
 LABELS = st.one_of(GOOD_LABEL, GOOD_LABEL, GOOD_LABEL, st.text(string.printable + "\x00\x1b", max_size=6))
