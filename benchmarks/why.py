@@ -32,9 +32,10 @@ def build(root: Path) -> Path:
     import polars as pl
 
     from ctxmetrics.anomaly import Anomaly, Cause
+    from ctxmetrics.config import DEMO_CONFIG_TEXT
     from ctxmetrics.project import Project, init_project
 
-    root = init_project(root)
+    root = init_project(root, DEMO_CONFIG_TEXT)
     project = Project(root)
     leaves = REGIONS * CHANNELS
     total = len(METRICS) * leaves * DAYS

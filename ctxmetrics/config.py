@@ -9,6 +9,10 @@ from ctxmetrics.errors import ConfigError
 
 CONFIG_NAME = "ctxmetrics.yaml"
 METRIC_TYPES = ("count", "ratio", "gauge", "query")
+AGGREGATES = ("sum", "mean")  # how rows of one day (sub-daily data) become the day's value
+GRANULARITIES = ("daily", "weekly", "monthly")
+FILE_FORMATS = ("long", "wide", "events")
+COLUMN_ROLES = ("date", "metric", "value")
 EVENT_TYPES = ("campaign", "offsite", "outage", "pricing", "release", "holiday", "other")
 EXPECTS = ("up", "down")
 
@@ -24,6 +28,13 @@ class MetricDef:
     denominator: str | None = None
     query: str | None = None
     description: str = ""
+    aggregate: str | None = None  # sum | mean; default: sum for counts, mean for gauges
+    granularity: str | None = None  # daily | weekly | monthly; default: what the dates show
+
+    @property
+    def aggregation(self) -> str:
+        """How several rows of one day are combined: summed, or averaged for a gauge."""
+        return self.aggregate or ("mean" if self.type == "gauge" else "sum")
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,10 @@ class Config:
     # a command that does not send or collect files never fails on (or expands) them.
     notify: Any = None
     inbox: Any = None
+    # How data files are read: their layout, column names per role, and a date format.
+    file_format: str = "long"
+    columns: dict[str, str] = field(default_factory=dict)
+    date_format: str | None = None
 
     def detection_for(self, metric: str) -> DetectionSettings:
         """The detection settings for one metric, with its overrides applied."""
@@ -128,6 +143,10 @@ def _metric(path: Path, name: str, spec: Any) -> MetricDef:
         raise _fail(path, f"metric '{name}' has type '{metric.type}'; use one of {', '.join(METRIC_TYPES)}.")
     if metric.type == "ratio" and not (metric.numerator and metric.denominator):
         raise _fail(path, f"ratio metric '{name}' needs both 'numerator' and 'denominator'.")
+    if metric.aggregate is not None and metric.aggregate not in AGGREGATES:
+        raise _fail(path, f"metric '{name}' has aggregate '{metric.aggregate}'; use one of {', '.join(AGGREGATES)}.")
+    if metric.granularity is not None and metric.granularity not in GRANULARITIES:
+        raise _fail(path, f"metric '{name}' has granularity '{metric.granularity}'; use one of {', '.join(GRANULARITIES)}.")
     if metric.type == "query" and not metric.query:
         raise _fail(path, f"query metric '{name}' needs 'query: NAME' (a file queries/NAME.sql).")
     return metric
@@ -143,13 +162,34 @@ def _timezone(path: Path, name: Any) -> str:
     return str(name)
 
 
+def _columns(path: Path, data: Any) -> dict[str, str]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise _fail(path, "'columns' must be a mapping like {date: timestamp, value: y}.")
+    _check_keys(path, "columns", data, COLUMN_ROLES)
+    for role, name in data.items():
+        if not isinstance(name, str) or not name.strip():
+            raise _fail(path, f"'columns.{role}' must be a column name, got {name!r}.")
+    return {role: name.strip() for role, name in data.items()}
+
+
+def _file_format(path: Path, value: Any) -> str:
+    if value not in FILE_FORMATS:
+        raise _fail(path, f"format '{value}' is not one of {', '.join(FILE_FORMATS)}.")
+    return value
+
+
 def parse_config(data: Any, path: Path) -> Config:
     """Validate the parsed YAML of a project file and build a Config."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise _fail(path, "the project file must be a mapping.")
-    _check_keys(path, "the project file", data, {"store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain", "notify", "inbox"})
+    _check_keys(path, "the project file", data, {
+        "store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain",
+        "format", "columns", "date_format", "notify", "inbox",
+    })
     metrics = {name: _metric(path, str(name), spec) for name, spec in (data.get("metrics") or {}).items()}
     for metric in metrics.values():
         if metric.type == "ratio":
@@ -182,6 +222,9 @@ def parse_config(data: Any, path: Path) -> Config:
         explain=explain_settings,
         notify=data.get("notify"),
         inbox=data.get("inbox"),
+        file_format=_file_format(path, data.get("format", Config.file_format)),
+        columns=_columns(path, data.get("columns")),
+        date_format=str(data["date_format"]) if data.get("date_format") else None,
     )
 
 
@@ -203,11 +246,31 @@ def load_config(path: Path) -> Config:
 
 
 DEFAULT_CONFIG_TEXT = """\
-# ctxmetrics project file. See README.md for every field.
+# ctxmetrics project file. README.md ("The project file") describes every field;
+# `ctxmetrics init DIR --from FILE` writes one fitted to your own files.
+store: ctxmetrics.duckdb          # DuckDB file, relative to this folder
+timezone: UTC                     # rows and annotations are put on days in this zone
+
+# Dimension columns of your data. While this list is empty any column besides the date,
+# metric and value is a dimension; once it names some, a file with another column is
+# refused (most often a typo) unless ingest gets --dims NAME.
+dimensions: []
+
+# Metrics: count (summed; metrics not listed here are counts), gauge (averaged),
+# ratio (numerator/denominator of two counts) or query (queries/NAME.sql), e.g.
+#   signups: {type: count}
+#   temperature: {type: gauge}
+metrics: {}
+"""
+
+# The demo organisation's project file (`ctxmetrics demo`).
+DEMO_CONFIG_TEXT = """\
+# ctxmetrics project file. README.md ("The project file") describes every field.
 store: ctxmetrics.duckdb          # DuckDB file, relative to this folder
 timezone: UTC                     # days of the data and the timeline are days in this zone
 
-# Dimension columns of your data (others found at ingest are added automatically).
+# Dimension columns of your data; a file with another column is refused unless
+# ingest gets --dims NAME.
 dimensions: [region, channel]
 
 # Funnel stages, top to bottom: used to trace a change to the stage that moved first.

@@ -231,6 +231,7 @@ def build_demo(directory: Path | str = DEFAULT_DIR, progress: Callable[[str], No
     Raises:
         CtxError: `directory` is already a project.
     """
+    from ctxmetrics.config import DEMO_CONFIG_TEXT
     from ctxmetrics.digest import build_digest, render_markdown
     from ctxmetrics.ingest import ingest_paths
     from ctxmetrics.project import Project, init_project
@@ -239,7 +240,7 @@ def build_demo(directory: Path | str = DEFAULT_DIR, progress: Callable[[str], No
 
     say = progress or (lambda _line: None)
     began = time.perf_counter()
-    root = init_project(directory)
+    root = init_project(directory, DEMO_CONFIG_TEXT)
     write_scenario(root)
     say(f"Created the demo project in {root}: ctxmetrics.yaml, annotations/ ({len(EVENTS)} events), queries/")
     data = root / "data" / "funnel.parquet"

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import io
+import json
+import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import duckdb
 import numpy as np
 import polars as pl
 
+from ctxmetrics.config import Config
+from ctxmetrics.dates import BadCell, check_plausible, granularity_of, parse_days
 from ctxmetrics.errors import InputError
 from ctxmetrics.store import BASE_COLUMNS, Store, check_dimension_name, quote_ident
 
@@ -25,6 +30,12 @@ READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "js
 MISSING_DIMENSION_VALUE = "(none)"  # an empty dimension cell still needs a value rollups can name
 EVENT_COLUMNS = ("entity_id", "stage")
 ROW = "__row"
+# Usual names of each column role, in order of preference (`columns:` in the config wins).
+DATE_NAMES = ("date", "ts", "timestamp", "ds", "day")
+VALUE_NAMES = ("value", "y", "count")
+MAX_MAGNITUDE = 1e15  # larger values are export errors (and overflow sums and charts)
+_CONTROL = r"[\x00-\x08\x0b-\x1f\x7f]"  # control characters (tab allowed); NUL, ESC, ...
+NEAR_NAME_CUTOFF = 0.8  # difflib ratio from which a new metric name looks like a typo
 
 
 @dataclass(frozen=True)
@@ -33,91 +44,235 @@ class IngestResult:
     rows: int
     added: int
     replaced: int
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class _Source:
     path: Path
-    kind: str  # csv | parquet | jsonl
+    kind: str  # csv | parquet | jsonl | sql
 
     def line(self, row: int) -> int:
-        """1-based line (text files; CSV has its header on line 1) or row (Parquet)."""
+        """1-based line (text files; CSV has its header on line 1) or row (Parquet, SQL)."""
         return row + 2 if self.kind == "csv" else row + 1
 
     def position(self, row: int) -> str:
-        return f"row {self.line(row)}" if self.kind == "parquet" else f"line {self.line(row)}"
+        return f"line {self.line(row)}" if self.kind in ("csv", "jsonl") else f"row {self.line(row)}"
 
     def where(self, row: int | None = None, column: str | None = None) -> str:
         """`file:line` for text files, `file: row N` for Parquet, plus the column."""
         text = str(self.path)
         if row is not None:
-            text += f": row {self.line(row)}" if self.kind == "parquet" else f":{self.line(row)}"
+            text += f":{self.line(row)}" if self.kind in ("csv", "jsonl") else f": row {self.line(row)}"
         if column is not None:
             text += f": column '{column}'"
         return text
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """How rows are read, from the CLI options and the project file."""
+
+    fmt: str
+    dims: list[str]
+    known: list[str]
+    columns: dict[str, str]
+    metric: str | None
+    date_format: str | None
+    config: Config
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One source's observations and the period of its rows (None: too few days to tell)."""
+
+    frame: pl.DataFrame
+    granularity: str | None
 
 
 def ingest_paths(
     store: Store,
     paths: Sequence[Path | str],
     *,
-    fmt: str = "long",
+    fmt: str | None = None,
     dims: Sequence[str] = (),
-    known_dimensions: Sequence[str] = (),
+    known_dimensions: Sequence[str] | None = None,
+    config: Config | None = None,
+    columns: Mapping[str, str] | None = None,
+    metric: str | None = None,
+    date_format: str | None = None,
+    strict: bool = False,
 ) -> IngestResult:
     """Validate every file, then upsert all of them in one transaction.
 
     Args:
         store: an open, writable store.
         paths: CSV, Parquet or JSON-lines files.
-        fmt: `long` (date, metric, value, dimensions…), `wide` (date plus one column per
-            metric; dimension columns named in `dims`) or `events` (entity_id, stage, ts,
-            dimensions…; counted into daily stage counts).
+        fmt: `long` (date, metric, value, dimensions…; without a metric column the file is
+            one metric's series), `wide` (date plus one column per metric; dimension columns
+            named in `dims`) or `events` (entity_id, stage, ts, dimensions…; counted into
+            daily stage counts). Default: the config's `format`, else long.
         dims: dimension columns (required for `wide`; allowed extra dimensions otherwise).
-        known_dimensions: the project's declared dimensions; when non-empty, any other
-            column is an error unless listed in `dims` (it is most often a typo).
+        known_dimensions: the project's declared dimensions (default: the config's); when
+            non-empty, any other column is an error unless listed in `dims`.
+        config: the project's settings: time zone, metric types, `columns`, `date_format`.
+        columns: the date, metric and value columns by role (overrides the config's).
+        metric: the metric name of a file without a metric column (default: the file's name).
+        date_format: strftime codes of the date column (default: ISO 8601 only).
+        strict: a new metric name close to a known one is an error, not a warning.
 
     Raises:
         InputError: the first problem found, naming file, line/row and column.
     """
-    if fmt not in FORMATS:
-        raise InputError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}.")
-    sources = [_source(Path(p)) for p in paths]
-    if fmt == "long" and len(sources) == 1:
-        fast = _fast_long(store.con, sources[0], list(dims), list(known_dimensions))
+    settings = _settings(
+        config, fmt=fmt, dims=dims, known=known_dimensions, columns=columns, metric=metric, date_format=date_format
+    )
+    sources = check_files(paths)
+    if settings.fmt == "long" and len(sources) == 1 and not settings.columns and settings.metric is None:
+        fast = _fast_long(store.con, sources[0], settings.dims, settings.known)
         if fast is not None:
+            warnings = _near_names(store, settings.config, [(sources[0], fast.metrics)], strict)
             try:
-                added, replaced = store.upsert_from(
-                    fast.sql, fast.params, fast.dims, fast.rows, span=fast.span, metrics=fast.metrics
-                )
+                added, replaced = _located(sources, lambda: store.upsert_from(
+                    fast.sql, fast.params, fast.dims, fast.rows, span=fast.span, metrics=fast.metrics,
+                    granularities=_granularities(settings.config, fast.metrics, fast.granularity),
+                ))
             except duckdb.Error:
                 pass  # rolled back (the file changed since it was checked?): take the careful path
             else:
-                return IngestResult(files=1, rows=fast.rows, added=added, replaced=replaced)
-    frames = [_read_one(src, fmt, list(dims), list(known_dimensions)) for src in sources]
-    frame = _combine(frames)
-    added, replaced = store.upsert_observations(frame)
-    return IngestResult(files=len(frames), rows=frame.height, added=added, replaced=replaced)
+                return IngestResult(files=1, rows=fast.rows, added=added, replaced=replaced, warnings=warnings)
+    reads = [_read_one(src, settings) for src in sources]
+    warnings = _near_names(
+        store, settings.config, [(src, r.frame["metric"].unique().to_list()) for src, r in zip(sources, reads)], strict
+    )
+    granularities: dict[str, str] = {}
+    for read in reads:
+        granularities.update(_granularities(settings.config, read.frame["metric"].unique().to_list(), read.granularity))
+    frame = _combine([r.frame for r in reads])
+    added, replaced = _located(sources, lambda: store.upsert_observations(frame, granularities))
+    return IngestResult(files=len(reads), rows=frame.height, added=added, replaced=replaced, warnings=warnings)
+
+
+def ingest_frame(
+    store: Store, frame: pl.DataFrame, label: str, *, config: Config | None = None, strict: bool = False, **options
+) -> IngestResult:
+    """Validate and upsert an in-memory table (a database query's result) like a file.
+
+    Args:
+        label: how errors name the source (rows are numbered from 1).
+        options: `fmt`, `dims`, `columns`, `metric`, `date_format`, as for `ingest_paths`.
+    """
+    settings = _settings(config, **options)
+    src = _Source(Path(label), "sql")
+    if frame.height == 0:
+        raise InputError(f"{label}: the query returned no rows.")
+    read = _parse(src, frame.with_row_index(ROW), settings)
+    metrics = read.frame["metric"].unique().to_list()
+    warnings = _near_names(store, settings.config, [(src, metrics)], strict)
+    added, replaced = _located(
+        [src], lambda: store.upsert_observations(read.frame, _granularities(settings.config, metrics, read.granularity))
+    )
+    return IngestResult(files=1, rows=read.frame.height, added=added, replaced=replaced, warnings=warnings)
+
+
+def _settings(
+    config: Config | None,
+    *,
+    fmt: str | None = None,
+    dims: Sequence[str] = (),
+    known: Sequence[str] | None = None,
+    columns: Mapping[str, str] | None = None,
+    metric: str | None = None,
+    date_format: str | None = None,
+) -> _Settings:
+    config = config or Config()
+    fmt = fmt or config.file_format
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}.")
+    return _Settings(
+        fmt=fmt,
+        dims=list(dims),
+        known=list(config.dimensions if known is None else known),
+        columns={**config.columns, **(columns or {})},
+        metric=metric,
+        date_format=date_format or config.date_format,
+        config=config,
+    )
+
+
+def _located(sources: list[_Source], write):
+    """Run a store write; the store's refusal of the rows names the source when there is one."""
+    try:
+        return write()
+    except InputError as exc:
+        if len(sources) != 1:
+            raise
+        raise InputError(f"{sources[0].path}: {exc}") from None
+
+
+def _granularities(config: Config, metrics: Sequence[str], found: str | None) -> dict[str, str]:
+    """Each metric's period: declared in the config, else what the dates show, else daily."""
+    return {m: config.metric(m).granularity or found or "daily" for m in metrics}
+
+
+def _near_names(store: Store, config: Config, found: list[tuple[_Source, Sequence[str]]], strict: bool) -> tuple[str, ...]:
+    """Warnings for new metric names that look like typos of known ones (errors if strict)."""
+    known = set(store.metric_names()) | set(config.metrics)
+    warnings = []
+    for src, metrics in found:
+        for name in sorted(set(metrics) - known):
+            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=NEAR_NAME_CUTOFF)
+            if close:
+                message = f"{src.path}: metric '{name}' is new; did you mean '{close[0]}'?"
+                if strict:
+                    raise InputError(f"{message} (--strict refuses new names close to known ones.)")
+                warnings.append(message)
+    return tuple(warnings)
+
+
+def check_files(paths: Sequence[Path | str]) -> list[_Source]:
+    """Check that every path is a readable regular file of a known type, without reading it
+    (a FIFO would block): done before the store's write lock is taken.
+
+    Raises:
+        InputError: the first path that is not.
+    """
+    return [_source(Path(p)) for p in paths]
 
 
 def _source(path: Path) -> _Source:
-    if not path.exists():
-        raise InputError(f"{path}: no such file.")
-    if path.is_dir():
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file.") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror}).") from None
+    if stat.S_ISDIR(info.st_mode):
         raise InputError(f"{path}: is a folder; name the data files.")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{path}: is not a regular file (a pipe, device or socket); name a data file.")
     kind = READERS.get(path.suffix.lower())
     if kind is None:
         raise InputError(
             f"{path}: unknown file type '{path.suffix or '(none)'}'; use .csv, .parquet or .jsonl/.ndjson."
         )
+    try:
+        path.open("rb").close()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror}).") from None
     return _Source(path, kind)
 
 
-def _read_raw(src: _Source) -> pl.DataFrame:
+def read_table(src: _Source) -> pl.DataFrame:
+    """A checked file's rows (CSV as text), with the row number in column ROW.
+
+    Raises:
+        InputError: the file cannot be read or has no data rows.
+    """
     try:
         if src.kind == "csv":
             # Everything as text first, so a bad cell is reported with its line, not guessed at.
-            frame = pl.read_csv(src.path, infer_schema=False, row_index_name=ROW)
+            frame = pl.read_csv(_csv_input(src.path), infer_schema=False, row_index_name=ROW)
         elif src.kind == "parquet":
             frame = pl.read_parquet(src.path, row_index_name=ROW)
         else:
@@ -125,6 +280,8 @@ def _read_raw(src: _Source) -> pl.DataFrame:
     except pl.exceptions.NoDataError:
         frame = pl.DataFrame()
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        if src.kind == "jsonl":
+            _explain_jsonl(src)
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{src.path}: cannot be read as {src.kind} ({message}).") from None
     if frame.height == 0:
@@ -132,16 +289,47 @@ def _read_raw(src: _Source) -> pl.DataFrame:
     return frame
 
 
-def _read_one(src: _Source, fmt: str, dims: list[str], known_dimensions: list[str]) -> pl.DataFrame:
-    raw = _read_raw(src)
+def _csv_input(path: Path):
+    """The path, or the text with newlines for a file with old Mac line endings (CR only),
+    which the CSV reader would take for one long line."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    if b"\r" in head and b"\n" not in head:
+        return io.BytesIO(path.read_bytes().replace(b"\r", b"\n"))
+    return path
+
+
+def _explain_jsonl(src: _Source) -> None:
+    """Find the JSON line the reader choked on and say what is wrong with it in plain words."""
+    with src.path.open(encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise InputError(f"{src.path}:{number}: not valid JSON.") from None
+            if not isinstance(record, dict):
+                raise InputError(f"{src.path}:{number}: not a JSON object.")
+            for key, value in record.items():
+                if isinstance(value, bool):
+                    raise InputError(f"{src.path}:{number}: column '{key}': {json.dumps(value)} is true/false, not a number or label.")
+                if isinstance(value, (dict, list)):
+                    raise InputError(f"{src.path}:{number}: column '{key}': has a nested value (a list or object); flatten the file first.")
+
+
+def _read_one(src: _Source, settings: _Settings) -> _Read:
+    raw = read_table(src)
     _check_header(src, raw.columns)
-    if fmt == "long":
-        frame = _long(src, raw, dims, known_dimensions)
-    elif fmt == "wide":
-        frame = _wide(src, raw, dims)
-    else:
-        frame = _events(src, raw, dims, known_dimensions)
-    return frame
+    return _parse(src, raw, settings)
+
+
+def _parse(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
+    if settings.fmt == "wide":
+        return _wide(src, raw, settings)
+    if settings.fmt == "events":
+        return _events(src, raw, settings)
+    return _long(src, raw, settings)
 
 
 def _check_header(src: _Source, columns: list[str]) -> None:
@@ -152,11 +340,23 @@ def _check_header(src: _Source, columns: list[str]) -> None:
             raise InputError(f"{src.where()}: the header has an empty or repeated column name.")
 
 
-def _date_column(src: _Source, columns: list[str], names=("date", "ts")) -> str:
-    for name in names:
-        if name in columns:
-            return name
-    raise InputError(f"{src.where()}: column 'date' is missing (or 'ts'); every row needs its day.")
+def _role_column(src: _Source, columns: list[str], mapping: dict[str, str], role: str, names: Sequence[str]) -> str | None:
+    """The column playing `role`: the one mapped to it, else the first usual name present."""
+    if role in mapping:
+        if mapping[role] not in columns:
+            raise InputError(f"{src.where()}: column '{mapping[role]}' (the {role} column) is missing.")
+        return mapping[role]
+    return next((n for n in names if n in columns), None)
+
+
+def _date_column(src: _Source, columns: list[str], mapping: dict[str, str], names=DATE_NAMES) -> str:
+    found = _role_column(src, columns, mapping, "date", names)
+    if found is None:
+        raise InputError(
+            f"{src.where()}: no date column ({', '.join(names)}); every row needs its day. "
+            "Name it with --date-col."
+        )
+    return found
 
 
 def _require(src: _Source, columns: list[str], needed: Sequence[str], fmt: str) -> None:
@@ -182,27 +382,48 @@ def _dimension_columns(src: _Source, others: list[str], dims: list[str], known: 
     return others
 
 
-def _long(src: _Source, raw: pl.DataFrame, dims: list[str], known: list[str]) -> pl.DataFrame:
-    date_col = _date_column(src, raw.columns)
-    _require(src, raw.columns, (date_col, "metric", "value"), "long")
-    dim_cols = _dimension_columns(src, [c for c in raw.columns if c not in (ROW, date_col, "metric", "value")], dims, known)
+def _long(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
+    columns = [c for c in raw.columns if c != ROW]
+    date_col = _date_column(src, columns, settings.columns)
+    metric_col = _role_column(src, columns, settings.columns, "metric", ("metric",))
+    value_col = _role_column(src, columns, settings.columns, "value", VALUE_NAMES)
+    if value_col is None:
+        if metric_col is not None:
+            _require(src, columns, (date_col, "metric", "value"), "long")
+        raise InputError(
+            f"{src.where()}: no value column ({', '.join(VALUE_NAMES)}); name it with --value-col, "
+            "or use --format wide for one column per metric."
+        )
+    if metric_col is None:  # one metric's series, e.g. `ds,y` or `timestamp,value`
+        name = settings.metric or src.path.stem
+        metric = pl.Series("metric", [name] * raw.height, dtype=pl.Utf8)
+        _check_labels(src, raw.with_columns(metric), "metric")
+        roles = (date_col, value_col)
+    else:
+        metric = _text(src, raw, metric_col, required=True).alias("metric")
+        roles = (date_col, metric_col, value_col)
+    dim_cols = _dimension_columns(src, [c for c in columns if c not in roles], settings.dims, settings.known)
+    days, timed, distinct = _days(src, raw, date_col, settings)
+    # A series file writes a missing reading as an empty cell or NaN; a long file must not.
+    values = _number(src, raw, value_col, allow_empty=metric_col is None)
     frame = raw.select(
-        ROW,
-        _parse_day(src, raw, date_col).alias("ts"),
-        _text(src, raw, "metric", required=True).alias("metric"),
-        _number(src, raw, "value").alias("value"),
-        *(_dimension(raw, d) for d in dim_cols),
-    )
+        ROW, days.alias("ts"), metric, values.alias("value"), *(_dimension(src, raw, d) for d in dim_cols)
+    ).filter(pl.col("value").is_not_null())
+    _check_counts(src, frame, settings.config, value_col)
+    if timed:
+        return _Read(_per_day(frame, dim_cols, settings.config), "daily")
     _check_duplicates(src, frame, ["metric", "ts", *dim_cols])
-    return frame.select("metric", "ts", "value", *dim_cols)
+    return _Read(frame.select("metric", "ts", "value", *dim_cols), granularity_of(distinct))
 
 
-def _wide(src: _Source, raw: pl.DataFrame, dims: list[str]) -> pl.DataFrame:
-    date_col = _date_column(src, raw.columns)
-    missing = [d for d in dims if d not in raw.columns]
+def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
+    columns = [c for c in raw.columns if c != ROW]
+    date_col = _date_column(src, columns, settings.columns)
+    dims = settings.dims or [d for d in settings.known if d in columns]
+    missing = [d for d in dims if d not in columns]
     if missing:
         raise InputError(f"{src.where()}: column '{missing[0]}' named in --dims is missing.")
-    metrics = [c for c in raw.columns if c not in (ROW, date_col, *dims)]
+    metrics = [c for c in columns if c not in (date_col, *dims)]
     if not metrics:
         raise InputError(f"{src.where()}: wide format needs at least one metric column besides the date and --dims.")
     for d in dims:
@@ -210,34 +431,95 @@ def _wide(src: _Source, raw: pl.DataFrame, dims: list[str]) -> pl.DataFrame:
             check_dimension_name(d)
         except Exception as exc:
             raise InputError(f"{src.where(column=d)}: {exc}") from None
+    for m in metrics:
+        _check_labels(src, pl.DataFrame({"metric": [m], ROW: [0]}), "metric", header=True)
+    days, timed, distinct = _days(src, raw, date_col, settings)
     typed = raw.select(
         ROW,
-        _parse_day(src, raw, date_col).alias("ts"),
-        *(_dimension(raw, d) for d in dims),
+        days.alias("ts"),
+        *(_dimension(src, raw, d) for d in dims),
         # In a wide table an empty cell means "no value that day" for that metric.
         *(_number(src, raw, m, allow_empty=True).alias(m) for m in metrics),
     )
-    _check_duplicates(src, typed, ["ts", *dims])
     long = typed.unpivot(index=[ROW, "ts", *dims], on=metrics, variable_name="metric", value_name="value")
-    return long.filter(pl.col("value").is_not_null()).select("metric", "ts", "value", *dims)
+    long = long.filter(pl.col("value").is_not_null())
+    _check_counts(src, long, settings.config, None)
+    if timed:
+        return _Read(_per_day(long, dims, settings.config), "daily")
+    _check_duplicates(src, typed, ["ts", *dims])
+    return _Read(long.select("metric", "ts", "value", *dims), granularity_of(distinct))
 
 
-def _events(src: _Source, raw: pl.DataFrame, dims: list[str], known: list[str]) -> pl.DataFrame:
-    date_col = _date_column(src, raw.columns, names=("ts", "date"))
-    _require(src, raw.columns, (*EVENT_COLUMNS, date_col), "events")
-    dim_cols = _dimension_columns(src, [c for c in raw.columns if c not in (ROW, date_col, *EVENT_COLUMNS)], dims, known)
+def _events(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
+    columns = [c for c in raw.columns if c != ROW]
+    date_col = _date_column(src, columns, settings.columns, names=("ts", *DATE_NAMES))
+    _require(src, columns, (*EVENT_COLUMNS, date_col), "events")
+    others = [c for c in columns if c not in (date_col, *EVENT_COLUMNS)]
+    dim_cols = _dimension_columns(src, others, settings.dims, settings.known)
+    days, _, _ = _days(src, raw, date_col, settings)
     frame = raw.select(
-        _parse_day(src, raw, date_col, allow_time=True).alias("ts"),
+        days.alias("ts"),
         _text(src, raw, "entity_id", required=True).alias("entity_id"),
         _text(src, raw, "stage", required=True).alias("metric"),
-        *(_dimension(raw, d) for d in dim_cols),
+        *(_dimension(src, raw, d) for d in dim_cols),
     )
     # An entity counts once per stage and day, however often the CRM logged it.
-    return (
+    counted = (
         frame.group_by(["metric", "ts", *dim_cols])
         .agg(pl.col("entity_id").n_unique().cast(pl.Float64).alias("value"))
         .select("metric", "ts", "value", *dim_cols)
     )
+    return _Read(counted, "daily")
+
+
+def _days(src: _Source, raw: pl.DataFrame, column: str, settings: _Settings) -> tuple[pl.Series, bool, pl.Series]:
+    """The project-zone day of every row, whether the column has times of day, and the
+    distinct days."""
+    series = raw[column]
+    if series.dtype.is_nested():
+        raise InputError(f"{src.where(column=column)}: has nested values (lists or objects), not dates.")
+    try:
+        days, timed = parse_days(series, settings.config.timezone, settings.date_format)
+        _first_bad_null(src, raw, days, column)
+        distinct = check_plausible(days)
+    except BadCell as bad:
+        row = int(raw[ROW][bad.index])
+        raise InputError(f"{src.where(row, column)}: {series[bad.index]!r} {bad.what}.") from None
+    return days, timed, distinct
+
+
+def _per_day(frame: pl.DataFrame, dims: list[str], config: Config) -> pl.DataFrame:
+    """Rows of one metric, day and segment combined: summed, or averaged for gauges."""
+    means = [m for m in frame["metric"].unique().to_list() if config.metric(m).aggregation == "mean"]
+    key = ["metric", "ts", *dims]
+    return (
+        frame.group_by(key)
+        .agg(
+            pl.when(pl.col("metric").first().is_in(means))
+            .then(pl.col("value").mean())
+            .otherwise(pl.col("value").sum())
+            .alias("value")
+        )
+        .sort(key)
+        .select("metric", "ts", "value", *dims)
+    )
+
+
+def _check_counts(src: _Source, frame: pl.DataFrame, config: Config, column: str | None) -> None:
+    """Counts cannot go below zero; a metric not declared in the config is a count."""
+    negative = frame.filter(pl.col("value") < 0)
+    if negative.height == 0:
+        return
+    counts = negative.filter(
+        pl.col("metric").is_in([m for m in negative["metric"].unique().to_list() if config.metric(m).type == "count"])
+    )
+    if counts.height:
+        first = counts.sort(ROW).row(0, named=True)
+        where = src.where(first[ROW], column or first["metric"])
+        raise InputError(
+            f"{where}: {first['value']:g} is negative, and '{first['metric']}' is a count; "
+            f"declare it in ctxmetrics.yaml as {{type: gauge}} if it can go below zero."
+        )
 
 
 # --- fast path: DuckDB reads and checks a long-format Parquet file itself ------------
@@ -263,6 +545,7 @@ class _Fast:
     rows: int
     span: tuple[dt.date, dt.date]
     metrics: list[str]
+    granularity: str | None
 
 
 def _fast_long(con: duckdb.DuckDBPyConnection, src: _Source, dims: list[str], known: list[str]) -> _Fast | None:
@@ -275,7 +558,7 @@ def _fast_long(con: duckdb.DuckDBPyConnection, src: _Source, dims: list[str], kn
         if names != pl.read_parquet_schema(src.path).names():  # the polars path's names, or don't know
             return None
         _check_header(src, names)
-        date_col = _date_column(src, names)
+        date_col = _date_column(src, names, {})
         _require(src, names, (date_col, "metric", "value"), "long")
         dim_cols = _dimension_columns(src, [c for c in names if c not in (date_col, "metric", "value")], dims, known)
         labels = ["metric", *dim_cols]
@@ -284,8 +567,11 @@ def _fast_long(con: duckdb.DuckDBPyConnection, src: _Source, dims: list[str], kn
         if any(columns[c] != "VARCHAR" for c in labels):
             return None
         q = {name: quote_ident(name) for name in names}
+        # Negative values (refused for counts) and absurd ones go to the polars path,
+        # which decides and names the row.
         found = con.execute(
-            f"select count(*), count_if({q['value']} is null or not isfinite({q['value']})), "
+            f"select count(*), count_if({q['value']} is null or not isfinite({q['value']}) "
+            f"or {q['value']} < 0 or {q['value']} > {MAX_MAGNITUDE}), "
             f"count_if({q[date_col]} is null), min({q[date_col]}), max({q[date_col]}), "
             + ", ".join(f"count_if({q[c]} is null)" for c in labels) + ", "
             + ", ".join(f"list(distinct {q[c]})" for c in labels)
@@ -296,6 +582,9 @@ def _fast_long(con: duckdb.DuckDBPyConnection, src: _Source, dims: list[str], kn
         nulls, distinct = found[5:5 + len(labels)], found[5 + len(labels):]
         if rows == 0 or bad_values or null_dates or nulls[0]:
             return None
+        # A grouped distinct runs in parallel; list(distinct) in the query above would not.
+        days = con.execute(f"select distinct {q[date_col]} from {reader}", params).fetchnumpy()[date_col]
+        distinct_days = check_plausible(pl.Series(days).cast(pl.Date))  # BadCell: the polars path names the row
         metrics = distinct[0]
         if not _clean(metrics, blank_ok=False) or not all(_clean(v, blank_ok=True) for v in distinct[1:]):
             return None
@@ -312,15 +601,18 @@ def _fast_long(con: duckdb.DuckDBPyConnection, src: _Source, dims: list[str], kn
             [f"{q['metric']} as metric", f"{q[date_col]} as ts", f"{value} as value",
              *(f"{e} as {q[d]}" for e, d in zip(dim_exprs, dim_cols))]
         )
-        return _Fast(f"select {select} from {reader}", params, dim_cols, rows, (lo, hi), metrics)
-    except (InputError, duckdb.Error, pl.exceptions.PolarsError, OSError, ValueError):
+        return _Fast(f"select {select} from {reader}", params, dim_cols, rows, (lo, hi), metrics, granularity_of(distinct_days))
+    except (InputError, BadCell, duckdb.Error, pl.exceptions.PolarsError, OSError, ValueError):
         return None
 
 
 def _clean(values: list, blank_ok: bool) -> bool:
-    """Distinct labels need no cleaning: stripped already, and not blank unless allowed."""
+    """Distinct labels need no cleaning (stripped already, not blank unless allowed) and
+    hold no control characters."""
     series = pl.Series(values, dtype=pl.Utf8)
     if not series.str.strip_chars().equals(series, check_names=False, null_equal=True):
+        return False
+    if series.str.contains(_CONTROL).any():
         return False
     return blank_ok or not (series == "").any()
 
@@ -354,8 +646,29 @@ def _clean_labels(values: pl.Series, replace_blank: str | None) -> pl.Series:
     return values.replace_strict(distinct, cleaned, return_dtype=pl.Utf8)
 
 
+def _check_labels(src: _Source, raw: pl.DataFrame, column: str, header: bool = False) -> None:
+    """Labels with control characters (NUL, ESC, ...) would corrupt terminals and reports."""
+    values = raw[column]
+    if not values.unique().str.contains(_CONTROL).any():
+        return
+    index = int(values.str.contains(_CONTROL).fill_null(False).arg_true()[0])
+    where = src.where(column=values[index]) if header else src.where(int(raw[ROW][index]), column)
+    raise InputError(f"{where}: {values[index]!r} has a control character; labels must be plain text.")
+
+
+def _labels_column(src: _Source, raw: pl.DataFrame, column: str) -> pl.Series:
+    values = raw[column]
+    if values.dtype.is_nested():
+        raise InputError(f"{src.where(column=column)}: has nested values (lists or objects); flatten the file first.")
+    if values.dtype == pl.Boolean:
+        raise InputError(f"{src.where(column=column)}: holds true/false values, not labels.")
+    values = values.cast(pl.Utf8)
+    _check_labels(src, raw.with_columns(values), column)
+    return values
+
+
 def _text(src: _Source, raw: pl.DataFrame, column: str, required: bool) -> pl.Series:
-    values = raw[column].cast(pl.Utf8)
+    values = _labels_column(src, raw, column)
     if required:
         distinct = values.unique()
         if distinct.is_null().any() or (distinct.str.strip_chars() == "").any():
@@ -365,11 +678,12 @@ def _text(src: _Source, raw: pl.DataFrame, column: str, required: bool) -> pl.Se
     return _clean_labels(values, None)
 
 
-def _dimension(raw: pl.DataFrame, column: str) -> pl.Series:
-    return _clean_labels(raw[column].cast(pl.Utf8), MISSING_DIMENSION_VALUE).alias(column)
+def _dimension(src: _Source, raw: pl.DataFrame, column: str) -> pl.Series:
+    return _clean_labels(_labels_column(src, raw, column), MISSING_DIMENSION_VALUE).alias(column)
 
 
 def _number(src: _Source, raw: pl.DataFrame, column: str, allow_empty: bool = False) -> pl.Series:
+    """Finite numbers of sane size; with `allow_empty`, an empty cell or NaN is no value."""
     series = raw[column]
     if series.dtype == pl.Utf8:
         parsed = series.cast(pl.Float64, strict=False)
@@ -379,12 +693,17 @@ def _number(src: _Source, raw: pl.DataFrame, column: str, allow_empty: bool = Fa
             parsed = stripped.cast(pl.Float64, strict=False)
             _first_bad(src, raw, parsed.is_null() & stripped.is_not_null() & (stripped != ""), column, "is not a number")
         series = parsed
-    elif series.dtype.is_numeric() or series.dtype == pl.Boolean:
-        series = series.cast(pl.Float64)
-    elif series.dtype != pl.Null:
+    elif series.dtype == pl.Boolean:
+        raise InputError(f"{src.where(column=column)}: holds true/false values, not numbers.")
+    elif series.dtype.is_nested():
+        raise InputError(f"{src.where(column=column)}: has nested values (lists or objects); flatten the file first.")
+    elif not (series.dtype.is_numeric() or series.dtype == pl.Null):
         raise InputError(f"{src.where(column=column)}: has type {series.dtype}, not numbers.")
     series = series.cast(pl.Float64)
+    if allow_empty:
+        series = series.fill_nan(None)
     _first_bad(src, raw, series.is_nan() | series.is_infinite(), column, "is not a finite number")
+    _first_bad(src, raw, series.abs() > MAX_MAGNITUDE, column, f"is implausibly large (beyond ±{MAX_MAGNITUDE:g})")
     if not allow_empty:
         _first_bad_null(src, raw, series, column)
     return series
@@ -394,42 +713,6 @@ def _first_bad_null(src: _Source, raw: pl.DataFrame, series: pl.Series, column: 
     if series.null_count():
         row = int(raw[ROW][int(series.is_null().arg_true()[0])])
         raise InputError(f"{src.where(row, column)}: the value is empty.")
-
-
-def _parse_day(src: _Source, raw: pl.DataFrame, column: str, allow_time: bool = False) -> pl.Series:
-    """Days from ISO dates or datetimes. Observations are daily, so a time of day is an
-    error unless counting raw events, where it is dropped."""
-    series = raw[column]
-    if series.dtype == pl.Date:
-        days = series
-    elif isinstance(series.dtype, pl.Datetime):
-        days = _days_of(src, raw, series, column, allow_time)
-    else:
-        text = series.cast(pl.Utf8)
-        days = text.str.to_date("%Y-%m-%d", strict=False)
-        if days.null_count() > text.null_count():  # strip (a copy of every cell) only if needed
-            text = text.str.strip_chars()
-            days = text.str.to_date("%Y-%m-%d", strict=False)
-        undated = days.is_null() & text.is_not_null()
-        if undated.any():
-            stamps = text.str.to_datetime(strict=False, time_zone="UTC")
-            bad = undated & stamps.is_null()
-            _first_bad(src, raw, bad, column, "is not a date (use YYYY-MM-DD)")
-            days = pl.select(pl.when(undated).then(None).otherwise(days)).to_series()
-            timed = _days_of(src, raw.filter(undated), stamps.filter(undated), column, allow_time)
-            days = days.scatter(undated.arg_true(), timed)
-    _first_bad_null(src, raw, days, column)
-    return days
-
-
-def _days_of(src: _Source, raw: pl.DataFrame, stamps: pl.Series, column: str, allow_time: bool) -> pl.Series:
-    if not allow_time:
-        has_time = stamps.dt.time() != dt.time(0, 0)
-        _first_bad(
-            src, raw, has_time.fill_null(False), column,
-            "has a time of day; observations are daily (aggregate first, or use --format events)",
-        )
-    return stamps.dt.date()
 
 
 def _check_duplicates(src: _Source, frame: pl.DataFrame, key: list[str]) -> None:

@@ -7,16 +7,17 @@ place and appends the rest, all in one transaction.
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import duckdb
 
-from ctxmetrics.errors import CtxError, QueryRefused, StoreLocked
+from ctxmetrics.errors import CtxError, InputError, QueryRefused, StoreLocked
 
 if TYPE_CHECKING:
     import polars as pl
@@ -26,6 +27,7 @@ LOCK_TIMEOUT_ENV = "CTXMETRICS_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 15.0  # seconds a command waits for another process to release the store
 BASE_COLUMNS = ("metric", "ts", "value")
 _MATCHED = "__ctxmetrics_matched"  # temporary: stored rows matching incoming keys, during an upsert
+GRANULARITY_KEY = "granularity:"  # meta key prefix: a metric's period (daily, weekly, monthly)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # A read-only connection reads the store and nothing else, whatever SQL it is given:
@@ -197,11 +199,12 @@ class Store:
         return [r[0] for r in self.con.execute("select distinct metric from obs order by 1").fetchall()]
 
     # --- writes ---------------------------------------------------------------
-    def upsert_observations(self, frame: "pl.DataFrame") -> tuple[int, int]:
+    def upsert_observations(self, frame: "pl.DataFrame", granularities: Mapping[str, str] | None = None) -> tuple[int, int]:
         """Insert observations, replacing rows with the same (metric, ts, dimensions).
 
         Args:
             frame: columns metric (str), ts (date), value (float) and dimension columns (str).
+            granularities: the period of each metric's rows (default daily).
 
         Returns:
             (rows added, rows replaced). All or nothing: any error leaves the store as it was.
@@ -215,7 +218,8 @@ class Store:
         self.con.register("incoming_frame", frame.to_arrow(compat_level=pl.CompatLevel.newest()))
         try:
             return self.upsert_from(
-                "select * from incoming_frame", [], dims, frame.height, span=span, metrics=metrics
+                "select * from incoming_frame", [], dims, frame.height, span=span, metrics=metrics,
+                granularities=granularities,
             )
         finally:
             self.con.unregister("incoming_frame")
@@ -229,6 +233,7 @@ class Store:
         *,
         span: tuple[Any, Any] | None = None,
         metrics: Sequence[str] | None = None,
+        granularities: Mapping[str, str] | None = None,
     ) -> tuple[int, int]:
         """Upsert the rows of a validated SQL source in one transaction.
 
@@ -240,9 +245,15 @@ class Store:
             dims: dimension columns of `source`; other store dimensions get null.
             rows: the number of rows of `source`.
             span, metrics: min/max ts and distinct metrics of `source` when already known.
+            granularities: the period of each metric's rows (default daily); a metric
+                stored with another period is refused.
 
         Returns:
             (rows added, rows replaced). All or nothing: any error leaves the store as it was.
+
+        Raises:
+            InputError: rows that would double count stored ones, or a changed granularity.
+            CtxError: the disk is full or another OS error (the store is left as it was).
         """
         dims = list(dims)
         try:
@@ -251,14 +262,66 @@ class Store:
                 all_dims = self.dimension_names()
                 if span is None or metrics is None:
                     span, metrics = self._span_and_metrics(source, params)
+                self._record_granularities(metrics, granularities or {})
+                self._check_same_dimensions(source, params, dims, all_dims, (span, metrics))
                 replaced = self._replace_existing_keys(source, params, dims, all_dims, span, metrics)
                 if replaced < rows:
                     self._insert_new_keys(source, params, dims, all_dims, replaced)
                 # On an error the rollback drops it (DDL is transactional in DuckDB).
                 self.con.execute(f"drop table if exists temp.{_MATCHED}")
+        except (duckdb.IOException, OSError) as exc:
+            raise _write_error(exc) from None
         finally:
             self.con.execute("reset preserve_insertion_order")
         return rows - replaced, replaced
+
+    def granularity(self, metric: str) -> str:
+        """The period of a metric's stored rows: `daily` (the default), `weekly` or `monthly`."""
+        rows = self.con.execute("select value from meta where key = ?", [GRANULARITY_KEY + metric]).fetchall()
+        return rows[0][0] if rows else "daily"
+
+    def _record_granularities(self, metrics: Sequence[str], granularities: Mapping[str, str]) -> None:
+        for metric in metrics:
+            new = granularities.get(metric, "daily")
+            stored = self.con.execute("select value from meta where key = ?", [GRANULARITY_KEY + metric]).fetchall()
+            if stored and stored[0][0] != new:
+                raise InputError(
+                    f"metric '{metric}' is stored as {stored[0][0]} data and these rows are {new}; "
+                    "ingest them under another metric name."
+                )
+            if not stored:
+                self.con.execute("insert into meta values (?, ?)", [GRANULARITY_KEY + metric, new])
+
+    def _check_same_dimensions(self, source: str, params: Sequence[Any], dims: Sequence[str], all_dims: Sequence[str], scope) -> None:
+        """Refuse rows whose days already hold rows of the same metric broken down by other
+        dimensions: a total next to its own breakdown would be summed twice. `scope` is
+        the incoming rows' ((first day, last day), metrics)."""
+        (lo, hi), metrics = scope
+        if lo is None or not metrics or not all_dims:
+            return
+        differs = " or ".join(
+            f"o.{quote_ident(d)} is null" if d in dims else f"o.{quote_ident(d)} is not null" for d in all_dims
+        )
+        found = self.con.execute(
+            f"""select o.metric, o.ts, {", ".join(f"o.{quote_ident(d)} is not null" for d in all_dims)}
+                from obs o
+                where o.ts between ? and ? and o.metric in (select unnest(?::varchar[])) and ({differs})
+                  and exists (select 1 from ({source}) i where i.metric = o.metric and i.ts = o.ts)
+                order by o.ts, o.metric limit 1""",
+            [lo, hi, list(metrics), *params],
+        ).fetchall()
+        if not found:
+            return
+        metric, day, *present = found[0]
+        stored = {d for d, has in zip(all_dims, present) if has}
+        if stored - set(dims):
+            what = f"are broken down by {', '.join(sorted(stored - set(dims)))}, which these rows lack"
+        else:
+            what = f"lack {', '.join(sorted(set(dims) - stored))}, which these rows have"
+        raise InputError(
+            f"the stored rows of {metric} on {day} {what}; storing both would count that day twice. "
+            "Ingest the file with the same dimension columns as the stored rows."
+        )
 
     def _span_and_metrics(self, source: str, params: Sequence[Any]) -> tuple[tuple[Any, Any], list[str]]:
         lo, hi, metrics = self.con.execute(
@@ -415,6 +478,14 @@ class Store:
             if not result.description:
                 return [], []
             return [d[0] for d in result.description], result.fetchall()
+
+
+def _write_error(exc: Exception) -> CtxError:
+    text = str(exc)
+    if getattr(exc, "errno", None) == errno.ENOSPC or "No space left on device" in text:
+        return CtxError("disk full while writing the store; nothing was changed.")
+    first_line = (text.strip().splitlines() or [type(exc).__name__])[0]
+    return CtxError(f"cannot write the store ({first_line}); nothing was changed.")
 
 
 @contextmanager

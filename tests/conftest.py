@@ -4,13 +4,14 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
+from ctxmetrics.config import DEMO_CONFIG_TEXT
 from ctxmetrics.project import init_project
 
 
 @pytest.fixture
 def project_dir(tmp_path):
-    """A new project (default ctxmetrics.yaml) in a temporary folder."""
-    return init_project(tmp_path / "proj")
+    """A new project (the demo's ctxmetrics.yaml: region/channel, the funnel) in a temporary folder."""
+    return init_project(tmp_path / "proj", DEMO_CONFIG_TEXT)
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ctxmetrics.config import DEFAULT_CONFIG_TEXT, load_config, parse_config
+from ctxmetrics.config import DEFAULT_CONFIG_TEXT, DEMO_CONFIG_TEXT, load_config, parse_config
 from ctxmetrics.errors import ConfigError, CtxError, ProjectNotFound
 from ctxmetrics.project import Project, find_project_root, init_project
 
 
-def test_default_config_parses_with_overrides(tmp_path):
-    config = parse_config(yaml.safe_load(DEFAULT_CONFIG_TEXT), tmp_path / "ctxmetrics.yaml")
+def test_demo_config_parses_with_overrides(tmp_path):
+    config = parse_config(yaml.safe_load(DEMO_CONFIG_TEXT), tmp_path / "ctxmetrics.yaml")
     assert config.dimensions == ("region", "channel")
     assert config.metric("win_rate").numerator == "won"
     assert config.detection_for("won").min_change_pct == 25

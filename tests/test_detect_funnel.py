@@ -72,9 +72,10 @@ def in_own_stage(anomaly, effect: Effect, config: Config) -> bool:
 
 
 def scanned_project(root, seed, injected, days=700):
+    from ctxmetrics.config import DEMO_CONFIG_TEXT
     from ctxmetrics.project import init_project
 
-    project = Project(init_project(root))
+    project = Project(init_project(root, DEMO_CONFIG_TEXT))
     data = root / "funnel.parquet"
     generate_funnel(seed, start=START, days=days, effects=injected).frame.write_parquet(data)
     with project.store() as store:

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from ctxmetrics.anomaly import Anomaly, Cause
 from ctxmetrics.cli import cli
 from ctxmetrics.digest import importance, summary_line, tag_command
+from ctxmetrics.config import DEMO_CONFIG_TEXT
 from ctxmetrics.project import Project, init_project
 
 TIMELINE = """\
@@ -64,7 +65,7 @@ def make_project(root, anomalies=(CAMPAIGN, OUTAGE, UNTAGGED)) -> Project:
     from ctxmetrics.scan import _save
     from ctxmetrics.synth import generate_funnel
 
-    root = init_project(root)
+    root = init_project(root, DEMO_CONFIG_TEXT)
     (root / "annotations" / "events.yaml").write_text(TIMELINE, encoding="utf-8")
     data = root / "funnel.parquet"
     generate_funnel(7, start=date(2025, 2, 3), days=150, low_volume_segment=False).frame.write_parquet(data)

@@ -49,6 +49,7 @@ import pytest
 from ctxmetrics.config import Config
 from ctxmetrics.explain import coverage, missing_effects
 from ctxmetrics.ingest import ingest_paths
+from ctxmetrics.config import DEMO_CONFIG_TEXT
 from ctxmetrics.project import Project, init_project
 from ctxmetrics.results import load_anomalies
 from ctxmetrics.scan import scan_project
@@ -102,7 +103,7 @@ CASES = [
 
 
 def _build(tmp_path, seed: int) -> Project:
-    root = init_project(tmp_path / f"seed{seed}")
+    root = init_project(tmp_path / f"seed{seed}", DEMO_CONFIG_TEXT)
     funnel = generate_funnel(seed, effects=tuple(c.effect for c in CASES if c.effect is not None))
     data = root / "data.parquet"
     funnel.frame.write_parquet(data)

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from ctxmetrics.cli import cli
 from ctxmetrics.ingest import ingest_paths
+from ctxmetrics.config import DEMO_CONFIG_TEXT
 from ctxmetrics.project import Project, init_project
 from ctxmetrics.results import load_anomalies
 from ctxmetrics.scan import scan_project
@@ -23,7 +24,7 @@ D = dt.date
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory):
     """Tagged EMEA campaign (leads +80%, May 4-17), untagged drops in NA (Jul 6-8) and EMEA (Aug 11-12)."""
-    root = init_project(tmp_path_factory.mktemp("why") / "proj")
+    root = init_project(tmp_path_factory.mktemp("why") / "proj", DEMO_CONFIG_TEXT)
     effects = (
         Effect("leads", {"region": "EMEA"}, D(2025, 5, 4), D(2025, 5, 17), "spike", 0.8),
         Effect("leads", {"region": "NA"}, D(2025, 7, 6), D(2025, 7, 8), "spike", -0.85),
@@ -128,7 +129,7 @@ def test_errors(project, args, code, message):
 
 
 def test_before_any_scan_it_says_to_run_scan(tmp_path):
-    root = init_project(tmp_path / "fresh")
+    root = init_project(tmp_path / "fresh", DEMO_CONFIG_TEXT)
     result = run(root, "why", "leads")
     assert result.exit_code == 1
     assert result.output == "Error: No scan results yet in ctxmetrics.duckdb; run 'ctxmetrics scan' first.\n"

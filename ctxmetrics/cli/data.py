@@ -10,16 +10,34 @@ from ctxmetrics.cli import cli, pass_project
 
 @cli.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
-def init(directory):
+@click.argument("more_samples", nargs=-1, type=click.Path(path_type=Path), metavar="[FILE]...")
+@click.option(
+    "--from", "samples", multiple=True, type=click.Path(path_type=Path),
+    help="Data files to fit the config to (--from a.csv b.csv): their columns, metrics, types and granularity.",
+)
+def init(directory, more_samples, samples):
     """Create a project: ctxmetrics.yaml, annotations/ and queries/.
+
+    With --from, the config is written for those files (date and value columns,
+    dimensions, each metric's type and granularity), commented; otherwise it is minimal.
 
     \b
     Example:
         ctxmetrics init acme-funnel
+        ctxmetrics init demand --from demand.csv
+        ctxmetrics init crm --from leads.csv stages.parquet
     """
     from ctxmetrics.project import init_project
 
-    root = init_project(directory)
+    if more_samples and not samples:
+        raise click.UsageError("Files after the folder are the --from files: ctxmetrics init DIR --from FILE…")
+    samples = (*samples, *more_samples)
+    if samples:
+        from ctxmetrics.infer import infer_config_text
+
+        root = init_project(directory, infer_config_text(samples))
+    else:
+        root = init_project(directory)
     click.echo(f"Created project in {root}: ctxmetrics.yaml, annotations/, queries/")
 
 
@@ -28,37 +46,66 @@ def _split_dims(ctx, param, value):
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["long", "wide", "events"]),
-    default="long",
-    show_default=True,
-    help="long: date, metric, value, dimensions…; wide: date + one column per metric; "
-    "events: entity_id, stage, ts, dimensions… counted into daily stage counts.",
+    default=None,
+    help="long (the default): date, metric, value, dimensions… (no metric column: the file is one "
+    "metric's series); wide: date + one column per metric; events: entity_id, stage, ts, dimensions… "
+    "counted into daily stage counts. Default: 'format' in ctxmetrics.yaml, else long.",
 )
 @click.option("--dims", callback=_split_dims, help="Dimension columns, comma-separated (needed for --format wide).")
+@click.option("--date-col", help="The date/time column (default: date, ts, timestamp, ds or day).")
+@click.option("--value-col", help="The value column (default: value, y or count).")
+@click.option("--metric-col", help="The column naming each row's metric (default: metric).")
+@click.option("--metric", "metric_name", help="The metric of a file without a metric column (default: the file's name).")
+@click.option("--date-format", help="strftime codes of the dates, e.g. %m/%d/%Y (default: ISO 8601 only).")
+@click.option("--strict", is_flag=True, help="A new metric name close to a known one is an error, not a warning.")
+@click.option("--sql", help="Load the result of this query instead of files (needs --db).")
+@click.option("--db", help="Database URL for --sql, e.g. postgresql://user@host/crm.")
 @pass_project
-def ingest(ref, paths, fmt, dims):
-    """Load CSV, Parquet or JSON-lines files into the store.
+def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, metric_name, date_format, strict, sql, db):
+    """Load CSV, Parquet or JSON-lines files (or a database query) into the store.
 
     Re-ingesting the same (metric, day, dimensions) replaces the value. All files are
     validated first and stored in one transaction: on any error nothing is written.
+    Times of day are put on the project's day (its time zone) and combined per day.
 
     \b
     Example:
         ctxmetrics ingest data/funnel-2026-03.csv
         ctxmetrics ingest daily.parquet --format wide --dims region,channel
         ctxmetrics ingest crm-export.csv --format events
+        ctxmetrics ingest --db postgresql://localhost/crm --format events \\
+            --sql "SELECT opportunity_id AS entity_id, stage, changed_at AS ts FROM stage_history"
     """
-    from ctxmetrics.ingest import ingest_paths
+    from ctxmetrics.ingest import check_files, ingest_frame, ingest_paths
 
+    if bool(sql) != bool(db):
+        raise click.UsageError("--sql and --db go together.")
+    if sql and paths:
+        raise click.UsageError("Give files or --sql, not both.")
+    if not sql and not paths:
+        raise click.UsageError("Name the files to ingest (or pass --sql and --db).")
+    columns = {role: name for role, name in (("date", date_col), ("value", value_col), ("metric", metric_col)) if name}
+    options = dict(fmt=fmt, dims=dims, columns=columns, metric=metric_name, date_format=date_format)
     project = ref.get()
-    with project.store() as store:
-        result = ingest_paths(store, paths, fmt=fmt, dims=dims, known_dimensions=project.config.dimensions)
+    if sql:
+        from ctxmetrics.sql_source import read_query
+
+        frame = read_query(db, sql)  # before the store's lock: a slow query must not hold it
+        with project.store() as store:
+            result = ingest_frame(store, frame, "query result", config=project.config, strict=strict, **options)
+    else:
+        check_files(paths)  # a FIFO or folder is refused before the store's lock is taken
+        with project.store() as store:
+            result = ingest_paths(store, paths, config=project.config, strict=strict, **options)
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     click.echo(
-        f"Ingested {result.rows:,} rows from {result.files} file{'s' if result.files != 1 else ''}: "
+        f"Ingested {result.rows:,} rows from {result.files} {'source' if sql else 'file'}{'s' if result.files != 1 else ''}: "
         f"{result.added:,} added, {result.replaced:,} replaced."
     )
 

@@ -1,0 +1,190 @@
+"""Dates of ingested rows: parsed without guessing, put on the project's calendar day,
+checked for plausibility, and classified by granularity (daily, weekly, monthly).
+
+Functions here report a bad cell by raising `BadCell(index, what)`; the caller names the
+file, line and column.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import numpy as np
+import polars as pl
+
+GRANULARITIES = ("daily", "weekly", "monthly")
+EARLIEST = dt.date(1900, 1, 1)
+MAX_GAP_DAYS = 3 * 365  # a date this far from all the others is a typo, not a data point
+# ISO 8601 day, optionally with a time of day and a UTC offset (Z, +HH, +HHMM, +HH:MM).
+_ISO = (
+    r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2})(?::(\d{2})(?:\.\d+)?)?)?"
+    r"(Z|[+-]\d{2}(?::?\d{2})?)?$"
+)
+_DAY_MONTH = re.compile(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}")
+_FORMAT_HINT = "--date-format %m/%d/%Y"
+
+
+class BadCell(Exception):
+    """The cell at `index` of the column is not acceptable; `what` completes the sentence."""
+
+    def __init__(self, index: int, what: str):
+        super().__init__(what)
+        self.index = index
+        self.what = what
+
+
+def latest_plausible(today: dt.date | None = None) -> dt.date:
+    """The last day a row may carry: the end of next year."""
+    return dt.date((today or dt.date.today()).year + 1, 12, 31)
+
+
+def parse_days(series: pl.Series, timezone: str, date_format: str | None = None) -> tuple[pl.Series, bool]:
+    """Calendar days in `timezone` of a date/time column, and whether it has times of day.
+
+    Text is read as ISO 8601 unless `date_format` (strftime codes) is given; nothing is
+    guessed. A time with a UTC offset is converted to `timezone`; a time without one is
+    already local time there.
+
+    Raises:
+        BadCell: the first value that is not a date, or is ambiguous.
+    """
+    if series.dtype == pl.Date:
+        return series, False
+    if isinstance(series.dtype, pl.Datetime):
+        return _days_of_datetimes(series, timezone)
+    if series.dtype != pl.Utf8:
+        _fail_first(series.is_not_null(), f"is of type {series.dtype}, not a date")
+        series = series.cast(pl.Utf8)  # all empty: reported as such by the caller
+    if date_format is not None:
+        return _parse_with_format(series.str.strip_chars(), date_format, timezone)
+    text = series
+    days = text.str.to_date("%Y-%m-%d", strict=False)
+    plain = days.is_not_null() & (text.str.len_bytes() == 10)
+    if plain.all():
+        return days, False
+    text = text.str.strip_chars()
+    days = text.str.to_date("%Y-%m-%d", strict=False)
+    plain = days.is_not_null() & (text.str.len_bytes() == 10)
+    if plain.all():
+        return days, False
+    rest = ~plain & text.is_not_null()
+    positions = rest.arg_true()
+    try:
+        timed, has_time = _parse_iso_times(text.filter(rest), timezone)
+    except BadCell as bad:  # its index counts the filtered rows
+        raise BadCell(int(positions[bad.index]), bad.what) from None
+    days = pl.select(pl.when(plain).then(days).otherwise(None)).to_series()
+    return days.scatter(positions, timed), has_time
+
+
+def _parse_iso_times(text: pl.Series, timezone: str) -> tuple[pl.Series, bool]:
+    """Days of ISO 8601 date-times, and whether any has a time of day other than midnight
+    (a monthly series written as `1949-01-01 00:00:00` is still monthly)."""
+    parts = text.str.extract_groups(_ISO)
+    day, hm, sec, offset = (parts.struct.field(f) for f in ("1", "2", "3", "4"))
+    not_iso = day.is_null()
+    if not_iso.any():
+        index = int(not_iso.arg_true()[0])
+        raise _not_iso(text, index)
+    # Offsets in one shape (+HH:MM) so one strptime format reads them all.
+    offset = (
+        offset.str.replace("Z", "+00:00")
+        .str.replace(r"^([+-]\d{2})$", "${1}:00")
+        .str.replace(r"^([+-]\d{2})(\d{2})$", "${1}:${2}")
+    )
+    canonical = day + "T" + hm.fill_null("00:00") + ":" + sec.fill_null("00")
+    naive = canonical.str.to_datetime("%Y-%m-%dT%H:%M:%S", strict=False)
+    _fail_first(naive.is_null(), "is not a valid date")
+    zoned = (canonical + offset.fill_null("+00:00")).str.to_datetime("%Y-%m-%dT%H:%M:%S%z", strict=False, time_zone="UTC")
+    local = zoned.dt.convert_time_zone(timezone).dt.replace_time_zone(None)
+    stamps = pl.select(pl.when(offset.is_null()).then(naive).otherwise(local)).to_series()
+    return stamps.dt.date(), bool((stamps.dt.time() != dt.time(0, 0)).any())
+
+
+def _not_iso(text: pl.Series, index: int) -> BadCell:
+    value = text[index]
+    if _DAY_MONTH.match(value):
+        return BadCell(index, f"is ambiguous (day/month order); dates are read as ISO 8601 (YYYY-MM-DD), "
+                              f"or pass the format, e.g. {_FORMAT_HINT} or --date-format %d/%m/%Y")
+    return BadCell(index, f"is not an ISO 8601 date (YYYY-MM-DD, optionally THH:MM:SS and a UTC offset); "
+                          f"pass the format if it is another one, e.g. {_FORMAT_HINT}")
+
+
+def _parse_with_format(text: pl.Series, fmt: str, timezone: str) -> tuple[pl.Series, bool]:
+    has_time = any(code in fmt for code in ("%H", "%I", "%M", "%S", "%T", "%R", "%z"))
+    if not has_time:
+        days = text.str.to_date(fmt, strict=False)
+        _fail_first(days.is_null() & text.is_not_null(), f"does not match --date-format {fmt}")
+        return days, False
+    zone = "UTC" if "%z" in fmt else None
+    stamps = text.str.to_datetime(fmt, strict=False, time_zone=zone)
+    _fail_first(stamps.is_null() & text.is_not_null(), f"does not match --date-format {fmt}")
+    return _days_of_datetimes(stamps, timezone)
+
+
+def _days_of_datetimes(stamps: pl.Series, timezone: str) -> tuple[pl.Series, bool]:
+    if stamps.dtype.time_zone is not None:  # an instant: its day is the project's local day
+        stamps = stamps.dt.convert_time_zone(timezone).dt.replace_time_zone(None)
+    has_time = bool((stamps.dt.time() != dt.time(0, 0)).any())
+    return stamps.dt.date(), has_time
+
+
+def _fail_first(bad: pl.Series, what: str) -> None:
+    if bad.any():
+        index = int(bad.arg_true()[0])
+        raise BadCell(index, what)
+
+
+def check_plausible(days: pl.Series, today: dt.date | None = None) -> pl.Series:
+    """Refuse days before 1900, after next year, or years away from all the others.
+
+    Returns:
+        The distinct days, sorted (for `granularity_of`).
+
+    Raises:
+        BadCell: the first such day.
+    """
+    last = latest_plausible(today)
+    if days.min() < EARLIEST or days.max() > last:  # the row-wise mask only when needed
+        _fail_first((days < EARLIEST) | (days > last), f"is outside the plausible range {EARLIEST}..{last}")
+    distinct = _distinct_days(days.drop_nulls())
+    if distinct.len() < 2:
+        return distinct
+    gaps = distinct.diff().dt.total_days().fill_null(0)
+    if gaps.max() <= MAX_GAP_DAYS:
+        return distinct
+    # Split at the largest gap; the side with fewer distinct days is the outlier.
+    cut = int(gaps.arg_max())
+    before, after = distinct[:cut], distinct[cut:]
+    outliers = before if before.len() <= after.len() else after
+    main = after if outliers is before else before
+    _fail_first(
+        days.is_in(outliers.implode()),
+        f"is more than {MAX_GAP_DAYS // 365} years away from the file's other dates "
+        f"({main.min()}..{main.max()}); check it for a typo",
+    )
+
+
+def _distinct_days(days: pl.Series) -> pl.Series:
+    """Sorted distinct days. Days span at most ~47k values here (1900 to next year), so
+    counting them in a dense array is several times faster than hashing millions of rows."""
+    if days.len() == 0:
+        return days
+    numbers = days.to_physical().to_numpy()
+    low = int(numbers.min())
+    present = np.flatnonzero(np.bincount(numbers - low)) + low
+    return pl.Series(days.name, present, dtype=pl.Int32).cast(pl.Date)
+
+
+def granularity_of(days: pl.Series) -> str | None:
+    """`monthly` when every day is a month's first, `weekly` when all fall on one weekday
+    a whole number of weeks apart, `daily` otherwise; None with fewer than two days."""
+    distinct = days.drop_nulls().unique().sort()
+    if distinct.len() < 2:
+        return None
+    gaps = distinct.diff().drop_nulls().dt.total_days()
+    if (distinct.dt.day() == 1).all() and gaps.min() >= 28:
+        return "monthly"
+    if (gaps % 7 == 0).all():
+        return "weekly"
+    return "daily"

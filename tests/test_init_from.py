@@ -1,0 +1,127 @@
+"""`ctxmetrics init`: a minimal config, or one fitted to the user's files with --from."""
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from ctxmetrics.cli import cli
+from ctxmetrics.config import DetectionSettings, ExplainSettings, MetricDef, load_config
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_plain_init_is_minimal_not_the_demo(tmp_path):
+    assert invoke("init", tmp_path / "p").exit_code == 0
+    config = load_config(tmp_path / "p" / "ctxmetrics.yaml")
+    assert (config.dimensions, config.funnel, config.metrics) == ((), (), {})
+    assert "added automatically" not in (tmp_path / "p" / "ctxmetrics.yaml").read_text()
+
+
+def test_long_file_with_dimensions_funnel_and_gauge(tmp_path):
+    data = tmp_path / "crm.csv"
+    data.write_text(
+        "date,metric,value,region\n"
+        "2025-03-01,won,2,EU\n2025-03-01,leads,40,EU\n2025-03-01,mql,10,EU\n"
+        "2025-03-02,won,1,EU\n2025-03-02,leads,42,EU\n2025-03-02,mql,12,EU\n"
+    )
+    assert invoke("init", tmp_path / "p", "--from", data).exit_code == 0
+    config = load_config(tmp_path / "p" / "ctxmetrics.yaml")
+    assert config.dimensions == ("region",)
+    assert config.funnel == ("leads", "mql", "won")
+    assert {m.name: m.type for m in config.metrics.values()} == {"won": "count", "leads": "count", "mql": "count"}
+    assert invoke("--project", tmp_path / "p", "ingest", data).exit_code == 0
+
+
+def test_wide_file_types_and_no_funnel_for_other_names(tmp_path):
+    data = tmp_path / "shop.csv"
+    data.write_text("day,store,orders,avg_basket,margin\n2025-03-01,A,5,31.5,-2\n2025-03-02,A,7,29.0,3\n")
+    result = invoke("init", tmp_path / "p", "--from", data)
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "p" / "ctxmetrics.yaml").read_text()
+    config = load_config(tmp_path / "p" / "ctxmetrics.yaml")
+    assert (config.file_format, config.dimensions, config.funnel) == ("wide", ("store",), ())
+    assert {m.name: m.type for m in config.metrics.values()} == {"orders": "count", "avg_basket": "gauge", "margin": "gauge"}
+    assert text.count("#") >= 5  # commented for the user to check
+    ingested = invoke("--project", tmp_path / "p", "ingest", data)
+    assert ingested.stdout == "Ingested 6 rows from 1 file: 6 added, 0 replaced.\n"
+
+
+def test_mapped_column_names_are_written_as_columns(tmp_path):
+    data = tmp_path / "w.csv"
+    data.write_text("when,amount\n2025-03-01,5\n2025-03-08,6\n2025-03-15,2\n")
+    assert invoke("init", tmp_path / "p", "--from", data).exit_code == 0
+    config = load_config(tmp_path / "p" / "ctxmetrics.yaml")
+    # 'amount' is the only numeric column: a wide file with one metric, dated by 'when'.
+    assert (config.columns.get("date", "when"), config.metrics["amount"].granularity) == ("when", "weekly")
+    assert invoke("--project", tmp_path / "p", "ingest", data).exit_code == 0
+
+
+def test_init_from_a_file_without_dates_says_so(tmp_path):
+    data = tmp_path / "x.csv"
+    data.write_text("name,value\na,1\n")
+    result = invoke("init", tmp_path / "p", "--from", data)
+    assert (result.exit_code, result.stderr) == (
+        1, f"Error: {data}: no date column found (looked for date, ts, timestamp, ds, day and ISO dates).\n"
+    )
+    assert not (tmp_path / "p").exists()
+
+
+def test_every_project_file_field_is_documented_in_the_readme():
+    top = ["store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain", "format", "columns", "date_format", "notify", "inbox"]
+    nested = [f.name for cls in (MetricDef, DetectionSettings, ExplainSettings) for f in dataclasses.fields(cls)]
+    table = README[README.index("### The project file"):]
+    table = table[:table.index("\n## ")]
+    documented = {word for code in re.findall(r"`([^`]+)`", table) for word in re.findall(r"\w+", code)}
+    missing = [n for n in top + nested if n != "name" and n not in documented]
+    assert missing == []
+
+
+def _daily_sums(root):
+    from ctxmetrics.project import Project
+
+    with Project(root).store(read_only=True) as store:
+        return dict(store.query_rows("select ts::varchar, value from observations order by ts")[1])
+
+
+def test_raw_half_hourly_file_init_then_ingest_stores_daily_sums(tmp_path):
+    import datetime as dt
+
+    import polars as pl
+
+    start = dt.datetime(2025, 3, 1)
+    stamps = [start + dt.timedelta(minutes=30 * i) for i in range(48 * 5 + 7)]
+    data = tmp_path / "demand.csv"
+    pl.DataFrame({"timestamp": stamps, "value": [(i * 7) % 23 for i in range(len(stamps))]}).write_csv(data)
+    assert invoke("init", tmp_path / "p", "--from", data).exit_code == 0
+    assert load_config(tmp_path / "p" / "ctxmetrics.yaml").metrics["demand"].type == "count"
+    result = invoke("--project", tmp_path / "p", "ingest", data)
+    assert result.exit_code == 0, result.output
+    expected = pl.read_csv(data, try_parse_dates=True).group_by(pl.col("timestamp").dt.date().cast(pl.Utf8)).agg(pl.col("value").sum())
+    assert _daily_sums(tmp_path / "p") == dict(zip(expected["timestamp"], expected["value"].cast(pl.Float64)))
+
+
+def test_ds_y_file_init_then_ingest(tmp_path):
+    data = tmp_path / "visits.csv"
+    data.write_text("ds,y\n2025-03-01,10.5\n2025-03-02,-1\n2025-03-03,4\n")
+    assert invoke("init", tmp_path / "p", "--from", data).exit_code == 0
+    assert load_config(tmp_path / "p" / "ctxmetrics.yaml").metrics["visits"].type == "gauge"
+    assert invoke("--project", tmp_path / "p", "ingest", data).exit_code == 0
+    assert _daily_sums(tmp_path / "p") == {"2025-03-01": 10.5, "2025-03-02": -1.0, "2025-03-03": 4.0}
+
+
+def test_init_from_several_files(tmp_path):
+    (tmp_path / "a.csv").write_text("date,metric,value\n2025-03-01,leads,4\n2025-03-02,leads,5\n")
+    (tmp_path / "b.csv").write_text("date,metric,value\n2025-03-01,mql,1.5\n2025-03-02,mql,2\n")
+    result = invoke("init", tmp_path / "p", "--from", tmp_path / "a.csv", tmp_path / "b.csv")
+    assert result.exit_code == 0, result.output
+    config = load_config(tmp_path / "p" / "ctxmetrics.yaml")
+    assert {m.name: m.type for m in config.metrics.values()} == {"leads": "count", "mql": "gauge"}
+    stray = invoke("init", tmp_path / "q", tmp_path / "a.csv")
+    assert stray.exit_code == 2 and "Files after the folder are the --from files" in stray.output
