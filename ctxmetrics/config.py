@@ -74,10 +74,13 @@ ENGINES = ("local", "spark")
 @dataclass(frozen=True)
 class SparkSettings:
     """Where `engine: spark` runs: a master URL (None: whatever spark-submit or the
-    environment gives, else local[*]) and any Spark configuration properties."""
+    environment gives, else local[*]), any Spark configuration properties, and the folder
+    the store's observations are staged in as Parquet (None: a temporary folder, which
+    only executors on this machine can read)."""
 
     master: str | None = None
     conf: dict[str, str] = field(default_factory=dict)
+    staging: str | None = None
 
 
 @dataclass(frozen=True)
@@ -213,12 +216,16 @@ def _spark(path: Path, data: Any) -> SparkSettings:
         return SparkSettings()
     if not isinstance(data, dict):
         raise _fail(path, "'spark' must be a mapping like {master: 'local[4]', conf: {...}}.")
-    _check_keys(path, "spark", data, {"master", "conf"})
+    _check_keys(path, "spark", data, {"master", "conf", "staging"})
     conf = data.get("conf") or {}
     if not isinstance(conf, dict):
         raise _fail(path, "'spark.conf' must be a mapping of Spark properties to values.")
-    master = data.get("master")
-    return SparkSettings(master=None if master is None else str(master), conf={str(k): _conf_value(v) for k, v in conf.items()})
+    master, staging = data.get("master"), data.get("staging")
+    return SparkSettings(
+        master=None if master is None else str(master),
+        conf={str(k): _conf_value(v) for k, v in conf.items()},
+        staging=None if staging is None else str(staging),
+    )
 
 
 def _conf_value(value: Any) -> str:

@@ -19,6 +19,7 @@ import pyarrow as pa
 # fingerprint comes back. `rescanned`/`candidate` say what was done to the series.
 RESULT_SCHEMA = pa.schema(
     [
+        ("metric", pa.string()),
         ("segment_key", pa.string()),
         ("segment", pa.string()),  # JSON of the segment dict, on rows with a change
         ("fingerprint", pa.string()),
@@ -36,7 +37,7 @@ RESULT_SCHEMA = pa.schema(
     ]
 )
 RESULT_DDL = (
-    "segment_key string, segment string, fingerprint string, rescanned boolean, candidate boolean, volume double, "
+    "metric string, segment_key string, segment string, fingerprint string, rescanned boolean, candidate boolean, volume double, "
     "kind string, direction string, start int, `end` int, before double, after double, "
     "change_pct double, score double"
 )
@@ -68,13 +69,15 @@ def segments_of(table: pa.Table, dims: tuple[str, ...]) -> list[dict[str, str]]:
     return [{d: col[i] for d, col in zip(dims, columns) if col[i] is not None} for i in range(table.num_rows)]
 
 
-def detect_bucket(table: pa.Table, job: MetricJob, annotations, progress=None) -> pa.Table:
-    """Detect the series of one bucket (rows: d_i, segment_key, values, [denominators],
-    previous fingerprint) and return RESULT_SCHEMA rows."""
+def detect_bucket(table: pa.Table, jobs: dict[str, MetricJob], annotations, progress=None) -> pa.Table:
+    """Detect the series of one bucket of one metric (rows: metric, d_i, segment_key,
+    values, denominators, previous fingerprint) and return RESULT_SCHEMA rows."""
     from ctxmetrics.detect import prescreen
     from ctxmetrics.scan import detect_one, fingerprint_rows, segment_masks
 
     n = table.num_rows
+    metric = table["metric"][0].as_py()
+    job = jobs[metric]
     values = dense(table["values"], n, job.days)
     dens = dense(table["denominators"], n, job.days) if job.kind == "ratio" else None
     segments = segments_of(table, job.dims)
@@ -99,6 +102,7 @@ def detect_bucket(table: pa.Table, job: MetricJob, annotations, progress=None) -
             changes = detect_one(values[row], den, masks[row], job.settings, job.kind, weekday)
         volume = float(np.nanmean(values[row])) if changes else None
         for change in changes or [None]:
+            out["metric"].append(metric)
             out["segment_key"].append(keys[row])
             out["segment"].append(None if change is None else json.dumps(segments[row]))
             out["fingerprint"].append(fingerprints[row])

@@ -20,6 +20,8 @@ import shutil
 import threading
 from itertools import combinations
 
+import pyarrow.compute as pc
+
 from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.scan import Outcome, anomaly_from_change, result_frames
 from ctxmetrics.series import SeriesSet, metric_names
@@ -66,13 +68,22 @@ class SparkScan:
     def run(self, metrics: list[str], output_parquet: str | None = None) -> Outcome:
         from ctxmetrics.results import load_anomalies, load_state, load_verdicts
 
-        with self.project.store(read_only=True) as store:
-            previous, state, verdicts = load_anomalies(store), load_state(store), load_verdicts(store)
-            stored = None if self.config.observations_parquet else _stored_observations(store)
-            local_names = metric_names(store, self.config)
+        staged = None
+        try:
+            with self.project.store(read_only=True) as store:
+                previous, state, verdicts = load_anomalies(store), load_state(store), load_verdicts(store)
+                local_names = metric_names(store, self.config)
+                if not self.config.observations_parquet:
+                    staged = _stage_observations(store, self.config.spark.staging)
+            return self._run(metrics, output_parquet, staged, previous, state, verdicts, local_names)
+        finally:
+            if staged is not None:
+                shutil.rmtree(staged, ignore_errors=True)
+
+    def _run(self, metrics, output_parquet, staged, previous, state, verdicts, local_names) -> Outcome:
         self.spark = spark_session(self.config.spark, self.config.timezone)
         self.progress("reading observations", 0, 1)
-        frame = self._observations(stored)
+        frame = self._observations(staged)
         frame.createOrReplaceTempView(VIEW)
         self.dims = [c for c in frame.columns if c not in ("metric", "ts", "value")]
         spans = {r["metric"]: (r["first"], r["last"]) for r in self.spark.sql(_span_query()).collect()}
@@ -80,15 +91,9 @@ class SparkScan:
         chosen = self._chosen(metrics, spans, local_names)
         outcome = Outcome(chosen, {}, previous, verdicts)
         query_metrics = [m for m in chosen if self.config.metric(m).type == "query"]
-        for name in chosen:
-            if name in query_metrics:
-                continue
-            parts = self._parts(name)
-            known = [spans[p] for p in parts if p in spans]
-            if not known:
-                continue
-            start, end = min(s for s, _ in known), max(e for _, e in known)
-            self._scan_metric(name, start, (end - start).days + 1, state, previous, outcome)
+        jobs = self._jobs([m for m in chosen if m not in query_metrics], spans)
+        if jobs:
+            self._scan(jobs, state, previous, outcome)
         if query_metrics:
             self._scan_query_metrics(query_metrics, state, previous, outcome)
         if output_parquet:
@@ -96,11 +101,9 @@ class SparkScan:
         return outcome
 
     # --- input ----------------------------------------------------------------
-    def _observations(self, stored):
+    def _observations(self, staged: str | None):
         """Observations as a Spark DataFrame: metric, ts (date), value (double), dimensions."""
-        if stored is not None:
-            return self.spark.createDataFrame(stored)
-        path = self.config.observations_parquet
+        path = staged or self.config.observations_parquet
         try:
             raw = self.spark.read.parquet(path)
         except Exception as exc:
@@ -133,41 +136,65 @@ class SparkScan:
                 raise UnknownName(f"Unknown metric '{name}'; the observations have: {', '.join(known) or 'no metrics yet'}.")
         return list(metrics) or known
 
-    def _parts(self, name: str) -> list[str]:
-        definition = self.config.metric(name)
-        return [definition.numerator, definition.denominator] if definition.type == "ratio" else [name]
+    # --- the scan -------------------------------------------------------------------
+    def _jobs(self, names: list[str], spans) -> dict:
+        """A MetricJob (kind, date range, settings) per metric with observations."""
+        from ctxmetrics.engines.bucket_detect import MetricJob
 
-    # --- one metric -------------------------------------------------------------
-    def _scan_metric(self, name: str, start, days: int, state, previous, outcome: Outcome) -> None:
-        from pyspark.sql import functions as F
+        jobs = {}
+        for name in names:
+            definition = self.config.metric(name)
+            parts = [definition.numerator, definition.denominator] if definition.type == "ratio" else [name]
+            known = [spans[p] for p in parts if p in spans]
+            if not known:
+                continue
+            start, end = min(s for s, _ in known), max(e for _, e in known)
+            kind = {"ratio": "ratio", "gauge": "gauge"}.get(definition.type, "count")
+            jobs[name] = MetricJob(
+                kind, start, (end - start).days + 1, tuple(self.dims), self.config.detection_for(name), self.config.timezone
+            )
+        return jobs
 
-        from ctxmetrics.engines.bucket_detect import RESULT_DDL, MetricJob
+    def _cube(self, jobs: dict):
+        """Every metric's segments in one DataFrame: metric, d_i, segment_key, values,
+        denominators (null but for ratios)."""
         from ctxmetrics.engines.spark_cube import cube_sql
 
-        definition = self.config.metric(name)
-        kind = {"ratio": "ratio", "gauge": "gauge"}.get(definition.type, "count")
-        args = {"num": definition.numerator, "den": definition.denominator} if kind == "ratio" else {"num": name}
-        label = f"{name}: cube"
-        self.progress(label, 0, 1)
-        cube = self.spark.sql(cube_sql(VIEW, self.dims, kind, start, days), args=args).persist()
-        total = cube.count()
-        self.progress(label, 1, 1)
+        metrics = []
+        for name, job in jobs.items():
+            definition = self.config.metric(name)
+            parts = [definition.numerator, definition.denominator] if job.kind == "ratio" else [name]
+            metrics.append((name, job.kind, parts, job.start, job.days))
+        sql, args = cube_sql(VIEW, self.dims, metrics)
+        return self.spark.sql(sql, args=args)
 
-        stored = self.spark.createDataFrame(_state_table(state, name))
+    def _scan(self, jobs: dict, state, previous, outcome: Outcome) -> None:
+        """Build the cube, detect every changed series, read the results back."""
+        from pyspark.sql import functions as F
+
+        from ctxmetrics.engines.bucket_detect import RESULT_DDL
+
+        self.progress("building the cube", 0, 1)
+        cube = self._cube(jobs).persist()
+        total = cube.count()
+        self.progress("building the cube", 1, 1)
+        stored = self.spark.createDataFrame(_state_table(state, set(jobs)))
         buckets = max(1, math.ceil(total / BUCKET_SERIES))
-        job = MetricJob(kind, start, days, tuple(self.dims), self.config.detection_for(name), self.config.timezone)
         timeline = self.spark.sparkContext.broadcast(list(self.annotations))
         done = self.spark.sparkContext.accumulator(0)
-        keyed = cube.join(stored, "segment_key", "left").withColumn(
-            "bucket", F.pmod(F.xxhash64("segment_key"), F.lit(buckets))
+        keyed = cube.join(stored, ["metric", "segment_key"], "left").withColumn(
+            "bucket", F.pmod(F.xxhash64("metric", "segment_key"), F.lit(buckets))
         )
-        detected = keyed.groupBy("bucket").applyInArrow(_bucket_function(job, timeline, done), RESULT_DDL)
-        results = self._watch(f"{name}: detecting", total, done, detected.toArrow)
+        detected = keyed.groupBy("metric", "bucket").applyInArrow(_bucket_function(jobs, timeline, done), RESULT_DDL)
+        results = self._watch("detecting", total, done, detected.toArrow)
         timeline.unpersist()
-
-        found, fingerprints, stats = _read_results(results, name, start, previous)
-        outcome.add(name, found, stats, fingerprints)
-        outcome.sets[name] = self._linking_set(cube, name, kind, start, days, found)
+        for name, job in jobs.items():
+            mine = results.filter(pc.equal(results["metric"], name))
+            found, fingerprints, stats = _read_results(mine, name, job.start, previous)
+            outcome.add(name, found, stats, fingerprints)
+        self.progress("reading the series linking needs", 0, 1)
+        outcome.sets.update(self._linking_sets(cube, jobs, outcome.found))
+        self.progress("reading the series linking needs", 1, 1)
         cube.unpersist()
 
     def _watch(self, label: str, total: int, done, action):
@@ -187,27 +214,30 @@ class SparkScan:
             watcher.join()
             self.progress(label, total, total)
 
-    def _linking_set(self, cube, name: str, kind: str, start, days: int, anomalies) -> SeriesSet:
-        """The series linking reads for `anomalies`, in the local cube's row order."""
+    def _linking_sets(self, cube, jobs: dict, anomalies) -> dict[str, SeriesSet]:
+        """Per metric the series linking reads for `anomalies`, in the local cube's row order."""
         import numpy as np
 
         from ctxmetrics.engines.bucket_detect import dense, segments_of
         from ctxmetrics.engines.linking_rows import scope_dimensions, wanted_signatures
 
         scoped = scope_dimensions(self.annotations)
-        wanted = wanted_signatures(anomalies, scoped)
+        wanted = {name: wanted_signatures([a for a in anomalies if a.metric == name], scoped) for name in jobs}
         dims = tuple(self.dims)
-        if not wanted:
-            empty = np.zeros((0, days))
-            return SeriesSet(name, kind, start, [], empty, empty if kind == "ratio" else None)
         rows = cube.mapInArrow(_linking_filter(dims, wanted, scoped), cube.schema).toArrow()
-        n = rows.num_rows
-        segments = segments_of(rows, dims)
         rank = {group: i for i, group in enumerate(g for size in range(len(dims) + 1) for g in combinations(dims, size))}
-        order = sorted(range(n), key=lambda i: (rank[tuple(segments[i])], tuple(segments[i].values())))
-        values = dense(rows["values"], n, days)[order]
-        dens = dense(rows["denominators"], n, days)[order] if kind == "ratio" else None
-        return SeriesSet(name, kind, start, [segments[i] for i in order], values, dens)
+        sets = {}
+        for name, job in jobs.items():
+            mine = rows.filter(pc.equal(rows["metric"], name))
+            n = mine.num_rows
+            segments = segments_of(mine, dims)
+            order = sorted(range(n), key=lambda i: (rank[tuple(segments[i])], tuple(segments[i].values())))
+            values = dense(mine["values"], n, job.days)[order] if n else np.zeros((0, job.days))
+            dens = None
+            if job.kind == "ratio":
+                dens = dense(mine["denominators"], n, job.days)[order] if n else np.zeros((0, job.days))
+            sets[name] = SeriesSet(name, job.kind, job.start, [segments[i] for i in order], values, dens)
+        return sets
 
     def _scan_query_metrics(self, names, state, previous, outcome: Outcome) -> None:
         """Query metrics are SQL on the project's store: scanned where the store is, by the
@@ -242,28 +272,39 @@ def _span_query() -> str:
     return span_sql(VIEW)
 
 
-def _stored_observations(store):
-    """Every observation of the store as one Arrow table (handed to Spark as it is)."""
-    return store.con.sql("select * from obs").fetch_arrow_table()
+def _stage_observations(store, staging: str | None) -> str:
+    """Write every observation of the store as Parquet into a new folder under `staging`
+    (default: the system's temporary folder); returns the folder. Streamed in batches."""
+    import tempfile
+
+    import pyarrow.parquet as pq
+
+    folder = tempfile.mkdtemp(prefix="ctxmetrics-obs-", dir=staging)
+    reader = store.con.sql("select * from obs").to_arrow_reader(1 << 20)
+    with pq.ParquetWriter(os.path.join(folder, "obs.parquet"), reader.schema) as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+    return folder
 
 
-def _state_table(state, metric: str):
+def _state_table(state, metrics: set[str]):
+    """The stored fingerprints of `metrics`: metric, segment_key, previous."""
     import pyarrow as pa
 
-    keys = [(k, fp) for (m, k), fp in state.items() if m == metric]
+    rows = [(m, k, fp) for (m, k), fp in state.items() if m in metrics]
     return pa.table(
-        {"segment_key": [k for k, _ in keys], "previous": [fp for _, fp in keys]},
-        schema=pa.schema([("segment_key", pa.string()), ("previous", pa.string())]),
+        {"metric": [r[0] for r in rows], "segment_key": [r[1] for r in rows], "previous": [r[2] for r in rows]},
+        schema=pa.schema([("metric", pa.string()), ("segment_key", pa.string()), ("previous", pa.string())]),
     )
 
 
-def _bucket_function(job, timeline, done):
-    """The applyInArrow function of one metric (a closure: Spark pickles it to the workers)."""
+def _bucket_function(jobs, timeline, done):
+    """The applyInArrow function (a closure: Spark pickles it, and the jobs, to the workers)."""
 
     def detect(table):
         from ctxmetrics.engines.bucket_detect import detect_bucket
 
-        return detect_bucket(table, job, timeline.value, done)
+        return detect_bucket(table, jobs, timeline.value, done)
 
     return detect
 
@@ -271,14 +312,15 @@ def _bucket_function(job, timeline, done):
 def _linking_filter(dims, wanted, scoped):
     def keep(batches):
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         from ctxmetrics.engines.bucket_detect import segments_of
         from ctxmetrics.engines.linking_rows import needed
 
         for batch in batches:
             table = pa.Table.from_batches([batch])
-            mask = pa.array([needed(s, wanted, scoped) for s in segments_of(table, dims)], type=pa.bool_())
+            metrics = table["metric"].to_pylist()
+            segments = segments_of(table, dims)
+            mask = pa.array([needed(s, wanted[m], scoped) for m, s in zip(metrics, segments)], type=pa.bool_())
             yield from pc.filter(table, mask).to_batches()
 
     return keep

@@ -27,48 +27,72 @@ def dim_columns(dims: list[str]) -> list[str]:
     return [f"{DIM_PREFIX}{i}" for i in range(len(dims))]
 
 
-def cube_sql(view: str, dims: list[str], kind: str, start: dt.date, days: int) -> str:
-    """One row per segment: the d_i columns (NULL where the segment does not fix that
-    dimension), `segment_key` as `segments.segment_key` writes it, `values` and, for
-    ratios, `denominators` (arrays of `days` doubles from `start`).
+def cube_sql(view: str, dims: list[str], metrics: list[tuple[str, str, list[str], dt.date, int]]) -> tuple[str, dict]:
+    """One row per metric and segment: `metric`, the d_i columns (NULL where the segment
+    does not fix that dimension), `segment_key` as `segments.segment_key` writes it,
+    `values` and `denominators` (ratios only, else NULL): arrays of the metric's days.
 
-    Parameters (named): `num` (the metric, or a ratio's numerator) and, for ratios, `den`.
+    `metrics`: (name, kind, parts, first day, days) per metric; parts are the stored
+    metrics it reads (a ratio's numerator and denominator). Returns (sql, named parameters).
+    All metrics go through one aggregation, so the cost does not grow with their number.
     """
     cols = dim_columns(dims)
     labelled = "".join(f", coalesce(cast({quote(d)} as string), '{NONE_LABEL}') as {c}" for d, c in zip(dims, cols))
-    parts = ":num, :den" if kind == "ratio" else ":num"
-    source = f"select metric, ts, value{labelled} from {view} where metric in ({parts})"
-    leaf_keys = "".join(f"{c}, " for c in cols)
-    day = f"datediff(ts, date'{start.isoformat()}')"
-    if kind == "ratio":
-        leaf_values = (
-            "sum(case when metric = :num then value else 0d end) as v, "
-            "sum(case when metric = :den then value else 0d end) as den"
-        )
-    else:
-        leaf_values = "sum(value) as v"
-    leaves = f"select {leaf_keys}{day} as day, {leaf_values} from ({source}) s group by {leaf_keys}ts"
-    sets = ", ".join(
-        "(" + ", ".join(["day", *group]) + ")" for size in range(len(cols) + 1) for group in combinations(cols, size)
+    args: dict[str, str] = {}
+    sources, starts, lengths = [], [], []
+    for i, (name, kind, parts, start, days) in enumerate(metrics):
+        args[f"m{i}"] = name
+        if kind == "ratio":
+            args[f"n{i}"], args[f"d{i}"] = parts
+            v = f"case when metric = :n{i} then value else 0d end"
+            den = f"case when metric = :d{i} then value else 0d end"
+            where = f"metric in (:n{i}, :d{i})"
+        else:
+            args[f"n{i}"] = parts[0]
+            v, den, where = "value", "0d", f"metric = :n{i}"
+        sources.append(f"select :m{i} as metric, ts, {v} as v, {den} as den{labelled} from {view} where {where}")
+        starts.append(f"when :m{i} then date'{start.isoformat()}'")
+        lengths.append(f"when :m{i} then {days}")
+    gauges = _among([f":m{i}" for i, m in enumerate(metrics) if m[1] == "gauge"])
+    ratios = _among([f":m{i}" for i, m in enumerate(metrics) if m[1] == "ratio"])
+    keys = "".join(f", {c}" for c in cols)
+    source = " union all ".join(sources)
+    leaves = (
+        f"select metric{keys}, datediff(ts, case metric {' '.join(starts)} end) as day, sum(v) as v, sum(den) as den "
+        f"from ({source}) s group by metric{keys}, ts"
     )
-    agg = "avg(v)" if kind == "gauge" else "sum(v)"
-    cell_values = f"{agg} as v" + (", sum(den) as den" if kind == "ratio" else "")
-    cells = f"select {leaf_keys}day, {cell_values} from ({leaves}) l group by grouping sets ({sets})"
-    fill = "double('NaN')" if kind == "gauge" else "0d"
-
-    def dense(column: str) -> str:
-        return (
-            f"transform(sequence(0, {days - 1}), i -> coalesce(try_element_at("
-            f"map_from_entries(collect_list(struct(day, {column}))), i), {fill}))"
-        )
-
+    sets = ", ".join(
+        "(" + ", ".join(["metric", "day", *group]) + ")" for size in range(len(cols) + 1) for group in combinations(cols, size)
+    )
+    # a gauge's rollup is the mean of the leaves with a value that day; the rest are sums
+    cells = (
+        f"select metric{keys}, day, if(metric {gauges}, sum(v) / count(v), sum(v)) as v, sum(den) as den "
+        f"from ({leaves}) l group by grouping sets ({sets})"
+    )
     # segment_key: "dim=value" of the fixed dimensions, sorted by name, comma-joined
     by_name = sorted(range(len(dims)), key=lambda i: dims[i])
     pairs = ", ".join(f"if({cols[i]} is null, null, concat('{_literal(dims[i])}=', {cols[i]}))" for i in by_name)
     key = f"concat_ws(',', {pairs})" if dims else "''"
-    arrays = f"{dense('v')} as `values`" + (f", {dense('den')} as denominators" if kind == "ratio" else "")
-    group = f" group by {', '.join(cols)}" if cols else ""
-    return f"select {leaf_keys}{key} as segment_key, {arrays} from ({cells}) c{group}"
+    maps = (
+        f"select metric{keys}, case metric {' '.join(lengths)} end as days, "
+        f"if(metric {gauges}, double('NaN'), 0d) as missing, "
+        f"map_from_entries(collect_list(struct(day, v))) as v, map_from_entries(collect_list(struct(day, den))) as den "
+        f"from ({cells}) c group by metric{keys}"
+    )
+
+    def dense(column: str) -> str:
+        return f"transform(sequence(0, days - 1), i -> coalesce(try_element_at({column}, i), missing))"
+
+    sql = (
+        f"select metric{keys}, {key} as segment_key, {dense('v')} as `values`, "
+        f"if(metric {ratios}, {dense('den')}, null) as denominators from ({maps}) p"
+    )
+    return sql, args
+
+
+def _among(params: list[str]) -> str:
+    """`in (...)` over the given parameters; never true for none."""
+    return f"in ({', '.join(params)})" if params else "in (null)"
 
 
 def span_sql(view: str) -> str:
