@@ -55,10 +55,22 @@ class MetricJob:
     timezone: str
 
 
-def dense(column: pa.ChunkedArray | pa.Array, rows: int, days: int) -> np.ndarray:
-    """A list<double> column of equal-length arrays as a (rows × days) matrix."""
-    flat = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    return np.asarray(flat.flatten().to_numpy(zero_copy_only=False), dtype=np.float64).reshape(rows, days)
+def matrices(table: pa.Table, job: MetricJob) -> tuple[np.ndarray, np.ndarray | None]:
+    """The (rows × days) values and (ratios) denominators of the rows' `cells` (list of
+    day, v, den structs); a day without a cell is 0, or NaN for a gauge, as locally."""
+    n = table.num_rows
+    column = table["cells"]
+    lists = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    cells = lists.flatten()
+    rows = np.repeat(np.arange(n), np.diff(np.asarray(lists.offsets)))
+    days = np.asarray(cells.field("day").to_numpy(zero_copy_only=False), dtype=np.int64)
+    values = np.full((n, job.days), np.nan if job.kind == "gauge" else 0.0)
+    values[rows, days] = cells.field("v").to_numpy(zero_copy_only=False)
+    if job.kind != "ratio":
+        return values, None
+    dens = np.zeros((n, job.days))
+    dens[rows, days] = cells.field("den").to_numpy(zero_copy_only=False)
+    return values, dens
 
 
 def segments_of(table: pa.Table, dims: tuple[str, ...]) -> list[dict[str, str]]:
@@ -71,15 +83,14 @@ def segments_of(table: pa.Table, dims: tuple[str, ...]) -> list[dict[str, str]]:
 
 def detect_bucket(table: pa.Table, jobs: dict[str, MetricJob], annotations, progress=None) -> pa.Table:
     """Detect the series of one bucket of one metric (rows: metric, d_i, segment_key,
-    values, denominators, previous fingerprint) and return RESULT_SCHEMA rows."""
+    cells, previous fingerprint) and return RESULT_SCHEMA rows."""
     from ctxmetrics.detect import prescreen
     from ctxmetrics.scan import detect_one, fingerprint_rows, segment_masks
 
     n = table.num_rows
     metric = table["metric"][0].as_py()
     job = jobs[metric]
-    values = dense(table["values"], n, job.days)
-    dens = dense(table["denominators"], n, job.days) if job.kind == "ratio" else None
+    values, dens = matrices(table, job)
     segments = segments_of(table, job.dims)
     masks = segment_masks(segments, job.start, job.days, annotations, job.timezone)
     fingerprints = fingerprint_rows(job.kind, job.start, job.settings, values, dens, masks)

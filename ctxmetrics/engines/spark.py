@@ -53,6 +53,11 @@ def spark_session(settings, timezone: str):
     except Exception as exc:  # the JVM did not start: say so in one line
         raise CtxError(f"Spark did not start ({str(exc).splitlines()[0]}).") from None
     session.sparkContext.setLogLevel("ERROR")
+    shuffle = "spark.sql.shuffle.partitions"
+    if session.sparkContext.master.startswith("local") and shuffle not in settings.conf and session.conf.get(shuffle) == "200":
+        # Spark's default of 200 shuffle partitions suits a cluster; on one machine each
+        # is a task to schedule (a 2,000-series scan took 2x as long with them)
+        session.conf.set(shuffle, str(2 * session.sparkContext.defaultParallelism))
     return session
 
 
@@ -156,8 +161,7 @@ class SparkScan:
         return jobs
 
     def _cube(self, jobs: dict):
-        """Every metric's segments in one DataFrame: metric, d_i, segment_key, values,
-        denominators (null but for ratios)."""
+        """Every metric's segments in one DataFrame: metric, d_i, segment_key, cells."""
         from ctxmetrics.engines.spark_cube import cube_sql
 
         metrics = []
@@ -216,9 +220,7 @@ class SparkScan:
 
     def _linking_sets(self, cube, jobs: dict, anomalies) -> dict[str, SeriesSet]:
         """Per metric the series linking reads for `anomalies`, in the local cube's row order."""
-        import numpy as np
-
-        from ctxmetrics.engines.bucket_detect import dense, segments_of
+        from ctxmetrics.engines.bucket_detect import matrices, segments_of
         from ctxmetrics.engines.linking_rows import scope_dimensions, wanted_signatures
 
         scoped = scope_dimensions(self.annotations)
@@ -232,11 +234,10 @@ class SparkScan:
             n = mine.num_rows
             segments = segments_of(mine, dims)
             order = sorted(range(n), key=lambda i: (rank[tuple(segments[i])], tuple(segments[i].values())))
-            values = dense(mine["values"], n, job.days)[order] if n else np.zeros((0, job.days))
-            dens = None
-            if job.kind == "ratio":
-                dens = dense(mine["denominators"], n, job.days)[order] if n else np.zeros((0, job.days))
-            sets[name] = SeriesSet(name, job.kind, job.start, [segments[i] for i in order], values, dens)
+            values, dens = matrices(mine, job)
+            sets[name] = SeriesSet(
+                name, job.kind, job.start, [segments[i] for i in order], values[order], None if dens is None else dens[order]
+            )
         return sets
 
     def _scan_query_metrics(self, names, state, previous, outcome: Outcome) -> None:

@@ -6,7 +6,8 @@ summed per day first; the rollups are GROUPING SETS over the leaves, one set per
 combination of dimensions as the local scan builds them (the total, each dimension, each
 pair, ...). Counts and ratio parts are sums of leaves, gauges the mean of the leaves that
 have a value that day. Each segment is then pivoted to one array over the metric's date
-range: a missing day is 0 for sums and NaN for gauges, as locally.
+range (in the Python workers: a lookup per day in a Spark map is a scan of its keys): a
+missing day is 0 for sums and NaN for gauges, as locally.
 """
 from __future__ import annotations
 
@@ -29,8 +30,9 @@ def dim_columns(dims: list[str]) -> list[str]:
 
 def cube_sql(view: str, dims: list[str], metrics: list[tuple[str, str, list[str], dt.date, int]]) -> tuple[str, dict]:
     """One row per metric and segment: `metric`, the d_i columns (NULL where the segment
-    does not fix that dimension), `segment_key` as `segments.segment_key` writes it,
-    `values` and `denominators` (ratios only, else NULL): arrays of the metric's days.
+    does not fix that dimension), `segment_key` as `segments.segment_key` writes it, and
+    `cells`: the days that have data, as (day index, value, denominator) structs, which
+    `bucket_detect.matrices` spreads into the dense series.
 
     `metrics`: (name, kind, parts, first day, days) per metric; parts are the stored
     metrics it reads (a ratio's numerator and denominator). Returns (sql, named parameters).
@@ -73,19 +75,9 @@ def cube_sql(view: str, dims: list[str], metrics: list[tuple[str, str, list[str]
     by_name = sorted(range(len(dims)), key=lambda i: dims[i])
     pairs = ", ".join(f"if({cols[i]} is null, null, concat('{_literal(dims[i])}=', {cols[i]}))" for i in by_name)
     key = f"concat_ws(',', {pairs})" if dims else "''"
-    maps = (
-        f"select metric{keys}, case metric {' '.join(lengths)} end as days, "
-        f"if(metric {gauges}, double('NaN'), 0d) as missing, "
-        f"map_from_entries(collect_list(struct(day, v))) as v, map_from_entries(collect_list(struct(day, den))) as den "
-        f"from ({cells}) c group by metric{keys}"
-    )
-
-    def dense(column: str) -> str:
-        return f"transform(sequence(0, days - 1), i -> coalesce(try_element_at({column}, i), missing))"
-
     sql = (
-        f"select metric{keys}, {key} as segment_key, {dense('v')} as `values`, "
-        f"if(metric {ratios}, {dense('den')}, null) as denominators from ({maps}) p"
+        f"select metric{keys}, {key} as segment_key, collect_list(struct(day, v, den)) as cells "
+        f"from ({cells}) c group by metric{keys}"
     )
     return sql, args
 
