@@ -87,12 +87,12 @@ class SparkScan:
 
     def _run(self, metrics, output_parquet, staged, previous, state, verdicts, local_names) -> Outcome:
         self.spark = spark_session(self.config.spark, self.config.timezone)
-        self.progress("reading observations", 0, 1)
+        self.progress("observations", 0, 1)
         frame = self._observations(staged)
         frame.createOrReplaceTempView(VIEW)
         self.dims = [c for c in frame.columns if c not in ("metric", "ts", "value")]
         spans = {r["metric"]: (r["first"], r["last"]) for r in self.spark.sql(_span_query()).collect()}
-        self.progress("reading observations", 1, 1)
+        self.progress("observations", 1, 1)
         chosen = self._chosen(metrics, spans, local_names)
         outcome = Outcome(chosen, {}, previous, verdicts)
         query_metrics = [m for m in chosen if self.config.metric(m).type == "query"]
@@ -178,10 +178,10 @@ class SparkScan:
 
         from ctxmetrics.engines.bucket_detect import RESULT_DDL
 
-        self.progress("building the cube", 0, 1)
+        self.progress("the cube", 0, 1)
         cube = self._cube(jobs).persist()
         total = cube.count()
-        self.progress("building the cube", 1, 1)
+        self.progress("the cube", 1, 1)
         stored = self.spark.createDataFrame(_state_table(state, set(jobs)))
         buckets = max(1, math.ceil(total / BUCKET_SERIES))
         timeline = self.spark.sparkContext.broadcast(list(self.annotations))
@@ -190,15 +190,15 @@ class SparkScan:
             "bucket", F.pmod(F.xxhash64("metric", "segment_key"), F.lit(buckets))
         )
         detected = keyed.groupBy("metric", "bucket").applyInArrow(_bucket_function(jobs, timeline, done), RESULT_DDL)
-        results = self._watch("detecting", total, done, detected.toArrow)
+        results = self._watch("all series", total, done, detected.toArrow)
         timeline.unpersist()
         for name, job in jobs.items():
             mine = results.filter(pc.equal(results["metric"], name))
             found, fingerprints, stats = _read_results(mine, name, job.start, previous)
             outcome.add(name, found, stats, fingerprints)
-        self.progress("reading the series linking needs", 0, 1)
+        self.progress("series for linking", 0, 1)
         outcome.sets.update(self._linking_sets(cube, jobs, outcome.found))
-        self.progress("reading the series linking needs", 1, 1)
+        self.progress("series for linking", 1, 1)
         cube.unpersist()
 
     def _watch(self, label: str, total: int, done, action):
