@@ -158,7 +158,9 @@ def test_generated_store_same_anomalies_and_fingerprints(spark, generated, tmp_p
     local = copy_of(generated, tmp_path / "local")
     on_spark = copy_of(generated, tmp_path / "spark")
     by_local = scan_project(local)
-    by_spark = scan_project(on_spark, engine="spark")
+    reported: dict[str, tuple[int, int]] = {}
+    by_spark = scan_project(on_spark, engine="spark", progress=lambda label, done, total: reported.update({label: (done, total)}))
+    assert reported["all series"] == (2000, 2000)  # the stages and the series done, as the CLI shows them
     assert by_spark.series == by_local.series == 2000
     assert (by_spark.candidates, by_spark.anomalies, by_spark.explained) == (
         by_local.candidates, by_local.anomalies, by_local.explained,
@@ -168,6 +170,24 @@ def test_generated_store_same_anomalies_and_fingerprints(spark, generated, tmp_p
     after_local = scan_project(local, engine="spark")
     assert (after_local.series, after_local.rescanned) == (2000, 0)
     assert stored(local) == stored(on_spark)
+
+
+def test_linking_rows_cover_children_and_scope_parents_only():
+    """The rows Spark returns for linking: an anomaly's segment, its children, and (for
+    dimensions an annotation is scoped on) its parents and their narrowings."""
+    from ctxmetrics.anomaly import Anomaly
+    from ctxmetrics.engines.linking_rows import needed, wanted_signatures
+
+    anomaly = Anomaly("leads", {"region": "EMEA", "channel": "paid"}, "spike", "up", FIRST_DAY, FIRST_DAY, 1, 2, 100, 9)
+    scoped = frozenset({"channel"})  # some annotation is scoped on channel
+    wanted = wanted_signatures([anomaly], scoped)
+    assert needed({"region": "EMEA", "channel": "paid"}, wanted, scoped)
+    assert needed({"region": "EMEA", "channel": "paid", "plan": "pro"}, wanted, scoped)  # a child: drivers
+    assert needed({"region": "EMEA"}, wanted, scoped)  # the parent without the scoped dimension
+    assert needed({"region": "EMEA", "channel": "organic"}, wanted, scoped)  # its narrowing to another scope value
+    assert not needed({"region": "NA", "channel": "paid"}, wanted, scoped)
+    assert not needed({}, wanted, scoped)  # the total: linking never reads it for this anomaly
+    assert not needed({"region": "EMEA", "plan": "pro", "country": "DE"}, wanted, scoped)  # a grandchild
 
 
 def test_config_rejects_a_bad_engine_or_spark_section(tmp_path):

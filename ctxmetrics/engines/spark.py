@@ -264,7 +264,11 @@ class SparkScan:
 
         for table, frame in result_frames(anomalies, self.config).items():
             arrow = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
-            self.spark.createDataFrame(arrow).write.mode("overwrite").parquet(f"{folder.rstrip('/')}/{table}")
+            target = f"{folder.rstrip('/')}/{table}"
+            try:
+                self.spark.createDataFrame(arrow).write.mode("overwrite").parquet(target)
+            except Exception as exc:  # the store already holds the results; only this copy failed
+                raise CtxError(f"{target}: results stored, but not written as Parquet ({str(exc).splitlines()[0]}).") from None
 
 
 def _span_query() -> str:
