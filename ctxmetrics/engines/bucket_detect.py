@@ -53,6 +53,7 @@ class MetricJob:
     dims: tuple[str, ...]
     settings: object  # DetectionSettings
     timezone: str
+    parts: tuple[str, ...] = ()  # the stored metrics it reads (a ratio's numerator and denominator)
 
 
 def matrices(table: pa.Table, job: MetricJob) -> tuple[np.ndarray, np.ndarray | None]:

@@ -73,17 +73,34 @@ class SparkScan:
     def run(self, metrics: list[str], output_parquet: str | None = None) -> Outcome:
         from ctxmetrics.results import load_anomalies, load_state, load_verdicts
 
-        staged = None
+        self.staged: list[str] = []  # temporary folders, removed when the scan is done
         try:
             with self.project.store(read_only=True) as store:
                 previous, state, verdicts = load_anomalies(store), load_state(store), load_verdicts(store)
                 local_names = metric_names(store, self.config)
+                staged = None
                 if not self.config.observations_parquet:
-                    staged = _stage_observations(store, self.config.spark.staging)
+                    reader = store.con.sql("select * from obs").to_arrow_reader(1 << 20)
+                    staged = self._stage(reader)
             return self._run(metrics, output_parquet, staged, previous, state, verdicts, local_names)
         finally:
-            if staged is not None:
-                shutil.rmtree(staged, ignore_errors=True)
+            for folder in self.staged:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _stage(self, reader) -> str:
+        """Write an Arrow stream as Parquet into a new folder under `spark.staging` (default:
+        the system's temporary folder) and return it: Spark reads it from there. Handing
+        Spark a large Arrow table directly puts every row into the query plan."""
+        import tempfile
+
+        import pyarrow.parquet as pq
+
+        folder = tempfile.mkdtemp(prefix="ctxmetrics-", dir=self.config.spark.staging)
+        self.staged.append(folder)
+        with pq.ParquetWriter(os.path.join(folder, "part.parquet"), reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+        return folder
 
     def _run(self, metrics, output_parquet, staged, previous, state, verdicts, local_names) -> Outcome:
         self.spark = spark_session(self.config.spark, self.config.timezone)
@@ -156,7 +173,8 @@ class SparkScan:
             start, end = min(s for s, _ in known), max(e for _, e in known)
             kind = {"ratio": "ratio", "gauge": "gauge"}.get(definition.type, "count")
             jobs[name] = MetricJob(
-                kind, start, (end - start).days + 1, tuple(self.dims), self.config.detection_for(name), self.config.timezone
+                kind, start, (end - start).days + 1, tuple(self.dims), self.config.detection_for(name),
+                self.config.timezone, tuple(parts),
             )
         return jobs
 
@@ -164,11 +182,7 @@ class SparkScan:
         """Every metric's segments in one DataFrame: metric, d_i, segment_key, cells."""
         from ctxmetrics.engines.spark_cube import cube_sql
 
-        metrics = []
-        for name, job in jobs.items():
-            definition = self.config.metric(name)
-            parts = [definition.numerator, definition.denominator] if job.kind == "ratio" else [name]
-            metrics.append((name, job.kind, parts, job.start, job.days))
+        metrics = [(name, job.kind, list(job.parts), job.start, job.days) for name, job in jobs.items()]
         sql, args = cube_sql(VIEW, self.dims, metrics)
         return self.spark.sql(sql, args=args)
 
@@ -182,7 +196,7 @@ class SparkScan:
         cube = self._cube(jobs).persist()
         total = cube.count()
         self.progress("the cube", 1, 1)
-        stored = self.spark.createDataFrame(_state_table(state, set(jobs)))
+        stored = self.spark.read.parquet(self._stage(_state_table(state, set(jobs)).to_reader()))
         buckets = max(1, math.ceil(total / BUCKET_SERIES))
         timeline = self.spark.sparkContext.broadcast(list(self.annotations))
         done = self.spark.sparkContext.accumulator(0)
@@ -275,21 +289,6 @@ def _span_query() -> str:
     from ctxmetrics.engines.spark_cube import span_sql
 
     return span_sql(VIEW)
-
-
-def _stage_observations(store, staging: str | None) -> str:
-    """Write every observation of the store as Parquet into a new folder under `staging`
-    (default: the system's temporary folder); returns the folder. Streamed in batches."""
-    import tempfile
-
-    import pyarrow.parquet as pq
-
-    folder = tempfile.mkdtemp(prefix="ctxmetrics-obs-", dir=staging)
-    reader = store.con.sql("select * from obs").to_arrow_reader(1 << 20)
-    with pq.ParquetWriter(os.path.join(folder, "obs.parquet"), reader.schema) as writer:
-        for batch in reader:
-            writer.write_batch(batch)
-    return folder
 
 
 def _state_table(state, metrics: set[str]):
