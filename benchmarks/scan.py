@@ -17,6 +17,17 @@ the parent's pages copy-on-write, so its RSS counts much of the parent's memory 
 the sum of the two is an upper bound of the physical peak, not the peak itself.
 
 Usage: python benchmarks/scan.py [--series 10000 100000] [--noise white ar1] [--cache DIR] [--pelt-sample 1000]
+       python benchmarks/scan.py --engine spark [--series 10000] [--cores 64 512]
+
+--engine spark scans the same store with both engines in the same run (Spark in local
+mode on this machine, local[*]: it measures Spark's overhead against the local engine,
+not a cluster's speed; the session's start is timed apart). It then measures the
+per-series cost of the work Spark distributes (fingerprint, pre-screen and detection of
+one bucket, `engines.bucket_detect.detect_bucket`, in CPU seconds of this process, all
+threads) and estimates that stage for 10M series on N executor cores as
+10M x cost / N: perfect scaling of independent buckets, with the same share of
+candidates as this store; Spark's scheduling, the cube's aggregation (a shuffle of the
+observations) and the driver's linking and storing come on top.
 
 --cache DIR keeps the built stores in DIR and scans a fresh copy of them on later runs
 (for repeated measurements; the build of 100k series takes about a minute).
@@ -115,6 +126,106 @@ def prescreen_recall(project, truth: list[tuple[int, int]]) -> float:
     return float(np.mean([keep[r] for r in rows])) if rows else 1.0
 
 
+def spark_session():
+    """Spark in local mode on every core, bound to this machine."""
+    from pyspark.sql import SparkSession
+
+    return (
+        SparkSession.builder.master("local[*]")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", "4g")
+        .getOrCreate()
+    )
+
+
+def scan_spark_once(folder: Path) -> dict:
+    """Scan the project in `folder` with the Spark engine (session started first, timed apart)."""
+    from ctxmetrics.project import Project
+    from ctxmetrics.scan import scan_project
+
+    started = time.perf_counter()
+    spark_session().sparkContext.setLogLevel("ERROR")
+    session_seconds = time.perf_counter() - started
+    project = Project(folder)
+    started = time.perf_counter()
+    result = scan_project(project, engine="spark")
+    seconds = time.perf_counter() - started
+    truth = pickle.loads((folder / "truth.pkl").read_bytes())
+    return dict(
+        series=result.series, seconds=seconds, session_seconds=session_seconds,
+        anomalies=result.anomalies, candidates=result.candidates, recall=recall(project, truth),
+    )
+
+
+def bucket_cost(folder: Path) -> dict:
+    """CPU seconds per series of `detect_bucket` over the whole cube, in buckets as Spark runs them."""
+    import pyarrow as pa
+
+    from ctxmetrics.engines.bucket_detect import MetricJob, detect_bucket
+    from ctxmetrics.engines.spark import BUCKET_SERIES
+    from ctxmetrics.project import Project
+    from ctxmetrics.series import build_series_set
+    from ctxmetrics.timeline import load_timeline
+
+    project = Project(folder)
+    with project.store(read_only=True) as store:
+        cube = build_series_set(store, project.config, "leads")
+    job = MetricJob("count", cube.start, cube.days, ("unit",), project.config.detection_for("leads"), "UTC")
+    annotations = load_timeline(project.annotations_dir, "UTC")
+    n = len(cube.keys)
+    started = time.process_time()
+    for lo in range(0, n, BUCKET_SERIES):
+        hi = min(lo + BUCKET_SERIES, n)
+        block = cube.values[lo:hi]
+        cells = pa.StructArray.from_arrays(
+            [pa.array(np.tile(np.arange(cube.days, dtype=np.int32), hi - lo)), pa.array(block.ravel()), pa.array(np.zeros(block.size))],
+            names=["day", "v", "den"],
+        )
+        offsets = pa.array(np.arange(0, block.size + 1, cube.days, dtype=np.int32))
+        bucket = pa.table({
+            "metric": ["leads"] * (hi - lo),
+            "d_0": [s.get("unit") for s in cube.segments[lo:hi]],
+            "segment_key": cube.keys[lo:hi],
+            "cells": pa.ListArray.from_arrays(offsets, cells),
+            "previous": pa.nulls(hi - lo, pa.string()),
+        })
+        detect_bucket(bucket, {"leads": job}, annotations)
+    return dict(series=n, cpu_seconds=time.process_time() - started)
+
+
+def spark_report(n: int, cores: list[int]) -> None:
+    """Both engines on the same store, then the per-series cost and the 10M estimate."""
+    with tempfile.TemporaryDirectory() as tmp:
+        built = Path(tmp) / "built"
+        child("--build-into", str(built), str(n), "white")
+        rows = {}
+        for engine, flag in (("local", "--scan"), ("spark", "--scan-spark")):
+            work = Path(tmp) / engine
+            shutil.copytree(built, work)
+            rows[engine] = json.loads(child(flag, str(work)))
+        cost = json.loads(child("--bucket-cost", str(built)))
+    print(f"{'engine':>7} {'series':>8} {'scan s':>8} {'series/s':>9} {'session s':>9} {'anomalies':>9} {'recall':>7}")
+    for engine, r in rows.items():
+        session = f"{r['session_seconds']:>9.1f}" if "session_seconds" in r else f"{'-':>9}"
+        print(
+            f"{engine:>7} {r['series']:>8,} {r['seconds']:>8.1f} {r['series'] / r['seconds']:>9,.0f} {session} "
+            f"{r['anomalies']:>9,} {r['recall']:>7.3f}"
+        )
+    per_series = cost["cpu_seconds"] / cost["series"]
+    print(
+        f"Per-series cost of the distributed stage (detect_bucket: fingerprint, pre-screen, detection; "
+        f"{rows['local']['candidates']:,} of {cost['series']:,} series passed the pre-screen): "
+        f"{per_series * 1e3:.2f} ms CPU ({cost['cpu_seconds']:.1f} s CPU for {cost['series']:,} series)"
+    )
+    for n_cores in cores:
+        estimate = 10_000_000 * per_series / n_cores
+        print(f"Estimate, 10M series on {n_cores} executor cores: 10M x {per_series * 1e3:.2f} ms / {n_cores} = {estimate:,.0f} s "
+              "for that stage (cube aggregation, scheduling, driver-side linking and storing not included)")
+
+
 def child(*args: str) -> str:
     """Run this script in a fresh Python process; its stdout."""
     done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
@@ -144,6 +255,11 @@ def main() -> None:
     parser.add_argument("--noise", nargs="+", default=["white", "ar1"])
     parser.add_argument("--cache", type=Path, help="keep built stores here and reuse them")
     parser.add_argument("--pelt-sample", type=int, default=1000, help="series in the plain-Pelt comparison (0: skip)")
+    parser.add_argument("--engine", choices=["local", "spark"], default="local",
+                        help="spark: both engines on the same store, plus the 10M-series estimate")
+    parser.add_argument("--cores", type=int, nargs="+", default=[64, 512], help="executor cores of the estimate (--engine spark)")
+    parser.add_argument("--scan-spark", type=Path, metavar="DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--bucket-cost", type=Path, metavar="DIR", help=argparse.SUPPRESS)
     parser.add_argument("--build-into", nargs=3, metavar=("DIR", "N", "NOISE"), help=argparse.SUPPRESS)
     parser.add_argument("--scan", type=Path, metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -153,6 +269,16 @@ def main() -> None:
         return
     if args.scan:
         print(json.dumps(scan_once(args.scan)))
+        return
+    if args.scan_spark:
+        print(json.dumps(scan_spark_once(args.scan_spark)))
+        return
+    if args.bucket_cost:
+        print(json.dumps(bucket_cost(args.bucket_cost)))
+        return
+    if args.engine == "spark":
+        for n in args.series:
+            spark_report(n, args.cores)
         return
     print(
         f"{'series':>8} {'noise':>6} {'scan s':>8} {'series/s':>9} {'scan RSS':>9} {'worker RSS':>10} "

@@ -79,6 +79,21 @@ class ExplainSettings:
     windows: dict[str, EventWindow] = field(default_factory=lambda: dict(DEFAULT_WINDOWS))
 
 
+ENGINES = ("local", "spark")
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """Where `engine: spark` runs: a master URL (None: whatever spark-submit or the
+    environment gives, else local[*]), any Spark configuration properties, and the folder
+    the store's observations are staged in as Parquet (None: a temporary folder, which
+    only executors on this machine can read)."""
+
+    master: str | None = None
+    conf: dict[str, str] = field(default_factory=dict)
+    staging: str | None = None
+
+
 @dataclass(frozen=True)
 class Config:
     store: str = "ctxmetrics.duckdb"
@@ -99,6 +114,9 @@ class Config:
     file_format: str = "long"
     columns: dict[str, str] = field(default_factory=dict)
     date_format: str | None = None
+    engine: str = "local"  # where `scan` builds the cube and detects: local | spark
+    spark: SparkSettings = field(default_factory=SparkSettings)
+    observations_parquet: str | None = None  # Spark engine: read observations here, not from the store
 
     def detection_for(self, metric: str) -> DetectionSettings:
         """The detection settings for one metric, with its overrides applied."""
@@ -188,7 +206,7 @@ def parse_config(data: Any, path: Path) -> Config:
         raise _fail(path, "the project file must be a mapping.")
     _check_keys(path, "the project file", data, {
         "store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain",
-        "format", "columns", "date_format", "notify", "inbox",
+        "format", "columns", "date_format", "notify", "inbox", "engine", "spark", "observations",
     })
     metrics = {name: _metric(path, str(name), spec) for name, spec in (data.get("metrics") or {}).items()}
     for metric in metrics.values():
@@ -225,7 +243,47 @@ def parse_config(data: Any, path: Path) -> Config:
         file_format=_file_format(path, data.get("format", Config.file_format)),
         columns=_columns(path, data.get("columns")),
         date_format=str(data["date_format"]) if data.get("date_format") else None,
+        engine=_engine(path, data.get("engine", Config.engine)),
+        spark=_spark(path, data.get("spark")),
+        observations_parquet=_observations(path, data.get("observations")),
     )
+
+
+def _engine(path: Path, name: Any) -> str:
+    if name not in ENGINES:
+        raise _fail(path, f"engine '{name}' is unknown; use one of {', '.join(ENGINES)}.")
+    return name
+
+
+def _spark(path: Path, data: Any) -> SparkSettings:
+    if data is None:
+        return SparkSettings()
+    if not isinstance(data, dict):
+        raise _fail(path, "'spark' must be a mapping like {master: 'local[4]', conf: {...}}.")
+    _check_keys(path, "spark", data, {"master", "conf", "staging"})
+    conf = data.get("conf") or {}
+    if not isinstance(conf, dict):
+        raise _fail(path, "'spark.conf' must be a mapping of Spark properties to values.")
+    master, staging = data.get("master"), data.get("staging")
+    return SparkSettings(
+        master=None if master is None else str(master),
+        conf={str(k): _conf_value(v) for k, v in conf.items()},
+        staging=None if staging is None else str(staging),
+    )
+
+
+def _conf_value(value: Any) -> str:
+    """Spark reads booleans as true/false; YAML gives Python's True/False."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _observations(path: Path, data: Any) -> str | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("parquet"), str) or not data["parquet"]:
+        raise _fail(path, "'observations' must be a mapping like {parquet: 's3://bucket/obs/*.parquet'}.")
+    _check_keys(path, "observations", data, {"parquet"})
+    return data["parquet"]
 
 
 def load_config(path: Path) -> Config:

@@ -12,14 +12,14 @@ import datetime as dt
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 
 import numpy as np
 
 from ctxmetrics.anomaly import Anomaly
 from ctxmetrics.config import Config
-from ctxmetrics.errors import UnknownName
+from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.project import Project
 from ctxmetrics.series import SeriesSet, build_series_set, metric_names
 from ctxmetrics.results import load_anomalies, load_state, load_verdicts
@@ -44,14 +44,30 @@ class ScanResult:
     explained: int
 
 
-def scan_project(project: Project, metrics: Iterable[str] = (), progress: Progress | None = None) -> ScanResult:
+def scan_project(
+    project: Project,
+    metrics: Iterable[str] = (),
+    progress: Progress | None = None,
+    engine: str | None = None,
+    output_parquet: str | None = None,
+) -> ScanResult:
     """Detect anomalies in every series of the chosen metrics (all by default), link them
-    to the timeline and store them, replacing the previous results of those metrics."""
-    from ctxmetrics.explain import explain_anomalies
-    from ctxmetrics.timeline import load_timeline, mirror_to_store
+    to the timeline and store them, replacing the previous results of those metrics.
+
+    `engine` ("local" or "spark"; default: the config's `engine`) says where the cube is
+    built and the series are detected; linking and storing always run here.
+    `output_parquet` (Spark only) also writes the stored results as Parquet there."""
+    from ctxmetrics.timeline import load_timeline
 
     config = project.config
+    engine = engine or config.engine
+    if output_parquet and engine != "spark":
+        raise CtxError("--output-parquet needs the Spark engine (--engine spark).")
     annotations = load_timeline(project.annotations_dir, config.timezone)
+    if engine == "spark":
+        from ctxmetrics.engines.spark import SparkScan
+
+        return _finish(project, SparkScan(project, annotations, progress).run(list(metrics), output_parquet), annotations)
     # Read everything, then let go of the store while detecting: other commands can read
     # meanwhile, and detector worker processes never inherit an open connection.
     with project.store(read_only=True) as store:
@@ -68,27 +84,56 @@ def scan_project(project: Project, metrics: Iterable[str] = (), progress: Progre
             series_set = build_series_set(store, config, name, project.queries_dir)
             if series_set is not None:
                 sets[name] = series_set
-    kept = [a for a in previous if a.metric not in chosen]
-    totals = dict(series=0, rescanned=0, candidates=0)
-    new_state: list[tuple[str, str, str]] = []
+    outcome = Outcome(chosen, sets, previous, verdicts)
     for name, series_set in sets.items():
         found, stats, fingerprints = _scan_metric(
             series_set, config, annotations, state, [a for a in previous if a.metric == name], progress
         )
-        kept += found
-        new_state += [(name, key, fp) for key, fp in fingerprints.items()]
-        for key in totals:
-            totals[key] += stats[key]
-    explain_anomalies(kept, annotations, sets, config, verdicts)
+        outcome.add(name, found, stats, fingerprints)
+    return _finish(project, outcome, annotations)
+
+
+@dataclass
+class Outcome:
+    """What an engine hands back for linking and storing: the scanned metrics, their
+    series for `explain_anomalies` (the rows it reads may be all an engine returns), the
+    stored anomalies and verdicts it read, and the fresh detections and fingerprints."""
+
+    chosen: list[str]
+    sets: dict[str, SeriesSet]
+    previous: list[Anomaly]
+    verdicts: dict
+    found: list[Anomaly] = field(default_factory=list)
+    state: list[tuple[str, str, str]] = field(default_factory=list)
+    totals: dict[str, int] = field(default_factory=lambda: dict(series=0, rescanned=0, candidates=0))
+    after_save: Callable[[list[Anomaly]], None] | None = None
+
+    def add(self, metric: str, found: list[Anomaly], stats: dict[str, int], fingerprints: dict[str, str]) -> None:
+        self.found += found
+        self.state += [(metric, key, fp) for key, fp in fingerprints.items()]
+        for key in self.totals:
+            self.totals[key] += stats[key]
+
+
+def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
+    """Link every anomaly to the timeline and store the results (any engine)."""
+    from ctxmetrics.explain import explain_anomalies
+    from ctxmetrics.timeline import mirror_to_store
+
+    config = project.config
+    kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + outcome.found
+    explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts)
     with project.store() as store:
         mirror_to_store(store.con, annotations, config.timezone)  # its own transaction
         with store.transaction():
-            _save(store, kept, chosen, new_state, config)
+            _save(store, kept, outcome.chosen, outcome.state, config)
+    if outcome.after_save:
+        outcome.after_save(kept)
     return ScanResult(
-        metrics=len(sets),
-        series=totals["series"],
-        rescanned=totals["rescanned"],
-        candidates=totals["candidates"],
+        metrics=len(outcome.sets),
+        series=outcome.totals["series"],
+        rescanned=outcome.totals["rescanned"],
+        candidates=outcome.totals["candidates"],
         anomalies=len(kept),
         explained=sum(1 for a in kept if a.explained),
     )
@@ -100,7 +145,12 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
 
     settings = config.detection_for(series_set.metric)
     masks = known_masks(series_set, annotations, config.timezone)
-    fingerprints = dict(zip(series_set.keys, _fingerprint(series_set, masks, settings)))
+    fingerprints = dict(
+        zip(
+            series_set.keys,
+            fingerprint_rows(series_set.kind, series_set.start, settings, series_set.values, series_set.denominators, masks),
+        )
+    )
     changed = np.array([state.get((series_set.metric, k)) != fp for k, fp in fingerprints.items()], dtype=bool)
     changed_keys = {k for k, c in zip(series_set.keys, changed) if c}
     found = [a for a in previous if a.segment_key not in changed_keys]
@@ -132,7 +182,8 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
         for i, changes in enumerate(changes_per_row):
             row = candidates[offset + i]
             volume = float(np.nanmean(series_set.values[row]))
-            found += [_anomaly(series_set, row, c, volume) for c in changes]
+            segment = series_set.segments[row]
+            found += [anomaly_from_change(series_set.metric, segment, series_set.start, c, volume) for c in changes]
         done += len(changes_per_row)
         if progress:
             progress(series_set.metric, done, len(candidates))
@@ -140,19 +191,19 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
     return found, stats, fingerprints
 
 
-def _detect_rows(values, denominators, masks, settings, kind, weekday):
-    """Run the per-series detector over a block of rows (also in worker processes)."""
+def detect_one(values, denominator, known_mask, settings, kind: str, start_weekday: int) -> list:
+    """The detector of one series, as every engine calls it: list[detect.Change]."""
     from ctxmetrics.detect import detect_series
 
+    return detect_series(
+        values, settings, kind=kind, denominator=denominator, known_mask=known_mask, start_weekday=start_weekday
+    )
+
+
+def _detect_rows(values, denominators, masks, settings, kind, weekday):
+    """Run the per-series detector over a block of rows (also in worker processes)."""
     return [
-        detect_series(
-            values[i],
-            settings,
-            kind=kind,
-            denominator=None if denominators is None else denominators[i],
-            known_mask=masks[i],
-            start_weekday=weekday,
-        )
+        detect_one(values[i], None if denominators is None else denominators[i], masks[i], settings, kind, weekday)
         for i in range(len(values))
     ]
 
@@ -191,17 +242,22 @@ def _detect_batches(values, denominators, masks, settings, kind, weekday):
 def known_masks(series_set: SeriesSet, annotations, tz: str) -> np.ndarray:
     """(segments × days) True where an outage, holiday or offsite covering the segment
     means the day's normal pattern does not hold."""
-    masks = np.zeros(series_set.values.shape, dtype=bool)
+    return segment_masks(series_set.segments, series_set.start, series_set.days, annotations, tz)
+
+
+def segment_masks(segments: list[dict[str, str]], start: dt.date, days: int, annotations, tz: str) -> np.ndarray:
+    """`known_masks` for the given segments of a series set starting on `start`."""
+    masks = np.zeros((len(segments), days), dtype=bool)
     for event in annotations:
         if event.type not in ABNORMAL_TYPES:
             continue
-        first = series_set.day_index(event.first_day(tz))
+        first = (event.first_day(tz) - start).days
         last_day = event.last_day(tz)
-        last = series_set.days - 1 if last_day is None else series_set.day_index(last_day)
-        lo, hi = max(first, 0), min(last, series_set.days - 1)
+        last = days - 1 if last_day is None else (last_day - start).days
+        lo, hi = max(first, 0), min(last, days - 1)
         if lo > hi:
             continue
-        masks[_rows_in_scope(series_set.segments, event), lo : hi + 1] = True
+        masks[_rows_in_scope(segments, event), lo : hi + 1] = True
     return masks
 
 
@@ -219,9 +275,10 @@ def _rows_in_scope(segments: list[dict[str, str]], event) -> np.ndarray:
     return rows
 
 
-def _fingerprint(series_set: SeriesSet, masks: np.ndarray, settings) -> list[str]:
+def fingerprint_rows(kind: str, start: dt.date, settings, values: np.ndarray, denominators, masks: np.ndarray) -> list[str]:
     """One fingerprint per row: blake2b of kind, start, settings, values, denominators and
-    known-day mask (the same digests as hashing each row on its own).
+    known-day mask (the same digests as hashing each row on its own, so any block of rows
+    gets the digests it would get within the whole cube).
 
     The common prefix is hashed once and copied; rows are hashed in two threads (hashlib
     releases the GIL on large updates); masks are bit-packed in one call.
@@ -229,9 +286,9 @@ def _fingerprint(series_set: SeriesSet, masks: np.ndarray, settings) -> list[str
     from concurrent.futures import ThreadPoolExecutor
 
     head = hashlib.blake2b(digest_size=16)
-    head.update(f"{series_set.kind}|{series_set.start}|{asdict(settings)}".encode())
-    values = np.ascontiguousarray(series_set.values)
-    dens = None if series_set.denominators is None else np.ascontiguousarray(series_set.denominators)
+    head.update(f"{kind}|{start}|{asdict(settings)}".encode())
+    values = np.ascontiguousarray(values)
+    dens = None if denominators is None else np.ascontiguousarray(denominators)
     packed = np.packbits(masks, axis=1)  # per row the same bytes as np.packbits(masks[row])
 
     def rows(lo: int, hi: int) -> list[str]:
@@ -252,14 +309,15 @@ def _fingerprint(series_set: SeriesSet, masks: np.ndarray, settings) -> list[str
         return [fp for part in parts for fp in part]
 
 
-def _anomaly(series_set: SeriesSet, row: int, change, volume: float) -> Anomaly:
+def anomaly_from_change(metric: str, segment: dict[str, str], start: dt.date, change, volume: float) -> Anomaly:
+    """The stored form of one detected change of a series whose day 0 is `start`."""
     return Anomaly(
-        metric=series_set.metric,
-        segment=dict(series_set.segments[row]),
+        metric=metric,
+        segment=dict(segment),
         kind=change.kind,
         direction=change.direction,
-        start=series_set.day(change.start),
-        end=None if change.end is None else series_set.day(change.end),
+        start=start + dt.timedelta(days=int(change.start)),
+        end=None if change.end is None else start + dt.timedelta(days=int(change.end)),
         before=float(change.before),
         after=float(change.after),
         change_pct=float(change.change_pct),
@@ -276,6 +334,17 @@ def _save(store: Store, anomalies: list[Anomaly], metrics: list[str], state, con
     con.execute("delete from anomalies")
     con.execute("delete from anomaly_causes")
     con.execute("delete from scan_state where list_contains(?, metric)", [metrics])
+    state_rows = pl.DataFrame(state, schema=[("metric", pl.Utf8), ("segment_key", pl.Utf8), ("fingerprint", pl.Utf8)], orient="row")
+    for table, frame in (*result_frames(anomalies, config).items(), ("scan_state", state_rows)):
+        con.register("_rows", frame)
+        con.execute(f"insert into {table} select * from _rows")
+        con.unregister("_rows")
+
+
+def result_frames(anomalies: list[Anomaly], config: Config) -> dict:
+    """The rows of the `anomalies` and `anomaly_causes` tables, as polars frames."""
+    import polars as pl
+
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     settings = {m: json.dumps(asdict(config.detection_for(m))) for m in {a.metric for a in anomalies}}
     anomaly_rows = pl.DataFrame(
@@ -300,8 +369,4 @@ def _save(store: Store, anomalies: list[Anomaly], metrics: list[str], state, con
         schema=[("anomaly_id", pl.Utf8), ("rank", pl.Int32), ("annotation_id", pl.Utf8), ("score", pl.Float64), ("reason", pl.Utf8)],
         orient="row",
     )
-    state_rows = pl.DataFrame(state, schema=[("metric", pl.Utf8), ("segment_key", pl.Utf8), ("fingerprint", pl.Utf8)], orient="row")
-    for table, frame in (("anomalies", anomaly_rows), ("anomaly_causes", cause_rows), ("scan_state", state_rows)):
-        con.register("_rows", frame)
-        con.execute(f"insert into {table} select * from _rows")
-        con.unregister("_rows")
+    return {"anomalies": anomaly_rows, "anomaly_causes": cause_rows}

@@ -74,7 +74,7 @@ def test_init_from_a_file_without_dates_says_so(tmp_path):
 
 
 def test_every_project_file_field_is_documented_in_the_readme():
-    top = ["store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain", "format", "columns", "date_format", "notify", "inbox"]
+    top = ["store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain", "format", "columns", "date_format", "notify", "inbox", "engine", "spark", "observations"]
     nested = [f.name for cls in (MetricDef, DetectionSettings, ExplainSettings) for f in dataclasses.fields(cls)]
     table = README[README.index("### The project file"):]
     table = table[:table.index("\n## ")]

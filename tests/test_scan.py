@@ -144,14 +144,14 @@ def test_fingerprints_match_hashing_each_row_alone(project):
     import hashlib
     from dataclasses import asdict
 
-    from ctxmetrics.scan import _fingerprint
+    from ctxmetrics.scan import fingerprint_rows
 
     settings = project.config.detection_for("win_rate")
     with project.store(read_only=True) as store:
         rates = build_series_set(store, project.config, "win_rate")
     masks = np.zeros(rates.values.shape, bool)
     masks[1, 3:9] = True
-    fingerprints = _fingerprint(rates, masks, settings)
+    fingerprints = fingerprint_rows(rates.kind, rates.start, settings, rates.values, rates.denominators, masks)
     for row in (0, 1, len(rates.keys) - 1):
         digest = hashlib.blake2b(digest_size=16)
         digest.update(f"{rates.kind}|{rates.start}|{asdict(settings)}".encode())

@@ -10,8 +10,18 @@ from ctxmetrics.cli import cli, pass_project
 
 @cli.command()
 @click.option("--metric", "metrics", multiple=True, help="Scan only this metric (repeatable).")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "spark"]),
+    help="Where to build the cube and detect (default: `engine` in ctxmetrics.yaml, else local).",
+)
+@click.option(
+    "--output-parquet",
+    metavar="DIR",
+    help="Spark engine: also write the stored results as Parquet under DIR (any path the cluster writes).",
+)
 @pass_project
-def scan(ref, metrics):
+def scan(ref, metrics, engine, output_parquet):
     """Detect spikes and level shifts in every metric × segment, link them to the
     timeline and store the results. Series unchanged since the last scan are not
     re-detected, but every anomaly is re-linked to the current timeline.
@@ -20,6 +30,7 @@ def scan(ref, metrics):
     Example:
         ctxmetrics scan
         ctxmetrics scan --metric leads --metric won
+        ctxmetrics scan --engine spark --output-parquet results/
     """
     from ctxmetrics.scan import scan_project
 
@@ -35,9 +46,9 @@ def scan(ref, metrics):
                     tasks[metric] = bar.add_task(f"scanning {metric}", total=total)
                 bar.update(tasks[metric], completed=done)
 
-            result = scan_project(project, metrics, progress=progress)
+            result = scan_project(project, metrics, progress=progress, engine=engine, output_parquet=output_parquet)
     else:  # piped or in CI: no bar
-        result = scan_project(project, metrics)
+        result = scan_project(project, metrics, engine=engine, output_parquet=output_parquet)
     click.echo(
         f"Scanned {result.series:,} series of {result.metrics} metrics "
         f"({result.rescanned:,} changed since the last scan, {result.candidates:,} passed the pre-screen): "

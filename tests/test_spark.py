@@ -1,0 +1,209 @@
+"""The Spark engine stores what the local engine stores (Spark in local mode, local[2]).
+
+One SparkSession for the module. Without PySpark or Java the module is skipped, except
+in CI (CI=true), where .ci/run installs both and a skip would hide a broken engine.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+
+import numpy as np
+import polars as pl
+import pytest
+import yaml
+
+from ctxmetrics.demo import build_demo
+from ctxmetrics.project import Project, init_project
+from ctxmetrics.results import load_anomalies
+from ctxmetrics.scan import scan_project
+from ctxmetrics.synth import many_series
+
+
+def _missing() -> str | None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "PySpark is not installed (pip install '.[spark]')"
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        return "no Java runtime (apt-get install default-jre-headless)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def spark():
+    reason = _missing()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the Spark tests: {reason}")
+        pytest.skip(reason)
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("ctxmetrics tests")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+def stored(project: Project) -> list[tuple]:
+    """What both engines must agree on: ids, kinds, days, rounded figures, causes, drivers."""
+    with project.store(read_only=True) as store:
+        found = load_anomalies(store)
+    return sorted(
+        (
+            a.id, a.kind, a.direction, a.start, a.end, round(a.score, 2), round(a.change_pct, 1),
+            tuple((c.annotation_id, round(c.score, 3)) for c in a.causes),
+            tuple((tuple(d["segment"].items()), d["share"]) for d in a.drivers),
+        )
+        for a in found
+    )
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo, scanned by the local engine (build_demo scans)."""
+    return Project(build_demo(tmp_path_factory.mktemp("demo") / "acme").root)
+
+
+def copy_of(project: Project, folder) -> Project:
+    shutil.copytree(project.root, folder)
+    return Project(folder)
+
+
+def test_demo_from_parquet_same_anomalies_then_rescan_detects_nothing(spark, demo, tmp_path):
+    """The demo's observations as Parquet (`observations: {parquet: ...}`, no store data),
+    scanned through the CLI: the demo's anomalies, also written as Parquet; a second scan
+    of the unchanged data re-detects nothing."""
+    from click.testing import CliRunner
+
+    from ctxmetrics.cli import cli
+
+    demo.observations().write_parquet(tmp_path / "obs.parquet")
+    root = init_project(tmp_path / "lake", (demo.root / "ctxmetrics.yaml").read_text())
+    shutil.copytree(demo.annotations_dir, root / "annotations", dirs_exist_ok=True)
+    config = yaml.safe_load((root / "ctxmetrics.yaml").read_text())
+    config.update(engine="spark", observations={"parquet": str(tmp_path / "obs.parquet")})
+    (root / "ctxmetrics.yaml").write_text(yaml.safe_dump(config))
+    out = tmp_path / "results"
+    done = CliRunner().invoke(cli, ["--project", str(root), "scan", "--output-parquet", str(out)])
+    assert done.exit_code == 0, done.output
+    assert "Scanned 112 series of 7 metrics (112 changed since the last scan" in done.output
+    lake = Project(root)
+    expected = stored(demo)
+    assert stored(lake) == expected
+    written = pl.read_parquet(out / "anomalies" / "*.parquet")
+    assert sorted(written["id"]) == sorted(a[0] for a in expected)
+    causes = pl.read_parquet(out / "anomaly_causes" / "*.parquet")
+    assert causes.height == sum(len(a[7]) for a in expected)
+    again = scan_project(lake)
+    assert (again.series, again.rescanned, again.candidates) == (112, 0, 0)
+    assert stored(lake) == expected
+
+
+SELLERS, PRODUCTS, DAYS = 39, 49, 365  # (39 + 1) x (49 + 1) = 2,000 series
+FIRST_DAY = dt.date(2025, 1, 6)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """2,000 series (sellers x products and their rollups) with injected effects, some of
+    them annotated (scoped to their seller), one scoped outage and one global holiday."""
+    matrix, truth = many_series(SELLERS * PRODUCTS, DAYS, 0.05, "white", seed=13)
+    root = init_project(
+        tmp_path_factory.mktemp("gen") / "shop",
+        "dimensions: [seller, product]\nmetrics:\n  orders: {type: count}\n",
+    )
+    leaves, days = np.nonzero(np.ones_like(matrix, dtype=bool))
+    frame = pl.DataFrame(
+        {
+            "metric": "orders",
+            "ts": pl.Series([FIRST_DAY + dt.timedelta(days=int(d)) for d in range(DAYS)])[days],
+            "value": matrix[leaves, days],
+            "seller": pl.Series([f"s{r // PRODUCTS}" for r in range(len(matrix))])[leaves],
+            "product": pl.Series([f"p{r % PRODUCTS}" for r in range(len(matrix))])[leaves],
+        }
+    )
+    project = Project(root)
+    with project.store() as store:
+        store.upsert_observations(frame)
+    events = [
+        {
+            "id": f"promo-{t.row}", "title": f"Promo {t.row}", "type": "campaign",
+            "start": (FIRST_DAY + dt.timedelta(days=t.start)).isoformat(),
+            "scope": {"seller": [f"s{t.row // PRODUCTS}"]}, "metrics": ["orders"],
+        }
+        for t in truth[:8]
+    ]
+    events += [
+        {"id": "checkout-outage", "title": "Checkout outage", "type": "outage", "start": "2025-05-06",
+         "end": "2025-05-07", "scope": {"seller": ["s1", "s2"]}},
+        {"id": "easter", "title": "Easter", "type": "holiday", "start": "2025-04-18", "end": "2025-04-21"},
+    ]
+    (root / "annotations" / "events.yaml").write_text(yaml.safe_dump(events, sort_keys=False))
+    return project
+
+
+def test_generated_store_same_anomalies_and_fingerprints(spark, generated, tmp_path):
+    """2,000 series from the store: Spark stores what the local engine stores, and after a
+    local scan a Spark scan re-detects nothing (both engines fingerprint alike)."""
+    local = copy_of(generated, tmp_path / "local")
+    on_spark = copy_of(generated, tmp_path / "spark")
+    by_local = scan_project(local)
+    reported: dict[str, tuple[int, int]] = {}
+    by_spark = scan_project(on_spark, engine="spark", progress=lambda label, done, total: reported.update({label: (done, total)}))
+    assert reported["all series"] == (2000, 2000)  # the stages and the series done, as the CLI shows them
+    assert by_spark.series == by_local.series == 2000
+    assert (by_spark.candidates, by_spark.anomalies, by_spark.explained) == (
+        by_local.candidates, by_local.anomalies, by_local.explained,
+    )
+    assert by_spark.explained > 0  # the annotated effects are linked
+    assert stored(on_spark) == stored(local)
+    after_local = scan_project(local, engine="spark")
+    assert (after_local.series, after_local.rescanned) == (2000, 0)
+    assert stored(local) == stored(on_spark)
+
+
+def test_linking_rows_cover_children_and_scope_parents_only():
+    """The rows Spark returns for linking: an anomaly's segment, its children, and (for
+    dimensions an annotation is scoped on) its parents and their narrowings."""
+    from ctxmetrics.anomaly import Anomaly
+    from ctxmetrics.engines.linking_rows import needed, wanted_signatures
+
+    anomaly = Anomaly("leads", {"region": "EMEA", "channel": "paid"}, "spike", "up", FIRST_DAY, FIRST_DAY, 1, 2, 100, 9)
+    scoped = frozenset({"channel"})  # some annotation is scoped on channel
+    wanted = wanted_signatures([anomaly], scoped)
+    assert needed({"region": "EMEA", "channel": "paid"}, wanted, scoped)
+    assert needed({"region": "EMEA", "channel": "paid", "plan": "pro"}, wanted, scoped)  # a child: drivers
+    assert needed({"region": "EMEA"}, wanted, scoped)  # the parent without the scoped dimension
+    assert needed({"region": "EMEA", "channel": "organic"}, wanted, scoped)  # its narrowing to another scope value
+    assert not needed({"region": "NA", "channel": "paid"}, wanted, scoped)
+    assert not needed({}, wanted, scoped)  # the total: linking never reads it for this anomaly
+    assert not needed({"region": "EMEA", "plan": "pro", "country": "DE"}, wanted, scoped)  # a grandchild
+
+
+def test_config_rejects_a_bad_engine_or_spark_section(tmp_path):
+    from ctxmetrics.config import load_config
+    from ctxmetrics.errors import ConfigError
+
+    path = tmp_path / "ctxmetrics.yaml"
+    for text, message in (
+        ("engine: dask\n", "engine 'dask' is unknown"),
+        ("spark: local\n", "'spark' must be a mapping"),
+        ("spark: {master: local, workers: 3}\n", "unknown key 'workers' in spark"),
+        ("observations: {csv: x}\n", "'observations' must be a mapping like {parquet"),
+    ):
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=message.replace("{", r"\{")):
+            load_config(path)
+    path.write_text("engine: spark\nspark: {master: 'local[2]', conf: {spark.ui.enabled: false}}\n")
+    config = load_config(path)
+    assert (config.engine, config.spark.master, config.spark.conf) == ("spark", "local[2]", {"spark.ui.enabled": "false"})
