@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -55,6 +55,10 @@ class Change:
     after: float
     change_pct: float
     score: float
+    unit: str = "per day"  # "per day"/"per week"/... for counts, "rate", or "" (a gauge's own units)
+    frequency: str = "daily"
+    start_date: object = None  # datetime.date of `start` when dates were given
+    end_date: object = None
 
 
 @dataclass
@@ -79,6 +83,7 @@ class _Noise:
 
     level: np.ndarray  # local typical level of y (rolling median)
     scale: np.ndarray  # robust sd of y per day (the body of the distribution)
+    tail: np.ndarray  # robust sd of y per day for single-day judgements (covers heavy tails)
     z: np.ndarray  # robust residual per day in noise units (counts: capped by the exact tail)
     day_var: float  # typical daily variance of y
     lrv: float  # long-run variance of y per day (>= day_var)
@@ -126,35 +131,43 @@ def _median(v: np.ndarray):
     return part[k] if n % 2 else (part[k] + part[k + 1]) / 2
 
 
-def _weekday_medians(r: np.ndarray, weekday: np.ndarray, ok: np.ndarray, default: float) -> np.ndarray:
-    """Median of `r` per weekday over `ok` days (`default` for a weekday without data)."""
-    profile = np.full(7, default)
-    for day in range(7):
+def _weekday_medians(r: np.ndarray, weekday: np.ndarray, ok: np.ndarray, default: float, period: int = 7) -> np.ndarray:
+    """Median of `r` per phase of the season (weekday) over `ok` days (`default` where none)."""
+    profile = np.full(period, default)
+    for day in range(period):
         sel = r[ok & (weekday == day)]
         if sel.size:
             profile[day] = _median(sel)
     return profile
 
 
-def _multiplicative_profile(x: np.ndarray, weekday: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """Weekday factors (mean 1) from the median ratio of each day to its week's mean."""
-    local = _centered_mean(x, ok)
+def _multiplicative_profile(x: np.ndarray, weekday: np.ndarray, ok: np.ndarray, period: int) -> np.ndarray:
+    """Seasonal factors (mean 1) from the median ratio of each period to its cycle's mean."""
+    if period < 2:
+        return np.ones(1)
+    local = _centered_mean(x, ok, period | 1)
     usable = ok & (local > 0)
     ratio = np.divide(x, local, out=np.ones_like(x), where=usable)
-    profile = np.maximum(_weekday_medians(ratio, weekday, usable, 1.0), 0.0)
-    return profile / profile.mean() if profile.mean() > 0 else np.ones(7)
+    profile = np.maximum(_weekday_medians(ratio, weekday, usable, 1.0, period), 0.0)
+    return profile / profile.mean() if profile.mean() > 0 else np.ones(period)
 
 
-def _additive_profile(y: np.ndarray, weekday: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """Weekday offsets (mean 0) from the median difference of each day to its week's mean."""
-    local = _centered_mean(y, ok)
+def _additive_profile(y: np.ndarray, weekday: np.ndarray, ok: np.ndarray, period: int) -> np.ndarray:
+    """Seasonal offsets (mean 0) from the median difference of each period to its cycle's mean."""
+    if period < 2:
+        return np.zeros(1)
+    local = _centered_mean(y, ok, period | 1)
     usable = ok & np.isfinite(local)
-    profile = _weekday_medians(np.where(usable, y - local, 0.0), weekday, usable, 0.0)
+    profile = _weekday_medians(np.where(usable, y - local, 0.0), weekday, usable, 0.0, period)
     return profile - profile.mean()
 
 
-def _prepare(values, settings, kind, denominator, known_mask, start_weekday) -> _Series | None:
-    """Validate, deseasonalise and stabilise a series; None when it is too small to judge."""
+def _prepare(values, settings, kind, denominator, known_mask, start_weekday, period=7) -> _Series | None:
+    """Validate, deseasonalise and stabilise a series; None when it has too few known periods.
+
+    `period` is the season removed (7: weekdays of a daily series, 12: months of a monthly
+    series with >= 3 years, 1: none); `start_weekday` is the phase of period 0.
+    """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}.")
     values = np.asarray(values, dtype=float)
@@ -162,19 +175,18 @@ def _prepare(values, settings, kind, denominator, known_mask, start_weekday) -> 
     known = np.zeros(n, bool) if known_mask is None else np.asarray(known_mask, bool)
     if known.shape != values.shape:
         raise ValueError("known_mask must have the same length as values.")
-    weekday = (start_weekday + np.arange(n)) % 7
+    weekday = (start_weekday + np.arange(n)) % max(period, 1)
     if kind == "count":
-        x = np.where(np.isfinite(values), values, 0.0)
-        if n == 0 or _median(x) < settings.min_daily_volume:
-            return None
-        profile = _multiplicative_profile(x, weekday, ~known)
+        present = np.isfinite(values)
+        x = np.where(present, np.maximum(values, 0.0), 0.0)
+        profile = _multiplicative_profile(x, weekday, present & ~known, period)
         factor = profile[weekday]
-        valid = factor >= _DEAD_WEEKDAY
+        valid = present & (factor >= _DEAD_WEEKDAY)
         num = np.divide(x, factor, out=np.zeros(n), where=valid)
         shape = _nb_shape(num, factor, valid & ~known)
         y = nb_transform(num, shape)
         den = np.ones(n)
-        typical = float(_median(num[valid]))
+        typical = float(_median(num[valid])) if valid.any() else 0.0
         floor_var = np.divide(1.0, factor * (1.0 + typical / shape), out=np.zeros(n), where=valid)
         inverse = _NBInverse(shape)
     elif kind == "ratio":
@@ -188,14 +200,14 @@ def _prepare(values, settings, kind, denominator, known_mask, start_weekday) -> 
         valid = np.isfinite(values) & (den >= settings.min_denominator)
         rate = np.clip(np.divide(values, den, out=np.zeros(n), where=valid), 0.0, 1.0)
         raw = np.arcsin(np.sqrt(rate))
-        y = raw - _additive_profile(raw, weekday, valid & ~known)[weekday]
+        y = raw - _additive_profile(raw, weekday, valid & ~known, period)[weekday]
         num = np.where(valid, values, 0.0)
         floor_var = np.divide(0.25, den, out=np.zeros(n), where=valid)
         inverse = _arcsine_inverse
     else:
         valid = np.isfinite(values)
         raw = np.where(valid, values, 0.0)
-        y = raw - _additive_profile(raw, weekday, valid & ~known)[weekday]
+        y = raw - _additive_profile(raw, weekday, valid & ~known, period)[weekday]
         num, den, floor_var = y, np.ones(n), np.zeros(n)
         inverse = _identity
     if valid.sum() < 4 * settings.min_segment_days:
@@ -315,7 +327,7 @@ def _noise(s: _Series, settings: DetectionSettings) -> _Noise:
         z = _count_tail_z(s, level, z, settings.min_score)
     day_var = float(np.mean(scale[ok] ** 2)) if ok.any() else float(np.mean(scale**2))
     lrv = max(_long_run_var(s.y, ok), day_var)
-    return _Noise(level=level, scale=scale, z=z, day_var=day_var, lrv=lrv)
+    return _Noise(level=level, scale=scale, tail=tail_scale, z=z, day_var=day_var, lrv=lrv)
 
 
 def _quasi_binomial_floor(s: _Series, level: np.ndarray, ok: np.ndarray) -> np.ndarray:
@@ -372,11 +384,15 @@ def _weekday_scales(
     pooled_tails = pooled
     if ok.sum() >= 100:
         # heavy tails (e.g. rates whose numerator lags the denominator) make the MAD too
-        # small for a 5-sd rule: the 95th and 99th percentiles must also look normal
+        # small for a 5-sd rule, so the 95th percentile must look normal too; days beyond
+        # 5 MADs are left out first, so that the anomalies themselves (holidays, storms,
+        # a few percent of days) cannot set the threshold that is meant to find them
         deviation = np.abs(resid[ok] - _median(resid[ok]))
-        q95, q99 = np.quantile(deviation, (0.95, 0.99))
-        pooled_tails = max(pooled, float(q95) / 1.96, float(q99) / 2.576)
-    day_mad = np.array([_mad(resid[ok & (weekday == d)]) for d in range(7)])
+        body = deviation[deviation <= 5 * pooled]
+        if body.size >= 100:
+            pooled_tails = max(pooled, float(np.quantile(body, 0.95)) / 1.96)
+    phases = max(int(weekday.max()) + 1, 1) if weekday.size else 1
+    day_mad = np.array([_mad(resid[ok & (weekday == d)]) for d in range(phases)])
 
     def scale(floor: float) -> np.ndarray:
         day_sd = np.maximum(day_mad, floor)
@@ -396,44 +412,137 @@ def _pct(before: float, after: float) -> float:
     return 100.0 * (after - before) / abs(before)
 
 
-def _runs(z: np.ndarray, threshold: float) -> list[tuple[int, int]]:
-    """Maximal [start, stop) runs of same-sign |z| >= threshold."""
-    sign = np.where(np.abs(z) >= threshold, np.sign(z), 0)
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], sign, [0]))) != 0)
-    runs = []
-    for a, b in zip(edges[:-1], edges[1:]):
-        if sign[a] != 0:
-            runs.append((int(a), int(b)))
-    return runs
+def _episode_widths(n: int, settings: DetectionSettings) -> list[int]:
+    """Window widths scanned: every width up to two weeks, then ~20% apart up to
+    `max_temporary_days` (a third of the series at most, so flanks remain)."""
+    widths, w = list(range(1, 15)), 14
+    while True:
+        w = int(round(w * 1.2))
+        if w > settings.max_temporary_days:
+            break
+        widths.append(w)
+    return [w for w in widths if 3 * w <= n]
 
 
-def _spikes(s: _Series, noise: _Noise, settings: DetectionSettings) -> tuple[list[Change], np.ndarray]:
-    """Short excursions (<= spike_max_days) that are significant and large.
+def _flank_days(w: int) -> int:
+    """Days each side that give an episode of `w` days its baseline."""
+    return max(28, min(2 * w, 112))
+
+
+class _Scan:
+    """Window sums over a prepared series: every episode candidate is scored from these."""
+
+    def __init__(self, s: _Series, noise: _Noise, excluded: np.ndarray):
+        keep = ~excluded
+
+        def cum(v):
+            return np.concatenate(([0.0], np.cumsum(v)))
+
+        self.y, self.ky, self.k = cum(s.y), cum(s.y * keep), cum(keep)
+        self.num, self.den = cum(s.num), cum(s.den)
+        self.knum, self.kden = cum(s.num * keep), cum(s.den * keep)
+        self.tail2, self.body2 = cum(noise.tail**2), cum(noise.scale**2)
+        self.n = len(s.y)
+
+
+def _window_scores(sc: _Scan, noise: _Noise, w: int, settings: DetectionSettings):
+    """Score, direction sign and levels (before, during) of every w-day window.
+
+    The window is compared with the days before it and the days after it (known-event
+    days and other episodes left out); an episode must differ from both in the same
+    direction, and the score is the weaker of the two: a trend or a lasting shift moves
+    one flank with the window and so scores nothing. Near the ends of the series a short
+    window (< `min_segment_days`) is judged against the one flank it has.
+    """
+    n, f = sc.n, _flank_days(w)
+    t = np.arange(0, n - w + 1)
+    m_w = (sc.y[t + w] - sc.y[t]) / w
+    short = w <= settings.spike_max_days
+    per_day = (sc.tail2 if short else sc.body2)
+    inflation = 1.0 + (noise.lrv / noise.day_var - 1.0) * min(w - 1, 6) / 6
+    v_w = (per_day[t + w] - per_day[t]) / w**2 * inflation
+    lo_b, hi_a = np.maximum(t - f, 0), np.minimum(t + w + f, n)
+    k_b, k_a = sc.k[t] - sc.k[lo_b], sc.k[hi_a] - sc.k[t + w]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m_b = (sc.ky[t] - sc.ky[lo_b]) / k_b
+        m_a = (sc.ky[hi_a] - sc.ky[t + w]) / k_a
+        z_b = (m_w - m_b) / np.sqrt(v_w + noise.lrv / k_b)
+        z_a = (m_w - m_a) / np.sqrt(v_w + noise.lrv / k_a)
+        lvl_b = (sc.knum[t] - sc.knum[lo_b]) / (sc.kden[t] - sc.kden[lo_b])
+        lvl_a = (sc.knum[hi_a] - sc.knum[t + w]) / (sc.kden[hi_a] - sc.kden[t + w])
+        during = (sc.num[t + w] - sc.num[t]) / (sc.den[t + w] - sc.den[t])
+    need = min(7, f)
+    has_b, has_a = k_b >= need, k_a >= need
+    both = has_b & has_a & (np.sign(z_b) == np.sign(z_a))
+    score = np.where(both, np.minimum(np.abs(z_b), np.abs(z_a)), 0.0)
+    # the flank that is closer to the window is the baseline reported
+    closer_b = np.abs(z_b) <= np.abs(z_a)
+    before = np.where(both & ~closer_b, lvl_a, lvl_b)
+    sign = np.sign(np.where(both & ~closer_b, z_a, z_b))
+    if w < settings.min_segment_days:
+        only_b, only_a = has_b & ~has_a, has_a & ~has_b
+        score = np.where(only_b, np.abs(z_b), np.where(only_a, np.abs(z_a), score))
+        before = np.where(only_a, lvl_a, before)
+        sign = np.where(only_a, np.sign(z_a), sign)
+    return t, np.nan_to_num(score), sign, before, during
+
+
+def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings) -> tuple[list[Change], np.ndarray]:
+    """Temporary episodes of 1 day to `max_temporary_days`, each scored as a whole.
+
+    A multiscale scan (every start, widths from 1 day to months) compares each window's
+    mean with its flanks on the stabilised scale; the strongest window that is both
+    significant (`min_score`) and large (`min_change_pct`) is kept, its days leave every
+    other window's baseline, and the scan repeats until nothing passes.
 
     Returns:
-        The spike changes and a mask of every short outlying run (reported or not), which
-        the level-shift search ignores.
+        The episodes and a mask of their days (which the level-shift search ignores).
     """
-    resid = s.y - noise.level
-    z = noise.z
-    outlying = np.zeros(len(z), bool)
+    n = len(s.y)
+    taken = np.zeros(n, bool)
     changes = []
-    for a, b in _runs(z, settings.min_score / 2):
-        if b - a > settings.spike_max_days or np.abs(z[a:b]).max() < settings.min_score:
-            continue
-        outlying[a:b] = True
-        inflation = noise.se2(b - a) * (b - a) / noise.day_var
-        score = abs(z[a:b].sum()) / np.sqrt((b - a) * inflation)
-        before = float(np.mean(s.inverse(noise.level[a:b])))
-        after = float(np.mean(s.inverse(s.y[a:b])))
-        pct = _pct(before, after)
-        if score >= settings.min_score and abs(pct) >= settings.min_change_pct:
-            changes.append(Change(
-                kind="spike", direction="up" if resid[a] > 0 else "down",
-                start=int(s.index[a]), end=int(s.index[b - 1]),
-                before=before, after=after, change_pct=pct, score=float(score),
-            ))
-    return changes, outlying
+    widths = _episode_widths(n, settings)
+    single_z = np.abs(noise.z)
+    sized = s.shape is not None or bool(s.floor_var.any())
+    while True:
+        sc = _Scan(s, noise, s.known | taken)
+        free = np.concatenate(([0], np.cumsum(taken)))
+        best = None
+        for w in widths:
+            t, score, sign, before, during = _window_scores(sc, noise, w, settings)
+            if w == 1 and s.shape is not None:
+                score = np.minimum(score, single_z)  # a single small count: its exact tail
+            pct = _pct_array(before, during)
+            ok = (free[t + w] == free[t]) & (score >= settings.min_score)
+            if sized:  # counts and rates: the size must matter too
+                ok &= np.abs(pct) >= settings.min_change_pct
+            if ok.any():
+                i = int(np.argmax(np.where(ok, score, -1.0)))
+                if best is None or score[i] > best[0]:
+                    best = (float(score[i]), int(t[i]), w, float(sign[i]), float(before[i]), float(during[i]))
+        if best is None:
+            return sorted(changes, key=lambda c: c.start), taken
+        score, start, w, sign, before, during = best
+        taken[start : start + w] = True
+        changes.append(_level_change("spike", s, start, start + w - 1, before, during, sign, score))
+
+
+def _pct_array(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """`_pct` of arrays (0 where both are 0, infinite where only the baseline is)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = 100.0 * (after - before) / np.abs(before)
+    return np.where(before == 0, np.where(after == 0, 0.0, np.copysign(np.inf, after - before)), np.nan_to_num(pct))
+
+
+def _level_change(kind, s: _Series, first: int, last: int | None, before: float, after: float, sign: float, score: float) -> Change:
+    """A change in level units; its direction follows the sign of the change itself."""
+    if after != before:
+        sign = np.sign(after - before)
+    return Change(
+        kind=kind, direction="up" if sign > 0 else "down",
+        start=int(s.index[first]), end=None if last is None else int(s.index[last]),
+        before=float(before), after=float(after), change_pct=_pct(before, after), score=float(score),
+    )
 
 
 # -------------------------------------------------------------------------- level shifts
@@ -455,6 +564,7 @@ class _Windows:
 
         self._all = (cum(y), cum(s.num), cum(s.den), cum(np.ones(len(y))))
         self._kept = (cum(y * keep), cum(s.num * keep), cum(s.den * keep), cum(keep))
+        self.sized = s.shape is not None or bool(s.floor_var.any())  # counts and rates
 
     def measure(self, lo: int, hi: int) -> tuple[float, float, int]:
         """Mean of y, pooled level (num/den) and number of days used in [lo, hi)."""
@@ -505,7 +615,7 @@ def _prune(bounds: list[int], w: _Windows, noise: _Noise, n: int, settings: Dete
             _measure(w, noise, max(edges[i], b - width), b, min(edges[i + 2], b + width))
             for i, b in enumerate(bounds)
         ]
-        margins = [min(st.score / settings.min_score, abs(st.pct) / settings.min_change_pct) for st in steps]
+        margins = [min(st.score / settings.min_score, _size_margin(st.pct, w, settings)) for st in steps]
         if not margins or min(margins) >= 1.0:
             return steps
         del bounds[int(np.argmin(margins))]
@@ -522,10 +632,26 @@ def _reverts(first: _Step, second: _Step, settings: DetectionSettings) -> bool:
     )
 
 
+def _bridge(y: np.ndarray, gone: np.ndarray, reach: int = 14) -> np.ndarray:
+    """`y` with each run of `gone` days replaced by the mean of up to `reach` kept days
+    each side, so that an episode leaves no step for the level-shift search."""
+    out = y.copy()
+    for a, b in _true_runs(gone):
+        around = np.r_[y[max(a - reach, 0) : a][~gone[max(a - reach, 0) : a]], y[b : b + reach][~gone[b : b + reach]]]
+        out[a:b] = around.mean() if around.size else y[a:b].mean()
+    return out
+
+
+def _true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Maximal [start, stop) runs of True."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
 def _shift_changes(s: _Series, noise: _Noise, outlying: np.ndarray, settings: DetectionSettings) -> list[Change]:
     """Level shifts and temporary lifts/drops (reported as spikes with an end)."""
     n = len(s.y)
-    y = np.where(outlying, noise.level, s.y)
+    y = _bridge(s.y, outlying)
     windows = _Windows(s, y, s.known | outlying)
     steps = _prune(_candidates(y, noise, settings), windows, noise, n, settings)
     changes, i = [], 0
@@ -539,54 +665,175 @@ def _shift_changes(s: _Series, noise: _Noise, outlying: np.ndarray, settings: De
         else:
             changes.append(_change("level_shift", s, st, None))
             i += 1
-    return [c for c in changes if c.score >= settings.min_score and abs(c.change_pct) >= settings.min_change_pct]
+    return [c for c in changes if c.score >= settings.min_score and _size_margin(c.change_pct, windows, settings) >= 1.0]
+
+
+def _size_margin(pct: float, w, settings: DetectionSettings) -> float:
+    """How far a change is above `min_change_pct` (gauges: no size rule, their units vary)."""
+    return abs(pct) / settings.min_change_pct if w.sized else np.inf
 
 
 def _change(kind: str, s: _Series, st: _Step, end: int | None) -> Change:
-    return Change(
-        kind=kind, direction="up" if st.y_after > st.y_before else "down",
-        start=int(s.index[st.at]), end=end, before=float(st.before), after=float(st.after),
-        change_pct=float(st.pct), score=float(st.score),
-    )
+    change = _level_change(kind, s, st.at, None, st.before, st.after, np.sign(st.y_after - st.y_before), st.score)
+    return replace(change, end=end)
 
 
 # ------------------------------------------------------------------------------ public API
 
 
-def detect_series(
+DETECTOR = "ctxmetrics-episodes/2"  # name/version: part of the scan fingerprint
+
+
+@dataclass(frozen=True)
+class Frequency:
+    """How a series is sampled, and the detector's windows counted in its periods."""
+
+    name: str  # daily | weekly | monthly | quarterly | yearly | irregular
+    unit: str  # what one count is per: "day", "week", ...
+    step_days: int  # nominal days between points (for placing points on a regular grid)
+    season: int  # length of the season removed (7 weekdays; 12 months with >= 3 years; 1 none)
+
+
+_FREQUENCIES = (  # (name, unit, nominal step, longest median step in days)
+    ("daily", "day", 1, 1.5),
+    ("weekly", "week", 7, 10),
+    ("monthly", "month", 30, 35),
+    ("quarterly", "quarter", 91, 100),
+    ("yearly", "year", 365, 400),
+)
+
+
+def infer_frequency(dates, n: int) -> Frequency:
+    """The frequency of a series from its dates (daily when there are none)."""
+    if dates is None or len(dates) < 2:
+        return Frequency("daily", "day", 1, 7)
+    days = np.asarray(dates, dtype="datetime64[D]").astype(np.int64)
+    step = float(np.median(np.diff(days)))
+    for name, unit, nominal, longest in _FREQUENCIES:
+        if step <= longest:
+            season = {"daily": 7, "monthly": 12 if n >= 36 else 1, "quarterly": 4 if n >= 12 else 1}.get(name, 1)
+            return Frequency(name, unit, nominal, season)
+    return Frequency("irregular", "point", 0, 1)
+
+
+def settings_for(settings: DetectionSettings, freq: Frequency) -> DetectionSettings:
+    """Day-based settings restated in the series' own periods (weeks, months, ...)."""
+    if freq.name == "daily":
+        return settings
+    per = max(freq.step_days, 1)
+    return replace(
+        settings,
+        spike_max_days=max(1, min(settings.spike_max_days, 3 * 7 // per or 1)),
+        min_segment_days=max(3, min(settings.min_segment_days, 4)),
+        max_temporary_days=max(4, settings.max_temporary_days // per),
+        level_window_days=max(12, settings.level_window_days // per),
+    )
+
+
+def find_changes(
     values,
-    settings: DetectionSettings,
     *,
     kind: str = "count",
-    denominator=None,
+    dates=None,
+    denominators=None,
+    settings: DetectionSettings | None = None,
     known_mask=None,
     start_weekday: int = 0,
 ) -> list[Change]:
-    """Find spikes, level shifts and temporary episodes in one daily series.
+    """Find episodes (one day to months, temporary) and lasting level shifts in one series.
+
+    The single entry point of detection: `scan` calls it for every series.
 
     Args:
-        values: One value per day. Counts: a missing day is 0. Ratios: the numerator
-            counts. Gauges: NaN marks an unknown day.
-        settings: Thresholds (`min_score`, `min_change_pct`, volumes, segment lengths).
+        values: One value per period. NaN marks an unknown period (a data gap), never an
+            anomaly. Counts: events per period; ratios: the numerator counts; gauges:
+            levels (prices, rates, log values), reported in their own units.
         kind: "count", "ratio" or "gauge".
-        denominator: Ratios only: the denominator count per day. Days below
-            `settings.min_denominator` are treated as unknown; a series whose median
-            denominator is below it yields nothing.
-        known_mask: True on annotated days where the normal pattern is known not to hold;
-            they are left out of baseline, seasonality and noise, but anomalies on them are
-            still reported.
-        start_weekday: Weekday of day 0 (0=Monday).
+        dates: Optional dates of the values; the frequency (daily, weekly, monthly,
+            quarterly, yearly) is inferred from them, and missing dates are unknown
+            periods. Without dates the series is daily.
+        denominators: Ratios only: the denominator count per period.
+        settings: Thresholds; `DetectionSettings()` when None. Day-based lengths are
+            restated in the series' own periods.
+        known_mask: True on periods where the normal pattern is known not to hold
+            (annotated days off): left out of baseline, season and noise, yet anomalies on
+            them are still reported. Which event made a day known never changes how
+            sensitive the detector is.
+        start_weekday: Weekday of value 0 (0=Monday) when `dates` is None.
 
     Returns:
-        Changes sorted by start day; empty for series too small to judge.
+        Changes sorted by start; `start`/`end` index `values`.
+
+    Raises:
+        ValueError: unknown kind, or arrays of different lengths.
     """
-    s = _prepare(values, settings, kind, denominator, known_mask, start_weekday)
+    settings = settings or DetectionSettings()
+    values = np.asarray(values, dtype=float)
+    freq = infer_frequency(dates, len(values))
+    position = np.arange(len(values))
+    if dates is not None:
+        if len(dates) != len(values):
+            raise ValueError("dates must have the same length as values.")
+        position, values, denominators, known_mask = _on_grid(dates, freq, values, denominators, known_mask)
+        start_weekday = int((np.datetime64(np.asarray(dates, dtype="datetime64[D]")[0], "D").astype(np.int64) + 3) % 7)
+    local = settings_for(settings, freq)
+    season = freq.season if len(values) >= 3 * freq.season else 1
+    s = _prepare(values, local, kind, denominators, known_mask, start_weekday % season if season == 7 else 0, season)
     if s is None:
         return []
-    noise = _noise(s, settings)
-    spikes, outlying = _spikes(s, noise, settings)
-    shifts = _shift_changes(s, noise, outlying, settings)
-    return sorted(spikes + shifts, key=lambda c: (c.start, c.kind))
+    noise = _noise(s, local)
+    episodes, taken = _episodes(s, noise, local)
+    shifts = _shift_changes(s, noise, taken, local)
+    unit = {"count": f"per {freq.unit}", "ratio": "rate", "gauge": ""}[kind]
+    out = []
+    for c in sorted(episodes + shifts, key=lambda c: (c.start, c.kind)):
+        pct = c.change_pct
+        if kind == "gauge" and (c.before <= 0 or np.nanmin(values) <= 0):
+            pct = float("nan")  # a percentage of a level that can be <= 0 means nothing
+        first = int(np.searchsorted(position, c.start))
+        last = None if c.end is None else int(np.searchsorted(position, c.end, side="right")) - 1
+        out.append(replace(
+            c, start=first, end=last, change_pct=pct, unit=unit, frequency=freq.name,
+            start_date=None if dates is None else _date(dates, first),
+            end_date=None if dates is None or last is None else _date(dates, last),
+        ))
+    return out
+
+
+def _date(dates, i: int):
+    return np.asarray(dates, dtype="datetime64[D]")[i].astype(object)
+
+
+def _on_grid(dates, freq: Frequency, values, denominators, known_mask):
+    """Place the values on a regular grid of the frequency; missing points are NaN.
+
+    Returns the grid position of every input value and the gridded arrays.
+    """
+    days = np.asarray(dates, dtype="datetime64[D]").astype(np.int64)
+    if freq.step_days == 1:
+        position = days - days[0]
+    elif freq.name in ("monthly", "quarterly"):
+        months = np.asarray(dates, dtype="datetime64[M]").astype(np.int64)
+        position = (months - months[0]) // (3 if freq.name == "quarterly" else 1)
+    elif freq.name == "yearly":
+        years = np.asarray(dates, dtype="datetime64[Y]").astype(np.int64)
+        position = years - years[0]
+    elif freq.step_days:
+        position = np.round((days - days[0]) / freq.step_days).astype(np.int64)
+    else:
+        position = np.arange(len(values))
+    if np.any(np.diff(position) <= 0):
+        raise ValueError("dates must be increasing, one value per period.")
+    size = int(position[-1]) + 1
+
+    def grid(v, fill, dtype=float):
+        if v is None:
+            return None
+        out = np.full(size, fill, dtype=dtype)
+        out[position] = np.asarray(v, dtype=dtype)
+        return out
+
+    return position, grid(values, np.nan), grid(denominators, 0.0), grid(known_mask, False, bool)
 
 
 # ------------------------------------------------------------------------------ pre-screen
@@ -619,6 +866,21 @@ def _row_centered_mean(v: np.ndarray, width: int = 7) -> np.ndarray:
     return full[:, start]
 
 
+def too_small(matrix, settings: DetectionSettings, kind: str = "count", denominators=None) -> np.ndarray:
+    """Rows too small to ever show a change: counts whose longest episode window holds
+    fewer events than a drop to zero needs to reach `min_score` (Poisson deviance
+    2 * expected >= min_score**2); ratios whose median denominator is below
+    `min_denominator`. Gauges are never too small."""
+    matrix = np.atleast_2d(np.asarray(matrix, dtype=float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-unknown rows
+        if kind == "count":
+            return np.nan_to_num(np.nanmean(matrix, axis=1)) * settings.max_temporary_days < settings.min_score**2 / 2
+        if kind == "ratio":
+            return np.nan_to_num(np.nanmedian(np.asarray(denominators, dtype=float), axis=1)) < settings.min_denominator
+    return np.zeros(len(matrix), bool)
+
+
 def _stabilised_rows(matrix: np.ndarray, settings, kind, denominators, weekday):
     """Deseasonalised, variance-stabilised rows.
 
@@ -627,8 +889,12 @@ def _stabilised_rows(matrix: np.ndarray, settings, kind, denominators, weekday):
         variance of each weekday relative to a typical day (rows x 7).
     """
     if kind == "count":
-        x = np.nan_to_num(matrix.astype(np.float32, copy=False))
-        big = np.median(x, axis=1) >= settings.min_daily_volume
+        x = matrix.astype(np.float32, copy=False)
+        if np.isnan(x).any():  # data gaps: unknown days take the row's typical day
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                x = np.where(np.isnan(x), np.nan_to_num(np.nanmedian(x, axis=1))[:, None], x)
+        big = ~too_small(x, settings, kind)
         local = _row_centered_mean(x)
         ratio = np.divide(x, local, out=np.ones_like(x), where=local > 0)
         profile = _row_weekday_medians(ratio, weekday)
@@ -670,10 +936,10 @@ def _row_nb_shape(u: np.ndarray, factor: np.ndarray) -> np.ndarray:
     return np.clip(shape, 1.0, 1e6)
 
 
-def _row_mad(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row robust sd (scaled MAD, never zero) and median."""
+def _row_mad(v: np.ndarray, floor: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row robust sd (scaled MAD, at least `floor`) and median."""
     centre = _row_median(v)
-    return np.maximum(_MAD_TO_SD * _row_median(np.abs(v - centre[:, None])), 1e-9), centre
+    return np.maximum(_MAD_TO_SD * _row_median(np.abs(v - centre[:, None])), max(floor, 1e-9)), centre
 
 
 def _row_cumsum(y: np.ndarray) -> np.ndarray:
@@ -681,7 +947,7 @@ def _row_cumsum(y: np.ndarray) -> np.ndarray:
     return np.concatenate((np.zeros((y.shape[0], 1), y.dtype), np.cumsum(y, axis=1)), axis=1)
 
 
-def _spike_stat(y: np.ndarray, cs: np.ndarray, weekday: np.ndarray, half: int, rel_var: np.ndarray) -> np.ndarray:
+def _spike_stat(y, cs, weekday, half: int, rel_var, floor: float) -> np.ndarray:
     """Largest |residual| against the surrounding days' mean, in robust sds of its weekday
     (the pooled scale times the expected relative sd of the weekday). `cs`: `_row_cumsum(y)`."""
     n = y.shape[1]
@@ -693,19 +959,19 @@ def _spike_stat(y: np.ndarray, cs: np.ndarray, weekday: np.ndarray, half: int, r
     edges = np.r_[0:half, n - half : n]
     window[:, edges] = cs[:, hi[edges]] - cs[:, lo[edges]]
     resid = y - (window - y) / (hi - lo - 1)
-    scale, centre = _row_mad(resid[:, ::2])
+    scale, centre = _row_mad(resid[:, ::2], floor)
     sd = scale[:, None] * np.sqrt(rel_var)[:, weekday]
     return (np.abs(resid - centre[:, None]) / sd).max(axis=1)
 
 
-def _mosum_stat(cs: np.ndarray, width: int) -> np.ndarray:
+def _mosum_stat(cs: np.ndarray, width: int, floor: float) -> np.ndarray:
     """Largest robustly standardised difference of adjacent `width`-day means, from the
     rows' cumulative sums `cs` (`_row_cumsum`)."""
     n = cs.shape[1] - 1
     # at t = width .. n - width: cs[t + width] - 2 cs[t] + cs[t - width], as slices (no gathers)
     diff = (cs[:, 2 * width : n + 1] - 2 * cs[:, width : n - width + 1] + cs[:, : n - 2 * width + 1]) / width
     # adjacent positions overlap heavily, so a thinned sample estimates the scale as well
-    scale, centre = _row_mad(diff[:, :: max(2, width // 4)])
+    scale, centre = _row_mad(diff[:, :: max(2, width // 4)], floor * np.sqrt(2 / width))
     return np.abs(diff - centre[:, None]).max(axis=1) / scale
 
 
@@ -721,10 +987,13 @@ def _prescreen_chunk(matrix, settings, kind, denominators, weekday) -> np.ndarra
     y, big, rel_var = _stabilised_rows(matrix, settings, kind, denominators, weekday)
     n = y.shape[1]
     cs = _row_cumsum(y)
-    keep = _spike_stat(y, cs, weekday, settings.min_segment_days, rel_var) >= 0.9 * settings.min_score
-    for width in (settings.min_segment_days, 4 * settings.min_segment_days, settings.level_window_days):
+    # counts: the stabilised scale has unit sampling variance, so a zero MAD of a
+    # low-volume row (mostly zeros) must not make every single event look extreme
+    floor = 0.8 if kind == "count" else 1e-9
+    keep = _spike_stat(y, cs, weekday, settings.min_segment_days, rel_var, floor) >= 0.9 * settings.min_score
+    for width in (2, 3, settings.min_segment_days, 2 * settings.min_segment_days, 4 * settings.min_segment_days, settings.level_window_days):
         if 2 * width < n:
-            keep |= _mosum_stat(cs, width) >= _mosum_threshold(n, width)
+            keep |= _mosum_stat(cs, width, floor) >= _mosum_threshold(n, width)
     return keep & big
 
 

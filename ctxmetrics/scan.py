@@ -18,15 +18,12 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ctxmetrics.anomaly import Anomaly
-from ctxmetrics.config import Config
+from ctxmetrics.config import EVENT_TABLE, Config
 from ctxmetrics.errors import UnknownName
 from ctxmetrics.project import Project
 from ctxmetrics.series import SeriesSet, build_series_set, metric_names
 from ctxmetrics.results import load_anomalies, load_state, load_verdicts
 from ctxmetrics.store import Store
-
-# Event types whose days are not "normal": kept out of the baseline and noise estimates.
-ABNORMAL_TYPES = ("outage", "holiday", "offsite")
 
 BATCH_ROWS = 100  # candidate rows per unit of detector work (and per progress update)
 PARALLEL_MIN_ROWS = 300  # below this many candidates per worker, starting workers costs more than it saves
@@ -142,14 +139,14 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
 
 def _detect_rows(values, denominators, masks, settings, kind, weekday):
     """Run the per-series detector over a block of rows (also in worker processes)."""
-    from ctxmetrics.detect import detect_series
+    from ctxmetrics.detect import find_changes
 
     return [
-        detect_series(
+        find_changes(
             values[i],
-            settings,
             kind=kind,
-            denominator=None if denominators is None else denominators[i],
+            denominators=None if denominators is None else denominators[i],
+            settings=settings,
             known_mask=masks[i],
             start_weekday=weekday,
         )
@@ -193,7 +190,7 @@ def known_masks(series_set: SeriesSet, annotations, tz: str) -> np.ndarray:
     means the day's normal pattern does not hold."""
     masks = np.zeros(series_set.values.shape, dtype=bool)
     for event in annotations:
-        if event.type not in ABNORMAL_TYPES:
+        if not EVENT_TABLE[event.type].days_off:
             continue
         first = series_set.day_index(event.first_day(tz))
         last_day = event.last_day(tz)
@@ -220,16 +217,18 @@ def _rows_in_scope(segments: list[dict[str, str]], event) -> np.ndarray:
 
 
 def _fingerprint(series_set: SeriesSet, masks: np.ndarray, settings) -> list[str]:
-    """One fingerprint per row: blake2b of kind, start, settings, values, denominators and
-    known-day mask (the same digests as hashing each row on its own).
+    """One fingerprint per row: blake2b of the detector's name/version, kind, start,
+    settings, values, denominators and known-day mask (the same digests as hashing each row on its own).
 
     The common prefix is hashed once and copied; rows are hashed in two threads (hashlib
     releases the GIL on large updates); masks are bit-packed in one call.
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from ctxmetrics.detect import DETECTOR
+
     head = hashlib.blake2b(digest_size=16)
-    head.update(f"{series_set.kind}|{series_set.start}|{asdict(settings)}".encode())
+    head.update(f"{DETECTOR}|{series_set.kind}|{series_set.start}|{asdict(settings)}".encode())
     values = np.ascontiguousarray(series_set.values)
     dens = None if series_set.denominators is None else np.ascontiguousarray(series_set.denominators)
     packed = np.packbits(masks, axis=1)  # per row the same bytes as np.packbits(masks[row])

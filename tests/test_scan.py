@@ -144,6 +144,7 @@ def test_fingerprints_match_hashing_each_row_alone(project):
     import hashlib
     from dataclasses import asdict
 
+    from ctxmetrics.detect import DETECTOR
     from ctxmetrics.scan import _fingerprint
 
     settings = project.config.detection_for("win_rate")
@@ -154,7 +155,7 @@ def test_fingerprints_match_hashing_each_row_alone(project):
     fingerprints = _fingerprint(rates, masks, settings)
     for row in (0, 1, len(rates.keys) - 1):
         digest = hashlib.blake2b(digest_size=16)
-        digest.update(f"{rates.kind}|{rates.start}|{asdict(settings)}".encode())
+        digest.update(f"{DETECTOR}|{rates.kind}|{rates.start}|{asdict(settings)}".encode())
         for block in (rates.values[row], rates.denominators[row], np.packbits(masks[row])):
             digest.update(np.ascontiguousarray(block).tobytes())
         assert fingerprints[row] == digest.hexdigest()
