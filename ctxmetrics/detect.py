@@ -487,21 +487,20 @@ def _window_scores(sc: _Scan, noise: _Noise, w: int, settings: DetectionSettings
     return t, np.nan_to_num(score), sign, before, during
 
 
-def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings) -> tuple[list[Change], np.ndarray]:
-    """Temporary episodes of 1 day to `max_temporary_days`, each scored as a whole.
+def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths: list[int], taken: np.ndarray) -> tuple[list[Change], np.ndarray]:
+    """Temporary episodes of the given widths, each scored as a whole.
 
-    A multiscale scan (every start, widths from 1 day to months) compares each window's
-    mean with its flanks on the stabilised scale; the strongest window that is both
-    significant (`min_score`) and large (`min_change_pct`) is kept, its days leave every
-    other window's baseline, and the scan repeats until nothing passes.
+    A multiscale scan (every start, each width) compares each window's mean with its
+    flanks on the stabilised scale; the strongest window that is both significant
+    (`min_score`) and large (`min_change_pct`) is kept, its days leave every other
+    window's baseline, and the scan repeats until nothing passes. Days already `taken`
+    (other anomalies) are neither scanned nor used as baseline.
 
     Returns:
-        The episodes and a mask of their days (which the level-shift search ignores).
+        The episodes and `taken` with their days added.
     """
-    n = len(s.y)
-    taken = np.zeros(n, bool)
-    changes = []
-    widths = _episode_widths(n, settings)
+    taken = taken.copy()
+    found: list[tuple[int, int, float]] = []  # [start, stop) and sign of each episode
     single_z = np.abs(noise.z)
     sized = s.shape is not None or bool(s.floor_var.any())
     while True:
@@ -521,10 +520,32 @@ def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings) -> tuple[l
                 if best is None or score[i] > best[0]:
                     best = (float(score[i]), int(t[i]), w, float(sign[i]), float(before[i]), float(during[i]))
         if best is None:
-            return sorted(changes, key=lambda c: c.start), taken
+            return _merge_adjacent(s, noise, settings, sorted(found), taken), taken
         score, start, w, sign, before, during = best
         taken[start : start + w] = True
-        changes.append(_level_change("spike", s, start, start + w - 1, before, during, sign, score))
+        found.append((start, start + w, sign))
+
+
+def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, found, taken: np.ndarray) -> list[Change]:
+    """One change per episode: touching windows that moved the same way are one episode
+    (a lockdown that deepens midway), scored again as a whole."""
+    merged: list[list] = []
+    for a, b, sign in found:
+        if merged and a <= merged[-1][1] + 1 and merged[-1][2] == sign:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b, sign])
+    changes = []
+    for a, b, sign in merged:
+        others = taken.copy()
+        others[a:b] = False
+        sc = _Scan(s, noise, s.known | others)
+        t, score, sgn, before, during = _window_scores(sc, noise, b - a, settings)
+        score_ab = float(score[a]) if sgn[a] == sign else 0.0
+        if b - a == 1 and s.shape is not None:
+            score_ab = min(score_ab, float(abs(noise.z[a])))
+        changes.append(_level_change("spike", s, a, b - 1, float(before[a]), float(during[a]), sign, score_ab))
+    return changes
 
 
 def _pct_array(before: np.ndarray, after: np.ndarray) -> np.ndarray:
@@ -648,24 +669,28 @@ def _true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
-def _shift_changes(s: _Series, noise: _Noise, outlying: np.ndarray, settings: DetectionSettings) -> list[Change]:
-    """Level shifts and temporary lifts/drops (reported as spikes with an end)."""
+def _shift_changes(s: _Series, noise: _Noise, outlying: np.ndarray, settings: DetectionSettings) -> tuple[list[Change], np.ndarray]:
+    """Level shifts and temporary lifts/drops (reported as spikes with an end), and the
+    days of those temporary ones."""
     n = len(s.y)
     y = _bridge(s.y, outlying)
     windows = _Windows(s, y, s.known | outlying)
     steps = _prune(_candidates(y, noise, settings), windows, noise, n, settings)
     changes, i = [], 0
+    temporary = np.zeros(n, bool)
     while i < len(steps):
         st = steps[i]
         if i + 1 < len(steps) and _reverts(st, steps[i + 1], settings):
             end = steps[i + 1].at
             episode = _measure(windows, noise, st.lo, st.at, end)
             changes.append(_change("spike", s, episode, int(s.index[end - 1])))
+            temporary[st.at : end] = True
             i += 2
         else:
             changes.append(_change("level_shift", s, st, None))
             i += 1
-    return [c for c in changes if c.score >= settings.min_score and _size_margin(c.change_pct, windows, settings) >= 1.0]
+    kept = [c for c in changes if c.score >= settings.min_score and _size_margin(c.change_pct, windows, settings) >= 1.0]
+    return kept, temporary
 
 
 def _size_margin(pct: float, w, settings: DetectionSettings) -> float:
@@ -782,8 +807,13 @@ def find_changes(
     if s is None:
         return []
     noise = _noise(s, local)
-    episodes, taken = _episodes(s, noise, local)
-    shifts = _shift_changes(s, noise, taken, local)
+    # short episodes first (they would bend the boundary search), then boundaries
+    # (lasting shifts and long temporary ones), then the episodes the boundaries missed
+    widths = _episode_widths(len(s.y), local)
+    short, taken = _episodes(s, noise, local, [w for w in widths if w < local.min_segment_days], np.zeros(len(s.y), bool))
+    shifts, temporary = _shift_changes(s, noise, taken, local)
+    long, _ = _episodes(s, noise, local, [w for w in widths if w >= local.min_segment_days], taken | temporary)
+    episodes = short + long
     unit = {"count": f"per {freq.unit}", "ratio": "rate", "gauge": ""}[kind]
     out = []
     for c in sorted(episodes + shifts, key=lambda c: (c.start, c.kind)):

@@ -39,6 +39,8 @@ class ScanResult:
     candidates: int
     anomalies: int
     explained: int
+    gaps: dict[str, list[dt.date]]  # metric -> days with no data (unknown, never anomalies)
+    too_small: int  # series too small to ever show a change (not detected; see detect.too_small)
 
 
 def scan_project(project: Project, metrics: Iterable[str] = (), progress: Progress | None = None) -> ScanResult:
@@ -66,7 +68,7 @@ def scan_project(project: Project, metrics: Iterable[str] = (), progress: Progre
             if series_set is not None:
                 sets[name] = series_set
     kept = [a for a in previous if a.metric not in chosen]
-    totals = dict(series=0, rescanned=0, candidates=0)
+    totals = dict(series=0, rescanned=0, candidates=0, too_small=0)
     new_state: list[tuple[str, str, str]] = []
     for name, series_set in sets.items():
         found, stats, fingerprints = _scan_metric(
@@ -77,10 +79,12 @@ def scan_project(project: Project, metrics: Iterable[str] = (), progress: Progre
         for key in totals:
             totals[key] += stats[key]
     explain_anomalies(kept, annotations, sets, config, verdicts)
+    gaps = {name: [ss.day(i) for i in np.flatnonzero(ss.gaps)] for name, ss in sets.items() if ss.gaps is not None and ss.gaps.any()}
     with project.store() as store:
         mirror_to_store(store.con, annotations, config.timezone)  # its own transaction
         with store.transaction():
             _save(store, kept, chosen, new_state, config)
+            _save_gaps(store, chosen, gaps)
     return ScanResult(
         metrics=len(sets),
         series=totals["series"],
@@ -88,12 +92,14 @@ def scan_project(project: Project, metrics: Iterable[str] = (), progress: Progre
         candidates=totals["candidates"],
         anomalies=len(kept),
         explained=sum(1 for a in kept if a.explained),
+        gaps=gaps,
+        too_small=totals["too_small"],
     )
 
 
 def _scan_metric(series_set, config, annotations, state, previous, progress):
     """Anomalies of one metric: stored ones for unchanged series, fresh detections for the rest."""
-    from ctxmetrics.detect import prescreen
+    from ctxmetrics.detect import prescreen, too_small
 
     settings = config.detection_for(series_set.metric)
     masks = known_masks(series_set, annotations, config.timezone)
@@ -107,8 +113,9 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
     if len(rows):
         # a full scan screens the cube in place: row-indexing would copy all of it
         chosen = slice(None) if len(rows) == len(changed) else rows
+        values = series_set.detection_values(chosen)
         picked = prescreen(
-            series_set.values[chosen],
+            values,
             settings,
             kind=series_set.kind,
             denominators=None if series_set.denominators is None else series_set.denominators[chosen],
@@ -116,8 +123,12 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
         )
         candidates = rows[picked]
     dens = series_set.denominators
+    small = int(too_small(
+        series_set.detection_values(slice(None)) if series_set.kind == "count" else series_set.values,
+        settings, series_set.kind, dens,
+    ).sum())
     batches = _detect_batches(
-        series_set.values[candidates],
+        series_set.detection_values(candidates),
         None if dens is None else dens[candidates],
         masks[candidates],
         settings,
@@ -133,7 +144,7 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
         done += len(changes_per_row)
         if progress:
             progress(series_set.metric, done, len(candidates))
-    stats = dict(series=len(series_set.keys), rescanned=len(rows), candidates=len(candidates))
+    stats = dict(series=len(series_set.keys), rescanned=len(rows), candidates=len(candidates), too_small=small)
     return found, stats, fingerprints
 
 
@@ -268,6 +279,14 @@ def _anomaly(series_set: SeriesSet, row: int, change, volume: float) -> Anomaly:
 
 
 # --- persistence ----------------------------------------------------------------
+def _save_gaps(store: Store, metrics: list[str], gaps: dict[str, list[dt.date]]) -> None:
+    """Replace the stored data gaps of the scanned metrics."""
+    store.con.execute("delete from data_gaps where list_contains(?, metric)", [metrics])
+    rows = [(metric, day) for metric, days in gaps.items() for day in days]
+    if rows:
+        store.con.executemany("insert into data_gaps values (?, ?)", rows)
+
+
 def _save(store: Store, anomalies: list[Anomaly], metrics: list[str], state, config: Config) -> None:
     import polars as pl
 
