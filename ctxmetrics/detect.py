@@ -470,27 +470,31 @@ def _pct(before: float, after: float) -> float:
 
 
 def _episode_widths(n: int, settings: DetectionSettings) -> list[int]:
-    """Window widths scanned: every width up to two weeks, then ~20% apart up to
-    `max_temporary_days` (a third of the series at most, so flanks remain)."""
-    widths, w = list(range(1, 15)), 14
+    """Window widths scanned: every width up to a week, then ~25% apart up to
+    `max_temporary_days` (a third of the series at most, so flanks remain). A window a
+    little off an episode's length still holds most of it; merging and the boundary
+    pass recover the exact ends."""
+    widths, w = list(range(1, 8)), 7
     while True:
-        w = int(round(w * 1.2))
+        w = int(round(w * 1.25))
         if w > settings.max_temporary_days:
             break
         widths.append(w)
     return [w for w in widths if 3 * w <= n]
 
 
-def _flank_days(w: int) -> int:
-    """Days each side that give an episode of `w` days its baseline."""
-    return max(42, min(2 * w, 112))
-
-
 class _Scan:
     """Window sums over a prepared series: every episode candidate is scored from these."""
 
-    def __init__(self, s: _Series, noise: _Noise, excluded: np.ndarray):
+    def __init__(self, s: _Series, noise: _Noise, excluded: np.ndarray, walls=()):
         keep = ~excluded
+        # lasting shifts found are walls: no flank reaches across one, no window spans one
+        n = len(s.y)
+        marks = np.zeros(n + 1, np.int64)
+        marks[np.asarray(walls, dtype=np.int64)] = 1
+        self.segment = np.cumsum(marks)  # segment number of each position 0..n
+        bounds = np.r_[0, np.sort(np.asarray(walls, dtype=np.int64)), n]
+        self.seg_lo, self.seg_hi = bounds[:-1], bounds[1:]
 
         def cum(v):
             return np.concatenate(([0.0], np.cumsum(v)))
@@ -506,82 +510,111 @@ class _Scan:
         self.x, self.factor = cum(s.num * s.factor), cum(s.factor)
         self.kx, self.kfactor = cum(s.num * s.factor * keep), cum(s.factor * keep)
         self.shape = s.shape
+        # how much noisier the days are than the count model says (>= 1), for count z:
+        # the negative-binomial variance on the stabilised scale is the Poisson part
+        # (floor_var) plus the share of the gamma part, 1 - floor_var * factor
+        floor = s.floor_var > 0
+        model = s.floor_var + np.maximum(1.0 - s.floor_var * s.factor, 0.0)
+        self.excess, self.excess_tail = (
+            max(1.0, float(_median(sd[floor] ** 2 / model[floor]))) if floor.any() else 1.0
+            for sd in (noise.scale, noise.tail)
+        )
         self.n = len(s.y)
 
 
-def _window_scores(sc: _Scan, noise: _Noise, w: int, settings: DetectionSettings):
-    """Score, direction sign and levels (before, during) of every w-day window.
+def _window_scores(sc: _Scan, noise: _Noise, widths: np.ndarray, settings: DetectionSettings):
+    """Score, direction sign, levels (before, during) and change % of every window.
 
-    The window is compared with the days before it and the days after it (known-event
-    days and other episodes left out); an episode must differ from both in the same
-    direction: the score is the window against both flanks pooled, as long as each flank
-    alone shows at least half of it (else the weaker flank's score). A trend or a lasting
-    shift moves one flank with the window and so scores nothing. Near the ends of the series a short
-    window (< `min_segment_days`) is judged against the one flank it has.
+    Arrays are (widths x starts); a window that would run past the end scores 0. The
+    window is compared with the days before it and the days after it (known-event days
+    and other episodes left out); an episode must differ from both in the same direction:
+    the score is the window against both flanks pooled (counts: by their likelihood), as
+    long as each flank alone shows at least half of it (else the weaker flank's score).
+    A trend or a lasting shift moves one flank with the window and so scores nothing.
+    Near the ends of the series a short window (< `min_segment_days`) is judged against
+    the one flank it has.
     """
-    n, f = sc.n, _flank_days(w)
-    t = np.arange(0, n - w + 1)
+    n = sc.n
+    w = np.asarray(widths)[:, None]
+    t = np.arange(n)[None, :]
+    end = np.minimum(t + w, n)
+    f = np.maximum(42, np.minimum(2 * w, 112))  # flank days each side
     short = w <= settings.spike_max_days
-    wy, wt = (sc.wy_tail, sc.w_tail) if short else (sc.wy_body, sc.w_body)
-    weight = wt[t + w] - wt[t]
-    m_w = (wy[t + w] - wy[t]) / weight
+    weight = np.where(short, sc.w_tail[end] - sc.w_tail[t], sc.w_body[end] - sc.w_body[t])
     long_run = noise.lrv / noise.day_var  # autocorrelation: variance of long means grows by this
-    v_w = (1.0 + (long_run - 1.0) * min(w - 1, 6) / 6) / weight
-    lo_b, hi_a = np.maximum(t - f, 0), np.minimum(t + w + f, n)
-    k_b, k_a = sc.k[t] - sc.k[lo_b], sc.k[hi_a] - sc.k[t + w]
-    kw_b, kw_a = sc.kw[t] - sc.kw[lo_b], sc.kw[hi_a] - sc.kw[t + w]
+    seg = sc.segment[t]
+    lo_b, hi_a = np.maximum(t - f, sc.seg_lo[seg]), np.minimum(end + f, sc.seg_hi[seg])
+    inside = sc.segment[np.maximum(end - 1, 0)] == seg  # the window spans no wall
+    k_b, k_a = sc.k[t] - sc.k[lo_b], sc.k[hi_a] - sc.k[end]
+    kw_b, kw_a = sc.kw[t] - sc.kw[lo_b], sc.kw[hi_a] - sc.kw[end]
     with np.errstate(invalid="ignore", divide="ignore"):
-        m_b = (sc.kwy[t] - sc.kwy[lo_b]) / kw_b
-        m_a = (sc.kwy[hi_a] - sc.kwy[t + w]) / kw_a
-        z_b = (m_w - m_b) / np.sqrt(v_w + long_run / kw_b)
-        z_a = (m_w - m_a) / np.sqrt(v_w + long_run / kw_a)
-        m_ba = (sc.kwy[t] - sc.kwy[lo_b] + sc.kwy[hi_a] - sc.kwy[t + w]) / (kw_b + kw_a)
-        z_ba = (m_w - m_ba) / np.sqrt(v_w + long_run / (kw_b + kw_a))
-        lvl_b = (sc.knum[t] - sc.knum[lo_b]) / (sc.kden[t] - sc.kden[lo_b])
-        lvl_a = (sc.knum[hi_a] - sc.knum[t + w]) / (sc.kden[hi_a] - sc.kden[t + w])
-        during = (sc.num[t + w] - sc.num[t]) / (sc.den[t + w] - sc.den[t])
-    need = min(7, f)
-    has_b, has_a = k_b >= need, k_a >= need
+        m_w = np.where(short, sc.wy_tail[end] - sc.wy_tail[t], sc.wy_body[end] - sc.wy_body[t]) / weight
+        v_w = (1.0 + (long_run - 1.0) * np.minimum(w - 1, 6) / 6) / weight
+        sum_b, sum_a = sc.kwy[t] - sc.kwy[lo_b], sc.kwy[hi_a] - sc.kwy[end]
+        z_b = (m_w - sum_b / kw_b) / np.sqrt(v_w + long_run / kw_b)
+        z_a = (m_w - sum_a / kw_a) / np.sqrt(v_w + long_run / kw_a)
+        z_ba = (m_w - (sum_b + sum_a) / (kw_b + kw_a)) / np.sqrt(v_w + long_run / (kw_b + kw_a))
+        if sc.shape is not None:
+            # few events: their likelihood, where the normal approximation loses power
+            ramp = 1.0 + (long_run - 1.0) * np.minimum(w - 1, 6) / 6
+            z_count, expected = _count_z(sc, t, end, w, lo_b, hi_a)
+            z_count /= np.sqrt(np.where(short, sc.excess_tail, sc.excess) * ramp)
+            z_ba = np.where(expected < _FEW_EVENTS, z_count, z_ba)
+    has_b, has_a = k_b >= 7, k_a >= 7
     both = has_b & has_a & (np.sign(z_b) == np.sign(z_a))
-    if sc.shape is not None:
-        z_ba = _count_z(sc, t, w, lo_b, hi_a)
     weaker = np.minimum(np.abs(z_b), np.abs(z_a))
     # both flanks pooled give the power; each flank alone must still show half of it
     score = np.where(both, np.where(weaker >= 0.5 * np.abs(z_ba), np.abs(z_ba), weaker), 0.0)
     # the flank that is closer to the window is the baseline reported
-    closer_b = np.abs(z_b) <= np.abs(z_a)
-    before = np.where(both & ~closer_b, lvl_a, lvl_b)
-    sign = np.sign(np.where(both & ~closer_b, z_a, z_b))
-    if w < settings.min_segment_days:
-        only_b, only_a = has_b & ~has_a, has_a & ~has_b
-        score = np.where(only_b, np.abs(z_b), np.where(only_a, np.abs(z_a), score))
-        before = np.where(only_a, lvl_a, before)
-        sign = np.where(only_a, np.sign(z_a), sign)
-    return t, np.nan_to_num(score), sign, before, during
+    use_a = both & (np.abs(z_a) < np.abs(z_b))
+    one_sided = w < settings.min_segment_days
+    only_b, only_a = one_sided & has_b & ~has_a, one_sided & has_a & ~has_b
+    score = np.where(only_b, np.abs(z_b), np.where(only_a, np.abs(z_a), score))
+    use_a |= only_a
+    sign = np.sign(np.where(use_a, z_a, z_b))
+    score = np.where((t + w <= n) & inside, np.nan_to_num(score), 0.0)
+    # levels only where the score passes (few windows): the rest never need them
+    rows, cols = np.nonzero(score >= settings.min_score)
+    pct = np.zeros(score.shape)
+    before, during = np.zeros(score.shape), np.zeros(score.shape)
+    if rows.size:
+        tt, ee, lb, ha = cols, end[rows, cols], lo_b[rows, cols], hi_a[rows, cols]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lvl_b = (sc.knum[tt] - sc.knum[lb]) / (sc.kden[tt] - sc.kden[lb])
+            lvl_a = (sc.knum[ha] - sc.knum[ee]) / (sc.kden[ha] - sc.kden[ee])
+            level = (sc.num[ee] - sc.num[tt]) / (sc.den[ee] - sc.den[tt])
+        before[rows, cols] = np.where(use_a[rows, cols], lvl_a, lvl_b)
+        during[rows, cols] = level
+        pct[rows, cols] = _pct_array(before[rows, cols], level)
+    return score, sign, before, during, pct
 
 
-def _count_z(sc: _Scan, t: np.ndarray, w: int, lo_b: np.ndarray, hi_a: np.ndarray) -> np.ndarray:
-    """Signed deviance z of each window's event count against the rate of its flanks.
+_FEW_EVENTS = 50  # below this many expected events in a window, counts are judged by their likelihood
+
+
+def _count_z(sc: _Scan, t, end, w, lo_b, hi_a) -> tuple[np.ndarray, np.ndarray]:
+    """Signed deviance z of each window's event count against the rate of its flanks,
+    and the expected count.
 
     Poisson deviance 2(o log(o/e) - (o - e)) of the observed count o against the expected
     e (flank rate times the window's weekday factors), shrunk for the overdispersion
     (variance e + e^2/(k w)) and for the flanks' own sampling error (e / flank events).
     At low volume this keeps the power a transform loses: 0 events where 14 were expected
-    is a z of ~5, not ~3.
+    is a z of ~5, not ~3. The caller shrinks it further by the noise the data shows
+    beyond the count model and by autocorrelation.
     """
-    observed = sc.x[t + w] - sc.x[t]
-    flank_x = sc.kx[t] - sc.kx[lo_b] + sc.kx[hi_a] - sc.kx[t + w]
-    flank_f = sc.kfactor[t] - sc.kfactor[lo_b] + sc.kfactor[hi_a] - sc.kfactor[t + w]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        expected = flank_x / flank_f * (sc.factor[t + w] - sc.factor[t])
-        log_term = np.where(observed > 0, observed * np.log(observed / expected), 0.0)
-        deviance = np.maximum(2.0 * (log_term - (observed - expected)), 0.0)
-        shrink = 1.0 + expected / (sc.shape * w) + expected / flank_x
-        z = np.sign(observed - expected) * np.sqrt(deviance / shrink)
-    return np.where(np.isfinite(z) & (expected > 0), z, 0.0)
+    observed = sc.x[end] - sc.x[t]
+    flank_x = sc.kx[t] - sc.kx[lo_b] + sc.kx[hi_a] - sc.kx[end]
+    flank_f = sc.kfactor[t] - sc.kfactor[lo_b] + sc.kfactor[hi_a] - sc.kfactor[end]
+    expected = flank_x / flank_f * (sc.factor[end] - sc.factor[t])
+    log_term = np.where(observed > 0, observed * np.log(np.maximum(observed, 1e-12) / expected), 0.0)
+    deviance = np.maximum(2.0 * (log_term - (observed - expected)), 0.0)
+    shrink = 1.0 + expected / (sc.shape * w) + expected / flank_x
+    z = np.sign(observed - expected) * np.sqrt(deviance / shrink)
+    return np.where(np.isfinite(z) & (expected > 0), z, 0.0), np.nan_to_num(expected, nan=np.inf)
 
 
-def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths: list[int], taken: np.ndarray, accept: int) -> tuple[list[Change], np.ndarray]:
+def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, taken: np.ndarray, accept: int, walls=()) -> tuple[list[Change], np.ndarray, np.ndarray]:
     """Temporary episodes of the given widths, each scored as a whole.
 
     A multiscale scan (every start, each width) compares each window's mean with its
@@ -593,40 +626,56 @@ def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths: li
     reported) and left to a later pass.
 
     Returns:
-        The episodes and `taken` with their days added.
+        The episodes, `taken` with their days added, and the days set aside.
     """
     taken = taken.copy()
     aside = np.zeros(len(s.y), bool)
     found: list[tuple[int, int, float]] = []  # [start, stop) and sign of each episode
-    single_z = np.abs(noise.z)
+    widths = np.asarray(widths)
+    if widths.size == 0:
+        return [], taken, aside
     sized = s.shape is not None or bool(s.floor_var.any())
+    t = np.arange(len(s.y))[None, :]
+    end = np.minimum(t + widths[:, None], len(s.y))
     while True:
-        sc = _Scan(s, noise, s.known | taken | aside)
+        sc = _Scan(s, noise, s.known | taken | aside, walls)
         free = np.concatenate(([0], np.cumsum(taken | aside)))
-        best = None
-        for w in widths:
-            t, score, sign, before, during = _window_scores(sc, noise, w, settings)
-            if w == 1 and s.shape is not None:
-                score = np.minimum(score, single_z)  # a single small count: its exact tail
-            pct = _pct_array(before, during)
-            ok = (free[t + w] == free[t]) & (score >= settings.min_score)
-            if sized:  # counts and rates: the size must matter too
-                ok &= np.abs(pct) >= settings.min_change_pct
-            if ok.any():
-                i = int(np.argmax(np.where(ok, score, -1.0)))
-                if best is None or score[i] > best[0]:
-                    best = (float(score[i]), int(t[i]), w, float(sign[i]), float(before[i]), float(during[i]))
-        if best is None:
-            return _merge_adjacent(s, noise, settings, sorted(found), taken), taken
-        score, start, w, sign, before, during = best
+        score, sign, before, during, pct = _window_scores(sc, noise, widths, settings)
+        ok = (free[end] == free[t]) & (score >= settings.min_score)
+        if sized:  # counts and rates: the size must matter too
+            ok &= np.abs(pct) >= settings.min_change_pct
+        if not ok.any():
+            return _merge_adjacent(s, noise, settings, sorted(found), taken, walls), taken, aside
+        passing = np.where(ok, score, 0.0)
+        row, start = np.unravel_index(int(np.argmax(passing)), passing.shape)
+        if widths[row] <= accept:
+            row, start = _widest_fit(row, start, passing, pct, widths, accept)
+        w = int(widths[row])
         if w > accept:
             aside[start : start + w] = True
             continue
         taken[start : start + w] = True
-        found.append((start, start + w, sign))
+        found.append((int(start), int(start) + w, float(sign[row, start])))
 
 
-def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, found, taken: np.ndarray) -> list[Change]:
+def _widest_fit(row: int, start: int, passing: np.ndarray, pct: np.ndarray, widths: np.ndarray, accept: int):
+    """The best wider passing window (> `accept` days) holding the short winner, if it
+    scores at least 3/4 of it with at least half of its change: the short window is then
+    only the peak of a longer episode. Returns (row, start) of the window chosen."""
+    w, score, change = widths[row], passing[row, start], pct[row, start]
+    best = (row, start)
+    best_score = 0.0
+    for r in np.flatnonzero(widths > accept):
+        lo, hi = max(start + w - widths[r], 0), start
+        scores = passing[r, lo : hi + 1]
+        # a long window that is only the short peak diluted has a much smaller change
+        scores = np.where(pct[r, lo : hi + 1] / change >= 0.5, scores, 0.0)
+        if scores.size and scores.max() >= 0.75 * score and scores.max() > best_score:
+            best, best_score = (r, lo + int(np.argmax(scores))), float(scores.max())
+    return best
+
+
+def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, found, taken: np.ndarray, walls=()) -> list[Change]:
     """One change per episode: touching windows that moved the same way are one episode
     (a lockdown that deepens midway), scored again as a whole."""
     merged: list[list] = []
@@ -639,12 +688,11 @@ def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, foun
     for a, b, sign in merged:
         others = taken.copy()
         others[a:b] = False
-        sc = _Scan(s, noise, s.known | others)
-        t, score, sgn, before, during = _window_scores(sc, noise, b - a, settings)
+        sc = _Scan(s, noise, s.known | others, walls)
+        score, sgn, before, during, _ = (v[0] for v in _window_scores(sc, noise, np.array([b - a]), replace(settings, min_score=0.0)))
         score_ab = float(score[a]) if sgn[a] == sign else 0.0
-        if b - a == 1 and s.shape is not None:
-            score_ab = min(score_ab, float(abs(noise.z[a])))
-        changes.append(_level_change("spike", s, a, b - 1, float(before[a]), float(during[a]), sign, score_ab))
+        if score_ab >= settings.min_score:  # the whole must pass as its parts did
+            changes.append(_level_change("spike", s, a, b - 1, float(before[a]), float(during[a]), sign, score_ab))
     return changes
 
 
@@ -909,13 +957,17 @@ def find_changes(
     if dates is not None and freq.name in ("daily", "weekly"):
         _remove_calendar(s, np.asarray(dates, dtype="datetime64[D]")[0], freq.step_days)
     noise = _noise(s, local)
-    # short episodes first (they would bend the boundary search), then boundaries
-    # (lasting shifts and long temporary ones), then the episodes the boundaries missed
+    # short episodes first (they would bend the boundary search; a short peak of a longer
+    # episode is set aside, not reported), then boundaries (lasting shifts and long
+    # temporary ones), then every episode the boundaries missed
     widths = _episode_widths(len(s.y), local)
-    short, taken = _episodes(s, noise, local, widths, np.zeros(len(s.y), bool), accept=local.min_segment_days - 1)
+    short, taken, aside = _episodes(s, noise, local, widths, np.zeros(len(s.y), bool), accept=local.min_segment_days - 1)
     shifts, temporary = _shift_changes(s, noise, taken, local)
-    long, _ = _episodes(s, noise, local, [w for w in widths if w >= local.min_segment_days], taken | temporary, accept=len(s.y))
-    episodes = short + long
+    rest = []
+    if aside.any() or temporary.any() or shifts:  # else the same scan again would find nothing
+        walls = np.searchsorted(s.index, [c.start for c in shifts if c.end is None])
+        rest, _, _ = _episodes(s, noise, local, widths, taken | temporary, accept=len(s.y), walls=walls)
+    episodes = short + rest
     unit = {"count": f"per {freq.unit}", "ratio": "rate", "gauge": ""}[kind]
     out = []
     for c in sorted(episodes + shifts, key=lambda c: (c.start, c.kind)):

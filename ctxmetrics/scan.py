@@ -133,7 +133,7 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
         masks[candidates],
         settings,
         series_set.kind,
-        weekday,
+        series_set.start,
     )
     done = 0
     for offset, changes_per_row in batches:
@@ -148,9 +148,11 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
     return found, stats, fingerprints
 
 
-def _detect_rows(values, denominators, masks, settings, kind, weekday):
+def _detect_rows(values, denominators, masks, settings, kind, start):
     """Run the per-series detector over a block of rows (also in worker processes)."""
     from ctxmetrics.detect import find_changes
+
+    dates = np.datetime64(start, "D") + np.arange(values.shape[1])
 
     return [
         find_changes(
@@ -159,13 +161,13 @@ def _detect_rows(values, denominators, masks, settings, kind, weekday):
             denominators=None if denominators is None else denominators[i],
             settings=settings,
             known_mask=masks[i],
-            start_weekday=weekday,
+            dates=dates,
         )
         for i in range(len(values))
     ]
 
 
-def _detect_batches(values, denominators, masks, settings, kind, weekday):
+def _detect_batches(values, denominators, masks, settings, kind, start):
     """Yield (first row, changes per row) for blocks of candidate rows.
 
     Many candidates are spread over forked worker processes (spawned ones would re-import
@@ -178,7 +180,7 @@ def _detect_batches(values, denominators, masks, settings, kind, weekday):
 
     def part(lo):
         den = None if denominators is None else denominators[lo : lo + BATCH_ROWS]
-        return values[lo : lo + BATCH_ROWS], den, masks[lo : lo + BATCH_ROWS], settings, kind, weekday
+        return values[lo : lo + BATCH_ROWS], den, masks[lo : lo + BATCH_ROWS], settings, kind, start
 
     if workers < 2:
         for lo in blocks:
