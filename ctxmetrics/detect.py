@@ -274,7 +274,7 @@ def _same_season_each_year(s: _Series, days: np.ndarray, calendar: np.ndarray, c
     return bool(np.corrcoef(curves[0], curves[1])[0, 1] >= 0.5)
 
 
-def _remove_calendar(s: _Series, first_day, step_days: int) -> None:
+def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, first_day, step_days: int) -> None:
     """Take the yearly season and the month-/quarter-end closes out of `s` (in place).
 
     Fitted with an intercept and a linear trend on the stabilised scale (`_robust_fit`),
@@ -285,8 +285,15 @@ def _remove_calendar(s: _Series, first_day, step_days: int) -> None:
     calendar = _calendar_columns(days, int(s.index[-1] - s.index[0] + 1) * step_days, step_days == 1)
     if calendar is None:
         return
-    coef = _robust_fit(s.y, calendar, ~s.known)
-    if coef is None or not _same_season_each_year(s, days, calendar, coef):
+    # level steps where a first segmentation puts them are fitted alongside, so that a
+    # lasting shift is not mistaken for part of the season (with < 2 years they look alike)
+    strong = replace(settings, min_score=1.5 * settings.min_score)  # only clear steps: a season bends, it does not jump
+    steps = np.column_stack([np.arange(len(s.y)) >= b for b in _candidates(s.y, noise, strong)] or [np.zeros(len(s.y))])
+    coef = _robust_fit(s.y, np.column_stack((calendar, steps)), ~s.known)
+    if coef is None:
+        return
+    coef = coef[: calendar.shape[1]]
+    if not _same_season_each_year(s, days, calendar, coef):
         return
     s.y = s.y - calendar @ coef
     if s.shape is not None:
@@ -835,7 +842,7 @@ def _reverts(first: _Step, second: _Step, settings: DetectionSettings) -> bool:
     return (
         np.sign(second.y_after - second.y_before) == -np.sign(jump)
         and second.at - first.at <= settings.max_temporary_days
-        and abs(back) <= 0.5 * abs(jump)
+        and abs(back) <= 0.3 * abs(jump)
     )
 
 
@@ -993,7 +1000,7 @@ def find_changes(
     if s is None:
         return []
     if dates is not None and freq.name in ("daily", "weekly"):
-        _remove_calendar(s, np.asarray(dates, dtype="datetime64[D]")[0], freq.step_days)
+        _remove_calendar(s, _noise(s, local), local, np.asarray(dates, dtype="datetime64[D]")[0], freq.step_days)
     noise = _noise(s, local)
     # short episodes first (they would bend the boundary search; a short peak of a longer
     # episode is set aside, not reported), then boundaries (lasting shifts and long
