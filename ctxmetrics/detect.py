@@ -690,6 +690,7 @@ def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, ta
             return _merge_adjacent(s, noise, settings, sorted(found), taken, walls), taken, aside
         passing = np.where(ok, score, 0.0)
         row, start = np.unravel_index(int(np.argmax(passing)), passing.shape)
+        row, start = _narrowest_fit(row, start, passing, widths)
         if widths[row] <= accept:
             row, start = _widest_fit(row, start, passing, pct, widths, accept)
         w = int(widths[row])
@@ -698,6 +699,17 @@ def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, ta
             continue
         taken[start : start + w] = True
         found.append((int(start), int(start) + w, float(sign[row, start])))
+
+
+def _narrowest_fit(row: int, start: int, passing: np.ndarray, widths: np.ndarray):
+    """The narrowest passing window inside the winner that scores nearly as well (95%):
+    a storm day should not take a quiet Sunday along. Returns (row, start)."""
+    w, score = widths[row], passing[row, start]
+    for r in range(row):
+        inner = passing[r, start : start + w - widths[r] + 1]
+        if inner.size and inner.max() >= 0.95 * score:
+            return r, start + int(np.argmax(inner))
+    return row, start
 
 
 def _widest_fit(row: int, start: int, passing: np.ndarray, pct: np.ndarray, widths: np.ndarray, accept: int):
