@@ -1,22 +1,22 @@
-"""The detector: daily series (numpy) in, `Change` records out; a vectorised pre-screen.
+"""The detector: one series (numpy) in, `Change` records out; a vectorised pre-screen.
 
-Pipeline of `detect_series` (docs/contract.md, "How detection should work"):
+`find_changes` is the single entry point (docs/contract.md, "How detection should work"):
 
-1. Prepare: drop unknown days, remove the weekly profile (multiplicative for counts,
-   additive on the stabilised scale for ratios and gauges) and stabilise the variance
-   (negative-binomial Anscombe for counts, arcsine-sqrt for rates). Days in `known_mask` never shape the
-   profile, the baseline or the noise estimate.
-2. Noise: a local level (rolling median), per-weekday robust day-to-day scales with a
-   sampling floor (Poisson for counts, binomial for rates), and a long-run variance from
-   differences of adjacent block means, so autocorrelated noise and slow trends are not
-   mistaken for signal.
-3. Spikes: 1..`spike_max_days` runs of large robust residuals; masked afterwards.
-4. Level shifts: ruptures KernelCPD (linear kernel = penalised l2) with a penalty scaled
-   by the long-run variance; every boundary is re-measured on windows of at most
-   `level_window_days` each side and dropped unless significant and large. A shift that
-   reverts within `max_temporary_days` becomes one temporary anomaly (kind "spike").
+1. Prepare: place the values on the grid of their frequency (gaps are NaN, unknown),
+   remove the season of that frequency (weekdays; months of a monthly series) and
+   stabilise the variance (negative binomial for counts, arcsine-sqrt for rates). Daily
+   and weekly series with >= 13 months also lose the yearly season and the sales
+   calendar (quarter- and month-end closes). Known days never shape normal.
+2. Noise: a local level, per-weekday robust scales relative to each day's sampling
+   variance, a tail scale the anomalies cannot inflate, and a long-run variance for
+   autocorrelation.
+3. Episodes: a multiscale scan of windows (1 day to `max_temporary_days`) against both
+   flanks, scored as a whole (counts at low volume by their likelihood); short ones first.
+4. Level shifts: ruptures KernelCPD (linear kernel) with a penalty from the long-run
+   variance, every boundary re-measured on weighted windows; a shift that reverts becomes
+   one temporary episode. Then the scan again for the episodes the boundaries missed.
 
-`prescreen` is the cheap vectorised filter over many series run before `detect_series`.
+`prescreen` is the cheap vectorised filter over many series run before `find_changes`.
 """
 from __future__ import annotations
 
@@ -1246,9 +1246,9 @@ def prescreen(
     denominators=None,
     start_weekday: int = 0,
 ) -> np.ndarray:
-    """Vectorised filter: which series are worth running `detect_series` on.
+    """Vectorised filter: which series are worth running `find_changes` on.
 
-    Per row: weekday profile removed and variance stabilised as in `detect_series`, then a
+    Per row: weekday profile removed and variance stabilised as in `find_changes`, then a
     spike statistic (residual against neighbouring days in robust sds, with the expected
     extra variance of weekend days) and
     MOSUM statistics (differences of adjacent 7-, 28- and 56-day means, robustly
@@ -1256,7 +1256,7 @@ def prescreen(
     processed in chunks so 100k x 730 fits in a few hundred MB.
 
     Args:
-        matrix: Shape (n_series, n_days); values as for `detect_series`.
+        matrix: Shape (n_series, n_days); values as for `find_changes` (NaN: unknown day).
         settings: Detection thresholds; the screen is looser than the detector.
         kind: "count", "ratio" or "gauge".
         denominators: Ratios only: same shape as `matrix`.

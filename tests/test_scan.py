@@ -160,3 +160,22 @@ def test_fingerprints_match_hashing_each_row_alone(project):
             digest.update(np.ascontiguousarray(block).tobytes())
         assert fingerprints[row] == digest.hexdigest()
     assert len(set(fingerprints)) == len(fingerprints)
+
+
+def test_days_missing_from_the_export_are_gaps_not_anomalies(project_dir):
+    import polars as pl
+
+    from ctxmetrics.results import load_gaps
+    from ctxmetrics.why import format_answer, why
+
+    project = Project(project_dir)
+    frame = generate_funnel(7, days=365, effects=[]).frame
+    missing = [dt.date(2025, 6, 10), dt.date(2025, 6, 11)]
+    ingest_frame(project, frame.filter(~pl.col("date").cast(pl.Date).is_in(missing)))
+    result = scan_project(project)
+    assert result.gaps and all(days == missing for days in result.gaps.values())
+    assert not [a for a in anomalies_of(project) if a.start in missing]
+    with project.store(read_only=True) as store:
+        assert ("leads", missing[0]) in load_gaps(store)
+    text = format_answer(why(project, "leads", on=missing[0]))
+    assert "Data quality: no data for leads on 2025-06-10 (unknown days, not zeros)." in text
