@@ -265,6 +265,8 @@ def _fingerprint(series_set: SeriesSet, masks: np.ndarray, settings) -> list[str
 
 
 def _anomaly(series_set: SeriesSet, row: int, change, volume: float) -> Anomaly:
+    """An anomaly at the precision it is stored with, so that a fresh detection and one
+    kept from the last scan rank and link identically."""
     return Anomaly(
         metric=series_set.metric,
         segment=dict(series_set.segments[row]),
@@ -272,11 +274,11 @@ def _anomaly(series_set: SeriesSet, row: int, change, volume: float) -> Anomaly:
         direction=change.direction,
         start=series_set.day(change.start),
         end=None if change.end is None else series_set.day(change.end),
-        before=float(change.before),
-        after=float(change.after),
-        change_pct=float(change.change_pct),
-        score=float(change.score),
-        volume=volume,
+        before=round(float(change.before), 4),
+        after=round(float(change.after), 4),
+        change_pct=round(float(change.change_pct), 1),
+        score=round(float(change.score), 2),
+        volume=round(volume, 2),
     )
 
 
