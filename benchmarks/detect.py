@@ -4,9 +4,9 @@ Usage: python benchmarks/detect.py [--quick]
 
 For 10k and 100k series x 730 days (--quick: 10k only), white and AR(1) noise: pre-screen
 time, series/s, peak memory, recall against the injected truth and the share kept; then
-detect_series time per candidate. Finally, on a 1k sample (--quick: 100), the same
+find_changes time per candidate. Finally, on a 1k sample (--quick: 100), the same
 detection as a plain per-series ruptures Pelt(model="l2") loop versus pre-screen +
-detect_series, as a time ratio measured in this run.
+find_changes, as a time ratio measured in this run.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import tracemalloc
 import numpy as np
 
 from ctxmetrics.config import DetectionSettings
-from ctxmetrics.detect import _noise, _prepare, detect_series, prescreen
+from ctxmetrics.detect import _noise, _prepare, find_changes, prescreen
 from ctxmetrics.synth import many_series
 
 SETTINGS = DetectionSettings()
@@ -43,7 +43,7 @@ def peak_prescreen_mb(matrix) -> float:
 
 
 def screen_report(n: int, noise: str) -> None:
-    """Pre-screen and detect_series figures for one size and noise type."""
+    """Pre-screen and find_changes figures for one size and noise type."""
     matrix, truth = many_series(n, days=DAYS, shift_fraction=0.05, noise=noise, seed=11)
     prescreen(matrix[:1000], SETTINGS)  # warm-up: thread pool, first-touch of numpy paths
     keep, seconds = timed(prescreen, matrix, SETTINGS)
@@ -55,12 +55,12 @@ def screen_report(n: int, noise: str) -> None:
         f"recall {recall:.3f} ({len(effect_rows)} effects)  kept {keep.mean():.1%}"
     )
     candidates = np.flatnonzero(keep)[:DETECT_SAMPLE]
-    found, seconds = timed(lambda: [detect_series(matrix[i], SETTINGS) for i in candidates])
+    found, seconds = timed(lambda: [find_changes(matrix[i], settings=SETTINGS) for i in candidates])
     true_rows = set(effect_rows.tolist())
     flagged = [int(i) for k, i in enumerate(candidates) if found[k]]
     hits = sum(i in true_rows for i in flagged)
     print(
-        f"  {'':>7}   detect_series {1e3 * seconds / len(candidates):.2f} ms per candidate "
+        f"  {'':>7}   find_changes {1e3 * seconds / len(candidates):.2f} ms per candidate "
         f"({len(candidates)} timed; {len(flagged)} flagged: {hits} with an injected effect, "
         f"{len(flagged) - hits} clean)"
     )
@@ -84,13 +84,13 @@ def pelt_loop(matrix) -> list[list[int]]:
 
 
 def ours(matrix) -> list[list]:
-    """Pre-screen, then detect_series on the kept rows only."""
+    """Pre-screen, then find_changes on the kept rows only."""
     keep = prescreen(matrix, SETTINGS)
-    return [detect_series(row, SETTINGS) if k else [] for row, k in zip(matrix, keep)]
+    return [find_changes(row, settings=SETTINGS) if k else [] for row, k in zip(matrix, keep)]
 
 
 def pelt_report(n: int) -> None:
-    """Time ratio of the Pelt loop to pre-screen + detect_series on the same rows."""
+    """Time ratio of the Pelt loop to pre-screen + find_changes on the same rows."""
     import ruptures  # noqa: F401  (import cost kept out of both timings)
 
     matrix, _ = many_series(n, days=DAYS, shift_fraction=0.05, noise="white", seed=12)
@@ -98,7 +98,7 @@ def pelt_report(n: int) -> None:
     _, t_ours = timed(ours, matrix)
     print(
         f"  {n} series: Pelt(model='l2', jump=5, min_size={SETTINGS.min_segment_days}) loop {t_pelt:.2f} s "
-        f"({1e3 * t_pelt / n:.1f} ms/series); prescreen + detect_series {t_ours:.2f} s "
+        f"({1e3 * t_pelt / n:.1f} ms/series); prescreen + find_changes {t_ours:.2f} s "
         f"({1e3 * t_ours / n:.2f} ms/series); ratio {t_pelt / t_ours:.0f}x"
     )
     print("  (jump=5 keeps Pelt bearable: change points only every 5th day; jump=1 is ~25x slower)")

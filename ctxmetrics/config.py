@@ -13,7 +13,6 @@ AGGREGATES = ("sum", "mean")  # how rows of one day (sub-daily data) become the 
 GRANULARITIES = ("daily", "weekly", "monthly")
 FILE_FORMATS = ("long", "wide", "events")
 COLUMN_ROLES = ("date", "metric", "value")
-EVENT_TYPES = ("campaign", "offsite", "outage", "pricing", "release", "holiday", "other")
 EXPECTS = ("up", "down")
 
 
@@ -43,7 +42,6 @@ class DetectionSettings:
 
     min_change_pct: float = 15.0  # smaller effects are not worth a manager's attention
     min_score: float = 5.0  # effect size in robust noise units
-    min_daily_volume: float = 5.0  # series with a smaller median daily count are skipped
     min_denominator: float = 30.0  # ratio series need this many denominator events per day
     spike_max_days: int = 3  # longer excursions are treated as (temporary) level shifts
     min_segment_days: int = 7  # shortest level-shift segment searched for
@@ -59,15 +57,30 @@ class EventWindow:
     lag: int
 
 
-DEFAULT_WINDOWS = {
-    "campaign": EventWindow(lead=2, lag=14),
-    "offsite": EventWindow(lead=1, lag=3),
-    "outage": EventWindow(lead=0, lag=1),
-    "pricing": EventWindow(lead=3, lag=21),
-    "release": EventWindow(lead=1, lag=14),
-    "holiday": EventWindow(lead=1, lag=1),
-    "other": EventWindow(lead=2, lag=7),
+@dataclass(frozen=True)
+class EventType:
+    """What an event type means for linking. It never changes what the detector sees:
+    `days_off` only keeps the event's days out of the baseline and noise estimates."""
+
+    window: EventWindow  # days before/after the event in which it can still act
+    usual_direction: str | None  # "up"/"down": the usual effect on volumes (None: either)
+    temporary: bool  # its effect ends when the event ends
+    days_off: bool  # its days are not normal days (left out of the baseline)
+    intended: bool = False  # meant to move a metric even without an explicit `expect`
+
+
+# The one table of event types (the explain windows are overridable in ctxmetrics.yaml).
+EVENT_TABLE = {
+    "campaign": EventType(EventWindow(lead=2, lag=14), "up", temporary=True, days_off=False, intended=True),
+    "offsite": EventType(EventWindow(lead=1, lag=3), "down", temporary=True, days_off=True),
+    "outage": EventType(EventWindow(lead=0, lag=1), "down", temporary=True, days_off=True),
+    "pricing": EventType(EventWindow(lead=3, lag=21), None, temporary=False, days_off=False, intended=True),
+    "release": EventType(EventWindow(lead=1, lag=14), None, temporary=False, days_off=False, intended=True),
+    "holiday": EventType(EventWindow(lead=1, lag=1), "down", temporary=True, days_off=True),
+    "other": EventType(EventWindow(lead=2, lag=7), None, temporary=False, days_off=False),
 }
+EVENT_TYPES = tuple(EVENT_TABLE)
+DEFAULT_WINDOWS = {name: t.window for name, t in EVENT_TABLE.items()}
 
 
 @dataclass(frozen=True)
@@ -346,7 +359,6 @@ metrics:
 detection:
   min_change_pct: 15       # ignore smaller relative changes
   min_score: 5.0           # effect size in robust noise units
-  min_daily_volume: 5      # skip segments whose median day has fewer events
   overrides:
     won: {min_change_pct: 25}
 

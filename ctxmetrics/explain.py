@@ -34,7 +34,7 @@ from itertools import combinations, product
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from ctxmetrics.anomaly import Anomaly, Cause
-from ctxmetrics.config import Config, EventWindow
+from ctxmetrics.config import EVENT_TABLE, Config, EventWindow
 from ctxmetrics.segments import is_within, segment_key, segment_label
 
 if TYPE_CHECKING:
@@ -44,13 +44,13 @@ if TYPE_CHECKING:
 __all__ = ["explain_anomalies", "missing_effects", "coverage", "USUAL_DIRECTION"]
 
 # The effect an event type usually has on volumes when `expect` is not given.
-USUAL_DIRECTION = {"outage": "down", "offsite": "down", "holiday": "down", "campaign": "up"}
+USUAL_DIRECTION = {name: t.usual_direction for name, t in EVENT_TABLE.items() if t.usual_direction}
 # Types whose effect should end with the event; a persistent shift outlasting them fits worse.
-TEMPORARY_TYPES = ("campaign", "outage", "offsite", "holiday")
+TEMPORARY_TYPES = tuple(name for name, t in EVENT_TABLE.items() if t.temporary)
 # Events that only take days away: once over, the days after them are normal again.
-DAYS_OFF_TYPES = ("outage", "offsite", "holiday")
+DAYS_OFF_TYPES = tuple(name for name, t in EVENT_TABLE.items() if t.days_off)
 # Events that are meant to move a metric even without an explicit `expect`.
-EFFECT_TYPES = ("campaign", "pricing", "release")
+EFFECT_TYPES = tuple(name for name, t in EVENT_TABLE.items() if t.intended)
 
 # Factors of the score. Each is a judgement, not a fit to one data set: an exact match is
 # worth 1, a weaker but valid match a little less, a contradiction far less.

@@ -39,3 +39,26 @@ def record_verdict(store: Store, anomaly_id: str, annotation_id: str, verdict: s
         "insert into verdicts values (?, ?, ?, ?)",
         [anomaly_id, annotation_id, verdict, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)],
     )
+
+
+def load_gaps(store: Store, metric: str | None = None) -> list[tuple[str, dt.date]]:
+    """(metric, day) of every data gap the last scan found, oldest first; [] for a store
+    scanned before gaps were recorded."""
+    _, found = store.query_rows("select count(*) from information_schema.tables where table_name = 'data_gaps'")
+    if not found[0][0]:
+        return []
+    where, params = ("where metric = ?", [metric]) if metric else ("", [])
+    _, rows = store.query_rows(f"select metric, day from data_gaps {where} order by day, metric", params)
+    return [(m, d) for m, d in rows]
+
+
+def gap_text(metric: str, days: list[dt.date]) -> str:
+    """One data-quality line: "no data for leads on 2026-02-11" (runs of days joined)."""
+    runs: list[list[dt.date]] = []
+    for day in sorted(days):
+        if runs and (day - runs[-1][-1]).days == 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    spans = [f"{r[0]}" if len(r) == 1 else f"{r[0]} to {r[-1]}" for r in runs]
+    return f"no data for {metric} on {', '.join(spans)}"

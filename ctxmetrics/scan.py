@@ -18,15 +18,12 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ctxmetrics.anomaly import Anomaly
-from ctxmetrics.config import Config
+from ctxmetrics.config import EVENT_TABLE, Config
 from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.project import Project
 from ctxmetrics.series import SeriesSet, build_series_set, metric_names
 from ctxmetrics.results import load_anomalies, load_state, load_verdicts
 from ctxmetrics.store import Store
-
-# Event types whose days are not "normal": kept out of the baseline and noise estimates.
-ABNORMAL_TYPES = ("outage", "holiday", "offsite")
 
 BATCH_ROWS = 100  # candidate rows per unit of detector work (and per progress update)
 PARALLEL_MIN_ROWS = 300  # below this many candidates per worker, starting workers costs more than it saves
@@ -42,6 +39,8 @@ class ScanResult:
     candidates: int
     anomalies: int
     explained: int
+    gaps: dict[str, list[dt.date]]  # metric -> days with no data (unknown, never anomalies)
+    too_small: int  # series too small to ever show a change (not detected; see detect.too_small)
 
 
 def scan_project(
@@ -105,14 +104,14 @@ class Outcome:
     verdicts: dict
     found: list[Anomaly] = field(default_factory=list)
     state: list[tuple[str, str, str]] = field(default_factory=list)
-    totals: dict[str, int] = field(default_factory=lambda: dict(series=0, rescanned=0, candidates=0))
+    totals: dict[str, int] = field(default_factory=lambda: dict(series=0, rescanned=0, candidates=0, too_small=0))
     after_save: Callable[[list[Anomaly]], None] | None = None
 
     def add(self, metric: str, found: list[Anomaly], stats: dict[str, int], fingerprints: dict[str, str]) -> None:
         self.found += found
         self.state += [(metric, key, fp) for key, fp in fingerprints.items()]
         for key in self.totals:
-            self.totals[key] += stats[key]
+            self.totals[key] += stats.get(key, 0)  # the Spark engine does not count too-small series yet
 
 
 def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
@@ -123,10 +122,16 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     config = project.config
     kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + outcome.found
     explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts)
+    gaps = {
+        name: [ss.day(i) for i in np.flatnonzero(ss.gaps)]
+        for name, ss in outcome.sets.items()
+        if ss.gaps is not None and ss.gaps.any()
+    }
     with project.store() as store:
         mirror_to_store(store.con, annotations, config.timezone)  # its own transaction
         with store.transaction():
             _save(store, kept, outcome.chosen, outcome.state, config)
+            _save_gaps(store, outcome.chosen, gaps)
     if outcome.after_save:
         outcome.after_save(kept)
     return ScanResult(
@@ -136,12 +141,14 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
         candidates=outcome.totals["candidates"],
         anomalies=len(kept),
         explained=sum(1 for a in kept if a.explained),
+        gaps=gaps,
+        too_small=outcome.totals["too_small"],
     )
 
 
 def _scan_metric(series_set, config, annotations, state, previous, progress):
     """Anomalies of one metric: stored ones for unchanged series, fresh detections for the rest."""
-    from ctxmetrics.detect import prescreen
+    from ctxmetrics.detect import prescreen, too_small
 
     settings = config.detection_for(series_set.metric)
     masks = known_masks(series_set, annotations, config.timezone)
@@ -160,8 +167,9 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
     if len(rows):
         # a full scan screens the cube in place: row-indexing would copy all of it
         chosen = slice(None) if len(rows) == len(changed) else rows
+        values = series_set.detection_values(chosen)
         picked = prescreen(
-            series_set.values[chosen],
+            values,
             settings,
             kind=series_set.kind,
             denominators=None if series_set.denominators is None else series_set.denominators[chosen],
@@ -169,13 +177,17 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
         )
         candidates = rows[picked]
     dens = series_set.denominators
+    small = int(too_small(
+        series_set.detection_values(slice(None)) if series_set.kind == "count" else series_set.values,
+        settings, series_set.kind, dens,
+    ).sum())
     batches = _detect_batches(
-        series_set.values[candidates],
+        series_set.detection_values(candidates),
         None if dens is None else dens[candidates],
         masks[candidates],
         settings,
         series_set.kind,
-        weekday,
+        series_set.start,
     )
     done = 0
     for offset, changes_per_row in batches:
@@ -187,28 +199,30 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
         done += len(changes_per_row)
         if progress:
             progress(series_set.metric, done, len(candidates))
-    stats = dict(series=len(series_set.keys), rescanned=len(rows), candidates=len(candidates))
+    stats = dict(series=len(series_set.keys), rescanned=len(rows), candidates=len(candidates), too_small=small)
     return found, stats, fingerprints
 
 
-def detect_one(values, denominator, known_mask, settings, kind: str, start_weekday: int) -> list:
-    """The detector of one series, as every engine calls it: list[detect.Change]."""
-    from ctxmetrics.detect import detect_series
+def detect_one(values, denominator, known_mask, settings, kind: str, start: dt.date) -> list:
+    """The detector of one daily series whose day 0 is `start`, as every engine calls it:
+    `detect.find_changes`, the public one-series API."""
+    from ctxmetrics.detect import find_changes
 
-    return detect_series(
-        values, settings, kind=kind, denominator=denominator, known_mask=known_mask, start_weekday=start_weekday
+    dates = np.datetime64(start, "D") + np.arange(len(values))
+    return find_changes(
+        values, kind=kind, denominators=denominator, settings=settings, known_mask=known_mask, dates=dates
     )
 
 
-def _detect_rows(values, denominators, masks, settings, kind, weekday):
+def _detect_rows(values, denominators, masks, settings, kind, start):
     """Run the per-series detector over a block of rows (also in worker processes)."""
     return [
-        detect_one(values[i], None if denominators is None else denominators[i], masks[i], settings, kind, weekday)
+        detect_one(values[i], None if denominators is None else denominators[i], masks[i], settings, kind, start)
         for i in range(len(values))
     ]
 
 
-def _detect_batches(values, denominators, masks, settings, kind, weekday):
+def _detect_batches(values, denominators, masks, settings, kind, start):
     """Yield (first row, changes per row) for blocks of candidate rows.
 
     Many candidates are spread over forked worker processes (spawned ones would re-import
@@ -221,7 +235,7 @@ def _detect_batches(values, denominators, masks, settings, kind, weekday):
 
     def part(lo):
         den = None if denominators is None else denominators[lo : lo + BATCH_ROWS]
-        return values[lo : lo + BATCH_ROWS], den, masks[lo : lo + BATCH_ROWS], settings, kind, weekday
+        return values[lo : lo + BATCH_ROWS], den, masks[lo : lo + BATCH_ROWS], settings, kind, start
 
     if workers < 2:
         for lo in blocks:
@@ -249,7 +263,7 @@ def segment_masks(segments: list[dict[str, str]], start: dt.date, days: int, ann
     """`known_masks` for the given segments of a series set starting on `start`."""
     masks = np.zeros((len(segments), days), dtype=bool)
     for event in annotations:
-        if event.type not in ABNORMAL_TYPES:
+        if not EVENT_TABLE[event.type].days_off:
             continue
         first = (event.first_day(tz) - start).days
         last_day = event.last_day(tz)
@@ -276,7 +290,7 @@ def _rows_in_scope(segments: list[dict[str, str]], event) -> np.ndarray:
 
 
 def fingerprint_rows(kind: str, start: dt.date, settings, values: np.ndarray, denominators, masks: np.ndarray) -> list[str]:
-    """One fingerprint per row: blake2b of kind, start, settings, values, denominators and
+    """One fingerprint per row: blake2b of the detector's name/version, kind, start, settings, values, denominators and
     known-day mask (the same digests as hashing each row on its own, so any block of rows
     gets the digests it would get within the whole cube).
 
@@ -285,8 +299,10 @@ def fingerprint_rows(kind: str, start: dt.date, settings, values: np.ndarray, de
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from ctxmetrics.detect import DETECTOR
+
     head = hashlib.blake2b(digest_size=16)
-    head.update(f"{kind}|{start}|{asdict(settings)}".encode())
+    head.update(f"{DETECTOR}|{kind}|{start}|{asdict(settings)}".encode())
     values = np.ascontiguousarray(values)
     dens = None if denominators is None else np.ascontiguousarray(denominators)
     packed = np.packbits(masks, axis=1)  # per row the same bytes as np.packbits(masks[row])
@@ -310,7 +326,9 @@ def fingerprint_rows(kind: str, start: dt.date, settings, values: np.ndarray, de
 
 
 def anomaly_from_change(metric: str, segment: dict[str, str], start: dt.date, change, volume: float) -> Anomaly:
-    """The stored form of one detected change of a series whose day 0 is `start`."""
+    """The stored form of one detected change of a series whose day 0 is `start`, at the
+    precision it is stored with, so a fresh detection and one kept from the last scan rank
+    and link identically."""
     return Anomaly(
         metric=metric,
         segment=dict(segment),
@@ -318,15 +336,23 @@ def anomaly_from_change(metric: str, segment: dict[str, str], start: dt.date, ch
         direction=change.direction,
         start=start + dt.timedelta(days=int(change.start)),
         end=None if change.end is None else start + dt.timedelta(days=int(change.end)),
-        before=float(change.before),
-        after=float(change.after),
-        change_pct=float(change.change_pct),
-        score=float(change.score),
-        volume=volume,
+        before=round(float(change.before), 4),
+        after=round(float(change.after), 4),
+        change_pct=round(float(change.change_pct), 1),
+        score=round(float(change.score), 2),
+        volume=round(volume, 2),
     )
 
 
 # --- persistence ----------------------------------------------------------------
+def _save_gaps(store: Store, metrics: list[str], gaps: dict[str, list[dt.date]]) -> None:
+    """Replace the stored data gaps of the scanned metrics."""
+    store.con.execute("delete from data_gaps where list_contains(?, metric)", [metrics])
+    rows = [(metric, day) for metric, days in gaps.items() for day in days]
+    if rows:
+        store.con.executemany("insert into data_gaps values (?, ?)", rows)
+
+
 def _save(store: Store, anomalies: list[Anomaly], metrics: list[str], state, config: Config) -> None:
     import polars as pl
 

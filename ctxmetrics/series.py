@@ -35,6 +35,7 @@ class SeriesSet:
     segments: list[dict[str, str]]
     values: np.ndarray
     denominators: np.ndarray | None = None
+    gaps: np.ndarray | None = None  # per day: True where the metric's data is missing (unknown, not 0)
 
     def __post_init__(self):
         self.keys = [segment_key(s) for s in self.segments]
@@ -52,6 +53,15 @@ class SeriesSet:
 
     def row(self, segment: Mapping[str, str]) -> int | None:
         return self._rows.get(segment_key(segment))
+
+    def detection_values(self, rows) -> np.ndarray:
+        """`values[rows]` as the detector reads them: NaN on data-gap days."""
+        values = self.values[rows]
+        if self.gaps is None or not self.gaps.any():
+            return values
+        values = np.array(values, dtype=float)
+        values[..., self.gaps] = np.nan
+        return values
 
     def level(self, row: int) -> np.ndarray:
         """The series as a person reads it: counts, or the rate for a ratio."""
@@ -95,7 +105,35 @@ def build_series_set(store: Store, config: Config, metric: str, queries_dir=None
     for cube in cubes:
         _fill_rollups(cube, groups, "mean" if gauge else "sum")
     kind = {"ratio": "ratio", "gauge": "gauge"}.get(definition.type, "count")
-    return SeriesSet(metric, kind, start, segments, cubes[0], cubes[1] if kind == "ratio" else None)
+    gaps = None if gauge else data_gaps(store, parts, start, days)
+    return SeriesSet(metric, kind, start, segments, cubes[0], cubes[1] if kind == "ratio" else None, gaps)
+
+
+_GAP_ZERO_CHANCE = 0.01  # a day without rows is a gap when a zero total would be this unlikely
+
+
+def data_gaps(store: Store, metrics: list[str], start: dt.date, days: int) -> np.ndarray:
+    """Days (True) on which data is missing for any of `metrics`, not zero.
+
+    A day without a single row in the whole store is a gap. So is a day without rows for
+    one metric whose daily total is too large to be zero by chance (Poisson chance of a
+    zero day below 1% at its median day); for a small metric (~3 won a day) such a day
+    is a quiet day and stays 0. Segments without a row on a day that has rows are 0.
+    """
+    in_metrics = ", ".join("?" for _ in metrics)
+    _, rows = store.query_rows(
+        f"select ts, sum(value) filter (where metric in ({in_metrics})), count(*) filter (where metric in ({in_metrics})) "
+        "from obs where ts between ? and ? group by ts",
+        [*metrics, *metrics, start, start + dt.timedelta(days=days - 1)],
+    )
+    any_rows, own_rows, total = np.zeros(days, bool), np.zeros(days, bool), np.zeros(days)
+    for ts, value, count in rows:
+        i = (ts - start).days
+        any_rows[i], own_rows[i], total[i] = True, count > 0, value or 0.0
+    gaps = ~any_rows
+    if any_rows.any() and np.exp(-np.median(total[any_rows])) < _GAP_ZERO_CHANCE:
+        gaps |= ~own_rows
+    return gaps
 
 
 _READ_BATCH_ROWS = 1 << 21  # rows per Arrow batch: ~32 MB at a time instead of the whole result

@@ -62,6 +62,8 @@ _SCHEMA = [
     """create table if not exists verdicts (
         anomaly_id varchar, annotation_id varchar, verdict varchar, recorded_at timestamp)""",
     "create table if not exists scan_state (metric varchar, segment_key varchar, fingerprint varchar)",
+    # days on which a metric's data is missing (unknown, not zero), found by the last scan
+    "create table if not exists data_gaps (metric varchar, day date)",
 ]
 # Tables added after schema version 1 shipped: created on every writable open, so older
 # stores gain them without a migration; readers treat a missing one as empty.

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ctxmetrics.anomaly import Anomaly, Cause
 from ctxmetrics.errors import CtxError, UnknownName
-from ctxmetrics.results import load_anomalies, record_verdict
+from ctxmetrics.results import gap_text, load_anomalies, load_gaps, record_verdict
 from ctxmetrics.segments import segment_from_key, segment_key, segment_label
 from ctxmetrics.wording import metric_label, one_line, tag_command, terminal_text, where_text
 
@@ -36,6 +36,7 @@ class WhyAnswer:
     anomalies: list[Anomaly]
     # Other segments of the metric with anomalies in the window: [(segment key, count)].
     elsewhere: list[tuple[str, int]] = field(default_factory=list)
+    gap_days: list[dt.date] = field(default_factory=list)  # days without data (unknown) in the window
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"anomalies": [a.to_json() for a in self.anomalies]}
@@ -134,7 +135,11 @@ def why(
             )
             order = {d: i for i, d in enumerate(store.dimension_names())}
             elsewhere = [(segment_key(segment_from_key(r[0]), order), r[1]) for r in rows]
-    return WhyAnswer(metric, segment, since, until, project.config.metric(metric).type, anomalies, elsewhere)
+        gap_days = [
+            day for _, day in load_gaps(store, metric)
+            if (since is None or day >= since) and (until is None or day <= until)
+        ]
+    return WhyAnswer(metric, segment, since, until, project.config.metric(metric).type, anomalies, elsewhere, gap_days)
 
 
 def record(
@@ -282,6 +287,13 @@ def format_answer(answer: WhyAnswer) -> str:
         if answer.elsewhere:
             other = ", ".join(f"{segment_label(segment_from_key(k))} ({n})" for k, n in answer.elsewhere)
             lines.append(f"Other {answer.metric} segments with anomalies then: {other}.")
-        return "\n".join(lines)
+        return "\n".join(lines) + _gap_note(answer)
     blocks = ["\n".join(format_anomaly(a, answer.metric_type)) for a in answer.anomalies]
-    return terminal_text("\n\n".join(blocks))
+    return terminal_text("\n\n".join(blocks)) + _gap_note(answer)
+
+
+def _gap_note(answer: WhyAnswer) -> str:
+    """A data-quality line for days without data in the window ("" when there are none)."""
+    if not answer.gap_days:
+        return ""
+    return f"\n\nData quality: {gap_text(answer.metric, answer.gap_days)} (unknown days, not zeros)."

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ctxmetrics.config import DetectionSettings
-from ctxmetrics.detect import Change, detect_series, prescreen
+from ctxmetrics.detect import Change, find_changes, prescreen
 from ctxmetrics.synth import many_series
 
 SETTINGS = DetectionSettings()
@@ -33,7 +33,7 @@ def matches(change: Change, kind: str, start: int, end: int | None) -> bool:
 
 
 def recall_precision(matrix, truth):
-    found = [detect_series(row, SETTINGS) for row in matrix]
+    found = [find_changes(row, settings=SETTINGS) for row in matrix]
     hits = sum(any(matches(c, t.kind, t.start, t.end) for c in found[t.row]) for t in truth)
     detections = sum(len(f) for f in found)
     good = sum(
@@ -56,7 +56,7 @@ def test_recall_and_precision_on_injected_effects(seed, noise):
 @pytest.mark.parametrize("seed", range(40))
 def test_clean_series_with_trend_yields_nothing(seed):
     level = (8.0, 30.0, 80.0, 300.0)[seed % 4]
-    assert detect_series(clean_series(seed, level=level), SETTINGS) == []
+    assert find_changes(clean_series(seed, level=level), settings=SETTINGS) == []
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -64,7 +64,7 @@ def test_autocorrelated_clean_series_rarely_flagged(seed):
     # AR(1) noise (rho up to 0.7) is where a day-to-day noise estimate fails; measured
     # rate here is ~0.5% of series, so allow at most 1 in 60
     matrix, _ = many_series(60, shift_fraction=0.0, noise="ar1", seed=100 + seed)
-    assert sum(bool(detect_series(row, SETTINGS)) for row in matrix) <= 1
+    assert sum(bool(find_changes(row, settings=SETTINGS)) for row in matrix) <= 1
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -73,7 +73,7 @@ def test_level_shift_spike_and_lift_reported_with_fields(seed):
     values[200:] *= 1.6
     values[400] *= 6.0
     values[500:540] *= 0.5
-    found = detect_series(values, SETTINGS)
+    found = find_changes(values, settings=SETTINGS)
     assert len(found) == 3
     shift, spike, lift = found
     assert matches(shift, "level_shift", 200, None) and shift.end is None and shift.direction == "up"
@@ -85,10 +85,13 @@ def test_level_shift_spike_and_lift_reported_with_fields(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_low_volume_series_yields_nothing(seed):
+def test_low_volume_series_is_judged_not_skipped(seed):
     values = clean_series(seed, level=3.0, growth=0.0)
-    values[600:] *= 3  # the median day stays below min_daily_volume
-    assert detect_series(values, SETTINGS) == []
+    assert find_changes(values, settings=SETTINGS) == []
+    # the same Poisson noise at three times the rate (multiplying the counts would triple their sd too)
+    values[600:] = clean_series(seed + 50, level=9.0, growth=0.0)[600:]
+    found = find_changes(values, settings=SETTINGS)
+    assert len(found) == 1 and matches(found[0], "level_shift", 600, None)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -97,7 +100,7 @@ def test_ratio_with_tiny_denominators_yields_nothing(seed):
     den = rng.poisson(3.0, 730).astype(float)
     rate = np.where(np.arange(730) < 365, 0.2, 0.6)
     num = rng.binomial(den.astype(int), rate).astype(float)
-    assert detect_series(num, SETTINGS, kind="ratio", denominator=den) == []
+    assert find_changes(num, settings=SETTINGS, kind="ratio", denominators=den) == []
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -105,9 +108,9 @@ def test_ratio_with_big_denominators_finds_real_change(seed):
     rng = np.random.default_rng(seed)
     den = rng.poisson(400.0, 730).astype(float)
     clean_num = rng.binomial(den.astype(int), 0.2).astype(float)
-    assert detect_series(clean_num, SETTINGS, kind="ratio", denominator=den) == []
+    assert find_changes(clean_num, settings=SETTINGS, kind="ratio", denominators=den) == []
     num = rng.binomial(den.astype(int), np.where(np.arange(730) < 365, 0.2, 0.26)).astype(float)
-    found = detect_series(num, SETTINGS, kind="ratio", denominator=den)
+    found = find_changes(num, settings=SETTINGS, kind="ratio", denominators=den)
     assert len(found) == 1 and matches(found[0], "level_shift", 365, None)
     assert found[0].before == pytest.approx(0.2, abs=0.01)
     assert found[0].after == pytest.approx(0.26, abs=0.01)
@@ -119,7 +122,7 @@ def test_ratio_days_with_small_denominators_do_not_create_anomalies(seed):
     den = rng.poisson(400.0, 730).astype(float)
     num = rng.binomial(den.astype(int), 0.2).astype(float)
     den[100:103], num[100:103] = 3.0, 3.0  # 3 of 3 on three days
-    assert detect_series(num, SETTINGS, kind="ratio", denominator=den) == []
+    assert find_changes(num, settings=SETTINGS, kind="ratio", denominators=den) == []
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -129,7 +132,7 @@ def test_known_mask_outage_is_reported_and_does_not_inflate_noise(seed):
     values[450:] *= 1.3  # a later moderate shift
     mask = np.zeros(730, bool)
     mask[300:310] = True
-    found = detect_series(values, SETTINGS, known_mask=mask)
+    found = find_changes(values, settings=SETTINGS, known_mask=mask)
     outage = [c for c in found if c.start <= 309 and (c.end or 729) >= 300]
     assert outage and outage[0].direction == "down" and outage[0].kind == "spike"
     assert any(matches(c, "level_shift", 450, None) for c in found)
@@ -140,17 +143,17 @@ def test_gauge_with_unknown_days():
     values = 50 + rng.normal(0, 2, 730)
     values[400:] += 10
     values[rng.choice(730, 40, replace=False)] = np.nan
-    found = detect_series(values, SETTINGS, kind="gauge")
+    found = find_changes(values, settings=SETTINGS, kind="gauge")
     assert len(found) == 1 and matches(found[0], "level_shift", 400, None)
 
 
 def test_bad_arguments():
     with pytest.raises(ValueError):
-        detect_series(np.ones(100), SETTINGS, kind="nope")
+        find_changes(np.ones(100), settings=SETTINGS, kind="nope")
     with pytest.raises(ValueError):
-        detect_series(np.ones(100), SETTINGS, kind="ratio")
+        find_changes(np.ones(100), settings=SETTINGS, kind="ratio")
     with pytest.raises(ValueError):
-        detect_series(np.ones(100), SETTINGS, known_mask=np.zeros(99, bool))
+        find_changes(np.ones(100), settings=SETTINGS, known_mask=np.zeros(99, bool))
 
 
 @pytest.mark.parametrize("noise", ["white", "ar1"])

@@ -144,6 +144,7 @@ def test_fingerprints_match_hashing_each_row_alone(project):
     import hashlib
     from dataclasses import asdict
 
+    from ctxmetrics.detect import DETECTOR
     from ctxmetrics.scan import fingerprint_rows
 
     settings = project.config.detection_for("win_rate")
@@ -154,8 +155,27 @@ def test_fingerprints_match_hashing_each_row_alone(project):
     fingerprints = fingerprint_rows(rates.kind, rates.start, settings, rates.values, rates.denominators, masks)
     for row in (0, 1, len(rates.keys) - 1):
         digest = hashlib.blake2b(digest_size=16)
-        digest.update(f"{rates.kind}|{rates.start}|{asdict(settings)}".encode())
+        digest.update(f"{DETECTOR}|{rates.kind}|{rates.start}|{asdict(settings)}".encode())
         for block in (rates.values[row], rates.denominators[row], np.packbits(masks[row])):
             digest.update(np.ascontiguousarray(block).tobytes())
         assert fingerprints[row] == digest.hexdigest()
     assert len(set(fingerprints)) == len(fingerprints)
+
+
+def test_days_missing_from_the_export_are_gaps_not_anomalies(project_dir):
+    import polars as pl
+
+    from ctxmetrics.results import load_gaps
+    from ctxmetrics.why import format_answer, why
+
+    project = Project(project_dir)
+    frame = generate_funnel(7, days=365, effects=[]).frame
+    missing = [dt.date(2025, 6, 10), dt.date(2025, 6, 11)]
+    ingest_frame(project, frame.filter(~pl.col("date").cast(pl.Date).is_in(missing)))
+    result = scan_project(project)
+    assert result.gaps and all(days == missing for days in result.gaps.values())
+    assert not [a for a in anomalies_of(project) if a.start in missing]
+    with project.store(read_only=True) as store:
+        assert ("leads", missing[0]) in load_gaps(store)
+    text = format_answer(why(project, "leads", on=missing[0]))
+    assert "Data quality: no data for leads on 2025-06-10 (unknown days, not zeros)." in text

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from ctxmetrics.config import DetectionSettings
-from ctxmetrics.detect import detect_series
+from ctxmetrics.detect import find_changes
 from ctxmetrics.synth import STAGES, Effect, generate_funnel, many_series
 
 SEEDS = (0, 1, 2)
@@ -72,7 +72,7 @@ def test_effects_are_visible_and_propagate(seed):
     assert emea_sql[day + 5 : day + 65].mean() > 1.5 * emea_sql[day - 60 : day].mean()
     apac = daily(funnel, "leads", region="APAC")
     assert apac[day : day + 60].mean() < 1.3 * apac[day - 60 : day].mean()
-    found = detect_series(emea, DetectionSettings(), start_weekday=date(2025, 1, 1).weekday())
+    found = find_changes(emea, settings=DetectionSettings(), start_weekday=date(2025, 1, 1).weekday())
     assert any(c.kind == "level_shift" and abs(c.start - day) <= 3 for c in found)
     won = daily(funnel, "won")
     first = (date(2026, 2, 1) - date(2025, 1, 1)).days

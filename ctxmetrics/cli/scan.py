@@ -54,3 +54,12 @@ def scan(ref, metrics, engine, output_parquet):
         f"({result.rescanned:,} changed since the last scan, {result.candidates:,} passed the pre-screen): "
         f"{result.anomalies} anomalies, {result.explained} linked to context."
     )
+    if result.too_small:
+        click.echo(
+            f"{result.too_small:,} series too small to ever show a change "
+            "(too few events for even a drop to zero to be significant) were not judged."
+        )
+    from ctxmetrics.results import gap_text
+
+    for metric, days in result.gaps.items():
+        click.echo(f"Data gap: {gap_text(metric, days)} (unknown days, not zeros).")

@@ -111,7 +111,7 @@ def detect_bucket(table: pa.Table, jobs: dict[str, MetricJob], annotations, prog
         changes = []
         if candidates[row]:
             den = None if dens is None else dens[row]
-            changes = detect_one(values[row], den, masks[row], job.settings, job.kind, weekday)
+            changes = detect_one(values[row], den, masks[row], job.settings, job.kind, job.start)
         volume = float(np.nanmean(values[row])) if changes else None
         for change in changes or [None]:
             out["metric"].append(metric)

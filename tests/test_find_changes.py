@@ -1,0 +1,191 @@
+"""`find_changes`, the one-series API: each claim of the detector as an assertion.
+
+Series are seeded gamma-Poisson counts with a business week (quiet weekends); a planted
+episode is found when a detection of the same direction starts within 2 days of it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ctxmetrics.config import DetectionSettings
+from ctxmetrics.detect import find_changes, prescreen, too_small
+from ctxmetrics.synth import many_series
+
+DAYS = 730
+START = np.datetime64("2024-01-01")  # a Monday
+DATES = START + np.arange(DAYS)
+SEEDS = range(6)
+
+
+def business_counts(seed: int, level: float, multiplier=None, shape: float = 20.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    weekday = np.arange(DAYS) % 7
+    rate = level * np.where(weekday >= 5, 0.25, 1.0) / (5 + 2 * 0.25) * 7
+    if multiplier is not None:
+        rate = rate * multiplier
+    return rng.poisson(rate * rng.gamma(shape, 1 / shape, DAYS)).astype(float)
+
+
+def episode(start: int, length: int | None, size: float) -> np.ndarray:
+    m = np.ones(DAYS)
+    m[start : None if length is None else start + length] *= 1 + size
+    return m
+
+
+def found(changes, start: int, direction: str, tolerance: int = 2) -> bool:
+    return any(c.direction == direction and abs(c.start - start) <= tolerance for c in changes)
+
+
+def share_found(level, start, length, size, tolerance=2) -> float:
+    direction = "up" if size > 0 else "down"
+    hits = [
+        found(find_changes(business_counts(seed, level, episode(start, length, size)), dates=DATES), start, direction, tolerance)
+        for seed in SEEDS
+    ]
+    return sum(hits) / len(hits)
+
+
+def test_three_day_dip_at_45_a_day_is_mostly_found():
+    assert share_found(45, 302, 3, -0.65) >= 4 / 6  # a Tuesday to Thursday offsite
+
+
+def test_two_week_campaign_at_14_a_day_is_found_at_least_a_third_of_the_time():
+    assert share_found(14, 400, 14, 0.7) >= 2 / 6
+
+
+# Known limits, measured on these series (6 seeds): the issue asks for them, the detector
+# does not reach them yet at the default min_score 5. Strict, so a fix says so.
+@pytest.mark.xfail(reason="5 of 6 seeds wanted; 4/6 measured", strict=True)
+def test_three_day_dip_at_45_a_day_is_found():
+    assert share_found(45, 302, 3, -0.65) >= 5 / 6
+
+
+@pytest.mark.xfail(reason="5 of 6 seeds wanted; 2/6 measured", strict=True)
+def test_two_week_campaign_at_14_a_day_is_found():
+    assert share_found(14, 400, 14, 0.7) >= 5 / 6
+
+
+@pytest.mark.xfail(reason="0/6 measured: 126 expected vs ~69 events scores ~4.5 after the flank error", strict=True)
+def test_six_weeks_down_45_percent_at_3_a_day_is_found():
+    assert share_found(3, 300, 42, -0.45, tolerance=7) >= 4 / 6
+
+
+@pytest.mark.xfail(reason="0/6 measured: 0 of ~13 expected events is a Poisson z of 5.1 before the baseline's own error", strict=True)
+def test_a_region_closing_nothing_for_two_weeks_at_1_a_day_is_found():
+    assert share_found(1, 450, 14, -1.0, tolerance=3) >= 4 / 6
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_lasting_shift_is_one_anomaly(seed):
+    changes = find_changes(business_counts(seed, 60, episode(400, None, -0.4)), dates=DATES)
+    assert len(changes) == 1
+    shift = changes[0]
+    assert shift.kind == "level_shift" and shift.end is None and abs(shift.start - 400) <= 7
+    assert shift.direction == "down" and shift.change_pct < -25 and shift.unit == "per day"
+    assert shift.start_date == (DATES[shift.start]).astype(object)
+
+
+def test_clean_series_with_trend_season_and_quarter_closes_are_nearly_silent():
+    assert sum(bool(trend_season_closes(seed)) for seed in SEEDS) <= 1  # measured: 1 of 6
+
+
+def trend_season_closes(seed: int):
+    year_day = (DATES - DATES.astype("datetime64[Y]").astype("datetime64[D]")).astype(int)
+    month = DATES.astype("datetime64[M]")
+    to_end = ((month + 1).astype("datetime64[D]") - DATES).astype(int)
+    quarter_end = (month.astype(int) % 3 == 2) & (to_end <= 7)
+    normal = np.exp(np.linspace(0, np.log(1.8), DAYS)) * (1 + 0.3 * np.sin(2 * np.pi * year_day / 365.25))
+    normal *= np.where(quarter_end, 2.5, 1.0)
+    return find_changes(business_counts(seed, 30, normal), dates=DATES)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_gaps_are_unknown_never_anomalies(seed):
+    values = business_counts(seed, 40)
+    values[[200, 201, 500]] = np.nan  # days missing from the export
+    assert find_changes(values, dates=DATES) == []
+    assert find_changes(values) == []
+
+
+def test_dates_with_holes_are_gaps_and_indexes_follow_the_input():
+    values = business_counts(3, 40, episode(600, 3, -0.8))
+    keep = np.ones(DAYS, bool)
+    keep[[100, 101, 102]] = False  # three dates absent altogether
+    changes = find_changes(values[keep], dates=DATES[keep])
+    assert len(changes) == 1 and changes[0].direction == "down"
+    assert abs((np.datetime64(changes[0].start_date) - DATES[600]).astype(int)) <= 2
+    assert np.datetime64(changes[0].start_date) == DATES[keep][changes[0].start]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_single_storm_day_found_without_any_annotation(seed):
+    # a busy daily series (taxi-like) whose holidays are real dips too: the storm day
+    # must be seen on its own, and the other dips must not raise the bar
+    values = business_counts(seed, 5000, shape=200.0)
+    for day in (60, 150, 330, 358, 420, 530, 690):
+        values[day] *= 0.55
+    values[385] *= 0.3
+    changes = find_changes(values, dates=DATES)
+    assert any(c.direction == "down" and c.start <= 385 <= c.end and c.end - c.start <= 1 for c in changes)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_gauge_keeps_its_units_and_direction(seed):
+    rng = np.random.default_rng(seed)
+    values = rng.normal(-0.2, 0.1, DAYS)  # e.g. a margin that can be negative
+    values[500:] += 0.25
+    changes = find_changes(values, kind="gauge", dates=DATES)
+    assert len(changes) == 1
+    c = changes[0]
+    assert c.unit == "" and c.direction == "up" and c.after > c.before
+    assert np.isnan(c.change_pct)  # no percentage of a level that can be <= 0
+
+
+def test_direction_always_agrees_with_the_sign_of_the_change():
+    matrix, _ = many_series(40, shift_fraction=1.0, seed=5)
+    for row in matrix:
+        for c in find_changes(row):
+            assert (c.direction == "up") == (c.after > c.before)
+
+
+@pytest.mark.parametrize("freq, step, unit", [
+    ("W", 7, "per week"),
+    pytest.param("M", 30, "per month", marks=pytest.mark.xfail(
+        reason="measured: the month of the shift is also reported as a one-month episode", strict=True)),
+])
+def test_weekly_and_monthly_series_are_judged_at_their_own_frequency(freq, step, unit):
+    rng = np.random.default_rng(1)
+    n = 156 if freq == "W" else 96
+    dates = np.datetime64("2017-01", "M") + np.arange(n) if freq == "M" else START + 7 * np.arange(n)
+    rate = np.full(n, 400.0)
+    rate[n // 2 :] *= 0.6
+    values = rng.poisson(rate * rng.gamma(50, 1 / 50, n)).astype(float)
+    changes = find_changes(values, dates=dates)
+    assert len(changes) == 1 and changes[0].frequency == ("weekly" if freq == "W" else "monthly")
+    assert changes[0].unit == unit and abs(changes[0].start - n // 2) <= 1
+
+
+@pytest.mark.xfail(reason="measured: a 3-day +80% rate at ~40 a day is not found on this seed", strict=True)
+def test_ratio_episode_is_judged_with_its_denominators():
+    rng = np.random.default_rng(2)
+    den = rng.poisson(40, DAYS).astype(float)
+    rate = np.where((np.arange(DAYS) >= 215) & (np.arange(DAYS) < 218), 0.54, 0.3)
+    num = rng.binomial(den.astype(int), rate).astype(float)
+    changes = find_changes(num, kind="ratio", denominators=den, dates=DATES)
+    assert found(changes, 215, "up") and all(c.unit == "rate" for c in changes)
+
+
+def test_too_small_series_are_named_not_silently_skipped():
+    settings = DetectionSettings()
+    tiny = np.full((1, DAYS), 0.05)
+    assert too_small(tiny, settings).all()
+    assert not too_small(np.full((1, DAYS), 1.0), settings).any()
+
+
+def test_prescreen_keeps_every_series_the_detector_reports():
+    matrix, _ = many_series(300, shift_fraction=0.3, seed=11)
+    reported = np.array([bool(find_changes(row)) for row in matrix])
+    kept = prescreen(matrix, DetectionSettings())
+    assert reported.sum() >= 50
+    assert (kept & reported).sum() / reported.sum() >= 0.99
