@@ -3,9 +3,8 @@
 Usage: python benchmarks/evaluate.py [--split tune|holdout|all] [--quick] [--json] [--ext DIR]
                                      [--realdata DIR]
 
-Detector under test: `ctxmetrics.detect.find_changes(values, kind=, dates=, denominators=)`;
-while it does not exist, a clearly labelled fallback calls today's `detect_series` (see
-benchmarks/eval/detector.py). To evaluate another checkout: `PYTHONPATH=/that/checkout
+Detector under test: `ctxmetrics.detect.find_changes(values, kind=, dates=, denominators=)`
+(benchmarks/eval/detector.py). To evaluate another checkout: `PYTHONPATH=/that/checkout
 python3 benchmarks/evaluate.py`.
 
 Generated profiles (benchmarks/eval/profiles.py): seeded series with planted changes;

@@ -113,20 +113,6 @@ def test_years_of_a_monthly_case():
     assert math.isclose(case.years, 2.0)
 
 
-def test_adapter_falls_back_to_detect_series(monkeypatch):
-    from ctxmetrics import detect
-
-    if not hasattr(detect, "detect_series"):
-        pytest.skip("detect_series is gone: the fallback only serves checkouts from before find_changes")
-    monkeypatch.delattr(detect, "find_changes", raising=False)
-    detector = load_detector()
-    values = np.r_[np.full(60, 100.0), np.full(60, 30.0)]
-    case = Case("drop", values, "gauge", np.datetime64("2024-01-01") + np.arange(120))
-    assert detector.name.startswith("FALLBACK")
-    changes = detector.run(case)
-    assert [(c.start, c.direction) for c in changes] == [(60, "down")]
-
-
 def test_funnel_matching_counts_echoes_apart():
     import datetime as dt
     from types import SimpleNamespace
