@@ -79,6 +79,15 @@ def summary_line(anomaly: Anomaly, with_year: bool = False) -> str:
 # --- business events --------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Fact:
+    """One line the briefing says about a business event; renderers add only markup."""
+
+    label: str
+    text: str
+    command: str | None = None  # a command to copy, shown as code after the text
+
+
 @dataclass
 class BusinessEvent:
     """One thing that happened to the business: the flags it raised, biggest first."""
@@ -186,6 +195,20 @@ class BusinessEvent:
             kind = "spike"
         return (f"{self.flags} flag{'s' if self.flags != 1 else ''}; biggest: {metric_label(a.metric)} "
                 f"{segment_label(a.segment)}, {kind}, score {a.score:.1f}, importance {self.importance:.1f}")
+
+    def facts(self) -> list[Fact]:
+        """What the briefing says about the event, line by line: how it went down the
+        funnel, where it sits, why, what to do, and the details."""
+        out = [Fact("funnel", self.funnel_text()), Fact("where", where_text(self.lead)),
+               Fact("segments hit", self.segments_hit())]
+        if self.cause:
+            out += [Fact("why", self.cause.reason),
+                    Fact("what to do", "nothing, unless this is not the cause:", self.reject_command())]
+        else:
+            out += [Fact("why", "no known context"),
+                    Fact("what to do", "find the cause; once known, tag it:", self.tag_command)]
+        out.append(Fact("details", self.details_text()))
+        return [f for f in out if f.text]
 
     def to_json(self, with_year: bool) -> dict[str, Any]:
         return {
@@ -494,20 +517,9 @@ def effect_line(entry: dict[str, Any], with_year: bool, escape=md_text) -> str:
 def _event_lines(n: int, event: BusinessEvent, with_year: bool) -> list[str]:
     kind = f" ({md_text(event.cause.type)})" if event.cause else " — no known context"
     out = [f"{n}. **{md_text(event.title)}**{kind}: {md_text(event.size_text(with_year))}"]
-    funnel = event.funnel_text()
-    if funnel:
-        out.append(f"   - funnel: {md_text(funnel)}")
-    where = where_text(event.lead)
-    hit = event.segments_hit()
-    if where or hit:
-        out.append("   - " + "; ".join(p for p in (where and f"where: {md_text(where)}",
-                                                   hit and f"segments hit: {md_text(hit)}") if p))
-    if event.cause:
-        out.append(f"   - why: {md_text(event.cause.reason)}")
-        out.append(f"   - what to do: nothing, unless this is not the cause: {md_code(event.reject_command())}")
-    else:
-        out.append(f"   - what to do: find the cause; once known, tag it: {md_code(event.tag_command)}")
-    out.append(f"   - details: {md_text(event.details_text())}")
+    for fact in event.facts():
+        command = f" {md_code(fact.command)}" if fact.command else ""
+        out.append(f"   - {fact.label}: {md_text(fact.text)}{command}")
     return out
 
 

@@ -18,7 +18,7 @@ from ctxmetrics.channels import Channel, Message, SendError, deliver, dry_run_te
 from ctxmetrics.config import CONFIG_NAME
 from ctxmetrics.digest import BusinessEvent, briefing_order, group_events, importance, rank, summary_line
 from ctxmetrics.errors import CtxError
-from ctxmetrics.wording import tag_command, where_text
+from ctxmetrics.wording import tag_command
 
 if TYPE_CHECKING:
     from ctxmetrics.project import Project
@@ -61,15 +61,8 @@ def _message(events: list[tuple[BusinessEvent, list[Anomaly], bool]], with_year:
                + (f", {action} unexplained" if action else ""))
     out, anomalies = [], []
     for event, new, update in events:
-        lines = []
-        if event.funnel_text():
-            lines.append(f"funnel: {event.funnel_text()}")
-        where, hit = where_text(event.lead), event.segments_hit()
-        if where:
-            lines.append(f"where: {where}")
-        if hit:
-            lines.append(f"segments hit: {hit}")
-        lines.append(f"why: {event.cause.reason}" if event.cause else "why: no known context")
+        # the command to tag an unexplained event travels in its own field
+        lines = [f"{f.label}: {f.text}" for f in event.facts() if f.label in ("funnel", "where", "segments hit", "why")]
         if update:
             lines.append("changed since the last alert: " + "; ".join(
                 f"{summary_line(a, with_year)}" for a in new[:3]))

@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 
 from ctxmetrics.digest import BusinessEvent, Digest, effect_line
-from ctxmetrics.wording import one_line, where_text
+from ctxmetrics.wording import one_line
 
 CSS = """
 :root { color-scheme: light; }
@@ -89,20 +89,10 @@ def event_html(event: BusinessEvent, charts: dict[str, str], with_year: bool) ->
     """One business event as an HTML section: how big, since when, where, why, what to do."""
     kind = f" ({_text(event.cause.type)})" if event.cause else " — no known context"
     lines = []
-    funnel = event.funnel_text()
-    if funnel:
-        lines.append(f"<li>funnel: {_text(funnel)}</li>")
-    where, hit = where_text(event.lead), event.segments_hit()
-    if where:
-        lines.append(f"<li>where: {_text(where)}</li>")
-    if hit:
-        lines.append(f"<li>segments hit: {_text(hit)}</li>")
-    if event.cause:
-        lines.append(f"<li>why: {_text(event.cause.reason)}</li>")
-        lines.append(f"<li>what to do: nothing, unless this is not the cause: <code>{_text(event.reject_command())}</code></li>")
-    else:
-        lines.append(f"<li>what to do: find the cause; once known, tag it: <code>{_text(event.tag_command)}</code></li>")
-    lines.append(f'<li class="details">details: {_text(event.details_text())}</li>')
+    for fact in event.facts():
+        css_class = ' class="details"' if fact.label == "details" else ""
+        command = f" <code>{_text(fact.command)}</code>" if fact.command else ""
+        lines.append(f"<li{css_class}>{fact.label}: {_text(fact.text)}{command}</li>")
     css = "explained" if event.explained else "unexplained"
     return (f'<section class="item {css}" id="{escape(event.id, quote=True)}">'
             f"<h3>{_text(event.title)}{kind}: {_text(event.size_text(with_year))}</h3>"

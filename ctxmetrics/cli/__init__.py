@@ -48,6 +48,17 @@ class CtxGroup(click.Group):
 
 
 pass_project = click.make_pass_decorator(ProjectRef)
+DAY = click.DateTime(formats=["%Y-%m-%d"])  # a date option: YYYY-MM-DD
+
+
+def parse_segment_option(ctx, param, pairs):
+    """Click callback of a repeated `--segment DIM=VALUE`: the segment as a dict."""
+    from ctxmetrics.segments import parse_segment
+
+    try:
+        return parse_segment(pairs)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.group(cls=CtxGroup)

@@ -3,19 +3,8 @@ from __future__ import annotations
 
 import click
 
-from ctxmetrics.cli import cli, pass_project
+from ctxmetrics.cli import DAY, cli, parse_segment_option, pass_project
 from ctxmetrics.status import ExitStatus
-
-DAY = click.DateTime(formats=["%Y-%m-%d"])
-
-
-def _segment(ctx, param, pairs):
-    from ctxmetrics.segments import parse_segment
-
-    try:
-        return parse_segment(pairs)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 @cli.command()
@@ -49,7 +38,7 @@ def notify(ctx, ref, dry_run):
 @cli.command()
 @click.option("--anomaly", "anomaly_id", metavar="ID", help="One anomaly (its id: metric|segment|start).")
 @click.option("--metric", help="A series: this metric (in --segment, default the total).")
-@click.option("--segment", multiple=True, callback=_segment, metavar="DIM=VALUE",
+@click.option("--segment", multiple=True, callback=parse_segment_option, metavar="DIM=VALUE",
               help="A segment (repeatable); alone it mutes every metric inside it.")
 @click.option("--until", type=DAY, help="Last day of the mute (required to add one).")
 @click.option("--list", "show", is_flag=True, help="List the mutes still in force.")
@@ -85,7 +74,7 @@ def mute(ref, anomaly_id, metric, segment, until, show):
 @cli.command()
 @click.option("--anomaly", "anomaly_id", metavar="ID", help="The anomaly id given to 'mute'.")
 @click.option("--metric", help="The metric given to 'mute'.")
-@click.option("--segment", multiple=True, callback=_segment, metavar="DIM=VALUE", help="The segment given to 'mute'.")
+@click.option("--segment", multiple=True, callback=parse_segment_option, metavar="DIM=VALUE", help="The segment given to 'mute'.")
 @pass_project
 def unmute(ref, anomaly_id, metric, segment):
     """Lift a mute (the same target as given to 'mute').

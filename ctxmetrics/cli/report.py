@@ -5,10 +5,8 @@ from pathlib import Path
 
 import click
 
-from ctxmetrics.cli import cli, pass_project
+from ctxmetrics.cli import DAY, cli, pass_project
 from ctxmetrics.status import ExitStatus
-
-DAY = click.DateTime(formats=["%Y-%m-%d"])
 
 
 @cli.command()

@@ -3,23 +3,12 @@ from __future__ import annotations
 
 import click
 
-from ctxmetrics.cli import cli, pass_project
-
-DAY = click.DateTime(formats=["%Y-%m-%d"])
-
-
-def _segment(ctx, param, pairs):
-    from ctxmetrics.segments import parse_segment
-
-    try:
-        return parse_segment(pairs)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+from ctxmetrics.cli import DAY, cli, parse_segment_option, pass_project
 
 
 @cli.command()
 @click.argument("metric")
-@click.option("--segment", "segment", multiple=True, callback=_segment, metavar="DIM=VALUE",
+@click.option("--segment", "segment", multiple=True, callback=parse_segment_option, metavar="DIM=VALUE",
               help="Segment to explain (repeatable); default: the total.")
 @click.option("--on", type=DAY, metavar="DATE", help="Changes covering this day.")
 @click.option("--since", type=DAY, metavar="DATE", help="Changes covering any day from this one on.")
