@@ -205,9 +205,9 @@ def _columns(path: Path, data: Any) -> dict[str, str]:
     return {role: name.strip() for role, name in data.items()}
 
 
-def _file_format(path: Path, value: Any) -> str:
-    if value not in FILE_FORMATS:
-        raise _fail(path, f"format '{value}' is not one of {', '.join(FILE_FORMATS)}.")
+def _one_of(path: Path, field: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise _fail(path, f"{field} '{value}' is not one of {', '.join(allowed)}.")
     return value
 
 
@@ -253,19 +253,13 @@ def parse_config(data: Any, path: Path) -> Config:
         explain=explain_settings,
         notify=data.get("notify"),
         inbox=data.get("inbox"),
-        file_format=_file_format(path, data.get("format", Config.file_format)),
+        file_format=_one_of(path, "format", data.get("format", Config.file_format), FILE_FORMATS),
         columns=_columns(path, data.get("columns")),
         date_format=str(data["date_format"]) if data.get("date_format") else None,
-        engine=_engine(path, data.get("engine", Config.engine)),
+        engine=_one_of(path, "engine", data.get("engine", Config.engine), ENGINES),
         spark=_spark(path, data.get("spark")),
         observations_parquet=_observations(path, data.get("observations")),
     )
-
-
-def _engine(path: Path, name: Any) -> str:
-    if name not in ENGINES:
-        raise _fail(path, f"engine '{name}' is unknown; use one of {', '.join(ENGINES)}.")
-    return name
 
 
 def _spark(path: Path, data: Any) -> SparkSettings:

@@ -196,7 +196,7 @@ def test_config_rejects_a_bad_engine_or_spark_section(tmp_path):
 
     path = tmp_path / "ctxmetrics.yaml"
     for text, message in (
-        ("engine: dask\n", "engine 'dask' is unknown"),
+        ("engine: dask\n", "engine 'dask' is not one of local, spark"),
         ("spark: local\n", "'spark' must be a mapping"),
         ("spark: {master: local, workers: 3}\n", "unknown key 'workers' in spark"),
         ("observations: {csv: x}\n", "'observations' must be a mapping like {parquet"),
