@@ -84,6 +84,7 @@ def scan_project(
             if series_set is not None:
                 sets[name] = series_set
     outcome = Outcome(chosen, sets, previous, verdicts)
+    outcome.gaps = {name: gap_days(ss.start, ss.gaps) for name, ss in sets.items() if ss.gaps is not None and ss.gaps.any()}
     for name, series_set in sets.items():
         found, stats, fingerprints = _scan_metric(
             series_set, config, annotations, state, [a for a in previous if a.metric == name], progress
@@ -106,6 +107,7 @@ class Outcome:
     state: list[tuple[str, str, str]] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=lambda: dict(series=0, rescanned=0, candidates=0, too_small=0))
     after_save: Callable[[list[Anomaly]], None] | None = None
+    gaps: dict[str, list[dt.date]] = field(default_factory=dict)  # metric -> days without data
 
     def add(self, metric: str, found: list[Anomaly], stats: dict[str, int], fingerprints: dict[str, str]) -> None:
         self.found += found
@@ -122,11 +124,7 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     config = project.config
     kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + outcome.found
     explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts)
-    gaps = {
-        name: [ss.day(i) for i in np.flatnonzero(ss.gaps)]
-        for name, ss in outcome.sets.items()
-        if ss.gaps is not None and ss.gaps.any()
-    }
+    gaps = outcome.gaps
     with project.store() as store:
         mirror_to_store(store.con, annotations, config.timezone)  # its own transaction
         with store.transaction():
@@ -201,6 +199,11 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
             progress(series_set.metric, done, len(candidates))
     stats = dict(series=len(series_set.keys), rescanned=len(rows), candidates=len(candidates), too_small=small)
     return found, stats, fingerprints
+
+
+def gap_days(start: dt.date, gaps: np.ndarray) -> list[dt.date]:
+    """The dates of the True days of a per-day gap mask starting on `start`."""
+    return [start + dt.timedelta(days=int(i)) for i in np.flatnonzero(gaps)]
 
 
 def detect_one(values, denominator, known_mask, settings, kind: str, start: dt.date) -> list:

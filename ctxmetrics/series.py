@@ -126,10 +126,17 @@ def data_gaps(store: Store, metrics: list[str], start: dt.date, days: int) -> np
         "from obs where ts between ? and ? group by ts",
         [*metrics, *metrics, start, start + dt.timedelta(days=days - 1)],
     )
+    return gaps_from_days(rows, start, days)
+
+
+def gaps_from_days(rows, start: dt.date, days: int) -> np.ndarray:
+    """`data_gaps` from (day, the metrics' total, their row count) of every day that has any
+    row at all in the data; every engine judges gaps with this one rule."""
     any_rows, own_rows, total = np.zeros(days, bool), np.zeros(days, bool), np.zeros(days)
     for ts, value, count in rows:
         i = (ts - start).days
-        any_rows[i], own_rows[i], total[i] = True, count > 0, value or 0.0
+        if 0 <= i < days:
+            any_rows[i], own_rows[i], total[i] = True, count > 0, value or 0.0
     gaps = ~any_rows
     if any_rows.any() and np.exp(-np.median(total[any_rows])) < _GAP_ZERO_CHANCE:
         gaps |= ~own_rows

@@ -111,6 +111,7 @@ def test_demo_from_parquet_same_anomalies_then_rescan_detects_nothing(spark, dem
 
 SELLERS, PRODUCTS, DAYS = 39, 49, 365  # (39 + 1) x (49 + 1) = 2,000 series
 FIRST_DAY = dt.date(2025, 1, 6)
+GAP_DAYS = [dt.date(2025, 8, 12), dt.date(2025, 8, 13)]
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +133,8 @@ def generated(tmp_path_factory):
             "product": pl.Series([f"p{r % PRODUCTS}" for r in range(len(matrix))])[leaves],
         }
     )
+    # two days missing from the export: data gaps, which both engines must leave out alike
+    frame = frame.filter(~pl.col("ts").is_in(GAP_DAYS))
     project = Project(root)
     with project.store() as store:
         store.upsert_observations(frame)
@@ -166,6 +169,7 @@ def test_generated_store_same_anomalies_and_fingerprints(spark, generated, tmp_p
         by_local.candidates, by_local.anomalies, by_local.explained,
     )
     assert by_spark.explained > 0  # the annotated effects are linked
+    assert by_spark.gaps == by_local.gaps == {"orders": GAP_DAYS}
     assert stored(on_spark) == stored(local)
     after_local = scan_project(local, engine="spark")
     assert (after_local.series, after_local.rescanned) == (2000, 0)

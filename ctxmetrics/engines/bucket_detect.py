@@ -54,6 +54,7 @@ class MetricJob:
     settings: object  # DetectionSettings
     timezone: str
     parts: tuple[str, ...] = ()  # the stored metrics it reads (a ratio's numerator and denominator)
+    gaps: np.ndarray | None = None  # days without data (unknown, not 0), as `series.data_gaps` finds them
 
 
 def matrices(table: pa.Table, job: MetricJob) -> tuple[np.ndarray, np.ndarray | None]:
@@ -100,9 +101,14 @@ def detect_bucket(table: pa.Table, jobs: dict[str, MetricJob], annotations, prog
     rows = np.flatnonzero(changed)
     weekday = job.start.weekday()
     candidates = np.zeros(n, dtype=bool)
+    detect_values = values
+    if job.gaps is not None and job.gaps.any():  # as SeriesSet.detection_values does locally
+        detect_values = values.copy()
+        detect_values[:, job.gaps] = np.nan
     if len(rows):
         picked = prescreen(
-            values[rows], job.settings, kind=job.kind, denominators=None if dens is None else dens[rows], start_weekday=weekday
+            detect_values[rows], job.settings, kind=job.kind, denominators=None if dens is None else dens[rows],
+            start_weekday=weekday,
         )
         candidates[rows[picked]] = True
     keys = table["segment_key"].to_pylist()
@@ -111,7 +117,7 @@ def detect_bucket(table: pa.Table, jobs: dict[str, MetricJob], annotations, prog
         changes = []
         if candidates[row]:
             den = None if dens is None else dens[row]
-            changes = detect_one(values[row], den, masks[row], job.settings, job.kind, job.start)
+            changes = detect_one(detect_values[row], den, masks[row], job.settings, job.kind, job.start)
         volume = float(np.nanmean(values[row])) if changes else None
         for change in changes or [None]:
             out["metric"].append(metric)

@@ -23,7 +23,7 @@ from itertools import combinations
 import pyarrow.compute as pc
 
 from ctxmetrics.errors import CtxError, UnknownName
-from ctxmetrics.scan import Outcome, anomaly_from_change, result_frames
+from ctxmetrics.scan import Outcome, anomaly_from_change, gap_days, result_frames
 from ctxmetrics.series import SeriesSet, metric_names
 
 VIEW = "ctxmetrics_obs"
@@ -109,6 +109,7 @@ class SparkScan:
         frame.createOrReplaceTempView(VIEW)
         self.dims = [c for c in frame.columns if c not in ("metric", "ts", "value")]
         spans = {r["metric"]: (r["first"], r["last"]) for r in self.spark.sql(_span_query()).collect()}
+        self.daily = [(r["ts"], r["metric"], r["total"], r["rows"]) for r in self.spark.sql(_daily_query()).collect()]
         self.progress("observations", 1, 1)
         chosen = self._chosen(metrics, spans, local_names)
         outcome = Outcome(chosen, {}, previous, verdicts)
@@ -116,6 +117,7 @@ class SparkScan:
         jobs = self._jobs([m for m in chosen if m not in query_metrics], spans)
         if jobs:
             self._scan(jobs, state, previous, outcome)
+            outcome.gaps = {n: gap_days(j.start, j.gaps) for n, j in jobs.items() if j.gaps is not None and j.gaps.any()}
         if query_metrics:
             self._scan_query_metrics(query_metrics, state, previous, outcome)
         if output_parquet:
@@ -159,6 +161,18 @@ class SparkScan:
         return list(metrics) or known
 
     # --- the scan -------------------------------------------------------------------
+    def _gaps(self, parts: list[str], start, days: int):
+        """The local engine's data gaps of a metric, from the per-day totals Spark collected."""
+        from ctxmetrics.series import gaps_from_days
+
+        per_day: dict = {}
+        for ts, metric, total, rows in self.daily:
+            day = per_day.setdefault(ts, [0.0, 0])
+            if metric in parts:
+                day[0] += total or 0.0
+                day[1] += rows
+        return gaps_from_days([(ts, total, rows) for ts, (total, rows) in per_day.items()], start, days)
+
     def _jobs(self, names: list[str], spans) -> dict:
         """A MetricJob (kind, date range, settings) per metric with observations."""
         from ctxmetrics.engines.bucket_detect import MetricJob
@@ -172,9 +186,10 @@ class SparkScan:
                 continue
             start, end = min(s for s, _ in known), max(e for _, e in known)
             kind = {"ratio": "ratio", "gauge": "gauge"}.get(definition.type, "count")
+            days = (end - start).days + 1
             jobs[name] = MetricJob(
-                kind, start, (end - start).days + 1, tuple(self.dims), self.config.detection_for(name),
-                self.config.timezone, tuple(parts),
+                kind, start, days, tuple(self.dims), self.config.detection_for(name),
+                self.config.timezone, tuple(parts), None if kind == "gauge" else self._gaps(parts, start, days),
             )
         return jobs
 
@@ -283,6 +298,11 @@ class SparkScan:
                 self.spark.createDataFrame(arrow).write.mode("overwrite").parquet(target)
             except Exception as exc:  # the store already holds the results; only this copy failed
                 raise CtxError(f"{target}: results stored, but not written as Parquet ({str(exc).splitlines()[0]}).") from None
+
+
+def _daily_query() -> str:
+    """Per day and metric: the total and the row count (what the gap rule reads)."""
+    return f"select cast(ts as date) as ts, metric, sum(value) as total, count(*) as rows from {VIEW} group by 1, 2"
 
 
 def _span_query() -> str:
