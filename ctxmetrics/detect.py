@@ -234,13 +234,18 @@ def _calendar_columns(days: np.ndarray, span: int, daily: bool) -> np.ndarray | 
         angle = 2 * np.pi * year_day / 365.25
         cols += [np.sin(angle), np.cos(angle), np.sin(2 * angle), np.cos(2 * angle)]
     if daily:
-        month = days.astype("datetime64[M]")
-        to_end = ((month + 1).astype("datetime64[D]") - days).astype(np.int64)
-        quarter_month = month.astype(np.int64) % 3 == 2
-        for close in (quarter_month & (to_end <= _CLOSE_DAYS[0]), ~quarter_month & (to_end <= _CLOSE_DAYS[1])):
-            if np.unique(month[close]).size >= 3:
-                cols.append(close.astype(float))
+        cols += [close.astype(float) for close in _close_days(days)]
     return np.column_stack(cols) if cols else None
+
+
+def _close_days(days: np.ndarray) -> list[np.ndarray]:
+    """Masks of the sales calendar's closes among `days` (datetime64[D]): the last 7 days
+    of each quarter, the last 3 of other months; each only when seen at least 3 times."""
+    month = days.astype("datetime64[M]")
+    to_end = ((month + 1).astype("datetime64[D]") - days).astype(np.int64)
+    quarter_month = month.astype(np.int64) % 3 == 2
+    closes = (quarter_month & (to_end <= _CLOSE_DAYS[0]), ~quarter_month & (to_end <= _CLOSE_DAYS[1]))
+    return [close for close in closes if np.unique(month[close]).size >= 3]
 
 
 def _robust_fit(y: np.ndarray, calendar: np.ndarray, ok: np.ndarray) -> np.ndarray | None:
@@ -1248,9 +1253,10 @@ def _row_cumsum(y: np.ndarray) -> np.ndarray:
     return np.concatenate((np.zeros((y.shape[0], 1), y.dtype), np.cumsum(y, axis=1)), axis=1)
 
 
-def _spike_stat(y, cs, weekday, half: int, rel_var, floor: float) -> np.ndarray:
+def _spike_stat(y, cs, weekday, half: int, rel_var, floor: float) -> tuple[np.ndarray, np.ndarray]:
     """Largest |residual| against the surrounding days' mean, in robust sds of its weekday
-    (the pooled scale times the expected relative sd of the weekday). `cs`: `_row_cumsum(y)`."""
+    (the pooled scale times the expected relative sd of the weekday), and the rows' robust
+    daily sd. `cs`: `_row_cumsum(y)`."""
     n = y.shape[1]
     lo = np.clip(np.arange(n) - half, 0, n)
     hi = np.clip(np.arange(n) + half + 1, 0, n)
@@ -1262,48 +1268,83 @@ def _spike_stat(y, cs, weekday, half: int, rel_var, floor: float) -> np.ndarray:
     resid = y - (window - y) / (hi - lo - 1)
     scale, centre = _row_mad(resid[:, ::2], floor)
     sd = scale[:, None] * np.sqrt(rel_var)[:, weekday]
-    return (np.abs(resid - centre[:, None]) / sd).max(axis=1)
+    # a residual against the mean of 2*half neighbours has (1 + 1/(2*half)) the daily variance
+    return (np.abs(resid - centre[:, None]) / sd).max(axis=1), scale / np.sqrt(1 + 1 / (2 * half))
 
 
-def _mosum_stat(cs: np.ndarray, width: int, floor: float) -> np.ndarray:
-    """Largest robustly standardised difference of adjacent `width`-day means, from the
-    rows' cumulative sums `cs` (`_row_cumsum`)."""
+def _episode_stat(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray) -> np.ndarray:
+    """Largest |mean of a `width`-day window - mean of its flanks| per row, in units of its
+    standard error, as the detector's episode scan judges a window: flanks of the same
+    length each side (fewer at the ends), variances grown by the long-run factor
+    (autocorrelation) as in `_Noise.se2`. `scale`: the rows' robust daily sd;
+    `long_run`: their long-run variance over the daily one (`_row_long_run`)."""
     n = cs.shape[1] - 1
-    # at t = width .. n - width: cs[t + width] - 2 cs[t] + cs[t - width], as slices (no gathers)
+    flank = max(42, min(2 * width, 112))
+    t = np.arange(n - width + 1)
+    lo, hi = np.maximum(t - flank, 0), np.minimum(t + width + flank, n)
+    inside = cs[:, width:] - cs[:, : n - width + 1]
+    outside = cs[:, hi] - cs[:, lo] - inside
+    days = (hi - lo - width).astype(cs.dtype)
+    ramp = 1.0 + (long_run - 1.0) * min(width - 1, 6) / 6
+    se = scale[:, None] * np.sqrt((ramp / width)[:, None] + long_run[:, None] / days)
+    return (np.abs(inside / width - outside / days) / se).max(axis=1)
+
+
+def _step_stat(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray) -> np.ndarray:
+    """Largest |difference of adjacent `width`-day means| per row in standard errors, as
+    the detector measures a boundary (`_measure`: long-run variance at these lengths)."""
+    n = cs.shape[1] - 1
     diff = (cs[:, 2 * width : n + 1] - 2 * cs[:, width : n - width + 1] + cs[:, : n - 2 * width + 1]) / width
-    # adjacent positions overlap heavily, so a thinned sample estimates the scale as well
-    scale, centre = _row_mad(diff[:, :: max(2, width // 4)], floor * np.sqrt(2 / width))
-    return np.abs(diff - centre[:, None]).max(axis=1) / scale
+    return np.abs(diff).max(axis=1) / (scale * np.sqrt(2 * long_run / width))
 
 
-# Measured against find_changes itself on the evaluation profiles of
-# benchmarks/evaluate.py (daily counts and ratios with season, trend, closes, heavy
-# tails, gaps, low volume), share of the series the detector reports that the screen
-# keeps / share of clean rows kept: margin 1.75, share 0.9: 0.79 / 8%; 1.25, 0.8:
-# 0.92 / 31%; 0.5, 0.7: 0.99 / 83%. Looser settings also let the detector's own false
-# alarms on clean funnels past 1% of series (tests/test_detect_funnel.py), so the
-# screen stays as it was until it learns the detector's season and low-volume handling.
-_MOSUM_MARGIN = 1.75  # sds above the null maximum; see `_mosum_threshold`
+def _row_long_run(cs: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Per row, the long-run variance over the daily one (>= 1), from differences of
+    adjacent 7-, 14- and 28-day block means (median over lengths), as `_long_run_var`."""
+    n = cs.shape[1] - 1
+    estimates = []
+    for block in _BLOCKS:
+        if n >= 8 * block:
+            t = np.arange(0, n - 2 * block + 1, max(1, block // 4))
+            diffs = (cs[:, t + 2 * block] - 2 * cs[:, t + block] + cs[:, t]) / block
+            estimates.append(_row_mad(diffs)[0] ** 2 / 2 * block)
+    if not estimates:
+        return np.ones(len(scale), cs.dtype)
+    return np.maximum(np.min(np.array(estimates), axis=0) / scale**2, 1.0)
+
+
+# Measured against find_changes itself on the tune split of the evaluation profiles
+# (benchmarks/prescreen_recall.py --split tune --per-profile 60: daily counts and ratios
+# with season, trend, closes, heavy tails, gaps, low volume): share of the series the
+# detector reports that the screen keeps / share of clean synth.many_series rows kept
+# (white noise). Episode share 0.85: 0.994 / 32%; 0.9: 0.985 / 22%; 1.0: 0.966 / 11%;
+# 1.2: 0.896 / 4.6%. Below 1.2 the detector's own false alarms on clean funnels pass
+# the screen: 11-15 in 560 series at 0.9-1.05 (tests/test_detect_funnel.py allows 1%),
+# so recall >= 0.99 waits for a detector with fewer false alarms there.
 _SPIKE_SHARE = 0.9  # share of min_score a single-day residual needs to keep its row
+_EPISODE_SHARE = 1.2  # share of min_score an episode window needs to keep its row
+_SCREEN_WIDTHS = (2, 3, 5, 8, 13, 21, 34, 55, 89)  # episode windows screened (~1.6x apart)
 
 
-def _mosum_threshold(n: int, width: int) -> float:
-    """Null maximum of ~n/width independent standard normals, plus `_MOSUM_MARGIN`."""
-    return float(np.sqrt(2 * np.log(max(n / width, 2.0)))) + _MOSUM_MARGIN
-
-
-def _prescreen_chunk(matrix, settings, kind, denominators, weekday) -> np.ndarray:
+def _prescreen_chunk(matrix, settings, kind, denominators, weekday, closes) -> np.ndarray:
     """The pre-screen of one block of rows (see `prescreen`)."""
     y, big, rel_var = _stabilised_rows(matrix, settings, kind, denominators, weekday)
+    for close in closes:  # the sales calendar is normal, as in the detector's calendar fit
+        y[:, close] -= (_row_median(y[:, close]) - _row_median(y[:, ~close]))[:, None]
     n = y.shape[1]
     cs = _row_cumsum(y)
     # counts: the stabilised scale has unit sampling variance, so a zero MAD of a
     # low-volume row (mostly zeros) must not make every single event look extreme
     floor = 0.8 if kind == "count" else 1e-9
-    keep = _spike_stat(y, cs, weekday, settings.min_segment_days, rel_var, floor) >= _SPIKE_SHARE * settings.min_score
-    for width in (2, 3, settings.min_segment_days, 2 * settings.min_segment_days, 4 * settings.min_segment_days, settings.level_window_days):
+    spike, scale = _spike_stat(y, cs, weekday, settings.min_segment_days, rel_var, floor)
+    keep = spike >= _SPIKE_SHARE * settings.min_score
+    long_run = _row_long_run(cs, scale)
+    for width in _SCREEN_WIDTHS:
+        if 3 * width <= n:
+            keep |= _episode_stat(cs, width, scale, long_run) >= _EPISODE_SHARE * settings.min_score
+    for width in (settings.min_segment_days, settings.level_window_days // 2, settings.level_window_days):
         if 2 * width < n:
-            keep |= _mosum_stat(cs, width, floor) >= _mosum_threshold(n, width)
+            keep |= _step_stat(cs, width, scale, long_run) >= _EPISODE_SHARE * settings.min_score
     return keep & big
 
 
@@ -1314,15 +1355,16 @@ def prescreen(
     kind: str = "count",
     denominators=None,
     start_weekday: int = 0,
+    start_date=None,
 ) -> np.ndarray:
     """Vectorised filter: which series are worth running `find_changes` on.
 
     Per row: weekday profile removed and variance stabilised as in `find_changes`, then a
     spike statistic (residual against neighbouring days in robust sds, with the expected
-    extra variance of weekend days) and
-    MOSUM statistics (differences of adjacent 7-, 28- and 56-day means, robustly
-    standardised per row, which absorbs slow trends and autocorrelation). Rows are
-    processed in chunks so 100k x 730 fits in a few hundred MB.
+    extra variance of weekend days) and episode statistics (2- to 89-day windows against
+    their flanks, as the detector's episode scan measures them, in standard errors from
+    the row's robust daily sd). Rows are processed in chunks so 100k x 730 fits in a few
+    hundred MB.
 
     Args:
         matrix: Shape (n_series, n_days); values as for `find_changes` (NaN: unknown day).
@@ -1330,6 +1372,8 @@ def prescreen(
         kind: "count", "ratio" or "gauge".
         denominators: Ratios only: same shape as `matrix`.
         start_weekday: Weekday of column 0 (0=Monday).
+        start_date: Date of column 0, if known: then month- and quarter-end closes are
+            normal, as in `find_changes` with dates (and it sets the weekday).
 
     Returns:
         Boolean array, one entry per row.
@@ -1343,12 +1387,17 @@ def prescreen(
     keep = np.zeros(rows, bool)
     if n < 4 * settings.min_segment_days:
         return keep
+    closes = []
+    if start_date is not None:
+        days = np.datetime64(start_date, "D") + np.arange(n)
+        start_weekday = int((days[0].astype(np.int64) + 3) % 7)  # 1970-01-01 was a Thursday
+        closes = _close_days(days)
     weekday = (start_weekday + np.arange(n)) % 7
 
     def screen(lo: int) -> None:
         hi = min(lo + _PRESCREEN_CHUNK, rows)
         den = None if denominators is None else np.asarray(denominators[lo:hi])
-        keep[lo:hi] = _prescreen_chunk(matrix[lo:hi], settings, kind, den, weekday)
+        keep[lo:hi] = _prescreen_chunk(matrix[lo:hi], settings, kind, den, weekday, closes)
 
     # numpy releases the GIL in its array loops, so threads use every core
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:

@@ -108,7 +108,6 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
     changed_keys = {k for k, c in zip(series_set.keys, changed) if c}
     found = [a for a in previous if a.segment_key not in changed_keys]
     rows = np.flatnonzero(changed)
-    weekday = series_set.start.weekday()
     candidates = rows
     if len(rows):
         # a full scan screens the cube in place: row-indexing would copy all of it
@@ -119,7 +118,7 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
             settings,
             kind=series_set.kind,
             denominators=None if series_set.denominators is None else series_set.denominators[chosen],
-            start_weekday=weekday,
+            start_date=series_set.start,
         )
         candidates = rows[picked]
     dens = series_set.denominators
