@@ -121,7 +121,7 @@ def prescreen_recall(project, truth: list[tuple[int, int]]) -> float:
 
     with project.store(read_only=True) as store:
         cube = build_series_set(store, project.config, "leads")
-    keep = prescreen(cube.values, project.config.detection_for("leads"), start_weekday=cube.start.weekday())
+    keep = prescreen(cube.values, project.config.detection_for("leads"), start_date=cube.start)
     rows = [cube.row({"unit": str(row)}) for row, _ in truth]
     return float(np.mean([keep[r] for r in rows])) if rows else 1.0
 

@@ -146,7 +146,7 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
 
 def _scan_metric(series_set, config, annotations, state, previous, progress):
     """Anomalies of one metric: stored ones for unchanged series, fresh detections for the rest."""
-    from ctxmetrics.detect import prescreen, too_small
+    from ctxmetrics.detect import too_small
 
     settings = config.detection_for(series_set.metric)
     masks = known_masks(series_set, annotations, config.timezone)
@@ -160,20 +160,13 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
     changed_keys = {k for k, c in zip(series_set.keys, changed) if c}
     found = [a for a in previous if a.segment_key not in changed_keys]
     rows = np.flatnonzero(changed)
-    weekday = series_set.start.weekday()
     candidates = rows
     if len(rows):
         # a full scan screens the cube in place: row-indexing would copy all of it
         chosen = slice(None) if len(rows) == len(changed) else rows
         values = series_set.detection_values(chosen)
-        picked = prescreen(
-            values,
-            settings,
-            kind=series_set.kind,
-            denominators=None if series_set.denominators is None else series_set.denominators[chosen],
-            start_weekday=weekday,
-        )
-        candidates = rows[picked]
+        dens = None if series_set.denominators is None else series_set.denominators[chosen]
+        candidates = rows[screen(values, dens, settings, series_set.kind, series_set.start)]
     dens = series_set.denominators
     small = int(too_small(
         series_set.detection_values(slice(None)) if series_set.kind == "count" else series_set.values,
@@ -204,6 +197,14 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
 def gap_days(start: dt.date, gaps: np.ndarray) -> list[dt.date]:
     """The dates of the True days of a per-day gap mask starting on `start`."""
     return [start + dt.timedelta(days=int(i)) for i in np.flatnonzero(gaps)]
+
+
+def screen(values, denominators, settings, kind: str, start: dt.date) -> np.ndarray:
+    """The pre-screen of a block of series whose day 0 is `start`, as every engine calls it:
+    True where `detect_one` is worth running."""
+    from ctxmetrics.detect import prescreen
+
+    return prescreen(values, settings, kind=kind, denominators=denominators, start_date=start)
 
 
 def detect_one(values, denominator, known_mask, settings, kind: str, start: dt.date) -> list:

@@ -189,3 +189,15 @@ def test_fast_median_equals_numpy():
         v[rng.integers(n)] = np.nan
         assert np.isnan(_median(v))
     assert _median(np.array([5.0, 1.0, 1.0, 5.0])) == 3.0
+
+
+def test_prescreen_takes_quarter_end_closes_as_normal_when_dates_are_known():
+    # 20 a day, x2.5 in the last week of every quarter, nothing else: without the start
+    # date every row looks anomalous; with it the screen drops nearly all of them
+    days = np.datetime64("2024-01-01") + np.arange(730)
+    quarter_close = (days.astype("datetime64[M]").astype(int) % 3 == 2) & (
+        (days.astype("datetime64[M]") + 1).astype("datetime64[D]") - days <= np.timedelta64(7, "D")
+    )
+    matrix = np.random.default_rng(5).poisson(np.where(quarter_close, 50.0, 20.0), (300, 730)).astype(float)
+    assert prescreen(matrix, SETTINGS, start_weekday=0).mean() >= 0.9
+    assert prescreen(matrix, SETTINGS, start_date=days[0]).mean() <= 0.1

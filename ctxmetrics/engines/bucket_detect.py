@@ -3,7 +3,7 @@ table of dense series (no PySpark needed here).
 
 For each series: the known-day mask from the broadcast timeline, the fingerprint (the
 local engine's function) compared with the stored one, the local pre-screen over the
-changed series of the bucket, then `scan.detect_one` on the candidates. Every function
+changed series of the bucket (`scan.screen`), then `scan.detect_one` on the candidates. Every function
 is the one the local scan calls, on the same rows, so both engines find the same changes.
 """
 from __future__ import annotations
@@ -86,8 +86,7 @@ def segments_of(table: pa.Table, dims: tuple[str, ...]) -> list[dict[str, str]]:
 def detect_bucket(table: pa.Table, jobs: dict[str, MetricJob], annotations, progress=None) -> pa.Table:
     """Detect the series of one bucket of one metric (rows: metric, d_i, segment_key,
     cells, previous fingerprint) and return RESULT_SCHEMA rows."""
-    from ctxmetrics.detect import prescreen
-    from ctxmetrics.scan import detect_one, fingerprint_rows, segment_masks
+    from ctxmetrics.scan import detect_one, fingerprint_rows, screen, segment_masks
 
     n = table.num_rows
     metric = table["metric"][0].as_py()
@@ -99,18 +98,14 @@ def detect_bucket(table: pa.Table, jobs: dict[str, MetricJob], annotations, prog
     previous = table["previous"].to_pylist()
     changed = np.array([fp != old for fp, old in zip(fingerprints, previous)], dtype=bool)
     rows = np.flatnonzero(changed)
-    weekday = job.start.weekday()
     candidates = np.zeros(n, dtype=bool)
     detect_values = values
     if job.gaps is not None and job.gaps.any():  # as SeriesSet.detection_values does locally
         detect_values = values.copy()
         detect_values[:, job.gaps] = np.nan
     if len(rows):
-        picked = prescreen(
-            detect_values[rows], job.settings, kind=job.kind, denominators=None if dens is None else dens[rows],
-            start_weekday=weekday,
-        )
-        candidates[rows[picked]] = True
+        den = None if dens is None else dens[rows]
+        candidates[rows[screen(detect_values[rows], den, job.settings, job.kind, job.start)]] = True
     keys = table["segment_key"].to_pylist()
     out: dict[str, list] = {field.name: [] for field in RESULT_SCHEMA}
     for row in range(n):
