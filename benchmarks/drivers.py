@@ -18,7 +18,7 @@ import argparse
 import sys
 import time
 from collections import defaultdict
-from itertools import combinations, product
+from itertools import product
 from pathlib import Path
 
 import numpy as np

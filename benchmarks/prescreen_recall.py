@@ -14,8 +14,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks.eval` and `ctxmetrics` from here
 
 from benchmarks.eval import profiles  # noqa: E402

@@ -598,7 +598,7 @@ def _window_scores(sc: _Scan, settings: DetectionSettings):
     Near the ends of the series a short window (< `min_segment_days`) is judged against
     the one flank it has.
     """
-    t, end, w, lo_b, hi_a, short, long_run = sc.t, sc.end, sc.w, sc.lo_b, sc.hi_a, sc.short, sc.long_run
+    t, end, w, lo_b, hi_a, long_run = sc.t, sc.end, sc.w, sc.lo_b, sc.hi_a, sc.long_run
     m_w, v_w = sc.m_w, sc.v_w
     k_b, k_a = sc.k[t] - sc.k[lo_b], sc.k[hi_a] - sc.k[end]
     kw_b, kw_a = sc.kw[t] - sc.kw[lo_b], sc.kw[hi_a] - sc.kw[end]

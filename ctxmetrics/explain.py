@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from ctxmetrics.anomaly import Anomaly, Cause
 from ctxmetrics.config import EVENT_TABLE, Config, EventWindow
-from ctxmetrics.segments import is_within, segment_key, segment_label
+from ctxmetrics.segments import is_within, segment_label
 
 if TYPE_CHECKING:
     from ctxmetrics.series import SeriesSet
@@ -554,8 +554,6 @@ class _Cube:
     def root_cause(self, anomaly: Anomaly) -> tuple[list[dict[str, Any]], bool]:
         """(drivers, uniform) of an anomaly on a rollup, localized over the leaves under it;
         a leaf has no drivers."""
-        import numpy as np
-
         from ctxmetrics.rootcause import localize_codes
 
         free = [d for d in self.dims if d not in anomaly.segment]

@@ -1,7 +1,6 @@
 """A ctxmetrics project: a folder with ctxmetrics.yaml, annotations/ and queries/."""
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 

@@ -231,11 +231,11 @@ def _best_element(groups, free, weight, expected, actual, chosen, allowed=None):
         if allowed is not None and g not in allowed:
             continue
         size = int(ids.max()) + 1
-        a = np.bincount(ids, w * actual * actual, size)
         b = np.bincount(ids, w * actual * expected, size)
         c = np.bincount(ids, w * expected * expected, size)
         with np.errstate(divide="ignore", invalid="ignore"):
-            # error before, a - 2b + c (leaves at expected), minus error after, a - b²/c
+            # error before, a - 2b + c (leaves at expected), minus error after, a - b²/c, with
+            # a = Σ w·actual² cancelling out
             gain = np.where(c > 0, (b - c) ** 2 / c, 0.0)
         for e in [e for gg, e in taken if gg == g]:
             gain[e] = -np.inf

@@ -113,7 +113,7 @@ class Outcome:
         self.found += found
         self.state += [(metric, key, fp) for key, fp in fingerprints.items()]
         for key in self.totals:
-            self.totals[key] += stats.get(key, 0)  # the Spark engine does not count too-small series yet
+            self.totals[key] += stats[key]
 
 
 def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:

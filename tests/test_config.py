@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ctxmetrics.config import DEFAULT_CONFIG_TEXT, DEMO_CONFIG_TEXT, load_config, parse_config
+from ctxmetrics.config import DEMO_CONFIG_TEXT, load_config, parse_config
 from ctxmetrics.errors import ConfigError, CtxError, ProjectNotFound
 from ctxmetrics.project import Project, find_project_root, init_project
 

@@ -41,7 +41,6 @@ def _run(browser, profile, *args):
 
 
 def test_digest_html_renders_with_every_chart(browser, tmp_path):
-    import numpy as np
     from matplotlib.image import imread
 
     from test_digest import make_project

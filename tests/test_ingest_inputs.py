@@ -3,7 +3,6 @@ and every kind of bad input refused with one exact line, exit 1 and the store un
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from pathlib import Path
 

@@ -170,6 +170,7 @@ def test_generated_store_same_anomalies_and_fingerprints(spark, generated, tmp_p
     )
     assert by_spark.explained > 0  # the annotated effects are linked
     assert by_spark.gaps == by_local.gaps == {"orders": GAP_DAYS}
+    assert by_spark.too_small == by_local.too_small
     assert stored(on_spark) == stored(local)
     after_local = scan_project(local, engine="spark")
     assert (after_local.series, after_local.rescanned) == (2000, 0)

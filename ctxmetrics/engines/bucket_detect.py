@@ -25,6 +25,7 @@ RESULT_SCHEMA = pa.schema(
         ("fingerprint", pa.string()),
         ("rescanned", pa.bool_()),
         ("candidate", pa.bool_()),
+        ("too_small", pa.bool_()),  # too small to ever show a change (`detect.too_small`)
         ("volume", pa.float64()),
         ("kind", pa.string()),
         ("direction", pa.string()),
@@ -37,8 +38,8 @@ RESULT_SCHEMA = pa.schema(
     ]
 )
 RESULT_DDL = (
-    "metric string, segment_key string, segment string, fingerprint string, rescanned boolean, candidate boolean, volume double, "
-    "kind string, direction string, start int, `end` int, before double, after double, "
+    "metric string, segment_key string, segment string, fingerprint string, rescanned boolean, candidate boolean, "
+    "too_small boolean, volume double, kind string, direction string, start int, `end` int, before double, after double, "
     "change_pct double, score double"
 )
 
@@ -86,6 +87,7 @@ def segments_of(table: pa.Table, dims: tuple[str, ...]) -> list[dict[str, str]]:
 def detect_bucket(table: pa.Table, jobs: dict[str, MetricJob], annotations, progress=None) -> pa.Table:
     """Detect the series of one bucket of one metric (rows: metric, d_i, segment_key,
     cells, previous fingerprint) and return RESULT_SCHEMA rows."""
+    from ctxmetrics.detect import too_small
     from ctxmetrics.scan import detect_one, fingerprint_rows, screen, segment_masks
 
     n = table.num_rows
@@ -106,6 +108,7 @@ def detect_bucket(table: pa.Table, jobs: dict[str, MetricJob], annotations, prog
     if len(rows):
         den = None if dens is None else dens[rows]
         candidates[rows[screen(detect_values[rows], den, job.settings, job.kind, job.start)]] = True
+    small = too_small(detect_values if job.kind == "count" else values, job.settings, job.kind, dens)  # as locally
     keys = table["segment_key"].to_pylist()
     out: dict[str, list] = {field.name: [] for field in RESULT_SCHEMA}
     for row in range(n):
@@ -121,6 +124,7 @@ def detect_bucket(table: pa.Table, jobs: dict[str, MetricJob], annotations, prog
             out["fingerprint"].append(fingerprints[row])
             out["rescanned"].append(bool(changed[row]))
             out["candidate"].append(bool(candidates[row]))
+            out["too_small"].append(bool(small[row]))
             out["volume"].append(volume)
             for name in ("kind", "direction", "start", "end", "before", "after", "change_pct", "score"):
                 out[name].append(None if change is None else getattr(change, name))

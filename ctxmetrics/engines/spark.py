@@ -360,11 +360,12 @@ def _read_results(results, metric: str, start, previous):
     fingerprints = {r["segment_key"]: r["fingerprint"] for r in rows}
     rescanned = {r["segment_key"] for r in rows if r["rescanned"]}
     candidates = {r["segment_key"] for r in rows if r["candidate"]}
+    small = {r["segment_key"] for r in rows if r["too_small"]}
     found = [a for a in previous if a.metric == metric and a.segment_key not in rescanned]
     for r in rows:
         if r["kind"] is None:
             continue
         change = Change(r["kind"], r["direction"], r["start"], r["end"], r["before"], r["after"], r["change_pct"], r["score"])
         found.append(anomaly_from_change(metric, json.loads(r["segment"]), start, change, r["volume"]))
-    stats = dict(series=len(fingerprints), rescanned=len(rescanned), candidates=len(candidates))
+    stats = dict(series=len(fingerprints), rescanned=len(rescanned), candidates=len(candidates), too_small=len(small))
     return found, fingerprints, stats

@@ -56,7 +56,6 @@ def cube_sql(view: str, dims: list[str], metrics: list[tuple[str, str, list[str]
         starts.append(f"when :m{i} then date'{start.isoformat()}'")
         lengths.append(f"when :m{i} then {days}")
     gauges = _among([f":m{i}" for i, m in enumerate(metrics) if m[1] == "gauge"])
-    ratios = _among([f":m{i}" for i, m in enumerate(metrics) if m[1] == "ratio"])
     keys = "".join(f", {c}" for c in cols)
     source = " union all ".join(sources)
     leaves = (
