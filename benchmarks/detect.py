@@ -18,7 +18,9 @@ import tracemalloc
 import numpy as np
 
 from ctxmetrics.config import DetectionSettings
-from ctxmetrics.detect import _noise, _prepare, find_changes, prescreen
+from ctxmetrics.detect import find_changes, prescreen
+from ctxmetrics.detect.noise import _noise
+from ctxmetrics.detect.prepare import _prepare
 from ctxmetrics.synth import many_series
 
 SETTINGS = DetectionSettings()

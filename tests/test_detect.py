@@ -180,7 +180,7 @@ def test_prescreen_ratio_and_small_rows():
 
 
 def test_fast_median_equals_numpy():
-    from ctxmetrics.detect import _median
+    from ctxmetrics.detect.robust import _median
 
     rng = np.random.default_rng(3)
     for n in (1, 2, 3, 4, 7, 104, 105, 730):

@@ -30,7 +30,7 @@ def load_detector() -> Detector:
 
     from ctxmetrics import detect
 
-    where = Path(detect.__file__).resolve().parents[1]
+    where = Path(detect.__file__).resolve().parents[2]
     return Detector(f"ctxmetrics.detect.find_changes from {where}", _find_changes(detect.find_changes))
 
 

@@ -1,0 +1,34 @@
+"""The detector: one series (numpy) in, `Change` records out; a vectorised pre-screen.
+
+`find_changes` is the single entry point (docs/contract.md, "How detection should work"):
+
+1. Prepare: place the values on the grid of their frequency (gaps are NaN, unknown),
+   remove the season of that frequency (weekdays; months of a monthly series) and
+   stabilise the variance (negative binomial for counts, arcsine-sqrt for rates). Daily
+   and weekly series with >= 13 months also lose the yearly season and the sales
+   calendar (quarter- and month-end closes). Known days never shape normal.
+2. Noise: a local level, per-weekday robust scales relative to each day's sampling
+   variance, a tail scale the anomalies cannot inflate, and a long-run variance for
+   autocorrelation.
+3. Episodes: a multiscale scan of windows (1 day to `max_temporary_days`) against both
+   flanks, scored as a whole (counts at low volume by their likelihood); short ones first.
+4. Level shifts: ruptures KernelCPD (linear kernel) with a penalty from the long-run
+   variance, every boundary re-measured on weighted windows; a shift that reverts becomes
+   one temporary episode. Then the scan again for the episodes the boundaries missed.
+
+`prescreen` is the cheap vectorised filter over many series run before `find_changes`.
+
+Owns: the detector (numpy arrays in, `Change` records out). May import: numpy, ruptures,
+`config` and the models; never the store, the timeline or polars.
+One module per step: `frequency`, `prepare` (+ `calendar`), `noise` (+ `robust`),
+`episodes`, `shifts`; `find` ties them together; `prescreen` screens many series at once.
+"""
+from ctxmetrics.detect.find import DETECTOR, find_changes
+from ctxmetrics.detect.frequency import Frequency, infer_frequency
+from ctxmetrics.detect.prepare import KINDS, nb_transform
+from ctxmetrics.detect.prescreen import prescreen, too_small
+from ctxmetrics.models.change import Change
+
+__all__ = [
+    "Change", "DETECTOR", "Frequency", "KINDS", "find_changes", "infer_frequency", "nb_transform", "prescreen", "too_small",
+]

@@ -1,0 +1,308 @@
+"""Episodes: a multiscale scan of windows (one day to months) scored as a whole."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ctxmetrics.config import DetectionSettings
+from ctxmetrics.detect.noise import _Noise
+from ctxmetrics.detect.prepare import _Series
+from ctxmetrics.detect.robust import _median
+from ctxmetrics.models.change import Change
+
+def _pct(before: float, after: float) -> float:
+    """Relative change in percent (infinite when the baseline is zero)."""
+    if before == 0:
+        return 0.0 if after == 0 else float(np.copysign(np.inf, after))
+    return 100.0 * (after - before) / abs(before)
+
+
+def _episode_widths(n: int, settings: DetectionSettings) -> list[int]:
+    """Window widths scanned: every width up to a week, then ~25% apart up to
+    `max_temporary_days` (a third of the series at most, so flanks remain). A window a
+    little off an episode's length still holds most of it; merging and the boundary
+    pass recover the exact ends."""
+    widths, w = list(range(1, 8)), 7
+    while True:
+        w = int(round(w * 1.25))
+        if w > settings.max_temporary_days:
+            break
+        widths.append(w)
+    return [w for w in widths if 3 * w <= n]
+
+
+class _Scan:
+    """Window sums and window geometry over a prepared series: every episode candidate is
+    scored from these.
+
+    Built once per pass (widths, walls, noise); `exclude` then sets which days may serve
+    as baseline, the only part that changes while a pass takes episodes one by one.
+    Arrays of the geometry are (widths x starts).
+    """
+
+    def __init__(self, s: _Series, noise: _Noise, widths, settings: DetectionSettings, walls=(), starts=None):
+        n = self.n = len(s.y)
+        # lasting shifts found are walls: no flank reaches across one, no window spans one
+        marks = np.zeros(n + 1, np.int64)
+        marks[np.asarray(walls, dtype=np.int64)] = 1
+        segment = np.cumsum(marks)  # segment number of each position 0..n
+        bounds = np.r_[0, np.sort(np.asarray(walls, dtype=np.int64)), n]
+        seg_lo, seg_hi = bounds[:-1], bounds[1:]
+
+        # inverse-variance weights: a quiet weekend day (a few events) says less than a busy weekday
+        body, tail = 1.0 / noise.scale**2, 1.0 / noise.tail**2
+        self._terms = (s.y * body, body, np.ones(n), s.num, s.den, s.num * s.factor, s.factor)
+        self.num, self.den = _cum(s.num), _cum(s.den)
+        # counts: raw events and weekday factors, for the count likelihood of a window
+        self.x, self.factor = _cum(self._terms[5]), _cum(s.factor)
+        self.shape = s.shape
+        # how much noisier the days are than the count model says (>= 1), for count z:
+        # the negative-binomial variance on the stabilised scale is the Poisson part
+        # (floor_var) plus the share of the gamma part, 1 - floor_var * factor
+        floor = s.floor_var > 0
+        model = s.floor_var + np.maximum(1.0 - s.floor_var * s.factor, 0.0)
+        self.excess, self.excess_tail = (
+            max(1.0, float(_median(sd[floor] ** 2 / model[floor]))) if floor.any() else 1.0
+            for sd in (noise.scale, noise.tail)
+        )
+
+        w = self.w = np.asarray(widths)[:, None]
+        t = self.t = (np.arange(n) if starts is None else np.asarray(starts))[None, :]
+        end = self.end = np.minimum(t + w, n)
+        f = np.maximum(42, np.minimum(2 * w, 112))  # flank days each side
+        short = self.short = w <= settings.spike_max_days
+        wy_body, w_body, wy_tail, w_tail = _cum(s.y * body), _cum(body), _cum(s.y * tail), _cum(tail)
+        weight = np.where(short, w_tail[end] - w_tail[t], w_body[end] - w_body[t])
+        self.long_run = noise.lrv / noise.day_var  # autocorrelation: variance of long means grows by this
+        seg = segment[t]
+        self.lo_b, self.hi_a = np.maximum(t - f, seg_lo[seg]), np.minimum(end + f, seg_hi[seg])
+        inside = segment[np.maximum(end - 1, 0)] == seg  # the window spans no wall
+        self.valid = (t + w <= n) & inside
+        self.ramp = 1.0 + (self.long_run - 1.0) * np.minimum(w - 1, 6) / 6
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.m_w = np.where(short, wy_tail[end] - wy_tail[t], wy_body[end] - wy_body[t]) / weight
+            self.v_w = self.ramp / weight
+
+    def exclude(self, excluded: np.ndarray) -> "_Scan":
+        """Leave `excluded` days out of every window's flanks (baseline)."""
+        keep = ~excluded
+        self.kwy, self.kw, self.k, self.knum, self.kden, self.kx, self.kfactor = (_cum(v * keep) for v in self._terms)
+        return self
+
+
+def _cum(v: np.ndarray) -> np.ndarray:
+    """Cumulative sums with a leading 0: the sum over [a, b) is c[b] - c[a]."""
+    return np.concatenate(([0.0], np.cumsum(v)))
+
+
+def _window_scores(sc: _Scan, settings: DetectionSettings):
+    """Score, direction sign, levels (before, during) and change % of every window of `sc`.
+
+    Arrays are (widths x starts); a window that would run past the end scores 0. The
+    window is compared with the days before it and the days after it (known-event days
+    and other episodes left out); an episode must differ from both in the same direction:
+    the score is the window against both flanks pooled (counts: by their likelihood), as
+    long as each flank alone shows at least half of it (else the weaker flank's score).
+    A trend or a lasting shift moves one flank with the window and so scores nothing.
+    Near the ends of the series a short window (< `min_segment_days`) is judged against
+    the one flank it has.
+    """
+    t, end, w, lo_b, hi_a, long_run = sc.t, sc.end, sc.w, sc.lo_b, sc.hi_a, sc.long_run
+    m_w, v_w = sc.m_w, sc.v_w
+    k_b, k_a = sc.k[t] - sc.k[lo_b], sc.k[hi_a] - sc.k[end]
+    kw_b, kw_a = sc.kw[t] - sc.kw[lo_b], sc.kw[hi_a] - sc.kw[end]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sum_b, sum_a = sc.kwy[t] - sc.kwy[lo_b], sc.kwy[hi_a] - sc.kwy[end]
+        z_b = (m_w - sum_b / kw_b) / np.sqrt(v_w + long_run / kw_b)
+        z_a = (m_w - sum_a / kw_a) / np.sqrt(v_w + long_run / kw_a)
+        z_ba = (m_w - (sum_b + sum_a) / (kw_b + kw_a)) / np.sqrt(v_w + long_run / (kw_b + kw_a))
+        if sc.shape is not None:
+            # few events: their likelihood, where the normal approximation loses power
+            z_ba = _count_z(sc, z_ba)
+    has_b, has_a = k_b >= 7, k_a >= 7
+    both = has_b & has_a & (np.sign(z_b) == np.sign(z_a))
+    weaker = np.minimum(np.abs(z_b), np.abs(z_a))
+    # both flanks pooled give the power; each flank alone must still show half of it
+    score = np.where(both, np.where(weaker >= 0.5 * np.abs(z_ba), np.abs(z_ba), weaker), 0.0)
+    # the flank that is closer to the window is the baseline reported
+    use_a = both & (np.abs(z_a) < np.abs(z_b))
+    one_sided = w < settings.min_segment_days
+    only_b, only_a = one_sided & has_b & ~has_a, one_sided & has_a & ~has_b
+    score = np.where(only_b, np.abs(z_b), np.where(only_a, np.abs(z_a), score))
+    use_a |= only_a
+    sign = np.sign(np.where(use_a, z_a, z_b))
+    score = np.where(sc.valid, np.nan_to_num(score), 0.0)
+    # levels only where the score passes (few windows): the rest never need them
+    rows, cols = np.nonzero(score >= settings.min_score)
+    pct = np.zeros(score.shape)
+    before, during = np.zeros(score.shape), np.zeros(score.shape)
+    if rows.size:
+        tt, ee = t[0, cols], end[rows, cols]
+        lb, ha = lo_b[rows, cols], hi_a[rows, cols]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lvl_b = (sc.knum[tt] - sc.knum[lb]) / (sc.kden[tt] - sc.kden[lb])
+            lvl_a = (sc.knum[ha] - sc.knum[ee]) / (sc.kden[ha] - sc.kden[ee])
+            level = (sc.num[ee] - sc.num[tt]) / (sc.den[ee] - sc.den[tt])
+        before[rows, cols] = np.where(use_a[rows, cols], lvl_a, lvl_b)
+        during[rows, cols] = level
+        pct[rows, cols] = _pct_array(before[rows, cols], level)
+    return score, sign, before, during, pct
+
+
+_FEW_EVENTS = 50  # below this many expected events in a window, counts are judged by their likelihood
+
+
+def _count_z(sc: _Scan, z_normal: np.ndarray) -> np.ndarray:
+    """`z_normal` with the windows of few expected events (< `_FEW_EVENTS`) judged by
+    their likelihood instead.
+
+    Signed deviance z of the window's event count against the rate of its flanks:
+    Poisson deviance 2(o log(o/e) - (o - e)) of the observed count o against the expected
+    e (flank rate times the window's weekday factors), shrunk for the overdispersion
+    (variance e + e^2/(k w)) and for the flanks' own sampling error (e / flank events),
+    then by the noise the data shows beyond the count model and by autocorrelation.
+    At low volume this keeps the power a transform loses: 0 events where 14 were expected
+    is a z of ~5, not ~3. Only the few-event windows are computed (none at high volume).
+    """
+    t, end, lo_b, hi_a = sc.t, sc.end, sc.lo_b, sc.hi_a
+    flank_x = sc.kx[t] - sc.kx[lo_b] + sc.kx[hi_a] - sc.kx[end]
+    flank_f = sc.kfactor[t] - sc.kfactor[lo_b] + sc.kfactor[hi_a] - sc.kfactor[end]
+    expected = np.nan_to_num(flank_x / flank_f * (sc.factor[end] - sc.factor[t]), nan=np.inf)
+    rows, cols = np.nonzero(expected < _FEW_EVENTS)
+    if rows.size == 0:
+        return z_normal
+    e, fx, w = expected[rows, cols], flank_x[rows, cols], sc.w[rows, 0]
+    observed = sc.x[end[rows, cols]] - sc.x[t[0, cols]]
+    log_term = np.where(observed > 0, observed * np.log(np.maximum(observed, 1e-12) / e), 0.0)
+    deviance = np.maximum(2.0 * (log_term - (observed - e)), 0.0)
+    shrink = 1.0 + e / (sc.shape * w) + e / fx
+    z = np.sign(observed - e) * np.sqrt(deviance / shrink)
+    z = np.where(np.isfinite(z) & (e > 0), z, 0.0)
+    z /= np.sqrt(np.where(sc.short[rows, 0], sc.excess_tail, sc.excess) * sc.ramp[rows, 0])
+    out = z_normal.copy()
+    out[rows, cols] = z
+    return out
+
+
+# Long windows are many and overlap little across widths: the scan tries ~10x more of
+# them than single days, so their bar is a little higher (measured: the clean-series
+# false-alarm rate on autocorrelated noise, benchmarks/evaluate.py tune split).
+_LONG_BAR = 1.1
+
+
+def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, taken: np.ndarray, accept: int, walls=()) -> tuple[list[Change], np.ndarray, np.ndarray]:
+    """Temporary episodes of the given widths, each scored as a whole.
+
+    A multiscale scan (every start, each width) compares each window's mean with its
+    flanks on the stabilised scale; the strongest window that is both significant
+    (`min_score`) and large (`min_change_pct`) is kept, its days leave every other
+    window's baseline, and the scan repeats until nothing passes. Days already `taken`
+    (other anomalies) are neither scanned nor used as baseline. A winner wider than
+    `accept` days is only set aside (its days leave the scan, so no short piece of it is
+    reported) and left to a later pass.
+
+    Returns:
+        The episodes, `taken` with their days added, and the days set aside.
+    """
+    taken = taken.copy()
+    aside = np.zeros(len(s.y), bool)
+    found: list[tuple[int, int, float]] = []  # [start, stop) and sign of each episode
+    widths = np.asarray(widths)
+    if widths.size == 0:
+        return [], taken, aside
+    sized = s.shape is not None or bool(s.floor_var.any())
+    sc = _Scan(s, noise, widths, settings, walls)
+    t, end = sc.t, sc.end
+    bar = settings.min_score * np.where(widths >= settings.min_segment_days, _LONG_BAR, 1.0)[:, None]
+    while True:
+        sc.exclude(s.known | taken | aside)
+        free = np.concatenate(([0], np.cumsum(taken | aside)))
+        score, sign, before, during, pct = _window_scores(sc, settings)
+        if s.shape is not None and widths[0] == 1:
+            # one day of counts: the transform overstates extreme days; the exact
+            # negative-binomial tail (`noise.z`) gives their honest size
+            score[0] = np.minimum(score[0], np.abs(noise.z))
+        ok = (free[end] == free[t]) & (score >= bar)
+        if sized:  # counts and rates: the size must matter too
+            ok &= np.abs(pct) >= settings.min_change_pct
+        if not ok.any():
+            return _merge_adjacent(s, noise, settings, sorted(found), taken, walls), taken, aside
+        passing = np.where(ok, score, 0.0)
+        row, start = np.unravel_index(int(np.argmax(passing)), passing.shape)
+        row, start = _narrowest_fit(row, start, passing, widths)
+        if widths[row] <= accept:
+            row, start = _widest_fit(row, start, passing, pct, widths, accept)
+        w = int(widths[row])
+        if w > accept:
+            aside[start : start + w] = True
+            continue
+        taken[start : start + w] = True
+        found.append((int(start), int(start) + w, float(sign[row, start])))
+
+
+def _narrowest_fit(row: int, start: int, passing: np.ndarray, widths: np.ndarray):
+    """The narrowest passing window inside the winner that scores nearly as well (95%):
+    a storm day should not take a quiet Sunday along. Returns (row, start)."""
+    w, score = widths[row], passing[row, start]
+    for r in range(row):
+        inner = passing[r, start : start + w - widths[r] + 1]
+        if inner.size and inner.max() >= 0.95 * score:
+            return r, start + int(np.argmax(inner))
+    return row, start
+
+
+def _widest_fit(row: int, start: int, passing: np.ndarray, pct: np.ndarray, widths: np.ndarray, accept: int):
+    """The best wider passing window (> `accept` days) holding the short winner, if it
+    scores at least 3/4 of it with at least half of its change: the short window is then
+    only the peak of a longer episode. Returns (row, start) of the window chosen."""
+    w, score, change = widths[row], passing[row, start], pct[row, start]
+    best = (row, start)
+    best_score = 0.0
+    for r in np.flatnonzero(widths > accept):
+        lo, hi = max(start + w - widths[r], 0), start
+        scores = passing[r, lo : hi + 1]
+        # a long window that is only the short peak diluted has a much smaller change
+        scores = np.where(pct[r, lo : hi + 1] / change >= 0.5, scores, 0.0)
+        if scores.size and scores.max() >= 0.75 * score and scores.max() > best_score:
+            best, best_score = (r, lo + int(np.argmax(scores))), float(scores.max())
+    return best
+
+
+def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, found, taken: np.ndarray, walls=()) -> list[Change]:
+    """One change per episode: touching windows that moved the same way are one episode
+    (a lockdown that deepens midway), scored again as a whole."""
+    merged: list[list] = []
+    for a, b, sign in found:
+        if merged and a <= merged[-1][1] + 1 and merged[-1][2] == sign:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b, sign])
+    changes = []
+    for a, b, sign in merged:
+        others = taken.copy()
+        others[a:b] = False
+        sc = _Scan(s, noise, [b - a], settings, walls, starts=[a]).exclude(s.known | others)
+        score, sgn, before, during, _ = (float(v[0, 0]) for v in _window_scores(sc, replace(settings, min_score=0.0)))
+        score_ab = score if sgn == sign else 0.0
+        if score_ab >= settings.min_score:  # the whole must pass as its parts did
+            changes.append(_level_change("spike", s, a, b - 1, before, during, sign, score_ab))
+    return changes
+
+
+def _pct_array(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """`_pct` of arrays (0 where both are 0, infinite where only the baseline is)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = 100.0 * (after - before) / np.abs(before)
+    return np.where(before == 0, np.where(after == 0, 0.0, np.copysign(np.inf, after - before)), np.nan_to_num(pct))
+
+
+def _level_change(kind, s: _Series, first: int, last: int | None, before: float, after: float, sign: float, score: float) -> Change:
+    """A change in level units; its direction follows the sign of the change itself."""
+    if after != before:
+        sign = np.sign(after - before)
+    return Change(
+        kind=kind, direction="up" if sign > 0 else "down",
+        start=int(s.index[first]), end=None if last is None else int(s.index[last]),
+        before=float(before), after=float(after), change_pct=_pct(before, after), score=float(score),
+    )

@@ -1,0 +1,98 @@
+"""`find_changes`, the single entry point of detection for one series."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ctxmetrics.config import DetectionSettings
+from ctxmetrics.detect.calendar import _remove_calendar
+from ctxmetrics.detect.episodes import _episode_widths, _episodes
+from ctxmetrics.detect.frequency import _date, _on_grid, infer_frequency, settings_for
+from ctxmetrics.detect.noise import _noise
+from ctxmetrics.detect.prepare import _prepare
+from ctxmetrics.detect.shifts import _shift_changes
+from ctxmetrics.models.change import Change
+
+DETECTOR = "ctxmetrics-episodes/2"  # name/version: part of the scan fingerprint
+
+
+def find_changes(
+    values,
+    *,
+    kind: str = "count",
+    dates=None,
+    denominators=None,
+    settings: DetectionSettings | None = None,
+    known_mask=None,
+    start_weekday: int = 0,
+) -> list[Change]:
+    """Find episodes (one day to months, temporary) and lasting level shifts in one series.
+
+    The single entry point of detection: `scan` calls it for every series.
+
+    Args:
+        values: One value per period. NaN marks an unknown period (a data gap), never an
+            anomaly. Counts: events per period; ratios: the numerator counts; gauges:
+            levels (prices, rates, log values), reported in their own units.
+        kind: "count", "ratio" or "gauge".
+        dates: Optional dates of the values; the frequency (daily, weekly, monthly,
+            quarterly, yearly) is inferred from them, and missing dates are unknown
+            periods. Without dates the series is daily.
+        denominators: Ratios only: the denominator count per period.
+        settings: Thresholds; `DetectionSettings()` when None. Day-based lengths are
+            restated in the series' own periods.
+        known_mask: True on periods where the normal pattern is known not to hold
+            (annotated days off): left out of baseline, season and noise, yet anomalies on
+            them are still reported. Which event made a day known never changes how
+            sensitive the detector is.
+        start_weekday: Weekday of value 0 (0=Monday) when `dates` is None.
+
+    Returns:
+        Changes sorted by start; `start`/`end` index `values`.
+
+    Raises:
+        ValueError: unknown kind, or arrays of different lengths.
+    """
+    settings = settings or DetectionSettings()
+    values = np.asarray(values, dtype=float)
+    freq = infer_frequency(dates, len(values))
+    position = np.arange(len(values))
+    if dates is not None:
+        if len(dates) != len(values):
+            raise ValueError("dates must have the same length as values.")
+        position, values, denominators, known_mask = _on_grid(dates, freq, values, denominators, known_mask)
+        start_weekday = int((np.datetime64(np.asarray(dates, dtype="datetime64[D]")[0], "D").astype(np.int64) + 3) % 7)
+    local = settings_for(settings, freq)
+    season = freq.season if len(values) >= 3 * freq.season else 1
+    s = _prepare(values, local, kind, denominators, known_mask, start_weekday % season if season == 7 else 0, season)
+    if s is None:
+        return []
+    if dates is not None and freq.name in ("daily", "weekly"):
+        _remove_calendar(s, _noise(s, local), local, np.asarray(dates, dtype="datetime64[D]")[0], freq.step_days)
+    noise = _noise(s, local)
+    # short episodes first (they would bend the boundary search; a short peak of a longer
+    # episode is set aside, not reported), then boundaries (lasting shifts and long
+    # temporary ones), then every episode the boundaries missed
+    widths = _episode_widths(len(s.y), local)
+    short, taken, aside = _episodes(s, noise, local, widths, np.zeros(len(s.y), bool), accept=local.min_segment_days - 1)
+    shifts, temporary = _shift_changes(s, noise, taken, local)
+    rest = []
+    if aside.any() or temporary.any() or shifts:  # else the same scan again would find nothing
+        walls = np.searchsorted(s.index, [c.start for c in shifts if c.end is None])
+        rest, _, _ = _episodes(s, noise, local, widths, taken | temporary, accept=len(s.y), walls=walls)
+    episodes = short + rest
+    unit = {"count": f"per {freq.unit}", "ratio": "rate", "gauge": ""}[kind]
+    out = []
+    for c in sorted(episodes + shifts, key=lambda c: (c.start, c.kind)):
+        pct = c.change_pct
+        if kind == "gauge" and (c.before <= 0 or np.nanmin(values) <= 0):
+            pct = float("nan")  # a percentage of a level that can be <= 0 means nothing
+        first = int(np.searchsorted(position, c.start))
+        last = None if c.end is None else int(np.searchsorted(position, c.end, side="right")) - 1
+        out.append(replace(
+            c, start=first, end=last, change_pct=pct, unit=unit, frequency=freq.name,
+            start_date=None if dates is None else _date(dates, first),
+            end_date=None if dates is None or last is None else _date(dates, last),
+        ))
+    return out

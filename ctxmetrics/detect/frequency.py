@@ -1,0 +1,89 @@
+"""Frequencies (daily ... yearly): inferred from dates, and values placed on their grid."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ctxmetrics.config import DetectionSettings
+
+@dataclass(frozen=True)
+class Frequency:
+    """How a series is sampled, and the detector's windows counted in its periods."""
+
+    name: str  # daily | weekly | monthly | quarterly | yearly | irregular
+    unit: str  # what one count is per: "day", "week", ...
+    step_days: int  # nominal days between points (for placing points on a regular grid)
+    season: int  # length of the season removed (7 weekdays; 12 months with >= 3 years; 1 none)
+
+
+_FREQUENCIES = (  # (name, unit, nominal step, longest median step in days)
+    ("daily", "day", 1, 1.5),
+    ("weekly", "week", 7, 10),
+    ("monthly", "month", 30, 35),
+    ("quarterly", "quarter", 91, 100),
+    ("yearly", "year", 365, 400),
+)
+
+
+def infer_frequency(dates, n: int) -> Frequency:
+    """The frequency of a series from its dates (daily when there are none)."""
+    if dates is None or len(dates) < 2:
+        return Frequency("daily", "day", 1, 7)
+    days = np.asarray(dates, dtype="datetime64[D]").astype(np.int64)
+    step = float(np.median(np.diff(days)))
+    for name, unit, nominal, longest in _FREQUENCIES:
+        if step <= longest:
+            season = {"daily": 7, "monthly": 12 if n >= 36 else 1, "quarterly": 4 if n >= 12 else 1}.get(name, 1)
+            return Frequency(name, unit, nominal, season)
+    return Frequency("irregular", "point", 0, 1)
+
+
+def settings_for(settings: DetectionSettings, freq: Frequency) -> DetectionSettings:
+    """Day-based settings restated in the series' own periods (weeks, months, ...)."""
+    if freq.name == "daily":
+        return settings
+    per = max(freq.step_days, 1)
+    return replace(
+        settings,
+        spike_max_days=max(1, min(settings.spike_max_days, 3 * 7 // per or 1)),
+        min_segment_days=max(3, min(settings.min_segment_days, 4)),
+        max_temporary_days=max(4, settings.max_temporary_days // per),
+        level_window_days=max(12, settings.level_window_days // per),
+    )
+
+
+def _date(dates, i: int):
+    return np.asarray(dates, dtype="datetime64[D]")[i].astype(object)
+
+
+def _on_grid(dates, freq: Frequency, values, denominators, known_mask):
+    """Place the values on a regular grid of the frequency; missing points are NaN.
+
+    Returns the grid position of every input value and the gridded arrays.
+    """
+    days = np.asarray(dates, dtype="datetime64[D]").astype(np.int64)
+    if freq.step_days == 1:
+        position = days - days[0]
+    elif freq.name in ("monthly", "quarterly"):
+        months = np.asarray(dates, dtype="datetime64[M]").astype(np.int64)
+        position = (months - months[0]) // (3 if freq.name == "quarterly" else 1)
+    elif freq.name == "yearly":
+        years = np.asarray(dates, dtype="datetime64[Y]").astype(np.int64)
+        position = years - years[0]
+    elif freq.step_days:
+        position = np.round((days - days[0]) / freq.step_days).astype(np.int64)
+    else:
+        position = np.arange(len(values))
+    if np.any(np.diff(position) <= 0):
+        raise ValueError("dates must be increasing, one value per period.")
+    size = int(position[-1]) + 1
+
+    def grid(v, fill, dtype=float):
+        if v is None:
+            return None
+        out = np.full(size, fill, dtype=dtype)
+        out[position] = np.asarray(v, dtype=dtype)
+        return out
+
+    return position, grid(values, np.nan), grid(denominators, 0.0), grid(known_mask, False, bool)

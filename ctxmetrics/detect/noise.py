@@ -1,0 +1,169 @@
+"""The noise model of a prepared series (`_Noise`): robust scales the anomalies cannot inflate."""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ctxmetrics.config import DetectionSettings
+from ctxmetrics.detect.prepare import _Series
+from ctxmetrics.detect.robust import _mad, _median
+
+_BLOCKS = (7, 14, 28)  # block lengths (days) for the long-run variance
+
+
+@dataclass
+class _Noise:
+    """Robust noise model of one prepared series."""
+
+    level: np.ndarray  # local typical level of y (rolling median)
+    scale: np.ndarray  # robust sd of y per day (the body of the distribution)
+    tail: np.ndarray  # robust sd of y per day for single-day judgements (covers heavy tails)
+    z: np.ndarray  # robust residual per day in noise units (counts: capped by the exact tail)
+    day_var: float  # typical daily variance of y
+    lrv: float  # long-run variance of y per day (>= day_var)
+
+    def se2(self, n: np.ndarray | float) -> np.ndarray | float:
+        """Variance of the mean of `n` consecutive days, inflated for autocorrelation.
+
+        The inflation grows from none for one day to the full long-run factor at a week.
+        """
+        n = np.maximum(n, 1)
+        inflation = 1.0 + (self.lrv / self.day_var - 1.0) * np.minimum(n - 1, 6) / 6
+        return self.day_var / n * inflation
+
+
+def _rolling_median(y: np.ndarray, ok: np.ndarray, half: int) -> np.ndarray:
+    """Centered rolling median over 2*half+1 days of the `ok` entries (edges reflected)."""
+    half = min(half, len(y) - 1)
+    masked = np.where(ok, y, np.nan)
+    windows = sliding_window_view(np.pad(masked, half, mode="reflect"), 2 * half + 1)
+    if ok.all():  # odd windows without NaN: the median is the middle element
+        return np.partition(windows, half, axis=1)[:, half]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows are filled below
+        level = np.nanmedian(windows, axis=1)
+    have = np.isfinite(level)
+    if not have.any():
+        return np.full(len(y), _median(y))
+    return np.interp(np.arange(len(y)), np.flatnonzero(have), level[have])
+
+
+def _long_run_var(y: np.ndarray, ok: np.ndarray) -> float:
+    """Per-day variance implied by differences of adjacent block means (median over
+    block lengths).
+
+    Differences cancel slow trends and seasonality (blocks are whole weeks), the MAD
+    ignores the few differences that straddle a shift, and block lengths of 1-4 weeks
+    catch positive autocorrelation that day-to-day statistics understate. The median over
+    lengths, not the maximum: long blocks are both noisy (few blocks) and inflated by
+    month-long bumps, which would hide the very bumps the detector looks for.
+    """
+    cs = np.concatenate(([0.0], np.cumsum(np.where(ok, y, 0.0))))
+    ck = np.concatenate(([0], np.cumsum(ok)))
+    estimates = []
+    for block in _BLOCKS:
+        if len(y) < 8 * block:
+            continue
+        # overlapping blocks (every quarter block) steady the estimate at long blocks
+        t = np.arange(0, len(y) - 2 * block + 1, max(1, block // 4))
+        n1, n2 = ck[t + block] - ck[t], ck[t + 2 * block] - ck[t + block]
+        full = (n1 >= block / 2) & (n2 >= block / 2)
+        t, n1, n2 = t[full], n1[full], n2[full]
+        diffs = (cs[t + 2 * block] - cs[t + block]) / n2 - (cs[t + block] - cs[t]) / n1
+        if diffs.size >= 24:
+            estimates.append(_mad(diffs) ** 2 / 2 * block)
+    return float(_median(np.array(estimates))) if estimates else 0.0
+
+
+def _noise(s: _Series, settings: DetectionSettings) -> _Noise:
+    """Local level, per-day robust scale and long-run variance of a prepared series."""
+    ok = ~s.known
+    level = _rolling_median(s.y, ok, 2 * settings.min_segment_days)
+    floor_var = _quasi_binomial_floor(s, level, ok)
+    scale, tail_scale = _weekday_scales(s.y - level, s.weekday, ok, floor_var)
+    z = (s.y - level) / tail_scale
+    if s.shape is not None:
+        z = _count_tail_z(s, level, z, settings.min_score)
+    day_var = float(np.mean(scale[ok] ** 2)) if ok.any() else float(np.mean(scale**2))
+    lrv = max(_long_run_var(s.y, ok), day_var)
+    return _Noise(level=level, scale=scale, tail=tail_scale, z=z, day_var=day_var, lrv=lrv)
+
+
+def _quasi_binomial_floor(s: _Series, level: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """For rates, the binomial variance scaled by the overdispersion the data shows.
+
+    A conversion rate between stages that happen on different days (won today over
+    opportunities today) is noisier than a binomial proportion, and most so on days with
+    a small denominator; a constant robust scale would call those days spikes.
+    """
+    if s.shape is not None or not s.floor_var.any():
+        return s.floor_var
+    usable = ok & (s.floor_var > 0)
+    if usable.sum() < 28:
+        return s.floor_var
+    standardised = (s.y - level)[usable] / np.sqrt(s.floor_var[usable])
+    return s.floor_var * max(1.0, _mad(standardised) ** 2)
+
+
+def _count_tail_z(s: _Series, level: np.ndarray, z: np.ndarray, threshold: float) -> np.ndarray:
+    """Cap large count residuals at the normal quantile of their exact tail probability.
+
+    The stabilising transform stretches the lower tail of small counts: a zero day at 7
+    expected looks like 4.5 sds on the sqrt scale but happens once in a thousand days.
+    The negative-binomial tail (at the estimated shape) gives the honest size.
+    """
+    from scipy import stats
+
+    out = z.copy()
+    idx = np.flatnonzero(np.abs(z) >= threshold)
+    if idx.size == 0:
+        return out
+    shape = s.shape
+    expected = np.maximum(s.inverse(level[idx]) * s.factor[idx], 1e-9)
+    observed = np.round(s.num[idx] * s.factor[idx])
+    p = shape / (shape + expected)
+    tail = np.where(z[idx] > 0, stats.nbinom.sf(observed - 1, shape, p), stats.nbinom.cdf(observed, shape, p))
+    size = stats.norm.isf(np.clip(tail, 1e-300, 0.5))
+    out[idx] = np.sign(z[idx]) * np.minimum(np.abs(z[idx]), size)
+    return out
+
+
+def _weekday_scales(
+    resid: np.ndarray, weekday: np.ndarray, ok: np.ndarray, floor_var: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Robust sd per day for the body and for the tails: its weekday's scale, at least the
+    pooled scale and the floor.
+
+    A weekday may be noisier than the rest (weekends) but never quieter: 100 days per
+    weekday give too noisy a scale to trust a small one at 5 sds. The tail scale (for
+    single-day judgements) has a pooled scale that also covers heavy tails. Both share the
+    per-weekday MADs, computed once.
+    """
+    # the pooled scale is taken relative to each day's sampling variance, so that quiet
+    # weekend days (few events, large variance) do not raise the floor of busy weekdays
+    rel = np.sqrt(floor_var / _median(floor_var[floor_var > 0])) if (floor_var > 0).sum() > 0 else np.ones(len(resid))
+    rel = np.where(rel > 0, rel, 1.0)
+    resid = resid / rel
+    pooled = _mad(resid[ok])
+    pooled_tails = pooled
+    if ok.sum() >= 100:
+        # heavy tails (e.g. rates whose numerator lags the denominator) make the MAD too
+        # small for a 5-sd rule, so the 95th percentile must look normal too; days beyond
+        # 5 MADs are left out first, so that the anomalies themselves (holidays, storms,
+        # a few percent of days) cannot set the threshold that is meant to find them
+        deviation = np.abs(resid[ok] - _median(resid[ok]))
+        body = deviation[deviation <= 5 * pooled]
+        if body.size >= 100:
+            pooled_tails = max(pooled, float(np.quantile(body, 0.95)) / 1.96)
+    phases = max(int(weekday.max()) + 1, 1) if weekday.size else 1
+    day_mad = np.array([_mad(resid[ok & (weekday == d)]) for d in range(phases)])
+
+    def scale(floor: float) -> np.ndarray:
+        day_sd = np.maximum(day_mad, floor)
+        out = np.sqrt(np.maximum((day_sd[weekday] * rel) ** 2, floor_var))
+        return np.where(out > 0, out, max(float(_median(out)), 1e-9))
+
+    return scale(pooled), scale(pooled_tails)

@@ -1,0 +1,176 @@
+"""Preparation: a series on its grid, season removed, variance stabilised (`_Series`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ctxmetrics.detect.robust import _mad, _median
+
+
+KINDS = ("count", "ratio", "gauge")
+_DEAD_WEEKDAY = 0.05  # a weekday below 5% of a normal day (no weekend trade) carries no signal
+
+
+@dataclass
+class _Series:
+    """A series ready for detection: only its valid days, in order."""
+
+    index: np.ndarray  # day index (into the input) of each kept day
+    weekday: np.ndarray  # 0=Monday
+    y: np.ndarray  # stabilised, deseasonalised values
+    num: np.ndarray  # level units: numerator (deseasonalised count, ratio numerator, gauge)
+    den: np.ndarray  # level units: denominator (1, or the ratio denominator)
+    known: np.ndarray  # True on annotated days where the normal pattern does not hold
+    floor_var: np.ndarray  # sampling variance of y per day (Poisson or binomial), 0 for gauges
+    factor: np.ndarray  # weekday factor of each day (counts; 1 otherwise)
+    shape: float | None  # counts: gamma shape of the overdispersion; None otherwise
+    inverse: Callable[[np.ndarray], np.ndarray]  # stabilised scale back to level units
+
+
+def _centered_mean(v: np.ndarray, ok: np.ndarray, width: int = 7) -> np.ndarray:
+    """Centered moving mean over `width` days of the `ok` entries (NaN where none)."""
+    n = len(v)
+    cs = np.concatenate(([0.0], np.cumsum(np.where(ok, v, 0.0))))
+    ck = np.concatenate(([0], np.cumsum(ok)))
+    half = width // 2
+    lo = np.clip(np.arange(n) - half, 0, n)
+    hi = np.clip(np.arange(n) + half + 1, 0, n)
+    count = ck[hi] - ck[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, (cs[hi] - cs[lo]) / count, np.nan)
+
+
+def _weekday_medians(r: np.ndarray, weekday: np.ndarray, ok: np.ndarray, default: float, period: int = 7) -> np.ndarray:
+    """Median of `r` per phase of the season (weekday) over `ok` days (`default` where none)."""
+    profile = np.full(period, default)
+    for day in range(period):
+        sel = r[ok & (weekday == day)]
+        if sel.size:
+            profile[day] = _median(sel)
+    return profile
+
+
+def _multiplicative_profile(x: np.ndarray, weekday: np.ndarray, ok: np.ndarray, period: int) -> np.ndarray:
+    """Seasonal factors (mean 1) from the median ratio of each period to its cycle's mean."""
+    if period < 2:
+        return np.ones(1)
+    local = _centered_mean(x, ok, period | 1)
+    usable = ok & (local > 0)
+    ratio = np.divide(x, local, out=np.ones_like(x), where=usable)
+    profile = np.maximum(_weekday_medians(ratio, weekday, usable, 1.0, period), 0.0)
+    return profile / profile.mean() if profile.mean() > 0 else np.ones(period)
+
+
+def _additive_profile(y: np.ndarray, weekday: np.ndarray, ok: np.ndarray, period: int) -> np.ndarray:
+    """Seasonal offsets (mean 0) from the median difference of each period to its cycle's mean."""
+    if period < 2:
+        return np.zeros(1)
+    local = _centered_mean(y, ok, period | 1)
+    usable = ok & np.isfinite(local)
+    profile = _weekday_medians(np.where(usable, y - local, 0.0), weekday, usable, 0.0, period)
+    return profile - profile.mean()
+
+
+def _prepare(values, settings, kind, denominator, known_mask, start_weekday, period=7) -> _Series | None:
+    """Validate, deseasonalise and stabilise a series; None when it has too few known periods.
+
+    `period` is the season removed (7: weekdays of a daily series, 12: months of a monthly
+    series with >= 3 years, 1: none); `start_weekday` is the phase of period 0.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}.")
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    known = np.zeros(n, bool) if known_mask is None else np.asarray(known_mask, bool)
+    if known.shape != values.shape:
+        raise ValueError("known_mask must have the same length as values.")
+    weekday = (start_weekday + np.arange(n)) % max(period, 1)
+    if kind == "count":
+        present = np.isfinite(values)
+        x = np.where(present, np.maximum(values, 0.0), 0.0)
+        profile = _multiplicative_profile(x, weekday, present & ~known, period)
+        factor = profile[weekday]
+        valid = present & (factor >= _DEAD_WEEKDAY)
+        num = np.divide(x, factor, out=np.zeros(n), where=valid)
+        shape = _nb_shape(num, factor, valid & ~known)
+        y = nb_transform(num, shape)
+        den = np.ones(n)
+        typical = float(_median(num[valid])) if valid.any() else 0.0
+        floor_var = np.divide(1.0, factor * (1.0 + typical / shape), out=np.zeros(n), where=valid)
+        inverse = _NBInverse(shape)
+    elif kind == "ratio":
+        if denominator is None:
+            raise ValueError("a ratio series needs its denominator counts.")
+        den = np.nan_to_num(np.asarray(denominator, dtype=float))
+        if den.shape != values.shape:
+            raise ValueError("denominator must have the same length as values.")
+        if n == 0 or _median(den) < settings.min_denominator:
+            return None
+        valid = np.isfinite(values) & (den >= settings.min_denominator)
+        rate = np.clip(np.divide(values, den, out=np.zeros(n), where=valid), 0.0, 1.0)
+        raw = np.arcsin(np.sqrt(rate))
+        y = raw - _additive_profile(raw, weekday, valid & ~known, period)[weekday]
+        num = np.where(valid, values, 0.0)
+        floor_var = np.divide(0.25, den, out=np.zeros(n), where=valid)
+        inverse = _arcsine_inverse
+    else:
+        valid = np.isfinite(values)
+        raw = np.where(valid, values, 0.0)
+        y = raw - _additive_profile(raw, weekday, valid & ~known, period)[weekday]
+        num, den, floor_var = y, np.ones(n), np.zeros(n)
+        inverse = _identity
+    if valid.sum() < 4 * settings.min_segment_days:
+        return None
+    if kind != "count":
+        factor, shape = np.ones(n), None
+    return _Series(
+        index=np.flatnonzero(valid), weekday=weekday[valid], y=y[valid], num=num[valid],
+        den=den[valid], known=known[valid], floor_var=floor_var[valid], inverse=inverse,
+        factor=factor[valid], shape=shape,
+    )
+
+
+def nb_transform(u: np.ndarray, shape: float) -> np.ndarray:
+    """Variance-stabilising transform of negative-binomial counts (variance ~1).
+
+    2*sqrt(k)*asinh(sqrt((u + 3/8)/k)): Anscombe's 2*sqrt(u + 3/8) for counts well below
+    the gamma shape k (Poisson-like), a log for counts well above it (overdispersed).
+    """
+    return 2.0 * np.sqrt(shape) * np.arcsinh(np.sqrt((np.maximum(u, 0.0) + 0.375) / shape))
+
+
+class _NBInverse:
+    """Inverse of `nb_transform` for one shape."""
+
+    def __init__(self, shape: float):
+        self.shape = shape
+
+    def __call__(self, y: np.ndarray) -> np.ndarray:
+        root = np.sqrt(self.shape)
+        return np.maximum(self.shape * np.sinh(y / (2.0 * root)) ** 2 - 0.375, 0.0)
+
+
+def _nb_shape(u: np.ndarray, factor: np.ndarray, ok: np.ndarray) -> float:
+    """Gamma shape k of the overdispersion (variance = mean + mean^2/k), robustly.
+
+    Residuals against the surrounding week's mean give the daily variance; what exceeds
+    the Poisson variance (mean/weekday factor) is the overdispersion.
+    """
+    local = _centered_mean(u, ok)
+    use = ok & np.isfinite(local)
+    if use.sum() < 14:
+        return 1e6
+    var = (_mad((u - local)[use]) ** 2) * 7 / 6  # a 7-day mean includes the day itself
+    mean = float(_median(u[use]))
+    excess = var - float(np.mean(local[use] / factor[use]))
+    return float(np.clip(mean**2 / excess, 1.0, 1e6)) if excess > 0 else 1e6
+
+
+def _arcsine_inverse(y: np.ndarray) -> np.ndarray:
+    return np.sin(np.clip(y, 0.0, np.pi / 2)) ** 2
+
+
+def _identity(y: np.ndarray) -> np.ndarray:
+    return y
