@@ -11,9 +11,15 @@ from ctxmetrics.store import Store
 VERDICTS = ("confirmed", "rejected")
 
 
-def load_anomalies(store: Store, where: str = "", params: list | None = None) -> list[Anomaly]:
-    """Stored anomalies (with their causes and drivers), optionally filtered by SQL."""
-    sql = f"select data from anomalies {('where ' + where) if where else ''} order by start_day, metric, segment_key"
+def load_anomalies(
+    store: Store, where: str = "", params: list | None = None, order: str = "start_day, metric, segment_key",
+    limit: int | None = None,
+) -> list[Anomaly]:
+    """Stored anomalies (with their causes and drivers), optionally filtered by SQL, in
+    `order` (an SQL expression of our own, never user input), at most `limit`."""
+    sql = f"select data from anomalies {('where ' + where) if where else ''} order by {order}"
+    if limit is not None:
+        sql += f" limit {int(limit)}"
     _, rows = store.query_rows(sql, params)
     return [Anomaly.from_json(json.loads(r[0])) for r in rows]
 

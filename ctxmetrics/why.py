@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ctxmetrics.anomaly import Anomaly, Cause
 from ctxmetrics.errors import CtxError, UnknownName
+from ctxmetrics.places import change_places
 from ctxmetrics.results import gap_text, load_anomalies, load_gaps, record_verdict
 from ctxmetrics.segments import segment_from_key, segment_key, segment_label
 from ctxmetrics.wording import metric_label, one_line, tag_command, terminal_text, where_text
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["WhyAnswer", "why", "record", "headline", "tag_command", "format_answer"]
 
+# The most important anomalies of a window that `elsewhere` reads its places from.
+_PLACES_FROM = 200
 NO_SCAN = "No scan results yet in {store}; run 'ctxmetrics scan' first."
 
 
@@ -34,7 +37,7 @@ class WhyAnswer:
     until: dt.date | None
     metric_type: str  # count | ratio | gauge | query
     anomalies: list[Anomaly]
-    # Other segments of the metric with anomalies in the window: [(segment key, count)].
+    # Where the window's changes sit instead, one place per root cause: [(segment key, anomalies)].
     elsewhere: list[tuple[str, int]] = field(default_factory=list)
     gap_days: list[dt.date] = field(default_factory=list)  # days without data (unknown) in the window
 
@@ -128,13 +131,11 @@ def why(
         elsewhere: list[tuple[str, int]] = []
         if not anomalies:
             where, params = _where(metric, segment, since, until, same_segment=False)
-            _, rows = store.query_rows(
-                f"select segment_key, count(*) from anomalies where {where} group by 1 "
-                "order by max(score * ln(1 + greatest(volume, 0))) desc limit 5",
-                params,
+            ranked = load_anomalies(
+                store, where, params, "score * ln(1 + greatest(volume, 0)) desc, segment_key", _PLACES_FROM
             )
             order = {d: i for i, d in enumerate(store.dimension_names())}
-            elsewhere = [(segment_key(segment_from_key(r[0]), order), r[1]) for r in rows]
+            elsewhere = [(segment_key(place, order), n) for place, n in change_places(ranked)]
         gap_days = [
             day for _, day in load_gaps(store, metric)
             if (since is None or day >= since) and (until is None or day <= until)
@@ -285,8 +286,10 @@ def format_answer(answer: WhyAnswer) -> str:
     if not answer.anomalies:
         lines = [f"No anomalies in {where}."]
         if answer.elsewhere:
-            other = ", ".join(f"{segment_label(segment_from_key(k))} ({n})" for k, n in answer.elsewhere)
-            lines.append(f"Other {answer.metric} segments with anomalies then: {other}.")
+            places = ", ".join(
+                f"{segment_label(segment_from_key(k))} ({n} anomal{'y' if n == 1 else 'ies'})" for k, n in answer.elsewhere
+            )
+            lines.append(f"Where {answer.metric} changed then: {places}.")
         return "\n".join(lines) + _gap_note(answer)
     blocks = ["\n".join(format_anomaly(a, answer.metric_type)) for a in answer.anomalies]
     return terminal_text("\n\n".join(blocks)) + _gap_note(answer)

@@ -1,0 +1,36 @@
+"""One place per change, however many series flagged it (`why`'s `elsewhere`)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from ctxmetrics.anomaly import Anomaly
+from ctxmetrics.places import change_places
+
+CELL = {"region": "APAC", "channel": "partner"}
+
+
+def flagged(segment, drivers=(), uniform=False) -> Anomaly:
+    return Anomaly("leads", dict(segment), "spike", "down", dt.date(2026, 3, 1), dt.date(2026, 3, 3), 100.0, 60.0,
+                   -40.0, 7.0, drivers=[{"segment": d, "share": 1.0} for d in drivers], uniform=uniform)
+
+
+def test_a_cell_flagged_with_its_region_and_channel_is_one_place():
+    found = change_places([flagged({"region": "APAC"}, [CELL]), flagged(CELL), flagged({"channel": "partner"}, [CELL])])
+    assert found == [(CELL, 3)]
+
+
+def test_an_unlocalized_rollup_yields_to_the_cell_it_holds():
+    assert change_places([flagged({"channel": "partner"}), flagged(CELL)]) == [(CELL, 2)]
+
+
+def test_cells_of_a_region_that_changed_alike_are_that_region():
+    region = {"region": "APAC"}
+    found = change_places([flagged(CELL), flagged(region, uniform=True), flagged({"region": "APAC", "channel": "web"})])
+    assert found == [(region, 3)]
+
+
+def test_separate_changes_stay_separate_in_the_order_given():
+    other = {"region": "EMEA", "channel": "web"}
+    found = change_places([flagged({"region": "EMEA"}, [other]), flagged(CELL), flagged(other)])
+    assert found == [(other, 2), (CELL, 1)]
+    assert change_places([flagged(CELL), flagged(other)], limit=1) == [(CELL, 1)]
