@@ -35,6 +35,9 @@ class Anomaly:
     # The root-cause set in the cube: [{"segment": {...}, "share": 0.81}], best first.
     drivers: list[dict[str, Any]] = field(default_factory=list)
     uniform: bool = False  # the change is everywhere alike: no part of the cube carries it
+    # When the metric's total was not flagged then: the root-cause set of the whole cube over
+    # this anomaly's window, same form as `drivers` (changes too small for their own series).
+    cube_drivers: list[dict[str, Any]] = field(default_factory=list)
     correlated: list[dict[str, Any]] = field(default_factory=list)
     # Funnel stages of the same segment that moved together, earliest first:
     # [{"stage": "leads", "start": "2026-03-02", "direction": "up", "change_pct": 48.0}, ...]
@@ -70,6 +73,7 @@ class Anomaly:
             "causes": [asdict(c) for c in self.causes],
             "drivers": self.drivers,
             "uniform": self.uniform,
+            "cube_drivers": self.cube_drivers,
             "correlated": self.correlated,
             "funnel": self.funnel,
         }
@@ -91,6 +95,7 @@ class Anomaly:
             causes=[Cause(**c) for c in data.get("causes", [])],
             drivers=list(data.get("drivers", [])),
             uniform=bool(data.get("uniform", False)),
+            cube_drivers=list(data.get("cube_drivers", [])),
             correlated=list(data.get("correlated", [])),
             funnel=list(data.get("funnel", [])),
         )

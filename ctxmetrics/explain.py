@@ -69,6 +69,7 @@ _NOT_SPECIFIC = 0.5  # outside-scope change at least this fraction of the inside
 _BASELINE_WEEKS = 4
 _MEASURE_DAYS = 28  # window measured for a persistent shift
 _MAX_CORRELATED = 5
+_CUBE_DAYS = 10  # start days per metric localized in the whole cube when its total was not flagged
 
 
 # ------------------------------------------------------------------------ public API
@@ -96,6 +97,7 @@ def explain_anomalies(
         cube = cubes.get(anomaly.metric)
         if cube is not None:
             anomaly.drivers, anomaly.uniform = cube.root_cause(anomaly)
+    _locate_in_cube(anomalies, cubes)
     _link_funnel(anomalies, config)
     _link_correlated(anomalies, config)
     events = [_Event.of(a, config, data_end) for a in annotations]
@@ -554,23 +556,27 @@ class _Cube:
     def root_cause(self, anomaly: Anomaly) -> tuple[list[dict[str, Any]], bool]:
         """(drivers, uniform) of an anomaly on a rollup, localized over the leaves under it;
         a leaf has no drivers."""
+        window = self._window(anomaly)
+        if window is None:
+            return [], False
+        return self.localize(anomaly.segment, window, 1 if anomaly.direction == "up" else -1)
+
+    def localize(self, segment: Mapping[str, str], window: tuple[int, int], direction: int = 0):
+        """(drivers, uniform) over the leaves under `segment` in `window` (see `rootcause`)."""
         from ctxmetrics.rootcause import localize_codes
 
-        free = [d for d in self.dims if d not in anomaly.segment]
-        window = self._window(anomaly)
-        if not free or window is None:
-            return [], False
-        inside = self._leaves_under(anomaly.segment)
-        if len(inside) < 2:
+        free = [d for d in self.dims if d not in segment]
+        inside = self._leaves_under(segment)
+        if not free or len(inside) < 2:
             return [], False
         expected, actual, noise = (None if part is None else part[inside] for part in self._leaf_expectation(window))
         columns = [self.dims.index(d) for d in free]
         found = localize_codes(
-            self.leaf_codes[inside][:, columns], free, [self.leaf_names[j] for j in columns], expected, actual, noise
+            self.leaf_codes[inside][:, columns], free, [self.leaf_names[j] for j in columns], expected, actual, noise,
+            direction=direction,
         )
         drivers = [
-            {"segment": {d: {**anomaly.segment, **part}[d] for d in self.dims if d in anomaly.segment or d in part},
-             "share": share}
+            {"segment": {d: {**segment, **part}[d] for d in self.dims if d in segment or d in part}, "share": share}
             for part, share in found.elements
         ]
         return drivers, found.uniform
@@ -654,6 +660,41 @@ class _Cube:
         if base <= 0 or base_p - base_in <= 0:
             return None
         return ex / base, (ex_p - ex_in) / (base_p - base_in)
+
+
+def _locate_in_cube(anomalies: list[Anomaly], cubes: Mapping[str, _Cube]) -> None:
+    """Fill `cube_drivers` of the anomalies of each start day on which their metric's total
+    was not flagged: the root-cause set of the whole cube over the window of that day's most
+    important anomaly. Cells whose change is too small for their own series (and for the
+    total) stand out in the cube once the time is known from the series that were flagged.
+    At most `_CUBE_DAYS` start days per metric, the most important first: the cost stays
+    that of a few localizations however many anomalies there are."""
+    totals: dict[str, list[Anomaly]] = {}
+    days: dict[tuple[str, dt.date], list[Anomaly]] = {}
+    for anomaly in anomalies:
+        if anomaly.metric in cubes:
+            if anomaly.segment:
+                days.setdefault((anomaly.metric, anomaly.start), []).append(anomaly)
+            else:
+                totals.setdefault(anomaly.metric, []).append(anomaly)
+    leads = sorted(((max(group, key=_importance), group) for group in days.values()), key=lambda p: -_importance(p[0]))
+    done: dict[str, int] = {}
+    for lead, group in leads:
+        cube = cubes[lead.metric]
+        window = cube._window(lead)
+        if window is None or done.get(lead.metric, 0) >= _CUBE_DAYS:
+            continue
+        if any(t.start <= (lead.end or t.start) and (t.end is None or t.end >= lead.start) for t in totals.get(lead.metric, [])):
+            continue  # the total was flagged: its drivers are the cube's root cause
+        done[lead.metric] = done.get(lead.metric, 0) + 1
+        drivers, _ = cube.localize({}, window)
+        for anomaly in group:
+            anomaly.cube_drivers = drivers
+
+
+def _importance(anomaly: Anomaly) -> float:
+    """Size of a change for the business: its score weighted by the volume it moves."""
+    return anomaly.score * math.log1p(max(anomaly.volume, 0.0))
 
 
 def _split_from_drivers(anomaly: Anomaly, scope) -> tuple[float, float, None] | None:

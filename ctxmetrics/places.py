@@ -21,7 +21,8 @@ def change_places(anomalies: Iterable[Anomaly], limit: int = 5) -> list[tuple[Se
 
     An anomaly points at its root-cause set (its drivers), at its own segment when its
     change is alike throughout, and otherwise (a leaf, or a rollup where nothing was
-    localized) at its own segment as a plain, unlocalized place. A place inside a localized
+    localized) at its own segment as a plain, unlocalized place. Its `cube_drivers` are
+    places too, with no anomaly of their own unless one points at them. A place inside a localized
     place is part of that one change; an unlocalized rollup that holds a more specific
     place is that place seen from above.
     """
@@ -35,6 +36,8 @@ def change_places(anomalies: Iterable[Anomaly], limit: int = 5) -> list[tuple[Se
             entry = places.setdefault(segment_key(segment), [dict(segment), 0, localized])
             entry[1] += 1
             entry[2] = entry[2] or localized
+        for driver in anomaly.cube_drivers:  # found in the whole cube, not flagged on its own
+            places.setdefault(segment_key(driver["segment"]), [dict(driver["segment"]), 0, True])[2] = True
     kept = {}
     for key, (segment, count, localized) in places.items():
         outer = [p for p in places.values() if p[2] and _strictly_within(segment, p[0])]

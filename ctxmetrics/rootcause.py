@@ -54,6 +54,7 @@ def localize(
     actual: np.ndarray,
     noise: np.ndarray | None = None,
     max_layer: int = 3,
+    direction: int = 0,
 ) -> RootCause:
     """The smallest set of segments that explains how `actual` departs from `expected`.
 
@@ -65,13 +66,15 @@ def localize(
         noise: Standard deviation of `actual - expected` per leaf under no change; by
             default Poisson-like, the square root of the expected value.
         max_layer: Deepest layer searched (1 = single dimension values).
+        direction: +1 or -1, the way the anomaly went; only elements that moved that way
+            are drivers. 0: the way the chosen elements moved together.
 
     Returns:
         The root-cause set with each element's share of the total deviation.
     """
     dims = list(leaves[0]) if len(leaves) else []
     codes, names = encode_leaves(leaves, dims)
-    return localize_codes(codes, dims, names, expected, actual, noise, max_layer)
+    return localize_codes(codes, dims, names, expected, actual, noise, max_layer, direction)
 
 
 def localize_codes(
@@ -82,6 +85,7 @@ def localize_codes(
     actual: np.ndarray,
     noise: np.ndarray | None = None,
     max_layer: int = 3,
+    direction: int = 0,
 ) -> RootCause:
     """`localize` for leaves given as codes: `codes[i, j]` indexes `names[j]`, the values
     of dimension `dims[j]` (no dictionaries per leaf in a cube of many leaves)."""
@@ -109,11 +113,14 @@ def localize_codes(
     if uniform_error <= set_error + threshold * max(len(chosen) - 1, 0) and start_error - uniform_error > threshold:
         return RootCause([], True)
     carried = [float((actual - expected)[owner == i].sum()) for i in range(len(chosen))]
-    # Only parts that moved the way the whole did carry the change. Noise elsewhere can
-    # cancel some of it in the total: shares are then of the set's own deviation, so they
-    # never add past 100%.
-    drivers = [i for i in range(len(chosen)) if carried[i] * deviation > 0]
-    scale = math.copysign(max(abs(deviation), abs(sum(carried[i] for i in drivers))), deviation)
+    # Only parts that moved the way the anomaly did carry it; without its direction, the way
+    # the chosen set moved (noise elsewhere can turn the sum of all leaves the other way).
+    way = direction or math.copysign(1.0, sum(carried) or deviation)
+    drivers = [i for i in range(len(chosen)) if carried[i] * way > 0]
+    # Shares are of the anomaly's deviation or of the drivers' own when noise elsewhere
+    # cancels part of it, so they never add past 100%.
+    moved = sum(carried[i] for i in drivers)
+    scale = math.copysign(max(abs(deviation) if deviation * way > 0 else 0.0, abs(moved)), way)
     elements = []
     for i in drivers:
         g, e = chosen[i]

@@ -229,6 +229,22 @@ def test_drivers_split_the_change_over_children():
     assert other_metric.drivers == [{"segment": {"region": "NA"}, "share": 1.0}]  # kept: no series this scan
 
 
+def test_when_the_total_was_not_flagged_the_whole_cube_says_where_the_window_changed():
+    sets = {"leads": series_set(effects=[("NA", 60, 69, 1.6), ("EMEA", 60, 69, 1.3)])}
+    na, later = anomaly(segment={"region": "NA"}), anomaly(segment={"region": "NA"}, start=90, end=95)
+    explain([na, later], [], sets)
+    # EMEA's own change was not flagged, but at the time NA's was it stands out in the cube
+    assert [d["segment"] for d in na.cube_drivers] == [{"region": "NA"}, {"region": "EMEA"}]
+    assert later.cube_drivers == []  # nothing changed then
+
+
+def test_a_flagged_total_leaves_the_cube_to_its_own_drivers():
+    sets = {"leads": series_set(effects=[("NA", 60, 69, 1.6), ("EMEA", 60, 69, 1.3)])}
+    total, na = anomaly(segment={}, start=61), anomaly(segment={"region": "NA"})
+    explain([total, na], [], sets)
+    assert na.cube_drivers == [] and total.cube_drivers == [] and total.drivers
+
+
 def test_correlated_lists_nearby_changes_most_related_first():
     a = anomaly(segment={"region": "NA"})
     same_segment = anomaly(metric="mql", segment={"region": "NA"}, start=61)
