@@ -8,7 +8,8 @@ leaf's history. Adtributor (Bhagwan et al., NSDI 2014: explanatory power + surpr
 dimension) runs on the same cases for comparison.
 
 Seeds are split: the first `--tune` seeds were used while developing; the report is on the
-holdout seeds after them.
+holdout seeds after them. Single cells of a 6 x 5 cube are a fifth of those; `--cells` more
+such cases, from seeds of their own (rows marked +), give that figure on a larger sample.
 
     PYTHONPATH=$PWD python3 benchmarks/drivers.py --cases 400
 """
@@ -29,16 +30,19 @@ from ctxmetrics.rootcause import localize  # noqa: E402
 SHAPES = {2: (6, 5), 3: (8, 6, 5), 4: (10, 10, 10, 5)}  # the 4-dim cube has 5,000 leaves
 NOISE = (0.0, 0.05, 0.1)  # relative noise on top of count noise
 SEVERITY = (0.2, 0.4, 0.7)  # size of the change of a root-cause element (up or down)
+CELL_SEEDS = 100_000  # the extra single-cell cases: far from the tune and holdout seeds
 
 
-def make_case(rng: np.random.Generator):
-    n_dims = int(rng.integers(2, 5))
+def make_case(rng: np.random.Generator, single_cells: bool = False):
+    """A cube, its expected and actual values, noise scale and truth; `single_cells`: a
+    6 x 5 cube whose root cause is 1-3 single cells."""
+    n_dims = 2 if single_cells else int(rng.integers(2, 5))
     shape = SHAPES[n_dims]
     dims = [f"d{j}" for j in range(n_dims)]
     leaves = [{d: f"{d}v{i}" for d, i in zip(dims, idx)} for idx in product(*(range(c) for c in shape))]
     scale = rng.lognormal(np.log(60), 1.0, len(leaves))
     expected = scale * 3  # a 3-day window
-    layer = int(rng.integers(1, 3))
+    layer = 2 if single_cells else int(rng.integers(1, 3))
     count = int(rng.integers(1, 4))
     truth = _elements(rng, dims, shape, layer, count)
     severity = float(rng.choice(SEVERITY)) * (1 if rng.random() < 0.5 else -1)
@@ -117,6 +121,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=400, help="holdout cases")
     parser.add_argument("--tune", type=int, default=200, help="seeds used while tuning (skipped)")
+    parser.add_argument("--cells", type=int, default=400,
+                        help=f"more single-cell cases (6 x 5 cube), seeds from {CELL_SEEDS}")
     args = parser.parse_args()
     ours: dict[str, list] = defaultdict(list)
     theirs: dict[str, list] = defaultdict(list)
@@ -137,7 +143,16 @@ def main() -> None:
         for group in groups:
             ours[group].append((got, truth))
             theirs[group].append((base, truth))
-    print(f"holdout seeds {args.tune}..{args.tune + args.cases - 1}")
+    for seed in range(CELL_SEEDS, CELL_SEEDS + args.cells):
+        leaves, expected, actual, noise, truth, meta = make_case(np.random.default_rng(seed), single_cells=True)
+        got = [segment for segment, _ in localize(leaves, expected, actual, noise).elements]
+        base = adtributor(leaves, expected, actual)
+        for group in ("single cells", f"single cells, severity {meta['severity']}",
+                      f"single cells, {meta['count']} element(s)"):
+            ours[f"+ {group}"].append((got, truth))
+            theirs[f"+ {group}"].append((base, truth))
+    print(f"holdout seeds {args.tune}..{args.tune + args.cases - 1}; "
+          f"+ single-cell cases, seeds {CELL_SEEDS}..{CELL_SEEDS + args.cells - 1}")
     print(f"{'group':34} {'cases':>5} {'F1 ours':>8} {'F1 Adtributor':>14}")
     for group in ours:
         print(f"{group:34} {len(ours[group]):5d} {f1(ours[group]):8.3f} {f1(theirs[group]):14.3f}")
