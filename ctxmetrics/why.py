@@ -286,13 +286,16 @@ def format_answer(answer: WhyAnswer) -> str:
     if not answer.anomalies:
         lines = [f"No anomalies in {where}."]
         if answer.elsewhere:
-            places = ", ".join(
-                f"{segment_label(segment_from_key(k))} ({n} anomal{'y' if n == 1 else 'ies'})" for k, n in answer.elsewhere
-            )
+            places = ", ".join(f"{segment_label(segment_from_key(k))} ({_flagged(n)})" for k, n in answer.elsewhere)
             lines.append(f"Where {answer.metric} changed then: {places}.")
         return "\n".join(lines) + _gap_note(answer)
     blocks = ["\n".join(format_anomaly(a, answer.metric_type)) for a in answer.anomalies]
     return terminal_text("\n\n".join(blocks)) + _gap_note(answer)
+
+
+def _flagged(n: int) -> str:
+    """How a place of `elsewhere` was found: by n anomalies, or only in the whole cube."""
+    return f"{n} anomal{'y' if n == 1 else 'ies'}" if n else "in the cube, not flagged on its own"
 
 
 def _gap_note(answer: WhyAnswer) -> str:

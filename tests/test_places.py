@@ -5,6 +5,8 @@ import datetime as dt
 
 from ctxmetrics.anomaly import Anomaly
 from ctxmetrics.places import change_places
+from ctxmetrics.segments import segment_key
+from ctxmetrics.why import WhyAnswer, format_answer
 
 CELL = {"region": "APAC", "channel": "partner"}
 
@@ -34,3 +36,14 @@ def test_separate_changes_stay_separate_in_the_order_given():
     found = change_places([flagged({"region": "EMEA"}, [other]), flagged(CELL), flagged(other)])
     assert found == [(other, 2), (CELL, 1)]
     assert change_places([flagged(CELL), flagged(other)], limit=1) == [(CELL, 1)]
+
+
+def test_places_found_only_in_the_whole_cube_count_no_anomaly():
+    other = {"region": "EMEA", "channel": "web"}
+    cell = flagged(CELL)
+    cell.cube_drivers = [{"segment": CELL, "share": 0.7}, {"segment": other, "share": 0.3}]
+    assert change_places([cell]) == [(CELL, 1), (other, 0)]
+    answer = WhyAnswer("leads", {}, None, None, "count", [], [(segment_key(p, CELL), n) for p, n in change_places([cell])])
+    assert format_answer(answer).splitlines()[1] == (
+        "Where leads changed then: APAC/partner (1 anomaly), EMEA/web (in the cube, not flagged on its own)."
+    )
