@@ -515,7 +515,9 @@ class _Cube:
         self._expectations: dict[tuple[int, int], tuple] = {}
         self._members: dict[tuple[int, int], Any] = {}  # (dim, value code) -> indexes of its leaves
 
-    def _window(self, anomaly: Anomaly) -> tuple[int, int] | None:
+    def window(self, anomaly: Anomaly) -> tuple[int, int] | None:
+        """(first, last) day index the anomaly's change is measured over; None without a
+        week of history before it."""
         s = self.series_set.day_index(anomaly.start)
         last = self.series_set.days - 1
         e = last if anomaly.end is None else self.series_set.day_index(anomaly.end)
@@ -560,7 +562,7 @@ class _Cube:
     def root_cause(self, anomaly: Anomaly) -> tuple[list[dict[str, Any]], bool]:
         """(drivers, uniform) of an anomaly on a rollup, localized over the leaves under it;
         a leaf has no drivers."""
-        window = self._window(anomaly)
+        window = self.window(anomaly)
         if window is None:
             return [], False
         return self.localize(anomaly.segment, window, 1 if anomaly.direction == "up" else -1)
@@ -633,7 +635,7 @@ class _Cube:
     def scope_split(self, anomaly: Anomaly, scope) -> tuple[float, float, float | None] | None:
         """For a rollup wider than the scope: (share of the change inside the scope,
         relative change inside, relative change outside)."""
-        window = self._window(anomaly)
+        window = self.window(anomaly)
         whole = self.series_set.row(anomaly.segment)
         inside_rows = self._rows(anomaly.segment, scope)
         if window is None or whole is None:
@@ -650,7 +652,7 @@ class _Cube:
     def outside_change(self, anomaly: Anomaly, scope) -> tuple[float, float] | None:
         """For a segment inside the scope: (its relative change, the relative change of
         the same segment outside the scope), or None when there is no outside."""
-        window = self._window(anomaly)
+        window = self.window(anomaly)
         if window is None:
             return None
         parent = {k: v for k, v in anomaly.segment.items() if k not in scope}
@@ -685,15 +687,19 @@ def _locate_in_cube(anomalies: list[Anomaly], cubes: Mapping[str, _Cube]) -> Non
     done: dict[str, int] = {}
     for lead, group in leads:
         cube = cubes[lead.metric]
-        window = cube._window(lead)
+        window = cube.window(lead)
         if window is None or done.get(lead.metric, 0) >= _CUBE_DAYS:
             continue
-        if any(t.start <= (lead.end or t.start) and (t.end is None or t.end >= lead.start) for t in totals.get(lead.metric, [])):
+        if any(_overlap_in_time(total, lead) for total in totals.get(lead.metric, [])):
             continue  # the total was flagged: its drivers are the cube's root cause
         done[lead.metric] = done.get(lead.metric, 0) + 1
         drivers, _ = cube.localize({}, window)
         for anomaly in group:
             anomaly.cube_drivers = drivers
+
+
+def _overlap_in_time(a: Anomaly, b: Anomaly) -> bool:
+    return (b.end is None or a.start <= b.end) and (a.end is None or b.start <= a.end)
 
 
 def _importance(anomaly: Anomaly) -> float:
