@@ -567,6 +567,19 @@ class _Cube:
             return [], False
         return self.localize(anomaly.segment, window, 1 if anomaly.direction == "up" else -1)
 
+    def whole(self, window: tuple[int, int]) -> bool:
+        """True when the leaves at hand add up to the total over `window`: the whole cube,
+        not only the series an engine returned for linking."""
+        import numpy as np
+
+        total = self.series_set.row({})
+        if total is None or not len(self.leaf_rows):
+            return False
+        days = slice(window[0], window[1] + 1)
+        top = float(np.nansum(self.series_set.values[total, days]))
+        leaves = float(np.nansum(self.series_set.values[self.leaf_rows, days]))
+        return abs(top - leaves) <= 1e-6 * max(abs(top), 1.0)
+
     def localize(self, segment: Mapping[str, str], window: tuple[int, int], direction: int = 0):
         """(drivers, uniform) over the leaves under `segment` in `window` (see `rootcause`)."""
         from ctxmetrics.rootcause import localize_codes
@@ -674,7 +687,9 @@ def _locate_in_cube(anomalies: list[Anomaly], cubes: Mapping[str, _Cube]) -> Non
     important anomaly. Cells whose change is too small for their own series (and for the
     total) stand out in the cube once the time is known from the series that were flagged.
     At most `_CUBE_DAYS` start days per metric, the most important first: the cost stays
-    that of a few localizations however many anomalies there are."""
+    that of a few localizations however many anomalies there are. Only where the leaves at
+    hand add up to the total (not a gauge's rollups, nor the partial cube a distributed
+    engine returns for linking)."""
     totals: dict[str, list[Anomaly]] = {}
     days: dict[tuple[str, dt.date], list[Anomaly]] = {}
     for anomaly in anomalies:
@@ -688,7 +703,7 @@ def _locate_in_cube(anomalies: list[Anomaly], cubes: Mapping[str, _Cube]) -> Non
     for lead, group in leads:
         cube = cubes[lead.metric]
         window = cube.window(lead)
-        if window is None or done.get(lead.metric, 0) >= _CUBE_DAYS:
+        if window is None or done.get(lead.metric, 0) >= _CUBE_DAYS or not cube.whole(window):
             continue
         if any(_overlap_in_time(total, lead) for total in totals.get(lead.metric, [])):
             continue  # the total was flagged: its drivers are the cube's root cause

@@ -238,6 +238,15 @@ def test_when_the_total_was_not_flagged_the_whole_cube_says_where_the_window_cha
     assert later.cube_drivers == []  # nothing changed then
 
 
+def test_a_partial_cube_is_not_taken_for_the_whole():
+    full = series_set(effects=[("NA", 60, 69, 1.6), ("EMEA", 60, 69, 1.3)])
+    # the rows a distributed engine may return for linking: the total, NA and EMEA, not APAC
+    partial = SeriesSet("leads", "count", START, full.segments[:3], full.values[:3])
+    na = anomaly(segment={"region": "NA"})
+    explain([na], [], {"leads": partial})
+    assert na.cube_drivers == []
+
+
 def test_a_flagged_total_leaves_the_cube_to_its_own_drivers():
     sets = {"leads": series_set(effects=[("NA", 60, 69, 1.6), ("EMEA", 60, 69, 1.3)])}
     total, na = anomaly(segment={}, start=61), anomaly(segment={"region": "NA"})
