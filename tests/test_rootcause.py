@@ -115,3 +115,15 @@ def test_window_expectation_uses_the_weekday_median_of_the_weeks_before():
 def test_window_expectation_needs_a_week_of_history():
     with pytest.raises(ValueError, match="one week of history"):
         window_expectation(np.ones((1, 10)), 3, 5)
+
+
+def test_a_changed_cell_is_a_driver_even_when_noise_turns_the_sum_of_all_leaves():
+    expected = np.full(len(LEAVES), 1000.0)
+    actual = expected - 12.0  # every leaf a little low, well within its noise (~32)
+    cell = LEAVES.index({"region": "APAC", "channel": "partner"})
+    actual[cell] = 1300.0
+    assert actual.sum() < expected.sum()
+    found = localize(LEAVES, expected, actual)
+    assert found.elements == [({"region": "APAC", "channel": "partner"}, 1.0)]
+    # an anomaly that went down is not carried by a cell that went up
+    assert localize(LEAVES, expected, actual, direction=-1).elements == []
