@@ -42,6 +42,7 @@ class ScanResult:
     explained: int
     gaps: dict[str, list[dt.date]]  # metric -> days with no data (unknown, never anomalies)
     too_small: int  # series too small to ever show a change (not detected; see detect.too_small)
+    granularities: dict[str, str] = field(default_factory=dict)  # metric -> weekly | monthly (not listed: daily)
 
 
 def scan_project(
@@ -144,6 +145,7 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
         explained=sum(1 for a in kept if a.explained),
         gaps=gaps,
         too_small=outcome.totals["too_small"],
+        granularities={n: s.granularity for n, s in outcome.sets.items() if s.granularity != "daily"},
     )
 
 

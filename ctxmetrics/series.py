@@ -101,8 +101,11 @@ def build_series_set(store: Store, config: Config, metric: str, queries_dir=None
     definition = config.metric(metric)
     if definition.type == "query":
         return _query_set(store, metric, resolve_query(queries_dir, definition.query))
-    dims = store.dimension_names()
     parts = [definition.numerator, definition.denominator] if definition.type == "ratio" else [metric]
+    # a separate rollup (`ingest --as-rollup`) has only its own dimensions, not the store's
+    dims = store.rollup_dimensions(parts[0])
+    if dims is None:
+        dims = store.dimension_names()
     granularity = metric_granularity(store, config, metric)
     leaves = _leaf_labels(store, parts, dims, granularity)
     if leaves is None:

@@ -78,8 +78,12 @@ class SparkScan:
             with self.project.store(read_only=True) as store:
                 previous, state, verdicts = load_anomalies(store), load_state(store), load_verdicts(store)
                 local_names = metric_names(store, self.config)
-                # weekly and monthly metrics are few short series: the local engine scans them
-                self.by_period = {m for m in local_names if metric_granularity(store, self.config, m) != "daily"}
+                # weekly and monthly metrics and separate rollups are a few short series or
+                # a small cube of their own: the local engine scans them
+                self.scanned_here = {
+                    m for m in local_names
+                    if metric_granularity(store, self.config, m) != "daily" or store.rollup_dimensions(m) is not None
+                }
                 staged = None
                 if not self.config.observations_parquet:
                     reader = store.con.sql("select * from obs").to_arrow_reader(1 << 20)
@@ -115,7 +119,7 @@ class SparkScan:
         self.progress("observations", 1, 1)
         chosen = self._chosen(metrics, spans, local_names)
         outcome = Outcome(chosen, {}, previous, verdicts)
-        here = [m for m in chosen if self.config.metric(m).type == "query" or m in self.by_period]
+        here = [m for m in chosen if self.config.metric(m).type == "query" or m in self.scanned_here]
         jobs = self._jobs([m for m in chosen if m not in here], spans)
         if jobs:
             self._scan(jobs, state, previous, outcome)
@@ -272,9 +276,9 @@ class SparkScan:
         return sets
 
     def _scan_locally(self, names, state, previous, outcome: Outcome) -> None:
-        """Query metrics are SQL on the project's store, and weekly or monthly metrics a few
-        short series: scanned where the store is, by the local engine (`observations:
-        {parquet: ...}` has no store to run queries on)."""
+        """Query metrics are SQL on the project's store, weekly or monthly metrics and
+        separate rollups a few short series: scanned where the store is, by the local
+        engine (`observations: {parquet: ...}` has no store to run queries on)."""
         from ctxmetrics.scan import _scan_metric
         from ctxmetrics.series import build_series_set
 
