@@ -83,6 +83,9 @@ def test_monthly_file_judged_per_month_and_worded_per_month(tmp_path):
     text = invoke("--project", root, "why", "sales", "--on", shift["start"])
     assert "/month before" in text and "/day" not in text
     assert " a month)" in invoke("--project", root, "digest", "--since", "2015-01-01")
+    invoke("--project", root, "digest", "--since", "2015-01-01", "--format", "html", "-o", tmp_path / "d.html")
+    html = (tmp_path / "d.html").read_text()
+    assert "monthly value" in html and "12-month average" in html and "daily value" not in html
 
 
 def test_weekly_dip_spans_whole_weeks(tmp_path):
