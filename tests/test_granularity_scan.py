@@ -56,16 +56,6 @@ def test_half_hourly_file_is_summed_per_day_and_its_shift_found(tmp_path):
     assert abs((dt.date.fromisoformat(shifts[0]["start"]) - (start.date() + dt.timedelta(days=shift_day))).days) <= 2
 
 
-def test_ds_y_daily_file_dip_found(tmp_path):
-    rng = np.random.default_rng(12)
-    first, days = dt.date(2024, 3, 1), np.arange(200)
-    values = rng.poisson(300 * np.where((days >= 120) & (days < 127), 0.5, 1.0))
-    data = write(tmp_path / "orders.csv", "ds,y", [(first + dt.timedelta(days=int(d)), v) for d, v in zip(days, values)])
-    found = [a for a in anomalies(onboard(tmp_path, data), "orders") if a["direction"] == "down"]
-    assert len(found) == 1 and found[0]["kind"] == "spike"
-    assert abs((dt.date.fromisoformat(found[0]["start"]) - (first + dt.timedelta(days=120))).days) <= 1
-
-
 def test_monthly_file_judged_per_month_and_worded_per_month(tmp_path):
     rng = np.random.default_rng(13)
     months = np.arange(120)  # ten years from January 2015; +50% from January 2021
@@ -88,16 +78,21 @@ def test_monthly_file_judged_per_month_and_worded_per_month(tmp_path):
     assert "monthly value" in html and "12-month average" in html and "daily value" not in html
 
 
-def test_weekly_dip_spans_whole_weeks(tmp_path):
+@pytest.mark.parametrize("granularity, first, points, dip", [
+    ("daily", dt.date(2024, 3, 1), 200, (120, 127)), ("weekly", dt.date(2022, 1, 3), 104, (60, 64)),
+])
+def test_ds_y_file_dip_found_in_whole_periods(tmp_path, granularity, first, points, dip):
     rng = np.random.default_rng(14)
-    first, weeks = dt.date(2022, 1, 3), np.arange(104)
-    values = rng.poisson(300 * np.where((weeks >= 60) & (weeks < 64), 0.5, 1.0))
-    data = write(tmp_path / "tickets.csv", "ds,y", [(first + dt.timedelta(weeks=int(w)), v) for w, v in zip(weeks, values)])
+    index = np.arange(points)
+    values = rng.poisson(300 * np.where((index >= dip[0]) & (index < dip[1]), 0.5, 1.0))
+    data = write(tmp_path / "tickets.csv", "ds,y", [(periods.first_day(first, int(i), granularity), v) for i, v in zip(index, values)])
     found = [a for a in anomalies(onboard(tmp_path, data), "tickets") if a["direction"] == "down"]
-    assert len(found) == 1 and found[0]["period"] == "week"
-    start, end = dt.date.fromisoformat(found[0]["start"]), dt.date.fromisoformat(found[0]["end"])
-    assert start.weekday() == first.weekday() and end.weekday() == (first.weekday() - 1) % 7  # whole weeks
-    assert abs((start - (first + dt.timedelta(weeks=60))).days) <= 7 and abs((end - (first + dt.timedelta(weeks=64, days=-1))).days) <= 7
+    assert len(found) == 1 and found[0]["kind"] == "spike" and found[0]["period"] == periods.unit(granularity)
+    start, end = (dt.date.fromisoformat(found[0][k]) for k in ("start", "end"))
+    lo, hi = periods.index(start, first, granularity), periods.index(end, first, granularity)
+    # whole periods, within one period of the planted dip
+    assert (start, end) == (periods.first_day(first, lo, granularity), periods.last_day(first, hi, granularity))
+    assert abs(lo - dip[0]) <= 1 and abs(hi - (dip[1] - 1)) <= 1
 
 
 @pytest.mark.parametrize("name, kind", [
