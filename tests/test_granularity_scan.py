@@ -32,8 +32,9 @@ def onboard(tmp_path: Path, data: Path) -> Path:
     return root
 
 
-def anomalies(root: Path, metric: str) -> list[dict]:
-    out = invoke("--project", root, "why", metric, "--since", "1900-01-01", "--until", "2100-01-01", "--json")
+def anomalies(root: Path, metric: str, *segment: str) -> list[dict]:
+    """`why --json` over all time for the total, or the segment given as `--segment k=v` args."""
+    out = invoke("--project", root, "why", metric, *segment, "--since", "1900-01-01", "--until", "2100-01-01", "--json")
     return json.loads(out)["anomalies"]
 
 
@@ -76,6 +77,28 @@ def test_monthly_file_judged_per_month_and_worded_per_month(tmp_path):
     invoke("--project", root, "digest", "--since", "2015-01-01", "--format", "html", "-o", tmp_path / "d.html")
     html = (tmp_path / "d.html").read_text()
     assert "monthly value" in html and "12-month average" in html and "daily value" not in html
+
+
+def test_monthly_change_links_to_an_event_late_in_the_month_before(tmp_path):
+    """A monthly change is known only to its month: a price cut on Dec 20 explains a
+    region's level shift from January, and the reason says so in months."""
+    rng = np.random.default_rng(15)
+    rows = [
+        (periods.first_day(dt.date(2015, 1, 1), m, "monthly"), region, rng.poisson(400 * (1.5 if m >= 72 and region == "EU" else 1)))
+        for m in range(120) for region in ("EU", "US")
+    ]
+    data = tmp_path / "sales.csv"
+    data.write_text("date,metric,value,region\n" + "".join(f"{d},sales,{v},{r}\n" for d, r, v in rows))
+    root = tmp_path / "p"
+    invoke("init", root, "--from", data)
+    invoke("--project", root, "ingest", data)
+    invoke("--project", root, "annotate", "add", "EU price cut", "--type", "pricing", "--start", "2020-12-20",
+           "--scope", "region=EU", "--metric", "sales")
+    invoke("--project", root, "scan")
+    eu = anomalies(root, "sales", "--segment", "region=EU")
+    assert [(a["kind"], a["start"]) for a in eu] == [("level_shift", "2021-01-01")]
+    assert [c["annotation_id"] for c in eu[0]["causes"]] == ["eu-price-cut"]
+    assert eu[0]["causes"][0]["reason"].startswith("starts within a month of the change;")
 
 
 @pytest.mark.parametrize("granularity, first, points, dip", [
