@@ -30,7 +30,8 @@ class Anomaly:
     after: float
     change_pct: float
     score: float
-    volume: float = 0.0  # mean daily level of the series: how much business it carries
+    volume: float = 0.0  # mean level per period of the series: how much business it carries
+    period: str = "day"  # what before/after/volume are per: day, week or month (the series' granularity)
     causes: list[Cause] = field(default_factory=list)
     # The root-cause set in the cube: [{"segment": {...}, "share": 0.81}], best first.
     drivers: list[dict[str, Any]] = field(default_factory=list)
@@ -70,6 +71,7 @@ class Anomaly:
             "change_pct": round(self.change_pct, 1),
             "score": round(self.score, 2),
             "volume": round(self.volume, 2),
+            "period": self.period,
             "causes": [asdict(c) for c in self.causes],
             "drivers": self.drivers,
             "uniform": self.uniform,
@@ -92,6 +94,7 @@ class Anomaly:
             change_pct=data["change_pct"],
             score=data["score"],
             volume=data.get("volume", 0.0),
+            period=data.get("period", "day"),
             causes=[Cause(**c) for c in data.get("causes", [])],
             drivers=list(data.get("drivers", [])),
             uniform=bool(data.get("uniform", False)),

@@ -2,7 +2,8 @@
 pyplot, no external fonts).
 
 Each chart shows the daily values around the anomaly (±60 days) as they are — a one-day
-outage is one low point — with their 7-day average for the trend, the anomaly's window
+outage is one low point — with their 7-day average for the trend (weekly and monthly
+series: ±26 weeks or ±24 months, a 4-week or 12-month average), the anomaly's window
 shaded, the usual level before it and its level during/after it, and the linked events
 shaded. A legend inside the figure names every mark, so no caption has to describe
 colours. Text stays text in SVG (`svg.fonttype: none`); titles are never parsed as
@@ -16,6 +17,9 @@ import re
 from typing import Sequence
 
 CONTEXT_DAYS = 60
+# per period of the series (the anomaly's `period`): days of context each side, the
+# width of the moving average, and the word for one value
+_PERIOD = {"day": (CONTEXT_DAYS, 7, "daily"), "week": (182, 4, "weekly"), "month": (730, 12, "monthly")}
 FIGSIZE = (7.0, 3.0)  # inches: fits a laptop screen, an A4/Letter page and a mail pane
 UP, DOWN, EVENT, DAILY, MEAN = "#1a7f37", "#c62828", "#7c5cbf", "#374151", "#9aa4b1"
 _RC = {
@@ -34,9 +38,11 @@ _RC = {
 
 
 def chart_window(anomaly, first: dt.date | None = None, last: dt.date | None = None) -> tuple[dt.date, dt.date]:
-    """The days a chart shows: 60 before the anomaly's start to 60 after its end."""
-    lo = anomaly.start - dt.timedelta(days=CONTEXT_DAYS)
-    hi = (anomaly.end or anomaly.start) + dt.timedelta(days=CONTEXT_DAYS)
+    """The days a chart shows: 60 before the anomaly's start to 60 after its end (more for
+    weekly and monthly series)."""
+    context = _PERIOD[anomaly.period][0]
+    lo = anomaly.start - dt.timedelta(days=context)
+    hi = (anomaly.end or anomaly.start) + dt.timedelta(days=context)
     if first is not None:
         lo = max(lo, first)
     if last is not None:
@@ -97,8 +103,10 @@ def anomaly_figure(days: Sequence[dt.date], values: Sequence[float | None], anom
         ax.axvspan(anomaly.start, end + one, color=color, alpha=0.12, lw=0, zorder=0,
                    label="the anomaly" if anomaly.end is not None else "since the change")
         _events(ax, events, tz, first_day, last_day)
-        ax.plot(days, _rolling_mean(ys), color=MEAN, lw=2.2, zorder=2, alpha=0.8, label="7-day average")
-        ax.plot(days, ys, color=DAILY, lw=0.8, marker="o", markersize=1.6, zorder=3, label="daily value")
+        _, width, word = _PERIOD[anomaly.period]
+        ax.plot(days, _rolling_mean(ys, width), color=MEAN, lw=2.2, zorder=2, alpha=0.8,
+                label=f"{width}-{anomaly.period} average")
+        ax.plot(days, ys, color=DAILY, lw=0.8, marker="o", markersize=1.6, zorder=3, label=f"{word} value")
         ax.hlines(anomaly.before, max(first_day, anomaly.start - dt.timedelta(days=56)), anomaly.start,
                   colors=color, linestyles="--", lw=1.2, zorder=5, label="usual level before")
         ax.hlines(anomaly.after, anomaly.start, min(end + one, anomaly.start + dt.timedelta(days=56)),

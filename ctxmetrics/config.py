@@ -13,6 +13,11 @@ AGGREGATES = ("sum", "mean")  # how rows of one day (sub-daily data) become the 
 GRANULARITIES = ("daily", "weekly", "monthly")
 FILE_FORMATS = ("long", "wide", "events")
 COLUMN_ROLES = ("date", "metric", "value")
+# Top-level keys of ctxmetrics.yaml (README.md, "The project file", documents each).
+PROJECT_KEYS = (
+    "store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain",
+    "format", "columns", "date_format", "notify", "inbox", "engine", "spark", "observations",
+)
 EXPECTS = ("up", "down")
 
 
@@ -217,10 +222,7 @@ def parse_config(data: Any, path: Path) -> Config:
         data = {}
     if not isinstance(data, dict):
         raise _fail(path, "the project file must be a mapping.")
-    _check_keys(path, "the project file", data, {
-        "store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain",
-        "format", "columns", "date_format", "notify", "inbox", "engine", "spark", "observations",
-    })
+    _check_keys(path, "the project file", data, PROJECT_KEYS)
     metrics = {name: _metric(path, str(name), spec) for name, spec in (data.get("metrics") or {}).items()}
     for metric in metrics.values():
         if metric.type == "ratio":

@@ -139,7 +139,7 @@ class BusinessEvent:
         """How big and since when: 'leads -85% (898 → 134 a day) from Sep 3 to Sep 4, 2025'."""
         a = self.lead
         ratio = a.metric in self.ratio_metrics
-        unit = "" if ratio else " a day"
+        unit = "" if ratio else f" a {a.period}"
         where = "" if not a.segment else f" in {segment_label(a.segment)}"
         return (f"{metric_word(a.metric)}{where} {_pct(a.change_pct)} ({_num(a.before, ratio)} → "
                 f"{_num(a.after, ratio)}{unit}) {when_text(a.start, a.end, with_year)}")

@@ -347,7 +347,8 @@ def _assess(anomaly: Anomaly, event: _Event, cube, config: Config, by_metric) ->
 
     # 2. Time: start near the event's start; recovery near its end. A change against the
     # expected direction that starts as the event ends is the event's effect wearing off.
-    off = (anomaly.start - event.first).days
+    days_apart = (anomaly.start - event.first).days
+    off = _beyond_period(days_apart, anomaly.period)
     reversal = False
     if expected is not None and anomaly.direction != expected and event.last is not None:
         after_end = (anomaly.start - event.last).days - 1
@@ -358,16 +359,17 @@ def _assess(anomaly: Anomaly, event: _Event, cube, config: Config, by_metric) ->
         facts.append(_reversal_text(after_end, event.last))
     else:
         if off < -event.window.lead - _SLACK or anomaly.start > event.until + dt.timedelta(days=event.window.lag + delay):
-            return _Assessment(0.0, [_start_text(off)], "starts outside the event's window")
+            return _Assessment(0.0, [_start_text(days_apart, period=anomaly.period)], "starts outside the event's window")
         if off < -1:
             fit = _EARLY
         else:
             fit = math.exp(-max(0, off - _START_PLATEAU - delay) / _START_DECAY)
         score *= fit
-        facts.append(_start_text(off, delay))
+        facts.append(_start_text(days_apart, delay, anomaly.period))
         if anomaly.end is not None and event.last is not None:
             raw = (anomaly.end - event.last).days
-            end_off = max(0, raw - delay) if raw > 0 else raw
+            within = _beyond_period(raw, anomaly.period)
+            end_off = max(0, within - delay) if within > 0 else within
             if abs(end_off) > _END_PLATEAU:
                 score *= max(_END_FLOOR, math.exp(-(abs(end_off) - _END_PLATEAU) / _END_DECAY))
             facts.append(_end_text(raw) + (" (funnel delay)" if delay and raw > _END_PLATEAU else ""))
@@ -847,7 +849,20 @@ def _days(n: int) -> str:
     return f"{n} day{'s' if n != 1 else ''}"
 
 
-def _start_text(off: int, delay: int = 0) -> str:
+_PERIOD_SLACK = {"day": 0, "week": 6, "month": 30}  # days a weekly/monthly boundary may be from the day it stands for
+
+
+def _beyond_period(days: int, period: str) -> int:
+    """Days between an event's and a change's boundaries beyond what the change's period
+    leaves open: a weekly or monthly change is known only to its week or month, so an
+    event on the 20th and a change from the next month's first are on time (0)."""
+    slack = _PERIOD_SLACK[period]
+    return days - slack if days > slack else days + slack if days < -slack else 0
+
+
+def _start_text(off: int, delay: int = 0, period: str = "day") -> str:
+    if period != "day" and _beyond_period(off, period) == 0:
+        return f"starts within a {period} of the change"
     if off == 0:
         return "starts the same day as the change"
     if off > 0:

@@ -45,6 +45,7 @@ class IngestResult:
     added: int
     replaced: int
     warnings: tuple[str, ...] = ()
+    rollups: tuple[str, ...] = ()  # metrics stored as separate rollups (`as_rollup`)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ def ingest_paths(
     metric: str | None = None,
     date_format: str | None = None,
     strict: bool = False,
+    as_rollup: bool = False,
 ) -> IngestResult:
     """Validate every file, then upsert all of them in one transaction.
 
@@ -120,6 +122,8 @@ def ingest_paths(
         metric: the metric name of a file without a metric column (default: the file's name).
         date_format: strftime codes of the date column (default: ISO 8601 only).
         strict: a new metric name close to a known one is an error, not a warning.
+        as_rollup: store each file's rows as separate rollups (`rollup_metric`), never
+            summed with the metric's own rows: for totals next to a stored breakdown.
 
     Raises:
         InputError: the first problem found, naming file, line/row and column.
@@ -128,7 +132,7 @@ def ingest_paths(
         config, fmt=fmt, dims=dims, known=known_dimensions, columns=columns, metric=metric, date_format=date_format
     )
     sources = check_files(paths)
-    if settings.fmt == "long" and len(sources) == 1 and not settings.columns and settings.metric is None:
+    if settings.fmt == "long" and len(sources) == 1 and not settings.columns and settings.metric is None and not as_rollup:
         fast = _fast_long(store.con, sources[0], settings.dims, settings.known)
         if fast is not None:
             warnings = _near_names(store, settings.config, [(sources[0], fast.metrics)], strict)
@@ -142,6 +146,9 @@ def ingest_paths(
             else:
                 return IngestResult(files=1, rows=fast.rows, added=added, replaced=replaced, warnings=warnings)
     reads = [_read_one(src, settings) for src in sources]
+    rollups: dict[str, list[str]] = {}
+    if as_rollup:
+        reads = [_as_rollup(read, rollups) for read in reads]
     warnings = _near_names(
         store, settings.config, [(src, r.frame["metric"].unique().to_list()) for src, r in zip(sources, reads)], strict
     )
@@ -149,12 +156,15 @@ def ingest_paths(
     for read in reads:
         granularities.update(_granularities(settings.config, read.frame["metric"].unique().to_list(), read.granularity))
     frame = _combine([r.frame for r in reads])
-    added, replaced = _located(sources, lambda: store.upsert_observations(frame, granularities))
-    return IngestResult(files=len(reads), rows=frame.height, added=added, replaced=replaced, warnings=warnings)
+    added, replaced = _located(sources, lambda: store.upsert_observations(frame, granularities, rollups))
+    return IngestResult(
+        files=len(reads), rows=frame.height, added=added, replaced=replaced, warnings=warnings, rollups=tuple(sorted(rollups))
+    )
 
 
 def ingest_frame(
-    store: Store, frame: pl.DataFrame, label: str, *, config: Config | None = None, strict: bool = False, **options
+    store: Store, frame: pl.DataFrame, label: str, *, config: Config | None = None, strict: bool = False,
+    as_rollup: bool = False, **options
 ) -> IngestResult:
     """Validate and upsert an in-memory table (a database query's result) like a file.
 
@@ -167,12 +177,32 @@ def ingest_frame(
     if frame.height == 0:
         raise InputError(f"{label}: the query returned no rows.")
     read = _parse(src, frame.with_row_index(ROW), settings)
+    rollups: dict[str, list[str]] = {}
+    if as_rollup:
+        read = _as_rollup(read, rollups)
     metrics = read.frame["metric"].unique().to_list()
     warnings = _near_names(store, settings.config, [(src, metrics)], strict)
-    added, replaced = _located(
-        [src], lambda: store.upsert_observations(read.frame, _granularities(settings.config, metrics, read.granularity))
+    granularities = _granularities(settings.config, metrics, read.granularity)
+    added, replaced = _located([src], lambda: store.upsert_observations(read.frame, granularities, rollups))
+    return IngestResult(
+        files=1, rows=read.frame.height, added=added, replaced=replaced, warnings=warnings, rollups=tuple(sorted(rollups))
     )
-    return IngestResult(files=1, rows=read.frame.height, added=added, replaced=replaced, warnings=warnings)
+
+
+def rollup_metric(metric: str, dims: Sequence[str]) -> str:
+    """The metric under which `--as-rollup` stores rows of `metric` broken down by `dims`:
+    `leads_by_region` (`leads_total` without dimensions). It is a series of its own, so
+    it is never summed with the rows of `metric`."""
+    return f"{metric}_by_{'_'.join(sorted(dims))}" if dims else f"{metric}_total"
+
+
+def _as_rollup(read: _Read, rollups: dict[str, list[str]]) -> _Read:
+    """The rows renamed to their rollup metrics; `rollups` gains each one's dimensions."""
+    dims = sorted(c for c in read.frame.columns if c not in BASE_COLUMNS)
+    names = {m: rollup_metric(m, dims) for m in read.frame["metric"].unique().to_list()}
+    rollups.update({name: dims for name in names.values()})
+    frame = read.frame.with_columns(pl.col("metric").replace_strict(names, return_dtype=pl.Utf8))
+    return _Read(frame, read.granularity)
 
 
 def _settings(

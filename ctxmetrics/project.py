@@ -82,7 +82,8 @@ class Project:
             return store.query_df("select * from observations order by metric, ts")
 
     def series(self, metric: str, segment: Mapping[str, str] | None = None) -> "pl.DataFrame":
-        """One daily series (ts, value) of a metric rolled up to a segment ({} = total)."""
+        """One series (ts, value) of a metric rolled up to a segment ({} = total): a row per day,
+        or per week or month for a weekly or monthly metric."""
         from ctxmetrics.series import load_series
 
         with self.store(read_only=True) as store:

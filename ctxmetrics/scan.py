@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from ctxmetrics import periods
 from ctxmetrics.anomaly import Anomaly
 from ctxmetrics.config import EVENT_TABLE, Config
 from ctxmetrics.errors import CtxError, UnknownName
@@ -41,6 +42,7 @@ class ScanResult:
     explained: int
     gaps: dict[str, list[dt.date]]  # metric -> days with no data (unknown, never anomalies)
     too_small: int  # series too small to ever show a change (not detected; see detect.too_small)
+    granularities: dict[str, str] = field(default_factory=dict)  # metric -> weekly | monthly (not listed: daily)
 
 
 def scan_project(
@@ -84,7 +86,9 @@ def scan_project(
             if series_set is not None:
                 sets[name] = series_set
     outcome = Outcome(chosen, sets, previous, verdicts)
-    outcome.gaps = {name: gap_days(ss.start, ss.gaps) for name, ss in sets.items() if ss.gaps is not None and ss.gaps.any()}
+    outcome.gaps = {
+        name: gap_days(ss.start, ss.gaps, ss.granularity) for name, ss in sets.items() if ss.gaps is not None and ss.gaps.any()
+    }
     for name, series_set in sets.items():
         found, stats, fingerprints = _scan_metric(
             series_set, config, annotations, state, [a for a in previous if a.metric == name], progress
@@ -141,6 +145,7 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
         explained=sum(1 for a in kept if a.explained),
         gaps=gaps,
         too_small=outcome.totals["too_small"],
+        granularities={n: s.granularity for n, s in outcome.sets.items() if s.granularity != "daily"},
     )
 
 
@@ -149,6 +154,7 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
     from ctxmetrics.detect import too_small
 
     settings = config.detection_for(series_set.metric)
+    granularity = series_set.granularity
     masks = known_masks(series_set, annotations, config.timezone)
     fingerprints = dict(
         zip(
@@ -166,7 +172,7 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
         chosen = slice(None) if len(rows) == len(changed) else rows
         values = series_set.detection_values(chosen)
         dens = None if series_set.denominators is None else series_set.denominators[chosen]
-        candidates = rows[screen(values, dens, settings, series_set.kind, series_set.start)]
+        candidates = rows[screen(values, dens, settings, series_set.kind, series_set.start, granularity)]
     dens = series_set.denominators
     small = int(too_small(
         series_set.detection_values(slice(None)) if series_set.kind == "count" else series_set.values,
@@ -179,6 +185,7 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
         settings,
         series_set.kind,
         series_set.start,
+        granularity,
     )
     done = 0
     for offset, changes_per_row in batches:
@@ -186,7 +193,9 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
             row = candidates[offset + i]
             volume = float(np.nanmean(series_set.values[row]))
             segment = series_set.segments[row]
-            found += [anomaly_from_change(series_set.metric, segment, series_set.start, c, volume) for c in changes]
+            found += [
+                anomaly_from_change(series_set.metric, segment, series_set.start, c, volume, granularity) for c in changes
+            ]
         done += len(changes_per_row)
         if progress:
             progress(series_set.metric, done, len(candidates))
@@ -194,39 +203,43 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
     return found, stats, fingerprints
 
 
-def gap_days(start: dt.date, gaps: np.ndarray) -> list[dt.date]:
-    """The dates of the True days of a per-day gap mask starting on `start`."""
-    return [start + dt.timedelta(days=int(i)) for i in np.flatnonzero(gaps)]
+def gap_days(start: dt.date, gaps: np.ndarray, granularity: str = "daily") -> list[dt.date]:
+    """The first days of the True periods of a gap mask whose period 0 starts on `start`."""
+    return [periods.first_day(start, i, granularity) for i in np.flatnonzero(gaps)]
 
 
-def screen(values, denominators, settings, kind: str, start: dt.date) -> np.ndarray:
-    """The pre-screen of a block of series whose day 0 is `start`, as every engine calls it:
-    True where `detect_one` is worth running."""
+def screen(values, denominators, settings, kind: str, start: dt.date, granularity: str = "daily") -> np.ndarray:
+    """The pre-screen of a block of series whose period 0 starts on `start`, as every engine
+    calls it: True where `detect_one` is worth running. The pre-screen judges windows of
+    days; weekly and monthly series are short, so every one goes to the detector."""
     from ctxmetrics.detect import prescreen
 
+    if granularity != "daily":
+        return np.ones(len(values), dtype=bool)
     return prescreen(values, settings, kind=kind, denominators=denominators, start_date=start)
 
 
-def detect_one(values, denominator, known_mask, settings, kind: str, start: dt.date) -> list:
-    """The detector of one daily series whose day 0 is `start`, as every engine calls it:
-    `detect.find_changes`, the public one-series API."""
+def detect_one(values, denominator, known_mask, settings, kind: str, start: dt.date, granularity: str = "daily") -> list:
+    """The detector of one series (a value per day, week or month) whose period 0 starts on
+    `start`, as every engine calls it: `detect.find_changes`, the public one-series API,
+    which reads the frequency from the dates."""
     from ctxmetrics.detect import find_changes
 
-    dates = np.datetime64(start, "D") + np.arange(len(values))
+    dates = periods.dates(start, len(values), granularity)
     return find_changes(
         values, kind=kind, denominators=denominator, settings=settings, known_mask=known_mask, dates=dates
     )
 
 
-def _detect_rows(values, denominators, masks, settings, kind, start):
+def _detect_rows(values, denominators, masks, settings, kind, start, granularity):
     """Run the per-series detector over a block of rows (also in worker processes)."""
     return [
-        detect_one(values[i], None if denominators is None else denominators[i], masks[i], settings, kind, start)
+        detect_one(values[i], None if denominators is None else denominators[i], masks[i], settings, kind, start, granularity)
         for i in range(len(values))
     ]
 
 
-def _detect_batches(values, denominators, masks, settings, kind, start):
+def _detect_batches(values, denominators, masks, settings, kind, start, granularity):
     """Yield (first row, changes per row) for blocks of candidate rows.
 
     Many candidates are spread over forked worker processes (spawned ones would re-import
@@ -239,7 +252,7 @@ def _detect_batches(values, denominators, masks, settings, kind, start):
 
     def part(lo):
         den = None if denominators is None else denominators[lo : lo + BATCH_ROWS]
-        return values[lo : lo + BATCH_ROWS], den, masks[lo : lo + BATCH_ROWS], settings, kind, start
+        return values[lo : lo + BATCH_ROWS], den, masks[lo : lo + BATCH_ROWS], settings, kind, start, granularity
 
     if workers < 2:
         for lo in blocks:
@@ -258,13 +271,25 @@ def _detect_batches(values, denominators, masks, settings, kind, start):
 
 
 def known_masks(series_set: SeriesSet, annotations, tz: str) -> np.ndarray:
-    """(segments × days) True where an outage, holiday or offsite covering the segment
-    means the day's normal pattern does not hold."""
-    return segment_masks(series_set.segments, series_set.start, series_set.days, annotations, tz)
+    """(segments × periods) True where an outage, holiday or offsite covering the segment
+    means the period's normal pattern does not hold."""
+    return segment_masks(
+        series_set.segments, series_set.start, series_set.days, annotations, tz, series_set.granularity
+    )
 
 
-def segment_masks(segments: list[dict[str, str]], start: dt.date, days: int, annotations, tz: str) -> np.ndarray:
-    """`known_masks` for the given segments of a series set starting on `start`."""
+def segment_masks(
+    segments: list[dict[str, str]], start: dt.date, days: int, annotations, tz: str, granularity: str = "daily"
+) -> np.ndarray:
+    """`known_masks` for the given segments of a series set whose period 0 starts on
+    `start`. A week or month is known when such events cover at least half its days (one
+    public holiday does not make a month abnormal)."""
+    if granularity != "daily":
+        columns = periods.day_columns(start, days, granularity)
+        daily = segment_masks(segments, start, len(columns), annotations, tz)
+        covered = np.zeros((len(segments), days))
+        np.add.at(covered.T, columns, daily.T)
+        return 2 * covered >= np.bincount(columns, minlength=days)
     masks = np.zeros((len(segments), days), dtype=bool)
     for event in annotations:
         if not EVENT_TABLE[event.type].days_off:
@@ -329,22 +354,26 @@ def fingerprint_rows(kind: str, start: dt.date, settings, values: np.ndarray, de
         return [fp for part in parts for fp in part]
 
 
-def anomaly_from_change(metric: str, segment: dict[str, str], start: dt.date, change, volume: float) -> Anomaly:
-    """The stored form of one detected change of a series whose day 0 is `start`, at the
-    precision it is stored with, so a fresh detection and one kept from the last scan rank
-    and link identically."""
+def anomaly_from_change(
+    metric: str, segment: dict[str, str], start: dt.date, change, volume: float, granularity: str = "daily"
+) -> Anomaly:
+    """The stored form of one detected change of a series whose period 0 starts on `start`,
+    at the precision it is stored with, so a fresh detection and one kept from the last
+    scan rank and link identically. It starts on its first period's first day and ends on
+    its last period's last day."""
     return Anomaly(
         metric=metric,
         segment=dict(segment),
         kind=change.kind,
         direction=change.direction,
-        start=start + dt.timedelta(days=int(change.start)),
-        end=None if change.end is None else start + dt.timedelta(days=int(change.end)),
+        start=periods.first_day(start, change.start, granularity),
+        end=None if change.end is None else periods.last_day(start, change.end, granularity),
         before=round(float(change.before), 4),
         after=round(float(change.after), 4),
         change_pct=round(float(change.change_pct), 1),
         score=round(float(change.score), 2),
         volume=round(volume, 2),
+        period=periods.unit(granularity),
     )
 
 

@@ -1,4 +1,5 @@
-"""Daily series from the store: every metric × segment of the dimension cube.
+"""Series from the store, one point per day, week or month (the metric's stored
+granularity): every metric × segment of the dimension cube.
 
 Leaf rows are read once per metric, streamed, and summed into the leaf rows of one dense
 (segments × days) matrix; the other rollups (the total, each dimension value, each
@@ -15,8 +16,9 @@ from typing import Mapping
 import numpy as np
 import polars as pl
 
+from ctxmetrics import periods
 from ctxmetrics.config import Config
-from ctxmetrics.errors import UnknownName
+from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.queries import resolve_query
 from ctxmetrics.segments import segment_key
 from ctxmetrics.store import Store, quote_ident
@@ -26,8 +28,9 @@ NONE_LABEL = "(none)"
 
 @dataclass
 class SeriesSet:
-    """All daily series of one metric. Row i is segment `segments[i]`; column j is day
-    `start + j`. For ratios `values` holds numerators and `denominators` the denominators."""
+    """All series of one metric. Row i is segment `segments[i]`; column j is period j
+    from `start` (a day, week or month: `granularity`; see `periods`). For ratios
+    `values` holds numerators and `denominators` the denominators."""
 
     metric: str
     kind: str  # count | ratio | gauge
@@ -35,7 +38,8 @@ class SeriesSet:
     segments: list[dict[str, str]]
     values: np.ndarray
     denominators: np.ndarray | None = None
-    gaps: np.ndarray | None = None  # per day: True where the metric's data is missing (unknown, not 0)
+    gaps: np.ndarray | None = None  # per period: True where the metric's data is missing (unknown, not 0)
+    granularity: str = "daily"
 
     def __post_init__(self):
         self.keys = [segment_key(s) for s in self.segments]
@@ -43,13 +47,20 @@ class SeriesSet:
 
     @property
     def days(self) -> int:
+        """The number of periods (columns)."""
         return self.values.shape[1]
 
     def day(self, index: int) -> dt.date:
-        return self.start + dt.timedelta(days=int(index))
+        """The first day of column `index`."""
+        return periods.first_day(self.start, index, self.granularity)
+
+    def last_day(self, index: int) -> dt.date:
+        """The last calendar day of column `index`."""
+        return periods.last_day(self.start, index, self.granularity)
 
     def day_index(self, day: dt.date) -> int:
-        return (day - self.start).days
+        """The column holding `day`."""
+        return periods.index(day, self.start, self.granularity)
 
     def row(self, segment: Mapping[str, str]) -> int | None:
         return self._rows.get(segment_key(segment))
@@ -85,13 +96,18 @@ def metric_names(store: Store, config: Config) -> list[str]:
 
 
 def build_series_set(store: Store, config: Config, metric: str, queries_dir=None) -> SeriesSet | None:
-    """Every segment's daily series of `metric`; None when there is no data for it."""
+    """Every segment's series of `metric` at its stored granularity; None when there is
+    no data for it."""
     definition = config.metric(metric)
     if definition.type == "query":
         return _query_set(store, metric, resolve_query(queries_dir, definition.query))
-    dims = store.dimension_names()
     parts = [definition.numerator, definition.denominator] if definition.type == "ratio" else [metric]
-    leaves = _leaf_labels(store, parts, dims)
+    # a separate rollup (`ingest --as-rollup`) has only its own dimensions, not the store's
+    dims = store.rollup_dimensions(parts[0])
+    if dims is None:
+        dims = store.dimension_names()
+    granularity = metric_granularity(store, config, metric)
+    leaves = _leaf_labels(store, parts, dims, granularity)
     if leaves is None:
         return None
     labels, start, days = leaves
@@ -101,42 +117,63 @@ def build_series_set(store: Store, config: Config, metric: str, queries_dir=None
     # into those rows of the cube, and every other rollup is computed from them
     leaf_rows = len(segments) - len(groups[-1][0]) + groups[-1][1]
     gauge = definition.type == "gauge"
-    cubes = _read_leaves(store, parts, dims, labels.with_columns(_row=leaf_rows), len(segments), start, days, gauge)
+    cubes = _read_leaves(
+        store, parts, dims, labels.with_columns(_row=leaf_rows), len(segments), start, days, gauge, granularity
+    )
     for cube in cubes:
         _fill_rollups(cube, groups, "mean" if gauge else "sum")
     kind = {"ratio": "ratio", "gauge": "gauge"}.get(definition.type, "count")
-    gaps = None if gauge else data_gaps(store, parts, start, days)
-    return SeriesSet(metric, kind, start, segments, cubes[0], cubes[1] if kind == "ratio" else None, gaps)
+    gaps = None if gauge else data_gaps(store, parts, start, days, granularity)
+    return SeriesSet(metric, kind, start, segments, cubes[0], cubes[1] if kind == "ratio" else None, gaps, granularity)
+
+
+def metric_granularity(store: Store, config: Config, metric: str) -> str:
+    """`daily`, `weekly` or `monthly`: the granularity of a metric's stored rows (a ratio's
+    two counts must agree); query metrics are daily."""
+    definition = config.metric(metric)
+    if definition.type == "query":
+        return "daily"
+    parts = [definition.numerator, definition.denominator] if definition.type == "ratio" else [metric]
+    found = {store.granularity(p) for p in parts}
+    if len(found) > 1:
+        raise CtxError(
+            f"ratio metric '{metric}' divides {parts[0]} ({store.granularity(parts[0])}) by "
+            f"{parts[1]} ({store.granularity(parts[1])}); both must have the same granularity."
+        )
+    return found.pop()
 
 
 _GAP_ZERO_CHANCE = 0.01  # a day without rows is a gap when a zero total would be this unlikely
 
 
-def data_gaps(store: Store, metrics: list[str], start: dt.date, days: int) -> np.ndarray:
-    """Days (True) on which data is missing for any of `metrics`, not zero.
+def data_gaps(store: Store, metrics: list[str], start: dt.date, days: int, granularity: str = "daily") -> np.ndarray:
+    """Periods (True) in which data is missing for any of `metrics`, not zero.
 
-    A day without a single row in the whole store is a gap. So is a day without rows for
-    one metric whose daily total is too large to be zero by chance (Poisson chance of a
-    zero day below 1% at its median day); for a small metric (~3 won a day) such a day
-    is a quiet day and stays 0. Segments without a row on a day that has rows are 0.
+    A period without a single row in the whole store is a gap. So is a period without rows
+    for one metric whose total is too large to be zero by chance (Poisson chance of a
+    zero period below 1% at its median period); for a small metric (~3 won a day) such a
+    day is a quiet day and stays 0. Segments without a row in a period that has rows are 0.
     """
     in_metrics = ", ".join("?" for _ in metrics)
     _, rows = store.query_rows(
         f"select ts, sum(value) filter (where metric in ({in_metrics})), count(*) filter (where metric in ({in_metrics})) "
         "from obs where ts between ? and ? group by ts",
-        [*metrics, *metrics, start, start + dt.timedelta(days=days - 1)],
+        [*metrics, *metrics, start, periods.last_day(start, days - 1, granularity)],
     )
-    return gaps_from_days(rows, start, days)
+    return gaps_from_days(rows, start, days, granularity)
 
 
-def gaps_from_days(rows, start: dt.date, days: int) -> np.ndarray:
+def gaps_from_days(rows, start: dt.date, days: int, granularity: str = "daily") -> np.ndarray:
     """`data_gaps` from (day, the metrics' total, their row count) of every day that has any
-    row at all in the data; every engine judges gaps with this one rule."""
+    row at all in the data, summed into the `days` periods from `start`; every engine
+    judges gaps with this one rule."""
     any_rows, own_rows, total = np.zeros(days, bool), np.zeros(days, bool), np.zeros(days)
     for ts, value, count in rows:
-        i = (ts - start).days
+        i = periods.index(ts, start, granularity)
         if 0 <= i < days:
-            any_rows[i], own_rows[i], total[i] = True, count > 0, value or 0.0
+            any_rows[i] = True
+            own_rows[i] |= count > 0
+            total[i] += value or 0.0
     gaps = ~any_rows
     if any_rows.any() and np.exp(-np.median(total[any_rows])) < _GAP_ZERO_CHANCE:
         gaps |= ~own_rows
@@ -153,8 +190,8 @@ def _source_sql(metrics: list[str], dims: list[str]) -> str:
     return f"(select metric, ts, value{labelled} from obs where metric in ({in_metrics}))"
 
 
-def _leaf_labels(store: Store, metrics: list[str], dims: list[str]):
-    """(labels, first day, number of days) of the given metrics; None without data.
+def _leaf_labels(store: Store, metrics: list[str], dims: list[str], granularity: str):
+    """(labels, first day, number of periods) of the given metrics; None without data.
 
     `labels` numbers the leaves (distinct dimension combinations) in `leaf`, in sorted
     order; one pass over the rows gives both the leaves and the date range.
@@ -177,11 +214,16 @@ def _leaf_labels(store: Store, metrics: list[str], dims: list[str]):
         labels = frame.drop(first, last).with_columns(pl.col("leaf").cast(pl.Int64))
     if start is None:
         return None
-    return labels, start, (end - start).days + 1
+    if granularity == "monthly":
+        start = start.replace(day=1)
+    return labels, start, periods.count(start, end, granularity)
 
 
-def _read_leaves(store: Store, metrics: list[str], dims: list[str], labels: pl.DataFrame, rows: int, start, days: int, gauge: bool):
-    """Per metric a (rows × days) cube whose leaf rows (`labels["_row"]`) hold the summed
+def _read_leaves(
+    store: Store, metrics: list[str], dims: list[str], labels: pl.DataFrame, rows: int, start, days: int, gauge: bool,
+    granularity: str,
+):
+    """Per metric a (rows × periods) cube whose leaf rows (`labels["_row"]`) hold the summed
     values; the other rows are left for `_fill_rollups`.
 
     Only a cell number (metric, cube row and day folded into one int64 in SQL) and the
@@ -197,7 +239,7 @@ def _read_leaves(store: Store, metrics: list[str], dims: list[str], labels: pl.D
     else:
         join = "cross join (select 0::bigint as _row) l"
     sql = (
-        f"select (case s.metric {which} end) + l._row * {days} + (s.ts - ?::date)::bigint as cell, s.value "
+        f"select (case s.metric {which} end) + l._row * {days} + {periods.sql_index('s.ts', granularity)}::bigint as cell, s.value "
         f"from {_source_sql(metrics, dims)} s {join}"
     )
     sums = np.zeros(len(metrics) * cells)
@@ -210,8 +252,9 @@ def _read_leaves(store: Store, metrics: list[str], dims: list[str], labels: pl.D
     finally:
         if dims:
             store.con.unregister("_ctxmetrics_leaves")
-    if gauge:
-        sums[seen == 0] = np.nan
+    if gauge:  # the mean of a period's rows (one per day, or per week/month); NaN where none
+        with np.errstate(invalid="ignore"):
+            sums /= seen
     elif not np.isfinite(np.sum(sums)):  # a NaN or infinite sum of a count becomes a number
         np.nan_to_num(sums, copy=False)  # (a full pass over the matrix, so only when needed)
     return [sums[i * cells : (i + 1) * cells].reshape(rows, days) for i in range(len(metrics))]
@@ -286,8 +329,9 @@ def _query_set(store: Store, metric: str, sql: str) -> SeriesSet | None:
 
 
 def load_series(store: Store, config: Config, metric: str, segment: Mapping[str, str]) -> pl.DataFrame:
-    """One daily series (ts, value) of a metric rolled up to `segment`, without building
-    the whole cube: what notebooks and charts need."""
+    """One series (ts, value) of a metric rolled up to `segment`, one row per day (or week
+    or month: its granularity), without building the whole cube: what notebooks and
+    charts need."""
     definition = config.metric(metric)
     dims = store.dimension_names()
     unknown = [d for d in segment if d not in dims]
@@ -311,6 +355,7 @@ def _segment_sums(store: Store, metric: str, segment: Mapping[str, str], agg: st
     )
     if frame.height == 0:
         return frame
-    days = pl.DataFrame({"ts": pl.date_range(frame["ts"].min(), frame["ts"].max(), eager=True)})
+    step = {"daily": "1d", "weekly": "1w", "monthly": "1mo"}[store.granularity(metric)]
+    days = pl.DataFrame({"ts": pl.date_range(frame["ts"].min(), frame["ts"].max(), step, eager=True)})
     filled = days.join(frame, on="ts", how="left")
     return filled.fill_null(0.0) if agg == "sum" else filled

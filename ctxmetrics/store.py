@@ -28,6 +28,7 @@ DEFAULT_LOCK_TIMEOUT = 15.0  # seconds a command waits for another process to re
 BASE_COLUMNS = ("metric", "ts", "value")
 _MATCHED = "__ctxmetrics_matched"  # temporary: stored rows matching incoming keys, during an upsert
 GRANULARITY_KEY = "granularity:"  # meta key prefix: a metric's period (daily, weekly, monthly)
+ROLLUP_KEY = "rollup:"  # meta key prefix: a separate rollup's own dimensions, comma-separated
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # A read-only connection reads the store and nothing else, whatever SQL it is given:
@@ -201,12 +202,18 @@ class Store:
         return [r[0] for r in self.con.execute("select distinct metric from obs order by 1").fetchall()]
 
     # --- writes ---------------------------------------------------------------
-    def upsert_observations(self, frame: "pl.DataFrame", granularities: Mapping[str, str] | None = None) -> tuple[int, int]:
+    def upsert_observations(
+        self,
+        frame: "pl.DataFrame",
+        granularities: Mapping[str, str] | None = None,
+        rollups: Mapping[str, Sequence[str]] | None = None,
+    ) -> tuple[int, int]:
         """Insert observations, replacing rows with the same (metric, ts, dimensions).
 
         Args:
             frame: columns metric (str), ts (date), value (float) and dimension columns (str).
             granularities: the period of each metric's rows (default daily).
+            rollups: metrics that are separate rollups, with their own dimensions.
 
         Returns:
             (rows added, rows replaced). All or nothing: any error leaves the store as it was.
@@ -221,7 +228,7 @@ class Store:
         try:
             return self.upsert_from(
                 "select * from incoming_frame", [], dims, frame.height, span=span, metrics=metrics,
-                granularities=granularities,
+                granularities=granularities, rollups=rollups,
             )
         finally:
             self.con.unregister("incoming_frame")
@@ -236,6 +243,7 @@ class Store:
         span: tuple[Any, Any] | None = None,
         metrics: Sequence[str] | None = None,
         granularities: Mapping[str, str] | None = None,
+        rollups: Mapping[str, Sequence[str]] | None = None,
     ) -> tuple[int, int]:
         """Upsert the rows of a validated SQL source in one transaction.
 
@@ -249,6 +257,8 @@ class Store:
             span, metrics: min/max ts and distinct metrics of `source` when already known.
             granularities: the period of each metric's rows (default daily); a metric
                 stored with another period is refused.
+            rollups: metrics that are separate rollups, with their own dimensions (the
+                cube of such a metric has only those; `rollup_dimensions`).
 
         Returns:
             (rows added, rows replaced). All or nothing: any error leaves the store as it was.
@@ -265,6 +275,8 @@ class Store:
                 if span is None or metrics is None:
                     span, metrics = self._span_and_metrics(source, params)
                 self._record_granularities(metrics, granularities or {})
+                for metric, own in (rollups or {}).items():
+                    self.con.execute("insert or replace into meta values (?, ?)", [ROLLUP_KEY + metric, ",".join(own)])
                 self._check_same_dimensions(source, params, dims, all_dims, (span, metrics))
                 replaced = self._replace_existing_keys(source, params, dims, all_dims, span, metrics)
                 if replaced < rows:
@@ -281,6 +293,12 @@ class Store:
         """The period of a metric's stored rows: `daily` (the default), `weekly` or `monthly`."""
         rows = self.con.execute("select value from meta where key = ?", [GRANULARITY_KEY + metric]).fetchall()
         return rows[0][0] if rows else "daily"
+
+    def rollup_dimensions(self, metric: str) -> list[str] | None:
+        """The dimensions of a metric stored as a separate rollup (`ingest --as-rollup`);
+        None for any other metric."""
+        rows = self.con.execute("select value from meta where key = ?", [ROLLUP_KEY + metric]).fetchall()
+        return [d for d in rows[0][0].split(",") if d] if rows else None
 
     def _record_granularities(self, metrics: Sequence[str], granularities: Mapping[str, str]) -> None:
         for metric in metrics:
@@ -322,7 +340,8 @@ class Store:
             what = f"lack {', '.join(sorted(set(dims) - stored))}, which these rows have"
         raise InputError(
             f"the stored rows of {metric} on {day} {what}; storing both would count that day twice. "
-            "Ingest the file with the same dimension columns as the stored rows."
+            "Ingest the file with the same dimension columns as the stored rows, "
+            "or with --as-rollup to keep it as a separate series."
         )
 
     def _span_and_metrics(self, source: str, params: Sequence[Any]) -> tuple[tuple[Any, Any], list[str]]:

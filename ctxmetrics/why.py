@@ -242,7 +242,7 @@ def headline(anomaly: Anomaly) -> str:
 
 
 def format_anomaly(anomaly: Anomaly, metric_type: str = "count") -> list[str]:
-    unit = "" if metric_type == "ratio" else "/day"
+    unit = "" if metric_type == "ratio" else f"/{anomaly.period}"
     during = "after" if anomaly.end is None else "during"
     lines = [
         headline(anomaly),

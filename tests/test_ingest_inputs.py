@@ -126,7 +126,7 @@ BAD = {
     "missing dimension": ("date,metric,value,region\n2026-03-01,leads,4,EMEA\n",
                           "x.csv: the stored rows of leads on 2026-03-01 are broken down by channel, which these rows "
                           "lack; storing both would count that day twice. Ingest the file with the same dimension "
-                          "columns as the stored rows."),
+                          "columns as the stored rows, or with --as-rollup to keep it as a separate series."),
 }
 JSON_BAD = {
     "json boolean": ('{"date": "2025-01-01", "metric": "leads", "value": true}\n',
@@ -242,3 +242,25 @@ def test_midnight_timestamps_keep_a_monthly_series_monthly(tmp_path):
     assert invoke("--project", root, "ingest", root / "sales.csv").exit_code == 0
     with Store(root / "ctxmetrics.duckdb", read_only=True) as store:
         assert store.granularity("sales") == "monthly"
+
+
+def test_as_rollup_keeps_a_total_next_to_the_breakdown_without_double_counting(project):
+    from ctxmetrics.series import build_series_set
+
+    totals = project / "finance.csv"
+    totals.write_text("date,metric,value,region\n2026-03-01,leads,20,EMEA\n2026-03-02,leads,22,EMEA\n")
+    result = invoke("--project", project, "ingest", totals, "--as-rollup")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "Stored as separate rollups: leads_by_region."
+    again = invoke("--project", project, "ingest", totals, "--as-rollup")
+    assert "0 added, 2 replaced" in again.output
+    assert stored(project, "select metric, sum(value) from observations group by 1 order by 1") == [
+        ("leads", 15.0), ("leads_by_region", 42.0)
+    ]
+    config = Project(project).config
+    with Project(project).store(read_only=True) as store:
+        breakdown = build_series_set(store, config, "leads")
+        rollup = build_series_set(store, config, "leads_by_region")
+    assert breakdown.values[breakdown.row({})].tolist() == [15.0]  # the breakdown alone
+    assert rollup.segments == [{}, {"region": "EMEA"}]  # its own dimension only: no channel=(none) twins
+    assert rollup.values[rollup.row({"region": "EMEA"})].tolist() == [20.0, 22.0]

@@ -8,7 +8,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from ctxmetrics.cli import cli
-from ctxmetrics.config import DetectionSettings, ExplainSettings, MetricDef, load_config
+from ctxmetrics.config import (
+    COLUMN_ROLES, PROJECT_KEYS, DetectionSettings, EventWindow, ExplainSettings, MetricDef, SparkSettings, load_config,
+)
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -74,13 +76,16 @@ def test_init_from_a_file_without_dates_says_so(tmp_path):
 
 
 def test_every_project_file_field_is_documented_in_the_readme():
-    top = ["store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain", "format", "columns", "date_format", "notify", "inbox", "engine", "spark", "observations"]
-    nested = [f.name for cls in (MetricDef, DetectionSettings, ExplainSettings) for f in dataclasses.fields(cls)]
+    classes = (MetricDef, DetectionSettings, ExplainSettings, EventWindow, SparkSettings)
+    nested = [f.name for cls in classes for f in dataclasses.fields(cls)]
     table = README[README.index("### The project file"):]
     table = table[:table.index("\n## ")]
     documented = {word for code in re.findall(r"`([^`]+)`", table) for word in re.findall(r"\w+", code)}
-    missing = [n for n in top + nested if n != "name" and n not in documented]
+    missing = [n for n in [*PROJECT_KEYS, *COLUMN_ROLES, *nested] if n != "name" and n not in documented]
     assert missing == []
+    # the detection row names exactly the settings there are
+    row = next(line for line in table.splitlines() if line.startswith("| `detection` |"))
+    assert re.findall(r"`(\w+)`", row.split("|")[2]) == [f.name for f in dataclasses.fields(DetectionSettings)]
 
 
 def _daily_sums(root):

@@ -177,6 +177,38 @@ def test_generated_store_same_anomalies_and_fingerprints(spark, generated, tmp_p
     assert stored(local) == stored(on_spark)
 
 
+def test_monthly_metrics_and_separate_rollups_scan_alike_on_both_engines(spark, tmp_path):
+    """Spark leaves weekly/monthly metrics and separate rollups to the local engine: the
+    same anomalies, at the same granularity, whichever engine the scan is asked for."""
+    from ctxmetrics.ingest import ingest_paths
+
+    rng = np.random.default_rng(21)
+    root = init_project(tmp_path / "mixed", "dimensions: [region]\n")
+    days = [FIRST_DAY + dt.timedelta(days=d) for d in range(200)]
+    daily = pl.DataFrame({
+        "date": days * 2, "metric": "orders", "region": ["EU"] * 200 + ["US"] * 200,
+        "value": rng.poisson(np.r_[np.where(np.arange(200) >= 120, 160, 100), np.full(200, 100)]).astype(float),
+    })
+    daily.write_csv(root / "orders.csv")
+    months = [dt.date(2015 + m // 12, m % 12 + 1, 1) for m in range(120)]
+    pl.DataFrame({"date": months, "value": rng.poisson(np.where(np.arange(120) >= 72, 1200, 800)).astype(float)}).write_csv(
+        root / "sales.csv"
+    )
+    pl.DataFrame({"date": days, "value": rng.poisson(np.where(np.arange(200) >= 120, 400, 250)).astype(float)}).write_csv(
+        root / "orders_finance.csv"
+    )
+    project = Project(root)
+    with project.store() as store:
+        ingest_paths(store, [root / "orders.csv"], config=project.config)
+        ingest_paths(store, [root / "sales.csv"], config=project.config)
+        ingest_paths(store, [root / "orders_finance.csv"], config=project.config, metric="orders", as_rollup=True)
+    local, on_spark = copy_of(project, tmp_path / "local"), copy_of(project, tmp_path / "spark")
+    by_local, by_spark = scan_project(local), scan_project(on_spark, engine="spark")
+    assert by_spark.granularities == by_local.granularities == {"sales": "monthly"}
+    assert stored(on_spark) == stored(local)
+    assert {a[0].split("|")[0] for a in stored(local)} == {"orders", "orders_total", "sales"}
+
+
 def test_linking_rows_cover_children_and_scope_parents_only():
     """The rows Spark returns for linking: an anomaly's segment, its children, and (for
     dimensions an annotation is scoped on) its parents and their narrowings."""

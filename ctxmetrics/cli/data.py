@@ -63,10 +63,16 @@ def _split_dims(ctx, param, value):
 @click.option("--metric", "metric_name", help="The metric of a file without a metric column (default: the file's name).")
 @click.option("--date-format", help="strftime codes of the dates, e.g. %m/%d/%Y (default: ISO 8601 only).")
 @click.option("--strict", is_flag=True, help="A new metric name close to a known one is an error, not a warning.")
+@click.option(
+    "--as-rollup",
+    is_flag=True,
+    help="Store the rows as separate series named METRIC_by_DIMS (e.g. leads_by_region; METRIC_total without "
+    "dimensions), never summed with METRIC: for totals next to a stored breakdown of the same days.",
+)
 @click.option("--sql", help="Load the result of this query instead of files (needs --db).")
 @click.option("--db", help="Database URL for --sql, e.g. postgresql://user@host/crm.")
 @pass_project
-def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, metric_name, date_format, strict, sql, db):
+def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, metric_name, date_format, strict, as_rollup, sql, db):
     """Load CSV, Parquet or JSON-lines files (or a database query) into the store.
 
     Re-ingesting the same (metric, day, dimensions) replaces the value. All files are
@@ -78,6 +84,7 @@ def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, metric_name, 
         ctxmetrics ingest data/funnel-2026-03.csv
         ctxmetrics ingest daily.parquet --format wide --dims region,channel
         ctxmetrics ingest crm-export.csv --format events
+        ctxmetrics ingest finance-leads-by-region.csv --as-rollup
         ctxmetrics ingest --db postgresql://localhost/crm --format events \\
             --sql "SELECT opportunity_id AS entity_id, stage, changed_at AS ts FROM stage_history"
     """
@@ -97,17 +104,21 @@ def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, metric_name, 
 
         frame = read_query(db, sql)  # before the store's lock: a slow query must not hold it
         with project.store() as store:
-            result = ingest_frame(store, frame, "query result", config=project.config, strict=strict, **options)
+            result = ingest_frame(
+                store, frame, "query result", config=project.config, strict=strict, as_rollup=as_rollup, **options
+            )
     else:
         check_files(paths)  # a FIFO or folder is refused before the store's lock is taken
         with project.store() as store:
-            result = ingest_paths(store, paths, config=project.config, strict=strict, **options)
+            result = ingest_paths(store, paths, config=project.config, strict=strict, as_rollup=as_rollup, **options)
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
     click.echo(
         f"Ingested {result.rows:,} rows from {result.files} {'source' if sql else 'file'}{'s' if result.files != 1 else ''}: "
         f"{result.added:,} added, {result.replaced:,} replaced."
     )
+    if result.rollups:
+        click.echo(f"Stored as separate rollups: {', '.join(result.rollups)}.")
 
 
 @cli.command()

@@ -54,6 +54,10 @@ def scan(ref, metrics, engine, output_parquet):
         f"({result.rescanned:,} changed since the last scan, {result.candidates:,} passed the pre-screen): "
         f"{result.anomalies} anomalies, {result.explained} linked to context."
     )
+    from ctxmetrics.periods import unit
+
+    for metric, granularity in sorted(result.granularities.items()):
+        click.echo(f"{metric} is {granularity} data: judged one value per {unit(granularity)}.")
     if result.too_small:
         click.echo(
             f"{result.too_small:,} series too small to ever show a change "

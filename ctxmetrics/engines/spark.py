@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.scan import Outcome, anomaly_from_change, gap_days, result_frames
-from ctxmetrics.series import SeriesSet, metric_names
+from ctxmetrics.series import SeriesSet, metric_granularity, metric_names
 
 VIEW = "ctxmetrics_obs"
 BUCKET_SERIES = 500  # series per applyInArrow group: enough rows for the vectorised pre-screen
@@ -78,6 +78,12 @@ class SparkScan:
             with self.project.store(read_only=True) as store:
                 previous, state, verdicts = load_anomalies(store), load_state(store), load_verdicts(store)
                 local_names = metric_names(store, self.config)
+                # weekly and monthly metrics and separate rollups are a few short series or
+                # a small cube of their own: the local engine scans them
+                self.scanned_here = {
+                    m for m in local_names
+                    if metric_granularity(store, self.config, m) != "daily" or store.rollup_dimensions(m) is not None
+                }
                 staged = None
                 if not self.config.observations_parquet:
                     reader = store.con.sql("select * from obs").to_arrow_reader(1 << 20)
@@ -113,13 +119,13 @@ class SparkScan:
         self.progress("observations", 1, 1)
         chosen = self._chosen(metrics, spans, local_names)
         outcome = Outcome(chosen, {}, previous, verdicts)
-        query_metrics = [m for m in chosen if self.config.metric(m).type == "query"]
-        jobs = self._jobs([m for m in chosen if m not in query_metrics], spans)
+        here = [m for m in chosen if self.config.metric(m).type == "query" or m in self.scanned_here]
+        jobs = self._jobs([m for m in chosen if m not in here], spans)
         if jobs:
             self._scan(jobs, state, previous, outcome)
             outcome.gaps = {n: gap_days(j.start, j.gaps) for n, j in jobs.items() if j.gaps is not None and j.gaps.any()}
-        if query_metrics:
-            self._scan_query_metrics(query_metrics, state, previous, outcome)
+        if here:
+            self._scan_locally(here, state, previous, outcome)
         if output_parquet:
             outcome.after_save = lambda kept: self._write_parquet(kept, output_parquet)
         return outcome
@@ -269,9 +275,10 @@ class SparkScan:
             )
         return sets
 
-    def _scan_query_metrics(self, names, state, previous, outcome: Outcome) -> None:
-        """Query metrics are SQL on the project's store: scanned where the store is, by the
-        local engine (`observations: {parquet: ...}` has no store to run them on)."""
+    def _scan_locally(self, names, state, previous, outcome: Outcome) -> None:
+        """Query metrics are SQL on the project's store, weekly or monthly metrics and
+        separate rollups a few short series: scanned where the store is, by the local
+        engine (`observations: {parquet: ...}` has no store to run queries on)."""
         from ctxmetrics.scan import _scan_metric
         from ctxmetrics.series import build_series_set
 
@@ -285,6 +292,8 @@ class SparkScan:
             )
             outcome.add(name, found, stats, fingerprints)
             outcome.sets[name] = series_set
+            if series_set.gaps is not None and series_set.gaps.any():
+                outcome.gaps[name] = gap_days(series_set.start, series_set.gaps, series_set.granularity)
 
     # --- output -------------------------------------------------------------------
     def _write_parquet(self, anomalies, folder: str) -> None:

@@ -1,0 +1,73 @@
+"""The periods of a stored series: days, weeks or months counted from its first period.
+
+A series' column j is period j after `start` (the first stored date): the day
+`start + j`, the week of seven days from `start + 7j`, or the calendar month j months
+after `start`'s. Every place that turns a column into dates, or dates into a column,
+goes through here, so a weekly or monthly metric is one point per week or month.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+UNITS = {"daily": "day", "weekly": "week", "monthly": "month"}
+
+
+def unit(granularity: str) -> str:
+    """What one value is per: `day`, `week` or `month`."""
+    return UNITS[granularity]
+
+
+def index(day: dt.date, start: dt.date, granularity: str) -> int:
+    """The period (column) that holds `day`; negative before `start`."""
+    if granularity == "monthly":
+        return (day.year - start.year) * 12 + day.month - start.month
+    days = (day - start).days
+    return days // 7 if granularity == "weekly" else days
+
+
+def first_day(start: dt.date, i: int, granularity: str) -> dt.date:
+    """The date of column `i` (the first day of its period)."""
+    if granularity == "monthly":
+        months = start.year * 12 + start.month - 1 + int(i)
+        return dt.date(months // 12, months % 12 + 1, 1)
+    return start + dt.timedelta(days=int(i) * (7 if granularity == "weekly" else 1))
+
+
+def last_day(start: dt.date, i: int, granularity: str) -> dt.date:
+    """The last calendar day of column `i`'s period."""
+    if granularity == "daily":
+        return first_day(start, i, granularity)
+    return first_day(start, int(i) + 1, granularity) - dt.timedelta(days=1)
+
+
+def count(start: dt.date, end: dt.date, granularity: str) -> int:
+    """How many periods run from `start`'s to `end`'s, both included."""
+    return index(end, start, granularity) + 1
+
+
+def dates(start: dt.date, n: int, granularity: str) -> np.ndarray:
+    """The first days of columns 0..n-1 (datetime64[D]), as `find_changes` takes them."""
+    if granularity == "monthly":
+        months = np.datetime64(start, "M") + np.arange(n)
+        return months.astype("datetime64[D]")
+    step = 7 if granularity == "weekly" else 1
+    return np.datetime64(start, "D") + step * np.arange(n)
+
+
+def day_columns(start: dt.date, n: int, granularity: str) -> np.ndarray:
+    """For every calendar day of the n periods from `start`, the column it falls in."""
+    if granularity == "daily":
+        return np.arange(n)
+    firsts = dates(start, n + 1, granularity).astype(np.int64)
+    return np.repeat(np.arange(n), np.diff(firsts))
+
+
+def sql_index(column: str, granularity: str) -> str:
+    """SQL for the column of the date `column`; its one parameter is the start date."""
+    if granularity == "monthly":
+        return f"date_diff('month', ?::date, {column})"
+    if granularity == "weekly":
+        return f"(({column} - ?::date) // 7)"
+    return f"({column} - ?::date)"
