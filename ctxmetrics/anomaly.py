@@ -3,9 +3,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
+from math import log1p
 from typing import Any
 
 from ctxmetrics.segments import segment_key
+
+
+def importance(score: float, volume: float) -> float:
+    """How much an anomaly matters, the one ranking of every list: score × ln(1 + mean
+    daily volume)."""
+    return float(score) * log1p(max(float(volume), 0.0))
 
 
 @dataclass
@@ -51,6 +58,10 @@ class Anomaly:
     @property
     def explained(self) -> bool:
         return bool(self.causes)
+
+    @property
+    def importance(self) -> float:
+        return importance(self.score, self.volume)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of one anomaly, as `why --json` and `digest --format json` print it."""

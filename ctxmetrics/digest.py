@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import shlex
 from dataclasses import dataclass
-from math import log1p
 from typing import Any
 
 from ctxmetrics.anomaly import Anomaly, Cause
@@ -38,8 +37,8 @@ NO_SCAN = "No scan results yet: run 'ctxmetrics scan' first."
 
 
 def importance(anomaly: Anomaly) -> float:
-    """How much an anomaly matters: score × ln(1 + mean daily volume)."""
-    return float(anomaly.score) * log1p(max(float(anomaly.volume), 0.0))
+    """How much an anomaly matters (`Anomaly.importance`: score × ln(1 + mean daily volume))."""
+    return anomaly.importance
 
 
 def _day(value: dt.date, with_year: bool) -> str:
@@ -453,32 +452,23 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
     """
     from ctxmetrics.errors import CtxError
     from ctxmetrics.mutes import active_mutes, is_muted
-    from ctxmetrics.results import load_anomalies
+    from ctxmetrics.results import has_scan_state, load_anomalies, load_window
     from ctxmetrics.timeline import load_timeline
 
     if since and until and since > until:
         raise CtxError(f"--since {since} is after --until {until}; swap them.")
     config = project.config
     annotations = load_timeline(project.annotations_dir, config.timezone)
-    where, params = [], []
-    if until is not None:
-        where.append("start_day <= ?")
-        params.append(until)
-    if since is not None:
-        where.append("coalesce(end_day, start_day) >= ?")
-        params.append(since)
     with project.store(read_only=True) as store:
-        _, scans = store.query_rows("select count(*) from scan_state")
         everything = load_anomalies(store)
-        if not (scans and scans[0][0]) and not everything:
+        if not has_scan_state(store) and not everything:
             raise CtxError(NO_SCAN)
-        _, rows = store.query_rows("select min(ts), max(ts) from obs")
-        data_range = (rows[0][0], rows[0][1]) if rows and rows[0][0] is not None else None
+        data_range = store.observation_span()
         if data_range and since and since > data_range[1]:
             raise CtxError(f"--since {since} is after the last day of data ({data_range[1]}); nothing to report.")
         if data_range and until and until < data_range[0]:
             raise CtxError(f"--until {until} is before the first day of data ({data_range[0]}); nothing to report.")
-        anomalies = load_anomalies(store, " and ".join(where), params or None) if where else everything
+        anomalies = load_window(store, since, until) if since is not None or until is not None else everything
         mutes = active_mutes(store, today)
         shown = [a for a in anomalies if not is_muted(a, mutes)]
         entries = _missing(project, store, annotations, everything, data_range, since, until)

@@ -22,7 +22,7 @@ import polars as pl
 
 from ctxmetrics.config import Config
 from ctxmetrics.dates import BadCell, check_plausible, granularity_of, parse_days
-from ctxmetrics.errors import InputError
+from ctxmetrics.errors import CtxError, InputError
 from ctxmetrics.store import BASE_COLUMNS, Store, check_dimension_name, quote_ident
 
 FORMATS = ("long", "wide", "events")
@@ -129,7 +129,7 @@ def ingest_paths(
     )
     sources = check_files(paths)
     if settings.fmt == "long" and len(sources) == 1 and not settings.columns and settings.metric is None:
-        fast = _fast_long(store.con, sources[0], settings.dims, settings.known)
+        fast = _fast_long(store, sources[0], settings.dims, settings.known)
         if fast is not None:
             warnings = _near_names(store, settings.config, [(sources[0], fast.metrics)], strict)
             try:
@@ -548,12 +548,12 @@ class _Fast:
     granularity: str | None
 
 
-def _fast_long(con: duckdb.DuckDBPyConnection, src: _Source, dims: list[str], known: list[str]) -> _Fast | None:
+def _fast_long(store: Store, src: _Source, dims: list[str], known: list[str]) -> _Fast | None:
     if src.kind != "parquet":
         return None
     try:
         reader, params = "read_parquet(?)", [str(src.path)]
-        columns = {r[0]: r[1] for r in con.execute(f"describe select * from {reader}", params).fetchall()}
+        columns = {r[0]: r[1] for r in store.query_rows(f"describe select * from {reader}", params)[1]}
         names = list(columns)
         if names != pl.read_parquet_schema(src.path).names():  # the polars path's names, or don't know
             return None
@@ -569,7 +569,7 @@ def _fast_long(con: duckdb.DuckDBPyConnection, src: _Source, dims: list[str], kn
         q = {name: quote_ident(name) for name in names}
         # Negative values (refused for counts) and absurd ones go to the polars path,
         # which decides and names the row.
-        found = con.execute(
+        found = store.query_rows(
             f"select count(*), count_if({q['value']} is null or not isfinite({q['value']}) "
             f"or {q['value']} < 0 or {q['value']} > {MAX_MAGNITUDE}), "
             f"count_if({q[date_col]} is null), min({q[date_col]}), max({q[date_col]}), "
@@ -577,13 +577,13 @@ def _fast_long(con: duckdb.DuckDBPyConnection, src: _Source, dims: list[str], kn
             + ", ".join(f"list(distinct {q[c]})" for c in labels)
             + f" from {reader}",
             params,
-        ).fetchall()[0]
+        )[1][0]
         rows, bad_values, null_dates, lo, hi = found[:5]
         nulls, distinct = found[5:5 + len(labels)], found[5 + len(labels):]
         if rows == 0 or bad_values or null_dates or nulls[0]:
             return None
         # A grouped distinct runs in parallel; list(distinct) in the query above would not.
-        days = con.execute(f"select distinct {q[date_col]} from {reader}", params).fetchnumpy()[date_col]
+        days = store.query_numpy(f"select distinct {q[date_col]} from {reader}", params)[date_col]
         distinct_days = check_plausible(pl.Series(days).cast(pl.Date))  # BadCell: the polars path names the row
         metrics = distinct[0]
         if not _clean(metrics, blank_ok=False) or not all(_clean(v, blank_ok=True) for v in distinct[1:]):
@@ -594,7 +594,7 @@ def _fast_long(con: duckdb.DuckDBPyConnection, src: _Source, dims: list[str], kn
             f"coalesce(nullif({q[d]}, ''), '{MISSING_DIMENSION_VALUE}')" if n or "" in values else q[d]
             for d, n, values in zip(dim_cols, nulls[1:], distinct[1:])
         ]
-        if not _keys_unique(con, f"select hash({', '.join([q['metric'], q[date_col], *dim_exprs])}) from {reader}", params, rows):
+        if not _keys_unique(store, f"select hash({', '.join([q['metric'], q[date_col], *dim_exprs])}) from {reader}", params, rows):
             return None
         value = q["value"] if columns["value"] == "DOUBLE" else f"{q['value']}::double"
         select = ", ".join(
@@ -602,7 +602,7 @@ def _fast_long(con: duckdb.DuckDBPyConnection, src: _Source, dims: list[str], kn
              *(f"{e} as {q[d]}" for e, d in zip(dim_exprs, dim_cols))]
         )
         return _Fast(f"select {select} from {reader}", params, dim_cols, rows, (lo, hi), metrics, granularity_of(distinct_days))
-    except (InputError, BadCell, duckdb.Error, pl.exceptions.PolarsError, OSError, ValueError):
+    except (CtxError, BadCell, duckdb.Error, pl.exceptions.PolarsError, OSError, ValueError):
         return None
 
 
@@ -617,10 +617,10 @@ def _clean(values: list, blank_ok: bool) -> bool:
     return blank_ok or not (series == "").any()
 
 
-def _keys_unique(con: duckdb.DuckDBPyConnection, sql: str, params: list, rows: int) -> bool:
+def _keys_unique(store: Store, sql: str, params: list, rows: int) -> bool:
     """True when all key hashes differ (so all keys do); a repeat, real or a collision, is
     left to the polars path, which finds the duplicate rows exactly."""
-    hashes = con.execute(sql, params).fetchnumpy()
+    hashes = store.query_numpy(sql, params)
     values = np.sort(next(iter(hashes.values())))
     return len(values) == rows and not bool((values[1:] == values[:-1]).any())
 

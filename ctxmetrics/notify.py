@@ -142,8 +142,8 @@ def notify(project: "Project", dry_run: bool = False, today: dt.date | None = No
     report = NotifyReport()
     delivered: list[tuple[Channel, list[tuple[str, str]]]] = []
     with project.store(read_only=True) as store:
-        _, rows = store.query_rows("select min(ts), max(ts) from obs")
-        with_year = not rows or rows[0][0] is None or rows[0][0].year != rows[0][1].year
+        span = store.observation_span()
+        with_year = span is None or span[0].year != span[1].year
         events = _events(project, store, today)
         for channel in channels:
             planned = plan(channel, events, store.notified(channel.name), with_year)

@@ -79,7 +79,7 @@ class Project:
     def observations(self) -> "pl.DataFrame":
         """Every stored observation at leaf level: metric, ts, value, one column per dimension."""
         with self.store(read_only=True) as store:
-            return store.query_df("select * from observations order by metric, ts")
+            return store.observations_df()
 
     def series(self, metric: str, segment: Mapping[str, str] | None = None) -> "pl.DataFrame":
         """One daily series (ts, value) of a metric rolled up to a segment ({} = total)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
@@ -18,12 +17,11 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ctxmetrics.anomaly import Anomaly
-from ctxmetrics.config import EVENT_TABLE, Config
+from ctxmetrics.config import EVENT_TABLE
 from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.project import Project
 from ctxmetrics.series import SeriesSet, build_series_set, metric_names
 from ctxmetrics.results import load_anomalies, load_state, load_verdicts
-from ctxmetrics.store import Store
 
 BATCH_ROWS = 100  # candidate rows per unit of detector work (and per progress update)
 PARALLEL_MIN_ROWS = 300  # below this many candidates per worker, starting workers costs more than it saves
@@ -119,17 +117,18 @@ class Outcome:
 def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     """Link every anomaly to the timeline and store the results (any engine)."""
     from ctxmetrics.explain import explain_anomalies
-    from ctxmetrics.timeline import mirror_to_store
+    from ctxmetrics.results import save_annotation_mirror, save_gaps, save_scan
+    from ctxmetrics.timeline import mirror_row
 
     config = project.config
     kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + outcome.found
     explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts)
     gaps = outcome.gaps
     with project.store() as store:
-        mirror_to_store(store.con, annotations, config.timezone)  # its own transaction
+        save_annotation_mirror(store, (mirror_row(e, config.timezone) for e in annotations))  # its own transaction
         with store.transaction():
-            _save(store, kept, outcome.chosen, outcome.state, config)
-            _save_gaps(store, outcome.chosen, gaps)
+            save_scan(store, kept, outcome.chosen, outcome.state, config)
+            save_gaps(store, outcome.chosen, gaps)
     if outcome.after_save:
         outcome.after_save(kept)
     return ScanResult(
@@ -346,57 +345,3 @@ def anomaly_from_change(metric: str, segment: dict[str, str], start: dt.date, ch
         score=round(float(change.score), 2),
         volume=round(volume, 2),
     )
-
-
-# --- persistence ----------------------------------------------------------------
-def _save_gaps(store: Store, metrics: list[str], gaps: dict[str, list[dt.date]]) -> None:
-    """Replace the stored data gaps of the scanned metrics."""
-    store.con.execute("delete from data_gaps where list_contains(?, metric)", [metrics])
-    rows = [(metric, day) for metric, days in gaps.items() for day in days]
-    if rows:
-        store.con.executemany("insert into data_gaps values (?, ?)", rows)
-
-
-def _save(store: Store, anomalies: list[Anomaly], metrics: list[str], state, config: Config) -> None:
-    import polars as pl
-
-    con = store.con
-    con.execute("delete from anomalies")
-    con.execute("delete from anomaly_causes")
-    con.execute("delete from scan_state where list_contains(?, metric)", [metrics])
-    state_rows = pl.DataFrame(state, schema=[("metric", pl.Utf8), ("segment_key", pl.Utf8), ("fingerprint", pl.Utf8)], orient="row")
-    for table, frame in (*result_frames(anomalies, config).items(), ("scan_state", state_rows)):
-        con.register("_rows", frame)
-        con.execute(f"insert into {table} select * from _rows")
-        con.unregister("_rows")
-
-
-def result_frames(anomalies: list[Anomaly], config: Config) -> dict:
-    """The rows of the `anomalies` and `anomaly_causes` tables, as polars frames."""
-    import polars as pl
-
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    settings = {m: json.dumps(asdict(config.detection_for(m))) for m in {a.metric for a in anomalies}}
-    anomaly_rows = pl.DataFrame(
-        [
-            (
-                a.id, a.metric, a.segment_key, json.dumps(a.segment), a.kind, a.direction, a.start, a.end,
-                a.before, a.after, a.change_pct, a.score, a.volume, a.explained, json.dumps(a.to_json()),
-                settings[a.metric], now,
-            )
-            for a in anomalies
-        ],
-        schema=[
-            ("id", pl.Utf8), ("metric", pl.Utf8), ("segment_key", pl.Utf8), ("segment", pl.Utf8), ("kind", pl.Utf8),
-            ("direction", pl.Utf8), ("start_day", pl.Date), ("end_day", pl.Date), ("before", pl.Float64),
-            ("after", pl.Float64), ("change_pct", pl.Float64), ("score", pl.Float64), ("volume", pl.Float64),
-            ("explained", pl.Boolean), ("data", pl.Utf8), ("settings", pl.Utf8), ("scanned_at", pl.Datetime("us")),
-        ],
-        orient="row",
-    )
-    cause_rows = pl.DataFrame(
-        [(a.id, rank, c.annotation_id, c.score, c.reason) for a in anomalies for rank, c in enumerate(a.causes, 1)],
-        schema=[("anomaly_id", pl.Utf8), ("rank", pl.Int32), ("annotation_id", pl.Utf8), ("score", pl.Float64), ("reason", pl.Utf8)],
-        orient="row",
-    )
-    return {"anomalies": anomaly_rows, "anomaly_causes": cause_rows}

@@ -200,6 +200,24 @@ class Store:
     def metric_names(self) -> list[str]:
         return [r[0] for r in self.con.execute("select distinct metric from obs order by 1").fetchall()]
 
+    def has_metric(self, metric: str) -> bool:
+        """True when some observation of `metric` is stored."""
+        return bool(self.con.execute("select 1 from obs where metric = ? limit 1", [metric]).fetchall())
+
+    def observation_span(self) -> tuple | None:
+        """(first day, last day) of the stored observations; None for an empty store."""
+        lo, hi = self.con.execute("select min(ts), max(ts) from obs").fetchall()[0]
+        return None if lo is None else (lo, hi)
+
+    def observations_df(self) -> "pl.DataFrame":
+        """Every stored observation at leaf level, by metric and day."""
+        return self.con.sql("select * from observations order by metric, ts").pl()
+
+    def observations_reader(self, batch_rows: int = 1 << 20):
+        """Every stored observation as a streamed pyarrow RecordBatchReader (nothing copied
+        first: the relation API streams)."""
+        return self.con.sql("select * from obs").to_arrow_reader(batch_rows)
+
     # --- writes ---------------------------------------------------------------
     def upsert_observations(self, frame: "pl.DataFrame", granularities: Mapping[str, str] | None = None) -> tuple[int, int]:
         """Insert observations, replacing rows with the same (metric, ts, dimensions).
@@ -472,6 +490,11 @@ class Store:
         with _user_errors(sql):
             relation = self.con.sql(sql, params=params or None)
             return convert(relation) if relation is not None else None
+
+    def query_numpy(self, sql: str, params: Sequence[Any] | None = None) -> dict:
+        """Run SQL and return {column: numpy array}."""
+        with _user_errors(sql):
+            return self.con.execute(sql, params or []).fetchnumpy()
 
     def query_rows(self, sql: str, params: Sequence[Any] | dict | None = None) -> tuple[list[str], list[tuple]]:
         """Run SQL and return (column names, rows) without importing polars."""

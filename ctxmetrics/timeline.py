@@ -882,14 +882,6 @@ def _append_events(target: Path, events: list[Annotation], tz: str) -> None:
 
 # --- the store mirror ---------------------------------------------------------------
 
-_MIRROR_DDL = """
-create or replace table annotations (
-    id VARCHAR, title VARCHAR, type VARCHAR, start_ts TIMESTAMPTZ, end_ts TIMESTAMPTZ,
-    first_day DATE, last_day DATE, scope JSON, metrics VARCHAR[], expect VARCHAR,
-    owner VARCHAR, links VARCHAR[], tags VARCHAR[], notes VARCHAR, path VARCHAR, line INTEGER
-)"""
-
-
 def _instant(value: date | datetime, tz: str, next_day: bool = False) -> datetime:
     """A date as the local midnight starting it (or, `next_day`, ending it), in UTC."""
     if not isinstance(value, datetime):
@@ -909,17 +901,3 @@ def mirror_row(event: Annotation, tz: str) -> tuple:
         list(event.metrics), event.expect, event.owner, list(event.links), list(event.tags), event.notes,
         None if event.path is None else str(event.path), event.line,
     )
-
-
-def mirror_to_store(con: Any, annotations: Iterable[Annotation], tz: str) -> None:
-    """Replace the table `annotations` of an open DuckDB connection, in one transaction."""
-    rows = [mirror_row(event, tz) for event in annotations]
-    con.begin()
-    try:
-        con.execute(_MIRROR_DDL)
-        if rows:
-            con.executemany(f"insert into annotations values ({', '.join('?' * len(rows[0]))})", rows)
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise

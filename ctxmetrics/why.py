@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from ctxmetrics.anomaly import Anomaly, Cause
 from ctxmetrics.errors import CtxError, UnknownName
-from ctxmetrics.results import gap_text, load_anomalies, load_gaps, record_verdict
+from ctxmetrics.results import (
+    anomaly_filter, busiest_segments, gap_text, load_anomalies, load_gaps, record_verdict, save_causes,
+    scanned_metrics, scanned_segment_keys, was_scanned,
+)
 from ctxmetrics.segments import segment_from_key, segment_key, segment_label
 from ctxmetrics.wording import metric_label, one_line, tag_command, terminal_text, where_text
 
@@ -57,8 +60,7 @@ def _window(on, since, until) -> tuple[dt.date | None, dt.date | None]:
 
 def _known_metrics(store: "Store", project: "Project") -> tuple[set[str], set[str]]:
     """(metrics with scan results, every metric name we know of)."""
-    _, rows = store.query_rows("select distinct metric from scan_state union select distinct metric from anomalies")
-    scanned = {r[0] for r in rows}
+    scanned = scanned_metrics(store)
     return scanned, scanned | set(project.config.metrics)
 
 
@@ -67,8 +69,7 @@ def _check_names(store: "Store", project: "Project", metric: str, segment: dict[
     if not scanned:
         raise CtxError(NO_SCAN.format(store=project.store_path.name))
     if metric not in known:
-        _, has_data = store.query_rows("select 1 from obs where metric = ? limit 1", [metric])
-        if has_data:
+        if store.has_metric(metric):
             raise CtxError(f"Metric '{metric}' has data but no scan results yet; run 'ctxmetrics scan'.")
         raise UnknownName(f"Unknown metric '{metric}'; known metrics: {', '.join(sorted(known))}.")
     dims = store.dimension_names()
@@ -76,32 +77,14 @@ def _check_names(store: "Store", project: "Project", metric: str, segment: dict[
         if dim not in dims:
             raise UnknownName(f"'{dim}' is not a dimension of the store (dimensions: {', '.join(dims) or 'none'}).")
     if metric in scanned and segment:
-        key = segment_key(segment)
-        _, found = store.query_rows(
-            "select 1 from scan_state where metric = ? and segment_key = ? limit 1", [metric, key]
-        )
-        if not found:
-            _, keys = store.query_rows("select distinct segment_key from scan_state where metric = ?", [metric])
+        if not was_scanned(store, metric, segment_key(segment)):
+            keys = scanned_segment_keys(store, metric)
             for dim, value in segment.items():
-                values = sorted({segment_from_key(k[0]).get(dim) for k in keys} - {None})
+                values = sorted({segment_from_key(k).get(dim) for k in keys} - {None})
                 if value not in values:
                     raise UnknownName(
                         f"{metric} has no series {dim}={value}; values of {dim}: {', '.join(values[:20]) or 'none'}."
                     )
-
-
-def _where(metric: str, segment: dict[str, str], since, until, same_segment: bool = True) -> tuple[str, list]:
-    where, params = ["metric = ?"], [metric]
-    if same_segment:
-        where.append("segment_key = ?")
-        params.append(segment_key(segment))
-    if until is not None:
-        where.append("start_day <= ?")
-        params.append(until)
-    if since is not None:  # a level shift (end NULL) lasts from its start on
-        where.append("(end_day is null or end_day >= ?)")
-        params.append(since)
-    return " and ".join(where), params
 
 
 def why(
@@ -123,18 +106,13 @@ def why(
     since, until = _window(on, since, until)
     with project.store(read_only=True) as store:
         _check_names(store, project, metric, segment)
-        where, params = _where(metric, segment, since, until)
-        anomalies = load_anomalies(store, where, params)
+        anomalies = load_anomalies(store, *anomaly_filter(metric, segment_key(segment), since, until))
         elsewhere: list[tuple[str, int]] = []
         if not anomalies:
-            where, params = _where(metric, segment, since, until, same_segment=False)
-            _, rows = store.query_rows(
-                f"select segment_key, count(*) from anomalies where {where} group by 1 "
-                "order by max(score * ln(1 + greatest(volume, 0))) desc limit 5",
-                params,
-            )
             order = {d: i for i, d in enumerate(store.dimension_names())}
-            elsewhere = [(segment_key(segment_from_key(r[0]), order), r[1]) for r in rows]
+            elsewhere = [
+                (segment_key(segment_from_key(k), order), n) for k, n in busiest_segments(store, metric, since, until)
+            ]
         gap_days = [
             day for _, day in load_gaps(store, metric)
             if (since is None or day >= since) and (until is None or day <= until)
@@ -184,24 +162,8 @@ def record(
     with project.store() as store:
         with store.transaction():
             record_verdict(store, anomaly.id, annotation_id, verdict)
-            _store_causes(store, anomaly)
+            save_causes(store, anomaly)
     return anomaly, event.title
-
-
-def _store_causes(store: "Store", anomaly: Anomaly) -> None:
-    """Rewrite one stored anomaly's causes (its JSON, `explained` and `anomaly_causes`)."""
-    import json
-
-    store.con.execute(
-        "update anomalies set data = ?, explained = ? where id = ?",
-        [json.dumps(anomaly.to_json()), anomaly.explained, anomaly.id],
-    )
-    store.con.execute("delete from anomaly_causes where anomaly_id = ?", [anomaly.id])
-    for rank, cause in enumerate(anomaly.causes, 1):
-        store.con.execute(
-            "insert into anomaly_causes values (?, ?, ?, ?, ?)",
-            [anomaly.id, rank, cause.annotation_id, cause.score, cause.reason],
-        )
 
 
 # ------------------------------------------------------------------------ plain text

@@ -62,7 +62,7 @@ UNTAGGED = Anomaly(
 def make_project(root, anomalies=(CAMPAIGN, OUTAGE, UNTAGGED)) -> Project:
     """A project with ~5 months of generated funnel data, a timeline and stored anomalies."""
     from ctxmetrics.ingest import ingest_paths
-    from ctxmetrics.scan import _save
+    from ctxmetrics.results import save_scan
     from ctxmetrics.synth import generate_funnel
 
     root = init_project(root, DEMO_CONFIG_TEXT)
@@ -73,7 +73,7 @@ def make_project(root, anomalies=(CAMPAIGN, OUTAGE, UNTAGGED)) -> Project:
     with project.store() as store:
         ingest_paths(store, [data], known_dimensions=project.config.dimensions)
         with store.transaction():
-            _save(store, list(anomalies), ["leads"], [("leads", "", "x")], project.config)
+            save_scan(store, list(anomalies), ["leads"], [("leads", "", "x")], project.config)
     return project
 
 

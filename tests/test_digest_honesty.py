@@ -32,7 +32,7 @@ def passengers(halve_christmas: bool, seed: int = 3) -> tuple[list[dt.date], lis
 
 def passenger_project(root, halve_christmas: bool, anomalies=(), title: str = "Christmas 2014") -> Project:
     """A one-metric project (no leads) with a Christmas holiday that names no metric."""
-    from ctxmetrics.scan import _save
+    from ctxmetrics.results import save_scan
 
     root = init_project(root)
     (root / "annotations" / "holidays.yaml").write_text(
@@ -49,7 +49,7 @@ def passenger_project(root, halve_christmas: bool, anomalies=(), title: str = "C
     with project.store() as store:
         ingest_paths(store, [data])
         with store.transaction():
-            _save(store, list(anomalies), ["passengers"], [("passengers", "", "x")], project.config)
+            save_scan(store, list(anomalies), ["passengers"], [("passengers", "", "x")], project.config)
     return project
 
 

@@ -216,7 +216,7 @@ def _ingest(tmp_path, name, files, use_fast=True):
     results = []
     with Store(tmp_path / f"{name}.duckdb") as store:
         for path in files:
-            assert (fast_long(store.con, ingest._source(path), [], []) is not None) == use_fast
+            assert (fast_long(store, ingest._source(path), [], []) is not None) == use_fast
             original, ingest._fast_long = ingest._fast_long, fast_long
             try:
                 results.append(ingest.ingest_paths(store, [path]))

@@ -20,7 +20,7 @@ from ctxmetrics.timeline import (
     end_annotation,
     find_annotation,
     load_timeline,
-    mirror_to_store,
+    mirror_row,
     remove_annotation,
     slugify,
 )
@@ -297,18 +297,19 @@ def test_round_trip_any_valid_event(event, tz):
         assert load_timeline(Path(folder), tz) == [event]
 
 
-def test_mirror_to_store(adir):
-    import duckdb
+def test_annotation_mirror(adir, tmp_path):
+    from ctxmetrics.results import save_annotation_mirror
+    from ctxmetrics.store import Store
 
     write(adir / "team.yaml", HAND_WRITTEN)
     events = load_timeline(adir, "Europe/Berlin")
-    con = duckdb.connect()
-    mirror_to_store(con, events, "Europe/Berlin")
-    mirror_to_store(con, events, "Europe/Berlin")  # replaces, never appends
-    rows = con.execute(
-        "select id, first_day, last_day, scope->>'$.region[0]', epoch(end_ts) - epoch(start_ts), line "
-        "from annotations order by id"
-    ).fetchall()
+    with Store(tmp_path / "mirror.duckdb") as store:
+        for _ in range(2):  # replaces, never appends
+            save_annotation_mirror(store, [mirror_row(e, "Europe/Berlin") for e in events])
+        _, rows = store.query_rows(
+            "select id, first_day, last_day, scope->>'$.region[0]', epoch(end_ts) - epoch(start_ts), line "
+            "from annotations order by id"
+        )
     assert rows == [
         ("company-offsite", date(2026, 4, 2), date(2026, 4, 3), None, 2 * 86400, 9),
         ("outage", date(2026, 3, 5), None, None, None, 13),

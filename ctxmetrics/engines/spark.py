@@ -23,7 +23,8 @@ from itertools import combinations
 import pyarrow.compute as pc
 
 from ctxmetrics.errors import CtxError, UnknownName
-from ctxmetrics.scan import Outcome, anomaly_from_change, gap_days, result_frames
+from ctxmetrics.results import result_frames
+from ctxmetrics.scan import Outcome, anomaly_from_change, gap_days
 from ctxmetrics.series import SeriesSet, metric_names
 
 VIEW = "ctxmetrics_obs"
@@ -80,7 +81,7 @@ class SparkScan:
                 local_names = metric_names(store, self.config)
                 staged = None
                 if not self.config.observations_parquet:
-                    reader = store.con.sql("select * from obs").to_arrow_reader(1 << 20)
+                    reader = store.observations_reader()
                     staged = self._stage(reader)
             return self._run(metrics, output_parquet, staged, previous, state, verdicts, local_names)
         finally:
