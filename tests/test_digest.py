@@ -9,9 +9,9 @@ from datetime import date
 import pytest
 from click.testing import CliRunner
 
-from ctxmetrics.anomaly import Anomaly, Cause
+from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.cli import cli
-from ctxmetrics.digest import importance, summary_line, tag_command
+from ctxmetrics.report.digest import importance, summary_line, tag_command
 from ctxmetrics.config import DEMO_CONFIG_TEXT
 from ctxmetrics.project import Project, init_project
 
@@ -61,8 +61,8 @@ UNTAGGED = Anomaly(
 
 def make_project(root, anomalies=(CAMPAIGN, OUTAGE, UNTAGGED)) -> Project:
     """A project with ~5 months of generated funnel data, a timeline and stored anomalies."""
-    from ctxmetrics.ingest import ingest_paths
-    from ctxmetrics.results import save_scan
+    from ctxmetrics.ingest.ingest import ingest_paths
+    from ctxmetrics.store.results import save_scan
     from ctxmetrics.synth import generate_funnel
 
     root = init_project(root, DEMO_CONFIG_TEXT)

@@ -209,8 +209,8 @@ def _long_frame():
 
 def _ingest(tmp_path, name, files, use_fast=True):
     """Ingest each file in turn into a new store: [IngestResult...], sorted rows."""
-    import ctxmetrics.ingest as ingest
-    from ctxmetrics.store import Store
+    import ctxmetrics.ingest.ingest as ingest
+    from ctxmetrics.store.database import Store
 
     fast_long = ingest._fast_long if use_fast else (lambda *a: None)
     results = []

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from ctxmetrics.cli import cli
 from ctxmetrics.project import Project, init_project
-from ctxmetrics.store import Store
+from ctxmetrics.store.database import Store
 
 REALDATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "realdata" / "formats"
 GOOD = "date,metric,value,region,channel\n2026-03-01,leads,10,EMEA,paid\n2026-03-01,leads,5,EMEA,organic\n"

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ctxmetrics.errors import TimelineError, UnknownName
-from ctxmetrics.timeline import (
+from ctxmetrics.timeline.read import (
     Annotation,
     add_annotation,
     edit_annotation,
@@ -213,7 +213,7 @@ SAFETY_CHILD = """
 import resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 from pathlib import Path
-from ctxmetrics.timeline import load_timeline
+from ctxmetrics.timeline.read import load_timeline
 from ctxmetrics.errors import TimelineError
 try:
     load_timeline(Path(sys.argv[1]), "UTC")
@@ -298,8 +298,8 @@ def test_round_trip_any_valid_event(event, tz):
 
 
 def test_annotation_mirror(adir, tmp_path):
-    from ctxmetrics.results import save_annotation_mirror
-    from ctxmetrics.store import Store
+    from ctxmetrics.store.results import save_annotation_mirror
+    from ctxmetrics.store.database import Store
 
     write(adir / "team.yaml", HAND_WRITTEN)
     events = load_timeline(adir, "Europe/Berlin")

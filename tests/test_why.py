@@ -10,13 +10,13 @@ import pytest
 from click.testing import CliRunner
 
 from ctxmetrics.cli import cli
-from ctxmetrics.ingest import ingest_paths
+from ctxmetrics.ingest.ingest import ingest_paths
 from ctxmetrics.config import DEMO_CONFIG_TEXT
 from ctxmetrics.project import Project, init_project
-from ctxmetrics.results import load_anomalies
-from ctxmetrics.scan import scan_project
+from ctxmetrics.store.results import load_anomalies
+from ctxmetrics.scan.scan import scan_project
 from ctxmetrics.synth import Effect, generate_funnel
-from ctxmetrics.timeline import add_annotation
+from ctxmetrics.timeline.read import add_annotation
 
 D = dt.date
 
@@ -173,9 +173,9 @@ def test_why_never_imports_the_detector():
     import sys
 
     code = (
-        "import sys; from ctxmetrics.cli import cli; import ctxmetrics.why; "
-        "bad = [m for m in ('ruptures', 'scipy', 'numpy', 'polars', 'ctxmetrics.scan', 'ctxmetrics.series', "
-        "'ctxmetrics.detect', 'ctxmetrics.timeline') if m in sys.modules]; print(bad)"
+        "import sys; from ctxmetrics.cli import cli; import ctxmetrics.report.why; "
+        "bad = [m for m in ('ruptures', 'scipy', 'numpy', 'polars', 'ctxmetrics.scan.scan', 'ctxmetrics.store.series', "
+        "'ctxmetrics.detect', 'ctxmetrics.timeline.read') if m in sys.modules]; print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"

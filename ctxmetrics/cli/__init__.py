@@ -53,7 +53,7 @@ DAY = click.DateTime(formats=["%Y-%m-%d"])  # a date option: YYYY-MM-DD
 
 def parse_segment_option(ctx, param, pairs):
     """Click callback of a repeated `--segment DIM=VALUE`: the segment as a dict."""
-    from ctxmetrics.segments import parse_segment
+    from ctxmetrics.models.segments import parse_segment
 
     try:
         return parse_segment(pairs)

@@ -32,7 +32,7 @@ def scan(ref, metrics, engine, output_parquet):
         ctxmetrics scan --metric leads --metric won
         ctxmetrics scan --engine spark --output-parquet results/
     """
-    from ctxmetrics.scan import scan_project
+    from ctxmetrics.scan.scan import scan_project
 
     project = ref.get()
     if sys.stderr.isatty():
@@ -59,7 +59,7 @@ def scan(ref, metrics, engine, output_parquet):
             f"{result.too_small:,} series too small to ever show a change "
             "(too few events for even a drop to zero to be significant) were not judged."
         )
-    from ctxmetrics.results import gap_text
+    from ctxmetrics.store.results import gap_text
 
     for metric, days in result.gaps.items():
         click.echo(f"Data gap: {gap_text(metric, days)} (unknown days, not zeros).")

@@ -33,13 +33,13 @@ from dataclasses import dataclass
 from itertools import combinations, product
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from ctxmetrics.anomaly import Anomaly, Cause
+from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.config import EVENT_TABLE, Config, EventWindow
-from ctxmetrics.segments import is_within, segment_label
+from ctxmetrics.models.segments import is_within, segment_label
 
 if TYPE_CHECKING:
-    from ctxmetrics.series import SeriesSet
-    from ctxmetrics.timeline import Annotation
+    from ctxmetrics.store.series import SeriesSet
+    from ctxmetrics.timeline.read import Annotation
 
 __all__ = ["explain_anomalies", "missing_effects", "coverage", "USUAL_DIRECTION"]
 
@@ -499,7 +499,7 @@ class _Cube:
     def __init__(self, series_set: "SeriesSet"):
         import numpy as np  # scan-only: the read paths that import this module never build a cube
 
-        from ctxmetrics.rootcause import encode_leaves
+        from ctxmetrics.explain.rootcause import encode_leaves
 
         self.series_set = series_set
         depth = max((len(s) for s in series_set.segments), default=0)
@@ -554,7 +554,7 @@ class _Cube:
     def root_cause(self, anomaly: Anomaly) -> tuple[list[dict[str, Any]], bool]:
         """(drivers, uniform) of an anomaly on a rollup, localized over the leaves under it;
         a leaf has no drivers."""
-        from ctxmetrics.rootcause import localize_codes
+        from ctxmetrics.explain.rootcause import localize_codes
 
         free = [d for d in self.dims if d not in anomaly.segment]
         window = self._window(anomaly)
@@ -598,7 +598,7 @@ class _Cube:
     def _leaf_expectation(self, window: tuple[int, int]):
         """(expected, actual, noise) of every leaf over `window`, computed once per window."""
         if window not in self._expectations:
-            from ctxmetrics.rootcause import window_expectation
+            from ctxmetrics.explain.rootcause import window_expectation
 
             rows = self.leaf_rows
             if self.series_set.denominators is None and window[0] >= 7:

@@ -1,5 +1,5 @@
 """Spark SQL for the cube of segments: the same series the local engine builds
-(ctxmetrics.series), one dense row per segment.
+(ctxmetrics.store.series), one dense row per segment.
 
 Leaves (one per distinct combination of every dimension, NULL labelled "(none)") are
 summed per day first; the rollups are GROUPING SETS over the leaves, one set per
@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from itertools import combinations
 
-from ctxmetrics.series import NONE_LABEL
+from ctxmetrics.store.series import NONE_LABEL
 
 DIM_PREFIX = "d_"  # dimension columns are renamed d_0, d_1, ...: any name in the data is safe
 

@@ -8,8 +8,8 @@ import json
 
 from typing import TYPE_CHECKING, Iterable
 
-from ctxmetrics.anomaly import Anomaly, importance
-from ctxmetrics.store import Store
+from ctxmetrics.models.anomaly import Anomaly, importance
+from ctxmetrics.store.database import Store
 
 if TYPE_CHECKING:
     from ctxmetrics.config import Config

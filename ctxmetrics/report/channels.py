@@ -28,10 +28,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from ctxmetrics.anomaly import Anomaly
+from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.errors import ConfigError
-from ctxmetrics.segments import is_within, parse_segment
-from ctxmetrics.wording import one_line, slack_text
+from ctxmetrics.models.segments import is_within, parse_segment
+from ctxmetrics.report.wording import one_line, slack_text
 
 TIMEOUT = 10.0  # seconds per send: a hung endpoint must not hang cron
 KINDS = ("slack", "webhook", "email")
@@ -285,6 +285,6 @@ def dry_run_text(channel: Channel, message: Message) -> str:
     if channel.kind == "email":
         return plain_text(message)
     payload = slack_payload(message) if channel.kind == "slack" else webhook_payload(message)
-    from ctxmetrics.output import to_json
+    from ctxmetrics.report.output import to_json
 
     return to_json(payload)

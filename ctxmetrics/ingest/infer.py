@@ -15,9 +15,9 @@ import polars as pl
 import yaml
 
 from ctxmetrics.config import Config
-from ctxmetrics.dates import BadCell, granularity_of, parse_days
+from ctxmetrics.ingest.dates import BadCell, granularity_of, parse_days
 from ctxmetrics.errors import InputError
-from ctxmetrics.ingest import DATE_NAMES, ROW, VALUE_NAMES, check_files, read_table
+from ctxmetrics.ingest.ingest import DATE_NAMES, ROW, VALUE_NAMES, check_files, read_table
 
 # Stages in funnel order: metrics are given a funnel only when their names are such stages.
 FUNNEL_STAGES = (

@@ -6,8 +6,8 @@ import datetime as dt
 from html import escape
 from pathlib import Path
 
-from ctxmetrics.digest import BusinessEvent, Digest, effect_line
-from ctxmetrics.wording import one_line
+from ctxmetrics.report.digest import BusinessEvent, Digest, effect_line
+from ctxmetrics.report.wording import one_line
 
 CSS = """
 :root { color-scheme: light; }
@@ -101,10 +101,10 @@ def event_html(event: BusinessEvent, charts: dict[str, str], with_year: bool) ->
 
 def chart_inputs(project, store, anomaly, events: dict) -> tuple | None:
     """(days, values, linked events, title, is ratio) for one anomaly's chart; None without data."""
-    from ctxmetrics.charts import chart_window
-    from ctxmetrics.segments import segment_label
-    from ctxmetrics.series import load_series
-    from ctxmetrics.wording import metric_label
+    from ctxmetrics.report.charts import chart_window
+    from ctxmetrics.models.segments import segment_label
+    from ctxmetrics.store.series import load_series
+    from ctxmetrics.report.wording import metric_label
 
     frame = load_series(store, project.config, anomaly.metric, anomaly.segment)
     if frame.height == 0:
@@ -119,8 +119,8 @@ def chart_inputs(project, store, anomaly, events: dict) -> tuple | None:
 
 def build_charts(project, digest: Digest) -> dict[str, str]:
     """An inline SVG chart for every event the HTML shows (its biggest flag)."""
-    from ctxmetrics.charts import anomaly_chart_svg
-    from ctxmetrics.timeline import load_timeline
+    from ctxmetrics.report.charts import anomaly_chart_svg
+    from ctxmetrics.timeline.read import load_timeline
 
     tz = project.config.timezone
     events = {e.id: e for e in load_timeline(project.annotations_dir, tz)}

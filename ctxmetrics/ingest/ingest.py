@@ -21,9 +21,9 @@ import numpy as np
 import polars as pl
 
 from ctxmetrics.config import Config
-from ctxmetrics.dates import BadCell, check_plausible, granularity_of, parse_days
+from ctxmetrics.ingest.dates import BadCell, check_plausible, granularity_of, parse_days
 from ctxmetrics.errors import CtxError, InputError
-from ctxmetrics.store import BASE_COLUMNS, Store, check_dimension_name, quote_ident
+from ctxmetrics.store.database import BASE_COLUMNS, Store, check_dimension_name, quote_ident
 
 FORMATS = ("long", "wide", "events")
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from math import log1p
 from typing import Any
 
-from ctxmetrics.segments import segment_key
+from ctxmetrics.models.segments import segment_key
 
 
 def importance(score: float, volume: float) -> float:

@@ -6,12 +6,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
-from ctxmetrics.anomaly import Anomaly
+from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.errors import CtxError
-from ctxmetrics.segments import is_within, segment_from_key, segment_key, segment_label
+from ctxmetrics.models.segments import is_within, segment_from_key, segment_key, segment_label
 
 if TYPE_CHECKING:
-    from ctxmetrics.store import Store
+    from ctxmetrics.store.database import Store
 
 
 @dataclass(frozen=True)

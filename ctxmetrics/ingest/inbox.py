@@ -72,7 +72,7 @@ def ingest_new(project: "Project") -> InboxResult:
     Raises:
         InputError: a bad file (nothing of its folder is ingested or remembered).
     """
-    from ctxmetrics.ingest import ingest_paths
+    from ctxmetrics.ingest.ingest import ingest_paths
 
     folders = folders_of(project)
     files = rows = 0

@@ -23,9 +23,9 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from ctxmetrics.anomaly import Anomaly, Cause
-from ctxmetrics.segments import is_within, segment_key, segment_label
-from ctxmetrics.wording import md_code, md_text, metric_label, metric_word, tag_command, where_text
+from ctxmetrics.models.anomaly import Anomaly, Cause
+from ctxmetrics.models.segments import is_within, segment_key, segment_label
+from ctxmetrics.report.wording import md_code, md_text, metric_label, metric_word, tag_command, where_text
 
 __all__ = ["Digest", "BusinessEvent", "build_digest", "render_markdown", "render_json", "importance",
            "summary_line", "tag_command"]
@@ -387,8 +387,8 @@ def measure_effects(project, store, entries: list[dict[str, Any]]) -> list[dict[
     clear change against the expected direction), `below_threshold` (a clear change the
     expected way that the scan did not flag) or `unmeasured` (too little data before it).
     """
-    from ctxmetrics.effect import measure_window
-    from ctxmetrics.series import load_series
+    from ctxmetrics.explain.effect import measure_window
+    from ctxmetrics.store.series import load_series
 
     out = []
     for entry in entries:
@@ -451,9 +451,9 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
             unreadable store or timeline.
     """
     from ctxmetrics.errors import CtxError
-    from ctxmetrics.mutes import active_mutes, is_muted
-    from ctxmetrics.results import has_scan_state, load_anomalies, load_window
-    from ctxmetrics.timeline import load_timeline
+    from ctxmetrics.report.mutes import active_mutes, is_muted
+    from ctxmetrics.store.results import has_scan_state, load_anomalies, load_window
+    from ctxmetrics.timeline.read import load_timeline
 
     if since and until and since > until:
         raise CtxError(f"--since {since} is after --until {until}; swap them.")
@@ -474,7 +474,7 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
         entries = _missing(project, store, annotations, everything, data_range, since, until)
     ranked = rank(shown)
     ratios = frozenset(m.name for m in config.metrics.values() if m.type == "ratio")
-    from ctxmetrics.explain import coverage
+    from ctxmetrics.explain.explain import coverage
 
     return Digest(
         since=since, until=until, data_range=data_range, anomalies=ranked,
@@ -484,7 +484,7 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
 
 
 def _missing(project, store, annotations, anomalies, data_range, since, until) -> list[dict[str, Any]]:
-    from ctxmetrics import explain
+    from ctxmetrics.explain import explain
 
     if data_range is None:
         return []
@@ -551,6 +551,6 @@ def _hidden(digest: Digest, items: list) -> list[str]:
 
 
 def render_json(digest: Digest) -> str:
-    from ctxmetrics.output import to_json
+    from ctxmetrics.report.output import to_json
 
     return to_json(digest.to_json())

@@ -13,12 +13,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ctxmetrics.anomaly import Anomaly
-from ctxmetrics.channels import Channel, Message, SendError, deliver, dry_run_text, parse_channels
+from ctxmetrics.models.anomaly import Anomaly
+from ctxmetrics.report.channels import Channel, Message, SendError, deliver, dry_run_text, parse_channels
 from ctxmetrics.config import CONFIG_NAME
-from ctxmetrics.digest import BusinessEvent, briefing_order, group_events, importance, rank, summary_line
+from ctxmetrics.report.digest import BusinessEvent, briefing_order, group_events, importance, rank, summary_line
 from ctxmetrics.errors import CtxError
-from ctxmetrics.wording import tag_command
+from ctxmetrics.report.wording import tag_command
 
 if TYPE_CHECKING:
     from ctxmetrics.project import Project
@@ -94,8 +94,8 @@ def plan(channel: Channel, events: list[BusinessEvent], sent: dict[str, str],
 
 
 def _events(project: "Project", store, today: dt.date | None) -> list[BusinessEvent]:
-    from ctxmetrics.mutes import active_mutes, is_muted
-    from ctxmetrics.results import load_anomalies, load_verdicts
+    from ctxmetrics.report.mutes import active_mutes, is_muted
+    from ctxmetrics.store.results import load_anomalies, load_verdicts
 
     rejected = {anomaly_id for (anomaly_id, _), verdict in load_verdicts(store).items() if verdict == "rejected"}
     mutes = active_mutes(store, today)
@@ -106,10 +106,10 @@ def _events(project: "Project", store, today: dt.date | None) -> list[BusinessEv
 
 
 def _charts(project: "Project", store, message: Message) -> dict[str, bytes]:
-    from ctxmetrics.charts import anomaly_chart_png
-    from ctxmetrics.report_html import chart_inputs
-    from ctxmetrics.results import load_anomalies
-    from ctxmetrics.timeline import load_timeline
+    from ctxmetrics.report.charts import anomaly_chart_png
+    from ctxmetrics.report.report_html import chart_inputs
+    from ctxmetrics.store.results import load_anomalies
+    from ctxmetrics.timeline.read import load_timeline
 
     tz = project.config.timezone
     timeline = {e.id: e for e in load_timeline(project.annotations_dir, tz)}

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ctxmetrics.errors import CtxError, UnknownName
 
 if TYPE_CHECKING:
-    from ctxmetrics.store import Store
+    from ctxmetrics.store.database import Store
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")
 

@@ -16,12 +16,12 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ctxmetrics.anomaly import Anomaly
+from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.config import EVENT_TABLE
 from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.project import Project
-from ctxmetrics.series import SeriesSet, build_series_set, metric_names
-from ctxmetrics.results import load_anomalies, load_state, load_verdicts
+from ctxmetrics.store.series import SeriesSet, build_series_set, metric_names
+from ctxmetrics.store.results import load_anomalies, load_state, load_verdicts
 
 BATCH_ROWS = 100  # candidate rows per unit of detector work (and per progress update)
 PARALLEL_MIN_ROWS = 300  # below this many candidates per worker, starting workers costs more than it saves
@@ -54,7 +54,7 @@ def scan_project(
     `engine` ("local" or "spark"; default: the config's `engine`) says where the cube is
     built and the series are detected; linking and storing always run here.
     `output_parquet` (Spark only) also writes the stored results as Parquet there."""
-    from ctxmetrics.timeline import load_timeline
+    from ctxmetrics.timeline.read import load_timeline
 
     config = project.config
     engine = engine or config.engine
@@ -62,7 +62,7 @@ def scan_project(
         raise CtxError("--output-parquet needs the Spark engine (--engine spark).")
     annotations = load_timeline(project.annotations_dir, config.timezone)
     if engine == "spark":
-        from ctxmetrics.engines.spark import SparkScan
+        from ctxmetrics.scan.engines.spark import SparkScan
 
         return _finish(project, SparkScan(project, annotations, progress).run(list(metrics), output_parquet), annotations)
     # Read everything, then let go of the store while detecting: other commands can read
@@ -116,9 +116,9 @@ class Outcome:
 
 def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     """Link every anomaly to the timeline and store the results (any engine)."""
-    from ctxmetrics.explain import explain_anomalies
-    from ctxmetrics.results import save_annotation_mirror, save_gaps, save_scan
-    from ctxmetrics.timeline import mirror_row
+    from ctxmetrics.explain.explain import explain_anomalies
+    from ctxmetrics.store.results import save_annotation_mirror, save_gaps, save_scan
+    from ctxmetrics.timeline.read import mirror_row
 
     config = project.config
     kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + outcome.found

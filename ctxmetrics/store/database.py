@@ -523,7 +523,7 @@ def _user_errors(sql: str):
 
 
 def _query_error(sql: str, exc: duckdb.Error) -> CtxError:
-    from ctxmetrics.refusals import refusal
+    from ctxmetrics.store.refusals import refusal
 
     reason = refusal(sql, exc)
     if reason is not None:

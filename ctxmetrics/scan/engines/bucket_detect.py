@@ -78,7 +78,7 @@ def matrices(table: pa.Table, job: MetricJob) -> tuple[np.ndarray, np.ndarray | 
 
 def segments_of(table: pa.Table, dims: tuple[str, ...]) -> list[dict[str, str]]:
     """Segment dicts in dimension order, as the local cube holds them."""
-    from ctxmetrics.engines.spark_cube import dim_columns
+    from ctxmetrics.scan.engines.spark_cube import dim_columns
 
     columns = [table[c].to_pylist() for c in dim_columns(list(dims))]
     return [{d: col[i] for d, col in zip(dims, columns) if col[i] is not None} for i in range(table.num_rows)]
@@ -88,7 +88,7 @@ def detect_bucket(table: pa.Table, jobs: dict[str, MetricJob], annotations, prog
     """Detect the series of one bucket of one metric (rows: metric, d_i, segment_key,
     cells, previous fingerprint) and return RESULT_SCHEMA rows."""
     from ctxmetrics.detect import too_small
-    from ctxmetrics.scan import detect_one, fingerprint_rows, screen, segment_masks
+    from ctxmetrics.scan.scan import detect_one, fingerprint_rows, screen, segment_masks
 
     n = table.num_rows
     metric = table["metric"][0].as_py()

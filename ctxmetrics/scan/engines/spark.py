@@ -1,4 +1,4 @@
-"""The Spark engine: the same scan as ctxmetrics.scan with the cube and the per-series
+"""The Spark engine: the same scan as ctxmetrics.scan.scan with the cube and the per-series
 detection on a Spark cluster (or Spark in local mode).
 
 What runs where:
@@ -23,9 +23,9 @@ from itertools import combinations
 import pyarrow.compute as pc
 
 from ctxmetrics.errors import CtxError, UnknownName
-from ctxmetrics.results import result_frames
-from ctxmetrics.scan import Outcome, anomaly_from_change, gap_days
-from ctxmetrics.series import SeriesSet, metric_names
+from ctxmetrics.store.results import result_frames
+from ctxmetrics.scan.scan import Outcome, anomaly_from_change, gap_days
+from ctxmetrics.store.series import SeriesSet, metric_names
 
 VIEW = "ctxmetrics_obs"
 BUCKET_SERIES = 500  # series per applyInArrow group: enough rows for the vectorised pre-screen
@@ -72,7 +72,7 @@ class SparkScan:
         self.progress = progress or (lambda label, done, total: None)
 
     def run(self, metrics: list[str], output_parquet: str | None = None) -> Outcome:
-        from ctxmetrics.results import load_anomalies, load_state, load_verdicts
+        from ctxmetrics.store.results import load_anomalies, load_state, load_verdicts
 
         self.staged: list[str] = []  # temporary folders, removed when the scan is done
         try:
@@ -164,7 +164,7 @@ class SparkScan:
     # --- the scan -------------------------------------------------------------------
     def _gaps(self, parts: list[str], start, days: int):
         """The local engine's data gaps of a metric, from the per-day totals Spark collected."""
-        from ctxmetrics.series import gaps_from_days
+        from ctxmetrics.store.series import gaps_from_days
 
         per_day: dict = {}
         for ts, metric, total, rows in self.daily:
@@ -176,7 +176,7 @@ class SparkScan:
 
     def _jobs(self, names: list[str], spans) -> dict:
         """A MetricJob (kind, date range, settings) per metric with observations."""
-        from ctxmetrics.engines.bucket_detect import MetricJob
+        from ctxmetrics.scan.engines.bucket_detect import MetricJob
 
         jobs = {}
         for name in names:
@@ -196,7 +196,7 @@ class SparkScan:
 
     def _cube(self, jobs: dict):
         """Every metric's segments in one DataFrame: metric, d_i, segment_key, cells."""
-        from ctxmetrics.engines.spark_cube import cube_sql
+        from ctxmetrics.scan.engines.spark_cube import cube_sql
 
         metrics = [(name, job.kind, list(job.parts), job.start, job.days) for name, job in jobs.items()]
         sql, args = cube_sql(VIEW, self.dims, metrics)
@@ -206,7 +206,7 @@ class SparkScan:
         """Build the cube, detect every changed series, read the results back."""
         from pyspark.sql import functions as F
 
-        from ctxmetrics.engines.bucket_detect import RESULT_DDL
+        from ctxmetrics.scan.engines.bucket_detect import RESULT_DDL
 
         self.progress("the cube", 0, 1)
         cube = self._cube(jobs).persist()
@@ -250,8 +250,8 @@ class SparkScan:
 
     def _linking_sets(self, cube, jobs: dict, anomalies) -> dict[str, SeriesSet]:
         """Per metric the series linking reads for `anomalies`, in the local cube's row order."""
-        from ctxmetrics.engines.bucket_detect import matrices, segments_of
-        from ctxmetrics.engines.linking_rows import scope_dimensions, wanted_signatures
+        from ctxmetrics.scan.engines.bucket_detect import matrices, segments_of
+        from ctxmetrics.scan.engines.linking_rows import scope_dimensions, wanted_signatures
 
         scoped = scope_dimensions(self.annotations)
         wanted = {name: wanted_signatures([a for a in anomalies if a.metric == name], scoped) for name in jobs}
@@ -273,8 +273,8 @@ class SparkScan:
     def _scan_query_metrics(self, names, state, previous, outcome: Outcome) -> None:
         """Query metrics are SQL on the project's store: scanned where the store is, by the
         local engine (`observations: {parquet: ...}` has no store to run them on)."""
-        from ctxmetrics.scan import _scan_metric
-        from ctxmetrics.series import build_series_set
+        from ctxmetrics.scan.scan import _scan_metric
+        from ctxmetrics.store.series import build_series_set
 
         with self.project.store(read_only=True) as store:
             sets = {n: build_series_set(store, self.config, n, self.project.queries_dir) for n in names}
@@ -307,7 +307,7 @@ def _daily_query() -> str:
 
 
 def _span_query() -> str:
-    from ctxmetrics.engines.spark_cube import span_sql
+    from ctxmetrics.scan.engines.spark_cube import span_sql
 
     return span_sql(VIEW)
 
@@ -327,7 +327,7 @@ def _bucket_function(jobs, timeline, done):
     """The applyInArrow function (a closure: Spark pickles it, and the jobs, to the workers)."""
 
     def detect(table):
-        from ctxmetrics.engines.bucket_detect import detect_bucket
+        from ctxmetrics.scan.engines.bucket_detect import detect_bucket
 
         return detect_bucket(table, jobs, timeline.value, done)
 
@@ -338,8 +338,8 @@ def _linking_filter(dims, wanted, scoped):
     def keep(batches):
         import pyarrow as pa
 
-        from ctxmetrics.engines.bucket_detect import segments_of
-        from ctxmetrics.engines.linking_rows import needed
+        from ctxmetrics.scan.engines.bucket_detect import segments_of
+        from ctxmetrics.scan.engines.linking_rows import needed
 
         for batch in batches:
             table = pa.Table.from_batches([batch])

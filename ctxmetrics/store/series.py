@@ -17,9 +17,9 @@ import polars as pl
 
 from ctxmetrics.config import Config
 from ctxmetrics.errors import UnknownName
-from ctxmetrics.queries import resolve_query
-from ctxmetrics.segments import segment_key
-from ctxmetrics.store import Store, quote_ident
+from ctxmetrics.store.queries import resolve_query
+from ctxmetrics.models.segments import segment_key
+from ctxmetrics.store.database import Store, quote_ident
 
 NONE_LABEL = "(none)"
 

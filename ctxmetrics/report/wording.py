@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 import shlex
 
-from ctxmetrics.anomaly import Anomaly
-from ctxmetrics.segments import segment_label
+from ctxmetrics.models.anomaly import Anomaly
+from ctxmetrics.models.segments import segment_label
 
 _ACRONYMS = {"mql": "MQL", "sql": "SQL", "crm": "CRM", "arr": "ARR", "mrr": "MRR"}
 

@@ -9,18 +9,18 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ctxmetrics.anomaly import Anomaly, Cause
+from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.errors import CtxError, UnknownName
-from ctxmetrics.results import (
+from ctxmetrics.store.results import (
     anomaly_filter, busiest_segments, gap_text, load_anomalies, load_gaps, record_verdict, save_causes,
     scanned_metrics, scanned_segment_keys, was_scanned,
 )
-from ctxmetrics.segments import segment_from_key, segment_key, segment_label
-from ctxmetrics.wording import metric_label, one_line, tag_command, terminal_text, where_text
+from ctxmetrics.models.segments import segment_from_key, segment_key, segment_label
+from ctxmetrics.report.wording import metric_label, one_line, tag_command, terminal_text, where_text
 
 if TYPE_CHECKING:
     from ctxmetrics.project import Project
-    from ctxmetrics.store import Store
+    from ctxmetrics.store.database import Store
 
 __all__ = ["WhyAnswer", "why", "record", "headline", "tag_command", "format_answer"]
 
@@ -141,7 +141,7 @@ def record(
         CtxError: not exactly one anomaly in the window.
         UnknownName: no annotation with that id in the timeline.
     """
-    from ctxmetrics.timeline import find_annotation
+    from ctxmetrics.timeline.read import find_annotation
 
     answer = why(project, metric, segment, on, since, until)
     where = f"{metric} {segment_label(answer.segment)}" + _window_text(answer.since, answer.until)
