@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ctxmetrics.models.anomaly import Anomaly  # noqa: E402
 from ctxmetrics.config import Config  # noqa: E402
 from ctxmetrics.explain.explain import _link_correlated, explain_anomalies  # noqa: E402
-from ctxmetrics.store.series import SeriesSet  # noqa: E402
-from ctxmetrics.timeline.read import Annotation  # noqa: E402
+from ctxmetrics.models.series import SeriesSet  # noqa: E402
+from ctxmetrics.models.annotation import Annotation  # noqa: E402
 
 START = dt.date(2026, 1, 1)
 DAYS = 120

@@ -8,7 +8,8 @@ import pytest
 
 from ctxmetrics.timeline.calendars import add_holidays, holiday_annotations, ics_annotations, import_ics, parse_years
 from ctxmetrics.errors import TimelineError
-from ctxmetrics.timeline.read import edit_annotation, find_annotation, load_timeline
+from ctxmetrics.timeline.read import find_annotation, load_timeline
+from ctxmetrics.timeline.write import edit_annotation
 
 ICS = """\
 BEGIN:VCALENDAR

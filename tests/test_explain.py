@@ -9,8 +9,8 @@ import pytest
 from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.config import Config, MetricDef
 from ctxmetrics.explain.explain import coverage, explain_anomalies, missing_effects
-from ctxmetrics.store.series import SeriesSet
-from ctxmetrics.timeline.read import Annotation
+from ctxmetrics.models.series import SeriesSet
+from ctxmetrics.models.annotation import Annotation
 
 START = dt.date(2026, 1, 1)
 DAYS = 120

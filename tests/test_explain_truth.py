@@ -54,7 +54,7 @@ from ctxmetrics.project import Project, init_project
 from ctxmetrics.store.results import load_anomalies
 from ctxmetrics.scan.scan import scan_project
 from ctxmetrics.synth import Effect, generate_funnel
-from ctxmetrics.timeline.read import add_annotation
+from ctxmetrics.timeline.write import add_annotation
 
 D = dt.date
 FUNNEL = ("leads", "mql", "sql", "opportunities", "won")

@@ -27,7 +27,7 @@ def _project(tmp_path: Path, name: str, tz: str, frame, metric: str, events: lis
     from ctxmetrics.ingest.ingest import ingest_paths
     from ctxmetrics.project import Project, init_project
     from ctxmetrics.scan.scan import scan_project
-    from ctxmetrics.timeline.read import add_annotation
+    from ctxmetrics.timeline.write import add_annotation
 
     root = init_project(tmp_path / name, f"timezone: {tz}\ndimensions: [site]\nmetrics:\n  {metric}: {{type: count}}\n")
     frame.with_columns(pl.lit(name).alias("site")).write_csv(root / "data.csv")

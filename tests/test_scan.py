@@ -12,7 +12,8 @@ from ctxmetrics.store.results import load_anomalies
 from ctxmetrics.scan.scan import known_masks, scan_project
 from ctxmetrics.store.series import build_series_set
 from ctxmetrics.synth import Effect, generate_funnel
-from ctxmetrics.timeline.read import add_annotation, load_timeline
+from ctxmetrics.timeline.read import load_timeline
+from ctxmetrics.timeline.write import add_annotation
 
 OUTAGE = Effect(
     metric="leads", segment={}, start=dt.date(2025, 9, 3), end=dt.date(2025, 9, 4), kind="spike", magnitude=-0.9, label="outage"

@@ -16,7 +16,7 @@ from ctxmetrics.project import Project, init_project
 from ctxmetrics.store.results import load_anomalies
 from ctxmetrics.scan.scan import scan_project
 from ctxmetrics.synth import Effect, generate_funnel
-from ctxmetrics.timeline.read import add_annotation
+from ctxmetrics.timeline.write import add_annotation
 
 D = dt.date
 
@@ -141,7 +141,8 @@ def _stored(project, segment_key):
 
 
 def test_reject_and_confirm_are_honoured_by_the_next_scan(project):
-    before = [a for a in _stored(project, "region=EMEA") if a.covers(D(2025, 5, 10))][0]
+    day = D(2025, 5, 10)
+    before = [a for a in _stored(project, "region=EMEA") if a.start <= day and (a.end is None or day <= a.end)][0]
     assert [c.annotation_id for c in before.causes][:1] == ["emea-promo"]
 
     rejected = run(project, "why", "leads", "--segment", "region=EMEA", "--on", "2025-05-10", "--reject", "emea-promo")

@@ -103,7 +103,7 @@ def add(ref, title, event_type, start, end, event_id, **fields):
         ctxmetrics annotate add "Spring promo, 20% off" --type campaign \\
             --start 2026-03-01 --end 2026-03-14 --scope region=EMEA --metric leads --expect up
     """
-    from ctxmetrics.timeline.read import add_annotation
+    from ctxmetrics.timeline.write import add_annotation
 
     project = ref.get()
     event = add_annotation(
@@ -126,7 +126,8 @@ def start(ref, title, event_type, event_id, **fields):
     Example:
         ctxmetrics annotate start "Sign-up page down" --type outage --scope channel=web
     """
-    from ctxmetrics.timeline.read import add_annotation, now_in
+    from ctxmetrics.timeline.read import now_in
+    from ctxmetrics.timeline.write import add_annotation
 
     project = ref.get()
     tz = project.config.timezone
@@ -149,7 +150,8 @@ def end(ref, annotation_id, when):
     Example:
         ctxmetrics annotate end sign-up-page-down
     """
-    from ctxmetrics.timeline.read import end_annotation, now_in
+    from ctxmetrics.timeline.read import now_in
+    from ctxmetrics.timeline.write import end_annotation
 
     project = ref.get()
     tz = project.config.timezone
@@ -207,11 +209,12 @@ def show(ref, annotation_id):
         ctxmetrics annotate show spring-promo-20-off
     """
     from ctxmetrics.timeline.read import find_annotation
+    from ctxmetrics.timeline.write import annotation_yaml
 
     project = ref.get()
     event = find_annotation(project.annotations_dir, annotation_id, project.config.timezone)
     click.echo(f"# {_shown(event.path)}:{event.line}")
-    click.echo(event.to_yaml(), nl=False)
+    click.echo(annotation_yaml(event), nl=False)
 
 
 @annotate.command()
@@ -232,7 +235,7 @@ def edit(ref, annotation_id, new_id, title, event_type, start, end, clear, **fie
         ctxmetrics annotate edit spring-promo --end 2026-03-21 --scope region=EMEA,APAC
         ctxmetrics annotate edit spring-promo --clear owner
     """
-    from ctxmetrics.timeline.read import edit_annotation
+    from ctxmetrics.timeline.write import edit_annotation
 
     changes = _given({"id": new_id, "title": title, "type": event_type, "start": start, **fields})
     if end is not None:
@@ -255,7 +258,8 @@ def rm(ref, annotation_id):
     Example:
         ctxmetrics annotate rm spring-promo-20-off
     """
-    from ctxmetrics.timeline.read import find_annotation, remove_annotation
+    from ctxmetrics.timeline.read import find_annotation
+    from ctxmetrics.timeline.write import remove_annotation
 
     project = ref.get()
     event = find_annotation(project.annotations_dir, annotation_id, project.config.timezone)

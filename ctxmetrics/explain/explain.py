@@ -38,8 +38,8 @@ from ctxmetrics.config import EVENT_TABLE, Config, EventWindow
 from ctxmetrics.models.segments import is_within, segment_label
 
 if TYPE_CHECKING:
-    from ctxmetrics.store.series import SeriesSet
-    from ctxmetrics.timeline.read import Annotation
+    from ctxmetrics.models.series import SeriesSet
+    from ctxmetrics.models.annotation import Annotation
 
 __all__ = ["explain_anomalies", "missing_effects", "coverage", "USUAL_DIRECTION"]
 

@@ -105,7 +105,3 @@ class Anomaly:
             correlated=list(data.get("correlated", [])),
             funnel=list(data.get("funnel", [])),
         )
-
-    def covers(self, day: dt.date) -> bool:
-        """True when `day` falls in the anomaly's window (a level shift lasts from its start on)."""
-        return self.start <= day and (self.end is None or day <= self.end)

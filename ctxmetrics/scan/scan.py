@@ -20,7 +20,8 @@ from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.config import EVENT_TABLE
 from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.project import Project
-from ctxmetrics.store.series import SeriesSet, build_series_set, metric_names
+from ctxmetrics.models.series import SeriesSet
+from ctxmetrics.store.series import build_series_set, metric_names
 from ctxmetrics.store.results import load_anomalies, load_state, load_verdicts
 
 BATCH_ROWS = 100  # candidate rows per unit of detector work (and per progress update)

@@ -8,7 +8,6 @@ cheaper than a SQL CUBE over the raw rows.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from itertools import combinations
 from typing import Mapping
 
@@ -18,58 +17,10 @@ import polars as pl
 from ctxmetrics.config import Config
 from ctxmetrics.errors import UnknownName
 from ctxmetrics.store.queries import resolve_query
-from ctxmetrics.models.segments import segment_key
+from ctxmetrics.models.series import SeriesSet
 from ctxmetrics.store.database import Store, quote_ident
 
 NONE_LABEL = "(none)"
-
-
-@dataclass
-class SeriesSet:
-    """All daily series of one metric. Row i is segment `segments[i]`; column j is day
-    `start + j`. For ratios `values` holds numerators and `denominators` the denominators."""
-
-    metric: str
-    kind: str  # count | ratio | gauge
-    start: dt.date
-    segments: list[dict[str, str]]
-    values: np.ndarray
-    denominators: np.ndarray | None = None
-    gaps: np.ndarray | None = None  # per day: True where the metric's data is missing (unknown, not 0)
-
-    def __post_init__(self):
-        self.keys = [segment_key(s) for s in self.segments]
-        self._rows = {k: i for i, k in enumerate(self.keys)}
-
-    @property
-    def days(self) -> int:
-        return self.values.shape[1]
-
-    def day(self, index: int) -> dt.date:
-        return self.start + dt.timedelta(days=int(index))
-
-    def day_index(self, day: dt.date) -> int:
-        return (day - self.start).days
-
-    def row(self, segment: Mapping[str, str]) -> int | None:
-        return self._rows.get(segment_key(segment))
-
-    def detection_values(self, rows) -> np.ndarray:
-        """`values[rows]` as the detector reads them: NaN on data-gap days."""
-        values = self.values[rows]
-        if self.gaps is None or not self.gaps.any():
-            return values
-        values = np.array(values, dtype=float)
-        values[..., self.gaps] = np.nan
-        return values
-
-    def level(self, row: int) -> np.ndarray:
-        """The series as a person reads it: counts, or the rate for a ratio."""
-        if self.denominators is None:
-            return self.values[row]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            den = self.denominators[row]
-            return np.where(den > 0, self.values[row] / np.where(den > 0, den, 1), np.nan)
 
 
 def metric_names(store: Store, config: Config) -> list[str]:

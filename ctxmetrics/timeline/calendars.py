@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ctxmetrics.errors import TimelineError
-from ctxmetrics.timeline.read import Annotation, build_annotation, read_capped, slugify, upsert_annotations
+from ctxmetrics.models.annotation import Annotation
+from ctxmetrics.timeline.read import build_annotation, read_capped, slugify
+from ctxmetrics.timeline.write import upsert_annotations
 
 MAX_ICS_BYTES = 20 * 1024 * 1024
 # Fields a re-import refreshes from the calendar; analysts' additions (scope, metrics...) stay.

@@ -25,7 +25,8 @@ import pyarrow.compute as pc
 from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.store.results import result_frames
 from ctxmetrics.scan.scan import Outcome, anomaly_from_change, gap_days
-from ctxmetrics.store.series import SeriesSet, metric_names
+from ctxmetrics.models.series import SeriesSet
+from ctxmetrics.store.series import metric_names
 
 VIEW = "ctxmetrics_obs"
 BUCKET_SERIES = 500  # series per applyInArrow group: enough rows for the vectorised pre-screen
