@@ -202,8 +202,7 @@ def save_annotation_mirror(store: Store, rows: Iterable[tuple]) -> None:
 def load_gaps(store: Store, metric: str | None = None) -> list[tuple[str, dt.date]]:
     """(metric, day) of every data gap the last scan found, oldest first; [] for a store
     scanned before gaps were recorded."""
-    _, found = store.query_rows("select count(*) from information_schema.tables where table_name = 'data_gaps'")
-    if not found[0][0]:
+    if not store.has_table("data_gaps"):
         return []
     where, params = ("where metric = ?", [metric]) if metric else ("", [])
     _, rows = store.query_rows(f"select metric, day from data_gaps {where} order by day, metric", params)
