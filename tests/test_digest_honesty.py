@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.cli import cli
-from ctxmetrics.report.wording import where_text
+from ctxmetrics.wording import where_text
 from ctxmetrics.explain.effect import measure_window
 from ctxmetrics.project import Project, init_project
 

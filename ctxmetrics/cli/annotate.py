@@ -186,7 +186,7 @@ def list_events(ref, since, event_type, as_json):
     if as_json:
         click.echo(json.dumps([e.to_dict() for e in events], indent=2, ensure_ascii=False))
         return
-    from ctxmetrics.report.wording import one_line
+    from ctxmetrics.wording import one_line
 
     rows = [("ID", "TYPE", "START", "END", "SCOPE", "TITLE")] + [
         tuple(one_line(cell) for cell in (e.id, e.type, _when(e.start, tz), _when(e.end, tz),

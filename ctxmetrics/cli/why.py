@@ -39,7 +39,7 @@ def why(ref, metric, segment, on, since, until, as_json, confirm, reject):
 
         verdict = "confirmed" if confirm else "rejected"
         anomaly, title = record(project, metric, segment, confirm or reject, verdict, on, since, until)
-        from ctxmetrics.report.wording import one_line
+        from ctxmetrics.wording import one_line
 
         click.echo(f"Recorded: '{one_line(title)}' {verdict} as the cause of {headline(anomaly)}.")
         click.echo("The next 'ctxmetrics scan' keeps this verdict.")

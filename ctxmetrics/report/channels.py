@@ -31,7 +31,7 @@ from typing import Any
 from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.errors import ConfigError
 from ctxmetrics.models.segments import is_within, parse_segment
-from ctxmetrics.report.wording import one_line, slack_text
+from ctxmetrics.wording import one_line, slack_text
 
 TIMEOUT = 10.0  # seconds per send: a hung endpoint must not hang cron
 KINDS = ("slack", "webhook", "email")

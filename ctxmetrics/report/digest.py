@@ -25,7 +25,7 @@ from typing import Any
 
 from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.models.segments import is_within, segment_key, segment_label
-from ctxmetrics.report.wording import md_code, md_text, metric_label, metric_word, tag_command, where_text
+from ctxmetrics.wording import md_code, md_text, metric_label, metric_word, tag_command, where_text
 
 __all__ = ["Digest", "BusinessEvent", "build_digest", "render_markdown", "render_json", "importance",
            "summary_line", "tag_command"]

@@ -18,7 +18,7 @@ from ctxmetrics.report.channels import Channel, Message, SendError, deliver, dry
 from ctxmetrics.config import CONFIG_NAME
 from ctxmetrics.report.digest import BusinessEvent, briefing_order, group_events, importance, rank, summary_line
 from ctxmetrics.errors import CtxError
-from ctxmetrics.report.wording import tag_command
+from ctxmetrics.wording import tag_command
 
 if TYPE_CHECKING:
     from ctxmetrics.project import Project

@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 
 from ctxmetrics.report.digest import BusinessEvent, Digest, effect_line
-from ctxmetrics.report.wording import one_line
+from ctxmetrics.wording import one_line
 
 CSS = """
 :root { color-scheme: light; }
@@ -104,7 +104,7 @@ def chart_inputs(project, store, anomaly, events: dict) -> tuple | None:
     from ctxmetrics.report.charts import chart_window
     from ctxmetrics.models.segments import segment_label
     from ctxmetrics.store.series import load_series
-    from ctxmetrics.report.wording import metric_label
+    from ctxmetrics.wording import metric_label
 
     frame = load_series(store, project.config, anomaly.metric, anomaly.segment)
     if frame.height == 0:

@@ -16,7 +16,7 @@ from ctxmetrics.store.results import (
     scanned_metrics, scanned_segment_keys, was_scanned,
 )
 from ctxmetrics.models.segments import segment_from_key, segment_key, segment_label
-from ctxmetrics.report.wording import metric_label, one_line, tag_command, terminal_text, where_text
+from ctxmetrics.wording import metric_label, one_line, tag_command, terminal_text, where_text
 
 if TYPE_CHECKING:
     from ctxmetrics.project import Project
