@@ -12,8 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ctxmetrics"
 # Each unit (a top-level module or folder of ctxmetrics) may import units of lower layers
 # only; units of one layer never import each other.
 LAYERS = [
-    {"models", "errors", "status", "wording"},
-    {"config"},
+    {"models", "errors", "status"},
+    {"config", "wording"},
     {"store", "timeline", "detect", "explain", "synth"},
     {"project"},
     {"ingest", "scan", "report"},
