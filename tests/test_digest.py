@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.cli import cli
-from ctxmetrics.report.digest import importance, summary_line, tag_command
+from ctxmetrics.wording import summary_line, tag_command
 from ctxmetrics.config import DEMO_CONFIG_TEXT
 from ctxmetrics.project import Project, init_project
 
@@ -88,8 +88,8 @@ def digest(project, *args):
 
 
 def test_ranking_is_score_times_log_volume():
-    assert importance(OUTAGE) > importance(UNTAGGED) > importance(CAMPAIGN)
-    assert importance(CAMPAIGN) == pytest.approx(8.0 * 3.9318, rel=1e-3)
+    assert OUTAGE.importance > UNTAGGED.importance > CAMPAIGN.importance
+    assert CAMPAIGN.importance == pytest.approx(8.0 * 3.9318, rel=1e-3)
 
 
 def test_summary_line_names_the_change_and_its_top_cause():

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.config import EVENT_TABLE, Config, EventWindow
 from ctxmetrics.models.segments import is_within, segment_label
+from ctxmetrics.wording import day_text
 
 if TYPE_CHECKING:
     from ctxmetrics.models.series import SeriesSet
@@ -369,10 +370,10 @@ def _assess(anomaly: Anomaly, event: _Event, cube, config: Config, by_metric) ->
             if event.last < _series_end(cube, event.last):
                 if ann.type in DAYS_OFF_TYPES:
                     return _Assessment(
-                        0.0, facts, f"a {ann.type} that ended on {_day(event.last)} does not explain a lasting change"
+                        0.0, facts, f"a {ann.type} that ended on {day_text(event.last, False)} does not explain a lasting change"
                     )
                 score *= _OUTLASTS
-                facts.append(f"the change persists after it ended ({_day(event.last)})")
+                facts.append(f"the change persists after it ended ({day_text(event.last, False)})")
 
     # 3. Scope.
     relation_scope = ann.scope_relation(anomaly.segment)
@@ -419,15 +420,15 @@ def _assess(anomaly: Anomaly, event: _Event, cube, config: Config, by_metric) ->
     elif kind == "downstream":
         score *= _METRIC_DOWNSTREAM
         facts.append(
-            f"lists {via}, which moved on {_day(evidence.start)}; {anomaly.metric} is "
+            f"lists {via}, which moved on {day_text(evidence.start, False)}; {anomaly.metric} is "
             f"{stages} stage{'s' if stages > 1 else ''} further down the funnel"
         )
     elif kind == "ratio":
         score *= _METRIC_RATIO
-        facts.append(f"lists {via} ({anomaly.metric} is computed from it; {via} moved on {_day(evidence.start)})")
+        facts.append(f"lists {via} ({anomaly.metric} is computed from it; {via} moved on {day_text(evidence.start, False)})")
     else:
         score *= _METRIC_ANY
-        moved_first = f"; {evidence.metric} moved first ({_day(evidence.start)})" if evidence is not None else ""
+        moved_first = f"; {evidence.metric} moved first ({day_text(evidence.start, False)})" if evidence is not None else ""
         facts.append("names no metric" + moved_first)
 
     # 5. Direction.
@@ -773,10 +774,6 @@ def _ancestor_keys(segment: Mapping[str, str]) -> list[str]:
 # ------------------------------------------------------------------------ text
 
 
-def _day(day: dt.date) -> str:
-    return f"{day:%b} {day.day}"
-
-
 def _days(n: int) -> str:
     return f"{n} day{'s' if n != 1 else ''}"
 
@@ -792,10 +789,10 @@ def _start_text(off: int, delay: int = 0) -> str:
 
 def _reversal_text(after_end: int, last: dt.date) -> str:
     if after_end == 0:
-        return f"ends the day before the change ({_day(last)})"
+        return f"ends the day before the change ({day_text(last, False)})"
     if after_end > 0:
-        return f"ends {_days(after_end + 1)} before the change ({_day(last)})"
-    return f"ends {_days(-after_end - 1)} after the change starts ({_day(last)})" if after_end < -1 else f"ends the day the change starts ({_day(last)})"
+        return f"ends {_days(after_end + 1)} before the change ({day_text(last, False)})"
+    return f"ends {_days(-after_end - 1)} after the change starts ({day_text(last, False)})" if after_end < -1 else f"ends the day the change starts ({day_text(last, False)})"
 
 
 def _end_text(end_off: int) -> str:

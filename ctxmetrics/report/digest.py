@@ -19,60 +19,22 @@ a group by importance = score × ln(1 + volume) of the event's biggest flag.
 from __future__ import annotations
 
 import datetime as dt
-import shlex
 from dataclasses import dataclass
 from typing import Any
 
 from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.models.segments import is_within, segment_key, segment_label
-from ctxmetrics.wording import md_code, md_text, metric_label, metric_word, tag_command, where_text
+from ctxmetrics.wording import (
+    EXPLAINED_HEADING, NOTHING_NEEDS_ACTION, RANKING, cause_note, flags_note, level_text, md_code, md_text, metric_label, metric_word, pct_text, shell_command, summary_line, tag_command, when_text,
+    where_text,
+)
 
-__all__ = ["Digest", "BusinessEvent", "build_digest", "render_markdown", "render_json", "importance",
-           "summary_line", "tag_command"]
+__all__ = ["Digest", "BusinessEvent", "build_digest", "render_markdown", "render_json"]
 
 GROUP_DAYS = 3
 DEFAULT_LIMIT = 30
 RECURRING_TYPES = ("holiday",)
 NO_SCAN = "No scan results yet: run 'ctxmetrics scan' first."
-
-
-def importance(anomaly: Anomaly) -> float:
-    """How much an anomaly matters (`Anomaly.importance`: score × ln(1 + mean daily volume))."""
-    return anomaly.importance
-
-
-def _day(value: dt.date, with_year: bool) -> str:
-    return f"{value:%b} {value.day}" + (f", {value.year}" if with_year else "")
-
-
-def when_text(start: dt.date, end: dt.date | None, with_year: bool) -> str:
-    if end is None:
-        return f"since {_day(start, with_year)}"
-    if end == start:
-        return f"on {_day(start, with_year)}"
-    return f"from {_day(start, with_year and start.year != end.year)} to {_day(end, with_year)}"
-
-
-def _pct(value: float) -> str:
-    return f"{value:+.0f}%"
-
-
-def _num(value: float | None, ratio: bool) -> str:
-    if value is None:
-        return "?"
-    if ratio:
-        return f"{value:.1%}"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
-
-
-def summary_line(anomaly: Anomaly, with_year: bool = False) -> str:
-    """'Leads EMEA/paid +68% from Apr 17 to Apr 30 — EMEA paid spring push (campaign)'."""
-    head = (f"{metric_label(anomaly.metric)} {segment_label(anomaly.segment)} {_pct(anomaly.change_pct)} "
-            f"{when_text(anomaly.start, anomaly.end, with_year)}")
-    if anomaly.causes:
-        cause = anomaly.causes[0]
-        return f"{head} — {cause.title} ({cause.type})"
-    return f"{head} — no known context"
 
 
 # --- business events --------------------------------------------------------------
@@ -117,7 +79,7 @@ class BusinessEvent:
 
     @property
     def importance(self) -> float:
-        return importance(self.lead)
+        return self.lead.importance
 
     @property
     def flags(self) -> int:
@@ -140,8 +102,8 @@ class BusinessEvent:
         ratio = a.metric in self.ratio_metrics
         unit = "" if ratio else " a day"
         where = "" if not a.segment else f" in {segment_label(a.segment)}"
-        return (f"{metric_word(a.metric)}{where} {_pct(a.change_pct)} ({_num(a.before, ratio)} → "
-                f"{_num(a.after, ratio)}{unit}) {when_text(a.start, a.end, with_year)}")
+        return (f"{metric_word(a.metric)}{where} {pct_text(a.change_pct)} ({level_text(a.before, ratio)} → "
+                f"{level_text(a.after, ratio)}{unit}) {when_text(a.start, a.end, with_year)}")
 
     def funnel_steps(self) -> list[tuple[str, float]]:
         """Per metric, the change in the lead's segment (else its broadest flag), in funnel order."""
@@ -159,7 +121,7 @@ class BusinessEvent:
         steps = self.funnel_steps()
         if len(steps) < 2:
             return None
-        return " → ".join(f"{metric_word(m)} {_pct(c)}" for m, c in steps)
+        return " → ".join(f"{metric_word(m)} {pct_text(c)}" for m, c in steps)
 
     def segments_hit(self, limit: int = 6) -> str | None:
         labels = []
@@ -182,7 +144,7 @@ class BusinessEvent:
         for dim, value in a.segment.items():
             parts += ["--segment", f"{dim}={value}"]
         parts += ["--on", a.start.isoformat(), "--reject", self.cause.annotation_id]
-        return " ".join(shlex.quote(p) for p in parts)
+        return shell_command(parts)
 
     def details_text(self) -> str:
         a = self.lead
@@ -272,7 +234,7 @@ def briefing_order(events: list[BusinessEvent]) -> list[BusinessEvent]:
 
 
 def rank(anomalies: list[Anomaly]) -> list[Anomaly]:
-    return sorted(anomalies, key=lambda a: (-importance(a), a.start, a.metric, segment_key(a.segment)))
+    return sorted(anomalies, key=lambda a: (-a.importance, a.start, a.metric, segment_key(a.segment)))
 
 
 # --- the digest ------------------------------------------------------------------
@@ -346,7 +308,7 @@ class Digest:
         anomalies = []
         for a in self.anomalies:
             data = a.to_json()
-            data["importance"] = round(importance(a), 2)
+            data["importance"] = round(a.importance, 2)
             data["summary"] = summary_line(a, self.with_year)
             data["event"] = event_of.get(a.id, a.id)
             if not a.explained:
@@ -505,7 +467,7 @@ def effect_line(entry: dict[str, Any], with_year: bool, escape=md_text) -> str:
 
 
 def _event_lines(n: int, event: BusinessEvent, with_year: bool) -> list[str]:
-    kind = f" ({md_text(event.cause.type)})" if event.cause else " — no known context"
+    kind = cause_note(event.cause.type if event.cause else None, md_text)
     out = [f"{n}. **{md_text(event.title)}**{kind}: {md_text(event.size_text(with_year))}"]
     for fact in event.facts():
         command = f" {md_code(fact.command)}" if fact.command else ""
@@ -520,7 +482,7 @@ def render_markdown(digest: Digest) -> str:
     unexplained, not_seen = digest.unexplained_events, digest.effects_not_seen
     out += [f"## Needs action ({len(unexplained) + len(not_seen)})", ""]
     if not unexplained and not not_seen:
-        out += ["Nothing: every anomaly of the period is linked to a known event, and every expected effect showed.", ""]
+        out += [NOTHING_NEEDS_ACTION, ""]
     for n, event in enumerate(digest.shown(unexplained), 1):
         out += _event_lines(n, event, y)
     out += _hidden(digest, unexplained)
@@ -529,17 +491,15 @@ def render_markdown(digest: Digest) -> str:
         out += [f"- {effect_line(e, y)}" for e in not_seen] + [""]
     explained = digest.explained_events
     if explained:
-        out += [f"## Explained ({len(explained)}), unexpected first, recurring holidays last", ""]
+        out += ["## " + EXPLAINED_HEADING.format(n=len(explained)), ""]
         for n, event in enumerate(digest.shown(explained), 1):
             out += _event_lines(n, event, y)
         out += _hidden(digest, explained)
     if digest.effects_other:
         out += ["## Tagged events without a flag", ""]
         out += [f"- {effect_line(e, y)}" for e in digest.effects_other] + [""]
-    flags = len(digest.anomalies)
-    muted = f"; {digest.muted} muted flag{'s' if digest.muted != 1 else ''} left out" if digest.muted else ""
-    out += [f"_{flags} flag{'s' if flags != 1 else ''} in {len(digest.events)} business events{muted}. "
-            "Ranking: importance = score × ln(1 + mean daily volume). `--format json` lists every flag._"]
+    out += [f"_{flags_note(len(digest.anomalies), len(digest.events), digest.muted)} {RANKING} "
+            "`--format json` lists every flag._"]
     return "\n".join(out).rstrip() + "\n"
 
 

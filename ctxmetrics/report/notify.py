@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.report.channels import Channel, Message, SendError, deliver, dry_run_text, parse_channels
 from ctxmetrics.config import CONFIG_NAME
-from ctxmetrics.report.digest import BusinessEvent, briefing_order, group_events, importance, rank, summary_line
+from ctxmetrics.report.digest import BusinessEvent, briefing_order, group_events, rank
+from ctxmetrics.wording import summary_line
 from ctxmetrics.errors import CtxError
 from ctxmetrics.wording import tag_command
 
@@ -71,7 +72,7 @@ def _message(events: list[tuple[BusinessEvent, list[Anomaly], bool]], with_year:
                     "chart_id": event.id, "flags": [a.id for a in new]})
         for a in new:
             data = a.to_json()
-            data.update(event=event.id, importance=round(importance(a), 2), update=update)
+            data.update(event=event.id, importance=round(a.importance, 2), update=update)
             if not a.explained:
                 data["tag_command"] = tag_command(a)
             anomalies.append(data)
@@ -84,7 +85,7 @@ def plan(channel: Channel, events: list[BusinessEvent], sent: dict[str, str],
     None when nothing is new for it."""
     chosen = []
     for event in briefing_order(events):
-        new = [a for a in event.members if channel.wants(a, importance(a)) and sent.get(a.id) != alert_state(a)]
+        new = [a for a in event.members if channel.wants(a, a.importance) and sent.get(a.id) != alert_state(a)]
         if new:
             chosen.append((event, new, all(a.id in sent for a in new)))
     if not chosen:

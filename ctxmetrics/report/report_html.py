@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 
 from ctxmetrics.report.digest import BusinessEvent, Digest, effect_line
-from ctxmetrics.wording import one_line
+from ctxmetrics.wording import EXPLAINED_HEADING, NOTHING_NEEDS_ACTION, RANKING, cause_note, flags_note, one_line
 
 CSS = """
 :root { color-scheme: light; }
@@ -60,22 +60,21 @@ def render_html(digest: Digest, charts: dict[str, str]) -> str:
         f"<h2>Needs action ({len(unexplained) + len(not_seen)})</h2>",
     ]
     if not unexplained and not not_seen:
-        parts.append("<p>Nothing: every anomaly of the period is linked to a known event, and every expected effect showed.</p>")
+        parts.append(f"<p>{NOTHING_NEEDS_ACTION}</p>")
     parts += [event_html(e, charts, y) for e in digest.shown(unexplained)]
     parts += _hidden(digest, unexplained)
     if not_seen:
         parts.append("<h3>Expected effects not seen</h3>")
         parts.append("<ul>" + "".join(f"<li>{effect_line(e, y, _text)}</li>" for e in not_seen) + "</ul>")
     if explained:
-        parts.append(f"<h2>Explained ({len(explained)}), unexpected first, recurring holidays last</h2>")
+        parts.append(f"<h2>{EXPLAINED_HEADING.format(n=len(explained))}</h2>")
         parts += [event_html(e, charts, y) for e in digest.shown(explained)]
         parts += _hidden(digest, explained)
     if digest.effects_other:
         parts.append("<h2>Tagged events without a flag</h2>")
         parts.append("<ul>" + "".join(f"<li>{effect_line(e, y, _text)}</li>" for e in digest.effects_other) + "</ul>")
-    muted = f"; {digest.muted} muted flags left out" if digest.muted else ""
-    parts.append(f'<p class="meta">{len(digest.anomalies)} flags in {len(digest.events)} business events{muted}. '
-                 "Ranking: importance = score × ln(1 + mean daily volume). Each chart's legend names its marks.</p>")
+    parts.append(f'<p class="meta">{flags_note(len(digest.anomalies), len(digest.events), digest.muted)} {RANKING} '
+                 "Each chart's legend names its marks.</p>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -87,7 +86,7 @@ def _hidden(digest: Digest, items: list) -> list[str]:
 
 def event_html(event: BusinessEvent, charts: dict[str, str], with_year: bool) -> str:
     """One business event as an HTML section: how big, since when, where, why, what to do."""
-    kind = f" ({_text(event.cause.type)})" if event.cause else " — no known context"
+    kind = cause_note(event.cause.type if event.cause else None, _text)
     lines = []
     for fact in event.facts():
         css_class = ' class="details"' if fact.label == "details" else ""

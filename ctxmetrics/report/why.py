@@ -16,7 +16,9 @@ from ctxmetrics.store.results import (
     scanned_metrics, scanned_segment_keys, was_scanned,
 )
 from ctxmetrics.models.segments import segment_from_key, segment_key, segment_label
-from ctxmetrics.wording import metric_label, one_line, tag_command, terminal_text, where_text
+from ctxmetrics.wording import (
+    anomaly_head, day_text, level_text, one_line, pct_text, tag_command, terminal_text, when_text, where_text,
+)
 
 if TYPE_CHECKING:
     from ctxmetrics.project import Project
@@ -169,10 +171,6 @@ def record(
 # ------------------------------------------------------------------------ plain text
 
 
-def _day(day: dt.date, year: bool = True) -> str:
-    return f"{day:%b} {day.day}" + (f", {day.year}" if year else "")
-
-
 def _window_text(since, until) -> str:
     if since and until:
         return f" on {since}" if since == until else f" between {since} and {until}"
@@ -183,31 +181,19 @@ def _window_text(since, until) -> str:
     return ""
 
 
-def _level(value: float, metric_type: str) -> str:
-    if metric_type == "ratio":
-        return f"{value * 100:.1f}%"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
-
-
 def headline(anomaly: Anomaly) -> str:
     """'Leads EMEA/paid +68% from Apr 17 to Apr 30, 2025 (spike)'."""
-    head = f"{metric_label(anomaly.metric)} {segment_label(anomaly.segment)} {anomaly.change_pct:+.0f}%"
-    if anomaly.end is None:
-        when = f"since {_day(anomaly.start)} (level shift)"
-    elif anomaly.end == anomaly.start:
-        when = f"on {_day(anomaly.start)} (spike)"
-    else:
-        same_year = anomaly.start.year == anomaly.end.year
-        when = f"from {_day(anomaly.start, not same_year)} to {_day(anomaly.end)} (spike)"
-    return f"{head} {when}"
+    kind = "level shift" if anomaly.end is None else "spike"
+    return f"{anomaly_head(anomaly)} {when_text(anomaly.start, anomaly.end)} ({kind})"
 
 
 def format_anomaly(anomaly: Anomaly, metric_type: str = "count") -> list[str]:
-    unit = "" if metric_type == "ratio" else "/day"
+    ratio = metric_type == "ratio"
+    unit = "" if ratio else "/day"
     during = "after" if anomaly.end is None else "during"
     lines = [
         headline(anomaly),
-        f"  {_level(anomaly.before, metric_type)}{unit} before, {_level(anomaly.after, metric_type)}{unit} "
+        f"  {level_text(anomaly.before, ratio)}{unit} before, {level_text(anomaly.after, ratio)}{unit} "
         f"{during}; {anomaly.score:.1f}× the usual noise",
     ]
     if anomaly.causes:
@@ -224,15 +210,15 @@ def format_anomaly(anomaly: Anomaly, metric_type: str = "count") -> list[str]:
     if anomaly.funnel:
         first, *rest = anomaly.funnel
         then = "; then " + ", ".join(
-            f"{s['stage']} {_day(dt.date.fromisoformat(s['start']), False)} ({s['change_pct']:+.0f}%)" for s in rest
+            f"{s['stage']} {day_text(dt.date.fromisoformat(s['start']), False)} ({pct_text(s['change_pct'])})" for s in rest
         ) if rest else ""
         lines.append(
-            f"  Funnel: {first['stage']} moved first ({_day(dt.date.fromisoformat(first['start']), False)}, "
-            f"{first['change_pct']:+.0f}%){then}"
+            f"  Funnel: {first['stage']} moved first ({day_text(dt.date.fromisoformat(first['start']), False)}, "
+            f"{pct_text(first['change_pct'])}){then}"
         )
     if anomaly.correlated:
         same = ", ".join(
-            f"{c['metric']} {segment_label(c['segment'])} {c['change_pct']:+.0f}%" for c in anomaly.correlated
+            f"{c['metric']} {segment_label(c['segment'])} {pct_text(c['change_pct'])}" for c in anomaly.correlated
         )
         lines.append(f"  At the same time: {same}")
     if not anomaly.causes:

@@ -31,25 +31,25 @@ def anomaly_filter(metric: str, segment_key: str | None, since, until) -> tuple[
     if segment_key is not None:
         where.append("segment_key = ?")
         params.append(segment_key)
-    if until is not None:
-        where.append("start_day <= ?")
-        params.append(until)
-    if since is not None:  # a level shift (end NULL) lasts from its start on
-        where.append("(end_day is null or end_day >= ?)")
-        params.append(since)
-    return " and ".join(where), params
+    # a level shift (end NULL) lasts from its start on
+    return _overlapping(where, params, since, until, "(end_day is null or end_day >= ?)")
 
 
 def load_window(store: Store, since, until) -> list[Anomaly]:
-    """Stored anomalies overlapping since..until (either open), all metrics."""
-    where, params = [], []
+    """Stored anomalies overlapping since..until (either open), all metrics; a level shift
+    counts from its start day only (the digest reports what started in the period)."""
+    where, params = _overlapping([], [], since, until, "coalesce(end_day, start_day) >= ?")
+    return load_anomalies(store, where, params or None)
+
+
+def _overlapping(where: list[str], params: list, since, until, ends_after: str) -> tuple[str, list]:
     if until is not None:
         where.append("start_day <= ?")
         params.append(until)
     if since is not None:
-        where.append("coalesce(end_day, start_day) >= ?")
+        where.append(ends_after)
         params.append(since)
-    return load_anomalies(store, " and ".join(where), params or None)
+    return " and ".join(where), params
 
 
 def busiest_segments(store: Store, metric: str, since, until, limit: int = 5) -> list[tuple[str, int]]:
