@@ -62,7 +62,9 @@ UNTAGGED = Anomaly(
 def make_project(root, anomalies=(CAMPAIGN, OUTAGE, UNTAGGED)) -> Project:
     """A project with ~5 months of generated funnel data, a timeline and stored anomalies."""
     from ctxmetrics.ingest.ingest import ingest_paths
-    from ctxmetrics.store.results import save_scan
+    from ctxmetrics.scan.effects import expected_effects
+    from ctxmetrics.store.results import save_effects, save_scan
+    from ctxmetrics.timeline.read import load_timeline
     from ctxmetrics.synth import generate_funnel
 
     root = init_project(root, DEMO_CONFIG_TEXT)
@@ -72,8 +74,10 @@ def make_project(root, anomalies=(CAMPAIGN, OUTAGE, UNTAGGED)) -> Project:
     project = Project(root)
     with project.store() as store:
         ingest_paths(store, [data], known_dimensions=project.config.dimensions)
+        effects = expected_effects(project, store, load_timeline(project.annotations_dir, project.config.timezone), list(anomalies))
         with store.transaction():
             save_scan(store, list(anomalies), ["leads"], [("leads", "", "x")], project.config)
+            save_effects(store, effects)
     return project
 
 

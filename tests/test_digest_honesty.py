@@ -32,7 +32,9 @@ def passengers(halve_christmas: bool, seed: int = 3) -> tuple[list[dt.date], lis
 
 def passenger_project(root, halve_christmas: bool, anomalies=(), title: str = "Christmas 2014") -> Project:
     """A one-metric project (no leads) with a Christmas holiday that names no metric."""
-    from ctxmetrics.store.results import save_scan
+    from ctxmetrics.scan.effects import expected_effects
+    from ctxmetrics.store.results import save_effects, save_scan
+    from ctxmetrics.timeline.read import load_timeline
 
     root = init_project(root)
     (root / "annotations" / "holidays.yaml").write_text(
@@ -48,8 +50,10 @@ def passenger_project(root, halve_christmas: bool, anomalies=(), title: str = "C
 
     with project.store() as store:
         ingest_paths(store, [data])
+        effects = expected_effects(project, store, load_timeline(project.annotations_dir, project.config.timezone), list(anomalies))
         with store.transaction():
             save_scan(store, list(anomalies), ["passengers"], [("passengers", "", "x")], project.config)
+            save_effects(store, effects)
     return project
 
 

@@ -25,8 +25,8 @@ from typing import Any
 from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.models.segments import is_within, segment_key, segment_label
 from ctxmetrics.wording import (
-    EXPLAINED_HEADING, NOTHING_NEEDS_ACTION, RANKING, cause_note, flags_note, level_text, md_code, md_text, metric_label, metric_word, pct_text, shell_command, summary_line, tag_command, when_text,
-    where_text,
+    EXPLAINED_HEADING, NOTHING_NEEDS_ACTION, RANKING, cause_note, flags_note, level_text, md_code, md_text,
+    metric_label, metric_word, pct_text, shell_command, summary_line, tag_command, when_text, where_text,
 )
 
 __all__ = ["Digest", "BusinessEvent", "build_digest", "render_markdown", "render_json"]
@@ -332,72 +332,14 @@ class Digest:
 # --- building -----------------------------------------------------------------
 
 
-def _overlaps(event, since: dt.date | None, until: dt.date | None, tz: str) -> bool:
-    first, last = event.first_day(tz), event.last_day(tz)
-    return (until is None or first <= until) and (since is None or last is None or last >= since)
-
-
-def _segments(entry: dict[str, Any]) -> list[dict[str, str]]:
-    """The segments an event's scope covers (every combination of its values; {} = all)."""
-    return list(entry.get("segments") or [{}])
-
-
-def measure_effects(project, store, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Say what the data did over each event whose expected effect no anomaly showed.
-
-    `finding`: `not_seen` (every measured change is consistent with none), `opposite` (a
-    clear change against the expected direction), `below_threshold` (a clear change the
-    expected way that the scan did not flag) or `unmeasured` (too little data before it).
-    """
-    from ctxmetrics.explain.effect import measure_window
-    from ctxmetrics.store.series import load_series
-
-    out = []
-    for entry in entries:
-        first, last = (dt.date.fromisoformat(d) for d in entry["window"])
-        measured = []
-        for metric in entry["metrics"]:
-            kind = project.config.metric(metric).type
-            if kind == "query":
-                continue
-            for segment in _segments(entry):
-                frame = load_series(store, project.config, metric, segment)
-                m = measure_window(frame["ts"].to_list(), frame["value"].to_list(), first, last, count=kind == "count")
-                if m is not None:
-                    measured.append({"metric": metric, "segment": segment, "change_pct": round(m.change_pct, 1),
-                                     "low_pct": round(m.low_pct, 1), "high_pct": round(m.high_pct, 1), "text": m.text()})
-        expect = entry.get("expect")
-        clear = [m for m in measured if not m["low_pct"] <= 0.0 <= m["high_pct"]]
-        same_way = [m for m in clear if expect is None or (m["change_pct"] < 0) == (expect == "down")]
-        if not measured:
-            finding = "unmeasured"
-        elif same_way:
-            finding = "below_threshold"
-        elif clear:
-            finding = "opposite"
-        else:
-            finding = "not_seen"
-        out.append({**entry, "measured": measured, "finding": finding, "reason": _effect_reason(entry, measured, finding)})
-    return out
-
-
-def _effect_reason(entry: dict[str, Any], measured: list[dict[str, Any]], finding: str) -> str:
-    metrics = " and ".join(metric_word(m) for m in entry["metrics"])
-    expected = f"expected {metrics} {entry['expect']}" if entry.get("expect") else f"expected {metrics} to move"
-    scope = ", ".join(segment_label(s) for s in _segments(entry) if s)
-    expected += f" in {scope}" if scope else ""
-    if finding == "unmeasured":
-        return f"{expected}; no anomaly flagged, and too little data before it to measure the change"
-    values = "; ".join(
-        f"{metric_word(m['metric'])}{' ' + segment_label(m['segment']) if m['segment'] else ''} measured {m['text']}"
-        for m in measured[:4]
-    )
-    verdict = {
-        "not_seen": "consistent with no change",
-        "opposite": "the opposite of what was expected",
-        "below_threshold": "a real change, below the alert threshold",
-    }[finding]
-    return f"{expected}; {values}: {verdict}"
+def _effects_within(entries: list[dict[str, Any]], data_range, since, until) -> list[dict[str, Any]]:
+    """The stored expected effects not seen (`scan.effects`) of events lying wholly inside
+    the period's data."""
+    if data_range is None:
+        return []
+    lo, hi = max(data_range[0], since) if since else data_range[0], min(data_range[1], until) if until else data_range[1]
+    days = ((dt.date.fromisoformat(e["window"][0]), dt.date.fromisoformat(e["window"][1]), e) for e in entries)
+    return [e for first, last, e in days if lo <= first and last <= hi]
 
 
 def build_digest(project, since: dt.date | None = None, until: dt.date | None = None,
@@ -410,17 +352,15 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
 
     Raises:
         CtxError: no scan yet, `since` after `until` or after the data ends, or an
-            unreadable store or timeline.
+            unreadable store.
     """
     from ctxmetrics.errors import CtxError
     from ctxmetrics.report.mutes import active_mutes, is_muted
-    from ctxmetrics.store.results import has_scan_state, load_anomalies, load_window
-    from ctxmetrics.timeline.read import load_timeline
+    from ctxmetrics.store.results import has_scan_state, load_anomalies, load_effects, load_window
 
     if since and until and since > until:
         raise CtxError(f"--since {since} is after --until {until}; swap them.")
     config = project.config
-    annotations = load_timeline(project.annotations_dir, config.timezone)
     with project.store(read_only=True) as store:
         everything = load_anomalies(store)
         if not has_scan_state(store) and not everything:
@@ -433,7 +373,7 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
         anomalies = load_window(store, since, until) if since is not None or until is not None else everything
         mutes = active_mutes(store, today)
         shown = [a for a in anomalies if not is_muted(a, mutes)]
-        entries = _missing(project, store, annotations, everything, data_range, since, until)
+        entries = _effects_within(load_effects(store), data_range, since, until)
     ranked = rank(shown)
     ratios = frozenset(m.name for m in config.metrics.values() if m.type == "ratio")
     from ctxmetrics.explain.explain import coverage
@@ -443,18 +383,6 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
         events=group_events(ranked, config.funnel, config.explain.funnel_lag_days, ratios),
         coverage=coverage(ranked), effects=entries, muted=len(anomalies) - len(shown), limit=limit,
     )
-
-
-def _missing(project, store, annotations, anomalies, data_range, since, until) -> list[dict[str, Any]]:
-    from ctxmetrics.explain import explain
-
-    if data_range is None:
-        return []
-    window = (max(data_range[0], since) if since else data_range[0], min(data_range[1], until) if until else data_range[1])
-    tz = project.config.timezone
-    in_window = [e for e in annotations if _overlaps(e, since, until, tz)]
-    entries = explain.missing_effects(in_window, anomalies, project.config, window, present=store.metric_names())
-    return measure_effects(project, store, entries) if entries else []
 
 
 # --- Markdown -----------------------------------------------------------------

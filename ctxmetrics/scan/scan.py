@@ -118,7 +118,8 @@ class Outcome:
 def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     """Link every anomaly to the timeline and store the results (any engine)."""
     from ctxmetrics.explain.explain import explain_anomalies
-    from ctxmetrics.store.results import save_annotation_mirror, save_gaps, save_scan
+    from ctxmetrics.scan.effects import expected_effects
+    from ctxmetrics.store.results import save_annotation_mirror, save_effects, save_gaps, save_scan
     from ctxmetrics.timeline.read import mirror_row
 
     config = project.config
@@ -127,9 +128,11 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     gaps = outcome.gaps
     with project.store() as store:
         save_annotation_mirror(store, (mirror_row(e, config.timezone) for e in annotations))  # its own transaction
+        effects = expected_effects(project, store, annotations, kept)
         with store.transaction():
             save_scan(store, kept, outcome.chosen, outcome.state, config)
             save_gaps(store, outcome.chosen, gaps)
+            save_effects(store, effects)
     if outcome.after_save:
         outcome.after_save(kept)
     return ScanResult(

@@ -74,6 +74,8 @@ _ADDED_TABLES = {
     "mutes": "kind varchar, anomaly_id varchar, metric varchar, segment_key varchar, until date, created_at timestamp",
     # `run`: files already ingested from the inbox folders, by path, size and mtime
     "ingested_files": "path varchar, size bigint, mtime double, ingested_at timestamp",
+    # `scan`: events whose expected effect no anomaly showed, measured (the digest's JSON entry)
+    "missing_effects": "position integer, annotation_id varchar, first_day date, last_day date, finding varchar, data json",
 }
 
 

@@ -182,6 +182,23 @@ def save_gaps(store: Store, metrics: list[str], gaps: dict[str, list[dt.date]]) 
         store.con.executemany("insert into data_gaps values (?, ?)", rows)
 
 
+def save_effects(store: Store, entries: list[dict]) -> None:
+    """Replace the stored expected effects not seen (`scan.effects.expected_effects`)."""
+    store.con.execute("delete from missing_effects")
+    rows = [[i, e["annotation_id"], e["window"][0], e["window"][1], e["finding"], json.dumps(e)] for i, e in enumerate(entries)]
+    if rows:
+        store.con.executemany("insert into missing_effects values (?, ?, ?, ?, ?, ?)", rows)
+
+
+def load_effects(store: Store) -> list[dict]:
+    """The expected effects not seen that the last scan found, in timeline order; [] for a
+    store scanned before they were stored."""
+    if not store.has_table("missing_effects"):
+        return []
+    _, rows = store.query_rows("select data from missing_effects order by position")
+    return [json.loads(r[0]) for r in rows]
+
+
 _MIRROR_DDL = """
 create or replace table annotations (
     id VARCHAR, title VARCHAR, type VARCHAR, start_ts TIMESTAMPTZ, end_ts TIMESTAMPTZ,
