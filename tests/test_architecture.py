@@ -3,6 +3,7 @@ machinery above them, commands on top; nothing imports upwards."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,29 @@ def test_layer_check_finds_an_upward_import():
     found = upward_imports(PACKAGE / "explain" / "x.py", "from ctxmetrics.store.results import load_anomalies\n")
     assert found == ["ctxmetrics/explain/x.py:1: explain (layer 2) imports ctxmetrics.store.results (layer 2)"]
     assert upward_imports(PACKAGE / "report" / "x.py", "from ctxmetrics.store.results import load_anomalies\n") == []
+
+
+def _module_table():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("module_table", PACKAGE.parent / "scripts" / "module_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_architecture_doc_lists_every_module_as_the_tree_has_it():
+    """docs/architecture.md's table is the one `python scripts/module_table.py` writes."""
+    script = _module_table()
+    doc = script.DOC.read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| `([^`]+)` \|", doc, flags=re.M))
+    expected = {p.relative_to(PACKAGE).as_posix() if p.name != "__init__.py" or p.parent == PACKAGE
+                else p.parent.relative_to(PACKAGE).as_posix() + "/" for p in SOURCES}
+    assert sorted(expected - listed) == [], "modules missing from docs/architecture.md"
+    assert sorted(listed - expected) == [], "docs/architecture.md lists modules that do not exist"
+    assert script.with_table(doc) == doc, "run python scripts/module_table.py"
+
+
+def test_every_module_says_what_it_does():
+    script = _module_table()
+    assert [p.relative_to(PACKAGE).as_posix() for p in SOURCES if not script.first_sentence(p)] == []
