@@ -37,8 +37,11 @@ def finite_json(data: Any) -> tuple[str, int]:
             return [finite(v) for v in value]
         return value
 
-    text = json.dumps(finite(data), default=_plain, ensure_ascii=False, indent=2, allow_nan=False)
-    return text, replaced
+    options = dict(default=_plain, ensure_ascii=False, indent=2, allow_nan=False)
+    try:  # almost always all finite: no copy of the data is needed
+        return json.dumps(data, **options), 0
+    except ValueError:  # allow_nan=False refused a NaN or infinity: write those as null
+        return json.dumps(finite(data), **options), replaced
 
 
 def to_json(data: Any) -> str:
