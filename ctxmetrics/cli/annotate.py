@@ -23,13 +23,19 @@ def _scope(ctx, param, pairs: tuple[str, ...]) -> dict[str, list[str]] | None:
     """`--scope region=EMEA,APAC --scope channel=paid` -> {region: [EMEA, APAC], channel: [paid]}."""
     if not pairs:
         return None
+    from ctxmetrics.models.segments import split_pair
+
+    form = "dimension=value[,value]"
     scope: dict[str, list[str]] = {}
     for pair in pairs:
-        dim, sep, values = pair.partition("=")
+        try:
+            dim, values = split_pair(pair, form)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
         names = [v.strip() for v in values.split(",") if v.strip()]
-        if not sep or not dim.strip() or not names:
-            raise click.BadParameter(f"'{pair}' is not of the form dimension=value[,value].")
-        scope.setdefault(dim.strip(), []).extend(v for v in names if v not in scope.get(dim.strip(), []))
+        if not names:
+            raise click.BadParameter(f"'{pair}' is not of the form {form}.")
+        scope.setdefault(dim, []).extend(v for v in names if v not in scope.get(dim, []))
     return scope
 
 

@@ -14,14 +14,20 @@ def parse_segment(pairs: Iterable[str]) -> Segment:
     """
     segment: Segment = {}
     for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not key or not value:
-            raise ValueError(f"'{pair}' is not of the form dimension=value.")
+        key, value = split_pair(pair)
         if key in segment:
             raise ValueError(f"dimension '{key}' is given twice.")
         segment[key] = value
     return segment
+
+
+def split_pair(pair: str, form: str = "dimension=value") -> tuple[str, str]:
+    """'region = EMEA' -> ('region', 'EMEA'); ValueError naming `form` when a side is missing."""
+    key, sep, value = pair.partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep or not key or not value:
+        raise ValueError(f"'{pair}' is not of the form {form}.")
+    return key, value
 
 
 def segment_key(segment: Mapping[str, str], order: Iterable[str] = ()) -> str:
