@@ -23,7 +23,7 @@ import polars as pl
 from ctxmetrics.config import Config
 from ctxmetrics.ingest.dates import BadCell, check_plausible, granularity_of, parse_days
 from ctxmetrics.errors import CtxError, InputError
-from ctxmetrics.store.database import BASE_COLUMNS, Store, check_dimension_name, quote_ident
+from ctxmetrics.store.database import BASE_COLUMNS, Store, check_dimension_name
 
 FORMATS = ("long", "wide", "events")
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -549,11 +549,12 @@ class _Fast:
 
 
 def _fast_long(store: Store, src: _Source, dims: list[str], known: list[str]) -> _Fast | None:
+    from ctxmetrics.store import parquet_file
+
     if src.kind != "parquet":
         return None
     try:
-        reader, params = "read_parquet(?)", [str(src.path)]
-        columns = {r[0]: r[1] for r in store.query_rows(f"describe select * from {reader}", params)[1]}
+        columns = parquet_file.column_types(store, src.path)
         names = list(columns)
         if names != pl.read_parquet_schema(src.path).names():  # the polars path's names, or don't know
             return None
@@ -566,42 +567,26 @@ def _fast_long(store: Store, src: _Source, dims: list[str], known: list[str]) ->
             return None
         if any(columns[c] != "VARCHAR" for c in labels):
             return None
-        q = {name: quote_ident(name) for name in names}
         # Negative values (refused for counts) and absurd ones go to the polars path,
         # which decides and names the row.
-        found = store.query_rows(
-            f"select count(*), count_if({q['value']} is null or not isfinite({q['value']}) "
-            f"or {q['value']} < 0 or {q['value']} > {MAX_MAGNITUDE}), "
-            f"count_if({q[date_col]} is null), min({q[date_col]}), max({q[date_col]}), "
-            + ", ".join(f"count_if({q[c]} is null)" for c in labels) + ", "
-            + ", ".join(f"list(distinct {q[c]})" for c in labels)
-            + f" from {reader}",
-            params,
-        )[1][0]
-        rows, bad_values, null_dates, lo, hi = found[:5]
-        nulls, distinct = found[5:5 + len(labels)], found[5 + len(labels):]
-        if rows == 0 or bad_values or null_dates or nulls[0]:
+        found = parquet_file.profile(store, src.path, date_col, labels, MAX_MAGNITUDE)
+        if found.rows == 0 or found.bad_values or found.null_dates or found.nulls[0]:
             return None
-        # A grouped distinct runs in parallel; list(distinct) in the query above would not.
-        days = store.query_numpy(f"select distinct {q[date_col]} from {reader}", params)[date_col]
+        days = parquet_file.distinct_days(store, src.path, date_col)
         distinct_days = check_plausible(pl.Series(days).cast(pl.Date))  # BadCell: the polars path names the row
-        metrics = distinct[0]
-        if not _clean(metrics, blank_ok=False) or not all(_clean(v, blank_ok=True) for v in distinct[1:]):
+        metrics = found.distinct[0]
+        if not _clean(metrics, blank_ok=False) or not all(_clean(v, blank_ok=True) for v in found.distinct[1:]):
             return None
         # An empty dimension cell is stored as MISSING_DIMENSION_VALUE; a column without
         # any is inserted as read, which keeps DuckDB's dictionary vectors (cheaper to store).
-        dim_exprs = [
-            f"coalesce(nullif({q[d]}, ''), '{MISSING_DIMENSION_VALUE}')" if n or "" in values else q[d]
-            for d, n, values in zip(dim_cols, nulls[1:], distinct[1:])
-        ]
-        if not _keys_unique(store, f"select hash({', '.join([q['metric'], q[date_col], *dim_exprs])}) from {reader}", params, rows):
+        stored_as = {
+            d: MISSING_DIMENSION_VALUE if n or "" in values else None
+            for d, n, values in zip(dim_cols, found.nulls[1:], found.distinct[1:])
+        }
+        if not _keys_unique(parquet_file.key_hashes(store, src.path, date_col, stored_as), found.rows):
             return None
-        value = q["value"] if columns["value"] == "DOUBLE" else f"{q['value']}::double"
-        select = ", ".join(
-            [f"{q['metric']} as metric", f"{q[date_col]} as ts", f"{value} as value",
-             *(f"{e} as {q[d]}" for e, d in zip(dim_exprs, dim_cols))]
-        )
-        return _Fast(f"select {select} from {reader}", params, dim_cols, rows, (lo, hi), metrics, granularity_of(distinct_days))
+        sql, params = parquet_file.observations_sql(src.path, date_col, columns["value"] == "DOUBLE", stored_as)
+        return _Fast(sql, params, dim_cols, found.rows, found.span, metrics, granularity_of(distinct_days))
     except (CtxError, BadCell, duckdb.Error, pl.exceptions.PolarsError, OSError, ValueError):
         return None
 
@@ -617,11 +602,10 @@ def _clean(values: list, blank_ok: bool) -> bool:
     return blank_ok or not (series == "").any()
 
 
-def _keys_unique(store: Store, sql: str, params: list, rows: int) -> bool:
+def _keys_unique(hashes: np.ndarray, rows: int) -> bool:
     """True when all key hashes differ (so all keys do); a repeat, real or a collision, is
     left to the polars path, which finds the duplicate rows exactly."""
-    hashes = store.query_numpy(sql, params)
-    values = np.sort(next(iter(hashes.values())))
+    values = np.sort(hashes)
     return len(values) == rows and not bool((values[1:] == values[:-1]).any())
 
 

@@ -109,18 +109,18 @@ def _events(project: "Project", store, today: dt.date | None) -> list[BusinessEv
 def _charts(project: "Project", store, message: Message) -> dict[str, bytes]:
     from ctxmetrics.report.charts import anomaly_chart_png
     from ctxmetrics.report.report_html import chart_inputs
-    from ctxmetrics.store.results import load_anomalies
+    from ctxmetrics.store.results import load_anomaly
     from ctxmetrics.timeline.read import load_timeline
 
     tz = project.config.timezone
     timeline = {e.id: e for e in load_timeline(project.annotations_dir, tz)}
     charts = {}
     for event in message.events:
-        lead = load_anomalies(store, "id = ?", [event["id"]])
-        inputs = chart_inputs(project, store, lead[0], timeline) if lead else None
+        lead = load_anomaly(store, event["id"])
+        inputs = chart_inputs(project, store, lead, timeline) if lead else None
         if inputs is not None:
             days, values, linked, title, ratio = inputs
-            charts[event["id"]] = anomaly_chart_png(days, values, lead[0], linked, tz, title, ratio)
+            charts[event["id"]] = anomaly_chart_png(days, values, lead, linked, tz, title, ratio)
     return charts
 
 

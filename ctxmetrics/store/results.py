@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-
 from typing import TYPE_CHECKING, Iterable
 
 from ctxmetrics.models.anomaly import Anomaly, importance
@@ -22,6 +21,12 @@ def load_anomalies(store: Store, where: str = "", params: list | None = None) ->
     sql = f"select data from anomalies {('where ' + where) if where else ''} order by start_day, metric, segment_key"
     _, rows = store.query_rows(sql, params)
     return [Anomaly.from_json(json.loads(r[0])) for r in rows]
+
+
+def load_anomaly(store: Store, anomaly_id: str) -> Anomaly | None:
+    """One stored anomaly by its id; None when the last scan did not keep it."""
+    found = load_anomalies(store, "id = ?", [anomaly_id])
+    return found[0] if found else None
 
 
 def anomaly_filter(metric: str, segment_key: str | None, since, until) -> tuple[str, list]:
