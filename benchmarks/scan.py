@@ -84,7 +84,7 @@ def recall(project, truth: list[tuple[int, int]]) -> float:
     from ctxmetrics.store.results import load_anomalies
 
     with project.store(read_only=True) as store:
-        found = load_anomalies(store, "segment_key <> ''")
+        found = [a for a in load_anomalies(store) if a.segment]
     start = np.datetime64("2024-01-01")
     by_unit: dict[int, list[int]] = {}
     for a in found:

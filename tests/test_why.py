@@ -13,7 +13,7 @@ from ctxmetrics.cli import cli
 from ctxmetrics.ingest.ingest import ingest_paths
 from ctxmetrics.config import DEMO_CONFIG_TEXT
 from ctxmetrics.project import Project, init_project
-from ctxmetrics.store.results import load_anomalies
+from ctxmetrics.store.results import load_series_anomalies
 from ctxmetrics.scan.scan import scan_project
 from ctxmetrics.synth import Effect, generate_funnel
 from ctxmetrics.timeline.write import add_annotation
@@ -137,7 +137,7 @@ def test_before_any_scan_it_says_to_run_scan(tmp_path):
 
 def _stored(project, segment_key):
     with Project(project).store(read_only=True) as store:
-        return load_anomalies(store, "metric = 'leads' and segment_key = ?", [segment_key])
+        return load_series_anomalies(store, "leads", segment_key)
 
 
 def test_reject_and_confirm_are_honoured_by_the_next_scan(project):

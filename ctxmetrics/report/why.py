@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.store.results import (
-    anomaly_filter, busiest_segments, gap_text, load_anomalies, load_gaps, record_verdict, save_causes,
+    busiest_segments, gap_text, load_gaps, load_series_anomalies, record_verdict, save_causes,
     scanned_metrics, scanned_segment_keys, was_scanned,
 )
 from ctxmetrics.models.segments import segment_from_key, segment_key, segment_label
@@ -108,7 +108,7 @@ def why(
     since, until = _window(on, since, until)
     with project.store(read_only=True) as store:
         _check_names(store, project, metric, segment)
-        anomalies = load_anomalies(store, *anomaly_filter(metric, segment_key(segment), since, until))
+        anomalies = load_series_anomalies(store, metric, segment_key(segment), since, until)
         elsewhere: list[tuple[str, int]] = []
         if not anomalies:
             order = {d: i for i, d in enumerate(store.dimension_names())}

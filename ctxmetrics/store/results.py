@@ -16,8 +16,12 @@ if TYPE_CHECKING:
 VERDICTS = ("confirmed", "rejected")
 
 
-def load_anomalies(store: Store, where: str = "", params: list | None = None) -> list[Anomaly]:
-    """Stored anomalies (with their causes and drivers), optionally filtered by SQL."""
+def load_anomalies(store: Store) -> list[Anomaly]:
+    """Every stored anomaly (with its causes and drivers), by start day, metric and segment."""
+    return _load(store, "", None)
+
+
+def _load(store: Store, where: str, params: list | None) -> list[Anomaly]:
     sql = f"select data from anomalies {('where ' + where) if where else ''} order by start_day, metric, segment_key"
     _, rows = store.query_rows(sql, params)
     return [Anomaly.from_json(json.loads(r[0])) for r in rows]
@@ -25,11 +29,17 @@ def load_anomalies(store: Store, where: str = "", params: list | None = None) ->
 
 def load_anomaly(store: Store, anomaly_id: str) -> Anomaly | None:
     """One stored anomaly by its id; None when the last scan did not keep it."""
-    found = load_anomalies(store, "id = ?", [anomaly_id])
+    found = _load(store, "id = ?", [anomaly_id])
     return found[0] if found else None
 
 
-def anomaly_filter(metric: str, segment_key: str | None, since, until) -> tuple[str, list]:
+def load_series_anomalies(store: Store, metric: str, segment_key: str, since=None, until=None) -> list[Anomaly]:
+    """The stored anomalies of one series (metric, segment key) that overlap since..until
+    (either open); a level shift lasts from its start on."""
+    return _load(store, *_metric_filter(metric, segment_key, since, until))
+
+
+def _metric_filter(metric: str, segment_key: str | None, since, until) -> tuple[str, list]:
     """The WHERE clause (and its parameters) of a metric's anomalies overlapping a window,
     in one segment (by key) or in all of them (`segment_key` None)."""
     where, params = ["metric = ?"], [metric]
@@ -44,7 +54,7 @@ def load_window(store: Store, since, until) -> list[Anomaly]:
     """Stored anomalies overlapping since..until (either open), all metrics; a level shift
     counts from its start day only (the digest reports what started in the period)."""
     where, params = _overlapping([], [], since, until, "coalesce(end_day, start_day) >= ?")
-    return load_anomalies(store, where, params or None)
+    return _load(store, where, params or None)
 
 
 def _overlapping(where: list[str], params: list, since, until, ends_after: str) -> tuple[str, list]:
@@ -60,7 +70,7 @@ def _overlapping(where: list[str], params: list, since, until, ends_after: str) 
 def busiest_segments(store: Store, metric: str, since, until, limit: int = 5) -> list[tuple[str, int]]:
     """(segment key, anomaly count) of a metric's segments with anomalies in the window,
     by their largest `importance` first."""
-    where, params = anomaly_filter(metric, None, since, until)
+    where, params = _metric_filter(metric, None, since, until)
     _, rows = store.query_rows(f"select segment_key, score, volume from anomalies where {where}", params)
     count: dict[str, int] = {}
     top: dict[str, float] = {}
