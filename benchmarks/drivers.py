@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ctxmetrics.rootcause import localize  # noqa: E402
+from ctxmetrics.explain.rootcause import localize  # noqa: E402
 
 SHAPES = {2: (6, 5), 3: (8, 6, 5), 4: (10, 10, 10, 5)}  # the 4-dim cube has 5,000 leaves
 NOISE = (0.0, 0.05, 0.1)  # relative noise on top of count noise

@@ -14,7 +14,7 @@ import datetime as dt
 
 import polars as pl
 
-from ctxmetrics.effect import measure_window
+from ctxmetrics.explain.effect import measure_window
 from ctxmetrics.synth import generate_funnel
 
 

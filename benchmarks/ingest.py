@@ -21,8 +21,8 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from ctxmetrics.ingest import ingest_paths
-from ctxmetrics.store import Store
+from ctxmetrics.ingest.ingest import ingest_paths
+from ctxmetrics.store.database import Store
 
 METRICS = ["leads", "mql", "sql", "opportunities", "won"]
 DAYS = 730

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ctxmetrics.anomaly import Anomaly  # noqa: E402
+from ctxmetrics.models.anomaly import Anomaly  # noqa: E402
 from ctxmetrics.config import Config  # noqa: E402
-from ctxmetrics.explain import _link_correlated, explain_anomalies  # noqa: E402
-from ctxmetrics.series import SeriesSet  # noqa: E402
-from ctxmetrics.timeline import Annotation  # noqa: E402
+from ctxmetrics.explain.explain import _link_correlated, explain_anomalies  # noqa: E402
+from ctxmetrics.models.series import SeriesSet  # noqa: E402
+from ctxmetrics.models.annotation import Annotation  # noqa: E402
 
 START = dt.date(2026, 1, 1)
 DAYS = 120

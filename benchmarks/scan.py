@@ -81,10 +81,10 @@ def build_project(folder: Path, leaves: int, noise: str, seed: int) -> None:
 
 
 def recall(project, truth: list[tuple[int, int]]) -> float:
-    from ctxmetrics.results import load_anomalies
+    from ctxmetrics.store.results import load_anomalies
 
     with project.store(read_only=True) as store:
-        found = load_anomalies(store, "segment_key <> ''")
+        found = [a for a in load_anomalies(store) if a.segment]
     start = np.datetime64("2024-01-01")
     by_unit: dict[int, list[int]] = {}
     for a in found:
@@ -96,7 +96,7 @@ def recall(project, truth: list[tuple[int, int]]) -> float:
 def scan_once(folder: Path) -> dict:
     """Scan the project in `folder` (in this fresh process) and measure it."""
     from ctxmetrics.project import Project
-    from ctxmetrics.scan import scan_project
+    from ctxmetrics.scan.scan import scan_project
 
     project = Project(folder)
     started = time.perf_counter()
@@ -117,7 +117,7 @@ def prescreen_recall(project, truth: list[tuple[int, int]]) -> float:
     """Share of the series with an injected effect that the pre-screen passes on
     (measured after the timed scan, on the same cube)."""
     from ctxmetrics.detect import prescreen
-    from ctxmetrics.series import build_series_set
+    from ctxmetrics.store.series import build_series_set
 
     with project.store(read_only=True) as store:
         cube = build_series_set(store, project.config, "leads")
@@ -144,7 +144,7 @@ def spark_session():
 def scan_spark_once(folder: Path) -> dict:
     """Scan the project in `folder` with the Spark engine (session started first, timed apart)."""
     from ctxmetrics.project import Project
-    from ctxmetrics.scan import scan_project
+    from ctxmetrics.scan.scan import scan_project
 
     started = time.perf_counter()
     spark_session().sparkContext.setLogLevel("ERROR")
@@ -164,11 +164,11 @@ def bucket_cost(folder: Path) -> dict:
     """CPU seconds per series of `detect_bucket` over the whole cube, in buckets as Spark runs them."""
     import pyarrow as pa
 
-    from ctxmetrics.engines.bucket_detect import MetricJob, detect_bucket
-    from ctxmetrics.engines.spark import BUCKET_SERIES
+    from ctxmetrics.scan.engines.bucket_detect import MetricJob, detect_bucket
+    from ctxmetrics.scan.engines.spark import BUCKET_SERIES
     from ctxmetrics.project import Project
-    from ctxmetrics.series import build_series_set
-    from ctxmetrics.timeline import load_timeline
+    from ctxmetrics.store.series import build_series_set
+    from ctxmetrics.timeline.read import load_timeline
 
     project = Project(folder)
     with project.store(read_only=True) as store:

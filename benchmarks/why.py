@@ -31,7 +31,7 @@ def build(root: Path) -> Path:
     import numpy as np
     import polars as pl
 
-    from ctxmetrics.anomaly import Anomaly, Cause
+    from ctxmetrics.models.anomaly import Anomaly, Cause
     from ctxmetrics.config import DEMO_CONFIG_TEXT
     from ctxmetrics.project import Project, init_project
 
@@ -57,7 +57,7 @@ def build(root: Path) -> Path:
 
         segments = [{}] + [{"region": f"r{r}"} for r in range(REGIONS)] + [{"channel": f"c{c}"} for c in range(CHANNELS)]
         segments += [{"region": f"r{r}", "channel": f"c{c}"} for r in range(REGIONS) for c in range(CHANNELS)]
-        from ctxmetrics.segments import segment_key
+        from ctxmetrics.models.segments import segment_key
 
         state = pl.DataFrame(
             [(m, segment_key(s), "0" * 32) for m in METRICS for s in segments],
@@ -119,7 +119,7 @@ def import_time(root: Path, args: list[str]) -> tuple[float, list[str]]:
         if len(m.group(2)) == 1:  # top-level import
             total += int(m.group(1))
         if m.group(3).split(".")[0] in ("ruptures", "scipy", "numpy", "polars") or m.group(3) in (
-            "ctxmetrics.scan", "ctxmetrics.series", "ctxmetrics.detect"
+            "ctxmetrics.scan.scan", "ctxmetrics.store.series", "ctxmetrics.detect"
         ):
             heavy.append(m.group(3))
     return total / 1e6, sorted(set(heavy))

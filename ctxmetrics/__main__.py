@@ -1,3 +1,4 @@
+"""`python -m ctxmetrics`: the command line."""
 from ctxmetrics.cli import main
 
 main()

@@ -232,11 +232,11 @@ def build_demo(directory: Path | str = DEFAULT_DIR, progress: Callable[[str], No
         CtxError: `directory` is already a project.
     """
     from ctxmetrics.config import DEMO_CONFIG_TEXT
-    from ctxmetrics.digest import build_digest, render_markdown
-    from ctxmetrics.ingest import ingest_paths
+    from ctxmetrics.report.digest import build_digest, render_markdown
+    from ctxmetrics.ingest.ingest import ingest_paths
     from ctxmetrics.project import Project, init_project
-    from ctxmetrics.report_html import write_html
-    from ctxmetrics.scan import scan_project
+    from ctxmetrics.report.report_html import write_html
+    from ctxmetrics.scan.scan import scan_project
 
     say = progress or (lambda _line: None)
     began = time.perf_counter()

@@ -10,7 +10,7 @@ from ctxmetrics.errors import CtxError, ProjectNotFound
 if TYPE_CHECKING:
     import polars as pl
 
-    from ctxmetrics.store import Store
+    from ctxmetrics.store.database import Store
 
 
 def find_project_root(start: Path | str | None = None) -> Path:
@@ -71,7 +71,7 @@ class Project:
 
     def store(self, read_only: bool = False) -> "Store":
         """Open the project's DuckDB store (use as a context manager)."""
-        from ctxmetrics.store import Store
+        from ctxmetrics.store.database import Store
 
         return Store(self.store_path, read_only=read_only)
 
@@ -79,12 +79,12 @@ class Project:
     def observations(self) -> "pl.DataFrame":
         """Every stored observation at leaf level: metric, ts, value, one column per dimension."""
         with self.store(read_only=True) as store:
-            return store.query_df("select * from observations order by metric, ts")
+            return store.observations_df()
 
     def series(self, metric: str, segment: Mapping[str, str] | None = None) -> "pl.DataFrame":
         """One series (ts, value) of a metric rolled up to a segment ({} = total): a row per day,
         or per week or month for a weekly or monthly metric."""
-        from ctxmetrics.series import load_series
+        from ctxmetrics.store.series import load_series
 
         with self.store(read_only=True) as store:
             return load_series(store, self.config, metric, dict(segment or {}))
@@ -92,7 +92,7 @@ class Project:
     def query(self, sql_or_name: str, params: Mapping[str, Any] | None = None) -> "pl.DataFrame":
         """Run SQL, or the saved query queries/NAME.sql, against the store; read-only,
         like the `query` command. `params` binds $NAME in the SQL."""
-        from ctxmetrics.queries import resolve_query
+        from ctxmetrics.store.queries import resolve_query
 
         with self.store(read_only=True) as store:
             return store.query_df(resolve_query(self.queries_dir, sql_or_name), dict(params or {}))

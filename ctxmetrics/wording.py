@@ -1,13 +1,16 @@
-"""How metrics and anomalies are named for people, shared by `why` and the digest, and
-the one place where user text is made safe for each output (terminal, Markdown, Slack).
-Light on purpose: every read path imports it."""
+"""Every sentence about an anomaly is worded here: days, spans, percentages, levels,
+metric labels, commands to copy (terminal `why`, Markdown/HTML digest, notifications and
+explain's reasons); renderers add only markup. Also the one place where user text is made
+safe for each output (terminal, Markdown, Slack). Light on purpose: every read path imports it."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shlex
+from typing import Iterable
 
-from ctxmetrics.anomaly import Anomaly
-from ctxmetrics.segments import segment_label
+from ctxmetrics.models.anomaly import Anomaly
+from ctxmetrics.models.segments import segment_label
 
 _ACRONYMS = {"mql": "MQL", "sql": "SQL", "crm": "CRM", "arr": "ARR", "mrr": "MRR"}
 
@@ -65,6 +68,76 @@ def metric_word(metric: str) -> str:
     return " ".join(_ACRONYMS.get(w.lower(), w) for w in metric.replace("-", "_").split("_") if w) or metric
 
 
+def day_text(day: dt.date, with_year: bool = True) -> str:
+    """'Apr 17, 2025', or 'Apr 17' without the year."""
+    return f"{day:%b} {day.day}" + (f", {day.year}" if with_year else "")
+
+
+def when_text(start: dt.date, end: dt.date | None, with_year: bool = True) -> str:
+    """'since Apr 17' (a level shift), 'on Apr 17' or 'from Apr 17 to Apr 30, 2025' (the
+    first day shows its year only when the span crosses one)."""
+    if end is None:
+        return f"since {day_text(start, with_year)}"
+    if end == start:
+        return f"on {day_text(start, with_year)}"
+    return f"from {day_text(start, with_year and start.year != end.year)} to {day_text(end, with_year)}"
+
+
+def pct_text(value: float) -> str:
+    """A change in percent with its sign: '+68%', '-15%'."""
+    return f"{value:+.0f}%"
+
+
+def level_text(value: float | None, ratio: bool) -> str:
+    """A level as people read it: '1,234', '12.5', a rate as '3.2%'; '?' when unknown."""
+    if value is None:
+        return "?"
+    if ratio:
+        return f"{value:.1%}"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+
+
+def anomaly_head(anomaly: Anomaly) -> str:
+    """'Leads EMEA/paid +68%': what moved, where, by how much."""
+    return f"{metric_label(anomaly.metric)} {segment_label(anomaly.segment)} {pct_text(anomaly.change_pct)}"
+
+
+def summary_line(anomaly: Anomaly, with_year: bool = False) -> str:
+    """'Leads EMEA/paid +68% from Apr 17 to Apr 30 — EMEA paid spring push (campaign)'."""
+    head = f"{anomaly_head(anomaly)} {when_text(anomaly.start, anomaly.end, with_year)}"
+    if anomaly.causes:
+        cause = anomaly.causes[0]
+        return f"{head} — {cause.title} ({cause.type})"
+    return f"{head} — no known context"
+
+
+NOTHING_NEEDS_ACTION = ("Nothing: every anomaly of the period is linked to a known event, and every expected "
+                        "effect showed.")
+EXPLAINED_HEADING = "Explained ({n}), unexpected first, recurring holidays last"
+RANKING = "Ranking: importance = score × ln(1 + mean daily volume)."
+
+
+def plural(n: int, word: str) -> str:
+    """'1 flag', '3 flags'."""
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def flags_note(flags: int, events: int, muted: int) -> str:
+    """'12 flags in 5 business events; 2 muted flags left out.' (the digest's closing count)."""
+    left_out = f"; {plural(muted, 'muted flag')} left out" if muted else ""
+    return f"{plural(flags, 'flag')} in {events} business events{left_out}."
+
+
+def cause_note(cause_type: str | None, escape=str) -> str:
+    """After an event's title: ' (campaign)', or ' — no known context' when nothing explains it."""
+    return f" ({escape(cause_type)})" if cause_type else " — no known context"
+
+
+def shell_command(parts: Iterable[str]) -> str:
+    """A command line to copy, each part quoted for the shell."""
+    return " ".join(shlex.quote(p) for p in parts)
+
+
 def tag_command(anomaly: Anomaly) -> str:
     """The `ctxmetrics annotate add` command that would tag the event behind an anomaly."""
     title = f"{metric_label(anomaly.metric)} {segment_label(anomaly.segment)} {'drop' if anomaly.direction == 'down' else 'rise'}"
@@ -74,7 +147,7 @@ def tag_command(anomaly: Anomaly) -> str:
     for dim, value in anomaly.segment.items():
         parts += ["--scope", f"{dim}={value}"]
     parts += ["--metric", anomaly.metric, "--expect", anomaly.direction]
-    return " ".join(shlex.quote(p) for p in parts)
+    return shell_command(parts)
 
 
 def where_text(anomaly: Anomaly) -> str | None:

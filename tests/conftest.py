@@ -25,3 +25,24 @@ def run(project_dir):
         return runner.invoke(cli, ["--project", str(project_dir), *map(str, args)], input=input)
 
     return invoke
+
+
+# End-to-end tests that build whole projects, start Spark, Chromium or PostgreSQL, or run
+# the README and the demo: marked `slow` here, so that a plain `pytest` (which deselects
+# them, see pyproject.toml) stays quick; the README's test command and .ci/run run them all.
+SLOW_MODULES = {
+    "test_spark.py", "test_readme.py", "test_demo.py", "test_explain_truth.py", "test_html_chromium.py",
+    "test_detect_funnel.py", "test_rootcause_e2e.py", "test_realdata.py", "test_ingest_postgres.py",
+    "test_ingest_hypothesis.py",
+}
+SLOW_TESTS = {
+    "test_each_channel_gets_each_anomaly_once_and_a_failed_send_is_retried",
+    "test_twenty_concurrent_adds",
+    "test_prescreen_keeps_every_series_the_detector_reports",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in SLOW_MODULES or item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ctxmetrics.calendars import add_holidays, holiday_annotations, ics_annotations, import_ics, parse_years
+from ctxmetrics.timeline.calendars import add_holidays, holiday_annotations, ics_annotations, import_ics, parse_years
 from ctxmetrics.errors import TimelineError
-from ctxmetrics.timeline import edit_annotation, find_annotation, load_timeline
+from ctxmetrics.timeline.read import find_annotation, load_timeline
+from ctxmetrics.timeline.write import edit_annotation
 
 ICS = """\
 BEGIN:VCALENDAR
@@ -129,8 +130,8 @@ def test_invalid_ics_is_a_clear_error(adir, tmp_path):
 
 
 def test_holidays_can_be_scoped_to_the_segments_that_observe_them(tmp_path):
-    from ctxmetrics.calendars import add_holidays
-    from ctxmetrics.timeline import load_timeline
+    from ctxmetrics.timeline.calendars import add_holidays
+    from ctxmetrics.timeline.read import load_timeline
 
     added = add_holidays(tmp_path, "US", None, [2026], scope={"region": ["NA"]})
     assert added and all(e.scope == {"region": ("NA",)} for e in added)

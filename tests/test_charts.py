@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from ctxmetrics import charts
-from ctxmetrics.anomaly import Anomaly
-from ctxmetrics.charts import anomaly_chart_svg, anomaly_figure
-from ctxmetrics.timeline import Annotation
+from ctxmetrics.report import charts
+from ctxmetrics.models.anomaly import Anomaly
+from ctxmetrics.report.charts import anomaly_chart_svg, anomaly_figure
+from ctxmetrics.models.annotation import Annotation
 
 START = dt.date(2025, 9, 1)
 OUTAGE_DAY = dt.date(2025, 11, 3)

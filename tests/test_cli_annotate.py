@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ctxmetrics.timeline import load_timeline
+from ctxmetrics.timeline.read import load_timeline
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -70,7 +70,7 @@ def test_api_reads_return_polars(project_dir):
 
     (project_dir / "d.csv").write_text("date,metric,value,region\n2026-01-01,leads,3,NA\n2026-01-03,leads,4,NA\n")
     project = Project(project_dir)
-    from ctxmetrics.ingest import ingest_paths
+    from ctxmetrics.ingest.ingest import ingest_paths
 
     with project.store() as store:
         ingest_paths(store, [project_dir / "d.csv"], known_dimensions=project.config.dimensions)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import date
 from pathlib import Path
 
@@ -17,13 +16,11 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo") / "acme"
-    began = time.perf_counter()
     result = CliRunner().invoke(cli, ["demo", str(root)])
-    seconds = time.perf_counter() - began
     assert result.exit_code == 0, result.output
     report = CliRunner().invoke(cli, ["--project", str(root), "digest", "--format", "json"])
     assert report.exit_code == 0, report.output
-    return root, result, json.loads(report.output), seconds
+    return root, result, json.loads(report.output)
 
 
 def _find(anomalies, metric, segment, start, direction, slack=2):
@@ -52,7 +49,7 @@ def test_tagged_effects_are_linked_to_their_events(demo, metric, segment, start,
 
 
 def test_the_untagged_effect_is_unexplained(demo):
-    root, result, data, _ = demo
+    root, result, data = demo
     anomaly = _find(data["anomalies"], "leads", {"region": "APAC", "channel": "partner"}, date(2026, 1, 19), "down")
     assert anomaly["kind"] == "level_shift" and anomaly["causes"] == []
     assert anomaly["id"] in data["unexplained"]
@@ -62,7 +59,7 @@ def test_the_untagged_effect_is_unexplained(demo):
 
 
 def test_the_uniform_outage_reads_everywhere_alike(demo):
-    root, result, data, _ = demo
+    root, result, data = demo
     outage = _find(data["anomalies"], "leads", {}, date(2025, 9, 3), "down")
     assert outage["uniform"] is True and outage["drivers"] == []
     block = result.output.split("**Sign-up form outage** (outage)", 1)[1].split("\n\n", 1)[0]
@@ -72,7 +69,7 @@ def test_the_uniform_outage_reads_everywhere_alike(demo):
 @pytest.mark.xfail(strict=True, reason="measured: the episode detector (find_changes) does not flag the partner "
                    "rollup's -15% lasting shift of 2026-01-19; the detector before it did (issue 9 is still open)")
 def test_the_partner_migration_is_the_one_apac_partner_cell(demo):
-    root, result, data, _ = demo
+    root, result, data = demo
     partner = _find(data["anomalies"], "leads", {"channel": "partner"}, date(2026, 1, 19), "down")
     assert [d["segment"] for d in partner["drivers"]] == [{"region": "APAC", "channel": "partner"}]
     assert partner["drivers"][0]["share"] >= 0.9 and partner["uniform"] is False
@@ -87,16 +84,12 @@ def test_the_flopped_campaign_is_an_expected_effect_not_seen(demo):
 
 
 def test_prints_the_digest_and_writes_html(demo):
-    root, result, data, _ = demo
+    root, result, data = demo
     assert result.output.startswith("Created the demo project in")  # CliRunner mixes stderr in
     assert "# ctxmetrics digest: 2024-09-02 to 2026-02-28" in result.output
     assert f"**{len(data['events'])} business events from" in result.output
     html = (root / "digest.html").read_text(encoding="utf-8")
     assert html.count('<svg class="chart"') >= 10
-
-
-def test_runs_fast(demo):
-    assert demo[3] < 30
 
 
 def test_saved_query_runs_on_the_demo(demo):
@@ -125,7 +118,7 @@ def test_demo_refuses_an_existing_project(demo):
 
 
 def test_the_briefing_has_one_item_per_business_event(demo):
-    root, result, data, _ = demo
+    root, result, data = demo
     digest = result.output[result.output.index("# ctxmetrics digest"):]
     # The sign-up outage moved leads, MQL, SQL and opportunities: one item, with its funnel line.
     items = [line for line in digest.splitlines() if line[:1].isdigit() and "Sign-up form outage" in line]
@@ -138,7 +131,7 @@ def test_the_briefing_has_one_item_per_business_event(demo):
 
 
 def test_needs_action_first_and_recurring_holidays_below_the_unexpected(demo):
-    _, result, data, _ = demo
+    _, result, data = demo
     digest = result.output
     assert digest.index("## Needs action") < digest.index("## Explained")
     explained = [e for e in data["events"] if e["explained"]]

@@ -24,10 +24,10 @@ import datetime as dt
 import pytest
 
 from ctxmetrics.config import Config
-from ctxmetrics.ingest import ingest_paths
+from ctxmetrics.ingest.ingest import ingest_paths
 from ctxmetrics.project import Project
-from ctxmetrics.results import load_anomalies
-from ctxmetrics.scan import scan_project
+from ctxmetrics.store.results import load_anomalies
+from ctxmetrics.scan.scan import scan_project
 from ctxmetrics.synth import STAGES, Effect, generate_funnel
 
 START = dt.date(2025, 1, 6)

@@ -9,9 +9,9 @@ from datetime import date
 import pytest
 from click.testing import CliRunner
 
-from ctxmetrics.anomaly import Anomaly, Cause
+from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.cli import cli
-from ctxmetrics.digest import importance, summary_line, tag_command
+from ctxmetrics.wording import summary_line, tag_command
 from ctxmetrics.config import DEMO_CONFIG_TEXT
 from ctxmetrics.project import Project, init_project
 
@@ -61,8 +61,10 @@ UNTAGGED = Anomaly(
 
 def make_project(root, anomalies=(CAMPAIGN, OUTAGE, UNTAGGED)) -> Project:
     """A project with ~5 months of generated funnel data, a timeline and stored anomalies."""
-    from ctxmetrics.ingest import ingest_paths
-    from ctxmetrics.scan import _save
+    from ctxmetrics.ingest.ingest import ingest_paths
+    from ctxmetrics.scan.effects import expected_effects
+    from ctxmetrics.store.results import save_effects, save_scan
+    from ctxmetrics.timeline.read import load_timeline
     from ctxmetrics.synth import generate_funnel
 
     root = init_project(root, DEMO_CONFIG_TEXT)
@@ -72,8 +74,10 @@ def make_project(root, anomalies=(CAMPAIGN, OUTAGE, UNTAGGED)) -> Project:
     project = Project(root)
     with project.store() as store:
         ingest_paths(store, [data], known_dimensions=project.config.dimensions)
+        effects = expected_effects(project, store, load_timeline(project.annotations_dir, project.config.timezone), list(anomalies))
         with store.transaction():
-            _save(store, list(anomalies), ["leads"], [("leads", "", "x")], project.config)
+            save_scan(store, list(anomalies), ["leads"], [("leads", "", "x")], project.config)
+            save_effects(store, effects)
     return project
 
 
@@ -88,8 +92,8 @@ def digest(project, *args):
 
 
 def test_ranking_is_score_times_log_volume():
-    assert importance(OUTAGE) > importance(UNTAGGED) > importance(CAMPAIGN)
-    assert importance(CAMPAIGN) == pytest.approx(8.0 * 3.9318, rel=1e-3)
+    assert OUTAGE.importance > UNTAGGED.importance > CAMPAIGN.importance
+    assert CAMPAIGN.importance == pytest.approx(8.0 * 3.9318, rel=1e-3)
 
 
 def test_summary_line_names_the_change_and_its_top_cause():

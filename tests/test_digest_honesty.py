@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from ctxmetrics.anomaly import Anomaly, Cause
+from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.cli import cli
 from ctxmetrics.wording import where_text
-from ctxmetrics.effect import measure_window
+from ctxmetrics.explain.effect import measure_window
 from ctxmetrics.project import Project, init_project
 
 START = dt.date(2014, 9, 1)
@@ -32,7 +32,9 @@ def passengers(halve_christmas: bool, seed: int = 3) -> tuple[list[dt.date], lis
 
 def passenger_project(root, halve_christmas: bool, anomalies=(), title: str = "Christmas 2014") -> Project:
     """A one-metric project (no leads) with a Christmas holiday that names no metric."""
-    from ctxmetrics.scan import _save
+    from ctxmetrics.scan.effects import expected_effects
+    from ctxmetrics.store.results import save_effects, save_scan
+    from ctxmetrics.timeline.read import load_timeline
 
     root = init_project(root)
     (root / "annotations" / "holidays.yaml").write_text(
@@ -44,12 +46,14 @@ def passenger_project(root, halve_christmas: bool, anomalies=(), title: str = "C
     data.write_text("date,metric,value\n" + "".join(f"{d},passengers,{v}\n" for d, v in zip(days, values)),
                     encoding="utf-8")
     project = Project(root)
-    from ctxmetrics.ingest import ingest_paths
+    from ctxmetrics.ingest.ingest import ingest_paths
 
     with project.store() as store:
         ingest_paths(store, [data])
+        effects = expected_effects(project, store, load_timeline(project.annotations_dir, project.config.timezone), list(anomalies))
         with store.transaction():
-            _save(store, list(anomalies), ["passengers"], [("passengers", "", "x")], project.config)
+            save_scan(store, list(anomalies), ["passengers"], [("passengers", "", "x")], project.config)
+            save_effects(store, effects)
     return project
 
 

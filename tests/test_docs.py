@@ -14,7 +14,9 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
 def all_commands(group: click.Group, prefix=()):
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
         path = (*prefix, name)
         if isinstance(command, click.Group):
             yield from all_commands(command, path)
@@ -38,3 +40,16 @@ def test_command_help_has_an_example_and_is_documented(path):
     assert "Example:" in result.output
     name = " ".join(path)
     assert f"ctxmetrics {name}" in README or f"`{name} " in README
+
+
+def test_every_command_module_is_in_the_lazy_table():
+    """`cli.COMMANDS` names each command's module; a command missing there would not be listed."""
+    import importlib
+    import pkgutil
+
+    import ctxmetrics.cli as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"ctxmetrics.cli.{module.name}")
+    registered = {name: command.callback.__module__.rsplit(".", 1)[1] for name, command in cli.commands.items()}
+    assert registered == package.COMMANDS

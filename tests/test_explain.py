@@ -6,11 +6,11 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from ctxmetrics.anomaly import Anomaly
+from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.config import Config, MetricDef
-from ctxmetrics.explain import coverage, explain_anomalies, missing_effects
-from ctxmetrics.series import SeriesSet
-from ctxmetrics.timeline import Annotation
+from ctxmetrics.explain.explain import coverage, explain_anomalies, missing_effects
+from ctxmetrics.models.series import SeriesSet
+from ctxmetrics.models.annotation import Annotation
 
 START = dt.date(2026, 1, 1)
 DAYS = 120

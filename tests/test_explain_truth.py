@@ -47,14 +47,14 @@ from dataclasses import dataclass, field
 import pytest
 
 from ctxmetrics.config import Config
-from ctxmetrics.explain import coverage, missing_effects
-from ctxmetrics.ingest import ingest_paths
+from ctxmetrics.explain.explain import coverage, missing_effects
+from ctxmetrics.ingest.ingest import ingest_paths
 from ctxmetrics.config import DEMO_CONFIG_TEXT
 from ctxmetrics.project import Project, init_project
-from ctxmetrics.results import load_anomalies
-from ctxmetrics.scan import scan_project
+from ctxmetrics.store.results import load_anomalies
+from ctxmetrics.scan.scan import scan_project
 from ctxmetrics.synth import Effect, generate_funnel
-from ctxmetrics.timeline import add_annotation
+from ctxmetrics.timeline.write import add_annotation
 
 D = dt.date
 FUNNEL = ("leads", "mql", "sql", "opportunities", "won")
@@ -212,7 +212,7 @@ def test_decoy_campaigns_show_up_as_missing_effects(projects):
     config = Config(funnel=FUNNEL)
     for seed, project in projects.items():
         anomalies = _evaluate(project)[0]
-        from ctxmetrics.timeline import load_timeline
+        from ctxmetrics.timeline.read import load_timeline
 
         events = load_timeline(project.annotations_dir, "UTC")
         missing = {m["annotation_id"] for m in missing_effects(events, anomalies, config, (D(2025, 1, 1), D(2026, 12, 31)))}

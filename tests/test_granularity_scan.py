@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from ctxmetrics import periods
+from ctxmetrics.models import periods
 from ctxmetrics.cli import cli
 
 REALDATA = Path("/work/shared/realdata/formats")
@@ -129,8 +129,8 @@ def test_real_monthly_files_are_scanned_as_find_changes_sees_them(tmp_path, name
 
     from ctxmetrics.detect import find_changes
     from ctxmetrics.project import Project
-    from ctxmetrics.scan import scan_project
-    from ctxmetrics.series import build_series_set
+    from ctxmetrics.scan.scan import scan_project
+    from ctxmetrics.store.series import build_series_set
 
     path = REALDATA / f"{name}.csv"
     if not path.exists():
@@ -158,7 +158,7 @@ def test_real_monthly_files_are_scanned_as_find_changes_sees_them(tmp_path, name
 
 
 def _stored(project):
-    from ctxmetrics.results import load_anomalies
+    from ctxmetrics.store.results import load_anomalies
 
     with project.store(read_only=True) as store:
         return load_anomalies(store)
@@ -178,8 +178,8 @@ def test_periods_round_trip(granularity):
 
 
 def test_a_month_is_known_only_when_days_off_cover_half_of_it():
-    from ctxmetrics.scan import segment_masks
-    from ctxmetrics.timeline import Annotation
+    from ctxmetrics.scan.scan import segment_masks
+    from ctxmetrics.models.annotation import Annotation
 
     def event(kind, first, last):
         return Annotation(id=f"{kind}-{first}", title=kind, type=kind, start=first, end=last)

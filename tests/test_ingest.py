@@ -209,14 +209,14 @@ def _long_frame():
 
 def _ingest(tmp_path, name, files, use_fast=True):
     """Ingest each file in turn into a new store: [IngestResult...], sorted rows."""
-    import ctxmetrics.ingest as ingest
-    from ctxmetrics.store import Store
+    import ctxmetrics.ingest.ingest as ingest
+    from ctxmetrics.store.database import Store
 
     fast_long = ingest._fast_long if use_fast else (lambda *a: None)
     results = []
     with Store(tmp_path / f"{name}.duckdb") as store:
         for path in files:
-            assert (fast_long(store.con, ingest._source(path), [], []) is not None) == use_fast
+            assert (fast_long(store, ingest._source(path), [], []) is not None) == use_fast
             original, ingest._fast_long = ingest._fast_long, fast_long
             try:
                 results.append(ingest.ingest_paths(store, [path]))

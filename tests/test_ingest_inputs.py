@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from ctxmetrics.cli import cli
 from ctxmetrics.project import Project, init_project
-from ctxmetrics.store import Store
+from ctxmetrics.store.database import Store
 
 REALDATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "realdata" / "formats"
 GOOD = "date,metric,value,region,channel\n2026-03-01,leads,10,EMEA,paid\n2026-03-01,leads,5,EMEA,organic\n"
@@ -245,7 +245,7 @@ def test_midnight_timestamps_keep_a_monthly_series_monthly(tmp_path):
 
 
 def test_as_rollup_keeps_a_total_next_to_the_breakdown_without_double_counting(project):
-    from ctxmetrics.series import build_series_set
+    from ctxmetrics.store.series import build_series_set
 
     totals = project / "finance.csv"
     totals.write_text("date,metric,value,region\n2026-03-01,leads,20,EMEA\n2026-03-02,leads,22,EMEA\n")

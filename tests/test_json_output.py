@@ -8,7 +8,7 @@ import json
 
 from click.testing import CliRunner
 
-from ctxmetrics.anomaly import Anomaly
+from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.cli import cli
 from ctxmetrics.project import Project
 

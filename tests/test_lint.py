@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ctxmetrics.timeline import Problem, lint_timeline
+from ctxmetrics.timeline.read import Problem, lint_timeline
 
 TODAY = date(2026, 5, 1)
 

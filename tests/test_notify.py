@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from click.testing import CliRunner
 
-from ctxmetrics.channels import Channel, parse_channels
+from ctxmetrics.report.channels import Channel, parse_channels
 from ctxmetrics.cli import cli
 from ctxmetrics.errors import ConfigError
 
@@ -231,7 +231,7 @@ def test_bad_channel_entries_name_the_field(tmp_path, entry, message):
 
 
 def test_channel_filters():
-    from ctxmetrics.anomaly import Anomaly
+    from ctxmetrics.models.anomaly import Anomaly
 
     a = Anomaly("leads", {"region": "EMEA", "channel": "paid"}, "spike", "down", date(2025, 1, 1), date(2025, 1, 2),
                 100.0, 50.0, -50.0, 9.0)

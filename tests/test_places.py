@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ctxmetrics.anomaly import Anomaly
-from ctxmetrics.places import change_places
-from ctxmetrics.segments import segment_key
-from ctxmetrics.why import WhyAnswer, format_answer
+from ctxmetrics.models.anomaly import Anomaly
+from ctxmetrics.explain.places import change_places
+from ctxmetrics.models.segments import segment_key
+from ctxmetrics.report.why import WhyAnswer, format_answer
 
 CELL = {"region": "APAC", "channel": "partner"}
 

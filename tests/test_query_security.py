@@ -186,7 +186,7 @@ def test_ordinary_errors_are_not_called_refusals(world):
 def test_every_read_opens_the_store_locked(world, monkeypatch):
     """why, digest, query and the Python API's reads open the store only with the
     read-only settings; a writer (ingest) at least never auto-installs extensions."""
-    from ctxmetrics.store import READ_ONLY_SETTINGS
+    from ctxmetrics.store.database import READ_ONLY_SETTINGS
 
     root = world[0]
     opened = []

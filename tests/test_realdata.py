@@ -24,10 +24,10 @@ pytestmark = pytest.mark.skipif(
 def _project(tmp_path: Path, name: str, tz: str, frame, metric: str, events: list[dict]):
     import polars as pl
 
-    from ctxmetrics.ingest import ingest_paths
+    from ctxmetrics.ingest.ingest import ingest_paths
     from ctxmetrics.project import Project, init_project
-    from ctxmetrics.scan import scan_project
-    from ctxmetrics.timeline import add_annotation
+    from ctxmetrics.scan.scan import scan_project
+    from ctxmetrics.timeline.write import add_annotation
 
     root = init_project(tmp_path / name, f"timezone: {tz}\ndimensions: [site]\nmetrics:\n  {metric}: {{type: count}}\n")
     frame.with_columns(pl.lit(name).alias("site")).write_csv(root / "data.csv")
@@ -41,7 +41,7 @@ def _project(tmp_path: Path, name: str, tz: str, frame, metric: str, events: lis
     with project.store() as store:
         ingest_paths(store, [root / "data.csv"], fmt="wide", dims=["site"])
     scan_project(project)
-    from ctxmetrics.results import load_anomalies
+    from ctxmetrics.store.results import load_anomalies
 
     with project.store(read_only=True) as store:
         return [a for a in load_anomalies(store) if not a.segment]  # the total; site=<name> is the same series

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ctxmetrics.rootcause import localize, window_expectation
+from ctxmetrics.explain.rootcause import localize, window_expectation
 
 REGIONS = ("NA", "EMEA", "APAC", "LATAM", "ANZ", "MEA")
 CHANNELS = ("paid", "organic", "partner", "events", "email")

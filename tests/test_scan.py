@@ -6,13 +6,14 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from ctxmetrics.ingest import ingest_paths
+from ctxmetrics.ingest.ingest import ingest_paths
 from ctxmetrics.project import Project
-from ctxmetrics.results import load_anomalies
-from ctxmetrics.scan import known_masks, scan_project
-from ctxmetrics.series import build_series_set
+from ctxmetrics.store.results import load_anomalies
+from ctxmetrics.scan.scan import known_masks, scan_project
+from ctxmetrics.store.series import build_series_set
 from ctxmetrics.synth import Effect, generate_funnel
-from ctxmetrics.timeline import add_annotation, load_timeline
+from ctxmetrics.timeline.read import load_timeline
+from ctxmetrics.timeline.write import add_annotation
 
 OUTAGE = Effect(
     metric="leads", segment={}, start=dt.date(2025, 9, 3), end=dt.date(2025, 9, 4), kind="spike", magnitude=-0.9, label="outage"
@@ -145,7 +146,7 @@ def test_fingerprints_match_hashing_each_row_alone(project):
     from dataclasses import asdict
 
     from ctxmetrics.detect import DETECTOR
-    from ctxmetrics.scan import fingerprint_rows
+    from ctxmetrics.scan.scan import fingerprint_rows
 
     settings = project.config.detection_for("win_rate")
     with project.store(read_only=True) as store:
@@ -165,8 +166,8 @@ def test_fingerprints_match_hashing_each_row_alone(project):
 def test_days_missing_from_the_export_are_gaps_not_anomalies(project_dir):
     import polars as pl
 
-    from ctxmetrics.results import load_gaps
-    from ctxmetrics.why import format_answer, why
+    from ctxmetrics.store.results import load_gaps
+    from ctxmetrics.report.why import format_answer, why
 
     project = Project(project_dir)
     frame = generate_funnel(7, days=365, effects=[]).frame

@@ -16,8 +16,8 @@ import yaml
 
 from ctxmetrics.demo import build_demo
 from ctxmetrics.project import Project, init_project
-from ctxmetrics.results import load_anomalies
-from ctxmetrics.scan import scan_project
+from ctxmetrics.store.results import load_anomalies
+from ctxmetrics.scan.scan import scan_project
 from ctxmetrics.synth import many_series
 
 
@@ -180,7 +180,7 @@ def test_generated_store_same_anomalies_and_fingerprints(spark, generated, tmp_p
 def test_monthly_metrics_and_separate_rollups_scan_alike_on_both_engines(spark, tmp_path):
     """Spark leaves weekly/monthly metrics and separate rollups to the local engine: the
     same anomalies, at the same granularity, whichever engine the scan is asked for."""
-    from ctxmetrics.ingest import ingest_paths
+    from ctxmetrics.ingest.ingest import ingest_paths
 
     rng = np.random.default_rng(21)
     root = init_project(tmp_path / "mixed", "dimensions: [region]\n")
@@ -212,8 +212,8 @@ def test_monthly_metrics_and_separate_rollups_scan_alike_on_both_engines(spark, 
 def test_linking_rows_cover_children_and_scope_parents_only():
     """The rows Spark returns for linking: an anomaly's segment, its children, and (for
     dimensions an annotation is scoped on) its parents and their narrowings."""
-    from ctxmetrics.anomaly import Anomaly
-    from ctxmetrics.engines.linking_rows import needed, wanted_signatures
+    from ctxmetrics.models.anomaly import Anomaly
+    from ctxmetrics.scan.engines.linking_rows import needed, wanted_signatures
 
     anomaly = Anomaly("leads", {"region": "EMEA", "channel": "paid"}, "spike", "up", FIRST_DAY, FIRST_DAY, 1, 2, 100, 9)
     scoped = frozenset({"channel"})  # some annotation is scoped on channel

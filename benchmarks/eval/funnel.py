@@ -80,10 +80,10 @@ def tally_funnel(effects: list, anomalies: list) -> Tally:
 
 def scan_funnel(seed: int, effects: list) -> list:
     """Anomalies of a scanned project holding the generated funnel."""
-    from ctxmetrics.ingest import ingest_paths
+    from ctxmetrics.ingest.ingest import ingest_paths
     from ctxmetrics.project import Project, init_project
-    from ctxmetrics.results import load_anomalies
-    from ctxmetrics.scan import scan_project
+    from ctxmetrics.store.results import load_anomalies
+    from ctxmetrics.scan.scan import scan_project
     from ctxmetrics.synth import generate_funnel
 
     with tempfile.TemporaryDirectory() as folder:

@@ -3,6 +3,7 @@ and formats its result; heavy libraries are imported inside commands so that rea
 commands start fast."""
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
@@ -26,8 +27,26 @@ class ProjectRef:
         return self._project
 
 
+# Command name -> the module under ctxmetrics/cli that defines it. A command's module is
+# imported only when that command runs (or help lists it), so `why` loads no other command.
+COMMANDS = {
+    "init": "data", "ingest": "data", "query": "data", "scan": "scan", "annotate": "annotate",
+    "digest": "report", "demo": "report", "why": "why",
+    "notify": "notify", "mute": "notify", "unmute": "notify", "run": "notify",
+}
+
+
 class CtxGroup(click.Group):
-    """Turns library errors into one-line messages with exit code 1, never a traceback."""
+    """Loads each command's module on first use; turns library errors into one-line
+    messages with exit code 1, never a traceback."""
+
+    def list_commands(self, ctx):
+        return sorted(set(self.commands) | set(COMMANDS))
+
+    def get_command(self, ctx, name):
+        if name not in self.commands and name in COMMANDS:
+            importlib.import_module(f"ctxmetrics.cli.{COMMANDS[name]}")  # registers itself on `cli`
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx):
         try:
@@ -53,7 +72,7 @@ DAY = click.DateTime(formats=["%Y-%m-%d"])  # a date option: YYYY-MM-DD
 
 def parse_segment_option(ctx, param, pairs):
     """Click callback of a repeated `--segment DIM=VALUE`: the segment as a dict."""
-    from ctxmetrics.segments import parse_segment
+    from ctxmetrics.models.segments import parse_segment
 
     try:
         return parse_segment(pairs)
@@ -79,10 +98,3 @@ def cli(ctx, project_dir):
 def main():
     cli.main(prog_name="ctxmetrics")  # standalone mode: click exits with the command's code
 
-
-# Command modules register themselves on `cli`; imported last to avoid a cycle.
-from ctxmetrics.cli import data, scan  # noqa: E402,F401
-from ctxmetrics.cli import annotate  # noqa: E402,F401
-from ctxmetrics.cli import report  # noqa: E402,F401
-from ctxmetrics.cli import why  # noqa: E402,F401
-from ctxmetrics.cli import notify  # noqa: E402,F401

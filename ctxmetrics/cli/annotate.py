@@ -13,7 +13,7 @@ from ctxmetrics.cli import cli, pass_project
 from ctxmetrics.config import EVENT_TYPES, EXPECTS
 from ctxmetrics.errors import StoreLocked
 
-# ctxmetrics.timeline (and yaml) is imported inside the commands: every ctxmetrics
+# ctxmetrics.timeline.read (and yaml) is imported inside the commands: every ctxmetrics
 # command loads this module, and `why` or `query` must not pay for the timeline.
 
 OPTIONAL_FIELDS = ("scope", "metrics", "expect", "owner", "links", "tags", "notes")
@@ -23,13 +23,19 @@ def _scope(ctx, param, pairs: tuple[str, ...]) -> dict[str, list[str]] | None:
     """`--scope region=EMEA,APAC --scope channel=paid` -> {region: [EMEA, APAC], channel: [paid]}."""
     if not pairs:
         return None
+    from ctxmetrics.models.segments import split_pair
+
+    form = "dimension=value[,value]"
     scope: dict[str, list[str]] = {}
     for pair in pairs:
-        dim, sep, values = pair.partition("=")
+        try:
+            dim, values = split_pair(pair, form)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
         names = [v.strip() for v in values.split(",") if v.strip()]
-        if not sep or not dim.strip() or not names:
-            raise click.BadParameter(f"'{pair}' is not of the form dimension=value[,value].")
-        scope.setdefault(dim.strip(), []).extend(v for v in names if v not in scope.get(dim.strip(), []))
+        if not names:
+            raise click.BadParameter(f"'{pair}' is not of the form {form}.")
+        scope.setdefault(dim, []).extend(v for v in names if v not in scope.get(dim, []))
     return scope
 
 
@@ -103,7 +109,7 @@ def add(ref, title, event_type, start, end, event_id, **fields):
         ctxmetrics annotate add "Spring promo, 20% off" --type campaign \\
             --start 2026-03-01 --end 2026-03-14 --scope region=EMEA --metric leads --expect up
     """
-    from ctxmetrics.timeline import add_annotation
+    from ctxmetrics.timeline.write import add_annotation
 
     project = ref.get()
     event = add_annotation(
@@ -126,7 +132,8 @@ def start(ref, title, event_type, event_id, **fields):
     Example:
         ctxmetrics annotate start "Sign-up page down" --type outage --scope channel=web
     """
-    from ctxmetrics.timeline import add_annotation, now_in
+    from ctxmetrics.timeline.read import now_in
+    from ctxmetrics.timeline.write import add_annotation
 
     project = ref.get()
     tz = project.config.timezone
@@ -149,7 +156,8 @@ def end(ref, annotation_id, when):
     Example:
         ctxmetrics annotate end sign-up-page-down
     """
-    from ctxmetrics.timeline import end_annotation, now_in
+    from ctxmetrics.timeline.read import now_in
+    from ctxmetrics.timeline.write import end_annotation
 
     project = ref.get()
     tz = project.config.timezone
@@ -170,7 +178,7 @@ def list_events(ref, since, event_type, as_json):
         ctxmetrics annotate list --since 2026-01-01 --type campaign
         ctxmetrics annotate list --json
     """
-    from ctxmetrics.timeline import load_timeline, parse_when
+    from ctxmetrics.timeline.read import load_timeline, parse_when
 
     project = ref.get()
     tz = project.config.timezone
@@ -206,12 +214,13 @@ def show(ref, annotation_id):
     Example:
         ctxmetrics annotate show spring-promo-20-off
     """
-    from ctxmetrics.timeline import find_annotation
+    from ctxmetrics.timeline.read import find_annotation
+    from ctxmetrics.timeline.write import annotation_yaml
 
     project = ref.get()
     event = find_annotation(project.annotations_dir, annotation_id, project.config.timezone)
     click.echo(f"# {_shown(event.path)}:{event.line}")
-    click.echo(event.to_yaml(), nl=False)
+    click.echo(annotation_yaml(event), nl=False)
 
 
 @annotate.command()
@@ -232,7 +241,7 @@ def edit(ref, annotation_id, new_id, title, event_type, start, end, clear, **fie
         ctxmetrics annotate edit spring-promo --end 2026-03-21 --scope region=EMEA,APAC
         ctxmetrics annotate edit spring-promo --clear owner
     """
-    from ctxmetrics.timeline import edit_annotation
+    from ctxmetrics.timeline.write import edit_annotation
 
     changes = _given({"id": new_id, "title": title, "type": event_type, "start": start, **fields})
     if end is not None:
@@ -255,7 +264,8 @@ def rm(ref, annotation_id):
     Example:
         ctxmetrics annotate rm spring-promo-20-off
     """
-    from ctxmetrics.timeline import find_annotation, remove_annotation
+    from ctxmetrics.timeline.read import find_annotation
+    from ctxmetrics.timeline.write import remove_annotation
 
     project = ref.get()
     event = find_annotation(project.annotations_dir, annotation_id, project.config.timezone)
@@ -289,7 +299,7 @@ def lint(ctx, ref):
     Example:
         ctxmetrics annotate lint
     """
-    from ctxmetrics.timeline import lint_timeline
+    from ctxmetrics.timeline.read import lint_timeline
 
     project = ref.get()
     metrics, dimensions = _known_names(project)
@@ -320,7 +330,7 @@ def holidays(ref, country, subdiv, years, scope):
         ctxmetrics annotate holidays --country US --years 2025-2026 --scope region=NA
         ctxmetrics annotate holidays --country DE --subdiv BY --years 2026 --scope region=EMEA
     """
-    from ctxmetrics.calendars import add_holidays, parse_years
+    from ctxmetrics.timeline.calendars import add_holidays, parse_years
 
     project = ref.get()
     added = add_holidays(
@@ -343,7 +353,7 @@ def import_calendar(ref, ics_file, event_type):
     Example:
         ctxmetrics annotate import offsites.ics --type offsite
     """
-    from ctxmetrics.calendars import import_ics
+    from ctxmetrics.timeline.calendars import import_ics
 
     project = ref.get()
     added, updated = import_ics(project.annotations_dir, ics_file, event_type, project.config.timezone)

@@ -33,7 +33,7 @@ def init(directory, more_samples, samples):
         raise click.UsageError("Files after the folder are the --from files: ctxmetrics init DIR --from FILE…")
     samples = (*samples, *more_samples)
     if samples:
-        from ctxmetrics.infer import infer_config_text
+        from ctxmetrics.ingest.infer import infer_config_text
 
         root = init_project(directory, infer_config_text(samples))
     else:
@@ -88,7 +88,7 @@ def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, metric_name, 
         ctxmetrics ingest --db postgresql://localhost/crm --format events \\
             --sql "SELECT opportunity_id AS entity_id, stage, changed_at AS ts FROM stage_history"
     """
-    from ctxmetrics.ingest import check_files, ingest_frame, ingest_paths
+    from ctxmetrics.ingest.ingest import check_files, ingest_frame, ingest_paths
 
     if bool(sql) != bool(db):
         raise click.UsageError("--sql and --db go together.")
@@ -100,7 +100,7 @@ def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, metric_name, 
     options = dict(fmt=fmt, dims=dims, columns=columns, metric=metric_name, date_format=date_format)
     project = ref.get()
     if sql:
-        from ctxmetrics.sql_source import read_query
+        from ctxmetrics.store.sql_source import read_query
 
         frame = read_query(db, sql)  # before the store's lock: a slow query must not hold it
         with project.store() as store:
@@ -147,8 +147,8 @@ def query(ref, sql_or_name, as_json, as_csv, parquet_file, params):
         ctxmetrics query weekly_conversion --parquet weekly.parquet
         ctxmetrics query "select * from observations where metric = $m" --param m=leads
     """
-    from ctxmetrics import output
-    from ctxmetrics.queries import resolve_query
+    from ctxmetrics.report import output
+    from ctxmetrics.store.queries import resolve_query
 
     if sum(map(bool, (as_json, as_csv, parquet_file))) > 1:
         raise click.UsageError("Use just one of --json, --csv or --parquet.")
@@ -162,7 +162,7 @@ def query(ref, sql_or_name, as_json, as_csv, parquet_file, params):
     sql = resolve_query(project.queries_dir, sql_or_name)
     with project.store(read_only=True) as store:
         if parquet_file is not None:
-            from ctxmetrics.queries import write_parquet
+            from ctxmetrics.store.queries import write_parquet
 
             rows = write_parquet(store, sql, bound or None, parquet_file)
             click.echo(f"Wrote {rows:,} row{'s' if rows != 1 else ''} to {parquet_file}.")

@@ -22,7 +22,7 @@ def notify(ctx, ref, dry_run):
         ctxmetrics notify --dry-run
         ctxmetrics notify
     """
-    from ctxmetrics.notify import notify as send, report_lines
+    from ctxmetrics.report.notify import notify as send, report_lines
 
     report = send(ref.get(), dry_run=dry_run)
     for result in report.results:
@@ -52,7 +52,7 @@ def mute(ref, anomaly_id, metric, segment, until, show):
         ctxmetrics mute --segment channel=partner --until 2026-03-31
         ctxmetrics mute --list
     """
-    from ctxmetrics.mutes import Mute, active_mutes, add_mute
+    from ctxmetrics.report.mutes import Mute, active_mutes, add_mute
 
     project = ref.get()
     if show:
@@ -85,7 +85,7 @@ def unmute(ref, anomaly_id, metric, segment):
     """
     import datetime as dt
 
-    from ctxmetrics.mutes import Mute, remove_mute
+    from ctxmetrics.report.mutes import Mute, remove_mute
 
     target = Mute.of(anomaly_id, metric, segment, dt.date.max)
     with ref.get().store() as store:
@@ -109,9 +109,9 @@ def run(ctx, ref):
         ctxmetrics run
         0 7 * * * cd /srv/metrics && ctxmetrics run
     """
-    from ctxmetrics.inbox import ingest_new
-    from ctxmetrics.notify import RUN_CHANNEL, channels_of, notify as send, report_lines
-    from ctxmetrics.scan import scan_project
+    from ctxmetrics.ingest.inbox import ingest_new
+    from ctxmetrics.report.notify import RUN_CHANNEL, channels_of, notify as send, report_lines
+    from ctxmetrics.scan.scan import scan_project
 
     project = ref.get()
     channels = channels_of(project)  # a bad notify: entry fails before any work

@@ -36,13 +36,13 @@ def digest(ctx, ref, since, until, fmt, output, limit, fail_on_unexplained):
         ctxmetrics digest --format json --since 2026-03-09 --until 2026-03-15
         ctxmetrics digest --since 2026-03-09 --fail-on-unexplained || notify-team
     """
-    from ctxmetrics.digest import build_digest, render_json, render_markdown
+    from ctxmetrics.report.digest import build_digest, render_json, render_markdown
 
     project = ref.get()
     report = build_digest(project, since.date() if since else None, until.date() if until else None,
                           limit=limit or None)
     if fmt == "html":
-        from ctxmetrics.report_html import build_charts, render_html
+        from ctxmetrics.report.report_html import build_charts, render_html
 
         text = render_html(report, build_charts(project, report))
     elif fmt == "json":

@@ -32,7 +32,7 @@ def scan(ref, metrics, engine, output_parquet):
         ctxmetrics scan --metric leads --metric won
         ctxmetrics scan --engine spark --output-parquet results/
     """
-    from ctxmetrics.scan import scan_project
+    from ctxmetrics.scan.scan import scan_project
 
     project = ref.get()
     if sys.stderr.isatty():
@@ -54,7 +54,7 @@ def scan(ref, metrics, engine, output_parquet):
         f"({result.rescanned:,} changed since the last scan, {result.candidates:,} passed the pre-screen): "
         f"{result.anomalies} anomalies, {result.explained} linked to context."
     )
-    from ctxmetrics.periods import unit
+    from ctxmetrics.models.periods import unit
 
     for metric, granularity in sorted(result.granularities.items()):
         click.echo(f"{metric} is {granularity} data: judged one value per {unit(granularity)}.")
@@ -63,7 +63,7 @@ def scan(ref, metrics, engine, output_parquet):
             f"{result.too_small:,} series too small to ever show a change "
             "(too few events for even a drop to zero to be significant) were not judged."
         )
-    from ctxmetrics.results import gap_text
+    from ctxmetrics.store.results import gap_text
 
     for metric, days in result.gaps.items():
         click.echo(f"Data gap: {gap_text(metric, days)} (unknown days, not zeros).")

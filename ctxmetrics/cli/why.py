@@ -35,7 +35,7 @@ def why(ref, metric, segment, on, since, until, as_json, confirm, reject):
     on, since, until = (d.date() if d is not None else None for d in (on, since, until))
     project = ref.get()
     if confirm or reject:
-        from ctxmetrics.why import headline, record
+        from ctxmetrics.report.why import headline, record
 
         verdict = "confirmed" if confirm else "rejected"
         anomaly, title = record(project, metric, segment, confirm or reject, verdict, on, since, until)
@@ -44,12 +44,12 @@ def why(ref, metric, segment, on, since, until, as_json, confirm, reject):
         click.echo(f"Recorded: '{one_line(title)}' {verdict} as the cause of {headline(anomaly)}.")
         click.echo("The next 'ctxmetrics scan' keeps this verdict.")
         return
-    from ctxmetrics.why import format_answer
-    from ctxmetrics.why import why as explain
+    from ctxmetrics.report.why import format_answer
+    from ctxmetrics.report.why import why as explain
 
     answer = explain(project, metric, segment, on, since, until)
     if as_json:
-        from ctxmetrics.output import finite_json, null_note
+        from ctxmetrics.report.output import finite_json, null_note
 
         text, replaced = finite_json(answer.to_json())
         click.echo(text)

@@ -1,4 +1,2 @@
-"""The records the pipeline passes along (anomalies, changes, annotations): plain data, no I/O.
-
-May import: the standard library only (no duckdb, polars, yaml or file access).
-"""
+"""The records the pipeline passes along (anomalies, changes, annotations, series): plain data, no I/O.
+May import: the standard library and numpy only (no duckdb, polars, yaml or file access), never machinery."""

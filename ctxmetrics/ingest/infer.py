@@ -1,0 +1,174 @@
+"""`ctxmetrics init --from FILE…`: a project file written for the user's own data files.
+
+It looks at the columns and values: which column holds the date (and whether rows have a
+time of day), whether the file is long (a metric column), one series (date + value) or
+wide (one numeric column per metric), which columns are dimensions, each metric's type
+(non-negative integers are counts, anything else a gauge) and its granularity.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import polars as pl
+import yaml
+
+from ctxmetrics.config import Config
+from ctxmetrics.ingest.dates import BadCell, granularity_of, parse_days
+from ctxmetrics.errors import InputError
+from ctxmetrics.ingest.ingest import DATE_NAMES, ROW, VALUE_NAMES, check_files, read_table
+
+# Stages in funnel order: metrics are given a funnel only when their names are such stages.
+FUNNEL_STAGES = (
+    "impressions", "visits", "sessions", "signups", "trials", "leads", "mql", "sql",
+    "opportunities", "proposals", "deals", "won", "customers",
+)
+SAMPLE_ROWS = 100_000  # enough rows to see every column's kind; large files are not read whole
+
+
+@dataclass
+class _Found:
+    """What one file shows."""
+
+    fmt: str
+    date: str
+    value: str | None
+    dims: list[str]
+    metrics: dict[str, pl.Series] = field(default_factory=dict)  # name -> values
+    timed: bool = False
+    granularity: str | None = None
+
+
+def infer_config_text(paths: Sequence[Path | str]) -> str:
+    """The commented text of a ctxmetrics.yaml fitted to `paths`.
+
+    Raises:
+        InputError: a file cannot be read, or has no date column or no numbers.
+    """
+    found = [_look_at(src) for src in check_files(paths)]
+    return _render(found, [Path(p).name for p in paths])
+
+
+def _look_at(src) -> _Found:
+    raw = read_table(src).head(SAMPLE_ROWS)
+    columns = [c for c in raw.columns if c != ROW]
+    date = next((c for c in DATE_NAMES if c in columns), None) or _date_like(raw, columns)
+    if date is None:
+        raise InputError(f"{src.path}: no date column found (looked for {', '.join(DATE_NAMES)} and ISO dates).")
+    try:
+        days, timed = parse_days(raw[date], Config.timezone)
+    except BadCell as bad:
+        raise InputError(
+            f"{src.path}: column '{date}': {raw[date][bad.index]!r} {bad.what}; "
+            "write the project file by hand with date_format."
+        ) from None
+    others = [c for c in columns if c != date]
+    if "metric" in others:
+        value = next((c for c in VALUE_NAMES if c in others), None)
+        if value is None:
+            raise InputError(f"{src.path}: a metric column but no value column ({', '.join(VALUE_NAMES)}).")
+        values = _numbers(raw[value])
+        metrics = {str(m): values.filter(raw["metric"].cast(pl.Utf8) == m) for m in raw["metric"].cast(pl.Utf8).unique().drop_nulls().sort()}
+        found = _Found("long", date, value, [c for c in others if c not in ("metric", value)], metrics)
+    else:
+        numeric = [c for c in others if _is_numeric(raw[c])]
+        value = next((c for c in VALUE_NAMES if c in numeric), None)
+        if value is not None and len(numeric) == 1:
+            found = _Found("long", date, value, [c for c in others if c != value], {src.path.stem: _numbers(raw[value])})
+        elif numeric:
+            found = _Found("wide", date, None, [c for c in others if c not in numeric], {c: _numbers(raw[c]) for c in numeric})
+        else:
+            raise InputError(f"{src.path}: no column of numbers besides '{date}'; nothing to measure.")
+    found.timed = timed
+    found.granularity = "daily" if timed else granularity_of(days)
+    return found
+
+
+def _date_like(raw: pl.DataFrame, columns: list[str]) -> str | None:
+    for name in columns:
+        if raw[name].dtype in (pl.Utf8, pl.Date) or isinstance(raw[name].dtype, pl.Datetime):
+            try:
+                parse_days(raw[name].drop_nulls().head(100), Config.timezone)
+            except (BadCell, pl.exceptions.PolarsError):
+                continue
+            return name
+    return None
+
+
+def _numbers(series: pl.Series) -> pl.Series:
+    """Values as floats; an unparseable cell, an empty one or NaN is null."""
+    return series.cast(pl.Utf8).str.strip_chars().cast(pl.Float64, strict=False).fill_nan(None)
+
+
+def _is_numeric(series: pl.Series) -> bool:
+    if series.dtype.is_numeric():
+        return True
+    if series.dtype != pl.Utf8:
+        return False
+    text = series.str.strip_chars()
+    present = text.is_not_null() & (text != "")
+    parsed = text.cast(pl.Float64, strict=False)
+    return bool(present.any()) and bool((parsed.is_not_null() | ~present).all())
+
+
+def _metric_type(values: pl.Series) -> str:
+    values = values.drop_nulls()
+    whole = values.len() > 0 and bool(((values >= 0) & (values == values.floor())).all())
+    return "count" if whole else "gauge"
+
+
+def _render(found: list[_Found], names: list[str]) -> str:
+    first = found[0]
+    dims = sorted({d for f in found for d in f.dims})
+    lines = [
+        f"# ctxmetrics project file, written by `ctxmetrics init --from {' '.join(names)}`.",
+        "# README.md (\"The project file\") describes every field; check the guesses below.",
+        "store: ctxmetrics.duckdb          # DuckDB file, relative to this folder",
+        "timezone: UTC                     # rows are put on days in this zone; times with a UTC offset are converted",
+        "",
+        "# How the files are laid out: long (a metric column, or one series: date + value)",
+        "# or wide (one column per metric).",
+        f"format: {first.fmt}",
+    ]
+    columns = {"date": first.date}
+    if first.value:
+        columns["value"] = first.value
+    if all(f.date == first.date and f.value == first.value for f in found) and (
+        first.date not in DATE_NAMES or (first.value and first.value not in VALUE_NAMES)
+    ):
+        lines += ["columns: " + _flow(columns) + "   # the date and value columns"]
+    lines += [
+        "",
+        "# Dimension columns (segments); a file with another column is refused unless ingest gets --dims.",
+        f"dimensions: {_flow(dims)}",
+    ]
+    metrics: dict[str, tuple[str, str | None, bool]] = {}
+    for f in found:
+        for name, values in f.metrics.items():
+            metrics[name] = (_metric_type(values), f.granularity, f.timed)
+    funnel = [s for s in FUNNEL_STAGES if s in metrics]
+    if len(funnel) >= 2 and len(funnel) == len(metrics):
+        lines += ["", "# Funnel stages, top to bottom (the metric names are funnel stages).", f"funnel: {_flow(funnel)}"]
+    lines += [
+        "",
+        "# Each metric's type: count (non-negative whole numbers; summed) or gauge (a level; averaged).",
+        "# granularity: the period of one row; rows with a time of day are combined per day",
+        "# (aggregate: sum for counts, mean for gauges).",
+        "metrics:",
+    ]
+    for name, (kind, granularity, timed) in metrics.items():
+        spec = {"type": kind}
+        if granularity and granularity != "daily":
+            spec["granularity"] = granularity
+        note = "  # sub-daily rows, combined per day" if timed else ""
+        lines.append(f"  {_scalar(name)}: {_flow(spec)}{note}")
+    return "\n".join(lines) + "\n"
+
+
+def _flow(value) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=1_000).strip()
+
+
+def _scalar(value: str) -> str:
+    return yaml.safe_dump(value, default_style=None).strip().removesuffix("\n...").strip()

@@ -1,0 +1,115 @@
+"""Anomaly records and their JSON form (the contract in docs/contract.md)."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from math import log1p
+from typing import Any
+
+from ctxmetrics.models.segments import segment_key
+
+
+def importance(score: float, volume: float) -> float:
+    """How much an anomaly matters, the one ranking of every list: score × ln(1 + mean
+    daily volume)."""
+    return float(score) * log1p(max(float(volume), 0.0))
+
+
+@dataclass
+class Cause:
+    annotation_id: str
+    title: str
+    type: str
+    score: float  # in [0, 1]
+    reason: str
+    verdict: str | None = None  # "confirmed" | "rejected" | None
+
+
+@dataclass
+class Anomaly:
+    metric: str
+    segment: dict[str, str]
+    kind: str  # "level_shift" | "spike"
+    direction: str  # "up" | "down"
+    start: dt.date
+    end: dt.date | None  # last affected day; None for a persistent level shift
+    before: float
+    after: float
+    change_pct: float
+    score: float
+    volume: float = 0.0  # mean level per period of the series: how much business it carries
+    period: str = "day"  # what before/after/volume are per: day, week or month (the series' granularity)
+    causes: list[Cause] = field(default_factory=list)
+    # The root-cause set in the cube: [{"segment": {...}, "share": 0.81}], best first.
+    drivers: list[dict[str, Any]] = field(default_factory=list)
+    uniform: bool = False  # the change is everywhere alike: no part of the cube carries it
+    # When the metric's total was not flagged then: the root-cause set of the whole cube over
+    # this anomaly's window, same form as `drivers` (changes too small for their own series).
+    cube_drivers: list[dict[str, Any]] = field(default_factory=list)
+    correlated: list[dict[str, Any]] = field(default_factory=list)
+    # Funnel stages of the same segment that moved together, earliest first:
+    # [{"stage": "leads", "start": "2026-03-02", "direction": "up", "change_pct": 48.0}, ...]
+    funnel: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def segment_key(self) -> str:
+        return segment_key(self.segment)
+
+    @property
+    def id(self) -> str:
+        return f"{self.metric}|{self.segment_key}|{self.start.isoformat()}"
+
+    @property
+    def explained(self) -> bool:
+        return bool(self.causes)
+
+    @property
+    def importance(self) -> float:
+        return importance(self.score, self.volume)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of one anomaly, as `why --json` and `digest --format json` print it."""
+        return {
+            "id": self.id,
+            "metric": self.metric,
+            "segment": dict(self.segment),
+            "kind": self.kind,
+            "direction": self.direction,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat() if self.end else None,
+            "before": round(self.before, 4),
+            "after": round(self.after, 4),
+            "change_pct": round(self.change_pct, 1),
+            "score": round(self.score, 2),
+            "volume": round(self.volume, 2),
+            "period": self.period,
+            "causes": [asdict(c) for c in self.causes],
+            "drivers": self.drivers,
+            "uniform": self.uniform,
+            "cube_drivers": self.cube_drivers,
+            "correlated": self.correlated,
+            "funnel": self.funnel,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Anomaly":
+        return cls(
+            metric=data["metric"],
+            segment=dict(data["segment"]),
+            kind=data["kind"],
+            direction=data["direction"],
+            start=dt.date.fromisoformat(data["start"]),
+            end=dt.date.fromisoformat(data["end"]) if data.get("end") else None,
+            before=data["before"],
+            after=data["after"],
+            change_pct=data["change_pct"],
+            score=data["score"],
+            volume=data.get("volume", 0.0),
+            period=data.get("period", "day"),
+            causes=[Cause(**c) for c in data.get("causes", [])],
+            drivers=list(data.get("drivers", [])),
+            uniform=bool(data.get("uniform", False)),
+            cube_drivers=list(data.get("cube_drivers", [])),
+            correlated=list(data.get("correlated", [])),
+            funnel=list(data.get("funnel", [])),
+        )

@@ -1,0 +1,51 @@
+"""Segments: a set of dimension values; `{}` is the total."""
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+Segment = dict[str, str]
+
+
+def parse_segment(pairs: Iterable[str]) -> Segment:
+    """Turn `["region=EMEA", "channel=paid"]` into `{"region": "EMEA", "channel": "paid"}`.
+
+    Raises:
+        ValueError: a pair without '=' or a dimension given twice.
+    """
+    segment: Segment = {}
+    for pair in pairs:
+        key, value = split_pair(pair)
+        if key in segment:
+            raise ValueError(f"dimension '{key}' is given twice.")
+        segment[key] = value
+    return segment
+
+
+def split_pair(pair: str, form: str = "dimension=value") -> tuple[str, str]:
+    """'region = EMEA' -> ('region', 'EMEA'); ValueError naming `form` when a side is missing."""
+    key, sep, value = pair.partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep or not key or not value:
+        raise ValueError(f"'{pair}' is not of the form {form}.")
+    return key, value
+
+
+def segment_key(segment: Mapping[str, str], order: Iterable[str] = ()) -> str:
+    """A stable text key: `region=EMEA,channel=paid` in dimension order; '' for the total."""
+    rank = {d: i for i, d in enumerate(order)}
+    keys = sorted(segment, key=lambda k: (rank.get(k, len(rank)), k))
+    return ",".join(f"{k}={segment[k]}" for k in keys)
+
+
+def segment_from_key(key: str) -> Segment:
+    return parse_segment(key.split(",")) if key else {}
+
+
+def segment_label(segment: Mapping[str, str]) -> str:
+    """Human label: 'EMEA/paid', or 'total' for the whole business."""
+    return "/".join(segment.values()) or "total"
+
+
+def is_within(child: Mapping[str, str], parent: Mapping[str, str]) -> bool:
+    """True when `child` is `parent` or one of its sub-segments."""
+    return all(child.get(k) == v for k, v in parent.items())

@@ -1,0 +1,254 @@
+"""`why`: the stored explanation of a metric's changes in one segment.
+
+Reads scan results only — it never detects, so it never imports numpy, polars, scipy or
+ruptures and answers in a fresh process in a few hundred milliseconds on a large store.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ctxmetrics.models.anomaly import Anomaly, Cause
+from ctxmetrics.errors import CtxError, UnknownName
+from ctxmetrics.explain.places import change_places
+from ctxmetrics.store.results import (
+    gap_text, load_gaps, load_series_anomalies, most_important, record_verdict, save_causes,
+    scanned_metrics, scanned_segment_keys, was_scanned,
+)
+from ctxmetrics.models.segments import segment_from_key, segment_key, segment_label
+from ctxmetrics.wording import (
+    anomaly_head, day_text, level_text, one_line, pct_text, tag_command, terminal_text, when_text, where_text,
+)
+
+if TYPE_CHECKING:
+    from ctxmetrics.project import Project
+    from ctxmetrics.store.database import Store
+
+__all__ = ["WhyAnswer", "why", "record", "headline", "tag_command", "format_answer"]
+
+# The most important anomalies of a window that `elsewhere` reads its places from.
+_PLACES_FROM = 200
+NO_SCAN = "No scan results yet in {store}; run 'ctxmetrics scan' first."
+
+
+@dataclass
+class WhyAnswer:
+    """The anomalies of one metric × segment in a window, with their stored explanations."""
+
+    metric: str
+    segment: dict[str, str]
+    since: dt.date | None
+    until: dt.date | None
+    metric_type: str  # count | ratio | gauge | query
+    anomalies: list[Anomaly]
+    # Where the window's changes sit instead, one place per root cause: [(segment key, anomalies)].
+    elsewhere: list[tuple[str, int]] = field(default_factory=list)
+    gap_days: list[dt.date] = field(default_factory=list)  # days without data (unknown) in the window
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"anomalies": [a.to_json() for a in self.anomalies]}
+        if not self.anomalies:  # where in the cube the changes of the window are instead
+            out["elsewhere"] = [{"segment": segment_from_key(k), "anomalies": n} for k, n in self.elsewhere]
+        return out
+
+
+def _window(on, since, until) -> tuple[dt.date | None, dt.date | None]:
+    if on is not None:
+        if since is not None or until is not None:
+            raise ValueError("use either 'on' or 'since'/'until', not both.")
+        return on, on
+    if since is not None and until is not None and until < since:
+        raise CtxError(f"--until {until} is before --since {since}.")
+    return since, until
+
+
+def _known_metrics(store: "Store", project: "Project") -> tuple[set[str], set[str]]:
+    """(metrics with scan results, every metric name we know of)."""
+    scanned = scanned_metrics(store)
+    return scanned, scanned | set(project.config.metrics)
+
+
+def _check_names(store: "Store", project: "Project", metric: str, segment: dict[str, str]) -> None:
+    scanned, known = _known_metrics(store, project)
+    if not scanned:
+        raise CtxError(NO_SCAN.format(store=project.store_path.name))
+    if metric not in known:
+        if store.has_metric(metric):
+            raise CtxError(f"Metric '{metric}' has data but no scan results yet; run 'ctxmetrics scan'.")
+        raise UnknownName(f"Unknown metric '{metric}'; known metrics: {', '.join(sorted(known))}.")
+    dims = store.dimension_names()
+    for dim in segment:
+        if dim not in dims:
+            raise UnknownName(f"'{dim}' is not a dimension of the store (dimensions: {', '.join(dims) or 'none'}).")
+    if metric in scanned and segment:
+        if not was_scanned(store, metric, segment_key(segment)):
+            keys = scanned_segment_keys(store, metric)
+            for dim, value in segment.items():
+                values = sorted({segment_from_key(k).get(dim) for k in keys} - {None})
+                if value not in values:
+                    raise UnknownName(
+                        f"{metric} has no series {dim}={value}; values of {dim}: {', '.join(values[:20]) or 'none'}."
+                    )
+
+
+def why(
+    project: "Project",
+    metric: str,
+    segment: dict[str, str] | None = None,
+    on: dt.date | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> WhyAnswer:
+    """The stored anomalies of `metric` in `segment` ({} = the total) that overlap the
+    window (`on` one day, or `since`..`until`, either open), with causes and drivers.
+
+    Raises:
+        UnknownName: unknown metric, dimension or segment value.
+        CtxError: no scan results yet.
+    """
+    segment = dict(segment or {})
+    since, until = _window(on, since, until)
+    with project.store(read_only=True) as store:
+        _check_names(store, project, metric, segment)
+        anomalies = load_series_anomalies(store, metric, segment_key(segment), since, until)
+        elsewhere: list[tuple[str, int]] = []
+        if not anomalies:
+            ranked = most_important(store, metric, since, until, _PLACES_FROM)
+            order = {d: i for i, d in enumerate(store.dimension_names())}
+            elsewhere = [(segment_key(place, order), n) for place, n in change_places(ranked)]
+        gap_days = [
+            day for _, day in load_gaps(store, metric)
+            if (since is None or day >= since) and (until is None or day <= until)
+        ]
+    return WhyAnswer(metric, segment, since, until, project.config.metric(metric).type, anomalies, elsewhere, gap_days)
+
+
+def record(
+    project: "Project",
+    metric: str,
+    segment: dict[str, str] | None,
+    annotation_id: str,
+    verdict: str,
+    on: dt.date | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> tuple[Anomaly, str]:
+    """Record that `annotation_id` is (`confirmed`) or is not (`rejected`) the cause of the
+    one anomaly of `metric`/`segment` in the window. The stored anomaly is updated at once
+    and every later scan honours the verdict.
+
+    Returns:
+        The updated anomaly and the annotation's title.
+
+    Raises:
+        CtxError: not exactly one anomaly in the window.
+        UnknownName: no annotation with that id in the timeline.
+    """
+    from ctxmetrics.timeline.read import find_annotation
+
+    answer = why(project, metric, segment, on, since, until)
+    where = f"{metric} {segment_label(answer.segment)}" + _window_text(answer.since, answer.until)
+    if len(answer.anomalies) != 1:
+        if not answer.anomalies:
+            raise CtxError(f"No anomaly of {where} to {verdict[:-2]}; pick its day with --on.")
+        days = ", ".join(a.start.isoformat() for a in answer.anomalies)
+        raise CtxError(
+            f"{len(answer.anomalies)} anomalies of {where} (starting {days}); narrow it to one with --on DAY."
+        )
+    event = find_annotation(project.annotations_dir, annotation_id, project.config.timezone)
+    anomaly = answer.anomalies[0]
+    others = [c for c in anomaly.causes if c.annotation_id != annotation_id]
+    if verdict == "confirmed":
+        anomaly.causes = [Cause(event.id, event.title, event.type, 1.0, "confirmed by a person", "confirmed"), *others]
+    else:
+        anomaly.causes = others
+    with project.store() as store:
+        with store.transaction():
+            record_verdict(store, anomaly.id, annotation_id, verdict)
+            save_causes(store, anomaly)
+    return anomaly, event.title
+
+
+# ------------------------------------------------------------------------ plain text
+
+
+def _window_text(since, until) -> str:
+    if since and until:
+        return f" on {since}" if since == until else f" between {since} and {until}"
+    if since:
+        return f" since {since}"
+    if until:
+        return f" until {until}"
+    return ""
+
+
+def headline(anomaly: Anomaly) -> str:
+    """'Leads EMEA/paid +68% from Apr 17 to Apr 30, 2025 (spike)'."""
+    kind = "level shift" if anomaly.end is None else "spike"
+    return f"{anomaly_head(anomaly)} {when_text(anomaly.start, anomaly.end)} ({kind})"
+
+
+def format_anomaly(anomaly: Anomaly, metric_type: str = "count") -> list[str]:
+    ratio = metric_type == "ratio"
+    unit = "" if ratio else f"/{anomaly.period}"
+    during = "after" if anomaly.end is None else "during"
+    lines = [
+        headline(anomaly),
+        f"  {level_text(anomaly.before, ratio)}{unit} before, {level_text(anomaly.after, ratio)}{unit} "
+        f"{during}; {anomaly.score:.1f}× the usual noise",
+    ]
+    if anomaly.causes:
+        lines.append("  Likely causes:")
+        for rank, cause in enumerate(anomaly.causes, 1):
+            mark = " [confirmed]" if cause.verdict == "confirmed" else ""
+            lines.append(f"    {rank}. {one_line(cause.title)} ({cause.type}, {cause.annotation_id}) — {cause.score:.2f}{mark}")
+            lines.append(f"       {one_line(cause.reason)}")
+    else:
+        lines.append("  No known context.")
+    where = where_text(anomaly)
+    if where:
+        lines.append(f"  Where: {where}")
+    if anomaly.funnel:
+        first, *rest = anomaly.funnel
+        then = "; then " + ", ".join(
+            f"{s['stage']} {day_text(dt.date.fromisoformat(s['start']), False)} ({pct_text(s['change_pct'])})" for s in rest
+        ) if rest else ""
+        lines.append(
+            f"  Funnel: {first['stage']} moved first ({day_text(dt.date.fromisoformat(first['start']), False)}, "
+            f"{pct_text(first['change_pct'])}){then}"
+        )
+    if anomaly.correlated:
+        same = ", ".join(
+            f"{c['metric']} {segment_label(c['segment'])} {pct_text(c['change_pct'])}" for c in anomaly.correlated
+        )
+        lines.append(f"  At the same time: {same}")
+    if not anomaly.causes:
+        lines.append("  To tag it:")
+        lines.append(f"    {tag_command(anomaly)}")
+    return lines
+
+
+def format_answer(answer: WhyAnswer) -> str:
+    """Plain-language text of a `why` answer, as a manager would read it."""
+    where = f"{answer.metric} {segment_label(answer.segment)}{_window_text(answer.since, answer.until)}"
+    if not answer.anomalies:
+        lines = [f"No anomalies in {where}."]
+        if answer.elsewhere:
+            places = ", ".join(f"{segment_label(segment_from_key(k))} ({_flagged(n)})" for k, n in answer.elsewhere)
+            lines.append(f"Where {answer.metric} changed then: {places}.")
+        return "\n".join(lines) + _gap_note(answer)
+    blocks = ["\n".join(format_anomaly(a, answer.metric_type)) for a in answer.anomalies]
+    return terminal_text("\n\n".join(blocks)) + _gap_note(answer)
+
+
+def _flagged(n: int) -> str:
+    """How a place of `elsewhere` was found: by n anomalies, or only in the whole cube."""
+    return f"{n} anomal{'y' if n == 1 else 'ies'}" if n else "in the cube, not flagged on its own"
+
+
+def _gap_note(answer: WhyAnswer) -> str:
+    """A data-quality line for days without data in the window ("" when there are none)."""
+    if not answer.gap_days:
+        return ""
+    return f"\n\nData quality: {gap_text(answer.metric, answer.gap_days)} (unknown days, not zeros)."

@@ -1,0 +1,133 @@
+"""The per-bucket work of the Spark engine, run by Spark's Python workers on an Arrow
+table of dense series (no PySpark needed here).
+
+For each series: the known-day mask from the broadcast timeline, the fingerprint (the
+local engine's function) compared with the stored one, the local pre-screen over the
+changed series of the bucket (`scan.screen`), then `scan.detect_one` on the candidates. Every function
+is the one the local scan calls, on the same rows, so both engines find the same changes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+# One row per detected change; a series without one still has a row (kind null) so its
+# fingerprint comes back. `rescanned`/`candidate` say what was done to the series.
+RESULT_SCHEMA = pa.schema(
+    [
+        ("metric", pa.string()),
+        ("segment_key", pa.string()),
+        ("segment", pa.string()),  # JSON of the segment dict, on rows with a change
+        ("fingerprint", pa.string()),
+        ("rescanned", pa.bool_()),
+        ("candidate", pa.bool_()),
+        ("too_small", pa.bool_()),  # too small to ever show a change (`detect.too_small`)
+        ("volume", pa.float64()),
+        ("kind", pa.string()),
+        ("direction", pa.string()),
+        ("start", pa.int32()),
+        ("end", pa.int32()),
+        ("before", pa.float64()),
+        ("after", pa.float64()),
+        ("change_pct", pa.float64()),
+        ("score", pa.float64()),
+    ]
+)
+RESULT_DDL = (
+    "metric string, segment_key string, segment string, fingerprint string, rescanned boolean, candidate boolean, "
+    "too_small boolean, volume double, kind string, direction string, start int, `end` int, before double, after double, "
+    "change_pct double, score double"
+)
+
+
+@dataclass(frozen=True)
+class MetricJob:
+    """What every bucket of one metric needs besides its rows (small: shipped with the task)."""
+
+    kind: str
+    start: dt.date
+    days: int
+    dims: tuple[str, ...]
+    settings: object  # DetectionSettings
+    timezone: str
+    parts: tuple[str, ...] = ()  # the stored metrics it reads (a ratio's numerator and denominator)
+    gaps: np.ndarray | None = None  # days without data (unknown, not 0), as `series.data_gaps` finds them
+
+
+def matrices(table: pa.Table, job: MetricJob) -> tuple[np.ndarray, np.ndarray | None]:
+    """The (rows × days) values and (ratios) denominators of the rows' `cells` (list of
+    day, v, den structs); a day without a cell is 0, or NaN for a gauge, as locally."""
+    n = table.num_rows
+    column = table["cells"]
+    lists = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    cells = lists.flatten()
+    rows = np.repeat(np.arange(n), np.diff(np.asarray(lists.offsets)))
+    days = np.asarray(cells.field("day").to_numpy(zero_copy_only=False), dtype=np.int64)
+    values = np.full((n, job.days), np.nan if job.kind == "gauge" else 0.0)
+    values[rows, days] = cells.field("v").to_numpy(zero_copy_only=False)
+    if job.kind != "ratio":
+        return values, None
+    dens = np.zeros((n, job.days))
+    dens[rows, days] = cells.field("den").to_numpy(zero_copy_only=False)
+    return values, dens
+
+
+def segments_of(table: pa.Table, dims: tuple[str, ...]) -> list[dict[str, str]]:
+    """Segment dicts in dimension order, as the local cube holds them."""
+    from ctxmetrics.scan.engines.spark_cube import dim_columns
+
+    columns = [table[c].to_pylist() for c in dim_columns(list(dims))]
+    return [{d: col[i] for d, col in zip(dims, columns) if col[i] is not None} for i in range(table.num_rows)]
+
+
+def detect_bucket(table: pa.Table, jobs: dict[str, MetricJob], annotations, progress=None) -> pa.Table:
+    """Detect the series of one bucket of one metric (rows: metric, d_i, segment_key,
+    cells, previous fingerprint) and return RESULT_SCHEMA rows."""
+    from ctxmetrics.detect import too_small
+    from ctxmetrics.scan.scan import detect_one, fingerprint_rows, screen, segment_masks
+
+    n = table.num_rows
+    metric = table["metric"][0].as_py()
+    job = jobs[metric]
+    values, dens = matrices(table, job)
+    segments = segments_of(table, job.dims)
+    masks = segment_masks(segments, job.start, job.days, annotations, job.timezone)
+    fingerprints = fingerprint_rows(job.kind, job.start, job.settings, values, dens, masks)
+    previous = table["previous"].to_pylist()
+    changed = np.array([fp != old for fp, old in zip(fingerprints, previous)], dtype=bool)
+    rows = np.flatnonzero(changed)
+    candidates = np.zeros(n, dtype=bool)
+    detect_values = values
+    if job.gaps is not None and job.gaps.any():  # as SeriesSet.detection_values does locally
+        detect_values = values.copy()
+        detect_values[:, job.gaps] = np.nan
+    if len(rows):
+        den = None if dens is None else dens[rows]
+        candidates[rows[screen(detect_values[rows], den, job.settings, job.kind, job.start)]] = True
+    small = too_small(detect_values if job.kind == "count" else values, job.settings, job.kind, dens)  # as locally
+    keys = table["segment_key"].to_pylist()
+    out: dict[str, list] = {field.name: [] for field in RESULT_SCHEMA}
+    for row in range(n):
+        changes = []
+        if candidates[row]:
+            den = None if dens is None else dens[row]
+            changes = detect_one(detect_values[row], den, masks[row], job.settings, job.kind, job.start)
+        volume = float(np.nanmean(values[row])) if changes else None
+        for change in changes or [None]:
+            out["metric"].append(metric)
+            out["segment_key"].append(keys[row])
+            out["segment"].append(None if change is None else json.dumps(segments[row]))
+            out["fingerprint"].append(fingerprints[row])
+            out["rescanned"].append(bool(changed[row]))
+            out["candidate"].append(bool(candidates[row]))
+            out["too_small"].append(bool(small[row]))
+            out["volume"].append(volume)
+            for name in ("kind", "direction", "start", "end", "before", "after", "change_pct", "score"):
+                out[name].append(None if change is None else getattr(change, name))
+    if progress is not None:
+        progress.add(n)
+    return pa.table(out, schema=RESULT_SCHEMA)

@@ -1,0 +1,382 @@
+"""The Spark engine: the same scan as ctxmetrics.scan.scan with the cube and the per-series
+detection on a Spark cluster (or Spark in local mode).
+
+What runs where:
+- Spark: reading the observations (the project's store handed over as Arrow, or Parquet
+  from any path the cluster reads), the cube of segments (Spark SQL, see spark_cube),
+  fingerprints, pre-screen and detection per bucket of series (`applyInArrow`, see
+  bucket_detect) with the timeline broadcast.
+- Here, on the driver: comparing nothing (the stored fingerprints are joined in Spark),
+  then linking the anomalies to the timeline and storing them, exactly as a local scan
+  does (`scan._finish`), on the returned anomalies and the few series linking reads.
+
+PySpark is imported only in this module, and only when the Spark engine is asked for.
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import threading
+from itertools import combinations
+
+import pyarrow.compute as pc
+
+from ctxmetrics.errors import CtxError, UnknownName
+from ctxmetrics.models.series import SeriesSet
+from ctxmetrics.scan.scan import Outcome, anomaly_from_change, gap_days
+from ctxmetrics.store.results import result_frames
+from ctxmetrics.store.series import metric_granularity, metric_names
+
+VIEW = "ctxmetrics_obs"
+BUCKET_SERIES = 500  # series per applyInArrow group: enough rows for the vectorised pre-screen
+POLL_SECONDS = 0.5
+
+
+def spark_session(settings, timezone: str):
+    """The SparkSession of `spark:` in the config (an active one is reused)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise CtxError("The Spark engine needs PySpark: pip install 'ctxmetrics[spark]'.") from None
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        raise CtxError("The Spark engine needs Java 17 or newer (Debian: apt-get install default-jre-headless).")
+    builder = SparkSession.builder.appName("ctxmetrics scan")
+    if settings.master:
+        builder = builder.master(settings.master)
+    defaults = {
+        "spark.sql.session.timeZone": timezone,  # days of the data are days in the project's zone
+        "spark.ui.showConsoleProgress": "false",  # the scan shows its own progress
+    }
+    for key, value in {**defaults, **settings.conf}.items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # the JVM did not start: say so in one line
+        raise CtxError(f"Spark did not start ({str(exc).splitlines()[0]}).") from None
+    session.sparkContext.setLogLevel("ERROR")
+    shuffle = "spark.sql.shuffle.partitions"
+    if session.sparkContext.master.startswith("local") and shuffle not in settings.conf and session.conf.get(shuffle) == "200":
+        # Spark's default of 200 shuffle partitions suits a cluster; on one machine each
+        # is a task to schedule (a 2,000-series scan took 2x as long with them)
+        session.conf.set(shuffle, str(2 * session.sparkContext.defaultParallelism))
+    return session
+
+
+class SparkScan:
+    """One scan on Spark; `run` returns the Outcome that scan._finish links and stores."""
+
+    def __init__(self, project, annotations, progress=None):
+        self.project = project
+        self.config = project.config
+        self.annotations = annotations
+        self.progress = progress or (lambda label, done, total: None)
+
+    def run(self, metrics: list[str], output_parquet: str | None = None) -> Outcome:
+        from ctxmetrics.store.results import load_anomalies, load_state, load_verdicts
+
+        self.staged: list[str] = []  # temporary folders, removed when the scan is done
+        try:
+            with self.project.store(read_only=True) as store:
+                previous, state, verdicts = load_anomalies(store), load_state(store), load_verdicts(store)
+                local_names = metric_names(store, self.config)
+                # weekly and monthly metrics and separate rollups are a few short series or
+                # a small cube of their own: the local engine scans them
+                self.scanned_here = {
+                    m for m in local_names
+                    if metric_granularity(store, self.config, m) != "daily" or store.rollup_dimensions(m) is not None
+                }
+                staged = None
+                if not self.config.observations_parquet:
+                    reader = store.observations_reader()
+                    staged = self._stage(reader)
+            return self._run(metrics, output_parquet, staged, previous, state, verdicts, local_names)
+        finally:
+            for folder in self.staged:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _stage(self, reader) -> str:
+        """Write an Arrow stream as Parquet into a new folder under `spark.staging` (default:
+        the system's temporary folder) and return it: Spark reads it from there. Handing
+        Spark a large Arrow table directly puts every row into the query plan."""
+        import tempfile
+
+        import pyarrow.parquet as pq
+
+        folder = tempfile.mkdtemp(prefix="ctxmetrics-", dir=self.config.spark.staging)
+        self.staged.append(folder)
+        with pq.ParquetWriter(os.path.join(folder, "part.parquet"), reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+        return folder
+
+    def _run(self, metrics, output_parquet, staged, previous, state, verdicts, local_names) -> Outcome:
+        self.spark = spark_session(self.config.spark, self.config.timezone)
+        self.progress("observations", 0, 1)
+        frame = self._observations(staged)
+        frame.createOrReplaceTempView(VIEW)
+        self.dims = [c for c in frame.columns if c not in ("metric", "ts", "value")]
+        spans = {r["metric"]: (r["first"], r["last"]) for r in self.spark.sql(_span_query()).collect()}
+        self.daily = [(r["ts"], r["metric"], r["total"], r["rows"]) for r in self.spark.sql(_daily_query()).collect()]
+        self.progress("observations", 1, 1)
+        chosen = self._chosen(metrics, spans, local_names)
+        outcome = Outcome(chosen, {}, previous, verdicts)
+        here = [m for m in chosen if self.config.metric(m).type == "query" or m in self.scanned_here]
+        jobs = self._jobs([m for m in chosen if m not in here], spans)
+        if jobs:
+            self._scan(jobs, state, previous, outcome)
+            outcome.gaps = {n: gap_days(j.start, j.gaps) for n, j in jobs.items() if j.gaps is not None and j.gaps.any()}
+        if here:
+            self._scan_locally(here, state, previous, outcome)
+        if output_parquet:
+            outcome.after_save = lambda kept: self._write_parquet(kept, output_parquet)
+        return outcome
+
+    # --- input ----------------------------------------------------------------
+    def _observations(self, staged: str | None):
+        """Observations as a Spark DataFrame: metric, ts (date), value (double), dimensions."""
+        path = staged or self.config.observations_parquet
+        try:
+            raw = self.spark.read.parquet(path)
+        except Exception as exc:
+            raise CtxError(f"{path}: cannot read observations as Parquet ({str(exc).splitlines()[0]}).") from None
+        missing = {"metric", "ts", "value"} - set(raw.columns)
+        if missing:
+            raise CtxError(f"{path}: observations need columns metric, ts and value (missing {', '.join(sorted(missing))}).")
+        from pyspark.sql import functions as F
+
+        dims = [c for c in raw.columns if c not in ("metric", "ts", "value")]
+        return raw.select(
+            F.col("metric").cast("string").alias("metric"),
+            F.col("ts").cast("date").alias("ts"),
+            F.col("value").cast("double").alias("value"),
+            *(F.col(f"`{d}`").cast("string").alias(d) for d in dims),
+        )
+
+    def _chosen(self, metrics: list[str], spans, local_names: list[str]) -> list[str]:
+        if self.config.observations_parquet:
+            present = set(spans)
+            known = set(present)
+            for name, metric in self.config.metrics.items():
+                if metric.type == "ratio" and {metric.numerator, metric.denominator} <= present:
+                    known.add(name)
+            known = sorted(known)
+        else:
+            known = local_names
+        for name in metrics:
+            if name not in known:
+                raise UnknownName(f"Unknown metric '{name}'; the observations have: {', '.join(known) or 'no metrics yet'}.")
+        return list(metrics) or known
+
+    # --- the scan -------------------------------------------------------------------
+    def _gaps(self, parts: list[str], start, days: int):
+        """The local engine's data gaps of a metric, from the per-day totals Spark collected."""
+        from ctxmetrics.store.series import gaps_from_days
+
+        per_day: dict = {}
+        for ts, metric, total, rows in self.daily:
+            day = per_day.setdefault(ts, [0.0, 0])
+            if metric in parts:
+                day[0] += total or 0.0
+                day[1] += rows
+        return gaps_from_days([(ts, total, rows) for ts, (total, rows) in per_day.items()], start, days)
+
+    def _jobs(self, names: list[str], spans) -> dict:
+        """A MetricJob (kind, date range, settings) per metric with observations."""
+        from ctxmetrics.scan.engines.bucket_detect import MetricJob
+
+        jobs = {}
+        for name in names:
+            definition = self.config.metric(name)
+            parts = [definition.numerator, definition.denominator] if definition.type == "ratio" else [name]
+            known = [spans[p] for p in parts if p in spans]
+            if not known:
+                continue
+            start, end = min(s for s, _ in known), max(e for _, e in known)
+            kind = {"ratio": "ratio", "gauge": "gauge"}.get(definition.type, "count")
+            days = (end - start).days + 1
+            jobs[name] = MetricJob(
+                kind, start, days, tuple(self.dims), self.config.detection_for(name),
+                self.config.timezone, tuple(parts), None if kind == "gauge" else self._gaps(parts, start, days),
+            )
+        return jobs
+
+    def _cube(self, jobs: dict):
+        """Every metric's segments in one DataFrame: metric, d_i, segment_key, cells."""
+        from ctxmetrics.scan.engines.spark_cube import cube_sql
+
+        metrics = [(name, job.kind, list(job.parts), job.start, job.days) for name, job in jobs.items()]
+        sql, args = cube_sql(VIEW, self.dims, metrics)
+        return self.spark.sql(sql, args=args)
+
+    def _scan(self, jobs: dict, state, previous, outcome: Outcome) -> None:
+        """Build the cube, detect every changed series, read the results back."""
+        from pyspark.sql import functions as F
+
+        from ctxmetrics.scan.engines.bucket_detect import RESULT_DDL
+
+        self.progress("the cube", 0, 1)
+        cube = self._cube(jobs).persist()
+        total = cube.count()
+        self.progress("the cube", 1, 1)
+        stored = self.spark.read.parquet(self._stage(_state_table(state, set(jobs)).to_reader()))
+        buckets = max(1, math.ceil(total / BUCKET_SERIES))
+        timeline = self.spark.sparkContext.broadcast(list(self.annotations))
+        done = self.spark.sparkContext.accumulator(0)
+        keyed = cube.join(stored, ["metric", "segment_key"], "left").withColumn(
+            "bucket", F.pmod(F.xxhash64("metric", "segment_key"), F.lit(buckets))
+        )
+        detected = keyed.groupBy("metric", "bucket").applyInArrow(_bucket_function(jobs, timeline, done), RESULT_DDL)
+        results = self._watch("all series", total, done, detected.toArrow)
+        timeline.unpersist()
+        for name, job in jobs.items():
+            mine = results.filter(pc.equal(results["metric"], name))
+            found, fingerprints, stats = _read_results(mine, name, job.start, previous)
+            outcome.add(name, found, stats, fingerprints)
+        self.progress("series for linking", 0, 1)
+        outcome.sets.update(self._linking_sets(cube, jobs, outcome.found))
+        self.progress("series for linking", 1, 1)
+        cube.unpersist()
+
+    def _watch(self, label: str, total: int, done, action):
+        """Run `action` while reporting the series done (the accumulator grows as tasks end)."""
+        finished = threading.Event()
+
+        def report():
+            while not finished.wait(POLL_SECONDS):
+                self.progress(label, done.value, total)
+
+        watcher = threading.Thread(target=report, daemon=True)
+        watcher.start()
+        try:
+            return action()
+        finally:
+            finished.set()
+            watcher.join()
+            self.progress(label, total, total)
+
+    def _linking_sets(self, cube, jobs: dict, anomalies) -> dict[str, SeriesSet]:
+        """Per metric the series linking reads for `anomalies`, in the local cube's row order."""
+        from ctxmetrics.scan.engines.bucket_detect import matrices, segments_of
+        from ctxmetrics.scan.engines.linking_rows import scope_dimensions, wanted_signatures
+
+        scoped = scope_dimensions(self.annotations)
+        wanted = {name: wanted_signatures([a for a in anomalies if a.metric == name], scoped) for name in jobs}
+        dims = tuple(self.dims)
+        rows = cube.mapInArrow(_linking_filter(dims, wanted, scoped), cube.schema).toArrow()
+        rank = {group: i for i, group in enumerate(g for size in range(len(dims) + 1) for g in combinations(dims, size))}
+        sets = {}
+        for name, job in jobs.items():
+            mine = rows.filter(pc.equal(rows["metric"], name))
+            n = mine.num_rows
+            segments = segments_of(mine, dims)
+            order = sorted(range(n), key=lambda i: (rank[tuple(segments[i])], tuple(segments[i].values())))
+            values, dens = matrices(mine, job)
+            sets[name] = SeriesSet(
+                name, job.kind, job.start, [segments[i] for i in order], values[order], None if dens is None else dens[order]
+            )
+        return sets
+
+    def _scan_locally(self, names, state, previous, outcome: Outcome) -> None:
+        """Query metrics are SQL on the project's store, weekly or monthly metrics and
+        separate rollups a few short series: scanned where the store is, by the local
+        engine (`observations: {parquet: ...}` has no store to run queries on)."""
+        from ctxmetrics.scan.scan import _scan_metric
+        from ctxmetrics.store.series import build_series_set
+
+        with self.project.store(read_only=True) as store:
+            sets = {n: build_series_set(store, self.config, n, self.project.queries_dir) for n in names}
+        for name, series_set in sets.items():
+            if series_set is None:
+                continue
+            found, stats, fingerprints = _scan_metric(
+                series_set, self.config, self.annotations, state, [a for a in previous if a.metric == name], self.progress
+            )
+            outcome.add(name, found, stats, fingerprints)
+            outcome.sets[name] = series_set
+            if series_set.gaps is not None and series_set.gaps.any():
+                outcome.gaps[name] = gap_days(series_set.start, series_set.gaps, series_set.granularity)
+
+    # --- output -------------------------------------------------------------------
+    def _write_parquet(self, anomalies, folder: str) -> None:
+        """The stored tables `anomalies` and `anomaly_causes` as Parquet under `folder`."""
+        import polars as pl
+
+        for table, frame in result_frames(anomalies, self.config).items():
+            arrow = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+            target = f"{folder.rstrip('/')}/{table}"
+            try:
+                self.spark.createDataFrame(arrow).write.mode("overwrite").parquet(target)
+            except Exception as exc:  # the store already holds the results; only this copy failed
+                raise CtxError(f"{target}: results stored, but not written as Parquet ({str(exc).splitlines()[0]}).") from None
+
+
+def _daily_query() -> str:
+    """Per day and metric: the total and the row count (what the gap rule reads)."""
+    return f"select cast(ts as date) as ts, metric, sum(value) as total, count(*) as rows from {VIEW} group by 1, 2"
+
+
+def _span_query() -> str:
+    from ctxmetrics.scan.engines.spark_cube import span_sql
+
+    return span_sql(VIEW)
+
+
+def _state_table(state, metrics: set[str]):
+    """The stored fingerprints of `metrics`: metric, segment_key, previous."""
+    import pyarrow as pa
+
+    rows = [(m, k, fp) for (m, k), fp in state.items() if m in metrics]
+    return pa.table(
+        {"metric": [r[0] for r in rows], "segment_key": [r[1] for r in rows], "previous": [r[2] for r in rows]},
+        schema=pa.schema([("metric", pa.string()), ("segment_key", pa.string()), ("previous", pa.string())]),
+    )
+
+
+def _bucket_function(jobs, timeline, done):
+    """The applyInArrow function (a closure: Spark pickles it, and the jobs, to the workers)."""
+
+    def detect(table):
+        from ctxmetrics.scan.engines.bucket_detect import detect_bucket
+
+        return detect_bucket(table, jobs, timeline.value, done)
+
+    return detect
+
+
+def _linking_filter(dims, wanted, scoped):
+    def keep(batches):
+        import pyarrow as pa
+
+        from ctxmetrics.scan.engines.bucket_detect import segments_of
+        from ctxmetrics.scan.engines.linking_rows import needed
+
+        for batch in batches:
+            table = pa.Table.from_batches([batch])
+            metrics = table["metric"].to_pylist()
+            segments = segments_of(table, dims)
+            mask = pa.array([needed(s, wanted[m], scoped) for m, s in zip(metrics, segments)], type=pa.bool_())
+            yield from pc.filter(table, mask).to_batches()
+
+    return keep
+
+
+def _read_results(results, metric: str, start, previous):
+    """(anomalies, fingerprints by segment key, stats) of one metric's detection output."""
+    import json
+
+    from ctxmetrics.detect import Change
+
+    rows = results.to_pylist()
+    fingerprints = {r["segment_key"]: r["fingerprint"] for r in rows}
+    rescanned = {r["segment_key"] for r in rows if r["rescanned"]}
+    candidates = {r["segment_key"] for r in rows if r["candidate"]}
+    small = {r["segment_key"] for r in rows if r["too_small"]}
+    found = [a for a in previous if a.metric == metric and a.segment_key not in rescanned]
+    for r in rows:
+        if r["kind"] is None:
+            continue
+        change = Change(r["kind"], r["direction"], r["start"], r["end"], r["before"], r["after"], r["change_pct"], r["score"])
+        found.append(anomaly_from_change(metric, json.loads(r["segment"]), start, change, r["volume"]))
+    stats = dict(series=len(fingerprints), rescanned=len(rescanned), candidates=len(candidates), too_small=len(small))
+    return found, fingerprints, stats

@@ -1,0 +1,380 @@
+"""Scanning: every metric × segment through the detector, then linking to context.
+
+Per metric: build the cube of daily series, fingerprint each series (values, known-day
+mask, settings) and re-detect only the series whose fingerprint changed since the last
+scan; a vectorised pre-screen picks the candidates worth the per-series detector.
+All anomalies are then (re-)explained against the current timeline — annotations may
+have changed even where data did not — and the results are stored in one transaction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+
+from ctxmetrics.config import EVENT_TABLE
+from ctxmetrics.models import periods
+from ctxmetrics.models.anomaly import Anomaly
+from ctxmetrics.errors import CtxError, UnknownName
+from ctxmetrics.project import Project
+from ctxmetrics.models.series import SeriesSet
+from ctxmetrics.store.series import build_series_set, metric_names
+from ctxmetrics.store.results import load_anomalies, load_state, load_verdicts
+
+BATCH_ROWS = 100  # candidate rows per unit of detector work (and per progress update)
+PARALLEL_MIN_ROWS = 300  # below this many candidates per worker, starting workers costs more than it saves
+
+Progress = Callable[[str, int, int], None]  # (metric, series done, series total)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    metrics: int
+    series: int
+    rescanned: int
+    candidates: int
+    anomalies: int
+    explained: int
+    gaps: dict[str, list[dt.date]]  # metric -> days with no data (unknown, never anomalies)
+    too_small: int  # series too small to ever show a change (not detected; see detect.too_small)
+    granularities: dict[str, str] = field(default_factory=dict)  # metric -> weekly | monthly (not listed: daily)
+
+
+def scan_project(
+    project: Project,
+    metrics: Iterable[str] = (),
+    progress: Progress | None = None,
+    engine: str | None = None,
+    output_parquet: str | None = None,
+) -> ScanResult:
+    """Detect anomalies in every series of the chosen metrics (all by default), link them
+    to the timeline and store them, replacing the previous results of those metrics.
+
+    `engine` ("local" or "spark"; default: the config's `engine`) says where the cube is
+    built and the series are detected; linking and storing always run here.
+    `output_parquet` (Spark only) also writes the stored results as Parquet there."""
+    from ctxmetrics.timeline.read import load_timeline
+
+    config = project.config
+    engine = engine or config.engine
+    if output_parquet and engine != "spark":
+        raise CtxError("--output-parquet needs the Spark engine (--engine spark).")
+    annotations = load_timeline(project.annotations_dir, config.timezone)
+    if engine == "spark":
+        from ctxmetrics.scan.engines.spark import SparkScan
+
+        return _finish(project, SparkScan(project, annotations, progress).run(list(metrics), output_parquet), annotations)
+    # Read everything, then let go of the store while detecting: other commands can read
+    # meanwhile, and detector worker processes never inherit an open connection.
+    with project.store(read_only=True) as store:
+        known = metric_names(store, config)
+        chosen = list(metrics) or known
+        for name in chosen:
+            if name not in known:
+                raise UnknownName(f"Unknown metric '{name}'; the store has: {', '.join(known) or 'no metrics yet'}.")
+        previous = load_anomalies(store)
+        state = load_state(store)
+        verdicts = load_verdicts(store)
+        sets: dict[str, SeriesSet] = {}
+        for name in chosen:
+            series_set = build_series_set(store, config, name, project.queries_dir)
+            if series_set is not None:
+                sets[name] = series_set
+    outcome = Outcome(chosen, sets, previous, verdicts)
+    outcome.gaps = {
+        name: gap_days(ss.start, ss.gaps, ss.granularity) for name, ss in sets.items() if ss.gaps is not None and ss.gaps.any()
+    }
+    for name, series_set in sets.items():
+        found, stats, fingerprints = _scan_metric(
+            series_set, config, annotations, state, [a for a in previous if a.metric == name], progress
+        )
+        outcome.add(name, found, stats, fingerprints)
+    return _finish(project, outcome, annotations)
+
+
+@dataclass
+class Outcome:
+    """What an engine hands back for linking and storing: the scanned metrics, their
+    series for `explain_anomalies` (the rows it reads may be all an engine returns), the
+    stored anomalies and verdicts it read, and the fresh detections and fingerprints."""
+
+    chosen: list[str]
+    sets: dict[str, SeriesSet]
+    previous: list[Anomaly]
+    verdicts: dict
+    found: list[Anomaly] = field(default_factory=list)
+    state: list[tuple[str, str, str]] = field(default_factory=list)
+    totals: dict[str, int] = field(default_factory=lambda: dict(series=0, rescanned=0, candidates=0, too_small=0))
+    after_save: Callable[[list[Anomaly]], None] | None = None
+    gaps: dict[str, list[dt.date]] = field(default_factory=dict)  # metric -> days without data
+
+    def add(self, metric: str, found: list[Anomaly], stats: dict[str, int], fingerprints: dict[str, str]) -> None:
+        self.found += found
+        self.state += [(metric, key, fp) for key, fp in fingerprints.items()]
+        for key in self.totals:
+            self.totals[key] += stats[key]
+
+
+def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
+    """Link every anomaly to the timeline and store the results (any engine)."""
+    from ctxmetrics.explain.explain import explain_anomalies
+    from ctxmetrics.scan.effects import expected_effects
+    from ctxmetrics.store.results import save_annotation_mirror, save_effects, save_gaps, save_scan
+    from ctxmetrics.timeline.read import mirror_row
+
+    config = project.config
+    kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + outcome.found
+    explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts)
+    gaps = outcome.gaps
+    with project.store() as store:
+        save_annotation_mirror(store, (mirror_row(e, config.timezone) for e in annotations))  # its own transaction
+        effects = expected_effects(project, store, annotations, kept)
+        with store.transaction():
+            save_scan(store, kept, outcome.chosen, outcome.state, config)
+            save_gaps(store, outcome.chosen, gaps)
+            save_effects(store, effects)
+    if outcome.after_save:
+        outcome.after_save(kept)
+    return ScanResult(
+        metrics=len(outcome.sets),
+        series=outcome.totals["series"],
+        rescanned=outcome.totals["rescanned"],
+        candidates=outcome.totals["candidates"],
+        anomalies=len(kept),
+        explained=sum(1 for a in kept if a.explained),
+        gaps=gaps,
+        too_small=outcome.totals["too_small"],
+        granularities={n: s.granularity for n, s in outcome.sets.items() if s.granularity != "daily"},
+    )
+
+
+def _scan_metric(series_set, config, annotations, state, previous, progress):
+    """Anomalies of one metric: stored ones for unchanged series, fresh detections for the rest."""
+    from ctxmetrics.detect import too_small
+
+    settings = config.detection_for(series_set.metric)
+    granularity = series_set.granularity
+    masks = known_masks(series_set, annotations, config.timezone)
+    fingerprints = dict(
+        zip(
+            series_set.keys,
+            fingerprint_rows(series_set.kind, series_set.start, settings, series_set.values, series_set.denominators, masks),
+        )
+    )
+    changed = np.array([state.get((series_set.metric, k)) != fp for k, fp in fingerprints.items()], dtype=bool)
+    changed_keys = {k for k, c in zip(series_set.keys, changed) if c}
+    found = [a for a in previous if a.segment_key not in changed_keys]
+    rows = np.flatnonzero(changed)
+    candidates = rows
+    if len(rows):
+        # a full scan screens the cube in place: row-indexing would copy all of it
+        chosen = slice(None) if len(rows) == len(changed) else rows
+        values = series_set.detection_values(chosen)
+        dens = None if series_set.denominators is None else series_set.denominators[chosen]
+        candidates = rows[screen(values, dens, settings, series_set.kind, series_set.start, granularity)]
+    dens = series_set.denominators
+    small = int(too_small(
+        series_set.detection_values(slice(None)) if series_set.kind == "count" else series_set.values,
+        settings, series_set.kind, dens,
+    ).sum())
+    batches = _detect_batches(
+        series_set.detection_values(candidates),
+        None if dens is None else dens[candidates],
+        masks[candidates],
+        settings,
+        series_set.kind,
+        series_set.start,
+        granularity,
+    )
+    done = 0
+    for offset, changes_per_row in batches:
+        for i, changes in enumerate(changes_per_row):
+            row = candidates[offset + i]
+            volume = float(np.nanmean(series_set.values[row]))
+            segment = series_set.segments[row]
+            found += [
+                anomaly_from_change(series_set.metric, segment, series_set.start, c, volume, granularity) for c in changes
+            ]
+        done += len(changes_per_row)
+        if progress:
+            progress(series_set.metric, done, len(candidates))
+    stats = dict(series=len(series_set.keys), rescanned=len(rows), candidates=len(candidates), too_small=small)
+    return found, stats, fingerprints
+
+
+def gap_days(start: dt.date, gaps: np.ndarray, granularity: str = "daily") -> list[dt.date]:
+    """The first days of the True periods of a gap mask whose period 0 starts on `start`."""
+    return [periods.first_day(start, i, granularity) for i in np.flatnonzero(gaps)]
+
+
+def screen(values, denominators, settings, kind: str, start: dt.date, granularity: str = "daily") -> np.ndarray:
+    """The pre-screen of a block of series whose period 0 starts on `start`, as every engine
+    calls it: True where `detect_one` is worth running. The pre-screen judges windows of
+    days; weekly and monthly series are short, so every one goes to the detector."""
+    from ctxmetrics.detect import prescreen
+
+    if granularity != "daily":
+        return np.ones(len(values), dtype=bool)
+    return prescreen(values, settings, kind=kind, denominators=denominators, start_date=start)
+
+
+def detect_one(values, denominator, known_mask, settings, kind: str, start: dt.date, granularity: str = "daily") -> list:
+    """The detector of one series (a value per day, week or month) whose period 0 starts on
+    `start`, as every engine calls it: `detect.find_changes`, the public one-series API,
+    which reads the frequency from the dates."""
+    from ctxmetrics.detect import find_changes
+
+    dates = periods.dates(start, len(values), granularity)
+    return find_changes(
+        values, kind=kind, denominators=denominator, settings=settings, known_mask=known_mask, dates=dates
+    )
+
+
+def _detect_rows(values, denominators, masks, settings, kind, start, granularity):
+    """Run the per-series detector over a block of rows (also in worker processes)."""
+    return [
+        detect_one(values[i], None if denominators is None else denominators[i], masks[i], settings, kind, start, granularity)
+        for i in range(len(values))
+    ]
+
+
+def _detect_batches(values, denominators, masks, settings, kind, start, granularity):
+    """Yield (first row, changes per row) for blocks of candidate rows.
+
+    Many candidates are spread over forked worker processes (spawned ones would re-import
+    the caller's main module, which breaks unguarded scripts). scan_project holds no
+    store connection while this runs.
+    """
+    rows = len(values)
+    workers = min(os.cpu_count() or 1, rows // PARALLEL_MIN_ROWS)
+    blocks = range(0, rows, BATCH_ROWS)
+
+    def part(lo):
+        den = None if denominators is None else denominators[lo : lo + BATCH_ROWS]
+        return values[lo : lo + BATCH_ROWS], den, masks[lo : lo + BATCH_ROWS], settings, kind, start, granularity
+
+    if workers < 2:
+        for lo in blocks:
+            yield lo, _detect_rows(*part(lo))
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # imported once here, before forking: otherwise every worker pays ~1 s importing them
+    import ruptures  # noqa: F401
+    import scipy.stats  # noqa: F401
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        for lo, result in zip(blocks, pool.map(_detect_rows, *zip(*(part(lo) for lo in blocks)))):
+            yield lo, result
+
+
+def known_masks(series_set: SeriesSet, annotations, tz: str) -> np.ndarray:
+    """(segments × periods) True where an outage, holiday or offsite covering the segment
+    means the period's normal pattern does not hold."""
+    return segment_masks(
+        series_set.segments, series_set.start, series_set.days, annotations, tz, series_set.granularity
+    )
+
+
+def segment_masks(
+    segments: list[dict[str, str]], start: dt.date, days: int, annotations, tz: str, granularity: str = "daily"
+) -> np.ndarray:
+    """`known_masks` for the given segments of a series set whose period 0 starts on
+    `start`. A week or month is known when such events cover at least half its days (one
+    public holiday does not make a month abnormal)."""
+    if granularity != "daily":
+        columns = periods.day_columns(start, days, granularity)
+        daily = segment_masks(segments, start, len(columns), annotations, tz)
+        covered = np.zeros((len(segments), days))
+        np.add.at(covered.T, columns, daily.T)
+        return 2 * covered >= np.bincount(columns, minlength=days)
+    masks = np.zeros((len(segments), days), dtype=bool)
+    for event in annotations:
+        if not EVENT_TABLE[event.type].days_off:
+            continue
+        first = (event.first_day(tz) - start).days
+        last_day = event.last_day(tz)
+        last = days - 1 if last_day is None else (last_day - start).days
+        lo, hi = max(first, 0), min(last, days - 1)
+        if lo > hi:
+            continue
+        masks[_rows_in_scope(segments, event), lo : hi + 1] = True
+    return masks
+
+
+def _rows_in_scope(segments: list[dict[str, str]], event) -> np.ndarray:
+    """Rows whose segment the event may touch. Only the scoped dimensions matter, so the
+    relation is judged once per distinct combination of them, not once per segment."""
+    dims = tuple(event.scope)
+    verdicts: dict[tuple, bool] = {}
+    rows = np.empty(len(segments), dtype=bool)
+    for row, segment in enumerate(segments):
+        key = tuple(segment.get(d) for d in dims)
+        if key not in verdicts:
+            verdicts[key] = event.scope_relation({d: v for d, v in zip(dims, key) if v is not None}) != "disjoint"
+        rows[row] = verdicts[key]
+    return rows
+
+
+def fingerprint_rows(kind: str, start: dt.date, settings, values: np.ndarray, denominators, masks: np.ndarray) -> list[str]:
+    """One fingerprint per row: blake2b of the detector's name/version, kind, start, settings, values, denominators and
+    known-day mask (the same digests as hashing each row on its own, so any block of rows
+    gets the digests it would get within the whole cube).
+
+    The common prefix is hashed once and copied; rows are hashed in two threads (hashlib
+    releases the GIL on large updates); masks are bit-packed in one call.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ctxmetrics.detect import DETECTOR
+
+    head = hashlib.blake2b(digest_size=16)
+    head.update(f"{DETECTOR}|{kind}|{start}|{asdict(settings)}".encode())
+    values = np.ascontiguousarray(values)
+    dens = None if denominators is None else np.ascontiguousarray(denominators)
+    packed = np.packbits(masks, axis=1)  # per row the same bytes as np.packbits(masks[row])
+
+    def rows(lo: int, hi: int) -> list[str]:
+        out = []
+        for row in range(lo, hi):
+            digest = head.copy()
+            digest.update(values[row])
+            if dens is not None:
+                digest.update(dens[row])
+            digest.update(packed[row])
+            out.append(digest.hexdigest())
+        return out
+
+    n = len(values)
+    step = max(1, -(-n // (2 * (os.cpu_count() or 1))))
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        parts = pool.map(rows, range(0, n, step), [min(lo + step, n) for lo in range(0, n, step)])
+        return [fp for part in parts for fp in part]
+
+
+def anomaly_from_change(
+    metric: str, segment: dict[str, str], start: dt.date, change, volume: float, granularity: str = "daily"
+) -> Anomaly:
+    """The stored form of one detected change of a series whose period 0 starts on `start`,
+    at the precision it is stored with, so a fresh detection and one kept from the last
+    scan rank and link identically. It starts on its first period's first day and ends on
+    its last period's last day."""
+    return Anomaly(
+        metric=metric,
+        segment=dict(segment),
+        kind=change.kind,
+        direction=change.direction,
+        start=periods.first_day(start, change.start, granularity),
+        end=None if change.end is None else periods.last_day(start, change.end, granularity),
+        before=round(float(change.before), 4),
+        after=round(float(change.after), 4),
+        change_pct=round(float(change.change_pct), 1),
+        score=round(float(change.score), 2),
+        volume=round(volume, 2),
+        period=periods.unit(granularity),
+    )

@@ -1,0 +1,303 @@
+"""Series from the store, one point per day, week or month (the metric's stored
+granularity): every metric × segment of the dimension cube.
+
+Leaf rows are read once per metric, streamed, and summed into the leaf rows of one dense
+(segments × days) matrix; the other rollups (the total, each dimension value, each
+combination) are sums of leaf rows done with a sparse indicator matrix, which is far
+cheaper than a SQL CUBE over the raw rows.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from itertools import combinations
+from typing import Mapping
+
+import numpy as np
+import polars as pl
+
+from ctxmetrics.models import periods
+from ctxmetrics.config import Config
+from ctxmetrics.errors import CtxError, UnknownName
+from ctxmetrics.models.series import SeriesSet
+from ctxmetrics.store.database import Store, quote_ident
+from ctxmetrics.store.queries import resolve_query
+
+NONE_LABEL = "(none)"
+
+
+def metric_names(store: Store, config: Config) -> list[str]:
+    """Every metric that can be scanned: stored ones plus ratio/query metrics of the config."""
+    stored = set(store.metric_names())
+    names = set(stored)
+    for name, metric in config.metrics.items():
+        if metric.type == "ratio" and {metric.numerator, metric.denominator} <= stored:
+            names.add(name)
+        elif metric.type == "query":
+            names.add(name)
+    return sorted(names)
+
+
+def build_series_set(store: Store, config: Config, metric: str, queries_dir=None) -> SeriesSet | None:
+    """Every segment's series of `metric` at its stored granularity; None when there is
+    no data for it."""
+    definition = config.metric(metric)
+    if definition.type == "query":
+        return _query_set(store, metric, resolve_query(queries_dir, definition.query))
+    parts = [definition.numerator, definition.denominator] if definition.type == "ratio" else [metric]
+    # a separate rollup (`ingest --as-rollup`) has only its own dimensions, not the store's
+    dims = store.rollup_dimensions(parts[0])
+    if dims is None:
+        dims = store.dimension_names()
+    granularity = metric_granularity(store, config, metric)
+    leaves = _leaf_labels(store, parts, dims, granularity)
+    if leaves is None:
+        return None
+    labels, start, days = leaves
+    groups = [_group_ids(labels, list(g)) for size in range(len(dims) + 1) for g in combinations(dims, size)]
+    segments = [seg for seg_list, _ in groups for seg in seg_list]
+    # the last group (all dimensions) has one segment per leaf: leaves are summed straight
+    # into those rows of the cube, and every other rollup is computed from them
+    leaf_rows = len(segments) - len(groups[-1][0]) + groups[-1][1]
+    gauge = definition.type == "gauge"
+    cubes = _read_leaves(
+        store, parts, dims, labels.with_columns(_row=leaf_rows), len(segments), start, days, gauge, granularity
+    )
+    for cube in cubes:
+        _fill_rollups(cube, groups, "mean" if gauge else "sum")
+    kind = {"ratio": "ratio", "gauge": "gauge"}.get(definition.type, "count")
+    gaps = None if gauge else data_gaps(store, parts, start, days, granularity)
+    return SeriesSet(metric, kind, start, segments, cubes[0], cubes[1] if kind == "ratio" else None, gaps, granularity)
+
+
+def metric_granularity(store: Store, config: Config, metric: str) -> str:
+    """`daily`, `weekly` or `monthly`: the granularity of a metric's stored rows (a ratio's
+    two counts must agree); query metrics are daily."""
+    definition = config.metric(metric)
+    if definition.type == "query":
+        return "daily"
+    parts = [definition.numerator, definition.denominator] if definition.type == "ratio" else [metric]
+    found = {store.granularity(p) for p in parts}
+    if len(found) > 1:
+        raise CtxError(
+            f"ratio metric '{metric}' divides {parts[0]} ({store.granularity(parts[0])}) by "
+            f"{parts[1]} ({store.granularity(parts[1])}); both must have the same granularity."
+        )
+    return found.pop()
+
+
+_GAP_ZERO_CHANCE = 0.01  # a day without rows is a gap when a zero total would be this unlikely
+
+
+def data_gaps(store: Store, metrics: list[str], start: dt.date, days: int, granularity: str = "daily") -> np.ndarray:
+    """Periods (True) in which data is missing for any of `metrics`, not zero.
+
+    A period without a single row in the whole store is a gap. So is a period without rows
+    for one metric whose total is too large to be zero by chance (Poisson chance of a
+    zero period below 1% at its median period); for a small metric (~3 won a day) such a
+    day is a quiet day and stays 0. Segments without a row in a period that has rows are 0.
+    """
+    in_metrics = ", ".join("?" for _ in metrics)
+    _, rows = store.query_rows(
+        f"select ts, sum(value) filter (where metric in ({in_metrics})), count(*) filter (where metric in ({in_metrics})) "
+        "from obs where ts between ? and ? group by ts",
+        [*metrics, *metrics, start, periods.last_day(start, days - 1, granularity)],
+    )
+    return gaps_from_days(rows, start, days, granularity)
+
+
+def gaps_from_days(rows, start: dt.date, days: int, granularity: str = "daily") -> np.ndarray:
+    """`data_gaps` from (day, the metrics' total, their row count) of every day that has any
+    row at all in the data, summed into the `days` periods from `start`; every engine
+    judges gaps with this one rule."""
+    any_rows, own_rows, total = np.zeros(days, bool), np.zeros(days, bool), np.zeros(days)
+    for ts, value, count in rows:
+        i = periods.index(ts, start, granularity)
+        if 0 <= i < days:
+            any_rows[i] = True
+            own_rows[i] |= count > 0
+            total[i] += value or 0.0
+    gaps = ~any_rows
+    if any_rows.any() and np.exp(-np.median(total[any_rows])) < _GAP_ZERO_CHANCE:
+        gaps |= ~own_rows
+    return gaps
+
+
+_READ_BATCH_ROWS = 1 << 21  # rows per Arrow batch: ~32 MB at a time instead of the whole result
+
+
+def _source_sql(metrics: list[str], dims: list[str]) -> str:
+    """Rows of the given metrics with NULL dimension values labelled (params: the metrics)."""
+    labelled = "".join(f", coalesce({quote_ident(d)}, '{NONE_LABEL}') as {quote_ident(d)}" for d in dims)
+    in_metrics = ", ".join("?" for _ in metrics)
+    return f"(select metric, ts, value{labelled} from obs where metric in ({in_metrics}))"
+
+
+def _leaf_labels(store: Store, metrics: list[str], dims: list[str], granularity: str):
+    """(labels, first day, number of periods) of the given metrics; None without data.
+
+    `labels` numbers the leaves (distinct dimension combinations) in `leaf`, in sorted
+    order; one pass over the rows gives both the leaves and the date range.
+    """
+    source = _source_sql(metrics, dims)
+    if not dims:
+        start, end = store.query_rows(f"select min(ts), max(ts) from {source}", metrics)[1][0]
+        labels = pl.DataFrame({"leaf": [0]}, schema={"leaf": pl.Int64})
+    else:
+        dim_list = ", ".join(quote_ident(d) for d in dims)
+        first, last = "__ctxmetrics_first", "__ctxmetrics_last"  # not valid dimension names
+        frame = store.query_df(
+            f"select row_number() over (order by {dim_list}) - 1 as leaf, * from "
+            f"(select {dim_list}, min(ts) as {first}, max(ts) as {last} from {source} group by {dim_list}) order by leaf",
+            metrics,
+        )
+        if frame.height == 0:
+            return None
+        start, end = frame[first].min(), frame[last].max()
+        labels = frame.drop(first, last).with_columns(pl.col("leaf").cast(pl.Int64))
+    if start is None:
+        return None
+    if granularity == "monthly":
+        start = start.replace(day=1)
+    return labels, start, periods.count(start, end, granularity)
+
+
+def _read_leaves(
+    store: Store, metrics: list[str], dims: list[str], labels: pl.DataFrame, rows: int, start, days: int, gauge: bool,
+    granularity: str,
+):
+    """Per metric a (rows × periods) cube whose leaf rows (`labels["_row"]`) hold the summed
+    values; the other rows are left for `_fill_rollups`.
+
+    Only a cell number (metric, cube row and day folded into one int64 in SQL) and the
+    value cross into Python, streamed in Arrow batches and added as they come: the whole
+    result at once took gigabytes at 100k leaves. A missing day is 0 for sums; gauges
+    (`gauge`) are NaN where a leaf has no row that day.
+    """
+    cells = rows * days
+    which = " ".join(f"when ? then {i * cells}" for i in range(len(metrics)))
+    if dims:
+        join = f"join _ctxmetrics_leaves l using ({', '.join(quote_ident(d) for d in dims)})"
+        store.con.register("_ctxmetrics_leaves", labels.select("_row", *dims).to_arrow())
+    else:
+        join = "cross join (select 0::bigint as _row) l"
+    sql = (
+        f"select (case s.metric {which} end) + l._row * {days} + {periods.sql_index('s.ts', granularity)}::bigint as cell, s.value "
+        f"from {_source_sql(metrics, dims)} s {join}"
+    )
+    sums = np.zeros(len(metrics) * cells)
+    seen = np.zeros(len(metrics) * cells, dtype=np.int32) if gauge else None
+    try:
+        # the relation API streams; an Arrow reader on an execute() result copies all rows first
+        reader = store.con.sql(sql, params=[*metrics, start, *metrics]).to_arrow_reader(_READ_BATCH_ROWS)
+        for batch in reader:
+            _accumulate(batch.column(0).to_numpy(), batch.column(1).to_numpy(), sums, seen)
+    finally:
+        if dims:
+            store.con.unregister("_ctxmetrics_leaves")
+    if gauge:  # the mean of a period's rows (one per day, or per week/month); NaN where none
+        with np.errstate(invalid="ignore"):
+            sums /= seen
+    elif not np.isfinite(np.sum(sums)):  # a NaN or infinite sum of a count becomes a number
+        np.nan_to_num(sums, copy=False)  # (a full pass over the matrix, so only when needed)
+    return [sums[i * cells : (i + 1) * cells].reshape(rows, days) for i in range(len(metrics))]
+
+
+def _accumulate(cell: np.ndarray, value: np.ndarray, sums: np.ndarray, seen: np.ndarray | None) -> None:
+    """Add one batch of (cell, value) rows into `sums` (and row counts into `seen`).
+
+    np.add.at, not bincount: DuckDB's parallel scan interleaves row groups, so every
+    batch spans nearly the whole matrix and a bincount per batch would build (and add) a
+    matrix-sized array each time, 4x slower at 100k leaves.
+    """
+    np.add.at(sums, cell, value)
+    if seen is not None:
+        np.add.at(seen, cell, 1)
+
+
+def _group_ids(labels: pl.DataFrame, group: list[str]) -> tuple[list[dict[str, str]], np.ndarray]:
+    """Segments of `group` (one per distinct value combination) and each leaf's segment number."""
+    if not group:
+        return [{}], np.zeros(labels.height, dtype=np.int64)
+    ids = labels.select(pl.struct(group).rank("dense").cast(pl.Int64).sub(1).alias("g"), *group)
+    names = ids.unique("g").sort("g")
+    return [dict(zip(group, row)) for row in names.select(group).iter_rows()], ids["g"].to_numpy()
+
+
+def _fill_rollups(cube: np.ndarray, groups, agg: str) -> None:
+    """Fill every group's rows of `cube` but the last (the leaves, already filled):
+    sums (`agg="sum"`) or means over the present leaves (`"mean"`) of each segment's leaves."""
+    from scipy import sparse
+
+    leaf_segments, leaf_row = groups[-1]
+    leaves = cube[len(cube) - len(leaf_segments) :]
+    if agg == "mean":
+        present = (~np.isnan(leaves)).astype(float)
+        leaves = np.nan_to_num(leaves)
+    row = 0
+    for segments, gid in groups[:-1]:
+        # segment x leaf-row indicator: leaf i (label order) sits in leaf row leaf_row[i]
+        indicator = sparse.csr_matrix((np.ones(len(gid)), (gid, leaf_row)), shape=(len(segments), len(leaves)))
+        out = cube[row : row + len(segments)]
+        if agg == "sum":
+            out[:] = indicator @ leaves
+        else:
+            totals, counts = indicator @ leaves, indicator @ present
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[:] = np.where(counts > 0, totals / counts, np.nan)
+        row += len(segments)
+
+
+def _query_set(store: Store, metric: str, sql: str) -> SeriesSet | None:
+    """A metric defined by SQL returning `ts, value` and optional dimension columns;
+    each distinct dimension combination is one series, taken as given (no rollup)."""
+    frame = store.query_df(sql)
+    missing = {"ts", "value"} - set(frame.columns)
+    if missing:
+        raise UnknownName(f"query metric '{metric}': its SQL must return columns ts and value (missing {', '.join(sorted(missing))}).")
+    if frame.height == 0:
+        return None
+    dims = [c for c in frame.columns if c not in ("ts", "value")]
+    frame = frame.with_columns(pl.col("ts").cast(pl.Date), pl.col("value").cast(pl.Float64), *(pl.col(d).cast(pl.Utf8) for d in dims))
+    start, end = frame["ts"].min(), frame["ts"].max()
+    keyed = frame.with_columns(
+        (pl.struct(dims).rank("dense").cast(pl.Int64) - 1 if dims else pl.lit(0, pl.Int64)).alias("_row"),
+        (pl.col("ts") - pl.lit(start)).dt.total_days().cast(pl.Int64).alias("_day"),
+    )
+    labels = keyed.select("_row", *dims).unique("_row").sort("_row")
+    matrix = np.full((labels.height, (end - start).days + 1), np.nan)
+    matrix[keyed["_row"].to_numpy(), keyed["_day"].to_numpy()] = keyed["value"].to_numpy()
+    segments = [dict(zip(dims, row)) for row in labels.select(dims).iter_rows()]
+    return SeriesSet(metric, "gauge", start, segments, matrix)
+
+
+def load_series(store: Store, config: Config, metric: str, segment: Mapping[str, str]) -> pl.DataFrame:
+    """One series (ts, value) of a metric rolled up to `segment`, one row per day (or week
+    or month: its granularity), without building the whole cube: what notebooks and
+    charts need."""
+    definition = config.metric(metric)
+    dims = store.dimension_names()
+    unknown = [d for d in segment if d not in dims]
+    if unknown:
+        raise UnknownName(f"'{unknown[0]}' is not a dimension of the store (dimensions: {', '.join(dims) or 'none'}).")
+    if definition.type == "ratio":
+        num = _segment_sums(store, definition.numerator, segment)
+        den = _segment_sums(store, definition.denominator, segment)
+        frame = den.join(num, on="ts", how="left", suffix="_num").fill_null(0.0)
+        return frame.select("ts", pl.when(pl.col("value") > 0).then(pl.col("value_num") / pl.col("value")).alias("value"))
+    if definition.type == "query":
+        raise UnknownName(f"'{metric}' is a query metric; read it with project.query('{definition.query}').")
+    return _segment_sums(store, metric, segment, agg="avg" if definition.type == "gauge" else "sum")
+
+
+def _segment_sums(store: Store, metric: str, segment: Mapping[str, str], agg: str = "sum") -> pl.DataFrame:
+    where = ["metric = ?"] + [f"coalesce({quote_ident(d)}, '{NONE_LABEL}') = ?" for d in segment]
+    frame = store.query_df(
+        f"select ts, {agg}(value) as value from obs where {' and '.join(where)} group by ts order by ts",
+        [metric, *segment.values()],
+    )
+    if frame.height == 0:
+        return frame
+    step = {"daily": "1d", "weekly": "1w", "monthly": "1mo"}[store.granularity(metric)]
+    days = pl.DataFrame({"ts": pl.date_range(frame["ts"].min(), frame["ts"].max(), step, eager=True)})
+    filled = days.join(frame, on="ts", how="left")
+    return filled.fill_null(0.0) if agg == "sum" else filled
