@@ -119,6 +119,20 @@ def _row_mad(v: np.ndarray, floor: float = 1e-9) -> tuple[np.ndarray, np.ndarray
     return np.maximum(_MAD_TO_SD * _row_median(np.abs(v - centre[:, None])), max(floor, 1e-9)), centre
 
 
+_PAD = 112  # widest flank of `_episode_stat`
+
+
+def _padded_cumsum(y: np.ndarray) -> np.ndarray:
+    """`_row_cumsum(y)` with `_PAD` columns each side holding its first and last sums, so
+    that sums over windows clipped at the series' ends are slices, not gathers."""
+    rows, n = y.shape
+    out = np.empty((rows, n + 1 + 2 * _PAD), y.dtype)
+    out[:, : _PAD + 1] = 0
+    np.cumsum(y, axis=1, out=out[:, _PAD + 1 : _PAD + n + 1])
+    out[:, _PAD + n + 1 :] = out[:, _PAD + n : _PAD + n + 1]
+    return out
+
+
 def _row_cumsum(y: np.ndarray) -> np.ndarray:
     """Per-row cumulative sums with a leading 0 column (shared by the screen's statistics)."""
     return np.concatenate((np.zeros((y.shape[0], 1), y.dtype), np.cumsum(y, axis=1)), axis=1)
@@ -147,18 +161,19 @@ def _episode_stat(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nd
     """Largest |mean of a `width`-day window - mean of its flanks| per row, in units of its
     standard error, as the detector's episode scan judges a window: flanks of the same
     length each side (fewer at the ends), variances grown by the long-run factor
-    (autocorrelation) as in `_Noise.se2`. `scale`: the rows' robust daily sd;
-    `long_run`: their long-run variance over the daily one (`_row_long_run`)."""
-    n = cs.shape[1] - 1
+    (autocorrelation) as in `_Noise.se2`. `cs`: `_padded_cumsum` rows; `scale`: the rows'
+    robust daily sd; `long_run`: their long-run variance over the daily one (`_row_long_run`)."""
+    n = cs.shape[1] - 1 - 2 * _PAD
     flank = max(42, min(2 * width, 112))
     t = np.arange(n - width + 1)
-    lo, hi = np.maximum(t - flank, 0), np.minimum(t + width + flank, n)
-    inside = cs[:, width:] - cs[:, : n - width + 1]
-    outside = cs[:, hi] - cs[:, lo] - inside
-    days = (hi - lo - width).astype(cs.dtype)
+    # the flanks' ends clipped to the series are plain slices of the padded sums
+    inside = cs[:, _PAD + width : _PAD + n + 1] - cs[:, _PAD : _PAD + n - width + 1]
+    around = cs[:, _PAD + width + flank : _PAD + n + 1 + flank] - cs[:, _PAD - flank : _PAD + n - width + 1 - flank]
+    days = (np.minimum(t + width + flank, n) - np.maximum(t - flank, 0) - width).astype(cs.dtype)
     ramp = 1.0 + (long_run - 1.0) * min(width - 1, 6) / 6
-    se = scale[:, None] * np.sqrt((ramp / width)[:, None] + long_run[:, None] / days)
-    return (np.abs(inside / width - outside / days) / se).max(axis=1)
+    diff = inside / width - (around - inside) / days
+    # the largest squared statistic first: one square root per row, not per window
+    return np.sqrt(np.max(diff * diff / ((ramp / width)[:, None] + long_run[:, None] / days), axis=1)) / scale
 
 
 def _step_stat(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray) -> np.ndarray:
@@ -203,7 +218,8 @@ def _prescreen_chunk(matrix, settings, kind, denominators, weekday, closes) -> n
     for close in closes:  # the sales calendar is normal, as in the detector's calendar fit
         y[:, close] -= (_row_median(y[:, close]) - _row_median(y[:, ~close]))[:, None]
     n = y.shape[1]
-    cs = _row_cumsum(y)
+    padded = _padded_cumsum(y)
+    cs = padded[:, _PAD : _PAD + n + 1]
     # counts: the stabilised scale has unit sampling variance, so a zero MAD of a
     # low-volume row (mostly zeros) must not make every single event look extreme
     floor = 0.8 if kind == "count" else 1e-9
@@ -212,7 +228,7 @@ def _prescreen_chunk(matrix, settings, kind, denominators, weekday, closes) -> n
     long_run = _row_long_run(cs, scale)
     for width in _SCREEN_WIDTHS:
         if 3 * width <= n:
-            keep |= _episode_stat(cs, width, scale, long_run) >= _EPISODE_SHARE * settings.min_score
+            keep |= _episode_stat(padded, width, scale, long_run) >= _EPISODE_SHARE * settings.min_score
     for width in (settings.min_segment_days, settings.level_window_days // 2, settings.level_window_days):
         if 2 * width < n:
             keep |= _step_stat(cs, width, scale, long_run) >= _EPISODE_SHARE * settings.min_score
