@@ -5,7 +5,8 @@ cube holds N series (the N-1 leaves and their total). Leaves come from
 `synth.many_series` (~5% with a real effect). The store is filled with DuckDB directly
 (ingest has its own benchmark); then the timed part is the whole scan: reading the store,
 building the cube, pre-screen, detection, explanation and storing. Prints seconds,
-series/s, peak memory and end-to-end detection recall against the injected truth.
+CPU seconds (the scan process and its workers: on a shared machine the wall clock also
+counts the time other processes held the cores), series/s, peak memory and end-to-end detection recall against the injected truth.
 Then the pre-screen's own recall on the same cube, and a plain per-series
 `rpt.Pelt(model="l2")` loop on a sample timed against pre-screen + detector (from
 benchmarks/detect.py).
@@ -181,11 +182,11 @@ def scan_once(folder: Path) -> dict:
     result = scan_project(project)
     seconds = time.perf_counter() - started
     # ru_maxrss is in KiB on Linux; RUSAGE_CHILDREN is the largest waited-for child
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    usage, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     truth = pickle.loads((folder / "truth.pkl").read_bytes())
     return dict(
-        series=result.series, seconds=seconds, own_gb=own, workers_gb=workers,
+        series=result.series, seconds=seconds, own_gb=usage.ru_maxrss / 1024**2, workers_gb=children.ru_maxrss / 1024**2,
+        cpu=usage.ru_utime + usage.ru_stime + children.ru_utime + children.ru_stime,
         anomalies=result.anomalies, candidates=result.candidates, recall=recall(project, truth),
         screen_recall=prescreen_recall(project, truth),
     )
@@ -371,14 +372,14 @@ def main() -> None:
             spark_report(n, args.cores)
         return
     print(
-        f"{'series':>8} {'noise':>6} {'scan s':>8} {'series/s':>9} {'scan RSS':>9} {'worker RSS':>10} "
+        f"{'series':>8} {'noise':>6} {'scan s':>8} {'CPU s':>6} {'series/s':>9} {'scan RSS':>9} {'worker RSS':>10} "
         f"{'candidates':>10} {'anomalies':>9} {'recall':>7} {'screen recall':>13}"
     )
     for n in args.series:
         for noise in args.noise:
             r = run_case(n, noise, args.cache)
             print(
-                f"{r['series']:>8,} {noise:>6} {r['seconds']:>8.1f} {r['series'] / r['seconds']:>9,.0f} "
+                f"{r['series']:>8,} {noise:>6} {r['seconds']:>8.1f} {r['cpu']:>6.1f} {r['series'] / r['seconds']:>9,.0f} "
                 f"{r['own_gb']:>7.2f}GB {r['workers_gb']:>8.2f}GB {r['candidates']:>10,} {r['anomalies']:>9,} "
                 f"{r['recall']:>7.3f} {r['screen_recall']:>13.3f}",
                 flush=True,

@@ -149,50 +149,75 @@ def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float) -> np.n
     return scale / np.sqrt(1 + 1 / (2 * half))
 
 
-def _episode_stat(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray, one_sided: bool) -> np.ndarray:
-    """Per row, an upper bound of the detector's best score of a `width`-day window
-    (`episodes._window_scores`): the window's mean against the flanks before and after it
-    (as many days as the detector takes, fewer at the ends), in standard errors grown by
-    the long-run factor (autocorrelation) as in `_Noise.se2`. Both flanks must move the
-    same way; the score is the pooled one, at most twice the weaker flank's (the detector:
-    the pooled score when the weaker flank shows half of it, else the weaker's), so a
-    step or a trend, which one flank follows, scores little. Windows narrower than
-    `min_segment_days` (`one_sided`) near an end are judged on the one flank they have.
+def _episode_keep(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray, one_sided: bool, bar: float) -> np.ndarray:
+    """Rows where some `width`-day window may reach `bar` in the detector's episode scan
+    (`episodes._window_scores`); see `_window_best`. In the interior the pooled statistic
+    (the window against both flanks together) bounds the score from above and costs a
+    third as much, so the full score is only computed for the rows it does not clear.
 
     `cs`: `_padded_cumsum` rows; `scale`: the rows' robust daily sd; `long_run`: their
     long-run variance over the daily one (`_row_long_run`)."""
     n = cs.shape[1] - 1 - 2 * _PAD
-    flank = max(42, min(2 * width, 112))
-    ramp = 1.0 + (long_run - 1.0) * min(width - 1, 6) / 6
+    flank = _flank(width)
     starts = n - width + 1
-    # in the interior both flanks are full: one variance per row; the ends apart
     interior = slice(min(flank, starts), max(n - width - flank + 1, min(flank, starts)))
-    best = np.zeros(len(cs), cs.dtype)
-    for cols in (interior, np.r_[0 : interior.start, interior.stop : starts]):
-        t = np.arange(starts)[cols]
-        if t.size == 0:
-            continue
+    edges = np.r_[0 : interior.start, interior.stop : starts]
+    keep = np.zeros(len(cs), bool)
+    if edges.size:
+        keep = _window_best(cs, width, scale, long_run, one_sided, edges) >= bar
+    if interior.stop > interior.start:
+        ramp = 1.0 + (long_run - 1.0) * min(width - 1, 6) / 6
+        span = slice(_PAD + interior.start, _PAD + interior.stop)
+        inside = cs[:, span.start + width : span.stop + width] - cs[:, span]
+        around = cs[:, span.start + width + flank : span.stop + width + flank] - cs[:, span.start - flank : span.stop - flank]
+        pooled = inside * (1 / width + 1 / (2 * flank)) - around * (1 / (2 * flank))
+        se = scale * np.sqrt(ramp / width + long_run / (2 * flank))
+        bound = np.maximum(pooled.max(axis=1), -pooled.min(axis=1)) / se
+        maybe = np.flatnonzero(~keep & (bound >= bar))
+        if maybe.size:
+            keep[maybe] = _window_best(cs[maybe], width, scale[maybe], long_run[maybe], one_sided, interior) >= bar
+    return keep
 
-        def at(offset: int) -> np.ndarray:  # cs at window start + offset: a slice in the interior
-            if isinstance(cols, slice):
-                return cs[:, _PAD + cols.start + offset : _PAD + cols.stop + offset]
-            return cs[:, _PAD + t + offset]
 
-        start = at(0)
-        inside = (at(width) - start) / width
-        n_b = (t - np.maximum(t - flank, 0)).astype(cs.dtype)
-        n_a = (np.minimum(t + width + flank, n) - t - width).astype(cs.dtype)
-        d_b = inside - (start - at(-flank)) / np.maximum(n_b, 1)
-        d_a = inside - (at(width + flank) - at(width)) / np.maximum(n_a, 1)
-        z_b = np.abs(d_b) / np.sqrt((ramp / width)[:, None] + long_run[:, None] / np.maximum(n_b, 1))
-        z_a = np.abs(d_a) / np.sqrt((ramp / width)[:, None] + long_run[:, None] / np.maximum(n_a, 1))
-        pooled = np.abs(d_b * n_b + d_a * n_a) / (n_b + n_a)
-        z_ba = pooled / np.sqrt((ramp / width)[:, None] + long_run[:, None] / (n_b + n_a))
-        score = np.where((d_b * d_a > 0) & (n_b >= 7) & (n_a >= 7), np.minimum(z_ba, 2 * np.minimum(z_b, z_a)), 0)
-        if one_sided:
-            score = np.where((n_b >= 7) & (n_a < 7), z_b, np.where((n_a >= 7) & (n_b < 7), z_a, score))
-        best = np.maximum(best, score.max(axis=1))
-    return best / scale
+def _flank(width: int) -> int:
+    """Flank days each side of a window, as the detector's episode scan takes them."""
+    return max(42, min(2 * width, 112))
+
+
+def _window_best(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray, one_sided: bool, cols) -> np.ndarray:
+    """Per row, an upper bound of the detector's best score of the `width`-day windows
+    starting at `cols` (a slice or indices): the window's mean against the flanks before
+    and after it (as many days as the detector takes, fewer at the ends), in standard
+    errors grown by the long-run factor (autocorrelation) as in `_Noise.se2`. Both flanks
+    must move the same way; the score is the pooled one, at most twice the weaker flank's
+    (the detector: the pooled score when the weaker flank shows half of it, else the
+    weaker's), so a step or a trend, which one flank follows, scores little. Windows
+    narrower than `min_segment_days` (`one_sided`) near an end are judged on the one flank
+    they have."""
+    n = cs.shape[1] - 1 - 2 * _PAD
+    flank = _flank(width)
+    ramp = 1.0 + (long_run - 1.0) * min(width - 1, 6) / 6
+    t = np.arange(n - width + 1)[cols]
+
+    def at(offset: int) -> np.ndarray:  # cs at window start + offset: a slice in the interior
+        if isinstance(cols, slice):
+            return cs[:, _PAD + cols.start + offset : _PAD + cols.stop + offset]
+        return cs[:, _PAD + t + offset]
+
+    start = at(0)
+    inside = (at(width) - start) / width
+    n_b = (t - np.maximum(t - flank, 0)).astype(cs.dtype)
+    n_a = (np.minimum(t + width + flank, n) - t - width).astype(cs.dtype)
+    d_b = inside - (start - at(-flank)) / np.maximum(n_b, 1)
+    d_a = inside - (at(width + flank) - at(width)) / np.maximum(n_a, 1)
+    z_b = np.abs(d_b) / np.sqrt((ramp / width)[:, None] + long_run[:, None] / np.maximum(n_b, 1))
+    z_a = np.abs(d_a) / np.sqrt((ramp / width)[:, None] + long_run[:, None] / np.maximum(n_a, 1))
+    pooled = np.abs(d_b * n_b + d_a * n_a) / (n_b + n_a)
+    z_ba = pooled / np.sqrt((ramp / width)[:, None] + long_run[:, None] / (n_b + n_a))
+    score = np.where((d_b * d_a > 0) & (n_b >= 7) & (n_a >= 7), np.minimum(z_ba, 2 * np.minimum(z_b, z_a)), 0)
+    if one_sided:
+        score = np.where((n_b >= 7) & (n_a < 7), z_b, np.where((n_a >= 7) & (n_b < 7), z_a, score))
+    return score.max(axis=1) / scale
 
 
 def _step_stat(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray) -> np.ndarray:
@@ -253,7 +278,7 @@ def _prescreen_chunk(matrix, settings, kind, denominators, weekday, closes) -> n
     for width in _SCREEN_WIDTHS:
         if 3 * width <= n:
             one_sided = width < settings.min_segment_days
-            keep |= _episode_stat(padded, width, scale, long_run, one_sided) >= _EPISODE_SHARE * settings.min_score
+            keep |= _episode_keep(padded, width, scale, long_run, one_sided, _EPISODE_SHARE * settings.min_score)
     for width in (settings.min_segment_days, settings.level_window_days // 2, settings.level_window_days):
         if 2 * width < n:
             keep |= _step_stat(cs, width, scale, long_run) >= _STEP_SHARE * settings.min_score
