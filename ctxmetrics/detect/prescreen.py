@@ -248,7 +248,7 @@ def _row_long_run(cs: np.ndarray, scale: np.ndarray) -> np.ndarray:
 # volume), chosen on the tune split: share of the series the detector reports that the
 # screen keeps, tune / holdout, and share of clean synth.many_series rows kept, white /
 # ar1 noise. Episode and step shares 1.0 / 1.0: 0.985 / 0.987, 4.4% / 10.6%;
-# 1.0 / 1.2: 0.982 / 0.974, 2.9% / 7.9%; 1.05 / 1.1: 0.966 / 0.968, 2.0% / 4.8%.
+# 1.0 / 1.2: 0.982 / 0.974, 2.9% / 7.9%; 1.05 / 1.1: 0.966 / 0.968, 2.2% / 4.8%.
 # Below 1.05 the detector's own false alarms on clean funnels pass the screen (6-10 in
 # 560 series; tests/test_detect_funnel.py allows 1%), so recall >= 0.99 waits for a
 # detector with fewer of them.
