@@ -5,7 +5,8 @@ cube holds N series (the N-1 leaves and their total). Leaves come from
 `synth.many_series` (~5% with a real effect). The store is filled with DuckDB directly
 (ingest has its own benchmark); then the timed part is the whole scan: reading the store,
 building the cube, pre-screen, detection, explanation and storing. Prints seconds,
-series/s, peak memory and end-to-end detection recall against the injected truth.
+CPU seconds (the scan process and its workers: on a shared machine the wall clock also
+counts the time other processes held the cores), series/s, peak memory and end-to-end detection recall against the injected truth.
 Then the pre-screen's own recall on the same cube, and a plain per-series
 `rpt.Pelt(model="l2")` loop on a sample timed against pre-screen + detector (from
 benchmarks/detect.py).
@@ -18,6 +19,14 @@ the sum of the two is an upper bound of the physical peak, not the peak itself.
 
 Usage: python benchmarks/scan.py [--series 10000 100000] [--noise white ar1] [--cache DIR] [--pelt-sample 1000]
        python benchmarks/scan.py --engine spark [--series 10000] [--cores 64 512]
+       python benchmarks/scan.py --cube 15 12 10 6 4 [--cache DIR]
+
+--cube SIZES (issue 15's wide cube) scans one metric with a dimension per size instead
+(15 x 12 x 10 x 6 x 4: 43,200 leaves, 80,080 series with every rollup) over CUBE_DAYS
+days, where every leaf with the first value of either of the last two dimensions drops
+by CUBE_DROP over the last CUBE_EFFECT_DAYS days: tens of thousands of series change on
+the same day, and the whole scan (detection, root causes and linking of all of them,
+storing) is timed. Prints the anomalies and how many start on that day.
 
 --engine spark scans the same store with both engines in the same run (Spark in local
 mode on this machine, local[*]: it measures Spark's overhead against the local engine,
@@ -80,6 +89,76 @@ def build_project(folder: Path, leaves: int, noise: str, seed: int) -> None:
     (Path(root) / "truth.pkl").write_bytes(pickle.dumps([(t.row, t.start) for t in truth]))
 
 
+CUBE_DAYS, CUBE_EFFECT_DAYS, CUBE_DROP = 90, 3, 0.6
+
+
+def build_cube_project(folder: Path, sizes: list[int], seed: int = 1) -> None:
+    """Write a project whose metric `leads` has one dimension per size (see --cube)."""
+    from itertools import product
+
+    from ctxmetrics.project import Project, init_project
+
+    dims = [f"d{j}" for j in range(len(sizes))]
+    rng = np.random.default_rng(seed)
+    codes = np.array(list(product(*(range(c) for c in sizes))))
+    rate = rng.lognormal(3.0, 1.0, len(codes))[:, None] * np.ones(CUBE_DAYS)
+    hit = (codes[:, -1] == 0) | (codes[:, -2] == 0)
+    rate[hit, CUBE_DAYS - CUBE_EFFECT_DAYS :] *= 1 - CUBE_DROP
+    counts = rng.poisson(rate).astype(float)
+    root = init_project(folder, f"store: bench.duckdb\ndimensions: [{', '.join(dims)}]\nmetrics:\n  leads: {{type: count}}\n")
+    rows, days = np.nonzero(np.ones_like(counts, dtype=bool))
+    frame = pl.DataFrame(
+        {
+            "metric": pl.Series(["leads"], dtype=pl.Utf8).extend_constant("leads", len(rows) - 1),
+            "ts": np.datetime64("2026-01-01") + days.astype("timedelta64[D]"),
+            "value": counts[rows, days],
+            **{d: pl.Series([f"{d}v{k}" for k in codes[:, j]])[rows] for j, d in enumerate(dims)},
+        }
+    ).with_columns(pl.col("ts").cast(pl.Date))
+    with Project(root).store() as store:
+        store.add_dimensions(dims)
+        store.con.register("chunk", frame)
+        store.con.execute(f"insert into obs select metric, ts, value, {', '.join(dims)} from chunk")
+        store.con.unregister("chunk")
+
+
+def scan_cube_once(folder: Path) -> dict:
+    """Scan the wide-cube project in `folder` (in this fresh process) and measure it."""
+    from ctxmetrics.project import Project
+    from ctxmetrics.results import load_anomalies
+    from ctxmetrics.scan import scan_project
+
+    project = Project(folder)
+    started = time.perf_counter()
+    result = scan_project(project)
+    seconds = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with project.store(read_only=True) as store:
+        found = load_anomalies(store)
+    effect_day = (np.datetime64("2026-01-01") + CUBE_DAYS - CUBE_EFFECT_DAYS).astype(object)
+    return dict(
+        series=result.series, seconds=seconds, own_gb=usage.ru_maxrss / 1024**2, workers_gb=children.ru_maxrss / 1024**2,
+        cpu=usage.ru_utime + usage.ru_stime + children.ru_utime + children.ru_stime,
+        candidates=result.candidates, anomalies=len(found), same_day=sum(a.start == effect_day for a in found),
+    )
+
+
+def cube_report(sizes: list[int], cache: Path | None) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "p"
+        built = (cache or Path(tmp)) / f"cube-{'x'.join(map(str, sizes))}"
+        if not (built / "ctxmetrics.yaml").exists():
+            shutil.rmtree(built, ignore_errors=True)
+            child("--build-cube-into", str(built), *map(str, sizes))
+        shutil.copytree(built, work)
+        r = json.loads(child("--scan-cube", str(work)))
+    print(f"{'cube':>14} {'series':>8} {'scan s':>7} {'CPU s':>6} {'scan RSS':>9} {'worker RSS':>10} "
+          f"{'candidates':>10} {'anomalies':>9} {'same day':>8}")
+    print(f"{'x'.join(map(str, sizes)):>14} {r['series']:>8,} {r['seconds']:>7.1f} {r['cpu']:>6.1f} {r['own_gb']:>7.2f}GB "
+          f"{r['workers_gb']:>8.2f}GB {r['candidates']:>10,} {r['anomalies']:>9,} {r['same_day']:>8,}")
+
+
 def recall(project, truth: list[tuple[int, int]]) -> float:
     from ctxmetrics.store.results import load_anomalies
 
@@ -103,11 +182,11 @@ def scan_once(folder: Path) -> dict:
     result = scan_project(project)
     seconds = time.perf_counter() - started
     # ru_maxrss is in KiB on Linux; RUSAGE_CHILDREN is the largest waited-for child
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    usage, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     truth = pickle.loads((folder / "truth.pkl").read_bytes())
     return dict(
-        series=result.series, seconds=seconds, own_gb=own, workers_gb=workers,
+        series=result.series, seconds=seconds, own_gb=usage.ru_maxrss / 1024**2, workers_gb=children.ru_maxrss / 1024**2,
+        cpu=usage.ru_utime + usage.ru_stime + children.ru_utime + children.ru_stime,
         anomalies=result.anomalies, candidates=result.candidates, recall=recall(project, truth),
         screen_recall=prescreen_recall(project, truth),
     )
@@ -262,7 +341,19 @@ def main() -> None:
     parser.add_argument("--bucket-cost", type=Path, metavar="DIR", help=argparse.SUPPRESS)
     parser.add_argument("--build-into", nargs=3, metavar=("DIR", "N", "NOISE"), help=argparse.SUPPRESS)
     parser.add_argument("--scan", type=Path, metavar="DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--cube", type=int, nargs="+", metavar="SIZE", help="scan a wide cube instead: one dimension per size")
+    parser.add_argument("--build-cube-into", nargs="+", metavar="DIR SIZE", help=argparse.SUPPRESS)
+    parser.add_argument("--scan-cube", type=Path, metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.build_cube_into:
+        build_cube_project(Path(args.build_cube_into[0]), [int(v) for v in args.build_cube_into[1:]])
+        return
+    if args.scan_cube:
+        print(json.dumps(scan_cube_once(args.scan_cube)))
+        return
+    if args.cube:
+        cube_report(args.cube, args.cache)
+        return
     if args.build_into:
         folder, n, noise = args.build_into
         build_project(Path(folder), int(n) - 1, noise, seed=int(n))
@@ -281,14 +372,14 @@ def main() -> None:
             spark_report(n, args.cores)
         return
     print(
-        f"{'series':>8} {'noise':>6} {'scan s':>8} {'series/s':>9} {'scan RSS':>9} {'worker RSS':>10} "
+        f"{'series':>8} {'noise':>6} {'scan s':>8} {'CPU s':>6} {'series/s':>9} {'scan RSS':>9} {'worker RSS':>10} "
         f"{'candidates':>10} {'anomalies':>9} {'recall':>7} {'screen recall':>13}"
     )
     for n in args.series:
         for noise in args.noise:
             r = run_case(n, noise, args.cache)
             print(
-                f"{r['series']:>8,} {noise:>6} {r['seconds']:>8.1f} {r['series'] / r['seconds']:>9,.0f} "
+                f"{r['series']:>8,} {noise:>6} {r['seconds']:>8.1f} {r['cpu']:>6.1f} {r['series'] / r['seconds']:>9,.0f} "
                 f"{r['own_gb']:>7.2f}GB {r['workers_gb']:>8.2f}GB {r['candidates']:>10,} {r['anomalies']:>9,} "
                 f"{r['recall']:>7.3f} {r['screen_recall']:>13.3f}",
                 flush=True,

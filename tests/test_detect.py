@@ -201,3 +201,17 @@ def test_prescreen_takes_quarter_end_closes_as_normal_when_dates_are_known():
     matrix = np.random.default_rng(5).poisson(np.where(quarter_close, 50.0, 20.0), (300, 730)).astype(float)
     assert prescreen(matrix, SETTINGS, start_weekday=0).mean() >= 0.9
     assert prescreen(matrix, SETTINGS, start_date=days[0]).mean() <= 0.1
+
+
+def test_prescreen_window_needs_both_flanks_to_differ():
+    # as the detector's episode scan: a 3-day dip differs from the days before and after
+    # it; a window just past a lasting step differs only from the days before it
+    from ctxmetrics.detect.prescreen import _episode_keep, _padded_cumsum
+
+    dip, step = np.zeros(730, np.float32), np.zeros(730, np.float32)
+    dip[400:403] = -10.0
+    step[365:] = 10.0  # against both flanks pooled, the window after it would be 8.5 se off
+    cs = _padded_cumsum(np.vstack([dip, step]))
+    ones = np.ones(2, np.float32)
+    keep = _episode_keep(cs, 3, ones, ones, one_sided=True, bar=SETTINGS.min_score)
+    assert keep.tolist() == [True, False]

@@ -69,7 +69,8 @@ def find_changes(
     if s is None:
         return []
     if dates is not None and freq.name in ("daily", "weekly"):
-        _remove_calendar(s, _noise(s, local), local, np.asarray(dates, dtype="datetime64[D]")[0], freq.step_days)
+        # the calendar fit reads only the noise scales (its steps' penalty)
+        _remove_calendar(s, _noise(s, local, exact_tails=False), local, np.asarray(dates, dtype="datetime64[D]")[0], freq.step_days)
     noise = _noise(s, local)
     # short episodes first (they would bend the boundary search; a short peak of a longer
     # episode is set aside, not reported), then boundaries (lasting shifts and long

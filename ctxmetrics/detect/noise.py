@@ -78,14 +78,17 @@ def _long_run_var(y: np.ndarray, ok: np.ndarray) -> float:
     return float(_median(np.array(estimates))) if estimates else 0.0
 
 
-def _noise(s: _Series, settings: DetectionSettings) -> _Noise:
-    """Local level, per-day robust scale and long-run variance of a prepared series."""
+def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True) -> _Noise:
+    """Local level, per-day robust scale and long-run variance of a prepared series.
+
+    `exact_tails=False` leaves the count residuals `z` uncapped by their exact tail (the
+    costly part), for callers that need only the scales."""
     ok = ~s.known
     level = _rolling_median(s.y, ok, 2 * settings.min_segment_days)
     floor_var = _quasi_binomial_floor(s, level, ok)
     scale, tail_scale = _weekday_scales(s.y - level, s.weekday, ok, floor_var)
     z = (s.y - level) / tail_scale
-    if s.shape is not None:
+    if s.shape is not None and exact_tails:
         z = _count_tail_z(s, level, z, settings.min_score)
     day_var = float(np.mean(scale[ok] ** 2)) if ok.any() else float(np.mean(scale**2))
     lrv = max(_long_run_var(s.y, ok), day_var)
