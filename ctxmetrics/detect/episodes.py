@@ -100,9 +100,8 @@ def _cum(v: np.ndarray) -> np.ndarray:
     return np.concatenate(([0.0], np.cumsum(v)))
 
 
-def _window_scores(sc: _Scan, settings: DetectionSettings, floor: float | None = None):
-    """Score, direction sign, levels (before, during), change % of every window of `sc`,
-    and which windows were judged by their count likelihood.
+def _window_scores(sc: _Scan, settings: DetectionSettings):
+    """Score, direction sign, levels (before, during) and change % of every window of `sc`.
 
     Arrays are (widths x starts); a window that would run past the end scores 0. The
     window is compared with the days before it and the days after it (known-event days
@@ -111,11 +110,9 @@ def _window_scores(sc: _Scan, settings: DetectionSettings, floor: float | None =
     long as each flank alone shows at least half of it (else the weaker flank's score).
     A trend or a lasting shift moves one flank with the window and so scores nothing.
     Near the ends of the series a short window (< `min_segment_days`) is judged against
-    the one flank it has. Levels are computed where the score reaches `floor`
-    (`min_score` when None).
+    the one flank it has.
     """
     t, end, w, lo_b, hi_a, long_run = sc.t, sc.end, sc.w, sc.lo_b, sc.hi_a, sc.long_run
-    exact = np.zeros(sc.valid.shape, bool)
     m_w, v_w = sc.m_w, sc.v_w
     k_b, k_a = sc.k[t] - sc.k[lo_b], sc.k[hi_a] - sc.k[end]
     kw_b, kw_a = sc.kw[t] - sc.kw[lo_b], sc.kw[hi_a] - sc.kw[end]
@@ -126,7 +123,7 @@ def _window_scores(sc: _Scan, settings: DetectionSettings, floor: float | None =
         z_ba = (m_w - (sum_b + sum_a) / (kw_b + kw_a)) / np.sqrt(v_w + long_run / (kw_b + kw_a))
         if sc.shape is not None:
             # few events: their likelihood, where the normal approximation loses power
-            z_ba, exact = _count_z(sc, z_ba)
+            z_ba = _count_z(sc, z_ba)
     has_b, has_a = k_b >= 7, k_a >= 7
     both = has_b & has_a & (np.sign(z_b) == np.sign(z_a))
     weaker = np.minimum(np.abs(z_b), np.abs(z_a))
@@ -141,7 +138,7 @@ def _window_scores(sc: _Scan, settings: DetectionSettings, floor: float | None =
     sign = np.sign(np.where(use_a, z_a, z_b))
     score = np.where(sc.valid, np.nan_to_num(score), 0.0)
     # levels only where the score passes (few windows): the rest never need them
-    rows, cols = np.nonzero(score >= (settings.min_score if floor is None else floor))
+    rows, cols = np.nonzero(score >= settings.min_score)
     pct = np.zeros(score.shape)
     before, during = np.zeros(score.shape), np.zeros(score.shape)
     if rows.size:
@@ -154,15 +151,15 @@ def _window_scores(sc: _Scan, settings: DetectionSettings, floor: float | None =
         before[rows, cols] = np.where(use_a[rows, cols], lvl_a, lvl_b)
         during[rows, cols] = level
         pct[rows, cols] = _pct_array(before[rows, cols], level)
-    return score, sign, before, during, pct, exact
+    return score, sign, before, during, pct
 
 
 _FEW_EVENTS = 50  # below this many expected events in a window, counts are judged by their likelihood
 
 
-def _count_z(sc: _Scan, z_normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _count_z(sc: _Scan, z_normal: np.ndarray) -> np.ndarray:
     """`z_normal` with the windows of few expected events (< `_FEW_EVENTS`) judged by
-    their likelihood instead, and the mask of those windows.
+    their likelihood instead.
 
     Signed deviance z of the window's event count against the rate of its flanks:
     Poisson deviance 2(o log(o/e) - (o - e)) of the observed count o against the expected
@@ -177,9 +174,8 @@ def _count_z(sc: _Scan, z_normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     flank_f = sc.kfactor[t] - sc.kfactor[lo_b] + sc.kfactor[hi_a] - sc.kfactor[end]
     expected = np.nan_to_num(flank_x / flank_f * (sc.factor[end] - sc.factor[t]), nan=np.inf)
     rows, cols = np.nonzero(expected < _FEW_EVENTS)
-    exact = np.zeros(z_normal.shape, bool)
     if rows.size == 0:
-        return z_normal, exact
+        return z_normal
     e, fx, w = expected[rows, cols], flank_x[rows, cols], sc.w[rows, 0]
     observed = sc.x[end[rows, cols]] - sc.x[t[0, cols]]
     log_term = np.where(observed > 0, observed * np.log(np.maximum(observed, 1e-12) / e), 0.0)
@@ -190,24 +186,7 @@ def _count_z(sc: _Scan, z_normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     z /= np.sqrt(np.where(sc.short[rows, 0], sc.excess_tail, sc.excess) * sc.ramp[rows, 0])
     out = z_normal.copy()
     out[rows, cols] = z
-    exact[rows, cols] = True
-    return out, exact
-
-
-def _likelihood_bar(settings: DetectionSettings, widths) -> np.ndarray:
-    """Bar of a window judged by its count likelihood, per width.
-
-    A series holds n/w disjoint windows of width w, so a window of a week or more may
-    have a tail probability w times that of `min_score` (Bonferroni over each width's
-    disjoint windows): ~4.5 for two weeks, ~4.1 for three months. Shorter windows, of
-    which every width is tried, keep `min_score`. Only for likelihood scores, whose
-    tails are exact; normal scores of long windows keep `_LONG_BAR`.
-    """
-    from scipy import stats
-
-    widths = np.asarray(widths, dtype=float)
-    relieved = stats.norm.isf(stats.norm.sf(settings.min_score) * widths)
-    return np.where(widths >= settings.min_segment_days, relieved, settings.min_score)
+    return out
 
 
 # Long windows are many and overlap little across widths: the scan tries ~10x more of
@@ -240,16 +219,15 @@ def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, ta
     sc = _Scan(s, noise, widths, settings, walls)
     t, end = sc.t, sc.end
     bar = settings.min_score * np.where(widths >= settings.min_segment_days, _LONG_BAR, 1.0)[:, None]
-    exact_bar = _likelihood_bar(settings, widths)[:, None]
     while True:
         sc.exclude(s.known | taken | aside)
         free = np.concatenate(([0], np.cumsum(taken | aside)))
-        score, sign, before, during, pct, exact = _window_scores(sc, settings, floor=float(exact_bar.min()))
+        score, sign, before, during, pct = _window_scores(sc, settings)
         if s.shape is not None and widths[0] == 1:
             # one day of counts: the transform overstates extreme days; the exact
             # negative-binomial tail (`noise.z`) gives their honest size
             score[0] = np.minimum(score[0], np.abs(noise.z))
-        ok = (free[end] == free[t]) & (score >= np.where(exact, exact_bar, bar))
+        ok = (free[end] == free[t]) & (score >= bar)
         if sized:  # counts and rates: the size must matter too
             ok &= np.abs(pct) >= settings.min_change_pct
         if not ok.any():
@@ -309,10 +287,9 @@ def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, foun
         others = taken.copy()
         others[a:b] = False
         sc = _Scan(s, noise, [b - a], settings, walls, starts=[a]).exclude(s.known | others)
-        score, sgn, before, during, _, exact = (v[0, 0] for v in _window_scores(sc, settings, floor=0.0))
-        score_ab = float(score) if sgn == sign else 0.0
-        bar = _likelihood_bar(settings, [b - a])[0] if exact else settings.min_score
-        if score_ab >= bar:  # the whole must pass as its parts did
+        score, sgn, before, during, _ = (float(v[0, 0]) for v in _window_scores(sc, replace(settings, min_score=0.0)))
+        score_ab = score if sgn == sign else 0.0
+        if score_ab >= settings.min_score:  # the whole must pass as its parts did
             changes.append(_level_change("spike", s, a, b - 1, before, during, sign, score_ab))
     return changes
 
