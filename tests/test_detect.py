@@ -180,15 +180,15 @@ def test_prescreen_ratio_and_small_rows():
 
 
 def test_fast_median_equals_numpy():
-    from ctxmetrics.detect.robust import _median
+    from ctxmetrics.detect.robust import median
 
     rng = np.random.default_rng(3)
     for n in (1, 2, 3, 4, 7, 104, 105, 730):
         v = rng.normal(size=n)
-        assert _median(v) == np.median(v)
+        assert median(v) == np.median(v)
         v[rng.integers(n)] = np.nan
-        assert np.isnan(_median(v))
-    assert _median(np.array([5.0, 1.0, 1.0, 5.0])) == 3.0
+        assert np.isnan(median(v))
+    assert median(np.array([5.0, 1.0, 1.0, 5.0])) == 3.0
 
 
 def test_prescreen_takes_quarter_end_closes_as_normal_when_dates_are_known():

@@ -8,7 +8,7 @@ import numpy as np
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.noise import _Noise
 from ctxmetrics.detect.prepare import _Series
-from ctxmetrics.detect.robust import _mad, _median
+from ctxmetrics.detect.robust import mad, median
 from ctxmetrics.detect.shifts import _candidates
 
 _YEARLY_MIN_DAYS = 395  # 13 months: from here on the yearly season is part of normal
@@ -56,7 +56,7 @@ def _robust_fit(y: np.ndarray, calendar: np.ndarray, ok: np.ndarray) -> np.ndarr
         x = design[use]
         coef = np.linalg.pinv(x.T @ x) @ (x.T @ y[use])
         resid = y - design @ coef
-        use = ok & (np.abs(resid - _median(resid[ok])) <= 3.5 * max(_mad(resid[ok]), 1e-9))
+        use = ok & (np.abs(resid - median(resid[ok])) <= 3.5 * max(mad(resid[ok]), 1e-9))
     return coef[2:]
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.noise import _Noise
 from ctxmetrics.detect.prepare import _Series
-from ctxmetrics.detect.robust import _median
+from ctxmetrics.detect.robust import median
 from ctxmetrics.models.change import Change
 
 def _pct(before: float, after: float) -> float:
@@ -63,7 +63,7 @@ class _Scan:
         floor = s.floor_var > 0
         model = s.floor_var + np.maximum(1.0 - s.floor_var * s.factor, 0.0)
         self.excess, self.excess_tail = (
-            max(1.0, float(_median(sd[floor] ** 2 / model[floor]))) if floor.any() else 1.0
+            max(1.0, float(median(sd[floor] ** 2 / model[floor]))) if floor.any() else 1.0
             for sd in (noise.scale, noise.tail)
         )
 

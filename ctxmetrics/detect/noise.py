@@ -9,7 +9,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.prepare import _Series
-from ctxmetrics.detect.robust import _mad, _median
+from ctxmetrics.detect.robust import mad, median
 
 _BLOCKS = (7, 14, 28)  # block lengths (days) for the long-run variance
 
@@ -47,7 +47,7 @@ def _rolling_median(y: np.ndarray, ok: np.ndarray, half: int) -> np.ndarray:
         level = np.nanmedian(windows, axis=1)
     have = np.isfinite(level)
     if not have.any():
-        return np.full(len(y), _median(y))
+        return np.full(len(y), median(y))
     return np.interp(np.arange(len(y)), np.flatnonzero(have), level[have])
 
 
@@ -74,8 +74,8 @@ def _long_run_var(y: np.ndarray, ok: np.ndarray) -> float:
         t, n1, n2 = t[full], n1[full], n2[full]
         diffs = (cs[t + 2 * block] - cs[t + block]) / n2 - (cs[t + block] - cs[t]) / n1
         if diffs.size >= 24:
-            estimates.append(_mad(diffs) ** 2 / 2 * block)
-    return float(_median(np.array(estimates))) if estimates else 0.0
+            estimates.append(mad(diffs) ** 2 / 2 * block)
+    return float(median(np.array(estimates))) if estimates else 0.0
 
 
 def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True) -> _Noise:
@@ -108,7 +108,7 @@ def _quasi_binomial_floor(s: _Series, level: np.ndarray, ok: np.ndarray) -> np.n
     if usable.sum() < 28:
         return s.floor_var
     standardised = (s.y - level)[usable] / np.sqrt(s.floor_var[usable])
-    return s.floor_var * max(1.0, _mad(standardised) ** 2)
+    return s.floor_var * max(1.0, mad(standardised) ** 2)
 
 
 def _count_tail_z(s: _Series, level: np.ndarray, z: np.ndarray, threshold: float) -> np.ndarray:
@@ -147,26 +147,26 @@ def _weekday_scales(
     """
     # the pooled scale is taken relative to each day's sampling variance, so that quiet
     # weekend days (few events, large variance) do not raise the floor of busy weekdays
-    rel = np.sqrt(floor_var / _median(floor_var[floor_var > 0])) if (floor_var > 0).sum() > 0 else np.ones(len(resid))
+    rel = np.sqrt(floor_var / median(floor_var[floor_var > 0])) if (floor_var > 0).sum() > 0 else np.ones(len(resid))
     rel = np.where(rel > 0, rel, 1.0)
     resid = resid / rel
-    pooled = _mad(resid[ok])
+    pooled = mad(resid[ok])
     pooled_tails = pooled
     if ok.sum() >= 100:
         # heavy tails (e.g. rates whose numerator lags the denominator) make the MAD too
         # small for a 5-sd rule, so the 95th percentile must look normal too; days beyond
         # 5 MADs are left out first, so that the anomalies themselves (holidays, storms,
         # a few percent of days) cannot set the threshold that is meant to find them
-        deviation = np.abs(resid[ok] - _median(resid[ok]))
+        deviation = np.abs(resid[ok] - median(resid[ok]))
         body = deviation[deviation <= 5 * pooled]
         if body.size >= 100:
             pooled_tails = max(pooled, float(np.quantile(body, 0.95)) / 1.96)
     phases = max(int(weekday.max()) + 1, 1) if weekday.size else 1
-    day_mad = np.array([_mad(resid[ok & (weekday == d)]) for d in range(phases)])
+    day_mad = np.array([mad(resid[ok & (weekday == d)]) for d in range(phases)])
 
     def scale(floor: float) -> np.ndarray:
         day_sd = np.maximum(day_mad, floor)
         out = np.sqrt(np.maximum((day_sd[weekday] * rel) ** 2, floor_var))
-        return np.where(out > 0, out, max(float(_median(out)), 1e-9))
+        return np.where(out > 0, out, max(float(median(out)), 1e-9))
 
     return scale(pooled), scale(pooled_tails)

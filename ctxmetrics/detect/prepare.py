@@ -6,7 +6,7 @@ from typing import Callable
 
 import numpy as np
 
-from ctxmetrics.detect.robust import _mad, _median
+from ctxmetrics.detect.robust import mad, median
 
 
 KINDS = ("count", "ratio", "gauge")
@@ -48,7 +48,7 @@ def _weekday_medians(r: np.ndarray, weekday: np.ndarray, ok: np.ndarray, default
     for day in range(period):
         sel = r[ok & (weekday == day)]
         if sel.size:
-            profile[day] = _median(sel)
+            profile[day] = median(sel)
     return profile
 
 
@@ -97,7 +97,7 @@ def _prepare(values, settings, kind, denominator, known_mask, start_weekday, per
         shape = _nb_shape(num, factor, valid & ~known)
         y = nb_transform(num, shape)
         den = np.ones(n)
-        typical = float(_median(num[valid])) if valid.any() else 0.0
+        typical = float(median(num[valid])) if valid.any() else 0.0
         floor_var = np.divide(1.0, factor * (1.0 + typical / shape), out=np.zeros(n), where=valid)
         inverse = _NBInverse(shape)
     elif kind == "ratio":
@@ -106,7 +106,7 @@ def _prepare(values, settings, kind, denominator, known_mask, start_weekday, per
         den = np.nan_to_num(np.asarray(denominator, dtype=float))
         if den.shape != values.shape:
             raise ValueError("denominator must have the same length as values.")
-        if n == 0 or _median(den) < settings.min_denominator:
+        if n == 0 or median(den) < settings.min_denominator:
             return None
         valid = np.isfinite(values) & (den >= settings.min_denominator)
         rate = np.clip(np.divide(values, den, out=np.zeros(n), where=valid), 0.0, 1.0)
@@ -162,8 +162,8 @@ def _nb_shape(u: np.ndarray, factor: np.ndarray, ok: np.ndarray) -> float:
     use = ok & np.isfinite(local)
     if use.sum() < 14:
         return 1e6
-    var = (_mad((u - local)[use]) ** 2) * 7 / 6  # a 7-day mean includes the day itself
-    mean = float(_median(u[use]))
+    var = (mad((u - local)[use]) ** 2) * 7 / 6  # a 7-day mean includes the day itself
+    mean = float(median(u[use]))
     excess = var - float(np.mean(local[use] / factor[use]))
     return float(np.clip(mean**2 / excess, 1.0, 1e6)) if excess > 0 else 1e6
 

@@ -11,7 +11,7 @@ from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.calendar import _close_days
 from ctxmetrics.detect.noise import _BLOCKS
 from ctxmetrics.detect.prepare import KINDS, _DEAD_WEEKDAY, nb_transform
-from ctxmetrics.detect.robust import _MAD_TO_SD
+from ctxmetrics.detect.robust import MAD_TO_SD
 
 _PRESCREEN_CHUNK = 2048  # rows per chunk: keeps a 100k x 730 screen within a few hundred MB
 
@@ -110,7 +110,7 @@ def _row_nb_shape(u: np.ndarray, factor: np.ndarray) -> np.ndarray:
 def _row_mad(v: np.ndarray, floor: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
     """Per-row robust sd (scaled MAD, at least `floor`) and median."""
     centre = _row_median(v)
-    return np.maximum(_MAD_TO_SD * _row_median(np.abs(v - centre[:, None])), max(floor, 1e-9)), centre
+    return np.maximum(MAD_TO_SD * _row_median(np.abs(v - centre[:, None])), max(floor, 1e-9)), centre
 
 
 _PAD = 112  # widest flank of `_episode_stat`

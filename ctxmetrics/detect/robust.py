@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 
-_MAD_TO_SD = 1.4826
+MAD_TO_SD = 1.4826
 
 
-def _median(v: np.ndarray):
+def median(v: np.ndarray):
     """`np.median` of a 1-D array, NaN included, at a fraction of its cost.
 
     The detector takes ~50 medians of short arrays per series; np.median's generic axis
@@ -24,6 +24,6 @@ def _median(v: np.ndarray):
     return part[k] if n % 2 else (part[k] + part[k + 1]) / 2
 
 
-def _mad(v: np.ndarray) -> float:
+def mad(v: np.ndarray) -> float:
     """Robust standard deviation (scaled MAD) of `v`."""
-    return _MAD_TO_SD * float(_median(np.abs(v - _median(v)))) if v.size else 0.0
+    return MAD_TO_SD * float(median(np.abs(v - median(v)))) if v.size else 0.0

@@ -1,9 +1,10 @@
 """The manager's digest: a briefing of the business events behind a period's anomalies.
 
-Built from the scan results (`results.load_anomalies`), the timeline, `explain` (coverage,
-events whose expected effect was not flagged) and `effect` (what the data did over those
-events' windows); rendered as Markdown or JSON here and as HTML with charts in
-`report_html`. Read-only; never imports ruptures, scipy or matplotlib.
+Built from the scan results in the store (`store.results`: the anomalies, and the events
+whose expected effect was not flagged with what the data did over their windows, both
+stored by `scan`) and `explain.coverage` (the window's explained share); rendered as
+Markdown or JSON here and as HTML with charts in `report_html`. Read-only; never imports
+ruptures, scipy or matplotlib.
 
 Business events: one business event moves many series at once (a sign-up outage moves
 leads in the total, every region and channel, then MQLs and SQLs days later). Anomalies
