@@ -149,14 +149,16 @@ def ingest_paths(
     rollups: dict[str, list[str]] = {}
     if as_rollup:
         reads = [_as_rollup(read, rollups) for read in reads]
-    warnings = _near_names(
-        store, settings.config, [(src, r.frame["metric"].unique().to_list()) for src, r in zip(sources, reads)], strict
-    )
+    # Each file's metrics, found once (a distinct pass over 10M rows costs ~0.07 s).
+    found = [r.frame["metric"].unique().to_list() for r in reads]
+    warnings = _near_names(store, settings.config, list(zip(sources, found)), strict)
     granularities: dict[str, str] = {}
-    for read in reads:
-        granularities.update(_granularities(settings.config, read.frame["metric"].unique().to_list(), read.granularity))
+    for read, metrics in zip(reads, found):
+        granularities.update(_granularities(settings.config, metrics, read.granularity))
     frame = _combine([r.frame for r in reads])
-    added, replaced = _located(sources, lambda: store.upsert_observations(frame, granularities, rollups))
+    added, replaced = _located(
+        sources, lambda: store.upsert_observations(frame, granularities, rollups, metrics=sorted(set().union(*found)))
+    )
     return IngestResult(
         files=len(reads), rows=frame.height, added=added, replaced=replaced, warnings=warnings, rollups=tuple(sorted(rollups))
     )
@@ -183,7 +185,7 @@ def ingest_frame(
     metrics = read.frame["metric"].unique().to_list()
     warnings = _near_names(store, settings.config, [(src, metrics)], strict)
     granularities = _granularities(settings.config, metrics, read.granularity)
-    added, replaced = _located([src], lambda: store.upsert_observations(read.frame, granularities, rollups))
+    added, replaced = _located([src], lambda: store.upsert_observations(read.frame, granularities, rollups, metrics=metrics))
     return IngestResult(
         files=1, rows=read.frame.height, added=added, replaced=replaced, warnings=warnings, rollups=tuple(sorted(rollups))
     )
@@ -438,7 +440,9 @@ def _long(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     values = _number(src, raw, value_col, allow_empty=metric_col is None)
     frame = raw.select(
         ROW, days.alias("ts"), metric, values.alias("value"), *(_dimension(src, raw, d) for d in dim_cols)
-    ).filter(pl.col("value").is_not_null())
+    )
+    if values.null_count():  # filtering copies every column (~0.1 s per 10M rows): only when needed
+        frame = frame.filter(pl.col("value").is_not_null())
     _check_counts(src, frame, settings.config, value_col)
     if timed:
         return _Read(_per_day(frame, dim_cols, settings.config), "daily")
