@@ -38,12 +38,16 @@ def latest_plausible(today: dt.date | None = None) -> dt.date:
     return dt.date((today or dt.date.today()).year + 1, 12, 31)
 
 
-def parse_days(series: pl.Series, timezone: str, date_format: str | None = None) -> tuple[pl.Series, bool]:
+def parse_days(
+    series: pl.Series, timezone: str, date_format: str | None = None, iso: pl.Series | None = None
+) -> tuple[pl.Series, bool]:
     """Calendar days in `timezone` of a date/time column, and whether it has times of day.
 
     Text is read as ISO 8601 unless `date_format` (strftime codes) is given; nothing is
     guessed. A time with a UTC offset is converted to `timezone`; a time without one is
     already local time there.
+
+    `iso`: the text already read with `%Y-%m-%d` (non-strict), when the caller has it.
 
     Raises:
         BadCell: the first value that is not a date, or is ambiguous.
@@ -58,7 +62,7 @@ def parse_days(series: pl.Series, timezone: str, date_format: str | None = None)
     if date_format is not None:
         return _parse_with_format(series.str.strip_chars(), date_format, timezone)
     text = series
-    days = text.str.to_date("%Y-%m-%d", strict=False)
+    days = text.str.to_date("%Y-%m-%d", strict=False) if iso is None else iso
     plain = days.is_not_null() & (text.str.len_bytes() == 10)
     if plain.all():
         return days, False
