@@ -100,29 +100,6 @@ def trend_season_closes(seed: int):
     return find_changes(business_counts(seed, 30, normal), dates=DATES)
 
 
-def test_a_steep_yearly_season_seen_twice_is_mostly_not_a_level_shift():
-    """A sharp seasonal rise repeated in both years is season, not a step (the season is
-    fitted before the steps once it has repeated). Measured: 4 of 12 seeds still flag a
-    pair of shifts a year apart (the detector of ctxmetrics-episodes/2: 8 of 12)."""
-    flagged = []
-    for seed in range(12):
-        values, dates = steep_season(seed)
-        if find_changes(values, dates=dates):
-            flagged.append(seed)
-    assert len(flagged) <= 4, flagged
-
-
-def steep_season(seed: int, days: int = 800):
-    """Counts (~300 a day) with a +-40% yearly season (a sharp rise, a flat top), 60%
-    growth over the series and gamma-Poisson noise; returns (values, dates)."""
-    rng = np.random.default_rng(seed)
-    dates = np.datetime64("2022-01-01") + int(rng.integers(0, 365)) + np.arange(days)
-    angle = 2 * np.pi * (dates - dates.astype("datetime64[Y]")).astype(int) / 365.25 + rng.uniform(0, 6.3)
-    season = 1 + 0.4 * (np.sin(angle) + 0.3 * np.sin(2 * angle + 1))
-    rate = 300 * season * 1.6 ** (np.arange(days) / days) * rng.gamma(50, 1 / 50, days)
-    return rng.poisson(rate).astype(float), dates
-
-
 @pytest.mark.parametrize("seed", SEEDS)
 def test_gaps_are_unknown_never_anomalies(seed):
     values = business_counts(seed, 40)

@@ -15,21 +15,17 @@ _YEARLY_MIN_DAYS = 395  # 13 months: from here on the yearly season is part of n
 _CLOSE_DAYS = (7, 3)  # the sales calendar: last 7 days of a quarter, last 3 of other months
 
 
-def _calendar_columns(days: np.ndarray, span: int, daily: bool) -> tuple[np.ndarray | None, int]:
+def _calendar_columns(days: np.ndarray, span: int, daily: bool) -> np.ndarray | None:
     """Regressors of the normal calendar: yearly harmonics (>= 13 months of data) and,
-    for daily series, quarter-end and month-end closes (each seen at least 3 times).
-
-    Returns the columns (None: none) and how many of them, first, are the yearly season.
-    """
+    for daily series, quarter-end and month-end closes (each seen at least 3 times)."""
     cols = []
     if span >= _YEARLY_MIN_DAYS:
         year_day = (days - days.astype("datetime64[Y]").astype("datetime64[D]")).astype(np.int64)
         angle = 2 * np.pi * year_day / 365.25
         cols += [np.sin(angle), np.cos(angle), np.sin(2 * angle), np.cos(2 * angle)]
-    yearly = len(cols)
     if daily:
         cols += [close.astype(float) for close in _close_days(days)]
-    return (np.column_stack(cols) if cols else None), yearly
+    return np.column_stack(cols) if cols else None
 
 
 def _close_days(days: np.ndarray) -> list[np.ndarray]:
@@ -60,79 +56,43 @@ def _robust_fit(y: np.ndarray, calendar: np.ndarray, ok: np.ndarray) -> np.ndarr
     return coef[2:]
 
 
-def _two_years(days: np.ndarray) -> bool:
-    return int((days[-1] - days[0]).astype(np.int64)) + 1 >= 730
-
-
-def _same_season_each_year(s: _Series, days: np.ndarray, yearly: np.ndarray) -> bool:
-    """With two years or more, the yearly shape (`yearly`: its harmonics) fitted on the
-    first and on the last year must agree (correlation >= 0.5): a year upset by
-    months-long anomalies (a lockdown) is no season to learn."""
-    if not _two_years(days):
+def _same_season_each_year(s: _Series, days: np.ndarray, calendar: np.ndarray, coef: np.ndarray) -> bool:
+    """With two years or more, the yearly shape fitted on the first and on the last year
+    must agree (correlation >= 0.5): a year upset by months-long anomalies (a lockdown)
+    is no season to learn."""
+    span = int((days[-1] - days[0]).astype(np.int64))
+    if span < 730 or calendar.shape[1] < 4:
         return True
     curves = []
     for part in (days < days[0] + 365, days >= days[-1] - 365):
-        fitted = _robust_fit(s.y[part], yearly[part], ~s.known[part])
+        fitted = _robust_fit(s.y[part], calendar[part, :4], ~s.known[part])
         if fitted is None:
             return False
-        curves.append(yearly @ fitted)
+        curves.append(calendar[:, :4] @ fitted)
     return bool(np.corrcoef(curves[0], curves[1])[0, 1] >= 0.5)
-
-
-# chi-square (4 degrees of freedom, the yearly harmonics) exceeded by chance once in 1000
-_SEASON_CHI2 = 18.47
-
-
-def _clear_season(yearly: np.ndarray, coef: np.ndarray, ok: np.ndarray, lrv: float) -> bool:
-    """True when the fitted yearly harmonics are jointly significant (Wald test, at the
-    long-run variance per day): a season fitted to noise is left in, not removed."""
-    x = yearly[ok] - yearly[ok].mean(axis=0)
-    if lrv <= 0:
-        return True
-    wald = float(coef @ (x.T @ x) @ coef) / lrv
-    return wald >= _SEASON_CHI2
-
-
-def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, calendar: np.ndarray, repeated: bool) -> np.ndarray | None:
-    """Calendar coefficients fitted with the clear level steps alongside, so that a lasting
-    shift is not mistaken for part of the season.
-
-    Steps and season are each fitted given the other's last fit (twice). Which goes first
-    decides what an ambiguous rise is: with the season `repeated` (two years or more) the
-    season (a steep seasonal rise, seen every year, is no step); with less, where a
-    yearly season and a lasting shift look alike, the step.
-    """
-    strong = replace(settings, min_score=1.5 * settings.min_score)  # only clear steps: a season bends, it does not jump
-    coef = _robust_fit(s.y, calendar, ~s.known) if repeated else np.zeros(calendar.shape[1])
-    for _ in range(2):
-        if coef is None:
-            return None
-        rest = s.y - calendar @ coef
-        bounds = _candidates(rest, noise, strong, coarse=True)
-        steps = np.column_stack([np.arange(len(s.y)) >= b for b in bounds] or [np.zeros(len(s.y))])
-        coef = _robust_fit(s.y, np.column_stack((calendar, steps)), ~s.known)
-        coef = None if coef is None else coef[: calendar.shape[1]]
-    return coef
 
 
 def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, first_day, step_days: int) -> None:
     """Take the yearly season and the month-/quarter-end closes out of `s` (in place).
 
-    Fitted with an intercept and a linear trend on the stabilised scale (`_robust_fit`);
-    the yearly season only when the years agree. Only the calendar part is removed: the trend
+    Fitted with an intercept and a linear trend on the stabilised scale (`_robust_fit`),
+    and only used when the years agree. Only the calendar part is removed: the trend
     stays, for the episode scan (flanks) and the boundary pruning to judge.
     """
     days = np.datetime64(first_day, "D") + s.index * step_days
-    calendar, yearly = _calendar_columns(days, int(s.index[-1] - s.index[0] + 1) * step_days, step_days == 1)
+    calendar = _calendar_columns(days, int(s.index[-1] - s.index[0] + 1) * step_days, step_days == 1)
     if calendar is None:
         return
-    if yearly and not _same_season_each_year(s, days, calendar[:, :yearly]):
-        calendar, yearly = (calendar[:, yearly:] if calendar.shape[1] > yearly else None), 0  # the closes still hold
-    coef = None if calendar is None else _fit_with_steps(s, noise, settings, calendar, _two_years(days))
+    # level steps where a first segmentation puts them are fitted alongside, so that a
+    # lasting shift is not mistaken for part of the season (with < 2 years they look alike)
+    strong = replace(settings, min_score=1.5 * settings.min_score)  # only clear steps: a season bends, it does not jump
+    steps = np.column_stack([np.arange(len(s.y)) >= b for b in _candidates(s.y, noise, strong, coarse=True)] or [np.zeros(len(s.y))])
+    coef = _robust_fit(s.y, np.column_stack((calendar, steps)), ~s.known)
     if coef is None:
         return
-    if yearly and calendar.shape[1] >= yearly and not _clear_season(calendar[:, :yearly], coef[:yearly], ~s.known, noise.lrv):
-        coef[:yearly] = 0.0  # a season no larger than noise would only add noise
+    coef = coef[: calendar.shape[1]]
+    if not _same_season_each_year(s, days, calendar, coef):
+        return
     s.y = s.y - calendar @ coef
     if s.shape is not None:
         s.num = s.inverse(s.y)

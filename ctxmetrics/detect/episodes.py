@@ -76,10 +76,6 @@ class _Scan:
         weight = np.where(short, w_tail[end] - w_tail[t], w_body[end] - w_body[t])
         self.long_run = noise.lrv / noise.day_var  # autocorrelation: variance of long means grows by this
         seg = segment[t]
-        # equal flanks each side where both have a week (a linear trend then cancels out),
-        # the longest flanks the series allows where one has less
-        room = np.minimum(t - seg_lo[seg], seg_hi[seg] - end)
-        f = np.where(room >= 7, np.minimum(f, room), f)
         self.lo_b, self.hi_a = np.maximum(t - f, seg_lo[seg]), np.minimum(end + f, seg_hi[seg])
         inside = segment[np.maximum(end - 1, 0)] == seg  # the window spans no wall
         self.valid = (t + w <= n) & inside
