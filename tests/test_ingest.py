@@ -288,6 +288,70 @@ def test_bad_parquet_gets_the_precise_message_and_store_unchanged(run, project_d
     assert snapshot(project_dir) == before
 
 
+def _takes_fast_path(path) -> bool:
+    import ctxmetrics.ingest.ingest as ingest
+    from ctxmetrics.store.database import Store
+
+    with Store(path.with_suffix(".probe.duckdb")) as store:
+        return ingest._fast_long(store, ingest._source(path), [], []) is not None
+
+
+# Values the row-group statistics cannot show (NaN never counts in them; a file may have
+# none): the fast path takes the file, the insert meets the value and rolls back, and the
+# polars path reports it.
+PARQUET_BAD_VALUE_IN_INSERT = {
+    "nan": ({"value": [1.0, float("nan")]}, {}, "row 2: column 'value': nan is not a finite number."),
+    "negative, no statistics": (
+        {"value": [1.0, -3.0]}, {"statistics": False},
+        "row 2: column 'value': -3 is negative, and 'a' is a count; declare it in ctxmetrics.yaml "
+        "as {type: gauge} if it can go below zero.",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PARQUET_BAD_VALUE_IN_INSERT))
+def test_parquet_values_the_statistics_miss_are_refused_by_the_insert(run, project_dir, case):
+    values, options, expected = PARQUET_BAD_VALUE_IN_INSERT[case]
+    run("ingest", write(project_dir / "good.csv", GOOD))
+    before = snapshot(project_dir)
+    bad = project_dir / "x.parquet"
+    pl.DataFrame({"date": [dt.date(2026, 1, 1), dt.date(2026, 1, 2)], "metric": ["a", "a"], **values}).write_parquet(bad, **options)
+    assert _takes_fast_path(bad)
+    result = run("ingest", bad)
+    assert (result.exit_code, result.stderr) == (1, f"Error: {bad}: {expected}\n")
+    assert snapshot(project_dir) == before
+
+
+@pytest.mark.parametrize("blank", [None, "(none)"])
+def test_parquet_keys_equal_only_as_stored_are_left_to_the_polars_path(tmp_path, blank):
+    # An empty dimension cell is stored as "(none)": next to a null or a literal "(none)"
+    # on the same metric and day it is the same key.
+    path = tmp_path / "a.parquet"
+    pl.DataFrame(
+        {"date": [dt.date(2026, 1, 1)] * 3, "metric": ["a"] * 3, "value": [1.0, 2.0, 3.0], "region": ["EU", "", blank]}
+    ).write_parquet(path)
+    assert not _takes_fast_path(path)
+    pl.DataFrame(
+        {"date": [dt.date(2026, 1, 1)] * 3, "metric": ["a"] * 3, "value": [1.0, 2.0, 3.0], "region": ["EU", "", "NA"]}
+    ).write_parquet(path)
+    assert _takes_fast_path(path)
+
+
+def test_parquet_fast_path_finds_the_days_across_day_blocks(tmp_path):
+    # Weekly rows over 1970-01-01 (day 0) and several 64-day blocks, one key repeated in
+    # another block: the fast path stores what the polars path does, as weekly data.
+    days = [dt.date(1969, 10, 4) + dt.timedelta(weeks=w) for w in range(40)]
+    path = tmp_path / "w.parquet"
+    pl.DataFrame({"date": days * 2, "metric": ["a"] * 40 + ["b"] * 40, "value": [float(i) for i in range(80)]}).write_parquet(path)
+    fast = _ingest(tmp_path, "fast", [path])
+    assert fast == _ingest(tmp_path, "slow", [path], use_fast=False)
+    assert len(fast[1]) == 80
+    from ctxmetrics.store.database import Store
+
+    with Store(tmp_path / "fast.duckdb", read_only=True) as store:
+        assert store.granularity("a") == "weekly"
+
+
 def test_parquet_labels_needing_cleaning_are_cleaned(tmp_path):
     path = tmp_path / "a.parquet"
     pl.DataFrame({"date": [dt.date(2026, 1, 1)] * 2, "metric": [" leads", "mql "], "value": [1.0, 2.0], "region": ["EU ", "  "]}).write_parquet(path)

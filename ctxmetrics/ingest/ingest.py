@@ -143,7 +143,7 @@ def ingest_paths(
                     granularities=_granularities(settings.config, fast.metrics, fast.granularity),
                 ))
             except duckdb.Error:
-                pass  # rolled back (the file changed since it was checked?): take the careful path
+                pass  # rolled back (a value it does not take, or the file changed since checked): the careful path
             else:
                 return IngestResult(files=1, rows=fast.rows, added=added, replaced=replaced, warnings=warnings)
     reads = [_read_one(src, settings) for src in sources]
@@ -602,8 +602,9 @@ def _check_counts(src: _Source, frame: pl.DataFrame, config: Config, column: str
 # it never reports an error itself and accepts a subset of what the polars path accepts:
 # typed columns (DATE day, numeric value, text labels), labels that need no cleaning
 # (checked on their distinct values with the polars path's own stripping), keys that all
-# differ. The file is read twice (one grouped pass for every check, then the insert), which
-# for columnar Parquet costs less than materialising it once in polars and handing it over.
+# differ, values that are finite and within range. The file is read twice (one grouped pass
+# for the keys, then the insert, which checks the values as it reads them), which for
+# columnar Parquet costs less than materialising it once in polars and handing it over.
 # CSV stays on the polars path: measured, its multi-threaded parse plus Arrow hand-over
 # beat DuckDB parsing twice (or parsing once into a temporary table) by ~20% CPU.
 _NUMERIC = {"DOUBLE", "FLOAT", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
@@ -640,9 +641,13 @@ def _fast_long(store: Store, src: _Source, dims: list[str], known: list[str]) ->
         if any(columns[c] != "VARCHAR" for c in labels):
             return None
         # Negative values (refused for counts) and absurd ones go to the polars path,
-        # which decides and names the row.
-        found = parquet_file.profile(store, src.path, date_col, labels, MAX_MAGNITUDE, MISSING_DIMENSION_VALUE)
-        if found.rows == 0 or found.bad_values or found.null_dates or found.nulls[0] or found.repeated_keys:
+        # which decides and names the row: at once when the row-group statistics show
+        # them, else when the insert meets one (observations_sql) and rolls back.
+        nulls, least, most = parquet_file.value_statistics(store, src.path)
+        if nulls or (least is not None and least < 0) or (most is not None and most > MAX_MAGNITUDE):
+            return None
+        found = parquet_file.profile(store, src.path, date_col, labels, MISSING_DIMENSION_VALUE)
+        if found.rows == 0 or found.null_dates or found.nulls[0] or found.repeated_keys:
             return None
         distinct_days = check_plausible(_days_of_blocks(found.day_blocks))  # BadCell: the polars path names the row
         metrics = found.distinct[0]
@@ -654,8 +659,11 @@ def _fast_long(store: Store, src: _Source, dims: list[str], known: list[str]) ->
             d: MISSING_DIMENSION_VALUE if n or "" in values else None
             for d, n, values in zip(dim_cols, found.nulls[1:], found.distinct[1:])
         }
-        sql, params = parquet_file.observations_sql(src.path, date_col, columns["value"] == "DOUBLE", stored_as)
-        return _Fast(sql, params, dim_cols, found.rows, found.span, metrics, granularity_of(distinct_days))
+        sql, params = parquet_file.observations_sql(
+            src.path, date_col, columns["value"] == "DOUBLE", stored_as, MAX_MAGNITUDE
+        )
+        span = (distinct_days[0], distinct_days[-1])
+        return _Fast(sql, params, dim_cols, found.rows, span, metrics, granularity_of(distinct_days))
     except (CtxError, BadCell, duckdb.Error, pl.exceptions.PolarsError, OSError, ValueError):
         return None
 
@@ -672,7 +680,7 @@ def _clean(values: list, blank_ok: bool) -> bool:
 
 
 def _days_of_blocks(blocks: list[tuple[int, int]]) -> pl.Series:
-    """The days set in `Profile.day_blocks` bitmaps (bit i of block b: day 64 * b + i
+    """The days set in `Profile.day_blocks` bitmaps (bit i of block b's mask: day 64 * b + i
     since 1970-01-01), sorted."""
     block = np.array([b for b, _ in blocks], dtype=np.int64).reshape(-1, 1)
     mask = np.array([m for _, m in blocks], dtype="<u8").reshape(-1, 1)
