@@ -337,6 +337,12 @@ def test_parquet_keys_equal_only_as_stored_are_left_to_the_polars_path(tmp_path,
     assert _takes_fast_path(path)
 
 
+def test_empty_parquet_is_left_to_the_polars_path(tmp_path):
+    path = tmp_path / "a.parquet"
+    pl.DataFrame({"date": [dt.date(2026, 1, 1)], "metric": ["a"], "value": [1.0]}).clear().write_parquet(path)
+    assert not _takes_fast_path(path)
+
+
 def test_parquet_fast_path_finds_the_days_across_day_blocks(tmp_path):
     # Weekly rows over 1970-01-01 (day 0) and several 64-day blocks, one key repeated in
     # another block: the fast path stores what the polars path does, as weekly data.

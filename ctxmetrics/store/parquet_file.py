@@ -59,7 +59,7 @@ def profile(store: Store, path: Path, date_col: str, labels: list[str], missing:
               select {", ".join(q[c] for c in labels)}, {day} >> 6 as blk, count(*) as n,
                 bit_or(1::ubigint << ({day} & 63)) as mask
               from {_READER} group by all)
-            select sum(n), coalesce(sum(n) filter (where blk is null), 0),
+            select coalesce(sum(n), 0), coalesce(sum(n) filter (where blk is null), 0),
               {", ".join(f"coalesce(sum(n) filter (where {q[c]} is null), 0)" for c in labels)},
               {", ".join(f"list(distinct {q[c]})" for c in labels)},
               (select count(*) from (select 1 from g group by {stored}, blk having sum(n) <> bit_count(bit_or(mask)))),
