@@ -19,7 +19,8 @@ error favours the most specific element that carries a change (one changed cell 
 row, whose four unchanged cells the row's factor would misfit); a whole row that changed
 beats each of its cells. Elements that add nothing once the others are in are dropped
 again, and a coarse element is split into finer ones inside it when they fit better for
-their number (three changed cells of one column). The change is "uniform" (everywhere alike) when one factor for every leaf fits as
+their number (three changed cells of one column). Elements that moved by the very factor
+the chosen ones share then join on weaker evidence (no factor of their own to fit). The change is "uniform" (everywhere alike) when one factor for every leaf fits as
 well as the chosen set does, given the set's extra parameters.
 """
 from __future__ import annotations
@@ -107,6 +108,7 @@ def localize_codes(
     chosen = _greedy(groups, everything, [], weight, expected, actual, threshold, start_error)
     chosen = _prune(chosen, groups, weight, expected, actual, threshold)
     chosen = _refine(chosen, groups, weight, expected, actual, threshold, start_error)
+    chosen = _extend_alike(chosen, groups, weight, expected, actual, n_candidates)
     set_error, owner = _fit(chosen, groups, weight, expected, actual)
     uniform_error = _uniform_error(weight, expected, actual)
     # One factor for all leaves as good as the set, given the set's extra factors.
@@ -272,9 +274,49 @@ def _refine(chosen, groups, weight, expected, actual, threshold, start_error):
     return best
 
 
+def _extend_alike(chosen, groups, weight, expected, actual, n_candidates):
+    """Add elements that changed by the factor the chosen ones share (Squeeze's one cause,
+    one deviation): such an element needs no factor of its own, so it enters on a likelihood
+    ratio beyond the odds of one candidate among all (2·ln N in squared error) rather than on
+    the free fit's Bonferroni bound. A second cell 3σ off by the first one's factor is found;
+    an unchanged cell is not, however noisy, since its fit to that factor is poor."""
+    if not chosen:
+        return chosen
+    _, owner = _fit(chosen, groups, weight, expected, actual)
+    factors = [_factor(owner == i, weight, expected, actual) for i in range(len(chosen))]
+    if not (all(f > 1 for f in factors) or all(f < 1 for f in factors)):
+        return chosen  # no one factor to share
+    k = _factor(owner >= 0, weight, expected, actual)
+    penalty = 2 * math.log(n_candidates)
+    chosen = list(chosen)
+    free = owner < 0
+    while len(chosen) < _MAX_ELEMENTS and free.any():
+        best = None
+        for g, (_, ids) in enumerate(groups):
+            size = int(ids.max()) + 1
+            taken = np.bincount(ids, ~free, size) > 0  # only elements whose leaves are all free
+            b = np.bincount(ids, weight * expected * (actual - expected), size)
+            c = np.bincount(ids, weight * expected * expected, size)
+            # error at expected minus error at k·expected, summed over the element's leaves
+            gain = np.where(taken, -np.inf, 2 * (k - 1) * b - (k - 1) ** 2 * c)
+            e = int(np.argmax(gain))
+            if best is None or gain[e] > best[0]:
+                best = (float(gain[e]), g, e)
+        if best[0] <= penalty:
+            break
+        chosen.append(best[1:])
+        free &= groups[best[1]][1] != best[2]
+    return chosen
+
+
+def _factor(members, weight, expected, actual) -> float:
+    """Least-squares factor of `actual ≈ factor · expected` over the member leaves."""
+    return float((weight * actual * expected)[members].sum() / max((weight * expected * expected)[members].sum(), 1e-300))
+
+
 def _uniform_error(weight, expected, actual) -> float:
     """Error when every leaf changes by one common fitted factor."""
-    factor = (weight * actual * expected).sum() / max((weight * expected * expected).sum(), 1e-300)
+    factor = _factor(slice(None), weight, expected, actual)
     return float((weight * (actual - factor * expected) ** 2).sum())
 
 
