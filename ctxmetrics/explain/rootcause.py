@@ -288,17 +288,19 @@ def _extend_alike(chosen, groups, weight, expected, actual, n_candidates):
         return chosen  # no one factor to share
     k = _factor(owner >= 0, weight, expected, actual)
     penalty = 2 * math.log(n_candidates)
+    # per element: error at expected minus error at k·expected, summed over its leaves
+    b, c = weight * expected * (actual - expected), weight * expected * expected
+    gains = []
+    for _, ids in groups:
+        size = int(ids.max()) + 1
+        gains.append(2 * (k - 1) * np.bincount(ids, b, size) - (k - 1) ** 2 * np.bincount(ids, c, size))
     chosen = list(chosen)
     free = owner < 0
     while len(chosen) < _MAX_ELEMENTS and free.any():
         best = None
         for g, (_, ids) in enumerate(groups):
-            size = int(ids.max()) + 1
-            taken = np.bincount(ids, ~free, size) > 0  # only elements whose leaves are all free
-            b = np.bincount(ids, weight * expected * (actual - expected), size)
-            c = np.bincount(ids, weight * expected * expected, size)
-            # error at expected minus error at k·expected, summed over the element's leaves
-            gain = np.where(taken, -np.inf, 2 * (k - 1) * b - (k - 1) ** 2 * c)
+            taken = np.bincount(ids, ~free, len(gains[g])) > 0  # only elements whose leaves are all free
+            gain = np.where(taken, -np.inf, gains[g])
             e = int(np.argmax(gain))
             if best is None or gain[e] > best[0]:
                 best = (float(gain[e]), g, e)
