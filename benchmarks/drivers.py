@@ -163,16 +163,17 @@ def main() -> None:
         base = adtributor(leaves, expected, actual)
         reference = told_count(leaves, expected, actual, noise, truth)
         for group in ("single cells", f"single cells, severity {meta['severity']}",
-                      f"single cells, {meta['count']} element(s)"):
+                      f"single cells, {meta['count']} element(s)",
+                      f"single cells, severity {meta['severity']}, noise {meta['noise']}"):
             ours[f"+ {group}"].append((got, truth))
             theirs[f"+ {group}"].append((base, truth))
             told[f"+ {group}"].append((reference, truth))
     print(f"holdout seeds {args.tune}..{args.tune + args.cases - 1}; "
           f"+ single-cell cases, seeds {CELL_SEEDS}..{CELL_SEEDS + args.cells - 1}")
-    print(f"{'group':34} {'cases':>5} {'F1 ours':>8} {'F1 Adtributor':>14} {'F1 told count':>14}")
-    for group in ours:
+    print(f"{'group':40} {'cases':>5} {'F1 ours':>8} {'F1 Adtributor':>14} {'F1 told count':>14}")
+    for group in sorted(ours, key=lambda g: (g.startswith("+"), g.startswith("+") and g)):
         reference = f"{f1(told[group]):14.3f}" if group in told else ""
-        print(f"{group:34} {len(ours[group]):5d} {f1(ours[group]):8.3f} {f1(theirs[group]):14.3f} {reference}".rstrip())
+        print(f"{group:40} {len(ours[group]):5d} {f1(ours[group]):8.3f} {f1(theirs[group]):14.3f} {reference}".rstrip())
     for leaves, spent in sorted(times.items()):
         print(f"runtime, cube of {leaves:5d} leaves: median {1000 * np.median(spent):.1f} ms, "
               f"max {1000 * max(spent):.1f} ms per anomaly ({len(spent)} cases)")
