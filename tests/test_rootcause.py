@@ -142,3 +142,17 @@ def test_a_second_cell_changed_by_the_first_ones_factor_is_found_below_the_free_
     actual[noisy] *= 1.1
     found = localize(LEAVES, expected, actual, np.sqrt(expected))
     assert segments(found) == [{"region": "APAC", "channel": "partner"}, {"region": "EMEA", "channel": "email"}]
+
+
+def test_a_region_whose_other_cells_did_not_move_is_its_one_changed_cell():
+    # APAC/partner 3.1σ up (a cell alone needs 3.2σ among 41 candidates); APAC's four small
+    # other cells 0.95σ up each, noise that lifts the region past the bound (3.6σ) though,
+    # without the cell, it did not move (1.9σ, inside a single test's 1.96σ).
+    expected = np.full(len(LEAVES), 300.0)
+    rest = [i for i, leaf in enumerate(LEAVES) if leaf["region"] == "APAC" and leaf["channel"] != "partner"]
+    expected[rest] = 28.2
+    actual = expected.copy()
+    actual[LEAVES.index({"region": "APAC", "channel": "partner"})] += 3.1 * np.sqrt(300.0)
+    actual[rest] += 0.95 * np.sqrt(28.2)
+    found = localize(LEAVES, expected, actual, np.sqrt(expected))
+    assert segments(found) == [{"region": "APAC", "channel": "partner"}]

@@ -19,7 +19,8 @@ error favours the most specific element that carries a change (one changed cell 
 row, whose four unchanged cells the row's factor would misfit); a whole row that changed
 beats each of its cells. Elements that add nothing once the others are in are dropped
 again, and a coarse element is split into finer ones inside it when they fit better for
-their number (three changed cells of one column). Elements that moved by the very factor
+their number (three changed cells of one column), or narrowed to the one finer element
+inside it that moved when the rest of it did not. Elements that moved by the very factor
 the chosen ones share then join on weaker evidence (no factor of their own to fit). The change is "uniform" (everywhere alike) when one factor for every leaf fits as
 well as the chosen set does, given the set's extra parameters.
 """
@@ -108,6 +109,7 @@ def localize_codes(
     chosen = _greedy(groups, everything, [], weight, expected, actual, threshold, start_error)
     chosen = _prune(chosen, groups, weight, expected, actual, threshold)
     chosen = _refine(chosen, groups, weight, expected, actual, threshold, start_error)
+    chosen = _narrow(chosen, groups, weight, expected, actual)
     chosen = _extend_alike(chosen, groups, weight, expected, actual, n_candidates)
     set_error, owner = _fit(chosen, groups, weight, expected, actual)
     uniform_error = _uniform_error(weight, expected, actual)
@@ -272,6 +274,27 @@ def _refine(chosen, groups, weight, expected, actual, threshold, start_error):
         if len(trial) > len(rest) and cost < best_cost:
             best, best_cost = trial, cost
     return best
+
+
+def _narrow(chosen, groups, weight, expected, actual):
+    """Replace a coarse element by the finer one inside it that carries its change when the
+    rest of it did not move (a single test at _FALSE_ALARM): a whole value explains only
+    when its other parts moved too, not when one changed cell and its neighbours' noise add
+    up past the bound a cell alone would need."""
+    chosen = list(chosen)
+    for i, (g, e) in enumerate(chosen):
+        combo = set(groups[g][0])
+        finer = {h for h, (other, _) in enumerate(groups) if combo < set(other)}
+        inside = groups[g][1] == e
+        best = _best_element(groups, inside, weight, expected, actual, chosen, finer) if finer else None
+        if best is None:
+            continue
+        rest = inside & (groups[best[1]][1] != best[2])
+        c = (weight * expected * expected)[rest].sum()
+        moved = ((weight * actual * expected)[rest].sum() - c) ** 2 / c if c > 0 else 0.0
+        if moved <= _null_gain(1):
+            chosen[i] = best[1:]
+    return chosen
 
 
 def _extend_alike(chosen, groups, weight, expected, actual, n_candidates):
