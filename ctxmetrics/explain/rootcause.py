@@ -21,8 +21,9 @@ beats each of its cells. Elements that add nothing once the others are in are dr
 again, and a coarse element is split into finer ones inside it when they fit better for
 their number (three changed cells of one column), or narrowed to the one finer element
 inside it that moved when the rest of it did not. Elements that moved by the very factor
-the chosen ones share then join on weaker evidence (no factor of their own to fit). The change is "uniform" (everywhere alike) when one factor for every leaf fits as
-well as the chosen set does, given the set's extra parameters.
+the chosen ones share then join on weaker evidence (no factor of their own to fit). The
+change is "uniform" (everywhere alike) when one factor for every leaf fits as well as the
+chosen set does, given the set's extra parameters.
 """
 from __future__ import annotations
 
@@ -263,8 +264,7 @@ def _refine(chosen, groups, weight, expected, actual, threshold, start_error):
     best = list(chosen)
     best_cost = _fit(best, groups, weight, expected, actual)[0] + threshold * len(best)
     for g, e in chosen:
-        combo = set(groups[g][0])
-        finer = {h for h, (other, _) in enumerate(groups) if combo < set(other)}
+        finer = _finer(groups, g)
         if not finer:
             continue
         rest = [c for c in best if c != (g, e)]
@@ -276,6 +276,12 @@ def _refine(chosen, groups, weight, expected, actual, threshold, start_error):
     return best
 
 
+def _finer(groups, g) -> set[int]:
+    """The groups whose elements lie inside those of group `g` (its dimensions and more)."""
+    combo = set(groups[g][0])
+    return {h for h, (other, _) in enumerate(groups) if combo < set(other)}
+
+
 def _narrow(chosen, groups, weight, expected, actual):
     """Replace a coarse element by the finer one inside it that carries its change when the
     rest of it did not move (a single test at _FALSE_ALARM): a whole value explains only
@@ -283,8 +289,7 @@ def _narrow(chosen, groups, weight, expected, actual):
     up past the bound a cell alone would need."""
     chosen = list(chosen)
     for i, (g, e) in enumerate(chosen):
-        combo = set(groups[g][0])
-        finer = {h for h, (other, _) in enumerate(groups) if combo < set(other)}
+        finer = _finer(groups, g)
         inside = groups[g][1] == e
         best = _best_element(groups, inside, weight, expected, actual, chosen, finer) if finer else None
         if best is None:
