@@ -127,3 +127,32 @@ def test_a_changed_cell_is_a_driver_even_when_noise_turns_the_sum_of_all_leaves(
     assert found.elements == [({"region": "APAC", "channel": "partner"}, 1.0)]
     # an anomaly that went down is not carried by a cell that went up
     assert localize(LEAVES, expected, actual, direction=-1).elements == []
+
+
+def test_a_second_cell_changed_by_the_first_ones_factor_is_found_below_the_free_bound():
+    # Exact values: APAC/partner +50% (8.7σ); EMEA/email +50% too but only 3σ, below what a
+    # free factor needs among 41 candidates (3.2σ); NA/paid 3σ up as well, but by 10%,
+    # far from the shared factor: noise, not part of the change.
+    expected = np.full(len(LEAVES), 300.0)
+    small, noisy = LEAVES.index({"region": "EMEA", "channel": "email"}), LEAVES.index({"region": "NA", "channel": "paid"})
+    expected[small], expected[noisy] = 36.0, 900.0
+    actual = expected.copy()
+    actual[LEAVES.index({"region": "APAC", "channel": "partner"})] *= 1.5
+    actual[small] *= 1.5
+    actual[noisy] *= 1.1
+    found = localize(LEAVES, expected, actual, np.sqrt(expected))
+    assert segments(found) == [{"region": "APAC", "channel": "partner"}, {"region": "EMEA", "channel": "email"}]
+
+
+def test_a_region_whose_other_cells_did_not_move_is_its_one_changed_cell():
+    # APAC/partner 3.1σ up (a cell alone needs 3.2σ among 41 candidates); APAC's four small
+    # other cells 0.95σ up each, noise that lifts the region past the bound (3.6σ) though,
+    # without the cell, it did not move (1.9σ, inside a single test's 1.96σ).
+    expected = np.full(len(LEAVES), 300.0)
+    rest = [i for i, leaf in enumerate(LEAVES) if leaf["region"] == "APAC" and leaf["channel"] != "partner"]
+    expected[rest] = 28.2
+    actual = expected.copy()
+    actual[LEAVES.index({"region": "APAC", "channel": "partner"})] += 3.1 * np.sqrt(300.0)
+    actual[rest] += 0.95 * np.sqrt(28.2)
+    found = localize(LEAVES, expected, actual, np.sqrt(expected))
+    assert segments(found) == [{"region": "APAC", "channel": "partner"}]

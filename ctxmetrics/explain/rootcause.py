@@ -19,8 +19,11 @@ error favours the most specific element that carries a change (one changed cell 
 row, whose four unchanged cells the row's factor would misfit); a whole row that changed
 beats each of its cells. Elements that add nothing once the others are in are dropped
 again, and a coarse element is split into finer ones inside it when they fit better for
-their number (three changed cells of one column). The change is "uniform" (everywhere alike) when one factor for every leaf fits as
-well as the chosen set does, given the set's extra parameters.
+their number (three changed cells of one column), or narrowed to the one finer element
+inside it that moved when the rest of it did not. Elements that moved by the very factor
+the chosen ones share then join on weaker evidence (no factor of their own to fit). The
+change is "uniform" (everywhere alike) when one factor for every leaf fits as well as the
+chosen set does, given the set's extra parameters.
 """
 from __future__ import annotations
 
@@ -107,6 +110,8 @@ def localize_codes(
     chosen = _greedy(groups, everything, [], weight, expected, actual, threshold, start_error)
     chosen = _prune(chosen, groups, weight, expected, actual, threshold)
     chosen = _refine(chosen, groups, weight, expected, actual, threshold, start_error)
+    chosen = _narrow(chosen, groups, weight, expected, actual)
+    chosen = _extend_alike(chosen, groups, weight, expected, actual, n_candidates)
     set_error, owner = _fit(chosen, groups, weight, expected, actual)
     uniform_error = _uniform_error(weight, expected, actual)
     # One factor for all leaves as good as the set, given the set's extra factors.
@@ -259,8 +264,7 @@ def _refine(chosen, groups, weight, expected, actual, threshold, start_error):
     best = list(chosen)
     best_cost = _fit(best, groups, weight, expected, actual)[0] + threshold * len(best)
     for g, e in chosen:
-        combo = set(groups[g][0])
-        finer = {h for h, (other, _) in enumerate(groups) if combo < set(other)}
+        finer = _finer(groups, g)
         if not finer:
             continue
         rest = [c for c in best if c != (g, e)]
@@ -272,9 +276,77 @@ def _refine(chosen, groups, weight, expected, actual, threshold, start_error):
     return best
 
 
+def _finer(groups, g) -> set[int]:
+    """The groups whose elements lie inside those of group `g` (its dimensions and more)."""
+    combo = set(groups[g][0])
+    return {h for h, (other, _) in enumerate(groups) if combo < set(other)}
+
+
+def _narrow(chosen, groups, weight, expected, actual):
+    """Replace a coarse element by the finer one inside it that carries its change when the
+    rest of it did not move (a single test at _FALSE_ALARM): a whole value explains only
+    when its other parts moved too, not when one changed cell and its neighbours' noise add
+    up past the bound a cell alone would need."""
+    chosen = list(chosen)
+    for i, (g, e) in enumerate(chosen):
+        finer = _finer(groups, g)
+        inside = groups[g][1] == e
+        best = _best_element(groups, inside, weight, expected, actual, chosen, finer) if finer else None
+        if best is None:
+            continue
+        rest = inside & (groups[best[1]][1] != best[2])
+        c = (weight * expected * expected)[rest].sum()
+        moved = ((weight * actual * expected)[rest].sum() - c) ** 2 / c if c > 0 else 0.0
+        if moved <= _null_gain(1):
+            chosen[i] = best[1:]
+    return chosen
+
+
+def _extend_alike(chosen, groups, weight, expected, actual, n_candidates):
+    """Add elements that changed by the factor the chosen ones share (Squeeze's one cause,
+    one deviation): such an element needs no factor of its own, so it enters on a likelihood
+    ratio beyond the odds of one candidate among all (2·ln N in squared error) rather than on
+    the free fit's Bonferroni bound. A second cell 3σ off by the first one's factor is found;
+    an unchanged cell is not, however noisy, since its fit to that factor is poor."""
+    if not chosen:
+        return chosen
+    _, owner = _fit(chosen, groups, weight, expected, actual)
+    factors = [_factor(owner == i, weight, expected, actual) for i in range(len(chosen))]
+    if not (all(f > 1 for f in factors) or all(f < 1 for f in factors)):
+        return chosen  # no one factor to share
+    k = _factor(owner >= 0, weight, expected, actual)
+    penalty = 2 * math.log(n_candidates)
+    # per element: error at expected minus error at k·expected, summed over its leaves
+    b, c = weight * expected * (actual - expected), weight * expected * expected
+    gains = []
+    for _, ids in groups:
+        size = int(ids.max()) + 1
+        gains.append(2 * (k - 1) * np.bincount(ids, b, size) - (k - 1) ** 2 * np.bincount(ids, c, size))
+    chosen = list(chosen)
+    free = owner < 0
+    while len(chosen) < _MAX_ELEMENTS and free.any():
+        best = None
+        for g, (_, ids) in enumerate(groups):
+            taken = np.bincount(ids, ~free, len(gains[g])) > 0  # only elements whose leaves are all free
+            gain = np.where(taken, -np.inf, gains[g])
+            e = int(np.argmax(gain))
+            if best is None or gain[e] > best[0]:
+                best = (float(gain[e]), g, e)
+        if best[0] <= penalty:
+            break
+        chosen.append(best[1:])
+        free &= groups[best[1]][1] != best[2]
+    return chosen
+
+
+def _factor(members, weight, expected, actual) -> float:
+    """Least-squares factor of `actual ≈ factor · expected` over the member leaves."""
+    return float((weight * actual * expected)[members].sum() / max((weight * expected * expected)[members].sum(), 1e-300))
+
+
 def _uniform_error(weight, expected, actual) -> float:
     """Error when every leaf changes by one common fitted factor."""
-    factor = (weight * actual * expected).sum() / max((weight * expected * expected).sum(), 1e-300)
+    factor = _factor(slice(None), weight, expected, actual)
     return float((weight * (actual - factor * expected) ** 2).sum())
 
 
