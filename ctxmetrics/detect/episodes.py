@@ -70,7 +70,7 @@ class _Scan:
         w = self.w = np.asarray(widths)[:, None]
         t = self.t = (np.arange(n) if starts is None else np.asarray(starts))[None, :]
         end = self.end = np.minimum(t + w, n)
-        f = np.maximum(42, np.minimum(2 * w, 112))  # flank days each side
+        f = _flank(w, settings)  # flank periods each side
         short = self.short = w <= settings.spike_max_days
         wy_body, w_body, wy_tail, w_tail = _cum(s.y * body), _cum(body), _cum(s.y * tail), _cum(tail)
         weight = np.where(short, w_tail[end] - w_tail[t], w_body[end] - w_body[t])
@@ -89,6 +89,14 @@ class _Scan:
         keep = ~excluded
         self.kwy, self.kw, self.k, self.knum, self.kden, self.kx, self.kfactor = (_cum(v * keep) for v in self._terms)
         return self
+
+
+def _flank(w, settings: DetectionSettings):
+    """Periods of baseline each side of a window of width `w`: twice the window, within
+    3/4 to 2 of the level window (42-112 days for a daily series; in weeks or months for
+    weekly and monthly ones, so that their flanks span the same stretch of the year)."""
+    lw = settings.level_window_days
+    return np.maximum(3 * lw // 4, np.minimum(2 * w, 2 * lw))
 
 
 def _cum(v: np.ndarray) -> np.ndarray:
@@ -310,7 +318,7 @@ def _refine_episode(s: _Series, noise: _Noise, settings: DetectionSettings, a: i
     lo = int(max([0, *stops[stops <= a]]))
     starts_after = np.r_[blocked, np.asarray(walls, dtype=np.int64)]
     hi = int(min([n, *starts_after[starts_after >= b]]))
-    flank = max(42, min(2 * w, 112))
+    flank = int(_flank(w, settings))
     left, right = max(lo, a - reach - flank), min(hi, b + reach + flank)
     events, exposure = _likelihood_sums(s, noise, ~(s.known | others))
     firsts = np.arange(max(a - reach, left + 1), min(a + reach, b - 1) + 1)[:, None]
