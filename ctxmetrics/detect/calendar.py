@@ -16,7 +16,7 @@ _CLOSE_DAYS = (7, 3)  # the sales calendar: last 7 days of a quarter, last 3 of 
 
 
 def _calendar_columns(days: np.ndarray, span: int, daily: bool) -> tuple[np.ndarray | None, int]:
-    """Regressors of the normal calendar: yearly harmonics (>= 13 months of data) and,
+    """Regressors of the normal calendar: yearly harmonics (two years of data) and,
     for daily series, quarter-end and month-end closes (each seen at least 3 times).
 
     Returns the columns (None: none) and how many of them, first, are the yearly season.
