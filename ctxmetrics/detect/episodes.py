@@ -132,7 +132,9 @@ def _window_scores(sc: _Scan, settings: DetectionSettings):
     score = np.where(only_b, np.abs(z_b), np.where(only_a, np.abs(z_a), score))
     use_a |= only_a
     sign = np.sign(np.where(use_a, z_a, z_b))
-    score = np.where(sc.valid, np.nan_to_num(score), 0.0)
+    if not np.isfinite(score).all():  # rare: skip nan_to_num's passes over every window
+        score = np.nan_to_num(score)
+    score = np.where(sc.valid, score, 0.0)
     # levels only where the score passes (few windows): the rest never need them
     rows, cols = np.nonzero(score >= settings.min_score)
     pct = np.zeros(score.shape)
@@ -168,7 +170,9 @@ def _count_z(sc: _Scan, z_normal: np.ndarray) -> np.ndarray:
     t, end, lo_b, hi_a = sc.t, sc.end, sc.lo_b, sc.hi_a
     flank_x = sc.kx[t] - sc.kx[lo_b] + sc.kx[hi_a] - sc.kx[end]
     flank_f = sc.kfactor[t] - sc.kfactor[lo_b] + sc.kfactor[hi_a] - sc.kfactor[end]
-    expected = np.nan_to_num(flank_x / flank_f * (sc.factor[end] - sc.factor[t]), nan=np.inf)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = flank_x / flank_f * (sc.factor[end] - sc.factor[t])
+    expected[np.isnan(expected)] = np.inf  # no flank: not a few-event window (a z of 0 below e <= 0 either way)
     rows, cols = np.nonzero(expected < _FEW_EVENTS)
     if rows.size == 0:
         return z_normal

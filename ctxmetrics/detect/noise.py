@@ -173,6 +173,8 @@ def _weekday_scales(
     def scale(floor: float) -> np.ndarray:
         day_sd = np.maximum(day_mad, floor)
         out = np.sqrt(np.maximum((day_sd[weekday] * rel) ** 2, floor_var))
+        if (out > 0).all():  # the usual case: no median needed
+            return out
         return np.where(out > 0, out, max(float(median(out)), 1e-9))
 
     return scale(pooled), scale(pooled_tails)
