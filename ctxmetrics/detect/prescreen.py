@@ -52,10 +52,18 @@ def too_small(matrix, settings: DetectionSettings, kind: str = "count", denomina
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-unknown rows
         if kind == "count":
-            return np.nan_to_num(np.nanmean(matrix, axis=1)) * settings.max_temporary_days < settings.min_score**2 / 2
+            return np.nan_to_num(_row_nanmean(matrix)) * settings.max_temporary_days < settings.min_score**2 / 2
         if kind == "ratio":
             return np.nan_to_num(np.nanmedian(np.asarray(denominators, dtype=float), axis=1)) < settings.min_denominator
     return np.zeros(len(matrix), bool)
+
+
+def _row_nanmean(matrix: np.ndarray) -> np.ndarray:
+    """`np.nanmean(matrix, axis=1)`; without NaN, the same sums with no copy of the matrix
+    (a 100k x 730 cube: 0.6 GB less memory and most of the time)."""
+    if np.isnan(matrix).any():
+        return np.nanmean(matrix, axis=1)
+    return np.sum(matrix, axis=1) / matrix.shape[1]
 
 
 def _stabilised_rows(matrix: np.ndarray, settings, kind, denominators, weekday):
