@@ -86,14 +86,18 @@ class _Scan:
 
     def exclude(self, excluded: np.ndarray) -> "_Scan":
         """Leave `excluded` days out of every window's flanks (baseline)."""
-        keep = ~excluded
-        self.kwy, self.kw, self.k, self.knum, self.kden, self.kx, self.kfactor = (_cum(v * keep) for v in self._terms)
+        sums = np.zeros((len(self._terms), self.n + 1))
+        np.cumsum(np.array(self._terms) * ~excluded, axis=1, out=sums[:, 1:])  # row by row, as `_cum` sums
+        self.kwy, self.kw, self.k, self.knum, self.kden, self.kx, self.kfactor = sums
         return self
 
 
 def _cum(v: np.ndarray) -> np.ndarray:
     """Cumulative sums with a leading 0: the sum over [a, b) is c[b] - c[a]."""
-    return np.concatenate(([0.0], np.cumsum(v)))
+    out = np.empty(len(v) + 1)
+    out[0] = 0.0
+    np.cumsum(v, out=out[1:])
+    return out
 
 
 def _window_scores(sc: _Scan, settings: DetectionSettings):
