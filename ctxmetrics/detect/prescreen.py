@@ -169,10 +169,10 @@ def _episode_keep(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nd
     flank = _flank(width)
     starts = n - width + 1
     interior = slice(min(flank, starts), max(n - width - flank + 1, min(flank, starts)))
-    edges = np.r_[0 : interior.start, interior.stop : starts]
     keep = np.zeros(len(cs), bool)
-    if edges.size:
-        keep = _window_best(cs, width, scale, long_run, one_sided, edges) >= bar
+    for edge in (slice(0, interior.start), slice(interior.stop, starts)):  # slices: no gathers
+        if edge.stop > edge.start:
+            keep |= _window_best(cs, width, scale, long_run, one_sided, edge) >= bar
     if interior.stop > interior.start:
         ramp = 1.0 + (long_run - 1.0) * min(width - 1, 6) / 6
         span = slice(_PAD + interior.start, _PAD + interior.stop)
