@@ -57,7 +57,10 @@ def _robust_fit(y: np.ndarray, calendar: np.ndarray, ok: np.ndarray, trend: bool
         x = design[use]
         coef = np.linalg.pinv(x.T @ x) @ (x.T @ y[use])
         resid = y - design @ coef
+        kept = use
         use = ok & (np.abs(resid - median(resid[ok])) <= 3.5 * max(mad(resid[ok]), 1e-9))
+        if np.array_equal(use, kept):  # the same days again would give the same fit
+            break
     return coef[1 + trend:]
 
 

@@ -86,8 +86,9 @@ class _Scan:
 
     def exclude(self, excluded: np.ndarray) -> "_Scan":
         """Leave `excluded` days out of every window's flanks (baseline)."""
-        keep = ~excluded
-        self.kwy, self.kw, self.k, self.knum, self.kden, self.kx, self.kfactor = (_cum(v * keep) for v in self._terms)
+        sums = np.zeros((len(self._terms), self.n + 1))
+        np.cumsum(np.array(self._terms) * ~excluded, axis=1, out=sums[:, 1:])  # row by row, as `_cum` sums
+        self.kwy, self.kw, self.k, self.knum, self.kden, self.kx, self.kfactor = sums
         return self
 
 
@@ -101,7 +102,10 @@ def _flank(w, settings: DetectionSettings):
 
 def _cum(v: np.ndarray) -> np.ndarray:
     """Cumulative sums with a leading 0: the sum over [a, b) is c[b] - c[a]."""
-    return np.concatenate(([0.0], np.cumsum(v)))
+    out = np.empty(len(v) + 1)
+    out[0] = 0.0
+    np.cumsum(v, out=out[1:])
+    return out
 
 
 def _window_scores(sc: _Scan, settings: DetectionSettings):
@@ -125,12 +129,14 @@ def _window_scores(sc: _Scan, settings: DetectionSettings):
         z_b = (m_w - sum_b / kw_b) / np.sqrt(v_w + long_run / kw_b)
         z_a = (m_w - sum_a / kw_a) / np.sqrt(v_w + long_run / kw_a)
         z_ba = (m_w - (sum_b + sum_a) / (kw_b + kw_a)) / np.sqrt(v_w + long_run / (kw_b + kw_a))
-        if sc.shape is not None:
-            # few events: their likelihood, where the normal approximation loses power
-            z_ba = _count_z(sc, z_ba)
     has_b, has_a = k_b >= 7, k_a >= 7
     both = has_b & has_a & (np.sign(z_b) == np.sign(z_a))
     weaker = np.minimum(np.abs(z_b), np.abs(z_a))
+    if sc.shape is not None:
+        # few events: their likelihood, where the normal approximation loses power; only
+        # where z_ba can matter: a score is at most twice the weaker flank's
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z_ba = _count_z(sc, z_ba, both & (2 * weaker >= settings.min_score))
     # both flanks pooled give the power; each flank alone must still show half of it
     score = np.where(both, np.where(weaker >= 0.5 * np.abs(z_ba), np.abs(z_ba), weaker), 0.0)
     # the flank that is closer to the window is the baseline reported
@@ -140,7 +146,9 @@ def _window_scores(sc: _Scan, settings: DetectionSettings):
     score = np.where(only_b, np.abs(z_b), np.where(only_a, np.abs(z_a), score))
     use_a |= only_a
     sign = np.sign(np.where(use_a, z_a, z_b))
-    score = np.where(sc.valid, np.nan_to_num(score), 0.0)
+    if not np.isfinite(score).all():  # rare: skip nan_to_num's passes over every window
+        score = np.nan_to_num(score)
+    score = np.where(sc.valid, score, 0.0)
     # levels only where the score passes (few windows): the rest never need them
     rows, cols = np.nonzero(score >= settings.min_score)
     pct = np.zeros(score.shape)
@@ -161,9 +169,9 @@ def _window_scores(sc: _Scan, settings: DetectionSettings):
 _FEW_EVENTS = 50  # below this many expected events in a window, counts are judged by their likelihood
 
 
-def _count_z(sc: _Scan, z_normal: np.ndarray) -> np.ndarray:
-    """`z_normal` with the windows of few expected events (< `_FEW_EVENTS`) judged by
-    their likelihood instead.
+def _count_z(sc: _Scan, z_normal: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """`z_normal` with the windows (among `where`) of few expected events (< `_FEW_EVENTS`)
+    judged by their likelihood instead.
 
     Signed deviance z of the window's event count against the rate of its flanks:
     Poisson deviance 2(o log(o/e) - (o - e)) of the observed count o against the expected
@@ -173,15 +181,18 @@ def _count_z(sc: _Scan, z_normal: np.ndarray) -> np.ndarray:
     At low volume this keeps the power a transform loses: 0 events where 14 were expected
     is a z of ~5, not ~3. Only the few-event windows are computed (none at high volume).
     """
-    t, end, lo_b, hi_a = sc.t, sc.end, sc.lo_b, sc.hi_a
+    rows, cols = np.nonzero(where)
+    t, end, lo_b, hi_a = sc.t[0, cols], sc.end[rows, cols], sc.lo_b[rows, cols], sc.hi_a[rows, cols]
     flank_x = sc.kx[t] - sc.kx[lo_b] + sc.kx[hi_a] - sc.kx[end]
     flank_f = sc.kfactor[t] - sc.kfactor[lo_b] + sc.kfactor[hi_a] - sc.kfactor[end]
-    expected = np.nan_to_num(flank_x / flank_f * (sc.factor[end] - sc.factor[t]), nan=np.inf)
-    rows, cols = np.nonzero(expected < _FEW_EVENTS)
-    if rows.size == 0:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = flank_x / flank_f * (sc.factor[end] - sc.factor[t])
+    few = expected < _FEW_EVENTS  # NaN (no flank): not a few-event window
+    if not few.any():
         return z_normal
-    e, fx, w = expected[rows, cols], flank_x[rows, cols], sc.w[rows, 0]
-    observed = sc.x[end[rows, cols]] - sc.x[t[0, cols]]
+    rows, cols, t, end = rows[few], cols[few], t[few], end[few]
+    e, fx, w = expected[few], flank_x[few], sc.w[rows, 0]
+    observed = sc.x[end] - sc.x[t]
     log_term = np.where(observed > 0, observed * np.log(np.maximum(observed, 1e-12) / e), 0.0)
     deviance = np.maximum(2.0 * (log_term - (observed - e)), 0.0)
     shrink = 1.0 + e / (sc.shape * w) + e / fx
