@@ -124,9 +124,7 @@ def _count_tail_z(s: _Series, level: np.ndarray, z: np.ndarray, threshold: float
     expected looks like 4.5 sds on the sqrt scale but happens once in a thousand days.
     The negative-binomial tail (at the estimated shape) gives the honest size.
     """
-    # the functions scipy.stats.nbinom.sf/.cdf and norm.isf evaluate, called directly:
-    # importing scipy.stats costs every scan 0.7 s on a quiet machine
-    from scipy.special import _ufuncs, ndtri
+    from scipy import stats
 
     out = z.copy()
     idx = np.flatnonzero(np.abs(z) >= threshold)
@@ -136,11 +134,8 @@ def _count_tail_z(s: _Series, level: np.ndarray, z: np.ndarray, threshold: float
     expected = np.maximum(s.inverse(level[idx]) * s.factor[idx], 1e-9)
     observed = np.round(s.num[idx] * s.factor[idx])
     p = shape / (shape + expected)
-    # P(X >= observed) = nbinom.sf(observed - 1): 1 at observed 0 (below the support)
-    upper = np.where(observed < 1, 1.0, np.clip(_ufuncs._nbinom_sf(np.maximum(observed - 1, 0), shape, p), 0, 1))
-    lower = np.clip(_ufuncs._nbinom_cdf(observed, shape, p), 0, 1)
-    tail = np.where(z[idx] > 0, upper, lower)
-    size = 0.0 - ndtri(np.clip(tail, 1e-300, 0.5))  # norm.isf; 0.0 - keeps its +0.0 at 0.5
+    tail = np.where(z[idx] > 0, stats.nbinom.sf(observed - 1, shape, p), stats.nbinom.cdf(observed, shape, p))
+    size = stats.norm.isf(np.clip(tail, 1e-300, 0.5))
     out[idx] = np.sign(z[idx]) * np.minimum(np.abs(z[idx]), size)
     return out
 

@@ -1,9 +1,7 @@
 """Lasting level shifts: KernelCPD boundaries, each re-measured on weighted windows."""
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -73,46 +71,16 @@ def _candidates(y: np.ndarray, noise: _Noise, settings: DetectionSettings, coars
     segmentation is quadratic in the length). Each boundary then moves to its best day
     (`_refine`).
     """
+    import ruptures as rpt
+
     penalty = 0.5 * settings.min_score**2 * noise.lrv
     size = settings.min_segment_days
     block = _COARSE_BLOCK if coarse and len(y) >= _COARSE_MIN_POINTS else 1
     blocks = len(y) // block
     means = y[: blocks * block].reshape(blocks, block).mean(axis=1)
-    bounds = [int(b) * block for b in _linear_kernel_cpd(means, penalty / block, max(size // block, 1))[:-1]]
+    algo = rpt.KernelCPD(kernel="linear", min_size=max(size // block, 1)).fit(means)
+    bounds = [int(b) * block for b in algo.predict(pen=penalty / block)[:-1]]
     return _refine(y, bounds, block, size) if block > 1 else bounds
-
-
-def _linear_kernel_cpd(signal: np.ndarray, penalty: float, min_size: int) -> list[int]:
-    """`rpt.KernelCPD(kernel="linear", min_size=min_size).fit(signal).predict(pen=penalty)`:
-    segment ends, the last one len(signal); `signal` has at least 2 * min_size points
-    (`_prepare` keeps 4 * min_segment_days).
-
-    ruptures' own compiled search, called without `import ruptures`, which also imports
-    scipy.stats (0.7 s of every scan on a quiet machine, several seconds under load)."""
-    path = _ekcpd().ekcpd_pelt_L2(np.ascontiguousarray(signal, dtype=np.double).reshape(-1, 1), penalty, min_size)
-    ends, at = [], len(signal)
-    while at > 0:  # as KernelCPD.predict reads the path
-        ends.append(at)
-        at = path[at]
-    return ends[::-1]
-
-
-@functools.cache
-def _ekcpd():
-    """ruptures' compiled kernel change-point module, loaded from its file (the
-    `ruptures` package itself is not imported)."""
-    import importlib.machinery
-    import importlib.util
-
-    name = "ruptures.detection._detection.ekcpd"
-    folder = Path(importlib.util.find_spec("ruptures").submodule_search_locations[0]) / "detection" / "_detection"
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        if (folder / f"ekcpd{suffix}").exists():
-            spec = importlib.util.spec_from_file_location(name, folder / f"ekcpd{suffix}")
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            return module
-    raise ImportError(f"ruptures' compiled module {name} was not found in {folder}.")
 
 
 _COARSE_MIN_POINTS = 200  # shorter series are segmented point by point (cheap enough)

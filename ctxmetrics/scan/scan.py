@@ -268,12 +268,9 @@ def _detect_batches(values, denominators, masks, settings, kind, start, granular
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # loaded once here, before forking, or every worker loads them again: the compiled
-    # segmentation and scipy.special (not `import ruptures`, which imports scipy.stats)
-    import scipy.special  # noqa: F401
-    from ctxmetrics.detect.shifts import _ekcpd
-
-    _ekcpd()
+    # imported once here, before forking: otherwise every worker pays ~1 s importing them
+    import ruptures  # noqa: F401
+    import scipy.stats  # noqa: F401
 
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
         for lo, result in zip(blocks, pool.map(_detect_rows, *zip(*(part(lo) for lo in blocks)))):
