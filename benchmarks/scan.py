@@ -125,8 +125,8 @@ def build_cube_project(folder: Path, sizes: list[int], seed: int = 1) -> None:
 def scan_cube_once(folder: Path) -> dict:
     """Scan the wide-cube project in `folder` (in this fresh process) and measure it."""
     from ctxmetrics.project import Project
-    from ctxmetrics.results import load_anomalies
-    from ctxmetrics.scan import scan_project
+    from ctxmetrics.store.results import load_anomalies
+    from ctxmetrics.scan.scan import scan_project
 
     project = Project(folder)
     started = time.perf_counter()

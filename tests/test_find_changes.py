@@ -87,7 +87,7 @@ def test_lasting_shift_is_one_anomaly(seed):
 
 
 def test_clean_series_with_trend_season_and_quarter_closes_are_nearly_silent():
-    assert sum(bool(trend_season_closes(seed)) for seed in SEEDS) <= 1  # measured: 1 of 6
+    assert sum(bool(trend_season_closes(seed)) for seed in SEEDS) <= 1  # measured: 0 of 6 (ctxmetrics-episodes/2: 1)
 
 
 def trend_season_closes(seed: int):
@@ -98,6 +98,45 @@ def trend_season_closes(seed: int):
     normal = np.exp(np.linspace(0, np.log(1.8), DAYS)) * (1 + 0.3 * np.sin(2 * np.pi * year_day / 365.25))
     normal *= np.where(quarter_end, 2.5, 1.0)
     return find_changes(business_counts(seed, 30, normal), dates=DATES)
+
+
+def test_a_steep_yearly_season_seen_twice_is_not_a_level_shift():
+    """A sharp seasonal rise repeated in both years is season, not a step (the season is
+    fitted before the steps once it has repeated, when that fits better). Measured: 0 of 12 seeds flagged (the
+    detector of ctxmetrics-episodes/2: 8 of 12, a pair of shifts a year apart)."""
+    flagged = [seed for seed in range(12) if flags(*steep_season(seed))]
+    assert len(flagged) <= 1, flagged
+
+
+def steep_season(seed: int, days: int = 800):
+    """Counts (~300 a day) with a +-40% yearly season (a sharp rise, a flat top), 60%
+    growth over the series and gamma-Poisson noise; returns (values, dates)."""
+    rng = np.random.default_rng(seed)
+    dates = np.datetime64("2022-01-01") + int(rng.integers(0, 365)) + np.arange(days)
+    angle = 2 * np.pi * (dates - dates.astype("datetime64[Y]")).astype(int) / 365.25 + rng.uniform(0, 6.3)
+    season = 1 + 0.4 * (np.sin(angle) + 0.3 * np.sin(2 * angle + 1))
+    rate = 300 * season * 1.6 ** (np.arange(days) / days) * rng.gamma(50, 1 / 50, days)
+    return rng.poisson(rate).astype(float), dates
+
+
+def test_steady_growth_over_two_years_is_not_a_string_of_shifts():
+    """Smooth growth or decline (-25%..+100% over two years, ~200 a day) is trend, taken
+    out as one smooth baseline. Measured: 0 of 20 seeds flagged (ctxmetrics-episodes/2:
+    3 of 20)."""
+    flagged = [seed for seed in range(20) if flags(*steady_growth(seed))]
+    assert len(flagged) <= 1, flagged
+
+
+def flags(values: np.ndarray, dates: np.ndarray) -> bool:
+    return bool(find_changes(values, dates=dates))
+
+
+def steady_growth(seed: int, days: int = 730):
+    rng = np.random.default_rng(seed)
+    dates = np.datetime64("2023-01-01") + int(rng.integers(0, 365)) + np.arange(days)
+    total = rng.uniform(0.5, 1.0) * rng.choice([-0.5, 1.0])
+    rate = 200 * np.exp(np.linspace(0, np.log1p(total), days)) * rng.gamma(50, 1 / 50, days)
+    return rng.poisson(rate).astype(float), dates
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -151,7 +151,7 @@ def test_real_monthly_files_are_scanned_as_find_changes_sees_them(tmp_path, name
         series = build_series_set(store, project.config, name)
     assert series.days == len(values) and np.array_equal(series.values[0], values)
     expected = find_changes(values, kind=kind, dates=dates)
-    if kind == "gauge":
+    if (name, kind) == ("example_retail_sales", "gauge"):  # the 2008 crash: a change to compare
         assert expected, "the comparison needs changes to compare"
     stored = sorted((a.start, a.kind, a.direction) for a in _stored(project))
     assert stored == sorted((c.start_date, c.kind, c.direction) for c in expected)

@@ -156,7 +156,7 @@ def test_each_channel_gets_each_anomaly_once_and_a_failed_send_is_retried(demo, 
         assert ("tag_command" in anomaly) == (not anomaly["causes"])
         assert anomaly["tag_command"].startswith("ctxmetrics annotate add ") if not anomaly["causes"] else True
     outage = next(e for e in hooks[0]["events"] if e["title"] == "Sign-up form outage")
-    assert any(line.startswith("funnel: leads -84% → MQL -84% → SQL -82%") for line in outage["lines"])
+    assert any(line.startswith("funnel: leads -85% → MQL -84% → SQL -82%") for line in outage["lines"])
 
     filtered = [a for path, body in received if path == "/filtered" for a in body["anomalies"]]
     assert filtered, "the filtered channel got nothing"

@@ -5,8 +5,9 @@
 1. Prepare: place the values on the grid of their frequency (gaps are NaN, unknown),
    remove the season of that frequency (weekdays; months of a monthly series) and
    stabilise the variance (negative binomial for counts, arcsine-sqrt for rates). Daily
-   and weekly series with >= 13 months also lose the yearly season and the sales
-   calendar (quarter- and month-end closes). Known days never shape normal.
+   series lose the sales calendar (quarter- and month-end closes); daily and weekly
+   series with two years or more also lose the yearly season, and daily ones the smooth
+   trend, each when significant. Known days never shape normal.
 2. Noise: a local level, per-weekday robust scales relative to each day's sampling
    variance, a tail scale the anomalies cannot inflate, and a long-run variance for
    autocorrelation.

@@ -1,4 +1,4 @@
-"""The sales calendar and the yearly season: quarter- and month-end closes fitted and removed."""
+"""The normal calendar: month- and quarter-end closes and, over two years, the yearly season and the trend when significant; fitted and removed."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -6,26 +6,30 @@ from dataclasses import replace
 import numpy as np
 
 from ctxmetrics.config import DetectionSettings
-from ctxmetrics.detect.noise import _Noise
+from ctxmetrics.detect.noise import _long_run_var, _Noise
 from ctxmetrics.detect.prepare import _Series
 from ctxmetrics.detect.robust import mad, median
 from ctxmetrics.detect.shifts import _candidates
 
-_YEARLY_MIN_DAYS = 395  # 13 months: from here on the yearly season is part of normal
+_YEARLY_MIN_DAYS = 730  # two years: only a season seen twice can be told from a slow wander or a shift
 _CLOSE_DAYS = (7, 3)  # the sales calendar: last 7 days of a quarter, last 3 of other months
 
 
-def _calendar_columns(days: np.ndarray, span: int, daily: bool) -> np.ndarray | None:
-    """Regressors of the normal calendar: yearly harmonics (>= 13 months of data) and,
-    for daily series, quarter-end and month-end closes (each seen at least 3 times)."""
+def _calendar_columns(days: np.ndarray, span: int, daily: bool) -> tuple[np.ndarray | None, int]:
+    """Regressors of the normal calendar: yearly harmonics (two years of data) and,
+    for daily series, quarter-end and month-end closes (each seen at least 3 times).
+
+    Returns the columns (None: none) and how many of them, first, are the yearly season.
+    """
     cols = []
     if span >= _YEARLY_MIN_DAYS:
         year_day = (days - days.astype("datetime64[Y]").astype("datetime64[D]")).astype(np.int64)
         angle = 2 * np.pi * year_day / 365.25
         cols += [np.sin(angle), np.cos(angle), np.sin(2 * angle), np.cos(2 * angle)]
+    yearly = len(cols)
     if daily:
         cols += [close.astype(float) for close in _close_days(days)]
-    return np.column_stack(cols) if cols else None
+    return (np.column_stack(cols) if cols else None), yearly
 
 
 def _close_days(days: np.ndarray) -> list[np.ndarray]:
@@ -38,11 +42,12 @@ def _close_days(days: np.ndarray) -> list[np.ndarray]:
     return [close for close in closes if np.unique(month[close]).size >= 3]
 
 
-def _robust_fit(y: np.ndarray, calendar: np.ndarray, ok: np.ndarray) -> np.ndarray | None:
-    """Calendar coefficients of y ~ intercept + trend + calendar, refitted three times
-    without the days beyond 3.5 robust sds (episodes must not bend the season)."""
+def _robust_fit(y: np.ndarray, calendar: np.ndarray, ok: np.ndarray, trend: bool = True) -> np.ndarray | None:
+    """Calendar coefficients of y ~ intercept (+ linear trend) + calendar, refitted three
+    times without the days beyond 3.5 robust sds (episodes must not bend the season).
+    `trend=False` when `calendar` carries its own trend column."""
     t = np.arange(len(y)) / 365.25
-    design = np.column_stack((np.ones(len(t)), t - t.mean(), calendar))
+    design = np.column_stack((np.ones(len(t)), *([t - t.mean()] if trend else []), calendar))
     use = ok.copy()
     for _ in range(3):
         if use.sum() <= 2 * design.shape[1]:
@@ -52,47 +57,124 @@ def _robust_fit(y: np.ndarray, calendar: np.ndarray, ok: np.ndarray) -> np.ndarr
         x = design[use]
         coef = np.linalg.pinv(x.T @ x) @ (x.T @ y[use])
         resid = y - design @ coef
+        kept = use
         use = ok & (np.abs(resid - median(resid[ok])) <= 3.5 * max(mad(resid[ok]), 1e-9))
-    return coef[2:]
+        if np.array_equal(use, kept):  # the same days again would give the same fit
+            break
+    return coef[1 + trend:]
 
 
-def _same_season_each_year(s: _Series, days: np.ndarray, calendar: np.ndarray, coef: np.ndarray) -> bool:
-    """With two years or more, the yearly shape fitted on the first and on the last year
-    must agree (correlation >= 0.5): a year upset by months-long anomalies (a lockdown)
-    is no season to learn."""
-    span = int((days[-1] - days[0]).astype(np.int64))
-    if span < 730 or calendar.shape[1] < 4:
+def _two_years(days: np.ndarray) -> bool:
+    return int((days[-1] - days[0]).astype(np.int64)) + 1 >= 730
+
+
+def _same_season_each_year(s: _Series, days: np.ndarray, yearly: np.ndarray) -> bool:
+    """With two years or more, the yearly shape (`yearly`: its harmonics) fitted on the
+    first and on the last year must agree (correlation >= 0.5): a year upset by
+    months-long anomalies (a lockdown) is no season to learn."""
+    if not _two_years(days):
         return True
     curves = []
     for part in (days < days[0] + 365, days >= days[-1] - 365):
-        fitted = _robust_fit(s.y[part], calendar[part, :4], ~s.known[part])
+        fitted = _robust_fit(s.y[part], yearly[part], ~s.known[part])
         if fitted is None:
             return False
-        curves.append(calendar[:, :4] @ fitted)
+        curves.append(yearly @ fitted)
     return bool(np.corrcoef(curves[0], curves[1])[0, 1] >= 0.5)
 
 
-def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, first_day, step_days: int) -> None:
-    """Take the yearly season and the month-/quarter-end closes out of `s` (in place).
+_CHANCE = 1e-3  # the season or trend is removed only when noise alone would fit one as large this rarely
 
-    Fitted with an intercept and a linear trend on the stabilised scale (`_robust_fit`),
-    and only used when the years agree. Only the calendar part is removed: the trend
-    stays, for the episode scan (flanks) and the boundary pruning to judge.
+
+def _significant(columns: np.ndarray, coef: np.ndarray, ok: np.ndarray, lrv: float) -> bool:
+    """True when the fitted part (`columns` @ `coef`) is jointly significant (Wald test at
+    the long-run variance per day): a season or a trend fitted to noise is left in, not
+    removed (removing it would only add noise)."""
+    from scipy import stats
+
+    if lrv <= 0:
+        return True
+    x = columns[ok] - columns[ok].mean(axis=0)
+    wald = float(coef @ (x.T @ x) @ coef) / lrv
+    return wald >= stats.chi2.isf(_CHANCE, columns.shape[1])
+
+
+def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, calendar: np.ndarray, repeated: bool) -> np.ndarray | None:
+    """Calendar coefficients fitted with the clear level steps alongside, so that a lasting
+    shift is not mistaken for part of the season or the trend.
+
+    Steps and calendar are each fitted given the other's last fit (twice). Which goes
+    first decides what an ambiguous rise is: the step, or (with the season `repeated`,
+    two years or more) the season. Both are tried then, and the fit with the smaller
+    penalised cost is kept: a steep seasonal rise seen every year is no step, and a
+    lasting shift is no bend of season and trend.
+    """
+    strong = replace(settings, min_score=1.5 * settings.min_score)  # only clear steps: a season bends, it does not jump
+    penalty = 0.5 * strong.min_score**2 * noise.lrv  # the segmentation's price of a step
+    best, best_cost = None, np.inf
+    for coef in [np.zeros(calendar.shape[1])] + ([_robust_fit(s.y, calendar, ~s.known, trend=False)] if repeated else []):
+        bounds: set[int] = set()
+        for _ in range(2):
+            if coef is None:
+                break
+            rest = s.y - calendar @ coef
+            # a clear step once found stays fitted: refitted without it, the trend would
+            # take it in and leave it too small to find again
+            bounds |= set(_candidates(rest, noise, strong, coarse=True))
+            design = np.column_stack((calendar, *[np.arange(len(s.y)) >= b for b in sorted(bounds)]))
+            full = _robust_fit(s.y, design, ~s.known, trend=False)
+            coef = None if full is None else full[: calendar.shape[1]]
+        if coef is None:
+            continue
+        cost = _trimmed_cost(s.y - design @ full, ~s.known) + penalty * len(bounds)
+        if cost < best_cost:
+            best, best_cost = coef, cost
+    return best
+
+
+def _trimmed_cost(resid: np.ndarray, ok: np.ndarray) -> float:
+    """Sum of squared residuals, each capped at 3.5 robust sds (as `_robust_fit` trims)."""
+    r = resid[ok] - median(resid[ok])
+    return float(np.sum(np.minimum(r**2, (3.5 * mad(r)) ** 2)))
+
+
+def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, first_day, step_days: int) -> None:
+    """Take the month-/quarter-end closes and, with two years or more, the yearly season
+    and (daily series) the smooth trend out of `s` (in place).
+
+    Fitted with an intercept and a linear trend on the stabilised scale, clear level steps
+    alongside (`_fit_with_steps`); the yearly season only when the years agree. Season and
+    trend are removed only when significant (`_significant`). The trend of a shorter
+    series stays, for the episode scan (flanks) and the boundary pruning to judge: within
+    a year a trend, a season and a lasting shift look too much alike. Weekly series keep
+    the steps-first fit and their trend: with 52 periods a year, the season-first fit and
+    the trend took in late lasting shifts (holdout weekly recall 0.38 -> 0.34).
     """
     days = np.datetime64(first_day, "D") + s.index * step_days
-    calendar = _calendar_columns(days, int(s.index[-1] - s.index[0] + 1) * step_days, step_days == 1)
-    if calendar is None:
+    calendar, yearly = _calendar_columns(days, int(s.index[-1] - s.index[0] + 1) * step_days, step_days == 1)
+    daily_two_years = _two_years(days) and step_days == 1
+    if yearly and not _same_season_each_year(s, days, calendar[:, :yearly]):
+        calendar, yearly = (calendar[:, yearly:] if calendar.shape[1] > yearly else None), 0  # the closes still hold
+    if calendar is None and not daily_two_years:
         return
-    # level steps where a first segmentation puts them are fitted alongside, so that a
-    # lasting shift is not mistaken for part of the season (with < 2 years they look alike)
-    strong = replace(settings, min_score=1.5 * settings.min_score)  # only clear steps: a season bends, it does not jump
-    steps = np.column_stack([np.arange(len(s.y)) >= b for b in _candidates(s.y, noise, strong, coarse=True)] or [np.zeros(len(s.y))])
-    coef = _robust_fit(s.y, np.column_stack((calendar, steps)), ~s.known)
+    t = np.arange(len(s.y)) / 365.25
+    trend = (t - t.mean())[:, None]
+    calendar = trend if calendar is None else np.column_stack((trend, calendar))
+    coef = _fit_with_steps(s, noise, settings, calendar, yearly > 0 and daily_two_years)
     if coef is None:
         return
-    coef = coef[: calendar.shape[1]]
-    if not _same_season_each_year(s, days, calendar, coef):
-        return
+    # judged against the noise left once the calendar is out: the first noise estimate
+    # still holds the season (blocks of weeks differ by it), which would hide the season
+    lrv = max(_long_run_var(s.y - calendar @ coef, ~s.known), noise.day_var)
+    # the trend on its own, the yearly harmonics together; the closes are always removed
+    parts = [slice(0, 1)] + ([slice(1, 1 + yearly)] if yearly else [])
+    for part in parts:
+        if not _significant(calendar[:, part], coef[part], ~s.known, lrv):
+            coef[part] = 0.0
+    if not daily_two_years:
+        coef[0] = 0.0
+    if not coef.any():
+        return  # nothing to remove: the series stays as prepared
     s.y = s.y - calendar @ coef
     if s.shape is not None:
         s.num = s.inverse(s.y)

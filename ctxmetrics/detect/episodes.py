@@ -70,7 +70,7 @@ class _Scan:
         w = self.w = np.asarray(widths)[:, None]
         t = self.t = (np.arange(n) if starts is None else np.asarray(starts))[None, :]
         end = self.end = np.minimum(t + w, n)
-        f = np.maximum(42, np.minimum(2 * w, 112))  # flank days each side
+        f = _flank(w, settings)  # flank periods each side
         short = self.short = w <= settings.spike_max_days
         wy_body, w_body, wy_tail, w_tail = _cum(s.y * body), _cum(body), _cum(s.y * tail), _cum(tail)
         weight = np.where(short, w_tail[end] - w_tail[t], w_body[end] - w_body[t])
@@ -86,14 +86,26 @@ class _Scan:
 
     def exclude(self, excluded: np.ndarray) -> "_Scan":
         """Leave `excluded` days out of every window's flanks (baseline)."""
-        keep = ~excluded
-        self.kwy, self.kw, self.k, self.knum, self.kden, self.kx, self.kfactor = (_cum(v * keep) for v in self._terms)
+        sums = np.zeros((len(self._terms), self.n + 1))
+        np.cumsum(np.array(self._terms) * ~excluded, axis=1, out=sums[:, 1:])  # row by row, as `_cum` sums
+        self.kwy, self.kw, self.k, self.knum, self.kden, self.kx, self.kfactor = sums
         return self
+
+
+def _flank(w, settings: DetectionSettings):
+    """Periods of baseline each side of a window of width `w`: twice the window, within
+    3/4 to 2 of the level window (42-112 days for a daily series; in weeks or months for
+    weekly and monthly ones, so that their flanks span the same stretch of the year)."""
+    lw = settings.level_window_days
+    return np.maximum(3 * lw // 4, np.minimum(2 * w, 2 * lw))
 
 
 def _cum(v: np.ndarray) -> np.ndarray:
     """Cumulative sums with a leading 0: the sum over [a, b) is c[b] - c[a]."""
-    return np.concatenate(([0.0], np.cumsum(v)))
+    out = np.empty(len(v) + 1)
+    out[0] = 0.0
+    np.cumsum(v, out=out[1:])
+    return out
 
 
 def _window_scores(sc: _Scan, settings: DetectionSettings):
@@ -117,12 +129,14 @@ def _window_scores(sc: _Scan, settings: DetectionSettings):
         z_b = (m_w - sum_b / kw_b) / np.sqrt(v_w + long_run / kw_b)
         z_a = (m_w - sum_a / kw_a) / np.sqrt(v_w + long_run / kw_a)
         z_ba = (m_w - (sum_b + sum_a) / (kw_b + kw_a)) / np.sqrt(v_w + long_run / (kw_b + kw_a))
-        if sc.shape is not None:
-            # few events: their likelihood, where the normal approximation loses power
-            z_ba = _count_z(sc, z_ba)
     has_b, has_a = k_b >= 7, k_a >= 7
     both = has_b & has_a & (np.sign(z_b) == np.sign(z_a))
     weaker = np.minimum(np.abs(z_b), np.abs(z_a))
+    if sc.shape is not None:
+        # few events: their likelihood, where the normal approximation loses power; only
+        # where z_ba can matter: a score is at most twice the weaker flank's
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z_ba = _count_z(sc, z_ba, both & (2 * weaker >= settings.min_score))
     # both flanks pooled give the power; each flank alone must still show half of it
     score = np.where(both, np.where(weaker >= 0.5 * np.abs(z_ba), np.abs(z_ba), weaker), 0.0)
     # the flank that is closer to the window is the baseline reported
@@ -132,7 +146,9 @@ def _window_scores(sc: _Scan, settings: DetectionSettings):
     score = np.where(only_b, np.abs(z_b), np.where(only_a, np.abs(z_a), score))
     use_a |= only_a
     sign = np.sign(np.where(use_a, z_a, z_b))
-    score = np.where(sc.valid, np.nan_to_num(score), 0.0)
+    if not np.isfinite(score).all():  # rare: skip nan_to_num's passes over every window
+        score = np.nan_to_num(score)
+    score = np.where(sc.valid, score, 0.0)
     # levels only where the score passes (few windows): the rest never need them
     rows, cols = np.nonzero(score >= settings.min_score)
     pct = np.zeros(score.shape)
@@ -153,9 +169,9 @@ def _window_scores(sc: _Scan, settings: DetectionSettings):
 _FEW_EVENTS = 50  # below this many expected events in a window, counts are judged by their likelihood
 
 
-def _count_z(sc: _Scan, z_normal: np.ndarray) -> np.ndarray:
-    """`z_normal` with the windows of few expected events (< `_FEW_EVENTS`) judged by
-    their likelihood instead.
+def _count_z(sc: _Scan, z_normal: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """`z_normal` with the windows (among `where`) of few expected events (< `_FEW_EVENTS`)
+    judged by their likelihood instead.
 
     Signed deviance z of the window's event count against the rate of its flanks:
     Poisson deviance 2(o log(o/e) - (o - e)) of the observed count o against the expected
@@ -165,15 +181,18 @@ def _count_z(sc: _Scan, z_normal: np.ndarray) -> np.ndarray:
     At low volume this keeps the power a transform loses: 0 events where 14 were expected
     is a z of ~5, not ~3. Only the few-event windows are computed (none at high volume).
     """
-    t, end, lo_b, hi_a = sc.t, sc.end, sc.lo_b, sc.hi_a
+    rows, cols = np.nonzero(where)
+    t, end, lo_b, hi_a = sc.t[0, cols], sc.end[rows, cols], sc.lo_b[rows, cols], sc.hi_a[rows, cols]
     flank_x = sc.kx[t] - sc.kx[lo_b] + sc.kx[hi_a] - sc.kx[end]
     flank_f = sc.kfactor[t] - sc.kfactor[lo_b] + sc.kfactor[hi_a] - sc.kfactor[end]
-    expected = np.nan_to_num(flank_x / flank_f * (sc.factor[end] - sc.factor[t]), nan=np.inf)
-    rows, cols = np.nonzero(expected < _FEW_EVENTS)
-    if rows.size == 0:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = flank_x / flank_f * (sc.factor[end] - sc.factor[t])
+    few = expected < _FEW_EVENTS  # NaN (no flank): not a few-event window
+    if not few.any():
         return z_normal
-    e, fx, w = expected[rows, cols], flank_x[rows, cols], sc.w[rows, 0]
-    observed = sc.x[end[rows, cols]] - sc.x[t[0, cols]]
+    rows, cols, t, end = rows[few], cols[few], t[few], end[few]
+    e, fx, w = expected[few], flank_x[few], sc.w[rows, 0]
+    observed = sc.x[end] - sc.x[t]
     log_term = np.where(observed > 0, observed * np.log(np.maximum(observed, 1e-12) / e), 0.0)
     deviance = np.maximum(2.0 * (log_term - (observed - e)), 0.0)
     shrink = 1.0 + e / (sc.shape * w) + e / fx
@@ -282,12 +301,71 @@ def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, foun
     for a, b, sign in merged:
         others = taken.copy()
         others[a:b] = False
+        a, b = _refine_episode(s, noise, settings, a, b, others, walls)
         sc = _Scan(s, noise, [b - a], settings, walls, starts=[a]).exclude(s.known | others)
         score, sgn, before, during, _ = (float(v[0, 0]) for v in _window_scores(sc, replace(settings, min_score=0.0)))
         score_ab = score if sgn == sign else 0.0
         if score_ab >= settings.min_score:  # the whole must pass as its parts did
             changes.append(_level_change("spike", s, a, b - 1, before, during, sign, score_ab))
     return changes
+
+
+def _refine_episode(s: _Series, noise: _Noise, settings: DetectionSettings, a: int, b: int, others: np.ndarray, walls=()) -> tuple[int, int]:
+    """Start and stop of the episode [a, b) moved to where it fits the days best.
+
+    The window grid is coarse for long episodes (widths ~25% apart), and at low volume the
+    best-scoring window often starts a few days off. Each end moves by up to a quarter of
+    the width to the pair that maximises the likelihood of "one level during, one level
+    around" over the episode and its flanks: Poisson for counts (weekday factors as
+    exposure), binomial for ratios, weighted normal for gauges. Days of other episodes and
+    known days are left out; no end crosses another episode or a wall.
+    """
+    n, w = len(s.y), b - a
+    reach = w // 4
+    if reach == 0:
+        return a, b
+    blocked = np.flatnonzero(others)
+    stops = np.r_[blocked + 1, np.asarray(walls, dtype=np.int64)]
+    lo = int(max([0, *stops[stops <= a]]))
+    starts_after = np.r_[blocked, np.asarray(walls, dtype=np.int64)]
+    hi = int(min([n, *starts_after[starts_after >= b]]))
+    flank = int(_flank(w, settings))
+    left, right = max(lo, a - reach - flank), min(hi, b + reach + flank)
+    events, exposure = _likelihood_sums(s, noise, ~(s.known | others))
+    firsts = np.arange(max(a - reach, left + 1), min(a + reach, b - 1) + 1)[:, None]
+    stops_ = np.arange(max(b - reach, a + 1), min(b + reach, right - 1) + 1)[None, :]
+    if firsts.size == 0 or stops_.size == 0:
+        return a, b
+    total_x, total_e = events[right] - events[left], exposure[right] - exposure[left]
+    in_x, in_e = events[stops_] - events[firsts], exposure[stops_] - exposure[firsts]
+    fit = _segment_fit(in_x, in_e, s) + _segment_fit(total_x - in_x, total_e - in_e, s)
+    fit = np.where(stops_ > firsts, fit, -np.inf)
+    i, j = np.unravel_index(int(np.argmax(fit)), fit.shape)
+    return int(firsts[i, 0]), int(stops_[0, j])
+
+
+def _likelihood_sums(s: _Series, noise: _Noise, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative events and exposure of the `keep` days for `_segment_fit`: counts
+    against their weekday factors, ratio numerators against denominators, gauges as
+    inverse-variance weighted values against their weights."""
+    if s.shape is not None:
+        return _cum(s.num * s.factor * keep), _cum(s.factor * keep)
+    if s.floor_var.any():
+        return _cum(s.num * keep), _cum(s.den * keep)
+    weight = keep / noise.scale**2
+    return _cum(s.y * weight), _cum(weight)
+
+
+def _segment_fit(x: np.ndarray, e: np.ndarray, s: _Series) -> np.ndarray:
+    """Maximised log-likelihood (up to terms that do not depend on the split) of one level
+    for `x` over exposure `e`."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if s.shape is not None:  # Poisson: x log(x / e) (the -x terms sum to the total)
+            return np.where(x > 0, x * np.log(x / e), 0.0)
+        if s.floor_var.any():  # binomial: x log p + (e - x) log(1 - p)
+            p = np.clip(x / e, 1e-12, 1 - 1e-12)
+            return np.where(e > 0, x * np.log(p) + (e - x) * np.log1p(-p), 0.0)
+        return np.where(e > 0, x**2 / e, 0.0) / 2  # normal: the weighted sum of squares explained
 
 
 def _pct_array(before: np.ndarray, after: np.ndarray) -> np.ndarray:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -88,11 +88,17 @@ def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True) ->
     floor_var = _quasi_binomial_floor(s, level, ok)
     scale, tail_scale = _weekday_scales(s.y - level, s.weekday, ok, floor_var)
     z = (s.y - level) / tail_scale
-    if s.shape is not None and exact_tails:
-        z = _count_tail_z(s, level, z, settings.min_score)
     day_var = float(np.mean(scale[ok] ** 2)) if ok.any() else float(np.mean(scale**2))
     lrv = max(_long_run_var(s.y, ok), day_var)
-    return _Noise(level=level, scale=scale, tail=tail_scale, z=z, day_var=day_var, lrv=lrv)
+    noise = _Noise(level=level, scale=scale, tail=tail_scale, z=z, day_var=day_var, lrv=lrv)
+    return _exact_tails(s, noise, settings) if exact_tails else noise
+
+
+def _exact_tails(s: _Series, noise: _Noise, settings: DetectionSettings) -> _Noise:
+    """`noise` with its count residuals capped by their exact tail (`_count_tail_z`)."""
+    if s.shape is None:
+        return noise
+    return replace(noise, z=_count_tail_z(s, noise.level, noise.z, settings.min_score))
 
 
 def _quasi_binomial_floor(s: _Series, level: np.ndarray, ok: np.ndarray) -> np.ndarray:
@@ -167,6 +173,8 @@ def _weekday_scales(
     def scale(floor: float) -> np.ndarray:
         day_sd = np.maximum(day_mad, floor)
         out = np.sqrt(np.maximum((day_sd[weekday] * rel) ** 2, floor_var))
+        if (out > 0).all():  # the usual case: no median needed
+            return out
         return np.where(out > 0, out, max(float(median(out)), 1e-9))
 
     return scale(pooled), scale(pooled_tails)

@@ -53,14 +53,34 @@ def _weekday_medians(r: np.ndarray, weekday: np.ndarray, ok: np.ndarray, default
 
 
 def _multiplicative_profile(x: np.ndarray, weekday: np.ndarray, ok: np.ndarray, period: int) -> np.ndarray:
-    """Seasonal factors (mean 1) from the median ratio of each period to its cycle's mean."""
+    """Seasonal factors (mean 1) from the median ratio of each period to its cycle's mean.
+
+    At low volume a median of counts can be 0 for a phase that has events (below ~0.7 a
+    day), which would drop it as dead and leave the other factors coarse: the factors are
+    then events over expected events, without the days an episode or a close moved."""
     if period < 2:
         return np.ones(1)
     local = _centered_mean(x, ok, period | 1)
     usable = ok & (local > 0)
     ratio = np.divide(x, local, out=np.ones_like(x), where=usable)
     profile = np.maximum(_weekday_medians(ratio, weekday, usable, 1.0, period), 0.0)
+    if np.any((profile == 0) & (np.bincount(weekday[usable], x[usable], period) > 0)):
+        profile = _ratio_of_sums(x, local, weekday, usable, period)
+        # outlying days: beyond 3.5 Poisson sds (1 on the root scale) of the count the
+        # other days of their week lead to expect
+        width = period | 1
+        others = np.maximum(width * local - x, 0.0) / (width - 1)
+        inlier = usable & (np.abs(2.0 * (np.sqrt(x) - np.sqrt(profile[weekday] * others))) <= 3.5)
+        profile = _ratio_of_sums(x, local, weekday, inlier, period)
     return profile / profile.mean() if profile.mean() > 0 else np.ones(period)
+
+
+def _ratio_of_sums(x: np.ndarray, local: np.ndarray, weekday: np.ndarray, use: np.ndarray, period: int) -> np.ndarray:
+    """Events over expected events per phase of the season (the Poisson estimate of its
+    factor; 1 where a phase has no days)."""
+    phase = weekday[use]
+    events, exposure = np.bincount(phase, x[use], period), np.bincount(phase, local[use], period)
+    return np.divide(events, exposure, out=np.ones(period), where=exposure > 0)
 
 
 def _additive_profile(y: np.ndarray, weekday: np.ndarray, ok: np.ndarray, period: int) -> np.ndarray:

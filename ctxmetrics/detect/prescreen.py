@@ -52,10 +52,18 @@ def too_small(matrix, settings: DetectionSettings, kind: str = "count", denomina
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-unknown rows
         if kind == "count":
-            return np.nan_to_num(np.nanmean(matrix, axis=1)) * settings.max_temporary_days < settings.min_score**2 / 2
+            return np.nan_to_num(_row_nanmean(matrix)) * settings.max_temporary_days < settings.min_score**2 / 2
         if kind == "ratio":
             return np.nan_to_num(np.nanmedian(np.asarray(denominators, dtype=float), axis=1)) < settings.min_denominator
     return np.zeros(len(matrix), bool)
+
+
+def _row_nanmean(matrix: np.ndarray) -> np.ndarray:
+    """`np.nanmean(matrix, axis=1)`; without NaN, the same sums without nanmean's copy of
+    the matrix (0.6 GB for a 100k x 730 cube; 20k x 730 rows: 773 -> 15 ms, under load)."""
+    if np.isnan(matrix).any():
+        return np.nanmean(matrix, axis=1)
+    return np.sum(matrix, axis=1) / matrix.shape[1]
 
 
 def _stabilised_rows(matrix: np.ndarray, settings, kind, denominators, weekday):
@@ -161,10 +169,10 @@ def _episode_keep(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nd
     flank = _flank(width)
     starts = n - width + 1
     interior = slice(min(flank, starts), max(n - width - flank + 1, min(flank, starts)))
-    edges = np.r_[0 : interior.start, interior.stop : starts]
     keep = np.zeros(len(cs), bool)
-    if edges.size:
-        keep = _window_best(cs, width, scale, long_run, one_sided, edges) >= bar
+    for edge in (slice(0, interior.start), slice(interior.stop, starts)):  # slices: no gathers
+        if edge.stop > edge.start:
+            keep |= _window_best(cs, width, scale, long_run, one_sided, edge) >= bar
     if interior.stop > interior.start:
         ramp = 1.0 + (long_run - 1.0) * min(width - 1, 6) / 6
         span = slice(_PAD + interior.start, _PAD + interior.stop)

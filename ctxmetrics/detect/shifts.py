@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ctxmetrics.config import DetectionSettings
-from ctxmetrics.detect.episodes import _cum, _level_change, _pct
+from ctxmetrics.detect.episodes import _cum, _level_change, _likelihood_sums, _pct, _segment_fit
 from ctxmetrics.detect.noise import _Noise
 from ctxmetrics.detect.prepare import _Series
 from ctxmetrics.models.change import Change
@@ -122,6 +122,27 @@ def _prune(bounds: list[int], w: _Windows, noise: _Noise, n: int, settings: Dete
         del bounds[int(np.argmin(margins))]
 
 
+def _place_by_likelihood(s: _Series, noise: _Noise, bounds: list[int], excluded: np.ndarray, settings: DetectionSettings) -> list[int]:
+    """Each boundary moved (at most `min_segment_days`) to the day where two levels fit the
+    days between its neighbours best by the series' own likelihood (Poisson for counts,
+    binomial for ratios), left to right: at low volume the least-squares split of the
+    stabilised values can sit days away from it."""
+    events, exposure = _likelihood_sums(s, noise, ~excluded)
+    reach, width, n = settings.min_segment_days, settings.level_window_days, len(s.y)
+    out: list[int] = []
+    for i, b in enumerate(bounds):
+        lo = max(out[-1] if out else 0, b - width)
+        hi = min(bounds[i + 1] if i + 1 < len(bounds) else n, b + width)
+        days = np.arange(max(b - reach, lo + 1), min(b + reach, hi - 1) + 1)
+        if days.size == 0:
+            out.append(b)
+            continue
+        fit = _segment_fit(events[days] - events[lo], exposure[days] - exposure[lo], s) + _segment_fit(
+            events[hi] - events[days], exposure[hi] - exposure[days], s)
+        out.append(int(days[np.argmax(fit)]))
+    return out
+
+
 def _reverts(first: _Step, second: _Step, settings: DetectionSettings) -> bool:
     """True when `second` undoes most of `first` soon enough to be one temporary episode."""
     jump = first.y_after - first.y_before
@@ -156,6 +177,9 @@ def _shift_changes(s: _Series, noise: _Noise, outlying: np.ndarray, settings: De
     y = _bridge(s.y, outlying)
     windows = _Windows(s, y, s.known | outlying, noise)
     steps = _prune(_candidates(y, noise, settings), windows, noise, n, settings)
+    if steps:  # the segmentation fits the stabilised scale; the count likelihood places the days
+        moved = _place_by_likelihood(s, noise, [st.at for st in steps], s.known | outlying, settings)
+        steps = _prune(moved, windows, noise, n, settings)
     changes, i = [], 0
     temporary = np.zeros(n, bool)
     while i < len(steps):
