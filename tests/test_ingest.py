@@ -226,7 +226,16 @@ def _ingest(tmp_path, name, files, use_fast=True):
     return results, rows
 
 
-def test_parquet_fast_path_matches_polars_path(tmp_path):
+@pytest.fixture(params=["grouped", "hashed"])
+def key_check(request, monkeypatch):
+    """Run a fast-path test with each way of checking the keys, whatever the file's density."""
+    import ctxmetrics.ingest.ingest as ingest
+
+    monkeypatch.setattr(ingest, "DENSE_ROWS_PER_GROUP", 0 if request.param == "grouped" else 10**18)
+    return request.param
+
+
+def test_parquet_fast_path_matches_polars_path(tmp_path, key_check):
     first, second = tmp_path / "a.parquet", tmp_path / "b.parquet"
     _long_frame().write_parquet(first)
     # Lacks the 'region' dimension, on days without stored rows (on stored days it would
@@ -323,7 +332,7 @@ def test_parquet_values_the_statistics_miss_are_refused_by_the_insert(run, proje
 
 
 @pytest.mark.parametrize("blank", [None, "(none)"])
-def test_parquet_keys_equal_only_as_stored_are_left_to_the_polars_path(tmp_path, blank):
+def test_parquet_keys_equal_only_as_stored_are_left_to_the_polars_path(tmp_path, blank, key_check):
     # An empty dimension cell is stored as "(none)": next to a null or a literal "(none)"
     # on the same metric and day it is the same key.
     path = tmp_path / "a.parquet"
@@ -337,13 +346,41 @@ def test_parquet_keys_equal_only_as_stored_are_left_to_the_polars_path(tmp_path,
     assert _takes_fast_path(path)
 
 
+def test_parquet_repeated_key_is_left_to_the_polars_path(tmp_path, key_check):
+    path = tmp_path / "a.parquet"
+    days = [dt.date(2026, 1, 1) + dt.timedelta(days=d) for d in range(40)]
+    frame = pl.DataFrame({"date": days * 2, "metric": ["a"] * 40 + ["b"] * 40, "value": [1.0] * 80, "region": ["EU"] * 80})
+    frame.write_parquet(path)
+    assert _takes_fast_path(path)
+    frame.vstack(frame.slice(5, 1)).write_parquet(path)  # row 81 repeats row 6's key
+    assert not _takes_fast_path(path)
+
+
+def test_parquet_key_check_follows_the_rows_per_group(tmp_path):
+    # Every day of 128 for two metrics: 128 rows per (metric, 64-day block); the same
+    # metrics on one day of each block: 1 row per group.
+    import ctxmetrics.ingest.ingest as ingest
+    from ctxmetrics.store import parquet_file
+    from ctxmetrics.store.database import Store
+
+    start = dt.date(2026, 1, 1) - dt.timedelta(days=(dt.date(2026, 1, 1) - dt.date(1970, 1, 1)).days % 64)
+    dense, sparse = tmp_path / "dense.parquet", tmp_path / "sparse.parquet"
+    days = [start + dt.timedelta(days=d) for d in range(128)]
+    pl.DataFrame({"date": days * 2, "metric": ["a"] * 128 + ["b"] * 128, "value": [1.0] * 256}).write_parquet(dense)
+    pl.DataFrame({"date": [start, start + dt.timedelta(days=64)] * 2, "metric": ["a", "a", "b", "b"], "value": [1.0] * 4}).write_parquet(sparse)
+    with Store(tmp_path / "s.duckdb") as store:
+        found = {p.stem: parquet_file.labels(store, p, "date", ["metric"]) for p in (dense, sparse)}
+    assert (found["dense"].rows, found["sparse"].rows) == (256, 4)
+    assert ingest._many_rows_per_group(found["dense"]) and not ingest._many_rows_per_group(found["sparse"])
+
+
 def test_empty_parquet_is_left_to_the_polars_path(tmp_path):
     path = tmp_path / "a.parquet"
     pl.DataFrame({"date": [dt.date(2026, 1, 1)], "metric": ["a"], "value": [1.0]}).clear().write_parquet(path)
     assert not _takes_fast_path(path)
 
 
-def test_parquet_fast_path_finds_the_days_across_day_blocks(tmp_path):
+def test_parquet_fast_path_finds_the_days_across_day_blocks(tmp_path, key_check):
     # Weekly rows over 1970-01-01 (day 0) and several 64-day blocks, one key repeated in
     # another block: the fast path stores what the polars path does, as weekly data.
     days = [dt.date(1969, 10, 4) + dt.timedelta(weeks=w) for w in range(40)]

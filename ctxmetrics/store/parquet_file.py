@@ -1,7 +1,7 @@
 """DuckDB reading a long-format Parquet file for ingest's fast path: the column types, the
-value column's statistics, a profile of the keys (with the distinct days and whether the
-keys are unique), and the SELECT that yields the file's rows as observations, checking
-the values (`ingest._fast_long` decides what to accept).
+value column's statistics, the labels, whether the keys are unique (grouped, or by key
+hashes) and the distinct days, and the SELECT that yields the file's rows as
+observations, checking the values (`ingest._fast_long` decides what to accept).
 """
 from __future__ import annotations
 
@@ -14,18 +14,17 @@ _READER = "read_parquet(?)"
 
 
 @dataclass(frozen=True)
-class Profile:
-    """What one pass over the file says: rows, null dates, per label column its nulls and
-    distinct values, how many keys come more than once (as stored: an empty or null
-    dimension cell is stored as the same value), and the distinct days as bitmaps:
-    (block, mask) pairs where bit i of block b's mask is day 64 * b + i since 1970-01-01."""
+class Labels:
+    """What one ungrouped pass over the file says: rows, null dates, the first and last
+    day (days since 1970-01-01), and per label column its nulls and distinct values (null
+    among them when there is one)."""
 
     rows: int
     null_dates: int
+    first_day: int | None
+    last_day: int | None
     nulls: list[int]
     distinct: list[list]
-    repeated_keys: int
-    day_blocks: list[tuple[int, int]]
 
 
 def column_types(store: Store, path: Path) -> dict[str, str]:
@@ -43,33 +42,60 @@ def value_statistics(store: Store, path: Path) -> tuple:
     )[1][0]
 
 
-def profile(store: Store, path: Path, date_col: str, labels: list[str], missing: str) -> Profile:
-    """One pass over the file, grouped by its labels and by 64-day block of its dates: the
-    per-row work is one group-by, and everything else (nulls, distinct labels, distinct
-    days, repeated keys) is found from the few groups. A key comes twice exactly when a
-    (labels as stored, block) group has more rows than distinct days in its mask.
-    `missing` is the value an empty or null dimension cell is stored as. The values are
-    checked as they are inserted (`observations_sql`)."""
+def labels(store: Store, path: Path, date_col: str, labels: list[str]) -> Labels:
+    """One pass without grouping (cheap: no hash table): rows, null dates, the date span
+    and each label column's nulls and distinct values."""
     q = {name: quote_ident(name) for name in [date_col, *labels]}
     day = f"({q[date_col]} - DATE '1970-01-01')"
-    # the key as stored: metric as read, an empty dimension cell as `missing`
-    stored = ", ".join([q[labels[0]], *(_label_expr(c, missing) for c in labels[1:])])
     found = store.query_rows(
-        f"""with g as materialized (
-              select {", ".join(q[c] for c in labels)}, {day} >> 6 as blk, count(*) as n,
-                bit_or(1::ubigint << ({day} & 63)) as mask
-              from {_READER} group by all)
-            select coalesce(sum(n), 0), coalesce(sum(n) filter (where blk is null), 0),
-              {", ".join(f"coalesce(sum(n) filter (where {q[c]} is null), 0)" for c in labels)},
-              {", ".join(f"list(distinct {q[c]})" for c in labels)},
-              (select count(*) from (select 1 from g group by {stored}, blk having sum(n) <> bit_count(bit_or(mask)))),
-              (select list((blk, mask)) from (select blk, bit_or(mask) as mask from g where blk is not null group by blk))
-            from g""",
-        [str(path), *([missing] * (len(labels) - 1))],
+        f"select count(*), count(*) - count({q[date_col]}), min({day}), max({day}), "
+        + ", ".join(f"count(*) - count({q[c]})" for c in labels) + ", "
+        + ", ".join(f"list(distinct {q[c]})" for c in labels)
+        + f" from {_READER}",
+        [str(path)],
     )[1][0]
     n = len(labels)
-    return Profile(found[0], found[1], list(found[2:2 + n]), list(found[2 + n:2 + 2 * n]), found[2 + 2 * n],
-                   [tuple(b) for b in found[3 + 2 * n] or []])
+    return Labels(found[0], found[1], found[2], found[3], list(found[4:4 + n]), list(found[4 + n:4 + 2 * n]))
+
+
+def repeats_and_day_blocks(
+    store: Store, path: Path, date_col: str, dims: dict[str, str | None]
+) -> tuple[int, list[tuple[int, int]]]:
+    """One pass grouped by the hash of the labels as stored and by 64-day block of the
+    dates: how many groups have more rows than distinct days in their day bitmap (a key
+    that comes twice always makes one; two label combinations with the same hash could
+    too, which only sends the file to the careful path), and the distinct days as
+    (block, mask) pairs where bit i of block b's mask is day 64 * b + i since 1970-01-01.
+    Grouping by one hash rather than by the label columns themselves costs ~35% less.
+    `dims` maps each dimension column to the value its empty cells are stored as (None: as
+    read). Its cost grows with the groups: for files with many rows per group."""
+    day = f"({quote_ident(date_col)} - DATE '1970-01-01')"
+    stored = ", ".join([quote_ident("metric"), *(_label_expr(d, m) for d, m in dims.items())])
+    found = store.query_rows(
+        f"""with g as materialized (
+              select hash({stored}) as h, {day} >> 6 as blk, count(*) as n,
+                bit_or(1::ubigint << ({day} & 63)) as mask
+              from {_READER} group by all)
+            select count(*) filter (where n <> bit_count(mask)),
+              (select list((blk, mask)) from (select blk, bit_or(mask) as mask from g where blk is not null group by blk))
+            from g""",
+        [*(m for m in dims.values() if m is not None), str(path)],
+    )[1][0]
+    return found[0], [tuple(b) for b in found[1] or []]
+
+
+def key_hashes(store: Store, path: Path, date_col: str, dims: dict[str, str | None]):
+    """The hash of every row's key (metric, day, dimensions as stored) as a numpy array,
+    for files with few rows per label combination and 64-day block, where hashing every
+    key costs less than grouping (`repeats_and_day_blocks`); `dims` as there."""
+    exprs = [quote_ident("metric"), quote_ident(date_col), *(_label_expr(d, m) for d, m in dims.items())]
+    params = [m for m in dims.values() if m is not None]
+    return store.query_numpy(f"select hash({', '.join(exprs)}) as h from {_READER}", [*params, str(path)])["h"]
+
+
+def distinct_days(store: Store, path: Path, date_col: str):
+    """The distinct values of the date column (numpy)."""
+    return store.query_numpy(f"select distinct {quote_ident(date_col)} from {_READER}", [str(path)])[date_col]
 
 
 def _label_expr(column: str, missing: str | None) -> str:
