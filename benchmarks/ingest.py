@@ -5,8 +5,11 @@ Parquet and CSV to a temporary folder, then prints rows/s for:
   - DuckDB alone: `create table as select * from read_parquet(...)` / `read_csv(...)`
   - ctxmetrics ingest (validation + store) from Parquet and from CSV into a fresh store
   - re-ingesting 1M of those rows into the full store (upsert: delete keys + insert)
+  - a sparse file of about 1M rows, one row per (labels, 64-day block): ctxmetrics
+    ingest into a fresh store vs bare read_parquet (the fast path's key check per row,
+    where grouping the keys would cost most)
 
-Usage: python benchmarks/ingest.py [--rows 10000000] [--reingest 1000000] [--repeat 1]
+Usage: python benchmarks/ingest.py [--rows 10000000] [--reingest 1000000] [--sparse 1000000] [--repeat 1]
 """
 from __future__ import annotations
 
@@ -49,6 +52,28 @@ def make_frame(rows: int, seed: int = 0) -> pl.DataFrame:
     )
 
 
+def make_sparse_frame(rows: int, seed: int = 0) -> pl.DataFrame:
+    """About `rows` distinct keys, one day in each 64-day block of DAYS per (metric,
+    region, channel, team), in random order."""
+    blocks = -(-DAYS // 64)
+    segments = max(1, rows // (len(METRICS) * blocks))
+    rng = np.random.default_rng(seed)
+    n = len(METRICS) * segments * blocks
+    segment = np.tile(np.repeat(np.arange(segments), blocks), len(METRICS))
+    block = np.tile(np.arange(blocks), len(METRICS) * segments)
+    first = (dt.date(2024, 1, 1) - dt.date(1970, 1, 1)).days // 64 * 64  # blocks as the fast path counts them
+    day = first + np.minimum(block * 64 + rng.integers(0, 64, n), DAYS - 1)
+    frame = pl.DataFrame({
+        "date": pl.Series(day, dtype=pl.Int32).cast(pl.Date),
+        "metric": np.repeat(np.array(METRICS), segments * blocks),
+        "value": rng.poisson(3, n).astype(np.float64),
+        "region": [f"r{s % 10}" for s in segment],
+        "channel": [f"c{s // 10 % 10}" for s in segment],
+        "team": [f"t{s // 100}" for s in segment],
+    })
+    return frame.sample(fraction=1.0, shuffle=True, seed=seed)
+
+
 def timed(label: str, rows: int, fn, repeat: int = 1, setup=None) -> tuple[float, float]:
     """Rows/s of the best of `repeat` runs, wall and CPU (all threads of this process: the
     steadier figure when the machine is shared); `setup` runs untimed before each."""
@@ -88,6 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--reingest", type=int, default=1_000_000)
+    parser.add_argument("--sparse", type=int, default=1_000_000, help="rows of the sparse file (0: skip)")
     parser.add_argument("--repeat", type=int, default=1, help="best of N runs for every line (default 1)")
     args = parser.parse_args()
     rep = args.repeat
@@ -113,7 +139,16 @@ def main() -> None:
             lambda: ours(folder, "reingest", subset, dims, new=False), rep,
             setup=lambda: shutil.copyfile(full, work),  # the full store as the Parquet load left it
         )
-        for name, ceiling, ours_rate, target in (("Parquet", ceiling_pq, ours_pq, 1.15), ("CSV", ceiling_csv, ours_csv, 1.7)):
+        ratios = [("Parquet", ceiling_pq, ours_pq, 1.15), ("CSV", ceiling_csv, ours_csv, 1.7)]
+        if args.sparse:
+            sparse = folder / "sparse.parquet"
+            sparse_frame = make_sparse_frame(args.sparse)
+            sparse_frame.write_parquet(sparse)
+            m = sparse_frame.height
+            ceiling_sparse = timed(f"duckdb bare read_parquet sparse {m:,} rows", m, lambda: bare_duckdb(folder, "read_parquet", sparse), rep)
+            ours_sparse = timed("ctxmetrics ingest sparse Parquet, fresh store", m, lambda: ours(folder, "sparse", sparse, dims), rep)
+            ratios.append(("sparse", ceiling_sparse, ours_sparse, 1.15))
+        for name, ceiling, ours_rate, target in ratios:
             print(f"{name + ':':<8} ceiling/ours = {ceiling[0] / ours_rate[0]:.2f}x wall, "
                   f"{ceiling[1] / ours_rate[1]:.2f}x CPU (target <= {target}x)")
         print(f"re-ingest: {upsert[0] / 1e6:.2f} M rows/s (target >= 1 M rows/s)")
