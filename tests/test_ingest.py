@@ -368,10 +368,24 @@ def test_parquet_key_check_follows_the_rows_per_group(tmp_path):
     days = [start + dt.timedelta(days=d) for d in range(128)]
     pl.DataFrame({"date": days * 2, "metric": ["a"] * 128 + ["b"] * 128, "value": [1.0] * 256}).write_parquet(dense)
     pl.DataFrame({"date": [start, start + dt.timedelta(days=64)] * 2, "metric": ["a", "a", "b", "b"], "value": [1.0] * 4}).write_parquet(sparse)
+    first = (start - dt.date(1970, 1, 1)).days
     with Store(tmp_path / "s.duckdb") as store:
-        found = {p.stem: parquet_file.labels(store, p, "date", ["metric"]) for p in (dense, sparse)}
-    assert (found["dense"].rows, found["sparse"].rows) == (256, 4)
-    assert ingest._many_rows_per_group(found["dense"]) and not ingest._many_rows_per_group(found["sparse"])
+        found = {p.stem: (parquet_file.labels(store, p, "date", ["metric"]), parquet_file.date_span(store, p, "date"))
+                 for p in (dense, sparse)}
+    assert (found["dense"][0].rows, found["sparse"][0].rows) == (256, 4)
+    assert (found["dense"][1], found["sparse"][1]) == ((first, first + 127), (first, first + 64))
+    assert ingest._many_rows_per_group(*found["dense"]) and not ingest._many_rows_per_group(*found["sparse"])
+    assert not ingest._many_rows_per_group(found["dense"][0], None)  # no statistics: hashing
+
+
+def test_parquet_without_statistics_has_no_date_span(tmp_path):
+    from ctxmetrics.store import parquet_file
+    from ctxmetrics.store.database import Store
+
+    path = tmp_path / "a.parquet"
+    pl.DataFrame({"date": [dt.date(2026, 1, 1)], "metric": ["a"], "value": [1.0]}).write_parquet(path, statistics=False)
+    with Store(tmp_path / "s.duckdb") as store:
+        assert parquet_file.date_span(store, path, "date") is None
 
 
 def test_empty_parquet_is_left_to_the_polars_path(tmp_path):

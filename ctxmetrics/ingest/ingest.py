@@ -665,7 +665,7 @@ def _fast_long(store: Store, src: _Source, dims: list[str], known: list[str]) ->
             d: MISSING_DIMENSION_VALUE if n or "" in values else None
             for d, n, values in zip(dim_cols, found.nulls[1:], found.distinct[1:])
         }
-        if _many_rows_per_group(found):
+        if _many_rows_per_group(found, parquet_file.date_span(store, src.path, date_col)):
             repeated, blocks = parquet_file.repeats_and_day_blocks(store, src.path, date_col, stored_as)
             if repeated:
                 return None
@@ -696,13 +696,15 @@ def _clean(values: list, blank_ok: bool) -> bool:
     return blank_ok or not (series == "").any()
 
 
-def _many_rows_per_group(found) -> bool:
+def _many_rows_per_group(found, span: tuple[int, int] | None) -> bool:
     """Whether the file has certainly at least DENSE_ROWS_PER_GROUP rows per label
-    combination and 64-day block, taking every combination of the distinct labels as
-    present (an upper bound on the groups, so correlated labels make a dense file look
-    sparse: it then costs what hashing every key costs, never more)."""
-    groups = math.prod(len(values) for values in found.distinct)
-    groups *= (found.last_day >> 6) - (found.first_day >> 6) + 1
+    combination and 64-day block of its `span` (days since 1970-01-01; None: unknown),
+    taking every combination of the distinct labels as present (an upper bound on the
+    groups, so correlated labels make a dense file look sparse: it then costs what
+    hashing every key costs, never more)."""
+    if span is None:
+        return False
+    groups = math.prod(len(values) for values in found.distinct) * ((span[1] >> 6) - (span[0] >> 6) + 1)
     return found.rows >= DENSE_ROWS_PER_GROUP * groups
 
 

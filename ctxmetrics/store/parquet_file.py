@@ -15,14 +15,11 @@ _READER = "read_parquet(?)"
 
 @dataclass(frozen=True)
 class Labels:
-    """What one ungrouped pass over the file says: rows, null dates, the first and last
-    day (days since 1970-01-01), and per label column its nulls and distinct values (null
-    among them when there is one)."""
+    """What one ungrouped pass over the file says: rows, null dates, and per label column
+    its nulls and distinct values (null among them when there is one)."""
 
     rows: int
     null_dates: int
-    first_day: int | None
-    last_day: int | None
     nulls: list[int]
     distinct: list[list]
 
@@ -42,20 +39,32 @@ def value_statistics(store: Store, path: Path) -> tuple:
     )[1][0]
 
 
-def labels(store: Store, path: Path, date_col: str, labels: list[str]) -> Labels:
-    """One pass without grouping (cheap: no hash table): rows, null dates, the date span
-    and each label column's nulls and distinct values."""
-    q = {name: quote_ident(name) for name in [date_col, *labels]}
-    day = f"({q[date_col]} - DATE '1970-01-01')"
+def date_span(store: Store, path: Path, date_col: str) -> tuple[int, int] | None:
+    """The first and last day (days since 1970-01-01) by the file's row-group statistics,
+    without reading the dates; None when a row group lacks them."""
     found = store.query_rows(
-        f"select count(*), count(*) - count({q[date_col]}), min({day}), max({day}), "
+        "select min(try_cast(stats_min_value as date) - DATE '1970-01-01'), "
+        "max(try_cast(stats_max_value as date) - DATE '1970-01-01'), "
+        "count(*) filter (where try_cast(stats_min_value as date) is null or try_cast(stats_max_value as date) is null) "
+        "from parquet_metadata(?) where path_in_schema = ?",
+        [str(path), date_col],
+    )[1][0]
+    return None if found[2] or found[0] is None else (found[0], found[1])
+
+
+def labels(store: Store, path: Path, date_col: str, labels: list[str]) -> Labels:
+    """One pass without grouping (cheap: no hash table): rows, null dates and each label
+    column's nulls and distinct values."""
+    q = {name: quote_ident(name) for name in [date_col, *labels]}
+    found = store.query_rows(
+        f"select count(*), count(*) - count({q[date_col]}), "
         + ", ".join(f"count(*) - count({q[c]})" for c in labels) + ", "
         + ", ".join(f"list(distinct {q[c]})" for c in labels)
         + f" from {_READER}",
         [str(path)],
     )[1][0]
     n = len(labels)
-    return Labels(found[0], found[1], found[2], found[3], list(found[4:4 + n]), list(found[4 + n:4 + 2 * n]))
+    return Labels(found[0], found[1], list(found[2:2 + n]), list(found[2 + n:2 + 2 * n]))
 
 
 def repeats_and_day_blocks(
