@@ -603,11 +603,12 @@ def _check_counts(src: _Source, frame: pl.DataFrame, config: Config, column: str
 # it never reports an error itself and accepts a subset of what the polars path accepts:
 # typed columns (DATE day, numeric value, text labels), labels that need no cleaning
 # (checked on their distinct values with the polars path's own stripping), keys that all
-# differ, values that are finite and within range. The file is read three times (the
-# labels, then the keys, then the insert, which checks the values as it reads them), which
-# for columnar Parquet costs less than materialising it once in polars and handing it over.
-# The keys are checked by grouping them by labels and 64-day block when the file has many
-# rows per group, else by hashing every key: grouping costs per group, hashing per row.
+# differ, values that are finite and within range. The file is read three or four times
+# (the labels; the keys and days, in one grouped pass or as key hashes and distinct days;
+# then the insert, which checks the values as it reads them), which for columnar Parquet
+# costs less than materialising it once in polars and handing it over. The keys are
+# grouped by labels and 64-day block when the file has many rows per group, else every
+# key is hashed: grouping costs per group, hashing per row.
 # CSV stays on the polars path: measured, its multi-threaded parse plus Arrow hand-over
 # beat DuckDB parsing twice (or parsing once into a temporary table) by ~20% CPU.
 # From this many rows per (labels, 64-day block) group, grouping beats hashing every key.
