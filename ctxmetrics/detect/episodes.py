@@ -136,7 +136,7 @@ def _window_scores(sc: _Scan, settings: DetectionSettings):
     sc.counted = np.zeros(np.broadcast(w, t).shape, bool)  # windows judged by their count likelihood
     if sc.shape is not None:
         # few events: their likelihood, where the normal approximation loses power
-        z_b, z_a, z_ba = _count_z(sc, (z_b, z_a, z_ba), has_b & has_a)
+        z_b, z_a, z_ba = _count_z(sc, (z_b, z_a, z_ba), has_b & has_a, settings.min_score)
     both = has_b & has_a & (np.sign(z_b) == np.sign(z_a))
     weaker = np.minimum(np.abs(z_b), np.abs(z_a))
     # both flanks pooled give the power; each flank alone must still show half of it
@@ -171,21 +171,14 @@ def _window_scores(sc: _Scan, settings: DetectionSettings):
 _FEW_EVENTS = 50  # below this many expected events in a window, counts are judged by their likelihood
 
 
-def _count_z(sc: _Scan, z_normal: tuple, where: np.ndarray) -> tuple:
+def _count_z(sc: _Scan, z_normal: tuple, where: np.ndarray, floor: float) -> tuple:
     """The window's z against its flank before, after and both (`z_normal`, in that
     order), with the windows (among `where`) of few expected events (< `_FEW_EVENTS`)
-    judged by their likelihood instead.
-
-    Signed z of the two-sample Poisson likelihood ratio: the window's events over its
-    weekday exposure against the flank's events over theirs, both rates estimated (so the
-    flank's own sampling error is part of the test, exactly rather than as a variance
-    added at the null). The statistic is then divided by the overdispersion of the
-    contrast (a window of w days has variance e + e^2/(k w), its flank likewise) and by
-    the noise the data shows beyond the count model and by autocorrelation. At low volume
-    this keeps the power a transform loses, for the pooled score and for the test that
-    each flank alone shows half of it: 0 events where 14 were expected against 84 in the
-    flanks is a z of ~5.1, not ~3. Only the few-event windows are computed (none at high
-    volume).
+    judged by their likelihood instead (`_count_lr`): against both flanks pooled, and
+    where that reaches `floor` (the only windows that may pass) against each flank alone.
+    At low volume this keeps the power a transform loses, for the pooled score and for
+    the test that each flank alone shows half of it. Only the few-event windows are
+    computed (none at high volume).
     """
     rows, cols = np.nonzero(where)
     t, end, lo_b, hi_a = sc.t[0, cols], sc.end[rows, cols], sc.lo_b[rows, cols], sc.hi_a[rows, cols]
@@ -198,27 +191,42 @@ def _count_z(sc: _Scan, z_normal: tuple, where: np.ndarray) -> tuple:
         return z_normal
     rows, cols, t, end, lo_b, hi_a = rows[few], cols[few], t[few], end[few], lo_b[few], hi_a[few]
     sc.counted[rows, cols] = True
+    z_b, z_a, z_ba = (z.copy() for z in z_normal)
+    z_ba[rows, cols] = pooled = _count_lr(sc, rows, t, end, ((lo_b, t), (end, hi_a)))
+    strong = np.abs(pooled) >= floor
+    rows, t, end, lo_b, hi_a, cols = rows[strong], t[strong], end[strong], lo_b[strong], hi_a[strong], cols[strong]
+    z_b[rows, cols] = _count_lr(sc, rows, t, end, ((lo_b, t),))
+    z_a[rows, cols] = _count_lr(sc, rows, t, end, ((end, hi_a),))
+    return z_b, z_a, z_ba
+
+
+def _count_lr(sc: _Scan, rows, t, end, spans) -> np.ndarray:
+    """Signed z of the two-sample Poisson likelihood ratio of windows [t, end) (of width
+    row `rows`) against the flank days in `spans` ((lo, hi) index pairs).
+
+    The window's events over its weekday exposure against the flank's events over
+    theirs, both rates estimated (so the flank's own sampling error is part of the test,
+    exactly rather than as a variance added at the null), then divided by the
+    overdispersion of the contrast (a window of w days has variance e + e^2/(k w), its
+    flank likewise), by the noise the data shows beyond the count model and by
+    autocorrelation. 0 events where 14 were expected against 84 in the flanks is a z of
+    ~5.1.
+    """
     w = sc.w[rows, 0]
     o, f_w = sc.x[end] - sc.x[t], sc.factor[end] - sc.factor[t]
+    fx = sum(sc.kx[hi] - sc.kx[lo] for lo, hi in spans)
+    ff = sum(sc.kfactor[hi] - sc.kfactor[lo] for lo, hi in spans)
+    days = sum(sc.k[hi] - sc.k[lo] for lo, hi in spans)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = (o + fx) / (f_w + ff)  # one rate for window and flank: the null
+        e_w, e_f = rate * f_w, rate * ff
+        ratio = 2.0 * (_xlogx_over(o, e_w) + _xlogx_over(fx, e_f))
+        # overdispersion of the contrast of the two rates, relative to Poisson
+        var_poisson = 1.0 / e_w + 1.0 / e_f
+        var_nb = (1.0 + e_w / (sc.shape * w)) / e_w + (1.0 + e_f / (sc.shape * days)) / e_f
+        z = np.sign(o / f_w - fx / ff) * np.sqrt(np.maximum(ratio, 0.0) * var_poisson / var_nb)
     beyond = np.sqrt(np.where(sc.short[rows, 0], sc.excess_tail, sc.excess) * sc.ramp[rows, 0])
-    out = []
-    for z_all, spans in zip(z_normal, (((lo_b, t),), ((end, hi_a),), ((lo_b, t), (end, hi_a)))):
-        fx = sum(sc.kx[hi] - sc.kx[lo] for lo, hi in spans)
-        ff = sum(sc.kfactor[hi] - sc.kfactor[lo] for lo, hi in spans)
-        days = sum(sc.k[hi] - sc.k[lo] for lo, hi in spans)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rate = (o + fx) / (f_w + ff)  # one rate for window and flank: the null
-            e_w, e_f = rate * f_w, rate * ff
-            ratio = 2.0 * (_xlogx_over(o, e_w) + _xlogx_over(fx, e_f))
-            # overdispersion of the contrast of the two rates, relative to Poisson
-            var_poisson = 1.0 / e_w + 1.0 / e_f
-            var_nb = (1.0 + e_w / (sc.shape * w)) / e_w + (1.0 + e_f / (sc.shape * days)) / e_f
-            z = np.sign(o / f_w - fx / ff) * np.sqrt(np.maximum(ratio, 0.0) * var_poisson / var_nb)
-        z = np.where(np.isfinite(z) & (e_w > 0) & (fx > 0), z, 0.0) / beyond
-        z_all = z_all.copy()
-        z_all[rows, cols] = z
-        out.append(z_all)
-    return tuple(out)
+    return np.where(np.isfinite(z) & (e_w > 0) & (fx > 0), z, 0.0) / beyond
 
 
 def _xlogx_over(x: np.ndarray, e: np.ndarray) -> np.ndarray:
