@@ -190,8 +190,7 @@ def test_direction_always_agrees_with_the_sign_of_the_change():
 
 @pytest.mark.parametrize("freq, step, unit", [
     ("W", 7, "per week"),
-    pytest.param("M", 30, "per month", marks=pytest.mark.xfail(
-        reason="measured: the month of the shift is also reported as a one-month episode", strict=True)),
+    ("M", 30, "per month"),
 ])
 def test_weekly_and_monthly_series_are_judged_at_their_own_frequency(freq, step, unit):
     rng = np.random.default_rng(1)
