@@ -246,6 +246,19 @@ def test_a_conversion_change_in_a_lagged_rate_is_still_found(length, size):
     assert hits >= 10  # measured: 12 and 11 of 12
 
 
+def test_a_missing_denominator_is_unknown_not_a_rate_above_one():
+    rng = np.random.default_rng(4)
+    den = rng.poisson(200, DAYS).astype(float)
+    num = rng.binomial(den.astype(int), np.where((np.arange(DAYS) >= 300) & (np.arange(DAYS) < 303), 0.12, 0.3))
+    num = num.astype(float)
+    den[100] = np.nan  # the numerator of that day is known, its denominator is not
+    num_unknown = num.copy()
+    num_unknown[100] = np.nan
+    changes = find_changes(num, kind="ratio", denominators=den, dates=DATES)
+    assert found(changes, 300, "down")
+    assert changes == find_changes(num_unknown, kind="ratio", denominators=den, dates=DATES)
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_an_outage_on_the_first_day_of_a_lasting_shift_is_reported_on_its_own(seed):
     # far beyond the new level (-90% against a -30% step): not the shift's edge

@@ -130,8 +130,9 @@ def _prepare(values, settings, kind, denominator, known_mask, start_weekday, per
             return None
         valid = np.isfinite(values) & (den >= settings.min_denominator)
         num = np.where(valid, np.maximum(values, 0.0), 0.0)
-        # any day counts as evidence, also one whose denominator is too small to judge
-        if np.any(np.isfinite(values) & (values > den)):
+        # any day with both counts is evidence, also one whose denominator is too small to judge
+        both = np.isfinite(values) & np.isfinite(np.asarray(denominator, dtype=float))
+        if np.any(both & (values > den)):
             y, floor_var, inverse = _ratio_of_counts(num, den, valid, weekday, known, period)
         else:
             rate = np.divide(num, den, out=np.zeros(n), where=valid)
