@@ -14,7 +14,7 @@ from ctxmetrics.detect.prepare import _prepare
 from ctxmetrics.detect.shifts import _shift_changes
 from ctxmetrics.models.change import Change
 
-DETECTOR = "ctxmetrics-episodes/6"  # name/version: part of the scan fingerprint
+DETECTOR = "ctxmetrics-episodes/8"  # name/version: part of the scan fingerprint
 
 
 def find_changes(
@@ -87,7 +87,7 @@ def find_changes(
     if aside.any() or temporary.any() or shifts:  # else the same scan again would find nothing
         walls = np.searchsorted(s.index, [c.start for c in shifts if c.end is None])
         rest, _, _ = _episodes(s, noise, local, widths, taken | temporary, accept=len(s.y), walls=walls)
-    episodes = short + rest
+    episodes = _not_absorbed(short + rest, shifts)
     unit = {"count": f"per {freq.unit}", "ratio": "rate", "gauge": ""}[kind]
     out = []
     for c in sorted(episodes + shifts, key=lambda c: (c.start, c.kind)):
@@ -102,3 +102,22 @@ def find_changes(
             end_date=None if dates is None or last is None else _date(dates, last),
         ))
     return out
+
+
+def _not_absorbed(episodes: list[Change], shifts: list[Change]) -> list[Change]:
+    """The episodes that are not part of a lasting shift.
+
+    An episode touching a lasting shift's first period, in the shift's direction, is the
+    shift's own edge (a transition period, or the first period of the new level landing
+    low by chance), not a second anomaly, unless it goes beyond the new level by more
+    than the step itself: then it is an event of its own (an outage on the day a price
+    change took effect).
+    """
+    def absorbed(e: Change, shift: Change) -> bool:
+        touches = e.start <= shift.start and e.end is not None and e.end >= shift.start - 1
+        step = shift.after - shift.before
+        beyond = (e.after - shift.after) * np.sign(step)
+        return touches and e.direction == shift.direction and beyond <= abs(step)
+
+    lasting = [c for c in shifts if c.end is None]
+    return [e for e in episodes if not any(absorbed(e, shift) for shift in lasting)]

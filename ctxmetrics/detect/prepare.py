@@ -129,12 +129,17 @@ def _prepare(values, settings, kind, denominator, known_mask, start_weekday, per
         if n == 0 or median(den) < settings.min_denominator:
             return None
         valid = np.isfinite(values) & (den >= settings.min_denominator)
-        rate = np.clip(np.divide(values, den, out=np.zeros(n), where=valid), 0.0, 1.0)
-        raw = np.arcsin(np.sqrt(rate))
-        y = raw - _additive_profile(raw, weekday, valid & ~known, period)[weekday]
-        num = np.where(valid, values, 0.0)
-        floor_var = np.divide(0.25, den, out=np.zeros(n), where=valid)
-        inverse = _arcsine_inverse
+        num = np.where(valid, np.maximum(values, 0.0), 0.0)
+        # any day with both counts is evidence, also one whose denominator is too small to judge
+        both = np.isfinite(values) & np.isfinite(np.asarray(denominator, dtype=float))
+        if np.any(both & (values > den)):
+            y, floor_var, inverse = _ratio_of_counts(num, den, valid, weekday, known, period)
+        else:
+            rate = np.divide(num, den, out=np.zeros(n), where=valid)
+            raw = np.arcsin(np.sqrt(rate))
+            y = raw - _additive_profile(raw, weekday, valid & ~known, period)[weekday]
+            floor_var = np.divide(0.25, den, out=np.zeros(n), where=valid)
+            inverse = _arcsine_inverse
     else:
         valid = np.isfinite(values)
         raw = np.where(valid, values, 0.0)
@@ -150,6 +155,32 @@ def _prepare(values, settings, kind, denominator, known_mask, start_weekday, per
         den=den[valid], known=known[valid], floor_var=floor_var[valid], inverse=inverse,
         factor=factor[valid], shape=shape,
     )
+
+
+def _ratio_of_counts(num, den, valid, weekday, known, period):
+    """Stabilised rate, its sampling variance and inverse for a rate that is not a proportion.
+
+    A numerator above its denominator on some day (won today over opportunities today,
+    when deals close days after they open) shows that the numerator is not drawn from the
+    denominator: the two are counts of their own, and the rate carries the noise of both.
+    Read as a proportion it looks heavy-tailed: a quiet day's denominator sends it to 1
+    and beyond, which the binomial model calls a spike. Given their sum, the first of two
+    independent Poisson counts is binomial with share r / (1 + r) (the conditional test
+    of two Poisson rates), so the share num / (num + den) is stabilised as a proportion
+    of num + den trials. Returns (y, floor_var, inverse); the inverse gives the rate.
+    """
+    trials = num + den
+    share = np.divide(num, trials, out=np.zeros(len(num)), where=valid & (trials > 0))
+    raw = np.arcsin(np.sqrt(share))
+    y = raw - _additive_profile(raw, weekday, valid & ~known, period)[weekday]
+    floor_var = np.divide(0.25, trials, out=np.zeros(len(num)), where=valid & (trials > 0))
+    return y, floor_var, _share_inverse
+
+
+def _share_inverse(y: np.ndarray) -> np.ndarray:
+    """The rate r of a share r / (1 + r) on the arcsine scale."""
+    share = np.sin(np.clip(y, 0.0, np.pi / 2 - 1e-6)) ** 2
+    return share / (1.0 - share)
 
 
 def nb_transform(u: np.ndarray, shape: float) -> np.ndarray:
