@@ -1,6 +1,7 @@
 """The normal calendar: month- and quarter-end closes and, over two years, the yearly season and the trend when significant; fitted and removed."""
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import numpy as np
@@ -90,13 +91,20 @@ def _significant(columns: np.ndarray, coef: np.ndarray, ok: np.ndarray, lrv: flo
     """True when the fitted part (`columns` @ `coef`) is jointly significant (Wald test at
     the long-run variance per day): a season or a trend fitted to noise is left in, not
     removed (removing it would only add noise)."""
-    from scipy import stats
-
     if lrv <= 0:
         return True
     x = columns[ok] - columns[ok].mean(axis=0)
     wald = float(coef @ (x.T @ x) @ coef) / lrv
-    return wald >= stats.chi2.isf(_CHANCE, columns.shape[1])
+    return wald >= _chi2_threshold(columns.shape[1])
+
+
+@functools.lru_cache(maxsize=None)
+def _chi2_threshold(degrees: int) -> float:
+    """The Wald statistic noise alone exceeds with probability `_CHANCE` (a scipy call
+    costs more than the rest of the test: looked up once per degrees of freedom)."""
+    from scipy import stats
+
+    return float(stats.chi2.isf(_CHANCE, degrees))
 
 
 def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, calendar: np.ndarray, repeated: bool) -> np.ndarray | None:
@@ -111,18 +119,31 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
     """
     strong = replace(settings, min_score=1.5 * settings.min_score)  # only clear steps: a season bends, it does not jump
     penalty = 0.5 * strong.min_score**2 * noise.lrv  # the segmentation's price of a step
+    # the two orders often meet (no clear step at first, or the same steps again): each
+    # segmentation and each fit is computed once per distinct input
+    segmented: dict[bytes, list[int]] = {}
+    fits: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray | None]] = {}
+
+    def fit(bounds: set[int]) -> tuple[np.ndarray, np.ndarray | None]:
+        key = tuple(sorted(bounds))
+        if key not in fits:
+            design = np.column_stack((calendar, *[np.arange(len(s.y)) >= b for b in key]))
+            fits[key] = design, _robust_fit(s.y, design, ~s.known, trend=False)
+        return fits[key]
+
     best, best_cost = None, np.inf
-    for coef in [np.zeros(calendar.shape[1])] + ([_robust_fit(s.y, calendar, ~s.known, trend=False)] if repeated else []):
+    for coef in [np.zeros(calendar.shape[1])] + ([fit(set())[1]] if repeated else []):
         bounds: set[int] = set()
         for _ in range(2):
             if coef is None:
                 break
             rest = s.y - calendar @ coef
+            if rest.tobytes() not in segmented:
+                segmented[rest.tobytes()] = _candidates(rest, noise, strong, coarse=True)
             # a clear step once found stays fitted: refitted without it, the trend would
             # take it in and leave it too small to find again
-            bounds |= set(_candidates(rest, noise, strong, coarse=True))
-            design = np.column_stack((calendar, *[np.arange(len(s.y)) >= b for b in sorted(bounds)]))
-            full = _robust_fit(s.y, design, ~s.known, trend=False)
+            bounds |= set(segmented[rest.tobytes()])
+            design, full = fit(bounds)
             coef = None if full is None else full[: calendar.shape[1]]
         if coef is None:
             continue
