@@ -9,7 +9,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.prepare import _Series
-from ctxmetrics.detect.robust import mad, median
+from ctxmetrics.detect.robust import mad, median, quantile
 
 _BLOCKS = (7, 14, 28)  # block lengths (days) for the long-run variance
 
@@ -166,7 +166,7 @@ def _weekday_scales(
         deviation = np.abs(resid[ok] - median(resid[ok]))
         body = deviation[deviation <= 5 * pooled]
         if body.size >= 100:
-            pooled_tails = max(pooled, float(np.quantile(body, 0.95)) / 1.96)
+            pooled_tails = max(pooled, quantile(body, 0.95) / 1.96)
     phases = max(int(weekday.max()) + 1, 1) if weekday.size else 1
     day_mad = np.array([mad(resid[ok & (weekday == d)]) for d in range(phases)])
 
