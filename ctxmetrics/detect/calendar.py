@@ -33,6 +33,16 @@ def _calendar_columns(days: np.ndarray, span: int, daily: bool) -> tuple[np.ndar
     return (np.column_stack(cols) if cols else None), yearly
 
 
+@functools.lru_cache(maxsize=16)
+def _shared_columns(days: bytes, span: int, daily: bool) -> tuple[np.ndarray | None, int]:
+    """`_calendar_columns` of the days in `days` (datetime64[D] bytes), built once for
+    all the series of a scan that share their days (read-only: they are shared)."""
+    columns, yearly = _calendar_columns(np.frombuffer(days, dtype="datetime64[D]"), span, daily)
+    if columns is not None:
+        columns.flags.writeable = False
+    return columns, yearly
+
+
 def _close_days(days: np.ndarray) -> list[np.ndarray]:
     """Masks of the sales calendar's closes among `days` (datetime64[D]): the last 7 days
     of each quarter, the last 3 of other months; each only when seen at least 3 times."""
@@ -172,7 +182,7 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
     the trend took in late lasting shifts (holdout weekly recall 0.38 -> 0.34).
     """
     days = np.datetime64(first_day, "D") + s.index * step_days
-    calendar, yearly = _calendar_columns(days, int(s.index[-1] - s.index[0] + 1) * step_days, step_days == 1)
+    calendar, yearly = _shared_columns(days.tobytes(), int(s.index[-1] - s.index[0] + 1) * step_days, step_days == 1)
     daily_two_years = _two_years(days) and step_days == 1
     if yearly and not _same_season_each_year(s, days, calendar[:, :yearly]):
         calendar, yearly = (calendar[:, yearly:] if calendar.shape[1] > yearly else None), 0  # the closes still hold
