@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 
 from ctxmetrics.config import DetectionSettings
-from ctxmetrics.detect.noise import _long_run_var, _Noise
+from ctxmetrics.detect.noise import _Noise, _remembered_long_run_var
 from ctxmetrics.detect.prepare import _Series
 from ctxmetrics.detect.robust import mad, median
 from ctxmetrics.detect.shifts import _candidates
@@ -196,7 +196,7 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
         return
     # judged against the noise left once the calendar is out: the first noise estimate
     # still holds the season (blocks of weeks differ by it), which would hide the season
-    lrv = max(_long_run_var(s.y - calendar @ coef, ~s.known), noise.day_var)
+    lrv = max(_remembered_long_run_var(s.y - calendar @ coef, ~s.known), noise.day_var)
     # the trend on its own, the yearly harmonics together; the closes are always removed
     parts = [slice(0, 1)] + ([slice(1, 1 + yearly)] if yearly else [])
     for part in parts:

@@ -1,6 +1,7 @@
 """The noise model of a prepared series (`_Noise`): robust scales the anomalies cannot inflate."""
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass, replace
 
@@ -78,6 +79,17 @@ def _long_run_var(y: np.ndarray, ok: np.ndarray) -> float:
     return float(median(np.array(estimates))) if estimates else 0.0
 
 
+def _remembered_long_run_var(y: np.ndarray, ok: np.ndarray) -> float:
+    """`_long_run_var`, remembered for the last inputs: the calendar fit judges its season
+    on the very values that the noise model measures again once the calendar is out."""
+    return _long_run_var_of(y.tobytes(), ok.tobytes())
+
+
+@functools.lru_cache(maxsize=2)
+def _long_run_var_of(y: bytes, ok: bytes) -> float:
+    return _long_run_var(np.frombuffer(y), np.frombuffer(ok, dtype=bool))
+
+
 def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True) -> _Noise:
     """Local level, per-day robust scale and long-run variance of a prepared series.
 
@@ -89,7 +101,7 @@ def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True) ->
     scale, tail_scale = _weekday_scales(s.y - level, s.weekday, ok, floor_var)
     z = (s.y - level) / tail_scale
     day_var = float(np.mean(scale[ok] ** 2)) if ok.any() else float(np.mean(scale**2))
-    lrv = max(_long_run_var(s.y, ok), day_var)
+    lrv = max(_remembered_long_run_var(s.y, ok), day_var)
     noise = _Noise(level=level, scale=scale, tail=tail_scale, z=z, day_var=day_var, lrv=lrv)
     return _exact_tails(s, noise, settings) if exact_tails else noise
 
