@@ -9,7 +9,7 @@ import numpy as np
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.noise import _Noise, _remembered_long_run_var
 from ctxmetrics.detect.prepare import _Series
-from ctxmetrics.detect.robust import mad, median
+from ctxmetrics.detect.robust import mad, median, median_and_mad
 from ctxmetrics.detect.shifts import _candidates
 
 _YEARLY_MIN_DAYS = 730  # two years: only a season seen twice can be told from a slow wander or a shift
@@ -69,7 +69,8 @@ def _robust_fit(y: np.ndarray, calendar: np.ndarray, ok: np.ndarray, trend: bool
         coef = np.linalg.pinv(x.T @ x) @ (x.T @ y[use])
         resid = y - design @ coef
         kept = use
-        use = ok & (np.abs(resid - median(resid[ok])) <= 3.5 * max(mad(resid[ok]), 1e-9))
+        center, spread = median_and_mad(resid[ok])
+        use = ok & (np.abs(resid - center) <= 3.5 * max(spread, 1e-9))
         if np.array_equal(use, kept):  # the same days again would give the same fit
             break
     return coef[1 + trend:]

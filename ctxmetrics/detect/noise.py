@@ -10,7 +10,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.prepare import _Series
-from ctxmetrics.detect.robust import mad, median, quantile
+from ctxmetrics.detect.robust import mad, median, median_and_mad, quantile
 
 _BLOCKS = (7, 14, 28)  # block lengths (days) for the long-run variance
 
@@ -168,14 +168,14 @@ def _weekday_scales(
     rel = np.sqrt(floor_var / median(floor_var[floor_var > 0])) if (floor_var > 0).sum() > 0 else np.ones(len(resid))
     rel = np.where(rel > 0, rel, 1.0)
     resid = resid / rel
-    pooled = mad(resid[ok])
+    center, pooled = median_and_mad(resid[ok]) if ok.any() else (0.0, 0.0)
     pooled_tails = pooled
     if ok.sum() >= 100:
         # heavy tails (e.g. rates whose numerator lags the denominator) make the MAD too
         # small for a 5-sd rule, so the 95th percentile must look normal too; days beyond
         # 5 MADs are left out first, so that the anomalies themselves (holidays, storms,
         # a few percent of days) cannot set the threshold that is meant to find them
-        deviation = np.abs(resid[ok] - median(resid[ok]))
+        deviation = np.abs(resid[ok] - center)
         body = deviation[deviation <= 5 * pooled]
         if body.size >= 100:
             pooled_tails = max(pooled, quantile(body, 0.95) / 1.96)

@@ -40,4 +40,11 @@ def quantile(v: np.ndarray, q: float) -> float:
 
 def mad(v: np.ndarray) -> float:
     """Robust standard deviation (scaled MAD) of `v`."""
-    return MAD_TO_SD * float(median(np.abs(v - median(v)))) if v.size else 0.0
+    return median_and_mad(v)[1] if v.size else 0.0
+
+
+def median_and_mad(v: np.ndarray) -> tuple[float, float]:
+    """Median of a non-empty `v` and its robust standard deviation (scaled MAD), which
+    needs that median anyway."""
+    center = median(v)
+    return center, MAD_TO_SD * float(median(np.abs(v - center)))
