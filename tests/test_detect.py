@@ -191,6 +191,17 @@ def test_fast_median_equals_numpy():
     assert median(np.array([5.0, 1.0, 1.0, 5.0])) == 3.0
 
 
+def test_fast_quantile_equals_numpy():
+    from ctxmetrics.detect.robust import quantile
+
+    rng = np.random.default_rng(4)
+    for n in (1, 2, 3, 20, 100, 101, 399, 730):
+        for q in (0.0, 0.05, 0.5, 0.95, 0.99, 1.0):
+            v = np.abs(rng.standard_t(3, size=n))
+            assert quantile(v, q) == np.quantile(v, q)
+    assert quantile(np.array([0.0, 10.0]), 0.95) == 9.5
+
+
 def test_prescreen_takes_quarter_end_closes_as_normal_when_dates_are_known():
     # 20 a day, x2.5 in the last week of every quarter, nothing else: without the start
     # date every row looks anomalous; with it the screen drops nearly all of them

@@ -1,14 +1,15 @@
 """The normal calendar: month- and quarter-end closes and, over two years, the yearly season and the trend when significant; fitted and removed."""
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import numpy as np
 
 from ctxmetrics.config import DetectionSettings
-from ctxmetrics.detect.noise import _long_run_var, _Noise
+from ctxmetrics.detect.noise import _Noise, _remembered_long_run_var
 from ctxmetrics.detect.prepare import _Series
-from ctxmetrics.detect.robust import mad, median
+from ctxmetrics.detect.robust import mad, median, median_and_mad
 from ctxmetrics.detect.shifts import _candidates
 
 _YEARLY_MIN_DAYS = 730  # two years: only a season seen twice can be told from a slow wander or a shift
@@ -30,6 +31,16 @@ def _calendar_columns(days: np.ndarray, span: int, daily: bool) -> tuple[np.ndar
     if daily:
         cols += [close.astype(float) for close in _close_days(days)]
     return (np.column_stack(cols) if cols else None), yearly
+
+
+@functools.lru_cache(maxsize=16)
+def _shared_columns(days: bytes, span: int, daily: bool) -> tuple[np.ndarray | None, int]:
+    """`_calendar_columns` of the days in `days` (datetime64[D] bytes), built once for
+    all the series of a scan that share their days (read-only: they are shared)."""
+    columns, yearly = _calendar_columns(np.frombuffer(days, dtype="datetime64[D]"), span, daily)
+    if columns is not None:
+        columns.flags.writeable = False
+    return columns, yearly
 
 
 def _close_days(days: np.ndarray) -> list[np.ndarray]:
@@ -58,7 +69,8 @@ def _robust_fit(y: np.ndarray, calendar: np.ndarray, ok: np.ndarray, trend: bool
         coef = np.linalg.pinv(x.T @ x) @ (x.T @ y[use])
         resid = y - design @ coef
         kept = use
-        use = ok & (np.abs(resid - median(resid[ok])) <= 3.5 * max(mad(resid[ok]), 1e-9))
+        center, spread = median_and_mad(resid[ok])
+        use = ok & (np.abs(resid - center) <= 3.5 * max(spread, 1e-9))
         if np.array_equal(use, kept):  # the same days again would give the same fit
             break
     return coef[1 + trend:]
@@ -90,13 +102,20 @@ def _significant(columns: np.ndarray, coef: np.ndarray, ok: np.ndarray, lrv: flo
     """True when the fitted part (`columns` @ `coef`) is jointly significant (Wald test at
     the long-run variance per day): a season or a trend fitted to noise is left in, not
     removed (removing it would only add noise)."""
-    from scipy import stats
-
     if lrv <= 0:
         return True
     x = columns[ok] - columns[ok].mean(axis=0)
     wald = float(coef @ (x.T @ x) @ coef) / lrv
-    return wald >= stats.chi2.isf(_CHANCE, columns.shape[1])
+    return wald >= _chi2_threshold(columns.shape[1])
+
+
+@functools.lru_cache(maxsize=None)
+def _chi2_threshold(degrees: int) -> float:
+    """The Wald statistic noise alone exceeds with probability `_CHANCE` (a scipy call
+    costs more than the rest of the test: looked up once per degrees of freedom)."""
+    from scipy import stats
+
+    return float(stats.chi2.isf(_CHANCE, degrees))
 
 
 def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, calendar: np.ndarray, repeated: bool) -> np.ndarray | None:
@@ -111,18 +130,31 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
     """
     strong = replace(settings, min_score=1.5 * settings.min_score)  # only clear steps: a season bends, it does not jump
     penalty = 0.5 * strong.min_score**2 * noise.lrv  # the segmentation's price of a step
+    # the two orders often meet (no clear step at first, or the same steps again): each
+    # segmentation and each fit is computed once per distinct input
+    segmented: dict[bytes, list[int]] = {}
+    fits: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray | None]] = {}
+
+    def fit(bounds: set[int]) -> tuple[np.ndarray, np.ndarray | None]:
+        key = tuple(sorted(bounds))
+        if key not in fits:
+            design = np.column_stack((calendar, *[np.arange(len(s.y)) >= b for b in key]))
+            fits[key] = design, _robust_fit(s.y, design, ~s.known, trend=False)
+        return fits[key]
+
     best, best_cost = None, np.inf
-    for coef in [np.zeros(calendar.shape[1])] + ([_robust_fit(s.y, calendar, ~s.known, trend=False)] if repeated else []):
+    for coef in [np.zeros(calendar.shape[1])] + ([fit(set())[1]] if repeated else []):
         bounds: set[int] = set()
         for _ in range(2):
             if coef is None:
                 break
             rest = s.y - calendar @ coef
+            if rest.tobytes() not in segmented:
+                segmented[rest.tobytes()] = _candidates(rest, noise, strong, coarse=True)
             # a clear step once found stays fitted: refitted without it, the trend would
             # take it in and leave it too small to find again
-            bounds |= set(_candidates(rest, noise, strong, coarse=True))
-            design = np.column_stack((calendar, *[np.arange(len(s.y)) >= b for b in sorted(bounds)]))
-            full = _robust_fit(s.y, design, ~s.known, trend=False)
+            bounds |= set(segmented[rest.tobytes()])
+            design, full = fit(bounds)
             coef = None if full is None else full[: calendar.shape[1]]
         if coef is None:
             continue
@@ -151,7 +183,7 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
     the trend took in late lasting shifts (holdout weekly recall 0.38 -> 0.34).
     """
     days = np.datetime64(first_day, "D") + s.index * step_days
-    calendar, yearly = _calendar_columns(days, int(s.index[-1] - s.index[0] + 1) * step_days, step_days == 1)
+    calendar, yearly = _shared_columns(days.tobytes(), int(s.index[-1] - s.index[0] + 1) * step_days, step_days == 1)
     daily_two_years = _two_years(days) and step_days == 1
     if yearly and not _same_season_each_year(s, days, calendar[:, :yearly]):
         calendar, yearly = (calendar[:, yearly:] if calendar.shape[1] > yearly else None), 0  # the closes still hold
@@ -165,7 +197,7 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
         return
     # judged against the noise left once the calendar is out: the first noise estimate
     # still holds the season (blocks of weeks differ by it), which would hide the season
-    lrv = max(_long_run_var(s.y - calendar @ coef, ~s.known), noise.day_var)
+    lrv = max(_remembered_long_run_var(s.y - calendar @ coef, ~s.known), noise.day_var)
     # the trend on its own, the yearly harmonics together; the closes are always removed
     parts = [slice(0, 1)] + ([slice(1, 1 + yearly)] if yearly else [])
     for part in parts:

@@ -1,6 +1,7 @@
 """The noise model of a prepared series (`_Noise`): robust scales the anomalies cannot inflate."""
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass, replace
 
@@ -9,7 +10,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.prepare import _Series
-from ctxmetrics.detect.robust import mad, median
+from ctxmetrics.detect.robust import mad, median, median_and_mad, quantile
 
 _BLOCKS = (7, 14, 28)  # block lengths (days) for the long-run variance
 
@@ -78,6 +79,17 @@ def _long_run_var(y: np.ndarray, ok: np.ndarray) -> float:
     return float(median(np.array(estimates))) if estimates else 0.0
 
 
+def _remembered_long_run_var(y: np.ndarray, ok: np.ndarray) -> float:
+    """`_long_run_var`, remembered for the last inputs: the calendar fit judges its season
+    on the very values that the noise model measures again once the calendar is out."""
+    return _long_run_var_of(y.tobytes(), ok.tobytes())
+
+
+@functools.lru_cache(maxsize=2)
+def _long_run_var_of(y: bytes, ok: bytes) -> float:
+    return _long_run_var(np.frombuffer(y), np.frombuffer(ok, dtype=bool))
+
+
 def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True) -> _Noise:
     """Local level, per-day robust scale and long-run variance of a prepared series.
 
@@ -89,7 +101,7 @@ def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True) ->
     scale, tail_scale = _weekday_scales(s.y - level, s.weekday, ok, floor_var)
     z = (s.y - level) / tail_scale
     day_var = float(np.mean(scale[ok] ** 2)) if ok.any() else float(np.mean(scale**2))
-    lrv = max(_long_run_var(s.y, ok), day_var)
+    lrv = max(_remembered_long_run_var(s.y, ok), day_var)
     noise = _Noise(level=level, scale=scale, tail=tail_scale, z=z, day_var=day_var, lrv=lrv)
     return _exact_tails(s, noise, settings) if exact_tails else noise
 
@@ -156,17 +168,17 @@ def _weekday_scales(
     rel = np.sqrt(floor_var / median(floor_var[floor_var > 0])) if (floor_var > 0).sum() > 0 else np.ones(len(resid))
     rel = np.where(rel > 0, rel, 1.0)
     resid = resid / rel
-    pooled = mad(resid[ok])
+    center, pooled = median_and_mad(resid[ok]) if ok.any() else (0.0, 0.0)
     pooled_tails = pooled
     if ok.sum() >= 100:
         # heavy tails (e.g. rates whose numerator lags the denominator) make the MAD too
         # small for a 5-sd rule, so the 95th percentile must look normal too; days beyond
         # 5 MADs are left out first, so that the anomalies themselves (holidays, storms,
         # a few percent of days) cannot set the threshold that is meant to find them
-        deviation = np.abs(resid[ok] - median(resid[ok]))
+        deviation = np.abs(resid[ok] - center)
         body = deviation[deviation <= 5 * pooled]
         if body.size >= 100:
-            pooled_tails = max(pooled, float(np.quantile(body, 0.95)) / 1.96)
+            pooled_tails = max(pooled, quantile(body, 0.95) / 1.96)
     phases = max(int(weekday.max()) + 1, 1) if weekday.size else 1
     day_mad = np.array([mad(resid[ok & (weekday == d)]) for d in range(phases)])
 
