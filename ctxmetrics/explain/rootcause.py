@@ -35,7 +35,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["RootCause", "encode_leaves", "localize", "localize_codes", "window_expectation"]
+__all__ = [
+    "RootCause", "candidate_count", "encode_leaves", "fit_gain", "localize", "localize_codes", "null_gain",
+    "window_expectation",
+]
 
 _MAX_ELEMENTS = 3  # a business reads at most a few places; more is "spread out"
 _FALSE_ALARM = 0.05  # chance that noise alone adds an element, over all candidates
@@ -173,6 +176,27 @@ def window_expectation(
     return expected, actual, noise
 
 
+def candidate_count(codes: np.ndarray, max_layer: int = 3) -> int:
+    """How many elements (segments at layers 1..`max_layer`) `localize_codes` weighs in a
+    cube of these leaves: the number of tests behind one localization."""
+    return sum(int(ids.max()) + 1 for _, ids in _candidate_groups(codes, min(max_layer, codes.shape[1])))
+
+
+def fit_gain(expected: np.ndarray, actual: np.ndarray, noise: np.ndarray) -> float:
+    """Noise-weighted squared error that one fitted factor (`actual ≈ k · expected`) removes
+    from these leaves: chi-square with one degree of freedom when they did not change."""
+    weight = 1.0 / np.maximum(np.asarray(noise, dtype=float), 1e-9) ** 2
+    b = float((weight * actual * expected).sum())
+    c = float((weight * expected * expected).sum())
+    return (b - c) ** 2 / c if c > 0 else 0.0
+
+
+def null_gain(candidates: int, false_alarm: float) -> float:
+    """The gain noise alone exceeds with probability `false_alarm` over `candidates`
+    one-factor fits (Bonferroni)."""
+    return _null_gain(candidates, false_alarm)
+
+
 # ------------------------------------------------------------------------ internals
 
 
@@ -204,10 +228,10 @@ def _candidate_groups(codes: np.ndarray, max_layer: int) -> list[tuple[tuple[int
 
 
 @lru_cache(maxsize=256)
-def _null_gain(candidates: int) -> float:
+def _null_gain(candidates: int, false_alarm: float = _FALSE_ALARM) -> float:
     """Largest gain noise alone reaches over `candidates` one-factor fits (chi-square, one
-    degree of freedom, with a Bonferroni bound): z² at probability _FALSE_ALARM/candidates."""
-    p = _FALSE_ALARM / max(candidates, 1)
+    degree of freedom, with a Bonferroni bound): z² at probability false_alarm/candidates."""
+    p = false_alarm / max(candidates, 1)
     # Two-sided normal tail: z with erfc(z/sqrt2) = p, by bisection (numpy only).
     lo, hi = 0.0, 40.0
     for _ in range(60):
