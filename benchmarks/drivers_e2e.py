@@ -101,6 +101,8 @@ def main() -> None:
                     reasons[why_missed(project, data, dict(missed))] += 1
         unflagged += not answer["anomalies"] and not answer["elsewhere"]
         alarms += bool(found)
+        if args.null:
+            continue
         hits = (len(found & true), len(found - true), len(true - found))
         for group in ("overall", "single cells" if len(truth[0]) == 2 else "whole values"):
             counts[group] = [c + h for c, h in zip(counts[group], hits)]

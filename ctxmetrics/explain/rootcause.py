@@ -36,7 +36,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 __all__ = [
-    "RootCause", "candidate_count", "encode_leaves", "fit_gain", "localize", "localize_codes", "null_gain",
+    "RootCause", "candidate_count", "encode_leaves", "localize", "localize_codes", "null_gain",
     "window_expectation",
 ]
 
@@ -180,15 +180,6 @@ def candidate_count(codes: np.ndarray, max_layer: int = 3) -> int:
     """How many elements (segments at layers 1..`max_layer`) `localize_codes` weighs in a
     cube of these leaves: the number of tests behind one localization."""
     return sum(int(ids.max()) + 1 for _, ids in _candidate_groups(codes, min(max_layer, codes.shape[1])))
-
-
-def fit_gain(expected: np.ndarray, actual: np.ndarray, noise: np.ndarray) -> float:
-    """Noise-weighted squared error that one fitted factor (`actual ≈ k · expected`) removes
-    from these leaves: chi-square with one degree of freedom when they did not change."""
-    weight = 1.0 / np.maximum(np.asarray(noise, dtype=float), 1e-9) ** 2
-    b = float((weight * actual * expected).sum())
-    c = float((weight * expected * expected).sum())
-    return (b - c) ** 2 / c if c > 0 else 0.0
 
 
 def null_gain(candidates: int, false_alarm: float) -> float:
