@@ -101,3 +101,9 @@ def test_why_on_the_total_names_a_hidden_cell_and_a_rescan_keeps_one_anomaly(run
     cell = json.loads(run("why", "leads", "--segment", "region=r2", "--segment", "channel=c3", "--since", since,
                           "--json").stdout)
     assert [a["found_by"] for a in cell["anomalies"]] == ["cube"]
+
+
+def test_a_total_flagged_up_to_the_last_day_leaves_the_cube_to_its_drivers():
+    series = cube(cells(7, {(2, 3): 0.5}))
+    total = Anomaly("leads", {}, "level_shift", "down", START + dt.timedelta(days=DAYS - 3), None, 100.0, 95.0, -5.0, 4.0)
+    assert latest_changes(series, [total]) == []

@@ -43,6 +43,8 @@ def latest_changes(series_set: SeriesSet, found: list[Anomaly]) -> list[Anomaly]
     days = series_set.days
     if len(leaf_rows) < 2 or days < max(WINDOWS) + 7 * _WEEKS or not _adds_up(series_set, leaf_rows):
         return []
+    if any(not a.segment and (a.end is None or a.end >= series_set.day(days - 1)) for a in found):
+        return []  # the total was flagged up to the last day: its drivers localize the cube
     leaves = [series_set.segments[r] for r in leaf_rows]
     dims = list(leaves[0])
     codes, names = encode_leaves(leaves, dims)
