@@ -4,12 +4,14 @@ A change in one cell of a wide cube moves the rollups above it too little to be 
 and a few days at the end of the data are often too short for the cell's own series to
 clear the detector's bar. After detection, the last 1, 3 and 7 days of every leaf are set
 against their expected values (`rootcause.window_expectation`, as drivers are) and the
-deviation is localized over the whole cube (`rootcause.localize_codes`). An element is
-kept only when its own fit clears a Bonferroni bound over every candidate element of every
-window at `_FALSE_ALARM`, the chance per metric that noise alone reports anything.
-Elements the detector already flagged (on the element, a part of it or a rollup above it)
-are left to those anomalies. What remains is one anomaly (`found_by: "cube"`) on the
-smallest rollup that holds it; `explain` fills its drivers like any anomaly's.
+deviation is localized over the whole cube (`rootcause.localize_codes`). Elements the
+detector already flagged (on the element, a part of it or a rollup above it) are left to
+those anomalies. The rest counts only when its strongest element's change clears a
+Bonferroni bound over every candidate element of every window at `_FALSE_ALARM`, the
+chance per metric that noise alone reports anything; the others then come as `localize`
+chose them (its own test, given that something changed). What remains is one anomaly
+(`found_by: "cube"`) on the smallest rollup that holds it; `explain` fills its drivers like
+any anomaly's.
 """
 from __future__ import annotations
 
@@ -50,19 +52,20 @@ def latest_changes(series_set: SeriesSet, found: list[Anomaly]) -> list[Anomaly]
     codes, names = encode_leaves(leaves, dims)
     bound = null_gain(candidate_count(codes) * len(WINDOWS), _FALSE_ALARM)
     values = series_set.values[leaf_rows]
-    best = None  # (total gain, window, [(segment, members)], expected, actual)
+    best = None  # (evidence, first day of the window, elements not covered yet, expected, actual)
     for length in WINDOWS:
         first = days - length
         expected, actual, noise = window_expectation(values, first, days - 1, _WEEKS)
-        kept, gain = [], 0.0
+        kept = []  # (element, evidence) of the root-cause set that nothing detected covers
         for segment, _ in localize_codes(codes, dims, names, expected, actual, noise).elements:
-            members = np.array([is_within(leaf, segment) for leaf in leaves])
-            element_gain = _count_z(expected[members], actual[members], noise[members]) ** 2
-            if element_gain > bound and not _covered(segment, series_set.day(first), found):
-                kept.append((segment, members))
-                gain += element_gain
-        if kept and (best is None or gain > best[0]):
-            best = (gain, first, kept, expected, actual)
+            if not _covered(segment, series_set.day(first), found):
+                members = np.array([is_within(leaf, segment) for leaf in leaves])
+                kept.append((segment, _count_z(expected[members], actual[members], noise[members]) ** 2))
+        # The cube changed when its strongest such element clears the bound; the others are
+        # the root-cause set's as `localize` chose them (its own test, given a change).
+        evidence = sum(gain for _, gain in kept)
+        if kept and max(gain for _, gain in kept) > bound and (best is None or evidence > best[0]):
+            best = (evidence, first, [segment for segment, _ in kept], expected, actual)
     if best is None:
         return []
     return [_anomaly(series_set, leaves, *best)]
@@ -100,10 +103,9 @@ def _covered(segment: dict[str, str], since, found: list[Anomaly]) -> bool:
     )
 
 
-def _anomaly(series_set: SeriesSet, leaves, gain: float, first: int, kept, expected, actual) -> Anomaly:
+def _anomaly(series_set: SeriesSet, leaves, gain: float, first: int, segments, expected, actual) -> Anomaly:
     """The stored form: a level shift from the window's first day on the smallest rollup
-    holding every kept element, before/after that rollup's expected/actual daily values."""
-    segments = [segment for segment, _ in kept]
+    holding every element, before/after that rollup's expected/actual daily values."""
     place = {d: v for d, v in segments[0].items() if all(s.get(d) == v for s in segments)}
     inside = np.array([is_within(leaf, place) for leaf in leaves])
     length = series_set.days - first
