@@ -28,6 +28,7 @@ chosen set does, given the set's extra parameters.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
@@ -158,16 +159,15 @@ def window_expectation(
     for d in range(7):
         cols = hist[:, weekday == d]
         if cols.shape[1] and not np.all(np.isnan(cols)):
-            with np.errstate(all="ignore"):
-                medians[:, d] = np.nanmedian(cols, axis=1)
+            medians[:, d] = _row_medians(cols)
     per_day = medians[:, (days - first) % 7]
     now = values[:, days]
     keep = ~np.isnan(now) & ~np.isnan(per_day)
     expected = np.where(keep, per_day, 0.0).sum(axis=1)
     actual = np.where(keep, now, 0.0).sum(axis=1)
     residual = np.abs(hist - medians[:, weekday])
+    spread = 1.4826 * _row_medians(residual)
     with np.errstate(all="ignore"):
-        spread = 1.4826 * np.nanmedian(residual, axis=1)
         level = np.nanmean(np.abs(per_day), axis=1)
     spread = np.fmax(np.nan_to_num(spread), np.sqrt(np.maximum(np.nan_to_num(level), 1.0)))
     n = np.maximum(keep.sum(axis=1), 1)
@@ -189,6 +189,16 @@ def null_gain(candidates: int, false_alarm: float) -> float:
 
 
 # ------------------------------------------------------------------------ internals
+
+
+def _row_medians(block: np.ndarray) -> np.ndarray:
+    """Median of each row, unknown (NaN) values skipped: `np.median` when there are none,
+    many times faster than `np.nanmedian` on a cube of many rows, with the same result."""
+    if not np.isnan(block).any():
+        return np.median(block, axis=1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a row with no known value has no median
+        return np.nanmedian(block, axis=1)
 
 
 def encode_leaves(leaves: Sequence[Mapping[str, str]], dims: Sequence[str]) -> tuple[np.ndarray, list[list[str]]]:

@@ -51,11 +51,12 @@ def latest_changes(series_set: SeriesSet, found: list[Anomaly]) -> list[Anomaly]
     dims = list(leaves[0])
     codes, names = encode_leaves(leaves, dims)
     bound = null_gain(candidate_count(codes) * len(WINDOWS), _FALSE_ALARM)
-    values = series_set.values[leaf_rows]
+    lo = days - max(WINDOWS) - 7 * _WEEKS  # only the days the windows and their history read
+    values = series_set.values[:, lo:][leaf_rows]
     best = None  # (evidence, first day of the window, elements not covered yet, expected, actual)
     for length in WINDOWS:
         first = days - length
-        expected, actual, noise = window_expectation(values, first, days - 1, _WEEKS)
+        expected, actual, noise = window_expectation(values, first - lo, days - 1 - lo, _WEEKS)
         kept = []  # (element, evidence) of the root-cause set that nothing detected covers
         for segment, _ in localize_codes(codes, dims, names, expected, actual, noise).elements:
             if not _covered(segment, series_set.day(first), found):
