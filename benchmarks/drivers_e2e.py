@@ -31,6 +31,7 @@ from click.testing import CliRunner
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from ctxmetrics.cli import cli  # noqa: E402
+from ctxmetrics.explain.rootcause import window_expectation  # noqa: E402
 from ctxmetrics.project import Project  # noqa: E402
 from ctxmetrics.scan.scan import screen  # noqa: E402
 from ctxmetrics.store.results import load_anomalies  # noqa: E402
@@ -60,6 +61,13 @@ def why_missed(project: Path, data: str, cell: dict[str, str]) -> str:
     return "scored below the bar" if screen(values, None, settings, "count", START)[0] else "pre-screen drop"
 
 
+def own_z(data: str, cell: dict[str, str]) -> float:
+    """How many σ the cell's last 3 days are off their expected sum (as drivers measure it)."""
+    values = cell_series(data)[(cell["region"], cell["channel"])][None, :]
+    expected, actual, noise = window_expectation(values, DAYS - 3, DAYS - 1, 8)
+    return float(abs(actual[0] - expected[0]) / noise[0])
+
+
 def load_anomalies_of(project: Path):
     with Project(project).store(read_only=True) as store:
         return load_anomalies(store)
@@ -77,7 +85,7 @@ def main() -> None:
     parser.add_argument("--null", action="store_true", help="no change: count the cubes with anything reported")
     args = parser.parse_args()
     counts = {"overall": [0, 0, 0], "single cells": [0, 0, 0], "whole values": [0, 0, 0]}
-    unflagged, alarms, reasons = 0, 0, Counter()
+    unflagged, alarms, reasons, weak = 0, 0, Counter(), 0
     runner = CliRunner()
     for seed in range(*args.seeds):
         data, truth = make_case(seed, tuple(args.severity), args.level, args.null)
@@ -99,6 +107,7 @@ def main() -> None:
             for missed in true - found:
                 if len(missed) == 2:
                     reasons[why_missed(project, data, dict(missed))] += 1
+                    weak += own_z(data, dict(missed)) < 3
         unflagged += not answer["anomalies"] and not answer["elsewhere"]
         alarms += bool(found)
         if args.null:
@@ -116,7 +125,8 @@ def main() -> None:
         print(f"{group:13} F1 {f1(tp, fp, fn):.3f}  (found {tp}, wrong {fp}, missed {fn})")
     print(f"cubes with nothing reported in the window: {unflagged} of {cubes}")
     print("missed single cells, by what their own series got: "
-          + (", ".join(f"{reason} {n}" for reason, n in reasons.most_common()) or "none"))
+          + (", ".join(f"{reason} {n}" for reason, n in reasons.most_common()) or "none")
+          + f"; {weak} of them moved less than 3σ of their own noise over the 3 days")
 
 
 if __name__ == "__main__":

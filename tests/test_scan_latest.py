@@ -83,14 +83,17 @@ def test_only_whole_cubes_of_daily_counts_are_checked():
     assert latest_changes(gauge, []) == []
 
 
-def test_why_on_the_total_names_a_hidden_cell_and_a_rescan_keeps_one_anomaly(run, project_dir):
-    values = cells(6, {(2, 3): 0.65})  # -35% for 3 days: below the bar of the cell's own series
+def ingest(run, project_dir, values: np.ndarray) -> None:
     rows = ["date,metric,value,region,channel"]
     for r, region in enumerate(REGIONS):
         for c, channel in enumerate(CHANNELS):
             rows += [f"{START + dt.timedelta(days=d)},leads,{int(values[r, c, d])},{region},{channel}" for d in range(DAYS)]
     (project_dir / "cube.csv").write_text("\n".join(rows) + "\n")
     assert run("ingest", project_dir / "cube.csv").exit_code == 0
+
+
+def test_why_on_the_total_names_a_hidden_cell_and_a_rescan_keeps_one_anomaly(run, project_dir):
+    ingest(run, project_dir, cells(6, {(2, 3): 0.65}))  # -35% for 3 days: below the bar of the cell's own series
     since = str(START + dt.timedelta(days=DAYS - 3))
     answers = []
     for _ in range(2):  # the second scan re-detects nothing and must not keep a stale copy
@@ -107,3 +110,14 @@ def test_a_total_flagged_up_to_the_last_day_leaves_the_cube_to_its_drivers():
     series = cube(cells(7, {(2, 3): 0.5}))
     total = Anomaly("leads", {}, "level_shift", "down", START + dt.timedelta(days=DAYS - 3), None, 100.0, 95.0, -5.0, 4.0)
     assert latest_changes(series, [total]) == []
+
+
+def test_hidden_cells_in_different_rows_and_columns_are_the_total_anomalys_drivers(run, project_dir):
+    ingest(run, project_dir, cells(8, {(0, 1): 1.4, (4, 3): 1.4}))  # +40%: neither cell's own series is flagged
+    assert run("scan").exit_code == 0
+    answer = json.loads(run("why", "leads", "--since", str(START + dt.timedelta(days=DAYS - 3)), "--json").stdout)
+    assert [a["found_by"] for a in answer["anomalies"]] == ["cube"]
+    drivers = answer["anomalies"][0]["drivers"]
+    assert sorted(d["segment"]["region"] + d["segment"]["channel"] for d in drivers) == ["r0c1", "r4c3"]
+    text = run("why", "leads", "--since", str(START + dt.timedelta(days=DAYS - 3))).output
+    assert "Where: r4 × c3" in text and "r0 × c1" in text
