@@ -75,6 +75,14 @@ def test_what_the_detector_flagged_in_the_window_is_left_to_it():
     assert [a.segment for a in latest_changes(series, [earlier])] == [{"region": "r2", "channel": "c3"}]
 
 
+def test_a_last_day_without_data_is_unknown_not_a_drop():
+    values = cells(9, {(2, 3): 0.5})
+    values[:, :, -1] = 0  # the export has no rows yet for the last day
+    series = cube(values)
+    series.gaps = np.arange(DAYS) == DAYS - 1
+    assert [a.segment for a in latest_changes(series, [])] == [{"region": "r2", "channel": "c3"}]
+
+
 def test_only_whole_cubes_of_daily_counts_are_checked():
     series = cube(cells(5, {(2, 3): 0.5}))
     partial = SeriesSet("leads", "count", START, series.segments[1:], series.values[1:])  # no total row

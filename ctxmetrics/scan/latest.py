@@ -53,6 +53,8 @@ def latest_changes(series_set: SeriesSet, found: list[Anomaly]) -> list[Anomaly]
     bound = null_gain(candidate_count(codes) * len(WINDOWS), _FALSE_ALARM)
     lo = days - max(WINDOWS) - 7 * _WEEKS  # only the days the windows and their history read
     values = series_set.values[:, lo:][leaf_rows]
+    if series_set.gaps is not None:
+        values[:, series_set.gaps[lo:]] = np.nan  # days without data are unknown, not zeros
     best = None  # (evidence, first day of the window, elements not covered yet, expected, actual)
     for length in WINDOWS:
         first = days - length
