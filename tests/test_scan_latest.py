@@ -80,7 +80,10 @@ def test_a_last_day_without_data_is_unknown_not_a_drop():
     values[:, :, -1] = 0  # the export has no rows yet for the last day
     series = cube(values)
     series.gaps = np.arange(DAYS) == DAYS - 1
-    assert [a.segment for a in latest_changes(series, [])] == [{"region": "r2", "channel": "c3"}]
+    found = latest_changes(series, [])
+    assert [a.segment for a in found] == [{"region": "r2", "channel": "c3"}]
+    week = values[2, 3, -10:-3].mean()
+    assert abs(found[0].before - week) < 0.25 * week  # per known day, not spread over the unknown one
 
 
 def test_only_whole_cubes_of_daily_counts_are_checked():

@@ -111,7 +111,8 @@ def _anomaly(series_set: SeriesSet, leaves, gain: float, first: int, segments, e
     holding every element, before/after that rollup's expected/actual daily values."""
     place = {d: v for d, v in segments[0].items() if all(s.get(d) == v for s in segments)}
     inside = np.array([is_within(leaf, place) for leaf in leaves])
-    length = series_set.days - first
+    gaps = series_set.gaps
+    length = max(int(series_set.days - first - (0 if gaps is None else gaps[first:].sum())), 1)  # known days
     before = float(expected[inside].sum()) / length
     after = float(actual[inside].sum()) / length
     row = series_set.row(place)
