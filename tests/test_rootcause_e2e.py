@@ -16,17 +16,19 @@ CASES = 6
 MIN_F1 = 0.75  # RiskLoc scores 0.72 on cases of this kind
 
 
-def make_case(seed: int):
-    """Daily counts of every region x channel cell; 1-3 truth elements change by 40-70%
-    over the last 3 days (all whole regions/channels, or all single cells)."""
+def make_case(seed: int, severity: tuple[float, float] = (0.4, 0.7), median_level: float = 80.0, null: bool = False):
+    """Daily counts of every region x channel cell (median level `median_level`); 1-3 truth
+    elements change by `severity` (a fraction, drawn uniformly) over the last 3 days (all
+    whole regions/channels, or all single cells). `null`: the same cube with no change
+    (the draws are the same, so a null cube is its changed twin without the change)."""
     rng = np.random.default_rng(seed)
-    level = rng.lognormal(np.log(80), 0.8, (len(REGIONS), len(CHANNELS)))
+    level = rng.lognormal(np.log(median_level), 0.8, (len(REGIONS), len(CHANNELS)))
     weekly = 1 + 0.2 * np.sin(2 * np.pi * np.arange(DAYS) / 7)
     cells = rng.random() < 0.5
     count = int(rng.integers(1, 4))
     truth: list[dict[str, str]] = []
     factor = np.ones_like(level)
-    severity = float(rng.uniform(0.4, 0.7)) * (1 if rng.random() < 0.5 else -1)
+    severity = float(rng.uniform(*severity)) * (1 if rng.random() < 0.5 else -1)
     while len(truth) < count:
         if cells:
             r, c = int(rng.integers(len(REGIONS))), int(rng.integers(len(CHANNELS)))
@@ -41,6 +43,8 @@ def make_case(seed: int):
             for c, channel in enumerate(CHANNELS):
                 if all({"region": region, "channel": channel}[k] == v for k, v in element.items()):
                     factor[r, c] = 1 + severity
+    if null:
+        factor, truth = np.ones_like(level), []
     values = rng.poisson(level[:, :, None] * weekly[None, None, :]).astype(float)
     values[:, :, -3:] = rng.poisson(level[:, :, None] * factor[:, :, None] * weekly[None, None, -3:])
     rows = ["date,metric,value,region,channel"]

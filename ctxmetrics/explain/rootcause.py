@@ -28,6 +28,7 @@ chosen set does, given the set's extra parameters.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
@@ -35,7 +36,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["RootCause", "encode_leaves", "localize", "localize_codes", "window_expectation"]
+__all__ = [
+    "RootCause", "candidate_count", "encode_leaves", "localize", "localize_codes", "null_gain",
+    "window_expectation",
+]
 
 _MAX_ELEMENTS = 3  # a business reads at most a few places; more is "spread out"
 _FALSE_ALARM = 0.05  # chance that noise alone adds an element, over all candidates
@@ -155,16 +159,15 @@ def window_expectation(
     for d in range(7):
         cols = hist[:, weekday == d]
         if cols.shape[1] and not np.all(np.isnan(cols)):
-            with np.errstate(all="ignore"):
-                medians[:, d] = np.nanmedian(cols, axis=1)
+            medians[:, d] = _row_medians(cols)
     per_day = medians[:, (days - first) % 7]
     now = values[:, days]
     keep = ~np.isnan(now) & ~np.isnan(per_day)
     expected = np.where(keep, per_day, 0.0).sum(axis=1)
     actual = np.where(keep, now, 0.0).sum(axis=1)
     residual = np.abs(hist - medians[:, weekday])
+    spread = 1.4826 * _row_medians(residual)
     with np.errstate(all="ignore"):
-        spread = 1.4826 * np.nanmedian(residual, axis=1)
         level = np.nanmean(np.abs(per_day), axis=1)
     spread = np.fmax(np.nan_to_num(spread), np.sqrt(np.maximum(np.nan_to_num(level), 1.0)))
     n = np.maximum(keep.sum(axis=1), 1)
@@ -173,7 +176,29 @@ def window_expectation(
     return expected, actual, noise
 
 
+def candidate_count(codes: np.ndarray, max_layer: int = 3) -> int:
+    """How many elements (segments at layers 1..`max_layer`) `localize_codes` weighs in a
+    cube of these leaves: the number of tests behind one localization."""
+    return sum(int(ids.max()) + 1 for _, ids in _candidate_groups(codes, min(max_layer, codes.shape[1])))
+
+
+def null_gain(candidates: int, false_alarm: float) -> float:
+    """The gain noise alone exceeds with probability `false_alarm` over `candidates`
+    one-factor fits (Bonferroni)."""
+    return _null_gain(candidates, false_alarm)
+
+
 # ------------------------------------------------------------------------ internals
+
+
+def _row_medians(block: np.ndarray) -> np.ndarray:
+    """Median of each row, unknown (NaN) values skipped: `np.median` when there are none,
+    many times faster than `np.nanmedian` on a cube of many rows, with the same result."""
+    if not np.isnan(block).any():
+        return np.median(block, axis=1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a row with no known value has no median
+        return np.nanmedian(block, axis=1)
 
 
 def encode_leaves(leaves: Sequence[Mapping[str, str]], dims: Sequence[str]) -> tuple[np.ndarray, list[list[str]]]:
@@ -204,10 +229,10 @@ def _candidate_groups(codes: np.ndarray, max_layer: int) -> list[tuple[tuple[int
 
 
 @lru_cache(maxsize=256)
-def _null_gain(candidates: int) -> float:
+def _null_gain(candidates: int, false_alarm: float = _FALSE_ALARM) -> float:
     """Largest gain noise alone reaches over `candidates` one-factor fits (chi-square, one
-    degree of freedom, with a Bonferroni bound): z² at probability _FALSE_ALARM/candidates."""
-    p = _FALSE_ALARM / max(candidates, 1)
+    degree of freedom, with a Bonferroni bound): z² at probability false_alarm/candidates."""
+    p = false_alarm / max(candidates, 1)
     # Two-sided normal tail: z with erfc(z/sqrt2) = p, by bisection (numpy only).
     lo, hi = 0.0, 40.0
     for _ in range(60):

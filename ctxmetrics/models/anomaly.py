@@ -50,6 +50,9 @@ class Anomaly:
     # Funnel stages of the same segment that moved together, earliest first:
     # [{"stage": "leads", "start": "2026-03-02", "direction": "up", "change_pct": 48.0}, ...]
     funnel: list[dict[str, Any]] = field(default_factory=list)
+    # "series": the detector flagged the segment's own series; "cube": the check of the
+    # cube's latest days found a change there that no series showed (scan.latest).
+    found_by: str = "series"
 
     @property
     def segment_key(self) -> str:
@@ -89,6 +92,7 @@ class Anomaly:
             "cube_drivers": self.cube_drivers,
             "correlated": self.correlated,
             "funnel": self.funnel,
+            "found_by": self.found_by,
         }
 
     @classmethod
@@ -112,4 +116,5 @@ class Anomaly:
             cube_drivers=list(data.get("cube_drivers", [])),
             correlated=list(data.get("correlated", [])),
             funnel=list(data.get("funnel", [])),
+            found_by=data.get("found_by", "series"),
         )

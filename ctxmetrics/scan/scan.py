@@ -124,11 +124,16 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     """Link every anomaly to the timeline and store the results (any engine)."""
     from ctxmetrics.explain.explain import explain_anomalies
     from ctxmetrics.scan.effects import expected_effects
+    from ctxmetrics.scan.latest import latest_changes
     from ctxmetrics.store.results import save_annotation_mirror, save_effects, save_gaps, save_scan
     from ctxmetrics.timeline.read import mirror_row
 
     config = project.config
-    kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + outcome.found
+    # The cube check is redone on every scan: a new day or a new detection changes it.
+    found = [a for a in outcome.found if a.found_by != "cube"]
+    for name, series_set in outcome.sets.items():
+        found += latest_changes(series_set, [a for a in found if a.metric == name])
+    kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + found
     explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts)
     gaps = outcome.gaps
     with project.store() as store:
