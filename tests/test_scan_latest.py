@@ -132,3 +132,4 @@ def test_hidden_cells_in_different_rows_and_columns_are_the_total_anomalys_drive
     assert sorted(d["segment"]["region"] + d["segment"]["channel"] for d in drivers) == ["r0c1", "r4c3"]
     text = run("why", "leads", "--since", str(START + dt.timedelta(days=DAYS - 3))).output
     assert "Where: r4 × c3" in text and "r0 × c1" in text
+    assert "Found by checking the cube's latest days as a whole" in text

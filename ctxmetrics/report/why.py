@@ -198,6 +198,8 @@ def format_anomaly(anomaly: Anomaly, metric_type: str = "count") -> list[str]:
         f"  {level_text(anomaly.before, ratio)}{unit} before, {level_text(anomaly.after, ratio)}{unit} "
         f"{during}; {anomaly.score:.1f}× the usual noise",
     ]
+    if anomaly.found_by == "cube":
+        lines.append("  Found by checking the cube's latest days as a whole: no series of its own was flagged.")
     if anomaly.causes:
         lines.append("  Likely causes:")
         for rank, cause in enumerate(anomaly.causes, 1):
