@@ -12,7 +12,7 @@ from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.prepare import _Series
 from ctxmetrics.detect.robust import mad, median, median_and_mad, quantile
 
-_BLOCKS = (7, 14, 28)  # block lengths (days) for the long-run variance
+_BLOCKS = (7, 14, 28)  # block lengths (days) of a daily series' long-run variance (the pre-screen's)
 _BLOCK_UNITS = (1, 2, 4)  # the same blocks in units of periods (`frequency.long_run_unit`)
 
 
