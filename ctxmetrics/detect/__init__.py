@@ -6,8 +6,8 @@
    remove the season of that frequency (weekdays; months of a monthly series) and
    stabilise the variance (negative binomial for counts, arcsine-sqrt for rates). Daily
    series lose the sales calendar (quarter- and month-end closes); daily and weekly
-   series with two years or more also lose the yearly season, and daily ones the smooth
-   trend, each when significant. Known days never shape normal.
+   series with two years or more also lose the yearly season and the smooth trend, each
+   when significant. Known days never shape normal.
 2. Noise: a local level, per-weekday robust scales relative to each day's sampling
    variance, a tail scale the anomalies cannot inflate, and a long-run variance for
    autocorrelation.

@@ -8,13 +8,13 @@ import numpy as np
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.calendar import _remove_calendar
 from ctxmetrics.detect.episodes import _episode_widths, _episodes
-from ctxmetrics.detect.frequency import _date, _on_grid, infer_frequency, settings_for
+from ctxmetrics.detect.frequency import _date, _on_grid, infer_frequency, long_run_unit, settings_for
 from ctxmetrics.detect.noise import _exact_tails, _noise
 from ctxmetrics.detect.prepare import _prepare
 from ctxmetrics.detect.shifts import _shift_changes
 from ctxmetrics.models.change import Change
 
-DETECTOR = "ctxmetrics-episodes/8"  # name/version: part of the scan fingerprint
+DETECTOR = "ctxmetrics-episodes/9-9h"  # name/version: part of the scan fingerprint
 
 
 def find_changes(
@@ -72,11 +72,11 @@ def find_changes(
     if dates is not None and freq.name in ("daily", "weekly"):
         # the calendar fit reads only the noise scales (its steps' penalty)
         y = s.y
-        scales = _noise(s, local, exact_tails=False)
+        scales = _noise(s, local, exact_tails=False, unit=long_run_unit(freq.step_days))
         _remove_calendar(s, scales, local, np.asarray(dates, dtype="datetime64[D]")[0], freq.step_days)
         if s.y is not y:  # a calendar was taken out: the noise is that of the new values
             scales = None
-    noise = _noise(s, local) if scales is None else _exact_tails(s, scales, local)
+    noise = _noise(s, local, unit=long_run_unit(freq.step_days)) if scales is None else _exact_tails(s, scales, local)
     # short episodes first (they would bend the boundary search; a short peak of a longer
     # episode is set aside, not reported), then boundaries (lasting shifts and long
     # temporary ones), then every episode the boundaries missed

@@ -12,7 +12,8 @@ from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.prepare import _Series
 from ctxmetrics.detect.robust import mad, median, median_and_mad, quantile
 
-_BLOCKS = (7, 14, 28)  # block lengths (days) for the long-run variance
+_BLOCKS = (7, 14, 28)  # block lengths (days) of a daily series' long-run variance (the pre-screen's)
+_BLOCK_UNITS = (1, 2, 4)  # the same blocks in units of periods (`frequency.long_run_unit`)
 
 
 @dataclass
@@ -52,20 +53,21 @@ def _rolling_median(y: np.ndarray, ok: np.ndarray, half: int) -> np.ndarray:
     return np.interp(np.arange(len(y)), np.flatnonzero(have), level[have])
 
 
-def _long_run_var(y: np.ndarray, ok: np.ndarray) -> float:
+def _long_run_var(y: np.ndarray, ok: np.ndarray, unit: int = 7) -> float:
     """Per-day variance implied by differences of adjacent block means (median over
     block lengths).
 
-    Differences cancel slow trends and seasonality (blocks are whole weeks), the MAD
-    ignores the few differences that straddle a shift, and block lengths of 1-4 weeks
-    catch positive autocorrelation that day-to-day statistics understate. The median over
-    lengths, not the maximum: long blocks are both noisy (few blocks) and inflated by
-    month-long bumps, which would hide the very bumps the detector looks for.
+    Differences cancel slow trends and seasonality (blocks are 1, 2 and 4 `unit`s: whole
+    weeks of a daily series), the MAD ignores the few differences that straddle a shift,
+    and long blocks catch positive autocorrelation that day-to-day statistics
+    understate. The median over lengths, not the maximum: long blocks are both noisy
+    (few blocks) and inflated by month-long bumps, which would hide the very bumps the
+    detector looks for.
     """
     cs = np.concatenate(([0.0], np.cumsum(np.where(ok, y, 0.0))))
     ck = np.concatenate(([0], np.cumsum(ok)))
     estimates = []
-    for block in _BLOCKS:
+    for block in (unit * k for k in _BLOCK_UNITS):
         if len(y) < 8 * block:
             continue
         # overlapping blocks (every quarter block) steady the estimate at long blocks
@@ -79,29 +81,30 @@ def _long_run_var(y: np.ndarray, ok: np.ndarray) -> float:
     return float(median(np.array(estimates))) if estimates else 0.0
 
 
-def _remembered_long_run_var(y: np.ndarray, ok: np.ndarray) -> float:
+def _remembered_long_run_var(y: np.ndarray, ok: np.ndarray, unit: int = 7) -> float:
     """`_long_run_var`, remembered for the last inputs: the calendar fit judges its season
     on the very values that the noise model measures again once the calendar is out."""
-    return _long_run_var_of(y.tobytes(), ok.tobytes())
+    return _long_run_var_of(y.tobytes(), ok.tobytes(), unit)
 
 
 @functools.lru_cache(maxsize=2)
-def _long_run_var_of(y: bytes, ok: bytes) -> float:
-    return _long_run_var(np.frombuffer(y), np.frombuffer(ok, dtype=bool))
+def _long_run_var_of(y: bytes, ok: bytes, unit: int) -> float:
+    return _long_run_var(np.frombuffer(y), np.frombuffer(ok, dtype=bool), unit)
 
 
-def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True) -> _Noise:
+def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True, unit: int = 7) -> _Noise:
     """Local level, per-day robust scale and long-run variance of a prepared series.
 
     `exact_tails=False` leaves the count residuals `z` uncapped by their exact tail (the
-    costly part), for callers that need only the scales."""
+    costly part), for callers that need only the scales; `unit`: periods per block unit
+    of the long-run variance (`frequency.long_run_unit`)."""
     ok = ~s.known
     level = _rolling_median(s.y, ok, 2 * settings.min_segment_days)
     floor_var = _quasi_binomial_floor(s, level, ok)
     scale, tail_scale = _weekday_scales(s.y - level, s.weekday, ok, floor_var)
     z = (s.y - level) / tail_scale
     day_var = float(np.mean(scale[ok] ** 2)) if ok.any() else float(np.mean(scale**2))
-    lrv = max(_remembered_long_run_var(s.y, ok), day_var)
+    lrv = max(_remembered_long_run_var(s.y, ok, unit), day_var)
     noise = _Noise(level=level, scale=scale, tail=tail_scale, z=z, day_var=day_var, lrv=lrv)
     return _exact_tails(s, noise, settings) if exact_tails else noise
 
