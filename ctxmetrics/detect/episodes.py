@@ -248,16 +248,20 @@ def _xlogx_over(x: np.ndarray, e: np.ndarray) -> np.ndarray:
 # Windows judged on the stabilised scale (normal approximation) score higher than their
 # model says once they are long: the clean-series false-alarm rate on autocorrelated
 # noise needs a 10% higher bar from `min_segment_days` on (measured, benchmarks/evaluate.py
-# tune split). Windows judged by their count likelihood are held to `_width_bars`.
+# tune split), on top of the bar of their width (`_width_bars`). Windows judged by their
+# count likelihood are held to `_width_bars` alone.
 _LONG_BAR = 1.1
 
 
 def _bars(widths, settings: DetectionSettings) -> np.ndarray:
     """Bar of each width (rows): for windows judged by their count likelihood (column 0)
-    and for those judged on the stabilised scale (column 1)."""
+    and for those judged on the stabilised scale (column 1). Both start from the same
+    expected false alarms per width (`_width_bars`: wide windows are fewer independent
+    tests), so a window's bar does not jump where its expected events cross `_FEW_EVENTS`
+    by more than the long bar."""
     widths = np.asarray(widths)
-    normal = settings.min_score * np.where(widths >= settings.min_segment_days, _LONG_BAR, 1.0)
-    return np.column_stack([_width_bars(widths, settings.min_score), normal])
+    by_width = _width_bars(widths, settings.min_score)
+    return np.column_stack([by_width, by_width * np.where(widths >= settings.min_segment_days, _LONG_BAR, 1.0)])
 
 
 def _width_bars(widths, min_score: float) -> np.ndarray:
