@@ -9,7 +9,7 @@ import numpy as np
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.frequency import long_run_unit
 from ctxmetrics.detect.noise import _Noise, _remembered_long_run_var
-from ctxmetrics.detect.prepare import _Series
+from ctxmetrics.detect.prepare import _calendar_as_exposure, _Series
 from ctxmetrics.detect.robust import mad, median, median_and_mad
 from ctxmetrics.detect.shifts import _candidates
 
@@ -221,7 +221,7 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
         return  # nothing to remove: the series stays as prepared
     s.y = s.y - calendar @ coef
     if s.shape is not None:
-        s.num = s.inverse(s.y)
+        _calendar_as_exposure(s, calendar @ coef)
     elif s.floor_var.any():
         s.num = s.inverse(s.y) * s.den
     else:

@@ -8,7 +8,7 @@ from functools import lru_cache
 import numpy as np
 
 from ctxmetrics.config import DetectionSettings
-from ctxmetrics.detect.noise import _Noise
+from ctxmetrics.detect.noise import _Noise, _remembered_long_run_var
 from ctxmetrics.detect.prepare import _Series
 from ctxmetrics.detect.robust import median
 from ctxmetrics.models.change import Change
@@ -68,6 +68,14 @@ class _Scan:
         self.excess, self.excess_tail = (
             max(1.0, float(median(sd[floor] ** 2 / model[floor]))) if floor.any() else 1.0
             for sd in (noise.scale, noise.tail)
+        )
+        # a long window's noise beyond the count model, from the long-run variance of y
+        # (differences of block means) over the model's mean daily variance: with a few
+        # events a day the day scales (MADs of a handful of distinct values) overstate
+        # the noise, and `noise.lrv`, floored at their mean, would keep that bias
+        self.excess_long = (
+            max(1.0, _remembered_long_run_var(s.y, ~s.known) / float(np.mean(model[floor & ~s.known])))
+            if (floor & ~s.known).any() else self.excess
         )
 
         w = self.w = np.asarray(widths)[:, None]
@@ -225,7 +233,9 @@ def _count_lr(sc: _Scan, rows, t, end, spans) -> np.ndarray:
         var_poisson = 1.0 / e_w + 1.0 / e_f
         var_nb = (1.0 + e_w / (sc.shape * w)) / e_w + (1.0 + e_f / (sc.shape * days)) / e_f
         z = np.sign(o / f_w - fx / ff) * np.sqrt(np.maximum(ratio, 0.0) * var_poisson / var_nb)
-    beyond = np.sqrt(np.where(sc.short[rows, 0], sc.excess_tail, sc.excess) * sc.ramp[rows, 0])
+    day_excess = np.where(sc.short[rows, 0], sc.excess_tail, sc.excess)
+    # from the day's excess for one day to the long-run excess at a week, as `ramp` grows
+    beyond = np.sqrt(day_excess + (sc.excess_long - day_excess) * np.minimum(w - 1, 6) / 6)
     return np.where(np.isfinite(z) & (e_w > 0) & (fx > 0), z, 0.0) / beyond
 
 
@@ -238,16 +248,20 @@ def _xlogx_over(x: np.ndarray, e: np.ndarray) -> np.ndarray:
 # Windows judged on the stabilised scale (normal approximation) score higher than their
 # model says once they are long: the clean-series false-alarm rate on autocorrelated
 # noise needs a 10% higher bar from `min_segment_days` on (measured, benchmarks/evaluate.py
-# tune split). Windows judged by their count likelihood are held to `_width_bars`.
+# tune split), on top of the bar of their width (`_width_bars`). Windows judged by their
+# count likelihood are held to `_width_bars` alone.
 _LONG_BAR = 1.1
 
 
 def _bars(widths, settings: DetectionSettings) -> np.ndarray:
     """Bar of each width (rows): for windows judged by their count likelihood (column 0)
-    and for those judged on the stabilised scale (column 1)."""
+    and for those judged on the stabilised scale (column 1). Both start from the same
+    expected false alarms per width (`_width_bars`: wide windows are fewer independent
+    tests), so a window's bar does not jump where its expected events cross `_FEW_EVENTS`
+    by more than the long bar."""
     widths = np.asarray(widths)
-    normal = settings.min_score * np.where(widths >= settings.min_segment_days, _LONG_BAR, 1.0)
-    return np.column_stack([_width_bars(widths, settings.min_score), normal])
+    by_width = _width_bars(widths, settings.min_score)
+    return np.column_stack([by_width, by_width * np.where(widths >= settings.min_segment_days, _LONG_BAR, 1.0)])
 
 
 def _width_bars(widths, min_score: float) -> np.ndarray:

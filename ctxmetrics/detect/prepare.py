@@ -225,3 +225,16 @@ def _arcsine_inverse(y: np.ndarray) -> np.ndarray:
 
 def _identity(y: np.ndarray) -> np.ndarray:
     return y
+
+
+def _calendar_as_exposure(s: _Series, part: np.ndarray) -> None:
+    """Counts with the calendar `part` (on the stabilised scale) taken out of `s.y`: the
+    calendar's multiplier of a typical day joins the weekday factor as exposure, so that
+    the events stay the events counted (a day without any stays 0, which the count
+    likelihood needs) while `num` becomes the count of a normal day, as `y` does."""
+    events = s.num * s.factor
+    # the multiplier at the mean day (a median day of a sparse series has no event at all)
+    typical = max(float(np.sum(events) / np.sum(s.factor)), 1e-9)
+    multiplier = s.inverse(nb_transform(typical, s.shape) + part) / typical
+    s.factor = s.factor * np.maximum(multiplier, 1e-9)
+    s.num = events / s.factor
