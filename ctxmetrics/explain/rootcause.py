@@ -222,10 +222,21 @@ def _candidate_groups(codes: np.ndarray, max_layer: int) -> list[tuple[tuple[int
             key = np.zeros(len(codes), dtype=np.int64)
             for j in combo:
                 key = key * radix[j] + codes[:, j]
-            ids = np.unique(key, return_inverse=True)[1].reshape(-1)
+            ids = _dense_ids(key, int(np.prod(radix[list(combo)])))
             if int(ids.max()) > 0:  # an element covering everything is not a subset
                 groups.append((combo, ids))
     return groups
+
+
+def _dense_ids(key: np.ndarray, size: int) -> np.ndarray:
+    """The rank of each key among the distinct keys (`np.unique`'s inverse). Keys below
+    `size`: by a table of the keys present, with no sort (a rollup's few leaves are
+    localized thousands of times in a wide cube, and the sort's overhead dominated)."""
+    if size > 4 * len(key) + 1024:
+        return np.unique(key, return_inverse=True)[1].reshape(-1)
+    present = np.zeros(size, dtype=np.int64)
+    present[key] = 1
+    return (np.cumsum(present) - 1)[key]
 
 
 @lru_cache(maxsize=256)
