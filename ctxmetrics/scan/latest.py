@@ -16,12 +16,17 @@ any anomaly's.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.models.segments import is_within
 from ctxmetrics.models.series import SeriesSet
+from ctxmetrics.scan.scan import segment_masks
+
+if TYPE_CHECKING:
+    from ctxmetrics.models.annotation import Annotation
 
 __all__ = ["latest_changes", "WINDOWS"]
 
@@ -30,10 +35,14 @@ _FALSE_ALARM = 0.01  # per metric and scan, over every element of every window
 _WEEKS = 8  # weeks of history behind each leaf's expected value, as drivers take them
 
 
-def latest_changes(series_set: SeriesSet, found: list[Anomaly]) -> list[Anomaly]:
+def latest_changes(
+    series_set: SeriesSet, found: list[Anomaly], annotations: Sequence["Annotation"] = (), tz: str = "UTC"
+) -> list[Anomaly]:
     """The anomaly (at most one) of the cube's last days that `found`, the detector's
     anomalies of this metric, does not already cover. Daily counts only, and only where
-    the leaves add up to the total (not a gauge, nor a partial cube)."""
+    the leaves add up to the total (not a gauge, nor a partial cube). Days an outage,
+    holiday or offsite of the timeline covers are unknown in the leaves it scopes, as the
+    detector takes them: a known outage is explained where it was flagged, not found again."""
     from ctxmetrics.explain.rootcause import (
         candidate_count, encode_leaves, localize_codes, null_gain, window_expectation,
     )
@@ -55,6 +64,7 @@ def latest_changes(series_set: SeriesSet, found: list[Anomaly]) -> list[Anomaly]
     values = series_set.values[:, lo:][leaf_rows]
     if series_set.gaps is not None:
         values[:, series_set.gaps[lo:]] = np.nan  # days without data are unknown, not zeros
+    values[segment_masks(leaves, series_set.day(lo), days - lo, annotations, tz)] = np.nan
     best = None  # (evidence, first day of the window, elements not covered yet, expected, actual)
     for length in WINDOWS:
         first = days - length
