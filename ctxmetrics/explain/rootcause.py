@@ -62,6 +62,7 @@ def localize(
     noise: np.ndarray | None = None,
     max_layer: int = 3,
     direction: int = 0,
+    flagged: bool = True,
 ) -> RootCause:
     """The smallest set of segments that explains how `actual` departs from `expected`.
 
@@ -75,13 +76,18 @@ def localize(
         max_layer: Deepest layer searched (1 = single dimension values).
         direction: +1 or -1, the way the anomaly went; only elements that moved that way
             are drivers. 0: the way the chosen elements moved together.
+        flagged: The deviation is an anomaly's, so something changed and the question is
+            only where: when no element clears the bound alone, the set of elements that
+            moved by one factor together is taken if its gain exceeds its description
+            cost. False for a search where nothing may have changed (a whole cube's
+            latest days): every element must clear the bound noise alone stays below.
 
     Returns:
         The root-cause set with each element's share of the total deviation.
     """
     dims = list(leaves[0]) if len(leaves) else []
     codes, names = encode_leaves(leaves, dims)
-    return localize_codes(codes, dims, names, expected, actual, noise, max_layer, direction)
+    return localize_codes(codes, dims, names, expected, actual, noise, max_layer, direction, flagged)
 
 
 def localize_codes(
@@ -93,6 +99,7 @@ def localize_codes(
     noise: np.ndarray | None = None,
     max_layer: int = 3,
     direction: int = 0,
+    flagged: bool = True,
 ) -> RootCause:
     """`localize` for leaves given as codes: `codes[i, j]` indexes `names[j]`, the values
     of dimension `dims[j]` (no dictionaries per leaf in a cube of many leaves)."""
@@ -112,14 +119,20 @@ def localize_codes(
     start_error = float((weight * (actual - expected) ** 2).sum())
     everything = np.ones(len(expected), dtype=bool)
     chosen = _greedy(groups, everything, [], weight, expected, actual, threshold, start_error)
-    chosen = _prune(chosen, groups, weight, expected, actual, threshold)
-    chosen = _refine(chosen, groups, weight, expected, actual, threshold, start_error)
+    shared = flagged and not chosen
+    if chosen:
+        chosen = _prune(chosen, groups, weight, expected, actual, threshold)
+        chosen = _refine(chosen, groups, weight, expected, actual, threshold, start_error)
+    elif shared:  # nothing stands out alone: the set that moved by one factor together, if any
+        chosen = _shared_set(groups, weight, expected, actual)
     chosen = _narrow(chosen, groups, weight, expected, actual)
     chosen = _extend_alike(chosen, groups, weight, expected, actual, n_candidates)
     set_error, owner = _fit(chosen, groups, weight, expected, actual)
     uniform_error = _uniform_error(weight, expected, actual)
-    # One factor for all leaves as good as the set, given the set's extra factors.
-    if uniform_error <= set_error + threshold * max(len(chosen) - 1, 0) and start_error - uniform_error > threshold:
+    # One factor for all leaves as good as the set, given the set's extra factors (a
+    # shared set has one).
+    extra = 0 if shared else max(len(chosen) - 1, 0)
+    if uniform_error <= set_error + threshold * extra and start_error - uniform_error > threshold:
         return RootCause([], True)
     carried = [float((actual - expected)[owner == i].sum()) for i in range(len(chosen))]
     # Only parts that moved the way the anomaly did carry it; without its direction, the way
@@ -290,6 +303,37 @@ def _best_element(groups, free, weight, expected, actual, chosen, allowed=None):
         e = int(np.argmax(gain))
         if gain[e] > 0 and (best is None or gain[e] > best[0]):
             best = (float(gain[e]), g, e)
+    return best
+
+
+def _shared_set(groups, weight, expected, actual) -> list[tuple[int, int]]:
+    """When no element clears the bound alone: the 1 to `_MAX_ELEMENTS` elements of one
+    group (the same dimensions) that moved the same way by one common factor (Squeeze's
+    one cause, one deviation) whose joint gain most exceeds its cost, [] when none does.
+    The anomaly being localized was flagged, so something changed: the question is where,
+    a choice among sets, each costing which of the possible sets of its size it is.
+    Per group and direction the candidate sets are the elements most standard deviations
+    off, taken in that order."""
+    b_all, c_all = weight * actual * expected, weight * expected * expected
+    sizes = range(1, _MAX_ELEMENTS + 1)
+    # a set's cost: which of the possible sets of its size it is (2 ln of their number, in
+    # the squared-error units of the gain: a likelihood ratio against a description length)
+    costs = {k: 2 * math.log(sum(math.comb(int(ids.max()) + 1, k) for _, ids in groups)) for k in sizes}
+    best, best_margin = [], 0.0
+    for g, (_, ids) in enumerate(groups):
+        size = int(ids.max()) + 1
+        c = np.bincount(ids, c_all, size)
+        excess = np.bincount(ids, b_all, size) - c
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(c > 0, excess / np.sqrt(c), 0.0)
+        for way in (1, -1):
+            top = np.argsort(-way * z)[: _MAX_ELEMENTS]
+            for k in sizes:
+                if k > size or way * z[top[k - 1]] <= 0:
+                    break
+                margin = float(excess[top[:k]].sum() ** 2 / c[top[:k]].sum()) - costs[k]
+                if margin > best_margin:
+                    best, best_margin = [(g, int(e)) for e in top[:k]], margin
     return best
 
 

@@ -70,7 +70,7 @@ def latest_changes(
         first = days - length
         expected, actual, noise = window_expectation(values, first - lo, days - 1 - lo, _WEEKS)
         kept = []  # (element, evidence) of the root-cause set that nothing detected covers
-        for segment, _ in localize_codes(codes, dims, names, expected, actual, noise).elements:
+        for segment, _ in localize_codes(codes, dims, names, expected, actual, noise, flagged=False).elements:
             if not _covered(segment, series_set.day(first), found):
                 members = np.array([is_within(leaf, segment) for leaf in leaves])
                 kept.append((segment, _count_z(expected[members], actual[members], noise[members]) ** 2))
