@@ -37,11 +37,11 @@ from typing import Mapping, Sequence
 import numpy as np
 
 __all__ = [
-    "RootCause", "candidate_count", "encode_leaves", "localize", "localize_codes", "null_gain",
+    "MAX_ELEMENTS", "RootCause", "candidate_count", "encode_leaves", "localize", "localize_codes", "null_gain",
     "window_expectation",
 ]
 
-_MAX_ELEMENTS = 3  # a business reads at most a few places; more is "spread out"
+MAX_ELEMENTS = 3  # a business reads at most a few places; more is "spread out"
 _FALSE_ALARM = 0.05  # chance that noise alone adds an element, over all candidates
 _MIN_GAIN_SHARE = 0.02  # an element must remove this share of the unexplained error
 
@@ -189,10 +189,12 @@ def window_expectation(
     return expected, actual, noise
 
 
-def candidate_count(codes: np.ndarray, max_layer: int = 3) -> int:
+def candidate_count(codes: np.ndarray, max_layer: int = 3, size: int = 1) -> int:
     """How many elements (segments at layers 1..`max_layer`) `localize_codes` weighs in a
-    cube of these leaves: the number of tests behind one localization."""
-    return sum(int(ids.max()) + 1 for _, ids in _candidate_groups(codes, min(max_layer, codes.shape[1])))
+    cube of these leaves: the number of tests behind one localization; with `size`, how
+    many sets of that many elements of one layer (the sets a shared factor is fitted to)."""
+    groups = _candidate_groups(codes, min(max_layer, codes.shape[1]))
+    return sum(math.comb(int(ids.max()) + 1, size) for _, ids in groups)
 
 
 def null_gain(candidates: int, false_alarm: float) -> float:
@@ -272,7 +274,7 @@ def _greedy(groups, free, chosen, weight, expected, actual, threshold, start_err
     free = free.copy()
     for g, e in chosen:
         free &= groups[g][1] != e
-    while len(chosen) < _MAX_ELEMENTS and free.any():
+    while len(chosen) < MAX_ELEMENTS and free.any():
         best = _best_element(groups, free, weight, expected, actual, chosen, allowed)
         if best is None or best[0] <= threshold or best[0] < _MIN_GAIN_SHARE * start_error:
             break
@@ -307,7 +309,7 @@ def _best_element(groups, free, weight, expected, actual, chosen, allowed=None):
 
 
 def _shared_set(groups, weight, expected, actual) -> list[tuple[int, int]]:
-    """When no element clears the bound alone: the 1 to `_MAX_ELEMENTS` elements of one
+    """When no element clears the bound alone: the 1 to `MAX_ELEMENTS` elements of one
     group (the same dimensions) that moved the same way by one common factor (Squeeze's
     one cause, one deviation) whose joint gain most exceeds its cost, [] when none does.
     The anomaly being localized was flagged, so something changed: the question is where,
@@ -315,7 +317,7 @@ def _shared_set(groups, weight, expected, actual) -> list[tuple[int, int]]:
     Per group and direction the candidate sets are the elements most standard deviations
     off, taken in that order."""
     b_all, c_all = weight * actual * expected, weight * expected * expected
-    sizes = range(1, _MAX_ELEMENTS + 1)
+    sizes = range(1, MAX_ELEMENTS + 1)
     # a set's cost: which of the possible sets of its size it is (2 ln of their number, in
     # the squared-error units of the gain: a likelihood ratio against a description length)
     costs = {k: 2 * math.log(sum(math.comb(int(ids.max()) + 1, k) for _, ids in groups)) for k in sizes}
@@ -327,7 +329,7 @@ def _shared_set(groups, weight, expected, actual) -> list[tuple[int, int]]:
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(c > 0, excess / np.sqrt(c), 0.0)
         for way in (1, -1):
-            top = np.argsort(-way * z)[: _MAX_ELEMENTS]
+            top = np.argsort(-way * z)[: MAX_ELEMENTS]
             for k in sizes:
                 if k > size or way * z[top[k - 1]] <= 0:
                     break
@@ -404,7 +406,7 @@ def _extend_alike(chosen, groups, weight, expected, actual, n_candidates):
         gains.append(2 * (k - 1) * np.bincount(ids, b, size) - (k - 1) ** 2 * np.bincount(ids, c, size))
     chosen = list(chosen)
     free = owner < 0
-    while len(chosen) < _MAX_ELEMENTS and free.any():
+    while len(chosen) < MAX_ELEMENTS and free.any():
         best = None
         for g, (_, ids) in enumerate(groups):
             taken = np.bincount(ids, ~free, len(gains[g])) > 0  # only elements whose leaves are all free

@@ -44,7 +44,7 @@ def latest_changes(
     holiday or offsite of the timeline covers are unknown in the leaves it scopes, as the
     detector takes them: a known outage is explained where it was flagged, not found again."""
     from ctxmetrics.explain.rootcause import (
-        candidate_count, encode_leaves, localize_codes, null_gain, window_expectation,
+        MAX_ELEMENTS, candidate_count, encode_leaves, localize_codes, null_gain, window_expectation,
     )
 
     if series_set.kind != "count" or series_set.denominators is not None or series_set.granularity != "daily":
@@ -59,7 +59,8 @@ def latest_changes(
     leaves = [series_set.segments[r] for r in leaf_rows]
     dims = list(leaves[0])
     codes, names = encode_leaves(leaves, dims)
-    bound = null_gain(candidate_count(codes) * len(WINDOWS), _FALSE_ALARM)
+    # per size of the set found: a Bonferroni bound over every set of that many elements
+    bounds = [null_gain(candidate_count(codes, size=k) * len(WINDOWS), _FALSE_ALARM) for k in range(1, MAX_ELEMENTS + 1)]
     lo = days - max(WINDOWS) - 7 * _WEEKS  # only the days the windows and their history read
     values = series_set.values[:, lo:][leaf_rows]
     if series_set.gaps is not None:
@@ -70,15 +71,21 @@ def latest_changes(
         first = days - length
         expected, actual, noise = window_expectation(values, first - lo, days - 1 - lo, _WEEKS)
         kept = []  # (element, evidence) of the root-cause set that nothing detected covers
-        for segment, _ in localize_codes(codes, dims, names, expected, actual, noise, flagged=False).elements:
+        together = np.zeros(len(leaves), dtype=bool)
+        for segment, _ in localize_codes(codes, dims, names, expected, actual, noise).elements:
             if not _covered(segment, series_set.day(first), found):
                 members = np.array([is_within(leaf, segment) for leaf in leaves])
+                together |= members
                 kept.append((segment, _count_z(expected[members], actual[members], noise[members]) ** 2))
-        # The cube changed when its strongest such element clears the bound; the others are
-        # the root-cause set's as `localize` chose them (its own test, given a change).
+        # The cube changed when its strongest such element clears the bound, or the set
+        # as one (its elements' counts summed) clears the bound for sets of its size:
+        # cells that each moved too little to stand out alone, together by one factor.
+        # The others are the root-cause set's as `localize` chose them, given a change.
         evidence = sum(gain for _, gain in kept)
-        if kept and max(gain for _, gain in kept) > bound and (best is None or evidence > best[0]):
-            best = (evidence, first, [segment for segment, _ in kept], expected, actual)
+        joint = _count_z(expected[together], actual[together], noise[together]) ** 2 if kept else 0.0
+        if kept and (max(gain for _, gain in kept) > bounds[0] or joint > bounds[len(kept) - 1]):
+            if best is None or evidence > best[0]:
+                best = (evidence, first, [segment for segment, _ in kept], expected, actual)
     if best is None:
         return []
     return [_anomaly(series_set, leaves, *best)]
