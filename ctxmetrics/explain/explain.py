@@ -588,9 +588,8 @@ class _Cube:
         leaves = float(np.nansum(self.series_set.values[self.leaf_rows, days]))
         return abs(top - leaves) <= 1e-6 * max(abs(top), 1.0)
 
-    def localize(self, segment: Mapping[str, str], window: tuple[int, int], direction: int = 0, flagged: bool = True):
-        """(drivers, uniform) over the leaves under `segment` in `window` (see `rootcause`);
-        `flagged`: an anomaly of `segment` says something changed there."""
+    def localize(self, segment: Mapping[str, str], window: tuple[int, int], direction: int = 0):
+        """(drivers, uniform) over the leaves under `segment` in `window` (see `rootcause`)."""
         from ctxmetrics.explain.rootcause import localize_codes
 
         free = [d for d in self.dims if d not in segment]
@@ -603,7 +602,7 @@ class _Cube:
         columns = [self.dims.index(d) for d in free]
         found = localize_codes(
             self.leaf_codes[inside][:, columns], free, [self.leaf_names[j] for j in columns], expected, actual, noise,
-            direction=direction, flagged=flagged,
+            direction=direction,
         )
         drivers = [
             {"segment": {d: {**segment, **part}[d] for d in self.dims if d in segment or d in part}, "share": share}
@@ -759,7 +758,7 @@ def _locate_in_cube(anomalies: list[Anomaly], cubes: Mapping[str, _Cube]) -> Non
         if any(_overlap_in_time(total, lead) for total in totals.get(lead.metric, [])):
             continue  # the total was flagged: its drivers are the cube's root cause
         done[lead.metric] = done.get(lead.metric, 0) + 1
-        drivers, _ = cube.localize({}, window, flagged=False)  # the total was not flagged
+        drivers, _ = cube.localize({}, window)
         for anomaly in group:
             anomaly.cube_drivers = drivers
 

@@ -62,7 +62,6 @@ def localize(
     noise: np.ndarray | None = None,
     max_layer: int = 3,
     direction: int = 0,
-    flagged: bool = True,
 ) -> RootCause:
     """The smallest set of segments that explains how `actual` departs from `expected`.
 
@@ -76,18 +75,13 @@ def localize(
         max_layer: Deepest layer searched (1 = single dimension values).
         direction: +1 or -1, the way the anomaly went; only elements that moved that way
             are drivers. 0: the way the chosen elements moved together.
-        flagged: The deviation is an anomaly's, so something changed and the question is
-            only where: when no element clears the bound alone, the set of elements that
-            moved by one factor together is taken if its gain exceeds its description
-            cost. False for a search where nothing may have changed (a whole cube's
-            latest days): every element must clear the bound noise alone stays below.
 
     Returns:
         The root-cause set with each element's share of the total deviation.
     """
     dims = list(leaves[0]) if len(leaves) else []
     codes, names = encode_leaves(leaves, dims)
-    return localize_codes(codes, dims, names, expected, actual, noise, max_layer, direction, flagged)
+    return localize_codes(codes, dims, names, expected, actual, noise, max_layer, direction)
 
 
 def localize_codes(
@@ -99,7 +93,6 @@ def localize_codes(
     noise: np.ndarray | None = None,
     max_layer: int = 3,
     direction: int = 0,
-    flagged: bool = True,
 ) -> RootCause:
     """`localize` for leaves given as codes: `codes[i, j]` indexes `names[j]`, the values
     of dimension `dims[j]` (no dictionaries per leaf in a cube of many leaves)."""
@@ -119,11 +112,11 @@ def localize_codes(
     start_error = float((weight * (actual - expected) ** 2).sum())
     everything = np.ones(len(expected), dtype=bool)
     chosen = _greedy(groups, everything, [], weight, expected, actual, threshold, start_error)
-    shared = flagged and not chosen
+    shared = not chosen
     if chosen:
         chosen = _prune(chosen, groups, weight, expected, actual, threshold)
         chosen = _refine(chosen, groups, weight, expected, actual, threshold, start_error)
-    elif shared:  # nothing stands out alone: the set that moved by one factor together, if any
+    else:  # nothing stands out alone: the set that moved by one factor together, if any
         chosen = _shared_set(groups, weight, expected, actual)
     chosen = _narrow(chosen, groups, weight, expected, actual)
     chosen = _extend_alike(chosen, groups, weight, expected, actual, n_candidates)
@@ -193,8 +186,7 @@ def candidate_count(codes: np.ndarray, max_layer: int = 3, size: int = 1) -> int
     """How many elements (segments at layers 1..`max_layer`) `localize_codes` weighs in a
     cube of these leaves: the number of tests behind one localization; with `size`, how
     many sets of that many elements of one layer (the sets a shared factor is fitted to)."""
-    groups = _candidate_groups(codes, min(max_layer, codes.shape[1]))
-    return sum(math.comb(int(ids.max()) + 1, size) for _, ids in groups)
+    return _set_count(_candidate_groups(codes, min(max_layer, codes.shape[1])), size)
 
 
 def null_gain(candidates: int, false_alarm: float) -> float:
@@ -254,6 +246,11 @@ def _dense_ids(key: np.ndarray, size: int) -> np.ndarray:
     return (np.cumsum(present) - 1)[key]
 
 
+def _set_count(groups, size: int) -> int:
+    """How many sets of `size` elements of one group there are."""
+    return sum(math.comb(int(ids.max()) + 1, size) for _, ids in groups)
+
+
 @lru_cache(maxsize=256)
 def _null_gain(candidates: int, false_alarm: float = _FALSE_ALARM) -> float:
     """Largest gain noise alone reaches over `candidates` one-factor fits (chi-square, one
@@ -309,18 +306,15 @@ def _best_element(groups, free, weight, expected, actual, chosen, allowed=None):
 
 
 def _shared_set(groups, weight, expected, actual) -> list[tuple[int, int]]:
-    """When no element clears the bound alone: the 1 to `MAX_ELEMENTS` elements of one
+    """When no element clears the bound alone: the 2 to `MAX_ELEMENTS` elements of one
     group (the same dimensions) that moved the same way by one common factor (Squeeze's
-    one cause, one deviation) whose joint gain most exceeds its cost, [] when none does.
-    The anomaly being localized was flagged, so something changed: the question is where,
-    a choice among sets, each costing which of the possible sets of its size it is.
-    Per group and direction the candidate sets are the elements most standard deviations
-    off, taken in that order."""
+    one cause, one deviation), when their joint gain clears a Bonferroni bound over every
+    set of that many elements of one group; of those that do, the one furthest beyond its
+    bound; [] when none does. Per group and direction the candidate sets are the elements
+    most standard deviations off, taken in that order."""
     b_all, c_all = weight * actual * expected, weight * expected * expected
-    sizes = range(1, MAX_ELEMENTS + 1)
-    # a set's cost: which of the possible sets of its size it is (2 ln of their number, in
-    # the squared-error units of the gain: a likelihood ratio against a description length)
-    costs = {k: 2 * math.log(sum(math.comb(int(ids.max()) + 1, k) for _, ids in groups)) for k in sizes}
+    sizes = range(2, MAX_ELEMENTS + 1)  # one element alone had the greedy's test
+    bounds = {k: _null_gain(_set_count(groups, k)) for k in sizes}
     best, best_margin = [], 0.0
     for g, (_, ids) in enumerate(groups):
         size = int(ids.max()) + 1
@@ -333,7 +327,7 @@ def _shared_set(groups, weight, expected, actual) -> list[tuple[int, int]]:
             for k in sizes:
                 if k > size or way * z[top[k - 1]] <= 0:
                     break
-                margin = float(excess[top[:k]].sum() ** 2 / c[top[:k]].sum()) - costs[k]
+                margin = float(excess[top[:k]].sum() ** 2 / c[top[:k]].sum()) - bounds[k]
                 if margin > best_margin:
                     best, best_margin = [(g, int(e)) for e in top[:k]], margin
     return best
