@@ -20,10 +20,12 @@ row, whose four unchanged cells the row's factor would misfit); a whole row that
 beats each of its cells. Elements that add nothing once the others are in are dropped
 again, and a coarse element is split into finer ones inside it when they fit better for
 their number (three changed cells of one column), or narrowed to the one finer element
-inside it that moved when the rest of it did not. Elements that moved by the very factor
-the chosen ones share then join on weaker evidence (no factor of their own to fit). The
-change is "uniform" (everywhere alike) when one factor for every leaf fits as well as the
-chosen set does, given the set's extra parameters.
+inside it that moved when the rest of it did not. When no element clears the bound
+alone, a few of one layer that moved the same way by one factor are taken together when
+their joint gain clears the bound over every set of their size. Elements that moved by
+the very factor the chosen ones share then join on weaker evidence (no factor of their own
+to fit). The change is "uniform" (everywhere alike) when one factor for every leaf fits as
+well as the chosen set does, given the set's extra parameters.
 """
 from __future__ import annotations
 

@@ -8,8 +8,9 @@ deviation is localized over the whole cube (`rootcause.localize_codes`). Element
 detector already flagged (on the element, a part of it or a rollup above it) are left to
 those anomalies. The rest counts only when its strongest element's change clears a
 Bonferroni bound over every candidate element of every window at `_FALSE_ALARM`, the
-chance per metric that noise alone reports anything; the others then come as `localize`
-chose them (its own test, given that something changed). What remains is one anomaly
+chance per metric that noise alone reports anything, or the set as one clears the bound
+over every set of its size; the others then come as `localize` chose them (its own test,
+given that something changed). What remains is one anomaly
 (`found_by: "cube"`) on the smallest rollup that holds it; `explain` fills its drivers like
 any anomaly's.
 """
