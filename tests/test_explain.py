@@ -317,3 +317,19 @@ def test_an_outage_that_ended_never_explains_a_lasting_shift_but_a_campaign_may(
     lift = anomaly(start=60, end=None, direction="up", change=30.0)
     explain([lift], [event("promo", type="campaign", start=60, end=69)], sets)
     assert causes(lift) == ["promo"] and "persists after it ended" in lift.causes[0].reason
+
+
+def test_root_causes_localized_in_worker_processes_are_those_of_one_process(monkeypatch):
+    import ctxmetrics.explain.explain as explain_module
+
+    sets = {"leads": series_set(effects=[("NA", 60, 69, 1.6), ("EMEA", 60, 69, 1.2)])}
+
+    def anomalies():
+        return [anomaly(segment={}, start=s) for s in range(40, 80)] + [anomaly(segment={"region": "NA"})]
+
+    alone = explain(anomalies(), [], sets)
+    monkeypatch.setattr(explain_module, "_PARALLEL_MIN_ANOMALIES", 1)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    forked = explain(anomalies(), [], sets)
+    assert any(a.drivers for a in alone)
+    assert [(a.drivers, a.uniform) for a in forked] == [(a.drivers, a.uniform) for a in alone]

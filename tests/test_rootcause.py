@@ -68,6 +68,18 @@ def test_noise_alone_has_no_root_cause():
         assert found.elements == [] and not found.uniform, seed
 
 
+def test_cells_that_moved_by_one_factor_together_are_found_though_each_is_below_the_bound_of_one():
+    expected = np.full(len(LEAVES), 1000.0)
+    z = np.tile([0.5, -0.5, 0.3, -0.3, 0.0], len(REGIONS))  # quiet cells, in σ
+    moved = [LEAVES.index({"region": "APAC", "channel": "partner"}), LEAVES.index({"region": "NA", "channel": "email"})]
+    z[moved] = -3.0  # each below the Bonferroni bound over 41 elements (3.2σ); together beyond the bound over 460 pairs
+    actual = expected + z * np.sqrt(expected)
+    alone = expected + np.where(np.arange(len(LEAVES)) == moved[1], 0.0, z) * np.sqrt(expected)
+    assert localize(LEAVES, expected, alone).elements == []
+    found = segments(localize(LEAVES, expected, actual))
+    assert sorted(map(str, found)) == sorted(map(str, [LEAVES[i] for i in moved]))
+
+
 def test_shares_are_of_the_deviation_best_first_and_never_add_past_one():
     expected, actual, noise = cube({(("region", "NA"),): 0.4, (("region", "ANZ"), ("channel", "paid")): 0.2})
     found = localize(LEAVES, expected, actual, noise)

@@ -133,3 +133,27 @@ def test_hidden_cells_in_different_rows_and_columns_are_the_total_anomalys_drive
     text = run("why", "leads", "--since", str(START + dt.timedelta(days=DAYS - 3))).output
     assert "Where: r4 × c3" in text and "r0 × c1" in text
     assert "Found by checking the cube's latest days as a whole" in text
+
+
+def outage(scope: dict[str, str], days: int = 3):
+    from ctxmetrics.models.annotation import Annotation
+
+    return Annotation(id="outage", title="Outage", type="outage", start=START + dt.timedelta(days=DAYS - days),
+                      end=START + dt.timedelta(days=DAYS - 1), scope={k: (v,) for k, v in scope.items()})
+
+
+def test_a_known_outage_over_the_last_days_is_not_found_again():
+    series = cube(cells(1, {(2, 3): 0.5}))  # the cell of the first test, found there without the outage
+    assert latest_changes(series, [], [outage({"region": "r2", "channel": "c3"})]) == []
+    assert latest_changes(series, [], [outage({"region": "r2"})]) == []
+    # an outage elsewhere does not hide it
+    elsewhere = latest_changes(series, [], [outage({"region": "r4"})])
+    assert [a.segment for a in elsewhere] == [{"region": "r2", "channel": "c3"}]
+
+
+def test_cells_each_below_the_bound_of_one_that_moved_together_are_found_as_a_set():
+    one, other, both = ({(1, 1): 0.75}, {(3, 4): 0.75}, {(1, 1): 0.75, (3, 4): 0.75})
+    assert latest_changes(cube(cells(30, one)), []) == []  # -25% for 3 days: neither stands out alone
+    assert latest_changes(cube(cells(30, other)), []) == []
+    found = latest_changes(cube(cells(30, both)), [])
+    assert [(a.segment, a.direction, a.found_by) for a in found] == [({}, "down", "cube")]

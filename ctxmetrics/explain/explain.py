@@ -74,6 +74,7 @@ _BASELINE_WEEKS = 4
 _ROOT_CAUSE_WEEKS = 8
 _MEASURE_DAYS = 28  # window measured for a persistent shift
 _MAX_CORRELATED = 5
+_PARALLEL_MIN_ANOMALIES = 2000  # per worker: below this, starting workers costs more than it saves
 _CUBE_DAYS = 10  # start days per metric localized in the whole cube when its total was not flagged
 
 
@@ -98,10 +99,7 @@ def explain_anomalies(
     """
     cubes = {metric: _Cube(series_set) for metric, series_set in sets.items()}
     data_end = _data_end(sets, anomalies)
-    for anomaly in anomalies:
-        cube = cubes.get(anomaly.metric)
-        if cube is not None:
-            anomaly.drivers, anomaly.uniform = cube.root_cause(anomaly)
+    _fill_root_causes(anomalies, cubes)
     _locate_in_cube(anomalies, cubes)
     _link_funnel(anomalies, config)
     _link_correlated(anomalies, config)
@@ -570,6 +568,13 @@ class _Cube:
             return [], False
         return self.localize(anomaly.segment, window, 1 if anomaly.direction == "up" else -1)
 
+    def prepare(self, anomaly: Anomaly) -> None:
+        """Compute what `root_cause` of this anomaly reads from the whole cube (its
+        window's expectations), so that forked workers share it."""
+        window = self.window(anomaly)
+        if window is not None and len(anomaly.segment) < len(self.dims):
+            self._leaf_expectation(window)
+
     def whole(self, window: tuple[int, int]) -> bool:
         """True when the leaves at hand add up to the total over `window`: the whole cube,
         not only the series an engine returned for linking."""
@@ -588,8 +593,10 @@ class _Cube:
         from ctxmetrics.explain.rootcause import localize_codes
 
         free = [d for d in self.dims if d not in segment]
+        if not free:  # a leaf
+            return [], False
         inside = self._leaves_under(segment)
-        if not free or len(inside) < 2:
+        if len(inside) < 2:
             return [], False
         expected, actual, noise = (None if part is None else part[inside] for part in self._leaf_expectation(window))
         columns = [self.dims.index(d) for d in free]
@@ -682,6 +689,46 @@ class _Cube:
         if base <= 0 or base_p - base_in <= 0:
             return None
         return ex / base, (ex_p - ex_in) / (base_p - base_in)
+
+
+def _fill_root_causes(anomalies: list[Anomaly], cubes: Mapping[str, _Cube]) -> None:
+    """`drivers` and `uniform` of every anomaly whose metric has a cube. A wide cube's
+    thousands of rollup anomalies are localized in forked worker processes (each
+    localization is independent of the others), after the per-window expectations they
+    all read were computed once here."""
+    import os
+
+    todo = [a for a in anomalies if a.metric in cubes]
+    workers = min(os.cpu_count() or 1, len(todo) // _PARALLEL_MIN_ANOMALIES)
+    if workers < 2:
+        for anomaly in todo:
+            anomaly.drivers, anomaly.uniform = cubes[anomaly.metric].root_cause(anomaly)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    for anomaly in todo:
+        cubes[anomaly.metric].prepare(anomaly)
+    step = -(-len(todo) // (4 * workers))  # a few parts per worker: even when some parts are slower
+    starts = range(0, len(todo), step)
+    context = multiprocessing.get_context("fork")  # the workers inherit the cubes; nothing is pickled to them
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_share, initargs=(todo, cubes)) as pool:
+        for lo, results in zip(starts, pool.map(_root_causes_of, starts, [lo + step for lo in starts])):
+            for anomaly, (drivers, uniform) in zip(todo[lo : lo + step], results):
+                anomaly.drivers, anomaly.uniform = drivers, uniform
+
+
+_shared: tuple[list[Anomaly], Mapping[str, _Cube]] = ([], {})  # a worker's anomalies and cubes
+
+
+def _share(anomalies: list[Anomaly], cubes: Mapping[str, _Cube]) -> None:
+    global _shared
+    _shared = (anomalies, cubes)
+
+
+def _root_causes_of(lo: int, hi: int) -> list[tuple[list[dict[str, Any]], bool]]:
+    anomalies, cubes = _shared
+    return [cubes[a.metric].root_cause(a) for a in anomalies[lo:hi]]
 
 
 def _locate_in_cube(anomalies: list[Anomaly], cubes: Mapping[str, _Cube]) -> None:

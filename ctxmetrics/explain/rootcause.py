@@ -20,10 +20,12 @@ row, whose four unchanged cells the row's factor would misfit); a whole row that
 beats each of its cells. Elements that add nothing once the others are in are dropped
 again, and a coarse element is split into finer ones inside it when they fit better for
 their number (three changed cells of one column), or narrowed to the one finer element
-inside it that moved when the rest of it did not. Elements that moved by the very factor
-the chosen ones share then join on weaker evidence (no factor of their own to fit). The
-change is "uniform" (everywhere alike) when one factor for every leaf fits as well as the
-chosen set does, given the set's extra parameters.
+inside it that moved when the rest of it did not. When no element clears the bound
+alone, a few of one layer that moved the same way by one factor are taken together when
+their joint gain clears the bound over every set of their size. Elements that moved by
+the very factor the chosen ones share then join on weaker evidence (no factor of their own
+to fit). The change is "uniform" (everywhere alike) when one factor for every leaf fits as
+well as the chosen set does, given the set's extra parameters.
 """
 from __future__ import annotations
 
@@ -37,11 +39,11 @@ from typing import Mapping, Sequence
 import numpy as np
 
 __all__ = [
-    "RootCause", "candidate_count", "encode_leaves", "localize", "localize_codes", "null_gain",
+    "MAX_ELEMENTS", "RootCause", "candidate_count", "encode_leaves", "localize", "localize_codes", "null_gain",
     "window_expectation",
 ]
 
-_MAX_ELEMENTS = 3  # a business reads at most a few places; more is "spread out"
+MAX_ELEMENTS = 3  # a business reads at most a few places; more is "spread out"
 _FALSE_ALARM = 0.05  # chance that noise alone adds an element, over all candidates
 _MIN_GAIN_SHARE = 0.02  # an element must remove this share of the unexplained error
 
@@ -112,14 +114,20 @@ def localize_codes(
     start_error = float((weight * (actual - expected) ** 2).sum())
     everything = np.ones(len(expected), dtype=bool)
     chosen = _greedy(groups, everything, [], weight, expected, actual, threshold, start_error)
-    chosen = _prune(chosen, groups, weight, expected, actual, threshold)
-    chosen = _refine(chosen, groups, weight, expected, actual, threshold, start_error)
+    shared = not chosen
+    if chosen:
+        chosen = _prune(chosen, groups, weight, expected, actual, threshold)
+        chosen = _refine(chosen, groups, weight, expected, actual, threshold, start_error)
+    else:  # nothing stands out alone: the set that moved by one factor together, if any
+        chosen = _shared_set(groups, weight, expected, actual)
     chosen = _narrow(chosen, groups, weight, expected, actual)
     chosen = _extend_alike(chosen, groups, weight, expected, actual, n_candidates)
     set_error, owner = _fit(chosen, groups, weight, expected, actual)
     uniform_error = _uniform_error(weight, expected, actual)
-    # One factor for all leaves as good as the set, given the set's extra factors.
-    if uniform_error <= set_error + threshold * max(len(chosen) - 1, 0) and start_error - uniform_error > threshold:
+    # One factor for all leaves as good as the set, given the set's extra factors (a
+    # shared set has one).
+    extra = 0 if shared else max(len(chosen) - 1, 0)
+    if uniform_error <= set_error + threshold * extra and start_error - uniform_error > threshold:
         return RootCause([], True)
     carried = [float((actual - expected)[owner == i].sum()) for i in range(len(chosen))]
     # Only parts that moved the way the anomaly did carry it; without its direction, the way
@@ -176,10 +184,11 @@ def window_expectation(
     return expected, actual, noise
 
 
-def candidate_count(codes: np.ndarray, max_layer: int = 3) -> int:
+def candidate_count(codes: np.ndarray, max_layer: int = 3, size: int = 1) -> int:
     """How many elements (segments at layers 1..`max_layer`) `localize_codes` weighs in a
-    cube of these leaves: the number of tests behind one localization."""
-    return sum(int(ids.max()) + 1 for _, ids in _candidate_groups(codes, min(max_layer, codes.shape[1])))
+    cube of these leaves: the number of tests behind one localization; with `size`, how
+    many sets of that many elements of one layer (the sets a shared factor is fitted to)."""
+    return _set_count(_candidate_groups(codes, min(max_layer, codes.shape[1])), size)
 
 
 def null_gain(candidates: int, false_alarm: float) -> float:
@@ -222,10 +231,26 @@ def _candidate_groups(codes: np.ndarray, max_layer: int) -> list[tuple[tuple[int
             key = np.zeros(len(codes), dtype=np.int64)
             for j in combo:
                 key = key * radix[j] + codes[:, j]
-            ids = np.unique(key, return_inverse=True)[1].reshape(-1)
+            ids = _dense_ids(key, int(np.prod(radix[list(combo)])))
             if int(ids.max()) > 0:  # an element covering everything is not a subset
                 groups.append((combo, ids))
     return groups
+
+
+def _dense_ids(key: np.ndarray, size: int) -> np.ndarray:
+    """The rank of each key among the distinct keys (`np.unique`'s inverse). Keys below
+    `size`: by a table of the keys present, with no sort (a rollup's few leaves are
+    localized thousands of times in a wide cube, and the sort's overhead dominated)."""
+    if size > 4 * len(key) + 1024:
+        return np.unique(key, return_inverse=True)[1].reshape(-1)
+    present = np.zeros(size, dtype=np.int64)
+    present[key] = 1
+    return (np.cumsum(present) - 1)[key]
+
+
+def _set_count(groups, size: int) -> int:
+    """How many sets of `size` elements of one group there are."""
+    return sum(math.comb(int(ids.max()) + 1, size) for _, ids in groups)
 
 
 @lru_cache(maxsize=256)
@@ -248,7 +273,7 @@ def _greedy(groups, free, chosen, weight, expected, actual, threshold, start_err
     free = free.copy()
     for g, e in chosen:
         free &= groups[g][1] != e
-    while len(chosen) < _MAX_ELEMENTS and free.any():
+    while len(chosen) < MAX_ELEMENTS and free.any():
         best = _best_element(groups, free, weight, expected, actual, chosen, allowed)
         if best is None or best[0] <= threshold or best[0] < _MIN_GAIN_SHARE * start_error:
             break
@@ -279,6 +304,34 @@ def _best_element(groups, free, weight, expected, actual, chosen, allowed=None):
         e = int(np.argmax(gain))
         if gain[e] > 0 and (best is None or gain[e] > best[0]):
             best = (float(gain[e]), g, e)
+    return best
+
+
+def _shared_set(groups, weight, expected, actual) -> list[tuple[int, int]]:
+    """When no element clears the bound alone: the 2 to `MAX_ELEMENTS` elements of one
+    group (the same dimensions) that moved the same way by one common factor (Squeeze's
+    one cause, one deviation), when their joint gain clears a Bonferroni bound over every
+    set of that many elements of one group; of those that do, the one furthest beyond its
+    bound; [] when none does. Per group and direction the candidate sets are the elements
+    most standard deviations off, taken in that order."""
+    b_all, c_all = weight * actual * expected, weight * expected * expected
+    sizes = range(2, MAX_ELEMENTS + 1)  # one element alone had the greedy's test
+    bounds = {k: _null_gain(_set_count(groups, k)) for k in sizes}
+    best, best_margin = [], 0.0
+    for g, (_, ids) in enumerate(groups):
+        size = int(ids.max()) + 1
+        c = np.bincount(ids, c_all, size)
+        excess = np.bincount(ids, b_all, size) - c
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(c > 0, excess / np.sqrt(c), 0.0)
+        for way in (1, -1):
+            top = np.argsort(-way * z)[: MAX_ELEMENTS]
+            for k in sizes:
+                if k > size or way * z[top[k - 1]] <= 0:
+                    break
+                margin = float(excess[top[:k]].sum() ** 2 / c[top[:k]].sum()) - bounds[k]
+                if margin > best_margin:
+                    best, best_margin = [(g, int(e)) for e in top[:k]], margin
     return best
 
 
@@ -349,7 +402,7 @@ def _extend_alike(chosen, groups, weight, expected, actual, n_candidates):
         gains.append(2 * (k - 1) * np.bincount(ids, b, size) - (k - 1) ** 2 * np.bincount(ids, c, size))
     chosen = list(chosen)
     free = owner < 0
-    while len(chosen) < _MAX_ELEMENTS and free.any():
+    while len(chosen) < MAX_ELEMENTS and free.any():
         best = None
         for g, (_, ids) in enumerate(groups):
             taken = np.bincount(ids, ~free, len(gains[g])) > 0  # only elements whose leaves are all free

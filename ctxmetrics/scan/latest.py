@@ -8,20 +8,26 @@ deviation is localized over the whole cube (`rootcause.localize_codes`). Element
 detector already flagged (on the element, a part of it or a rollup above it) are left to
 those anomalies. The rest counts only when its strongest element's change clears a
 Bonferroni bound over every candidate element of every window at `_FALSE_ALARM`, the
-chance per metric that noise alone reports anything; the others then come as `localize`
-chose them (its own test, given that something changed). What remains is one anomaly
+chance per metric that noise alone reports anything, or the set as one clears the bound
+over every set of its size; the others then come as `localize` chose them (its own test,
+given that something changed). What remains is one anomaly
 (`found_by: "cube"`) on the smallest rollup that holds it; `explain` fills its drivers like
 any anomaly's.
 """
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.models.segments import is_within
 from ctxmetrics.models.series import SeriesSet
+from ctxmetrics.scan.scan import segment_masks
+
+if TYPE_CHECKING:
+    from ctxmetrics.models.annotation import Annotation
 
 __all__ = ["latest_changes", "WINDOWS"]
 
@@ -30,12 +36,16 @@ _FALSE_ALARM = 0.01  # per metric and scan, over every element of every window
 _WEEKS = 8  # weeks of history behind each leaf's expected value, as drivers take them
 
 
-def latest_changes(series_set: SeriesSet, found: list[Anomaly]) -> list[Anomaly]:
+def latest_changes(
+    series_set: SeriesSet, found: list[Anomaly], annotations: Sequence["Annotation"] = (), tz: str = "UTC"
+) -> list[Anomaly]:
     """The anomaly (at most one) of the cube's last days that `found`, the detector's
     anomalies of this metric, does not already cover. Daily counts only, and only where
-    the leaves add up to the total (not a gauge, nor a partial cube)."""
+    the leaves add up to the total (not a gauge, nor a partial cube). Days an outage,
+    holiday or offsite of the timeline covers are unknown in the leaves it scopes, as the
+    detector takes them: a known outage is explained where it was flagged, not found again."""
     from ctxmetrics.explain.rootcause import (
-        candidate_count, encode_leaves, localize_codes, null_gain, window_expectation,
+        MAX_ELEMENTS, candidate_count, encode_leaves, localize_codes, null_gain, window_expectation,
     )
 
     if series_set.kind != "count" or series_set.denominators is not None or series_set.granularity != "daily":
@@ -50,25 +60,33 @@ def latest_changes(series_set: SeriesSet, found: list[Anomaly]) -> list[Anomaly]
     leaves = [series_set.segments[r] for r in leaf_rows]
     dims = list(leaves[0])
     codes, names = encode_leaves(leaves, dims)
-    bound = null_gain(candidate_count(codes) * len(WINDOWS), _FALSE_ALARM)
+    # per size of the set found: a Bonferroni bound over every set of that many elements
+    bounds = [null_gain(candidate_count(codes, size=k) * len(WINDOWS), _FALSE_ALARM) for k in range(1, MAX_ELEMENTS + 1)]
     lo = days - max(WINDOWS) - 7 * _WEEKS  # only the days the windows and their history read
     values = series_set.values[:, lo:][leaf_rows]
     if series_set.gaps is not None:
         values[:, series_set.gaps[lo:]] = np.nan  # days without data are unknown, not zeros
+    values[segment_masks(leaves, series_set.day(lo), days - lo, annotations, tz)] = np.nan
     best = None  # (evidence, first day of the window, elements not covered yet, expected, actual)
     for length in WINDOWS:
         first = days - length
         expected, actual, noise = window_expectation(values, first - lo, days - 1 - lo, _WEEKS)
         kept = []  # (element, evidence) of the root-cause set that nothing detected covers
+        together = np.zeros(len(leaves), dtype=bool)
         for segment, _ in localize_codes(codes, dims, names, expected, actual, noise).elements:
             if not _covered(segment, series_set.day(first), found):
                 members = np.array([is_within(leaf, segment) for leaf in leaves])
+                together |= members
                 kept.append((segment, _count_z(expected[members], actual[members], noise[members]) ** 2))
-        # The cube changed when its strongest such element clears the bound; the others are
-        # the root-cause set's as `localize` chose them (its own test, given a change).
+        # The cube changed when its strongest such element clears the bound, or the set
+        # as one (its elements' counts summed) clears the bound for sets of its size:
+        # cells that each moved too little to stand out alone, together by one factor.
+        # The others are the root-cause set's as `localize` chose them, given a change.
         evidence = sum(gain for _, gain in kept)
-        if kept and max(gain for _, gain in kept) > bound and (best is None or evidence > best[0]):
-            best = (evidence, first, [segment for segment, _ in kept], expected, actual)
+        joint = _count_z(expected[together], actual[together], noise[together]) ** 2 if kept else 0.0
+        if kept and (max(gain for _, gain in kept) > bounds[0] or joint > bounds[len(kept) - 1]):
+            if best is None or evidence > best[0]:
+                best = (evidence, first, [segment for segment, _ in kept], expected, actual)
     if best is None:
         return []
     return [_anomaly(series_set, leaves, *best)]

@@ -132,7 +132,7 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     # The cube check is redone on every scan: a new day or a new detection changes it.
     found = [a for a in outcome.found if a.found_by != "cube"]
     for name, series_set in outcome.sets.items():
-        found += latest_changes(series_set, [a for a in found if a.metric == name])
+        found += latest_changes(series_set, [a for a in found if a.metric == name], annotations, config.timezone)
     kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + found
     explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts)
     gaps = outcome.gaps
