@@ -175,8 +175,8 @@ def window_expectation(
     actual = np.where(keep, now, 0.0).sum(axis=1)
     residual = np.abs(hist - medians[:, weekday])
     spread = 1.4826 * _row_medians(residual)
-    with np.errstate(all="ignore"):
-        level = np.nanmean(np.abs(per_day), axis=1)
+    seen = ~np.isnan(per_day)
+    level = np.where(seen, np.abs(per_day), 0.0).sum(axis=1) / np.maximum(seen.sum(axis=1), 1)  # 0 where no day is known
     spread = np.fmax(np.nan_to_num(spread), np.sqrt(np.maximum(np.nan_to_num(level), 1.0)))
     n = np.maximum(keep.sum(axis=1), 1)
     per_week = max(len(history) // 7, 1)
