@@ -10,7 +10,7 @@ import numpy as np
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.calendar import _close_days
-from ctxmetrics.detect.episodes import _bars, _xlogx_over
+from ctxmetrics.detect.episodes import _bars, _episode_widths, _xlogx_over
 from ctxmetrics.detect.noise import _BLOCKS
 from ctxmetrics.detect.prepare import KINDS, _DEAD_WEEKDAY, nb_transform
 from ctxmetrics.detect.robust import MAD_TO_SD
@@ -72,8 +72,9 @@ def _stabilised_rows(matrix: np.ndarray, settings, kind, denominators, weekday):
     """Deseasonalised, variance-stabilised rows.
 
     Returns:
-        The stabilised rows, which rows are large enough to judge, and (counts) the
-        `_Counts` of the count likelihood; None for ratios and gauges.
+        The stabilised rows, which rows are large enough to judge, (counts) the
+        `_Counts` of the count likelihood (None for ratios and gauges), and the unknown
+        days (filled, but left out of the noise scale; None when there are none).
     """
     if kind == "count":
         x = matrix.astype(np.float32, copy=False)
@@ -88,9 +89,9 @@ def _stabilised_rows(matrix: np.ndarray, settings, kind, denominators, weekday):
         factor = np.maximum(raw_factor, _DEAD_WEEKDAY)
         # gaps are unknown and dead weekdays (no weekend trade) carry no signal, as in the
         # detector, which leaves both out: they take the day's expected count, no deviation
-        blank = gaps | (raw_factor < _DEAD_WEEKDAY)
-        if blank.any():
-            x = np.where(blank, local * factor, x)
+        unknown = gaps | (raw_factor < _DEAD_WEEKDAY)
+        if unknown.any():
+            x = np.where(unknown, local * factor, x)
         u = x / factor
         shape = _row_nb_shape(u, factor)
         counts = _Counts(x, factor, shape, _row_nanmean(u))
@@ -111,17 +112,20 @@ def _stabilised_rows(matrix: np.ndarray, settings, kind, denominators, weekday):
         trials = np.where(two_counts, num + den, den)
         rate = np.clip(np.divide(num, trials, out=np.zeros_like(den), where=valid & (trials > 0)), 0, 1)
         y = np.where(valid, np.arcsin(np.sqrt(rate)), np.nan)
+        unknown = ~valid
     else:
         big = np.ones(matrix.shape[0], bool)
         y = matrix.astype(np.float32, copy=True)
+        unknown = ~np.isfinite(y)
     if kind != "count":
         counts = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-unknown rows stay flat
-        fill = np.nan_to_num(np.nanmedian(y, axis=1))
-    y = np.where(np.isfinite(y), y, fill[:, None])
+    if not np.isfinite(y).all():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-unknown rows stay flat
+            fill = np.nan_to_num(np.nanmedian(y, axis=1))
+        y = np.where(np.isfinite(y), y, fill[:, None])
     profile = _row_weekday_medians(y - _row_centered_mean(y), weekday)
-    return y - (profile - profile.mean(axis=1, keepdims=True))[:, weekday], big, counts
+    return y - (profile - profile.mean(axis=1, keepdims=True))[:, weekday], big, counts, (unknown if unknown.any() else None)
 
 
 def _row_weekday_factors(x: np.ndarray, local: np.ndarray, weekday: np.ndarray) -> np.ndarray:
@@ -202,11 +206,14 @@ def _row_cumsum(y: np.ndarray) -> np.ndarray:
     return np.concatenate((np.zeros((y.shape[0], 1), y.dtype), np.cumsum(y, axis=1)), axis=1)
 
 
-def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The rows' robust daily sd (at least `floor`), their tail sd (for windows of up to
     `spike_max_days`) and each day's size against its local level in tail sds (as the
     detector's `noise.z`): from every other day's residual against the mean of the
-    `half` days each side, its scaled MAD and its tails. `cs`: `_row_cumsum(y)`."""
+    `half` days each side, its scaled MAD and its tails. `cs`: `_row_cumsum(y)`; days
+    `unknown` (filled: no residual of their own) are left out, as the detector leaves
+    them out of the series: a ratio with many days below `min_denominator` would
+    otherwise look far quieter than it is."""
     n = y.shape[1]
     lo = np.clip(np.arange(n) - half, 0, n)
     hi = np.clip(np.arange(n) + half + 1, 0, n)
@@ -216,11 +223,19 @@ def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float) -> tupl
     edges = np.r_[0:half, n - half : n]
     window[:, edges] = cs[:, hi[edges]] - cs[:, lo[edges]]
     resid = y - (window - y) / (hi - lo - 1)
-    scale, centre = _row_mad(resid[:, ::2], floor)
+    sample = resid[:, ::2] if unknown is None else np.where(unknown[:, ::2], np.nan, resid[:, ::2])
+    scale, centre = _row_mad(sample, floor)
+    partial = np.flatnonzero(np.isnan(sample).any(axis=1))
+    if partial.size:  # NaN-aware medians only for the rows that need them
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-unknown rows: the floor
+            centre[partial] = np.nan_to_num(np.nanmedian(sample[partial], axis=1))
+            spread = np.nanmedian(np.abs(sample[partial] - centre[partial, None]), axis=1)
+        scale[partial] = np.maximum(MAD_TO_SD * np.nan_to_num(spread), max(floor, 1e-9))
     # as the detector's tail scale (`noise._weekday_scales`): the 95th percentile of the
     # deviations within 5 sds must look normal too, so heavy tails do not make single
     # days look extreme; beyond 5 sds (the anomalies) sort last and are not counted
-    deviation = np.abs(resid[:, ::2] - centre[:, None])
+    deviation = np.abs(sample - centre[:, None])  # unknown: NaN, never in the body
     body = deviation <= 5 * scale[:, None]
     ranked = np.sort(np.where(body, deviation, np.inf), axis=1)
     at = (0.95 * (body.sum(axis=1) - 1)).astype(np.int64)
@@ -301,11 +316,18 @@ def _window_best(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nda
     return score.max(axis=1) / scale
 
 
+# two years of days: the detector takes a significant smooth trend out (`calendar`)
+_TREND_MIN_DAYS = 730
+
+
 def _step_stat(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray) -> np.ndarray:
     """Largest |difference of adjacent `width`-day means| per row in standard errors, as
-    the detector measures a boundary (`_measure`: long-run variance at these lengths)."""
+    the detector measures a boundary (`_measure`: long-run variance at these lengths);
+    over two years, against the rows' typical difference (their trend)."""
     n = cs.shape[1] - 1
     diff = (cs[:, 2 * width : n + 1] - 2 * cs[:, width : n - width + 1] + cs[:, : n - 2 * width + 1]) / width
+    if n >= _TREND_MIN_DAYS:  # the typical difference is the trend's, which the detector removes
+        diff -= _row_median(diff[:, ::7])[:, None]
     return np.abs(diff).max(axis=1) / (scale * np.sqrt(2 * long_run / width))
 
 
@@ -332,9 +354,9 @@ def _row_long_run(cs: np.ndarray, scale: np.ndarray) -> np.ndarray:
 # find_changes itself (benchmarks/prescreen_recall.py), chosen on the tune split; see
 # benchmarks/README.md for the recall and the clean rows passed at each choice.
 _SHORT_SHARE = 0.95  # share of the detector's bar an episode window shorter than min_segment_days needs
-_LONG_SHARE = 0.85  # the same for longer windows (the detector's bar: 1.1 min_score)
+_LONG_SHARE = 0.9  # the same for longer windows (the detector's bar: 1.1 min_score)
 _COUNT_SHARE = 0.9  # the same for windows judged by their count likelihood (the bar of their width)
-_STEP_SHARE = 1.05  # share of min_score a step between adjacent windows needs
+_STEP_SHARE = 0.95  # share of min_score a step between adjacent windows needs
 _SCREEN_WIDTHS = (1, 2, 3, 5, 8, 13, 21, 34, 55, 89)  # episode windows screened (~1.6x apart)
 # expected events in a window below which the detector judges it by its count likelihood
 # (`episodes._FEW_EVENTS`); the screen's expectation is the row's mean day times the
@@ -345,7 +367,7 @@ _FEW_EVENTS = 50
 def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, explain: bool = False):
     """The pre-screen of one block of rows (see `prescreen`): which rows to keep or, with
     `explain`, every check's best value per row and its bar ({label: (values, bar)})."""
-    y, big, counts = _stabilised_rows(matrix, settings, kind, denominators, weekday)
+    y, big, counts, unknown = _stabilised_rows(matrix, settings, kind, denominators, weekday)
     # centred and in single precision: half the memory traffic of the sums below, and
     # centring keeps a gauge's large level from eating the float32 digits of its sums
     y = (y - _row_median(y[:, ::7])[:, None]).astype(np.float32)
@@ -355,36 +377,41 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
         if counts is not None:  # events over expected: the close's own level is the expectation
             lift = np.divide(counts.x[:, close].mean(axis=1), counts.x[:, usual].mean(axis=1))
             counts.x[:, close] /= np.where(lift > 0, lift, 1.0)[:, None]
+    if unknown is not None:
+        y, counts, unknown = _known_first(y, counts, unknown)
     n = y.shape[1]
     padded = _padded_cumsum(y)
     cs = padded[:, _PAD : _PAD + n + 1]
     # counts: the stabilised scale has unit sampling variance, so a zero MAD of a
     # low-volume row (mostly zeros) must not make every single event look extreme
     floor = 0.8 if kind == "count" else 1e-9
-    body, tail, day_z = _daily_scale(y, cs, settings.min_segment_days, floor)
+    body, tail, day_z = _daily_scale(y, cs, settings.min_segment_days, floor, unknown)
     long_run = _row_long_run(cs, body)
     keep, found = np.zeros(len(y), bool), {}
     if counts is not None:
         events, exposure = _padded_cumsum(counts.x), _padded_cumsum(counts.factor)
-    for width in _SCREEN_WIDTHS:
-        if 3 * width > n:
-            continue
+    # the count likelihood is cheap where it is needed (few events): every width the
+    # detector scans; the stabilised statistic on a coarser grid of widths
+    count_widths = set(_episode_widths(n, settings)) if counts is not None else set()
+    for width in sorted({w for w in _SCREEN_WIDTHS if 3 * w <= n} | count_widths):
         one_sided = width < settings.min_segment_days
         scale = tail if width <= settings.spike_max_days else body
         expected = counts.rate * width if counts is not None else np.full(len(y), np.inf)
         # single days of counts: the detector caps their score by the exact tail, which
         # the count likelihood follows and the stabilised scale overstates
-        normal = np.flatnonzero(expected >= _FEW_EVENTS / 2) if counts is None or width > 1 else np.zeros(0, np.int64)
+        normal = np.flatnonzero(expected >= _FEW_EVENTS / 2) if width in _SCREEN_WIDTHS and (counts is None or width > 1) else []
         bar = (_SHORT_SHARE if one_sided else _LONG_SHARE) * _bars([width], settings)[0, 1]
-        if explain:
+        if explain and len(normal):
             best = np.zeros(len(y))
             best[normal] = _window_best(padded[normal], width, scale[normal], long_run[normal], one_sided, slice(0, n - width + 1))
             found[f"episode {width}d"] = (best, bar)
-        elif normal.size:
+        elif len(normal):
             keep[normal] |= _episode_keep(padded[normal] if normal.size < len(y) else padded, width, scale[normal], long_run[normal], one_sided, bar)
-        few = np.flatnonzero((expected < 2 * _FEW_EVENTS) | (width == 1)) if counts is not None else np.zeros(0, np.int64)
+        few = np.flatnonzero((expected < 2 * _FEW_EVENTS) | (width == 1)) if width in count_widths else np.zeros(0, np.int64)
+        bar = _COUNT_SHARE * _bars([width], settings)[0, 0]
+        if width == 1 and not explain:  # the cap below: no day of the other rows can reach the bar
+            few = few[day_z[few].max(axis=1) >= bar]
         if few.size:
-            bar = _COUNT_SHARE * _bars([width], settings)[0, 0]
             best = np.zeros(len(y))
             # the noise beyond the count model, as the detector's `_Scan.excess`: the
             # stabilised scale has unit variance under the model
@@ -404,6 +431,19 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     if explain:
         return found, big
     return keep & big
+
+
+def _known_first(y: np.ndarray, counts, unknown: np.ndarray):
+    """The rows with their unknown days moved to the end (filled, flat), the known days
+    in order before them: as the detector, which leaves unknown days out of the series,
+    a window spans that many known days (a ratio whose denominator is often below
+    `min_denominator` would otherwise have its episodes diluted by filled days)."""
+    order = np.argsort(unknown, axis=1, kind="stable")
+    y = np.take_along_axis(y, order, axis=1)
+    if counts is not None:
+        counts = _Counts(np.take_along_axis(counts.x, order, axis=1), np.take_along_axis(counts.factor, order, axis=1),
+                         counts.shape, counts.rate)
+    return y, counts, np.take_along_axis(unknown, order, axis=1)
 
 
 def _count_best(events: np.ndarray, exposure: np.ndarray, width: int, shape: np.ndarray, one_sided: bool, floor, cap=None) -> np.ndarray:
