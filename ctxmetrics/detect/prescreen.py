@@ -239,7 +239,8 @@ def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown
     body = deviation <= 5 * scale[:, None]
     ranked = np.sort(np.where(body, deviation, np.inf), axis=1)
     at = (0.95 * (body.sum(axis=1) - 1)).astype(np.int64)
-    tail = np.maximum(scale, ranked[np.arange(len(y)), np.maximum(at, 0)] / 1.96)
+    # the detector judges tails on 100 days or more only
+    tail = np.maximum(scale, ranked[np.arange(len(y)), np.maximum(at, 0)] / 1.96) if n >= 100 else scale
     # a residual against the mean of 2*half neighbours has (1 + 1/(2*half)) the daily variance
     inflation = np.sqrt(1 + 1 / (2 * half))
     return scale / inflation, tail / inflation, np.abs(resid) / tail[:, None]
@@ -333,10 +334,7 @@ def _step_stat(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarr
 
 def _row_long_run(cs: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """Per row, the long-run variance over the daily one (>= 1), from differences of
-    adjacent 7-, 14- and 28-day block means. The detector takes the median over block
-    lengths (`_long_run_var`); the screen the smallest, which leaves room for the
-    detector's inverse-variance weights (a quiet weekend day counts for less), which
-    the screen's plain means do not have."""
+    adjacent 7-, 14- and 28-day block means (median over lengths), as `_long_run_var`."""
     n = cs.shape[1] - 1
     estimates = []
     for block in _BLOCKS:
@@ -375,8 +373,9 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
         usual = np.flatnonzero(~close)[::3]  # a third of the other days: plenty for a median
         y[:, close] -= (_row_median(y[:, close]) - _row_median(y[:, usual]))[:, None]
         if counts is not None:  # events over expected: the close's own level is the expectation
-            lift = np.divide(counts.x[:, close].mean(axis=1), counts.x[:, usual].mean(axis=1))
-            counts.x[:, close] /= np.where(lift > 0, lift, 1.0)[:, None]
+            with np.errstate(invalid="ignore", divide="ignore"):  # rows without events
+                lift = counts.x[:, close].mean(axis=1) / counts.x[:, usual].mean(axis=1)
+            counts.x[:, close] /= np.where(np.isfinite(lift) & (lift > 0), lift, 1.0)[:, None]
     if unknown is not None:
         y, counts, unknown = _known_first(y, counts, unknown)
     n = y.shape[1]
@@ -513,13 +512,18 @@ def prescreen(
 ) -> np.ndarray:
     """Vectorised filter: which series are worth running `find_changes` on.
 
-    Per row: weekday profile and month/quarter-end closes removed and variance
-    stabilised as in `find_changes`, then episode statistics (1- to 89-day windows
-    against the flanks before and after them, which must both move the same way, as the
-    detector's episode scan judges a window) and step statistics (adjacent 7-, 28- and
-    56-day means, as the detector measures a boundary), in standard errors from the
-    row's robust daily sd and long-run variance. A row is kept when one of them reaches
-    `min_score`. Rows are processed in chunks so 100k x 730 fits in a few hundred MB.
+    Per row: variance stabilised, weekday profile and month/quarter-end closes removed,
+    unknown days (gaps, dead weekdays, ratio days below `min_denominator`) left out as
+    in `find_changes`, then the detector's own statistics judged against its own bars
+    (`episodes._bars`) with a margin: episode windows (1 to 89 days) against the flanks
+    before and after them, which must both move the same way, in standard errors from
+    the row's robust daily sd (its tail sd for windows of up to `spike_max_days`) and
+    long-run variance; windows of few expected events (counts) by the two-sample count
+    likelihood at every width the detector scans; steps between adjacent 7-, 28- and
+    56-day means, as the detector measures a boundary. Ratios whose numerator exceeds
+    the denominator on some day are two counts (their share). A row is kept when one
+    check reaches its bar (`explain_prescreen` lists them). Rows are processed in
+    chunks so 100k x 730 fits in a few hundred MB.
 
     Args:
         matrix: Shape (n_series, n_days); values as for `find_changes` (NaN: unknown day).
