@@ -234,13 +234,15 @@ def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown
         scale[partial] = np.maximum(MAD_TO_SD * np.nan_to_num(spread), max(floor, 1e-9))
     # as the detector's tail scale (`noise._weekday_scales`): the 95th percentile of the
     # deviations within 5 sds must look normal too, so heavy tails do not make single
-    # days look extreme; beyond 5 sds (the anomalies) sort last and are not counted
-    deviation = np.abs(sample - centre[:, None])  # unknown: NaN, never in the body
-    body = deviation <= 5 * scale[:, None]
-    ranked = np.sort(np.where(body, deviation, np.inf), axis=1)
-    at = (0.95 * (body.sum(axis=1) - 1)).astype(np.int64)
-    # the detector judges tails on 100 days or more only
-    tail = np.maximum(scale, ranked[np.arange(len(y)), np.maximum(at, 0)] / 1.96) if n >= 100 else scale
+    # days look extreme; beyond 5 sds (the anomalies) sort last and are not counted. The
+    # detector judges tails on 100 days or more only.
+    tail = scale
+    if n >= 100:
+        deviation = np.abs(sample - centre[:, None])  # unknown: NaN, never in the body
+        body = deviation <= 5 * scale[:, None]
+        ranked = np.sort(np.where(body, deviation, np.inf), axis=1)
+        at = (0.95 * (body.sum(axis=1) - 1)).astype(np.int64)
+        tail = np.maximum(scale, ranked[np.arange(len(y)), np.maximum(at, 0)] / 1.96)
     # a residual against the mean of 2*half neighbours has (1 + 1/(2*half)) the daily variance
     inflation = np.sqrt(1 + 1 / (2 * half))
     return scale / inflation, tail / inflation, np.abs(resid) / tail[:, None]
