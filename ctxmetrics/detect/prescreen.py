@@ -4,11 +4,13 @@ from __future__ import annotations
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.calendar import _close_days
+from ctxmetrics.detect.episodes import _bars, _episode_widths, _xlogx_over
 from ctxmetrics.detect.noise import _BLOCKS
 from ctxmetrics.detect.prepare import KINDS, _DEAD_WEEKDAY, nb_transform
 from ctxmetrics.detect.robust import MAD_TO_SD
@@ -70,47 +72,111 @@ def _stabilised_rows(matrix: np.ndarray, settings, kind, denominators, weekday):
     """Deseasonalised, variance-stabilised rows.
 
     Returns:
-        The stabilised rows and which rows are large enough to judge.
+        The stabilised rows, which rows are large enough to judge, (counts) the
+        `_Counts` of the count likelihood (None for ratios and gauges), and the unknown
+        days (filled, but left out of the noise scale; None when there are none).
     """
     if kind == "count":
         x = matrix.astype(np.float32, copy=False)
-        if np.isnan(x).any():  # data gaps: unknown days take the row's typical day
+        gaps = np.isnan(x)
+        if gaps.any():  # data gaps: a first fill (the row's typical day) for the weekday profile
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                x = np.where(np.isnan(x), np.nan_to_num(np.nanmedian(x, axis=1))[:, None], x)
+                x = np.where(gaps, np.nan_to_num(np.nanmedian(x, axis=1))[:, None], x)
         big = ~too_small(x, settings, kind)
         local = _row_centered_mean(x)
-        ratio = np.divide(x, local, out=np.ones_like(x), where=local > 0)
-        profile = _row_weekday_medians(ratio, weekday)
-        profile /= np.maximum(profile.mean(axis=1, keepdims=True), 1e-12)
-        factor = np.maximum(profile[:, weekday], _DEAD_WEEKDAY)
+        raw_factor = _row_weekday_factors(x, local, weekday)[:, weekday]
+        factor = np.maximum(raw_factor, _DEAD_WEEKDAY)
+        # gaps are unknown and dead weekdays (no weekend trade) carry no signal, as in the
+        # detector, which leaves both out: they take the day's expected count, no deviation
+        unknown = gaps | (raw_factor < _DEAD_WEEKDAY)
+        if unknown.any():
+            x = np.where(unknown, local * factor, x)
         u = x / factor
         shape = _row_nb_shape(u, factor)
-        return nb_transform(u, shape[:, None]), big
-    if kind == "ratio":
-        den = np.nan_to_num(np.asarray(denominators, dtype=np.float32))
+        counts = _Counts(x, factor, shape, _row_nanmean(u))
+        # the counts themselves stabilised, the weekday pattern then taken out on that
+        # scale: every day has unit variance, so a quiet weekend day weighs as little as
+        # its few events say (as the detector's inverse-variance weights), instead of its
+        # count divided by a small factor weighing as much as a busy day
+        y = nb_transform(x, shape[:, None])
+    elif kind == "ratio":
+        raw_den = np.asarray(denominators, dtype=np.float32)
+        den = np.nan_to_num(raw_den)
         big = np.median(den, axis=1) >= settings.min_denominator
+        num = np.nan_to_num(matrix).astype(np.float32)
         valid = np.isfinite(matrix) & (den >= settings.min_denominator)
-        rate = np.clip(np.divide(np.nan_to_num(matrix), den, out=np.zeros_like(den), where=valid), 0, 1)
+        # as the detector: a numerator above its denominator on any day (both known) makes
+        # the two counts of their own, judged by the share num / (num + den)
+        two_counts = np.any(np.isfinite(matrix) & np.isfinite(raw_den) & (num > den), axis=1)[:, None]
+        trials = np.where(two_counts, num + den, den)
+        rate = np.clip(np.divide(num, trials, out=np.zeros_like(den), where=valid & (trials > 0)), 0, 1)
         y = np.where(valid, np.arcsin(np.sqrt(rate)), np.nan)
+        unknown = ~valid
     else:
         big = np.ones(matrix.shape[0], bool)
         y = matrix.astype(np.float32, copy=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-unknown rows stay flat
-        fill = np.nan_to_num(np.nanmedian(y, axis=1))
-    y = np.where(np.isfinite(y), y, fill[:, None])
+        unknown = ~np.isfinite(y)
+    if kind != "count":
+        counts = None
+    if not np.isfinite(y).all():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-unknown rows stay flat
+            fill = np.nan_to_num(np.nanmedian(y, axis=1))
+        y = np.where(np.isfinite(y), y, fill[:, None])
     profile = _row_weekday_medians(y - _row_centered_mean(y), weekday)
-    return y - (profile - profile.mean(axis=1, keepdims=True))[:, weekday], big
+    return y - (profile - profile.mean(axis=1, keepdims=True))[:, weekday], big, counts, (unknown if unknown.any() else None)
+
+
+def _row_weekday_factors(x: np.ndarray, local: np.ndarray, weekday: np.ndarray) -> np.ndarray:
+    """Per-row weekday factors (mean 1), as `_multiplicative_profile`: the median ratio of
+    each weekday to its week's mean; rows where a weekday with events has a median of 0
+    (below ~0.7 a day) take events over expected events per weekday instead, without the
+    days beyond 3.5 Poisson sds of what the rest of their week leads to expect."""
+    ratio = np.divide(x, local, out=np.ones_like(x), where=local > 0)
+    profile = _row_weekday_medians(ratio, weekday)
+    events = np.stack([x[:, weekday == d].sum(axis=1) for d in range(7)], axis=1)
+    sparse = np.flatnonzero(np.any((profile <= 0) & (events > 0), axis=1))
+    if sparse.size:
+        xs, ls = x[sparse], local[sparse]
+        first = _row_ratio_of_sums(xs, ls, weekday, ls > 0)
+        others = np.maximum(7 * ls - xs, 0.0) / 6
+        inlier = (ls > 0) & (np.abs(2.0 * (np.sqrt(xs) - np.sqrt(first[:, weekday] * others))) <= 3.5)
+        profile[sparse] = _row_ratio_of_sums(xs, ls, weekday, inlier)
+    mean = profile.mean(axis=1, keepdims=True)
+    return np.divide(profile, mean, out=np.ones_like(profile), where=mean > 0)
+
+
+def _row_ratio_of_sums(x: np.ndarray, local: np.ndarray, weekday: np.ndarray, use: np.ndarray) -> np.ndarray:
+    """Per row and weekday, the `use` days' events over their expected events (1 where none)."""
+    out = np.ones((len(x), 7), x.dtype)
+    for day in range(7):
+        cols = weekday == day
+        events, exposure = (np.sum(np.where(use[:, cols], v[:, cols], 0), axis=1) for v in (x, local))
+        out[:, day] = np.divide(events, exposure, out=np.ones_like(events), where=exposure > 0)
+    return out
+
+
+@dataclass
+class _Counts:
+    """Count rows as the count likelihood needs them: events (gaps filled with their
+    expected count), weekday factors, the gamma shape and the mean deseasonalised day."""
+
+    x: np.ndarray
+    factor: np.ndarray
+    shape: np.ndarray
+    rate: np.ndarray
 
 
 def _row_nb_shape(u: np.ndarray, factor: np.ndarray) -> np.ndarray:
     """Per-row gamma shape of the overdispersion, as `_nb_shape` does for one series."""
     local = _row_centered_mean(u)
-    # every third day (still cycling through all weekdays) is plenty for one number per row
-    scale, _ = _row_mad((u - local)[:, ::3])
+    # in a year or more, every third day (still cycling through all weekdays) is plenty
+    # for one number per row; a shorter row needs all its days
+    step = 3 if u.shape[1] >= 365 else 1
+    scale, _ = _row_mad((u - local)[:, ::step])
     excess = scale**2 * 7 / 6 - np.mean(local / factor, axis=1)
-    mean = _row_median(u[:, ::3])
+    mean = _row_median(u[:, ::step])
     shape = np.divide(mean**2, excess, out=np.full(len(u), 1e6), where=excess > 0)
     return np.clip(shape, 1.0, 1e6)
 
@@ -121,7 +187,7 @@ def _row_mad(v: np.ndarray, floor: float = 1e-9) -> tuple[np.ndarray, np.ndarray
     return np.maximum(MAD_TO_SD * _row_median(np.abs(v - centre[:, None])), max(floor, 1e-9)), centre
 
 
-_PAD = 112  # widest flank of `_episode_stat`
+_PAD = 112  # widest flank of `_window_best` and `_count_best`
 
 
 def _padded_cumsum(y: np.ndarray) -> np.ndarray:
@@ -140,9 +206,14 @@ def _row_cumsum(y: np.ndarray) -> np.ndarray:
     return np.concatenate((np.zeros((y.shape[0], 1), y.dtype), np.cumsum(y, axis=1)), axis=1)
 
 
-def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float) -> np.ndarray:
-    """The rows' robust daily sd (at least `floor`): the scaled MAD of every other day's
-    residual against the mean of the `half` days each side. `cs`: `_row_cumsum(y)`."""
+def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows' robust daily sd (at least `floor`), their tail sd (for windows of up to
+    `spike_max_days`) and each day's size against its local level in tail sds (as the
+    detector's `noise.z`): from every other day's residual against the mean of the
+    `half` days each side, its scaled MAD and its tails. `cs`: `_row_cumsum(y)`; days
+    `unknown` (filled: no residual of their own) are left out, as the detector leaves
+    them out of the series: a ratio with many days below `min_denominator` would
+    otherwise look far quieter than it is."""
     n = y.shape[1]
     lo = np.clip(np.arange(n) - half, 0, n)
     hi = np.clip(np.arange(n) + half + 1, 0, n)
@@ -152,9 +223,29 @@ def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float) -> np.n
     edges = np.r_[0:half, n - half : n]
     window[:, edges] = cs[:, hi[edges]] - cs[:, lo[edges]]
     resid = y - (window - y) / (hi - lo - 1)
-    scale, _ = _row_mad(resid[:, ::2], floor)
+    sample = resid[:, ::2] if unknown is None else np.where(unknown[:, ::2], np.nan, resid[:, ::2])
+    scale, centre = _row_mad(sample, floor)
+    partial = np.flatnonzero(np.isnan(sample).any(axis=1))
+    if partial.size:  # NaN-aware medians only for the rows that need them
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-unknown rows: the floor
+            centre[partial] = np.nan_to_num(np.nanmedian(sample[partial], axis=1))
+            spread = np.nanmedian(np.abs(sample[partial] - centre[partial, None]), axis=1)
+        scale[partial] = np.maximum(MAD_TO_SD * np.nan_to_num(spread), max(floor, 1e-9))
+    # as the detector's tail scale (`noise._weekday_scales`): the 95th percentile of the
+    # deviations within 5 sds must look normal too, so heavy tails do not make single
+    # days look extreme; beyond 5 sds (the anomalies) sort last and are not counted. The
+    # detector judges tails on 100 days or more only.
+    tail = scale
+    if n >= 100:
+        deviation = np.abs(sample - centre[:, None])  # unknown: NaN, never in the body
+        body = deviation <= 5 * scale[:, None]
+        ranked = np.sort(np.where(body, deviation, np.inf), axis=1)
+        at = (0.95 * (body.sum(axis=1) - 1)).astype(np.int64)
+        tail = np.maximum(scale, ranked[np.arange(len(y)), np.maximum(at, 0)] / 1.96)
     # a residual against the mean of 2*half neighbours has (1 + 1/(2*half)) the daily variance
-    return scale / np.sqrt(1 + 1 / (2 * half))
+    inflation = np.sqrt(1 + 1 / (2 * half))
+    return scale / inflation, tail / inflation, np.abs(resid) / tail[:, None]
 
 
 def _episode_keep(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray, one_sided: bool, bar: float) -> np.ndarray:
@@ -228,11 +319,18 @@ def _window_best(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nda
     return score.max(axis=1) / scale
 
 
+# two years of days: the detector takes a significant smooth trend out (`calendar`)
+_TREND_MIN_DAYS = 730
+
+
 def _step_stat(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray) -> np.ndarray:
     """Largest |difference of adjacent `width`-day means| per row in standard errors, as
-    the detector measures a boundary (`_measure`: long-run variance at these lengths)."""
+    the detector measures a boundary (`_measure`: long-run variance at these lengths);
+    over two years, against the rows' typical difference (their trend)."""
     n = cs.shape[1] - 1
     diff = (cs[:, 2 * width : n + 1] - 2 * cs[:, width : n - width + 1] + cs[:, : n - 2 * width + 1]) / width
+    if n >= _TREND_MIN_DAYS:  # the typical difference is the trend's, which the detector removes
+        diff -= _row_median(diff[:, ::7])[:, None]
     return np.abs(diff).max(axis=1) / (scale * np.sqrt(2 * long_run / width))
 
 
@@ -248,49 +346,161 @@ def _row_long_run(cs: np.ndarray, scale: np.ndarray) -> np.ndarray:
             estimates.append(_row_mad(diffs)[0] ** 2 / 2 * block)
     if not estimates:
         return np.ones(len(scale), cs.dtype)
-    return np.maximum(np.min(np.array(estimates), axis=0) / scale**2, 1.0)
+    return np.maximum(np.median(np.array(estimates), axis=0) / scale**2, 1.0)
 
 
-# Measured against find_changes itself (benchmarks/prescreen_recall.py, 60 series per
-# daily profile: counts and ratios with season, trend, closes, heavy tails, gaps, low
-# volume), chosen on the tune split: share of the series the detector reports that the
-# screen keeps, tune / holdout, and share of clean synth.many_series rows kept, white /
-# ar1 noise. Episode and step shares 1.0 / 1.0: 0.985 / 0.987, 4.4% / 10.6%;
-# 1.0 / 1.2: 0.982 / 0.974, 2.9% / 7.9%; 1.05 / 1.1: 0.966 / 0.968, 2.2% / 4.8%.
-# Below 1.05 the detector's own false alarms on clean funnels pass the screen (6-10 in
-# 560 series; tests/test_detect_funnel.py allows 1%), so recall >= 0.99 waits for a
-# detector with fewer of them.
-_EPISODE_SHARE = 1.05  # share of min_score an episode window needs to keep its row
-_STEP_SHARE = 1.1  # share of min_score a step between adjacent windows needs
+# Margins under the detector's bars (screened windows are ~1.6x apart, not every width,
+# and the screen's noise scale is one per row, not per weekday). Measured against
+# find_changes itself (benchmarks/prescreen_recall.py), chosen on the tune split; see
+# benchmarks/README.md for the recall and the clean rows passed at each choice.
+_SHORT_SHARE = 0.95  # share of the detector's bar an episode window shorter than min_segment_days needs
+_LONG_SHARE = 0.9  # the same for longer windows (the detector's bar: 1.1 min_score)
+_COUNT_SHARE = 0.9  # the same for windows judged by their count likelihood (the bar of their width)
+_STEP_SHARE = 0.95  # share of min_score a step between adjacent windows needs
 _SCREEN_WIDTHS = (1, 2, 3, 5, 8, 13, 21, 34, 55, 89)  # episode windows screened (~1.6x apart)
+# expected events in a window below which the detector judges it by its count likelihood
+# (`episodes._FEW_EVENTS`); the screen's expectation is the row's mean day times the
+# width, so both statistics are judged within a factor of 2 of it
+_FEW_EVENTS = 50
 
 
-def _prescreen_chunk(matrix, settings, kind, denominators, weekday, closes) -> np.ndarray:
-    """The pre-screen of one block of rows (see `prescreen`)."""
-    y, big = _stabilised_rows(matrix, settings, kind, denominators, weekday)
+def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, explain: bool = False):
+    """The pre-screen of one block of rows (see `prescreen`): which rows to keep or, with
+    `explain`, every check's best value per row and its bar ({label: (values, bar)})."""
+    y, big, counts, unknown = _stabilised_rows(matrix, settings, kind, denominators, weekday)
     # centred and in single precision: half the memory traffic of the sums below, and
     # centring keeps a gauge's large level from eating the float32 digits of its sums
     y = (y - _row_median(y[:, ::7])[:, None]).astype(np.float32)
     for close in closes:  # the sales calendar is normal, as in the detector's calendar fit
         usual = np.flatnonzero(~close)[::3]  # a third of the other days: plenty for a median
         y[:, close] -= (_row_median(y[:, close]) - _row_median(y[:, usual]))[:, None]
+        if counts is not None:  # events over expected: the close's own level is the expectation
+            with np.errstate(invalid="ignore", divide="ignore"):  # rows without events
+                lift = counts.x[:, close].mean(axis=1) / counts.x[:, usual].mean(axis=1)
+            counts.x[:, close] /= np.where(np.isfinite(lift) & (lift > 0), lift, 1.0)[:, None]
+    if unknown is not None:
+        y, counts, unknown = _known_first(y, counts, unknown)
     n = y.shape[1]
     padded = _padded_cumsum(y)
     cs = padded[:, _PAD : _PAD + n + 1]
     # counts: the stabilised scale has unit sampling variance, so a zero MAD of a
     # low-volume row (mostly zeros) must not make every single event look extreme
     floor = 0.8 if kind == "count" else 1e-9
-    scale = _daily_scale(y, cs, settings.min_segment_days, floor)
-    keep = np.zeros(len(y), bool)
-    long_run = _row_long_run(cs, scale)
-    for width in _SCREEN_WIDTHS:
-        if 3 * width <= n:
-            one_sided = width < settings.min_segment_days
-            keep |= _episode_keep(padded, width, scale, long_run, one_sided, _EPISODE_SHARE * settings.min_score)
+    body, tail, day_z = _daily_scale(y, cs, settings.min_segment_days, floor, unknown)
+    long_run = _row_long_run(cs, body)
+    keep, found = np.zeros(len(y), bool), {}
+    if counts is not None:
+        events, exposure = _padded_cumsum(counts.x), _padded_cumsum(counts.factor)
+    # the count likelihood is cheap where it is needed (few events): every width the
+    # detector scans; the stabilised statistic on a coarser grid of widths
+    count_widths = set(_episode_widths(n, settings)) if counts is not None else set()
+    for width in sorted({w for w in _SCREEN_WIDTHS if 3 * w <= n} | count_widths):
+        one_sided = width < settings.min_segment_days
+        scale = tail if width <= settings.spike_max_days else body
+        expected = counts.rate * width if counts is not None else np.full(len(y), np.inf)
+        # single days of counts: the detector caps their score by the exact tail, which
+        # the count likelihood follows and the stabilised scale overstates
+        normal = np.flatnonzero(expected >= _FEW_EVENTS / 2) if width in _SCREEN_WIDTHS and (counts is None or width > 1) else []
+        bar = (_SHORT_SHARE if one_sided else _LONG_SHARE) * _bars([width], settings)[0, 1]
+        if explain and len(normal):
+            best = np.zeros(len(y))
+            best[normal] = _window_best(padded[normal], width, scale[normal], long_run[normal], one_sided, slice(0, n - width + 1))
+            found[f"episode {width}d"] = (best, bar)
+        elif len(normal):
+            keep[normal] |= _episode_keep(padded[normal] if normal.size < len(y) else padded, width, scale[normal], long_run[normal], one_sided, bar)
+        few = np.flatnonzero((expected < 2 * _FEW_EVENTS) | (width == 1)) if width in count_widths else np.zeros(0, np.int64)
+        bar = _COUNT_SHARE * _bars([width], settings)[0, 0]
+        if width == 1 and not explain:  # the cap below: no day of the other rows can reach the bar
+            few = few[day_z[few].max(axis=1) >= bar]
+        if few.size:
+            best = np.zeros(len(y))
+            # the noise beyond the count model, as the detector's `_Scan.excess`: the
+            # stabilised scale has unit variance under the model
+            beyond = np.maximum(scale[few], 1.0) ** 2 * (1.0 + (long_run[few] - 1.0) * min(width - 1, 6) / 6)
+            # single days: the detector's score is at most the day's size against its
+            # local level (`noise.z`), which a wandering level does not inflate
+            cap = day_z[few] * np.sqrt(beyond)[:, None] if width == 1 else None
+            best[few] = _count_best(events[few], exposure[few], width, counts.shape[few], one_sided, 0.0 if explain else bar * np.sqrt(beyond), cap) / np.sqrt(beyond)
+            if explain:
+                found[f"episode {width}d (count likelihood)"] = (best, bar)
+            keep |= best >= bar
     for width in (settings.min_segment_days, settings.level_window_days // 2, settings.level_window_days):
         if 2 * width < n:
-            keep |= _step_stat(cs, width, scale, long_run) >= _STEP_SHARE * settings.min_score
+            stat, bar = _step_stat(cs, width, body, long_run), _STEP_SHARE * settings.min_score
+            found[f"step {width}d"] = (stat, bar)
+            keep |= stat >= bar
+    if explain:
+        return found, big
     return keep & big
+
+
+def _known_first(y: np.ndarray, counts, unknown: np.ndarray):
+    """The rows with their unknown days moved to the end (filled, flat), the known days
+    in order before them: as the detector, which leaves unknown days out of the series,
+    a window spans that many known days (a ratio whose denominator is often below
+    `min_denominator` would otherwise have its episodes diluted by filled days)."""
+    order = np.argsort(unknown, axis=1, kind="stable")
+    y = np.take_along_axis(y, order, axis=1)
+    if counts is not None:
+        counts = _Counts(np.take_along_axis(counts.x, order, axis=1), np.take_along_axis(counts.factor, order, axis=1),
+                         counts.shape, counts.rate)
+    return y, counts, np.take_along_axis(unknown, order, axis=1)
+
+
+def _count_best(events: np.ndarray, exposure: np.ndarray, width: int, shape: np.ndarray, one_sided: bool, floor, cap=None) -> np.ndarray:
+    """Per row, the detector's count-likelihood score of its best `width`-day window
+    (`episodes._count_lr` within `_window_scores`) before the noise beyond the count
+    model and autocorrelation: the two-sample Poisson likelihood ratio of the window's
+    events over its weekday exposure against the flanks', shrunk by the overdispersion
+    of the contrast; pooled over both flanks while each alone shows half of it (else the
+    weaker flank's), one flank for short windows near an end. Single flanks are only
+    scored where the pooled statistic reaches `floor` (per row; as the detector does);
+    `cap` (rows x starts), if given, caps each window's score.
+
+    `events`, `exposure`: `_padded_cumsum` of the counts and of the weekday factors."""
+    n = events.shape[1] - 1 - 2 * _PAD
+    flank, starts = _flank(width), n - width + 1
+    t = np.arange(starts)
+
+    def span(c: np.ndarray, lo: int, hi: int) -> np.ndarray:  # sums over [t + lo, t + hi): slices
+        return c[:, _PAD + hi : _PAD + starts + hi] - c[:, _PAD + lo : _PAD + starts + lo]
+
+    o, f_w = span(events, 0, width), span(exposure, 0, width)
+    x_b, f_b, x_a, f_a = span(events, -flank, 0), span(exposure, -flank, 0), span(events, width, width + flank), span(exposure, width, width + flank)
+    n_b = (t - np.maximum(t - flank, 0)).astype(np.float32)
+    n_a = (np.minimum(t + width + flank, n) - t - width).astype(np.float32)
+    shape = shape[:, None]
+    pooled = _count_z(o, f_w, x_b + x_a, f_b + f_a, width, n_b + n_a, shape)
+    has_b, has_a = n_b >= 7, n_a >= 7
+    score = np.zeros(o.shape, np.float32)
+    if one_sided:  # near an end a short window has one flank: scored on it alone
+        for has, other, x_f, f_f, days in ((has_b, has_a, x_b, f_b, n_b), (has_a, has_b, x_a, f_a, n_a)):
+            cols = np.flatnonzero(has & ~other)
+            if cols.size:
+                score[:, cols] = np.abs(_count_z(o[:, cols], f_w[:, cols], x_f[:, cols], f_f[:, cols], width, days[cols], shape))
+    rows, cols = np.nonzero((np.abs(pooled) >= np.reshape(floor, (-1, 1))) & has_b & has_a)
+    if rows.size:
+        z_b = _count_z(o[rows, cols], f_w[rows, cols], x_b[rows, cols], f_b[rows, cols], width, n_b[cols], shape[rows, 0])
+        z_a = _count_z(o[rows, cols], f_w[rows, cols], x_a[rows, cols], f_a[rows, cols], width, n_a[cols], shape[rows, 0])
+        z_ba, weaker = np.abs(pooled[rows, cols]), np.minimum(np.abs(z_b), np.abs(z_a))
+        score[rows, cols] = np.where(np.sign(z_b) == np.sign(z_a), np.where(weaker >= 0.5 * z_ba, z_ba, weaker), 0.0)
+    if cap is not None:
+        score = np.minimum(score, cap[:, :starts])
+    return score.max(axis=1)
+
+
+def _count_z(o, f_w, x_f, f_f, width: int, days, shape) -> np.ndarray:
+    """Signed z of the two-sample Poisson likelihood ratio of `o` events over exposure
+    `f_w` (a `width`-day window) against `x_f` over `f_f` (`days` flank days), shrunk by
+    the negative-binomial overdispersion (gamma `shape`), as `episodes._count_lr`."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = (o + x_f) / (f_w + f_f)
+        e_w, e_f = rate * f_w, rate * f_f
+        ratio = 2.0 * (_xlogx_over(o, e_w) + _xlogx_over(x_f, e_f))
+        var_poisson = 1.0 / e_w + 1.0 / e_f
+        var_nb = (1.0 + e_w / (shape * width)) / e_w + (1.0 + e_f / (shape * days)) / e_f
+        z = np.sign(o / f_w - x_f / f_f) * np.sqrt(np.maximum(ratio, 0.0) * var_poisson / var_nb)
+    return np.where(np.isfinite(z) & (e_w > 0) & (x_f > 0), z, 0.0)
 
 
 def prescreen(
@@ -304,13 +514,18 @@ def prescreen(
 ) -> np.ndarray:
     """Vectorised filter: which series are worth running `find_changes` on.
 
-    Per row: weekday profile and month/quarter-end closes removed and variance
-    stabilised as in `find_changes`, then episode statistics (1- to 89-day windows
-    against the flanks before and after them, which must both move the same way, as the
-    detector's episode scan judges a window) and step statistics (adjacent 7-, 28- and
-    56-day means, as the detector measures a boundary), in standard errors from the
-    row's robust daily sd and long-run variance. A row is kept when one of them reaches
-    `min_score`. Rows are processed in chunks so 100k x 730 fits in a few hundred MB.
+    Per row: variance stabilised, weekday profile and month/quarter-end closes removed,
+    unknown days (gaps, dead weekdays, ratio days below `min_denominator`) left out as
+    in `find_changes`, then the detector's own statistics judged against its own bars
+    (`episodes._bars`) with a margin: episode windows (1 to 89 days) against the flanks
+    before and after them, which must both move the same way, in standard errors from
+    the row's robust daily sd (its tail sd for windows of up to `spike_max_days`) and
+    long-run variance; windows of few expected events (counts) by the two-sample count
+    likelihood at every width the detector scans; steps between adjacent 7-, 28- and
+    56-day means, as the detector measures a boundary. Ratios whose numerator exceeds
+    the denominator on some day are two counts (their share). A row is kept when one
+    check reaches its bar (`explain_prescreen` lists them). Rows are processed in
+    chunks so 100k x 730 fits in a few hundred MB.
 
     Args:
         matrix: Shape (n_series, n_days); values as for `find_changes` (NaN: unknown day).
@@ -333,19 +548,43 @@ def prescreen(
     keep = np.zeros(rows, bool)
     if n < 4 * settings.min_segment_days:
         return keep
-    closes = []
-    if start_date is not None:
-        days = np.datetime64(start_date, "D") + np.arange(n)
-        start_weekday = int((days[0].astype(np.int64) + 3) % 7)  # 1970-01-01 was a Thursday
-        closes = _close_days(days)
-    weekday = (start_weekday + np.arange(n)) % 7
+    weekday, closes = _calendar(n, start_weekday, start_date)
 
     def screen(lo: int) -> None:
         hi = min(lo + _PRESCREEN_CHUNK, rows)
         den = None if denominators is None else np.asarray(denominators[lo:hi])
-        keep[lo:hi] = _prescreen_chunk(matrix[lo:hi], settings, kind, den, weekday, closes)
+        keep[lo:hi] = _screen_statistics(matrix[lo:hi], settings, kind, den, weekday, closes)
 
     # numpy releases the GIL in its array loops, so threads use every core
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         list(pool.map(screen, range(0, rows, _PRESCREEN_CHUNK)))
     return keep
+
+
+def _calendar(n: int, start_weekday: int, start_date) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Weekday of each of `n` days and the masks of the sales calendar's closes (none
+    without a start date)."""
+    closes = []
+    if start_date is not None:
+        days = np.datetime64(start_date, "D") + np.arange(n)
+        start_weekday = int((days[0].astype(np.int64) + 3) % 7)  # 1970-01-01 was a Thursday
+        closes = _close_days(days)
+    return (start_weekday + np.arange(n)) % 7, closes
+
+
+def explain_prescreen(values, settings: DetectionSettings, *, kind: str = "count", denominators=None, start_weekday: int = 0, start_date=None) -> dict:
+    """Why `prescreen` keeps or drops one series: every check's best value and its bar.
+
+    Returns:
+        {"kept": bool, "too_small": bool, "checks": {label: (value, bar)}} (no checks for
+        a series shorter than 4 x `min_segment_days`, which the screen drops).
+    """
+    matrix = np.asarray(values, dtype=float)[None]
+    den = None if denominators is None else np.asarray(denominators, dtype=float)[None]
+    kept = bool(prescreen(matrix, settings, kind=kind, denominators=den, start_weekday=start_weekday, start_date=start_date)[0])
+    if matrix.shape[1] < 4 * settings.min_segment_days:
+        return {"kept": kept, "too_small": False, "checks": {}}
+    weekday, closes = _calendar(matrix.shape[1], start_weekday, start_date)
+    found, big = _screen_statistics(matrix, settings, kind, den, weekday, closes, explain=True)
+    checks = {label: (float(values[0]), float(bar)) for label, (values, bar) in found.items()}
+    return {"kept": kept, "too_small": not bool(big[0]), "checks": checks}

@@ -1,0 +1,96 @@
+"""The pre-screen judges series as the detector does: what it drops, the detector would
+not report (low volume by the count likelihood, ratios as two counts, gaps unknown)."""
+import numpy as np
+import pytest
+
+from ctxmetrics.config import DetectionSettings
+from ctxmetrics.detect import find_changes, prescreen
+from ctxmetrics.detect.prescreen import explain_prescreen
+
+SETTINGS = DetectionSettings()
+DAYS = 730
+START = np.datetime64("2024-01-01")  # a Monday
+BUSINESS = np.array([1.2, 1.25, 1.2, 1.2, 1.15, 0.5, 0.5])  # quiet weekends, mean 1
+
+
+def counts(rng, level: float, rows: int, effect: slice | None = None, lift: float = 1.0) -> np.ndarray:
+    """Gamma-Poisson counts (shape 30) with a business week and, optionally, one effect."""
+    rate = level * BUSINESS[np.arange(DAYS) % 7] * np.ones((rows, 1))
+    if effect is not None:
+        rate[:, effect] *= lift
+    return rng.poisson(rate * rng.gamma(30.0, 1 / 30.0, rate.shape)).astype(float)
+
+
+def reported(matrix, **kw) -> np.ndarray:
+    dates = START + np.arange(matrix.shape[1])
+    dens = kw.pop("denominators", None)
+    return np.array([bool(find_changes(row, dates=dates, denominators=None if dens is None else dens[i], **kw))
+                     for i, row in enumerate(matrix)])
+
+
+@pytest.mark.parametrize("level, effect, lift", [
+    (1.0, slice(400, 414), 0.0),  # a region at ~1 win a day closes nothing for two weeks
+    (3.0, slice(300, 342), 0.45),  # won -55% for six weeks at ~3 a day
+    (14.0, slice(500, 514), 1.7),  # leads +70% for a 14-day campaign
+])
+def test_low_volume_effects_the_detector_reports_are_kept(level, effect, lift):
+    matrix = counts(np.random.default_rng(1), level, 12, effect, lift)
+    found = reported(matrix)
+    assert found.sum() >= 4  # enough reported series to judge the screen on
+    kept = prescreen(matrix, SETTINGS, start_date=START)
+    assert kept[found].all()
+
+
+def test_clean_low_volume_rows_are_mostly_dropped():
+    matrix = counts(np.random.default_rng(2), 1.0, 200)
+    assert prescreen(matrix, SETTINGS, start_date=START).mean() <= 0.05
+
+
+def test_gaps_are_unknown_not_anomalies():
+    # quiet weekends with unknown days (NaN) on weekends and a 3-day export outage: filled
+    # with a typical weekday, they would look like weekend spikes
+    rng = np.random.default_rng(3)
+    matrix = counts(rng, 40.0, 200)
+    weekends = np.flatnonzero(np.arange(DAYS) % 7 >= 5)
+    for row in matrix:
+        row[rng.choice(weekends, 4, replace=False)] = np.nan
+        row[200:203] = np.nan
+    assert prescreen(matrix, SETTINGS, start_date=START).mean() <= 0.05
+
+
+def test_a_numerator_above_its_denominator_makes_the_ratio_two_counts():
+    # won today over opportunities today: won > opportunities on some days, so the rate
+    # is two counts of their own; read as a proportion its rate clips at 1 and spikes
+    rng = np.random.default_rng(4)
+    den = rng.poisson(32.0, (100, DAYS)).astype(float)  # often below min_denominator: unknown
+    num = rng.poisson(30.0, (100, DAYS)).astype(float)
+    assert (num > den).any(axis=1).all()
+    assert prescreen(num, SETTINGS, kind="ratio", denominators=den, start_date=START).mean() <= 0.05
+    lifted = num.copy()
+    lifted[:, 400:414] = rng.poisson(30.0 * 1.8, (100, 14))
+    found = reported(lifted[:10], kind="ratio", denominators=den[:10])
+    assert found.sum() >= 8
+    assert prescreen(lifted[:10], SETTINGS, kind="ratio", denominators=den[:10], start_date=START)[found].all()
+
+
+@pytest.mark.parametrize("kind", ["count", "ratio", "gauge"])
+def test_explanation_gives_the_screens_decision(kind):
+    # every row's checks (best value, bar) decide exactly as the screen does
+    rng = np.random.default_rng(5)
+    if kind == "count":
+        values = counts(rng, 2.0, 40, slice(300, 320), 0.3)
+        values[20:] = counts(rng, 300.0, 20, slice(500, 503), 1.4)
+        dens = None
+    elif kind == "ratio":
+        dens = rng.poisson(200.0, (40, DAYS)).astype(float)
+        lifted = (np.arange(40) % 2 == 0)[:, None] & (np.arange(DAYS) // 50 == 9)
+        values = rng.binomial(dens.astype(int), np.where(lifted, 0.23, 0.2)).astype(float)
+    else:
+        values = rng.normal(0, 1, (40, DAYS)).cumsum(axis=1) * 0.1 + rng.normal(0, 1, (40, DAYS))
+        dens = None
+    kept = prescreen(values, SETTINGS, kind=kind, denominators=dens, start_date=START)
+    assert 0 < kept.sum() < len(kept)  # both decisions are exercised
+    for i, row in enumerate(values):
+        why = explain_prescreen(row, SETTINGS, kind=kind, denominators=None if dens is None else dens[i], start_date=START)
+        passes = any(value >= bar for value, bar in why["checks"].values())
+        assert why["kept"] == kept[i] == (passes and not why["too_small"])
