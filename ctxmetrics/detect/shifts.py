@@ -139,8 +139,18 @@ def _place_by_likelihood(s: _Series, noise: _Noise, bounds: list[int], excluded:
             continue
         fit = _segment_fit(events[days] - events[lo], exposure[days] - exposure[lo], s) + _segment_fit(
             events[hi] - events[days], exposure[hi] - exposure[days], s)
-        out.append(int(days[np.argmax(fit)]))
+        # the median of the boundary's posterior (flat prior; the log-likelihood tempered
+        # by the long-run variance, as autocorrelated days carry less than independent ones)
+        loglik = fit / (noise.lrv / noise.day_var)
+        out.append(_median_day(days, np.exp(loglik - loglik.max())))
     return out
+
+
+def _median_day(days: np.ndarray, weight: np.ndarray) -> int:
+    """The day that splits `weight` (a posterior over `days`) in halves. On a flat stretch
+    of the likelihood (a quiet weekend, a few noisy days) the argmax is one noisy day's
+    pick; the median weighs every day as the data supports it."""
+    return int(days[np.searchsorted(np.cumsum(weight), 0.5 * weight.sum())])
 
 
 def _reverts(first: _Step, second: _Step, settings: DetectionSettings) -> bool:
