@@ -156,19 +156,18 @@ def _median_day(days: np.ndarray, weight: np.ndarray) -> int:
 
 def _reverts(first: _Step, second: _Step, w: _Windows, noise: _Noise, settings: DetectionSettings) -> bool:
     """True when `second` undoes `first` soon enough to be one temporary episode: it
-    returns to within 30% of the old level, or to a level that would not pass as a change
-    from the old one (the same score and size bars as any step), as a return that
-    overshoots by noise still does."""
+    returns to within 30% of the old level, or to a level within noise of it (below the
+    score any step must reach), as a return that overshoots by noise still does."""
     jump = first.y_after - first.y_before
     back = second.y_after - first.y_before
     if np.sign(second.y_after - second.y_before) != -np.sign(jump) or second.at - first.at > settings.max_temporary_days:
         return False
     if abs(back) <= 0.3 * abs(jump):
         return True
-    y1, l1, n1 = w.measure(first.lo, first.at)
-    y3, l3, n3 = w.measure(second.at, second.hi)
+    y1, _, n1 = w.measure(first.lo, first.at)
+    y3, _, n3 = w.measure(second.at, second.hi)
     score = abs(y3 - y1) / np.sqrt(noise.se2(n1) + noise.se2(n3))
-    return score < settings.min_score or _size_margin(_pct(l1, l3), w, settings) < 1.0
+    return score < settings.min_score
 
 
 def _bridge(y: np.ndarray, gone: np.ndarray, reach: int = 14) -> np.ndarray:
