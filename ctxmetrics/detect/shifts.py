@@ -124,10 +124,10 @@ def _prune(bounds: list[int], w: _Windows, noise: _Noise, n: int, settings: Dete
 
 
 def _place_by_likelihood(s: _Series, noise: _Noise, bounds: list[int], excluded: np.ndarray, settings: DetectionSettings) -> list[int]:
-    """Each boundary moved (at most `min_segment_days`) to the day where two levels fit the
-    days between its neighbours best by the series' own likelihood (Poisson for counts,
-    binomial for ratios), left to right: at low volume the least-squares split of the
-    stabilised values can sit days away from it."""
+    """Each boundary moved (at most `min_segment_days`) to the median day of its posterior
+    under the series' own likelihood of two levels over the days between its neighbours
+    (Poisson for counts, binomial for ratios), left to right: at low volume the
+    least-squares split of the stabilised values can sit days away from it."""
     events, exposure = _likelihood_sums(s, noise, ~excluded)
     reach, width, n = settings.min_segment_days, settings.level_window_days, len(s.y)
     out: list[int] = []
