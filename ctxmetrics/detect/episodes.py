@@ -439,11 +439,18 @@ def _refine_episode(s: _Series, noise: _Noise, settings: DetectionSettings, a: i
 def _likelihood_sums(s: _Series, noise: _Noise, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cumulative events and exposure of the `keep` days for `_segment_fit`: counts
     against their weekday factors, ratio numerators against denominators, gauges as
-    inverse-variance weighted values against their weights."""
-    if s.shape is not None:
-        return _cum(s.num * s.factor * keep), _cum(s.factor * keep)
-    if s.floor_var.any():
-        return _cum(s.num * keep), _cum(s.den * keep)
+    inverse-variance weighted values against their weights.
+
+    Counts and ratios are weighted by the share of each day's variance that the Poisson
+    or binomial model explains (its sampling variance over the day's robust variance,
+    both on the stabilised scale): the quasi-likelihood of an overdispersed count (for a
+    negative binomial, the score equation of its level), so that a busy day, whose noise
+    is mostly beyond the count model, does not pull a boundary as if it were exact."""
+    if s.shape is not None or s.floor_var.any():
+        weight = keep * np.minimum(1.0, s.floor_var / noise.scale**2)
+        if s.shape is not None:
+            return _cum(s.num * s.factor * weight), _cum(s.factor * weight)
+        return _cum(s.num * weight), _cum(s.den * weight)
     weight = keep / noise.scale**2
     return _cum(s.y * weight), _cum(weight)
 

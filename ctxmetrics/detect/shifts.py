@@ -51,6 +51,7 @@ class _Step:
     after: float
     pct: float
     score: float
+    hi: int = 0  # end (exclusive) of the window after the boundary
 
 
 def _measure(w: _Windows, noise: _Noise, lo: int, at: int, hi: int) -> _Step:
@@ -58,7 +59,7 @@ def _measure(w: _Windows, noise: _Noise, lo: int, at: int, hi: int) -> _Step:
     y1, l1, n1 = w.measure(lo, at)
     y2, l2, n2 = w.measure(at, hi)
     score = abs(y2 - y1) / np.sqrt(noise.se2(n1) + noise.se2(n2))
-    return _Step(lo, at, y1, y2, l1, l2, _pct(l1, l2), float(score))
+    return _Step(lo, at, y1, y2, l1, l2, _pct(l1, l2), float(score), hi)
 
 
 def _candidates(y: np.ndarray, noise: _Noise, settings: DetectionSettings, coarse: bool = False) -> list[int]:
@@ -123,10 +124,10 @@ def _prune(bounds: list[int], w: _Windows, noise: _Noise, n: int, settings: Dete
 
 
 def _place_by_likelihood(s: _Series, noise: _Noise, bounds: list[int], excluded: np.ndarray, settings: DetectionSettings) -> list[int]:
-    """Each boundary moved (at most `min_segment_days`) to the day where two levels fit the
-    days between its neighbours best by the series' own likelihood (Poisson for counts,
-    binomial for ratios), left to right: at low volume the least-squares split of the
-    stabilised values can sit days away from it."""
+    """Each boundary moved (at most `min_segment_days`) to the median day of its posterior
+    under the series' own likelihood of two levels over the days between its neighbours
+    (Poisson for counts, binomial for ratios), left to right: at low volume the
+    least-squares split of the stabilised values can sit days away from it."""
     events, exposure = _likelihood_sums(s, noise, ~excluded)
     reach, width, n = settings.min_segment_days, settings.level_window_days, len(s.y)
     out: list[int] = []
@@ -139,19 +140,34 @@ def _place_by_likelihood(s: _Series, noise: _Noise, bounds: list[int], excluded:
             continue
         fit = _segment_fit(events[days] - events[lo], exposure[days] - exposure[lo], s) + _segment_fit(
             events[hi] - events[days], exposure[hi] - exposure[days], s)
-        out.append(int(days[np.argmax(fit)]))
+        # the median of the boundary's posterior (flat prior; the log-likelihood tempered
+        # by the long-run variance, as autocorrelated days carry less than independent ones)
+        loglik = fit / (noise.lrv / noise.day_var)
+        out.append(_median_day(days, np.exp(loglik - loglik.max())))
     return out
 
 
-def _reverts(first: _Step, second: _Step, settings: DetectionSettings) -> bool:
-    """True when `second` undoes most of `first` soon enough to be one temporary episode."""
+def _median_day(days: np.ndarray, weight: np.ndarray) -> int:
+    """The day that splits `weight` (a posterior over `days`) in halves. On a flat stretch
+    of the likelihood (a quiet weekend, a few noisy days) the argmax is one noisy day's
+    pick; the median weighs every day as the data supports it."""
+    return int(days[np.searchsorted(np.cumsum(weight), 0.5 * weight.sum())])
+
+
+def _reverts(first: _Step, second: _Step, w: _Windows, noise: _Noise, settings: DetectionSettings) -> bool:
+    """True when `second` undoes `first` soon enough to be one temporary episode: it
+    returns to within 30% of the old level, or to a level within noise of it (below the
+    score any step must reach), as a return that overshoots by noise still does."""
     jump = first.y_after - first.y_before
     back = second.y_after - first.y_before
-    return (
-        np.sign(second.y_after - second.y_before) == -np.sign(jump)
-        and second.at - first.at <= settings.max_temporary_days
-        and abs(back) <= 0.3 * abs(jump)
-    )
+    if np.sign(second.y_after - second.y_before) != -np.sign(jump) or second.at - first.at > settings.max_temporary_days:
+        return False
+    if abs(back) <= 0.3 * abs(jump):
+        return True
+    y1, _, n1 = w.measure(first.lo, first.at)
+    y3, _, n3 = w.measure(second.at, second.hi)
+    score = abs(y3 - y1) / np.sqrt(noise.se2(n1) + noise.se2(n3))
+    return score < settings.min_score
 
 
 def _bridge(y: np.ndarray, gone: np.ndarray, reach: int = 14) -> np.ndarray:
@@ -184,7 +200,7 @@ def _shift_changes(s: _Series, noise: _Noise, outlying: np.ndarray, settings: De
     temporary = np.zeros(n, bool)
     while i < len(steps):
         st = steps[i]
-        if i + 1 < len(steps) and _reverts(st, steps[i + 1], settings):
+        if i + 1 < len(steps) and _reverts(st, steps[i + 1], windows, noise, settings):
             end = steps[i + 1].at
             episode = _measure(windows, noise, st.lo, st.at, end)
             changes.append(_change("spike", s, episode, int(s.index[end - 1])))
