@@ -6,6 +6,8 @@ a shift of one daily noise sd is itself uncertain by a few days).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -200,6 +202,28 @@ def test_fast_quantile_equals_numpy():
             v = np.abs(rng.standard_t(3, size=n))
             assert quantile(v, q) == np.quantile(v, q)
     assert quantile(np.array([0.0, 10.0]), 0.95) == 9.5
+
+
+def test_rolling_median_reflects_edges_like_numpy_pad():
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from ctxmetrics.detect.noise import _rolling_median
+
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 3, 15, 29, 30, 90, 730):
+        y = rng.poisson(5.0, n).astype(float)
+        half = min(14, n - 1)
+        reference = np.median(sliding_window_view(np.pad(y, half, mode="reflect"), 2 * half + 1), axis=1)
+        assert np.array_equal(_rolling_median(y, np.ones(n, bool), 14), reference)
+        ok = rng.random(n) > 0.2
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-unknown windows
+            masked = np.pad(np.where(ok, y, np.nan), half, mode="reflect")
+            expected = np.nanmedian(sliding_window_view(masked, 2 * half + 1), axis=1)
+        have = np.isfinite(expected)
+        if have.any():
+            expected = np.interp(np.arange(n), np.flatnonzero(have), expected[have])
+            assert np.array_equal(_rolling_median(y, ok, 14), expected)
 
 
 def test_prescreen_takes_quarter_end_closes_as_normal_when_dates_are_known():

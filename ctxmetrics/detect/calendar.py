@@ -161,7 +161,7 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
                 break
             rest = s.y - calendar @ coef
             if rest.tobytes() not in segmented:
-                segmented[rest.tobytes()] = _candidates(rest, noise, strong, coarse=True)
+                segmented[rest.tobytes()] = _candidates(rest, noise, strong)
             # a clear step once found stays fitted: refitted without it, the trend would
             # take it in and leave it too small to find again
             bounds |= set(segmented[rest.tobytes()])

@@ -188,16 +188,17 @@ def _count_z(sc: _Scan, z_normal: tuple, where: np.ndarray, floor: float) -> tup
     the test that each flank alone shows half of it. Only the few-event windows are
     computed (none at high volume).
     """
-    rows, cols = np.nonzero(where)
-    t, end, lo_b, hi_a = sc.t[0, cols], sc.end[rows, cols], sc.lo_b[rows, cols], sc.hi_a[rows, cols]
+    # on the whole (widths x starts) grid: gathering the `where` windows first costs more
+    t, end, lo_b, hi_a = sc.t, sc.end, sc.lo_b, sc.hi_a
     flank_x = sc.kx[t] - sc.kx[lo_b] + sc.kx[hi_a] - sc.kx[end]
     flank_f = sc.kfactor[t] - sc.kfactor[lo_b] + sc.kfactor[hi_a] - sc.kfactor[end]
     with np.errstate(invalid="ignore", divide="ignore"):
         expected = flank_x / flank_f * (sc.factor[end] - sc.factor[t])
-    few = expected < _FEW_EVENTS  # NaN (no flank): not a few-event window
+    few = where & (expected < _FEW_EVENTS)  # NaN (no flank): not a few-event window
     if not few.any():
         return z_normal
-    rows, cols, t, end, lo_b, hi_a = rows[few], cols[few], t[few], end[few], lo_b[few], hi_a[few]
+    rows, cols = np.nonzero(few)
+    t, end, lo_b, hi_a = sc.t[0, cols], sc.end[rows, cols], sc.lo_b[rows, cols], sc.hi_a[rows, cols]
     sc.counted[rows, cols] = True
     z_b, z_a, z_ba = (z.copy() for z in z_normal)
     z_ba[rows, cols] = pooled = _count_lr(sc, rows, t, end, ((lo_b, t), (end, hi_a)))

@@ -41,7 +41,9 @@ def _rolling_median(y: np.ndarray, ok: np.ndarray, half: int) -> np.ndarray:
     """Centered rolling median over 2*half+1 days of the `ok` entries (edges reflected)."""
     half = min(half, len(y) - 1)
     masked = np.where(ok, y, np.nan)
-    windows = sliding_window_view(np.pad(masked, half, mode="reflect"), 2 * half + 1)
+    # np.pad's reflect mode written out: np.pad alone took about half the time of the median
+    padded = np.concatenate((masked[1 : half + 1][::-1], masked, masked[len(y) - 1 - half : len(y) - 1][::-1]))
+    windows = sliding_window_view(padded, 2 * half + 1)
     if ok.all():  # odd windows without NaN: the median is the middle element
         return np.partition(windows, half, axis=1)[:, half]
     with warnings.catch_warnings():

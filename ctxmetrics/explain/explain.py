@@ -515,6 +515,7 @@ class _Cube:
         self.leaf_codes, self.leaf_names = encode_leaves([series_set.segments[r] for r in self.leaf_rows], self.dims)
         self._expectations: dict[tuple[int, int], tuple] = {}
         self._members: dict[tuple[int, int], Any] = {}  # (dim, value code) -> indexes of its leaves
+        self._codes = [{name: code for code, name in enumerate(names)} for names in self.leaf_names]  # per dim: value -> code
 
     def window(self, anomaly: Anomaly) -> tuple[int, int] | None:
         """(first, last) day index the anomaly's change is measured over; None without a
@@ -618,7 +619,7 @@ class _Cube:
         parts = []
         for dim, value in segment.items():
             j = self.dims.index(dim)
-            code = self.leaf_names[j].index(value) if value in self.leaf_names[j] else -1
+            code = self._codes[j].get(value, -1)  # a dict: a list's index scans 100k values per anomaly
             if (j, code) not in self._members:
                 self._members[(j, code)] = np.flatnonzero(self.leaf_codes[:, j] == code)
             parts.append((len(self._members[(j, code)]), j, code))
@@ -637,8 +638,10 @@ class _Cube:
 
             rows = self.leaf_rows
             if self.series_set.denominators is None and window[0] >= 7:
+                # only the days it reads (the weeks before and the window): not a copy of the cube
+                lo = max(window[0] - 7 * _ROOT_CAUSE_WEEKS, 0)
                 self._expectations[window] = window_expectation(
-                    self.series_set.values[rows], window[0], window[1], _ROOT_CAUSE_WEEKS
+                    self.series_set.values[rows, lo : window[1] + 1], window[0] - lo, window[1] - lo, _ROOT_CAUSE_WEEKS
                 )
             else:  # rates: numerators against the denominators times the baseline rate
                 excess, baseline = self.delta(list(rows), window)
