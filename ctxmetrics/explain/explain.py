@@ -519,13 +519,13 @@ class _Cube:
 
     def window(self, anomaly: Anomaly) -> tuple[int, int] | None:
         """(first, last) day index the anomaly's change is measured over; None without a
-        week of history before it."""
+        week of history before it or when it ends before it starts."""
         s = self.series_set.day_index(anomaly.start)
         last = self.series_set.days - 1
         e = last if anomaly.end is None else self.series_set.day_index(anomaly.end)
         if anomaly.end is None:
             e = min(e, s + _MEASURE_DAYS - 1)
-        if s < 7 or s > last:
+        if s < 7 or s > last or e < s:  # no week of history, or no day to measure
             return None
         return s, min(e, last)
 
