@@ -149,11 +149,3 @@ def test_a_known_outage_over_the_last_days_is_not_found_again():
     # an outage elsewhere does not hide it
     elsewhere = latest_changes(series, [], [outage({"region": "r4"})])
     assert [a.segment for a in elsewhere] == [{"region": "r2", "channel": "c3"}]
-
-
-def test_cells_each_below_the_bound_of_one_that_moved_together_are_found_as_a_set():
-    one, other, both = ({(1, 1): 0.75}, {(3, 4): 0.75}, {(1, 1): 0.75, (3, 4): 0.75})
-    assert latest_changes(cube(cells(30, one)), []) == []  # -25% for 3 days: neither stands out alone
-    assert latest_changes(cube(cells(30, other)), []) == []
-    found = latest_changes(cube(cells(30, both)), [])
-    assert [(a.segment, a.direction, a.found_by) for a in found] == [({}, "down", "cube")]
