@@ -22,15 +22,25 @@ def _row_weekday_medians(v: np.ndarray, weekday: np.ndarray) -> np.ndarray:
     """Per-row median of `v` for each weekday: shape (rows, 7)."""
     out = np.ones((v.shape[0], 7), v.dtype)
     for day in range(7):
-        cols = weekday == day
-        if cols.any():
+        cols = _weekday_columns(weekday, day)
+        if v[:, cols].shape[1]:
             out[:, day] = _row_median(v[:, cols])
     return out
 
 
-def _row_median(v: np.ndarray) -> np.ndarray:
-    """Per-row (upper) median with a single partition: twice as fast as np.median."""
+def _weekday_columns(weekday: np.ndarray, day: int) -> slice:
+    """The columns of one weekday as a slice (every 7th day from its first), not a mask:
+    selecting them is a view, not a gathered copy. `weekday`: as `_calendar` makes it."""
+    return slice((day - int(weekday[0])) % 7, None, 7)
+
+
+def _row_median(v: np.ndarray, overwrite: bool = False) -> np.ndarray:
+    """Per-row (upper) median with a single partition: twice as fast as np.median.
+    `overwrite`: partition `v` itself (a temporary) instead of a copy of it."""
     k = v.shape[1] // 2
+    if overwrite:
+        v.partition(k, axis=1)
+        return v[:, k].copy()
     return np.partition(v, k, axis=1)[:, k]
 
 
@@ -135,7 +145,7 @@ def _row_weekday_factors(x: np.ndarray, local: np.ndarray, weekday: np.ndarray) 
     days beyond 3.5 Poisson sds of what the rest of their week leads to expect."""
     ratio = np.divide(x, local, out=np.ones_like(x), where=local > 0)
     profile = _row_weekday_medians(ratio, weekday)
-    events = np.stack([x[:, weekday == d].sum(axis=1) for d in range(7)], axis=1)
+    events = np.stack([x[:, _weekday_columns(weekday, d)].sum(axis=1) for d in range(7)], axis=1)
     sparse = np.flatnonzero(np.any((profile <= 0) & (events > 0), axis=1))
     if sparse.size:
         xs, ls = x[sparse], local[sparse]
@@ -151,7 +161,7 @@ def _row_ratio_of_sums(x: np.ndarray, local: np.ndarray, weekday: np.ndarray, us
     """Per row and weekday, the `use` days' events over their expected events (1 where none)."""
     out = np.ones((len(x), 7), x.dtype)
     for day in range(7):
-        cols = weekday == day
+        cols = _weekday_columns(weekday, day)
         events, exposure = (np.sum(np.where(use[:, cols], v[:, cols], 0), axis=1) for v in (x, local))
         out[:, day] = np.divide(events, exposure, out=np.ones_like(events), where=exposure > 0)
     return out
@@ -184,7 +194,7 @@ def _row_nb_shape(u: np.ndarray, factor: np.ndarray) -> np.ndarray:
 def _row_mad(v: np.ndarray, floor: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
     """Per-row robust sd (scaled MAD, at least `floor`) and median."""
     centre = _row_median(v)
-    return np.maximum(MAD_TO_SD * _row_median(np.abs(v - centre[:, None])), max(floor, 1e-9)), centre
+    return np.maximum(MAD_TO_SD * _row_median(np.abs(v - centre[:, None]), overwrite=True), max(floor, 1e-9)), centre
 
 
 _PAD = 112  # widest flank of `_window_best` and `_count_best`
