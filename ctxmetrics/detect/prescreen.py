@@ -273,7 +273,7 @@ def _episode_keep(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nd
     keep = np.zeros(len(cs), bool)
     for edge in (slice(0, interior.start), slice(interior.stop, starts)):  # slices: no gathers
         if edge.stop > edge.start:
-            keep |= _window_best(cs, width, scale, long_run, one_sided, edge) >= bar
+            keep |= _window_best(cs, width, scale, long_run, one_sided, edge, bar) >= bar
     if interior.stop > interior.start:
         ramp = 1.0 + (long_run - 1.0) * min(width - 1, 6) / 6
         span = slice(_PAD + interior.start, _PAD + interior.stop)
@@ -293,7 +293,7 @@ def _flank(width: int) -> int:
     return max(42, min(2 * width, 112))
 
 
-def _window_best(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray, one_sided: bool, cols) -> np.ndarray:
+def _window_best(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray, one_sided: bool, cols, bar=None) -> np.ndarray:
     """Per row, an upper bound of the detector's best score of the `width`-day windows
     starting at `cols` (a slice or indices): the window's mean against the flanks before
     and after it (as many days as the detector takes, fewer at the ends), in standard
@@ -302,7 +302,8 @@ def _window_best(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nda
     (the detector: the pooled score when the weaker flank shows half of it, else the
     weaker's), so a step or a trend, which one flank follows, scores little. Windows
     narrower than `min_segment_days` (`one_sided`) near an end are judged on the one flank
-    they have."""
+    they have. With `bar`, two-sided windows of rows whose pooled score (which bounds the
+    score) stays below `bar` return that bound: the rest is only computed for the others."""
     n = cs.shape[1] - 1 - 2 * _PAD
     flank = _flank(width)
     ramp = 1.0 + (long_run - 1.0) * min(width - 1, 6) / 6
@@ -319,13 +320,23 @@ def _window_best(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nda
     n_a = (np.minimum(t + width + flank, n) - t - width).astype(cs.dtype)
     d_b = inside - (start - at(-flank)) / np.maximum(n_b, 1)
     d_a = inside - (at(width + flank) - at(width)) / np.maximum(n_a, 1)
-    z_b = np.abs(d_b) / np.sqrt((ramp / width)[:, None] + long_run[:, None] / np.maximum(n_b, 1))
-    z_a = np.abs(d_a) / np.sqrt((ramp / width)[:, None] + long_run[:, None] / np.maximum(n_a, 1))
     pooled = np.abs(d_b * n_b + d_a * n_a) / (n_b + n_a)
     z_ba = pooled / np.sqrt((ramp / width)[:, None] + long_run[:, None] / (n_b + n_a))
+    best = None
+    if bar is not None and not one_sided:
+        best = z_ba.max(axis=1) / scale
+        rows = np.flatnonzero(best >= bar)
+        if rows.size == 0:
+            return best
+        d_b, d_a, z_ba, ramp, long_run = d_b[rows], d_a[rows], z_ba[rows], ramp[rows], long_run[rows]
+    z_b = np.abs(d_b) / np.sqrt((ramp / width)[:, None] + long_run[:, None] / np.maximum(n_b, 1))
+    z_a = np.abs(d_a) / np.sqrt((ramp / width)[:, None] + long_run[:, None] / np.maximum(n_a, 1))
     score = np.where((d_b * d_a > 0) & (n_b >= 7) & (n_a >= 7), np.minimum(z_ba, 2 * np.minimum(z_b, z_a)), 0)
     if one_sided:
         score = np.where((n_b >= 7) & (n_a < 7), z_b, np.where((n_a >= 7) & (n_b < 7), z_a, score))
+    if best is not None:
+        best[rows] = score.max(axis=1) / scale[rows]
+        return best
     return score.max(axis=1) / scale
 
 
@@ -351,8 +362,9 @@ def _row_long_run(cs: np.ndarray, scale: np.ndarray) -> np.ndarray:
     estimates = []
     for block in _BLOCKS:
         if n >= 8 * block:
-            t = np.arange(0, n - 2 * block + 1, max(2, block // 4))  # the detector: every block // 4
-            diffs = (cs[:, t + 2 * block] - 2 * cs[:, t + block] + cs[:, t]) / block
+            step = max(2, block // 4)  # the detector: every block // 4
+            last = n - 2 * block + 1  # starts t in range(0, last, step), as strided slices (views)
+            diffs = (cs[:, 2 * block : last + 2 * block : step] - 2 * cs[:, block : last + block : step] + cs[:, :last:step]) / block
             estimates.append(_row_mad(diffs)[0] ** 2 / 2 * block)
     if not estimates:
         return np.ones(len(scale), cs.dtype)
@@ -398,7 +410,18 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     floor = 0.8 if kind == "count" else 1e-9
     body, tail, day_z = _daily_scale(y, cs, settings.min_segment_days, floor, unknown)
     long_run = _row_long_run(cs, body)
-    keep, found = np.zeros(len(y), bool), {}
+    keep, steps = np.zeros(len(y), bool), {}
+    for width in (settings.min_segment_days, settings.level_window_days // 2, settings.level_window_days):
+        if 2 * width < n:
+            stat, bar = _step_stat(cs, width, body, long_run), _STEP_SHARE * settings.min_score
+            steps[f"step {width}d"] = (stat, bar)
+            keep |= stat >= bar
+    todo = np.arange(len(y)) if explain else np.flatnonzero(big & ~keep)
+    if todo.size < len(y):  # the episode checks only for the rows not decided yet (same OR)
+        padded, body, tail, long_run, day_z = padded[todo], body[todo], tail[todo], long_run[todo], day_z[todo]
+        if counts is not None:
+            counts = _Counts(counts.x[todo], counts.factor[todo], counts.shape[todo], counts.rate[todo])
+    decided, keep, found = keep, np.zeros(len(todo), bool), {}
     if counts is not None:
         events, exposure = _padded_cumsum(counts.x), _padded_cumsum(counts.factor)
     # the count likelihood is cheap where it is needed (few events): every width the
@@ -407,23 +430,23 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     for width in sorted({w for w in _SCREEN_WIDTHS if 3 * w <= n} | count_widths):
         one_sided = width < settings.min_segment_days
         scale = tail if width <= settings.spike_max_days else body
-        expected = counts.rate * width if counts is not None else np.full(len(y), np.inf)
+        expected = counts.rate * width if counts is not None else np.full(len(todo), np.inf)
         # single days of counts: the detector caps their score by the exact tail, which
         # the count likelihood follows and the stabilised scale overstates
         normal = np.flatnonzero(expected >= _FEW_EVENTS / 2) if width in _SCREEN_WIDTHS and (counts is None or width > 1) else []
         bar = (_SHORT_SHARE if one_sided else _LONG_SHARE) * _bars([width], settings)[0, 1]
         if explain and len(normal):
-            best = np.zeros(len(y))
+            best = np.zeros(len(todo))
             best[normal] = _window_best(padded[normal], width, scale[normal], long_run[normal], one_sided, slice(0, n - width + 1))
             found[f"episode {width}d"] = (best, bar)
         elif len(normal):
-            keep[normal] |= _episode_keep(padded[normal] if normal.size < len(y) else padded, width, scale[normal], long_run[normal], one_sided, bar)
+            keep[normal] |= _episode_keep(padded[normal] if normal.size < len(todo) else padded, width, scale[normal], long_run[normal], one_sided, bar)
         few = np.flatnonzero((expected < 2 * _FEW_EVENTS) | (width == 1)) if width in count_widths else np.zeros(0, np.int64)
         bar = _COUNT_SHARE * _bars([width], settings)[0, 0]
         if width == 1 and not explain:  # the cap below: no day of the other rows can reach the bar
             few = few[day_z[few].max(axis=1) >= bar]
         if few.size:
-            best = np.zeros(len(y))
+            best = np.zeros(len(todo))
             # the noise beyond the count model, as the detector's `_Scan.excess`: the
             # stabilised scale has unit variance under the model
             beyond = np.maximum(scale[few], 1.0) ** 2 * (1.0 + (long_run[few] - 1.0) * min(width - 1, 6) / 6)
@@ -434,14 +457,10 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
             if explain:
                 found[f"episode {width}d (count likelihood)"] = (best, bar)
             keep |= best >= bar
-    for width in (settings.min_segment_days, settings.level_window_days // 2, settings.level_window_days):
-        if 2 * width < n:
-            stat, bar = _step_stat(cs, width, body, long_run), _STEP_SHARE * settings.min_score
-            found[f"step {width}d"] = (stat, bar)
-            keep |= stat >= bar
     if explain:
-        return found, big
-    return keep & big
+        return found | steps, big
+    decided[todo] |= keep
+    return decided & big
 
 
 def _known_first(y: np.ndarray, counts, unknown: np.ndarray):
