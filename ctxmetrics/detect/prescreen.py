@@ -49,10 +49,13 @@ def _row_centered_mean(v: np.ndarray, width: int = 7) -> np.ndarray:
     n = v.shape[1]
     cs = _row_cumsum(v)
     half = width // 2
-    start = np.clip(np.arange(n) - half, 0, max(n - width, 0))
-    # every full window's mean from slices, then one gather (edges repeat their nearest)
-    full = (cs[:, width:] - cs[:, : n + 1 - width]) / width
-    return full[:, start]
+    # every full window's mean from slices, written in place (edges repeat their nearest)
+    out = np.empty_like(v, dtype=cs.dtype)
+    np.subtract(cs[:, width:], cs[:, : n + 1 - width], out=out[:, half : half + n + 1 - width])
+    out[:, half : half + n + 1 - width] /= width
+    out[:, :half] = out[:, half : half + 1]
+    out[:, half + n + 1 - width :] = out[:, half + n - width : half + n + 1 - width]
+    return out
 
 
 def too_small(matrix, settings: DetectionSettings, kind: str = "count", denominators=None) -> np.ndarray:
@@ -184,7 +187,7 @@ def _row_nb_shape(u: np.ndarray, factor: np.ndarray) -> np.ndarray:
     # in a year or more, every third day (still cycling through all weekdays) is plenty
     # for one number per row; a shorter row needs all its days
     step = 3 if u.shape[1] >= 365 else 1
-    scale, _ = _row_mad((u - local)[:, ::step])
+    scale, _ = _row_mad(u[:, ::step] - local[:, ::step])
     excess = scale**2 * 7 / 6 - np.mean(local / factor, axis=1)
     mean = _row_median(u[:, ::step])
     shape = np.divide(mean**2, excess, out=np.full(len(u), 1e6), where=excess > 0)
@@ -288,9 +291,11 @@ def _episode_keep(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nd
         span = slice(_PAD + interior.start, _PAD + interior.stop)
         inside = cs[:, span.start + width : span.stop + width] - cs[:, span]
         around = cs[:, span.start + width + flank : span.stop + width + flank] - cs[:, span.start - flank : span.stop - flank]
-        pooled = inside * (1 / width + 1 / (2 * flank)) - around * (1 / (2 * flank))
+        inside *= 1 / width + 1 / (2 * flank)  # the pooled contrast, in place
+        around *= 1 / (2 * flank)
+        pooled = np.abs(np.subtract(inside, around, out=inside), out=inside)
         se = scale * np.sqrt(ramp / width + long_run / (2 * flank))
-        bound = np.maximum(pooled.max(axis=1), -pooled.min(axis=1)) / se
+        bound = pooled.max(axis=1) / se
         maybe = np.flatnonzero(~keep & (bound >= bar))
         if maybe.size:
             keep[maybe] = _window_best(cs[maybe], width, scale[maybe], long_run[maybe], one_sided, interior) >= bar
