@@ -98,11 +98,11 @@ def _stabilised_rows(matrix: np.ndarray, settings, kind, denominators, weekday):
                 x = np.where(gaps, np.nan_to_num(np.nanmedian(x, axis=1))[:, None], x)
         big = ~too_small(x, settings, kind)
         local = _row_centered_mean(x)
-        raw_factor = _row_weekday_factors(x, local, weekday)[:, weekday]
-        factor = np.maximum(raw_factor, _DEAD_WEEKDAY)
+        weekly = _row_weekday_factors(x, local, weekday)  # (rows, 7): spread over the days once
+        factor = np.maximum(weekly, _DEAD_WEEKDAY)[:, weekday]
         # gaps are unknown and dead weekdays (no weekend trade) carry no signal, as in the
         # detector, which leaves both out: they take the day's expected count, no deviation
-        unknown = gaps | (raw_factor < _DEAD_WEEKDAY)
+        unknown = gaps | (weekly < _DEAD_WEEKDAY)[:, weekday]
         if unknown.any():
             x = np.where(unknown, local * factor, x)
         u = x / factor
