@@ -22,13 +22,19 @@ closest (its value against its bar), and the pass-through rate: the share of cle
 730-day `synth.many_series` rows the screen keeps (the scan's detection cost is
 proportional to it).
 
+--cost ROWS instead times the screen itself (`prescreen`, its threaded batch path) on
+ROWS x 730 `synth.many_series` rows (5% with an effect, as benchmarks/scan.py's store):
+wall and CPU seconds of this process (all threads) per run, best of --repeat runs.
+
 Usage: python benchmarks/prescreen_recall.py [--split holdout|tune] [--per-profile 60]
                                              [--realdata DIR] [--show 12]
+       python benchmarks/prescreen_recall.py --cost 100000 [--noise white|ar1] [--repeat 3]
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -144,13 +150,31 @@ def closest_check(why: dict) -> str:
     return f"{label} {value:.2f} < {bar:.2f}"
 
 
+def screen_cost(rows: int, noise: str, repeat: int) -> None:
+    """Print the screen's wall and CPU seconds on `rows` x 730 generated rows."""
+    matrix, _ = many_series(rows, shift_fraction=0.05, noise=noise, seed=4)
+    start, settings = np.datetime64("2024-01-01"), DetectionSettings()
+    for run in range(repeat):
+        wall, cpu = time.perf_counter(), time.process_time()
+        kept = prescreen(matrix, settings, start_date=start)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print(f"pre-screen, {rows:,} x 730 {noise} rows, run {run + 1}: {wall:.2f} s wall, {cpu:.2f} s CPU "
+              f"({cpu / rows * 1e6:.0f} us CPU per row), {kept.sum():,} kept")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-profile", type=int, default=60)
     parser.add_argument("--split", choices=profiles.SPLITS, default="holdout")
     parser.add_argument("--realdata", type=Path, default=DEFAULT_FOLDER)
     parser.add_argument("--show", type=int, default=12, help="dropped findings listed")
+    parser.add_argument("--cost", type=int, metavar="ROWS", help="time the screen on ROWS generated rows instead")
+    parser.add_argument("--noise", choices=("white", "ar1"), default="white", help="with --cost")
+    parser.add_argument("--repeat", type=int, default=3, help="with --cost")
     args = parser.parse_args()
+    if args.cost:
+        screen_cost(args.cost, args.noise, args.repeat)
+        return
     settings = DetectionSettings()
     dropped, total = [], [0, 0]
     for set_name, cases in sets(args.split, args.per_profile, args.realdata).items():

@@ -94,3 +94,33 @@ def test_explanation_gives_the_screens_decision(kind):
         why = explain_prescreen(row, SETTINGS, kind=kind, denominators=None if dens is None else dens[i], start_date=START)
         passes = any(value >= bar for value, bar in why["checks"].values())
         assert why["kept"] == kept[i] == (passes and not why["too_small"])
+
+
+def test_a_rows_decision_does_not_depend_on_the_rows_screened_with_it():
+    # the episode checks run only on rows no step has decided: the rows kept in a block
+    # are those kept one by one (steps, short episodes, too small and low-volume rows)
+    rng = np.random.default_rng(6)
+    matrix = np.vstack([counts(rng, 80.0, 8, slice(365, DAYS), 1.3), counts(rng, 80.0, 8, slice(400, 403), 1.8),
+                        counts(rng, 0.01, 4), counts(rng, 3.0, 8, slice(300, 342), 0.3), counts(rng, 300.0, 12)])
+    kept = prescreen(matrix, SETTINGS, start_date=START)
+    assert 0 < kept.sum() < len(kept)
+    assert kept.tolist() == [bool(prescreen(row[None], SETTINGS, start_date=START)[0]) for row in matrix]
+
+
+@pytest.mark.parametrize("width", [8, 21, 55])
+def test_the_pooled_bound_at_the_ends_keeps_the_same_windows(width):
+    # two-sided windows near the ends are scored in full only where their pooled score
+    # reaches the bar: the same rows reach it as when every window is scored in full
+    from ctxmetrics.detect.prescreen import _padded_cumsum, _window_best
+
+    rng = np.random.default_rng(7)
+    y = rng.normal(0, 1, (400, DAYS)).astype(np.float32)
+    y[::3, 20 : 20 + width] += 2.5  # near the start: some reach the bar, some do not
+    cs = _padded_cumsum(y)
+    scale, long_run = np.ones(400, np.float32), rng.uniform(1, 2, 400).astype(np.float32)
+    edge, bar = slice(0, 100), 0.9 * 1.1 * SETTINGS.min_score
+    full = _window_best(cs, width, scale, long_run, False, edge)
+    bounded = _window_best(cs, width, scale, long_run, False, edge, bar)
+    assert 0 < (full >= bar).sum() < len(full)
+    assert ((bounded >= bar) == (full >= bar)).all()
+    assert (bounded[full >= bar] == full[full >= bar]).all()

@@ -22,15 +22,25 @@ def _row_weekday_medians(v: np.ndarray, weekday: np.ndarray) -> np.ndarray:
     """Per-row median of `v` for each weekday: shape (rows, 7)."""
     out = np.ones((v.shape[0], 7), v.dtype)
     for day in range(7):
-        cols = weekday == day
-        if cols.any():
+        cols = _weekday_columns(weekday, day)
+        if v[:, cols].shape[1]:
             out[:, day] = _row_median(v[:, cols])
     return out
 
 
-def _row_median(v: np.ndarray) -> np.ndarray:
-    """Per-row (upper) median with a single partition: twice as fast as np.median."""
+def _weekday_columns(weekday: np.ndarray, day: int) -> slice:
+    """The columns of one weekday as a slice (every 7th day from its first), not a mask:
+    selecting them is a view, not a gathered copy. `weekday`: as `_calendar` makes it."""
+    return slice((day - int(weekday[0])) % 7, None, 7)
+
+
+def _row_median(v: np.ndarray, overwrite: bool = False) -> np.ndarray:
+    """Per-row (upper) median with a single partition: twice as fast as np.median.
+    `overwrite`: partition `v` itself (a temporary) instead of a copy of it."""
     k = v.shape[1] // 2
+    if overwrite:
+        v.partition(k, axis=1)
+        return v[:, k].copy()
     return np.partition(v, k, axis=1)[:, k]
 
 
@@ -39,10 +49,13 @@ def _row_centered_mean(v: np.ndarray, width: int = 7) -> np.ndarray:
     n = v.shape[1]
     cs = _row_cumsum(v)
     half = width // 2
-    start = np.clip(np.arange(n) - half, 0, max(n - width, 0))
-    # every full window's mean from slices, then one gather (edges repeat their nearest)
-    full = (cs[:, width:] - cs[:, : n + 1 - width]) / width
-    return full[:, start]
+    # every full window's mean from slices, written in place (edges repeat their nearest)
+    out = np.empty_like(v, dtype=cs.dtype)
+    np.subtract(cs[:, width:], cs[:, : n + 1 - width], out=out[:, half : half + n + 1 - width])
+    out[:, half : half + n + 1 - width] /= width
+    out[:, :half] = out[:, half : half + 1]
+    out[:, half + n + 1 - width :] = out[:, half + n - width : half + n + 1 - width]
+    return out
 
 
 def too_small(matrix, settings: DetectionSettings, kind: str = "count", denominators=None) -> np.ndarray:
@@ -85,11 +98,11 @@ def _stabilised_rows(matrix: np.ndarray, settings, kind, denominators, weekday):
                 x = np.where(gaps, np.nan_to_num(np.nanmedian(x, axis=1))[:, None], x)
         big = ~too_small(x, settings, kind)
         local = _row_centered_mean(x)
-        raw_factor = _row_weekday_factors(x, local, weekday)[:, weekday]
-        factor = np.maximum(raw_factor, _DEAD_WEEKDAY)
+        weekly = _row_weekday_factors(x, local, weekday)  # (rows, 7): spread over the days once
+        factor = np.maximum(weekly, _DEAD_WEEKDAY)[:, weekday]
         # gaps are unknown and dead weekdays (no weekend trade) carry no signal, as in the
         # detector, which leaves both out: they take the day's expected count, no deviation
-        unknown = gaps | (raw_factor < _DEAD_WEEKDAY)
+        unknown = gaps | (weekly < _DEAD_WEEKDAY)[:, weekday]
         if unknown.any():
             x = np.where(unknown, local * factor, x)
         u = x / factor
@@ -135,7 +148,7 @@ def _row_weekday_factors(x: np.ndarray, local: np.ndarray, weekday: np.ndarray) 
     days beyond 3.5 Poisson sds of what the rest of their week leads to expect."""
     ratio = np.divide(x, local, out=np.ones_like(x), where=local > 0)
     profile = _row_weekday_medians(ratio, weekday)
-    events = np.stack([x[:, weekday == d].sum(axis=1) for d in range(7)], axis=1)
+    events = np.stack([x[:, _weekday_columns(weekday, d)].sum(axis=1) for d in range(7)], axis=1)
     sparse = np.flatnonzero(np.any((profile <= 0) & (events > 0), axis=1))
     if sparse.size:
         xs, ls = x[sparse], local[sparse]
@@ -151,7 +164,7 @@ def _row_ratio_of_sums(x: np.ndarray, local: np.ndarray, weekday: np.ndarray, us
     """Per row and weekday, the `use` days' events over their expected events (1 where none)."""
     out = np.ones((len(x), 7), x.dtype)
     for day in range(7):
-        cols = weekday == day
+        cols = _weekday_columns(weekday, day)
         events, exposure = (np.sum(np.where(use[:, cols], v[:, cols], 0), axis=1) for v in (x, local))
         out[:, day] = np.divide(events, exposure, out=np.ones_like(events), where=exposure > 0)
     return out
@@ -174,7 +187,7 @@ def _row_nb_shape(u: np.ndarray, factor: np.ndarray) -> np.ndarray:
     # in a year or more, every third day (still cycling through all weekdays) is plenty
     # for one number per row; a shorter row needs all its days
     step = 3 if u.shape[1] >= 365 else 1
-    scale, _ = _row_mad((u - local)[:, ::step])
+    scale, _ = _row_mad(u[:, ::step] - local[:, ::step])
     excess = scale**2 * 7 / 6 - np.mean(local / factor, axis=1)
     mean = _row_median(u[:, ::step])
     shape = np.divide(mean**2, excess, out=np.full(len(u), 1e6), where=excess > 0)
@@ -184,7 +197,7 @@ def _row_nb_shape(u: np.ndarray, factor: np.ndarray) -> np.ndarray:
 def _row_mad(v: np.ndarray, floor: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
     """Per-row robust sd (scaled MAD, at least `floor`) and median."""
     centre = _row_median(v)
-    return np.maximum(MAD_TO_SD * _row_median(np.abs(v - centre[:, None])), max(floor, 1e-9)), centre
+    return np.maximum(MAD_TO_SD * _row_median(np.abs(v - centre[:, None]), overwrite=True), max(floor, 1e-9)), centre
 
 
 _PAD = 112  # widest flank of `_window_best` and `_count_best`
@@ -203,7 +216,10 @@ def _padded_cumsum(y: np.ndarray) -> np.ndarray:
 
 def _row_cumsum(y: np.ndarray) -> np.ndarray:
     """Per-row cumulative sums with a leading 0 column (shared by the screen's statistics)."""
-    return np.concatenate((np.zeros((y.shape[0], 1), y.dtype), np.cumsum(y, axis=1)), axis=1)
+    out = np.empty((y.shape[0], y.shape[1] + 1), y.dtype)
+    out[:, 0] = 0
+    np.cumsum(y, axis=1, out=out[:, 1:])
+    return out
 
 
 def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -240,9 +256,15 @@ def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown
     if n >= 100:
         deviation = np.abs(sample - centre[:, None])  # unknown: NaN, never in the body
         body = deviation <= 5 * scale[:, None]
-        ranked = np.sort(np.where(body, deviation, np.inf), axis=1)
-        at = (0.95 * (body.sum(axis=1) - 1)).astype(np.int64)
-        tail = np.maximum(scale, ranked[np.arange(len(y)), np.maximum(at, 0)] / 1.96)
+        ranked = np.where(body, deviation, np.inf)
+        at = np.maximum((0.95 * (body.sum(axis=1) - 1)).astype(np.int64), 0)
+        # the rows share a few ranks: partitioned at each (in place), not sorted
+        ranks = np.unique(at)
+        if ranks.size <= 16:
+            ranked.partition(ranks, axis=1)
+        else:
+            ranked.sort(axis=1)
+        tail = np.maximum(scale, ranked[np.arange(len(y)), at] / 1.96)
     # a residual against the mean of 2*half neighbours has (1 + 1/(2*half)) the daily variance
     inflation = np.sqrt(1 + 1 / (2 * half))
     return scale / inflation, tail / inflation, np.abs(resid) / tail[:, None]
@@ -263,15 +285,17 @@ def _episode_keep(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nd
     keep = np.zeros(len(cs), bool)
     for edge in (slice(0, interior.start), slice(interior.stop, starts)):  # slices: no gathers
         if edge.stop > edge.start:
-            keep |= _window_best(cs, width, scale, long_run, one_sided, edge) >= bar
+            keep |= _window_best(cs, width, scale, long_run, one_sided, edge, bar) >= bar
     if interior.stop > interior.start:
         ramp = 1.0 + (long_run - 1.0) * min(width - 1, 6) / 6
         span = slice(_PAD + interior.start, _PAD + interior.stop)
         inside = cs[:, span.start + width : span.stop + width] - cs[:, span]
         around = cs[:, span.start + width + flank : span.stop + width + flank] - cs[:, span.start - flank : span.stop - flank]
-        pooled = inside * (1 / width + 1 / (2 * flank)) - around * (1 / (2 * flank))
+        inside *= 1 / width + 1 / (2 * flank)  # the pooled contrast, in place
+        around *= 1 / (2 * flank)
+        pooled = np.abs(np.subtract(inside, around, out=inside), out=inside)
         se = scale * np.sqrt(ramp / width + long_run / (2 * flank))
-        bound = np.maximum(pooled.max(axis=1), -pooled.min(axis=1)) / se
+        bound = pooled.max(axis=1) / se
         maybe = np.flatnonzero(~keep & (bound >= bar))
         if maybe.size:
             keep[maybe] = _window_best(cs[maybe], width, scale[maybe], long_run[maybe], one_sided, interior) >= bar
@@ -283,7 +307,7 @@ def _flank(width: int) -> int:
     return max(42, min(2 * width, 112))
 
 
-def _window_best(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray, one_sided: bool, cols) -> np.ndarray:
+def _window_best(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray, one_sided: bool, cols, bar=None) -> np.ndarray:
     """Per row, an upper bound of the detector's best score of the `width`-day windows
     starting at `cols` (a slice or indices): the window's mean against the flanks before
     and after it (as many days as the detector takes, fewer at the ends), in standard
@@ -292,7 +316,8 @@ def _window_best(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nda
     (the detector: the pooled score when the weaker flank shows half of it, else the
     weaker's), so a step or a trend, which one flank follows, scores little. Windows
     narrower than `min_segment_days` (`one_sided`) near an end are judged on the one flank
-    they have."""
+    they have. With `bar`, two-sided windows of rows whose pooled score (which bounds the
+    score) stays below `bar` return that bound: the rest is only computed for the others."""
     n = cs.shape[1] - 1 - 2 * _PAD
     flank = _flank(width)
     ramp = 1.0 + (long_run - 1.0) * min(width - 1, 6) / 6
@@ -309,13 +334,23 @@ def _window_best(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nda
     n_a = (np.minimum(t + width + flank, n) - t - width).astype(cs.dtype)
     d_b = inside - (start - at(-flank)) / np.maximum(n_b, 1)
     d_a = inside - (at(width + flank) - at(width)) / np.maximum(n_a, 1)
-    z_b = np.abs(d_b) / np.sqrt((ramp / width)[:, None] + long_run[:, None] / np.maximum(n_b, 1))
-    z_a = np.abs(d_a) / np.sqrt((ramp / width)[:, None] + long_run[:, None] / np.maximum(n_a, 1))
     pooled = np.abs(d_b * n_b + d_a * n_a) / (n_b + n_a)
     z_ba = pooled / np.sqrt((ramp / width)[:, None] + long_run[:, None] / (n_b + n_a))
+    best = None
+    if bar is not None and not one_sided:
+        best = z_ba.max(axis=1) / scale
+        rows = np.flatnonzero(best >= bar)
+        if rows.size == 0:
+            return best
+        d_b, d_a, z_ba, ramp, long_run = d_b[rows], d_a[rows], z_ba[rows], ramp[rows], long_run[rows]
+    z_b = np.abs(d_b) / np.sqrt((ramp / width)[:, None] + long_run[:, None] / np.maximum(n_b, 1))
+    z_a = np.abs(d_a) / np.sqrt((ramp / width)[:, None] + long_run[:, None] / np.maximum(n_a, 1))
     score = np.where((d_b * d_a > 0) & (n_b >= 7) & (n_a >= 7), np.minimum(z_ba, 2 * np.minimum(z_b, z_a)), 0)
     if one_sided:
         score = np.where((n_b >= 7) & (n_a < 7), z_b, np.where((n_a >= 7) & (n_b < 7), z_a, score))
+    if best is not None:
+        best[rows] = score.max(axis=1) / scale[rows]
+        return best
     return score.max(axis=1) / scale
 
 
@@ -341,8 +376,9 @@ def _row_long_run(cs: np.ndarray, scale: np.ndarray) -> np.ndarray:
     estimates = []
     for block in _BLOCKS:
         if n >= 8 * block:
-            t = np.arange(0, n - 2 * block + 1, max(2, block // 4))  # the detector: every block // 4
-            diffs = (cs[:, t + 2 * block] - 2 * cs[:, t + block] + cs[:, t]) / block
+            step = max(2, block // 4)  # the detector: every block // 4
+            last = n - 2 * block + 1  # starts t in range(0, last, step), as strided slices (views)
+            diffs = (cs[:, 2 * block : last + 2 * block : step] - 2 * cs[:, block : last + block : step] + cs[:, :last:step]) / block
             estimates.append(_row_mad(diffs)[0] ** 2 / 2 * block)
     if not estimates:
         return np.ones(len(scale), cs.dtype)
@@ -388,7 +424,18 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     floor = 0.8 if kind == "count" else 1e-9
     body, tail, day_z = _daily_scale(y, cs, settings.min_segment_days, floor, unknown)
     long_run = _row_long_run(cs, body)
-    keep, found = np.zeros(len(y), bool), {}
+    keep, steps = np.zeros(len(y), bool), {}
+    for width in (settings.min_segment_days, settings.level_window_days // 2, settings.level_window_days):
+        if 2 * width < n:
+            stat, bar = _step_stat(cs, width, body, long_run), _STEP_SHARE * settings.min_score
+            steps[f"step {width}d"] = (stat, bar)
+            keep |= stat >= bar
+    todo = np.arange(len(y)) if explain else np.flatnonzero(big & ~keep)
+    if todo.size < len(y):  # the episode checks only for the rows not decided yet (same OR)
+        padded, body, tail, long_run, day_z = padded[todo], body[todo], tail[todo], long_run[todo], day_z[todo]
+        if counts is not None:
+            counts = _Counts(counts.x[todo], counts.factor[todo], counts.shape[todo], counts.rate[todo])
+    decided, keep, found = keep, np.zeros(len(todo), bool), {}
     if counts is not None:
         events, exposure = _padded_cumsum(counts.x), _padded_cumsum(counts.factor)
     # the count likelihood is cheap where it is needed (few events): every width the
@@ -397,23 +444,23 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     for width in sorted({w for w in _SCREEN_WIDTHS if 3 * w <= n} | count_widths):
         one_sided = width < settings.min_segment_days
         scale = tail if width <= settings.spike_max_days else body
-        expected = counts.rate * width if counts is not None else np.full(len(y), np.inf)
+        expected = counts.rate * width if counts is not None else np.full(len(todo), np.inf)
         # single days of counts: the detector caps their score by the exact tail, which
         # the count likelihood follows and the stabilised scale overstates
         normal = np.flatnonzero(expected >= _FEW_EVENTS / 2) if width in _SCREEN_WIDTHS and (counts is None or width > 1) else []
         bar = (_SHORT_SHARE if one_sided else _LONG_SHARE) * _bars([width], settings)[0, 1]
         if explain and len(normal):
-            best = np.zeros(len(y))
+            best = np.zeros(len(todo))
             best[normal] = _window_best(padded[normal], width, scale[normal], long_run[normal], one_sided, slice(0, n - width + 1))
             found[f"episode {width}d"] = (best, bar)
         elif len(normal):
-            keep[normal] |= _episode_keep(padded[normal] if normal.size < len(y) else padded, width, scale[normal], long_run[normal], one_sided, bar)
+            keep[normal] |= _episode_keep(padded[normal] if normal.size < len(todo) else padded, width, scale[normal], long_run[normal], one_sided, bar)
         few = np.flatnonzero((expected < 2 * _FEW_EVENTS) | (width == 1)) if width in count_widths else np.zeros(0, np.int64)
         bar = _COUNT_SHARE * _bars([width], settings)[0, 0]
         if width == 1 and not explain:  # the cap below: no day of the other rows can reach the bar
             few = few[day_z[few].max(axis=1) >= bar]
         if few.size:
-            best = np.zeros(len(y))
+            best = np.zeros(len(todo))
             # the noise beyond the count model, as the detector's `_Scan.excess`: the
             # stabilised scale has unit variance under the model
             beyond = np.maximum(scale[few], 1.0) ** 2 * (1.0 + (long_run[few] - 1.0) * min(width - 1, 6) / 6)
@@ -424,14 +471,10 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
             if explain:
                 found[f"episode {width}d (count likelihood)"] = (best, bar)
             keep |= best >= bar
-    for width in (settings.min_segment_days, settings.level_window_days // 2, settings.level_window_days):
-        if 2 * width < n:
-            stat, bar = _step_stat(cs, width, body, long_run), _STEP_SHARE * settings.min_score
-            found[f"step {width}d"] = (stat, bar)
-            keep |= stat >= bar
     if explain:
-        return found, big
-    return keep & big
+        return found | steps, big
+    decided[todo] |= keep
+    return decided & big
 
 
 def _known_first(y: np.ndarray, counts, unknown: np.ndarray):
