@@ -39,11 +39,11 @@ from typing import Mapping, Sequence
 import numpy as np
 
 __all__ = [
-    "MAX_ELEMENTS", "RootCause", "candidate_count", "encode_leaves", "localize", "localize_codes", "null_gain",
+    "RootCause", "candidate_count", "encode_leaves", "localize", "localize_codes", "null_gain",
     "window_expectation",
 ]
 
-MAX_ELEMENTS = 3  # a business reads at most a few places; more is "spread out"
+_MAX_ELEMENTS = 3  # a business reads at most a few places; more is "spread out"
 _FALSE_ALARM = 0.05  # chance that noise alone adds an element, over all candidates
 _MIN_GAIN_SHARE = 0.02  # an element must remove this share of the unexplained error
 
@@ -184,11 +184,10 @@ def window_expectation(
     return expected, actual, noise
 
 
-def candidate_count(codes: np.ndarray, max_layer: int = 3, size: int = 1) -> int:
+def candidate_count(codes: np.ndarray, max_layer: int = 3) -> int:
     """How many elements (segments at layers 1..`max_layer`) `localize_codes` weighs in a
-    cube of these leaves: the number of tests behind one localization; with `size`, how
-    many sets of that many elements of one layer (the sets a shared factor is fitted to)."""
-    return _set_count(_candidate_groups(codes, min(max_layer, codes.shape[1])), size)
+    cube of these leaves: the number of tests behind one localization."""
+    return _set_count(_candidate_groups(codes, min(max_layer, codes.shape[1])), 1)
 
 
 def null_gain(candidates: int, false_alarm: float) -> float:
@@ -273,7 +272,7 @@ def _greedy(groups, free, chosen, weight, expected, actual, threshold, start_err
     free = free.copy()
     for g, e in chosen:
         free &= groups[g][1] != e
-    while len(chosen) < MAX_ELEMENTS and free.any():
+    while len(chosen) < _MAX_ELEMENTS and free.any():
         best = _best_element(groups, free, weight, expected, actual, chosen, allowed)
         if best is None or best[0] <= threshold or best[0] < _MIN_GAIN_SHARE * start_error:
             break
@@ -308,14 +307,14 @@ def _best_element(groups, free, weight, expected, actual, chosen, allowed=None):
 
 
 def _shared_set(groups, weight, expected, actual) -> list[tuple[int, int]]:
-    """When no element clears the bound alone: the 2 to `MAX_ELEMENTS` elements of one
+    """When no element clears the bound alone: the 2 to `_MAX_ELEMENTS` elements of one
     group (the same dimensions) that moved the same way by one common factor (Squeeze's
     one cause, one deviation), when their joint gain clears a Bonferroni bound over every
     set of that many elements of one group; of those that do, the one furthest beyond its
     bound; [] when none does. Per group and direction the candidate sets are the elements
     most standard deviations off, taken in that order."""
     b_all, c_all = weight * actual * expected, weight * expected * expected
-    sizes = range(2, MAX_ELEMENTS + 1)  # one element alone had the greedy's test
+    sizes = range(2, _MAX_ELEMENTS + 1)  # one element alone had the greedy's test
     bounds = {k: _null_gain(_set_count(groups, k)) for k in sizes}
     best, best_margin = [], 0.0
     for g, (_, ids) in enumerate(groups):
@@ -325,7 +324,7 @@ def _shared_set(groups, weight, expected, actual) -> list[tuple[int, int]]:
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(c > 0, excess / np.sqrt(c), 0.0)
         for way in (1, -1):
-            top = np.argsort(-way * z)[: MAX_ELEMENTS]
+            top = np.argsort(-way * z)[: _MAX_ELEMENTS]
             for k in sizes:
                 if k > size or way * z[top[k - 1]] <= 0:
                     break
@@ -402,7 +401,7 @@ def _extend_alike(chosen, groups, weight, expected, actual, n_candidates):
         gains.append(2 * (k - 1) * np.bincount(ids, b, size) - (k - 1) ** 2 * np.bincount(ids, c, size))
     chosen = list(chosen)
     free = owner < 0
-    while len(chosen) < MAX_ELEMENTS and free.any():
+    while len(chosen) < _MAX_ELEMENTS and free.any():
         best = None
         for g, (_, ids) in enumerate(groups):
             taken = np.bincount(ids, ~free, len(gains[g])) > 0  # only elements whose leaves are all free
