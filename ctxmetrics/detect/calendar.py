@@ -12,7 +12,10 @@ from ctxmetrics.detect.noise import _Noise, _remembered_long_run_var
 from ctxmetrics.detect.prepare import _calendar_as_exposure, _Series
 from ctxmetrics.detect.robust import mad, median, median_and_mad
 from ctxmetrics.detect.episodes import _bars, _cum, _episode_widths
-from ctxmetrics.detect.shifts import _candidates
+from ctxmetrics.detect.shifts import (
+    _bridge, _candidates, _change, _measure, _place_by_likelihood, _reverts, _size_margin, _Windows,
+)
+from ctxmetrics.models.change import Change
 
 _YEARLY_MIN_DAYS = 730  # two years: only a season seen twice can be told from a slow wander or a shift
 _CLOSE_DAYS = (7, 3)  # the sales calendar: last 7 days of a quarter, last 3 of other months
@@ -131,7 +134,7 @@ def _chi2_threshold(degrees: int) -> float:
 
 
 def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, calendar: np.ndarray, repeated: bool,
-                    episodes: bool = False) -> np.ndarray | None:
+                    episodes: bool = False) -> tuple[np.ndarray | None, list[int]]:
     """Calendar coefficients fitted with the clear level steps alongside, so that a lasting
     shift is not mistaken for part of the season or the trend.
 
@@ -142,44 +145,77 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
     lasting shift is no bend of season and trend. With `episodes`, the episodes and
     lasting steps that the calendar would otherwise take in are chosen against it and
     fitted alongside too (`_episode_columns`), each at the penalty of a step.
+
+    Returns the calendar coefficients (None: no fit) and, with `episodes`, the first
+    period of each lasting step fitted alongside them (the segmentation's clear steps of
+    daily series are left to the shift search, which judges them on level windows).
     """
+    if episodes:
+        noise = _noise_around(s, noise, calendar)
     strong = replace(settings, min_score=1.5 * settings.min_score)  # only clear steps: a season bends, it does not jump
     penalty = 0.5 * strong.min_score**2 * noise.lrv  # the segmentation's price of a step
     # the two orders often meet (no clear step at first, or the same steps again): each
     # segmentation and each fit is computed once per distinct input
     segmented: dict[bytes, list[int]] = {}
-    fits: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray | None]] = {}
+    fits: dict[tuple, tuple[np.ndarray, np.ndarray | None]] = {}
 
-    def fit(bounds: set[int]) -> tuple[np.ndarray, np.ndarray | None]:
-        key = tuple(sorted(bounds))
+    def fit(cal: np.ndarray, bounds: set[int]) -> tuple[np.ndarray, np.ndarray | None]:
+        key = (cal is calendar, *sorted(bounds))
         if key not in fits:
-            design = np.column_stack((calendar, *[np.arange(len(s.y)) >= b for b in key]))
+            design = np.column_stack((cal, *[np.arange(len(s.y)) >= b for b in sorted(bounds)]))
             if episodes:
                 design = np.column_stack((design, *_episode_columns(s.y, design, ~s.known, noise, settings)))
             fits[key] = design, _robust_fit(s.y, design, ~s.known, trend=False)
         return fits[key]
 
-    best, best_cost = None, np.inf
-    first = fit(set())[1] if repeated else None  # season first: the calendar part of the fit without steps
-    for coef in [np.zeros(calendar.shape[1])] + ([None if first is None else first[: calendar.shape[1]]] if repeated else []):
-        bounds: set[int] = set()
-        for _ in range(2):
+    # with `episodes` a calendar without the trend competes: a lasting step fitted with a
+    # trend alongside is half taken in by it (a step midway through a line correlates
+    # with it ~0.87). The trend's price is that of one column fixed in advance (the Wald
+    # threshold that `_significant` sets it), a step's that of one searched for
+    variants = [(calendar, _chi2_threshold(1) * noise.lrv if episodes else 0.0)]
+    if episodes:
+        variants.append((np.column_stack((np.zeros(len(s.y)), calendar[:, 1:])), 0.0))
+    best, best_cost, steps = None, np.inf, []
+    for cal, price in variants:
+        # with `episodes`, steps are chosen against the calendar itself: no segmentation, one order
+        orders = repeated and not episodes
+        first = fit(cal, set())[1] if orders else None  # season first: the calendar part of the fit without steps
+        for coef in [np.zeros(cal.shape[1])] + ([None if first is None else first[: cal.shape[1]]] if orders else []):
+            bounds: set[int] = set()
+            for _ in range(1 if episodes else 2):
+                if coef is None:
+                    break
+                rest = s.y - cal @ coef
+                if not episodes and rest.tobytes() not in segmented:
+                    segmented[rest.tobytes()] = _candidates(rest, noise, strong)
+                # a clear step once found stays fitted: refitted without it, the trend would
+                # take it in and leave it too small to find again
+                bounds |= set(segmented.get(rest.tobytes(), []))
+                design, full = fit(cal, bounds)
+                coef = None if full is None else full[: cal.shape[1]]
             if coef is None:
-                break
-            rest = s.y - calendar @ coef
-            if rest.tobytes() not in segmented:
-                segmented[rest.tobytes()] = _candidates(rest, noise, strong)
-            # a clear step once found stays fitted: refitted without it, the trend would
-            # take it in and leave it too small to find again
-            bounds |= set(segmented[rest.tobytes()])
-            design, full = fit(bounds)
-            coef = None if full is None else full[: calendar.shape[1]]
-        if coef is None:
-            continue
-        cost = _trimmed_cost(s.y - design @ full, ~s.known) + penalty * (design.shape[1] - calendar.shape[1])
-        if cost < best_cost:
-            best, best_cost = coef, cost
-    return best
+                continue
+            cost = _trimmed_cost(s.y - design @ full, ~s.known) + penalty * (design.shape[1] - cal.shape[1]) + price
+            if cost < best_cost:
+                best, best_cost, steps = coef, cost, _step_starts(design[:, cal.shape[1] :]) if episodes else []
+    return best, steps
+
+
+def _noise_around(s: _Series, noise: _Noise, calendar: np.ndarray) -> _Noise:
+    """`noise` with its long-run variance measured around a first fit of `calendar`
+    (weekly series): blocks of weeks differ by the season's slope too, which made the
+    t of every window and the price of every step up to several times too small or large."""
+    coef = _robust_fit(s.y, calendar, ~s.known, trend=False)
+    if coef is None:
+        return noise
+    lrv = _remembered_long_run_var(s.y - calendar @ coef, ~s.known, long_run_unit(7))
+    return replace(noise, lrv=max(lrv, noise.day_var))
+
+
+def _step_starts(columns: np.ndarray) -> list[int]:
+    """First period of each lasting step among indicator `columns` (those that hold to
+    the end of the series)."""
+    return sorted(int(np.argmax(c > 0)) for c in columns.T if c[-1] > 0 and c[0] == 0)
 
 
 def _episode_columns(y: np.ndarray, design: np.ndarray, ok: np.ndarray, noise: _Noise, settings: DetectionSettings,
@@ -240,7 +276,7 @@ def _trimmed_cost(resid: np.ndarray, ok: np.ndarray) -> float:
     return float(np.sum(np.minimum(r**2, (3.5 * mad(r)) ** 2)))
 
 
-def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, first_day, step_days: int) -> None:
+def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, first_day, step_days: int) -> list[int]:
     """Take the month-/quarter-end closes and, with two years or more, the yearly season
     and the smooth trend out of `s` (in place).
 
@@ -252,6 +288,9 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
     fitted as daily ones (both orders, the trend removed when significant), as their
     noise is measured over weeks (`frequency.long_run_unit`): with it, tune weekly
     recall / precision 0.60 / 0.86 (steps first, trend kept) -> 0.59 / 0.94.
+
+    Returns the first period of each lasting step fitted alongside the calendar (weekly
+    series: chosen against it, `_episode_columns`), for `_steps_as_shifts`.
     """
     days = np.datetime64(first_day, "D") + s.index * step_days
     calendar, yearly = _shared_columns(days.tobytes(), int(s.index[-1] - s.index[0] + 1) * step_days, step_days == 1)
@@ -259,13 +298,13 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
     if yearly and _years_to_compare(step_days) and not _same_season_each_year(s, days, calendar[:, :yearly]):
         calendar, yearly = (calendar[:, yearly:] if calendar.shape[1] > yearly else None), 0  # the closes still hold
     if calendar is None and not two_years:
-        return
+        return []
     t = np.arange(len(s.y)) / 365.25
     trend = (t - t.mean())[:, None]
     calendar = trend if calendar is None else np.column_stack((trend, calendar))
-    coef = _fit_with_steps(s, noise, settings, calendar, yearly > 0 and two_years, episodes=step_days == 7)
+    coef, steps = _fit_with_steps(s, noise, settings, calendar, yearly > 0 and two_years, episodes=step_days == 7)
     if coef is None:
-        return
+        return []
     # judged against the noise left once the calendar is out: the first noise estimate
     # still holds the season (blocks of weeks differ by it), which would hide the season
     lrv = max(_remembered_long_run_var(s.y - calendar @ coef, ~s.known, long_run_unit(step_days)), noise.day_var)
@@ -277,7 +316,7 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
     if not two_years:
         coef[0] = 0.0
     if not coef.any():
-        return  # nothing to remove: the series stays as prepared
+        return steps  # nothing to remove: the series stays as prepared
     s.y = s.y - calendar @ coef
     if s.shape is not None:
         _calendar_as_exposure(s, calendar @ coef)
@@ -285,3 +324,55 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
         s.num = s.inverse(s.y) * s.den
     else:
         s.num = s.y
+    return steps
+
+
+def _steps_as_shifts(s: _Series, noise: _Noise, steps: list[int], shifts: list[Change], outlying: np.ndarray,
+                     settings: DetectionSettings) -> list[Change]:
+    """The lasting steps fitted alongside the calendar that the shift search did not
+    report, each judged on the whole segments either side (to the neighbouring steps,
+    shifts or ends of the series) with a linear trend alongside, not on level windows.
+
+    Level windows bound the bias of a trend left in; a trend fitted with the step in the
+    same regression bears none, and the whole segments give the power: a -25% step of a
+    seasonal weekly series with ~15% noise a week scores ~4.7 on 12 weeks either side,
+    ~6 here. The step's day is placed as the shift search places its own
+    (`_place_by_likelihood`); it must pass `min_score` (its t against the long-run
+    variance) and `min_change_pct`. Two steps that undo each other soon (`_reverts`) are
+    an episode, left to the episode scan. Days of episodes (`outlying`) are bridged and
+    left out, as the shift search does.
+    """
+    reported = [c.start for c in shifts] + [c.end + 1 for c in shifts if c.end is not None]
+    near = np.searchsorted(s.index, reported) if reported else np.array([], int)
+    new = [b for b in steps if not np.any(np.abs(near - b) <= settings.min_segment_days)]
+    if not new:
+        return []
+    excluded = s.known | outlying
+    new = _place_by_likelihood(s, noise, new, excluded, settings)
+    y = _bridge(s.y, outlying)
+    windows = _Windows(s, y, excluded, noise)
+    edges = sorted({0, len(s.y), *near.tolist(), *new})
+    measured = []
+    for b in new:
+        lo, hi = edges[edges.index(b) - 1], edges[edges.index(b) + 1]
+        measured.append(replace(_measure(windows, noise, lo, b, hi), score=_step_t(y[lo:hi], ~excluded[lo:hi], b - lo, noise.lrv)))
+    out, i = [], 0
+    while i < len(measured):
+        if i + 1 < len(measured) and _reverts(measured[i], measured[i + 1], windows, noise, settings):
+            i += 2
+            continue
+        step = measured[i]
+        if step.score >= settings.min_score and _size_margin(step.pct, windows, settings) >= 1.0:
+            out.append(_change("level_shift", s, step, None))
+        i += 1
+    return out
+
+
+def _step_t(y: np.ndarray, ok: np.ndarray, at: int, var: float) -> float:
+    """t statistic of a step at `at` in y ~ intercept + linear trend + step (the `ok`
+    periods, each of variance `var`)."""
+    t = np.arange(len(y), dtype=float)
+    x = np.column_stack((np.ones(len(y)), t - t.mean(), t >= at))[ok]
+    gram = np.linalg.pinv(x.T @ x)
+    coef = gram @ (x.T @ y[ok])
+    return float(abs(coef[2]) / np.sqrt(max(gram[2, 2] * var, 1e-300)))

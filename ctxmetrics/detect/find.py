@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 
 from ctxmetrics.config import DetectionSettings
-from ctxmetrics.detect.calendar import _remove_calendar
+from ctxmetrics.detect.calendar import _remove_calendar, _steps_as_shifts
 from ctxmetrics.detect.episodes import _episode_widths, _episodes
 from ctxmetrics.detect.frequency import _date, _on_grid, infer_frequency, long_run_unit, settings_for
 from ctxmetrics.detect.noise import _exact_tails, _noise
@@ -68,12 +68,12 @@ def find_changes(
     s = _prepare(values, local, kind, denominators, known_mask, start_weekday % season if season == 7 else 0, season)
     if s is None:
         return []
-    scales = None
+    scales, steps = None, []
     if dates is not None and freq.name in ("daily", "weekly"):
         # the calendar fit reads only the noise scales (its steps' penalty)
         y = s.y
         scales = _noise(s, local, exact_tails=False, unit=long_run_unit(freq.step_days))
-        _remove_calendar(s, scales, local, np.asarray(dates, dtype="datetime64[D]")[0], freq.step_days)
+        steps = _remove_calendar(s, scales, local, np.asarray(dates, dtype="datetime64[D]")[0], freq.step_days)
         if s.y is not y:  # a calendar was taken out: the noise is that of the new values
             scales = None
     noise = _noise(s, local, unit=long_run_unit(freq.step_days)) if scales is None else _exact_tails(s, scales, local)
@@ -83,6 +83,7 @@ def find_changes(
     widths = _episode_widths(len(s.y), local)
     short, taken, aside = _episodes(s, noise, local, widths, np.zeros(len(s.y), bool), accept=local.min_segment_days - 1)
     shifts, temporary = _shift_changes(s, noise, taken, local)
+    shifts += _steps_as_shifts(s, noise, steps, shifts, taken | temporary, local)
     rest = []
     if aside.any() or temporary.any() or shifts:  # else the same scan again would find nothing
         walls = np.searchsorted(s.index, [c.start for c in shifts if c.end is None])
