@@ -106,7 +106,7 @@ def _years_to_compare(step_days: int) -> bool:
     six-parameter fit, and the years of 15 of 40 weekly tune series "disagreed" (their
     fitted curves correlated < 0.5), seasons of +-23-27% among them, which were then
     left in and read as level shifts. Weekly series rely on the fit over all their
-    years, with the clear steps alongside (`_fit_with_steps`), and its Wald test."""
+    years, with their episodes and steps alongside (`_fit_with_episodes`), and its Wald test."""
     return step_days == 1
 
 
@@ -133,8 +133,7 @@ def _chi2_threshold(degrees: int) -> float:
     return float(stats.chi2.isf(_CHANCE, degrees))
 
 
-def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, calendar: np.ndarray, repeated: bool,
-                    episodes: bool = False) -> tuple[np.ndarray | None, list[int]]:
+def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, calendar: np.ndarray, repeated: bool) -> np.ndarray | None:
     """Calendar coefficients fitted with the clear level steps alongside, so that a lasting
     shift is not mistaken for part of the season or the trend.
 
@@ -142,80 +141,88 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
     first decides what an ambiguous rise is: the step, or (with the season `repeated`,
     two years or more) the season. Both are tried then, and the fit with the smaller
     penalised cost is kept: a steep seasonal rise seen every year is no step, and a
-    lasting shift is no bend of season and trend. With `episodes`, the episodes and
-    lasting steps that the calendar would otherwise take in are chosen against it and
-    fitted alongside too (`_episode_columns`), each at the penalty of a step.
-
-    Returns the calendar coefficients (None: no fit) and, with `episodes`, the first
-    period of each lasting step fitted alongside them (the segmentation's clear steps of
-    daily series are left to the shift search, which judges them on level windows).
+    lasting shift is no bend of season and trend.
     """
-    if episodes:
-        noise = _noise_around(s, noise, calendar)
     strong = replace(settings, min_score=1.5 * settings.min_score)  # only clear steps: a season bends, it does not jump
     penalty = 0.5 * strong.min_score**2 * noise.lrv  # the segmentation's price of a step
     # the two orders often meet (no clear step at first, or the same steps again): each
     # segmentation and each fit is computed once per distinct input
     segmented: dict[bytes, list[int]] = {}
-    fits: dict[tuple, tuple[np.ndarray, np.ndarray | None]] = {}
+    fits: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray | None]] = {}
 
-    def fit(cal: np.ndarray, bounds: set[int]) -> tuple[np.ndarray, np.ndarray | None]:
-        key = (cal is calendar, *sorted(bounds))
+    def fit(bounds: set[int]) -> tuple[np.ndarray, np.ndarray | None]:
+        key = tuple(sorted(bounds))
         if key not in fits:
-            design = np.column_stack((cal, *[np.arange(len(s.y)) >= b for b in sorted(bounds)]))
-            if episodes:
-                design = np.column_stack((design, *_episode_columns(s.y, design, ~s.known, noise, settings)))
+            design = np.column_stack((calendar, *[np.arange(len(s.y)) >= b for b in key]))
             fits[key] = design, _robust_fit(s.y, design, ~s.known, trend=False)
         return fits[key]
 
-    # with `episodes` a calendar without the trend competes: a lasting step fitted with a
-    # trend alongside is half taken in by it (a step midway through a line correlates
-    # with it ~0.87). The trend's price is that of one column fixed in advance (the Wald
-    # threshold that `_significant` sets it), a step's that of one searched for
-    variants = [(calendar, _chi2_threshold(1) * noise.lrv if episodes else 0.0)]
-    if episodes:
-        variants.append((np.column_stack((np.zeros(len(s.y)), calendar[:, 1:])), 0.0))
-    best, best_cost, steps = None, np.inf, []
-    for cal, price in variants:
-        # with `episodes`, steps are chosen against the calendar itself: no segmentation, one order
-        orders = repeated and not episodes
-        first = fit(cal, set())[1] if orders else None  # season first: the calendar part of the fit without steps
-        for coef in [np.zeros(cal.shape[1])] + ([None if first is None else first[: cal.shape[1]]] if orders else []):
-            bounds: set[int] = set()
-            for _ in range(1 if episodes else 2):
-                if coef is None:
-                    break
-                rest = s.y - cal @ coef
-                if not episodes and rest.tobytes() not in segmented:
-                    segmented[rest.tobytes()] = _candidates(rest, noise, strong)
-                # a clear step once found stays fitted: refitted without it, the trend would
-                # take it in and leave it too small to find again
-                bounds |= set(segmented.get(rest.tobytes(), []))
-                design, full = fit(cal, bounds)
-                coef = None if full is None else full[: cal.shape[1]]
+    best, best_cost = None, np.inf
+    for coef in [np.zeros(calendar.shape[1])] + ([fit(set())[1]] if repeated else []):
+        bounds: set[int] = set()
+        for _ in range(2):
             if coef is None:
-                continue
-            cost = _trimmed_cost(s.y - design @ full, ~s.known) + penalty * (design.shape[1] - cal.shape[1]) + price
-            if cost < best_cost:
-                best, best_cost, steps = coef, cost, _step_starts(design[:, cal.shape[1] :]) if episodes else []
+                break
+            rest = s.y - calendar @ coef
+            if rest.tobytes() not in segmented:
+                segmented[rest.tobytes()] = _candidates(rest, noise, strong)
+            # a clear step once found stays fitted: refitted without it, the trend would
+            # take it in and leave it too small to find again
+            bounds |= set(segmented[rest.tobytes()])
+            design, full = fit(bounds)
+            coef = None if full is None else full[: calendar.shape[1]]
+        if coef is None:
+            continue
+        cost = _trimmed_cost(s.y - design @ full, ~s.known) + penalty * len(bounds)
+        if cost < best_cost:
+            best, best_cost = coef, cost
+    return best
+
+
+def _fit_with_episodes(s: _Series, noise: _Noise, settings: DetectionSettings, calendar: np.ndarray,
+                       step_days: int) -> tuple[np.ndarray | None, list[int]]:
+    """Calendar coefficients of a weekly or monthly series fitted with its episodes and
+    lasting steps alongside (`_episode_columns`), so that neither is taken in by the
+    season or the trend; and the first period of each lasting step so fitted.
+
+    A calendar without the trend competes (the smaller penalised cost is kept): a
+    lasting step fitted with a trend alongside is half taken in by it (a step midway
+    through a line correlates with it ~0.87). The trend's price is that of one column
+    fixed in advance (the Wald threshold `_significant` sets it), each window's that of a
+    step of the segmentation (`_fit_with_steps`).
+    """
+    noise = _noise_around(s, noise, calendar, step_days)
+    penalty = 0.5 * (1.5 * settings.min_score) ** 2 * noise.lrv
+    no_trend = np.column_stack((np.zeros(len(s.y)), calendar[:, 1:]))
+    best, best_cost, steps = None, np.inf, []
+    for cal, price in ((calendar, _chi2_threshold(1) * noise.lrv), (no_trend, 0.0)):
+        windows = _episode_columns(s.y, cal, ~s.known, noise, settings)
+        full = _robust_fit(s.y, np.column_stack((cal, *windows)), ~s.known, trend=False)
+        if full is None:
+            continue
+        design = np.column_stack((cal, *windows))
+        cost = _trimmed_cost(s.y - design @ full, ~s.known) + penalty * len(windows) + price
+        if cost < best_cost:
+            best, best_cost, steps = full[: cal.shape[1]], cost, _step_starts(windows)
     return best, steps
 
 
-def _noise_around(s: _Series, noise: _Noise, calendar: np.ndarray) -> _Noise:
-    """`noise` with its long-run variance measured around a first fit of `calendar`
-    (weekly series): blocks of weeks differ by the season's slope too, which made the
-    t of every window and the price of every step up to several times too small or large."""
+def _noise_around(s: _Series, noise: _Noise, calendar: np.ndarray, step_days: int) -> _Noise:
+    """`noise` with its long-run variance measured around a first fit of `calendar`:
+    measured before it, adjacent blocks of weeks differ by the season's slope too, which
+    made the t of every window too small and the price of every step too large (a
+    -25% step of a seasonal weekly series went unchosen in 1 of 12 seeds)."""
     coef = _robust_fit(s.y, calendar, ~s.known, trend=False)
     if coef is None:
         return noise
-    lrv = _remembered_long_run_var(s.y - calendar @ coef, ~s.known, long_run_unit(7))
+    lrv = _remembered_long_run_var(s.y - calendar @ coef, ~s.known, long_run_unit(step_days))
     return replace(noise, lrv=max(lrv, noise.day_var))
 
 
-def _step_starts(columns: np.ndarray) -> list[int]:
+def _step_starts(columns: list[np.ndarray]) -> list[int]:
     """First period of each lasting step among indicator `columns` (those that hold to
     the end of the series)."""
-    return sorted(int(np.argmax(c > 0)) for c in columns.T if c[-1] > 0 and c[0] == 0)
+    return sorted(int(np.argmax(c > 0)) for c in columns if c[-1] > 0)
 
 
 def _episode_columns(y: np.ndarray, design: np.ndarray, ok: np.ndarray, noise: _Noise, settings: DetectionSettings,
@@ -284,15 +291,19 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
     alongside (`_fit_with_steps`); the yearly season only when the years agree. Season and
     trend are removed only when significant (`_significant`). The trend of a shorter
     series stays, for the episode scan (flanks) and the boundary pruning to judge: within
-    a year a trend, a season and a lasting shift look too much alike. Weekly series are
-    fitted as daily ones (both orders, the trend removed when significant), as their
-    noise is measured over weeks (`frequency.long_run_unit`): with it, tune weekly
-    recall / precision 0.60 / 0.86 (steps first, trend kept) -> 0.59 / 0.94.
+    a year a trend, a season and a lasting shift look too much alike. Weekly and monthly
+    series are fitted with their episodes and lasting steps alongside, each chosen
+    against the calendar (`_fit_with_episodes`; tune weekly recall / precision 0.60 /
+    0.96 -> 0.69 / 0.97, monthly with the horizon of `frequency.settings_for` 0.84 /
+    0.87 -> 0.86 / 0.99).
 
-    Returns the first period of each lasting step fitted alongside the calendar (weekly
-    series: chosen against it, `_episode_columns`), for `_steps_as_shifts`.
+    Returns the first period of each lasting step so chosen (weekly and monthly series),
+    for `_steps_as_shifts`.
     """
-    days = np.datetime64(first_day, "D") + s.index * step_days
+    if step_days == 30:  # monthly: months are not 30 days, each period is placed on its first day
+        days = (np.datetime64(first_day, "M") + s.index).astype("datetime64[D]")
+    else:
+        days = np.datetime64(first_day, "D") + s.index * step_days
     calendar, yearly = _shared_columns(days.tobytes(), int(s.index[-1] - s.index[0] + 1) * step_days, step_days == 1)
     two_years = _two_years(days)
     if yearly and _years_to_compare(step_days) and not _same_season_each_year(s, days, calendar[:, :yearly]):
@@ -302,7 +313,10 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
     t = np.arange(len(s.y)) / 365.25
     trend = (t - t.mean())[:, None]
     calendar = trend if calendar is None else np.column_stack((trend, calendar))
-    coef, steps = _fit_with_steps(s, noise, settings, calendar, yearly > 0 and two_years, episodes=step_days == 7)
+    if step_days == 1:
+        coef, steps = _fit_with_steps(s, noise, settings, calendar, yearly > 0 and two_years), []
+    else:
+        coef, steps = _fit_with_episodes(s, noise, settings, calendar, step_days)
     if coef is None:
         return []
     # judged against the noise left once the calendar is out: the first noise estimate

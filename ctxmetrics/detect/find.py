@@ -69,7 +69,7 @@ def find_changes(
     if s is None:
         return []
     scales, steps = None, []
-    if dates is not None and freq.name in ("daily", "weekly"):
+    if dates is not None and freq.name in ("daily", "weekly", "monthly"):
         # the calendar fit reads only the noise scales (its steps' penalty)
         y = s.y
         scales = _noise(s, local, exact_tails=False, unit=long_run_unit(freq.step_days))
