@@ -11,7 +11,7 @@ from ctxmetrics.detect.frequency import long_run_unit
 from ctxmetrics.detect.noise import _Noise, _remembered_long_run_var
 from ctxmetrics.detect.prepare import _calendar_as_exposure, _Series
 from ctxmetrics.detect.robust import mad, median, median_and_mad
-from ctxmetrics.detect.episodes import _bars, _cum, _episode_widths
+from ctxmetrics.detect.episodes import _cum, _episode_widths, _width_bars
 from ctxmetrics.detect.shifts import (
     _bridge, _candidates, _change, _measure, _place_by_likelihood, _reverts, _size_margin, _Windows,
 )
@@ -236,14 +236,15 @@ def _episode_columns(y: np.ndarray, design: np.ndarray, ok: np.ndarray, noise: _
     has taken its share): the calendar fitted with the window left out. Fitted in, a
     12-week bump bent the trend and the second yearly harmonic and then scored 3-4.5,
     where against a calendar fitted without its days it scored 6-8 (weekly tune series).
-    A window is chosen when its t reaches the bar of its width (`_bars`; a lasting step,
+    A window is chosen when its t reaches the bar of its width (`_width_bars`, as the
+    episode scan of weekly and monthly series holds their windows to; a lasting step,
     a window to the end of the series, `min_score`): the penalised comparison of the
     calendar with and without it, at the detector's own price of a change.
     """
     n = len(y)
     widths = _episode_widths(n, settings)
     size = settings.min_segment_days
-    spans = [(w, bar, np.arange(0, n - w + 1)) for w, bar in zip(widths, _bars(widths, settings)[:, 1])]
+    spans = [(w, bar, np.arange(0, n - w + 1)) for w, bar in zip(widths, _width_bars(widths, settings.min_score))]
     spans.append((None, settings.min_score, np.arange(size, n - size + 1)))  # lasting steps
     index = np.arange(n)
     chosen: list[np.ndarray] = []

@@ -7,7 +7,7 @@ import numpy as np
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.calendar import _remove_calendar, _steps_as_shifts
-from ctxmetrics.detect.episodes import _episode_widths, _episodes
+from ctxmetrics.detect.episodes import _LONG_BAR, _episode_widths, _episodes
 from ctxmetrics.detect.frequency import _date, _on_grid, infer_frequency, long_run_unit, settings_for
 from ctxmetrics.detect.noise import _exact_tails, _noise
 from ctxmetrics.detect.prepare import _prepare
@@ -81,13 +81,15 @@ def find_changes(
     # episode is set aside, not reported), then boundaries (lasting shifts and long
     # temporary ones), then every episode the boundaries missed
     widths = _episode_widths(len(s.y), local)
-    short, taken, aside = _episodes(s, noise, local, widths, np.zeros(len(s.y), bool), accept=local.min_segment_days - 1)
+    long_bar = 1.0 if freq.name in ("weekly", "monthly") else _LONG_BAR  # weekly, monthly: the width bars alone
+    short, taken, aside = _episodes(s, noise, local, widths, np.zeros(len(s.y), bool), accept=local.min_segment_days - 1,
+                                    long_bar=long_bar)
     shifts, temporary = _shift_changes(s, noise, taken, local)
     shifts += _steps_as_shifts(s, noise, steps, shifts, taken | temporary, local)
     rest = []
     if aside.any() or temporary.any() or shifts:  # else the same scan again would find nothing
         walls = np.searchsorted(s.index, [c.start for c in shifts if c.end is None])
-        rest, _, _ = _episodes(s, noise, local, widths, taken | temporary, accept=len(s.y), walls=walls)
+        rest, _, _ = _episodes(s, noise, local, widths, taken | temporary, accept=len(s.y), walls=walls, long_bar=long_bar)
     episodes = _not_absorbed(short + rest, shifts)
     unit = {"count": f"per {freq.unit}", "ratio": "rate", "gauge": ""}[kind]
     out = []
