@@ -219,9 +219,9 @@ WEEKLY_EPISODES = [(4, -0.45), (8, -0.35), (8, 0.5), (12, -0.3), (12, 0.4)]  # (
 def test_weekly_episodes_beside_a_yearly_season_are_found():
     """A weekly series' noise is measured over weeks, not over 7-28 of its periods (which
     span its season's swings), and its season is fitted over all three years. Measured
-    on these 60 series (5 episodes x 12 seeds, planted at week 90): 45 found, with the
-    episodes chosen against the calendar fit and fitted alongside it (32 before;
-    ctxmetrics-episodes/8: 15)."""
+    on these 60 series (5 episodes x 12 seeds, planted at week 90): 49 found, with the
+    episodes chosen against the calendar fit and fitted alongside it and held to the bar
+    of their width (ctxmetrics-episodes/9: 32; /8: 15)."""
     hits = 0
     for weeks, size in WEEKLY_EPISODES:
         for seed in range(12):
@@ -229,7 +229,7 @@ def test_weekly_episodes_beside_a_yearly_season_are_found():
             m[90 : 90 + weeks] *= 1 + size
             values, dates = seasonal_weekly(seed, m)
             hits += found(find_changes(values, dates=dates), 90, "up" if size > 0 else "down", tolerance=1)
-    assert hits >= 40, hits
+    assert hits >= 44, hits
 
 
 def test_clean_seasonal_weekly_series_are_silent():

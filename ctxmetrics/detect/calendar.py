@@ -367,7 +367,7 @@ def _steps_as_shifts(s: _Series, noise: _Noise, steps: list[int], shifts: list[C
     if not new:
         return []
     excluded = s.known | outlying
-    new = _place_by_likelihood(s, noise, new, excluded, settings)
+    new = sorted(set(_place_by_likelihood(s, noise, new, excluded, settings)) - set(near.tolist()))
     y = _bridge(s.y, outlying)
     windows = _Windows(s, y, excluded, noise)
     edges = sorted({0, len(s.y), *near.tolist(), *new})
