@@ -201,10 +201,10 @@ def _fit_with_episodes(s: _Series, noise: _Noise, settings: DetectionSettings, c
     best, best_cost, steps = None, np.inf, []
     for cal, price in ((calendar, _chi2_threshold(1) * noise.lrv), (no_trend, 0.0)):
         windows = _episode_columns(s.y, cal, ~s.known, noise, settings)
-        full = _robust_fit(s.y, np.column_stack((cal, *windows)), ~s.known, trend=False)
+        design = np.column_stack((cal, *windows))
+        full = _robust_fit(s.y, design, ~s.known, trend=False)
         if full is None:
             continue
-        design = np.column_stack((cal, *windows))
         cost = _trimmed_cost(s.y - design @ full, ~s.known) + penalty * len(windows) + price
         if cost < best_cost:
             best, best_cost, steps = full[: cal.shape[1]], cost, _step_starts(windows) if step_days == 7 else []
