@@ -219,8 +219,9 @@ WEEKLY_EPISODES = [(4, -0.45), (8, -0.35), (8, 0.5), (12, -0.3), (12, 0.4)]  # (
 def test_weekly_episodes_beside_a_yearly_season_are_found():
     """A weekly series' noise is measured over weeks, not over 7-28 of its periods (which
     span its season's swings), and its season is fitted over all three years. Measured
-    on these 60 series (5 episodes x 12 seeds, planted at week 90): 32 found
-    (ctxmetrics-episodes/8: 15)."""
+    on these 60 series (5 episodes x 12 seeds, planted at week 90): 49 found, with the
+    episodes chosen against the calendar fit and fitted alongside it and held to the bar
+    of their width (ctxmetrics-episodes/9: 32; /8: 15)."""
     hits = 0
     for weeks, size in WEEKLY_EPISODES:
         for seed in range(12):
@@ -228,7 +229,7 @@ def test_weekly_episodes_beside_a_yearly_season_are_found():
             m[90 : 90 + weeks] *= 1 + size
             values, dates = seasonal_weekly(seed, m)
             hits += found(find_changes(values, dates=dates), 90, "up" if size > 0 else "down", tolerance=1)
-    assert hits >= 28, hits
+    assert hits >= 44, hits
 
 
 def test_clean_seasonal_weekly_series_are_silent():
@@ -237,8 +238,11 @@ def test_clean_seasonal_weekly_series_are_silent():
     assert len(flagged) <= 1, flagged
 
 
-@pytest.mark.xfail(reason="0/12 measured: the fitted trend takes in a lasting step of a seasonal weekly series", strict=True)
 def test_a_lasting_weekly_shift_beside_a_yearly_season_is_found():
+    """The step is chosen against the calendar (the trend only at its price) and judged on
+    the whole segments either side with a trend alongside. Measured: 9 of 12 (seeds 1, 5
+    and 10 placed 2-3 weeks late); ctxmetrics-episodes/9: 0 of 12, the fitted trend took
+    the step in."""
     m = np.ones(156)
     m[90:] *= 0.75
     hits = [found(find_changes(values, dates=dates), 90, "down", tolerance=1)

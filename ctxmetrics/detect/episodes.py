@@ -250,19 +250,22 @@ def _xlogx_over(x: np.ndarray, e: np.ndarray) -> np.ndarray:
 # model says once they are long: the clean-series false-alarm rate on autocorrelated
 # noise needs a 10% higher bar from `min_segment_days` on (measured, benchmarks/evaluate.py
 # tune split), on top of the bar of their width (`_width_bars`). Windows judged by their
-# count likelihood are held to `_width_bars` alone.
+# count likelihood are held to `_width_bars` alone; so are the windows of weekly and
+# monthly series (`find_changes`: 400 clean series of each, generated as the evaluation's
+# weekly and monthly profiles, 1 and 7 false alarms with their width bars, 0 and 7 with
+# this one on top).
 _LONG_BAR = 1.1
 
 
-def _bars(widths, settings: DetectionSettings) -> np.ndarray:
+def _bars(widths, settings: DetectionSettings, long_bar: float = _LONG_BAR) -> np.ndarray:
     """Bar of each width (rows): for windows judged by their count likelihood (column 0)
     and for those judged on the stabilised scale (column 1). Both start from the same
     expected false alarms per width (`_width_bars`: wide windows are fewer independent
     tests), so a window's bar does not jump where its expected events cross `_FEW_EVENTS`
-    by more than the long bar."""
+    by more than the long bar (`long_bar`, from `min_segment_days` on)."""
     widths = np.asarray(widths)
     by_width = _width_bars(widths, settings.min_score)
-    return np.column_stack([by_width, by_width * np.where(widths >= settings.min_segment_days, _LONG_BAR, 1.0)])
+    return np.column_stack([by_width, by_width * np.where(widths >= settings.min_segment_days, long_bar, 1.0)])
 
 
 def _width_bars(widths, min_score: float) -> np.ndarray:
@@ -300,7 +303,8 @@ def _crossings(b: float, w: int) -> float:
     return b * b * nu * 0.5 * math.erfc(b / math.sqrt(2.0)) / w
 
 
-def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, taken: np.ndarray, accept: int, walls=()) -> tuple[list[Change], np.ndarray, np.ndarray]:
+def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, taken: np.ndarray, accept: int, walls=(),
+              long_bar: float = _LONG_BAR) -> tuple[list[Change], np.ndarray, np.ndarray]:
     """Temporary episodes of the given widths, each scored as a whole.
 
     A multiscale scan (every start, each width) compares each window's mean with its
@@ -309,7 +313,7 @@ def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, ta
     window's baseline, and the scan repeats until nothing passes. Days already `taken`
     (other anomalies) are neither scanned nor used as baseline. A winner wider than
     `accept` days is only set aside (its days leave the scan, so no short piece of it is
-    reported) and left to a later pass.
+    reported) and left to a later pass. `long_bar`: see `_bars`.
 
     Returns:
         The episodes, `taken` with their days added, and the days set aside.
@@ -323,7 +327,7 @@ def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, ta
     sized = s.shape is not None or bool(s.floor_var.any())
     sc = _Scan(s, noise, widths, settings, walls)
     t, end = sc.t, sc.end
-    bars = _bars(widths, settings)
+    bars = _bars(widths, settings, long_bar)
     lowest_bar = replace(settings, min_score=float(bars.min()))  # levels of every window that may pass
     while True:
         sc.exclude(s.known | taken | aside)

@@ -6,15 +6,15 @@ from dataclasses import replace
 import numpy as np
 
 from ctxmetrics.config import DetectionSettings
-from ctxmetrics.detect.calendar import _remove_calendar
-from ctxmetrics.detect.episodes import _episode_widths, _episodes
+from ctxmetrics.detect.calendar import _remove_calendar, _steps_as_shifts
+from ctxmetrics.detect.episodes import _LONG_BAR, _episode_widths, _episodes
 from ctxmetrics.detect.frequency import _date, _on_grid, infer_frequency, long_run_unit, settings_for
 from ctxmetrics.detect.noise import _exact_tails, _noise
 from ctxmetrics.detect.prepare import _prepare
 from ctxmetrics.detect.shifts import _shift_changes
 from ctxmetrics.models.change import Change
 
-DETECTOR = "ctxmetrics-episodes/9"  # name/version: part of the scan fingerprint
+DETECTOR = "ctxmetrics-episodes/10-9w2"  # name/version: part of the scan fingerprint
 
 
 def find_changes(
@@ -68,12 +68,12 @@ def find_changes(
     s = _prepare(values, local, kind, denominators, known_mask, start_weekday % season if season == 7 else 0, season)
     if s is None:
         return []
-    scales = None
-    if dates is not None and freq.name in ("daily", "weekly"):
+    scales, steps = None, []
+    if dates is not None and freq.name in ("daily", "weekly", "monthly"):
         # the calendar fit reads only the noise scales (its steps' penalty)
         y = s.y
         scales = _noise(s, local, exact_tails=False, unit=long_run_unit(freq.step_days))
-        _remove_calendar(s, scales, local, np.asarray(dates, dtype="datetime64[D]")[0], freq.step_days)
+        steps = _remove_calendar(s, scales, local, np.asarray(dates, dtype="datetime64[D]")[0], freq.step_days)
         if s.y is not y:  # a calendar was taken out: the noise is that of the new values
             scales = None
     noise = _noise(s, local, unit=long_run_unit(freq.step_days)) if scales is None else _exact_tails(s, scales, local)
@@ -81,12 +81,15 @@ def find_changes(
     # episode is set aside, not reported), then boundaries (lasting shifts and long
     # temporary ones), then every episode the boundaries missed
     widths = _episode_widths(len(s.y), local)
-    short, taken, aside = _episodes(s, noise, local, widths, np.zeros(len(s.y), bool), accept=local.min_segment_days - 1)
+    long_bar = 1.0 if freq.name in ("weekly", "monthly") else _LONG_BAR  # weekly, monthly: the width bars alone
+    short, taken, aside = _episodes(s, noise, local, widths, np.zeros(len(s.y), bool), accept=local.min_segment_days - 1,
+                                    long_bar=long_bar)
     shifts, temporary = _shift_changes(s, noise, taken, local)
+    shifts += _steps_as_shifts(s, noise, steps, shifts, taken | temporary, local)
     rest = []
     if aside.any() or temporary.any() or shifts:  # else the same scan again would find nothing
         walls = np.searchsorted(s.index, [c.start for c in shifts if c.end is None])
-        rest, _, _ = _episodes(s, noise, local, widths, taken | temporary, accept=len(s.y), walls=walls)
+        rest, _, _ = _episodes(s, noise, local, widths, taken | temporary, accept=len(s.y), walls=walls, long_bar=long_bar)
     episodes = _not_absorbed(short + rest, shifts)
     unit = {"count": f"per {freq.unit}", "ratio": "rate", "gauge": ""}[kind]
     out = []

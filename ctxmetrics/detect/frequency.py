@@ -40,15 +40,23 @@ def infer_frequency(dates, n: int) -> Frequency:
 
 
 def settings_for(settings: DetectionSettings, freq: Frequency) -> DetectionSettings:
-    """Day-based settings restated in the series' own periods (weeks, months, ...)."""
+    """Day-based settings restated in the series' own periods (weeks, months, ...).
+
+    A temporary episode may last at least three shortest segments: restated in months,
+    90 days left one shortest segment (4 months) between a lasting shift and a
+    temporary one, and a 6-month dip of a monthly series became a shift down and a
+    false shift up (7 of the 11 false alarms of the monthly tune series; with 12
+    months, none). Weekly series already had 12 weeks.
+    """
     if freq.name == "daily":
         return settings
     per = max(freq.step_days, 1)
+    min_segment = max(3, min(settings.min_segment_days, 4))
     return replace(
         settings,
         spike_max_days=max(1, min(settings.spike_max_days, 3 * 7 // per or 1)),
-        min_segment_days=max(3, min(settings.min_segment_days, 4)),
-        max_temporary_days=max(4, settings.max_temporary_days // per),
+        min_segment_days=min_segment,
+        max_temporary_days=max(3 * min_segment, settings.max_temporary_days // per),
         level_window_days=max(12, settings.level_window_days // per),
     )
 
