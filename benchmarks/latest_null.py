@@ -10,7 +10,9 @@ its bound promises at most 1% per metric and scan. Two kinds of clean cube:
   as if its data ended on each of `--ends` days.
 
 The check runs alone with nothing detected (no element is left to a detected anomaly),
-which is stricter than in a scan. Besides the alarms, the run prints how the check's
+which is stricter than in a scan; `--scans FIRST END` runs whole scans of clean funnels
+(`scan_project`, 730 days, as tests/test_detect_funnel.py does) and counts the anomalies
+the check stored there. Besides the alarms, the run prints how the check's
 scores are spread: the share of candidate elements beyond 2, 3 and 4 standard deviations
 (a normal gives 4.6%, 0.27% and 0.006%): scores too wide mean its noise is understated.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+import tempfile
 import time
 from itertools import product
 from pathlib import Path
@@ -102,6 +105,22 @@ def cost(leaves: int) -> None:
           f"{time.process_time() - cpu:.2f} s CPU, {len(found)} anomalies")
 
 
+def scans(first: int, end: int) -> None:
+    from test_detect_funnel import scanned_project
+
+    stored = series = metrics = 0
+    for seed in range(first, end):
+        with tempfile.TemporaryDirectory() as tmp:
+            project, found = scanned_project(Path(tmp) / "p", seed, [], days=730)
+            with project.store(read_only=True) as store:
+                series += store.query_rows("select count(*) from scan_state")[1][0][0]
+        stored += sum(a.found_by == "cube" for a in found)
+        metrics += len(STAGES)
+        print(f"seed {seed}: {len(found)} anomalies, from the check: {[(a.metric, a.segment) for a in found if a.found_by == 'cube']}")
+    print(f"clean funnel scans {first}..{end - 1}: the check stored {stored} anomalies in {metrics} checked metrics "
+          f"({100 * stored / max(metrics, 1):.2f}%); {series} series")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--e2e", type=int, nargs=2, default=(0, 300), metavar=("FIRST", "END"))
@@ -110,7 +129,11 @@ def main() -> None:
     parser.add_argument("--ends", type=int, nargs="+", default=[120, 240, 365, 480, 600, 730],
                         help="days of funnel data the check sees (one check per stage and end)")
     parser.add_argument("--cost", type=int, metavar="LEAVES", help="only time the check on this many leaves")
+    parser.add_argument("--scans", type=int, nargs=2, metavar=("FIRST", "END"), help="only whole scans of clean funnels")
     args = parser.parse_args()
+    if args.scans:
+        scans(*args.scans)
+        return
     if args.cost:
         cost(args.cost)
         return

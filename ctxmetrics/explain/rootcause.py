@@ -162,11 +162,14 @@ def window_expectation(
 @dataclass(frozen=True)
 class WeekdayBaseline:
     """Each row's weekday medians over the weeks before day `origin` and its spread around
-    them: the expected value of any later day and that day's noise (`window_expectation`)."""
+    them: the expected value of any later day and that day's noise (`window_expectation`).
+    The spread is relative to each day's median: a count's noise grows with its level, so
+    one absolute spread for all days understated a busy weekday's noise by as much as a
+    quiet weekend's is lower."""
 
     origin: int
     medians: np.ndarray  # rows x 7: column (day - origin) % 7
-    spread: np.ndarray  # per row: the days' MAD around their weekday medians
+    spread: np.ndarray  # per row: the days' MAD around their weekday medians, relative to them
     weeks: int  # weeks of history actually read
 
     @classmethod
@@ -181,7 +184,10 @@ class WeekdayBaseline:
             cols = hist[:, weekday == d]
             if cols.shape[1] and not np.all(np.isnan(cols)):
                 medians[:, d] = _row_medians(cols)
-        spread = 1.4826 * _row_medians(np.abs(hist - medians[:, weekday]))
+        typical = np.abs(medians[:, weekday])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            relative = np.where(typical > 0, np.abs(hist - medians[:, weekday]) / typical, np.nan)
+        spread = 1.4826 * _row_medians(relative)
         return cls(origin, medians, spread, max(len(history) // 7, 1))
 
     def window(self, values: np.ndarray, first: int, last: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -192,11 +198,11 @@ class WeekdayBaseline:
         keep = ~np.isnan(now) & ~np.isnan(per_day)
         expected = np.where(keep, per_day, 0.0).sum(axis=1)
         actual = np.where(keep, now, 0.0).sum(axis=1)
-        seen = ~np.isnan(per_day)
-        level = np.where(seen, np.abs(per_day), 0.0).sum(axis=1) / np.maximum(seen.sum(axis=1), 1)  # 0 where no day is known
-        spread = np.fmax(np.nan_to_num(self.spread), np.sqrt(np.maximum(np.nan_to_num(level), 1.0)))
-        n = np.maximum(keep.sum(axis=1), 1)
-        noise = spread * np.sqrt(n * (1.0 + math.pi / 2 / self.weeks))
+        level = np.where(keep, np.abs(per_day), 0.0)
+        # each day's noise at least Poisson-like; a window with no known day has one day's
+        day = np.fmax(np.nan_to_num(self.spread)[:, None] * level, np.sqrt(np.maximum(level, 1.0)))
+        variance = np.where(keep, day**2, 0.0).sum(axis=1)
+        noise = np.sqrt(np.maximum(variance, 1.0) * (1.0 + math.pi / 2 / self.weeks))
         return expected, actual, noise
 
 

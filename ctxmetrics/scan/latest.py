@@ -35,6 +35,8 @@ WINDOWS = (1, 3, 7)  # days at the end of the data: a day, a few days, a week
 _FALSE_ALARM = 0.01  # per metric and scan, over every element of every window
 _WEEKS = 8  # weeks of history behind each leaf's expected value, as drivers take them
 _BACKTESTS = 3  # past weeks on which the expected values' own error is measured
+_MIN_DOF = 5  # the heaviest tail the scores are read with (a t's kurtosis is finite above 4)
+_SET_SIZES = (1, 2, 3)  # a root-cause set has at most 3 elements (`localize`)
 
 
 def latest_changes(
@@ -52,21 +54,33 @@ def latest_changes(
     cube = _Cube.of(series_set, annotations, tz)
     if cube is None:
         return []
-    bound = null_gain(candidate_count(cube.codes) * len(WINDOWS), _FALSE_ALARM)
+    # Bonferroni over every element (or set of 2 or 3 elements of one layer) of every
+    # window, the family's chance split evenly over the set sizes
+    bounds = {
+        k: null_gain(candidate_count(cube.codes, size=k) * len(WINDOWS), _FALSE_ALARM / len(_SET_SIZES))
+        for k in _SET_SIZES
+    }
     best = None  # (evidence, first day of the window, elements not covered yet, expected, actual)
     for window in cube.windows():
         first = series_set.days - window.length
-        kept = []  # (element, calibrated evidence) of the root-cause set nothing detected covers
-        for segment, _ in localize_codes(
-            cube.codes, cube.dims, cube.names, window.expected, window.actual, window.leaf_noise
-        ).elements:
-            if not _covered(segment, series_set.day(first), found):
-                kept.append((segment, window.evidence(cube.members(segment), len(segment))))
-        # The cube changed when its strongest such element clears the bound; the others are
-        # the root-cause set's as `localize` chose them (its own test, given a change).
-        evidence = sum(gain for _, gain in kept)
-        if kept and max(gain for _, gain in kept) > bound and (best is None or evidence > best[0]):
-            best = (evidence, first, [segment for segment, _ in kept], window.expected, window.actual)
+        kept = [  # the root-cause set's elements nothing detected covers
+            segment
+            for segment, _ in localize_codes(
+                cube.codes, cube.dims, cube.names, window.expected, window.actual, window.leaf_noise
+            ).elements
+            if not _covered(segment, series_set.day(first), found)
+        ]
+        if not kept:
+            continue
+        gains = [window.evidence(cube.members(segment), len(segment)) for segment in kept]
+        # The cube changed when its strongest such element clears the bound, or all of them
+        # as one (their counts summed: cells that each moved too little to stand out alone)
+        # clear the bound for sets of that size; the others come as `localize` chose them.
+        together = np.logical_or.reduce([cube.members(segment) for segment in kept])
+        joint = window.evidence(together, max(len(segment) for segment in kept)) if len(kept) > 1 else 0.0
+        evidence = sum(gains)
+        if (max(gains) > bounds[1] or joint > bounds[len(kept)]) and (best is None or evidence > best[0]):
+            best = (evidence, first, kept, window.expected, window.actual)
     if best is None:
         return []
     return [_anomaly(series_set, cube.leaves, *best)]
@@ -129,6 +143,8 @@ class _Cube:
         span = self.values.shape[1]
         weeks = [span - 7 * (k + 1) for k in range(_BACKTESTS + 1)]  # first day of the last week, then past ones
         baselines = [WeekdayBaseline.before(self.values, first, _WEEKS) for first in weeks]
+        tail = _tail_dof([_scores(*b.window(self.values, day, day), leaf_ids) for b in baselines[1:] for day in
+                          range(b.origin, b.origin + 7)])
         out = []
         for length in WINDOWS:
             now, *past = [b.window(self.values, b.origin + 7 - length, b.origin + 6) for b in baselines]
@@ -138,6 +154,7 @@ class _Cube:
             for combo, ids in groups:
                 by_layer.setdefault(len(combo), []).append(_past_scores(past, ids))
             scale, dof = _spread([p for parts in by_layer.values() for p in parts])
+            dof = min(dof, tail)
             shrink = {layer: _shrink(parts, scale) for layer, parts in by_layer.items()}
             out.append(_Window(length, *now, past, scale, dof, shrink))
         return out
@@ -207,6 +224,20 @@ def _scores(expected: np.ndarray, actual: np.ndarray, noise: np.ndarray, ids: np
 def _past_scores(past, ids: np.ndarray) -> np.ndarray:
     """Each element's model scores on the past weeks (weeks x elements)."""
     return np.array([_scores(*p, ids) for p in past])
+
+
+def _tail_dof(scores: list[np.ndarray]) -> float:
+    """Degrees of freedom of the Student t whose kurtosis the leaves' daily scores on past
+    weeks have (6 / excess kurtosis + 4): a day's count can stray further than its spread
+    says (a busy day's overdispersion, a spread estimated from few days), and a bound far
+    out in the tail is only as good as the tail it assumes; no excess: a normal's."""
+    z = np.concatenate(scores)
+    z = z[z != 0]  # leaves with nothing expected have no score
+    if len(z) < 2:
+        return float("inf")
+    z = z / np.sqrt(np.mean(z**2))
+    excess = float(np.mean(z**4)) - 3.0
+    return max(4.0 + 6.0 / excess, _MIN_DOF) if excess > 0 else float("inf")
 
 
 def _spread(parts: list[np.ndarray]) -> tuple[float, int]:
