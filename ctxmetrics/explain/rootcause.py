@@ -177,17 +177,20 @@ class WeekdayBaseline:
         history = np.arange(max(origin - 7 * weeks, 0), origin)
         if len(history) < 7:
             raise ValueError("at least one week of history is needed before the window.")
-        hist = values[:, history]
+        hist = values[:, history[0] : origin]  # a view: the history is contiguous
         weekday = (history - origin) % 7
         medians = np.full((values.shape[0], 7), np.nan)
         for d in range(7):
-            cols = hist[:, weekday == d]
+            cols = hist[:, (d - weekday[0]) % 7 :: 7]  # that weekday's days, as a strided view
             if cols.shape[1] and not np.all(np.isnan(cols)):
                 medians[:, d] = _row_medians(cols)
+        deviation = hist - medians[:, weekday]
         typical = np.abs(medians[:, weekday])
+        np.abs(deviation, out=deviation)
         with np.errstate(divide="ignore", invalid="ignore"):
-            relative = np.where(typical > 0, np.abs(hist - medians[:, weekday]) / typical, np.nan)
-        spread = 1.4826 * _row_medians(relative)
+            np.divide(deviation, typical, out=deviation)
+        deviation[~(typical > 0)] = np.nan  # no level: no relative spread
+        spread = 1.4826 * _row_medians(deviation)
         return cls(origin, medians, spread, max(len(history) // 7, 1))
 
     def window(self, values: np.ndarray, first: int, last: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -223,13 +226,17 @@ def null_gain(candidates: int, false_alarm: float) -> float:
 
 
 def _row_medians(block: np.ndarray) -> np.ndarray:
-    """Median of each row, unknown (NaN) values skipped: `np.median` when there are none,
-    many times faster than `np.nanmedian` on a cube of many rows, with the same result."""
-    if not np.isnan(block).any():
+    """Median of each row, unknown (NaN) values skipped: `np.median` on the rows without
+    any, many times faster than `np.nanmedian` on a cube of many rows, with the same result."""
+    unknown = np.isnan(block).any(axis=1)
+    if not unknown.any():
         return np.median(block, axis=1)
+    out = np.empty(len(block))
+    out[~unknown] = np.median(block[~unknown], axis=1)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a row with no known value has no median
-        return np.nanmedian(block, axis=1)
+        out[unknown] = np.nanmedian(block[unknown], axis=1)
+    return out
 
 
 def encode_leaves(leaves: Sequence[Mapping[str, str]], dims: Sequence[str]) -> tuple[np.ndarray, list[list[str]]]:

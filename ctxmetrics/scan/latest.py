@@ -3,15 +3,25 @@
 A change in one cell of a wide cube moves the rollups above it too little to be flagged,
 and a few days at the end of the data are often too short for the cell's own series to
 clear the detector's bar. After detection, the last 1, 3 and 7 days of every leaf are set
-against their expected values (`rootcause.window_expectation`, as drivers are) and the
-deviation is localized over the whole cube (`rootcause.localize_codes`). Elements the
-detector already flagged (on the element, a part of it or a rollup above it) are left to
-those anomalies. The rest counts only when its strongest element's change clears a
-Bonferroni bound over every candidate element of every window at `_FALSE_ALARM`, the
-chance per metric that noise alone reports anything; the others then come as `localize`
-chose them (its own test, given that something changed). What remains is one anomaly
-(`found_by: "cube"`) on the smallest rollup that holds it; `explain` fills its drivers like
-any anomaly's.
+against their expected values (`rootcause.WeekdayBaseline`: weekday medians of the 8 weeks
+before the last week, with noise relative to each day's level) and the deviation is
+localized over the whole cube (`rootcause.localize_codes`).
+
+The check is calibrated on the cube itself: the same windows of the 3 weeks before are
+scored the same way, and what the model got wrong there is taken out or counted in. An
+element's score loses its drift (its mean past score, shrunk as far as those means are no
+wider than noise makes them: a trend the medians lag behind), is divided by the spread of
+past scores around their means, pooled over every element, and is read as a Student t
+whose degrees of freedom are the fewer of that spread's and of the tail the leaves' past
+daily scores show (their kurtosis): counts heavier-tailed than their spread says.
+
+Elements the detector already flagged (on the element, a part of it or a rollup above it)
+are left to those anomalies. The rest counts when its strongest element, or all of them
+as one (cells that each moved too little to stand out alone), clears a Bonferroni bound
+over every candidate element, or set of that many elements of one layer, of every window,
+the chance `_FALSE_ALARM` per metric split evenly over the set sizes; the others then come
+as `localize` chose them. What remains is one anomaly (`found_by: "cube"`) on the smallest
+rollup that holds it; `explain` fills its drivers like any anomaly's.
 """
 from __future__ import annotations
 
