@@ -88,6 +88,8 @@ def report(name: str, sets) -> None:
         checks += 1
         alarms += bool(latest_changes(series_set, []))
         scores += element_scores(series_set)
+    if not checks:
+        return
     z = np.abs(np.concatenate(scores)) if scores else np.zeros(0)
     beyond = "  ".join(f">{k}σ {100 * np.mean(z > k):.3f}%" for k in (2, 3, 4))
     print(f"{name:8} checks {checks:5d}  with an anomaly {alarms:4d} ({100 * alarms / max(checks, 1):.2f}%)  "
