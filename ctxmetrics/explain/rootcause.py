@@ -39,8 +39,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 __all__ = [
-    "RootCause", "candidate_count", "encode_leaves", "localize", "localize_codes", "null_gain",
-    "window_expectation",
+    "RootCause", "WeekdayBaseline", "candidate_count", "candidate_groups", "encode_leaves", "localize",
+    "localize_codes", "null_gain", "window_expectation",
 ]
 
 _MAX_ELEMENTS = 3  # a business reads at most a few places; more is "spread out"
@@ -106,7 +106,7 @@ def localize_codes(
     deviation = float((actual - expected).sum())
     if not len(dims) or len(codes) < 2 or deviation == 0:
         return RootCause([], False)
-    groups = _candidate_groups(codes, min(max_layer, len(dims)))
+    groups = candidate_groups(codes, min(max_layer, len(dims)))
     weight = 1.0 / noise**2
     n_candidates = sum(int(g.max()) + 1 for _, g in groups)
     threshold = _null_gain(n_candidates)
@@ -156,38 +156,64 @@ def window_expectation(
     weekday medians (MAD), at least Poisson-like for counts, scaled to the window's length
     and to the uncertainty of a median of `weeks` values. Unknown (NaN) days are skipped.
     """
-    days = np.arange(first, last + 1)
-    lo = first - 7 * weeks
-    history = np.arange(max(lo, 0), first)
-    if len(history) < 7:
-        raise ValueError("at least one week of history is needed before the window.")
-    hist = values[:, history]
-    weekday = (history - first) % 7
-    medians = np.full((values.shape[0], 7), np.nan)
-    for d in range(7):
-        cols = hist[:, weekday == d]
-        if cols.shape[1] and not np.all(np.isnan(cols)):
-            medians[:, d] = _row_medians(cols)
-    per_day = medians[:, (days - first) % 7]
-    now = values[:, days]
-    keep = ~np.isnan(now) & ~np.isnan(per_day)
-    expected = np.where(keep, per_day, 0.0).sum(axis=1)
-    actual = np.where(keep, now, 0.0).sum(axis=1)
-    residual = np.abs(hist - medians[:, weekday])
-    spread = 1.4826 * _row_medians(residual)
-    seen = ~np.isnan(per_day)
-    level = np.where(seen, np.abs(per_day), 0.0).sum(axis=1) / np.maximum(seen.sum(axis=1), 1)  # 0 where no day is known
-    spread = np.fmax(np.nan_to_num(spread), np.sqrt(np.maximum(np.nan_to_num(level), 1.0)))
-    n = np.maximum(keep.sum(axis=1), 1)
-    per_week = max(len(history) // 7, 1)
-    noise = spread * np.sqrt(n * (1.0 + math.pi / 2 / per_week))
-    return expected, actual, noise
+    return WeekdayBaseline.before(values, first, weeks).window(values, first, last)
 
 
-def candidate_count(codes: np.ndarray, max_layer: int = 3) -> int:
+@dataclass(frozen=True)
+class WeekdayBaseline:
+    """Each row's weekday medians over the weeks before day `origin` and its spread around
+    them: the expected value of any later day and that day's noise (`window_expectation`).
+    The spread is relative to each day's median: a count's noise grows with its level, so
+    one absolute spread for all days understated a busy weekday's noise by as much as a
+    quiet weekend's is lower."""
+
+    origin: int
+    medians: np.ndarray  # rows x 7: column (day - origin) % 7
+    spread: np.ndarray  # per row: the days' MAD around their weekday medians, relative to them
+    weeks: int  # weeks of history actually read
+
+    @classmethod
+    def before(cls, values: np.ndarray, origin: int, weeks: int) -> "WeekdayBaseline":
+        history = np.arange(max(origin - 7 * weeks, 0), origin)
+        if len(history) < 7:
+            raise ValueError("at least one week of history is needed before the window.")
+        hist = values[:, history[0] : origin]  # a view: the history is contiguous
+        weekday = (history - origin) % 7
+        medians = np.full((values.shape[0], 7), np.nan)
+        for d in range(7):
+            cols = hist[:, (d - weekday[0]) % 7 :: 7]  # that weekday's days, as a strided view
+            if cols.shape[1] and not np.all(np.isnan(cols)):
+                medians[:, d] = _row_medians(cols)
+        deviation = hist - medians[:, weekday]
+        typical = np.abs(medians[:, weekday])
+        np.abs(deviation, out=deviation)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.divide(deviation, typical, out=deviation)
+        deviation[~(typical > 0)] = np.nan  # no level: no relative spread
+        spread = 1.4826 * _row_medians(deviation)
+        return cls(origin, medians, spread, max(len(history) // 7, 1))
+
+    def window(self, values: np.ndarray, first: int, last: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(expected, actual, noise) per row over days `first..last` (at or after `origin`)."""
+        days = np.arange(first, last + 1)
+        per_day = self.medians[:, (days - self.origin) % 7]
+        now = values[:, days]
+        keep = ~np.isnan(now) & ~np.isnan(per_day)
+        expected = np.where(keep, per_day, 0.0).sum(axis=1)
+        actual = np.where(keep, now, 0.0).sum(axis=1)
+        level = np.where(keep, np.abs(per_day), 0.0)
+        # each day's noise at least Poisson-like; a window with no known day has one day's
+        day = np.fmax(np.nan_to_num(self.spread)[:, None] * level, np.sqrt(np.maximum(level, 1.0)))
+        variance = np.where(keep, day**2, 0.0).sum(axis=1)
+        noise = np.sqrt(np.maximum(variance, 1.0) * (1.0 + math.pi / 2 / self.weeks))
+        return expected, actual, noise
+
+
+def candidate_count(codes: np.ndarray, max_layer: int = 3, size: int = 1) -> int:
     """How many elements (segments at layers 1..`max_layer`) `localize_codes` weighs in a
-    cube of these leaves: the number of tests behind one localization."""
-    return _set_count(_candidate_groups(codes, min(max_layer, codes.shape[1])), 1)
+    cube of these leaves: the number of tests behind one localization; with `size`, how
+    many sets of that many elements of one layer and dimensions there are."""
+    return _set_count(candidate_groups(codes, min(max_layer, codes.shape[1])), size)
 
 
 def null_gain(candidates: int, false_alarm: float) -> float:
@@ -200,13 +226,17 @@ def null_gain(candidates: int, false_alarm: float) -> float:
 
 
 def _row_medians(block: np.ndarray) -> np.ndarray:
-    """Median of each row, unknown (NaN) values skipped: `np.median` when there are none,
-    many times faster than `np.nanmedian` on a cube of many rows, with the same result."""
-    if not np.isnan(block).any():
+    """Median of each row, unknown (NaN) values skipped: `np.median` on the rows without
+    any, many times faster than `np.nanmedian` on a cube of many rows, with the same result."""
+    unknown = np.isnan(block).any(axis=1)
+    if not unknown.any():
         return np.median(block, axis=1)
+    out = np.empty(len(block))
+    out[~unknown] = np.median(block[~unknown], axis=1)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a row with no known value has no median
-        return np.nanmedian(block, axis=1)
+        out[unknown] = np.nanmedian(block[unknown], axis=1)
+    return out
 
 
 def encode_leaves(leaves: Sequence[Mapping[str, str]], dims: Sequence[str]) -> tuple[np.ndarray, list[list[str]]]:
@@ -221,7 +251,7 @@ def encode_leaves(leaves: Sequence[Mapping[str, str]], dims: Sequence[str]) -> t
     return codes, names
 
 
-def _candidate_groups(codes: np.ndarray, max_layer: int) -> list[tuple[tuple[int, ...], np.ndarray]]:
+def candidate_groups(codes: np.ndarray, max_layer: int) -> list[tuple[tuple[int, ...], np.ndarray]]:
     """Per combination of dimensions up to `max_layer`: each leaf's element id in it."""
     groups = []
     radix = codes.max(axis=0) + 1
