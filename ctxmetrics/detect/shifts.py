@@ -162,7 +162,10 @@ def _reverts(first: _Step, second: _Step, w: _Windows, noise: _Noise, settings: 
     score any step must reach), as a return that overshoots by noise still does."""
     jump = first.y_after - first.y_before
     back = second.y_after - first.y_before
-    if np.sign(second.y_after - second.y_before) != -np.sign(jump) or second.at - first.at > settings.max_temporary_days:
+    # the limit is on the episode's length, which its two placed ends can overstate by up
+    # to the placement's reach (`min_segment_days`, `_place_by_likelihood`)
+    longest = settings.max_temporary_days + settings.min_segment_days
+    if np.sign(second.y_after - second.y_before) != -np.sign(jump) or second.at - first.at > longest:
         return False
     if abs(back) <= 0.3 * abs(jump):
         return True
