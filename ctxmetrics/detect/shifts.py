@@ -120,9 +120,35 @@ def _prune(bounds: list[int], w: _Windows, noise: _Noise, n: int, settings: Dete
             for i, b in enumerate(bounds)
         ]
         margins = [min(st.score / settings.min_score, _size_margin(st.pct, w, settings)) for st in steps]
+        # a step and its return are judged as one temporary episode too: each boundary
+        # alone has the episode's days on one side only, the episode as a whole has both
+        for i in range(len(steps) - 1):
+            if _reverts(steps[i], steps[i + 1], w, noise, settings):
+                episode = _episode_step(w, noise, steps[i], steps[i + 1])
+                whole = min(episode.score / settings.min_score, _size_margin(episode.pct, w, settings))
+                margins[i], margins[i + 1] = max(margins[i], whole), max(margins[i + 1], whole)
         if not margins or min(margins) >= 1.0:
             return steps
         del bounds[int(np.argmin(margins))]
+
+
+def _episode_step(w: _Windows, noise: _Noise, first: _Step, second: _Step) -> _Step:
+    """The temporary episode between `first` and its return `second`, judged as a whole
+    (as `episodes._window_scores` judges a window): its days against the days before and
+    after it pooled, as long as each side alone shows at least half of that (else the
+    weaker side's score; 0 when the sides disagree). Its level before is the pooled one."""
+    y1, l1, n1 = w.measure(first.lo, first.at)
+    y2, l2, n2 = w.measure(first.at, second.at)
+    y3, l3, n3 = w.measure(second.at, second.hi)
+    y_around, l_around = (y1 * n1 + y3 * n3) / (n1 + n3), (l1 * n1 + l3 * n3) / (n1 + n3)
+
+    def z(y: float, n: float) -> float:
+        return (y2 - y) / np.sqrt(noise.se2(n2) + noise.se2(n))
+
+    pooled, before, after = z(y_around, n1 + n3), z(y1, n1), z(y3, n3)
+    weaker = min(abs(before), abs(after)) if np.sign(before) == np.sign(after) else 0.0
+    score = abs(pooled) if weaker >= 0.5 * abs(pooled) else weaker
+    return _Step(first.lo, first.at, y_around, y2, l_around, l2, _pct(l_around, l2), float(score), second.at)
 
 
 def _place_by_likelihood(s: _Series, noise: _Noise, bounds: list[int], excluded: np.ndarray, settings: DetectionSettings) -> list[int]:
@@ -207,7 +233,7 @@ def _shift_changes(s: _Series, noise: _Noise, outlying: np.ndarray, settings: De
         st = steps[i]
         if i + 1 < len(steps) and _reverts(st, steps[i + 1], windows, noise, settings):
             end = steps[i + 1].at
-            episode = _measure(windows, noise, st.lo, st.at, end)
+            episode = _episode_step(windows, noise, st, steps[i + 1])
             changes.append(_change("spike", s, episode, int(s.index[end - 1])))
             temporary[st.at : end] = True
             i += 2
