@@ -6,7 +6,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ctxmetrics.config import DetectionSettings
-from ctxmetrics.detect.episodes import _cum, _level_change, _likelihood_sums, _pct, _segment_fit
+from ctxmetrics.detect.episodes import (
+    _FEW_EVENTS, _cum, _level_change, _likelihood_sums, _long_run_excess, _pct, _segment_fit, _two_rates_z,
+)
 from ctxmetrics.detect.noise import _Noise
 from ctxmetrics.detect.prepare import _Series
 from ctxmetrics.models.change import Change
@@ -30,6 +32,25 @@ class _Windows:
         self._all = (cum(y * weight), cum(s.num), cum(s.den), cum(weight), cum(np.ones(len(y))))
         self._kept = (cum(y * weight * keep), cum(s.num * keep), cum(s.den * keep), cum(weight * keep), cum(keep))
         self.sized = s.shape is not None or bool(s.floor_var.any())  # counts and rates
+        # counts: kept events and weekday exposure, for the count likelihood of a step
+        self.shape = s.shape
+        if s.shape is not None:
+            self._events = (cum(s.num * s.factor * keep), cum(s.factor * keep), cum(keep))
+            self._beyond = np.sqrt(_long_run_excess(s, 1.0))
+
+    def count_z(self, lo: int, at: int, hi: int) -> float | None:
+        """Counts with few events expected after the boundary (< `_FEW_EVENTS`): the signed
+        z of [at, hi) against [lo, at) by their count likelihood (as `episodes._count_lr`
+        judges a window: the transform of a few events a day loses much of their power);
+        None otherwise, or where excluded days make up most of a side."""
+        if self.shape is None:
+            return None
+        x, f, k = (np.array([c[at] - c[lo], c[hi] - c[at]]) for c in self._events)
+        if k[0] < (at - lo) / 2 or k[1] < (hi - at) / 2 or f.min() <= 0:
+            return None
+        if (x.sum() / f.sum()) * f[1] >= _FEW_EVENTS:
+            return None
+        return float(_two_rates_z(x[1], f[1], k[1], x[0], f[0], k[0], self.shape)) / self._beyond
 
     def measure(self, lo: int, hi: int) -> tuple[float, float, float]:
         """Weighted mean of y, pooled level (num/den) and the weight (typical days) used
@@ -58,7 +79,8 @@ def _measure(w: _Windows, noise: _Noise, lo: int, at: int, hi: int) -> _Step:
     """The step at `at` judged on [lo, at) against [at, hi)."""
     y1, l1, n1 = w.measure(lo, at)
     y2, l2, n2 = w.measure(at, hi)
-    score = abs(y2 - y1) / np.sqrt(noise.se2(n1) + noise.se2(n2))
+    counted = w.count_z(lo, at, hi)
+    score = abs(y2 - y1) / np.sqrt(noise.se2(n1) + noise.se2(n2)) if counted is None else abs(counted)
     return _Step(lo, at, y1, y2, l1, l2, _pct(l1, l2), float(score), hi)
 
 
