@@ -73,10 +73,7 @@ class _Scan:
         # (differences of block means) over the model's mean daily variance: with a few
         # events a day the day scales (MADs of a handful of distinct values) overstate
         # the noise, and `noise.lrv`, floored at their mean, would keep that bias
-        self.excess_long = (
-            max(1.0, _remembered_long_run_var(s.y, ~s.known) / float(np.mean(model[floor & ~s.known])))
-            if (floor & ~s.known).any() else self.excess
-        )
+        self.excess_long = _long_run_excess(s, self.excess)
 
         w = self.w = np.asarray(widths)[:, None]
         t = self.t = (np.arange(n) if starts is None else np.asarray(starts))[None, :]
@@ -101,6 +98,17 @@ class _Scan:
         np.cumsum(np.array(self._terms) * ~excluded, axis=1, out=sums[:, 1:])  # row by row, as `_cum` sums
         self.kwy, self.kw, self.k, self.knum, self.kden, self.kx, self.kfactor = sums
         return self
+
+
+def _long_run_excess(s: _Series, day_excess: float) -> float:
+    """How much noisier than the count model a long window is (>= 1): the long-run
+    variance of y (differences of block means) over the model's mean daily variance (see
+    `_Scan`); `day_excess` where no day has a sampling variance."""
+    floor = (s.floor_var > 0) & ~s.known
+    if not floor.any():
+        return day_excess
+    model = s.floor_var + np.maximum(1.0 - s.floor_var * s.factor, 0.0)
+    return max(1.0, _remembered_long_run_var(s.y, ~s.known) / float(np.mean(model[floor])))
 
 
 def _flank(w, settings: DetectionSettings):
@@ -226,18 +234,26 @@ def _count_lr(sc: _Scan, rows, t, end, spans) -> np.ndarray:
     fx = sum(sc.kx[hi] - sc.kx[lo] for lo, hi in spans)
     ff = sum(sc.kfactor[hi] - sc.kfactor[lo] for lo, hi in spans)
     days = sum(sc.k[hi] - sc.k[lo] for lo, hi in spans)
+    day_excess = np.where(sc.short[rows, 0], sc.excess_tail, sc.excess)
+    # from the day's excess for one day to the long-run excess at a week, as `ramp` grows
+    beyond = np.sqrt(day_excess + (sc.excess_long - day_excess) * np.minimum(w - 1, 6) / 6)
+    return _two_rates_z(o, f_w, w, fx, ff, days, sc.shape) / beyond
+
+
+def _two_rates_z(o, f_w, w, fx, ff, days, shape: float) -> np.ndarray:
+    """Signed z of the two-sample Poisson likelihood ratio of `o` events over exposure
+    `f_w` (w days) against `fx` over `ff` (`days` days), divided by the overdispersion of
+    the contrast (negative binomial of gamma shape `shape`); 0 where either side has no
+    events expected."""
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = (o + fx) / (f_w + ff)  # one rate for window and flank: the null
         e_w, e_f = rate * f_w, rate * ff
         ratio = 2.0 * (_xlogx_over(o, e_w) + _xlogx_over(fx, e_f))
         # overdispersion of the contrast of the two rates, relative to Poisson
         var_poisson = 1.0 / e_w + 1.0 / e_f
-        var_nb = (1.0 + e_w / (sc.shape * w)) / e_w + (1.0 + e_f / (sc.shape * days)) / e_f
+        var_nb = (1.0 + e_w / (shape * w)) / e_w + (1.0 + e_f / (shape * days)) / e_f
         z = np.sign(o / f_w - fx / ff) * np.sqrt(np.maximum(ratio, 0.0) * var_poisson / var_nb)
-    day_excess = np.where(sc.short[rows, 0], sc.excess_tail, sc.excess)
-    # from the day's excess for one day to the long-run excess at a week, as `ramp` grows
-    beyond = np.sqrt(day_excess + (sc.excess_long - day_excess) * np.minimum(w - 1, 6) / 6)
-    return np.where(np.isfinite(z) & (e_w > 0) & (fx > 0), z, 0.0) / beyond
+    return np.where(np.isfinite(z) & (e_w > 0) & (fx > 0), z, 0.0)
 
 
 def _xlogx_over(x: np.ndarray, e: np.ndarray) -> np.ndarray:

@@ -6,7 +6,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ctxmetrics.config import DetectionSettings
-from ctxmetrics.detect.episodes import _cum, _level_change, _likelihood_sums, _pct, _segment_fit
+from ctxmetrics.detect.episodes import (
+    _FEW_EVENTS, _cum, _level_change, _likelihood_sums, _long_run_excess, _pct, _segment_fit, _two_rates_z,
+)
 from ctxmetrics.detect.noise import _Noise
 from ctxmetrics.detect.prepare import _Series
 from ctxmetrics.models.change import Change
@@ -30,6 +32,25 @@ class _Windows:
         self._all = (cum(y * weight), cum(s.num), cum(s.den), cum(weight), cum(np.ones(len(y))))
         self._kept = (cum(y * weight * keep), cum(s.num * keep), cum(s.den * keep), cum(weight * keep), cum(keep))
         self.sized = s.shape is not None or bool(s.floor_var.any())  # counts and rates
+        # counts: kept events and weekday exposure, for the count likelihood of a step
+        self.shape = s.shape
+        if s.shape is not None:
+            self._events = (cum(s.num * s.factor * keep), cum(s.factor * keep), cum(keep))
+            self._beyond = np.sqrt(_long_run_excess(s, 1.0))
+
+    def count_z(self, lo: int, at: int, hi: int) -> float | None:
+        """Counts with few events expected after the boundary (< `_FEW_EVENTS`): the signed
+        z of [at, hi) against [lo, at) by their count likelihood (as `episodes._count_lr`
+        judges a window: the transform of a few events a day loses much of their power);
+        None otherwise, or where excluded days make up most of a side."""
+        if self.shape is None:
+            return None
+        x, f, k = (np.array([c[at] - c[lo], c[hi] - c[at]]) for c in self._events)
+        if k[0] < (at - lo) / 2 or k[1] < (hi - at) / 2 or f.min() <= 0:
+            return None
+        if (x.sum() / f.sum()) * f[1] >= _FEW_EVENTS:
+            return None
+        return float(_two_rates_z(x[1], f[1], k[1], x[0], f[0], k[0], self.shape)) / self._beyond
 
     def measure(self, lo: int, hi: int) -> tuple[float, float, float]:
         """Weighted mean of y, pooled level (num/den) and the weight (typical days) used
@@ -58,7 +79,8 @@ def _measure(w: _Windows, noise: _Noise, lo: int, at: int, hi: int) -> _Step:
     """The step at `at` judged on [lo, at) against [at, hi)."""
     y1, l1, n1 = w.measure(lo, at)
     y2, l2, n2 = w.measure(at, hi)
-    score = abs(y2 - y1) / np.sqrt(noise.se2(n1) + noise.se2(n2))
+    counted = w.count_z(lo, at, hi)
+    score = abs(y2 - y1) / np.sqrt(noise.se2(n1) + noise.se2(n2)) if counted is None else abs(counted)
     return _Step(lo, at, y1, y2, l1, l2, _pct(l1, l2), float(score), hi)
 
 
@@ -120,9 +142,35 @@ def _prune(bounds: list[int], w: _Windows, noise: _Noise, n: int, settings: Dete
             for i, b in enumerate(bounds)
         ]
         margins = [min(st.score / settings.min_score, _size_margin(st.pct, w, settings)) for st in steps]
+        # a step and its return are judged as one temporary episode too: each boundary
+        # alone has the episode's days on one side only, the episode as a whole has both
+        for i in range(len(steps) - 1):
+            if _reverts(steps[i], steps[i + 1], w, noise, settings):
+                episode = _episode_step(w, noise, steps[i], steps[i + 1])
+                whole = min(episode.score / settings.min_score, _size_margin(episode.pct, w, settings))
+                margins[i], margins[i + 1] = max(margins[i], whole), max(margins[i + 1], whole)
         if not margins or min(margins) >= 1.0:
             return steps
         del bounds[int(np.argmin(margins))]
+
+
+def _episode_step(w: _Windows, noise: _Noise, first: _Step, second: _Step) -> _Step:
+    """The temporary episode between `first` and its return `second`, judged as a whole
+    (as `episodes._window_scores` judges a window): its days against the days before and
+    after it pooled, as long as each side alone shows at least half of that (else the
+    weaker side's score; 0 when the sides disagree). Its level before is the pooled one."""
+    y1, l1, n1 = w.measure(first.lo, first.at)
+    y2, l2, n2 = w.measure(first.at, second.at)
+    y3, l3, n3 = w.measure(second.at, second.hi)
+    y_around, l_around = (y1 * n1 + y3 * n3) / (n1 + n3), (l1 * n1 + l3 * n3) / (n1 + n3)
+
+    def z(y: float, n: float) -> float:
+        return (y2 - y) / np.sqrt(noise.se2(n2) + noise.se2(n))
+
+    pooled, before, after = z(y_around, n1 + n3), z(y1, n1), z(y3, n3)
+    weaker = min(abs(before), abs(after)) if np.sign(before) == np.sign(after) else 0.0
+    score = abs(pooled) if weaker >= 0.5 * abs(pooled) else weaker
+    return _Step(first.lo, first.at, y_around, y2, l_around, l2, _pct(l_around, l2), float(score), second.at)
 
 
 def _place_by_likelihood(s: _Series, noise: _Noise, bounds: list[int], excluded: np.ndarray, settings: DetectionSettings) -> list[int]:
@@ -162,7 +210,10 @@ def _reverts(first: _Step, second: _Step, w: _Windows, noise: _Noise, settings: 
     score any step must reach), as a return that overshoots by noise still does."""
     jump = first.y_after - first.y_before
     back = second.y_after - first.y_before
-    if np.sign(second.y_after - second.y_before) != -np.sign(jump) or second.at - first.at > settings.max_temporary_days:
+    # the limit is on the episode's length, which its two placed ends can overstate by up
+    # to the placement's reach (`min_segment_days`, `_place_by_likelihood`)
+    longest = settings.max_temporary_days + settings.min_segment_days
+    if np.sign(second.y_after - second.y_before) != -np.sign(jump) or second.at - first.at > longest:
         return False
     if abs(back) <= 0.3 * abs(jump):
         return True
@@ -204,7 +255,7 @@ def _shift_changes(s: _Series, noise: _Noise, outlying: np.ndarray, settings: De
         st = steps[i]
         if i + 1 < len(steps) and _reverts(st, steps[i + 1], windows, noise, settings):
             end = steps[i + 1].at
-            episode = _measure(windows, noise, st.lo, st.at, end)
+            episode = _episode_step(windows, noise, st, steps[i + 1])
             changes.append(_change("spike", s, episode, int(s.index[end - 1])))
             temporary[st.at : end] = True
             i += 2
