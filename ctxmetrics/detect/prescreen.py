@@ -239,7 +239,8 @@ def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown
     edges = np.r_[0:half, n - half : n]
     window[:, edges] = cs[:, hi[edges]] - cs[:, lo[edges]]
     resid = y - (window - y) / (hi - lo - 1)
-    sample = resid[:, ::2] if unknown is None else np.where(unknown[:, ::2], np.nan, resid[:, ::2])
+    every = 2 if n >= 365 else 1  # a year gives plenty with every other day; a shorter row needs all
+    sample = resid[:, ::every] if unknown is None else np.where(unknown[:, ::every], np.nan, resid[:, ::every])
     scale, centre = _row_mad(sample, floor)
     partial = np.flatnonzero(np.isnan(sample).any(axis=1))
     if partial.size:  # NaN-aware medians only for the rows that need them
@@ -369,6 +370,26 @@ def _step_stat(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarr
     return np.abs(diff).max(axis=1) / (scale * np.sqrt(2 * long_run / width))
 
 
+def _end_step_stat(cs: np.ndarray, width: int, shortest: int, scale: np.ndarray, long_run: np.ndarray) -> np.ndarray:
+    """Largest step per row whose one side is cut by an end of the series (fewer than
+    `width` days, at least `shortest`), in standard errors: as the detector measures a
+    boundary near an end (`shifts._prune`: up to `width` days each side, clipped at the
+    ends), which the full windows of `_step_stat` cannot place. 17 days of a new level at
+    the end of a 90-day leaf are a shift the detector reports."""
+    n = cs.shape[1] - 1
+    best = np.zeros(len(cs), cs.dtype)
+    cut = np.arange(shortest, min(width, n - shortest + 1))  # days on the cut side
+    if cut.size == 0:
+        return best
+    other = np.minimum(width, n - cut)  # days on the other side
+    se = np.sqrt(long_run[:, None] * (1 / cut + 1 / other))
+    last = cs[:, n : n + 1]
+    at_end = (last - cs[:, n - cut]) / cut - (cs[:, n - cut] - cs[:, n - cut - other]) / other
+    at_start = cs[:, cut] / cut - (cs[:, cut + other] - cs[:, cut]) / other
+    best = np.maximum(np.abs(at_end) / se, np.abs(at_start) / se).max(axis=1)
+    return best / scale
+
+
 def _row_long_run(cs: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """Per row, the long-run variance over the daily one (>= 1), from differences of
     adjacent 7-, 14- and 28-day block means (median over lengths), as `_long_run_var`."""
@@ -376,7 +397,7 @@ def _row_long_run(cs: np.ndarray, scale: np.ndarray) -> np.ndarray:
     estimates = []
     for block in _BLOCKS:
         if n >= 8 * block:
-            step = max(2, block // 4)  # the detector: every block // 4
+            step = max(2 if n >= 365 else 1, block // 4)  # the detector: every block // 4
             last = n - 2 * block + 1  # starts t in range(0, last, step), as strided slices (views)
             diffs = (cs[:, 2 * block : last + 2 * block : step] - 2 * cs[:, block : last + block : step] + cs[:, :last:step]) / block
             estimates.append(_row_mad(diffs)[0] ** 2 / 2 * block)
@@ -393,7 +414,16 @@ _SHORT_SHARE = 0.95  # share of the detector's bar an episode window shorter tha
 _LONG_SHARE = 0.9  # the same for longer windows (the detector's bar: 1.1 min_score)
 _COUNT_SHARE = 0.9  # the same for windows judged by their count likelihood (the bar of their width)
 _STEP_SHARE = 0.95  # share of min_score a step between adjacent windows needs
+
+
+def _share(share: float, n: int) -> float:
+    """A margin chosen on rows of a year or more (`share` of the detector's bar) for a
+    row of `n` days: the screen's noise scale and the detector's are each estimated from
+    the row's days, so on shorter rows they disagree more, as 1/sqrt(days); the margin
+    (1 - share) grows so (a 90-day leaf: twice the margin of a year)."""
+    return share if n >= _SHORT_ROW_DAYS else 1.0 - (1.0 - share) * np.sqrt(_SHORT_ROW_DAYS / n)
 _SCREEN_WIDTHS = (1, 2, 3, 5, 8, 13, 21, 34, 55, 89)  # episode windows screened (~1.6x apart)
+_SHORT_ROW_DAYS = 365  # rows shorter than a year: every width the detector scans
 # expected events in a window below which the detector judges it by its count likelihood
 # (`episodes._FEW_EVENTS`); the screen's expectation is the row's mean day times the
 # width, so both statistics are judged within a factor of 2 of it
@@ -427,9 +457,12 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     keep, steps = np.zeros(len(y), bool), {}
     for width in (settings.min_segment_days, settings.level_window_days // 2, settings.level_window_days):
         if 2 * width < n:
-            stat, bar = _step_stat(cs, width, body, long_run), _STEP_SHARE * settings.min_score
+            stat, bar = _step_stat(cs, width, body, long_run), _share(_STEP_SHARE, n) * settings.min_score
             steps[f"step {width}d"] = (stat, bar)
             keep |= stat >= bar
+    stat = _end_step_stat(cs, settings.level_window_days, settings.min_segment_days, body, long_run)
+    steps["step at an end"] = (stat, _share(_STEP_SHARE, n) * settings.min_score)
+    keep |= stat >= _share(_STEP_SHARE, n) * settings.min_score
     todo = np.arange(len(y)) if explain else np.flatnonzero(big & ~keep)
     if todo.size < len(y):  # the episode checks only for the rows not decided yet (same OR)
         padded, body, tail, long_run, day_z = padded[todo], body[todo], tail[todo], long_run[todo], day_z[todo]
@@ -441,14 +474,16 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     # the count likelihood is cheap where it is needed (few events): every width the
     # detector scans; the stabilised statistic on a coarser grid of widths
     count_widths = set(_episode_widths(n, settings)) if counts is not None else set()
-    for width in sorted({w for w in _SCREEN_WIDTHS if 3 * w <= n} | count_widths):
+    # short rows (a quarter's leaf) have few starts: every width the detector scans there too
+    normal_widths = set(_episode_widths(n, settings)) if n < _SHORT_ROW_DAYS else {w for w in _SCREEN_WIDTHS if 3 * w <= n}
+    for width in sorted(normal_widths | count_widths):
         one_sided = width < settings.min_segment_days
         scale = tail if width <= settings.spike_max_days else body
         expected = counts.rate * width if counts is not None else np.full(len(todo), np.inf)
         # single days of counts: the detector caps their score by the exact tail, which
         # the count likelihood follows and the stabilised scale overstates
-        normal = np.flatnonzero(expected >= _FEW_EVENTS / 2) if width in _SCREEN_WIDTHS and (counts is None or width > 1) else []
-        bar = (_SHORT_SHARE if one_sided else _LONG_SHARE) * _bars([width], settings)[0, 1]
+        normal = np.flatnonzero(expected >= _FEW_EVENTS / 2) if width in normal_widths and (counts is None or width > 1) else []
+        bar = _share(_SHORT_SHARE if one_sided else _LONG_SHARE, n) * _bars([width], settings)[0, 1]
         if explain and len(normal):
             best = np.zeros(len(todo))
             best[normal] = _window_best(padded[normal], width, scale[normal], long_run[normal], one_sided, slice(0, n - width + 1))
@@ -456,7 +491,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
         elif len(normal):
             keep[normal] |= _episode_keep(padded[normal] if normal.size < len(todo) else padded, width, scale[normal], long_run[normal], one_sided, bar)
         few = np.flatnonzero((expected < 2 * _FEW_EVENTS) | (width == 1)) if width in count_widths else np.zeros(0, np.int64)
-        bar = _COUNT_SHARE * _bars([width], settings)[0, 0]
+        bar = _share(_COUNT_SHARE, n) * _bars([width], settings)[0, 0]
         if width == 1 and not explain:  # the cap below: no day of the other rows can reach the bar
             few = few[day_z[few].max(axis=1) >= bar]
         if few.size:
