@@ -412,7 +412,7 @@ def _row_long_run(cs: np.ndarray, scale: np.ndarray) -> np.ndarray:
 # benchmarks/README.md for the recall and the clean rows passed at each choice.
 _SHORT_SHARE = 0.95  # share of the detector's bar an episode window shorter than min_segment_days needs
 _LONG_SHARE = 0.9  # the same for longer windows (the detector's bar: 1.1 min_score)
-_COUNT_SHARE = 0.9  # the same for windows judged by their count likelihood (the bar of their width)
+_COUNT_SHARE = 0.92  # the same for windows judged by their count likelihood (the bar of their width)
 _STEP_SHARE = 0.95  # share of min_score a step between adjacent windows needs
 
 
@@ -496,9 +496,11 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
             few = few[day_z[few].max(axis=1) >= bar]
         if few.size:
             best = np.zeros(len(todo))
-            # the noise beyond the count model, as the detector's `_Scan.excess`: the
-            # stabilised scale has unit variance under the model
-            beyond = np.maximum(scale[few], 1.0) ** 2 * (1.0 + (long_run[few] - 1.0) * min(width - 1, 6) / 6)
+            # the noise beyond the count model, as the detector's `_Scan.excess` (days)
+            # and `excess_long` (the long-run variance; not below the model's own, even
+            # where the day scale is): the stabilised scale has unit variance under the model
+            day = np.maximum(scale[few], 1.0) ** 2
+            beyond = day + (np.maximum(body[few] ** 2 * long_run[few], 1.0) - day) * min(width - 1, 6) / 6
             # single days: the detector's score is at most the day's size against its
             # local level (`noise.z`), which a wandering level does not inflate
             cap = day_z[few] * np.sqrt(beyond)[:, None] if width == 1 else None
