@@ -107,12 +107,12 @@ def _stabilised_rows(matrix: np.ndarray, settings, kind, denominators, weekday):
             x = np.where(unknown, local * factor, x)
         u = x / factor
         shape = _row_nb_shape(u, factor)
-        counts = _Counts(x, factor, shape, _row_nanmean(u))
+        counts = _Counts(x, factor, shape.astype(np.float32), _row_nanmean(u))
         # the counts themselves stabilised, the weekday pattern then taken out on that
         # scale: every day has unit variance, so a quiet weekend day weighs as little as
         # its few events say (as the detector's inverse-variance weights), instead of its
         # count divided by a small factor weighing as much as a busy day
-        y = nb_transform(x, shape[:, None])
+        y = nb_transform(x, shape[:, None].astype(np.float32))  # single precision, as the screen's sums
     elif kind == "ratio":
         raw_den = np.asarray(denominators, dtype=np.float32)
         den = np.nan_to_num(raw_den)
@@ -238,7 +238,7 @@ def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown
     window[:, half : n - half] = cs[:, 2 * half + 1 :] - cs[:, : n - 2 * half]
     edges = np.r_[0:half, n - half : n]
     window[:, edges] = cs[:, hi[edges]] - cs[:, lo[edges]]
-    resid = y - (window - y) / (hi - lo - 1)
+    resid = y - (window - y) / (hi - lo - 1).astype(y.dtype)  # in y's precision, not int64's float64
     every = 2 if n >= 365 else 1  # a year gives plenty with every other day; a shorter row needs all
     sample = resid[:, ::every] if unknown is None else np.where(unknown[:, ::every], np.nan, resid[:, ::every])
     scale, centre = _row_mad(sample, floor)
@@ -436,7 +436,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     y, big, counts, unknown = _stabilised_rows(matrix, settings, kind, denominators, weekday)
     # centred and in single precision: half the memory traffic of the sums below, and
     # centring keeps a gauge's large level from eating the float32 digits of its sums
-    y = (y - _row_median(y[:, ::7])[:, None]).astype(np.float32)
+    y = (y - _row_median(y[:, ::7])[:, None]).astype(np.float32, copy=False)
     for close in closes:  # the sales calendar is normal, as in the detector's calendar fit
         usual = np.flatnonzero(~close)[::3]  # a third of the other days: plenty for a median
         y[:, close] -= (_row_median(y[:, close]) - _row_median(y[:, usual]))[:, None]
