@@ -403,17 +403,15 @@ def _end_step_stat(cs: np.ndarray, width: int, shortest: int, scale: np.ndarray,
     ends), which the full windows of `_step_stat` cannot place. 17 days of a new level at
     the end of a 90-day leaf are a shift the detector reports."""
     n = cs.shape[1] - 1
-    best = np.zeros(len(cs), cs.dtype)
     cut = np.arange(shortest, min(width, n - shortest + 1))  # days on the cut side
     if cut.size == 0:
-        return best
+        return np.zeros(len(cs), cs.dtype)
     other = np.minimum(width, n - cut)  # days on the other side
-    se = np.sqrt(long_run[:, None] * (1 / cut + 1 / other))
-    last = cs[:, n : n + 1]
-    at_end = (last - cs[:, n - cut]) / cut - (cs[:, n - cut] - cs[:, n - cut - other]) / other
-    at_start = cs[:, cut] / cut - (cs[:, cut + other] - cs[:, cut]) / other
-    best = np.maximum(np.abs(at_end) / se, np.abs(at_start) / se).max(axis=1)
-    return best / scale
+    days_cut, days_other = cut.astype(cs.dtype), other.astype(cs.dtype)
+    se = np.sqrt(long_run[:, None] * (1 / days_cut + 1 / days_other))
+    at_end = (cs[:, n : n + 1] - cs[:, n - cut]) / days_cut - (cs[:, n - cut] - cs[:, n - cut - other]) / days_other
+    at_start = cs[:, cut] / days_cut - (cs[:, cut + other] - cs[:, cut]) / days_other
+    return (np.maximum(np.abs(at_end), np.abs(at_start)) / se).max(axis=1) / scale
 
 
 def _row_long_run(cs: np.ndarray, scale: np.ndarray) -> np.ndarray:
