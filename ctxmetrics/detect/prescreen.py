@@ -107,12 +107,12 @@ def _stabilised_rows(matrix: np.ndarray, settings, kind, denominators, weekday):
             x = np.where(unknown, local * factor, x)
         u = x / factor
         shape = _row_nb_shape(u, factor)
-        counts = _Counts(x, factor, shape, _row_nanmean(u))
+        counts = _Counts(x, factor, shape.astype(np.float32), _row_nanmean(u))
         # the counts themselves stabilised, the weekday pattern then taken out on that
         # scale: every day has unit variance, so a quiet weekend day weighs as little as
         # its few events say (as the detector's inverse-variance weights), instead of its
         # count divided by a small factor weighing as much as a busy day
-        y = nb_transform(x, shape[:, None])
+        y = nb_transform(x, shape[:, None].astype(np.float32))  # single precision, as the screen's sums
     elif kind == "ratio":
         raw_den = np.asarray(denominators, dtype=np.float32)
         den = np.nan_to_num(raw_den)
@@ -238,8 +238,9 @@ def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown
     window[:, half : n - half] = cs[:, 2 * half + 1 :] - cs[:, : n - 2 * half]
     edges = np.r_[0:half, n - half : n]
     window[:, edges] = cs[:, hi[edges]] - cs[:, lo[edges]]
-    resid = y - (window - y) / (hi - lo - 1)
-    sample = resid[:, ::2] if unknown is None else np.where(unknown[:, ::2], np.nan, resid[:, ::2])
+    resid = y - (window - y) / (hi - lo - 1).astype(y.dtype)  # in y's precision, not int64's float64
+    every = 2 if n >= 365 else 1  # a year gives plenty with every other day; a shorter row needs all
+    sample = resid[:, ::every] if unknown is None else np.where(unknown[:, ::every], np.nan, resid[:, ::every])
     scale, centre = _row_mad(sample, floor)
     partial = np.flatnonzero(np.isnan(sample).any(axis=1))
     if partial.size:  # NaN-aware medians only for the rows that need them
@@ -316,42 +317,68 @@ def _window_best(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nda
     (the detector: the pooled score when the weaker flank shows half of it, else the
     weaker's), so a step or a trend, which one flank follows, scores little. Windows
     narrower than `min_segment_days` (`one_sided`) near an end are judged on the one flank
-    they have. With `bar`, two-sided windows of rows whose pooled score (which bounds the
-    score) stays below `bar` return that bound: the rest is only computed for the others."""
+    they have. With `bar`, rows whose bound (`_window_bound`) stays below `bar` return
+    that bound: the score is only computed for the others."""
+    if bar is not None:
+        bound = _window_bound(cs, width, scale, long_run, one_sided, cols)
+        rows = np.flatnonzero(bound >= bar)
+        if rows.size:
+            bound[rows] = _window_best(cs[rows], width, scale[rows], long_run[rows], one_sided, cols)
+        return bound
     n = cs.shape[1] - 1 - 2 * _PAD
     flank = _flank(width)
     ramp = 1.0 + (long_run - 1.0) * min(width - 1, 6) / 6
     t = np.arange(n - width + 1)[cols]
-
-    def at(offset: int) -> np.ndarray:  # cs at window start + offset: a slice in the interior
-        if isinstance(cols, slice):
-            return cs[:, _PAD + cols.start + offset : _PAD + cols.stop + offset]
-        return cs[:, _PAD + t + offset]
-
+    at = _starts_plus(cs, cols, t)
     start = at(0)
     inside = (at(width) - start) / width
-    n_b = (t - np.maximum(t - flank, 0)).astype(cs.dtype)
-    n_a = (np.minimum(t + width + flank, n) - t - width).astype(cs.dtype)
+    n_b, n_a = _flank_days(t, width, flank, n, cs.dtype)
     d_b = inside - (start - at(-flank)) / np.maximum(n_b, 1)
     d_a = inside - (at(width + flank) - at(width)) / np.maximum(n_a, 1)
     pooled = np.abs(d_b * n_b + d_a * n_a) / (n_b + n_a)
     z_ba = pooled / np.sqrt((ramp / width)[:, None] + long_run[:, None] / (n_b + n_a))
-    best = None
-    if bar is not None and not one_sided:
-        best = z_ba.max(axis=1) / scale
-        rows = np.flatnonzero(best >= bar)
-        if rows.size == 0:
-            return best
-        d_b, d_a, z_ba, ramp, long_run = d_b[rows], d_a[rows], z_ba[rows], ramp[rows], long_run[rows]
     z_b = np.abs(d_b) / np.sqrt((ramp / width)[:, None] + long_run[:, None] / np.maximum(n_b, 1))
     z_a = np.abs(d_a) / np.sqrt((ramp / width)[:, None] + long_run[:, None] / np.maximum(n_a, 1))
     score = np.where((d_b * d_a > 0) & (n_b >= 7) & (n_a >= 7), np.minimum(z_ba, 2 * np.minimum(z_b, z_a)), 0)
     if one_sided:
         score = np.where((n_b >= 7) & (n_a < 7), z_b, np.where((n_a >= 7) & (n_b < 7), z_a, score))
-    if best is not None:
-        best[rows] = score.max(axis=1) / scale[rows]
-        return best
     return score.max(axis=1) / scale
+
+
+def _window_bound(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray, one_sided: bool, cols) -> np.ndarray:
+    """Per row, an upper bound of `_window_best` at a third of its cost: the pooled score
+    (the window against both flanks together, from the flanks' summed days), which bounds
+    every window judged on both flanks; the few windows of a `one_sided` width that have
+    one flank only (within a week of an end) are scored exactly."""
+    n = cs.shape[1] - 1 - 2 * _PAD
+    flank = _flank(width)
+    ramp = 1.0 + (long_run - 1.0) * min(width - 1, 6) / 6
+    t = np.arange(n - width + 1)[cols]
+    at = _starts_plus(cs, cols, t)
+    n_b, n_a = _flank_days(t, width, flank, n, cs.dtype)
+    start, end = at(0), at(width)
+    around = (start - at(-flank)) + (at(width + flank) - end)
+    pooled = np.abs((end - start) / width - around / (n_b + n_a))
+    bound = (pooled / np.sqrt((ramp / width)[:, None] + long_run[:, None] / (n_b + n_a))).max(axis=1) / scale
+    if one_sided:
+        ends = np.flatnonzero((n_b < 7) | (n_a < 7))
+        if ends.size:
+            bound = np.maximum(bound, _window_best(cs, width, scale, long_run, True, t[ends]))
+    return bound
+
+
+def _starts_plus(cs: np.ndarray, cols, t: np.ndarray):
+    """cs at each window start in `cols` + an offset: a slice when `cols` is one, else a gather."""
+    def at(offset: int) -> np.ndarray:
+        if isinstance(cols, slice):
+            return cs[:, _PAD + cols.start + offset : _PAD + cols.stop + offset]
+        return cs[:, _PAD + t + offset]
+    return at
+
+
+def _flank_days(t: np.ndarray, width: int, flank: int, n: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Days of the flank before and after `width`-day windows starting at `t` (clipped at the ends)."""
+    return (t - np.maximum(t - flank, 0)).astype(dtype), (np.minimum(t + width + flank, n) - t - width).astype(dtype)
 
 
 # two years of days: the detector takes a significant smooth trend out (`calendar`)
@@ -369,6 +396,24 @@ def _step_stat(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarr
     return np.abs(diff).max(axis=1) / (scale * np.sqrt(2 * long_run / width))
 
 
+def _end_step_stat(cs: np.ndarray, width: int, shortest: int, scale: np.ndarray, long_run: np.ndarray) -> np.ndarray:
+    """Largest step per row whose one side is cut by an end of the series (fewer than
+    `width` days, at least `shortest`), in standard errors: as the detector measures a
+    boundary near an end (`shifts._prune`: up to `width` days each side, clipped at the
+    ends), which the full windows of `_step_stat` cannot place. 17 days of a new level at
+    the end of a 90-day leaf are a shift the detector reports."""
+    n = cs.shape[1] - 1
+    cut = np.arange(shortest, min(width, n - shortest + 1))  # days on the cut side
+    if cut.size == 0:
+        return np.zeros(len(cs), cs.dtype)
+    other = np.minimum(width, n - cut)  # days on the other side
+    days_cut, days_other = cut.astype(cs.dtype), other.astype(cs.dtype)
+    se = np.sqrt(long_run[:, None] * (1 / days_cut + 1 / days_other))
+    at_end = (cs[:, n : n + 1] - cs[:, n - cut]) / days_cut - (cs[:, n - cut] - cs[:, n - cut - other]) / days_other
+    at_start = cs[:, cut] / days_cut - (cs[:, cut + other] - cs[:, cut]) / days_other
+    return (np.maximum(np.abs(at_end), np.abs(at_start)) / se).max(axis=1) / scale
+
+
 def _row_long_run(cs: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """Per row, the long-run variance over the daily one (>= 1), from differences of
     adjacent 7-, 14- and 28-day block means (median over lengths), as `_long_run_var`."""
@@ -376,7 +421,7 @@ def _row_long_run(cs: np.ndarray, scale: np.ndarray) -> np.ndarray:
     estimates = []
     for block in _BLOCKS:
         if n >= 8 * block:
-            step = max(2, block // 4)  # the detector: every block // 4
+            step = max(2 if n >= 365 else 1, block // 4)  # the detector: every block // 4
             last = n - 2 * block + 1  # starts t in range(0, last, step), as strided slices (views)
             diffs = (cs[:, 2 * block : last + 2 * block : step] - 2 * cs[:, block : last + block : step] + cs[:, :last:step]) / block
             estimates.append(_row_mad(diffs)[0] ** 2 / 2 * block)
@@ -391,9 +436,18 @@ def _row_long_run(cs: np.ndarray, scale: np.ndarray) -> np.ndarray:
 # benchmarks/README.md for the recall and the clean rows passed at each choice.
 _SHORT_SHARE = 0.95  # share of the detector's bar an episode window shorter than min_segment_days needs
 _LONG_SHARE = 0.9  # the same for longer windows (the detector's bar: 1.1 min_score)
-_COUNT_SHARE = 0.9  # the same for windows judged by their count likelihood (the bar of their width)
+_COUNT_SHARE = 0.92  # the same for windows judged by their count likelihood (the bar of their width)
 _STEP_SHARE = 0.95  # share of min_score a step between adjacent windows needs
+
+
+def _share(share: float, n: int) -> float:
+    """A margin chosen on rows of a year or more (`share` of the detector's bar) for a
+    row of `n` days: the screen's noise scale and the detector's are each estimated from
+    the row's days, so on shorter rows they disagree more, as 1/sqrt(days); the margin
+    (1 - share) grows so (a 90-day leaf: twice the margin of a year)."""
+    return share if n >= _SHORT_ROW_DAYS else 1.0 - (1.0 - share) * np.sqrt(_SHORT_ROW_DAYS / n)
 _SCREEN_WIDTHS = (1, 2, 3, 5, 8, 13, 21, 34, 55, 89)  # episode windows screened (~1.6x apart)
+_SHORT_ROW_DAYS = 365  # rows shorter than a year: every width the detector scans
 # expected events in a window below which the detector judges it by its count likelihood
 # (`episodes._FEW_EVENTS`); the screen's expectation is the row's mean day times the
 # width, so both statistics are judged within a factor of 2 of it
@@ -406,7 +460,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     y, big, counts, unknown = _stabilised_rows(matrix, settings, kind, denominators, weekday)
     # centred and in single precision: half the memory traffic of the sums below, and
     # centring keeps a gauge's large level from eating the float32 digits of its sums
-    y = (y - _row_median(y[:, ::7])[:, None]).astype(np.float32)
+    y = (y - _row_median(y[:, ::7])[:, None]).astype(np.float32, copy=False)
     for close in closes:  # the sales calendar is normal, as in the detector's calendar fit
         usual = np.flatnonzero(~close)[::3]  # a third of the other days: plenty for a median
         y[:, close] -= (_row_median(y[:, close]) - _row_median(y[:, usual]))[:, None]
@@ -427,9 +481,12 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     keep, steps = np.zeros(len(y), bool), {}
     for width in (settings.min_segment_days, settings.level_window_days // 2, settings.level_window_days):
         if 2 * width < n:
-            stat, bar = _step_stat(cs, width, body, long_run), _STEP_SHARE * settings.min_score
+            stat, bar = _step_stat(cs, width, body, long_run), _share(_STEP_SHARE, n) * settings.min_score
             steps[f"step {width}d"] = (stat, bar)
             keep |= stat >= bar
+    stat = _end_step_stat(cs, settings.level_window_days, settings.min_segment_days, body, long_run)
+    steps["step at an end"] = (stat, _share(_STEP_SHARE, n) * settings.min_score)
+    keep |= stat >= _share(_STEP_SHARE, n) * settings.min_score
     todo = np.arange(len(y)) if explain else np.flatnonzero(big & ~keep)
     if todo.size < len(y):  # the episode checks only for the rows not decided yet (same OR)
         padded, body, tail, long_run, day_z = padded[todo], body[todo], tail[todo], long_run[todo], day_z[todo]
@@ -441,14 +498,16 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     # the count likelihood is cheap where it is needed (few events): every width the
     # detector scans; the stabilised statistic on a coarser grid of widths
     count_widths = set(_episode_widths(n, settings)) if counts is not None else set()
-    for width in sorted({w for w in _SCREEN_WIDTHS if 3 * w <= n} | count_widths):
+    # short rows (a quarter's leaf) have few starts: every width the detector scans there too
+    normal_widths = set(_episode_widths(n, settings)) if n < _SHORT_ROW_DAYS else {w for w in _SCREEN_WIDTHS if 3 * w <= n}
+    for width in sorted(normal_widths | count_widths):
         one_sided = width < settings.min_segment_days
         scale = tail if width <= settings.spike_max_days else body
         expected = counts.rate * width if counts is not None else np.full(len(todo), np.inf)
         # single days of counts: the detector caps their score by the exact tail, which
         # the count likelihood follows and the stabilised scale overstates
-        normal = np.flatnonzero(expected >= _FEW_EVENTS / 2) if width in _SCREEN_WIDTHS and (counts is None or width > 1) else []
-        bar = (_SHORT_SHARE if one_sided else _LONG_SHARE) * _bars([width], settings)[0, 1]
+        normal = np.flatnonzero(expected >= _FEW_EVENTS / 2) if width in normal_widths and (counts is None or width > 1) else []
+        bar = _share(_SHORT_SHARE if one_sided else _LONG_SHARE, n) * _bars([width], settings)[0, 1]
         if explain and len(normal):
             best = np.zeros(len(todo))
             best[normal] = _window_best(padded[normal], width, scale[normal], long_run[normal], one_sided, slice(0, n - width + 1))
@@ -456,14 +515,16 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
         elif len(normal):
             keep[normal] |= _episode_keep(padded[normal] if normal.size < len(todo) else padded, width, scale[normal], long_run[normal], one_sided, bar)
         few = np.flatnonzero((expected < 2 * _FEW_EVENTS) | (width == 1)) if width in count_widths else np.zeros(0, np.int64)
-        bar = _COUNT_SHARE * _bars([width], settings)[0, 0]
+        bar = _share(_COUNT_SHARE, n) * _bars([width], settings)[0, 0]
         if width == 1 and not explain:  # the cap below: no day of the other rows can reach the bar
             few = few[day_z[few].max(axis=1) >= bar]
         if few.size:
             best = np.zeros(len(todo))
-            # the noise beyond the count model, as the detector's `_Scan.excess`: the
-            # stabilised scale has unit variance under the model
-            beyond = np.maximum(scale[few], 1.0) ** 2 * (1.0 + (long_run[few] - 1.0) * min(width - 1, 6) / 6)
+            # the noise beyond the count model, as the detector's `_Scan.excess` (days)
+            # and `excess_long` (the long-run variance; not below the model's own, even
+            # where the day scale is): the stabilised scale has unit variance under the model
+            day = np.maximum(scale[few], 1.0) ** 2
+            beyond = day + (np.maximum(body[few] ** 2 * long_run[few], 1.0) - day) * min(width - 1, 6) / 6
             # single days: the detector's score is at most the day's size against its
             # local level (`noise.z`), which a wandering level does not inflate
             cap = day_z[few] * np.sqrt(beyond)[:, None] if width == 1 else None
