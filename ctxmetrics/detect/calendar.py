@@ -121,12 +121,34 @@ def _significant(columns: np.ndarray, coef: np.ndarray, ok: np.ndarray, lrv: flo
 
 
 @functools.lru_cache(maxsize=None)
-def _chi2_threshold(degrees: int) -> float:
-    """The Wald statistic noise alone exceeds with probability `_CHANCE` (a scipy call
+def _chi2_threshold(degrees: int, chance: float = _CHANCE) -> float:
+    """The Wald statistic noise alone exceeds with probability `chance` (a scipy call
     costs more than the rest of the test: looked up once per degrees of freedom)."""
     from scipy import stats
 
-    return float(stats.chi2.isf(_CHANCE, degrees))
+    return float(stats.chi2.isf(chance, degrees))
+
+
+_MAY_MATTER_CHANCE = 0.05  # the quick test's chance: 50x looser than `_CHANCE`
+
+
+def _season_may_matter(s: _Series, calendar: np.ndarray, yearly: int, day_var: float) -> bool:
+    """Whether the yearly season (the first `yearly` columns of `calendar`) could be
+    significant at all, before the costly robust fits of both years and of both fit
+    orders: a plain least-squares fit of intercept, trend and calendar, its harmonics
+    judged by a Wald test at the daily variance (a lower bound of the long-run variance
+    `_significant` uses) and a 50x looser chance. A series whose harmonics fail this
+    keeps only its trend and closes (as a series whose years disagree)."""
+    ok = ~s.known
+    t = np.arange(len(s.y)) / 365.25
+    x = np.column_stack((np.ones(len(t)), t - t.mean(), calendar))[ok]
+    if day_var <= 0 or len(x) <= 2 * x.shape[1]:
+        return True
+    inverse = np.linalg.pinv(x.T @ x)
+    coef = inverse @ (x.T @ s.y[ok])
+    harmonics = slice(2, 2 + yearly)
+    wald = float(coef[harmonics] @ np.linalg.pinv(inverse[harmonics, harmonics]) @ coef[harmonics]) / day_var
+    return wald >= _chi2_threshold(yearly, _MAY_MATTER_CHANCE)
 
 
 def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, calendar: np.ndarray, repeated: bool) -> np.ndarray | None:
@@ -197,7 +219,9 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
     days = np.datetime64(first_day, "D") + s.index * step_days
     calendar, yearly = _shared_columns(days.tobytes(), int(s.index[-1] - s.index[0] + 1) * step_days, step_days == 1)
     two_years = _two_years(days)
-    if yearly and _years_to_compare(step_days) and not _same_season_each_year(s, days, calendar[:, :yearly]):
+    if yearly and _years_to_compare(step_days) and not (
+        _season_may_matter(s, calendar, yearly, noise.day_var) and _same_season_each_year(s, days, calendar[:, :yearly])
+    ):
         calendar, yearly = (calendar[:, yearly:] if calendar.shape[1] > yearly else None), 0  # the closes still hold
     if calendar is None and not two_years:
         return

@@ -14,7 +14,7 @@ from ctxmetrics.detect.prepare import _prepare
 from ctxmetrics.detect.shifts import _shift_changes
 from ctxmetrics.models.change import Change
 
-DETECTOR = "ctxmetrics-episodes/9"  # name/version: part of the scan fingerprint
+DETECTOR = "ctxmetrics-episodes/10-9s5"  # name/version: part of the scan fingerprint
 
 
 def find_changes(
