@@ -44,7 +44,9 @@ class _Scan:
     `counted` (set by each scoring) marks the windows judged by their count likelihood.
     """
 
-    def __init__(self, s: _Series, noise: _Noise, widths, settings: DetectionSettings, walls=(), starts=None):
+    def __init__(self, s: _Series, noise: _Noise, widths, settings: DetectionSettings, walls=(), starts=None, like: "_Scan | None" = None):
+        """`like`: a scan of the same series and noise, whose sums and count-model excess
+        are taken over instead of computed again (a merged episode's own scan)."""
         n = self.n = len(s.y)
         # lasting shifts found are walls: no flank reaches across one, no window spans one
         marks = np.zeros(n + 1, np.int64)
@@ -53,6 +55,18 @@ class _Scan:
         bounds = np.r_[0, np.sort(np.asarray(walls, dtype=np.int64)), n]
         seg_lo, seg_hi = bounds[:-1], bounds[1:]
 
+        if like is None:
+            self._sums(s, noise)
+        else:
+            self.__dict__.update({k: like.__dict__[k] for k in _Scan._SERIES_PARTS})
+        self._geometry(noise, widths, settings, starts, segment, seg_lo, seg_hi)
+
+    # what `_sums` sets: the same for every scan of one series and noise
+    _SERIES_PARTS = ("_terms", "num", "den", "x", "factor", "shape", "excess", "excess_tail", "excess_long", "_weighted")
+
+    def _sums(self, s: _Series, noise: _Noise) -> None:
+        """Cumulative sums of the series and the noise beyond its count model."""
+        n = self.n
         # inverse-variance weights: a quiet weekend day (a few events) says less than a busy weekday
         body, tail = 1.0 / noise.scale**2, 1.0 / noise.tail**2
         self._terms = (s.y * body, body, np.ones(n), s.num, s.den, s.num * s.factor, s.factor)
@@ -77,13 +91,17 @@ class _Scan:
             max(1.0, _remembered_long_run_var(s.y, ~s.known) / float(np.mean(model[floor & ~s.known])))
             if (floor & ~s.known).any() else self.excess
         )
+        self._weighted = _cum(s.y * body), _cum(body), _cum(s.y * tail), _cum(tail)
 
+    def _geometry(self, noise: _Noise, widths, settings: DetectionSettings, starts, segment, seg_lo, seg_hi) -> None:
+        """Every window's flanks, validity and weighted mean (arrays of widths x starts)."""
+        n = self.n
         w = self.w = np.asarray(widths)[:, None]
         t = self.t = (np.arange(n) if starts is None else np.asarray(starts))[None, :]
         end = self.end = np.minimum(t + w, n)
         f = _flank(w, settings)  # flank periods each side
         short = self.short = w <= settings.spike_max_days
-        wy_body, w_body, wy_tail, w_tail = _cum(s.y * body), _cum(body), _cum(s.y * tail), _cum(tail)
+        wy_body, w_body, wy_tail, w_tail = self._weighted
         weight = np.where(short, w_tail[end] - w_tail[t], w_body[end] - w_body[t])
         self.long_run = noise.lrv / noise.day_var  # autocorrelation: variance of long means grows by this
         seg = segment[t]
@@ -337,7 +355,7 @@ def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, ta
         if sized:  # counts and rates: the size must matter too
             ok &= np.abs(pct) >= settings.min_change_pct
         if not ok.any():
-            return _merge_adjacent(s, noise, settings, sorted(found), taken, walls), taken, aside
+            return _merge_adjacent(s, noise, settings, sorted(found), taken, walls, parent=sc), taken, aside
         passing = np.where(ok, score, 0.0)
         row, start = np.unravel_index(int(np.argmax(passing)), passing.shape)
         row, start = _narrowest_fit(row, start, passing, widths)
@@ -379,9 +397,10 @@ def _widest_fit(row: int, start: int, passing: np.ndarray, pct: np.ndarray, widt
     return best
 
 
-def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, found, taken: np.ndarray, walls=()) -> list[Change]:
+def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, found, taken: np.ndarray, walls=(), parent: _Scan | None = None) -> list[Change]:
     """One change per episode: touching windows that moved the same way are one episode
-    (a lockdown that deepens midway), scored again as a whole."""
+    (a lockdown that deepens midway), scored again as a whole (`parent`: the scan that
+    found them, whose sums each episode's own scan reuses)."""
     merged: list[list] = []
     for a, b, sign in found:
         if merged and a <= merged[-1][1] + 1 and merged[-1][2] == sign:
@@ -393,7 +412,7 @@ def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, foun
         others = taken.copy()
         others[a:b] = False
         a, b = _refine_episode(s, noise, settings, a, b, others, walls)
-        sc = _Scan(s, noise, [b - a], settings, walls, starts=[a]).exclude(s.known | others)
+        sc = _Scan(s, noise, [b - a], settings, walls, starts=[a], like=parent).exclude(s.known | others)
         score, sgn, before, during, _ = (float(v[0, 0]) for v in _window_scores(sc, replace(settings, min_score=0.0)))
         score_ab = score if sgn == sign else 0.0
         # the whole must pass as its parts did (by its count likelihood: the bar of its width)
