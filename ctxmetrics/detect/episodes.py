@@ -118,6 +118,13 @@ class _Scan:
         sums = np.zeros((len(self._terms), self.n + 1))
         np.cumsum(np.array(self._terms) * ~excluded, axis=1, out=sums[:, 1:])  # row by row, as `_cum` sums
         self.kwy, self.kw, self.k, self.knum, self.kden, self.kx, self.kfactor = sums
+        # the lowest daily rate of events among the baseline days: no flank's rate is lower
+        # (0, no bound, unless every baseline day has events >= 0 over an exposure > 0, or
+        # none over none: a dead weekday adds nothing to a flank)
+        events, exposure = self._terms[5][~excluded], self._terms[6][~excluded]
+        live = exposure > 0
+        bounded = bool(live.any() and np.all(events >= 0) and np.all(live | ((exposure == 0) & (events == 0))))
+        self.lowest_rate = float(np.min(events[live] / exposure[live])) if bounded else 0.0
         return self
 
 
@@ -206,13 +213,20 @@ def _count_z(sc: _Scan, z_normal: tuple, where: np.ndarray, floor: float) -> tup
     the test that each flank alone shows half of it. Only the few-event windows are
     computed (none at high volume).
     """
-    # on the whole (widths x starts) grid: gathering the `where` windows first costs more
-    t, end, lo_b, hi_a = sc.t, sc.end, sc.lo_b, sc.hi_a
-    flank_x = sc.kx[t] - sc.kx[lo_b] + sc.kx[hi_a] - sc.kx[end]
-    flank_f = sc.kfactor[t] - sc.kfactor[lo_b] + sc.kfactor[hi_a] - sc.kfactor[end]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        expected = flank_x / flank_f * (sc.factor[end] - sc.factor[t])
-    few = where & (expected < _FEW_EVENTS)  # NaN (no flank): not a few-event window
+    # on the (widths x starts) grid: gathering the `where` windows first costs more. A
+    # flank's rate is at least the lowest daily rate of the baseline days, so widths whose
+    # every window expects `_FEW_EVENTS` or more at that rate are left out (busy series:
+    # all but the shortest)
+    t, exposure = sc.t, sc.factor[sc.end] - sc.factor[sc.t]
+    maybe = np.flatnonzero(sc.lowest_rate * exposure.min(axis=1) < _FEW_EVENTS * (1 + 1e-9))
+    few = np.zeros(exposure.shape, bool)
+    if maybe.size:
+        end, lo_b, hi_a = sc.end[maybe], sc.lo_b[maybe], sc.hi_a[maybe]
+        flank_x = sc.kx[t] - sc.kx[lo_b] + sc.kx[hi_a] - sc.kx[end]
+        flank_f = sc.kfactor[t] - sc.kfactor[lo_b] + sc.kfactor[hi_a] - sc.kfactor[end]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            expected = flank_x / flank_f * exposure[maybe]
+        few[maybe] = where[maybe] & (expected < _FEW_EVENTS)  # NaN (no flank): not a few-event window
     if not few.any():
         return z_normal
     rows, cols = np.nonzero(few)
