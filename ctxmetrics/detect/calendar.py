@@ -148,25 +148,30 @@ def _season_may_matter(s: _Series, days: np.ndarray, calendar: np.ndarray, yearl
     """
     ok = ~s.known
     t = np.arange(len(s.y)) / 365.25
-    x = np.column_stack((np.ones(len(t)), t - t.mean(), calendar))[ok]
+    design = np.column_stack((np.ones(len(t)), t - t.mean(), calendar))
+    x = design[ok]
     if day_var <= 0 or len(x) <= 2 * x.shape[1]:
         return True
     inverse = np.linalg.pinv(x.T @ x)
     coef = inverse @ (x.T @ s.y[ok])
     harmonics = slice(2, 2 + yearly)
-    wald = float(coef[harmonics] @ np.linalg.solve(inverse[harmonics, harmonics], coef[harmonics])) / day_var
-    if wald < _chi2_threshold(yearly, _MAY_MATTER_CHANCE):
-        return False
-    if not _two_years(days):
+    try:
+        wald = float(coef[harmonics] @ np.linalg.solve(inverse[harmonics, harmonics], coef[harmonics])) / day_var
+        if wald < _chi2_threshold(yearly, _MAY_MATTER_CHANCE):
+            return False
+        if not _two_years(days):
+            return True
+        curves = []
+        for part in (days < days[0] + 365, days >= days[-1] - 365):
+            # a year's own intercept, trend and harmonics (its normal equations)
+            x = design[part & ok, : 2 + yearly]
+            fitted = np.linalg.solve(x.T @ x, x.T @ s.y[part & ok])
+            curve = calendar[:, :yearly] @ fitted[2:]
+            curves.append(curve - curve.mean())
+    except np.linalg.LinAlgError:  # a singular fit: no quick answer, the robust checks decide
         return True
-    curves = []
-    for part in (days < days[0] + 365, days >= days[-1] - 365):
-        use = ok[part]
-        within = np.arange(part.sum()) / 365.25
-        x = np.column_stack((np.ones(len(within)), within - within.mean(), calendar[part, :yearly]))[use]
-        fitted = np.linalg.lstsq(x, s.y[part][use], rcond=None)[0]
-        curves.append(calendar[:, :yearly] @ fitted[2:])
-    return bool(np.corrcoef(curves[0], curves[1])[0, 1] >= _MAY_AGREE)
+    first, last = curves
+    return bool(first @ last >= _MAY_AGREE * np.sqrt((first @ first) * (last @ last)))
 
 
 def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, calendar: np.ndarray, repeated: bool) -> np.ndarray | None:
