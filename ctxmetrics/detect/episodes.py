@@ -215,10 +215,12 @@ def _count_z(sc: _Scan, z_normal: tuple, where: np.ndarray, floor: float) -> tup
     """
     # on the (widths x starts) grid: gathering the `where` windows first costs more. A
     # flank's rate is at least the lowest daily rate of the baseline days, so widths whose
-    # every window expects `_FEW_EVENTS` or more at that rate are left out (busy series:
-    # all but the shortest)
+    # every `where` window expects `_FEW_EVENTS` or more at that rate are left out (busy
+    # series: all but the shortest)
     t, exposure = sc.t, sc.factor[sc.end] - sc.factor[sc.t]
-    maybe = np.flatnonzero(sc.lowest_rate * exposure.min(axis=1) < _FEW_EVENTS * (1 + 1e-9))
+    least = np.where(where, exposure, np.inf).min(axis=1)
+    with np.errstate(invalid="ignore"):  # 0 x inf: a width without `where` windows, skipped
+        maybe = np.flatnonzero(sc.lowest_rate * least < _FEW_EVENTS * (1 + 1e-9))
     few = np.zeros(exposure.shape, bool)
     if maybe.size:
         end, lo_b, hi_a = sc.end[maybe], sc.lo_b[maybe], sc.hi_a[maybe]
