@@ -44,7 +44,9 @@ class _Scan:
     `counted` (set by each scoring) marks the windows judged by their count likelihood.
     """
 
-    def __init__(self, s: _Series, noise: _Noise, widths, settings: DetectionSettings, walls=(), starts=None):
+    def __init__(self, s: _Series, noise: _Noise, widths, settings: DetectionSettings, walls=(), starts=None, like: "_Scan | None" = None):
+        """`like`: a scan of the same series and noise, whose sums and count-model excess
+        are taken over instead of computed again (a merged episode's own scan)."""
         n = self.n = len(s.y)
         # lasting shifts found are walls: no flank reaches across one, no window spans one
         marks = np.zeros(n + 1, np.int64)
@@ -53,6 +55,18 @@ class _Scan:
         bounds = np.r_[0, np.sort(np.asarray(walls, dtype=np.int64)), n]
         seg_lo, seg_hi = bounds[:-1], bounds[1:]
 
+        if like is None:
+            self._sums(s, noise)
+        else:
+            self.__dict__.update({k: like.__dict__[k] for k in _Scan._SERIES_PARTS})
+        self._geometry(noise, widths, settings, starts, segment, seg_lo, seg_hi)
+
+    # what `_sums` sets: the same for every scan of one series and noise
+    _SERIES_PARTS = ("_terms", "num", "den", "x", "factor", "shape", "excess", "excess_tail", "excess_long", "_weighted")
+
+    def _sums(self, s: _Series, noise: _Noise) -> None:
+        """Cumulative sums of the series and the noise beyond its count model."""
+        n = self.n
         # inverse-variance weights: a quiet weekend day (a few events) says less than a busy weekday
         body, tail = 1.0 / noise.scale**2, 1.0 / noise.tail**2
         self._terms = (s.y * body, body, np.ones(n), s.num, s.den, s.num * s.factor, s.factor)
@@ -74,13 +88,17 @@ class _Scan:
         # events a day the day scales (MADs of a handful of distinct values) overstate
         # the noise, and `noise.lrv`, floored at their mean, would keep that bias
         self.excess_long = _long_run_excess(s, self.excess)
+        self._weighted = _cum(s.y * body), _cum(body), _cum(s.y * tail), _cum(tail)
 
+    def _geometry(self, noise: _Noise, widths, settings: DetectionSettings, starts, segment, seg_lo, seg_hi) -> None:
+        """Every window's flanks, validity and weighted mean (arrays of widths x starts)."""
+        n = self.n
         w = self.w = np.asarray(widths)[:, None]
         t = self.t = (np.arange(n) if starts is None else np.asarray(starts))[None, :]
         end = self.end = np.minimum(t + w, n)
         f = _flank(w, settings)  # flank periods each side
         short = self.short = w <= settings.spike_max_days
-        wy_body, w_body, wy_tail, w_tail = _cum(s.y * body), _cum(body), _cum(s.y * tail), _cum(tail)
+        wy_body, w_body, wy_tail, w_tail = self._weighted
         weight = np.where(short, w_tail[end] - w_tail[t], w_body[end] - w_body[t])
         self.long_run = noise.lrv / noise.day_var  # autocorrelation: variance of long means grows by this
         seg = segment[t]
@@ -97,6 +115,13 @@ class _Scan:
         sums = np.zeros((len(self._terms), self.n + 1))
         np.cumsum(np.array(self._terms) * ~excluded, axis=1, out=sums[:, 1:])  # row by row, as `_cum` sums
         self.kwy, self.kw, self.k, self.knum, self.kden, self.kx, self.kfactor = sums
+        # the lowest daily rate of events among the baseline days: no flank's rate is lower
+        # (0, no bound, unless every baseline day has events >= 0 over an exposure > 0, or
+        # none over none: a dead weekday adds nothing to a flank)
+        events, exposure = self._terms[5][~excluded], self._terms[6][~excluded]
+        live = exposure > 0
+        bounded = bool(live.any() and np.all(events >= 0) and np.all(live | ((exposure == 0) & (events == 0))))
+        self.lowest_rate = float(np.min(events[live] / exposure[live])) if bounded else 0.0
         return self
 
 
@@ -196,13 +221,22 @@ def _count_z(sc: _Scan, z_normal: tuple, where: np.ndarray, floor: float) -> tup
     the test that each flank alone shows half of it. Only the few-event windows are
     computed (none at high volume).
     """
-    # on the whole (widths x starts) grid: gathering the `where` windows first costs more
-    t, end, lo_b, hi_a = sc.t, sc.end, sc.lo_b, sc.hi_a
-    flank_x = sc.kx[t] - sc.kx[lo_b] + sc.kx[hi_a] - sc.kx[end]
-    flank_f = sc.kfactor[t] - sc.kfactor[lo_b] + sc.kfactor[hi_a] - sc.kfactor[end]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        expected = flank_x / flank_f * (sc.factor[end] - sc.factor[t])
-    few = where & (expected < _FEW_EVENTS)  # NaN (no flank): not a few-event window
+    # on the (widths x starts) grid: gathering the `where` windows first costs more. A
+    # flank's rate is at least the lowest daily rate of the baseline days, so widths whose
+    # every `where` window expects `_FEW_EVENTS` or more at that rate are left out (busy
+    # series: all but the shortest)
+    t, exposure = sc.t, sc.factor[sc.end] - sc.factor[sc.t]
+    least = np.where(where, exposure, np.inf).min(axis=1)
+    with np.errstate(invalid="ignore"):  # 0 x inf: a width without `where` windows, skipped
+        maybe = np.flatnonzero(sc.lowest_rate * least < _FEW_EVENTS * (1 + 1e-9))
+    few = np.zeros(exposure.shape, bool)
+    if maybe.size:
+        end, lo_b, hi_a = sc.end[maybe], sc.lo_b[maybe], sc.hi_a[maybe]
+        flank_x = sc.kx[t] - sc.kx[lo_b] + sc.kx[hi_a] - sc.kx[end]
+        flank_f = sc.kfactor[t] - sc.kfactor[lo_b] + sc.kfactor[hi_a] - sc.kfactor[end]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            expected = flank_x / flank_f * exposure[maybe]
+        few[maybe] = where[maybe] & (expected < _FEW_EVENTS)  # NaN (no flank): not a few-event window
     if not few.any():
         return z_normal
     rows, cols = np.nonzero(few)
@@ -357,7 +391,7 @@ def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, ta
         if sized:  # counts and rates: the size must matter too
             ok &= np.abs(pct) >= settings.min_change_pct
         if not ok.any():
-            return _merge_adjacent(s, noise, settings, sorted(found), taken, walls), taken, aside
+            return _merge_adjacent(s, noise, settings, sorted(found), taken, walls, parent=sc), taken, aside
         passing = np.where(ok, score, 0.0)
         row, start = np.unravel_index(int(np.argmax(passing)), passing.shape)
         row, start = _narrowest_fit(row, start, passing, widths)
@@ -399,9 +433,10 @@ def _widest_fit(row: int, start: int, passing: np.ndarray, pct: np.ndarray, widt
     return best
 
 
-def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, found, taken: np.ndarray, walls=()) -> list[Change]:
+def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, found, taken: np.ndarray, walls=(), parent: _Scan | None = None) -> list[Change]:
     """One change per episode: touching windows that moved the same way are one episode
-    (a lockdown that deepens midway), scored again as a whole."""
+    (a lockdown that deepens midway), scored again as a whole (`parent`: the scan that
+    found them, whose sums each episode's own scan reuses)."""
     merged: list[list] = []
     for a, b, sign in found:
         if merged and a <= merged[-1][1] + 1 and merged[-1][2] == sign:
@@ -413,7 +448,7 @@ def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, foun
         others = taken.copy()
         others[a:b] = False
         a, b = _refine_episode(s, noise, settings, a, b, others, walls)
-        sc = _Scan(s, noise, [b - a], settings, walls, starts=[a]).exclude(s.known | others)
+        sc = _Scan(s, noise, [b - a], settings, walls, starts=[a], like=parent).exclude(s.known | others)
         score, sgn, before, during, _ = (float(v[0, 0]) for v in _window_scores(sc, replace(settings, min_score=0.0)))
         score_ab = score if sgn == sign else 0.0
         # the whole must pass as its parts did (by its count likelihood: the bar of its width)
