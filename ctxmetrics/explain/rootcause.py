@@ -30,7 +30,6 @@ well as the chosen set does, given the set's extra parameters.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
@@ -226,16 +225,17 @@ def null_gain(candidates: int, false_alarm: float) -> float:
 
 
 def _row_medians(block: np.ndarray) -> np.ndarray:
-    """Median of each row, unknown (NaN) values skipped: `np.median` on the rows without
-    any, many times faster than `np.nanmedian` on a cube of many rows, with the same result."""
-    unknown = np.isnan(block).any(axis=1)
-    if not unknown.any():
-        return np.median(block, axis=1)
-    out = np.empty(len(block))
-    out[~unknown] = np.median(block[~unknown], axis=1)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a row with no known value has no median
-        out[unknown] = np.nanmedian(block[unknown], axis=1)
+    """Median of each row, unknown (NaN) values skipped, the same as `np.nanmedian` (NaN for
+    a row with no known value): each row sorted (NaN last) and its middle known value, or
+    the mean of its two middle ones. A full sort of rows of a few weeks' days is several
+    times faster than `np.median`'s partition, and `np.nanmedian` was slower still."""
+    ordered = np.sort(block, axis=1)
+    known = block.shape[1] - np.isnan(ordered).sum(axis=1)
+    rows = np.arange(len(block))
+    low = ordered[rows, np.maximum(known - 1, 0) // 2]
+    high = ordered[rows, known // 2]
+    out = np.mean(np.stack([low, high], axis=1), axis=1)  # as np.median averages its two middle values
+    out[known == 0] = np.nan
     return out
 
 
