@@ -183,12 +183,13 @@ class WeekdayBaseline:
             cols = hist[:, (d - weekday[0]) % 7 :: 7]  # that weekday's days, as a strided view
             if cols.shape[1] and not np.all(np.isnan(cols)):
                 medians[:, d] = _row_medians(cols)
-        deviation = hist - medians[:, weekday]
-        typical = np.abs(medians[:, weekday])
+        typical = medians[:, weekday]
+        deviation = hist - typical
+        np.abs(typical, out=typical)
         np.abs(deviation, out=deviation)
         with np.errstate(divide="ignore", invalid="ignore"):
             np.divide(deviation, typical, out=deviation)
-        deviation[~(typical > 0)] = np.nan  # no level: no relative spread
+        np.copyto(deviation, np.nan, where=~(typical > 0))  # no level: no relative spread
         spread = 1.4826 * _row_medians(deviation)
         return cls(origin, medians, spread, max(len(history) // 7, 1))
 
@@ -230,11 +231,15 @@ def _row_medians(block: np.ndarray) -> np.ndarray:
     the mean of its two middle ones. A full sort of rows of a few weeks' days is several
     times faster than `np.median`'s partition, and `np.nanmedian` was slower still."""
     ordered = np.sort(block, axis=1)
-    known = block.shape[1] - np.isnan(ordered).sum(axis=1)
+    width = block.shape[1]
+    if not np.isnan(ordered[:, -1]).any():  # every value known (NaN sorts last): the middle columns
+        low, high = ordered[:, (width - 1) // 2], ordered[:, width // 2]
+        return np.mean(np.stack([low, high], axis=1), axis=1)  # as np.median averages its two middle values
+    known = width - np.isnan(ordered).sum(axis=1)
     rows = np.arange(len(block))
     low = ordered[rows, np.maximum(known - 1, 0) // 2]
     high = ordered[rows, known // 2]
-    out = np.mean(np.stack([low, high], axis=1), axis=1)  # as np.median averages its two middle values
+    out = np.mean(np.stack([low, high], axis=1), axis=1)
     out[known == 0] = np.nan
     return out
 
