@@ -234,14 +234,12 @@ def _row_medians(block: np.ndarray) -> np.ndarray:
     width = block.shape[1]
     if not np.isnan(ordered[:, -1]).any():  # every value known (NaN sorts last): the middle columns
         low, high = ordered[:, (width - 1) // 2], ordered[:, width // 2]
-        return np.mean(np.stack([low, high], axis=1), axis=1)  # as np.median averages its two middle values
-    known = width - np.isnan(ordered).sum(axis=1)
-    rows = np.arange(len(block))
-    low = ordered[rows, np.maximum(known - 1, 0) // 2]
-    high = ordered[rows, known // 2]
-    out = np.mean(np.stack([low, high], axis=1), axis=1)
-    out[known == 0] = np.nan
-    return out
+    else:
+        known = width - np.isnan(ordered).sum(axis=1)
+        rows = np.arange(len(block))
+        low = ordered[rows, np.maximum(known - 1, 0) // 2]  # NaN in a row with no known value
+        high = ordered[rows, known // 2]
+    return np.mean(np.stack([low, high], axis=1), axis=1)  # as np.median averages its two middle values
 
 
 def encode_leaves(leaves: Sequence[Mapping[str, str]], dims: Sequence[str]) -> tuple[np.ndarray, list[list[str]]]:
