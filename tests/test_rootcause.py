@@ -1,10 +1,12 @@
 """Root-cause localization: each claim of ctxmetrics/rootcause.py as an assertion."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
-from ctxmetrics.explain.rootcause import localize, window_expectation
+from ctxmetrics.explain.rootcause import WeekdayBaseline, localize, window_expectation
 
 REGIONS = ("NA", "EMEA", "APAC", "LATAM", "ANZ", "MEA")
 CHANNELS = ("paid", "organic", "partner", "events", "email")
@@ -127,6 +129,25 @@ def test_window_expectation_uses_the_weekday_median_of_the_weeks_before():
 def test_window_expectation_needs_a_week_of_history():
     with pytest.raises(ValueError, match="one week of history"):
         window_expectation(np.ones((1, 10)), 3, 5)
+
+
+@pytest.mark.parametrize("weeks, days", [(4, 28), (8, 60), (4, 25)])
+def test_weekday_baseline_is_the_nan_skipping_median_of_each_weekday_and_of_the_relative_spread(weeks, days):
+    rng = np.random.default_rng(weeks + days)
+    values = rng.poisson(rng.uniform(0.2, 30, (400, 1)), (400, days)).astype(float)
+    values[rng.random(values.shape) < 0.2] = np.nan  # unknown days, some rows wholly unknown on a weekday
+    values[:5] = np.nan
+    base = WeekdayBaseline.before(values, days, weeks)
+    history = values[:, max(days - 7 * weeks, 0) :]  # the weeks before day `days`, as many as there are
+    weekday = (np.arange(days - history.shape[1], days) - days) % 7
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no median
+        for d in range(7):
+            assert np.array_equal(base.medians[:, d], np.nanmedian(history[:, weekday == d], axis=1), equal_nan=True)
+        typical = base.medians[:, weekday]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            relative = np.where(typical > 0, np.abs(history - typical) / typical, np.nan)
+        assert np.array_equal(base.spread, 1.4826 * np.nanmedian(relative, axis=1), equal_nan=True)
 
 
 def test_a_changed_cell_is_a_driver_even_when_noise_turns_the_sum_of_all_leaves():

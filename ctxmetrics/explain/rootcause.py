@@ -30,7 +30,6 @@ well as the chosen set does, given the set's extra parameters.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
@@ -184,12 +183,13 @@ class WeekdayBaseline:
             cols = hist[:, (d - weekday[0]) % 7 :: 7]  # that weekday's days, as a strided view
             if cols.shape[1] and not np.all(np.isnan(cols)):
                 medians[:, d] = _row_medians(cols)
-        deviation = hist - medians[:, weekday]
-        typical = np.abs(medians[:, weekday])
+        typical = medians[:, weekday]
+        deviation = hist - typical
+        np.abs(typical, out=typical)
         np.abs(deviation, out=deviation)
         with np.errstate(divide="ignore", invalid="ignore"):
             np.divide(deviation, typical, out=deviation)
-        deviation[~(typical > 0)] = np.nan  # no level: no relative spread
+        np.copyto(deviation, np.nan, where=~(typical > 0))  # no level: no relative spread
         spread = 1.4826 * _row_medians(deviation)
         return cls(origin, medians, spread, max(len(history) // 7, 1))
 
@@ -226,17 +226,20 @@ def null_gain(candidates: int, false_alarm: float) -> float:
 
 
 def _row_medians(block: np.ndarray) -> np.ndarray:
-    """Median of each row, unknown (NaN) values skipped: `np.median` on the rows without
-    any, many times faster than `np.nanmedian` on a cube of many rows, with the same result."""
-    unknown = np.isnan(block).any(axis=1)
-    if not unknown.any():
-        return np.median(block, axis=1)
-    out = np.empty(len(block))
-    out[~unknown] = np.median(block[~unknown], axis=1)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a row with no known value has no median
-        out[unknown] = np.nanmedian(block[unknown], axis=1)
-    return out
+    """Median of each row, unknown (NaN) values skipped, the same as `np.nanmedian` (NaN for
+    a row with no known value): each row sorted (NaN last) and its middle known value, or
+    the mean of its two middle ones. A full sort of rows of a few weeks' days is several
+    times faster than `np.median`'s partition, and `np.nanmedian` was slower still."""
+    ordered = np.sort(block, axis=1)
+    width = block.shape[1]
+    if not np.isnan(ordered[:, -1]).any():  # every value known (NaN sorts last): the middle columns
+        low, high = ordered[:, (width - 1) // 2], ordered[:, width // 2]
+    else:
+        known = width - np.isnan(ordered).sum(axis=1)
+        rows = np.arange(len(block))
+        low = ordered[rows, np.maximum(known - 1, 0) // 2]  # NaN in a row with no known value
+        high = ordered[rows, known // 2]
+    return np.mean(np.stack([low, high], axis=1), axis=1)  # as np.median averages its two middle values
 
 
 def encode_leaves(leaves: Sequence[Mapping[str, str]], dims: Sequence[str]) -> tuple[np.ndarray, list[list[str]]]:

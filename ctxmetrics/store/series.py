@@ -174,21 +174,23 @@ def _read_leaves(
     (`gauge`) are NaN where a leaf has no row that day.
     """
     cells = rows * days
+    # each metric's own block of cells; one metric needs no CASE per row (~20% of the read's CPU)
     which = " ".join(f"when ? then {i * cells}" for i in range(len(metrics)))
+    offset, offset_params = (f"(case s.metric {which} end) + ", metrics) if len(metrics) > 1 else ("", [])
     if dims:
         join = f"join _ctxmetrics_leaves l using ({', '.join(quote_ident(d) for d in dims)})"
         store.con.register("_ctxmetrics_leaves", labels.select("_row", *dims).to_arrow())
     else:
         join = "cross join (select 0::bigint as _row) l"
     sql = (
-        f"select (case s.metric {which} end) + l._row * {days} + {periods.sql_index('s.ts', granularity)}::bigint as cell, s.value "
+        f"select {offset}l._row * {days} + {periods.sql_index('s.ts', granularity)}::bigint as cell, s.value "
         f"from {_source_sql(metrics, dims)} s {join}"
     )
     sums = np.zeros(len(metrics) * cells)
     seen = np.zeros(len(metrics) * cells, dtype=np.int32) if gauge else None
     try:
         # the relation API streams; an Arrow reader on an execute() result copies all rows first
-        reader = store.con.sql(sql, params=[*metrics, start, *metrics]).to_arrow_reader(_READ_BATCH_ROWS)
+        reader = store.con.sql(sql, params=[*offset_params, start, *metrics]).to_arrow_reader(_READ_BATCH_ROWS)
         for batch in reader:
             _accumulate(batch.column(0).to_numpy(), batch.column(1).to_numpy(), sums, seen)
     finally:
