@@ -10,7 +10,7 @@ import numpy as np
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.calendar import _close_days
-from ctxmetrics.detect.episodes import _bars, _episode_widths, _xlogx_over
+from ctxmetrics.detect.episodes import _bars, _episode_widths, _two_rates_z
 from ctxmetrics.detect.noise import _BLOCKS
 from ctxmetrics.detect.prepare import KINDS, _DEAD_WEEKDAY, nb_transform
 from ctxmetrics.detect.robust import MAD_TO_SD
@@ -574,37 +574,23 @@ def _count_best(events: np.ndarray, exposure: np.ndarray, width: int, shape: np.
     n_b = (t - np.maximum(t - flank, 0)).astype(np.float32)
     n_a = (np.minimum(t + width + flank, n) - t - width).astype(np.float32)
     shape = shape[:, None]
-    pooled = _count_z(o, f_w, x_b + x_a, f_b + f_a, width, n_b + n_a, shape)
+    pooled = _two_rates_z(o, f_w, width, x_b + x_a, f_b + f_a, n_b + n_a, shape)
     has_b, has_a = n_b >= 7, n_a >= 7
     score = np.zeros(o.shape, np.float32)
     if one_sided:  # near an end a short window has one flank: scored on it alone
         for has, other, x_f, f_f, days in ((has_b, has_a, x_b, f_b, n_b), (has_a, has_b, x_a, f_a, n_a)):
             cols = np.flatnonzero(has & ~other)
             if cols.size:
-                score[:, cols] = np.abs(_count_z(o[:, cols], f_w[:, cols], x_f[:, cols], f_f[:, cols], width, days[cols], shape))
+                score[:, cols] = np.abs(_two_rates_z(o[:, cols], f_w[:, cols], width, x_f[:, cols], f_f[:, cols], days[cols], shape))
     rows, cols = np.nonzero((np.abs(pooled) >= np.reshape(floor, (-1, 1))) & has_b & has_a)
     if rows.size:
-        z_b = _count_z(o[rows, cols], f_w[rows, cols], x_b[rows, cols], f_b[rows, cols], width, n_b[cols], shape[rows, 0])
-        z_a = _count_z(o[rows, cols], f_w[rows, cols], x_a[rows, cols], f_a[rows, cols], width, n_a[cols], shape[rows, 0])
+        z_b = _two_rates_z(o[rows, cols], f_w[rows, cols], width, x_b[rows, cols], f_b[rows, cols], n_b[cols], shape[rows, 0])
+        z_a = _two_rates_z(o[rows, cols], f_w[rows, cols], width, x_a[rows, cols], f_a[rows, cols], n_a[cols], shape[rows, 0])
         z_ba, weaker = np.abs(pooled[rows, cols]), np.minimum(np.abs(z_b), np.abs(z_a))
         score[rows, cols] = np.where(np.sign(z_b) == np.sign(z_a), np.where(weaker >= 0.5 * z_ba, z_ba, weaker), 0.0)
     if cap is not None:
         score = np.minimum(score, cap[:, :starts])
     return score.max(axis=1)
-
-
-def _count_z(o, f_w, x_f, f_f, width: int, days, shape) -> np.ndarray:
-    """Signed z of the two-sample Poisson likelihood ratio of `o` events over exposure
-    `f_w` (a `width`-day window) against `x_f` over `f_f` (`days` flank days), shrunk by
-    the negative-binomial overdispersion (gamma `shape`), as `episodes._count_lr`."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rate = (o + x_f) / (f_w + f_f)
-        e_w, e_f = rate * f_w, rate * f_f
-        ratio = 2.0 * (_xlogx_over(o, e_w) + _xlogx_over(x_f, e_f))
-        var_poisson = 1.0 / e_w + 1.0 / e_f
-        var_nb = (1.0 + e_w / (shape * width)) / e_w + (1.0 + e_f / (shape * days)) / e_f
-        z = np.sign(o / f_w - x_f / f_f) * np.sqrt(np.maximum(ratio, 0.0) * var_poisson / var_nb)
-    return np.where(np.isfinite(z) & (e_w > 0) & (x_f > 0), z, 0.0)
 
 
 def prescreen(
