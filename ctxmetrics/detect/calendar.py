@@ -12,10 +12,7 @@ from ctxmetrics.detect.noise import _Noise, _remembered_long_run_var
 from ctxmetrics.detect.prepare import _calendar_as_exposure, _Series
 from ctxmetrics.detect.robust import mad, median, median_and_mad
 from ctxmetrics.detect.episodes import _cum, _episode_widths, _width_bars
-from ctxmetrics.detect.shifts import (
-    _bridge, _candidates, _change, _measure, _place_by_likelihood, _reverts, _size_margin, _Windows,
-)
-from ctxmetrics.models.change import Change
+from ctxmetrics.detect.shifts import _candidates
 
 _YEARLY_MIN_DAYS = 730  # two years: only a season seen twice can be told from a slow wander or a shift
 _CLOSE_DAYS = (7, 3)  # the sales calendar: last 7 days of a quarter, last 3 of other months
@@ -392,53 +389,3 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
         s.num = s.y
     return steps
 
-
-def _steps_as_shifts(s: _Series, noise: _Noise, steps: list[int], shifts: list[Change], outlying: np.ndarray,
-                     settings: DetectionSettings) -> list[Change]:
-    """The lasting steps fitted alongside the calendar that the shift search did not
-    report, each judged on the whole segments either side (to the neighbouring steps,
-    shifts or ends of the series) with a linear trend alongside, not on level windows.
-
-    Level windows bound the bias of a trend left in; a trend fitted with the step in the
-    same regression bears none, and the whole segments give the power: a -25% step of a
-    seasonal weekly series with ~15% noise a week scores ~4.7 on 12 weeks either side,
-    ~6 here. The step's day is placed as the shift search places its own
-    (`_place_by_likelihood`); it must pass `min_score` (its t against the long-run
-    variance) and `min_change_pct`. Two steps that undo each other soon (`_reverts`) are
-    an episode, left to the episode scan. Days of episodes (`outlying`) are bridged and
-    left out, as the shift search does.
-    """
-    reported = [c.start for c in shifts] + [c.end + 1 for c in shifts if c.end is not None]
-    near = np.searchsorted(s.index, reported) if reported else np.array([], int)
-    new = [b for b in steps if not np.any(np.abs(near - b) <= settings.min_segment_days)]
-    if not new:
-        return []
-    excluded = s.known | outlying
-    new = sorted(set(_place_by_likelihood(s, noise, new, excluded, settings)) - set(near.tolist()))
-    y = _bridge(s.y, outlying)
-    windows = _Windows(s, y, excluded, noise)
-    edges = sorted({0, len(s.y), *near.tolist(), *new})
-    measured = []
-    for b in new:
-        lo, hi = edges[edges.index(b) - 1], edges[edges.index(b) + 1]
-        measured.append(replace(_measure(windows, noise, lo, b, hi), score=_step_t(y[lo:hi], ~excluded[lo:hi], b - lo, noise.lrv)))
-    out, i = [], 0
-    while i < len(measured):
-        if i + 1 < len(measured) and _reverts(measured[i], measured[i + 1], windows, noise, settings):
-            i += 2
-            continue
-        step = measured[i]
-        if step.score >= settings.min_score and _size_margin(step.pct, windows, settings) >= 1.0:
-            out.append(_change("level_shift", s, step, None))
-        i += 1
-    return out
-
-
-def _step_t(y: np.ndarray, ok: np.ndarray, at: int, var: float) -> float:
-    """t statistic of a step at `at` in y ~ intercept + linear trend + step (the `ok`
-    periods, each of variance `var`)."""
-    t = np.arange(len(y), dtype=float)
-    x = np.column_stack((np.ones(len(y)), t - t.mean(), t >= at))[ok]
-    gram = np.linalg.pinv(x.T @ x)
-    coef = gram @ (x.T @ y[ok])
-    return float(abs(coef[2]) / np.sqrt(max(gram[2, 2] * var, 1e-300)))

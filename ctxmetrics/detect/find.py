@@ -6,12 +6,12 @@ from dataclasses import replace
 import numpy as np
 
 from ctxmetrics.config import DetectionSettings
-from ctxmetrics.detect.calendar import _remove_calendar, _steps_as_shifts
+from ctxmetrics.detect.calendar import _remove_calendar
 from ctxmetrics.detect.episodes import _LONG_BAR, _episode_widths, _episodes
 from ctxmetrics.detect.frequency import _date, _on_grid, infer_frequency, long_run_unit, settings_for
 from ctxmetrics.detect.noise import _exact_tails, _noise
 from ctxmetrics.detect.prepare import _prepare
-from ctxmetrics.detect.shifts import _shift_changes
+from ctxmetrics.detect.shifts import _shift_changes, _steps_as_shifts
 from ctxmetrics.models.change import Change
 
 DETECTOR = "ctxmetrics-episodes/10"  # name/version: part of the scan fingerprint
