@@ -175,8 +175,10 @@ def _read_leaves(
     """
     cells = rows * days
     # each metric's own block of cells; one metric needs no CASE per row (~20% of the read's CPU)
-    which = " ".join(f"when ? then {i * cells}" for i in range(len(metrics)))
-    offset, offset_params = (f"(case s.metric {which} end) + ", metrics) if len(metrics) > 1 else ("", [])
+    offset, offset_params = "", []
+    if len(metrics) > 1:
+        which = " ".join(f"when ? then {i * cells}" for i in range(len(metrics)))
+        offset, offset_params = f"(case s.metric {which} end) + ", metrics
     if dims:
         join = f"join _ctxmetrics_leaves l using ({', '.join(quote_ident(d) for d in dims)})"
         store.con.register("_ctxmetrics_leaves", labels.select("_row", *dims).to_arrow())
