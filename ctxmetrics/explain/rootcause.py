@@ -45,10 +45,6 @@ __all__ = [
 _MAX_ELEMENTS = 3  # a business reads at most a few places; more is "spread out"
 _FALSE_ALARM = 0.05  # chance that noise alone adds an element, over all candidates
 _MIN_GAIN_SHARE = 0.02  # an element must remove this share of the unexplained error
-_PRIOR_CHANGE = 1.0  # prior σ of a root-cause element's relative change: weakly informative
-_POOL = 6  # per group and way: the elements most σ off, from which sets are drawn
-_POOL_CAP = 24  # at most so many per layer (sets of 3 of 24: 2,024), so a wide cube stays cheap
-_REPORT = 0.35  # report an element above this probability: about half the F1 reached, where pooled F1 gains
 
 
 @dataclass(frozen=True)
@@ -123,7 +119,6 @@ def localize_codes(
         chosen = _refine(chosen, groups, weight, expected, actual, threshold, start_error)
     else:  # nothing stands out alone: the set that moved by one factor together, if any
         chosen = _shared_set(groups, weight, expected, actual)
-    chosen = _likeliest(chosen, groups, codes, weight, expected, actual, direction)
     chosen = _narrow(chosen, groups, weight, expected, actual)
     chosen = _extend_alike(chosen, groups, weight, expected, actual, n_candidates)
     set_error, owner = _fit(chosen, groups, weight, expected, actual)
@@ -452,107 +447,6 @@ def _extend_alike(chosen, groups, weight, expected, actual, n_candidates):
         chosen.append(best[1:])
         free &= groups[best[1]][1] != best[2]
     return chosen
-
-
-def _likeliest(chosen, groups, codes, weight, expected, actual, direction):
-    """Once the search has found a change carried by disjoint elements of one layer: the
-    elements that carry it, by their posterior probability. Every set of 1 to
-    `_MAX_ELEMENTS` disjoint elements of one layer that moved the same way by one common
-    factor is a hypothesis, and so is the whole cube changing alike; the prior is spread
-    evenly over the layers and "alike", over set sizes and over the sets of each size; the
-    likelihood has the factor integrated out (`_log_evidence`). An element is reported when
-    the sets holding it are more probable than `_REPORT`. The search's bounds ask whether an
-    element alone is beyond noise; once a change is known to be there the question is only
-    where, and a second cell 2.5σ off by the first one's factor is more likely in than out.
-    Elements of different layers, or that overlap (a region and a channel), stay as the
-    search chose them."""
-    layers = sorted({len(combo) for combo, _ in groups})
-    if len({len(groups[g][0]) for g, _ in chosen}) != 1 or not _apart(chosen, groups, codes):
-        return chosen
-    fit_c, fit_s = weight * expected * expected, weight * expected * (actual - expected)
-    kinds = len(layers) + 1  # each layer, and the cube alike
-    found = [_layer_sets(groups, codes, layer, fit_c, fit_s, direction, kinds) for layer in layers]
-    alike = -math.log(kinds) + float(_log_evidence(np.array([fit_c.sum()]), np.array([fit_s.sum()]))[0])
-    top = max([alike] + [float(x.max()) for _, sets in found for _, x in sets if len(x)])
-    total = math.exp(alike - top) + sum(float(np.exp(x - top).sum()) for _, sets in found for _, x in sets)
-    probable = []
-    for pool, sets in found:
-        probability = np.zeros(len(pool))
-        for members, x in sets:
-            np.add.at(probability, members, np.exp(x - top)[:, None] / total)
-        probable += [(float(p), element) for p, element in zip(probability, pool) if p > _REPORT]
-    probable.sort(key=lambda pair: -pair[0])
-    return [element for _, element in probable[:_MAX_ELEMENTS]] or chosen
-
-
-def _layer_sets(groups, codes, layer, fit_c, fit_s, direction, kinds):
-    """(pool, [(members, log posterior)] per set size) of one layer: the pool its elements
-    most standard deviations off (`_POOL` per group and way, `_POOL_CAP` in all: the rest
-    hardly weigh), as (group, element); members index the pool, one row per set of disjoint
-    elements that moved the same way."""
-    candidates = []  # (|z|, group, element, c, s, way, dimension codes with -1 for any)
-    elements = 0
-    for g, (combo, ids) in enumerate(groups):
-        if len(combo) != layer:
-            continue
-        n = int(ids.max()) + 1
-        elements += n
-        c, s = np.bincount(ids, fit_c, n), np.bincount(ids, fit_s, n)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.where(c > 0, s / np.sqrt(c), 0.0)
-        leaf = np.empty(n, dtype=np.int64)
-        leaf[ids] = np.arange(len(ids))  # a leaf of each element
-        for way in (direction,) if direction else (1, -1):
-            for e in np.argsort(-way * z)[:_POOL]:
-                if way * z[e] > 0:
-                    place = np.full(codes.shape[1], -1)
-                    place[list(combo)] = codes[leaf[e], list(combo)]
-                    candidates.append((abs(z[e]), g, int(e), c[e], s[e], way, place))
-    candidates.sort(key=lambda row: -row[0])
-    candidates = candidates[:_POOL_CAP]
-    if not candidates:
-        return [], []
-    c = np.array([row[3] for row in candidates])
-    s = np.array([row[4] for row in candidates])
-    ways = np.array([row[5] for row in candidates])
-    places = np.array([row[6] for row in candidates])
-    allowed = _disjoint(places) & (ways[:, None] == ways[None, :])
-    sets = []
-    for k in range(1, min(_MAX_ELEMENTS, len(candidates)) + 1):
-        members = np.array(list(combinations(range(len(candidates)), k)), dtype=np.int64).reshape(-1, k)
-        for i, j in combinations(range(k), 2):
-            members = members[allowed[members[:, i], members[:, j]]]
-        prior = -math.log(kinds * _MAX_ELEMENTS * math.comb(elements, k)) - (0.0 if direction else math.log(2))
-        sets.append((members, prior + _log_evidence(c[members].sum(axis=1), s[members].sum(axis=1))))
-    return [(row[1], row[2]) for row in candidates], sets
-
-
-def _disjoint(places: np.ndarray) -> np.ndarray:
-    """Pairwise: True when two elements (dimension codes, -1 for any value) share no leaf,
-    i.e. differ on a dimension both fix."""
-    both = (places[:, None, :] >= 0) & (places[None, :, :] >= 0)
-    return (both & (places[:, None, :] != places[None, :, :])).any(axis=2)
-
-
-def _apart(chosen, groups, codes) -> bool:
-    """True when the chosen elements share no leaf (a set of the posterior's model)."""
-    places = []
-    for g, e in chosen:
-        combo, ids = groups[g][:2]
-        place = np.full(codes.shape[1], -1)
-        place[list(combo)] = codes[int(np.flatnonzero(ids == e)[0]), list(combo)]
-        places.append(place)
-    apart = _disjoint(np.array(places))
-    return bool(apart[np.triu_indices(len(chosen), 1)].all())
-
-
-def _log_evidence(c: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """Log likelihood ratio of leaves scaled by a common factor 1 + δ against unchanged, δ
-    integrated over its prior N(0, `_PRIOR_CHANGE`²) (a Gaussian integral): `c` = Σ w·e², `s`
-    = Σ w·e·(a - e) over the leaves. The fitted gain s²/c, less an Occam factor that grows
-    with how precisely the data pin δ down."""
-    spread = 1.0 + c * _PRIOR_CHANGE**2
-    return s * s * _PRIOR_CHANGE**2 / (2 * spread) - 0.5 * np.log(spread)
 
 
 def _factor(members, weight, expected, actual) -> float:
