@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from itertools import product
 from pathlib import Path
 
@@ -119,6 +119,21 @@ def told_count(leaves, expected, actual, noise, truth):
     return [leaves[i] for i in order]
 
 
+def misses(pairs) -> Counter:
+    """What went wrong on single-cell cases: cases with nothing reported, whole values
+    reported (a dimension value instead of or beside the cells), true cells missed, other
+    cells reported."""
+    out: Counter = Counter()
+    for found, truth in pairs:
+        keys = {tuple(sorted(e.items())) for e in found}
+        true = {tuple(sorted(e.items())) for e in truth}
+        out["cases with nothing"] += not found
+        out["whole values reported"] += sum(len(k) == 1 for k in keys)
+        out["cells missed"] += len(true - keys)
+        out["other cells reported"] += sum(len(k) == 2 for k in keys - true)
+    return out
+
+
 def f1(pairs) -> float:
     tp = fp = fn = 0
     for found, truth in pairs:
@@ -174,6 +189,9 @@ def main() -> None:
     for group in sorted(ours, key=lambda g: (g.startswith("+"), g.startswith("+") and g)):
         reference = f"{f1(told[group]):14.3f}" if group in told else ""
         print(f"{group:40} {len(ours[group]):5d} {f1(ours[group]):8.3f} {f1(theirs[group]):14.3f} {reference}".rstrip())
+    for level in SEVERITY:
+        counts = misses(ours[f"+ single cells, severity {level}"])
+        print(f"+ single cells at {level:.0%}, what went wrong: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
     for leaves, spent in sorted(times.items()):
         print(f"runtime, cube of {leaves:5d} leaves: median {1000 * np.median(spent):.1f} ms, "
               f"max {1000 * max(spent):.1f} ms per anomaly ({len(spent)} cases)")
