@@ -539,3 +539,25 @@ def _level_change(kind, s: _Series, first: int, last: int | None, before: float,
         start=int(s.index[first]), end=None if last is None else int(s.index[last]),
         before=float(before), after=float(after), change_pct=_pct(before, after), score=float(score),
     )
+
+
+def _peaks_within(s: _Series, noise: _Noise, settings: DetectionSettings, episodes: list[Change]) -> list[Change]:
+    """Short peaks (up to `spike_max_days`) inside the longer episodes found, each judged
+    against the other days of its own episode (a game day in a playoff month, an outage
+    during a campaign), with the bars of the first scan: that scan set them aside as
+    part of the longer episode, and judged against the days around the episode they
+    would be measured from the wrong level."""
+    widths = list(range(1, settings.spike_max_days + 1))
+    out = []
+    for e in episodes:
+        if e.end is None:
+            continue
+        a, b = int(np.searchsorted(s.index, e.start)), int(np.searchsorted(s.index, e.end, side="right"))
+        if b - a < 2 * settings.min_segment_days + settings.spike_max_days:
+            continue  # too short to hold a peak with a week of the episode beside it
+        outside = np.ones(len(s.y), bool)
+        outside[a:b] = False
+        peaks, _, _ = _episodes(s, noise, settings, widths, outside, accept=settings.spike_max_days, walls=[a, b])
+        # a peak on the episode's first or last day is that episode's own edge
+        out += [p for p in peaks if e.start < p.start and p.end < e.end]
+    return out

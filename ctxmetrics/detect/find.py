@@ -7,14 +7,14 @@ import numpy as np
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.calendar import _remove_calendar
-from ctxmetrics.detect.episodes import _LONG_BAR, _episode_widths, _episodes
+from ctxmetrics.detect.episodes import _LONG_BAR, _episode_widths, _episodes, _peaks_within
 from ctxmetrics.detect.frequency import _date, _on_grid, infer_frequency, long_run_unit, settings_for
 from ctxmetrics.detect.noise import _exact_tails, _noise
 from ctxmetrics.detect.prepare import _prepare
 from ctxmetrics.detect.shifts import _shift_changes, _steps_as_shifts
 from ctxmetrics.models.change import Change
 
-DETECTOR = "ctxmetrics-episodes/10"  # name/version: part of the scan fingerprint
+DETECTOR = "ctxmetrics-episodes/11-9h2"  # name/version: part of the scan fingerprint
 
 
 def find_changes(
@@ -91,6 +91,8 @@ def find_changes(
         walls = np.searchsorted(s.index, [c.start for c in shifts if c.end is None])
         rest, _, _ = _episodes(s, noise, local, widths, taken | temporary, accept=len(s.y), walls=walls, long_bar=long_bar)
     episodes = _not_absorbed(short + rest, shifts)
+    # last, the short peaks inside the long episodes, each against its own episode's days
+    episodes += _peaks_within(s, noise, local, episodes + [c for c in shifts if c.end is not None])
     unit = {"count": f"per {freq.unit}", "ratio": "rate", "gauge": ""}[kind]
     out = []
     for c in sorted(episodes + shifts, key=lambda c: (c.start, c.kind)):
