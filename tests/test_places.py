@@ -47,3 +47,22 @@ def test_places_found_only_in_the_whole_cube_count_no_anomaly():
     assert format_answer(answer).splitlines()[1] == (
         "Where leads changed then: APAC/partner (1 anomaly), EMEA/web (in the cube, not flagged on its own)."
     )
+
+
+def cube(anomaly: Anomaly, *elements) -> Anomaly:
+    anomaly.cube_drivers = [{"segment": e, "share": 1.0 / len(elements)} for e in elements]
+    return anomaly
+
+
+def test_what_contradicts_the_whole_cube_answer_of_the_window_is_dropped():
+    region, noise_cell = {"region": "APAC"}, {"region": "EMEA", "channel": "partner"}
+    partner = cube(flagged({"channel": "partner"}, [CELL, noise_cell]), region)
+    emea = cube(flagged({"region": "EMEA"}, uniform=True), region)
+    assert change_places([cube(flagged(region, uniform=True), region), partner, emea]) == [(region, 2)]
+
+
+def test_a_cell_a_rollup_found_beside_cells_of_the_cube_answer_stays():
+    other = {"region": "APAC", "channel": "web"}
+    apac = cube(flagged({"region": "APAC"}, [CELL, other]), CELL)
+    assert change_places([apac]) == [(CELL, 1), (other, 1)]
+    assert change_places([cube(flagged(other), CELL)]) == [(CELL, 0)]
