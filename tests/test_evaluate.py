@@ -158,3 +158,19 @@ def test_unreadable_value_names_file_row_and_column(tmp_path):
     path.write_text("ds,y\n2024-01-01,1\n2024-01-02,abc\n")
     with pytest.raises(ValueError, match=r"y\.csv, row 3: 'y' is not a number: 'abc'"):
         read_columns(path, "ds", "y")
+
+
+def test_false_alarm_classes():
+    from benchmarks.false_alarms import classify
+
+    dates = np.datetime64("2022-01-03") + np.arange(400)
+    case = Case("volumes", np.ones(400), "count", dates, planted=(Planted(100, 120, "up"), Planted(300, None, "down")))
+    assert classify(case, 95, 120, "up") == "misplaced 3-5"
+    assert classify(case, 108, 118, "up") == "misplaced 6-10"
+    assert classify(case, 96, None, "up") == "lasting over a temporary change"
+    assert classify(case, 110, 112, "down") == "opposite inside"
+    assert classify(case, 125, 130, "down") == "echo at end"
+    assert classify(case, 280, 285, "up") == "before a change"
+    assert classify(case, 200, 200, "up") == "no change near, 1 period"
+    assert classify(case, 200, 210, "up") == "no change near, 7+ periods"
+    assert classify(case, 200, None, "down") == "misplaced >10"  # a lasting change 100 days early

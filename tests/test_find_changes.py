@@ -180,6 +180,17 @@ def test_gauge_keeps_its_units_and_direction(seed):
     assert np.isnan(c.change_pct)  # no percentage of a level that can be <= 0
 
 
+def test_no_count_change_is_reported_below_min_change_pct():
+    # the evaluation's season_trend series 90-99 (tune): on #99 an episode whose merged,
+    # re-placed ends diluted its change to -12% was reported before the whole was held
+    # to `min_change_pct` as each of its windows is
+    from benchmarks.eval.profiles import generate
+
+    for case in generate("season_trend", "tune", 100)[90:]:
+        changes = find_changes(case.values, kind=case.kind, dates=case.dates)
+        assert all(abs(c.change_pct) >= DetectionSettings().min_change_pct for c in changes), case.name
+
+
 def test_direction_always_agrees_with_the_sign_of_the_change():
     matrix, _ = many_series(40, shift_fraction=1.0, seed=5)
     for row in matrix:

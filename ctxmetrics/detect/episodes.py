@@ -444,6 +444,7 @@ def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, foun
         else:
             merged.append([a, b, sign])
     changes = []
+    sized = s.shape is not None or bool(s.floor_var.any())
     for a, b, sign in merged:
         others = taken.copy()
         others[a:b] = False
@@ -453,7 +454,10 @@ def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, foun
         score_ab = score if sgn == sign else 0.0
         # the whole must pass as its parts did (by its count likelihood: the bar of its width)
         bar = _width_bars([b - a], settings.min_score)[0] if sc.counted[0, 0] else settings.min_score
-        if score_ab >= bar:
+        # counts and rates: the whole must be as large as its parts had to be (merged or
+        # moved ends can dilute the change below `min_change_pct`)
+        large = not sized or abs(_pct(before, during)) >= settings.min_change_pct
+        if score_ab >= bar and large:
             changes.append(_level_change("spike", s, a, b - 1, before, during, sign, score_ab))
     return changes
 
