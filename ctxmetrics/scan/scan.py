@@ -29,6 +29,7 @@ from ctxmetrics.store.results import load_anomalies, load_state, load_verdicts
 
 BATCH_ROWS = 25  # candidate rows per unit of detector work (small: the workers finish within ~0.2 s of each other)
 PARALLEL_MIN_ROWS = 300  # below this many candidates per worker, starting workers costs more than it saves
+_IN_FLIGHT = 8  # batches queued per worker process
 SCREEN_CHUNK_ROWS = 2048  # the pre-screen's own chunk of rows; a block of changed rows is one chunk per core
 
 Progress = Callable[[str, int, int], None]  # (metric, series done, series total)
@@ -304,10 +305,12 @@ def _detect_batches(batches: Iterator[tuple[np.ndarray, int]], part: Callable, s
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
         queued = deque((rows, pool.submit(_detect_rows, *part(rows))) for rows in held)
         for rows, _ in batches:
-            queued.append((rows, pool.submit(_detect_rows, *part(rows))))
-            while queued and queued[0][1].done():
+            # a few batches per worker in flight: the screen waits for the workers rather
+            # than holding a copy of every candidate's values for them
+            while queued and (queued[0][1].done() or len(queued) >= _IN_FLIGHT * workers):
                 done_rows, future = queued.popleft()
                 yield done_rows, future.result()
+            queued.append((rows, pool.submit(_detect_rows, *part(rows))))
         while queued:
             done_rows, future = queued.popleft()
             yield done_rows, future.result()
