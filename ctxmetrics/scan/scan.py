@@ -302,18 +302,32 @@ def _detect_batches(batches: Iterator[tuple[np.ndarray, int]], part: Callable, s
 
     preload.join()
     workers = min(os.cpu_count() or 1, promised // PARALLEL_MIN_ROWS)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        queued = deque((rows, pool.submit(_detect_rows, *part(rows))) for rows in held)
+    # the workers inherit `part` and the series it reads (fork): only row numbers are sent
+    with ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("fork"), initializer=_share, initargs=(part,)
+    ) as pool:
+        queued = deque((rows, pool.submit(_detect_shared, rows)) for rows in held)
         for rows, _ in batches:
-            # a few batches per worker in flight: the screen waits for the workers rather
-            # than holding a copy of every candidate's values for them
+            # a few batches per worker in flight: the screen waits for the workers
             while queued and (queued[0][1].done() or len(queued) >= _IN_FLIGHT * workers):
                 done_rows, future = queued.popleft()
                 yield done_rows, future.result()
-            queued.append((rows, pool.submit(_detect_rows, *part(rows))))
+            queued.append((rows, pool.submit(_detect_shared, rows)))
         while queued:
             done_rows, future = queued.popleft()
             yield done_rows, future.result()
+
+
+_shared_part: Callable | None = None  # a worker's `part` of `_detect_batches`
+
+
+def _share(part: Callable) -> None:
+    global _shared_part
+    _shared_part = part
+
+
+def _detect_shared(rows: np.ndarray) -> list:
+    return _detect_rows(*_shared_part(rows))
 
 
 def _import_detector_libraries() -> None:
