@@ -30,7 +30,8 @@ from ctxmetrics.store.results import load_anomalies, load_state, load_verdicts
 BATCH_ROWS = 25  # candidate rows per unit of detector work (small: the workers finish within ~0.2 s of each other)
 PARALLEL_MIN_ROWS = 300  # below this many candidates per worker, starting workers costs more than it saves
 _IN_FLIGHT = 8  # batches queued per worker process
-SCREEN_CHUNK_ROWS = 2048  # the pre-screen's own chunk of rows; a block of changed rows is one chunk per core
+SCREEN_CHUNK_ROWS = 2048  # changed rows screened at a time: the pre-screen's own chunk, so one thread screens
+# it (beside it the detector's libraries are imported, then the workers detect)
 
 Progress = Callable[[str, int, int], None]  # (metric, series done, series total)
 
@@ -241,7 +242,7 @@ def _screened_batches(series_set: SeriesSet, rows: np.ndarray, settings):
     """(candidates, rows screened so far): the candidates among `rows` (ascending) in
     batches of `BATCH_ROWS`, screened a block at a time so that detection can start on
     the first ones while the rest is screened."""
-    step = SCREEN_CHUNK_ROWS * (os.cpu_count() or 1)
+    step = SCREEN_CHUNK_ROWS
     pending = rows[:0]
     for lo in range(0, len(rows), step):
         block = rows[lo : lo + step]
