@@ -180,3 +180,24 @@ def test_days_missing_from_the_export_are_gaps_not_anomalies(project_dir):
         assert ("leads", missing[0]) in load_gaps(store)
     text = format_answer(why(project, "leads", on=missing[0]))
     assert "Data quality: no data for leads on 2025-06-10 (unknown days, not zeros)." in text
+
+
+def test_forked_workers_detect_what_one_process_does(tmp_path, monkeypatch):
+    """Screening block by block while forked workers detect the first candidates stores
+    the same anomalies as screening everything and detecting in this process."""
+    import ctxmetrics.scan.scan as scan_module
+    from ctxmetrics.config import DEMO_CONFIG_TEXT
+    from ctxmetrics.project import init_project
+
+    frame = generate_funnel(7, days=365, effects=[OUTAGE]).frame
+    alone, forked = (Project(init_project(tmp_path / name, DEMO_CONFIG_TEXT)) for name in ("alone", "forked"))
+    for p in (alone, forked):
+        ingest_frame(p, frame)
+    scan_project(alone)
+    monkeypatch.setattr(scan_module, "PARALLEL_MIN_ROWS", 1)  # two candidates start the workers
+    monkeypatch.setattr(scan_module, "BATCH_ROWS", 2)
+    monkeypatch.setattr(scan_module, "SCREEN_CHUNK_ROWS", 3)  # several screened blocks per metric
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    result = scan_project(forked)
+    assert result.candidates >= 4  # more than one batch went to the workers
+    assert [a.to_json() for a in anomalies_of(forked)] == [a.to_json() for a in anomalies_of(alone)]

@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import threading
 import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -26,8 +27,11 @@ from ctxmetrics.models.series import SeriesSet
 from ctxmetrics.store.series import build_series_set, metric_names
 from ctxmetrics.store.results import load_anomalies, load_state, load_verdicts
 
-BATCH_ROWS = 100  # candidate rows per unit of detector work (and per progress update)
+BATCH_ROWS = 25  # candidate rows per unit of detector work (small: the workers finish within ~0.2 s of each other)
 PARALLEL_MIN_ROWS = 300  # below this many candidates per worker, starting workers costs more than it saves
+_IN_FLIGHT = 8  # batches queued per worker process
+SCREEN_CHUNK_ROWS = 2048  # changed rows screened at a time: the pre-screen's own chunk, so one thread screens
+# it (beside it the detector's libraries are imported, then the workers detect)
 
 Progress = Callable[[str, int, int], None]  # (metric, series done, series total)
 
@@ -175,43 +179,34 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
     changed_keys = {k for k, c in zip(series_set.keys, changed) if c}
     found = [a for a in previous if a.segment_key not in changed_keys]
     rows = np.flatnonzero(changed)
-    candidates = rows
-    if len(rows):
-        # a full scan screens the cube in place: row-indexing would copy all of it
-        chosen = slice(None) if len(rows) == len(changed) else rows
-        values = series_set.detection_values(chosen)
-        dens = None if series_set.denominators is None else series_set.denominators[chosen]
-        candidates = rows[screen(values, dens, settings, series_set.kind, series_set.start, granularity)]
     dens = series_set.denominators
     small = int(too_small(
         series_set.detection_values(slice(None)) if series_set.kind == "count" else series_set.values,
         settings, series_set.kind, dens,
     ).sum())
-    batches = _detect_batches(
-        series_set.detection_values(candidates),
-        None if dens is None else dens[candidates],
-        masks[candidates],
-        settings,
-        series_set.kind,
-        series_set.start,
-        granularity,
-    )
-    done = 0
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-unknown row has no volume
-        volumes = np.nanmean(series_set.values[candidates], axis=1)  # one call, not one per anomaly row
-    for offset, changes_per_row in batches:
-        for i, changes in enumerate(changes_per_row):
-            row = candidates[offset + i]
+
+    def part(batch):
+        den = None if dens is None else dens[batch]
+        return series_set.detection_values(batch), den, masks[batch], settings, series_set.kind, series_set.start, granularity
+
+    candidates = 0
+    screened = _screened_batches(series_set, rows, settings)
+    for batch, changes_per_row in _detect_batches(screened, part, len(rows)):
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-unknown row has no volume
+            volumes = np.nanmean(series_set.values[batch], axis=1)  # one call per batch, not one per anomaly row
+        for row, volume, changes in zip(batch, volumes, changes_per_row):
             segment = series_set.segments[row]
-            volume = float(volumes[offset + i])
             found += [
-                anomaly_from_change(series_set.metric, segment, series_set.start, c, volume, granularity) for c in changes
+                anomaly_from_change(series_set.metric, segment, series_set.start, c, float(volume), granularity)
+                for c in changes
             ]
-        done += len(changes_per_row)
+        candidates += len(batch)
         if progress:
-            progress(series_set.metric, done, len(candidates))
-    stats = dict(series=len(series_set.keys), rescanned=len(rows), candidates=len(candidates), too_small=small)
+            progress(series_set.metric, int(np.searchsorted(rows, batch[-1], side="right")), len(rows))
+    if progress and len(rows):
+        progress(series_set.metric, len(rows), len(rows))
+    stats = dict(series=len(series_set.keys), rescanned=len(rows), candidates=candidates, too_small=small)
     return found, stats, fingerprints
 
 
@@ -243,6 +238,29 @@ def detect_one(values, denominator, known_mask, settings, kind: str, start: dt.d
     )
 
 
+def _screened_batches(series_set: SeriesSet, rows: np.ndarray, settings):
+    """(candidates, rows screened so far): the candidates among `rows` (ascending) in
+    batches of `BATCH_ROWS`, screened a block at a time so that detection can start on
+    the first ones while the rest is screened."""
+    step = SCREEN_CHUNK_ROWS
+    pending = rows[:0]
+    for lo in range(0, len(rows), step):
+        block = rows[lo : lo + step]
+        # a run of consecutive rows (a full scan) is read as a view, not a copy
+        chosen = slice(block[0], block[-1] + 1) if block[-1] - block[0] == len(block) - 1 else block
+        dens = None if series_set.denominators is None else series_set.denominators[chosen]
+        kept = screen(
+            series_set.detection_values(chosen), dens, settings, series_set.kind, series_set.start, series_set.granularity
+        )
+        pending = np.concatenate([pending, block[kept]])
+        screened = lo + len(block)
+        while len(pending) >= BATCH_ROWS:
+            yield pending[:BATCH_ROWS], screened
+            pending = pending[BATCH_ROWS:]
+        if screened == len(rows) and len(pending):
+            yield pending, screened
+
+
 def _detect_rows(values, denominators, masks, settings, kind, start, granularity):
     """Run the per-series detector over a block of rows (also in worker processes)."""
     return [
@@ -251,35 +269,71 @@ def _detect_rows(values, denominators, masks, settings, kind, start, granularity
     ]
 
 
-def _detect_batches(values, denominators, masks, settings, kind, start, granularity):
-    """Yield (first row, changes per row) for blocks of candidate rows.
+def _detect_batches(batches: Iterator[tuple[np.ndarray, int]], part: Callable, screening: int):
+    """Yield (rows, changes per row) for each batch of candidate rows, in order.
 
-    Many candidates are spread over forked worker processes (spawned ones would re-import
-    the caller's main module, which breaks unguarded scripts). scan_project holds no
-    store connection while this runs.
+    `batches` gives (candidate rows, rows screened so far) of `screening` rows to screen;
+    `part(rows)` a batch's arguments of `_detect_rows`. Once the candidates screened so
+    far promise at least two workers' worth (`PARALLEL_MIN_ROWS` each), batches go to
+    forked worker processes (spawned ones would re-import the caller's main module, which
+    breaks unguarded scripts) while the rest is still being screened here; fewer run in
+    this process. scan_project holds no store connection while this runs.
     """
-    rows = len(values)
-    workers = min(os.cpu_count() or 1, rows // PARALLEL_MIN_ROWS)
-    blocks = range(0, rows, BATCH_ROWS)
-
-    def part(lo):
-        den = None if denominators is None else denominators[lo : lo + BATCH_ROWS]
-        return values[lo : lo + BATCH_ROWS], den, masks[lo : lo + BATCH_ROWS], settings, kind, start, granularity
-
-    if workers < 2:
-        for lo in blocks:
-            yield lo, _detect_rows(*part(lo))
+    parallel = (os.cpu_count() or 1) >= 2 and screening >= 2 * PARALLEL_MIN_ROWS
+    # the detector's libraries are imported once, before forking (else every worker pays
+    # ~1 s importing them), in a thread while the first rows are screened
+    preload = threading.Thread(target=_import_detector_libraries)
+    if parallel:
+        preload.start()
+    held: list[np.ndarray] = []
+    for rows, screened in batches:
+        held.append(rows)
+        promised = sum(map(len, held)) * screening // screened  # candidates expected in all
+        if parallel and promised >= 2 * PARALLEL_MIN_ROWS:
+            break
+    else:
+        if parallel:
+            preload.join()  # no thread may be left running when explaining forks its workers
+        for rows in held:
+            yield rows, _detect_rows(*part(rows))
         return
     import multiprocessing
+    from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
-    # imported once here, before forking: otherwise every worker pays ~1 s importing them
+    preload.join()
+    workers = min(os.cpu_count() or 1, promised // PARALLEL_MIN_ROWS)
+    # the workers inherit `part` and the series it reads (fork): only row numbers are sent
+    with ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("fork"), initializer=_share, initargs=(part,)
+    ) as pool:
+        queued = deque((rows, pool.submit(_detect_shared, rows)) for rows in held)
+        for rows, _ in batches:
+            # a few batches per worker in flight: the screen waits for the workers
+            while queued and (queued[0][1].done() or len(queued) >= _IN_FLIGHT * workers):
+                done_rows, future = queued.popleft()
+                yield done_rows, future.result()
+            queued.append((rows, pool.submit(_detect_shared, rows)))
+        while queued:
+            done_rows, future = queued.popleft()
+            yield done_rows, future.result()
+
+
+_shared_part: Callable | None = None  # a worker's `part` of `_detect_batches`
+
+
+def _share(part: Callable) -> None:
+    global _shared_part
+    _shared_part = part
+
+
+def _detect_shared(rows: np.ndarray) -> list:
+    return _detect_rows(*_shared_part(rows))
+
+
+def _import_detector_libraries() -> None:
     import ruptures  # noqa: F401
     import scipy.stats  # noqa: F401
-
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        for lo, result in zip(blocks, pool.map(_detect_rows, *zip(*(part(lo) for lo in blocks)))):
-            yield lo, result
 
 
 def known_masks(series_set: SeriesSet, annotations, tz: str) -> np.ndarray:
