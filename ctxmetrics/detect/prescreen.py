@@ -268,7 +268,21 @@ def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown
         tail = np.maximum(scale, ranked[np.arange(len(y)), at] / 1.96)
     # a residual against the mean of 2*half neighbours has (1 + 1/(2*half)) the daily variance
     inflation = np.sqrt(1 + 1 / (2 * half))
-    return scale / inflation, tail / inflation, np.abs(resid) / tail[:, None]
+    pooled = np.stack([scale, tail]) / inflation
+    weighed = pooled
+    if partial.size == 0 and n >= _SHORT_ROW_DAYS:
+        weighed = np.stack(_weekday_floored(sample, centre, (scale, tail))) / inflation
+    return weighed[0], weighed[1], np.abs(resid) / tail[:, None], pooled
+
+
+def _weekday_floored(sample: np.ndarray, centre: np.ndarray, pooled: tuple) -> list[np.ndarray]:
+    """The `pooled` scales (per row) as the detector weighs its days (`noise._weekday_scales`):
+    each weekday's own robust sd, never below the pooled one, the days weighed by their
+    inverse variance: the scale of a window is the root of the harmonic mean of the
+    weekdays' variances. `sample`: residuals (rows x days, whole weeks repeat every 7
+    columns), `centre` their median."""
+    spreads = [MAD_TO_SD * _row_median(np.abs(sample[:, day::7] - centre[:, None]), overwrite=True) for day in range(7)]
+    return [np.sqrt(7 / sum(1 / np.maximum(spread, floor) ** 2 for spread in spreads)) for floor in pooled]
 
 
 def _episode_keep(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray, one_sided: bool, bar: float,
@@ -499,7 +513,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     # counts: the stabilised scale has unit sampling variance, so a zero MAD of a
     # low-volume row (mostly zeros) must not make every single event look extreme
     floor = 0.8 if kind == "count" else 1e-9
-    body, tail, day_z = _daily_scale(y, cs, settings.min_segment_days, floor, unknown)
+    body, tail, day_z, pooled = _daily_scale(y, cs, settings.min_segment_days, floor, unknown)
     long_run = _row_long_run(cs, body)
     keep, steps = np.zeros(len(y), bool), {}
     for width in (settings.min_segment_days, settings.level_window_days // 2, settings.level_window_days):
@@ -514,7 +528,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     keep |= stat >= _share(_STEP_SHARE, n) * settings.min_score
     todo = np.arange(len(y)) if explain else np.flatnonzero(big & ~keep)
     if todo.size < len(y):  # the episode checks only for the rows not decided yet (same OR)
-        padded, body, tail, long_run, day_z = padded[todo], body[todo], tail[todo], long_run[todo], day_z[todo]
+        padded, body, tail, long_run, day_z, pooled = padded[todo], body[todo], tail[todo], long_run[todo], day_z[todo], pooled[:, todo]
         sizes = None if sizes is None else sizes[:, todo]
         if counts is not None:
             counts = _Counts(counts.x[todo], counts.factor[todo], counts.shape[todo], counts.rate[todo])
@@ -554,7 +568,8 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
             # the noise beyond the count model, as the detector's `_Scan.excess` (days)
             # and `excess_long` (the long-run variance; not below the model's own, even
             # where the day scale is): the stabilised scale has unit variance under the model
-            day = np.maximum(scale[few], 1.0) ** 2
+            # (the pooled day scale: the detector's excess is a median over days, not weighed)
+            day = np.maximum(pooled[0 if width > settings.spike_max_days else 1, few], 1.0) ** 2
             beyond = day + (np.maximum(body[few] ** 2 * long_run[few], 1.0) - day) * min(width - 1, 6) / 6
             # single days: the detector's score is at most the day's size against its
             # local level (`noise.z`), which a wandering level does not inflate
