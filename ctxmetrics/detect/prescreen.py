@@ -223,13 +223,15 @@ def _row_cumsum(y: np.ndarray) -> np.ndarray:
 
 
 def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The rows' robust daily sd (at least `floor`), their tail sd (for windows of up to
-    `spike_max_days`) and each day's size against its local level in tail sds (as the
-    detector's `noise.z`): from every other day's residual against the mean of the
-    `half` days each side, its scaled MAD and its tails. `cs`: `_row_cumsum(y)`; days
-    `unknown` (filled: no residual of their own) are left out, as the detector leaves
-    them out of the series: a ratio with many days below `min_denominator` would
-    otherwise look far quieter than it is."""
+    """The rows' robust daily sd (at least `floor`) and their tail sd (for windows of up
+    to `spike_max_days`), stacked (2 x rows): pooled over all days, and (rows of a year
+    or more without unknown days) weighed by weekday as the detector weighs its days
+    (`_weekday_floored`; else the pooled ones); and each day's size against its local
+    level in pooled tail sds (as the detector's `noise.z`): from every other day's
+    residual against the mean of the `half` days each side, its scaled MAD and its
+    tails. `cs`: `_row_cumsum(y)`; days `unknown` (filled: no residual of their own) are
+    left out, as the detector leaves them out of the series: a ratio with many days
+    below `min_denominator` would otherwise look far quieter than it is."""
     n = y.shape[1]
     lo = np.clip(np.arange(n) - half, 0, n)
     hi = np.clip(np.arange(n) + half + 1, 0, n)
@@ -272,7 +274,7 @@ def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown
     weighed = pooled
     if partial.size == 0 and n >= _SHORT_ROW_DAYS:
         weighed = np.stack(_weekday_floored(sample, centre, (scale, tail))) / inflation
-    return weighed[0], weighed[1], np.abs(resid) / tail[:, None], pooled
+    return pooled, weighed, np.abs(resid) / tail[:, None]
 
 
 def _weekday_floored(sample: np.ndarray, centre: np.ndarray, pooled: tuple) -> list[np.ndarray]:
@@ -513,8 +515,12 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     # counts: the stabilised scale has unit sampling variance, so a zero MAD of a
     # low-volume row (mostly zeros) must not make every single event look extreme
     floor = 0.8 if kind == "count" else 1e-9
-    body, tail, day_z, pooled = _daily_scale(y, cs, settings.min_segment_days, floor, unknown)
-    long_run = _row_long_run(cs, body)
+    # (body, tail) day scales: pooled for the steps and the count likelihood, weighed by
+    # weekday (`_weekday_floored`) for the stabilised episode windows, each with its
+    # long-run factor (the same long-run variance)
+    pooled, weighed, day_z = _daily_scale(y, cs, settings.min_segment_days, floor, unknown)
+    body, long_run = pooled[0], _row_long_run(cs, pooled[0])
+    long_run_weighed = np.maximum(long_run * (body / weighed[0]) ** 2, 1.0)
     keep, steps = np.zeros(len(y), bool), {}
     for width in (settings.min_segment_days, settings.level_window_days // 2, settings.level_window_days):
         if 2 * width < n:
@@ -528,7 +534,8 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     keep |= stat >= _share(_STEP_SHARE, n) * settings.min_score
     todo = np.arange(len(y)) if explain else np.flatnonzero(big & ~keep)
     if todo.size < len(y):  # the episode checks only for the rows not decided yet (same OR)
-        padded, body, tail, long_run, day_z, pooled = padded[todo], body[todo], tail[todo], long_run[todo], day_z[todo], pooled[:, todo]
+        padded, body, long_run, day_z = padded[todo], body[todo], long_run[todo], day_z[todo]
+        pooled, weighed, long_run_weighed = pooled[:, todo], weighed[:, todo], long_run_weighed[todo]
         sizes = None if sizes is None else sizes[:, todo]
         if counts is not None:
             counts = _Counts(counts.x[todo], counts.factor[todo], counts.shape[todo], counts.rate[todo])
@@ -544,7 +551,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     normal_widths = set(scanned) if n < _SHORT_ROW_DAYS else {min(w, scanned[-1]) for w in _SCREEN_WIDTHS if w <= scanned[-1] * 1.6}
     for width in sorted(normal_widths | count_widths):
         one_sided = width < settings.min_segment_days
-        scale = tail if width <= settings.spike_max_days else body
+        which = 1 if width <= settings.spike_max_days else 0  # the tail scale for a few days
         expected = counts.rate * width if counts is not None else np.full(len(todo), np.inf)
         # single days of counts: the detector caps their score by the exact tail, which
         # the count likelihood follows and the stabilised scale overstates
@@ -553,12 +560,12 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
         size = None if sizes is None else sizes[0 if one_sided else 1, normal]
         if explain and len(normal):
             best = np.zeros(len(todo))
-            best[normal] = _window_best(padded[normal], width, scale[normal], long_run[normal], one_sided, slice(0, n - width + 1),
-                                        size=size)
+            best[normal] = _window_best(padded[normal], width, weighed[which, normal], long_run_weighed[normal], one_sided,
+                                        slice(0, n - width + 1), size=size)
             found[f"episode {width}d"] = (best, bar)
         elif len(normal):
-            keep[normal] |= _episode_keep(padded[normal] if normal.size < len(todo) else padded, width, scale[normal], long_run[normal],
-                                          one_sided, bar, size)
+            keep[normal] |= _episode_keep(padded[normal] if normal.size < len(todo) else padded, width, weighed[which, normal],
+                                          long_run_weighed[normal], one_sided, bar, size)
         few = np.flatnonzero((expected < 2 * _FEW_EVENTS) | (width == 1)) if width in count_widths else np.zeros(0, np.int64)
         bar = _share(_COUNT_SHARE, n) * _bars([width], settings)[0, 0]
         if width == 1 and not explain:  # the cap below: no day of the other rows can reach the bar
@@ -568,8 +575,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
             # the noise beyond the count model, as the detector's `_Scan.excess` (days)
             # and `excess_long` (the long-run variance; not below the model's own, even
             # where the day scale is): the stabilised scale has unit variance under the model
-            # (the pooled day scale: the detector's excess is a median over days, not weighed)
-            day = np.maximum(pooled[0 if width > settings.spike_max_days else 1, few], 1.0) ** 2
+            day = np.maximum(pooled[which, few], 1.0) ** 2
             beyond = day + (np.maximum(body[few] ** 2 * long_run[few], 1.0) - day) * min(width - 1, 6) / 6
             # single days: the detector's score is at most the day's size against its
             # local level (`noise.z`), which a wandering level does not inflate
