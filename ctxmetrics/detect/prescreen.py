@@ -552,6 +552,10 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     for width in sorted(normal_widths | count_widths):
         one_sided = width < settings.min_segment_days
         which = 1 if width <= settings.spike_max_days else 0  # the tail scale for a few days
+        # a week or more holds every weekday, weighed; a shorter window may hold only the
+        # quietest, whose scale the detector floors at the pooled one
+        # (short windows: as before this weighing, the pooled scales and long-run factor)
+        scales, factor = (pooled, long_run) if one_sided else (weighed, long_run_weighed)
         expected = counts.rate * width if counts is not None else np.full(len(todo), np.inf)
         # single days of counts: the detector caps their score by the exact tail, which
         # the count likelihood follows and the stabilised scale overstates
@@ -560,12 +564,12 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
         size = None if sizes is None else sizes[0 if one_sided else 1, normal]
         if explain and len(normal):
             best = np.zeros(len(todo))
-            best[normal] = _window_best(padded[normal], width, weighed[which, normal], long_run_weighed[normal], one_sided,
+            best[normal] = _window_best(padded[normal], width, scales[which, normal], factor[normal], one_sided,
                                         slice(0, n - width + 1), size=size)
             found[f"episode {width}d"] = (best, bar)
         elif len(normal):
-            keep[normal] |= _episode_keep(padded[normal] if normal.size < len(todo) else padded, width, weighed[which, normal],
-                                          long_run_weighed[normal], one_sided, bar, size)
+            keep[normal] |= _episode_keep(padded[normal] if normal.size < len(todo) else padded, width, scales[which, normal],
+                                          factor[normal], one_sided, bar, size)
         few = np.flatnonzero((expected < 2 * _FEW_EVENTS) | (width == 1)) if width in count_widths else np.zeros(0, np.int64)
         bar = _share(_COUNT_SHARE, n) * _bars([width], settings)[0, 0]
         if width == 1 and not explain:  # the cap below: no day of the other rows can reach the bar
