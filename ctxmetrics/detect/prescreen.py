@@ -584,7 +584,8 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
             # single days: the detector's score is at most the day's size against its
             # local level (`noise.z`), which a wandering level does not inflate
             cap = day_z[few] * np.sqrt(beyond)[:, None] if width == 1 else None
-            best[few] = _count_best(events[few], exposure[few], width, counts.shape[few], one_sided, 0.0 if explain else bar * np.sqrt(beyond), cap) / np.sqrt(beyond)
+            best[few] = _count_best(events[few], exposure[few], width, counts.shape[few], one_sided, 0.0 if explain else bar * np.sqrt(beyond),
+                                    cap, _SIZE_SHARE * settings.min_change_pct / 100) / np.sqrt(beyond)
             if explain:
                 found[f"episode {width}d (count likelihood)"] = (best, bar)
             keep |= best >= bar
@@ -627,7 +628,8 @@ def _known_first(y: np.ndarray, counts, unknown: np.ndarray):
     return y, counts, np.take_along_axis(unknown, order, axis=1)
 
 
-def _count_best(events: np.ndarray, exposure: np.ndarray, width: int, shape: np.ndarray, one_sided: bool, floor, cap=None) -> np.ndarray:
+def _count_best(events: np.ndarray, exposure: np.ndarray, width: int, shape: np.ndarray, one_sided: bool, floor, cap=None,
+                least_change: float = 0.0) -> np.ndarray:
     """Per row, the detector's count-likelihood score of its best `width`-day window
     (`episodes._count_lr` within `_window_scores`) before the noise beyond the count
     model and autocorrelation: the two-sample Poisson likelihood ratio of the window's
@@ -635,7 +637,8 @@ def _count_best(events: np.ndarray, exposure: np.ndarray, width: int, shape: np.
     of the contrast; pooled over both flanks while each alone shows half of it (else the
     weaker flank's), one flank for short windows near an end. Single flanks are only
     scored where the pooled statistic reaches `floor` (per row; as the detector does);
-    `cap` (rows x starts), if given, caps each window's score.
+    `cap` (rows x starts), if given, caps each window's score; a window whose rate is
+    less than `least_change` (relative) off its flanks' scores 0.
 
     `events`, `exposure`: `_padded_cumsum` of the counts and of the weekday factors."""
     n = events.shape[1] - 1 - 2 * _PAD
@@ -666,6 +669,10 @@ def _count_best(events: np.ndarray, exposure: np.ndarray, width: int, shape: np.
         score[rows, cols] = np.where(np.sign(z_b) == np.sign(z_a), np.where(weaker >= 0.5 * z_ba, z_ba, weaker), 0.0)
     if cap is not None:
         score = np.minimum(score, cap[:, :starts])
+    if least_change:  # the window's rate against its flanks', as the detector's change %
+        with np.errstate(invalid="ignore", divide="ignore"):
+            change = np.abs(o / f_w * ((f_b + f_a) / (x_b + x_a)) - 1)
+        score = np.where(change >= least_change, score, 0)  # (NaN: no events at all, 0)
     return score.max(axis=1)
 
 
