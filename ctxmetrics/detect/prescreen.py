@@ -223,15 +223,13 @@ def _row_cumsum(y: np.ndarray) -> np.ndarray:
 
 
 def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The rows' robust daily sd (at least `floor`) and their tail sd (for windows of up
-    to `spike_max_days`), stacked (2 x rows): pooled over all days, and (rows of a year
-    or more without unknown days) weighed by weekday as the detector weighs its days
-    (`_weekday_floored`; else the pooled ones); and each day's size against its local
-    level in pooled tail sds (as the detector's `noise.z`): from every other day's
-    residual against the mean of the `half` days each side, its scaled MAD and its
-    tails. `cs`: `_row_cumsum(y)`; days `unknown` (filled: no residual of their own) are
-    left out, as the detector leaves them out of the series: a ratio with many days
-    below `min_denominator` would otherwise look far quieter than it is."""
+    """The rows' robust daily sd (at least `floor`), their tail sd (for windows of up to
+    `spike_max_days`) and each day's size against its local level in tail sds (as the
+    detector's `noise.z`): from every other day's residual against the mean of the
+    `half` days each side, its scaled MAD and its tails. `cs`: `_row_cumsum(y)`; days
+    `unknown` (filled: no residual of their own) are left out, as the detector leaves
+    them out of the series: a ratio with many days below `min_denominator` would
+    otherwise look far quieter than it is."""
     n = y.shape[1]
     lo = np.clip(np.arange(n) - half, 0, n)
     hi = np.clip(np.arange(n) + half + 1, 0, n)
@@ -270,21 +268,7 @@ def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown
         tail = np.maximum(scale, ranked[np.arange(len(y)), at] / 1.96)
     # a residual against the mean of 2*half neighbours has (1 + 1/(2*half)) the daily variance
     inflation = np.sqrt(1 + 1 / (2 * half))
-    pooled = np.stack([scale, tail]) / inflation
-    weighed = pooled
-    if partial.size == 0 and n >= _SHORT_ROW_DAYS:
-        weighed = np.stack(_weekday_floored(sample, centre, (scale, tail))) / inflation
-    return pooled, weighed, np.abs(resid) / tail[:, None]
-
-
-def _weekday_floored(sample: np.ndarray, centre: np.ndarray, pooled: tuple) -> list[np.ndarray]:
-    """The `pooled` scales (per row) as the detector weighs its days (`noise._weekday_scales`):
-    each weekday's own robust sd, never below the pooled one, the days weighed by their
-    inverse variance: the scale of a window is the root of the harmonic mean of the
-    weekdays' variances. `sample`: residuals (rows x days, whole weeks repeat every 7
-    columns), `centre` their median."""
-    spreads = [MAD_TO_SD * _row_median(np.abs(sample[:, day::7] - centre[:, None]), overwrite=True) for day in range(7)]
-    return [np.sqrt(7 / sum(1 / np.maximum(spread, floor) ** 2 for spread in spreads)) for floor in pooled]
+    return scale / inflation, tail / inflation, np.abs(resid) / tail[:, None]
 
 
 def _episode_keep(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray, one_sided: bool, bar: float,
@@ -424,10 +408,10 @@ def _step_stat(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarr
     if n >= _TREND_MIN_DAYS:  # the typical difference is the trend's, which the detector removes
         trend = _row_median(diff[:, ::7])
         diff -= trend[:, None]
-    step = np.abs(diff, out=diff)
-    if size is not None:
-        step[step < (size - np.abs(trend))[:, None]] = 0
-    return step.max(axis=1) / (scale * np.sqrt(2 * long_run / width))
+    step = np.abs(diff, out=diff).max(axis=1)
+    if size is not None:  # (one standard error for all: the largest step is the one that may reach it)
+        step = np.where(step >= size - np.abs(trend), step, 0)
+    return step / (scale * np.sqrt(2 * long_run / width))
 
 
 def _end_step_stat(cs: np.ndarray, width: int, shortest: int, scale: np.ndarray, long_run: np.ndarray, size=None) -> np.ndarray:
@@ -515,12 +499,8 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     # counts: the stabilised scale has unit sampling variance, so a zero MAD of a
     # low-volume row (mostly zeros) must not make every single event look extreme
     floor = 0.8 if kind == "count" else 1e-9
-    # (body, tail) day scales: pooled for the steps and the count likelihood, weighed by
-    # weekday (`_weekday_floored`) for the stabilised episode windows, each with its
-    # long-run factor (the same long-run variance)
-    pooled, weighed, day_z = _daily_scale(y, cs, settings.min_segment_days, floor, unknown)
-    body, long_run = pooled[0], _row_long_run(cs, pooled[0])
-    long_run_weighed = np.maximum(long_run * (body / weighed[0]) ** 2, 1.0)
+    body, tail, day_z = _daily_scale(y, cs, settings.min_segment_days, floor, unknown)
+    long_run = _row_long_run(cs, body)
     keep, steps = np.zeros(len(y), bool), {}
     for width in (settings.min_segment_days, settings.level_window_days // 2, settings.level_window_days):
         if 2 * width < n:
@@ -534,8 +514,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     keep |= stat >= _share(_STEP_SHARE, n) * settings.min_score
     todo = np.arange(len(y)) if explain else np.flatnonzero(big & ~keep)
     if todo.size < len(y):  # the episode checks only for the rows not decided yet (same OR)
-        padded, body, long_run, day_z = padded[todo], body[todo], long_run[todo], day_z[todo]
-        pooled, weighed, long_run_weighed = pooled[:, todo], weighed[:, todo], long_run_weighed[todo]
+        padded, body, tail, long_run, day_z = padded[todo], body[todo], tail[todo], long_run[todo], day_z[todo]
         sizes = None if sizes is None else sizes[:, todo]
         if counts is not None:
             counts = _Counts(counts.x[todo], counts.factor[todo], counts.shape[todo], counts.rate[todo])
@@ -551,11 +530,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     normal_widths = set(scanned) if n < _SHORT_ROW_DAYS else {min(w, scanned[-1]) for w in _SCREEN_WIDTHS if w <= scanned[-1] * 1.6}
     for width in sorted(normal_widths | count_widths):
         one_sided = width < settings.min_segment_days
-        which = 1 if width <= settings.spike_max_days else 0  # the tail scale for a few days
-        # a week or more holds every weekday, weighed; a shorter window may hold only the
-        # quietest, whose scale the detector floors at the pooled one
-        # (short windows: as before this weighing, the pooled scales and long-run factor)
-        scales, factor = (pooled, long_run) if one_sided else (weighed, long_run_weighed)
+        scale = tail if width <= settings.spike_max_days else body
         expected = counts.rate * width if counts is not None else np.full(len(todo), np.inf)
         # single days of counts: the detector caps their score by the exact tail, which
         # the count likelihood follows and the stabilised scale overstates
@@ -564,12 +539,12 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
         size = None if sizes is None else sizes[0 if one_sided else 1, normal]
         if explain and len(normal):
             best = np.zeros(len(todo))
-            best[normal] = _window_best(padded[normal], width, scales[which, normal], factor[normal], one_sided,
-                                        slice(0, n - width + 1), size=size)
+            best[normal] = _window_best(padded[normal], width, scale[normal], long_run[normal], one_sided, slice(0, n - width + 1),
+                                        size=size)
             found[f"episode {width}d"] = (best, bar)
         elif len(normal):
-            keep[normal] |= _episode_keep(padded[normal] if normal.size < len(todo) else padded, width, scales[which, normal],
-                                          factor[normal], one_sided, bar, size)
+            keep[normal] |= _episode_keep(padded[normal] if normal.size < len(todo) else padded, width, scale[normal], long_run[normal],
+                                          one_sided, bar, size)
         few = np.flatnonzero((expected < 2 * _FEW_EVENTS) | (width == 1)) if width in count_widths else np.zeros(0, np.int64)
         bar = _share(_COUNT_SHARE, n) * _bars([width], settings)[0, 0]
         if width == 1 and not explain:  # the cap below: no day of the other rows can reach the bar
@@ -579,7 +554,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
             # the noise beyond the count model, as the detector's `_Scan.excess` (days)
             # and `excess_long` (the long-run variance; not below the model's own, even
             # where the day scale is): the stabilised scale has unit variance under the model
-            day = np.maximum(pooled[which, few], 1.0) ** 2
+            day = np.maximum(scale[few], 1.0) ** 2
             beyond = day + (np.maximum(body[few] ** 2 * long_run[few], 1.0) - day) * min(width - 1, 6) / 6
             # single days: the detector's score is at most the day's size against its
             # local level (`noise.z`), which a wandering level does not inflate
@@ -669,11 +644,13 @@ def _count_best(events: np.ndarray, exposure: np.ndarray, width: int, shape: np.
         score[rows, cols] = np.where(np.sign(z_b) == np.sign(z_a), np.where(weaker >= 0.5 * z_ba, z_ba, weaker), 0.0)
     if cap is not None:
         score = np.minimum(score, cap[:, :starts])
-    if least_change:  # the window's rate against its flanks', as the detector's change %
+    best = score.max(axis=1)
+    rows = np.flatnonzero(best >= floor) if least_change else []
+    if len(rows):  # the window's rate against its flanks', as the detector's change %, where the score may pass
         with np.errstate(invalid="ignore", divide="ignore"):
-            change = np.abs(o / f_w * ((f_b + f_a) / (x_b + x_a)) - 1)
-        score = np.where(change >= least_change, score, 0)  # (NaN: no events at all, 0)
-    return score.max(axis=1)
+            change = np.abs(o[rows] / f_w[rows] * ((f_b[rows] + f_a[rows]) / (x_b[rows] + x_a[rows])) - 1)
+        best[rows] = np.where(change >= least_change, score[rows], 0).max(axis=1)  # (NaN: no events at all, 0)
+    return best
 
 
 def prescreen(
