@@ -672,7 +672,8 @@ def prescreen(
     the row's robust daily sd (its tail sd for windows of up to `spike_max_days`) and
     long-run variance; windows of few expected events (counts) by the two-sample count
     likelihood at every width the detector scans; steps between adjacent 7-, 28- and
-    56-day means, as the detector measures a boundary. Ratios whose numerator exceeds
+    56-day means, as the detector measures a boundary. Count windows and steps must also
+    move the level by nearly `min_change_pct` (`_size_bars`). Ratios whose numerator exceeds
     the denominator on some day are two counts (their share). A row is kept when one
     check reaches its bar (`explain_prescreen` lists them). Rows are processed in
     chunks so 100k x 730 fits in a few hundred MB.
