@@ -346,10 +346,14 @@ def _window_best(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nda
     z_b = np.abs(d_b) / np.sqrt((ramp / width)[:, None] + long_run[:, None] / np.maximum(n_b, 1))
     z_a = np.abs(d_a) / np.sqrt((ramp / width)[:, None] + long_run[:, None] / np.maximum(n_a, 1))
     score = np.where((d_b * d_a > 0) & (n_b >= 7) & (n_a >= 7), np.minimum(z_ba, 2 * np.minimum(z_b, z_a)), 0)
-    # the detector's change is against one flank (the one near an end): the larger of the
-    # two, as the score is an upper bound too (a window beside a lasting step, which the
-    # step checks may score just short, keeps the step's change)
-    change = np.maximum(np.abs(d_a), np.abs(d_b))
+    # the detector's change is against the flank whose score is the smaller (the one flank
+    # near an end); a window of a week or more takes the larger of the two, as its score
+    # is an upper bound: beside a lasting step, which the step checks may score just
+    # short, it keeps the step's change
+    if one_sided:
+        change = np.where(z_a < z_b, np.abs(d_a), np.abs(d_b))
+    else:
+        change = np.maximum(np.abs(d_a), np.abs(d_b))
     if one_sided:
         only_b, only_a = (n_b >= 7) & (n_a < 7), (n_a >= 7) & (n_b < 7)
         score = np.where(only_b, z_b, np.where(only_a, z_a, score))
