@@ -143,3 +143,16 @@ def test_a_new_level_in_the_last_weeks_of_a_short_leaf_is_kept():
     assert kept[found].mean() >= 0.9
     why = explain_prescreen(matrix[np.argmax(found)], SETTINGS, start_date=START)
     assert "step at an end" in why["checks"]
+
+
+@pytest.mark.parametrize("lift, reported_rows", [(1.1, 0), (1.25, 6)])
+def test_a_change_too_small_to_report_is_dropped_however_significant(lift, reported_rows):
+    # ~2000 events a day, Poisson: eight weeks 10% up are 30 sds, yet below min_change_pct
+    # (15%), so the detector reports nothing and the screen drops them; 25% up it keeps
+    rng = np.random.default_rng(9)
+    rate = 2000.0 * BUSINESS[np.arange(DAYS) % 7] * np.ones((6, 1))
+    rate[:, 400:456] *= lift
+    matrix = rng.poisson(rate).astype(float)
+    found = reported(matrix)
+    assert found.sum() == reported_rows
+    assert prescreen(matrix, SETTINGS, start_date=START).tolist() == found.tolist()

@@ -271,14 +271,15 @@ def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown
     return scale / inflation, tail / inflation, np.abs(resid) / tail[:, None]
 
 
-def _episode_keep(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray, one_sided: bool, bar: float) -> np.ndarray:
+def _episode_keep(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray, one_sided: bool, bar: float,
+                  size=None) -> np.ndarray:
     """Rows where some `width`-day window may reach `bar` in the detector's episode scan
     (`episodes._window_scores`); see `_window_best`. In the interior the pooled statistic
     (the window against both flanks together) bounds the score from above and costs a
     third as much, so the full score is only computed for the rows it does not clear.
 
     `cs`: `_padded_cumsum` rows; `scale`: the rows' robust daily sd; `long_run`: their
-    long-run variance over the daily one (`_row_long_run`)."""
+    long-run variance over the daily one (`_row_long_run`); `size`: as `_window_best`."""
     n = cs.shape[1] - 1 - 2 * _PAD
     flank = _flank(width)
     starts = n - width + 1
@@ -286,7 +287,7 @@ def _episode_keep(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nd
     keep = np.zeros(len(cs), bool)
     for edge in (slice(0, interior.start), slice(interior.stop, starts)):  # slices: no gathers
         if edge.stop > edge.start:
-            keep |= _window_best(cs, width, scale, long_run, one_sided, edge, bar) >= bar
+            keep |= _window_best(cs, width, scale, long_run, one_sided, edge, bar, size) >= bar
     if interior.stop > interior.start:
         ramp = 1.0 + (long_run - 1.0) * min(width - 1, 6) / 6
         span = slice(_PAD + interior.start, _PAD + interior.stop)
@@ -299,7 +300,8 @@ def _episode_keep(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nd
         bound = pooled.max(axis=1) / se
         maybe = np.flatnonzero(~keep & (bound >= bar))
         if maybe.size:
-            keep[maybe] = _window_best(cs[maybe], width, scale[maybe], long_run[maybe], one_sided, interior) >= bar
+            keep[maybe] = _window_best(cs[maybe], width, scale[maybe], long_run[maybe], one_sided, interior,
+                                       size=None if size is None else size[maybe]) >= bar
     return keep
 
 
@@ -308,7 +310,8 @@ def _flank(width: int) -> int:
     return max(42, min(2 * width, 112))
 
 
-def _window_best(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray, one_sided: bool, cols, bar=None) -> np.ndarray:
+def _window_best(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray, one_sided: bool, cols, bar=None,
+                 size=None) -> np.ndarray:
     """Per row, an upper bound of the detector's best score of the `width`-day windows
     starting at `cols` (a slice or indices): the window's mean against the flanks before
     and after it (as many days as the detector takes, fewer at the ends), in standard
@@ -318,12 +321,15 @@ def _window_best(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nda
     weaker's), so a step or a trend, which one flank follows, scores little. Windows
     narrower than `min_segment_days` (`one_sided`) near an end are judged on the one flank
     they have. With `bar`, rows whose bound (`_window_bound`) stays below `bar` return
-    that bound: the score is only computed for the others."""
+    that bound: the score is only computed for the others. `size` (per row, in y's units;
+    None: no size rule) is the least change against that flank a window must show, as the
+    detector's `min_change_pct`: a smaller one scores 0 (see `_size_bars`)."""
     if bar is not None:
         bound = _window_bound(cs, width, scale, long_run, one_sided, cols)
         rows = np.flatnonzero(bound >= bar)
         if rows.size:
-            bound[rows] = _window_best(cs[rows], width, scale[rows], long_run[rows], one_sided, cols)
+            bound[rows] = _window_best(cs[rows], width, scale[rows], long_run[rows], one_sided, cols,
+                                       size=None if size is None else size[rows])
         return bound
     n = cs.shape[1] - 1 - 2 * _PAD
     flank = _flank(width)
@@ -340,8 +346,20 @@ def _window_best(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nda
     z_b = np.abs(d_b) / np.sqrt((ramp / width)[:, None] + long_run[:, None] / np.maximum(n_b, 1))
     z_a = np.abs(d_a) / np.sqrt((ramp / width)[:, None] + long_run[:, None] / np.maximum(n_a, 1))
     score = np.where((d_b * d_a > 0) & (n_b >= 7) & (n_a >= 7), np.minimum(z_ba, 2 * np.minimum(z_b, z_a)), 0)
+    # the detector's change is against the flank whose score is the smaller (the one flank
+    # near an end); a window of a week or more takes the larger of the two, as its score
+    # is an upper bound: beside a lasting step, which the step checks may score just
+    # short, it keeps the step's change
     if one_sided:
-        score = np.where((n_b >= 7) & (n_a < 7), z_b, np.where((n_a >= 7) & (n_b < 7), z_a, score))
+        change = np.where(z_a < z_b, np.abs(d_a), np.abs(d_b))
+    else:
+        change = np.maximum(np.abs(d_a), np.abs(d_b))
+    if one_sided:
+        only_b, only_a = (n_b >= 7) & (n_a < 7), (n_a >= 7) & (n_b < 7)
+        score = np.where(only_b, z_b, np.where(only_a, z_a, score))
+        change = np.where(only_b, np.abs(d_b), np.where(only_a, np.abs(d_a), change))
+    if size is not None:
+        score = np.where(change >= size[:, None], score, 0)
     return score.max(axis=1) / scale
 
 
@@ -385,23 +403,29 @@ def _flank_days(t: np.ndarray, width: int, flank: int, n: int, dtype) -> tuple[n
 _TREND_MIN_DAYS = 730
 
 
-def _step_stat(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray) -> np.ndarray:
+def _step_stat(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray, size=None) -> np.ndarray:
     """Largest |difference of adjacent `width`-day means| per row in standard errors, as
     the detector measures a boundary (`_measure`: long-run variance at these lengths);
-    over two years, against the rows' typical difference (their trend)."""
+    over two years, against the rows' typical difference (their trend). `size`: as
+    `_window_best` (the step, with or without the trend, must reach it)."""
     n = cs.shape[1] - 1
     diff = (cs[:, 2 * width : n + 1] - 2 * cs[:, width : n - width + 1] + cs[:, : n - 2 * width + 1]) / width
+    trend = np.zeros(len(cs), cs.dtype)
     if n >= _TREND_MIN_DAYS:  # the typical difference is the trend's, which the detector removes
-        diff -= _row_median(diff[:, ::7])[:, None]
-    return np.abs(diff).max(axis=1) / (scale * np.sqrt(2 * long_run / width))
+        trend = _row_median(diff[:, ::7])
+        diff -= trend[:, None]
+    step = np.abs(diff, out=diff).max(axis=1)
+    if size is not None:  # (one standard error for all: the largest step is the one that may reach it)
+        step = np.where(step >= size - np.abs(trend), step, 0)
+    return step / (scale * np.sqrt(2 * long_run / width))
 
 
-def _end_step_stat(cs: np.ndarray, width: int, shortest: int, scale: np.ndarray, long_run: np.ndarray) -> np.ndarray:
+def _end_step_stat(cs: np.ndarray, width: int, shortest: int, scale: np.ndarray, long_run: np.ndarray, size=None) -> np.ndarray:
     """Largest step per row whose one side is cut by an end of the series (fewer than
     `width` days, at least `shortest`), in standard errors: as the detector measures a
     boundary near an end (`shifts._prune`: up to `width` days each side, clipped at the
     ends), which the full windows of `_step_stat` cannot place. 17 days of a new level at
-    the end of a 90-day leaf are a shift the detector reports."""
+    the end of a 90-day leaf are a shift the detector reports. `size`: as `_window_best`."""
     n = cs.shape[1] - 1
     cut = np.arange(shortest, min(width, n - shortest + 1))  # days on the cut side
     if cut.size == 0:
@@ -411,7 +435,10 @@ def _end_step_stat(cs: np.ndarray, width: int, shortest: int, scale: np.ndarray,
     se = np.sqrt(long_run[:, None] * (1 / days_cut + 1 / days_other))
     at_end = (cs[:, n : n + 1] - cs[:, n - cut]) / days_cut - (cs[:, n - cut] - cs[:, n - cut - other]) / days_other
     at_start = cs[:, cut] / days_cut - (cs[:, cut + other] - cs[:, cut]) / days_other
-    return (np.maximum(np.abs(at_end), np.abs(at_start)) / se).max(axis=1) / scale
+    step = np.maximum(np.abs(at_end), np.abs(at_start))
+    if size is not None:  # (at least one of the two reaches it)
+        step = np.where(step >= size[:, None], step, 0)
+    return (step / se).max(axis=1) / scale
 
 
 def _row_long_run(cs: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -438,6 +465,7 @@ _SHORT_SHARE = 0.95  # share of the detector's bar an episode window shorter tha
 _LONG_SHARE = 0.9  # the same for longer windows (the detector's bar: 1.1 min_score)
 _COUNT_SHARE = 0.92  # the same for windows judged by their count likelihood (the bar of their width)
 _STEP_SHARE = 0.95  # share of min_score a step between adjacent windows needs
+_SIZE_SHARE = 0.8  # share of min_change_pct a count window's or step's change needs (`_size_bars`)
 
 
 def _share(share: float, n: int) -> float:
@@ -468,6 +496,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
             with np.errstate(invalid="ignore", divide="ignore"):  # rows without events
                 lift = counts.x[:, close].mean(axis=1) / counts.x[:, usual].mean(axis=1)
             counts.x[:, close] /= np.where(np.isfinite(lift) & (lift > 0), lift, 1.0)[:, None]
+    sizes = _size_bars(counts, settings) if counts is not None else None
     if unknown is not None:
         y, counts, unknown = _known_first(y, counts, unknown)
     n = y.shape[1]
@@ -481,15 +510,18 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     keep, steps = np.zeros(len(y), bool), {}
     for width in (settings.min_segment_days, settings.level_window_days // 2, settings.level_window_days):
         if 2 * width < n:
-            stat, bar = _step_stat(cs, width, body, long_run), _share(_STEP_SHARE, n) * settings.min_score
+            stat = _step_stat(cs, width, body, long_run, None if sizes is None else sizes[1])
+            bar = _share(_STEP_SHARE, n) * settings.min_score
             steps[f"step {width}d"] = (stat, bar)
             keep |= stat >= bar
-    stat = _end_step_stat(cs, settings.level_window_days, settings.min_segment_days, body, long_run)
+    stat = _end_step_stat(cs, settings.level_window_days, settings.min_segment_days, body, long_run,
+                          None if sizes is None else sizes[1])
     steps["step at an end"] = (stat, _share(_STEP_SHARE, n) * settings.min_score)
     keep |= stat >= _share(_STEP_SHARE, n) * settings.min_score
     todo = np.arange(len(y)) if explain else np.flatnonzero(big & ~keep)
     if todo.size < len(y):  # the episode checks only for the rows not decided yet (same OR)
         padded, body, tail, long_run, day_z = padded[todo], body[todo], tail[todo], long_run[todo], day_z[todo]
+        sizes = None if sizes is None else sizes[:, todo]
         if counts is not None:
             counts = _Counts(counts.x[todo], counts.factor[todo], counts.shape[todo], counts.rate[todo])
     decided, keep, found = keep, np.zeros(len(todo), bool), {}
@@ -498,8 +530,10 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     # the count likelihood is cheap where it is needed (few events): every width the
     # detector scans; the stabilised statistic on a coarser grid of widths
     count_widths = set(_episode_widths(n, settings)) if counts is not None else set()
-    # short rows (a quarter's leaf) have few starts: every width the detector scans there too
-    normal_widths = set(_episode_widths(n, settings)) if n < _SHORT_ROW_DAYS else {w for w in _SCREEN_WIDTHS if 3 * w <= n}
+    # short rows (a quarter's leaf) have few starts: every width the detector scans there too;
+    # longer rows a coarser grid, none wider than the detector's widest window
+    scanned = _episode_widths(n, settings)
+    normal_widths = set(scanned) if n < _SHORT_ROW_DAYS else {min(w, scanned[-1]) for w in _SCREEN_WIDTHS if w <= scanned[-1] * 1.6}
     for width in sorted(normal_widths | count_widths):
         one_sided = width < settings.min_segment_days
         scale = tail if width <= settings.spike_max_days else body
@@ -508,12 +542,15 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
         # the count likelihood follows and the stabilised scale overstates
         normal = np.flatnonzero(expected >= _FEW_EVENTS / 2) if width in normal_widths and (counts is None or width > 1) else []
         bar = _share(_SHORT_SHARE if one_sided else _LONG_SHARE, n) * _bars([width], settings)[0, 1]
+        size = None if sizes is None else sizes[0 if one_sided else 1, normal]
         if explain and len(normal):
             best = np.zeros(len(todo))
-            best[normal] = _window_best(padded[normal], width, scale[normal], long_run[normal], one_sided, slice(0, n - width + 1))
+            best[normal] = _window_best(padded[normal], width, scale[normal], long_run[normal], one_sided, slice(0, n - width + 1),
+                                        size=size)
             found[f"episode {width}d"] = (best, bar)
         elif len(normal):
-            keep[normal] |= _episode_keep(padded[normal] if normal.size < len(todo) else padded, width, scale[normal], long_run[normal], one_sided, bar)
+            keep[normal] |= _episode_keep(padded[normal] if normal.size < len(todo) else padded, width, scale[normal], long_run[normal],
+                                          one_sided, bar, size)
         few = np.flatnonzero((expected < 2 * _FEW_EVENTS) | (width == 1)) if width in count_widths else np.zeros(0, np.int64)
         bar = _share(_COUNT_SHARE, n) * _bars([width], settings)[0, 0]
         if width == 1 and not explain:  # the cap below: no day of the other rows can reach the bar
@@ -528,7 +565,8 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
             # single days: the detector's score is at most the day's size against its
             # local level (`noise.z`), which a wandering level does not inflate
             cap = day_z[few] * np.sqrt(beyond)[:, None] if width == 1 else None
-            best[few] = _count_best(events[few], exposure[few], width, counts.shape[few], one_sided, 0.0 if explain else bar * np.sqrt(beyond), cap) / np.sqrt(beyond)
+            best[few] = _count_best(events[few], exposure[few], width, counts.shape[few], one_sided, 0.0 if explain else bar * np.sqrt(beyond),
+                                    cap, _SIZE_SHARE * settings.min_change_pct / 100) / np.sqrt(beyond)
             if explain:
                 found[f"episode {width}d (count likelihood)"] = (best, bar)
             keep |= best >= bar
@@ -536,6 +574,26 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
         return found | steps, big
     decided[todo] |= keep
     return decided & big
+
+
+def _size_bars(counts: "_Counts", settings: DetectionSettings) -> np.ndarray:
+    """Per count row, the least change on the stabilised scale of a window (row 0: of a
+    day or a few, row 1: of a week or more) whose level moved by `_SIZE_SHARE` of
+    `min_change_pct`: the detector reports no change smaller than that (at high volume
+    a long window's 5 sds can be a few percent). A relative change p of a day expecting
+    m events moves its stabilised value by p m y'(m) (the slope of `nb_transform`);
+    short windows take the weekday where that is least, long ones the week's mean.
+    Dead weekdays (unknown, as in the detector) are left out."""
+    factor = counts.factor[:, :7]  # one of each weekday (the days' factors repeat weekly)
+    live = factor > _DEAD_WEEKDAY
+    m = counts.rate[:, None] * factor
+    v = m + 0.375
+    slope = m / np.sqrt(v * (1 + v / counts.shape[:, None]))
+    with np.errstate(invalid="ignore"):  # rows without a live weekday: no size rule
+        least = np.where(live, slope, np.inf).min(axis=1)
+        mean = np.sum(np.where(live, slope, 0), axis=1) / live.sum(axis=1)
+    p = _SIZE_SHARE * settings.min_change_pct / 100
+    return p * np.nan_to_num(np.stack([least, mean]), posinf=0.0).astype(np.float32)
 
 
 def _known_first(y: np.ndarray, counts, unknown: np.ndarray):
@@ -551,7 +609,8 @@ def _known_first(y: np.ndarray, counts, unknown: np.ndarray):
     return y, counts, np.take_along_axis(unknown, order, axis=1)
 
 
-def _count_best(events: np.ndarray, exposure: np.ndarray, width: int, shape: np.ndarray, one_sided: bool, floor, cap=None) -> np.ndarray:
+def _count_best(events: np.ndarray, exposure: np.ndarray, width: int, shape: np.ndarray, one_sided: bool, floor, cap=None,
+                least_change: float = 0.0) -> np.ndarray:
     """Per row, the detector's count-likelihood score of its best `width`-day window
     (`episodes._count_lr` within `_window_scores`) before the noise beyond the count
     model and autocorrelation: the two-sample Poisson likelihood ratio of the window's
@@ -559,7 +618,8 @@ def _count_best(events: np.ndarray, exposure: np.ndarray, width: int, shape: np.
     of the contrast; pooled over both flanks while each alone shows half of it (else the
     weaker flank's), one flank for short windows near an end. Single flanks are only
     scored where the pooled statistic reaches `floor` (per row; as the detector does);
-    `cap` (rows x starts), if given, caps each window's score.
+    `cap` (rows x starts), if given, caps each window's score; a window whose rate is
+    less than `least_change` (relative) off its flanks' scores 0.
 
     `events`, `exposure`: `_padded_cumsum` of the counts and of the weekday factors."""
     n = events.shape[1] - 1 - 2 * _PAD
@@ -590,7 +650,13 @@ def _count_best(events: np.ndarray, exposure: np.ndarray, width: int, shape: np.
         score[rows, cols] = np.where(np.sign(z_b) == np.sign(z_a), np.where(weaker >= 0.5 * z_ba, z_ba, weaker), 0.0)
     if cap is not None:
         score = np.minimum(score, cap[:, :starts])
-    return score.max(axis=1)
+    best = score.max(axis=1)
+    rows = np.flatnonzero(best >= floor) if least_change else []
+    if len(rows):  # the window's rate against its flanks', as the detector's change %, where the score may pass
+        with np.errstate(invalid="ignore", divide="ignore"):
+            change = np.abs(o[rows] / f_w[rows] * ((f_b[rows] + f_a[rows]) / (x_b[rows] + x_a[rows])) - 1)
+        best[rows] = np.where(change >= least_change, score[rows], 0).max(axis=1)  # (NaN: no events at all, 0)
+    return best
 
 
 def prescreen(
@@ -612,7 +678,8 @@ def prescreen(
     the row's robust daily sd (its tail sd for windows of up to `spike_max_days`) and
     long-run variance; windows of few expected events (counts) by the two-sample count
     likelihood at every width the detector scans; steps between adjacent 7-, 28- and
-    56-day means, as the detector measures a boundary. Ratios whose numerator exceeds
+    56-day means, as the detector measures a boundary. Count windows and steps must also
+    move the level by nearly `min_change_pct` (`_size_bars`). Ratios whose numerator exceeds
     the denominator on some day are two counts (their share). A row is kept when one
     check reaches its bar (`explain_prescreen` lists them). Rows are processed in
     chunks so 100k x 730 fits in a few hundred MB.
