@@ -374,7 +374,6 @@ def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, ta
     widths = np.asarray(widths)
     if widths.size == 0:
         return [], taken, aside
-    sized = s.shape is not None or bool(s.floor_var.any())
     sc = _Scan(s, noise, widths, settings, walls)
     t, end = sc.t, sc.end
     bars = _bars(widths, settings, long_bar)
@@ -388,7 +387,7 @@ def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, ta
             # negative-binomial tail (`noise.z`) gives their honest size
             score[0] = np.minimum(score[0], np.abs(noise.z))
         ok = (free[end] == free[t]) & (score >= np.where(sc.counted, bars[:, :1], bars[:, 1:]))
-        if sized:  # counts and rates: the size must matter too
+        if s.sized:  # counts and rates: the size must matter too
             ok &= np.abs(pct) >= settings.min_change_pct
         if not ok.any():
             return _merge_adjacent(s, noise, settings, sorted(found), taken, walls, parent=sc), taken, aside
@@ -444,7 +443,6 @@ def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, foun
         else:
             merged.append([a, b, sign])
     changes = []
-    sized = s.shape is not None or bool(s.floor_var.any())
     for a, b, sign in merged:
         others = taken.copy()
         others[a:b] = False
@@ -456,7 +454,7 @@ def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, foun
         bar = _width_bars([b - a], settings.min_score)[0] if sc.counted[0, 0] else settings.min_score
         # counts and rates: the whole must be as large as its parts had to be (merged or
         # moved ends can dilute the change below `min_change_pct`)
-        large = not sized or abs(_pct(before, during)) >= settings.min_change_pct
+        large = not s.sized or abs(_pct(before, during)) >= settings.min_change_pct
         if score_ab >= bar and large:
             changes.append(_level_change("spike", s, a, b - 1, before, during, sign, score_ab))
     return changes

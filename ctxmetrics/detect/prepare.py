@@ -28,6 +28,11 @@ class _Series:
     shape: float | None  # counts: gamma shape of the overdispersion; None otherwise
     inverse: Callable[[np.ndarray], np.ndarray]  # stabilised scale back to level units
 
+    @property
+    def sized(self) -> bool:
+        """Counts and rates: their changes are relative, so `min_change_pct` applies."""
+        return self.shape is not None or bool(self.floor_var.any())
+
 
 def _centered_mean(v: np.ndarray, ok: np.ndarray, width: int = 7) -> np.ndarray:
     """Centered moving mean over `width` days of the `ok` entries (NaN where none)."""

@@ -31,7 +31,7 @@ class _Windows:
 
         self._all = (cum(y * weight), cum(s.num), cum(s.den), cum(weight), cum(np.ones(len(y))))
         self._kept = (cum(y * weight * keep), cum(s.num * keep), cum(s.den * keep), cum(weight * keep), cum(keep))
-        self.sized = s.shape is not None or bool(s.floor_var.any())  # counts and rates
+        self.sized = s.sized
         # counts: kept events and weekday exposure, for the count likelihood of a step
         self.shape = s.shape
         if s.shape is not None:
