@@ -36,9 +36,10 @@ SEVERITY = (0.2, 0.4, 0.7)  # size of the change of a root-cause element (up or 
 CELL_SEEDS = 100_000  # the extra single-cell cases: far from the tune and holdout seeds
 
 
-def make_case(rng: np.random.Generator, single_cells: bool = False):
+def make_case(rng: np.random.Generator, single_cells: bool = False, null: bool = False):
     """A cube, its expected and actual values, noise scale and truth; `single_cells`: a
-    6 x 5 cube whose root cause is 1-3 single cells."""
+    6 x 5 cube whose root cause is 1-3 single cells. `null`: the same cube with no change
+    (the same draws, so a null cube is its changed twin without the change)."""
     n_dims = 2 if single_cells else int(rng.integers(2, 5))
     shape = SHAPES[n_dims]
     dims = [f"d{j}" for j in range(n_dims)]
@@ -51,14 +52,14 @@ def make_case(rng: np.random.Generator, single_cells: bool = False):
     severity = float(rng.choice(SEVERITY)) * (1 if rng.random() < 0.5 else -1)
     noise_level = float(rng.choice(NOISE))
     factor = np.ones(len(leaves))
-    for element in truth:
+    for element in [] if null else truth:
         inside = np.array([all(leaf[k] == v for k, v in element.items()) for leaf in leaves])
         factor[inside] = 1 + severity
     mean = expected * factor * (1 + noise_level * rng.standard_normal(len(leaves)))
     actual = rng.poisson(np.maximum(mean, 0)).astype(float)
     noise = np.sqrt(expected + (noise_level * expected) ** 2)
-    return leaves, expected, actual, noise, truth, dict(dims=n_dims, layer=layer, count=count,
-                                                         noise=noise_level, severity=abs(severity))
+    meta = dict(dims=n_dims, layer=layer, count=count, noise=noise_level, severity=abs(severity))
+    return leaves, expected, actual, noise, [] if null else truth, meta
 
 
 def _elements(rng, dims, shape, layer, count):
@@ -150,7 +151,9 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=400, help="holdout cases")
     parser.add_argument("--tune", type=int, default=200, help="seeds used while tuning (skipped)")
     parser.add_argument("--cells", type=int, default=400,
-                        help=f"more single-cell cases (6 x 5 cube), seeds from {CELL_SEEDS}")
+                        help="more single-cell cases (6 x 5 cube), seeds from --cell-seed")
+    parser.add_argument("--cell-seed", type=int, default=CELL_SEEDS,
+                        help="first seed of those cases (200000-200599 were tuned on)")
     args = parser.parse_args()
     ours: dict[str, list] = defaultdict(list)
     theirs: dict[str, list] = defaultdict(list)
@@ -172,7 +175,7 @@ def main() -> None:
         for group in groups:
             ours[group].append((got, truth))
             theirs[group].append((base, truth))
-    for seed in range(CELL_SEEDS, CELL_SEEDS + args.cells):
+    for seed in range(args.cell_seed, args.cell_seed + args.cells):
         leaves, expected, actual, noise, truth, meta = make_case(np.random.default_rng(seed), single_cells=True)
         got = [segment for segment, _ in localize(leaves, expected, actual, noise).elements]
         base = adtributor(leaves, expected, actual)
@@ -184,7 +187,7 @@ def main() -> None:
             theirs[f"+ {group}"].append((base, truth))
             told[f"+ {group}"].append((reference, truth))
     print(f"holdout seeds {args.tune}..{args.tune + args.cases - 1}; "
-          f"+ single-cell cases, seeds {CELL_SEEDS}..{CELL_SEEDS + args.cells - 1}")
+          f"+ single-cell cases, seeds {args.cell_seed}..{args.cell_seed + args.cells - 1}")
     print(f"{'group':40} {'cases':>5} {'F1 ours':>8} {'F1 Adtributor':>14} {'F1 told count':>14}")
     for group in sorted(ours, key=lambda g: (g.startswith("+"), g.startswith("+") and g)):
         reference = f"{f1(told[group]):14.3f}" if group in told else ""
