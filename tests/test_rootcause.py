@@ -189,3 +189,15 @@ def test_a_region_whose_other_cells_did_not_move_is_its_one_changed_cell():
     actual[rest] += 0.95 * np.sqrt(28.2)
     found = localize(LEAVES, expected, actual, np.sqrt(expected))
     assert segments(found) == [{"region": "APAC", "channel": "partner"}]
+
+
+def test_without_a_direction_the_way_is_that_of_the_element_most_standard_deviations_off():
+    # the email channel's big cells rose 3.5σ together (more counts than anything else);
+    # one small cell fell 6σ: with no direction given, the change is the cell's way
+    expected = np.array([40000.0 if leaf["channel"] == "email" else 1000.0 for leaf in LEAVES])
+    z = np.array([3.5 / np.sqrt(len(REGIONS)) if leaf["channel"] == "email" else 0.0 for leaf in LEAVES])
+    cell = LEAVES.index({"region": "APAC", "channel": "partner"})
+    z[cell] = -6.0
+    actual = expected + z * np.sqrt(expected)
+    assert segments(localize(LEAVES, expected, actual)) == [LEAVES[cell]]
+    assert segments(localize(LEAVES, expected, actual, direction=1)) == [{"channel": "email"}]

@@ -130,8 +130,9 @@ def localize_codes(
         return RootCause([], True)
     carried = [float((actual - expected)[owner == i].sum()) for i in range(len(chosen))]
     # Only parts that moved the way the anomaly did carry it; without its direction, the way
-    # the chosen set moved (noise elsewhere can turn the sum of all leaves the other way).
-    way = direction or math.copysign(1.0, sum(carried) or deviation)
+    # the element most standard deviations off moved (the sum of all leaves, or of the
+    # chosen set, can follow a bigger element that moved less for its noise the other way).
+    way = direction or _strongest_way(carried, owner, noise) or math.copysign(1.0, deviation)
     drivers = [i for i in range(len(chosen)) if carried[i] * way > 0]
     # Shares are of the anomaly's deviation or of the drivers' own when noise elsewhere
     # cancels part of it, so they never add past 100%.
@@ -447,6 +448,14 @@ def _extend_alike(chosen, groups, weight, expected, actual, n_candidates):
         chosen.append(best[1:])
         free &= groups[best[1]][1] != best[2]
     return chosen
+
+
+def _strongest_way(carried, owner, noise) -> float:
+    """+1 or -1: the way the chosen element that moved most standard deviations went
+    (0.0 when none moved)."""
+    z = [c / math.sqrt(float((noise[owner == i] ** 2).sum()) or 1.0) for i, c in enumerate(carried)]
+    strongest = max(z, key=abs, default=0.0)
+    return math.copysign(1.0, strongest) if strongest else 0.0
 
 
 def _factor(members, weight, expected, actual) -> float:
