@@ -231,6 +231,13 @@ def restated_fingerprint(fingerprint: str) -> str:
     return fingerprint if fingerprint.endswith(_RESTATED) else fingerprint + _RESTATED
 
 
+def plain_fingerprint(fingerprint: str) -> str:
+    """A stored fingerprint without the restated mark. The Spark engine compares these: there
+    a restated series is detected afresh only when its own data change (the stronger
+    anomaly's series changing alone does not bring it back until then)."""
+    return fingerprint.removesuffix(_RESTATED)
+
+
 def gap_days(start: dt.date, gaps: np.ndarray, granularity: str = "daily") -> list[dt.date]:
     """The first days of the True periods of a gap mask whose period 0 starts on `start`."""
     return [periods.first_day(start, i, granularity) for i in np.flatnonzero(gaps)]
