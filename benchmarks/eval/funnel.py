@@ -61,21 +61,34 @@ def _echo(anomaly, effect) -> bool:
     return any(-TOLERANCE_DAYS <= (anomaly.start - edge).days <= ECHO_DAYS for edge in edges)
 
 
-def tally_funnel(effects: list, anomalies: list) -> Tally:
-    """Found effects and false alarms of one scanned funnel (see the module docstring)."""
-    found, matched = set(), set()
-    for i, effect in enumerate(effects):
+def match_effects(effects: list, anomalies: list) -> tuple[list[bool], set[int]]:
+    """(per effect: found, indexes of the anomalies that found one) under the matching rule."""
+    hits, matched = [], set()
+    for effect in effects:
         direction = "up" if effect.magnitude > 0 else "down"
+        hit = False
         for j, a in enumerate(anomalies):
             if (j not in matched and a.metric == effect.metric and a.segment == effect.segment
                     and a.direction == direction and abs((a.start - effect.start).days) <= TOLERANCE_DAYS):
-                found.add(i)
                 matched.add(j)
+                hit = True
                 break
-    echoes = sum(j not in matched and any(_echo(a, e) for e in effects) for j, a in enumerate(anomalies))
-    judged = len(anomalies) - echoes
+        hits.append(hit)
+    return hits, matched
+
+
+def false_alarms(effects: list, anomalies: list) -> list:
+    """The anomalies that neither found an effect nor echo one."""
+    matched = match_effects(effects, anomalies)[1]
+    return [a for j, a in enumerate(anomalies) if j not in matched and not any(_echo(a, e) for e in effects)]
+
+
+def tally_funnel(effects: list, anomalies: list) -> Tally:
+    """Found effects and false alarms of one scanned funnel (see the module docstring)."""
+    hits, _ = match_effects(effects, anomalies)
+    found = sum(hits)
     # years stay 0: a funnel is a cube of series, so false alarms per series-year do not apply
-    return Tally(planted=len(effects), found=len(found), detections=judged, series=1)
+    return Tally(planted=len(effects), found=found, detections=found + len(false_alarms(effects, anomalies)), series=1)
 
 
 def scan_funnel(seed: int, effects: list) -> list:
@@ -97,12 +110,16 @@ def scan_funnel(seed: int, effects: list) -> list:
             return load_anomalies(store)
 
 
+def funnel_rng(split_number: int, index: int) -> np.random.Generator:
+    """The generator of funnel `index` of a split: it draws the effects, then the data seed."""
+    return np.random.default_rng(np.random.SeedSequence([zlib.crc32(b"funnel_e2e"), split_number, index]))
+
+
 def evaluate_funnels(split_number: int, count: int) -> tuple[Tally, list[str]]:
     """The summed tally over `count` seeded funnels of a split, and the errors raised."""
     total, errors = Tally(), []
     for i in range(count):
-        seed = np.random.SeedSequence([zlib.crc32(b"funnel_e2e"), split_number, i])
-        rng = np.random.default_rng(seed)
+        rng = funnel_rng(split_number, i)
         effects = draw_effects(rng)
         try:
             total.add(tally_funnel(effects, scan_funnel(int(rng.integers(2**31)), effects)))

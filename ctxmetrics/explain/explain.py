@@ -30,12 +30,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from itertools import combinations, product
+from itertools import product
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.config import EVENT_TABLE, Config, EventWindow
-from ctxmetrics.models.segments import is_within, segment_label
+from ctxmetrics.models.segments import is_within, rollup_keys, segment_label
 from ctxmetrics.wording import day_text
 
 if TYPE_CHECKING:
@@ -828,7 +828,7 @@ def _link_correlated(anomalies: list[Anomaly], config: Config) -> None:
     days = config.explain.correlated_days
     key = {id(a): a.segment_key for a in anomalies}  # built once: a key is built from the segment
     order = {id(a): (-abs(a.change_pct) * max(a.volume, 1.0), a.id) for a in anomalies}
-    ancestors = {id(a): _ancestor_keys(a.segment) for a in anomalies}
+    ancestors = {id(a): rollup_keys(a.segment) for a in anomalies}
     rollups = {i: set(keys) for i, keys in ancestors.items()}
     by_day: dict[dt.date, list[Anomaly]] = {}
     by_segment: dict[str, list[Anomaly]] = {}
@@ -881,12 +881,6 @@ def _link_correlated(anomalies: list[Anomaly], config: Config) -> None:
         take(windows[a.start], 2)
         ranked = sorted(found.values(), key=lambda t: (t[0], order[id(t[1])]))
         a.correlated = [entry(b) for _, b in ranked[:_MAX_CORRELATED]]
-
-
-def _ancestor_keys(segment: Mapping[str, str]) -> list[str]:
-    """The keys of every strict rollup of a segment (the total included)."""
-    pairs = [f"{k}={segment[k]}" for k in sorted(segment)]  # the order `segment_key` uses
-    return [",".join(keep) for n in range(len(pairs)) for keep in combinations(pairs, n)]
 
 
 # ------------------------------------------------------------------------ text

@@ -1,6 +1,7 @@
 """Segments: a set of dimension values; `{}` is the total."""
 from __future__ import annotations
 
+from itertools import combinations
 from typing import Iterable, Mapping
 
 Segment = dict[str, str]
@@ -35,6 +36,12 @@ def segment_key(segment: Mapping[str, str], order: Iterable[str] = ()) -> str:
     rank = {d: i for i, d in enumerate(order)}
     keys = sorted(segment, key=lambda k: (rank.get(k, len(rank)), k))
     return ",".join(f"{k}={segment[k]}" for k in keys)
+
+
+def rollup_keys(segment: Mapping[str, str]) -> list[str]:
+    """The `segment_key` of every strict rollup of a segment (the total included)."""
+    pairs = [f"{k}={segment[k]}" for k in sorted(segment)]  # the order `segment_key` uses
+    return [",".join(keep) for n in range(len(pairs)) for keep in combinations(pairs, n)]
 
 
 def segment_from_key(key: str) -> Segment:

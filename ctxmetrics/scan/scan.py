@@ -33,6 +33,7 @@ _IN_FLIGHT = 8  # batches queued per worker process
 SCREEN_CHUNK_ROWS = 2048  # changed rows screened at a time: the pre-screen's own chunk, so one thread screens
 # it (beside it the detector's libraries are imported, then the workers detect)
 
+_RESTATED = ":restated"  # suffix of a restated series' fingerprint (restated_fingerprint)
 Progress = Callable[[str, int, int], None]  # (metric, series done, series total)
 
 
@@ -129,6 +130,7 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     from ctxmetrics.explain.explain import explain_anomalies
     from ctxmetrics.scan.effects import expected_effects
     from ctxmetrics.scan.latest import latest_changes
+    from ctxmetrics.scan.restatements import drop_restatements
     from ctxmetrics.store.results import save_annotation_mirror, save_effects, save_gaps, save_scan
     from ctxmetrics.timeline.read import mirror_row
 
@@ -139,12 +141,17 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
         found += latest_changes(series_set, [a for a in found if a.metric == name], annotations, config.timezone)
     kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + found
     explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts)
+    kept, restated = drop_restatements(kept)
+    if restated:  # links, causes and ranks are judged among the anomalies that are kept
+        explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts)
+    restated_keys = {(a.metric, a.segment_key) for a in restated}
+    state = [(m, k, restated_fingerprint(fp) if (m, k) in restated_keys else fp) for m, k, fp in outcome.state]
     gaps = outcome.gaps
     with project.store() as store:
         save_annotation_mirror(store, (mirror_row(e, config.timezone) for e in annotations))  # its own transaction
         effects = expected_effects(project, store, annotations, kept)
         with store.transaction():
-            save_scan(store, kept, outcome.chosen, outcome.state, config)
+            save_scan(store, kept, outcome.chosen, state, config)
             save_gaps(store, outcome.chosen, gaps)
             save_effects(store, effects)
     if outcome.after_save:
@@ -175,7 +182,14 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
             fingerprint_rows(series_set.kind, series_set.start, settings, series_set.values, series_set.denominators, masks),
         )
     )
-    changed = np.array([state.get((series_set.metric, k)) != fp for k, fp in fingerprints.items()], dtype=bool)
+    stored = [state.get((series_set.metric, k)) for k in fingerprints]
+    restated = np.array([s == restated_fingerprint(fp) for s, fp in zip(stored, fingerprints.values())], dtype=bool)
+    changed = np.array([s != fp for s, fp in zip(stored, fingerprints.values())], dtype=bool) & ~restated
+    if changed.any():
+        changed |= restated  # the anomaly it restated may have moved or gone: judge it afresh
+    else:
+        for key in [k for k, r in zip(fingerprints, restated) if r]:
+            fingerprints[key] = restated_fingerprint(fingerprints[key])
     changed_keys = {k for k, c in zip(series_set.keys, changed) if c}
     found = [a for a in previous if a.segment_key not in changed_keys]
     rows = np.flatnonzero(changed)
@@ -208,6 +222,20 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
         progress(series_set.metric, len(rows), len(rows))
     stats = dict(series=len(series_set.keys), rescanned=len(rows), candidates=candidates, too_small=small)
     return found, stats, fingerprints
+
+
+def restated_fingerprint(fingerprint: str) -> str:
+    """The stored fingerprint of a series whose anomalies restated another series' and
+    were dropped (scan.restatements): unchanged data keeps the verdict, but when any series
+    of its metric changes it is detected afresh, since the stronger anomaly may be gone."""
+    return fingerprint if fingerprint.endswith(_RESTATED) else fingerprint + _RESTATED
+
+
+def plain_fingerprint(fingerprint: str) -> str:
+    """A stored fingerprint without the restated mark. The Spark engine compares these: there
+    a restated series is detected afresh only when its own data change (the stronger
+    anomaly's series changing alone does not bring it back until then)."""
+    return fingerprint.removesuffix(_RESTATED)
 
 
 def gap_days(start: dt.date, gaps: np.ndarray, granularity: str = "daily") -> list[dt.date]:

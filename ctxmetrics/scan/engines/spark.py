@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.models.series import SeriesSet
-from ctxmetrics.scan.scan import Outcome, anomaly_from_change, gap_days
+from ctxmetrics.scan.scan import Outcome, anomaly_from_change, gap_days, plain_fingerprint
 from ctxmetrics.store.results import result_frames
 from ctxmetrics.store.series import metric_granularity, metric_names
 
@@ -326,7 +326,7 @@ def _state_table(state, metrics: set[str]):
     """The stored fingerprints of `metrics`: metric, segment_key, previous."""
     import pyarrow as pa
 
-    rows = [(m, k, fp) for (m, k), fp in state.items() if m in metrics]
+    rows = [(m, k, plain_fingerprint(fp)) for (m, k), fp in state.items() if m in metrics]
     return pa.table(
         {"metric": [r[0] for r in rows], "segment_key": [r[1] for r in rows], "previous": [r[2] for r in rows]},
         schema=pa.schema([("metric", pa.string()), ("segment_key", pa.string()), ("previous", pa.string())]),

@@ -1,0 +1,153 @@
+"""Every miss and false alarm of funnel_e2e, one line each, with its class. Prints, never asserts.
+
+Usage: python benchmarks/funnel_misses.py [--split tune|holdout] [--count N] [--first I]
+
+The funnels, seeds and matching rule are those of benchmarks/evaluate.py's funnel_e2e
+(benchmarks/eval/funnel.py). Each miss is put in the first class that fits it:
+
+- placed wrong: an anomaly on the effect's stage and scope in its direction overlaps it
+  but starts more than 2 days away;
+- found elsewhere: only an anomaly on another scope of its stage (a rollup or a part)
+  matches it in time and direction;
+- not reported: nothing on its stage and scope near it, with the effect's size in
+  sigmas of the generator's daily noise on that scope (the power it gives the detector).
+
+Each false alarm is put in the first class that fits it:
+
+- early part: it shares leaf segments with an effect of its stage and direction and
+  starts 3-30 days before it (a change placed early or found as two pieces);
+- echo beyond the rule: it shares leaf segments with an effect and starts 13-30 days
+  after its start or recovery (the funnel's lags, a slow recovery);
+- inside: it lies within an effect (on any stage) but matches nothing;
+- latest days: it starts within the last 14 days of the series (the latest-days check);
+- no effect near: nothing planted within 30 days of it.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.append(str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.eval.funnel import DAYS, START, TOLERANCE_DAYS, draw_effects, false_alarms, funnel_rng, match_effects, scan_funnel, tally_funnel  # noqa: E402
+from benchmarks.eval.profiles import SPLITS  # noqa: E402
+
+NEAR_DAYS = 30
+
+
+def _overlaps(segment: dict, scope: dict) -> bool:
+    return all(segment.get(key, value) == value for key, value in scope.items())
+
+
+def _direction(effect) -> str:
+    return "up" if effect.magnitude > 0 else "down"
+
+
+def _edges(effect) -> list:
+    import datetime as dt
+
+    return [effect.start] + ([effect.end + dt.timedelta(days=1)] if effect.end else [])
+
+
+def _end(thing):
+    import datetime as dt
+
+    return thing.end or dt.date.max
+
+
+def _sigmas(effect, frame) -> float:
+    """The effect's size over the generator's daily noise on its scope and stage: the
+    daily mean change over the standard deviation of the days before it, times the
+    square root of its length in days (28 for a lasting one)."""
+    import polars as pl
+
+    rows = frame.filter(pl.col("metric") == effect.metric)
+    for key, value in effect.segment.items():
+        rows = rows.filter(pl.col(key) == value)
+    daily = rows.group_by("date").agg(pl.col("value").sum()).sort("date")
+    dates, values = daily["date"].to_list(), daily["value"].to_numpy().astype(float)
+    i = dates.index(effect.start)
+    before = values[max(0, i - 56):i]
+    length = 28 if effect.end is None else (effect.end - effect.start).days + 1
+    sd = np.std(before - np.convolve(before, np.ones(7) / 7, mode="same")) or 1.0
+    return abs(effect.magnitude) * float(np.mean(before)) / sd * np.sqrt(min(length, 28))
+
+
+def classify_miss(effect, anomalies, frame) -> str:
+    direction = _direction(effect)
+    own = [a for a in anomalies if a.metric == effect.metric and a.segment == effect.segment and a.direction == direction]
+    if any(a.start <= _end(effect) and effect.start <= _end(a) for a in own):
+        return "placed wrong"
+    related = [a for a in anomalies if a.metric == effect.metric and a.direction == direction
+               and a.segment != effect.segment
+               and (_overlaps(a.segment, effect.segment) or _overlaps(effect.segment, a.segment))]
+    if any(abs((a.start - effect.start).days) <= TOLERANCE_DAYS for a in related):
+        return "found elsewhere"
+    return f"not reported ({_sigmas(effect, frame):.1f} sigma)"
+
+
+def classify_alarm(anomaly, effects) -> str:
+    last_day = START.toordinal() + DAYS - 1
+    for e in effects:
+        if (e.metric == anomaly.metric and _direction(e) == anomaly.direction and _overlaps(anomaly.segment, e.segment)
+                and 3 <= (e.start - anomaly.start).days <= NEAR_DAYS):
+            return "early part"
+    for e in effects:
+        if _overlaps(anomaly.segment, e.segment) and any(13 <= (anomaly.start - s).days <= NEAR_DAYS for s in _edges(e)):
+            return "echo beyond the rule"
+    for e in effects:
+        if _overlaps(anomaly.segment, e.segment) and e.start <= anomaly.start <= _end(e):
+            return "inside"
+    if last_day - anomaly.start.toordinal() < 14:
+        return "latest days"
+    return "no effect near"
+
+
+def _describe(thing) -> str:
+    scope = ",".join(f"{k}={v}" for k, v in thing.segment.items()) or "all"
+    end = "lasting" if thing.end is None else f"to {thing.end}"
+    return f"{thing.metric:<14}{scope:<28}{thing.start} {end}"
+
+
+def main() -> None:
+    from ctxmetrics.synth import generate_funnel
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", choices=SPLITS, default="tune")
+    parser.add_argument("--count", type=int, default=3, help="funnels (evaluate.py's split has its own count)")
+    parser.add_argument("--first", type=int, default=0, help="index of the first funnel")
+    args = parser.parse_args()
+    classes: Counter = Counter()
+    found = planted = judged = 0
+    for i in range(args.first, args.first + args.count):
+        rng = funnel_rng(SPLITS.index(args.split), i)
+        effects = draw_effects(rng)
+        data_seed = int(rng.integers(2**31))
+        anomalies = scan_funnel(data_seed, effects)
+        frame = generate_funnel(data_seed, start=START, days=DAYS, effects=tuple(effects)).frame
+        tally = tally_funnel(effects, anomalies)
+        found, planted, judged = found + tally.found, planted + tally.planted, judged + tally.detections
+        print(f"funnel {i}: found {tally.found}/{tally.planted}, {tally.detections - tally.found} false alarms "
+              f"in {tally.detections} judged ({len(anomalies)} anomalies)")
+        for e in effects:
+            print(f"    effect {_describe(e)} {e.magnitude:+.2f}")
+        for e in [e for e, hit in zip(effects, match_effects(effects, anomalies)[0]) if not hit]:
+            kind = classify_miss(e, anomalies, frame)
+            classes["miss: " + kind.split(" (")[0]] += 1
+            print(f"  MISS  {_describe(e)} {e.magnitude:+.2f}: {kind}")
+        for a in false_alarms(effects, anomalies):
+            kind = classify_alarm(a, effects)
+            classes["false alarm: " + kind] += 1
+            print(f"  FA    {_describe(a)} {a.direction} {a.change_pct:+.0f}% score {a.score}: {kind}")
+    print(f"\n{args.split} funnels {args.first}..{args.first + args.count - 1}: recall {found}/{planted}, "
+          f"precision {found}/{judged}")
+    for kind, n in classes.most_common():
+        print(f"  {n:>3}  {kind}")
+
+
+if __name__ == "__main__":
+    main()

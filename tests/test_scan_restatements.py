@@ -1,0 +1,85 @@
+"""One change seen on a rollup and on a part of it is reported once where the two disagree on its date."""
+from __future__ import annotations
+
+import datetime as dt
+
+from ctxmetrics.models.anomaly import Anomaly, Cause
+from ctxmetrics.project import Project
+from ctxmetrics.scan.restatements import drop_restatements, restatements
+from ctxmetrics.scan.scan import scan_project
+from ctxmetrics.store.results import load_anomalies
+from ctxmetrics.synth import Effect, generate_funnel
+from tests.test_scan import ingest_frame
+
+DAY = dt.date(2025, 3, 10)
+
+
+def anomaly(segment, start=DAY, direction="down", metric="leads", score=6.0, end=None, change_pct=-60.0, causes=()):
+    return Anomaly(metric=metric, segment=dict(segment), kind="spike", direction=direction, start=start,
+                   end=end or start + dt.timedelta(days=13), before=10.0, after=10.0 * (1 + change_pct / 100),
+                   change_pct=change_pct, score=score, volume=10.0, causes=list(causes))
+
+
+def test_a_weaker_part_dated_otherwise_restates_its_rollup():
+    region = anomaly({"region": "APAC"}, score=9.0)
+    early_leaf = anomaly({"region": "APAC", "channel": "paid"}, start=DAY - dt.timedelta(days=3))
+    assert restatements([region, early_leaf]) == [early_leaf]
+
+
+def test_a_weaker_rollup_dated_otherwise_restates_its_part():
+    leaf = anomaly({"region": "APAC", "channel": "paid"}, score=12.0)
+    total = anomaly({}, start=DAY - dt.timedelta(days=4), score=7.0)
+    assert restatements([leaf, total]) == [total]
+
+
+def test_what_a_restatement_is_not():
+    region = anomaly({"region": "APAC"}, score=9.0)
+    leaf = {"region": "APAC", "channel": "paid"}
+    early = DAY - dt.timedelta(days=3)
+    kept = [
+        anomaly(leaf, start=DAY - dt.timedelta(days=2)),  # dated alike: it agrees
+        anomaly(leaf, start=early, direction="up"),  # the other way
+        anomaly({"region": "NA", "channel": "paid"}, start=early),  # not inside the rollup
+        anomaly(leaf, start=early, metric="won"),  # another metric
+        anomaly({"region": "APAC", "channel": "organic"}, start=DAY + dt.timedelta(days=30)),  # after it
+        anomaly({"region": "APAC", "channel": "partner"}, start=early,  # linked to an event the rollup is not
+                causes=[Cause("outage-1", "partner portal down", "outage", 0.9, "scope and time match")]),
+    ]
+    assert restatements([region, *kept]) == []
+    stronger_part = anomaly({"region": "APAC", "channel": "organic"}, start=early, score=9.5)
+    assert restatements([region, stronger_part]) == [region]  # the part dates the change
+
+
+def test_a_deeper_episode_inside_a_longer_change_is_its_own():
+    six_weeks = anomaly({}, end=DAY + dt.timedelta(days=41), change_pct=-45.0, score=8.0)
+    closed_nothing = anomaly({"region": "EMEA"}, start=DAY + dt.timedelta(days=10), change_pct=-100.0, score=5.5)
+    somewhat_deeper = anomaly({"region": "NA"}, start=DAY + dt.timedelta(days=10), change_pct=-55.0, score=5.5)
+    assert restatements([six_weeks, closed_nothing, somewhat_deeper]) == [somewhat_deeper]
+
+
+def test_drop_restatements_keeps_the_rest_in_order():
+    region = anomaly({"region": "APAC"}, score=9.0)
+    leaf = anomaly({"region": "APAC", "channel": "paid"}, start=DAY - dt.timedelta(days=3))
+    other = anomaly({"region": "NA"})
+    assert drop_restatements([region, leaf, other]) == ([region, other], [leaf])
+
+
+def test_scan_stores_no_restatement_and_a_rescan_keeps_its_verdicts(project_dir):
+    project = Project(project_dir)
+    campaign = Effect(metric="leads", segment={"channel": "paid"}, start=dt.date(2025, 6, 4),
+                      end=dt.date(2025, 6, 24), kind="spike", magnitude=0.9)
+    ingest_frame(project, generate_funnel(7, days=365, effects=[campaign]).frame)
+    scan_project(project)
+    with project.store(read_only=True) as store:
+        first = load_anomalies(store)
+    assert restatements(first) == []
+    found = [a for a in first if a.metric == "leads" and a.segment == campaign.segment and a.direction == "up"]
+    assert any(abs((a.start - campaign.start).days) <= 2 for a in found)
+    # new data for the metric: the series whose anomalies were dropped are judged afresh
+    ingest_frame(project, generate_funnel(7, days=366, effects=[campaign]).frame, "more.csv")
+    scan_project(project)
+    with project.store(read_only=True) as store:
+        again = load_anomalies(store)
+    assert restatements(again) == []
+    again_found = [a for a in again if a.metric == "leads" and a.segment == campaign.segment and a.direction == "up"]
+    assert any(abs((a.start - campaign.start).days) <= 2 for a in again_found)
