@@ -7,7 +7,7 @@ import numpy as np
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.episodes import (
-    _FEW_EVENTS, _cum, _level_change, _likelihood_sums, _long_run_excess, _pct, _segment_fit, _two_rates_z,
+    _FEW_A_DAY, _FEW_EVENTS, _cum, _level_change, _likelihood_sums, _long_run_excess, _pct, _segment_fit, _two_rates_z,
 )
 from ctxmetrics.detect.noise import _Noise
 from ctxmetrics.detect.prepare import _Series
@@ -39,8 +39,9 @@ class _Windows:
             self._beyond = np.sqrt(_long_run_excess(s, 1.0))
 
     def count_z(self, lo: int, at: int, hi: int) -> float | None:
-        """Counts with few events expected after the boundary (< `_FEW_EVENTS`): the signed
-        z of [at, hi) against [lo, at) by their count likelihood (as `episodes._count_lr`
+        """Counts with few events expected after the boundary (< `_FEW_EVENTS`) or a day
+        (< `_FEW_A_DAY`): the signed z of [at, hi) against [lo, at) by their count
+        likelihood (as `episodes._count_lr`
         judges a window: the transform of a few events a day loses much of their power);
         None otherwise, or where excluded days make up most of a side."""
         if self.shape is None:
@@ -48,7 +49,8 @@ class _Windows:
         x, f, k = (np.array([c[at] - c[lo], c[hi] - c[at]]) for c in self._events)
         if k[0] < (at - lo) / 2 or k[1] < (hi - at) / 2 or f.min() <= 0:
             return None
-        if (x.sum() / f.sum()) * f[1] >= _FEW_EVENTS:
+        rate = x.sum() / f.sum()
+        if rate * f[1] >= _FEW_EVENTS and rate >= _FEW_A_DAY:
             return None
         return float(_two_rates_z(x[1], f[1], k[1], x[0], f[0], k[0], self.shape)) / self._beyond
 
