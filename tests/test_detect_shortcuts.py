@@ -7,7 +7,7 @@ import pytest
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.calendar import _season_may_matter, _shared_columns
-from ctxmetrics.detect.episodes import _FEW_EVENTS, _episode_widths, _Scan, _window_scores
+from ctxmetrics.detect.episodes import _FEW_A_DAY, _FEW_EVENTS, _episode_widths, _Scan, _window_scores
 from ctxmetrics.detect.noise import _noise
 from ctxmetrics.detect.prepare import _prepare
 
@@ -30,9 +30,9 @@ def prepared(values):
 
 @pytest.mark.parametrize("level, quiet", [(2.0, 1.0), (15.0, 0.3), (60.0, 1.0), (60.0, 0.3), (400.0, 1.0)])
 def test_few_event_windows_are_those_of_the_whole_grid(level, quiet):
-    """The count likelihood judges exactly the windows that expect < `_FEW_EVENTS` events,
-    though widths whose every window expects more at the lowest daily rate are skipped
-    (at 60 a day, 14 of 18 widths)."""
+    """The count likelihood judges exactly the windows that expect < `_FEW_EVENTS` events
+    or < `_FEW_A_DAY` a day, though widths whose every window expects more at the lowest
+    daily rate are skipped (at 60 a day, 14 of 18 widths)."""
     values = counts(1, level)
     values[300:340] *= quiet  # a quiet stretch lowers the lowest rate of the baseline
     s, noise, settings = prepared(values)
@@ -44,9 +44,10 @@ def test_few_event_windows_are_those_of_the_whole_grid(level, quiet):
     flank_x = sc.kx[t] - sc.kx[lo_b] + sc.kx[hi_a] - sc.kx[end]
     flank_f = sc.kfactor[t] - sc.kfactor[lo_b] + sc.kfactor[hi_a] - sc.kfactor[end]
     with np.errstate(invalid="ignore", divide="ignore"):
-        expected = flank_x / flank_f * (sc.factor[end] - sc.factor[t])
+        rate = flank_x / flank_f
     has_flanks = (sc.k[t] - sc.k[lo_b] >= 7) & (sc.k[hi_a] - sc.k[end] >= 7)
-    assert np.array_equal(sc.counted, has_flanks & (expected < _FEW_EVENTS))
+    few = (rate * (sc.factor[end] - sc.factor[t]) < _FEW_EVENTS) | (rate < _FEW_A_DAY)
+    assert np.array_equal(sc.counted, has_flanks & few)
     assert sc.counted.any() == (level <= 60.0)  # busy series: no window has few events
 
 

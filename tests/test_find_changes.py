@@ -70,9 +70,16 @@ def test_two_week_campaign_at_14_a_day_is_found():
     assert share_found(14, 400, 14, 0.7) >= 5 / 6
 
 
-@pytest.mark.xfail(reason="2/6 measured: the other seeds score 3.1-4.3 against a bar of 5.2 (~126 expected events: judged on the stabilised scale)", strict=True)
+@pytest.mark.xfail(reason="2/6 measured: seeds 1, 2, 3, 5 score 3.5, 2.9, 4.5, 3.4 on their planted days (judged by their count likelihood, ~3 events a day) against a bar of 4.76", strict=True)
 def test_six_weeks_down_45_percent_at_3_a_day_is_found():
     assert share_found(3, 300, 42, -0.45, tolerance=7) >= 4 / 6
+
+
+def test_six_weeks_down_half_at_2_a_day_is_found_half_the_time():
+    # ~2 events a day: judged by the count likelihood, not on the stabilised scale, whose
+    # value of a day with a handful of possible counts loses their power (measured: 3/6;
+    # ctxmetrics-episodes/11: 0/6)
+    assert share_found(2, 400, 42, -0.5, tolerance=7) >= 3 / 6
 
 
 @pytest.mark.parametrize("seed", SEEDS)

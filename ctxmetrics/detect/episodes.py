@@ -210,6 +210,12 @@ def _window_scores(sc: _Scan, settings: DetectionSettings):
 
 
 _FEW_EVENTS = 50  # below this many expected events in a window, counts are judged by their likelihood
+# below this many expected events a typical day (where Anscombe's transform stops being
+# nearly normal), counts are judged by their likelihood at any window length: the
+# stabilised value of a day with a handful of possible counts loses much of their power
+# however many days are pooled (a lasting +160% at ~0.7 a day, 56 days each side: 4.1
+# on the stabilised scale, 5.4 by the likelihood; benchmarks/README.md, issue-9r4)
+_FEW_A_DAY = 3.0
 
 
 def _count_z(sc: _Scan, z_normal: tuple, where: np.ndarray, floor: float) -> tuple:
@@ -228,15 +234,15 @@ def _count_z(sc: _Scan, z_normal: tuple, where: np.ndarray, floor: float) -> tup
     t, exposure = sc.t, sc.factor[sc.end] - sc.factor[sc.t]
     least = np.where(where, exposure, np.inf).min(axis=1)
     with np.errstate(invalid="ignore"):  # 0 x inf: a width without `where` windows, skipped
-        maybe = np.flatnonzero(sc.lowest_rate * least < _FEW_EVENTS * (1 + 1e-9))
+        maybe = np.flatnonzero((sc.lowest_rate * least < _FEW_EVENTS * (1 + 1e-9)) | (sc.lowest_rate < _FEW_A_DAY))
     few = np.zeros(exposure.shape, bool)
     if maybe.size:
         end, lo_b, hi_a = sc.end[maybe], sc.lo_b[maybe], sc.hi_a[maybe]
         flank_x = sc.kx[t] - sc.kx[lo_b] + sc.kx[hi_a] - sc.kx[end]
         flank_f = sc.kfactor[t] - sc.kfactor[lo_b] + sc.kfactor[hi_a] - sc.kfactor[end]
         with np.errstate(invalid="ignore", divide="ignore"):
-            expected = flank_x / flank_f * exposure[maybe]
-        few[maybe] = where[maybe] & (expected < _FEW_EVENTS)  # NaN (no flank): not a few-event window
+            rate = flank_x / flank_f
+        few[maybe] = where[maybe] & ((rate * exposure[maybe] < _FEW_EVENTS) | (rate < _FEW_A_DAY))  # NaN (no flank): not a few-event window
     if not few.any():
         return z_normal
     rows, cols = np.nonzero(few)

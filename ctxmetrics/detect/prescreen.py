@@ -10,7 +10,7 @@ import numpy as np
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.calendar import _close_days
-from ctxmetrics.detect.episodes import _bars, _episode_widths, _two_rates_z
+from ctxmetrics.detect.episodes import _FEW_A_DAY, _bars, _episode_widths, _two_rates_z
 from ctxmetrics.detect.noise import _BLOCKS
 from ctxmetrics.detect.prepare import KINDS, _DEAD_WEEKDAY, nb_transform
 from ctxmetrics.detect.robust import MAD_TO_SD
@@ -551,7 +551,8 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
         elif len(normal):
             keep[normal] |= _episode_keep(padded[normal] if normal.size < len(todo) else padded, width, scale[normal], long_run[normal],
                                           one_sided, bar, size)
-        few = np.flatnonzero((expected < 2 * _FEW_EVENTS) | (width == 1)) if width in count_widths else np.zeros(0, np.int64)
+        # (and rows of few events a day at every width, as the detector judges them)
+        few = np.flatnonzero((expected < 2 * _FEW_EVENTS) | (counts.rate < 2 * _FEW_A_DAY) | (width == 1)) if width in count_widths else np.zeros(0, np.int64)
         bar = _share(_COUNT_SHARE, n) * _bars([width], settings)[0, 0]
         if width == 1 and not explain:  # the cap below: no day of the other rows can reach the bar
             few = few[day_z[few].max(axis=1) >= bar]

@@ -7,7 +7,7 @@ import numpy as np
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.episodes import (
-    _FEW_EVENTS, _cum, _level_change, _likelihood_sums, _long_run_excess, _pct, _segment_fit, _two_rates_z,
+    _FEW_A_DAY, _FEW_EVENTS, _cum, _level_change, _likelihood_sums, _long_run_excess, _pct, _segment_fit, _two_rates_z,
 )
 from ctxmetrics.detect.noise import _Noise
 from ctxmetrics.detect.prepare import _Series
@@ -39,16 +39,22 @@ class _Windows:
             self._beyond = np.sqrt(_long_run_excess(s, 1.0))
 
     def count_z(self, lo: int, at: int, hi: int) -> float | None:
-        """Counts with few events expected after the boundary (< `_FEW_EVENTS`): the signed
-        z of [at, hi) against [lo, at) by their count likelihood (as `episodes._count_lr`
-        judges a window: the transform of a few events a day loses much of their power);
-        None otherwise, or where excluded days make up most of a side."""
+        """`count_spans_z` of [at, hi) against [lo, at)."""
+        return self.count_spans_z(at, hi, ((lo, at),))
+
+    def count_spans_z(self, a: int, b: int, spans) -> float | None:
+        """Counts with few events expected in [a, b) (< `_FEW_EVENTS`) or a day (<
+        `_FEW_A_DAY`): the signed z of [a, b) against the days of `spans` ((lo, hi) pairs)
+        by their count likelihood (as `episodes._count_lr` judges a window: the transform
+        of a few events a day loses much of their power); None otherwise, or where
+        excluded days make up most of a side."""
         if self.shape is None:
             return None
-        x, f, k = (np.array([c[at] - c[lo], c[hi] - c[at]]) for c in self._events)
-        if k[0] < (at - lo) / 2 or k[1] < (hi - at) / 2 or f.min() <= 0:
+        x, f, k = (np.array([sum(c[hi] - c[lo] for lo, hi in spans), c[b] - c[a]]) for c in self._events)
+        if k[0] < sum(hi - lo for lo, hi in spans) / 2 or k[1] < (b - a) / 2 or f.min() <= 0:
             return None
-        if (x.sum() / f.sum()) * f[1] >= _FEW_EVENTS:
+        rate = x.sum() / f.sum()
+        if rate * f[1] >= _FEW_EVENTS and rate >= _FEW_A_DAY:
             return None
         return float(_two_rates_z(x[1], f[1], k[1], x[0], f[0], k[0], self.shape)) / self._beyond
 
@@ -168,6 +174,11 @@ def _episode_step(w: _Windows, noise: _Noise, first: _Step, second: _Step) -> _S
         return (y2 - y) / np.sqrt(noise.se2(n2) + noise.se2(n))
 
     pooled, before, after = z(y_around, n1 + n3), z(y1, n1), z(y3, n3)
+    # counts of few events: by their likelihood, as each boundary alone is judged (`_measure`)
+    sides = ((first.lo, first.at), (second.at, second.hi))
+    counted = [w.count_spans_z(first.at, second.at, spans) for spans in (sides, sides[:1], sides[1:])]
+    if None not in counted:
+        pooled, before, after = counted
     weaker = min(abs(before), abs(after)) if np.sign(before) == np.sign(after) else 0.0
     score = abs(pooled) if weaker >= 0.5 * abs(pooled) else weaker
     return _Step(first.lo, first.at, y_around, y2, l_around, l2, _pct(l_around, l2), float(score), second.at)
