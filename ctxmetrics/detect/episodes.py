@@ -403,12 +403,17 @@ def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, ta
             # one day of counts: the transform overstates extreme days; the exact
             # negative-binomial tail (`noise.z`) gives their honest size
             score[0] = np.minimum(score[0], np.abs(noise.z))
-        ok = (free[end] == free[t]) & (score >= np.where(sc.counted, bars[:, :1], bars[:, 1:]))
+        # judged only where the score reaches the lowest bar (few windows)
+        rows, cols = np.nonzero(score >= lowest_bar.min_score)
+        ok = (free[end[rows, cols]] == free[t[0, cols]]) & (
+            score[rows, cols] >= np.where(sc.counted[rows, cols], bars[rows, 0], bars[rows, 1]))
         if s.sized:  # counts and rates: the size must matter too
-            ok &= np.abs(pct) >= settings.min_change_pct
+            ok &= np.abs(pct[rows, cols]) >= settings.min_change_pct
         if not ok.any():
             return _merge_adjacent(s, noise, settings, sorted(found), taken, walls, parent=sc), taken, aside
-        passing = np.where(ok, score, 0.0)
+        rows, cols = rows[ok], cols[ok]
+        passing = np.zeros(score.shape)
+        passing[rows, cols] = score[rows, cols]
         row, start = np.unravel_index(int(np.argmax(passing)), passing.shape)
         row, start = _narrowest_fit(row, start, passing, widths)
         if widths[row] <= accept:
