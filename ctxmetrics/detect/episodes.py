@@ -69,7 +69,7 @@ class _Scan:
         n = self.n
         # inverse-variance weights: a quiet weekend day (a few events) says less than a busy weekday
         body, tail = 1.0 / noise.scale**2, 1.0 / noise.tail**2
-        self._terms = (s.y * body, body, np.ones(n), s.num, s.den, s.num * s.factor, s.factor)
+        self._terms = np.array((s.y * body, body, np.ones(n), s.num, s.den, s.num * s.factor, s.factor))
         self.num, self.den = _cum(s.num), _cum(s.den)
         # counts: raw events and weekday factors, for the count likelihood of a window
         self.x, self.factor = _cum(self._terms[5]), _cum(s.factor)
@@ -99,7 +99,7 @@ class _Scan:
         f = _flank(w, settings)  # flank periods each side
         short = self.short = w <= settings.spike_max_days
         wy_body, w_body, wy_tail, w_tail = self._weighted
-        weight = np.where(short, w_tail[end] - w_tail[t], w_body[end] - w_body[t])
+        weight = np.where(short, w_tail.take(end) - w_tail[t], w_body.take(end) - w_body[t])
         self.long_run = noise.lrv / noise.day_var  # autocorrelation: variance of long means grows by this
         seg = segment[t]
         self.lo_b, self.hi_a = np.maximum(t - f, seg_lo[seg]), np.minimum(end + f, seg_hi[seg])
@@ -107,13 +107,13 @@ class _Scan:
         self.valid = (t + w <= n) & inside
         self.ramp = 1.0 + (self.long_run - 1.0) * np.minimum(w - 1, 6) / 6
         with np.errstate(invalid="ignore", divide="ignore"):
-            self.m_w = np.where(short, wy_tail[end] - wy_tail[t], wy_body[end] - wy_body[t]) / weight
+            self.m_w = np.where(short, wy_tail.take(end) - wy_tail[t], wy_body.take(end) - wy_body[t]) / weight
             self.v_w = self.ramp / weight
 
     def exclude(self, excluded: np.ndarray) -> "_Scan":
         """Leave `excluded` days out of every window's flanks (baseline)."""
         sums = np.zeros((len(self._terms), self.n + 1))
-        np.cumsum(np.array(self._terms) * ~excluded, axis=1, out=sums[:, 1:])  # row by row, as `_cum` sums
+        np.cumsum(self._terms * ~excluded, axis=1, out=sums[:, 1:])  # row by row, as `_cum` sums
         self.kwy, self.kw, self.k, self.knum, self.kden, self.kx, self.kfactor = sums
         # the lowest daily rate of events among the baseline days: no flank's rate is lower
         # (0, no bound, unless every baseline day has events >= 0 over an exposure > 0, or
@@ -166,10 +166,11 @@ def _window_scores(sc: _Scan, settings: DetectionSettings):
     """
     t, end, w, lo_b, hi_a, long_run = sc.t, sc.end, sc.w, sc.lo_b, sc.hi_a, sc.long_run
     m_w, v_w = sc.m_w, sc.v_w
-    k_b, k_a = sc.k[t] - sc.k[lo_b], sc.k[hi_a] - sc.k[end]
-    kw_b, kw_a = sc.kw[t] - sc.kw[lo_b], sc.kw[hi_a] - sc.kw[end]
+    # `.take` on (widths x starts) index arrays: cheaper than fancy indexing
+    k_b, k_a = sc.k[t] - sc.k.take(lo_b), sc.k.take(hi_a) - sc.k.take(end)
+    kw_b, kw_a = sc.kw[t] - sc.kw.take(lo_b), sc.kw.take(hi_a) - sc.kw.take(end)
     with np.errstate(invalid="ignore", divide="ignore"):
-        sum_b, sum_a = sc.kwy[t] - sc.kwy[lo_b], sc.kwy[hi_a] - sc.kwy[end]
+        sum_b, sum_a = sc.kwy[t] - sc.kwy.take(lo_b), sc.kwy.take(hi_a) - sc.kwy.take(end)
         z_b = (m_w - sum_b / kw_b) / np.sqrt(v_w + long_run / kw_b)
         z_a = (m_w - sum_a / kw_a) / np.sqrt(v_w + long_run / kw_a)
         z_ba = (m_w - (sum_b + sum_a) / (kw_b + kw_a)) / np.sqrt(v_w + long_run / (kw_b + kw_a))
@@ -178,24 +179,39 @@ def _window_scores(sc: _Scan, settings: DetectionSettings):
     if sc.shape is not None:
         # few events: their likelihood, where the normal approximation loses power
         z_b, z_a, z_ba = _count_z(sc, (z_b, z_a, z_ba), has_b & has_a, settings.min_score)
+    # a window's score is one of its three |z| (or less), so a window whose every |z| is
+    # below `min_score` cannot reach it: it scores 0, and the rest of the rule runs on
+    # the few windows left (all of them when `min_score` <= 0)
+    floor = settings.min_score
+    shape = sc.counted.shape
+    if floor > 0:
+        rows, cols = np.nonzero((np.abs(z_b) >= floor) | (np.abs(z_a) >= floor) | (np.abs(z_ba) >= floor))
+    else:
+        rows, cols = (v.ravel() for v in np.indices(shape))
+    z_b, z_a, z_ba = z_b[rows, cols], z_a[rows, cols], z_ba[rows, cols]
+    has_b, has_a = has_b[rows, cols], has_a[rows, cols]
     both = has_b & has_a & (np.sign(z_b) == np.sign(z_a))
     weaker = np.minimum(np.abs(z_b), np.abs(z_a))
     # both flanks pooled give the power; each flank alone must still show half of it
     score = np.where(both, np.where(weaker >= 0.5 * np.abs(z_ba), np.abs(z_ba), weaker), 0.0)
     # the flank that is closer to the window is the baseline reported
     use_a = both & (np.abs(z_a) < np.abs(z_b))
-    one_sided = w < settings.min_segment_days
+    one_sided = w[rows, 0] < settings.min_segment_days
     only_b, only_a = one_sided & has_b & ~has_a, one_sided & has_a & ~has_b
     score = np.where(only_b, np.abs(z_b), np.where(only_a, np.abs(z_a), score))
     use_a |= only_a
-    sign = np.sign(np.where(use_a, z_a, z_b))
+    sign = np.zeros(shape)
+    sign[rows, cols] = np.sign(np.where(use_a, z_a, z_b))
     if not np.isfinite(score).all():  # rare: skip nan_to_num's passes over every window
         score = np.nan_to_num(score)
-    score = np.where(sc.valid, score, 0.0)
+    score = np.where(sc.valid[rows, cols], score, 0.0)
     # levels only where the score passes (few windows): the rest never need them
-    rows, cols = np.nonzero(score >= settings.min_score)
-    pct = np.zeros(score.shape)
-    before, during = np.zeros(score.shape), np.zeros(score.shape)
+    passes = score >= floor
+    full = np.zeros(shape)
+    full[rows, cols] = score
+    score, rows, cols, use_a = full, rows[passes], cols[passes], use_a[passes]
+    pct = np.zeros(shape)
+    before, during = np.zeros(shape), np.zeros(shape)
     if rows.size:
         tt, ee = t[0, cols], end[rows, cols]
         lb, ha = lo_b[rows, cols], hi_a[rows, cols]
@@ -203,7 +219,7 @@ def _window_scores(sc: _Scan, settings: DetectionSettings):
             lvl_b = (sc.knum[tt] - sc.knum[lb]) / (sc.kden[tt] - sc.kden[lb])
             lvl_a = (sc.knum[ha] - sc.knum[ee]) / (sc.kden[ha] - sc.kden[ee])
             level = (sc.num[ee] - sc.num[tt]) / (sc.den[ee] - sc.den[tt])
-        before[rows, cols] = np.where(use_a[rows, cols], lvl_a, lvl_b)
+        before[rows, cols] = np.where(use_a, lvl_a, lvl_b)
         during[rows, cols] = level
         pct[rows, cols] = _pct_array(before[rows, cols], level)
     return score, sign, before, during, pct
@@ -220,9 +236,10 @@ _FEW_A_DAY = 3.0
 
 def _count_z(sc: _Scan, z_normal: tuple, where: np.ndarray, floor: float) -> tuple:
     """The window's z against its flank before, after and both (`z_normal`, in that
-    order), with the windows (among `where`) of few expected events (< `_FEW_EVENTS`)
-    judged by their likelihood instead (`_count_lr`): against both flanks pooled, and
-    where that reaches `floor` (the only windows that may pass) against each flank alone.
+    order; its arrays are overwritten), with the windows (among `where`) of few expected
+    events (< `_FEW_EVENTS`) judged by their likelihood instead (`_count_lr`): against
+    both flanks pooled, and where that reaches `floor` (the only windows that may pass)
+    against each flank alone.
     At low volume this keeps the power a transform loses, for the pooled score and for
     the test that each flank alone shows half of it. Only the few-event windows are
     computed (none at high volume).
@@ -231,15 +248,15 @@ def _count_z(sc: _Scan, z_normal: tuple, where: np.ndarray, floor: float) -> tup
     # flank's rate is at least the lowest daily rate of the baseline days, so widths whose
     # every `where` window expects `_FEW_EVENTS` or more at that rate are left out (busy
     # series: all but the shortest)
-    t, exposure = sc.t, sc.factor[sc.end] - sc.factor[sc.t]
+    t, exposure = sc.t, sc.factor.take(sc.end) - sc.factor[sc.t]
     least = np.where(where, exposure, np.inf).min(axis=1)
     with np.errstate(invalid="ignore"):  # 0 x inf: a width without `where` windows, skipped
         maybe = np.flatnonzero((sc.lowest_rate * least < _FEW_EVENTS * (1 + 1e-9)) | (sc.lowest_rate < _FEW_A_DAY))
     few = np.zeros(exposure.shape, bool)
     if maybe.size:
         end, lo_b, hi_a = sc.end[maybe], sc.lo_b[maybe], sc.hi_a[maybe]
-        flank_x = sc.kx[t] - sc.kx[lo_b] + sc.kx[hi_a] - sc.kx[end]
-        flank_f = sc.kfactor[t] - sc.kfactor[lo_b] + sc.kfactor[hi_a] - sc.kfactor[end]
+        flank_x = sc.kx[t] - sc.kx.take(lo_b) + sc.kx.take(hi_a) - sc.kx.take(end)
+        flank_f = sc.kfactor[t] - sc.kfactor.take(lo_b) + sc.kfactor.take(hi_a) - sc.kfactor.take(end)
         with np.errstate(invalid="ignore", divide="ignore"):
             rate = flank_x / flank_f
         few[maybe] = where[maybe] & ((rate * exposure[maybe] < _FEW_EVENTS) | (rate < _FEW_A_DAY))  # NaN (no flank): not a few-event window
@@ -248,7 +265,7 @@ def _count_z(sc: _Scan, z_normal: tuple, where: np.ndarray, floor: float) -> tup
     rows, cols = np.nonzero(few)
     t, end, lo_b, hi_a = sc.t[0, cols], sc.end[rows, cols], sc.lo_b[rows, cols], sc.hi_a[rows, cols]
     sc.counted[rows, cols] = True
-    z_b, z_a, z_ba = (z.copy() for z in z_normal)
+    z_b, z_a, z_ba = z_normal  # overwritten in place: the caller's own arrays
     z_ba[rows, cols] = pooled = _count_lr(sc, rows, t, end, ((lo_b, t), (end, hi_a)))
     strong = np.abs(pooled) >= floor
     rows, t, end, lo_b, hi_a, cols = rows[strong], t[strong], end[strong], lo_b[strong], hi_a[strong], cols[strong]
@@ -392,12 +409,17 @@ def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, ta
             # one day of counts: the transform overstates extreme days; the exact
             # negative-binomial tail (`noise.z`) gives their honest size
             score[0] = np.minimum(score[0], np.abs(noise.z))
-        ok = (free[end] == free[t]) & (score >= np.where(sc.counted, bars[:, :1], bars[:, 1:]))
+        # judged only where the score reaches the lowest bar (few windows)
+        rows, cols = np.nonzero(score >= lowest_bar.min_score)
+        ok = (free[end[rows, cols]] == free[t[0, cols]]) & (
+            score[rows, cols] >= np.where(sc.counted[rows, cols], bars[rows, 0], bars[rows, 1]))
         if s.sized:  # counts and rates: the size must matter too
-            ok &= np.abs(pct) >= settings.min_change_pct
+            ok &= np.abs(pct[rows, cols]) >= settings.min_change_pct
         if not ok.any():
             return _merge_adjacent(s, noise, settings, sorted(found), taken, walls, parent=sc), taken, aside
-        passing = np.where(ok, score, 0.0)
+        rows, cols = rows[ok], cols[ok]
+        passing = np.zeros(score.shape)
+        passing[rows, cols] = score[rows, cols]
         row, start = np.unravel_index(int(np.argmax(passing)), passing.shape)
         row, start = _narrowest_fit(row, start, passing, widths)
         if widths[row] <= accept:
