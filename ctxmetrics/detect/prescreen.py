@@ -668,6 +668,18 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
             if explain:
                 found[f"episode {width}d (count likelihood)"] = (best, bar)
             keep |= best >= bar
+    if counts is not None:  # lasting steps of few events, as the detector's `_Windows.count_z` judges them
+        few = np.flatnonzero(counts.rate * settings.level_window_days < 2 * _FEW_EVENTS)
+        bar = _share(_STEP_SHARE, margin_days) * settings.min_score
+        for width in (settings.min_segment_days, settings.level_window_days // 2, settings.level_window_days):
+            if few.size and 2 * width < n:
+                best = np.zeros(len(todo))
+                beyond = np.maximum(body[few] ** 2 * long_run[few], 1.0)  # as `_long_run_excess`
+                best[few] = _count_step_best(events[few], exposure[few], width, settings.min_segment_days, counts.shape[few],
+                                             _SIZE_SHARE * settings.min_change_pct / 100) / np.sqrt(beyond)
+                if explain:
+                    found[f"step {width}d (count likelihood)"] = (best, bar)
+                keep |= best >= bar
     if explain:
         return found | steps, big
     decided[todo] |= keep
@@ -684,9 +696,7 @@ def _size_bars(counts: "_Counts", settings: DetectionSettings) -> np.ndarray:
     Dead weekdays (unknown, as in the detector) are left out."""
     factor = counts.factor[:, :7]  # one of each weekday (the days' factors repeat weekly)
     live = factor > _DEAD_WEEKDAY
-    m = counts.rate[:, None] * factor
-    v = m + 0.375
-    slope = m / np.sqrt(v * (1 + v / counts.shape[:, None]))
+    slope = _nb_slope(counts.rate[:, None] * factor, counts.shape[:, None])
     with np.errstate(invalid="ignore"):  # rows without a live weekday: no size rule
         least = np.where(live, slope, np.inf).min(axis=1)
         mean = np.sum(np.where(live, slope, 0), axis=1) / live.sum(axis=1)
@@ -705,6 +715,26 @@ def _known_first(y: np.ndarray, counts, unknown: np.ndarray):
         counts = _Counts(np.take_along_axis(counts.x, order, axis=1), np.take_along_axis(counts.factor, order, axis=1),
                          counts.shape, counts.rate)
     return y, counts, np.take_along_axis(unknown, order, axis=1)
+
+
+def _count_step_best(events: np.ndarray, exposure: np.ndarray, width: int, shortest: int, shape: np.ndarray,
+                     least_change: float) -> np.ndarray:
+    """Per row, the largest step between the `width` days before and after a boundary
+    (clipped at the ends, at least `shortest` each side) by the two-sample count
+    likelihood, before the noise beyond the count model (`_two_rates_z`): as the detector
+    measures a boundary where few events are expected (`shifts._Windows.count_z`). A step
+    whose rate moves less than `least_change` (relative) scores 0.
+
+    `events`, `exposure`: `_padded_cumsum` of the counts and of the weekday factors."""
+    n = events.shape[1] - 1 - 2 * _PAD
+    t = np.arange(shortest, n - shortest + 1)
+    lo, hi = np.maximum(t - width, 0), np.minimum(t + width, n)
+    x_b, f_b = (c[:, _PAD + t] - c[:, _PAD + lo] for c in (events, exposure))
+    x_a, f_a = (c[:, _PAD + hi] - c[:, _PAD + t] for c in (events, exposure))
+    z = np.abs(_two_rates_z(x_a, f_a, (hi - t).astype(np.float32), x_b, f_b, (t - lo).astype(np.float32), shape[:, None]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        change = np.abs((x_a / f_a) / (x_b / f_b) - 1)
+    return np.where(change >= least_change, z, 0).max(axis=1)  # (NaN: no events before, 0)
 
 
 def _count_best(events: np.ndarray, exposure: np.ndarray, width: int, shape: np.ndarray, one_sided: bool, floor, cap=None,
