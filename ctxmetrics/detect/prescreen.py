@@ -301,13 +301,13 @@ def _detector_weekday_noise(counts: "_Counts", unknown, half: int, tail_ratio: n
         warnings.simplefilter("ignore", RuntimeWarning)  # rows without a live weekday: no scale
         inverse = np.where(live, 1.0 / factor, np.nan)
         rel2 = inverse / np.nanmedian(inverse, axis=1, keepdims=True)
-        r = resid / np.sqrt(np.nan_to_num(rel2, nan=1.0))[:, np.arange(n) % 7]
-        if unknown is not None:
-            r = np.where(unknown, np.nan, r)
-        centre = np.nanmedian(r, axis=1, keepdims=True)
-        dev = np.abs(r - centre)
-        pooled = MAD_TO_SD * np.nanmedian(dev, axis=1)
-        day_mad = MAD_TO_SD * np.stack([np.nanmedian(dev[:, d::7], axis=1) for d in range(7)], axis=1)
+    r = resid / np.sqrt(np.nan_to_num(rel2, nan=1.0))[:, np.arange(n) % 7]
+    # the pooled MAD and each weekday's own (about its own median, as `robust.mad`)
+    pooled = _row_mad(r)[0]
+    day_mad = np.stack([_row_mad(r[:, d::7])[0] for d in range(7)], axis=1)
+    partial = np.flatnonzero(unknown.any(axis=1)) if unknown is not None else []
+    if len(partial):  # unknown days left out: NaN-aware medians only for the rows with some
+        pooled[partial], day_mad[partial] = _nan_mads(np.where(unknown[partial], np.nan, r[partial]))
     typical = _row_median(counts.x / counts.factor)[:, None]
     floor_var = 1.0 / (factor * (1.0 + typical / shape))
     body_var, tail_var = (np.where(live, np.maximum(np.fmax(day_mad, p[:, None]) ** 2 * rel2, floor_var), np.nan)
@@ -326,6 +326,20 @@ def _detector_weekday_noise(counts: "_Counts", unknown, half: int, tail_ratio: n
     long_run = _row_long_run(_row_cumsum(yd), np.sqrt(mean_var).astype(yd.dtype))
     ok = np.isfinite(body) & np.isfinite(tail) & (body > 0) & (tail > 0)
     return np.where(ok, body, np.inf), np.where(ok, tail, np.inf), np.where(ok, long_run, np.inf)
+
+
+def _nan_mads(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the scaled MAD of `r` without its NaN days, pooled and per weekday column
+    (every 7th from the first 7; 0 where a weekday has no known day)."""
+    def mad(v: np.ndarray) -> np.ndarray:
+        known = np.isfinite(v).any(axis=1)
+        out = np.zeros(len(v), v.dtype)
+        if known.any():
+            centre = np.nanmedian(v[known], axis=1, keepdims=True)
+            out[known] = MAD_TO_SD * np.nanmedian(np.abs(v[known] - centre), axis=1)
+        return out
+
+    return mad(r), np.stack([mad(r[:, d::7]) for d in range(7)], axis=1)
 
 
 def _row_rolling_median(y: np.ndarray, half: int, unknown=None) -> np.ndarray:
