@@ -820,7 +820,9 @@ def prescreen(
     the row's robust daily sd (its tail sd for windows of up to `spike_max_days`) and
     long-run variance; windows of few expected events (counts) by the two-sample count
     likelihood at every width the detector scans; steps between adjacent 7-, 28- and
-    56-day means, as the detector measures a boundary. Count windows and steps must also
+    56-day means, as the detector measures a boundary (few events: by their count
+    likelihood too). Count rows shorter than a year are judged with the detector's own
+    per-weekday noise (`_detector_weekday_noise`). Count windows and steps must also
     move the level by nearly `min_change_pct` (`_size_bars`). Ratios whose numerator exceeds
     the denominator on some day are two counts (their share). A row is kept when one
     check reaches its bar (`explain_prescreen` lists them). Rows are processed in
