@@ -231,14 +231,7 @@ def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown
     them out of the series: a ratio with many days below `min_denominator` would
     otherwise look far quieter than it is."""
     n = y.shape[1]
-    lo = np.clip(np.arange(n) - half, 0, n)
-    hi = np.clip(np.arange(n) + half + 1, 0, n)
-    # window sums cs[hi] - cs[lo]: slices inside, gathers only at the clipped edges
-    window = np.empty_like(y)
-    window[:, half : n - half] = cs[:, 2 * half + 1 :] - cs[:, : n - 2 * half]
-    edges = np.r_[0:half, n - half : n]
-    window[:, edges] = cs[:, hi[edges]] - cs[:, lo[edges]]
-    resid = y - (window - y) / (hi - lo - 1).astype(y.dtype)  # in y's precision, not int64's float64
+    resid = _neighbour_residuals(y, cs, half)
     every = 2 if n >= 365 else 1  # a year gives plenty with every other day; a shorter row needs all
     sample = resid[:, ::every] if unknown is None else np.where(unknown[:, ::every], np.nan, resid[:, ::every])
     scale, centre = _row_mad(sample, floor)
@@ -269,6 +262,112 @@ def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown
     # a residual against the mean of 2*half neighbours has (1 + 1/(2*half)) the daily variance
     inflation = np.sqrt(1 + 1 / (2 * half))
     return scale / inflation, tail / inflation, np.abs(resid) / tail[:, None]
+
+
+def _neighbour_residuals(y: np.ndarray, cs: np.ndarray, half: int) -> np.ndarray:
+    """Each day's residual against the mean of the `half` days each side (fewer at the
+    ends). `cs`: `_row_cumsum(y)`."""
+    n = y.shape[1]
+    lo = np.clip(np.arange(n) - half, 0, n)
+    hi = np.clip(np.arange(n) + half + 1, 0, n)
+    # window sums cs[hi] - cs[lo]: slices inside, gathers only at the clipped edges
+    window = np.empty_like(y)
+    window[:, half : n - half] = cs[:, 2 * half + 1 :] - cs[:, : n - 2 * half]
+    edges = np.r_[0:half, n - half : n]
+    window[:, edges] = cs[:, hi[edges]] - cs[:, lo[edges]]
+    return y - (window - y) / (hi - lo - 1).astype(y.dtype)  # in y's precision, not int64's float64
+
+
+def _detector_weekday_noise(counts: "_Counts", unknown, half: int, tail_ratio: np.ndarray):
+    """Per count row, the detector's noise (`noise._noise`) restated in the screen's units:
+    (day scale, tail scale, long-run factor) such that the screen's window statistic on
+    its stabilised counts equals the detector's on its own. The detector stabilises the
+    counts divided by their weekday factor, scales each weekday by its own MAD (never
+    below the pooled one, relative to the day's Poisson variance), weighs days by inverse
+    variance and takes its long-run factor against the mean of those variances; on a
+    quarter's leaf (13 days a weekday) that can be far from the screen's pooled scale:
+    a quiet weekday's large scale lowers the detector's long-run factor (1.0 where the
+    screen's is 3), the Poisson-relative pooling lowers busy weekdays' scales (0.66 where
+    the screen's is 0.98). `tail_ratio`: the screen's tail over day scale, per row.
+    Rows with columns reordered (`_known_first`) must be passed before the reordering."""
+    rows, n = counts.x.shape
+    factor = counts.factor[:, :7]  # one of each weekday, in column order (factors repeat weekly)
+    live = factor > _DEAD_WEEKDAY
+    shape = counts.shape[:, None]
+    yd = nb_transform(counts.x / counts.factor, shape)
+    resid = yd - _row_rolling_median(yd, 2 * half, unknown)
+    # each day's Poisson variance relative to the median day's (`noise._weekday_scales`)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows without a live weekday: no scale
+        inverse = np.where(live, 1.0 / factor, np.nan)
+        rel2 = inverse / np.nanmedian(inverse, axis=1, keepdims=True)
+    r = resid / np.sqrt(np.nan_to_num(rel2, nan=1.0))[:, np.arange(n) % 7]
+    # the pooled MAD and each weekday's own (about its own median, as `robust.mad`)
+    pooled = _row_mad(r)[0]
+    day_mad = np.stack([_row_mad(r[:, d::7])[0] for d in range(7)], axis=1)
+    partial = np.flatnonzero(unknown.any(axis=1)) if unknown is not None else []
+    if len(partial):  # unknown days left out: NaN-aware medians only for the rows with some
+        pooled[partial], day_mad[partial] = _nan_mads(np.where(unknown[partial], np.nan, r[partial]))
+    typical = _row_median(counts.x / counts.factor)[:, None]
+    floor_var = 1.0 / (factor * (1.0 + typical / shape))
+    body_var, tail_var = (np.where(live, np.maximum(np.fmax(day_mad, p[:, None]) ** 2 * rel2, floor_var), np.nan)
+                          for p in (pooled, pooled * tail_ratio))
+    mean_var = np.nanmean(body_var, axis=1)
+    harmonic = 1.0 / np.nanmean(1.0 / body_var, axis=1)
+    # a relative change moves the detector's values by slope_d, each weekday's stabilised
+    # count in the screen by its own slope (as `_size_bars`)
+    m = counts.rate[:, None] * np.ones((1, 7))
+    slope_d = _nb_slope(m, shape)
+    slope_s = np.where(live, _nb_slope(m * factor, shape), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        body = np.nanmean(slope_s, axis=1) * np.sqrt(harmonic) / slope_d[:, 0]
+        tail = np.nanmin(slope_s * np.sqrt(tail_var), axis=1) / slope_d[:, 0]
+    long_run = _row_long_run(_row_cumsum(yd), np.sqrt(mean_var).astype(yd.dtype))
+    ok = np.isfinite(body) & np.isfinite(tail) & (body > 0) & (tail > 0)
+    return np.where(ok, body, np.inf), np.where(ok, tail, np.inf), np.where(ok, long_run, np.inf)
+
+
+def _nan_mads(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the scaled MAD of `r` without its NaN days, pooled and per weekday column
+    (every 7th from the first 7; 0 where a weekday has no known day)."""
+    def mad(v: np.ndarray) -> np.ndarray:
+        known = np.isfinite(v).any(axis=1)
+        out = np.zeros(len(v), v.dtype)
+        if known.any():
+            centre = np.nanmedian(v[known], axis=1, keepdims=True)
+            out[known] = MAD_TO_SD * np.nanmedian(np.abs(v[known] - centre), axis=1)
+        return out
+
+    return mad(r), np.stack([mad(r[:, d::7]) for d in range(7)], axis=1)
+
+
+def _row_rolling_median(y: np.ndarray, half: int, unknown=None) -> np.ndarray:
+    """Per row, the centred rolling median over 2 * half + 1 days with reflected edges, as
+    `noise._rolling_median` (unknown days left out: NaN-aware, only for the rows with some)."""
+    n = y.shape[1]
+    half = min(half, n - 1)
+    v = y if unknown is None else np.where(unknown, np.nan, y)
+    padded = np.concatenate((v[:, 1 : half + 1][:, ::-1], v, v[:, n - 1 - half : n - 1][:, ::-1]), axis=1)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1, axis=1)
+    out = np.empty_like(y)
+    partial = np.zeros(len(y), bool) if unknown is None else unknown.any(axis=1)
+    whole = np.flatnonzero(~partial)
+    if whole.size:
+        out[whole] = np.partition(windows[whole], half, axis=2)[:, :, half]
+    for row in np.flatnonzero(partial):  # few: a NaN-aware median, gaps filled between known levels
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            level = np.nanmedian(windows[row], axis=1)
+        have = np.isfinite(level)
+        out[row] = np.interp(np.arange(n), np.flatnonzero(have), level[have]) if have.any() else 0.0
+    return out
+
+
+def _nb_slope(m: np.ndarray, shape) -> np.ndarray:
+    """The slope of `nb_transform` at mean m, times m: how far a relative change moves it."""
+    v = m + 0.375
+    return m / np.sqrt(v * (1 + v / shape))
 
 
 def _episode_keep(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray, one_sided: bool, bar: float,
@@ -458,7 +557,7 @@ def _row_long_run(cs: np.ndarray, scale: np.ndarray) -> np.ndarray:
 
 
 # Margins under the detector's bars (screened windows are ~1.6x apart, not every width,
-# and the screen's noise scale is one per row, not per weekday). Measured against
+# and on rows of a year or more the screen's noise scale is one per row, not per weekday). Measured against
 # find_changes itself (benchmarks/prescreen_recall.py), chosen on the tune split; see
 # benchmarks/README.md for the recall and the clean rows passed at each choice.
 _SHORT_SHARE = 0.95  # share of the detector's bar an episode window shorter than min_segment_days needs
@@ -472,7 +571,9 @@ def _share(share: float, n: int) -> float:
     """A margin chosen on rows of a year or more (`share` of the detector's bar) for a
     row of `n` days: the screen's noise scale and the detector's are each estimated from
     the row's days, so on shorter rows they disagree more, as 1/sqrt(days); the margin
-    (1 - share) grows so (a 90-day leaf: twice the margin of a year)."""
+    (1 - share) grows so (a 90-day leaf: twice the margin of a year). Count rows shorter
+    than a year take the detector's own noise (`_detector_weekday_noise`) and keep the
+    margin of a year."""
     return share if n >= _SHORT_ROW_DAYS else 1.0 - (1.0 - share) * np.sqrt(_SHORT_ROW_DAYS / n)
 _SCREEN_WIDTHS = (1, 2, 3, 5, 8, 13, 21, 34, 55, 89)  # episode windows screened (~1.6x apart)
 _SHORT_ROW_DAYS = 365  # rows shorter than a year: every width the detector scans
@@ -497,6 +598,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
                 lift = counts.x[:, close].mean(axis=1) / counts.x[:, usual].mean(axis=1)
             counts.x[:, close] /= np.where(np.isfinite(lift) & (lift > 0), lift, 1.0)[:, None]
     sizes = _size_bars(counts, settings) if counts is not None else None
+    in_order, unknown_in_order = counts, unknown
     if unknown is not None:
         y, counts, unknown = _known_first(y, counts, unknown)
     n = y.shape[1]
@@ -507,17 +609,27 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     floor = 0.8 if kind == "count" else 1e-9
     body, tail, day_z = _daily_scale(y, cs, settings.min_segment_days, floor, unknown)
     long_run = _row_long_run(cs, body)
+    margin_days = n
+    if counts is not None and n < _SHORT_ROW_DAYS:
+        # short count rows: the detector's own per-weekday noise, restated in the screen's
+        # units, instead of the screen's pooled estimate; the two no longer disagree by
+        # chance, so the margin is that of long rows
+        d_body, d_tail, d_long_run = _detector_weekday_noise(in_order, unknown_in_order, settings.min_segment_days, tail / body)
+        ok = np.isfinite(d_body)
+        day_z *= (tail / np.where(ok, d_tail, tail))[:, None]
+        body, tail, long_run = np.where(ok, d_body, body), np.where(ok, d_tail, tail), np.where(ok, d_long_run, long_run)
+        margin_days = _SHORT_ROW_DAYS
     keep, steps = np.zeros(len(y), bool), {}
     for width in (settings.min_segment_days, settings.level_window_days // 2, settings.level_window_days):
         if 2 * width < n:
             stat = _step_stat(cs, width, body, long_run, None if sizes is None else sizes[1])
-            bar = _share(_STEP_SHARE, n) * settings.min_score
+            bar = _share(_STEP_SHARE, margin_days) * settings.min_score
             steps[f"step {width}d"] = (stat, bar)
             keep |= stat >= bar
     stat = _end_step_stat(cs, settings.level_window_days, settings.min_segment_days, body, long_run,
                           None if sizes is None else sizes[1])
-    steps["step at an end"] = (stat, _share(_STEP_SHARE, n) * settings.min_score)
-    keep |= stat >= _share(_STEP_SHARE, n) * settings.min_score
+    steps["step at an end"] = (stat, _share(_STEP_SHARE, margin_days) * settings.min_score)
+    keep |= stat >= _share(_STEP_SHARE, margin_days) * settings.min_score
     todo = np.arange(len(y)) if explain else np.flatnonzero(big & ~keep)
     if todo.size < len(y):  # the episode checks only for the rows not decided yet (same OR)
         padded, body, tail, long_run, day_z = padded[todo], body[todo], tail[todo], long_run[todo], day_z[todo]
@@ -541,7 +653,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
         # single days of counts: the detector caps their score by the exact tail, which
         # the count likelihood follows and the stabilised scale overstates
         normal = np.flatnonzero(expected >= _FEW_EVENTS / 2) if width in normal_widths and (counts is None or width > 1) else []
-        bar = _share(_SHORT_SHARE if one_sided else _LONG_SHARE, n) * _bars([width], settings)[0, 1]
+        bar = _share(_SHORT_SHARE if one_sided else _LONG_SHARE, margin_days) * _bars([width], settings)[0, 1]
         size = None if sizes is None else sizes[0 if one_sided else 1, normal]
         if explain and len(normal):
             best = np.zeros(len(todo))
@@ -553,7 +665,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
                                           one_sided, bar, size)
         # (and rows of few events a day at every width, as the detector judges them)
         few = np.flatnonzero((expected < 2 * _FEW_EVENTS) | (counts.rate < 2 * _FEW_A_DAY) | (width == 1)) if width in count_widths else np.zeros(0, np.int64)
-        bar = _share(_COUNT_SHARE, n) * _bars([width], settings)[0, 0]
+        bar = _share(_COUNT_SHARE, margin_days) * _bars([width], settings)[0, 0]
         if width == 1 and not explain:  # the cap below: no day of the other rows can reach the bar
             few = few[day_z[few].max(axis=1) >= bar]
         if few.size:
@@ -571,6 +683,18 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
             if explain:
                 found[f"episode {width}d (count likelihood)"] = (best, bar)
             keep |= best >= bar
+    if counts is not None:  # lasting steps of few events, as the detector's `_Windows.count_z` judges them
+        few = np.flatnonzero(counts.rate * settings.level_window_days < 2 * _FEW_EVENTS)
+        bar = _share(_STEP_SHARE, margin_days) * settings.min_score
+        for width in (settings.min_segment_days, settings.level_window_days // 2, settings.level_window_days):
+            if few.size and 2 * width < n:
+                best = np.zeros(len(todo))
+                beyond = np.maximum(body[few] ** 2 * long_run[few], 1.0)  # as `_long_run_excess`
+                best[few] = _count_step_best(events[few], exposure[few], width, settings.min_segment_days, counts.shape[few],
+                                             _SIZE_SHARE * settings.min_change_pct / 100) / np.sqrt(beyond)
+                if explain:
+                    found[f"step {width}d (count likelihood)"] = (best, bar)
+                keep |= best >= bar
     if explain:
         return found | steps, big
     decided[todo] |= keep
@@ -587,9 +711,7 @@ def _size_bars(counts: "_Counts", settings: DetectionSettings) -> np.ndarray:
     Dead weekdays (unknown, as in the detector) are left out."""
     factor = counts.factor[:, :7]  # one of each weekday (the days' factors repeat weekly)
     live = factor > _DEAD_WEEKDAY
-    m = counts.rate[:, None] * factor
-    v = m + 0.375
-    slope = m / np.sqrt(v * (1 + v / counts.shape[:, None]))
+    slope = _nb_slope(counts.rate[:, None] * factor, counts.shape[:, None])
     with np.errstate(invalid="ignore"):  # rows without a live weekday: no size rule
         least = np.where(live, slope, np.inf).min(axis=1)
         mean = np.sum(np.where(live, slope, 0), axis=1) / live.sum(axis=1)
@@ -608,6 +730,26 @@ def _known_first(y: np.ndarray, counts, unknown: np.ndarray):
         counts = _Counts(np.take_along_axis(counts.x, order, axis=1), np.take_along_axis(counts.factor, order, axis=1),
                          counts.shape, counts.rate)
     return y, counts, np.take_along_axis(unknown, order, axis=1)
+
+
+def _count_step_best(events: np.ndarray, exposure: np.ndarray, width: int, shortest: int, shape: np.ndarray,
+                     least_change: float) -> np.ndarray:
+    """Per row, the largest step between the `width` days before and after a boundary
+    (clipped at the ends, at least `shortest` each side) by the two-sample count
+    likelihood, before the noise beyond the count model (`_two_rates_z`): as the detector
+    measures a boundary where few events are expected (`shifts._Windows.count_z`). A step
+    whose rate moves less than `least_change` (relative) scores 0.
+
+    `events`, `exposure`: `_padded_cumsum` of the counts and of the weekday factors."""
+    n = events.shape[1] - 1 - 2 * _PAD
+    t = np.arange(shortest, n - shortest + 1)
+    lo, hi = np.maximum(t - width, 0), np.minimum(t + width, n)
+    x_b, f_b = (c[:, _PAD + t] - c[:, _PAD + lo] for c in (events, exposure))
+    x_a, f_a = (c[:, _PAD + hi] - c[:, _PAD + t] for c in (events, exposure))
+    z = np.abs(_two_rates_z(x_a, f_a, (hi - t).astype(np.float32), x_b, f_b, (t - lo).astype(np.float32), shape[:, None]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        change = np.abs((x_a / f_a) / (x_b / f_b) - 1)
+    return np.where(change >= least_change, z, 0).max(axis=1)  # (NaN: no events before, 0)
 
 
 def _count_best(events: np.ndarray, exposure: np.ndarray, width: int, shape: np.ndarray, one_sided: bool, floor, cap=None,
@@ -679,7 +821,9 @@ def prescreen(
     the row's robust daily sd (its tail sd for windows of up to `spike_max_days`) and
     long-run variance; windows of few expected events (counts) by the two-sample count
     likelihood at every width the detector scans; steps between adjacent 7-, 28- and
-    56-day means, as the detector measures a boundary. Count windows and steps must also
+    56-day means, as the detector measures a boundary (few events: by their count
+    likelihood too). Count rows shorter than a year are judged with the detector's own
+    per-weekday noise (`_detector_weekday_noise`). Count windows and steps must also
     move the level by nearly `min_change_pct` (`_size_bars`). Ratios whose numerator exceeds
     the denominator on some day are two counts (their share). A row is kept when one
     check reaches its bar (`explain_prescreen` lists them). Rows are processed in
