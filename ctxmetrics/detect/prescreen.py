@@ -684,7 +684,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
                 found[f"episode {width}d (count likelihood)"] = (best, bar)
             keep |= best >= bar
     if counts is not None:  # lasting steps of few events, as the detector's `_Windows.count_z` judges them
-        few = np.flatnonzero(counts.rate * settings.level_window_days < 2 * _FEW_EVENTS)
+        few = np.flatnonzero((counts.rate * settings.level_window_days < 2 * _FEW_EVENTS) | (counts.rate < 2 * _FEW_A_DAY))
         bar = _share(_STEP_SHARE, margin_days) * settings.min_score
         for width in (settings.min_segment_days, settings.level_window_days // 2, settings.level_window_days):
             if few.size and 2 * width < n:
