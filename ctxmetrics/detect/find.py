@@ -14,7 +14,7 @@ from ctxmetrics.detect.prepare import _prepare
 from ctxmetrics.detect.shifts import _shift_changes, _steps_as_shifts
 from ctxmetrics.models.change import Change
 
-DETECTOR = "ctxmetrics-episodes/12-9r4"  # name/version: part of the scan fingerprint
+DETECTOR = "ctxmetrics-episodes/12"  # name/version: part of the scan fingerprint
 
 
 def find_changes(
