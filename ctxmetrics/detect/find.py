@@ -64,7 +64,10 @@ def find_changes(
     s = _prepare(values, layout.local, kind, denominators, known_mask, layout.phase, layout.season)
     if s is None:
         return []
-    return _changes(s, _noise(s, layout.local, exact_tails=False, unit=layout.unit), layout, kind, values, dates)
+    steps, scales = _without_calendar(s, _noise(s, layout.local, exact_tails=False, unit=layout.unit), layout, dates)
+    if scales is None:  # a calendar was taken out: the noise is that of the new values
+        scales = _noise(s, layout.local, exact_tails=False, unit=layout.unit)
+    return _changes(s, _exact_tails(s, scales, layout.local), steps, layout, kind, values, dates)
 
 
 def find_changes_many(
@@ -81,9 +84,9 @@ def find_changes_many(
     a scan), with the same changes as row by row.
 
     What the rows share (frequency, grid, calendar) is worked out once, and the rows'
-    preparation and noise scales are taken as matrices where their days allow
-    (`prepare._prepare_many`, `noise._noises`); the episode and boundary search runs
-    row by row.
+    preparation and noise scales (before and after the calendar fit) are taken as
+    matrices where their days allow (`prepare._prepare_many`, `noise._noises`); the
+    calendar fit and the episode and boundary search run row by row.
 
     Args:
         values: A matrix, one row per series (NaN = unknown period).
@@ -105,8 +108,19 @@ def find_changes_many(
     if dates is not None:
         values, denominators, known_masks = _placed(layout.position, values, denominators, known_masks)
     prepared = _prepare_many(values, layout.local, kind, denominators, known_masks, layout.phase, layout.season)
-    noises = _noises([s for s in prepared if s is not None], layout.local, layout.unit)
-    return [[] if s is None else _changes(s, next(noises), layout, kind, row, dates) for s, row in zip(prepared, values)]
+    kept = [s for s in prepared if s is not None]
+    fitted = [_without_calendar(s, scales, layout, dates) for s, scales in zip(kept, _noises(kept, layout.local, layout.unit))]
+    # the noise of the series whose calendar was taken out, measured again (each as its turn comes)
+    again = _noises([s for s, (_, scales) in zip(kept, fitted) if scales is None], layout.local, layout.unit)
+    out, fits = [], iter(fitted)
+    for s, row in zip(prepared, values):
+        if s is None:
+            out.append([])
+            continue
+        steps, scales = next(fits)
+        noise = _exact_tails(s, next(again) if scales is None else scales, layout.local)
+        out.append(_changes(s, noise, steps, layout, kind, row, dates))
+    return out
 
 
 @dataclass(frozen=True)
@@ -141,18 +155,22 @@ def _layout(dates, n: int, settings: DetectionSettings, start_weekday: int) -> _
                    long_run_unit(freq.step_days))
 
 
-def _changes(s: _Series, scales: _Noise, layout: _Layout, kind: str, values: np.ndarray, dates) -> list[Change]:
-    """The changes of prepared series `s` (`values` on the grid) whose noise scales, before
-    the exact count tails, are `scales`."""
+def _without_calendar(s: _Series, scales: _Noise, layout: _Layout, dates) -> tuple[list[int], _Noise | None]:
+    """Take the normal calendar out of `s` (in place) where its frequency has one; `scales`
+    are its noise scales (before the exact count tails; the fit reads only those, for its
+    steps' penalty). Returns the lasting steps fitted alongside (`_remove_calendar`) and
+    the scales, None when a calendar was taken out (they are no longer those of `s`)."""
+    if dates is None or not layout.calendar:
+        return [], scales
+    y = s.y
+    steps = _remove_calendar(s, scales, layout.local, np.asarray(dates, dtype="datetime64[D]")[0], layout.freq.step_days)
+    return steps, (None if s.y is not y else scales)
+
+
+def _changes(s: _Series, noise: _Noise, steps: list[int], layout: _Layout, kind: str, values: np.ndarray, dates) -> list[Change]:
+    """The changes of prepared series `s` (`values` on the grid, its calendar out) with
+    its `noise` and the lasting `steps` of its calendar fit."""
     freq, local = layout.freq, layout.local
-    steps = []
-    if dates is not None and layout.calendar:
-        # the calendar fit reads only the noise scales (its steps' penalty)
-        y = s.y
-        steps = _remove_calendar(s, scales, local, np.asarray(dates, dtype="datetime64[D]")[0], freq.step_days)
-        if s.y is not y:  # a calendar was taken out: the noise is that of the new values
-            scales = None
-    noise = _noise(s, local, unit=layout.unit) if scales is None else _exact_tails(s, scales, local)
     # short episodes first (they would bend the boundary search; a short peak of a longer
     # episode is set aside, not reported), then boundaries (lasting shifts and long
     # temporary ones), then every episode the boundaries missed

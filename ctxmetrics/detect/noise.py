@@ -91,11 +91,13 @@ def _long_run_var(y: np.ndarray, ok: np.ndarray, unit: int = 7) -> float:
 
 def _remembered_long_run_var(y: np.ndarray, ok: np.ndarray, unit: int = 7) -> float:
     """`_long_run_var`, remembered for the last inputs: the calendar fit judges its season
-    on the very values that the noise model measures again once the calendar is out."""
+    on the very values that the noise model measures again once the calendar is out (and
+    `find_changes_many` fits the calendars of a batch before it measures their noise: 64
+    entries hold two per series of a scan's batch)."""
     return _long_run_var_of(y.tobytes(), ok.tobytes(), unit)
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=64)
 def _long_run_var_of(y: bytes, ok: bytes, unit: int) -> float:
     return _long_run_var(np.frombuffer(y), np.frombuffer(ok, dtype=bool), unit)
 
