@@ -164,7 +164,6 @@ def _prepare(values, settings, kind, denominator, known_mask, start_weekday, per
     )
 
 
-
 def _prepare_many(values: np.ndarray, settings, kind, denominators, known_masks, start_weekday, period=7) -> list[_Series | None]:
     """`_prepare` of each row of `values` (rows x periods, one calendar), the same series
     as row by row. Count rows with every period present, none known and every weekday
