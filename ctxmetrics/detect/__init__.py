@@ -1,6 +1,8 @@
 """The detector: one series (numpy) in, `Change` records out; a vectorised pre-screen.
 
-`find_changes` is the single entry point (docs/contract.md, "How detection should work"):
+`find_changes` is the single entry point (docs/contract.md, "How detection should work");
+`find_changes_many` runs it over the rows of a scan that share their dates, with the
+same results:
 
 1. Prepare: place the values on the grid of their frequency (gaps are NaN, unknown),
    remove the season of that frequency (weekdays; months of a monthly series) and
@@ -24,12 +26,13 @@ Owns: the detector (numpy arrays in, `Change` records out). May import: numpy, r
 One module per step: `frequency`, `prepare` (+ `calendar`), `noise` (+ `robust`),
 `episodes`, `shifts`; `find` ties them together; `prescreen` screens many series at once.
 """
-from ctxmetrics.detect.find import DETECTOR, find_changes
+from ctxmetrics.detect.find import DETECTOR, find_changes, find_changes_many
 from ctxmetrics.detect.frequency import Frequency, infer_frequency
 from ctxmetrics.detect.prepare import KINDS, nb_transform
 from ctxmetrics.detect.prescreen import prescreen, too_small
 from ctxmetrics.models.change import Change
 
 __all__ = [
-    "Change", "DETECTOR", "Frequency", "KINDS", "find_changes", "infer_frequency", "nb_transform", "prescreen", "too_small",
+    "Change", "DETECTOR", "Frequency", "KINDS", "find_changes", "find_changes_many", "infer_frequency", "nb_transform",
+    "prescreen", "too_small",
 ]

@@ -148,12 +148,9 @@ def _season_may_matter(s: _Series, days: np.ndarray, calendar: np.ndarray, yearl
     are (the other was fitted to a `many_series` row, which has no season).
     """
     ok = ~s.known
-    t = np.arange(len(s.y)) / 365.25
-    design = np.column_stack((np.ones(len(t)), t - t.mean(), calendar))
-    x = design[ok]
+    x, inverse, years = _season_equations(days.tobytes(), ok.tobytes(), yearly)
     if day_var <= 0 or len(x) <= 2 * x.shape[1]:
         return True
-    inverse = np.linalg.pinv(x.T @ x)
     coef = inverse @ (x.T @ s.y[ok])
     harmonics = slice(2, 2 + yearly)
     try:
@@ -163,16 +160,39 @@ def _season_may_matter(s: _Series, days: np.ndarray, calendar: np.ndarray, yearl
         if not _two_years(days):
             return True
         curves = []
-        for part in (days < days[0] + 365, days >= days[-1] - 365):
+        for use, x, gram in years:
             # a year's own intercept, trend and harmonics (its normal equations)
-            x = design[part & ok, : 2 + yearly]
-            fitted = np.linalg.solve(x.T @ x, x.T @ s.y[part & ok])
+            fitted = np.linalg.solve(gram, x.T @ s.y[use])
             curve = calendar[:, :yearly] @ fitted[2:]
             curves.append(curve - curve.mean())
     except np.linalg.LinAlgError:  # a singular fit: no quick answer, the robust checks decide
         return True
     first, last = curves
     return bool(first @ last >= _MAY_AGREE * np.sqrt((first @ first) * (last @ last)))
+
+
+@functools.lru_cache(maxsize=8)
+def _season_equations(days: bytes, ok: bytes, yearly: int):
+    """What `_season_may_matter` fits that depends only on the days (datetime64[D]
+    bytes of a daily series) and which of them are `ok` (bool bytes), built once for the
+    series of a scan that share them (read-only: they are shared). Returns the design of
+    intercept, trend and calendar over the ok days, the inverse of its normal matrix and,
+    for the first and the last year, the ok days, their design of intercept, trend and
+    the first `yearly` columns, and its normal matrix."""
+    days, ok = np.frombuffer(days, dtype="datetime64[D]"), np.frombuffer(ok, dtype=bool)
+    calendar, _ = _shared_columns(days.tobytes(), int((days[-1] - days[0]).astype(np.int64)) + 1, True)
+    t = np.arange(len(days)) / 365.25
+    design = np.column_stack((np.ones(len(t)), t - t.mean(), calendar))
+    x = design[ok]
+    inverse = np.linalg.pinv(x.T @ x) if len(x) > 2 * x.shape[1] else None
+    years = []
+    for part in (days < days[0] + 365, days >= days[-1] - 365):
+        year = design[part & ok, : 2 + yearly]
+        years.append((part & ok, year, year.T @ year))
+    for array in (x, inverse, *(a for year in years for a in year)):
+        if array is not None:
+            array.flags.writeable = False
+    return x, inverse, years
 
 
 def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, calendar: np.ndarray, repeated: bool) -> np.ndarray | None:

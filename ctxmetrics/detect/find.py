@@ -1,16 +1,18 @@
 """`find_changes`, the single entry point of detection for one series."""
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.calendar import _remove_calendar
 from ctxmetrics.detect.episodes import _LONG_BAR, _episode_widths, _episodes, _peaks_within
-from ctxmetrics.detect.frequency import _date, _on_grid, infer_frequency, long_run_unit, settings_for
-from ctxmetrics.detect.noise import _exact_tails, _noise
-from ctxmetrics.detect.prepare import _prepare
+from ctxmetrics.detect.frequency import (
+    Frequency, _date, _grid_positions, _placed, infer_frequency, long_run_unit, settings_for,
+)
+from ctxmetrics.detect.noise import _exact_tails, _noise, _Noise, _noises
+from ctxmetrics.detect.prepare import _prepare, _prepare_many, _Series
 from ctxmetrics.detect.shifts import _shift_changes, _steps_as_shifts
 from ctxmetrics.models.change import Change
 
@@ -56,27 +58,119 @@ def find_changes(
     """
     settings = settings or DetectionSettings()
     values = np.asarray(values, dtype=float)
-    freq = infer_frequency(dates, len(values))
-    position = np.arange(len(values))
+    layout = _layout(dates, len(values), settings, start_weekday)
     if dates is not None:
-        if len(dates) != len(values):
-            raise ValueError("dates must have the same length as values.")
-        position, values, denominators, known_mask = _on_grid(dates, freq, values, denominators, known_mask)
-        start_weekday = int((np.datetime64(np.asarray(dates, dtype="datetime64[D]")[0], "D").astype(np.int64) + 3) % 7)
-    local = settings_for(settings, freq)
-    season = freq.season if len(values) >= 3 * freq.season else 1
-    s = _prepare(values, local, kind, denominators, known_mask, start_weekday % season if season == 7 else 0, season)
+        values, denominators, known_mask = _placed(layout.position, values, denominators, known_mask)
+    s = _prepare(values, layout.local, kind, denominators, known_mask, layout.phase, layout.season)
     if s is None:
         return []
-    scales, steps = None, []
-    if dates is not None and freq.name in ("daily", "weekly", "monthly"):
-        # the calendar fit reads only the noise scales (its steps' penalty)
-        y = s.y
-        scales = _noise(s, local, exact_tails=False, unit=long_run_unit(freq.step_days))
-        steps = _remove_calendar(s, scales, local, np.asarray(dates, dtype="datetime64[D]")[0], freq.step_days)
-        if s.y is not y:  # a calendar was taken out: the noise is that of the new values
-            scales = None
-    noise = _noise(s, local, unit=long_run_unit(freq.step_days)) if scales is None else _exact_tails(s, scales, local)
+    steps, scales = _without_calendar(s, _noise(s, layout.local, exact_tails=False, unit=layout.unit), layout, dates)
+    if scales is None:  # a calendar was taken out: the noise is that of the new values
+        scales = _noise(s, layout.local, exact_tails=False, unit=layout.unit)
+    return _changes(s, _exact_tails(s, scales, layout.local), steps, layout, kind, values, dates)
+
+
+def find_changes_many(
+    values,
+    *,
+    kind: str = "count",
+    dates=None,
+    denominators=None,
+    settings: DetectionSettings | None = None,
+    known_masks=None,
+    start_weekday: int = 0,
+) -> list[list[Change]]:
+    """`find_changes` of each row of `values`, series that share their dates (the rows of
+    a scan), with the same changes as row by row.
+
+    What the rows share (frequency, grid, calendar) is worked out once, and the rows'
+    preparation and noise scales (before and after the calendar fit) are taken as
+    matrices where their days allow (`prepare._prepare_many`, `noise._noises`); the
+    calendar fit and the episode and boundary search run row by row.
+
+    Args:
+        values: A matrix, one row per series (NaN = unknown period).
+        kind, dates, settings, start_weekday: as `find_changes`, for every row.
+        denominators: Ratios only: a matrix of denominators like `values`.
+        known_masks: None, or a boolean matrix like `values` (`find_changes`' `known_mask`).
+
+    Returns:
+        One list of changes per row, as `find_changes` returns it.
+
+    Raises:
+        ValueError: unknown kind, or arrays of different shapes.
+    """
+    settings = settings or DetectionSettings()
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2:
+        raise ValueError("values must be a matrix, one row per series.")
+    layout = _layout(dates, values.shape[1], settings, start_weekday)
+    if dates is not None:
+        values, denominators, known_masks = _placed(layout.position, values, denominators, known_masks)
+    prepared = _prepare_many(values, layout.local, kind, denominators, known_masks, layout.phase, layout.season)
+    kept = [s for s in prepared if s is not None]
+    fitted = [_without_calendar(s, scales, layout, dates) for s, scales in zip(kept, _noises(kept, layout.local, layout.unit))]
+    # the noise of the series whose calendar was taken out, measured again (each as its turn comes)
+    again = _noises([s for s, (_, scales) in zip(kept, fitted) if scales is None], layout.local, layout.unit)
+    out, fits = [], iter(fitted)
+    for s, row in zip(prepared, values):
+        if s is None:
+            out.append([])
+            continue
+        steps, scales = next(fits)
+        noise = _exact_tails(s, next(again) if scales is None else scales, layout.local)
+        out.append(_changes(s, noise, steps, layout, kind, row, dates))
+    return out
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What the series of one calendar share: frequency, grid and settings in its periods."""
+
+    freq: Frequency
+    position: np.ndarray  # grid position of each input value
+    local: DetectionSettings  # day-based settings in the series' own periods
+    season: int  # length of the season removed (1: none)
+    phase: int  # the season's phase of period 0
+    unit: int  # periods per block unit of the long-run variance
+
+    @property
+    def calendar(self) -> bool:
+        """Whether the normal calendar (closes, yearly season, trend) is fitted."""
+        return self.freq.name in ("daily", "weekly", "monthly")
+
+
+def _layout(dates, n: int, settings: DetectionSettings, start_weekday: int) -> _Layout:
+    """The `_Layout` of `n` values at `dates` (daily from weekday `start_weekday` when None)."""
+    freq = infer_frequency(dates, n)
+    position = np.arange(n)
+    if dates is not None:
+        if len(dates) != n:
+            raise ValueError("dates must have the same length as values.")
+        position = _grid_positions(dates, freq, n)
+        start_weekday = int((np.datetime64(np.asarray(dates, dtype="datetime64[D]")[0], "D").astype(np.int64) + 3) % 7)
+    size = int(position[-1]) + 1 if n else 0
+    season = freq.season if size >= 3 * freq.season else 1
+    return _Layout(freq, position, settings_for(settings, freq), season, start_weekday % season if season == 7 else 0,
+                   long_run_unit(freq.step_days))
+
+
+def _without_calendar(s: _Series, scales: _Noise, layout: _Layout, dates) -> tuple[list[int], _Noise | None]:
+    """Take the normal calendar out of `s` (in place) where its frequency has one; `scales`
+    are its noise scales (before the exact count tails; the fit reads only those, for its
+    steps' penalty). Returns the lasting steps fitted alongside (`_remove_calendar`) and
+    the scales, None when a calendar was taken out (they are no longer those of `s`)."""
+    if dates is None or not layout.calendar:
+        return [], scales
+    y = s.y
+    steps = _remove_calendar(s, scales, layout.local, np.asarray(dates, dtype="datetime64[D]")[0], layout.freq.step_days)
+    return steps, (None if s.y is not y else scales)
+
+
+def _changes(s: _Series, noise: _Noise, steps: list[int], layout: _Layout, kind: str, values: np.ndarray, dates) -> list[Change]:
+    """The changes of prepared series `s` (`values` on the grid, its calendar out) with
+    its `noise` and the lasting `steps` of its calendar fit."""
+    freq, local = layout.freq, layout.local
     # short episodes first (they would bend the boundary search; a short peak of a longer
     # episode is set aside, not reported), then boundaries (lasting shifts and long
     # temporary ones), then every episode the boundaries missed
@@ -99,8 +193,8 @@ def find_changes(
         pct = c.change_pct
         if kind == "gauge" and (c.before <= 0 or np.nanmin(values) <= 0):
             pct = float("nan")  # a percentage of a level that can be <= 0 means nothing
-        first = int(np.searchsorted(position, c.start))
-        last = None if c.end is None else int(np.searchsorted(position, c.end, side="right")) - 1
+        first = int(np.searchsorted(layout.position, c.start))
+        last = None if c.end is None else int(np.searchsorted(layout.position, c.end, side="right")) - 1
         out.append(replace(
             c, start=first, end=last, change_pct=pct, unit=unit, frequency=freq.name,
             start_date=None if dates is None else _date(dates, first),

@@ -80,11 +80,8 @@ def _date(dates, i: int):
     return np.asarray(dates, dtype="datetime64[D]")[i].astype(object)
 
 
-def _on_grid(dates, freq: Frequency, values, denominators, known_mask):
-    """Place the values on a regular grid of the frequency; missing points are NaN.
-
-    Returns the grid position of every input value and the gridded arrays.
-    """
+def _grid_positions(dates, freq: Frequency, n: int) -> np.ndarray:
+    """The position of each of `n` dated values on the regular grid of the frequency."""
     days = np.asarray(dates, dtype="datetime64[D]").astype(np.int64)
     if freq.step_days == 1:
         position = days - days[0]
@@ -97,16 +94,24 @@ def _on_grid(dates, freq: Frequency, values, denominators, known_mask):
     elif freq.step_days:
         position = np.round((days - days[0]) / freq.step_days).astype(np.int64)
     else:
-        position = np.arange(len(values))
+        position = np.arange(n)
     if np.any(np.diff(position) <= 0):
         raise ValueError("dates must be increasing, one value per period.")
+    return position
+
+
+def _placed(position: np.ndarray, values, denominators, known_mask):
+    """Values, denominators and known mask (each None or an array whose last axis runs
+    over the dated values) placed on the regular grid of the frequency at `position`
+    (`_grid_positions`): missing periods are NaN, with no denominator, not known."""
     size = int(position[-1]) + 1
 
     def grid(v, fill, dtype=float):
         if v is None:
             return None
-        out = np.full(size, fill, dtype=dtype)
-        out[position] = np.asarray(v, dtype=dtype)
+        v = np.asarray(v, dtype=dtype)
+        out = np.full(v.shape[:-1] + (size,), fill, dtype=dtype)
+        out[..., position] = v
         return out
 
-    return position, grid(values, np.nan), grid(denominators, 0.0), grid(known_mask, False, bool)
+    return grid(values, np.nan), grid(denominators, 0.0), grid(known_mask, False, bool)

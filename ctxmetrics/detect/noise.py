@@ -4,13 +4,14 @@ from __future__ import annotations
 import functools
 import warnings
 from dataclasses import dataclass, replace
+from typing import Iterator
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.prepare import _Series
-from ctxmetrics.detect.robust import mad, median, median_and_mad, quantile
+from ctxmetrics.detect.robust import mad, median, median_and_mad, median_and_mad_rows, median_rows, quantile
 
 _BLOCKS = (7, 14, 28)  # block lengths (days) of a daily series' long-run variance (the pre-screen's)
 _BLOCK_UNITS = (1, 2, 4)  # the same blocks in units of periods (`frequency.long_run_unit`)
@@ -38,14 +39,19 @@ class _Noise:
 
 
 def _rolling_median(y: np.ndarray, ok: np.ndarray, half: int) -> np.ndarray:
-    """Centered rolling median over 2*half+1 days of the `ok` entries (edges reflected)."""
-    half = min(half, len(y) - 1)
+    """Centered rolling median over 2*half+1 days of the `ok` entries (edges reflected).
+
+    Along the last axis: the rows of a matrix whose entries are all `ok` each as on its own."""
+    n = y.shape[-1]
+    half = min(half, n - 1)
     masked = np.where(ok, y, np.nan)
     # np.pad's reflect mode written out: np.pad alone took about half the time of the median
-    padded = np.concatenate((masked[1 : half + 1][::-1], masked, masked[len(y) - 1 - half : len(y) - 1][::-1]))
-    windows = sliding_window_view(padded, 2 * half + 1)
+    padded = np.concatenate(
+        (masked[..., 1 : half + 1][..., ::-1], masked, masked[..., n - 1 - half : n - 1][..., ::-1]), axis=-1
+    )
+    windows = sliding_window_view(padded, 2 * half + 1, axis=-1)
     if ok.all():  # odd windows without NaN: the median is the middle element
-        return np.partition(windows, half, axis=1)[:, half]
+        return np.partition(windows, half, axis=-1)[..., half]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows are filled below
         level = np.nanmedian(windows, axis=1)
@@ -85,11 +91,13 @@ def _long_run_var(y: np.ndarray, ok: np.ndarray, unit: int = 7) -> float:
 
 def _remembered_long_run_var(y: np.ndarray, ok: np.ndarray, unit: int = 7) -> float:
     """`_long_run_var`, remembered for the last inputs: the calendar fit judges its season
-    on the very values that the noise model measures again once the calendar is out."""
+    on the very values that the noise model measures again once the calendar is out (and
+    `find_changes_many` fits the calendars of a batch before it measures their noise: 64
+    entries hold two per series of a scan's batch)."""
     return _long_run_var_of(y.tobytes(), ok.tobytes(), unit)
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=64)
 def _long_run_var_of(y: bytes, ok: bytes, unit: int) -> float:
     return _long_run_var(np.frombuffer(y), np.frombuffer(ok, dtype=bool), unit)
 
@@ -104,11 +112,58 @@ def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True, un
     level = _rolling_median(s.y, ok, 2 * settings.min_segment_days)
     floor_var = _quasi_binomial_floor(s, level, ok)
     scale, tail_scale = _weekday_scales(s.y - level, s.weekday, ok, floor_var)
+    noise = _noise_of(s, level, scale, tail_scale, unit)
+    return _exact_tails(s, noise, settings) if exact_tails else noise
+
+
+def _noise_of(s: _Series, level: np.ndarray, scale: np.ndarray, tail_scale: np.ndarray, unit: int) -> _Noise:
+    """The noise model of `s` from its level and day scales."""
+    ok = ~s.known
     z = (s.y - level) / tail_scale
     day_var = float(np.mean(scale[ok] ** 2)) if ok.any() else float(np.mean(scale**2))
     lrv = max(_remembered_long_run_var(s.y, ok, unit), day_var)
-    noise = _Noise(level=level, scale=scale, tail=tail_scale, z=z, day_var=day_var, lrv=lrv)
-    return _exact_tails(s, noise, settings) if exact_tails else noise
+    return _Noise(level=level, scale=scale, tail=tail_scale, z=z, day_var=day_var, lrv=lrv)
+
+
+def _noises(series: list[_Series], settings: DetectionSettings, unit: int = 7) -> Iterator[_Noise]:
+    """`_noise(s, settings, exact_tails=False, unit=unit)` of each series in turn, the
+    same numbers as series by series. Series of one length with the same days, none
+    known and every day with a sampling variance (the usual candidates of a scan) share
+    the days of each median, so their rolling medians and weekday MADs are taken as
+    matrices. Each long-run variance is measured when its series' turn comes: the
+    calendar fit and the episode scan that follow reuse it (`_remembered_long_run_var`)."""
+    longest = max(series, key=lambda s: len(s.index), default=None)
+    plain = [
+        i for i, s in enumerate(series)
+        if np.array_equal(s.index, longest.index) and not s.known.any() and (s.floor_var > 0).all()
+    ]
+    if len(plain) > 1:
+        ys = np.array([series[i].y for i in plain])
+        ok = np.ones(ys.shape, bool)
+        levels = _rolling_median(ys, ok, 2 * settings.min_segment_days)
+        floor_var = np.array([_quasi_binomial_floor(series[i], levels[k], ok[k]) for k, i in enumerate(plain)])
+        rel = np.sqrt(floor_var / median_rows(floor_var)[:, None])
+        rel = np.where(rel > 0, rel, 1.0)
+        resid = (ys - levels) / rel
+        center, pooled = median_and_mad_rows(resid)
+        weekday = longest.weekday
+        phases = max(int(weekday.max()) + 1, 1) if weekday.size else 1
+        day_mad = np.column_stack([
+            median_and_mad_rows(resid[:, weekday == d])[1] if (weekday == d).any() else np.zeros(len(plain))
+            for d in range(phases)
+        ])
+        batched = {i: k for k, i in enumerate(plain)}
+    else:
+        batched = {}
+    for i, s in enumerate(series):
+        k = batched.get(i)
+        if k is None:
+            yield _noise(s, settings, exact_tails=False, unit=unit)
+            continue
+        scale, tail_scale = _scales_from(
+            resid[k], s.weekday, ok[k], floor_var[k], rel[k], float(center[k]), float(pooled[k]), day_mad[k]
+        )
+        yield _noise_of(s, levels[k], scale, tail_scale, unit)
 
 
 def _exact_tails(s: _Series, noise: _Noise, settings: DetectionSettings) -> _Noise:
@@ -184,6 +239,15 @@ def _weekday_scales(
     rel = np.where(rel > 0, rel, 1.0)
     resid = resid / rel
     center, pooled = median_and_mad(resid[ok]) if ok.any() else (0.0, 0.0)
+    phases = max(int(weekday.max()) + 1, 1) if weekday.size else 1
+    day_mad = np.array([mad(resid[ok & (weekday == d)]) for d in range(phases)])
+    return _scales_from(resid, weekday, ok, floor_var, rel, center, pooled, day_mad)
+
+
+def _scales_from(resid: np.ndarray, weekday: np.ndarray, ok: np.ndarray, floor_var: np.ndarray, rel: np.ndarray,
+                 center: float, pooled: float, day_mad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_weekday_scales` from the residuals relative to their sampling variance (`rel`),
+    their median and pooled scale over the `ok` days and each weekday's MAD."""
     pooled_tails = pooled
     if ok.sum() >= 100:
         # heavy tails (e.g. rates whose numerator lags the denominator) make the MAD too
@@ -194,8 +258,6 @@ def _weekday_scales(
         body = deviation[np.abs(deviation) <= 5 * pooled]
         if body.size >= 100:
             pooled_tails = max(pooled, _quieter_tail(body, deviation) / 1.96)
-    phases = max(int(weekday.max()) + 1, 1) if weekday.size else 1
-    day_mad = np.array([mad(resid[ok & (weekday == d)]) for d in range(phases)])
 
     def scale(floor: float) -> np.ndarray:
         day_sd = np.maximum(day_mad, floor)

@@ -6,7 +6,7 @@ from typing import Callable
 
 import numpy as np
 
-from ctxmetrics.detect.robust import mad, median
+from ctxmetrics.detect.robust import mad, median, median_and_mad_rows, median_rows
 
 
 KINDS = ("count", "ratio", "gauge")
@@ -35,16 +35,18 @@ class _Series:
 
 
 def _centered_mean(v: np.ndarray, ok: np.ndarray, width: int = 7) -> np.ndarray:
-    """Centered moving mean over `width` days of the `ok` entries (NaN where none)."""
-    n = len(v)
-    cs = np.concatenate(([0.0], np.cumsum(np.where(ok, v, 0.0))))
-    ck = np.concatenate(([0], np.cumsum(ok)))
+    """Centered moving mean over `width` days of the `ok` entries (NaN where none), along
+    the last axis (each row of a matrix as on its own)."""
+    n = v.shape[-1]
+    lead = np.zeros(v.shape[:-1] + (1,))
+    cs = np.concatenate((lead, np.cumsum(np.where(ok, v, 0.0), axis=-1)), axis=-1)
+    ck = np.concatenate((lead.astype(np.int64), np.cumsum(ok, axis=-1)), axis=-1)
     half = width // 2
     lo = np.clip(np.arange(n) - half, 0, n)
     hi = np.clip(np.arange(n) + half + 1, 0, n)
-    count = ck[hi] - ck[lo]
+    count = ck[..., hi] - ck[..., lo]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, (cs[hi] - cs[lo]) / count, np.nan)
+        return np.where(count > 0, (cs[..., hi] - cs[..., lo]) / count, np.nan)
 
 
 def _weekday_medians(r: np.ndarray, weekday: np.ndarray, ok: np.ndarray, default: float, period: int = 7) -> np.ndarray:
@@ -162,6 +164,68 @@ def _prepare(values, settings, kind, denominator, known_mask, start_weekday, per
     )
 
 
+def _prepare_many(values: np.ndarray, settings, kind, denominators, known_masks, start_weekday, period=7) -> list[_Series | None]:
+    """`_prepare` of each row of `values` (rows x periods, one calendar), the same series
+    as row by row. Count rows with every period present, none known and every weekday
+    live (the usual rows of a scan) share the days each median is taken over, so their
+    weekday profiles, shapes and typical days are taken as matrices; other rows are
+    prepared one by one."""
+    values = np.asarray(values, dtype=float)
+    known = np.zeros(values.shape, bool) if known_masks is None else np.asarray(known_masks, bool)
+    out: list[_Series | None] = [None] * len(values)
+    plain = np.zeros(len(values), bool)
+    if kind == "count" and period >= 2 and values.shape[1] >= max(14, 4 * settings.min_segment_days):
+        plain = np.isfinite(values).all(axis=1) & ~known.any(axis=1)
+        rows = np.flatnonzero(plain)
+        if rows.size:
+            prepared = _plain_counts(values[rows], start_weekday, period)
+            for row, s in zip(rows, prepared):
+                out[row] = s
+            plain[rows] = [s is not None for s in prepared]
+    for row in np.flatnonzero(~plain):
+        den = None if denominators is None else denominators[row]
+        out[row] = _prepare(values[row], settings, kind, den, known[row], start_weekday, period)
+    return out
+
+
+def _plain_counts(values: np.ndarray, start_weekday: int, period: int) -> list[_Series | None]:
+    """`_prepare` of count rows with every period present and none known; None for a row
+    whose weekday profile needs more than the median ratios (a median of 0, a dead
+    weekday, a week without events), left to `_prepare`."""
+    n = values.shape[1]
+    weekday = (start_weekday + np.arange(n)) % period
+    phases = [np.flatnonzero(weekday == day) for day in range(period)]
+    ok = np.ones(values.shape, bool)
+    x = np.maximum(values, 0.0)
+    local = _centered_mean(x, ok, period | 1)
+    usable = (local > 0).all(axis=1)
+    ratio = np.divide(x, local, out=np.ones_like(x), where=local > 0)
+    profile = np.maximum(np.column_stack([median_rows(ratio[:, days]) for days in phases]), 0.0)
+    events = np.column_stack([(x[:, days] > 0).any(axis=1) for days in phases])
+    usable &= ~np.any((profile == 0) & events, axis=1)
+    # means row by row: a mean along an axis may sum in another order than that of one row
+    mean = np.array([row.mean() for row in profile])
+    profile = np.where((mean > 0)[:, None], profile / np.where(mean > 0, mean, 1.0)[:, None], 1.0)
+    factor = profile[:, weekday]
+    usable &= (factor >= _DEAD_WEEKDAY).all(axis=1)
+    num = np.divide(x, factor, out=np.zeros_like(x), where=factor > 0)  # rows with a dead weekday are left out
+    week = _centered_mean(num, ok)
+    spread = median_and_mad_rows(num - week)[1]
+    typical = median_rows(num)
+    poisson_var = [np.mean(row) for row in np.divide(week, factor, out=np.zeros_like(x), where=factor > 0)]
+    out: list[_Series | None] = []
+    for i in range(len(values)):
+        if not usable[i]:
+            out.append(None)
+            continue
+        shape = _shape_of(float(spread[i]), float(typical[i]), float(poisson_var[i]))
+        out.append(_Series(
+            index=np.arange(n), weekday=weekday.copy(), y=nb_transform(num[i], shape), num=num[i].copy(),
+            den=np.ones(n), known=np.zeros(n, bool), floor_var=1.0 / (factor[i] * (1.0 + float(typical[i]) / shape)),
+            inverse=_NBInverse(shape), factor=factor[i].copy(), shape=shape,
+        ))
+    return out
+
 def _ratio_of_counts(num, den, valid, weekday, known, period):
     """Stabilised rate, its sampling variance and inverse for a rate that is not a proportion.
 
@@ -218,9 +282,14 @@ def _nb_shape(u: np.ndarray, factor: np.ndarray, ok: np.ndarray) -> float:
     use = ok & np.isfinite(local)
     if use.sum() < 14:
         return 1e6
-    var = (mad((u - local)[use]) ** 2) * 7 / 6  # a 7-day mean includes the day itself
-    mean = float(median(u[use]))
-    excess = var - float(np.mean(local[use] / factor[use]))
+    return _shape_of(mad((u - local)[use]), float(median(u[use])), float(np.mean(local[use] / factor[use])))
+
+
+def _shape_of(spread: float, mean: float, poisson_var: float) -> float:
+    """The gamma shape from the robust sd of the residuals, the median count and the mean
+    Poisson variance of a day (see `_nb_shape`)."""
+    var = (spread**2) * 7 / 6  # a 7-day mean includes the day itself
+    excess = var - poisson_var
     return float(np.clip(mean**2 / excess, 1.0, 1e6)) if excess > 0 else 1e6
 
 

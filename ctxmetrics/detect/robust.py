@@ -48,3 +48,19 @@ def median_and_mad(v: np.ndarray) -> tuple[float, float]:
     needs that median anyway."""
     center = median(v)
     return center, MAD_TO_SD * float(median(np.abs(v - center)))
+
+
+def median_rows(v: np.ndarray) -> np.ndarray:
+    """`median` of each row of a 2-D `v` with at least one column (the same numbers: the
+    same order statistics, averaged the same way)."""
+    n = v.shape[1]
+    k = (n - 1) // 2
+    part = np.partition(v, (k, n - 1) if n % 2 else (k, k + 1, n - 1), axis=1)
+    middle = part[:, k] if n % 2 else (part[:, k] + part[:, k + 1]) / 2
+    return np.where(np.isnan(part[:, -1]), part[:, -1], middle)
+
+
+def median_and_mad_rows(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`median_and_mad` of each row of a 2-D `v` with at least one column."""
+    center = median_rows(v)
+    return center, MAD_TO_SD * median_rows(np.abs(v - center[:, None]))
