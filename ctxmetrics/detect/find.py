@@ -31,7 +31,8 @@ def find_changes(
 ) -> list[Change]:
     """Find episodes (one day to months, temporary) and lasting level shifts in one series.
 
-    The single entry point of detection: `scan` calls it for every series.
+    The one-series entry point of detection; `scan` calls `find_changes_many`, which
+    returns for each of its rows exactly what this returns.
 
     Args:
         values: One value per period. NaN marks an unknown period (a data gap), never an
