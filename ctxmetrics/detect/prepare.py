@@ -226,6 +226,7 @@ def _plain_counts(values: np.ndarray, start_weekday: int, period: int) -> list[_
         ))
     return out
 
+
 def _ratio_of_counts(num, den, valid, weekday, known, period):
     """Stabilised rate, its sampling variance and inverse for a rate that is not a proportion.
 
