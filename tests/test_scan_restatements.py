@@ -1,8 +1,10 @@
-"""One change seen on a rollup and on a part of it is reported once where the two disagree on its date."""
+"""One change seen on a rollup and on a part of it, or on a lower funnel stage, is reported once where the two disagree on its date."""
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+
+import polars as pl
 
 from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.project import Project
@@ -134,3 +136,26 @@ def test_scan_stores_no_restatement_and_a_rescan_keeps_its_verdicts(project_dir)
     # new data for the metric: the series whose anomalies were dropped are judged afresh
     ingest_frame(project, generate_funnel(7, days=366, effects=[campaign]).frame, "more.csv")
     _scan_finds_the_campaign_once(project, campaign)
+
+
+def test_a_lower_stage_echo_is_judged_afresh_when_a_stage_above_changes(project_dir):
+    """mql of channel=paid down four weeks: won's echo of it, dated late at a few a day, is
+    not stored. When only leads change later, the lower stages' restated series are detected
+    again (the change they echoed may have moved), the rest of them are not."""
+    project = Project(project_dir)
+    cut = Effect("mql", {"channel": "paid"}, dt.date(2024, 8, 31), dt.date(2024, 9, 27), "spike", -0.6)
+    frame = generate_funnel(1, start=dt.date(2024, 1, 1), days=365, effects=[cut]).frame
+    ingest_frame(project, frame)
+    scan_project(project)
+    with project.store(read_only=True) as store:
+        assert funnel_echoes(load_anomalies(store), FUNNEL, lag_days=7) == []
+        restated = store.query_rows("select metric from scan_state where fingerprint like '%:restated'")[1]
+    echoed = sum(1 for (metric,) in restated if metric == "won")
+    assert echoed > 0
+    one_cell_day = (pl.col("metric") == "leads") & (pl.col("region") == "NA") & (pl.col("channel") == "organic")
+    edited = frame.filter(one_cell_day & (pl.col("date") == dt.date(2024, 3, 5))).with_columns(pl.col("value") + 1)
+    ingest_frame(project, edited, "correction.csv")
+    rescanned: dict[str, int] = {}
+    scan_project(project, progress=lambda metric, done, total: rescanned.__setitem__(metric, total))
+    assert rescanned["leads"] >= 4  # the cell and its rollups
+    assert rescanned["won"] == echoed
