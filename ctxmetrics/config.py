@@ -98,6 +98,11 @@ class ExplainSettings:
 
 
 ENGINES = ("local", "spark")
+# Stages in funnel order: metrics all named as such stages make a funnel when none is set.
+FUNNEL_STAGES = (
+    "impressions", "visits", "sessions", "signups", "trials", "leads", "mql", "sql",
+    "opportunities", "proposals", "deals", "won", "customers",
+)
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,15 @@ class Config:
     def metric(self, name: str) -> MetricDef:
         """The definition of a metric; metrics only seen in the data are counts."""
         return self.metrics.get(name) or MetricDef(name=name)
+
+    def funnel_of(self, metrics) -> tuple[str, ...]:
+        """The funnel, top stage first: `funnel` when set; else, when every one of the
+        `metrics` (at least two) is named as a funnel stage, those in `FUNNEL_STAGES` order
+        (what `init --from` writes for them)."""
+        if self.funnel:
+            return self.funnel
+        stages = tuple(s for s in FUNNEL_STAGES if s in metrics)
+        return stages if len(stages) >= 2 and len(stages) == len(set(metrics)) else ()
 
 
 def _fail(path: Path, message: str) -> ConfigError:

@@ -1,11 +1,15 @@
-"""One change seen on a rollup and on a part of it is reported once where the two disagree on its date."""
+"""One change seen on a rollup and on a part of it, or on a lower funnel stage, is reported once where the two disagree on its date."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
+
+import polars as pl
 
 from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.project import Project
-from ctxmetrics.scan.restatements import drop_restatements, restatements
+from ctxmetrics.config import Config
+from ctxmetrics.scan.restatements import drop_restatements, funnel_echoes, restatements
 from ctxmetrics.scan.scan import scan_project
 from ctxmetrics.store.results import load_anomalies
 from ctxmetrics.synth import Effect, generate_funnel
@@ -18,6 +22,10 @@ def anomaly(segment, start=DAY, direction="down", metric="leads", score=6.0, end
     return Anomaly(metric=metric, segment=dict(segment), kind="spike", direction=direction, start=start,
                    end=end or start + dt.timedelta(days=13), before=10.0, after=10.0 * (1 + change_pct / 100),
                    change_pct=change_pct, score=score, volume=10.0, causes=list(causes))
+
+
+def lasting(a: Anomaly) -> Anomaly:
+    return replace(a, end=None, kind="level_shift")
 
 
 def test_a_weaker_part_dated_otherwise_restates_its_rollup():
@@ -64,6 +72,50 @@ def test_drop_restatements_keeps_the_rest_in_order():
     assert drop_restatements([region, leaf, other]) == ([region, other], [leaf])
 
 
+FUNNEL = ("leads", "mql", "sql", "opportunities", "won")
+
+
+def test_a_weaker_lower_stage_dated_past_the_funnel_lag_echoes_the_stage_above():
+    leads = anomaly({"region": "APAC"}, end=DAY + dt.timedelta(days=27), score=20.0)
+    won = anomaly({"region": "APAC"}, metric="won", start=DAY + dt.timedelta(days=15), score=8.0)
+    assert funnel_echoes([leads, won], FUNNEL, lag_days=7) == [won]
+    assert drop_restatements([leads, won], FUNNEL, lag_days=7) == ([leads], [won])
+    assert drop_restatements([leads, won]) == ([leads, won], [])  # no funnel: no stages to trail
+
+
+def test_what_a_funnel_echo_is_not():
+    leads = anomaly({"region": "APAC"}, end=DAY + dt.timedelta(days=27), score=20.0)
+    late = DAY + dt.timedelta(days=15)
+    kept = [
+        anomaly({"region": "APAC"}, metric="won", start=DAY + dt.timedelta(days=9)),  # within lag + 2 days: it agrees
+        anomaly({"region": "APAC"}, metric="won", start=late, direction="up"),  # the other way
+        anomaly({"region": "EMEA"}, metric="won", start=late),  # another segment
+        anomaly({"region": "APAC"}, metric="won", start=late, score=25.0),  # stronger than the stage above
+        anomaly({"region": "APAC"}, metric="won", start=DAY + dt.timedelta(days=36)),  # after the lagged end
+        anomaly({"region": "APAC"}, metric="won", start=late, change_pct=-100.0),  # much deeper: its own story
+        anomaly({"region": "APAC"}, metric="won", start=late,  # linked to an event the stage above is not
+                causes=[Cause("offsite-1", "sales offsite", "offsite", 0.9, "scope and time match")]),
+        anomaly({"region": "APAC"}, metric="leads", start=late, score=3.0),  # the same stage (restatements judge it)
+    ]
+    assert funnel_echoes([leads, *kept], FUNNEL, lag_days=7) == []
+    mql = anomaly({"region": "APAC"}, metric="mql", start=DAY - dt.timedelta(days=20), score=5.0)
+    assert funnel_echoes([mql, leads], FUNNEL, lag_days=7) == []  # a stage above is never the echo
+
+
+def test_a_lasting_change_is_echoed_within_its_first_weeks_only():
+    budget_cut = lasting(anomaly({"channel": "paid"}, score=20.0))
+    pricing = lasting(anomaly({"channel": "paid"}, metric="won", start=DAY + dt.timedelta(days=200), score=6.0))
+    misdated = lasting(anomaly({"channel": "paid"}, metric="won", start=DAY + dt.timedelta(days=21), score=6.0))
+    assert funnel_echoes([budget_cut, pricing, misdated], FUNNEL, lag_days=7) == [misdated]
+
+
+def test_metrics_named_as_stages_make_a_funnel_when_none_is_set():
+    assert Config().funnel_of({"won", "leads", "mql"}) == ("leads", "mql", "won")
+    assert Config().funnel_of({"won", "leads", "revenue"}) == ()  # not all stages: no funnel
+    assert Config().funnel_of({"leads"}) == ()
+    assert Config(funnel=("a", "b")).funnel_of({"leads", "won"}) == ("a", "b")
+
+
 def _scan_finds_the_campaign_once(project, campaign):
     """Scan, then check nothing stored restates another anomaly and the campaign is dated
     within the 2-day tolerance on its own segment."""
@@ -84,3 +136,26 @@ def test_scan_stores_no_restatement_and_a_rescan_keeps_its_verdicts(project_dir)
     # new data for the metric: the series whose anomalies were dropped are judged afresh
     ingest_frame(project, generate_funnel(7, days=366, effects=[campaign]).frame, "more.csv")
     _scan_finds_the_campaign_once(project, campaign)
+
+
+def test_a_lower_stage_echo_is_judged_afresh_when_a_stage_above_changes(project_dir):
+    """mql of channel=paid down four weeks: won's echo of it, dated late at a few a day, is
+    not stored. When only leads change later, the lower stages' restated series are detected
+    again (the change they echoed may have moved), the rest of them are not."""
+    project = Project(project_dir)
+    cut = Effect("mql", {"channel": "paid"}, dt.date(2024, 8, 31), dt.date(2024, 9, 27), "spike", -0.6)
+    frame = generate_funnel(1, start=dt.date(2024, 1, 1), days=365, effects=[cut]).frame
+    ingest_frame(project, frame)
+    scan_project(project)
+    with project.store(read_only=True) as store:
+        assert funnel_echoes(load_anomalies(store), FUNNEL, lag_days=7) == []
+        restated = store.query_rows("select metric from scan_state where fingerprint like '%:restated'")[1]
+    echoed = sum(1 for (metric,) in restated if metric == "won")
+    assert echoed > 0
+    one_cell_day = (pl.col("metric") == "leads") & (pl.col("region") == "NA") & (pl.col("channel") == "organic")
+    edited = frame.filter(one_cell_day & (pl.col("date") == dt.date(2024, 3, 5))).with_columns(pl.col("value") + 1)
+    ingest_frame(project, edited, "correction.csv")
+    rescanned: dict[str, int] = {}
+    scan_project(project, progress=lambda metric, done, total: rescanned.__setitem__(metric, total))
+    assert rescanned["leads"] >= 4  # the cell and its rollups
+    assert rescanned["won"] == echoed

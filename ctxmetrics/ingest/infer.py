@@ -19,11 +19,6 @@ from ctxmetrics.ingest.dates import BadCell, granularity_of, parse_days
 from ctxmetrics.errors import InputError
 from ctxmetrics.ingest.ingest import DATE_NAMES, ROW, VALUE_NAMES, check_files, read_table
 
-# Stages in funnel order: metrics are given a funnel only when their names are such stages.
-FUNNEL_STAGES = (
-    "impressions", "visits", "sessions", "signups", "trials", "leads", "mql", "sql",
-    "opportunities", "proposals", "deals", "won", "customers",
-)
 SAMPLE_ROWS = 100_000  # enough rows to see every column's kind; large files are not read whole
 
 
@@ -147,9 +142,9 @@ def _render(found: list[_Found], names: list[str]) -> str:
     for f in found:
         for name, values in f.metrics.items():
             metrics[name] = (_metric_type(values), f.granularity, f.timed)
-    funnel = [s for s in FUNNEL_STAGES if s in metrics]
-    if len(funnel) >= 2 and len(funnel) == len(metrics):
-        lines += ["", "# Funnel stages, top to bottom (the metric names are funnel stages).", f"funnel: {_flow(funnel)}"]
+    funnel = Config().funnel_of(metrics)
+    if funnel:
+        lines += ["", "# Funnel stages, top to bottom (the metric names are funnel stages).", f"funnel: {_flow(list(funnel))}"]
     lines += [
         "",
         "# Each metric's type: count (non-negative whole numbers; summed) or gauge (a level; averaged).",

@@ -1,4 +1,4 @@
-"""Restatements: one change reported again, dated otherwise, on a rollup or a part of it.
+"""Restatements: one change reported again, dated otherwise, on a rollup, a part of it or a lower funnel stage.
 
 A change shows in every series of the cube that holds it: the segment it happened in,
 each rollup above it and, when it is everywhere alike, each part below. The detector runs
@@ -14,6 +14,17 @@ Not restatements: an anomaly linked to an event the stronger one is not linked t
 says something of its own), and a deeper episode inside the stronger change (a region
 that closed nothing for two weeks during a company-wide six-week dip): at least twice
 its log-ratio within the stronger one's days.
+
+Down the funnel the same holds across stages: a change of leads reaches each stage below
+within the funnel lag (`explain.funnel_lag_days`), and at the low volumes of the bottom
+stages the detector often dates that echo late (won "starting" 15 days after the leads
+campaign it follows). Of two anomalies of one segment moving the same way, a weaker one on
+a lower stage that starts more than the lag (and the 2 days of dating) after the stronger
+one, while that one (lag included) still lasts, restates it with a wrong date: it is not
+reported. A lasting change is followed for its first `_LASTING_SPAN_DAYS` (the window
+explain measures a persistent shift over); a lower stage moving weeks later is news of its
+own. The same exceptions hold (its own event, or much deeper within the stronger one's
+days, lag included). Echoes dated within the lag stay: they agree.
 """
 from __future__ import annotations
 
@@ -26,6 +37,7 @@ from ctxmetrics.models.segments import rollup_keys
 
 _NEVER = dt.date.max  # the end of a lasting change
 _SAME_DATING_DAYS = 2  # starts this close date one change alike (see the module docstring)
+_LASTING_SPAN_DAYS = 28  # a lasting change's echoes start within its first four weeks (plus the lag)
 
 
 def _overlap_in_time(a: Anomaly, b: Anomaly) -> bool:
@@ -38,9 +50,17 @@ def _log_ratio(a: Anomaly) -> float:
     return math.inf if after <= 0 else abs(math.log(after))
 
 
-def _deeper_inside(a: Anomaly, stronger: Anomaly) -> bool:
-    within = stronger.start <= a.start and (a.end or _NEVER) <= (stronger.end or _NEVER)
+def _deeper_inside(a: Anomaly, stronger: Anomaly, lag: dt.timedelta = dt.timedelta(0)) -> bool:
+    """`a` lies within `stronger`'s days (their end delayed by `lag`) and moved at least
+    twice as far."""
+    last = _NEVER if stronger.end is None else stronger.end + lag
+    within = stronger.start <= a.start and (a.end or _NEVER) <= last
     return within and _log_ratio(a) >= 2 * _log_ratio(stronger)
+
+
+def _own_causes(a: Anomaly, stronger: Anomaly) -> bool:
+    """`a` is linked to an event `stronger` is not: it says something of its own."""
+    return not {c.annotation_id for c in a.causes} <= {c.annotation_id for c in stronger.causes}
 
 
 def _restates(a: Anomaly, stronger: Anomaly) -> bool:
@@ -49,9 +69,37 @@ def _restates(a: Anomaly, stronger: Anomaly) -> bool:
     return (
         stronger.score > a.score
         and _overlap_in_time(a, stronger)
-        and {c.annotation_id for c in a.causes} <= {c.annotation_id for c in stronger.causes}
+        and not _own_causes(a, stronger)
         and not _deeper_inside(a, stronger)
     )
+
+
+def _echoes(a: Anomaly, upper: Anomaly, lag: dt.timedelta) -> bool:
+    """`a`, on a lower stage, restates `upper`, an anomaly of a stage above in its segment
+    moving the same way, with a start later than the funnel lag allows (module docstring)."""
+    last = upper.end or upper.start + dt.timedelta(days=_LASTING_SPAN_DAYS - 1)
+    return (
+        upper.score > a.score
+        and (a.start - upper.start).days > lag.days + _SAME_DATING_DAYS
+        and a.start <= last + lag
+        and not _own_causes(a, upper)
+        and not _deeper_inside(a, upper, lag)
+    )
+
+
+def funnel_echoes(anomalies: list[Anomaly], funnel: tuple[str, ...], lag_days: int) -> list[Anomaly]:
+    """The anomalies of a lower funnel stage that restate a stronger one of a stage above in
+    the same segment, dated later than `lag_days` allow (see the module docstring)."""
+    stage = {metric: i for i, metric in enumerate(funnel)}
+    lag = dt.timedelta(days=lag_days)
+    groups: dict[tuple[str, str], list[Anomaly]] = {}  # (segment key, direction) -> its funnel anomalies
+    for a in anomalies:
+        if a.metric in stage:
+            groups.setdefault((a.segment_key, a.direction), []).append(a)
+    return [
+        a for group in groups.values() for a in group
+        if any(stage[u.metric] < stage[a.metric] and _echoes(a, u, lag) for u in group)
+    ]
 
 
 def restatements(anomalies: list[Anomaly]) -> list[Anomaly]:
@@ -85,10 +133,12 @@ def restatements(anomalies: list[Anomaly]) -> list[Anomaly]:
     return [a for a in anomalies if id(a) in restated]
 
 
-def drop_restatements(anomalies: list[Anomaly]) -> tuple[list[Anomaly], list[Anomaly]]:
-    """(kept, dropped): the anomalies without their restatements, and the restatements.
-    The kept ones are to be explained again among themselves (their links may name a
-    dropped one)."""
-    dropped = restatements(anomalies)
-    gone = {id(a) for a in dropped}
-    return [a for a in anomalies if id(a) not in gone], dropped
+def drop_restatements(
+    anomalies: list[Anomaly], funnel: tuple[str, ...] = (), lag_days: int = 0
+) -> tuple[list[Anomaly], list[Anomaly]]:
+    """(kept, dropped): the anomalies without their restatements (on a rollup or part, and
+    down the `funnel`, whose stages trail each other by up to `lag_days`), and the
+    restatements, in the order given. The kept ones are to be explained again among
+    themselves (their links may name a dropped one)."""
+    gone = {id(a) for a in (*restatements(anomalies), *funnel_echoes(anomalies, funnel, lag_days))}
+    return [a for a in anomalies if id(a) not in gone], [a for a in anomalies if id(a) in gone]

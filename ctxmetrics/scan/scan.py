@@ -94,10 +94,15 @@ def scan_project(
     outcome.gaps = {
         name: gap_days(ss.start, ss.gaps, ss.granularity) for name, ss in sets.items() if ss.gaps is not None and ss.gaps.any()
     }
-    for name, series_set in sets.items():
+    # stages top first: a lower stage's echoes of an upper one were dropped (scan.restatements),
+    # so they are judged afresh when a stage above changed
+    funnel = config.funnel_of(set(known))
+    upper_changed = False
+    for name in sorted(sets, key=lambda m: funnel.index(m) if m in funnel else len(funnel)):
         found, stats, fingerprints = _scan_metric(
-            series_set, config, annotations, state, [a for a in previous if a.metric == name], progress
+            sets[name], config, annotations, state, [a for a in previous if a.metric == name], progress, upper_changed
         )
+        upper_changed |= name in funnel and stats["rescanned"] > 0
         outcome.add(name, found, stats, fingerprints)
     return _finish(project, outcome, annotations)
 
@@ -141,7 +146,8 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
         found += latest_changes(series_set, [a for a in found if a.metric == name], annotations, config.timezone)
     kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + found
     explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts)
-    kept, restated = drop_restatements(kept)
+    funnel = config.funnel_of({a.metric for a in (*outcome.previous, *kept)} | set(outcome.sets))
+    kept, restated = drop_restatements(kept, funnel, config.explain.funnel_lag_days)
     if restated:  # links, causes and ranks are judged among the anomalies that are kept
         explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts)
     restated_keys = {(a.metric, a.segment_key) for a in restated}
@@ -169,8 +175,10 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     )
 
 
-def _scan_metric(series_set, config, annotations, state, previous, progress):
-    """Anomalies of one metric: stored ones for unchanged series, fresh detections for the rest."""
+def _scan_metric(series_set, config, annotations, state, previous, progress, upper_changed=False):
+    """Anomalies of one metric: stored ones for unchanged series, fresh detections for the
+    rest, and for restated ones when any series of the metric or (`upper_changed`) of a
+    funnel stage above it changed."""
     from ctxmetrics.detect import too_small
 
     settings = config.detection_for(series_set.metric)
@@ -185,7 +193,7 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
     stored = [state.get((series_set.metric, k)) for k in fingerprints]
     restated = np.array([s == restated_fingerprint(fp) for s, fp in zip(stored, fingerprints.values())], dtype=bool)
     changed = np.array([s != fp for s, fp in zip(stored, fingerprints.values())], dtype=bool) & ~restated
-    if changed.any():
+    if changed.any() or upper_changed:
         changed |= restated  # the anomaly it restated may have moved or gone: judge it afresh
     else:
         for key in [k for k, r in zip(fingerprints, restated) if r]:
@@ -227,7 +235,8 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
 def restated_fingerprint(fingerprint: str) -> str:
     """The stored fingerprint of a series whose anomalies restated another series' and
     were dropped (scan.restatements): unchanged data keeps the verdict, but when any series
-    of its metric changes it is detected afresh, since the stronger anomaly may be gone."""
+    of its metric or of a funnel stage above changes it is detected afresh, since the
+    stronger anomaly may be gone."""
     return fingerprint if fingerprint.endswith(_RESTATED) else fingerprint + _RESTATED
 
 
