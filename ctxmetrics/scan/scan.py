@@ -142,8 +142,8 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + found
     explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts)
     kept, restated = drop_restatements(kept)
-    if restated:  # links, causes and ranks are judged among the anomalies that are kept
-        explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts)
+    if restated:  # links, causes and ranks are judged among the anomalies that are kept (their root causes stand)
+        explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts, root_causes=False)
     restated_keys = {(a.metric, a.segment_key) for a in restated}
     state = [(m, k, restated_fingerprint(fp) if (m, k) in restated_keys else fp) for m, k, fp in outcome.state]
     gaps = outcome.gaps
