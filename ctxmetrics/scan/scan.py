@@ -96,10 +96,23 @@ def scan_project(
     }
     for name, series_set in sets.items():
         found, stats, fingerprints = _scan_metric(
-            series_set, config, annotations, state, [a for a in previous if a.metric == name], progress
+            series_set, config, annotations, state, [a for a in previous if a.metric == name], progress,
+            beside=_latest_beside(outcome, series_set, annotations, config.timezone),
         )
         outcome.add(name, found, stats, fingerprints)
     return _finish(project, outcome, annotations)
+
+
+def _latest_beside(outcome: "Outcome", series_set: SeriesSet, annotations, tz: str) -> Callable[[], None]:
+    """The latest-days check's part that does not depend on what is found
+    (`latest.latest_windows`), to run here while the workers detect the last batches
+    (else it runs alone after them)."""
+    from ctxmetrics.scan.latest import latest_windows
+
+    def compute() -> None:
+        outcome.latest[series_set.metric] = latest_windows(series_set, annotations, tz)
+
+    return compute
 
 
 @dataclass
@@ -117,6 +130,7 @@ class Outcome:
     totals: dict[str, int] = field(default_factory=lambda: dict(series=0, rescanned=0, candidates=0, too_small=0))
     after_save: Callable[[list[Anomaly]], None] | None = None
     gaps: dict[str, list[dt.date]] = field(default_factory=dict)  # metric -> days without data
+    latest: dict[str, tuple] = field(default_factory=dict)  # metric -> its `latest.latest_windows`, if computed already
 
     def add(self, metric: str, found: list[Anomaly], stats: dict[str, int], fingerprints: dict[str, str]) -> None:
         self.found += found
@@ -138,7 +152,9 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     # The cube check is redone on every scan: a new day or a new detection changes it.
     found = [a for a in outcome.found if a.found_by != "cube"]
     for name, series_set in outcome.sets.items():
-        found += latest_changes(series_set, [a for a in found if a.metric == name], annotations, config.timezone)
+        found += latest_changes(
+            series_set, [a for a in found if a.metric == name], annotations, config.timezone, outcome.latest.get(name)
+        )
     kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + found
     explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts)
     kept, restated = drop_restatements(kept)
@@ -169,8 +185,9 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     )
 
 
-def _scan_metric(series_set, config, annotations, state, previous, progress):
-    """Anomalies of one metric: stored ones for unchanged series, fresh detections for the rest."""
+def _scan_metric(series_set, config, annotations, state, previous, progress, beside: Callable[[], None] | None = None):
+    """Anomalies of one metric: stored ones for unchanged series, fresh detections for the
+    rest. `beside` is run once every row is screened, while worker processes detect."""
     from ctxmetrics.detect import too_small
 
     settings = config.detection_for(series_set.metric)
@@ -205,7 +222,7 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
 
     candidates = 0
     screened = _screened_batches(series_set, rows, settings)
-    for batch, changes_per_row in _detect_batches(screened, part, len(rows)):
+    for batch, changes_per_row in _detect_batches(screened, part, len(rows), beside):
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-unknown row has no volume
             volumes = np.nanmean(series_set.values[batch], axis=1)  # one call per batch, not one per anomaly row
@@ -301,7 +318,9 @@ def _detect_rows(values, denominators, masks, settings, kind, start, granularity
     )
 
 
-def _detect_batches(batches: Iterator[tuple[np.ndarray, int]], part: Callable, screening: int):
+def _detect_batches(
+    batches: Iterator[tuple[np.ndarray, int]], part: Callable, screening: int, beside: Callable[[], None] | None = None
+):
     """Yield (rows, changes per row) for each batch of candidate rows, in order.
 
     `batches` gives (candidate rows, rows screened so far) of `screening` rows to screen;
@@ -309,7 +328,8 @@ def _detect_batches(batches: Iterator[tuple[np.ndarray, int]], part: Callable, s
     far promise at least two workers' worth (`PARALLEL_MIN_ROWS` each), batches go to
     forked worker processes (spawned ones would re-import the caller's main module, which
     breaks unguarded scripts) while the rest is still being screened here; fewer run in
-    this process. scan_project holds no store connection while this runs.
+    this process. With workers, `beside()` runs here once every batch is handed out, while
+    they detect the last ones. scan_project holds no store connection while this runs.
     """
     parallel = (os.cpu_count() or 1) >= 2 and screening >= 2 * PARALLEL_MIN_ROWS
     # the detector's libraries are imported once, before forking (else every worker pays
@@ -346,6 +366,8 @@ def _detect_batches(batches: Iterator[tuple[np.ndarray, int]], part: Callable, s
                 done_rows, future = queued.popleft()
                 yield done_rows, future.result()
             queued.append((rows, pool.submit(_detect_shared, rows)))
+        if beside:
+            beside()
         while queued:
             done_rows, future = queued.popleft()
             yield done_rows, future.result()
