@@ -39,7 +39,7 @@ from ctxmetrics.scan.scan import segment_masks
 if TYPE_CHECKING:
     from ctxmetrics.models.annotation import Annotation
 
-__all__ = ["latest_changes", "latest_windows", "element_scores", "WINDOWS"]
+__all__ = ["latest_changes", "latest_windows", "total_flagged", "element_scores", "WINDOWS"]
 
 WINDOWS = (1, 3, 7)  # days at the end of the data: a day, a few days, a week
 _FALSE_ALARM = 0.01  # per metric and scan, over every element of every window
@@ -56,6 +56,12 @@ def latest_windows(series_set: SeriesSet, annotations: Sequence["Annotation"] = 
     return (None, []) if cube is None else (cube, cube.windows())
 
 
+def total_flagged(series_set: SeriesSet, found: list[Anomaly]) -> bool:
+    """True when `found` holds an anomaly of the total that lasts up to the last day: then
+    `latest_changes` has nothing to add."""
+    return any(not a.segment and (a.end is None or a.end >= series_set.day(series_set.days - 1)) for a in found)
+
+
 def latest_changes(
     series_set: SeriesSet, found: list[Anomaly], annotations: Sequence["Annotation"] = (), tz: str = "UTC",
     prepared: tuple | None = None,
@@ -68,8 +74,8 @@ def latest_changes(
     `prepared`: the `latest_windows` of the same series and timeline, if computed already."""
     from ctxmetrics.explain.rootcause import candidate_count, localize_codes, null_gain
 
-    if any(not a.segment and (a.end is None or a.end >= series_set.day(series_set.days - 1)) for a in found):
-        return []  # the total was flagged up to the last day: its drivers localize the cube
+    if total_flagged(series_set, found):
+        return []  # its drivers localize the cube
     cube, windows = prepared or latest_windows(series_set, annotations, tz)
     if cube is None:
         return []

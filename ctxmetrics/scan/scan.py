@@ -103,14 +103,16 @@ def scan_project(
     return _finish(project, outcome, annotations)
 
 
-def _latest_beside(outcome: "Outcome", series_set: SeriesSet, annotations, tz: str) -> Callable[[], None]:
+def _latest_beside(outcome: "Outcome", series_set: SeriesSet, annotations, tz: str) -> Callable[[list[Anomaly]], None]:
     """The latest-days check's part that does not depend on what is found
     (`latest.latest_windows`), to run here while the workers detect the last batches
-    (else it runs alone after them)."""
-    from ctxmetrics.scan.latest import latest_windows
+    (else it runs alone after them); not when the anomalies found so far already make the
+    check say nothing."""
+    from ctxmetrics.scan.latest import latest_windows, total_flagged
 
-    def compute() -> None:
-        outcome.latest[series_set.metric] = latest_windows(series_set, annotations, tz)
+    def compute(found: list[Anomaly]) -> None:
+        if not total_flagged(series_set, [a for a in found if a.found_by != "cube"]):  # as `_finish` reads them
+            outcome.latest[series_set.metric] = latest_windows(series_set, annotations, tz)
 
     return compute
 
@@ -185,9 +187,12 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     )
 
 
-def _scan_metric(series_set, config, annotations, state, previous, progress, beside: Callable[[], None] | None = None):
+def _scan_metric(
+    series_set, config, annotations, state, previous, progress, beside: Callable[[list[Anomaly]], None] | None = None
+):
     """Anomalies of one metric: stored ones for unchanged series, fresh detections for the
-    rest. `beside` is run once every row is screened, while worker processes detect."""
+    rest. `beside(anomalies so far)` is run once every row is screened, while worker
+    processes detect."""
     from ctxmetrics.detect import too_small
 
     settings = config.detection_for(series_set.metric)
@@ -222,7 +227,7 @@ def _scan_metric(series_set, config, annotations, state, previous, progress, bes
 
     candidates = 0
     screened = _screened_batches(series_set, rows, settings)
-    for batch, changes_per_row in _detect_batches(screened, part, len(rows), beside):
+    for batch, changes_per_row in _detect_batches(screened, part, len(rows), beside and (lambda: beside(found))):
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-unknown row has no volume
             volumes = np.nanmean(series_set.values[batch], axis=1)  # one call per batch, not one per anomaly row
