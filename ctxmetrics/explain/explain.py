@@ -87,6 +87,7 @@ def explain_anomalies(
     sets: Mapping[str, "SeriesSet"],
     config: Config,
     verdicts: Mapping[tuple[str, str], str],
+    root_causes: bool = True,
 ) -> None:
     """Fill `causes`, `drivers`, `funnel` and `correlated` of every anomaly, in place.
 
@@ -96,10 +97,13 @@ def explain_anomalies(
         sets: Daily series per metric, used for drivers and the scope rule.
         config: The project configuration (`explain` settings, `funnel`, metric kinds).
         verdicts: (anomaly id, annotation id) -> "confirmed" | "rejected" recorded by people.
+        root_causes: False keeps the `drivers` and `uniform` the anomalies already have
+            (an anomaly's root cause reads only itself and the cube, not the others).
     """
     cubes = {metric: _Cube(series_set) for metric, series_set in sets.items()}
     data_end = _data_end(sets, anomalies)
-    _fill_root_causes(anomalies, cubes)
+    if root_causes:
+        _fill_root_causes(anomalies, cubes)
     _locate_in_cube(anomalies, cubes)
     _link_funnel(anomalies, config)
     _link_correlated(anomalies, config)

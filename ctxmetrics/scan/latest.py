@@ -39,7 +39,7 @@ from ctxmetrics.scan.scan import segment_masks
 if TYPE_CHECKING:
     from ctxmetrics.models.annotation import Annotation
 
-__all__ = ["latest_changes", "element_scores", "WINDOWS"]
+__all__ = ["latest_changes", "latest_windows", "total_flagged", "element_scores", "WINDOWS"]
 
 WINDOWS = (1, 3, 7)  # days at the end of the data: a day, a few days, a week
 _FALSE_ALARM = 0.01  # per metric and scan, over every element of every window
@@ -49,19 +49,34 @@ _MIN_DOF = 5  # the heaviest tail the scores are read with (a t's kurtosis is fi
 _SET_SIZES = (1, 2, 3)  # a root-cause set has at most 3 elements (`localize`)
 
 
+def latest_windows(series_set: SeriesSet, annotations: Sequence["Annotation"] = (), tz: str = "UTC") -> tuple:
+    """(cube, windows): what `latest_changes` reads whatever the detector found; (None, [])
+    where the check does not apply. A scan computes it while its workers still detect."""
+    cube = _Cube.of(series_set, annotations, tz)
+    return (None, []) if cube is None else (cube, cube.windows())
+
+
+def total_flagged(series_set: SeriesSet, found: list[Anomaly]) -> bool:
+    """True when `found` holds an anomaly of the total that lasts up to the last day: then
+    `latest_changes` has nothing to add."""
+    return any(not a.segment and (a.end is None or a.end >= series_set.day(series_set.days - 1)) for a in found)
+
+
 def latest_changes(
-    series_set: SeriesSet, found: list[Anomaly], annotations: Sequence["Annotation"] = (), tz: str = "UTC"
+    series_set: SeriesSet, found: list[Anomaly], annotations: Sequence["Annotation"] = (), tz: str = "UTC",
+    prepared: tuple | None = None,
 ) -> list[Anomaly]:
     """The anomaly (at most one) of the cube's last days that `found`, the detector's
     anomalies of this metric, does not already cover. Daily counts only, and only where
     the leaves add up to the total (not a gauge, nor a partial cube). Days an outage,
     holiday or offsite of the timeline covers are unknown in the leaves it scopes, as the
-    detector takes them: a known outage is explained where it was flagged, not found again."""
+    detector takes them: a known outage is explained where it was flagged, not found again.
+    `prepared`: the `latest_windows` of the same series and timeline, if computed already."""
     from ctxmetrics.explain.rootcause import candidate_count, localize_codes, null_gain
 
-    if any(not a.segment and (a.end is None or a.end >= series_set.day(series_set.days - 1)) for a in found):
-        return []  # the total was flagged up to the last day: its drivers localize the cube
-    cube = _Cube.of(series_set, annotations, tz)
+    if total_flagged(series_set, found):
+        return []  # its drivers localize the cube
+    cube, windows = prepared or latest_windows(series_set, annotations, tz)
     if cube is None:
         return []
     # Bonferroni over every element (or set of 2 or 3 elements of one layer) of every
@@ -71,7 +86,7 @@ def latest_changes(
         for k in _SET_SIZES
     }
     best = None  # (evidence, first day of the window, elements not covered yet, expected, actual)
-    for window in cube.windows():
+    for window in windows:
         first = series_set.days - window.length
         kept = [  # the root-cause set's elements nothing detected covers
             segment

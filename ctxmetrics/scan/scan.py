@@ -100,11 +100,26 @@ def scan_project(
     upper_changed = False
     for name in sorted(sets, key=lambda m: funnel.index(m) if m in funnel else len(funnel)):
         found, stats, fingerprints = _scan_metric(
-            sets[name], config, annotations, state, [a for a in previous if a.metric == name], progress, upper_changed
+            sets[name], config, annotations, state, [a for a in previous if a.metric == name], progress, upper_changed,
+            beside=_latest_beside(outcome, sets[name], annotations, config.timezone),
         )
         upper_changed |= name in funnel and stats["rescanned"] > 0
         outcome.add(name, found, stats, fingerprints)
     return _finish(project, outcome, annotations)
+
+
+def _latest_beside(outcome: "Outcome", series_set: SeriesSet, annotations, tz: str) -> Callable[[list[Anomaly]], None]:
+    """The latest-days check's part that does not depend on what is found
+    (`latest.latest_windows`), to run here while the workers detect the last batches
+    (else it runs alone after them); not when the anomalies found so far already make the
+    check say nothing."""
+    from ctxmetrics.scan.latest import latest_windows, total_flagged
+
+    def compute(found: list[Anomaly]) -> None:
+        if not total_flagged(series_set, [a for a in found if a.found_by != "cube"]):  # as `_finish` reads them
+            outcome.latest[series_set.metric] = latest_windows(series_set, annotations, tz)
+
+    return compute
 
 
 @dataclass
@@ -122,6 +137,7 @@ class Outcome:
     totals: dict[str, int] = field(default_factory=lambda: dict(series=0, rescanned=0, candidates=0, too_small=0))
     after_save: Callable[[list[Anomaly]], None] | None = None
     gaps: dict[str, list[dt.date]] = field(default_factory=dict)  # metric -> days without data
+    latest: dict[str, tuple] = field(default_factory=dict)  # metric -> its `latest.latest_windows`, if computed already
 
     def add(self, metric: str, found: list[Anomaly], stats: dict[str, int], fingerprints: dict[str, str]) -> None:
         self.found += found
@@ -143,13 +159,15 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     # The cube check is redone on every scan: a new day or a new detection changes it.
     found = [a for a in outcome.found if a.found_by != "cube"]
     for name, series_set in outcome.sets.items():
-        found += latest_changes(series_set, [a for a in found if a.metric == name], annotations, config.timezone)
+        found += latest_changes(
+            series_set, [a for a in found if a.metric == name], annotations, config.timezone, outcome.latest.get(name)
+        )
     kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + found
     explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts)
     funnel = config.funnel_of({a.metric for a in (*outcome.previous, *kept)} | set(outcome.sets))
     kept, restated = drop_restatements(kept, funnel, config.explain.funnel_lag_days)
-    if restated:  # links, causes and ranks are judged among the anomalies that are kept
-        explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts)
+    if restated:  # links, causes and ranks are judged among the anomalies that are kept (their root causes stand)
+        explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts, root_causes=False)
     restated_keys = {(a.metric, a.segment_key) for a in restated}
     state = [(m, k, restated_fingerprint(fp) if (m, k) in restated_keys else fp) for m, k, fp in outcome.state]
     gaps = outcome.gaps
@@ -175,10 +193,14 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     )
 
 
-def _scan_metric(series_set, config, annotations, state, previous, progress, upper_changed=False):
+def _scan_metric(
+    series_set, config, annotations, state, previous, progress, upper_changed=False,
+    beside: Callable[[list[Anomaly]], None] | None = None,
+):
     """Anomalies of one metric: stored ones for unchanged series, fresh detections for the
     rest, and for restated ones when any series of the metric or (`upper_changed`) of a
-    funnel stage above it changed."""
+    funnel stage above it changed. `beside(anomalies so far)` is run once every row is
+    screened, while worker processes detect."""
     from ctxmetrics.detect import too_small
 
     settings = config.detection_for(series_set.metric)
@@ -213,7 +235,7 @@ def _scan_metric(series_set, config, annotations, state, previous, progress, upp
 
     candidates = 0
     screened = _screened_batches(series_set, rows, settings)
-    for batch, changes_per_row in _detect_batches(screened, part, len(rows)):
+    for batch, changes_per_row in _detect_batches(screened, part, len(rows), beside and (lambda: beside(found))):
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-unknown row has no volume
             volumes = np.nanmean(series_set.values[batch], axis=1)  # one call per batch, not one per anomaly row
@@ -310,7 +332,9 @@ def _detect_rows(values, denominators, masks, settings, kind, start, granularity
     )
 
 
-def _detect_batches(batches: Iterator[tuple[np.ndarray, int]], part: Callable, screening: int):
+def _detect_batches(
+    batches: Iterator[tuple[np.ndarray, int]], part: Callable, screening: int, beside: Callable[[], None] | None = None
+):
     """Yield (rows, changes per row) for each batch of candidate rows, in order.
 
     `batches` gives (candidate rows, rows screened so far) of `screening` rows to screen;
@@ -318,7 +342,8 @@ def _detect_batches(batches: Iterator[tuple[np.ndarray, int]], part: Callable, s
     far promise at least two workers' worth (`PARALLEL_MIN_ROWS` each), batches go to
     forked worker processes (spawned ones would re-import the caller's main module, which
     breaks unguarded scripts) while the rest is still being screened here; fewer run in
-    this process. scan_project holds no store connection while this runs.
+    this process. With workers, `beside()` runs here once every batch is handed out, while
+    they detect the last ones. scan_project holds no store connection while this runs.
     """
     parallel = (os.cpu_count() or 1) >= 2 and screening >= 2 * PARALLEL_MIN_ROWS
     # the detector's libraries are imported once, before forking (else every worker pays
@@ -355,6 +380,8 @@ def _detect_batches(batches: Iterator[tuple[np.ndarray, int]], part: Callable, s
                 done_rows, future = queued.popleft()
                 yield done_rows, future.result()
             queued.append((rows, pool.submit(_detect_shared, rows)))
+        if beside:
+            beside()
         while queued:
             done_rows, future = queued.popleft()
             yield done_rows, future.result()
