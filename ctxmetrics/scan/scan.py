@@ -24,6 +24,7 @@ from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.project import Project
 from ctxmetrics.models.series import SeriesSet
+from ctxmetrics.scan.tagged import family_bar, tagged_anomalies, tagged_windows, with_windows
 from ctxmetrics.store.series import build_series_set, metric_names
 from ctxmetrics.store.results import load_anomalies, load_state, load_verdicts
 
@@ -176,12 +177,17 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
     settings = config.detection_for(series_set.metric)
     granularity = series_set.granularity
     masks = known_masks(series_set, annotations, config.timezone)
+    tagged = tagged_windows(series_set, annotations, config.timezone)
+    tests, bar = family_bar(tagged, settings)
     fingerprints = dict(
         zip(
             series_set.keys,
             fingerprint_rows(series_set.kind, series_set.start, settings, series_set.values, series_set.denominators, masks),
         )
     )
+    for row, windows in tagged.items():  # a new or edited tag tests its series again
+        key = series_set.keys[row]
+        fingerprints[key] = with_windows(fingerprints[key], windows, tests)
     stored = [state.get((series_set.metric, k)) for k in fingerprints]
     restated = np.array([s == restated_fingerprint(fp) for s, fp in zip(stored, fingerprints.values())], dtype=bool)
     changed = np.array([s != fp for s, fp in zip(stored, fingerprints.values())], dtype=bool) & ~restated
@@ -220,6 +226,13 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
             progress(series_set.metric, int(np.searchsorted(rows, batch[-1], side="right")), len(rows))
     if progress and len(rows):
         progress(series_set.metric, len(rows), len(rows))
+    for row in sorted(set(tagged) & set(rows.tolist())):  # the tagged windows of the series detected afresh
+        key = series_set.keys[row]
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            volume = float(np.nanmean(series_set.values[row]))
+        blind = [a for a in found if a.segment_key == key]
+        found += tagged_anomalies(series_set, row, tagged[row], blind, masks[row], settings, tests, bar, volume)
     stats = dict(series=len(series_set.keys), rescanned=len(rows), candidates=candidates, too_small=small)
     return found, stats, fingerprints
 
