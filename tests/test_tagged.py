@@ -122,6 +122,8 @@ def test_a_tagged_offsite_is_found_whatever_its_type(run, project_dir, kind):
         text = run("why", "opportunities", "--segment", "region=A", "--on", OFFSITE).output
         assert ("Found by testing the tagged window of sales-offsite: score 5.0 against a bar of 2.6 for the 1 tagged "
                 "window of opportunities tested; the search of every window did not flag it.") in text
+        digest = run("digest", "--since", "2024-10-01").output
+        assert "score 5.0, importance" in digest and "; found by testing the tagged window of sales-offsite" in digest
 
 
 def test_a_new_tag_tests_again_only_the_series_it_covers(project_dir):

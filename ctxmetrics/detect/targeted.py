@@ -18,7 +18,7 @@ import numpy as np
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.episodes import _level_change, _Scan, _window_scores
 from ctxmetrics.detect.find import _layout, _without_calendar
-from ctxmetrics.detect.frequency import _placed
+from ctxmetrics.detect.frequency import _date, _placed
 from ctxmetrics.detect.noise import _exact_tails, _noise
 from ctxmetrics.detect.prepare import _prepare
 from ctxmetrics.detect.shifts import _change, _measure, _Windows
@@ -78,6 +78,7 @@ def window_changes(
     if scales is None:
         scales = _noise(s, layout.local, exact_tails=False, unit=layout.unit)
     noise = _exact_tails(s, scales, layout.local)
+    unit = {"count": f"per {layout.freq.unit}", "ratio": "rate", "gauge": ""}[kind]
     out: list[Change | None] = []
     for w in windows:
         if not 0 <= w.start < n or (w.end is not None and w.end < w.start):
@@ -93,8 +94,12 @@ def window_changes(
             pct = change.change_pct
             if kind == "gauge" and (change.before <= 0 or np.nanmin(values) <= 0):
                 pct = float("nan")  # a percentage of a level that can be <= 0 means nothing
-            change = replace(change, start=w.start, end=None if w.end is None else min(w.end, n - 1), change_pct=pct,
-                             frequency=layout.freq.name)
+            last = None if w.end is None else min(w.end, n - 1)
+            change = replace(
+                change, start=w.start, end=last, change_pct=pct, unit=unit, frequency=layout.freq.name,
+                start_date=None if dates is None else _date(dates, w.start),
+                end_date=None if dates is None or last is None else _date(dates, last),
+            )
         out.append(change)
     return out
 

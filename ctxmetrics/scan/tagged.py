@@ -61,7 +61,10 @@ def tagged_windows(series_set: SeriesSet, annotations, tz: str) -> dict[int, lis
             row = rows.get(tuple(zip(dims, values)))
             if row is not None:
                 found.setdefault(row, {}).setdefault((first, last), []).append(event.id)
-    return {row: [TaggedWindow(a, b, tuple(ids)) for (a, b), ids in sorted(by.items(), key=lambda kv: (kv[0][0], kv[0][1] or -1))]
+    def order(window):  # by start, a lasting step after the windows that start with it
+        return window.start, window.end is None, window.end or 0
+
+    return {row: sorted((TaggedWindow(a, b, tuple(ids)) for (a, b), ids in by.items()), key=order)
             for row, by in found.items()}
 
 
