@@ -227,12 +227,7 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
     if progress and len(rows):
         progress(series_set.metric, len(rows), len(rows))
     for row in sorted(set(tagged) & set(rows.tolist())):  # the tagged windows of the series detected afresh
-        key = series_set.keys[row]
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            volume = float(np.nanmean(series_set.values[row]))
-        blind = [a for a in found if a.segment_key == key]
-        found += tagged_anomalies(series_set, row, tagged[row], blind, masks[row], settings, tests, bar, volume)
+        found += tagged_anomalies(series_set, row, tagged[row], found, masks[row], settings, tests, bar)
     stats = dict(series=len(series_set.keys), rescanned=len(rows), candidates=candidates, too_small=small)
     return found, stats, fingerprints
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import warnings
 from dataclasses import dataclass
 from itertools import product
 
@@ -85,15 +86,19 @@ def with_windows(fingerprint: str, windows: list[TaggedWindow], tests: int) -> s
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-def tagged_anomalies(series_set: SeriesSet, row: int, windows: list[TaggedWindow], blind: list[Anomaly],
-                     known_mask: np.ndarray, settings, tests: int, bar: float, volume: float) -> list[Anomaly]:
+def tagged_anomalies(series_set: SeriesSet, row: int, windows: list[TaggedWindow], found: list[Anomaly],
+                     known_mask: np.ndarray, settings, tests: int, bar: float) -> list[Anomaly]:
     """The changes of one series over its tagged windows that pass `bar` and the size rule
-    and that no blind anomaly of the series (`blind`) overlaps; the strongest first when
-    two windows overlap."""
+    and that no anomaly the detector `found` on the series overlaps; the strongest first
+    when two windows overlap."""
     from ctxmetrics.detect.targeted import Window, window_changes
     from ctxmetrics.scan.scan import anomaly_from_change
 
-    gran = series_set.granularity
+    key, gran = series_set.keys[row], series_set.granularity
+    blind = [a for a in found if a.segment_key == key]
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-unknown row has no volume
+        volume = float(np.nanmean(series_set.values[row]))
     dens = None if series_set.denominators is None else series_set.denominators[row]
     changes = window_changes(
         series_set.detection_values(slice(row, row + 1))[0], [Window(w.start, w.end) for w in windows],
