@@ -126,21 +126,27 @@ def test_a_tagged_offsite_is_found_whatever_its_type(run, project_dir, kind):
         assert "score 5.0, importance" in digest and "; found by testing the tagged window of sales-offsite" in digest
 
 
-def test_a_new_tag_tests_again_only_the_series_it_covers(project_dir):
+def test_a_new_tag_tests_its_series_again_without_detecting_anything_again(project_dir):
     from ctxmetrics.ingest.ingest import ingest_paths
     from ctxmetrics.project import Project
     from ctxmetrics.scan.scan import scan_project
-    from ctxmetrics.timeline.read import load_timeline
+    from ctxmetrics.store.results import load_anomalies
     from ctxmetrics.timeline.write import add_annotation
+
+    def tagged_found() -> list[tuple[str, str]]:
+        with project.store(read_only=True) as store:
+            return [(a.segment_key, a.start.isoformat()) for a in load_anomalies(store) if a.found_by == FOUND_BY]
 
     write_regions(project_dir)
     project = Project(project_dir)
     with project.store() as store:
         ingest_paths(store, [project_dir / "opportunities.csv"], dims=["region"], known_dimensions=project.config.dimensions)
     assert scan_project(project).rescanned == 3  # the total, A and B
-    assert scan_project(project).rescanned == 0
-    add_annotation(project.annotations_dir, title="Spring push", type="campaign", start=OFFSITE,
-                   end=dt.date(2024, 10, 31), scope={"region": ["A"]}, tz=project.config.timezone)
-    assert scan_project(project).rescanned == 1  # only region A: a campaign leaves the known days alone
-    assert scan_project(project).rescanned == 0
-    assert load_timeline(project.annotations_dir, project.config.timezone)[0].type == "campaign"
+    event = add_annotation(project.annotations_dir, title="Spring push", type="campaign", start=OFFSITE,
+                           end=dt.date(2024, 10, 31), scope={"region": ["A"]}, tz=project.config.timezone)
+    assert scan_project(project).rescanned == 0  # a campaign leaves the known days, so the detection, alone
+    assert tagged_found() == [("region=A", "2024-10-29")]  # its window was tested all the same
+    assert scan_project(project).rescanned == 0 and tagged_found() == [("region=A", "2024-10-29")]  # kept
+    event.path.unlink()  # the tag removed: its finding goes with it
+    scan_project(project)
+    assert tagged_found() == []

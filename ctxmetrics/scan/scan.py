@@ -24,7 +24,7 @@ from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.project import Project
 from ctxmetrics.models.series import SeriesSet
-from ctxmetrics.scan.tagged import family_bar, tagged_anomalies, tagged_windows, with_windows
+from ctxmetrics.scan.tagged import family_bar, retest_tagged, tagged_windows
 from ctxmetrics.store.series import build_series_set, metric_names
 from ctxmetrics.store.results import load_anomalies, load_state, load_verdicts
 
@@ -185,9 +185,6 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
             fingerprint_rows(series_set.kind, series_set.start, settings, series_set.values, series_set.denominators, masks),
         )
     )
-    for row, windows in tagged.items():  # a new or edited tag tests its series again
-        key = series_set.keys[row]
-        fingerprints[key] = with_windows(fingerprints[key], windows, tests)
     stored = [state.get((series_set.metric, k)) for k in fingerprints]
     restated = np.array([s == restated_fingerprint(fp) for s, fp in zip(stored, fingerprints.values())], dtype=bool)
     changed = np.array([s != fp for s, fp in zip(stored, fingerprints.values())], dtype=bool) & ~restated
@@ -226,8 +223,7 @@ def _scan_metric(series_set, config, annotations, state, previous, progress):
             progress(series_set.metric, int(np.searchsorted(rows, batch[-1], side="right")), len(rows))
     if progress and len(rows):
         progress(series_set.metric, len(rows), len(rows))
-    for row in sorted(set(tagged) & set(rows.tolist())):  # the tagged windows of the series detected afresh
-        found += tagged_anomalies(series_set, row, tagged[row], found, masks[row], settings, tests, bar)
+    found = retest_tagged(series_set, tagged, tests, bar, found, fingerprints, state, set(rows.tolist()), masks, settings)
     stats = dict(series=len(series_set.keys), rescanned=len(rows), candidates=candidates, too_small=small)
     return found, stats, fingerprints
 

@@ -77,13 +77,34 @@ def family_bar(windows: dict[int, list[TaggedWindow]], settings) -> tuple[int, f
     return tests, bar(tests, FAMILY_ALPHA, settings.min_score)
 
 
-def with_windows(fingerprint: str, windows: list[TaggedWindow], tests: int) -> str:
-    """A series' fingerprint with its tagged windows and their family's size: a new or
-    edited tag tests the series again; a series without tags keeps its plain fingerprint."""
-    if not windows:
-        return fingerprint
-    text = f"{fingerprint}|{tests}|" + ";".join(f"{w.start}:{w.end}:{','.join(w.events)}" for w in windows)
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+STATE_SUFFIX = "#tagged"  # scan state key of a series' tagged windows: its segment key and this
+
+
+def retest_tagged(series_set: SeriesSet, tagged: dict[int, list[TaggedWindow]], tests: int, bar: float,
+                  found: list[Anomaly], fingerprints: dict[str, str], state, detected: set[int], known_masks,
+                  settings) -> list[Anomaly]:
+    """`found` (one metric's anomalies) with the tagged-window anomalies brought up to date.
+
+    The tagged windows of a series are tested again when the series was `detected` afresh
+    or when its windows, their family's size or its data changed (a fingerprint of its own
+    beside the series' own, added to `fingerprints`: the detector's fingerprint stays that of
+    every engine, and a new tag does not re-detect the series); the rest keep their
+    anomalies, and a series without tags has none."""
+    metric, keys = series_set.metric, series_set.keys
+    kept: set[str] = set()
+    retest = []
+    for row, windows in tagged.items():
+        key = keys[row]
+        text = f"{fingerprints[key]}|{tests}|" + ";".join(f"{w.start}:{w.end}:{','.join(w.events)}" for w in windows)
+        fingerprints[key + STATE_SUFFIX] = tag_print = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+        if row in detected or state.get((metric, key + STATE_SUFFIX)) != tag_print:
+            retest.append(row)
+        else:
+            kept.add(key)
+    out = [a for a in found if a.found_by != FOUND_BY or a.segment_key in kept]
+    for row in sorted(retest):
+        out += tagged_anomalies(series_set, row, tagged[row], out, known_masks[row], settings, tests, bar)
+    return out
 
 
 def tagged_anomalies(series_set: SeriesSet, row: int, windows: list[TaggedWindow], found: list[Anomaly],
