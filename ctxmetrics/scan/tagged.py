@@ -25,6 +25,7 @@ import numpy as np
 
 from ctxmetrics.models import periods
 from ctxmetrics.models.anomaly import Anomaly
+from ctxmetrics.models.segments import TAGGED_STATE_SUFFIX
 from ctxmetrics.models.series import SeriesSet
 
 FOUND_BY = "tagged window"
@@ -77,9 +78,6 @@ def family_bar(windows: dict[int, list[TaggedWindow]], settings) -> tuple[int, f
     return tests, bar(tests, FAMILY_ALPHA, settings.min_score)
 
 
-STATE_SUFFIX = "#tagged"  # scan state key of a series' tagged windows: its segment key and this
-
-
 def retest_tagged(series_set: SeriesSet, tagged: dict[int, list[TaggedWindow]], tests: int, bar: float,
                   found: list[Anomaly], fingerprints: dict[str, str], state, detected: set[int], known_masks,
                   settings) -> list[Anomaly]:
@@ -96,8 +94,8 @@ def retest_tagged(series_set: SeriesSet, tagged: dict[int, list[TaggedWindow]], 
     for row, windows in tagged.items():
         key = keys[row]
         text = f"{fingerprints[key]}|{tests}|" + ";".join(f"{w.start}:{w.end}:{','.join(w.events)}" for w in windows)
-        fingerprints[key + STATE_SUFFIX] = tag_print = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-        if row in detected or state.get((metric, key + STATE_SUFFIX)) != tag_print:
+        fingerprints[key + TAGGED_STATE_SUFFIX] = tag_print = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+        if row in detected or state.get((metric, key + TAGGED_STATE_SUFFIX)) != tag_print:
             retest.append(row)
         else:
             kept.add(key)
