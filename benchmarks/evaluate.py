@@ -48,6 +48,7 @@ from benchmarks.eval.funnel import evaluate_funnels  # noqa: E402
 from benchmarks.eval.profiles import PROFILES, SPLITS, generate  # noqa: E402
 from benchmarks.eval.run import documented_line, documented_result, run_case, tally_cases  # noqa: E402
 from benchmarks.eval.scoring import Tally  # noqa: E402
+from benchmarks.eval.tagged import tally_tagged  # noqa: E402
 
 FULL, QUICK = 100, 12  # series per profile and split
 CLEAN_FULL, CLEAN_QUICK = 300, 40
@@ -81,10 +82,18 @@ def evaluate_split(detector, split: str, quick: bool) -> dict:
         pooled.add(tally)
         if errs:
             errors[name] = errs
-    funnels, errs = evaluate_funnels(SPLITS.index(split), FUNNELS_QUICK if quick else FUNNELS_FULL[split])
+    # the small company's cases again, with tags and decoys (not pooled)
+    small, small_decoys = tally_tagged(generate("small_company", split, QUICK if quick else FULL), SPLITS.index(split))
+    count = FUNNELS_QUICK if quick else FUNNELS_FULL[split]
+    funnels, errs, _ = evaluate_funnels(SPLITS.index(split), count)
     if errs:
         errors["funnel_e2e"] = errs
-    return {"profiles": profiles, "overall": pooled, "funnel_e2e": funnels, "errors": errors}
+    tagged, errs, decoy_alarms = evaluate_funnels(SPLITS.index(split), count, tagged=True)
+    if errs:
+        errors["funnel_tagged"] = errs
+    return {"profiles": profiles, "overall": pooled, "funnel_e2e": funnels, "funnel_tagged": tagged,
+            "decoy_alarms": decoy_alarms, "small_company_tagged": small, "small_decoy_alarms": small_decoys,
+            "errors": errors}
 
 
 def print_split(split: str, result: dict) -> None:
@@ -94,9 +103,15 @@ def print_split(split: str, result: dict) -> None:
     for name, t in result["profiles"].items():
         print(f"  {name:<14}{t.series:>7}{t.planted:>8}{t.found:>6}{_fmt(t.recall):>7}{t.detections:>7}"
               f"{_fmt(t.precision):>7}{_fmt(t.alarms_per_100_years, 1):>11}{t.gap_alarms:>5}{t.errors:>5}")
-    e2e = result["funnel_e2e"]
-    print(f"  {'funnel_e2e':<14}{e2e.series:>7}{e2e.planted:>8}{e2e.found:>6}{_fmt(e2e.recall):>7}{e2e.detections:>7}"
-          f"{_fmt(e2e.precision):>7}{'-':>11}{'-':>5}{e2e.errors:>5}   (ingest + scan of whole funnels; not pooled)")
+    small = result["small_company_tagged"]
+    print(f"  {'small_co_tagd':<14}{small.series:>7}{small.planted:>8}{small.found:>6}{_fmt(small.recall):>7}"
+          f"{small.detections:>7}{_fmt(small.precision):>7}{_fmt(small.alarms_per_100_years, 1):>11}{small.gap_alarms:>5}"
+          f"{small.errors:>5}   (small_company with tags and decoys; {result['small_decoy_alarms']} decoy false alarms)")
+    for name, note in (("funnel_e2e", "ingest + scan of whole funnels; not pooled"),
+                       ("funnel_tagged", f"the same with tags and decoys; {result['decoy_alarms']} decoy false alarms")):
+        e2e = result[name]
+        print(f"  {name:<14}{e2e.series:>7}{e2e.planted:>8}{e2e.found:>6}{_fmt(e2e.recall):>7}{e2e.detections:>7}"
+              f"{_fmt(e2e.precision):>7}{'-':>11}{'-':>5}{e2e.errors:>5}   ({note})")
     overall, clean = result["overall"], result["profiles"]["clean"]
     print(f"  overall (pooled): recall {_fmt(overall.recall)}, precision {_fmt(overall.precision)}, F1 {_fmt(overall.f1)}")
     print(f"  clean series: {clean.false_alarms} false alarms in {clean.years:.0f} series-years = "
@@ -155,6 +170,9 @@ def main() -> None:
             "detector": detector.name, "quick": args.quick, "seconds": round(seconds, 1),
             "splits": {s: {"profiles": {n: _tally_json(t) for n, t in r["profiles"].items()},
                            "overall": _tally_json(r["overall"]), "funnel_e2e": _tally_json(r["funnel_e2e"]),
+                           "funnel_tagged": _tally_json(r["funnel_tagged"]), "decoy_false_alarms": r["decoy_alarms"],
+                           "small_company_tagged": _tally_json(r["small_company_tagged"]),
+                           "small_company_decoy_false_alarms": r["small_decoy_alarms"],
                            "errors": r["errors"]} for s, r in results.items()},
             "realdata": real, "external": ext,
         }

@@ -111,6 +111,17 @@ def summary_line(anomaly: Anomaly, with_year: bool = False) -> str:
     return f"{head} — no known context"
 
 
+def tagged_text(anomaly: Anomaly) -> str | None:
+    """How a tagged-window test found the anomaly (`found_by: "tagged window"`), None otherwise:
+    'found by testing the tagged window of offsite-q2: score 4.2 against a bar of 3.5 for
+    the 20 tagged windows of leads tested'."""
+    if anomaly.tagged is None:
+        return None
+    t = anomaly.tagged
+    return (f"found by testing the tagged window of {', '.join(t['events'])}: score {anomaly.score:.1f} against a bar "
+            f"of {t['bar']:.1f} for the {plural(t['tests'], 'tagged window')} of {metric_word(anomaly.metric)} tested")
+
+
 NOTHING_NEEDS_ACTION = ("Nothing: every anomaly of the period is linked to a known event, and every expected "
                         "effect showed.")
 EXPLAINED_HEADING = "Explained ({n}), unexpected first, recurring holidays last"

@@ -6,6 +6,13 @@ random scope (everything, one region or one channel), 1 day to 4 weeks or lastin
 -50..-90% or up +60..+150%. The project uses the default ctxmetrics.yaml; the data is
 ingested from Parquet and scanned as a user would.
 
+Tagged funnels (`evaluate_funnels(..., tagged=True)`): the same funnels and effects, with
+a timeline as an analyst keeps it: each effect tagged with its own dates and scope with
+probability `TAGGED_SHARE` (the rest left untagged), plus 2-3 decoy tags on windows where
+nothing happened (at least `DECOY_CLEARANCE` days from every effect), each of a random
+event type and naming no metric. Decoy false alarms: tagged-window anomalies that are
+false alarms under the rule below.
+
 Matching rule (the cube reports one change in many series, so it differs from the
 single-series rule): an effect is found when an anomaly on its own stage and its own
 scope starts within 2 days of it in the same direction. Anomalies that share leaf
@@ -50,6 +57,31 @@ def draw_effects(rng) -> list:
     return effects
 
 
+TAGGED_SHARE = 0.75
+DECOY_CLEARANCE = 30
+EVENT_TYPES = ("campaign", "offsite", "outage", "pricing", "release", "holiday", "other")
+
+
+def draw_tags(rng, effects: list) -> tuple[list[dict], list[dict]]:
+    """(tags of effects, decoy tags) as annotation mappings of the YAML timeline."""
+    def tag(ident: str, start: dt.date, end: dt.date | None, scope: dict) -> dict:
+        event = {"id": ident, "title": ident.replace("-", " "), "type": str(rng.choice(EVENT_TYPES)),
+                 "start": start.isoformat(), "scope": {k: [v] for k, v in scope.items()}}
+        return event | ({"end": end.isoformat()} if end else {})
+
+    tags = [tag(f"effect-{i}", e.start, e.end, e.segment) for i, e in enumerate(effects) if rng.random() < TAGGED_SHARE]
+    scopes = [{}, *({"region": r} for r in ("NA", "EMEA", "APAC")), *({"channel": c} for c in ("paid", "organic", "partner"))]
+    edges = [d for e in effects for d in (e.start, e.end or e.start)]
+    decoys: list[dict] = []
+    while len(decoys) < 2 + int(rng.integers(2)):
+        length = int(rng.choice(LENGTHS))
+        start = START + dt.timedelta(days=int(rng.integers(60, DAYS - 60)))
+        end = start + dt.timedelta(days=length - 1)
+        if all((start - d).days > DECOY_CLEARANCE or (d - end).days > DECOY_CLEARANCE for d in edges):
+            decoys.append(tag(f"decoy-{len(decoys)}", start, end, scopes[int(rng.integers(len(scopes)))]))
+    return tags, decoys
+
+
 def _overlaps(segment: dict, scope: dict) -> bool:
     return all(segment.get(key, value) == value for key, value in scope.items())
 
@@ -91,8 +123,10 @@ def tally_funnel(effects: list, anomalies: list) -> Tally:
     return Tally(planted=len(effects), found=found, detections=found + len(false_alarms(effects, anomalies)), series=1)
 
 
-def scan_funnel(seed: int, effects: list) -> list:
-    """Anomalies of a scanned project holding the generated funnel."""
+def scan_funnel(seed: int, effects: list, tags: list[dict] = ()) -> list:
+    """Anomalies of a scanned project holding the generated funnel and the `tags` timeline."""
+    import yaml
+
     from ctxmetrics.ingest.ingest import ingest_paths
     from ctxmetrics.project import Project, init_project
     from ctxmetrics.store.results import load_anomalies
@@ -101,6 +135,8 @@ def scan_funnel(seed: int, effects: list) -> list:
 
     with tempfile.TemporaryDirectory() as folder:
         project = Project(init_project(Path(folder) / "funnel"))
+        if tags:
+            (project.annotations_dir / "timeline.yaml").write_text(yaml.safe_dump(list(tags), sort_keys=False))
         data = Path(folder) / "funnel.parquet"
         generate_funnel(seed, start=START, days=DAYS, effects=tuple(effects)).frame.write_parquet(data)
         with project.store() as store:
@@ -115,15 +151,28 @@ def funnel_rng(split_number: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([zlib.crc32(b"funnel_e2e"), split_number, index]))
 
 
-def evaluate_funnels(split_number: int, count: int) -> tuple[Tally, list[str]]:
-    """The summed tally over `count` seeded funnels of a split, and the errors raised."""
-    total, errors = Tally(), []
+def evaluate_funnels(split_number: int, count: int, tagged: bool = False) -> tuple[Tally, list[str], int]:
+    """The summed tally over `count` seeded funnels of a split, the errors raised, and the
+    decoy false alarms (tagged-window anomalies that are false alarms; 0 untagged).
+    `tagged`: the same funnels with tags and decoys (`draw_tags`, from a generator of its
+    own, so the funnels and effects are those of the untagged run)."""
+    from ctxmetrics.scan.tagged import FOUND_BY
+
+    total, errors, decoy_alarms = Tally(), [], 0
     for i in range(count):
         rng = funnel_rng(split_number, i)
         effects = draw_effects(rng)
+        seed = int(rng.integers(2**31))
+        tags = []
+        if tagged:
+            effect_tags, decoys = draw_tags(np.random.default_rng([seed, 1]), effects)
+            tags = effect_tags + decoys
         try:
-            total.add(tally_funnel(effects, scan_funnel(int(rng.integers(2**31)), effects)))
+            anomalies = scan_funnel(seed, effects, tags)
         except Exception as exc:  # noqa: BLE001 - a crash is a result to report
             total.add(Tally(planted=len(effects), series=1, errors=1))
             errors.append(f"{type(exc).__name__}: {exc}")
-    return total, errors
+            continue
+        total.add(tally_funnel(effects, anomalies))
+        decoy_alarms += sum(a.found_by == FOUND_BY for a in false_alarms(effects, anomalies))
+    return total, errors, decoy_alarms

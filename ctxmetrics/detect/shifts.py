@@ -258,7 +258,9 @@ def _shift_changes(s: _Series, noise: _Noise, outlying: np.ndarray, settings: De
     windows = _Windows(s, y, s.known | outlying, noise)
     steps = _prune(_candidates(y, noise, settings), windows, noise, n, settings)
     if steps:  # the segmentation fits the stabilised scale; the count likelihood places the days
-        moved = _place_by_likelihood(s, noise, [st.at for st in steps], s.known | outlying, settings)
+        # known days count here: a tagged outage's days are where its boundaries lie (left
+        # out, a wholly known episode leaves its ends free to drift up to the reach)
+        moved = _place_by_likelihood(s, noise, [st.at for st in steps], outlying, settings)
         steps = _prune(moved, windows, noise, n, settings)
     changes, i = [], 0
     temporary = np.zeros(n, bool)

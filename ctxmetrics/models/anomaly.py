@@ -51,8 +51,11 @@ class Anomaly:
     # [{"stage": "leads", "start": "2026-03-02", "direction": "up", "change_pct": 48.0}, ...]
     funnel: list[dict[str, Any]] = field(default_factory=list)
     # "series": the detector flagged the segment's own series; "cube": the check of the
-    # cube's latest days found a change there that no series showed (scan.latest).
+    # cube's latest days found a change there that no series showed (scan.latest);
+    # "tagged window": the test of a tagged event's own window found it (scan.tagged).
     found_by: str = "series"
+    # "tagged window" only: {"events": [ids], "tests": windows tested for the metric, "bar": score needed}
+    tagged: dict[str, Any] | None = None
 
     @property
     def segment_key(self) -> str:
@@ -93,6 +96,7 @@ class Anomaly:
             "correlated": self.correlated,
             "funnel": self.funnel,
             "found_by": self.found_by,
+            **({"tagged": self.tagged} if self.tagged is not None else {}),
         }
 
     @classmethod
@@ -117,4 +121,5 @@ class Anomaly:
             correlated=list(data.get("correlated", [])),
             funnel=list(data.get("funnel", [])),
             found_by=data.get("found_by", "series"),
+            tagged=data.get("tagged"),
         )

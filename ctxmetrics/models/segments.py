@@ -56,3 +56,8 @@ def segment_label(segment: Mapping[str, str]) -> str:
 def is_within(child: Mapping[str, str], parent: Mapping[str, str]) -> bool:
     """True when `child` is `parent` or one of its sub-segments."""
     return all(child.get(k) == v for k, v in parent.items())
+
+
+# The scan-state key of a series' tagged windows (scan.tagged) is its segment key and
+# this suffix: a row of the scan state that names no series.
+TAGGED_STATE_SUFFIX = "#tagged"

@@ -18,7 +18,8 @@ from ctxmetrics.store.results import (
 )
 from ctxmetrics.models.segments import segment_from_key, segment_key, segment_label
 from ctxmetrics.wording import (
-    anomaly_head, day_text, level_text, one_line, pct_text, tag_command, terminal_text, when_text, where_text,
+    anomaly_head, day_text, level_text, one_line, pct_text, tag_command, tagged_text, terminal_text, when_text,
+    where_text,
 )
 
 if TYPE_CHECKING:
@@ -200,6 +201,9 @@ def format_anomaly(anomaly: Anomaly, metric_type: str = "count") -> list[str]:
     ]
     if anomaly.found_by == "cube":
         lines.append("  Found by checking the cube's latest days as a whole: no series of its own was flagged.")
+    tagged = tagged_text(anomaly)
+    if tagged:
+        lines.append(f"  {tagged[0].upper()}{tagged[1:]}; the search of every window did not flag it.")
     if anomaly.causes:
         lines.append("  Likely causes:")
         for rank, cause in enumerate(anomaly.causes, 1):

@@ -24,6 +24,7 @@ from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.project import Project
 from ctxmetrics.models.series import SeriesSet
+from ctxmetrics.scan.tagged import family_bar, retest_tagged, tagged_windows
 from ctxmetrics.store.series import build_series_set, metric_names
 from ctxmetrics.store.results import load_anomalies, load_state, load_verdicts
 
@@ -206,6 +207,8 @@ def _scan_metric(
     settings = config.detection_for(series_set.metric)
     granularity = series_set.granularity
     masks = known_masks(series_set, annotations, config.timezone)
+    tagged = tagged_windows(series_set, annotations, config.timezone)
+    tests, bar = family_bar(tagged, settings)
     fingerprints = dict(
         zip(
             series_set.keys,
@@ -250,6 +253,7 @@ def _scan_metric(
             progress(series_set.metric, int(np.searchsorted(rows, batch[-1], side="right")), len(rows))
     if progress and len(rows):
         progress(series_set.metric, len(rows), len(rows))
+    found = retest_tagged(series_set, tagged, tests, bar, found, fingerprints, state, set(rows.tolist()), masks, settings)
     stats = dict(series=len(series_set.keys), rescanned=len(rows), candidates=candidates, too_small=small)
     return found, stats, fingerprints
 

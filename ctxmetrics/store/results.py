@@ -8,6 +8,7 @@ import json
 from typing import TYPE_CHECKING, Iterable
 
 from ctxmetrics.models.anomaly import Anomaly, importance
+from ctxmetrics.models.segments import TAGGED_STATE_SUFFIX
 from ctxmetrics.store.database import Store
 
 if TYPE_CHECKING:
@@ -89,7 +90,10 @@ def has_scan_state(store: Store) -> bool:
 
 def scanned_segment_keys(store: Store, metric: str) -> list[str]:
     """Segment keys of a metric's scanned series."""
-    _, rows = store.query_rows("select distinct segment_key from scan_state where metric = ?", [metric])
+    _, rows = store.query_rows(
+        "select distinct segment_key from scan_state where metric = ? and not ends_with(segment_key, ?)",
+        [metric, TAGGED_STATE_SUFFIX],
+    )
     return [r[0] for r in rows]
 
 
