@@ -207,6 +207,7 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
     """
     strong = replace(settings, min_score=1.5 * settings.min_score)  # only clear steps: a season bends, it does not jump
     penalty = 0.5 * strong.min_score**2 * noise.lrv  # the segmentation's price of a step
+    price = 0.5 * settings.min_score**2 * noise.lrv  # the detector's price of a change
     # the two orders often meet (no clear step at first, or the same steps again): each
     # segmentation and each fit is computed once per distinct input
     segmented: dict[bytes, list[int]] = {}
@@ -218,6 +219,10 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
             design = np.column_stack((calendar, *[np.arange(len(s.y)) >= b for b in key]))
             fits[key] = design, _robust_fit(s.y, design, ~s.known, trend=False)
         return fits[key]
+
+    def cost_of(fitted: tuple[np.ndarray, np.ndarray | None]) -> float:
+        design, full = fitted
+        return np.inf if full is None else _trimmed_cost(s.y - design @ full, ~s.known)
 
     best, best_cost = None, np.inf
     for coef in [np.zeros(calendar.shape[1])] + ([fit(set())[1]] if repeated else []):
@@ -235,10 +240,32 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
             coef = None if full is None else full[: calendar.shape[1]]
         if coef is None:
             continue
-        cost = _trimmed_cost(s.y - design @ full, ~s.known) + penalty * len(bounds)
+        bounds = _steps_worth_their_price(bounds, lambda kept: cost_of(fit(kept)), price)
+        design, full = fit(bounds)
+        cost = cost_of((design, full)) + penalty * len(bounds)
         if cost < best_cost:
-            best, best_cost = coef, cost
+            best, best_cost = full[: calendar.shape[1]], cost
     return best
+
+
+def _steps_worth_their_price(bounds: set[int], cost_of, penalty: float) -> set[int]:
+    """`bounds` less the steps the calendar (its trend among it) fits as well without:
+    backward elimination, the step whose removal costs least dropped while that is less
+    than its `penalty`. A step found on the trended series, or in the staircase a
+    segmentation lays along a trend, must beat a fit with the trend, not only a flat
+    one: kept together, the steps took the trend in (holdout funnel won, ~35% a year:
+    three steps left a trend of 0.06 a year, not significant, and the growth was read
+    as a 96-day +24% episode and a lasting +47% step)."""
+    bounds = set(bounds)
+    cost = cost_of(bounds)
+    while bounds:
+        costs = {b: cost_of(bounds - {b}) for b in sorted(bounds)}
+        weakest = min(costs, key=costs.get)
+        if costs[weakest] - cost >= penalty:
+            break
+        bounds.discard(weakest)
+        cost = costs[weakest]
+    return bounds
 
 
 def _fit_with_episodes(s: _Series, noise: _Noise, settings: DetectionSettings, calendar: np.ndarray,
