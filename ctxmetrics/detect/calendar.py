@@ -207,7 +207,6 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
     """
     strong = replace(settings, min_score=1.5 * settings.min_score)  # only clear steps: a season bends, it does not jump
     penalty = 0.5 * strong.min_score**2 * noise.lrv  # the segmentation's price of a step
-    price = 0.5 * settings.min_score**2 * noise.lrv  # the detector's price of a change
     # the two orders often meet (no clear step at first, or the same steps again): each
     # segmentation and each fit is computed once per distinct input
     segmented: dict[bytes, list[int]] = {}
@@ -240,7 +239,7 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
             coef = None if full is None else full[: calendar.shape[1]]
         if coef is None:
             continue
-        bounds = _steps_worth_their_price(bounds, lambda kept: cost_of(fit(kept)), price)
+        bounds = _steps_worth_their_price(bounds, lambda kept: cost_of(fit(kept)), penalty)
         design, full = fit(bounds)
         cost = cost_of((design, full)) + penalty * len(bounds)
         if cost < best_cost:
