@@ -22,9 +22,11 @@ same results:
 `prescreen` is the cheap vectorised filter over many series run before `find_changes`.
 
 Owns: the detector (numpy arrays in, `Change` records out). May import: numpy, ruptures,
-`config` and the models; never the store, the timeline or polars.
+numba (only `kernels`, loaded on the detector's path), `config` and the models; never the
+store, the timeline or polars.
 One module per step: `frequency`, `prepare` (+ `calendar`), `noise` (+ `robust`),
-`episodes`, `shifts`; `find` ties them together; `prescreen` screens many series at once.
+`episodes`, `shifts`; `find` ties them together; `prescreen` screens many series at once;
+`kernels` holds their compiled loops.
 """
 from ctxmetrics.detect.find import DETECTOR, find_changes, find_changes_many
 from ctxmetrics.detect.frequency import Frequency, infer_frequency

@@ -1,0 +1,83 @@
+"""Compiled kernels (numba) for the detector's per-window and per-boundary loops.
+
+Each kernel does, element by element and in the same order, the float operations of the
+numpy or C code it replaces, so its results are the same to the last bit (numba without
+fastmath does no reassociation or fused multiply-add; tests/test_detect_kernels.py
+compares them). Imported only on the detector's path (`why`, `query` and `digest` never
+load numba); compiled at import from explicit signatures, or loaded from numba's on-disk
+cache: next to this file, in numba's user-wide cache dir when the install is read-only
+(`NUMBA_CACHE_DIR` overrides both), else not cached. A scan imports this module before it
+forks, so its workers share the compiled code.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+def _compiled(signature: str):
+    """Compile at import for `signature`, cached on disk; compiled afresh each time when
+    numba finds no writable cache dir (read-only install and home): slower to start, same
+    results. error_model="numpy": a division by zero gives inf/NaN as numpy does."""
+    def compile_(function):
+        try:
+            return njit(signature, cache=True, error_model="numpy")(function)
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            return njit(signature, error_model="numpy")(function)
+    return compile_
+
+
+@_compiled("i8[:](f8[:], f8, i8)")
+def pelt_l2(signal, beta, min_size):
+    """Penalised least-squares segmentation of a 1-d signal, exact: ruptures' KernelCPD
+    with the linear kernel and `pen=beta` (its C `ekcpd_pelt_compute`, operation for
+    operation). Returns the path: the start of the last segment ending at each t."""
+    n = signal.shape[0]
+    d, s_sum, m_v, m_pruning = np.zeros(n + 1), np.zeros(n + 1), np.zeros(n + 1), np.zeros(n + 1)
+    path = np.zeros(n + 1, np.int64)
+    s_min = 0
+    for t in range(1, n + 1):
+        x = signal[t - 1]
+        diag = 0.0 + x * x
+        d[t] = d[t - 1] + diag
+        c_r = 0.0
+        for s in range(t - 1, s_min - 1, -1):
+            c_r += 0.0 + signal[s] * x
+            s_sum[s] += 2 * c_r - diag
+        if t < 2 * min_size:  # no change point fits yet
+            m_v[t] = d[t] - d[0] - s_sum[0] / t + beta
+            continue
+        s = s_min
+        cost_sum = m_v[s] + (d[t] - d[s] - s_sum[s] / (t - s))
+        m_pruning[s] = cost_sum
+        m_v[t] = cost_sum + beta
+        path[t] = s
+        for s in range(max(s_min + 1, min_size), t - min_size + 1):
+            cost_sum = m_v[s] + (d[t] - d[s] - s_sum[s] / (t - s))
+            m_pruning[s] = cost_sum
+            cost_sum += beta
+            if m_v[t] > cost_sum:
+                m_v[t] = cost_sum
+                path[t] = s
+        while m_pruning[s_min] >= m_v[t] and s_min < t - min_size + 1:
+            s_min += min_size if s_min == 0 else 1
+    return path
+
+
+def kernel_cpd_l2(signal: np.ndarray, pen: float, min_size: int) -> list[int]:
+    """Breakpoints (segment ends, the last = len(signal)) of
+    `ruptures.KernelCPD(kernel="linear", min_size=min_size).fit(signal).predict(pen=pen)`,
+    without its per-call overhead; raises ruptures' BadSegmentationParameters as it does
+    when no change point can fit."""
+    n = len(signal)
+    if 2 * min_size > n:
+        from ruptures.exceptions import BadSegmentationParameters
+
+        raise BadSegmentationParameters
+    assert pen > 0, f"The penalty must be positive: {pen}"
+    path = pelt_l2(np.ascontiguousarray(signal, dtype=np.float64), float(pen), int(min_size))
+    bkps, at = [], n
+    while at > 0:
+        bkps.append(at)
+        at = int(path[at])
+    return bkps[::-1]
