@@ -11,6 +11,8 @@ forks, so its workers share the compiled code.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -25,6 +27,76 @@ def _compiled(signature: str):
         except RuntimeError:  # "cannot cache function ...: no locator available"
             return njit(signature, error_model="numpy")(function)
     return compile_
+
+
+@_compiled(
+    "Tuple((f8[:, :], f8[:, :], f8[:, :], b1[:, :], b1[:, :]))"
+    "(f8[:], f8[:], f8[:], i8[:], i8[:, :], i8[:, :], i8[:, :], f8[:, :], f8[:, :], f8)"
+)
+def flank_z(k, kw, kwy, starts, end, lo_b, hi_a, m_w, v_w, long_run):
+    """Every window's z against its flank before, after and both pooled, and whether
+    each flank holds at least 7 baseline days (`episodes._window_scores`: arrays of
+    widths x starts; `k`, `kw`, `kwy` cumulative baseline days, weights and weighted
+    values)."""
+    rows, cols = end.shape
+    z_b, z_a, z_ba = np.empty((rows, cols)), np.empty((rows, cols)), np.empty((rows, cols))
+    has_b, has_a = np.empty((rows, cols), np.bool_), np.empty((rows, cols), np.bool_)
+    for r in range(rows):
+        for c in range(cols):
+            t, e, lo, hi = starts[c], end[r, c], lo_b[r, c], hi_a[r, c]
+            kw_b, kw_a = kw[t] - kw[lo], kw[hi] - kw[e]
+            sum_b, sum_a = kwy[t] - kwy[lo], kwy[hi] - kwy[e]
+            m, v = m_w[r, c], v_w[r, c]
+            z_b[r, c] = (m - sum_b / kw_b) / math.sqrt(v + long_run / kw_b)
+            z_a[r, c] = (m - sum_a / kw_a) / math.sqrt(v + long_run / kw_a)
+            z_ba[r, c] = (m - (sum_b + sum_a) / (kw_b + kw_a)) / math.sqrt(v + long_run / (kw_b + kw_a))
+            has_b[r, c] = k[t] - k[lo] >= 7
+            has_a[r, c] = k[hi] - k[e] >= 7
+    return z_b, z_a, z_ba, has_b, has_a
+
+
+@_compiled("f8(f8)")
+def _sign(x):
+    """np.sign of one float (NaN for NaN)."""
+    return 1.0 if x > 0 else -1.0 if x < 0 else 0.0 if x == 0 else x
+
+
+_LARGEST = float(np.finfo(np.float64).max)  # np.nan_to_num's stand-in for inf
+
+
+@_compiled(
+    "Tuple((f8[:, :], f8[:, :], b1[:, :]))"
+    "(f8[:, :], f8[:, :], f8[:, :], b1[:, :], b1[:, :], b1[:, :], i8[:], i8, f8)"
+)
+def flank_rule(z_b, z_a, z_ba, has_b, has_a, valid, widths, min_segment_days, floor):
+    """Score, direction sign and whether the flank after is the baseline, of every window
+    (`episodes._window_scores`' rule on the z of `flank_z`; widths x starts). Windows
+    whose three |z| are all below `floor` (when > 0) score 0 with sign 0."""
+    rows, cols = z_b.shape
+    score, sign = np.zeros((rows, cols)), np.zeros((rows, cols))
+    use_a = np.zeros((rows, cols), np.bool_)
+    for r in range(rows):
+        one_sided = widths[r] < min_segment_days
+        for c in range(cols):
+            zb, za, zba = z_b[r, c], z_a[r, c], z_ba[r, c]
+            ab, aa, aba = abs(zb), abs(za), abs(zba)
+            if floor > 0 and not (ab >= floor or aa >= floor or aba >= floor):
+                continue
+            hb, ha = has_b[r, c], has_a[r, c]
+            both = hb and ha and _sign(zb) == _sign(za)
+            weaker = math.nan if math.isnan(ab) or math.isnan(aa) else min(ab, aa)  # as np.minimum
+            s = (aba if weaker >= 0.5 * aba else weaker) if both else 0.0
+            after = both and aa < ab
+            if one_sided and hb and not ha:
+                s = ab
+            elif one_sided and ha and not hb:
+                s, after = aa, True
+            sign[r, c] = _sign(za if after else zb)
+            use_a[r, c] = after
+            if not math.isfinite(s):  # as np.nan_to_num
+                s = 0.0 if math.isnan(s) else _LARGEST if s > 0 else -_LARGEST
+            score[r, c] = s if valid[r, c] else 0.0
+    return score, sign, use_a
 
 
 @_compiled("i8[:](f8[:], f8, i8)")
