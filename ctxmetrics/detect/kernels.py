@@ -85,8 +85,9 @@ def flank_rule(z_b, z_a, z_ba, has_b, has_a, valid, widths, min_segment_days, fl
             hb, ha = has_b[r, c], has_a[r, c]
             both = hb and ha and _sign(zb) == _sign(za)
             weaker = math.nan if math.isnan(ab) or math.isnan(aa) else min(ab, aa)  # as np.minimum
+            # both flanks pooled give the power; each flank alone must still show half of it
             s = (aba if weaker >= 0.5 * aba else weaker) if both else 0.0
-            after = both and aa < ab
+            after = both and aa < ab  # the flank closer to the window is the baseline reported
             if one_sided and hb and not ha:
                 s = ab
             elif one_sided and ha and not hb:
