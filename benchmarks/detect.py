@@ -95,6 +95,8 @@ def pelt_report(n: int) -> None:
     """Time ratio of the Pelt loop to pre-screen + find_changes on the same rows."""
     import ruptures  # noqa: F401  (import cost kept out of both timings)
 
+    import ctxmetrics.detect.kernels  # noqa: F401  (so is loading the detector's compiled kernels)
+
     matrix, _ = many_series(n, days=DAYS, shift_fraction=0.05, noise="white", seed=12)
     _, t_pelt = timed(pelt_loop, matrix)
     _, t_ours = timed(ours, matrix)

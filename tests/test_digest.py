@@ -208,7 +208,7 @@ def test_digest_is_read_only_and_light(project):
         "import sys\n"
         "from ctxmetrics.cli import cli\n"
         f"cli.main(['--project', {str(project.root)!r}, 'digest'], standalone_mode=False)\n"
-        "heavy = [m for m in ('ruptures', 'scipy', 'matplotlib') if m in sys.modules]\n"
+        "heavy = [m for m in ('ruptures', 'scipy', 'matplotlib', 'numba') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

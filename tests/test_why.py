@@ -182,3 +182,20 @@ def test_why_never_imports_the_detector():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_read_only_commands_never_load_the_compiled_kernels(project):
+    """`why`, `query` and `annotate list` answer from stored results: numba (the detector's
+    compiled kernels, seconds to import and load) stays out of their process."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from ctxmetrics.cli import cli\n"
+        f"for args in (['why', 'leads', '--segment', 'region=EMEA', '--on', '2025-05-10'], ['annotate', 'list'],\n"
+        "             ['query', 'select count(*) from observations']):\n"
+        f"    cli.main(['--project', {str(project)!r}, *args], standalone_mode=False)\n"
+        "print([m for m in ('numba', 'llvmlite', 'ctxmetrics.detect.kernels') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "[]"

@@ -15,16 +15,18 @@ same results:
    autocorrelation.
 3. Episodes: a multiscale scan of windows (1 day to `max_temporary_days`) against both
    flanks, scored as a whole (counts at low volume by their likelihood); short ones first.
-4. Level shifts: ruptures KernelCPD (linear kernel) with a penalty from the long-run
-   variance, every boundary re-measured on weighted windows; a shift that reverts becomes
-   one temporary episode. Then the scan again for the episodes the boundaries missed.
+4. Level shifts: ruptures' KernelCPD (linear kernel; its compiled port in `kernels`) with
+   a penalty from the long-run variance, every boundary re-measured on weighted windows; a
+   shift that reverts becomes one temporary episode. Then the scan again for the episodes the boundaries missed.
 
 `prescreen` is the cheap vectorised filter over many series run before `find_changes`.
 
 Owns: the detector (numpy arrays in, `Change` records out). May import: numpy, ruptures,
-`config` and the models; never the store, the timeline or polars.
+numba (only `kernels`, loaded on the detector's path), `config` and the models; never the
+store, the timeline or polars.
 One module per step: `frequency`, `prepare` (+ `calendar`), `noise` (+ `robust`),
-`episodes`, `shifts`; `find` ties them together; `prescreen` screens many series at once.
+`episodes`, `shifts`; `find` ties them together; `prescreen` screens many series at once;
+`kernels` holds their compiled loops.
 """
 from ctxmetrics.detect.find import DETECTOR, find_changes, find_changes_many
 from ctxmetrics.detect.frequency import Frequency, infer_frequency

@@ -164,52 +164,22 @@ def _window_scores(sc: _Scan, settings: DetectionSettings):
     Near the ends of the series a short window (< `min_segment_days`) is judged against
     the one flank it has.
     """
-    t, end, w, lo_b, hi_a, long_run = sc.t, sc.end, sc.w, sc.lo_b, sc.hi_a, sc.long_run
-    m_w, v_w = sc.m_w, sc.v_w
-    # `.take` on (widths x starts) index arrays: cheaper than fancy indexing
-    k_b, k_a = sc.k[t] - sc.k.take(lo_b), sc.k.take(hi_a) - sc.k.take(end)
-    kw_b, kw_a = sc.kw[t] - sc.kw.take(lo_b), sc.kw.take(hi_a) - sc.kw.take(end)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sum_b, sum_a = sc.kwy[t] - sc.kwy.take(lo_b), sc.kwy.take(hi_a) - sc.kwy.take(end)
-        z_b = (m_w - sum_b / kw_b) / np.sqrt(v_w + long_run / kw_b)
-        z_a = (m_w - sum_a / kw_a) / np.sqrt(v_w + long_run / kw_a)
-        z_ba = (m_w - (sum_b + sum_a) / (kw_b + kw_a)) / np.sqrt(v_w + long_run / (kw_b + kw_a))
-    has_b, has_a = k_b >= 7, k_a >= 7
+    from ctxmetrics.detect.kernels import flank_rule, flank_z
+
+    t, end, w, lo_b, hi_a = sc.t, sc.end, sc.w, sc.lo_b, sc.hi_a
+    z_b, z_a, z_ba, has_b, has_a = flank_z(sc.k, sc.kw, sc.kwy, t[0], end, lo_b, hi_a, sc.m_w, sc.v_w, sc.long_run)
     sc.counted = np.zeros(np.broadcast(w, t).shape, bool)  # windows judged by their count likelihood
     if sc.shape is not None:
         # few events: their likelihood, where the normal approximation loses power
         z_b, z_a, z_ba = _count_z(sc, (z_b, z_a, z_ba), has_b & has_a, settings.min_score)
     # a window's score is one of its three |z| (or less), so a window whose every |z| is
-    # below `min_score` cannot reach it: it scores 0, and the rest of the rule runs on
-    # the few windows left (all of them when `min_score` <= 0)
+    # below `min_score` cannot reach it: it scores 0 (`flank_rule`)
     floor = settings.min_score
     shape = sc.counted.shape
-    if floor > 0:
-        rows, cols = np.nonzero((np.abs(z_b) >= floor) | (np.abs(z_a) >= floor) | (np.abs(z_ba) >= floor))
-    else:
-        rows, cols = (v.ravel() for v in np.indices(shape))
-    z_b, z_a, z_ba = z_b[rows, cols], z_a[rows, cols], z_ba[rows, cols]
-    has_b, has_a = has_b[rows, cols], has_a[rows, cols]
-    both = has_b & has_a & (np.sign(z_b) == np.sign(z_a))
-    weaker = np.minimum(np.abs(z_b), np.abs(z_a))
-    # both flanks pooled give the power; each flank alone must still show half of it
-    score = np.where(both, np.where(weaker >= 0.5 * np.abs(z_ba), np.abs(z_ba), weaker), 0.0)
-    # the flank that is closer to the window is the baseline reported
-    use_a = both & (np.abs(z_a) < np.abs(z_b))
-    one_sided = w[rows, 0] < settings.min_segment_days
-    only_b, only_a = one_sided & has_b & ~has_a, one_sided & has_a & ~has_b
-    score = np.where(only_b, np.abs(z_b), np.where(only_a, np.abs(z_a), score))
-    use_a |= only_a
-    sign = np.zeros(shape)
-    sign[rows, cols] = np.sign(np.where(use_a, z_a, z_b))
-    if not np.isfinite(score).all():  # rare: skip nan_to_num's passes over every window
-        score = np.nan_to_num(score)
-    score = np.where(sc.valid[rows, cols], score, 0.0)
+    score, sign, use_a = flank_rule(z_b, z_a, z_ba, has_b, has_a, sc.valid, w[:, 0], settings.min_segment_days, floor)
     # levels only where the score passes (few windows): the rest never need them
-    passes = score >= floor
-    full = np.zeros(shape)
-    full[rows, cols] = score
-    score, rows, cols, use_a = full, rows[passes], cols[passes], use_a[passes]
+    rows, cols = np.nonzero(score >= floor)
+    use_a = use_a[rows, cols]
     pct = np.zeros(shape)
     before, during = np.zeros(shape), np.zeros(shape)
     if rows.size:

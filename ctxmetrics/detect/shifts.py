@@ -102,15 +102,14 @@ def _candidates(y: np.ndarray, noise: _Noise, settings: DetectionSettings) -> li
     candidate's time; holdout and tune found 1 and 2 fewer of ~1,300 planted changes,
     TCPD unchanged (benchmarks/README.md).
     """
-    import ruptures as rpt
+    from ctxmetrics.detect.kernels import kernel_cpd_l2
 
     penalty = 0.5 * settings.min_score**2 * noise.lrv
     size = settings.min_segment_days
     block = _COARSE_BLOCK if len(y) >= _COARSE_MIN_POINTS else 1
     blocks = len(y) // block
     means = y[: blocks * block].reshape(blocks, block).mean(axis=1)
-    algo = rpt.KernelCPD(kernel="linear", min_size=max(size // block, 1)).fit(means)
-    bounds = [int(b) * block for b in algo.predict(pen=penalty / block)[:-1]]
+    bounds = [b * block for b in kernel_cpd_l2(means, penalty / block, max(size // block, 1))[:-1]]
     return _refine(y, bounds, block, size) if block > 1 else bounds
 
 

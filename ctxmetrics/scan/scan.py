@@ -407,6 +407,8 @@ def _import_detector_libraries() -> None:
     import ruptures  # noqa: F401
     import scipy.stats  # noqa: F401
 
+    import ctxmetrics.detect.kernels  # noqa: F401  (compiled or loaded from numba's cache once, before forking)
+
 
 def known_masks(series_set: SeriesSet, annotations, tz: str) -> np.ndarray:
     """(segments × periods) True where an outage, holiday or offsite covering the segment

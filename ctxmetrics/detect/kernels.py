@@ -1,0 +1,156 @@
+"""Compiled kernels (numba) for the detector's per-window and per-boundary loops.
+
+Each kernel does, element by element and in the same order, the float operations of the
+numpy or C code it replaces, so its results are the same to the last bit (numba without
+fastmath does no reassociation or fused multiply-add; tests/test_detect_kernels.py
+compares them). Imported only on the detector's path (`why`, `query` and `digest` never
+load numba); compiled at import from explicit signatures, or loaded from numba's on-disk
+cache: next to this file, in numba's user-wide cache dir when the install is read-only
+(`NUMBA_CACHE_DIR` overrides both), else not cached. A scan imports this module before it
+forks, so its workers share the compiled code.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+def _compiled(signature: str):
+    """Compile at import for `signature`, cached on disk; compiled afresh each time when
+    numba finds no writable cache dir (read-only install and home): slower to start, same
+    results. error_model="numpy": a division by zero gives inf/NaN as numpy does."""
+    def compile_(function):
+        try:
+            return njit(signature, cache=True, error_model="numpy")(function)
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            return njit(signature, error_model="numpy")(function)
+    return compile_
+
+
+@_compiled(
+    "Tuple((f8[:, :], f8[:, :], f8[:, :], b1[:, :], b1[:, :]))"
+    "(f8[:], f8[:], f8[:], i8[:], i8[:, :], i8[:, :], i8[:, :], f8[:, :], f8[:, :], f8)"
+)
+def flank_z(k, kw, kwy, starts, end, lo_b, hi_a, m_w, v_w, long_run):
+    """Every window's z against its flank before, after and both pooled, and whether
+    each flank holds at least 7 baseline days (`episodes._window_scores`: arrays of
+    widths x starts; `k`, `kw`, `kwy` cumulative baseline days, weights and weighted
+    values)."""
+    rows, cols = end.shape
+    z_b, z_a, z_ba = np.empty((rows, cols)), np.empty((rows, cols)), np.empty((rows, cols))
+    has_b, has_a = np.empty((rows, cols), np.bool_), np.empty((rows, cols), np.bool_)
+    for r in range(rows):
+        for c in range(cols):
+            t, e, lo, hi = starts[c], end[r, c], lo_b[r, c], hi_a[r, c]
+            kw_b, kw_a = kw[t] - kw[lo], kw[hi] - kw[e]
+            sum_b, sum_a = kwy[t] - kwy[lo], kwy[hi] - kwy[e]
+            m, v = m_w[r, c], v_w[r, c]
+            z_b[r, c] = (m - sum_b / kw_b) / math.sqrt(v + long_run / kw_b)
+            z_a[r, c] = (m - sum_a / kw_a) / math.sqrt(v + long_run / kw_a)
+            z_ba[r, c] = (m - (sum_b + sum_a) / (kw_b + kw_a)) / math.sqrt(v + long_run / (kw_b + kw_a))
+            has_b[r, c] = k[t] - k[lo] >= 7
+            has_a[r, c] = k[hi] - k[e] >= 7
+    return z_b, z_a, z_ba, has_b, has_a
+
+
+@_compiled("f8(f8)")
+def _sign(x):
+    """np.sign of one float (NaN for NaN)."""
+    return 1.0 if x > 0 else -1.0 if x < 0 else 0.0 if x == 0 else x
+
+
+_LARGEST = float(np.finfo(np.float64).max)  # np.nan_to_num's stand-in for inf
+
+
+@_compiled(
+    "Tuple((f8[:, :], f8[:, :], b1[:, :]))"
+    "(f8[:, :], f8[:, :], f8[:, :], b1[:, :], b1[:, :], b1[:, :], i8[:], i8, f8)"
+)
+def flank_rule(z_b, z_a, z_ba, has_b, has_a, valid, widths, min_segment_days, floor):
+    """Score, direction sign and whether the flank after is the baseline, of every window
+    (`episodes._window_scores`' rule on the z of `flank_z`; widths x starts). Windows
+    whose three |z| are all below `floor` (when > 0) score 0 with sign 0."""
+    rows, cols = z_b.shape
+    score, sign = np.zeros((rows, cols)), np.zeros((rows, cols))
+    use_a = np.zeros((rows, cols), np.bool_)
+    for r in range(rows):
+        one_sided = widths[r] < min_segment_days
+        for c in range(cols):
+            zb, za, zba = z_b[r, c], z_a[r, c], z_ba[r, c]
+            ab, aa, aba = abs(zb), abs(za), abs(zba)
+            if floor > 0 and not (ab >= floor or aa >= floor or aba >= floor):
+                continue
+            hb, ha = has_b[r, c], has_a[r, c]
+            both = hb and ha and _sign(zb) == _sign(za)
+            weaker = math.nan if math.isnan(ab) or math.isnan(aa) else min(ab, aa)  # as np.minimum
+            # both flanks pooled give the power; each flank alone must still show half of it
+            s = (aba if weaker >= 0.5 * aba else weaker) if both else 0.0
+            after = both and aa < ab  # the flank closer to the window is the baseline reported
+            if one_sided and hb and not ha:
+                s = ab
+            elif one_sided and ha and not hb:
+                s, after = aa, True
+            sign[r, c] = _sign(za if after else zb)
+            use_a[r, c] = after
+            if not math.isfinite(s):  # as np.nan_to_num
+                s = 0.0 if math.isnan(s) else _LARGEST if s > 0 else -_LARGEST
+            score[r, c] = s if valid[r, c] else 0.0
+    return score, sign, use_a
+
+
+@_compiled("i8[:](f8[:], f8, i8)")
+def pelt_l2(signal, beta, min_size):
+    """Penalised least-squares segmentation of a 1-d signal, exact: ruptures' KernelCPD
+    with the linear kernel and `pen=beta` (its C `ekcpd_pelt_compute`, operation for
+    operation). Returns the path: the start of the last segment ending at each t."""
+    n = signal.shape[0]
+    d, s_sum, m_v, m_pruning = np.zeros(n + 1), np.zeros(n + 1), np.zeros(n + 1), np.zeros(n + 1)
+    path = np.zeros(n + 1, np.int64)
+    s_min = 0
+    for t in range(1, n + 1):
+        x = signal[t - 1]
+        diag = 0.0 + x * x
+        d[t] = d[t - 1] + diag
+        c_r = 0.0
+        for s in range(t - 1, s_min - 1, -1):
+            c_r += 0.0 + signal[s] * x
+            s_sum[s] += 2 * c_r - diag
+        if t < 2 * min_size:  # no change point fits yet
+            m_v[t] = d[t] - d[0] - s_sum[0] / t + beta
+            continue
+        s = s_min
+        cost_sum = m_v[s] + (d[t] - d[s] - s_sum[s] / (t - s))
+        m_pruning[s] = cost_sum
+        m_v[t] = cost_sum + beta
+        path[t] = s
+        for s in range(max(s_min + 1, min_size), t - min_size + 1):
+            cost_sum = m_v[s] + (d[t] - d[s] - s_sum[s] / (t - s))
+            m_pruning[s] = cost_sum
+            cost_sum += beta
+            if m_v[t] > cost_sum:
+                m_v[t] = cost_sum
+                path[t] = s
+        while m_pruning[s_min] >= m_v[t] and s_min < t - min_size + 1:
+            s_min += min_size if s_min == 0 else 1
+    return path
+
+
+def kernel_cpd_l2(signal: np.ndarray, pen: float, min_size: int) -> list[int]:
+    """Breakpoints (segment ends, the last = len(signal)) of
+    `ruptures.KernelCPD(kernel="linear", min_size=min_size).fit(signal).predict(pen=pen)`,
+    without its per-call overhead; raises ruptures' BadSegmentationParameters as it does
+    when no change point can fit."""
+    n = len(signal)
+    if 2 * min_size > n:
+        from ruptures.exceptions import BadSegmentationParameters
+
+        raise BadSegmentationParameters
+    assert pen > 0, f"The penalty must be positive: {pen}"
+    path = pelt_l2(np.ascontiguousarray(signal, dtype=np.float64), float(pen), int(min_size))
+    bkps, at = [], n
+    while at > 0:
+        bkps.append(at)
+        at = int(path[at])
+    return bkps[::-1]

@@ -1,0 +1,133 @@
+"""The compiled kernels give exactly what the code they replace gives: ruptures' KernelCPD
+breakpoints, and the numpy flank z and scoring rule of the episode scan, bit for bit."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import ruptures as rpt
+from ruptures.exceptions import BadSegmentationParameters
+
+from ctxmetrics.detect.kernels import flank_rule, flank_z, kernel_cpd_l2
+
+
+def _signal(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    if kind == "noise":
+        return rng.normal(size=n)
+    if kind == "steps":
+        return np.repeat(rng.normal(scale=3.0, size=n // 20 + 1), 20)[:n] + rng.normal(size=n)
+    if kind == "ties":  # few distinct values: equal costs, where the tie-break decides
+        return rng.integers(0, 3, size=n).astype(float)
+    return np.full(n, 1.5)  # constant
+
+
+@pytest.mark.parametrize("kind, min_size", itertools.product(["noise", "steps", "ties", "constant"], [1, 3, 14]))
+def test_segmentation_gives_ruptures_breakpoints(kind, min_size):
+    rng = np.random.default_rng(min_size * 7 + len(kind))
+    for _ in range(60):
+        y = _signal(kind, int(rng.integers(2 * min_size, 400)), rng)
+        pen = float(rng.choice([1e-3, 0.5, 2.0, 10.0, 50.0]))
+        expected = rpt.KernelCPD(kernel="linear", min_size=min_size).fit(y).predict(pen=pen)
+        assert kernel_cpd_l2(y, pen, min_size) == expected
+
+
+def test_segmentation_of_a_clear_step():
+    y = np.r_[np.zeros(50), np.full(50, 4.0)] + np.random.default_rng(1).normal(scale=0.1, size=100)
+    assert kernel_cpd_l2(y, 5.0, 5) == [50, 100]
+
+
+def test_too_short_to_split_fails_as_ruptures_does():
+    y = np.arange(9.0)
+    with pytest.raises(BadSegmentationParameters):
+        rpt.KernelCPD(kernel="linear", min_size=5).fit(y).predict(pen=1.0)
+    with pytest.raises(BadSegmentationParameters):
+        kernel_cpd_l2(y, 1.0, 5)
+
+
+def _numpy_flank_z(k, kw, kwy, t, end, lo_b, hi_a, m_w, v_w, long_run):
+    """The numpy code `flank_z` replaced (episodes._window_scores before the kernel)."""
+    k_b, k_a = k[t] - k.take(lo_b), k.take(hi_a) - k.take(end)
+    kw_b, kw_a = kw[t] - kw.take(lo_b), kw.take(hi_a) - kw.take(end)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sum_b, sum_a = kwy[t] - kwy.take(lo_b), kwy.take(hi_a) - kwy.take(end)
+        z_b = (m_w - sum_b / kw_b) / np.sqrt(v_w + long_run / kw_b)
+        z_a = (m_w - sum_a / kw_a) / np.sqrt(v_w + long_run / kw_a)
+        z_ba = (m_w - (sum_b + sum_a) / (kw_b + kw_a)) / np.sqrt(v_w + long_run / (kw_b + kw_a))
+    return z_b, z_a, z_ba, k_b >= 7, k_a >= 7
+
+
+def test_flank_z_is_the_numpy_formula_bit_for_bit():
+    rng = np.random.default_rng(3)
+    n = 300
+    excluded = rng.random(n) < 0.2
+    excluded[:40] = True  # flanks with no baseline at all: 0/0 and x/0 as numpy gives them
+    weight = rng.gamma(2.0, size=n) * ~excluded
+    cum = lambda v: np.r_[0.0, np.cumsum(v)]  # noqa: E731
+    k, kw, kwy = cum(~excluded * 1.0), cum(weight), cum(weight * rng.normal(size=n))
+    w = np.array([1, 2, 5, 9, 30])[:, None]
+    t = np.arange(n)[None, :]
+    end = np.minimum(t + w, n)
+    lo_b, hi_a = np.maximum(t - 2 * w, 0), np.minimum(end + 2 * w, n)
+    m_w, v_w = rng.normal(size=end.shape), rng.gamma(1.0, size=end.shape)
+    got = flank_z(k, kw, kwy, t[0], end, lo_b, hi_a, m_w, v_w, 1.7)
+    expected = _numpy_flank_z(k, kw, kwy, t, end, lo_b, hi_a, m_w, v_w, 1.7)
+    assert not np.isfinite(expected[0]).all()  # the degenerate flanks are there
+    for a, b in zip(got, expected):
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+
+
+def _numpy_flank_rule(z_b, z_a, z_ba, has_b, has_a, valid, widths, min_segment_days, floor):
+    """The numpy code `flank_rule` replaced (episodes._window_scores before the kernel)."""
+    shape = z_b.shape
+    if floor > 0:
+        rows, cols = np.nonzero((np.abs(z_b) >= floor) | (np.abs(z_a) >= floor) | (np.abs(z_ba) >= floor))
+    else:
+        rows, cols = (v.ravel() for v in np.indices(shape))
+    z_b, z_a, z_ba = z_b[rows, cols], z_a[rows, cols], z_ba[rows, cols]
+    has_b, has_a = has_b[rows, cols], has_a[rows, cols]
+    both = has_b & has_a & (np.sign(z_b) == np.sign(z_a))
+    weaker = np.minimum(np.abs(z_b), np.abs(z_a))
+    score = np.where(both, np.where(weaker >= 0.5 * np.abs(z_ba), np.abs(z_ba), weaker), 0.0)
+    use_a = both & (np.abs(z_a) < np.abs(z_b))
+    one_sided = widths[rows] < min_segment_days
+    only_b, only_a = one_sided & has_b & ~has_a, one_sided & has_a & ~has_b
+    score = np.where(only_b, np.abs(z_b), np.where(only_a, np.abs(z_a), score))
+    use_a |= only_a
+    sign, full, after = np.zeros(shape), np.zeros(shape), np.zeros(shape, bool)
+    sign[rows, cols] = np.sign(np.where(use_a, z_a, z_b))
+    full[rows, cols] = np.where(valid[rows, cols], np.nan_to_num(score), 0.0)
+    after[rows, cols] = use_a
+    return full, sign, after
+
+
+@pytest.mark.parametrize("floor", [4.5, 0.0])
+def test_flank_rule_is_the_numpy_rule_bit_for_bit(floor):
+    rng = np.random.default_rng(5)
+    shape = (9, 400)
+    # z of both signs around the bar, with ties, zeros, NaN and infinities among them
+    z_b, z_a, z_ba = (np.round(rng.normal(scale=4.0, size=shape), 1) for _ in range(3))
+    for z in (z_b, z_a, z_ba):
+        z.flat[rng.choice(z.size, 200)] = rng.choice([0.0, -0.0, np.nan, np.inf, -np.inf], 200)
+    has_b, has_a, valid = (rng.random(shape) < p for p in (0.8, 0.8, 0.9))
+    widths = np.array([1, 2, 3, 5, 7, 14, 28, 40, 60])
+    args = (z_b, z_a, z_ba, has_b, has_a, valid, widths, 28, floor)
+    for name, a, b in zip(("score", "sign", "use_a"), flank_rule(*args), _numpy_flank_rule(*args)):
+        assert np.array_equal(a, b, equal_nan=True), name
+
+
+def test_kernels_run_where_no_cache_dir_is_writable():
+    """A read-only install whose user has no writable cache dir either: numba finds no
+    place for its cache (here: no locator at all), and the kernels are compiled afresh
+    instead of failing."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numba.core.caching as caching; caching.CacheImpl._locator_classes = []\n"
+        "import numpy as np; from ctxmetrics.detect.kernels import kernel_cpd_l2\n"
+        "y = np.r_[np.zeros(30), np.full(30, 5.0)]; print(kernel_cpd_l2(y, 1.0, 5))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[30, 60]"
