@@ -58,17 +58,27 @@ def find_changes(
         ValueError: unknown kind, or arrays of different lengths.
     """
     settings = settings or DetectionSettings()
-    values = np.asarray(values, dtype=float)
+    ready = _ready(np.asarray(values, dtype=float), kind, dates, denominators, known_mask, settings, start_weekday)
+    if ready is None:
+        return []
+    layout, values, s, noise, steps = ready
+    return _changes(s, noise, steps, layout, kind, values, dates)
+
+
+def _ready(values: np.ndarray, kind: str, dates, denominators, known_mask, settings: DetectionSettings, start_weekday: int):
+    """One series made ready for the detector: (layout, values on its grid, the prepared
+    series with its calendar out, its noise, the lasting steps of the calendar fit), or
+    None when it cannot be prepared."""
     layout = _layout(dates, len(values), settings, start_weekday)
     if dates is not None:
         values, denominators, known_mask = _placed(layout.position, values, denominators, known_mask)
     s = _prepare(values, layout.local, kind, denominators, known_mask, layout.phase, layout.season)
     if s is None:
-        return []
+        return None
     steps, scales = _without_calendar(s, _noise(s, layout.local, exact_tails=False, unit=layout.unit), layout, dates)
     if scales is None:  # a calendar was taken out: the noise is that of the new values
         scales = _noise(s, layout.local, exact_tails=False, unit=layout.unit)
-    return _changes(s, _exact_tails(s, scales, layout.local), steps, layout, kind, values, dates)
+    return layout, values, s, _exact_tails(s, scales, layout.local), steps
 
 
 def find_changes_many(

@@ -11,17 +11,15 @@ as a lasting step (`shifts._measure`, a level window each side).
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 from dataclasses import dataclass, replace
+from statistics import NormalDist
 
 import numpy as np
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.episodes import _level_change, _Scan, _window_scores
-from ctxmetrics.detect.find import _layout, _without_calendar
-from ctxmetrics.detect.frequency import _date, _placed
-from ctxmetrics.detect.noise import _exact_tails, _noise
-from ctxmetrics.detect.prepare import _prepare
+from ctxmetrics.detect.find import _ready
+from ctxmetrics.detect.frequency import _date
 from ctxmetrics.detect.shifts import _change, _measure, _Windows
 from ctxmetrics.models.change import Change
 
@@ -69,16 +67,10 @@ def window_changes(
     for w in windows:
         if w.end is not None:
             known[max(w.start, 0) : w.end + 1] = True
-    layout = _layout(dates, n, settings, start_weekday)
-    if dates is not None:
-        values, denominators, known = _placed(layout.position, values, denominators, known)
-    s = _prepare(values, layout.local, kind, denominators, known, layout.phase, layout.season)
-    if s is None:
+    ready = _ready(values, kind, dates, denominators, known, settings, start_weekday)
+    if ready is None:
         return [None] * len(windows)
-    _, scales = _without_calendar(s, _noise(s, layout.local, exact_tails=False, unit=layout.unit), layout, dates)
-    if scales is None:
-        scales = _noise(s, layout.local, exact_tails=False, unit=layout.unit)
-    noise = _exact_tails(s, scales, layout.local)
+    layout, _, s, noise, _ = ready
     unit = {"count": f"per {layout.freq.unit}", "ratio": "rate", "gauge": ""}[kind]
     out: list[Change | None] = []
     for w in windows:
