@@ -219,6 +219,7 @@ class SparkScan:
         cube = self._cube(jobs).persist()
         total = cube.count()
         self.progress("the cube", 1, 1)
+        jobs = self._with_tagged(cube, jobs, state)
         stored = self.spark.read.parquet(self._stage(_state_table(state, set(jobs)).to_reader()))
         buckets = max(1, math.ceil(total / BUCKET_SERIES))
         timeline = self.spark.sparkContext.broadcast(list(self.annotations))
@@ -231,12 +232,41 @@ class SparkScan:
         timeline.unpersist()
         for name, job in jobs.items():
             mine = results.filter(pc.equal(results["metric"], name))
-            found, fingerprints, stats = _read_results(mine, name, job.start, previous)
+            found, fingerprints, stats = _read_results(mine, name, job, previous)
             outcome.add(name, found, stats, fingerprints)
         self.progress("series for linking", 0, 1)
         outcome.sets.update(self._linking_sets(cube, jobs, outcome.found))
         self.progress("series for linking", 1, 1)
         cube.unpersist()
+
+    def _with_tagged(self, cube, jobs: dict, state) -> dict:
+        """`jobs` with their tagged series (`scan.tagged`): the family of a metric's windows
+        counts the series of the cube its events tag, so those few rows are read first;
+        the windows then travel with each job to the series' bucket."""
+        from dataclasses import replace
+
+        from pyspark.sql import functions as F
+
+        from ctxmetrics.models.segments import TAGGED_STATE_SUFFIX
+        from ctxmetrics.scan.engines.bucket_detect import segments_of
+        from ctxmetrics.scan.engines.spark_cube import dim_columns
+        from ctxmetrics.scan.tagged import family_bar, tagged_keys, windows_by_row
+
+        wanted = {name: tagged_keys(name, self.annotations) for name in jobs}
+        keys = sorted(set().union(*wanted.values()))
+        if not keys:
+            return jobs
+        rows = cube.where(F.col("segment_key").isin(keys)).select("metric", "segment_key", *dim_columns(self.dims)).toArrow()
+        out = {}
+        for name, job in jobs.items():
+            mine = rows.filter(pc.equal(rows["metric"], name))
+            segments, segment_keys = segments_of(mine, job.dims), mine["segment_key"].to_pylist()
+            by_row = windows_by_row(name, segments, job.start, job.days, "daily", self.annotations, self.config.timezone)
+            tagged = {segment_keys[row]: tuple(windows) for row, windows in by_row.items()}
+            tests, bar = family_bar(tagged, job.settings)
+            prints = {key: state.get((name, key + TAGGED_STATE_SUFFIX)) for key in tagged}
+            out[name] = replace(job, tagged=tagged, tests=tests, bar=bar, tag_prints=prints)
+        return out
 
     def _watch(self, label: str, total: int, done, action):
         """Run `action` while reporting the series done (the accumulator grows as tasks end)."""
@@ -361,22 +391,38 @@ def _linking_filter(dims, wanted, scoped):
     return keep
 
 
-def _read_results(results, metric: str, start, previous):
-    """(anomalies, fingerprints by segment key, stats) of one metric's detection output."""
+def _read_results(results, metric: str, job, previous):
+    """(anomalies, fingerprints by segment key, stats) of one metric's detection output;
+    the tagged windows' changes join the anomalies by `tagged.with_tagged`, as locally."""
     import json
 
     from ctxmetrics.detect import Change
+    from ctxmetrics.models.segments import TAGGED_STATE_SUFFIX
+    from ctxmetrics.scan.tagged import tagged_anomaly, with_tagged
 
     rows = results.to_pylist()
     fingerprints = {r["segment_key"]: r["fingerprint"] for r in rows}
+    tag_prints = {r["segment_key"]: r["tag_print"] for r in rows if r["tag_print"] is not None}
+    fingerprints.update({key + TAGGED_STATE_SUFFIX: fp for key, fp in tag_prints.items()})
     rescanned = {r["segment_key"] for r in rows if r["rescanned"]}
     candidates = {r["segment_key"] for r in rows if r["candidate"]}
     small = {r["segment_key"] for r in rows if r["too_small"]}
     found = [a for a in previous if a.metric == metric and a.segment_key not in rescanned]
+    fresh: dict[str, list] = {r["segment_key"]: [] for r in rows if r["retagged"]}
     for r in rows:
         if r["kind"] is None:
             continue
         change = Change(r["kind"], r["direction"], r["start"], r["end"], r["before"], r["after"], r["change_pct"], r["score"])
-        found.append(anomaly_from_change(metric, json.loads(r["segment"]), start, change, r["volume"]))
-    stats = dict(series=len(fingerprints), rescanned=len(rescanned), candidates=len(candidates), too_small=len(small))
+        segment = json.loads(r["segment"])
+        if r["events"] is None:
+            found.append(anomaly_from_change(metric, segment, job.start, change, r["volume"]))
+        else:
+            fresh[r["segment_key"]].append(
+                tagged_anomaly(metric, segment, job.start, change, json.loads(r["events"]), r["volume"], "daily", job.tests,
+                               job.bar)
+            )
+    # each series' tagged changes come in `tagged.passing_changes` order (the strongest first)
+    found = with_tagged(found, fresh, set(tag_prints))
+    series = {r["segment_key"] for r in rows}
+    stats = dict(series=len(series), rescanned=len(rescanned), candidates=len(candidates), too_small=len(small))
     return found, fingerprints, stats
