@@ -285,11 +285,43 @@ def test_tagged_windows_store_alike_on_both_engines(spark, tmp_path):
     assert scan_state(local) == before and stored(local) == stored(on_spark)
 
 
-def test_linking_rows_cover_children_and_scope_parents_only():
-    """The rows Spark returns for linking: an anomaly's segment, its children, and (for
-    dimensions an annotation is scoped on) its parents and their narrowings."""
+def test_a_restated_echo_is_judged_afresh_alike_on_both_engines(spark, project_dir, tmp_path):
+    """A lower stage's echo of an upper stage's change is not stored and its series is
+    marked restated; when only an upper stage's data change later, both engines detect
+    exactly those series again (Spark in a second, small pass) and store the same results."""
+    from test_scan import ingest_frame
+
+    from ctxmetrics.synth import Effect, generate_funnel
+
+    project = Project(project_dir)
+    cut = Effect("mql", {"channel": "paid"}, dt.date(2024, 8, 31), dt.date(2024, 9, 27), "spike", -0.6)
+    frame = generate_funnel(1, start=dt.date(2024, 1, 1), days=365, effects=[cut]).frame
+    ingest_frame(project, frame)
+    local, on_spark = copy_of(project, tmp_path / "local"), copy_of(project, tmp_path / "spark")
+    scan_project(local), scan_project(on_spark, engine="spark")
+    assert stored(on_spark) == stored(local)
+    assert scan_state(on_spark) == scan_state(local)
+    restated = [(m, k) for m, k, fp in scan_state(local) if fp.endswith(":restated")]
+    assert any(m == "won" for m, _ in restated)
+    one_cell_day = (pl.col("metric") == "leads") & (pl.col("region") == "NA") & (pl.col("channel") == "organic")
+    edited = frame.filter(one_cell_day & (pl.col("date") == dt.date(2024, 3, 5))).with_columns(pl.col("value") + 1)
+    reported: dict[str, tuple[int, int]] = {}
+    for copy in (local, on_spark):
+        ingest_frame(copy, edited, "correction.csv")
+    by_local = scan_project(local)
+    by_spark = scan_project(on_spark, engine="spark", progress=lambda label, done, total: reported.update({label: (done, total)}))
+    assert by_spark.rescanned == by_local.rescanned
+    assert stored(on_spark) == stored(local)
+    assert scan_state(on_spark) == scan_state(local)
+    echoes = sum(m == "won" for m, _ in restated)  # their data did not change: detected again for leads'
+    assert reported["restated series"][1] >= echoes > 0
+
+
+def test_linking_rows_cover_children_leaves_and_scope_parents_only():
+    """The rows Spark returns for linking: an anomaly's segment, its children, the leaves
+    under it, and (for dimensions an annotation is scoped on) its parents and their narrowings."""
     from ctxmetrics.models.anomaly import Anomaly
-    from ctxmetrics.scan.engines.linking_rows import needed, wanted_signatures
+    from ctxmetrics.scan.engines.linking_rows import leaf_under, needed, wanted_signatures
 
     anomaly = Anomaly("leads", {"region": "EMEA", "channel": "paid"}, "spike", "up", FIRST_DAY, FIRST_DAY, 1, 2, 100, 9)
     scoped = frozenset({"channel"})  # some annotation is scoped on channel
@@ -301,6 +333,12 @@ def test_linking_rows_cover_children_and_scope_parents_only():
     assert not needed({"region": "NA", "channel": "paid"}, wanted, scoped)
     assert not needed({}, wanted, scoped)  # the total: linking never reads it for this anomaly
     assert not needed({"region": "EMEA", "plan": "pro", "country": "DE"}, wanted, scoped)  # a grandchild
+    # drivers are localized over every leaf under the anomaly's segment (dimensions region, channel, plan)
+    places = {anomaly.segment_key}
+    assert leaf_under({"region": "EMEA", "channel": "paid", "plan": "pro"}, places, depth=3)
+    assert not leaf_under({"region": "NA", "channel": "paid", "plan": "pro"}, places, depth=3)
+    assert not leaf_under({"region": "EMEA", "channel": "paid"}, places, depth=3)  # not a leaf
+    assert leaf_under({"region": "EMEA", "channel": "organic", "plan": "pro"}, {"region=EMEA"}, depth=3)
 
 
 def test_config_rejects_a_bad_engine_or_spark_section(tmp_path):
