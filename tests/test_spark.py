@@ -55,7 +55,8 @@ def spark():
 
 
 def stored(project: Project) -> list[tuple]:
-    """What both engines must agree on: ids, kinds, days, rounded figures, causes, drivers."""
+    """What both engines must agree on: ids, kinds, days, rounded figures, causes, drivers,
+    how each was found (a tagged window's events, family size and bar too)."""
     with project.store(read_only=True) as store:
         found = load_anomalies(store)
     return sorted(
@@ -63,9 +64,16 @@ def stored(project: Project) -> list[tuple]:
             a.id, a.kind, a.direction, a.start, a.end, round(a.score, 2), round(a.change_pct, 1),
             tuple((c.annotation_id, round(c.score, 3)) for c in a.causes),
             tuple((tuple(d["segment"].items()), d["share"]) for d in a.drivers),
+            a.found_by, repr(a.tagged),
         )
         for a in found
     )
+
+
+def scan_state(project: Project) -> list[tuple]:
+    with project.store(read_only=True) as store:
+        _, rows = store.query_rows("select metric, segment_key, fingerprint from scan_state")
+    return sorted(map(tuple, rows))
 
 
 @pytest.fixture(scope="module")
@@ -209,11 +217,111 @@ def test_monthly_metrics_and_separate_rollups_scan_alike_on_both_engines(spark, 
     assert {a[0].split("|")[0] for a in stored(local)} == {"orders", "orders_total", "sales"}
 
 
-def test_linking_rows_cover_children_and_scope_parents_only():
-    """The rows Spark returns for linking: an anomaly's segment, its children, and (for
-    dimensions an annotation is scoped on) its parents and their narrowings."""
+def tagged_regions(tmp_path) -> Project:
+    """Opportunities of regions A (a 3-day -65% dip the search misses, tagged as `other`)
+    and B (a two-week +100% campaign the search finds, tagged), ~45 a day; decoy tags
+    where nothing happened: a quiet week of B, a lasting release on the total (no end), and
+    an event naming another metric."""
+    from test_find_changes import business_counts, episode
+
+    from ctxmetrics.ingest.ingest import ingest_paths
+
+    a = business_counts(2, 45, episode(302, 3, -0.65))
+    b = business_counts(3, 45, episode(500, 14, 1.0))
+    days = [(dt.date(2024, 1, 1) + dt.timedelta(days=i)).isoformat() for i in range(len(a))]
+    root = init_project(tmp_path / "regions", "dimensions: [region]\n")
+    frame = pl.DataFrame({"date": days * 2, "region": ["A"] * len(a) + ["B"] * len(b), "value": np.r_[a, b]})
+    frame.write_csv(root / "opportunities.csv")
+    events = [
+        {"id": "offsite", "title": "Sales offsite", "type": "other", "start": "2024-10-29", "end": "2024-10-31",
+         "scope": {"region": ["A"]}},
+        {"id": "b-campaign", "title": "B campaign", "type": "campaign", "start": days[500], "end": days[513],
+         "scope": {"region": ["B"]}},
+        {"id": "b-quiet", "title": "B training week", "type": "other", "start": days[200], "end": days[206],
+         "scope": {"region": ["B"]}},
+        {"id": "new-crm", "title": "New CRM", "type": "release", "start": days[400]},
+        {"id": "signup-form", "title": "Sign-up form", "type": "release", "start": days[350], "end": days[352],
+         "metrics": ["signups"]},
+    ]
+    (root / "annotations" / "events.yaml").write_text(yaml.safe_dump(events, sort_keys=False))
+    project = Project(root)
+    with project.store() as store:
+        ingest_paths(store, [root / "opportunities.csv"], config=project.config)
+    return project
+
+
+def test_tagged_windows_store_alike_on_both_engines(spark, tmp_path):
+    """Spark tests the tagged windows as the local engine does: the same anomalies (the
+    tagged window's too, decoys not; the campaign the search found is not stored twice),
+    the same scan state; a new tag is tested without detecting any series again, and
+    after a local scan a Spark scan finds nothing to do."""
+    from ctxmetrics.detect.targeted import bar
+    from ctxmetrics.scan.tagged import FAMILY_ALPHA, FOUND_BY
+    from ctxmetrics.timeline.write import add_annotation
+
+    project = tagged_regions(tmp_path)
+    local, on_spark = copy_of(project, tmp_path / "local"), copy_of(project, tmp_path / "spark")
+    by_local, by_spark = scan_project(local), scan_project(on_spark, engine="spark")
+    assert (by_spark.series, by_spark.rescanned, by_spark.anomalies) == (by_local.series, by_local.rescanned,
+                                                                         by_local.anomalies)
+    assert stored(on_spark) == stored(local)
+    assert scan_state(on_spark) == scan_state(local)
+    found = {(a[0].split("|")[1], a[9]) for a in stored(local)}
+    assert {key for key, how in found if how == FOUND_BY} == {"region=A"}  # the dip by its tag; no decoy
+    assert ("region=B", "series") in found  # the campaign, by the search (its tagged window not stored again)
+    assert sum(key.endswith("#tagged") for _, key, _ in scan_state(local)) == 3  # A, B, the total
+    for copy in (local, on_spark):  # a second window on A: tested, nothing detected again
+        add_annotation(copy.annotations_dir, title="A dip again", type="other", start=dt.date(2024, 10, 29),
+                       end=dt.date(2024, 10, 30), scope={"region": ["A"]}, tz=copy.config.timezone)
+    again_local, again_spark = scan_project(local), scan_project(on_spark, engine="spark")
+    assert again_local.rescanned == again_spark.rescanned == 0
+    assert stored(on_spark) == stored(local)
+    assert scan_state(on_spark) == scan_state(local)
+    # the family grew to 5 windows: the offsite's window was tested again against its new bar
+    five = round(bar(5, FAMILY_ALPHA, local.config.detection_for("opportunities").min_score), 2)
+    assert [a[10] for a in stored(local) if a[9] == FOUND_BY] == [repr({"events": ["offsite"], "tests": 5, "bar": five})]
+    before = scan_state(local)
+    assert scan_project(local, engine="spark").rescanned == 0
+    assert scan_state(local) == before and stored(local) == stored(on_spark)
+
+
+def test_a_restated_echo_is_judged_afresh_alike_on_both_engines(spark, project_dir, tmp_path):
+    """A lower stage's echo of an upper stage's change is not stored and its series is
+    marked restated; when only an upper stage's data change later, both engines detect
+    exactly those series again (Spark in a second, small pass) and store the same results."""
+    from test_scan import ingest_frame
+
+    from ctxmetrics.synth import Effect, generate_funnel
+
+    project = Project(project_dir)
+    cut = Effect("mql", {"channel": "paid"}, dt.date(2024, 8, 31), dt.date(2024, 9, 27), "spike", -0.6)
+    frame = generate_funnel(1, start=dt.date(2024, 1, 1), days=365, effects=[cut]).frame
+    ingest_frame(project, frame)
+    local, on_spark = copy_of(project, tmp_path / "local"), copy_of(project, tmp_path / "spark")
+    scan_project(local), scan_project(on_spark, engine="spark")
+    assert stored(on_spark) == stored(local)
+    assert scan_state(on_spark) == scan_state(local)
+    restated = [(m, k) for m, k, fp in scan_state(local) if fp.endswith(":restated")]
+    assert any(m == "won" for m, _ in restated)
+    one_cell_day = (pl.col("metric") == "leads") & (pl.col("region") == "NA") & (pl.col("channel") == "organic")
+    edited = frame.filter(one_cell_day & (pl.col("date") == dt.date(2024, 3, 5))).with_columns(pl.col("value") + 1)
+    reported: dict[str, tuple[int, int]] = {}
+    for copy in (local, on_spark):
+        ingest_frame(copy, edited, "correction.csv")
+    by_local = scan_project(local)
+    by_spark = scan_project(on_spark, engine="spark", progress=lambda label, done, total: reported.update({label: (done, total)}))
+    assert by_spark.rescanned == by_local.rescanned
+    assert stored(on_spark) == stored(local)
+    assert scan_state(on_spark) == scan_state(local)
+    echoes = sum(m == "won" for m, _ in restated)  # their data did not change: detected again for leads'
+    assert reported["restated series"][1] >= echoes > 0
+
+
+def test_linking_rows_cover_children_leaves_and_scope_parents_only():
+    """The rows Spark returns for linking: an anomaly's segment, its children, the leaves
+    under it, and (for dimensions an annotation is scoped on) its parents and their narrowings."""
     from ctxmetrics.models.anomaly import Anomaly
-    from ctxmetrics.scan.engines.linking_rows import needed, wanted_signatures
+    from ctxmetrics.scan.engines.linking_rows import leaf_under, needed, wanted_signatures
 
     anomaly = Anomaly("leads", {"region": "EMEA", "channel": "paid"}, "spike", "up", FIRST_DAY, FIRST_DAY, 1, 2, 100, 9)
     scoped = frozenset({"channel"})  # some annotation is scoped on channel
@@ -225,6 +333,12 @@ def test_linking_rows_cover_children_and_scope_parents_only():
     assert not needed({"region": "NA", "channel": "paid"}, wanted, scoped)
     assert not needed({}, wanted, scoped)  # the total: linking never reads it for this anomaly
     assert not needed({"region": "EMEA", "plan": "pro", "country": "DE"}, wanted, scoped)  # a grandchild
+    # drivers are localized over every leaf under the anomaly's segment (dimensions region, channel, plan)
+    places = {anomaly.segment_key}
+    assert leaf_under({"region": "EMEA", "channel": "paid", "plan": "pro"}, places, depth=3)
+    assert not leaf_under({"region": "NA", "channel": "paid", "plan": "pro"}, places, depth=3)
+    assert not leaf_under({"region": "EMEA", "channel": "paid"}, places, depth=3)  # not a leaf
+    assert leaf_under({"region": "EMEA", "channel": "organic", "plan": "pro"}, {"region=EMEA"}, depth=3)
 
 
 def test_config_rejects_a_bad_engine_or_spark_section(tmp_path):

@@ -267,9 +267,9 @@ def restated_fingerprint(fingerprint: str) -> str:
 
 
 def plain_fingerprint(fingerprint: str) -> str:
-    """A stored fingerprint without the restated mark. The Spark engine compares these: there
-    a restated series is detected afresh only when its own data change (the stronger
-    anomaly's series changing alone does not bring it back until then)."""
+    """A stored fingerprint without the restated mark. The Spark engine compares these, and
+    detects the restated series whose data did not change afresh in a second pass when
+    their metric or a stage above changed (`engines.spark._restated_to_redo`)."""
     return fingerprint.removesuffix(_RESTATED)
 
 

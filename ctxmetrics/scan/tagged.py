@@ -25,7 +25,7 @@ import numpy as np
 
 from ctxmetrics.models import periods
 from ctxmetrics.models.anomaly import Anomaly
-from ctxmetrics.models.segments import TAGGED_STATE_SUFFIX
+from ctxmetrics.models.segments import TAGGED_STATE_SUFFIX, segment_key
 from ctxmetrics.models.series import SeriesSet
 
 FOUND_BY = "tagged window"
@@ -47,20 +47,28 @@ class TaggedWindow:
 def tagged_windows(series_set: SeriesSet, annotations, tz: str) -> dict[int, list[TaggedWindow]]:
     """Row of `series_set` -> the windows its events tag (events with the same periods on
     one series are one test)."""
-    rows = {tuple(sorted(seg.items())): i for i, seg in enumerate(series_set.segments)}
-    n, gran = series_set.values.shape[1], series_set.granularity
+    return windows_by_row(
+        series_set.metric, series_set.segments, series_set.start, series_set.values.shape[1], series_set.granularity,
+        annotations, tz,
+    )
+
+
+def windows_by_row(metric: str, segments: list[dict[str, str]], start: dt.date, n: int, gran: str, annotations,
+                   tz: str) -> dict[int, list[TaggedWindow]]:
+    """`tagged_windows` of the series `segments` of `metric` (`n` periods from `start`),
+    for an engine that holds only some of a metric's series (the tagged ones)."""
+    rows = {tuple(sorted(seg.items())): i for i, seg in enumerate(segments)}
     found: dict[int, dict[tuple, list[str]]] = {}
     for event in annotations:
-        if event.metrics and series_set.metric not in event.metrics:
+        if event.metrics and metric not in event.metrics:
             continue
-        first = periods.index(event.first_day(tz), series_set.start, gran)
+        first = periods.index(event.first_day(tz), start, gran)
         last_day = event.last_day(tz)
-        last = None if last_day is None else min(periods.index(last_day, series_set.start, gran), n - 1)
+        last = None if last_day is None else min(periods.index(last_day, start, gran), n - 1)
         if not 0 <= first < n or (last is not None and last < first):
             continue
-        dims = sorted(event.scope)
-        for values in product(*(event.scope[d] for d in dims)):
-            row = rows.get(tuple(zip(dims, values)))
+        for pairs in _scope_segments(event):
+            row = rows.get(pairs)
             if row is not None:
                 found.setdefault(row, {}).setdefault((first, last), []).append(event.id)
     def order(window):  # by start, a lasting step after the windows that start with it
@@ -70,12 +78,39 @@ def tagged_windows(series_set: SeriesSet, annotations, tz: str) -> dict[int, lis
             for row, by in found.items()}
 
 
-def family_bar(windows: dict[int, list[TaggedWindow]], settings) -> tuple[int, float]:
-    """(tests, bar): how many windows one metric's scan tests, and the score each must reach."""
+def tagged_keys(metric: str, annotations) -> set[str]:
+    """The segment keys of every series some event of `metric` may tag (those that exist
+    and whose dates fall in the series are `windows_by_row`'s)."""
+    return {
+        segment_key(dict(pairs)) for event in annotations if not event.metrics or metric in event.metrics
+        for pairs in _scope_segments(event)
+    }
+
+
+def _scope_segments(event):
+    """Each combination of the event's scope values, as sorted (dimension, value) pairs."""
+    dims = sorted(event.scope)
+    for values in product(*(event.scope[d] for d in dims)):
+        yield tuple(zip(dims, values))
+
+
+def family_bar(windows: dict, settings) -> tuple[int, float]:
+    """(tests, bar): how many windows one metric's scan tests (`windows`: per series, its
+    windows), and the score each must reach."""
     from ctxmetrics.detect.targeted import bar
 
     tests = sum(map(len, windows.values()))
     return tests, bar(tests, FAMILY_ALPHA, settings.min_score)
+
+
+def tag_fingerprint(fingerprint: str, tests: int, windows: list[TaggedWindow]) -> str:
+    """The scan-state fingerprint of a series' tagged windows (key + `TAGGED_STATE_SUFFIX`):
+    the series' own fingerprint (without the restated mark, which only says how its blind
+    anomalies were stored), its family's size and its windows."""
+    from ctxmetrics.scan.scan import plain_fingerprint
+
+    text = f"{plain_fingerprint(fingerprint)}|{tests}|" + ";".join(f"{w.start}:{w.end}:{','.join(w.events)}" for w in windows)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def retest_tagged(series_set: SeriesSet, tagged: dict[int, list[TaggedWindow]], tests: int, bar: float,
@@ -88,56 +123,70 @@ def retest_tagged(series_set: SeriesSet, tagged: dict[int, list[TaggedWindow]], 
     beside the series' own, added to `fingerprints`: the detector's fingerprint stays that of
     every engine, and a new tag does not re-detect the series); the rest keep their
     anomalies, and a series without tags has none."""
-    metric, keys = series_set.metric, series_set.keys
-    kept: set[str] = set()
-    retest = []
-    for row, windows in tagged.items():
+    metric, keys, gran = series_set.metric, series_set.keys, series_set.granularity
+    fresh: dict[str, list[Anomaly]] = {}
+    for row, windows in sorted(tagged.items()):
         key = keys[row]
-        text = f"{fingerprints[key]}|{tests}|" + ";".join(f"{w.start}:{w.end}:{','.join(w.events)}" for w in windows)
-        fingerprints[key + TAGGED_STATE_SUFFIX] = tag_print = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-        if row in detected or state.get((metric, key + TAGGED_STATE_SUFFIX)) != tag_print:
-            retest.append(row)
-        else:
-            kept.add(key)
-    out = [a for a in found if a.found_by != FOUND_BY or a.segment_key in kept]
-    for row in sorted(retest):
-        out += tagged_anomalies(series_set, row, tagged[row], out, known_masks[row], settings, tests, bar)
-    return out
+        fingerprints[key + TAGGED_STATE_SUFFIX] = tag_print = tag_fingerprint(fingerprints[key], tests, windows)
+        if row not in detected and state.get((metric, key + TAGGED_STATE_SUFFIX)) == tag_print:
+            continue
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-unknown row has no volume
+            volume = float(np.nanmean(series_set.values[row]))
+        dens = None if series_set.denominators is None else series_set.denominators[row]
+        passing = passing_changes(
+            series_set.detection_values(slice(row, row + 1))[0], dens, known_masks[row], windows, series_set.kind,
+            series_set.start, gran, settings, bar,
+        )
+        fresh[key] = [
+            tagged_anomaly(metric, series_set.segments[row], series_set.start, change, window.events, volume, gran,
+                           tests, bar)
+            for change, window in passing
+        ]
+    return with_tagged(found, fresh, {keys[row] for row in tagged})
 
 
-def tagged_anomalies(series_set: SeriesSet, row: int, windows: list[TaggedWindow], found: list[Anomaly],
-                     known_mask: np.ndarray, settings, tests: int, bar: float) -> list[Anomaly]:
-    """The changes of one series over its tagged windows that pass `bar` and the size rule
-    and that no anomaly the detector `found` on the series overlaps; the strongest first
-    when two windows overlap."""
+def passing_changes(values: np.ndarray, denominators, known_mask: np.ndarray, windows: list[TaggedWindow], kind: str,
+                    start: dt.date, gran: str, settings, bar: float) -> list[tuple]:
+    """(change, window) of one series' tagged windows (`values` as the detector reads them)
+    whose change passes `bar` and the size rule, the strongest first."""
     from ctxmetrics.detect.targeted import Window, window_changes
-    from ctxmetrics.scan.scan import anomaly_from_change
 
-    key, gran = series_set.keys[row], series_set.granularity
-    blind = [a for a in found if a.segment_key == key]
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-unknown row has no volume
-        volume = float(np.nanmean(series_set.values[row]))
-    dens = None if series_set.denominators is None else series_set.denominators[row]
     changes = window_changes(
-        series_set.detection_values(slice(row, row + 1))[0], [Window(w.start, w.end) for w in windows],
-        kind=series_set.kind, dates=periods.dates(series_set.start, series_set.values.shape[1], gran),
-        denominators=dens, settings=settings, known_mask=known_mask,
+        values, [Window(w.start, w.end) for w in windows], kind=kind, dates=periods.dates(start, len(values), gran),
+        denominators=denominators, settings=settings, known_mask=known_mask,
     )
-    sized = series_set.kind != "gauge"
-    passing = sorted(
+    sized = kind != "gauge"
+    return sorted(
         ((c, w) for c, w in zip(changes, windows)
          if c is not None and c.score >= bar and (not sized or abs(c.change_pct) >= settings.min_change_pct)),
         key=lambda cw: -cw[0].score,
     )
-    out: list[Anomaly] = []
-    for change, window in passing:
-        anomaly = anomaly_from_change(series_set.metric, series_set.segments[row], series_set.start, change, volume, gran)
-        if any(_overlap(anomaly, other) for other in blind + out):
-            continue
-        anomaly.found_by = FOUND_BY
-        anomaly.tagged = {"events": list(window.events), "tests": tests, "bar": round(bar, 2)}
-        out.append(anomaly)
+
+
+def tagged_anomaly(metric: str, segment: dict[str, str], start: dt.date, change, events, volume: float, gran: str,
+                   tests: int, bar: float) -> Anomaly:
+    """The stored form of a passing tagged-window change."""
+    from ctxmetrics.scan.scan import anomaly_from_change
+
+    anomaly = anomaly_from_change(metric, segment, start, change, volume, gran)
+    anomaly.found_by = FOUND_BY
+    anomaly.tagged = {"events": list(events), "tests": tests, "bar": round(bar, 2)}
+    return anomaly
+
+
+def with_tagged(found: list[Anomaly], fresh: dict[str, list[Anomaly]], tagged: set[str]) -> list[Anomaly]:
+    """`found` with the tagged-window anomalies of the series tested this scan (`fresh`:
+    segment key -> passing anomalies, the strongest first) in place of their old ones:
+    each one that no anomaly of its series overlaps (the blind detector's, or a stronger
+    window's). Series no longer `tagged` lose theirs; the rest keep them."""
+    out = [a for a in found if a.found_by != FOUND_BY or (a.segment_key in tagged and a.segment_key not in fresh)]
+    for key, candidates in fresh.items():
+        blind = [a for a in out if a.segment_key == key]
+        for anomaly in candidates:
+            if not any(_overlap(anomaly, other) for other in blind):
+                blind.append(anomaly)
+                out.append(anomaly)
     return out
 
 

@@ -3,20 +3,24 @@ table of dense series (no PySpark needed here).
 
 For each series: the known-day mask from the broadcast timeline, the fingerprint (the
 local engine's function) compared with the stored one, the local pre-screen over the
-changed series of the bucket (`scan.screen`), then `scan.detect_one` on the candidates. Every function
-is the one the local scan calls, on the same rows, so both engines find the same changes.
+changed series of the bucket (`scan.screen`), then `scan.detect_one` on the candidates,
+and the test of the series' tagged windows (`scan.tagged.passing_changes`) where they or
+the series changed. Every function is the one the local scan calls, on the same rows, so
+both engines find the same changes; the driver applies the tagged windows' overlap rule
+(`scan.tagged.with_tagged`), since it holds the anomalies of unchanged series.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 
-# One row per detected change; a series without one still has a row (kind null) so its
-# fingerprint comes back. `rescanned`/`candidate` say what was done to the series.
+# One row per detected change (a tagged window's too: `events` set); a series without one
+# still has a row (kind null) so its fingerprints come back. `rescanned`/`candidate`/`retagged`
+# say what was done to the series.
 RESULT_SCHEMA = pa.schema(
     [
         ("metric", pa.string()),
@@ -35,12 +39,15 @@ RESULT_SCHEMA = pa.schema(
         ("after", pa.float64()),
         ("change_pct", pa.float64()),
         ("score", pa.float64()),
+        ("tag_print", pa.string()),  # the fingerprint of the series' tagged windows (`tagged.tag_fingerprint`), if any
+        ("retagged", pa.bool_()),  # its tagged windows were tested this scan
+        ("events", pa.string()),  # JSON list of the tagging events, on a tagged window's change
     ]
 )
 RESULT_DDL = (
     "metric string, segment_key string, segment string, fingerprint string, rescanned boolean, candidate boolean, "
     "too_small boolean, volume double, kind string, direction string, start int, `end` int, before double, after double, "
-    "change_pct double, score double"
+    "change_pct double, score double, tag_print string, retagged boolean, events string"
 )
 
 
@@ -56,6 +63,12 @@ class MetricJob:
     timezone: str
     parts: tuple[str, ...] = ()  # the stored metrics it reads (a ratio's numerator and denominator)
     gaps: np.ndarray | None = None  # days without data (unknown, not 0), as `series.data_gaps` finds them
+    # the tagged series (`scan.tagged`): segment key -> its windows; their family's size and bar;
+    # segment key -> the stored fingerprint of its windows
+    tagged: dict = field(default_factory=dict)
+    tests: int = 0
+    bar: float = 0.0
+    tag_prints: dict = field(default_factory=dict)
 
 
 def matrices(table: pa.Table, job: MetricJob) -> tuple[np.ndarray, np.ndarray | None]:
@@ -110,14 +123,16 @@ def detect_bucket(table: pa.Table, jobs: dict[str, MetricJob], annotations, prog
         candidates[rows[screen(detect_values[rows], den, job.settings, job.kind, job.start)]] = True
     small = too_small(detect_values if job.kind == "count" else values, job.settings, job.kind, dens)  # as locally
     keys = table["segment_key"].to_pylist()
-    out: dict[str, list] = {field.name: [] for field in RESULT_SCHEMA}
+    out: dict[str, list] = {column.name: [] for column in RESULT_SCHEMA}
     for row in range(n):
         changes = []
         if candidates[row]:
             den = None if dens is None else dens[row]
             changes = detect_one(detect_values[row], den, masks[row], job.settings, job.kind, job.start)
-        volume = float(np.nanmean(values[row])) if changes else None
-        for change in changes or [None]:
+        tag_print, retagged, tagged = _tagged(job, keys[row], fingerprints[row], bool(changed[row]), detect_values[row],
+                                              None if dens is None else dens[row], masks[row])
+        volume = float(np.nanmean(values[row])) if changes or tagged else None
+        for change, events in [*((c, None) for c in changes), *tagged] or [(None, None)]:
             out["metric"].append(metric)
             out["segment_key"].append(keys[row])
             out["segment"].append(None if change is None else json.dumps(segments[row]))
@@ -128,6 +143,24 @@ def detect_bucket(table: pa.Table, jobs: dict[str, MetricJob], annotations, prog
             out["volume"].append(volume)
             for name in ("kind", "direction", "start", "end", "before", "after", "change_pct", "score"):
                 out[name].append(None if change is None else getattr(change, name))
+            out["tag_print"].append(tag_print)
+            out["retagged"].append(retagged)
+            out["events"].append(None if events is None else json.dumps(list(events)))
     if progress is not None:
         progress.add(n)
     return pa.table(out, schema=RESULT_SCHEMA)
+
+
+def _tagged(job: MetricJob, key: str, fingerprint: str, changed: bool, values, den, mask):
+    """(fingerprint of the series' tagged windows or None, whether they were tested again,
+    [(change, events)] of the windows that pass): as `tagged.retest_tagged` decides locally."""
+    from ctxmetrics.scan.tagged import passing_changes, tag_fingerprint
+
+    windows = job.tagged.get(key)
+    if not windows:
+        return None, False, []
+    tag_print = tag_fingerprint(fingerprint, job.tests, windows)
+    if not changed and job.tag_prints.get(key) == tag_print:
+        return tag_print, False, []
+    passing = passing_changes(values, den, mask, windows, job.kind, job.start, "daily", job.settings, job.bar)
+    return tag_print, True, [(change, window.events) for change, window in passing]

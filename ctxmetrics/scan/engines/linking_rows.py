@@ -1,17 +1,20 @@
 """Which series linking needs, so an engine that keeps the cube elsewhere returns only
 those rows to the driver instead of every series.
 
-`explain_anomalies` reads, for an anomaly on segment S: S itself; S's direct children
-(drivers); S narrowed to the values of an annotation's scope; S's parent without the scope
-dimensions and that parent narrowed to the scope (the scope rule). Every one of them
-agrees with S on S's dimensions outside every annotation scope, and adds at most one
-dimension outside the scopes. This rule keeps every segment of that form: a superset of
-what linking reads, never less. (If explain starts reading other rows, widen it here;
-tests/test_spark.py compares both engines' stored causes and drivers.)
+`explain_anomalies` reads, for an anomaly on segment S: S itself; S's direct children;
+every leaf under S (its drivers are localized over them); S narrowed to the values of an
+annotation's scope; S's parent without the scope dimensions and that parent narrowed to the
+scope (the scope rule). Apart from the leaves, every one of them agrees with S on S's
+dimensions outside every annotation scope, and adds at most one dimension outside the
+scopes. These rules keep every segment of those forms: a superset of what linking reads,
+never less. (If explain starts reading other rows, widen it here; tests/test_spark.py
+compares both engines' stored causes and drivers.)
 """
 from __future__ import annotations
 
 from typing import Iterable, Mapping
+
+from ctxmetrics.models.segments import rollup_keys, segment_key
 
 Signature = tuple[tuple[str, str], ...]
 
@@ -36,3 +39,9 @@ def needed(segment: Mapping[str, str], wanted: set[Signature], scoped: frozenset
     if own in wanted:
         return True
     return any(own[:i] + own[i + 1 :] in wanted for i in range(len(own)))
+
+
+def leaf_under(segment: Mapping[str, str], places: set[str], depth: int) -> bool:
+    """True when `segment` is a leaf (every one of the `depth` dimensions fixed) inside the
+    segment of some anomaly (`places`: their segment keys)."""
+    return len(segment) == depth and (segment_key(segment) in places or any(k in places for k in rollup_keys(segment)))

@@ -121,6 +121,7 @@ class SparkScan:
         self.progress("observations", 1, 1)
         chosen = self._chosen(metrics, spans, local_names)
         outcome = Outcome(chosen, {}, previous, verdicts)
+        self.changed: set[str] = set()  # metrics with a series whose data changed
         here = [m for m in chosen if self.config.metric(m).type == "query" or m in self.scanned_here]
         jobs = self._jobs([m for m in chosen if m not in here], spans)
         if jobs:
@@ -163,6 +164,7 @@ class SparkScan:
             known = sorted(known)
         else:
             known = local_names
+        self.known = known
         for name in metrics:
             if name not in known:
                 raise UnknownName(f"Unknown metric '{name}'; the observations have: {', '.join(known) or 'no metrics yet'}.")
@@ -219,6 +221,7 @@ class SparkScan:
         cube = self._cube(jobs).persist()
         total = cube.count()
         self.progress("the cube", 1, 1)
+        jobs = self._with_tagged(cube, jobs, state)
         stored = self.spark.read.parquet(self._stage(_state_table(state, set(jobs)).to_reader()))
         buckets = max(1, math.ceil(total / BUCKET_SERIES))
         timeline = self.spark.sparkContext.broadcast(list(self.annotations))
@@ -228,15 +231,78 @@ class SparkScan:
         )
         detected = keyed.groupBy("metric", "bucket").applyInArrow(_bucket_function(jobs, timeline, done), RESULT_DDL)
         results = self._watch("all series", total, done, detected.toArrow)
+        self.changed = set(pc.unique(results.filter(results["rescanned"])["metric"]).to_pylist())
+        redo = _restated_to_redo(results, state, self.changed, self._upper_changed)
+        if redo:
+            results = self._redetect(cube, results, redo, jobs, timeline)
         timeline.unpersist()
         for name, job in jobs.items():
             mine = results.filter(pc.equal(results["metric"], name))
-            found, fingerprints, stats = _read_results(mine, name, job.start, previous)
+            found, fingerprints, stats = _read_results(mine, name, job, previous, state)
             outcome.add(name, found, stats, fingerprints)
         self.progress("series for linking", 0, 1)
         outcome.sets.update(self._linking_sets(cube, jobs, outcome.found))
         self.progress("series for linking", 1, 1)
         cube.unpersist()
+
+    def _upper_changed(self, metric: str) -> bool:
+        """True when a funnel stage above `metric` (any stage, for a metric outside the
+        funnel) had a series whose data changed, as `scan.scan_project` orders the metrics."""
+        funnel = self.config.funnel_of(set(self.known))
+        rank = {m: i for i, m in enumerate(funnel)}
+        return any(m in rank and rank[m] < rank.get(metric, len(funnel)) for m in self.changed)
+
+    def _redetect(self, cube, results, redo: set[tuple[str, str]], jobs: dict, timeline):
+        """`results` with the series in `redo` (metric, segment key) detected afresh: a
+        second, small pass over the cube, their stored fingerprints left out."""
+        import pyarrow as pa
+        from pyspark.sql import functions as F
+
+        from ctxmetrics.scan.engines.bucket_detect import RESULT_DDL
+
+        pairs = sorted(redo)
+        chosen = pa.table({"metric": [m for m, _ in pairs], "segment_key": [k for _, k in pairs]})
+        buckets = max(1, math.ceil(len(pairs) / BUCKET_SERIES))
+        rows = (
+            cube.join(self.spark.read.parquet(self._stage(chosen.to_reader())), ["metric", "segment_key"])
+            .withColumn("previous", F.lit(None).cast("string"))
+            .withColumn("bucket", F.pmod(F.xxhash64("metric", "segment_key"), F.lit(buckets)))
+        )
+        done = self.spark.sparkContext.accumulator(0)
+        again = rows.groupBy("metric", "bucket").applyInArrow(_bucket_function(jobs, timeline, done), RESULT_DDL)
+        again = self._watch("restated series", len(pairs), done, again.toArrow)
+        keys = pc.binary_join_element_wise(results["metric"], results["segment_key"], "\x00")
+        kept = pc.invert(pc.is_in(keys, pa.array([f"{m}\x00{k}" for m, k in pairs])))
+        return pa.concat_tables([results.filter(kept), again.cast(results.schema)])
+
+    def _with_tagged(self, cube, jobs: dict, state) -> dict:
+        """`jobs` with their tagged series (`scan.tagged`): the family of a metric's windows
+        counts the series of the cube its events tag, so those few rows are read first;
+        the windows then travel with each job to the series' bucket."""
+        from dataclasses import replace
+
+        from pyspark.sql import functions as F
+
+        from ctxmetrics.models.segments import TAGGED_STATE_SUFFIX
+        from ctxmetrics.scan.engines.bucket_detect import segments_of
+        from ctxmetrics.scan.engines.spark_cube import dim_columns
+        from ctxmetrics.scan.tagged import family_bar, tagged_keys, windows_by_row
+
+        wanted = {name: tagged_keys(name, self.annotations) for name in jobs}
+        keys = sorted(set().union(*wanted.values()))
+        if not keys:
+            return jobs
+        rows = cube.where(F.col("segment_key").isin(keys)).select("metric", "segment_key", *dim_columns(self.dims)).toArrow()
+        out = {}
+        for name, job in jobs.items():
+            mine = rows.filter(pc.equal(rows["metric"], name))
+            segments, segment_keys = segments_of(mine, job.dims), mine["segment_key"].to_pylist()
+            by_row = windows_by_row(name, segments, job.start, job.days, "daily", self.annotations, self.config.timezone)
+            tagged = {segment_keys[row]: tuple(windows) for row, windows in by_row.items()}
+            tests, bar = family_bar(tagged, job.settings)
+            prints = {key: state.get((name, key + TAGGED_STATE_SUFFIX)) for key in tagged}
+            out[name] = replace(job, tagged=tagged, tests=tests, bar=bar, tag_prints=prints)
+        return out
 
     def _watch(self, label: str, total: int, done, action):
         """Run `action` while reporting the series done (the accumulator grows as tasks end)."""
@@ -262,8 +328,9 @@ class SparkScan:
 
         scoped = scope_dimensions(self.annotations)
         wanted = {name: wanted_signatures([a for a in anomalies if a.metric == name], scoped) for name in jobs}
+        places = {name: {a.segment_key for a in anomalies if a.metric == name} for name in jobs}
         dims = tuple(self.dims)
-        rows = cube.mapInArrow(_linking_filter(dims, wanted, scoped), cube.schema).toArrow()
+        rows = cube.mapInArrow(_linking_filter(dims, wanted, scoped, places), cube.schema).toArrow()
         rank = {group: i for i, group in enumerate(g for size in range(len(dims) + 1) for g in combinations(dims, size))}
         sets = {}
         for name, job in jobs.items():
@@ -290,8 +357,11 @@ class SparkScan:
             if series_set is None:
                 continue
             found, stats, fingerprints = _scan_metric(
-                series_set, self.config, self.annotations, state, [a for a in previous if a.metric == name], self.progress
+                series_set, self.config, self.annotations, state, [a for a in previous if a.metric == name], self.progress,
+                self._upper_changed(name),
             )
+            if stats["rescanned"]:
+                self.changed.add(name)
             outcome.add(name, found, stats, fingerprints)
             outcome.sets[name] = series_set
             if series_set.gaps is not None and series_set.gaps.any():
@@ -344,39 +414,75 @@ def _bucket_function(jobs, timeline, done):
     return detect
 
 
-def _linking_filter(dims, wanted, scoped):
+def _linking_filter(dims, wanted, scoped, places):
     def keep(batches):
         import pyarrow as pa
 
         from ctxmetrics.scan.engines.bucket_detect import segments_of
-        from ctxmetrics.scan.engines.linking_rows import needed
+        from ctxmetrics.scan.engines.linking_rows import leaf_under, needed
 
         for batch in batches:
             table = pa.Table.from_batches([batch])
             metrics = table["metric"].to_pylist()
             segments = segments_of(table, dims)
-            mask = pa.array([needed(s, wanted[m], scoped) for m, s in zip(metrics, segments)], type=pa.bool_())
+            mask = pa.array(
+                [needed(s, wanted[m], scoped) or leaf_under(s, places[m], len(dims)) for m, s in zip(metrics, segments)],
+                type=pa.bool_(),
+            )
             yield from pc.filter(table, mask).to_batches()
 
     return keep
 
 
-def _read_results(results, metric: str, start, previous):
-    """(anomalies, fingerprints by segment key, stats) of one metric's detection output."""
+def _restated_to_redo(results, state, changed: set[str], upper_changed) -> set[tuple[str, str]]:
+    """(metric, segment key) of the series a local scan detects afresh although their data
+    did not change: a restated series (`scan.restated_fingerprint`) of a metric where a
+    series changed or below a funnel stage where one did (`upper_changed(metric)`)."""
+    from ctxmetrics.scan.scan import restated_fingerprint
+
+    rows = results.filter(pc.invert(results["rescanned"])).select(["metric", "segment_key", "fingerprint"]).to_pylist()
+    marked = {(r["metric"], r["segment_key"]) for r in rows
+              if state.get((r["metric"], r["segment_key"])) == restated_fingerprint(r["fingerprint"])}
+    return {(m, k) for m, k in marked if m in changed or upper_changed(m)}
+
+
+def _read_results(results, metric: str, job, previous, state):
+    """(anomalies, fingerprints by segment key, stats) of one metric's detection output;
+    the tagged windows' changes join the anomalies by `tagged.with_tagged`, as locally. A
+    restated series not detected again keeps its mark, as locally."""
     import json
 
     from ctxmetrics.detect import Change
+    from ctxmetrics.models.segments import TAGGED_STATE_SUFFIX
+    from ctxmetrics.scan.scan import restated_fingerprint
+    from ctxmetrics.scan.tagged import tagged_anomaly, with_tagged
 
     rows = results.to_pylist()
-    fingerprints = {r["segment_key"]: r["fingerprint"] for r in rows}
     rescanned = {r["segment_key"] for r in rows if r["rescanned"]}
+    fingerprints = {r["segment_key"]: r["fingerprint"] for r in rows}
+    for key, fp in fingerprints.items():
+        if key not in rescanned and state.get((metric, key)) == restated_fingerprint(fp):
+            fingerprints[key] = restated_fingerprint(fp)
+    tag_prints = {r["segment_key"]: r["tag_print"] for r in rows if r["tag_print"] is not None}
+    fingerprints.update({key + TAGGED_STATE_SUFFIX: fp for key, fp in tag_prints.items()})
     candidates = {r["segment_key"] for r in rows if r["candidate"]}
     small = {r["segment_key"] for r in rows if r["too_small"]}
     found = [a for a in previous if a.metric == metric and a.segment_key not in rescanned]
+    fresh: dict[str, list] = {r["segment_key"]: [] for r in rows if r["retagged"]}
     for r in rows:
         if r["kind"] is None:
             continue
         change = Change(r["kind"], r["direction"], r["start"], r["end"], r["before"], r["after"], r["change_pct"], r["score"])
-        found.append(anomaly_from_change(metric, json.loads(r["segment"]), start, change, r["volume"]))
-    stats = dict(series=len(fingerprints), rescanned=len(rescanned), candidates=len(candidates), too_small=len(small))
+        segment = json.loads(r["segment"])
+        if r["events"] is None:
+            found.append(anomaly_from_change(metric, segment, job.start, change, r["volume"]))
+        else:
+            fresh[r["segment_key"]].append(
+                tagged_anomaly(metric, segment, job.start, change, json.loads(r["events"]), r["volume"], "daily", job.tests,
+                               job.bar)
+            )
+    # each series' tagged changes come in `tagged.passing_changes` order (the strongest first)
+    found = with_tagged(found, fresh, set(tag_prints))
+    series = {r["segment_key"] for r in rows}
+    stats = dict(series=len(series), rescanned=len(rescanned), candidates=len(candidates), too_small=len(small))
     return found, fingerprints, stats
