@@ -27,7 +27,7 @@ def paired(levels: list[tuple[int, float]], seed: int, sd: float = 0.1) -> tuple
     w = _Windows(s, s.y, s.known, noise)
     edges = [0, *bounds, DAYS]
     steps = [_measure(w, noise, max(edges[i], b - 56), b, min(edges[i + 2], b + 56)) for i, b in enumerate(bounds)]
-    return _episode_pairs(steps, w, noise, SETTINGS)
+    return _episode_pairs(steps, w, noise, DAYS, SETTINGS)
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -265,13 +265,13 @@ def _shift_changes(s: _Series, noise: _Noise, outlying: np.ndarray, settings: De
     scan, whose flanks stop at the lasting steps found (`find._changes`)."""
     n = len(s.y)
     steps, windows = _lasting_steps(s, noise, outlying, settings)
-    pairs, beside = _episode_pairs(steps, windows, noise, settings)
+    pairs, beside = _episode_pairs(steps, windows, noise, n, settings)
     if beside:
         outlying = outlying.copy()
         for i in beside:
             outlying[steps[i].at : steps[i + 1].at] = True
         steps, windows = _lasting_steps(s, noise, outlying, settings)
-        pairs, _ = _episode_pairs(steps, windows, noise, settings)
+        pairs, _ = _episode_pairs(steps, windows, noise, n, settings)
     changes, i = [], 0
     temporary = np.zeros(n, bool)
     while i < len(steps):
@@ -303,11 +303,11 @@ def _lasting_steps(s: _Series, noise: _Noise, outlying: np.ndarray, settings: De
     return steps, windows
 
 
-def _episode_pairs(steps: list[_Step], w: _Windows, noise: _Noise, settings: DetectionSettings) -> tuple[list[int], list[int]]:
+def _episode_pairs(steps: list[_Step], w: _Windows, noise: _Noise, n: int, settings: DetectionSettings) -> tuple[list[int], list[int]]:
     """Indexes i of the steps that open an episode closed by step i + 1: opposite steps at
-    most `max_temporary_days` (plus the placement's reach) apart. Returns those that
-    return to the old level (`_reverts`), and those that do not (an episode beside a
-    lasting step), which share no step with the first.
+    most `max_temporary_days` (plus the placement's reach) apart (`n`: the series'
+    length). Returns those that return to the old level (`_reverts`), and those that do
+    not (an episode beside a lasting step), which share no step with the first.
 
     Where two pairs share a step, the one that returns is taken (a dip, then the old level,
     then a lasting drop: the dip is the episode), and of two that both return, the one
@@ -320,6 +320,11 @@ def _episode_pairs(steps: list[_Step], w: _Windows, noise: _Noise, settings: Det
         and steps[i + 1].at - steps[i].at <= longest
     ]
     back = {i for i in opposite if _reverts(steps[i], steps[i + 1], w, noise, settings)}
+    # an episode that does not return is one beside a lasting step only when it is shorter
+    # than the levels either side of it: in a run of regime changes (lockdowns lifted in
+    # stages) a long drop and a partial recovery are two lasting levels
+    edges = [0, *(st.at for st in steps), n]
+    opposite = [i for i in opposite if i in back or edges[i + 2] - edges[i + 1] < min(edges[i + 1] - edges[i], edges[i + 3] - edges[i + 2])]
     chosen: list[int] = []
     for i in sorted(opposite, key=lambda i: (i not in back, _return_z(steps[i], steps[i + 1], w, noise))):
         if not {i - 1, i, i + 1} & set(chosen):
