@@ -90,3 +90,32 @@ def found_both(seed, level, step_at, step, start, length, size) -> bool:
 def test_an_episode_days_from_a_lasting_step_and_the_step_are_both_found(level, step, start, length, size, least):
     found = sum(found_both(seed, level, 300, step, start, length, size) for seed in range(8))
     assert found >= least
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_long_drop_and_a_partial_recovery_between_close_steps_are_lasting_levels(seed):
+    # a 41-day drop, then a partial recovery for 23 days, then another: the drop is
+    # longer than the level after it, so it is no episode beside a lasting step (staged
+    # lockdown lifts), and the two opposite steps stay lasting shifts
+    pairs, beside = paired([(0, 0.0), (300, -1.0), (341, -0.6), (364, -0.3)], seed)
+    assert (pairs, beside) == ([], [])
+
+
+def test_a_peak_already_found_inside_a_long_episode_is_not_found_again():
+    # a 60-day +1 lift holding a 3-day +4 peak that the first scan found on its own: the
+    # peak pass inside the lift finds no second peak on those days (before: found again
+    # on 6 of 6 seeds)
+    from ctxmetrics.detect.episodes import _level_change, _peaks_within
+
+    again = 0
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        values = rng.normal(0.0, 0.2, DAYS)
+        values[300:360] += 1.0
+        values[330:333] += 4.0
+        s = _prepare(values, SETTINGS, "gauge", None, None, 0, period=1)
+        noise = _noise(s, SETTINGS)
+        lift = _level_change("spike", s, 300, 359, 0.0, 1.0, 1.0, 20.0)
+        peak = _level_change("spike", s, 330, 332, 1.0, 5.0, 1.0, 20.0)
+        again += any(p.start <= 332 and p.end >= 330 for p in _peaks_within(s, noise, SETTINGS, [lift, peak]))
+    assert again == 0
