@@ -557,6 +557,9 @@ def _peaks_within(s: _Series, noise: _Noise, settings: DetectionSettings, episod
             continue  # too short to hold a peak with a week of the episode beside it
         outside = np.ones(len(s.y), bool)
         outside[a:b] = False
+        for other in episodes:  # an episode found inside it already is no baseline, and no peak to find again
+            if other is not e and other.end is not None and e.start <= other.start and other.end <= e.end:
+                outside[np.searchsorted(s.index, other.start) : np.searchsorted(s.index, other.end, side="right")] = True
         peaks, _, _ = _episodes(s, noise, settings, widths, outside, accept=settings.spike_max_days, walls=[a, b])
         # a peak on the episode's first or last day is that episode's own edge
         out += [p for p in peaks if e.start < p.start and p.end < e.end]

@@ -227,10 +227,14 @@ def _reverts(first: _Step, second: _Step, w: _Windows, noise: _Noise, settings: 
         return False
     if abs(back) <= 0.3 * abs(jump):
         return True
+    return _return_z(first, second, w, noise) < settings.min_score
+
+
+def _return_z(first: _Step, second: _Step, w: _Windows, noise: _Noise) -> float:
+    """How far the level after `second` is from the level before `first`, in noise units."""
     y1, _, n1 = w.measure(first.lo, first.at)
     y3, _, n3 = w.measure(second.at, second.hi)
-    score = abs(y3 - y1) / np.sqrt(noise.se2(n1) + noise.se2(n3))
-    return score < settings.min_score
+    return float(abs(y3 - y1) / np.sqrt(noise.se2(n1) + noise.se2(n3)))
 
 
 def _bridge(y: np.ndarray, gone: np.ndarray, reach: int = 14) -> np.ndarray:
@@ -251,21 +255,28 @@ def _true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 def _shift_changes(s: _Series, noise: _Noise, outlying: np.ndarray, settings: DetectionSettings) -> tuple[list[Change], np.ndarray]:
     """Level shifts and temporary lifts/drops (reported as spikes with an end), and the
-    days of those temporary ones."""
+    days of those temporary ones.
+
+    Two opposite steps close together that do not return to the old level are an episode
+    beside a lasting step (a dip ten days after a price rise): each of them is measured
+    against a window that holds the other level, so neither is the lasting step, which
+    the segmentation's penalty may not even have kept. Their days are then bridged like
+    an episode's and the steps searched again; the episode itself is left to the episode
+    scan, whose flanks stop at the lasting steps found (`find._changes`)."""
     n = len(s.y)
-    y = _bridge(s.y, outlying)
-    windows = _Windows(s, y, s.known | outlying, noise)
-    steps = _prune(_candidates(y, noise, settings), windows, noise, n, settings)
-    if steps:  # the segmentation fits the stabilised scale; the count likelihood places the days
-        # known days count here: a tagged outage's days are where its boundaries lie (left
-        # out, a wholly known episode leaves its ends free to drift up to the reach)
-        moved = _place_by_likelihood(s, noise, [st.at for st in steps], outlying, settings)
-        steps = _prune(moved, windows, noise, n, settings)
+    steps, windows = _lasting_steps(s, noise, outlying, settings)
+    pairs, beside = _episode_pairs(steps, windows, noise, n, settings)
+    if beside:
+        outlying = outlying.copy()
+        for i in beside:
+            outlying[steps[i].at : steps[i + 1].at] = True
+        steps, windows = _lasting_steps(s, noise, outlying, settings)
+        pairs, _ = _episode_pairs(steps, windows, noise, n, settings)
     changes, i = [], 0
     temporary = np.zeros(n, bool)
     while i < len(steps):
         st = steps[i]
-        if i + 1 < len(steps) and _reverts(st, steps[i + 1], windows, noise, settings):
+        if i in pairs:
             end = steps[i + 1].at
             episode = _episode_step(windows, noise, st, steps[i + 1])
             changes.append(_change("spike", s, episode, int(s.index[end - 1])))
@@ -276,6 +287,49 @@ def _shift_changes(s: _Series, noise: _Noise, outlying: np.ndarray, settings: De
             i += 1
     kept = [c for c in changes if c.score >= settings.min_score and _size_margin(c.change_pct, windows, settings) >= 1.0]
     return kept, temporary
+
+
+def _lasting_steps(s: _Series, noise: _Noise, outlying: np.ndarray, settings: DetectionSettings) -> tuple[list[_Step], _Windows]:
+    """The boundaries of `s` with the `outlying` days bridged, each passing on its own or
+    with its return (`_prune`), placed by the count likelihood; and the windows measuring them."""
+    y = _bridge(s.y, outlying)
+    windows = _Windows(s, y, s.known | outlying, noise)
+    steps = _prune(_candidates(y, noise, settings), windows, noise, len(s.y), settings)
+    if steps:  # the segmentation fits the stabilised scale; the count likelihood places the days
+        # known days count here: a tagged outage's days are where its boundaries lie (left
+        # out, a wholly known episode leaves its ends free to drift up to the reach)
+        moved = _place_by_likelihood(s, noise, [st.at for st in steps], outlying, settings)
+        steps = _prune(moved, windows, noise, len(s.y), settings)
+    return steps, windows
+
+
+def _episode_pairs(steps: list[_Step], w: _Windows, noise: _Noise, n: int, settings: DetectionSettings) -> tuple[list[int], list[int]]:
+    """Indexes i of the steps that open an episode closed by step i + 1: opposite steps at
+    most `max_temporary_days` (plus the placement's reach) apart (`n`: the series'
+    length). Returns those that return to the old level (`_reverts`), and those that do
+    not (an episode beside a lasting step), which share no step with the first.
+
+    Where two pairs share a step, the one that returns is taken (a dip, then the old level,
+    then a lasting drop: the dip is the episode), and of two that both return, the one
+    whose sides differ least in noise units (`_return_z`: a lasting drop with a lift back
+    to the old level ten days later: the lift is the episode, the drop lasts)."""
+    longest = settings.max_temporary_days + settings.min_segment_days
+    opposite = [
+        i for i in range(len(steps) - 1)
+        if np.sign(steps[i].y_after - steps[i].y_before) == -np.sign(steps[i + 1].y_after - steps[i + 1].y_before)
+        and steps[i + 1].at - steps[i].at <= longest
+    ]
+    back = {i for i in opposite if _reverts(steps[i], steps[i + 1], w, noise, settings)}
+    # an episode that does not return is one beside a lasting step only when it is shorter
+    # than the levels either side of it: in a run of regime changes (lockdowns lifted in
+    # stages) a long drop and a partial recovery are two lasting levels
+    edges = [0, *(st.at for st in steps), n]
+    opposite = [i for i in opposite if i in back or edges[i + 2] - edges[i + 1] < min(edges[i + 1] - edges[i], edges[i + 3] - edges[i + 2])]
+    chosen: list[int] = []
+    for i in sorted(opposite, key=lambda i: (i not in back, _return_z(steps[i], steps[i + 1], w, noise))):
+        if not {i - 1, i, i + 1} & set(chosen):
+            chosen.append(i)
+    return sorted(i for i in chosen if i in back), sorted(i for i in chosen if i not in back)
 
 
 def _size_margin(pct: float, w, settings: DetectionSettings) -> float:
