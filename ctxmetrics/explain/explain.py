@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import defaultdict
 from dataclasses import dataclass
 from itertools import product
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
@@ -840,16 +841,17 @@ def _link_correlated(anomalies: list[Anomaly], config: Config) -> None:
     order = [(-abs(a.change_pct) * max(a.volume, 1.0), a.id) for a in items]
     metric = [a.metric for a in items]
     start = [a.start for a in items]
+    day_number = [a.start.toordinal() for a in items]  # ints: a distance in days without timedeltas
     ancestors = [rollup_keys(a.segment) for a in items]
     rollups = [set(keys) for keys in ancestors]
-    by_day: dict[dt.date, list[int]] = {}
-    by_segment: dict[str, list[int]] = {}
-    by_ancestor: dict[tuple[str, str], list[int]] = {}
+    by_day: defaultdict[dt.date, list[int]] = defaultdict(list)
+    by_segment: defaultdict[str, list[int]] = defaultdict(list)
+    by_ancestor: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
     for i in ids:
-        by_day.setdefault(start[i], []).append(i)
-        by_segment.setdefault(key[i], []).append(i)
+        by_day[start[i]].append(i)
+        by_segment[key[i]].append(i)
         for ancestor in ancestors[i]:
-            by_ancestor.setdefault((metric[i], ancestor), []).append(i)
+            by_ancestor[metric[i], ancestor].append(i)
     for group in (*by_segment.values(), *by_ancestor.values()):
         group.sort(key=order.__getitem__)
     windows: dict[dt.date, list[int]] = {}  # per start day: every anomaly near it, by size
@@ -871,14 +873,14 @@ def _link_correlated(anomalies: list[Anomaly], config: Config) -> None:
 
     for a, i in zip(anomalies, ids):
         found: dict[int, tuple[int, int]] = {}
-        day = start[i]
+        day, day_i = start[i], day_number[i]
 
         def take(candidates, wanted_rank: int) -> None:
             count = 0
             for j in candidates:
                 if count >= _MAX_CORRELATED:
                     break
-                if items[j] is a or j in found or abs((start[j] - day).days) > days:
+                if items[j] is a or j in found or abs(day_number[j] - day_i) > days:
                     continue
                 if (metric[j] != metric[i] or key[j] != key[i]) and rank(i, j) == wanted_rank:
                     found[j] = (wanted_rank, j)
