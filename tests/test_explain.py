@@ -265,6 +265,19 @@ def test_correlated_lists_nearby_changes_most_related_first():
     assert set(a.correlated[0]) >= {"id", "metric", "segment", "change_pct"}
 
 
+def test_correlated_keeps_five_within_the_days_and_its_sub_segments_before_the_rest():
+    # correlated_days is 3: a start 3 days away is near, 4 days away is not (across a month's end)
+    a = anomaly(segment={}, start=30)
+    parts = [anomaly(segment={"region": r}, start=s, change=c) for r, s, c in
+             (("NA", 27, 10.0), ("EMEA", 33, 20.0), ("APAC", 26, 90.0), ("NA", 34, 90.0))]
+    others = [anomaly(metric="mql", segment={"region": "NA"}, start=30 + k, change=5.0 + k) for k in range(-3, 4)]
+    explain([a, *parts, *others], [])
+    listed = [c["id"] for c in a.correlated]
+    assert listed[:2] == [parts[1].id, parts[0].id]  # its sub-segments within 3 days, by size
+    assert len(listed) == 5 and parts[2].id not in listed and parts[3].id not in listed
+    assert listed[2:] == [others[6].id, others[5].id, others[4].id]  # then the rest, by size
+
+
 def test_coverage_counts_explained_per_metric():
     a, b, c = anomaly(), anomaly(start=80), anomaly(metric="mql")
     explain([a, b, c], [event("promo")])
