@@ -62,13 +62,15 @@ def _robust_fit(y: np.ndarray, calendar: np.ndarray, ok: np.ndarray, trend: bool
     t = np.arange(len(y)) / 365.25
     design = np.column_stack((np.ones(len(t)), *([t - t.mean()] if trend else []), calendar))
     use = ok.copy()
-    for _ in range(3):
+    for round_ in range(3):
         if use.sum() <= 2 * design.shape[1]:
             return None
         # normal equations (a few columns, hundreds of days): far cheaper than lstsq's SVD
         # of the whole design; pinv keeps lstsq's answer when a column is empty
         x = design[use]
         coef = np.linalg.pinv(x.T @ x) @ (x.T @ y[use])
+        if round_ == 2:  # the last fit: the days it would trim are not refitted
+            break
         resid = y - design @ coef
         kept = use
         center, spread = median_and_mad(resid[ok])
@@ -220,9 +222,14 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
             fits[key] = design, _robust_fit(s.y, design, ~s.known, trend=False)
         return fits[key]
 
-    def cost_of(fitted: tuple[np.ndarray, np.ndarray | None]) -> float:
-        design, full = fitted
-        return np.inf if full is None else _trimmed_cost(s.y - design @ full, ~s.known)
+    costs: dict[tuple, float] = {}
+
+    def cost_of(bounds: set[int], trended: bool = True) -> float:
+        key = (*sorted(bounds), trended)
+        if key not in costs:  # the elimination asks again for the costs of the sets it keeps
+            design, full = fit(bounds, trended)
+            costs[key] = np.inf if full is None else _trimmed_cost(s.y - design @ full, ~s.known)
+        return costs[key]
 
     best, best_cost = None, np.inf
     for coef in [np.zeros(calendar.shape[1])] + ([fit(set())[1]] if repeated else []):
@@ -243,9 +250,9 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
         # trend and steps each at the segmentation's price: the steps along growth must
         # beat the trend, and a lasting step the trend that would half take it in
         for trended in (True, False):
-            kept = _steps_worth_their_price(bounds, lambda steps: cost_of(fit(steps, trended)), penalty)
+            kept = _steps_worth_their_price(bounds, lambda steps: cost_of(steps, trended), penalty)
             design, full = fit(kept, trended)
-            cost = cost_of((design, full)) + penalty * (len(kept) + trended)
+            cost = cost_of(kept, trended) + penalty * (len(kept) + trended)
             if cost < best_cost:
                 best, best_cost = full[: calendar.shape[1]], cost
     return best
