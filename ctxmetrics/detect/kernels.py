@@ -154,3 +154,78 @@ def kernel_cpd_l2(signal: np.ndarray, pen: float, min_size: int) -> list[int]:
         bkps.append(at)
         at = int(path[at])
     return bkps[::-1]
+
+
+@_compiled("f8(f8[:])")
+def _median(v):
+    """`robust.median` of a non-empty 1-D array (NaN when it holds one): the same order
+    statistics, averaged the same way."""
+    n = v.shape[0]
+    for x in v:
+        if math.isnan(x):
+            return x
+    k = (n - 1) // 2
+    part = np.partition(v, k)
+    return part[k] if n % 2 else (part[k] + np.min(part[k + 1:])) / 2
+
+
+@_compiled("f8[:](f8[::1], f8[:, ::1], f8[::1])")
+def _residuals(y, design, coef):
+    """y - design @ coef, day by day."""
+    n, p = design.shape
+    resid = np.empty(n)
+    for i in range(n):
+        fitted = 0.0
+        for a in range(p):
+            fitted += design[i, a] * coef[a]
+        resid[i] = y[i] - fitted
+    return resid
+
+
+@_compiled("Tuple((f8[:], b1))(f8[::1], f8[:, ::1], b1[::1])")
+def trimmed_fit(y, design, ok):
+    """`calendar._robust_fit`'s loop: least squares of y on all columns of `design` over
+    the `ok` days, refitted up to three times without the days beyond 3.5 robust sds of
+    the residuals (a fit on the same days again stops it). Returns the coefficients and
+    whether a fit was made (False: too few days for the columns).
+
+    Unlike the kernels above, not the same to the last bit: the normal equations are
+    summed day by day where numpy's BLAS blocks them, which moves the coefficients by
+    ~1e-15 relative (the detector's Change lists of scan candidates compared equal,
+    benchmarks/README.md). The solve is numpy's, `pinv` of the normal matrix, so an
+    empty column keeps a coefficient of ~0 as before (the minimum-norm answer)."""
+    n, p = design.shape
+    use = ok.copy()
+    coef = np.zeros(p)
+    for round_ in range(3):
+        if np.sum(use) <= 2 * p:
+            return coef, False
+        gram, xty = np.zeros((p, p)), np.zeros(p)
+        for i in range(n):
+            if use[i]:
+                for a in range(p):
+                    xa = design[i, a]
+                    xty[a] += xa * y[i]
+                    for b in range(a, p):
+                        gram[a, b] += xa * design[i, b]
+        for a in range(p):
+            for b in range(a):
+                gram[a, b] = gram[b, a]
+        coef = np.linalg.pinv(gram) @ xty
+        if round_ == 2:  # the last fit: the days it would trim are not refitted
+            break
+        resid = _residuals(y, design, coef)
+        kept = resid[ok]
+        center = _median(kept)
+        spread = 1.4826 * _median(np.abs(kept - center))  # robust.MAD_TO_SD
+        if 1e-9 > spread:  # as max(spread, 1e-9), NaN kept
+            spread = 1e-9
+        bar = 3.5 * spread
+        same = True
+        for i in range(n):
+            now = ok[i] and abs(resid[i] - center) <= bar
+            same = same and now == use[i]
+            use[i] = now
+        if same:
+            break
+    return coef, True
