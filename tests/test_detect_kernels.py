@@ -1,6 +1,7 @@
 """The compiled kernels give exactly what the code they replace gives: ruptures' KernelCPD
 breakpoints, and the numpy flank z and scoring rule of the episode scan, bit for bit; the
-calendar's trimmed least squares to float rounding (its sums run in another order)."""
+calendar's trimmed least squares and trimmed cost to float rounding (their sums run in
+another order)."""
 from __future__ import annotations
 
 import itertools
@@ -10,8 +11,8 @@ import pytest
 import ruptures as rpt
 from ruptures.exceptions import BadSegmentationParameters
 
-from ctxmetrics.detect.kernels import _median, flank_rule, flank_z, kernel_cpd_l2, trimmed_fit
-from ctxmetrics.detect.robust import median, median_and_mad
+from ctxmetrics.detect.kernels import _median, flank_rule, flank_z, kernel_cpd_l2, trimmed_cost, trimmed_fit
+from ctxmetrics.detect.robust import mad, median, median_and_mad
 
 
 def _signal(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -171,6 +172,18 @@ def test_trimmed_fit_refuses_too_few_days():
     ok[:4] = True  # 4 days for 2 columns: not more than twice as many
     assert not trimmed_fit(np.arange(10.0), design, ok)[1]
     assert _numpy_trimmed_fit(np.arange(10.0), design, ok) is None
+
+
+def test_trimmed_cost_is_the_numpy_sum_to_rounding():
+    rng = np.random.default_rng(11)
+    for _ in range(100):
+        n = int(rng.integers(1, 800))
+        resid = rng.standard_t(2, size=n) * rng.uniform(0.1, 100)  # heavy tails: some capped
+        ok = rng.random(n) > 0.1
+        ok[0] = True
+        r = resid[ok] - median(resid[ok])
+        expected = float(np.sum(np.minimum(r**2, (3.5 * mad(r)) ** 2)))  # calendar._trimmed_cost before
+        assert trimmed_cost(resid, ok) == pytest.approx(expected, rel=1e-12)
 
 
 def test_kernels_run_where_no_cache_dir_is_writable():

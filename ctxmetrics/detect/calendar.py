@@ -10,7 +10,6 @@ from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.frequency import long_run_unit
 from ctxmetrics.detect.noise import _Noise, _remembered_long_run_var
 from ctxmetrics.detect.prepare import _calendar_as_exposure, _Series
-from ctxmetrics.detect.robust import mad, median
 from ctxmetrics.detect.episodes import _cum, _episode_widths, _width_bars
 from ctxmetrics.detect.shifts import _candidates
 
@@ -62,8 +61,8 @@ def _robust_fit(y: np.ndarray, calendar: np.ndarray, ok: np.ndarray, trend: bool
     (`kernels.trimmed_fit`): ~10 such fits per daily series were a quarter of its CPU."""
     from ctxmetrics.detect.kernels import trimmed_fit
 
-    t = np.arange(len(y)) / 365.25
-    design = np.column_stack((np.ones(len(t)), *([t - t.mean()] if trend else []), calendar))
+    centred_time = [np.arange(len(y)) / 365.25] if trend else []
+    design = np.column_stack((np.ones(len(y)), *[t - t.mean() for t in centred_time], calendar))
     coef, fitted = trimmed_fit(np.asarray(y, dtype=np.float64), design, np.ascontiguousarray(ok, dtype=bool))
     return coef[1 + trend:] if fitted else None
 
@@ -370,9 +369,11 @@ def _episode_columns(y: np.ndarray, design: np.ndarray, ok: np.ndarray, noise: _
 
 
 def _trimmed_cost(resid: np.ndarray, ok: np.ndarray) -> float:
-    """Sum of squared residuals, each capped at 3.5 robust sds (as `_robust_fit` trims)."""
-    r = resid[ok] - median(resid[ok])
-    return float(np.sum(np.minimum(r**2, (3.5 * mad(r)) ** 2)))
+    """Sum of squared residuals, each capped at 3.5 robust sds (as `_robust_fit` trims);
+    compiled (`kernels.trimmed_cost`): the step elimination asks for ~10 per series."""
+    from ctxmetrics.detect.kernels import trimmed_cost
+
+    return float(trimmed_cost(np.asarray(resid, dtype=np.float64), np.ascontiguousarray(ok, dtype=bool)))
 
 
 def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, first_day, step_days: int) -> list[int]:

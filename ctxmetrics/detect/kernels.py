@@ -229,3 +229,19 @@ def trimmed_fit(y, design, ok):
         if same:
             break
     return coef, True
+
+
+@_compiled("f8(f8[::1], b1[::1])")
+def trimmed_cost(resid, ok):
+    """`calendar._trimmed_cost`: the sum of the squared residuals of the `ok` days (at
+    least one) about their median, each capped at 3.5 robust sds. Summed day by day
+    where np.sum adds pairwise: the same to float rounding."""
+    kept = resid[ok]
+    r = kept - _median(kept)
+    center = _median(r)
+    cap = (3.5 * (1.4826 * _median(np.abs(r - center)))) ** 2  # robust.MAD_TO_SD
+    total = 0.0
+    for x in r:
+        square = x * x
+        total += math.nan if math.isnan(cap) else min(square, cap)  # np.minimum keeps NaN
+    return total
