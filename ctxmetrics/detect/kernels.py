@@ -189,29 +189,20 @@ def trimmed_fit(y, design, ok):
     the residuals (a fit on the same days again stops it). Returns the coefficients and
     whether a fit was made (False: too few days for the columns).
 
-    Unlike the kernels above, not the same to the last bit: the normal equations are
-    summed day by day where numpy's BLAS blocks them, which moves the coefficients by
-    ~1e-15 relative (the detector's Change lists of scan candidates compared equal,
-    benchmarks/README.md). The solve is numpy's, `pinv` of the normal matrix, so an
-    empty column keeps a coefficient of ~0 as before (the minimum-norm answer)."""
+    Unlike the kernels above, not the same to the last bit: numba's products and `pinv`
+    call BLAS and LAPACK as numpy does, but not the same routines in the same order (the
+    normal matrix by a general product, not numpy's symmetric one), which moves the
+    coefficients by ~1e-15 relative (the detector's Change lists of scan candidates
+    compared equal to 9 significant digits, benchmarks/README.md). `pinv` of the normal
+    matrix keeps an empty column's coefficient at ~0 as before (the minimum-norm answer)."""
     n, p = design.shape
     use = ok.copy()
     coef = np.zeros(p)
     for round_ in range(3):
         if np.sum(use) <= 2 * p:
             return coef, False
-        gram, xty = np.zeros((p, p)), np.zeros(p)
-        for i in range(n):
-            if use[i]:
-                for a in range(p):
-                    xa = design[i, a]
-                    xty[a] += xa * y[i]
-                    for b in range(a, p):
-                        gram[a, b] += xa * design[i, b]
-        for a in range(p):
-            for b in range(a):
-                gram[a, b] = gram[b, a]
-        coef = np.linalg.pinv(gram) @ xty
+        x = design[use]
+        coef = np.linalg.pinv(x.T @ x) @ (x.T @ y[use])
         if round_ == 2:  # the last fit: the days it would trim are not refitted
             break
         resid = _residuals(y, design, coef)
