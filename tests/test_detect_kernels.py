@@ -1,5 +1,7 @@
 """The compiled kernels give exactly what the code they replace gives: ruptures' KernelCPD
-breakpoints, and the numpy flank z and scoring rule of the episode scan, bit for bit."""
+breakpoints, and the numpy flank z and scoring rule of the episode scan, bit for bit; the
+calendar's trimmed least squares and trimmed cost to float rounding (their sums run in
+another order)."""
 from __future__ import annotations
 
 import itertools
@@ -9,7 +11,8 @@ import pytest
 import ruptures as rpt
 from ruptures.exceptions import BadSegmentationParameters
 
-from ctxmetrics.detect.kernels import flank_rule, flank_z, kernel_cpd_l2
+from ctxmetrics.detect.kernels import _median, flank_rule, flank_z, kernel_cpd_l2, trimmed_cost, trimmed_fit
+from ctxmetrics.detect.robust import mad, median, median_and_mad
 
 
 def _signal(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -114,6 +117,73 @@ def test_flank_rule_is_the_numpy_rule_bit_for_bit(floor):
     args = (z_b, z_a, z_ba, has_b, has_a, valid, widths, 28, floor)
     for name, a, b in zip(("score", "sign", "use_a"), flank_rule(*args), _numpy_flank_rule(*args)):
         assert np.array_equal(a, b, equal_nan=True), name
+
+
+def test_median_is_robust_median_bit_for_bit():
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 3, 4, 101, 730):
+        for v in (rng.normal(size=n), rng.integers(0, 4, size=n).astype(float)):  # ties among them
+            assert _median(v) == median(v)
+    assert np.isnan(_median(np.array([1.0, np.nan, 2.0])))
+
+
+def _numpy_trimmed_fit(y, design, ok):
+    """The numpy loop `trimmed_fit` replaced (calendar._robust_fit before the kernel)."""
+    use = ok.copy()
+    for round_ in range(3):
+        if use.sum() <= 2 * design.shape[1]:
+            return None
+        x = design[use]
+        coef = np.linalg.pinv(x.T @ x) @ (x.T @ y[use])
+        if round_ == 2:
+            break
+        resid = y - design @ coef
+        kept = use
+        center, spread = median_and_mad(resid[ok])
+        use = ok & (np.abs(resid - center) <= 3.5 * max(spread, 1e-9))
+        if np.array_equal(use, kept):
+            break
+    return coef
+
+
+@pytest.mark.parametrize("steps", [0, 1, 4])
+def test_trimmed_fit_is_the_numpy_loop_to_rounding(steps):
+    rng = np.random.default_rng(steps)
+    n = 730
+    day = np.arange(n)
+    for _ in range(40):
+        ok = rng.random(n) > 0.05
+        closes = (rng.random((n, 2)) < 0.1).astype(float)
+        empty = np.zeros(n)  # a column with no day in it (the untrended fit's trend)
+        starts = rng.choice(np.arange(30, n - 30), steps, replace=False)
+        design = np.column_stack((np.ones(n), day / 365.25, closes, empty, *[day >= b for b in starts]))
+        y = design[:, :4] @ rng.normal(size=4) + rng.normal(size=n)
+        y[rng.choice(n, 15)] += rng.choice([-1, 1], 15) * rng.uniform(5, 50, 15)  # days to trim
+        coef, fitted = trimmed_fit(y, design, ok)
+        expected = _numpy_trimmed_fit(y, design, ok)
+        assert fitted
+        assert abs(coef[4]) < 1e-12 and abs(expected[4]) < 1e-12  # pinv: no weight on an empty column
+        np.testing.assert_allclose(coef, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_trimmed_fit_refuses_too_few_days():
+    design = np.column_stack((np.ones(10), np.arange(10.0)))
+    ok = np.zeros(10, bool)
+    ok[:4] = True  # 4 days for 2 columns: not more than twice as many
+    assert not trimmed_fit(np.arange(10.0), design, ok)[1]
+    assert _numpy_trimmed_fit(np.arange(10.0), design, ok) is None
+
+
+def test_trimmed_cost_is_the_numpy_sum_to_rounding():
+    rng = np.random.default_rng(11)
+    for _ in range(100):
+        n = int(rng.integers(1, 800))
+        resid = rng.standard_t(2, size=n) * rng.uniform(0.1, 100)  # heavy tails: some capped
+        ok = rng.random(n) > 0.1
+        ok[0] = True
+        r = resid[ok] - median(resid[ok])
+        expected = float(np.sum(np.minimum(r**2, (3.5 * mad(r)) ** 2)))  # calendar._trimmed_cost before
+        assert trimmed_cost(resid, ok) == pytest.approx(expected, rel=1e-12)
 
 
 def test_kernels_run_where_no_cache_dir_is_writable():

@@ -3,8 +3,9 @@
 Each kernel does, element by element and in the same order, the float operations of the
 numpy or C code it replaces, so its results are the same to the last bit (numba without
 fastmath does no reassociation or fused multiply-add; tests/test_detect_kernels.py
-compares them). Imported only on the detector's path (`why`, `query` and `digest` never
-load numba); compiled at import from explicit signatures, or loaded from numba's on-disk
+compares them); the calendar's `trimmed_fit` and `trimmed_cost` only to float rounding
+(their sums run in another order). Imported only on the detector's path (`why`, `query`
+and `digest` never load numba); compiled at import from explicit signatures, or loaded from numba's on-disk
 cache: next to this file, in numba's user-wide cache dir when the install is read-only
 (`NUMBA_CACHE_DIR` overrides both), else not cached. A scan imports this module before it
 forks, so its workers share the compiled code.
@@ -154,3 +155,85 @@ def kernel_cpd_l2(signal: np.ndarray, pen: float, min_size: int) -> list[int]:
         bkps.append(at)
         at = int(path[at])
     return bkps[::-1]
+
+
+@_compiled("f8(f8[:])")
+def _median(v):
+    """`robust.median` of a non-empty 1-D array (NaN when it holds one): the same order
+    statistics, averaged the same way."""
+    n = v.shape[0]
+    for x in v:
+        if math.isnan(x):
+            return x
+    k = (n - 1) // 2
+    part = np.partition(v, k)
+    return part[k] if n % 2 else (part[k] + np.min(part[k + 1:])) / 2
+
+
+@_compiled("f8[:](f8[::1], f8[:, ::1], f8[::1])")
+def _residuals(y, design, coef):
+    """y - design @ coef, day by day."""
+    n, p = design.shape
+    resid = np.empty(n)
+    for i in range(n):
+        fitted = 0.0
+        for a in range(p):
+            fitted += design[i, a] * coef[a]
+        resid[i] = y[i] - fitted
+    return resid
+
+
+@_compiled("Tuple((f8[:], b1))(f8[::1], f8[:, ::1], b1[::1])")
+def trimmed_fit(y, design, ok):
+    """`calendar._robust_fit`'s loop: least squares of y on all columns of `design` over
+    the `ok` days, refitted up to three times without the days beyond 3.5 robust sds of
+    the residuals (a fit on the same days again stops it). Returns the coefficients and
+    whether a fit was made (False: too few days for the columns).
+
+    Unlike the kernels above, not the same to the last bit: numba's products and `pinv`
+    call BLAS and LAPACK as numpy does, but not the same routines in the same order (the
+    normal matrix by a general product, not numpy's symmetric one), which moves the
+    coefficients by ~1e-15 relative (the detector's Change lists of scan candidates
+    compared equal to 9 significant digits, benchmarks/README.md). `pinv` of the normal
+    matrix keeps an empty column's coefficient at ~0 as before (the minimum-norm answer)."""
+    n, p = design.shape
+    use = ok.copy()
+    coef = np.zeros(p)
+    for round_ in range(3):
+        if np.sum(use) <= 2 * p:
+            return coef, False
+        x = design[use]
+        coef = np.linalg.pinv(x.T @ x) @ (x.T @ y[use])
+        if round_ == 2:  # the last fit: the days it would trim are not refitted
+            break
+        resid = _residuals(y, design, coef)
+        kept = resid[ok]
+        center = _median(kept)
+        spread = 1.4826 * _median(np.abs(kept - center))  # robust.MAD_TO_SD
+        if 1e-9 > spread:  # as max(spread, 1e-9), NaN kept
+            spread = 1e-9
+        bar = 3.5 * spread
+        same = True
+        for i in range(n):
+            now = ok[i] and abs(resid[i] - center) <= bar
+            same = same and now == use[i]
+            use[i] = now
+        if same:
+            break
+    return coef, True
+
+
+@_compiled("f8(f8[::1], b1[::1])")
+def trimmed_cost(resid, ok):
+    """`calendar._trimmed_cost`: the sum of the squared residuals of the `ok` days (at
+    least one) about their median, each capped at 3.5 robust sds. Summed day by day
+    where np.sum adds pairwise: the same to float rounding."""
+    kept = resid[ok]
+    r = kept - _median(kept)
+    center = _median(r)
+    cap = (3.5 * (1.4826 * _median(np.abs(r - center)))) ** 2  # robust.MAD_TO_SD
+    total = 0.0
+    for x in r:
+        square = x * x
+        total += math.nan if math.isnan(cap) else min(square, cap)  # np.minimum keeps NaN
+    return total
