@@ -381,8 +381,8 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
     and the smooth trend out of `s` (in place).
 
     Fitted with an intercept and a linear trend on the stabilised scale, clear level steps
-    alongside (`_fit_with_steps`); the yearly season only when the years agree. Season,
-    trend and (counts) closes are removed only when significant (`_significant`). The trend of a shorter
+    alongside (`_fit_with_steps`); the yearly season only when the years agree. Season and
+    trend are removed only when significant (`_significant`). The trend of a shorter
     series stays, for the episode scan (flanks) and the boundary pruning to judge: within
     a year a trend, a season and a lasting shift look too much alike. Weekly and monthly
     series are fitted with their episodes and lasting steps alongside, each chosen
@@ -417,12 +417,8 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
     # judged against the noise left once the calendar is out: the first noise estimate
     # still holds the season (blocks of weeks differ by it), which would hide the season
     lrv = max(_remembered_long_run_var(s.y - calendar @ coef, ~s.known, long_run_unit(step_days)), noise.day_var)
-    # the trend on its own, the yearly harmonics together; for counts the closes together
-    # too (at a few events a day their fitted factors are mostly noise, which rewrote the
-    # counts' exposure); the closes of rates and gauges are always removed
-    closes = slice(1 + yearly, calendar.shape[1])
-    tested = s.shape is not None and calendar.shape[1] > 1 + yearly
-    parts = [slice(0, 1)] + ([slice(1, 1 + yearly)] if yearly else []) + ([closes] if tested else [])
+    # the trend on its own, the yearly harmonics together; the closes are always removed
+    parts = [slice(0, 1)] + ([slice(1, 1 + yearly)] if yearly else [])
     for part in parts:
         if not _significant(calendar[:, part], coef[part], ~s.known, lrv):
             coef[part] = 0.0
