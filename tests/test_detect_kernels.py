@@ -1,5 +1,5 @@
 """The compiled kernels give exactly what the code they replace gives: ruptures' KernelCPD
-breakpoints, and the numpy flank z and scoring rule of the episode scan, bit for bit; the
+breakpoints, and the numpy window geometry, flank z and scoring rule of the episode scan, bit for bit; the
 calendar's trimmed least squares and trimmed cost to float rounding (their sums run in
 another order)."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import ruptures as rpt
 from ruptures.exceptions import BadSegmentationParameters
 
-from ctxmetrics.detect.kernels import _median, flank_rule, flank_z, kernel_cpd_l2, trimmed_cost, trimmed_fit
+from ctxmetrics.detect.kernels import _median, flank_rule, flank_z, kernel_cpd_l2, trimmed_cost, trimmed_fit, window_geometry
 from ctxmetrics.detect.robust import mad, median, median_and_mad
 
 
@@ -117,6 +117,42 @@ def test_flank_rule_is_the_numpy_rule_bit_for_bit(floor):
     args = (z_b, z_a, z_ba, has_b, has_a, valid, widths, 28, floor)
     for name, a, b in zip(("score", "sign", "use_a"), flank_rule(*args), _numpy_flank_rule(*args)):
         assert np.array_equal(a, b, equal_nan=True), name
+
+
+def _numpy_window_geometry(n, w, t, f, short, ramp, segment, seg_lo, seg_hi, wy_body, w_body, wy_tail, w_tail):
+    """The numpy code `window_geometry` replaced (episodes._Scan._geometry before the kernel)."""
+    end = np.minimum(t + w, n)
+    weight = np.where(short, w_tail.take(end) - w_tail[t], w_body.take(end) - w_body[t])
+    seg = segment[t]
+    lo_b, hi_a = np.maximum(t - f, seg_lo[seg]), np.minimum(end + f, seg_hi[seg])
+    valid = (t + w <= n) & (segment[np.maximum(end - 1, 0)] == seg)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m_w = np.where(short, wy_tail.take(end) - wy_tail[t], wy_body.take(end) - wy_body[t]) / weight
+        v_w = ramp / weight
+    return end, lo_b, hi_a, valid, m_w, v_w
+
+
+@pytest.mark.parametrize("walls", [[], [90, 200], [1, 299]])
+def test_window_geometry_is_the_numpy_formula_bit_for_bit(walls):
+    rng = np.random.default_rng(len(walls) + 5)
+    n = 300
+    marks = np.zeros(n + 1, np.int64)
+    marks[walls] = 1
+    segment, bounds = np.cumsum(marks), np.r_[0, np.array(walls, np.int64), n]
+    body, tail = rng.gamma(2.0, size=n), rng.gamma(2.0, size=n)
+    body[50:60] = 0.0  # windows of no weight: 0/0 and x/0 as numpy gives them
+    y = rng.normal(size=n)
+    cum = lambda v: np.r_[0.0, np.cumsum(v)]  # noqa: E731
+    weighted = cum(y * body), cum(body), cum(y * tail), cum(tail)
+    w = np.array([1, 2, 3, 5, 9, 30, 100])[:, None]
+    t = np.arange(n)[None, :]
+    f = np.maximum(42, np.minimum(2 * w, 112))
+    short, ramp = w <= 3, 1.0 + 0.7 * np.minimum(w - 1, 6) / 6
+    got = window_geometry(n, w[:, 0], t[0], f[:, 0], short[:, 0], ramp[:, 0], segment, bounds[:-1], bounds[1:], *weighted)
+    expected = _numpy_window_geometry(n, w, t, f, short, ramp, segment, bounds[:-1], bounds[1:], *weighted)
+    assert not np.isfinite(expected[4]).all() and not expected[3].all()  # degenerate and invalid windows are there
+    for a, b in zip(got, expected):
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
 
 
 def test_median_is_robust_median_bit_for_bit():
