@@ -1,5 +1,5 @@
 """The compiled kernels give exactly what the code they replace gives: ruptures' KernelCPD
-breakpoints, and the numpy window geometry, flank z and scoring rule of the episode scan, bit for bit; the
+breakpoints, and the numpy window geometry, flank z, few-event rule and scoring rule of the episode scan, bit for bit; the
 calendar's trimmed least squares and trimmed cost to float rounding (their sums run in
 another order)."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import ruptures as rpt
 from ruptures.exceptions import BadSegmentationParameters
 
-from ctxmetrics.detect.kernels import _median, flank_rule, flank_z, kernel_cpd_l2, trimmed_cost, trimmed_fit, window_geometry
+from ctxmetrics.detect.kernels import _median, flank_rule, flank_z, kernel_cpd_l2, trimmed_cost, trimmed_fit, window_geometry, few_event_windows
 from ctxmetrics.detect.robust import mad, median, median_and_mad
 
 
@@ -153,6 +153,44 @@ def test_window_geometry_is_the_numpy_formula_bit_for_bit(walls):
     assert not np.isfinite(expected[4]).all() and not expected[3].all()  # degenerate and invalid windows are there
     for a, b in zip(got, expected):
         assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+
+
+def _numpy_few_event_windows(t, end, lo_b, hi_a, where, factor, kx, kfactor, lowest_rate, few_events, few_a_day):
+    """The numpy code `few_event_windows` replaced (episodes._count_z before the kernel)."""
+    exposure = factor.take(end) - factor[t]
+    least = np.where(where, exposure, np.inf).min(axis=1)
+    with np.errstate(invalid="ignore"):
+        maybe = np.flatnonzero((lowest_rate * least < few_events * (1 + 1e-9)) | (lowest_rate < few_a_day))
+    few = np.zeros(exposure.shape, bool)
+    if maybe.size:
+        end, lo_b, hi_a = end[maybe], lo_b[maybe], hi_a[maybe]
+        flank_x = kx[t] - kx.take(lo_b) + kx.take(hi_a) - kx.take(end)
+        flank_f = kfactor[t] - kfactor.take(lo_b) + kfactor.take(hi_a) - kfactor.take(end)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = flank_x / flank_f
+        few[maybe] = where[maybe] & ((rate * exposure[maybe] < few_events) | (rate < few_a_day))
+    return few
+
+
+@pytest.mark.parametrize("daily, lowest_rate", [(0.5, 0.0), (5.0, 0.0), (5.0, 4.0), (40.0, 30.0)])
+def test_few_event_windows_is_the_numpy_rule(daily, lowest_rate):
+    rng = np.random.default_rng(int(daily))
+    n = 300
+    excluded = rng.random(n) < 0.2
+    excluded[:40] = True  # flanks with no baseline at all: 0/0 as numpy gives it
+    factor = rng.uniform(0.5, 1.5, size=n)
+    events = rng.poisson(daily * factor).astype(float)
+    cum = lambda v: np.r_[0.0, np.cumsum(v)]  # noqa: E731
+    w = np.array([1, 2, 5, 9, 30])[:, None]
+    t = np.arange(n)[None, :]
+    end = np.minimum(t + w, n)
+    lo_b, hi_a = np.maximum(t - 2 * w, 0), np.minimum(end + 2 * w, n)
+    where = rng.random(end.shape) < 0.7
+    args = (cum(factor), cum(events * ~excluded), cum(factor * ~excluded), lowest_rate, 50.0, 3.0)
+    got = few_event_windows(t[0], end, lo_b, hi_a, where, *args)
+    expected = _numpy_few_event_windows(t, end, lo_b, hi_a, where, *args)
+    assert np.array_equal(got, expected)
+    assert 0 < expected.sum() < where.sum()  # windows on each side of the rule
 
 
 def test_median_is_robust_median_bit_for_bit():

@@ -208,22 +208,13 @@ def _count_z(sc: _Scan, z_normal: tuple, where: np.ndarray, floor: float) -> tup
     the test that each flank alone shows half of it. Only the few-event windows are
     computed (none at high volume).
     """
-    # on the (widths x starts) grid: gathering the `where` windows first costs more. A
-    # flank's rate is at least the lowest daily rate of the baseline days, so widths whose
-    # every `where` window expects `_FEW_EVENTS` or more at that rate are left out (busy
-    # series: all but the shortest)
-    t, exposure = sc.t, sc.factor.take(sc.end) - sc.factor[sc.t]
-    least = np.where(where, exposure, np.inf).min(axis=1)
-    with np.errstate(invalid="ignore"):  # 0 x inf: a width without `where` windows, skipped
-        maybe = np.flatnonzero((sc.lowest_rate * least < _FEW_EVENTS * (1 + 1e-9)) | (sc.lowest_rate < _FEW_A_DAY))
-    few = np.zeros(exposure.shape, bool)
-    if maybe.size:
-        end, lo_b, hi_a = sc.end[maybe], sc.lo_b[maybe], sc.hi_a[maybe]
-        flank_x = sc.kx[t] - sc.kx.take(lo_b) + sc.kx.take(hi_a) - sc.kx.take(end)
-        flank_f = sc.kfactor[t] - sc.kfactor.take(lo_b) + sc.kfactor.take(hi_a) - sc.kfactor.take(end)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rate = flank_x / flank_f
-        few[maybe] = where[maybe] & ((rate * exposure[maybe] < _FEW_EVENTS) | (rate < _FEW_A_DAY))  # NaN (no flank): not a few-event window
+    from ctxmetrics.detect.kernels import few_event_windows
+
+    # A flank's rate is at least the lowest daily rate of the baseline days, so widths
+    # whose every `where` window expects `_FEW_EVENTS` or more at that rate are left out
+    # (busy series: all but the shortest)
+    few = few_event_windows(sc.t[0], sc.end, sc.lo_b, sc.hi_a, where, sc.factor, sc.kx, sc.kfactor,
+                            sc.lowest_rate, float(_FEW_EVENTS), _FEW_A_DAY)
     if not few.any():
         return z_normal
     rows, cols = np.nonzero(few)

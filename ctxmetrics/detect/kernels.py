@@ -267,3 +267,32 @@ def window_geometry(n, widths, starts, flank, short, ramp, segment, seg_lo, seg_
             v_w[r, c] = ramp[r] / weight
     return end, lo_b, hi_a, valid, m_w, v_w
 
+
+@_compiled("b1[:, :](i8[:], i8[:, :], i8[:, :], i8[:, :], b1[:, :], f8[:], f8[:], f8[:], f8, f8, f8)")
+def few_event_windows(starts, end, lo_b, hi_a, where, factor, kx, kfactor, lowest_rate, few_events, few_a_day):
+    """Which `where` windows expect few events (`episodes._count_z`: < `few_events` at
+    their flanks' rate, or a flank rate < `few_a_day`; widths x starts; `factor`, `kx`,
+    `kfactor` cumulative weekday factors, baseline events and baseline factors). A width
+    whose every `where` window expects `few_events` or more at `lowest_rate` (no flank's
+    rate is lower) is skipped without reading its flanks."""
+    rows, cols = end.shape
+    few = np.zeros((rows, cols), np.bool_)
+    for r in range(rows):
+        least = math.inf  # np.min of the `where` windows' exposure (NaN kept)
+        for c in range(cols):
+            if where[r, c]:
+                x = factor[end[r, c]] - factor[starts[c]]
+                if math.isnan(x) or x < least:
+                    least = x
+                if math.isnan(x):
+                    break
+        # 0 x inf (a width without `where` windows): NaN, skipped
+        if not (lowest_rate * least < few_events * (1 + 1e-9) or lowest_rate < few_a_day):
+            continue
+        for c in range(cols):
+            if not where[r, c]:
+                continue
+            t, e, lo, hi = starts[c], end[r, c], lo_b[r, c], hi_a[r, c]
+            rate = (kx[t] - kx[lo] + kx[hi] - kx[e]) / (kfactor[t] - kfactor[lo] + kfactor[hi] - kfactor[e])
+            few[r, c] = rate * (factor[e] - factor[t]) < few_events or rate < few_a_day  # NaN (no flank): not few
+    return few
