@@ -1,5 +1,5 @@
 """The compiled kernels give exactly what the code they replace gives: ruptures' KernelCPD
-breakpoints, and the numpy flank z and scoring rule of the episode scan, bit for bit; the
+breakpoints, and the numpy window geometry, flank z, few-event rule and scoring rule of the episode scan, bit for bit; the
 calendar's trimmed least squares and trimmed cost to float rounding (their sums run in
 another order)."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import ruptures as rpt
 from ruptures.exceptions import BadSegmentationParameters
 
-from ctxmetrics.detect.kernels import _median, flank_rule, flank_z, kernel_cpd_l2, trimmed_cost, trimmed_fit
+from ctxmetrics.detect.kernels import _median, flank_rule, flank_z, kernel_cpd_l2, trimmed_cost, trimmed_fit, window_geometry, few_event_windows
 from ctxmetrics.detect.robust import mad, median, median_and_mad
 
 
@@ -117,6 +117,80 @@ def test_flank_rule_is_the_numpy_rule_bit_for_bit(floor):
     args = (z_b, z_a, z_ba, has_b, has_a, valid, widths, 28, floor)
     for name, a, b in zip(("score", "sign", "use_a"), flank_rule(*args), _numpy_flank_rule(*args)):
         assert np.array_equal(a, b, equal_nan=True), name
+
+
+def _numpy_window_geometry(n, w, t, f, short, ramp, segment, seg_lo, seg_hi, wy_body, w_body, wy_tail, w_tail):
+    """The numpy code `window_geometry` replaced (episodes._Scan._geometry before the kernel)."""
+    end = np.minimum(t + w, n)
+    weight = np.where(short, w_tail.take(end) - w_tail[t], w_body.take(end) - w_body[t])
+    seg = segment[t]
+    lo_b, hi_a = np.maximum(t - f, seg_lo[seg]), np.minimum(end + f, seg_hi[seg])
+    valid = (t + w <= n) & (segment[np.maximum(end - 1, 0)] == seg)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m_w = np.where(short, wy_tail.take(end) - wy_tail[t], wy_body.take(end) - wy_body[t]) / weight
+        v_w = ramp / weight
+    return end, lo_b, hi_a, valid, m_w, v_w
+
+
+@pytest.mark.parametrize("walls", [[], [90, 200], [1, 299]])
+def test_window_geometry_is_the_numpy_formula_bit_for_bit(walls):
+    rng = np.random.default_rng(len(walls) + 5)
+    n = 300
+    marks = np.zeros(n + 1, np.int64)
+    marks[walls] = 1
+    segment, bounds = np.cumsum(marks), np.r_[0, np.array(walls, np.int64), n]
+    body, tail = rng.gamma(2.0, size=n), rng.gamma(2.0, size=n)
+    body[50:60] = 0.0  # windows of no weight: 0/0 and x/0 as numpy gives them
+    y = rng.normal(size=n)
+    cum = lambda v: np.r_[0.0, np.cumsum(v)]  # noqa: E731
+    weighted = cum(y * body), cum(body), cum(y * tail), cum(tail)
+    w = np.array([1, 2, 3, 5, 9, 30, 100])[:, None]
+    t = np.arange(n)[None, :]
+    f = np.maximum(42, np.minimum(2 * w, 112))
+    short, ramp = w <= 3, 1.0 + 0.7 * np.minimum(w - 1, 6) / 6
+    got = window_geometry(n, w[:, 0], t[0], f[:, 0], short[:, 0], ramp[:, 0], segment, bounds[:-1], bounds[1:], *weighted)
+    expected = _numpy_window_geometry(n, w, t, f, short, ramp, segment, bounds[:-1], bounds[1:], *weighted)
+    assert not np.isfinite(expected[4]).all() and not expected[3].all()  # degenerate and invalid windows are there
+    for a, b in zip(got, expected):
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+
+
+def _numpy_few_event_windows(t, end, lo_b, hi_a, where, factor, kx, kfactor, lowest_rate, few_events, few_a_day):
+    """The numpy code `few_event_windows` replaced (episodes._count_z before the kernel)."""
+    exposure = factor.take(end) - factor[t]
+    least = np.where(where, exposure, np.inf).min(axis=1)
+    with np.errstate(invalid="ignore"):
+        maybe = np.flatnonzero((lowest_rate * least < few_events * (1 + 1e-9)) | (lowest_rate < few_a_day))
+    few = np.zeros(exposure.shape, bool)
+    if maybe.size:
+        end, lo_b, hi_a = end[maybe], lo_b[maybe], hi_a[maybe]
+        flank_x = kx[t] - kx.take(lo_b) + kx.take(hi_a) - kx.take(end)
+        flank_f = kfactor[t] - kfactor.take(lo_b) + kfactor.take(hi_a) - kfactor.take(end)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = flank_x / flank_f
+        few[maybe] = where[maybe] & ((rate * exposure[maybe] < few_events) | (rate < few_a_day))
+    return few
+
+
+@pytest.mark.parametrize("daily, lowest_rate", [(0.5, 0.0), (5.0, 0.0), (5.0, 4.0), (40.0, 30.0)])
+def test_few_event_windows_is_the_numpy_rule(daily, lowest_rate):
+    rng = np.random.default_rng(int(daily))
+    n = 300
+    excluded = rng.random(n) < 0.2
+    excluded[:40] = True  # flanks with no baseline at all: 0/0 as numpy gives it
+    factor = rng.uniform(0.5, 1.5, size=n)
+    events = rng.poisson(daily * factor).astype(float)
+    cum = lambda v: np.r_[0.0, np.cumsum(v)]  # noqa: E731
+    w = np.array([1, 2, 5, 9, 30])[:, None]
+    t = np.arange(n)[None, :]
+    end = np.minimum(t + w, n)
+    lo_b, hi_a = np.maximum(t - 2 * w, 0), np.minimum(end + 2 * w, n)
+    where = rng.random(end.shape) < 0.7
+    args = (cum(factor), cum(events * ~excluded), cum(factor * ~excluded), lowest_rate, 50.0, 3.0)
+    got = few_event_windows(t[0], end, lo_b, hi_a, where, *args)
+    expected = _numpy_few_event_windows(t, end, lo_b, hi_a, where, *args)
+    assert np.array_equal(got, expected)
+    assert 0 < expected.sum() < where.sum()  # windows on each side of the rule
 
 
 def test_median_is_robust_median_bit_for_bit():

@@ -92,23 +92,17 @@ class _Scan:
 
     def _geometry(self, noise: _Noise, widths, settings: DetectionSettings, starts, segment, seg_lo, seg_hi) -> None:
         """Every window's flanks, validity and weighted mean (arrays of widths x starts)."""
+        from ctxmetrics.detect.kernels import window_geometry
+
         n = self.n
-        w = self.w = np.asarray(widths)[:, None]
-        t = self.t = (np.arange(n) if starts is None else np.asarray(starts))[None, :]
-        end = self.end = np.minimum(t + w, n)
+        w = self.w = np.asarray(widths, dtype=np.int64)[:, None]
+        t = self.t = (np.arange(n) if starts is None else np.asarray(starts, dtype=np.int64))[None, :]
         f = _flank(w, settings)  # flank periods each side
         short = self.short = w <= settings.spike_max_days
-        wy_body, w_body, wy_tail, w_tail = self._weighted
-        weight = np.where(short, w_tail.take(end) - w_tail[t], w_body.take(end) - w_body[t])
         self.long_run = noise.lrv / noise.day_var  # autocorrelation: variance of long means grows by this
-        seg = segment[t]
-        self.lo_b, self.hi_a = np.maximum(t - f, seg_lo[seg]), np.minimum(end + f, seg_hi[seg])
-        inside = segment[np.maximum(end - 1, 0)] == seg  # the window spans no wall
-        self.valid = (t + w <= n) & inside
         self.ramp = 1.0 + (self.long_run - 1.0) * np.minimum(w - 1, 6) / 6
-        with np.errstate(invalid="ignore", divide="ignore"):
-            self.m_w = np.where(short, wy_tail.take(end) - wy_tail[t], wy_body.take(end) - wy_body[t]) / weight
-            self.v_w = self.ramp / weight
+        self.end, self.lo_b, self.hi_a, self.valid, self.m_w, self.v_w = window_geometry(
+            n, w[:, 0], t[0], f[:, 0], short[:, 0], self.ramp[:, 0], segment, seg_lo, seg_hi, *self._weighted)
 
     def exclude(self, excluded: np.ndarray) -> "_Scan":
         """Leave `excluded` days out of every window's flanks (baseline)."""
@@ -214,22 +208,13 @@ def _count_z(sc: _Scan, z_normal: tuple, where: np.ndarray, floor: float) -> tup
     the test that each flank alone shows half of it. Only the few-event windows are
     computed (none at high volume).
     """
-    # on the (widths x starts) grid: gathering the `where` windows first costs more. A
-    # flank's rate is at least the lowest daily rate of the baseline days, so widths whose
-    # every `where` window expects `_FEW_EVENTS` or more at that rate are left out (busy
-    # series: all but the shortest)
-    t, exposure = sc.t, sc.factor.take(sc.end) - sc.factor[sc.t]
-    least = np.where(where, exposure, np.inf).min(axis=1)
-    with np.errstate(invalid="ignore"):  # 0 x inf: a width without `where` windows, skipped
-        maybe = np.flatnonzero((sc.lowest_rate * least < _FEW_EVENTS * (1 + 1e-9)) | (sc.lowest_rate < _FEW_A_DAY))
-    few = np.zeros(exposure.shape, bool)
-    if maybe.size:
-        end, lo_b, hi_a = sc.end[maybe], sc.lo_b[maybe], sc.hi_a[maybe]
-        flank_x = sc.kx[t] - sc.kx.take(lo_b) + sc.kx.take(hi_a) - sc.kx.take(end)
-        flank_f = sc.kfactor[t] - sc.kfactor.take(lo_b) + sc.kfactor.take(hi_a) - sc.kfactor.take(end)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rate = flank_x / flank_f
-        few[maybe] = where[maybe] & ((rate * exposure[maybe] < _FEW_EVENTS) | (rate < _FEW_A_DAY))  # NaN (no flank): not a few-event window
+    from ctxmetrics.detect.kernels import few_event_windows
+
+    # A flank's rate is at least the lowest daily rate of the baseline days, so widths
+    # whose every `where` window expects `_FEW_EVENTS` or more at that rate are left out
+    # (busy series: all but the shortest)
+    few = few_event_windows(sc.t[0], sc.end, sc.lo_b, sc.hi_a, where, sc.factor, sc.kx, sc.kfactor,
+                            sc.lowest_rate, float(_FEW_EVENTS), _FEW_A_DAY)
     if not few.any():
         return z_normal
     rows, cols = np.nonzero(few)

@@ -237,3 +237,62 @@ def trimmed_cost(resid, ok):
         square = x * x
         total += math.nan if math.isnan(cap) else min(square, cap)  # np.minimum keeps NaN
     return total
+
+
+@_compiled(
+    "Tuple((i8[:, :], i8[:, :], i8[:, :], b1[:, :], f8[:, :], f8[:, :]))"
+    "(i8, i8[:], i8[:], i8[:], b1[:], f8[:], i8[:], i8[:], i8[:], f8[:], f8[:], f8[:], f8[:])"
+)
+def window_geometry(n, widths, starts, flank, short, ramp, segment, seg_lo, seg_hi, wy_body, w_body, wy_tail, w_tail):
+    """`episodes._Scan._geometry` of every window (widths x starts): its end, flank
+    bounds (within its wall segment), validity (inside the series, spanning no wall) and
+    weighted mean and variance (the tail weights for short widths, else the body's)."""
+    rows, cols = widths.shape[0], starts.shape[0]
+    end, lo_b, hi_a = np.empty((rows, cols), np.int64), np.empty((rows, cols), np.int64), np.empty((rows, cols), np.int64)
+    valid = np.empty((rows, cols), np.bool_)
+    m_w, v_w = np.empty((rows, cols)), np.empty((rows, cols))
+    for r in range(rows):
+        w, f = widths[r], flank[r]
+        wy, wt = (wy_tail, w_tail) if short[r] else (wy_body, w_body)
+        for c in range(cols):
+            t = starts[c]
+            e = min(t + w, n)
+            seg = segment[t]
+            end[r, c] = e
+            lo_b[r, c] = max(t - f, seg_lo[seg])
+            hi_a[r, c] = min(e + f, seg_hi[seg])
+            valid[r, c] = t + w <= n and segment[max(e - 1, 0)] == seg
+            weight = wt[e] - wt[t]
+            m_w[r, c] = (wy[e] - wy[t]) / weight
+            v_w[r, c] = ramp[r] / weight
+    return end, lo_b, hi_a, valid, m_w, v_w
+
+
+@_compiled("b1[:, :](i8[:], i8[:, :], i8[:, :], i8[:, :], b1[:, :], f8[:], f8[:], f8[:], f8, f8, f8)")
+def few_event_windows(starts, end, lo_b, hi_a, where, factor, kx, kfactor, lowest_rate, few_events, few_a_day):
+    """Which `where` windows expect few events (`episodes._count_z`: < `few_events` at
+    their flanks' rate, or a flank rate < `few_a_day`; widths x starts; `factor`, `kx`,
+    `kfactor` cumulative weekday factors, baseline events and baseline factors). A width
+    whose every `where` window expects `few_events` or more at `lowest_rate` (no flank's
+    rate is lower) is skipped without reading its flanks."""
+    rows, cols = end.shape
+    few = np.zeros((rows, cols), np.bool_)
+    for r in range(rows):
+        least = math.inf  # np.min of the `where` windows' exposure (NaN kept)
+        for c in range(cols):
+            if where[r, c]:
+                x = factor[end[r, c]] - factor[starts[c]]
+                if math.isnan(x) or x < least:
+                    least = x
+                if math.isnan(x):
+                    break
+        # 0 x inf (a width without `where` windows): NaN, skipped
+        if not (lowest_rate * least < few_events * (1 + 1e-9) or lowest_rate < few_a_day):
+            continue
+        for c in range(cols):
+            if not where[r, c]:
+                continue
+            t, e, lo, hi = starts[c], end[r, c], lo_b[r, c], hi_a[r, c]
+            rate = (kx[t] - kx[lo] + kx[hi] - kx[e]) / (kfactor[t] - kfactor[lo] + kfactor[hi] - kfactor[e])
+            few[r, c] = rate * (factor[e] - factor[t]) < few_events or rate < few_a_day  # NaN (no flank): not few
+    return few
