@@ -311,8 +311,8 @@ def _season_beside_episodes(s: _Series, noise: _Noise, settings: DetectionSettin
     the episode scan takes one).
 
     A season is what recurs, not two unrelated episodes a year apart: two such (tune
-    quarter_close, a 60-day -28% and a 60-day dip a year later) make both years' curves
-    agree and the harmonics significant, and then the season took in most of the first
+    quarter_close, a 28-day dip and, a year later, a 60-day -28%) make both years' curves
+    agree and the harmonics significant, and then the season took in most of the second
     (-16% left, scoring 2.85 where it scored 8.09 alone). A real season also bends the
     rest of the year, which two windows leave in.
     """
@@ -419,7 +419,8 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
 
     Fitted with an intercept and a linear trend on the stabilised scale, clear level steps
     alongside (`_fit_with_steps`); the yearly season only when the years agree. Season and
-    trend are removed only when significant (`_significant`). The trend of a shorter
+    trend are removed only when significant (`_significant`), a daily series' season only
+    when it also fits better than two episodes (`_season_beside_episodes`). The trend of a shorter
     series stays, for the episode scan (flanks) and the boundary pruning to judge: within
     a year a trend, a season and a lasting shift look too much alike. Weekly and monthly
     series are fitted with their episodes and lasting steps alongside, each chosen
@@ -459,8 +460,9 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
     for part in parts:
         if not _significant(calendar[:, part], coef[part], ~s.known, lrv):
             coef[part] = 0.0
-    if yearly and step_days == 1 and coef[1 : 1 + yearly].any() and not _season_beside_episodes(s, noise, settings, calendar, yearly):
-        coef[1 : 1 + yearly] = 0.0
+    season = slice(1, 1 + yearly)
+    if yearly and step_days == 1 and coef[season].any() and not _season_beside_episodes(s, noise, settings, calendar, yearly):
+        coef[season] = 0.0  # two episodes a year apart, not a season
     if not two_years:
         coef[0] = 0.0
     if not coef.any():
