@@ -65,6 +65,7 @@ def likeliest_start(values: np.ndarray, start: int, length: int | None, reach: i
 
 
 def _poisson_fit(x: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """Maximised Poisson log-likelihood of `x` events over exposure `e` (up to the split's constants)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(x > 0, x * np.log(x / e), 0.0)
 
@@ -72,7 +73,7 @@ def _poisson_fit(x: np.ndarray, e: np.ndarray) -> np.ndarray:
 def run_controlled(seeds: int) -> None:
     print(f"{'a day':>5} {'change':<9} {'size':>5} {'starts':<7} {'found':>6} {'detector within 2':>18} "
           f"{'data within 2 (found)':>22} {'data within 2 (all)':>20}")
-    total = np.zeros(4, int)
+    total = np.zeros(5, int)
     for rate in (5, 15, 50):
         for length in (None, 30):
             for size in (0.3, -0.3):
@@ -90,20 +91,20 @@ def run_controlled(seeds: int) -> None:
                             found += 1
                             near += min(abs(d - start) for d in starts) <= TOLERANCE
                             data_found += best
-                    total += (found, near, data_found, data)
+                    total += (found, near, data_found, data, seeds)
                     change = "lasting" if length is None else f"{length} days"
                     print(f"{rate:>5} {change:<9} {size:>+5.0%} {WEEKDAYS[weekday]:<7} {found:>3}/{seeds:<2} "
                           f"{near:>15}/{found:<2} {data_found:>19}/{found:<2} {data:>17}/{seeds:<2}")
-    found, near, data_found, data = total
+    found, near, data_found, data, series = total
     print(f"all: found {found}; of those, the detector's start within 2 days {near}, the data's {data_found}; "
-          f"the data's on every seed {data} of {seeds * 36}")
+          f"the data's on every seed {data} of {series}")
 
 
 def profile_note(s, noise, at: int, truth: int, lo: int, hi: int) -> str:
     """The found start `at` against the planted `truth` (positions of `s`) under the
     detector's likelihood of one change day in [lo, hi)."""
     days = np.arange(max(lo + 1, min(at, truth) - 14), min(hi - 1, max(at, truth) + 14) + 1)
-    if not (days[0] <= truth <= days[-1] and days[0] <= at <= days[-1]):
+    if days.size == 0 or not (days[0] <= truth <= days[-1] and days[0] <= at <= days[-1]):
         return "planted start outside the found change's stretch"
     events, exposure = _likelihood_sums(s, noise, ~s.known)
     fit = _segment_fit(events[days] - events[lo], exposure[days] - exposure[lo], s) + _segment_fit(
