@@ -344,7 +344,8 @@ def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, ta
     reported) and left to a later pass. `long_bar`: see `_bars`.
 
     Returns:
-        The episodes, `taken` with their days added, and the days set aside.
+        The episodes, `taken` with their days added (less those of a new level reaching
+        an end of the series, `_merge_adjacent`), and the days set aside.
     """
     taken = taken.copy()
     aside = np.zeros(len(s.y), bool)
@@ -418,7 +419,9 @@ def _widest_fit(row: int, start: int, passing: np.ndarray, pct: np.ndarray, widt
 def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, found, taken: np.ndarray, walls=(), parent: _Scan | None = None) -> list[Change]:
     """One change per episode: touching windows that moved the same way are one episode
     (a lockdown that deepens midway), scored again as a whole (`parent`: the scan that
-    found them, whose sums each episode's own scan reuses)."""
+    found them, whose sums each episode's own scan reuses). A run that fails as a whole
+    and is a new level reaching an end of the series (`_new_level_to_an_end`) is no
+    longer `taken` (changed in place)."""
     merged: list[list] = []
     for a, b, sign in found:
         if merged and a <= merged[-1][1] + 1 and merged[-1][2] == sign:
@@ -429,6 +432,7 @@ def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, foun
     for a, b, sign in merged:
         others = taken.copy()
         others[a:b] = False
+        run = slice(a, b)
         a, b = _refine_episode(s, noise, settings, a, b, others, walls)
         sc = _Scan(s, noise, [b - a], settings, walls, starts=[a], like=parent).exclude(s.known | others)
         score, sgn, before, during, _ = (float(v[0, 0]) for v in _window_scores(sc, replace(settings, min_score=0.0)))
@@ -440,7 +444,37 @@ def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, foun
         large = not s.sized or abs(_pct(before, during)) >= settings.min_change_pct
         if score_ab >= bar and large:
             changes.append(_level_change("spike", s, a, b - 1, before, during, sign, score_ab))
+        elif _new_level_to_an_end(s, run.start, run.stop):
+            # short windows, each judged on its one flank, took a recent lasting shift's new
+            # level piece by piece: its days go back to the shift search (bridged, the shift
+            # would be dated where they end, weeks late)
+            taken[run] = False
     return changes
+
+
+def _new_level_to_an_end(s: _Series, a: int, b: int) -> bool:
+    """Whether the run [a, b), reaching an end of the series, is a new level rather than
+    the end of a trend: a step at its inner edge fits the run and as many days beside it
+    (least squares on the kept days) better than a straight line does."""
+    n = len(s.y)
+    if b == n and a > 0:
+        lo, hi, at = max(0, 2 * a - b), b, a
+    elif a == 0 and 0 < b < n:
+        lo, hi, at = 0, min(n, 2 * b), b
+    else:
+        return False
+    ok = ~s.known[lo:hi]
+    t = np.arange(lo, hi, dtype=float)[ok]
+    y = s.y[lo:hi][ok]
+    if (t < at).sum() < 2 or (t >= at).sum() < 2:
+        return False
+
+    def rss(x: np.ndarray) -> float:
+        coef = np.linalg.lstsq(x, y, rcond=None)[0]
+        return float(np.sum((y - x @ coef) ** 2))
+
+    ones = np.ones(len(t))
+    return rss(np.column_stack((ones, t >= at))) < rss(np.column_stack((ones, t - t.mean())))
 
 
 def _refine_episode(s: _Series, noise: _Noise, settings: DetectionSettings, a: int, b: int, others: np.ndarray, walls=()) -> tuple[int, int]:

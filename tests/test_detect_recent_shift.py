@@ -1,0 +1,49 @@
+"""A lasting shift in the last weeks of a series: short windows judged on their one flank
+take its new level piece by piece; their days go back to the shift search when a step
+explains them better than the end of a trend (`episodes._new_level_to_an_end`)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ctxmetrics.detect import find_changes
+
+DAYS = 730
+DATES = np.arange(np.datetime64("2024-01-01"), np.datetime64("2024-01-01") + DAYS)
+WEEK = np.array([1.1, 1.1, 1.05, 1.0, 0.95, 0.5, 0.4])
+
+
+def recent_drop(seed: int, level: float, days_before_end: int) -> tuple[np.ndarray, int]:
+    """Daily counts (gamma-Poisson, shape 40, a weekday pattern) at `level` a day, down 50%
+    for good from `days_before_end` days before the end; and the day of the drop."""
+    rng = np.random.default_rng(seed)
+    at = DAYS - days_before_end
+    rate = level * WEEK[np.arange(DAYS) % 7] * np.where(np.arange(DAYS) >= at, 0.5, 1.0)
+    return rng.poisson(rate * rng.gamma(40.0, 1 / 40.0, DAYS)).astype(float), at
+
+
+def test_a_lasting_drop_three_to_four_weeks_before_the_end_is_found_on_its_day():
+    # 24 series: 60 a day 21 days before the end, 300 a day 21 and 30 days before it, 8
+    # seeds each. Measured: 19 found on their day (+-2), 6 other detections; before the
+    # rule 7 found (3, 0, 4 of 8: the shift dated 1-3 weeks late), 9 other detections
+    found = others = 0
+    for level, before_end in ((60, 21), (300, 21), (300, 30)):
+        for seed in range(8):
+            values, at = recent_drop(seed, level, before_end)
+            changes = find_changes(values, dates=DATES)
+            hit = [c for c in changes if c.end is None and c.direction == "down" and abs(c.start - at) <= 2]
+            found += bool(hit)
+            others += len(changes) - len(hit)
+    assert found >= 17
+    assert others <= 8
+
+
+def test_the_end_of_a_smooth_trend_is_not_given_to_the_shift_search():
+    # an accelerating trend (104 values, a gauge without dates): the last stretch, taken
+    # by short windows, is the trend going on, not a new level. Measured 0 detections (on
+    # 8 seeds: 0; with every such run given back, 53)
+    detections = 0
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        t = np.arange(104) / 104
+        detections += len(find_changes(300 + 40 * (t + 2 * t**2) + rng.normal(0.0, 0.5, 104), kind="gauge"))
+    assert detections <= 2
