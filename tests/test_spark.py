@@ -55,8 +55,8 @@ def spark():
 
 
 def stored(project: Project) -> list[tuple]:
-    """What both engines must agree on: ids, kinds, days, rounded figures, causes, drivers
-    (the cube's too), how each was found (a tagged window's events, family size and bar too)."""
+    """What both engines must agree on: ids, kinds, days, rounded figures, causes, drivers,
+    how each was found (a tagged window's events, family size and bar too), cube drivers."""
     with project.store(read_only=True) as store:
         found = load_anomalies(store)
     return sorted(
@@ -64,8 +64,8 @@ def stored(project: Project) -> list[tuple]:
             a.id, a.kind, a.direction, a.start, a.end, round(a.score, 2), round(a.change_pct, 1),
             tuple((c.annotation_id, round(c.score, 3)) for c in a.causes),
             tuple((tuple(d["segment"].items()), d["share"]) for d in a.drivers),
-            tuple((tuple(d["segment"].items()), d["share"]) for d in a.cube_drivers),
             a.found_by, repr(a.tagged),
+            tuple((tuple(d["segment"].items()), d["share"]) for d in a.cube_drivers),
         )
         for a in found
     )
