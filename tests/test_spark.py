@@ -56,7 +56,7 @@ def spark():
 
 def stored(project: Project) -> list[tuple]:
     """What both engines must agree on: ids, kinds, days, rounded figures, causes, drivers,
-    how each was found (a tagged window's events, family size and bar too)."""
+    how each was found (a tagged window's events, family size and bar too), cube drivers."""
     with project.store(read_only=True) as store:
         found = load_anomalies(store)
     return sorted(
@@ -65,6 +65,7 @@ def stored(project: Project) -> list[tuple]:
             tuple((c.annotation_id, round(c.score, 3)) for c in a.causes),
             tuple((tuple(d["segment"].items()), d["share"]) for d in a.drivers),
             a.found_by, repr(a.tagged),
+            tuple((tuple(d["segment"].items()), d["share"]) for d in a.cube_drivers),
         )
         for a in found
     )
@@ -315,6 +316,48 @@ def test_a_restated_echo_is_judged_afresh_alike_on_both_engines(spark, project_d
     assert scan_state(on_spark) == scan_state(local)
     echoes = sum(m == "won" for m, _ in restated)  # their data did not change: detected again for leads'
     assert reported["restated series"][1] >= echoes > 0
+
+
+def hidden_cells(tmp_path) -> Project:
+    """A region x channel cube (test_scan_latest's cells) of two metrics: `leads`, where one
+    cell falls by 70% over its last 20 days, too little for the total to be flagged; and
+    `signups`, where two cells in different rows and columns rise by 40% over the last 3
+    days, too little for their own series."""
+    from test_scan_latest import CHANNELS, DAYS, REGIONS, START, cells
+
+    root = init_project(tmp_path / "cube", "dimensions: [region, channel]\n")
+    frames = []
+    for metric, values in (("leads", cells(11, {(2, 3): 0.3}, days=20)), ("signups", cells(8, {(0, 1): 1.4, (4, 3): 1.4}))):
+        r, c, d = np.nonzero(np.ones_like(values, dtype=bool))
+        frames.append(pl.DataFrame({
+            "metric": metric, "ts": [START + dt.timedelta(days=int(day)) for day in d], "value": values[r, c, d],
+            "region": [REGIONS[i] for i in r], "channel": [CHANNELS[j] for j in c],
+        }))
+    assert DAYS >= 84  # the latest-days check reads 12 weeks
+    project = Project(root)
+    with project.store() as store:
+        store.upsert_observations(pl.concat(frames))
+    return project
+
+
+def test_cube_drivers_and_the_latest_days_check_store_alike_on_both_engines(spark, tmp_path):
+    """The checks of the whole cube, which read every leaf, give on Spark (from the leaves
+    it sums over the days they read) what they give locally: the cube drivers of a cell's
+    anomaly under an unflagged total, and the anomaly of cells that moved too little alone."""
+    project = hidden_cells(tmp_path)
+    local, on_spark = copy_of(project, tmp_path / "local"), copy_of(project, tmp_path / "spark")
+    scan_project(local)
+    reported: dict[str, tuple[int, int]] = {}
+    scan_project(on_spark, engine="spark", progress=lambda label, done, total: reported.update({label: (done, total)}))
+    with local.store(read_only=True) as store:
+        found = load_anomalies(store)
+    cell = {"region": "r2", "channel": "c3"}
+    assert any(a.metric == "leads" and a.segment == cell and cell in [d["segment"] for d in a.cube_drivers] for a in found)
+    assert [a.segment for a in found if a.found_by == "cube"] == [{}]  # signups: the cells in two rows and columns
+    assert reported["latest days"] == (1, 1)
+    assert stored(on_spark) == stored(local)
+    again = scan_project(on_spark, engine="spark")  # nothing changed: the checks are redone alike
+    assert again.rescanned == 0 and stored(on_spark) == stored(local)
 
 
 def test_linking_rows_cover_children_leaves_and_scope_parents_only():

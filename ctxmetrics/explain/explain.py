@@ -32,7 +32,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import product
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.config import EVENT_TABLE, Config, EventWindow
@@ -89,6 +89,7 @@ def explain_anomalies(
     config: Config,
     verdicts: Mapping[tuple[str, str], str],
     root_causes: bool = True,
+    whole_cube: Callable[[dict[str, list[tuple[int, int]]]], dict] | None = None,
 ) -> None:
     """Fill `causes`, `drivers`, `funnel` and `correlated` of every anomaly, in place.
 
@@ -100,12 +101,16 @@ def explain_anomalies(
         verdicts: (anomaly id, annotation id) -> "confirmed" | "rejected" recorded by people.
         root_causes: False keeps the `drivers` and `uniform` the anomalies already have
             (an anomaly's root cause reads only itself and the cube, not the others).
+        whole_cube: Where `sets` hold only the series linking reads (the Spark engine):
+            given day ranges per metric (indexes of its series), the metric's total and
+            every leaf over each range, as {(metric, range): SeriesSet starting on the
+            range's first day}; `cube_drivers` read them. None: `sets` are whole cubes.
     """
     cubes = {metric: _Cube(series_set) for metric, series_set in sets.items()}
     data_end = _data_end(sets, anomalies)
     if root_causes:
         _fill_root_causes(anomalies, cubes)
-    _locate_in_cube(anomalies, cubes)
+    _locate_in_cube(anomalies, cubes, whole_cube)
     _link_funnel(anomalies, config)
     _link_correlated(anomalies, config)
     events = [_Event.of(a, config, data_end) for a in annotations]
@@ -739,15 +744,15 @@ def _root_causes_of(lo: int, hi: int) -> list[tuple[list[dict[str, Any]], bool]]
     return [cubes[a.metric].root_cause(a) for a in anomalies[lo:hi]]
 
 
-def _locate_in_cube(anomalies: list[Anomaly], cubes: Mapping[str, _Cube]) -> None:
+def _locate_in_cube(anomalies: list[Anomaly], cubes: Mapping[str, _Cube], whole_cube=None) -> None:
     """Fill `cube_drivers` of the anomalies of each start day on which their metric's total
     was not flagged: the root-cause set of the whole cube over the window of that day's most
     important anomaly. Cells whose change is too small for their own series (and for the
     total) stand out in the cube once the time is known from the series that were flagged.
     At most `_CUBE_DAYS` start days per metric, the most important first: the cost stays
     that of a few localizations however many anomalies there are. Only where the leaves at
-    hand add up to the total (not a gauge's rollups, nor the partial cube a distributed
-    engine returns for linking)."""
+    hand add up to the total (not a gauge's rollups); where `whole_cube` is given, the
+    leaves it returns for those windows (`explain_anomalies`)."""
     totals: dict[str, list[Anomaly]] = {}
     days: dict[tuple[str, dt.date], list[Anomaly]] = {}
     for anomaly in anomalies:
@@ -757,18 +762,56 @@ def _locate_in_cube(anomalies: list[Anomaly], cubes: Mapping[str, _Cube]) -> Non
             else:
                 totals.setdefault(anomaly.metric, []).append(anomaly)
     leads = sorted(((max(group, key=_importance), group) for group in days.values()), key=lambda p: -_importance(p[0]))
+    candidates = [  # a day whose total was flagged is left out: its drivers are the cube's root cause
+        (lead, group, window) for lead, group in leads
+        if (window := cubes[lead.metric].window(lead)) is not None
+        and not any(_overlap_in_time(total, lead) for total in totals.get(lead.metric, []))
+    ]
+    wholes = _WholeCubes(cubes, whole_cube)
     done: dict[str, int] = {}
-    for lead, group in leads:
-        cube = cubes[lead.metric]
-        window = cube.window(lead)
-        if window is None or done.get(lead.metric, 0) >= _CUBE_DAYS or not cube.whole(window):
+    for i, (lead, group, window) in enumerate(candidates):
+        if done.get(lead.metric, 0) >= _CUBE_DAYS:
             continue
-        if any(_overlap_in_time(total, lead) for total in totals.get(lead.metric, [])):
-            continue  # the total was flagged: its drivers are the cube's root cause
+        cube, window = wholes.over(lead.metric, window, candidates[i:], done)
+        if not cube.whole(window):
+            continue
         done[lead.metric] = done.get(lead.metric, 0) + 1
         drivers, _ = cube.localize({}, window)
         for anomaly in group:
             anomaly.cube_drivers = drivers
+
+
+class _WholeCubes:
+    """The whole cube `_locate_in_cube` localizes a window in: the metric's own, or where an
+    engine holds the cube elsewhere, its total and leaves over the window's days and the
+    weeks before, fetched (`whole_cube`) for the windows next in line in one request."""
+
+    def __init__(self, cubes: Mapping[str, _Cube], fetch):
+        self.cubes, self.fetch = cubes, fetch
+        self.held: dict[tuple[str, tuple[int, int]], _Cube] = {}
+        self.asked: set[tuple[str, tuple[int, int]]] = set()
+
+    def over(self, metric: str, window: tuple[int, int], upcoming, done: dict[str, int]):
+        """(cube, the window in its days) of `window`; `upcoming` the (lead, group, window)
+        in line from this one on, `done` the days localized per metric so far."""
+        key = (metric, self._days(window))
+        if self.fetch is not None and key not in self.asked:
+            wanted: dict[str, list[tuple[int, int]]] = {}
+            for lead, _, later in upcoming:  # each metric's windows it may still localize
+                ranges = wanted.setdefault(lead.metric, [])
+                if len(ranges) < _CUBE_DAYS - done.get(lead.metric, 0) and (lead.metric, self._days(later)) not in self.asked:
+                    ranges.append(self._days(later))
+            self.asked |= {(m, r) for m, ranges in wanted.items() for r in ranges}
+            self.held.update({k: _Cube(series_set) for k, series_set in self.fetch(wanted).items()})
+        if key not in self.held:
+            return self.cubes[metric], window
+        first = key[1][0]
+        return self.held[key], (window[0] - first, window[1] - first)
+
+    @staticmethod
+    def _days(window: tuple[int, int]) -> tuple[int, int]:
+        """The days a window's localization reads: the weeks of history before it, and it."""
+        return max(window[0] - 7 * _ROOT_CAUSE_WEEKS, 0), window[1]
 
 
 def _overlap_in_time(a: Anomaly, b: Anomaly) -> bool:

@@ -39,7 +39,7 @@ from ctxmetrics.scan.scan import segment_masks
 if TYPE_CHECKING:
     from ctxmetrics.models.annotation import Annotation
 
-__all__ = ["latest_changes", "latest_windows", "total_flagged", "element_scores", "WINDOWS"]
+__all__ = ["latest_changes", "latest_windows", "total_flagged", "element_scores", "WINDOWS", "LATEST_DAYS"]
 
 WINDOWS = (1, 3, 7)  # days at the end of the data: a day, a few days, a week
 _FALSE_ALARM = 0.01  # per metric and scan, over every element of every window
@@ -47,6 +47,7 @@ _WEEKS = 8  # weeks of history behind each leaf's expected value, as drivers tak
 _BACKTESTS = 3  # past weeks on which the expected values' own error is measured
 _MIN_DOF = 5  # the heaviest tail the scores are read with (a t's kurtosis is finite above 4)
 _SET_SIZES = (1, 2, 3)  # a root-cause set has at most 3 elements (`localize`)
+LATEST_DAYS = 7 * (_WEEKS + 1 + _BACKTESTS)  # the days the check reads: its past weeks, their history, the last week
 
 
 def latest_windows(series_set: SeriesSet, annotations: Sequence["Annotation"] = (), tz: str = "UTC") -> tuple:
@@ -145,7 +146,7 @@ class _Cube:
         depth = max((len(s) for s in series_set.segments), default=0)
         leaf_rows = np.array([r for r, s in enumerate(series_set.segments) if depth and len(s) == depth], dtype=int)
         days = series_set.days
-        span = 7 * (_WEEKS + 1 + _BACKTESTS)  # the last week, its history and the past weeks tested
+        span = LATEST_DAYS
         if len(leaf_rows) < 2 or days < span or not _adds_up(series_set, leaf_rows):
             return None
         leaves = [series_set.segments[r] for r in leaf_rows]

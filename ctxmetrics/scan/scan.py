@@ -74,7 +74,8 @@ def scan_project(
     if engine == "spark":
         from ctxmetrics.scan.engines.spark import SparkScan
 
-        return _finish(project, SparkScan(project, annotations, progress).run(list(metrics), output_parquet), annotations)
+        with SparkScan(project, annotations, progress) as spark_scan:  # linking may still read the cube through it
+            return _finish(project, spark_scan.run(list(metrics), output_parquet), annotations)
     # Read everything, then let go of the store while detecting: other commands can read
     # meanwhile, and detector worker processes never inherit an open connection.
     with project.store(read_only=True) as store:
@@ -139,6 +140,9 @@ class Outcome:
     after_save: Callable[[list[Anomaly]], None] | None = None
     gaps: dict[str, list[dt.date]] = field(default_factory=dict)  # metric -> days without data
     latest: dict[str, tuple] = field(default_factory=dict)  # metric -> its `latest.latest_windows`, if computed already
+    # (metric -> day ranges) -> {(metric, range): its total and every leaf over those days}, for an
+    # engine whose `sets` hold only the series linking reads (`explain_anomalies`' `whole_cube`)
+    whole_cube: Callable[[dict], dict] | None = None
 
     def add(self, metric: str, found: list[Anomaly], stats: dict[str, int], fingerprints: dict[str, str]) -> None:
         self.found += found
@@ -164,11 +168,13 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
             series_set, [a for a in found if a.metric == name], annotations, config.timezone, outcome.latest.get(name)
         )
     kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + found
-    explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts)
+    explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts, whole_cube=outcome.whole_cube)
     funnel = config.funnel_of({a.metric for a in (*outcome.previous, *kept)} | set(outcome.sets))
     kept, restated = drop_restatements(kept, funnel, config.explain.funnel_lag_days)
     if restated:  # links, causes and ranks are judged among the anomalies that are kept (their root causes stand)
-        explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts, root_causes=False)
+        explain_anomalies(
+            kept, annotations, outcome.sets, config, outcome.verdicts, root_causes=False, whole_cube=outcome.whole_cube
+        )
     restated_keys = {(a.metric, a.segment_key) for a in restated}
     state = [(m, k, restated_fingerprint(fp) if (m, k) in restated_keys else fp) for m, k, fp in outcome.state]
     gaps = outcome.gaps

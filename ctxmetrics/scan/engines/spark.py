@@ -9,15 +9,22 @@ What runs where:
 - Here, on the driver: comparing nothing (the stored fingerprints are joined in Spark),
   then linking the anomalies to the timeline and storing them, exactly as a local scan
   does (`scan._finish`), on the returned anomalies and the few series linking reads.
+- The checks of the whole cube run here too, with the local engine's functions, on the
+  total and leaves Spark sums over the few days each reads (`_whole_cube`, one small job
+  per request): the latest-days check (`scan.latest`, its last weeks, before the linking
+  rows are chosen, so its anomaly's rows come back) and the cube drivers of days whose
+  total was not flagged (`explain`'s `whole_cube`, the windows of those days' leads).
 
 PySpark is imported only in this module, and only when the Spark engine is asked for.
 """
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 import shutil
 import threading
+from dataclasses import replace
 from itertools import combinations
 
 import pyarrow.compute as pc
@@ -71,29 +78,33 @@ class SparkScan:
         self.config = project.config
         self.annotations = annotations
         self.progress = progress or (lambda label, done, total: None)
+        self.staged: list[str] = []  # temporary folders, removed when the scan is done (`__exit__`)
+        self.fetched: dict[tuple[str, tuple[int, int]], SeriesSet] = {}  # `_whole_cube`'s answers
+
+    def __enter__(self) -> "SparkScan":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for folder in self.staged:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def run(self, metrics: list[str], output_parquet: str | None = None) -> Outcome:
         from ctxmetrics.store.results import load_anomalies, load_state, load_verdicts
 
-        self.staged: list[str] = []  # temporary folders, removed when the scan is done
-        try:
-            with self.project.store(read_only=True) as store:
-                previous, state, verdicts = load_anomalies(store), load_state(store), load_verdicts(store)
-                local_names = metric_names(store, self.config)
-                # weekly and monthly metrics and separate rollups are a few short series or
-                # a small cube of their own: the local engine scans them
-                self.scanned_here = {
-                    m for m in local_names
-                    if metric_granularity(store, self.config, m) != "daily" or store.rollup_dimensions(m) is not None
-                }
-                staged = None
-                if not self.config.observations_parquet:
-                    reader = store.observations_reader()
-                    staged = self._stage(reader)
-            return self._run(metrics, output_parquet, staged, previous, state, verdicts, local_names)
-        finally:
-            for folder in self.staged:
-                shutil.rmtree(folder, ignore_errors=True)
+        with self.project.store(read_only=True) as store:
+            previous, state, verdicts = load_anomalies(store), load_state(store), load_verdicts(store)
+            local_names = metric_names(store, self.config)
+            # weekly and monthly metrics and separate rollups are a few short series or
+            # a small cube of their own: the local engine scans them
+            self.scanned_here = {
+                m for m in local_names
+                if metric_granularity(store, self.config, m) != "daily" or store.rollup_dimensions(m) is not None
+            }
+            staged = None
+            if not self.config.observations_parquet:
+                reader = store.observations_reader()
+                staged = self._stage(reader)
+        return self._run(metrics, output_parquet, staged, previous, state, verdicts, local_names)
 
     def _stage(self, reader) -> str:
         """Write an Arrow stream as Parquet into a new folder under `spark.staging` (default:
@@ -120,10 +131,10 @@ class SparkScan:
         self.daily = [(r["ts"], r["metric"], r["total"], r["rows"]) for r in self.spark.sql(_daily_query()).collect()]
         self.progress("observations", 1, 1)
         chosen = self._chosen(metrics, spans, local_names)
-        outcome = Outcome(chosen, {}, previous, verdicts)
+        outcome = Outcome(chosen, {}, previous, verdicts, whole_cube=self._whole_cube)
         self.changed: set[str] = set()  # metrics with a series whose data changed
         here = [m for m in chosen if self.config.metric(m).type == "query" or m in self.scanned_here]
-        jobs = self._jobs([m for m in chosen if m not in here], spans)
+        jobs = self.jobs = self._jobs([m for m in chosen if m not in here], spans)
         if jobs:
             self._scan(jobs, state, previous, outcome)
             outcome.gaps = {n: gap_days(j.start, j.gaps) for n, j in jobs.items() if j.gaps is not None and j.gaps.any()}
@@ -240,8 +251,9 @@ class SparkScan:
             mine = results.filter(pc.equal(results["metric"], name))
             found, fingerprints, stats = _read_results(mine, name, job, previous, state)
             outcome.add(name, found, stats, fingerprints)
+        latest = self._latest(jobs, outcome)
         self.progress("series for linking", 0, 1)
-        outcome.sets.update(self._linking_sets(cube, jobs, outcome.found))
+        outcome.sets.update(self._linking_sets(cube, jobs, outcome.found + latest))
         self.progress("series for linking", 1, 1)
         cube.unpersist()
 
@@ -279,8 +291,6 @@ class SparkScan:
         """`jobs` with their tagged series (`scan.tagged`): the family of a metric's windows
         counts the series of the cube its events tag, so those few rows are read first;
         the windows then travel with each job to the series' bucket."""
-        from dataclasses import replace
-
         from pyspark.sql import functions as F
 
         from ctxmetrics.models.segments import TAGGED_STATE_SUFFIX
@@ -323,7 +333,6 @@ class SparkScan:
 
     def _linking_sets(self, cube, jobs: dict, anomalies) -> dict[str, SeriesSet]:
         """Per metric the series linking reads for `anomalies`, in the local cube's row order."""
-        from ctxmetrics.scan.engines.bucket_detect import matrices, segments_of
         from ctxmetrics.scan.engines.linking_rows import scope_dimensions, wanted_signatures
 
         scoped = scope_dimensions(self.annotations)
@@ -331,18 +340,60 @@ class SparkScan:
         places = {name: {a.segment_key for a in anomalies if a.metric == name} for name in jobs}
         dims = tuple(self.dims)
         rows = cube.mapInArrow(_linking_filter(dims, wanted, scoped, places), cube.schema).toArrow()
-        rank = {group: i for i, group in enumerate(g for size in range(len(dims) + 1) for g in combinations(dims, size))}
-        sets = {}
-        for name, job in jobs.items():
-            mine = rows.filter(pc.equal(rows["metric"], name))
-            n = mine.num_rows
-            segments = segments_of(mine, dims)
-            order = sorted(range(n), key=lambda i: (rank[tuple(segments[i])], tuple(segments[i].values())))
-            values, dens = matrices(mine, job)
-            sets[name] = SeriesSet(
-                name, job.kind, job.start, [segments[i] for i in order], values[order], None if dens is None else dens[order]
-            )
-        return sets
+        return {name: _series_set(rows.filter(pc.equal(rows["metric"], name)), name, job) for name, job in jobs.items()}
+
+    def _latest(self, jobs: dict, outcome: Outcome) -> list:
+        """The latest-days check's anomalies (`scan.latest`) of the metrics Spark scanned,
+        from their total and leaves over the last weeks, read here. Its windows are kept in
+        `outcome.latest` for `scan._finish`, which makes the same anomalies again (then with
+        the linking rows, for their volume); these only choose those rows."""
+        from ctxmetrics.scan.latest import LATEST_DAYS, latest_changes, latest_windows, total_flagged
+
+        found = [a for a in outcome.found if a.found_by != "cube"]  # as `scan._finish` reads them
+        mine = {name: [a for a in found if a.metric == name] for name in jobs}
+        asked = {
+            name: [(job.days - LATEST_DAYS, job.days - 1)]
+            for name, job in jobs.items()
+            if job.kind == "count" and job.days >= LATEST_DAYS and self.dims and not total_flagged(_days_of(job), mine[name])
+        }
+        if not asked:
+            return []
+        self.progress("latest days", 0, 1)
+        recent = self._whole_cube(asked)
+        self.progress("latest days", 1, 1)
+        out = []
+        for (name, _), series_set in recent.items():
+            outcome.latest[name] = latest_windows(series_set, self.annotations, self.config.timezone)
+            out += latest_changes(series_set, mine[name], self.annotations, self.config.timezone, outcome.latest[name])
+        return out
+
+    def _whole_cube(self, asked: dict[str, list[tuple[int, int]]]) -> dict[tuple[str, tuple[int, int]], SeriesSet]:
+        """The total and every leaf of each metric over each range of days asked (indexes of
+        its series), as {(metric, range): a SeriesSet starting on the range's first day}:
+        what the checks of the whole cube read, summed by one Spark job over those days
+        only (overlapping ranges read once). Metrics Spark did not scan are left out."""
+        from ctxmetrics.scan.engines.spark_cube import cube_sql
+
+        todo = {(m, r) for m, ranges in asked.items() if m in self.jobs and self.dims for r in ranges} - set(self.fetched)
+        spans = _merged(todo)
+        if spans:
+            entries = [
+                (str(i), job.kind, list(job.parts), job.start + dt.timedelta(days=lo), hi - lo + 1)
+                for i, (name, lo, hi) in enumerate(spans)
+                for job in [self.jobs[name]]
+            ]
+            sql, args = cube_sql(VIEW, self.dims, entries, ends_only=True)
+            rows = self.spark.sql(sql, args=args).toArrow()
+            for i, (name, lo, hi) in enumerate(spans):
+                job = self.jobs[name]
+                gaps = None if job.gaps is None else job.gaps[lo : hi + 1]
+                span = _series_set(rows.filter(pc.equal(rows["metric"], str(i))), name, replace(
+                    job, start=job.start + dt.timedelta(days=lo), days=hi - lo + 1, gaps=gaps,
+                ))
+                for metric, (first, last) in todo:
+                    if metric == name and lo <= first and last <= hi:
+                        self.fetched[(metric, (first, last))] = _days_slice(span, first - lo, last - lo + 1)
+        return {(m, r): self.fetched[(m, r)] for m, ranges in asked.items() for r in ranges if (m, r) in self.fetched}
 
     def _scan_locally(self, names, state, previous, outcome: Outcome) -> None:
         """Query metrics are SQL on the project's store, weekly or monthly metrics and
@@ -379,6 +430,50 @@ class SparkScan:
                 self.spark.createDataFrame(arrow).write.mode("overwrite").parquet(target)
             except Exception as exc:  # the store already holds the results; only this copy failed
                 raise CtxError(f"{target}: results stored, but not written as Parquet ({str(exc).splitlines()[0]}).") from None
+
+
+def _series_set(rows, name: str, job) -> SeriesSet:
+    """The SeriesSet of one metric's cube rows (metric, d_i, cells), in the local cube's row
+    order (the total, each dimension's values, each pair's, ...)."""
+    from ctxmetrics.scan.engines.bucket_detect import matrices, segments_of
+
+    dims = job.dims
+    rank = {group: i for i, group in enumerate(g for size in range(len(dims) + 1) for g in combinations(dims, size))}
+    segments = segments_of(rows, dims)
+    order = sorted(range(rows.num_rows), key=lambda i: (rank[tuple(segments[i])], tuple(segments[i].values())))
+    values, dens = matrices(rows, job)
+    return SeriesSet(
+        name, job.kind, job.start, [segments[i] for i in order], values[order], None if dens is None else dens[order],
+        job.gaps,
+    )
+
+
+def _days_slice(series_set: SeriesSet, lo: int, hi: int) -> SeriesSet:
+    """Days lo..hi-1 of a SeriesSet."""
+    return SeriesSet(
+        series_set.metric, series_set.kind, series_set.day(lo), series_set.segments, series_set.values[:, lo:hi],
+        None if series_set.denominators is None else series_set.denominators[:, lo:hi],
+        None if series_set.gaps is None else series_set.gaps[lo:hi],
+    )
+
+
+def _merged(ranges: set[tuple[str, tuple[int, int]]]) -> list[tuple[str, int, int]]:
+    """(metric, first, last) spans covering the (metric, (first, last)) ranges, overlapping
+    or touching ones merged."""
+    spans: list[list] = []
+    for metric, (first, last) in sorted(ranges):
+        if spans and spans[-1][0] == metric and first <= spans[-1][2] + 1:
+            spans[-1][2] = max(spans[-1][2], last)
+        else:
+            spans.append([metric, first, last])
+    return [tuple(s) for s in spans]
+
+
+def _days_of(job) -> SeriesSet:
+    """An empty SeriesSet with a metric's days (what `latest.total_flagged` reads)."""
+    import numpy as np
+
+    return SeriesSet("", job.kind, job.start, [], np.zeros((0, job.days)))
 
 
 def _daily_query() -> str:

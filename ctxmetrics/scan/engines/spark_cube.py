@@ -28,15 +28,19 @@ def dim_columns(dims: list[str]) -> list[str]:
     return [f"{DIM_PREFIX}{i}" for i in range(len(dims))]
 
 
-def cube_sql(view: str, dims: list[str], metrics: list[tuple[str, str, list[str], dt.date, int]]) -> tuple[str, dict]:
+def cube_sql(
+    view: str, dims: list[str], metrics: list[tuple[str, str, list[str], dt.date, int]], ends_only: bool = False
+) -> tuple[str, dict]:
     """One row per metric and segment: `metric`, the d_i columns (NULL where the segment
     does not fix that dimension), `segment_key` as `segments.segment_key` writes it, and
     `cells`: the days that have data, as (day index, value, denominator) structs, which
     `bucket_detect.matrices` spreads into the dense series.
 
     `metrics`: (name, kind, parts, first day, days) per metric; parts are the stored
-    metrics it reads (a ratio's numerator and denominator). Returns (sql, named parameters).
-    All metrics go through one aggregation, so the cost does not grow with their number.
+    metrics it reads (a ratio's numerator and denominator); only those days are read.
+    `ends_only`: the total and the leaves, not the rollups between (what the checks of the
+    whole cube read). Returns (sql, named parameters). All metrics go through one
+    aggregation, so the cost does not grow with their number.
     """
     cols = dim_columns(dims)
     labelled = "".join(f", coalesce(cast({quote(d)} as string), '{NONE_LABEL}') as {c}" for d, c in zip(dims, cols))
@@ -52,6 +56,8 @@ def cube_sql(view: str, dims: list[str], metrics: list[tuple[str, str, list[str]
         else:
             args[f"n{i}"] = parts[0]
             v, den, where = "value", "0d", f"metric = :n{i}"
+        last = start + dt.timedelta(days=days - 1)
+        where += f" and ts between date'{start.isoformat()}' and date'{last.isoformat()}'"
         sources.append(f"select :m{i} as metric, ts, {v} as v, {den} as den{labelled} from {view} where {where}")
         starts.append(f"when :m{i} then date'{start.isoformat()}'")
         lengths.append(f"when :m{i} then {days}")
@@ -62,9 +68,10 @@ def cube_sql(view: str, dims: list[str], metrics: list[tuple[str, str, list[str]
         f"select metric{keys}, datediff(ts, case metric {' '.join(starts)} end) as day, sum(v) as v, sum(den) as den "
         f"from ({source}) s group by metric{keys}, ts"
     )
-    sets = ", ".join(
-        "(" + ", ".join(["metric", "day", *group]) + ")" for size in range(len(cols) + 1) for group in combinations(cols, size)
-    )
+    groups = [g for size in range(len(cols) + 1) for g in combinations(cols, size)]
+    if ends_only:
+        groups = list(dict.fromkeys([(), tuple(cols)]))  # one set when there is no dimension
+    sets = ", ".join("(" + ", ".join(["metric", "day", *group]) + ")" for group in groups)
     # a gauge's rollup is the mean of the leaves with a value that day; the rest are sums
     cells = (
         f"select metric{keys}, day, if(metric {gauges}, sum(v) / count(v), sum(v)) as v, sum(den) as den "
