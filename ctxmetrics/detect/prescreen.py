@@ -388,15 +388,14 @@ def _episode_keep(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nd
         if edge.stop > edge.start:
             keep |= _window_best(cs, width, scale, long_run, one_sided, edge, bar, size) >= bar
     if interior.stop > interior.start:
+        from ctxmetrics.detect.kernels import pooled_contrast_max
+
         ramp = 1.0 + (long_run - 1.0) * min(width - 1, 6) / 6
-        span = slice(_PAD + interior.start, _PAD + interior.stop)
-        inside = cs[:, span.start + width : span.stop + width] - cs[:, span]
-        around = cs[:, span.start + width + flank : span.stop + width + flank] - cs[:, span.start - flank : span.stop - flank]
-        inside *= 1 / width + 1 / (2 * flank)  # the pooled contrast, in place
-        around *= 1 / (2 * flank)
-        pooled = np.abs(np.subtract(inside, around, out=inside), out=inside)
+        # the pooled contrast's largest size per row, compiled: one pass, no temporaries
+        pooled = pooled_contrast_max(cs, _PAD + interior.start, _PAD + interior.stop, width, flank,
+                                     np.float32(1 / width + 1 / (2 * flank)), np.float32(1 / (2 * flank)), keep)
         se = scale * np.sqrt(ramp / width + long_run / (2 * flank))
-        bound = pooled.max(axis=1) / se
+        bound = pooled / se
         maybe = np.flatnonzero(~keep & (bound >= bar))
         if maybe.size:
             keep[maybe] = _window_best(cs[maybe], width, scale[maybe], long_run[maybe], one_sided, interior,
@@ -467,17 +466,15 @@ def _window_bound(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nd
     (the window against both flanks together, from the flanks' summed days), which bounds
     every window judged on both flanks; the few windows of a `one_sided` width that have
     one flank only (within a week of an end) are scored exactly."""
+    from ctxmetrics.detect.kernels import pooled_bound_max
+
     n = cs.shape[1] - 1 - 2 * _PAD
     flank = _flank(width)
     ramp = 1.0 + (long_run - 1.0) * min(width - 1, 6) / 6
     t = np.arange(n - width + 1)[cols]
-    at = _starts_plus(cs, cols, t)
-    n_b, n_a = _flank_days(t, width, flank, n, cs.dtype)
-    start, end = at(0), at(width)
-    around = (start - at(-flank)) + (at(width + flank) - end)
-    pooled = np.abs((end - start) / width - around / (n_b + n_a))
-    bound = (pooled / np.sqrt((ramp / width)[:, None] + long_run[:, None] / (n_b + n_a))).max(axis=1) / scale
+    bound = pooled_bound_max(cs, cols.start, cols.stop, width, flank, n, ramp, long_run.astype(np.float64, copy=False)) / scale
     if one_sided:
+        n_b, n_a = _flank_days(t, width, flank, n, cs.dtype)
         ends = np.flatnonzero((n_b < 7) | (n_a < 7))
         if ends.size:
             bound = np.maximum(bound, _window_best(cs, width, scale, long_run, True, t[ends]))
