@@ -470,9 +470,10 @@ def _window_bound(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nd
 
     n = cs.shape[1] - 1 - 2 * _PAD
     flank = _flank(width)
+    long_run = long_run.astype(np.float64, copy=False)  # (the screen's is: its standard errors are doubles)
     ramp = 1.0 + (long_run - 1.0) * min(width - 1, 6) / 6
     t = np.arange(n - width + 1)[cols]
-    bound = pooled_bound_max(cs, cols.start, cols.stop, width, flank, n, ramp, long_run.astype(np.float64, copy=False)) / scale
+    bound = pooled_bound_max(cs, cols.start, cols.stop, width, flank, n, ramp, long_run) / scale
     if one_sided:
         n_b, n_a = _flank_days(t, width, flank, n, cs.dtype)
         ends = np.flatnonzero((n_b < 7) | (n_a < 7))
