@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ctxmetrics.detect.kernels import pooled_bound_max, pooled_contrast_max
-from ctxmetrics.detect.prescreen import _PAD, _flank, _flank_days, _padded_cumsum
+from ctxmetrics.detect.kernels import centered_mean, pooled_bound_max, pooled_contrast_max
+from ctxmetrics.detect.prescreen import _PAD, _flank, _flank_days, _padded_cumsum, _row_cumsum
 
 N = 730
 
@@ -78,3 +78,27 @@ def test_nan_propagates_as_numpy_max():
     cs[1, _PAD + 10] = np.nan
     long_run = np.ones(4)
     assert np.isnan(pooled_bound_max(cs, 0, flank, width, flank, N, long_run, long_run)[1])
+
+
+def _numpy_centered_mean(v, width):
+    """`_row_centered_mean` before the kernel."""
+    n = v.shape[1]
+    cs = _row_cumsum(v)
+    half = width // 2
+    out = np.empty_like(v, dtype=cs.dtype)
+    np.subtract(cs[:, width:], cs[:, : n + 1 - width], out=out[:, half : half + n + 1 - width])
+    out[:, half : half + n + 1 - width] /= width
+    out[:, :half] = out[:, half : half + 1]
+    out[:, half + n + 1 - width :] = out[:, half + n - width : half + n + 1 - width]
+    return out
+
+
+@pytest.mark.parametrize("days", [28, 90, 730])
+def test_centered_mean_equals_numpy(days):
+    rng = np.random.default_rng(days)
+    counts = rng.poisson(rng.lognormal(3, 1.5, (200, 1)), (200, days)).astype(np.float32)
+    for v in (counts, counts / 7.3, rng.normal(size=(50, days)).astype(np.float32), counts[:, ::3], np.asfortranarray(counts)):
+        for width in (7, 15)[: 1 + (v.shape[1] > 15)]:
+            got = centered_mean(v, width)
+            expected = _numpy_centered_mean(v, width)
+            assert np.array_equal(got, expected) and np.array_equal(np.signbit(got), np.signbit(expected))

@@ -372,3 +372,28 @@ def pooled_bound_max(cs, first, last, width, flank, n, ramp, long_run):
             values[i] = pooled / math.sqrt(a + b / days[i])
         out[r] = _nan_max_f8(values)
     return out
+
+
+@_compiled("f4[:, ::1](f4[:, :], i8)")
+def centered_mean(v, width):
+    """The pre-screen's per-row centred moving mean (`prescreen._row_centered_mean`): each
+    full window's sum as a difference of the row's running sums (accumulated in single
+    precision, day by day, as numpy's cumsum), over `width`; the days within width // 2
+    of an end repeat their nearest full window."""
+    rows, n = v.shape
+    half, full = width // 2, n + 1 - width
+    w32 = np.float32(width)
+    out = np.empty((rows, n), np.float32)
+    sums = np.empty(n + 1, np.float32)
+    sums[0] = 0
+    for r in range(rows):
+        sums[1] = v[r, 0]
+        for i in range(1, n):
+            sums[i + 1] = sums[i] + v[r, i]
+        for i in range(full):
+            out[r, half + i] = (sums[width + i] - sums[i]) / w32
+        for i in range(half):
+            out[r, i] = out[r, half]
+        for i in range(half + full, n):
+            out[r, i] = out[r, half + full - 1]
+    return out

@@ -45,17 +45,11 @@ def _row_median(v: np.ndarray, overwrite: bool = False) -> np.ndarray:
 
 
 def _row_centered_mean(v: np.ndarray, width: int = 7) -> np.ndarray:
-    """Per-row centered moving mean (edges use the nearest full window)."""
-    n = v.shape[1]
-    cs = _row_cumsum(v)
-    half = width // 2
-    # every full window's mean from slices, written in place (edges repeat their nearest)
-    out = np.empty_like(v, dtype=cs.dtype)
-    np.subtract(cs[:, width:], cs[:, : n + 1 - width], out=out[:, half : half + n + 1 - width])
-    out[:, half : half + n + 1 - width] /= width
-    out[:, :half] = out[:, half : half + 1]
-    out[:, half + n + 1 - width :] = out[:, half + n - width : half + n + 1 - width]
-    return out
+    """Per-row centered moving mean (edges use the nearest full window): compiled, one
+    pass per row, the same floats as the cumulative sums of single-precision rows."""
+    from ctxmetrics.detect.kernels import centered_mean
+
+    return centered_mean(v, width)
 
 
 def too_small(matrix, settings: DetectionSettings, kind: str = "count", denominators=None) -> np.ndarray:
