@@ -216,7 +216,7 @@ def _row_cumsum(y: np.ndarray) -> np.ndarray:
     return out
 
 
-def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown=None) -> tuple[np.ndarray, np.ndarray, "_DaySizes"]:
     """The rows' robust daily sd (at least `floor`), their tail sd (for windows of up to
     `spike_max_days`) and each day's size against its local level in tail sds (as the
     detector's `noise.z`): from every other day's residual against the mean of the
@@ -255,7 +255,37 @@ def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown
         tail = np.maximum(scale, ranked[np.arange(len(y)), at] / 1.96)
     # a residual against the mean of 2*half neighbours has (1 + 1/(2*half)) the daily variance
     inflation = np.sqrt(1 + 1 / (2 * half))
-    return scale / inflation, tail / inflation, np.abs(resid) / tail[:, None]
+    return scale / inflation, tail / inflation, _DaySizes(np.abs(resid, out=resid), tail)
+
+
+@dataclass
+class _DaySizes:
+    """Each day's size against its local level in tail sds (as the detector's `noise.z`):
+    its |residual| over its row's tail sd (times the row's `factor`, when set), formed only
+    for the rows asked for (a rows x days array of doubles otherwise). `rows`: which rows
+    of `residual` these are (`tail`, `factor`: one per row of these)."""
+
+    residual: np.ndarray
+    tail: np.ndarray
+    factor: np.ndarray | None = None
+    rows: np.ndarray | None = None
+
+    def subset(self, idx: np.ndarray) -> "_DaySizes":
+        rows = idx if self.rows is None else self.rows[idx]
+        return _DaySizes(self.residual, self.tail[idx], None if self.factor is None else self.factor[idx], rows)
+
+    def of(self, idx: np.ndarray) -> np.ndarray:
+        """The sizes of every day of rows `idx`."""
+        z = self.residual[idx if self.rows is None else self.rows[idx]] / self.tail[idx, None]
+        if self.factor is not None:
+            z *= self.factor[idx, None]
+        return z
+
+    def largest(self, idx: np.ndarray) -> np.ndarray:
+        """The largest size of each row of `idx`: `of(idx).max(axis=1)`, the same numbers
+        (dividing and multiplying by a row's positive tail and factor keep the days' order)."""
+        largest = self.residual.max(axis=1)[idx if self.rows is None else self.rows[idx]] / self.tail[idx]
+        return largest if self.factor is None else largest * self.factor[idx]
 
 
 def _neighbour_residuals(y: np.ndarray, cs: np.ndarray, half: int) -> np.ndarray:
@@ -608,7 +638,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
         # chance, so the margin is that of long rows
         d_body, d_tail, d_long_run = _detector_weekday_noise(in_order, unknown_in_order, settings.min_segment_days, tail / body)
         ok = np.isfinite(d_body)
-        day_z *= (tail / np.where(ok, d_tail, tail))[:, None]
+        day_z.factor = tail / np.where(ok, d_tail, tail)
         body, tail, long_run = np.where(ok, d_body, body), np.where(ok, d_tail, tail), np.where(ok, d_long_run, long_run)
         margin_days = _SHORT_ROW_DAYS
     keep, steps = np.zeros(len(y), bool), {}
@@ -624,7 +654,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     keep |= stat >= _share(_STEP_SHARE, margin_days) * settings.min_score
     todo = np.arange(len(y)) if explain else np.flatnonzero(big & ~keep)
     if todo.size < len(y):  # the episode checks only for the rows not decided yet (same OR)
-        padded, body, tail, long_run, day_z = padded[todo], body[todo], tail[todo], long_run[todo], day_z[todo]
+        padded, body, tail, long_run, day_z = padded[todo], body[todo], tail[todo], long_run[todo], day_z.subset(todo)
         sizes = None if sizes is None else sizes[:, todo]
         if counts is not None:
             counts = _Counts(counts.x[todo], counts.factor[todo], counts.shape[todo], counts.rate[todo])
@@ -659,7 +689,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
         few = np.flatnonzero((expected < 2 * _FEW_EVENTS) | (counts.rate < 2 * _FEW_A_DAY) | (width == 1)) if width in count_widths else np.zeros(0, np.int64)
         bar = _share(_COUNT_SHARE, margin_days) * _bars([width], settings)[0, 0]
         if width == 1 and not explain:  # the cap below: no day of the other rows can reach the bar
-            few = few[day_z[few].max(axis=1) >= bar]
+            few = few[day_z.largest(few) >= bar]
         if few.size:
             best = np.zeros(len(todo))
             # the noise beyond the count model, as the detector's `_Scan.excess` (days)
@@ -669,7 +699,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
             beyond = day + (np.maximum(body[few] ** 2 * long_run[few], 1.0) - day) * min(width - 1, 6) / 6
             # single days: the detector's score is at most the day's size against its
             # local level (`noise.z`), which a wandering level does not inflate
-            cap = day_z[few] * np.sqrt(beyond)[:, None] if width == 1 else None
+            cap = day_z.of(few) * np.sqrt(beyond)[:, None] if width == 1 else None
             best[few] = _count_best(events[few], exposure[few], width, counts.shape[few], one_sided, 0.0 if explain else bar * np.sqrt(beyond),
                                     cap, _SIZE_SHARE * settings.min_change_pct / 100) / np.sqrt(beyond)
             if explain:
