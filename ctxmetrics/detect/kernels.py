@@ -298,20 +298,8 @@ def few_event_windows(starts, end, lo_b, hi_a, where, factor, kx, kfactor, lowes
     return few
 
 
-@_compiled("f4(f4[:])")
-def _nan_max_f4(values):
-    """np.max of a non-empty single-precision array (NaN if any is NaN)."""
-    best = values[0]
-    for v in values:
-        if v != v:
-            return v
-        if v > best:
-            best = v
-    return best
-
-
-@_compiled("f8(f8[:])")
-def _nan_max_f8(values):
+@_compiled(["f4(f4[:])", "f8(f8[:])"])
+def _nan_max(values):
     """np.max of a non-empty array (NaN if any is NaN)."""
     best = values[0]
     for v in values:
@@ -341,7 +329,7 @@ def pooled_contrast_max(cs, first, last, width, flank, inside_weight, around_wei
         after, before = cs[r, first + width + flank : last + width + flank], cs[r, first - flank : last - flank]
         for i in range(cols):
             values[i] = abs((end[i] - start[i]) * inside_weight - (after[i] - before[i]) * around_weight)
-        out[r] = _nan_max_f4(values)
+        out[r] = _nan_max(values)
     return out
 
 
@@ -370,7 +358,7 @@ def pooled_bound_max(cs, first, last, width, flank, n, ramp, long_run):
             around = (start[i] - before[i]) + (after[i] - end[i])
             pooled = abs((end[i] - start[i]) / w32 - around / days[i])
             values[i] = pooled / math.sqrt(a + b / days[i])
-        out[r] = _nan_max_f8(values)
+        out[r] = _nan_max(values)
     return out
 
 
