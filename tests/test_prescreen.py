@@ -188,3 +188,22 @@ def test_a_lasting_drop_of_few_events_is_judged_by_its_count_likelihood():
     assert kept[found].all()
     why = explain_prescreen(matrix[np.argmax(found)], SETTINGS, start_date=START)
     assert "step 56d (count likelihood)" in why["checks"]
+
+
+def test_the_largest_day_size_is_the_largest_of_the_days_sizes():
+    # `_DaySizes.largest` takes each row's largest |residual| before dividing by its tail
+    # sd (and multiplying by its factor): the same numbers as the sizes of every day
+    from ctxmetrics.detect.prescreen import _DaySizes
+
+    rng = np.random.default_rng(11)
+    residual = np.abs(rng.standard_t(3, (300, DAYS))).astype(np.float32)
+    tail = rng.uniform(0.3, 3.0, 300)
+    sizes = _DaySizes(residual, tail)
+    rows = np.flatnonzero(rng.random(300) < 0.5)
+    assert np.array_equal(sizes.largest(rows), sizes.of(rows).max(axis=1))
+    assert np.array_equal(sizes.of(rows), residual[rows] / tail[rows, None])
+    sizes.factor = rng.uniform(0.5, 2.0, 300)
+    subset = sizes.subset(rows)
+    few = np.arange(0, len(rows), 3)
+    assert np.array_equal(subset.largest(few), subset.of(few).max(axis=1))
+    assert np.array_equal(subset.of(few), residual[rows[few]] / tail[rows[few], None] * sizes.factor[rows[few], None])

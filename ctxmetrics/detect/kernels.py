@@ -296,3 +296,92 @@ def few_event_windows(starts, end, lo_b, hi_a, where, factor, kx, kfactor, lowes
             rate = (kx[t] - kx[lo] + kx[hi] - kx[e]) / (kfactor[t] - kfactor[lo] + kfactor[hi] - kfactor[e])
             few[r, c] = rate * (factor[e] - factor[t]) < few_events or rate < few_a_day  # NaN (no flank): not few
     return few
+
+
+@_compiled(["f4(f4[:])", "f8(f8[:])"])
+def _nan_max(values):
+    """np.max of a non-empty array (NaN if any is NaN)."""
+    best = values[0]
+    for v in values:
+        if v != v:
+            return v
+        if v > best:
+            best = v
+    return best
+
+
+@_compiled("f4[:](f4[:, ::1], i8, i8, i8, i8, f4, f4, b1[:])")
+def pooled_contrast_max(cs, first, last, width, flank, inside_weight, around_weight, skip):
+    """The pre-screen's interior episode bound (`prescreen._episode_keep`): per row, the
+    largest |(cs[t + width] - cs[t]) * inside_weight - (cs[t + width + flank] -
+    cs[t - flank]) * around_weight| over the cumulative-sum columns t in [first, last),
+    in single precision as the numpy expression, without its temporaries; 0 for the rows
+    to `skip` (already kept)."""
+    rows, cols = cs.shape[0], last - first
+    out = np.zeros(rows, np.float32)
+    values = np.empty(cols, np.float32)
+    for r in range(rows):
+        if skip[r]:
+            continue
+        # slices, not indexes computed in the loop (numba would check each for a negative
+        # one): the loop has no branch and the compiler vectorises it
+        end, start = cs[r, first + width : last + width], cs[r, first:last]
+        after, before = cs[r, first + width + flank : last + width + flank], cs[r, first - flank : last - flank]
+        for i in range(cols):
+            values[i] = abs((end[i] - start[i]) * inside_weight - (after[i] - before[i]) * around_weight)
+        out[r] = _nan_max(values)
+    return out
+
+
+@_compiled("f8[:](f4[:, ::1], i8, i8, i8, i8, i8, f8[:], f8[:])")
+def pooled_bound_max(cs, first, last, width, flank, n, ramp, long_run):
+    """The pre-screen's pooled bound of windows near the ends (`prescreen._window_bound`):
+    per row, the largest |window mean - mean of both flanks (clipped at the ends)| over
+    its standard error, for the window starts t in [first, last) (`cs`: `_padded_cumsum`
+    rows, start t at column `_PAD` + t); single precision up to the standard error, as
+    the numpy expression."""
+    pad = (cs.shape[1] - 1 - n) // 2
+    rows, cols = cs.shape[0], last - first
+    out = np.empty(rows)
+    w32 = np.float32(width)
+    days = np.empty(cols, np.float32)
+    for t in range(first, last):
+        days[t - first] = np.float32(t - max(t - flank, 0)) + np.float32(min(t + width + flank, n) - t - width)
+    values = np.empty(cols)
+    for r in range(rows):
+        a, b = ramp[r] / width, long_run[r]
+        # slices, as in `pooled_contrast_max`
+        c = pad + first
+        start, end = cs[r, c : c + cols], cs[r, c + width : c + width + cols]
+        before, after = cs[r, c - flank : c - flank + cols], cs[r, c + width + flank : c + width + flank + cols]
+        for i in range(cols):
+            around = (start[i] - before[i]) + (after[i] - end[i])
+            pooled = abs((end[i] - start[i]) / w32 - around / days[i])
+            values[i] = pooled / math.sqrt(a + b / days[i])
+        out[r] = _nan_max(values)
+    return out
+
+
+@_compiled("f4[:, ::1](f4[:, :], i8)")
+def centered_mean(v, width):
+    """The pre-screen's per-row centred moving mean (`prescreen._row_centered_mean`): each
+    full window's sum as a difference of the row's running sums (accumulated in single
+    precision, day by day, as numpy's cumsum), over `width`; the days within width // 2
+    of an end repeat their nearest full window."""
+    rows, n = v.shape
+    half, full = width // 2, n + 1 - width
+    w32 = np.float32(width)
+    out = np.empty((rows, n), np.float32)
+    sums = np.empty(n + 1, np.float32)
+    sums[0] = 0
+    for r in range(rows):
+        sums[1] = v[r, 0]
+        for i in range(1, n):
+            sums[i + 1] = sums[i] + v[r, i]
+        for i in range(full):
+            out[r, half + i] = (sums[width + i] - sums[i]) / w32
+        for i in range(half):
+            out[r, i] = out[r, half]
+        for i in range(half + full, n):
+            out[r, i] = out[r, half + full - 1]
+    return out

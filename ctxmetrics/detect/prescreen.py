@@ -45,17 +45,11 @@ def _row_median(v: np.ndarray, overwrite: bool = False) -> np.ndarray:
 
 
 def _row_centered_mean(v: np.ndarray, width: int = 7) -> np.ndarray:
-    """Per-row centered moving mean (edges use the nearest full window)."""
-    n = v.shape[1]
-    cs = _row_cumsum(v)
-    half = width // 2
-    # every full window's mean from slices, written in place (edges repeat their nearest)
-    out = np.empty_like(v, dtype=cs.dtype)
-    np.subtract(cs[:, width:], cs[:, : n + 1 - width], out=out[:, half : half + n + 1 - width])
-    out[:, half : half + n + 1 - width] /= width
-    out[:, :half] = out[:, half : half + 1]
-    out[:, half + n + 1 - width :] = out[:, half + n - width : half + n + 1 - width]
-    return out
+    """Per-row centered moving mean (edges use the nearest full window): compiled, one
+    pass per row, the same floats as the cumulative sums of single-precision rows."""
+    from ctxmetrics.detect.kernels import centered_mean
+
+    return centered_mean(v, width)
 
 
 def too_small(matrix, settings: DetectionSettings, kind: str = "count", denominators=None) -> np.ndarray:
@@ -222,7 +216,7 @@ def _row_cumsum(y: np.ndarray) -> np.ndarray:
     return out
 
 
-def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown=None) -> tuple[np.ndarray, np.ndarray, "_DaySizes"]:
     """The rows' robust daily sd (at least `floor`), their tail sd (for windows of up to
     `spike_max_days`) and each day's size against its local level in tail sds (as the
     detector's `noise.z`): from every other day's residual against the mean of the
@@ -261,7 +255,37 @@ def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown
         tail = np.maximum(scale, ranked[np.arange(len(y)), at] / 1.96)
     # a residual against the mean of 2*half neighbours has (1 + 1/(2*half)) the daily variance
     inflation = np.sqrt(1 + 1 / (2 * half))
-    return scale / inflation, tail / inflation, np.abs(resid) / tail[:, None]
+    return scale / inflation, tail / inflation, _DaySizes(np.abs(resid, out=resid), tail)
+
+
+@dataclass
+class _DaySizes:
+    """Each day's size against its local level in tail sds (as the detector's `noise.z`):
+    its |residual| over its row's tail sd (times the row's `factor`, when set), formed only
+    for the rows asked for (a rows x days array of doubles otherwise). `rows`: which rows
+    of `residual` these are (`tail`, `factor`: one per row of these)."""
+
+    residual: np.ndarray
+    tail: np.ndarray
+    factor: np.ndarray | None = None
+    rows: np.ndarray | None = None
+
+    def subset(self, idx: np.ndarray) -> "_DaySizes":
+        rows = idx if self.rows is None else self.rows[idx]
+        return _DaySizes(self.residual, self.tail[idx], None if self.factor is None else self.factor[idx], rows)
+
+    def of(self, idx: np.ndarray) -> np.ndarray:
+        """The sizes of every day of rows `idx`."""
+        z = self.residual[idx if self.rows is None else self.rows[idx]] / self.tail[idx, None]
+        if self.factor is not None:
+            z *= self.factor[idx, None]
+        return z
+
+    def largest(self, idx: np.ndarray) -> np.ndarray:
+        """The largest size of each row of `idx`: `of(idx).max(axis=1)`, the same numbers
+        (dividing and multiplying by a row's positive tail and factor keep the days' order)."""
+        largest = self.residual.max(axis=1)[idx if self.rows is None else self.rows[idx]] / self.tail[idx]
+        return largest if self.factor is None else largest * self.factor[idx]
 
 
 def _neighbour_residuals(y: np.ndarray, cs: np.ndarray, half: int) -> np.ndarray:
@@ -388,15 +412,14 @@ def _episode_keep(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nd
         if edge.stop > edge.start:
             keep |= _window_best(cs, width, scale, long_run, one_sided, edge, bar, size) >= bar
     if interior.stop > interior.start:
+        from ctxmetrics.detect.kernels import pooled_contrast_max
+
         ramp = 1.0 + (long_run - 1.0) * min(width - 1, 6) / 6
-        span = slice(_PAD + interior.start, _PAD + interior.stop)
-        inside = cs[:, span.start + width : span.stop + width] - cs[:, span]
-        around = cs[:, span.start + width + flank : span.stop + width + flank] - cs[:, span.start - flank : span.stop - flank]
-        inside *= 1 / width + 1 / (2 * flank)  # the pooled contrast, in place
-        around *= 1 / (2 * flank)
-        pooled = np.abs(np.subtract(inside, around, out=inside), out=inside)
+        # the pooled contrast's largest size per row, compiled: one pass, no temporaries
+        pooled = pooled_contrast_max(cs, _PAD + interior.start, _PAD + interior.stop, width, flank,
+                                     np.float32(1 / width + 1 / (2 * flank)), np.float32(1 / (2 * flank)), keep)
         se = scale * np.sqrt(ramp / width + long_run / (2 * flank))
-        bound = pooled.max(axis=1) / se
+        bound = pooled / se
         maybe = np.flatnonzero(~keep & (bound >= bar))
         if maybe.size:
             keep[maybe] = _window_best(cs[maybe], width, scale[maybe], long_run[maybe], one_sided, interior,
@@ -467,17 +490,16 @@ def _window_bound(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.nd
     (the window against both flanks together, from the flanks' summed days), which bounds
     every window judged on both flanks; the few windows of a `one_sided` width that have
     one flank only (within a week of an end) are scored exactly."""
+    from ctxmetrics.detect.kernels import pooled_bound_max
+
     n = cs.shape[1] - 1 - 2 * _PAD
     flank = _flank(width)
+    long_run = long_run.astype(np.float64, copy=False)  # (the screen's is: its standard errors are doubles)
     ramp = 1.0 + (long_run - 1.0) * min(width - 1, 6) / 6
     t = np.arange(n - width + 1)[cols]
-    at = _starts_plus(cs, cols, t)
-    n_b, n_a = _flank_days(t, width, flank, n, cs.dtype)
-    start, end = at(0), at(width)
-    around = (start - at(-flank)) + (at(width + flank) - end)
-    pooled = np.abs((end - start) / width - around / (n_b + n_a))
-    bound = (pooled / np.sqrt((ramp / width)[:, None] + long_run[:, None] / (n_b + n_a))).max(axis=1) / scale
+    bound = pooled_bound_max(cs, cols.start, cols.stop, width, flank, n, ramp, long_run) / scale
     if one_sided:
+        n_b, n_a = _flank_days(t, width, flank, n, cs.dtype)
         ends = np.flatnonzero((n_b < 7) | (n_a < 7))
         if ends.size:
             bound = np.maximum(bound, _window_best(cs, width, scale, long_run, True, t[ends]))
@@ -616,7 +638,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
         # chance, so the margin is that of long rows
         d_body, d_tail, d_long_run = _detector_weekday_noise(in_order, unknown_in_order, settings.min_segment_days, tail / body)
         ok = np.isfinite(d_body)
-        day_z *= (tail / np.where(ok, d_tail, tail))[:, None]
+        day_z.factor = tail / np.where(ok, d_tail, tail)
         body, tail, long_run = np.where(ok, d_body, body), np.where(ok, d_tail, tail), np.where(ok, d_long_run, long_run)
         margin_days = _SHORT_ROW_DAYS
     keep, steps = np.zeros(len(y), bool), {}
@@ -632,7 +654,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     keep |= stat >= _share(_STEP_SHARE, margin_days) * settings.min_score
     todo = np.arange(len(y)) if explain else np.flatnonzero(big & ~keep)
     if todo.size < len(y):  # the episode checks only for the rows not decided yet (same OR)
-        padded, body, tail, long_run, day_z = padded[todo], body[todo], tail[todo], long_run[todo], day_z[todo]
+        padded, body, tail, long_run, day_z = padded[todo], body[todo], tail[todo], long_run[todo], day_z.subset(todo)
         sizes = None if sizes is None else sizes[:, todo]
         if counts is not None:
             counts = _Counts(counts.x[todo], counts.factor[todo], counts.shape[todo], counts.rate[todo])
@@ -667,7 +689,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
         few = np.flatnonzero((expected < 2 * _FEW_EVENTS) | (counts.rate < 2 * _FEW_A_DAY) | (width == 1)) if width in count_widths else np.zeros(0, np.int64)
         bar = _share(_COUNT_SHARE, margin_days) * _bars([width], settings)[0, 0]
         if width == 1 and not explain:  # the cap below: no day of the other rows can reach the bar
-            few = few[day_z[few].max(axis=1) >= bar]
+            few = few[day_z.largest(few) >= bar]
         if few.size:
             best = np.zeros(len(todo))
             # the noise beyond the count model, as the detector's `_Scan.excess` (days)
@@ -677,7 +699,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
             beyond = day + (np.maximum(body[few] ** 2 * long_run[few], 1.0) - day) * min(width - 1, 6) / 6
             # single days: the detector's score is at most the day's size against its
             # local level (`noise.z`), which a wandering level does not inflate
-            cap = day_z[few] * np.sqrt(beyond)[:, None] if width == 1 else None
+            cap = day_z.of(few) * np.sqrt(beyond)[:, None] if width == 1 else None
             best[few] = _count_best(events[few], exposure[few], width, counts.shape[few], one_sided, 0.0 if explain else bar * np.sqrt(beyond),
                                     cap, _SIZE_SHARE * settings.min_change_pct / 100) / np.sqrt(beyond)
             if explain:

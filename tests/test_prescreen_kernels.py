@@ -1,0 +1,104 @@
+"""The pre-screen's compiled kernels give, bit for bit, what the numpy expressions they
+replaced in `detect/prescreen.py` give (the screen's decisions depend on them)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ctxmetrics.detect.kernels import centered_mean, pooled_bound_max, pooled_contrast_max
+from ctxmetrics.detect.prescreen import _PAD, _flank, _flank_days, _padded_cumsum, _row_cumsum
+
+N = 730
+
+
+def _rows(rng: np.random.Generator, rows: int = 64) -> np.ndarray:
+    """Stabilised-like rows: noise, a level shift, a short dip, a large level (float32)."""
+    y = rng.normal(size=(rows, N)).astype(np.float32)
+    y[1::4, 300:] += 3.0
+    y[2::4, 100:104] -= 6.0
+    y[3::4] += 1e4
+    return y
+
+
+def _numpy_interior(cs, width, flank, first, last):
+    """`_episode_keep`'s pooled contrast before the kernel: its largest size per row."""
+    inside = cs[:, first + width : last + width] - cs[:, first:last]
+    around = cs[:, first + width + flank : last + width + flank] - cs[:, first - flank : last - flank]
+    inside *= 1 / width + 1 / (2 * flank)
+    around *= 1 / (2 * flank)
+    return np.abs(np.subtract(inside, around, out=inside), out=inside).max(axis=1)
+
+
+def _numpy_edge(cs, width, flank, cols, ramp, long_run):
+    """`_window_bound`'s pooled bound before the kernel (before dividing by the scale)."""
+    t = np.arange(N - width + 1)[cols]
+    at = lambda offset: cs[:, _PAD + cols.start + offset : _PAD + cols.stop + offset]  # noqa: E731
+    n_b, n_a = _flank_days(t, width, flank, N, cs.dtype)
+    start, end = at(0), at(width)
+    around = (start - at(-flank)) + (at(width + flank) - end)
+    pooled = np.abs((end - start) / width - around / (n_b + n_a))
+    return (pooled / np.sqrt((ramp / width)[:, None] + long_run[:, None] / (n_b + n_a))).max(axis=1)
+
+
+@pytest.mark.parametrize("width", [2, 3, 8, 21, 55, 86])
+def test_interior_contrast_equals_numpy(width):
+    rng = np.random.default_rng(width)
+    cs = _padded_cumsum(_rows(rng))
+    flank = _flank(width)
+    first, last = _PAD + flank, _PAD + N - width - flank + 1
+    skip = np.zeros(len(cs), bool)
+    skip[5] = True
+    got = pooled_contrast_max(cs, first, last, width, flank, np.float32(1 / width + 1 / (2 * flank)),
+                              np.float32(1 / (2 * flank)), skip)
+    expected = _numpy_interior(cs, width, flank, first, last)
+    assert got.dtype == np.float32
+    assert np.array_equal(np.delete(got, 5), np.delete(expected, 5))
+    assert got[5] == 0  # a row already kept is not scored
+
+
+@pytest.mark.parametrize("width", [1, 3, 8, 21, 55, 86])
+def test_edge_bound_equals_numpy(width):
+    rng = np.random.default_rng(100 + width)
+    cs = _padded_cumsum(_rows(rng))
+    flank = _flank(width)
+    long_run = rng.uniform(1.0, 3.0, len(cs))
+    ramp = 1.0 + (long_run - 1.0) * min(width - 1, 6) / 6
+    for cols in (slice(0, flank), slice(N - width - flank + 1, N - width + 1)):
+        got = pooled_bound_max(cs, cols.start, cols.stop, width, flank, N, ramp, long_run)
+        assert np.array_equal(got, _numpy_edge(cs, width, flank, cols, ramp, long_run))
+
+
+def test_nan_propagates_as_numpy_max():
+    cs = _padded_cumsum(_rows(np.random.default_rng(7), 4))
+    cs[2, _PAD + 300] = np.nan
+    width, flank = 5, _flank(5)
+    first, last = _PAD + flank, _PAD + N - width - flank + 1
+    got = pooled_contrast_max(cs, first, last, width, flank, np.float32(0.2), np.float32(0.01), np.zeros(4, bool))
+    assert np.isnan(got[2]) and np.isfinite(got[[0, 1, 3]]).all()
+    cs[1, _PAD + 10] = np.nan
+    long_run = np.ones(4)
+    assert np.isnan(pooled_bound_max(cs, 0, flank, width, flank, N, long_run, long_run)[1])
+
+
+def _numpy_centered_mean(v, width):
+    """`_row_centered_mean` before the kernel."""
+    n = v.shape[1]
+    cs = _row_cumsum(v)
+    half = width // 2
+    out = np.empty_like(v, dtype=cs.dtype)
+    np.subtract(cs[:, width:], cs[:, : n + 1 - width], out=out[:, half : half + n + 1 - width])
+    out[:, half : half + n + 1 - width] /= width
+    out[:, :half] = out[:, half : half + 1]
+    out[:, half + n + 1 - width :] = out[:, half + n - width : half + n + 1 - width]
+    return out
+
+
+@pytest.mark.parametrize("days", [28, 90, 730])
+def test_centered_mean_equals_numpy(days):
+    rng = np.random.default_rng(days)
+    counts = rng.poisson(rng.lognormal(3, 1.5, (200, 1)), (200, days)).astype(np.float32)
+    for v in (counts, counts / 7.3, rng.normal(size=(50, days)).astype(np.float32), counts[:, ::3], np.asfortranarray(counts)):
+        for width in (7, 15)[: 1 + (v.shape[1] > 15)]:
+            got = centered_mean(v, width)
+            expected = _numpy_centered_mean(v, width)
+            assert np.array_equal(got, expected) and np.array_equal(np.signbit(got), np.signbit(expected))
