@@ -1,5 +1,5 @@
 """The compiled kernels give exactly what the code they replace gives: ruptures' KernelCPD
-breakpoints, and the numpy window geometry, flank z, few-event rule and scoring rule of the episode scan, bit for bit; the
+breakpoints, and the numpy window geometry, flank z and scoring rule, and few-event rule of the episode scan, bit for bit; the
 calendar's trimmed least squares and trimmed cost to float rounding (their sums run in
 another order)."""
 from __future__ import annotations
@@ -11,7 +11,9 @@ import pytest
 import ruptures as rpt
 from ruptures.exceptions import BadSegmentationParameters
 
-from ctxmetrics.detect.kernels import _median, flank_rule, flank_z, kernel_cpd_l2, trimmed_cost, trimmed_fit, window_geometry, few_event_windows
+from ctxmetrics.detect.kernels import (
+    _median, few_event_windows, flank_days, kernel_cpd_l2, trimmed_cost, trimmed_fit, window_geometry, window_scores,
+)
 from ctxmetrics.detect.robust import mad, median, median_and_mad
 
 
@@ -49,7 +51,7 @@ def test_too_short_to_split_fails_as_ruptures_does():
 
 
 def _numpy_flank_z(k, kw, kwy, t, end, lo_b, hi_a, m_w, v_w, long_run):
-    """The numpy code `flank_z` replaced (episodes._window_scores before the kernel)."""
+    """The numpy code of the flank z (episodes._window_scores before the kernels)."""
     k_b, k_a = k[t] - k.take(lo_b), k.take(hi_a) - k.take(end)
     kw_b, kw_a = kw[t] - kw.take(lo_b), kw.take(hi_a) - kw.take(end)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -60,28 +62,8 @@ def _numpy_flank_z(k, kw, kwy, t, end, lo_b, hi_a, m_w, v_w, long_run):
     return z_b, z_a, z_ba, k_b >= 7, k_a >= 7
 
 
-def test_flank_z_is_the_numpy_formula_bit_for_bit():
-    rng = np.random.default_rng(3)
-    n = 300
-    excluded = rng.random(n) < 0.2
-    excluded[:40] = True  # flanks with no baseline at all: 0/0 and x/0 as numpy gives them
-    weight = rng.gamma(2.0, size=n) * ~excluded
-    cum = lambda v: np.r_[0.0, np.cumsum(v)]  # noqa: E731
-    k, kw, kwy = cum(~excluded * 1.0), cum(weight), cum(weight * rng.normal(size=n))
-    w = np.array([1, 2, 5, 9, 30])[:, None]
-    t = np.arange(n)[None, :]
-    end = np.minimum(t + w, n)
-    lo_b, hi_a = np.maximum(t - 2 * w, 0), np.minimum(end + 2 * w, n)
-    m_w, v_w = rng.normal(size=end.shape), rng.gamma(1.0, size=end.shape)
-    got = flank_z(k, kw, kwy, t[0], end, lo_b, hi_a, m_w, v_w, 1.7)
-    expected = _numpy_flank_z(k, kw, kwy, t, end, lo_b, hi_a, m_w, v_w, 1.7)
-    assert not np.isfinite(expected[0]).all()  # the degenerate flanks are there
-    for a, b in zip(got, expected):
-        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
-
-
 def _numpy_flank_rule(z_b, z_a, z_ba, has_b, has_a, valid, widths, min_segment_days, floor):
-    """The numpy code `flank_rule` replaced (episodes._window_scores before the kernel)."""
+    """The numpy code of the scoring rule (episodes._window_scores before the kernels)."""
     shape = z_b.shape
     if floor > 0:
         rows, cols = np.nonzero((np.abs(z_b) >= floor) | (np.abs(z_a) >= floor) | (np.abs(z_ba) >= floor))
@@ -104,18 +86,98 @@ def _numpy_flank_rule(z_b, z_a, z_ba, has_b, has_a, valid, widths, min_segment_d
     return full, sign, after
 
 
+def _scan_grid(rng, n: int = 300):
+    """Cumulative baseline days, weights and weighted values of a series with excluded
+    days (the first 40: flanks with no baseline at all, 0/0 and x/0 as numpy gives them),
+    and a grid of windows (widths x starts) with their flank bounds."""
+    excluded = rng.random(n) < 0.2
+    excluded[:40] = True
+    weight = rng.gamma(2.0, size=n) * ~excluded
+    cum = lambda v: np.r_[0.0, np.cumsum(v)]  # noqa: E731
+    k, kw, kwy = cum(~excluded * 1.0), cum(weight), cum(weight * rng.normal(size=n))
+    w = np.array([1, 2, 5, 9, 30])[:, None]
+    t = np.arange(n)[None, :]
+    end = np.minimum(t + w, n)
+    lo_b, hi_a = np.maximum(t - 2 * w, 0), np.minimum(end + 2 * w, n)
+    return k, kw, kwy, w, t, end, lo_b, hi_a
+
+
+def test_flank_days_are_the_numpy_counts():
+    k, _, _, _, t, end, lo_b, hi_a = _scan_grid(np.random.default_rng(2))
+    expected = _numpy_flank_z(k, k, k, t, end, lo_b, hi_a, np.zeros(end.shape), np.zeros(end.shape), 1.0)[3:]
+    for a, b in zip(flank_days(k, t[0], end, lo_b, hi_a), expected):
+        assert np.array_equal(a, b)
+        assert 0 < b.sum() < b.size
+
+
+def _scores(k, kw, kwy, w, t, end, lo_b, hi_a, m_w, v_w, valid, floor, counted=None, strong=None, counted_z=None):
+    """`window_scores` and the numpy code it replaced (the flank z, the counted windows'
+    z put in their place, the rule) on one grid."""
+    no = np.zeros(end.shape, bool)
+    counted = no if counted is None else counted
+    strong = no if strong is None else strong
+    counted_z = np.zeros((3, *end.shape)) if counted_z is None else counted_z
+    has_b, has_a = flank_days(k, t[0], end, lo_b, hi_a)
+    got = window_scores(kw, kwy, t[0], end, lo_b, hi_a, m_w, v_w, 1.7, has_b, has_a, counted, strong, counted_z, valid,
+                        w[:, 0], 28, floor)
+    z_b, z_a, z_ba, has_b, has_a = _numpy_flank_z(k, kw, kwy, t, end, lo_b, hi_a, m_w, v_w, 1.7)
+    z_ba = np.where(counted, counted_z[2], z_ba)
+    z_b, z_a = np.where(strong, counted_z[0], z_b), np.where(strong, counted_z[1], z_a)
+    expected = _numpy_flank_rule(z_b, z_a, z_ba, has_b, has_a, valid, w[:, 0], 28, floor)
+    return got, expected, (z_b, z_a, z_ba)
+
+
+@pytest.mark.parametrize("floor", [4.5, 1.0, 0.0])
+def test_window_scores_are_the_numpy_z_and_rule_bit_for_bit(floor):
+    rng = np.random.default_rng(3)
+    k, kw, kwy, w, t, end, lo_b, hi_a = _scan_grid(rng)
+    m_w, v_w = rng.normal(scale=3.0, size=end.shape), rng.gamma(1.0, size=end.shape)
+    valid = rng.random(end.shape) < 0.9
+    got, expected, (z_b, _, _) = _scores(k, kw, kwy, w, t, end, lo_b, hi_a, m_w, v_w, valid, floor)
+    assert not np.isfinite(z_b).all()  # the degenerate flanks are there
+    assert 0 < np.count_nonzero(expected[0]) < expected[0].size
+    for name, a, b in zip(("score", "sign", "use_a"), got, expected):
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True), name
+
+
+def test_window_scores_at_the_bar_are_the_numpy_ones():
+    """Windows whose z is within rounding of the bar, above and below it, on a level far
+    above the noise: no window the numpy code passes is skipped as clearly below."""
+    rng = np.random.default_rng(4)
+    k, kw, kwy, w, t, end, lo_b, hi_a = _scan_grid(rng)
+    kwy = kwy + 1e6 * kw  # a level of 1e6 with noise ~1: the terms cancel to 6 digits
+    v_w = rng.gamma(1.0, size=end.shape)
+    floor = 4.5
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kw_ba = kw[t] - kw.take(lo_b) + kw.take(hi_a) - kw.take(end)
+        mean_ba = (kwy[t] - kwy.take(lo_b) + kwy.take(hi_a) - kwy.take(end)) / kw_ba
+        # the pooled z at the bar, give or take a relative 1e-15 to 1e-3
+        near = floor * (1 + rng.choice([-1, 1], end.shape) * 10.0 ** rng.uniform(-15, -3, end.shape))
+        m_w = mean_ba + near * np.sqrt(v_w + 1.7 / kw_ba)
+    m_w = np.where(np.isfinite(m_w), m_w, 1e6)
+    valid = np.ones(end.shape, bool)
+    got, expected, (_, _, z_ba) = _scores(k, kw, kwy, w, t, end, lo_b, hi_a, m_w, v_w, valid, floor)
+    assert ((np.abs(z_ba) >= floor) & (np.abs(z_ba) < floor * (1 + 1e-12))).any()
+    assert ((np.abs(z_ba) < floor) & (np.abs(z_ba) > floor * (1 - 1e-12))).any()
+    for name, a, b in zip(("score", "sign", "use_a"), got, expected):
+        assert np.array_equal(a, b, equal_nan=True), name
+
+
 @pytest.mark.parametrize("floor", [4.5, 0.0])
-def test_flank_rule_is_the_numpy_rule_bit_for_bit(floor):
+def test_window_scores_take_the_counted_z_by_the_numpy_rule(floor):
+    """Counted windows are scored on the z given (pooled; before and after where strong):
+    the rule on z of both signs around the bar, with ties, zeros, NaN and infinities."""
     rng = np.random.default_rng(5)
-    shape = (9, 400)
-    # z of both signs around the bar, with ties, zeros, NaN and infinities among them
-    z_b, z_a, z_ba = (np.round(rng.normal(scale=4.0, size=shape), 1) for _ in range(3))
-    for z in (z_b, z_a, z_ba):
-        z.flat[rng.choice(z.size, 200)] = rng.choice([0.0, -0.0, np.nan, np.inf, -np.inf], 200)
-    has_b, has_a, valid = (rng.random(shape) < p for p in (0.8, 0.8, 0.9))
-    widths = np.array([1, 2, 3, 5, 7, 14, 28, 40, 60])
-    args = (z_b, z_a, z_ba, has_b, has_a, valid, widths, 28, floor)
-    for name, a, b in zip(("score", "sign", "use_a"), flank_rule(*args), _numpy_flank_rule(*args)):
+    k, kw, kwy, w, t, end, lo_b, hi_a = _scan_grid(rng)
+    m_w, v_w = rng.normal(size=end.shape), rng.gamma(1.0, size=end.shape)
+    counted_z = np.round(rng.normal(scale=4.0, size=(3, *end.shape)), 1)
+    counted_z.flat[rng.choice(counted_z.size, 300)] = rng.choice([0.0, -0.0, np.nan, np.inf, -np.inf], 300)
+    counted = rng.random(end.shape) < 0.7
+    strong = counted & (rng.random(end.shape) < 0.8)
+    valid = rng.random(end.shape) < 0.9
+    got, expected, _ = _scores(k, kw, kwy, w, t, end, lo_b, hi_a, m_w, v_w, valid, floor, counted, strong, counted_z)
+    assert np.count_nonzero(expected[0][counted]) > 0
+    for name, a, b in zip(("score", "sign", "use_a"), got, expected):
         assert np.array_equal(a, b, equal_nan=True), name
 
 

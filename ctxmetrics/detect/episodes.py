@@ -158,19 +158,21 @@ def _window_scores(sc: _Scan, settings: DetectionSettings):
     Near the ends of the series a short window (< `min_segment_days`) is judged against
     the one flank it has.
     """
-    from ctxmetrics.detect.kernels import flank_rule, flank_z
+    from ctxmetrics.detect.kernels import flank_days, window_scores
 
     t, end, w, lo_b, hi_a = sc.t, sc.end, sc.w, sc.lo_b, sc.hi_a
-    z_b, z_a, z_ba, has_b, has_a = flank_z(sc.k, sc.kw, sc.kwy, t[0], end, lo_b, hi_a, sc.m_w, sc.v_w, sc.long_run)
+    has_b, has_a = flank_days(sc.k, t[0], end, lo_b, hi_a)
     sc.counted = np.zeros(np.broadcast(w, t).shape, bool)  # windows judged by their count likelihood
+    strong, counted_z = sc.counted, _NOT_COUNTED
     if sc.shape is not None:
         # few events: their likelihood, where the normal approximation loses power
-        z_b, z_a, z_ba = _count_z(sc, (z_b, z_a, z_ba), has_b & has_a, settings.min_score)
+        strong, counted_z = _count_z(sc, has_b & has_a, settings.min_score)
     # a window's score is one of its three |z| (or less), so a window whose every |z| is
-    # below `min_score` cannot reach it: it scores 0 (`flank_rule`)
+    # below `min_score` cannot reach it: it scores 0 (`window_scores`)
     floor = settings.min_score
     shape = sc.counted.shape
-    score, sign, use_a = flank_rule(z_b, z_a, z_ba, has_b, has_a, sc.valid, w[:, 0], settings.min_segment_days, floor)
+    score, sign, use_a = window_scores(sc.kw, sc.kwy, t[0], end, lo_b, hi_a, sc.m_w, sc.v_w, sc.long_run, has_b, has_a,
+                                       sc.counted, strong, counted_z, sc.valid, w[:, 0], settings.min_segment_days, floor)
     # levels only where the score passes (few windows): the rest never need them
     rows, cols = np.nonzero(score >= floor)
     use_a = use_a[rows, cols]
@@ -198,12 +200,16 @@ _FEW_EVENTS = 50  # below this many expected events in a window, counts are judg
 _FEW_A_DAY = 3.0
 
 
-def _count_z(sc: _Scan, z_normal: tuple, where: np.ndarray, floor: float) -> tuple:
-    """The window's z against its flank before, after and both (`z_normal`, in that
-    order; its arrays are overwritten), with the windows (among `where`) of few expected
-    events (< `_FEW_EVENTS`) judged by their likelihood instead (`_count_lr`): against
-    both flanks pooled, and where that reaches `floor` (the only windows that may pass)
-    against each flank alone.
+_NOT_COUNTED = np.empty((3, 0, 0))  # `_count_z`'s z where no window is counted
+
+
+def _count_z(sc: _Scan, where: np.ndarray, floor: float) -> tuple:
+    """The windows (among `where`) of few expected events (< `_FEW_EVENTS`) judged by
+    their likelihood (`_count_lr`) instead of the normal z: against both flanks pooled,
+    and where that reaches `floor` (the only windows that may pass) against each flank
+    alone. Marks them in `sc.counted`; returns the windows also judged flank by flank
+    (`strong`) and their z (before, after, pooled: read only where counted, and before
+    and after where strong).
     At low volume this keeps the power a transform loses, for the pooled score and for
     the test that each flank alone shows half of it. Only the few-event windows are
     computed (none at high volume).
@@ -215,18 +221,20 @@ def _count_z(sc: _Scan, z_normal: tuple, where: np.ndarray, floor: float) -> tup
     # (busy series: all but the shortest)
     few = few_event_windows(sc.t[0], sc.end, sc.lo_b, sc.hi_a, where, sc.factor, sc.kx, sc.kfactor,
                             sc.lowest_rate, float(_FEW_EVENTS), _FEW_A_DAY)
+    strong = np.zeros(few.shape, bool)
     if not few.any():
-        return z_normal
+        return strong, _NOT_COUNTED
     rows, cols = np.nonzero(few)
     t, end, lo_b, hi_a = sc.t[0, cols], sc.end[rows, cols], sc.lo_b[rows, cols], sc.hi_a[rows, cols]
     sc.counted[rows, cols] = True
-    z_b, z_a, z_ba = z_normal  # overwritten in place: the caller's own arrays
-    z_ba[rows, cols] = pooled = _count_lr(sc, rows, t, end, ((lo_b, t), (end, hi_a)))
-    strong = np.abs(pooled) >= floor
-    rows, t, end, lo_b, hi_a, cols = rows[strong], t[strong], end[strong], lo_b[strong], hi_a[strong], cols[strong]
-    z_b[rows, cols] = _count_lr(sc, rows, t, end, ((lo_b, t),))
-    z_a[rows, cols] = _count_lr(sc, rows, t, end, ((end, hi_a),))
-    return z_b, z_a, z_ba
+    z = np.empty((3, *few.shape))  # before, after, pooled
+    z[2, rows, cols] = pooled = _count_lr(sc, rows, t, end, ((lo_b, t), (end, hi_a)))
+    keep = np.abs(pooled) >= floor
+    rows, t, end, lo_b, hi_a, cols = rows[keep], t[keep], end[keep], lo_b[keep], hi_a[keep], cols[keep]
+    strong[rows, cols] = True
+    z[0, rows, cols] = _count_lr(sc, rows, t, end, ((lo_b, t),))
+    z[1, rows, cols] = _count_lr(sc, rows, t, end, ((end, hi_a),))
+    return strong, z
 
 
 def _count_lr(sc: _Scan, rows, t, end, spans) -> np.ndarray:
