@@ -12,7 +12,7 @@ import ruptures as rpt
 from ruptures.exceptions import BadSegmentationParameters
 
 from ctxmetrics.detect.kernels import (
-    _median, few_event_windows, flank_days, kernel_cpd_l2, trimmed_cost, trimmed_fit, window_geometry, window_scores,
+    _median, baseline_sums, few_event_windows, flank_days, kernel_cpd_l2, trimmed_cost, trimmed_fit, window_geometry, window_scores,
 )
 from ctxmetrics.detect.robust import mad, median, median_and_mad
 
@@ -253,6 +253,41 @@ def test_few_event_windows_is_the_numpy_rule(daily, lowest_rate):
     expected = _numpy_few_event_windows(t, end, lo_b, hi_a, where, *args)
     assert np.array_equal(got, expected)
     assert 0 < expected.sum() < where.sum()  # windows on each side of the rule
+
+
+def _numpy_baseline_sums(terms, excluded):
+    """The numpy code `baseline_sums` replaced (episodes._Scan.exclude before the kernel)."""
+    sums = np.zeros((len(terms), terms.shape[1] + 1))
+    np.cumsum(terms * ~excluded, axis=1, out=sums[:, 1:])
+    events, exposure = terms[5][~excluded], terms[6][~excluded]
+    live = exposure > 0
+    bounded = bool(live.any() and np.all(events >= 0) and np.all(live | ((exposure == 0) & (events == 0))))
+    return sums, float(np.min(events[live] / exposure[live])) if bounded else 0.0
+
+
+@pytest.mark.parametrize("case", ["counts", "dead weekday", "negative", "nan", "all excluded"])
+def test_baseline_sums_are_the_numpy_sums_bit_for_bit(case):
+    rng = np.random.default_rng(len(case))
+    n = 400
+    terms = rng.normal(scale=50.0, size=(7, n))
+    terms[5] = 1 + rng.poisson(3.0, n)  # events
+    terms[6] = rng.gamma(3.0, size=n)  # exposure
+    excluded = rng.random(n) < 0.3
+    terms[0, 0], excluded[0] = -0.0, False  # np.cumsum starts from the first term: -0.0 stays -0.0
+    if case == "dead weekday":
+        terms[5, ::7], terms[6, ::7] = 0.0, 0.0
+    elif case == "negative":  # no lower bound on a flank's rate
+        terms[5, 100] = -1.0
+    elif case == "nan":
+        terms[:, 50] = np.nan
+        terms[1, 60] = np.inf
+    elif case == "all excluded":
+        excluded[:] = True
+    got, expected = baseline_sums(terms, excluded), _numpy_baseline_sums(terms, excluded)
+    assert np.array_equal(got[0], expected[0], equal_nan=True)
+    assert np.array_equal(np.signbit(got[0]), np.signbit(expected[0]))
+    assert got[1] == expected[1] or (np.isnan(got[1]) and np.isnan(expected[1]))
+    assert (expected[1] > 0) == (case in ("counts", "dead weekday"))
 
 
 def test_median_is_robust_median_bit_for_bit():

@@ -106,16 +106,13 @@ class _Scan:
 
     def exclude(self, excluded: np.ndarray) -> "_Scan":
         """Leave `excluded` days out of every window's flanks (baseline)."""
-        sums = np.zeros((len(self._terms), self.n + 1))
-        np.cumsum(self._terms * ~excluded, axis=1, out=sums[:, 1:])  # row by row, as `_cum` sums
-        self.kwy, self.kw, self.k, self.knum, self.kden, self.kx, self.kfactor = sums
+        from ctxmetrics.detect.kernels import baseline_sums
+
         # the lowest daily rate of events among the baseline days: no flank's rate is lower
         # (0, no bound, unless every baseline day has events >= 0 over an exposure > 0, or
         # none over none: a dead weekday adds nothing to a flank)
-        events, exposure = self._terms[5][~excluded], self._terms[6][~excluded]
-        live = exposure > 0
-        bounded = bool(live.any() and np.all(events >= 0) and np.all(live | ((exposure == 0) & (events == 0))))
-        self.lowest_rate = float(np.min(events[live] / exposure[live])) if bounded else 0.0
+        sums, self.lowest_rate = baseline_sums(self._terms, excluded)  # row by row, as `_cum` sums
+        self.kwy, self.kw, self.k, self.knum, self.kden, self.kx, self.kfactor = sums
         return self
 
 

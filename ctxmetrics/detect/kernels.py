@@ -334,3 +334,31 @@ def window_scores(kw, kwy, starts, end, lo_b, hi_a, m_w, v_w, long_run, has_b, h
             sign[r, c] = sg
             use_a[r, c] = after
     return score, sign, use_a
+
+
+@_compiled("Tuple((f8[:, :], f8))(f8[:, :], b1[:])")
+def baseline_sums(terms, excluded):
+    """`episodes._Scan.exclude`: the cumulative sums (a leading 0) of each row of `terms`
+    over the days not `excluded` (each term times 1.0 or 0.0, as numpy multiplies by the
+    mask, then summed in order as np.cumsum sums), and the lowest daily rate of events
+    (row 5) over exposure (row 6) among those days (np.min, NaN kept): 0 unless some day
+    has exposure > 0 and every day has events >= 0 over an exposure > 0, or none over none."""
+    rows, n = terms.shape
+    sums = np.zeros((rows, n + 1))
+    for r in range(rows):
+        for i in range(n):
+            term = terms[r, i] * (0.0 if excluded[i] else 1.0)
+            sums[r, i + 1] = term if i == 0 else sums[r, i] + term
+    lowest, live, bounded = math.inf, False, True
+    for i in range(n):
+        if excluded[i]:
+            continue
+        events, exposure = terms[5, i], terms[6, i]
+        if exposure > 0:
+            live = True
+            rate = events / exposure
+            if math.isnan(rate) or rate < lowest:  # a NaN stays, as np.min keeps it
+                lowest = rate
+        if not (events >= 0 and (exposure > 0 or (exposure == 0 and events == 0))):
+            bounded = False
+    return sums, (lowest if live and bounded else 0.0)
