@@ -12,8 +12,9 @@ import ruptures as rpt
 from ruptures.exceptions import BadSegmentationParameters
 
 from ctxmetrics.detect.kernels import (
-    _median, baseline_sums, few_event_windows, flank_days, kernel_cpd_l2, trimmed_cost, trimmed_fit, window_geometry, window_scores,
+    _median, baseline_sums, count_z, few_event_windows, flank_days, kernel_cpd_l2, trimmed_cost, trimmed_fit, window_geometry, window_scores,
 )
+from ctxmetrics.detect.episodes import _two_rates_z
 from ctxmetrics.detect.robust import mad, median, median_and_mad
 
 
@@ -288,6 +289,66 @@ def test_baseline_sums_are_the_numpy_sums_bit_for_bit(case):
     assert np.array_equal(np.signbit(got[0]), np.signbit(expected[0]))
     assert got[1] == expected[1] or (np.isnan(got[1]) and np.isnan(expected[1]))
     assert (expected[1] > 0) == (case in ("counts", "dead weekday"))
+
+
+def _numpy_count_z(few, t, end, lo_b, hi_a, w, short, x, factor, k, kx, kfactor, excess, excess_tail, excess_long, shape,
+                   floor):
+    """The numpy code `count_z` replaced (episodes._count_z with its _count_lr before the
+    kernel): the pooled z of the `few` windows, and the z before and after where the
+    pooled one reaches `floor`."""
+    def lr(rows, t, end, spans):
+        fx = sum(kx[hi] - kx[lo] for lo, hi in spans)
+        ff = sum(kfactor[hi] - kfactor[lo] for lo, hi in spans)
+        days = sum(k[hi] - k[lo] for lo, hi in spans)
+        day_excess = np.where(short[rows], excess_tail, excess)
+        beyond = np.sqrt(day_excess + (excess_long - day_excess) * np.minimum(w[rows] - 1, 6) / 6)
+        return _two_rates_z(x[end] - x[t], factor[end] - factor[t], w[rows], fx, ff, days, shape) / beyond
+
+    rows, cols = np.nonzero(few)
+    t, end, lo_b, hi_a = t[cols], end[rows, cols], lo_b[rows, cols], hi_a[rows, cols]
+    z, strong = np.full((3, *few.shape), np.nan), np.zeros(few.shape, bool)
+    z[2, rows, cols] = pooled = lr(rows, t, end, ((lo_b, t), (end, hi_a)))
+    keep = np.abs(pooled) >= floor
+    rows, t, end, lo_b, hi_a, cols = rows[keep], t[keep], end[keep], lo_b[keep], hi_a[keep], cols[keep]
+    strong[rows, cols] = True
+    z[0, rows, cols] = lr(rows, t, end, ((lo_b, t),))
+    z[1, rows, cols] = lr(rows, t, end, ((end, hi_a),))
+    return strong, z
+
+
+@pytest.mark.parametrize("rate", [0.3, 3.0, 40.0])
+def test_count_z_is_the_numpy_likelihood_to_rounding(rate):
+    """numba's logarithm is libm's, numpy's its own vectorised one: they differ in the
+    last bit of ~1 value in 1,000, so the z agree to rounding, and so does which windows
+    pass the bar."""
+    rng = np.random.default_rng(int(rate * 10))
+    n = 400
+    excluded = rng.random(n) < 0.2
+    excluded[:40] = True  # flanks with no baseline: no events expected, z 0
+    factor = rng.gamma(5.0, 0.2, size=n)
+    events = rng.poisson(rate * factor * np.where((np.arange(n) // 30) % 4 == 1, 0.3, 1.0)).astype(float)
+    cum = lambda v: np.r_[0.0, np.cumsum(v)]  # noqa: E731
+    x, cfactor = cum(events), cum(factor)
+    k, kx, kfactor = cum(~excluded * 1.0), cum(events * ~excluded), cum(factor * ~excluded)
+    widths = np.array([1, 2, 3, 5, 9, 30])
+    t = np.arange(n)
+    end = np.minimum(t[None, :] + widths[:, None], n)
+    lo_b, hi_a = np.maximum(t[None, :] - 2 * widths[:, None], 0), np.minimum(end + 2 * widths[:, None], n)
+    few = rng.random(end.shape) < 0.6
+    args = (few, t, end, lo_b, hi_a, widths, widths <= 3, x, cfactor, k, kx, kfactor, 1.3, 1.6, 2.2, 4.0)
+    pooled = _numpy_count_z(*args, np.inf)[1][2][few]
+    # a bar that a fifth of the windows pass, halfway between two z (rounding cannot cross it)
+    ranked = np.unique(np.abs(pooled))
+    floor = float(ranked[int(0.8 * len(ranked)) - 1 : int(0.8 * len(ranked)) + 1].mean())
+    strong, z = count_z(*args, floor)
+    expected_strong, expected = _numpy_count_z(*args, floor)
+    assert np.array_equal(strong, expected_strong)
+    assert 0 < strong.sum() < few.sum()  # windows on each side of the bar
+    pooled = expected[2][few]
+    assert (pooled == 0).any() and np.isfinite(pooled).all()
+    np.testing.assert_allclose(z[2][few], pooled, rtol=1e-12, atol=1e-300)
+    for side in (0, 1):
+        np.testing.assert_allclose(z[side][strong], expected[side][strong], rtol=1e-12, atol=1e-300)
 
 
 def test_median_is_robust_median_bit_for_bit():

@@ -202,7 +202,7 @@ _NOT_COUNTED = np.empty((3, 0, 0))  # `_count_z`'s z where no window is counted
 
 def _count_z(sc: _Scan, where: np.ndarray, floor: float) -> tuple:
     """The windows (among `where`) of few expected events (< `_FEW_EVENTS`) judged by
-    their likelihood (`_count_lr`) instead of the normal z: against both flanks pooled,
+    their likelihood (`kernels.count_z`) instead of the normal z: against both flanks pooled,
     and where that reaches `floor` (the only windows that may pass) against each flank
     alone. Marks them in `sc.counted`; returns the windows also judged flank by flank
     (`strong`) and their z (before, after, pooled: read only where counted, and before
@@ -210,51 +210,27 @@ def _count_z(sc: _Scan, where: np.ndarray, floor: float) -> tuple:
     At low volume this keeps the power a transform loses, for the pooled score and for
     the test that each flank alone shows half of it. Only the few-event windows are
     computed (none at high volume).
-    """
-    from ctxmetrics.detect.kernels import few_event_windows
-
-    # A flank's rate is at least the lowest daily rate of the baseline days, so widths
-    # whose every `where` window expects `_FEW_EVENTS` or more at that rate are left out
-    # (busy series: all but the shortest)
-    few = few_event_windows(sc.t[0], sc.end, sc.lo_b, sc.hi_a, where, sc.factor, sc.kx, sc.kfactor,
-                            sc.lowest_rate, float(_FEW_EVENTS), _FEW_A_DAY)
-    strong = np.zeros(few.shape, bool)
-    if not few.any():
-        return strong, _NOT_COUNTED
-    rows, cols = np.nonzero(few)
-    t, end, lo_b, hi_a = sc.t[0, cols], sc.end[rows, cols], sc.lo_b[rows, cols], sc.hi_a[rows, cols]
-    sc.counted[rows, cols] = True
-    z = np.empty((3, *few.shape))  # before, after, pooled
-    z[2, rows, cols] = pooled = _count_lr(sc, rows, t, end, ((lo_b, t), (end, hi_a)))
-    keep = np.abs(pooled) >= floor
-    rows, t, end, lo_b, hi_a, cols = rows[keep], t[keep], end[keep], lo_b[keep], hi_a[keep], cols[keep]
-    strong[rows, cols] = True
-    z[0, rows, cols] = _count_lr(sc, rows, t, end, ((lo_b, t),))
-    z[1, rows, cols] = _count_lr(sc, rows, t, end, ((end, hi_a),))
-    return strong, z
-
-
-def _count_lr(sc: _Scan, rows, t, end, spans) -> np.ndarray:
-    """Signed z of the two-sample Poisson likelihood ratio of windows [t, end) (of width
-    row `rows`) against the flank days in `spans` ((lo, hi) index pairs).
 
     The window's events over its weekday exposure against the flank's events over
     theirs, both rates estimated (so the flank's own sampling error is part of the test,
     exactly rather than as a variance added at the null), then divided by the
     overdispersion of the contrast (a window of w days has variance e + e^2/(k w), its
     flank likewise), by the noise the data shows beyond the count model and by
-    autocorrelation. 0 events where 14 were expected against 84 in the flanks is a z of
-    ~5.1.
+    autocorrelation (`kernels.count_z`). 0 events where 14 were expected against 84 in
+    the flanks is a z of ~5.1.
     """
-    w = sc.w[rows, 0]
-    o, f_w = sc.x[end] - sc.x[t], sc.factor[end] - sc.factor[t]
-    fx = sum(sc.kx[hi] - sc.kx[lo] for lo, hi in spans)
-    ff = sum(sc.kfactor[hi] - sc.kfactor[lo] for lo, hi in spans)
-    days = sum(sc.k[hi] - sc.k[lo] for lo, hi in spans)
-    day_excess = np.where(sc.short[rows, 0], sc.excess_tail, sc.excess)
-    # from the day's excess for one day to the long-run excess at a week, as `ramp` grows
-    beyond = np.sqrt(day_excess + (sc.excess_long - day_excess) * np.minimum(w - 1, 6) / 6)
-    return _two_rates_z(o, f_w, w, fx, ff, days, sc.shape) / beyond
+    from ctxmetrics.detect.kernels import count_z, few_event_windows
+
+    # A flank's rate is at least the lowest daily rate of the baseline days, so widths
+    # whose every `where` window expects `_FEW_EVENTS` or more at that rate are left out
+    # (busy series: all but the shortest)
+    few = few_event_windows(sc.t[0], sc.end, sc.lo_b, sc.hi_a, where, sc.factor, sc.kx, sc.kfactor,
+                            sc.lowest_rate, float(_FEW_EVENTS), _FEW_A_DAY)
+    if not few.any():
+        return np.zeros(few.shape, bool), _NOT_COUNTED
+    sc.counted |= few
+    return count_z(few, sc.t[0], sc.end, sc.lo_b, sc.hi_a, sc.w[:, 0], sc.short[:, 0], sc.x, sc.factor, sc.k, sc.kx,
+                   sc.kfactor, sc.excess, sc.excess_tail, sc.excess_long, sc.shape, floor)
 
 
 def _two_rates_z(o, f_w, w, fx, ff, days, shape: float) -> np.ndarray:
