@@ -4,7 +4,8 @@ Each kernel does, element by element and in the same order, the float operations
 numpy or C code it replaces, so its results are the same to the last bit (numba without
 fastmath does no reassociation or fused multiply-add; tests/test_detect_kernels.py
 compares them); the calendar's `trimmed_fit` and `trimmed_cost` only to float rounding
-(their sums run in another order). Imported only on the detector's path (`why`, `query`
+(their sums run in another order), and the episode scan's `count_z` (libm's logarithm,
+not numpy's). Imported only on the detector's path (`why`, `query`
 and `digest` never load numba); compiled at import from explicit signatures, or loaded from numba's on-disk
 cache: next to this file, in numba's user-wide cache dir when the install is read-only
 (`NUMBA_CACHE_DIR` overrides both), else not cached. A scan imports this module before it
