@@ -1,7 +1,8 @@
 """The compiled kernels give exactly what the code they replace gives: ruptures' KernelCPD
-breakpoints, and the numpy window geometry, flank z and scoring rule, and few-event rule of the episode scan, bit for bit; the
-calendar's trimmed least squares and trimmed cost to float rounding (their sums run in
-another order), and the episode scan's count likelihood z (another logarithm)."""
+breakpoints, and the numpy window geometry, baseline sums, flank z and scoring rule, and
+few-event rule of the episode scan, bit for bit; the calendar's trimmed least squares and
+trimmed cost to float rounding (their sums run in another order), and the episode scan's
+count likelihood z (another logarithm)."""
 from __future__ import annotations
 
 import itertools
