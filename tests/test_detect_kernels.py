@@ -1,7 +1,8 @@
 """The compiled kernels give exactly what the code they replace gives: ruptures' KernelCPD
-breakpoints, and the numpy window geometry, flank z, few-event rule and scoring rule of the episode scan, bit for bit; the
-calendar's trimmed least squares and trimmed cost to float rounding (their sums run in
-another order)."""
+breakpoints, and the numpy window geometry, baseline sums, flank z and scoring rule, and
+few-event rule of the episode scan, bit for bit; the calendar's trimmed least squares and
+trimmed cost to float rounding (their sums run in another order), and the episode scan's
+count likelihood z (another logarithm)."""
 from __future__ import annotations
 
 import itertools
@@ -11,7 +12,10 @@ import pytest
 import ruptures as rpt
 from ruptures.exceptions import BadSegmentationParameters
 
-from ctxmetrics.detect.kernels import _median, flank_rule, flank_z, kernel_cpd_l2, trimmed_cost, trimmed_fit, window_geometry, few_event_windows
+from ctxmetrics.detect.kernels import (
+    _median, baseline_sums, count_z, few_event_windows, flank_days, kernel_cpd_l2, trimmed_cost, trimmed_fit, window_geometry, window_scores,
+)
+from ctxmetrics.detect.episodes import _two_rates_z
 from ctxmetrics.detect.robust import mad, median, median_and_mad
 
 
@@ -49,7 +53,7 @@ def test_too_short_to_split_fails_as_ruptures_does():
 
 
 def _numpy_flank_z(k, kw, kwy, t, end, lo_b, hi_a, m_w, v_w, long_run):
-    """The numpy code `flank_z` replaced (episodes._window_scores before the kernel)."""
+    """The numpy code of the flank z (episodes._window_scores before the kernels)."""
     k_b, k_a = k[t] - k.take(lo_b), k.take(hi_a) - k.take(end)
     kw_b, kw_a = kw[t] - kw.take(lo_b), kw.take(hi_a) - kw.take(end)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -60,28 +64,8 @@ def _numpy_flank_z(k, kw, kwy, t, end, lo_b, hi_a, m_w, v_w, long_run):
     return z_b, z_a, z_ba, k_b >= 7, k_a >= 7
 
 
-def test_flank_z_is_the_numpy_formula_bit_for_bit():
-    rng = np.random.default_rng(3)
-    n = 300
-    excluded = rng.random(n) < 0.2
-    excluded[:40] = True  # flanks with no baseline at all: 0/0 and x/0 as numpy gives them
-    weight = rng.gamma(2.0, size=n) * ~excluded
-    cum = lambda v: np.r_[0.0, np.cumsum(v)]  # noqa: E731
-    k, kw, kwy = cum(~excluded * 1.0), cum(weight), cum(weight * rng.normal(size=n))
-    w = np.array([1, 2, 5, 9, 30])[:, None]
-    t = np.arange(n)[None, :]
-    end = np.minimum(t + w, n)
-    lo_b, hi_a = np.maximum(t - 2 * w, 0), np.minimum(end + 2 * w, n)
-    m_w, v_w = rng.normal(size=end.shape), rng.gamma(1.0, size=end.shape)
-    got = flank_z(k, kw, kwy, t[0], end, lo_b, hi_a, m_w, v_w, 1.7)
-    expected = _numpy_flank_z(k, kw, kwy, t, end, lo_b, hi_a, m_w, v_w, 1.7)
-    assert not np.isfinite(expected[0]).all()  # the degenerate flanks are there
-    for a, b in zip(got, expected):
-        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
-
-
 def _numpy_flank_rule(z_b, z_a, z_ba, has_b, has_a, valid, widths, min_segment_days, floor):
-    """The numpy code `flank_rule` replaced (episodes._window_scores before the kernel)."""
+    """The numpy code of the scoring rule (episodes._window_scores before the kernels)."""
     shape = z_b.shape
     if floor > 0:
         rows, cols = np.nonzero((np.abs(z_b) >= floor) | (np.abs(z_a) >= floor) | (np.abs(z_ba) >= floor))
@@ -104,18 +88,98 @@ def _numpy_flank_rule(z_b, z_a, z_ba, has_b, has_a, valid, widths, min_segment_d
     return full, sign, after
 
 
+def _scan_grid(rng, n: int = 300):
+    """Cumulative baseline days, weights and weighted values of a series with excluded
+    days (the first 40: flanks with no baseline at all, 0/0 and x/0 as numpy gives them),
+    and a grid of windows (widths x starts) with their flank bounds."""
+    excluded = rng.random(n) < 0.2
+    excluded[:40] = True
+    weight = rng.gamma(2.0, size=n) * ~excluded
+    cum = lambda v: np.r_[0.0, np.cumsum(v)]  # noqa: E731
+    k, kw, kwy = cum(~excluded * 1.0), cum(weight), cum(weight * rng.normal(size=n))
+    w = np.array([1, 2, 5, 9, 30])[:, None]
+    t = np.arange(n)[None, :]
+    end = np.minimum(t + w, n)
+    lo_b, hi_a = np.maximum(t - 2 * w, 0), np.minimum(end + 2 * w, n)
+    return k, kw, kwy, w, t, end, lo_b, hi_a
+
+
+def test_flank_days_are_the_numpy_counts():
+    k, _, _, _, t, end, lo_b, hi_a = _scan_grid(np.random.default_rng(2))
+    expected = _numpy_flank_z(k, k, k, t, end, lo_b, hi_a, np.zeros(end.shape), np.zeros(end.shape), 1.0)[3:]
+    for a, b in zip(flank_days(k, t[0], end, lo_b, hi_a), expected):
+        assert np.array_equal(a, b)
+        assert 0 < b.sum() < b.size
+
+
+def _scores(k, kw, kwy, w, t, end, lo_b, hi_a, m_w, v_w, valid, floor, counted=None, strong=None, counted_z=None):
+    """`window_scores` and the numpy code it replaced (the flank z, the counted windows'
+    z put in their place, the rule) on one grid."""
+    no = np.zeros(end.shape, bool)
+    counted = no if counted is None else counted
+    strong = no if strong is None else strong
+    counted_z = np.zeros((3, *end.shape)) if counted_z is None else counted_z
+    has_b, has_a = flank_days(k, t[0], end, lo_b, hi_a)
+    got = window_scores(kw, kwy, t[0], end, lo_b, hi_a, m_w, v_w, 1.7, has_b, has_a, counted, strong, counted_z, valid,
+                        w[:, 0], 28, floor)
+    z_b, z_a, z_ba, has_b, has_a = _numpy_flank_z(k, kw, kwy, t, end, lo_b, hi_a, m_w, v_w, 1.7)
+    z_ba = np.where(counted, counted_z[2], z_ba)
+    z_b, z_a = np.where(strong, counted_z[0], z_b), np.where(strong, counted_z[1], z_a)
+    expected = _numpy_flank_rule(z_b, z_a, z_ba, has_b, has_a, valid, w[:, 0], 28, floor)
+    return got, expected, (z_b, z_a, z_ba)
+
+
+@pytest.mark.parametrize("floor", [4.5, 1.0, 0.0])
+def test_window_scores_are_the_numpy_z_and_rule_bit_for_bit(floor):
+    rng = np.random.default_rng(3)
+    k, kw, kwy, w, t, end, lo_b, hi_a = _scan_grid(rng)
+    m_w, v_w = rng.normal(scale=3.0, size=end.shape), rng.gamma(1.0, size=end.shape)
+    valid = rng.random(end.shape) < 0.9
+    got, expected, (z_b, _, _) = _scores(k, kw, kwy, w, t, end, lo_b, hi_a, m_w, v_w, valid, floor)
+    assert not np.isfinite(z_b).all()  # the degenerate flanks are there
+    assert 0 < np.count_nonzero(expected[0]) < expected[0].size
+    for name, a, b in zip(("score", "sign", "use_a"), got, expected):
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True), name
+
+
+def test_window_scores_at_the_bar_are_the_numpy_ones():
+    """Windows whose z is within rounding of the bar, above and below it, on a level far
+    above the noise: no window the numpy code passes is skipped as clearly below."""
+    rng = np.random.default_rng(4)
+    k, kw, kwy, w, t, end, lo_b, hi_a = _scan_grid(rng)
+    kwy = kwy + 1e6 * kw  # a level of 1e6 with noise ~1: the terms cancel to 6 digits
+    v_w = rng.gamma(1.0, size=end.shape)
+    floor = 4.5
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kw_ba = kw[t] - kw.take(lo_b) + kw.take(hi_a) - kw.take(end)
+        mean_ba = (kwy[t] - kwy.take(lo_b) + kwy.take(hi_a) - kwy.take(end)) / kw_ba
+        # the pooled z at the bar, give or take a relative 1e-15 to 1e-3
+        near = floor * (1 + rng.choice([-1, 1], end.shape) * 10.0 ** rng.uniform(-15, -3, end.shape))
+        m_w = mean_ba + near * np.sqrt(v_w + 1.7 / kw_ba)
+    m_w = np.where(np.isfinite(m_w), m_w, 1e6)
+    valid = np.ones(end.shape, bool)
+    got, expected, (_, _, z_ba) = _scores(k, kw, kwy, w, t, end, lo_b, hi_a, m_w, v_w, valid, floor)
+    assert ((np.abs(z_ba) >= floor) & (np.abs(z_ba) < floor * (1 + 1e-12))).any()
+    assert ((np.abs(z_ba) < floor) & (np.abs(z_ba) > floor * (1 - 1e-12))).any()
+    for name, a, b in zip(("score", "sign", "use_a"), got, expected):
+        assert np.array_equal(a, b, equal_nan=True), name
+
+
 @pytest.mark.parametrize("floor", [4.5, 0.0])
-def test_flank_rule_is_the_numpy_rule_bit_for_bit(floor):
+def test_window_scores_take_the_counted_z_by_the_numpy_rule(floor):
+    """Counted windows are scored on the z given (pooled; before and after where strong):
+    the rule on z of both signs around the bar, with ties, zeros, NaN and infinities."""
     rng = np.random.default_rng(5)
-    shape = (9, 400)
-    # z of both signs around the bar, with ties, zeros, NaN and infinities among them
-    z_b, z_a, z_ba = (np.round(rng.normal(scale=4.0, size=shape), 1) for _ in range(3))
-    for z in (z_b, z_a, z_ba):
-        z.flat[rng.choice(z.size, 200)] = rng.choice([0.0, -0.0, np.nan, np.inf, -np.inf], 200)
-    has_b, has_a, valid = (rng.random(shape) < p for p in (0.8, 0.8, 0.9))
-    widths = np.array([1, 2, 3, 5, 7, 14, 28, 40, 60])
-    args = (z_b, z_a, z_ba, has_b, has_a, valid, widths, 28, floor)
-    for name, a, b in zip(("score", "sign", "use_a"), flank_rule(*args), _numpy_flank_rule(*args)):
+    k, kw, kwy, w, t, end, lo_b, hi_a = _scan_grid(rng)
+    m_w, v_w = rng.normal(size=end.shape), rng.gamma(1.0, size=end.shape)
+    counted_z = np.round(rng.normal(scale=4.0, size=(3, *end.shape)), 1)
+    counted_z.flat[rng.choice(counted_z.size, 300)] = rng.choice([0.0, -0.0, np.nan, np.inf, -np.inf], 300)
+    counted = rng.random(end.shape) < 0.7
+    strong = counted & (rng.random(end.shape) < 0.8)
+    valid = rng.random(end.shape) < 0.9
+    got, expected, _ = _scores(k, kw, kwy, w, t, end, lo_b, hi_a, m_w, v_w, valid, floor, counted, strong, counted_z)
+    assert np.count_nonzero(expected[0][counted]) > 0
+    for name, a, b in zip(("score", "sign", "use_a"), got, expected):
         assert np.array_equal(a, b, equal_nan=True), name
 
 
@@ -191,6 +255,101 @@ def test_few_event_windows_is_the_numpy_rule(daily, lowest_rate):
     expected = _numpy_few_event_windows(t, end, lo_b, hi_a, where, *args)
     assert np.array_equal(got, expected)
     assert 0 < expected.sum() < where.sum()  # windows on each side of the rule
+
+
+def _numpy_baseline_sums(terms, excluded):
+    """The numpy code `baseline_sums` replaced (episodes._Scan.exclude before the kernel)."""
+    sums = np.zeros((len(terms), terms.shape[1] + 1))
+    np.cumsum(terms * ~excluded, axis=1, out=sums[:, 1:])
+    events, exposure = terms[5][~excluded], terms[6][~excluded]
+    live = exposure > 0
+    bounded = bool(live.any() and np.all(events >= 0) and np.all(live | ((exposure == 0) & (events == 0))))
+    return sums, float(np.min(events[live] / exposure[live])) if bounded else 0.0
+
+
+@pytest.mark.parametrize("case", ["counts", "dead weekday", "negative", "nan", "all excluded"])
+def test_baseline_sums_are_the_numpy_sums_bit_for_bit(case):
+    rng = np.random.default_rng(len(case))
+    n = 400
+    terms = rng.normal(scale=50.0, size=(7, n))
+    terms[5] = 1 + rng.poisson(3.0, n)  # events
+    terms[6] = rng.gamma(3.0, size=n)  # exposure
+    excluded = rng.random(n) < 0.3
+    terms[0, 0], excluded[0] = -0.0, False  # np.cumsum starts from the first term: -0.0 stays -0.0
+    if case == "dead weekday":
+        terms[5, ::7], terms[6, ::7] = 0.0, 0.0
+    elif case == "negative":  # no lower bound on a flank's rate
+        terms[5, 100] = -1.0
+    elif case == "nan":
+        terms[:, 50] = np.nan
+        terms[1, 60] = np.inf
+    elif case == "all excluded":
+        excluded[:] = True
+    got, expected = baseline_sums(terms, excluded), _numpy_baseline_sums(terms, excluded)
+    assert np.array_equal(got[0], expected[0], equal_nan=True)
+    assert np.array_equal(np.signbit(got[0]), np.signbit(expected[0]))
+    assert got[1] == expected[1] or (np.isnan(got[1]) and np.isnan(expected[1]))
+    assert (expected[1] > 0) == (case in ("counts", "dead weekday"))
+
+
+def _numpy_count_z(few, t, end, lo_b, hi_a, w, short, x, factor, k, kx, kfactor, excess, excess_tail, excess_long, shape,
+                   floor):
+    """The numpy code `count_z` replaced (episodes._count_z with its _count_lr before the
+    kernel): the pooled z of the `few` windows, and the z before and after where the
+    pooled one reaches `floor`."""
+    def lr(rows, t, end, spans):
+        fx = sum(kx[hi] - kx[lo] for lo, hi in spans)
+        ff = sum(kfactor[hi] - kfactor[lo] for lo, hi in spans)
+        days = sum(k[hi] - k[lo] for lo, hi in spans)
+        day_excess = np.where(short[rows], excess_tail, excess)
+        beyond = np.sqrt(day_excess + (excess_long - day_excess) * np.minimum(w[rows] - 1, 6) / 6)
+        return _two_rates_z(x[end] - x[t], factor[end] - factor[t], w[rows], fx, ff, days, shape) / beyond
+
+    rows, cols = np.nonzero(few)
+    t, end, lo_b, hi_a = t[cols], end[rows, cols], lo_b[rows, cols], hi_a[rows, cols]
+    z, strong = np.full((3, *few.shape), np.nan), np.zeros(few.shape, bool)
+    z[2, rows, cols] = pooled = lr(rows, t, end, ((lo_b, t), (end, hi_a)))
+    keep = np.abs(pooled) >= floor
+    rows, t, end, lo_b, hi_a, cols = rows[keep], t[keep], end[keep], lo_b[keep], hi_a[keep], cols[keep]
+    strong[rows, cols] = True
+    z[0, rows, cols] = lr(rows, t, end, ((lo_b, t),))
+    z[1, rows, cols] = lr(rows, t, end, ((end, hi_a),))
+    return strong, z
+
+
+@pytest.mark.parametrize("rate", [0.3, 3.0, 40.0])
+def test_count_z_is_the_numpy_likelihood_to_rounding(rate):
+    """numba's logarithm is libm's, numpy's its own vectorised one: they differ in the
+    last bit of ~1 value in 1,000, so the z agree to rounding, and so does which windows
+    pass the bar."""
+    rng = np.random.default_rng(int(rate * 10))
+    n = 400
+    excluded = rng.random(n) < 0.2
+    excluded[:40] = True  # flanks with no baseline: no events expected, z 0
+    factor = rng.gamma(5.0, 0.2, size=n)
+    events = rng.poisson(rate * factor * np.where((np.arange(n) // 30) % 4 == 1, 0.3, 1.0)).astype(float)
+    cum = lambda v: np.r_[0.0, np.cumsum(v)]  # noqa: E731
+    x, cfactor = cum(events), cum(factor)
+    k, kx, kfactor = cum(~excluded * 1.0), cum(events * ~excluded), cum(factor * ~excluded)
+    widths = np.array([1, 2, 3, 5, 9, 30])
+    t = np.arange(n)
+    end = np.minimum(t[None, :] + widths[:, None], n)
+    lo_b, hi_a = np.maximum(t[None, :] - 2 * widths[:, None], 0), np.minimum(end + 2 * widths[:, None], n)
+    few = rng.random(end.shape) < 0.6
+    args = (few, t, end, lo_b, hi_a, widths, widths <= 3, x, cfactor, k, kx, kfactor, 1.3, 1.6, 2.2, 4.0)
+    pooled = _numpy_count_z(*args, np.inf)[1][2][few]
+    # a bar that a fifth of the windows pass, halfway between two z (rounding cannot cross it)
+    ranked = np.unique(np.abs(pooled))
+    floor = float(ranked[int(0.8 * len(ranked)) - 1 : int(0.8 * len(ranked)) + 1].mean())
+    strong, z = count_z(*args, floor)
+    expected_strong, expected = _numpy_count_z(*args, floor)
+    assert np.array_equal(strong, expected_strong)
+    assert 0 < strong.sum() < few.sum()  # windows on each side of the bar
+    pooled = expected[2][few]
+    assert (pooled == 0).any() and np.isfinite(pooled).all()
+    np.testing.assert_allclose(z[2][few], pooled, rtol=1e-12, atol=1e-300)
+    for side in (0, 1):
+        np.testing.assert_allclose(z[side][strong], expected[side][strong], rtol=1e-12, atol=1e-300)
 
 
 def test_median_is_robust_median_bit_for_bit():

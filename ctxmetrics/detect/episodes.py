@@ -106,16 +106,13 @@ class _Scan:
 
     def exclude(self, excluded: np.ndarray) -> "_Scan":
         """Leave `excluded` days out of every window's flanks (baseline)."""
-        sums = np.zeros((len(self._terms), self.n + 1))
-        np.cumsum(self._terms * ~excluded, axis=1, out=sums[:, 1:])  # row by row, as `_cum` sums
-        self.kwy, self.kw, self.k, self.knum, self.kden, self.kx, self.kfactor = sums
+        from ctxmetrics.detect.kernels import baseline_sums
+
         # the lowest daily rate of events among the baseline days: no flank's rate is lower
         # (0, no bound, unless every baseline day has events >= 0 over an exposure > 0, or
         # none over none: a dead weekday adds nothing to a flank)
-        events, exposure = self._terms[5][~excluded], self._terms[6][~excluded]
-        live = exposure > 0
-        bounded = bool(live.any() and np.all(events >= 0) and np.all(live | ((exposure == 0) & (events == 0))))
-        self.lowest_rate = float(np.min(events[live] / exposure[live])) if bounded else 0.0
+        sums, self.lowest_rate = baseline_sums(self._terms, excluded)  # row by row, as `_cum` sums
+        self.kwy, self.kw, self.k, self.knum, self.kden, self.kx, self.kfactor = sums
         return self
 
 
@@ -158,19 +155,21 @@ def _window_scores(sc: _Scan, settings: DetectionSettings):
     Near the ends of the series a short window (< `min_segment_days`) is judged against
     the one flank it has.
     """
-    from ctxmetrics.detect.kernels import flank_rule, flank_z
+    from ctxmetrics.detect.kernels import flank_days, window_scores
 
     t, end, w, lo_b, hi_a = sc.t, sc.end, sc.w, sc.lo_b, sc.hi_a
-    z_b, z_a, z_ba, has_b, has_a = flank_z(sc.k, sc.kw, sc.kwy, t[0], end, lo_b, hi_a, sc.m_w, sc.v_w, sc.long_run)
+    has_b, has_a = flank_days(sc.k, t[0], end, lo_b, hi_a)
     sc.counted = np.zeros(np.broadcast(w, t).shape, bool)  # windows judged by their count likelihood
+    strong, counted_z = sc.counted, _NOT_COUNTED
     if sc.shape is not None:
         # few events: their likelihood, where the normal approximation loses power
-        z_b, z_a, z_ba = _count_z(sc, (z_b, z_a, z_ba), has_b & has_a, settings.min_score)
+        strong, counted_z = _count_z(sc, has_b & has_a, settings.min_score)
     # a window's score is one of its three |z| (or less), so a window whose every |z| is
-    # below `min_score` cannot reach it: it scores 0 (`flank_rule`)
+    # below `min_score` cannot reach it: it scores 0 (`window_scores`)
     floor = settings.min_score
     shape = sc.counted.shape
-    score, sign, use_a = flank_rule(z_b, z_a, z_ba, has_b, has_a, sc.valid, w[:, 0], settings.min_segment_days, floor)
+    score, sign, use_a = window_scores(sc.kw, sc.kwy, t[0], end, lo_b, hi_a, sc.m_w, sc.v_w, sc.long_run, has_b, has_a,
+                                       sc.counted, strong, counted_z, sc.valid, w[:, 0], settings.min_segment_days, floor)
     # levels only where the score passes (few windows): the rest never need them
     rows, cols = np.nonzero(score >= floor)
     use_a = use_a[rows, cols]
@@ -198,17 +197,29 @@ _FEW_EVENTS = 50  # below this many expected events in a window, counts are judg
 _FEW_A_DAY = 3.0
 
 
-def _count_z(sc: _Scan, z_normal: tuple, where: np.ndarray, floor: float) -> tuple:
-    """The window's z against its flank before, after and both (`z_normal`, in that
-    order; its arrays are overwritten), with the windows (among `where`) of few expected
-    events (< `_FEW_EVENTS`) judged by their likelihood instead (`_count_lr`): against
-    both flanks pooled, and where that reaches `floor` (the only windows that may pass)
-    against each flank alone.
+_NOT_COUNTED = np.empty((3, 0, 0))  # `_count_z`'s z where no window is counted
+
+
+def _count_z(sc: _Scan, where: np.ndarray, floor: float) -> tuple:
+    """The windows (among `where`) of few expected events (< `_FEW_EVENTS`) judged by
+    their likelihood (`kernels.count_z`) instead of the normal z: against both flanks pooled,
+    and where that reaches `floor` (the only windows that may pass) against each flank
+    alone. Marks them in `sc.counted`; returns the windows also judged flank by flank
+    (`strong`) and their z (before, after, pooled: read only where counted, and before
+    and after where strong).
     At low volume this keeps the power a transform loses, for the pooled score and for
     the test that each flank alone shows half of it. Only the few-event windows are
     computed (none at high volume).
+
+    The window's events over its weekday exposure against the flank's events over
+    theirs, both rates estimated (so the flank's own sampling error is part of the test,
+    exactly rather than as a variance added at the null), then divided by the
+    overdispersion of the contrast (a window of w days has variance e + e^2/(k w), its
+    flank likewise), by the noise the data shows beyond the count model and by
+    autocorrelation (`kernels.count_z`). 0 events where 14 were expected against 84 in
+    the flanks is a z of ~5.1.
     """
-    from ctxmetrics.detect.kernels import few_event_windows
+    from ctxmetrics.detect.kernels import count_z, few_event_windows
 
     # A flank's rate is at least the lowest daily rate of the baseline days, so widths
     # whose every `where` window expects `_FEW_EVENTS` or more at that rate are left out
@@ -216,40 +227,10 @@ def _count_z(sc: _Scan, z_normal: tuple, where: np.ndarray, floor: float) -> tup
     few = few_event_windows(sc.t[0], sc.end, sc.lo_b, sc.hi_a, where, sc.factor, sc.kx, sc.kfactor,
                             sc.lowest_rate, float(_FEW_EVENTS), _FEW_A_DAY)
     if not few.any():
-        return z_normal
-    rows, cols = np.nonzero(few)
-    t, end, lo_b, hi_a = sc.t[0, cols], sc.end[rows, cols], sc.lo_b[rows, cols], sc.hi_a[rows, cols]
-    sc.counted[rows, cols] = True
-    z_b, z_a, z_ba = z_normal  # overwritten in place: the caller's own arrays
-    z_ba[rows, cols] = pooled = _count_lr(sc, rows, t, end, ((lo_b, t), (end, hi_a)))
-    strong = np.abs(pooled) >= floor
-    rows, t, end, lo_b, hi_a, cols = rows[strong], t[strong], end[strong], lo_b[strong], hi_a[strong], cols[strong]
-    z_b[rows, cols] = _count_lr(sc, rows, t, end, ((lo_b, t),))
-    z_a[rows, cols] = _count_lr(sc, rows, t, end, ((end, hi_a),))
-    return z_b, z_a, z_ba
-
-
-def _count_lr(sc: _Scan, rows, t, end, spans) -> np.ndarray:
-    """Signed z of the two-sample Poisson likelihood ratio of windows [t, end) (of width
-    row `rows`) against the flank days in `spans` ((lo, hi) index pairs).
-
-    The window's events over its weekday exposure against the flank's events over
-    theirs, both rates estimated (so the flank's own sampling error is part of the test,
-    exactly rather than as a variance added at the null), then divided by the
-    overdispersion of the contrast (a window of w days has variance e + e^2/(k w), its
-    flank likewise), by the noise the data shows beyond the count model and by
-    autocorrelation. 0 events where 14 were expected against 84 in the flanks is a z of
-    ~5.1.
-    """
-    w = sc.w[rows, 0]
-    o, f_w = sc.x[end] - sc.x[t], sc.factor[end] - sc.factor[t]
-    fx = sum(sc.kx[hi] - sc.kx[lo] for lo, hi in spans)
-    ff = sum(sc.kfactor[hi] - sc.kfactor[lo] for lo, hi in spans)
-    days = sum(sc.k[hi] - sc.k[lo] for lo, hi in spans)
-    day_excess = np.where(sc.short[rows, 0], sc.excess_tail, sc.excess)
-    # from the day's excess for one day to the long-run excess at a week, as `ramp` grows
-    beyond = np.sqrt(day_excess + (sc.excess_long - day_excess) * np.minimum(w - 1, 6) / 6)
-    return _two_rates_z(o, f_w, w, fx, ff, days, sc.shape) / beyond
+        return np.zeros(few.shape, bool), _NOT_COUNTED
+    sc.counted |= few
+    return count_z(few, sc.t[0], sc.end, sc.lo_b, sc.hi_a, sc.w[:, 0], sc.short[:, 0], sc.x, sc.factor, sc.k, sc.kx,
+                   sc.kfactor, sc.excess, sc.excess_tail, sc.excess_long, sc.shape, floor)
 
 
 def _two_rates_z(o, f_w, w, fx, ff, days, shape: float) -> np.ndarray:

@@ -4,7 +4,8 @@ Each kernel does, element by element and in the same order, the float operations
 numpy or C code it replaces, so its results are the same to the last bit (numba without
 fastmath does no reassociation or fused multiply-add; tests/test_detect_kernels.py
 compares them); the calendar's `trimmed_fit` and `trimmed_cost` only to float rounding
-(their sums run in another order). Imported only on the detector's path (`why`, `query`
+(their sums run in another order), and the episode scan's `count_z` (libm's logarithm,
+not numpy's). Imported only on the detector's path (`why`, `query`
 and `digest` never load numba); compiled at import from explicit signatures, or loaded from numba's on-disk
 cache: next to this file, in numba's user-wide cache dir when the install is read-only
 (`NUMBA_CACHE_DIR` overrides both), else not cached. A scan imports this module before it
@@ -30,32 +31,6 @@ def _compiled(signature: str):
     return compile_
 
 
-@_compiled(
-    "Tuple((f8[:, :], f8[:, :], f8[:, :], b1[:, :], b1[:, :]))"
-    "(f8[:], f8[:], f8[:], i8[:], i8[:, :], i8[:, :], i8[:, :], f8[:, :], f8[:, :], f8)"
-)
-def flank_z(k, kw, kwy, starts, end, lo_b, hi_a, m_w, v_w, long_run):
-    """Every window's z against its flank before, after and both pooled, and whether
-    each flank holds at least 7 baseline days (`episodes._window_scores`: arrays of
-    widths x starts; `k`, `kw`, `kwy` cumulative baseline days, weights and weighted
-    values)."""
-    rows, cols = end.shape
-    z_b, z_a, z_ba = np.empty((rows, cols)), np.empty((rows, cols)), np.empty((rows, cols))
-    has_b, has_a = np.empty((rows, cols), np.bool_), np.empty((rows, cols), np.bool_)
-    for r in range(rows):
-        for c in range(cols):
-            t, e, lo, hi = starts[c], end[r, c], lo_b[r, c], hi_a[r, c]
-            kw_b, kw_a = kw[t] - kw[lo], kw[hi] - kw[e]
-            sum_b, sum_a = kwy[t] - kwy[lo], kwy[hi] - kwy[e]
-            m, v = m_w[r, c], v_w[r, c]
-            z_b[r, c] = (m - sum_b / kw_b) / math.sqrt(v + long_run / kw_b)
-            z_a[r, c] = (m - sum_a / kw_a) / math.sqrt(v + long_run / kw_a)
-            z_ba[r, c] = (m - (sum_b + sum_a) / (kw_b + kw_a)) / math.sqrt(v + long_run / (kw_b + kw_a))
-            has_b[r, c] = k[t] - k[lo] >= 7
-            has_a[r, c] = k[hi] - k[e] >= 7
-    return z_b, z_a, z_ba, has_b, has_a
-
-
 @_compiled("f8(f8)")
 def _sign(x):
     """np.sign of one float (NaN for NaN)."""
@@ -63,42 +38,6 @@ def _sign(x):
 
 
 _LARGEST = float(np.finfo(np.float64).max)  # np.nan_to_num's stand-in for inf
-
-
-@_compiled(
-    "Tuple((f8[:, :], f8[:, :], b1[:, :]))"
-    "(f8[:, :], f8[:, :], f8[:, :], b1[:, :], b1[:, :], b1[:, :], i8[:], i8, f8)"
-)
-def flank_rule(z_b, z_a, z_ba, has_b, has_a, valid, widths, min_segment_days, floor):
-    """Score, direction sign and whether the flank after is the baseline, of every window
-    (`episodes._window_scores`' rule on the z of `flank_z`; widths x starts). Windows
-    whose three |z| are all below `floor` (when > 0) score 0 with sign 0."""
-    rows, cols = z_b.shape
-    score, sign = np.zeros((rows, cols)), np.zeros((rows, cols))
-    use_a = np.zeros((rows, cols), np.bool_)
-    for r in range(rows):
-        one_sided = widths[r] < min_segment_days
-        for c in range(cols):
-            zb, za, zba = z_b[r, c], z_a[r, c], z_ba[r, c]
-            ab, aa, aba = abs(zb), abs(za), abs(zba)
-            if floor > 0 and not (ab >= floor or aa >= floor or aba >= floor):
-                continue
-            hb, ha = has_b[r, c], has_a[r, c]
-            both = hb and ha and _sign(zb) == _sign(za)
-            weaker = math.nan if math.isnan(ab) or math.isnan(aa) else min(ab, aa)  # as np.minimum
-            # both flanks pooled give the power; each flank alone must still show half of it
-            s = (aba if weaker >= 0.5 * aba else weaker) if both else 0.0
-            after = both and aa < ab  # the flank closer to the window is the baseline reported
-            if one_sided and hb and not ha:
-                s = ab
-            elif one_sided and ha and not hb:
-                s, after = aa, True
-            sign[r, c] = _sign(za if after else zb)
-            use_a[r, c] = after
-            if not math.isfinite(s):  # as np.nan_to_num
-                s = 0.0 if math.isnan(s) else _LARGEST if s > 0 else -_LARGEST
-            score[r, c] = s if valid[r, c] else 0.0
-    return score, sign, use_a
 
 
 @_compiled("i8[:](f8[:], f8, i8)")
@@ -385,3 +324,193 @@ def centered_mean(v, width):
         for i in range(half + full, n):
             out[r, i] = out[r, half + full - 1]
     return out
+
+
+# --- The episode scan's window scores: flank days, then z and rule in one pass that
+# skips the windows clearly below the bar (issue-9s17)
+
+
+@_compiled("Tuple((b1[:, :], b1[:, :]))(f8[:], i8[:], i8[:, :], i8[:, :], i8[:, :])")
+def flank_days(k, starts, end, lo_b, hi_a):
+    """Whether each window's flank before and after holds at least 7 baseline days
+    (`k`: cumulative baseline days; widths x starts)."""
+    rows, cols = end.shape
+    has_b, has_a = np.empty((rows, cols), np.bool_), np.empty((rows, cols), np.bool_)
+    for r in range(rows):
+        for c in range(cols):
+            t, e = starts[c], end[r, c]
+            has_b[r, c] = k[t] - k[lo_b[r, c]] >= 7
+            has_a[r, c] = k[hi_a[r, c]] - k[e] >= 7
+    return has_b, has_a
+
+
+@_compiled("b1(f8, f8, f8, f8, f8, f8)")
+def _clearly_below(m, kw_f, sum_f, v, long_run, bar2):
+    """Whether a window of mean `m` and variance `v` is below the bar against a flank of
+    weight `kw_f` and weighted sum `sum_f` by more than float rounding can move its z,
+    tested without a division or square root: z^2 = (m kw - sum)^2 / ((v kw + long_run) kw)
+    for kw > 0, against `bar2` (the bar squared, less 0.2%, far more than the rounding of
+    either form while the terms' size over the bar's is below 1e10). Degenerate flanks
+    (no weight, NaN, infinities) are never clearly below."""
+    d = m * kw_f - sum_f
+    bar = bar2 * (v * kw_f + long_run) * kw_f
+    size = abs(m * kw_f) + abs(sum_f)  # what the rounding of d scales with
+    return d * d < bar and size * size * 1e-20 < bar
+
+
+@_compiled("Tuple((f8, f8, b1))(f8, f8, f8, b1, b1, b1, f8)")
+def _rule_at(z_b, z_a, z_ba, has_b, has_a, one_sided, floor):
+    """Score (nan_to_num), direction sign and whether the flank after is the baseline, of
+    one window from its z against the flank before, after and both. Below `floor` (when
+    > 0) on all three: 0, 0, False."""
+    ab, aa, aba = abs(z_b), abs(z_a), abs(z_ba)
+    if floor > 0 and not (ab >= floor or aa >= floor or aba >= floor):
+        return 0.0, 0.0, False
+    both = has_b and has_a and _sign(z_b) == _sign(z_a)
+    weaker = math.nan if math.isnan(ab) or math.isnan(aa) else min(ab, aa)  # as np.minimum
+    # both flanks pooled give the power; each flank alone must still show half of it
+    s = (aba if weaker >= 0.5 * aba else weaker) if both else 0.0
+    after = both and aa < ab  # the flank closer to the window is the baseline reported
+    if one_sided and has_b and not has_a:
+        s = ab
+    elif one_sided and has_a and not has_b:
+        s, after = aa, True
+    if not math.isfinite(s):  # as np.nan_to_num
+        s = 0.0 if math.isnan(s) else _LARGEST if s > 0 else -_LARGEST
+    return s, _sign(z_a if after else z_b), after
+
+
+@_compiled(
+    "Tuple((f8[:, :], f8[:, :], b1[:, :]))"
+    "(f8[:], f8[:], i8[:], i8[:, :], i8[:, :], i8[:, :], f8[:, :], f8[:, :], f8, b1[:, :], b1[:, :],"
+    " b1[:, :], b1[:, :], f8[:, :, :], b1[:, :], i8[:], i8, f8)"
+)
+def window_scores(kw, kwy, starts, end, lo_b, hi_a, m_w, v_w, long_run, has_b, has_a, counted, strong, counted_z,
+                  valid, widths, min_segment_days, floor):
+    """Score, direction sign and whether the flank after is the baseline, of every window
+    (`episodes._window_scores`; widths x starts): its z against the flank before, after
+    and both pooled (`kw`, `kwy`: cumulative baseline weights and weighted values; `m_w`,
+    `v_w`: the window's weighted mean and variance), then the scoring rule (`_rule_at`:
+    both flanks the same way, the weaker at least half the pooled z, one-sided short
+    windows where a flank lacks days, `valid`). `counted` windows take their pooled z
+    from `counted_z[2]` and, where `strong`, their z before and after from
+    `counted_z[0]`, `counted_z[1]` (their count likelihood). With `floor` > 0 a window
+    whose three z are clearly below it (`_clearly_below`) scores 0 without its z: most
+    of the grid, whose square roots and divisions were the cost of the scan."""
+    rows, cols = end.shape
+    score, sign = np.zeros((rows, cols)), np.zeros((rows, cols))
+    use_a = np.zeros((rows, cols), np.bool_)
+    bar2 = 0.998 * floor * floor
+    for r in range(rows):
+        one_sided = widths[r] < min_segment_days
+        for c in range(cols):
+            t, e, lo, hi = starts[c], end[r, c], lo_b[r, c], hi_a[r, c]
+            kw_b, kw_a = kw[t] - kw[lo], kw[hi] - kw[e]
+            sum_b, sum_a = kwy[t] - kwy[lo], kwy[hi] - kwy[e]
+            m, v = m_w[r, c], v_w[r, c]
+            if (floor > 0 and not counted[r, c] and _clearly_below(m, kw_b, sum_b, v, long_run, bar2)
+                    and _clearly_below(m, kw_a, sum_a, v, long_run, bar2)
+                    and _clearly_below(m, kw_b + kw_a, sum_b + sum_a, v, long_run, bar2)):
+                continue
+            z_b = (m - sum_b / kw_b) / math.sqrt(v + long_run / kw_b)
+            z_a = (m - sum_a / kw_a) / math.sqrt(v + long_run / kw_a)
+            z_ba = (m - (sum_b + sum_a) / (kw_b + kw_a)) / math.sqrt(v + long_run / (kw_b + kw_a))
+            if counted[r, c]:
+                z_ba = counted_z[2, r, c]
+                if strong[r, c]:
+                    z_b, z_a = counted_z[0, r, c], counted_z[1, r, c]
+            s, sg, after = _rule_at(z_b, z_a, z_ba, has_b[r, c], has_a[r, c], one_sided, floor)
+            score[r, c] = s if valid[r, c] else 0.0
+            sign[r, c] = sg
+            use_a[r, c] = after
+    return score, sign, use_a
+
+
+@_compiled("Tuple((f8[:, :], f8))(f8[:, :], b1[:])")
+def baseline_sums(terms, excluded):
+    """`episodes._Scan.exclude`: the cumulative sums (a leading 0) of each row of `terms`
+    over the days not `excluded` (each term times 1.0 or 0.0, as numpy multiplies by the
+    mask, then summed in order as np.cumsum sums), and the lowest daily rate of events
+    (row 5) over exposure (row 6) among those days (np.min, NaN kept): 0 unless some day
+    has exposure > 0 and every day has events >= 0 over an exposure > 0, or none over none."""
+    rows, n = terms.shape
+    sums = np.zeros((rows, n + 1))
+    for r in range(rows):
+        for i in range(n):
+            term = terms[r, i] * (0.0 if excluded[i] else 1.0)
+            sums[r, i + 1] = term if i == 0 else sums[r, i] + term
+    lowest, live, bounded = math.inf, False, True
+    for i in range(n):
+        if excluded[i]:
+            continue
+        events, exposure = terms[5, i], terms[6, i]
+        if exposure > 0:
+            live = True
+            rate = events / exposure
+            if math.isnan(rate) or rate < lowest:  # a NaN stays, as np.min keeps it
+                lowest = rate
+        if not (events >= 0 and (exposure > 0 or (exposure == 0 and events == 0))):
+            bounded = False
+    return sums, (lowest if live and bounded else 0.0)
+
+
+@_compiled("f8(f8, f8)")
+def _xlogx_over(x, e):
+    """`episodes._xlogx_over` of one pair: x log(x / e), 0 where x is not > 0."""
+    return x * math.log(max(x, 1e-12) / e) if x > 0 else 0.0
+
+
+@_compiled("f8(f8, f8, f8, f8, f8, f8, f8)")
+def _two_rates_z_at(o, f_w, w, fx, ff, days, shape):
+    """`episodes._two_rates_z` of one window, operation for operation; its logarithm is
+    numba's (libm's), which differs from numpy's vectorised one in the last bit of ~1 in
+    1,000 values: the same to float rounding, not to the bit."""
+    rate = (o + fx) / (f_w + ff)
+    e_w, e_f = rate * f_w, rate * ff
+    ratio = 2.0 * (_xlogx_over(o, e_w) + _xlogx_over(fx, e_f))
+    var_poisson = 1.0 / e_w + 1.0 / e_f
+    var_nb = (1.0 + e_w / (shape * w)) / e_w + (1.0 + e_f / (shape * days)) / e_f
+    ratio = ratio if math.isnan(ratio) or ratio > 0.0 else 0.0  # as np.maximum(ratio, 0.0)
+    z = _sign(o / f_w - fx / ff) * math.sqrt(ratio * var_poisson / var_nb)
+    return z if math.isfinite(z) and e_w > 0 and fx > 0 else 0.0
+
+
+@_compiled(
+    "Tuple((b1[:, :], f8[:, :, :]))"
+    "(b1[:, :], i8[:], i8[:, :], i8[:, :], i8[:, :], i8[:], b1[:], f8[:], f8[:], f8[:], f8[:], f8[:], f8, f8, f8, f8, f8)"
+)
+def count_z(few, starts, end, lo_b, hi_a, widths, short, x, factor, k, kx, kfactor, excess, excess_tail, excess_long,
+            shape, floor):
+    """The signed z of the two-sample count likelihood ratio (`_two_rates_z_at`) of the
+    `few` windows (widths x starts) against both flanks pooled, and where that reaches
+    `floor` against each flank alone (`episodes._count_z`). Each window's events (`x`:
+    cumulative events) over its weekday exposure (`factor`) against its flanks' baseline
+    events and exposure (`kx`, `kfactor`; `k`: baseline days), divided by the noise
+    beyond the count model (`excess_tail` for short widths, else `excess`, ramped to
+    `excess_long` at a week). Returns which windows were judged flank by flank
+    (`strong`) and the z (before, after, pooled: written only where few, and before and
+    after where strong)."""
+    rows, cols = few.shape
+    strong = np.zeros((rows, cols), np.bool_)
+    z = np.empty((3, rows, cols))
+    for r in range(rows):
+        w = widths[r]
+        day_excess = excess_tail if short[r] else excess
+        # from the day's excess for one day to the long-run excess at a week, as `ramp` grows
+        beyond = math.sqrt(day_excess + (excess_long - day_excess) * min(w - 1, 6) / 6)
+        for c in range(cols):
+            if not few[r, c]:
+                continue
+            t, e, lo, hi = starts[c], end[r, c], lo_b[r, c], hi_a[r, c]
+            o, f_w = x[e] - x[t], factor[e] - factor[t]
+            # each flank's sums added to 0 first, as Python's sum over the flanks adds them
+            x_b, f_b, k_b = 0.0 + (kx[t] - kx[lo]), 0.0 + (kfactor[t] - kfactor[lo]), 0.0 + (k[t] - k[lo])
+            x_a, f_a, k_a = 0.0 + (kx[hi] - kx[e]), 0.0 + (kfactor[hi] - kfactor[e]), 0.0 + (k[hi] - k[e])
+            pooled = _two_rates_z_at(o, f_w, w, x_b + (kx[hi] - kx[e]), f_b + (kfactor[hi] - kfactor[e]),
+                                     k_b + (k[hi] - k[e]), shape) / beyond
+            z[2, r, c] = pooled
+            if abs(pooled) >= floor:
+                strong[r, c] = True
+                z[0, r, c] = _two_rates_z_at(o, f_w, w, x_b, f_b, k_b, shape) / beyond
+                z[1, r, c] = _two_rates_z_at(o, f_w, w, x_a, f_a, k_a, shape) / beyond
+    return strong, z

@@ -777,7 +777,7 @@ def _count_step_best(events: np.ndarray, exposure: np.ndarray, width: int, short
 def _count_best(events: np.ndarray, exposure: np.ndarray, width: int, shape: np.ndarray, one_sided: bool, floor, cap=None,
                 least_change: float = 0.0) -> np.ndarray:
     """Per row, the detector's count-likelihood score of its best `width`-day window
-    (`episodes._count_lr` within `_window_scores`) before the noise beyond the count
+    (`kernels.count_z` within `episodes._count_z`) before the noise beyond the count
     model and autocorrelation: the two-sample Poisson likelihood ratio of the window's
     events over its weekday exposure against the flanks', shrunk by the overdispersion
     of the contrast; pooled over both flanks while each alone shows half of it (else the

@@ -45,7 +45,7 @@ class _Windows:
     def count_spans_z(self, a: int, b: int, spans) -> float | None:
         """Counts with few events expected in [a, b) (< `_FEW_EVENTS`) or a day (<
         `_FEW_A_DAY`): the signed z of [a, b) against the days of `spans` ((lo, hi) pairs)
-        by their count likelihood (as `episodes._count_lr` judges a window: the transform
+        by their count likelihood (as `episodes._count_z` judges a window: the transform
         of a few events a day loses much of their power); None otherwise, or where
         excluded days make up most of a side."""
         if self.shape is None:
