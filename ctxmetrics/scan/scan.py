@@ -116,27 +116,32 @@ def _scan_local(project: Project, config, annotations, metrics: list[str], progr
     for name in sorted(sets, key=lambda m: funnel.index(m) if m in funnel else len(funnel)):
         found, stats, fingerprints = _scan_metric(
             sets[name], config, annotations, state, [a for a in previous if a.metric == name], progress, upper_changed,
-            beside=_latest_beside(outcome, sets[name], annotations, config.timezone), imported=imported,
+            beside=_linking_beside(outcome, sets[name], annotations, config.timezone), imported=imported,
         )
         upper_changed |= name in funnel and stats["rescanned"] > 0
         outcome.add(name, found, stats, fingerprints)
     return outcome
 
 
-def _latest_beside(
+def _linking_beside(
     outcome: "Outcome", series_set: SeriesSet, annotations, tz: str
-) -> Callable[[list[Anomaly]], Callable[[], None] | None]:
-    """The latest-days check's part that does not depend on what is found
-    (`latest.latest_windows`), as work to run beside the workers while they detect (else it
-    runs alone after them); none when the anomalies found so far already make the check
-    say nothing."""
+) -> Callable[[list[Anomaly]], Callable[[], None]]:
+    """What linking reads whatever is found, as work to run beside the workers while they
+    detect (else it runs alone after them): the metric's cube of `explain_anomalies`, and
+    the latest-days check's windows (`latest.latest_windows`) unless the anomalies found
+    so far already make that check say nothing."""
+    from ctxmetrics.explain.explain import linking_cube
     from ctxmetrics.scan.latest import latest_windows, total_flagged
 
-    def compute() -> None:
-        outcome.latest[series_set.metric] = latest_windows(series_set, annotations, tz)
+    def work(found: list[Anomaly]) -> Callable[[], None]:
+        latest = not total_flagged(series_set, [a for a in found if a.found_by != "cube"])  # as `_finish` reads them
 
-    def work(found: list[Anomaly]) -> Callable[[], None] | None:
-        return None if total_flagged(series_set, [a for a in found if a.found_by != "cube"]) else compute  # as `_finish`
+        def compute() -> None:
+            outcome.cubes[series_set.metric] = linking_cube(series_set)
+            if latest:
+                outcome.latest[series_set.metric] = latest_windows(series_set, annotations, tz)
+
+        return compute
 
     return work
 
@@ -157,6 +162,7 @@ class Outcome:
     after_save: Callable[[list[Anomaly]], None] | None = None
     gaps: dict[str, list[dt.date]] = field(default_factory=dict)  # metric -> days without data
     latest: dict[str, tuple] = field(default_factory=dict)  # metric -> its `latest.latest_windows`, if computed already
+    cubes: dict[str, object] = field(default_factory=dict)  # metric -> its `explain.linking_cube`, if built already
 
     def add(self, metric: str, found: list[Anomaly], stats: dict[str, int], fingerprints: dict[str, str]) -> None:
         self.found += found
@@ -182,7 +188,7 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
             series_set, [a for a in found if a.metric == name], annotations, config.timezone, outcome.latest.get(name)
         )
     kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + found
-    explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts)
+    explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts, cubes=outcome.cubes)
     funnel = config.funnel_of({a.metric for a in (*outcome.previous, *kept)} | set(outcome.sets))
     kept, restated = drop_restatements(kept, funnel, config.explain.funnel_lag_days)
     if restated:  # links, causes and ranks are judged among the anomalies that are kept (their root causes stand)
