@@ -184,7 +184,11 @@ def test_days_missing_from_the_export_are_gaps_not_anomalies(project_dir):
 
 def test_forked_workers_detect_what_one_process_does(tmp_path, monkeypatch):
     """Screening block by block while forked workers detect the first candidates stores
-    the same anomalies as screening everything and detecting in this process."""
+    the same anomalies as screening everything and detecting in this process; the
+    latest-days windows of each metric are then computed once, in a thread beside them."""
+    import threading
+
+    import ctxmetrics.scan.latest as latest_module
     import ctxmetrics.scan.scan as scan_module
     from ctxmetrics.config import DEMO_CONFIG_TEXT
     from ctxmetrics.project import init_project
@@ -198,6 +202,16 @@ def test_forked_workers_detect_what_one_process_does(tmp_path, monkeypatch):
     monkeypatch.setattr(scan_module, "BATCH_ROWS", 2)
     monkeypatch.setattr(scan_module, "SCREEN_CHUNK_ROWS", 3)  # several screened blocks per metric
     monkeypatch.setattr("os.cpu_count", lambda: 2)
+    computed_in = []
+    windows = latest_module.latest_windows
+
+    def recorded(series_set, *args):
+        computed_in.append((series_set.metric, threading.current_thread() is threading.main_thread()))
+        return windows(series_set, *args)
+
+    monkeypatch.setattr(latest_module, "latest_windows", recorded)
     result = scan_project(forked)
     assert result.candidates >= 4  # more than one batch went to the workers
     assert [a.to_json() for a in anomalies_of(forked)] == [a.to_json() for a in anomalies_of(alone)]
+    assert computed_in and all(not on_main for _, on_main in computed_in)
+    assert len({metric for metric, _ in computed_in}) == len(computed_in)  # not again after detection

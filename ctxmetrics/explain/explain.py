@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from ctxmetrics.models.series import SeriesSet
     from ctxmetrics.models.annotation import Annotation
 
-__all__ = ["explain_anomalies", "missing_effects", "coverage", "USUAL_DIRECTION"]
+__all__ = ["explain_anomalies", "linking_cube", "missing_effects", "coverage", "USUAL_DIRECTION"]
 
 # The effect an event type usually has on volumes when `expect` is not given.
 USUAL_DIRECTION = {name: t.usual_direction for name, t in EVENT_TABLE.items() if t.usual_direction}
@@ -90,6 +90,7 @@ def explain_anomalies(
     verdicts: Mapping[tuple[str, str], str],
     root_causes: bool = True,
     whole_cube: Callable[[dict[str, list[tuple[int, int]]]], dict] | None = None,
+    cubes: Mapping[str, "_Cube"] | None = None,
 ) -> None:
     """Fill `causes`, `drivers`, `funnel` and `correlated` of every anomaly, in place.
 
@@ -105,8 +106,10 @@ def explain_anomalies(
             given day ranges per metric (indexes of its series), the metric's total and
             every leaf over each range, as {(metric, range): SeriesSet starting on the
             range's first day}; `cube_drivers` read them. None: `sets` are whole cubes.
+        cubes: `linking_cube` of some of the `sets`, built already (a scan builds them
+            while its workers detect); the others are built here.
     """
-    cubes = {metric: _Cube(series_set) for metric, series_set in sets.items()}
+    cubes = {metric: (cubes or {}).get(metric) or _Cube(series_set) for metric, series_set in sets.items()}
     data_end = _data_end(sets, anomalies)
     if root_causes:
         _fill_root_causes(anomalies, cubes)
@@ -508,6 +511,12 @@ def _downstream(event_metrics, metric, funnel) -> tuple[str, int] | None:
 
 
 # ------------------------------------------------------------------------ the data's drivers
+
+
+def linking_cube(series_set: "SeriesSet") -> "_Cube":
+    """What `explain_anomalies` reads of a metric's series whatever was found (its leaves
+    encoded), to build beforehand and pass as `cubes`."""
+    return _Cube(series_set)
 
 
 class _Cube:

@@ -76,11 +76,25 @@ def scan_project(
 
         with SparkScan(project, annotations, progress) as spark_scan:  # linking may still read the cube through it
             return _finish(project, spark_scan.run(list(metrics), output_parquet), annotations)
+    # the detector's libraries are imported once, before the workers fork (else every worker
+    # pays ~1 s importing them), in a thread while the store is read
+    libraries = threading.Thread(target=_import_detector_libraries)
+    libraries.start()
+    try:
+        outcome = _scan_local(project, config, annotations, list(metrics), progress, libraries.join)
+    finally:
+        libraries.join()  # no thread may be left running when explaining forks its workers
+    return _finish(project, outcome, annotations)
+
+
+def _scan_local(project: Project, config, annotations, metrics: list[str], progress, imported: Callable[[], None]):
+    """The local engine's `Outcome`: read the store, then detect each chosen metric;
+    `imported()` waits for the detector's libraries (before forking workers)."""
     # Read everything, then let go of the store while detecting: other commands can read
     # meanwhile, and detector worker processes never inherit an open connection.
     with project.store(read_only=True) as store:
         known = metric_names(store, config)
-        chosen = list(metrics) or known
+        chosen = metrics or known
         for name in chosen:
             if name not in known:
                 raise UnknownName(f"Unknown metric '{name}'; the store has: {', '.join(known) or 'no metrics yet'}.")
@@ -103,25 +117,34 @@ def scan_project(
     for name in sorted(sets, key=lambda m: funnel.index(m) if m in funnel else len(funnel)):
         found, stats, fingerprints = _scan_metric(
             sets[name], config, annotations, state, [a for a in previous if a.metric == name], progress, upper_changed,
-            beside=_latest_beside(outcome, sets[name], annotations, config.timezone),
+            beside=_linking_beside(outcome, sets[name], annotations, config.timezone), imported=imported,
         )
         upper_changed |= name in funnel and stats["rescanned"] > 0
         outcome.add(name, found, stats, fingerprints)
-    return _finish(project, outcome, annotations)
+    return outcome
 
 
-def _latest_beside(outcome: "Outcome", series_set: SeriesSet, annotations, tz: str) -> Callable[[list[Anomaly]], None]:
-    """The latest-days check's part that does not depend on what is found
-    (`latest.latest_windows`), to run here while the workers detect the last batches
-    (else it runs alone after them); not when the anomalies found so far already make the
-    check say nothing."""
+def _linking_beside(
+    outcome: "Outcome", series_set: SeriesSet, annotations, tz: str
+) -> Callable[[list[Anomaly]], Callable[[], None]]:
+    """What linking reads whatever is found, as work to run beside the workers while they
+    detect (else it runs alone after them): the metric's cube of `explain_anomalies`, and
+    the latest-days check's windows (`latest.latest_windows`) unless the anomalies found
+    so far already make that check say nothing."""
+    from ctxmetrics.explain.explain import linking_cube
     from ctxmetrics.scan.latest import latest_windows, total_flagged
 
-    def compute(found: list[Anomaly]) -> None:
-        if not total_flagged(series_set, [a for a in found if a.found_by != "cube"]):  # as `_finish` reads them
-            outcome.latest[series_set.metric] = latest_windows(series_set, annotations, tz)
+    def work(found: list[Anomaly]) -> Callable[[], None]:
+        latest = not total_flagged(series_set, [a for a in found if a.found_by != "cube"])  # as `_finish` reads them
 
-    return compute
+        def compute() -> None:
+            outcome.cubes[series_set.metric] = linking_cube(series_set)
+            if latest:
+                outcome.latest[series_set.metric] = latest_windows(series_set, annotations, tz)
+
+        return compute
+
+    return work
 
 
 @dataclass
@@ -143,6 +166,7 @@ class Outcome:
     # (metric -> day ranges) -> {(metric, range): its total and every leaf over those days}, for an
     # engine whose `sets` hold only the series linking reads (`explain_anomalies`' `whole_cube`)
     whole_cube: Callable[[dict], dict] | None = None
+    cubes: dict[str, object] = field(default_factory=dict)  # metric -> its `explain.linking_cube`, if built already
 
     def add(self, metric: str, found: list[Anomaly], stats: dict[str, int], fingerprints: dict[str, str]) -> None:
         self.found += found
@@ -168,7 +192,7 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
             series_set, [a for a in found if a.metric == name], annotations, config.timezone, outcome.latest.get(name)
         )
     kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + found
-    explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts, whole_cube=outcome.whole_cube)
+    explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts, whole_cube=outcome.whole_cube, cubes=outcome.cubes)
     funnel = config.funnel_of({a.metric for a in (*outcome.previous, *kept)} | set(outcome.sets))
     kept, restated = drop_restatements(kept, funnel, config.explain.funnel_lag_days)
     if restated:  # links, causes and ranks are judged among the anomalies that are kept (their root causes stand)
@@ -202,12 +226,13 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
 
 def _scan_metric(
     series_set, config, annotations, state, previous, progress, upper_changed=False,
-    beside: Callable[[list[Anomaly]], None] | None = None,
+    beside: Callable[[list[Anomaly]], Callable[[], None] | None] | None = None, imported: Callable[[], None] | None = None,
 ):
     """Anomalies of one metric: stored ones for unchanged series, fresh detections for the
     rest, and for restated ones when any series of the metric or (`upper_changed`) of a
-    funnel stage above it changed. `beside(anomalies so far)` is run once every row is
-    screened, while worker processes detect."""
+    funnel stage above it changed. `beside(anomalies so far)` may give work to run in a
+    thread while worker processes detect (see `_detect_batches`); `imported()` returns once the detector's
+    libraries are imported (before the workers fork; by default it imports them)."""
     from ctxmetrics.detect import too_small
 
     settings = config.detection_for(series_set.metric)
@@ -244,7 +269,7 @@ def _scan_metric(
 
     candidates = 0
     screened = _screened_batches(series_set, rows, settings)
-    for batch, changes_per_row in _detect_batches(screened, part, len(rows), beside and (lambda: beside(found))):
+    for batch, changes_per_row in _detect_batches(screened, part, len(rows), beside and (lambda: beside(found)), imported):
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-unknown row has no volume
             volumes = np.nanmean(series_set.values[batch], axis=1)  # one call per batch, not one per anomaly row
@@ -343,7 +368,8 @@ def _detect_rows(values, denominators, masks, settings, kind, start, granularity
 
 
 def _detect_batches(
-    batches: Iterator[tuple[np.ndarray, int]], part: Callable, screening: int, beside: Callable[[], None] | None = None
+    batches: Iterator[tuple[np.ndarray, int]], part: Callable, screening: int,
+    beside: Callable[[], Callable[[], None] | None] | None = None, imported: Callable[[], None] | None = None,
 ):
     """Yield (rows, changes per row) for each batch of candidate rows, in order.
 
@@ -351,16 +377,14 @@ def _detect_batches(
     `part(rows)` a batch's arguments of `_detect_rows`. Once the candidates screened so
     far promise at least two workers' worth (`PARALLEL_MIN_ROWS` each), batches go to
     forked worker processes (spawned ones would re-import the caller's main module, which
-    breaks unguarded scripts) while the rest is still being screened here; fewer run in
-    this process. With workers, `beside()` runs here once every batch is handed out, while
-    they detect the last ones. scan_project holds no store connection while this runs.
+    breaks unguarded scripts) once `imported()` has loaded the detector's libraries (by
+    default here), while the rest is still being screened here; fewer run in this process.
+    With workers, `beside()` is called here once the first batch's results are taken (the
+    lowest rows: the total's, the cube's first row), and the work it gives runs in a
+    thread while the workers detect (forked already, so no thread is copied into them).
+    scan_project holds no store connection while this runs.
     """
     parallel = (os.cpu_count() or 1) >= 2 and screening >= 2 * PARALLEL_MIN_ROWS
-    # the detector's libraries are imported once, before forking (else every worker pays
-    # ~1 s importing them), in a thread while the first rows are screened
-    preload = threading.Thread(target=_import_detector_libraries)
-    if parallel:
-        preload.start()
     held: list[np.ndarray] = []
     for rows, screened in batches:
         held.append(rows)
@@ -368,8 +392,6 @@ def _detect_batches(
         if parallel and promised >= 2 * PARALLEL_MIN_ROWS:
             break
     else:
-        if parallel:
-            preload.join()  # no thread may be left running when explaining forks its workers
         for rows in held:
             yield rows, _detect_rows(*part(rows))
         return
@@ -377,24 +399,38 @@ def _detect_batches(
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
-    preload.join()
+    (imported or _import_detector_libraries)()
     workers = min(os.cpu_count() or 1, promised // PARALLEL_MIN_ROWS)
     # the workers inherit `part` and the series it reads (fork): only row numbers are sent
     with ProcessPoolExecutor(
         workers, mp_context=multiprocessing.get_context("fork"), initializer=_share, initargs=(part,)
     ) as pool:
         queued = deque((rows, pool.submit(_detect_shared, rows)) for rows in held)
-        for rows, _ in batches:
-            # a few batches per worker in flight: the screen waits for the workers
-            while queued and (queued[0][1].done() or len(queued) >= _IN_FLIGHT * workers):
-                done_rows, future = queued.popleft()
-                yield done_rows, future.result()
-            queued.append((rows, pool.submit(_detect_shared, rows)))
-        if beside:
-            beside()
-        while queued:
+        thread: threading.Thread | None = None
+        asked = False
+
+        def take():  # the oldest batch's results; after the first, `beside`'s work in a thread
+            nonlocal thread, asked
             done_rows, future = queued.popleft()
             yield done_rows, future.result()
+            if not asked:
+                asked = True
+                work = beside and beside()
+                if work:
+                    thread = threading.Thread(target=work)
+                    thread.start()
+
+        try:
+            for rows, _ in batches:
+                # a few batches per worker in flight: the screen waits for the workers
+                while queued and (queued[0][1].done() or len(queued) >= _IN_FLIGHT * workers):
+                    yield from take()
+                queued.append((rows, pool.submit(_detect_shared, rows)))
+            while queued:
+                yield from take()
+        finally:
+            if thread:
+                thread.join()  # no thread may be left running when explaining forks its workers
 
 
 _shared_part: Callable | None = None  # a worker's `part` of `_detect_batches`
