@@ -1,7 +1,9 @@
 """Frequencies (daily ... yearly): inferred from dates, and values placed on their grid."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
+from statistics import NormalDist
 
 import numpy as np
 
@@ -47,6 +49,13 @@ def settings_for(settings: DetectionSettings, freq: Frequency) -> DetectionSetti
     temporary one, and a 6-month dip of a monthly series became a shift down and a
     false shift up (7 of the 11 false alarms of the monthly tune series; with 12
     months, none). Weekly series already had 12 weeks.
+
+    `min_score` is restated too (`_same_alarms_a_year`): a weekly series held to a daily
+    series' bar passed a seventh of its false alarms a year, and missed what it had the
+    power to show (tune weekly recall 0.72 -> 0.79, precision 0.94; benchmarks/README.md,
+    issue-9w3). Slower series get the weekly bar, no lower: at the monthly restatement
+    (4.30) 2 of the 30 clean monthly tune series were flagged (at 4.61, none): series of
+    months wander over the decades they span more than pure noise.
     """
     if freq.name == "daily":
         return settings
@@ -54,11 +63,20 @@ def settings_for(settings: DetectionSettings, freq: Frequency) -> DetectionSetti
     min_segment = max(3, min(settings.min_segment_days, 4))
     return replace(
         settings,
+        min_score=_same_alarms_a_year(settings.min_score, min(per, 7)),
         spike_max_days=max(1, min(settings.spike_max_days, 3 * 7 // per or 1)),
         min_segment_days=min_segment,
         max_temporary_days=max(3 * min_segment, settings.max_temporary_days // per),
         level_window_days=max(12, settings.level_window_days // per),
     )
+
+
+def _same_alarms_a_year(min_score: float, per: int) -> float:
+    """The bar of a series with one value every `per` days that passes as many values of
+    pure noise a year as `min_score` passes of a daily series (two-sided normal tails):
+    4.61 for a weekly series at `min_score` 5."""
+    tail = min(0.5, per * math.erfc(min_score / math.sqrt(2.0)))
+    return -NormalDist().inv_cdf(tail / 2.0)
 
 
 def long_run_unit(step_days: int) -> int:
