@@ -111,7 +111,7 @@ def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True, un
     ok = ~s.known
     level = _rolling_median(s.y, ok, 2 * settings.min_segment_days)
     floor_var = _quasi_binomial_floor(s, level, ok)
-    scale, tail_scale = _weekday_scales(s.y - level, s.weekday, ok, floor_var, rate=_is_rate(s))
+    scale, tail_scale = _weekday_scales(s.y - level, s.weekday, ok, floor_var)
     noise = _noise_of(s, level, scale, tail_scale, unit)
     return _exact_tails(s, noise, settings) if exact_tails else noise
 
@@ -161,8 +161,7 @@ def _noises(series: list[_Series], settings: DetectionSettings, unit: int = 7) -
             yield _noise(s, settings, exact_tails=False, unit=unit)
             continue
         scale, tail_scale = _scales_from(
-            resid[k], s.weekday, ok[k], floor_var[k], rel[k], float(center[k]), float(pooled[k]), day_mad[k],
-            rate=_is_rate(s),
+            resid[k], s.weekday, ok[k], floor_var[k], rel[k], float(center[k]), float(pooled[k]), day_mad[k]
         )
         yield _noise_of(s, levels[k], scale, tail_scale, unit)
 
@@ -224,7 +223,7 @@ def _count_tail_z(s: _Series, level: np.ndarray, z: np.ndarray, threshold: float
 
 
 def _weekday_scales(
-    resid: np.ndarray, weekday: np.ndarray, ok: np.ndarray, floor_var: np.ndarray, rate: bool = False
+    resid: np.ndarray, weekday: np.ndarray, ok: np.ndarray, floor_var: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Robust sd per day for the body and for the tails: its weekday's scale, at least the
     pooled scale and the floor.
@@ -242,42 +241,13 @@ def _weekday_scales(
     center, pooled = median_and_mad(resid[ok]) if ok.any() else (0.0, 0.0)
     phases = max(int(weekday.max()) + 1, 1) if weekday.size else 1
     day_mad = np.array([mad(resid[ok & (weekday == d)]) for d in range(phases)])
-    return _scales_from(resid, weekday, ok, floor_var, rel, center, pooled, day_mad, rate=rate)
-
-
-# Sampling sd of a robust scale of n normal values, relative to the scale, times sqrt(n):
-# the scaled MAD (efficiency 0.37 against the sd) and the 95th percentile of |x| over 1.96
-# (sqrt(0.05 * 0.95) / (2 phi(1.96) 1.96))
-_MAD_SE = 1.166
-_TAIL_SE = 0.951
-
-
-def _beyond_sampling_error(estimates: np.ndarray, pooled: float, se: float, n) -> np.ndarray:
-    """Each scale estimated from `n` values (`se`: its relative sampling sd times
-    sqrt(n)), or the pooled scale where it exceeds that by no more than two sds."""
-    return np.where(estimates - pooled > 2.0 * se * pooled / np.sqrt(n), estimates, np.minimum(estimates, pooled))
-
-
-def _is_rate(s: _Series) -> bool:
-    """Whether `s` is a rate: its day variance is its binomial variance scaled by one
-    overdispersion (`_quasi_binomial_floor`), whatever its weekday."""
-    return s.shape is None and bool(s.floor_var.any())
+    return _scales_from(resid, weekday, ok, floor_var, rel, center, pooled, day_mad)
 
 
 def _scales_from(resid: np.ndarray, weekday: np.ndarray, ok: np.ndarray, floor_var: np.ndarray, rel: np.ndarray,
-                 center: float, pooled: float, day_mad: np.ndarray, rate: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                 center: float, pooled: float, day_mad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`_weekday_scales` from the residuals relative to their sampling variance (`rel`),
-    their median and pooled scale over the `ok` days and each weekday's MAD.
-
-    `rate`: the residuals are a rate's, whose sampling variance (`rel`) already holds
-    what differs from weekday to weekday (a quiet weekend's few trials): a weekday's MAD
-    and the 95th percentile then replace the pooled scale only where they exceed it by
-    more than twice their own sampling error. The larger of two estimates of one scale
-    overstates it (binomial rates: a 3-day +80% at ~40 trials a day lost ~0.35 of its
-    ~5.4 sds; `benchmarks/ratio_power.py`)."""
-    if rate:
-        days = np.bincount(weekday[ok], minlength=len(day_mad))[: len(day_mad)]
-        day_mad = _beyond_sampling_error(day_mad, pooled, _MAD_SE, np.maximum(days, 1))
+    their median and pooled scale over the `ok` days and each weekday's MAD."""
     pooled_tails = pooled
     if ok.sum() >= 100:
         # heavy tails (e.g. rates whose numerator lags the denominator) make the MAD too
@@ -287,10 +257,7 @@ def _scales_from(resid: np.ndarray, weekday: np.ndarray, ok: np.ndarray, floor_v
         deviation = resid[ok] - center
         body = deviation[np.abs(deviation) <= 5 * pooled]
         if body.size >= 100:
-            tail = _quieter_tail(body, deviation) / 1.96
-            if rate:
-                tail = float(_beyond_sampling_error(np.array([tail]), pooled, _TAIL_SE, body.size)[0])
-            pooled_tails = max(pooled, tail)
+            pooled_tails = max(pooled, _quieter_tail(body, deviation) / 1.96)
 
     def scale(floor: float) -> np.ndarray:
         day_sd = np.maximum(day_mad, floor)
