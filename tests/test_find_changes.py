@@ -372,14 +372,33 @@ def test_a_lasting_weekly_shift_beside_a_yearly_season_is_found():
     assert sum(hits) >= 9, hits
 
 
-@pytest.mark.xfail(reason="measured: the 3-day +80% window at ~40 a day scores 4.9 against 5.0 on this seed", strict=True)
+def binomial_rate(seed: int, lift: float = 0.0, start: int = 215, length: int = 3, weekly: bool = False):
+    """(numerators, denominators) of a pure binomial conversion rate of 0.3 on ~40 trials
+    a day (a business week when `weekly`), x(1 + `lift`) on [start, start + length)."""
+    rng = np.random.default_rng(seed)
+    trials = 40 * (np.where(np.arange(DAYS) % 7 >= 5, 0.5, 1.2) if weekly else np.ones(DAYS))
+    den = rng.poisson(trials).astype(float)
+    rate = np.where((np.arange(DAYS) >= start) & (np.arange(DAYS) < start + length), 0.3 * (1 + lift), 0.3)
+    return rng.binomial(den.astype(int), rate).astype(float), den
+
+
+@pytest.mark.xfail(reason="measured: the 3-day +80% window at ~40 a day scores 4.91 against 4.99 on this seed; the "
+                          "binomial likelihood ratio against the true rate gives 5.53, the flanks' own error takes 0.22, "
+                          "the measured overdispersion 0.13, the weekday scales 0.19 (benchmarks/ratio_power.py)", strict=True)
 def test_ratio_episode_is_judged_with_its_denominators():
-    rng = np.random.default_rng(2)
-    den = rng.poisson(40, DAYS).astype(float)
-    rate = np.where((np.arange(DAYS) >= 215) & (np.arange(DAYS) < 218), 0.54, 0.3)
-    num = rng.binomial(den.astype(int), rate).astype(float)
+    num, den = binomial_rate(2, 0.8)
     changes = find_changes(num, kind="ratio", denominators=den, dates=DATES)
     assert found(changes, 215, "up") and all(c.unit == "rate" for c in changes)
+
+
+@pytest.mark.parametrize("weekly", [False, True])
+def test_a_binomial_rate_without_changes_raises_no_alarm(weekly):
+    # measured: none of 12 seeds, with flat or business-week denominators
+    def alarms(seed: int) -> list:
+        num, den = binomial_rate(seed, weekly=weekly)
+        return find_changes(num, kind="ratio", denominators=den, dates=DATES)
+
+    assert [seed for seed in range(50, 62) if alarms(seed)] == []
 
 
 def lagged_win_rate(seed: int, multiplier=None, lag: int = 5):

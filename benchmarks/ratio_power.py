@@ -1,0 +1,179 @@
+"""Where a conversion-rate episode loses power between its exact likelihood and the detector.
+
+For each planted ratio window (pure binomial and beta-binomial series generated here, and
+the ratio and small_company discount cases of the evaluation's tune split) it prints the
+window's z on its exact days, step by step from an oracle to the detector's score:
+
+- oracle: the likelihood ratio of the window's counts against the true baseline rate
+  (binomial; beta-binomial at the true dispersion where the series has one), signed z;
+- arcsine/p0: the window on the arcsine scale against the true baseline, binomial variance;
+- dropped: as arcsine/p0 without the days the detector leaves out (denominator below
+  `min_denominator`), i.e. on the days it keeps;
+- flanks: against the window's flanks instead of the true rate (binomial variance);
+- quasi: day variance scaled by the overdispersion measured (`noise._quasi_binomial_floor`);
+- weekday: the body scale of each day (its weekday's MAD, at least the pooled one);
+- tail: short windows weighed with the tail scale (95th percentile of the residuals);
+- ramp: the long-run (autocorrelation) inflation of the window and flank variances;
+- detector: the detector's score of that window (the rule: each flank alone shows half).
+
+Each line is the median over the cases of one source; the loss of an ingredient is the
+drop from the line above. The bar of the width (`episodes._width_bars`; windows of 7 days and more on the stabilised scale are held to 1.1 times it) is printed below.
+
+    PYTHONPATH=$PWD python3 benchmarks/ratio_power.py --seeds 40
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.eval.profiles import generate  # noqa: E402
+from ctxmetrics.config import DetectionSettings  # noqa: E402
+from ctxmetrics.detect.episodes import _Scan, _width_bars, _window_scores  # noqa: E402
+from ctxmetrics.detect.find import _ready  # noqa: E402
+from ctxmetrics.detect.noise import _quasi_binomial_floor  # noqa: E402
+
+DAYS = 730
+DATES = np.datetime64("2024-01-01") + np.arange(DAYS)
+STEPS = ("oracle", "arcsine/p0", "dropped", "flanks", "quasi", "weekday", "tail", "ramp", "detector")
+
+
+def generated(seed: int, concentration: float | None, level: float = 40.0, length: int = 3, lift: float = 0.8):
+    """Numerators, denominators, window [a, b), base rate and dispersion of one series:
+    Poisson(level) trials a day, rate 0.3 (x(1 + lift) in the window), beta-distributed
+    around it at `concentration` (None: pure binomial)."""
+    rng = np.random.default_rng(seed)
+    den = rng.poisson(level, DAYS).astype(float)
+    a = int(rng.integers(120, DAYS - 120))
+    rate = np.where((np.arange(DAYS) >= a) & (np.arange(DAYS) < a + length), 0.3 * (1 + lift), 0.3)
+    if concentration is not None:
+        rate = rng.beta(rate * concentration, (1 - rate) * concentration)
+    num = rng.binomial(den.astype(int), rate).astype(float)
+    return num, den, DATES, (a, a + length), 0.3, concentration
+
+
+def oracle_z(num, den, p0: float, concentration: float | None) -> float:
+    """Signed z of the likelihood ratio of one rate over the window's days against `p0`."""
+    from scipy import optimize, stats
+
+    x, n = num.sum(), den.sum()
+    if concentration is None:
+        def loglik(p):
+            return float(stats.binom.logpmf(num, den, p).sum())
+    else:
+        def loglik(p):
+            return float(stats.betabinom.logpmf(num, den, p * concentration, (1 - p) * concentration).sum())
+    best = optimize.minimize_scalar(lambda p: -loglik(p), bounds=(1e-4, 1 - 1e-4), method="bounded")
+    ratio = 2.0 * (-best.fun - loglik(p0))
+    return float(np.sign(x / n - p0) * math.sqrt(max(ratio, 0.0)))
+
+
+def arcsine_z(num, den, p0: float) -> float:
+    """The window's inverse-variance weighted arcsine mean against `p0`, binomial variance."""
+    keep = den > 0
+    y = np.arcsin(np.sqrt(num[keep] / den[keep]))
+    weight = 4.0 * den[keep]
+    return float(np.sum(weight * (y - np.arcsin(math.sqrt(p0)))) / math.sqrt(weight.sum()))
+
+
+def window_score(s, noise, settings, a: int, b: int, rule: bool = False) -> float:
+    """The z of the window [a, b) of prepared series `s` with `noise` (other days all
+    baseline) against both flanks pooled, as the detector computes it; with `rule`, the
+    detector's score (each flank alone must show half of it), signed as the pooled z."""
+    sc = _Scan(s, noise, [b - a], settings, starts=[a]).exclude(s.known)
+    score, *_ = _window_scores(sc, replace(settings, min_score=0.0))
+    lo, hi, end = sc.lo_b[0, 0], sc.hi_a[0, 0], sc.end[0, 0]
+    kw = sc.kw[a] - sc.kw[lo] + sc.kw[hi] - sc.kw[end]
+    kwy = sc.kwy[a] - sc.kwy[lo] + sc.kwy[hi] - sc.kwy[end]
+    pooled = (sc.m_w[0, 0] - kwy / kw) / math.sqrt(sc.v_w[0, 0] + sc.long_run / kw)
+    return float(np.sign(pooled) * score[0, 0]) if rule else float(pooled)
+
+
+def steps(num, den, dates, window, p0, concentration, settings) -> dict | None:
+    """The z of each step of `STEPS` for one series (None when the detector drops it)."""
+    start, stop = window
+    ready = _ready(num.astype(float), "ratio", dates, den, None, settings, 0)
+    if ready is None:
+        return None
+    _, _, s, noise, _ = ready
+    a, b = int(np.searchsorted(s.index, start)), int(np.searchsorted(s.index, stop))
+    if b <= a:
+        return None
+    days = slice(start, stop)
+    kept = s.index[a:b]
+    out = {
+        "oracle": oracle_z(num[days], den[days], p0, concentration),
+        "arcsine/p0": arcsine_z(num[days], den[days], p0),
+        "dropped": arcsine_z(num[kept], den[kept], p0),
+    }
+    binomial = np.sqrt(s.floor_var)
+    flat = replace(noise, scale=binomial, tail=binomial, day_var=float(np.mean(s.floor_var)))
+    flat = replace(flat, lrv=flat.day_var)
+    out["flanks"] = window_score(s, flat, settings, a, b)
+    quasi = np.sqrt(_quasi_binomial_floor(s, noise.level, ~s.known))
+    out["quasi"] = window_score(s, replace(flat, scale=quasi, tail=quasi), settings, a, b)
+    body = replace(flat, scale=noise.scale, tail=noise.scale)
+    out["weekday"] = window_score(s, body, settings, a, b)
+    out["tail"] = window_score(s, replace(body, tail=noise.tail), settings, a, b)
+    out["ramp"] = window_score(s, noise, settings, a, b)
+    out["detector"] = window_score(s, noise, settings, a, b, rule=True)
+    out["bar"] = float(_width_bars([b - a], settings.min_score)[0])
+    return out
+
+
+def profile_cases(profile: str, count: int, keep):
+    for case in generate(profile, "tune", count):
+        if case.kind != "ratio" or not keep(case):
+            continue
+        for p in case.planted:
+            if p.end is None or p.end - p.start + 1 > 14:
+                continue
+            yield case, (p.start, p.end + 1)
+
+
+def _outside_rate(case, window) -> float:
+    inside = np.zeros(len(case.values), bool)
+    inside[window[0] : window[1]] = True
+    ok = ~inside & np.isfinite(case.values) & np.isfinite(case.denominators)
+    return float(case.values[ok].sum() / case.denominators[ok].sum())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=40)
+    args = parser.parse_args()
+    settings = DetectionSettings()
+    sources = {
+        "binomial 40/day, 3 days +80%": [generated(seed, None) for seed in range(args.seeds)],
+        "beta-binomial c=300": [generated(seed, 300.0) for seed in range(args.seeds)],
+        "binomial 40/day, 7 days +40%": [generated(seed, None, length=7, lift=0.4) for seed in range(args.seeds)],
+    }
+    rows = {}
+    for name, series in sources.items():
+        rows[name] = [steps(*one, settings) for one in series]
+    tune = {
+        "tune small_company discount": list(profile_cases("small_company", 100, lambda c: "discount" in c.name)),
+        "tune ratio (<= 14 days)": list(profile_cases("ratio", 100, lambda c: True)),
+    }
+    for name, cases in tune.items():
+        # the base rate as the days outside the window show it; binomial oracle
+        rows[name] = [steps(c.values, c.denominators, c.dates, w, _outside_rate(c, w), None, settings) for c, w in cases]
+    for name, results in rows.items():
+        results = [r for r in results if r is not None]
+        print(f"{name}: {len(results)} windows")
+        bars = np.array([r["bar"] for r in results])
+        for step in STEPS:
+            values = np.array([abs(r[step]) for r in results])
+            print(f"  {step:12s} median {np.median(values):5.2f}  q25 {np.quantile(values, 0.25):5.2f}"
+                  f"  at the bar of its width: {np.mean(values >= bars):4.0%}")
+        print(f"  bar          median {np.median(bars):5.2f}")
+
+
+if __name__ == "__main__":
+    main()
