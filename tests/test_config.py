@@ -29,6 +29,14 @@ def test_demo_config_parses_with_overrides(tmp_path):
         ("timezone: Mars/Olympus\n", "timezone 'Mars/Olympus' is not a known IANA zone"),
         ("explain:\n  windows:\n    party: {lead: 1, lag: 2}\n", "explain.windows has unknown event type 'party'"),
         ("dimensions: [a\n", "not valid YAML"),
+        # Wrong shapes were read letter by letter ('region' -> r, e, g, ...) or crashed.
+        ("dimensions: region\n", "'dimensions' must be a list of names like [region, channel], got 'region'"),
+        ("funnel: leads\n", "'funnel' must be a list of names like [leads, mql, won], got 'leads'"),
+        ("metrics: [leads]\n", "'metrics' must be a mapping like {leads: {type: count}}, got ['leads']"),
+        ("detection: [1]\n", "'detection' must be a mapping like {min_score: 5}"),
+        ("detection:\n  overrides: [won]\n", "'detection.overrides' must be a mapping"),
+        ("explain:\n  windows: [campaign]\n", "'explain.windows' must be a mapping"),
+        ("detection:\n  min_score: -1\n", "'detection.min_score' must not be negative, got -1"),
     ],
 )
 def test_bad_config_names_file_and_field(tmp_path, text, message):
@@ -38,6 +46,13 @@ def test_bad_config_names_file_and_field(tmp_path, text, message):
         load_config(path)
     assert str(caught.value).startswith(str(path))
     assert message in str(caught.value)
+
+
+def test_config_that_is_not_utf8_is_refused_with_its_path(tmp_path):
+    path = tmp_path / "ctxmetrics.yaml"
+    path.write_bytes("store: x.duckdb\n".encode("utf-16"))
+    with pytest.raises(ConfigError, match=r"ctxmetrics.yaml: is not UTF-8 text \(byte 0\)\.$"):
+        load_config(path)
 
 
 def test_project_is_found_from_a_subfolder(tmp_path):
