@@ -152,6 +152,40 @@ def test_bad_input_exact_message_exit_1_store_unchanged(project, case):
     assert snapshot(project) == before
 
 
+# Spreadsheet exports as they come: each was refused as "no date column" (the header read
+# as one column) although it holds the same rows as GOOD.
+EXPORTS = {
+    "semicolons": GOOD.replace(",", ";").encode(),
+    "tabs": GOOD.replace(",", "\t").encode(),
+    "utf-16 with BOM": GOOD.encode("utf-16"),
+    "utf-16 semicolons, CRLF": GOOD.replace(",", ";").replace("\n", "\r\n").encode("utf-16"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EXPORTS))
+def test_spreadsheet_exports_store_the_same_rows_as_a_plain_csv(project, case):
+    before = snapshot(project)
+    (project / "x.csv").write_bytes(EXPORTS[case])
+    result = invoke("--project", project, "ingest", project / "x.csv")
+    assert result.exit_code == 0, result.output
+    assert "0 added, 2 replaced" in result.stdout
+    assert snapshot(project)[0] == before[0]
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"date,metric,value\n2025-01-01,leads,1\n2025-01-02,leads,2,7\n", "x.csv:3: has 4 fields, the header 3."),
+    (b"date,metric,value\n2025-01-01,leads,1\n2025-01-02,l\xe9ads,2\n",
+     "x.csv:3: is not UTF-8 text (byte 13 of the line); save the file as UTF-8."),
+])
+def test_unreadable_csv_line_is_named(project, content, expected):
+    bad = project / "x.csv"
+    bad.write_bytes(content)
+    before = snapshot(project)
+    result = invoke("--project", project, "ingest", bad)
+    assert (result.exit_code, result.stderr) == (1, f"Error: {expected.replace('x.csv', str(bad), 1)}\n")
+    assert snapshot(project) == before
+
+
 def test_us_dates_with_format_land_on_the_right_days(project):
     (project / "us.csv").write_text("date,metric,value,region,channel\n06/01/2025,leads,1,EMEA,paid\n12/31/2025,leads,2,EMEA,paid\n")
     result = invoke("--project", project, "ingest", project / "us.csv", "--date-format", "%m/%d/%Y")

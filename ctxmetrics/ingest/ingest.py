@@ -7,6 +7,8 @@ Errors name the file, the line (CSV/JSON lines, counting the header as line 1) o
 """
 from __future__ import annotations
 
+import codecs
+import csv
 import datetime as dt
 import difflib
 import io
@@ -306,7 +308,8 @@ def read_table(src: _Source) -> pl.DataFrame:
     try:
         if src.kind == "csv":
             # Everything as text first, so a bad cell is reported with its line, not guessed at.
-            frame = pl.read_csv(_csv_input(src.path), infer_schema=False, row_index_name=ROW)
+            text, separator = _csv_input(src.path)
+            frame = pl.read_csv(text, separator=separator, infer_schema=False, row_index_name=ROW)
         elif src.kind == "parquet":
             frame = pl.read_parquet(src.path, row_index_name=ROW)
         else:
@@ -316,6 +319,8 @@ def read_table(src: _Source) -> pl.DataFrame:
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         if src.kind == "jsonl":
             _explain_jsonl(src)
+        if src.kind == "csv":
+            _explain_csv(src)
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{src.path}: cannot be read as {src.kind} ({message}).") from None
     if frame.height == 0:
@@ -324,13 +329,49 @@ def read_table(src: _Source) -> pl.DataFrame:
 
 
 def _csv_input(path: Path):
-    """The path, or the text with newlines for a file with old Mac line endings (CR only),
-    which the CSV reader would take for one long line."""
+    """The file for the CSV reader and its separator. Spreadsheet exports come as they are:
+    UTF-16 ("Unicode text") is re-encoded as UTF-8, old Mac line endings (CR only, which
+    the reader would take for one long line) become newlines, and a header with no comma
+    but semicolons or tabs (European-locale and tab-separated exports) sets the separator."""
     with path.open("rb") as fh:
         head = fh.read(1 << 16)
+    source: Path | io.BytesIO = path
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        head = path.read_text(encoding="utf-16").encode("utf-8")
+        source = io.BytesIO(head)
     if b"\r" in head and b"\n" not in head:
-        return io.BytesIO(path.read_bytes().replace(b"\r", b"\n"))
-    return path
+        head = (head if isinstance(source, io.BytesIO) else path.read_bytes()).replace(b"\r", b"\n")
+        source = io.BytesIO(head)
+    return source, _separator(head.split(b"\n", 1)[0])
+
+
+def _separator(header: bytes) -> str:
+    if b"," not in header:
+        for candidate in (";", "\t"):
+            if candidate.encode() in header:
+                return candidate
+    return ","
+
+
+def _explain_csv(src: _Source) -> None:
+    """Find the line the CSV reader choked on (not UTF-8, or more fields than the header)
+    and say so with its number."""
+    data, separator = _csv_input(src.path)
+    raw = data.getvalue() if isinstance(data, io.BytesIO) else src.path.read_bytes()
+    for number, line in enumerate(raw.splitlines(), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{src.path}:{number}: is not UTF-8 text (byte {exc.start + 1} of the line); save the file as UTF-8."
+            ) from None
+    rows = csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=separator)
+    width = None
+    for fields in rows:
+        if width is None:
+            width = len(fields)
+        elif len(fields) > width:
+            raise InputError(f"{src.path}:{rows.line_num}: has {len(fields)} fields, the header {width}.")
 
 
 def _explain_jsonl(src: _Source) -> None:
