@@ -220,3 +220,12 @@ def test_fail_on_unexplained_exit_code_for_scripts(project):
     assert digest(project, "--since", "2025-05-01", "--until", "2025-05-31", "--fail-on-unexplained").exit_code == 0
     assert digest(project, "--fail-on-unexplained").exit_code == 3
     assert digest(project).exit_code == 0
+
+
+def test_a_gauge_without_a_percentage_reads_up_with_its_levels(log_gauge_project):
+    # Was "logvals +nan% (-1.5 → 1.5 a day)": no percentage of a level below 0, no "a day" for a gauge.
+    result = CliRunner().invoke(cli, ["--project", str(log_gauge_project), "digest"])
+    assert result.exit_code == 0
+    assert "no known context: logvals up (-1.5 → 1.5) from Jun 1 to Jun 4" in result.stdout
+    assert "nan" not in result.stdout
+

@@ -199,3 +199,15 @@ def test_read_only_commands_never_load_the_compiled_kernels(project):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[-1] == "[]"
+
+
+def test_a_gauge_without_a_percentage_reads_up_and_has_no_per_day_unit(log_gauge_project):
+    # Was "Logvals total +nan% from Jun 1 ..." and "-1.5/day before": a level of log values
+    # has no percentage change and is not an amount per day.
+    result = run(log_gauge_project, "why", "logvals", "--on", "2025-06-02")
+    assert result.exit_code == 0
+    head, levels = result.stdout.splitlines()[:2]
+    assert head == "Logvals total up from Jun 1 to Jun 4, 2025 (spike)"
+    assert levels.startswith("  -1.5 before, 1.5 during; ")
+    assert "nan" not in result.stdout and "/day" not in result.stdout
+

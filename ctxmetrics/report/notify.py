@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.report.channels import Channel, Message, SendError, deliver, dry_run_text, parse_channels
 from ctxmetrics.config import CONFIG_NAME
-from ctxmetrics.report.digest import BusinessEvent, briefing_order, group_events, rank
+from ctxmetrics.report.digest import BusinessEvent, briefing_order, group_events, metrics_of_type, rank
 from ctxmetrics.wording import summary_line
 from ctxmetrics.errors import CtxError
 from ctxmetrics.wording import tag_command
@@ -102,8 +102,8 @@ def _events(project: "Project", store, today: dt.date | None) -> list[BusinessEv
     mutes = active_mutes(store, today)
     anomalies = [a for a in load_anomalies(store) if a.id not in rejected and not is_muted(a, mutes)]
     config = project.config
-    ratios = frozenset(m.name for m in config.metrics.values() if m.type == "ratio")
-    return group_events(rank(anomalies), config.funnel, config.explain.funnel_lag_days, ratios)
+    return group_events(rank(anomalies), config.funnel, config.explain.funnel_lag_days,
+                        metrics_of_type(config, "ratio"), metrics_of_type(config, "gauge"))
 
 
 def _charts(project: "Project", store, message: Message) -> dict[str, bytes]:

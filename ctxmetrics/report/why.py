@@ -192,7 +192,7 @@ def headline(anomaly: Anomaly) -> str:
 
 def format_anomaly(anomaly: Anomaly, metric_type: str = "count") -> list[str]:
     ratio = metric_type == "ratio"
-    unit = "" if ratio else f"/{anomaly.period}"
+    unit = "" if metric_type in ("ratio", "gauge") else f"/{anomaly.period}"  # a gauge's level is not per day
     during = "after" if anomaly.end is None else "during"
     lines = [
         headline(anomaly),
