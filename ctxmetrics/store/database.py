@@ -528,6 +528,8 @@ class Store:
         """Run SQL and return (column names, rows) without importing polars."""
         with _user_errors(sql):
             result = self.con.execute(sql, params) if params else self.con.execute(sql)
+            if result is None:  # DuckDB runs nothing for an empty query (or only comments)
+                raise CtxError("the query is empty: there is no SQL statement to run.")
             if not result.description:
                 return [], []
             return [d[0] for d in result.description], result.fetchall()
