@@ -285,3 +285,17 @@ def test_run_ingests_new_files_once_scans_and_exits_3_for_new_unexplained(demo):
 def test_mute_needs_one_clear_target(demo, args, message):
     result = cli_run(demo, "mute", *args, "--until", "2099-12-31")
     assert result.exit_code == 1 and message in result.output and result.output.count("\n") == 1
+
+
+@pytest.mark.parametrize("entry, message", [
+    # a bare string was read letter by letter: "column 'r' named in --dims is missing"
+    ("{folder: inbox, dims: region}", "inbox[0].dims must be a list of column names like [region], got 'region'."),
+    ("{folder: inbox, format: csv}", "inbox[0].format 'csv' is not one of long, wide, events."),
+])
+def test_run_names_the_inbox_field_that_is_wrong(project_dir, run, entry, message):
+    (project_dir / "inbox").mkdir()
+    (project_dir / "inbox" / "a.csv").write_text("date,metric,value\n2026-01-01,leads,1\n", encoding="utf-8")
+    add_channels(project_dir, f"inbox: [{entry}]\n")
+    result = run("run")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == f"Error: {project_dir / 'ctxmetrics.yaml'}: {message}\n"
