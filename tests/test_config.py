@@ -80,6 +80,18 @@ def test_cli_init_creates_layout(tmp_path):
     assert {p.name for p in (tmp_path / "new").iterdir()} >= {"ctxmetrics.yaml", "annotations", "queries", ".gitignore"}
 
 
+def test_cli_init_where_no_folder_can_be_made_is_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from ctxmetrics.cli import cli
+
+    # Was "internal error: NotADirectoryError" when a parent is a file.
+    (tmp_path / "afile").write_text("")
+    result = CliRunner().invoke(cli, ["init", str(tmp_path / "afile" / "p")])
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == f"Error: {tmp_path / 'afile' / 'p'}: cannot create the project there (Not a directory).\n"
+
+
 def test_api_reads_return_polars(project_dir):
     import polars as pl
 
