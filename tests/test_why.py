@@ -122,6 +122,9 @@ def test_the_emea_campaign_sits_in_emea_and_the_total_says_so(project):
     (["why", "leads", "--on", "2025-05-10", "--since", "2025-05-01"], 2, "use either --on or --since/--until"),
     (["why", "leads", "--on", "10/05/2025"], 2, "Invalid value for '--on'"),
     (["why", "leads", "--confirm", "a", "--reject", "b"], 2, "use either --confirm or --reject"),
+    # a day outside the data said "No anomalies ... on 2030-01-01. Where leads changed then: ..."
+    (["why", "leads", "--on", "2030-01-01"], 1, "Error: --on 2030-01-01 is after the last day of data (2025-"),
+    (["why", "leads", "--until", "2001-01-31"], 1, "Error: --until 2001-01-31 is before the first day of data (2025-"),
 ])
 def test_errors(project, args, code, message):
     result = run(project, *args)

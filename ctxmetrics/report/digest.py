@@ -366,7 +366,9 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
     """
     from ctxmetrics.errors import CtxError
     from ctxmetrics.report.mutes import active_mutes, is_muted
-    from ctxmetrics.store.results import has_scan_state, load_anomalies, load_effects, load_window
+    from ctxmetrics.store.results import (
+        data_span_of_window, has_scan_state, load_anomalies, load_effects, load_window,
+    )
 
     if since and until and since > until:
         raise CtxError(f"--since {since} is after --until {until}; swap them.")
@@ -375,11 +377,7 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
         everything = load_anomalies(store)
         if not has_scan_state(store) and not everything:
             raise CtxError(NO_SCAN)
-        data_range = store.observation_span()
-        if data_range and since and since > data_range[1]:
-            raise CtxError(f"--since {since} is after the last day of data ({data_range[1]}); nothing to report.")
-        if data_range and until and until < data_range[0]:
-            raise CtxError(f"--until {until} is before the first day of data ({data_range[0]}); nothing to report.")
+        data_range = data_span_of_window(store, since, until)
         anomalies = load_window(store, since, until) if since is not None or until is not None else everything
         mutes = active_mutes(store, today)
         shown = [a for a in anomalies if not is_muted(a, mutes)]

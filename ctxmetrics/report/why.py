@@ -13,7 +13,7 @@ from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.explain.places import change_places
 from ctxmetrics.store.results import (
-    gap_text, load_gaps, load_series_anomalies, most_important, record_verdict, save_causes,
+    data_span_of_window, gap_text, load_gaps, load_series_anomalies, most_important, record_verdict, save_causes,
     scanned_metrics, scanned_segment_keys, was_scanned,
 )
 from ctxmetrics.models.segments import segment_from_key, segment_key, segment_label
@@ -112,6 +112,8 @@ def why(
     since, until = _window(on, since, until)
     with project.store(read_only=True) as store:
         _check_names(store, project, metric, segment)
+        if since is not None or until is not None:  # the data's span costs a scan of the store: only for a window
+            data_span_of_window(store, since, until, *(("--on", "--on") if on is not None else ()))
         anomalies = load_series_anomalies(store, metric, segment_key(segment), since, until)
         elsewhere: list[tuple[str, int]] = []
         if not anomalies:
