@@ -2,6 +2,7 @@
 and every kind of bad input refused with one exact line, exit 1 and the store unchanged."""
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import os
 from pathlib import Path
@@ -169,6 +170,17 @@ def test_spreadsheet_exports_store_the_same_rows_as_a_plain_csv(project, case):
     result = invoke("--project", project, "ingest", project / "x.csv")
     assert result.exit_code == 0, result.output
     assert "0 added, 2 replaced" in result.stdout
+    assert snapshot(project)[0] == before[0]
+
+
+def test_json_lines_with_a_byte_order_mark_are_read(project):
+    # Was "x.jsonl:1: not valid JSON" for a valid line behind the BOM PowerShell writes.
+    before = snapshot(project)
+    lines = [f'{{"date": "2026-03-01", "metric": "leads", "value": {v}, "region": "EMEA", "channel": "{c}"}}'
+             for v, c in ((10, "paid"), (5, "organic"))]
+    (project / "x.jsonl").write_bytes(codecs.BOM_UTF8 + "\n".join(lines).encode() + b"\n")
+    result = invoke("--project", project, "ingest", project / "x.jsonl")
+    assert result.exit_code == 0, result.output
     assert snapshot(project)[0] == before[0]
 
 

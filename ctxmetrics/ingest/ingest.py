@@ -313,7 +313,7 @@ def read_table(src: _Source) -> pl.DataFrame:
         elif src.kind == "parquet":
             frame = pl.read_parquet(src.path, row_index_name=ROW)
         else:
-            frame = pl.read_ndjson(src.path, infer_schema_length=None).with_row_index(ROW)
+            frame = pl.read_ndjson(_jsonl_input(src.path), infer_schema_length=None).with_row_index(ROW)
     except pl.exceptions.NoDataError:
         frame = pl.DataFrame()
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
@@ -374,9 +374,18 @@ def _explain_csv(src: _Source) -> None:
             raise InputError(f"{src.path}:{rows.line_num}: has {len(fields)} fields, the header {width}.")
 
 
+def _jsonl_input(path: Path):
+    """The path, or its bytes without the UTF-8 byte order mark that Windows tools
+    (PowerShell, Notepad) write first, which the JSON reader takes for bad JSON."""
+    with path.open("rb") as fh:
+        if fh.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+            return path
+        return io.BytesIO(fh.read())
+
+
 def _explain_jsonl(src: _Source) -> None:
     """Find the JSON line the reader choked on and say what is wrong with it in plain words."""
-    with src.path.open(encoding="utf-8", errors="replace") as fh:
+    with src.path.open(encoding="utf-8-sig", errors="replace") as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
