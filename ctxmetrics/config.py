@@ -246,6 +246,14 @@ def _columns(path: Path, data: Any) -> dict[str, str]:
     return {role: name.strip() for role, name in data.items()}
 
 
+def _date_format(path: Path, value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or "%" not in value:  # `5` or `dd/mm/yyyy` would match no date at all
+        raise _fail(path, f"'date_format' must be strftime codes like \"%m/%d/%Y\", got {value!r}.")
+    return value
+
+
 def _one_of(path: Path, field: str, value: Any, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise _fail(path, f"{field} '{value}' is not one of {', '.join(allowed)}.")
@@ -297,7 +305,7 @@ def parse_config(data: Any, path: Path) -> Config:
         inbox=data.get("inbox"),
         file_format=_one_of(path, "format", data.get("format", Config.file_format), FILE_FORMATS),
         columns=_columns(path, data.get("columns")),
-        date_format=str(data["date_format"]) if data.get("date_format") else None,
+        date_format=_date_format(path, data.get("date_format")),
         engine=_one_of(path, "engine", data.get("engine", Config.engine), ENGINES),
         spark=_spark(path, data.get("spark")),
         observations_parquet=_observations(path, data.get("observations")),

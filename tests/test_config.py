@@ -37,6 +37,7 @@ def test_demo_config_parses_with_overrides(tmp_path):
         ("detection:\n  overrides: [won]\n", "'detection.overrides' must be a mapping"),
         ("explain:\n  windows: [campaign]\n", "'explain.windows' must be a mapping"),
         ("detection:\n  min_score: -1\n", "'detection.min_score' must not be negative, got -1"),
+        ("date_format: dd/mm/yyyy\n", "'date_format' must be strftime codes like \"%m/%d/%Y\", got 'dd/mm/yyyy'"),
     ],
 )
 def test_bad_config_names_file_and_field(tmp_path, text, message):
