@@ -156,6 +156,7 @@ def test_bad_input_exact_message_exit_1_store_unchanged(project, case):
 # Spreadsheet exports as they come: each was refused as "no date column" (the header read
 # as one column) although it holds the same rows as GOOD.
 EXPORTS = {
+    "spaces around the header's names": GOOD.replace(",", " , ", 4).encode(),
     "semicolons": GOOD.replace(",", ";").encode(),
     "tabs": GOOD.replace(",", "\t").encode(),
     "utf-16 with BOM": GOOD.encode("utf-16"),
@@ -188,6 +189,8 @@ def test_json_lines_with_a_byte_order_mark_are_read(project):
     (b"date,metric,value\n2025-01-01,leads,1\n2025-01-02,leads,2,7\n", "x.csv:3: has 4 fields, the header 3."),
     (b"date,metric,value\n2025-01-01,leads,1\n2025-01-02,l\xe9ads,2\n",
      "x.csv:3: is not UTF-8 text (byte 13 of the line); save the file as UTF-8."),
+    (b'date,metric,value\n2025-01-01,leads,1\n2025-01-02,"leads,2\n2025-01-03,leads,3\n',
+     "x.csv:3: not valid CSV (unexpected end of data; is a quote opened on this line never closed?)."),
 ])
 def test_unreadable_csv_line_is_named(project, content, expected):
     bad = project / "x.csv"

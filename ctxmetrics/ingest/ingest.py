@@ -310,6 +310,8 @@ def read_table(src: _Source) -> pl.DataFrame:
             # Everything as text first, so a bad cell is reported with its line, not guessed at.
             text, separator = _csv_input(src.path)
             frame = pl.read_csv(text, separator=separator, infer_schema=False, row_index_name=ROW)
+            # 'date , metric , value': spaces around a header's names are not part of them
+            frame = frame.rename({c: c.strip() for c in frame.columns if c != c.strip()})
         elif src.kind == "parquet":
             frame = pl.read_parquet(src.path, row_index_name=ROW)
         else:
@@ -365,13 +367,17 @@ def _explain_csv(src: _Source) -> None:
             raise InputError(
                 f"{src.path}:{number}: is not UTF-8 text (byte {exc.start + 1} of the line); save the file as UTF-8."
             ) from None
-    rows = csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=separator)
-    width = None
-    for fields in rows:
-        if width is None:
-            width = len(fields)
-        elif len(fields) > width:
-            raise InputError(f"{src.path}:{rows.line_num}: has {len(fields)} fields, the header {width}.")
+    rows = csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=separator, strict=True)
+    width, start = None, 1  # start: the line the record being read begins on
+    try:
+        for fields in rows:
+            if width is None:
+                width = len(fields)
+            elif len(fields) > width:
+                raise InputError(f"{src.path}:{start}: has {len(fields)} fields, the header {width}.")
+            start = rows.line_num + 1
+    except csv.Error as exc:  # most often a quote opened and never closed: it runs to the end of the file
+        raise InputError(f"{src.path}:{start}: not valid CSV ({exc}; is a quote opened on this line never closed?).") from None
 
 
 def _jsonl_input(path: Path):
