@@ -214,3 +214,13 @@ def test_a_gauge_without_a_percentage_reads_up_and_has_no_per_day_unit(log_gauge
     assert levels.startswith("  -1.5 before, 1.5 during; ")
     assert "nan" not in result.stdout and "/day" not in result.stdout
 
+
+
+def test_a_declared_metric_without_data_is_not_reported_as_checked(project):
+    # Was "No anomalies in r total.": a ratio whose numerator never came in was never scanned.
+    config = project / "ctxmetrics.yaml"
+    text = config.read_text()
+    config.write_text(text.replace("metrics:\n", "metrics:\n  r: {type: ratio, numerator: nosuch, denominator: leads}\n", 1))
+    result = run(project, "why", "r")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == "Error: Metric 'r' was not scanned: no data for nosuch.\n"

@@ -78,6 +78,13 @@ def _check_names(store: "Store", project: "Project", metric: str, segment: dict[
         if store.has_metric(metric):
             raise CtxError(f"Metric '{metric}' has data but no scan results yet; run 'ctxmetrics scan'.")
         raise UnknownName(f"Unknown metric '{metric}'; known metrics: {', '.join(sorted(known))}.")
+    if metric not in scanned:  # declared in ctxmetrics.yaml only: "No anomalies" would claim it was checked
+        definition = project.config.metric(metric)
+        parts = [definition.numerator, definition.denominator] if definition.type == "ratio" else [metric]
+        missing = [p for p in parts if definition.type != "query" and not store.has_metric(p)]
+        if missing:
+            raise CtxError(f"Metric '{metric}' was not scanned: no data for {' or '.join(missing)}.")
+        raise CtxError(f"Metric '{metric}' has no scan results yet; run 'ctxmetrics scan'.")
     dims = store.dimension_names()
     for dim in segment:
         if dim not in dims:
