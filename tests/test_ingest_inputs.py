@@ -191,6 +191,7 @@ def test_json_lines_with_a_byte_order_mark_are_read(project):
      "x.csv:3: is not UTF-8 text (byte 13 of the line); save the file as UTF-8."),
     (b'date,metric,value\n2025-01-01,leads,1\n2025-01-02,"leads,2\n2025-01-03,leads,3\n',
      "x.csv:3: not valid CSV (unexpected end of data; is a quote opened on this line never closed?)."),
+    (b"\xff\xfed\x00a", "x.csv: starts as UTF-16 text but is not (byte 5); save it as UTF-8."),
 ])
 def test_unreadable_csv_line_is_named(project, content, expected):
     bad = project / "x.csv"

@@ -339,7 +339,10 @@ def _csv_input(path: Path):
         head = fh.read(1 << 16)
     source: Path | io.BytesIO = path
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        head = path.read_text(encoding="utf-16").encode("utf-8")
+        try:
+            head = path.read_text(encoding="utf-16").encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: starts as UTF-16 text but is not (byte {exc.start + 1}); save it as UTF-8.") from None
         source = io.BytesIO(head)
     if b"\r" in head and b"\n" not in head:
         head = (head if isinstance(source, io.BytesIO) else path.read_bytes()).replace(b"\r", b"\n")
