@@ -202,6 +202,17 @@ def test_unreadable_csv_line_is_named(project, content, expected):
     assert snapshot(project) == before
 
 
+def test_metric_option_on_a_file_with_a_metric_column_is_refused(project):
+    # Was ignored without a word: the rows went in as 'leads', not the 'signups' asked for.
+    before = snapshot(project)
+    result = invoke("--project", project, "ingest", project / "good.csv", "--metric", "signups")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"Error: {project / 'good.csv'}: column 'metric': the file names its metrics in this column, so --metric "
+        "signups does not apply; --metric names the series of a file without one.\n")
+    assert snapshot(project) == before
+
+
 def test_us_dates_with_format_land_on_the_right_days(project):
     (project / "us.csv").write_text("date,metric,value,region,channel\n06/01/2025,leads,1,EMEA,paid\n12/31/2025,leads,2,EMEA,paid\n")
     result = invoke("--project", project, "ingest", project / "us.csv", "--date-format", "%m/%d/%Y")

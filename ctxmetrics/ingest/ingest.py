@@ -487,6 +487,11 @@ def _long(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
             f"{src.where()}: no value column ({', '.join(VALUE_NAMES)}); name it with --value-col, "
             "or use --format wide for one column per metric."
         )
+    if metric_col is not None and settings.metric is not None:  # it would be ignored without a word
+        raise InputError(
+            f"{src.where(column=metric_col)}: the file names its metrics in this column, so --metric "
+            f"{settings.metric} does not apply; --metric names the series of a file without one."
+        )
     roles = (date_col, value_col) if metric_col is None else (date_col, metric_col, value_col)
     others = [c for c in columns if c not in roles]
     pre = _first_pass(raw, [c for c in (metric_col, *others) if c is not None], date_col, value_col, settings)
