@@ -299,3 +299,17 @@ def test_run_names_the_inbox_field_that_is_wrong(project_dir, run, entry, messag
     result = run("run")
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == f"Error: {project_dir / 'ctxmetrics.yaml'}: {message}\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    # each was stored and listed as in force while it could never match an anomaly
+    (["--anomaly", "leads||2099-01-01"], "no stored anomaly 'leads||2099-01-01'; 'why --json' and 'digest --format json' give the ids."),
+    (["--metric", "laeds"], "unknown metric 'laeds' (did you mean 'leads'?); nothing was muted."),
+    (["--metric", "leads", "--segment", "regoin=APAC"], "unknown dimension 'regoin' (did you mean 'region'?); nothing was muted."),
+    (["--segment", "region=APCA"], "no data has region=APCA; nothing was muted."),
+])
+def test_a_mute_that_could_never_match_is_refused(demo, args, message):
+    result = cli_run(demo, "mute", *args, "--until", "2099-12-31")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == f"Error: {message}\n"
+    assert cli_run(demo, "mute", "--list").output == "No mutes in force.\n"

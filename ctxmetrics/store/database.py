@@ -200,6 +200,12 @@ class Store:
     def _refresh_view(self) -> None:
         self.con.execute("create or replace view observations as select * from obs")
 
+    def has_dimension_value(self, dimension: str, value: str) -> bool:
+        """True when some observation has `value` in the dimension column `dimension`
+        (one of `dimension_names()`)."""
+        sql = f"select 1 from obs where {quote_ident(dimension)} = ? limit 1"
+        return bool(self.con.execute(sql, [value]).fetchall())
+
     def metric_names(self) -> list[str]:
         return [r[0] for r in self.con.execute("select distinct metric from obs order by 1").fetchall()]
 
