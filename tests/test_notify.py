@@ -313,3 +313,16 @@ def test_a_mute_that_could_never_match_is_refused(demo, args, message):
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == f"Error: {message}\n"
     assert cli_run(demo, "mute", "--list").output == "No mutes in force.\n"
+
+
+@pytest.mark.parametrize("filters, message", [
+    # was "nothing new" on every run: the channel could never match
+    ("metrics: [laeds]", "unknown metric 'laeds'"),
+    ("segments: ['regoin=APAC']", "unknown dimension 'regoin'"),
+])
+def test_a_channel_filter_that_could_never_match_is_refused(demo, filters, message):
+    add_channels(demo, f"notify:\n  - webhook: http://127.0.0.1:9/hook\n    {filters}\n")
+    result = cli_run(demo, "notify", "--dry-run")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (f"Error: {demo / 'ctxmetrics.yaml'}: notify channel webhook:http://127.0.0.1:9/hook: "
+                             f"its filter names {message}; it would never match.\n")
