@@ -17,7 +17,7 @@ import yaml
 from ctxmetrics.config import Config
 from ctxmetrics.ingest.dates import BadCell, granularity_of, parse_days
 from ctxmetrics.errors import InputError
-from ctxmetrics.ingest.ingest import DATE_NAMES, ROW, VALUE_NAMES, check_files, read_table
+from ctxmetrics.ingest.ingest import DATE_NAMES, ROW, VALUE_NAMES, check_files, read_table, usual_column
 
 SAMPLE_ROWS = 100_000  # enough rows to see every column's kind; large files are not read whole
 
@@ -49,7 +49,7 @@ def infer_config_text(paths: Sequence[Path | str]) -> str:
 def _look_at(src) -> _Found:
     raw = read_table(src).head(SAMPLE_ROWS)
     columns = [c for c in raw.columns if c != ROW]
-    date = _usual(columns, DATE_NAMES) or _date_like(raw, columns)
+    date = usual_column(columns, DATE_NAMES) or _date_like(raw, columns)
     if date is None:
         raise InputError(f"{src.path}: no date column found (looked for {', '.join(DATE_NAMES)} and ISO dates).")
     try:
@@ -60,9 +60,9 @@ def _look_at(src) -> _Found:
             "write the project file by hand with date_format."
         ) from None
     others = [c for c in columns if c != date]
-    metric = _usual(others, ("metric",))
+    metric = usual_column(others, ("metric",))
     if metric is not None:
-        value = _usual(others, VALUE_NAMES)
+        value = usual_column(others, VALUE_NAMES)
         if value is None:
             raise InputError(f"{src.path}: a metric column but no value column ({', '.join(VALUE_NAMES)}).")
         values = _numbers(raw[value])
@@ -71,7 +71,7 @@ def _look_at(src) -> _Found:
         found = _Found("long", date, value, [c for c in others if c not in (metric, value)], metrics, metric)
     else:
         numeric = [c for c in others if _is_numeric(raw[c])]
-        value = _usual(numeric, VALUE_NAMES)
+        value = usual_column(numeric, VALUE_NAMES)
         if value is not None and len(numeric) == 1:
             found = _Found("long", date, value, [c for c in others if c != value], {src.path.stem: _numbers(raw[value])})
         elif numeric:
@@ -81,18 +81,6 @@ def _look_at(src) -> _Found:
     found.timed = timed
     found.granularity = "daily" if timed else granularity_of(days)
     return found
-
-
-def _usual(columns: list[str], names: Sequence[str]) -> str | None:
-    """The column with the first of the usual `names`, in any case ('Date' from a
-    spreadsheet export): the exact name first."""
-    lowered = {c.lower(): c for c in reversed(columns)}  # the first of names differing only in case
-    for name in names:
-        if name in columns:
-            return name
-        if name in lowered:
-            return lowered[name]
-    return None
 
 
 def _date_like(raw: pl.DataFrame, columns: list[str]) -> str | None:

@@ -439,7 +439,19 @@ def _role_column(src: _Source, columns: list[str], mapping: dict[str, str], role
         if mapping[role] not in columns:
             raise InputError(f"{src.where()}: column '{mapping[role]}' (the {role} column) is missing.")
         return mapping[role]
-    return next((n for n in names if n in columns), None)
+    return usual_column(columns, names)
+
+
+def usual_column(columns: Sequence[str], names: Sequence[str]) -> str | None:
+    """The column with the first of the usual `names`, in any case ('Date' from a
+    spreadsheet export): the exact name first."""
+    lowered = {c.lower(): c for c in reversed(columns)}  # the first of names differing only in case
+    for name in names:
+        if name in columns:
+            return name
+        if name in lowered:
+            return lowered[name]
+    return None
 
 
 def _date_column(src: _Source, columns: list[str], mapping: dict[str, str], names=DATE_NAMES) -> str:
@@ -704,6 +716,8 @@ def _fast_long(store: Store, src: _Source, dims: list[str], known: list[str]) ->
         if names != pl.read_parquet_schema(src.path).names():  # the polars path's names, or don't know
             return None
         _check_header(src, names)
+        if not {"metric", "value"} <= set(names):
+            return None  # other names, or missing ones: the careful path finds or names them
         date_col = _date_column(src, names, {})
         _require(src, names, (date_col, "metric", "value"), "long")
         dim_cols = _dimension_columns(src, [c for c in names if c not in (date_col, "metric", "value")], dims, known)
