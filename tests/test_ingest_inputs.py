@@ -158,6 +158,7 @@ def test_bad_input_exact_message_exit_1_store_unchanged(project, case):
 EXPORTS = {
     "spaces around the header's names": GOOD.replace(",", " , ", 4).encode(),
     "capitalised role names": GOOD.replace("date,metric,value", "Date,Metric,VALUE").encode(),
+    "blank lines": GOOD.replace("\n", "\n\n", 2).encode() + b"\n",
     "semicolons": GOOD.replace(",", ";").encode(),
     "tabs": GOOD.replace(",", "\t").encode(),
     "utf-16 with BOM": GOOD.encode("utf-16"),

@@ -312,6 +312,10 @@ def read_table(src: _Source) -> pl.DataFrame:
             frame = pl.read_csv(text, separator=separator, infer_schema=False, row_index_name=ROW)
             # 'date , metric , value': spaces around a header's names are not part of them
             frame = frame.rename({c: c.strip() for c in frame.columns if c != c.strip()})
+            if frame.width > 1:  # blank lines (an export's last line, a paragraph break) are no rows
+                blank = frame.select(pl.all_horizontal(pl.exclude(ROW).is_null())).to_series()
+                if blank.any():  # filtering copies every column: only when needed
+                    frame = frame.filter(~blank)
         elif src.kind == "parquet":
             frame = pl.read_parquet(src.path, row_index_name=ROW)
         else:
