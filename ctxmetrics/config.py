@@ -178,8 +178,30 @@ def _numbers(path: Path, where: str, data: Any, cls) -> dict:
     for key, value in data.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _fail(path, f"'{where}.{key}' must be a number, got {value!r}.")
+        if value < 0:  # every threshold, day count and share here is meaningless below 0
+            raise _fail(path, f"'{where}.{key}' must not be negative, got {value!r}.")
         out[key] = value
     return out
+
+
+def _mapping(path: Path, where: str, data: Any, example: str) -> dict:
+    """A section that must be a mapping (absent or empty: {})."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise _fail(path, f"'{where}' must be a mapping like {example}, got {data!r}.")
+    return data
+
+
+def _names(path: Path, where: str, data: Any, example: str) -> tuple[str, ...]:
+    """A list of names (a bare string would otherwise be read letter by letter)."""
+    if data is None:
+        return ()
+    if not isinstance(data, list) or not all(
+        isinstance(n, (str, int)) and not isinstance(n, bool) and str(n).strip() for n in data
+    ):
+        raise _fail(path, f"'{where}' must be a list of names like {example}, got {data!r}.")
+    return tuple(str(n) for n in data)
 
 
 def _metric(path: Path, name: str, spec: Any) -> MetricDef:
@@ -224,6 +246,14 @@ def _columns(path: Path, data: Any) -> dict[str, str]:
     return {role: name.strip() for role, name in data.items()}
 
 
+def _date_format(path: Path, value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or "%" not in value:  # `5` or `dd/mm/yyyy` would match no date at all
+        raise _fail(path, f"'date_format' must be strftime codes like \"%m/%d/%Y\", got {value!r}.")
+    return value
+
+
 def _one_of(path: Path, field: str, value: Any, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise _fail(path, f"{field} '{value}' is not one of {', '.join(allowed)}.")
@@ -237,21 +267,25 @@ def parse_config(data: Any, path: Path) -> Config:
     if not isinstance(data, dict):
         raise _fail(path, "the project file must be a mapping.")
     _check_keys(path, "the project file", data, PROJECT_KEYS)
-    metrics = {name: _metric(path, str(name), spec) for name, spec in (data.get("metrics") or {}).items()}
+    metrics = {
+        name: _metric(path, str(name), spec)
+        for name, spec in _mapping(path, "metrics", data.get("metrics"), "{leads: {type: count}}").items()
+    }
     for metric in metrics.values():
         if metric.type == "ratio":
             for part in (metric.numerator, metric.denominator):
                 if part in metrics and metrics[part].type != "count":
                     raise _fail(path, f"ratio metric '{metric.name}' uses '{part}', which is not a count.")
-    detection = dict(data.get("detection") or {})
-    overrides = detection.pop("overrides", {}) or {}
+    detection = dict(_mapping(path, "detection", data.get("detection"), "{min_score: 5}"))
+    overrides = _mapping(path, "detection.overrides", detection.pop("overrides", None), "{won: {min_change_pct: 25}}")
     base = DetectionSettings(**_numbers(path, "detection", detection, DetectionSettings))
     checked_overrides = {
         str(m): _numbers(path, f"detection.overrides.{m}", o, DetectionSettings) for m, o in overrides.items()
     }
-    explain = dict(data.get("explain") or {})
+    explain = dict(_mapping(path, "explain", data.get("explain"), "{min_cause_score: 0.35}"))
     windows = dict(DEFAULT_WINDOWS)
-    for event_type, window in (explain.pop("windows", {}) or {}).items():
+    explain_windows = _mapping(path, "explain.windows", explain.pop("windows", None), "{campaign: {lead: 2, lag: 14}}")
+    for event_type, window in explain_windows.items():
         if event_type not in EVENT_TYPES:
             raise _fail(path, f"explain.windows has unknown event type '{event_type}'.")
         windows[event_type] = EventWindow(**_numbers(path, f"explain.windows.{event_type}", window, EventWindow))
@@ -261,8 +295,8 @@ def parse_config(data: Any, path: Path) -> Config:
     return Config(
         store=str(data.get("store", Config.store)),
         timezone=_timezone(path, data.get("timezone", Config.timezone)),
-        dimensions=tuple(str(d) for d in data.get("dimensions") or ()),
-        funnel=tuple(str(s) for s in data.get("funnel") or ()),
+        dimensions=_names(path, "dimensions", data.get("dimensions"), "[region, channel]"),
+        funnel=_names(path, "funnel", data.get("funnel"), "[leads, mql, won]"),
         metrics=metrics,
         detection=base,
         detection_overrides=checked_overrides,
@@ -271,7 +305,7 @@ def parse_config(data: Any, path: Path) -> Config:
         inbox=data.get("inbox"),
         file_format=_one_of(path, "format", data.get("format", Config.file_format), FILE_FORMATS),
         columns=_columns(path, data.get("columns")),
-        date_format=str(data["date_format"]) if data.get("date_format") else None,
+        date_format=_date_format(path, data.get("date_format")),
         engine=_one_of(path, "engine", data.get("engine", Config.engine), ENGINES),
         spark=_spark(path, data.get("spark")),
         observations_parquet=_observations(path, data.get("observations")),
@@ -319,6 +353,8 @@ def load_config(path: Path) -> Config:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)}).") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: is not UTF-8 text (byte {exc.start}).") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror}).") from None
     try:

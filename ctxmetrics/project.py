@@ -29,14 +29,17 @@ def init_project(directory: Path | str, config_text: str = DEFAULT_CONFIG_TEXT) 
     root = Path(directory)
     if (root / CONFIG_NAME).exists():
         raise CtxError(f"{root / CONFIG_NAME} already exists; this folder is already a project.")
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "annotations").mkdir(exist_ok=True)
-    (root / "queries").mkdir(exist_ok=True)
-    (root / CONFIG_NAME).write_text(config_text, encoding="utf-8")
-    gitignore = root / ".gitignore"
-    if not gitignore.exists():
-        # The store is derived data; the YAML timeline and queries are what belongs in git.
-        gitignore.write_text("*.duckdb\n*.duckdb.wal\nannotations/.lock\n", encoding="utf-8")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "annotations").mkdir(exist_ok=True)
+        (root / "queries").mkdir(exist_ok=True)
+        (root / CONFIG_NAME).write_text(config_text, encoding="utf-8")
+        gitignore = root / ".gitignore"
+        if not gitignore.exists():
+            # The store is derived data; the YAML timeline and queries are what belongs in git.
+            gitignore.write_text("*.duckdb\n*.duckdb.wal\nannotations/.lock\n", encoding="utf-8")
+    except OSError as exc:  # a parent that is a file, a read-only or virtual file system
+        raise CtxError(f"{root}: cannot create the project there ({exc.strerror}).") from None
     return root
 
 

@@ -5,6 +5,7 @@ safe for each output (terminal, Markdown, Slack). Light on purpose: every read p
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import shlex
 from typing import Iterable
@@ -88,6 +89,14 @@ def pct_text(value: float) -> str:
     return f"{value:+.0f}%"
 
 
+def change_text(anomaly: Anomaly) -> str:
+    """'+68%', or 'up'/'down' when there is no percentage (a level of 0 or below before it,
+    as a gauge of log values has): never '+nan%'."""
+    if anomaly.change_pct is None or not math.isfinite(anomaly.change_pct):
+        return anomaly.direction
+    return pct_text(anomaly.change_pct)
+
+
 def level_text(value: float | None, ratio: bool) -> str:
     """A level as people read it: '1,234', '12.5', a rate as '3.2%'; '?' when unknown."""
     if value is None:
@@ -99,7 +108,7 @@ def level_text(value: float | None, ratio: bool) -> str:
 
 def anomaly_head(anomaly: Anomaly) -> str:
     """'Leads EMEA/paid +68%': what moved, where, by how much."""
-    return f"{metric_label(anomaly.metric)} {segment_label(anomaly.segment)} {pct_text(anomaly.change_pct)}"
+    return f"{metric_label(anomaly.metric)} {segment_label(anomaly.segment)} {change_text(anomaly)}"
 
 
 def summary_line(anomaly: Anomaly, with_year: bool = False) -> str:

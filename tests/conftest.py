@@ -27,6 +27,25 @@ def run(project_dir):
     return invoke
 
 
+@pytest.fixture(scope="module")
+def log_gauge_project(tmp_path_factory):
+    """A scanned project whose one metric is a gauge of log values (about -1.5) that rises
+    to about +1.5 from 2025-06-01 to 06-04: a change with no percentage."""
+    import datetime as dt
+
+    from ctxmetrics.cli import cli
+
+    root = init_project(tmp_path_factory.mktemp("gauge") / "proj", "metrics:\n  logvals: {type: gauge}\n")
+    start = dt.date(2025, 1, 1)
+    rows = [f"{start + dt.timedelta(days=i)},{-1.5 + 0.01 * (i % 10) + (3 if 151 <= i <= 154 else 0):.2f}"
+            for i in range(300)]
+    (root / "logvals.csv").write_text("date,value\n" + "\n".join(rows) + "\n")
+    for args in (["ingest", root / "logvals.csv"], ["scan"]):
+        result = CliRunner().invoke(cli, ["--project", str(root), *map(str, args)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    return root
+
+
 # End-to-end tests that build whole projects, start Spark, Chromium or PostgreSQL, or run
 # the README and the demo: marked `slow` here, so that a plain `pytest` (which deselects
 # them, see pyproject.toml) stays quick; the README's test command and .ci/run run them all.

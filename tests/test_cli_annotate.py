@@ -145,7 +145,8 @@ def test_lint(annotate, proj):
 
 
 def test_lint_knows_config_names(annotate, proj):
-    annotate("add", "X", "--type", "other", "--start", "2026-01-01", "--metric", "laeds", "--scope", "regio=EMEA")
+    (proj / "annotations" / "x.yaml").write_text(
+        "id: x\ntitle: X\ntype: other\nstart: 2026-01-01\nscope: {regio: [EMEA]}\nmetrics: [laeds]\n")
     result = annotate("lint")
     assert result.exit_code == 1
     assert [line.split(": ", 1)[1] for line in result.stdout.splitlines()] == [
@@ -153,6 +154,33 @@ def test_lint_knows_config_names(annotate, proj):
         "unknown metric 'laeds' (did you mean 'leads'?); known: lead_to_mql, leads, mql, opportunities, sql, "
         "win_rate, won.",
     ]
+
+
+@pytest.mark.parametrize("args", [
+    ["add", "X", "--type", "other", "--start", "2026-01-01", "--scope", "regio=EMEA"],
+    ["start", "X", "--type", "outage", "--scope", "regio=EMEA"],
+    ["holidays", "--country", "US", "--years", "2026", "--scope", "regio=EMEA"],
+])
+def test_a_typo_in_a_scope_dimension_is_refused_and_nothing_written(annotate, proj, args):
+    # Was written silently: an event scoped to regio=EMEA matches no segment and explains nothing.
+    result = annotate(*args)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == ("Error: Unknown dimension 'regio' (did you mean 'region'?); known: channel, region. "
+                             "Nothing was written.\n")
+    assert not any(p.suffix == ".yaml" for p in (proj / "annotations").rglob("*"))
+
+
+def test_a_typo_in_a_metric_is_refused_by_add_and_edit(annotate, proj):
+    message = ("Error: Unknown metric 'laeds' (did you mean 'leads'?); known: lead_to_mql, leads, mql, opportunities, "
+               "sql, win_rate, won. Nothing was written.\n")
+    result = annotate("add", "X", "--type", "other", "--start", "2026-01-01", "--metric", "laeds")
+    assert (result.exit_code, result.stderr) == (1, message)
+    add_promo(annotate)
+    path = proj / "annotations" / "2026" / "03" / "spring-promo.yaml"
+    before = path.read_text()
+    result = annotate("edit", "spring-promo", "--metric", "laeds")
+    assert (result.exit_code, result.stderr) == (1, message)
+    assert path.read_text() == before
 
 
 def test_holidays_twice_adds_nothing(annotate, proj):

@@ -29,6 +29,15 @@ def test_demo_config_parses_with_overrides(tmp_path):
         ("timezone: Mars/Olympus\n", "timezone 'Mars/Olympus' is not a known IANA zone"),
         ("explain:\n  windows:\n    party: {lead: 1, lag: 2}\n", "explain.windows has unknown event type 'party'"),
         ("dimensions: [a\n", "not valid YAML"),
+        # Wrong shapes were read letter by letter ('region' -> r, e, g, ...) or crashed.
+        ("dimensions: region\n", "'dimensions' must be a list of names like [region, channel], got 'region'"),
+        ("funnel: leads\n", "'funnel' must be a list of names like [leads, mql, won], got 'leads'"),
+        ("metrics: [leads]\n", "'metrics' must be a mapping like {leads: {type: count}}, got ['leads']"),
+        ("detection: [1]\n", "'detection' must be a mapping like {min_score: 5}"),
+        ("detection:\n  overrides: [won]\n", "'detection.overrides' must be a mapping"),
+        ("explain:\n  windows: [campaign]\n", "'explain.windows' must be a mapping"),
+        ("detection:\n  min_score: -1\n", "'detection.min_score' must not be negative, got -1"),
+        ("date_format: dd/mm/yyyy\n", "'date_format' must be strftime codes like \"%m/%d/%Y\", got 'dd/mm/yyyy'"),
     ],
 )
 def test_bad_config_names_file_and_field(tmp_path, text, message):
@@ -38,6 +47,13 @@ def test_bad_config_names_file_and_field(tmp_path, text, message):
         load_config(path)
     assert str(caught.value).startswith(str(path))
     assert message in str(caught.value)
+
+
+def test_config_that_is_not_utf8_is_refused_with_its_path(tmp_path):
+    path = tmp_path / "ctxmetrics.yaml"
+    path.write_bytes("store: x.duckdb\n".encode("utf-16"))
+    with pytest.raises(ConfigError, match=r"ctxmetrics.yaml: is not UTF-8 text \(byte 0\)\.$"):
+        load_config(path)
 
 
 def test_project_is_found_from_a_subfolder(tmp_path):
@@ -63,6 +79,18 @@ def test_cli_init_creates_layout(tmp_path):
     result = CliRunner().invoke(cli, ["init", str(tmp_path / "new")])
     assert result.exit_code == 0
     assert {p.name for p in (tmp_path / "new").iterdir()} >= {"ctxmetrics.yaml", "annotations", "queries", ".gitignore"}
+
+
+def test_cli_init_where_no_folder_can_be_made_is_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from ctxmetrics.cli import cli
+
+    # Was "internal error: NotADirectoryError" when a parent is a file.
+    (tmp_path / "afile").write_text("")
+    result = CliRunner().invoke(cli, ["init", str(tmp_path / "afile" / "p")])
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == f"Error: {tmp_path / 'afile' / 'p'}: cannot create the project there (Not a directory).\n"
 
 
 def test_api_reads_return_polars(project_dir):

@@ -176,6 +176,31 @@ def test_md_to_file(project, tmp_path):
     assert target.read_text(encoding="utf-8").startswith("# ctxmetrics digest")
 
 
+def test_output_into_a_missing_folder_is_one_line(project, tmp_path):
+    # Was "internal error: FileNotFoundError".
+    target = tmp_path / "no-such-folder" / "d.md"
+    result = digest(project, "-o", target)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == f"Error: {target}: cannot write the report there (No such file or directory).\n"
+
+
+def test_a_failed_write_leaves_the_old_report_whole(project, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    target = tmp_path / "d.md"
+    target.write_text("last week's digest\n", encoding="utf-8")
+
+    def disk_full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("ctxmetrics.report.output.os.replace", disk_full)
+    result = digest(project, "-o", target)
+    assert result.exit_code == 1 and "cannot write the report there (No space left on device)" in result.stderr
+    assert target.read_text(encoding="utf-8") == "last week's digest\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.md"]
+
+
 def test_bad_format_is_a_usage_error(project):
     result = digest(project, "--format", "pdf")
     assert result.exit_code == 2
@@ -220,3 +245,12 @@ def test_fail_on_unexplained_exit_code_for_scripts(project):
     assert digest(project, "--since", "2025-05-01", "--until", "2025-05-31", "--fail-on-unexplained").exit_code == 0
     assert digest(project, "--fail-on-unexplained").exit_code == 3
     assert digest(project).exit_code == 0
+
+
+def test_a_gauge_without_a_percentage_reads_up_with_its_levels(log_gauge_project):
+    # Was "logvals +nan% (-1.5 → 1.5 a day)": no percentage of a level below 0, no "a day" for a gauge.
+    result = CliRunner().invoke(cli, ["--project", str(log_gauge_project), "digest"])
+    assert result.exit_code == 0
+    assert "no known context: logvals up (-1.5 → 1.5) from Jun 1 to Jun 4" in result.stdout
+    assert "nan" not in result.stdout
+

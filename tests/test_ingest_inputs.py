@@ -2,6 +2,7 @@
 and every kind of bad input refused with one exact line, exit 1 and the store unchanged."""
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import os
 from pathlib import Path
@@ -149,6 +150,68 @@ def test_bad_input_exact_message_exit_1_store_unchanged(project, case):
     result = invoke("--project", project, "ingest", bad)
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == f"Error: {expected.replace(bad.name, str(bad), 1)}\n"
+    assert snapshot(project) == before
+
+
+# Spreadsheet exports as they come: each was refused as "no date column" (the header read
+# as one column) although it holds the same rows as GOOD.
+EXPORTS = {
+    "spaces around the header's names": GOOD.replace(",", " , ", 4).encode(),
+    "capitalised role names": GOOD.replace("date,metric,value", "Date,Metric,VALUE").encode(),
+    "blank lines": GOOD.replace("\n", "\n\n", 2).encode() + b"\n",
+    "semicolons": GOOD.replace(",", ";").encode(),
+    "tabs": GOOD.replace(",", "\t").encode(),
+    "utf-16 with BOM": GOOD.encode("utf-16"),
+    "utf-16 semicolons, CRLF": GOOD.replace(",", ";").replace("\n", "\r\n").encode("utf-16"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EXPORTS))
+def test_spreadsheet_exports_store_the_same_rows_as_a_plain_csv(project, case):
+    before = snapshot(project)
+    (project / "x.csv").write_bytes(EXPORTS[case])
+    result = invoke("--project", project, "ingest", project / "x.csv")
+    assert result.exit_code == 0, result.output
+    assert "0 added, 2 replaced" in result.stdout
+    assert snapshot(project)[0] == before[0]
+
+
+def test_json_lines_with_a_byte_order_mark_are_read(project):
+    # Was "x.jsonl:1: not valid JSON" for a valid line behind the BOM PowerShell writes.
+    before = snapshot(project)
+    lines = [f'{{"date": "2026-03-01", "metric": "leads", "value": {v}, "region": "EMEA", "channel": "{c}"}}'
+             for v, c in ((10, "paid"), (5, "organic"))]
+    (project / "x.jsonl").write_bytes(codecs.BOM_UTF8 + "\n".join(lines).encode() + b"\n")
+    result = invoke("--project", project, "ingest", project / "x.jsonl")
+    assert result.exit_code == 0, result.output
+    assert snapshot(project)[0] == before[0]
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"date,metric,value\n2025-01-01,leads,1\n2025-01-02,leads,2,7\n", "x.csv:3: has 4 fields, the header 3."),
+    (b"date,metric,value\n2025-01-01,leads,1\n2025-01-02,l\xe9ads,2\n",
+     "x.csv:3: is not UTF-8 text (byte 13 of the line); save the file as UTF-8."),
+    (b'date,metric,value\n2025-01-01,leads,1\n2025-01-02,"leads,2\n2025-01-03,leads,3\n',
+     "x.csv:3: not valid CSV (unexpected end of data; is a quote opened on this line never closed?)."),
+    (b"\xff\xfed\x00a", "x.csv: starts as UTF-16 text but is not (byte 5); save it as UTF-8."),
+])
+def test_unreadable_csv_line_is_named(project, content, expected):
+    bad = project / "x.csv"
+    bad.write_bytes(content)
+    before = snapshot(project)
+    result = invoke("--project", project, "ingest", bad)
+    assert (result.exit_code, result.stderr) == (1, f"Error: {expected.replace('x.csv', str(bad), 1)}\n")
+    assert snapshot(project) == before
+
+
+def test_metric_option_on_a_file_with_a_metric_column_is_refused(project):
+    # Was ignored without a word: the rows went in as 'leads', not the 'signups' asked for.
+    before = snapshot(project)
+    result = invoke("--project", project, "ingest", project / "good.csv", "--metric", "signups")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"Error: {project / 'good.csv'}: column 'metric': the file names its metrics in this column, so --metric "
+        "signups does not apply; --metric names the series of a file without one.\n")
     assert snapshot(project) == before
 
 

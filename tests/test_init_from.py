@@ -121,6 +121,19 @@ def test_ds_y_file_init_then_ingest(tmp_path):
     assert _daily_sums(tmp_path / "p") == {"2025-03-01": 10.5, "2025-03-02": -1.0, "2025-03-03": 4.0}
 
 
+def test_capitalised_spreadsheet_header_init_then_ingest(tmp_path):
+    # 'Date,Metric,Value' used to become a wide file with a dimension 'Metric' and a metric
+    # 'Value', which the very next ingest refused.
+    data = tmp_path / "export.csv"
+    data.write_text("Date,Metric,Value,Region\n2025-03-01,leads,10,EMEA\n2025-03-02,leads,4,EMEA\n")
+    assert invoke("init", tmp_path / "p", "--from", data).exit_code == 0
+    config = load_config(tmp_path / "p" / "ctxmetrics.yaml")
+    assert (config.file_format, config.columns, config.dimensions, list(config.metrics)) == (
+        "long", {"date": "Date", "metric": "Metric", "value": "Value"}, ("Region",), ["leads"])
+    assert invoke("--project", tmp_path / "p", "ingest", data).exit_code == 0
+    assert _daily_sums(tmp_path / "p") == {"2025-03-01": 10.0, "2025-03-02": 4.0}
+
+
 def test_init_from_several_files(tmp_path):
     (tmp_path / "a.csv").write_text("date,metric,value\n2025-03-01,leads,4\n2025-03-02,leads,5\n")
     (tmp_path / "b.csv").write_text("date,metric,value\n2025-03-01,mql,1.5\n2025-03-02,mql,2\n")

@@ -285,3 +285,44 @@ def test_run_ingests_new_files_once_scans_and_exits_3_for_new_unexplained(demo):
 def test_mute_needs_one_clear_target(demo, args, message):
     result = cli_run(demo, "mute", *args, "--until", "2099-12-31")
     assert result.exit_code == 1 and message in result.output and result.output.count("\n") == 1
+
+
+@pytest.mark.parametrize("entry, message", [
+    # a bare string was read letter by letter: "column 'r' named in --dims is missing"
+    ("{folder: inbox, dims: region}", "inbox[0].dims must be a list of column names like [region], got 'region'."),
+    ("{folder: inbox, format: csv}", "inbox[0].format 'csv' is not one of long, wide, events."),
+])
+def test_run_names_the_inbox_field_that_is_wrong(project_dir, run, entry, message):
+    (project_dir / "inbox").mkdir()
+    (project_dir / "inbox" / "a.csv").write_text("date,metric,value\n2026-01-01,leads,1\n", encoding="utf-8")
+    add_channels(project_dir, f"inbox: [{entry}]\n")
+    result = run("run")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == f"Error: {project_dir / 'ctxmetrics.yaml'}: {message}\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    # each was stored and listed as in force while it could never match an anomaly
+    (["--anomaly", "leads||2099-01-01"], "no stored anomaly 'leads||2099-01-01'; 'why --json' and 'digest --format json' give the ids."),
+    (["--metric", "laeds"], "unknown metric 'laeds' (did you mean 'leads'?); nothing was muted."),
+    (["--metric", "leads", "--segment", "regoin=APAC"], "unknown dimension 'regoin' (did you mean 'region'?); nothing was muted."),
+    (["--segment", "region=APCA"], "no data has region=APCA; nothing was muted."),
+])
+def test_a_mute_that_could_never_match_is_refused(demo, args, message):
+    result = cli_run(demo, "mute", *args, "--until", "2099-12-31")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == f"Error: {message}\n"
+    assert cli_run(demo, "mute", "--list").output == "No mutes in force.\n"
+
+
+@pytest.mark.parametrize("filters, message", [
+    # was "nothing new" on every run: the channel could never match
+    ("metrics: [laeds]", "unknown metric 'laeds'"),
+    ("segments: ['regoin=APAC']", "unknown dimension 'regoin'"),
+])
+def test_a_channel_filter_that_could_never_match_is_refused(demo, filters, message):
+    add_channels(demo, f"notify:\n  - webhook: http://127.0.0.1:9/hook\n    {filters}\n")
+    result = cli_run(demo, "notify", "--dry-run")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (f"Error: {demo / 'ctxmetrics.yaml'}: notify channel webhook:http://127.0.0.1:9/hook: "
+                             f"its filter names {message}; it would never match.\n")

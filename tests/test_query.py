@@ -51,6 +51,15 @@ def test_unknown_saved_query_lists_the_known_ones(run, loaded):
     assert result.stderr == f"Error: No query named 'weekly_typo' in {loaded / 'queries'}. Saved queries: weekly.\n"
 
 
+@pytest.mark.parametrize("saved", ["", "  \n", "-- to do: count the leads\n"])
+def test_an_empty_saved_query_is_one_clear_line(run, loaded, saved):
+    # Was "internal error: AttributeError: 'NoneType' object has no attribute 'description'".
+    (loaded / "queries" / "draft.sql").write_text(saved)
+    result = run("query", "draft")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == "Error: the query is empty: there is no SQL statement to run.\n"
+
+
 def test_one_output_format_at_a_time(run, loaded, tmp_path):
     result = run("query", "select 1", "--json", "--parquet", tmp_path / "x.parquet")
     assert result.exit_code == 2

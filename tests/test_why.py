@@ -122,6 +122,9 @@ def test_the_emea_campaign_sits_in_emea_and_the_total_says_so(project):
     (["why", "leads", "--on", "2025-05-10", "--since", "2025-05-01"], 2, "use either --on or --since/--until"),
     (["why", "leads", "--on", "10/05/2025"], 2, "Invalid value for '--on'"),
     (["why", "leads", "--confirm", "a", "--reject", "b"], 2, "use either --confirm or --reject"),
+    # a day outside the data said "No anomalies ... on 2030-01-01. Where leads changed then: ..."
+    (["why", "leads", "--on", "2030-01-01"], 1, "Error: --on 2030-01-01 is after the last day of data (2025-"),
+    (["why", "leads", "--until", "2001-01-31"], 1, "Error: --until 2001-01-31 is before the first day of data (2025-"),
 ])
 def test_errors(project, args, code, message):
     result = run(project, *args)
@@ -199,3 +202,25 @@ def test_read_only_commands_never_load_the_compiled_kernels(project):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[-1] == "[]"
+
+
+def test_a_gauge_without_a_percentage_reads_up_and_has_no_per_day_unit(log_gauge_project):
+    # Was "Logvals total +nan% from Jun 1 ..." and "-1.5/day before": a level of log values
+    # has no percentage change and is not an amount per day.
+    result = run(log_gauge_project, "why", "logvals", "--on", "2025-06-02")
+    assert result.exit_code == 0
+    head, levels = result.stdout.splitlines()[:2]
+    assert head == "Logvals total up from Jun 1 to Jun 4, 2025 (spike)"
+    assert levels.startswith("  -1.5 before, 1.5 during; ")
+    assert "nan" not in result.stdout and "/day" not in result.stdout
+
+
+
+def test_a_declared_metric_without_data_is_not_reported_as_checked(project):
+    # Was "No anomalies in r total.": a ratio whose numerator never came in was never scanned.
+    config = project / "ctxmetrics.yaml"
+    text = config.read_text()
+    config.write_text(text.replace("metrics:\n", "metrics:\n  r: {type: ratio, numerator: nosuch, denominator: leads}\n", 1))
+    result = run(project, "why", "r")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == "Error: Metric 'r' was not scanned: no data for nosuch.\n"

@@ -11,7 +11,7 @@ import click
 
 from ctxmetrics.cli import cli, pass_project
 from ctxmetrics.config import EVENT_TYPES, EXPECTS
-from ctxmetrics.errors import StoreLocked
+from ctxmetrics.errors import StoreLocked, UnknownName
 
 # ctxmetrics.timeline.read (and yaml) is imported inside the commands: every ctxmetrics
 # command loads this module, and `why` or `query` must not pay for the timeline.
@@ -60,6 +60,16 @@ def _given(fields: dict[str, Any]) -> dict[str, Any]:
     """Options the user gave: not None and not an empty repeatable option."""
     return {key: list(value) if isinstance(value, tuple) else value
             for key, value in fields.items() if value not in (None, ())}
+
+
+def _check_names(project, fields: dict[str, Any]) -> None:
+    """Refuse a metric or scope dimension that neither the project file nor the store
+    knows, as lint would: a typo (regoin=EMEA) makes an event that explains nothing."""
+    from ctxmetrics.timeline.read import unknown_names
+
+    problems = unknown_names(fields.get("metrics") or (), fields.get("scope") or {}, *_known_names(project))
+    if problems:
+        raise UnknownName(f"{problems[0][0].upper()}{problems[0][1:]} Nothing was written.")
 
 
 def _shown(path: Path | None) -> str:
@@ -112,6 +122,7 @@ def add(ref, title, event_type, start, end, event_id, **fields):
     from ctxmetrics.timeline.write import add_annotation
 
     project = ref.get()
+    _check_names(project, fields)
     event = add_annotation(
         project.annotations_dir, title=title, type=event_type, start=start, end=end, id=event_id,
         tz=project.config.timezone, **_given(fields),
@@ -136,6 +147,7 @@ def start(ref, title, event_type, event_id, **fields):
     from ctxmetrics.timeline.write import add_annotation
 
     project = ref.get()
+    _check_names(project, fields)
     tz = project.config.timezone
     event = add_annotation(
         project.annotations_dir, title=title, type=event_type, start=now_in(tz), open_ended=True,
@@ -250,6 +262,7 @@ def edit(ref, annotation_id, new_id, title, event_type, start, end, clear, **fie
     if not changes:
         raise click.UsageError("Nothing to change: give at least one field option, e.g. --end 2026-03-21.")
     project = ref.get()
+    _check_names(project, changes)
     event = edit_annotation(project.annotations_dir, annotation_id, project.config.timezone, **changes)
     click.echo(f"Updated {event.id} ({_shown(event.path)}:{event.line})")
 
@@ -333,6 +346,7 @@ def holidays(ref, country, subdiv, years, scope):
     from ctxmetrics.timeline.calendars import add_holidays, parse_years
 
     project = ref.get()
+    _check_names(project, {"scope": scope})
     added = add_holidays(
         project.annotations_dir, country, subdiv, parse_years(years), project.config.timezone, scope=scope
     )

@@ -37,6 +37,7 @@ def digest(ctx, ref, since, until, fmt, output, limit, fail_on_unexplained):
         ctxmetrics digest --since 2026-03-09 --fail-on-unexplained || notify-team
     """
     from ctxmetrics.report.digest import build_digest, render_json, render_markdown
+    from ctxmetrics.report.output import write_report
 
     project = ref.get()
     report = build_digest(project, since.date() if since else None, until.date() if until else None,
@@ -52,7 +53,7 @@ def digest(ctx, ref, since, until, fmt, output, limit, fail_on_unexplained):
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_report(output, text)
         click.echo(f"Wrote {output} ({len(report.anomalies)} anomalies, {report.coverage.get('explained', 0)} explained).")
     if fail_on_unexplained and any(not a.explained for a in report.anomalies):
         ctx.exit(ExitStatus.UNEXPLAINED)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ctxmetrics.config import CONFIG_NAME
+from ctxmetrics.config import CONFIG_NAME, FILE_FORMATS
 from ctxmetrics.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -51,7 +51,13 @@ def folders_of(project: "Project") -> list[Folder]:
         path = (project.root / entry["folder"]).resolve()
         if not path.is_dir():
             raise ConfigError(f"{where}: inbox[{i}] folder '{entry['folder']}' does not exist.")
-        out.append(Folder(path, str(entry.get("format", "long")), tuple(str(d) for d in entry.get("dims") or ())))
+        fmt, dims = entry.get("format", "long"), entry.get("dims") or []
+        if fmt not in FILE_FORMATS:
+            raise ConfigError(f"{where}: inbox[{i}].format '{fmt}' is not one of {', '.join(FILE_FORMATS)}.")
+        if not isinstance(dims, list) or not all(isinstance(d, str) and d for d in dims):
+            # a bare string would be read letter by letter
+            raise ConfigError(f"{where}: inbox[{i}].dims must be a list of column names like [region], got {dims!r}.")
+        out.append(Folder(path, fmt, tuple(dims)))
     return out
 
 

@@ -17,7 +17,7 @@ import yaml
 from ctxmetrics.config import Config
 from ctxmetrics.ingest.dates import BadCell, granularity_of, parse_days
 from ctxmetrics.errors import InputError
-from ctxmetrics.ingest.ingest import DATE_NAMES, ROW, VALUE_NAMES, check_files, read_table
+from ctxmetrics.ingest.ingest import DATE_NAMES, ROW, VALUE_NAMES, check_files, read_table, usual_column
 
 SAMPLE_ROWS = 100_000  # enough rows to see every column's kind; large files are not read whole
 
@@ -31,6 +31,7 @@ class _Found:
     value: str | None
     dims: list[str]
     metrics: dict[str, pl.Series] = field(default_factory=dict)  # name -> values
+    metric: str | None = None  # the metric column of a long file
     timed: bool = False
     granularity: str | None = None
 
@@ -48,7 +49,7 @@ def infer_config_text(paths: Sequence[Path | str]) -> str:
 def _look_at(src) -> _Found:
     raw = read_table(src).head(SAMPLE_ROWS)
     columns = [c for c in raw.columns if c != ROW]
-    date = next((c for c in DATE_NAMES if c in columns), None) or _date_like(raw, columns)
+    date = usual_column(columns, DATE_NAMES) or _date_like(raw, columns)
     if date is None:
         raise InputError(f"{src.path}: no date column found (looked for {', '.join(DATE_NAMES)} and ISO dates).")
     try:
@@ -59,16 +60,18 @@ def _look_at(src) -> _Found:
             "write the project file by hand with date_format."
         ) from None
     others = [c for c in columns if c != date]
-    if "metric" in others:
-        value = next((c for c in VALUE_NAMES if c in others), None)
+    metric = usual_column(others, ("metric",))
+    if metric is not None:
+        value = usual_column(others, VALUE_NAMES)
         if value is None:
             raise InputError(f"{src.path}: a metric column but no value column ({', '.join(VALUE_NAMES)}).")
         values = _numbers(raw[value])
-        metrics = {str(m): values.filter(raw["metric"].cast(pl.Utf8) == m) for m in raw["metric"].cast(pl.Utf8).unique().drop_nulls().sort()}
-        found = _Found("long", date, value, [c for c in others if c not in ("metric", value)], metrics)
+        names = raw[metric].cast(pl.Utf8)
+        metrics = {str(m): values.filter(names == m) for m in names.unique().drop_nulls().sort()}
+        found = _Found("long", date, value, [c for c in others if c not in (metric, value)], metrics, metric)
     else:
         numeric = [c for c in others if _is_numeric(raw[c])]
-        value = next((c for c in VALUE_NAMES if c in numeric), None)
+        value = usual_column(numeric, VALUE_NAMES)
         if value is not None and len(numeric) == 1:
             found = _Found("long", date, value, [c for c in others if c != value], {src.path.stem: _numbers(raw[value])})
         elif numeric:
@@ -127,12 +130,15 @@ def _render(found: list[_Found], names: list[str]) -> str:
         f"format: {first.fmt}",
     ]
     columns = {"date": first.date}
+    if first.metric:
+        columns["metric"] = first.metric
     if first.value:
         columns["value"] = first.value
-    if all(f.date == first.date and f.value == first.value for f in found) and (
-        first.date not in DATE_NAMES or (first.value and first.value not in VALUE_NAMES)
+    if all(f.date == first.date and f.metric == first.metric and f.value == first.value for f in found) and (
+        first.date not in DATE_NAMES or first.metric not in (None, "metric")
+        or (first.value and first.value not in VALUE_NAMES)
     ):
-        lines += ["columns: " + _flow(columns) + "   # the date and value columns"]
+        lines += ["columns: " + _flow(columns) + "   # the columns of each role"]
     lines += [
         "",
         "# Dimension columns (segments); a file with another column is refused unless ingest gets --dims.",

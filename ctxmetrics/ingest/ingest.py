@@ -7,6 +7,8 @@ Errors name the file, the line (CSV/JSON lines, counting the header as line 1) o
 """
 from __future__ import annotations
 
+import codecs
+import csv
 import datetime as dt
 import difflib
 import io
@@ -306,16 +308,25 @@ def read_table(src: _Source) -> pl.DataFrame:
     try:
         if src.kind == "csv":
             # Everything as text first, so a bad cell is reported with its line, not guessed at.
-            frame = pl.read_csv(_csv_input(src.path), infer_schema=False, row_index_name=ROW)
+            text, separator = _csv_input(src.path)
+            frame = pl.read_csv(text, separator=separator, infer_schema=False, row_index_name=ROW)
+            # 'date , metric , value': spaces around a header's names are not part of them
+            frame = frame.rename({c: c.strip() for c in frame.columns if c != c.strip()})
+            if frame.width > 1:  # blank lines (an export's last line, a paragraph break) are no rows
+                blank = frame.select(pl.all_horizontal(pl.exclude(ROW).is_null())).to_series()
+                if blank.any():  # filtering copies every column: only when needed
+                    frame = frame.filter(~blank)
         elif src.kind == "parquet":
             frame = pl.read_parquet(src.path, row_index_name=ROW)
         else:
-            frame = pl.read_ndjson(src.path, infer_schema_length=None).with_row_index(ROW)
+            frame = pl.read_ndjson(_jsonl_input(src.path), infer_schema_length=None).with_row_index(ROW)
     except pl.exceptions.NoDataError:
         frame = pl.DataFrame()
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         if src.kind == "jsonl":
             _explain_jsonl(src)
+        if src.kind == "csv":
+            _explain_csv(src)
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{src.path}: cannot be read as {src.kind} ({message}).") from None
     if frame.height == 0:
@@ -324,18 +335,70 @@ def read_table(src: _Source) -> pl.DataFrame:
 
 
 def _csv_input(path: Path):
-    """The path, or the text with newlines for a file with old Mac line endings (CR only),
-    which the CSV reader would take for one long line."""
+    """The file for the CSV reader and its separator. Spreadsheet exports come as they are:
+    UTF-16 ("Unicode text") is re-encoded as UTF-8, old Mac line endings (CR only, which
+    the reader would take for one long line) become newlines, and a header with no comma
+    but semicolons or tabs (European-locale and tab-separated exports) sets the separator."""
     with path.open("rb") as fh:
         head = fh.read(1 << 16)
+    source: Path | io.BytesIO = path
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            head = path.read_text(encoding="utf-16").encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: starts as UTF-16 text but is not (byte {exc.start + 1}); save it as UTF-8.") from None
+        source = io.BytesIO(head)
     if b"\r" in head and b"\n" not in head:
-        return io.BytesIO(path.read_bytes().replace(b"\r", b"\n"))
-    return path
+        head = (head if isinstance(source, io.BytesIO) else path.read_bytes()).replace(b"\r", b"\n")
+        source = io.BytesIO(head)
+    return source, _separator(head.split(b"\n", 1)[0])
+
+
+def _separator(header: bytes) -> str:
+    if b"," not in header:
+        for candidate in (";", "\t"):
+            if candidate.encode() in header:
+                return candidate
+    return ","
+
+
+def _explain_csv(src: _Source) -> None:
+    """Find the line the CSV reader choked on (not UTF-8, or more fields than the header)
+    and say so with its number."""
+    data, separator = _csv_input(src.path)
+    raw = data.getvalue() if isinstance(data, io.BytesIO) else src.path.read_bytes()
+    for number, line in enumerate(raw.splitlines(), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{src.path}:{number}: is not UTF-8 text (byte {exc.start + 1} of the line); save the file as UTF-8."
+            ) from None
+    rows = csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=separator, strict=True)
+    width, start = None, 1  # start: the line the record being read begins on
+    try:
+        for fields in rows:
+            if width is None:
+                width = len(fields)
+            elif len(fields) > width:
+                raise InputError(f"{src.path}:{start}: has {len(fields)} fields, the header {width}.")
+            start = rows.line_num + 1
+    except csv.Error as exc:  # most often a quote opened and never closed: it runs to the end of the file
+        raise InputError(f"{src.path}:{start}: not valid CSV ({exc}; is a quote opened on this line never closed?).") from None
+
+
+def _jsonl_input(path: Path):
+    """The path, or its bytes without the UTF-8 byte order mark that Windows tools
+    (PowerShell, Notepad) write first, which the JSON reader takes for bad JSON."""
+    with path.open("rb") as fh:
+        if fh.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+            return path
+        return io.BytesIO(fh.read())
 
 
 def _explain_jsonl(src: _Source) -> None:
     """Find the JSON line the reader choked on and say what is wrong with it in plain words."""
-    with src.path.open(encoding="utf-8", errors="replace") as fh:
+    with src.path.open(encoding="utf-8-sig", errors="replace") as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
@@ -380,7 +443,19 @@ def _role_column(src: _Source, columns: list[str], mapping: dict[str, str], role
         if mapping[role] not in columns:
             raise InputError(f"{src.where()}: column '{mapping[role]}' (the {role} column) is missing.")
         return mapping[role]
-    return next((n for n in names if n in columns), None)
+    return usual_column(columns, names)
+
+
+def usual_column(columns: Sequence[str], names: Sequence[str]) -> str | None:
+    """The column with the first of the usual `names`, in any case ('Date' from a
+    spreadsheet export): the exact name first."""
+    lowered = {c.lower(): c for c in reversed(columns)}  # the first of names differing only in case
+    for name in names:
+        if name in columns:
+            return name
+        if name in lowered:
+            return lowered[name]
+    return None
 
 
 def _date_column(src: _Source, columns: list[str], mapping: dict[str, str], names=DATE_NAMES) -> str:
@@ -427,6 +502,11 @@ def _long(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
         raise InputError(
             f"{src.where()}: no value column ({', '.join(VALUE_NAMES)}); name it with --value-col, "
             "or use --format wide for one column per metric."
+        )
+    if metric_col is not None and settings.metric is not None:  # it would be ignored without a word
+        raise InputError(
+            f"{src.where(column=metric_col)}: the file names its metrics in this column, so --metric "
+            f"{settings.metric} does not apply; --metric names the series of a file without one."
         )
     roles = (date_col, value_col) if metric_col is None else (date_col, metric_col, value_col)
     others = [c for c in columns if c not in roles]
@@ -640,6 +720,8 @@ def _fast_long(store: Store, src: _Source, dims: list[str], known: list[str]) ->
         if names != pl.read_parquet_schema(src.path).names():  # the polars path's names, or don't know
             return None
         _check_header(src, names)
+        if not {"metric", "value"} <= set(names):
+            return None  # other names, or missing ones: the careful path finds or names them
         date_col = _date_column(src, names, {})
         _require(src, names, (date_col, "metric", "value"), "long")
         dim_cols = _dimension_columns(src, [c for c in names if c not in (date_col, "metric", "value")], dims, known)

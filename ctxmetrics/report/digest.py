@@ -26,8 +26,8 @@ from typing import Any
 from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.models.segments import is_within, segment_key, segment_label
 from ctxmetrics.wording import (
-    EXPLAINED_HEADING, NOTHING_NEEDS_ACTION, RANKING, cause_note, flags_note, level_text, md_code, md_text,
-    metric_label, metric_word, pct_text, shell_command, summary_line, tag_command, tagged_text, when_text, where_text,
+    EXPLAINED_HEADING, NOTHING_NEEDS_ACTION, RANKING, cause_note, change_text, flags_note, level_text, md_code,
+    md_text, metric_label, metric_word, pct_text, shell_command, summary_line, tag_command, tagged_text, when_text, where_text,
 )
 
 __all__ = ["Digest", "BusinessEvent", "build_digest", "render_markdown", "render_json"]
@@ -57,6 +57,7 @@ class BusinessEvent:
     members: list[Anomaly]
     funnel: tuple[str, ...] = ()
     ratio_metrics: frozenset[str] = frozenset()
+    gauge_metrics: frozenset[str] = frozenset()  # levels, not amounts per day: no " a day"
 
     @property
     def lead(self) -> Anomaly:
@@ -101,9 +102,9 @@ class BusinessEvent:
         """How big and since when: 'leads -85% (898 → 134 a day) from Sep 3 to Sep 4, 2025'."""
         a = self.lead
         ratio = a.metric in self.ratio_metrics
-        unit = "" if ratio else f" a {a.period}"
+        unit = "" if ratio or a.metric in self.gauge_metrics else f" a {a.period}"
         where = "" if not a.segment else f" in {segment_label(a.segment)}"
-        return (f"{metric_word(a.metric)}{where} {pct_text(a.change_pct)} ({level_text(a.before, ratio)} → "
+        return (f"{metric_word(a.metric)}{where} {change_text(a)} ({level_text(a.before, ratio)} → "
                 f"{level_text(a.after, ratio)}{unit}) {when_text(a.start, a.end, with_year)}")
 
     def funnel_steps(self) -> list[tuple[str, float]]:
@@ -199,8 +200,14 @@ def _joins(event: BusinessEvent, anomaly: Anomaly, lag_days: int) -> bool:
     return False
 
 
+def metrics_of_type(config, metric_type: str) -> frozenset[str]:
+    """The metrics the project file declares of one type (`ratio`, `gauge`)."""
+    return frozenset(m.name for m in config.metrics.values() if m.type == metric_type)
+
+
 def group_events(ranked: list[Anomaly], funnel: tuple[str, ...] = (), lag_days: int = 7,
-                 ratio_metrics: frozenset[str] = frozenset()) -> list[BusinessEvent]:
+                 ratio_metrics: frozenset[str] = frozenset(),
+                 gauge_metrics: frozenset[str] = frozenset()) -> list[BusinessEvent]:
     """Group anomalies (already ranked) into business events; see the module docstring.
     Explained ones are found by their top cause; an unexplained one is compared only with
     the unexplained events that have a flag starting within the funnel lag of it."""
@@ -212,7 +219,7 @@ def group_events(ranked: list[Anomaly], funnel: tuple[str, ...] = (), lag_days: 
         if anomaly.causes:
             event = by_cause.get(anomaly.causes[0].annotation_id)
             if event is None:
-                event = by_cause[anomaly.causes[0].annotation_id] = BusinessEvent([], funnel, ratio_metrics)
+                event = by_cause[anomaly.causes[0].annotation_id] = BusinessEvent([], funnel, ratio_metrics, gauge_metrics)
                 events.append(event)
             event.members.append(anomaly)
             continue
@@ -221,7 +228,7 @@ def group_events(ranked: list[Anomaly], funnel: tuple[str, ...] = (), lag_days: 
         # the earliest-made (most important) matching event wins, as in a ranked scan
         event = next((near[i] for i in sorted(near) if _joins(near[i], anomaly, lag_days)), None)
         if event is None:
-            event = BusinessEvent([], funnel, ratio_metrics)
+            event = BusinessEvent([], funnel, ratio_metrics, gauge_metrics)
             order[id(event)] = len(events)
             events.append(event)
         event.members.append(anomaly)
@@ -359,7 +366,9 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
     """
     from ctxmetrics.errors import CtxError
     from ctxmetrics.report.mutes import active_mutes, is_muted
-    from ctxmetrics.store.results import has_scan_state, load_anomalies, load_effects, load_window
+    from ctxmetrics.store.results import (
+        data_span_of_window, has_scan_state, load_anomalies, load_effects, load_window,
+    )
 
     if since and until and since > until:
         raise CtxError(f"--since {since} is after --until {until}; swap them.")
@@ -368,22 +377,18 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
         everything = load_anomalies(store)
         if not has_scan_state(store) and not everything:
             raise CtxError(NO_SCAN)
-        data_range = store.observation_span()
-        if data_range and since and since > data_range[1]:
-            raise CtxError(f"--since {since} is after the last day of data ({data_range[1]}); nothing to report.")
-        if data_range and until and until < data_range[0]:
-            raise CtxError(f"--until {until} is before the first day of data ({data_range[0]}); nothing to report.")
+        data_range = data_span_of_window(store, since, until)
         anomalies = load_window(store, since, until) if since is not None or until is not None else everything
         mutes = active_mutes(store, today)
         shown = [a for a in anomalies if not is_muted(a, mutes)]
         entries = _effects_within(load_effects(store), data_range, since, until)
     ranked = rank(shown)
-    ratios = frozenset(m.name for m in config.metrics.values() if m.type == "ratio")
+    ratios, gauges = metrics_of_type(config, "ratio"), metrics_of_type(config, "gauge")
     from ctxmetrics.explain.explain import coverage
 
     return Digest(
         since=since, until=until, data_range=data_range, anomalies=ranked,
-        events=group_events(ranked, config.funnel, config.explain.funnel_lag_days, ratios),
+        events=group_events(ranked, config.funnel, config.explain.funnel_lag_days, ratios, gauges),
         coverage=coverage(ranked), effects=entries, muted=len(anomalies) - len(shown), limit=limit,
     )
 

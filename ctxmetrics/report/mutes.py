@@ -3,6 +3,7 @@ date, in `notify` and the digest. Light (no numpy/polars): the digest reads them
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
@@ -68,6 +69,7 @@ def is_muted(anomaly: Anomaly, mutes: Iterable[Mute]) -> bool:
 def add_mute(store: "Store", mute: Mute) -> None:
     if mute.until < dt.date.today():
         raise CtxError(f"--until {mute.until} is in the past; a mute lasts until a future date.")
+    _check_target(store, mute)
     store.add_mute(mute.kind, mute.anomaly_id, mute.metric, mute.segment_key, mute.until,
                    dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
 
@@ -77,3 +79,29 @@ def remove_mute(store: "Store", mute: Mute) -> int:
     if not removed:
         raise CtxError(f"no mute of {mute.describe()} to remove ('ctxmetrics mute --list' shows them).")
     return removed
+
+
+def _check_target(store: "Store", mute: Mute) -> None:
+    """Refuse a mute that could never match: a typo (regoin=APAC, an anomaly id from an old
+    scan) would silence nothing while 'mute --list' shows it in force."""
+    from ctxmetrics.store.results import load_anomaly, scanned_metrics
+
+    if mute.kind == "anomaly":
+        if load_anomaly(store, mute.anomaly_id) is None:
+            raise CtxError(f"no stored anomaly '{mute.anomaly_id}'; 'why --json' and 'digest --format json' give the ids.")
+        return
+    if mute.metric is not None:
+        _known("metric", mute.metric, set(store.metric_names()) | scanned_metrics(store))
+    dimensions = store.dimension_names()
+    for dim, value in segment_from_key(mute.segment_key or "").items():
+        _known("dimension", dim, dimensions)
+        if not store.has_dimension_value(dim, value):
+            raise CtxError(f"no data has {dim}={value}; nothing was muted.")
+
+
+def _known(what: str, name: str, known) -> None:
+    if name not in known:
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise CtxError(f"unknown {what} '{name}'{hint}; nothing was muted.")
+

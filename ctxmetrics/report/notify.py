@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.report.channels import Channel, Message, SendError, deliver, dry_run_text, parse_channels
 from ctxmetrics.config import CONFIG_NAME
-from ctxmetrics.report.digest import BusinessEvent, briefing_order, group_events, rank
+from ctxmetrics.report.digest import BusinessEvent, briefing_order, group_events, metrics_of_type, rank
 from ctxmetrics.wording import summary_line
-from ctxmetrics.errors import CtxError
+from ctxmetrics.errors import ConfigError, CtxError
 from ctxmetrics.wording import tag_command
 
 if TYPE_CHECKING:
@@ -54,6 +54,26 @@ class NotifyReport:
 
 def channels_of(project: "Project") -> list[Channel]:
     return parse_channels(project.config.notify, project.root / CONFIG_NAME)
+
+
+def _check_filters(project: "Project", store, channels: list[Channel]) -> None:
+    """Refuse a filter naming a metric or dimension no data has: a typo (metrics: [laeds])
+    would make its channel 'nothing new' forever.
+
+    Raises:
+        ConfigError: the first such name, with its channel.
+    """
+    from ctxmetrics.store.results import scanned_metrics
+
+    metrics = set(project.config.metrics) | set(store.metric_names()) | scanned_metrics(store)
+    dimensions = set(store.dimension_names())
+    for channel in channels:
+        unknown = [("metric", m) for m in channel.metrics if m not in metrics]
+        unknown += [("dimension", d) for segment in channel.segments for d in segment if d not in dimensions]
+        if unknown:
+            kind, name = unknown[0]
+            raise ConfigError(f"{project.root / CONFIG_NAME}: notify channel {channel.name}: its filter names "
+                              f"unknown {kind} '{name}'; it would never match.")
 
 
 def _message(events: list[tuple[BusinessEvent, list[Anomaly], bool]], with_year: bool) -> Message:
@@ -102,8 +122,8 @@ def _events(project: "Project", store, today: dt.date | None) -> list[BusinessEv
     mutes = active_mutes(store, today)
     anomalies = [a for a in load_anomalies(store) if a.id not in rejected and not is_muted(a, mutes)]
     config = project.config
-    ratios = frozenset(m.name for m in config.metrics.values() if m.type == "ratio")
-    return group_events(rank(anomalies), config.funnel, config.explain.funnel_lag_days, ratios)
+    return group_events(rank(anomalies), config.funnel, config.explain.funnel_lag_days,
+                        metrics_of_type(config, "ratio"), metrics_of_type(config, "gauge"))
 
 
 def _charts(project: "Project", store, message: Message) -> dict[str, bytes]:
@@ -143,6 +163,7 @@ def notify(project: "Project", dry_run: bool = False, today: dt.date | None = No
     report = NotifyReport()
     delivered: list[tuple[Channel, list[tuple[str, str]]]] = []
     with project.store(read_only=True) as store:
+        _check_filters(project, store, channels)
         span = store.observation_span()
         with_year = span is None or span[0].year != span[1].year
         events = _events(project, store, today)

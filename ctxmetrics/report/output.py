@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import json
 import math
+import os
 from decimal import Decimal
 from typing import Any, Sequence
 
@@ -86,3 +87,31 @@ def rows_to_table(columns: Sequence[str], rows: Sequence[tuple]) -> str:
     out = [line(columns), line(["-" * w for w in widths]), *(line(r) for r in cells)]
     out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(out)
+
+
+def write_report(path: os.PathLike, text: str) -> None:
+    """Write a report file whole or not at all: through a temporary file beside it,
+    renamed into place (an interrupted or failed write leaves any old file as it was).
+
+    Raises:
+        CtxError: the file cannot be written (a missing folder, no permission, a full disk).
+    """
+    import tempfile
+
+    from ctxmetrics.errors import CtxError
+
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # what a plain open() gives, not mkstemp's private 0600
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        raise CtxError(f"{path}: cannot write the report there ({exc.strerror or exc}).") from None
+

@@ -13,7 +13,7 @@ from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.explain.places import change_places
 from ctxmetrics.store.results import (
-    gap_text, load_gaps, load_series_anomalies, most_important, record_verdict, save_causes,
+    data_span_of_window, gap_text, load_gaps, load_series_anomalies, most_important, record_verdict, save_causes,
     scanned_metrics, scanned_segment_keys, was_scanned,
 )
 from ctxmetrics.models.segments import segment_from_key, segment_key, segment_label
@@ -78,6 +78,13 @@ def _check_names(store: "Store", project: "Project", metric: str, segment: dict[
         if store.has_metric(metric):
             raise CtxError(f"Metric '{metric}' has data but no scan results yet; run 'ctxmetrics scan'.")
         raise UnknownName(f"Unknown metric '{metric}'; known metrics: {', '.join(sorted(known))}.")
+    if metric not in scanned:  # declared in ctxmetrics.yaml only: "No anomalies" would claim it was checked
+        definition = project.config.metric(metric)
+        parts = [definition.numerator, definition.denominator] if definition.type == "ratio" else [metric]
+        missing = [p for p in parts if definition.type != "query" and not store.has_metric(p)]
+        if missing:
+            raise CtxError(f"Metric '{metric}' was not scanned: no data for {' or '.join(missing)}.")
+        raise CtxError(f"Metric '{metric}' has no scan results yet; run 'ctxmetrics scan'.")
     dims = store.dimension_names()
     for dim in segment:
         if dim not in dims:
@@ -112,6 +119,8 @@ def why(
     since, until = _window(on, since, until)
     with project.store(read_only=True) as store:
         _check_names(store, project, metric, segment)
+        if since is not None or until is not None:  # the data's span costs a scan of the store: only for a window
+            data_span_of_window(store, since, until, *(("--on", "--on") if on is not None else ()))
         anomalies = load_series_anomalies(store, metric, segment_key(segment), since, until)
         elsewhere: list[tuple[str, int]] = []
         if not anomalies:
@@ -192,7 +201,7 @@ def headline(anomaly: Anomaly) -> str:
 
 def format_anomaly(anomaly: Anomaly, metric_type: str = "count") -> list[str]:
     ratio = metric_type == "ratio"
-    unit = "" if ratio else f"/{anomaly.period}"
+    unit = "" if metric_type in ("ratio", "gauge") else f"/{anomaly.period}"  # a gauge's level is not per day
     during = "after" if anomaly.end is None else "during"
     lines = [
         headline(anomaly),

@@ -200,6 +200,12 @@ class Store:
     def _refresh_view(self) -> None:
         self.con.execute("create or replace view observations as select * from obs")
 
+    def has_dimension_value(self, dimension: str, value: str) -> bool:
+        """True when some observation has `value` in the dimension column `dimension`
+        (one of `dimension_names()`)."""
+        sql = f"select 1 from obs where {quote_ident(dimension)} = ? limit 1"
+        return bool(self.con.execute(sql, [value]).fetchall())
+
     def metric_names(self) -> list[str]:
         return [r[0] for r in self.con.execute("select distinct metric from obs order by 1").fetchall()]
 
@@ -528,6 +534,8 @@ class Store:
         """Run SQL and return (column names, rows) without importing polars."""
         with _user_errors(sql):
             result = self.con.execute(sql, params) if params else self.con.execute(sql)
+            if result is None:  # DuckDB runs nothing for an empty query (or only comments)
+                raise CtxError("the query is empty: there is no SQL statement to run.")
             if not result.description:
                 return [], []
             return [d[0] for d in result.description], result.fetchall()

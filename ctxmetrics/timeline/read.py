@@ -417,9 +417,14 @@ def lint_timeline(
     return sorted(problems)
 
 def _name_problems(event: Annotation, metrics: set[str] | None, dimensions: set[str] | None) -> list[Problem]:
-    checks = [("metric", event.metrics, metrics), ("dimension", event.scope, dimensions)]
+    return [Problem(event.path, event.line, text) for text in unknown_names(event.metrics, event.scope, metrics, dimensions)]
+
+
+def unknown_names(named_metrics, named_dimensions, metrics: set[str] | None, dimensions: set[str] | None) -> list[str]:
+    """One message per metric or scope dimension outside the known ones (None: not checked)."""
+    checks = [("metric", named_metrics, metrics), ("dimension", named_dimensions, dimensions)]
     return [
-        Problem(event.path, event.line, f"unknown {kind} '{name}'{_closest(name, known)}; known: {', '.join(sorted(known))}.")
+        f"unknown {kind} '{name}'{_closest(name, known)}; known: {', '.join(sorted(known))}."
         for kind, names, known in checks
         if known is not None
         for name in names
