@@ -80,6 +80,24 @@ def test_unknown_metric_is_a_clear_error(project):
         scan_project(project, ["lead"])
 
 
+def declare_ratio_without_data(project):
+    config = project.root / "ctxmetrics.yaml"
+    text = config.read_text()
+    config.write_text(text.replace("metrics:\n", "metrics:\n  r: {type: ratio, numerator: nosuch, denominator: leads}\n", 1))
+    return Project(project.root)
+
+
+def test_a_ratio_whose_part_has_no_data_is_reported_not_scanned(run, project):
+    # Was skipped without a word by `scan`, and "Unknown metric 'r'" when asked by name.
+    declare_ratio_without_data(project)
+    result = run("scan", "--metric", "leads", "--metric", "r")
+    assert (result.exit_code, result.stderr) == (1, "Error: Metric 'r' cannot be scanned: no data for nosuch.\n")
+    result = run("scan")
+    assert result.exit_code == 0, result.output
+    assert "Not scanned: r, no data for nosuch.\n" in result.stdout
+    assert run("scan", "--metric", "leads").stdout.count("Not scanned") == 0  # asked only for what can be
+
+
 def test_outage_annotation_masks_days_of_matching_segments_only(project):
     add_annotation(
         project.annotations_dir, title="EMEA signup outage", type="outage",

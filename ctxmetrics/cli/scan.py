@@ -63,6 +63,8 @@ def scan(ref, metrics, engine, output_parquet):
             f"{result.too_small:,} series too small to ever show a change "
             "(too few events for even a drop to zero to be significant) were not judged."
         )
+    for metric, parts in sorted(result.not_scanned.items()):
+        click.echo(f"Not scanned: {metric}, no data for {' or '.join(parts)}.")
     from ctxmetrics.store.results import gap_text
 
     for metric, days in result.gaps.items():

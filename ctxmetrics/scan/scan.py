@@ -25,7 +25,7 @@ from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.project import Project
 from ctxmetrics.models.series import SeriesSet
 from ctxmetrics.scan.tagged import family_bar, retest_tagged, tagged_windows
-from ctxmetrics.store.series import build_series_set, metric_names
+from ctxmetrics.store.series import build_series_set, incomplete_ratios, metric_names
 from ctxmetrics.store.results import load_anomalies, load_state, load_verdicts
 
 BATCH_ROWS = 25  # candidate rows per unit of detector work (small: the workers finish within ~0.2 s of each other)
@@ -49,6 +49,7 @@ class ScanResult:
     gaps: dict[str, list[dt.date]]  # metric -> days with no data (unknown, never anomalies)
     too_small: int  # series too small to ever show a change (not detected; see detect.too_small)
     granularities: dict[str, str] = field(default_factory=dict)  # metric -> weekly | monthly (not listed: daily)
+    not_scanned: dict[str, list[str]] = field(default_factory=dict)  # ratio metric -> its parts with no data
 
 
 def scan_project(
@@ -94,10 +95,8 @@ def _scan_local(project: Project, config, annotations, metrics: list[str], progr
     # meanwhile, and detector worker processes never inherit an open connection.
     with project.store(read_only=True) as store:
         known = metric_names(store, config)
-        chosen = metrics or known
-        for name in chosen:
-            if name not in known:
-                raise UnknownName(f"Unknown metric '{name}'; the store has: {', '.join(known) or 'no metrics yet'}.")
+        incomplete = incomplete_ratios(config, set(store.metric_names()))
+        chosen = choose_metrics(metrics, known, incomplete, "the store has")
         previous = load_anomalies(store)
         state = load_state(store)
         verdicts = load_verdicts(store)
@@ -106,7 +105,7 @@ def _scan_local(project: Project, config, annotations, metrics: list[str], progr
             series_set = build_series_set(store, config, name, project.queries_dir)
             if series_set is not None:
                 sets[name] = series_set
-    outcome = Outcome(chosen, sets, previous, verdicts)
+    outcome = Outcome(chosen, sets, previous, verdicts, not_scanned={} if metrics else incomplete)
     outcome.gaps = {
         name: gap_days(ss.start, ss.gaps, ss.granularity) for name, ss in sets.items() if ss.gaps is not None and ss.gaps.any()
     }
@@ -147,6 +146,17 @@ def _linking_beside(
     return work
 
 
+def choose_metrics(asked: list[str], known: list[str], incomplete: dict[str, list[str]], where: str) -> list[str]:
+    """The metrics to scan: those asked, else every `known` one. A ratio with a part that
+    has no data (`incomplete`) is named as such, not as an unknown metric."""
+    for name in asked:
+        if name in incomplete:
+            raise CtxError(f"Metric '{name}' cannot be scanned: no data for {' or '.join(incomplete[name])}.")
+        if name not in known:
+            raise UnknownName(f"Unknown metric '{name}'; {where}: {', '.join(known) or 'no metrics yet'}.")
+    return list(asked) or list(known)
+
+
 @dataclass
 class Outcome:
     """What an engine hands back for linking and storing: the scanned metrics, their
@@ -167,6 +177,7 @@ class Outcome:
     # engine whose `sets` hold only the series linking reads (`explain_anomalies`' `whole_cube`)
     whole_cube: Callable[[dict], dict] | None = None
     cubes: dict[str, object] = field(default_factory=dict)  # metric -> its `explain.linking_cube`, if built already
+    not_scanned: dict[str, list[str]] = field(default_factory=dict)  # ratio metric -> its parts with no data
 
     def add(self, metric: str, found: list[Anomaly], stats: dict[str, int], fingerprints: dict[str, str]) -> None:
         self.found += found
@@ -221,6 +232,7 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
         gaps=gaps,
         too_small=outcome.totals["too_small"],
         granularities={n: s.granularity for n, s in outcome.sets.items() if s.granularity != "daily"},
+        not_scanned=outcome.not_scanned,
     )
 
 

@@ -28,13 +28,19 @@ NONE_LABEL = "(none)"
 def metric_names(store: Store, config: Config) -> list[str]:
     """Every metric that can be scanned: stored ones plus ratio/query metrics of the config."""
     stored = set(store.metric_names())
-    names = set(stored)
-    for name, metric in config.metrics.items():
-        if metric.type == "ratio" and {metric.numerator, metric.denominator} <= stored:
-            names.add(name)
-        elif metric.type == "query":
-            names.add(name)
+    incomplete = incomplete_ratios(config, stored)
+    names = stored | {n for n, m in config.metrics.items() if m.type == "query" or (m.type == "ratio" and n not in incomplete)}
     return sorted(names)
+
+
+def incomplete_ratios(config: Config, present: set[str]) -> dict[str, list[str]]:
+    """Ratio metrics of the config that cannot be scanned: name -> its parts with no data."""
+    incomplete = {}
+    for name, metric in config.metrics.items():
+        missing = [p for p in (metric.numerator, metric.denominator) if p not in present]
+        if metric.type == "ratio" and missing:
+            incomplete[name] = missing
+    return incomplete
 
 
 def build_series_set(store: Store, config: Config, metric: str, queries_dir=None) -> SeriesSet | None:

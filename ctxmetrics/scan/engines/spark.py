@@ -29,11 +29,11 @@ from itertools import combinations
 
 import pyarrow.compute as pc
 
-from ctxmetrics.errors import CtxError, UnknownName
+from ctxmetrics.errors import CtxError
 from ctxmetrics.models.series import SeriesSet
-from ctxmetrics.scan.scan import Outcome, anomaly_from_change, gap_days, plain_fingerprint
+from ctxmetrics.scan.scan import Outcome, anomaly_from_change, choose_metrics, gap_days, plain_fingerprint
 from ctxmetrics.store.results import result_frames
-from ctxmetrics.store.series import metric_granularity, metric_names
+from ctxmetrics.store.series import incomplete_ratios, metric_granularity, metric_names
 
 VIEW = "ctxmetrics_obs"
 BUCKET_SERIES = 500  # series per applyInArrow group: enough rows for the vectorised pre-screen
@@ -130,8 +130,8 @@ class SparkScan:
         spans = {r["metric"]: (r["first"], r["last"]) for r in self.spark.sql(_span_query()).collect()}
         self.daily = [(r["ts"], r["metric"], r["total"], r["rows"]) for r in self.spark.sql(_daily_query()).collect()]
         self.progress("observations", 1, 1)
-        chosen = self._chosen(metrics, spans, local_names)
-        outcome = Outcome(chosen, {}, previous, verdicts, whole_cube=self._whole_cube)
+        chosen, incomplete = self._chosen(metrics, spans, local_names)
+        outcome = Outcome(chosen, {}, previous, verdicts, whole_cube=self._whole_cube, not_scanned={} if metrics else incomplete)
         self.changed: set[str] = set()  # metrics with a series whose data changed
         here = [m for m in chosen if self.config.metric(m).type == "query" or m in self.scanned_here]
         jobs = self.jobs = self._jobs([m for m in chosen if m not in here], spans)
@@ -165,21 +165,15 @@ class SparkScan:
             *(F.col(f"`{d}`").cast("string").alias(d) for d in dims),
         )
 
-    def _chosen(self, metrics: list[str], spans, local_names: list[str]) -> list[str]:
+    def _chosen(self, metrics: list[str], spans, local_names: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+        """The metrics to scan and the ratios that cannot be (name -> parts with no data)."""
+        incomplete = incomplete_ratios(self.config, set(spans))
         if self.config.observations_parquet:
-            present = set(spans)
-            known = set(present)
-            for name, metric in self.config.metrics.items():
-                if metric.type == "ratio" and {metric.numerator, metric.denominator} <= present:
-                    known.add(name)
-            known = sorted(known)
+            known = sorted(set(spans) | {n for n, m in self.config.metrics.items() if m.type == "ratio" and n not in incomplete})
         else:
             known = local_names
         self.known = known
-        for name in metrics:
-            if name not in known:
-                raise UnknownName(f"Unknown metric '{name}'; the observations have: {', '.join(known) or 'no metrics yet'}.")
-        return list(metrics) or known
+        return choose_metrics(metrics, known, incomplete, "the observations have"), incomplete
 
     # --- the scan -------------------------------------------------------------------
     def _gaps(self, parts: list[str], start, days: int):
