@@ -96,7 +96,8 @@ def _stabilised_rows(matrix: np.ndarray, settings, kind, denominators, weekday):
         factor = np.maximum(weekly, _DEAD_WEEKDAY)[:, weekday]
         # gaps are unknown and dead weekdays (no weekend trade) carry no signal, as in the
         # detector, which leaves both out: they take the day's expected count, no deviation
-        unknown = gaps | (weekly < _DEAD_WEEKDAY)[:, weekday]
+        dead = weekly < _DEAD_WEEKDAY
+        unknown = gaps | dead[:, weekday] if dead.any() else gaps  # (spread over the days only when some)
         if unknown.any():
             x = np.where(unknown, local * factor, x)
         u = x / factor
@@ -132,7 +133,10 @@ def _stabilised_rows(matrix: np.ndarray, settings, kind, denominators, weekday):
             fill = np.nan_to_num(np.nanmedian(y, axis=1))
         y = np.where(np.isfinite(y), y, fill[:, None])
     profile = _row_weekday_medians(y - _row_centered_mean(y), weekday)
-    return y - (profile - profile.mean(axis=1, keepdims=True))[:, weekday], big, counts, (unknown if unknown.any() else None)
+    profile -= profile.mean(axis=1, keepdims=True)
+    for day in range(7):  # taken out of each weekday's columns in place (`y` is this function's own)
+        y[:, _weekday_columns(weekday, day)] -= profile[:, day : day + 1]
+    return y, big, counts, (unknown if unknown.any() else None)
 
 
 def _row_weekday_factors(x: np.ndarray, local: np.ndarray, weekday: np.ndarray) -> np.ndarray:
