@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ctxmetrics.detect.kernels import centered_mean, pooled_bound_max, pooled_contrast_max
+from ctxmetrics.detect.episodes import _two_rates_z
+from ctxmetrics.detect.kernels import (centered_mean, pooled_bound_max, pooled_contrast_max, pooled_count_log_args,
+                                       pooled_count_z)
 from ctxmetrics.detect.prescreen import _PAD, _flank, _flank_days, _padded_cumsum, _row_cumsum
 
 N = 730
@@ -102,3 +104,45 @@ def test_centered_mean_equals_numpy(days):
             got = centered_mean(v, width)
             expected = _numpy_centered_mean(v, width)
             assert np.array_equal(got, expected) and np.array_equal(np.signbit(got), np.signbit(expected))
+
+
+def _numpy_pooled_count_z(events, exposure, width, flank, n, shape):
+    """`_count_best`'s pooled z before the kernels: `_two_rates_z` of the window's sums
+    against both flanks' (slices of the padded cumulative sums)."""
+    starts = n - width + 1
+    t = np.arange(starts)
+
+    def span(c, lo, hi):
+        return c[:, _PAD + hi : _PAD + starts + hi] - c[:, _PAD + lo : _PAD + starts + lo]
+
+    n_b = (t - np.maximum(t - flank, 0)).astype(np.float32)
+    n_a = (np.minimum(t + width + flank, n) - t - width).astype(np.float32)
+    return _two_rates_z(span(events, 0, width), span(exposure, 0, width), width,
+                        span(events, -flank, 0) + span(events, width, width + flank),
+                        span(exposure, -flank, 0) + span(exposure, width, width + flank), n_b + n_a, shape[:, None])
+
+
+@pytest.mark.parametrize("days,width", [(730, 1), (730, 3), (730, 8), (730, 34), (730, 89), (90, 2), (90, 21)])
+def test_pooled_count_z_equals_numpy(days, width):
+    """Low-volume counts (many zero windows and flanks), dips and lifts, a dead row, a
+    NaN day: the kernels with numpy's logarithm between them give `_two_rates_z`'s floats."""
+    rng = np.random.default_rng(days + width)
+    rate = rng.lognormal(-0.5, 1.5, (120, 1))
+    x = rng.poisson(rate, (120, days)).astype(np.float32)
+    x[1::5, days // 3 : days // 3 + width] = 0
+    x[2::5, days // 2 : days // 2 + width] *= 3
+    x[3] = 0
+    x[4, 10] = np.nan
+    factor = np.tile(rng.uniform(0.3, 1.6, 7).astype(np.float32), days // 7 + 1)[:days]
+    events, exposure = _padded_cumsum(x), _padded_cumsum(np.broadcast_to(factor, x.shape).copy())
+    shape = rng.uniform(1.0, 50.0, len(x)).astype(np.float32)
+    flank = _flank(width)
+    logs = np.empty((2, len(x), days - width + 1), np.float32)
+    pooled_count_log_args(events, exposure, _PAD, width, flank, days, logs)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.log(logs, out=logs)
+    got = np.empty((len(x), days - width + 1), np.float32)
+    pooled_count_z(events, exposure, _PAD, width, flank, days, shape, logs, got)
+    expected = _numpy_pooled_count_z(events, exposure, width, flank, days, shape)
+    assert expected.dtype == np.float32 and np.array_equal(got, expected)
+    assert np.count_nonzero(expected) > expected.size // 2  # not a test of zeros

@@ -514,3 +514,62 @@ def count_z(few, starts, end, lo_b, hi_a, widths, short, x, factor, k, kx, kfact
                 z[0, r, c] = _two_rates_z_at(o, f_w, w, x_b, f_b, k_b, shape) / beyond
                 z[1, r, c] = _two_rates_z_at(o, f_w, w, x_a, f_a, k_a, shape) / beyond
     return strong, z
+
+
+# --- The pre-screen's count likelihood, its window sums and its row sums (issue-9s21).
+# Single precision throughout, rounded after every operation as numpy's float32
+# expressions; the logarithms stay numpy's (taken on the arguments these kernels write).
+
+_F32_TINY = np.float32(1e-12)  # `episodes._xlogx_over`'s floor, as numpy casts it for float32 rows
+
+
+@_compiled("void(f4[:, ::1], f4[:, ::1], i8, i8, i8, i8, f4[:, :, ::1])")
+def pooled_count_log_args(events, exposure, pad, width, flank, n, out):
+    """The arguments of the two logarithms of `episodes._two_rates_z` (x / e of both
+    `_xlogx_over` terms, x floored at 1e-12) for every `width`-day window of the rows
+    against both its flanks pooled (`prescreen._count_best`); out[0]: the window's, out[1]:
+    the flanks'. `events`, `exposure`: `prescreen._padded_cumsum` rows (`pad` columns each
+    side), window start t at column pad + t."""
+    rows, starts = events.shape[0], out.shape[2]
+    for r in range(rows):
+        for t in range(starts):
+            c = pad + t
+            o, f_w = events[r, c + width] - events[r, c], exposure[r, c + width] - exposure[r, c]
+            fx = (events[r, c] - events[r, c - flank]) + (events[r, c + width + flank] - events[r, c + width])
+            ff = (exposure[r, c] - exposure[r, c - flank]) + (exposure[r, c + width + flank] - exposure[r, c + width])
+            rate = (o + fx) / (f_w + ff)
+            out[0, r, t] = max(o, _F32_TINY) if o == o else o
+            out[0, r, t] /= rate * f_w
+            out[1, r, t] = max(fx, _F32_TINY) if fx == fx else fx
+            out[1, r, t] /= rate * ff
+
+
+@_compiled("void(f4[:, ::1], f4[:, ::1], i8, i8, i8, i8, f4[:], f4[:, :, ::1], f4[:, ::1])")
+def pooled_count_z(events, exposure, pad, width, flank, n, shape, logs, out):
+    """`episodes._two_rates_z` of every `width`-day window of the rows against both its
+    flanks pooled (clipped at the ends), as `prescreen._count_best` calls it on float32
+    rows, from the logarithms of `pooled_count_log_args`' arguments (`logs`), into `out`
+    (rows x starts). `shape`: each row's gamma shape."""
+    rows, starts = events.shape[0], out.shape[1]
+    one, two, zero = np.float32(1.0), np.float32(2.0), np.float32(0.0)
+    w = np.float32(width)
+    for r in range(rows):
+        k_w = shape[r] * w
+        for t in range(starts):
+            c = pad + t
+            o, f_w = events[r, c + width] - events[r, c], exposure[r, c + width] - exposure[r, c]
+            fx = (events[r, c] - events[r, c - flank]) + (events[r, c + width + flank] - events[r, c + width])
+            ff = (exposure[r, c] - exposure[r, c - flank]) + (exposure[r, c + width + flank] - exposure[r, c + width])
+            days = np.float32(t - max(t - flank, 0)) + np.float32(min(t + width + flank, n) - t - width)
+            rate = (o + fx) / (f_w + ff)
+            e_w, e_f = rate * f_w, rate * ff
+            term_w = o * logs[0, r, t] if o > zero else zero
+            term_f = fx * logs[1, r, t] if fx > zero else zero
+            ratio = two * (term_w + term_f)
+            var_poisson = one / e_w + one / e_f
+            var_nb = (one + e_w / k_w) / e_w + (one + e_f / (shape[r] * days)) / e_f
+            ratio = ratio if ratio != ratio or ratio > zero else zero  # as np.maximum(ratio, 0.0)
+            d = o / f_w - fx / ff
+            sign = one if d > zero else -one if d < zero else zero if d == zero else d  # np.sign
+            z = sign * np.sqrt(ratio * var_poisson / var_nb)
+            out[r, t] = z if np.isfinite(z) and e_w > zero and fx > zero else zero
