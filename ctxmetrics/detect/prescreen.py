@@ -678,7 +678,9 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
         expected = counts.rate * width if counts is not None else np.full(len(todo), np.inf)
         # single days of counts: the detector caps their score by the exact tail, which
         # the count likelihood follows and the stabilised scale overstates
-        normal = np.flatnonzero(expected >= _FEW_EVENTS / 2) if width in normal_widths and (counts is None or width > 1) else []
+        normal = np.flatnonzero(expected >= _FEW_EVENTS / 2) if width in normal_widths and (counts is None or width > 1) else np.zeros(0, np.int64)
+        if not explain:  # a row kept at a narrower width (or by the count likelihood) stays kept: the same OR
+            normal = normal[~keep[normal]]
         bar = _share(_SHORT_SHARE if one_sided else _LONG_SHARE, margin_days) * _bars([width], settings)[0, 1]
         size = None if sizes is None else sizes[0 if one_sided else 1, normal]
         if explain and len(normal):
@@ -692,6 +694,8 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
         # (and rows of few events a day at every width, as the detector judges them)
         few = np.flatnonzero((expected < 2 * _FEW_EVENTS) | (counts.rate < 2 * _FEW_A_DAY) | (width == 1)) if width in count_widths else np.zeros(0, np.int64)
         bar = _share(_COUNT_SHARE, margin_days) * _bars([width], settings)[0, 0]
+        if not explain:
+            few = few[~keep[few]]
         if width == 1 and not explain:  # the cap below: no day of the other rows can reach the bar
             few = few[day_z.largest(few) >= bar]
         if few.size:
@@ -713,6 +717,8 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
         few = np.flatnonzero((counts.rate * settings.level_window_days < 2 * _FEW_EVENTS) | (counts.rate < 2 * _FEW_A_DAY))
         bar = _share(_STEP_SHARE, margin_days) * settings.min_score
         for width in (settings.min_segment_days, settings.level_window_days // 2, settings.level_window_days):
+            if not explain:
+                few = few[~keep[few]]
             if few.size and 2 * width < n:
                 best = np.zeros(len(todo))
                 beyond = np.maximum(body[few] ** 2 * long_run[few], 1.0)  # as `_long_run_excess`
