@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from ctxmetrics.detect.episodes import _two_rates_z
-from ctxmetrics.detect.kernels import (centered_mean, pooled_bound_max, pooled_contrast_max, pooled_count_log_args,
-                                       pooled_count_z)
+from ctxmetrics.detect.kernels import (centered_mean, padded_row_cumsum, pooled_bound_max, pooled_contrast_max,
+                                       pooled_count_log_args, pooled_count_z)
 from ctxmetrics.detect.prescreen import _PAD, _flank, _flank_days, _padded_cumsum, _row_cumsum
 
 N = 730
@@ -146,3 +146,16 @@ def test_pooled_count_z_equals_numpy(days, width):
     expected = _numpy_pooled_count_z(events, exposure, width, flank, days, shape)
     assert expected.dtype == np.float32 and np.array_equal(got, expected)
     assert np.count_nonzero(expected) > expected.size // 2  # not a test of zeros
+
+
+def test_padded_row_cumsum_equals_numpy():
+    """The sums of chosen rows, straight from the block (any layout), as `_padded_cumsum`
+    of the gathered rows: float32 running sums, -0.0 and NaN included."""
+    rng = np.random.default_rng(3)
+    v = (rng.poisson(2.5, (300, 90)) * rng.uniform(0.2, 1.7, (300, 90))).astype(np.float32)
+    v[5, 0], v[6, 40] = -0.0, np.nan
+    for block in (v, np.asfortranarray(v), v[:, ::-1]):
+        for rows in (np.arange(300), np.array([6, 5, 0, 299, 17]), np.zeros(0, np.int64)):
+            got, expected = padded_row_cumsum(block, rows, _PAD), _padded_cumsum(block[rows])
+            assert got.shape == expected.shape and np.array_equal(got, expected, equal_nan=True)
+            assert np.array_equal(np.signbit(got), np.signbit(expected))

@@ -573,3 +573,22 @@ def pooled_count_z(events, exposure, pad, width, flank, n, shape, logs, out):
             sign = one if d > zero else -one if d < zero else zero if d == zero else d  # np.sign
             z = sign * np.sqrt(ratio * var_poisson / var_nb)
             out[r, t] = z if np.isfinite(z) and e_w > zero and fx > zero else zero
+
+
+@_compiled("f4[:, ::1](f4[:, :], i8[:], i8)")
+def padded_row_cumsum(v, rows, pad):
+    """`prescreen._padded_cumsum(v[rows])` without the gathered copy: each row's running
+    sums accumulated day by day in single precision (as numpy's cumsum), after `pad` + 1
+    zeros and followed by `pad` repeats of the last sum."""
+    n = v.shape[1]
+    out = np.empty((rows.shape[0], n + 1 + 2 * pad), np.float32)
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        out[i, : pad + 1] = 0
+        total = v[r, 0]
+        out[i, pad + 1] = total
+        for j in range(1, n):
+            total += v[r, j]
+            out[i, pad + 1 + j] = total
+        out[i, pad + n + 1 :] = total
+    return out

@@ -660,11 +660,13 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     if todo.size < len(y):  # the episode checks only for the rows not decided yet (same OR)
         padded, body, tail, long_run, day_z = padded[todo], body[todo], tail[todo], long_run[todo], day_z.subset(todo)
         sizes = None if sizes is None else sizes[:, todo]
-        if counts is not None:
-            counts = _Counts(counts.x[todo], counts.factor[todo], counts.shape[todo], counts.rate[todo])
+    if counts is not None:  # the sums of the rows `todo`, compiled: from the block's rows, no gathered copies
+        from ctxmetrics.detect.kernels import padded_row_cumsum
+
+        events, exposure = padded_row_cumsum(counts.x, todo, _PAD), padded_row_cumsum(counts.factor, todo, _PAD)
+        # (only these sums of x and factor are read from here on: the rest per row of `todo`)
+        counts = _Counts(counts.x, counts.factor, counts.shape[todo], counts.rate[todo])
     decided, keep, found = keep, np.zeros(len(todo), bool), {}
-    if counts is not None:
-        events, exposure = _padded_cumsum(counts.x), _padded_cumsum(counts.factor)
     # the count likelihood is cheap where it is needed (few events): every width the
     # detector scans; the stabilised statistic on a coarser grid of widths
     count_widths = set(_episode_widths(n, settings)) if counts is not None else set()
