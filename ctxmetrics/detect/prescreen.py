@@ -185,16 +185,17 @@ def _row_nb_shape(u: np.ndarray, factor: np.ndarray) -> np.ndarray:
     # in a year or more, every third day (still cycling through all weekdays) is plenty
     # for one number per row; a shorter row needs all its days
     step = 3 if u.shape[1] >= 365 else 1
-    scale, _ = _row_mad(u[:, ::step] - local[:, ::step])
+    scale, _ = _row_mad(u[:, ::step] - local[:, ::step], overwrite=True)
     excess = scale**2 * 7 / 6 - np.mean(local / factor, axis=1)
     mean = _row_median(u[:, ::step])
     shape = np.divide(mean**2, excess, out=np.full(len(u), 1e6), where=excess > 0)
     return np.clip(shape, 1.0, 1e6)
 
 
-def _row_mad(v: np.ndarray, floor: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row robust sd (scaled MAD, at least `floor`) and median."""
-    centre = _row_median(v)
+def _row_mad(v: np.ndarray, floor: float = 1e-9, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row robust sd (scaled MAD, at least `floor`) and median. `overwrite`: `v` is a
+    temporary, partitioned in place for its median (the MAD does not depend on the days' order)."""
+    centre = _row_median(v, overwrite)
     return np.maximum(MAD_TO_SD * _row_median(np.abs(v - centre[:, None]), overwrite=True), max(floor, 1e-9)), centre
 
 
@@ -399,19 +400,20 @@ def _nb_slope(m: np.ndarray, shape) -> np.ndarray:
 
 
 def _episode_keep(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray, one_sided: bool, bar: float,
-                  size=None) -> np.ndarray:
+                  size=None, kept=None) -> np.ndarray:
     """Rows where some `width`-day window may reach `bar` in the detector's episode scan
     (`episodes._window_scores`); see `_window_best`. In the interior the pooled statistic
     (the window against both flanks together) bounds the score from above and costs a
     third as much, so the full score is only computed for the rows it does not clear.
 
     `cs`: `_padded_cumsum` rows; `scale`: the rows' robust daily sd; `long_run`: their
-    long-run variance over the daily one (`_row_long_run`); `size`: as `_window_best`."""
+    long-run variance over the daily one (`_row_long_run`); `size`: as `_window_best`;
+    `kept`: rows already kept (returned kept, their interior not scored)."""
     n = cs.shape[1] - 1 - 2 * _PAD
     flank = _flank(width)
     starts = n - width + 1
     interior = slice(min(flank, starts), max(n - width - flank + 1, min(flank, starts)))
-    keep = np.zeros(len(cs), bool)
+    keep = np.zeros(len(cs), bool) if kept is None else kept.copy()
     for edge in (slice(0, interior.start), slice(interior.stop, starts)):  # slices: no gathers
         if edge.stop > edge.start:
             keep |= _window_best(cs, width, scale, long_run, one_sided, edge, bar, size) >= bar
@@ -576,7 +578,7 @@ def _row_long_run(cs: np.ndarray, scale: np.ndarray) -> np.ndarray:
             step = max(2 if n >= 365 else 1, block // 4)  # the detector: every block // 4
             last = n - 2 * block + 1  # starts t in range(0, last, step), as strided slices (views)
             diffs = (cs[:, 2 * block : last + 2 * block : step] - 2 * cs[:, block : last + block : step] + cs[:, :last:step]) / block
-            estimates.append(_row_mad(diffs)[0] ** 2 / 2 * block)
+            estimates.append(_row_mad(diffs, overwrite=True)[0] ** 2 / 2 * block)
     if not estimates:
         return np.ones(len(scale), cs.dtype)
     return np.maximum(np.median(np.array(estimates), axis=0) / scale**2, 1.0)
@@ -618,7 +620,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     y = (y - _row_median(y[:, ::7])[:, None]).astype(np.float32, copy=False)
     for close in closes:  # the sales calendar is normal, as in the detector's calendar fit
         usual = np.flatnonzero(~close)[::3]  # a third of the other days: plenty for a median
-        y[:, close] -= (_row_median(y[:, close]) - _row_median(y[:, usual]))[:, None]
+        y[:, close] -= (_row_median(y[:, close], overwrite=True) - _row_median(y[:, usual], overwrite=True))[:, None]
         if counts is not None:  # events over expected: the close's own level is the expectation
             with np.errstate(invalid="ignore", divide="ignore"):  # rows without events
                 lift = counts.x[:, close].mean(axis=1) / counts.x[:, usual].mean(axis=1)
@@ -680,9 +682,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
         expected = counts.rate * width if counts is not None else np.full(len(todo), np.inf)
         # single days of counts: the detector caps their score by the exact tail, which
         # the count likelihood follows and the stabilised scale overstates
-        normal = np.flatnonzero(expected >= _FEW_EVENTS / 2) if width in normal_widths and (counts is None or width > 1) else np.zeros(0, np.int64)
-        if not explain:  # a row kept at a narrower width (or by the count likelihood) stays kept: the same OR
-            normal = normal[~keep[normal]]
+        normal = np.flatnonzero(expected >= _FEW_EVENTS / 2) if width in normal_widths and (counts is None or width > 1) else []
         bar = _share(_SHORT_SHARE if one_sided else _LONG_SHARE, margin_days) * _bars([width], settings)[0, 1]
         size = None if sizes is None else sizes[0 if one_sided else 1, normal]
         if explain and len(normal):
@@ -691,12 +691,13 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
                                         size=size)
             found[f"episode {width}d"] = (best, bar)
         elif len(normal):
+            # (a row kept at a narrower width, or by the count likelihood, stays kept: not scored again)
             keep[normal] |= _episode_keep(padded[normal] if normal.size < len(todo) else padded, width, scale[normal], long_run[normal],
-                                          one_sided, bar, size)
+                                          one_sided, bar, size, keep[normal])
         # (and rows of few events a day at every width, as the detector judges them)
         few = np.flatnonzero((expected < 2 * _FEW_EVENTS) | (counts.rate < 2 * _FEW_A_DAY) | (width == 1)) if width in count_widths else np.zeros(0, np.int64)
         bar = _share(_COUNT_SHARE, margin_days) * _bars([width], settings)[0, 0]
-        if not explain:
+        if not explain:  # (as above: the same OR)
             few = few[~keep[few]]
         if width == 1 and not explain:  # the cap below: no day of the other rows can reach the bar
             few = few[day_z.largest(few) >= bar]
