@@ -7,7 +7,7 @@ import pytest
 
 from ctxmetrics.detect.episodes import _two_rates_z
 from ctxmetrics.detect.kernels import (centered_mean, padded_row_cumsum, pooled_bound_max, pooled_contrast_max,
-                                       pooled_count_log_args, pooled_count_z)
+                                       pooled_count_log_args, pooled_count_z, rolling_median)
 from ctxmetrics.detect.prescreen import _PAD, _flank, _flank_days, _padded_cumsum, _row_cumsum
 
 N = 730
@@ -159,3 +159,21 @@ def test_padded_row_cumsum_equals_numpy():
             got, expected = padded_row_cumsum(block, rows, _PAD), _padded_cumsum(block[rows])
             assert got.shape == expected.shape and np.array_equal(got, expected, equal_nan=True)
             assert np.array_equal(np.signbit(got), np.signbit(expected))
+
+
+@pytest.mark.parametrize("days,half", [(28, 14), (90, 14), (90, 3), (730, 14)])
+def test_rolling_median_equals_numpy(days, half):
+    """The sliding sorted window gives numpy's partition of each reflected window: ties
+    (small counts), a level shift, float32 and float64 rows."""
+    rng = np.random.default_rng(days + half)
+    ties = rng.poisson(1.5, (40, days)).astype(np.float32)
+    smooth = rng.normal(size=(40, days)).astype(np.float32)
+    smooth[::3, days // 2 :] += 4
+    for v in (ties, smooth, smooth.astype(np.float64), np.asfortranarray(ties)):
+        h = min(half, days - 1)
+        padded = np.concatenate((v[:, 1 : h + 1][:, ::-1], v, v[:, days - 1 - h : days - 1][:, ::-1]), axis=1)
+        windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * h + 1, axis=1)
+        expected = np.partition(windows, h, axis=2)[:, :, h]
+        rows = np.arange(0, len(v), 2)
+        got = rolling_median(v, rows, h)
+        assert got.dtype == v.dtype and np.array_equal(got, expected[rows])

@@ -592,3 +592,43 @@ def padded_row_cumsum(v, rows, pad):
             out[i, pad + 1 + j] = total
         out[i, pad + n + 1 :] = total
     return out
+
+
+@_compiled(["f4[:, ::1](f4[:, :], i8[:], i8)", "f8[:, ::1](f8[:, :], i8[:], i8)"])
+def rolling_median(v, rows, half):
+    """`prescreen._row_rolling_median` of the rows `rows` (every value finite): per day the
+    median of the 2 * half + 1 days around it, edges reflected (half < days), from a
+    window kept sorted as it slides (one value out, one in) instead of partitioning each
+    window afresh: the same order statistic, so the same value."""
+    n, width = v.shape[1], 2 * half + 1
+    out = np.empty((rows.shape[0], n), v.dtype)
+    padded = np.empty(n + 2 * half, v.dtype)
+    window = np.empty(width, v.dtype)
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for j in range(half):  # reflected edges, as numpy's concatenation of the reversed ends
+            padded[j] = v[r, half - j]
+            padded[half + n + j] = v[r, n - 2 - j]
+        for j in range(n):
+            padded[half + j] = v[r, j]
+        for j in range(width):  # the first window, sorted by insertion
+            value, k = padded[j], j
+            while k > 0 and window[k - 1] > value:
+                window[k] = window[k - 1]
+                k -= 1
+            window[k] = value
+        out[i, 0] = window[half]
+        for day in range(1, n):
+            old, new = padded[day - 1], padded[day - 1 + width]
+            k = 0
+            while window[k] != old:  # (every value finite: it is there)
+                k += 1
+            while k + 1 < width and window[k + 1] < new:  # slide up while the next is smaller
+                window[k] = window[k + 1]
+                k += 1
+            while k > 0 and window[k - 1] > new:  # or down while the previous is larger
+                window[k] = window[k - 1]
+                k -= 1
+            window[k] = new
+            out[i, day] = window[half]
+    return out

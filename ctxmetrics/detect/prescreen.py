@@ -382,8 +382,14 @@ def _row_rolling_median(y: np.ndarray, half: int, unknown=None) -> np.ndarray:
     out = np.empty_like(y)
     partial = np.zeros(len(y), bool) if unknown is None else unknown.any(axis=1)
     whole = np.flatnonzero(~partial)
-    if whole.size:
-        out[whole] = np.partition(windows[whole], half, axis=2)[:, :, half]
+    if whole.size:  # compiled, a sorted window sliding along each row (its values must be ordered: finite)
+        from ctxmetrics.detect.kernels import rolling_median
+
+        ordered = np.isfinite(y[whole]).all(axis=1)
+        out[whole[ordered]] = rolling_median(y, whole[ordered], half)
+        rest = whole[~ordered]
+        if rest.size:
+            out[rest] = np.partition(windows[rest], half, axis=2)[:, :, half]
     for row in np.flatnonzero(partial):  # few: a NaN-aware median, gaps filled between known levels
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
