@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from ctxmetrics.detect.episodes import _two_rates_z
-from ctxmetrics.detect.kernels import (centered_mean, padded_row_cumsum, pooled_bound_max, pooled_contrast_max,
-                                       pooled_count_log_args, pooled_count_z, rolling_median)
-from ctxmetrics.detect.prescreen import _PAD, _flank, _flank_days, _padded_cumsum, _row_cumsum
+from ctxmetrics.detect.kernels import (centered_mean, largest_deviation, neighbour_residuals, padded_row_cumsum, pooled_bound_max,
+                                       pooled_contrast_max, pooled_count_log_args, pooled_count_z, rolling_median,
+                                       step_differences)
+from ctxmetrics.detect.prescreen import _PAD, _flank, _flank_days, _padded_cumsum, _row_cumsum, _row_median
 
 N = 730
 
@@ -177,3 +178,26 @@ def test_rolling_median_equals_numpy(days, half):
         rows = np.arange(0, len(v), 2)
         got = rolling_median(v, rows, h)
         assert got.dtype == v.dtype and np.array_equal(got, expected[rows])
+
+
+@pytest.mark.parametrize("days", [90, 730])
+def test_steps_and_residuals_equal_numpy(days):
+    """`_step_stat`'s differences and largest deviation from the trend, and the daily
+    scale's neighbour residuals, as the numpy expressions they replaced (NaN included)."""
+    y = _rows(np.random.default_rng(days))[:, :days].copy()
+    y[7, 40] = np.nan
+    padded = _padded_cumsum(y)
+    cs = padded[:, _PAD : _PAD + days + 1]
+    for width in (7, 28):
+        n = days
+        diff = (cs[:, 2 * width : n + 1] - 2 * cs[:, width : n - width + 1] + cs[:, : n - 2 * width + 1]) / width
+        got = step_differences(cs, width)
+        assert np.array_equal(got, diff, equal_nan=True)
+        trend = _row_median(diff[:, ::7])
+        expected = np.abs(diff - trend[:, None]).max(axis=1)
+        assert np.array_equal(largest_deviation(got, trend), expected, equal_nan=True)
+        assert np.isnan(expected[7]) and np.isfinite(np.delete(expected, 7)).all()
+    half = 7
+    lo, hi = np.clip(np.arange(days) - half, 0, days), np.clip(np.arange(days) + half + 1, 0, days)
+    expected = y - ((cs[:, hi] - cs[:, lo]) - y) / (hi - lo - 1).astype(np.float32)
+    assert np.array_equal(neighbour_residuals(y, cs, half), expected, equal_nan=True)

@@ -632,3 +632,55 @@ def rolling_median(v, rows, half):
             window[k] = new
             out[i, day] = window[half]
     return out
+
+
+@_compiled("f4[:, ::1](f4[:, :], i8)")
+def step_differences(cs, width):
+    """`prescreen._step_stat`'s differences of adjacent `width`-day means at every boundary,
+    (cs[t + 2 width] - 2 cs[t + width] + cs[t]) / width per row (`cs`: cumulative sums),
+    in single precision as the numpy expression, in one pass."""
+    rows, n = cs.shape[0], cs.shape[1] - 1
+    starts = n - 2 * width + 1
+    out = np.empty((rows, starts), np.float32)
+    two, w = np.float32(2.0), np.float32(width)
+    for r in range(rows):
+        after, middle, before = cs[r, 2 * width : n + 1], cs[r, width : n - width + 1], cs[r, :starts]  # slices, as above
+        for t in range(starts):
+            out[r, t] = (after[t] - two * middle[t] + before[t]) / w
+    return out
+
+
+@_compiled("f4[:](f4[:, ::1], f4[:])")
+def largest_deviation(v, centre):
+    """Per row, the largest |v - centre| (NaN if any is NaN), as numpy's (v - centre[:, None]),
+    abs and max, in one pass."""
+    rows, cols = v.shape
+    out = np.empty(rows, np.float32)
+    for r in range(rows):
+        best = abs(v[r, 0] - centre[r])
+        for t in range(cols):
+            size = abs(v[r, t] - centre[r])
+            if size != size:
+                best = size
+                break
+            if size > best:
+                best = size
+        out[r] = best
+    return out
+
+
+@_compiled("f4[:, ::1](f4[:, :], f4[:, :], i8)")
+def neighbour_residuals(y, cs, half):
+    """`prescreen._neighbour_residuals`: each day's residual against the mean of the `half`
+    days each side (fewer at the ends), y - (window sum - y) / neighbours, in single
+    precision as the numpy expression, in one pass (`cs`: the rows' cumulative sums)."""
+    rows, n = y.shape
+    out = np.empty((rows, n), np.float32)
+    neighbours = np.empty(n, np.float32)
+    for i in range(n):
+        neighbours[i] = np.float32(min(i + half + 1, n) - max(i - half, 0) - 1)
+    for r in range(rows):
+        for i in range(n):
+            lo, hi = max(i - half, 0), min(i + half + 1, n)
+            out[r, i] = y[r, i] - ((cs[r, hi] - cs[r, lo]) - y[r, i]) / neighbours[i]
+    return out

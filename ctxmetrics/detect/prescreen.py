@@ -296,15 +296,9 @@ class _DaySizes:
 def _neighbour_residuals(y: np.ndarray, cs: np.ndarray, half: int) -> np.ndarray:
     """Each day's residual against the mean of the `half` days each side (fewer at the
     ends). `cs`: `_row_cumsum(y)`."""
-    n = y.shape[1]
-    lo = np.clip(np.arange(n) - half, 0, n)
-    hi = np.clip(np.arange(n) + half + 1, 0, n)
-    # window sums cs[hi] - cs[lo]: slices inside, gathers only at the clipped edges
-    window = np.empty_like(y)
-    window[:, half : n - half] = cs[:, 2 * half + 1 :] - cs[:, : n - 2 * half]
-    edges = np.r_[0:half, n - half : n]
-    window[:, edges] = cs[:, hi[edges]] - cs[:, lo[edges]]
-    return y - (window - y) / (hi - lo - 1).astype(y.dtype)  # in y's precision, not int64's float64
+    from ctxmetrics.detect.kernels import neighbour_residuals
+
+    return neighbour_residuals(y, cs, half)  # compiled, one pass, in y's single precision
 
 
 def _detector_weekday_noise(counts: "_Counts", unknown, half: int, tail_ratio: np.ndarray):
@@ -541,13 +535,14 @@ def _step_stat(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarr
     the detector measures a boundary (`_measure`: long-run variance at these lengths);
     over two years, against the rows' typical difference (their trend). `size`: as
     `_window_best` (the step, with or without the trend, must reach it)."""
+    from ctxmetrics.detect.kernels import largest_deviation, step_differences
+
     n = cs.shape[1] - 1
-    diff = (cs[:, 2 * width : n + 1] - 2 * cs[:, width : n - width + 1] + cs[:, : n - 2 * width + 1]) / width
+    diff = step_differences(cs, width)  # compiled: one pass each, no temporaries
     trend = np.zeros(len(cs), cs.dtype)
     if n >= _TREND_MIN_DAYS:  # the typical difference is the trend's, which the detector removes
         trend = _row_median(diff[:, ::7])
-        diff -= trend[:, None]
-    step = np.abs(diff, out=diff).max(axis=1)
+    step = largest_deviation(diff, trend)  # (x - 0 is x: the same without a trend)
     if size is not None:  # (one standard error for all: the largest step is the one that may reach it)
         step = np.where(step >= size - np.abs(trend), step, 0)
     return step / (scale * np.sqrt(2 * long_run / width))
