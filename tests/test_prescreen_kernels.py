@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ctxmetrics.detect.kernels import centered_mean, pooled_bound_max, pooled_contrast_max
-from ctxmetrics.detect.prescreen import _PAD, _flank, _flank_days, _padded_cumsum, _row_cumsum
+from ctxmetrics.detect.episodes import _two_rates_z
+from ctxmetrics.detect.kernels import (centered_mean, largest_deviation, neighbour_residuals, padded_row_cumsum, pooled_bound_max,
+                                       pooled_contrast_max, pooled_count_log_args, pooled_count_z, rolling_median,
+                                       step_differences)
+from ctxmetrics.detect.prescreen import _PAD, _flank, _flank_days, _padded_cumsum, _row_cumsum, _row_median
 
 N = 730
 
@@ -102,3 +105,99 @@ def test_centered_mean_equals_numpy(days):
             got = centered_mean(v, width)
             expected = _numpy_centered_mean(v, width)
             assert np.array_equal(got, expected) and np.array_equal(np.signbit(got), np.signbit(expected))
+
+
+def _numpy_pooled_count_z(events, exposure, width, flank, n, shape):
+    """`_count_best`'s pooled z before the kernels: `_two_rates_z` of the window's sums
+    against both flanks' (slices of the padded cumulative sums)."""
+    starts = n - width + 1
+    t = np.arange(starts)
+
+    def span(c, lo, hi):
+        return c[:, _PAD + hi : _PAD + starts + hi] - c[:, _PAD + lo : _PAD + starts + lo]
+
+    n_b = (t - np.maximum(t - flank, 0)).astype(np.float32)
+    n_a = (np.minimum(t + width + flank, n) - t - width).astype(np.float32)
+    return _two_rates_z(span(events, 0, width), span(exposure, 0, width), width,
+                        span(events, -flank, 0) + span(events, width, width + flank),
+                        span(exposure, -flank, 0) + span(exposure, width, width + flank), n_b + n_a, shape[:, None])
+
+
+@pytest.mark.parametrize("days,width", [(730, 1), (730, 3), (730, 8), (730, 34), (730, 89), (90, 2), (90, 21)])
+def test_pooled_count_z_equals_numpy(days, width):
+    """Low-volume counts (many zero windows and flanks), dips and lifts, a dead row, a
+    NaN day: the kernels with numpy's logarithm between them give `_two_rates_z`'s floats."""
+    rng = np.random.default_rng(days + width)
+    rate = rng.lognormal(-0.5, 1.5, (120, 1))
+    x = rng.poisson(rate, (120, days)).astype(np.float32)
+    x[1::5, days // 3 : days // 3 + width] = 0
+    x[2::5, days // 2 : days // 2 + width] *= 3
+    x[3] = 0
+    x[4, 10] = np.nan
+    factor = np.tile(rng.uniform(0.3, 1.6, 7).astype(np.float32), days // 7 + 1)[:days]
+    events, exposure = _padded_cumsum(x), _padded_cumsum(np.broadcast_to(factor, x.shape).copy())
+    shape = rng.uniform(1.0, 50.0, len(x)).astype(np.float32)
+    flank = _flank(width)
+    logs = np.empty((2, len(x), days - width + 1), np.float32)
+    pooled_count_log_args(events, exposure, _PAD, width, flank, days, logs)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.log(logs, out=logs)
+    got = np.empty((len(x), days - width + 1), np.float32)
+    pooled_count_z(events, exposure, _PAD, width, flank, days, shape, logs, got)
+    expected = _numpy_pooled_count_z(events, exposure, width, flank, days, shape)
+    assert expected.dtype == np.float32 and np.array_equal(got, expected)
+    assert np.count_nonzero(expected) > expected.size // 2  # not a test of zeros
+
+
+def test_padded_row_cumsum_equals_numpy():
+    """The sums of chosen rows, straight from the block (any layout), as `_padded_cumsum`
+    of the gathered rows: float32 running sums, -0.0 and NaN included."""
+    rng = np.random.default_rng(3)
+    v = (rng.poisson(2.5, (300, 90)) * rng.uniform(0.2, 1.7, (300, 90))).astype(np.float32)
+    v[5, 0], v[6, 40] = -0.0, np.nan
+    for block in (v, np.asfortranarray(v), v[:, ::-1]):
+        for rows in (np.arange(300), np.array([6, 5, 0, 299, 17]), np.zeros(0, np.int64)):
+            got, expected = padded_row_cumsum(block, rows, _PAD), _padded_cumsum(block[rows])
+            assert got.shape == expected.shape and np.array_equal(got, expected, equal_nan=True)
+            assert np.array_equal(np.signbit(got), np.signbit(expected))
+
+
+@pytest.mark.parametrize("days,half", [(28, 14), (90, 14), (90, 3), (730, 14)])
+def test_rolling_median_equals_numpy(days, half):
+    """The sliding sorted window gives numpy's partition of each reflected window: ties
+    (small counts), a level shift, float32 and float64 rows."""
+    rng = np.random.default_rng(days + half)
+    ties = rng.poisson(1.5, (40, days)).astype(np.float32)
+    smooth = rng.normal(size=(40, days)).astype(np.float32)
+    smooth[::3, days // 2 :] += 4
+    for v in (ties, smooth, smooth.astype(np.float64), np.asfortranarray(ties)):
+        h = min(half, days - 1)
+        padded = np.concatenate((v[:, 1 : h + 1][:, ::-1], v, v[:, days - 1 - h : days - 1][:, ::-1]), axis=1)
+        windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * h + 1, axis=1)
+        expected = np.partition(windows, h, axis=2)[:, :, h]
+        rows = np.arange(0, len(v), 2)
+        got = rolling_median(v, rows, h)
+        assert got.dtype == v.dtype and np.array_equal(got, expected[rows])
+
+
+@pytest.mark.parametrize("days", [90, 730])
+def test_steps_and_residuals_equal_numpy(days):
+    """`_step_stat`'s differences and largest deviation from the trend, and the daily
+    scale's neighbour residuals, as the numpy expressions they replaced (NaN included)."""
+    y = _rows(np.random.default_rng(days))[:, :days].copy()
+    y[7, 40] = np.nan
+    padded = _padded_cumsum(y)
+    cs = padded[:, _PAD : _PAD + days + 1]
+    for width in (7, 28):
+        n = days
+        diff = (cs[:, 2 * width : n + 1] - 2 * cs[:, width : n - width + 1] + cs[:, : n - 2 * width + 1]) / width
+        got = step_differences(cs, width)
+        assert np.array_equal(got, diff, equal_nan=True)
+        trend = _row_median(diff[:, ::7])
+        expected = np.abs(diff - trend[:, None]).max(axis=1)
+        assert np.array_equal(largest_deviation(got, trend), expected, equal_nan=True)
+        assert np.isnan(expected[7]) and np.isfinite(np.delete(expected, 7)).all()
+    half = 7
+    lo, hi = np.clip(np.arange(days) - half, 0, days), np.clip(np.arange(days) + half + 1, 0, days)
+    expected = y - ((cs[:, hi] - cs[:, lo]) - y) / (hi - lo - 1).astype(np.float32)
+    assert np.array_equal(neighbour_residuals(y, cs, half), expected, equal_nan=True)

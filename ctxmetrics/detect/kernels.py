@@ -514,3 +514,173 @@ def count_z(few, starts, end, lo_b, hi_a, widths, short, x, factor, k, kx, kfact
                 z[0, r, c] = _two_rates_z_at(o, f_w, w, x_b, f_b, k_b, shape) / beyond
                 z[1, r, c] = _two_rates_z_at(o, f_w, w, x_a, f_a, k_a, shape) / beyond
     return strong, z
+
+
+# --- The pre-screen's count likelihood, its window sums and its row sums (issue-9s21).
+# Single precision throughout, rounded after every operation as numpy's float32
+# expressions; the logarithms stay numpy's (taken on the arguments these kernels write).
+
+_F32_TINY = np.float32(1e-12)  # `episodes._xlogx_over`'s floor, as numpy casts it for float32 rows
+
+
+@_compiled("void(f4[:, ::1], f4[:, ::1], i8, i8, i8, i8, f4[:, :, ::1])")
+def pooled_count_log_args(events, exposure, pad, width, flank, n, out):
+    """The arguments of the two logarithms of `episodes._two_rates_z` (x / e of both
+    `_xlogx_over` terms, x floored at 1e-12) for every `width`-day window of the rows
+    against both its flanks pooled (`prescreen._count_best`); out[0]: the window's, out[1]:
+    the flanks'. `events`, `exposure`: `prescreen._padded_cumsum` rows (`pad` columns each
+    side), window start t at column pad + t."""
+    rows, starts = events.shape[0], out.shape[2]
+    for r in range(rows):
+        for t in range(starts):
+            c = pad + t
+            o, f_w = events[r, c + width] - events[r, c], exposure[r, c + width] - exposure[r, c]
+            fx = (events[r, c] - events[r, c - flank]) + (events[r, c + width + flank] - events[r, c + width])
+            ff = (exposure[r, c] - exposure[r, c - flank]) + (exposure[r, c + width + flank] - exposure[r, c + width])
+            rate = (o + fx) / (f_w + ff)
+            out[0, r, t] = max(o, _F32_TINY) if o == o else o
+            out[0, r, t] /= rate * f_w
+            out[1, r, t] = max(fx, _F32_TINY) if fx == fx else fx
+            out[1, r, t] /= rate * ff
+
+
+@_compiled("void(f4[:, ::1], f4[:, ::1], i8, i8, i8, i8, f4[:], f4[:, :, ::1], f4[:, ::1])")
+def pooled_count_z(events, exposure, pad, width, flank, n, shape, logs, out):
+    """`episodes._two_rates_z` of every `width`-day window of the rows against both its
+    flanks pooled (clipped at the ends), as `prescreen._count_best` calls it on float32
+    rows, from the logarithms of `pooled_count_log_args`' arguments (`logs`), into `out`
+    (rows x starts). `shape`: each row's gamma shape."""
+    rows, starts = events.shape[0], out.shape[1]
+    one, two, zero = np.float32(1.0), np.float32(2.0), np.float32(0.0)
+    w = np.float32(width)
+    for r in range(rows):
+        k_w = shape[r] * w
+        for t in range(starts):
+            c = pad + t
+            o, f_w = events[r, c + width] - events[r, c], exposure[r, c + width] - exposure[r, c]
+            fx = (events[r, c] - events[r, c - flank]) + (events[r, c + width + flank] - events[r, c + width])
+            ff = (exposure[r, c] - exposure[r, c - flank]) + (exposure[r, c + width + flank] - exposure[r, c + width])
+            days = np.float32(t - max(t - flank, 0)) + np.float32(min(t + width + flank, n) - t - width)
+            rate = (o + fx) / (f_w + ff)
+            e_w, e_f = rate * f_w, rate * ff
+            term_w = o * logs[0, r, t] if o > zero else zero
+            term_f = fx * logs[1, r, t] if fx > zero else zero
+            ratio = two * (term_w + term_f)
+            var_poisson = one / e_w + one / e_f
+            var_nb = (one + e_w / k_w) / e_w + (one + e_f / (shape[r] * days)) / e_f
+            ratio = ratio if ratio != ratio or ratio > zero else zero  # as np.maximum(ratio, 0.0)
+            d = o / f_w - fx / ff
+            sign = one if d > zero else -one if d < zero else zero if d == zero else d  # np.sign
+            z = sign * np.sqrt(ratio * var_poisson / var_nb)
+            out[r, t] = z if np.isfinite(z) and e_w > zero and fx > zero else zero
+
+
+@_compiled("f4[:, ::1](f4[:, :], i8[:], i8)")
+def padded_row_cumsum(v, rows, pad):
+    """`prescreen._padded_cumsum(v[rows])` without the gathered copy: each row's running
+    sums accumulated day by day in single precision (as numpy's cumsum), after `pad` + 1
+    zeros and followed by `pad` repeats of the last sum."""
+    n = v.shape[1]
+    out = np.empty((rows.shape[0], n + 1 + 2 * pad), np.float32)
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        out[i, : pad + 1] = 0
+        total = v[r, 0]
+        out[i, pad + 1] = total
+        for j in range(1, n):
+            total += v[r, j]
+            out[i, pad + 1 + j] = total
+        out[i, pad + n + 1 :] = total
+    return out
+
+
+@_compiled(["f4[:, ::1](f4[:, :], i8[:], i8)", "f8[:, ::1](f8[:, :], i8[:], i8)"])
+def rolling_median(v, rows, half):
+    """`prescreen._row_rolling_median` of the rows `rows` (every value finite): per day the
+    median of the 2 * half + 1 days around it, edges reflected (half < days), from a
+    window kept sorted as it slides (one value out, one in) instead of partitioning each
+    window afresh: the same order statistic, so the same value."""
+    n, width = v.shape[1], 2 * half + 1
+    out = np.empty((rows.shape[0], n), v.dtype)
+    padded = np.empty(n + 2 * half, v.dtype)
+    window = np.empty(width, v.dtype)
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for j in range(half):  # reflected edges, as numpy's concatenation of the reversed ends
+            padded[j] = v[r, half - j]
+            padded[half + n + j] = v[r, n - 2 - j]
+        for j in range(n):
+            padded[half + j] = v[r, j]
+        for j in range(width):  # the first window, sorted by insertion
+            value, k = padded[j], j
+            while k > 0 and window[k - 1] > value:
+                window[k] = window[k - 1]
+                k -= 1
+            window[k] = value
+        out[i, 0] = window[half]
+        for day in range(1, n):
+            old, new = padded[day - 1], padded[day - 1 + width]
+            k = 0
+            while window[k] != old:  # (every value finite: it is there)
+                k += 1
+            while k + 1 < width and window[k + 1] < new:  # slide up while the next is smaller
+                window[k] = window[k + 1]
+                k += 1
+            while k > 0 and window[k - 1] > new:  # or down while the previous is larger
+                window[k] = window[k - 1]
+                k -= 1
+            window[k] = new
+            out[i, day] = window[half]
+    return out
+
+
+@_compiled("f4[:, ::1](f4[:, :], i8)")
+def step_differences(cs, width):
+    """`prescreen._step_stat`'s differences of adjacent `width`-day means at every boundary,
+    (cs[t + 2 width] - 2 cs[t + width] + cs[t]) / width per row (`cs`: cumulative sums),
+    in single precision as the numpy expression, in one pass."""
+    rows, n = cs.shape[0], cs.shape[1] - 1
+    starts = n - 2 * width + 1
+    out = np.empty((rows, starts), np.float32)
+    two, w = np.float32(2.0), np.float32(width)
+    for r in range(rows):
+        after, middle, before = cs[r, 2 * width : n + 1], cs[r, width : n - width + 1], cs[r, :starts]  # slices, as above
+        for t in range(starts):
+            out[r, t] = (after[t] - two * middle[t] + before[t]) / w
+    return out
+
+
+@_compiled("f4[:](f4[:, ::1], f4[:])")
+def largest_deviation(v, centre):
+    """Per row, the largest |v - centre| (NaN if any is NaN), as numpy's (v - centre[:, None]),
+    abs and max, in one pass."""
+    rows, cols = v.shape
+    out = np.empty(rows, np.float32)
+    for r in range(rows):
+        best = abs(v[r, 0] - centre[r])
+        for t in range(cols):
+            size = abs(v[r, t] - centre[r])
+            if size != size:
+                best = size
+                break
+            if size > best:
+                best = size
+        out[r] = best
+    return out
+
+
+@_compiled("f4[:, ::1](f4[:, :], f4[:, :], i8)")
+def neighbour_residuals(y, cs, half):
+    """`prescreen._neighbour_residuals`: each day's residual against the mean of the `half`
+    days each side (fewer at the ends), y - (window sum - y) / neighbours, in single
+    precision as the numpy expression, in one pass (`cs`: the rows' cumulative sums)."""
+    rows, n = y.shape
+    out = np.empty((rows, n), np.float32)
+    neighbours = np.empty(n, np.float32)
+    for i in range(n):
+        neighbours[i] = np.float32(min(i + half + 1, n) - max(i - half, 0) - 1)
+    for r in range(rows):
+        for i in range(n):
+            lo, hi = max(i - half, 0), min(i + half + 1, n)
+            out[r, i] = y[r, i] - ((cs[r, hi] - cs[r, lo]) - y[r, i]) / neighbours[i]
+    return out

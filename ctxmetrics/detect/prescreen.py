@@ -96,7 +96,8 @@ def _stabilised_rows(matrix: np.ndarray, settings, kind, denominators, weekday):
         factor = np.maximum(weekly, _DEAD_WEEKDAY)[:, weekday]
         # gaps are unknown and dead weekdays (no weekend trade) carry no signal, as in the
         # detector, which leaves both out: they take the day's expected count, no deviation
-        unknown = gaps | (weekly < _DEAD_WEEKDAY)[:, weekday]
+        dead = weekly < _DEAD_WEEKDAY
+        unknown = gaps | dead[:, weekday] if dead.any() else gaps  # (spread over the days only when some)
         if unknown.any():
             x = np.where(unknown, local * factor, x)
         u = x / factor
@@ -132,7 +133,10 @@ def _stabilised_rows(matrix: np.ndarray, settings, kind, denominators, weekday):
             fill = np.nan_to_num(np.nanmedian(y, axis=1))
         y = np.where(np.isfinite(y), y, fill[:, None])
     profile = _row_weekday_medians(y - _row_centered_mean(y), weekday)
-    return y - (profile - profile.mean(axis=1, keepdims=True))[:, weekday], big, counts, (unknown if unknown.any() else None)
+    profile -= profile.mean(axis=1, keepdims=True)
+    for day in range(7):  # taken out of each weekday's columns in place (`y` is this function's own)
+        y[:, _weekday_columns(weekday, day)] -= profile[:, day : day + 1]
+    return y, big, counts, (unknown if unknown.any() else None)
 
 
 def _row_weekday_factors(x: np.ndarray, local: np.ndarray, weekday: np.ndarray) -> np.ndarray:
@@ -181,16 +185,17 @@ def _row_nb_shape(u: np.ndarray, factor: np.ndarray) -> np.ndarray:
     # in a year or more, every third day (still cycling through all weekdays) is plenty
     # for one number per row; a shorter row needs all its days
     step = 3 if u.shape[1] >= 365 else 1
-    scale, _ = _row_mad(u[:, ::step] - local[:, ::step])
+    scale, _ = _row_mad(u[:, ::step] - local[:, ::step], overwrite=True)
     excess = scale**2 * 7 / 6 - np.mean(local / factor, axis=1)
     mean = _row_median(u[:, ::step])
     shape = np.divide(mean**2, excess, out=np.full(len(u), 1e6), where=excess > 0)
     return np.clip(shape, 1.0, 1e6)
 
 
-def _row_mad(v: np.ndarray, floor: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row robust sd (scaled MAD, at least `floor`) and median."""
-    centre = _row_median(v)
+def _row_mad(v: np.ndarray, floor: float = 1e-9, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row robust sd (scaled MAD, at least `floor`) and median. `overwrite`: `v` is a
+    temporary, partitioned in place for its median (the MAD does not depend on the days' order)."""
+    centre = _row_median(v, overwrite)
     return np.maximum(MAD_TO_SD * _row_median(np.abs(v - centre[:, None]), overwrite=True), max(floor, 1e-9)), centre
 
 
@@ -291,15 +296,9 @@ class _DaySizes:
 def _neighbour_residuals(y: np.ndarray, cs: np.ndarray, half: int) -> np.ndarray:
     """Each day's residual against the mean of the `half` days each side (fewer at the
     ends). `cs`: `_row_cumsum(y)`."""
-    n = y.shape[1]
-    lo = np.clip(np.arange(n) - half, 0, n)
-    hi = np.clip(np.arange(n) + half + 1, 0, n)
-    # window sums cs[hi] - cs[lo]: slices inside, gathers only at the clipped edges
-    window = np.empty_like(y)
-    window[:, half : n - half] = cs[:, 2 * half + 1 :] - cs[:, : n - 2 * half]
-    edges = np.r_[0:half, n - half : n]
-    window[:, edges] = cs[:, hi[edges]] - cs[:, lo[edges]]
-    return y - (window - y) / (hi - lo - 1).astype(y.dtype)  # in y's precision, not int64's float64
+    from ctxmetrics.detect.kernels import neighbour_residuals
+
+    return neighbour_residuals(y, cs, half)  # compiled, one pass, in y's single precision
 
 
 def _detector_weekday_noise(counts: "_Counts", unknown, half: int, tail_ratio: np.ndarray):
@@ -377,8 +376,14 @@ def _row_rolling_median(y: np.ndarray, half: int, unknown=None) -> np.ndarray:
     out = np.empty_like(y)
     partial = np.zeros(len(y), bool) if unknown is None else unknown.any(axis=1)
     whole = np.flatnonzero(~partial)
-    if whole.size:
-        out[whole] = np.partition(windows[whole], half, axis=2)[:, :, half]
+    if whole.size:  # compiled, a sorted window sliding along each row (its values must be ordered: finite)
+        from ctxmetrics.detect.kernels import rolling_median
+
+        ordered = np.isfinite(y[whole]).all(axis=1)
+        out[whole[ordered]] = rolling_median(y, whole[ordered], half)
+        rest = whole[~ordered]
+        if rest.size:
+            out[rest] = np.partition(windows[rest], half, axis=2)[:, :, half]
     for row in np.flatnonzero(partial):  # few: a NaN-aware median, gaps filled between known levels
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -395,19 +400,20 @@ def _nb_slope(m: np.ndarray, shape) -> np.ndarray:
 
 
 def _episode_keep(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarray, one_sided: bool, bar: float,
-                  size=None) -> np.ndarray:
+                  size=None, kept=None) -> np.ndarray:
     """Rows where some `width`-day window may reach `bar` in the detector's episode scan
     (`episodes._window_scores`); see `_window_best`. In the interior the pooled statistic
     (the window against both flanks together) bounds the score from above and costs a
     third as much, so the full score is only computed for the rows it does not clear.
 
     `cs`: `_padded_cumsum` rows; `scale`: the rows' robust daily sd; `long_run`: their
-    long-run variance over the daily one (`_row_long_run`); `size`: as `_window_best`."""
+    long-run variance over the daily one (`_row_long_run`); `size`: as `_window_best`;
+    `kept`: rows already kept (returned kept, their interior not scored)."""
     n = cs.shape[1] - 1 - 2 * _PAD
     flank = _flank(width)
     starts = n - width + 1
     interior = slice(min(flank, starts), max(n - width - flank + 1, min(flank, starts)))
-    keep = np.zeros(len(cs), bool)
+    keep = np.zeros(len(cs), bool) if kept is None else kept.copy()
     for edge in (slice(0, interior.start), slice(interior.stop, starts)):  # slices: no gathers
         if edge.stop > edge.start:
             keep |= _window_best(cs, width, scale, long_run, one_sided, edge, bar, size) >= bar
@@ -529,13 +535,14 @@ def _step_stat(cs: np.ndarray, width: int, scale: np.ndarray, long_run: np.ndarr
     the detector measures a boundary (`_measure`: long-run variance at these lengths);
     over two years, against the rows' typical difference (their trend). `size`: as
     `_window_best` (the step, with or without the trend, must reach it)."""
+    from ctxmetrics.detect.kernels import largest_deviation, step_differences
+
     n = cs.shape[1] - 1
-    diff = (cs[:, 2 * width : n + 1] - 2 * cs[:, width : n - width + 1] + cs[:, : n - 2 * width + 1]) / width
+    diff = step_differences(cs, width)  # compiled: one pass each, no temporaries
     trend = np.zeros(len(cs), cs.dtype)
     if n >= _TREND_MIN_DAYS:  # the typical difference is the trend's, which the detector removes
         trend = _row_median(diff[:, ::7])
-        diff -= trend[:, None]
-    step = np.abs(diff, out=diff).max(axis=1)
+    step = largest_deviation(diff, trend)  # (x - 0 is x: the same without a trend)
     if size is not None:  # (one standard error for all: the largest step is the one that may reach it)
         step = np.where(step >= size - np.abs(trend), step, 0)
     return step / (scale * np.sqrt(2 * long_run / width))
@@ -572,7 +579,7 @@ def _row_long_run(cs: np.ndarray, scale: np.ndarray) -> np.ndarray:
             step = max(2 if n >= 365 else 1, block // 4)  # the detector: every block // 4
             last = n - 2 * block + 1  # starts t in range(0, last, step), as strided slices (views)
             diffs = (cs[:, 2 * block : last + 2 * block : step] - 2 * cs[:, block : last + block : step] + cs[:, :last:step]) / block
-            estimates.append(_row_mad(diffs)[0] ** 2 / 2 * block)
+            estimates.append(_row_mad(diffs, overwrite=True)[0] ** 2 / 2 * block)
     if not estimates:
         return np.ones(len(scale), cs.dtype)
     return np.maximum(np.median(np.array(estimates), axis=0) / scale**2, 1.0)
@@ -614,7 +621,7 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     y = (y - _row_median(y[:, ::7])[:, None]).astype(np.float32, copy=False)
     for close in closes:  # the sales calendar is normal, as in the detector's calendar fit
         usual = np.flatnonzero(~close)[::3]  # a third of the other days: plenty for a median
-        y[:, close] -= (_row_median(y[:, close]) - _row_median(y[:, usual]))[:, None]
+        y[:, close] -= (_row_median(y[:, close], overwrite=True) - _row_median(y[:, usual], overwrite=True))[:, None]
         if counts is not None:  # events over expected: the close's own level is the expectation
             with np.errstate(invalid="ignore", divide="ignore"):  # rows without events
                 lift = counts.x[:, close].mean(axis=1) / counts.x[:, usual].mean(axis=1)
@@ -656,11 +663,13 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
     if todo.size < len(y):  # the episode checks only for the rows not decided yet (same OR)
         padded, body, tail, long_run, day_z = padded[todo], body[todo], tail[todo], long_run[todo], day_z.subset(todo)
         sizes = None if sizes is None else sizes[:, todo]
-        if counts is not None:
-            counts = _Counts(counts.x[todo], counts.factor[todo], counts.shape[todo], counts.rate[todo])
+    if counts is not None:  # the sums of the rows `todo`, compiled: from the block's rows, no gathered copies
+        from ctxmetrics.detect.kernels import padded_row_cumsum
+
+        events, exposure = padded_row_cumsum(counts.x, todo, _PAD), padded_row_cumsum(counts.factor, todo, _PAD)
+        # (only these sums of x and factor are read from here on: the rest per row of `todo`)
+        counts = _Counts(counts.x, counts.factor, counts.shape[todo], counts.rate[todo])
     decided, keep, found = keep, np.zeros(len(todo), bool), {}
-    if counts is not None:
-        events, exposure = _padded_cumsum(counts.x), _padded_cumsum(counts.factor)
     # the count likelihood is cheap where it is needed (few events): every width the
     # detector scans; the stabilised statistic on a coarser grid of widths
     count_widths = set(_episode_widths(n, settings)) if counts is not None else set()
@@ -683,11 +692,14 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
                                         size=size)
             found[f"episode {width}d"] = (best, bar)
         elif len(normal):
+            # (a row kept at a narrower width, or by the count likelihood, stays kept: not scored again)
             keep[normal] |= _episode_keep(padded[normal] if normal.size < len(todo) else padded, width, scale[normal], long_run[normal],
-                                          one_sided, bar, size)
+                                          one_sided, bar, size, keep[normal])
         # (and rows of few events a day at every width, as the detector judges them)
         few = np.flatnonzero((expected < 2 * _FEW_EVENTS) | (counts.rate < 2 * _FEW_A_DAY) | (width == 1)) if width in count_widths else np.zeros(0, np.int64)
         bar = _share(_COUNT_SHARE, margin_days) * _bars([width], settings)[0, 0]
+        if not explain:  # (as above: the same OR)
+            few = few[~keep[few]]
         if width == 1 and not explain:  # the cap below: no day of the other rows can reach the bar
             few = few[day_z.largest(few) >= bar]
         if few.size:
@@ -709,6 +721,8 @@ def _screen_statistics(matrix, settings, kind, denominators, weekday, closes, ex
         few = np.flatnonzero((counts.rate * settings.level_window_days < 2 * _FEW_EVENTS) | (counts.rate < 2 * _FEW_A_DAY))
         bar = _share(_STEP_SHARE, margin_days) * settings.min_score
         for width in (settings.min_segment_days, settings.level_window_days // 2, settings.level_window_days):
+            if not explain:
+                few = few[~keep[few]]
             if few.size and 2 * width < n:
                 best = np.zeros(len(todo))
                 beyond = np.maximum(body[few] ** 2 * long_run[few], 1.0)  # as `_long_run_excess`
@@ -787,30 +801,41 @@ def _count_best(events: np.ndarray, exposure: np.ndarray, width: int, shape: np.
     less than `least_change` (relative) off its flanks' scores 0.
 
     `events`, `exposure`: `_padded_cumsum` of the counts and of the weekday factors."""
+    from ctxmetrics.detect.kernels import pooled_count_log_args, pooled_count_z
+
     n = events.shape[1] - 1 - 2 * _PAD
     flank, starts = _flank(width), n - width + 1
     t = np.arange(starts)
 
-    def span(c: np.ndarray, lo: int, hi: int) -> np.ndarray:  # sums over [t + lo, t + hi): slices
-        return c[:, _PAD + hi : _PAD + starts + hi] - c[:, _PAD + lo : _PAD + starts + lo]
+    def span(c: np.ndarray, lo: int, hi: int, rows, cols: np.ndarray) -> np.ndarray:  # sums over [t + lo, t + hi) at `cols`
+        return c[rows, _PAD + hi + cols] - c[rows, _PAD + lo + cols]
 
-    o, f_w = span(events, 0, width), span(exposure, 0, width)
-    x_b, f_b, x_a, f_a = span(events, -flank, 0), span(exposure, -flank, 0), span(events, width, width + flank), span(exposure, width, width + flank)
     n_b = (t - np.maximum(t - flank, 0)).astype(np.float32)
     n_a = (np.minimum(t + width + flank, n) - t - width).astype(np.float32)
+    # the pooled z of every window, compiled: two passes and numpy's logarithms between
+    # them (the same floats) instead of ~25 (rows x starts) temporaries
+    logs = np.empty((2, len(events), starts), np.float32)
+    pooled_count_log_args(events, exposure, _PAD, width, flank, n, logs)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.log(logs, out=logs)
+    pooled = np.empty((len(events), starts), np.float32)
+    pooled_count_z(events, exposure, _PAD, width, flank, n, shape, logs, pooled)
     shape = shape[:, None]
-    pooled = _two_rates_z(o, f_w, width, x_b + x_a, f_b + f_a, n_b + n_a, shape)
     has_b, has_a = n_b >= 7, n_a >= 7
-    score = np.zeros(o.shape, np.float32)
+    score = np.zeros(pooled.shape, np.float32)
     if one_sided:  # near an end a short window has one flank: scored on it alone
-        for has, other, x_f, f_f, days in ((has_b, has_a, x_b, f_b, n_b), (has_a, has_b, x_a, f_a, n_a)):
+        every = slice(None)
+        for has, other, lo, hi, days in ((has_b, has_a, -flank, 0, n_b), (has_a, has_b, width, width + flank, n_a)):
             cols = np.flatnonzero(has & ~other)
             if cols.size:
-                score[:, cols] = np.abs(_two_rates_z(o[:, cols], f_w[:, cols], width, x_f[:, cols], f_f[:, cols], days[cols], shape))
+                score[:, cols] = np.abs(_two_rates_z(span(events, 0, width, every, cols), span(exposure, 0, width, every, cols), width,
+                                                     span(events, lo, hi, every, cols), span(exposure, lo, hi, every, cols), days[cols], shape))
     rows, cols = np.nonzero((np.abs(pooled) >= np.reshape(floor, (-1, 1))) & has_b & has_a)
     if rows.size:
-        z_b = _two_rates_z(o[rows, cols], f_w[rows, cols], width, x_b[rows, cols], f_b[rows, cols], n_b[cols], shape[rows, 0])
-        z_a = _two_rates_z(o[rows, cols], f_w[rows, cols], width, x_a[rows, cols], f_a[rows, cols], n_a[cols], shape[rows, 0])
+        o, f_w = span(events, 0, width, rows, cols), span(exposure, 0, width, rows, cols)
+        z_b = _two_rates_z(o, f_w, width, span(events, -flank, 0, rows, cols), span(exposure, -flank, 0, rows, cols), n_b[cols], shape[rows, 0])
+        z_a = _two_rates_z(o, f_w, width, span(events, width, width + flank, rows, cols), span(exposure, width, width + flank, rows, cols),
+                           n_a[cols], shape[rows, 0])
         z_ba, weaker = np.abs(pooled[rows, cols]), np.minimum(np.abs(z_b), np.abs(z_a))
         score[rows, cols] = np.where(np.sign(z_b) == np.sign(z_a), np.where(weaker >= 0.5 * z_ba, z_ba, weaker), 0.0)
     if cap is not None:
@@ -818,8 +843,11 @@ def _count_best(events: np.ndarray, exposure: np.ndarray, width: int, shape: np.
     best = score.max(axis=1)
     rows = np.flatnonzero(best >= floor) if least_change else []
     if len(rows):  # the window's rate against its flanks', as the detector's change %, where the score may pass
+        x_b, f_b, x_a, f_a = (span(c, lo, hi, rows[:, None], t) for c, lo, hi in (
+            (events, -flank, 0), (exposure, -flank, 0), (events, width, width + flank), (exposure, width, width + flank)))
         with np.errstate(invalid="ignore", divide="ignore"):
-            change = np.abs(o[rows] / f_w[rows] * ((f_b[rows] + f_a[rows]) / (x_b[rows] + x_a[rows])) - 1)
+            change = np.abs(span(events, 0, width, rows[:, None], t) / span(exposure, 0, width, rows[:, None], t)
+                            * ((f_b + f_a) / (x_b + x_a)) - 1)
         best[rows] = np.where(change >= least_change, score[rows], 0).max(axis=1)  # (NaN: no events at all, 0)
     return best
 
