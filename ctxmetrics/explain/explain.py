@@ -762,6 +762,26 @@ def _locate_in_cube(anomalies: list[Anomaly], cubes: Mapping[str, _Cube], whole_
     that of a few localizations however many anomalies there are. Only where the leaves at
     hand add up to the total (not a gauge's rollups); where `whole_cube` is given, the
     leaves it returns for those windows (`explain_anomalies`)."""
+    for cube, window, group in _cube_days(anomalies, cubes, whole_cube):
+        drivers, _ = cube.localize({}, window)
+        for anomaly in group:
+            anomaly.cube_drivers = drivers
+
+
+def prepare_cube_days(anomalies: list[Anomaly], cube: _Cube, stop: Callable[[], bool]) -> None:
+    """Compute the leaf expectations `_locate_in_cube` would read for `anomalies` (all of
+    `cube`'s metric) into `cube`, until `stop()`. A scan calls it beside its workers with
+    the anomalies found so far: the windows it guessed are not computed again after them
+    (the expectations are the cube's cache), the others are computed then as before."""
+    for _, window, _ in _cube_days(anomalies, {cube.series_set.metric: cube}):
+        if stop():
+            return
+        cube._leaf_expectation(window)
+
+
+def _cube_days(anomalies: list[Anomaly], cubes: Mapping[str, _Cube], whole_cube=None):
+    """(cube, window, anomalies of its start day) of each start day `_locate_in_cube`
+    localizes, in its order."""
     totals: dict[str, list[Anomaly]] = {}
     days: dict[tuple[str, dt.date], list[Anomaly]] = {}
     for anomaly in anomalies:
@@ -785,9 +805,7 @@ def _locate_in_cube(anomalies: list[Anomaly], cubes: Mapping[str, _Cube], whole_
         if not cube.whole(window):
             continue
         done[lead.metric] = done.get(lead.metric, 0) + 1
-        drivers, _ = cube.localize({}, window)
-        for anomaly in group:
-            anomaly.cube_drivers = drivers
+        yield cube, window, group
 
 
 class _WholeCubes:
