@@ -182,7 +182,7 @@ class Outcome:
 
 def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     """Link every anomaly to the timeline and store the results (any engine)."""
-    from ctxmetrics.explain.explain import explain_anomalies
+    from ctxmetrics.explain.explain import explain_anomalies, link_anomalies, linking_cubes
     from ctxmetrics.scan.effects import expected_effects
     from ctxmetrics.scan.latest import latest_changes
     from ctxmetrics.scan.restatements import drop_restatements
@@ -197,13 +197,18 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
             series_set, [a for a in found if a.metric == name], annotations, config.timezone, outcome.latest.get(name)
         )
     kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + found
-    explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts, whole_cube=outcome.whole_cube, cubes=outcome.cubes)
+    cubes = linking_cubes(outcome.sets, outcome.cubes)
+    # links are judged among the anomalies that are kept, below: the fold reads causes only
+    explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts, cubes=cubes, links=False)
     funnel = config.funnel_of({a.metric for a in (*outcome.previous, *kept)} | set(outcome.sets))
     kept, restated = drop_restatements(kept, funnel, config.explain.funnel_lag_days)
-    if restated:  # links, causes and ranks are judged among the anomalies that are kept (their root causes stand)
+    if restated:  # causes and ranks too are judged again among the kept ones (their root causes stand)
         explain_anomalies(
-            kept, annotations, outcome.sets, config, outcome.verdicts, root_causes=False, whole_cube=outcome.whole_cube
+            kept, annotations, outcome.sets, config, outcome.verdicts, root_causes=False, whole_cube=outcome.whole_cube,
+            cubes=cubes,
         )
+    else:
+        link_anomalies(kept, cubes, config, outcome.whole_cube)
     restated_keys = {(a.metric, a.segment_key) for a in restated}
     state = [(m, k, restated_fingerprint(fp) if (m, k) in restated_keys else fp) for m, k, fp in outcome.state]
     gaps = outcome.gaps
