@@ -238,6 +238,33 @@ def test_when_the_total_was_not_flagged_the_whole_cube_says_where_the_window_cha
     assert later.cube_drivers == []  # nothing changed then
 
 
+def test_cube_days_prepared_beside_the_workers_are_the_ones_explaining_localizes():
+    """A scan guesses the windows `_locate_in_cube` will localize while its workers detect
+    (`prepare_cube_days`): the guessed expectations are those explaining reads, and the
+    cube drivers are the same as without them."""
+    from ctxmetrics.explain.explain import linking_cube, prepare_cube_days
+
+    sets = {"leads": series_set(effects=[("NA", 60, 69, 1.6), ("EMEA", 60, 69, 1.3), ("APAC", 90, 95, 0.5)])}
+
+    def found():
+        apac = anomaly(segment={"region": "APAC"}, start=90, end=95, direction="down", change=-50.0)
+        return [anomaly(segment={"region": "NA"}), apac, anomaly(segment={}, start=30, end=33)]
+
+    stopped = linking_cube(sets["leads"])
+    prepare_cube_days(found(), stopped, stop=lambda: True)
+    assert stopped._expectations == {}
+    prepared = linking_cube(sets["leads"])
+    prepare_cube_days(found(), prepared, stop=lambda: False)
+    assert set(prepared._expectations) == {(60, 69), (90, 95)}  # not day 30: the total itself was flagged then
+    guesses = dict(prepared._expectations)
+    fresh, guessed = found(), found()
+    explain_anomalies(fresh, [], sets, CONFIG, {})
+    explain_anomalies(guessed, [], sets, CONFIG, {}, cubes={"leads": prepared})
+    assert [a.cube_drivers for a in guessed] == [a.cube_drivers for a in fresh]
+    assert [d["segment"] for d in guessed[0].cube_drivers] == [{"region": "NA"}, {"region": "EMEA"}]
+    assert all(prepared._expectations[window] is guesses[window] for window in guesses)  # not computed again
+
+
 def test_a_partial_cube_is_not_taken_for_the_whole():
     full = series_set(effects=[("NA", 60, 69, 1.6), ("EMEA", 60, 69, 1.3)])
     # the rows a distributed engine may return for linking: the total, NA and EMEA, not APAC

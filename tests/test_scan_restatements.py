@@ -159,3 +159,28 @@ def test_a_lower_stage_echo_is_judged_afresh_when_a_stage_above_changes(project_
     scan_project(project, progress=lambda metric, done, total: rescanned.__setitem__(metric, total))
     assert rescanned["leads"] >= 4  # the cell and its rollups
     assert rescanned["won"] == echoed
+
+
+def test_a_scan_links_once_among_the_anomalies_it_keeps(project_dir, monkeypatch):
+    """The restatement fold reads causes only: links are made once, after it, and name
+    only anomalies that are stored."""
+    import ctxmetrics.explain.explain as explain_module
+
+    project = Project(project_dir)
+    campaign = Effect(metric="leads", segment={"channel": "paid"}, start=dt.date(2025, 6, 4),
+                      end=dt.date(2025, 6, 24), kind="spike", magnitude=0.9)
+    ingest_frame(project, generate_funnel(7, days=365, effects=[campaign]).frame)
+    linked = []
+    link = explain_module._link_correlated
+
+    def counted(anomalies, config):
+        linked.append(len(anomalies))
+        link(anomalies, config)
+
+    monkeypatch.setattr(explain_module, "_link_correlated", counted)
+    result = scan_project(project)
+    with project.store(read_only=True) as store:
+        stored = load_anomalies(store)
+    assert linked == [result.anomalies] == [len(stored)]
+    assert any(a.correlated for a in stored)
+    assert {c["id"] for a in stored for c in a.correlated} <= {a.id for a in stored}

@@ -91,6 +91,7 @@ def explain_anomalies(
     root_causes: bool = True,
     whole_cube: Callable[[dict[str, list[tuple[int, int]]]], dict] | None = None,
     cubes: Mapping[str, "_Cube"] | None = None,
+    links: bool = True,
 ) -> None:
     """Fill `causes`, `drivers`, `funnel` and `correlated` of every anomaly, in place.
 
@@ -108,20 +109,38 @@ def explain_anomalies(
             range's first day}; `cube_drivers` read them. None: `sets` are whole cubes.
         cubes: `linking_cube` of some of the `sets`, built already (a scan builds them
             while its workers detect); the others are built here.
+        links: False leaves `cube_drivers`, `funnel` and `correlated` to `link_anomalies`
+            (nothing here reads them: a scan links once it has dropped restatements).
     """
-    cubes = {metric: (cubes or {}).get(metric) or _Cube(series_set) for metric, series_set in sets.items()}
+    cubes = linking_cubes(sets, cubes)
     data_end = _data_end(sets, anomalies)
     if root_causes:
         _fill_root_causes(anomalies, cubes)
-    _locate_in_cube(anomalies, cubes, whole_cube)
-    _link_funnel(anomalies, config)
-    _link_correlated(anomalies, config)
+    if links:
+        link_anomalies(anomalies, cubes, config, whole_cube)
     events = [_Event.of(a, config, data_end) for a in annotations]
     by_metric: dict[str, list[Anomaly]] = {}
     for anomaly in sorted(anomalies, key=lambda a: a.start):
         by_metric.setdefault(anomaly.metric, []).append(anomaly)
     for anomaly in anomalies:
         anomaly.causes = _causes(anomaly, events, cubes.get(anomaly.metric), config, verdicts, by_metric)
+
+
+def link_anomalies(
+    anomalies: list[Anomaly], cubes: Mapping[str, "_Cube"], config: Config,
+    whole_cube: Callable[[dict[str, list[tuple[int, int]]]], dict] | None = None,
+) -> None:
+    """Fill `cube_drivers`, `funnel` and `correlated` of every anomaly, in place, among
+    `anomalies` (`cubes`: `linking_cubes` of the metrics' series; `whole_cube` as in
+    `explain_anomalies`)."""
+    _locate_in_cube(anomalies, cubes, whole_cube)
+    _link_funnel(anomalies, config)
+    _link_correlated(anomalies, config)
+
+
+def linking_cubes(sets: Mapping[str, "SeriesSet"], built: Mapping[str, "_Cube"] | None = None) -> dict[str, "_Cube"]:
+    """`linking_cube` of every metric of `sets`: those `built` already, the others built here."""
+    return {metric: (built or {}).get(metric) or _Cube(series_set) for metric, series_set in sets.items()}
 
 
 def coverage(anomalies: Iterable[Anomaly]) -> dict[str, Any]:
@@ -762,6 +781,26 @@ def _locate_in_cube(anomalies: list[Anomaly], cubes: Mapping[str, _Cube], whole_
     that of a few localizations however many anomalies there are. Only where the leaves at
     hand add up to the total (not a gauge's rollups); where `whole_cube` is given, the
     leaves it returns for those windows (`explain_anomalies`)."""
+    for cube, window, group in _cube_days(anomalies, cubes, whole_cube):
+        drivers, _ = cube.localize({}, window)
+        for anomaly in group:
+            anomaly.cube_drivers = drivers
+
+
+def prepare_cube_days(anomalies: list[Anomaly], cube: _Cube, stop: Callable[[], bool]) -> None:
+    """Compute the leaf expectations `_locate_in_cube` would read for `anomalies` (all of
+    `cube`'s metric) into `cube`, until `stop()`. A scan calls it beside its workers with
+    the anomalies found so far: the windows it guessed are not computed again after them
+    (the expectations are the cube's cache), the others are computed then as before."""
+    for _, window, _ in _cube_days(anomalies, {cube.series_set.metric: cube}):
+        if stop():
+            return
+        cube._leaf_expectation(window)
+
+
+def _cube_days(anomalies: list[Anomaly], cubes: Mapping[str, _Cube], whole_cube=None):
+    """(cube, window, anomalies of its start day) of each start day `_locate_in_cube`
+    localizes, in its order."""
     totals: dict[str, list[Anomaly]] = {}
     days: dict[tuple[str, dt.date], list[Anomaly]] = {}
     for anomaly in anomalies:
@@ -785,9 +824,7 @@ def _locate_in_cube(anomalies: list[Anomaly], cubes: Mapping[str, _Cube], whole_
         if not cube.whole(window):
             continue
         done[lead.metric] = done.get(lead.metric, 0) + 1
-        drivers, _ = cube.localize({}, window)
-        for anomaly in group:
-            anomaly.cube_drivers = drivers
+        yield cube, window, group
 
 
 class _WholeCubes:

@@ -125,21 +125,26 @@ def _scan_local(project: Project, config, annotations, metrics: list[str], progr
 
 def _linking_beside(
     outcome: "Outcome", series_set: SeriesSet, annotations, tz: str
-) -> Callable[[list[Anomaly]], Callable[[], None]]:
+) -> Callable[[list[Anomaly], threading.Event, threading.Event], Callable[[], None]]:
     """What linking reads whatever is found, as work to run beside the workers while they
     detect (else it runs alone after them): the metric's cube of `explain_anomalies`, and
     the latest-days check's windows (`latest.latest_windows`) unless the anomalies found
-    so far already make that check say nothing."""
-    from ctxmetrics.explain.explain import linking_cube
+    so far already make that check say nothing. Then, once every candidate is screened
+    (`screened`: the rest is in flight), the cube's windows that explaining will localize
+    are guessed from the anomalies found by then and computed until `detected` is set
+    (`explain.prepare_cube_days`)."""
+    from ctxmetrics.explain.explain import linking_cube, prepare_cube_days
     from ctxmetrics.scan.latest import latest_windows, total_flagged
 
-    def work(found: list[Anomaly]) -> Callable[[], None]:
+    def work(found: list[Anomaly], screened: threading.Event, detected: threading.Event) -> Callable[[], None]:
         latest = not total_flagged(series_set, [a for a in found if a.found_by != "cube"])  # as `_finish` reads them
 
         def compute() -> None:
-            outcome.cubes[series_set.metric] = linking_cube(series_set)
+            cube = outcome.cubes[series_set.metric] = linking_cube(series_set)
             if latest:
                 outcome.latest[series_set.metric] = latest_windows(series_set, annotations, tz)
+            screened.wait()
+            prepare_cube_days([a for a in list(found) if a.found_by != "cube"], cube, detected.is_set)
 
         return compute
 
@@ -188,7 +193,7 @@ class Outcome:
 
 def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     """Link every anomaly to the timeline and store the results (any engine)."""
-    from ctxmetrics.explain.explain import explain_anomalies
+    from ctxmetrics.explain.explain import explain_anomalies, link_anomalies, linking_cubes
     from ctxmetrics.scan.effects import expected_effects
     from ctxmetrics.scan.latest import latest_changes
     from ctxmetrics.scan.restatements import drop_restatements
@@ -203,13 +208,18 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
             series_set, [a for a in found if a.metric == name], annotations, config.timezone, outcome.latest.get(name)
         )
     kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + found
-    explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts, whole_cube=outcome.whole_cube, cubes=outcome.cubes)
+    cubes = linking_cubes(outcome.sets, outcome.cubes)
+    # links are judged among the anomalies that are kept, below: the fold reads causes only
+    explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts, cubes=cubes, links=False)
     funnel = config.funnel_of({a.metric for a in (*outcome.previous, *kept)} | set(outcome.sets))
     kept, restated = drop_restatements(kept, funnel, config.explain.funnel_lag_days)
-    if restated:  # links, causes and ranks are judged among the anomalies that are kept (their root causes stand)
+    if restated:  # causes and ranks too are judged again among the kept ones (their root causes stand)
         explain_anomalies(
-            kept, annotations, outcome.sets, config, outcome.verdicts, root_causes=False, whole_cube=outcome.whole_cube
+            kept, annotations, outcome.sets, config, outcome.verdicts, root_causes=False, whole_cube=outcome.whole_cube,
+            cubes=cubes,
         )
+    else:
+        link_anomalies(kept, cubes, config, outcome.whole_cube)
     restated_keys = {(a.metric, a.segment_key) for a in restated}
     state = [(m, k, restated_fingerprint(fp) if (m, k) in restated_keys else fp) for m, k, fp in outcome.state]
     gaps = outcome.gaps
@@ -238,11 +248,11 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
 
 def _scan_metric(
     series_set, config, annotations, state, previous, progress, upper_changed=False,
-    beside: Callable[[list[Anomaly]], Callable[[], None] | None] | None = None, imported: Callable[[], None] | None = None,
+    beside: Callable[..., Callable[[], None] | None] | None = None, imported: Callable[[], None] | None = None,
 ):
     """Anomalies of one metric: stored ones for unchanged series, fresh detections for the
     rest, and for restated ones when any series of the metric or (`upper_changed`) of a
-    funnel stage above it changed. `beside(anomalies so far)` may give work to run in a
+    funnel stage above it changed. `beside(anomalies so far, screened, detected)` may give work to run in a
     thread while worker processes detect (see `_detect_batches`); `imported()` returns once the detector's
     libraries are imported (before the workers fork; by default it imports them)."""
     from ctxmetrics.detect import too_small
@@ -281,7 +291,9 @@ def _scan_metric(
 
     candidates = 0
     screened = _screened_batches(series_set, rows, settings)
-    for batch, changes_per_row in _detect_batches(screened, part, len(rows), beside and (lambda: beside(found)), imported):
+    for batch, changes_per_row in _detect_batches(
+        screened, part, len(rows), beside and (lambda *events: beside(found, *events)), imported
+    ):
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-unknown row has no volume
             volumes = np.nanmean(series_set.values[batch], axis=1)  # one call per batch, not one per anomaly row
@@ -381,7 +393,8 @@ def _detect_rows(values, denominators, masks, settings, kind, start, granularity
 
 def _detect_batches(
     batches: Iterator[tuple[np.ndarray, int]], part: Callable, screening: int,
-    beside: Callable[[], Callable[[], None] | None] | None = None, imported: Callable[[], None] | None = None,
+    beside: Callable[[threading.Event, threading.Event], Callable[[], None] | None] | None = None,
+    imported: Callable[[], None] | None = None,
 ):
     """Yield (rows, changes per row) for each batch of candidate rows, in order.
 
@@ -391,9 +404,10 @@ def _detect_batches(
     forked worker processes (spawned ones would re-import the caller's main module, which
     breaks unguarded scripts) once `imported()` has loaded the detector's libraries (by
     default here), while the rest is still being screened here; fewer run in this process.
-    With workers, `beside()` is called here once the first batch's results are taken (the
-    lowest rows: the total's, the cube's first row), and the work it gives runs in a
-    thread while the workers detect (forked already, so no thread is copied into them).
+    With workers, `beside(screened, detected)` is called here once the first batch's results
+    are taken (the lowest rows: the total's, the cube's first row), and the work it gives
+    runs in a thread while the workers detect (forked already, so no thread is copied into
+    them); `screened` is set once every batch is sent, `detected` once all are back.
     scan_project holds no store connection while this runs.
     """
     parallel = (os.cpu_count() or 1) >= 2 and screening >= 2 * PARALLEL_MIN_ROWS
@@ -420,6 +434,7 @@ def _detect_batches(
         queued = deque((rows, pool.submit(_detect_shared, rows)) for rows in held)
         thread: threading.Thread | None = None
         asked = False
+        screened, detected = threading.Event(), threading.Event()
 
         def take():  # the oldest batch's results; after the first, `beside`'s work in a thread
             nonlocal thread, asked
@@ -427,7 +442,7 @@ def _detect_batches(
             yield done_rows, future.result()
             if not asked:
                 asked = True
-                work = beside and beside()
+                work = beside and beside(screened, detected)
                 if work:
                     thread = threading.Thread(target=work)
                     thread.start()
@@ -438,9 +453,12 @@ def _detect_batches(
                 while queued and (queued[0][1].done() or len(queued) >= _IN_FLIGHT * workers):
                     yield from take()
                 queued.append((rows, pool.submit(_detect_shared, rows)))
+            screened.set()
             while queued:
                 yield from take()
         finally:
+            screened.set()
+            detected.set()
             if thread:
                 thread.join()  # no thread may be left running when explaining forks its workers
 

@@ -149,6 +149,17 @@ class Store:
             except duckdb.Error as exc:
                 raise CtxError(f"{self.path}: not a readable ctxmetrics store ({exc}).") from None
 
+    @contextmanager
+    def beside(self):
+        """A second handle on the same open database (its own DuckDB cursor), for a query
+        run in another thread while this one streams a result."""
+        other = Store(self.path, self.read_only, self.lock_timeout)
+        other.con = self.con.cursor()
+        try:
+            yield other
+        finally:
+            other.con.close()
+
     def _ensure_schema(self) -> None:
         found = self._version()
         if found is not None and found != SCHEMA_VERSION:

@@ -9,6 +9,7 @@ cheaper than a SQL CUBE over the raw rows.
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
 from typing import Mapping
 
@@ -65,13 +66,17 @@ def build_series_set(store: Store, config: Config, metric: str, queries_dir=None
     # into those rows of the cube, and every other rollup is computed from them
     leaf_rows = len(segments) - len(groups[-1][0]) + groups[-1][1]
     gauge = definition.type == "gauge"
-    cubes = _read_leaves(
-        store, parts, dims, labels.with_columns(_row=leaf_rows), len(segments), start, days, gauge, granularity
-    )
-    for cube in cubes:
-        _fill_rollups(cube, groups, "mean" if gauge else "sum")
+    # the gaps query runs on its own cursor while the leaves stream: DuckDB's threads
+    # would otherwise idle while this thread adds each batch into the cube
+    with store.beside() as other, ThreadPoolExecutor(1) as pool:
+        gaps = None if gauge else pool.submit(data_gaps, other, parts, start, days, granularity)
+        cubes = _read_leaves(
+            store, parts, dims, labels.with_columns(_row=leaf_rows), len(segments), start, days, gauge, granularity
+        )
+        for cube in cubes:
+            _fill_rollups(cube, groups, "mean" if gauge else "sum")
+        gaps = None if gaps is None else gaps.result()
     kind = {"ratio": "ratio", "gauge": "gauge"}.get(definition.type, "count")
-    gaps = None if gauge else data_gaps(store, parts, start, days, granularity)
     return SeriesSet(metric, kind, start, segments, cubes[0], cubes[1] if kind == "ratio" else None, gaps, granularity)
 
 
