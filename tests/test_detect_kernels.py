@@ -13,7 +13,8 @@ import ruptures as rpt
 from ruptures.exceptions import BadSegmentationParameters
 
 from ctxmetrics.detect.kernels import (
-    _median, baseline_sums, count_z, few_event_windows, flank_days, kernel_cpd_l2, trimmed_cost, trimmed_fit, window_geometry, window_scores,
+    _median, baseline_sums, count_z, few_event_windows, flank_days, kernel_cpd_l2, step_fit_cost, trimmed_cost, trimmed_fit,
+    window_geometry, window_scores,
 )
 from ctxmetrics.detect.episodes import _two_rates_z
 from ctxmetrics.detect.robust import mad, median, median_and_mad
@@ -418,6 +419,32 @@ def test_trimmed_cost_is_the_numpy_sum_to_rounding():
         expected = float(np.sum(np.minimum(r**2, (3.5 * mad(r)) ** 2)))  # calendar._trimmed_cost before
         assert trimmed_cost(resid, ok) == pytest.approx(expected, rel=1e-12)
 
+
+
+@pytest.mark.parametrize("steps", [0, 1, 5])
+def test_step_fit_cost_is_the_numpy_design_fit_and_cost(steps):
+    """`calendar._fit_with_steps`' numpy code before the kernel: the design column-stacked,
+    `trimmed_fit` with an intercept, the cost of y less the fit without it."""
+    rng = np.random.default_rng(40 + steps)
+    n = 730
+    day = np.arange(n)
+    for trended in (True, False):
+        for _ in range(20):
+            ok = rng.random(n) > 0.05
+            calendar = np.column_stack((day / 365.25 if trended else np.zeros(n), rng.random((n, 2)) < 0.1))
+            bounds = np.sort(rng.choice(np.arange(30, n - 30), steps, replace=False))
+            design = np.column_stack((calendar, *[day >= b for b in bounds]))
+            y = design @ rng.normal(size=design.shape[1]) + rng.normal(size=n)
+            y[rng.choice(n, 15)] += rng.choice([-1, 1], 15) * rng.uniform(5, 50, 15)  # days to trim
+            coef, fitted = trimmed_fit(y, np.column_stack((np.ones(n), design)), ok)
+            full, made, cost = step_fit_cost(y, calendar, ok, bounds.astype(np.int64))
+            assert fitted and made
+            assert np.array_equal(full, coef[1:])
+            assert cost == trimmed_cost(y - design @ coef[1:], ok)
+    few = np.zeros(n, bool)
+    few[:5] = True  # 5 days for 4 columns: no fit, no cost
+    full, made, cost = step_fit_cost(np.ones(n), np.zeros((n, 2)), few, np.array([100], dtype=np.int64))
+    assert not made and cost == np.inf
 
 def test_kernels_run_where_no_cache_dir_is_writable():
     """A read-only install whose user has no writable cache dir either: numba finds no

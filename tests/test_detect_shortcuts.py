@@ -65,3 +65,23 @@ def test_flat_series_mostly_skip_the_season_fits():
         columns, yearly = _shared_columns(DATES.tobytes(), DAYS, True)
         skipped += not _season_may_matter(s, DATES, columns, yearly, noise.day_var)
     assert skipped >= 15  # measured: 20 of 20
+
+
+def test_a_scan_reuses_sums_only_of_the_very_same_arrays():
+    """`_Scan._sums` takes the last series' sums again only when every array it reads is
+    the very one it read (a series' second episode pass); a series with new values or
+    new noise scales gets its own."""
+    s, noise, settings = prepared(counts(3, 20.0))
+    widths = _episode_widths(len(s.y), settings)
+    first = _Scan(s, noise, widths, settings)
+    again = _Scan(s, noise, widths, settings, walls=[365])
+    assert all(again.__dict__[k] is first.__dict__[k] for k in _Scan._SERIES_PARTS)
+    other, other_noise, _ = prepared(counts(4, 20.0))
+    for series, scales in ((other, other_noise), (s, other_noise)):
+        fresh = _Scan(series, scales, widths, settings)
+        assert fresh._weighted[0] is not first._weighted[0]
+        body = 1.0 / scales.scale**2
+        np.testing.assert_array_equal(fresh._weighted[0][1:], np.cumsum(series.y * body))
+    s.y = s.y + 1.0  # the calendar fit replaces the values (never changes them in place)
+    shifted = _Scan(s, noise, widths, settings)
+    np.testing.assert_array_equal(shifted._weighted[0][1:], np.cumsum(s.y * (1.0 / noise.scale**2)))

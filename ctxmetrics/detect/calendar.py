@@ -194,32 +194,31 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
     penalised cost is kept: a steep seasonal rise seen every year is no step, and a
     lasting shift is no bend of season and trend.
     """
+    from ctxmetrics.detect.kernels import step_fit_cost
+
     strong = replace(settings, min_score=1.5 * settings.min_score)  # only clear steps: a season bends, it does not jump
     penalty = 0.5 * strong.min_score**2 * noise.lrv  # the segmentation's price of a step
     # the two orders often meet (no clear step at first, or the same steps again): each
     # segmentation and each fit is computed once per distinct input
     segmented: dict[bytes, list[int]] = {}
-    fits: dict[tuple, tuple[np.ndarray, np.ndarray | None]] = {}
+    fits: dict[tuple, tuple[np.ndarray | None, float]] = {}
     no_trend = np.column_stack((np.zeros(len(s.y)), calendar[:, 1:]))  # the trend is the first column
+    y, ok = np.ascontiguousarray(s.y, dtype=np.float64), np.ascontiguousarray(~s.known)
 
-    def fit(bounds: set[int], trended: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    def fit(bounds: set[int], trended: bool = True) -> tuple[np.ndarray | None, float]:
+        """Calendar and step coefficients (`_robust_fit`) and their `_trimmed_cost`, compiled
+        in one call (`kernels.step_fit_cost`)."""
         key = (*sorted(bounds), trended)
-        if key not in fits:
-            design = np.column_stack((calendar if trended else no_trend, *[np.arange(len(s.y)) >= b for b in key[:-1]]))
-            fits[key] = design, _robust_fit(s.y, design, ~s.known, trend=False)
+        if key not in fits:  # the elimination asks again for the costs of the sets it keeps
+            full, fitted, cost = step_fit_cost(y, calendar if trended else no_trend, ok, np.array(key[:-1], dtype=np.int64))
+            fits[key] = (full if fitted else None), cost
         return fits[key]
 
-    costs: dict[tuple, float] = {}
-
     def cost_of(bounds: set[int], trended: bool = True) -> float:
-        key = (*sorted(bounds), trended)
-        if key not in costs:  # the elimination asks again for the costs of the sets it keeps
-            design, full = fit(bounds, trended)
-            costs[key] = np.inf if full is None else _trimmed_cost(s.y - design @ full, ~s.known)
-        return costs[key]
+        return fit(bounds, trended)[1]
 
     best, best_cost = None, np.inf
-    for coef in [np.zeros(calendar.shape[1])] + ([fit(set())[1]] if repeated else []):
+    for coef in [np.zeros(calendar.shape[1])] + ([fit(set())[0]] if repeated else []):
         bounds: set[int] = set()
         for _ in range(2):
             if coef is None:
@@ -230,7 +229,7 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
             # a clear step once found stays fitted: refitted without it, the trend would
             # take it in and leave it too small to find again
             bounds |= set(segmented[rest.tobytes()])
-            design, full = fit(bounds)
+            full, _ = fit(bounds)
             coef = None if full is None else full[: calendar.shape[1]]
         if coef is None:
             continue
@@ -238,8 +237,8 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
         # beat the trend, and a lasting step the trend that would half take it in
         for trended in (True, False):
             kept = _steps_worth_their_price(bounds, lambda steps: cost_of(steps, trended), penalty)
-            design, full = fit(kept, trended)
-            cost = cost_of(kept, trended) + penalty * (len(kept) + trended)
+            full, cost = fit(kept, trended)
+            cost += penalty * (len(kept) + trended)
             if cost < best_cost:
                 best, best_cost = full[: calendar.shape[1]], cost
     return best

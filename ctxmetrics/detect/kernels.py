@@ -684,3 +684,31 @@ def neighbour_residuals(y, cs, half):
             lo, hi = max(i - half, 0), min(i + half + 1, n)
             out[r, i] = y[r, i] - ((cs[r, hi] - cs[r, lo]) - y[r, i]) / neighbours[i]
     return out
+
+# --- The calendar fit's sets of steps: design, trimmed fit and trimmed cost in one call (issue-9s20)
+
+
+@_compiled("Tuple((f8[:], b1, f8))(f8[::1], f8[:, ::1], b1[::1], i8[:])")
+def step_fit_cost(y, calendar, ok, bounds):
+    """`calendar._fit_with_steps`' fit of one set of steps: `trimmed_fit` of y on an
+    intercept, the `calendar` columns and a step column (1.0 from day b on) for each of
+    the sorted `bounds`, then `trimmed_cost` of y less the fit without its intercept.
+    Returns the coefficients without the intercept, whether a fit was made and the
+    cost (inf without one). The same arrays as the numpy code builds, and its product
+    (`np.dot` calls the BLAS routine numpy's `@` calls), so the same numbers: the
+    design and the residuals in Python took as long as the fit itself."""
+    n, c = calendar.shape
+    steps = bounds.shape[0]
+    design = np.empty((n, 1 + c + steps))  # intercept, calendar, steps: the fit's design
+    columns = np.empty((n, c + steps))  # without the intercept: the cost's
+    for i in range(n):
+        design[i, 0] = 1.0
+        for a in range(c):
+            design[i, 1 + a] = columns[i, a] = calendar[i, a]
+        for j in range(steps):
+            design[i, 1 + c + j] = columns[i, c + j] = 1.0 if i >= bounds[j] else 0.0
+    coef, fitted = trimmed_fit(y, design, ok)
+    full = coef[1:].copy()
+    if not fitted:
+        return full, False, math.inf
+    return full, True, trimmed_cost(y - np.dot(columns, full), ok)
