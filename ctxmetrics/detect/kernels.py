@@ -685,6 +685,7 @@ def neighbour_residuals(y, cs, half):
             out[r, i] = y[r, i] - ((cs[r, hi] - cs[r, lo]) - y[r, i]) / neighbours[i]
     return out
 
+
 # --- The calendar fit's sets of steps: design, trimmed fit and trimmed cost in one call (issue-9s20)
 
 
