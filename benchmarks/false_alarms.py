@@ -19,18 +19,16 @@ class that fits it:
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.eval import shapes  # noqa: E402
 from benchmarks.eval.detector import load_detector  # noqa: E402
-from benchmarks.eval.profiles import PROFILES, SPLITS, generate  # noqa: E402
+from benchmarks.eval.profiles import generate, profile_arguments  # noqa: E402
 from benchmarks.eval.run import run_case  # noqa: E402
 from benchmarks.eval.scoring import match  # noqa: E402
 
@@ -72,16 +70,7 @@ def classify(case, first: int, last: int | None, direction: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("profiles", nargs="*", metavar="PROFILE",
-                        help=f"profiles of evaluate.py (default: {' '.join(DEFAULT_PROFILES)})")
-    parser.add_argument("--split", choices=SPLITS, default="tune")
-    parser.add_argument("--count", type=int, default=100, help="series per profile (evaluate.py's full run: 100)")
-    args = parser.parse_args()
-    unknown = [p for p in args.profiles if p not in PROFILES]
-    if unknown:
-        parser.error(f"unknown profile {unknown[0]!r}; one of: {', '.join(PROFILES)}")
-    args.profiles = args.profiles or list(DEFAULT_PROFILES)
+    args = profile_arguments(__doc__.splitlines()[0], DEFAULT_PROFILES)
     detector = load_detector()
     print(f"false alarms, split {args.split}, {args.count} series per profile; detector: {detector.name}")
     for profile in args.profiles:

@@ -234,3 +234,21 @@ def generate(profile: str, split: str, count: int) -> list[Case]:
     return [maker(np.random.default_rng(np.random.SeedSequence([number, split_number, i])), i) for i in range(count)]
 
 
+
+
+def profile_arguments(description: str, defaults: tuple[str, ...]):
+    """The command line of a script that walks profiles of one split: PROFILE ...,
+    --split, --count; unknown profile names are refused; none given means `defaults`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("profiles", nargs="*", metavar="PROFILE",
+                        help=f"profiles of evaluate.py (default: {' '.join(defaults)})")
+    parser.add_argument("--split", choices=SPLITS, default="tune")
+    parser.add_argument("--count", type=int, default=100, help="series per profile (evaluate.py's full run: 100)")
+    args = parser.parse_args()
+    unknown = [p for p in args.profiles if p not in PROFILES]
+    if unknown:
+        parser.error(f"unknown profile {unknown[0]!r}; one of: {', '.join(PROFILES)}")
+    args.profiles = args.profiles or list(defaults)
+    return args
