@@ -6,6 +6,7 @@ count likelihood z (another logarithm)."""
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -419,6 +420,30 @@ def test_trimmed_cost_is_the_numpy_sum_to_rounding():
         expected = float(np.sum(np.minimum(r**2, (3.5 * mad(r)) ** 2)))  # calendar._trimmed_cost before
         assert trimmed_cost(resid, ok) == pytest.approx(expected, rel=1e-12)
 
+
+
+def _trimmed_cost_with_three_medians(resid, ok):
+    """`kernels.trimmed_cost` before issue-9s24: the residuals' median about their median
+    from a partition of its own."""
+    r = resid[ok] - _median(resid[ok])
+    cap = (3.5 * (1.4826 * _median(np.abs(r - _median(r))))) ** 2
+    return sum(math.nan if math.isnan(cap) else min(x * x, cap) for x in r.tolist())
+
+
+@pytest.mark.parametrize("special", [None, np.nan, np.inf, -np.inf])
+def test_trimmed_cost_without_the_third_partition_is_the_same_to_the_bit(special):
+    rng = np.random.default_rng(12)
+    for _ in range(300):
+        n = int(rng.integers(1, 60))  # odd and even counts of kept days
+        resid = rng.integers(-3, 4, size=n) * rng.choice([1.0, 0.1, 1e-7]) + rng.choice([0.0, 1e6, -0.5])  # ties
+        resid[: n // 3] += rng.standard_t(2, size=n // 3) * 100  # heavy tails: some capped
+        if special is not None:
+            resid[rng.integers(0, n)] = special
+        ok = rng.random(n) > 0.2
+        ok[0] = True
+        expected = _trimmed_cost_with_three_medians(resid, ok)
+        got = trimmed_cost(resid, ok)
+        assert got == expected or (math.isnan(got) and math.isnan(expected))
 
 
 @pytest.mark.parametrize("steps", [0, 1, 5])
