@@ -14,7 +14,8 @@ import ruptures as rpt
 from ruptures.exceptions import BadSegmentationParameters
 
 from ctxmetrics.detect.kernels import (
-    _median, baseline_sums, count_z, few_event_windows, flank_days, kernel_cpd_l2, step_fit_cost, trimmed_cost, trimmed_fit,
+    _median, baseline_sums, count_z, few_event_windows, flank_days, kernel_cpd_l2, refine_bounds, step_fit_cost, trimmed_cost,
+    trimmed_fit,
     window_geometry, window_scores,
 )
 from ctxmetrics.detect.episodes import _two_rates_z
@@ -486,3 +487,33 @@ def test_kernels_run_where_no_cache_dir_is_writable():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[30, 60]"
+
+
+def _numpy_refine(y, bounds, reach, size):
+    """`shifts._refine` before `kernels.refine_bounds` (issue-9s24)."""
+    cs = np.concatenate(([0.0], np.cumsum(y)))
+    out = []
+    for i, b in enumerate(bounds):
+        lo = out[-1] if out else 0
+        hi = bounds[i + 1] if i + 1 < len(bounds) else len(y)
+        days = np.arange(max(b - reach, lo + size), min(b + reach, hi - size) + 1)
+        if days.size == 0:
+            out.append(b)
+            continue
+        with np.errstate(invalid="ignore"):
+            gain = (cs[days] - cs[lo]) ** 2 / (days - lo) + (cs[hi] - cs[days]) ** 2 / (hi - days)
+        out.append(int(days[np.argmax(gain)]))
+    return out
+
+
+@pytest.mark.parametrize("kind", ["noise", "steps", "ties", "constant", "nan"])
+def test_refined_bounds_are_the_numpy_days(kind):
+    rng = np.random.default_rng(13)
+    for _ in range(200):
+        n = int(rng.integers(20, 400))
+        y = _signal("noise" if kind == "nan" else kind, n, rng)
+        if kind == "nan":
+            y[rng.integers(0, n)] = np.nan
+        size, reach = int(rng.integers(1, 8)), int(rng.integers(1, 4))
+        bounds = sorted(rng.choice(np.arange(size, n - size), size=int(rng.integers(0, 6)), replace=False).tolist())
+        assert refine_bounds(y, np.array(bounds, dtype=np.int64), reach, size).tolist() == _numpy_refine(y, bounds, reach, size)

@@ -729,3 +729,38 @@ def step_fit_cost(y, calendar, ok, bounds):
     if not fitted:
         return full, False, math.inf
     return full, True, trimmed_cost(y - np.dot(columns, full), ok)
+
+
+# --- The segmentation's boundaries moved to their best day (issue-9s24)
+
+
+@_compiled("i8[:](f8[:], i8[:], i8, i8)")
+def refine_bounds(y, bounds, reach, size):
+    """`shifts._refine`'s loop: each boundary moved (at most `reach` days) to the day with
+    the largest l2 gain of the stretch between its neighbours (the previous one as
+    moved), the first such day as np.argmax takes it (a NaN gain first of all), from
+    cumulative sums added in order as np.cumsum does: the same days as the numpy code,
+    without its ~10 array operations per boundary."""
+    n = y.shape[0]
+    cs = np.empty(n + 1)
+    cs[0] = 0.0
+    if n:
+        cs[1] = y[0]
+    for i in range(1, n):
+        cs[i + 1] = cs[i] + y[i]
+    out = np.empty(bounds.shape[0], np.int64)
+    for i in range(bounds.shape[0]):
+        b = bounds[i]
+        lo = out[i - 1] if i else 0
+        hi = bounds[i + 1] if i + 1 < bounds.shape[0] else n
+        first, last = max(b - reach, lo + size), min(b + reach, hi - size)
+        out[i] = b
+        best = 0.0
+        for day in range(first, last + 1):
+            before, after = cs[day] - cs[lo], cs[hi] - cs[day]
+            gain = before * before / (day - lo) + after * after / (hi - day)
+            if day == first or gain > best or gain != gain:
+                best, out[i] = gain, day
+                if gain != gain:
+                    break
+    return out
