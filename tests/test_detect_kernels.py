@@ -6,6 +6,7 @@ count likelihood z (another logarithm)."""
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -13,7 +14,8 @@ import ruptures as rpt
 from ruptures.exceptions import BadSegmentationParameters
 
 from ctxmetrics.detect.kernels import (
-    _median, baseline_sums, count_z, few_event_windows, flank_days, kernel_cpd_l2, step_fit_cost, trimmed_cost, trimmed_fit,
+    _median, baseline_sums, count_z, few_event_windows, flank_days, kernel_cpd_l2, refine_bounds, step_fit_cost, trimmed_cost,
+    trimmed_fit,
     window_geometry, window_scores,
 )
 from ctxmetrics.detect.episodes import _two_rates_z
@@ -421,6 +423,30 @@ def test_trimmed_cost_is_the_numpy_sum_to_rounding():
 
 
 
+def _trimmed_cost_with_three_medians(resid, ok):
+    """`kernels.trimmed_cost` before issue-9s24: the residuals' median about their median
+    from a partition of its own."""
+    r = resid[ok] - _median(resid[ok])
+    cap = (3.5 * (1.4826 * _median(np.abs(r - _median(r))))) ** 2
+    return sum(math.nan if math.isnan(cap) else min(x * x, cap) for x in r.tolist())
+
+
+@pytest.mark.parametrize("special", [None, np.nan, np.inf, -np.inf])
+def test_trimmed_cost_without_the_third_partition_is_the_same_to_the_bit(special):
+    rng = np.random.default_rng(12)
+    for _ in range(300):
+        n = int(rng.integers(1, 60))  # odd and even counts of kept days
+        resid = rng.integers(-3, 4, size=n) * rng.choice([1.0, 0.1, 1e-7]) + rng.choice([0.0, 1e6, -0.5])  # ties
+        resid[: n // 3] += rng.standard_t(2, size=n // 3) * 100  # heavy tails: some capped
+        if special is not None:
+            resid[rng.integers(0, n)] = special
+        ok = rng.random(n) > 0.2
+        ok[0] = True
+        expected = _trimmed_cost_with_three_medians(resid, ok)
+        got = trimmed_cost(resid, ok)
+        assert got == expected or (math.isnan(got) and math.isnan(expected))
+
+
 @pytest.mark.parametrize("steps", [0, 1, 5])
 def test_step_fit_cost_is_the_numpy_design_fit_and_cost(steps):
     """`calendar._fit_with_steps`' numpy code before the kernel: the design column-stacked,
@@ -461,3 +487,33 @@ def test_kernels_run_where_no_cache_dir_is_writable():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[30, 60]"
+
+
+def _numpy_refine(y, bounds, reach, size):
+    """`shifts._refine` before `kernels.refine_bounds` (issue-9s24)."""
+    cs = np.concatenate(([0.0], np.cumsum(y)))
+    out = []
+    for i, b in enumerate(bounds):
+        lo = out[-1] if out else 0
+        hi = bounds[i + 1] if i + 1 < len(bounds) else len(y)
+        days = np.arange(max(b - reach, lo + size), min(b + reach, hi - size) + 1)
+        if days.size == 0:
+            out.append(b)
+            continue
+        with np.errstate(invalid="ignore"):
+            gain = (cs[days] - cs[lo]) ** 2 / (days - lo) + (cs[hi] - cs[days]) ** 2 / (hi - days)
+        out.append(int(days[np.argmax(gain)]))
+    return out
+
+
+@pytest.mark.parametrize("kind", ["noise", "steps", "ties", "constant", "nan"])
+def test_refined_bounds_are_the_numpy_days(kind):
+    rng = np.random.default_rng(13)
+    for _ in range(200):
+        n = int(rng.integers(20, 400))
+        y = _signal("noise" if kind == "nan" else kind, n, rng)
+        if kind == "nan":
+            y[rng.integers(0, n)] = np.nan
+        size, reach = int(rng.integers(1, 8)), int(rng.integers(1, 4))
+        bounds = sorted(rng.choice(np.arange(size, n - size), size=int(rng.integers(0, 6)), replace=False).tolist())
+        assert refine_bounds(y, np.array(bounds, dtype=np.int64), reach, size).tolist() == _numpy_refine(y, bounds, reach, size)

@@ -7,7 +7,7 @@ import numpy as np
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.episodes import (
-    _FEW_A_DAY, _FEW_EVENTS, _cum, _level_change, _likelihood_sums, _long_run_excess, _pct, _segment_fit, _two_rates_z,
+    _FEW_A_DAY, _FEW_EVENTS, _level_change, _likelihood_sums, _long_run_excess, _pct, _segment_fit, _two_rates_z,
 )
 from ctxmetrics.detect.noise import _Noise
 from ctxmetrics.detect.prepare import _Series
@@ -121,19 +121,12 @@ _COARSE_BLOCK = 2
 
 def _refine(y: np.ndarray, bounds: list[int], reach: int, size: int) -> list[int]:
     """Each boundary moved (at most `reach` days) to the day that best splits the stretch
-    between its neighbours into two levels (largest l2 gain), left to right."""
-    cs = _cum(y)
-    out: list[int] = []
-    for i, b in enumerate(bounds):
-        lo = out[-1] if out else 0
-        hi = bounds[i + 1] if i + 1 < len(bounds) else len(y)
-        days = np.arange(max(b - reach, lo + size), min(b + reach, hi - size) + 1)
-        if days.size == 0:
-            out.append(b)
-            continue
-        gain = (cs[days] - cs[lo]) ** 2 / (days - lo) + (cs[hi] - cs[days]) ** 2 / (hi - days)
-        out.append(int(days[np.argmax(gain)]))
-    return out
+    between its neighbours into two levels (largest l2 gain), left to right (compiled:
+    `kernels.refine_bounds`)."""
+    from ctxmetrics.detect.kernels import refine_bounds
+
+    moved = refine_bounds(np.asarray(y, dtype=np.float64), np.array(bounds, dtype=np.int64), reach, size)
+    return [int(b) for b in moved]
 
 
 def _prune(bounds: list[int], w: _Windows, noise: _Noise, n: int, settings: DetectionSettings) -> list[_Step]:
