@@ -159,6 +159,30 @@ def test_cube_sums_repeated_rows_and_keeps_gauge_gaps(tmp_path):
     np.testing.assert_array_equal(gauge.values[gauge.row({})], [15.0, np.nan, 5.0])  # mean of the present leaves
 
 
+def test_cube_spans_from_the_first_leafs_first_day_to_the_last_leafs_last(tmp_path):
+    from ctxmetrics.project import init_project
+
+    root = init_project(tmp_path / "r", "store: s.duckdb\ndimensions: [region]\nmetrics:\n  n: {type: count}\n")
+    project = Project(root)
+    with project.store() as store:
+        store.add_dimensions(["region"])
+        for day, value, region in [("2026-01-02", 1.0, "US"), ("2026-01-03", 2.0, "US"), ("2026-01-06", 4.0, "EU")]:
+            store.con.execute("insert into obs values ('n', ?::date, ?, ?)", [day, value, region])
+        counts = build_series_set(store, project.config, "n")
+    assert counts.start == dt.date(2026, 1, 2) and counts.segments == [{}, {"region": "EU"}, {"region": "US"}]
+    np.testing.assert_array_equal(counts.values, [[1, 2, 0, 0, 4], [0, 0, 0, 0, 4], [1, 2, 0, 0, 0]])
+
+
+@pytest.mark.parametrize("size", [0, 3, 1 << 20])
+def test_populated_zeros_are_writable_zeros(size):
+    from ctxmetrics.store.series import _populated_zeros
+
+    zeros = _populated_zeros(size)
+    assert zeros.dtype == np.float64 and zeros.shape == (size,) and not zeros.any()
+    zeros[size // 2 :] += 1.5
+    assert zeros.sum() == 1.5 * (size - size // 2)
+
+
 def test_fingerprints_match_hashing_each_row_alone(project):
     import hashlib
     from dataclasses import asdict

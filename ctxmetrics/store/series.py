@@ -9,6 +9,7 @@ cheaper than a SQL CUBE over the raw rows.
 from __future__ import annotations
 
 import datetime as dt
+import mmap
 from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
 from typing import Mapping
@@ -147,26 +148,23 @@ def _leaf_labels(store: Store, metrics: list[str], dims: list[str], granularity:
     """(labels, first day, number of periods) of the given metrics; None without data.
 
     `labels` numbers the leaves (distinct dimension combinations) in `leaf`, in sorted
-    order; one pass over the rows gives both the leaves and the date range.
+    order.
     """
     source = _source_sql(metrics, dims)
+    # the range of every leaf at once: per-leaf min/max in the group-by doubled its CPU
+    start, end = store.query_rows(f"select min(ts), max(ts) from {source}", metrics)[1][0]
+    if start is None:
+        return None
     if not dims:
-        start, end = store.query_rows(f"select min(ts), max(ts) from {source}", metrics)[1][0]
         labels = pl.DataFrame({"leaf": [0]}, schema={"leaf": pl.Int64})
     else:
         dim_list = ", ".join(quote_ident(d) for d in dims)
-        first, last = "__ctxmetrics_first", "__ctxmetrics_last"  # not valid dimension names
         frame = store.query_df(
             f"select row_number() over (order by {dim_list}) - 1 as leaf, * from "
-            f"(select {dim_list}, min(ts) as {first}, max(ts) as {last} from {source} group by {dim_list}) order by leaf",
+            f"(select distinct {dim_list} from {source}) order by leaf",
             metrics,
         )
-        if frame.height == 0:
-            return None
-        start, end = frame[first].min(), frame[last].max()
-        labels = frame.drop(first, last).with_columns(pl.col("leaf").cast(pl.Int64))
-    if start is None:
-        return None
+        labels = frame.with_columns(pl.col("leaf").cast(pl.Int64))
     if granularity == "monthly":
         start = start.replace(day=1)
     return labels, start, periods.count(start, end, granularity)
@@ -199,7 +197,7 @@ def _read_leaves(
         f"select {offset}l._row * {days} + {periods.sql_index('s.ts', granularity)}::bigint as cell, s.value "
         f"from {_source_sql(metrics, dims)} s {join}"
     )
-    sums = np.zeros(len(metrics) * cells)
+    sums = _populated_zeros(len(metrics) * cells)
     seen = np.zeros(len(metrics) * cells, dtype=np.int32) if gauge else None
     try:
         # the relation API streams; an Arrow reader on an execute() result copies all rows first
@@ -215,6 +213,17 @@ def _read_leaves(
     elif not np.isfinite(np.sum(sums)):  # a NaN or infinite sum of a count becomes a number
         np.nan_to_num(sums, copy=False)  # (a full pass over the matrix, so only when needed)
     return [sums[i * cells : (i + 1) * cells].reshape(rows, days) for i in range(len(metrics))]
+
+
+def _populated_zeros(size: int) -> np.ndarray:
+    """np.zeros(size), its 4 KB pages mapped by the kernel in one call (every cell is
+    written anyway). numpy advises huge pages for a large array, and where memory is
+    fragmented their first touch compacts it: the 100k cube's first adds took 0.6-1.2 s
+    of the build in huge pages against ~0.2 s populated."""
+    if size == 0 or not hasattr(mmap, "MAP_POPULATE"):
+        return np.zeros(size)
+    pages = mmap.mmap(-1, size * 8, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | mmap.MAP_POPULATE)  # zeroed
+    return np.frombuffer(pages, dtype=np.float64)
 
 
 def _accumulate(cell: np.ndarray, value: np.ndarray, sums: np.ndarray, seen: np.ndarray | None) -> None:
