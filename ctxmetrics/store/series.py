@@ -37,12 +37,8 @@ def metric_names(store: Store, config: Config) -> list[str]:
 
 def incomplete_ratios(config: Config, present: set[str]) -> dict[str, list[str]]:
     """Ratio metrics of the config that cannot be scanned: name -> its parts with no data."""
-    incomplete = {}
-    for name, metric in config.metrics.items():
-        missing = [p for p in (metric.numerator, metric.denominator) if p not in present]
-        if metric.type == "ratio" and missing:
-            incomplete[name] = missing
-    return incomplete
+    ratios = {name: (m.numerator, m.denominator) for name, m in config.metrics.items() if m.type == "ratio"}
+    return {name: missing for name, parts in ratios.items() if (missing := [p for p in parts if p not in present])}
 
 
 def build_series_set(store: Store, config: Config, metric: str, queries_dir=None) -> SeriesSet | None:
