@@ -106,3 +106,15 @@ def test_api_reads_return_polars(project_dir):
     series = project.series("leads", {"region": "NA"})
     assert series["value"].to_list() == [3.0, 0.0, 4.0]  # the missing day of a count is 0
     assert project.query("select count(*) as n from observations")["n"].to_list() == [2]
+
+
+def test_api_series_of_an_unknown_metric_is_named(project_dir):
+    from ctxmetrics.errors import UnknownName
+    from ctxmetrics.ingest.ingest import ingest_paths
+
+    (project_dir / "d.csv").write_text("date,metric,value,region\n2026-01-01,leads,3,NA\n")
+    project = Project(project_dir)
+    with project.store() as store:
+        ingest_paths(store, [project_dir / "d.csv"], known_dimensions=project.config.dimensions)
+    with pytest.raises(UnknownName, match="'lead' is not a metric.*Did you mean 'leads'"):
+        project.series("lead")

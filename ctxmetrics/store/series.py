@@ -9,6 +9,7 @@ cheaper than a SQL CUBE over the raw rows.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import mmap
 from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
@@ -294,6 +295,11 @@ def load_series(store: Store, config: Config, metric: str, segment: Mapping[str,
     """One series (ts, value) of a metric rolled up to `segment`, one row per day (or week
     or month: its granularity), without building the whole cube: what notebooks and
     charts need."""
+    known = metric_names(store, config)
+    if metric not in known:
+        close = difflib.get_close_matches(metric, known, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else f" Metrics: {', '.join(known) or 'none'}."
+        raise UnknownName(f"'{metric}' is not a metric of the store or the config.{hint}")
     definition = config.metric(metric)
     dims = store.dimension_names()
     unknown = [d for d in segment if d not in dims]
