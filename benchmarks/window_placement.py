@@ -2,7 +2,8 @@
 
 Usage: python benchmarks/window_placement.py [--split tune|holdout] [--count N] [PROFILE ...]
 
-Count profiles of benchmarks/evaluate.py (same seeds and matching rule). For every planted
+The count cases of benchmarks/evaluate.py's profiles (same seeds and matching rule; gauge,
+ratio and heavy-tailed cases are skipped: no negative binomial drew them). For every planted
 change that no detection matched while an unmatched detection in its direction overlaps it
 (placed off: its start more than the tolerance away), the found window and the planted one
 (a lasting change: to the end of the series) are compared under two likelihoods of "one
