@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import ruptures as rpt
 from ruptures.exceptions import BadSegmentationParameters
+from numba import njit
 
 from ctxmetrics.detect.kernels import (
-    _median, baseline_sums, count_z, few_event_windows, flank_days, kernel_cpd_l2, refine_bounds, step_fit_cost, trimmed_cost,
+    _median, _middle, _middle_within, _median_within, _trimmed_cost_near, _trimmed_fit_and_scale, baseline_sums, count_z, few_event_windows, flank_days, kernel_cpd_l2, refine_bounds, step_fit_cost, trimmed_cost,
     trimmed_fit,
     window_geometry, window_scores,
 )
@@ -517,3 +518,111 @@ def test_refined_bounds_are_the_numpy_days(kind):
         size, reach = int(rng.integers(1, 8)), int(rng.integers(1, 4))
         bounds = sorted(rng.choice(np.arange(size, n - size), size=int(rng.integers(0, 6)), replace=False).tolist())
         assert refine_bounds(y, np.array(bounds, dtype=np.int64), reach, size).tolist() == _numpy_refine(y, bounds, reach, size)
+
+
+def _guesses(low, high, rng):
+    """Brackets for `_middle_within` about the middle order statistics low and high: holding
+    them (tight, wide, a single point), missing them below or above, and no guess (NaN)."""
+    width = abs(high - low) + 1.0 if math.isfinite(high - low) else 1.0
+    return [
+        (low, high), (low - width, high + width), (low, low), (high, high), (-np.inf, np.inf),
+        (low - 3 * width, low - 2 * width), (high + width, high + 2 * width), (high, low - width),
+        (np.nan, np.nan), (low - rng.uniform(0, width), high + rng.uniform(0, width)),
+    ]
+
+
+@pytest.mark.parametrize("special", [None, np.nan, np.inf, -np.inf])
+def test_middle_within_is_the_full_partition(special):
+    """Any guess gives the order statistics of `_middle` and the median of `robust.median`:
+    those it brackets from its band, the others from the fallback."""
+    rng = np.random.default_rng(21)
+    for _ in range(300):
+        n = int(rng.choice([1, 2, 3, 4, int(rng.integers(5, 80)), 729, 730]))  # odd and even counts
+        v = rng.integers(-3, 4, size=n) * rng.choice([1.0, 0.1]) + rng.choice([0.0, 1e6])  # ties
+        v[: n // 3] += rng.standard_t(2, size=n // 3) * 10
+        if special is not None:
+            v[rng.integers(0, n, size=int(rng.integers(1, 3)))] = special
+        expected = _middle(v)
+        for lo, hi in _guesses(*expected, rng):
+            got = _middle_within(v, lo, hi)
+            if np.isnan(expected[0]):
+                assert np.isnan(got).all()
+                assert np.isnan(_median_within(v, lo, hi)) and np.isnan(median(v))
+            else:
+                assert got == expected
+                assert _median_within(v, lo, hi) == median(v)
+
+
+@pytest.mark.parametrize("special", [None, np.nan, np.inf, -np.inf])
+def test_trimmed_cost_with_any_guess_is_trimmed_cost_to_the_bit(special):
+    rng = np.random.default_rng(22)
+    for _ in range(200):
+        n = int(rng.integers(1, 120))
+        resid = rng.integers(-3, 4, size=n) * rng.choice([1.0, 0.1]) + rng.choice([0.0, 1e6, -0.5])  # ties
+        resid[: n // 3] += rng.standard_t(2, size=n // 3) * 100  # heavy tails: some capped
+        if special is not None:
+            resid[rng.integers(0, n)] = special
+        ok = rng.random(n) > 0.2
+        ok[0] = True
+        expected = trimmed_cost(resid, ok)  # no guess: full partitions
+        with np.errstate(invalid="ignore"):  # inf - inf
+            center, spread = _middle(resid[ok])[0], float(mad(resid[ok])) / 1.4826
+        for guess in ((center, spread), (center + 5 * spread + 1, spread), (center, 0.0), (center, 10 * spread), (np.inf, np.inf)):
+            got = _trimmed_cost_near(resid, ok, *guess)
+            assert got == expected or (math.isnan(got) and math.isnan(expected))
+
+
+@njit
+def _trimmed_fit_with_full_partitions(y, design, ok):
+    """`kernels.trimmed_fit` before issue-9s25: each round's median and MAD from partitions
+    of all the days (compiled, so that its products are the kernel's)."""
+    n, p = design.shape
+    use = ok.copy()
+    coef = np.zeros(p)
+    for round_ in range(3):
+        if np.sum(use) <= 2 * p:
+            return coef, False
+        x = design[use]
+        coef = np.linalg.pinv(x.T @ x) @ (x.T @ y[use])
+        if round_ == 2:
+            break
+        resid = y - design @ coef
+        kept = resid[ok]
+        center = _median(kept)
+        bar = 3.5 * max(1.4826 * _median(np.abs(kept - center)), 1e-9)
+        now = ok & (np.abs(resid - center) <= bar)
+        if np.array_equal(now, use):
+            break
+        use = now
+    return coef, True
+
+
+@pytest.mark.parametrize("special", [None, np.nan, np.inf])
+def test_trimmed_fit_with_guessed_medians_is_the_fit_with_full_partitions(special):
+    """The rounds after the first look for the residuals' median and MAD near the round
+    before's: the same coefficients, to the bit, whichever days the trim takes out; the
+    scale returned is the last round's median and MAD."""
+    rng = np.random.default_rng(23)
+    day = np.arange(730)
+    rounds = set()
+    for _ in range(120):
+        n = int(rng.choice([729, 730, int(rng.integers(40, 200))]))  # odd and even counts
+        ok = rng.random(n) > 0.05
+        starts = rng.choice(np.arange(10, n - 10), int(rng.integers(0, 4)), replace=False)
+        design = np.column_stack((np.ones(n), day[:n] / 365.25, rng.random((n, 2)) < 0.1, *[day[:n] >= b for b in starts]))
+        y = design @ rng.normal(size=design.shape[1]) + rng.normal(size=n)
+        y = np.round(y) if rng.random() < 0.5 else y  # counts: ties among the residuals
+        shocks = int(rng.integers(0, 40))
+        y[rng.choice(n, shocks)] += rng.choice([-1, 1], shocks) * rng.uniform(3, 50, shocks)  # days to trim
+        if special is not None:
+            at = rng.integers(0, n)
+            y[at], ok[at] = special, True
+        design = np.ascontiguousarray(design, dtype=np.float64)
+        expected, fitted = _trimmed_fit_with_full_partitions(y, design, ok)
+        coef, made, center, spread = _trimmed_fit_and_scale(y, design, ok)
+        assert made == fitted and np.array_equal(coef, expected, equal_nan=True)
+        assert np.array_equal(trimmed_fit(y, design, ok)[0], expected, equal_nan=True)
+        if special is np.nan:  # a NaN residual: NaN scale, every day trimmed, no fit left
+            assert not made and np.isnan(center) and np.isnan(spread)
+        rounds.add(shocks > 0)
+    assert rounds == {True, False}
