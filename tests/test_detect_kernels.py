@@ -15,11 +15,12 @@ from ruptures.exceptions import BadSegmentationParameters
 from numba import njit
 
 from ctxmetrics.detect.kernels import (
-    _median, _middle, _middle_within, _median_within, _trimmed_cost_near, _trimmed_fit_and_scale, baseline_sums, count_z, few_event_windows, flank_days, kernel_cpd_l2, refine_bounds, step_fit_cost, trimmed_cost,
+    _median, _middle, block_difference_mads, _middle_within, _median_within, _trimmed_cost_near, _trimmed_fit_and_scale, baseline_sums, count_z, few_event_windows, flank_days, kernel_cpd_l2, refine_bounds, step_fit_cost, trimmed_cost,
     trimmed_fit,
     window_geometry, window_scores,
 )
 from ctxmetrics.detect.episodes import _two_rates_z
+from ctxmetrics.detect.noise import _BLOCK_UNITS, _long_run_var
 from ctxmetrics.detect.robust import mad, median, median_and_mad
 
 
@@ -626,3 +627,50 @@ def test_trimmed_fit_with_guessed_medians_is_the_fit_with_full_partitions(specia
             assert not made and np.isnan(center) and np.isnan(spread)
         rounds.add(shocks > 0)
     assert rounds == {True, False}
+
+
+def _numpy_long_run_var(y, ok, unit):
+    """`noise._long_run_var` before `kernels.block_difference_mads` (issue-9s25)."""
+    cs = np.concatenate(([0.0], np.cumsum(np.where(ok, y, 0.0))))
+    ck = np.concatenate(([0], np.cumsum(ok)))
+    estimates = []
+    for block in (unit * k for k in _BLOCK_UNITS):
+        if len(y) < 8 * block:
+            continue
+        t = np.arange(0, len(y) - 2 * block + 1, max(1, block // 4))
+        n1, n2 = ck[t + block] - ck[t], ck[t + 2 * block] - ck[t + block]
+        full = (n1 >= block / 2) & (n2 >= block / 2)
+        t, n1, n2 = t[full], n1[full], n2[full]
+        with np.errstate(invalid="ignore"):  # inf - inf
+            diffs = (cs[t + 2 * block] - cs[t + block]) / n2 - (cs[t + block] - cs[t]) / n1
+            if diffs.size >= 24:
+                estimates.append(mad(diffs) ** 2 / 2 * block)
+    return float(median(np.array(estimates))) if estimates else 0.0
+
+
+@pytest.mark.parametrize("special", [None, np.nan, np.inf, -np.inf])
+def test_long_run_var_is_the_numpy_loop_to_the_bit(special):
+    """Series short and long (some blocks too long for them), with gaps (blocks with too
+    few days), counts (ties among the differences), odd and even numbers of differences."""
+    rng = np.random.default_rng(24)
+    measured = 0
+    for _ in range(300):
+        n = int(rng.choice([0, 5, int(rng.integers(50, 800)), 730, 731]))
+        unit = int(rng.choice([1, 4, 7, 12]))
+        y = rng.poisson(rng.uniform(0.5, 50), size=n).astype(float) if rng.random() < 0.5 else rng.normal(size=n) * 100
+        y += np.repeat(rng.normal(scale=20, size=n // 60 + 1), 60)[:n]  # shifts
+        ok = rng.random(n) > rng.choice([0.0, 0.1, 0.6])
+        if n and rng.random() < 0.3:
+            ok[rng.integers(0, n) : rng.integers(0, n)] = False  # a long gap
+        if special is not None and n:
+            y[rng.integers(0, n, size=int(rng.integers(1, 3)))] = special
+        expected = _numpy_long_run_var(y, ok, unit)
+        with np.errstate(invalid="ignore"):
+            got = _long_run_var(y, ok, unit)
+        assert got == expected or (math.isnan(got) and math.isnan(expected))
+        measured += expected != 0.0
+    assert measured > 100
+    read_only = np.frombuffer(np.arange(400.0).tobytes()), np.frombuffer(np.ones(400, bool).tobytes(), dtype=bool)
+    mads, used = block_difference_mads(*read_only, np.array([7, 14, 28, 56]))
+    assert used.tolist() == [True, True, True, False] and np.isnan(mads[3])
+    assert _long_run_var(*read_only, 7) == _numpy_long_run_var(*read_only, 7)

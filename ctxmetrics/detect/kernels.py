@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 
 
 def _compiled(signature: str):
@@ -825,3 +825,45 @@ def refine_bounds(y, bounds, reach, size):
                 if gain != gain:
                     break
     return out
+
+
+
+# --- The noise model's long-run variance: the MADs of its block-mean differences (issue-9s25)
+
+_READ_ONLY_F8, _READ_ONLY_B1 = (types.Array(t, 1, "C", readonly=True) for t in (types.float64, types.boolean))
+
+
+@_compiled([types.Tuple((types.float64[::1], types.boolean[::1]))(_READ_ONLY_F8, _READ_ONLY_B1, types.int64[::1])])
+def block_difference_mads(y, ok, blocks):
+    """`noise._long_run_var`'s loop over block lengths: for each of `blocks`, the robust sd
+    (robust.mad) of the differences of adjacent block means over the `ok` days, blocks
+    starting every quarter block with at least half their days each, and whether it was
+    measured (a series of 8 blocks or more, 24 differences or more). The cumulative sums
+    added in order as np.cumsum does, each mean and difference as numpy forms it, the same
+    order statistics: the same numbers, without ~15 array operations a block. Read-only
+    arrays accepted (the remembered variance's are `np.frombuffer`'s)."""
+    n = y.shape[0]
+    cs = np.zeros(n + 1)
+    ck = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        term = y[i] if ok[i] else 0.0
+        cs[i + 1] = cs[i] + term if i else term  # np.cumsum's first sum is its first term
+        ck[i + 1] = ck[i] + ok[i]
+    mads = np.full(blocks.shape[0], math.nan)
+    measured = np.zeros(blocks.shape[0], np.bool_)
+    diffs = np.empty(n)
+    for b in range(blocks.shape[0]):
+        block = blocks[b]
+        if n < 8 * block:
+            continue
+        m = 0
+        for t in range(0, n - 2 * block + 1, max(1, block // 4)):  # every quarter block
+            n1, n2 = ck[t + block] - ck[t], ck[t + 2 * block] - ck[t + block]
+            if n1 >= block / 2 and n2 >= block / 2:
+                diffs[m] = (cs[t + 2 * block] - cs[t + block]) / n2 - (cs[t + block] - cs[t]) / n1
+                m += 1
+        if m >= 24:
+            center = _median(diffs[:m])
+            mads[b] = 1.4826 * _median(np.abs(diffs[:m] - center))  # robust.MAD_TO_SD
+            measured[b] = True
+    return mads, measured
