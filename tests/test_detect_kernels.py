@@ -15,7 +15,7 @@ from ruptures.exceptions import BadSegmentationParameters
 from numba import njit
 
 from ctxmetrics.detect.kernels import (
-    _median, _middle, block_difference_mads, _middle_within, _median_within, _trimmed_cost_near, _trimmed_fit_and_scale, baseline_sums, count_z, few_event_windows, flank_days, kernel_cpd_l2, refine_bounds, step_fit_cost, trimmed_cost,
+    _median, _middle, _residuals, block_difference_mads, _middle_within, _median_within, _trimmed_cost_near, _trimmed_fit_and_scale, baseline_sums, count_z, few_event_windows, flank_days, kernel_cpd_l2, refine_bounds, step_fit_cost, trimmed_cost,
     trimmed_fit,
     window_geometry, window_scores,
 )
@@ -465,13 +465,13 @@ def test_step_fit_cost_is_the_numpy_design_fit_and_cost(steps):
             y = design @ rng.normal(size=design.shape[1]) + rng.normal(size=n)
             y[rng.choice(n, 15)] += rng.choice([-1, 1], 15) * rng.uniform(5, 50, 15)  # days to trim
             coef, fitted = trimmed_fit(y, np.column_stack((np.ones(n), design)), ok)
-            full, made, cost = step_fit_cost(y, calendar, ok, bounds.astype(np.int64))
+            full, made, cost = step_fit_cost(y, calendar, ok, bounds.astype(np.int64), np.full(2, np.nan))
             assert fitted and made
             assert np.array_equal(full, coef[1:])
             assert cost == trimmed_cost(y - design @ coef[1:], ok)
     few = np.zeros(n, bool)
     few[:5] = True  # 5 days for 4 columns: no fit, no cost
-    full, made, cost = step_fit_cost(np.ones(n), np.zeros((n, 2)), few, np.array([100], dtype=np.int64))
+    full, made, cost = step_fit_cost(np.ones(n), np.zeros((n, 2)), few, np.array([100], dtype=np.int64), np.full(2, np.nan))
     assert not made and cost == np.inf
 
 def test_kernels_run_where_no_cache_dir_is_writable():
@@ -587,10 +587,11 @@ def _trimmed_fit_with_full_partitions(y, design, ok):
         coef = np.linalg.pinv(x.T @ x) @ (x.T @ y[use])
         if round_ == 2:
             break
-        resid = y - design @ coef
+        resid = _residuals(y, design, coef)
         kept = resid[ok]
         center = _median(kept)
-        bar = 3.5 * max(1.4826 * _median(np.abs(kept - center)), 1e-9)
+        spread = 1.4826 * _median(np.abs(kept - center))
+        bar = 3.5 * (1e-9 if 1e-9 > spread else spread)  # NaN kept
         now = ok & (np.abs(resid - center) <= bar)
         if np.array_equal(now, use):
             break
@@ -620,7 +621,7 @@ def test_trimmed_fit_with_guessed_medians_is_the_fit_with_full_partitions(specia
             y[at], ok[at] = special, True
         design = np.ascontiguousarray(design, dtype=np.float64)
         expected, fitted = _trimmed_fit_with_full_partitions(y, design, ok)
-        coef, made, center, spread = _trimmed_fit_and_scale(y, design, ok)
+        coef, made, center, spread = _trimmed_fit_and_scale(y, design, ok, np.full(2, np.nan))
         assert made == fitted and np.array_equal(coef, expected, equal_nan=True)
         assert np.array_equal(trimmed_fit(y, design, ok)[0], expected, equal_nan=True)
         if special is np.nan:  # a NaN residual: NaN scale, every day trimmed, no fit left
@@ -674,3 +675,39 @@ def test_long_run_var_is_the_numpy_loop_to_the_bit(special):
     mads, used = block_difference_mads(*read_only, np.array([7, 14, 28, 56]))
     assert used.tolist() == [True, True, True, False] and np.isnan(mads[3])
     assert _long_run_var(*read_only, 7) == _numpy_long_run_var(*read_only, 7)
+
+
+def test_step_fit_costs_with_the_last_fits_guess_are_those_without():
+    """`calendar._fit_with_steps` hands each fit the last one's first-round median and MAD:
+    close for similar sets of steps, far off after a large step goes (`_middle_within`
+    falls back then), misleading at will here: the same coefficients and costs, to the
+    bit, as fits with no guess, and the guess is then the last fit's."""
+    rng = np.random.default_rng(25)
+    n = 730
+    day = np.arange(n)
+    for _ in range(30):
+        ok = rng.random(n) > 0.05
+        calendar = np.column_stack((day / 365.25, rng.random((n, 2)) < 0.1))
+        bounds = np.sort(rng.choice(np.arange(30, n - 30), 4, replace=False))
+        y = calendar @ rng.normal(size=3) + (day[:, None] >= bounds).astype(float) @ rng.normal(scale=5, size=4)
+        y += rng.standard_t(3, size=n)
+        y = np.round(y) if rng.random() < 0.5 else y  # counts: ties
+        guess = np.array([rng.normal(scale=100), rng.uniform(0, 10)]) if rng.random() < 0.3 else np.full(2, np.nan)
+        for steps in [bounds, bounds[1:], bounds[:2], bounds[:0], bounds[::2]]:
+            steps = steps.astype(np.int64)
+            expected = step_fit_cost(y, calendar, ok, steps, np.full(2, np.nan))
+            got = step_fit_cost(y, calendar, ok, steps, guess)
+            assert np.array_equal(got[0], expected[0]) and got[1:] == expected[1:]
+            design = np.ascontiguousarray(np.column_stack((np.ones(n), calendar, *[day >= b for b in steps])), dtype=np.float64)
+            coef, _ = _trimmed_fit_with_full_partitions(y, design, ok)
+            assert np.array_equal(got[0], coef[1:])
+            first = _residuals(y, design, _trimmed_fit_with_full_partitions_rounds(y, design, ok))  # the kernel's sums
+            assert guess[0] == _median(first[ok]) and guess[1] == _median(np.abs(first[ok] - guess[0]))
+
+
+@njit
+def _trimmed_fit_with_full_partitions_rounds(y, design, ok):
+    """The first-round coefficients of `_trimmed_fit_with_full_partitions`: least squares
+    on all the `ok` days."""
+    x = design[ok]
+    return np.linalg.pinv(x.T @ x) @ (x.T @ y[ok])

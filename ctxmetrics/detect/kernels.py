@@ -168,26 +168,28 @@ def _median_within(v, lo, hi):
     return low if v.shape[0] % 2 else (low + high) / 2
 
 
-@_compiled("Tuple((f8[:], b1, f8, f8))(f8[::1], f8[:, ::1], b1[::1])")
-def _trimmed_fit_and_scale(y, design, ok):
+@_compiled("Tuple((f8[:], b1, f8, f8))(f8[::1], f8[:, ::1], b1[::1], f8[::1])")
+def _trimmed_fit_and_scale(y, design, ok, guess):
     """`trimmed_fit`, also returning the median and MAD of the `ok` days' residuals in its
     last trimming round (NaN without one): a guess for the cost's medians. From the
     second round on, the residuals' median and MAD are looked for near the round
-    before's (`_middle_within`): the fit moved a little, the order statistics with it."""
+    before's (`_middle_within`): the fit moved a little, the order statistics with it;
+    in the first round near `guess` (median, MAD; NaN: none), which it then holds this
+    fit's first-round ones: a fit of similar columns' guess."""
     n, p = design.shape
     use = ok.copy()
     coef = np.zeros(p)
-    center = mad = math.nan
+    center, mad = guess[0], guess[1]
     for round_ in range(3):
         if np.sum(use) <= 2 * p:
-            return coef, False, center, mad
+            return coef, False, math.nan, math.nan
         x = design[use]
         coef = np.linalg.pinv(x.T @ x) @ (x.T @ y[use])
         if round_ == 2:  # the last fit: the days it would trim are not refitted
             break
         resid = _residuals(y, design, coef)
         kept = resid[ok]
-        near = _WITHIN * mad  # NaN in the first round: no guess
+        near = _WITHIN * mad
         center = _median_within(kept, center - near, center + near)
         mad = _median_within(np.abs(kept - center), mad * (1 - _WITHIN), mad * (1 + _WITHIN))
         spread = 1.4826 * mad  # robust.MAD_TO_SD
@@ -199,6 +201,8 @@ def _trimmed_fit_and_scale(y, design, ok):
             now = ok[i] and abs(resid[i] - center) <= bar
             same = same and now == use[i]
             use[i] = now
+        if round_ == 0:
+            guess[0], guess[1] = center, mad
         if same:
             break
     return coef, True, center, mad
@@ -217,7 +221,7 @@ def trimmed_fit(y, design, ok):
     coefficients by ~1e-15 relative (the detector's Change lists of scan candidates
     compared equal to 9 significant digits, benchmarks/README.md). `pinv` of the normal
     matrix keeps an empty column's coefficient at ~0 as before (the minimum-norm answer)."""
-    coef, fitted, _, _ = _trimmed_fit_and_scale(y, design, ok)
+    coef, fitted, _, _ = _trimmed_fit_and_scale(y, design, ok, np.full(2, math.nan))
     return coef, fitted
 
 
@@ -765,15 +769,18 @@ def neighbour_residuals(y, cs, half):
 # --- The calendar fit's sets of steps: design, trimmed fit and trimmed cost in one call (issue-9s20)
 
 
-@_compiled("Tuple((f8[:], b1, f8))(f8[::1], f8[:, ::1], b1[::1], i8[:])")
-def step_fit_cost(y, calendar, ok, bounds):
+@_compiled("Tuple((f8[:], b1, f8))(f8[::1], f8[:, ::1], b1[::1], i8[:], f8[::1])")
+def step_fit_cost(y, calendar, ok, bounds, guess):
     """`calendar._fit_with_steps`' fit of one set of steps: `trimmed_fit` of y on an
     intercept, the `calendar` columns and a step column (1.0 from day b on) for each of
     the sorted `bounds`, then `trimmed_cost` of y less the fit without its intercept.
     Returns the coefficients without the intercept, whether a fit was made and the
-    cost (inf without one). The same arrays as the numpy code builds, and its product
-    (`np.dot` calls the BLAS routine numpy's `@` calls), so the same numbers: the
-    design and the residuals in Python took as long as the fit itself."""
+    cost (inf without one). `guess`: the median and MAD of a similar fit's first-round
+    residuals (NaN: none), replaced by this fit's (`_trimmed_fit_and_scale`): the
+    order statistics are then looked for near them, the same ones. The same arrays as
+    the numpy code builds, and its product (`np.dot` calls the BLAS routine numpy's `@`
+    calls), so the same numbers: the design and the residuals in Python took as long as
+    the fit itself."""
     n, c = calendar.shape
     steps = bounds.shape[0]
     design = np.empty((n, 1 + c + steps))  # intercept, calendar, steps: the fit's design
@@ -784,7 +791,7 @@ def step_fit_cost(y, calendar, ok, bounds):
             design[i, 1 + a] = columns[i, a] = calendar[i, a]
         for j in range(steps):
             design[i, 1 + c + j] = columns[i, c + j] = 1.0 if i >= bounds[j] else 0.0
-    coef, fitted, center, mad = _trimmed_fit_and_scale(y, design, ok)
+    coef, fitted, center, mad = _trimmed_fit_and_scale(y, design, ok, guess)
     full = coef[1:].copy()
     if not fitted:
         return full, False, math.inf
