@@ -2,7 +2,8 @@
 breakpoints, and the numpy window geometry, baseline sums, flank z and scoring rule, and
 few-event rule of the episode scan, bit for bit; the calendar's trimmed least squares and
 trimmed cost to float rounding (their sums run in another order), and the episode scan's
-count likelihood z (another logarithm)."""
+count likelihood z (another logarithm). Their medians looked for near a guess, and the
+long-run variance's block differences, bit for bit."""
 from __future__ import annotations
 
 import itertools
@@ -15,9 +16,9 @@ from ruptures.exceptions import BadSegmentationParameters
 from numba import njit
 
 from ctxmetrics.detect.kernels import (
-    _median, _middle, _residuals, block_difference_mads, _middle_within, _median_within, _trimmed_cost_near, _trimmed_fit_and_scale, baseline_sums, count_z, few_event_windows, flank_days, kernel_cpd_l2, refine_bounds, step_fit_cost, trimmed_cost,
-    trimmed_fit,
-    window_geometry, window_scores,
+    _median, _median_within, _middle, _middle_within, _residuals, _trimmed_cost_near, _trimmed_fit_and_scale,
+    baseline_sums, block_difference_mads, count_z, few_event_windows, flank_days, kernel_cpd_l2, refine_bounds,
+    step_fit_cost, trimmed_cost, trimmed_fit, window_geometry, window_scores,
 )
 from ctxmetrics.detect.episodes import _two_rates_z
 from ctxmetrics.detect.noise import _BLOCK_UNITS, _long_run_var

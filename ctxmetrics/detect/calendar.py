@@ -211,7 +211,8 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
         in one call (`kernels.step_fit_cost`)."""
         key = (*sorted(bounds), trended)
         if key not in fits:  # the elimination asks again for the costs of the sets it keeps
-            full, fitted, cost = step_fit_cost(y, calendar if trended else no_trend, ok, np.array(key[:-1], dtype=np.int64), scale_guess)
+            columns, steps = (calendar if trended else no_trend), np.array(key[:-1], dtype=np.int64)
+            full, fitted, cost = step_fit_cost(y, columns, ok, steps, scale_guess)
             fits[key] = (full if fitted else None), cost
         return fits[key]
 

@@ -130,7 +130,9 @@ def _residuals(y, design, coef):
     return resid
 
 
-_WITHIN = 0.1  # a guessed bracket's half-width, as a fraction of the guessed MAD (25 of 6,952 guesses missed in 2,018 fits of 200 scan candidates)
+# a guessed bracket's half-width, as a fraction of the guessed MAD (25 of 6,952 guesses
+# missed in 2,018 fits of 200 scan candidates)
+_WITHIN = 0.1
 
 
 @_compiled("UniTuple(f8, 2)(f8[:], f8, f8)")
@@ -832,7 +834,6 @@ def refine_bounds(y, bounds, reach, size):
                 if gain != gain:
                     break
     return out
-
 
 
 # --- The noise model's long-run variance: the MADs of its block-mean differences (issue-9s25)
