@@ -2,7 +2,8 @@
 breakpoints, and the numpy window geometry, baseline sums, flank z and scoring rule, and
 few-event rule of the episode scan, bit for bit; the calendar's trimmed least squares and
 trimmed cost to float rounding (their sums run in another order), and the episode scan's
-count likelihood z (another logarithm)."""
+count likelihood z (another logarithm). Their medians looked for near a guess, and the
+long-run variance's block differences, bit for bit."""
 from __future__ import annotations
 
 import itertools
@@ -12,13 +13,15 @@ import numpy as np
 import pytest
 import ruptures as rpt
 from ruptures.exceptions import BadSegmentationParameters
+from numba import njit
 
 from ctxmetrics.detect.kernels import (
-    _median, baseline_sums, count_z, few_event_windows, flank_days, kernel_cpd_l2, refine_bounds, step_fit_cost, trimmed_cost,
-    trimmed_fit,
-    window_geometry, window_scores,
+    _median, _median_within, _middle, _middle_within, _residuals, _trimmed_cost_near, _trimmed_fit_and_scale,
+    baseline_sums, block_difference_mads, count_z, few_event_windows, flank_days, kernel_cpd_l2, refine_bounds,
+    step_fit_cost, trimmed_cost, trimmed_fit, window_geometry, window_scores,
 )
 from ctxmetrics.detect.episodes import _two_rates_z
+from ctxmetrics.detect.noise import _BLOCK_UNITS, _long_run_var
 from ctxmetrics.detect.robust import mad, median, median_and_mad
 
 
@@ -463,13 +466,13 @@ def test_step_fit_cost_is_the_numpy_design_fit_and_cost(steps):
             y = design @ rng.normal(size=design.shape[1]) + rng.normal(size=n)
             y[rng.choice(n, 15)] += rng.choice([-1, 1], 15) * rng.uniform(5, 50, 15)  # days to trim
             coef, fitted = trimmed_fit(y, np.column_stack((np.ones(n), design)), ok)
-            full, made, cost = step_fit_cost(y, calendar, ok, bounds.astype(np.int64))
+            full, made, cost = step_fit_cost(y, calendar, ok, bounds.astype(np.int64), np.full(2, np.nan))
             assert fitted and made
             assert np.array_equal(full, coef[1:])
             assert cost == trimmed_cost(y - design @ coef[1:], ok)
     few = np.zeros(n, bool)
     few[:5] = True  # 5 days for 4 columns: no fit, no cost
-    full, made, cost = step_fit_cost(np.ones(n), np.zeros((n, 2)), few, np.array([100], dtype=np.int64))
+    full, made, cost = step_fit_cost(np.ones(n), np.zeros((n, 2)), few, np.array([100], dtype=np.int64), np.full(2, np.nan))
     assert not made and cost == np.inf
 
 def test_kernels_run_where_no_cache_dir_is_writable():
@@ -517,3 +520,195 @@ def test_refined_bounds_are_the_numpy_days(kind):
         size, reach = int(rng.integers(1, 8)), int(rng.integers(1, 4))
         bounds = sorted(rng.choice(np.arange(size, n - size), size=int(rng.integers(0, 6)), replace=False).tolist())
         assert refine_bounds(y, np.array(bounds, dtype=np.int64), reach, size).tolist() == _numpy_refine(y, bounds, reach, size)
+
+
+def _guesses(low, high, rng):
+    """Brackets for `_middle_within` about the middle order statistics low and high: holding
+    them (tight, wide, a single point), missing them below or above, and no guess (NaN)."""
+    width = abs(high - low) + 1.0 if math.isfinite(high - low) else 1.0
+    return [
+        (low, high), (low - width, high + width), (low, low), (high, high), (-np.inf, np.inf),
+        (low - 3 * width, low - 2 * width), (high + width, high + 2 * width), (high, low - width),
+        (np.nan, np.nan), (low - rng.uniform(0, width), high + rng.uniform(0, width)),
+    ]
+
+
+@pytest.mark.parametrize("special", [None, np.nan, np.inf, -np.inf])
+def test_middle_within_is_the_full_partition(special):
+    """Any guess gives the order statistics of `_middle` and the median of `robust.median`:
+    those it brackets from its band, the others from the fallback."""
+    rng = np.random.default_rng(21)
+    for _ in range(300):
+        n = int(rng.choice([1, 2, 3, 4, int(rng.integers(5, 80)), 729, 730]))  # odd and even counts
+        v = rng.integers(-3, 4, size=n) * rng.choice([1.0, 0.1]) + rng.choice([0.0, 1e6])  # ties
+        v[: n // 3] += rng.standard_t(2, size=n // 3) * 10
+        if special is not None:
+            v[rng.integers(0, n, size=int(rng.integers(1, 3)))] = special
+        expected = _middle(v)
+        for lo, hi in _guesses(*expected, rng):
+            got = _middle_within(v, lo, hi)
+            if np.isnan(expected[0]):
+                assert np.isnan(got).all()
+                assert np.isnan(_median_within(v, lo, hi)) and np.isnan(median(v))
+            else:
+                assert got == expected
+                assert _median_within(v, lo, hi) == median(v)
+
+
+@pytest.mark.parametrize("special", [None, np.nan, np.inf, -np.inf])
+def test_trimmed_cost_with_any_guess_is_trimmed_cost_to_the_bit(special):
+    rng = np.random.default_rng(22)
+    for _ in range(200):
+        n = int(rng.integers(1, 120))
+        resid = rng.integers(-3, 4, size=n) * rng.choice([1.0, 0.1]) + rng.choice([0.0, 1e6, -0.5])  # ties
+        resid[: n // 3] += rng.standard_t(2, size=n // 3) * 100  # heavy tails: some capped
+        if special is not None:
+            resid[rng.integers(0, n)] = special
+        ok = rng.random(n) > 0.2
+        ok[0] = True
+        expected = trimmed_cost(resid, ok)  # no guess: full partitions
+        with np.errstate(invalid="ignore"):  # inf - inf
+            center, spread = _middle(resid[ok])[0], float(mad(resid[ok])) / 1.4826
+        for guess in ((center, spread), (center + 5 * spread + 1, spread), (center, 0.0), (center, 10 * spread), (np.inf, np.inf)):
+            got = _trimmed_cost_near(resid, ok, *guess)
+            assert got == expected or (math.isnan(got) and math.isnan(expected))
+
+
+@njit
+def _trimmed_fit_with_full_partitions(y, design, ok):
+    """`kernels.trimmed_fit` before issue-9s25: each round's median and MAD from partitions
+    of all the days (compiled, so that its products are the kernel's)."""
+    n, p = design.shape
+    use = ok.copy()
+    coef = np.zeros(p)
+    for round_ in range(3):
+        if np.sum(use) <= 2 * p:
+            return coef, False
+        x = design[use]
+        coef = np.linalg.pinv(x.T @ x) @ (x.T @ y[use])
+        if round_ == 2:
+            break
+        resid = _residuals(y, design, coef)
+        kept = resid[ok]
+        center = _median(kept)
+        spread = 1.4826 * _median(np.abs(kept - center))
+        bar = 3.5 * (1e-9 if 1e-9 > spread else spread)  # NaN kept
+        now = ok & (np.abs(resid - center) <= bar)
+        if np.array_equal(now, use):
+            break
+        use = now
+    return coef, True
+
+
+@pytest.mark.parametrize("special", [None, np.nan, np.inf])
+def test_trimmed_fit_with_guessed_medians_is_the_fit_with_full_partitions(special):
+    """The rounds after the first look for the residuals' median and MAD near the round
+    before's: the same coefficients, to the bit, whichever days the trim takes out; the
+    scale returned is the last round's median and MAD."""
+    rng = np.random.default_rng(23)
+    day = np.arange(730)
+    rounds = set()
+    for _ in range(120):
+        n = int(rng.choice([729, 730, int(rng.integers(40, 200))]))  # odd and even counts
+        ok = rng.random(n) > 0.05
+        starts = rng.choice(np.arange(10, n - 10), int(rng.integers(0, 4)), replace=False)
+        design = np.column_stack((np.ones(n), day[:n] / 365.25, rng.random((n, 2)) < 0.1, *[day[:n] >= b for b in starts]))
+        y = design @ rng.normal(size=design.shape[1]) + rng.normal(size=n)
+        y = np.round(y) if rng.random() < 0.5 else y  # counts: ties among the residuals
+        shocks = int(rng.integers(0, 40))
+        y[rng.choice(n, shocks)] += rng.choice([-1, 1], shocks) * rng.uniform(3, 50, shocks)  # days to trim
+        if special is not None:
+            at = rng.integers(0, n)
+            y[at], ok[at] = special, True
+        design = np.ascontiguousarray(design, dtype=np.float64)
+        expected, fitted = _trimmed_fit_with_full_partitions(y, design, ok)
+        coef, made, center, spread = _trimmed_fit_and_scale(y, design, ok, np.full(2, np.nan))
+        assert made == fitted and np.array_equal(coef, expected, equal_nan=True)
+        assert np.array_equal(trimmed_fit(y, design, ok)[0], expected, equal_nan=True)
+        if special is np.nan:  # a NaN residual: NaN scale, every day trimmed, no fit left
+            assert not made and np.isnan(center) and np.isnan(spread)
+        rounds.add(shocks > 0)
+    assert rounds == {True, False}
+
+
+def _numpy_long_run_var(y, ok, unit):
+    """`noise._long_run_var` before `kernels.block_difference_mads` (issue-9s25)."""
+    cs = np.concatenate(([0.0], np.cumsum(np.where(ok, y, 0.0))))
+    ck = np.concatenate(([0], np.cumsum(ok)))
+    estimates = []
+    for block in (unit * k for k in _BLOCK_UNITS):
+        if len(y) < 8 * block:
+            continue
+        t = np.arange(0, len(y) - 2 * block + 1, max(1, block // 4))
+        n1, n2 = ck[t + block] - ck[t], ck[t + 2 * block] - ck[t + block]
+        full = (n1 >= block / 2) & (n2 >= block / 2)
+        t, n1, n2 = t[full], n1[full], n2[full]
+        with np.errstate(invalid="ignore"):  # inf - inf
+            diffs = (cs[t + 2 * block] - cs[t + block]) / n2 - (cs[t + block] - cs[t]) / n1
+            if diffs.size >= 24:
+                estimates.append(mad(diffs) ** 2 / 2 * block)
+    return float(median(np.array(estimates))) if estimates else 0.0
+
+
+@pytest.mark.parametrize("special", [None, np.nan, np.inf, -np.inf])
+def test_long_run_var_is_the_numpy_loop_to_the_bit(special):
+    """Series short and long (some blocks too long for them), with gaps (blocks with too
+    few days), counts (ties among the differences), odd and even numbers of differences."""
+    rng = np.random.default_rng(24)
+    measured = 0
+    for _ in range(300):
+        n = int(rng.choice([0, 5, int(rng.integers(50, 800)), 730, 731]))
+        unit = int(rng.choice([1, 4, 7, 12]))
+        y = rng.poisson(rng.uniform(0.5, 50), size=n).astype(float) if rng.random() < 0.5 else rng.normal(size=n) * 100
+        y += np.repeat(rng.normal(scale=20, size=n // 60 + 1), 60)[:n]  # shifts
+        ok = rng.random(n) > rng.choice([0.0, 0.1, 0.6])
+        if n and rng.random() < 0.3:
+            ok[rng.integers(0, n) : rng.integers(0, n)] = False  # a long gap
+        if special is not None and n:
+            y[rng.integers(0, n, size=int(rng.integers(1, 3)))] = special
+        expected = _numpy_long_run_var(y, ok, unit)
+        with np.errstate(invalid="ignore"):
+            got = _long_run_var(y, ok, unit)
+        assert got == expected or (math.isnan(got) and math.isnan(expected))
+        measured += expected != 0.0
+    assert measured > 100
+    read_only = np.frombuffer(np.arange(400.0).tobytes()), np.frombuffer(np.ones(400, bool).tobytes(), dtype=bool)
+    mads, used = block_difference_mads(*read_only, np.array([7, 14, 28, 56]))
+    assert used.tolist() == [True, True, True, False] and np.isnan(mads[3])
+    assert _long_run_var(*read_only, 7) == _numpy_long_run_var(*read_only, 7)
+
+
+def test_step_fit_costs_with_the_last_fits_guess_are_those_without():
+    """`calendar._fit_with_steps` hands each fit the last one's first-round median and MAD:
+    close for similar sets of steps, far off after a large step goes (`_middle_within`
+    falls back then), misleading at will here: the same coefficients and costs, to the
+    bit, as fits with no guess, and the guess is then the last fit's."""
+    rng = np.random.default_rng(25)
+    n = 730
+    day = np.arange(n)
+    for _ in range(30):
+        ok = rng.random(n) > 0.05
+        calendar = np.column_stack((day / 365.25, rng.random((n, 2)) < 0.1))
+        bounds = np.sort(rng.choice(np.arange(30, n - 30), 4, replace=False))
+        y = calendar @ rng.normal(size=3) + (day[:, None] >= bounds).astype(float) @ rng.normal(scale=5, size=4)
+        y += rng.standard_t(3, size=n)
+        y = np.round(y) if rng.random() < 0.5 else y  # counts: ties
+        guess = np.array([rng.normal(scale=100), rng.uniform(0, 10)]) if rng.random() < 0.3 else np.full(2, np.nan)
+        for steps in [bounds, bounds[1:], bounds[:2], bounds[:0], bounds[::2]]:
+            steps = steps.astype(np.int64)
+            expected = step_fit_cost(y, calendar, ok, steps, np.full(2, np.nan))
+            got = step_fit_cost(y, calendar, ok, steps, guess)
+            assert np.array_equal(got[0], expected[0]) and got[1:] == expected[1:]
+            design = np.ascontiguousarray(np.column_stack((np.ones(n), calendar, *[day >= b for b in steps])), dtype=np.float64)
+            coef, _ = _trimmed_fit_with_full_partitions(y, design, ok)
+            assert np.array_equal(got[0], coef[1:])
+            first = _residuals(y, design, _trimmed_fit_with_full_partitions_rounds(y, design, ok))  # the kernel's sums
+            assert guess[0] == _median(first[ok]) and guess[1] == _median(np.abs(first[ok] - guess[0]))
+
+
+@njit
+def _trimmed_fit_with_full_partitions_rounds(y, design, ok):
+    """The first-round coefficients of `_trimmed_fit_with_full_partitions`: least squares
+    on all the `ok` days."""
+    x = design[ok]
+    return np.linalg.pinv(x.T @ x) @ (x.T @ y[ok])

@@ -204,13 +204,15 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
     fits: dict[tuple, tuple[np.ndarray | None, float]] = {}
     no_trend = np.column_stack((np.zeros(len(s.y)), calendar[:, 1:]))  # the trend is the first column
     y, ok = np.ascontiguousarray(s.y, dtype=np.float64), np.ascontiguousarray(~s.known)
+    scale_guess = np.full(2, np.nan)  # the last fit's residual median and MAD: near the next fit's
 
     def fit(bounds: set[int], trended: bool = True) -> tuple[np.ndarray | None, float]:
         """Calendar and step coefficients (`_robust_fit`) and their `_trimmed_cost`, compiled
         in one call (`kernels.step_fit_cost`)."""
         key = (*sorted(bounds), trended)
         if key not in fits:  # the elimination asks again for the costs of the sets it keeps
-            full, fitted, cost = step_fit_cost(y, calendar if trended else no_trend, ok, np.array(key[:-1], dtype=np.int64))
+            columns, steps = (calendar if trended else no_trend), np.array(key[:-1], dtype=np.int64)
+            full, fitted, cost = step_fit_cost(y, columns, ok, steps, scale_guess)
             fits[key] = (full if fitted else None), cost
         return fits[key]
 

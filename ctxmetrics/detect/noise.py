@@ -72,20 +72,14 @@ def _long_run_var(y: np.ndarray, ok: np.ndarray, unit: int = 7) -> float:
     (few blocks) and inflated by month-long bumps, which would hide the very bumps the
     detector looks for.
     """
-    cs = np.concatenate(([0.0], np.cumsum(np.where(ok, y, 0.0))))
-    ck = np.concatenate(([0], np.cumsum(ok)))
-    estimates = []
-    for block in (unit * k for k in _BLOCK_UNITS):
-        if len(y) < 8 * block:
-            continue
-        # overlapping blocks (every quarter block) steady the estimate at long blocks
-        t = np.arange(0, len(y) - 2 * block + 1, max(1, block // 4))
-        n1, n2 = ck[t + block] - ck[t], ck[t + 2 * block] - ck[t + block]
-        full = (n1 >= block / 2) & (n2 >= block / 2)
-        t, n1, n2 = t[full], n1[full], n2[full]
-        diffs = (cs[t + 2 * block] - cs[t + block]) / n2 - (cs[t + block] - cs[t]) / n1
-        if diffs.size >= 24:
-            estimates.append(mad(diffs) ** 2 / 2 * block)
+    from ctxmetrics.detect.kernels import block_difference_mads  # numba: the detector's path only
+
+    # overlapping blocks (every quarter block) steady the estimate at long blocks;
+    # compiled (`kernels.block_difference_mads`): ~15 array operations a block were ~6% of a candidate
+    blocks = np.array([unit * k for k in _BLOCK_UNITS], dtype=np.int64)
+    y, ok = np.ascontiguousarray(y, dtype=np.float64), np.ascontiguousarray(ok, dtype=bool)
+    mads, measured = block_difference_mads(y, ok, blocks)
+    estimates = [float(spread) ** 2 / 2 * int(block) for spread, block, m in zip(mads, blocks, measured) if m]
     return float(median(np.array(estimates))) if estimates else 0.0
 
 
