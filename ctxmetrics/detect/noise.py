@@ -197,12 +197,13 @@ def _beta_binomial_scales(s: _Series, level: np.ndarray, ok: np.ndarray) -> tupl
     rho = 1 / (concentration + 1), for the body and for the tails, and rho.
 
     rho is the one value at which the day-to-day differences standardised by it have a
-    scaled MAD of 1: the median ignores the days of episodes (a few percent of days) that
-    a variance would count. Busy days get the beta part in full and quiet days mostly the binomial
-    one, which one overdispersion factor (quasi-binomial) cannot do. A weekday (or the
+    mean square of 1 (those within 5 sds: `_fitted_dispersion`); an episode moves only the
+    differences at its ends. Busy days get the beta part in full and quiet days mostly the
+    binomial one, which one overdispersion factor (quasi-binomial) cannot do. A weekday (or the
     tails) keeps a larger scale of its own only where it is measured beyond twice its
-    sampling error (the scaled MAD's 1.166 / sqrt(days); the 95th percentile of |z| over
-    1.96's 0.951 / sqrt(days)): a weekday's mean rate is a mean effect, already taken out.
+    sampling error (the root mean square of a weekday's z within 5 sds: 0.707 / sqrt(days);
+    the 95th percentile of |z| over 1.96: 0.951 / sqrt(days)): a weekday's mean rate is a
+    mean effect, already taken out.
     """
     if s.shape is not None or not s.floor_var.any():
         return None
@@ -217,7 +218,39 @@ def _beta_binomial_scales(s: _Series, level: np.ndarray, ok: np.ndarray) -> tupl
     # and an episode or a shift moves only the differences at its ends
     diffs = np.diff(s.y[usable])
     floor, n = s.floor_var[usable], trials[usable]
+    phases = max(int(s.weekday.max()) + 1, 1)
+    factor = np.ones(phases)
+    # twice: rho, then each weekday's factor against it, then rho again with the noisier
+    # weekdays at their own scale (else their extra noise would spread to every day)
+    for _ in range(2):
+        rho = _fitted_dispersion(diffs, floor * factor[s.weekday[usable]] ** 2, n)
+        model = np.sqrt(s.floor_var * (1.0 + (trials - 1.0) * rho))
+        model = np.where(model > 0, model, max(float(median(model[model > 0])), 1e-9))
+        z = resid / model
+        for d in range(phases):
+            inner = z[usable & (s.weekday == d)]
+            inner = inner[np.abs(inner) <= 5.0]
+            spread = float(np.sqrt(np.mean(inner**2))) if inner.size >= 28 else 1.0
+            factor[d] = spread if spread > 1.0 + 3 * 0.707 / np.sqrt(max(inner.size, 1)) else 1.0
+        if (factor == 1.0).all():
+            break
+    body = model * factor[s.weekday]
+    deviation = z[usable] / factor[s.weekday[usable]]
+    inner = deviation[np.abs(deviation - median(deviation)) <= 5.0]
+    tail = 1.0
+    if inner.size >= 100:
+        spread = _quieter_tail(inner - median(deviation), deviation - median(deviation)) / 1.96
+        tail = spread if spread > 1.0 + 2 * 0.951 / np.sqrt(inner.size) else 1.0
+    return body, body * tail, rho
 
+
+def _fitted_dispersion(diffs: np.ndarray, floor: np.ndarray, n: np.ndarray) -> float:
+    """The rho of `_beta_binomial_scales` from the differences of consecutive days with
+    binomial variances `floor` (times any weekday factor) at `n` trials.
+
+    The MAD sets which differences are inliers (within 5 sds); their mean square (more
+    precise: a MAD's variance is 2.7 times a variance's) then sets rho, each by bisection.
+    """
     def standardised(rho: float) -> np.ndarray:
         var = floor * (1.0 + (n - 1.0) * rho)
         return diffs / np.sqrt(var[1:] + var[:-1])
@@ -232,28 +265,8 @@ def _beta_binomial_scales(s: _Series, level: np.ndarray, ok: np.ndarray) -> tupl
             lo, hi = (mid, hi) if spread(standardised(mid)) > 1.0 else (lo, mid)
         return hi
 
-    # the MAD sets which differences are inliers (within 5 sds); their mean square, the
-    # more precise of the two (a MAD's variance is 2.7 times a variance's), then sets rho
     inliers = np.abs(standardised(fitted(mad))) <= 5.0
-    rho = fitted(lambda z: float(np.sqrt(np.mean(z[inliers] ** 2))))
-    model = np.sqrt(s.floor_var * (1.0 + (trials - 1.0) * rho))
-    model = np.where(model > 0, model, max(float(median(model[model > 0])), 1e-9))
-    z = resid / model
-    phases = max(int(s.weekday.max()) + 1, 1)
-    factor = np.ones(phases)
-    for d in range(phases):
-        days = usable & (s.weekday == d)
-        if days.sum() >= 28:
-            spread = mad(z[days])
-            factor[d] = spread if spread > 1.0 + 2 * 1.166 / np.sqrt(days.sum()) else 1.0
-    body = model * factor[s.weekday]
-    deviation = z[usable] / factor[s.weekday[usable]]
-    inner = deviation[np.abs(deviation - median(deviation)) <= 5.0]
-    tail = 1.0
-    if inner.size >= 100:
-        spread = _quieter_tail(inner - median(deviation), deviation - median(deviation)) / 1.96
-        tail = spread if spread > 1.0 + 2 * 0.951 / np.sqrt(inner.size) else 1.0
-    return body, body * tail, rho
+    return fitted(lambda z: float(np.sqrt(np.mean(z[inliers] ** 2))))
 
 
 def _rate_tail_z(s: _Series, noise: _Noise, threshold: float) -> np.ndarray:
