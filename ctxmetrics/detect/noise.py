@@ -251,22 +251,23 @@ def _fitted_dispersion(diffs: np.ndarray, floor: np.ndarray, n: np.ndarray) -> f
     The MAD sets which differences are inliers (within 5 sds); their mean square (more
     precise: a MAD's variance is 2.7 times a variance's) then sets rho, each by bisection.
     """
-    def standardised(rho: float) -> np.ndarray:
-        var = floor * (1.0 + (n - 1.0) * rho)
-        return diffs / np.sqrt(var[1:] + var[:-1])
+    # the variance of a difference is binomial + beta * rho
+    binomial, beta = floor[1:] + floor[:-1], (floor * (n - 1.0))[1:] + (floor * (n - 1.0))[:-1]
+    square = diffs**2
 
     def fitted(spread) -> float:
-        """The rho at which `spread` of the standardised differences is 1 (0 if below)."""
+        """The rho at which `spread` of the squared standardised differences is 1 (0 if below)."""
         lo, hi = 0.0, 1.0
-        if spread(standardised(0.0)) <= 1.0:
+        if spread(square / binomial) <= 1.0:
             return 0.0
-        for _ in range(40):  # bisection: the spread falls as rho rises
+        for _ in range(30):  # bisection (to 1e-9): the spread falls as rho rises
             mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if spread(standardised(mid)) > 1.0 else (lo, mid)
+            lo, hi = (mid, hi) if spread(square / (binomial + beta * mid)) > 1.0 else (lo, mid)
         return hi
 
-    inliers = np.abs(standardised(fitted(mad))) <= 5.0
-    return fitted(lambda z: float(np.sqrt(np.mean(z[inliers] ** 2))))
+    # the MAD's square: the median of z^2 over 0.4549 (the normal median of z^2)
+    inliers = square / (binomial + beta * fitted(lambda z2: median(z2) / 0.4549)) <= 25.0
+    return fitted(lambda z2: float(np.mean(z2[inliers])))
 
 
 def _rate_tail_z(s: _Series, noise: _Noise, threshold: float) -> np.ndarray:
