@@ -10,16 +10,24 @@ window's z on its exact days, step by step from an oracle to the detector's scor
 - dropped: as arcsine/p0 without the days the detector leaves out (denominator below
   `min_denominator`), i.e. on the days it keeps;
 - flanks: against the window's flanks instead of the true rate (binomial variance);
-- quasi: day variance scaled by the overdispersion measured (`noise._quasi_binomial_floor`);
-- weekday: the body scale of each day (its weekday's MAD, at least the pooled one);
-- tail: short windows weighed with the tail scale (95th percentile of the residuals);
-- ramp: the long-run (autocorrelation) inflation of the window and flank variances;
+- quasi: day variance scaled by one overdispersion factor (the quasi-binomial model that
+  rates had before the beta-binomial one, `quasi_binomial_floor`), for comparison;
+- beta-binomial: the detector's body scale of each day instead, 0.25 / n * (1 + (n - 1) rho)
+  at the fitted rho (`noise._beta_binomial_scales`; a weekday's own scale only where measured);
+- tail: short windows weighed with the tail scale (the 95th percentile, where measured);
+- ramp: the long-run (autocorrelation) inflation, where measured (`noise._RATE_LONG_RUN_GATE`);
 - detector: the detector's score of that window (the rule: each flank alone shows half).
 
 Each line is the median over the cases of one source; the loss of an ingredient is the
 drop from the line above. The bar of the width (`episodes._width_bars`; windows of 7 days and more on the stabilised scale are held to 1.1 times it) is printed below.
 
     PYTHONPATH=$PWD python3 benchmarks/ratio_power.py --seeds 40
+
+`--clean N` instead counts the series with any detection among N clean 730-day rates of
+each source (the ratio profile without effects, binomial and beta-binomial rates with flat
+and business-week denominators): the false alarms a noise model for rates must not raise.
+
+    PYTHONPATH=$PWD python3 benchmarks/ratio_power.py --clean 100
 """
 from __future__ import annotations
 
@@ -37,11 +45,11 @@ from benchmarks.eval.profiles import generate  # noqa: E402
 from ctxmetrics.config import DetectionSettings  # noqa: E402
 from ctxmetrics.detect.episodes import _Scan, _width_bars, _window_scores  # noqa: E402
 from ctxmetrics.detect.find import _ready  # noqa: E402
-from ctxmetrics.detect.noise import _quasi_binomial_floor  # noqa: E402
+from ctxmetrics.detect.robust import mad  # noqa: E402
 
 DAYS = 730
 DATES = np.datetime64("2024-01-01") + np.arange(DAYS)
-STEPS = ("oracle", "arcsine/p0", "dropped", "flanks", "quasi", "weekday", "tail", "ramp", "detector")
+STEPS = ("oracle", "arcsine/p0", "dropped", "flanks", "quasi", "beta-binomial", "tail", "ramp", "detector")
 
 
 def generated(seed: int, concentration: float | None, level: float = 40.0, length: int = 3, lift: float = 0.8):
@@ -95,6 +103,17 @@ def window_score(s, noise, settings, a: int, b: int, rule: bool = False) -> floa
     return float(np.sign(pooled) * score[0, 0]) if rule else float(pooled)
 
 
+def quasi_binomial_floor(s, level: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """The binomial variance of each day scaled by one overdispersion factor (the squared
+    MAD of the residuals standardised by it, at least 1): the rates' noise floor before
+    the beta-binomial model."""
+    usable = ok & (s.floor_var > 0)
+    if usable.sum() < 28:
+        return s.floor_var
+    standardised = (s.y - level)[usable] / np.sqrt(s.floor_var[usable])
+    return s.floor_var * max(1.0, mad(standardised) ** 2)
+
+
 def steps(num, den, dates, window, p0, concentration, settings) -> dict | None:
     """The z of each step of `STEPS` for one series (None when the detector drops it)."""
     start, stop = window
@@ -116,10 +135,10 @@ def steps(num, den, dates, window, p0, concentration, settings) -> dict | None:
     flat = replace(noise, scale=binomial, tail=binomial, day_var=float(np.mean(s.floor_var)))
     flat = replace(flat, lrv=flat.day_var)
     out["flanks"] = window_score(s, flat, settings, a, b)
-    quasi = np.sqrt(_quasi_binomial_floor(s, noise.level, ~s.known))
+    quasi = np.sqrt(quasi_binomial_floor(s, noise.level, ~s.known))
     out["quasi"] = window_score(s, replace(flat, scale=quasi, tail=quasi), settings, a, b)
     body = replace(flat, scale=noise.scale, tail=noise.scale)
-    out["weekday"] = window_score(s, body, settings, a, b)
+    out["beta-binomial"] = window_score(s, body, settings, a, b)
     out["tail"] = window_score(s, replace(body, tail=noise.tail), settings, a, b)
     out["ramp"] = window_score(s, noise, settings, a, b)
     out["detector"] = window_score(s, noise, settings, a, b, rule=True)
@@ -144,10 +163,47 @@ def _outside_rate(case, window) -> float:
     return float(case.values[ok].sum() / case.denominators[ok].sum())
 
 
+def clean_series(seed: int, concentration: float | None, level: float, business: bool):
+    """Numerators and denominators of one clean rate at 0.3: Poisson(level) trials a day
+    (Saturdays and Sundays at a tenth of it when `business`), binomial or beta-binomial."""
+    rng = np.random.default_rng(10_000 + seed)
+    weekend = (np.arange(DAYS) % 7) >= 5
+    den = rng.poisson(level * np.where(business & weekend, 0.1, 1.0)).astype(float)
+    rate = np.full(DAYS, 0.3) if concentration is None else rng.beta(0.3 * concentration, 0.7 * concentration, DAYS)
+    return rng.binomial(den.astype(int), rate).astype(float), den
+
+
+def clean_alarms(count: int) -> None:
+    """Print how many of `count` clean rates of each source raise any detection."""
+    from benchmarks.eval.profiles import PROFILES
+    from ctxmetrics.detect import find_changes
+
+    sources = {
+        "ratio profile, no effects": lambda i: PROFILES["clean"](np.random.default_rng([7, i]), 7),
+        "binomial 40/day": lambda i: clean_series(i, None, 40.0, False),
+        "binomial 40/business day": lambda i: clean_series(i, None, 40.0, True),
+        "beta-binomial c=100, 200/business day": lambda i: clean_series(i, 100.0, 200.0, True),
+        "beta-binomial c=300, 40/day": lambda i: clean_series(i, 300.0, 40.0, False),
+    }
+    for name, make in sources.items():
+        alarmed = detections = 0
+        for i in range(count):
+            made = make(i)
+            num, den, dates = (made.values, made.denominators, made.dates) if hasattr(made, "values") else (*made, DATES)
+            found = find_changes(num, kind="ratio", denominators=den, dates=dates)
+            alarmed += bool(found)
+            detections += len(found)
+        print(f"{name}: {alarmed} of {count} series alarmed ({detections} detections)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=40)
+    parser.add_argument("--clean", type=int, default=0, help="count false alarms on this many clean rates instead")
     args = parser.parse_args()
+    if args.clean:
+        clean_alarms(args.clean)
+        return
     settings = DetectionSettings()
     sources = {
         "binomial 40/day, 3 days +80%": [generated(seed, None) for seed in range(args.seeds)],

@@ -56,7 +56,7 @@ def _rate_noise(num: np.ndarray, den: np.ndarray):
 
 def test_a_noisier_weekday_of_a_rate_keeps_its_own_scale():
     # Saturdays vary beyond the binomial (twice its variance): their scale is their own
-    # (measured 1.27-1.67 times the binomial sd over these seeds), the other days' is not.
+    # (measured 1.34-1.53 times the binomial sd over these seeds), the other days' is not.
     # Why a weekday's MAD is not pooled away for rates (benchmarks/README.md, issue-9g)
     for seed in range(6):
         rng = np.random.default_rng(seed)

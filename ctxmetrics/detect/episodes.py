@@ -356,9 +356,9 @@ def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, ta
         sc.exclude(s.known | taken | aside)
         free = np.concatenate(([0], np.cumsum(taken | aside)))
         score, sign, before, during, pct = _window_scores(sc, lowest_bar)
-        if s.shape is not None and widths[0] == 1:
-            # one day of counts: the transform overstates extreme days; the exact
-            # negative-binomial tail (`noise.z`) gives their honest size
+        if s.sized and widths[0] == 1:
+            # one day of counts or rates: the transform overstates extreme days; the exact
+            # negative-binomial or beta-binomial tail (`noise.z`) gives their honest size
             score[0] = np.minimum(score[0], np.abs(noise.z))
         # judged only where the score reaches the lowest bar (few windows)
         rows, cols = np.nonzero(score >= lowest_bar.min_score)

@@ -27,6 +27,7 @@ class _Noise:
     z: np.ndarray  # robust residual per day in noise units (counts: capped by the exact tail)
     day_var: float  # typical daily variance of y
     lrv: float  # long-run variance of y per day (>= day_var)
+    dispersion: float | None = None  # rates: the beta-binomial intra-class correlation (`_beta_binomial_scales`)
 
     def se2(self, n: np.ndarray | float) -> np.ndarray | float:
         """Variance of the mean of `n` consecutive days, inflated for autocorrelation.
@@ -104,18 +105,25 @@ def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True, un
     of the long-run variance (`frequency.long_run_unit`)."""
     ok = ~s.known
     level = _rolling_median(s.y, ok, 2 * settings.min_segment_days)
-    floor_var = _quasi_binomial_floor(s, level, ok)
-    scale, tail_scale = _weekday_scales(s.y - level, s.weekday, ok, floor_var)
+    rate_scales = _beta_binomial_scales(s, level, ok)
+    if rate_scales is not None:
+        body, tail, rho = rate_scales
+        noise = replace(_noise_of(s, level, body, tail, unit, long_run_gate=_RATE_LONG_RUN_GATE), dispersion=rho)
+        return _exact_tails(s, noise, settings) if exact_tails else noise
+    scale, tail_scale = _weekday_scales(s.y - level, s.weekday, ok, s.floor_var)
     noise = _noise_of(s, level, scale, tail_scale, unit)
     return _exact_tails(s, noise, settings) if exact_tails else noise
 
 
-def _noise_of(s: _Series, level: np.ndarray, scale: np.ndarray, tail_scale: np.ndarray, unit: int) -> _Noise:
-    """The noise model of `s` from its level and day scales."""
+def _noise_of(s: _Series, level: np.ndarray, scale: np.ndarray, tail_scale: np.ndarray, unit: int,
+              long_run_gate: float = 1.0) -> _Noise:
+    """The noise model of `s` from its level and day scales; the long-run variance counts
+    only where it exceeds `long_run_gate` times the day variance (else: the day variance)."""
     ok = ~s.known
     z = (s.y - level) / tail_scale
     day_var = float(np.mean(scale[ok] ** 2)) if ok.any() else float(np.mean(scale**2))
-    lrv = max(_remembered_long_run_var(s.y, ok, unit), day_var)
+    long_run = _remembered_long_run_var(s.y, ok, unit)
+    lrv = long_run if long_run > long_run_gate * day_var else day_var
     return _Noise(level=level, scale=scale, tail=tail_scale, z=z, day_var=day_var, lrv=lrv)
 
 
@@ -130,12 +138,13 @@ def _noises(series: list[_Series], settings: DetectionSettings, unit: int = 7) -
     plain = [
         i for i, s in enumerate(series)
         if np.array_equal(s.index, longest.index) and not s.known.any() and (s.floor_var > 0).all()
+        and s.shape is not None  # rates have a noise model of their own (`_beta_binomial_scales`)
     ]
     if len(plain) > 1:
         ys = np.array([series[i].y for i in plain])
         ok = np.ones(ys.shape, bool)
         levels = _rolling_median(ys, ok, 2 * settings.min_segment_days)
-        floor_var = np.array([_quasi_binomial_floor(series[i], levels[k], ok[k]) for k, i in enumerate(plain)])
+        floor_var = np.array([series[i].floor_var for i in plain])
         rel = np.sqrt(floor_var / median_rows(floor_var)[:, None])
         rel = np.where(rel > 0, rel, 1.0)
         resid = (ys - levels) / rel
@@ -161,26 +170,128 @@ def _noises(series: list[_Series], settings: DetectionSettings, unit: int = 7) -
 
 
 def _exact_tails(s: _Series, noise: _Noise, settings: DetectionSettings) -> _Noise:
-    """`noise` with its count residuals capped by their exact tail (`_count_tail_z`)."""
+    """`noise` with its count and rate residuals capped by their exact tail (`_count_tail_z`,
+    `_rate_tail_z`)."""
+    if noise.dispersion is not None:
+        return replace(noise, z=_rate_tail_z(s, noise, settings.min_score))
     if s.shape is None:
         return noise
     return replace(noise, z=_count_tail_z(s, noise.level, noise.z, settings.min_score))
 
 
-def _quasi_binomial_floor(s: _Series, level: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """For rates, the binomial variance scaled by the overdispersion the data shows.
+# Rates: the long-run variance of iid beta-binomial rates is estimated at 0.74-1.23 times
+# their day variance (10th-90th percentile; benchmarks/README.md, issue-9g); only beyond
+# this is it autocorrelation measured rather than the estimate's own error
+_RATE_LONG_RUN_GATE = 1.4
 
-    A conversion rate between stages that happen on different days (won today over
-    opportunities today) is noisier than a binomial proportion, and most so on days with
-    a small denominator; a constant robust scale would call those days spikes.
+
+def _beta_binomial_scales(s: _Series, level: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """For rates (None otherwise): the sd of each day of a beta-binomial proportion on the
+    arcsine scale, 0.25 / n * (1 + (n - 1) rho) for n trials at intra-class correlation
+    rho = 1 / (concentration + 1), for the body and for the tails, and rho.
+
+    rho is the one value at which the day-to-day differences standardised by it have a
+    mean square of 1 (those within 5 sds: `_fitted_dispersion`); an episode moves only the
+    differences at its ends. Busy days get the beta part in full and quiet days mostly the
+    binomial one, which one overdispersion factor (quasi-binomial) cannot do. A weekday (or the
+    tails) keeps a larger scale of its own only where it is measured beyond twice its
+    sampling error (the root mean square of a weekday's z within 5 sds: 0.707 / sqrt(days);
+    the 95th percentile of |z| over 1.96: 0.951 / sqrt(days)): a weekday's mean rate is a
+    mean effect, already taken out.
     """
     if s.shape is not None or not s.floor_var.any():
-        return s.floor_var
+        return None
     usable = ok & (s.floor_var > 0)
     if usable.sum() < 28:
-        return s.floor_var
-    standardised = (s.y - level)[usable] / np.sqrt(s.floor_var[usable])
-    return s.floor_var * max(1.0, mad(standardised) ** 2)
+        return None
+    trials = np.divide(0.25, s.floor_var, out=np.ones(len(s.y)), where=s.floor_var > 0)
+    resid = s.y - level
+    # rho is fitted on differences of consecutive usable days, not on the residuals from
+    # the rolling median: the median is often the day itself (a residual of exactly 0),
+    # which makes their MAD ~5% small (rho 15-40% small); a difference needs no level,
+    # and an episode or a shift moves only the differences at its ends
+    diffs = np.diff(s.y[usable])
+    floor, n = s.floor_var[usable], trials[usable]
+    phases = max(int(s.weekday.max()) + 1, 1)
+    factor = np.ones(phases)
+    # twice: rho, then each weekday's factor against it, then rho again with the noisier
+    # weekdays at their own scale (else their extra noise would spread to every day)
+    for _ in range(2):
+        rho = _fitted_dispersion(diffs, floor * factor[s.weekday[usable]] ** 2, n)
+        model = np.sqrt(s.floor_var * (1.0 + (trials - 1.0) * rho))
+        model = np.where(model > 0, model, max(float(median(model[model > 0])), 1e-9))
+        z = resid / model
+        for d in range(phases):
+            inner = z[usable & (s.weekday == d)]
+            inner = inner[np.abs(inner) <= 5.0]
+            spread = float(np.sqrt(np.mean(inner**2))) if inner.size >= 28 else 1.0
+            factor[d] = spread if spread > 1.0 + 3 * 0.707 / np.sqrt(max(inner.size, 1)) else 1.0
+        if (factor == 1.0).all():
+            break
+    body = model * factor[s.weekday]
+    deviation = z[usable] / factor[s.weekday[usable]]
+    inner = deviation[np.abs(deviation - median(deviation)) <= 5.0]
+    tail = 1.0
+    if inner.size >= 100:
+        spread = _quieter_tail(inner - median(deviation), deviation - median(deviation)) / 1.96
+        tail = spread if spread > 1.0 + 2 * 0.951 / np.sqrt(inner.size) else 1.0
+    return body, body * tail, rho
+
+
+def _fitted_dispersion(diffs: np.ndarray, floor: np.ndarray, n: np.ndarray) -> float:
+    """The rho of `_beta_binomial_scales` from the differences of consecutive days with
+    binomial variances `floor` (times any weekday factor) at `n` trials.
+
+    The MAD sets which differences are inliers (within 5 sds); their mean square (more
+    precise: a MAD's variance is 2.7 times a variance's) then sets rho, each by bisection.
+    """
+    # the variance of a difference is binomial + beta * rho
+    binomial, beta = floor[1:] + floor[:-1], (floor * (n - 1.0))[1:] + (floor * (n - 1.0))[:-1]
+    square = diffs**2
+
+    def fitted(spread) -> float:
+        """The rho at which `spread` of the squared standardised differences is 1 (0 if below)."""
+        lo, hi = 0.0, 1.0
+        if spread(square / binomial) <= 1.0:
+            return 0.0
+        for _ in range(30):  # bisection (to 1e-9): the spread falls as rho rises
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if spread(square / (binomial + beta * mid)) > 1.0 else (lo, mid)
+        return hi
+
+    # the MAD's square: the median of z^2 over 0.4549 (the normal median of z^2)
+    inliers = square / (binomial + beta * fitted(lambda z2: median(z2) / 0.4549)) <= 25.0
+    return fitted(lambda z2: float(np.mean(z2[inliers])))
+
+
+def _rate_tail_z(s: _Series, noise: _Noise, threshold: float) -> np.ndarray:
+    """Cap large rate residuals at the normal quantile of their exact beta-binomial tail.
+
+    At a few dozen trials the arcsine scale stretches the lower tail: no conversion of 40
+    leads at 30% is 7.3 sds there but happens with probability 0.7**40 (4.8 sds). The
+    day's expected rate is its arcsine value less its residual (its weekday's mean rate
+    included); its trials n = 0.25 / floor_var (for a rate of two counts, their sum).
+    """
+    from scipy import special, stats
+
+    out = noise.z.copy()
+    idx = np.flatnonzero((np.abs(noise.z) >= threshold) & (s.floor_var > 0))
+    if idx.size == 0:
+        return out
+    trials = np.round(0.25 / s.floor_var[idx])
+    successes = np.clip(np.round(s.num[idx]), 0, trials)
+    expected = np.arcsin(np.sqrt(successes / trials)) - (s.y[idx] - noise.level[idx])
+    p = np.clip(np.sin(np.clip(expected, 0.0, np.pi / 2)) ** 2, 1e-6, 1 - 1e-6)
+    if noise.dispersion > 1e-6:
+        rho = min(noise.dispersion, 1 - 1e-6)
+        law = stats.betabinom(trials, p * (1 - rho) / rho, (1 - p) * (1 - rho) / rho)
+    else:  # binomial (the beta part's parameters would overflow)
+        law = stats.binom(trials, p)
+    up = noise.z[idx] > 0
+    tail = np.where(up, law.sf(successes - 1), law.cdf(successes))
+    size = 0.0 - special.ndtri(np.clip(tail, 1e-300, 0.5))
+    out[idx] = np.sign(noise.z[idx]) * np.minimum(np.abs(noise.z[idx]), size)
+    return out
 
 
 def _count_tail_z(s: _Series, level: np.ndarray, z: np.ndarray, threshold: float) -> np.ndarray:
