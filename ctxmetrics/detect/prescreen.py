@@ -251,16 +251,22 @@ def _daily_scale(y: np.ndarray, cs: np.ndarray, half: int, floor: float, unknown
         body = deviation <= 5 * scale[:, None]
         ranked = np.where(body, deviation, np.inf)
         at = np.maximum((0.95 * (body.sum(axis=1) - 1)).astype(np.int64), 0)
-        # the rows share a few ranks: partitioned at each (in place), not sorted
-        ranks = np.unique(at)
-        if ranks.size <= 16:
-            ranked.partition(ranks, axis=1)
-        else:
-            ranked.sort(axis=1)
-        tail = np.maximum(scale, ranked[np.arange(len(y)), at] / 1.96)
+        tail = np.maximum(scale, _row_order_statistic(ranked, at) / 1.96)
     # a residual against the mean of 2*half neighbours has (1 + 1/(2*half)) the daily variance
     inflation = np.sqrt(1 + 1 / (2 * half))
     return scale / inflation, tail / inflation, _DaySizes(np.abs(resid, out=resid), tail)
+
+
+def _row_order_statistic(v: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Per row, the `at[row]`-th smallest of `v` (no NaN). The rows share a few ranks: each
+    group of rows partitioned at its own rank alone (numpy's vectorised selection takes
+    one rank at a time; partitioning every row at every rank costs ~3x as much)."""
+    out = np.empty(len(v), v.dtype)
+    order = np.argsort(at, kind="stable")
+    ranks, first = np.unique(at[order], return_index=True)
+    for rank, rows in zip(ranks, np.split(order, first[1:])):
+        out[rows] = np.partition(v[rows], rank, axis=1)[:, rank]
+    return out
 
 
 @dataclass
