@@ -9,7 +9,7 @@ from ctxmetrics.detect.episodes import _two_rates_z
 from ctxmetrics.detect.kernels import (centered_mean, largest_deviation, neighbour_residuals, padded_row_cumsum, pooled_bound_max,
                                        pooled_contrast_max, pooled_count_log_args, pooled_count_z, rolling_median,
                                        step_differences)
-from ctxmetrics.detect.prescreen import _PAD, _flank, _flank_days, _padded_cumsum, _row_cumsum, _row_median
+from ctxmetrics.detect.prescreen import _PAD, _flank, _flank_days, _padded_cumsum, _row_cumsum, _row_median, _row_order_statistic
 
 N = 730
 
@@ -201,3 +201,20 @@ def test_steps_and_residuals_equal_numpy(days):
     lo, hi = np.clip(np.arange(days) - half, 0, days), np.clip(np.arange(days) + half + 1, 0, days)
     expected = y - ((cs[:, hi] - cs[:, lo]) - y) / (hi - lo - 1).astype(np.float32)
     assert np.array_equal(neighbour_residuals(y, cs, half), expected, equal_nan=True)
+
+
+def test_row_order_statistic_equals_sorted_rows():
+    """The tail scale's per-row order statistic (rows grouped by their rank, one partition
+    per group) is each sorted row's value at its rank, as the sort it replaced; ties,
+    zeros and the infinities that stand for days outside the body included."""
+    rng = np.random.default_rng(5)
+    v = np.abs(_rows(rng, 200)[:, :365]).round(1)  # rounded: many ties
+    v[rng.random(v.shape) < 0.02] = np.inf
+    v[::9, :40] = 0.0
+    at = rng.integers(300, 360, len(v))
+    at[::5] = 0
+    at[1::5] = 364
+    expected = np.sort(v, axis=1)[np.arange(len(v)), at]
+    got = _row_order_statistic(v.copy(), at)
+    assert got.dtype == v.dtype and np.array_equal(got, expected)
+    assert np.array_equal(_row_order_statistic(v, np.full(len(v), 100)), np.sort(v, axis=1)[:, 100])
