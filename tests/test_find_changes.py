@@ -468,3 +468,16 @@ def test_prescreen_keeps_every_series_the_detector_reports():
     kept = prescreen(matrix, DetectionSettings())
     assert reported.sum() >= 50
     assert (kept & reported).sum() / reported.sum() >= 0.99
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"values": None}, r"^values must be one series, a 1-D sequence of numbers; got 0 dimensions\.$"),
+    ({"values": np.ones((3, 40))}, r"^values must be one series.*got 2 dimensions \(find_changes_many takes a matrix\)"),
+    ({"values": ["a"] * 40}, r"^values must be numbers \(NaN for an unknown period\): could not convert"),
+    ({"values": np.ones(40), "kind": "ratio", "denominators": [["x"]] * 40}, r"^denominators must be numbers"),
+    ({"values": np.ones(40), "dates": ["nope"] * 40}, r"^dates must be dates \(datetime64, date or 'YYYY-MM-DD'\)"),
+    ({"values": np.ones(40), "start_weekday": 9}, r"^start_weekday must be 0 \(Monday\) to 6 \(Sunday\), got 9\.$"),
+])
+def test_malformed_arguments_are_named_not_a_numpy_error(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        find_changes(**kwargs)
