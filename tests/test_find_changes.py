@@ -481,3 +481,19 @@ def test_prescreen_keeps_every_series_the_detector_reports():
 def test_malformed_arguments_are_named_not_a_numpy_error(kwargs, message):
     with pytest.raises(ValueError, match=message):
         find_changes(**kwargs)
+
+
+@pytest.mark.parametrize("kind, kwargs, message", [
+    ("count", {"values": np.where(np.arange(60) == 5, np.inf, 100.0)}, r"^values\[5\] is inf: values must be finite"),
+    ("gauge", {"values": np.where(np.arange(60) == 7, -np.inf, 3.0)}, r"^values\[7\] is -inf"),
+    ("count", {"values": np.where(np.arange(60) == 5, -3.0, 100.0)}, r"^values\[5\] is -3, and counts cannot be negative"),
+    ("ratio", {"values": np.full(60, 10.0), "denominators": np.where(np.arange(60) == 2, -50.0, 50.0)},
+     r"^denominators\[2\] is -50, and counts cannot be negative"),
+])
+def test_infinite_values_and_negative_counts_are_refused_not_misread(kind, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        find_changes(kind=kind, **kwargs)
+
+
+def test_a_negative_gauge_is_a_level_not_an_error():
+    assert find_changes(np.full(60, -2.5), kind="gauge") == []
