@@ -87,10 +87,13 @@ class Project:
     def series(self, metric: str, segment: Mapping[str, str] | None = None) -> "pl.DataFrame":
         """One series (ts, value) of a metric rolled up to a segment ({} = total): a row per day,
         or per week or month for a weekly or monthly metric."""
-        from ctxmetrics.store.series import load_series
+        from ctxmetrics.store.series import check_segment_values, load_series
 
         with self.store(read_only=True) as store:
-            return load_series(store, self.config, metric, dict(segment or {}))
+            frame = load_series(store, self.config, metric, dict(segment or {}))
+            if frame.height == 0:  # no data, or a value the metric never had
+                check_segment_values(store, self.config, metric, dict(segment or {}))
+            return frame
 
     def query(self, sql_or_name: str, params: Mapping[str, Any] | None = None) -> "pl.DataFrame":
         """Run SQL, or the saved query queries/NAME.sql, against the store; read-only,

@@ -118,3 +118,19 @@ def test_api_series_of_an_unknown_metric_is_named(project_dir):
         ingest_paths(store, [project_dir / "d.csv"], known_dimensions=project.config.dimensions)
     with pytest.raises(UnknownName, match="'lead' is not a metric.*Did you mean 'leads'"):
         project.series("lead")
+
+
+def test_api_series_of_an_unknown_segment_value_is_named(project_dir):
+    # Was an empty frame, which reads as "no data" rather than as a typo.
+    from ctxmetrics.errors import UnknownName
+    from ctxmetrics.ingest.ingest import ingest_paths
+
+    (project_dir / "d.csv").write_text("date,metric,value,region\n2026-01-01,leads,3,NA\n2026-01-01,mql,1,EMEA\n")
+    project = Project(project_dir)
+    with project.store() as store:
+        ingest_paths(store, [project_dir / "d.csv"], known_dimensions=project.config.dimensions)
+    with pytest.raises(UnknownName, match=r"^leads has no series region=EMEAX; values of region: NA\.$"):
+        project.series("leads", {"region": "EMEAX"})
+    with pytest.raises(UnknownName, match=r"^leads has no series region=EMEA; values of region: NA\.$"):
+        project.series("leads", {"region": "EMEA"})  # a value of another metric only
+    assert project.series("mql", {"region": "EMEA"})["value"].to_list() == [1.0]

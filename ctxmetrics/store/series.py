@@ -315,6 +315,22 @@ def load_series(store: Store, config: Config, metric: str, segment: Mapping[str,
     return _segment_sums(store, metric, segment, agg="avg" if definition.type == "gauge" else "sum")
 
 
+def check_segment_values(store: Store, config: Config, metric: str, segment: Mapping[str, str]) -> None:
+    """Refuse a segment value that none of the metric's rows has (a ratio's: its two
+    parts'): asked for by a user, its series would be an empty frame, read as "no data"
+    rather than as the typo it is. (An event's scope may name a value with no data yet,
+    so `load_series` itself does not refuse.)"""
+    definition = config.metric(metric)
+    if definition.type == "query":
+        return
+    parts = [definition.numerator, definition.denominator] if definition.type == "ratio" else [metric]
+    for dim, value in segment.items():
+        label = f"coalesce({quote_ident(dim)}, '{NONE_LABEL}')"
+        values = store.query_df(f"select distinct {label} as v from obs where list_contains(?, metric) order by 1", [parts])["v"]
+        if value not in values:
+            raise UnknownName(f"{metric} has no series {dim}={value}; values of {dim}: {', '.join(values[:20]) or 'none'}.")
+
+
 def _segment_sums(store: Store, metric: str, segment: Mapping[str, str], agg: str = "sum") -> pl.DataFrame:
     where = ["metric = ?"] + [f"coalesce({quote_ident(d)}, '{NONE_LABEL}') = ?" for d in segment]
     frame = store.query_df(
