@@ -89,6 +89,7 @@ class Project:
         or per week or month for a weekly or monthly metric."""
         from ctxmetrics.store.series import check_segment_values, load_series
 
+        _check_mapping("segment", segment, "{'region': 'EMEA'}")
         with self.store(read_only=True) as store:
             frame = load_series(store, self.config, metric, dict(segment or {}))
             if frame.height == 0:  # no data, or a value the metric never had
@@ -100,8 +101,16 @@ class Project:
         like the `query` command. `params` binds $NAME in the SQL."""
         from ctxmetrics.store.queries import resolve_query
 
+        _check_mapping("params", params, "{'m': 'leads'} for $m")
         with self.store(read_only=True) as store:
             return store.query_df(resolve_query(self.queries_dir, sql_or_name), dict(params or {}))
+
+
+def _check_mapping(name: str, given, example: str) -> None:
+    """Refuse an argument that is not a mapping (a string such as 'region=EMEA' failed
+    inside dict() with "dictionary update sequence element #0 has length 1")."""
+    if given is not None and not isinstance(given, Mapping):
+        raise ValueError(f"{name} must be a mapping such as {example}, got {given!r}.")
 
 
 def open(path: Path | str = ".") -> Project:  # noqa: A001 - mirrors the built-in on purpose

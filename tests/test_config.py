@@ -134,3 +134,12 @@ def test_api_series_of_an_unknown_segment_value_is_named(project_dir):
     with pytest.raises(UnknownName, match=r"^leads has no series region=EMEA; values of region: NA\.$"):
         project.series("leads", {"region": "EMEA"})  # a value of another metric only
     assert project.series("mql", {"region": "EMEA"})["value"].to_list() == [1.0]
+
+
+def test_api_arguments_that_are_not_mappings_are_named(project_dir):
+    # A string failed inside dict(): "dictionary update sequence element #0 has length 1".
+    project = Project(project_dir)
+    with pytest.raises(ValueError, match=r"^segment must be a mapping such as \{'region': 'EMEA'\}, got 'region=EMEA'\.$"):
+        project.series("leads", "region=EMEA")
+    with pytest.raises(ValueError, match=r"^params must be a mapping such as \{'m': 'leads'\} for \$m, got \['leads'\]\.$"):
+        project.query("select $m", ["leads"])
