@@ -143,3 +143,18 @@ def test_api_arguments_that_are_not_mappings_are_named(project_dir):
         project.series("leads", "region=EMEA")
     with pytest.raises(ValueError, match=r"^params must be a mapping such as \{'m': 'leads'\} for \$m, got \['leads'\]\.$"):
         project.query("select $m", ["leads"])
+
+
+def test_api_series_of_a_ratio_whose_part_has_no_data_says_so(project_dir):
+    # Was "'r' is not a metric of the store or the config", though the config declares it.
+    from ctxmetrics.errors import CtxError
+    from ctxmetrics.ingest.ingest import ingest_paths
+
+    config = project_dir / "ctxmetrics.yaml"
+    config.write_text(config.read_text().replace("metrics:\n", "metrics:\n  r: {type: ratio, numerator: nosuch, denominator: leads}\n", 1))
+    (project_dir / "d.csv").write_text("date,metric,value,region\n2026-01-01,leads,3,NA\n")
+    project = Project(project_dir)
+    with project.store() as store:
+        ingest_paths(store, [project_dir / "d.csv"], known_dimensions=project.config.dimensions)
+    with pytest.raises(CtxError, match=r"^Ratio metric 'r' cannot be read: no data for nosuch\.$"):
+        project.series("r")

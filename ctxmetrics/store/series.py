@@ -297,6 +297,9 @@ def load_series(store: Store, config: Config, metric: str, segment: Mapping[str,
     charts need."""
     known = metric_names(store, config)
     if metric not in known:
+        missing = incomplete_ratios(config, set(store.metric_names())).get(metric)
+        if missing:  # declared, but a part has no data: "not a metric of the config" would be untrue
+            raise CtxError(f"Ratio metric '{metric}' cannot be read: no data for {' or '.join(missing)}.")
         close = difflib.get_close_matches(metric, known, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else f" Metrics: {', '.join(known) or 'none'}."
         raise UnknownName(f"'{metric}' is not a metric of the store or the config.{hint}")
