@@ -115,6 +115,17 @@ def test_parquet_refuses_the_store_and_missing_folders(run, loaded, tmp_path):
     assert result.stderr == f"Error: --parquet {missing}: folder {missing.parent} does not exist.\n"
 
 
+def test_parquet_refuses_the_config_timeline_and_saved_queries(run, loaded):
+    # `--parquet ctxmetrics.yaml` replaced the project's config with a Parquet file.
+    for target in (loaded / "ctxmetrics.yaml", loaded / "annotations" / "x.yaml", loaded / "queries" / "q.sql"):
+        before = target.read_bytes() if target.exists() else None
+        result = run("query", "select 1 as x", "--parquet", target)
+        assert (result.exit_code, result.stderr) == (
+            1, f"Error: --parquet {target}: that is a file of the project; name another file.\n"
+        )
+        assert (target.read_bytes() if target.exists() else None) == before
+
+
 def test_a_failing_query_writes_no_parquet_file(run, loaded, tmp_path):
     result = run("query", "select * from no_such_table", "--parquet", tmp_path / "x.parquet")
     assert result.exit_code == 1
