@@ -34,6 +34,12 @@ def test_param_must_be_name_equals_value(run, loaded):
     assert "'m' is not NAME=VALUE." in result.stderr
 
 
+def test_a_param_the_sql_does_not_have_is_named(run, loaded):
+    # Was DuckDB's "Parameter/argument count mismatch for prepared statement. Expected 0, got 1".
+    result = run("query", "select count(*) as n from observations", "--param", "m=leads")
+    assert (result.exit_code, result.stderr) == (1, "Error: query failed: a value is given for $m, but the SQL has no $m.\n")
+
+
 def test_saved_query_with_param_as_csv(run, loaded):
     (loaded / "queries" / "by_region.sql").write_text(
         "-- Total of one metric per region\n"
