@@ -103,7 +103,10 @@ class Project:
 
         _check_mapping("params", params, "{'m': 'leads'} for $m")
         with self.store(read_only=True) as store:
-            return store.query_df(resolve_query(self.queries_dir, sql_or_name), dict(params or {}))
+            frame = store.query_df(resolve_query(self.queries_dir, sql_or_name), dict(params or {}))
+        if frame is None:  # DuckDB runs nothing for empty SQL (or only comments)
+            raise CtxError("the query is empty: there is no SQL statement to run.")
+        return frame
 
 
 def _check_mapping(name: str, given, example: str) -> None:

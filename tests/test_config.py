@@ -158,3 +158,12 @@ def test_api_series_of_a_ratio_whose_part_has_no_data_says_so(project_dir):
         ingest_paths(store, [project_dir / "d.csv"], known_dimensions=project.config.dimensions)
     with pytest.raises(CtxError, match=r"^Ratio metric 'r' cannot be read: no data for nosuch\.$"):
         project.series("r")
+
+
+@pytest.mark.parametrize("sql", ["", "  -- only a comment\n"])
+def test_api_query_of_empty_sql_says_so(project_dir, sql):
+    # Returned None where a DataFrame is documented, failing later as "'NoneType' has no attribute".
+    from ctxmetrics.errors import CtxError
+
+    with pytest.raises(CtxError, match=r"^the query is empty: there is no SQL statement to run\.$"):
+        Project(project_dir).query(sql)
