@@ -89,7 +89,11 @@ class Project:
         or per week or month for a weekly or monthly metric."""
         from ctxmetrics.store.series import check_segment_values, load_series
 
+        if not isinstance(metric, str):
+            raise ValueError(f"metric must be a metric's name, got {metric!r}.")
         _check_mapping("segment", segment, "{'region': 'EMEA'}")
+        if segment and not all(isinstance(value, str) for value in segment.values()):
+            raise ValueError(f"segment values must be strings, as stored: got {dict(segment)!r}.")
         with self.store(read_only=True) as store:
             frame = load_series(store, self.config, metric, dict(segment or {}))
             if frame.height == 0:  # no data, or a value the metric never had

@@ -167,3 +167,13 @@ def test_api_query_of_empty_sql_says_so(project_dir, sql):
 
     with pytest.raises(CtxError, match=r"^the query is empty: there is no SQL statement to run\.$"):
         Project(project_dir).query(sql)
+
+
+def test_api_series_names_a_metric_or_segment_value_of_the_wrong_type(project_dir):
+    # None was "'NoneType' object is not iterable"; {'region': 5} DuckDB's
+    # "Could not convert string 'NA' to INT32 when casting from source column region".
+    project = Project(project_dir)
+    with pytest.raises(ValueError, match=r"^metric must be a metric's name, got None\.$"):
+        project.series(None)
+    with pytest.raises(ValueError, match=r"^segment values must be strings, as stored: got \{'region': 5\}\.$"):
+        project.series("leads", {"region": 5})
