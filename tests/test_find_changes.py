@@ -497,3 +497,9 @@ def test_infinite_values_and_negative_counts_are_refused_not_misread(kind, kwarg
 
 def test_a_negative_gauge_is_a_level_not_an_error():
     assert find_changes(np.full(60, -2.5), kind="gauge") == []
+
+
+def test_a_missing_date_is_named_not_called_unsorted():
+    dates = np.where(np.arange(60) == 3, np.datetime64("NaT"), START + np.arange(60))
+    with pytest.raises(ValueError, match=r"^dates\[3\] is missing \(NaT\): every value needs its date"):
+        find_changes(np.full(60, 10.0), dates=dates)

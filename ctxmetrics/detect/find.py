@@ -93,9 +93,12 @@ def _checked_input(values, kind: str, dates, denominators, start_weekday: int) -
         raise ValueError(f"start_weekday must be 0 (Monday) to 6 (Sunday), got {start_weekday!r}.")
     if dates is not None:
         try:
-            np.asarray(dates, dtype="datetime64[D]")
+            days = np.asarray(dates, dtype="datetime64[D]")
         except (TypeError, ValueError) as exc:
             raise ValueError(f"dates must be dates (datetime64, date or 'YYYY-MM-DD'): {exc}.") from None
+        missing = np.flatnonzero(np.isnat(days))
+        if missing.size:  # was "dates must be increasing"
+            raise ValueError(f"dates[{missing[0]}] is missing (NaT): every value needs its date (NaN marks an unknown value).")
     return arrays["values"]
 
 
