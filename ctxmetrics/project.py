@@ -87,18 +87,37 @@ class Project:
     def series(self, metric: str, segment: Mapping[str, str] | None = None) -> "pl.DataFrame":
         """One series (ts, value) of a metric rolled up to a segment ({} = total): a row per day,
         or per week or month for a weekly or monthly metric."""
-        from ctxmetrics.store.series import load_series
+        from ctxmetrics.store.series import check_segment_values, load_series
 
+        if not isinstance(metric, str):
+            raise ValueError(f"metric must be a metric's name, got {metric!r}.")
+        _check_mapping("segment", segment, "{'region': 'EMEA'}")
+        if segment and not all(isinstance(value, str) for value in segment.values()):
+            raise ValueError(f"segment values must be strings, as stored: got {dict(segment)!r}.")
         with self.store(read_only=True) as store:
-            return load_series(store, self.config, metric, dict(segment or {}))
+            frame = load_series(store, self.config, metric, dict(segment or {}))
+            if frame.height == 0:  # no data, or a value the metric never had
+                check_segment_values(store, self.config, metric, dict(segment or {}))
+            return frame
 
     def query(self, sql_or_name: str, params: Mapping[str, Any] | None = None) -> "pl.DataFrame":
         """Run SQL, or the saved query queries/NAME.sql, against the store; read-only,
         like the `query` command. `params` binds $NAME in the SQL."""
         from ctxmetrics.store.queries import resolve_query
 
+        _check_mapping("params", params, "{'m': 'leads'} for $m")
         with self.store(read_only=True) as store:
-            return store.query_df(resolve_query(self.queries_dir, sql_or_name), dict(params or {}))
+            frame = store.query_df(resolve_query(self.queries_dir, sql_or_name), dict(params or {}))
+        if frame is None:  # DuckDB runs nothing for empty SQL (or only comments)
+            raise CtxError("the query is empty: there is no SQL statement to run.")
+        return frame
+
+
+def _check_mapping(name: str, given, example: str) -> None:
+    """Refuse an argument that is not a mapping (a string such as 'region=EMEA' failed
+    inside dict() with "dictionary update sequence element #0 has length 1")."""
+    if given is not None and not isinstance(given, Mapping):
+        raise ValueError(f"{name} must be a mapping such as {example}, got {given!r}.")
 
 
 def open(path: Path | str = ".") -> Project:  # noqa: A001 - mirrors the built-in on purpose

@@ -118,3 +118,62 @@ def test_api_series_of_an_unknown_metric_is_named(project_dir):
         ingest_paths(store, [project_dir / "d.csv"], known_dimensions=project.config.dimensions)
     with pytest.raises(UnknownName, match="'lead' is not a metric.*Did you mean 'leads'"):
         project.series("lead")
+
+
+def test_api_series_of_an_unknown_segment_value_is_named(project_dir):
+    # Was an empty frame, which reads as "no data" rather than as a typo.
+    from ctxmetrics.errors import UnknownName
+    from ctxmetrics.ingest.ingest import ingest_paths
+
+    (project_dir / "d.csv").write_text("date,metric,value,region\n2026-01-01,leads,3,NA\n2026-01-01,mql,1,EMEA\n")
+    project = Project(project_dir)
+    with project.store() as store:
+        ingest_paths(store, [project_dir / "d.csv"], known_dimensions=project.config.dimensions)
+    with pytest.raises(UnknownName, match=r"^leads has no series region=EMEAX; values of region: NA\.$"):
+        project.series("leads", {"region": "EMEAX"})
+    with pytest.raises(UnknownName, match=r"^leads has no series region=EMEA; values of region: NA\.$"):
+        project.series("leads", {"region": "EMEA"})  # a value of another metric only
+    assert project.series("mql", {"region": "EMEA"})["value"].to_list() == [1.0]
+
+
+def test_api_arguments_that_are_not_mappings_are_named(project_dir):
+    # A string failed inside dict(): "dictionary update sequence element #0 has length 1".
+    project = Project(project_dir)
+    with pytest.raises(ValueError, match=r"^segment must be a mapping such as \{'region': 'EMEA'\}, got 'region=EMEA'\.$"):
+        project.series("leads", "region=EMEA")
+    with pytest.raises(ValueError, match=r"^params must be a mapping such as \{'m': 'leads'\} for \$m, got \['leads'\]\.$"):
+        project.query("select $m", ["leads"])
+
+
+def test_api_series_of_a_ratio_whose_part_has_no_data_says_so(project_dir):
+    # Was "'r' is not a metric of the store or the config", though the config declares it.
+    from ctxmetrics.errors import CtxError
+    from ctxmetrics.ingest.ingest import ingest_paths
+
+    config = project_dir / "ctxmetrics.yaml"
+    config.write_text(config.read_text().replace("metrics:\n", "metrics:\n  r: {type: ratio, numerator: nosuch, denominator: leads}\n", 1))
+    (project_dir / "d.csv").write_text("date,metric,value,region\n2026-01-01,leads,3,NA\n")
+    project = Project(project_dir)
+    with project.store() as store:
+        ingest_paths(store, [project_dir / "d.csv"], known_dimensions=project.config.dimensions)
+    with pytest.raises(CtxError, match=r"^Ratio metric 'r' cannot be read: no data for nosuch\.$"):
+        project.series("r")
+
+
+@pytest.mark.parametrize("sql", ["", "  -- only a comment\n"])
+def test_api_query_of_empty_sql_says_so(project_dir, sql):
+    # Returned None where a DataFrame is documented, failing later as "'NoneType' has no attribute".
+    from ctxmetrics.errors import CtxError
+
+    with pytest.raises(CtxError, match=r"^the query is empty: there is no SQL statement to run\.$"):
+        Project(project_dir).query(sql)
+
+
+def test_api_series_names_a_metric_or_segment_value_of_the_wrong_type(project_dir):
+    # None was "'NoneType' object is not iterable"; {'region': 5} DuckDB's
+    # "Could not convert string 'NA' to INT32 when casting from source column region".
+    project = Project(project_dir)
+    with pytest.raises(ValueError, match=r"^metric must be a metric's name, got None\.$"):
+        project.series(None)
+    with pytest.raises(ValueError, match=r"^segment values must be strings, as stored: got \{'region': 5\}\.$"):
+        project.series("leads", {"region": 5})

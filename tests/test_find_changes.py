@@ -469,3 +469,38 @@ def test_prescreen_keeps_every_series_the_detector_reports():
     kept = prescreen(matrix, DetectionSettings())
     assert reported.sum() >= 50
     assert (kept & reported).sum() / reported.sum() >= 0.99
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"values": None}, r"^values must be one series, a 1-D sequence of numbers; got 0 dimensions\.$"),
+    ({"values": np.ones((3, 40))}, r"^values must be one series.*got 2 dimensions \(find_changes_many takes a matrix\)"),
+    ({"values": ["a"] * 40}, r"^values must be numbers \(NaN for an unknown period\): could not convert"),
+    ({"values": np.ones(40), "kind": "ratio", "denominators": [["x"]] * 40}, r"^denominators must be numbers"),
+    ({"values": np.ones(40), "dates": ["nope"] * 40}, r"^dates must be dates \(datetime64, date or 'YYYY-MM-DD'\)"),
+    ({"values": np.ones(40), "start_weekday": 9}, r"^start_weekday must be 0 \(Monday\) to 6 \(Sunday\), got 9\.$"),
+])
+def test_malformed_arguments_are_named_not_a_numpy_error(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        find_changes(**kwargs)
+
+
+@pytest.mark.parametrize("kind, kwargs, message", [
+    ("count", {"values": np.where(np.arange(60) == 5, np.inf, 100.0)}, r"^values\[5\] is inf: values must be finite"),
+    ("gauge", {"values": np.where(np.arange(60) == 7, -np.inf, 3.0)}, r"^values\[7\] is -inf"),
+    ("count", {"values": np.where(np.arange(60) == 5, -3.0, 100.0)}, r"^values\[5\] is -3, and counts cannot be negative"),
+    ("ratio", {"values": np.full(60, 10.0), "denominators": np.where(np.arange(60) == 2, -50.0, 50.0)},
+     r"^denominators\[2\] is -50, and counts cannot be negative"),
+])
+def test_infinite_values_and_negative_counts_are_refused_not_misread(kind, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        find_changes(kind=kind, **kwargs)
+
+
+def test_a_negative_gauge_is_a_level_not_an_error():
+    assert find_changes(np.full(60, -2.5), kind="gauge") == []
+
+
+def test_a_missing_date_is_named_not_called_unsorted():
+    dates = np.where(np.arange(60) == 3, np.datetime64("NaT"), START + np.arange(60))
+    with pytest.raises(ValueError, match=r"^dates\[3\] is missing \(NaT\): every value needs its date"):
+        find_changes(np.full(60, 10.0), dates=dates)

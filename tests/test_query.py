@@ -34,6 +34,12 @@ def test_param_must_be_name_equals_value(run, loaded):
     assert "'m' is not NAME=VALUE." in result.stderr
 
 
+def test_a_param_the_sql_does_not_have_is_named(run, loaded):
+    # Was DuckDB's "Parameter/argument count mismatch for prepared statement. Expected 0, got 1".
+    result = run("query", "select count(*) as n from observations", "--param", "m=leads")
+    assert (result.exit_code, result.stderr) == (1, "Error: query failed: a value is given for $m, but the SQL has no $m.\n")
+
+
 def test_saved_query_with_param_as_csv(run, loaded):
     (loaded / "queries" / "by_region.sql").write_text(
         "-- Total of one metric per region\n"
@@ -113,6 +119,17 @@ def test_parquet_refuses_the_store_and_missing_folders(run, loaded, tmp_path):
     result = run("query", "select 1 as x", "--parquet", missing)
     assert result.exit_code == 1
     assert result.stderr == f"Error: --parquet {missing}: folder {missing.parent} does not exist.\n"
+
+
+def test_parquet_refuses_the_config_timeline_and_saved_queries(run, loaded):
+    # `--parquet ctxmetrics.yaml` replaced the project's config with a Parquet file.
+    for target in (loaded / "ctxmetrics.yaml", loaded / "annotations" / "x.yaml", loaded / "queries" / "q.sql"):
+        before = target.read_bytes() if target.exists() else None
+        result = run("query", "select 1 as x", "--parquet", target)
+        assert (result.exit_code, result.stderr) == (
+            1, f"Error: --parquet {target}: that is a file of the project; name another file.\n"
+        )
+        assert (target.read_bytes() if target.exists() else None) == before
 
 
 def test_a_failing_query_writes_no_parquet_file(run, loaded, tmp_path):

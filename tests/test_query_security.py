@@ -61,6 +61,10 @@ REFUSED = [
     ("select 1; set enable_external_access = true; copy (select 1) to '{outside}/three.csv'",
      WRITES + "it cannot change the setting enable_external_access"),
     ("delete from obs", WRITES + "DELETE changes the store"),
+    # the observations view: was "query failed: Binder Error: Can only delete from base table"
+    ("delete from observations", WRITES + "DELETE changes the store"),
+    ("update observations set value = 0", WRITES + "UPDATE changes the store"),
+    ("insert into observations select * from observations", WRITES + "INSERT changes the store"),
     ("create table copied as select * from obs", WRITES + "CREATE changes the store"),
 ]
 IDS = [sql.split("(")[0].split("'")[0].strip()[:40] for sql, _ in REFUSED]

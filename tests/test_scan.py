@@ -98,6 +98,16 @@ def test_a_ratio_whose_part_has_no_data_is_reported_not_scanned(run, project):
     assert run("scan", "--metric", "leads").stdout.count("Not scanned") == 0  # asked only for what can be
 
 
+def test_an_output_parquet_folder_that_cannot_be_made_is_refused_before_spark_starts(run, project_dir):
+    # Was found only after the whole Spark scan, under ~300 lines of Java traces.
+    blocker = project_dir / "results.txt"
+    blocker.write_text("a file, not a folder")
+    result = run("scan", "--engine", "spark", "--output-parquet", blocker / "out")
+    assert (result.exit_code, result.stderr) == (
+        1, f"Error: --output-parquet {blocker / 'out'}: the folder cannot be created (Not a directory).\n"
+    )
+
+
 def test_outage_annotation_masks_days_of_matching_segments_only(project):
     add_annotation(
         project.annotations_dir, title="EMEA signup outage", type="outage",

@@ -162,9 +162,11 @@ def query(ref, sql_or_name, as_json, as_csv, parquet_file, params):
     sql = resolve_query(project.queries_dir, sql_or_name)
     with project.store(read_only=True) as store:
         if parquet_file is not None:
+            from ctxmetrics.config import CONFIG_NAME
             from ctxmetrics.store.queries import write_parquet
 
-            rows = write_parquet(store, sql, bound or None, parquet_file)
+            own = (project.root / CONFIG_NAME, project.annotations_dir, project.queries_dir)
+            rows = write_parquet(store, sql, bound or None, parquet_file, project_files=own)
             click.echo(f"Wrote {rows:,} row{'s' if rows != 1 else ''} to {parquet_file}.")
             return
         columns, rows = store.query_rows(sql, bound or None)

@@ -55,14 +55,51 @@ def find_changes(
         Changes sorted by start; `start`/`end` index `values`.
 
     Raises:
-        ValueError: unknown kind, or arrays of different lengths.
+        ValueError: unknown kind, arrays of different lengths, values that are not one
+            series of finite numbers (NaN allowed), negative counts or denominators,
+            dates that are not dates, or a start_weekday outside 0-6.
     """
     settings = settings or DetectionSettings()
-    ready = _ready(np.asarray(values, dtype=float), kind, dates, denominators, known_mask, settings, start_weekday)
+    values = _checked_input(values, kind, dates, denominators, start_weekday)
+    ready = _ready(values, kind, dates, denominators, known_mask, settings, start_weekday)
     if ready is None:
         return []
     layout, values, s, noise, steps = ready
     return _changes(s, noise, steps, layout, kind, values, dates)
+
+
+def _checked_input(values, kind: str, dates, denominators, start_weekday: int) -> np.ndarray:
+    """`values` as a float array, after a ValueError naming the argument for input the
+    detector would otherwise fail on deep inside numpy or read silently wrong (an inf
+    taken for a gap, a negative count reported as a -100% spike)."""
+    arrays = {"values": values} if denominators is None else {"values": values, "denominators": denominators}
+    for name, given in arrays.items():
+        try:
+            array = np.asarray(given, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must be numbers (NaN for an unknown period): {exc}.") from None
+        if array.ndim != 1:
+            hint = " (find_changes_many takes a matrix)" if array.ndim == 2 else ""
+            raise ValueError(f"{name} must be one series, a 1-D sequence of numbers; got {array.ndim} dimensions{hint}.")
+        infinite = np.flatnonzero(np.isinf(array))
+        if infinite.size:
+            raise ValueError(f"{name}[{infinite[0]}] is {array[infinite[0]]}: values must be finite (NaN for an unknown period).")
+        negative = np.flatnonzero(array < 0) if kind != "gauge" else []
+        if len(negative):
+            raise ValueError(f"{name}[{negative[0]}] is {array[negative[0]]:g}, and counts cannot be negative"
+                             " (kind='gauge' for a level that can).")
+        arrays[name] = array
+    if not 0 <= start_weekday <= 6:
+        raise ValueError(f"start_weekday must be 0 (Monday) to 6 (Sunday), got {start_weekday!r}.")
+    if dates is not None:
+        try:
+            days = np.asarray(dates, dtype="datetime64[D]")
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"dates must be dates (datetime64, date or 'YYYY-MM-DD'): {exc}.") from None
+        missing = np.flatnonzero(np.isnat(days))
+        if missing.size:  # was "dates must be increasing"
+            raise ValueError(f"dates[{missing[0]}] is missing (NaT): every value needs its date (NaN marks an unknown value).")
+    return arrays["values"]
 
 
 def _ready(values: np.ndarray, kind: str, dates, denominators, known_mask, settings: DetectionSettings, start_weekday: int):

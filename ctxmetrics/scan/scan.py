@@ -14,6 +14,7 @@ import os
 import threading
 import warnings
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -71,6 +72,8 @@ def scan_project(
     engine = engine or config.engine
     if output_parquet and engine != "spark":
         raise CtxError("--output-parquet needs the Spark engine (--engine spark).")
+    if output_parquet:
+        _make_parquet_folder(output_parquet)
     annotations = load_timeline(project.annotations_dir, config.timezone)
     if engine == "spark":
         from ctxmetrics.scan.engines.spark import SparkScan
@@ -86,6 +89,21 @@ def scan_project(
     finally:
         libraries.join()  # no thread may be left running when explaining forks its workers
     return _finish(project, outcome, annotations)
+
+
+def _make_parquet_folder(target: str) -> None:
+    """Create a local `--output-parquet` folder before the scan: one that cannot be written
+    is refused at once, not after the whole Spark scan under a page of Java traces (a URL
+    is the cluster's to check)."""
+    if "://" in target and not target.startswith("file://"):
+        return
+    folder = Path(target.removeprefix("file://"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CtxError(f"--output-parquet {target}: the folder cannot be created ({exc.strerror}).") from None
+    if not os.access(folder, os.W_OK):
+        raise CtxError(f"--output-parquet {target}: the folder cannot be written.")
 
 
 def _scan_local(project: Project, config, annotations, metrics: list[str], progress, imported: Callable[[], None]):

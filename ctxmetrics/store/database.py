@@ -532,7 +532,7 @@ class Store:
         return self._converted(sql, params, lambda relation: relation.to_arrow_table())
 
     def _converted(self, sql: str, params, convert):
-        with _user_errors(sql):
+        with _user_errors(sql, params):
             relation = self.con.sql(sql, params=params or None)
             return convert(relation) if relation is not None else None
 
@@ -543,7 +543,7 @@ class Store:
 
     def query_rows(self, sql: str, params: Sequence[Any] | dict | None = None) -> tuple[list[str], list[tuple]]:
         """Run SQL and return (column names, rows) without importing polars."""
-        with _user_errors(sql):
+        with _user_errors(sql, params):
             result = self.con.execute(sql, params) if params else self.con.execute(sql)
             if result is None:  # DuckDB runs nothing for an empty query (or only comments)
                 raise CtxError("the query is empty: there is no SQL statement to run.")
@@ -561,20 +561,24 @@ def _write_error(exc: Exception) -> CtxError:
 
 
 @contextmanager
-def _user_errors(sql: str):
-    """Turn DuckDB's error on the user's SQL into one CtxError line."""
+def _user_errors(sql: str, params=None):
+    """Turn DuckDB's error on the user's SQL (run with `params`) into one CtxError line."""
     try:
         yield
     except duckdb.Error as exc:
-        raise _query_error(sql, exc) from None
+        raise _query_error(sql, exc, params) from None
 
 
-def _query_error(sql: str, exc: duckdb.Error) -> CtxError:
+def _query_error(sql: str, exc: duckdb.Error, params=None) -> CtxError:
     from ctxmetrics.store.refusals import refusal
 
     reason = refusal(sql, exc)
     if reason is not None:
         return QueryRefused(reason)
+    if isinstance(params, dict) and params and "Expected 0, got" in str(exc):
+        # SQL without parameters given a value: DuckDB says only "count mismatch ... Expected 0, got 1"
+        first = sorted(params)[0]
+        return CtxError(f"query failed: a value is given for ${first}, but the SQL has no ${first}.")
     first_line = str(exc).strip().splitlines()[0]
     return CtxError(f"query failed: {first_line}")
 

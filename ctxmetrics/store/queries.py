@@ -36,8 +36,12 @@ def resolve_query(queries_dir: Path, sql_or_name: str) -> str:
     raise UnknownName(f"No query named '{text}' in {queries_dir}.{available}")
 
 
-def write_parquet(store: "Store", sql: str, params: dict[str, Any] | None, target: Path) -> int:
+def write_parquet(store: "Store", sql: str, params: dict[str, Any] | None, target: Path,
+                  project_files: tuple[Path, ...] = ()) -> int:
     """Run `sql` on the (read-only) store and write its result to the Parquet file `target`.
+
+    `project_files` are files and folders of the project that an export must never
+    replace (the config, the timeline, the saved queries).
 
     The query runs first, so a refused or failing query writes nothing; the file is then
     written beside `target` and renamed over it, so it is never left half-written.
@@ -46,13 +50,16 @@ def write_parquet(store: "Store", sql: str, params: dict[str, Any] | None, targe
         The number of rows written.
 
     Raises:
-        CtxError: `target` is the store itself or cannot be written, or the query has no result.
+        CtxError: `target` is the store or another project file, cannot be written, or
+            the query has no result.
     """
     import pyarrow.parquet as pq
 
     target = Path(target)
     if target.resolve() in (store.path.resolve(), Path(f"{store.path}.wal").resolve()):
         raise CtxError(f"--parquet {target}: that is the project's store; name another file.")
+    if any(target.resolve() == p.resolve() or p.resolve() in target.resolve().parents for p in project_files):
+        raise CtxError(f"--parquet {target}: that is a file of the project; name another file.")
     if not target.parent.is_dir():
         raise CtxError(f"--parquet {target}: folder {target.parent} does not exist.")
     table = store.query_arrow(sql, params)

@@ -21,6 +21,8 @@ _KIND_REASONS = {
 _PATH = re.compile(r'Cannot access (?:file|directory) "([^"]*)"')
 _LOCKED = re.compile(r'Cannot change configuration option "([^"]*)"')
 _WRITE = re.compile(r'Cannot execute statement of type "([^"]*)".*read-only mode')
+# a write to a view (observations) fails on the view before read-only mode is reached
+_VIEW_WRITE = re.compile(r"Can only (?:update|delete from) base table|is not an? table")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 # COPY table FROM 'file', after any leading comments
 _COPY_FROM = re.compile(r"(?:\s+|--[^\n]*\n|/\*.*?\*/)*copy\s+[^\s(]+\s+from\s", re.IGNORECASE | re.DOTALL)
@@ -39,6 +41,8 @@ def refusal(sql: str, exc: duckdb.Error) -> str | None:
         return f"{_PREFIX}it cannot change the setting {locked.group(1)}"
     if write := _WRITE.search(message):
         return f"{_PREFIX}{write.group(1)} changes the store"
+    if _VIEW_WRITE.search(message) and (written := _first_statement(sql, ("INSERT", "UPDATE", "DELETE"))):
+        return f"{_PREFIX}{written[0]} changes the store"
     if "Persistent secrets are disabled" in message:
         return f"{_PREFIX}a persistent secret is written to disk"
     if "Cannot launch in-memory database in read-only mode" in message:
@@ -47,7 +51,7 @@ def refusal(sql: str, exc: duckdb.Error) -> str | None:
         return None
     path_match = _PATH.search(message)
     path = path_match.group(1) if path_match else None
-    statement = _first_outward_statement(sql)
+    statement = _first_statement(sql, ("COPY", *_KIND_REASONS))
     if statement is not None:
         kind, text = statement
         if kind == "COPY":
@@ -62,10 +66,10 @@ def refusal(sql: str, exc: duckdb.Error) -> str | None:
     return f"{_OUTSIDE}{path} is outside it"
 
 
-def _first_outward_statement(sql: str) -> tuple[str, str] | None:
-    """(kind, text) of the first statement that reaches outside the store by its kind
-    (COPY, EXPORT, ATTACH, INSTALL/LOAD…); statements run in order, so it is the one
-    refused."""
+def _first_statement(sql: str, kinds: tuple[str, ...]) -> tuple[str, str] | None:
+    """(kind, text) of the first statement of one of `kinds` (COPY, EXPORT, ATTACH,
+    INSTALL/LOAD… for one that reaches outside the store); statements run in order, so it
+    is the one refused."""
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error:
@@ -75,6 +79,6 @@ def _first_outward_statement(sql: str) -> tuple[str, str] | None:
             kind = statement.type.name
         except ValueError:  # a kind the Python enum does not list (e.g. UPDATE EXTENSIONS)
             continue
-        if kind == "COPY" or kind in _KIND_REASONS:
+        if kind in kinds:
             return kind, statement.query
     return None

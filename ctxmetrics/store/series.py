@@ -297,6 +297,9 @@ def load_series(store: Store, config: Config, metric: str, segment: Mapping[str,
     charts need."""
     known = metric_names(store, config)
     if metric not in known:
+        missing = incomplete_ratios(config, set(store.metric_names())).get(metric)
+        if missing:  # declared, but a part has no data: "not a metric of the config" would be untrue
+            raise CtxError(f"Ratio metric '{metric}' cannot be read: no data for {' or '.join(missing)}.")
         close = difflib.get_close_matches(metric, known, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else f" Metrics: {', '.join(known) or 'none'}."
         raise UnknownName(f"'{metric}' is not a metric of the store or the config.{hint}")
@@ -313,6 +316,22 @@ def load_series(store: Store, config: Config, metric: str, segment: Mapping[str,
     if definition.type == "query":
         raise UnknownName(f"'{metric}' is a query metric; read it with project.query('{definition.query}').")
     return _segment_sums(store, metric, segment, agg="avg" if definition.type == "gauge" else "sum")
+
+
+def check_segment_values(store: Store, config: Config, metric: str, segment: Mapping[str, str]) -> None:
+    """Refuse a segment value that none of the metric's rows has (a ratio's: its two
+    parts'): asked for by a user, its series would be an empty frame, read as "no data"
+    rather than as the typo it is. (An event's scope may name a value with no data yet,
+    so `load_series` itself does not refuse.)"""
+    definition = config.metric(metric)
+    if definition.type == "query":
+        return
+    parts = [definition.numerator, definition.denominator] if definition.type == "ratio" else [metric]
+    for dim, value in segment.items():
+        label = f"coalesce({quote_ident(dim)}, '{NONE_LABEL}')"
+        values = store.query_df(f"select distinct {label} as v from obs where list_contains(?, metric) order by 1", [parts])["v"]
+        if value not in values:
+            raise UnknownName(f"{metric} has no series {dim}={value}; values of {dim}: {', '.join(values[:20]) or 'none'}.")
 
 
 def _segment_sums(store: Store, metric: str, segment: Mapping[str, str], agg: str = "sum") -> pl.DataFrame:
