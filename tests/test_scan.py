@@ -342,3 +342,15 @@ def test_a_failing_worker_gives_one_line_and_leaves_the_store_untouched(project_
     assert anomalies_of(project) == []
     with project.store(read_only=True) as store:
         assert load_state(store) == {}
+
+
+def test_segment_keys_sort_by_name_unless_an_order_is_given():
+    """The cube's keys (no order: by name, whatever the dict's order) and a key in a given
+    dimension order, the dimensions it does not name after it by name."""
+    from ctxmetrics.models.segments import segment_key
+
+    segment = {"region": "EMEA", "channel": "paid", "app": "ios"}
+    assert segment_key(segment) == segment_key(dict(reversed(segment.items()))) == "app=ios,channel=paid,region=EMEA"
+    assert segment_key(segment, ["region"]) == "region=EMEA,app=ios,channel=paid"
+    assert segment_key(segment, iter(["region", "channel"])) == "region=EMEA,channel=paid,app=ios"
+    assert segment_key({}) == segment_key({}, ["region"]) == ""
