@@ -9,6 +9,7 @@ have changed even where data did not — and the results are stored in one trans
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 import threading
@@ -263,16 +264,17 @@ def _scan_metric(
     tagged = tagged_windows(series_set, annotations, config.timezone)
     tests, bar = family_bar(tagged, settings)
     dens = series_set.denominators
-    fingerprinted = _Once(lambda: dict(zip(
+    # What only the stored state and the counts read is computed once, first asked by the
+    # thread beside the workers when they run (joined before it is read below), off the way
+    # to them: `too_small`, and the fingerprints where none is stored for the metric (a new
+    # store): every series is then detected whatever they say
+    fingerprinted = functools.cache(lambda: dict(zip(
         series_set.keys, fingerprint_rows(series_set.kind, series_set.start, settings, series_set.values, dens, masks)
     )))
-    small = _Once(lambda: int(too_small(
+    small = functools.cache(lambda: int(too_small(
         series_set.detection_values(slice(None)) if series_set.kind == "count" else series_set.values,
         settings, series_set.kind, dens,
     ).sum()))
-    # what only the stored state and the counts read waits for the thread beside the workers
-    # (`_detect_batches`), off the way to them: `too_small`, and the fingerprints where none
-    # is stored for the metric (a new store): every series is detected whatever they say
     later = [small]
     stored = [state.get((series_set.metric, k)) for k in series_set.keys]
     if all(s is None for s in stored):
@@ -323,23 +325,10 @@ def _scan_metric(
             progress(series_set.metric, int(np.searchsorted(rows, batch[-1], side="right")), len(rows))
     if progress and len(rows):
         progress(series_set.metric, len(rows), len(rows))
-    fingerprints = fingerprinted()  # computed beside the workers by now, if they ran (joined in `_detect_batches`)
+    fingerprints = fingerprinted()
     found = retest_tagged(series_set, tagged, tests, bar, found, fingerprints, state, set(rows.tolist()), masks, settings)
     stats = dict(series=len(series_set.keys), rescanned=len(rows), candidates=candidates, too_small=small())
     return found, stats, fingerprints
-
-
-class _Once:
-    """A value computed on its first call and kept: in the thread beside the workers when
-    they run (joined before it is read here), else where it is first read."""
-
-    def __init__(self, compute: Callable[[], object]):
-        self._compute, self._done, self._value = compute, False, None
-
-    def __call__(self):
-        if not self._done:
-            self._value, self._done = self._compute(), True
-        return self._value
 
 
 def restated_fingerprint(fingerprint: str) -> str:
