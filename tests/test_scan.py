@@ -267,3 +267,100 @@ def test_forked_workers_detect_what_one_process_does(tmp_path, monkeypatch):
     assert [a.to_json() for a in anomalies_of(forked)] == [a.to_json() for a in anomalies_of(alone)]
     assert computed_in and all(not on_main for _, on_main in computed_in)
     assert len({metric for metric, _ in computed_in}) == len(computed_in)  # not again after detection
+
+
+def _forked_scan_settings(monkeypatch):
+    """Settings under which the demo funnel's candidates go to two forked workers."""
+    import ctxmetrics.scan.scan as scan_module
+
+    monkeypatch.setattr(scan_module, "PARALLEL_MIN_ROWS", 1)  # two candidates start the workers
+    monkeypatch.setattr(scan_module, "BATCH_ROWS", 2)
+    monkeypatch.setattr(scan_module, "SCREEN_CHUNK_ROWS", 3)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+
+
+def test_a_new_store_is_fingerprinted_beside_the_workers(tmp_path, monkeypatch):
+    """On a store with no stored fingerprints every series is detected whatever they say:
+    the fingerprints are then computed in the thread beside the workers, not before them,
+    and the scan stores the same state, counts and anomalies as one process does; a
+    rescan of unchanged data (fingerprints stored) computes them before detecting, and
+    detects nothing."""
+    import threading
+
+    import ctxmetrics.scan.scan as scan_module
+    from ctxmetrics.config import DEMO_CONFIG_TEXT
+    from ctxmetrics.project import init_project
+    from ctxmetrics.store.results import load_state
+
+    frame = generate_funnel(7, days=365, effects=[OUTAGE]).frame
+    alone, forked = (Project(init_project(tmp_path / name, DEMO_CONFIG_TEXT)) for name in ("alone", "forked"))
+    for p in (alone, forked):
+        ingest_frame(p, frame)
+    one_process = scan_project(alone)
+    _forked_scan_settings(monkeypatch)
+    on_main = []
+    fingerprint_rows = scan_module.fingerprint_rows
+
+    def recorded(*args):
+        on_main.append(threading.current_thread() is threading.main_thread())
+        return fingerprint_rows(*args)
+
+    monkeypatch.setattr(scan_module, "fingerprint_rows", recorded)
+    result = scan_project(forked)
+    assert result == one_process
+    assert result.too_small > 0  # the count is compared, not only zeros
+    assert [a.to_json() for a in anomalies_of(forked)] == [a.to_json() for a in anomalies_of(alone)]
+    states = []
+    for p in (alone, forked):
+        with p.store(read_only=True) as store:
+            states.append(load_state(store))
+    assert states[0] == states[1] and len(states[0]) >= result.series
+    assert False in on_main  # the metrics detected by workers were fingerprinted beside them
+    on_main.clear()
+    again = scan_project(forked)
+    assert again.rescanned == 0 and again.too_small == result.too_small
+    assert on_main and all(on_main)  # compared with the stored ones before anything is detected
+
+
+def test_a_failing_worker_gives_one_line_and_leaves_the_store_untouched(project_dir, run, monkeypatch):
+    """A worker that fails after the first batch is back (the thread beside the workers,
+    which fingerprints a new store, has started) ends the scan with a one-line error,
+    exit 1, and nothing stored."""
+    import os
+
+    import ctxmetrics.scan.scan as scan_module
+    from ctxmetrics.store.results import load_state
+
+    ingest_frame(Project(project_dir), generate_funnel(7, days=365, effects=[OUTAGE]).frame)
+    _forked_scan_settings(monkeypatch)
+    detect_rows, parent, calls = scan_module._detect_rows, os.getpid(), []
+
+    def failing_after_the_first(*args):  # in a forked worker, each counting its own calls
+        if os.getpid() != parent:
+            calls.append(os.getpid())
+            if len(calls) > 1:
+                raise RuntimeError("a worker failed")
+        return detect_rows(*args)
+
+    monkeypatch.setattr(scan_module, "_detect_rows", failing_after_the_first)
+    result = run("scan")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: internal error: RuntimeError: a worker failed (set CTXMETRICS_DEBUG=1 for the traceback)"
+    ]
+    project = Project(project_dir)
+    assert anomalies_of(project) == []
+    with project.store(read_only=True) as store:
+        assert load_state(store) == {}
+
+
+def test_segment_keys_sort_by_name_unless_an_order_is_given():
+    """The cube's keys (no order: by name, whatever the dict's order) and a key in a given
+    dimension order, the dimensions it does not name after it by name."""
+    from ctxmetrics.models.segments import segment_key
+
+    segment = {"region": "EMEA", "channel": "paid", "app": "ios"}
+    assert segment_key(segment) == segment_key(dict(reversed(segment.items()))) == "app=ios,channel=paid,region=EMEA"
+    assert segment_key(segment, ["region"]) == "region=EMEA,app=ios,channel=paid"
+    assert segment_key(segment, iter(["region", "channel"])) == "region=EMEA,channel=paid,app=ios"
+    assert segment_key({}) == segment_key({}, ["region"]) == ""

@@ -33,6 +33,8 @@ def split_pair(pair: str, form: str = "dimension=value") -> tuple[str, str]:
 
 def segment_key(segment: Mapping[str, str], order: Iterable[str] = ()) -> str:
     """A stable text key: `region=EMEA,channel=paid` in dimension order; '' for the total."""
+    if not order:  # by name: every series of a cube (100k keys) without a rank per dimension
+        return ",".join([f"{k}={segment[k]}" for k in sorted(segment)])
     rank = {d: i for i, d in enumerate(order)}
     keys = sorted(segment, key=lambda k: (rank.get(k, len(rank)), k))
     return ",".join(f"{k}={segment[k]}" for k in keys)

@@ -9,6 +9,7 @@ have changed even where data did not — and the results are stored in one trans
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 import threading
@@ -280,28 +281,46 @@ def _scan_metric(
     masks = known_masks(series_set, annotations, config.timezone)
     tagged = tagged_windows(series_set, annotations, config.timezone)
     tests, bar = family_bar(tagged, settings)
-    fingerprints = dict(
-        zip(
-            series_set.keys,
-            fingerprint_rows(series_set.kind, series_set.start, settings, series_set.values, series_set.denominators, masks),
-        )
-    )
-    stored = [state.get((series_set.metric, k)) for k in fingerprints]
-    restated = np.array([s == restated_fingerprint(fp) for s, fp in zip(stored, fingerprints.values())], dtype=bool)
-    changed = np.array([s != fp for s, fp in zip(stored, fingerprints.values())], dtype=bool) & ~restated
-    if changed.any() or upper_changed:
-        changed |= restated  # the anomaly it restated may have moved or gone: judge it afresh
+    dens = series_set.denominators
+    # What only the stored state and the counts read is computed once, first asked by the
+    # thread beside the workers when they run (joined before it is read below), off the way
+    # to them: `too_small`, and the fingerprints where none is stored for the metric (a new
+    # store): every series is then detected whatever they say
+    fingerprinted = functools.cache(lambda: dict(zip(
+        series_set.keys, fingerprint_rows(series_set.kind, series_set.start, settings, series_set.values, dens, masks)
+    )))
+    small = functools.cache(lambda: int(too_small(
+        series_set.detection_values(slice(None)) if series_set.kind == "count" else series_set.values,
+        settings, series_set.kind, dens,
+    ).sum()))
+    later = [small]
+    stored = [state.get((series_set.metric, k)) for k in series_set.keys]
+    if all(s is None for s in stored):
+        later.insert(0, fingerprinted)
+        changed = np.ones(len(stored), dtype=bool)
     else:
-        for key in [k for k, r in zip(fingerprints, restated) if r]:
-            fingerprints[key] = restated_fingerprint(fingerprints[key])
+        fingerprints = fingerprinted()
+        restated = np.array([s == restated_fingerprint(fp) for s, fp in zip(stored, fingerprints.values())], dtype=bool)
+        changed = np.array([s != fp for s, fp in zip(stored, fingerprints.values())], dtype=bool) & ~restated
+        if changed.any() or upper_changed:
+            changed |= restated  # the anomaly it restated may have moved or gone: judge it afresh
+        else:
+            for key in [k for k, r in zip(fingerprints, restated) if r]:
+                fingerprints[key] = restated_fingerprint(fingerprints[key])
     changed_keys = {k for k, c in zip(series_set.keys, changed) if c}
     found = [a for a in previous if a.segment_key not in changed_keys]
     rows = np.flatnonzero(changed)
-    dens = series_set.denominators
-    small = int(too_small(
-        series_set.detection_values(slice(None)) if series_set.kind == "count" else series_set.values,
-        settings, series_set.kind, dens,
-    ).sum())
+
+    def alongside(screened: threading.Event, detected: threading.Event) -> Callable[[], None]:
+        work = beside and beside(found, screened, detected)
+
+        def run() -> None:
+            for compute in later:
+                compute()
+            if work:
+                work()
+
+        return run
 
     def part(batch):
         den = None if dens is None else dens[batch]
@@ -309,9 +328,7 @@ def _scan_metric(
 
     candidates = 0
     screened = _screened_batches(series_set, rows, settings)
-    for batch, changes_per_row in _detect_batches(
-        screened, part, len(rows), beside and (lambda *events: beside(found, *events)), imported
-    ):
+    for batch, changes_per_row in _detect_batches(screened, part, len(rows), alongside, imported):
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-unknown row has no volume
             volumes = np.nanmean(series_set.values[batch], axis=1)  # one call per batch, not one per anomaly row
@@ -326,8 +343,9 @@ def _scan_metric(
             progress(series_set.metric, int(np.searchsorted(rows, batch[-1], side="right")), len(rows))
     if progress and len(rows):
         progress(series_set.metric, len(rows), len(rows))
+    fingerprints = fingerprinted()
     found = retest_tagged(series_set, tagged, tests, bar, found, fingerprints, state, set(rows.tolist()), masks, settings)
-    stats = dict(series=len(series_set.keys), rescanned=len(rows), candidates=candidates, too_small=small)
+    stats = dict(series=len(series_set.keys), rescanned=len(rows), candidates=candidates, too_small=small())
     return found, stats, fingerprints
 
 
