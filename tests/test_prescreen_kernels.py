@@ -101,7 +101,7 @@ def test_centered_mean_equals_numpy(days):
     rng = np.random.default_rng(days)
     counts = rng.poisson(rng.lognormal(3, 1.5, (200, 1)), (200, days)).astype(np.float32)
     for v in (counts, counts / 7.3, rng.normal(size=(50, days)).astype(np.float32), counts[:, ::3], np.asfortranarray(counts)):
-        for width in (7, 15)[: 1 + (v.shape[1] > 15)]:
+        for width in (1, 2, 7, 15)[: 3 + (v.shape[1] > 15)]:
             got = centered_mean(v, width)
             expected = _numpy_centered_mean(v, width)
             assert np.array_equal(got, expected) and np.array_equal(np.signbit(got), np.signbit(expected))

