@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ctxmetrics.detect.episodes import _two_rates_z
-from ctxmetrics.detect.kernels import (centered_mean, largest_deviation, neighbour_residuals, padded_row_cumsum, pooled_bound_max,
+from ctxmetrics.detect.kernels import (_largest_nonnegative, centered_mean, largest_deviation, neighbour_residuals, padded_row_cumsum, pooled_bound_max,
                                        pooled_contrast_max, pooled_count_log_args, pooled_count_z, rolling_median,
                                        step_differences)
 from ctxmetrics.detect.prescreen import _PAD, _flank, _flank_days, _padded_cumsum, _row_cumsum, _row_median, _row_order_statistic
@@ -81,6 +81,19 @@ def test_nan_propagates_as_numpy_max():
     cs[1, _PAD + 10] = np.nan
     long_run = np.ones(4)
     assert np.isnan(pooled_bound_max(cs, 0, flank, width, flank, N, long_run, long_run)[1])
+
+
+def test_largest_nonnegative_equals_numpy_max():
+    rng = np.random.default_rng(3)
+    tiny = np.float32(np.finfo(np.float32).smallest_subnormal)
+    cases = [np.abs(rng.normal(size=n)).astype(np.float32) for n in (1, 7, 33, 730)]
+    cases += [np.zeros(5, np.float32), np.array([0.0, tiny, 0.0], np.float32), np.array([3.0, np.inf, 1e38], np.float32)]
+    for v in cases:
+        assert _largest_nonnegative(v) == v.max()
+    with np.errstate(invalid="ignore"):
+        inf = np.full(4, np.inf, np.float32)
+        v = np.abs(np.concatenate([[2.0, np.inf], inf - inf, [5.0]]).astype(np.float32))  # NaN from inf - inf, as abs leaves it
+    assert np.isnan(_largest_nonnegative(v)) and np.isnan(v.max())
 
 
 def _numpy_centered_mean(v, width):

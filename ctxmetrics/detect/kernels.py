@@ -331,6 +331,19 @@ def _nan_max(values):
     return best
 
 
+@_compiled("f4(f4[::1])")
+def _largest_nonnegative(values):
+    """np.max of a non-empty array of non-negative floats (NaN if any is NaN; its sign bit
+    clear, as `abs` leaves it), compared as their int32 bits: those order non-negative
+    floats as their values and put such a NaN above +inf. An integer max the compiler
+    vectorises (2,048 x 730 rows: 0.9 -> 0.2 ms); the float max with its NaN check it does not."""
+    bits = values.view(np.int32)
+    best = bits[0]
+    for i in range(1, bits.shape[0]):
+        best = max(best, bits[i])
+    return np.int32(best).view(np.float32)
+
+
 @_compiled("f4[:](f4[:, ::1], i8, i8, i8, i8, f4, f4, b1[:])")
 def pooled_contrast_max(cs, first, last, width, flank, inside_weight, around_weight, skip):
     """The pre-screen's interior episode bound (`prescreen._episode_keep`): per row, the
@@ -350,7 +363,7 @@ def pooled_contrast_max(cs, first, last, width, flank, inside_weight, around_wei
         after, before = cs[r, first + width + flank : last + width + flank], cs[r, first - flank : last - flank]
         for i in range(cols):
             values[i] = abs((end[i] - start[i]) * inside_weight - (after[i] - before[i]) * around_weight)
-        out[r] = _nan_max(values)
+        out[r] = _largest_nonnegative(values)
     return out
 
 
