@@ -132,10 +132,30 @@ def link_anomalies(
 ) -> None:
     """Fill `cube_drivers`, `funnel` and `correlated` of every anomaly, in place, among
     `anomalies` (`cubes`: `linking_cubes` of the metrics' series; `whole_cube` as in
-    `explain_anomalies`)."""
+    `explain_anomalies`).
+
+    With whole cubes at hand, the leaf expectations `_locate_in_cube` reads (numpy, which
+    releases the GIL) are computed in a thread while this one links funnel stages and
+    correlated anomalies (Python), which read no cube: on a scan's tail the second core
+    otherwise idles."""
+    windows = None
+    if whole_cube is None:
+        import threading
+
+        by_metric: defaultdict[str, list[Anomaly]] = defaultdict(list)
+        for anomaly in anomalies:
+            by_metric[anomaly.metric].append(anomaly)
+        windows = threading.Thread(target=lambda: [
+            prepare_cube_days(by_metric[metric], cube, lambda: False) for metric, cube in cubes.items()
+        ])
+        windows.start()
+    try:
+        _link_funnel(anomalies, config)
+        _link_correlated(anomalies, config)
+    finally:
+        if windows:
+            windows.join()  # no thread is left running when the caller forks
     _locate_in_cube(anomalies, cubes, whole_cube)
-    _link_funnel(anomalies, config)
-    _link_correlated(anomalies, config)
 
 
 def linking_cubes(sets: Mapping[str, "SeriesSet"], built: Mapping[str, "_Cube"] | None = None) -> dict[str, "_Cube"]:
