@@ -267,8 +267,8 @@ def test_cube_days_prepared_beside_the_workers_are_the_ones_explaining_localizes
 
 def test_links_with_the_cube_windows_in_a_thread_are_the_links_made_one_after_the_other(monkeypatch):
     """`link_anomalies` computes the whole cube's windows in a thread while it links funnel
-    stages and correlated anomalies: every link is what the three steps make in turn, and
-    each window is computed once, off the calling thread."""
+    stages and correlated anomalies: every link is what the three steps make in turn, each
+    window is computed once, and one is computed off the calling thread while it links."""
     import threading
 
     import ctxmetrics.explain.explain as explain_module
@@ -291,22 +291,31 @@ def test_links_with_the_cube_windows_in_a_thread_are_the_links_made_one_after_th
     explain_module._locate_in_cube(in_turn, cubes)
     explain_module._link_funnel(in_turn, CONFIG)
     explain_module._link_correlated(in_turn, CONFIG)
-    computed: list[tuple[tuple[int, int], bool]] = []
-    expectation = explain_module._Cube._leaf_expectation
+    computed: list[tuple[int, int]] = []
+    beside = threading.Event()  # set once a window was computed off the calling thread
+    expectation, correlated = explain_module._Cube._leaf_expectation, explain_module._link_correlated
 
     def recorded(cube, window):
         if window not in cube._expectations:
-            computed.append((window, threading.current_thread() is threading.main_thread()))
+            computed.append(window)
+            if threading.current_thread() is not threading.main_thread():
+                beside.set()
         return expectation(cube, window)
 
+    def waiting(anomalies, config):  # linking waits for the thread's first window: they overlap
+        beside.wait(timeout=10)
+        correlated(anomalies, config)
+
     monkeypatch.setattr(explain_module._Cube, "_leaf_expectation", recorded)
+    monkeypatch.setattr(explain_module, "_link_correlated", waiting)
     linked = found()
     link_anomalies(linked, linking_cubes(sets), CONFIG)
     assert [(a.cube_drivers, a.funnel, a.correlated) for a in linked] == [
         (a.cube_drivers, a.funnel, a.correlated) for a in in_turn
     ]
     assert linked[0].cube_drivers and linked[0].funnel and linked[0].correlated  # something was linked
-    assert sorted(computed) == [((60, 69), False), ((61, 69), False), ((90, 95), False)]
+    assert beside.is_set()
+    assert sorted(computed) == [(60, 69), (61, 69), (90, 95)]  # each once
 
 
 def test_a_partial_cube_is_not_taken_for_the_whole():

@@ -136,22 +136,29 @@ def link_anomalies(
 
     With whole cubes at hand, the leaf expectations `_locate_in_cube` reads (numpy, which
     releases the GIL) are computed in a thread while this one links funnel stages and
-    correlated anomalies (Python), which read no cube: on a scan's tail the second core
-    otherwise idles."""
+    correlated anomalies (Python), which read no cube, then takes the windows left too: on
+    a scan's tail the second core otherwise idles."""
     windows = None
     if whole_cube is None:
         import threading
 
-        by_metric: defaultdict[str, list[Anomaly]] = defaultdict(list)
-        for anomaly in anomalies:
-            by_metric[anomaly.metric].append(anomaly)
-        windows = threading.Thread(target=lambda: [
-            prepare_cube_days(by_metric[metric], cube, lambda: False) for metric, cube in cubes.items()
-        ])
+        pending, lock = _cube_days(anomalies, cubes), threading.Lock()
+
+        def compute() -> None:  # the next window not taken yet, until none is left
+            while True:
+                with lock:
+                    window = next(pending, None)
+                if window is None:
+                    return
+                window[0]._leaf_expectation(window[1])
+
+        windows = threading.Thread(target=compute)
         windows.start()
     try:
         _link_funnel(anomalies, config)
         _link_correlated(anomalies, config)
+        if windows:
+            compute()
     finally:
         if windows:
             windows.join()  # no thread is left running when the caller forks
