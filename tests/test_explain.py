@@ -265,6 +265,59 @@ def test_cube_days_prepared_beside_the_workers_are_the_ones_explaining_localizes
     assert all(prepared._expectations[window] is guesses[window] for window in guesses)  # not computed again
 
 
+def test_links_with_the_cube_windows_in_a_thread_are_the_links_made_one_after_the_other(monkeypatch):
+    """`link_anomalies` computes the whole cube's windows in a thread while it links funnel
+    stages and correlated anomalies: every link is what the three steps make in turn, each
+    window is computed once, and one is computed off the calling thread while it links."""
+    import threading
+
+    import ctxmetrics.explain.explain as explain_module
+    from ctxmetrics.explain.explain import link_anomalies, linking_cubes
+
+    sets = {
+        "leads": series_set(effects=[("NA", 60, 69, 1.6), ("EMEA", 60, 69, 1.3), ("APAC", 90, 95, 0.5)]),
+        "mql": series_set("mql", effects=[("NA", 61, 69, 1.5)]),
+    }
+
+    def found():
+        return [
+            anomaly(segment={"region": "NA"}), anomaly(segment={"region": "APAC"}, start=90, end=95, direction="down"),
+            anomaly(metric="mql", segment={"region": "NA"}, start=61), anomaly(segment={}, start=30, end=33),
+            anomaly(metric="sql", segment={"region": "NA"}, start=62),
+        ]
+
+    in_turn = found()
+    cubes = linking_cubes(sets)
+    explain_module._locate_in_cube(in_turn, cubes)
+    explain_module._link_funnel(in_turn, CONFIG)
+    explain_module._link_correlated(in_turn, CONFIG)
+    computed: list[tuple[int, int]] = []
+    beside = threading.Event()  # set once a window was computed off the calling thread
+    expectation, correlated = explain_module._Cube._leaf_expectation, explain_module._link_correlated
+
+    def recorded(cube, window):
+        if window not in cube._expectations:
+            computed.append(window)
+            if threading.current_thread() is not threading.main_thread():
+                beside.set()
+        return expectation(cube, window)
+
+    def waiting(anomalies, config):  # linking waits for the thread's first window: they overlap
+        beside.wait(timeout=10)
+        correlated(anomalies, config)
+
+    monkeypatch.setattr(explain_module._Cube, "_leaf_expectation", recorded)
+    monkeypatch.setattr(explain_module, "_link_correlated", waiting)
+    linked = found()
+    link_anomalies(linked, linking_cubes(sets), CONFIG)
+    assert [(a.cube_drivers, a.funnel, a.correlated) for a in linked] == [
+        (a.cube_drivers, a.funnel, a.correlated) for a in in_turn
+    ]
+    assert linked[0].cube_drivers and linked[0].funnel and linked[0].correlated  # something was linked
+    assert beside.is_set()
+    assert sorted(computed) == [(60, 69), (61, 69), (90, 95)]  # each once
+
+
 def test_a_partial_cube_is_not_taken_for_the_whole():
     full = series_set(effects=[("NA", 60, 69, 1.6), ("EMEA", 60, 69, 1.3)])
     # the rows a distributed engine may return for linking: the total, NA and EMEA, not APAC
