@@ -87,7 +87,7 @@ class Project:
     def series(self, metric: str, segment: Mapping[str, str] | None = None) -> "pl.DataFrame":
         """One series (ts, value) of a metric rolled up to a segment ({} = total): a row per day,
         or per week or month for a weekly or monthly metric."""
-        from ctxmetrics.store.series import check_segment_values, load_series
+        from ctxmetrics.store.series import check_metric, check_segment_values, load_series
 
         if not isinstance(metric, str):
             raise ValueError(f"metric must be a metric's name, got {metric!r}.")
@@ -95,6 +95,7 @@ class Project:
         if segment and not all(isinstance(value, str) for value in segment.values()):
             raise ValueError(f"segment values must be strings, as stored: got {dict(segment)!r}.")
         with self.store(read_only=True) as store:
+            check_metric(store, self.config, metric)
             frame = load_series(store, self.config, metric, dict(segment or {}))
             if frame.height == 0:  # no data, or a value the metric never had
                 check_segment_values(store, self.config, metric, dict(segment or {}))

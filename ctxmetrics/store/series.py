@@ -295,14 +295,6 @@ def load_series(store: Store, config: Config, metric: str, segment: Mapping[str,
     """One series (ts, value) of a metric rolled up to `segment`, one row per day (or week
     or month: its granularity), without building the whole cube: what notebooks and
     charts need."""
-    known = metric_names(store, config)
-    if metric not in known:
-        missing = incomplete_ratios(config, set(store.metric_names())).get(metric)
-        if missing:  # declared, but a part has no data: "not a metric of the config" would be untrue
-            raise CtxError(f"Ratio metric '{metric}' cannot be read: no data for {' or '.join(missing)}.")
-        close = difflib.get_close_matches(metric, known, n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else f" Metrics: {', '.join(known) or 'none'}."
-        raise UnknownName(f"'{metric}' is not a metric of the store or the config.{hint}")
     definition = config.metric(metric)
     dims = store.dimension_names()
     unknown = [d for d in segment if d not in dims]
@@ -316,6 +308,22 @@ def load_series(store: Store, config: Config, metric: str, segment: Mapping[str,
     if definition.type == "query":
         raise UnknownName(f"'{metric}' is a query metric; read it with project.query('{definition.query}').")
     return _segment_sums(store, metric, segment, agg="avg" if definition.type == "gauge" else "sum")
+
+
+def check_metric(store: Store, config: Config, metric: str) -> None:
+    """Refuse a metric that neither the store nor the config has (with the closest name),
+    or a declared ratio whose part has no data: asked for by a user, its series would be
+    an empty frame, read as "no data" rather than as the typo it is. (An event may name a
+    metric with no data yet, so `load_series` itself does not refuse.)"""
+    known = metric_names(store, config)
+    if metric in known:
+        return
+    missing = incomplete_ratios(config, set(store.metric_names())).get(metric)
+    if missing:  # declared, but a part has no data: "not a metric of the config" would be untrue
+        raise CtxError(f"Ratio metric '{metric}' cannot be read: no data for {' or '.join(missing)}.")
+    close = difflib.get_close_matches(metric, known, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else f" Metrics: {', '.join(known) or 'none'}."
+    raise UnknownName(f"'{metric}' is not a metric of the store or the config.{hint}")
 
 
 def check_segment_values(store: Store, config: Config, metric: str, segment: Mapping[str, str]) -> None:
