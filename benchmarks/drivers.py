@@ -4,8 +4,10 @@ Each case is a cube of 2-4 dimensions whose leaves have an expected value over a
 window; 1-3 elements (whole dimension values at layer 1, pairs of values at layer 2) change
 by a common factor, every leaf carries count noise plus a relative noise level. The
 localizer sees expected, actual and the noise scale, as `explain` gives it from each
-leaf's history. Adtributor (Bhagwan et al., NSDI 2014: explanatory power + surprise, one
-dimension) runs on the same cases for comparison.
+leaf's history. Two published baselines run on the same cases, from the same expected
+and actual values (neither reads the noise): Adtributor (Bhagwan et al., NSDI 2014:
+explanatory power + surprise, one dimension) and RiskLoc (Kalander 2022, `riskloc.py`:
+weighted risk, layer by layer, with the paper's defaults).
 
 Seeds are split: the first `--tune` seeds were used while developing; the report is on the
 holdout seeds after them. Single cells of a 6 x 5 cube are a fifth of those; `--cells` more
@@ -28,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.riskloc import riskloc  # noqa: E402
 from ctxmetrics.explain.rootcause import localize  # noqa: E402
 
 SHAPES = {2: (6, 5), 3: (8, 6, 5), 4: (10, 10, 10, 5)}  # the 4-dim cube has 5,000 leaves
@@ -157,8 +160,10 @@ def main() -> None:
     args = parser.parse_args()
     ours: dict[str, list] = defaultdict(list)
     theirs: dict[str, list] = defaultdict(list)
+    risk: dict[str, list] = defaultdict(list)
     told: dict[str, list] = defaultdict(list)
     times: dict[int, list[float]] = defaultdict(list)
+    risk_times: dict[int, list[float]] = defaultdict(list)
     for seed in range(args.tune, args.tune + args.cases):
         rng = np.random.default_rng(seed)
         leaves, expected, actual, noise, truth, meta = make_case(rng)
@@ -167,6 +172,9 @@ def main() -> None:
         times[len(leaves)].append(time.perf_counter() - t0)
         got = [segment for segment, _ in found.elements]
         base = adtributor(leaves, expected, actual)
+        t0 = time.perf_counter()
+        risky = riskloc(leaves, expected, actual)
+        risk_times[len(leaves)].append(time.perf_counter() - t0)
         groups = ["overall", f"layer {meta['layer']}", f"{meta['count']} element(s)", f"{meta['dims']} dims",
                   f"noise {meta['noise']}", f"severity {meta['severity']}"]
         if meta["layer"] == 2 and meta["dims"] == 2:
@@ -175,29 +183,36 @@ def main() -> None:
         for group in groups:
             ours[group].append((got, truth))
             theirs[group].append((base, truth))
+            risk[group].append((risky, truth))
     for seed in range(args.cell_seed, args.cell_seed + args.cells):
         leaves, expected, actual, noise, truth, meta = make_case(np.random.default_rng(seed), single_cells=True)
         got = [segment for segment, _ in localize(leaves, expected, actual, noise).elements]
         base = adtributor(leaves, expected, actual)
+        risky = riskloc(leaves, expected, actual)
         reference = told_count(leaves, expected, actual, noise, truth)
         for group in ("single cells", f"single cells, severity {meta['severity']}",
                       f"single cells, {meta['count']} element(s)",
                       f"single cells, severity {meta['severity']}, noise {meta['noise']}"):
             ours[f"+ {group}"].append((got, truth))
             theirs[f"+ {group}"].append((base, truth))
+            risk[f"+ {group}"].append((risky, truth))
             told[f"+ {group}"].append((reference, truth))
     print(f"holdout seeds {args.tune}..{args.tune + args.cases - 1}; "
           f"+ single-cell cases, seeds {args.cell_seed}..{args.cell_seed + args.cells - 1}")
-    print(f"{'group':40} {'cases':>5} {'F1 ours':>8} {'F1 Adtributor':>14} {'F1 told count':>14}")
+    print(f"{'group':40} {'cases':>5} {'F1 ours':>8} {'F1 Adtributor':>14} {'F1 RiskLoc':>11} {'F1 told count':>14}")
     for group in sorted(ours, key=lambda g: (g.startswith("+"), g.startswith("+") and g)):
         reference = f"{f1(told[group]):14.3f}" if group in told else ""
-        print(f"{group:40} {len(ours[group]):5d} {f1(ours[group]):8.3f} {f1(theirs[group]):14.3f} {reference}".rstrip())
-    for level in SEVERITY:
-        counts = misses(ours[f"+ single cells, severity {level}"])
-        print(f"+ single cells at {level:.0%}, what went wrong: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
-    for leaves, spent in sorted(times.items()):
-        print(f"runtime, cube of {leaves:5d} leaves: median {1000 * np.median(spent):.1f} ms, "
-              f"max {1000 * max(spent):.1f} ms per anomaly ({len(spent)} cases)")
+        print(f"{group:40} {len(ours[group]):5d} {f1(ours[group]):8.3f} {f1(theirs[group]):14.3f} "
+              f"{f1(risk[group]):11.3f} {reference}".rstrip())
+    for name, found in (("ours", ours), ("RiskLoc", risk)):
+        for level in SEVERITY:
+            counts = misses(found[f"+ single cells, severity {level}"])
+            print(f"+ single cells at {level:.0%}, what went wrong ({name}): "
+                  + ", ".join(f"{k} {n}" for k, n in counts.items()))
+    for name, spent_by_size in (("ours", times), ("RiskLoc", risk_times)):
+        for leaves, spent in sorted(spent_by_size.items()):
+            print(f"runtime ({name}), cube of {leaves:5d} leaves: median {1000 * np.median(spent):.1f} ms, "
+                  f"max {1000 * max(spent):.1f} ms per anomaly ({len(spent)} cases)")
 
 
 if __name__ == "__main__":

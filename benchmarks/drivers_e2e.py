@@ -12,6 +12,12 @@ dropped by the pre-screen although the detector alone reports its window, shows 
 detector reports (screened out or not), scored below the detector's bar after the screen,
 or was flagged but not linked to what `why` on the total reads.
 
+The published baselines run on the same cubes as their users would run them, on every
+cube (they do not decide whether anything changed): each cell's sum over the last 3 days
+against a forecast of it, the mean of the same weekday over the 8 weeks before, summed
+over the 3 days. RiskLoc (`riskloc.py`, the paper's defaults) and Adtributor
+(`drivers.py`) read those numbers; their F1 is printed beside ours.
+
     PYTHONPATH=$PWD python3 benchmarks/drivers_e2e.py --seeds 3000 3060
     PYTHONPATH=$PWD python3 benchmarks/drivers_e2e.py --seeds 3000 3060 --severity 0.2 0.4 --level 20
     PYTHONPATH=$PWD python3 benchmarks/drivers_e2e.py --seeds 3000 3060 --null
@@ -38,9 +44,13 @@ from ctxmetrics.models import periods  # noqa: E402
 from ctxmetrics.project import Project  # noqa: E402
 from ctxmetrics.scan.scan import screen  # noqa: E402
 from ctxmetrics.store.results import load_anomalies  # noqa: E402
+from benchmarks.drivers import adtributor  # noqa: E402
+from benchmarks.riskloc import riskloc  # noqa: E402
 from test_rootcause_e2e import DAYS, START, make_case, reported_places  # noqa: E402  (the test's generator and reader)
 
 WINDOW_START = START + dt.timedelta(days=DAYS - 3)
+FORECAST_WEEKS = 8  # the baselines' forecast: the same weekday over these weeks before
+BASELINES = {"RiskLoc": riskloc, "Adtributor": adtributor}
 
 
 def cell_series(data: str) -> dict[tuple[str, str], np.ndarray]:
@@ -50,6 +60,18 @@ def cell_series(data: str) -> dict[tuple[str, str], np.ndarray]:
         _, _, value, region, channel = line.split(",")
         series.setdefault((region, channel), []).append(float(value))
     return {cell: np.array(values) for cell, values in series.items()}
+
+
+def window_forecast(data: str) -> tuple[list[dict[str, str]], np.ndarray, np.ndarray]:
+    """Every cell, its forecast of the last 3 days (the mean of the same weekday over the
+    weeks before, summed) and its actual sum over them: what a baseline reads."""
+    series = cell_series(data)
+    values = np.array(list(series.values()))
+    days = np.arange(DAYS - 3, DAYS)
+    same_weekdays = days[None, :] - 7 * np.arange(1, FORECAST_WEEKS + 1)[:, None]
+    forecast = values[:, same_weekdays].mean(axis=1).sum(axis=1)
+    leaves = [{"region": region, "channel": channel} for region, channel in series]
+    return leaves, forecast, values[:, days].sum(axis=1)
 
 
 def why_missed(project: Path, data: str, cell: dict[str, str]) -> str:
@@ -92,8 +114,9 @@ def main() -> None:
     parser.add_argument("--level", type=float, default=80.0, help="median daily count of a cell")
     parser.add_argument("--null", action="store_true", help="no change: count the cubes with anything reported")
     args = parser.parse_args()
-    counts = {"overall": [0, 0, 0], "single cells": [0, 0, 0], "whole values": [0, 0, 0]}
-    unflagged, alarms, reasons, weak = 0, 0, Counter(), 0
+    methods = ("ours", *BASELINES)
+    counts = {(m, g): [0, 0, 0] for m in methods for g in ("overall", "single cells", "whole values")}
+    unflagged, alarms, reasons, weak = 0, Counter(), Counter(), 0
     runner = CliRunner()
     for seed in range(*args.seeds):
         data, truth = make_case(seed, tuple(args.severity), args.level, args.null)
@@ -117,20 +140,28 @@ def main() -> None:
                     reasons[why_missed(project, data, dict(missed))] += 1
                     weak += own_z(data, dict(missed)) < 3
         unflagged += not answer["anomalies"] and not answer["elsewhere"]
-        alarms += bool(found)
-        if args.null:
-            continue
-        hits = (len(found & true), len(found - true), len(true - found))
-        for group in ("overall", "single cells" if len(truth[0]) == 2 else "whole values"):
-            counts[group] = [c + h for c, h in zip(counts[group], hits)]
+        leaves, forecast, actual = window_forecast(data)
+        places = {"ours": found} | {
+            name: {tuple(sorted(p.items())) for p in method(leaves, forecast, actual)}
+            for name, method in BASELINES.items()
+        }
+        for method, got in places.items():
+            alarms[method] += bool(got)
+            if args.null:
+                continue
+            hits = (len(got & true), len(got - true), len(true - got))
+            for group in ("overall", "single cells" if len(truth[0]) == 2 else "whole values"):
+                counts[method, group] = [c + h for c, h in zip(counts[method, group], hits)]
     cubes = args.seeds[1] - args.seeds[0]
     print(f"seeds {args.seeds[0]}..{args.seeds[1] - 1}, severity {args.severity[0]}-{args.severity[1]}, "
           f"median level {args.level:g}{', null cubes' if args.null else ''}")
     if args.null:
-        print(f"cubes with a place reported in the window (false alarms): {alarms} of {cubes}")
+        print(f"cubes with a place reported in the window (false alarms): {alarms['ours']} of {cubes}"
+              + "".join(f"; {name} {alarms[name]}" for name in BASELINES))
         return
-    for group, (tp, fp, fn) in counts.items():
-        print(f"{group:13} F1 {f1(tp, fp, fn):.3f}  (found {tp}, wrong {fp}, missed {fn})")
+    for (method, group), (tp, fp, fn) in counts.items():
+        label = group if method == "ours" else f"{method}, {group}"
+        print(f"{label:25} F1 {f1(tp, fp, fn):.3f}  (found {tp}, wrong {fp}, missed {fn})")
     print(f"cubes with nothing reported in the window: {unflagged} of {cubes}")
     print("missed single cells, by what their own series got: "
           + (", ".join(f"{reason} {n}" for reason, n in reasons.most_common()) or "none")
