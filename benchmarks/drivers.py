@@ -204,6 +204,11 @@ def main() -> None:
         reference = f"{f1(told[group]):14.3f}" if group in told else ""
         print(f"{group:40} {len(ours[group]):5d} {f1(ours[group]):8.3f} {f1(theirs[group]):14.3f} "
               f"{f1(risk[group]):11.3f} {reference}".rstrip())
+    for group in ("overall", "+ single cells"):
+        pairs = list(zip(ours[group], risk[group]))
+        above = sum(f1([by_riskloc]) > f1([by_ours]) for by_ours, by_riskloc in pairs)
+        below = sum(f1([by_riskloc]) < f1([by_ours]) for by_ours, by_riskloc in pairs)
+        print(f"{group}, case by case: RiskLoc's F1 above ours in {above}, below in {below} of {len(pairs)} cases")
     for name, found in (("ours", ours), ("RiskLoc", risk)):
         for level in SEVERITY:
             counts = misses(found[f"+ single cells, severity {level}"])

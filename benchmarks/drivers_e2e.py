@@ -117,6 +117,7 @@ def main() -> None:
     methods = ("ours", *BASELINES)
     counts = {(m, g): [0, 0, 0] for m in methods for g in ("overall", "single cells", "whole values")}
     unflagged, alarms, reasons, weak = 0, Counter(), Counter(), 0
+    against_ours = {name: Counter() for name in BASELINES}  # cubes where a baseline's F1 is above / below ours
     runner = CliRunner()
     for seed in range(*args.seeds):
         data, truth = make_case(seed, tuple(args.severity), args.level, args.null)
@@ -152,6 +153,10 @@ def main() -> None:
             hits = (len(got & true), len(got - true), len(true - got))
             for group in ("overall", "single cells" if len(truth[0]) == 2 else "whole values"):
                 counts[method, group] = [c + h for c, h in zip(counts[method, group], hits)]
+            if method != "ours":
+                ours_f1 = f1(len(found & true), len(found - true), len(true - found))
+                against_ours[method]["above"] += f1(*hits) > ours_f1
+                against_ours[method]["below"] += f1(*hits) < ours_f1
     cubes = args.seeds[1] - args.seeds[0]
     print(f"seeds {args.seeds[0]}..{args.seeds[1] - 1}, severity {args.severity[0]}-{args.severity[1]}, "
           f"median level {args.level:g}{', null cubes' if args.null else ''}")
@@ -162,6 +167,8 @@ def main() -> None:
     for (method, group), (tp, fp, fn) in counts.items():
         label = group if method == "ours" else f"{method}, {group}"
         print(f"{label:25} F1 {f1(tp, fp, fn):.3f}  (found {tp}, wrong {fp}, missed {fn})")
+    for name, tally in against_ours.items():
+        print(f"{name}, cube by cube: F1 above ours in {tally['above']}, below in {tally['below']} of {cubes} cubes")
     print(f"cubes with nothing reported in the window: {unflagged} of {cubes}")
     print("missed single cells, by what their own series got: "
           + (", ".join(f"{reason} {n}" for reason, n in reasons.most_common()) or "none")
