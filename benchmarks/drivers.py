@@ -39,10 +39,12 @@ SEVERITY = (0.2, 0.4, 0.7)  # size of the change of a root-cause element (up or 
 CELL_SEEDS = 100_000  # the extra single-cell cases: far from the tune and holdout seeds
 
 
-def make_case(rng: np.random.Generator, single_cells: bool = False, null: bool = False):
+def make_case(rng: np.random.Generator, single_cells: bool = False, null: bool = False, counts: bool = True):
     """A cube, its expected and actual values, noise scale and truth; `single_cells`: a
     6 x 5 cube whose root cause is 1-3 single cells. `null`: the same cube with no change
-    (the same draws, so a null cube is its changed twin without the change)."""
+    (the same draws, so a null cube is its changed twin without the change). `counts`
+    False: no count noise, only the relative noise (as in the RiskLoc paper's generated
+    data, whose leaves are large)."""
     n_dims = 2 if single_cells else int(rng.integers(2, 5))
     shape = SHAPES[n_dims]
     dims = [f"d{j}" for j in range(n_dims)]
@@ -59,8 +61,8 @@ def make_case(rng: np.random.Generator, single_cells: bool = False, null: bool =
         inside = np.array([all(leaf[k] == v for k, v in element.items()) for leaf in leaves])
         factor[inside] = 1 + severity
     mean = expected * factor * (1 + noise_level * rng.standard_normal(len(leaves)))
-    actual = rng.poisson(np.maximum(mean, 0)).astype(float)
-    noise = np.sqrt(expected + (noise_level * expected) ** 2)
+    actual = rng.poisson(np.maximum(mean, 0)).astype(float) if counts else np.maximum(mean, 0)
+    noise = np.sqrt((expected if counts else 0) + (noise_level * expected) ** 2)
     meta = dict(dims=n_dims, layer=layer, count=count, noise=noise_level, severity=abs(severity))
     return leaves, expected, actual, noise, [] if null else truth, meta
 
@@ -157,6 +159,8 @@ def main() -> None:
                         help="more single-cell cases (6 x 5 cube), seeds from --cell-seed")
     parser.add_argument("--cell-seed", type=int, default=CELL_SEEDS,
                         help="first seed of those cases (200000-200599 were tuned on)")
+    parser.add_argument("--no-counts", action="store_true",
+                        help="leaves without count noise, only the relative noise (RiskLoc's own setting)")
     args = parser.parse_args()
     ours: dict[str, list] = defaultdict(list)
     theirs: dict[str, list] = defaultdict(list)
@@ -166,7 +170,7 @@ def main() -> None:
     risk_times: dict[int, list[float]] = defaultdict(list)
     for seed in range(args.tune, args.tune + args.cases):
         rng = np.random.default_rng(seed)
-        leaves, expected, actual, noise, truth, meta = make_case(rng)
+        leaves, expected, actual, noise, truth, meta = make_case(rng, counts=not args.no_counts)
         t0 = time.perf_counter()
         found = localize(leaves, expected, actual, noise)
         times[len(leaves)].append(time.perf_counter() - t0)
@@ -185,7 +189,8 @@ def main() -> None:
             theirs[group].append((base, truth))
             risk[group].append((risky, truth))
     for seed in range(args.cell_seed, args.cell_seed + args.cells):
-        leaves, expected, actual, noise, truth, meta = make_case(np.random.default_rng(seed), single_cells=True)
+        leaves, expected, actual, noise, truth, meta = make_case(
+            np.random.default_rng(seed), single_cells=True, counts=not args.no_counts)
         got = [segment for segment, _ in localize(leaves, expected, actual, noise).elements]
         base = adtributor(leaves, expected, actual)
         risky = riskloc(leaves, expected, actual)
