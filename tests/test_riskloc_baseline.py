@@ -49,3 +49,9 @@ def test_nothing_changed_gives_nothing():
     leaves = [{"a": a, "b": b} for a, b in product(ROWS, COLUMNS)]
     values = np.arange(1.0, len(leaves) + 1)
     assert riskloc(leaves, values, values.copy()) == []
+
+
+def test_noise_alone_gives_nothing():
+    leaves, expected, actual = cube({})
+    actual = actual + 0.5  # the total moved a little, every leaf within its noise
+    assert riskloc(leaves, expected, actual) == []
