@@ -132,6 +132,8 @@ class _Scored:
         return None
 
     def _risk(self, leaves: np.ndarray) -> float:
+        """High risk (the weighted share of abnormal leaves, 1 added to the normal weight so
+        that a few leaves cannot reach certainty) less low risk."""
         weight, abnormal = self.weight[leaves], self.abnormal[leaves]
         high = weight[abnormal].sum() / (weight[abnormal].sum() + weight[~abnormal].sum() + 1)
         return float(high) - self._low_risk(leaves)
