@@ -8,7 +8,8 @@ import pytest
 
 from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.config import Config, MetricDef
-from ctxmetrics.explain.explain import coverage, explain_anomalies, missing_effects
+from ctxmetrics.explain.coverage import coverage
+from ctxmetrics.explain.explain import explain_anomalies, missing_effects
 from ctxmetrics.models.series import SeriesSet
 from ctxmetrics.models.annotation import Annotation
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ctxmetrics.models.series import SeriesSet
     from ctxmetrics.models.annotation import Annotation
 
-__all__ = ["explain_anomalies", "link_anomalies", "linking_cubes", "missing_effects", "coverage", "USUAL_DIRECTION"]
+__all__ = ["explain_anomalies", "link_anomalies", "linking_cubes", "missing_effects", "USUAL_DIRECTION"]
 
 
 def explain_anomalies(
@@ -115,27 +115,6 @@ def link_anomalies(
 def linking_cubes(sets: Mapping[str, "SeriesSet"], built: Mapping[str, "_Cube"] | None = None) -> dict[str, "_Cube"]:
     """`linking_cube` of every metric of `sets`: those `built` already, the others built here."""
     return {metric: (built or {}).get(metric) or _Cube(series_set) for metric, series_set in sets.items()}
-
-
-def coverage(anomalies: Iterable[Anomaly]) -> dict[str, Any]:
-    """How many anomalies have at least one cause, overall and per metric."""
-    total = explained = 0
-    per_metric: dict[str, dict[str, Any]] = {}
-    for a in anomalies:
-        entry = per_metric.setdefault(a.metric, {"total": 0, "explained": 0})
-        entry["total"] += 1
-        total += 1
-        if a.explained:
-            entry["explained"] += 1
-            explained += 1
-    for entry in per_metric.values():
-        entry["share"] = round(entry["explained"] / entry["total"], 4)
-    return {
-        "total": total,
-        "explained": explained,
-        "share": round(explained / total, 4) if total else 0.0,
-        "per_metric": dict(sorted(per_metric.items())),
-    }
 
 
 def missing_effects(
