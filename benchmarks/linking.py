@@ -23,7 +23,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ctxmetrics.models.anomaly import Anomaly  # noqa: E402
 from ctxmetrics.config import Config  # noqa: E402
-from ctxmetrics.explain.explain import _link_correlated, explain_anomalies  # noqa: E402
+from ctxmetrics.explain.explain import explain_anomalies  # noqa: E402
+from ctxmetrics.explain.related import _link_correlated  # noqa: E402
 from ctxmetrics.models.series import SeriesSet  # noqa: E402
 from ctxmetrics.models.annotation import Annotation  # noqa: E402
 

@@ -54,6 +54,8 @@ def timed(module, name: str, label: str | None = None) -> None:
 
 def main(store: Path) -> None:
     import ctxmetrics.detect as detect
+    import ctxmetrics.explain.cube as cube
+    import ctxmetrics.explain.drivers as drivers
     import ctxmetrics.explain.explain as explain
     import ctxmetrics.scan.effects as effects
     import ctxmetrics.scan.latest as latest
@@ -67,7 +69,7 @@ def main(store: Path) -> None:
         (scan, "known_masks", None), (scan, "fingerprint_rows", None), (detect, "too_small", None),
         (scan, "screen", "pre-screen (a chunk)"), (scan, "_import_detector_libraries", "import ruptures, scipy (thread)"),
         (scan, "_detect_rows", "detect a batch"), (latest, "latest_windows", None),
-        (explain, "linking_cube", "explain's cube"), (explain, "prepare_cube_days", "explain's cube days (thread)"),
+        (cube, "linking_cube", "explain's cube"), (drivers, "prepare_cube_days", "explain's cube days (thread)"),
         (latest, "latest_changes", None),
         (explain, "explain_anomalies", None), (restatements, "drop_restatements", None), (explain, "link_anomalies", None),
         (effects, "expected_effects", None), (results, "save_annotation_mirror", None), (results, "save_scan", None),

@@ -241,7 +241,8 @@ def test_prescreen_takes_quarter_end_closes_as_normal_when_dates_are_known():
 def test_prescreen_window_needs_both_flanks_to_differ():
     # as the detector's episode scan: a 3-day dip differs from the days before and after
     # it; a window just past a lasting step differs only from the days before it
-    from ctxmetrics.detect.prescreen import _episode_keep, _padded_cumsum
+    from ctxmetrics.detect.prescreen_rows import _padded_cumsum
+    from ctxmetrics.detect.prescreen_windows import _episode_keep
 
     dip, step = np.zeros(730, np.float32), np.zeros(730, np.float32)
     dip[400:403] = -10.0

@@ -8,7 +8,8 @@ import pytest
 
 from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.config import Config, MetricDef
-from ctxmetrics.explain.explain import coverage, explain_anomalies, missing_effects
+from ctxmetrics.explain.coverage import coverage
+from ctxmetrics.explain.explain import explain_anomalies, missing_effects
 from ctxmetrics.models.series import SeriesSet
 from ctxmetrics.models.annotation import Annotation
 
@@ -242,7 +243,8 @@ def test_cube_days_prepared_beside_the_workers_are_the_ones_explaining_localizes
     """A scan guesses the windows `_locate_in_cube` will localize while its workers detect
     (`prepare_cube_days`): the guessed expectations are those explaining reads, and the
     cube drivers are the same as without them."""
-    from ctxmetrics.explain.explain import linking_cube, prepare_cube_days
+    from ctxmetrics.explain.cube import linking_cube
+    from ctxmetrics.explain.drivers import prepare_cube_days
 
     sets = {"leads": series_set(effects=[("NA", 60, 69, 1.6), ("EMEA", 60, 69, 1.3), ("APAC", 90, 95, 0.5)])}
 
@@ -413,7 +415,7 @@ def test_an_outage_that_ended_never_explains_a_lasting_shift_but_a_campaign_may(
 
 
 def test_root_causes_localized_in_worker_processes_are_those_of_one_process(monkeypatch):
-    import ctxmetrics.explain.explain as explain_module
+    import ctxmetrics.explain.drivers as drivers_module
 
     sets = {"leads": series_set(effects=[("NA", 60, 69, 1.6), ("EMEA", 60, 69, 1.2)])}
 
@@ -421,7 +423,7 @@ def test_root_causes_localized_in_worker_processes_are_those_of_one_process(monk
         return [anomaly(segment={}, start=s) for s in range(40, 80)] + [anomaly(segment={"region": "NA"})]
 
     alone = explain(anomalies(), [], sets)
-    monkeypatch.setattr(explain_module, "_PARALLEL_MIN_ANOMALIES", 1)
+    monkeypatch.setattr(drivers_module, "_PARALLEL_MIN_ANOMALIES", 1)
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     forked = explain(anomalies(), [], sets)
     assert any(a.drivers for a in alone)

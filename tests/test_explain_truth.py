@@ -47,7 +47,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from ctxmetrics.config import Config
-from ctxmetrics.explain.explain import coverage, missing_effects
+from ctxmetrics.explain.coverage import coverage
+from ctxmetrics.explain.explain import missing_effects
 from ctxmetrics.ingest.ingest import ingest_paths
 from ctxmetrics.config import DEMO_CONFIG_TEXT
 from ctxmetrics.project import Project, init_project

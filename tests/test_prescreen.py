@@ -112,7 +112,8 @@ def test_the_pooled_bound_at_the_ends_keeps_the_same_windows(width):
     # windows near the ends are scored in full only where their pooled score (or, for a
     # short window with one flank, its exact score) reaches the bar: the same rows reach
     # it as when every window is scored in full
-    from ctxmetrics.detect.prescreen import _padded_cumsum, _window_best
+    from ctxmetrics.detect.prescreen_rows import _padded_cumsum
+    from ctxmetrics.detect.prescreen_windows import _window_best
 
     rng = np.random.default_rng(7)
     y = rng.normal(0, 1, (400, DAYS)).astype(np.float32)
@@ -193,7 +194,7 @@ def test_a_lasting_drop_of_few_events_is_judged_by_its_count_likelihood():
 def test_the_largest_day_size_is_the_largest_of_the_days_sizes():
     # `_DaySizes.largest` takes each row's largest |residual| before dividing by its tail
     # sd (and multiplying by its factor): the same numbers as the sizes of every day
-    from ctxmetrics.detect.prescreen import _DaySizes
+    from ctxmetrics.detect.prescreen_noise import _DaySizes
 
     rng = np.random.default_rng(11)
     residual = np.abs(rng.standard_t(3, (300, DAYS))).astype(np.float32)

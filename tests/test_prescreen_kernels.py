@@ -1,5 +1,5 @@
 """The pre-screen's compiled kernels give, bit for bit, what the numpy expressions they
-replaced in `detect/prescreen.py` give (the screen's decisions depend on them)."""
+replaced in `detect/prescreen_*.py` give (the screen's decisions depend on them)."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +9,9 @@ from ctxmetrics.detect.episodes import _two_rates_z
 from ctxmetrics.detect.kernels import (_largest_nonnegative, centered_mean, largest_deviation, neighbour_residuals, padded_row_cumsum, pooled_bound_max,
                                        pooled_contrast_max, pooled_count_log_args, pooled_count_z, rolling_median,
                                        step_differences)
-from ctxmetrics.detect.prescreen import _PAD, _flank, _flank_days, _padded_cumsum, _row_cumsum, _row_median, _row_order_statistic
+from ctxmetrics.detect.prescreen_noise import _row_order_statistic
+from ctxmetrics.detect.prescreen_rows import _PAD, _padded_cumsum, _row_cumsum, _row_median
+from ctxmetrics.detect.prescreen_windows import _flank, _flank_days
 
 N = 730
 

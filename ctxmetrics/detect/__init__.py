@@ -25,13 +25,15 @@ Owns: the detector (numpy arrays in, `Change` records out). May import: numpy, r
 numba (only `kernels`, loaded on the detector's path), `config` and the models; never the
 store, the timeline or polars.
 One module per step: `frequency`, `prepare` (+ `calendar`), `noise` (+ `robust`),
-`episodes`, `shifts`; `find` ties them together; `prescreen` screens many series at once;
+`episodes`, `shifts`; `find` ties them together; `prescreen` screens many series at once
+(+ `prescreen_checks`, `prescreen_rows`, `prescreen_noise`, `prescreen_windows`);
 `kernels` holds their compiled loops.
 """
 from ctxmetrics.detect.find import DETECTOR, find_changes, find_changes_many
 from ctxmetrics.detect.frequency import Frequency, infer_frequency
 from ctxmetrics.detect.prepare import KINDS, nb_transform
-from ctxmetrics.detect.prescreen import prescreen, too_small
+from ctxmetrics.detect.prescreen import prescreen
+from ctxmetrics.detect.prescreen_rows import too_small
 from ctxmetrics.models.change import Change
 
 __all__ = [

@@ -384,7 +384,7 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
         entries = _effects_within(load_effects(store), data_range, since, until)
     ranked = rank(shown)
     ratios, gauges = metrics_of_type(config, "ratio"), metrics_of_type(config, "gauge")
-    from ctxmetrics.explain.explain import coverage
+    from ctxmetrics.explain.coverage import coverage
 
     return Digest(
         since=since, until=until, data_range=data_range, anomalies=ranked,

@@ -58,10 +58,6 @@ def active_mutes(store: "Store", today: dt.date | None = None) -> list[Mute]:
     return [Mute(*row) for row in store.mutes(today or dt.date.today())]
 
 
-def all_mutes(store: "Store") -> list[Mute]:
-    return [Mute(*row) for row in store.mutes(None)]
-
-
 def is_muted(anomaly: Anomaly, mutes: Iterable[Mute]) -> bool:
     return any(m.matches(anomaly) for m in mutes)
 

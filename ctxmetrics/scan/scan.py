@@ -151,8 +151,9 @@ def _linking_beside(
     so far already make that check say nothing. Then, once every candidate is screened
     (`screened`: the rest is in flight), the cube's windows that explaining will localize
     are guessed from the anomalies found by then and computed until `detected` is set
-    (`explain.prepare_cube_days`)."""
-    from ctxmetrics.explain.explain import linking_cube, prepare_cube_days
+    (`drivers.prepare_cube_days`)."""
+    from ctxmetrics.explain.cube import linking_cube
+    from ctxmetrics.explain.drivers import prepare_cube_days
     from ctxmetrics.scan.latest import latest_windows, total_flagged
 
     def work(found: list[Anomaly], screened: threading.Event, detected: threading.Event) -> Callable[[], None]:
@@ -200,7 +201,7 @@ class Outcome:
     # (metric -> day ranges) -> {(metric, range): its total and every leaf over those days}, for an
     # engine whose `sets` hold only the series linking reads (`explain_anomalies`' `whole_cube`)
     whole_cube: Callable[[dict], dict] | None = None
-    cubes: dict[str, object] = field(default_factory=dict)  # metric -> its `explain.linking_cube`, if built already
+    cubes: dict[str, object] = field(default_factory=dict)  # metric -> its `cube.linking_cube`, if built already
     not_scanned: dict[str, list[str]] = field(default_factory=dict)  # ratio metric -> its parts with no data
 
     def add(self, metric: str, found: list[Anomaly], stats: dict[str, int], fingerprints: dict[str, str]) -> None:

@@ -503,13 +503,11 @@ class Store:
             "and segment_key is not distinct from ?", [kind, anomaly_id, metric, segment_key]
         ).fetchall()[0][0]
 
-    def mutes(self, today=None) -> list[tuple]:
+    def mutes(self, today) -> list[tuple]:
         """(kind, anomaly_id, metric, segment_key, until) of the mutes still in force on `today`."""
         if not self.has_table("mutes"):
             return []
         sql = "select kind, anomaly_id, metric, segment_key, until from mutes"
-        if today is None:
-            return self.con.execute(sql + " order by until, created_at").fetchall()
         return self.con.execute(sql + " where until >= ? order by until, created_at", [today]).fetchall()
 
     def ingested_files(self) -> set[tuple[str, int, float]]:

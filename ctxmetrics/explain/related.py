@@ -1,0 +1,120 @@
+"""Anomalies related to each other: the funnel stages that moved with an anomaly, and the
+anomalies correlated with it (starting close by, related segments first)."""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from ctxmetrics.config import Config
+from ctxmetrics.models.anomaly import Anomaly
+from ctxmetrics.models.segments import rollup_keys
+
+_MAX_CORRELATED = 5
+
+
+def _link_funnel(anomalies: list[Anomaly], config: Config) -> None:
+    """Same-segment, same-direction anomalies of other funnel stages starting close by."""
+    funnel = list(config.funnel)
+    if len(funnel) < 2:
+        return
+    days = config.explain.funnel_lag_days
+    by_segment: dict[tuple[str, str], list[Anomaly]] = {}
+    for a in anomalies:
+        if a.metric in funnel:
+            by_segment.setdefault((a.segment_key, a.direction), []).append(a)
+    for group in by_segment.values():
+        for a in group:
+            closest: dict[str, Anomaly] = {}
+            for b in group:
+                gap = abs((b.start - a.start).days)
+                if gap <= days and (b.metric not in closest or gap < abs((closest[b.metric].start - a.start).days)):
+                    closest[b.metric] = b
+            closest[a.metric] = a
+            if len(closest) < 2:
+                a.funnel = []
+                continue
+            moved = sorted(closest.values(), key=lambda b: (b.start, funnel.index(b.metric)))
+            a.funnel = [
+                {"stage": b.metric, "start": b.start.isoformat(), "direction": b.direction,
+                 "change_pct": round(b.change_pct, 1)}
+                for b in moved
+            ]
+
+
+def _link_correlated(anomalies: list[Anomaly], config: Config) -> None:
+    """Other anomalies starting within ±`correlated_days`: same segment first, then related
+    segments of the same metric, then the rest; by business size within each group.
+
+    Near-linear in the number of anomalies: per anomaly only the few best candidates of each
+    group are read — through an index by segment (same segment and its rollups), by
+    ancestor (its sub-segments) and by start day (the rest), each list by size. Anomalies
+    are numbered once (by identity) and every index holds numbers, not objects: a wide
+    cube's 22k anomalies read ~1M candidates, and per candidate a list lookup costs far
+    less than hashing `id()` into dicts.
+    """
+    days = config.explain.correlated_days
+    number = {id(a): i for i, a in enumerate(anomalies)}  # one number per anomaly object
+    ids = [number[id(a)] for a in anomalies]
+    items = list(anomalies)
+    key = [a.segment_key for a in items]  # built once: a key is built from the segment
+    order = [(-abs(a.change_pct) * max(a.volume, 1.0), a.id) for a in items]
+    metric = [a.metric for a in items]
+    start = [a.start for a in items]
+    day_number = [a.start.toordinal() for a in items]  # ints: a distance in days without timedeltas
+    ancestors = [rollup_keys(a.segment) for a in items]
+    rollups = [set(keys) for keys in ancestors]
+    by_day: defaultdict[dt.date, list[int]] = defaultdict(list)
+    by_segment: defaultdict[str, list[int]] = defaultdict(list)
+    by_ancestor: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
+    for i in ids:
+        by_day[start[i]].append(i)
+        by_segment[key[i]].append(i)
+        for ancestor in ancestors[i]:
+            by_ancestor[metric[i], ancestor].append(i)
+    for group in (*by_segment.values(), *by_ancestor.values()):
+        group.sort(key=order.__getitem__)
+    windows: dict[dt.date, list[int]] = {}  # per start day: every anomaly near it, by size
+
+    entries: dict[int, dict[str, Any]] = {}  # one entry per anomaly, however often it is listed
+
+    def entry(j: int) -> dict[str, Any]:
+        if j not in entries:
+            b = items[j]
+            entries[j] = {"id": order[j][1], "metric": b.metric, "segment": dict(b.segment),
+                          "start": b.start.isoformat(), "change_pct": round(b.change_pct, 1)}
+        return entries[j]
+
+    def rank(i: int, j: int) -> int:
+        if key[j] == key[i]:
+            return 0
+        related = key[j] in rollups[i] or key[i] in rollups[j]
+        return 1 if metric[j] == metric[i] and related else 2
+
+    for a, i in zip(anomalies, ids):
+        found: dict[int, tuple[int, int]] = {}
+        day, day_i = start[i], day_number[i]
+
+        def take(candidates, wanted_rank: int) -> None:
+            count = 0
+            for j in candidates:
+                if count >= _MAX_CORRELATED:
+                    break
+                if items[j] is a or j in found or abs(day_number[j] - day_i) > days:
+                    continue
+                if (metric[j] != metric[i] or key[j] != key[i]) and rank(i, j) == wanted_rank:
+                    found[j] = (wanted_rank, j)
+                    count += 1
+
+        take(by_segment.get(key[i], ()), 0)
+        for ancestor in ancestors[i]:  # its rollups: a few
+            if ancestor in by_segment:
+                take(by_segment[ancestor], 1)
+        take(by_ancestor.get((metric[i], key[i]), ()), 1)  # its sub-segments
+        if day not in windows:
+            near = [j for k in range(-days, days + 1) for j in by_day.get(day + dt.timedelta(days=k), ())]
+            windows[day] = sorted(near, key=order.__getitem__)
+        take(windows[day], 2)
+        ranked = sorted(found.values(), key=lambda t: (t[0], order[t[1]]))
+        a.correlated = [entry(j) for _, j in ranked[:_MAX_CORRELATED]]
+
