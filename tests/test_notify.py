@@ -326,3 +326,11 @@ def test_a_channel_filter_that_could_never_match_is_refused(demo, filters, messa
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == (f"Error: {demo / 'ctxmetrics.yaml'}: notify channel webhook:http://127.0.0.1:9/hook: "
                              f"its filter names {message}; it would never match.\n")
+
+
+def test_run_with_no_data_at_all_fails_saying_so(project_dir, run):
+    # an empty inbox on a new store: was "Scanned: 0 anomalies" and exit 0, every morning
+    result = run("run")
+    assert result.exit_code == 1
+    assert result.stdout == "Ingested 0 new files (0 rows).\n"
+    assert "Error: Nothing to scan: the store" in result.stderr and "'ctxmetrics ingest FILE'" in result.stderr

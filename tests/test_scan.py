@@ -364,3 +364,13 @@ def test_segment_keys_sort_by_name_unless_an_order_is_given():
     assert segment_key(segment, ["region"]) == "region=EMEA,app=ios,channel=paid"
     assert segment_key(segment, iter(["region", "channel"])) == "region=EMEA,channel=paid,app=ios"
     assert segment_key({}) == segment_key({}, ["region"]) == ""
+
+
+def test_a_scan_of_an_empty_store_says_what_to_run_and_fails(run, project_dir):
+    # Was "Scanned 0 series of 0 metrics ..." and exit 0: a script read it as a clean scan.
+    result = run("scan")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"Error: Nothing to scan: the store {project_dir / 'ctxmetrics.duckdb'} holds no data yet; "
+        "load some first with 'ctxmetrics ingest FILE'.\n"
+    )

@@ -23,7 +23,7 @@ import numpy as np
 from ctxmetrics.config import EVENT_TABLE
 from ctxmetrics.models import periods
 from ctxmetrics.models.anomaly import Anomaly
-from ctxmetrics.errors import CtxError, UnknownName
+from ctxmetrics.errors import CtxError, NothingToScan, UnknownName
 from ctxmetrics.project import Project
 from ctxmetrics.models.series import SeriesSet
 from ctxmetrics.scan.tagged import family_bar, retest_tagged, tagged_windows
@@ -113,6 +113,11 @@ def _scan_local(project: Project, config, annotations, metrics: list[str], progr
     # Read everything, then let go of the store while detecting: other commands can read
     # meanwhile, and detector worker processes never inherit an open connection.
     with project.store(read_only=True) as store:
+        if store.observation_span() is None:  # "0 series" read as a clean scan to a script
+            raise NothingToScan(
+                f"Nothing to scan: the store {project.store_path} holds no data yet; "
+                "load some first with 'ctxmetrics ingest FILE'."
+            )
         known = metric_names(store, config)
         incomplete = incomplete_ratios(config, set(store.metric_names()))
         chosen = choose_metrics(metrics, known, incomplete, "the store has")
