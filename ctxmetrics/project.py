@@ -37,7 +37,7 @@ def init_project(directory: Path | str, config_text: str = DEFAULT_CONFIG_TEXT) 
         gitignore = root / ".gitignore"
         if not gitignore.exists():
             # The store is derived data; the YAML timeline and queries are what belongs in git.
-            gitignore.write_text("*.duckdb\n*.duckdb.wal\nannotations/.lock\n", encoding="utf-8")
+            gitignore.write_text("*.duckdb\n*.duckdb.wal\n*.duckdb.scan.lock\nannotations/.lock\n", encoding="utf-8")
     except OSError as exc:  # a parent that is a file, a read-only or virtual file system
         raise CtxError(f"{root}: cannot create the project there ({exc.strerror}).") from None
     return root

@@ -374,3 +374,55 @@ def test_a_scan_of_an_empty_store_says_what_to_run_and_fails(run, project_dir):
         f"Error: Nothing to scan: the store {project_dir / 'ctxmetrics.duckdb'} holds no data yet; "
         "load some first with 'ctxmetrics ingest FILE'.\n"
     )
+
+
+HOLD_SCAN_LOCK = """
+import sys, time
+from pathlib import Path
+from ctxmetrics.store.scan_lock import scan_lock
+with scan_lock(Path(sys.argv[1]), 0):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def hold_scan_lock(project, seconds):
+    """Another process holding the project's scan lock, as a running scan does."""
+    import os
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SCAN_LOCK, str(project.store_path), str(seconds)],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert holder.stdout.readline() == "held\n"
+    return holder
+
+
+def test_a_second_scan_is_refused_naming_the_running_one_and_a_killed_one_blocks_nothing(run, project, monkeypatch):
+    # Was: two scans at once both stored their results, the later over the earlier.
+    monkeypatch.setenv("CTXMETRICS_LOCK_TIMEOUT", "0.3")
+    holder = hold_scan_lock(project, 600)
+    try:
+        refused = run("scan")
+        assert (refused.exit_code, refused.stdout) == (1, "")
+        assert refused.stderr.startswith(
+            f"Error: {project.store_path}: another scan of this project is running (process {holder.pid}, started "
+        )
+        assert refused.stderr.endswith("; waited 0.3s. Try again when it has finished.\n")
+        assert anomalies_of(project) == []  # it stored nothing
+    finally:
+        holder.kill()  # as a scan killed mid-way: its lock file stays behind
+        holder.wait()
+    assert run("scan").exit_code == 0
+    assert anomalies_of(project)
+
+
+def test_a_second_scan_waits_for_the_first_to_finish(run, project, monkeypatch):
+    monkeypatch.setenv("CTXMETRICS_LOCK_TIMEOUT", "60")
+    holder = hold_scan_lock(project, 1)
+    result = run("scan")
+    assert holder.wait() == 0
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Scanned ")
