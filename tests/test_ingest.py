@@ -414,3 +414,64 @@ def test_parquet_labels_needing_cleaning_are_cleaned(tmp_path):
     pl.DataFrame({"date": [dt.date(2026, 1, 1)] * 2, "metric": [" leads", "mql "], "value": [1.0, 2.0], "region": ["EU ", "  "]}).write_parquet(path)
     _, rows = _ingest(tmp_path, "s", [path], use_fast=False)  # the fast path declines: labels need cleaning
     assert rows == [("leads", dt.date(2026, 1, 1), 1.0, "EU"), ("mql", dt.date(2026, 1, 1), 2.0, "(none)")]
+
+
+def cadence_rows(first: str, steps: list[int]) -> list[tuple[dt.date, int]]:
+    """(day, value) rows from `first`, each next day `steps[i]` days after the one before."""
+    day = dt.date.fromisoformat(first)
+    rows = [(day, 10)]
+    for i, step in enumerate(steps):
+        day += dt.timedelta(days=step)
+        rows.append((day, 10 + i % 5))
+    return rows
+
+
+def write_series(path, rows):
+    path.write_text("date,value\n" + "".join(f"{d},{v}\n" for d, v in rows))
+    return path
+
+
+@pytest.mark.parametrize("steps, line, words", [
+    # 60 days, then weekly totals: was read as daily data with 6 gap days between weekly spikes
+    ([1] * 59 + [7] * 9, 62, "2024-03-07: the dates step a day at a time up to 2024-02-29, then a week at a time"),
+    ([7] * 9 + [1] * 30, 12, "2024-03-05: the dates step a week at a time up to 2024-03-04, then a day at a time"),
+])
+def test_a_file_whose_cadence_changes_is_refused_naming_the_row(run, project_dir, steps, line, words):
+    data = write_series(project_dir / "signups.csv", cadence_rows("2024-01-01", steps))
+    result = run("ingest", data)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"Error: {data}:{line}: column 'date': {words} from this row on; a file keeps one cadence: ingest the parts "
+        "as separate metrics (--metric NAME), or declare metrics.signups.granularity in ctxmetrics.yaml.\n"
+    )
+    assert snapshot(project_dir)[1] == []
+
+
+def test_a_parquet_file_whose_cadence_changes_names_the_row_too(run, project_dir):
+    rows = cadence_rows("2024-01-01", [1] * 59 + [7] * 9)
+    data = project_dir / "signups.parquet"
+    pl.DataFrame({"date": [d for d, _ in rows], "metric": "signups", "value": [float(v) for _, v in rows]}).write_parquet(data)
+    result = run("ingest", data)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {data}: row 61: column 'date': 2024-03-07: the dates step a day")
+    assert snapshot(project_dir)[1] == []
+
+
+def test_a_declared_granularity_takes_a_file_whose_cadence_changes(run, project_dir):
+    config = project_dir / "ctxmetrics.yaml"
+    config.write_text(config.read_text().replace("metrics:\n", "metrics:\n  signups: {granularity: weekly}\n", 1))
+    data = write_series(project_dir / "signups.csv", cadence_rows("2024-01-01", [1] * 59 + [7] * 9))
+    result = run("ingest", data)
+    assert result.exit_code == 0, result.output
+    with Project(project_dir).store(read_only=True) as store:
+        assert store.granularity("signups") == "weekly"
+
+
+@pytest.mark.parametrize("steps", [
+    [1] * 30 + [15] + [1] * 30,  # a daily export with two weeks missing
+    [1] * 30 + [7, 7, 7] + [1] * 30,  # three weekly readings: too few to be a cadence
+    [7] * 20,  # weekly throughout
+])
+def test_one_cadence_with_gaps_is_not_a_change(run, project_dir, steps):
+    result = run("ingest", write_series(project_dir / "signups.csv", cadence_rows("2024-01-01", steps)))
+    assert result.exit_code == 0, result.output

@@ -192,3 +192,47 @@ def granularity_of(days: pl.Series) -> str | None:
     if (gaps % 7 == 0).all():
         return "weekly"
     return "daily"
+
+
+# Steps of a coarser cadence in a row that make it a cadence, not a coincidence of gaps:
+# a month of weekly dates, a quarter of monthly ones.
+_RUN_STEPS = {"weekly": 4, "monthly": 3}
+_STEP_WORDS = {"daily": "a day", "weekly": "a week", "monthly": "a month"}
+
+
+def cadence_change(distinct: pl.Series) -> tuple[int, str] | None:
+    """Where sorted distinct days change from a day at a time to a week or a month at a
+    time (or back), which `granularity_of` would read as daily data with gaps.
+
+    Returns:
+        (i, what): `distinct[i]` is the first day of the second cadence; `what` says so
+        in words ("the dates step a day at a time up to 2024-03-03, then a week at a
+        time"). None when the days keep one cadence.
+    """
+    if granularity_of(distinct) != "daily":
+        return None
+    days = distinct.to_list()
+    steps = [(b - a).days for a, b in zip(days, days[1:])]
+    coarse = [
+        "weekly" if step == 7 else "monthly" if a.day == b.day == 1 and 28 <= step <= 31 else None
+        for step, a, b in zip(steps, days, days[1:])
+    ]
+    run_start = 0
+    for i, kind in enumerate([*coarse, None]):
+        if i < len(coarse) and kind is not None and kind == coarse[run_start]:
+            continue
+        kind, length = coarse[run_start], i - run_start
+        if kind is not None and length >= _RUN_STEPS[kind]:
+            if 1 in steps[:run_start]:  # daily before the run: it changes at the run's second day
+                return run_start + 1, _cadence_words(days[run_start], "daily", kind)
+            if 1 in steps[i:]:  # the run comes first: it changes after its last day
+                return i + 1, _cadence_words(days[i], kind, "daily")
+        run_start = i
+    return None
+
+
+def _cadence_words(last_day: dt.date, before: str, after: str) -> str:
+    return (
+        f"the dates step {_STEP_WORDS[before]} at a time up to {last_day}, "
+        f"then {_STEP_WORDS[after]} at a time"
+    )
