@@ -213,13 +213,22 @@ def test_since_after_until_is_a_user_error(project):
     assert "Error: --since 2025-06-01 is after --until 2025-05-01; swap them." in result.output
 
 
-def test_empty_store_says_to_scan(tmp_path):
-    # Before any scan the digest must not claim that everything is explained (cron would pass).
+def test_empty_store_says_to_ingest_then_scan(tmp_path):
+    # Before any scan the digest must not claim that everything is explained (cron would pass);
+    # with no data either, "run 'ctxmetrics scan' first" sent the user to a scan that refuses.
     root = init_project(tmp_path / "empty")
     for args in ([], ["--fail-on-unexplained"]):
         result = CliRunner().invoke(cli, ["--project", str(root), "digest", *args])
         assert result.exit_code == 1, result.output
-        assert result.output == "Error: No scan results yet: run 'ctxmetrics scan' first.\n"
+        assert result.output == "Error: No data yet: load some with 'ctxmetrics ingest FILE', then run 'ctxmetrics scan'.\n"
+
+
+def test_data_not_yet_scanned_says_to_scan(tmp_path):
+    root = init_project(tmp_path / "unscanned")
+    (root / "leads.csv").write_text("date,value\n2026-01-01,3\n2026-01-02,4\n")
+    assert CliRunner().invoke(cli, ["--project", str(root), "ingest", str(root / "leads.csv")]).exit_code == 0
+    result = CliRunner().invoke(cli, ["--project", str(root), "digest"])
+    assert (result.exit_code, result.output) == (1, "Error: No scan results yet: run 'ctxmetrics scan' first.\n")
 
 
 def test_since_after_the_data_is_a_clear_message(project):

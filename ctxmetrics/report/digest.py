@@ -38,6 +38,19 @@ RECURRING_TYPES = ("holiday",)
 NO_SCAN = "No scan results yet: run 'ctxmetrics scan' first."
 
 
+def require_scan(store) -> None:
+    """Refuse a report of a store no scan has read, saying what to run first (on a store
+    with no data, 'run scan' alone sent the user to a scan that refuses too)."""
+    from ctxmetrics.errors import CtxError
+    from ctxmetrics.store.results import has_scan_state
+
+    if has_scan_state(store):
+        return
+    if store.observation_span() is None:
+        raise CtxError("No data yet: load some with 'ctxmetrics ingest FILE', then run 'ctxmetrics scan'.")
+    raise CtxError(NO_SCAN)
+
+
 # --- business events --------------------------------------------------------------
 
 
@@ -367,7 +380,7 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
     from ctxmetrics.errors import CtxError
     from ctxmetrics.report.mutes import active_mutes, is_muted
     from ctxmetrics.store.results import (
-        data_span_of_window, has_scan_state, load_anomalies, load_effects, load_window,
+        data_span_of_window, load_anomalies, load_effects, load_window,
     )
 
     if since and until and since > until:
@@ -375,8 +388,8 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
     config = project.config
     with project.store(read_only=True) as store:
         everything = load_anomalies(store)
-        if not has_scan_state(store) and not everything:
-            raise CtxError(NO_SCAN)
+        if not everything:
+            require_scan(store)
         data_range = data_span_of_window(store, since, until)
         anomalies = load_window(store, since, until) if since is not None or until is not None else everything
         mutes = active_mutes(store, today)
