@@ -475,3 +475,21 @@ def test_a_declared_granularity_takes_a_file_whose_cadence_changes(run, project_
 def test_one_cadence_with_gaps_is_not_a_change(run, project_dir, steps):
     result = run("ingest", write_series(project_dir / "signups.csv", cadence_rows("2024-01-01", steps)))
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("text, cell", [
+    ("date;revenue\n2024-01-01;12,5\n", "12,5"),  # a semicolon export's decimal comma
+    ("date;revenue\n2024-01-01;1.234,5\n", "1.234,5"),
+    ('date,revenue\n2024-01-01,"1,234"\n', "1,234"),  # or a thousands separator: not guessed either way
+])
+def test_a_number_with_a_comma_says_why_it_is_refused(run, project_dir, text, cell):
+    # Was "'12,5' is not a number." with nothing on what to change in the export.
+    data = project_dir / "revenue.csv"
+    data.write_text(text)
+    result = run("ingest", data, "--value-col", "revenue")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"Error: {data}:2: column 'revenue': '{cell}' is not a number: a comma is read neither as a decimal point nor "
+        "as a thousands separator; export the numbers with a decimal point and no separators (12.5, 1234).\n"
+    )
+    assert snapshot(project_dir)[1] == []

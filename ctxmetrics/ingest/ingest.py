@@ -14,6 +14,7 @@ import difflib
 import io
 import json
 import math
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -902,6 +903,15 @@ def _dimension(src: _Source, raw: pl.DataFrame, column: str, distinct: pl.Series
     return _clean_labels(values, MISSING_DIMENSION_VALUE, distinct).alias(column)
 
 
+# '12,5' or '1.234,5' (a decimal comma, as in semicolon-separated exports) or '1,234'
+# (a thousands separator): which one cannot be told, so neither is guessed.
+_COMMA_NUMBER = re.compile(r"^[-+]?[\d.]*\d,\d[\d,]*$")
+_COMMA_HINT = (
+    "is not a number: a comma is read neither as a decimal point nor as a thousands separator; "
+    "export the numbers with a decimal point and no separators (12.5, 1234)"
+)
+
+
 def _number(
     src: _Source, raw: pl.DataFrame, column: str, allow_empty: bool = False, parsed: pl.Series | None = None
 ) -> pl.Series:
@@ -915,7 +925,10 @@ def _number(
             # Only then strip (allocating every cell again) and say which cell is bad.
             stripped = series.str.strip_chars()
             parsed = stripped.cast(pl.Float64, strict=False)
-            _first_bad(src, raw, parsed.is_null() & stripped.is_not_null() & (stripped != ""), column, "is not a number")
+            bad = parsed.is_null() & stripped.is_not_null() & (stripped != "")
+            if bad.any() and _COMMA_NUMBER.match(stripped[int(bad.arg_true()[0])]):
+                _first_bad(src, raw, bad, column, _COMMA_HINT)
+            _first_bad(src, raw, bad, column, "is not a number")
         series = parsed
     elif series.dtype == pl.Boolean:
         raise InputError(f"{src.where(column=column)}: holds true/false values, not numbers.")
