@@ -76,8 +76,15 @@ def test_new_data_in_one_leaf_rescans_only_its_series(project):
 def test_unknown_metric_is_a_clear_error(project):
     from ctxmetrics.errors import UnknownName
 
-    with pytest.raises(UnknownName, match="Unknown metric 'lead'; the store has: "):
+    with pytest.raises(UnknownName, match=r"^Unknown metric 'lead' \(did you mean 'leads'\?\); the store has: "):
         scan_project(project, ["lead"])
+
+
+def test_cli_scan_of_an_unknown_metric_names_the_close_one(run, project):
+    # listed the known names only, unlike why, annotate and mute
+    result = run("scan", "--metric", "sqll")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.startswith("Error: Unknown metric 'sqll' (did you mean 'sql'?); the store has: ")
 
 
 def declare_ratio_without_data(project):

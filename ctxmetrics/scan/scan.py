@@ -190,7 +190,9 @@ def choose_metrics(asked: list[str], known: list[str], incomplete: dict[str, lis
         if name in incomplete:
             raise CtxError(f"Metric '{name}' cannot be scanned: no data for {' or '.join(incomplete[name])}.")
         if name not in known:
-            raise UnknownName(f"Unknown metric '{name}'; {where}: {', '.join(known) or 'no metrics yet'}.")
+            from ctxmetrics.timeline.read import _closest
+
+            raise UnknownName(f"Unknown metric '{name}'{_closest(name, known)}; {where}: {', '.join(known) or 'no metrics yet'}.")
     return list(asked) or list(known)
 
 
