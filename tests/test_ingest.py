@@ -493,3 +493,14 @@ def test_a_number_with_a_comma_says_why_it_is_refused(run, project_dir, text, ce
         "as a thousands separator; export the numbers with a decimal point and no separators (12.5, 1234).\n"
     )
     assert snapshot(project_dir)[1] == []
+
+
+def test_monthly_data_dated_at_each_month_end_is_monthly(run, project_dir):
+    # Was read as daily data with a month-long gap after every value (scan listed 35 gaps).
+    import calendar
+
+    rows = [(dt.date(y, m, calendar.monthrange(y, m)[1]), 100 + m) for y in (2023, 2024) for m in range(1, 13)]
+    result = run("ingest", write_series(project_dir / "sales.csv", rows))
+    assert result.exit_code == 0, result.output
+    with Project(project_dir).store(read_only=True) as store:
+        assert store.granularity("sales") == "monthly"

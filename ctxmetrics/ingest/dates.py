@@ -181,13 +181,15 @@ def _distinct_days(days: pl.Series) -> pl.Series:
 
 
 def granularity_of(days: pl.Series) -> str | None:
-    """`monthly` when every day is a month's first, `weekly` when all fall on one weekday
-    a whole number of weeks apart, `daily` otherwise; None with fewer than two days."""
+    """`monthly` when every day is a month's first (or every one a month's last), `weekly`
+    when all fall on one weekday a whole number of weeks apart, `daily` otherwise; None
+    with fewer than two days."""
     distinct = days.drop_nulls().unique().sort()
     if distinct.len() < 2:
         return None
     gaps = distinct.diff().drop_nulls().dt.total_days()
-    if (distinct.dt.day() == 1).all() and gaps.min() >= 28:
+    month_marks = (distinct.dt.day() == 1).all() or (distinct == distinct.dt.month_end()).all()
+    if month_marks and gaps.min() >= 28:
         return "monthly"
     if (gaps % 7 == 0).all():
         return "weekly"
@@ -214,7 +216,7 @@ def cadence_change(distinct: pl.Series) -> tuple[int, str] | None:
     days = distinct.to_list()
     steps = [(b - a).days for a, b in zip(days, days[1:])]
     coarse = [
-        "weekly" if step == 7 else "monthly" if a.day == b.day == 1 and 28 <= step <= 31 else None
+        "weekly" if step == 7 else "monthly" if 28 <= step <= 31 and (a.day == b.day == 1 or _month_ends(a, b)) else None
         for step, a, b in zip(steps, days, days[1:])
     ]
     run_start = 0
@@ -229,6 +231,10 @@ def cadence_change(distinct: pl.Series) -> tuple[int, str] | None:
                 return i + 1, _cadence_words(days[i], kind, "daily")
         run_start = i
     return None
+
+
+def _month_ends(*days: dt.date) -> bool:
+    return all((day + dt.timedelta(days=1)).day == 1 for day in days)
 
 
 def _cadence_words(last_day: dt.date, before: str, after: str) -> str:
