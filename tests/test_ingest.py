@@ -504,3 +504,18 @@ def test_monthly_data_dated_at_each_month_end_is_monthly(run, project_dir):
     assert result.exit_code == 0, result.output
     with Project(project_dir).store(read_only=True) as store:
         assert store.granularity("sales") == "monthly"
+
+
+def test_a_year_month_date_names_the_format_that_reads_it(run, project_dir):
+    # The hint was "--date-format %m/%d/%Y", a day-month order the cell does not have.
+    data = project_dir / "sales.csv"
+    data.write_text("month,value\n2024-01,5\n2024-02,6\n")
+    result = run("ingest", data, "--date-col", "month")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"Error: {data}:2: column 'month': '2024-01' is a month, not a date; "
+        "pass --date-format %Y-%m to read it as the month's first day.\n"
+    )
+    assert run("ingest", data, "--date-col", "month", "--date-format", "%Y-%m").exit_code == 0
+    with Project(project_dir).store(read_only=True) as store:
+        assert store.granularity("sales") == "monthly"

@@ -20,6 +20,7 @@ _ISO = (
     r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2})(?::(\d{2})(?:\.\d+)?)?)?"
     r"(Z|[+-]\d{2}(?::?\d{2})?)?$"
 )
+_YEAR_MONTH = re.compile(r"^\d{4}-\d{2}$")
 _DAY_MONTH = re.compile(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}")
 _FORMAT_HINT = "--date-format %m/%d/%Y"
 
@@ -107,6 +108,8 @@ def _parse_iso_times(text: pl.Series, timezone: str) -> tuple[pl.Series, bool]:
 
 def _not_iso(text: pl.Series, index: int) -> BadCell:
     value = text[index]
+    if _YEAR_MONTH.match(value):
+        return BadCell(index, "is a month, not a date; pass --date-format %Y-%m to read it as the month's first day")
     if _DAY_MONTH.match(value):
         return BadCell(index, f"is ambiguous (day/month order); dates are read as ISO 8601 (YYYY-MM-DD), "
                               f"or pass the format, e.g. {_FORMAT_HINT} or --date-format %d/%m/%Y")
