@@ -263,3 +263,20 @@ def test_a_gauge_without_a_percentage_reads_up_with_its_levels(log_gauge_project
     assert "no known context: logvals up (-1.5 → 1.5) from Jun 1 to Jun 4" in result.stdout
     assert "nan" not in result.stdout
 
+
+
+def test_metrics_moving_together_outside_the_funnel_are_not_called_a_funnel():
+    # "funnel: revenue (EUR) +99% → visits [count] +198%" read as one feeding the other.
+    from ctxmetrics.report.digest import group_events
+
+    def rise(metric, pct):
+        return Anomaly(metric=metric, segment={}, kind="spike", direction="up", start=date(2025, 6, 2),
+                       end=date(2025, 6, 9), before=100.0, after=100.0 + pct, change_pct=pct, score=9.0, volume=100.0)
+
+    outside = group_events([rise("visits", 198.0), rise("revenue", 99.0)], funnel=("leads", "mql"))
+    assert len(outside) == 1
+    assert [(f.label, f.text) for f in outside[0].facts() if f.label in ("funnel", "metrics")] == [
+        ("metrics", "revenue +99%, visits +198%")]
+    down = group_events([rise("mql", 50.0), rise("leads", 60.0)], funnel=("leads", "mql"))
+    assert [(f.label, f.text) for f in down[0].facts() if f.label in ("funnel", "metrics")] == [
+        ("funnel", "leads +60% → MQL +50%")]

@@ -132,11 +132,15 @@ class BusinessEvent:
         metrics = sorted(best, key=lambda m: (order.get(m, len(order)), m))
         return [(m, best[m].change_pct) for m in metrics]
 
-    def funnel_text(self) -> str | None:
+    def funnel_fact(self) -> "Fact":
+        """How the event's metrics moved: down the funnel (`leads -85% → MQL -84%`) when
+        they are its stages, else side by side (metrics moved together are no funnel)."""
         steps = self.funnel_steps()
         if len(steps) < 2:
-            return None
-        return " → ".join(f"{metric_word(m)} {pct_text(c)}" for m, c in steps)
+            return Fact("funnel", None)
+        in_funnel = all(m in self.funnel for m, _ in steps)
+        text = (" → " if in_funnel else ", ").join(f"{metric_word(m)} {pct_text(c)}" for m, c in steps)
+        return Fact("funnel" if in_funnel else "metrics", text)
 
     def segments_hit(self, limit: int = 6) -> str | None:
         labels = []
@@ -177,7 +181,7 @@ class BusinessEvent:
     def facts(self) -> list[Fact]:
         """What the briefing says about the event, line by line: how it went down the
         funnel, where it sits, why, what to do, and the details."""
-        out = [Fact("funnel", self.funnel_text()), Fact("where", where_text(self.lead)),
+        out = [self.funnel_fact(), Fact("where", where_text(self.lead)),
                Fact("segments hit", self.segments_hit())]
         if self.cause:
             out += [Fact("why", self.cause.reason),

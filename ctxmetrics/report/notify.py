@@ -83,7 +83,7 @@ def _message(events: list[tuple[BusinessEvent, list[Anomaly], bool]], with_year:
     out, anomalies = [], []
     for event, new, update in events:
         # the command to tag an unexplained event travels in its own field
-        lines = [f"{f.label}: {f.text}" for f in event.facts() if f.label in ("funnel", "where", "segments hit", "why")]
+        lines = [f"{f.label}: {f.text}" for f in event.facts() if f.label in ("funnel", "metrics", "where", "segments hit", "why")]
         if update:
             lines.append("changed since the last alert: " + "; ".join(
                 f"{summary_line(a, with_year)}" for a in new[:3]))
