@@ -519,3 +519,12 @@ def test_a_year_month_date_names_the_format_that_reads_it(run, project_dir):
     assert run("ingest", data, "--date-col", "month", "--date-format", "%Y-%m").exit_code == 0
     with Project(project_dir).store(read_only=True) as store:
         assert store.granularity("sales") == "monthly"
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n  \n", b"\xef\xbb\xbf"])
+def test_an_empty_json_lines_file_says_it_has_no_rows(run, project_dir, content):
+    # Was "cannot be read as jsonl (Cannot infer NDJSON types on empty reader because empty string is not ...)".
+    data = project_dir / "leads.jsonl"
+    data.write_bytes(content)
+    result = run("ingest", data)
+    assert (result.exit_code, result.stderr) == (1, f"Error: {data}: the file has no data rows.\n")

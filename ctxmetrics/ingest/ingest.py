@@ -399,10 +399,12 @@ def _jsonl_input(path: Path):
 
 def _explain_jsonl(src: _Source) -> None:
     """Find the JSON line the reader choked on and say what is wrong with it in plain words."""
+    empty = True
     with src.path.open(encoding="utf-8-sig", errors="replace") as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
+            empty = False
             try:
                 record = json.loads(line)
             except ValueError:
@@ -414,6 +416,8 @@ def _explain_jsonl(src: _Source) -> None:
                     raise InputError(f"{src.path}:{number}: column '{key}': {json.dumps(value)} is true/false, not a number or label.")
                 if isinstance(value, (dict, list)):
                     raise InputError(f"{src.path}:{number}: column '{key}': has a nested value (a list or object); flatten the file first.")
+    if empty:  # the reader's "Cannot infer NDJSON types on empty reader" said it in its own terms
+        raise InputError(f"{src.path}: the file has no data rows.")
 
 
 def _read_one(src: _Source, settings: _Settings) -> _Read:
