@@ -72,6 +72,14 @@ class Project:
     def queries_dir(self) -> Path:
         return self.root / "queries"
 
+    def owns(self, path: Path | str) -> bool:
+        """Whether `path` is one of the project's own files (the config, the store, the
+        timeline, the saved queries), which a report or export must never replace."""
+        target = Path(path).resolve()
+        files = (self.root / CONFIG_NAME, self.store_path, Path(f"{self.store_path}.wal"))
+        folders = (self.annotations_dir, self.queries_dir)
+        return target in {f.resolve() for f in files} or any(f.resolve() in (target, *target.parents) for f in folders)
+
     def store(self, read_only: bool = False) -> "Store":
         """Open the project's DuckDB store (use as a context manager)."""
         from ctxmetrics.store.database import Store

@@ -280,3 +280,14 @@ def test_metrics_moving_together_outside_the_funnel_are_not_called_a_funnel():
     down = group_events([rise("mql", 50.0), rise("leads", 60.0)], funnel=("leads", "mql"))
     assert [(f.label, f.text) for f in down[0].facts() if f.label in ("funnel", "metrics")] == [
         ("funnel", "leads +60% → MQL +50%")]
+
+
+@pytest.mark.parametrize("name", ["ctxmetrics.yaml", "ctxmetrics.duckdb", "annotations/campaigns.yaml", "queries/new.md"])
+def test_output_onto_a_file_of_the_project_is_refused(project, name):
+    # '-o ctxmetrics.yaml' replaced the config with the Markdown and broke every later command.
+    target = project.root / name
+    before = {p: p.read_bytes() for p in project.root.rglob("*") if p.is_file()}
+    result = digest(project, "-o", target)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == f"Error: -o {target}: that is a file of the project; name another file.\n"
+    assert {p: p.read_bytes() for p in project.root.rglob("*") if p.is_file()} == before
