@@ -528,3 +528,19 @@ def test_an_empty_json_lines_file_says_it_has_no_rows(run, project_dir, content)
     data.write_bytes(content)
     result = run("ingest", data)
     assert (result.exit_code, result.stderr) == (1, f"Error: {data}: the file has no data rows.\n")
+
+
+@pytest.mark.parametrize("command", [["ingest", "leads.csv"], ["scan"], ["query", "select 1"]])
+def test_a_store_in_a_missing_folder_names_the_folder(run, project_dir, command):
+    # Was DuckDB's 'Cannot open file ".../data/x.duckdb": No such file or directory' (for scan,
+    # about its lock file), which read as if the store itself had to exist.
+    config = project_dir / "ctxmetrics.yaml"
+    config.write_text(config.read_text().replace("store: ctxmetrics.duckdb", "store: data/x.duckdb"))
+    (project_dir / "leads.csv").write_text("date,value\n2026-01-01,3\n")
+    result = run(*[project_dir / arg if arg.endswith(".csv") else arg for arg in command])
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"Error: {project_dir / 'data' / 'x.duckdb'}: the store's folder {project_dir / 'data'} does not exist; "
+        "create it, or change 'store:' in the project file.\n"
+    )
+    assert not (project_dir / "data").exists()

@@ -85,6 +85,13 @@ def default_lock_timeout() -> float:
     return float(os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT))
 
 
+def check_store_folder(path: Path) -> None:
+    """Refuse a store whose folder is missing (DuckDB said only "Cannot open file ... No
+    such file or directory", as if the store itself were missing)."""
+    if not path.parent.is_dir():
+        raise CtxError(f"{path}: the store's folder {path.parent} does not exist; create it, or change 'store:' in the project file.")
+
+
 def quote_ident(name: str) -> str:
     """Quote a column name for SQL; dimension names come from user files."""
     return '"' + name.replace('"', '""') + '"'
@@ -131,6 +138,7 @@ class Store:
             self.con = None
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
+        check_store_folder(self.path)
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.02
         while True:

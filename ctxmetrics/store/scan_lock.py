@@ -30,6 +30,9 @@ def scan_lock(store_path: Path, timeout: float) -> Iterator[None]:
     Raises:
         StoreLocked: another process still holds it after `timeout` seconds.
     """
+    from ctxmetrics.store.database import check_store_folder
+
+    check_store_folder(store_path)
     path = lock_path(store_path)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
