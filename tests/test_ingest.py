@@ -433,15 +433,19 @@ def write_series(path, rows):
 
 @pytest.mark.parametrize("steps, line, words", [
     # 60 days, then weekly totals: was read as daily data with 6 gap days between weekly spikes
-    ([1] * 59 + [7] * 9, 62, "2024-03-07: the dates step a day at a time up to 2024-02-29, then a week at a time"),
-    ([7] * 9 + [1] * 30, 12, "2024-03-05: the dates step a week at a time up to 2024-03-04, then a day at a time"),
+    ([1] * 59 + [7] * 9, 62,
+     "2024-03-07: the dates step a day at a time up to 2024-02-29, then a week at a time from this row on"),
+    ([7] * 9 + [1] * 30, 12,
+     "2024-03-05: the dates step a week at a time up to 2024-03-04, then a day at a time from this row on"),
+    # weekly totals, one week dated a day early: the whole file was read as daily data with gaps
+    ([7] * 6 + [6, 8] + [7] * 5, 9, "2024-02-18: the dates step a week at a time up to 2024-02-12, then 6 days to this one"),
 ])
 def test_a_file_whose_cadence_changes_is_refused_naming_the_row(run, project_dir, steps, line, words):
     data = write_series(project_dir / "signups.csv", cadence_rows("2024-01-01", steps))
     result = run("ingest", data)
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == (
-        f"Error: {data}:{line}: column 'date': {words} from this row on; a file keeps one cadence: ingest the parts "
+        f"Error: {data}:{line}: column 'date': {words}; a file keeps one cadence: ingest the parts "
         "as separate metrics (--metric NAME), or declare metrics.signups.granularity in ctxmetrics.yaml.\n"
     )
     assert snapshot(project_dir)[1] == []
@@ -471,6 +475,8 @@ def test_a_declared_granularity_takes_a_file_whose_cadence_changes(run, project_
     [1] * 30 + [15] + [1] * 30,  # a daily export with two weeks missing
     [1] * 30 + [7, 7, 7] + [1] * 30,  # three weekly readings: too few to be a cadence
     [7] * 20,  # weekly throughout
+    [7] * 6 + [14] + [7] * 5,  # weekly with a week missing
+    [3, 2, 4, 3, 8, 7, 7, 7, 7, 2],  # sparse daily counts (days without any left out)
 ])
 def test_one_cadence_with_gaps_is_not_a_change(run, project_dir, steps):
     result = run("ingest", write_series(project_dir / "signups.csv", cadence_rows("2024-01-01", steps)))

@@ -207,21 +207,23 @@ _STEP_WORDS = {"daily": "a day", "weekly": "a week", "monthly": "a month"}
 
 def cadence_change(distinct: pl.Series) -> tuple[int, str] | None:
     """Where sorted distinct days change from a day at a time to a week or a month at a
-    time (or back), which `granularity_of` would read as daily data with gaps.
+    time (or back), or where one date of weekly or monthly data is off their cadence:
+    `granularity_of` would read either as daily data with gaps.
 
     Returns:
-        (i, what): `distinct[i]` is the first day of the second cadence; `what` says so
+        (i, what): `distinct[i]` is the first day off the first cadence; `what` says so
         in words ("the dates step a day at a time up to 2024-03-03, then a week at a
-        time"). None when the days keep one cadence.
+        time from this row on"). None when the days keep one cadence.
     """
     if granularity_of(distinct) != "daily":
         return None
     days = distinct.to_list()
     steps = [(b - a).days for a, b in zip(days, days[1:])]
     coarse = [
-        "weekly" if step == 7 else "monthly" if 28 <= step <= 31 and (a.day == b.day == 1 or _month_ends(a, b)) else None
+        "weekly" if step == 7 else "monthly" if 28 <= step <= 31 and _month_marks(a, b) else None
         for step, a, b in zip(steps, days, days[1:])
     ]
+    cadence = None  # the coarse cadence of a long enough run the file starts with, if any
     run_start = 0
     for i, kind in enumerate([*coarse, None]):
         if i < len(coarse) and kind is not None and kind == coarse[run_start]:
@@ -229,11 +231,28 @@ def cadence_change(distinct: pl.Series) -> tuple[int, str] | None:
         kind, length = coarse[run_start], i - run_start
         if kind is not None and length >= _RUN_STEPS[kind]:
             if 1 in steps[:run_start]:  # daily before the run: it changes at the run's second day
-                return run_start + 1, _cadence_words(days[run_start], "daily", kind)
+                return run_start + 1, _cadence_words(days[run_start], "daily", kind) + " from this row on"
             if 1 in steps[i:]:  # the run comes first: it changes after its last day
-                return i + 1, _cadence_words(days[i], kind, "daily")
+                return i + 1, _cadence_words(days[i], kind, "daily") + " from this row on"
+            if run_start == 0:  # the file starts on this cadence
+                cadence = kind
         run_start = i
-    return None
+    if cadence is None or 1 in steps:
+        return None
+    # weekly or monthly data (no two dates a day apart) with a date off its cadence after
+    # a start on it; a missing week or month is a gap, not off the cadence
+    off = next(
+        i for i, (step, a, b) in enumerate(zip(steps, days, days[1:]))
+        if (step % 7 if cadence == "weekly" else not _month_marks(a, b))
+    )
+    return off + 1, (
+        f"the dates step {_STEP_WORDS[cadence]} at a time up to {days[off]}, then {steps[off]} days to this one"
+    )
+
+
+def _month_marks(*days: dt.date) -> bool:
+    """All are months' first days, or all months' last days."""
+    return all(day.day == 1 for day in days) or _month_ends(*days)
 
 
 def _month_ends(*days: dt.date) -> bool:

@@ -666,7 +666,7 @@ def _one_cadence(
     row = int(raw[ROW][int((days == distinct[index]).arg_true()[0])])
     field = f"metrics.{names[0]}.granularity" if len(names) == 1 else "each metric's granularity"
     raise InputError(
-        f"{src.where(row, column)}: {distinct[index]}: {what} from this row on; a file keeps one cadence: "
+        f"{src.where(row, column)}: {distinct[index]}: {what}; a file keeps one cadence: "
         f"ingest the parts as separate metrics (--metric NAME), or declare {field} in ctxmetrics.yaml."
     )
 
