@@ -433,3 +433,19 @@ def test_a_second_scan_waits_for_the_first_to_finish(run, project, monkeypatch):
     assert holder.wait() == 0
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("Scanned ")
+
+
+def test_a_count_with_fractional_values_is_warned_about(run, project_dir):
+    # A 0-1 share not listed in ctxmetrics.yaml was judged by a count's likelihood without a word.
+    rows = "".join(f"{dt.date(2025, 1, 1) + dt.timedelta(days=i)},{0.3 + (i % 7) / 100},{100 + i % 7}\n" for i in range(120))
+    (project_dir / "site.csv").write_text("date,share,visits\n" + rows)
+    assert run("ingest", project_dir / "site.csv", "--format", "wide").exit_code == 0
+    result = run("scan")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "Warning: share has values that are not whole numbers but is judged as counts (metrics not listed in "
+        "ctxmetrics.yaml are); declare levels such as a temperature or a share 'type: gauge'.\n"
+    )
+    config = project_dir / "ctxmetrics.yaml"
+    config.write_text(config.read_text().replace("metrics:\n", "metrics:\n  share: {type: gauge}\n", 1))
+    assert run("scan").stderr == ""
