@@ -449,3 +449,18 @@ def test_a_count_with_fractional_values_is_warned_about(run, project_dir):
     config = project_dir / "ctxmetrics.yaml"
     config.write_text(config.read_text().replace("metrics:\n", "metrics:\n  share: {type: gauge}\n", 1))
     assert run("scan").stderr == ""
+
+
+def test_a_gauge_without_any_change_prints_no_numpy_warning(run, project_dir):
+    # Printed "episodes.py:408: RuntimeWarning: invalid value encountered in divide" and its source line.
+    import warnings
+
+    rows = "".join(f"{dt.date(2025, 1, 1) + dt.timedelta(days=i)},{0.3 + (i % 7) / 100}\n" for i in range(120))
+    (project_dir / "share.csv").write_text("date,value\n" + rows)
+    config = project_dir / "ctxmetrics.yaml"
+    config.write_text(config.read_text().replace("metrics:\n", "metrics:\n  share: {type: gauge}\n", 1))
+    assert run("ingest", project_dir / "share.csv").exit_code == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        result = run("scan")
+    assert (result.exit_code, result.stderr) == (0, ""), result.output
