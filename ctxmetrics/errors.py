@@ -22,6 +22,10 @@ class StoreLocked(CtxError):
     """Another process holds the write lock on the store."""
 
 
+class NothingToScan(CtxError):
+    """The store holds no observations yet."""
+
+
 class QueryRefused(CtxError):
     """SQL tried to do more than read the store (write, reach a file, the network or a setting)."""
 

@@ -37,7 +37,7 @@ def init_project(directory: Path | str, config_text: str = DEFAULT_CONFIG_TEXT) 
         gitignore = root / ".gitignore"
         if not gitignore.exists():
             # The store is derived data; the YAML timeline and queries are what belongs in git.
-            gitignore.write_text("*.duckdb\n*.duckdb.wal\nannotations/.lock\n", encoding="utf-8")
+            gitignore.write_text("*.duckdb\n*.duckdb.wal\n*.duckdb.scan.lock\nannotations/.lock\n", encoding="utf-8")
     except OSError as exc:  # a parent that is a file, a read-only or virtual file system
         raise CtxError(f"{root}: cannot create the project there ({exc.strerror}).") from None
     return root
@@ -71,6 +71,14 @@ class Project:
     @property
     def queries_dir(self) -> Path:
         return self.root / "queries"
+
+    def owns(self, path: Path | str) -> bool:
+        """Whether `path` is one of the project's own files (the config, the store, the
+        timeline, the saved queries), which a report or export must never replace."""
+        target = Path(path).resolve()
+        files = (self.root / CONFIG_NAME, self.store_path, Path(f"{self.store_path}.wal"))
+        folders = (self.annotations_dir, self.queries_dir)
+        return target in {f.resolve() for f in files} or any(f.resolve() in (target, *target.parents) for f in folders)
 
     def store(self, read_only: bool = False) -> "Store":
         """Open the project's DuckDB store (use as a context manager)."""

@@ -223,3 +223,39 @@ def test_twenty_concurrent_adds(proj):
     lint = subprocess.run([sys.executable, "-m", "ctxmetrics", "--project", str(proj), "annotate", "lint"],
                           env=env, capture_output=True, text=True, timeout=60)
     assert (lint.returncode, lint.stdout) == (0, "")
+
+
+BAD_DATES_ICS = """BEGIN:VCALENDAR
+VERSION:2.0
+BEGIN:VEVENT
+UID:offsite-1
+SUMMARY:Offsite
+DTSTART;VALUE=DATE:20260310
+DTEND;VALUE=DATE:20260312
+END:VEVENT
+BEGIN:VEVENT
+UID:launch-2
+SUMMARY:Launch
+DTSTART;VALUE=DATE:20260315
+DTEND;VALUE=DATE:2026031X
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+@pytest.mark.parametrize("bad, field", [("DTEND;VALUE=DATE:2026031X", "DTEND"), ("DTSTART:2026031X", "DTSTART")])
+def test_import_of_a_calendar_event_with_a_bad_date_names_the_event_and_writes_nothing(annotate, proj, tmp_path, bad, field):
+    # A bad DTEND was "internal error: TypeError: unsupported operand type(s) for -: 'str' and
+    # 'datetime.timedelta'"; a bad DTSTART did not say which of the calendar's events it was.
+    lines = BAD_DATES_ICS.replace("DTEND;VALUE=DATE:2026031X", bad).splitlines()
+    if field == "DTSTART":
+        lines.remove("DTSTART;VALUE=DATE:20260315")
+    ics = tmp_path / "team.ics"
+    ics.write_text("\n".join(lines) + "\n")
+    result = annotate("import", ics)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"Error: {ics}: calendar event 'Launch' (UID launch-2): {field} '2026031X' is not a date (YYYYMMDD) "
+        "or date-time (YYYYMMDDTHHMMSS).\n"
+    )
+    assert not list((proj / "annotations").rglob("*.yaml"))

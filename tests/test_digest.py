@@ -213,13 +213,22 @@ def test_since_after_until_is_a_user_error(project):
     assert "Error: --since 2025-06-01 is after --until 2025-05-01; swap them." in result.output
 
 
-def test_empty_store_says_to_scan(tmp_path):
-    # Before any scan the digest must not claim that everything is explained (cron would pass).
+def test_empty_store_says_to_ingest_then_scan(tmp_path):
+    # Before any scan the digest must not claim that everything is explained (cron would pass);
+    # with no data either, "run 'ctxmetrics scan' first" sent the user to a scan that refuses.
     root = init_project(tmp_path / "empty")
     for args in ([], ["--fail-on-unexplained"]):
         result = CliRunner().invoke(cli, ["--project", str(root), "digest", *args])
         assert result.exit_code == 1, result.output
-        assert result.output == "Error: No scan results yet: run 'ctxmetrics scan' first.\n"
+        assert result.output == "Error: No data yet: load some with 'ctxmetrics ingest FILE', then run 'ctxmetrics scan'.\n"
+
+
+def test_data_not_yet_scanned_says_to_scan(tmp_path):
+    root = init_project(tmp_path / "unscanned")
+    (root / "leads.csv").write_text("date,value\n2026-01-01,3\n2026-01-02,4\n")
+    assert CliRunner().invoke(cli, ["--project", str(root), "ingest", str(root / "leads.csv")]).exit_code == 0
+    result = CliRunner().invoke(cli, ["--project", str(root), "digest"])
+    assert (result.exit_code, result.output) == (1, "Error: No scan results yet: run 'ctxmetrics scan' first.\n")
 
 
 def test_since_after_the_data_is_a_clear_message(project):
@@ -254,3 +263,31 @@ def test_a_gauge_without_a_percentage_reads_up_with_its_levels(log_gauge_project
     assert "no known context: logvals up (-1.5 → 1.5) from Jun 1 to Jun 4" in result.stdout
     assert "nan" not in result.stdout
 
+
+
+def test_metrics_moving_together_outside_the_funnel_are_not_called_a_funnel():
+    # "funnel: revenue (EUR) +99% → visits [count] +198%" read as one feeding the other.
+    from ctxmetrics.report.digest import group_events
+
+    def rise(metric, pct):
+        return Anomaly(metric=metric, segment={}, kind="spike", direction="up", start=date(2025, 6, 2),
+                       end=date(2025, 6, 9), before=100.0, after=100.0 + pct, change_pct=pct, score=9.0, volume=100.0)
+
+    outside = group_events([rise("visits", 198.0), rise("revenue", 99.0)], funnel=("leads", "mql"))
+    assert len(outside) == 1
+    assert [(f.label, f.text) for f in outside[0].facts() if f.label in ("funnel", "metrics")] == [
+        ("metrics", "revenue +99%, visits +198%")]
+    down = group_events([rise("mql", 50.0), rise("leads", 60.0)], funnel=("leads", "mql"))
+    assert [(f.label, f.text) for f in down[0].facts() if f.label in ("funnel", "metrics")] == [
+        ("funnel", "leads +60% → MQL +50%")]
+
+
+@pytest.mark.parametrize("name", ["ctxmetrics.yaml", "ctxmetrics.duckdb", "annotations/campaigns.yaml", "queries/new.md"])
+def test_output_onto_a_file_of_the_project_is_refused(project, name):
+    # '-o ctxmetrics.yaml' replaced the config with the Markdown and broke every later command.
+    target = project.root / name
+    before = {p: p.read_bytes() for p in project.root.rglob("*") if p.is_file()}
+    result = digest(project, "-o", target)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == f"Error: -o {target}: that is a file of the project; name another file.\n"
+    assert {p: p.read_bytes() for p in project.root.rglob("*") if p.is_file()} == before

@@ -414,3 +414,139 @@ def test_parquet_labels_needing_cleaning_are_cleaned(tmp_path):
     pl.DataFrame({"date": [dt.date(2026, 1, 1)] * 2, "metric": [" leads", "mql "], "value": [1.0, 2.0], "region": ["EU ", "  "]}).write_parquet(path)
     _, rows = _ingest(tmp_path, "s", [path], use_fast=False)  # the fast path declines: labels need cleaning
     assert rows == [("leads", dt.date(2026, 1, 1), 1.0, "EU"), ("mql", dt.date(2026, 1, 1), 2.0, "(none)")]
+
+
+def cadence_rows(first: str, steps: list[int]) -> list[tuple[dt.date, int]]:
+    """(day, value) rows from `first`, each next day `steps[i]` days after the one before."""
+    day = dt.date.fromisoformat(first)
+    rows = [(day, 10)]
+    for i, step in enumerate(steps):
+        day += dt.timedelta(days=step)
+        rows.append((day, 10 + i % 5))
+    return rows
+
+
+def write_series(path, rows):
+    path.write_text("date,value\n" + "".join(f"{d},{v}\n" for d, v in rows))
+    return path
+
+
+@pytest.mark.parametrize("steps, line, words", [
+    # 60 days, then weekly totals: was read as daily data with 6 gap days between weekly spikes
+    ([1] * 59 + [7] * 9, 62,
+     "2024-03-07: the dates step a day at a time up to 2024-02-29, then a week at a time from this row on"),
+    ([7] * 9 + [1] * 30, 12,
+     "2024-03-05: the dates step a week at a time up to 2024-03-04, then a day at a time from this row on"),
+    # weekly totals, one week dated a day early: the whole file was read as daily data with gaps
+    ([7] * 6 + [6, 8] + [7] * 5, 9, "2024-02-18: the dates step a week at a time up to 2024-02-12, then 6 days to this one"),
+])
+def test_a_file_whose_cadence_changes_is_refused_naming_the_row(run, project_dir, steps, line, words):
+    data = write_series(project_dir / "signups.csv", cadence_rows("2024-01-01", steps))
+    result = run("ingest", data)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"Error: {data}:{line}: column 'date': {words}; a file keeps one cadence: ingest the parts "
+        "as separate metrics (--metric NAME), or declare metrics.signups.granularity in ctxmetrics.yaml.\n"
+    )
+    assert snapshot(project_dir)[1] == []
+
+
+def test_a_parquet_file_whose_cadence_changes_names_the_row_too(run, project_dir):
+    rows = cadence_rows("2024-01-01", [1] * 59 + [7] * 9)
+    data = project_dir / "signups.parquet"
+    pl.DataFrame({"date": [d for d, _ in rows], "metric": "signups", "value": [float(v) for _, v in rows]}).write_parquet(data)
+    result = run("ingest", data)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {data}: row 61: column 'date': 2024-03-07: the dates step a day")
+    assert snapshot(project_dir)[1] == []
+
+
+def test_a_declared_granularity_takes_a_file_whose_cadence_changes(run, project_dir):
+    config = project_dir / "ctxmetrics.yaml"
+    config.write_text(config.read_text().replace("metrics:\n", "metrics:\n  signups: {granularity: weekly}\n", 1))
+    data = write_series(project_dir / "signups.csv", cadence_rows("2024-01-01", [1] * 59 + [7] * 9))
+    result = run("ingest", data)
+    assert result.exit_code == 0, result.output
+    with Project(project_dir).store(read_only=True) as store:
+        assert store.granularity("signups") == "weekly"
+
+
+@pytest.mark.parametrize("steps", [
+    [1] * 30 + [15] + [1] * 30,  # a daily export with two weeks missing
+    [1] * 30 + [7, 7, 7] + [1] * 30,  # three weekly readings: too few to be a cadence
+    [7] * 20,  # weekly throughout
+    [7] * 6 + [14] + [7] * 5,  # weekly with a week missing
+    [3, 2, 4, 3, 8, 7, 7, 7, 7, 2],  # sparse daily counts (days without any left out)
+])
+def test_one_cadence_with_gaps_is_not_a_change(run, project_dir, steps):
+    result = run("ingest", write_series(project_dir / "signups.csv", cadence_rows("2024-01-01", steps)))
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("text, cell", [
+    ("date;revenue\n2024-01-01;12,5\n", "12,5"),  # a semicolon export's decimal comma
+    ("date;revenue\n2024-01-01;1.234,5\n", "1.234,5"),
+    ('date,revenue\n2024-01-01,"1,234"\n', "1,234"),  # or a thousands separator: not guessed either way
+])
+def test_a_number_with_a_comma_says_why_it_is_refused(run, project_dir, text, cell):
+    # Was "'12,5' is not a number." with nothing on what to change in the export.
+    data = project_dir / "revenue.csv"
+    data.write_text(text)
+    result = run("ingest", data, "--value-col", "revenue")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"Error: {data}:2: column 'revenue': '{cell}' is not a number: a comma is read neither as a decimal point nor "
+        "as a thousands separator; export the numbers with a decimal point and no separators (12.5, 1234).\n"
+    )
+    assert snapshot(project_dir)[1] == []
+
+
+def test_monthly_data_dated_at_each_month_end_is_monthly(run, project_dir):
+    # Was read as daily data with a month-long gap after every value (scan listed 35 gaps).
+    import calendar
+
+    rows = [(dt.date(y, m, calendar.monthrange(y, m)[1]), 100 + m) for y in (2023, 2024) for m in range(1, 13)]
+    result = run("ingest", write_series(project_dir / "sales.csv", rows))
+    assert result.exit_code == 0, result.output
+    with Project(project_dir).store(read_only=True) as store:
+        assert store.granularity("sales") == "monthly"
+
+
+def test_a_year_month_date_names_the_format_that_reads_it(run, project_dir):
+    # The hint was "--date-format %m/%d/%Y", a day-month order the cell does not have.
+    data = project_dir / "sales.csv"
+    data.write_text("month,value\n2024-01,5\n2024-02,6\n")
+    result = run("ingest", data, "--date-col", "month")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"Error: {data}:2: column 'month': '2024-01' is a month, not a date; "
+        "pass --date-format %Y-%m to read it as the month's first day.\n"
+    )
+    assert run("ingest", data, "--date-col", "month", "--date-format", "%Y-%m").exit_code == 0
+    with Project(project_dir).store(read_only=True) as store:
+        assert store.granularity("sales") == "monthly"
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n  \n", b"\xef\xbb\xbf"])
+def test_an_empty_json_lines_file_says_it_has_no_rows(run, project_dir, content):
+    # Was "cannot be read as jsonl (Cannot infer NDJSON types on empty reader because empty string is not ...)".
+    data = project_dir / "leads.jsonl"
+    data.write_bytes(content)
+    result = run("ingest", data)
+    assert (result.exit_code, result.stderr) == (1, f"Error: {data}: the file has no data rows.\n")
+
+
+@pytest.mark.parametrize("command", [["ingest", "leads.csv"], ["scan"], ["query", "select 1"]])
+def test_a_store_in_a_missing_folder_names_the_folder(run, project_dir, command):
+    # Was DuckDB's 'Cannot open file ".../data/x.duckdb": No such file or directory' (for scan,
+    # about its lock file), which read as if the store itself had to exist.
+    config = project_dir / "ctxmetrics.yaml"
+    config.write_text(config.read_text().replace("store: ctxmetrics.duckdb", "store: data/x.duckdb"))
+    (project_dir / "leads.csv").write_text("date,value\n2026-01-01,3\n")
+    result = run(*[project_dir / arg if arg.endswith(".csv") else arg for arg in command])
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"Error: {project_dir / 'data' / 'x.duckdb'}: the store's folder {project_dir / 'data'} does not exist; "
+        "create it, or change 'store:' in the project file.\n"
+    )
+    assert not (project_dir / "data").exists()

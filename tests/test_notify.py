@@ -326,3 +326,20 @@ def test_a_channel_filter_that_could_never_match_is_refused(demo, filters, messa
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == (f"Error: {demo / 'ctxmetrics.yaml'}: notify channel webhook:http://127.0.0.1:9/hook: "
                              f"its filter names {message}; it would never match.\n")
+
+
+def test_run_with_no_data_at_all_fails_saying_so(project_dir, run):
+    # an empty inbox on a new store: was "Scanned: 0 anomalies" and exit 0, every morning
+    result = run("run")
+    assert result.exit_code == 1
+    assert result.stdout == "Ingested 0 new files (0 rows).\n"
+    assert "Error: Nothing to scan: the store" in result.stderr and "'ctxmetrics ingest FILE'" in result.stderr
+
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
+def test_notify_before_any_scan_says_what_to_run_not_nothing_new(project_dir, run, dry_run):
+    # Was "webhook:...: nothing new." and exit 0 on a store no scan (or ingest) had touched.
+    add_channels(project_dir, "notify:\n  - webhook: http://127.0.0.1:9/never\n")
+    result = run("notify", *dry_run)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == "Error: No data yet: load some with 'ctxmetrics ingest FILE', then run 'ctxmetrics scan'.\n"

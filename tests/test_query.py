@@ -9,6 +9,7 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
+from ctxmetrics.errors import CtxError
 from ctxmetrics.project import Project
 
 DATA = "date,metric,value,region\n2026-03-01,leads,10,EMEA\n2026-03-02,leads,12,EMEA\n2026-03-01,mql,3,NA\n"
@@ -168,3 +169,32 @@ def test_output_cut_short_by_head_exits_quietly(loaded, args):
 def test_python_api_query_binds_params(loaded):
     frame = Project(loaded).query("select sum(value) as total from observations where metric = $m", {"m": "mql"})
     assert frame["total"].to_list() == [3.0]
+
+
+def test_several_statements_are_refused_not_cut_to_the_last_result(run, loaded):
+    # Was: only the last statement's rows were printed, the first one's dropped without a word.
+    result = run("query", "select 1 as a; select 2 as b")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        "Error: the query holds 2 SQL statements; a query shows one result, so run one statement at a time.\n"
+    )
+
+
+def test_a_saved_query_of_several_statements_names_its_file(run, loaded):
+    saved = loaded / "queries" / "two.sql"
+    saved.write_text("select 1;\n-- then\nselect 2;\n")
+    result = run("query", "two")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {saved} holds 2 SQL statements; a query shows one result, so run one statement at a time.\n"
+    )
+
+
+def test_one_statement_with_a_trailing_semicolon_and_comment_runs(run, loaded):
+    result = run("query", "select 1 as a; -- done", "--csv")
+    assert (result.exit_code, result.stdout) == (0, "a\n1\n")
+
+
+def test_python_api_refuses_several_statements(loaded):
+    with pytest.raises(CtxError, match="holds 2 SQL statements"):
+        Project(loaded).query("select 1; select 2")

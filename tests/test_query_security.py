@@ -57,9 +57,6 @@ REFUSED = [
     ("call enable_logging(storage = 'file', storage_path = '{outside}/log')",
      WRITES + "it cannot change the setting enable_logging"),
     ("create persistent secret leak (type http, bearer_token 'x')", WRITES + "a persistent secret is written to disk"),
-    ("select 1; copy (select 1 as x) to '{outside}/two.csv'", WRITES + "COPY … TO writes a file ({outside}/two.csv)"),
-    ("select 1; set enable_external_access = true; copy (select 1) to '{outside}/three.csv'",
-     WRITES + "it cannot change the setting enable_external_access"),
     ("delete from obs", WRITES + "DELETE changes the store"),
     # the observations view: was "query failed: Binder Error: Can only delete from base table"
     ("delete from observations", WRITES + "DELETE changes the store"),
@@ -68,6 +65,12 @@ REFUSED = [
     ("create table copied as select * from obs", WRITES + "CREATE changes the store"),
 ]
 IDS = [sql.split("(")[0].split("'")[0].strip()[:40] for sql, _ in REFUSED]
+# A refused statement behind a harmless one: the CLI refuses several statements before
+# running any (see test_query.py), and the connection itself refuses each one anyway.
+SMUGGLED = [
+    "select 1; copy (select 1 as x) to '{outside}/two.csv'",
+    "select 1; set enable_external_access = true; copy (select 1) to '{outside}/three.csv'",
+]
 
 
 @pytest.fixture
@@ -134,7 +137,17 @@ def test_saved_query_is_refused_and_changes_nothing(world, sql, error):
     assert snapshot(*watched(world)) == before
 
 
-@pytest.mark.parametrize("sql", [sql for sql, _ in REFUSED], ids=IDS)
+@pytest.mark.parametrize("sql", SMUGGLED, ids=["copy", "set"])
+def test_a_refused_statement_behind_a_select_is_refused_and_changes_nothing(world, sql):
+    root, outside = world
+    before = snapshot(*watched(world))
+    result = query(sql.format(outside=outside))
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert "SQL statements; a query shows one result" in result.stderr
+    assert snapshot(*watched(world)) == before
+
+
+@pytest.mark.parametrize("sql", [sql for sql, _ in REFUSED] + SMUGGLED, ids=IDS + ["smuggled copy", "smuggled set"])
 def test_the_store_connection_itself_refuses(world, sql):
     """DuckDB's settings refuse, not the CLI's wording: the raw read-only connection
     fails on each statement, and its settings are the same afterwards."""

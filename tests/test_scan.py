@@ -76,8 +76,15 @@ def test_new_data_in_one_leaf_rescans_only_its_series(project):
 def test_unknown_metric_is_a_clear_error(project):
     from ctxmetrics.errors import UnknownName
 
-    with pytest.raises(UnknownName, match="Unknown metric 'lead'; the store has: "):
+    with pytest.raises(UnknownName, match=r"^Unknown metric 'lead' \(did you mean 'leads'\?\); the store has: "):
         scan_project(project, ["lead"])
+
+
+def test_cli_scan_of_an_unknown_metric_names_the_close_one(run, project):
+    # listed the known names only, unlike why, annotate and mute
+    result = run("scan", "--metric", "sqll")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.startswith("Error: Unknown metric 'sqll' (did you mean 'sql'?); the store has: ")
 
 
 def declare_ratio_without_data(project):
@@ -364,3 +371,96 @@ def test_segment_keys_sort_by_name_unless_an_order_is_given():
     assert segment_key(segment, ["region"]) == "region=EMEA,app=ios,channel=paid"
     assert segment_key(segment, iter(["region", "channel"])) == "region=EMEA,channel=paid,app=ios"
     assert segment_key({}) == segment_key({}, ["region"]) == ""
+
+
+def test_a_scan_of_an_empty_store_says_what_to_run_and_fails(run, project_dir):
+    # Was "Scanned 0 series of 0 metrics ..." and exit 0: a script read it as a clean scan.
+    result = run("scan")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"Error: Nothing to scan: the store {project_dir / 'ctxmetrics.duckdb'} holds no data yet; "
+        "load some first with 'ctxmetrics ingest FILE'.\n"
+    )
+
+
+HOLD_SCAN_LOCK = """
+import sys, time
+from pathlib import Path
+from ctxmetrics.store.scan_lock import scan_lock
+with scan_lock(Path(sys.argv[1]), 0):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def hold_scan_lock(project, seconds):
+    """Another process holding the project's scan lock, as a running scan does."""
+    import os
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SCAN_LOCK, str(project.store_path), str(seconds)],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert holder.stdout.readline() == "held\n"
+    return holder
+
+
+def test_a_second_scan_is_refused_naming_the_running_one_and_a_killed_one_blocks_nothing(run, project, monkeypatch):
+    # Was: two scans at once both stored their results, the later over the earlier.
+    monkeypatch.setenv("CTXMETRICS_LOCK_TIMEOUT", "0.3")
+    holder = hold_scan_lock(project, 600)
+    try:
+        refused = run("scan")
+        assert (refused.exit_code, refused.stdout) == (1, "")
+        assert refused.stderr.startswith(
+            f"Error: {project.store_path}: another scan of this project is running (process {holder.pid}, started "
+        )
+        assert refused.stderr.endswith("; waited 0.3s. Try again when it has finished.\n")
+        assert anomalies_of(project) == []  # it stored nothing
+    finally:
+        holder.kill()  # as a scan killed mid-way: its lock file stays behind
+        holder.wait()
+    assert run("scan").exit_code == 0
+    assert anomalies_of(project)
+
+
+def test_a_second_scan_waits_for_the_first_to_finish(run, project, monkeypatch):
+    monkeypatch.setenv("CTXMETRICS_LOCK_TIMEOUT", "60")
+    holder = hold_scan_lock(project, 1)
+    result = run("scan")
+    assert holder.wait() == 0
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Scanned ")
+
+
+def test_a_count_with_fractional_values_is_warned_about(run, project_dir):
+    # A 0-1 share not listed in ctxmetrics.yaml was judged by a count's likelihood without a word.
+    rows = "".join(f"{dt.date(2025, 1, 1) + dt.timedelta(days=i)},{0.3 + (i % 7) / 100},{100 + i % 7}\n" for i in range(120))
+    (project_dir / "site.csv").write_text("date,share,visits\n" + rows)
+    assert run("ingest", project_dir / "site.csv", "--format", "wide").exit_code == 0
+    result = run("scan")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "Warning: share has values that are not whole numbers but is judged as counts (metrics not listed in "
+        "ctxmetrics.yaml are); declare levels such as a temperature or a share 'type: gauge'.\n"
+    )
+    config = project_dir / "ctxmetrics.yaml"
+    config.write_text(config.read_text().replace("metrics:\n", "metrics:\n  share: {type: gauge}\n", 1))
+    assert run("scan").stderr == ""
+
+
+def test_a_gauge_without_any_change_prints_no_numpy_warning(run, project_dir):
+    # Printed "episodes.py:408: RuntimeWarning: invalid value encountered in divide" and its source line.
+    import warnings
+
+    rows = "".join(f"{dt.date(2025, 1, 1) + dt.timedelta(days=i)},{0.3 + (i % 7) / 100}\n" for i in range(120))
+    (project_dir / "share.csv").write_text("date,value\n" + rows)
+    config = project_dir / "ctxmetrics.yaml"
+    config.write_text(config.read_text().replace("metrics:\n", "metrics:\n  share: {type: gauge}\n", 1))
+    assert run("ingest", project_dir / "share.csv").exit_code == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        result = run("scan")
+    assert (result.exit_code, result.stderr) == (0, ""), result.output

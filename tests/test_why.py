@@ -115,8 +115,12 @@ def test_the_emea_campaign_sits_in_emea_and_the_total_says_so(project):
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["why", "leadz"], 1, "Error: Unknown metric 'leadz'; known metrics: lead_to_mql, leads, mql"),
-    (["why", "leads", "--segment", "regoin=NA"], 1, "Error: 'regoin' is not a dimension of the store"),
+    # each named the known names but not the one meant
+    (["why", "leadz"], 1, "Error: Unknown metric 'leadz' (did you mean 'leads'?); known metrics: lead_to_mql, leads, mql"),
+    (["why", "leads", "--segment", "regoin=NA"], 1,
+     "Error: 'regoin' is not a dimension of the store (did you mean 'region'?); dimensions: region, channel."),
+    (["why", "leads", "--segment", "region=EMAE"], 1,
+     "Error: leads has no series region=EMAE (did you mean 'EMEA'?); values of region: APAC, EMEA, NA."),
     (["why", "leads", "--segment", "region=Mars"], 1, "Error: leads has no series region=Mars; values of region: APAC, EMEA, NA."),
     (["why", "leads", "--segment", "region"], 2, "'region' is not of the form dimension=value"),
     (["why", "leads", "--on", "2025-05-10", "--since", "2025-05-01"], 2, "use either --on or --since/--until"),

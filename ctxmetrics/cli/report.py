@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from ctxmetrics.cli import DAY, cli, pass_project
+from ctxmetrics.errors import CtxError
 from ctxmetrics.status import ExitStatus
 
 
@@ -40,6 +41,8 @@ def digest(ctx, ref, since, until, fmt, output, limit, fail_on_unexplained):
     from ctxmetrics.report.output import write_report
 
     project = ref.get()
+    if output is not None and project.owns(output):  # '-o ctxmetrics.yaml' broke every later command
+        raise CtxError(f"-o {output}: that is a file of the project; name another file.")
     report = build_digest(project, since.date() if since else None, until.date() if until else None,
                           limit=limit or None)
     if fmt == "html":

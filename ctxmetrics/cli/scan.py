@@ -65,6 +65,18 @@ def scan(ref, metrics, engine, output_parquet):
         )
     for metric, parts in sorted(result.not_scanned.items()):
         click.echo(f"Not scanned: {metric}, no data for {' or '.join(parts)}.")
+    from ctxmetrics.store.series import fractional_counts
+
+    with project.store(read_only=True) as store:
+        fractional = fractional_counts(store, project.config, metrics)
+    if fractional:  # judged by a count's likelihood without a word, a 0-1 share looked "too small"
+        names = ", ".join(fractional)
+        click.echo(
+            f"Warning: {names} {'has' if len(fractional) == 1 else 'have'} values that are not whole numbers but "
+            f"{'is' if len(fractional) == 1 else 'are'} judged as counts (metrics not listed in ctxmetrics.yaml are); "
+            "declare levels such as a temperature or a share 'type: gauge'.",
+            err=True,
+        )
     from ctxmetrics.store.results import gap_text
 
     for metric, days in result.gaps.items():

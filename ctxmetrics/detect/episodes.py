@@ -405,7 +405,8 @@ def _widest_fit(row: int, start: int, passing: np.ndarray, pct: np.ndarray, widt
         lo, hi = max(start + w - widths[r], 0), start
         scores = passing[r, lo : hi + 1]
         # a long window that is only the short peak diluted has a much smaller change
-        scores = np.where(pct[r, lo : hi + 1] / change >= 0.5, scores, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 (no change) is NaN: not kept, no warning
+            scores = np.where(pct[r, lo : hi + 1] / change >= 0.5, scores, 0.0)
         if scores.size and scores.max() >= 0.75 * score and scores.max() > best_score:
             best, best_score = (r, lo + int(np.argmax(scores))), float(scores.max())
     return best

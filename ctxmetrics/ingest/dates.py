@@ -20,6 +20,7 @@ _ISO = (
     r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2})(?::(\d{2})(?:\.\d+)?)?)?"
     r"(Z|[+-]\d{2}(?::?\d{2})?)?$"
 )
+_YEAR_MONTH = re.compile(r"^\d{4}-\d{2}$")
 _DAY_MONTH = re.compile(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}")
 _FORMAT_HINT = "--date-format %m/%d/%Y"
 
@@ -107,6 +108,8 @@ def _parse_iso_times(text: pl.Series, timezone: str) -> tuple[pl.Series, bool]:
 
 def _not_iso(text: pl.Series, index: int) -> BadCell:
     value = text[index]
+    if _YEAR_MONTH.match(value):
+        return BadCell(index, "is a month, not a date; pass --date-format %Y-%m to read it as the month's first day")
     if _DAY_MONTH.match(value):
         return BadCell(index, f"is ambiguous (day/month order); dates are read as ISO 8601 (YYYY-MM-DD), "
                               f"or pass the format, e.g. {_FORMAT_HINT} or --date-format %d/%m/%Y")
@@ -181,14 +184,83 @@ def _distinct_days(days: pl.Series) -> pl.Series:
 
 
 def granularity_of(days: pl.Series) -> str | None:
-    """`monthly` when every day is a month's first, `weekly` when all fall on one weekday
-    a whole number of weeks apart, `daily` otherwise; None with fewer than two days."""
+    """`monthly` when every day is a month's first (or every one a month's last), `weekly`
+    when all fall on one weekday a whole number of weeks apart, `daily` otherwise; None
+    with fewer than two days."""
     distinct = days.drop_nulls().unique().sort()
     if distinct.len() < 2:
         return None
     gaps = distinct.diff().drop_nulls().dt.total_days()
-    if (distinct.dt.day() == 1).all() and gaps.min() >= 28:
+    month_marks = (distinct.dt.day() == 1).all() or (distinct == distinct.dt.month_end()).all()
+    if month_marks and gaps.min() >= 28:
         return "monthly"
     if (gaps % 7 == 0).all():
         return "weekly"
     return "daily"
+
+
+# Steps of a coarser cadence in a row that make it a cadence, not a coincidence of gaps:
+# a month of weekly dates, a quarter of monthly ones.
+_RUN_STEPS = {"weekly": 4, "monthly": 3}
+_STEP_WORDS = {"daily": "a day", "weekly": "a week", "monthly": "a month"}
+
+
+def cadence_change(distinct: pl.Series) -> tuple[int, str] | None:
+    """Where sorted distinct days change from a day at a time to a week or a month at a
+    time (or back), or where one date of weekly or monthly data is off their cadence:
+    `granularity_of` would read either as daily data with gaps.
+
+    Returns:
+        (i, what): `distinct[i]` is the first day off the first cadence; `what` says so
+        in words ("the dates step a day at a time up to 2024-03-03, then a week at a
+        time from this row on"). None when the days keep one cadence.
+    """
+    if granularity_of(distinct) != "daily":
+        return None
+    days = distinct.to_list()
+    steps = [(b - a).days for a, b in zip(days, days[1:])]
+    coarse = [
+        "weekly" if step == 7 else "monthly" if 28 <= step <= 31 and _month_marks(a, b) else None
+        for step, a, b in zip(steps, days, days[1:])
+    ]
+    cadence = None  # the coarse cadence of a long enough run the file starts with, if any
+    run_start = 0
+    for i, kind in enumerate([*coarse, None]):
+        if i < len(coarse) and kind is not None and kind == coarse[run_start]:
+            continue
+        kind, length = coarse[run_start], i - run_start
+        if kind is not None and length >= _RUN_STEPS[kind]:
+            if 1 in steps[:run_start]:  # daily before the run: it changes at the run's second day
+                return run_start + 1, _cadence_words(days[run_start], "daily", kind) + " from this row on"
+            if 1 in steps[i:]:  # the run comes first: it changes after its last day
+                return i + 1, _cadence_words(days[i], kind, "daily") + " from this row on"
+            if run_start == 0:  # the file starts on this cadence
+                cadence = kind
+        run_start = i
+    if cadence is None or 1 in steps:
+        return None
+    # weekly or monthly data (no two dates a day apart) with a date off its cadence after
+    # a start on it; a missing week or month is a gap, not off the cadence
+    off = next(
+        i for i, (step, a, b) in enumerate(zip(steps, days, days[1:]))
+        if (step % 7 if cadence == "weekly" else not _month_marks(a, b))
+    )
+    return off + 1, (
+        f"the dates step {_STEP_WORDS[cadence]} at a time up to {days[off]}, then {steps[off]} days to this one"
+    )
+
+
+def _month_marks(*days: dt.date) -> bool:
+    """All are months' first days, or all months' last days."""
+    return all(day.day == 1 for day in days) or _month_ends(*days)
+
+
+def _month_ends(*days: dt.date) -> bool:
+    return all((day + dt.timedelta(days=1)).day == 1 for day in days)
+
+
+def _cadence_words(last_day: dt.date, before: str, after: str) -> str:
+    return (
+        f"the dates step {_STEP_WORDS[before]} at a time up to {last_day}, "
+        f"then {_STEP_WORDS[after]} at a time"
+    )

@@ -14,17 +14,18 @@ import difflib
 import io
 import json
 import math
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import duckdb
 import numpy as np
 import polars as pl
 
 from ctxmetrics.config import Config
-from ctxmetrics.ingest.dates import BadCell, check_plausible, granularity_of, parse_days
+from ctxmetrics.ingest.dates import BadCell, cadence_change, check_plausible, granularity_of, parse_days
 from ctxmetrics.errors import CtxError, InputError
 from ctxmetrics.store.database import BASE_COLUMNS, Store, check_dimension_name
 
@@ -398,10 +399,12 @@ def _jsonl_input(path: Path):
 
 def _explain_jsonl(src: _Source) -> None:
     """Find the JSON line the reader choked on and say what is wrong with it in plain words."""
+    empty = True
     with src.path.open(encoding="utf-8-sig", errors="replace") as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
+            empty = False
             try:
                 record = json.loads(line)
             except ValueError:
@@ -413,6 +416,8 @@ def _explain_jsonl(src: _Source) -> None:
                     raise InputError(f"{src.path}:{number}: column '{key}': {json.dumps(value)} is true/false, not a number or label.")
                 if isinstance(value, (dict, list)):
                     raise InputError(f"{src.path}:{number}: column '{key}': has a nested value (a list or object); flatten the file first.")
+    if empty:  # the reader's "Cannot infer NDJSON types on empty reader" said it in its own terms
+        raise InputError(f"{src.path}: the file has no data rows.")
 
 
 def _read_one(src: _Source, settings: _Settings) -> _Read:
@@ -533,7 +538,8 @@ def _long(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     _check_duplicates(src, frame, ["metric", "ts", *dim_cols])
     # The metrics as stored: the distinct names (none is blank) stripped, as _text does.
     metrics = pre[metric_col].str.strip_chars().unique().to_list() if metric_col in pre else None
-    return _Read(frame.select("metric", "ts", "value", *dim_cols), granularity_of(distinct), metrics)
+    granularity = _one_cadence(src, raw, days, distinct, date_col, settings.config, lambda: frame["metric"].unique().to_list())
+    return _Read(frame.select("metric", "ts", "value", *dim_cols), granularity, metrics)
 
 
 def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
@@ -567,7 +573,8 @@ def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     if timed:
         return _Read(_per_day(long, dims, settings.config), "daily")
     _check_duplicates(src, typed, ["ts", *dims])
-    return _Read(long.select("metric", "ts", "value", *dims), granularity_of(distinct))
+    granularity = _one_cadence(src, raw, days, distinct, date_col, settings.config, lambda: metrics)
+    return _Read(long.select("metric", "ts", "value", *dims), granularity)
 
 
 def _events(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
@@ -639,6 +646,29 @@ def _days(
         row = int(raw[ROW][bad.index])
         raise InputError(f"{src.where(row, column)}: {series[bad.index]!r} {bad.what}.") from None
     return days, timed, distinct
+
+
+def _one_cadence(
+    src: _Source, raw: pl.DataFrame, days: pl.Series, distinct: pl.Series, column: str, config: Config,
+    metrics: Callable[[], list[str]],
+) -> str | None:
+    """The file's granularity (`granularity_of`), refused when its dates change from a day
+    at a time to a week or month at a time, or back: weekly totals would be read as days of
+    a daily series with gaps. A metric whose granularity the config declares is judged per
+    period whatever its rows' dates, so it is let through."""
+    change = cadence_change(distinct)
+    if change is None:
+        return granularity_of(distinct)
+    names = metrics()
+    if all(config.metric(m).granularity for m in names):
+        return granularity_of(distinct)
+    index, what = change
+    row = int(raw[ROW][int((days == distinct[index]).arg_true()[0])])
+    field = f"metrics.{names[0]}.granularity" if len(names) == 1 else "each metric's granularity"
+    raise InputError(
+        f"{src.where(row, column)}: {distinct[index]}: {what}; a file keeps one cadence: "
+        f"ingest the parts as separate metrics (--metric NAME), or declare {field} in ctxmetrics.yaml."
+    )
 
 
 def _per_day(frame: pl.DataFrame, dims: list[str], config: Config) -> pl.DataFrame:
@@ -762,6 +792,8 @@ def _fast_long(store: Store, src: _Source, dims: list[str], known: list[str]) ->
         sql, params = parquet_file.observations_sql(
             src.path, date_col, columns["value"] == "DOUBLE", stored_as, MAX_MAGNITUDE
         )
+        if cadence_change(distinct_days) is not None:
+            return None  # the polars path decides, and names the row
         span = (distinct_days[0], distinct_days[-1])
         return _Fast(sql, params, dim_cols, found.rows, span, metrics, granularity_of(distinct_days))
     except (CtxError, BadCell, duckdb.Error, pl.exceptions.PolarsError, OSError, ValueError):
@@ -875,6 +907,15 @@ def _dimension(src: _Source, raw: pl.DataFrame, column: str, distinct: pl.Series
     return _clean_labels(values, MISSING_DIMENSION_VALUE, distinct).alias(column)
 
 
+# '12,5' or '1.234,5' (a decimal comma, as in semicolon-separated exports) or '1,234'
+# (a thousands separator): which one cannot be told, so neither is guessed.
+_COMMA_NUMBER = re.compile(r"^[-+]?[\d.]*\d,\d[\d,]*$")
+_COMMA_HINT = (
+    "is not a number: a comma is read neither as a decimal point nor as a thousands separator; "
+    "export the numbers with a decimal point and no separators (12.5, 1234)"
+)
+
+
 def _number(
     src: _Source, raw: pl.DataFrame, column: str, allow_empty: bool = False, parsed: pl.Series | None = None
 ) -> pl.Series:
@@ -888,7 +929,10 @@ def _number(
             # Only then strip (allocating every cell again) and say which cell is bad.
             stripped = series.str.strip_chars()
             parsed = stripped.cast(pl.Float64, strict=False)
-            _first_bad(src, raw, parsed.is_null() & stripped.is_not_null() & (stripped != ""), column, "is not a number")
+            bad = parsed.is_null() & stripped.is_not_null() & (stripped != "")
+            if bad.any() and _COMMA_NUMBER.match(stripped[int(bad.arg_true()[0])]):
+                _first_bad(src, raw, bad, column, _COMMA_HINT)
+            _first_bad(src, raw, bad, column, "is not a number")
         series = parsed
     elif series.dtype == pl.Boolean:
         raise InputError(f"{src.where(column=column)}: holds true/false values, not numbers.")

@@ -38,6 +38,19 @@ RECURRING_TYPES = ("holiday",)
 NO_SCAN = "No scan results yet: run 'ctxmetrics scan' first."
 
 
+def require_scan(store) -> None:
+    """Refuse a report of a store no scan has read, saying what to run first (on a store
+    with no data, 'run scan' alone sent the user to a scan that refuses too)."""
+    from ctxmetrics.errors import CtxError
+    from ctxmetrics.store.results import has_scan_state
+
+    if has_scan_state(store):
+        return
+    if store.observation_span() is None:
+        raise CtxError("No data yet: load some with 'ctxmetrics ingest FILE', then run 'ctxmetrics scan'.")
+    raise CtxError(NO_SCAN)
+
+
 # --- business events --------------------------------------------------------------
 
 
@@ -119,11 +132,15 @@ class BusinessEvent:
         metrics = sorted(best, key=lambda m: (order.get(m, len(order)), m))
         return [(m, best[m].change_pct) for m in metrics]
 
-    def funnel_text(self) -> str | None:
+    def funnel_fact(self) -> "Fact":
+        """How the event's metrics moved: down the funnel (`leads -85% → MQL -84%`) when
+        they are its stages, else side by side (metrics moved together are no funnel)."""
         steps = self.funnel_steps()
         if len(steps) < 2:
-            return None
-        return " → ".join(f"{metric_word(m)} {pct_text(c)}" for m, c in steps)
+            return Fact("funnel", None)
+        in_funnel = all(m in self.funnel for m, _ in steps)
+        text = (" → " if in_funnel else ", ").join(f"{metric_word(m)} {pct_text(c)}" for m, c in steps)
+        return Fact("funnel" if in_funnel else "metrics", text)
 
     def segments_hit(self, limit: int = 6) -> str | None:
         labels = []
@@ -164,7 +181,7 @@ class BusinessEvent:
     def facts(self) -> list[Fact]:
         """What the briefing says about the event, line by line: how it went down the
         funnel, where it sits, why, what to do, and the details."""
-        out = [Fact("funnel", self.funnel_text()), Fact("where", where_text(self.lead)),
+        out = [self.funnel_fact(), Fact("where", where_text(self.lead)),
                Fact("segments hit", self.segments_hit())]
         if self.cause:
             out += [Fact("why", self.cause.reason),
@@ -367,7 +384,7 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
     from ctxmetrics.errors import CtxError
     from ctxmetrics.report.mutes import active_mutes, is_muted
     from ctxmetrics.store.results import (
-        data_span_of_window, has_scan_state, load_anomalies, load_effects, load_window,
+        data_span_of_window, load_anomalies, load_effects, load_window,
     )
 
     if since and until and since > until:
@@ -375,8 +392,8 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
     config = project.config
     with project.store(read_only=True) as store:
         everything = load_anomalies(store)
-        if not has_scan_state(store) and not everything:
-            raise CtxError(NO_SCAN)
+        if not everything:
+            require_scan(store)
         data_range = data_span_of_window(store, since, until)
         anomalies = load_window(store, since, until) if since is not None or until is not None else everything
         mutes = active_mutes(store, today)

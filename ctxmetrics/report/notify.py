@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.report.channels import Channel, Message, SendError, deliver, dry_run_text, parse_channels
 from ctxmetrics.config import CONFIG_NAME
-from ctxmetrics.report.digest import BusinessEvent, briefing_order, group_events, metrics_of_type, rank
+from ctxmetrics.report.digest import BusinessEvent, briefing_order, group_events, metrics_of_type, rank, require_scan
 from ctxmetrics.wording import summary_line
 from ctxmetrics.errors import ConfigError, CtxError
 from ctxmetrics.wording import tag_command
@@ -83,7 +83,7 @@ def _message(events: list[tuple[BusinessEvent, list[Anomaly], bool]], with_year:
     out, anomalies = [], []
     for event, new, update in events:
         # the command to tag an unexplained event travels in its own field
-        lines = [f"{f.label}: {f.text}" for f in event.facts() if f.label in ("funnel", "where", "segments hit", "why")]
+        lines = [f"{f.label}: {f.text}" for f in event.facts() if f.label in ("funnel", "metrics", "where", "segments hit", "why")]
         if update:
             lines.append("changed since the last alert: " + "; ".join(
                 f"{summary_line(a, with_year)}" for a in new[:3]))
@@ -163,6 +163,7 @@ def notify(project: "Project", dry_run: bool = False, today: dt.date | None = No
     report = NotifyReport()
     delivered: list[tuple[Channel, list[tuple[str, str]]]] = []
     with project.store(read_only=True) as store:
+        require_scan(store)  # "nothing new" read as all clear before anything was scanned
         _check_filters(project, store, channels)
         span = store.observation_span()
         with_year = span is None or span[0].year != span[1].year

@@ -77,7 +77,9 @@ def _check_names(store: "Store", project: "Project", metric: str, segment: dict[
     if metric not in known:
         if store.has_metric(metric):
             raise CtxError(f"Metric '{metric}' has data but no scan results yet; run 'ctxmetrics scan'.")
-        raise UnknownName(f"Unknown metric '{metric}'; known metrics: {', '.join(sorted(known))}.")
+        from ctxmetrics.timeline.read import _closest
+
+        raise UnknownName(f"Unknown metric '{metric}'{_closest(metric, known)}; known metrics: {', '.join(sorted(known))}.")
     if metric not in scanned:  # declared in ctxmetrics.yaml only: "No anomalies" would claim it was checked
         definition = project.config.metric(metric)
         parts = [definition.numerator, definition.denominator] if definition.type == "ratio" else [metric]
@@ -88,15 +90,22 @@ def _check_names(store: "Store", project: "Project", metric: str, segment: dict[
     dims = store.dimension_names()
     for dim in segment:
         if dim not in dims:
-            raise UnknownName(f"'{dim}' is not a dimension of the store (dimensions: {', '.join(dims) or 'none'}).")
+            from ctxmetrics.timeline.read import _closest
+
+            raise UnknownName(
+                f"'{dim}' is not a dimension of the store{_closest(dim, dims)}; dimensions: {', '.join(dims) or 'none'}."
+            )
     if metric in scanned and segment:
         if not was_scanned(store, metric, segment_key(segment)):
             keys = scanned_segment_keys(store, metric)
             for dim, value in segment.items():
                 values = sorted({segment_from_key(k).get(dim) for k in keys} - {None})
                 if value not in values:
+                    from ctxmetrics.timeline.read import _closest
+
                     raise UnknownName(
-                        f"{metric} has no series {dim}={value}; values of {dim}: {', '.join(values[:20]) or 'none'}."
+                        f"{metric} has no series {dim}={value}{_closest(value, values)}; "
+                        f"values of {dim}: {', '.join(values[:20]) or 'none'}."
                     )
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from ctxmetrics.config import EVENT_TABLE
 from ctxmetrics.models import periods
 from ctxmetrics.models.anomaly import Anomaly
-from ctxmetrics.errors import CtxError, UnknownName
+from ctxmetrics.errors import CtxError, NothingToScan, UnknownName
 from ctxmetrics.project import Project
 from ctxmetrics.models.series import SeriesSet
 from ctxmetrics.scan.tagged import family_bar, retest_tagged, tagged_windows
@@ -67,12 +67,20 @@ def scan_project(
     `engine` ("local" or "spark"; default: the config's `engine`) says where the cube is
     built and the series are detected; linking and storing always run here.
     `output_parquet` (Spark only) also writes the stored results as Parquet there."""
+    from ctxmetrics.store.database import default_lock_timeout
+    from ctxmetrics.store.scan_lock import scan_lock
+
+    engine = engine or project.config.engine
+    if output_parquet and engine != "spark":
+        raise CtxError("--output-parquet needs the Spark engine (--engine spark).")
+    with scan_lock(project.store_path, default_lock_timeout()):  # a second scan waits, then is refused
+        return _scan_locked(project, list(metrics), progress, engine, output_parquet)
+
+
+def _scan_locked(project: Project, metrics: list[str], progress, engine: str, output_parquet: str | None) -> ScanResult:
     from ctxmetrics.timeline.read import load_timeline
 
     config = project.config
-    engine = engine or config.engine
-    if output_parquet and engine != "spark":
-        raise CtxError("--output-parquet needs the Spark engine (--engine spark).")
     if output_parquet:
         _make_parquet_folder(output_parquet)
     annotations = load_timeline(project.annotations_dir, config.timezone)
@@ -80,13 +88,13 @@ def scan_project(
         from ctxmetrics.scan.engines.spark import SparkScan
 
         with SparkScan(project, annotations, progress) as spark_scan:  # linking may still read the cube through it
-            return _finish(project, spark_scan.run(list(metrics), output_parquet), annotations)
+            return _finish(project, spark_scan.run(metrics, output_parquet), annotations)
     # the detector's libraries are imported once, before the workers fork (else every worker
     # pays ~1 s importing them), in a thread while the store is read
     libraries = threading.Thread(target=_import_detector_libraries)
     libraries.start()
     try:
-        outcome = _scan_local(project, config, annotations, list(metrics), progress, libraries.join)
+        outcome = _scan_local(project, config, annotations, metrics, progress, libraries.join)
     finally:
         libraries.join()  # no thread may be left running when explaining forks its workers
     return _finish(project, outcome, annotations)
@@ -113,6 +121,11 @@ def _scan_local(project: Project, config, annotations, metrics: list[str], progr
     # Read everything, then let go of the store while detecting: other commands can read
     # meanwhile, and detector worker processes never inherit an open connection.
     with project.store(read_only=True) as store:
+        if store.observation_span() is None:  # "0 series" read as a clean scan to a script
+            raise NothingToScan(
+                f"Nothing to scan: the store {project.store_path} holds no data yet; "
+                "load some first with 'ctxmetrics ingest FILE'."
+            )
         known = metric_names(store, config)
         incomplete = incomplete_ratios(config, set(store.metric_names()))
         chosen = choose_metrics(metrics, known, incomplete, "the store has")
@@ -178,7 +191,9 @@ def choose_metrics(asked: list[str], known: list[str], incomplete: dict[str, lis
         if name in incomplete:
             raise CtxError(f"Metric '{name}' cannot be scanned: no data for {' or '.join(incomplete[name])}.")
         if name not in known:
-            raise UnknownName(f"Unknown metric '{name}'; {where}: {', '.join(known) or 'no metrics yet'}.")
+            from ctxmetrics.timeline.read import _closest
+
+            raise UnknownName(f"Unknown metric '{name}'{_closest(name, known)}; {where}: {', '.join(known) or 'no metrics yet'}.")
     return list(asked) or list(known)
 
 

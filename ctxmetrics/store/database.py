@@ -80,6 +80,18 @@ _ADDED_TABLES = {
 }
 
 
+def default_lock_timeout() -> float:
+    """Seconds a command waits for another process to let go of the store (or the scan lock)."""
+    return float(os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT))
+
+
+def check_store_folder(path: Path) -> None:
+    """Refuse a store whose folder is missing (DuckDB said only "Cannot open file ... No
+    such file or directory", as if the store itself were missing)."""
+    if not path.parent.is_dir():
+        raise CtxError(f"{path}: the store's folder {path.parent} does not exist; create it, or change 'store:' in the project file.")
+
+
 def quote_ident(name: str) -> str:
     """Quote a column name for SQL; dimension names come from user files."""
     return '"' + name.replace('"', '""') + '"'
@@ -105,9 +117,7 @@ class Store:
     def __init__(self, path: Path | str, read_only: bool = False, lock_timeout: float | None = None):
         self.path = Path(path)
         self.read_only = read_only
-        if lock_timeout is None:
-            lock_timeout = float(os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT))
-        self.lock_timeout = lock_timeout
+        self.lock_timeout = default_lock_timeout() if lock_timeout is None else lock_timeout
         self.con: duckdb.DuckDBPyConnection | None = None
 
     # --- connection ----------------------------------------------------------
@@ -128,6 +138,7 @@ class Store:
             self.con = None
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
+        check_store_folder(self.path)
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.02
         while True:

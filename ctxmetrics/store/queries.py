@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+
 from ctxmetrics.errors import CtxError, UnknownName
 
 if TYPE_CHECKING:
@@ -24,16 +26,31 @@ def resolve_query(queries_dir: Path, sql_or_name: str) -> str:
 
     Raises:
         UnknownName: a bare name (one word, no spaces) with no such file.
+        CtxError: SQL of more than one statement.
     """
     text = sql_or_name.strip()
     if not _NAME.match(text):
-        return text
+        return _one_statement(text, "the query")
     path = queries_dir / f"{text}.sql"
     if path.is_file():
-        return path.read_text(encoding="utf-8")
+        return _one_statement(path.read_text(encoding="utf-8"), str(path))
     names = saved_query_names(queries_dir)
     available = f" Saved queries: {', '.join(names)}." if names else " There are no saved queries yet."
     raise UnknownName(f"No query named '{text}' in {queries_dir}.{available}")
+
+
+def _one_statement(sql: str, where: str) -> str:
+    """`sql`, refused when it holds several statements: DuckDB returns only the last
+    one's result, so the others' would be dropped without a word."""
+    try:
+        count = len(duckdb.extract_statements(sql))
+    except duckdb.Error:  # a syntax error: running it reports it with its position
+        return sql
+    if count > 1:
+        raise CtxError(
+            f"{where} holds {count} SQL statements; a query shows one result, so run one statement at a time."
+        )
+    return sql
 
 
 def write_parquet(store: "Store", sql: str, params: dict[str, Any] | None, target: Path,

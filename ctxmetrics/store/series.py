@@ -13,7 +13,7 @@ import difflib
 import mmap
 from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -34,6 +34,19 @@ def metric_names(store: Store, config: Config) -> list[str]:
     incomplete = incomplete_ratios(config, stored)
     names = stored | {n for n, m in config.metrics.items() if m.type == "query" or (m.type == "ratio" and n not in incomplete)}
     return sorted(names)
+
+
+def fractional_counts(store: Store, config: Config, metrics: Sequence[str] = ()) -> list[str]:
+    """Stored metrics judged as counts (declared so, or not declared at all) whose values
+    are not all whole numbers: levels such as a temperature or a share, which a count's
+    likelihood misjudges. Only `metrics` when given."""
+    counts = [m for m in (metrics or store.metric_names()) if config.metric(m).type == "count"]
+    if not counts:
+        return []
+    _, rows = store.query_rows(
+        "select distinct metric from obs where list_contains(?, metric) and value <> floor(value) order by 1", [counts]
+    )
+    return [row[0] for row in rows]
 
 
 def incomplete_ratios(config: Config, present: set[str]) -> dict[str, list[str]]:

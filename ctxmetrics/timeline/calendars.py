@@ -105,7 +105,7 @@ def _ics_id(uid: str, recurrence: date | datetime | None) -> str:
 
 def _ics_end(event: Any, start: date | datetime) -> date | datetime:
     if "DTEND" in event:
-        end = event.decoded("DTEND")
+        end = _ics_when(event, "DTEND")
     elif "DURATION" in event:
         end = start + event.decoded("DURATION")
     else:
@@ -116,22 +116,34 @@ def _ics_end(event: Any, start: date | datetime) -> date | datetime:
     return end
 
 
+def _ics_when(event: Any, name: str) -> date | datetime:
+    """DTSTART or DTEND as a date or datetime (icalendar hands back the text of a bad one)."""
+    value = event.decoded(name)
+    if not isinstance(value, (date, datetime)):
+        raise TimelineError(f"{name} {value!r} is not a date (YYYYMMDD) or date-time (YYYYMMDDTHHMMSS).")
+    return value
+
+
 def _ics_event(event: Any, event_type: str, tz: str) -> Annotation:
     title = str(event.get("SUMMARY") or "").strip()
     if "DTSTART" not in event:
         raise TimelineError(f"calendar event {title or event.get('UID')!r} has no DTSTART.")
-    start = event.decoded("DTSTART")
-    uid = str(event.get("UID") or f"{title}|{start.isoformat()}")
-    recurrence = event.decoded("RECURRENCE-ID") if "RECURRENCE-ID" in event else None
-    return build_annotation({
-        "id": _ics_id(uid, recurrence),
-        "title": title or "(untitled calendar event)",
-        "type": event_type,
-        "start": start,
-        "end": _ics_end(event, start),
-        "notes": str(event.get("DESCRIPTION") or "").strip() or None,
-        "links": [str(event["URL"])] if event.get("URL") else None,
-    }, tz)
+    try:
+        start = _ics_when(event, "DTSTART")
+        uid = str(event.get("UID") or f"{title}|{start.isoformat()}")
+        recurrence = event.decoded("RECURRENCE-ID") if "RECURRENCE-ID" in event else None
+        return build_annotation({
+            "id": _ics_id(uid, recurrence),
+            "title": title or "(untitled calendar event)",
+            "type": event_type,
+            "start": start,
+            "end": _ics_end(event, start),
+            "notes": str(event.get("DESCRIPTION") or "").strip() or None,
+            "links": [str(event["URL"])] if event.get("URL") else None,
+        }, tz)
+    except TimelineError as exc:  # name the event: a calendar holds many
+        uid_text = f" (UID {event['UID']})" if event.get("UID") else ""
+        raise TimelineError(f"calendar event {title or '(untitled)'!r}{uid_text}: {exc}") from None
 
 
 def ics_annotations(data: bytes, event_type: str = "other", tz: str = "UTC") -> list[Annotation]:

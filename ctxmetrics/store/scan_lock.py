@@ -1,0 +1,88 @@
+"""One scan of a project at a time: an advisory lock on a file beside the store.
+
+A scan reads the store, lets go of it while it detects, then writes its results: two
+scans at once would both write, the later one over the earlier. The kernel releases the
+lock when its holder exits, however it exits, so a killed scan never blocks the next
+one; the file's text only names the holder for the message.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from ctxmetrics.errors import CtxError, StoreLocked
+
+
+def lock_path(store_path: Path) -> Path:
+    """The lock file of the store at `store_path`."""
+    return store_path.with_name(f"{store_path.name}.scan.lock")
+
+
+@contextmanager
+def scan_lock(store_path: Path, timeout: float) -> Iterator[None]:
+    """Hold the project's scan lock, waiting up to `timeout` seconds for another scan.
+
+    Raises:
+        StoreLocked: another process still holds it after `timeout` seconds.
+    """
+    from ctxmetrics.store.database import check_store_folder
+
+    check_store_folder(store_path)
+    path = lock_path(store_path)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise CtxError(f"{path}: cannot create the scan's lock file ({exc.strerror}).") from None
+    try:
+        deadline = time.monotonic() + timeout
+        delay = 0.02
+        while not _try_lock(fd):
+            if time.monotonic() >= deadline:
+                raise StoreLocked(
+                    f"{store_path}: another scan of this project is running ({_holder(path)}); "
+                    f"waited {timeout:g}s. Try again when it has finished."
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"process {os.getpid()}, started {started}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # closing it releases the lock (the file stays: removing it would race a waiter)
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    # A POSIX record lock, not flock: it belongs to this process alone, so detector
+    # workers forked during the scan do not inherit it and cannot keep it after a kill.
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EAGAIN):
+            return False
+        raise
+    return True
+
+
+def _holder(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        text = ""
+    return text or "holder unknown"
