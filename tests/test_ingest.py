@@ -53,7 +53,9 @@ def test_long_csv_sums_are_stable_across_reingest(run, project_dir):
 def test_reingest_replaces_changed_values(run, project_dir):
     run("ingest", write(project_dir / "a.csv", GOOD))
     changed = write(project_dir / "b.csv", "date,metric,value,region,channel\n2026-03-01,leads,100,EMEA,paid\n")
-    assert run("ingest", changed).exit_code == 0
+    result = run("ingest", changed)
+    assert result.exit_code == 0
+    assert result.stdout == "Ingested 1 row from 1 file: 0 added, 1 replaced.\n"
     assert sums(run)["leads"] == 112.0
 
 

@@ -114,7 +114,7 @@ def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, metric_name, 
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
     click.echo(
-        f"Ingested {result.rows:,} rows from {result.files} {'source' if sql else 'file'}{'s' if result.files != 1 else ''}: "
+        f"Ingested {result.rows:,} row{'s' if result.rows != 1 else ''} from {result.files} {'source' if sql else 'file'}{'s' if result.files != 1 else ''}: "
         f"{result.added:,} added, {result.replaced:,} replaced."
     )
     if result.rollups:

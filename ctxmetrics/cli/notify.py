@@ -116,7 +116,7 @@ def run(ctx, ref):
     project = ref.get()
     channels = channels_of(project)  # a bad notify: entry fails before any work
     added = ingest_new(project)
-    click.echo(f"Ingested {added.files} new file{'s' if added.files != 1 else ''} ({added.rows:,} rows).")
+    click.echo(f"Ingested {added.files} new file{'s' if added.files != 1 else ''} ({added.rows:,} row{'s' if added.rows != 1 else ''}).")
     result = scan_project(project)
     click.echo(f"Scanned: {result.anomalies} anomalies, {result.explained} linked to context.")
     failed = False
