@@ -267,7 +267,7 @@ def test_run_ingests_new_files_once_scans_and_exits_3_for_new_unexplained(demo):
     add_channels(demo, "inbox: [inbox]\n")
     first = cli_run(demo, "run")
     assert first.exit_code == 3, first.output  # the demo's untagged APAC/partner drop, never reported before
-    assert "Ingested 1 new file (1 rows)." in first.output and "new unexplained business event" in first.output
+    assert "Ingested 1 new file (1 row)." in first.output and "new unexplained business event" in first.output
     second = cli_run(demo, "run")
     assert second.exit_code == 0, second.output
     assert "Ingested 0 new files (0 rows)." in second.output
