@@ -49,7 +49,7 @@ from ctxmetrics.detect.robust import mad  # noqa: E402
 
 DAYS = 730
 DATES = np.datetime64("2024-01-01") + np.arange(DAYS)
-STEPS = ("oracle", "arcsine/p0", "dropped", "flanks", "quasi", "beta-binomial", "tail", "ramp", "detector")
+STEPS = ("oracle", "arcsine/p0", "dropped", "flanks", "quasi", "beta-binomial", "tail", "ramp", "detector", "bb-LR")
 
 
 def generated(seed: int, concentration: float | None, level: float = 40.0, length: int = 3, lift: float = 0.8):
@@ -103,6 +103,30 @@ def window_score(s, noise, settings, a: int, b: int, rule: bool = False) -> floa
     return float(np.sign(pooled) * score[0, 0]) if rule else float(pooled)
 
 
+def lr_score(s, noise, settings, a: int, b: int) -> float:
+    """Two-sample binomial LR of window vs flanks pooled, divided by the beta-binomial
+    overdispersion of the contrast at the fitted rho (experiment)."""
+    sc = _Scan(s, noise, [b - a], settings, starts=[a]).exclude(s.known)
+    lo, hi, end = int(sc.lo_b[0, 0]), int(sc.hi_a[0, 0]), int(sc.end[0, 0])
+    flank = np.zeros(len(s.y), bool)
+    flank[lo:a] = True
+    flank[end:hi] = True
+    flank &= ~s.known
+    rho = noise.dispersion or 0.0
+    def sums(m):
+        n = s.den[m]
+        return s.num[m].sum(), n.sum(), 1.0 + rho * ((n**2).sum() / n.sum() - 1.0)
+    win = np.zeros(len(s.y), bool); win[a:end] = True
+    x, n, dw = sums(win)
+    xf, nf, df = sums(flank)
+    p = (x + xf) / (n + nf)
+    def ll(k, m, q):
+        return (k * math.log(k / (m * q)) if k > 0 else 0.0) + ((m - k) * math.log((m - k) / (m * (1 - q))) if m > k else 0.0)
+    g = 2.0 * (ll(x, n, p) + ll(xf, nf, p))
+    z = math.copysign(math.sqrt(max(g, 0.0) * (1 / n + 1 / nf) / (dw / n + df / nf)), x / n - xf / nf)
+    return z
+
+
 def quasi_binomial_floor(s, level: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """The binomial variance of each day scaled by one overdispersion factor (the squared
     MAD of the residuals standardised by it, at least 1): the rates' noise floor before
@@ -142,6 +166,7 @@ def steps(num, den, dates, window, p0, concentration, settings) -> dict | None:
     out["tail"] = window_score(s, replace(body, tail=noise.tail), settings, a, b)
     out["ramp"] = window_score(s, noise, settings, a, b)
     out["detector"] = window_score(s, noise, settings, a, b, rule=True)
+    out["bb-LR"] = lr_score(s, noise, settings, a, b)
     out["bar"] = float(_width_bars([b - a], settings.min_score)[0])
     return out
 
