@@ -397,8 +397,11 @@ def _rate_window_cap(sc: _Scan, s: _Series, noise: _Noise, score, sign, rows, co
     Where the arcsine scale is accurate the two agree; at a few trials it stretches a
     low count (0 of 22 and 1 of 3 at 30% is 5.0 sds on the arcsine scale, its pooled
     binomial tail ~3), which the cap gives its honest size, as `_rate_tail_z` does for
-    one day. A likelihood whose shift runs against the window's sign caps it at 0.
+    one day; and no more than the exact binomial tail of the summed successes. A
+    likelihood whose shift runs against the window's sign caps it at 0.
     """
+    from scipy import special, stats
+
     w = (sc.end[rows, cols] - sc.t[0, cols]).astype(np.int64)
     multi = np.flatnonzero(w >= 2)
     if multi.size == 0:
@@ -433,7 +436,15 @@ def _rate_window_cap(sc: _Scan, s: _Series, noise: _Noise, score, sign, rows, co
         hi, lo = np.where(left, m2, hi), np.where(left, lo, m1)
     theta = (lo + hi) / 2
     ratio = np.maximum(2.0 * (loglik(theta) - loglik(np.zeros(len(r)))), 0.0)
-    cap = np.sqrt(ratio * binomial / detector) * (np.sign(theta) == sign[multi])
+    # at the edge (every trial converted, or none) the root of the ratio overstates: no
+    # more than the exact tail of the summed successes, binomial at the days' mean rate
+    # (a sum of binomials of unequal rates is narrower than that: the cap errs low)
+    trials_w, successes = n.sum(1), k.sum(1)
+    mean_rate = np.clip((n * np.sin(np.clip(base, 0.0, np.pi / 2)) ** 2).sum(1) / np.maximum(trials_w, 1.0), 1e-9, 1 - 1e-9)
+    tail = np.where(sign[multi] > 0, stats.binom.sf(successes - 1, trials_w, mean_rate),
+                    stats.binom.cdf(successes, trials_w, mean_rate))
+    exact = np.maximum(-special.ndtri(np.clip(tail, 1e-300, 0.5)), 0.0)
+    cap = np.minimum(np.sqrt(ratio), exact) * np.sqrt(binomial / detector) * (np.sign(theta) == sign[multi])
     out = score.copy()
     out[multi] = np.minimum(score[multi], cap)
     return out
