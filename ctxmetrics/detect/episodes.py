@@ -397,8 +397,9 @@ def _rate_window_cap(sc: _Scan, s: _Series, noise: _Noise, score, sign, rows, co
     Where the arcsine scale is accurate the two agree; at a few trials it stretches a
     low count (0 of 22 and 1 of 3 at 30% is 5.0 sds on the arcsine scale, its pooled
     binomial tail ~3), which the cap gives its honest size, as `_rate_tail_z` does for
-    one day; and no more than the exact binomial tail of the summed successes. A
-    likelihood whose shift runs against the window's sign caps it at 0.
+    one day; where every trial converted or none, no more than the exact binomial tail of
+    the summed successes. A likelihood whose shift runs against the window's sign caps
+    it at 0.
     """
     from scipy import special, stats
 
