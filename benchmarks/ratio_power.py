@@ -7,8 +7,9 @@ window's z on its exact days, step by step from an oracle to the detector's scor
 - oracle: the likelihood ratio of the window's counts against the true baseline rate
   (binomial; beta-binomial at the true dispersion where the series has one), signed z;
 - arcsine/p0: the window on the arcsine scale against the true baseline, binomial variance;
-- dropped: as arcsine/p0 without the days the detector leaves out (denominator below
-  `min_denominator`), i.e. on the days it keeps;
+- dropped: as arcsine/p0 without the days the detector leaves out (unknown or without
+  trials; days below `min_denominator` were left out too until issue-9bl), i.e. on the
+  days it keeps;
 - flanks: against the window's flanks instead of the true rate (binomial variance);
 - quasi: day variance scaled by one overdispersion factor (the quasi-binomial model that
   rates had before the beta-binomial one, `quasi_binomial_floor`), for comparison;
@@ -16,7 +17,12 @@ window's z on its exact days, step by step from an oracle to the detector's scor
   at the fitted rho (`noise._beta_binomial_scales`; a weekday's own scale only where measured);
 - tail: short windows weighed with the tail scale (the 95th percentile, where measured);
 - ramp: the long-run (autocorrelation) inflation, where measured (`noise._RATE_LONG_RUN_GATE`);
-- detector: the detector's score of that window (the rule: each flank alone shows half).
+- detector: the detector's score of that window (the rule: each flank alone shows half;
+  a window of 2+ days capped by the binomial likelihood of its counts,
+  `episodes._rate_window_cap`);
+- bb-LR: for comparison, the two-sample likelihood ratio of the window's pooled counts
+  against its flanks' (binomial, divided by the beta-binomial overdispersion of the
+  contrast at the fitted rho), no weekday scales, tail or long-run terms.
 
 Each line is the median over the cases of one source; the loss of an ingredient is the
 drop from the line above. The bar of the width (`episodes._width_bars`; windows of 7 days and more on the stabilised scale are held to 1.1 times it) is printed below.
@@ -49,7 +55,7 @@ from ctxmetrics.detect.robust import mad  # noqa: E402
 
 DAYS = 730
 DATES = np.datetime64("2024-01-01") + np.arange(DAYS)
-STEPS = ("oracle", "arcsine/p0", "dropped", "flanks", "quasi", "beta-binomial", "tail", "ramp", "detector")
+STEPS = ("oracle", "arcsine/p0", "dropped", "flanks", "quasi", "beta-binomial", "tail", "ramp", "detector", "bb-LR")
 
 
 def generated(seed: int, concentration: float | None, level: float = 40.0, length: int = 3, lift: float = 0.8):
@@ -103,6 +109,34 @@ def window_score(s, noise, settings, a: int, b: int, rule: bool = False) -> floa
     return float(np.sign(pooled) * score[0, 0]) if rule else float(pooled)
 
 
+def lr_score(s, noise, settings, a: int, b: int) -> float:
+    """The bb-LR step: signed z of the two-sample binomial likelihood ratio of the window's
+    pooled counts against its flanks' (both flanks, baseline days), divided by the
+    beta-binomial overdispersion of the contrast at the fitted rho (1 + rho (sum n^2 / sum n - 1)
+    each side)."""
+    sc = _Scan(s, noise, [b - a], settings, starts=[a]).exclude(s.known)
+    lo, hi, end = int(sc.lo_b[0, 0]), int(sc.hi_a[0, 0]), int(sc.end[0, 0])
+    days = np.arange(len(s.y))
+    window = (days >= a) & (days < end)
+    flanks = (((days >= lo) & (days < a)) | ((days >= end) & (days < hi))) & ~s.known
+    rho = noise.dispersion or 0.0
+
+    def sums(mask):
+        """Successes, trials and the beta-binomial overdispersion of their pooled rate."""
+        n = s.den[mask]
+        return s.num[mask].sum(), n.sum(), 1.0 + rho * ((n**2).sum() / n.sum() - 1.0)
+
+    def deviance(k, m, q):
+        """k log(k / mq) + (m - k) log((m - k) / m(1 - q)), 0 log 0 = 0."""
+        hits = k * math.log(k / (m * q)) if k > 0 else 0.0
+        return hits + ((m - k) * math.log((m - k) / (m * (1 - q))) if m > k else 0.0)
+
+    (x, n, over_w), (xf, nf, over_f) = sums(window), sums(flanks)
+    pooled = (x + xf) / (n + nf)
+    ratio = 2.0 * (deviance(x, n, pooled) + deviance(xf, nf, pooled))
+    return math.copysign(math.sqrt(max(ratio, 0.0) * (1 / n + 1 / nf) / (over_w / n + over_f / nf)), x / n - xf / nf)
+
+
 def quasi_binomial_floor(s, level: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """The binomial variance of each day scaled by one overdispersion factor (the squared
     MAD of the residuals standardised by it, at least 1): the rates' noise floor before
@@ -142,6 +176,7 @@ def steps(num, den, dates, window, p0, concentration, settings) -> dict | None:
     out["tail"] = window_score(s, replace(body, tail=noise.tail), settings, a, b)
     out["ramp"] = window_score(s, noise, settings, a, b)
     out["detector"] = window_score(s, noise, settings, a, b, rule=True)
+    out["bb-LR"] = lr_score(s, noise, settings, a, b)
     out["bar"] = float(_width_bars([b - a], settings.min_score)[0])
     return out
 

@@ -47,7 +47,7 @@ class DetectionSettings:
 
     min_change_pct: float = 15.0  # smaller effects are not worth a manager's attention
     min_score: float = 5.0  # effect size in robust noise units
-    min_denominator: float = 30.0  # ratio series need this many denominator events per day
+    min_denominator: float = 30.0  # ratio series whose median day has fewer denominator events are too small
     spike_max_days: int = 3  # longer excursions are treated as (temporary) level shifts
     min_segment_days: int = 7  # shortest level-shift segment searched for
     max_temporary_days: int = 90  # a shift that reverts within this is one temporary anomaly

@@ -185,6 +185,11 @@ def _exact_tails(s: _Series, noise: _Noise, settings: DetectionSettings) -> _Noi
 _RATE_LONG_RUN_GATE = 1.4
 
 
+# the arcsine variance of a binomial proportion at 30% is 0.25 / n within 5% from 30
+# trials (n = 20: 9% above, 10: 30%, 3: 94%; its exact sum over the binomial law)
+_NOMINAL_TRIALS = 30
+
+
 def _beta_binomial_scales(s: _Series, level: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
     """For rates (None otherwise): the sd of each day of a beta-binomial proportion on the
     arcsine scale, 0.25 / n * (1 + (n - 1) rho) for n trials at intra-class correlation
@@ -210,14 +215,19 @@ def _beta_binomial_scales(s: _Series, level: np.ndarray, ok: np.ndarray) -> tupl
     # the rolling median: the median is often the day itself (a residual of exactly 0),
     # which makes their MAD ~5% small (rho 15-40% small); a difference needs no level,
     # and an episode or a shift moves only the differences at its ends
-    diffs = np.diff(s.y[usable])
-    floor, n = s.floor_var[usable], trials[usable]
+    # ... and on days of `_NOMINAL_TRIALS` or more (where there are enough of them), whose
+    # arcsine variance is the binomial 0.25 / n: a quiet day's is larger, which rho
+    # would otherwise take up for every day
+    fit = usable & (trials >= _NOMINAL_TRIALS)
+    fit = fit if fit.sum() >= 28 else usable
+    diffs = np.diff(s.y[fit])
+    floor, n = s.floor_var[fit], trials[fit]
     phases = max(int(s.weekday.max()) + 1, 1)
     factor = np.ones(phases)
     # twice: rho, then each weekday's factor against it, then rho again with the noisier
     # weekdays at their own scale (else their extra noise would spread to every day)
     for _ in range(2):
-        rho = _fitted_dispersion(diffs, floor * factor[s.weekday[usable]] ** 2, n)
+        rho = _fitted_dispersion(diffs, floor * factor[s.weekday[fit]] ** 2, n)
         model = np.sqrt(s.floor_var * (1.0 + (trials - 1.0) * rho))
         model = np.where(model > 0, model, max(float(median(model[model > 0])), 1e-9))
         z = resid / model

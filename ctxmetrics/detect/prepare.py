@@ -135,7 +135,9 @@ def _prepare(values, settings, kind, denominator, known_mask, start_weekday, per
             raise ValueError("denominator must have the same length as values.")
         if n == 0 or median(den) < settings.min_denominator:
             return None
-        valid = np.isfinite(values) & (den >= settings.min_denominator)
+        # every day with trials is evidence, weighed by them (`noise._beta_binomial_scales`);
+        # a quiet day's few trials cannot make a signal alone (`episodes._rate_window_cap`)
+        valid = np.isfinite(values) & (den > 0)
         num = np.where(valid, np.maximum(values, 0.0), 0.0)
         # any day with both counts is evidence, also one whose denominator is too small to judge
         both = np.isfinite(values) & np.isfinite(np.asarray(denominator, dtype=float))
