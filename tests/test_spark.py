@@ -401,3 +401,32 @@ def test_config_rejects_a_bad_engine_or_spark_section(tmp_path):
     path.write_text("engine: spark\nspark: {master: 'local[2]', conf: {spark.ui.enabled: false}}\n")
     config = load_config(path)
     assert (config.engine, config.spark.master, config.spark.conf) == ("spark", "local[2]", {"spark.ui.enabled": "false"})
+
+
+def test_a_tag_that_dates_a_change_otherwise_stores_alike_on_both_engines(spark, project_dir, tmp_path):
+    """The tagged window's dating replaces the detector's on both engines; the tag removed,
+    both detect the restated series again and store the detector's dating once more."""
+    from test_tagged import RISE_TAGGED, write_an_early_rise
+
+    from ctxmetrics.ingest.ingest import ingest_paths
+    from ctxmetrics.scan.tagged import FOUND_BY
+    from ctxmetrics.timeline.write import add_annotation
+
+    write_an_early_rise(project_dir)
+    project = Project(project_dir)
+    with project.store() as store:
+        ingest_paths(store, [project_dir / "leads.csv"], dims=["region"], known_dimensions=project.config.dimensions)
+    local, on_spark = copy_of(project, tmp_path / "local"), copy_of(project, tmp_path / "spark")
+    events = [add_annotation(copy.annotations_dir, title="Spring push", type="campaign", start=RISE_TAGGED,
+                             end=dt.date(2024, 11, 26), scope={"region": ["A"]}, tz=copy.config.timezone)
+              for copy in (local, on_spark)]
+    scan_project(local), scan_project(on_spark, engine="spark")
+    assert stored(on_spark) == stored(local)
+    assert scan_state(on_spark) == scan_state(local)
+    assert [a[9] for a in stored(local) if "|region=A|" in a[0]] == [FOUND_BY]
+    for event in events:
+        event.path.unlink()
+    scan_project(local), scan_project(on_spark, engine="spark")
+    assert stored(on_spark) == stored(local)
+    assert scan_state(on_spark) == scan_state(local)
+    assert [a[9] for a in stored(local) if "|region=A|" in a[0]] == ["series"]

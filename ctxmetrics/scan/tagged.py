@@ -113,6 +113,23 @@ def tag_fingerprint(fingerprint: str, tests: int, windows: list[TaggedWindow]) -
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
+def tags_changed(metric: str, fingerprints: dict[str, str], tagged: dict[str, list[TaggedWindow]], tests: int,
+                 state) -> bool:
+    """True when a series of `metric` (segment key -> its fingerprint) has its tagged
+    windows (`tagged`, by segment key) tested otherwise than `state` records: tagged anew
+    or no longer, other windows, family size or data. Its series restated by a tagged
+    window (`scan.restatements.redates`) are then judged afresh, as when a series of the
+    metric changed."""
+    for key, fingerprint in fingerprints.items():
+        stored = state.get((metric, key + TAGGED_STATE_SUFFIX))
+        windows = tagged.get(key)
+        if (stored is None) != (windows is None):
+            return True
+        if windows is not None and stored != tag_fingerprint(fingerprint, tests, windows):
+            return True
+    return False
+
+
 def retest_tagged(series_set: SeriesSet, tagged: dict[int, list[TaggedWindow]], tests: int, bar: float,
                   found: list[Anomaly], fingerprints: dict[str, str], state, detected: set[int], known_masks,
                   settings) -> list[Anomaly]:
@@ -179,12 +196,17 @@ def with_tagged(found: list[Anomaly], fresh: dict[str, list[Anomaly]], tagged: s
     """`found` with the tagged-window anomalies of the series tested this scan (`fresh`:
     segment key -> passing anomalies, the strongest first) in place of their old ones:
     each one that no anomaly of its series overlaps (the blind detector's, or a stronger
-    window's). Series no longer `tagged` lose theirs; the rest keep them."""
+    window's), but for the blind detector's anomalies it dates otherwise (those are then
+    dropped as restatements, `scan.restatements.redates`). Series no longer `tagged` lose
+    theirs; the rest keep them."""
+    from ctxmetrics.scan.restatements import redates
+
     out = [a for a in found if a.found_by != FOUND_BY or (a.segment_key in tagged and a.segment_key not in fresh)]
     for key, candidates in fresh.items():
         blind = [a for a in out if a.segment_key == key]
         for anomaly in candidates:
-            if not any(_overlap(anomaly, other) for other in blind):
+            if not any(_overlap(anomaly, other) and not (other.found_by != FOUND_BY and redates(anomaly, other))
+                       for other in blind):
                 blind.append(anomaly)
                 out.append(anomaly)
     return out
