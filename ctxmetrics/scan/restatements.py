@@ -21,9 +21,12 @@ stages the detector often dates that echo late (won "starting" 15 days after the
 campaign it follows). Of two anomalies of one segment moving the same way, a weaker one on
 a lower stage that starts more than the lag (and the 2 days of dating) after the stronger
 one, while that one (lag included) still lasts, restates it with a wrong date: it is not
-reported. A lasting change is followed for its first `_LASTING_SPAN_DAYS` (the window
-explain measures a persistent shift over); a lower stage moving weeks later is news of its
-own. The same exceptions hold (its own event, or much deeper within the stronger one's
+reported. So does one that starts more than 2 days before the stronger one and still
+lasts when it starts: a stage follows the stages above it, never leads them (won "rising"
+from January when the MQL campaign it follows began in February, the window stretched
+back over ordinary days). A lasting change is followed for its first
+`_LASTING_SPAN_DAYS` (the window explain measures a persistent shift over); a lower stage
+moving weeks later is news of its own. The same exceptions hold (its own event, or much deeper within the stronger one's
 days, lag included). Echoes dated within the lag stay: they agree.
 
 A tagged event dates a change too: when the test of its own window (`scan.tagged`) finds a
@@ -116,12 +119,14 @@ def redated_by_tags(anomalies: list[Anomaly], found_by: str) -> list[Anomaly]:
 
 def _echoes(a: Anomaly, upper: Anomaly, lag: dt.timedelta) -> bool:
     """`a`, on a lower stage, restates `upper`, an anomaly of a stage above in its segment
-    moving the same way, with a start later than the funnel lag allows (module docstring)."""
+    moving the same way, with a start later than the funnel lag allows or earlier than the
+    change it follows (module docstring)."""
     last = upper.end or upper.start + dt.timedelta(days=_LASTING_SPAN_DAYS - 1)
+    late = (a.start - upper.start).days > lag.days + _SAME_DATING_DAYS and a.start <= last + lag
+    early = (upper.start - a.start).days > _SAME_DATING_DAYS and (a.end or _NEVER) >= upper.start
     return (
         upper.score > a.score
-        and (a.start - upper.start).days > lag.days + _SAME_DATING_DAYS
-        and a.start <= last + lag
+        and (late or early)
         and not _own_causes(a, upper)
         and not _deeper_inside(a, upper, lag)
     )

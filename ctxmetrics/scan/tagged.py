@@ -5,7 +5,8 @@ advance ("did the offsite move anything?"), one test per window, so it needs far
 evidence. Each event with dates is tested the same way whatever its type: on every metric
 it names (all when it names none), on the rollup of its scope (the total for a global
 event; each combination of its scope's values), over its own days (a lasting step at its
-start when it has no end), by `detect.targeted.window_changes`.
+start when it has no end; both for a one-day event, which may start a lasting change), by
+`detect.targeted.window_changes`.
 
 The bar: the tagged windows of one metric are one family (what `scan --metric M` tests),
 held to a family-wise false-alarm rate of `FAMILY_ALPHA` by Šidák's bound over their
@@ -67,10 +68,14 @@ def windows_by_row(metric: str, segments: list[dict[str, str]], start: dt.date, 
         last = None if last_day is None else min(periods.index(last_day, start, gran), n - 1)
         if not 0 <= first < n or (last is not None and last < first):
             continue
+        # a one-day event (an instant: a release, a price change) may begin a lasting change
+        # as well as be a one-day one: both are asked
+        asked = [(first, last), (first, None)] if last == first else [(first, last)]
         for pairs in _scope_segments(event):
             row = rows.get(pairs)
             if row is not None:
-                found.setdefault(row, {}).setdefault((first, last), []).append(event.id)
+                for window in asked:
+                    found.setdefault(row, {}).setdefault(window, []).append(event.id)
     def order(window):  # by start, a lasting step after the windows that start with it
         return window.start, window.end is None, window.end or 0
 
