@@ -12,7 +12,8 @@ The bar: the tagged windows of one metric are one family (what `scan --metric M`
 held to a family-wise false-alarm rate of `FAMILY_ALPHA` by Šidák's bound over their
 number, never above the blind detector's `min_score`. A window whose change passes it and
 `min_change_pct` is stored as an ordinary anomaly with `found_by: "tagged window"`, unless
-the blind detector already reported a change overlapping it on that series.
+the blind detector already reported a change overlapping it on that series (but for one
+it dates otherwise, which is then dropped: `scan.restatements.redates`).
 """
 from __future__ import annotations
 
