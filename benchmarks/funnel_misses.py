@@ -1,6 +1,6 @@
 """Every miss and false alarm of funnel_e2e, one line each, with its class. Prints, never asserts.
 
-Usage: python benchmarks/funnel_misses.py [--split tune|holdout] [--count N] [--first I]
+Usage: python benchmarks/funnel_misses.py [--split tune|holdout] [--count N] [--first I] [--tagged]
 
 The funnels, seeds and matching rule are those of benchmarks/evaluate.py's funnel_e2e
 (benchmarks/eval/funnel.py). Each miss is put in the first class that fits it:
@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.eval.funnel import DAYS, START, TOLERANCE_DAYS, draw_effects, false_alarms, funnel_rng, match_effects, scan_funnel, tally_funnel  # noqa: E402
+from benchmarks.eval.funnel import DAYS, START, TOLERANCE_DAYS, draw_effects, draw_tags, false_alarms, funnel_rng, match_effects, scan_funnel, tally_funnel  # noqa: E402
 from benchmarks.eval.profiles import SPLITS  # noqa: E402
 
 NEAR_DAYS = 30
@@ -120,6 +120,7 @@ def main() -> None:
     parser.add_argument("--split", choices=SPLITS, default="tune")
     parser.add_argument("--count", type=int, default=3, help="funnels (evaluate.py's split has its own count)")
     parser.add_argument("--first", type=int, default=0, help="index of the first funnel")
+    parser.add_argument("--tagged", action="store_true", help="with funnel_tagged's tags and decoys")
     args = parser.parse_args()
     classes: Counter = Counter()
     found = planted = judged = 0
@@ -127,7 +128,11 @@ def main() -> None:
         rng = funnel_rng(SPLITS.index(args.split), i)
         effects = draw_effects(rng)
         data_seed = int(rng.integers(2**31))
-        anomalies = scan_funnel(data_seed, effects)
+        tags: list[dict] = []
+        if args.tagged:
+            effect_tags, decoys = draw_tags(np.random.default_rng([data_seed, 1]), effects)
+            tags = effect_tags + decoys
+        anomalies = scan_funnel(data_seed, effects, tags)
         frame = generate_funnel(data_seed, start=START, days=DAYS, effects=tuple(effects)).frame
         tally = tally_funnel(effects, anomalies)
         found, planted, judged = found + tally.found, planted + tally.planted, judged + tally.detections
@@ -135,6 +140,8 @@ def main() -> None:
               f"in {tally.detections} judged ({len(anomalies)} anomalies)")
         for e in effects:
             print(f"    effect {_describe(e)} {e.magnitude:+.2f}")
+        for t in tags:
+            print(f"    tag    {t['id']:<10}{t['type']:<10}{t['start']} to {t.get('end', 'lasting')} {t['scope']}")
         for e in [e for e, hit in zip(effects, match_effects(effects, anomalies)[0]) if not hit]:
             kind = classify_miss(e, anomalies, frame)
             classes["miss: " + kind.split(" (")[0]] += 1
@@ -142,7 +149,7 @@ def main() -> None:
         for a in false_alarms(effects, anomalies):
             kind = classify_alarm(a, effects)
             classes["false alarm: " + kind] += 1
-            print(f"  FA    {_describe(a)} {a.direction} {a.change_pct:+.0f}% score {a.score}: {kind}")
+            print(f"  FA    {_describe(a)} {a.direction} {a.change_pct:+.0f}% score {a.score} {a.found_by}: {kind}")
     print(f"\n{args.split} funnels {args.first}..{args.first + args.count - 1}: recall {found}/{planted}, "
           f"precision {found}/{judged}")
     for kind, n in classes.most_common():

@@ -83,6 +83,17 @@ def test_a_weaker_lower_stage_dated_past_the_funnel_lag_echoes_the_stage_above()
     assert drop_restatements([leads, won]) == ([leads, won], [])  # no funnel: no stages to trail
 
 
+def test_a_weaker_lower_stage_dated_before_the_stage_above_echoes_it():
+    mql = anomaly({"region": "APAC"}, metric="mql", end=DAY + dt.timedelta(days=27), score=20.0)
+    won = anomaly({"region": "APAC"}, metric="won", start=DAY - dt.timedelta(days=40), end=DAY + dt.timedelta(days=37),
+                  score=6.0)
+    assert funnel_echoes([mql, won], FUNNEL, lag_days=10) == [won]
+    agrees = replace(won, start=DAY - dt.timedelta(days=2))
+    over_before = replace(won, end=DAY - dt.timedelta(days=1))  # over before the stage above moved: its own
+    stronger = replace(won, score=25.0)
+    assert funnel_echoes([mql, agrees, over_before, stronger], FUNNEL, lag_days=10) == []
+
+
 def test_what_a_funnel_echo_is_not():
     leads = anomaly({"region": "APAC"}, end=DAY + dt.timedelta(days=27), score=20.0)
     late = DAY + dt.timedelta(days=15)
@@ -184,3 +195,38 @@ def test_a_scan_links_once_among_the_anomalies_it_keeps(project_dir, monkeypatch
     assert linked == [result.anomalies] == [len(stored)]
     assert any(a.correlated for a in stored)
     assert {c["id"] for a in stored for c in a.correlated} <= {a.id for a in stored}
+
+
+def tagged_window(a: Anomaly, **changes) -> Anomaly:
+    from ctxmetrics.scan.tagged import FOUND_BY
+
+    return replace(a, found_by=FOUND_BY, **changes)
+
+
+def test_the_detector_dating_a_tagged_change_otherwise_restates_the_tagged_window():
+    from ctxmetrics.scan.restatements import redates
+
+    early = anomaly({"region": "APAC"}, start=DAY - dt.timedelta(days=3), end=DAY + dt.timedelta(days=27), score=14.0)
+    tagged = tagged_window(anomaly({"region": "APAC"}, end=DAY + dt.timedelta(days=27), score=11.0))
+    assert redates(tagged, early)
+    kept, dropped = drop_restatements([early, tagged])
+    assert (kept, dropped) == ([tagged], [early])  # the analyst's dates stand, however the scores compare
+    agreeing = replace(early, start=DAY - dt.timedelta(days=2))
+    assert drop_restatements([agreeing, tagged])[1] == []  # within 2 days: they agree
+    longer = replace(early, end=DAY + dt.timedelta(days=90))
+    assert drop_restatements([longer, tagged])[1] == []  # mostly other days: a change of its own
+    other_way = replace(early, direction="up", change_pct=60.0)
+    assert drop_restatements([other_way, tagged])[1] == []
+    elsewhere = replace(early, segment={"region": "NA"})
+    assert drop_restatements([elsewhere, tagged])[1] == []
+    own_event = replace(early, causes=[Cause("outage-1", "portal down", "outage", 0.9, "scope and time match")])
+    assert drop_restatements([own_event, tagged])[1] == []
+
+
+def test_a_lasting_change_is_dated_by_its_tag_over_its_first_four_weeks():
+    from ctxmetrics.scan.restatements import redates
+
+    blind = lasting(anomaly({}, start=DAY + dt.timedelta(days=5)))
+    tagged = tagged_window(lasting(anomaly({})))
+    assert redates(tagged, blind)
+    assert not redates(tagged, replace(blind, start=DAY + dt.timedelta(days=15)))  # 13 of 28 days shared

@@ -150,3 +150,48 @@ def test_a_new_tag_tests_its_series_again_without_detecting_anything_again(proje
     event.path.unlink()  # the tag removed: its finding goes with it
     scan_project(project)
     assert tagged_found() == []
+
+
+RISE_TAGGED = dt.date(2024, 10, 30)  # day 303: a 4-week +80% rise, the three days before it +60%
+
+
+def write_an_early_rise(project_dir) -> None:
+    """Leads of region A (~40 a day) up 80% for 4 weeks from day 303, with a lead-in of 3
+    days at +60% that makes the blind detector date it from day 300; region B unchanged."""
+    multiplier = episode(303, 28, 0.8)
+    multiplier[300:303] *= 1.6
+    a, b = business_counts(2, 40, multiplier), business_counts(3, 40)
+    days = [(dt.date(2024, 1, 1) + dt.timedelta(days=i)).isoformat() for i in range(len(a))]
+    frame = pl.DataFrame({"date": days * 2, "region": ["A"] * len(a) + ["B"] * len(b), "value": np.r_[a, b]})
+    frame.write_csv(project_dir / "leads.csv")
+
+
+def test_a_tag_dates_the_change_the_blind_search_dated_days_off(project_dir):
+    """The tagged window finds the rise over its own days; the detector's anomaly of region
+    A, over mostly the same days but 3 days earlier, restates it and is not stored. Removing
+    the tag brings the detector's dating back without any data change."""
+    from ctxmetrics.ingest.ingest import ingest_paths
+    from ctxmetrics.project import Project
+    from ctxmetrics.scan.scan import scan_project
+    from ctxmetrics.store.results import load_anomalies
+    from ctxmetrics.timeline.write import add_annotation
+
+    def region_a() -> list[tuple[str, str, str]]:
+        with project.store(read_only=True) as store:
+            return [(a.found_by, a.start.isoformat(), a.direction) for a in load_anomalies(store)
+                    if a.segment == {"region": "A"}]
+
+    write_an_early_rise(project_dir)
+    project = Project(project_dir)
+    with project.store() as store:
+        ingest_paths(store, [project_dir / "leads.csv"], dims=["region"], known_dimensions=project.config.dimensions)
+    scan_project(project)
+    assert region_a() == [("series", "2024-10-27", "up")]
+    event = add_annotation(project.annotations_dir, title="Spring push", type="campaign", start=RISE_TAGGED,
+                           end=dt.date(2024, 11, 26), scope={"region": ["A"]}, tz=project.config.timezone)
+    scan_project(project)
+    assert region_a() == [(FOUND_BY, "2024-10-30", "up")]
+    assert scan_project(project).rescanned == 0 and region_a() == [(FOUND_BY, "2024-10-30", "up")]  # kept as it is
+    event.path.unlink()
+    scan_project(project)
+    assert region_a() == [("series", "2024-10-27", "up")]

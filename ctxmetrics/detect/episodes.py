@@ -651,3 +651,34 @@ def _peaks_within(s: _Series, noise: _Noise, settings: DetectionSettings, episod
         # a peak on the episode's first or last day is that episode's own edge
         out += [p for p in peaks if e.start < p.start and p.end < e.end]
     return out
+
+
+def _judged_beside_shifts(s: _Series, noise: _Noise, settings: DetectionSettings, episodes: list[Change],
+                          walls, taken: np.ndarray) -> list[Change]:
+    """The first pass's `episodes` that still pass once the lasting shifts found after them
+    are walls (kept-period indexes): no flank then reaches across one.
+
+    The first pass runs before any shift is known, so a window a week or two before a
+    lasting step has the new level in its flank beyond: against it, ordinary days look
+    like a dip before a rise (a rise before a drop). An episode whose flank reaches a wall
+    is scored again as `_merge_adjacent` scores a whole (its own days out of `taken`); the
+    rest are as they were."""
+    walls = np.asarray(walls, dtype=np.int64)
+    if walls.size == 0:
+        return episodes
+    kept = []
+    for e in episodes:
+        a, b = int(np.searchsorted(s.index, e.start)), int(np.searchsorted(s.index, e.end, side="right"))
+        reach = int(_flank(b - a, settings))
+        if not np.any((walls > a - reach) & (walls <= b + reach)):
+            kept.append(e)
+            continue
+        others = taken.copy()
+        others[a:b] = False
+        sc = _Scan(s, noise, [b - a], settings, walls, starts=[a]).exclude(s.known | others)
+        score, sgn, before, during, _ = (float(v[0, 0]) for v in _window_scores(sc, replace(settings, min_score=0.0)))
+        bar = _width_bars([b - a], settings.min_score)[0] if sc.counted[0, 0] else settings.min_score
+        large = not s.sized or abs(_pct(before, during)) >= settings.min_change_pct
+        if sgn == (1.0 if e.direction == "up" else -1.0) and score >= bar and large:
+            kept.append(e)
+    return kept

@@ -7,7 +7,7 @@ import numpy as np
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.calendar import _remove_calendar
-from ctxmetrics.detect.episodes import _LONG_BAR, _episode_widths, _episodes, _peaks_within
+from ctxmetrics.detect.episodes import _LONG_BAR, _episode_widths, _episodes, _judged_beside_shifts, _peaks_within
 from ctxmetrics.detect.frequency import (
     Frequency, _date, _grid_positions, _placed, infer_frequency, long_run_unit, settings_for,
 )
@@ -16,7 +16,7 @@ from ctxmetrics.detect.prepare import _prepare, _prepare_many, _Series
 from ctxmetrics.detect.shifts import _shift_changes, _steps_as_shifts
 from ctxmetrics.models.change import Change
 
-DETECTOR = "ctxmetrics-episodes/19-9bl"  # name/version: part of the scan fingerprint
+DETECTOR = "ctxmetrics-episodes/19"  # name/version: part of the scan fingerprint
 
 
 def find_changes(
@@ -231,6 +231,7 @@ def _changes(s: _Series, noise: _Noise, steps: list[int], layout: _Layout, kind:
     rest = []
     if aside.any() or temporary.any() or shifts:  # else the same scan again would find nothing
         walls = np.searchsorted(s.index, [c.start for c in shifts if c.end is None])
+        short = _judged_beside_shifts(s, noise, local, short, walls, taken | temporary)
         rest, _, _ = _episodes(s, noise, local, widths, taken | temporary, accept=len(s.y), walls=walls, long_bar=long_bar)
     episodes = _not_absorbed(short + rest, shifts)
     # last, the short peaks inside the long episodes, each against its own episode's days

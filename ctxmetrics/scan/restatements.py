@@ -21,10 +21,21 @@ stages the detector often dates that echo late (won "starting" 15 days after the
 campaign it follows). Of two anomalies of one segment moving the same way, a weaker one on
 a lower stage that starts more than the lag (and the 2 days of dating) after the stronger
 one, while that one (lag included) still lasts, restates it with a wrong date: it is not
-reported. A lasting change is followed for its first `_LASTING_SPAN_DAYS` (the window
-explain measures a persistent shift over); a lower stage moving weeks later is news of its
-own. The same exceptions hold (its own event, or much deeper within the stronger one's
+reported. So does one that starts more than 2 days before the stronger one and still
+lasts when it starts: a stage follows the stages above it, never leads them (won "rising"
+from January when the MQL campaign it follows began in February, the window stretched
+back over ordinary days). A lasting change is followed for its first
+`_LASTING_SPAN_DAYS` (the window explain measures a persistent shift over); a lower stage
+moving weeks later is news of its own. The same exceptions hold (its own event, or much deeper within the stronger one's
 days, lag included). Echoes dated within the lag stay: they agree.
+
+A tagged event dates a change too: when the test of its own window (`scan.tagged`) finds a
+change over mostly the same days as the detector's anomaly of that series, in the same
+direction, but with a start more than 2 days away, the detector's anomaly restates the
+tagged one with a wrong date (the analyst wrote down when it happened; the blind search
+picked the best-scoring window, which noise next to the change can shift by days). Its
+series then reads as restated, so a tag edited later judges it afresh. Unless linked to an
+event the tagged one is not.
 """
 from __future__ import annotations
 
@@ -74,14 +85,48 @@ def _restates(a: Anomaly, stronger: Anomaly) -> bool:
     )
 
 
+def _span_end(a: Anomaly) -> dt.date:
+    """The last day `a` counts over: its end, or a lasting change's first `_LASTING_SPAN_DAYS`."""
+    return a.end or a.start + dt.timedelta(days=_LASTING_SPAN_DAYS - 1)
+
+
+def redates(tagged: Anomaly, blind: Anomaly) -> bool:
+    """`tagged` (a tagged window's anomaly) dates `blind` (the detector's, same series and
+    direction) otherwise: starts more than `_SAME_DATING_DAYS` apart over mostly the same
+    days (at least half of the longer one's)."""
+    if (tagged.metric, tagged.segment_key, tagged.direction) != (blind.metric, blind.segment_key, blind.direction):
+        return False
+    if abs((tagged.start - blind.start).days) <= _SAME_DATING_DAYS:
+        return False
+    shared = (min(_span_end(tagged), _span_end(blind)) - max(tagged.start, blind.start)).days + 1
+    longest = max((_span_end(a) - a.start).days + 1 for a in (tagged, blind))
+    return 2 * shared >= longest
+
+
+def redated_by_tags(anomalies: list[Anomaly], found_by: str) -> list[Anomaly]:
+    """The detector's anomalies that an anomaly `found_by` a tagged window of their series
+    dates otherwise (see the module docstring)."""
+    tagged: dict[tuple[str, str], list[Anomaly]] = {}
+    for a in anomalies:
+        if a.found_by == found_by:
+            tagged.setdefault((a.metric, a.segment_key), []).append(a)
+    return [
+        a for a in anomalies
+        if a.found_by != found_by
+        and any(redates(t, a) and not _own_causes(a, t) for t in tagged.get((a.metric, a.segment_key), ()))
+    ]
+
+
 def _echoes(a: Anomaly, upper: Anomaly, lag: dt.timedelta) -> bool:
     """`a`, on a lower stage, restates `upper`, an anomaly of a stage above in its segment
-    moving the same way, with a start later than the funnel lag allows (module docstring)."""
+    moving the same way, with a start later than the funnel lag allows or earlier than the
+    change it follows (module docstring)."""
     last = upper.end or upper.start + dt.timedelta(days=_LASTING_SPAN_DAYS - 1)
+    late = (a.start - upper.start).days > lag.days + _SAME_DATING_DAYS and a.start <= last + lag
+    early = (upper.start - a.start).days > _SAME_DATING_DAYS and (a.end or _NEVER) >= upper.start
     return (
         upper.score > a.score
-        and (a.start - upper.start).days > lag.days + _SAME_DATING_DAYS
-        and a.start <= last + lag
+        and (late or early)
         and not _own_causes(a, upper)
         and not _deeper_inside(a, upper, lag)
     )
@@ -136,9 +181,13 @@ def restatements(anomalies: list[Anomaly]) -> list[Anomaly]:
 def drop_restatements(
     anomalies: list[Anomaly], funnel: tuple[str, ...] = (), lag_days: int = 0
 ) -> tuple[list[Anomaly], list[Anomaly]]:
-    """(kept, dropped): the anomalies without their restatements (on a rollup or part, and
-    down the `funnel`, whose stages trail each other by up to `lag_days`), and the
-    restatements, in the order given. The kept ones are to be explained again among
-    themselves (their links may name a dropped one)."""
-    gone = {id(a) for a in (*restatements(anomalies), *funnel_echoes(anomalies, funnel, lag_days))}
+    """(kept, dropped): the anomalies without their restatements (on a rollup or part, down
+    the `funnel`, whose stages trail each other by up to `lag_days`, and of a tagged window
+    of their own series), and the restatements, in the order given. The kept ones are to be
+    explained again among themselves (their links may name a dropped one)."""
+    from ctxmetrics.scan.tagged import FOUND_BY
+
+    gone = {id(a) for a in (
+        *restatements(anomalies), *funnel_echoes(anomalies, funnel, lag_days), *redated_by_tags(anomalies, FOUND_BY)
+    )}
     return [a for a in anomalies if id(a) not in gone], [a for a in anomalies if id(a) in gone]

@@ -26,7 +26,7 @@ from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.errors import CtxError, NothingToScan, UnknownName
 from ctxmetrics.project import Project
 from ctxmetrics.models.series import SeriesSet
-from ctxmetrics.scan.tagged import family_bar, retest_tagged, tagged_windows
+from ctxmetrics.scan.tagged import family_bar, retest_tagged, tagged_windows, tags_changed
 from ctxmetrics.store.series import build_series_set, incomplete_ratios, metric_names
 from ctxmetrics.store.results import load_anomalies, load_state, load_verdicts
 
@@ -318,7 +318,10 @@ def _scan_metric(
         fingerprints = fingerprinted()
         restated = np.array([s == restated_fingerprint(fp) for s, fp in zip(stored, fingerprints.values())], dtype=bool)
         changed = np.array([s != fp for s, fp in zip(stored, fingerprints.values())], dtype=bool) & ~restated
-        if changed.any() or upper_changed:
+        retagged = restated.any() and tags_changed(
+            series_set.metric, fingerprints, {series_set.keys[row]: w for row, w in tagged.items()}, tests, state
+        )
+        if changed.any() or upper_changed or retagged:
             changed |= restated  # the anomaly it restated may have moved or gone: judge it afresh
         else:
             for key in [k for k, r in zip(fingerprints, restated) if r]:

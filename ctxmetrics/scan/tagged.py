@@ -5,13 +5,15 @@ advance ("did the offsite move anything?"), one test per window, so it needs far
 evidence. Each event with dates is tested the same way whatever its type: on every metric
 it names (all when it names none), on the rollup of its scope (the total for a global
 event; each combination of its scope's values), over its own days (a lasting step at its
-start when it has no end), by `detect.targeted.window_changes`.
+start when it has no end; both for a one-day event, which may start a lasting change), by
+`detect.targeted.window_changes`.
 
 The bar: the tagged windows of one metric are one family (what `scan --metric M` tests),
 held to a family-wise false-alarm rate of `FAMILY_ALPHA` by Šidák's bound over their
 number, never above the blind detector's `min_score`. A window whose change passes it and
 `min_change_pct` is stored as an ordinary anomaly with `found_by: "tagged window"`, unless
-the blind detector already reported a change overlapping it on that series.
+the blind detector already reported a change overlapping it on that series (but for one
+it dates otherwise, which is then dropped: `scan.restatements.redates`).
 """
 from __future__ import annotations
 
@@ -67,10 +69,14 @@ def windows_by_row(metric: str, segments: list[dict[str, str]], start: dt.date, 
         last = None if last_day is None else min(periods.index(last_day, start, gran), n - 1)
         if not 0 <= first < n or (last is not None and last < first):
             continue
+        # a one-day event (an instant: a release, a price change) may begin a lasting change
+        # as well as be a one-day one: both are asked
+        asked = [(first, last), (first, None)] if last == first else [(first, last)]
         for pairs in _scope_segments(event):
             row = rows.get(pairs)
             if row is not None:
-                found.setdefault(row, {}).setdefault((first, last), []).append(event.id)
+                for window in asked:
+                    found.setdefault(row, {}).setdefault(window, []).append(event.id)
     def order(window):  # by start, a lasting step after the windows that start with it
         return window.start, window.end is None, window.end or 0
 
@@ -111,6 +117,23 @@ def tag_fingerprint(fingerprint: str, tests: int, windows: list[TaggedWindow]) -
 
     text = f"{plain_fingerprint(fingerprint)}|{tests}|" + ";".join(f"{w.start}:{w.end}:{','.join(w.events)}" for w in windows)
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def tags_changed(metric: str, fingerprints: dict[str, str], tagged: dict[str, list[TaggedWindow]], tests: int,
+                 state) -> bool:
+    """True when a series of `metric` (segment key -> its fingerprint) has its tagged
+    windows (`tagged`, by segment key) tested otherwise than `state` records: tagged anew
+    or no longer, other windows, family size or data. Its series restated by a tagged
+    window (`scan.restatements.redates`) are then judged afresh, as when a series of the
+    metric changed."""
+    for key, fingerprint in fingerprints.items():
+        stored = state.get((metric, key + TAGGED_STATE_SUFFIX))
+        windows = tagged.get(key)
+        if (stored is None) != (windows is None):
+            return True
+        if windows is not None and stored != tag_fingerprint(fingerprint, tests, windows):
+            return True
+    return False
 
 
 def retest_tagged(series_set: SeriesSet, tagged: dict[int, list[TaggedWindow]], tests: int, bar: float,
@@ -179,12 +202,17 @@ def with_tagged(found: list[Anomaly], fresh: dict[str, list[Anomaly]], tagged: s
     """`found` with the tagged-window anomalies of the series tested this scan (`fresh`:
     segment key -> passing anomalies, the strongest first) in place of their old ones:
     each one that no anomaly of its series overlaps (the blind detector's, or a stronger
-    window's). Series no longer `tagged` lose theirs; the rest keep them."""
+    window's), but for the blind detector's anomalies it dates otherwise (those are then
+    dropped as restatements, `scan.restatements.redates`). Series no longer `tagged` lose
+    theirs; the rest keep them."""
+    from ctxmetrics.scan.restatements import redates
+
     out = [a for a in found if a.found_by != FOUND_BY or (a.segment_key in tagged and a.segment_key not in fresh)]
     for key, candidates in fresh.items():
         blind = [a for a in out if a.segment_key == key]
         for anomaly in candidates:
-            if not any(_overlap(anomaly, other) for other in blind):
+            if not any(_overlap(anomaly, other) and not (other.found_by != FOUND_BY and redates(anomaly, other))
+                       for other in blind):
                 blind.append(anomaly)
                 out.append(anomaly)
     return out

@@ -526,13 +526,18 @@ def _linking_filter(dims, wanted, scoped, places):
 def _restated_to_redo(results, state, changed: set[str], upper_changed) -> set[tuple[str, str]]:
     """(metric, segment key) of the series a local scan detects afresh although their data
     did not change: a restated series (`scan.restated_fingerprint`) of a metric where a
-    series changed or below a funnel stage where one did (`upper_changed(metric)`)."""
+    series changed, whose tagged windows are tested otherwise (`tagged.tags_changed`), or
+    below a funnel stage where one changed (`upper_changed(metric)`)."""
+    from ctxmetrics.models.segments import TAGGED_STATE_SUFFIX
     from ctxmetrics.scan.scan import restated_fingerprint
 
-    rows = results.filter(pc.invert(results["rescanned"])).select(["metric", "segment_key", "fingerprint"]).to_pylist()
+    columns = ["metric", "segment_key", "fingerprint", "rescanned", "tag_print"]
+    rows = results.select(columns).to_pylist()
+    retagged = {r["metric"] for r in rows
+                if r["tag_print"] != state.get((r["metric"], r["segment_key"] + TAGGED_STATE_SUFFIX))}
     marked = {(r["metric"], r["segment_key"]) for r in rows
-              if state.get((r["metric"], r["segment_key"])) == restated_fingerprint(r["fingerprint"])}
-    return {(m, k) for m, k in marked if m in changed or upper_changed(m)}
+              if not r["rescanned"] and state.get((r["metric"], r["segment_key"])) == restated_fingerprint(r["fingerprint"])}
+    return {(m, k) for m, k in marked if m in changed or m in retagged or upper_changed(m)}
 
 
 def _read_results(results, metric: str, job, previous, state):
