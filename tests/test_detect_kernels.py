@@ -17,7 +17,7 @@ from numba import njit
 
 from ctxmetrics.detect.kernels import (
     _median, _median_within, _middle, _middle_within, _residuals, _trimmed_cost_near, _trimmed_fit_and_scale,
-    baseline_sums, block_difference_mads, count_z, few_event_windows, flank_days, kernel_cpd_l2, refine_bounds,
+    baseline_sums, block_difference_mads, count_z, few_event_windows, flank_days, kernel_cpd_l2, pelt_l2, refine_bounds,
     step_fit_cost, trimmed_cost, trimmed_fit, window_geometry, window_scores,
 )
 from ctxmetrics.detect.episodes import _two_rates_z
@@ -712,3 +712,64 @@ def _trimmed_fit_with_full_partitions_rounds(y, design, ok):
     on all the `ok` days."""
     x = design[ok]
     return np.linalg.pinv(x.T @ x) @ (x.T @ y[ok])
+
+
+@njit(error_model="numpy")
+def _pelt_one_chain(signal, beta, min_size):
+    """`kernels.pelt_l2` before issue-9s30: ruptures' C loop as it is written, one running
+    cross-product sum at a time and each cost compared as it is computed."""
+    n = signal.shape[0]
+    d, s_sum, m_v, m_pruning = np.zeros(n + 1), np.zeros(n + 1), np.zeros(n + 1), np.zeros(n + 1)
+    path = np.zeros(n + 1, np.int64)
+    s_min = 0
+    for t in range(1, n + 1):
+        x = signal[t - 1]
+        diag = 0.0 + x * x
+        d[t] = d[t - 1] + diag
+        c_r = 0.0
+        for s in range(t - 1, s_min - 1, -1):
+            c_r += 0.0 + signal[s] * x
+            s_sum[s] += 2 * c_r - diag
+        if t < 2 * min_size:
+            m_v[t] = d[t] - d[0] - s_sum[0] / t + beta
+            continue
+        s = s_min
+        cost_sum = m_v[s] + (d[t] - d[s] - s_sum[s] / (t - s))
+        m_pruning[s] = cost_sum
+        m_v[t] = cost_sum + beta
+        path[t] = s
+        for s in range(max(s_min + 1, min_size), t - min_size + 1):
+            cost_sum = m_v[s] + (d[t] - d[s] - s_sum[s] / (t - s))
+            m_pruning[s] = cost_sum
+            cost_sum += beta
+            if m_v[t] > cost_sum:
+                m_v[t] = cost_sum
+                path[t] = s
+        while m_pruning[s_min] >= m_v[t] and s_min < t - min_size + 1:
+            s_min += min_size if s_min == 0 else 1
+    return path
+
+
+@pytest.mark.parametrize("special", [None, np.nan, np.inf, -np.inf, 0.0])
+def test_segmentation_path_is_the_one_chain_loop_to_the_bit(special):
+    """The four steps' sums side by side and the costs' first minimum give the very path
+    of the loop as written (every segment start, not only the breakpoints kept): lengths
+    odd and even and around multiples of the four steps (the last block runs past the
+    end), sizes 1-14, ties (equal costs: the first is kept), -0.0 and +0.0, NaN and
+    infinities (NaN costs never taken), penalties tiny to large."""
+    rng = np.random.default_rng(30)
+    kinds = ["noise", "steps", "ties", "constant"]
+    starts = set()
+    for _ in range(400):
+        min_size = int(rng.choice([1, 2, 3, 5, 14]))
+        n = int(rng.choice([2 * min_size, 2 * min_size + int(rng.integers(1, 9)), int(rng.integers(2 * min_size, 400)), 365]))
+        y = _signal(str(rng.choice(kinds)), n, rng)
+        if rng.random() < 0.2:
+            y = y * rng.choice([-0.0, 0.0], n)  # signed zeros only
+        if special is not None:
+            y[rng.choice(n, int(rng.integers(1, 3)))] = special * (-1.0 if special == 0.0 else 1.0)
+        pen = float(rng.choice([1e-12, 1e-3, 0.5, 2.0, 10.0, 50.0, 1e6]))
+        expected = _pelt_one_chain(y, pen, min_size)
+        assert np.array_equal(pelt_l2(y, pen, min_size), expected)
+        starts.update(expected[2 * min_size:].tolist())
+    assert len(starts) > 100  # many segmentations, not all one segment
