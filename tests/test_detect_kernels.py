@@ -14,6 +14,7 @@ import pytest
 import ruptures as rpt
 from ruptures.exceptions import BadSegmentationParameters
 from numba import njit
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ctxmetrics.detect.kernels import (
     _median, _median_within, _middle, _middle_within, _residuals, _trimmed_cost_near, _trimmed_fit_and_scale,
@@ -21,7 +22,7 @@ from ctxmetrics.detect.kernels import (
     step_fit_cost, trimmed_cost, trimmed_fit, window_geometry, window_scores,
 )
 from ctxmetrics.detect.episodes import _two_rates_z
-from ctxmetrics.detect.noise import _BLOCK_UNITS, _long_run_var
+from ctxmetrics.detect.noise import _BLOCK_UNITS, _long_run_var, _rolling_median, _slides
 from ctxmetrics.detect.robust import mad, median, median_and_mad
 
 
@@ -773,3 +774,36 @@ def test_segmentation_path_is_the_one_chain_loop_to_the_bit(special):
         assert np.array_equal(pelt_l2(y, pen, min_size), expected)
         starts.update(expected[2 * min_size:].tolist())
     assert len(starts) > 100  # many segmentations, not all one segment
+
+
+def _partition_rolling_median(y, half):
+    """`noise._rolling_median` of all-`ok` rows before issue-9s30: reflected edges, then
+    numpy's partition of every window."""
+    n = y.shape[-1]
+    half = min(half, n - 1)
+    padded = np.concatenate((y[..., 1 : half + 1][..., ::-1], y, y[..., n - 1 - half : n - 1][..., ::-1]), axis=-1)
+    return np.partition(sliding_window_view(padded, 2 * half + 1, axis=-1), half, axis=-1)[..., half]
+
+
+@pytest.mark.parametrize("special", [None, np.nan, np.inf, -np.inf, -0.0])
+def test_rolling_median_is_the_partition_to_the_bit(special):
+    """The noise model's level (every day `ok`), compiled where it may be, is the partition's
+    value day by day: rows and single series, odd and even lengths, windows wider than
+    the series, ties (counts), +0.0; NaN, infinities and -0.0 keep the partition."""
+    rng = np.random.default_rng(31)
+    compiled = 0
+    for _ in range(150):
+        n = int(rng.choice([2, 3, int(rng.integers(4, 60)), 364, 365, 730, 731]))
+        shape = (int(rng.integers(1, 6)), n) if rng.random() < 0.5 else (n,)
+        y = rng.poisson(rng.choice([0.3, 3.0, 40.0]), shape).astype(float)  # ties, zeros
+        if rng.random() < 0.5:
+            y = y + rng.normal(size=shape)
+        if special is not None:
+            y.flat[int(rng.integers(0, y.size))] = special
+        half = int(rng.choice([1, 7, 14, 28, 2 * n]))
+        got = _rolling_median(y, np.ones(shape, bool), half)
+        expected = _partition_rolling_median(y, half)
+        assert got.shape == expected.shape and np.array_equal(got, expected, equal_nan=True)
+        assert np.array_equal(np.signbit(got), np.signbit(expected))
+        compiled += _slides(y)
+    assert (compiled > 0) == (special is None)
