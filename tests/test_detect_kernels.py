@@ -807,3 +807,54 @@ def test_rolling_median_is_the_partition_to_the_bit(special):
         assert np.array_equal(np.signbit(got), np.signbit(expected))
         compiled += _slides(y)
     assert (compiled > 0) == (special is None)
+
+
+_CONTIGUOUS_FIRST = ("window_geometry", "few_event_windows", "flank_days", "window_scores", "baseline_sums", "count_z")
+
+
+def _strided(a):
+    """The same values in an array that is not contiguous (every other element of one twice as long)."""
+    if not isinstance(a, np.ndarray) or a.ndim == 0:
+        return a
+    return np.repeat(a, 2, axis=-1)[..., ::2]
+
+
+def _written(name, args, out):
+    """The outputs a caller reads: `count_z`'s z only where its windows were judged."""
+    if name != "count_z":
+        return out
+    few, (strong, z) = args[0], out
+    return strong, np.where(few, z[2], 0.0), np.where(strong, z[0], 0.0), np.where(strong, z[1], 0.0)
+
+
+def test_contiguous_and_strided_arrays_give_the_same_numbers(monkeypatch):
+    """The episode scan's kernels are compiled for contiguous arrays first (all the detector
+    passes: indexing without strides) and for any layout: on every call of a detection
+    (a low-count series: the count likelihood too), the arrays as passed and strided
+    copies of them give the same outputs, bit for bit."""
+    import ctxmetrics.detect.kernels as K
+    from ctxmetrics.detect import find_changes
+
+    calls = {name: [] for name in _CONTIGUOUS_FIRST}
+    for name in _CONTIGUOUS_FIRST:
+        def record(*args, _kernel=getattr(K, name), _calls=calls[name]):
+            _calls.append(tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args))
+            return _kernel(*args)
+        monkeypatch.setattr(K, name, record)
+    rng = np.random.default_rng(32)
+    rate = np.full(730, 2.0) * np.tile([1, 1, 1, 1, 1, 0.4, 0.3], 105)[:730]
+    rate[300:320] *= 3.0
+    rate[500:] *= 1.6
+    find_changes(rng.poisson(rate).astype(float), kind="count")
+    monkeypatch.undo()
+    for name, made in calls.items():
+        kernel = getattr(K, name)
+        assert made and len(kernel.signatures) == 2, name
+        for args in made:
+            strided = tuple(_strided(a) for a in args)
+            assert any(isinstance(a, np.ndarray) and a.ndim and not a.flags.c_contiguous for a in strided)
+            contiguous = _written(name, args, kernel(*args))
+            general = _written(name, args, kernel(*strided))
+            for c, g in zip(contiguous if isinstance(contiguous, tuple) else (contiguous,),
+                            general if isinstance(general, tuple) else (general,)):
+                assert np.array_equal(c, g, equal_nan=True) and type(c) is type(g), name

@@ -14,6 +14,7 @@ forks, so its workers share the compiled code.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 from numba import njit, types
@@ -29,6 +30,14 @@ def _compiled(signature: str):
         except RuntimeError:  # "cannot cache function ...: no locator available"
             return njit(signature, error_model="numpy")(function)
     return compile_
+
+
+def _contiguous_first(signature: str) -> list[str]:
+    """`signature` with every array C-contiguous, then as given: numba calls the first for
+    the detector's own arrays (all contiguous), whose indexing it then compiles without
+    strides (the episode scan's kernels ~15-25% faster, issue-9s30), the second for any
+    other array."""
+    return [re.sub(r"\[((?::, )*):\]", r"[\1::1]", signature), signature]
 
 
 @_compiled("f8(f8)")
@@ -331,10 +340,10 @@ def trimmed_cost(resid, ok):
     return _trimmed_cost_near(resid, ok, math.nan, math.nan)
 
 
-@_compiled(
+@_compiled(_contiguous_first(
     "Tuple((i8[:, :], i8[:, :], i8[:, :], b1[:, :], f8[:, :], f8[:, :]))"
     "(i8, i8[:], i8[:], i8[:], b1[:], f8[:], i8[:], i8[:], i8[:], f8[:], f8[:], f8[:], f8[:])"
-)
+))
 def window_geometry(n, widths, starts, flank, short, ramp, segment, seg_lo, seg_hi, wy_body, w_body, wy_tail, w_tail):
     """`episodes._Scan._geometry` of every window (widths x starts): its end, flank
     bounds (within its wall segment), validity (inside the series, spanning no wall) and
@@ -360,7 +369,7 @@ def window_geometry(n, widths, starts, flank, short, ramp, segment, seg_lo, seg_
     return end, lo_b, hi_a, valid, m_w, v_w
 
 
-@_compiled("b1[:, :](i8[:], i8[:, :], i8[:, :], i8[:, :], b1[:, :], f8[:], f8[:], f8[:], f8, f8, f8)")
+@_compiled(_contiguous_first("b1[:, :](i8[:], i8[:, :], i8[:, :], i8[:, :], b1[:, :], f8[:], f8[:], f8[:], f8, f8, f8)"))
 def few_event_windows(starts, end, lo_b, hi_a, where, factor, kx, kfactor, lowest_rate, few_events, few_a_day):
     """Which `where` windows expect few events (`episodes._count_z`: < `few_events` at
     their flanks' rate, or a flank rate < `few_a_day`; widths x starts; `factor`, `kx`,
@@ -506,7 +515,7 @@ def centered_mean(v, width):
 # skips the windows clearly below the bar (issue-9s17)
 
 
-@_compiled("Tuple((b1[:, :], b1[:, :]))(f8[:], i8[:], i8[:, :], i8[:, :], i8[:, :])")
+@_compiled(_contiguous_first("Tuple((b1[:, :], b1[:, :]))(f8[:], i8[:], i8[:, :], i8[:, :], i8[:, :])"))
 def flank_days(k, starts, end, lo_b, hi_a):
     """Whether each window's flank before and after holds at least 7 baseline days
     (`k`: cumulative baseline days; widths x starts)."""
@@ -556,11 +565,11 @@ def _rule_at(z_b, z_a, z_ba, has_b, has_a, one_sided, floor):
     return s, _sign(z_a if after else z_b), after
 
 
-@_compiled(
+@_compiled(_contiguous_first(
     "Tuple((f8[:, :], f8[:, :], b1[:, :]))"
     "(f8[:], f8[:], i8[:], i8[:, :], i8[:, :], i8[:, :], f8[:, :], f8[:, :], f8, b1[:, :], b1[:, :],"
     " b1[:, :], b1[:, :], f8[:, :, :], b1[:, :], i8[:], i8, f8)"
-)
+))
 def window_scores(kw, kwy, starts, end, lo_b, hi_a, m_w, v_w, long_run, has_b, has_a, counted, strong, counted_z,
                   valid, widths, min_segment_days, floor):
     """Score, direction sign and whether the flank after is the baseline, of every window
@@ -602,7 +611,7 @@ def window_scores(kw, kwy, starts, end, lo_b, hi_a, m_w, v_w, long_run, has_b, h
     return score, sign, use_a
 
 
-@_compiled("Tuple((f8[:, :], f8))(f8[:, :], b1[:])")
+@_compiled(_contiguous_first("Tuple((f8[:, :], f8))(f8[:, :], b1[:])"))
 def baseline_sums(terms, excluded):
     """`episodes._Scan.exclude`: the cumulative sums (a leading 0) of each row of `terms`
     over the days not `excluded` (each term times 1.0 or 0.0, as numpy multiplies by the
@@ -651,10 +660,10 @@ def _two_rates_z_at(o, f_w, w, fx, ff, days, shape):
     return z if math.isfinite(z) and e_w > 0 and fx > 0 else 0.0
 
 
-@_compiled(
+@_compiled(_contiguous_first(
     "Tuple((b1[:, :], f8[:, :, :]))"
     "(b1[:, :], i8[:], i8[:, :], i8[:, :], i8[:, :], i8[:], b1[:], f8[:], f8[:], f8[:], f8[:], f8[:], f8, f8, f8, f8, f8)"
-)
+))
 def count_z(few, starts, end, lo_b, hi_a, widths, short, x, factor, k, kx, kfactor, excess, excess_tail, excess_long,
             shape, floor):
     """The signed z of the two-sample count likelihood ratio (`_two_rates_z_at`) of the
