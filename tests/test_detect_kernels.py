@@ -14,14 +14,15 @@ import pytest
 import ruptures as rpt
 from ruptures.exceptions import BadSegmentationParameters
 from numba import njit
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ctxmetrics.detect.kernels import (
     _median, _median_within, _middle, _middle_within, _residuals, _trimmed_cost_near, _trimmed_fit_and_scale,
-    baseline_sums, block_difference_mads, count_z, few_event_windows, flank_days, kernel_cpd_l2, refine_bounds,
+    baseline_sums, block_difference_mads, count_z, few_event_windows, flank_days, kernel_cpd_l2, pelt_l2, refine_bounds,
     step_fit_cost, trimmed_cost, trimmed_fit, window_geometry, window_scores,
 )
 from ctxmetrics.detect.episodes import _two_rates_z
-from ctxmetrics.detect.noise import _BLOCK_UNITS, _long_run_var
+from ctxmetrics.detect.noise import _BLOCK_UNITS, _long_run_var, _rolling_median, _slides
 from ctxmetrics.detect.robust import mad, median, median_and_mad
 
 
@@ -712,3 +713,148 @@ def _trimmed_fit_with_full_partitions_rounds(y, design, ok):
     on all the `ok` days."""
     x = design[ok]
     return np.linalg.pinv(x.T @ x) @ (x.T @ y[ok])
+
+
+@njit(error_model="numpy")
+def _pelt_one_chain(signal, beta, min_size):
+    """`kernels.pelt_l2` before issue-9s30: ruptures' C loop as it is written, one running
+    cross-product sum at a time and each cost compared as it is computed."""
+    n = signal.shape[0]
+    d, s_sum, m_v, m_pruning = np.zeros(n + 1), np.zeros(n + 1), np.zeros(n + 1), np.zeros(n + 1)
+    path = np.zeros(n + 1, np.int64)
+    s_min = 0
+    for t in range(1, n + 1):
+        x = signal[t - 1]
+        diag = 0.0 + x * x
+        d[t] = d[t - 1] + diag
+        c_r = 0.0
+        for s in range(t - 1, s_min - 1, -1):
+            c_r += 0.0 + signal[s] * x
+            s_sum[s] += 2 * c_r - diag
+        if t < 2 * min_size:
+            m_v[t] = d[t] - d[0] - s_sum[0] / t + beta
+            continue
+        s = s_min
+        cost_sum = m_v[s] + (d[t] - d[s] - s_sum[s] / (t - s))
+        m_pruning[s] = cost_sum
+        m_v[t] = cost_sum + beta
+        path[t] = s
+        for s in range(max(s_min + 1, min_size), t - min_size + 1):
+            cost_sum = m_v[s] + (d[t] - d[s] - s_sum[s] / (t - s))
+            m_pruning[s] = cost_sum
+            cost_sum += beta
+            if m_v[t] > cost_sum:
+                m_v[t] = cost_sum
+                path[t] = s
+        while m_pruning[s_min] >= m_v[t] and s_min < t - min_size + 1:
+            s_min += min_size if s_min == 0 else 1
+    return path
+
+
+@pytest.mark.parametrize("special", [None, np.nan, np.inf, -np.inf, 0.0])
+def test_segmentation_path_is_the_one_chain_loop_to_the_bit(special):
+    """The four steps' sums side by side and the costs' first minimum give the very path
+    of the loop as written (every segment start, not only the breakpoints kept): lengths
+    odd and even and around multiples of the four steps (the last block runs past the
+    end), sizes 1-14, ties (equal costs: the first is kept), -0.0 and +0.0, NaN and
+    infinities (NaN costs never taken), penalties tiny to large."""
+    rng = np.random.default_rng(30)
+    kinds = ["noise", "steps", "ties", "constant"]
+    starts = set()
+    for _ in range(400):
+        min_size = int(rng.choice([1, 2, 3, 5, 14]))
+        n = int(rng.choice([2 * min_size, 2 * min_size + int(rng.integers(1, 9)), int(rng.integers(2 * min_size, 400)), 365]))
+        y = _signal(str(rng.choice(kinds)), n, rng)
+        if rng.random() < 0.2:
+            y = y * rng.choice([-0.0, 0.0], n)  # signed zeros only
+        if special is not None:
+            y[rng.choice(n, int(rng.integers(1, 3)))] = special * (-1.0 if special == 0.0 else 1.0)
+        pen = float(rng.choice([1e-12, 1e-3, 0.5, 2.0, 10.0, 50.0, 1e6]))
+        expected = _pelt_one_chain(y, pen, min_size)
+        assert np.array_equal(pelt_l2(y, pen, min_size), expected)
+        starts.update(expected[2 * min_size:].tolist())
+    assert len(starts) > 100  # many segmentations, not all one segment
+
+
+def _partition_rolling_median(y, half):
+    """`noise._rolling_median` of all-`ok` rows before issue-9s30: reflected edges, then
+    numpy's partition of every window."""
+    n = y.shape[-1]
+    half = min(half, n - 1)
+    padded = np.concatenate((y[..., 1 : half + 1][..., ::-1], y, y[..., n - 1 - half : n - 1][..., ::-1]), axis=-1)
+    return np.partition(sliding_window_view(padded, 2 * half + 1, axis=-1), half, axis=-1)[..., half]
+
+
+@pytest.mark.parametrize("special", [None, np.nan, np.inf, -np.inf, -0.0])
+def test_rolling_median_is_the_partition_to_the_bit(special):
+    """The noise model's level (every day `ok`), compiled where it may be, is the partition's
+    value day by day: rows and single series, odd and even lengths, windows wider than
+    the series, ties (counts), +0.0; NaN, infinities and -0.0 keep the partition."""
+    rng = np.random.default_rng(31)
+    compiled = 0
+    for _ in range(150):
+        n = int(rng.choice([2, 3, int(rng.integers(4, 60)), 364, 365, 730, 731]))
+        shape = (int(rng.integers(1, 6)), n) if rng.random() < 0.5 else (n,)
+        y = rng.poisson(rng.choice([0.3, 3.0, 40.0]), shape).astype(float)  # ties, zeros
+        if rng.random() < 0.5:
+            y = y + rng.normal(size=shape)
+        if special is not None:
+            y.flat[int(rng.integers(0, y.size))] = special
+        half = int(rng.choice([1, 7, 14, 28, 2 * n]))
+        got = _rolling_median(y, np.ones(shape, bool), half)
+        expected = _partition_rolling_median(y, half)
+        assert got.shape == expected.shape and np.array_equal(got, expected, equal_nan=True)
+        assert np.array_equal(np.signbit(got), np.signbit(expected))
+        compiled += _slides(y)
+    assert (compiled > 0) == (special is None)
+
+
+_CONTIGUOUS_FIRST = ("window_geometry", "few_event_windows", "flank_days", "window_scores", "baseline_sums", "count_z")
+
+
+def _strided(a):
+    """The same values in an array that is not contiguous (every other element of one twice as long)."""
+    if not isinstance(a, np.ndarray) or a.ndim == 0:
+        return a
+    return np.repeat(a, 2, axis=-1)[..., ::2]
+
+
+def _written(name, args, out):
+    """The outputs a caller reads: `count_z`'s z only where its windows were judged."""
+    if name != "count_z":
+        return out
+    few, (strong, z) = args[0], out
+    return strong, np.where(few, z[2], 0.0), np.where(strong, z[0], 0.0), np.where(strong, z[1], 0.0)
+
+
+def test_contiguous_and_strided_arrays_give_the_same_numbers(monkeypatch):
+    """The episode scan's kernels are compiled for contiguous arrays first (all the detector
+    passes: indexing without strides) and for any layout: on every call of a detection
+    (a low-count series: the count likelihood too), the arrays as passed and strided
+    copies of them give the same outputs, bit for bit."""
+    import ctxmetrics.detect.kernels as K
+    from ctxmetrics.detect import find_changes
+
+    calls = {name: [] for name in _CONTIGUOUS_FIRST}
+    for name in _CONTIGUOUS_FIRST:
+        def record(*args, _kernel=getattr(K, name), _calls=calls[name]):
+            _calls.append(tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args))
+            return _kernel(*args)
+        monkeypatch.setattr(K, name, record)
+    rng = np.random.default_rng(32)
+    rate = np.full(730, 2.0) * np.tile([1, 1, 1, 1, 1, 0.4, 0.3], 105)[:730]
+    rate[300:320] *= 3.0
+    rate[500:] *= 1.6
+    find_changes(rng.poisson(rate).astype(float), kind="count")
+    monkeypatch.undo()
+    for name, made in calls.items():
+        kernel = getattr(K, name)
+        assert made and len(kernel.signatures) == 2, name
+        for args in made:
+            strided = tuple(_strided(a) for a in args)
+            assert any(isinstance(a, np.ndarray) and a.ndim and not a.flags.c_contiguous for a in strided)
+            contiguous = _written(name, args, kernel(*args))
+            general = _written(name, args, kernel(*strided))
+            for c, g in zip(contiguous if isinstance(contiguous, tuple) else (contiguous,),
+                            general if isinstance(general, tuple) else (general,)):
+                assert np.array_equal(c, g, equal_nan=True) and type(c) is type(g), name

@@ -45,6 +45,13 @@ def _rolling_median(y: np.ndarray, ok: np.ndarray, half: int) -> np.ndarray:
     Along the last axis: the rows of a matrix whose entries are all `ok` each as on its own."""
     n = y.shape[-1]
     half = min(half, n - 1)
+    if ok.all() and _slides(y):
+        from ctxmetrics.detect.kernels import rolling_median  # numba: the detector's path only
+
+        # compiled, each window kept sorted as it slides: the same order statistic as the
+        # partition below at a third of its time (issue-9s30)
+        rows = y.reshape(-1, n)
+        return rolling_median(rows, np.arange(len(rows)), half).reshape(y.shape)
     masked = np.where(ok, y, np.nan)
     # np.pad's reflect mode written out: np.pad alone took about half the time of the median
     padded = np.concatenate(
@@ -60,6 +67,13 @@ def _rolling_median(y: np.ndarray, ok: np.ndarray, half: int) -> np.ndarray:
     if not have.any():
         return np.full(len(y), median(y))
     return np.interp(np.arange(len(y)), np.flatnonzero(have), level[have])
+
+
+def _slides(y: np.ndarray) -> bool:
+    """Whether `kernels.rolling_median` gives `_rolling_median`'s very values for y: float64,
+    every value finite, and no -0.0 (which it could swap for a +0.0 of the window where the
+    partition keeps either)."""
+    return y.dtype == np.float64 and y.shape[-1] > 1 and bool(np.isfinite(y).all()) and not (np.signbit(y) & (y == 0)).any()
 
 
 def _long_run_var(y: np.ndarray, ok: np.ndarray, unit: int = 7) -> float:
