@@ -426,7 +426,7 @@ def _largest_nonnegative(values):
 
 @_compiled("f4[:](f4[:, ::1], i8, i8, i8, i8, f4, f4, b1[:])")
 def pooled_contrast_max(cs, first, last, width, flank, inside_weight, around_weight, skip):
-    """The pre-screen's interior episode bound (`prescreen._episode_keep`): per row, the
+    """The pre-screen's interior episode bound (`prescreen_windows._episode_keep`): per row, the
     largest |(cs[t + width] - cs[t]) * inside_weight - (cs[t + width + flank] -
     cs[t - flank]) * around_weight| over the cumulative-sum columns t in [first, last),
     in single precision as the numpy expression, without its temporaries; 0 for the rows
@@ -449,7 +449,7 @@ def pooled_contrast_max(cs, first, last, width, flank, inside_weight, around_wei
 
 @_compiled("f8[:](f4[:, ::1], i8, i8, i8, i8, i8, f8[:], f8[:])")
 def pooled_bound_max(cs, first, last, width, flank, n, ramp, long_run):
-    """The pre-screen's pooled bound of windows near the ends (`prescreen._window_bound`):
+    """The pre-screen's pooled bound of windows near the ends (`prescreen_windows._window_bound`):
     per row, the largest |window mean - mean of both flanks (clipped at the ends)| over
     its standard error, for the window starts t in [first, last) (`cs`: `_padded_cumsum`
     rows, start t at column `_PAD` + t); single precision up to the standard error, as
@@ -478,7 +478,7 @@ def pooled_bound_max(cs, first, last, width, flank, n, ramp, long_run):
 
 @_compiled("f4[:, ::1](f4[:, :], i8)")
 def centered_mean(v, width):
-    """The pre-screen's per-row centred moving mean (`prescreen._row_centered_mean`): each
+    """The pre-screen's per-row centred moving mean (`prescreen_rows._row_centered_mean`): each
     full window's sum as a difference of the row's running sums (accumulated in single
     precision, day by day, as numpy's cumsum), over `width`; the days within width // 2
     of an end repeat their nearest full window. The running sums of 8 rows advance
@@ -712,8 +712,8 @@ _F32_TINY = np.float32(1e-12)  # `episodes._xlogx_over`'s floor, as numpy casts 
 def pooled_count_log_args(events, exposure, pad, width, flank, n, out):
     """The arguments of the two logarithms of `episodes._two_rates_z` (x / e of both
     `_xlogx_over` terms, x floored at 1e-12) for every `width`-day window of the rows
-    against both its flanks pooled (`prescreen._count_best`); out[0]: the window's, out[1]:
-    the flanks'. `events`, `exposure`: `prescreen._padded_cumsum` rows (`pad` columns each
+    against both its flanks pooled (`prescreen_windows._count_best`); out[0]: the window's, out[1]:
+    the flanks'. `events`, `exposure`: `prescreen_rows._padded_cumsum` rows (`pad` columns each
     side), window start t at column pad + t."""
     rows, starts = events.shape[0], out.shape[2]
     for r in range(rows):
@@ -732,7 +732,7 @@ def pooled_count_log_args(events, exposure, pad, width, flank, n, out):
 @_compiled("void(f4[:, ::1], f4[:, ::1], i8, i8, i8, i8, f4[:], f4[:, :, ::1], f4[:, ::1])")
 def pooled_count_z(events, exposure, pad, width, flank, n, shape, logs, out):
     """`episodes._two_rates_z` of every `width`-day window of the rows against both its
-    flanks pooled (clipped at the ends), as `prescreen._count_best` calls it on float32
+    flanks pooled (clipped at the ends), as `prescreen_windows._count_best` calls it on float32
     rows, from the logarithms of `pooled_count_log_args`' arguments (`logs`), into `out`
     (rows x starts). `shape`: each row's gamma shape."""
     rows, starts = events.shape[0], out.shape[1]
@@ -762,7 +762,7 @@ def pooled_count_z(events, exposure, pad, width, flank, n, shape, logs, out):
 
 @_compiled("f4[:, ::1](f4[:, :], i8[:], i8)")
 def padded_row_cumsum(v, rows, pad):
-    """`prescreen._padded_cumsum(v[rows])` without the gathered copy: each row's running
+    """`prescreen_rows._padded_cumsum(v[rows])` without the gathered copy: each row's running
     sums accumulated day by day in single precision (as numpy's cumsum), after `pad` + 1
     zeros and followed by `pad` repeats of the last sum."""
     n = v.shape[1]
@@ -781,7 +781,7 @@ def padded_row_cumsum(v, rows, pad):
 
 @_compiled(["f4[:, ::1](f4[:, :], i8[:], i8)", "f8[:, ::1](f8[:, :], i8[:], i8)"])
 def rolling_median(v, rows, half):
-    """`prescreen._row_rolling_median` of the rows `rows` (every value finite): per day the
+    """`prescreen_noise._row_rolling_median` of the rows `rows` (every value finite): per day the
     median of the 2 * half + 1 days around it, edges reflected (half < days), from a
     window kept sorted as it slides (one value out, one in) instead of partitioning each
     window afresh: the same order statistic, so the same value."""
@@ -821,7 +821,7 @@ def rolling_median(v, rows, half):
 
 @_compiled("f4[:, ::1](f4[:, :], i8)")
 def step_differences(cs, width):
-    """`prescreen._step_stat`'s differences of adjacent `width`-day means at every boundary,
+    """`prescreen_windows._step_stat`'s differences of adjacent `width`-day means at every boundary,
     (cs[t + 2 width] - 2 cs[t + width] + cs[t]) / width per row (`cs`: cumulative sums),
     in single precision as the numpy expression, in one pass."""
     rows, n = cs.shape[0], cs.shape[1] - 1
@@ -856,7 +856,7 @@ def largest_deviation(v, centre):
 
 @_compiled("f4[:, ::1](f4[:, :], f4[:, :], i8)")
 def neighbour_residuals(y, cs, half):
-    """`prescreen._neighbour_residuals`: each day's residual against the mean of the `half`
+    """`prescreen_noise._neighbour_residuals`: each day's residual against the mean of the `half`
     days each side (fewer at the ends), y - (window sum - y) / neighbours, in single
     precision as the numpy expression, in one pass (`cs`: the rows' cumulative sums)."""
     rows, n = y.shape
