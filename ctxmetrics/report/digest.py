@@ -132,15 +132,20 @@ class BusinessEvent:
         metrics = sorted(best, key=lambda m: (order.get(m, len(order)), m))
         return [(m, best[m].change_pct) for m in metrics]
 
-    def funnel_fact(self) -> "Fact":
-        """How the event's metrics moved: down the funnel (`leads -85% → MQL -84%`) when
-        they are its stages, else side by side (metrics moved together are no funnel)."""
+    def movement_facts(self) -> list["Fact"]:
+        """How the event's metrics moved: its funnel stages down the funnel (`funnel: leads
+        -85% → MQL -84%`), any other metric side by side (`metrics: win rate +329%`), since
+        metrics that moved together are no funnel; one line of all when under two stages."""
         steps = self.funnel_steps()
-        if len(steps) < 2:
-            return Fact("funnel", None)
-        in_funnel = all(m in self.funnel for m, _ in steps)
-        text = (" → " if in_funnel else ", ").join(f"{metric_word(m)} {pct_text(c)}" for m, c in steps)
-        return Fact("funnel" if in_funnel else "metrics", text)
+        stages = [step for step in steps if step[0] in self.funnel]
+        others = [step for step in steps if step[0] not in self.funnel]
+
+        def listed(part: list[tuple[str, float]], sep: str) -> str:
+            return sep.join(f"{metric_word(m)} {pct_text(c)}" for m, c in part)
+
+        if len(stages) >= 2:
+            return [Fact("funnel", listed(stages, " → ")), Fact("metrics", listed(others, ", ") or None)]
+        return [Fact("metrics", listed(steps, ", ") if len(steps) >= 2 else None)]
 
     def segments_hit(self, limit: int = 6) -> str | None:
         labels = []
@@ -181,7 +186,7 @@ class BusinessEvent:
     def facts(self) -> list[Fact]:
         """What the briefing says about the event, line by line: how it went down the
         funnel, where it sits, why, what to do, and the details."""
-        out = [self.funnel_fact(), Fact("where", where_text(self.lead)),
+        out = [*self.movement_facts(), Fact("where", where_text(self.lead)),
                Fact("segments hit", self.segments_hit())]
         if self.cause:
             out += [Fact("why", self.cause.reason),
