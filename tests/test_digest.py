@@ -280,6 +280,13 @@ def test_metrics_moving_together_outside_the_funnel_are_not_called_a_funnel():
     down = group_events([rise("mql", 50.0), rise("leads", 60.0)], funnel=("leads", "mql"))
     assert [(f.label, f.text) for f in down[0].facts() if f.label in ("funnel", "metrics")] == [
         ("funnel", "leads +60% → MQL +50%")]
+    # The demo's outage: the stages go down the funnel, the win rate that moved with them beside it.
+    mixed = group_events([rise("leads", 60.0), rise("win_rate", 300.0), rise("mql", 50.0)], funnel=("leads", "mql"))
+    assert [(f.label, f.text) for f in mixed[0].facts() if f.label in ("funnel", "metrics")] == [
+        ("funnel", "leads +60% → MQL +50%"), ("metrics", "win rate +300%")]
+    one_stage = group_events([rise("leads", 60.0), rise("win_rate", 300.0)], funnel=("leads", "mql"))
+    assert [(f.label, f.text) for f in one_stage[0].facts() if f.label in ("funnel", "metrics")] == [
+        ("metrics", "leads +60%, win rate +300%")]
 
 
 @pytest.mark.parametrize("name", ["ctxmetrics.yaml", "ctxmetrics.duckdb", "annotations/campaigns.yaml", "queries/new.md"])
@@ -291,10 +298,3 @@ def test_output_onto_a_file_of_the_project_is_refused(project, name):
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == f"Error: -o {target}: that is a file of the project; name another file.\n"
     assert {p: p.read_bytes() for p in project.root.rglob("*") if p.is_file()} == before
-    # The demo's outage: the stages go down the funnel, the win rate that moved with them beside it.
-    mixed = group_events([rise("leads", 60.0), rise("win_rate", 300.0), rise("mql", 50.0)], funnel=("leads", "mql"))
-    assert [(f.label, f.text) for f in mixed[0].facts() if f.label in ("funnel", "metrics")] == [
-        ("funnel", "leads +60% → MQL +50%"), ("metrics", "win rate +300%")]
-    one_stage = group_events([rise("leads", 60.0), rise("win_rate", 300.0)], funnel=("leads", "mql"))
-    assert [(f.label, f.text) for f in one_stage[0].facts() if f.label in ("funnel", "metrics")] == [
-        ("metrics", "leads +60%, win rate +300%")]
