@@ -121,7 +121,7 @@ def _echoes(a: Anomaly, upper: Anomaly, lag: dt.timedelta) -> bool:
     """`a`, on a lower stage, restates `upper`, an anomaly of a stage above in its segment
     moving the same way, with a start later than the funnel lag allows or earlier than the
     change it follows (module docstring)."""
-    last = upper.end or upper.start + dt.timedelta(days=_LASTING_SPAN_DAYS - 1)
+    last = _span_end(upper)
     late = (a.start - upper.start).days > lag.days + _SAME_DATING_DAYS and a.start <= last + lag
     early = (upper.start - a.start).days > _SAME_DATING_DAYS and (a.end or _NEVER) >= upper.start
     return (
