@@ -40,7 +40,7 @@ def measure_effects(project, store, entries: list[dict[str, Any]]) -> list[dict[
     out = []
     for entry in entries:
         first, last = (dt.date.fromisoformat(d) for d in entry["window"])
-        measured = []
+        measured, clear = [], []
         for metric in entry["metrics"]:
             kind = project.config.metric(metric).type
             if kind == "query":
@@ -51,8 +51,9 @@ def measure_effects(project, store, entries: list[dict[str, Any]]) -> list[dict[
                 if m is not None:
                     measured.append({"metric": metric, "segment": segment, "change_pct": round(m.change_pct, 1),
                                      "low_pct": round(m.low_pct, 1), "high_pct": round(m.high_pct, 1), "text": m.text()})
+                    if not m.consistent_with_no_change:
+                        clear.append(measured[-1])
         expect = entry.get("expect")
-        clear = [m for m in measured if not m["low_pct"] <= 0.0 <= m["high_pct"]]
         same_way = [m for m in clear if expect is None or (m["change_pct"] < 0) == (expect == "down")]
         if not measured:
             finding = "unmeasured"
