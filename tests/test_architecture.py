@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ctxmetrics"
 # only; units of one layer never import each other.
 LAYERS = [
     {"models", "errors", "status"},
-    {"config", "wording"},
+    {"config", "wording", "waiting"},
     {"store", "timeline", "detect", "explain", "synth"},
     {"project"},
     {"ingest", "scan", "report"},

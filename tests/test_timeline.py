@@ -198,6 +198,24 @@ def test_other_files_do_not_block_adding(adir):
     assert add_annotation(adir, title="Launch", type="release", start="2026-01-10").id == "launch"
 
 
+def test_a_writer_stuck_holding_the_lock_makes_the_next_give_up_with_nothing_written(adir, monkeypatch):
+    import fcntl
+    import os
+
+    add_annotation(adir, title="Launch", type="release", start="2026-01-10")
+    before = {p.name: p.read_text() for p in adir.glob("*.yaml")}
+    monkeypatch.setenv("CTXMETRICS_LOCK_TIMEOUT", "0.2")
+    holder = os.open(adir / ".lock", os.O_RDWR)  # another open file: flock excludes it like another process
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        with pytest.raises(TimelineError, match=r"\.lock: another change to the timeline is still being written; waited 0\.2s"):
+            add_annotation(adir, title="Webinar", type="campaign", start="2026-02-01")
+    finally:
+        os.close(holder)
+    assert {p.name: p.read_text() for p in adir.glob("*.yaml")} == before
+    assert add_annotation(adir, title="Webinar", type="campaign", start="2026-02-01").id == "webinar"
+
+
 # --- safety: run in a child process with a timeout and a memory cap --------------------
 
 SAFETY_CHILD = """

@@ -67,7 +67,7 @@ def scan_project(
     `engine` ("local" or "spark"; default: the config's `engine`) says where the cube is
     built and the series are detected; linking and storing always run here.
     `output_parquet` (Spark only) also writes the stored results as Parquet there."""
-    from ctxmetrics.store.database import default_lock_timeout
+    from ctxmetrics.waiting import default_lock_timeout
     from ctxmetrics.store.scan_lock import scan_lock
 
     engine = engine or project.config.engine

@@ -8,9 +8,7 @@ place and appends the rest, all in one transaction.
 from __future__ import annotations
 
 import errno
-import os
 import re
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -18,13 +16,12 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 import duckdb
 
 from ctxmetrics.errors import CtxError, InputError, QueryRefused, StoreLocked
+from ctxmetrics.waiting import default_lock_timeout, retry_pauses
 
 if TYPE_CHECKING:
     import polars as pl
 
 SCHEMA_VERSION = 1
-LOCK_TIMEOUT_ENV = "CTXMETRICS_LOCK_TIMEOUT"
-DEFAULT_LOCK_TIMEOUT = 15.0  # seconds a command waits for another process to release the store
 BASE_COLUMNS = ("metric", "ts", "value")
 _MATCHED = "__ctxmetrics_matched"  # temporary: stored rows matching incoming keys, during an upsert
 GRANULARITY_KEY = "granularity:"  # meta key prefix: a metric's period (daily, weekly, monthly)
@@ -78,11 +75,6 @@ _ADDED_TABLES = {
     # `scan`: events whose expected effect no anomaly showed, measured (the digest's JSON entry)
     "missing_effects": "position integer, annotation_id varchar, first_day date, last_day date, finding varchar, data json",
 }
-
-
-def default_lock_timeout() -> float:
-    """Seconds a command waits for another process to let go of the store (or the scan lock)."""
-    return float(os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT))
 
 
 def check_store_folder(path: Path) -> None:
@@ -139,8 +131,7 @@ class Store:
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         check_store_folder(self.path)
-        deadline = time.monotonic() + self.lock_timeout
-        delay = 0.02
+        pauses = retry_pauses(self.lock_timeout)
         while True:
             try:
                 settings = READ_ONLY_SETTINGS if self.read_only else WRITE_SETTINGS
@@ -148,15 +139,13 @@ class Store:
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower():
                     raise CtxError(f"{self.path}: cannot open the store ({exc}).") from None
-                if time.monotonic() >= deadline:
+                if not next(pauses, False):
                     holder = re.search(r"PID (\d+)", str(exc))
                     who = f" (process {holder.group(1)})" if holder else ""
                     raise StoreLocked(
                         f"{self.path}: the store is locked by another process{who}; "
                         f"waited {self.lock_timeout:g}s. Try again when it has finished."
                     ) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
             except duckdb.Error as exc:
                 raise CtxError(f"{self.path}: not a readable ctxmetrics store ({exc}).") from None
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import os
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from ctxmetrics.errors import CtxError, StoreLocked
+from ctxmetrics.waiting import retry_pauses
 
 
 def lock_path(store_path: Path) -> Path:
@@ -39,16 +39,11 @@ def scan_lock(store_path: Path, timeout: float) -> Iterator[None]:
     except OSError as exc:
         raise CtxError(f"{path}: cannot create the scan's lock file ({exc.strerror}).") from None
     try:
-        deadline = time.monotonic() + timeout
-        delay = 0.02
-        while not _try_lock(fd):
-            if time.monotonic() >= deadline:
-                raise StoreLocked(
-                    f"{store_path}: another scan of this project is running ({_holder(path)}); "
-                    f"waited {timeout:g}s. Try again when it has finished."
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+        if not (_try_lock(fd) or any(_try_lock(fd) for _ in retry_pauses(timeout))):
+            raise StoreLocked(
+                f"{store_path}: another scan of this project is running ({_holder(path)}); "
+                f"waited {timeout:g}s. Try again when it has finished."
+            )
         started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)

@@ -18,6 +18,7 @@ from ctxmetrics.models.annotation import Annotation
 from ctxmetrics.timeline.read import (
     KEYS, LOCK_NAME, _closest, _compose, _find, _parse_text, _read_text, _scan, build_annotation, slugify,
 )
+from ctxmetrics.waiting import default_lock_timeout, retry_pauses
 
 
 def _id_candidates(event: Annotation, tz: str) -> Iterator[str]:
@@ -41,23 +42,36 @@ def annotation_yaml(event: Annotation) -> str:
 def _locked(annotations_dir: Path) -> Iterator[None]:
     """Serialise writers of one timeline across processes (read ids, then write)."""
     annotations_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(annotations_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    path = annotations_dir / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        _lock_fd(fd)
+        timeout = default_lock_timeout()
+        if not (_try_lock(fd) or any(_try_lock(fd) for _ in retry_pauses(timeout))):
+            raise TimelineError(
+                f"{path}: another change to the timeline is still being written; "
+                f"waited {timeout:g}s. Try again when it has finished."
+            )
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def _lock_fd(fd: int) -> None:
+def _try_lock(fd: int) -> bool:
     try:
         import fcntl
     except ImportError:  # Windows
         import msvcrt
 
-        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-    else:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _write_atomic(path: Path, text: str, exclusive: bool = False) -> None:
