@@ -5,6 +5,7 @@ safe for each output (terminal, Markdown, Slack). Light on purpose: every read p
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import math
 import re
 import shlex
@@ -183,3 +184,15 @@ def where_text(anomaly: Anomaly) -> str | None:
             break
         parts.append(f"{' × '.join(driver['segment'].values()) or 'total'} ({driver['share'] * 100:.0f}% of the change)")
     return "; ".join(parts) or None
+
+
+def closest_name(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The known name a mistyped `word` most likely meant, for "did you mean": one that
+    differs only in case first ("apac" -> "APAC", which difflib scores 0), else the
+    closest by difflib's ratio of the lowercased names, if at least `cutoff`."""
+    by_lower: dict[str, str] = {}
+    for choice in sorted(choices):
+        by_lower.setdefault(choice.lower(), choice)
+    match = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=cutoff)
+    return by_lower[match[0]] if match else None
+

@@ -133,6 +133,8 @@ def test_api_series_of_an_unknown_segment_value_is_named(project_dir):
         project.series("leads", {"region": "EMEAX"})
     with pytest.raises(UnknownName, match=r"^leads has no series region=EMEA; values of region: NA\.$"):
         project.series("leads", {"region": "EMEA"})  # a value of another metric only
+    with pytest.raises(UnknownName, match=r"^leads has no series region=na \(did you mean 'NA'\?\); values of region: NA\.$"):
+        project.series("leads", {"region": "na"})  # difflib alone scores a case slip 0
     assert project.series("mql", {"region": "EMEA"})["value"].to_list() == [1.0]
 
 

@@ -122,6 +122,8 @@ def test_the_emea_campaign_sits_in_emea_and_the_total_says_so(project):
     (["why", "leads", "--segment", "region=EMAE"], 1,
      "Error: leads has no series region=EMAE (did you mean 'EMEA'?); values of region: APAC, EMEA, NA."),
     (["why", "leads", "--segment", "region=Mars"], 1, "Error: leads has no series region=Mars; values of region: APAC, EMEA, NA."),
+    (["why", "leads", "--segment", "region=apac"], 1,
+     "Error: leads has no series region=apac (did you mean 'APAC'?); values of region: APAC, EMEA, NA."),
     (["why", "leads", "--segment", "region"], 2, "'region' is not of the form dimension=value"),
     (["why", "leads", "--on", "2025-05-10", "--since", "2025-05-01"], 2, "use either --on or --since/--until"),
     (["why", "leads", "--on", "10/05/2025"], 2, "Invalid value for '--on'"),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-import difflib
 import io
 import json
 import math
@@ -28,6 +27,7 @@ from ctxmetrics.config import Config
 from ctxmetrics.ingest.dates import BadCell, cadence_change, check_plausible, granularity_of, parse_days
 from ctxmetrics.errors import CtxError, InputError
 from ctxmetrics.store.database import BASE_COLUMNS, Store, check_dimension_name
+from ctxmetrics.wording import closest_name
 
 FORMATS = ("long", "wide", "events")
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -258,9 +258,9 @@ def _near_names(store: Store, config: Config, found: list[tuple[_Source, Sequenc
     warnings = []
     for src, metrics in found:
         for name in sorted(set(metrics) - known):
-            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=NEAR_NAME_CUTOFF)
+            close = closest_name(name, known, cutoff=NEAR_NAME_CUTOFF)
             if close:
-                message = f"{src.path}: metric '{name}' is new; did you mean '{close[0]}'?"
+                message = f"{src.path}: metric '{name}' is new; did you mean '{close}'?"
                 if strict:
                     raise InputError(f"{message} (--strict refuses new names close to known ones.)")
                 warnings.append(message)
@@ -483,8 +483,8 @@ def _dimension_columns(src: _Source, others: list[str], dims: list[str], known: 
     allowed = set(known) | set(dims)
     for name in others:
         if known and name not in allowed:
-            close = difflib.get_close_matches(name, sorted(allowed), n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
+            close = closest_name(name, allowed)
+            hint = f" Did you mean '{close}'?" if close else ""
             raise InputError(
                 f"{src.where(column=name)}: not a known dimension ({', '.join(sorted(allowed))}).{hint} "
                 f"Add it to 'dimensions' in ctxmetrics.yaml or pass --dims {name}."

@@ -3,13 +3,13 @@ date, in `notify` and the digest. Light (no numpy/polars): the digest reads them
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
 from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.errors import CtxError
 from ctxmetrics.models.segments import is_within, segment_from_key, segment_key, segment_label
+from ctxmetrics.wording import closest_name
 
 if TYPE_CHECKING:
     from ctxmetrics.store.database import Store
@@ -97,7 +97,7 @@ def _check_target(store: "Store", mute: Mute) -> None:
 
 def _known(what: str, name: str, known) -> None:
     if name not in known:
-        close = difflib.get_close_matches(name, sorted(known), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        close = closest_name(name, known)
+        hint = f" (did you mean '{close}'?)" if close else ""
         raise CtxError(f"unknown {what} '{name}'{hint}; nothing was muted.")
 

@@ -9,7 +9,6 @@ cheaper than a SQL CUBE over the raw rows.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import mmap
 from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
@@ -24,6 +23,7 @@ from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.models.series import SeriesSet
 from ctxmetrics.store.database import Store, quote_ident
 from ctxmetrics.store.queries import resolve_query
+from ctxmetrics.wording import closest_name
 
 NONE_LABEL = "(none)"
 
@@ -334,8 +334,8 @@ def check_metric(store: Store, config: Config, metric: str) -> None:
     missing = incomplete_ratios(config, set(store.metric_names())).get(metric)
     if missing:  # declared, but a part has no data: "not a metric of the config" would be untrue
         raise CtxError(f"Ratio metric '{metric}' cannot be read: no data for {' or '.join(missing)}.")
-    close = difflib.get_close_matches(metric, known, n=1)
-    hint = f" Did you mean '{close[0]}'?" if close else f" Metrics: {', '.join(known) or 'none'}."
+    close = closest_name(metric, known)
+    hint = f" Did you mean '{close}'?" if close else f" Metrics: {', '.join(known) or 'none'}."
     raise UnknownName(f"'{metric}' is not a metric of the store or the config.{hint}")
 
 
@@ -352,7 +352,9 @@ def check_segment_values(store: Store, config: Config, metric: str, segment: Map
         label = f"coalesce({quote_ident(dim)}, '{NONE_LABEL}')"
         values = store.query_df(f"select distinct {label} as v from obs where list_contains(?, metric) order by 1", [parts])["v"]
         if value not in values:
-            raise UnknownName(f"{metric} has no series {dim}={value}; values of {dim}: {', '.join(values[:20]) or 'none'}.")
+            close = closest_name(value, values)
+            hint = f" (did you mean '{close}'?)" if close else ""
+            raise UnknownName(f"{metric} has no series {dim}={value}{hint}; values of {dim}: {', '.join(values[:20]) or 'none'}.")
 
 
 def _segment_sums(store: Store, metric: str, segment: Mapping[str, str], agg: str = "sum") -> pl.DataFrame:

@@ -22,7 +22,6 @@ Safety: files are parsed with a SafeLoader (no Python objects), files over
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import re
 import unicodedata
@@ -37,6 +36,7 @@ import yaml
 from ctxmetrics.config import EVENT_TYPES, EXPECTS
 from ctxmetrics.errors import TimelineError, UnknownName, located
 from ctxmetrics.models.annotation import Annotation, local_day
+from ctxmetrics.wording import closest_name
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ALIAS_EXPANSION = 10_000  # values reached a second time through aliases, per file
@@ -123,8 +123,8 @@ def slugify(text: str, max_length: int = MAX_SLUG) -> str:
     return slug.strip("-") or "event"
 
 def _closest(word: str, choices: Iterable[str]) -> str:
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{match[0]}'?)" if match else ""
+    match = closest_name(word, choices)
+    return f" (did you mean '{match}'?)" if match else ""
 
 def _text(key: str, value: Any, required: bool = False) -> str | None:
     if value is None and not required:
