@@ -12,7 +12,7 @@ METRIC_TYPES = ("count", "ratio", "gauge", "query")
 AGGREGATES = ("sum", "mean")  # how rows of one day (sub-daily data) become the day's value
 GRANULARITIES = ("daily", "weekly", "monthly")
 FILE_FORMATS = ("long", "wide", "events")
-COLUMN_ROLES = ("date", "metric", "value")
+COLUMN_ROLES = ("date", "metric", "value", "hour")
 # Top-level keys of ctxmetrics.yaml (README.md, "The project file", documents each).
 PROJECT_KEYS = (
     "store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain",

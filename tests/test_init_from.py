@@ -112,6 +112,34 @@ def test_raw_half_hourly_file_init_then_ingest_stores_daily_sums(tmp_path):
     assert _daily_sums(tmp_path / "p") == dict(zip(expected["timestamp"], expected["value"].cast(pl.Float64)))
 
 
+def test_date_and_hour_columns_init_then_ingest_stores_daily_sums_and_means(tmp_path):
+    # bike sharing's hour.csv shape: a day column, an hour column, measurements; the hour
+    # was a metric and every day's 24 rows were refused as duplicates.
+    rows = ["dteday,hr,temp,cnt"] + [f"2025-03-0{d},{h},{0.1 * h:.1f},{d * 10 + h}" for d in (1, 2) for h in range(24)]
+    data = tmp_path / "hour.csv"
+    data.write_text("\n".join(rows) + "\n")
+    assert invoke("init", tmp_path / "p", "--from", data).exit_code == 0
+    config = load_config(tmp_path / "p" / "ctxmetrics.yaml")
+    assert config.columns == {"date": "dteday", "hour": "hr"} and set(config.metrics) == {"temp", "cnt"}
+    result = invoke("--project", tmp_path / "p", "ingest", data)
+    assert result.exit_code == 0, result.output
+    from ctxmetrics.project import Project
+
+    with Project(tmp_path / "p").store(read_only=True) as store:
+        stored = store.query_rows("select metric, ts::varchar, round(value, 6) from observations order by 1, 2")[1]
+    assert stored == [("cnt", "2025-03-01", 24 * 10 + 276.0), ("cnt", "2025-03-02", 24 * 20 + 276.0),
+                      ("temp", "2025-03-01", 1.15), ("temp", "2025-03-02", 1.15)]
+
+
+def test_an_hour_outside_the_day_is_named_with_its_row(tmp_path):
+    data = tmp_path / "hour.csv"
+    assert invoke("init", tmp_path / "p").exit_code == 0
+    data.write_text("dteday,hr,cnt\n2025-03-01,0,5\n2025-03-01,24,6\n")
+    result = invoke("--project", tmp_path / "p", "ingest", data, "--format", "wide", "--date-col", "dteday",
+                    "--hour-col", "hr")
+    assert (result.exit_code, result.output) == (1, f"Error: {data}:3: column 'hr': '24' is not an hour of the day (0-23).\n")
+
+
 def test_ds_y_file_init_then_ingest(tmp_path):
     data = tmp_path / "visits.csv"
     data.write_text("ds,y\n2025-03-01,10.5\n2025-03-02,-1\n2025-03-03,4\n")

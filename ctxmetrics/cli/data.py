@@ -60,6 +60,7 @@ def _split_dims(ctx, param, value):
 @click.option("--date-col", help="The date/time column (default: date, ts, timestamp, ds or day).")
 @click.option("--value-col", help="The value column (default: value, y or count).")
 @click.option("--metric-col", help="The column naming each row's metric (default: metric).")
+@click.option("--hour-col", help="An hour-of-day column (0-23) beside the date column: hourly rows, combined per day.")
 @click.option("--metric", "metric_name", help="The metric of a file without a metric column (default: the file's name).")
 @click.option("--date-format", help="strftime codes of the dates, e.g. %m/%d/%Y (default: ISO 8601 only).")
 @click.option("--strict", is_flag=True, help="A new metric name close to a known one is an error, not a warning.")
@@ -72,7 +73,8 @@ def _split_dims(ctx, param, value):
 @click.option("--sql", help="Load the result of this query instead of files (needs --db).")
 @click.option("--db", help="Database URL for --sql, e.g. postgresql://user@host/crm.")
 @pass_project
-def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, metric_name, date_format, strict, as_rollup, sql, db):
+def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, hour_col, metric_name, date_format, strict, as_rollup,
+           sql, db):
     """Load CSV, Parquet or JSON-lines files (or a database query) into the store.
 
     Re-ingesting the same (metric, day, dimensions) replaces the value. All files are
@@ -96,7 +98,8 @@ def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, metric_name, 
         raise click.UsageError("Give files or --sql, not both.")
     if not sql and not paths:
         raise click.UsageError("Name the files to ingest (or pass --sql and --db).")
-    columns = {role: name for role, name in (("date", date_col), ("value", value_col), ("metric", metric_col)) if name}
+    named = (("date", date_col), ("value", value_col), ("metric", metric_col), ("hour", hour_col))
+    columns = {role: name for role, name in named if name}
     options = dict(fmt=fmt, dims=dims, columns=columns, metric=metric_name, date_format=date_format)
     project = ref.get()
     if sql:

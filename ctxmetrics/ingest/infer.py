@@ -17,7 +17,7 @@ import yaml
 from ctxmetrics.config import Config
 from ctxmetrics.ingest.dates import BadCell, granularity_of, parse_days
 from ctxmetrics.errors import InputError
-from ctxmetrics.ingest.ingest import DATE_NAMES, ROW, VALUE_NAMES, check_files, read_table, usual_column
+from ctxmetrics.ingest.ingest import DATE_NAMES, HOUR_NAMES, ROW, VALUE_NAMES, check_files, read_table, usual_column
 
 SAMPLE_ROWS = 100_000  # enough rows to see every column's kind; large files are not read whole
 
@@ -32,6 +32,7 @@ class _Found:
     dims: list[str]
     metrics: dict[str, pl.Series] = field(default_factory=dict)  # name -> values
     metric: str | None = None  # the metric column of a long file
+    hour: str | None = None  # an hour-of-day column beside a date column
     timed: bool = False
     granularity: str | None = None
 
@@ -59,7 +60,8 @@ def _look_at(src) -> _Found:
             f"{src.path}: column '{date}': {raw[date][bad.index]!r} {bad.what}; "
             "write the project file by hand with date_format."
         ) from None
-    others = [c for c in columns if c != date]
+    hour = None if timed else _hour_of_day(raw, columns)
+    others = [c for c in columns if c not in (date, hour)]
     metric = usual_column(others, ("metric",))
     if metric is not None:
         value = usual_column(others, VALUE_NAMES)
@@ -78,9 +80,19 @@ def _look_at(src) -> _Found:
             found = _Found("wide", date, None, [c for c in others if c not in numeric], {c: _numbers(raw[c]) for c in numeric})
         else:
             raise InputError(f"{src.path}: no column of numbers besides '{date}'; nothing to measure.")
-    found.timed = timed
+    found.hour = hour
+    found.timed = timed or hour is not None
     found.granularity = "daily" if timed else granularity_of(days)
     return found
+
+
+def _hour_of_day(raw: pl.DataFrame, columns: list[str]) -> str | None:
+    """A column named like an hour (hour, hr) holding whole numbers 0-23 only."""
+    name = usual_column(columns, HOUR_NAMES)
+    if name is None or not _is_numeric(raw[name]):
+        return None
+    hours = _numbers(raw[name])
+    return name if bool(hours.is_not_null().all() and hours.is_between(0, 23).all() and (hours == hours.floor()).all()) else None
 
 
 def _date_like(raw: pl.DataFrame, columns: list[str]) -> str | None:
@@ -134,9 +146,13 @@ def _render(found: list[_Found], names: list[str]) -> str:
         columns["metric"] = first.metric
     if first.value:
         columns["value"] = first.value
-    if all(f.date == first.date and f.metric == first.metric and f.value == first.value for f in found) and (
+    if first.hour:
+        columns["hour"] = first.hour
+    alike = all(f.date == first.date and f.metric == first.metric and f.value == first.value and f.hour == first.hour
+                for f in found)
+    if alike and (
         first.date not in DATE_NAMES or first.metric not in (None, "metric")
-        or (first.value and first.value not in VALUE_NAMES)
+        or (first.value and first.value not in VALUE_NAMES) or first.hour
     ):
         lines += ["columns: " + _flow(columns) + "   # the columns of each role"]
     lines += [

@@ -37,6 +37,7 @@ ROW = "__row"
 # Usual names of each column role, in order of preference (`columns:` in the config wins).
 DATE_NAMES = ("date", "ts", "timestamp", "ds", "day")
 VALUE_NAMES = ("value", "y", "count")
+HOUR_NAMES = ("hour", "hr", "hour_of_day")  # what `init --from` takes for an hour-of-day column
 MAX_MAGNITUDE = 1e15  # larger values are export errors (and overflow sums and charts)
 _CONTROL = r"[\x00-\x08\x0b-\x1f\x7f]"  # control characters (tab allowed); NUL, ESC, ...
 NEAR_NAME_CUTOFF = 0.8  # difflib ratio from which a new metric name looks like a typo
@@ -513,8 +514,9 @@ def _long(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
             f"{src.where(column=metric_col)}: the file names its metrics in this column, so --metric "
             f"{settings.metric} does not apply; --metric names the series of a file without one."
         )
+    hour_col = _hour_column(src, raw, settings)
     roles = (date_col, value_col) if metric_col is None else (date_col, metric_col, value_col)
-    others = [c for c in columns if c not in roles]
+    others = [c for c in columns if c not in (*roles, hour_col)]
     pre = _first_pass(raw, [c for c in (metric_col, *others) if c is not None], date_col, value_col, settings)
     if metric_col is None:  # one metric's series, e.g. `ds,y` or `timestamp,value`
         name = settings.metric or src.path.stem
@@ -524,6 +526,7 @@ def _long(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
         metric = _text(src, raw, metric_col, required=True, distinct=pre.get(metric_col)).alias("metric")
     dim_cols = _dimension_columns(src, others, settings.dims, settings.known)
     days, timed, distinct = _days(src, raw, date_col, settings, iso=pre.get(_ISO_DAYS))
+    timed = timed or hour_col is not None
     # A series file writes a missing reading as an empty cell or NaN; a long file must not.
     values = _number(src, raw, value_col, allow_empty=metric_col is None, parsed=pre.get(_FLOATS))
     frame = raw.select(
@@ -549,7 +552,8 @@ def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     missing = [d for d in dims if d not in columns]
     if missing:
         raise InputError(f"{src.where()}: column '{missing[0]}' named in --dims is missing.")
-    metrics = [c for c in columns if c not in (date_col, *dims)]
+    hour_col = _hour_column(src, raw, settings)
+    metrics = [c for c in columns if c not in (date_col, *dims, hour_col)]
     if not metrics:
         raise InputError(f"{src.where()}: wide format needs at least one metric column besides the date and --dims.")
     for d in dims:
@@ -560,6 +564,7 @@ def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     for m in metrics:
         _check_labels(src, pl.DataFrame({"metric": [m], ROW: [0]}), "metric", header=True)
     days, timed, distinct = _days(src, raw, date_col, settings)
+    timed = timed or hour_col is not None
     typed = raw.select(
         ROW,
         days.alias("ts"),
@@ -601,6 +606,25 @@ def _events(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
 
 # Keys of `_first_pass` results that are not a label column's name.
 _ISO_DAYS, _FLOATS = ("iso days",), ("floats",)
+
+
+def _hour_column(src: _Source, raw: pl.DataFrame, settings: _Settings) -> str | None:
+    """The column of the `hour` role, checked: an hour of the day (0-23) beside a date
+    column, as in hourly exports that keep the two apart (bike sharing's `dteday` and `hr`).
+    Its rows are combined per day, like rows with a time of day."""
+    name = settings.columns.get("hour")
+    if name is None:
+        return None
+    if name not in raw.columns:
+        raise InputError(f"{src.where()}: column '{name}' (the hour of the day, columns.hour) is missing.")
+    hours = raw[name].cast(pl.Utf8).str.strip_chars().cast(pl.Float64, strict=False)
+    bad = (hours.is_null() | (hours != hours.floor()) | (hours < 0) | (hours > 23)).arg_true()
+    if bad.len():
+        index = int(bad[0])
+        raise InputError(
+            f"{src.where(int(raw[ROW][index]), name)}: {raw[name][index]!r} is not an hour of the day (0-23)."
+        )
+    return name
 
 
 def _first_pass(raw: pl.DataFrame, labels: list[str], date_col: str, value_col: str, settings: _Settings) -> dict:

@@ -8,14 +8,13 @@ one; the file's text only names the holder for the message.
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from ctxmetrics.errors import CtxError, StoreLocked
-from ctxmetrics.waiting import retry_pauses
+from ctxmetrics.waiting import wait_for_lock
 
 
 def lock_path(store_path: Path) -> Path:
@@ -39,7 +38,9 @@ def scan_lock(store_path: Path, timeout: float) -> Iterator[None]:
     except OSError as exc:
         raise CtxError(f"{path}: cannot create the scan's lock file ({exc.strerror}).") from None
     try:
-        if not (_try_lock(fd) or any(_try_lock(fd) for _ in retry_pauses(timeout))):
+        # This process's own lock: detector workers forked during the scan do not inherit
+        # it and cannot keep it after a kill.
+        if not wait_for_lock(fd, timeout, this_process_only=True):
             raise StoreLocked(
                 f"{store_path}: another scan of this project is running ({_holder(path)}); "
                 f"waited {timeout:g}s. Try again when it has finished."
@@ -51,28 +52,6 @@ def scan_lock(store_path: Path, timeout: float) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing it releases the lock (the file stays: removing it would race a waiter)
-
-
-def _try_lock(fd: int) -> bool:
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        import msvcrt
-
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-    # A POSIX record lock, not flock: it belongs to this process alone, so detector
-    # workers forked during the scan do not inherit it and cannot keep it after a kill.
-    try:
-        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        if exc.errno in (errno.EACCES, errno.EAGAIN):
-            return False
-        raise
-    return True
 
 
 def _holder(path: Path) -> str:

@@ -18,7 +18,7 @@ from ctxmetrics.models.annotation import Annotation
 from ctxmetrics.timeline.read import (
     KEYS, LOCK_NAME, _closest, _compose, _find, _parse_text, _read_text, _scan, build_annotation, slugify,
 )
-from ctxmetrics.waiting import default_lock_timeout, retry_pauses
+from ctxmetrics.waiting import default_lock_timeout, wait_for_lock
 
 
 def _id_candidates(event: Annotation, tz: str) -> Iterator[str]:
@@ -46,7 +46,7 @@ def _locked(annotations_dir: Path) -> Iterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         timeout = default_lock_timeout()
-        if not (_try_lock(fd) or any(_try_lock(fd) for _ in retry_pauses(timeout))):
+        if not wait_for_lock(fd, timeout):
             raise TimelineError(
                 f"{path}: another change to the timeline is still being written; "
                 f"waited {timeout:g}s. Try again when it has finished."
@@ -54,24 +54,6 @@ def _locked(annotations_dir: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
-
-
-def _try_lock(fd: int) -> bool:
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        import msvcrt
-
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
 
 
 def _write_atomic(path: Path, text: str, exclusive: bool = False) -> None:
