@@ -16,7 +16,7 @@ COLUMN_ROLES = ("date", "metric", "value", "hour")
 # Top-level keys of ctxmetrics.yaml (README.md, "The project file", documents each).
 PROJECT_KEYS = (
     "store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain",
-    "format", "columns", "date_format", "notify", "inbox", "engine", "spark", "observations",
+    "format", "columns", "ignore_columns", "date_format", "notify", "inbox", "engine", "spark", "observations",
 )
 EXPECTS = ("up", "down")
 
@@ -136,6 +136,7 @@ class Config:
     # How data files are read: their layout, column names per role, and a date format.
     file_format: str = "long"
     columns: dict[str, str] = field(default_factory=dict)
+    ignore_columns: tuple[str, ...] = ()  # row numbers, calendar fields: neither metrics nor dimensions
     date_format: str | None = None
     engine: str = "local"  # where `scan` builds the cube and detects: local | spark
     spark: SparkSettings = field(default_factory=SparkSettings)
@@ -305,6 +306,7 @@ def parse_config(data: Any, path: Path) -> Config:
         inbox=data.get("inbox"),
         file_format=_one_of(path, "format", data.get("format", Config.file_format), FILE_FORMATS),
         columns=_columns(path, data.get("columns")),
+        ignore_columns=_names(path, "ignore_columns", data.get("ignore_columns"), "[instant, weekday]"),
         date_format=_date_format(path, data.get("date_format")),
         engine=_one_of(path, "engine", data.get("engine", Config.engine), ENGINES),
         spark=_spark(path, data.get("spark")),

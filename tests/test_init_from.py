@@ -131,6 +131,42 @@ def test_date_and_hour_columns_init_then_ingest_stores_daily_sums_and_means(tmp_
                       ("temp", "2025-03-01", 1.15), ("temp", "2025-03-02", 1.15)]
 
 
+def test_row_numbers_and_calendar_fields_are_ignored_not_measured(tmp_path):
+    # bike sharing's day.csv shape: 'yr' stepping 0 -> 1 on New Year was a metric's +inf change.
+    rows = ["instant,dteday,yr,mnth,weekday,cnt,value_added"]
+    rows += [f"{i + 1},2025-12-{i + 20},0,12,{i % 7},{100 + i},{i % 3}" for i in range(12)]
+    rows += [f"{i + 13},2026-01-0{i + 1},1,1,{(i + 12) % 7},{90 + i},{i % 3}" for i in range(9)]
+    data = tmp_path / "day.csv"
+    data.write_text("\n".join(rows) + "\n")
+    assert invoke("init", tmp_path / "p", "--from", data).exit_code == 0
+    config = load_config(tmp_path / "p" / "ctxmetrics.yaml")
+    assert config.ignore_columns == ("instant", "mnth", "weekday", "yr")
+    assert set(config.metrics) == {"cnt", "value_added"}
+    result = invoke("--project", tmp_path / "p", "ingest", data)
+    assert result.exit_code == 0, result.output
+    from ctxmetrics.project import Project
+
+    with Project(tmp_path / "p").store(read_only=True) as store:
+        assert store.metric_names() == ["cnt", "value_added"]
+
+
+def test_ignored_columns_of_a_long_file_are_not_dimensions(tmp_path):
+    assert invoke("init", tmp_path / "p").exit_code == 0
+    config = tmp_path / "p" / "ctxmetrics.yaml"
+    config.write_text(config.read_text() + "ignore_columns: [row_id]\n")
+    data = tmp_path / "funnel.csv"
+    data.write_text("row_id,date,metric,value,region\n1,2026-01-01,leads,3,NA\n2,2026-01-01,leads,4,EMEA\n")
+    result = invoke("--project", tmp_path / "p", "ingest", data)
+    assert result.exit_code == 0, result.output
+    from ctxmetrics.project import Project
+
+    with Project(tmp_path / "p").store(read_only=True) as store:
+        assert store.dimension_names() == ["region"]
+    config.write_text(config.read_text() + "ignore_columns: row_id\n")
+    result = invoke("--project", tmp_path / "p", "ingest", data)
+    assert result.exit_code == 1 and "'ignore_columns' must be a list of names like [instant, weekday]" in result.output
+
+
 def test_an_hour_outside_the_day_is_named_with_its_row(tmp_path):
     data = tmp_path / "hour.csv"
     assert invoke("init", tmp_path / "p").exit_code == 0

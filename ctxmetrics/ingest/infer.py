@@ -20,6 +20,12 @@ from ctxmetrics.errors import InputError
 from ctxmetrics.ingest.ingest import DATE_NAMES, HOUR_NAMES, ROW, VALUE_NAMES, check_files, read_table, usual_column
 
 SAMPLE_ROWS = 100_000  # enough rows to see every column's kind; large files are not read whole
+# Calendar fields that exports carry beside the date (bike sharing's day.csv has most):
+# derived from the date, so measuring them would flag every new year or month.
+CALENDAR_NAMES = {
+    "year", "yr", "month", "mnth", "quarter", "season", "week", "weekday", "day_of_week", "dayofweek",
+    "holiday", "workingday", "working_day", "weekend",
+}
 
 
 @dataclass
@@ -33,6 +39,7 @@ class _Found:
     metrics: dict[str, pl.Series] = field(default_factory=dict)  # name -> values
     metric: str | None = None  # the metric column of a long file
     hour: str | None = None  # an hour-of-day column beside a date column
+    ignored: list[str] = field(default_factory=list)  # row numbers and calendar fields
     timed: bool = False
     granularity: str | None = None
 
@@ -61,7 +68,9 @@ def _look_at(src) -> _Found:
             "write the project file by hand with date_format."
         ) from None
     hour = None if timed else _hour_of_day(raw, columns)
-    others = [c for c in columns if c not in (date, hour)]
+    roles = (date, hour, usual_column(columns, ("metric",)), usual_column(columns, VALUE_NAMES))
+    ignored = [c for c in columns if c not in roles and _not_a_measurement(raw[c])]
+    others = [c for c in columns if c not in (date, hour, *ignored)]
     metric = usual_column(others, ("metric",))
     if metric is not None:
         value = usual_column(others, VALUE_NAMES)
@@ -81,6 +90,7 @@ def _look_at(src) -> _Found:
         else:
             raise InputError(f"{src.path}: no column of numbers besides '{date}'; nothing to measure.")
     found.hour = hour
+    found.ignored = ignored
     found.timed = timed or hour is not None
     found.granularity = "daily" if timed else granularity_of(days)
     return found
@@ -93,6 +103,19 @@ def _hour_of_day(raw: pl.DataFrame, columns: list[str]) -> str | None:
         return None
     hours = _numbers(raw[name])
     return name if bool(hours.is_not_null().all() and hours.is_between(0, 23).all() and (hours == hours.floor()).all()) else None
+
+
+def _not_a_measurement(column: pl.Series) -> bool:
+    """Whole numbers that are a calendar field by name, or a running row number (1, 2, 3…)."""
+    if not _is_numeric(column):
+        return False
+    values = _numbers(column)
+    if values.is_null().any() or not (values == values.floor()).all():
+        return False
+    if column.name.lower() in CALENDAR_NAMES:
+        return True
+    steps = values.diff().drop_nulls()
+    return steps.len() >= 2 and bool((steps == 1).all())
 
 
 def _date_like(raw: pl.DataFrame, columns: list[str]) -> str | None:
@@ -155,6 +178,13 @@ def _render(found: list[_Found], names: list[str]) -> str:
         or (first.value and first.value not in VALUE_NAMES) or first.hour
     ):
         lines += ["columns: " + _flow(columns) + "   # the columns of each role"]
+    ignored = sorted({c for f in found for c in f.ignored})
+    if ignored:
+        lines += [
+            "",
+            "# Row numbers and calendar fields (derived from the date, not measurements): ingest skips them.",
+            f"ignore_columns: {_flow(ignored)}",
+        ]
     lines += [
         "",
         "# Dimension columns (segments); a file with another column is refused unless ingest gets --dims.",

@@ -138,7 +138,8 @@ def ingest_paths(
         config, fmt=fmt, dims=dims, known=known_dimensions, columns=columns, metric=metric, date_format=date_format
     )
     sources = check_files(paths)
-    if settings.fmt == "long" and len(sources) == 1 and not settings.columns and settings.metric is None and not as_rollup:
+    if (settings.fmt == "long" and len(sources) == 1 and not settings.columns and not settings.config.ignore_columns
+            and settings.metric is None and not as_rollup):
         fast = _fast_long(store, sources[0], settings.dims, settings.known)
         if fast is not None:
             warnings = _near_names(store, settings.config, [(sources[0], fast.metrics)], strict)
@@ -516,7 +517,7 @@ def _long(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
         )
     hour_col = _hour_column(src, raw, settings)
     roles = (date_col, value_col) if metric_col is None else (date_col, metric_col, value_col)
-    others = [c for c in columns if c not in (*roles, hour_col)]
+    others = [c for c in columns if c not in (*roles, hour_col, *settings.config.ignore_columns)]
     pre = _first_pass(raw, [c for c in (metric_col, *others) if c is not None], date_col, value_col, settings)
     if metric_col is None:  # one metric's series, e.g. `ds,y` or `timestamp,value`
         name = settings.metric or src.path.stem
@@ -553,7 +554,7 @@ def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     if missing:
         raise InputError(f"{src.where()}: column '{missing[0]}' named in --dims is missing.")
     hour_col = _hour_column(src, raw, settings)
-    metrics = [c for c in columns if c not in (date_col, *dims, hour_col)]
+    metrics = [c for c in columns if c not in (date_col, *dims, hour_col, *settings.config.ignore_columns)]
     if not metrics:
         raise InputError(f"{src.where()}: wide format needs at least one metric column besides the date and --dims.")
     for d in dims:
