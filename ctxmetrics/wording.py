@@ -112,6 +112,16 @@ def anomaly_head(anomaly: Anomaly) -> str:
     return f"{metric_label(anomaly.metric)} {segment_label(anomaly.segment)} {change_text(anomaly)}"
 
 
+def kind_text(anomaly: Anomaly) -> str:
+    """What shape the change has, in words: 'level shift' (lasting), 'temporary shift' (a
+    week or more, then back), else 'spike' or 'dip' by its direction."""
+    if anomaly.end is None:
+        return "level shift"
+    if (anomaly.end - anomaly.start).days >= 7:
+        return "temporary shift"
+    return "spike" if anomaly.direction == "up" else "dip"
+
+
 def summary_line(anomaly: Anomaly, with_year: bool = False) -> str:
     """'Leads EMEA/paid +68% from Apr 17 to Apr 30 — EMEA paid spring push (campaign)'."""
     head = f"{anomaly_head(anomaly)} {when_text(anomaly.start, anomaly.end, with_year)}"

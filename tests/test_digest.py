@@ -1,6 +1,7 @@
 """The manager's digest: Markdown, JSON and HTML from stored anomalies (hand-built here)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 
 from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.cli import cli
-from ctxmetrics.wording import summary_line, tag_command
+from ctxmetrics.wording import kind_text, summary_line, tag_command
 from ctxmetrics.config import DEMO_CONFIG_TEXT
 from ctxmetrics.project import Project, init_project
 
@@ -57,6 +58,12 @@ UNTAGGED = Anomaly(
     metric="leads", segment={"region": "APAC", "channel": "partner"}, kind="level_shift", direction="down",
     start=date(2025, 6, 2), end=None, before=70.0, after=30.0, change_pct=-57.0, score=15.0, volume=60.0,
 )
+
+
+def test_the_shape_of_a_change_in_words():
+    # a two-day -84% outage read "spike"; why and the digest each had their own wording
+    assert [kind_text(a) for a in (CAMPAIGN, OUTAGE, UNTAGGED)] == ["temporary shift", "dip", "level shift"]
+    assert kind_text(dataclasses.replace(OUTAGE, direction="up", change_pct=84.0)) == "spike"
 
 
 def make_project(root, anomalies=(CAMPAIGN, OUTAGE, UNTAGGED)) -> Project:

@@ -57,7 +57,7 @@ def test_text_names_causes_reasons_drivers_and_funnel(project):
     assert result.exit_code == 0, result.output
     out = result.output
     assert out.startswith("Leads EMEA +")
-    assert "from May 4 to May 17, 2025 (spike)" in out.splitlines()[0]
+    assert "from May 4 to May 17, 2025 (temporary shift)" in out.splitlines()[0]
     assert "Likely causes:\n    1. EMEA spring promo (campaign, emea-promo)" in out
     assert "scope region=EMEA matches exactly; lists leads; expected up, went up" in out
     assert "  Where: " in out

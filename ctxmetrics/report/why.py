@@ -18,7 +18,7 @@ from ctxmetrics.store.results import (
 )
 from ctxmetrics.models.segments import segment_from_key, segment_key, segment_label
 from ctxmetrics.wording import (
-    anomaly_head, day_text, level_text, one_line, pct_text, tag_command, tagged_text, terminal_text, when_text,
+    anomaly_head, day_text, kind_text, level_text, one_line, pct_text, tag_command, tagged_text, terminal_text, when_text,
     where_text,
 )
 
@@ -203,9 +203,8 @@ def _window_text(since, until) -> str:
 
 
 def headline(anomaly: Anomaly) -> str:
-    """'Leads EMEA/paid +68% from Apr 17 to Apr 30, 2025 (spike)'."""
-    kind = "level shift" if anomaly.end is None else "spike"
-    return f"{anomaly_head(anomaly)} {when_text(anomaly.start, anomaly.end)} ({kind})"
+    """'Leads EMEA/paid +68% from Apr 17 to Apr 30, 2025 (temporary shift)'."""
+    return f"{anomaly_head(anomaly)} {when_text(anomaly.start, anomaly.end)} ({kind_text(anomaly)})"
 
 
 def format_anomaly(anomaly: Anomaly, metric_type: str = "count") -> list[str]:
