@@ -394,40 +394,23 @@ def _finer(groups, g) -> set[int]:
 
 
 def _narrow(chosen, groups, weight, expected, actual):
-    """Replace a coarse element by the finer ones inside it that carry its change when the
+    """Replace a coarse element by the finer one inside it that carries its change when the
     rest of it did not move (a single test at _FALSE_ALARM): a whole value explains only
-    when its other parts moved too, not when one or two changed cells and their neighbours'
-    noise add up past the bound a cell alone would need. The finer elements are taken
-    strongest first, as many as the set has room for; with more than one, the rest must
-    also be unlike the parts: moved by their common factor, it would be the coarse
-    element's change (a pair whose leaves all moved a little, three of them a little more)."""
-    narrowed = []
+    when its other parts moved too, not when one changed cell and its neighbours' noise add
+    up past the bound a cell alone would need."""
+    chosen = list(chosen)
     for i, (g, e) in enumerate(chosen):
-        narrowed.append((g, e))
         finer = _finer(groups, g)
-        others = narrowed[:-1] + list(chosen[i + 1 :])
         inside = groups[g][1] == e
-        rest = inside
-        parts: list[tuple[int, int]] = []
-        while finer and len(others) + len(parts) < _MAX_ELEMENTS:
-            best = _best_element(groups, rest, weight, expected, actual, others + parts, finer)
-            if best is None:
-                break
-            parts.append(best[1:])
-            rest = rest & (groups[best[1]][1] != best[2])
-            if not _moved(rest, weight, expected, actual):
-                factor = _factor(inside & ~rest, weight, expected, actual)
-                if len(parts) == 1 or _moved(rest, weight, factor * expected, actual):
-                    narrowed[-1:] = parts
-                break
-    return narrowed
-
-
-def _moved(members, weight, expected, actual) -> bool:
-    """True when the leaves in `members` departed from `expected` by one factor beyond a
-    single test at _FALSE_ALARM."""
-    c = (weight * expected * expected)[members].sum()
-    return c > 0 and ((weight * actual * expected)[members].sum() - c) ** 2 / c > _null_gain(1)
+        best = _best_element(groups, inside, weight, expected, actual, chosen, finer) if finer else None
+        if best is None:
+            continue
+        rest = inside & (groups[best[1]][1] != best[2])
+        c = (weight * expected * expected)[rest].sum()
+        moved = ((weight * actual * expected)[rest].sum() - c) ** 2 / c if c > 0 else 0.0
+        if moved <= _null_gain(1):
+            chosen[i] = best[1:]
+    return chosen
 
 
 def _extend_alike(chosen, groups, weight, expected, actual, n_candidates):
