@@ -29,8 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from benchmarks.drivers import make_case as drivers_case  # noqa: E402
 from benchmarks.drivers_e2e import cell_series  # noqa: E402
-from ctxmetrics.explain.rootcause import WeekdayBaseline, candidate_count, candidate_groups, null_gain  # noqa: E402
-from test_rootcause_e2e import DAYS, make_case  # noqa: E402
+from ctxmetrics.explain.rootcause import (  # noqa: E402
+    WeekdayBaseline, candidate_count, candidate_groups, encode_leaves, null_gain,
+)
+from test_rootcause_e2e import make_case  # noqa: E402
 
 WINDOW = 3  # the last days, as in both benchmarks
 WEEKS = 8  # history behind the expected values, as `explain` reads it for drivers
@@ -47,7 +49,8 @@ def day_scores(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     daily = [baseline.window(values, d, d) for d in range(first, values.shape[1])]
     e, a, n = (np.stack([day[i] for day in daily], axis=1) for i in range(3))
     w = 1 / n**2
-    factor = (w * a * e).sum(axis=1) / (w * e * e).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a cell expected at 0 on every day: no factor
+        factor = np.nan_to_num((w * a * e).sum(axis=1) / (w * e * e).sum(axis=1))
     misfit = (w * (a - factor[:, None] * e) ** 2).sum(axis=1)
     return (actual - expected) / noise, misfit, expected / WINDOW
 
@@ -92,15 +95,12 @@ def noise_report(seeds: range, levels: list[float]) -> None:
 def bound_report(seeds: range) -> None:
     """The best single element's gain (z² of its one-factor fit) on noise-only cubes."""
     best = []
-    codes = None
     for seed in seeds:
         leaves, expected, actual, noise, _, _ = drivers_case(np.random.default_rng(seed), single_cells=True, null=True)
-        if codes is None:
-            codes = np.array([[int(v[-1]) for v in leaf.values()] for leaf in leaves])  # "d0v3" -> 3
-            groups = candidate_groups(codes, 2)
+        codes = encode_leaves(leaves, list(leaves[0]))[0]
         w = 1 / noise**2
         gains = []
-        for _, ids in groups:
+        for _, ids in candidate_groups(codes, 2):
             b = np.bincount(ids, w * expected * (actual - expected))
             c = np.bincount(ids, w * expected**2)
             gains.append((b**2 / c).max())
