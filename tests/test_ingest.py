@@ -212,13 +212,14 @@ def _long_frame():
 def _ingest(tmp_path, name, files, use_fast=True):
     """Ingest each file in turn into a new store: [IngestResult...], sorted rows."""
     import ctxmetrics.ingest.ingest as ingest
+    from ctxmetrics.ingest.sources import _source
     from ctxmetrics.store.database import Store
 
     fast_long = ingest._fast_long if use_fast else (lambda *a: None)
     results = []
     with Store(tmp_path / f"{name}.duckdb") as store:
         for path in files:
-            assert (fast_long(store, ingest._source(path), [], []) is not None) == use_fast
+            assert (fast_long(store, _source(path), [], []) is not None) == use_fast
             original, ingest._fast_long = ingest._fast_long, fast_long
             try:
                 results.append(ingest.ingest_paths(store, [path]))
@@ -231,7 +232,7 @@ def _ingest(tmp_path, name, files, use_fast=True):
 @pytest.fixture(params=["grouped", "hashed"])
 def key_check(request, monkeypatch):
     """Run a fast-path test with each way of checking the keys, whatever the file's density."""
-    import ctxmetrics.ingest.ingest as ingest
+    import ctxmetrics.ingest.fast_parquet as ingest
 
     monkeypatch.setattr(ingest, "DENSE_ROWS_PER_GROUP", 0 if request.param == "grouped" else 10**18)
     return request.param
@@ -300,11 +301,12 @@ def test_bad_parquet_gets_the_precise_message_and_store_unchanged(run, project_d
 
 
 def _takes_fast_path(path) -> bool:
-    import ctxmetrics.ingest.ingest as ingest
+    import ctxmetrics.ingest.fast_parquet as ingest
+    from ctxmetrics.ingest.sources import _source
     from ctxmetrics.store.database import Store
 
     with Store(path.with_suffix(".probe.duckdb")) as store:
-        return ingest._fast_long(store, ingest._source(path), [], []) is not None
+        return ingest._fast_long(store, _source(path), [], []) is not None
 
 
 # Values the row-group statistics cannot show (NaN never counts in them; a file may have
@@ -361,7 +363,7 @@ def test_parquet_repeated_key_is_left_to_the_polars_path(tmp_path, key_check):
 def test_parquet_key_check_follows_the_rows_per_group(tmp_path):
     # Every day of 128 for two metrics: 128 rows per (metric, 64-day block); the same
     # metrics on one day of each block: 1 row per group.
-    import ctxmetrics.ingest.ingest as ingest
+    import ctxmetrics.ingest.fast_parquet as ingest
     from ctxmetrics.store import parquet_file
     from ctxmetrics.store.database import Store
 

@@ -17,7 +17,8 @@ import yaml
 from ctxmetrics.config import Config
 from ctxmetrics.ingest.dates import BadCell, granularity_of, parse_days
 from ctxmetrics.errors import InputError
-from ctxmetrics.ingest.ingest import DATE_NAMES, HOUR_NAMES, ROW, VALUE_NAMES, check_files, read_table, usual_column
+from ctxmetrics.ingest.columns import DATE_NAMES, HOUR_NAMES, VALUE_NAMES, usual_column
+from ctxmetrics.ingest.sources import ROW, check_files, read_table
 
 SAMPLE_ROWS = 100_000  # enough rows to see every column's kind; large files are not read whole
 # Calendar fields that exports carry beside the date (bike sharing's day.csv has most):

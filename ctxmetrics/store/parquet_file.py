@@ -1,7 +1,7 @@
 """DuckDB reading a long-format Parquet file for ingest's fast path: the column types, the
 value and date columns' statistics, the labels, whether the keys are unique (grouped, or
 by key hashes) and the distinct days, and the SELECT that yields the file's rows as
-observations, checking the values (`ingest._fast_long` decides what to accept).
+observations, checking the values (`ingest/fast_parquet.py` decides what to accept).
 """
 from __future__ import annotations
 

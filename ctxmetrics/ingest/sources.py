@@ -1,0 +1,203 @@
+"""Finding and reading the data files: paths checked before the write lock, CSV (its
+separator, UTF-16, old Mac line ends), Parquet and JSON lines read into a frame, and the
+line a reader choked on named in plain words."""
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import polars as pl
+
+from ctxmetrics.errors import InputError
+
+READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+ROW = "__row"
+
+
+@dataclass(frozen=True)
+class _Source:
+    path: Path
+    kind: str  # csv | parquet | jsonl | sql
+
+    def line(self, row: int) -> int:
+        """1-based line (text files; CSV has its header on line 1) or row (Parquet, SQL)."""
+        return row + 2 if self.kind == "csv" else row + 1
+
+    def position(self, row: int) -> str:
+        return f"line {self.line(row)}" if self.kind in ("csv", "jsonl") else f"row {self.line(row)}"
+
+    def where(self, row: int | None = None, column: str | None = None) -> str:
+        """`file:line` for text files, `file: row N` for Parquet, plus the column."""
+        text = str(self.path)
+        if row is not None:
+            text += f":{self.line(row)}" if self.kind in ("csv", "jsonl") else f": row {self.line(row)}"
+        if column is not None:
+            text += f": column '{column}'"
+        return text
+
+
+def check_files(paths: Sequence[Path | str]) -> list[_Source]:
+    """Check that every path is a readable regular file of a known type, without reading it
+    (a FIFO would block): done before the store's write lock is taken.
+
+    Raises:
+        InputError: the first path that is not.
+    """
+    return [_source(Path(p)) for p in paths]
+
+
+def _source(path: Path) -> _Source:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file.") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror}).") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(f"{path}: is a folder; name the data files.")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{path}: is not a regular file (a pipe, device or socket); name a data file.")
+    kind = READERS.get(path.suffix.lower())
+    if kind is None:
+        raise InputError(
+            f"{path}: unknown file type '{path.suffix or '(none)'}'; use .csv, .parquet or .jsonl/.ndjson."
+        )
+    try:
+        path.open("rb").close()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror}).") from None
+    return _Source(path, kind)
+
+
+def read_table(src: _Source) -> pl.DataFrame:
+    """A checked file's rows (CSV as text), with the row number in column ROW.
+
+    Raises:
+        InputError: the file cannot be read or has no data rows.
+    """
+    try:
+        if src.kind == "csv":
+            # Everything as text first, so a bad cell is reported with its line, not guessed at.
+            text, separator = _csv_input(src.path)
+            frame = pl.read_csv(text, separator=separator, infer_schema=False, row_index_name=ROW)
+            # 'date , metric , value': spaces around a header's names are not part of them
+            frame = frame.rename({c: c.strip() for c in frame.columns if c != c.strip()})
+            if frame.width > 1:  # blank lines (an export's last line, a paragraph break) are no rows
+                blank = frame.select(pl.all_horizontal(pl.exclude(ROW).is_null())).to_series()
+                if blank.any():  # filtering copies every column: only when needed
+                    frame = frame.filter(~blank)
+        elif src.kind == "parquet":
+            frame = pl.read_parquet(src.path, row_index_name=ROW)
+        else:
+            frame = pl.read_ndjson(_jsonl_input(src.path), infer_schema_length=None).with_row_index(ROW)
+    except pl.exceptions.NoDataError:
+        frame = pl.DataFrame()
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        if src.kind == "jsonl":
+            _explain_jsonl(src)
+        if src.kind == "csv":
+            _explain_csv(src)
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{src.path}: cannot be read as {src.kind} ({message}).") from None
+    if frame.height == 0:
+        raise InputError(f"{src.path}: the file has no data rows.")
+    return frame
+
+
+def _csv_input(path: Path):
+    """The file for the CSV reader and its separator. Spreadsheet exports come as they are:
+    UTF-16 ("Unicode text") is re-encoded as UTF-8, old Mac line endings (CR only, which
+    the reader would take for one long line) become newlines, and a header with no comma
+    but semicolons or tabs (European-locale and tab-separated exports) sets the separator."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    source: Path | io.BytesIO = path
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            head = path.read_text(encoding="utf-16").encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: starts as UTF-16 text but is not (byte {exc.start + 1}); save it as UTF-8.") from None
+        source = io.BytesIO(head)
+    if b"\r" in head and b"\n" not in head:
+        head = (head if isinstance(source, io.BytesIO) else path.read_bytes()).replace(b"\r", b"\n")
+        source = io.BytesIO(head)
+    return source, _separator(head.split(b"\n", 1)[0])
+
+
+def _separator(header: bytes) -> str:
+    if b"," not in header:
+        for candidate in (";", "\t"):
+            if candidate.encode() in header:
+                return candidate
+    return ","
+
+
+def _explain_csv(src: _Source) -> None:
+    """Find the line the CSV reader choked on (not UTF-8, or more fields than the header)
+    and say so with its number."""
+    data, separator = _csv_input(src.path)
+    raw = data.getvalue() if isinstance(data, io.BytesIO) else src.path.read_bytes()
+    for number, line in enumerate(raw.splitlines(), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{src.path}:{number}: is not UTF-8 text (byte {exc.start + 1} of the line); save the file as UTF-8."
+            ) from None
+    rows = csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=separator, strict=True)
+    width, start = None, 1  # start: the line the record being read begins on
+    try:
+        for fields in rows:
+            if width is None:
+                width = len(fields)
+            elif len(fields) > width:
+                raise InputError(f"{src.path}:{start}: has {len(fields)} fields, the header {width}.")
+            start = rows.line_num + 1
+    except csv.Error as exc:  # most often a quote opened and never closed: it runs to the end of the file
+        raise InputError(f"{src.path}:{start}: not valid CSV ({exc}; is a quote opened on this line never closed?).") from None
+
+
+def _jsonl_input(path: Path):
+    """The path, or its bytes without the UTF-8 byte order mark that Windows tools
+    (PowerShell, Notepad) write first, which the JSON reader takes for bad JSON."""
+    with path.open("rb") as fh:
+        if fh.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+            return path
+        return io.BytesIO(fh.read())
+
+
+def _explain_jsonl(src: _Source) -> None:
+    """Find the JSON line the reader choked on and say what is wrong with it in plain words."""
+    empty = True
+    with src.path.open(encoding="utf-8-sig", errors="replace") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            empty = False
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise InputError(f"{src.path}:{number}: not valid JSON.") from None
+            if not isinstance(record, dict):
+                raise InputError(f"{src.path}:{number}: not a JSON object.")
+            for key, value in record.items():
+                if isinstance(value, bool):
+                    raise InputError(f"{src.path}:{number}: column '{key}': {json.dumps(value)} is true/false, not a number or label.")
+                if isinstance(value, (dict, list)):
+                    raise InputError(f"{src.path}:{number}: column '{key}': has a nested value (a list or object); flatten the file first.")
+    if empty:  # the reader's "Cannot infer NDJSON types on empty reader" said it in its own terms
+        raise InputError(f"{src.path}: the file has no data rows.")
+
+
+def _check_header(src: _Source, columns: list[str]) -> None:
+    for name in columns:
+        # polars renames a repeated name `x` to `x_duplicated_0`, `x_duplicated_1`, ...
+        base, marker, number = name.rpartition("_duplicated_")
+        if name == "" or (marker and number.isdigit() and (base in columns or base == "")):
+            raise InputError(f"{src.where()}: the header has an empty or repeated column name.")
