@@ -1,2 +1,2 @@
 """The annotation timeline in YAML: reading and lint (`read`), locked writing, calendars.
-May import: models, config, errors (and yaml); never the store."""
+May import: models, config, wording, waiting, errors (and yaml); never the store."""
