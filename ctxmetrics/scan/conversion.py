@@ -22,7 +22,6 @@ every scan, like the cube's latest days.
 """
 from __future__ import annotations
 
-import datetime as dt
 import warnings
 from dataclasses import replace
 
@@ -30,6 +29,7 @@ import numpy as np
 
 from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.models.series import SeriesSet
+from ctxmetrics.scan.tagged import _overlap
 
 FOUND_BY = "conversion"
 MAX_LAG_DAYS = 14  # the longest a stage is looked for trailing the one above
@@ -178,8 +178,3 @@ def _count_anomaly(below: SeriesSet, row: int, change, denominators: np.ndarray)
     anomaly.after = round(float(change.after) * upper, 4)
     anomaly.found_by = FOUND_BY
     return anomaly
-
-
-def _overlap(a: Anomaly, b: Anomaly) -> bool:
-    far = dt.date.max
-    return a.start <= (b.end or far) and b.start <= (a.end or far)
