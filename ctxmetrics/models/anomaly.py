@@ -52,7 +52,8 @@ class Anomaly:
     funnel: list[dict[str, Any]] = field(default_factory=list)
     # "series": the detector flagged the segment's own series; "cube": the check of the
     # cube's latest days found a change there that no series showed (scan.latest);
-    # "tagged window": the test of a tagged event's own window found it (scan.tagged).
+    # "tagged window": the test of a tagged event's own window found it (scan.tagged);
+    # "conversion": the stage's conversion from the stage above showed it (scan.conversion).
     found_by: str = "series"
     # "tagged window" only: {"events": [ids], "tests": windows tested for the metric, "bar": score needed}
     tagged: dict[str, Any] | None = None

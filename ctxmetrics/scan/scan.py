@@ -26,6 +26,7 @@ from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.errors import CtxError, NothingToScan, UnknownName
 from ctxmetrics.project import Project
 from ctxmetrics.models.series import SeriesSet
+from ctxmetrics.scan.conversion import FOUND_BY as CONVERSION
 from ctxmetrics.scan.tagged import family_bar, retest_tagged, tagged_windows, tags_changed
 from ctxmetrics.store.series import build_series_set, incomplete_ratios, metric_names
 from ctxmetrics.store.results import load_anomalies, load_state, load_verdicts
@@ -218,6 +219,8 @@ class Outcome:
     whole_cube: Callable[[dict], dict] | None = None
     cubes: dict[str, object] = field(default_factory=dict)  # metric -> its `cube.linking_cube`, if built already
     not_scanned: dict[str, list[str]] = field(default_factory=dict)  # ratio metric -> its parts with no data
+    whole_sets: bool = True  # `sets` hold every series of their metrics (not only those linking reads)
+    conversions: list[Anomaly] | None = None  # `stage_conversions`, if an engine made them already
 
     def add(self, metric: str, found: list[Anomaly], stats: dict[str, int], fingerprints: dict[str, str]) -> None:
         self.found += found
@@ -236,12 +239,14 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     from ctxmetrics.timeline.read import mirror_row
 
     config = project.config
-    # The cube check is redone on every scan: a new day or a new detection changes it.
-    found = [a for a in outcome.found if a.found_by != "cube"]
+    # The cube check and the stages' conversions are redone on every scan: a new day or a
+    # new detection changes them.
+    found = [a for a in outcome.found if a.found_by not in ("cube", CONVERSION)]
     for name, series_set in outcome.sets.items():
         found += latest_changes(
             series_set, [a for a in found if a.metric == name], annotations, config.timezone, outcome.latest.get(name)
         )
+    found += outcome.conversions if outcome.conversions is not None else stage_conversions(project, outcome, found, annotations)
     kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + found
     cubes = linking_cubes(outcome.sets, outcome.cubes)
     # links are judged among the anomalies that are kept, below: the fold reads causes only
@@ -278,6 +283,27 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
         too_small=outcome.totals["too_small"],
         granularities={n: s.granularity for n, s in outcome.sets.items() if s.granularity != "daily"},
         not_scanned=outcome.not_scanned,
+    )
+
+
+def stage_conversions(project: Project, outcome: "Outcome", found: list[Anomaly], annotations) -> list[Anomaly]:
+    """The funnel stages' conversion anomalies (`scan.conversion`) beside `found` (the
+    detector's and the latest days' anomalies), from every series of each stage: the
+    engine's own when it holds them all, else read from the store."""
+    from ctxmetrics.scan.conversion import conversion_anomalies
+
+    config = project.config
+    funnel = config.funnel_of({a.metric for a in outcome.previous} | set(outcome.chosen))
+    stages = [m for m in funnel if m in outcome.chosen]
+    if len(stages) < 2:
+        return []
+    sets = outcome.sets
+    if not outcome.whole_sets:
+        with project.store(read_only=True) as store:
+            built = {name: build_series_set(store, config, name, project.queries_dir) for name in stages}
+        sets = {name: s for name, s in built.items() if s is not None}
+    return conversion_anomalies(
+        sets, tuple(stages), found, config, lambda s: known_masks(s, annotations, config.timezone)
     )
 
 

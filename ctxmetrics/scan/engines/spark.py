@@ -31,7 +31,8 @@ import pyarrow.compute as pc
 
 from ctxmetrics.errors import CtxError
 from ctxmetrics.models.series import SeriesSet
-from ctxmetrics.scan.scan import Outcome, anomaly_from_change, choose_metrics, gap_days, plain_fingerprint
+from ctxmetrics.scan.conversion import FOUND_BY as CONVERSION
+from ctxmetrics.scan.scan import Outcome, anomaly_from_change, choose_metrics, gap_days, plain_fingerprint, stage_conversions
 from ctxmetrics.store.results import result_frames
 from ctxmetrics.store.series import incomplete_ratios, metric_granularity, metric_names
 
@@ -131,7 +132,7 @@ class SparkScan:
         self.daily = [(r["ts"], r["metric"], r["total"], r["rows"]) for r in self.spark.sql(_daily_query()).collect()]
         self.progress("observations", 1, 1)
         chosen, incomplete = self._chosen(metrics, spans, local_names)
-        outcome = Outcome(chosen, {}, previous, verdicts, whole_cube=self._whole_cube, not_scanned={} if metrics else incomplete)
+        outcome = Outcome(chosen, {}, previous, verdicts, whole_cube=self._whole_cube, whole_sets=False, not_scanned={} if metrics else incomplete)
         self.changed: set[str] = set()  # metrics with a series whose data changed
         here = [m for m in chosen if self.config.metric(m).type == "query" or m in self.scanned_here]
         jobs = self.jobs = self._jobs([m for m in chosen if m not in here], spans)
@@ -246,8 +247,11 @@ class SparkScan:
             found, fingerprints, stats = _read_results(mine, name, job, previous, state)
             outcome.add(name, found, stats, fingerprints)
         latest = self._latest(jobs, outcome)
+        # made here, as `scan._finish` would, so that linking reads their series too
+        detected = [a for a in outcome.found if a.found_by not in ("cube", CONVERSION)]
+        outcome.conversions = stage_conversions(self.project, outcome, detected + latest, self.annotations)
         self.progress("series for linking", 0, 1)
-        outcome.sets.update(self._linking_sets(cube, jobs, outcome.found + latest))
+        outcome.sets.update(self._linking_sets(cube, jobs, outcome.found + latest + outcome.conversions))
         self.progress("series for linking", 1, 1)
         cube.unpersist()
 
@@ -343,7 +347,7 @@ class SparkScan:
         the linking rows, for their volume); these only choose those rows."""
         from ctxmetrics.scan.latest import LATEST_DAYS, latest_changes, latest_windows, total_flagged
 
-        found = [a for a in outcome.found if a.found_by != "cube"]  # as `scan._finish` reads them
+        found = [a for a in outcome.found if a.found_by not in ("cube", CONVERSION)]  # as `scan._finish` reads them
         mine = {name: [a for a in found if a.metric == name] for name in jobs}
         asked = {
             name: [(job.days - LATEST_DAYS, job.days - 1)]

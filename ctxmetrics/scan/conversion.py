@@ -1,0 +1,180 @@
+"""Stage conversions: a change of a funnel stage judged against the stage above it.
+
+A lower stage's daily count carries every stage above it: a day of many leads is a day of
+many MQLs, and the noise of the stages above (leads vary ~16% a day in a cell of the
+generated funnels) hides a change of the stage's own conversion. Its share of the stage
+above, lagged by the days the funnel takes between them, does not carry that noise, so a
+one-day change of the MQL or won conversion that the count's own series cannot tell from
+the leads' ups and downs stands out there (measured in benchmarks/README.md, "funnel
+misses below the bar, judged as conversions").
+
+So, for each pair of adjacent daily count stages of the funnel, the scan finds the lag at
+which the upper stage's day-to-day ups and downs reappear in the lower one (on their
+totals) and, when one shows clearly, runs the detector (pre-screen, then `find_changes`)
+on every series of the lower stage as a ratio: its counts over the upper stage's counts of
+the same segment that many days before. A change found there that no anomaly of the
+stage's own series overlaps is stored on the stage's series (`found_by: "conversion"`),
+with `before` the count the stage above's volume would have given at the old conversion
+and `after` the count seen, both per day over the change's window; `change_pct` and
+`score` are the conversion's. Only episodes of up to a week (`MAX_DAYS`) are judged. A change that happens in
+the stage above leaves the conversion alone, so it is not found again here. Redone on
+every scan, like the cube's latest days.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+
+import numpy as np
+
+from ctxmetrics.models.anomaly import Anomaly
+from ctxmetrics.models.series import SeriesSet
+from ctxmetrics.scan.tagged import _overlap
+
+FOUND_BY = "conversion"
+MAX_LAG_DAYS = 14  # the longest a stage is looked for trailing the one above
+# The lag is trusted when the upper stage's ups and downs show in the lower one's at least
+# this many standard errors of a correlation (r * sqrt(days)) above no link: on the
+# generated funnels the true lag shows at 10-25, every other lag below 3.
+MIN_LINK_Z = 6.0
+# Episodes of up to a week only: the day-to-day noise of the stages above is what the
+# conversion takes out, and over weeks a rollup's conversion moves with the mix of its
+# cells (each converting at its own rate, growing at its own pace), not with the stage.
+MAX_DAYS = 7
+
+
+def conversion_anomalies(sets: dict[str, SeriesSet], funnel: tuple[str, ...], found: list[Anomaly], config,
+                         masks) -> list[Anomaly]:
+    """The anomalies of each funnel stage's conversion from the stage above that no anomaly
+    of `found` on the stage's series overlaps. `masks(series_set)`: its known-day mask."""
+    out: list[Anomaly] = []
+    for upper, lower in zip(funnel, funnel[1:]):
+        above, below = sets.get(upper), sets.get(lower)
+        if not _comparable(above, below):
+            continue
+        lag = stage_lag(_total(above), _total(below), (below.start - above.start).days)
+        if lag is None:
+            continue
+        mine = [a for a in found if a.metric == lower]
+        settings = replace(config.detection_for(lower), max_temporary_days=MAX_DAYS)
+        out += _stage_anomalies(above, below, lag, settings, masks(below), mine)
+    return out
+
+
+def _comparable(above: SeriesSet | None, below: SeriesSet | None) -> bool:
+    return (above is not None and below is not None and above.kind == below.kind == "count"
+            and above.granularity == below.granularity == "daily")
+
+
+def _total(series_set: SeriesSet) -> np.ndarray:
+    """The total's row (the cube's largest series), else the row of the largest volume."""
+    row = series_set.row({})
+    if row is None:
+        row = int(np.nanargmax(np.nansum(series_set.values, axis=1)))
+    return series_set.detection_values(slice(row, row + 1))[0]
+
+
+def stage_lag(upper: np.ndarray, lower: np.ndarray, offset: int = 0) -> int | None:
+    """The days (0 to `MAX_LAG_DAYS`) by which `lower` trails `upper`: the lag at which the
+    upper series' day-to-day ups and downs (log counts less their week's centred mean and
+    their weekday's mean) best correlate with the lower one's, or None when that correlation
+    is under `MIN_LINK_Z` standard errors. `offset`: days from `upper`'s first day to `lower`'s."""
+    a, b = _wiggles(upper), _wiggles(lower)
+    best, best_z = None, MIN_LINK_Z
+    for lag in range(MAX_LAG_DAYS + 1):
+        shift = offset - lag  # lower[j] pairs with upper[j + shift]
+        lo, hi = max(0, -shift), min(len(b), len(a) - shift)
+        if hi - lo < 8 * 7:
+            continue
+        x, y = a[lo + shift : hi + shift], b[lo:hi]
+        both = np.isfinite(x) & np.isfinite(y)
+        if both.sum() < 8 * 7:
+            continue
+        r = np.corrcoef(x[both], y[both])[0, 1]
+        z = r * np.sqrt(both.sum())
+        if np.isfinite(z) and z > best_z:
+            best, best_z = lag, z
+    return best
+
+
+def _wiggles(values: np.ndarray) -> np.ndarray:
+    """Log counts less a centred 7-day mean and each weekday's mean of the rest (NaN kept)."""
+    logs = np.log1p(np.where(values >= 0, values, np.nan))
+    filled = np.where(np.isfinite(logs), logs, 0.0)
+    weight = np.isfinite(logs).astype(float)
+    kernel = np.ones(7)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        smooth = np.convolve(filled, kernel, mode="same") / np.convolve(weight, kernel, mode="same")
+        rest = logs - smooth
+        for day in range(7):
+            rest[day::7] -= np.nanmean(rest[day::7]) if np.isfinite(rest[day::7]).any() else 0.0
+    rest[:3], rest[-3:] = np.nan, np.nan  # the centred mean is one-sided there
+    return rest
+
+
+def _aligned(above: SeriesSet, below: SeriesSet, rows_above: list[int], lag: int) -> np.ndarray:
+    """The upper stage's counts of `rows_above`, `lag` days earlier, on `below`'s columns
+    (NaN where the upper stage has no such day)."""
+    shift = (below.start - above.start).days - lag
+    values = above.detection_values(rows_above)
+    out = np.full((len(rows_above), below.days), np.nan)
+    lo, hi = max(0, -shift), min(below.days, above.days - shift)
+    if hi > lo:
+        out[:, lo:hi] = values[:, lo + shift : hi + shift]
+    return out
+
+
+def _stage_anomalies(above: SeriesSet, below: SeriesSet, lag: int, settings, masks: np.ndarray,
+                     found: list[Anomaly]) -> list[Anomaly]:
+    """Conversion anomalies of every series of `below` that `above` has too."""
+    from ctxmetrics.detect import find_changes_many
+    from ctxmetrics.models import periods
+    from ctxmetrics.scan.scan import screen
+
+    pairs = [(row, above.row(segment)) for row, segment in enumerate(below.segments)]
+    pairs = [(r, u) for r, u in pairs if u is not None]
+    if not pairs:
+        return []
+    rows = [r for r, _ in pairs]
+    numerators = np.array(below.detection_values(rows), dtype=float)
+    denominators = _aligned(above, below, [u for _, u in pairs], lag)
+    unknown = ~np.isfinite(denominators)
+    numerators[unknown] = np.nan
+    denominators[unknown] = 0.0
+    candidates = np.flatnonzero(screen(numerators, denominators, settings, "ratio", below.start))
+    if not len(candidates):
+        return []
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        changes = find_changes_many(
+            numerators[candidates], kind="ratio", denominators=denominators[candidates], settings=settings,
+            known_masks=masks[rows][candidates], dates=periods.dates(below.start, below.days, "daily"),
+        )
+    out = []
+    for i, row_changes in zip(candidates, changes):
+        row = rows[i]
+        segment = below.segments[row]
+        own = [a for a in found if a.segment == segment]
+        for change in (c for c in row_changes if c.end is not None and c.end - c.start < MAX_DAYS):
+            anomaly = _count_anomaly(below, row, change, denominators[i])
+            if not any(_overlap(anomaly, other) for other in own):
+                out.append(anomaly)
+    return out
+
+
+def _count_anomaly(below: SeriesSet, row: int, change, denominators: np.ndarray) -> Anomaly:
+    """A conversion change stored on the stage's count series: `before` the count at the
+    old conversion of the upper stage's days, `after` the count at the new one, per day
+    over the change's window."""
+    from ctxmetrics.scan.scan import anomaly_from_change
+
+    window = slice(change.start, change.end + 1)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        upper = float(np.nanmean(denominators[window]))
+        volume = float(np.nanmean(below.values[row]))
+    anomaly = anomaly_from_change(below.metric, below.segments[row], below.start, change, volume)
+    anomaly.before = round(float(change.before) * upper, 4)
+    anomaly.after = round(float(change.after) * upper, 4)
+    anomaly.found_by = FOUND_BY
+    return anomaly

@@ -1,0 +1,95 @@
+"""A funnel stage's change judged as its conversion from the stage above (scan.conversion)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from ctxmetrics.config import Config
+from ctxmetrics.models.anomaly import Anomaly
+from ctxmetrics.models.series import SeriesSet
+from ctxmetrics.scan.conversion import FOUND_BY, conversion_anomalies, stage_lag
+from ctxmetrics.synth import STAGES, Effect, generate_funnel
+
+START = dt.date(2024, 1, 1)
+DAYS = 730
+SEGMENTS = [{}, *({"region": r} for r in ("NA", "EMEA", "APAC")), *({"channel": c} for c in ("paid", "organic", "partner"))]
+
+
+def stage_sets(frame: pl.DataFrame) -> dict[str, SeriesSet]:
+    """Each stage's total, regions and channels as a SeriesSet, as the scan's cube holds them."""
+    sets = {}
+    for stage in STAGES:
+        rows = []
+        for segment in SEGMENTS:
+            part = frame.filter(pl.col("metric") == stage)
+            for key, value in segment.items():
+                part = part.filter(pl.col(key) == value)
+            rows.append(part.group_by("date").agg(pl.col("value").sum()).sort("date")["value"].to_numpy())
+        sets[stage] = SeriesSet(stage, "count", START, [dict(s) for s in SEGMENTS], np.array(rows, dtype=float))
+    return sets
+
+
+def no_masks(series_set: SeriesSet) -> np.ndarray:
+    return np.zeros(series_set.values.shape, dtype=bool)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_lag_of_each_stage_is_the_funnels_own(seed):
+    """The generator converts mql the same day, sql 2 days, opportunities 3 and won 5 days
+    after the stage above: those are the lags read from the totals' ups and downs."""
+    sets = stage_sets(generate_funnel(seed, start=START, days=DAYS).frame)
+    lags = [stage_lag(sets[a].values[0], sets[b].values[0]) for a, b in zip(STAGES, STAGES[1:])]
+    assert lags == [0, 2, 3, 5]
+
+
+def test_no_lag_between_series_that_do_not_follow_each_other():
+    rng = np.random.default_rng(4)
+    weekly = np.tile([1.0, 1.1, 1.0, 0.9, 1.0, 0.4, 0.3], DAYS // 7 + 1)[:DAYS]
+    a, b = (rng.poisson(200 * weekly * rng.gamma(40, 1 / 40, DAYS)).astype(float) for _ in range(2))
+    assert stage_lag(a, b) is None
+
+
+def test_the_lag_counts_the_days_between_the_series_first_days():
+    """A lower stage whose data starts 10 days after the upper stage's still trails it by 2 days."""
+    sets = stage_sets(generate_funnel(5, start=START, days=DAYS).frame)
+    assert stage_lag(sets["mql"].values[0], sets["sql"].values[0][10:], offset=10) == 2
+
+
+def test_a_one_day_conversion_change_hidden_by_the_leads_noise_is_found():
+    """mql of channel=paid +90% for one day, 6 days after a +150% day of the paid leads:
+    the conversion finds the mql day (the leads day moves every stage's count, not the
+    conversion), and stores it on mql's count series with counts for before and after."""
+    day = START + dt.timedelta(days=400)
+    leads_day = day - dt.timedelta(days=6)
+    effects = (Effect("mql", {"channel": "paid"}, day, day, "spike", 0.9),
+               Effect("leads", {"channel": "paid"}, leads_day, leads_day, "spike", 1.5))
+    frame = generate_funnel(11, start=START, days=DAYS, effects=effects).frame
+    sets = stage_sets(frame)
+    found = conversion_anomalies(sets, STAGES, [], Config(), no_masks)
+    paid = [a for a in found if a.segment == {"channel": "paid"}]
+    assert [(a.metric, a.start, a.direction, a.found_by) for a in paid] == [("mql", day, "up", FOUND_BY)]
+    seen = sets["mql"].values[SEGMENTS.index({"channel": "paid"}), 400]
+    assert paid[0].after == pytest.approx(seen, rel=0.02)
+    assert paid[0].before < 0.7 * paid[0].after
+    assert not [a for a in found if a.start == leads_day]
+
+
+def test_a_change_the_stages_own_series_reported_is_not_stored_again():
+    day = START + dt.timedelta(days=400)
+    effects = (Effect("mql", {"channel": "paid"}, day, day, "spike", 0.9),)
+    sets = stage_sets(generate_funnel(11, start=START, days=DAYS, effects=effects).frame)
+    reported = Anomaly("mql", {"channel": "paid"}, "spike", "up", day, day, 40.0, 76.0, 90.0, 6.0)
+    found = conversion_anomalies(sets, STAGES, [reported], Config(), no_masks)
+    assert not [a for a in found if a.segment == {"channel": "paid"}]
+
+
+def test_clean_funnels_give_no_conversion_anomaly():
+    """Three clean generated funnels (4 stages x 7 series each judged as conversions)."""
+    found = []
+    for seed in (21, 22, 23):
+        found += conversion_anomalies(stage_sets(generate_funnel(seed, start=START, days=DAYS).frame), STAGES, [],
+                                      Config(), no_masks)
+    assert found == []
