@@ -287,6 +287,18 @@ def test_weekly_and_monthly_series_are_judged_at_their_own_frequency(freq, step,
     assert changes[0].unit == unit and abs(changes[0].start - n // 2) <= 1
 
 
+def test_points_a_fortnight_apart_are_irregular_not_two_in_one_month():
+    # TCPD's brent_spot (a point every 14-21 days) was read as monthly and stopped with
+    # "dates must be increasing, one value per period" (Feb 15 and Feb 29 in one month).
+    rng = np.random.default_rng(3)
+    dates = START + np.cumsum(rng.choice([14, 14, 21], 120))
+    values = np.r_[rng.normal(60, 2, 60), rng.normal(40, 2, 60)]
+    changes = find_changes(values, kind="gauge", dates=dates)
+    assert [(c.frequency, c.start) for c in changes] == [("irregular", 60)]
+    with pytest.raises(ValueError, match="dates must be increasing"):
+        find_changes(values, kind="gauge", dates=np.r_[dates[:1], dates[:-1]])  # a date twice
+
+
 def seasonal_weekly(seed: int, multiplier=None, weeks: int = 156):
     """Three years of weekly counts (~400 a week, gamma shape 50: ~15% noise a week) with
     a +-25% yearly season; returns (values, dates)."""

@@ -28,8 +28,16 @@ _FREQUENCIES = (  # (name, unit, nominal step, longest median step in days)
 )
 
 
+_IRREGULAR = Frequency("irregular", "point", 0, 1)  # points in order, on no calendar
+
+
 def infer_frequency(dates, n: int) -> Frequency:
-    """The frequency of a series from its dates (daily when there are none)."""
+    """The frequency of a series from its dates (daily when there are none).
+
+    Dates that increase but would put two values in one period of the frequency their
+    median step suggests (a point every 14-21 days read as monthly: Feb 15 and Feb 29)
+    are irregular: the points in order. Dates that do not increase stay an error.
+    """
     if dates is None or len(dates) < 2:
         return Frequency("daily", "day", 1, 7)
     days = np.asarray(dates, dtype="datetime64[D]").astype(np.int64)
@@ -37,8 +45,10 @@ def infer_frequency(dates, n: int) -> Frequency:
     for name, unit, nominal, longest in _FREQUENCIES:
         if step <= longest:
             season = {"daily": 7, "monthly": 12 if n >= 36 else 1, "quarterly": 4 if n >= 12 else 1}.get(name, 1)
-            return Frequency(name, unit, nominal, season)
-    return Frequency("irregular", "point", 0, 1)
+            freq = Frequency(name, unit, nominal, season)
+            crowded = np.all(np.diff(days) > 0) and np.any(np.diff(_positions(dates, freq, n)) <= 0)
+            return _IRREGULAR if crowded else freq
+    return _IRREGULAR
 
 
 def settings_for(settings: DetectionSettings, freq: Frequency) -> DetectionSettings:
@@ -100,6 +110,13 @@ def _date(dates, i: int):
 
 def _grid_positions(dates, freq: Frequency, n: int) -> np.ndarray:
     """The position of each of `n` dated values on the regular grid of the frequency."""
+    position = _positions(dates, freq, n)
+    if np.any(np.diff(position) <= 0):
+        raise ValueError("dates must be increasing, one value per period.")
+    return position
+
+
+def _positions(dates, freq: Frequency, n: int) -> np.ndarray:
     days = np.asarray(dates, dtype="datetime64[D]").astype(np.int64)
     if freq.step_days == 1:
         position = days - days[0]
@@ -113,8 +130,6 @@ def _grid_positions(dates, freq: Frequency, n: int) -> np.ndarray:
         position = np.round((days - days[0]) / freq.step_days).astype(np.int64)
     else:
         position = np.arange(n)
-    if np.any(np.diff(position) <= 0):
-        raise ValueError("dates must be increasing, one value per period.")
     return position
 
 
