@@ -36,7 +36,8 @@ def _story(case) -> str:
     return case.name.split(": ", 1)[1]
 
 
-def _unmatched(case, detections) -> list:
+def _unmatched(case, detections) -> tuple[list, set]:
+    """(detections matching no planted change, indexes of the planted changes matched)."""
     pairs = match(list(case.planted), [(int(c.start), str(c.direction)) for c in detections], case.tolerance)
     matched = {j for _, j in pairs}
     return [c for j, c in enumerate(detections) if j not in matched], {k for k, _ in pairs}
