@@ -174,3 +174,34 @@ def test_false_alarm_classes():
     assert classify(case, 200, 200, "up") == "no change near, 1 period"
     assert classify(case, 200, 210, "up") == "no change near, 7+ periods"
     assert classify(case, 200, None, "down") == "misplaced >10"  # a lasting change 100 days early
+
+
+def _tagged_case_with(monkeypatch, blind_span: tuple[int, int], tagged_span: tuple[int, int]):
+    """`tagged_outcome` of a case whose detector reports `blind_span` and whose one tagged
+    window (`tagged_span`, no decoys) measures a passing rise."""
+    import ctxmetrics.detect
+    import ctxmetrics.detect.targeted
+    from benchmarks.eval import tagged
+    from ctxmetrics.models.change import Change
+
+    def rise(first, last, score):
+        return Change("spike", "up", first, last, 10.0, 20.0, 100.0, score)
+
+    monkeypatch.setattr(ctxmetrics.detect, "find_changes", lambda *a, **k: [rise(*blind_span, 7.0)])
+    monkeypatch.setattr(ctxmetrics.detect.targeted, "window_changes", lambda values, windows, **k: [rise(*tagged_span, 6.0)])
+    monkeypatch.setattr(tagged, "case_windows", lambda case, rng: ([ctxmetrics.detect.targeted.Window(*tagged_span)], []))
+    case = Case("c", np.ones(200), "count", np.datetime64("2024-01-01") + np.arange(200),
+                planted=(Planted(tagged_span[0], tagged_span[1], "up"),))
+    outcome, decoys = tagged.tagged_outcome(case, np.random.default_rng(0))
+    return [(c.start, c.end) for c in outcome.detections]
+
+
+def test_a_tag_dates_the_blind_detection_it_overlaps_otherwise(monkeypatch):
+    # as the scan does (scan.restatements.redates): same direction, mostly the same days,
+    # a start more than 2 days away: the tagged window's dating stands, the blind one goes
+    assert _tagged_case_with(monkeypatch, (106, 121), (100, 119)) == [(100, 119)]
+
+
+def test_a_tag_leaves_a_blind_detection_of_its_own_dates_or_of_a_small_part(monkeypatch):
+    assert _tagged_case_with(monkeypatch, (101, 119), (100, 119)) == [(101, 119)]  # dated alike
+    assert _tagged_case_with(monkeypatch, (106, 107), (100, 119)) == [(106, 107)]  # 2 of 20 days

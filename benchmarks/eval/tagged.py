@@ -4,9 +4,12 @@ Each case's planted changes are tagged with their own periods with probability
 `TAGGED_SHARE` (the rest left untagged), and 2-3 decoy tags mark windows where nothing
 happened (1 day to 4 weeks or lasting, at least `DECOY_CLEARANCE` periods from every
 planted change). The detections are `find_changes`' plus, as `scan` adds them
-(`ctxmetrics.scan.tagged`), each tagged window whose change reaches the bar of the case's
-family of windows (Šidák at `FAMILY_ALPHA` over their number) and `min_change_pct`, where
-no detection overlaps it. Decoy false alarms: tagged-window detections on decoys.
+(`ctxmetrics.scan.tagged.with_tagged`), each tagged window whose change reaches the bar of
+the case's family of windows (Šidák at `FAMILY_ALPHA` over their number) and
+`min_change_pct`, where no detection overlaps it but for a blind one the tag dates
+otherwise (`scan.restatements.redates`: same direction, mostly the same days, a start more
+than 2 days away), which the scan then drops as a restatement. Decoy false alarms:
+tagged-window detections on decoys.
 """
 from __future__ import annotations
 
@@ -49,6 +52,7 @@ def tagged_outcome(case: Case, rng) -> tuple[Outcome, int]:
     from ctxmetrics.scan.tagged import FAMILY_ALPHA
 
     settings = DetectionSettings()
+    redates = _dates_otherwise(case)
     blind = find_changes(case.values, kind=case.kind, dates=case.dates, denominators=case.denominators)
     tagged, decoys = case_windows(case, rng)
     windows = tagged + decoys
@@ -60,11 +64,29 @@ def tagged_outcome(case: Case, rng) -> tuple[Outcome, int]:
             continue
         if case.kind != "gauge" and abs(change.change_pct) < settings.min_change_pct:
             continue
-        if any(_overlap(change, other) for other in blind + added):
+        if any(_overlap(change, other) and not (other in blind and redates(change, other)) for other in blind + added):
             continue
         added.append(change)
         decoy_alarms += i >= len(tagged)
-    return Outcome(case, blind + added), decoy_alarms
+    kept = [c for c in blind if not any(redates(t, c) for t in added)]
+    return Outcome(case, kept + added), decoy_alarms
+
+
+def _dates_otherwise(case: Case):
+    """`redates(tagged, blind)` of two changes of `case`, by the scan's own rule on their
+    stored (dated) form."""
+    import datetime as dt
+
+    from ctxmetrics.scan.restatements import redates
+    from ctxmetrics.scan.scan import anomaly_from_change
+
+    day0 = dt.date.fromisoformat(str(case.dates[0].astype("datetime64[D]")))
+    granularity = {"D": "daily", "W": "weekly", "M": "monthly"}[case.freq]
+
+    def stored(change):
+        return anomaly_from_change("metric", {}, day0, change, 0.0, granularity)
+
+    return lambda tagged, blind: redates(stored(tagged), stored(blind))
 
 
 def _overlap(a, b) -> bool:

@@ -200,10 +200,26 @@ def _window_scores(sc: _Scan, settings: DetectionSettings):
             lvl_b = (sc.knum[tt] - sc.knum[lb]) / (sc.kden[tt] - sc.kden[lb])
             lvl_a = (sc.knum[ha] - sc.knum[ee]) / (sc.kden[ha] - sc.kden[ee])
             level = (sc.num[ee] - sc.num[tt]) / (sc.den[ee] - sc.den[tt])
+        counted = sc.counted[rows, cols]
+        if counted.any():
+            lvl_b, lvl_a, level = (np.where(counted, by_count, by_day)
+                                   for by_count, by_day in zip(_count_levels(sc, tt, ee, lb, ha), (lvl_b, lvl_a, level)))
         before[rows, cols] = np.where(use_a, lvl_a, lvl_b)
         during[rows, cols] = level
         pct[rows, cols] = _pct_array(before[rows, cols], level)
     return score, sign, before, during, pct
+
+
+def _count_levels(sc: _Scan, t, e, lo_b, hi_a) -> tuple:
+    """Levels (flank before, flank after, window) of count windows judged by their
+    likelihood, as that likelihood estimates them: events over weekday exposure. The mean
+    of the days' weekday-adjusted counts (the stabilised windows' level) lets a quiet
+    weekend day (factor ~0.1) with one event weigh as ten ordinary days: a six-week -37%
+    at ~3 a day measured -3%, below `min_change_pct`."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ((sc.kx[t] - sc.kx[lo_b]) / (sc.kfactor[t] - sc.kfactor[lo_b]),
+                (sc.kx[hi_a] - sc.kx[e]) / (sc.kfactor[hi_a] - sc.kfactor[e]),
+                (sc.x[e] - sc.x[t]) / (sc.factor[e] - sc.factor[t]))
 
 
 _FEW_EVENTS = 50  # below this many expected events in a window, counts are judged by their likelihood

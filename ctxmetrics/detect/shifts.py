@@ -58,6 +58,12 @@ class _Windows:
             return None
         return float(_two_rates_z(x[1], f[1], k[1], x[0], f[0], k[0], self.shape)) / self._beyond
 
+    def count_level(self, lo: int, hi: int) -> float:
+        """Kept events over their weekday exposure in [lo, hi): a counted step's level, as
+        its count likelihood estimates it (`episodes._count_levels`)."""
+        events, exposure, _ = (c[hi] - c[lo] for c in self._events)
+        return events / exposure if exposure > 0 else 0.0
+
     def measure(self, lo: int, hi: int) -> tuple[float, float, float]:
         """Weighted mean of y, pooled level (num/den) and the weight (typical days) used
         in [lo, hi)."""
@@ -86,6 +92,8 @@ def _measure(w: _Windows, noise: _Noise, lo: int, at: int, hi: int) -> _Step:
     y1, l1, n1 = w.measure(lo, at)
     y2, l2, n2 = w.measure(at, hi)
     counted = w.count_z(lo, at, hi)
+    if counted is not None:
+        l1, l2 = w.count_level(lo, at), w.count_level(at, hi)
     score = abs(y2 - y1) / np.sqrt(noise.se2(n1) + noise.se2(n2)) if counted is None else abs(counted)
     return _Step(lo, at, y1, y2, l1, l2, _pct(l1, l2), float(score), hi)
 
