@@ -464,3 +464,40 @@ def test_a_gauge_without_any_change_prints_no_numpy_warning(run, project_dir):
         warnings.simplefilter("error", RuntimeWarning)
         result = run("scan")
     assert (result.exit_code, result.stderr) == (0, ""), result.output
+
+
+def test_a_scan_reads_the_stored_metric_names_once_and_never_imports_ruptures(project, monkeypatch):
+    """`select distinct metric` is a whole scan of the observations: a scan reads it once
+    (the scannable metrics, the ratios missing a part and the missing effects' metrics
+    all come from it) and stores the missing effects it stored before. The detector runs
+    its own port of ruptures' segmentation, so nothing imported before the workers fork
+    loads ruptures."""
+    import json
+    import subprocess
+    import sys
+
+    from ctxmetrics.store.database import Store
+
+    reads = []
+    names = Store.metric_names
+
+    def counted(self):
+        reads.append(1)
+        return names(self)
+
+    add_annotation(project.annotations_dir, title="Webinar", type="campaign", start="2025-05-12", end="2025-05-16",
+                   metrics=["leads"], expect="up")  # no such lift in the data: a missing effect
+    monkeypatch.setattr(Store, "metric_names", counted)
+    scan_project(project)
+    assert len(reads) == 1
+    with project.store(read_only=True) as store:
+        stored = store.query_rows("select data from missing_effects order by position")[1]
+    monkeypatch.setattr(Store, "metric_names", names)
+    from ctxmetrics.scan.effects import expected_effects
+
+    anomalies = anomalies_of(project)
+    with project.store() as store:  # what storing computed before, reading the names itself
+        fresh = expected_effects(project, store, load_timeline(project.annotations_dir, project.config.timezone), anomalies)
+    assert stored and [json.loads(row[0]) for row in stored] == [json.loads(json.dumps(e, default=str)) for e in fresh]
+    probe = "from ctxmetrics.scan.scan import _import_detector_libraries as f; f(); import sys; print('ruptures' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"

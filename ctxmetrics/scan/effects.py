@@ -10,15 +10,18 @@ from ctxmetrics.models.segments import segment_label
 from ctxmetrics.wording import metric_word
 
 
-def expected_effects(project, store, annotations, anomalies) -> list[dict[str, Any]]:
+def expected_effects(project, store, annotations, anomalies, present: list[str] | None = None) -> list[dict[str, Any]]:
     """The events of the whole stored period whose expected effect no anomaly showed, each
-    measured (docs/contract.md, `missing_effects`); [] for an empty store."""
+    measured (docs/contract.md, `missing_effects`); [] for an empty store. `present`: the
+    store's metric names when the scan has read them already (else read here: a whole scan
+    of the observations)."""
     from ctxmetrics.explain import explain
 
     data_range = store.observation_span()
     if data_range is None:
         return []
-    entries = explain.missing_effects(annotations, anomalies, project.config, data_range, present=store.metric_names())
+    present = store.metric_names() if present is None else present
+    entries = explain.missing_effects(annotations, anomalies, project.config, data_range, present=present)
     return measure_effects(project, store, entries) if entries else []
 
 

@@ -127,8 +127,9 @@ def _scan_local(project: Project, config, annotations, metrics: list[str], progr
                 f"Nothing to scan: the store {project.store_path} holds no data yet; "
                 "load some first with 'ctxmetrics ingest FILE'."
             )
-        known = metric_names(store, config)
-        incomplete = incomplete_ratios(config, set(store.metric_names()))
+        stored = store.metric_names()  # one scan of every observation, read once for all three uses
+        known = metric_names(store, config, set(stored))
+        incomplete = incomplete_ratios(config, set(stored))
         chosen = choose_metrics(metrics, known, incomplete, "the store has")
         previous = load_anomalies(store)
         state = load_state(store)
@@ -138,7 +139,7 @@ def _scan_local(project: Project, config, annotations, metrics: list[str], progr
             series_set = build_series_set(store, config, name, project.queries_dir)
             if series_set is not None:
                 sets[name] = series_set
-    outcome = Outcome(chosen, sets, previous, verdicts, not_scanned={} if metrics else incomplete)
+    outcome = Outcome(chosen, sets, previous, verdicts, not_scanned={} if metrics else incomplete, present=stored)
     outcome.gaps = {
         name: gap_days(ss.start, ss.gaps, ss.granularity) for name, ss in sets.items() if ss.gaps is not None and ss.gaps.any()
     }
@@ -221,6 +222,7 @@ class Outcome:
     not_scanned: dict[str, list[str]] = field(default_factory=dict)  # ratio metric -> its parts with no data
     whole_sets: bool = True  # `sets` hold every series of their metrics (not only those linking reads)
     conversions: list[Anomaly] | None = None  # `stage_conversions`, if an engine made them already
+    present: list[str] | None = None  # the store's metric names as the engine read them (None: read them when storing)
 
     def add(self, metric: str, found: list[Anomaly], stats: dict[str, int], fingerprints: dict[str, str]) -> None:
         self.found += found
@@ -265,7 +267,7 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     gaps = outcome.gaps
     with project.store() as store:
         save_annotation_mirror(store, (mirror_row(e, config.timezone) for e in annotations))  # its own transaction
-        effects = expected_effects(project, store, annotations, kept)
+        effects = expected_effects(project, store, annotations, kept, outcome.present)
         with store.transaction():
             save_scan(store, kept, outcome.chosen, state, config)
             save_gaps(store, outcome.chosen, gaps)
@@ -557,7 +559,8 @@ def _detect_shared(rows: np.ndarray) -> list:
 
 
 def _import_detector_libraries() -> None:
-    import ruptures  # noqa: F401
+    # not ruptures: the detector runs its own compiled port of KernelCPD (`kernels.pelt_l2`)
+    # and loads ruptures only to raise its exception for a series too short to segment
     import scipy.stats  # noqa: F401
 
     import ctxmetrics.detect.kernels  # noqa: F401  (compiled or loaded from numba's cache once, before forking)

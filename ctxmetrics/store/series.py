@@ -28,9 +28,11 @@ from ctxmetrics.wording import closest_name
 NONE_LABEL = "(none)"
 
 
-def metric_names(store: Store, config: Config) -> list[str]:
-    """Every metric that can be scanned: stored ones plus ratio/query metrics of the config."""
-    stored = set(store.metric_names())
+def metric_names(store: Store, config: Config, stored: set[str] | None = None) -> list[str]:
+    """Every metric that can be scanned: stored ones plus ratio/query metrics of the config.
+    `stored`: the store's metric names when the caller has read them already (a whole
+    scan of the observations each time)."""
+    stored = set(store.metric_names()) if stored is None else stored
     incomplete = incomplete_ratios(config, stored)
     names = stored | {n for n, m in config.metrics.items() if m.type == "query" or (m.type == "ratio" and n not in incomplete)}
     return sorted(names)
