@@ -162,6 +162,12 @@ def test_ignored_columns_of_a_long_file_are_not_dimensions(tmp_path):
 
     with Project(tmp_path / "p").store(read_only=True) as store:
         assert store.dimension_names() == ["region"]
+    events = tmp_path / "crm.csv"
+    events.write_text("row_id,entity_id,stage,ts,region\n1,o1,won,2026-01-02,NA\n2,o2,won,2026-01-02,EMEA\n")
+    result = invoke("--project", tmp_path / "p", "ingest", events, "--format", "events")
+    assert result.exit_code == 0, result.output
+    with Project(tmp_path / "p").store(read_only=True) as store:
+        assert store.dimension_names() == ["region"]
     config.write_text(config.read_text() + "ignore_columns: row_id\n")
     result = invoke("--project", tmp_path / "p", "ingest", data)
     assert result.exit_code == 1 and "'ignore_columns' must be a list of names like [instant, weekday]" in result.output

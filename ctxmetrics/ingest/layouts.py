@@ -145,7 +145,7 @@ def _events(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     columns = [c for c in raw.columns if c != ROW]
     date_col = _date_column(src, columns, settings.columns, names=("ts", *DATE_NAMES))
     _require(src, columns, (*EVENT_COLUMNS, date_col), "events")
-    others = [c for c in columns if c not in (date_col, *EVENT_COLUMNS)]
+    others = [c for c in columns if c not in (date_col, *EVENT_COLUMNS, *settings.config.ignore_columns)]
     dim_cols = _dimension_columns(src, others, settings.dims, settings.known)
     days, _, _ = _days(src, raw, date_col, settings)
     frame = raw.select(
