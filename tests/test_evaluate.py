@@ -250,3 +250,18 @@ def test_tcpd_evaluation_reads_only_the_halves_asked_for(tmp_path):
     assert both["half_sizes"] == {"tune": 2, "holdout": 1}
     assert both["mean_f1"]["detector"] == pytest.approx(both["mean_f1"]["no_change"])
     assert both["mean_f1"]["no_change"] < 1.0
+
+
+def test_tcpd_series_marks_unannotated_points_and_lists_missed_ones(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from benchmarks.eval.detector import Detector
+    from benchmarks.eval.external import tcpd_datasets
+    from benchmarks.tcpd_series import print_dataset
+
+    cases, notes = tcpd_datasets(_tcpd_folder(tmp_path, ["a"]))["a"]
+    episode = SimpleNamespace(kind="spike", direction="up", start=10, end=11, score=6.0, change_pct=50.0)
+    row = print_dataset(Detector("one spike", lambda case: [episode]), "a", cases, notes)
+    out = capsys.readouterr().out
+    assert row["points"] == [10, 12]
+    assert "-> points 10x 12x" in out and "annotated points missed: [40, 41]" in out
