@@ -27,7 +27,9 @@ Melbourne lockdowns; other detections are counted, not judged) and shape tests
 External public series (--ext, default /work/extdata; skipped with a note when absent;
 never part of the repository): the TCPD change-point benchmark scored as its authors
 do (F1 with a margin of 5, see benchmarks/eval/external.py) against two baselines
-computed in the same run.
+computed in the same run. Its datasets are split in two fixed halves as well
+(`external.tcpd_half`: sorted by name, alternately tune and holdout): `--split tune`
+reads the tune half only; holdout and all read both and print each half and the total.
 """
 from __future__ import annotations
 
@@ -161,7 +163,7 @@ def main() -> None:
     results = {split: evaluate_split(detector, split, args.quick) for split in splits}
     try:
         real = evaluate_realdata(detector, args.realdata)
-        ext = external.evaluate(detector, args.ext)
+        ext = external.evaluate(detector, args.ext, ("tune",) if args.split == "tune" else external.TCPD_HALVES)
     except (OSError, ValueError) as exc:  # an unreadable input file: one line, no traceback
         sys.exit(f"evaluate.py: error: {exc}")
     seconds = time.perf_counter() - began

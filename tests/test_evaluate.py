@@ -205,3 +205,63 @@ def test_a_tag_dates_the_blind_detection_it_overlaps_otherwise(monkeypatch):
 def test_a_tag_leaves_a_blind_detection_of_its_own_dates_or_of_a_small_part(monkeypatch):
     assert _tagged_case_with(monkeypatch, (101, 119), (100, 119)) == [(101, 119)]  # dated alike
     assert _tagged_case_with(monkeypatch, (106, 107), (100, 119)) == [(106, 107)]  # 2 of 20 days
+
+
+def test_tcpd_halves_alternate_over_sorted_names():
+    from benchmarks.eval.external import tcpd_half
+
+    halves = tcpd_half(["nile", "bank", "co2", "apple", "bank"])
+    assert halves == {"apple": "tune", "bank": "holdout", "co2": "tune", "nile": "holdout"}
+    # a name added later moves only the names sorted after it
+    assert tcpd_half(["apple", "bank", "co2", "nile", "zinc"])["zinc"] == "tune"
+
+
+def _tcpd_folder(tmp_path, names):
+    import json
+
+    (tmp_path / "datasets").mkdir()
+    notes = {}
+    for k, name in enumerate(names):
+        values = [10.0] * 40 + [10.0 + 5 * (k + 1)] * 40
+        series = {"name": name, "time": {"format": "%Y-%m-%d", "raw": [str(np.datetime64("2020-01-01") + i) for i in range(80)]},
+                  "series": [{"label": "V1", "raw": values}]}
+        (tmp_path / "datasets" / name).mkdir()
+        (tmp_path / "datasets" / name / f"{name}.json").write_text(json.dumps(series))
+        notes[name] = {"1": [40], "2": [41]}
+    (tmp_path / "annotations.json").write_text(json.dumps(notes))
+    return tmp_path
+
+
+def test_tcpd_evaluation_reads_only_the_halves_asked_for(tmp_path):
+    from benchmarks.eval.detector import Detector
+    from benchmarks.eval.external import evaluate_tcpd
+
+    folder = _tcpd_folder(tmp_path, ["a", "b", "c"])
+    seen = []
+
+    def step_at_40(case):
+        seen.append(case.name)
+        return [type("C", (), {"start": 40, "end": None})()]
+
+    tune = evaluate_tcpd(Detector("step at 40", step_at_40), folder, ("tune",))
+    assert sorted(seen) == ["a:V1", "c:V1"] and tune["datasets"] == 2
+    assert tune["mean_f1"]["detector"] == pytest.approx(1.0) and list(tune["by_half"]) == ["tune"]
+    both = evaluate_tcpd(Detector("nothing", lambda case: []), folder)
+    assert both["half_sizes"] == {"tune": 2, "holdout": 1}
+    assert both["mean_f1"]["detector"] == pytest.approx(both["mean_f1"]["no_change"])
+    assert both["mean_f1"]["no_change"] < 1.0
+
+
+def test_tcpd_series_marks_unannotated_points_and_lists_missed_ones(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from benchmarks.eval.detector import Detector
+    from benchmarks.eval.external import tcpd_datasets
+    from benchmarks.tcpd_series import print_dataset
+
+    cases, notes = tcpd_datasets(_tcpd_folder(tmp_path, ["a"]))["a"]
+    episode = SimpleNamespace(kind="spike", direction="up", start=10, end=11, score=6.0, change_pct=50.0)
+    row = print_dataset(Detector("one spike", lambda case: [episode]), "a", cases, notes)
+    out = capsys.readouterr().out
+    assert row["points"] == [10, 12]
+    assert "-> points 10x 12x" in out and "annotated points missed: [40, 41]" in out

@@ -9,6 +9,8 @@
   a multivariate series is the union of its columns' changes. Baselines in the same run:
   "no change" (index 0 only) and ruptures `Binseg(model="l2", min_size=2)` on columns
   standardised to mean 0 and variance 1, with a BIC-type penalty (d+1) log n.
+  Split in two fixed halves by a rule blind to results (`tcpd_half`): the datasets
+  sorted by name, alternately tune (1st, 3rd, ...) and holdout (2nd, 4th, ...).
 - `nab/nyc_taxi.csv`: NAB's 30-minute New York taxi demand, summed to days; truth (drops):
   July 4, Labor Day, Thanksgiving, Christmas, New Year's Day and the blizzard (2015-01-26/27).
 - `prophet/example_wp_log_peyton_manning.csv`: daily log page views of Peyton Manning's
@@ -26,7 +28,7 @@ import numpy as np
 from benchmarks.eval.cases import Case, Planted
 from benchmarks.eval.detector import Detector, change_points
 from benchmarks.eval.files import per_day, read_columns
-from benchmarks.eval.run import documented_line, documented_result, run_case
+from benchmarks.eval.run import Outcome, documented_line, documented_result, run_case
 from benchmarks.eval.scoring import tcpd_f1
 
 DEFAULT_FOLDER = Path("/work/extdata")
@@ -40,6 +42,13 @@ TAXI_DROPS = {
     "2014-12-25": "Christmas", "2015-01-01": "New Year's Day", "2015-01-26": "blizzard",
 }
 _TIME_FORMATS = {"%Y": "Y", "%Y-%m": "M", "%Y-%m-%d": "D"}
+TCPD_HALVES = ("tune", "holdout")
+
+
+def tcpd_half(names: list[str]) -> dict[str, str]:
+    """The half of each TCPD dataset: sorted by name, alternately tune and holdout. The
+    rule reads names only, so the halves are fixed before any result is seen."""
+    return {name: TCPD_HALVES[i % 2] for i, name in enumerate(sorted(set(names)))}
 
 
 def _tcpd_dates(time: dict) -> np.ndarray | None:
@@ -86,30 +95,44 @@ def binseg_points(matrix: np.ndarray) -> list[int]:
     return [int(b) for b in algo.predict(pen=(d + 1) * np.log(n))[:-1]]
 
 
-def evaluate_tcpd(detector: Detector, folder: Path) -> dict:
-    """Mean F1 over TCPD datasets of the detector and the two baselines."""
-    by_name: dict[str, list[Case]] = {}
-    annotations: dict[str, dict] = {}
+def tcpd_datasets(folder: Path) -> dict[str, tuple[list[Case], dict[str, list[int]]]]:
+    """The columns (as cases) and the annotations of each TCPD dataset, by name."""
+    out: dict[str, tuple[list[Case], dict[str, list[int]]]] = {}
     for case, notes in tcpd_cases(folder):
-        name = case.name.split(":")[0]
-        by_name.setdefault(name, []).append(case)
-        annotations[name] = notes
-    rows, errors = [], []
-    for name, cases in by_name.items():
-        points: set[int] = set()
-        for case in cases:
-            outcome = run_case(detector, case)
-            if outcome.error:
-                errors.append(f"{case.name}: {outcome.error}")
-            points.update(change_points(outcome.detections, len(case.values)))
-        matrix = np.column_stack([c.values for c in cases])
-        rows.append({
-            "dataset": name, "n": len(cases[0].values), "detector": tcpd_f1(annotations[name], sorted(points), MARGIN),
-            "no_change": tcpd_f1(annotations[name], [], MARGIN),
-            "binseg": tcpd_f1(annotations[name], binseg_points(matrix), MARGIN), "detected_points": len(points),
-        })
-    mean = {key: float(np.mean([r[key] for r in rows])) if rows else None for key in ("detector", "no_change", "binseg")}
-    return {"datasets": len(rows), "mean_f1": mean, "per_dataset": rows, "errors": errors}
+        out.setdefault(case.name.split(":")[0], ([], notes))[0].append(case)
+    return out
+
+
+def score_tcpd_dataset(name: str, outcomes: list[Outcome], notes: dict[str, list[int]]) -> dict:
+    """One dataset from the detector's outcome on each column: its change points (the union
+    over columns), their F1 and the baselines'."""
+    points: set[int] = set()
+    for outcome in outcomes:
+        points.update(change_points(outcome.detections, len(outcome.case.values)))
+    matrix = np.column_stack([o.case.values for o in outcomes])
+    return {
+        "dataset": name, "n": len(matrix), "detector": tcpd_f1(notes, sorted(points), MARGIN),
+        "no_change": tcpd_f1(notes, [], MARGIN), "binseg": tcpd_f1(notes, binseg_points(matrix), MARGIN),
+        "detected_points": len(points), "points": sorted(points),
+        "errors": [f"{o.case.name}: {o.error}" for o in outcomes if o.error],
+    }
+
+
+def _mean_f1(rows: list[dict]) -> dict:
+    return {key: float(np.mean([r[key] for r in rows])) if rows else None for key in ("detector", "no_change", "binseg")}
+
+
+def evaluate_tcpd(detector: Detector, folder: Path, halves: tuple[str, ...] = TCPD_HALVES) -> dict:
+    """Mean F1 of the detector and the two baselines over the TCPD datasets of `halves`
+    (see `tcpd_half`), per half and over all of them."""
+    datasets = tcpd_datasets(folder)
+    half_of = tcpd_half(list(datasets))
+    rows = [{**score_tcpd_dataset(name, [run_case(detector, c) for c in cases], notes), "half": half_of[name]}
+            for name, (cases, notes) in datasets.items() if half_of[name] in halves]
+    by_half = {half: _mean_f1([r for r in rows if r["half"] == half]) for half in halves}
+    return {"datasets": len(rows), "mean_f1": _mean_f1(rows), "by_half": by_half,
+            "half_sizes": {half: sum(r["half"] == half for r in rows) for half in halves},
+            "per_dataset": rows, "errors": [e for r in rows for e in r["errors"]]}
 
 
 def _planted_days(calendar: np.ndarray, days: dict[str, str], direction: str) -> tuple[Planted, ...]:
@@ -131,11 +154,12 @@ def peyton_case(path: Path) -> Case:
     return Case("prophet peyton_manning (log views)", values, "gauge", calendar, planted=_planted_days(calendar, games, "up"))
 
 
-def evaluate(detector: Detector, folder: Path) -> dict:
-    """Every external set found in `folder`; a missing one is noted, not an error."""
+def evaluate(detector: Detector, folder: Path, tcpd_halves: tuple[str, ...] = TCPD_HALVES) -> dict:
+    """Every external set found in `folder` (of TCPD the datasets of `tcpd_halves`); a
+    missing one is noted, not an error."""
     result: dict = {"folder": str(folder), "missing": []}
     if (folder / "tcpd" / "annotations.json").is_file():
-        result["tcpd"] = evaluate_tcpd(detector, folder / "tcpd")
+        result["tcpd"] = evaluate_tcpd(detector, folder / "tcpd", tcpd_halves)
     else:
         result["missing"].append("tcpd/annotations.json")
     for key, name, load in (("taxi", "nab/nyc_taxi.csv", taxi_case),
@@ -154,8 +178,13 @@ def print_report(result: dict, folder: Path) -> None:
     elif "tcpd" in result:
         t = result["tcpd"]
         m = t["mean_f1"]
-        print(f"  TCPD, {t['datasets']} datasets, mean F1 (margin {MARGIN}): detector {m['detector']:.3f}; "
+        halves = "" if len(t["by_half"]) > 1 else f" ({next(iter(t['by_half']))} half only)"
+        print(f"  TCPD, {t['datasets']} datasets{halves}, mean F1 (margin {MARGIN}): detector {m['detector']:.3f}; "
               f"baselines: no change {m['no_change']:.3f}, Binseg l2 + BIC {m['binseg']:.3f}")
+        if len(t["by_half"]) > 1:
+            for half, h in t["by_half"].items():
+                print(f"    {half} half ({t['half_sizes'][half]} datasets): detector {h['detector']:.3f}; "
+                      f"no change {h['no_change']:.3f}, Binseg {h['binseg']:.3f}")
         for e in t["errors"][:3]:
             print(f"    error: {e}")
     for key in ("taxi", "peyton"):
