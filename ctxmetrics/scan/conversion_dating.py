@@ -97,7 +97,8 @@ def conversion_start(counts: np.ndarray, trials: np.ndarray, start: int, end: in
     after_x, after_n = cx[last] - before_x, cn[last] - before_n
     if np.any(before_n <= 0) or np.any(after_n <= 0):
         return None
-    gain = (loglik(before_x, before_n) + loglik(after_x, after_n) - loglik(np.array([cx[last]]), np.array([cn[last]]))) / dispersion
+    whole = loglik(np.array([cx[last]]), np.array([cn[last]]))
+    gain = (loglik(before_x, before_n) + loglik(after_x, after_n) - whole) / dispersion
     moved = after_x / after_n - before_x / before_n
     fits = (moved > 0) == (direction == "up")
     if not fits.any():
