@@ -145,3 +145,15 @@ def test_only_a_conversion_moving_the_anomalys_way_dates_it():
                                "down")
     conversion_anomalies(sets, STAGES, [wrong_way], Config(), no_masks)
     assert wrong_way.start == day - dt.timedelta(days=3)
+
+
+def test_a_stage_change_a_tagged_window_covers_is_left_to_the_tag():
+    """The tag dates it: `restatements.redated_by_tags` then drops the search's anomaly."""
+    from ctxmetrics.scan.tagged import FOUND_BY as TAGGED
+
+    day, sets = _sql_rise_after_busy_days()
+    early = _count_anomaly("sql", {"channel": "partner"}, day - dt.timedelta(days=3), day + dt.timedelta(days=27), "up")
+    tag = _count_anomaly("sql", {"channel": "partner"}, day, day + dt.timedelta(days=27), "up")
+    tag.found_by = TAGGED
+    conversion_anomalies(sets, STAGES, [early, tag], Config(), no_masks)
+    assert early.start == day - dt.timedelta(days=3)

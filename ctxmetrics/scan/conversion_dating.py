@@ -19,7 +19,8 @@ clearly likelier than the detector's (`MIN_DATING_Z`) and more than 2 days from 
 starts agree, at the precision a change is dated to); it is then measured again over its
 new days by the detector's own window test (`detect.targeted.window_changes`). An echo of a
 change of the stage above leaves the conversion alone and keeps its date. A lasting change
-is dated on its first `_LASTING_SPAN_DAYS` days.
+is dated on its first `_LASTING_SPAN_DAYS` days. An anomaly that a tagged window of its
+series overlaps is left to the tag, which dates it (`scan.restatements.redated_by_tags`).
 
 Dating again an anomaly already dated this way finds its start again (its days before are
 ordinary for the conversion), so a later scan that keeps the stored anomaly keeps it as is.
@@ -53,10 +54,14 @@ def redate_by_conversion(above: SeriesSet, below: SeriesSet, lag: int, found: li
     conversion from `above` (lagged by `lag` days) says it started elsewhere (module
     docstring). `masks`: `below`'s known-day mask."""
     from ctxmetrics.scan.conversion import _aligned
+    from ctxmetrics.scan.tagged import FOUND_BY as TAGGED, _overlap
 
+    tagged = [a for a in found if a.found_by == TAGGED]
     for anomaly in found:
         if anomaly.found_by != "series" or anomaly.metric != below.metric:
             continue
+        if any(t.segment == anomaly.segment and _overlap(t, anomaly) for t in tagged):
+            continue  # an analyst's tag dates it (`restatements.redated_by_tags`)
         row, upper = below.row(anomaly.segment), above.row(anomaly.segment)
         if row is None or upper is None:
             continue
