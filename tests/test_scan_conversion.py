@@ -93,3 +93,67 @@ def test_clean_funnels_give_no_conversion_anomaly():
         found += conversion_anomalies(stage_sets(generate_funnel(seed, start=START, days=DAYS).frame), STAGES, [],
                                       Config(), no_masks)
     assert found == []
+
+
+def _sql_rise_after_busy_days(seed: int = 11):
+    """sql of channel=partner +80% for 28 days from day 400, right after three days of
+    +100% mql on the same channel (so sql, two days behind, is busy on days 397-399 too)."""
+    day = START + dt.timedelta(days=400)
+    effects = (Effect("sql", {"channel": "partner"}, day, day + dt.timedelta(days=27), "spike", 0.8),
+               Effect("mql", {"channel": "partner"}, day - dt.timedelta(days=5), day - dt.timedelta(days=3), "spike", 1.0))
+    return day, stage_sets(generate_funnel(seed, start=START, days=DAYS, effects=effects).frame)
+
+
+def _count_anomaly(metric: str, segment: dict, start: dt.date, end: dt.date | None, direction: str) -> Anomaly:
+    return Anomaly(metric, segment, "spike" if end else "level_shift", direction, start, end, 30.0, 54.0, 80.0, 9.0)
+
+
+def test_a_stage_change_dated_early_on_its_count_takes_its_conversions_start():
+    """The count's anomaly, dated on the busy days 3 days early, is dated again where the
+    conversion moved, and measured again over its new days."""
+    day, sets = _sql_rise_after_busy_days()
+    early = _count_anomaly("sql", {"channel": "partner"}, day - dt.timedelta(days=3), day + dt.timedelta(days=27), "up")
+    conversion_anomalies(sets, STAGES, [early], Config(), no_masks)
+    assert abs((early.start - day).days) <= 1
+    assert early.end == day + dt.timedelta(days=27) and early.direction == "up"
+    assert early.score > 5 and early.change_pct > 40
+
+
+def test_a_stage_change_dated_again_keeps_its_date_on_the_next_scan():
+    day, sets = _sql_rise_after_busy_days()
+    anomaly = _count_anomaly("sql", {"channel": "partner"}, day - dt.timedelta(days=3), day + dt.timedelta(days=27), "up")
+    conversion_anomalies(sets, STAGES, [anomaly], Config(), no_masks)
+    first = (anomaly.start, anomaly.end, anomaly.score, anomaly.change_pct)
+    conversion_anomalies(sets, STAGES, [anomaly], Config(), no_masks)
+    assert (anomaly.start, anomaly.end, anomaly.score, anomaly.change_pct) == first
+
+
+def test_an_echo_of_the_stage_above_keeps_the_detectors_date():
+    """leads of channel=paid +80% for 14 days: mql's count follows, its conversion does not
+    move, so an mql anomaly dated 4 days off is left as the detector dated it."""
+    day = START + dt.timedelta(days=400)
+    effects = (Effect("leads", {"channel": "paid"}, day, day + dt.timedelta(days=13), "spike", 0.8),)
+    sets = stage_sets(generate_funnel(11, start=START, days=DAYS, effects=effects).frame)
+    echo = _count_anomaly("mql", {"channel": "paid"}, day - dt.timedelta(days=4), day + dt.timedelta(days=13), "up")
+    conversion_anomalies(sets, STAGES, [echo], Config(), no_masks)
+    assert echo.start == day - dt.timedelta(days=4) and echo.score == 9.0
+
+
+def test_only_a_conversion_moving_the_anomalys_way_dates_it():
+    day, sets = _sql_rise_after_busy_days()
+    wrong_way = _count_anomaly("sql", {"channel": "partner"}, day - dt.timedelta(days=3), day + dt.timedelta(days=27),
+                               "down")
+    conversion_anomalies(sets, STAGES, [wrong_way], Config(), no_masks)
+    assert wrong_way.start == day - dt.timedelta(days=3)
+
+
+def test_a_stage_change_a_tagged_window_covers_is_left_to_the_tag():
+    """The tag dates it: `restatements.redated_by_tags` then drops the search's anomaly."""
+    from ctxmetrics.scan.tagged import FOUND_BY as TAGGED
+
+    day, sets = _sql_rise_after_busy_days()
+    early = _count_anomaly("sql", {"channel": "partner"}, day - dt.timedelta(days=3), day + dt.timedelta(days=27), "up")
+    tag = _count_anomaly("sql", {"channel": "partner"}, day, day + dt.timedelta(days=27), "up")
+    tag.found_by = TAGGED
+    conversion_anomalies(sets, STAGES, [early, tag], Config(), no_masks)
+    assert early.start == day - dt.timedelta(days=3)

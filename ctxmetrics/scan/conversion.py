@@ -29,6 +29,7 @@ import numpy as np
 
 from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.models.series import SeriesSet
+from ctxmetrics.scan.conversion_dating import redate_by_conversion
 from ctxmetrics.scan.tagged import _overlap
 
 FOUND_BY = "conversion"
@@ -46,7 +47,9 @@ MAX_DAYS = 7
 def conversion_anomalies(sets: dict[str, SeriesSet], funnel: tuple[str, ...], found: list[Anomaly], config,
                          masks) -> list[Anomaly]:
     """The anomalies of each funnel stage's conversion from the stage above that no anomaly
-    of `found` on the stage's series overlaps. `masks(series_set)`: its known-day mask."""
+    of `found` on the stage's series overlaps. `masks(series_set)`: its known-day mask.
+    First the detector's anomalies of `found` on each stage are dated again, in place, on
+    their conversion (`scan.conversion_dating`)."""
     out: list[Anomaly] = []
     for upper, lower in zip(funnel, funnel[1:]):
         above, below = sets.get(upper), sets.get(lower)
@@ -56,8 +59,10 @@ def conversion_anomalies(sets: dict[str, SeriesSet], funnel: tuple[str, ...], fo
         if lag is None:
             continue
         mine = [a for a in found if a.metric == lower]
+        known = masks(below)
+        redate_by_conversion(above, below, lag, mine, config.detection_for(lower), known)
         settings = replace(config.detection_for(lower), max_temporary_days=MAX_DAYS)
-        out += _stage_anomalies(above, below, lag, settings, masks(below), mine)
+        out += _stage_anomalies(above, below, lag, settings, known, mine)
     return out
 
 
