@@ -1,0 +1,68 @@
+"""Each metric's cadence, read from its own dates: one file may hold a daily metric beside
+a weekly or monthly one (leads every day, pipeline value every Monday, quota attainment on
+each month's first), and each is stored and scanned at its own frequency rather than as
+daily data whose days between the weekly rows are zeros or gaps.
+
+The long and wide layouts (`layouts.py`) and the Parquet fast path (`fast_parquet.py`)
+all judge a file's metrics with these functions, so they agree.
+"""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from ctxmetrics.ingest.dates import RUN_STEPS, cadence_change, granularity_of
+
+DENSE_CELLS = 1 << 22  # (metric, day) cells up to which a bitmap finds each metric's days
+
+
+def days_by_metric(metrics: pl.Series, days: pl.Series, file_days: pl.Series | None) -> dict[str, pl.Series]:
+    """Each metric's sorted distinct days, from the rows' metric and day columns.
+
+    `file_days`: the sorted distinct days of these rows, which a file of one metric uses
+    as they are (most files: no extra pass over the rows); None when not known."""
+    names = metrics.unique()
+    if names.len() == 1 and file_days is not None:
+        return {names[0]: file_days}
+    numbers = days.to_physical().to_numpy().astype(np.int64)
+    low, span = int(numbers.min()), int(numbers.max()) - int(numbers.min()) + 1
+    if names.len() * span > DENSE_CELLS:
+        pairs = pl.DataFrame({"metric": metrics, "ts": days}).unique()
+        return {name: group["ts"].sort() for (name,), group in pairs.group_by("metric")}
+    # One dense (metric, day) bitmap: cheaper than hashing millions of (text, day) pairs.
+    codes = metrics.cast(pl.Enum(names.sort())).to_physical().to_numpy().astype(np.int64)
+    present = np.bincount(codes * span + (numbers - low), minlength=names.len() * span).reshape(-1, span) > 0
+    return {
+        name: pl.Series("ts", np.flatnonzero(row) + low, dtype=pl.Int32).cast(pl.Date)
+        for name, row in zip(names.sort().to_list(), present)
+    }
+
+
+def evident_granularity(days: pl.Series) -> str | None:
+    """The granularity a metric's sorted distinct days show clearly: `daily`, or `weekly`
+    or `monthly` over at least a month of weeks or a quarter of months (`RUN_STEPS`);
+    None when they are too few to tell (two readings a week apart may be a sparse daily
+    count as well as a weekly one)."""
+    found = granularity_of(days)
+    if found in (None, "daily"):
+        return found
+    return found if days.len() - 1 >= RUN_STEPS[found] else None
+
+
+def first_cadence_change(days_of: dict[str, pl.Series], declared: set[str]) -> tuple[str, int, str] | None:
+    """(metric, index into its days, words) of the first metric, by name, whose own dates
+    change cadence (`cadence_change`); metrics whose granularity is `declared` are judged
+    per period whatever their dates, so they are let through."""
+    for name in sorted(days_of):
+        if name in declared:
+            continue
+        change = cadence_change(days_of[name])
+        if change is not None:
+            return name, *change
+    return None
+
+
+def metric_cadences(days_of: dict[str, pl.Series]) -> dict[str, str]:
+    """Each metric's evident granularity, for the metrics whose dates show one."""
+    found = {name: evident_granularity(days) for name, days in days_of.items()}
+    return {name: cadence for name, cadence in found.items() if cadence is not None}
