@@ -8,6 +8,8 @@ all judge a file's metrics with these functions, so they agree.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import polars as pl
 
@@ -16,25 +18,49 @@ from ctxmetrics.ingest.dates import RUN_STEPS, cadence_change, granularity_of
 DENSE_CELLS = 1 << 22  # (metric, day) cells up to which a bitmap finds each metric's days
 
 
-def days_by_metric(metrics: pl.Series, days: pl.Series, file_days: pl.Series | None) -> dict[str, pl.Series]:
+def days_by_metric(
+    metrics: pl.Series, days: pl.Series, file_days: pl.Series | None, names: Sequence[str] | None = None
+) -> dict[str, pl.Series]:
     """Each metric's sorted distinct days, from the rows' metric and day columns.
 
     `file_days`: the sorted distinct days of these rows, which a file of one metric uses
-    as they are (most files: no extra pass over the rows); None when not known."""
-    names = metrics.unique()
+    as they are (most files: no extra pass over the rows); None when not known. `names`:
+    the distinct metrics, when the caller has them (finding them costs ~0.15 s per 10M rows)."""
+    names = metrics.unique().sort() if names is None else pl.Series(sorted(names), dtype=pl.Utf8)
     if names.len() == 1 and file_days is not None:
         return {names[0]: file_days}
-    numbers = days.to_physical().to_numpy().astype(np.int64)
-    low, span = int(numbers.min()), int(numbers.max()) - int(numbers.min()) + 1
-    if names.len() * span > DENSE_CELLS:
+    if days.len() == 0:
+        return {}
+    found = _dense_days(metrics, days, names)
+    if found is None:
         pairs = pl.DataFrame({"metric": metrics, "ts": days}).unique()
-        return {name: group["ts"].sort() for (name,), group in pairs.group_by("metric")}
-    # One dense (metric, day) bitmap: cheaper than hashing millions of (text, day) pairs.
-    codes = metrics.cast(pl.Enum(names.sort())).to_physical().to_numpy().astype(np.int64)
-    present = np.bincount(codes * span + (numbers - low), minlength=names.len() * span).reshape(-1, span) > 0
+        found = {name: group["ts"].sort() for (name,), group in pairs.group_by("metric")}
+    return found
+
+
+def _dense_days(metrics: pl.Series, days: pl.Series, names: pl.Series) -> dict[str, pl.Series] | None:
+    """`days_by_metric` as one (metric, day) bitmap, or None when it would be too large.
+
+    Each row's metric is told by its hash modulo the smallest number that keeps the names'
+    hashes apart; each row's hash is then checked against its name's, so the result is
+    exact. Measured on 10M rows of 5 metrics: ~0.1 s CPU, where grouping or hashing the
+    (text, day) pairs took ~0.4 s and casting the names to an Enum ~0.4 s."""
+    hashes = names.hash().to_numpy()
+    modulus = next((p for p in range(len(hashes), 8 * len(hashes) + 64) if len(np.unique(hashes % p)) == len(hashes)), None)
+    numbers = days.to_physical()
+    low, span = numbers.min(), numbers.max() - numbers.min() + 1
+    if modulus is None or modulus * span > DENSE_CELLS:
+        return None
+    row_hashes = metrics.hash()
+    slots = (row_hashes % modulus).cast(pl.Int32).to_numpy()
+    by_slot = np.zeros(modulus, dtype=np.uint64)
+    by_slot[hashes % modulus] = hashes
+    if not np.array_equal(by_slot[slots], row_hashes.to_numpy()):
+        return None
+    present = np.bincount(slots * span + (numbers - low).to_numpy(), minlength=modulus * span).reshape(-1, span) > 0
     return {
-        name: pl.Series("ts", np.flatnonzero(row) + low, dtype=pl.Int32).cast(pl.Date)
-        for name, row in zip(names.sort().to_list(), present)
+        name: pl.Series("ts", np.flatnonzero(present[int(h % modulus)]) + low, dtype=pl.Int32).cast(pl.Date)
+        for name, h in zip(names.to_list(), hashes)
     }
 
 

@@ -56,14 +56,16 @@ def _days(
 
 
 def _cadences(
-    src: _Source, frame: pl.DataFrame, distinct: pl.Series | None, column: str, config: Config
+    src: _Source, frame: pl.DataFrame, distinct: pl.Series | None, column: str, config: Config,
+    metrics: list[str] | None = None,
 ) -> dict[str, str]:
     """Each metric's granularity as its own dates show it (`cadence.metric_cadences`) from
-    the rows' ROW, metric and ts (`distinct`: their distinct days, if known); refused when a metric's dates change from a day at a
+    the rows' ROW, metric and ts (`distinct`: their distinct days, `metrics`: their
+    distinct metrics, if known); refused when a metric's dates change from a day at a
     time to a week or month at a time, or back: weekly totals would be read as days of a
     daily series with gaps. A metric whose granularity the config declares is judged per
     period whatever its rows' dates, so it is let through."""
-    days_of = days_by_metric(frame["metric"], frame["ts"], distinct)
+    days_of = days_by_metric(frame["metric"], frame["ts"], distinct, metrics)
     declared = {m for m in days_of if config.metric(m).granularity}
     change = first_cadence_change(days_of, declared)
     if change is None:

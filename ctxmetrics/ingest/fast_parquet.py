@@ -13,7 +13,7 @@ import polars as pl
 from ctxmetrics.errors import CtxError
 from ctxmetrics.ingest.cells import _CONTROL, MAX_MAGNITUDE, MISSING_DIMENSION_VALUE, _all_differ
 from ctxmetrics.ingest.columns import _date_column, _dimension_columns, _require
-from ctxmetrics.ingest.cadence import days_by_metric, first_cadence_change, metric_cadences
+from ctxmetrics.ingest.cadence import first_cadence_change, metric_cadences
 from ctxmetrics.ingest.dates import BadCell, check_plausible, granularity_of
 from ctxmetrics.ingest.sources import _check_header, _Source
 from ctxmetrics.store.database import Store
@@ -106,8 +106,10 @@ def _fast_long(
             if len(hashes) != found.rows or not _all_differ(hashes):  # a repeat, or a hash collision
                 return None
             if several:
-                pairs = pl.DataFrame(parquet_file.metric_days(store, src.path, date_col))
-                days_of = days_by_metric(pairs["metric"].cast(pl.Utf8), pairs["ts"].cast(pl.Date), None)
+                days_of = {
+                    metric: pl.Series(sorted(own), dtype=pl.Int32).cast(pl.Date)
+                    for metric, own in parquet_file.metric_days(store, src.path, date_col)
+                }
             else:
                 days_of = {metrics[0]: pl.Series(parquet_file.distinct_days(store, src.path, date_col)).cast(pl.Date)}
         all_days = pl.concat(list(days_of.values())) if several else days_of[metrics[0]]

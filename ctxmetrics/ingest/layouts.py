@@ -105,7 +105,8 @@ def _long(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     # The metrics as stored: the distinct names (none is blank) stripped, as _text does.
     metrics = pre[metric_col].str.strip_chars().unique().to_list() if metric_col in pre else None
     # empty readings were dropped above, and with them maybe days of the file
-    cadences = _cadences(src, frame, None if values.null_count() else distinct, date_col, settings.config)
+    known = None if values.null_count() else distinct
+    cadences = _cadences(src, frame, known, date_col, settings.config, metrics if metric_col else [name])
     return _Read(frame.select("metric", "ts", "value", *dim_cols), granularity_of(distinct), metrics, cadences)
 
 
@@ -143,7 +144,7 @@ def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
         return _Read(_per_day(long, dims, settings.config), "daily")
     _check_duplicates(src, typed, ["ts", *dims])
     # a column's own days are those it has a value on (a weekly column beside daily ones)
-    cadences = _cadences(src, long, None, date_col, settings.config)
+    cadences = _cadences(src, long, None, date_col, settings.config, metrics)
     return _Read(long.select("metric", "ts", "value", *dims), granularity_of(distinct), cadences=cadences)
 
 

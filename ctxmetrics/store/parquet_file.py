@@ -111,11 +111,12 @@ def distinct_days(store: Store, path: Path, date_col: str):
     return store.query_numpy(f"select distinct {quote_ident(date_col)} from {_READER}", [str(path)])[date_col]
 
 
-def metric_days(store: Store, path: Path, date_col: str):
-    """The distinct (metric, day) pairs, as numpy columns `metric` and `ts`."""
-    return store.query_numpy(
-        f"select distinct {quote_ident('metric')} as metric, {quote_ident(date_col)} as ts from {_READER}", [str(path)]
-    )
+def metric_days(store: Store, path: Path, date_col: str) -> list[tuple[str, list[int]]]:
+    """Each metric's distinct days (days since 1970-01-01, unsorted)."""
+    day = f"({quote_ident(date_col)} - DATE '1970-01-01')"
+    return store.query_rows(
+        f"select {quote_ident('metric')}, list(distinct {day}) from {_READER} group by all", [str(path)]
+    )[1]
 
 
 def _label_expr(column: str, missing: str | None) -> str:
