@@ -159,6 +159,15 @@ def test_one_new_week_of_a_weekly_metric_keeps_its_stored_cadence(tmp_path):
     assert stored(root, "pipeline_value") == "weekly"
 
 
+def test_a_rollup_of_a_mixed_file_keeps_each_metrics_cadence(tmp_path):
+    data = tmp_path / "finance.csv"
+    daily_and_weekly(days_count=60, regions=("all",)).drop("region").with_columns(pl.col("date").cast(pl.Utf8)).write_csv(data)
+    root = tmp_path / "p"
+    invoke("init", root)
+    invoke("--project", root, "ingest", data, "--as-rollup")
+    assert (stored(root, "leads_total"), stored(root, "pipeline_value_total")) == ("daily", "weekly")
+
+
 # --- the fast Parquet path agrees with the general one ------------------------------
 @pytest.mark.parametrize("regions", [("EMEA", "NA"), tuple(f"r{i}" for i in range(60))], ids=["grouped", "hashed"])
 def test_parquet_fast_path_agrees_with_the_general_path(tmp_path, monkeypatch, regions):

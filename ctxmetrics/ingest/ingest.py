@@ -156,7 +156,8 @@ def _as_rollup(read: _Read, rollups: dict[str, list[str]]) -> _Read:
     names = {m: rollup_metric(m, dims) for m in read.frame["metric"].unique().to_list()}
     rollups.update({name: dims for name in names.values()})
     frame = read.frame.with_columns(pl.col("metric").replace_strict(names, return_dtype=pl.Utf8))
-    return _Read(frame, read.granularity)
+    cadences = None if read.cadences is None else {names[m]: c for m, c in read.cadences.items()}
+    return _Read(frame, read.granularity, cadences=cadences)
 
 
 def _located(sources: list[_Source], write):
