@@ -1,7 +1,8 @@
 """Each metric's cadence, read from its own dates: one file may hold a daily metric beside
-a weekly or monthly one (leads every day, pipeline value every Monday, quota attainment on
-each month's first), and each is stored and scanned at its own frequency rather than as
-daily data whose days between the weekly rows are zeros or gaps.
+a weekly or monthly one, each stored and scanned at its own frequency.
+
+Leads every day, pipeline value every Monday, quota attainment on each month's first: the
+weekly metric is no daily series whose days between the weekly rows are zeros or gaps.
 
 The long and wide layouts (`layouts.py`) and the Parquet fast path (`fast_parquet.py`)
 all judge a file's metrics with these functions, so they agree.
