@@ -44,8 +44,8 @@ def _dense_days(metrics: pl.Series, days: pl.Series, names: pl.Series) -> dict[s
 
     Each row's metric is told by its hash modulo the smallest number that keeps the names'
     hashes apart; each row's hash is then checked against its name's, so the result is
-    exact. Measured on 10M rows of 5 metrics: ~0.1 s CPU, where grouping or hashing the
-    (text, day) pairs took ~0.4 s and casting the names to an Enum ~0.4 s."""
+    exact. Measured on 10M rows of 5 metrics (2 loaded cores): ~0.3 s CPU, where casting
+    the metric column to an Enum for the same bitmap took ~1 s."""
     hashes = names.hash().to_numpy()
     modulus = next((p for p in range(len(hashes), 8 * len(hashes) + 64) if len(np.unique(hashes % p)) == len(hashes)), None)
     numbers = days.to_physical()

@@ -4,6 +4,7 @@ error names the first bad cell."""
 from __future__ import annotations
 
 import re
+
 import polars as pl
 
 from ctxmetrics.config import Config
