@@ -444,12 +444,12 @@ def write_series(path, rows):
     # weekly totals, one week dated a day early: the whole file was read as daily data with gaps
     ([7] * 6 + [6, 8] + [7] * 5, 9, "2024-02-18: the dates step a week at a time up to 2024-02-12, then 6 days to this one"),
 ])
-def test_a_file_whose_cadence_changes_is_refused_naming_the_row(run, project_dir, steps, line, words):
+def test_a_metric_whose_cadence_changes_is_refused_naming_the_row(run, project_dir, steps, line, words):
     data = write_series(project_dir / "signups.csv", cadence_rows("2024-01-01", steps))
     result = run("ingest", data)
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == (
-        f"Error: {data}:{line}: column 'date': {words}; a file keeps one cadence: ingest the parts "
+        f"Error: {data}:{line}: column 'date': {words}; a metric keeps one cadence: ingest the parts "
         "as separate metrics (--metric NAME), or declare metrics.signups.granularity in ctxmetrics.yaml.\n"
     )
     assert snapshot(project_dir)[1] == []

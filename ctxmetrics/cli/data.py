@@ -32,13 +32,18 @@ def init(directory, more_samples, samples):
     if more_samples and not samples:
         raise click.UsageError("Files after the folder are the --from files: ctxmetrics init DIR --from FILE…")
     samples = (*samples, *more_samples)
+    granularities = {}
     if samples:
-        from ctxmetrics.ingest.infer import infer_config_text
+        from ctxmetrics.ingest.infer import infer_config
 
-        root = init_project(directory, infer_config_text(samples))
+        text, granularities = infer_config(samples)
+        root = init_project(directory, text)
     else:
         root = init_project(directory)
     click.echo(f"Created project in {root}: ctxmetrics.yaml, annotations/, queries/")
+    if granularities:
+        shown = ", ".join(f"{metric} {granularity or 'unknown (one date)'}" for metric, granularity in granularities.items())
+        click.echo(f"Cadence of each metric, from its dates: {shown}.")
 
 
 def _split_dims(ctx, param, value):

@@ -4,13 +4,13 @@ error names the first bad cell."""
 from __future__ import annotations
 
 import re
-from typing import Callable
 
 import polars as pl
 
 from ctxmetrics.config import Config
 from ctxmetrics.errors import InputError
-from ctxmetrics.ingest.dates import BadCell, cadence_change, check_plausible, granularity_of, parse_days
+from ctxmetrics.ingest.cadence import days_by_metric, first_cadence_change, metric_cadences
+from ctxmetrics.ingest.dates import BadCell, check_plausible, parse_days
 from ctxmetrics.ingest.settings import _Settings
 from ctxmetrics.ingest.sources import ROW, _Source
 
@@ -56,26 +56,27 @@ def _days(
     return days, timed, distinct
 
 
-def _one_cadence(
-    src: _Source, raw: pl.DataFrame, days: pl.Series, distinct: pl.Series, column: str, config: Config,
-    metrics: Callable[[], list[str]],
-) -> str | None:
-    """The file's granularity (`granularity_of`), refused when its dates change from a day
-    at a time to a week or month at a time, or back: weekly totals would be read as days of
-    a daily series with gaps. A metric whose granularity the config declares is judged per
+def _cadences(
+    src: _Source, frame: pl.DataFrame, distinct: pl.Series | None, column: str, config: Config,
+    metrics: list[str] | None = None,
+) -> dict[str, str]:
+    """Each metric's granularity as its own dates show it (`cadence.metric_cadences`) from
+    the rows' ROW, metric and ts (`distinct`: their distinct days, `metrics`: their
+    distinct metrics, if known); refused when a metric's dates change from a day at a
+    time to a week or month at a time, or back: weekly totals would be read as days of a
+    daily series with gaps. A metric whose granularity the config declares is judged per
     period whatever its rows' dates, so it is let through."""
-    change = cadence_change(distinct)
+    days_of = days_by_metric(frame["metric"], frame["ts"], distinct, metrics)
+    declared = {m for m in days_of if config.metric(m).granularity}
+    change = first_cadence_change(days_of, declared)
     if change is None:
-        return granularity_of(distinct)
-    names = metrics()
-    if all(config.metric(m).granularity for m in names):
-        return granularity_of(distinct)
-    index, what = change
-    row = int(raw[ROW][int((days == distinct[index]).arg_true()[0])])
-    field = f"metrics.{names[0]}.granularity" if len(names) == 1 else "each metric's granularity"
+        return metric_cadences(days_of)
+    name, index, what = change
+    day = days_of[name][index]
+    row = int(frame.filter((pl.col("metric") == name) & (pl.col("ts") == day))[ROW].min())
     raise InputError(
-        f"{src.where(row, column)}: {distinct[index]}: {what}; a file keeps one cadence: "
-        f"ingest the parts as separate metrics (--metric NAME), or declare {field} in ctxmetrics.yaml."
+        f"{src.where(row, column)}: {day}: {what}; a metric keeps one cadence: ingest the parts as "
+        f"separate metrics (--metric NAME), or declare metrics.{name}.granularity in ctxmetrics.yaml."
     )
 
 

@@ -201,7 +201,7 @@ def granularity_of(days: pl.Series) -> str | None:
 
 # Steps of a coarser cadence in a row that make it a cadence, not a coincidence of gaps:
 # a month of weekly dates, a quarter of monthly ones.
-_RUN_STEPS = {"weekly": 4, "monthly": 3}
+RUN_STEPS = {"weekly": 4, "monthly": 3}
 _STEP_WORDS = {"daily": "a day", "weekly": "a week", "monthly": "a month"}
 
 
@@ -229,7 +229,7 @@ def cadence_change(distinct: pl.Series) -> tuple[int, str] | None:
         if i < len(coarse) and kind is not None and kind == coarse[run_start]:
             continue
         kind, length = coarse[run_start], i - run_start
-        if kind is not None and length >= _RUN_STEPS[kind]:
+        if kind is not None and length >= RUN_STEPS[kind]:
             if 1 in steps[:run_start]:  # daily before the run: it changes at the run's second day
                 return run_start + 1, _cadence_words(days[run_start], "daily", kind) + " from this row on"
             if 1 in steps[i:]:  # the run comes first: it changes after its last day

@@ -13,7 +13,8 @@ import polars as pl
 from ctxmetrics.errors import CtxError
 from ctxmetrics.ingest.cells import _CONTROL, MAX_MAGNITUDE, MISSING_DIMENSION_VALUE, _all_differ
 from ctxmetrics.ingest.columns import _date_column, _dimension_columns, _require
-from ctxmetrics.ingest.dates import BadCell, cadence_change, check_plausible, granularity_of
+from ctxmetrics.ingest.cadence import first_cadence_change, metric_cadences
+from ctxmetrics.ingest.dates import BadCell, check_plausible, granularity_of
 from ctxmetrics.ingest.sources import _check_header, _Source
 from ctxmetrics.store.database import Store
 
@@ -48,9 +49,14 @@ class _Fast:
     span: tuple[dt.date, dt.date]
     metrics: list[str]
     granularity: str | None
+    cadences: dict[str, str]  # each metric's granularity where its own dates show one
 
 
-def _fast_long(store: Store, src: _Source, dims: list[str], known: list[str]) -> _Fast | None:
+def _fast_long(
+    store: Store, src: _Source, dims: list[str], known: list[str], declared: frozenset[str] = frozenset()
+) -> _Fast | None:
+    """The fast path's SQL and what it found, or None; `declared`: the metrics whose
+    granularity the config declares (their dates may change cadence)."""
     from ctxmetrics.store import parquet_file
 
     if src.kind != "parquet":
@@ -89,24 +95,34 @@ def _fast_long(store: Store, src: _Source, dims: list[str], known: list[str]) ->
             d: MISSING_DIMENSION_VALUE if n or "" in values else None
             for d, n, values in zip(dim_cols, found.nulls[1:], found.distinct[1:])
         }
+        several = len(metrics) > 1  # then each metric's own days are read too (`cadence`)
         if _many_rows_per_group(found, parquet_file.date_span(store, src.path, date_col)):
-            repeated, blocks = parquet_file.repeats_and_day_blocks(store, src.path, date_col, stored_as)
+            repeated, blocks = parquet_file.repeats_and_day_blocks(store, src.path, date_col, stored_as, several)
             if repeated:
                 return None
-            days = _days_of_blocks(blocks)
+            days_of = _metric_days_of_blocks(blocks) if several else {metrics[0]: _days_of_blocks(blocks)}
         else:
             hashes = parquet_file.key_hashes(store, src.path, date_col, stored_as)
             if len(hashes) != found.rows or not _all_differ(hashes):  # a repeat, or a hash collision
                 return None
-            days = pl.Series(parquet_file.distinct_days(store, src.path, date_col)).cast(pl.Date)
-        distinct_days = check_plausible(days)  # BadCell: the polars path names the row
+            if several:
+                days_of = {
+                    metric: pl.Series(sorted(own), dtype=pl.Int32).cast(pl.Date)
+                    for metric, own in parquet_file.metric_days(store, src.path, date_col)
+                }
+            else:
+                days_of = {metrics[0]: pl.Series(parquet_file.distinct_days(store, src.path, date_col)).cast(pl.Date)}
+        all_days = pl.concat(list(days_of.values())) if several else days_of[metrics[0]]
+        distinct_days = check_plausible(all_days)  # BadCell: the polars path names the row
         sql, params = parquet_file.observations_sql(
             src.path, date_col, columns["value"] == "DOUBLE", stored_as, MAX_MAGNITUDE
         )
-        if cadence_change(distinct_days) is not None:
+        if first_cadence_change(days_of, declared) is not None:
             return None  # the polars path decides, and names the row
         span = (distinct_days[0], distinct_days[-1])
-        return _Fast(sql, params, dim_cols, found.rows, span, metrics, granularity_of(distinct_days))
+        return _Fast(
+            sql, params, dim_cols, found.rows, span, metrics, granularity_of(distinct_days), metric_cadences(days_of)
+        )
     except (CtxError, BadCell, duckdb.Error, pl.exceptions.PolarsError, OSError, ValueError):
         return None
 
@@ -132,6 +148,14 @@ def _many_rows_per_group(found, span: tuple[int, int] | None) -> bool:
         return False
     groups = math.prod(len(values) for values in found.distinct) * ((span[1] >> 6) - (span[0] >> 6) + 1)
     return found.rows >= DENSE_ROWS_PER_GROUP * groups
+
+
+def _metric_days_of_blocks(blocks: list[tuple[str, int, int]]) -> dict[str, pl.Series]:
+    """Each metric's days from (metric, block, mask) triples (`_days_of_blocks`)."""
+    by_metric: dict[str, list[tuple[int, int]]] = {}
+    for metric, block, mask in blocks:
+        by_metric.setdefault(metric, []).append((block, mask))
+    return {metric: _days_of_blocks(own) for metric, own in by_metric.items()}
 
 
 def _days_of_blocks(blocks: list[tuple[int, int]]) -> pl.Series:

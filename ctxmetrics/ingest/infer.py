@@ -15,6 +15,7 @@ import polars as pl
 import yaml
 
 from ctxmetrics.config import Config
+from ctxmetrics.ingest.cadence import days_by_metric, evident_granularity
 from ctxmetrics.ingest.dates import BadCell, granularity_of, parse_days
 from ctxmetrics.errors import InputError
 from ctxmetrics.ingest.columns import DATE_NAMES, HOUR_NAMES, VALUE_NAMES, usual_column
@@ -42,17 +43,18 @@ class _Found:
     hour: str | None = None  # an hour-of-day column beside a date column
     ignored: list[str] = field(default_factory=list)  # row numbers and calendar fields
     timed: bool = False
-    granularity: str | None = None
+    granularities: dict[str, str | None] = field(default_factory=dict)  # each metric's, as its dates show
 
 
-def infer_config_text(paths: Sequence[Path | str]) -> str:
-    """The commented text of a ctxmetrics.yaml fitted to `paths`.
+def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None]]:
+    """The commented text of a ctxmetrics.yaml fitted to `paths`, and each metric's
+    granularity as its own dates show it (None: too few dates to tell), for `init` to say.
 
     Raises:
         InputError: a file cannot be read, or has no date column or no numbers.
     """
     found = [_look_at(src) for src in check_files(paths)]
-    return _render(found, [Path(p).name for p in paths])
+    return _render(found, [Path(p).name for p in paths]), {m: g for f in found for m, g in f.granularities.items()}
 
 
 def _look_at(src) -> _Found:
@@ -93,8 +95,21 @@ def _look_at(src) -> _Found:
     found.hour = hour
     found.ignored = ignored
     found.timed = timed or hour is not None
-    found.granularity = "daily" if timed else granularity_of(days)
+    found.granularities = {m: "daily" for m in found.metrics} if timed else _granularities(found, raw, days)
     return found
+
+
+def _granularities(found: _Found, raw: pl.DataFrame, days: pl.Series) -> dict[str, str | None]:
+    """Each metric's granularity from the days it has a value on: clear from its own dates
+    (a weekly column beside daily ones), else what all the file's dates show."""
+    if found.metric is None:  # a column per metric: its days are those with a value
+        own = {name: days.filter(values.is_not_null()).drop_nulls().unique().sort() for name, values in found.metrics.items()}
+    else:
+        names = raw[found.metric].cast(pl.Utf8)
+        keep = names.is_not_null() & days.is_not_null() & _numbers(raw[found.value]).is_not_null()
+        own = days_by_metric(names.filter(keep), days.filter(keep), None) if keep.any() else {}
+    file_granularity = granularity_of(days)
+    return {name: (evident_granularity(own[name]) if name in own else None) or file_granularity for name in found.metrics}
 
 
 def _hour_of_day(raw: pl.DataFrame, columns: list[str]) -> str | None:
@@ -194,7 +209,7 @@ def _render(found: list[_Found], names: list[str]) -> str:
     metrics: dict[str, tuple[str, str | None, bool]] = {}
     for f in found:
         for name, values in f.metrics.items():
-            metrics[name] = (_metric_type(values), f.granularity, f.timed)
+            metrics[name] = (_metric_type(values), f.granularities.get(name), f.timed)
     funnel = Config().funnel_of(metrics)
     if funnel:
         lines += ["", "# Funnel stages, top to bottom (the metric names are funnel stages).", f"funnel: {_flow(list(funnel))}"]

@@ -84,13 +84,14 @@ def ingest_paths(
     sources = check_files(paths)
     if (settings.fmt == "long" and len(sources) == 1 and not settings.columns and not settings.config.ignore_columns
             and settings.metric is None and not as_rollup):
-        fast = _fast_long(store, sources[0], settings.dims, settings.known)
+        declared = frozenset(m for m, spec in settings.config.metrics.items() if spec.granularity)
+        fast = _fast_long(store, sources[0], settings.dims, settings.known, declared)
         if fast is not None:
             warnings = _near_names(store, settings.config, [(sources[0], fast.metrics)], strict)
             try:
                 added, replaced = _located(sources, lambda: store.upsert_from(
                     fast.sql, fast.params, fast.dims, fast.rows, span=fast.span, metrics=fast.metrics,
-                    granularities=_granularities(settings.config, fast.metrics, fast.granularity),
+                    granularities=_granularities(store, settings.config, fast.metrics, fast.granularity, fast.cadences),
                 ))
             except duckdb.Error:
                 pass  # rolled back (a value it does not take, or the file changed since checked): the careful path
@@ -105,7 +106,7 @@ def ingest_paths(
     warnings = _near_names(store, settings.config, list(zip(sources, found)), strict)
     granularities: dict[str, str] = {}
     for read, metrics in zip(reads, found):
-        granularities.update(_granularities(settings.config, metrics, read.granularity))
+        granularities.update(_granularities(store, settings.config, metrics, read.granularity, read.cadences))
     frame = _combine([r.frame for r in reads])
     added, replaced = _located(
         sources, lambda: store.upsert_observations(frame, granularities, rollups, metrics=sorted(set().union(*found)))
@@ -135,7 +136,7 @@ def ingest_frame(
         read = _as_rollup(read, rollups)
     metrics = read.frame["metric"].unique().to_list()
     warnings = _near_names(store, settings.config, [(src, metrics)], strict)
-    granularities = _granularities(settings.config, metrics, read.granularity)
+    granularities = _granularities(store, settings.config, metrics, read.granularity, read.cadences)
     added, replaced = _located([src], lambda: store.upsert_observations(read.frame, granularities, rollups, metrics=metrics))
     return IngestResult(
         files=1, rows=read.frame.height, added=added, replaced=replaced, warnings=warnings, rollups=tuple(sorted(rollups))
@@ -155,7 +156,8 @@ def _as_rollup(read: _Read, rollups: dict[str, list[str]]) -> _Read:
     names = {m: rollup_metric(m, dims) for m in read.frame["metric"].unique().to_list()}
     rollups.update({name: dims for name in names.values()})
     frame = read.frame.with_columns(pl.col("metric").replace_strict(names, return_dtype=pl.Utf8))
-    return _Read(frame, read.granularity)
+    cadences = None if read.cadences is None else {names[m]: c for m, c in read.cadences.items()}
+    return _Read(frame, read.granularity, cadences=cadences)
 
 
 def _located(sources: list[_Source], write):
@@ -168,9 +170,19 @@ def _located(sources: list[_Source], write):
         raise InputError(f"{sources[0].path}: {exc}") from None
 
 
-def _granularities(config: Config, metrics: Sequence[str], found: str | None) -> dict[str, str]:
-    """Each metric's period: declared in the config, else what the dates show, else daily."""
-    return {m: config.metric(m).granularity or found or "daily" for m in metrics}
+def _granularities(
+    store: Store, config: Config, metrics: Sequence[str], found: str | None, cadences: Mapping[str, str] | None
+) -> dict[str, str]:
+    """Each metric's period: declared in the config, else what its own dates show clearly
+    (`cadences`; None: every metric has the file's), else what the store holds for it (a
+    weekly metric's one new week beside a month of daily rows), else what the file's dates
+    show, else daily."""
+    if cadences is None:
+        return {m: config.metric(m).granularity or found or "daily" for m in metrics}
+    return {
+        m: config.metric(m).granularity or cadences.get(m) or store.stored_granularity(m) or found or "daily"
+        for m in metrics
+    }
 
 
 def _near_names(store: Store, config: Config, found: list[tuple[_Source, Sequence[str]]], strict: bool) -> tuple[str, ...]:

@@ -15,8 +15,8 @@ from ctxmetrics.ingest.cells import (
     _days,
     _dimension,
     _hour_column,
+    _cadences,
     _number,
-    _one_cadence,
     _text,
 )
 from ctxmetrics.ingest.columns import (
@@ -28,6 +28,7 @@ from ctxmetrics.ingest.columns import (
     _require,
     _role_column,
 )
+from ctxmetrics.ingest.dates import granularity_of
 from ctxmetrics.ingest.settings import _Settings
 from ctxmetrics.ingest.sources import ROW, _check_header, _Source, read_table
 from ctxmetrics.store.database import check_dimension_name
@@ -40,6 +41,9 @@ class _Read:
     frame: pl.DataFrame
     granularity: str | None
     metrics: list[str] | None = None  # the frame's distinct metrics, when found already
+    # Each metric's granularity where its own dates show one (`cadence.metric_cadences`);
+    # None: every metric has the file's.
+    cadences: dict[str, str] | None = None
 
 
 def _read_one(src: _Source, settings: _Settings) -> _Read:
@@ -100,8 +104,10 @@ def _long(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     _check_duplicates(src, frame, ["metric", "ts", *dim_cols])
     # The metrics as stored: the distinct names (none is blank) stripped, as _text does.
     metrics = pre[metric_col].str.strip_chars().unique().to_list() if metric_col in pre else None
-    granularity = _one_cadence(src, raw, days, distinct, date_col, settings.config, lambda: frame["metric"].unique().to_list())
-    return _Read(frame.select("metric", "ts", "value", *dim_cols), granularity, metrics)
+    # empty readings were dropped above, and with them maybe days of the file
+    known = None if values.null_count() else distinct
+    cadences = _cadences(src, frame, known, date_col, settings.config, metrics if metric_col else [name])
+    return _Read(frame.select("metric", "ts", "value", *dim_cols), granularity_of(distinct), metrics, cadences)
 
 
 def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
@@ -137,8 +143,9 @@ def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     if timed:
         return _Read(_per_day(long, dims, settings.config), "daily")
     _check_duplicates(src, typed, ["ts", *dims])
-    granularity = _one_cadence(src, raw, days, distinct, date_col, settings.config, lambda: metrics)
-    return _Read(long.select("metric", "ts", "value", *dims), granularity)
+    # a column's own days are those it has a value on (a weekly column beside daily ones)
+    cadences = _cadences(src, long, None, date_col, settings.config, metrics)
+    return _Read(long.select("metric", "ts", "value", *dims), granularity_of(distinct), cadences=cadences)
 
 
 def _events(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:

@@ -331,8 +331,12 @@ class Store:
 
     def granularity(self, metric: str) -> str:
         """The period of a metric's stored rows: `daily` (the default), `weekly` or `monthly`."""
+        return self.stored_granularity(metric) or "daily"
+
+    def stored_granularity(self, metric: str) -> str | None:
+        """The period recorded for a metric's rows; None before its first ingest."""
         rows = self.con.execute("select value from meta where key = ?", [GRANULARITY_KEY + metric]).fetchall()
-        return rows[0][0] if rows else "daily"
+        return rows[0][0] if rows else None
 
     def rollup_dimensions(self, metric: str) -> list[str] | None:
         """The dimensions of a metric stored as a separate rollup (`ingest --as-rollup`);

@@ -68,8 +68,8 @@ def labels(store: Store, path: Path, date_col: str, labels: list[str]) -> Labels
 
 
 def repeats_and_day_blocks(
-    store: Store, path: Path, date_col: str, dims: dict[str, str | None]
-) -> tuple[int, list[tuple[int, int]]]:
+    store: Store, path: Path, date_col: str, dims: dict[str, str | None], by_metric: bool = False
+) -> tuple[int, list[tuple]]:
     """One pass grouped by the hash of the labels as stored and by 64-day block of the
     dates: how many groups have more rows than distinct days in their day bitmap (a key
     that comes twice always makes one; two label combinations with the same hash could
@@ -77,16 +77,20 @@ def repeats_and_day_blocks(
     (block, mask) pairs where bit i of block b's mask is day 64 * b + i since 1970-01-01.
     Grouping by one hash rather than by the label columns themselves costs ~35% less.
     `dims` maps each dimension column to the value its empty cells are stored as (None: as
-    read). Its cost grows with the groups: for files with many rows per group."""
+    read). Its cost grows with the groups: for files with many rows per group.
+    `by_metric`: the masks are per metric, (metric, block, mask) triples: each metric's
+    own days (the metric is then a group key of its own, exact where the hash is not)."""
     day = f"({quote_ident(date_col)} - DATE '1970-01-01')"
     stored = ", ".join([quote_ident("metric"), *(_label_expr(d, m) for d, m in dims.items())])
+    metric, key = (f"{quote_ident('metric')} as m, ", "m, ") if by_metric else ("", "")
     found = store.query_rows(
         f"""with g as materialized (
-              select hash({stored}) as h, {day} >> 6 as blk, count(*) as n,
+              select {metric}hash({stored}) as h, {day} >> 6 as blk, count(*) as n,
                 bit_or(1::ubigint << ({day} & 63)) as mask
               from {_READER} group by all)
             select count(*) filter (where n <> bit_count(mask)),
-              (select list((blk, mask)) from (select blk, bit_or(mask) as mask from g where blk is not null group by blk))
+              (select list(({key}blk, mask)) from
+                (select {key}blk, bit_or(mask) as mask from g where blk is not null group by all))
             from g""",
         [*(m for m in dims.values() if m is not None), str(path)],
     )[1][0]
@@ -105,6 +109,14 @@ def key_hashes(store: Store, path: Path, date_col: str, dims: dict[str, str | No
 def distinct_days(store: Store, path: Path, date_col: str):
     """The distinct values of the date column (numpy)."""
     return store.query_numpy(f"select distinct {quote_ident(date_col)} from {_READER}", [str(path)])[date_col]
+
+
+def metric_days(store: Store, path: Path, date_col: str) -> list[tuple[str, list[int]]]:
+    """Each metric's distinct days (days since 1970-01-01, unsorted)."""
+    day = f"({quote_ident(date_col)} - DATE '1970-01-01')"
+    return store.query_rows(
+        f"select {quote_ident('metric')}, list(distinct {day}) from {_READER} group by all", [str(path)]
+    )[1]
 
 
 def _label_expr(column: str, missing: str | None) -> str:
