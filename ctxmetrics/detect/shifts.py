@@ -25,8 +25,9 @@ class _Windows:
 
     def __init__(self, s: _Series, y: np.ndarray, excluded: np.ndarray, noise: _Noise):
         # the cumulative sums below are each taken when first read: where the segmentation
-        # finds no boundary (~40% of a scan's 730-day candidates) no window is measured
-        self._s, self._y, self._keep = copy.copy(s), y, ~excluded  # `s` as it is now: the detector may replace its arrays later
+        # finds no boundary (~40% of a scan's 730-day candidates) no window is measured.
+        # `s` copied as it is now: the detector may replace its arrays later
+        self._s, self._y, self._keep = copy.copy(s), y, ~excluded
         # inverse-variance weights in typical days: a quiet weekend day counts for less
         self._weight = noise.day_var / noise.scale**2
         self.sized = s.sized
