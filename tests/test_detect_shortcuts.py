@@ -85,3 +85,49 @@ def test_a_scan_reuses_sums_only_of_the_very_same_arrays():
     s.y = s.y + 1.0  # the calendar fit replaces the values (never changes them in place)
     shifted = _Scan(s, noise, widths, settings)
     np.testing.assert_array_equal(shifted._weighted[0][1:], np.cumsum(s.y * (1.0 / noise.scale**2)))
+
+
+def test_shift_windows_sum_only_what_they_measure():
+    """`shifts._Windows` takes its cumulative sums when a window is first measured (a
+    series whose segmentation finds no boundary measures none), from the series' arrays
+    as they were when it was built, and measures what the sums over the days give."""
+    from ctxmetrics.detect.shifts import _Windows
+
+    s, noise, _ = prepared(counts(5, 30.0))
+    excluded = np.zeros(len(s.y), bool)
+    excluded[200:210] = True
+    w = _Windows(s, s.y, excluded, noise)
+    assert not {"_all", "_kept", "_events", "_beyond"} & set(w.__dict__)
+    y, num, den = s.y, s.num, s.den
+    s.y, s.num = s.y + 1.0, s.num * 2  # replaced after the windows were built: not what they measure
+    weight = noise.day_var / noise.scale**2 * ~excluded
+    level, pooled, used = w.measure(150, 250)
+    assert used == pytest.approx(weight[150:250].sum(), rel=1e-12)
+    assert level == pytest.approx((y * weight)[150:250].sum() / weight[150:250].sum(), rel=1e-12)
+    assert pooled == pytest.approx((num * ~excluded)[150:250].sum() / (den * ~excluded)[150:250].sum(), rel=1e-12)
+    assert "_all" not in w.__dict__  # no window mostly excluded: the sums over every day were not needed
+    assert w.count_level(150, 250) > 0 and "_events" in w.__dict__
+
+
+def test_boundaries_left_in_place_are_not_pruned_twice(monkeypatch):
+    """`_lasting_steps` prunes a second time only when the count likelihood moved a
+    boundary: pruning the same boundaries again returns the very steps of the first."""
+    import ctxmetrics.detect.shifts as shifts
+
+    values = counts(6, 40.0)
+    values[400:] *= 1.6  # a clear lasting step
+    s, noise, settings = prepared(values)
+    calls = []
+    real_prune, real_place = shifts._prune, shifts._place_by_likelihood
+    monkeypatch.setattr(shifts, "_prune", lambda bounds, *a: calls.append(list(bounds)) or real_prune(bounds, *a))
+    outlying = np.zeros(len(s.y), bool)
+    steps, windows = shifts._lasting_steps(s, noise, outlying, settings)
+    assert steps and len(calls) == 1
+    at = [st.at for st in steps]
+    assert real_place(s, noise, at, outlying, settings) == at  # the placement kept every boundary
+    assert real_prune(at, windows, noise, len(s.y), settings) == steps
+    # a boundary the placement moves is pruned again
+    monkeypatch.setattr(shifts, "_place_by_likelihood", lambda s, noise, bounds, *a: [b + 1 for b in bounds])
+    calls.clear()
+    shifts._lasting_steps(s, noise, outlying, settings)
+    assert len(calls) == 2 and calls[1] == [a + 1 for a in at]

@@ -1,13 +1,15 @@
 """Lasting level shifts: KernelCPD boundaries, each re-measured on weighted windows."""
 from __future__ import annotations
 
+import copy
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.episodes import (
-    _FEW_A_DAY, _FEW_EVENTS, _level_change, _likelihood_sums, _long_run_excess, _pct, _segment_fit, _two_rates_z,
+    _FEW_A_DAY, _FEW_EVENTS, _cum, _level_change, _likelihood_sums, _long_run_excess, _pct, _segment_fit, _two_rates_z,
 )
 from ctxmetrics.detect.noise import _Noise
 from ctxmetrics.detect.prepare import _Series
@@ -22,21 +24,34 @@ class _Windows:
     """
 
     def __init__(self, s: _Series, y: np.ndarray, excluded: np.ndarray, noise: _Noise):
-        keep = ~excluded
+        # the cumulative sums below are each taken when first read: where the segmentation
+        # finds no boundary (~40% of a scan's 730-day candidates) no window is measured.
+        # `s` copied as it is now: the detector may replace its arrays later
+        self._s, self._y, self._keep = copy.copy(s), y, ~excluded
         # inverse-variance weights in typical days: a quiet weekend day counts for less
-        weight = noise.day_var / noise.scale**2
-
-        def cum(v):
-            return np.concatenate(([0.0], np.cumsum(v)))
-
-        self._all = (cum(y * weight), cum(s.num), cum(s.den), cum(weight), cum(np.ones(len(y))))
-        self._kept = (cum(y * weight * keep), cum(s.num * keep), cum(s.den * keep), cum(weight * keep), cum(keep))
+        self._weight = noise.day_var / noise.scale**2
         self.sized = s.sized
         # counts: kept events and weekday exposure, for the count likelihood of a step
         self.shape = s.shape
-        if s.shape is not None:
-            self._events = (cum(s.num * s.factor * keep), cum(s.factor * keep), cum(keep))
-            self._beyond = np.sqrt(_long_run_excess(s, 1.0))
+
+    @functools.cached_property
+    def _all(self) -> tuple:
+        s, y, weight = self._s, self._y, self._weight
+        return _cum(y * weight), _cum(s.num), _cum(s.den), _cum(weight), _cum(np.ones(len(y)))
+
+    @functools.cached_property
+    def _kept(self) -> tuple:
+        s, y, weight, keep = self._s, self._y, self._weight, self._keep
+        return _cum(y * weight * keep), _cum(s.num * keep), _cum(s.den * keep), _cum(weight * keep), _cum(keep)
+
+    @functools.cached_property
+    def _events(self) -> tuple:  # counts only (`shape` set)
+        s, keep = self._s, self._keep
+        return _cum(s.num * s.factor * keep), _cum(s.factor * keep), _cum(keep)
+
+    @functools.cached_property
+    def _beyond(self) -> float:  # counts only (`shape` set)
+        return np.sqrt(_long_run_excess(self._s, 1.0))
 
     def count_z(self, lo: int, at: int, hi: int) -> float | None:
         """`count_spans_z` of [at, hi) against [lo, at)."""
@@ -300,7 +315,8 @@ def _lasting_steps(s: _Series, noise: _Noise, outlying: np.ndarray, settings: De
         # known days count here: a tagged outage's days are where its boundaries lie (left
         # out, a wholly known episode leaves its ends free to drift up to the reach)
         moved = _place_by_likelihood(s, noise, [st.at for st in steps], outlying, settings)
-        steps = _prune(moved, windows, noise, len(s.y), settings)
+        if moved != [st.at for st in steps]:  # else `_prune` would measure the same passing steps again
+            steps = _prune(moved, windows, noise, len(s.y), settings)
     return steps, windows
 
 
