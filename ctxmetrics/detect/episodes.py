@@ -528,7 +528,7 @@ def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, foun
         large = not s.sized or abs(_pct(before, during)) >= settings.min_change_pct
         if score_ab >= bar and large:
             changes.append(_level_change("spike", s, a, b - 1, before, during, sign, score_ab))
-        elif _new_level_to_an_end(s, run.start, run.stop):
+        elif _new_level_to_an_end(s, run.start, run.stop, slack=settings.min_segment_days - 1):
             # short windows, each judged on its one flank, took a recent lasting shift's new
             # level piece by piece: its days go back to the shift search (bridged, the shift
             # would be dated where they end, weeks late)
@@ -536,11 +536,18 @@ def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, foun
     return changes
 
 
-def _new_level_to_an_end(s: _Series, a: int, b: int) -> bool:
+def _new_level_to_an_end(s: _Series, a: int, b: int, slack: int = 0) -> bool:
     """Whether the run [a, b), reaching an end of the series, is a new level rather than
     the end of a trend: a step at its inner edge fits the run and as many days beside it
-    (least squares on the kept days) better than a straight line does."""
+    (least squares on the kept days) better than a straight line does. A run that stops
+    at most `slack` days short of an end reaches it: the days beside it are too few to be
+    a level of their own (the last day of a recent step, with one flank only, is often
+    not among the windows that took the rest; kept taken, the step was lost whole)."""
     n = len(s.y)
+    if 0 < n - b <= slack and a > 0:
+        b = n
+    elif 0 < a <= slack and b < n:
+        a = 0
     if b == n and a > 0:
         lo, hi, at = max(0, 2 * a - b), b, a
     elif a == 0 and 0 < b < n:
