@@ -85,7 +85,8 @@ def main() -> None:
             flagged += bool(others)
             changes += len(others)
             years += n
-        line = f"{name:11s} {args.count} series, {years} years: other changes in {flagged} series, {100 * changes / years:.2f} per 100 series-years"
+        line = (f"{name:11s} {args.count} series, {years} years: other changes in {flagged} series, "
+                f"{100 * changes / years:.2f} per 100 series-years")
         print(line + (f"; step found in {found}/{args.count}" if name in STEPS else ""))
 
 
