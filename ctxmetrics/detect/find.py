@@ -14,9 +14,10 @@ from ctxmetrics.detect.frequency import (
 from ctxmetrics.detect.noise import _exact_tails, _noise, _Noise, _noises
 from ctxmetrics.detect.prepare import _prepare, _prepare_many, _Series
 from ctxmetrics.detect.shifts import _shift_changes, _steps_as_shifts
+from ctxmetrics.detect.slow_steps import _steps_beside_trend
 from ctxmetrics.models.change import Change
 
-DETECTOR = "ctxmetrics-episodes/21"  # name/version: part of the scan fingerprint
+DETECTOR = "ctxmetrics-episodes/22-9tt"  # name/version: part of the scan fingerprint
 
 
 def find_changes(
@@ -208,6 +209,8 @@ def _without_calendar(s: _Series, scales: _Noise, layout: _Layout, dates) -> tup
     are its noise scales (before the exact count tails; the fit reads only those, for its
     steps' penalty). Returns the lasting steps fitted alongside (`_remove_calendar`) and
     the scales, None when a calendar was taken out (they are no longer those of `s`)."""
+    if dates is not None and layout.freq.name == "yearly":  # no calendar: steps beside a trend
+        return _steps_beside_trend(s, scales, layout.local), scales
     if dates is None or not layout.calendar:
         return [], scales
     y = s.y

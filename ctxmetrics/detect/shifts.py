@@ -387,7 +387,10 @@ def _steps_as_shifts(s: _Series, noise: _Noise, steps: list[int], shifts: list[C
     measured = []
     for b in new:
         lo, hi = edges[edges.index(b) - 1], edges[edges.index(b) + 1]
-        measured.append(replace(_measure(windows, noise, lo, b, hi), score=_step_t(y[lo:hi], ~excluded[lo:hi], b - lo, noise.lrv)))
+        step, t = _measure(windows, noise, lo, b, hi), _step_t(y[lo:hi], ~excluded[lo:hi], b - lo, noise.lrv)
+        # the segments' means carry the trend too: a step against a long trend can read as
+        # a move the other way (yearly series of a century), and is then not reported
+        measured.append(replace(step, score=abs(t) if np.sign(t) == np.sign(step.y_after - step.y_before) else 0.0))
     out, i = [], 0
     while i < len(measured):
         if i + 1 < len(measured) and _reverts(measured[i], measured[i + 1], windows, noise, settings):
@@ -401,10 +404,10 @@ def _steps_as_shifts(s: _Series, noise: _Noise, steps: list[int], shifts: list[C
 
 
 def _step_t(y: np.ndarray, ok: np.ndarray, at: int, var: float) -> float:
-    """t statistic of a step at `at` in y ~ intercept + linear trend + step (the `ok`
-    periods, each of variance `var`)."""
+    """Signed t statistic of a step at `at` in y ~ intercept + linear trend + step (the
+    `ok` periods, each of variance `var`)."""
     t = np.arange(len(y), dtype=float)
     x = np.column_stack((np.ones(len(y)), t - t.mean(), t >= at))[ok]
     gram = np.linalg.pinv(x.T @ x)
     coef = gram @ (x.T @ y[ok])
-    return float(abs(coef[2]) / np.sqrt(max(gram[2, 2] * var, 1e-300)))
+    return float(coef[2] / np.sqrt(max(gram[2, 2] * var, 1e-300)))
