@@ -138,7 +138,8 @@ def tagged_text(anomaly: Anomaly) -> str | None:
     if anomaly.tagged is None:
         return None
     t = anomaly.tagged
-    return (f"found by testing the tagged window of {', '.join(t['events'])}: score {anomaly.score:.1f} against a bar "
+    view = " on its conversion from the stage above" if anomaly.found_by == "conversion" else ""
+    return (f"found by testing the tagged window of {', '.join(t['events'])}{view}: score {anomaly.score:.1f} against a bar "
             f"of {t['bar']:.1f} for the {plural(t['tests'], 'tagged window')} of {metric_word(anomaly.metric)} tested")
 
 

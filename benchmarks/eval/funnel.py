@@ -153,11 +153,10 @@ def funnel_rng(split_number: int, index: int) -> np.random.Generator:
 
 def evaluate_funnels(split_number: int, count: int, tagged: bool = False) -> tuple[Tally, list[str], int]:
     """The summed tally over `count` seeded funnels of a split, the errors raised, and the
-    decoy false alarms (tagged-window anomalies that are false alarms; 0 untagged).
+    decoy false alarms (false alarms a tagged window's test found, on a count or a
+    conversion; 0 untagged).
     `tagged`: the same funnels with tags and decoys (`draw_tags`, from a generator of its
     own, so the funnels and effects are those of the untagged run)."""
-    from ctxmetrics.scan.tagged import FOUND_BY
-
     total, errors, decoy_alarms = Tally(), [], 0
     for i in range(count):
         rng = funnel_rng(split_number, i)
@@ -174,5 +173,6 @@ def evaluate_funnels(split_number: int, count: int, tagged: bool = False) -> tup
             errors.append(f"{type(exc).__name__}: {exc}")
             continue
         total.add(tally_funnel(effects, anomalies))
-        decoy_alarms += sum(a.found_by == FOUND_BY for a in false_alarms(effects, anomalies))
+        # a tagged window's test found them: on the count (`found_by` "tagged window") or on the conversion
+        decoy_alarms += sum(a.tagged is not None for a in false_alarms(effects, anomalies))
     return total, errors, decoy_alarms

@@ -45,11 +45,15 @@ MAX_DAYS = 7
 
 
 def conversion_anomalies(sets: dict[str, SeriesSet], funnel: tuple[str, ...], found: list[Anomaly], config,
-                         masks) -> list[Anomaly]:
+                         masks, annotations=()) -> list[Anomaly]:
     """The anomalies of each funnel stage's conversion from the stage above that no anomaly
-    of `found` on the stage's series overlaps. `masks(series_set)`: its known-day mask.
-    First the detector's anomalies of `found` on each stage are dated again, in place, on
-    their conversion (`scan.conversion_dating`)."""
+    of `found` on the stage's series overlaps: the blind search's, then those of the
+    stage's short tagged windows (`annotations`; `scan.tagged_conversion`).
+    `masks(series_set)`: its known-day mask. First the detector's anomalies of `found` on
+    each stage are dated again, in place, on their conversion (`scan.conversion_dating`)."""
+    from ctxmetrics.scan.tagged import tagged_windows
+    from ctxmetrics.scan.tagged_conversion import tagged_conversion_anomalies
+
     out: list[Anomaly] = []
     for upper, lower in zip(funnel, funnel[1:]):
         above, below = sets.get(upper), sets.get(lower)
@@ -63,6 +67,8 @@ def conversion_anomalies(sets: dict[str, SeriesSet], funnel: tuple[str, ...], fo
         redate_by_conversion(above, below, lag, mine, config.detection_for(lower), known)
         settings = replace(config.detection_for(lower), max_temporary_days=MAX_DAYS)
         out += _stage_anomalies(above, below, lag, settings, known, mine)
+        windows = tagged_windows(below, annotations, config.timezone)
+        out += tagged_conversion_anomalies(above, below, lag, windows, config.detection_for(lower), known, mine + out)
     return out
 
 

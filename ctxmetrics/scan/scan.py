@@ -305,7 +305,7 @@ def stage_conversions(project: Project, outcome: "Outcome", found: list[Anomaly]
             built = {name: build_series_set(store, config, name, project.queries_dir) for name in stages}
         sets = {name: s for name, s in built.items() if s is not None}
     return conversion_anomalies(
-        sets, tuple(stages), found, config, lambda s: known_masks(s, annotations, config.timezone)
+        sets, tuple(stages), found, config, lambda s: known_masks(s, annotations, config.timezone), annotations
     )
 
 
