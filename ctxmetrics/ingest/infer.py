@@ -42,19 +42,26 @@ class _Found:
     metric: str | None = None  # the metric column of a long file
     hour: str | None = None  # an hour-of-day column beside a date column
     ignored: list[str] = field(default_factory=list)  # row numbers and calendar fields
+    left_out: dict[str, str] = field(default_factory=dict)  # other columns not read, and why (for the user)
     timed: bool = False
     granularities: dict[str, str | None] = field(default_factory=dict)  # each metric's, as its dates show
 
 
-def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None]]:
-    """The commented text of a ctxmetrics.yaml fitted to `paths`, and each metric's
-    granularity as its own dates show it (None: too few dates to tell), for `init` to say.
+def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None], list[str]]:
+    """The commented text of a ctxmetrics.yaml fitted to `paths`, each metric's
+    granularity as its own dates show it (None: too few dates to tell), and a line per
+    column left out of both metrics and dimensions saying why, for `init` to say.
 
     Raises:
         InputError: a file cannot be read, or has no date column or no numbers.
     """
     found = [_look_at(src) for src in check_files(paths)]
-    return _render(found, [Path(p).name for p in paths]), {m: g for f in found for m, g in f.granularities.items()}
+    left_out = [f"{src}: '{name}' {why}" for src, f in zip(paths, found) for name, why in f.left_out.items()]
+    return (
+        _render(found, [Path(p).name for p in paths]),
+        {m: g for f in found for m, g in f.granularities.items()},
+        left_out,
+    )
 
 
 def _look_at(src) -> _Found:
@@ -73,6 +80,8 @@ def _look_at(src) -> _Found:
     hour = None if timed else _hour_of_day(raw, columns)
     roles = (date, hour, usual_column(columns, ("metric",)), usual_column(columns, VALUE_NAMES))
     ignored = [c for c in columns if c not in roles and _not_a_measurement(raw[c])]
+    left_out = _not_segments_nor_measurements(raw, [c for c in columns if c not in (*roles, *ignored)], date, hour)
+    ignored += list(left_out)
     others = [c for c in columns if c not in (date, hour, *ignored)]
     metric = usual_column(others, ("metric",))
     if metric is not None:
@@ -94,6 +103,7 @@ def _look_at(src) -> _Found:
             raise InputError(f"{src.path}: no column of numbers besides '{date}'; nothing to measure.")
     found.hour = hour
     found.ignored = ignored
+    found.left_out = left_out
     found.timed = timed or hour is not None
     found.granularities = {m: "daily" for m in found.metrics} if timed else _granularities(found, raw, days)
     return found
@@ -132,6 +142,52 @@ def _not_a_measurement(column: pl.Series) -> bool:
         return True
     steps = values.diff().drop_nulls()
     return steps.len() >= 2 and bool((steps == 1).all())
+
+
+# A column of whole numbers 1..CODE_MAX_VALUE taking at most CODE_MAX_DISTINCT values, each
+# seen CODE_MIN_ROWS_PER_VALUE times on average, is a category code (bike sharing's
+# `weathersit`, 1-4), not a count: a count that small would be 0 on some days.
+CODE_MAX_DISTINCT, CODE_MAX_VALUE, CODE_MIN_ROWS_PER_VALUE = 6, 12, 20
+
+
+def _not_segments_nor_measurements(raw: pl.DataFrame, columns: list[str], date: str, hour: str | None) -> dict[str, str]:
+    """Columns that are neither a metric nor a dimension, each with the reason said to the
+    user: empty ones, and labels or category codes of a file with one row per date (the
+    weather of the day: splitting the one series by it would make segments that exist
+    on some days only). Where rows repeat a date, labels stay dimensions and small whole
+    numbers measurements: a store number cannot be told from a count of 1-6 orders there."""
+    one_row_per_date = not raw.select([date] + ([hour] if hour else [])).is_duplicated().any()
+    per = f"one row per {date}" + (f" and {hour}" if hour else "")
+    left_out = {}
+    for name in columns:
+        column = raw[name]
+        text = column.cast(pl.Utf8).str.strip_chars()
+        if (text.is_null() | (text == "") | (text.str.to_lowercase() == "nan")).all():
+            left_out[name] = "is empty: left out (ignore_columns)."
+        elif _is_code(column) and one_row_per_date:
+            shown = ", ".join(f"{v:g}" for v in _numbers(column).unique().sort().to_list())
+            left_out[name] = (
+                f"holds only the whole numbers {shown}: a category code, not a count; {per}, so no "
+                "segment either: left out (ignore_columns). Move it to metrics or dimensions if that is wrong."
+            )
+        elif not _is_numeric(column) and one_row_per_date and (text.n_unique() > 1 or text.is_null().any()):
+            # (one value on every row is a file of one segment: a dimension, as the next file may bring others)
+            left_out[name] = (
+                f"is a label of each date ({per}), not a segment: left out (ignore_columns). "
+                "Move it to dimensions if that is wrong."
+            )
+    return left_out
+
+
+def _is_code(column: pl.Series) -> bool:
+    if not _is_numeric(column):
+        return False
+    values = _numbers(column).drop_nulls()
+    distinct = values.n_unique()
+    return (
+        values.len() >= CODE_MIN_ROWS_PER_VALUE * distinct and distinct <= CODE_MAX_DISTINCT
+        and bool((values == values.floor()).all()) and values.min() >= 1 and values.max() <= CODE_MAX_VALUE
+    )
 
 
 def _date_like(raw: pl.DataFrame, columns: list[str]) -> str | None:
@@ -199,6 +255,7 @@ def _render(found: list[_Found], names: list[str]) -> str:
         lines += [
             "",
             "# Row numbers and calendar fields (derived from the date, not measurements): ingest skips them.",
+            *(f"# '{name}' {why}" for f in found for name, why in f.left_out.items()),
             f"ignore_columns: {_flow(ignored)}",
         ]
     lines += [

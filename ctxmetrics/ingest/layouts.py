@@ -92,6 +92,8 @@ def _long(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     timed = timed or hour_col is not None
     # A series file writes a missing reading as an empty cell or NaN; a long file must not.
     values = _number(src, raw, value_col, allow_empty=metric_col is None, parsed=pre.get(_FLOATS))
+    if values.null_count() == values.len():  # else "Ingested 0 rows" would pass for success
+        raise InputError(f"{src.where(column=value_col)}: every cell is empty or NaN; there is no value to ingest.")
     frame = raw.select(
         ROW, days.alias("ts"), metric, values.alias("value"),
         *(_dimension(src, raw, d, distinct=pre.get(d)) for d in dim_cols),
@@ -139,6 +141,8 @@ def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     )
     long = typed.unpivot(index=[ROW, "ts", *dims], on=metrics, variable_name="metric", value_name="value")
     long = long.filter(pl.col("value").is_not_null())
+    if long.height == 0:
+        raise InputError(f"{src.where()}: every cell of the metric columns ({', '.join(metrics)}) is empty or NaN; there is no value to ingest.")
     _check_counts(src, long, settings.config, None)
     if timed:
         return _Read(_per_day(long, dims, settings.config), "daily")

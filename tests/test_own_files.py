@@ -1,0 +1,98 @@
+"""A new user's own files through `init --from` and `ingest`, in the shapes they come
+in: category columns beside the measurements, empty columns, European number formats."""
+from __future__ import annotations
+
+import datetime as dt
+
+import yaml
+from click.testing import CliRunner
+
+from ctxmetrics.cli import cli
+from ctxmetrics.project import Project
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def stored(root, sql="select metric, ts, value from observations order by all"):
+    with Project(root).store(read_only=True) as store:
+        return store.query_rows(sql)[1]
+
+
+def _days(count, start=dt.date(2026, 1, 1)):
+    return [start + dt.timedelta(days=i) for i in range(count)]
+
+
+def test_a_series_file_whose_values_are_all_empty_is_refused(tmp_path):
+    (tmp_path / "visits.csv").write_text("date,value\n" + "".join(f"{d},\n" for d in _days(5)))
+    assert invoke("init", tmp_path / "p").exit_code == 0
+    result = invoke("--project", tmp_path / "p", "ingest", tmp_path / "visits.csv")
+    assert result.exit_code == 1
+    assert result.output.strip().endswith(
+        "visits.csv: column 'value': every cell is empty or NaN; there is no value to ingest."
+    )
+    assert "Traceback" not in result.output and stored(tmp_path / "p") == []
+
+
+def test_a_wide_file_whose_metric_columns_are_all_empty_is_refused(tmp_path):
+    (tmp_path / "w.csv").write_text("date,a,b\n" + "".join(f"{d},,NaN\n" for d in _days(3)))
+    assert invoke("init", tmp_path / "p").exit_code == 0
+    result = invoke("--project", tmp_path / "p", "ingest", tmp_path / "w.csv", "--format", "wide")
+    assert result.exit_code == 1
+    assert "every cell of the metric columns (a, b) is empty or NaN" in result.output
+    assert stored(tmp_path / "p") == []
+
+
+def _init(tmp_path, text):
+    (tmp_path / "data.csv").write_text(text)
+    result = invoke("init", tmp_path / "p", "--from", tmp_path / "data.csv")
+    assert result.exit_code == 0, result.output
+    return result.output, yaml.safe_load((tmp_path / "p" / "ctxmetrics.yaml").read_text())
+
+
+def test_a_category_code_of_one_row_a_day_is_left_out_and_said(tmp_path):
+    # bike sharing's day.csv: weathersit is the day's weather class 1-3, not a count of anything
+    rows = "".join(f"{d},{1 + i % 3 if i % 7 else 2},{100 + i % 13}\n" for i, d in enumerate(_days(90)))
+    output, config = _init(tmp_path, "dteday,weathersit,cnt\n" + rows)
+    assert "weathersit" in config["ignore_columns"] and "weathersit" not in config["metrics"]
+    assert config["dimensions"] == [] and config["metrics"]["cnt"] == {"type": "count"}
+    assert "'weathersit' holds only the whole numbers 1, 2, 3: a category code, not a count" in output
+    result = invoke("--project", tmp_path / "p", "ingest", tmp_path / "data.csv")
+    assert result.exit_code == 0, result.output
+    assert {m for (m,) in stored(tmp_path / "p", "select distinct metric from observations")} == {"cnt"}
+
+
+def test_a_small_count_that_is_sometimes_zero_stays_a_count(tmp_path):
+    rows = "".join(f"{d},{i % 4}\n" for i, d in enumerate(_days(90)))
+    _, config = _init(tmp_path, "date,won\n" + rows)
+    assert config["metrics"]["won"] == {"type": "count"} and "ignore_columns" not in config
+
+
+def test_small_whole_numbers_beside_repeated_dates_are_still_measured(tmp_path):
+    # rows repeat each date (one per region): 5-8 orders a day cannot be told from a code there
+    rows = "".join(f"{d},{region},{5 + i % 4}\n" for i, d in enumerate(_days(40)) for region in ("EU", "US"))
+    _, config = _init(tmp_path, "date,region,orders\n" + rows)
+    assert config["dimensions"] == ["region"] and config["metrics"] == {"orders": {"type": "count"}}
+
+
+def test_text_labels_of_each_day_and_an_empty_column_are_left_out(tmp_path):
+    weather = ("sunny", "rain", "cloudy")
+    rows = "".join(
+        f"{d},{weather[i % 3]},{'promo' if i % 30 == 0 else ''},{200 + i % 11},\n" for i, d in enumerate(_days(60))
+    )
+    output, config = _init(tmp_path, "date,weather,note,visits,refunds\n" + rows)
+    assert sorted(config["ignore_columns"]) == ["note", "refunds", "weather"]
+    assert config["dimensions"] == [] and list(config["metrics"]) == ["visits"]
+    assert "'weather' is a label of each date (one row per date), not a segment" in output
+    assert "'refunds' is empty: left out (ignore_columns)." in output
+    result = invoke("--project", tmp_path / "p", "ingest", tmp_path / "data.csv")
+    assert result.exit_code == 0, result.output
+    assert stored(tmp_path / "p", "select count(*) from observations") == [(60,)]
+
+
+def test_one_label_on_every_row_stays_a_dimension(tmp_path):
+    # a file of one region now; the next file may bring the others
+    rows = "".join(f"{d},EMEA,{10 + i % 5}\n" for i, d in enumerate(_days(30)))
+    _, config = _init(tmp_path, "date,region,value\n" + rows)
+    assert config["dimensions"] == ["region"]
