@@ -96,3 +96,56 @@ def test_one_label_on_every_row_stays_a_dimension(tmp_path):
     rows = "".join(f"{d},EMEA,{10 + i % 5}\n" for i, d in enumerate(_days(30)))
     _, config = _init(tmp_path, "date,region,value\n" + rows)
     assert config["dimensions"] == ["region"]
+
+
+GERMAN = "Datum;Besucher;Umsatz\n" + "".join(
+    f"{d};{visits};{revenue}\n"
+    for d, visits, revenue in zip(_days(40), ["39.230", "987", "1.004"] * 14, ["1.234,5", "12,25", "7"] * 14)
+)
+
+
+def test_dots_between_thousands_of_a_semicolon_file_are_refused_not_misread(tmp_path):
+    # was stored as 39.23 beside 987: a thousand times too small on every day above 999
+    (tmp_path / "visits.csv").write_text("Datum;Besucher\n" + "".join(
+        f"{d};{v}\n" for d, v in zip(_days(4), ["39.230", "987", "1.004", "2.000"])
+    ))
+    assert invoke("init", tmp_path / "p").exit_code == 0
+    result = invoke("--project", tmp_path / "p", "ingest", tmp_path / "visits.csv", "--format", "wide", "--date-col", "Datum")
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        f"Error: {tmp_path / 'visits.csv'}:2: column 'Besucher': '39.230' is ambiguous in a semicolon-separated file"
+    )
+    assert "Pass --decimal-comma if dots separate thousands" in result.output and stored(tmp_path / "p") == []
+
+
+def test_a_decimal_point_settles_a_semicolon_files_dots(tmp_path):
+    (tmp_path / "rates.csv").write_text("date;value\n2026-01-01;1.250\n2026-01-02;0.125\n2026-01-03;9.5\n")
+    assert invoke("init", tmp_path / "p").exit_code == 0
+    result = invoke("--project", tmp_path / "p", "ingest", tmp_path / "rates.csv", "--metric", "rate")
+    assert result.exit_code == 0, result.output
+    assert [v for _, _, v in stored(tmp_path / "p")] == [1.25, 0.125, 9.5]
+
+
+def test_decimal_comma_numbers_read_when_asked_and_init_says_so(tmp_path):
+    (tmp_path / "umsatz.csv").write_text(GERMAN)
+    result = invoke("init", tmp_path / "p", "--from", tmp_path / "umsatz.csv")
+    assert result.exit_code == 0, result.output
+    config = yaml.safe_load((tmp_path / "p" / "ctxmetrics.yaml").read_text())
+    assert config["decimal_comma"] is True
+    assert config["metrics"] == {"Besucher": {"type": "count"}, "Umsatz": {"type": "gauge"}}
+    result = invoke("--project", tmp_path / "p", "ingest", tmp_path / "umsatz.csv")
+    assert result.exit_code == 0, result.output
+    first_days = stored(tmp_path / "p", "select metric, value from observations where ts <= '2026-01-02' order by all")
+    assert first_days == [("Besucher", 987.0), ("Besucher", 39230.0), ("Umsatz", 12.25), ("Umsatz", 1234.5)]
+
+
+def test_with_decimal_comma_a_decimal_point_is_refused_by_its_line(tmp_path):
+    (tmp_path / "v.csv").write_text("date;value\n2026-01-01;12,5\n2026-01-02;9.59\n")
+    assert invoke("init", tmp_path / "p").exit_code == 0
+    result = invoke("--project", tmp_path / "p", "ingest", tmp_path / "v.csv", "--decimal-comma")
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {tmp_path / 'v.csv'}:3: column 'value': '9.59' is not a number written with a decimal comma "
+        "(12,5 or 1.234,5).\n"
+    )
+    assert stored(tmp_path / "p") == []

@@ -70,6 +70,11 @@ def _split_dims(ctx, param, value):
 @click.option("--hour-col", help="An hour-of-day column (0-23) beside the date column: hourly rows, combined per day.")
 @click.option("--metric", "metric_name", help="The metric of a file without a metric column (default: the file's name).")
 @click.option("--date-format", help="strftime codes of the dates, e.g. %m/%d/%Y (default: ISO 8601 only).")
+@click.option(
+    "--decimal-comma", is_flag=True,
+    help="Numbers are written with a decimal comma and dots between thousands (1.234,5), as European "
+    "spreadsheets export them (default: 'decimal_comma' in ctxmetrics.yaml, else 1234.5).",
+)
 @click.option("--strict", is_flag=True, help="A new metric name close to a known one is an error, not a warning.")
 @click.option(
     "--as-rollup",
@@ -80,8 +85,8 @@ def _split_dims(ctx, param, value):
 @click.option("--sql", help="Load the result of this query instead of files (needs --db).")
 @click.option("--db", help="Database URL for --sql, e.g. postgresql://user@host/crm.")
 @pass_project
-def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, hour_col, metric_name, date_format, strict, as_rollup,
-           sql, db):
+def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, hour_col, metric_name, date_format, decimal_comma,
+           strict, as_rollup, sql, db):
     """Load CSV, Parquet or JSON-lines files (or a database query) into the store.
 
     Re-ingesting the same (metric, day, dimensions) replaces the value. All files are
@@ -107,7 +112,9 @@ def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, hour_col, met
         raise click.UsageError("Name the files to ingest (or pass --sql and --db).")
     named = (("date", date_col), ("value", value_col), ("metric", metric_col), ("hour", hour_col))
     columns = {role: name for role, name in named if name}
-    options = dict(fmt=fmt, dims=dims, columns=columns, metric=metric_name, date_format=date_format)
+    options = dict(
+        fmt=fmt, dims=dims, columns=columns, metric=metric_name, date_format=date_format, decimal_comma=decimal_comma
+    )
     project = ref.get()
     if sql:
         from ctxmetrics.store.sql_source import read_query

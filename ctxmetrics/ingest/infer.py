@@ -19,7 +19,8 @@ from ctxmetrics.ingest.cadence import days_by_metric, evident_granularity
 from ctxmetrics.ingest.dates import BadCell, granularity_of, parse_days
 from ctxmetrics.errors import InputError
 from ctxmetrics.ingest.columns import DATE_NAMES, HOUR_NAMES, VALUE_NAMES, usual_column
-from ctxmetrics.ingest.sources import ROW, check_files, read_table
+from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma
+from ctxmetrics.ingest.sources import ROW, check_files, read_table, semicolon_separated
 
 SAMPLE_ROWS = 100_000  # enough rows to see every column's kind; large files are not read whole
 # Calendar fields that exports carry beside the date (bike sharing's day.csv has most):
@@ -45,6 +46,7 @@ class _Found:
     left_out: dict[str, str] = field(default_factory=dict)  # other columns not read, and why (for the user)
     timed: bool = False
     granularities: dict[str, str | None] = field(default_factory=dict)  # each metric's, as its dates show
+    decimal_comma: bool = False  # numbers written 1.234,5
 
 
 def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None], list[str]]:
@@ -67,6 +69,8 @@ def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None
 def _look_at(src) -> _Found:
     raw = read_table(src).head(SAMPLE_ROWS)
     columns = [c for c in raw.columns if c != ROW]
+    comma_numbers = _decimal_comma_columns(raw, columns) if semicolon_separated(src) else {}
+    raw = raw.with_columns(comma_numbers.values())
     date = usual_column(columns, DATE_NAMES) or _date_like(raw, columns)
     if date is None:
         raise InputError(f"{src.path}: no date column found (looked for {', '.join(DATE_NAMES)} and ISO dates).")
@@ -104,6 +108,7 @@ def _look_at(src) -> _Found:
     found.hour = hour
     found.ignored = ignored
     found.left_out = left_out
+    found.decimal_comma = bool(comma_numbers)
     found.timed = timed or hour is not None
     found.granularities = {m: "daily" for m in found.metrics} if timed else _granularities(found, raw, days)
     return found
@@ -120,6 +125,21 @@ def _granularities(found: _Found, raw: pl.DataFrame, days: pl.Series) -> dict[st
         own = days_by_metric(names.filter(keep), days.filter(keep), None) if keep.any() else {}
     file_granularity = granularity_of(days)
     return {name: (evident_granularity(own[name]) if name in own else None) or file_granularity for name in found.metrics}
+
+
+def _decimal_comma_columns(raw: pl.DataFrame, columns: list[str]) -> dict[str, pl.Series]:
+    """The text columns of a semicolon-separated file that are numbers only when read with a
+    decimal comma (12,5, or 39.230 where every dot sits between thousands), read so."""
+    found = {}
+    for name in columns:
+        if raw[name].dtype != pl.Utf8:
+            continue
+        text = raw[name].str.strip_chars()
+        values, bad = read_decimal_comma(text)
+        commas = text.str.contains(",", literal=True).fill_null(False).any()
+        if values.is_not_null().any() and not bad.any() and (commas or ambiguous_thousands(text) is not None):
+            found[name] = values.cast(pl.Utf8).alias(name)
+    return found
 
 
 def _hour_of_day(raw: pl.DataFrame, columns: list[str]) -> str | None:
@@ -250,6 +270,8 @@ def _render(found: list[_Found], names: list[str]) -> str:
         or (first.value and first.value not in VALUE_NAMES) or first.hour
     ):
         lines += ["columns: " + _flow(columns) + "   # the columns of each role"]
+    if any(f.decimal_comma for f in found):
+        lines += ["decimal_comma: true              # numbers are written 1.234,5 (a decimal comma, dots between thousands)"]
     ignored = sorted({c for f in found for c in f.ignored})
     if ignored:
         lines += [
