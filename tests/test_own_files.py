@@ -149,3 +149,15 @@ def test_with_decimal_comma_a_decimal_point_is_refused_by_its_line(tmp_path):
         "(12,5 or 1.234,5).\n"
     )
     assert stored(tmp_path / "p") == []
+
+
+def test_a_gauges_missing_days_are_reported_as_data_gaps(tmp_path):
+    # a log-value series with days missing (Peyton Manning's page views): scan named none
+    days = [d for i, d in enumerate(_days(120)) if i not in (40, 41, 90)]
+    (tmp_path / "views.csv").write_text("ds,y\n" + "".join(f"{d},{8 + (i % 7) / 10:.2f}\n" for i, d in enumerate(days)))
+    assert invoke("init", tmp_path / "p", "--from", tmp_path / "views.csv").exit_code == 0
+    assert invoke("--project", tmp_path / "p", "ingest", tmp_path / "views.csv").exit_code == 0
+    result = invoke("--project", tmp_path / "p", "scan")
+    assert result.exit_code == 0, result.output
+    assert "Data gap: no data for views on 2026-02-10 to 2026-02-11, 2026-04-01 (unknown days, not zeros)." in result.output
+    assert stored(tmp_path / "p", "select count(*) from anomalies") == [(0,)]
