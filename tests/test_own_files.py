@@ -161,3 +161,31 @@ def test_a_gauges_missing_days_are_reported_as_data_gaps(tmp_path):
     assert result.exit_code == 0, result.output
     assert "Data gap: no data for views on 2026-02-10 to 2026-02-11, 2026-04-01 (unknown days, not zeros)." in result.output
     assert stored(tmp_path / "p", "select count(*) from anomalies") == [(0,)]
+
+
+def test_init_writes_the_date_format_that_alone_reads_every_date(tmp_path):
+    rows = "".join(f"{d:%d/%m/%Y},{30 + i % 5}\n" for i, d in enumerate(_days(40, dt.date(2026, 11, 1))))
+    _, config = _init(tmp_path, "date,value\n" + rows)  # 27/11/2026: day first, nothing else reads it
+    assert config["date_format"] == "%d/%m/%Y"
+    result = invoke("--project", tmp_path / "p", "ingest", tmp_path / "data.csv")
+    assert result.exit_code == 0, result.output
+    assert stored(tmp_path / "p", "select min(ts), max(ts) from observations") == [
+        (dt.date(2026, 11, 1), dt.date(2026, 12, 10))
+    ]
+
+
+def test_a_month_column_is_read_as_monthly_dates(tmp_path):
+    rows = "".join(f"2025-{m:02d},{1000 + 7 * m}\n" for m in range(1, 13))
+    output, config = _init(tmp_path, "month,visits\n" + rows)
+    assert config["columns"] == {"date": "month"} and config["date_format"] == "%Y-%m"
+    assert config["metrics"]["visits"] == {"type": "count", "granularity": "monthly"}
+    assert "visits monthly" in output
+    assert invoke("--project", tmp_path / "p", "ingest", tmp_path / "data.csv").exit_code == 0
+    assert stored(tmp_path / "p", "select count(*), min(ts) from observations") == [(12, dt.date(2025, 1, 1))]
+
+
+def test_dates_either_order_reads_are_still_refused_by_init(tmp_path):
+    (tmp_path / "data.csv").write_text("date,value\n01/02/2026,5\n02/03/2026,6\n")
+    result = invoke("init", tmp_path / "p", "--from", tmp_path / "data.csv")
+    assert result.exit_code == 1
+    assert "'01/02/2026' is ambiguous (day/month order)" in result.output and "Traceback" not in result.output

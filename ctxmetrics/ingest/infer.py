@@ -47,6 +47,7 @@ class _Found:
     timed: bool = False
     granularities: dict[str, str | None] = field(default_factory=dict)  # each metric's, as its dates show
     decimal_comma: bool = False  # numbers written 1.234,5
+    date_format: str | None = None  # strftime codes of dates that are not ISO 8601, when their values settle them
 
 
 def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None], list[str]]:
@@ -74,13 +75,17 @@ def _look_at(src) -> _Found:
     date = usual_column(columns, DATE_NAMES) or _date_like(raw, columns)
     if date is None:
         raise InputError(f"{src.path}: no date column found (looked for {', '.join(DATE_NAMES)} and ISO dates).")
+    date_format = None
     try:
         days, timed = parse_days(raw[date], Config.timezone)
     except BadCell as bad:
-        raise InputError(
-            f"{src.path}: column '{date}': {raw[date][bad.index]!r} {bad.what}; "
-            "write the project file by hand with date_format."
-        ) from None
+        date_format = _settled_format(raw[date])
+        if date_format is None:
+            raise InputError(
+                f"{src.path}: column '{date}': {raw[date][bad.index]!r} {bad.what}; "
+                "write the project file by hand with date_format."
+            ) from None
+        days, timed = parse_days(raw[date], Config.timezone, date_format)
     hour = None if timed else _hour_of_day(raw, columns)
     roles = (date, hour, usual_column(columns, ("metric",)), usual_column(columns, VALUE_NAMES))
     ignored = [c for c in columns if c not in roles and _not_a_measurement(raw[c])]
@@ -109,6 +114,7 @@ def _look_at(src) -> _Found:
     found.ignored = ignored
     found.left_out = left_out
     found.decimal_comma = bool(comma_numbers)
+    found.date_format = date_format
     found.timed = timed or hour is not None
     found.granularities = {m: "daily" for m in found.metrics} if timed else _granularities(found, raw, days)
     return found
@@ -216,9 +222,27 @@ def _date_like(raw: pl.DataFrame, columns: list[str]) -> str | None:
             try:
                 parse_days(raw[name].drop_nulls().head(100), Config.timezone)
             except (BadCell, pl.exceptions.PolarsError):
+                if raw[name].dtype == pl.Utf8 and _settled_format(raw[name]) is not None:
+                    return name  # e.g. a `month` column of 2017-07
                 continue
             return name
     return None
+
+
+# Date formats that exports write instead of ISO 8601: day and month in either order, and months.
+_DATE_FORMATS = tuple(
+    f"{a}{sep}{b}{sep}%Y" for sep in "/.-" for a, b in (("%d", "%m"), ("%m", "%d"))
+) + ("%Y-%m", "%Y/%m")
+
+
+def _settled_format(column: pl.Series) -> str | None:
+    """The one format of `_DATE_FORMATS` that reads every date of the column, when only one
+    does: 27/11/2026 settles day first; a file whose days are all 12 or less does not."""
+    text = column.drop_nulls().str.strip_chars()
+    if text.len() == 0:
+        return None
+    fitting = [f for f in _DATE_FORMATS if text.str.to_date(f, strict=False).is_not_null().all()]
+    return fitting[0] if len(fitting) == 1 else None
 
 
 def _numbers(series: pl.Series) -> pl.Series:
@@ -270,6 +294,8 @@ def _render(found: list[_Found], names: list[str]) -> str:
         or (first.value and first.value not in VALUE_NAMES) or first.hour
     ):
         lines += ["columns: " + _flow(columns) + "   # the columns of each role"]
+    if first.date_format and all(f.date_format == first.date_format for f in found):
+        lines += [f"date_format: {_scalar(first.date_format)}   # the dates are not ISO 8601; every one fits this"]
     if any(f.decimal_comma for f in found):
         lines += ["decimal_comma: true              # numbers are written 1.234,5 (a decimal comma, dots between thousands)"]
     ignored = sorted({c for f in found for c in f.ignored})
