@@ -16,7 +16,7 @@ COLUMN_ROLES = ("date", "metric", "value", "hour")
 # Top-level keys of ctxmetrics.yaml (README.md, "The project file", documents each).
 PROJECT_KEYS = (
     "store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain",
-    "format", "columns", "ignore_columns", "date_format", "notify", "inbox", "engine", "spark", "observations",
+    "format", "columns", "ignore_columns", "date_format", "decimal_comma", "notify", "inbox", "engine", "spark", "observations",
 )
 EXPECTS = ("up", "down")
 
@@ -138,6 +138,7 @@ class Config:
     columns: dict[str, str] = field(default_factory=dict)
     ignore_columns: tuple[str, ...] = ()  # row numbers, calendar fields: neither metrics nor dimensions
     date_format: str | None = None
+    decimal_comma: bool = False  # numbers written 1.234,5 (European spreadsheets): ',' decimal, '.' thousands
     engine: str = "local"  # where `scan` builds the cube and detects: local | spark
     spark: SparkSettings = field(default_factory=SparkSettings)
     observations_parquet: str | None = None  # Spark engine: read observations here, not from the store
@@ -255,6 +256,12 @@ def _date_format(path: Path, value: Any) -> str | None:
     return value
 
 
+def _flag(path: Path, field: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(path, f"'{field}' must be true or false, got {value!r}.")
+    return value
+
+
 def _one_of(path: Path, field: str, value: Any, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise _fail(path, f"{field} '{value}' is not one of {', '.join(allowed)}.")
@@ -308,6 +315,7 @@ def parse_config(data: Any, path: Path) -> Config:
         columns=_columns(path, data.get("columns")),
         ignore_columns=_names(path, "ignore_columns", data.get("ignore_columns"), "[instant, weekday]"),
         date_format=_date_format(path, data.get("date_format")),
+        decimal_comma=_flag(path, "decimal_comma", data.get("decimal_comma", False)),
         engine=_one_of(path, "engine", data.get("engine", Config.engine), ENGINES),
         spark=_spark(path, data.get("spark")),
         observations_parquet=_observations(path, data.get("observations")),

@@ -498,9 +498,10 @@ def test_a_number_with_a_comma_says_why_it_is_refused(run, project_dir, text, ce
     data.write_text(text)
     result = run("ingest", data, "--value-col", "revenue")
     assert (result.exit_code, result.stdout) == (1, "")
+    hint = " or, if the file writes decimal commas (12,5 or 1.234,5), pass --decimal-comma" if ";" in text else ""
     assert result.stderr == (
         f"Error: {data}:2: column 'revenue': '{cell}' is not a number: a comma is read neither as a decimal point nor "
-        "as a thousands separator; export the numbers with a decimal point and no separators (12.5, 1234).\n"
+        f"as a thousands separator; export the numbers with a decimal point and no separators (12.5, 1234){hint}.\n"
     )
     assert snapshot(project_dir)[1] == []
 

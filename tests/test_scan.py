@@ -134,7 +134,7 @@ def test_outage_annotation_masks_days_of_matching_segments_only(project):
 def test_cli_scan_prints_summary(run, project):
     result = run("scan", "--metric", "leads")
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("Scanned 16 series of 1 metrics (16 changed since the last scan")
+    assert result.stdout.startswith("Scanned 16 series of 1 metric (16 changed since the last scan")
 
 
 def test_store_without_dimensions_has_one_series_per_metric(tmp_path):

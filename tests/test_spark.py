@@ -432,3 +432,14 @@ def test_a_tag_that_dates_a_change_otherwise_stores_alike_on_both_engines(spark,
     assert stored(on_spark) == stored(local)
     assert scan_state(on_spark) == scan_state(local)
     assert [a[9] for a in stored(local) if "|region=A|" in a[0]] == ["series"]
+
+
+def test_a_gauges_missing_days_are_the_same_data_gaps_on_both_engines(spark, tmp_path):
+    days = [FIRST_DAY + dt.timedelta(days=i) for i in range(90) if i not in (30, 31, 60)]
+    frame = pl.DataFrame({"metric": "temp", "ts": days, "value": [20.0 + i % 5 for i in range(len(days))]})
+    local = Project(init_project(tmp_path / "local", "metrics:\n  temp: {type: gauge}\n"))
+    with local.store() as store:
+        store.upsert_observations(frame)
+    on_spark = copy_of(local, tmp_path / "spark")
+    gaps = [FIRST_DAY + dt.timedelta(days=i) for i in (30, 31, 60)]
+    assert scan_project(local).gaps == scan_project(on_spark, engine="spark").gaps == {"temp": gaps}

@@ -32,11 +32,11 @@ def init(directory, more_samples, samples):
     if more_samples and not samples:
         raise click.UsageError("Files after the folder are the --from files: ctxmetrics init DIR --from FILE…")
     samples = (*samples, *more_samples)
-    granularities = {}
+    granularities, left_out = {}, []
     if samples:
         from ctxmetrics.ingest.infer import infer_config
 
-        text, granularities = infer_config(samples)
+        text, granularities, left_out = infer_config(samples)
         root = init_project(directory, text)
     else:
         root = init_project(directory)
@@ -44,6 +44,8 @@ def init(directory, more_samples, samples):
     if granularities:
         shown = ", ".join(f"{metric} {granularity or 'unknown (one date)'}" for metric, granularity in granularities.items())
         click.echo(f"Cadence of each metric, from its dates: {shown}.")
+    for line in left_out:
+        click.echo(f"Column {line}")
 
 
 def _split_dims(ctx, param, value):
@@ -68,6 +70,11 @@ def _split_dims(ctx, param, value):
 @click.option("--hour-col", help="An hour-of-day column (0-23) beside the date column: hourly rows, combined per day.")
 @click.option("--metric", "metric_name", help="The metric of a file without a metric column (default: the file's name).")
 @click.option("--date-format", help="strftime codes of the dates, e.g. %m/%d/%Y (default: ISO 8601 only).")
+@click.option(
+    "--decimal-comma", is_flag=True,
+    help="Numbers are written with a decimal comma and dots between thousands (1.234,5), as European "
+    "spreadsheets export them (default: 'decimal_comma' in ctxmetrics.yaml, else 1234.5).",
+)
 @click.option("--strict", is_flag=True, help="A new metric name close to a known one is an error, not a warning.")
 @click.option(
     "--as-rollup",
@@ -78,8 +85,8 @@ def _split_dims(ctx, param, value):
 @click.option("--sql", help="Load the result of this query instead of files (needs --db).")
 @click.option("--db", help="Database URL for --sql, e.g. postgresql://user@host/crm.")
 @pass_project
-def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, hour_col, metric_name, date_format, strict, as_rollup,
-           sql, db):
+def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, hour_col, metric_name, date_format, decimal_comma,
+           strict, as_rollup, sql, db):
     """Load CSV, Parquet or JSON-lines files (or a database query) into the store.
 
     Re-ingesting the same (metric, day, dimensions) replaces the value. All files are
@@ -105,7 +112,9 @@ def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, hour_col, met
         raise click.UsageError("Name the files to ingest (or pass --sql and --db).")
     named = (("date", date_col), ("value", value_col), ("metric", metric_col), ("hour", hour_col))
     columns = {role: name for role, name in named if name}
-    options = dict(fmt=fmt, dims=dims, columns=columns, metric=metric_name, date_format=date_format)
+    options = dict(
+        fmt=fmt, dims=dims, columns=columns, metric=metric_name, date_format=date_format, decimal_comma=decimal_comma
+    )
     project = ref.get()
     if sql:
         from ctxmetrics.store.sql_source import read_query

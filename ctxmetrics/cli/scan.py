@@ -50,7 +50,7 @@ def scan(ref, metrics, engine, output_parquet):
     else:  # piped or in CI: no bar
         result = scan_project(project, metrics, engine=engine, output_parquet=output_parquet)
     click.echo(
-        f"Scanned {result.series:,} series of {result.metrics} metrics "
+        f"Scanned {result.series:,} series of {result.metrics} metric{'s' if result.metrics != 1 else ''} "
         f"({result.rescanned:,} changed since the last scan, {result.candidates:,} passed the pre-screen): "
         f"{result.anomalies} anomalies, {result.explained} linked to context."
     )

@@ -11,6 +11,7 @@ from ctxmetrics.config import Config
 from ctxmetrics.errors import InputError
 from ctxmetrics.ingest.cadence import days_by_metric, first_cadence_change, metric_cadences
 from ctxmetrics.ingest.dates import BadCell, check_plausible, parse_days
+from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma
 from ctxmetrics.ingest.settings import _Settings
 from ctxmetrics.ingest.sources import ROW, _Source
 
@@ -178,15 +179,27 @@ _COMMA_HINT = (
     "is not a number: a comma is read neither as a decimal point nor as a thousands separator; "
     "export the numbers with a decimal point and no separators (12.5, 1234)"
 )
+_DECIMAL_COMMA_HINT = " or, if the file writes decimal commas (12,5 or 1.234,5), pass --decimal-comma"
+_THOUSANDS_HINT = (
+    "is ambiguous in a semicolon-separated file: a dot between thousands or a decimal point? "
+    "Pass --decimal-comma if dots separate thousands (decimal_comma: true in ctxmetrics.yaml), "
+    "or export the numbers without thousands separators"
+)
 
 
 def _number(
-    src: _Source, raw: pl.DataFrame, column: str, allow_empty: bool = False, parsed: pl.Series | None = None
+    src: _Source, raw: pl.DataFrame, column: str, allow_empty: bool = False, parsed: pl.Series | None = None,
+    *, decimal_comma: bool = False, semicolon: bool = False,
 ) -> pl.Series:
     """Finite numbers of sane size; with `allow_empty`, an empty cell or NaN is no value;
-    `parsed`: the text column already read as floats (`_first_pass`)."""
+    `parsed`: the text column already read as floats (`_first_pass`); `decimal_comma`:
+    text written 1.234,5; `semicolon`: the file is semicolon-separated, where dots may
+    separate thousands."""
     series = raw[column]
-    if series.dtype == pl.Utf8:
+    if series.dtype == pl.Utf8 and decimal_comma:
+        series, bad = read_decimal_comma(series.str.strip_chars())
+        _first_bad(src, raw, bad, column, "is not a number written with a decimal comma (12,5 or 1.234,5)")
+    elif series.dtype == pl.Utf8:
         if parsed is None:
             parsed = series.cast(pl.Float64, strict=False)
         if parsed.null_count() > series.null_count():
@@ -195,8 +208,10 @@ def _number(
             parsed = stripped.cast(pl.Float64, strict=False)
             bad = parsed.is_null() & stripped.is_not_null() & (stripped != "")
             if bad.any() and _COMMA_NUMBER.match(stripped[int(bad.arg_true()[0])]):
-                _first_bad(src, raw, bad, column, _COMMA_HINT)
+                _first_bad(src, raw, bad, column, _COMMA_HINT + (_DECIMAL_COMMA_HINT if semicolon else ""))
             _first_bad(src, raw, bad, column, "is not a number")
+        if semicolon and (grouped := ambiguous_thousands(series.str.strip_chars())) is not None:
+            _first_bad(src, raw, grouped, column, _THOUSANDS_HINT)
         series = parsed
     elif series.dtype == pl.Boolean:
         raise InputError(f"{src.where(column=column)}: holds true/false values, not numbers.")

@@ -19,7 +19,8 @@ from ctxmetrics.ingest.cadence import days_by_metric, evident_granularity
 from ctxmetrics.ingest.dates import BadCell, granularity_of, parse_days
 from ctxmetrics.errors import InputError
 from ctxmetrics.ingest.columns import DATE_NAMES, HOUR_NAMES, VALUE_NAMES, usual_column
-from ctxmetrics.ingest.sources import ROW, check_files, read_table
+from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma
+from ctxmetrics.ingest.sources import ROW, check_files, read_table, semicolon_separated
 
 SAMPLE_ROWS = 100_000  # enough rows to see every column's kind; large files are not read whole
 # Calendar fields that exports carry beside the date (bike sharing's day.csv has most):
@@ -42,37 +43,54 @@ class _Found:
     metric: str | None = None  # the metric column of a long file
     hour: str | None = None  # an hour-of-day column beside a date column
     ignored: list[str] = field(default_factory=list)  # row numbers and calendar fields
+    left_out: dict[str, str] = field(default_factory=dict)  # other columns not read, and why (for the user)
     timed: bool = False
     granularities: dict[str, str | None] = field(default_factory=dict)  # each metric's, as its dates show
+    decimal_comma: bool = False  # numbers written 1.234,5
+    date_format: str | None = None  # strftime codes of dates that are not ISO 8601, when their values settle them
 
 
-def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None]]:
-    """The commented text of a ctxmetrics.yaml fitted to `paths`, and each metric's
-    granularity as its own dates show it (None: too few dates to tell), for `init` to say.
+def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None], list[str]]:
+    """The commented text of a ctxmetrics.yaml fitted to `paths`, each metric's
+    granularity as its own dates show it (None: too few dates to tell), and a line per
+    column left out of both metrics and dimensions saying why, for `init` to say.
 
     Raises:
         InputError: a file cannot be read, or has no date column or no numbers.
     """
     found = [_look_at(src) for src in check_files(paths)]
-    return _render(found, [Path(p).name for p in paths]), {m: g for f in found for m, g in f.granularities.items()}
+    left_out = [f"{src}: '{name}' {why}" for src, f in zip(paths, found) for name, why in f.left_out.items()]
+    return (
+        _render(found, [Path(p).name for p in paths]),
+        {m: g for f in found for m, g in f.granularities.items()},
+        left_out,
+    )
 
 
 def _look_at(src) -> _Found:
     raw = read_table(src).head(SAMPLE_ROWS)
     columns = [c for c in raw.columns if c != ROW]
+    comma_numbers = _decimal_comma_columns(raw, columns) if semicolon_separated(src) else {}
+    raw = raw.with_columns(comma_numbers.values())
     date = usual_column(columns, DATE_NAMES) or _date_like(raw, columns)
     if date is None:
         raise InputError(f"{src.path}: no date column found (looked for {', '.join(DATE_NAMES)} and ISO dates).")
+    date_format = None
     try:
         days, timed = parse_days(raw[date], Config.timezone)
     except BadCell as bad:
-        raise InputError(
-            f"{src.path}: column '{date}': {raw[date][bad.index]!r} {bad.what}; "
-            "write the project file by hand with date_format."
-        ) from None
+        date_format = _settled_format(raw[date])
+        if date_format is None:
+            raise InputError(
+                f"{src.path}: column '{date}': {raw[date][bad.index]!r} {bad.what}; "
+                "write the project file by hand with date_format."
+            ) from None
+        days, timed = parse_days(raw[date], Config.timezone, date_format)
     hour = None if timed else _hour_of_day(raw, columns)
     roles = (date, hour, usual_column(columns, ("metric",)), usual_column(columns, VALUE_NAMES))
     ignored = [c for c in columns if c not in roles and _not_a_measurement(raw[c])]
+    left_out = _not_segments_nor_measurements(raw, [c for c in columns if c not in (*roles, *ignored)], date, hour)
+    ignored += list(left_out)
     others = [c for c in columns if c not in (date, hour, *ignored)]
     metric = usual_column(others, ("metric",))
     if metric is not None:
@@ -94,6 +112,9 @@ def _look_at(src) -> _Found:
             raise InputError(f"{src.path}: no column of numbers besides '{date}'; nothing to measure.")
     found.hour = hour
     found.ignored = ignored
+    found.left_out = left_out
+    found.decimal_comma = bool(comma_numbers)
+    found.date_format = date_format
     found.timed = timed or hour is not None
     found.granularities = {m: "daily" for m in found.metrics} if timed else _granularities(found, raw, days)
     return found
@@ -110,6 +131,21 @@ def _granularities(found: _Found, raw: pl.DataFrame, days: pl.Series) -> dict[st
         own = days_by_metric(names.filter(keep), days.filter(keep), None) if keep.any() else {}
     file_granularity = granularity_of(days)
     return {name: (evident_granularity(own[name]) if name in own else None) or file_granularity for name in found.metrics}
+
+
+def _decimal_comma_columns(raw: pl.DataFrame, columns: list[str]) -> dict[str, pl.Series]:
+    """The text columns of a semicolon-separated file that are numbers only when read with a
+    decimal comma (12,5, or 39.230 where every dot sits between thousands), read so."""
+    found = {}
+    for name in columns:
+        if raw[name].dtype != pl.Utf8:
+            continue
+        text = raw[name].str.strip_chars()
+        values, bad = read_decimal_comma(text)
+        commas = text.str.contains(",", literal=True).fill_null(False).any()
+        if values.is_not_null().any() and not bad.any() and (commas or ambiguous_thousands(text) is not None):
+            found[name] = values.cast(pl.Utf8).alias(name)
+    return found
 
 
 def _hour_of_day(raw: pl.DataFrame, columns: list[str]) -> str | None:
@@ -134,15 +170,79 @@ def _not_a_measurement(column: pl.Series) -> bool:
     return steps.len() >= 2 and bool((steps == 1).all())
 
 
+# A column of whole numbers 1..CODE_MAX_VALUE taking at most CODE_MAX_DISTINCT values, each
+# seen CODE_MIN_ROWS_PER_VALUE times on average, is a category code (bike sharing's
+# `weathersit`, 1-4), not a count: a count that small would be 0 on some days.
+CODE_MAX_DISTINCT, CODE_MAX_VALUE, CODE_MIN_ROWS_PER_VALUE = 6, 12, 20
+
+
+def _not_segments_nor_measurements(raw: pl.DataFrame, columns: list[str], date: str, hour: str | None) -> dict[str, str]:
+    """Columns that are neither a metric nor a dimension, each with the reason said to the
+    user: empty ones, and labels or category codes of a file with one row per date (the
+    weather of the day: splitting the one series by it would make segments that exist
+    on some days only). Where rows repeat a date, labels stay dimensions and small whole
+    numbers measurements: a store number cannot be told from a count of 1-6 orders there."""
+    one_row_per_date = not raw.select([date] + ([hour] if hour else [])).is_duplicated().any()
+    per = f"one row per {date}" + (f" and {hour}" if hour else "")
+    left_out = {}
+    for name in columns:
+        column = raw[name]
+        text = column.cast(pl.Utf8).str.strip_chars()
+        if (text.is_null() | (text == "") | (text.str.to_lowercase() == "nan")).all():
+            left_out[name] = "is empty: left out (ignore_columns)."
+        elif _is_code(column) and one_row_per_date:
+            shown = ", ".join(f"{v:g}" for v in _numbers(column).unique().sort().to_list())
+            left_out[name] = (
+                f"holds only the whole numbers {shown}: a category code, not a count; {per}, so no "
+                "segment either: left out (ignore_columns). Move it to metrics or dimensions if that is wrong."
+            )
+        elif not _is_numeric(column) and one_row_per_date and (text.n_unique() > 1 or text.is_null().any()):
+            # (one value on every row is a file of one segment: a dimension, as the next file may bring others)
+            left_out[name] = (
+                f"is a label of each date ({per}), not a segment: left out (ignore_columns). "
+                "Move it to dimensions if that is wrong."
+            )
+    return left_out
+
+
+def _is_code(column: pl.Series) -> bool:
+    if not _is_numeric(column):
+        return False
+    values = _numbers(column).drop_nulls()
+    distinct = values.n_unique()
+    return (
+        values.len() >= CODE_MIN_ROWS_PER_VALUE * distinct and distinct <= CODE_MAX_DISTINCT
+        and bool((values == values.floor()).all()) and values.min() >= 1 and values.max() <= CODE_MAX_VALUE
+    )
+
+
 def _date_like(raw: pl.DataFrame, columns: list[str]) -> str | None:
     for name in columns:
         if raw[name].dtype in (pl.Utf8, pl.Date) or isinstance(raw[name].dtype, pl.Datetime):
             try:
                 parse_days(raw[name].drop_nulls().head(100), Config.timezone)
             except (BadCell, pl.exceptions.PolarsError):
+                if raw[name].dtype == pl.Utf8 and _settled_format(raw[name]) is not None:
+                    return name  # e.g. a `month` column of 2017-07
                 continue
             return name
     return None
+
+
+# Date formats that exports write instead of ISO 8601: day and month in either order, and months.
+_DATE_FORMATS = tuple(
+    f"{a}{sep}{b}{sep}%Y" for sep in "/.-" for a, b in (("%d", "%m"), ("%m", "%d"))
+) + ("%Y-%m", "%Y/%m")
+
+
+def _settled_format(column: pl.Series) -> str | None:
+    """The one format of `_DATE_FORMATS` that reads every date of the column, when only one
+    does: 27/11/2026 settles day first; a file whose days are all 12 or less does not."""
+    text = column.drop_nulls().str.strip_chars()
+    if text.len() == 0:
+        return None
+    fitting = [f for f in _DATE_FORMATS if text.str.to_date(f, strict=False).is_not_null().all()]
+    return fitting[0] if len(fitting) == 1 else None
 
 
 def _numbers(series: pl.Series) -> pl.Series:
@@ -194,11 +294,16 @@ def _render(found: list[_Found], names: list[str]) -> str:
         or (first.value and first.value not in VALUE_NAMES) or first.hour
     ):
         lines += ["columns: " + _flow(columns) + "   # the columns of each role"]
+    if first.date_format and all(f.date_format == first.date_format for f in found):
+        lines += [f"date_format: {_scalar(first.date_format)}   # the dates are not ISO 8601; every one fits this"]
+    if any(f.decimal_comma for f in found):
+        lines += ["decimal_comma: true              # numbers are written 1.234,5 (a decimal comma, dots between thousands)"]
     ignored = sorted({c for f in found for c in f.ignored})
     if ignored:
         lines += [
             "",
             "# Row numbers and calendar fields (derived from the date, not measurements): ingest skips them.",
+            *(f"# '{name}' {why}" for f in found for name, why in f.left_out.items()),
             f"ignore_columns: {_flow(ignored)}",
         ]
     lines += [

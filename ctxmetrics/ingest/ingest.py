@@ -52,6 +52,7 @@ def ingest_paths(
     columns: Mapping[str, str] | None = None,
     metric: str | None = None,
     date_format: str | None = None,
+    decimal_comma: bool = False,
     strict: bool = False,
     as_rollup: bool = False,
 ) -> IngestResult:
@@ -71,6 +72,8 @@ def ingest_paths(
         columns: the date, metric and value columns by role (overrides the config's).
         metric: the metric name of a file without a metric column (default: the file's name).
         date_format: strftime codes of the date column (default: ISO 8601 only).
+        decimal_comma: numbers are written with a decimal comma and dots between
+            thousands (1.234,5), as European spreadsheets export them.
         strict: a new metric name close to a known one is an error, not a warning.
         as_rollup: store each file's rows as separate rollups (`rollup_metric`), never
             summed with the metric's own rows: for totals next to a stored breakdown.
@@ -79,7 +82,8 @@ def ingest_paths(
         InputError: the first problem found, naming file, line/row and column.
     """
     settings = _settings(
-        config, fmt=fmt, dims=dims, known=known_dimensions, columns=columns, metric=metric, date_format=date_format
+        config, fmt=fmt, dims=dims, known=known_dimensions, columns=columns, metric=metric, date_format=date_format,
+        decimal_comma=decimal_comma,
     )
     sources = check_files(paths)
     if (settings.fmt == "long" and len(sources) == 1 and not settings.columns and not settings.config.ignore_columns
@@ -124,7 +128,7 @@ def ingest_frame(
 
     Args:
         label: how errors name the source (rows are numbered from 1).
-        options: `fmt`, `dims`, `columns`, `metric`, `date_format`, as for `ingest_paths`.
+        options: `fmt`, `dims`, `columns`, `metric`, `date_format`, `decimal_comma`, as for `ingest_paths`.
     """
     settings = _settings(config, **options)
     src = _Source(Path(label), "sql")

@@ -30,7 +30,7 @@ from ctxmetrics.ingest.columns import (
 )
 from ctxmetrics.ingest.dates import granularity_of
 from ctxmetrics.ingest.settings import _Settings
-from ctxmetrics.ingest.sources import ROW, _check_header, _Source, read_table
+from ctxmetrics.ingest.sources import ROW, _check_header, _Source, read_table, semicolon_separated
 from ctxmetrics.store.database import check_dimension_name
 
 
@@ -91,7 +91,12 @@ def _long(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     days, timed, distinct = _days(src, raw, date_col, settings, iso=pre.get(_ISO_DAYS))
     timed = timed or hour_col is not None
     # A series file writes a missing reading as an empty cell or NaN; a long file must not.
-    values = _number(src, raw, value_col, allow_empty=metric_col is None, parsed=pre.get(_FLOATS))
+    values = _number(
+        src, raw, value_col, allow_empty=metric_col is None, parsed=None if settings.decimal_comma else pre.get(_FLOATS),
+        decimal_comma=settings.decimal_comma, semicolon=semicolon_separated(src),
+    )
+    if values.null_count() == values.len():  # else "Ingested 0 rows" would pass for success
+        raise InputError(f"{src.where(column=value_col)}: every cell is empty or NaN; there is no value to ingest.")
     frame = raw.select(
         ROW, days.alias("ts"), metric, values.alias("value"),
         *(_dimension(src, raw, d, distinct=pre.get(d)) for d in dim_cols),
@@ -130,15 +135,21 @@ def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
         _check_labels(src, pl.DataFrame({"metric": [m], ROW: [0]}), "metric", header=True)
     days, timed, distinct = _days(src, raw, date_col, settings)
     timed = timed or hour_col is not None
+    semicolon = semicolon_separated(src)
     typed = raw.select(
         ROW,
         days.alias("ts"),
         *(_dimension(src, raw, d) for d in dims),
         # In a wide table an empty cell means "no value that day" for that metric.
-        *(_number(src, raw, m, allow_empty=True).alias(m) for m in metrics),
+        *(
+            _number(src, raw, m, allow_empty=True, decimal_comma=settings.decimal_comma, semicolon=semicolon).alias(m)
+            for m in metrics
+        ),
     )
     long = typed.unpivot(index=[ROW, "ts", *dims], on=metrics, variable_name="metric", value_name="value")
     long = long.filter(pl.col("value").is_not_null())
+    if long.height == 0:
+        raise InputError(f"{src.where()}: every cell of the metric columns ({', '.join(metrics)}) is empty or NaN; there is no value to ingest.")
     _check_counts(src, long, settings.config, None)
     if timed:
         return _Read(_per_day(long, dims, settings.config), "daily")

@@ -21,6 +21,7 @@ class _Settings:
     columns: dict[str, str]
     metric: str | None
     date_format: str | None
+    decimal_comma: bool  # numbers written 1.234,5
     config: Config
 
 
@@ -33,6 +34,7 @@ def _settings(
     columns: Mapping[str, str] | None = None,
     metric: str | None = None,
     date_format: str | None = None,
+    decimal_comma: bool = False,
 ) -> _Settings:
     config = config or Config()
     fmt = fmt or config.file_format
@@ -45,5 +47,6 @@ def _settings(
         columns={**config.columns, **(columns or {})},
         metric=metric,
         date_format=date_format or config.date_format,
+        decimal_comma=decimal_comma or config.decimal_comma,
         config=config,
     )

@@ -130,6 +130,18 @@ def _csv_input(path: Path):
     return source, _separator(head.split(b"\n", 1)[0])
 
 
+def semicolon_separated(src: _Source) -> bool:
+    """Whether a CSV file is semicolon-separated (European-locale exports, whose numbers
+    may carry dots between thousands): its header is read again, a few KB."""
+    if src.kind != "csv":
+        return False
+    with src.path.open("rb") as fh:
+        header = fh.read(1 << 12).replace(b"\r", b"\n").split(b"\n", 1)[0]
+    if header.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _csv_input(src.path)[1] == ";"
+    return _separator(header) == ";"
+
+
 def _separator(header: bytes) -> str:
     if b"," not in header:
         for candidate in (";", "\t"):

@@ -28,7 +28,7 @@ from ctxmetrics.project import Project
 from ctxmetrics.models.series import SeriesSet
 from ctxmetrics.scan.conversion import FOUND_BY as CONVERSION
 from ctxmetrics.scan.tagged import family_bar, retest_tagged, tagged_windows, tags_changed
-from ctxmetrics.store.series import build_series_set, incomplete_ratios, metric_names
+from ctxmetrics.store.series import build_series_set, incomplete_ratios, metric_names, reported_gaps
 from ctxmetrics.store.results import load_anomalies, load_state, load_verdicts
 
 BATCH_ROWS = 25  # candidate rows per unit of detector work (small: the workers finish within ~0.2 s of each other)
@@ -141,7 +141,8 @@ def _scan_local(project: Project, config, annotations, metrics: list[str], progr
                 sets[name] = series_set
     outcome = Outcome(chosen, sets, previous, verdicts, not_scanned={} if metrics else incomplete, present=stored)
     outcome.gaps = {
-        name: gap_days(ss.start, ss.gaps, ss.granularity) for name, ss in sets.items() if ss.gaps is not None and ss.gaps.any()
+        name: gap_days(ss.start, gaps, ss.granularity)
+        for name, ss in sets.items() if (gaps := reported_gaps(ss)) is not None and gaps.any()
     }
     # stages top first: a lower stage's echoes of an upper one were dropped (scan.restatements),
     # so they are judged afresh when a stage above changed

@@ -146,6 +146,26 @@ def gaps_from_days(rows, start: dt.date, days: int, granularity: str = "daily") 
     return gaps
 
 
+def reported_gaps(series_set: SeriesSet) -> np.ndarray | None:
+    """The periods `scan` reports as data gaps: `series_set.gaps`, or for a gauge (whose
+    missing days are unknown in its series already, NaN, never 0) the periods without a
+    row of it, so a gauge's missing days are named as data quality like a count's."""
+    if series_set.gaps is not None or series_set.kind != "gauge":
+        return series_set.gaps
+    return np.isnan(series_set.values[0])  # the total: NaN where no segment has a row
+
+
+def periods_without_rows(rows, metrics: list[str], start: dt.date, days: int) -> np.ndarray:
+    """`reported_gaps` of a daily gauge from (day, metric, total, row count) of every day
+    that has any row (the Spark engine's per-day totals)."""
+    own = np.zeros(days, bool)
+    for ts, metric, _, count in rows:
+        i = periods.index(ts, start, "daily")
+        if metric in metrics and count and 0 <= i < days:
+            own[i] = True
+    return ~own
+
+
 _READ_BATCH_ROWS = 1 << 21  # rows per Arrow batch: ~32 MB at a time instead of the whole result
 
 

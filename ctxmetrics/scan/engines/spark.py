@@ -138,7 +138,7 @@ class SparkScan:
         jobs = self.jobs = self._jobs([m for m in chosen if m not in here], spans)
         if jobs:
             self._scan(jobs, state, previous, outcome)
-            outcome.gaps = {n: gap_days(j.start, j.gaps) for n, j in jobs.items() if j.gaps is not None and j.gaps.any()}
+            outcome.gaps = {n: gap_days(j.start, gaps) for n, j in jobs.items() if (gaps := self._reported_gaps(j)).any()}
         if here:
             self._scan_locally(here, state, previous, outcome)
         if output_parquet:
@@ -188,6 +188,12 @@ class SparkScan:
                 day[0] += total or 0.0
                 day[1] += rows
         return gaps_from_days([(ts, total, rows) for ts, (total, rows) in per_day.items()], start, days)
+
+    def _reported_gaps(self, job):
+        """The local engine's `reported_gaps` of a metric: its data gaps, or a gauge's days without a row."""
+        from ctxmetrics.store.series import periods_without_rows
+
+        return job.gaps if job.gaps is not None else periods_without_rows(self.daily, list(job.parts), job.start, job.days)
 
     def _jobs(self, names: list[str], spans) -> dict:
         """A MetricJob (kind, date range, settings) per metric with observations."""
@@ -398,7 +404,7 @@ class SparkScan:
         separate rollups a few short series: scanned where the store is, by the local
         engine (`observations: {parquet: ...}` has no store to run queries on)."""
         from ctxmetrics.scan.scan import _scan_metric
-        from ctxmetrics.store.series import build_series_set
+        from ctxmetrics.store.series import build_series_set, reported_gaps
 
         with self.project.store(read_only=True) as store:
             sets = {n: build_series_set(store, self.config, n, self.project.queries_dir) for n in names}
@@ -413,8 +419,9 @@ class SparkScan:
                 self.changed.add(name)
             outcome.add(name, found, stats, fingerprints)
             outcome.sets[name] = series_set
-            if series_set.gaps is not None and series_set.gaps.any():
-                outcome.gaps[name] = gap_days(series_set.start, series_set.gaps, series_set.granularity)
+            gaps = reported_gaps(series_set)
+            if gaps is not None and gaps.any():
+                outcome.gaps[name] = gap_days(series_set.start, gaps, series_set.granularity)
 
     # --- output -------------------------------------------------------------------
     def _write_parquet(self, anomalies, folder: str) -> None:
