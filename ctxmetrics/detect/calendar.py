@@ -212,7 +212,10 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
         key = (*sorted(bounds), trended)
         if key not in fits:  # the elimination asks again for the costs of the sets it keeps
             columns, steps = (calendar if trended else no_trend), np.array(key[:-1], dtype=np.int64)
-            full, fitted, cost = step_fit_cost(y, columns, ok, steps, scale_guess)
+            try:
+                full, fitted, cost = step_fit_cost(y, columns, ok, steps, scale_guess)
+            except (ValueError, np.linalg.LinAlgError):  # a least-squares step that did not converge
+                full, fitted, cost = None, False, np.inf
             fits[key] = (full if fitted else None), cost
         return fits[key]
 
@@ -230,7 +233,7 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
                 segmented[rest.tobytes()] = _candidates(rest, noise, strong)
             # a clear step once found stays fitted: refitted without it, the trend would
             # take it in and leave it too small to find again
-            bounds |= set(segmented[rest.tobytes()])
+            bounds = set(_clearest(rest, sorted(bounds | set(segmented[rest.tobytes()])), noise.lrv))
             full, _ = fit(bounds)
             coef = None if full is None else full[: calendar.shape[1]]
         if coef is None:
@@ -244,6 +247,27 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
             if cost < best_cost:
                 best, best_cost = full[: calendar.shape[1]], cost
     return best
+
+
+# More clear steps than this are no staircase of levels but a spiky or intermittent
+# series (a count on every 30th day only): the segmentation gave 99-141 boundaries there
+# and the backward elimination below (a fit per step per round, each fit wider by a
+# column per step) ran for more than 9 minutes on one series.
+_MOST_CLEAR_STEPS = 16
+
+
+def _clearest(y: np.ndarray, bounds: list[int], lrv: float) -> list[int]:
+    """`bounds` when there are at most `_MOST_CLEAR_STEPS` of them, else that many with
+    the largest t of the step between the means of the segments either side."""
+    if len(bounds) <= _MOST_CLEAR_STEPS:
+        return bounds
+    edges = [0, *bounds, len(y)]
+    t = []
+    for lo, b, hi in zip(edges, edges[1:], edges[2:]):
+        jump = np.mean(y[b:hi]) - np.mean(y[lo:b])
+        t.append(abs(jump) / np.sqrt(max(lrv, 1e-300) * (1 / (b - lo) + 1 / (hi - b))))
+    keep = np.argsort(t, kind="stable")[-_MOST_CLEAR_STEPS:]
+    return sorted(bounds[i] for i in keep)
 
 
 def _steps_worth_their_price(bounds: set[int], cost_of, penalty: float) -> set[int]:
