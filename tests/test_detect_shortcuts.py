@@ -131,3 +131,59 @@ def test_boundaries_left_in_place_are_not_pruned_twice(monkeypatch):
     calls.clear()
     shifts._lasting_steps(s, noise, outlying, settings)
     assert len(calls) == 2 and calls[1] == [a + 1 for a in at]
+
+
+def test_two_day_block_means_are_numpys_to_the_bit():
+    """The segmentation's 2-day block means, (0.0 + first + second) / 2, are the floats of
+    `reshape(blocks, 2).mean(axis=1)`: odd lengths, NaN, infinities, signed zeros, tiny
+    and huge values."""
+    from ctxmetrics.detect.shifts import _block_means
+
+    rng = np.random.default_rng(3)
+    special = np.array([np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, 5e-324, -5e-324, 1.7e308, -1.7e308, 1.0, -1.0])
+    for n in (200, 201, 365, 730, 731):
+        pairs = np.array([(a, b) for a in special for b in special]).ravel()  # every pair of them, -0.0 + -0.0 too
+        for y in (rng.normal(0, 1, n) * 10.0 ** rng.integers(-300, 300, n), rng.choice(special, n), pairs, counts(n, 20.0)[:n]):
+            blocks = len(y) // 2
+            with np.errstate(invalid="ignore", over="ignore"):
+                expected = y[: blocks * 2].reshape(blocks, 2).mean(axis=1)
+                got = _block_means(y, 2, blocks)
+            assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes()
+    y = rng.normal(0, 1, 30)
+    assert _block_means(y, 3, 10).tobytes() == y.reshape(10, 3).mean(axis=1).tobytes()
+
+
+def test_a_pass_bars_are_computed_once_and_read_only():
+    """An episode pass's bars are `_bars` of its widths and its lowest bar the settings'
+    `min_score` for window levels, both shared by every pass of the same widths."""
+    from dataclasses import replace
+
+    from ctxmetrics.detect.episodes import _bars, _pass_bars
+
+    settings = DetectionSettings()
+    widths = _episode_widths(DAYS, settings)
+    for long_bar in (1.0, 1.1):
+        bars, lowest = _pass_bars(tuple(widths), settings, long_bar)
+        expected = _bars(np.asarray(widths), settings, long_bar)
+        assert bars.tobytes() == expected.tobytes() and not bars.flags.writeable
+        assert lowest == replace(settings, min_score=float(expected.min()))
+        assert _pass_bars(tuple(widths), settings, long_bar)[0] is bars
+
+
+@pytest.mark.parametrize("walls", [(), (400,), (120, 600), (600, 120, 400)])
+def test_a_scan_geometry_with_and_without_walls(walls):
+    """The scan's segments of days between walls, built without `np.r_` (and without a
+    cumulative sum when there is no wall), give the geometry of the bookkeeping before."""
+    s, noise, settings = prepared(counts(4, 30.0))
+    widths = _episode_widths(len(s.y), settings)
+    sc = _Scan(s, noise, widths, settings, walls)
+    n = len(s.y)
+    marks = np.zeros(n + 1, np.int64)
+    marks[np.asarray(walls, dtype=np.int64)] = 1
+    bounds = np.r_[0, np.sort(np.asarray(walls, dtype=np.int64)), n]
+    before = _Scan(s, noise, widths, settings, walls)
+    before._geometry(noise, widths, settings, None, np.cumsum(marks), bounds[:-1], bounds[1:])
+    for name in ("end", "lo_b", "hi_a", "valid", "m_w", "v_w"):
+        assert getattr(sc, name).tobytes() == getattr(before, name).tobytes(), name
+    if walls:
+        assert not np.array_equal(sc.hi_a, _Scan(s, noise, widths, settings).hi_a)  # the walls do bound the flanks

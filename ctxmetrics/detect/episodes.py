@@ -50,10 +50,14 @@ class _Scan:
         n = self.n = len(s.y)
         self.rate = (s, noise) if noise.dispersion is not None else None  # rates: `_rate_window_cap`
         # lasting shifts found are walls: no flank reaches across one, no window spans one
-        marks = np.zeros(n + 1, np.int64)
-        marks[np.asarray(walls, dtype=np.int64)] = 1
-        segment = np.cumsum(marks)  # segment number of each position 0..n
-        bounds = np.r_[0, np.sort(np.asarray(walls, dtype=np.int64)), n]
+        walls = np.asarray(walls, dtype=np.int64)
+        if walls.size:
+            marks = np.zeros(n + 1, np.int64)
+            marks[walls] = 1
+            segment = np.cumsum(marks)  # segment number of each position 0..n
+        else:  # one segment (a series' first pass): np.r_ and the sum above cost ~70 us a scan
+            segment = np.zeros(n + 1, np.int64)
+        bounds = np.concatenate(([0], np.sort(walls), [n]))
         seg_lo, seg_hi = bounds[:-1], bounds[1:]
 
         if like is None:
@@ -311,6 +315,16 @@ def _bars(widths, settings: DetectionSettings, long_bar: float = _LONG_BAR) -> n
     return np.column_stack([by_width, by_width * np.where(widths >= settings.min_segment_days, long_bar, 1.0)])
 
 
+@lru_cache(maxsize=64)
+def _pass_bars(widths: tuple, settings: DetectionSettings, long_bar: float) -> tuple[np.ndarray, DetectionSettings]:
+    """`_bars` of an episode pass's widths (read-only) and the settings at the lowest of
+    them (the levels of every window that may pass): once per widths, which are the same
+    few for every series of a scan (~0.1 ms a pass computed each time)."""
+    bars = _bars(np.array(widths), settings, long_bar)
+    bars.flags.writeable = False
+    return bars, replace(settings, min_score=float(bars.min()))
+
+
 def _width_bars(widths, min_score: float) -> np.ndarray:
     """The score a window of each width must reach: the same expected number of false
     alarms per width as single periods at `min_score`.
@@ -370,8 +384,7 @@ def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, ta
         return [], taken, aside
     sc = _Scan(s, noise, widths, settings, walls)
     t, end = sc.t, sc.end
-    bars = _bars(widths, settings, long_bar)
-    lowest_bar = replace(settings, min_score=float(bars.min()))  # levels of every window that may pass
+    bars, lowest_bar = _pass_bars(tuple(widths.tolist()), settings, long_bar)
     while True:
         sc.exclude(s.known | taken | aside)
         free = np.concatenate(([0], np.cumsum(taken | aside)))

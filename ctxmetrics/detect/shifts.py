@@ -131,9 +131,18 @@ def _candidates(y: np.ndarray, noise: _Noise, settings: DetectionSettings) -> li
     size = settings.min_segment_days
     block = _COARSE_BLOCK if len(y) >= _COARSE_MIN_POINTS else 1
     blocks = len(y) // block
-    means = y[: blocks * block].reshape(blocks, block).mean(axis=1)
+    means = _block_means(y, block, blocks)
     bounds = [b * block for b in kernel_cpd_l2(means, penalty / block, max(size // block, 1))[:-1]]
     return _refine(y, bounds, block, size) if block > 1 else bounds
+
+
+def _block_means(y: np.ndarray, block: int, blocks: int) -> np.ndarray:
+    """Means of the first `blocks` blocks of `block` days. Two-day blocks as (0.0 + first
+    + second) / 2: the very floats of `mean(axis=1)`, whose sum starts from 0.0 (two -0.0
+    days sum to +0.0), without its ~30 us of overhead (~3 segmentations a candidate)."""
+    if block == 2:
+        return (0.0 + y[0 : 2 * blocks : 2] + y[1 : 2 * blocks : 2]) / 2
+    return y[: blocks * block].reshape(blocks, block).mean(axis=1)
 
 
 _COARSE_MIN_POINTS = 200  # shorter series are segmented point by point (cheap enough)
