@@ -16,7 +16,7 @@ from ctxmetrics.detect.prepare import _prepare, _prepare_many, _Series
 from ctxmetrics.detect.shifts import _shift_changes, _steps_as_shifts
 from ctxmetrics.models.change import Change
 
-DETECTOR = "ctxmetrics-episodes/21"  # name/version: part of the scan fingerprint
+DETECTOR = "ctxmetrics-episodes/22-9wk"  # name/version: part of the scan fingerprint
 
 
 def find_changes(
