@@ -56,10 +56,13 @@ def _report(title: str, anomalies) -> None:
 
 
 def _linked(anomalies, event_id: str, first: dt.date, last: dt.date) -> list:
-    """Anomalies covering a day of the event whose top cause is the event."""
+    """Anomalies covering a day of the event, or starting the day after its last day (the
+    level its end brings back: Melbourne's lockdown 2 ended on 2020-10-27, and the counts
+    rose from 6,773 that day to 14,647 on the 28th), whose top cause is the event."""
     return [
         a for a in anomalies
-        if a.causes and a.causes[0].annotation_id == event_id and a.start <= last and (a.end is None or a.end >= first)
+        if a.causes and a.causes[0].annotation_id == event_id and a.start <= last + dt.timedelta(days=1)
+        and (a.end is None or a.end >= first)
     ]
 
 

@@ -208,11 +208,15 @@ def _episode_step(w: _Windows, noise: _Noise, first: _Step, second: _Step) -> _S
     return _Step(first.lo, first.at, y_around, y2, l_around, l2, _pct(l_around, l2), float(score), second.at)
 
 
-def _place_by_likelihood(s: _Series, noise: _Noise, bounds: list[int], excluded: np.ndarray, settings: DetectionSettings) -> list[int]:
+def _place_by_likelihood(s: _Series, noise: _Noise, bounds: list[int], excluded: np.ndarray, settings: DetectionSettings,
+                         short_runs: np.ndarray | None = None) -> list[int]:
     """Each boundary moved (at most `min_segment_days`) to the median day of its posterior
     under the series' own likelihood of two levels over the days between its neighbours
     (Poisson for counts, binomial for ratios), left to right: at low volume the
-    least-squares split of the stabilised values can sit days away from it."""
+    least-squares split of the stabilised values can sit days away from it.
+
+    `short_runs` (excluded days the short-window pass took): the runs of them that reach
+    into a boundary's reach count in its likelihood (`_counted_at`)."""
     events, exposure = _likelihood_sums(s, noise, ~excluded)
     reach, width, n = settings.min_segment_days, settings.level_window_days, len(s.y)
     out: list[int] = []
@@ -223,13 +227,54 @@ def _place_by_likelihood(s: _Series, noise: _Noise, bounds: list[int], excluded:
         if days.size == 0:
             out.append(b)
             continue
-        fit = _segment_fit(events[days] - events[lo], exposure[days] - exposure[lo], s) + _segment_fit(
-            events[hi] - events[days], exposure[hi] - exposure[days], s)
+        counted = _counted_at(s, noise, (events, exposure), short_runs, lo, hi, days, settings.min_score)
+        x, e = (events, exposure) if counted is None else _likelihood_sums(s, noise, ~excluded | counted)
+        fit = _segment_fit(x[days] - x[lo], e[days] - e[lo], s) + _segment_fit(x[hi] - x[days], e[hi] - e[days], s)
         # the median of the boundary's posterior (flat prior; the log-likelihood tempered
         # by the long-run variance, as autocorrelated days carry less than independent ones)
         loglik = fit / (noise.lrv / noise.day_var)
         out.append(_median_day(days, np.exp(loglik - loglik.max())))
     return out
+
+
+def _counted_at(s: _Series, noise: _Noise, kept_sums: tuple, short_runs: np.ndarray | None, lo: int, hi: int,
+                days: np.ndarray, min_score: float) -> np.ndarray | None:
+    """The excluded days that count in the likelihood of a boundary searched over `days`
+    (between its neighbours `lo`, `hi`; `kept_sums`: `_likelihood_sums` of the days not
+    excluded): the runs of `short_runs` that reach into `days` and are at the level of
+    the kept days on one side of them, their likelihood-ratio z against that side below
+    `min_score` (the detector's own "within noise") and below half their z against the
+    other side (a spike between two levels is near neither). None when no run counts.
+
+    Short windows near an end of the series, or beside an episode whose days leave their
+    flanks, can take the first periods of a lasting step's new level, each judged against
+    its one flank. Left out, every boundary across them fits alike and the posterior's
+    median dates the step inside them, late; counted, the likelihood sees where the new
+    level starts. A run that is an episode of its own (a spike beside the step) is at
+    neither level and stays out: counted, it would pull the boundary to its own start."""
+    if short_runs is None or not short_runs[days[0] : days[-1] + 1].any():
+        return None
+    events, exposure = kept_sums
+    every_x, every_e = _likelihood_sums(s, noise, np.ones(len(s.y), bool))
+    temper = noise.lrv / noise.day_var
+
+    def z(x: float, e: float, side_x: float, side_e: float) -> float:
+        if side_e <= 0:
+            return np.inf
+        fits = _segment_fit(np.array([x, side_x, x + side_x]), np.array([e, side_e, e + side_e]), s)
+        return float(np.sqrt(max(2.0 * (fits[0] + fits[1] - fits[2]), 0.0) / temper))
+
+    counted = np.zeros(len(s.y), bool)
+    for a, b in _true_runs(short_runs[lo:hi]):
+        a, b = a + lo, b + lo
+        if b <= days[0] or a > days[-1]:
+            continue
+        x, e = every_x[b] - every_x[a], every_e[b] - every_e[a]
+        before = z(x, e, events[a] - events[lo], exposure[a] - exposure[lo])
+        after = z(x, e, events[hi] - events[b], exposure[hi] - exposure[b])
+        if min(before, after) < min(min_score, 0.5 * max(before, after)):
+            counted[a:b] = True
+    return counted if counted.any() else None
 
 
 def _median_day(days: np.ndarray, weight: np.ndarray) -> int:
@@ -289,13 +334,14 @@ def _shift_changes(s: _Series, noise: _Noise, outlying: np.ndarray, settings: De
     an episode's and the steps searched again; the episode itself is left to the episode
     scan, whose flanks stop at the lasting steps found (`find._changes`)."""
     n = len(s.y)
-    steps, windows = _lasting_steps(s, noise, outlying, settings)
+    short_runs = outlying  # the first pass's runs (not the days of an episode beside a step, bridged below)
+    steps, windows = _lasting_steps(s, noise, outlying, settings, short_runs)
     pairs, beside = _episode_pairs(steps, windows, noise, n, settings)
     if beside:
         outlying = outlying.copy()
         for i in beside:
             outlying[steps[i].at : steps[i + 1].at] = True
-        steps, windows = _lasting_steps(s, noise, outlying, settings)
+        steps, windows = _lasting_steps(s, noise, outlying, settings, short_runs)
         pairs, _ = _episode_pairs(steps, windows, noise, n, settings)
     changes, i = [], 0
     temporary = np.zeros(n, bool)
@@ -314,16 +360,18 @@ def _shift_changes(s: _Series, noise: _Noise, outlying: np.ndarray, settings: De
     return kept, temporary
 
 
-def _lasting_steps(s: _Series, noise: _Noise, outlying: np.ndarray, settings: DetectionSettings) -> tuple[list[_Step], _Windows]:
+def _lasting_steps(s: _Series, noise: _Noise, outlying: np.ndarray, settings: DetectionSettings,
+                   short_runs: np.ndarray | None = None) -> tuple[list[_Step], _Windows]:
     """The boundaries of `s` with the `outlying` days bridged, each passing on its own or
-    with its return (`_prune`), placed by the count likelihood; and the windows measuring them."""
+    with its return (`_prune`), placed by the count likelihood (the `short_runs` beside a
+    boundary counted: `_counted_at`); and the windows measuring them."""
     y = _bridge(s.y, outlying)
     windows = _Windows(s, y, s.known | outlying, noise)
     steps = _prune(_candidates(y, noise, settings), windows, noise, len(s.y), settings)
     if steps:  # the segmentation fits the stabilised scale; the count likelihood places the days
         # known days count here: a tagged outage's days are where its boundaries lie (left
         # out, a wholly known episode leaves its ends free to drift up to the reach)
-        moved = _place_by_likelihood(s, noise, [st.at for st in steps], outlying, settings)
+        moved = _place_by_likelihood(s, noise, [st.at for st in steps], outlying, settings, short_runs)
         if moved != [st.at for st in steps]:  # else `_prune` would measure the same passing steps again
             steps = _prune(moved, windows, noise, len(s.y), settings)
     return steps, windows
