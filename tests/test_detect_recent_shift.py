@@ -103,9 +103,10 @@ def test_a_weekly_step_in_the_last_quarter_is_dated_on_its_week():
 
 def test_a_monthly_step_in_the_last_year_is_dated_on_its_month():
     # 60 months at ~20,000 a month (gamma-Poisson, shape 200), +-40% 5, 8 or 12 months
-    # before the end, 6 seeds each (36 series). Measured: 25 on their month, 10 other
-    # detections (those a month or more off included); 12 and 15 with the short
-    # windows' runs left out of the placement
+    # before the end, 6 seeds each (36 series). Measured: 27 on their month, 7 other
+    # detections (those a month or more off included); 25 and 10 when a run stopping
+    # more than 3 months short of the end stayed taken (slack min_segment_days - 1);
+    # 12 and 15 with the short windows' runs left out of the placement
     found = others = 0
     dates = np.arange(np.datetime64("2020-01"), np.datetime64("2020-01") + 60).astype("datetime64[D]")
     for before_end in (5, 8, 12):
@@ -116,8 +117,8 @@ def test_a_monthly_step_in_the_last_year_is_dated_on_its_month():
                 hit = [c for c in changes if c.kind == "level_shift" and abs(c.start - at) <= 1]
                 found += any(c.start == at for c in hit)
                 others += len(changes) - len(hit[:1])
-    assert found >= 21
-    assert others <= 12
+    assert found >= 26
+    assert others <= 9
 
 
 def test_a_spike_days_before_a_step_does_not_pull_the_step_onto_itself():
