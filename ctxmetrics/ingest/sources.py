@@ -105,6 +105,7 @@ def read_table(src: _Source) -> pl.DataFrame:
                 blank = frame.select(pl.all_horizontal(pl.exclude(ROW).is_null())).to_series()
                 if blank.any():  # filtering copies every column: only when needed
                     frame = frame.filter(~blank)
+                frame = _without_repeated_headers(frame)
         elif src.kind == "parquet":
             frame = pl.read_parquet(src.path, row_index_name=ROW)
         elif src.kind == "json":
@@ -136,6 +137,14 @@ def _refuse_wrapped_records(src: _Source, frame: pl.DataFrame) -> None:
                 f"{src.path}: one JSON object whose '{name}' holds the records; "
                 "save that list alone (a JSON array of records) or as JSON lines."
             )
+
+
+def _without_repeated_headers(frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows but those that repeat the header word for word: exports concatenated
+    with `cat` carry each part's header into the middle of the file."""
+    names = [c for c in frame.columns if c != ROW]
+    repeated = frame.select(pl.all_horizontal(pl.col(c).str.strip_chars() == c for c in names)).to_series()
+    return frame.filter(~repeated.fill_null(False)) if repeated.any() else frame
 
 
 def _csv_input(path: Path):
