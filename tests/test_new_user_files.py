@@ -148,3 +148,37 @@ def test_a_column_often_negative_is_a_gauge(tmp_path):
     root, made, _ = init_and_ingest(tmp_path, data)
     assert load_config(root / "ctxmetrics.yaml").metrics["margin"].type == "gauge"
     assert "is a negative" not in made.output
+
+
+def test_exports_concatenated_with_their_headers_and_blank_lines_are_read(tmp_path):
+    first = [f"{dt.date(2025, 1, 1) + dt.timedelta(d)},{30 + d % 9}" for d in range(40)]
+    second = [f"{dt.date(2025, 2, 10) + dt.timedelta(d)},{30 + d % 5}" for d in range(40)]
+    data = tmp_path / "orders.csv"
+    data.write_text("date,orders\n" + "\n".join(first) + "\ndate , orders\n" + "\n".join(second) + "\n\n\n")
+    root, made, ingested = init_and_ingest(tmp_path, data)
+    assert made.exit_code == 0 and ingested.output == "Ingested 80 rows from 1 file: 80 added, 0 replaced.\n"
+    assert stored(root, "select count(*), min(ts), max(ts) from observations") == [
+        (80, dt.date(2025, 1, 1), dt.date(2025, 3, 21))
+    ]
+
+
+def test_a_tag_type_in_capitals_is_its_type_and_an_unknown_one_is_refused(tmp_path):
+    root = tmp_path / "p"
+    assert invoke("init", root).exit_code == 0
+    added = invoke("--project", root, "annotate", "add", "Site down", "--type", "Outage", "--start", "2026-03-10")
+    assert added.exit_code == 0, added.output
+    assert "type: outage" in (root / "annotations" / "2026" / "03" / "site-down.yaml").read_text()
+    refused = invoke("--project", root, "annotate", "add", "Lockdown", "--type", "policy", "--start", "2026-03-10")
+    assert refused.exit_code == 2 and "'policy' is not one of" in refused.output
+    assert not (root / "annotations" / "2026" / "03" / "lockdown.yaml").exists()
+
+
+def test_a_quarterly_file_is_scanned_and_one_anomaly_is_said_so(tmp_path):
+    data = tmp_path / "bookings.csv"
+    data.write_text("date,bookings\n" + "".join(
+        f"{dt.date(2020 + q // 4, 3 * (q % 4) + 1, 1)},{(800 if q >= 16 else 500) + (q * 17) % 50}\n" for q in range(24)
+    ))
+    root, _, ingested = init_and_ingest(tmp_path, data)
+    assert ingested.exit_code == 0, ingested.output
+    scanned = invoke("--project", root, "scan")
+    assert scanned.exit_code == 0 and ": 1 anomaly, 0 linked to context." in scanned.output, scanned.output
