@@ -22,6 +22,21 @@ def stored(root, sql="select ts, value from observations order by all"):
         return con.execute(sql).fetchall()
 
 
+def data_file(tmp_path, name, header, rows):
+    data = tmp_path / name
+    data.write_text(header + "\n" + "".join(f"{row}\n" for row in rows))
+    return data
+
+
+def daily_values(tmp_path, name, value_of, days=90):
+    """A `date,value` file of `days` days from 2026-01-01, day d holding value_of(d)."""
+    return data_file(tmp_path, name, "date,value", (f"{dt.date(2026, 1, 1) + dt.timedelta(d)},{value_of(d)}" for d in range(days)))
+
+
+def nothing_stored(root):
+    return not (root / "ctxmetrics.duckdb").exists() or stored(root, "select count(*) from observations") == [(0,)]
+
+
 def init_and_ingest(tmp_path, data):
     root = tmp_path / "p"
     made = invoke("init", root, "--from", data)
@@ -79,10 +94,8 @@ def test_a_count_beside_a_text_dimension_stays_a_count(tmp_path):
 
 
 def test_midnight_timestamps_with_an_offset_are_the_dates_written(tmp_path):
-    data = tmp_path / "sales.csv"
-    data.write_text("timestamp,sales\n" + "".join(
-        f"{dt.date(2026, 11, 1) + dt.timedelta(d)}T00:00:00+10:00,{10 + d % 4}\n" for d in range(30)
-    ))
+    data = data_file(tmp_path, "sales.csv", "timestamp,sales",
+                     (f"{dt.date(2026, 11, 1) + dt.timedelta(d)}T00:00:00+10:00,{10 + d % 4}" for d in range(30)))
     root, made, ingested = init_and_ingest(tmp_path, data)
     assert ingested.exit_code == 0, ingested.output
     assert "sub-daily" not in (root / "ctxmetrics.yaml").read_text()
@@ -125,26 +138,20 @@ def test_json_that_is_not_records_is_refused_by_row(tmp_path):
         result = invoke("--project", root, "ingest", tmp_path / name)
         assert result.exit_code == 1 and expected in result.output and "Traceback" not in result.output, result.output
         assert result.output.count("\n") == 1
-    assert not (root / "ctxmetrics.duckdb").exists() or stored(root, "select count(*) from observations") == [(0,)]
+    assert nothing_stored(root)
 
 
 def test_one_stray_negative_keeps_a_count_and_names_its_row(tmp_path):
-    data = tmp_path / "orders.csv"
-    data.write_text("date,value\n" + "".join(
-        f"{dt.date(2026, 1, 1) + dt.timedelta(d)},{-3 if d == 40 else 10 + d % 7}\n" for d in range(90)
-    ))
+    data = daily_values(tmp_path, "orders.csv", lambda d: -3 if d == 40 else 10 + d % 7)
     root, made, ingested = init_and_ingest(tmp_path, data)
     assert load_config(root / "ctxmetrics.yaml").metrics["orders"].type == "count"
     assert f"{data}:42: column 'value': -3 is a negative among whole numbers: 'orders' is typed a count" in made.output
     assert ingested.exit_code == 1 and ingested.output.startswith(f"Error: {data}:42: column 'value': -3 is negative")
-    assert not (root / "ctxmetrics.duckdb").exists() or stored(root, "select count(*) from observations") == [(0,)]
+    assert nothing_stored(root)
 
 
 def test_a_column_often_negative_is_a_gauge(tmp_path):
-    data = tmp_path / "margin.csv"
-    data.write_text("date,value\n" + "".join(
-        f"{dt.date(2026, 1, 1) + dt.timedelta(d)},{d % 5 - 2}\n" for d in range(90)
-    ))
+    data = daily_values(tmp_path, "margin.csv", lambda d: d % 5 - 2)
     root, made, _ = init_and_ingest(tmp_path, data)
     assert load_config(root / "ctxmetrics.yaml").metrics["margin"].type == "gauge"
     assert "is a negative" not in made.output
@@ -174,10 +181,8 @@ def test_a_tag_type_in_capitals_is_its_type_and_an_unknown_one_is_refused(tmp_pa
 
 
 def test_a_quarterly_file_is_scanned_and_one_anomaly_is_said_so(tmp_path):
-    data = tmp_path / "bookings.csv"
-    data.write_text("date,bookings\n" + "".join(
-        f"{dt.date(2020 + q // 4, 3 * (q % 4) + 1, 1)},{(800 if q >= 16 else 500) + (q * 17) % 50}\n" for q in range(24)
-    ))
+    data = data_file(tmp_path, "bookings.csv", "date,bookings",
+                     (f"{dt.date(2020 + q // 4, 3 * (q % 4) + 1, 1)},{(800 if q >= 16 else 500) + (q * 17) % 50}" for q in range(24)))
     root, _, ingested = init_and_ingest(tmp_path, data)
     assert ingested.exit_code == 0, ingested.output
     scanned = invoke("--project", root, "scan")
