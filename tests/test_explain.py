@@ -414,6 +414,19 @@ def test_an_outage_that_ended_never_explains_a_lasting_shift_but_a_campaign_may(
     assert causes(lift) == ["promo"] and "persists after it ended" in lift.causes[0].reason
 
 
+def test_a_days_off_event_explains_a_lasting_shift_whose_level_turned_back_before_it_ended():
+    # A closure longer than max_temporary_days shows as a lasting drop and a lasting
+    # recovery: the drop did not outlast it. A recovery after its end (and lag) still did.
+    sets = {"leads": series_set()}
+    drop = anomaly(start=60, end=None, direction="down", change=-80.0)
+    back = anomaly(start=160, end=None, direction="up", change=300.0)
+    explain([drop, back], [event("closed", type="outage", start=61, end=160)], sets)
+    assert causes(drop) == ["closed"] and "the level turned back on" in drop.causes[0].reason
+    drop, late = anomaly(start=60, end=None, direction="down", change=-80.0), anomaly(start=100, end=None, direction="up")
+    explain([drop, late], [event("site-down", type="outage", start=60, end=61)], sets)
+    assert drop.causes == []
+
+
 def test_root_causes_localized_in_worker_processes_are_those_of_one_process(monkeypatch):
     import ctxmetrics.explain.drivers as drivers_module
 

@@ -105,7 +105,7 @@ def annotate():
 
 @annotate.command()
 @click.argument("title")
-@click.option("--type", "event_type", required=True, type=click.Choice(EVENT_TYPES), help="Kind of event.")
+@click.option("--type", "event_type", required=True, type=click.Choice(EVENT_TYPES, case_sensitive=False), help="Kind of event.")
 @click.option("--start", required=True, metavar="DATE", help="First day (2026-03-01) or time (2026-03-01T09:30).")
 @click.option("--end", metavar="DATE", help="Last day, inclusive, or end time; default: same as --start.")
 @click.option("--id", "event_id", help="Id to use; default: made from the title.")
@@ -132,7 +132,7 @@ def add(ref, title, event_type, start, end, event_id, **fields):
 
 @annotate.command()
 @click.argument("title")
-@click.option("--type", "event_type", required=True, type=click.Choice(EVENT_TYPES), help="Kind of event.")
+@click.option("--type", "event_type", required=True, type=click.Choice(EVENT_TYPES, case_sensitive=False), help="Kind of event.")
 @click.option("--id", "event_id", help="Id to use; default: made from the title.")
 @_event_options
 @pass_project
@@ -179,7 +179,7 @@ def end(ref, annotation_id, when):
 
 @annotate.command("list")
 @click.option("--since", metavar="DATE", help="Only events still running on or after this day.")
-@click.option("--type", "event_type", type=click.Choice(EVENT_TYPES), help="Only events of this kind.")
+@click.option("--type", "event_type", type=click.Choice(EVENT_TYPES, case_sensitive=False), help="Only events of this kind.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of events.")
 @pass_project
 def list_events(ref, since, event_type, as_json):
@@ -239,7 +239,7 @@ def show(ref, annotation_id):
 @click.argument("annotation_id", metavar="ID")
 @click.option("--id", "new_id", help="A new id.")
 @click.option("--title")
-@click.option("--type", "event_type", type=click.Choice(EVENT_TYPES))
+@click.option("--type", "event_type", type=click.Choice(EVENT_TYPES, case_sensitive=False))
 @click.option("--start", metavar="DATE")
 @click.option("--end", metavar="DATE", help="New end; 'open' reopens the event.")
 @_event_options
@@ -355,7 +355,7 @@ def holidays(ref, country, subdiv, years, scope):
 
 @annotate.command("import")
 @click.argument("ics_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--type", "event_type", default="other", show_default=True, type=click.Choice(EVENT_TYPES),
+@click.option("--type", "event_type", default="other", show_default=True, type=click.Choice(EVENT_TYPES, case_sensitive=False),
               help="Kind given to every imported event.")
 @pass_project
 def import_calendar(ref, ics_file, event_type):

@@ -32,11 +32,11 @@ def init(directory, more_samples, samples):
     if more_samples and not samples:
         raise click.UsageError("Files after the folder are the --from files: ctxmetrics init DIR --from FILE…")
     samples = (*samples, *more_samples)
-    granularities, left_out = {}, []
+    granularities, said = {}, []
     if samples:
         from ctxmetrics.ingest.infer import infer_config
 
-        text, granularities, left_out = infer_config(samples)
+        text, granularities, said = infer_config(samples)
         root = init_project(directory, text)
     else:
         root = init_project(directory)
@@ -44,8 +44,8 @@ def init(directory, more_samples, samples):
     if granularities:
         shown = ", ".join(f"{metric} {granularity or 'unknown (one date)'}" for metric, granularity in granularities.items())
         click.echo(f"Cadence of each metric, from its dates: {shown}.")
-    for line in left_out:
-        click.echo(f"Column {line}")
+    for line in said:
+        click.echo(line)
 
 
 def _split_dims(ctx, param, value):

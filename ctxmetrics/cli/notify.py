@@ -118,7 +118,7 @@ def run(ctx, ref):
     added = ingest_new(project)
     click.echo(f"Ingested {added.files} new file{'s' if added.files != 1 else ''} ({added.rows:,} row{'s' if added.rows != 1 else ''}).")
     result = scan_project(project)
-    click.echo(f"Scanned: {result.anomalies} anomalies, {result.explained} linked to context.")
+    click.echo(f"Scanned: {result.anomalies} {'anomaly' if result.anomalies == 1 else 'anomalies'}, {result.explained} linked to context.")
     failed = False
     if channels:
         report = send(project, channels=channels)

@@ -52,7 +52,7 @@ def scan(ref, metrics, engine, output_parquet):
     click.echo(
         f"Scanned {result.series:,} series of {result.metrics} metric{'s' if result.metrics != 1 else ''} "
         f"({result.rescanned:,} changed since the last scan, {result.candidates:,} passed the pre-screen): "
-        f"{result.anomalies} anomalies, {result.explained} linked to context."
+        f"{result.anomalies} {'anomaly' if result.anomalies == 1 else 'anomalies'}, {result.explained} linked to context."
     )
     from ctxmetrics.models.periods import unit
 

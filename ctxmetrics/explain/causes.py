@@ -103,6 +103,27 @@ def _moved(anomaly: Anomaly, metric: str, event: _Event, by_metric, same_directi
     return None
 
 
+def _turned_back(anomaly: Anomaly, event: _Event, by_metric) -> Anomaly | None:
+    """A lasting shift of the same series the other way that starts after `anomaly` and no
+    later than the event's end plus its lag. The detector reports a drop that lasts beyond
+    `max_temporary_days` (a lockdown tagged as a months-long outage) as a lasting shift and
+    its recovery as another one: such a shift did not outlast the event."""
+    import bisect
+
+    hi = event.last + dt.timedelta(days=event.window.lag)
+    ordered = by_metric.get(anomaly.metric, [])
+    first = bisect.bisect_right(ordered, anomaly.start, key=lambda a: a.start)
+    last = bisect.bisect_right(ordered, hi, key=lambda a: a.start)
+    for other in ordered[first:last]:
+        if other.end is None and other.segment == anomaly.segment and other.direction != anomaly.direction:
+            return other
+    return None
+
+
+def _a(word: str) -> str:
+    return ("an " if word[:1] in "aeiou" else "a ") + word
+
+
 def _overlap(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
     """True when two segments share some leaf (no dimension set to different values)."""
     return all(b[k] == v for k, v in a.items() if k in b)
@@ -170,10 +191,13 @@ def _assess(anomaly: Anomaly, event: _Event, cube, config: Config, by_metric) ->
                 score *= max(_END_FLOOR, math.exp(-(abs(end_off) - _END_PLATEAU) / _END_DECAY))
             facts.append(_end_text(raw) + (" (funnel delay)" if delay and raw > _END_PLATEAU else ""))
         elif anomaly.end is None and event.last is not None and ann.type in TEMPORARY_TYPES:
-            if event.last < _series_end(cube, event.last):
+            back = _turned_back(anomaly, event, by_metric)
+            if back is not None:
+                facts.append(f"the level turned back on {day_text(back.start, False)}, before it ended")
+            elif event.last < _series_end(cube, event.last):
                 if ann.type in DAYS_OFF_TYPES:
                     return _Assessment(
-                        0.0, facts, f"a {ann.type} that ended on {day_text(event.last, False)} does not explain a lasting change"
+                        0.0, facts, f"{_a(ann.type)} that ended on {day_text(event.last, False)} does not explain a lasting change"
                     )
                 score *= _OUTLASTS
                 facts.append(f"the change persists after it ended ({day_text(event.last, False)})")

@@ -46,7 +46,8 @@ def parse_days(
 
     Text is read as ISO 8601 unless `date_format` (strftime codes) is given; nothing is
     guessed. A time with a UTC offset is converted to `timezone`; a time without one is
-    already local time there.
+    already local time there. A column whose every stamp is midnight on its own clock
+    holds dates: each is the day written, whatever its offset.
 
     `iso`: the text already read with `%Y-%m-%d` (non-strict), when the caller has it.
 
@@ -100,6 +101,8 @@ def _parse_iso_times(text: pl.Series, timezone: str) -> tuple[pl.Series, bool]:
     canonical = day + "T" + hm.fill_null("00:00") + ":" + sec.fill_null("00")
     naive = canonical.str.to_datetime("%Y-%m-%dT%H:%M:%S", strict=False)
     _fail_first(naive.is_null(), "is not a valid date")
+    if _all_midnight(naive):  # dates written with their zone (2026-11-27T00:00:00+10:00): the day written
+        return naive.dt.date(), False
     zoned = (canonical + offset.fill_null("+00:00")).str.to_datetime("%Y-%m-%dT%H:%M:%S%z", strict=False, time_zone="UTC")
     local = zoned.dt.convert_time_zone(timezone).dt.replace_time_zone(None)
     stamps = pl.select(pl.when(offset.is_null()).then(naive).otherwise(local)).to_series()
@@ -130,10 +133,21 @@ def _parse_with_format(text: pl.Series, fmt: str, timezone: str) -> tuple[pl.Ser
 
 
 def _days_of_datetimes(stamps: pl.Series, timezone: str) -> tuple[pl.Series, bool]:
-    if stamps.dtype.time_zone is not None:  # an instant: its day is the project's local day
-        stamps = stamps.dt.convert_time_zone(timezone).dt.replace_time_zone(None)
+    if stamps.dtype.time_zone is not None:
+        if _all_midnight(stamps):  # dates stored with their zone (a pandas tz-aware date column)
+            return stamps.dt.date(), False
+        stamps = stamps.dt.convert_time_zone(timezone).dt.replace_time_zone(None)  # an instant: the project's day
     has_time = bool((stamps.dt.time() != dt.time(0, 0)).any())
     return stamps.dt.date(), has_time
+
+
+def _all_midnight(stamps: pl.Series) -> bool:
+    """Whether every stamp is midnight on its own clock (in its zone, or as written): a
+    column of dates that a tool wrote with a time zone, whose day is the one written, not
+    the day that instant falls on in the project's zone (which would be the day before
+    for every date east of it)."""
+    present = stamps.drop_nulls()
+    return present.len() > 0 and bool((present.dt.time() == dt.time(0, 0)).all())
 
 
 def _fail_first(bad: pl.Series, what: str) -> None:

@@ -48,22 +48,29 @@ class _Found:
     granularities: dict[str, str | None] = field(default_factory=dict)  # each metric's, as its dates show
     decimal_comma: bool = False  # numbers written 1.234,5
     date_format: str | None = None  # strftime codes of dates that are not ISO 8601, when their values settle them
+    keys: dict[str, str] = field(default_factory=dict)  # numeric columns read as dimensions, and why (for the user)
+    rows: dict[str, pl.Series] = field(default_factory=dict)  # name -> the file row of each of its values
 
 
 def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None], list[str]]:
     """The commented text of a ctxmetrics.yaml fitted to `paths`, each metric's
-    granularity as its own dates show it (None: too few dates to tell), and a line per
-    column left out of both metrics and dimensions saying why, for `init` to say.
+    granularity as its own dates show it (None: too few dates to tell), and the lines
+    `init` says: a column left out of both metrics and dimensions and why, a column of
+    numbers read as the rows' key (a dimension), a count's stray negative values.
 
     Raises:
         InputError: a file cannot be read, or has no date column or no numbers.
     """
-    found = [_look_at(src) for src in check_files(paths)]
-    left_out = [f"{src}: '{name}' {why}" for src, f in zip(paths, found) for name, why in f.left_out.items()]
+    sources = check_files(paths)
+    found = [_look_at(src) for src in sources]
+    said = [
+        f"Column {src}: '{name}' {why}" for src, f in zip(paths, found) for name, why in {**f.left_out, **f.keys}.items()
+    ]
+    said += [note for src, f in zip(sources, found) for note in _stray_negatives(src, f)]
     return (
         _render(found, [Path(p).name for p in paths]),
         {m: g for f in found for m, g in f.granularities.items()},
-        left_out,
+        said,
     )
 
 
@@ -93,6 +100,7 @@ def _look_at(src) -> _Found:
     ignored += list(left_out)
     others = [c for c in columns if c not in (date, hour, *ignored)]
     metric = usual_column(others, ("metric",))
+    keys: dict[str, str] = {}
     if metric is not None:
         value = usual_column(others, VALUE_NAMES)
         if value is None:
@@ -103,6 +111,8 @@ def _look_at(src) -> _Found:
         found = _Found("long", date, value, [c for c in others if c not in (metric, value)], metrics, metric)
     else:
         numeric = [c for c in others if _is_numeric(raw[c])]
+        keys = _numeric_keys(raw, [date] + ([hour] if hour else []) + [c for c in others if c not in numeric], numeric)
+        numeric = [c for c in numeric if c not in keys]
         value = usual_column(numeric, VALUE_NAMES)
         if value is not None and len(numeric) == 1:
             found = _Found("long", date, value, [c for c in others if c != value], {src.path.stem: _numbers(raw[value])})
@@ -111,6 +121,9 @@ def _look_at(src) -> _Found:
         else:
             raise InputError(f"{src.path}: no column of numbers besides '{date}'; nothing to measure.")
     found.hour = hour
+    found.keys = keys
+    names = raw[metric].cast(pl.Utf8) if metric is not None else None
+    found.rows = {m: raw[ROW] if names is None else raw[ROW].filter(names == m) for m in found.metrics}
     found.ignored = ignored
     found.left_out = left_out
     found.decimal_comma = bool(comma_numbers)
@@ -205,6 +218,63 @@ def _not_segments_nor_measurements(raw: pl.DataFrame, columns: list[str], date: 
     return left_out
 
 
+def _numeric_keys(raw: pl.DataFrame, keys: list[str], numeric: list[str]) -> dict[str, str]:
+    """Columns of whole numbers that tell apart the rows sharing a date (store 1001, 1002,
+    ... in a file of several rows per date and no text column doing so), each with the
+    reason said to the user. A key takes few values, each on many dates, at most twice
+    as many as a date has rows; a count beside it takes many more. Candidates are taken
+    fewest values first until the rows of each date are told apart, or none is."""
+    if not raw.select(keys).is_duplicated().any():
+        return {}
+    widest = raw.group_by(keys).len()["len"].max()
+    distinct = {c: _numbers(raw[c]).n_unique() for c in numeric if _whole(raw[c])}
+    taken: list[str] = []
+    for name in sorted((c for c, n in distinct.items() if 1 < n <= 2 * widest), key=distinct.get):
+        taken.append(name)
+        if not raw.select(keys + taken).is_duplicated().any():
+            return {
+                c: f"holds {distinct[c]} whole numbers that tell apart the rows of one date: a dimension "
+                "(a store or region id), not a count. Move it to metrics if that is wrong."
+                for c in taken
+            }
+    return {}
+
+
+def _whole(column: pl.Series) -> bool:
+    values = _numbers(column)
+    return bool(values.is_not_null().all() and (values == values.floor()).all())
+
+
+# Whole numbers with negatives on at most this share of the values (one in 50) are a count
+# with bad rows (a refund keyed as -3 orders), not a level that goes below zero.
+STRAY_NEGATIVE_SHARE = 0.02
+
+
+def _stray(values: pl.Series) -> pl.Series | None:
+    """The mask of a metric's negative values when they are strays among whole numbers."""
+    present = values.is_not_null()
+    whole = values.filter(present)
+    negative = (values < 0).fill_null(False)
+    few = 0 < negative.sum() <= STRAY_NEGATIVE_SHARE * whole.len()
+    return negative if few and bool((whole == whole.floor()).all()) else None
+
+
+def _stray_negatives(src, found: _Found) -> list[str]:
+    """`file:line: column 'c': -3 ...` for each stray negative of a metric typed a count."""
+    notes = []
+    for name, values in found.metrics.items():
+        stray = _stray(values)
+        if stray is None:
+            continue
+        column = found.value or name
+        for row, value in zip(found.rows[name].filter(stray).to_list(), values.filter(stray).to_list()):
+            notes.append(
+                f"{src.where(row, column)}: {value:g} is a negative among whole numbers: '{name}' is typed "
+                "a count, and ingest refuses this row until it is fixed (type: gauge if values below 0 are real)."
+            )
+    return notes
+
+
 def _is_code(column: pl.Series) -> bool:
     if not _is_numeric(column):
         return False
@@ -262,7 +332,8 @@ def _is_numeric(series: pl.Series) -> bool:
 
 
 def _metric_type(values: pl.Series) -> str:
-    values = values.drop_nulls()
+    stray = _stray(values)
+    values = (values if stray is None else values.filter(~stray)).drop_nulls()
     whole = values.len() > 0 and bool(((values >= 0) & (values == values.floor())).all())
     return "count" if whole else "gauge"
 

@@ -1,6 +1,8 @@
 """Finding and reading the data files: paths checked before the write lock, CSV (its
 separator, UTF-16, old Mac line ends), Parquet and JSON lines read into a frame, and the
-line a reader choked on named in plain words."""
+line a reader choked on named in plain words. A `.json` file is read as an array of
+records (what `json.dump` of a list of dicts and most web APIs write) or, when it does not
+start with `[`, as JSON lines."""
 from __future__ import annotations
 
 import codecs
@@ -16,14 +18,16 @@ import polars as pl
 
 from ctxmetrics.errors import InputError
 
-READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+READERS = {
+    ".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
+}
 ROW = "__row"
 
 
 @dataclass(frozen=True)
 class _Source:
     path: Path
-    kind: str  # csv | parquet | jsonl | sql
+    kind: str  # csv | parquet | jsonl | json (an array of records: rows are its records) | sql
 
     def line(self, row: int) -> int:
         """1-based line (text files; CSV has its header on line 1) or row (Parquet, SQL)."""
@@ -66,13 +70,22 @@ def _source(path: Path) -> _Source:
     kind = READERS.get(path.suffix.lower())
     if kind is None:
         raise InputError(
-            f"{path}: unknown file type '{path.suffix or '(none)'}'; use .csv, .parquet or .jsonl/.ndjson."
+            f"{path}: unknown file type '{path.suffix or '(none)'}'; use .csv, .parquet, .json or .jsonl/.ndjson."
         )
     try:
         path.open("rb").close()
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror}).") from None
+    if kind == "json" and not _json_array(path):
+        kind = "jsonl"  # a .json file of one object per line, or one object (refused when read)
     return _Source(path, kind)
+
+
+def _json_array(path: Path) -> bool:
+    """Whether a .json file's first character, after a byte order mark and white space, is `[`."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 12).removeprefix(codecs.BOM_UTF8).lstrip()
+    return head.startswith(b"[")
 
 
 def read_table(src: _Source) -> pl.DataFrame:
@@ -92,8 +105,11 @@ def read_table(src: _Source) -> pl.DataFrame:
                 blank = frame.select(pl.all_horizontal(pl.exclude(ROW).is_null())).to_series()
                 if blank.any():  # filtering copies every column: only when needed
                     frame = frame.filter(~blank)
+                frame = _without_repeated_headers(frame)
         elif src.kind == "parquet":
             frame = pl.read_parquet(src.path, row_index_name=ROW)
+        elif src.kind == "json":
+            frame = pl.read_ndjson(_json_records_as_lines(src), infer_schema_length=None).with_row_index(ROW)
         else:
             frame = pl.read_ndjson(_jsonl_input(src.path), infer_schema_length=None).with_row_index(ROW)
     except pl.exceptions.NoDataError:
@@ -107,7 +123,28 @@ def read_table(src: _Source) -> pl.DataFrame:
         raise InputError(f"{src.path}: cannot be read as {src.kind} ({message}).") from None
     if frame.height == 0:
         raise InputError(f"{src.path}: the file has no data rows.")
+    if src.kind == "jsonl" and frame.height == 1:
+        _refuse_wrapped_records(src, frame)
     return frame
+
+
+def _refuse_wrapped_records(src: _Source, frame: pl.DataFrame) -> None:
+    """One JSON object whose key holds the records (`{"data": [{...}, ...]}`, as many APIs
+    answer) would read as one row with a nested column: say which key holds them."""
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct):
+            raise InputError(
+                f"{src.path}: one JSON object whose '{name}' holds the records; "
+                "save that list alone (a JSON array of records) or as JSON lines."
+            )
+
+
+def _without_repeated_headers(frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows but those that repeat the header word for word: exports concatenated
+    with `cat` carry each part's header into the middle of the file."""
+    names = [c for c in frame.columns if c != ROW]
+    repeated = frame.select(pl.all_horizontal(pl.col(c).str.strip_chars() == c for c in names)).to_series()
+    return frame.filter(~repeated.fill_null(False)) if repeated.any() else frame
 
 
 def _csv_input(path: Path):
@@ -184,6 +221,36 @@ def _jsonl_input(path: Path):
         return io.BytesIO(fh.read())
 
 
+def _json_records_as_lines(src: _Source) -> io.BytesIO:
+    """An array of records checked record by record, as JSON lines for the reader that
+    reads .jsonl files, so both kinds of JSON are typed alike.
+
+    Raises:
+        InputError: not valid JSON, or an element that is not a flat record (named by row).
+    """
+    try:
+        records = json.loads(src.path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{src.path}: is not UTF-8 text (byte {exc.start + 1}); save the file as UTF-8.") from None
+    except ValueError as exc:
+        raise InputError(f"{src.path}: not valid JSON ({exc}).") from None
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            raise InputError(f"{src.path}: row {number}: not a JSON object (a record of column: value).")
+        _check_json_values(f"{src.path}: row {number}", record)
+    if not records:
+        raise InputError(f"{src.path}: the file has no data rows.")
+    return io.BytesIO("\n".join(json.dumps(record) for record in records).encode())
+
+
+def _check_json_values(where: str, record: dict) -> None:
+    for key, value in record.items():
+        if isinstance(value, bool):
+            raise InputError(f"{where}: column '{key}': {json.dumps(value)} is true/false, not a number or label.")
+        if isinstance(value, (dict, list)):
+            raise InputError(f"{where}: column '{key}': has a nested value (a list or object); flatten the file first.")
+
+
 def _explain_jsonl(src: _Source) -> None:
     """Find the JSON line the reader choked on and say what is wrong with it in plain words."""
     empty = True
@@ -198,11 +265,7 @@ def _explain_jsonl(src: _Source) -> None:
                 raise InputError(f"{src.path}:{number}: not valid JSON.") from None
             if not isinstance(record, dict):
                 raise InputError(f"{src.path}:{number}: not a JSON object.")
-            for key, value in record.items():
-                if isinstance(value, bool):
-                    raise InputError(f"{src.path}:{number}: column '{key}': {json.dumps(value)} is true/false, not a number or label.")
-                if isinstance(value, (dict, list)):
-                    raise InputError(f"{src.path}:{number}: column '{key}': has a nested value (a list or object); flatten the file first.")
+            _check_json_values(f"{src.path}:{number}", record)
     if empty:  # the reader's "Cannot infer NDJSON types on empty reader" said it in its own terms
         raise InputError(f"{src.path}: the file has no data rows.")
 
