@@ -19,6 +19,7 @@ event explains a rollup when the root-cause set (`drivers`) lies inside its scop
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 from dataclasses import dataclass
@@ -108,8 +109,6 @@ def _turned_back(anomaly: Anomaly, event: _Event, by_metric) -> Anomaly | None:
     later than the event's end plus its lag. The detector reports a drop that lasts beyond
     `max_temporary_days` (a lockdown tagged as a months-long outage) as a lasting shift and
     its recovery as another one: such a shift did not outlast the event."""
-    import bisect
-
     hi = event.last + dt.timedelta(days=event.window.lag)
     ordered = by_metric.get(anomaly.metric, [])
     first = bisect.bisect_right(ordered, anomaly.start, key=lambda a: a.start)
