@@ -235,7 +235,7 @@ def _read_leaves(
         # the relation API streams; an Arrow reader on an execute() result copies all rows first
         reader = store.con.sql(sql, params=[*offset_params, start, *metrics]).to_arrow_reader(_READ_BATCH_ROWS)
         for batch in reader:
-            _accumulate(batch.column(0).to_numpy(), batch.column(1).to_numpy(), sums, seen)
+            _accumulate(_column_values(batch.column(0)), _column_values(batch.column(1)), sums, seen)
     finally:
         if dims:
             store.con.unregister("_ctxmetrics_leaves")
@@ -256,6 +256,22 @@ def _populated_zeros(size: int) -> np.ndarray:
         return np.zeros(size)
     pages = mmap.mmap(-1, size * 8, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | mmap.MAP_POPULATE)  # zeroed
     return np.frombuffer(pages, dtype=np.float64)
+
+
+# Arrow types of the read's two columns (the cell number and the value) and their numpy dtypes
+_PLAIN_ARROW = {"int64": np.int64, "double": np.float64}
+
+
+def _column_values(column) -> np.ndarray:
+    """An Arrow column of the read as numpy: a view of its data buffer, the very array
+    `to_numpy()` returns for a column without nulls, without its first call importing
+    pandas (pyarrow's conversion layer: ~0.3-0.4 s of CPU, ~0.7 s wall, in the cube build
+    before the workers fork). Other columns take `to_numpy()`."""
+    dtype = _PLAIN_ARROW.get(str(column.type))
+    if dtype is None or column.null_count:
+        return column.to_numpy()
+    size = np.dtype(dtype).itemsize
+    return np.frombuffer(column.buffers()[1], dtype=dtype, count=len(column), offset=column.offset * size)
 
 
 def _accumulate(cell: np.ndarray, value: np.ndarray, sums: np.ndarray, seen: np.ndarray | None) -> None:
