@@ -34,6 +34,11 @@ def _grows_multiplicatively(linear: np.ndarray, logs: np.ndarray, use: np.ndarra
     return logarithmic * np.exp(2 * logs[use].mean()) <= _CLEARLY_BETTER * own
 
 
+def _on_log_scale(s) -> bool:
+    """Whether prepared series `s` was put on the log scale (its inverse is exp)."""
+    return s.inverse is np.exp
+
+
 def _trend_residual_var(t: np.ndarray, v: np.ndarray) -> float:
     """Residual variance of `v` around its least-squares line in `t` (centred)."""
     slope = (t @ (v - v.mean())) / (t @ t) if t @ t > 0 else 0.0
