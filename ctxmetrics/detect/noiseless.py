@@ -46,17 +46,22 @@ def _noiseless_changes(s: _Series, values: np.ndarray, period: int, settings: De
 
 def _constant_between_changes(v: np.ndarray, s: _Series, period: int) -> np.ndarray | None:
     """`v` as it is, or with its season out, whichever has most consecutive values equal
-    (more than half: its robust scales are zero); None when neither has."""
-    candidates = [v] + ([v - _additive_profile(v, s.weekday, ~s.known, period)[s.weekday]] if period > 1 else [])
-    for c in candidates:
-        if len(c) >= 2 and np.mean(_moved(c)) < 0.5:
-            return c
+    (more than half: its robust scales are zero); None when neither has. The season is
+    taken out only when most values equal the one a season before (a diff, where the
+    profile would cost every series of a scan its medians)."""
+    if len(v) < 2:
+        return None
+    if np.mean(_moved(v)) < 0.5:
+        return v
+    if period > 1 and len(v) > period and np.mean(_moved(v, period)) < 0.5:
+        out = v - _additive_profile(v, s.weekday, ~s.known, period)[s.weekday]
+        return out if np.mean(_moved(out)) < 0.5 else None
     return None
 
 
-def _moved(v: np.ndarray) -> np.ndarray:
-    """Whether each value differs from the one before beyond float round-off."""
-    return np.abs(np.diff(v)) > _ROUND_OFF * max(float(np.max(np.abs(v))), 1.0)
+def _moved(v: np.ndarray, lag: int = 1) -> np.ndarray:
+    """Whether each value differs from the one `lag` periods before beyond float round-off."""
+    return np.abs(v[lag:] - v[:-lag]) > _ROUND_OFF * max(float(np.max(np.abs(v))), 1.0)
 
 
 def _ties_beyond_counting(v: np.ndarray, settings: DetectionSettings) -> bool:
