@@ -49,7 +49,7 @@ def _constant_between_changes(v: np.ndarray, s: _Series, period: int) -> np.ndar
     (more than half: its robust scales are zero); None when neither has. The season is
     taken out only when most values equal the one a season before (a diff, where the
     profile would cost every series of a scan its medians)."""
-    if len(v) < 2:
+    if len(v) < 2 or not (_mostly_equal(v, 1) or _mostly_equal(v, period)):
         return None
     if np.mean(_moved(v)) < 0.5:
         return v
@@ -57,6 +57,12 @@ def _constant_between_changes(v: np.ndarray, s: _Series, period: int) -> np.ndar
         out = v - _additive_profile(v, s.weekday, ~s.known, period)[s.weekday]
         return out if np.mean(_moved(out)) < 0.5 else None
     return None
+
+
+def _mostly_equal(v: np.ndarray, lag: int) -> bool:
+    """A quick look before `_moved`: whether at least a quarter of the values equal the one
+    `lag` periods before exactly (a noisy series, the usual one, stops here at one compare)."""
+    return 0 < lag < len(v) and 4 * np.count_nonzero(v[lag:] == v[:-lag]) >= len(v) - lag
 
 
 def _moved(v: np.ndarray, lag: int = 1) -> np.ndarray:
