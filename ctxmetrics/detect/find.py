@@ -11,11 +11,11 @@ from ctxmetrics.detect.episodes import _LONG_BAR, _episode_widths, _episodes, _j
 from ctxmetrics.detect.frequency import (
     Frequency, _date, _grid_positions, _placed, infer_frequency, long_run_unit, settings_for,
 )
+from ctxmetrics.detect.log_scale import _on_log_scale
 from ctxmetrics.detect.noise import _exact_tails, _noise, _Noise, _noises
 from ctxmetrics.detect.noiseless import _noiseless_changes
 from ctxmetrics.detect.prepare import _prepare, _prepare_many, _Series
 from ctxmetrics.detect.shifts import _shift_changes, _steps_as_shifts
-from ctxmetrics.detect.log_scale import _on_log_scale
 from ctxmetrics.detect.slow_steps import _growth_out, _steps_beside_trend
 from ctxmetrics.models.change import Change
 
