@@ -495,9 +495,7 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
     s.y = s.y - calendar @ coef
     if s.shape is not None:
         _calendar_as_exposure(s, calendar @ coef)
-    elif s.floor_var.any():
+    else:  # rates and gauges (a log-scale gauge's inverse is exp; the others' the identity)
         s.num = s.inverse(s.y) * s.den
-    else:
-        s.num = s.y
     return steps
 

@@ -11,13 +11,15 @@ from ctxmetrics.detect.episodes import _LONG_BAR, _episode_widths, _episodes, _j
 from ctxmetrics.detect.frequency import (
     Frequency, _date, _grid_positions, _placed, infer_frequency, long_run_unit, settings_for,
 )
+from ctxmetrics.detect.log_scale import _on_log_scale
 from ctxmetrics.detect.noise import _exact_tails, _noise, _Noise, _noises
+from ctxmetrics.detect.noiseless import _noiseless_changes
 from ctxmetrics.detect.prepare import _prepare, _prepare_many, _Series
 from ctxmetrics.detect.shifts import _shift_changes, _steps_as_shifts
-from ctxmetrics.detect.slow_steps import _steps_beside_trend
+from ctxmetrics.detect.slow_steps import _growth_out, _steps_beside_trend
 from ctxmetrics.models.change import Change
 
-DETECTOR = "ctxmetrics-episodes/22"  # name/version: part of the scan fingerprint
+DETECTOR = "ctxmetrics-episodes/23-9lg"  # name/version: part of the scan fingerprint
 
 
 def find_changes(
@@ -210,7 +212,9 @@ def _without_calendar(s: _Series, scales: _Noise, layout: _Layout, dates) -> tup
     steps' penalty). Returns the lasting steps fitted alongside (`_remove_calendar`) and
     the scales, None when a calendar was taken out (they are no longer those of `s`)."""
     if dates is not None and layout.freq.name == "yearly":  # no calendar: steps beside a trend
-        return _steps_beside_trend(s, scales, layout.local), scales
+        steps = _steps_beside_trend(s, scales, layout.local)
+        grown = _on_log_scale(s) and _growth_out(s, steps, layout.unit)
+        return steps, (None if grown else scales)
     if dates is None or not layout.calendar:
         return [], scales
     y = s.y
@@ -239,6 +243,9 @@ def _changes(s: _Series, noise: _Noise, steps: list[int], layout: _Layout, kind:
     episodes = _not_absorbed(short + rest, shifts)
     # last, the short peaks inside the long episodes, each against its own episode's days
     episodes += _peaks_within(s, noise, local, episodes + [c for c in shifts if c.end is not None])
+    exact = _noiseless_changes(s, values, layout.season, local, kind) if kind != "ratio" else None
+    if exact is not None:  # no noise at all: the values' own changes (the fits above read a zero scale)
+        episodes, shifts = exact, []
     unit = {"count": f"per {freq.unit}", "ratio": "rate", "gauge": ""}[kind]
     out = []
     for c in sorted(episodes + shifts, key=lambda c: (c.start, c.kind)):

@@ -6,6 +6,7 @@ from typing import Callable
 
 import numpy as np
 
+from ctxmetrics.detect.log_scale import _grows_multiplicatively, _positive
 from ctxmetrics.detect.robust import mad, median, median_and_mad_rows, median_rows
 
 
@@ -153,8 +154,14 @@ def _prepare(values, settings, kind, denominator, known_mask, start_weekday, per
         valid = np.isfinite(values)
         raw = np.where(valid, values, 0.0)
         y = raw - _additive_profile(raw, weekday, valid & ~known, period)[weekday]
-        num, den, floor_var = y, np.ones(n), np.zeros(n)
         inverse = _identity
+        if _positive(raw, valid):
+            logs = np.log(np.where(valid, raw, 1.0))
+            logs -= _additive_profile(logs, weekday, valid & ~known, period)[weekday]
+            if _grows_multiplicatively(y, logs, valid & ~known):
+                # trend and season multiplicative; levels still reported in the gauge's units
+                y, inverse = logs, np.exp
+        num, den, floor_var = inverse(y), np.ones(n), np.zeros(n)
     if valid.sum() < 4 * settings.min_segment_days:
         return None
     if kind != "count":

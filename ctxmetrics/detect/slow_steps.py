@@ -1,11 +1,12 @@
-"""Lasting steps of series with no calendar fit (yearly), chosen against a linear trend."""
+"""Lasting steps of series with no calendar fit (yearly), chosen against a linear trend;
+the trend of those that grow multiplicatively taken out."""
 from __future__ import annotations
 
 import numpy as np
 
 from ctxmetrics.config import DetectionSettings
-from ctxmetrics.detect.calendar import _episode_columns, _step_starts
-from ctxmetrics.detect.noise import _Noise
+from ctxmetrics.detect.calendar import _episode_columns, _significant, _step_starts
+from ctxmetrics.detect.noise import _Noise, _remembered_long_run_var
 from ctxmetrics.detect.prepare import _Series
 
 
@@ -24,3 +25,25 @@ def _steps_beside_trend(s: _Series, noise: _Noise, settings: DetectionSettings) 
     t = np.arange(len(s.y)) / len(s.y)
     windows = _episode_columns(s.y, (t - t.mean())[:, None], ~s.known, noise, settings)
     return _step_starts(windows)
+
+
+def _growth_out(s: _Series, steps: list[int], unit: int) -> bool:
+    """Take a log-scale series' linear trend out of `s` (in place), fitted with its lasting
+    `steps` alongside, when the trend is significant; whether it was taken out.
+
+    A series read on the log scale grows multiplicatively (`log_scale`): its growth is
+    the larger part of its variation, and a yearly series has no calendar fit to take it
+    out, so the level windows of the shift search cut it into a staircase (a GDP of a
+    century growing 2-6% a year: 7-26 level shifts). The steps stay in the series, for
+    the shift search and `shifts._steps_as_shifts` to judge."""
+    ok = ~s.known
+    t = np.arange(len(s.y)) / len(s.y)
+    trend = (t - t[ok].mean())[:, None]
+    columns = np.column_stack([np.ones(len(t)), trend] + [(np.arange(len(t)) >= k).astype(float) for k in steps])
+    coef = np.linalg.lstsq(columns[ok], s.y[ok], rcond=None)[0]
+    lrv = _remembered_long_run_var(s.y - columns @ coef, ok, unit)
+    if not _significant(trend, coef[1:2], ok, lrv):
+        return False
+    s.y = s.y - trend[:, 0] * coef[1]
+    s.num = s.inverse(s.y) * s.den
+    return True

@@ -1,0 +1,82 @@
+"""Daily, weekly and monthly series that compound: false alarms on clean ones, steps found. Prints, never asserts.
+
+Usage: python benchmarks/growth_steps.py [--count N] [--seed S]
+
+The shapes of issue 9's exponential growth at the frequencies `evaluate.py` has (its
+season_trend profile grows linearly): a monthly revenue (gauge) or user count (count)
+compounding 1-4% a month for 4-8 years, a weekly one 0.3-1% a week for 2-4 years, a daily
+one growing x2-x4 over two years with its weekday pattern. Gauges carry AR(1) noise of 3%
+in their logarithm, counts Poisson noise around their level (50-2000 a period at the
+start). Each class draws `--count` clean series and as many with one lasting step of
++-25-40% at a random period of the middle two-thirds. Reported: clean series with any
+change and changes per 100 series-years; steps found (a lasting shift within 2 periods,
+1 for weekly and monthly series, in its direction) and other changes beside them.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.append(str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.yearly_steps import _ar1  # noqa: E402
+from ctxmetrics.detect import find_changes  # noqa: E402
+
+# name: (periods drawn from, days per period, growth per period drawn from, tolerance in periods)
+FREQS = {
+    "monthly": ((48, 97), 30, (0.01, 0.04), 1),
+    "weekly": ((104, 209), 7, (0.003, 0.01), 1),
+    "daily": ((730, 731), 1, (np.log(2) / 730, np.log(4) / 730), 2),
+}
+WEEKDAYS = np.array([1.1, 1.15, 1.1, 1.05, 1.0, 0.8, 0.8])
+
+
+def _dates(freq: str, n: int) -> np.ndarray:
+    if freq == "monthly":
+        return (np.datetime64("2018-01", "M") + np.arange(n)).astype("datetime64[D]")
+    return np.datetime64("2018-01-01") + np.arange(n) * FREQS[freq][1]
+
+
+def _series(rng, freq: str, kind: str, n: int, step_at: int | None, step: float) -> np.ndarray:
+    rate = rng.uniform(*FREQS[freq][2])
+    log_level = rate * np.arange(n) + (np.log(1 + step) * (np.arange(n) >= step_at) if step_at is not None else 0.0)
+    pattern = WEEKDAYS[np.arange(n) % 7] if freq == "daily" else 1.0
+    if kind == "gauge":
+        return 100 * pattern * np.exp(log_level + 0.03 * _ar1(rng, n, 0.6))
+    return rng.poisson(rng.uniform(50, 2000) * pattern * np.exp(log_level)).astype(float)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=50, help="series per class")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    for freq, ((low, high), step_days, _, tolerance) in FREQS.items():
+        for kind in ("gauge", "count"):
+            for stepped in (False, True):
+                rng = np.random.default_rng([args.seed, list(FREQS).index(freq), kind == "count", stepped])
+                flagged = changes = years = found = 0
+                for _ in range(args.count):
+                    n = int(rng.integers(low, high))
+                    at = int(rng.integers(n // 6, n - n // 6)) if stepped else None
+                    step = rng.uniform(0.25, 0.4) * rng.choice([-1, 1])
+                    values = _series(rng, freq, kind, n, at, step)
+                    got = find_changes(values, kind=kind, dates=_dates(freq, n))
+                    direction = "up" if step > 0 else "down"
+                    hit = [c for c in got if at is not None and c.end is None and abs(c.start - at) <= tolerance
+                           and c.direction == direction]
+                    found += bool(hit)
+                    others = [c for c in got if c not in hit[:1]]
+                    flagged += bool(others)
+                    changes += len(others)
+                    years += n * step_days / 365.25
+                line = (f"{freq:8s} {kind:6s} {'step' if stepped else 'clean':5s} {args.count} series, {years:.0f} years: "
+                        f"other changes in {flagged} series, {100 * changes / years:.2f} per 100 series-years")
+                print(line + (f"; step found in {found}/{args.count}" if stepped else ""), flush=True)
+
+
+if __name__ == "__main__":
+    main()
