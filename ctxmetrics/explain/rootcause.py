@@ -322,8 +322,8 @@ def _best_element(groups, free, weight, expected, actual, chosen, allowed=None):
     taken = set(chosen)
     best = None
     w = weight * free
-    # the leaves' terms once for every group (a rollup's few leaves are localized thousands
-    # of times in a wide cube: these products per group were a fifth of its time)
+    # the leaves' terms once for every group, not per group (a wide cube's rollups are
+    # localized thousands of times, each on a few leaves: numpy's per-call cost dominates)
     wae, wee = w * actual * expected, w * expected * expected
     with np.errstate(divide="ignore", invalid="ignore"):
         for g, (_, ids) in enumerate(groups):
