@@ -322,21 +322,24 @@ def _best_element(groups, free, weight, expected, actual, chosen, allowed=None):
     taken = set(chosen)
     best = None
     w = weight * free
-    for g, (_, ids) in enumerate(groups):
-        if allowed is not None and g not in allowed:
-            continue
-        size = int(ids.max()) + 1
-        b = np.bincount(ids, w * actual * expected, size)
-        c = np.bincount(ids, w * expected * expected, size)
-        with np.errstate(divide="ignore", invalid="ignore"):
+    # the leaves' terms once for every group, not per group (a wide cube's rollups are
+    # localized thousands of times, each on a few leaves: numpy's per-call cost dominates)
+    wae, wee = w * actual * expected, w * expected * expected
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for g, (_, ids) in enumerate(groups):
+            if allowed is not None and g not in allowed:
+                continue
+            size = int(ids.max()) + 1
+            b = np.bincount(ids, wae, size)
+            c = np.bincount(ids, wee, size)
             # error before, a - 2b + c (leaves at expected), minus error after, a - b²/c, with
             # a = Σ w·actual² cancelling out
             gain = np.where(c > 0, (b - c) ** 2 / c, 0.0)
-        for e in [e for gg, e in taken if gg == g]:
-            gain[e] = -np.inf
-        e = int(np.argmax(gain))
-        if gain[e] > 0 and (best is None or gain[e] > best[0]):
-            best = (float(gain[e]), g, e)
+            for e in [e for gg, e in taken if gg == g]:
+                gain[e] = -np.inf
+            e = int(np.argmax(gain))
+            if gain[e] > 0 and (best is None or gain[e] > best[0]):
+                best = (float(gain[e]), g, e)
     return best
 
 
@@ -381,8 +384,10 @@ def _refine(chosen, groups, weight, expected, actual, threshold, start_error):
         rest = [c for c in best if c != (g, e)]
         inside = groups[g][1] == e
         trial = _greedy(groups, inside, rest, weight, expected, actual, threshold, start_error, finer)
+        if len(trial) <= len(rest):  # no finer element cleared the bound: nothing to weigh
+            continue
         cost = _fit(trial, groups, weight, expected, actual)[0] + threshold * len(trial)
-        if len(trial) > len(rest) and cost < best_cost:
+        if cost < best_cost:
             best, best_cost = trial, cost
     return best
 
@@ -474,11 +479,12 @@ def _fit(chosen, groups, weight, expected, actual) -> tuple[float, np.ndarray]:
     scales them by its fitted factor; the owner of each leaf (-1: none)."""
     owner = np.full(len(expected), -1)
     pred = expected.copy()
+    wee, wae = weight * expected * expected, weight * actual * expected  # once, not per element
     for i, (g, e) in enumerate(chosen):
         members = (owner == -1) & (groups[g][1] == e)
-        c = (weight * expected * expected)[members].sum()
+        c = wee[members].sum()
         if c > 0:
-            pred[members] = (weight * actual * expected)[members].sum() / c * expected[members]
+            pred[members] = wae[members].sum() / c * expected[members]
         owner[members] = i
     return float((weight * (actual - pred) ** 2).sum()), owner
 
