@@ -95,6 +95,40 @@ def test_clean_funnels_give_no_conversion_anomaly():
     assert found == []
 
 
+def test_a_two_week_change_of_a_few_wins_a_day_is_found_on_its_conversion():
+    """won of channel=paid +90% for 14 days at ~5 a day: where the stage above brings
+    fewer than `min_denominator` opportunities a day, the low-volume pass judges the
+    conversion at any length and dates the change on its days (5 seeds; in one of them
+    the opportunities are over the bar, so only the week-long pass runs there)."""
+    day = START + dt.timedelta(days=300)
+    end = day + dt.timedelta(days=13)
+    effects = (Effect("won", {"channel": "paid"}, day, end, "spike", 0.9),)
+    dated = elsewhere = 0
+    for seed in range(1, 6):
+        sets = stage_sets(generate_funnel(seed, start=START, days=DAYS, effects=effects).frame)
+        found = conversion_anomalies(sets, STAGES, [], Config(), no_masks)
+        dated += sum(a.segment == {"channel": "paid"} and abs((a.start - day).days) <= 2 and a.end == end
+                     and a.found_by == FOUND_BY for a in found)
+        elsewhere += sum(a.segment != {"channel": "paid"} for a in found)
+    assert dated >= 3
+    assert elsewhere == 0
+
+
+def test_a_long_conversion_change_a_rollups_count_reported_is_not_stored_again():
+    """The same two-week won rise, when the counts of won's total already report a rise over
+    those days: the conversion of channel=paid would only restate it with its own dating.
+    A fall of the total over those days does not report it."""
+    day = START + dt.timedelta(days=300)
+    end = day + dt.timedelta(days=13)
+    effects = (Effect("won", {"channel": "paid"}, day, end, "spike", 0.9),)
+    sets = stage_sets(generate_funnel(5, start=START, days=DAYS, effects=effects).frame)
+    rise = _count_anomaly("won", {}, day - dt.timedelta(days=4), end, "up")
+    fall = _count_anomaly("won", {}, day - dt.timedelta(days=4), end, "down")
+    assert not [a for a in conversion_anomalies(sets, STAGES, [rise], Config(), no_masks) if a.metric == "won"]
+    assert [a.start for a in conversion_anomalies(sets, STAGES, [fall], Config(), no_masks)
+            if a.segment == {"channel": "paid"}] == [day]
+
+
 def _sql_rise_after_busy_days(seed: int = 11):
     """sql of channel=partner +80% for 28 days from day 400, right after three days of
     +100% mql on the same channel (so sql, two days behind, is busy on days 397-399 too)."""

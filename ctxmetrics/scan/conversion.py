@@ -19,6 +19,15 @@ and `after` the count seen, both per day over the change's window; `change_pct` 
 `score` are the conversion's. Only episodes of up to a week (`MAX_DAYS`) are judged. A change that happens in
 the stage above leaves the conversion alone, so it is not found again here. Redone on
 every scan, like the cube's latest days.
+
+Low volume: a series whose stage above brings fewer than `min_denominator` events on its
+median day has no daily conversion to judge, but a week or more of it holds enough trials,
+and judged as a conversion it is free of the stage above's noise (won at 3-8 a day
+converts ~30% of its opportunities: its binomial spread is ~0.7 of the count's Poisson
+one). Those series are judged in a pass of their own, on episodes of at least a week and
+lasting shifts; at a few trials a day the mix of cells moves a conversion less than its
+noise does. A find there that the counts of a rollup or part of the series report moving
+the same way over those days is not stored (it would restate that change, dated apart).
 """
 from __future__ import annotations
 
@@ -42,6 +51,8 @@ MIN_LINK_Z = 6.0
 # conversion takes out, and over weeks a rollup's conversion moves with the mix of its
 # cells (each converting at its own rate, growing at its own pace), not with the stage.
 MAX_DAYS = 7
+# The low-volume pass judges a series when its median day has any trials at all.
+LOW_VOLUME_MIN_DENOMINATOR = 1.0
 
 
 def conversion_anomalies(sets: dict[str, SeriesSet], funnel: tuple[str, ...], found: list[Anomaly], config,
@@ -67,6 +78,8 @@ def conversion_anomalies(sets: dict[str, SeriesSet], funnel: tuple[str, ...], fo
         redate_by_conversion(above, below, lag, mine, config.detection_for(lower), known)
         settings = replace(config.detection_for(lower), max_temporary_days=MAX_DAYS)
         out += _stage_anomalies(above, below, lag, settings, known, mine)
+        out += _stage_anomalies(above, below, lag, _low_volume_settings(config.detection_for(lower)), known, mine,
+                                below_denominator=settings.min_denominator)
         windows = tagged_windows(below, annotations, config.timezone)
         out += tagged_conversion_anomalies(above, below, lag, windows, config.detection_for(lower), known, mine + out)
     return out
@@ -135,9 +148,15 @@ def _aligned(above: SeriesSet, below: SeriesSet, rows_above: list[int], lag: int
     return out
 
 
+def _low_volume_settings(settings):
+    """Settings of the low-volume pass: a series with trials on its median day is judged."""
+    return replace(settings, min_denominator=LOW_VOLUME_MIN_DENOMINATOR)
+
+
 def _stage_anomalies(above: SeriesSet, below: SeriesSet, lag: int, settings, masks: np.ndarray,
-                     found: list[Anomaly]) -> list[Anomaly]:
-    """Conversion anomalies of every series of `below` that `above` has too."""
+                     found: list[Anomaly], below_denominator: float | None = None) -> list[Anomaly]:
+    """Conversion anomalies of every series of `below` that `above` has too (with
+    `below_denominator`, only those whose stage above's median day is under it)."""
     from ctxmetrics.detect import find_changes_many
     from ctxmetrics.models import periods
     from ctxmetrics.scan.scan import screen
@@ -152,7 +171,10 @@ def _stage_anomalies(above: SeriesSet, below: SeriesSet, lag: int, settings, mas
     unknown = ~np.isfinite(denominators)
     numerators[unknown] = np.nan
     denominators[unknown] = 0.0
-    candidates = np.flatnonzero(screen(numerators, denominators, settings, "ratio", below.start))
+    chosen = screen(numerators, denominators, settings, "ratio", below.start)
+    if below_denominator is not None:
+        chosen &= np.median(denominators, axis=1) < below_denominator
+    candidates = np.flatnonzero(chosen)
     if not len(candidates):
         return []
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
@@ -161,16 +183,37 @@ def _stage_anomalies(above: SeriesSet, below: SeriesSet, lag: int, settings, mas
             numerators[candidates], kind="ratio", denominators=denominators[candidates], settings=settings,
             known_masks=masks[rows][candidates], dates=periods.dates(below.start, below.days, "daily"),
         )
+    low_volume = below_denominator is not None
     out = []
     for i, row_changes in zip(candidates, changes):
         row = rows[i]
-        segment = below.segments[row]
-        own = [a for a in found if a.segment == segment]
-        for change in (c for c in row_changes if c.end is not None and c.end - c.start < MAX_DAYS):
+        for change in (c for c in row_changes if _judged(c, low_volume)):
             anomaly = _count_anomaly(below, row, change, denominators[i])
-            if not any(_overlap(anomaly, other) for other in own):
+            if not any(_reported(anomaly, other, low_volume) for other in found):
                 out.append(anomaly)
     return out
+
+
+def _judged(change, low_volume: bool) -> bool:
+    """Episodes of up to `MAX_DAYS` days; in the low-volume pass, those of at least as many
+    days and lasting shifts (a shorter window of a few trials a day is mostly chance)."""
+    if change.end is None:
+        return low_volume
+    days = change.end - change.start + 1
+    return days >= MAX_DAYS if low_volume else days <= MAX_DAYS
+
+
+def _reported(anomaly: Anomaly, other: Anomaly, low_volume: bool) -> bool:
+    """`other`, an anomaly of the stage's own counts, already reports `anomaly`'s change:
+    it overlaps it in time on its series or, in the low-volume pass, on a rollup or part of
+    it moving the same way (a weeks-long conversion change of a cell would otherwise
+    restate, dated apart, a rollup's change the counts found, and outscore it)."""
+    if not _overlap(anomaly, other):
+        return False
+    if other.segment == anomaly.segment:
+        return True
+    nested = other.segment.items() <= anomaly.segment.items() or anomaly.segment.items() <= other.segment.items()
+    return low_volume and nested and other.direction == anomaly.direction
 
 
 def _count_anomaly(below: SeriesSet, row: int, change, denominators: np.ndarray) -> Anomaly:
@@ -179,7 +222,7 @@ def _count_anomaly(below: SeriesSet, row: int, change, denominators: np.ndarray)
     over the change's window."""
     from ctxmetrics.scan.scan import anomaly_from_change
 
-    window = slice(change.start, change.end + 1)
+    window = slice(change.start, None if change.end is None else change.end + 1)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         upper = float(np.nanmean(denominators[window]))
