@@ -1,5 +1,5 @@
 """Dates of ingested rows: parsed without guessing, put on the project's calendar day,
-checked for plausibility, and classified by granularity (daily, weekly, monthly).
+checked for plausibility, and classified by granularity (daily, weekly, monthly, quarterly).
 
 Functions here report a bad cell by raising `BadCell(index, what)`; the caller names the
 file, line and column.
@@ -12,7 +12,9 @@ import re
 import numpy as np
 import polars as pl
 
-GRANULARITIES = ("daily", "weekly", "monthly")
+from ctxmetrics.models.periods import MONTHS
+
+GRANULARITIES = ("daily", "weekly", "monthly", "quarterly")
 EARLIEST = dt.date(1900, 1, 1)
 MAX_GAP_DAYS = 3 * 365  # a date this far from all the others is a typo, not a data point
 # ISO 8601 day, optionally with a time of day and a UTC offset (Z, +HH, +HHMM, +HH:MM).
@@ -198,43 +200,50 @@ def _distinct_days(days: pl.Series) -> pl.Series:
 
 
 def granularity_of(days: pl.Series) -> str | None:
-    """`monthly` when every day is a month's first (or every one a month's last), `weekly`
-    when all fall on one weekday a whole number of weeks apart, `daily` otherwise; None
-    with fewer than two days."""
+    """`monthly` when every day is a month's first (or every one a month's last),
+    `quarterly` when they are also a whole number of quarters apart, `weekly` when all fall
+    on one weekday a whole number of weeks apart, `daily` otherwise; None with fewer than
+    two days."""
     distinct = days.drop_nulls().unique().sort()
     if distinct.len() < 2:
         return None
     gaps = distinct.diff().drop_nulls().dt.total_days()
     month_marks = (distinct.dt.day() == 1).all() or (distinct == distinct.dt.month_end()).all()
     if month_marks and gaps.min() >= 28:
-        return "monthly"
+        months = distinct.dt.year().cast(pl.Int64) * 12 + distinct.dt.month().cast(pl.Int64)
+        return "quarterly" if (months.diff().drop_nulls() % 3 == 0).all() else "monthly"
     if (gaps % 7 == 0).all():
         return "weekly"
     return "daily"
 
 
 # Steps of a coarser cadence in a row that make it a cadence, not a coincidence of gaps:
-# a month of weekly dates, a quarter of monthly ones.
-RUN_STEPS = {"weekly": 4, "monthly": 3}
-_STEP_WORDS = {"daily": "a day", "weekly": "a week", "monthly": "a month"}
+# a month of weekly dates, a quarter of monthly ones, a year of quarterly ones.
+RUN_STEPS = {"weekly": 4, "monthly": 3, "quarterly": 4}
+_STEP_WORDS = {"daily": "a day", "weekly": "a week", "monthly": "a month", "quarterly": "a quarter"}
 
 
 def cadence_change(distinct: pl.Series) -> tuple[int, str] | None:
-    """Where sorted distinct days change from a day at a time to a week or a month at a
-    time (or back), or where one date of weekly or monthly data is off their cadence:
-    `granularity_of` would read either as daily data with gaps.
+    """Where sorted distinct days change from a day at a time to a week, month or quarter
+    at a time (or back), or where one date of weekly, monthly or quarterly data is off
+    their cadence: `granularity_of` would read either as daily data with gaps. Also where
+    month marks change from a month to a quarter at a time (or back), which
+    `granularity_of` would read as monthly data with gaps.
 
     Returns:
         (i, what): `distinct[i]` is the first day off the first cadence; `what` says so
         in words ("the dates step a day at a time up to 2024-03-03, then a week at a
         time from this row on"). None when the days keep one cadence.
     """
-    if granularity_of(distinct) != "daily":
+    found = granularity_of(distinct)
+    if found == "monthly":
+        return _months_then_quarters(distinct.to_list())
+    if found != "daily":
         return None
     days = distinct.to_list()
     steps = [(b - a).days for a, b in zip(days, days[1:])]
     coarse = [
-        "weekly" if step == 7 else "monthly" if 28 <= step <= 31 and _month_marks(a, b) else None
+        "weekly" if step == 7 else _month_step(a, b) if step >= 28 and _month_marks(a, b) else None
         for step, a, b in zip(steps, days, days[1:])
     ]
     cadence = None  # the coarse cadence of a long enough run the file starts with, if any
@@ -257,11 +266,40 @@ def cadence_change(distinct: pl.Series) -> tuple[int, str] | None:
     # a start on it; a missing week or month is a gap, not off the cadence
     off = next(
         i for i, (step, a, b) in enumerate(zip(steps, days, days[1:]))
-        if (step % 7 if cadence == "weekly" else not _month_marks(a, b))
+        if (step % 7 if cadence == "weekly" else not _month_marks(a, b) or _months_apart(a, b) % MONTHS[cadence])
     )
     return off + 1, (
         f"the dates step {_STEP_WORDS[cadence]} at a time up to {days[off]}, then {steps[off]} days to this one"
     )
+
+
+def _months_then_quarters(days: list[dt.date]) -> tuple[int, str] | None:
+    """Where month marks change from a month to a quarter at a time, or back: the first
+    run of `RUN_STEPS` steps of the other cadence after one of the first; a missing month
+    or two of monthly data is a gap, not a change. None when there is no such change."""
+    kinds = [_month_step(a, b) for a, b in zip(days, days[1:])]
+    runs, run_start = [], 0  # (kind, first step) of each long enough run of one kind
+    for i in range(1, len(kinds) + 1):
+        if i == len(kinds) or kinds[i] != kinds[run_start]:
+            kind = kinds[run_start]
+            if kind is not None and i - run_start >= RUN_STEPS[kind]:
+                runs.append((kind, run_start))
+            run_start = i
+    first = runs[0][0] if runs else None
+    change = next(((kind, start) for kind, start in runs if kind != first), None)
+    if change is None:
+        return None
+    kind, start = change
+    return start + 1, _cadence_words(days[start], first, kind) + " from this row on"
+
+
+def _month_step(a: dt.date, b: dt.date) -> str | None:
+    """`monthly` or `quarterly` when month marks a and b are one or three months apart."""
+    return {1: "monthly", 3: "quarterly"}.get(_months_apart(a, b))
+
+
+def _months_apart(a: dt.date, b: dt.date) -> int:
+    return (b.year - a.year) * 12 + b.month - a.month
 
 
 def _month_marks(*days: dt.date) -> bool:

@@ -1,9 +1,10 @@
-"""The periods of a stored series: days, weeks or months counted from its first period.
+"""The periods of a stored series: days, weeks, months or quarters counted from its first period.
 
 A series' column j is period j after `start` (the first stored date): the day
-`start + j`, the week of seven days from `start + 7j`, or the calendar month j months
-after `start`'s. Every place that turns a column into dates, or dates into a column,
-goes through here, so a weekly or monthly metric is one point per week or month.
+`start + j`, the week of seven days from `start + 7j`, the calendar month j months
+after `start`'s, or the calendar quarter (Jan-Mar, Apr-Jun, ...) j quarters after
+`start`'s. Every place that turns a column into dates, or dates into a column, goes
+through here, so a weekly, monthly or quarterly metric is one point per period.
 """
 from __future__ import annotations
 
@@ -11,26 +12,28 @@ import datetime as dt
 
 import numpy as np
 
-UNITS = {"daily": "day", "weekly": "week", "monthly": "month"}
+UNITS = {"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter"}
+MONTHS = {"monthly": 1, "quarterly": 3}  # calendar months per period of the month-based granularities
 
 
 def unit(granularity: str) -> str:
-    """What one value is per: `day`, `week` or `month`."""
+    """What one value is per: `day`, `week`, `month` or `quarter`."""
     return UNITS[granularity]
 
 
 def index(day: dt.date, start: dt.date, granularity: str) -> int:
     """The period (column) that holds `day`; negative before `start`."""
-    if granularity == "monthly":
-        return (day.year - start.year) * 12 + day.month - start.month
+    if granularity in MONTHS:
+        return _month_number(day) // MONTHS[granularity] - _month_number(start) // MONTHS[granularity]
     days = (day - start).days
     return days // 7 if granularity == "weekly" else days
 
 
 def first_day(start: dt.date, i: int, granularity: str) -> dt.date:
     """The date of column `i` (the first day of its period)."""
-    if granularity == "monthly":
-        months = start.year * 12 + start.month - 1 + int(i)
+    if granularity in MONTHS:
+        step = MONTHS[granularity]
+        months = (_month_number(start) // step + int(i)) * step
         return dt.date(months // 12, months % 12 + 1, 1)
     return start + dt.timedelta(days=int(i) * (7 if granularity == "weekly" else 1))
 
@@ -49,9 +52,9 @@ def count(start: dt.date, end: dt.date, granularity: str) -> int:
 
 def dates(start: dt.date, n: int, granularity: str) -> np.ndarray:
     """The first days of columns 0..n-1 (datetime64[D]), as `find_changes` takes them."""
-    if granularity == "monthly":
-        months = np.datetime64(start, "M") + np.arange(n)
-        return months.astype("datetime64[D]")
+    if granularity in MONTHS:
+        first = np.datetime64(first_day(start, 0, granularity), "M")
+        return (first + MONTHS[granularity] * np.arange(n)).astype("datetime64[D]")
     step = 7 if granularity == "weekly" else 1
     return np.datetime64(start, "D") + step * np.arange(n)
 
@@ -68,6 +71,13 @@ def sql_index(column: str, granularity: str) -> str:
     """SQL for the column of the date `column`; its one parameter is the start date."""
     if granularity == "monthly":
         return f"date_diff('month', ?::date, {column})"
+    if granularity == "quarterly":  # calendar quarters, as `index` counts them
+        return f"date_diff('quarter', ?::date, {column})"
     if granularity == "weekly":
         return f"(({column} - ?::date) // 7)"
     return f"({column} - ?::date)"
+
+
+def _month_number(day: dt.date) -> int:
+    """Months since year 0, January: calendar months and quarters count from it."""
+    return day.year * 12 + day.month - 1

@@ -19,7 +19,10 @@ from typing import Sequence
 CONTEXT_DAYS = 60
 # per period of the series (the anomaly's `period`): days of context each side, the
 # width of the moving average, and the word for one value
-_PERIOD = {"day": (CONTEXT_DAYS, 7, "daily"), "week": (182, 4, "weekly"), "month": (730, 12, "monthly")}
+_PERIOD = {
+    "day": (CONTEXT_DAYS, 7, "daily"), "week": (182, 4, "weekly"), "month": (730, 12, "monthly"),
+    "quarter": (1461, 4, "quarterly"),
+}
 FIGSIZE = (7.0, 3.0)  # inches: fits a laptop screen, an A4/Letter page and a mail pane
 UP, DOWN, EVENT, DAILY, MEAN = "#1a7f37", "#c62828", "#7c5cbf", "#374151", "#9aa4b1"
 _RC = {
