@@ -89,7 +89,6 @@ EVENT_TABLE = {
     "other": EventType(EventWindow(lead=2, lag=7), None, temporary=False, days_off=False),
 }
 EVENT_TYPES = tuple(EVENT_TABLE)
-DEFAULT_WINDOWS = {name: t.window for name, t in EVENT_TABLE.items()}
 DAYS_OFF_TYPES = tuple(name for name, t in EVENT_TABLE.items() if t.days_off)  # a project's: Config.days_off_types
 EVENT_TYPE_FIELDS = ("lead", "lag", "usual_direction", "temporary", "days_off", "intended")
 _TYPE_NAME_RE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
@@ -101,7 +100,6 @@ class ExplainSettings:
     funnel_lag_days: int = 7  # how far down-funnel effects may trail the stage an event targets
     min_scope_share: float = 0.6  # share of a rollup's change the scoped children must carry
     correlated_days: int = 3  # anomalies starting this close are listed as correlated
-    windows: dict[str, EventWindow] = field(default_factory=lambda: dict(DEFAULT_WINDOWS))
 
 
 ENGINES = ("local", "spark")
@@ -312,17 +310,14 @@ def parse_config(data: Any, path: Path) -> Config:
     event_types = _event_types(path, data.get("event_types"))
     explain_windows = _mapping(path, "explain.windows", explain.pop("windows", None), "{campaign: {lead: 2, lag: 14}}")
     for event_type, window in explain_windows.items():
-        if event_type not in EVENT_TYPES:
-            raise _fail(path, f"explain.windows has unknown event type '{event_type}'.")
         if event_type in (data.get("event_types") or {}):  # one place per type, so neither silently wins
             raise _fail(path, f"event type '{event_type}' is set both in 'event_types' and in 'explain.windows'; "
                               f"give its lead and lag under 'event_types.{event_type}' only.")
+        if event_type not in EVENT_TYPES:
+            raise _fail(path, f"explain.windows has unknown event type '{event_type}'.")
         window = EventWindow(**_numbers(path, f"explain.windows.{event_type}", window, EventWindow))
         event_types[event_type] = replace(event_types[event_type], window=window)
-    explain_settings = ExplainSettings(
-        **_numbers(path, "explain", explain, ExplainSettings),
-        windows={name: t.window for name, t in event_types.items()},
-    )
+    explain_settings = ExplainSettings(**_numbers(path, "explain", explain, ExplainSettings))
     return Config(
         store=str(data.get("store", Config.store)),
         timezone=_timezone(path, data.get("timezone", Config.timezone)),
