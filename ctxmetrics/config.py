@@ -1,6 +1,7 @@
 """The project file `ctxmetrics.yaml`: schema, defaults and validation."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ COLUMN_ROLES = ("date", "metric", "value", "hour")
 PROJECT_KEYS = (
     "store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain",
     "format", "columns", "ignore_columns", "date_format", "decimal_comma", "notify", "inbox", "engine", "spark", "observations",
+    "event_types",
 )
 EXPECTS = ("up", "down")
 
@@ -74,7 +76,9 @@ class EventType:
     intended: bool = False  # meant to move a metric even without an explicit `expect`
 
 
-# The one table of event types (the explain windows are overridable in ctxmetrics.yaml).
+# The built-in event types. A project extends or overrides them under `event_types:` in
+# ctxmetrics.yaml (`Config.event_types` is the project's table); their windows also under
+# `explain.windows`.
 EVENT_TABLE = {
     "campaign": EventType(EventWindow(lead=2, lag=14), "up", temporary=True, days_off=False, intended=True),
     "offsite": EventType(EventWindow(lead=1, lag=3), "down", temporary=True, days_off=True),
@@ -85,7 +89,9 @@ EVENT_TABLE = {
     "other": EventType(EventWindow(lead=2, lag=7), None, temporary=False, days_off=False),
 }
 EVENT_TYPES = tuple(EVENT_TABLE)
-DEFAULT_WINDOWS = {name: t.window for name, t in EVENT_TABLE.items()}
+DAYS_OFF_TYPES = tuple(name for name, t in EVENT_TABLE.items() if t.days_off)  # a project's: Config.days_off_types
+EVENT_TYPE_FIELDS = ("lead", "lag", "usual_direction", "temporary", "days_off", "intended")
+_TYPE_NAME_RE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,6 @@ class ExplainSettings:
     funnel_lag_days: int = 7  # how far down-funnel effects may trail the stage an event targets
     min_scope_share: float = 0.6  # share of a rollup's change the scoped children must carry
     correlated_days: int = 3  # anomalies starting this close are listed as correlated
-    windows: dict[str, EventWindow] = field(default_factory=lambda: dict(DEFAULT_WINDOWS))
 
 
 ENGINES = ("local", "spark")
@@ -142,6 +147,17 @@ class Config:
     engine: str = "local"  # where `scan` builds the cube and detects: local | spark
     spark: SparkSettings = field(default_factory=SparkSettings)
     observations_parquet: str | None = None  # Spark engine: read observations here, not from the store
+    # The project's event types: the built-ins with `event_types:` and `explain.windows` applied.
+    event_types: dict[str, EventType] = field(default_factory=lambda: dict(EVENT_TABLE))
+
+    def event_type(self, name: str) -> EventType:
+        """What an event type means for linking; a name the table lacks reads as `other`."""
+        return self.event_types.get(name) or self.event_types["other"]
+
+    @property
+    def days_off_types(self) -> tuple[str, ...]:
+        """The types whose days are left out of the baseline (`EventType.days_off`)."""
+        return tuple(name for name, t in self.event_types.items() if t.days_off)
 
     def detection_for(self, metric: str) -> DetectionSettings:
         """The detection settings for one metric, with its overrides applied."""
@@ -291,15 +307,17 @@ def parse_config(data: Any, path: Path) -> Config:
         str(m): _numbers(path, f"detection.overrides.{m}", o, DetectionSettings) for m, o in overrides.items()
     }
     explain = dict(_mapping(path, "explain", data.get("explain"), "{min_cause_score: 0.35}"))
-    windows = dict(DEFAULT_WINDOWS)
+    event_types = _event_types(path, data.get("event_types"))
     explain_windows = _mapping(path, "explain.windows", explain.pop("windows", None), "{campaign: {lead: 2, lag: 14}}")
     for event_type, window in explain_windows.items():
+        if event_type in (data.get("event_types") or {}):  # one place per type, so neither silently wins
+            raise _fail(path, f"event type '{event_type}' is set both in 'event_types' and in 'explain.windows'; "
+                              f"give its lead and lag under 'event_types.{event_type}' only.")
         if event_type not in EVENT_TYPES:
             raise _fail(path, f"explain.windows has unknown event type '{event_type}'.")
-        windows[event_type] = EventWindow(**_numbers(path, f"explain.windows.{event_type}", window, EventWindow))
-    explain_settings = ExplainSettings(
-        **_numbers(path, "explain", explain, ExplainSettings), windows=windows
-    )
+        window = EventWindow(**_numbers(path, f"explain.windows.{event_type}", window, EventWindow))
+        event_types[event_type] = replace(event_types[event_type], window=window)
+    explain_settings = ExplainSettings(**_numbers(path, "explain", explain, ExplainSettings))
     return Config(
         store=str(data.get("store", Config.store)),
         timezone=_timezone(path, data.get("timezone", Config.timezone)),
@@ -319,7 +337,38 @@ def parse_config(data: Any, path: Path) -> Config:
         engine=_one_of(path, "engine", data.get("engine", Config.engine), ENGINES),
         spark=_spark(path, data.get("spark")),
         observations_parquet=_observations(path, data.get("observations")),
+        event_types=event_types,
     )
+
+
+def _event_types(path: Path, data: Any) -> dict[str, EventType]:
+    """The built-in table with `event_types:` applied: a new name adds a type (fields it
+    leaves out are `other`'s), a built-in name changes only the fields given."""
+    table = dict(EVENT_TABLE)
+    for name, spec in _mapping(path, "event_types", data, "{webinar: {lag: 7, usual_direction: up}}").items():
+        where = f"event_types.{name}"
+        if not isinstance(name, str) or not _TYPE_NAME_RE.fullmatch(name):
+            raise _fail(path, f"'{where}': an event type name must be a lowercase slug like 'webinar' "
+                              "(letters, digits, '-' or '_', starting with a letter).")
+        spec = _mapping(path, where, spec, "{lag: 7, usual_direction: up}")
+        _check_keys(path, f"'{where}'", spec, EVENT_TYPE_FIELDS)
+        table[name] = _event_type(path, where, table.get(name, EVENT_TABLE["other"]), spec)
+    return table
+
+
+def _event_type(path: Path, where: str, base: EventType, spec: dict) -> EventType:
+    lead, lag = (_days(path, f"{where}.{key}", spec.get(key, getattr(base.window, key))) for key in ("lead", "lag"))
+    direction = spec.get("usual_direction", base.usual_direction)
+    if direction is not None and direction not in EXPECTS:
+        raise _fail(path, f"'{where}.usual_direction' must be up, down or null, got {direction!r}.")
+    flags = {key: _flag(path, f"{where}.{key}", spec.get(key, getattr(base, key))) for key in ("temporary", "days_off", "intended")}
+    return EventType(EventWindow(lead=lead, lag=lag), direction, **flags)
+
+
+def _days(path: Path, field: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _fail(path, f"'{field}' must be a whole number of days, 0 or more, got {value!r}.")
+    return value
 
 
 def _spark(path: Path, data: Any) -> SparkSettings:

@@ -17,6 +17,9 @@ from ctxmetrics.errors import StoreLocked, UnknownName
 # command loads this module, and `why` or `query` must not pay for the timeline.
 
 OPTIONAL_FIELDS = ("scope", "metrics", "expect", "owner", "links", "tags", "notes")
+# `--type` is checked against the project's table when the command runs (`_event_type`):
+# ctxmetrics.yaml may declare more types under `event_types:`.
+TYPE_HELP = f"Kind of event: {', '.join(EVENT_TYPES)}, or one declared under event_types in ctxmetrics.yaml."
 
 
 def _scope(ctx, param, pairs: tuple[str, ...]) -> dict[str, list[str]] | None:
@@ -72,6 +75,16 @@ def _check_names(project, fields: dict[str, Any]) -> None:
         raise UnknownName(f"{problems[0][0].upper()}{problems[0][1:]} Nothing was written.")
 
 
+def _event_type(project, value: str | None) -> str | None:
+    """`--type` in any case, as a type of the project (a built-in or one ctxmetrics.yaml declares)."""
+    if value is None:
+        return None
+    known = project.config.event_types
+    if value.lower() not in known:
+        raise click.BadParameter(f"{value!r} is not one of {', '.join(map(repr, known))}.", param_hint="'--type'")
+    return value.lower()
+
+
 def _shown(path: Path | None) -> str:
     """A path relative to the current folder when it lies below it."""
     if path is None:
@@ -105,7 +118,7 @@ def annotate():
 
 @annotate.command()
 @click.argument("title")
-@click.option("--type", "event_type", required=True, type=click.Choice(EVENT_TYPES, case_sensitive=False), help="Kind of event.")
+@click.option("--type", "event_type", required=True, metavar="TYPE", help=TYPE_HELP)
 @click.option("--start", required=True, metavar="DATE", help="First day (2026-03-01) or time (2026-03-01T09:30).")
 @click.option("--end", metavar="DATE", help="Last day, inclusive, or end time; default: same as --start.")
 @click.option("--id", "event_id", help="Id to use; default: made from the title.")
@@ -122,17 +135,18 @@ def add(ref, title, event_type, start, end, event_id, **fields):
     from ctxmetrics.timeline.write import add_annotation
 
     project = ref.get()
+    event_type = _event_type(project, event_type)
     _check_names(project, fields)
     event = add_annotation(
         project.annotations_dir, title=title, type=event_type, start=start, end=end, id=event_id,
-        tz=project.config.timezone, **_given(fields),
+        tz=project.config.timezone, types=project.config.event_types, **_given(fields),
     )
     click.echo(f"Added {event.id} ({_shown(event.path)})")
 
 
 @annotate.command()
 @click.argument("title")
-@click.option("--type", "event_type", required=True, type=click.Choice(EVENT_TYPES, case_sensitive=False), help="Kind of event.")
+@click.option("--type", "event_type", required=True, metavar="TYPE", help=TYPE_HELP)
 @click.option("--id", "event_id", help="Id to use; default: made from the title.")
 @_event_options
 @pass_project
@@ -147,11 +161,12 @@ def start(ref, title, event_type, event_id, **fields):
     from ctxmetrics.timeline.write import add_annotation
 
     project = ref.get()
+    event_type = _event_type(project, event_type)
     _check_names(project, fields)
     tz = project.config.timezone
     event = add_annotation(
         project.annotations_dir, title=title, type=event_type, start=now_in(tz), open_ended=True,
-        id=event_id, tz=tz, **_given(fields),
+        id=event_id, tz=tz, types=project.config.event_types, **_given(fields),
     )
     click.echo(f"Started {event.id} at {_when(event.start, tz)} ({_shown(event.path)}); "
                f"close it with: ctxmetrics annotate end {event.id}")
@@ -173,13 +188,13 @@ def end(ref, annotation_id, when):
 
     project = ref.get()
     tz = project.config.timezone
-    event = end_annotation(project.annotations_dir, annotation_id, when or now_in(tz), tz)
+    event = end_annotation(project.annotations_dir, annotation_id, when or now_in(tz), tz, project.config.event_types)
     click.echo(f"Ended {event.id} at {_when(event.end, tz)}")
 
 
 @annotate.command("list")
 @click.option("--since", metavar="DATE", help="Only events still running on or after this day.")
-@click.option("--type", "event_type", type=click.Choice(EVENT_TYPES, case_sensitive=False), help="Only events of this kind.")
+@click.option("--type", "event_type", metavar="TYPE", help="Only events of this kind.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of events.")
 @pass_project
 def list_events(ref, since, event_type, as_json):
@@ -193,8 +208,9 @@ def list_events(ref, since, event_type, as_json):
     from ctxmetrics.timeline.read import load_timeline, parse_when
 
     project = ref.get()
+    event_type = _event_type(project, event_type)
     tz = project.config.timezone
-    events = load_timeline(project.annotations_dir, tz)
+    events = load_timeline(project.annotations_dir, tz, project.config.event_types)
     if since:
         first = parse_when(since, tz, "--since")
         first = first.date() if isinstance(first, datetime) else first
@@ -230,7 +246,7 @@ def show(ref, annotation_id):
     from ctxmetrics.timeline.write import annotation_yaml
 
     project = ref.get()
-    event = find_annotation(project.annotations_dir, annotation_id, project.config.timezone)
+    event = find_annotation(project.annotations_dir, annotation_id, project.config.timezone, project.config.event_types)
     click.echo(f"# {_shown(event.path)}:{event.line}")
     click.echo(annotation_yaml(event), nl=False)
 
@@ -239,7 +255,7 @@ def show(ref, annotation_id):
 @click.argument("annotation_id", metavar="ID")
 @click.option("--id", "new_id", help="A new id.")
 @click.option("--title")
-@click.option("--type", "event_type", type=click.Choice(EVENT_TYPES, case_sensitive=False))
+@click.option("--type", "event_type", metavar="TYPE", help=TYPE_HELP)
 @click.option("--start", metavar="DATE")
 @click.option("--end", metavar="DATE", help="New end; 'open' reopens the event.")
 @_event_options
@@ -262,8 +278,12 @@ def edit(ref, annotation_id, new_id, title, event_type, start, end, clear, **fie
     if not changes:
         raise click.UsageError("Nothing to change: give at least one field option, e.g. --end 2026-03-21.")
     project = ref.get()
+    if event_type is not None:
+        changes["type"] = _event_type(project, event_type)
     _check_names(project, changes)
-    event = edit_annotation(project.annotations_dir, annotation_id, project.config.timezone, **changes)
+    event = edit_annotation(
+        project.annotations_dir, annotation_id, project.config.timezone, project.config.event_types, **changes
+    )
     click.echo(f"Updated {event.id} ({_shown(event.path)}:{event.line})")
 
 
@@ -281,8 +301,8 @@ def rm(ref, annotation_id):
     from ctxmetrics.timeline.write import remove_annotation
 
     project = ref.get()
-    event = find_annotation(project.annotations_dir, annotation_id, project.config.timezone)
-    remove_annotation(project.annotations_dir, annotation_id, project.config.timezone)
+    event = find_annotation(project.annotations_dir, annotation_id, project.config.timezone, project.config.event_types)
+    remove_annotation(project.annotations_dir, annotation_id, project.config.timezone, project.config.event_types)
     click.echo(f"Removed {event.id} ({_shown(event.path)})")
 
 
@@ -316,7 +336,9 @@ def lint(ctx, ref):
 
     project = ref.get()
     metrics, dimensions = _known_names(project)
-    problems = lint_timeline(project.annotations_dir, project.config.timezone, metrics, dimensions)
+    problems = lint_timeline(
+        project.annotations_dir, project.config.timezone, metrics, dimensions, types=project.config.event_types
+    )
     for problem in problems:
         click.echo(str(replace(problem, path=_shown(problem.path))))
     if problems:
@@ -348,15 +370,16 @@ def holidays(ref, country, subdiv, years, scope):
     project = ref.get()
     _check_names(project, {"scope": scope})
     added = add_holidays(
-        project.annotations_dir, country, subdiv, parse_years(years), project.config.timezone, scope=scope
+        project.annotations_dir, country, subdiv, parse_years(years), project.config.timezone, scope=scope,
+        types=project.config.event_types,
     )
     click.echo(f"Added {len(added)} holiday{'' if len(added) == 1 else 's'}.")
 
 
 @annotate.command("import")
 @click.argument("ics_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--type", "event_type", default="other", show_default=True, type=click.Choice(EVENT_TYPES, case_sensitive=False),
-              help="Kind given to every imported event.")
+@click.option("--type", "event_type", default="other", show_default=True, metavar="TYPE",
+              help="Kind given to every imported event (a built-in or one declared in ctxmetrics.yaml).")
 @pass_project
 def import_calendar(ref, ics_file, event_type):
     """Import the events of an iCalendar (.ics) file into annotations/imported/.
@@ -370,5 +393,8 @@ def import_calendar(ref, ics_file, event_type):
     from ctxmetrics.timeline.calendars import import_ics
 
     project = ref.get()
-    added, updated = import_ics(project.annotations_dir, ics_file, event_type, project.config.timezone)
+    added, updated = import_ics(
+        project.annotations_dir, ics_file, _event_type(project, event_type), project.config.timezone,
+        project.config.event_types,
+    )
     click.echo(f"Imported {ics_file.name}: {len(added)} added, {len(updated)} updated.")

@@ -27,7 +27,7 @@ from typing import Mapping
 
 from ctxmetrics.config import Config
 from ctxmetrics.explain.drivers import _split_from_drivers
-from ctxmetrics.explain.events import DAYS_OFF_TYPES, TEMPORARY_TYPES, USUAL_DIRECTION, _Event
+from ctxmetrics.explain.events import _Event
 from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.models.segments import segment_label
 from ctxmetrics.wording import day_text
@@ -130,6 +130,7 @@ def _overlap(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
 
 def _assess(anomaly: Anomaly, event: _Event, cube, config: Config, by_metric) -> _Assessment:
     ann = event.annotation
+    type_info = config.event_type(ann.type)
     facts: list[str] = []
     score = 1.0
 
@@ -157,7 +158,7 @@ def _assess(anomaly: Anomaly, event: _Event, cube, config: Config, by_metric) ->
 
     expected = ann.expect
     if expected is None and config.metric(anomaly.metric).type != "ratio":
-        expected = USUAL_DIRECTION.get(ann.type)  # a type's usual effect is about volumes, not rates
+        expected = type_info.usual_direction  # a type's usual effect is about volumes, not rates
     if kind == "ratio" and anomaly.metric not in ann.metrics:
         expected = None  # a change in a numerator or denominator can move a rate either way
 
@@ -189,12 +190,12 @@ def _assess(anomaly: Anomaly, event: _Event, cube, config: Config, by_metric) ->
             if abs(end_off) > _END_PLATEAU:
                 score *= max(_END_FLOOR, math.exp(-(abs(end_off) - _END_PLATEAU) / _END_DECAY))
             facts.append(_end_text(raw) + (" (funnel delay)" if delay and raw > _END_PLATEAU else ""))
-        elif anomaly.end is None and event.last is not None and ann.type in TEMPORARY_TYPES:
+        elif anomaly.end is None and event.last is not None and type_info.temporary:
             back = _turned_back(anomaly, event, by_metric)
             if back is not None:
                 facts.append(f"the level turned back on {day_text(back.start, False)}, before it ended")
             elif event.last < _series_end(cube, event.last):
-                if ann.type in DAYS_OFF_TYPES:
+                if type_info.days_off:  # it only took days away: the days after it are normal again
                     return _Assessment(
                         0.0, facts, f"{_a(ann.type)} that ended on {day_text(event.last, False)} does not explain a lasting change"
                     )

@@ -13,11 +13,11 @@ import datetime as dt
 from itertools import product
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from ctxmetrics.config import Config, EventWindow
+from ctxmetrics.config import Config
 from ctxmetrics.explain.causes import _causes, _scope_text
 from ctxmetrics.explain.cube import _Cube
 from ctxmetrics.explain.drivers import _cube_days, _fill_root_causes, _locate_in_cube, _split_from_drivers
-from ctxmetrics.explain.events import EFFECT_TYPES, USUAL_DIRECTION, _data_end, _Event
+from ctxmetrics.explain.events import _data_end, _Event
 from ctxmetrics.explain.related import _link_correlated, _link_funnel
 from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.models.segments import is_within
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ctxmetrics.models.series import SeriesSet
     from ctxmetrics.models.annotation import Annotation
 
-__all__ = ["explain_anomalies", "link_anomalies", "linking_cubes", "missing_effects", "USUAL_DIRECTION"]
+__all__ = ["explain_anomalies", "link_anomalies", "linking_cubes", "missing_effects"]
 
 
 def explain_anomalies(
@@ -142,7 +142,8 @@ def missing_effects(
     tz = config.timezone
     out = []
     for event in annotations:
-        if event.expect is None and event.type not in EFFECT_TYPES:
+        type_info = config.event_type(event.type)
+        if event.expect is None and not type_info.intended:
             continue
         first, last = event.first_day(tz), event.last_day(tz)
         if last is None or first < first_data or last > last_data:
@@ -150,10 +151,10 @@ def missing_effects(
         metrics = _effect_metrics(event, config, present)
         if not metrics:
             continue
-        window = config.explain.windows.get(event.type, EventWindow(lead=2, lag=7))
+        window = type_info.window
         lo = first - dt.timedelta(days=window.lead)
         hi = min(last + dt.timedelta(days=window.lag), last_data)
-        expected = event.expect or USUAL_DIRECTION.get(event.type)
+        expected = event.expect or type_info.usual_direction
         segments = _scope_segments(event.scope)
         seen, opposite = False, False
         for a in anomalies:

@@ -133,7 +133,7 @@ def _charts(project: "Project", store, message: Message) -> dict[str, bytes]:
     from ctxmetrics.timeline.read import load_timeline
 
     tz = project.config.timezone
-    timeline = {e.id: e for e in load_timeline(project.annotations_dir, tz)}
+    timeline = {e.id: e for e in load_timeline(project.annotations_dir, tz, project.config.event_types)}
     charts = {}
     for event in message.events:
         lead = load_anomaly(store, event["id"])

@@ -122,7 +122,7 @@ def build_charts(project, digest: Digest) -> dict[str, str]:
     from ctxmetrics.timeline.read import load_timeline
 
     tz = project.config.timezone
-    events = {e.id: e for e in load_timeline(project.annotations_dir, tz)}
+    events = {e.id: e for e in load_timeline(project.annotations_dir, tz, project.config.event_types)}
     shown = digest.shown(digest.unexplained_events) + digest.shown(digest.explained_events)
     charts: dict[str, str] = {}
     with project.store(read_only=True) as store:

@@ -175,7 +175,7 @@ def record(
         raise CtxError(
             f"{len(answer.anomalies)} anomalies of {where} (starting {days}); narrow it to one with --on DAY."
         )
-    event = find_annotation(project.annotations_dir, annotation_id, project.config.timezone)
+    event = find_annotation(project.annotations_dir, annotation_id, project.config.timezone, project.config.event_types)
     anomaly = answer.anomalies[0]
     others = [c for c in anomaly.causes if c.annotation_id != annotation_id]
     if verdict == "confirmed":

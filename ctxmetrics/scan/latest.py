@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Collection, Sequence
 
 import numpy as np
 
+from ctxmetrics.config import DAYS_OFF_TYPES
 from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.models.segments import is_within
 from ctxmetrics.models.series import SeriesSet
@@ -50,10 +51,13 @@ _SET_SIZES = (1, 2, 3)  # a root-cause set has at most 3 elements (`localize`)
 LATEST_DAYS = 7 * (_WEEKS + 1 + _BACKTESTS)  # the days the check reads: its past weeks, their history, the last week
 
 
-def latest_windows(series_set: SeriesSet, annotations: Sequence["Annotation"] = (), tz: str = "UTC") -> tuple:
+def latest_windows(
+    series_set: SeriesSet, annotations: Sequence["Annotation"] = (), tz: str = "UTC", days_off: Collection[str] = DAYS_OFF_TYPES,
+) -> tuple:
     """(cube, windows): what `latest_changes` reads whatever the detector found; (None, [])
-    where the check does not apply. A scan computes it while its workers still detect."""
-    cube = _Cube.of(series_set, annotations, tz)
+    where the check does not apply. A scan computes it while its workers still detect.
+    `days_off`: the event types whose days are unknown (`Config.days_off_types`)."""
+    cube = _Cube.of(series_set, annotations, tz, days_off)
     return (None, []) if cube is None else (cube, cube.windows())
 
 
@@ -65,7 +69,7 @@ def total_flagged(series_set: SeriesSet, found: list[Anomaly]) -> bool:
 
 def latest_changes(
     series_set: SeriesSet, found: list[Anomaly], annotations: Sequence["Annotation"] = (), tz: str = "UTC",
-    prepared: tuple | None = None,
+    prepared: tuple | None = None, days_off: Collection[str] = DAYS_OFF_TYPES,
 ) -> list[Anomaly]:
     """The anomaly (at most one) of the cube's last days that `found`, the detector's
     anomalies of this metric, does not already cover. Daily counts only, and only where
@@ -77,7 +81,7 @@ def latest_changes(
 
     if total_flagged(series_set, found):
         return []  # its drivers localize the cube
-    cube, windows = prepared or latest_windows(series_set, annotations, tz)
+    cube, windows = prepared or latest_windows(series_set, annotations, tz, days_off)
     if cube is None:
         return []
     # Bonferroni over every element (or set of 2 or 3 elements of one layer) of every
@@ -112,13 +116,15 @@ def latest_changes(
     return [_anomaly(series_set, cube.leaves, *best)]
 
 
-def element_scores(series_set: SeriesSet, annotations: Sequence["Annotation"] = (), tz: str = "UTC") -> list[np.ndarray]:
+def element_scores(
+    series_set: SeriesSet, annotations: Sequence["Annotation"] = (), tz: str = "UTC", days_off: Collection[str] = DAYS_OFF_TYPES,
+) -> list[np.ndarray]:
     """The calibrated score (standard deviations off expected, signed) of every candidate
     element of every window, as the check weighs them: on a cube without any change these
     should spread like a standard normal (benchmarks/latest_null.py)."""
     from ctxmetrics.explain.rootcause import candidate_groups
 
-    cube = _Cube.of(series_set, annotations, tz)
+    cube = _Cube.of(series_set, annotations, tz, days_off)
     if cube is None:
         return []
     groups = candidate_groups(cube.codes, min(3, cube.codes.shape[1]))
@@ -136,7 +142,7 @@ class _Cube:
     values: np.ndarray  # leaves x the last days read
 
     @classmethod
-    def of(cls, series_set: SeriesSet, annotations, tz: str) -> "_Cube | None":
+    def of(cls, series_set: SeriesSet, annotations, tz: str, days_off: Collection[str]) -> "_Cube | None":
         """None when the check does not apply: not daily counts, not a whole cube, or too
         little history to measure the expected values' error on past weeks."""
         from ctxmetrics.explain.rootcause import encode_leaves
@@ -156,7 +162,7 @@ class _Cube:
         values = series_set.values[:, lo:][leaf_rows]
         if series_set.gaps is not None:
             values[:, series_set.gaps[lo:]] = np.nan  # days without data are unknown, not zeros
-        values[segment_masks(leaves, series_set.day(lo), span, annotations, tz)] = np.nan
+        values[segment_masks(leaves, series_set.day(lo), span, annotations, tz, days_off=days_off)] = np.nan
         return cls(leaves, dims, codes, names, values)
 
     def windows(self) -> list["_Window"]:

@@ -16,11 +16,11 @@ import threading
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Collection, Iterable, Iterator
 
 import numpy as np
 
-from ctxmetrics.config import EVENT_TABLE
+from ctxmetrics.config import DAYS_OFF_TYPES
 from ctxmetrics.models import periods
 from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.errors import CtxError, NothingToScan, UnknownName
@@ -84,7 +84,7 @@ def _scan_locked(project: Project, metrics: list[str], progress, engine: str, ou
     config = project.config
     if output_parquet:
         _make_parquet_folder(output_parquet)
-    annotations = load_timeline(project.annotations_dir, config.timezone)
+    annotations = load_timeline(project.annotations_dir, config.timezone, config.event_types)
     if engine == "spark":
         from ctxmetrics.scan.engines.spark import SparkScan
 
@@ -151,7 +151,7 @@ def _scan_local(project: Project, config, annotations, metrics: list[str], progr
     for name in sorted(sets, key=lambda m: funnel.index(m) if m in funnel else len(funnel)):
         found, stats, fingerprints = _scan_metric(
             sets[name], config, annotations, state, [a for a in previous if a.metric == name], progress, upper_changed,
-            beside=_linking_beside(outcome, sets[name], annotations, config.timezone), imported=imported,
+            beside=_linking_beside(outcome, sets[name], annotations, config.timezone, config.days_off_types), imported=imported,
         )
         upper_changed |= name in funnel and stats["rescanned"] > 0
         outcome.add(name, found, stats, fingerprints)
@@ -159,7 +159,7 @@ def _scan_local(project: Project, config, annotations, metrics: list[str], progr
 
 
 def _linking_beside(
-    outcome: "Outcome", series_set: SeriesSet, annotations, tz: str
+    outcome: "Outcome", series_set: SeriesSet, annotations, tz: str, days_off: tuple[str, ...]
 ) -> Callable[[list[Anomaly], threading.Event, threading.Event], Callable[[], None]]:
     """What linking reads whatever is found, as work to run beside the workers while they
     detect (else it runs alone after them): the metric's cube of `explain_anomalies`, and
@@ -178,7 +178,7 @@ def _linking_beside(
         def compute() -> None:
             cube = outcome.cubes[series_set.metric] = linking_cube(series_set)
             if latest:
-                outcome.latest[series_set.metric] = latest_windows(series_set, annotations, tz)
+                outcome.latest[series_set.metric] = latest_windows(series_set, annotations, tz, days_off)
             screened.wait()
             prepare_cube_days([a for a in list(found) if a.found_by != "cube"], cube, detected.is_set)
 
@@ -247,7 +247,8 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     found = [a for a in outcome.found if a.found_by not in ("cube", CONVERSION)]
     for name, series_set in outcome.sets.items():
         found += latest_changes(
-            series_set, [a for a in found if a.metric == name], annotations, config.timezone, outcome.latest.get(name)
+            series_set, [a for a in found if a.metric == name], annotations, config.timezone, outcome.latest.get(name),
+            config.days_off_types,
         )
     found += outcome.conversions if outcome.conversions is not None else stage_conversions(project, outcome, found, annotations)
     kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + found
@@ -306,7 +307,7 @@ def stage_conversions(project: Project, outcome: "Outcome", found: list[Anomaly]
             built = {name: build_series_set(store, config, name, project.queries_dir) for name in stages}
         sets = {name: s for name, s in built.items() if s is not None}
     return conversion_anomalies(
-        sets, tuple(stages), found, config, lambda s: known_masks(s, annotations, config.timezone), annotations
+        sets, tuple(stages), found, config, lambda s: known_masks(s, annotations, config.timezone, config.days_off_types), annotations
     )
 
 
@@ -323,7 +324,7 @@ def _scan_metric(
 
     settings = config.detection_for(series_set.metric)
     granularity = series_set.granularity
-    masks = known_masks(series_set, annotations, config.timezone)
+    masks = known_masks(series_set, annotations, config.timezone, config.days_off_types)
     tagged = tagged_windows(series_set, annotations, config.timezone)
     tests, bar = family_bar(tagged, settings)
     dens = series_set.denominators
@@ -567,29 +568,31 @@ def _import_detector_libraries() -> None:
     import ctxmetrics.detect.kernels  # noqa: F401  (compiled or loaded from numba's cache once, before forking)
 
 
-def known_masks(series_set: SeriesSet, annotations, tz: str) -> np.ndarray:
-    """(segments × periods) True where an outage, holiday or offsite covering the segment
-    means the period's normal pattern does not hold."""
+def known_masks(series_set: SeriesSet, annotations, tz: str, days_off: Collection[str] = DAYS_OFF_TYPES) -> np.ndarray:
+    """(segments × periods) True where an event of a `days_off` type (an outage, holiday or
+    offsite; the project's are `Config.days_off_types`) covering the segment means the
+    period's normal pattern does not hold."""
     return segment_masks(
-        series_set.segments, series_set.start, series_set.days, annotations, tz, series_set.granularity
+        series_set.segments, series_set.start, series_set.days, annotations, tz, series_set.granularity, days_off
     )
 
 
 def segment_masks(
-    segments: list[dict[str, str]], start: dt.date, days: int, annotations, tz: str, granularity: str = "daily"
+    segments: list[dict[str, str]], start: dt.date, days: int, annotations, tz: str, granularity: str = "daily",
+    days_off: Collection[str] = DAYS_OFF_TYPES,
 ) -> np.ndarray:
     """`known_masks` for the given segments of a series set whose period 0 starts on
     `start`. A week or month is known when such events cover at least half its days (one
     public holiday does not make a month abnormal)."""
     if granularity != "daily":
         columns = periods.day_columns(start, days, granularity)
-        daily = segment_masks(segments, start, len(columns), annotations, tz)
+        daily = segment_masks(segments, start, len(columns), annotations, tz, days_off=days_off)
         covered = np.zeros((len(segments), days))
         np.add.at(covered.T, columns, daily.T)
         return 2 * covered >= np.bincount(columns, minlength=days)
     masks = np.zeros((len(segments), days), dtype=bool)
     for event in annotations:
-        if not EVENT_TABLE[event.type].days_off:
+        if event.type not in days_off:
             continue
         first = (event.first_day(tz) - start).days
         last_day = event.last_day(tz)

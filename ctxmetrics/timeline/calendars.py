@@ -8,8 +8,9 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Collection, Iterable, Mapping
 
+from ctxmetrics.config import EVENT_TYPES
 from ctxmetrics.errors import TimelineError
 from ctxmetrics.models.annotation import Annotation
 from ctxmetrics.timeline.read import build_annotation, read_capped, slugify
@@ -76,6 +77,7 @@ def add_holidays(
     years: Iterable[int],
     tz: str = "UTC",
     scope: Mapping[str, Iterable[str]] | None = None,
+    types: Collection[str] = EVENT_TYPES,
 ) -> list[Annotation]:
     """Write public holidays to `annotations/holidays/<country>[-<subdiv>]-<year>.yaml`.
 
@@ -89,7 +91,7 @@ def add_holidays(
     added: list[Annotation] = []
     for year in sorted({event.start.year for event in events}):
         target = Path(annotations_dir) / "holidays" / f"{region}-{year}.yaml"
-        new, _ = upsert_annotations(annotations_dir, [e for e in events if e.start.year == year], target, tz)
+        new, _ = upsert_annotations(annotations_dir, [e for e in events if e.start.year == year], target, tz, types=types)
         added += new
     return added
 
@@ -124,7 +126,7 @@ def _ics_when(event: Any, name: str) -> date | datetime:
     return value
 
 
-def _ics_event(event: Any, event_type: str, tz: str) -> Annotation:
+def _ics_event(event: Any, event_type: str, tz: str, types: Collection[str]) -> Annotation:
     title = str(event.get("SUMMARY") or "").strip()
     if "DTSTART" not in event:
         raise TimelineError(f"calendar event {title or event.get('UID')!r} has no DTSTART.")
@@ -140,13 +142,15 @@ def _ics_event(event: Any, event_type: str, tz: str) -> Annotation:
             "end": _ics_end(event, start),
             "notes": str(event.get("DESCRIPTION") or "").strip() or None,
             "links": [str(event["URL"])] if event.get("URL") else None,
-        }, tz)
+        }, tz, types)
     except TimelineError as exc:  # name the event: a calendar holds many
         uid_text = f" (UID {event['UID']})" if event.get("UID") else ""
         raise TimelineError(f"calendar event {title or '(untitled)'!r}{uid_text}: {exc}") from None
 
 
-def ics_annotations(data: bytes, event_type: str = "other", tz: str = "UTC") -> list[Annotation]:
+def ics_annotations(
+    data: bytes, event_type: str = "other", tz: str = "UTC", types: Collection[str] = EVENT_TYPES
+) -> list[Annotation]:
     """The events (VEVENT) of an iCalendar file as timeline events; cancelled ones are skipped.
 
     Recurring events are imported once, at their first occurrence (RRULE is not expanded);
@@ -162,14 +166,14 @@ def ics_annotations(data: bytes, event_type: str = "other", tz: str = "UTC") -> 
     except ValueError as exc:
         raise TimelineError(f"not a valid iCalendar file ({exc}).") from None
     return [
-        _ics_event(event, event_type, tz)
+        _ics_event(event, event_type, tz, types)
         for event in calendar.walk("VEVENT")
         if str(event.get("STATUS", "")).upper() != "CANCELLED"
     ]
 
 
 def import_ics(
-    annotations_dir: Path, ics_path: Path, event_type: str = "other", tz: str = "UTC"
+    annotations_dir: Path, ics_path: Path, event_type: str = "other", tz: str = "UTC", types: Collection[str] = EVENT_TYPES
 ) -> tuple[list[Annotation], list[Annotation]]:
     """Import an .ics file into `annotations/imported/<file name>.yaml`.
 
@@ -189,8 +193,8 @@ def import_ics(
     if data is None:
         raise TimelineError(f"{ics_path}: larger than {MAX_ICS_BYTES // (1024 * 1024)} MB; export a shorter period.")
     try:
-        events = ics_annotations(data, event_type, tz)
+        events = ics_annotations(data, event_type, tz, types)
     except TimelineError as exc:
         raise TimelineError(f"{ics_path}: {exc}") from None
     target = Path(annotations_dir) / "imported" / f"{slugify(ics_path.stem)}.yaml"
-    return upsert_annotations(annotations_dir, events, target, tz, owned_fields=ICS_OWNED_FIELDS)
+    return upsert_annotations(annotations_dir, events, target, tz, owned_fields=ICS_OWNED_FIELDS, types=types)

@@ -28,7 +28,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Collection, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -177,8 +177,11 @@ def _check_id(value: Any) -> str:
         )
     return value
 
-def _build(data: Mapping[str, Any], tz: str) -> tuple[Annotation | None, list[tuple[str | None, str]]]:
-    """Validate one event's mapping (YAML text values or Python values).
+def _build(
+    data: Mapping[str, Any], tz: str, types: Collection[str] = EVENT_TYPES
+) -> tuple[Annotation | None, list[tuple[str | None, str]]]:
+    """Validate one event's mapping (YAML text values or Python values); `types`: the
+    project's event types (`Config.event_types`).
 
     Returns the event (None if invalid) and every problem found as (key, message); a
     missing `end` key makes an instant event, `end: null` an open one.
@@ -193,7 +196,7 @@ def _build(data: Mapping[str, Any], tz: str) -> tuple[Annotation | None, list[tu
     checks: dict[str, Callable[[Any], Any]] = {
         "id": _check_id,
         "title": lambda v: _text("title", v, required=True),
-        "type": lambda v: _choice("type", v, EVENT_TYPES, required=True),
+        "type": lambda v: _choice("type", v, tuple(types), required=True),
         "start": lambda v: parse_when(v, tz, "start"),
         "end": lambda v: None if v is None else parse_when(v, tz, "end"),
         "scope": _scope,
@@ -218,13 +221,13 @@ def _build(data: Mapping[str, Any], tz: str) -> tuple[Annotation | None, list[tu
     values.setdefault("id", _event_id(data))
     return Annotation(**values), []
 
-def build_annotation(data: Mapping[str, Any], tz: str) -> Annotation:
+def build_annotation(data: Mapping[str, Any], tz: str, types: Collection[str] = EVENT_TYPES) -> Annotation:
     """Validate a mapping like `Annotation.to_dict()` (values may be text or Python objects).
 
     Raises:
         TimelineError: naming every problem found.
     """
-    event, problems = _build(data, tz)
+    event, problems = _build(data, tz, types)
     if event is None:
         raise TimelineError(" ".join(message for _, message in problems))
     return event
@@ -313,7 +316,9 @@ def _event_nodes(root: yaml.Node | None) -> list[yaml.Node]:
         return list(root.value)
     raise _Invalid("a timeline file must hold one event (a mapping) or a list of events.", root.start_mark.line + 1)
 
-def _parse_text(path: Path, text: str, tz: str) -> tuple[list[Annotation], list[Problem], list[yaml.Node]]:
+def _parse_text(
+    path: Path, text: str, tz: str, types: Collection[str] = EVENT_TYPES
+) -> tuple[list[Annotation], list[Problem], list[yaml.Node]]:
     """Events, problems and event nodes of one file's text."""
     try:
         nodes = _event_nodes(_compose(text))
@@ -323,7 +328,7 @@ def _parse_text(path: Path, text: str, tz: str) -> tuple[list[Annotation], list[
     for node in nodes:
         line = node.start_mark.line + 1
         try:
-            event, found = _parse_event(node, plain, tz)
+            event, found = _parse_event(node, plain, tz, types)
         except _Invalid as exc:
             return events, [*problems, Problem(path, exc.line or line, exc.message)], nodes
         key_lines = _key_lines(node)
@@ -337,7 +342,9 @@ def _key_lines(node: yaml.Node) -> dict[str, int]:
         return {}
     return {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
 
-def _parse_event(node: yaml.Node, plain: _Plain, tz: str) -> tuple[Annotation | None, list[tuple[str | None, str]]]:
+def _parse_event(
+    node: yaml.Node, plain: _Plain, tz: str, types: Collection[str]
+) -> tuple[Annotation | None, list[tuple[str | None, str]]]:
     if not isinstance(node, yaml.MappingNode):
         return None, [(None, "an event must be a mapping with keys like 'title:', 'type:' and 'start:'.")]
     data: dict[str, Any] = {}
@@ -347,7 +354,7 @@ def _parse_event(node: yaml.Node, plain: _Plain, tz: str) -> tuple[Annotation | 
         if key in data:
             duplicates.append((key, f"key '{key}' is given twice in this event."))
         data[key] = plain(value_node)
-    event, problems = _build(data, tz)
+    event, problems = _build(data, tz, types)
     return (None if duplicates else event), duplicates + problems
 
 def _timeline_files(annotations_dir: Path) -> list[Path]:
@@ -357,13 +364,13 @@ def _timeline_files(annotations_dir: Path) -> list[Path]:
     visible = [p for p in files if not any(part.startswith(".") for part in p.relative_to(annotations_dir).parts)]
     return sorted(visible)
 
-def _scan(annotations_dir: Path, tz: str) -> tuple[list[Annotation], list[Problem]]:
+def _scan(annotations_dir: Path, tz: str, types: Collection[str] = EVENT_TYPES) -> tuple[list[Annotation], list[Problem]]:
     """Every valid event of the timeline and every problem; duplicates after the first are dropped."""
     events: list[Annotation] = []
     problems: list[Problem] = []
     for path in _timeline_files(annotations_dir):
         try:
-            found, file_problems, _ = _parse_text(path, _read_text(path), tz)
+            found, file_problems, _ = _parse_text(path, _read_text(path), tz, types)
         except _Invalid as exc:
             found, file_problems = [], [Problem(path, exc.line, exc.message)]
         events += found
@@ -379,13 +386,14 @@ def _scan(annotations_dir: Path, tz: str) -> tuple[list[Annotation], list[Proble
             unique.append(event)
     return unique, sorted(problems)
 
-def load_timeline(annotations_dir: Path, tz: str) -> list[Annotation]:
-    """Every event under `annotations_dir`, ordered by start.
+def load_timeline(annotations_dir: Path, tz: str, types: Collection[str] = EVENT_TYPES) -> list[Annotation]:
+    """Every event under `annotations_dir`, ordered by start; `types`: the event types
+    allowed (the project's are `Config.event_types`).
 
     Raises:
         TimelineError: `file:line: message` of the first problem (lint lists them all).
     """
-    events, problems = _scan(Path(annotations_dir), tz)
+    events, problems = _scan(Path(annotations_dir), tz, types)
     if problems:
         more = f" ({len(problems) - 1} more; run 'ctxmetrics annotate lint')" if len(problems) > 1 else ""
         raise TimelineError(f"{problems[0]}{more}")
@@ -397,6 +405,7 @@ def lint_timeline(
     known_metrics: set[str] | None = None,
     known_dimensions: set[str] | None = None,
     today: date | None = None,
+    types: Collection[str] = EVENT_TYPES,
 ) -> list[Problem]:
     """Every problem of the timeline, in file and line order.
 
@@ -404,7 +413,7 @@ def lint_timeline(
     start, duplicate ids, ...), reports metric and dimension names outside the known ones
     (when given) and events left open for more than 30 days.
     """
-    events, problems = _scan(Path(annotations_dir), tz)
+    events, problems = _scan(Path(annotations_dir), tz, types)
     today = today or datetime.now(ZoneInfo(tz)).date()
     for event in events:
         problems += _name_problems(event, known_metrics, known_dimensions)
@@ -437,13 +446,13 @@ def _find(events: list[Annotation], annotation_id: str) -> Annotation:
             return event
     raise UnknownName(f"No annotation with id '{annotation_id}'{_closest(annotation_id, [e.id for e in events])}.")
 
-def find_annotation(annotations_dir: Path, annotation_id: str, tz: str) -> Annotation:
+def find_annotation(annotations_dir: Path, annotation_id: str, tz: str, types: Collection[str] = EVENT_TYPES) -> Annotation:
     """The event with this id (other files' problems do not hide it).
 
     Raises:
         UnknownName: no valid event has this id.
     """
-    return _find(_scan(Path(annotations_dir), tz)[0], annotation_id)
+    return _find(_scan(Path(annotations_dir), tz, types)[0], annotation_id)
 
 # --- the store mirror ---------------------------------------------------------------
 

@@ -8,10 +8,11 @@ import itertools
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
 
 import yaml
 
+from ctxmetrics.config import EVENT_TYPES
 from ctxmetrics.errors import TimelineError, located
 from ctxmetrics.models.annotation import Annotation
 # the reader's parsing helpers: a write re-reads the files it changes exactly as loading does
@@ -134,6 +135,7 @@ def add_annotation(
     tags: Iterable[str] = (),
     notes: str | None = None,
     tz: str = "UTC",
+    types: Collection[str] = EVENT_TYPES,
 ) -> Annotation:
     """Write a new event to its own file `annotations/YYYY/MM/<id>.yaml`.
 
@@ -143,6 +145,7 @@ def add_annotation(
     Args:
         start, end: dates or datetimes, as objects or ISO text; `end` None makes an
             instant event, or an open one when `open_ended`.
+        types: the event types allowed (the project's are `Config.event_types`).
 
     Raises:
         TimelineError: an invalid field, or `id` is already used.
@@ -157,11 +160,11 @@ def add_annotation(
         data["id"] = id
     if open_ended or end is not None:
         data["end"] = end
-    draft = build_annotation(data, tz)
+    draft = build_annotation(data, tz, types)
     annotations_dir = Path(annotations_dir)
     with _locked(annotations_dir):
         # Lenient read: a colleague's broken file must not stop anyone from tagging.
-        taken = {event.id: event for event in _scan(annotations_dir, tz)[0]}
+        taken = {event.id: event for event in _scan(annotations_dir, tz, types)[0]}
         if id is not None and id in taken:
             where = located(taken[id].path, taken[id].line)
             raise TimelineError(f"id '{id}' is already used at {where}; choose another id.")
@@ -194,10 +197,10 @@ def _splice(text: str, node: yaml.Node, event: Annotation | None) -> str:
     return text[:start] + body.replace("\n", "\n" + " " * node.start_mark.column) + text[end:]
 
 
-def _rewrite_file(path: Path, tz: str, target_id: str, replacement: Annotation | None) -> None:
+def _rewrite_file(path: Path, tz: str, target_id: str, replacement: Annotation | None, types: Collection[str]) -> None:
     """Replace (or with None remove) one event of a file, keeping the others and their comments."""
     text = _read_text(path)
-    events, problems, nodes = _parse_text(path, text, tz)
+    events, problems, nodes = _parse_text(path, text, tz, types)
     if problems:
         raise TimelineError(f"{problems[0]}; fix {path} before changing events in it.")
     index = [event.id for event in events].index(target_id)
@@ -206,23 +209,24 @@ def _rewrite_file(path: Path, tz: str, target_id: str, replacement: Annotation |
         path.unlink()
         return
     new_text = _splice(text, nodes[index], replacement)
-    if _parse_text(path, new_text, tz)[:2] != (expected, []):
+    if _parse_text(path, new_text, tz, types)[:2] != (expected, []):
         # Unusual layouts (flow lists, items sharing lines) are rewritten whole; comments are lost.
         new_text = _dump_events(expected, as_list=isinstance(_compose(text), yaml.SequenceNode))
     _write_atomic(path, new_text)
 
 
 def _mutate(
-    annotations_dir: Path, annotation_id: str, tz: str, change: Callable[[Annotation], Annotation | None]
+    annotations_dir: Path, annotation_id: str, tz: str, change: Callable[[Annotation], Annotation | None],
+    types: Collection[str],
 ) -> Annotation | None:
     annotations_dir = Path(annotations_dir)
     with _locked(annotations_dir):
-        events = _scan(annotations_dir, tz)[0]
+        events = _scan(annotations_dir, tz, types)[0]
         old = _find(events, annotation_id)
         new = change(old)
         if new is not None and new.id != old.id and new.id in {e.id for e in events}:
             raise TimelineError(f"id '{new.id}' is already used; choose another id.")
-        _rewrite_file(old.path, tz, old.id, new)
+        _rewrite_file(old.path, tz, old.id, new, types)
         if new is not None and new.id != old.id and old.path.stem == old.id:
             renamed = old.path.with_name(f"{new.id}.yaml")
             os.link(old.path, renamed)  # raises instead of replacing another file
@@ -231,7 +235,9 @@ def _mutate(
     return None if new is None else dataclasses.replace(new, path=old.path, line=old.line)
 
 
-def edit_annotation(annotations_dir: Path, annotation_id: str, tz: str = "UTC", **fields: Any) -> Annotation:
+def edit_annotation(
+    annotations_dir: Path, annotation_id: str, tz: str = "UTC", types: Collection[str] = EVENT_TYPES, **fields: Any
+) -> Annotation:
     """Change fields of an event in place (in a one-event or a list file).
 
     A field set to None is removed; `end=None` makes the event open.
@@ -248,12 +254,14 @@ def edit_annotation(annotations_dir: Path, annotation_id: str, tz: str = "UTC", 
         data = old.to_dict()
         if old.end == old.start and "start" in fields:
             del data["end"]  # an instant event stays an instant when it moves
-        return build_annotation({**data, **fields}, tz)
+        return build_annotation({**data, **fields}, tz, types)
 
-    return _mutate(annotations_dir, annotation_id, tz, apply)
+    return _mutate(annotations_dir, annotation_id, tz, apply, types)
 
 
-def end_annotation(annotations_dir: Path, annotation_id: str, when: Any, tz: str = "UTC") -> Annotation:
+def end_annotation(
+    annotations_dir: Path, annotation_id: str, when: Any, tz: str = "UTC", types: Collection[str] = EVENT_TYPES
+) -> Annotation:
     """Close an open event at `when` (a date or datetime, object or ISO text).
 
     Raises:
@@ -267,18 +275,18 @@ def end_annotation(annotations_dir: Path, annotation_id: str, when: Any, tz: str
                 f"annotation '{old.id}' is not open (it ends {old.end.isoformat()}); "
                 f"use 'ctxmetrics annotate edit {old.id} --end D' to change its end."
             )
-        return build_annotation({**old.to_dict(), "end": when}, tz)
+        return build_annotation({**old.to_dict(), "end": when}, tz, types)
 
-    return _mutate(annotations_dir, annotation_id, tz, close)
+    return _mutate(annotations_dir, annotation_id, tz, close, types)
 
 
-def remove_annotation(annotations_dir: Path, annotation_id: str, tz: str = "UTC") -> None:
+def remove_annotation(annotations_dir: Path, annotation_id: str, tz: str = "UTC", types: Collection[str] = EVENT_TYPES) -> None:
     """Delete an event: its file, or its entry in a list file (the other events stay).
 
     Raises:
         UnknownName: no event has this id.
     """
-    _mutate(annotations_dir, annotation_id, tz, lambda old: None)
+    _mutate(annotations_dir, annotation_id, tz, lambda old: None, types)
 
 
 def upsert_annotations(
@@ -287,6 +295,7 @@ def upsert_annotations(
     target: Path,
     tz: str = "UTC",
     owned_fields: tuple[str, ...] = (),
+    types: Collection[str] = EVENT_TYPES,
 ) -> tuple[list[Annotation], list[Annotation]]:
     """Add events whose id is new to the list file `target`; update `owned_fields` of known ones.
 
@@ -298,7 +307,7 @@ def upsert_annotations(
     """
     annotations_dir, target = Path(annotations_dir), Path(target)
     with _locked(annotations_dir):
-        known = {event.id: event for event in _scan(annotations_dir, tz)[0]}
+        known = {event.id: event for event in _scan(annotations_dir, tz, types)[0]}
         added: dict[str, Annotation] = {}
         updated = []
         for event in incoming:
@@ -306,19 +315,19 @@ def upsert_annotations(
                 old = known[event.id]
                 merged = dataclasses.replace(old, **{f: getattr(event, f) for f in owned_fields})
                 if merged != old:
-                    _rewrite_file(old.path, tz, old.id, merged)
+                    _rewrite_file(old.path, tz, old.id, merged, types)
                     updated.append(merged)
             else:
                 added.setdefault(event.id, event)
         if added:
-            _append_events(target, list(added.values()), tz)
+            _append_events(target, list(added.values()), tz, types)
     return list(added.values()), updated
 
 
-def _append_events(target: Path, events: list[Annotation], tz: str) -> None:
+def _append_events(target: Path, events: list[Annotation], tz: str, types: Collection[str]) -> None:
     existing: list[Annotation] = []
     if target.exists():
-        existing, problems, _ = _parse_text(target, _read_text(target), tz)
+        existing, problems, _ = _parse_text(target, _read_text(target), tz, types)
         if problems:
             raise TimelineError(f"{problems[0]}; fix {target} before adding events to it.")
     _write_atomic(target, _dump_events(existing + events))

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from ctxmetrics.config import DAYS_OFF_TYPES
+
 # One row per detected change (a tagged window's too: `events` set); a series without one
 # still has a row (kind null) so its fingerprints come back. `rescanned`/`candidate`/`retagged`
 # say what was done to the series.
@@ -69,6 +71,7 @@ class MetricJob:
     tests: int = 0
     bar: float = 0.0
     tag_prints: dict = field(default_factory=dict)
+    days_off: tuple[str, ...] = DAYS_OFF_TYPES  # event types whose days are unknown (`Config.days_off_types`)
 
 
 def matrices(table: pa.Table, job: MetricJob) -> tuple[np.ndarray, np.ndarray | None]:
@@ -108,7 +111,7 @@ def detect_bucket(table: pa.Table, jobs: dict[str, MetricJob], annotations, prog
     job = jobs[metric]
     values, dens = matrices(table, job)
     segments = segments_of(table, job.dims)
-    masks = segment_masks(segments, job.start, job.days, annotations, job.timezone)
+    masks = segment_masks(segments, job.start, job.days, annotations, job.timezone, days_off=job.days_off)
     fingerprints = fingerprint_rows(job.kind, job.start, job.settings, values, dens, masks)
     previous = table["previous"].to_pylist()
     changed = np.array([fp != old for fp, old in zip(fingerprints, previous)], dtype=bool)

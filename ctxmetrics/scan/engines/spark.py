@@ -212,6 +212,7 @@ class SparkScan:
             jobs[name] = MetricJob(
                 kind, start, days, tuple(self.dims), self.config.detection_for(name),
                 self.config.timezone, tuple(parts), None if kind == "gauge" else self._gaps(parts, start, days),
+                days_off=self.config.days_off_types,
             )
         return jobs
 
@@ -367,8 +368,9 @@ class SparkScan:
         self.progress("latest days", 1, 1)
         out = []
         for (name, _), series_set in recent.items():
-            outcome.latest[name] = latest_windows(series_set, self.annotations, self.config.timezone)
-            out += latest_changes(series_set, mine[name], self.annotations, self.config.timezone, outcome.latest[name])
+            days_off = self.config.days_off_types
+            outcome.latest[name] = latest_windows(series_set, self.annotations, self.config.timezone, days_off)
+            out += latest_changes(series_set, mine[name], self.annotations, self.config.timezone, outcome.latest[name], days_off)
         return out
 
     def _whole_cube(self, asked: dict[str, list[tuple[int, int]]]) -> dict[tuple[str, tuple[int, int]], SeriesSet]:
