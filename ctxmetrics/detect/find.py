@@ -225,6 +225,28 @@ def _without_calendar(s: _Series, scales: _Noise, layout: _Layout, dates) -> tup
 def _changes(s: _Series, noise: _Noise, steps: list[int], layout: _Layout, kind: str, values: np.ndarray, dates) -> list[Change]:
     """The changes of prepared series `s` (`values` on the grid, its calendar out) with
     its `noise` and the lasting `steps` of its calendar fit."""
+    freq = layout.freq
+    exact = _noiseless_changes(s, values, layout.season, layout.local, kind) if kind != "ratio" else None
+    # no noise at all: the values' own changes (the fits below would read a zero scale)
+    episodes, shifts = (exact, []) if exact is not None else _episodes_and_shifts(s, noise, steps, layout)
+    unit = {"count": f"per {freq.unit}", "ratio": "rate", "gauge": ""}[kind]
+    out = []
+    for c in sorted(episodes + shifts, key=lambda c: (c.start, c.kind)):
+        pct = c.change_pct
+        if kind == "gauge" and (c.before <= 0 or np.nanmin(values) <= 0):
+            pct = float("nan")  # a percentage of a level that can be <= 0 means nothing
+        first = int(np.searchsorted(layout.position, c.start))
+        last = None if c.end is None else int(np.searchsorted(layout.position, c.end, side="right")) - 1
+        out.append(replace(
+            c, start=first, end=last, change_pct=pct, unit=unit, frequency=freq.name,
+            start_date=None if dates is None else _date(dates, first),
+            end_date=None if dates is None or last is None else _date(dates, last),
+        ))
+    return out
+
+
+def _episodes_and_shifts(s: _Series, noise: _Noise, steps: list[int], layout: _Layout) -> tuple[list, list]:
+    """The episodes and lasting shifts of prepared series `s`, in its grid's periods."""
     freq, local = layout.freq, layout.local
     # short episodes first (they would bend the boundary search; a short peak of a longer
     # episode is set aside, not reported), then boundaries (lasting shifts and long
@@ -243,23 +265,7 @@ def _changes(s: _Series, noise: _Noise, steps: list[int], layout: _Layout, kind:
     episodes = _not_absorbed(short + rest, shifts)
     # last, the short peaks inside the long episodes, each against its own episode's days
     episodes += _peaks_within(s, noise, local, episodes + [c for c in shifts if c.end is not None])
-    exact = _noiseless_changes(s, values, layout.season, local, kind) if kind != "ratio" else None
-    if exact is not None:  # no noise at all: the values' own changes (the fits above read a zero scale)
-        episodes, shifts = exact, []
-    unit = {"count": f"per {freq.unit}", "ratio": "rate", "gauge": ""}[kind]
-    out = []
-    for c in sorted(episodes + shifts, key=lambda c: (c.start, c.kind)):
-        pct = c.change_pct
-        if kind == "gauge" and (c.before <= 0 or np.nanmin(values) <= 0):
-            pct = float("nan")  # a percentage of a level that can be <= 0 means nothing
-        first = int(np.searchsorted(layout.position, c.start))
-        last = None if c.end is None else int(np.searchsorted(layout.position, c.end, side="right")) - 1
-        out.append(replace(
-            c, start=first, end=last, change_pct=pct, unit=unit, frequency=freq.name,
-            start_date=None if dates is None else _date(dates, first),
-            end_date=None if dates is None or last is None else _date(dates, last),
-        ))
-    return out
+    return episodes, shifts
 
 
 def _not_absorbed(episodes: list[Change], shifts: list[Change]) -> list[Change]:
