@@ -1,4 +1,5 @@
-"""Whether a gauge grows multiplicatively, so that it is read on the log scale."""
+"""Whether a gauge is read on the log scale: it grows multiplicatively and its noise is
+proportional to its level."""
 from __future__ import annotations
 
 import numpy as np
