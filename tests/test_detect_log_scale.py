@@ -1,12 +1,14 @@
 """Gauges that compound (a GDP, a revenue growing a few percent a period) are read on the
 log scale (`log_scale._grows_multiplicatively`): their growth is normal, not a staircase
-of level shifts, and their changes are still reported in their own units."""
+of level shifts, and their changes are still reported in their own units. A gauge whose
+noise is of one size at every level (a rise from near zero) is not
+(`log_scale._evens_the_spread`)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ctxmetrics.detect import find_changes
-from ctxmetrics.detect.log_scale import _grows_multiplicatively, _positive
+from ctxmetrics.detect.log_scale import _evens_the_spread, _grows_multiplicatively, _log_scale_fits, _positive
 
 
 def _ar1(rng, n: int, phi: float = 0.6) -> np.ndarray:
@@ -89,3 +91,34 @@ def test_a_crash_in_compounding_yearly_growth_is_found_and_sized_in_the_gauges_u
             assert c.before > c.after > 0
     assert found >= 13
     assert others <= 20
+
+
+def test_a_rise_from_near_zero_with_noise_of_one_size_stays_on_its_own_scale():
+    # 40 levels rising from 3-6 noise sds to 30-150, linearly to accelerating (an adoption
+    # curve), with AR(1) noise of one size; 40 gauges compounding x2-x30 with
+    # AR(1) noise of 3% in the log. Measured: Box-Cox's comparison alone takes the log
+    # scale for 35 of the rises and 40 of the compounding gauges; with the spread test for
+    # 2 and 40
+    rises = compounding = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        n = int(rng.integers(40, 201))
+        t = np.arange(n) / (n - 1)
+        use = np.ones(n, bool)
+        bend = rng.uniform(1, 4)
+        rise = rng.uniform(3, 6) + rng.uniform(30, 150) * np.expm1(bend * t) / np.expm1(bend) + _ar1(rng, n)
+        if np.all(rise > 0):
+            rises += _log_scale_fits(rise, np.log(rise), use)
+        growth = 100 * np.exp(rng.uniform(np.log(2), np.log(30)) * t + 0.03 * _ar1(rng, n))
+        compounding += _log_scale_fits(growth, np.log(growth), use)
+    assert rises <= 5
+    assert compounding >= 38
+
+
+def test_a_gauge_whose_lower_levels_do_not_move_gives_no_evidence_for_the_log_scale():
+    # held at 5 for 30 periods, then compounding 4% a period: the lower half's steps are
+    # all 0, so how its spread compares cannot be read
+    rng = np.random.default_rng(1)
+    values = np.concatenate([np.full(30, 5.0), 5 * np.exp(0.04 * np.arange(1, 41) + 0.03 * rng.normal(size=40))])
+    use = np.ones(70, bool)
+    assert not _evens_the_spread(values, np.log(values), use)

@@ -1,11 +1,19 @@
-"""Whether a gauge grows multiplicatively, so that it is read on the log scale."""
+"""Whether a gauge is read on the log scale: it grows multiplicatively and its noise is
+proportional to its level."""
 from __future__ import annotations
 
 import numpy as np
 
+from ctxmetrics.detect.robust import mad
+
 # The log fit must leave at most this share of the linear fit's residual variance: a clear
 # preference, not one that noise around a flat level can flip.
 _CLEARLY_BETTER = 0.8
+# n times the sampling variance of the log of a MAD of n normal values (1.36 as n grows,
+# 1.44 at n = 20), and how many of the resulting standard errors of a log ratio of two
+# halves' spreads the log scale's unevenness must exceed to be more than chance
+_LOG_MAD_VARIANCE = 1.4
+_BEYOND_CHANCE = 2.0
 
 
 def _positive(values: np.ndarray, valid: np.ndarray) -> bool:
@@ -32,6 +40,44 @@ def _grows_multiplicatively(linear: np.ndarray, logs: np.ndarray, use: np.ndarra
     if not own > 0 or not logarithmic > 0:
         return False
     return logarithmic * np.exp(2 * logs[use].mean()) <= _CLEARLY_BETTER * own
+
+
+def _log_scale_fits(linear: np.ndarray, logs: np.ndarray, use: np.ndarray) -> bool:
+    """Whether a positive gauge is read on the log scale: it grows multiplicatively and its
+    noise is proportional to its level (`_evens_the_spread`)."""
+    return _grows_multiplicatively(linear, logs, use) and _evens_the_spread(linear, logs, use)
+
+
+def _evens_the_spread(linear: np.ndarray, logs: np.ndarray, use: np.ndarray) -> bool:
+    """Whether the log scale leaves the noise of a gauge's lower levels about as large as
+    that of its upper levels, measured against the gauge's own scale (Tukey's spread
+    against level, in two halves).
+
+    The spread is the MAD of the period-to-period steps where the level is below its
+    median and where it is above. Noise proportional to the level is even on the log scale
+    and uneven on the gauge's own; noise of one size (a series rising from near zero: an
+    adoption curve, a quantity recorded since it was small) is the other way round: the
+    log scale stretches its lower levels' noise into dips and spikes. Box-Cox's comparison
+    (`_grows_multiplicatively`) reads the trend's shape only and takes such an
+    accelerating rise for compounding growth. The log scale is refused when its lower
+    half's spread exceeds its upper half's by more than the gauge's own scale leaves
+    either half's above the other's, beyond the halves' sampling error.
+    """
+    own, logarithmic = linear[use], logs[use]
+    level = (own[1:] + own[:-1]) / 2
+    upper = level > np.median(level)
+    own_lower, own_upper = _half_spreads(np.diff(own), upper)
+    log_lower, log_upper = _half_spreads(np.diff(logarithmic), upper)
+    if not min(own_lower, own_upper, log_lower, log_upper) > 0:
+        return False  # a half without spread: no evidence for the log scale
+    own_uneven = abs(np.log(own_upper / own_lower))
+    chance = _BEYOND_CHANCE * np.sqrt(_LOG_MAD_VARIANCE * (1 / upper.sum() + 1 / (~upper).sum()))
+    return bool(np.log(log_lower / log_upper) <= own_uneven + chance)
+
+
+def _half_spreads(steps: np.ndarray, upper: np.ndarray) -> tuple[float, float]:
+    """Spread (scaled MAD) of the steps at the lower and at the `upper` levels."""
+    return mad(steps[~upper]), mad(steps[upper])
 
 
 def _on_log_scale(s) -> bool:

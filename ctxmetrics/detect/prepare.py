@@ -6,7 +6,7 @@ from typing import Callable
 
 import numpy as np
 
-from ctxmetrics.detect.log_scale import _grows_multiplicatively, _positive
+from ctxmetrics.detect.log_scale import _log_scale_fits, _positive
 from ctxmetrics.detect.robust import mad, median, median_and_mad_rows, median_rows
 
 
@@ -158,7 +158,7 @@ def _prepare(values, settings, kind, denominator, known_mask, start_weekday, per
         if _positive(raw, valid):
             logs = np.log(np.where(valid, raw, 1.0))
             logs -= _additive_profile(logs, weekday, valid & ~known, period)[weekday]
-            if _grows_multiplicatively(y, logs, valid & ~known):
+            if _log_scale_fits(y, logs, valid & ~known):
                 # trend and season multiplicative; levels still reported in the gauge's units
                 y, inverse = logs, np.exp
         num, den, floor_var = inverse(y), np.ones(n), np.zeros(n)
