@@ -19,7 +19,7 @@ from ctxmetrics.detect.shifts import _shift_changes, _steps_as_shifts
 from ctxmetrics.detect.slow_steps import _growth_out, _steps_beside_trend
 from ctxmetrics.models.change import Change
 
-DETECTOR = "ctxmetrics-episodes/23"  # name/version: part of the scan fingerprint
+DETECTOR = "ctxmetrics-episodes/24-9ar"  # name/version: part of the scan fingerprint
 
 
 def find_changes(

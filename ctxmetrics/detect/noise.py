@@ -126,7 +126,24 @@ def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True, un
         return _exact_tails(s, noise, settings) if exact_tails else noise
     scale, tail_scale = _weekday_scales(s.y - level, s.weekday, ok, s.floor_var)
     noise = _noise_of(s, level, scale, tail_scale, unit)
+    if s.shape is None and not s.floor_var.any():  # a gauge: no sampling noise, it may wander
+        noise = _with_wander(s, noise, settings.level_window_days)
     return _exact_tails(s, noise, settings) if exact_tails else noise
+
+
+def _with_wander(s: _Series, noise: _Noise, width: int) -> _Noise:
+    """`noise` of a gauge with its long-run variance raised to that of AR(1) noise on
+    windows of `width` periods, where the AR coefficient is clearly above 0
+    (`autocorrelation._ar1_long_run_var`). The block estimate (`_long_run_var`) takes
+    blocks of 1-4 periods of a weekly series and none of a yearly one under 56 years: a
+    weekly price wandering at phi 0.6-0.9 measured 1.0-2.3 times its day variance
+    (benchmarks/README.md, issue-9ar), and its wander was reported as episodes and shifts."""
+    from ctxmetrics.detect.autocorrelation import _ar1_long_run_var
+
+    # windows of at most a tenth of the series: at lag k, k differences cross a step, and
+    # in a short series (30-60 years) the long lags' robust sds would take the step in
+    wander = _ar1_long_run_var(s.y, s.index, ~s.known, min(width, max(len(s.y) // 10, 1)))
+    return replace(noise, lrv=wander) if wander > noise.lrv else noise
 
 
 def _noise_of(s: _Series, level: np.ndarray, scale: np.ndarray, tail_scale: np.ndarray, unit: int,
