@@ -10,6 +10,8 @@ _CLEAR = 3.0  # phi's z above 0 (white noise) beyond which it counts
 
 def _lag_differences(y: np.ndarray, index: np.ndarray, ok: np.ndarray, lag: int) -> np.ndarray:
     """y[t] - y[t - lag] over the periods `lag` apart (by `index`) that are both `ok`."""
+    if ok.all() and index[-1] - index[0] == len(index) - 1:  # no gap: every period's pair is `lag` on
+        return y[lag:] - y[:-lag]
     pos = np.flatnonzero(ok)
     later = np.searchsorted(index[pos], index[pos] + lag)
     paired = later < len(pos)

@@ -111,12 +111,13 @@ def _long_run_var_of(y: bytes, ok: bytes, unit: int) -> float:
     return _long_run_var(np.frombuffer(y), np.frombuffer(ok, dtype=bool), unit)
 
 
-def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True, unit: int = 7) -> _Noise:
+def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True, unit: int = 7, wander_width: int = 0) -> _Noise:
     """Local level, per-day robust scale and long-run variance of a prepared series.
 
     `exact_tails=False` leaves the count residuals `z` uncapped by their exact tail (the
     costly part), for callers that need only the scales; `unit`: periods per block unit
-    of the long-run variance (`frequency.long_run_unit`)."""
+    of the long-run variance (`frequency.long_run_unit`); `wander_width`: periods of the
+    windows on which a gauge's wander is measured (`_with_wander`; 0: not measured)."""
     ok = ~s.known
     level = _rolling_median(s.y, ok, 2 * settings.min_segment_days)
     rate_scales = _beta_binomial_scales(s, level, ok)
@@ -126,8 +127,8 @@ def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True, un
         return _exact_tails(s, noise, settings) if exact_tails else noise
     scale, tail_scale = _weekday_scales(s.y - level, s.weekday, ok, s.floor_var)
     noise = _noise_of(s, level, scale, tail_scale, unit)
-    if s.shape is None and not s.floor_var.any():  # a gauge: no sampling noise, it may wander
-        noise = _with_wander(s, noise, settings.level_window_days)
+    if wander_width and s.shape is None and not s.floor_var.any():  # a gauge: no sampling noise, it may wander
+        noise = _with_wander(s, noise, wander_width)
     return _exact_tails(s, noise, settings) if exact_tails else noise
 
 
@@ -158,8 +159,8 @@ def _noise_of(s: _Series, level: np.ndarray, scale: np.ndarray, tail_scale: np.n
     return _Noise(level=level, scale=scale, tail=tail_scale, z=z, day_var=day_var, lrv=lrv)
 
 
-def _noises(series: list[_Series], settings: DetectionSettings, unit: int = 7) -> Iterator[_Noise]:
-    """`_noise(s, settings, exact_tails=False, unit=unit)` of each series in turn, the
+def _noises(series: list[_Series], settings: DetectionSettings, unit: int = 7, wander_width: int = 0) -> Iterator[_Noise]:
+    """`_noise(s, settings, exact_tails=False, unit=unit, wander_width=wander_width)` of each series in turn, the
     same numbers as series by series. Series of one length with the same days, none
     known and every day with a sampling variance (the usual candidates of a scan) share
     the days of each median, so their rolling medians and weekday MADs are taken as
@@ -192,7 +193,7 @@ def _noises(series: list[_Series], settings: DetectionSettings, unit: int = 7) -
     for i, s in enumerate(series):
         k = batched.get(i)
         if k is None:
-            yield _noise(s, settings, exact_tails=False, unit=unit)
+            yield _noise(s, settings, exact_tails=False, unit=unit, wander_width=wander_width)
             continue
         scale, tail_scale = _scales_from(
             resid[k], s.weekday, ok[k], floor_var[k], rel[k], float(center[k]), float(pooled[k]), day_mad[k]
