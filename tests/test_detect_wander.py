@@ -1,12 +1,12 @@
 """Gauges whose noise wanders (AR(1): a weekly price, a yearly economic series) are judged
-against the long-run variance of their own windows (`autocorrelation._ar1_long_run_var`),
+against the long-run variance of their own windows (`autocorrelation._window_long_run_var`),
 so that their wander is not reported as episodes and shifts; white noise keeps its bar."""
 from __future__ import annotations
 
 import numpy as np
 
 from ctxmetrics.detect import find_changes
-from ctxmetrics.detect.autocorrelation import _ar1_long_run_var
+from ctxmetrics.detect.autocorrelation import _window_long_run_var
 
 
 def _ar1(rng, n: int, phi: float) -> np.ndarray:
@@ -39,7 +39,7 @@ def test_white_noise_is_not_read_as_wandering():
     passed = 0
     for seed in range(100):
         y = np.random.default_rng(seed).normal(size=200)
-        passed += _ar1_long_run_var(y, np.arange(200), np.ones(200, bool), 12) > 0
+        passed += _window_long_run_var(y, np.arange(200), np.ones(200, bool), 12) > 0
     assert passed <= 2
 
 
@@ -50,7 +50,7 @@ def test_the_window_variance_of_ar1_noise_is_measured():
         estimates = []
         for seed in range(40):
             y = _ar1(np.random.default_rng(seed), 200, phi)
-            estimates.append(_ar1_long_run_var(y, np.arange(200), np.ones(200, bool), 12))
+            estimates.append(_window_long_run_var(y, np.arange(200), np.ones(200, bool), 12))
         assert abs(np.median(estimates) / _window_truth(phi, 12) - 1) < 0.25
 
 
@@ -59,9 +59,9 @@ def test_gaps_pair_only_periods_the_lag_apart():
     # random walk cut into two halves far apart reads the same as the halves joined
     rng = np.random.default_rng(3)
     y = _ar1(rng, 240, 0.8)
-    joined = _ar1_long_run_var(y, np.arange(240), np.ones(240, bool), 12)
+    joined = _window_long_run_var(y, np.arange(240), np.ones(240, bool), 12)
     index = np.concatenate((np.arange(120), 1000 + np.arange(120)))
-    apart = _ar1_long_run_var(y, index, np.ones(240, bool), 12)
+    apart = _window_long_run_var(y, index, np.ones(240, bool), 12)
     assert joined > 0 and abs(apart / joined - 1) < 0.2
 
 
@@ -71,7 +71,7 @@ def test_a_step_in_white_noise_is_not_read_as_wandering():
     for seed in range(50):
         rng = np.random.default_rng(seed)
         y = rng.normal(size=60) + 3.0 * (np.arange(60) >= int(rng.integers(10, 50)))
-        passed += _ar1_long_run_var(y, np.arange(60), np.ones(60, bool), 6) > 0
+        passed += _window_long_run_var(y, np.arange(60), np.ones(60, bool), 6) > 0
     assert passed <= 2
 
 

@@ -31,7 +31,7 @@ def _mean_square_difference(y: np.ndarray, index: np.ndarray, ok: np.ndarray, la
     return float(np.mean(inner**2)), int(inner.size)
 
 
-def _ar1_long_run_var(y: np.ndarray, index: np.ndarray, ok: np.ndarray, width: int) -> float:
+def _window_long_run_var(y: np.ndarray, index: np.ndarray, ok: np.ndarray, width: int) -> float:
     """The long-run variance per period of `y` on windows of `width` periods: `width` / 2
     times the variance of the difference of two adjacent means of `width` periods, from
     the variogram of `y`. 0 where the lag-1 autocorrelation is not clearly above 0 (the

@@ -115,9 +115,12 @@ def _ready(values: np.ndarray, kind: str, dates, denominators, known_mask, setti
     s = _prepare(values, layout.local, kind, denominators, known_mask, layout.phase, layout.season)
     if s is None:
         return None
-    steps, scales = _without_calendar(s, _noise(s, layout.local, exact_tails=False, unit=layout.unit, wander_width=layout.wander_width), layout, dates)
+    def noise() -> _Noise:
+        return _noise(s, layout.local, exact_tails=False, unit=layout.unit, wander_width=layout.wander_width)
+
+    steps, scales = _without_calendar(s, noise(), layout, dates)
     if scales is None:  # a calendar was taken out: the noise is that of the new values
-        scales = _noise(s, layout.local, exact_tails=False, unit=layout.unit, wander_width=layout.wander_width)
+        scales = noise()
     return layout, values, s, _exact_tails(s, scales, layout.local), steps
 
 
@@ -160,7 +163,8 @@ def find_changes_many(
         values, denominators, known_masks = _placed(layout.position, values, denominators, known_masks)
     prepared = _prepare_many(values, layout.local, kind, denominators, known_masks, layout.phase, layout.season)
     kept = [s for s in prepared if s is not None]
-    fitted = [_without_calendar(s, scales, layout, dates) for s, scales in zip(kept, _noises(kept, layout.local, layout.unit, layout.wander_width))]
+    noises = _noises(kept, layout.local, layout.unit, layout.wander_width)
+    fitted = [_without_calendar(s, scales, layout, dates) for s, scales in zip(kept, noises)]
     # the noise of the series whose calendar was taken out, measured again (each as its turn comes)
     again = _noises([s for s, (_, scales) in zip(kept, fitted) if scales is None], layout.local, layout.unit,
                     layout.wander_width)

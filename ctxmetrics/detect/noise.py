@@ -10,6 +10,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ctxmetrics.config import DetectionSettings
+from ctxmetrics.detect.autocorrelation import _window_long_run_var
 from ctxmetrics.detect.prepare import _Series
 from ctxmetrics.detect.robust import mad, median, median_and_mad, median_and_mad_rows, median_rows, quantile
 
@@ -111,7 +112,8 @@ def _long_run_var_of(y: bytes, ok: bytes, unit: int) -> float:
     return _long_run_var(np.frombuffer(y), np.frombuffer(ok, dtype=bool), unit)
 
 
-def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True, unit: int = 7, wander_width: int = 0) -> _Noise:
+def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True, unit: int = 7,
+           wander_width: int = 0) -> _Noise:
     """Local level, per-day robust scale and long-run variance of a prepared series.
 
     `exact_tails=False` leaves the count residuals `z` uncapped by their exact tail (the
@@ -133,17 +135,15 @@ def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True, un
 
 
 def _with_wander(s: _Series, noise: _Noise, width: int) -> _Noise:
-    """`noise` of a gauge with its long-run variance raised to that of AR(1) noise on
-    windows of `width` periods, where the AR coefficient is clearly above 0
-    (`autocorrelation._ar1_long_run_var`). The block estimate (`_long_run_var`) takes
+    """`noise` of a gauge with its long-run variance raised to that of its windows of
+    `width` periods, read off its variogram where its lag-1 autocorrelation is clearly
+    above 0 (`autocorrelation._window_long_run_var`). The block estimate (`_long_run_var`) takes
     blocks of 1-4 periods of a weekly series and none of a yearly one under 56 years: a
     weekly price wandering at phi 0.6-0.9 measured 1.0-2.3 times its day variance
     (benchmarks/README.md, issue-9ar), and its wander was reported as episodes and shifts."""
-    from ctxmetrics.detect.autocorrelation import _ar1_long_run_var
-
     # windows of at most a tenth of the series: at lag k, k differences cross a step, and
     # in a short series (30-60 years) the long lags' robust sds would take the step in
-    wander = _ar1_long_run_var(s.y, s.index, ~s.known, min(width, max(len(s.y) // 10, 1)))
+    wander = _window_long_run_var(s.y, s.index, ~s.known, min(width, max(len(s.y) // 10, 1)))
     return replace(noise, lrv=wander) if wander > noise.lrv else noise
 
 
@@ -159,9 +159,10 @@ def _noise_of(s: _Series, level: np.ndarray, scale: np.ndarray, tail_scale: np.n
     return _Noise(level=level, scale=scale, tail=tail_scale, z=z, day_var=day_var, lrv=lrv)
 
 
-def _noises(series: list[_Series], settings: DetectionSettings, unit: int = 7, wander_width: int = 0) -> Iterator[_Noise]:
-    """`_noise(s, settings, exact_tails=False, unit=unit, wander_width=wander_width)` of each series in turn, the
-    same numbers as series by series. Series of one length with the same days, none
+def _noises(series: list[_Series], settings: DetectionSettings, unit: int = 7,
+            wander_width: int = 0) -> Iterator[_Noise]:
+    """`_noise(s, settings, exact_tails=False, unit=unit, wander_width=wander_width)` of
+    each series in turn, the same numbers as series by series. Series of one length with the same days, none
     known and every day with a sampling variance (the usual candidates of a scan) share
     the days of each median, so their rolling medians and weekday MADs are taken as
     matrices. Each long-run variance is measured when its series' turn comes: the
