@@ -94,6 +94,8 @@ def _found(changes, planted, direction, plant: str, tolerance: int):
 
 
 def run_class(split: str, freq: str, phi: float, kind: str, plant: str, count: int, verbose: bool) -> dict:
+    """`count` series of one class through `find_changes`: series flagged, other changes and
+    series-years, planted changes found and misplaced."""
     rng = np.random.default_rng([SPLITS[split], list(FREQS).index(freq), PHIS.index(phi), KINDS.index(kind),
                                  PLANTS.index(plant)])
     step_days = {"daily": 1, "weekly": 7, "monthly": 30.44, "yearly": 365.25}[freq]
