@@ -10,6 +10,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ctxmetrics.config import DetectionSettings
+from ctxmetrics.detect.autocorrelation import _window_long_run_var
 from ctxmetrics.detect.prepare import _Series
 from ctxmetrics.detect.robust import mad, median, median_and_mad, median_and_mad_rows, median_rows, quantile
 
@@ -111,12 +112,14 @@ def _long_run_var_of(y: bytes, ok: bytes, unit: int) -> float:
     return _long_run_var(np.frombuffer(y), np.frombuffer(ok, dtype=bool), unit)
 
 
-def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True, unit: int = 7) -> _Noise:
+def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True, unit: int = 7,
+           wander_width: int = 0) -> _Noise:
     """Local level, per-day robust scale and long-run variance of a prepared series.
 
     `exact_tails=False` leaves the count residuals `z` uncapped by their exact tail (the
     costly part), for callers that need only the scales; `unit`: periods per block unit
-    of the long-run variance (`frequency.long_run_unit`)."""
+    of the long-run variance (`frequency.long_run_unit`); `wander_width`: periods of the
+    windows on which a gauge's wander is measured (`_with_wander`; 0: not measured)."""
     ok = ~s.known
     level = _rolling_median(s.y, ok, 2 * settings.min_segment_days)
     rate_scales = _beta_binomial_scales(s, level, ok)
@@ -126,7 +129,22 @@ def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True, un
         return _exact_tails(s, noise, settings) if exact_tails else noise
     scale, tail_scale = _weekday_scales(s.y - level, s.weekday, ok, s.floor_var)
     noise = _noise_of(s, level, scale, tail_scale, unit)
+    if wander_width and s.shape is None and not s.floor_var.any():  # a gauge: no sampling noise, it may wander
+        noise = _with_wander(s, noise, wander_width)
     return _exact_tails(s, noise, settings) if exact_tails else noise
+
+
+def _with_wander(s: _Series, noise: _Noise, width: int) -> _Noise:
+    """`noise` of a gauge with its long-run variance raised to that of its windows of
+    `width` periods, read off its variogram where its lag-1 autocorrelation is clearly
+    above 0 (`autocorrelation._window_long_run_var`). The block estimate (`_long_run_var`) takes
+    blocks of 1-4 periods of a weekly series and none of a yearly one under 56 years: a
+    weekly price wandering at phi 0.6-0.9 measured 1.0-2.3 times its day variance
+    (benchmarks/README.md, issue-9ar), and its wander was reported as episodes and shifts."""
+    # windows of at most a tenth of the series: at lag k, k differences cross a step, and
+    # in a short series (30-60 years) the long lags' robust sds would take the step in
+    wander = _window_long_run_var(s.y, s.index, ~s.known, min(width, max(len(s.y) // 10, 1)))
+    return replace(noise, lrv=wander) if wander > noise.lrv else noise
 
 
 def _noise_of(s: _Series, level: np.ndarray, scale: np.ndarray, tail_scale: np.ndarray, unit: int,
@@ -141,9 +159,10 @@ def _noise_of(s: _Series, level: np.ndarray, scale: np.ndarray, tail_scale: np.n
     return _Noise(level=level, scale=scale, tail=tail_scale, z=z, day_var=day_var, lrv=lrv)
 
 
-def _noises(series: list[_Series], settings: DetectionSettings, unit: int = 7) -> Iterator[_Noise]:
-    """`_noise(s, settings, exact_tails=False, unit=unit)` of each series in turn, the
-    same numbers as series by series. Series of one length with the same days, none
+def _noises(series: list[_Series], settings: DetectionSettings, unit: int = 7,
+            wander_width: int = 0) -> Iterator[_Noise]:
+    """`_noise(s, settings, exact_tails=False, unit=unit, wander_width=wander_width)` of
+    each series in turn, the same numbers as series by series. Series of one length with the same days, none
     known and every day with a sampling variance (the usual candidates of a scan) share
     the days of each median, so their rolling medians and weekday MADs are taken as
     matrices. Each long-run variance is measured when its series' turn comes: the
@@ -175,7 +194,7 @@ def _noises(series: list[_Series], settings: DetectionSettings, unit: int = 7) -
     for i, s in enumerate(series):
         k = batched.get(i)
         if k is None:
-            yield _noise(s, settings, exact_tails=False, unit=unit)
+            yield _noise(s, settings, exact_tails=False, unit=unit, wander_width=wander_width)
             continue
         scale, tail_scale = _scales_from(
             resid[k], s.weekday, ok[k], floor_var[k], rel[k], float(center[k]), float(pooled[k]), day_mad[k]
