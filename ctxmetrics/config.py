@@ -11,7 +11,7 @@ from ctxmetrics.errors import ConfigError
 CONFIG_NAME = "ctxmetrics.yaml"
 METRIC_TYPES = ("count", "ratio", "gauge", "query")
 AGGREGATES = ("sum", "mean")  # how rows of one day (sub-daily data) become the day's value
-GRANULARITIES = ("daily", "weekly", "monthly", "quarterly")
+GRANULARITIES = ("daily", "weekly", "monthly", "quarterly", "yearly")
 FILE_FORMATS = ("long", "wide", "events")
 COLUMN_ROLES = ("date", "metric", "value", "hour")
 # Top-level keys of ctxmetrics.yaml (README.md, "The project file", documents each).
@@ -35,7 +35,7 @@ class MetricDef:
     query: str | None = None
     description: str = ""
     aggregate: str | None = None  # sum | mean; default: sum for counts, mean for gauges
-    granularity: str | None = None  # daily | weekly | monthly | quarterly; default: what the dates show
+    granularity: str | None = None  # daily | weekly | monthly | quarterly | yearly; default: what the dates show
 
     @property
     def aggregation(self) -> str:

@@ -1,5 +1,5 @@
 """Each metric's cadence, read from its own dates: one file may hold a daily metric beside
-a weekly, monthly or quarterly one, each stored and scanned at its own frequency.
+a weekly, monthly, quarterly or yearly one, each stored and scanned at its own frequency.
 
 Leads every day, pipeline value every Monday, quota attainment on each month's first: the
 weekly metric is no daily series whose days between the weekly rows are zeros or gaps.
@@ -67,8 +67,8 @@ def _dense_days(metrics: pl.Series, days: pl.Series, names: pl.Series) -> dict[s
 
 def evident_granularity(days: pl.Series) -> str | None:
     """The granularity a metric's sorted distinct days show clearly: `daily`, or `weekly`,
-    `monthly` or `quarterly` over at least a month of weeks, a quarter of months or a year
-    of quarters (`RUN_STEPS`);
+    `monthly`, `quarterly` or `yearly` over at least a month of weeks, a quarter of months,
+    a year of quarters or three steps of years (`RUN_STEPS`);
     None when they are too few to tell (two readings a week apart may be a sparse daily
     count as well as a weekly one)."""
     found = granularity_of(days)

@@ -94,7 +94,7 @@ def build_series_set(store: Store, config: Config, metric: str, queries_dir=None
 
 
 def metric_granularity(store: Store, config: Config, metric: str) -> str:
-    """`daily`, `weekly`, `monthly` or `quarterly`: the granularity of a metric's stored rows (a ratio's
+    """`daily`, `weekly`, `monthly`, `quarterly` or `yearly`: the granularity of a metric's stored rows (a ratio's
     two counts must agree); query metrics are daily."""
     definition = config.metric(metric)
     if definition.type == "query":
@@ -403,7 +403,7 @@ def _segment_sums(store: Store, metric: str, segment: Mapping[str, str], agg: st
     )
     if frame.height == 0:
         return frame
-    step = {"daily": "1d", "weekly": "1w", "monthly": "1mo", "quarterly": "1q"}[store.granularity(metric)]
+    step = {"daily": "1d", "weekly": "1w", "monthly": "1mo", "quarterly": "1q", "yearly": "1y"}[store.granularity(metric)]
     days = pl.DataFrame({"ts": pl.date_range(frame["ts"].min(), frame["ts"].max(), step, eager=True)})
     filled = days.join(frame, on="ts", how="left")
     return filled.fill_null(0.0) if agg == "sum" else filled
