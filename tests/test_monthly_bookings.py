@@ -9,24 +9,17 @@ import json
 import numpy as np
 import polars as pl
 import pytest
-from click.testing import CliRunner
 
-from ctxmetrics.cli import cli
 from ctxmetrics.ingest.cadence import booked_monthly, booking_words, with_monthly_bookings
 from ctxmetrics.project import Project
 from ctxmetrics.store import parquet_file
 from ctxmetrics.store.database import Store
 from ctxmetrics.store.series import days_with_nonzero_rows
+from test_quarterly import invoke, stored  # the quarterly file's CLI helpers
 
 FIRST = dt.date(2024, 1, 1)
 DAYS = 700
 STEP = dt.date(2025, 3, 1)  # invoices step up from here
-
-
-def invoke(*args, code=0):
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    assert result.exit_code == code, result.output
-    return result
 
 
 def daily_file(path, booking_day: int | None = 1, rows_every_day: bool = True, days: int = DAYS, first=FIRST):
@@ -49,11 +42,6 @@ def daily_file(path, booking_day: int | None = 1, rows_every_day: bool = True, d
     else:
         frame.write_csv(path)
     return path
-
-
-def stored(root, metric):
-    with Project(root).store(read_only=True) as store:
-        return store.granularity(metric)
 
 
 def anomalies(root, metric):

@@ -9,23 +9,17 @@ import json
 import numpy as np
 import polars as pl
 import pytest
-from click.testing import CliRunner
 
-from ctxmetrics.cli import cli
 from ctxmetrics.detect import find_changes
 from ctxmetrics.ingest.dates import cadence_change, granularity_of
 from ctxmetrics.models import periods
 from ctxmetrics.project import Project
+from test_quarterly import invoke, stored, write  # the quarterly file's CLI helpers
 
 FIRST = dt.date(1990, 1, 1)
 YEARS = 32
 STEP_YEAR = 18  # signups step up from 2008 on
-
-
-def invoke(*args, code=0):
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    assert result.exit_code == code, result.output
-    return result
+HEADER = "date,signups,price"
 
 
 def year_firsts(n: int, first: dt.date = FIRST) -> list[dt.date]:
@@ -42,16 +36,6 @@ def yearly_rows(days: list[dt.date]) -> list[tuple[dt.date, int, float]]:
     counts = rng.poisson([1000 if i < STEP_YEAR else 1400 for i in range(len(days))])
     prices = 50 + rng.normal(0, 1, len(days))
     return [(day, int(c), round(float(p), 2)) for day, c, p in zip(days, counts, prices)]
-
-
-def write(path, rows, header="date,signups,price"):
-    path.write_text(header + "\n" + "".join(",".join(map(str, row)) + "\n" for row in rows))
-    return path
-
-
-def stored(root, metric):
-    with Project(root).store(read_only=True) as store:
-        return store.granularity(metric)
 
 
 def anomalies(root, metric):
@@ -92,7 +76,7 @@ def test_one_date_off_a_yearly_cadence_is_found():
 @pytest.mark.parametrize("days", [year_firsts(YEARS), year_ends(YEARS)], ids=["jan1", "dec31"])
 def test_a_yearly_file_is_judged_per_year_without_gaps(tmp_path, days):
     rows = yearly_rows(days)
-    data = write(tmp_path / "yearly.csv", rows)
+    data = write(tmp_path / "yearly.csv", rows, header=HEADER)
     root = tmp_path / "p"
     assert "Cadence of each metric, from its dates: signups yearly, price yearly." in invoke("init", root, "--from", data).output
     invoke("--project", root, "ingest", data)
@@ -115,7 +99,7 @@ def test_a_yearly_file_is_judged_per_year_without_gaps(tmp_path, days):
 
 def test_a_missing_year_is_one_gap(tmp_path):
     rows = yearly_rows(year_firsts(YEARS))
-    data = write(tmp_path / "yearly.csv", rows[:9] + rows[10:])
+    data = write(tmp_path / "yearly.csv", rows[:9] + rows[10:], header=HEADER)
     root = tmp_path / "p"
     invoke("init", root, "--from", data)
     invoke("--project", root, "ingest", data)
@@ -168,3 +152,17 @@ def test_a_yearly_metric_changing_cadence_is_refused_naming_the_row(tmp_path, ro
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
     with Project(root).store(read_only=True) as store:  # nothing half-written
         assert store.metric_names() == []
+
+
+def test_init_from_reads_a_year_column_of_whole_numbers_as_the_dates(tmp_path):
+    # a yearly export as public data sets come (TCPD, World Bank): no date column, years as numbers
+    rows = [(day.year, c) for day, c, _ in yearly_rows(year_firsts(YEARS))]
+    data = write(tmp_path / "gdp.csv", rows, header="year,gdp")
+    root = tmp_path / "p"
+    assert "Cadence of each metric, from its dates: gdp yearly." in invoke("init", root, "--from", data).output
+    config = (root / "ctxmetrics.yaml").read_text()
+    assert "columns: {date: year}" in config and "date_format: '%Y'" in config
+    invoke("--project", root, "ingest", data)
+    assert stored(root, "gdp") == "yearly"
+    with Project(root).store(read_only=True) as store:
+        assert store.observation_span() == (FIRST, year_firsts(YEARS)[-1])

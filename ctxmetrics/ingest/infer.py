@@ -16,7 +16,7 @@ import yaml
 
 from ctxmetrics.config import Config
 from ctxmetrics.ingest.cadence import days_by_metric, evident_granularity, with_monthly_bookings
-from ctxmetrics.ingest.dates import BadCell, granularity_of, parse_days
+from ctxmetrics.ingest.dates import BadCell, granularity_of, latest_plausible, parse_days
 from ctxmetrics.errors import InputError
 from ctxmetrics.ingest.columns import DATE_NAMES, HOUR_NAMES, VALUE_NAMES, usual_column
 from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma
@@ -80,11 +80,15 @@ def _look_at(src) -> _Found:
     comma_numbers = _decimal_comma_columns(raw, columns) if semicolon_separated(src) else {}
     raw = raw.with_columns(comma_numbers.values())
     date = usual_column(columns, DATE_NAMES) or _date_like(raw, columns)
+    years = None if date is not None else _year_column(raw, columns)
+    if years is not None:  # a yearly file, `year,gdp` with 1960, ...: each year's Jan 1
+        date = years
+        raw = raw.with_columns(pl.col(date).cast(pl.Int64).cast(pl.Utf8))
     if date is None:
         raise InputError(f"{src.path}: no date column found (looked for {', '.join(DATE_NAMES)} and ISO dates).")
-    date_format = None
+    date_format = "%Y" if years is not None else None
     try:
-        days, timed = parse_days(raw[date], Config.timezone)
+        days, timed = parse_days(raw[date], Config.timezone, date_format)
     except BadCell as bad:
         date_format = _settled_format(raw[date])
         if date_format is None:
@@ -294,6 +298,19 @@ def _is_code(column: pl.Series) -> bool:
         values.len() >= CODE_MIN_ROWS_PER_VALUE * distinct and distinct <= CODE_MAX_DISTINCT
         and bool((values == values.floor()).all()) and values.min() >= 1 and values.max() <= CODE_MAX_VALUE
     )
+
+
+def _year_column(raw: pl.DataFrame, columns: list[str]) -> str | None:
+    """A column named `year` (or `yr`) of whole numbers from 1900 to next year, in a file
+    without a date column: the rows are years (the date column of a yearly file)."""
+    name = usual_column(columns, ("year", "yr"))
+    if name is None:
+        return None
+    values = _numbers(raw[name])
+    last = latest_plausible().year
+    if values.len() < 2 or values.null_count() or not ((values == values.floor()) & values.is_between(1900, last)).all():
+        return None
+    return name
 
 
 def _date_like(raw: pl.DataFrame, columns: list[str]) -> str | None:
