@@ -72,7 +72,7 @@ def _cadences(
     declared = {m for m in days_of if config.metric(m).granularity}
     change = first_cadence_change(days_of, declared)
     if change is None:
-        return _with_monthly_bookings(frame, metric_cadences(days_of), config)
+        return _with_monthly_bookings(frame, days_of, metric_cadences(days_of), config)
     name, index, what = change
     day = days_of[name][index]
     row = int(frame.filter((pl.col("metric") == name) & (pl.col("ts") == day))[ROW].min())
@@ -82,14 +82,23 @@ def _cadences(
     )
 
 
-def _with_monthly_bookings(frame: pl.DataFrame, cadences: dict[str, str], config: Config) -> dict[str, str]:
-    """`cadences` with the daily counts booked on one day a month made monthly; their
-    non-zero days are read only when some undeclared daily count exists."""
+def _with_monthly_bookings(
+    frame: pl.DataFrame, days_of: dict[str, pl.Series], cadences: dict[str, str], config: Config
+) -> dict[str, str]:
+    """`cadences` with the daily counts booked on one day a month made monthly.
+
+    Their non-zero days are read from the rows only when the file has zeros enough for one
+    of them to be zero on most of its days (a count booked on the 1st with a row every
+    day); otherwise a booked count's rows are its booking days, and its days (`days_of`)
+    tell. Reading them costs ~0.7 s CPU per 10M rows at load 12, the zero count ~0.01 s."""
     candidates = [m for m, c in cadences.items() if c == "daily" and config.metric(m).type == "count" and not config.metric(m).granularity]
     if not candidates:
         return cadences
-    nonzero = frame.filter((pl.col("value") != 0) & pl.col("metric").is_in(candidates))
-    return with_monthly_bookings(cadences, days_by_metric(nonzero["metric"], nonzero["ts"], None), candidates)
+    zeros = int((frame["value"] == 0).sum())
+    if 2 * zeros < min(days_of[m].len() for m in candidates):
+        return with_monthly_bookings(cadences, days_of, candidates)
+    nonzero = frame.select("metric", "ts").filter(frame["value"] != 0)
+    return with_monthly_bookings(cadences, days_by_metric(nonzero["metric"], nonzero["ts"], None, list(days_of)), candidates)
 
 
 def _check_counts(src: _Source, frame: pl.DataFrame, config: Config, column: str | None) -> None:

@@ -124,7 +124,9 @@ def _fast_long(
         span = (distinct_days[0], distinct_days[-1])
         cadences = metric_cadences(days_of)
         counts = [m for m, c in cadences.items() if c == "daily" and m not in declared | not_counts]
-        if counts:  # a count booked on one day a month is monthly (`cadence.booked_monthly`)
+        if counts and (least is None or least > 0):  # no zeros: a booked count's rows are its booking days
+            cadences = with_monthly_bookings(cadences, days_of, counts)
+        elif counts:  # a count booked on one day a month is monthly (`cadence.booked_monthly`)
             nonzero = {
                 metric: pl.Series(sorted(own), dtype=pl.Int32).cast(pl.Date)
                 for metric, own in parquet_file.nonzero_metric_days(store, src.path, date_col, counts)
