@@ -367,7 +367,10 @@ def _event_type(path: Path, where: str, base: EventType, spec: dict) -> EventTyp
     direction = spec.get("usual_direction", base.usual_direction)
     if direction is not None and direction not in EXPECTS:
         raise _fail(path, f"'{where}.usual_direction' must be up, down or null, got {direction!r}.")
-    flags = {key: _flag(path, f"{where}.{key}", spec.get(key, getattr(base, key))) for key in ("temporary", "days_off", "intended", "recurring")}
+    flags = {
+        key: _flag(path, f"{where}.{key}", spec.get(key, getattr(base, key)))
+        for key in ("temporary", "days_off", "intended", "recurring")
+    }
     return EventType(EventWindow(lead=lead, lag=lag), direction, **flags)
 
 

@@ -240,7 +240,9 @@ def group_events(ranked: list[Anomaly], funnel: tuple[str, ...] = (), lag_days: 
         if anomaly.causes:
             event = by_cause.get(anomaly.causes[0].annotation_id)
             if event is None:
-                event = by_cause[anomaly.causes[0].annotation_id] = BusinessEvent([], funnel, ratio_metrics, gauge_metrics, recurring_types)
+                event = by_cause[anomaly.causes[0].annotation_id] = BusinessEvent(
+                    [], funnel, ratio_metrics, gauge_metrics, recurring_types
+                )
                 events.append(event)
             event.members.append(anomaly)
             continue
