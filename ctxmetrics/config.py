@@ -11,7 +11,7 @@ from ctxmetrics.errors import ConfigError
 CONFIG_NAME = "ctxmetrics.yaml"
 METRIC_TYPES = ("count", "ratio", "gauge", "query")
 AGGREGATES = ("sum", "mean")  # how rows of one day (sub-daily data) become the day's value
-GRANULARITIES = ("daily", "weekly", "monthly", "quarterly")
+GRANULARITIES = ("daily", "weekly", "monthly", "quarterly", "yearly")
 FILE_FORMATS = ("long", "wide", "events")
 COLUMN_ROLES = ("date", "metric", "value", "hour")
 # Top-level keys of ctxmetrics.yaml (README.md, "The project file", documents each).
@@ -35,7 +35,7 @@ class MetricDef:
     query: str | None = None
     description: str = ""
     aggregate: str | None = None  # sum | mean; default: sum for counts, mean for gauges
-    granularity: str | None = None  # daily | weekly | monthly | quarterly; default: what the dates show
+    granularity: str | None = None  # daily | weekly | monthly | quarterly | yearly; default: what the dates show
 
     @property
     def aggregation(self) -> str:
@@ -74,6 +74,7 @@ class EventType:
     temporary: bool  # its effect ends when the event ends
     days_off: bool  # its days are not normal days (left out of the baseline)
     intended: bool = False  # meant to move a metric even without an explicit `expect`
+    recurring: bool = False  # a calendar event that comes back (a holiday): the digest lists it after the unexpected
 
 
 # The built-in event types. A project extends or overrides them under `event_types:` in
@@ -85,12 +86,12 @@ EVENT_TABLE = {
     "outage": EventType(EventWindow(lead=0, lag=1), "down", temporary=True, days_off=True),
     "pricing": EventType(EventWindow(lead=3, lag=21), None, temporary=False, days_off=False, intended=True),
     "release": EventType(EventWindow(lead=1, lag=14), None, temporary=False, days_off=False, intended=True),
-    "holiday": EventType(EventWindow(lead=1, lag=1), "down", temporary=True, days_off=True),
+    "holiday": EventType(EventWindow(lead=1, lag=1), "down", temporary=True, days_off=True, recurring=True),
     "other": EventType(EventWindow(lead=2, lag=7), None, temporary=False, days_off=False),
 }
 EVENT_TYPES = tuple(EVENT_TABLE)
 DAYS_OFF_TYPES = tuple(name for name, t in EVENT_TABLE.items() if t.days_off)  # a project's: Config.days_off_types
-EVENT_TYPE_FIELDS = ("lead", "lag", "usual_direction", "temporary", "days_off", "intended")
+EVENT_TYPE_FIELDS = ("lead", "lag", "usual_direction", "temporary", "days_off", "intended", "recurring")
 _TYPE_NAME_RE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 
 
@@ -158,6 +159,11 @@ class Config:
     def days_off_types(self) -> tuple[str, ...]:
         """The types whose days are left out of the baseline (`EventType.days_off`)."""
         return tuple(name for name, t in self.event_types.items() if t.days_off)
+
+    @property
+    def recurring_types(self) -> frozenset[str]:
+        """The types the digest lists after the unexpected events (`EventType.recurring`)."""
+        return frozenset(name for name, t in self.event_types.items() if t.recurring)
 
     def detection_for(self, metric: str) -> DetectionSettings:
         """The detection settings for one metric, with its overrides applied."""
@@ -361,7 +367,10 @@ def _event_type(path: Path, where: str, base: EventType, spec: dict) -> EventTyp
     direction = spec.get("usual_direction", base.usual_direction)
     if direction is not None and direction not in EXPECTS:
         raise _fail(path, f"'{where}.usual_direction' must be up, down or null, got {direction!r}.")
-    flags = {key: _flag(path, f"{where}.{key}", spec.get(key, getattr(base, key))) for key in ("temporary", "days_off", "intended")}
+    flags = {
+        key: _flag(path, f"{where}.{key}", spec.get(key, getattr(base, key)))
+        for key in ("temporary", "days_off", "intended", "recurring")
+    }
     return EventType(EventWindow(lead=lead, lag=lag), direction, **flags)
 
 

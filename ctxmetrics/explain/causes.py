@@ -326,13 +326,13 @@ def _days(n: int) -> str:
     return f"{n} day{'s' if n != 1 else ''}"
 
 
-# days a weekly/monthly/quarterly boundary may be from the day it stands for
-_PERIOD_SLACK = {"day": 0, "week": 6, "month": 30, "quarter": 91}
+# days a weekly/monthly/quarterly/yearly boundary may be from the day it stands for
+_PERIOD_SLACK = {"day": 0, "week": 6, "month": 30, "quarter": 91, "year": 365}
 
 
 def _beyond_period(days: int, period: str) -> int:
     """Days between an event's and a change's boundaries beyond what the change's period
-    leaves open: a weekly, monthly or quarterly change is known only to its period, so an
+    leaves open: a weekly, monthly, quarterly or yearly change is known only to its period, so an
     event on the 20th and a change from the next month's first are on time (0)."""
     slack = _PERIOD_SLACK[period]
     return days - slack if days > slack else days + slack if days < -slack else 0

@@ -1,5 +1,5 @@
 """Each metric's cadence, read from its own dates: one file may hold a daily metric beside
-a weekly, monthly or quarterly one, each stored and scanned at its own frequency.
+a weekly, monthly, quarterly or yearly one, each stored and scanned at its own frequency.
 
 Leads every day, pipeline value every Monday, quota attainment on each month's first: the
 weekly metric is no daily series whose days between the weekly rows are zeros or gaps.
@@ -67,8 +67,8 @@ def _dense_days(metrics: pl.Series, days: pl.Series, names: pl.Series) -> dict[s
 
 def evident_granularity(days: pl.Series) -> str | None:
     """The granularity a metric's sorted distinct days show clearly: `daily`, or `weekly`,
-    `monthly` or `quarterly` over at least a month of weeks, a quarter of months or a year
-    of quarters (`RUN_STEPS`);
+    `monthly`, `quarterly` or `yearly` over at least a month of weeks, a quarter of months,
+    a year of quarters or three steps of years (`RUN_STEPS`);
     None when they are too few to tell (two readings a week apart may be a sparse daily
     count as well as a weekly one)."""
     found = granularity_of(days)
@@ -94,3 +94,43 @@ def metric_cadences(days_of: dict[str, pl.Series]) -> dict[str, str]:
     """Each metric's evident granularity, for the metrics whose dates show one."""
     found = {name: evident_granularity(days) for name, days in days_of.items()}
     return {name: cadence for name, cadence in found.items() if cadence is not None}
+
+
+def booked_monthly(nonzero_days: pl.Series) -> bool | None:
+    """Whether a count's non-zero values fall on one day a month (sorted distinct days):
+    all on the same day of the month, or all on months' last days. Invoices booked on the
+    1st, renewals on the 15th: zero, or no row, on every other day, so the metric is a
+    monthly series, not a daily one of a spike a month. A sparse daily count (0.5 events a
+    day) has its non-zero days on many days of the month.
+
+    Returns:
+        True over at least a quarter of months (`RUN_STEPS`: four such days); None when
+        fewer such days cannot tell (a month's file of a metric booked monthly holds one);
+        False otherwise.
+    """
+    days = nonzero_days.drop_nulls()
+    one_day = days.len() == 0 or days.dt.day().n_unique() == 1 or bool((days == days.dt.month_end()).all())
+    if not one_day:
+        return False
+    return True if days.len() >= RUN_STEPS["monthly"] + 1 else None
+
+
+def booking_words(nonzero_days: pl.Series) -> str:
+    """The day a count `booked_monthly` falls on, in words: "the 15th", "the last day"."""
+    if nonzero_days.len() == 0:
+        return "one day"
+    day = int(nonzero_days[0].day)
+    if day != 1 and bool((nonzero_days == nonzero_days.dt.month_end()).all()):
+        return "the last day"
+    return f"the {day}{'th' if 10 <= day % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(day % 10, 'th')}"
+
+
+def with_monthly_bookings(
+    cadences: dict[str, str], nonzero_days_of: dict[str, pl.Series], candidates: Sequence[str]
+) -> dict[str, str]:
+    """`cadences` with each of `candidates` (count metrics whose own dates read daily) that
+    is `booked_monthly` by its non-zero days (`nonzero_days_of`) made monthly, and those
+    too few to tell left out (the store's or the file's granularity decides)."""
+    judged = {name: booked_monthly(nonzero_days_of.get(name, pl.Series([], dtype=pl.Date))) for name in candidates}
+    kept = {name: cadence for name, cadence in cadences.items() if judged.get(name, False) is False}
+    return kept | {name: "monthly" for name, verdict in judged.items() if verdict}

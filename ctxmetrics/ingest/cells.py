@@ -9,7 +9,7 @@ import polars as pl
 
 from ctxmetrics.config import Config
 from ctxmetrics.errors import InputError
-from ctxmetrics.ingest.cadence import days_by_metric, first_cadence_change, metric_cadences
+from ctxmetrics.ingest.cadence import days_by_metric, first_cadence_change, metric_cadences, with_monthly_bookings
 from ctxmetrics.ingest.dates import BadCell, check_plausible, parse_days
 from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma
 from ctxmetrics.ingest.settings import _Settings
@@ -66,12 +66,13 @@ def _cadences(
     distinct metrics, if known); refused when a metric's dates change from a day at a
     time to a week or month at a time, or back: weekly totals would be read as days of a
     daily series with gaps. A metric whose granularity the config declares is judged per
-    period whatever its rows' dates, so it is let through."""
+    period whatever its rows' dates, so it is let through. A count whose non-zero values
+    fall on one day a month is monthly (`cadence.booked_monthly`)."""
     days_of = days_by_metric(frame["metric"], frame["ts"], distinct, metrics)
     declared = {m for m in days_of if config.metric(m).granularity}
     change = first_cadence_change(days_of, declared)
     if change is None:
-        return metric_cadences(days_of)
+        return _with_monthly_bookings(frame, days_of, metric_cadences(days_of), config)
     name, index, what = change
     day = days_of[name][index]
     row = int(frame.filter((pl.col("metric") == name) & (pl.col("ts") == day))[ROW].min())
@@ -79,6 +80,28 @@ def _cadences(
         f"{src.where(row, column)}: {day}: {what}; a metric keeps one cadence: ingest the parts as "
         f"separate metrics (--metric NAME), or declare metrics.{name}.granularity in ctxmetrics.yaml."
     )
+
+
+def _with_monthly_bookings(
+    frame: pl.DataFrame, days_of: dict[str, pl.Series], cadences: dict[str, str], config: Config
+) -> dict[str, str]:
+    """`cadences` with the daily counts booked on one day a month made monthly.
+
+    Their non-zero days are read from the rows only when the file has zeros enough for one
+    of them to be zero on most of its days (a count booked on the 1st with a row every
+    day); otherwise a booked count's rows are its booking days, and its days (`days_of`)
+    tell. Reading them costs ~0.7 s CPU per 10M rows at load 12, the zero count ~0.01 s."""
+    candidates = [
+        m for m, c in cadences.items() if c == "daily" and config.metric(m).type == "count" and not config.metric(m).granularity
+    ]
+    if not candidates:
+        return cadences
+    zeros = int((frame["value"] == 0).sum())
+    if 2 * zeros < min(days_of[m].len() for m in candidates):
+        return with_monthly_bookings(cadences, days_of, candidates)
+    nonzero = frame.select("metric", "ts").filter(frame["value"] != 0)
+    nonzero_days = days_by_metric(nonzero["metric"], nonzero["ts"], None, list(days_of))
+    return with_monthly_bookings(cadences, nonzero_days, candidates)
 
 
 def _check_counts(src: _Source, frame: pl.DataFrame, config: Config, column: str | None) -> None:

@@ -1,5 +1,5 @@
 """Dates of ingested rows: parsed without guessing, put on the project's calendar day,
-checked for plausibility, and classified by granularity (daily, weekly, monthly, quarterly).
+checked for plausibility, and classified by granularity (daily, weekly, monthly, quarterly, yearly).
 
 Functions here report a bad cell by raising `BadCell(index, what)`; the caller names the
 file, line and column.
@@ -14,7 +14,7 @@ import polars as pl
 
 from ctxmetrics.models.periods import MONTHS
 
-GRANULARITIES = ("daily", "weekly", "monthly", "quarterly")
+GRANULARITIES = ("daily", "weekly", "monthly", "quarterly", "yearly")
 EARLIEST = dt.date(1900, 1, 1)
 MAX_GAP_DAYS = 3 * 365  # a date this far from all the others is a typo, not a data point
 # ISO 8601 day, optionally with a time of day and a UTC offset (Z, +HH, +HHMM, +HH:MM).
@@ -201,9 +201,9 @@ def _distinct_days(days: pl.Series) -> pl.Series:
 
 def granularity_of(days: pl.Series) -> str | None:
     """`monthly` when every day is a month's first (or every one a month's last),
-    `quarterly` when they are also a whole number of quarters apart, `weekly` when all fall
-    on one weekday a whole number of weeks apart, `daily` otherwise; None with fewer than
-    two days."""
+    `quarterly` or `yearly` when they are also a whole number of quarters or years apart,
+    `weekly` when all fall on one weekday a whole number of weeks apart, `daily` otherwise;
+    None with fewer than two days."""
     distinct = days.drop_nulls().unique().sort()
     if distinct.len() < 2:
         return None
@@ -211,24 +211,27 @@ def granularity_of(days: pl.Series) -> str | None:
     month_marks = (distinct.dt.day() == 1).all() or (distinct == distinct.dt.month_end()).all()
     if month_marks and gaps.min() >= 28:
         months = distinct.dt.year().cast(pl.Int64) * 12 + distinct.dt.month().cast(pl.Int64)
-        return "quarterly" if (months.diff().drop_nulls() % 3 == 0).all() else "monthly"
+        steps = months.diff().drop_nulls()
+        return "yearly" if (steps % 12 == 0).all() else "quarterly" if (steps % 3 == 0).all() else "monthly"
     if (gaps % 7 == 0).all():
         return "weekly"
     return "daily"
 
 
 # Steps of a coarser cadence in a row that make it a cadence, not a coincidence of gaps:
-# a month of weekly dates, a quarter of monthly ones, a year of quarterly ones.
-RUN_STEPS = {"weekly": 4, "monthly": 3, "quarterly": 4}
-_STEP_WORDS = {"daily": "a day", "weekly": "a week", "monthly": "a month", "quarterly": "a quarter"}
+# a month of weekly dates, a quarter of monthly ones, a year of quarterly ones, three
+# steps of yearly ones (a monthly or quarterly file does not lose 11 months, or 3
+# quarters, of every year three years running by chance).
+RUN_STEPS = {"weekly": 4, "monthly": 3, "quarterly": 4, "yearly": 3}
+_STEP_WORDS = {"daily": "a day", "weekly": "a week", "monthly": "a month", "quarterly": "a quarter", "yearly": "a year"}
 
 
 def cadence_change(distinct: pl.Series) -> tuple[int, str] | None:
-    """Where sorted distinct days change from a day at a time to a week, month or quarter
-    at a time (or back), or where one date of weekly, monthly or quarterly data is off
-    their cadence: `granularity_of` would read either as daily data with gaps. Also where
-    month marks change from a month to a quarter at a time (or back), which
-    `granularity_of` would read as monthly data with gaps.
+    """Where sorted distinct days change from a day at a time to a week, month, quarter or
+    year at a time (or back), or where one date of weekly, monthly, quarterly or yearly data
+    is off their cadence: `granularity_of` would read either as daily data with gaps. Also
+    where month marks change between a month, a quarter and a year at a time, which
+    `granularity_of` would read as monthly or quarterly data with gaps.
 
     Returns:
         (i, what): `distinct[i]` is the first day off the first cadence; `what` says so
@@ -236,8 +239,8 @@ def cadence_change(distinct: pl.Series) -> tuple[int, str] | None:
         time from this row on"). None when the days keep one cadence.
     """
     found = granularity_of(distinct)
-    if found == "monthly":
-        return _months_then_quarters(distinct.to_list())
+    if found in ("monthly", "quarterly"):
+        return _month_marks_change(distinct.to_list(), found)
     if found != "daily":
         return None
     days = distinct.to_list()
@@ -273,10 +276,14 @@ def cadence_change(distinct: pl.Series) -> tuple[int, str] | None:
     )
 
 
-def _months_then_quarters(days: list[dt.date]) -> tuple[int, str] | None:
-    """Where month marks change from a month to a quarter at a time, or back: the first
-    run of `RUN_STEPS` steps of the other cadence after one of the first; a missing month
-    or two of monthly data is a gap, not a change. None when there is no such change."""
+def _month_marks_change(days: list[dt.date], found: str) -> tuple[int, str] | None:
+    """Where month marks change between a month, a quarter and a year at a time: the first
+    run of `RUN_STEPS` steps of another cadence after one of the first; a missing month or
+    two of monthly data (a missing quarter or three of quarterly data) is a gap, not a
+    change. Also where one date is off the coarser cadence the days start on (yearly rows
+    and one mid-year: `found`, their granularity as a whole, is then finer than that
+    cadence, and the year would be read as months with gaps). None when there is no such
+    change."""
     kinds = [_month_step(a, b) for a, b in zip(days, days[1:])]
     runs, run_start = [], 0  # (kind, first step) of each long enough run of one kind
     for i in range(1, len(kinds) + 1):
@@ -287,15 +294,21 @@ def _months_then_quarters(days: list[dt.date]) -> tuple[int, str] | None:
             run_start = i
     first = runs[0][0] if runs else None
     change = next(((kind, start) for kind, start in runs if kind != first), None)
-    if change is None:
+    if change is not None:
+        kind, start = change
+        return start + 1, _cadence_words(days[start], first, kind) + " from this row on"
+    if first is None or runs[0][1] != 0 or MONTHS[first] <= MONTHS[found]:
         return None
-    kind, start = change
-    return start + 1, _cadence_words(days[start], first, kind) + " from this row on"
+    off = next(i for i, (a, b) in enumerate(zip(days, days[1:])) if _months_apart(a, b) % MONTHS[first])
+    return off + 1, (
+        f"the dates step {_STEP_WORDS[first]} at a time up to {days[off]}, "
+        f"then {(days[off + 1] - days[off]).days} days to this one"
+    )
 
 
 def _month_step(a: dt.date, b: dt.date) -> str | None:
-    """`monthly` or `quarterly` when month marks a and b are one or three months apart."""
-    return {1: "monthly", 3: "quarterly"}.get(_months_apart(a, b))
+    """`monthly`, `quarterly` or `yearly` when month marks a and b are 1, 3 or 12 months apart."""
+    return {1: "monthly", 3: "quarterly", 12: "yearly"}.get(_months_apart(a, b))
 
 
 def _months_apart(a: dt.date, b: dt.date) -> int:

@@ -13,7 +13,7 @@ import polars as pl
 from ctxmetrics.errors import CtxError
 from ctxmetrics.ingest.cells import _CONTROL, MAX_MAGNITUDE, MISSING_DIMENSION_VALUE, _all_differ
 from ctxmetrics.ingest.columns import _date_column, _dimension_columns, _require
-from ctxmetrics.ingest.cadence import first_cadence_change, metric_cadences
+from ctxmetrics.ingest.cadence import first_cadence_change, metric_cadences, with_monthly_bookings
 from ctxmetrics.ingest.dates import BadCell, check_plausible, granularity_of
 from ctxmetrics.ingest.sources import _check_header, _Source
 from ctxmetrics.store.database import Store
@@ -53,10 +53,12 @@ class _Fast:
 
 
 def _fast_long(
-    store: Store, src: _Source, dims: list[str], known: list[str], declared: frozenset[str] = frozenset()
+    store: Store, src: _Source, dims: list[str], known: list[str], declared: frozenset[str] = frozenset(),
+    not_counts: frozenset[str] = frozenset(),
 ) -> _Fast | None:
     """The fast path's SQL and what it found, or None; `declared`: the metrics whose
-    granularity the config declares (their dates may change cadence)."""
+    granularity the config declares (their dates may change cadence); `not_counts`: the
+    metrics the config types otherwise than count (never read as booked monthly)."""
     from ctxmetrics.store import parquet_file
 
     if src.kind != "parquet":
@@ -120,9 +122,17 @@ def _fast_long(
         if first_cadence_change(days_of, declared) is not None:
             return None  # the polars path decides, and names the row
         span = (distinct_days[0], distinct_days[-1])
-        return _Fast(
-            sql, params, dim_cols, found.rows, span, metrics, granularity_of(distinct_days), metric_cadences(days_of)
-        )
+        cadences = metric_cadences(days_of)
+        counts = [m for m, c in cadences.items() if c == "daily" and m not in declared | not_counts]
+        if counts and (least is None or least > 0):  # no zeros: a booked count's rows are its booking days
+            cadences = with_monthly_bookings(cadences, days_of, counts)
+        elif counts:  # a count booked on one day a month is monthly (`cadence.booked_monthly`)
+            nonzero = {
+                metric: pl.Series(sorted(own), dtype=pl.Int32).cast(pl.Date)
+                for metric, own in parquet_file.nonzero_metric_days(store, src.path, date_col, counts)
+            }
+            cadences = with_monthly_bookings(cadences, nonzero, counts)
+        return _Fast(sql, params, dim_cols, found.rows, span, metrics, granularity_of(distinct_days), cadences)
     except (CtxError, BadCell, duckdb.Error, pl.exceptions.PolarsError, OSError, ValueError):
         return None
 

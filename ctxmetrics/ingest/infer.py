@@ -15,8 +15,8 @@ import polars as pl
 import yaml
 
 from ctxmetrics.config import Config
-from ctxmetrics.ingest.cadence import days_by_metric, evident_granularity
-from ctxmetrics.ingest.dates import BadCell, granularity_of, parse_days
+from ctxmetrics.ingest.cadence import days_by_metric, evident_granularity, with_monthly_bookings
+from ctxmetrics.ingest.dates import BadCell, granularity_of, latest_plausible, parse_days
 from ctxmetrics.errors import InputError
 from ctxmetrics.ingest.columns import DATE_NAMES, HOUR_NAMES, VALUE_NAMES, usual_column
 from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma
@@ -80,11 +80,15 @@ def _look_at(src) -> _Found:
     comma_numbers = _decimal_comma_columns(raw, columns) if semicolon_separated(src) else {}
     raw = raw.with_columns(comma_numbers.values())
     date = usual_column(columns, DATE_NAMES) or _date_like(raw, columns)
+    years = None if date is not None else _year_column(raw, columns)
+    if years is not None:  # a yearly file, `year,gdp` with 1960, ...: each year's Jan 1
+        date = years
+        raw = raw.with_columns(pl.col(date).cast(pl.Int64).cast(pl.Utf8))
     if date is None:
         raise InputError(f"{src.path}: no date column found (looked for {', '.join(DATE_NAMES)} and ISO dates).")
-    date_format = None
+    date_format = "%Y" if years is not None else None
     try:
-        days, timed = parse_days(raw[date], Config.timezone)
+        days, timed = parse_days(raw[date], Config.timezone, date_format)
     except BadCell as bad:
         date_format = _settled_format(raw[date])
         if date_format is None:
@@ -135,15 +139,25 @@ def _look_at(src) -> _Found:
 
 def _granularities(found: _Found, raw: pl.DataFrame, days: pl.Series) -> dict[str, str | None]:
     """Each metric's granularity from the days it has a value on: clear from its own dates
-    (a weekly column beside daily ones), else what all the file's dates show."""
-    if found.metric is None:  # a column per metric: its days are those with a value
-        own = {name: days.filter(values.is_not_null()).drop_nulls().unique().sort() for name, values in found.metrics.items()}
-    else:
-        names = raw[found.metric].cast(pl.Utf8)
-        keep = names.is_not_null() & days.is_not_null() & _numbers(raw[found.value]).is_not_null()
-        own = days_by_metric(names.filter(keep), days.filter(keep), None) if keep.any() else {}
+    (a weekly column beside daily ones), else what all the file's dates show; a count whose
+    non-zero values fall on one day a month is monthly (`cadence.booked_monthly`)."""
+    own, nonzero = _days_with_values(found, raw, days, lambda values: values.is_not_null()), {}
+    cadences = {name: evident_granularity(own[name]) for name in own}
+    counts = [m for m, c in cadences.items() if c == "daily" and _metric_type(found.metrics[m]) == "count"]
+    if counts:
+        nonzero = _days_with_values(found, raw, days, lambda values: values.is_not_null() & (values != 0))
+        cadences = with_monthly_bookings(cadences, nonzero, counts)
     file_granularity = granularity_of(days)
-    return {name: (evident_granularity(own[name]) if name in own else None) or file_granularity for name in found.metrics}
+    return {name: cadences.get(name) or file_granularity for name in found.metrics}
+
+
+def _days_with_values(found: _Found, raw: pl.DataFrame, days: pl.Series, keep) -> dict[str, pl.Series]:
+    """Each metric's sorted distinct days on which `keep(values)` holds."""
+    if found.metric is None:  # a column per metric: its days are those with a value
+        return {name: days.filter(keep(values)).drop_nulls().unique().sort() for name, values in found.metrics.items()}
+    names = raw[found.metric].cast(pl.Utf8)
+    rows = names.is_not_null() & days.is_not_null() & keep(_numbers(raw[found.value]))
+    return days_by_metric(names.filter(rows), days.filter(rows), None) if rows.any() else {}
 
 
 def _decimal_comma_columns(raw: pl.DataFrame, columns: list[str]) -> dict[str, pl.Series]:
@@ -284,6 +298,19 @@ def _is_code(column: pl.Series) -> bool:
         values.len() >= CODE_MIN_ROWS_PER_VALUE * distinct and distinct <= CODE_MAX_DISTINCT
         and bool((values == values.floor()).all()) and values.min() >= 1 and values.max() <= CODE_MAX_VALUE
     )
+
+
+def _year_column(raw: pl.DataFrame, columns: list[str]) -> str | None:
+    """A column named `year` (or `yr`) of whole numbers from 1900 to next year, in a file
+    without a date column: the rows are years (the date column of a yearly file)."""
+    name = usual_column(columns, ("year", "yr"))
+    if name is None:
+        return None
+    values = _numbers(raw[name])
+    last = latest_plausible().year
+    if values.len() < 2 or values.null_count() or not ((values == values.floor()) & values.is_between(1900, last)).all():
+        return None
+    return name
 
 
 def _date_like(raw: pl.DataFrame, columns: list[str]) -> str | None:

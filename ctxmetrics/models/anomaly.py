@@ -38,7 +38,7 @@ class Anomaly:
     change_pct: float
     score: float
     volume: float = 0.0  # mean level per period of the series: how much business it carries
-    period: str = "day"  # what before/after/volume are per: day, week or month (the series' granularity)
+    period: str = "day"  # what before/after/volume are per: day, week, month, quarter or year (the series' granularity)
     causes: list[Cause] = field(default_factory=list)
     # The root-cause set in the cube: [{"segment": {...}, "share": 0.81}], best first.
     drivers: list[dict[str, Any]] = field(default_factory=list)

@@ -1,10 +1,11 @@
-"""The periods of a stored series: days, weeks, months or quarters counted from its first period.
+"""The periods of a stored series: days, weeks, months, quarters or years counted from its first period.
 
 A series' column j is period j after `start` (the first stored date): the day
 `start + j`, the week of seven days from `start + 7j`, the calendar month j months
-after `start`'s, or the calendar quarter (Jan-Mar, Apr-Jun, ...) j quarters after
-`start`'s. Every place that turns a column into dates, or dates into a column, goes
-through here, so a weekly, monthly or quarterly metric is one point per period.
+after `start`'s, the calendar quarter (Jan-Mar, Apr-Jun, ...) j quarters after
+`start`'s, or the calendar year j years after `start`'s. Every place that turns a column
+into dates, or dates into a column, goes through here, so a weekly, monthly, quarterly or
+yearly metric is one point per period.
 """
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ import datetime as dt
 
 import numpy as np
 
-UNITS = {"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter"}
-MONTHS = {"monthly": 1, "quarterly": 3}  # calendar months per period of the month-based granularities
+UNITS = {"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter", "yearly": "year"}
+MONTHS = {"monthly": 1, "quarterly": 3, "yearly": 12}  # calendar months per period of the month-based granularities
 
 
 def unit(granularity: str) -> str:
-    """What one value is per: `day`, `week`, `month` or `quarter`."""
+    """What one value is per: `day`, `week`, `month`, `quarter` or `year`."""
     return UNITS[granularity]
 
 
@@ -73,11 +74,13 @@ def sql_index(column: str, granularity: str) -> str:
         return f"date_diff('month', ?::date, {column})"
     if granularity == "quarterly":  # calendar quarters, as `index` counts them
         return f"date_diff('quarter', ?::date, {column})"
+    if granularity == "yearly":  # calendar years, as `index` counts them
+        return f"date_diff('year', ?::date, {column})"
     if granularity == "weekly":
         return f"(({column} - ?::date) // 7)"
     return f"({column} - ?::date)"
 
 
 def _month_number(day: dt.date) -> int:
-    """Months since year 0, January: calendar months and quarters count from it."""
+    """Months since year 0, January: calendar months, quarters and years count from it."""
     return day.year * 12 + day.month - 1

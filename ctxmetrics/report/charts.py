@@ -21,7 +21,7 @@ CONTEXT_DAYS = 60
 # width of the moving average, and the word for one value
 _PERIOD = {
     "day": (CONTEXT_DAYS, 7, "daily"), "week": (182, 4, "weekly"), "month": (730, 12, "monthly"),
-    "quarter": (1461, 4, "quarterly"),
+    "quarter": (1461, 4, "quarterly"), "year": (3653, 3, "yearly"),
 }
 FIGSIZE = (7.0, 3.0)  # inches: fits a laptop screen, an A4/Letter page and a mail pane
 UP, DOWN, EVENT, DAILY, MEAN = "#1a7f37", "#c62828", "#7c5cbf", "#374151", "#9aa4b1"

@@ -14,7 +14,8 @@ segments nest and whose starts lie within `GROUP_DAYS` (same metric) or the funn
 ("flag") is still listed in JSON.
 
 Order: what needs action first (unexplained events, expected effects not seen), then the
-explained events, recurring calendar events (holidays) below the unexpected ones; within
+explained events, recurring calendar events (types the event table marks `recurring`, such
+as holidays) below the unexpected ones; within
 a group by importance = score × ln(1 + volume) of the event's biggest flag.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from ctxmetrics.config import EVENT_TABLE
 from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.models.segments import is_within, segment_key, segment_label
 from ctxmetrics.wording import (
@@ -34,7 +36,8 @@ __all__ = ["Digest", "BusinessEvent", "build_digest", "render_markdown", "render
 
 GROUP_DAYS = 3
 DEFAULT_LIMIT = 30
-RECURRING_TYPES = ("holiday",)
+# the built-in table's recurring types; a project's are `Config.recurring_types`
+BUILT_IN_RECURRING = frozenset(name for name, t in EVENT_TABLE.items() if t.recurring)
 NO_SCAN = "No scan results yet: run 'ctxmetrics scan' first."
 
 
@@ -71,6 +74,7 @@ class BusinessEvent:
     funnel: tuple[str, ...] = ()
     ratio_metrics: frozenset[str] = frozenset()
     gauge_metrics: frozenset[str] = frozenset()  # levels, not amounts per day: no " a day"
+    recurring_types: frozenset[str] = BUILT_IN_RECURRING  # event types listed after the unexpected
 
     @property
     def lead(self) -> Anomaly:
@@ -90,7 +94,7 @@ class BusinessEvent:
 
     @property
     def recurring(self) -> bool:
-        return self.cause is not None and self.cause.type in RECURRING_TYPES
+        return self.cause is not None and self.cause.type in self.recurring_types
 
     @property
     def importance(self) -> float:
@@ -223,7 +227,8 @@ def metrics_of_type(config, metric_type: str) -> frozenset[str]:
 
 def group_events(ranked: list[Anomaly], funnel: tuple[str, ...] = (), lag_days: int = 7,
                  ratio_metrics: frozenset[str] = frozenset(),
-                 gauge_metrics: frozenset[str] = frozenset()) -> list[BusinessEvent]:
+                 gauge_metrics: frozenset[str] = frozenset(),
+                 recurring_types: frozenset[str] = BUILT_IN_RECURRING) -> list[BusinessEvent]:
     """Group anomalies (already ranked) into business events; see the module docstring.
     Explained ones are found by their top cause; an unexplained one is compared only with
     the unexplained events that have a flag starting within the funnel lag of it."""
@@ -235,7 +240,9 @@ def group_events(ranked: list[Anomaly], funnel: tuple[str, ...] = (), lag_days: 
         if anomaly.causes:
             event = by_cause.get(anomaly.causes[0].annotation_id)
             if event is None:
-                event = by_cause[anomaly.causes[0].annotation_id] = BusinessEvent([], funnel, ratio_metrics, gauge_metrics)
+                event = by_cause[anomaly.causes[0].annotation_id] = BusinessEvent(
+                    [], funnel, ratio_metrics, gauge_metrics, recurring_types
+                )
                 events.append(event)
             event.members.append(anomaly)
             continue
@@ -244,7 +251,7 @@ def group_events(ranked: list[Anomaly], funnel: tuple[str, ...] = (), lag_days: 
         # the earliest-made (most important) matching event wins, as in a ranked scan
         event = next((near[i] for i in sorted(near) if _joins(near[i], anomaly, lag_days)), None)
         if event is None:
-            event = BusinessEvent([], funnel, ratio_metrics, gauge_metrics)
+            event = BusinessEvent([], funnel, ratio_metrics, gauge_metrics, recurring_types)
             order[id(event)] = len(events)
             events.append(event)
         event.members.append(anomaly)
@@ -404,7 +411,7 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
 
     return Digest(
         since=since, until=until, data_range=data_range, anomalies=ranked,
-        events=group_events(ranked, config.funnel, config.explain.funnel_lag_days, ratios, gauges),
+        events=group_events(ranked, config.funnel, config.explain.funnel_lag_days, ratios, gauges, config.recurring_types),
         coverage=coverage(ranked), effects=entries, muted=len(anomalies) - len(shown), limit=limit,
     )
 

@@ -123,7 +123,7 @@ def _events(project: "Project", store, today: dt.date | None) -> list[BusinessEv
     anomalies = [a for a in load_anomalies(store) if a.id not in rejected and not is_muted(a, mutes)]
     config = project.config
     return group_events(rank(anomalies), config.funnel, config.explain.funnel_lag_days,
-                        metrics_of_type(config, "ratio"), metrics_of_type(config, "gauge"))
+                        metrics_of_type(config, "ratio"), metrics_of_type(config, "gauge"), config.recurring_types)
 
 
 def _charts(project: "Project", store, message: Message) -> dict[str, bytes]:

@@ -119,6 +119,17 @@ def metric_days(store: Store, path: Path, date_col: str) -> list[tuple[str, list
     )[1]
 
 
+def nonzero_metric_days(store: Store, path: Path, date_col: str, metrics: list[str]) -> list[tuple[str, list[int]]]:
+    """Each of `metrics`' distinct days with a non-zero value (days since 1970-01-01, unsorted)."""
+    day = f"({quote_ident(date_col)} - DATE '1970-01-01')"
+    in_metrics = ", ".join("?" for _ in metrics)
+    return store.query_rows(
+        f"select {quote_ident('metric')}, list(distinct {day}) from {_READER} "
+        f"where {quote_ident('value')} != 0 and {quote_ident('metric')} in ({in_metrics}) group by all",
+        [str(path), *metrics],
+    )[1]
+
+
 def _label_expr(column: str, missing: str | None) -> str:
     """A label column as stored: as read, or with empty cells as `missing` (a bound value)."""
     return quote_ident(column) if missing is None else f"coalesce(nullif({quote_ident(column)}, ''), ?)"

@@ -94,7 +94,7 @@ def build_series_set(store: Store, config: Config, metric: str, queries_dir=None
 
 
 def metric_granularity(store: Store, config: Config, metric: str) -> str:
-    """`daily`, `weekly`, `monthly` or `quarterly`: the granularity of a metric's stored rows (a ratio's
+    """`daily`, `weekly`, `monthly`, `quarterly` or `yearly`: the granularity of a metric's stored rows (a ratio's
     two counts must agree); query metrics are daily."""
     definition = config.metric(metric)
     if definition.type == "query":
@@ -107,6 +107,20 @@ def metric_granularity(store: Store, config: Config, metric: str) -> str:
             f"{parts[1]} ({store.granularity(parts[1])}); both must have the same granularity."
         )
     return found.pop()
+
+
+def days_with_nonzero_rows(store: Store, metrics: Sequence[str]) -> dict[str, tuple[int, list[dt.date]]]:
+    """Each of `metrics`' number of distinct stored days and its sorted distinct days with
+    a non-zero value (what `scan` reads to say a count booked once a month is monthly)."""
+    if not metrics:
+        return {}
+    in_metrics = ", ".join("?" for _ in metrics)
+    _, rows = store.query_rows(
+        f"select metric, count(distinct ts), list(distinct ts order by ts) filter (where value != 0) "
+        f"from obs where metric in ({in_metrics}) group by metric",
+        list(metrics),
+    )
+    return {metric: (days, nonzero or []) for metric, days, nonzero in rows}
 
 
 _GAP_ZERO_CHANCE = 0.01  # a day without rows is a gap when a zero total would be this unlikely
@@ -403,7 +417,7 @@ def _segment_sums(store: Store, metric: str, segment: Mapping[str, str], agg: st
     )
     if frame.height == 0:
         return frame
-    step = {"daily": "1d", "weekly": "1w", "monthly": "1mo", "quarterly": "1q"}[store.granularity(metric)]
+    step = {"daily": "1d", "weekly": "1w", "monthly": "1mo", "quarterly": "1q", "yearly": "1y"}[store.granularity(metric)]
     days = pl.DataFrame({"ts": pl.date_range(frame["ts"].min(), frame["ts"].max(), step, eager=True)})
     filled = days.join(frame, on="ts", how="left")
     return filled.fill_null(0.0) if agg == "sum" else filled
