@@ -6,7 +6,7 @@ The funnels, seeds and matching rule are those of benchmarks/evaluate.py's funne
 (benchmarks/eval/funnel.py). Each miss is put in the first class that fits it:
 
 - placed wrong: an anomaly on the effect's stage and scope in its direction overlaps it
-  but starts more than 2 days away;
+  but starts more than 2 days away (printed: its days from the effect's start, its view);
 - found elsewhere: only an anomaly on another scope of its stage (a rollup or a part)
   matches it in time and direction;
 - not reported: nothing on its stage and scope near it, with the effect's size in
@@ -80,8 +80,9 @@ def _sigmas(effect, frame) -> float:
 def classify_miss(effect, anomalies, frame) -> str:
     direction = _direction(effect)
     own = [a for a in anomalies if a.metric == effect.metric and a.segment == effect.segment and a.direction == direction]
-    if any(a.start <= _end(effect) and effect.start <= _end(a) for a in own):
-        return "placed wrong"
+    placed = [a for a in own if a.start <= _end(effect) and effect.start <= _end(a)]
+    if placed:  # each with the view that dated it, so that the misplaced finds can be listed by view
+        return "placed wrong (" + ", ".join(f"{(a.start - effect.start).days:+d} days {a.found_by}" for a in placed) + ")"
     related = [a for a in anomalies if a.metric == effect.metric and a.direction == direction
                and a.segment != effect.segment
                and (_overlaps(a.segment, effect.segment) or _overlaps(effect.segment, a.segment))]
