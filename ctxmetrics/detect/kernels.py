@@ -11,7 +11,7 @@ cache: in `__pycache__` next to this file, in numba's user-wide cache dir
 (`$XDG_CACHE_HOME/numba`, else `~/.cache/numba`) when that is not writable (a read-only
 site-packages); `NUMBA_CACHE_DIR` overrides both; else not cached. A scan imports this
 module before it forks, so its workers share the compiled code. A fresh install's compile
-is ~half a minute of CPU (benchmarks/kernels_compile.py measures it kernel by kernel):
+is ~35 s of CPU (benchmarks/kernels_compile.py measures it kernel by kernel):
 hence no numpy function with heavy generic overloads (np.partition) and no compiled
 wrapper that only calls another kernel (numba compiles the callee's code into it again).
 """
