@@ -17,7 +17,7 @@ from numba import njit
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ctxmetrics.detect.kernels import (
-    _median, _median_within, _middle, _middle_within, _residuals, _trimmed_cost_near, _trimmed_fit_and_scale,
+    _median, _median_within, _middle, _middle_within, _residuals, _select, _trimmed_cost_near, _trimmed_fit_and_scale,
     baseline_sums, block_difference_mads, count_z, few_event_windows, flank_days, kernel_cpd_l2, pelt_l2, refine_bounds,
     step_fit_cost, trimmed_cost, trimmed_fit, window_geometry, window_scores,
 )
@@ -365,6 +365,28 @@ def test_median_is_robust_median_bit_for_bit():
         for v in (rng.normal(size=n), rng.integers(0, 4, size=n).astype(float)):  # ties among them
             assert _median(v) == median(v)
     assert np.isnan(_median(np.array([1.0, np.nan, 2.0])))
+
+
+def test_select_finds_the_order_statistic_and_splits_around_it():
+    """`_select` (the medians' quickselect, issue-9cc): a[k] is the k-th smallest of a[:n],
+    none before it larger, none after it (within a[:n]) smaller, a[:n] the same values
+    reordered and a[n:] untouched; on the inputs a quickselect's pivot choice goes wrong
+    on (sorted, reversed, all equal, organ pipe) and on random ones with ties and infinities."""
+    rng = np.random.default_rng(9)
+    inputs = []
+    for n in (1, 2, 3, 7, 64, 365, 730):
+        ramp = np.arange(n, dtype=float)
+        inputs += [ramp, ramp[::-1].copy(), np.zeros(n), np.minimum(ramp, ramp[::-1]),
+                   rng.normal(size=n), rng.integers(0, 3, size=n).astype(float),
+                   np.where(rng.random(n) < 0.1, np.inf, rng.normal(size=n)) * rng.choice([-1, 1], n)]
+    for values in inputs:
+        for n in {values.shape[0], max(values.shape[0] - 3, 1)}:  # all of a, or a[:n] of a longer one
+            for k in {0, (n - 1) // 2, n // 2, n - 1}:
+                a = values.copy()
+                got = _select(a, n, k)
+                assert got == a[k] == np.sort(values[:n])[k]
+                assert (a[:k] <= got).all() and (a[k + 1 : n] >= got).all()
+                assert np.array_equal(np.sort(a[:n]), np.sort(values[:n])) and np.array_equal(a[n:], values[n:])
 
 
 def _numpy_trimmed_fit(y, design, ok):
