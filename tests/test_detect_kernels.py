@@ -17,7 +17,7 @@ from numba import njit
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ctxmetrics.detect.kernels import (
-    _median, _median_within, _middle, _middle_within, _residuals, _trimmed_cost_near, _trimmed_fit_and_scale,
+    _median, _median_within, _middle, _middle_within, _residuals, _select, _trimmed_cost_near, _trimmed_fit_and_scale,
     baseline_sums, block_difference_mads, count_z, few_event_windows, flank_days, kernel_cpd_l2, pelt_l2, refine_bounds,
     step_fit_cost, trimmed_cost, trimmed_fit, window_geometry, window_scores,
 )
@@ -365,6 +365,28 @@ def test_median_is_robust_median_bit_for_bit():
         for v in (rng.normal(size=n), rng.integers(0, 4, size=n).astype(float)):  # ties among them
             assert _median(v) == median(v)
     assert np.isnan(_median(np.array([1.0, np.nan, 2.0])))
+
+
+def test_select_finds_the_order_statistic_and_splits_around_it():
+    """`_select` (the medians' quickselect, issue-9cc): a[k] is the k-th smallest of a[:n],
+    none before it larger, none after it (within a[:n]) smaller, a[:n] the same values
+    reordered and a[n:] untouched; on the inputs a quickselect's pivot choice goes wrong
+    on (sorted, reversed, all equal, organ pipe) and on random ones with ties and infinities."""
+    rng = np.random.default_rng(9)
+    inputs = []
+    for n in (1, 2, 3, 7, 64, 365, 730):
+        ramp = np.arange(n, dtype=float)
+        inputs += [ramp, ramp[::-1].copy(), np.zeros(n), np.minimum(ramp, ramp[::-1]),
+                   rng.normal(size=n), rng.integers(0, 3, size=n).astype(float),
+                   np.where(rng.random(n) < 0.1, np.inf, rng.normal(size=n)) * rng.choice([-1, 1], n)]
+    for values in inputs:
+        for n in {values.shape[0], max(values.shape[0] - 3, 1)}:  # all of a, or a[:n] of a longer one
+            for k in {0, (n - 1) // 2, n // 2, n - 1}:
+                a = values.copy()
+                got = _select(a, n, k)
+                assert got == a[k] == np.sort(values[:n])[k]
+                assert (a[:k] <= got).all() and (a[k + 1 : n] >= got).all()
+                assert np.array_equal(np.sort(a[:n]), np.sort(values[:n])) and np.array_equal(a[n:], values[n:])
 
 
 def _numpy_trimmed_fit(y, design, ok):
@@ -828,14 +850,16 @@ def _written(name, args, out):
 
 
 def test_contiguous_and_strided_arrays_give_the_same_numbers(monkeypatch):
-    """The episode scan's kernels are compiled for contiguous arrays first (all the detector
-    passes: indexing without strides) and for any layout: on every call of a detection
-    (a low-count series: the count likelihood too), the arrays as passed and strided
-    copies of them give the same outputs, bit for bit."""
+    """The episode scan's kernels are compiled at import for contiguous arrays (all the
+    detector passes: indexing without strides; a detection compiles no other version) and
+    for any other layout at its first call: on every call of a detection (a low-count
+    series: the count likelihood too), the arrays as passed and strided copies of them
+    give the same outputs, bit for bit."""
     import ctxmetrics.detect.kernels as K
     from ctxmetrics.detect import find_changes
 
     calls = {name: [] for name in _CONTIGUOUS_FIRST}
+    compiled = {name: list(getattr(K, name).signatures) for name in _CONTIGUOUS_FIRST}
     for name in _CONTIGUOUS_FIRST:
         def record(*args, _kernel=getattr(K, name), _calls=calls[name]):
             _calls.append(tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args))
@@ -849,7 +873,7 @@ def test_contiguous_and_strided_arrays_give_the_same_numbers(monkeypatch):
     monkeypatch.undo()
     for name, made in calls.items():
         kernel = getattr(K, name)
-        assert made and len(kernel.signatures) == 2, name
+        assert made and kernel.signatures == compiled[name], name  # the version compiled at import
         for args in made:
             strided = tuple(_strided(a) for a in args)
             assert any(isinstance(a, np.ndarray) and a.ndim and not a.flags.c_contiguous for a in strided)
@@ -858,3 +882,4 @@ def test_contiguous_and_strided_arrays_give_the_same_numbers(monkeypatch):
             for c, g in zip(contiguous if isinstance(contiguous, tuple) else (contiguous,),
                             general if isinstance(general, tuple) else (general,)):
                 assert np.array_equal(c, g, equal_nan=True) and type(c) is type(g), name
+        assert len(kernel.signatures) > len(compiled[name]), name  # the strided copies' own, compiled when called

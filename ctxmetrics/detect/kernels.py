@@ -7,9 +7,13 @@ compares them); the calendar's `trimmed_fit` and `trimmed_cost` only to float ro
 (their sums run in another order), and the episode scan's `count_z` (libm's logarithm,
 not numpy's). Imported only on the detector's path (`why`, `query`
 and `digest` never load numba); compiled at import from explicit signatures, or loaded from numba's on-disk
-cache: next to this file, in numba's user-wide cache dir when the install is read-only
-(`NUMBA_CACHE_DIR` overrides both), else not cached. A scan imports this module before it
-forks, so its workers share the compiled code.
+cache: in `__pycache__` next to this file, in numba's user-wide cache dir
+(`$XDG_CACHE_HOME/numba`, else `~/.cache/numba`) when that is not writable (a read-only
+site-packages); `NUMBA_CACHE_DIR` overrides both; else not cached. A scan imports this
+module before it forks, so its workers share the compiled code. A fresh install's compile
+is ~35 s of CPU (benchmarks/kernels_compile.py measures it kernel by kernel):
+hence no numpy function with heavy generic overloads (np.partition) and no compiled
+wrapper that only calls another kernel (numba compiles the callee's code into it again).
 """
 from __future__ import annotations
 
@@ -20,24 +24,33 @@ import numpy as np
 from numba import njit, types
 
 
-def _compiled(signature: str):
-    """Compile at import for `signature`, cached on disk; compiled afresh each time when
-    numba finds no writable cache dir (read-only install and home): slower to start, same
-    results. error_model="numpy": a division by zero gives inf/NaN as numpy does."""
+def _compiled(signatures, *, other_types_when_called: bool = False):
+    """Compile at import for `signatures` (one or a list), cached on disk; compiled afresh
+    each time when numba finds no writable cache dir (read-only install and home): slower
+    to start, same results. error_model="numpy": a division by zero gives inf/NaN as numpy
+    does. With `other_types_when_called`, arguments of other types (a strided array, say)
+    compile (and cache) their own version at their first call, not at import; else they
+    raise numba's TypeError."""
     def compile_(function):
         try:
-            return njit(signature, cache=True, error_model="numpy")(function)
+            kernel = njit(cache=True, error_model="numpy")(function)
         except RuntimeError:  # "cannot cache function ...: no locator available"
-            return njit(signature, error_model="numpy")(function)
+            kernel = njit(error_model="numpy")(function)
+        for signature in [signatures] if isinstance(signatures, str) else signatures:
+            kernel.compile(signature)
+        if not other_types_when_called:
+            kernel.disable_compile()
+        return kernel
     return compile_
 
 
-def _contiguous_first(signature: str) -> list[str]:
-    """`signature` with every array C-contiguous, then as given: numba calls the first for
-    the detector's own arrays (all contiguous), whose indexing it then compiles without
-    strides (the episode scan's kernels ~15-25% faster, issue-9s30), the second for any
-    other array."""
-    return [re.sub(r"\[((?::, )*):\]", r"[\1::1]", signature), signature]
+def _contiguous(signature: str):
+    """Compile `signature` with every array C-contiguous at import: numba calls it for the
+    detector's own arrays (all contiguous), whose indexing it then compiles without strides
+    (the episode scan's kernels ~15-25% faster, issue-9s30). Any other layout compiles its
+    own version at its first call: no caller of the detector's makes one, and compiling
+    the general layout at import too took ~5 s of a fresh install's compile (issue-9cc)."""
+    return _compiled(re.sub(r"\[((?::, )*):\]", r"[\1::1]", signature), other_types_when_called=True)
 
 
 @_compiled("f8(f8)")
@@ -176,6 +189,55 @@ def kernel_cpd_l2(signal: np.ndarray, pen: float, min_size: int) -> list[int]:
     return bkps[::-1]
 
 
+@_compiled("f8(f8[::1], i8, i8)")
+def _select(a, n, k):
+    """The k-th smallest of a[:n] (no NaN among them), a[:n] reordered in place so that
+    a[k] holds it and none after it is smaller: a quickselect with a median-of-three pivot,
+    the order statistic np.partition gives. Written out because numba's np.partition
+    brings its generic overloads (kth checks, np.unique, a sort), ~8 s of a fresh
+    install's compile each time a kernel links it (issue-9cc)."""
+    low, high = 0, n - 1
+    while low < high:
+        mid = (low + high) >> 1
+        if a[mid] < a[low]:  # order a[low] <= a[mid] <= a[high]: a[mid] is the pivot
+            a[low], a[mid] = a[mid], a[low]
+        if a[high] < a[mid]:
+            a[high], a[mid] = a[mid], a[high]
+        if a[mid] < a[low]:
+            a[low], a[mid] = a[mid], a[low]
+        pivot = a[mid]
+        a[high], a[mid] = a[mid], a[high]  # parked at the end while the rest is split
+        i, j = low, high - 1
+        while True:
+            while i < high and a[i] < pivot:
+                i += 1
+            while j >= low and pivot < a[j]:
+                j -= 1
+            if i >= j:
+                break
+            a[i], a[j] = a[j], a[i]
+            i += 1
+            j -= 1
+        a[i], a[high] = a[high], a[i]  # the pivot's final place: none before it larger, none after smaller
+        if i == k:
+            break
+        if i < k:
+            low = i + 1
+        else:
+            high = i - 1
+    return a[k]
+
+
+@_compiled("f8(f8[::1], i8, i8)")
+def _smallest(a, start, stop):
+    """The least of a[start:stop] (not empty, no NaN)."""
+    least = a[start]
+    for i in range(start + 1, stop):
+        if a[i] < least:
+            least = a[i]
+    return least
+
+
 @_compiled("UniTuple(f8, 2)(f8[:])")
 def _middle(v):
     """The two middle order statistics of a non-empty 1-D array (the middle one twice for
@@ -185,8 +247,9 @@ def _middle(v):
         if math.isnan(x):
             return x, x
     k = (n - 1) // 2
-    part = np.partition(v, k)
-    return (part[k], part[k]) if n % 2 else (part[k], np.min(part[k + 1:]))
+    part = v.copy()
+    low = _select(part, n, k)
+    return (low, low) if n % 2 else (low, _smallest(part, k + 1, n))
 
 
 @_compiled("f8(f8[:])")
@@ -239,8 +302,8 @@ def _middle_within(v, lo, hi):
     if not below <= k or not top < below + within:
         return _middle(v)
     j = k - below
-    part = np.partition(band[:within], j)
-    return (part[j], part[j]) if n % 2 else (part[j], np.min(part[j + 1 : within]))
+    low = _select(band, within, j)
+    return (low, low) if n % 2 else (low, _smallest(band, j + 1, within))
 
 
 @_compiled("f8(f8[:], f8, f8)")
@@ -290,8 +353,7 @@ def _trimmed_fit_and_scale(y, design, ok, guess):
     return coef, True, center, mad
 
 
-@_compiled("Tuple((f8[:], b1))(f8[::1], f8[:, ::1], b1[::1])")
-def trimmed_fit(y, design, ok):
+def trimmed_fit(y: np.ndarray, design: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, bool]:
     """`calendar._robust_fit`'s loop: least squares of y on all columns of `design` over
     the `ok` days, refitted up to three times without the days beyond 3.5 robust sds of
     the residuals (a fit on the same days again stops it). Returns the coefficients and
@@ -304,7 +366,7 @@ def trimmed_fit(y, design, ok):
     compared equal to 9 significant digits, benchmarks/README.md). `pinv` of the normal
     matrix keeps an empty column's coefficient at ~0 as before (the minimum-norm answer)."""
     coef, fitted, _, _ = _trimmed_fit_and_scale(y, design, ok, np.full(2, math.nan))
-    return coef, fitted
+    return coef, fitted  # a compiled wrapper would compile the fit a second time (issue-9cc)
 
 
 @_compiled("f8(f8[::1], b1[::1], f8, f8)")
@@ -330,20 +392,19 @@ def _trimmed_cost_near(resid, ok, center_guess, mad_guess):
     return total
 
 
-@_compiled("f8(f8[::1], b1[::1])")
-def trimmed_cost(resid, ok):
+def trimmed_cost(resid: np.ndarray, ok: np.ndarray) -> float:
     """`calendar._trimmed_cost`: the sum of the squared residuals of the `ok` days (at
     least one) about their median, each capped at 3.5 robust sds. Summed day by day
     where np.sum adds pairwise: the same to float rounding. The residuals' median about
     their median comes from the same two order statistics (issue-9s24: one partition of
     three saved; the step elimination asks for ~10 costs a series)."""
-    return _trimmed_cost_near(resid, ok, math.nan, math.nan)
+    return _trimmed_cost_near(resid, ok, math.nan, math.nan)  # not compiled: see `trimmed_fit`
 
 
-@_compiled(_contiguous_first(
+@_contiguous(
     "Tuple((i8[:, :], i8[:, :], i8[:, :], b1[:, :], f8[:, :], f8[:, :]))"
     "(i8, i8[:], i8[:], i8[:], b1[:], f8[:], i8[:], i8[:], i8[:], f8[:], f8[:], f8[:], f8[:])"
-))
+)
 def window_geometry(n, widths, starts, flank, short, ramp, segment, seg_lo, seg_hi, wy_body, w_body, wy_tail, w_tail):
     """`episodes._Scan._geometry` of every window (widths x starts): its end, flank
     bounds (within its wall segment), validity (inside the series, spanning no wall) and
@@ -369,7 +430,7 @@ def window_geometry(n, widths, starts, flank, short, ramp, segment, seg_lo, seg_
     return end, lo_b, hi_a, valid, m_w, v_w
 
 
-@_compiled(_contiguous_first("b1[:, :](i8[:], i8[:, :], i8[:, :], i8[:, :], b1[:, :], f8[:], f8[:], f8[:], f8, f8, f8)"))
+@_contiguous("b1[:, :](i8[:], i8[:, :], i8[:, :], i8[:, :], b1[:, :], f8[:], f8[:], f8[:], f8, f8, f8)")
 def few_event_windows(starts, end, lo_b, hi_a, where, factor, kx, kfactor, lowest_rate, few_events, few_a_day):
     """Which `where` windows expect few events (`episodes._count_z`: < `few_events` at
     their flanks' rate, or a flank rate < `few_a_day`; widths x starts; `factor`, `kx`,
@@ -399,7 +460,7 @@ def few_event_windows(starts, end, lo_b, hi_a, where, factor, kx, kfactor, lowes
     return few
 
 
-@_compiled(["f4(f4[:])", "f8(f8[:])"])
+@_compiled("f8(f8[::1])")
 def _nan_max(values):
     """np.max of a non-empty array (NaN if any is NaN)."""
     best = values[0]
@@ -515,7 +576,7 @@ def centered_mean(v, width):
 # skips the windows clearly below the bar (issue-9s17)
 
 
-@_compiled(_contiguous_first("Tuple((b1[:, :], b1[:, :]))(f8[:], i8[:], i8[:, :], i8[:, :], i8[:, :])"))
+@_contiguous("Tuple((b1[:, :], b1[:, :]))(f8[:], i8[:], i8[:, :], i8[:, :], i8[:, :])")
 def flank_days(k, starts, end, lo_b, hi_a):
     """Whether each window's flank before and after holds at least 7 baseline days
     (`k`: cumulative baseline days; widths x starts)."""
@@ -565,11 +626,11 @@ def _rule_at(z_b, z_a, z_ba, has_b, has_a, one_sided, floor):
     return s, _sign(z_a if after else z_b), after
 
 
-@_compiled(_contiguous_first(
+@_contiguous(
     "Tuple((f8[:, :], f8[:, :], b1[:, :]))"
     "(f8[:], f8[:], i8[:], i8[:, :], i8[:, :], i8[:, :], f8[:, :], f8[:, :], f8, b1[:, :], b1[:, :],"
     " b1[:, :], b1[:, :], f8[:, :, :], b1[:, :], i8[:], i8, f8)"
-))
+)
 def window_scores(kw, kwy, starts, end, lo_b, hi_a, m_w, v_w, long_run, has_b, has_a, counted, strong, counted_z,
                   valid, widths, min_segment_days, floor):
     """Score, direction sign and whether the flank after is the baseline, of every window
@@ -611,7 +672,7 @@ def window_scores(kw, kwy, starts, end, lo_b, hi_a, m_w, v_w, long_run, has_b, h
     return score, sign, use_a
 
 
-@_compiled(_contiguous_first("Tuple((f8[:, :], f8))(f8[:, :], b1[:])"))
+@_contiguous("Tuple((f8[:, :], f8))(f8[:, :], b1[:])")
 def baseline_sums(terms, excluded):
     """`episodes._Scan.exclude`: the cumulative sums (a leading 0) of each row of `terms`
     over the days not `excluded` (each term times 1.0 or 0.0, as numpy multiplies by the
@@ -660,10 +721,10 @@ def _two_rates_z_at(o, f_w, w, fx, ff, days, shape):
     return z if math.isfinite(z) and e_w > 0 and fx > 0 else 0.0
 
 
-@_compiled(_contiguous_first(
+@_contiguous(
     "Tuple((b1[:, :], f8[:, :, :]))"
     "(b1[:, :], i8[:], i8[:, :], i8[:, :], i8[:, :], i8[:], b1[:], f8[:], f8[:], f8[:], f8[:], f8[:], f8, f8, f8, f8, f8)"
-))
+)
 def count_z(few, starts, end, lo_b, hi_a, widths, short, x, factor, k, kx, kfactor, excess, excess_tail, excess_long,
             shape, floor):
     """The signed z of the two-sample count likelihood ratio (`_two_rates_z_at`) of the
