@@ -52,17 +52,35 @@ def level_shifts(root, metric):
 
 
 # --- periods and dates ----------------------------------------------------------------
-def test_quarters_are_calendar_quarters():
-    start = dt.date(2024, 2, 1)  # a quarter's middle month: its quarter is Jan-Mar
-    assert periods.first_day(start, 0, "quarterly") == dt.date(2024, 1, 1)
-    assert periods.last_day(start, 0, "quarterly") == dt.date(2024, 3, 31)
-    assert periods.first_day(start, 3, "quarterly") == dt.date(2024, 10, 1)
-    assert periods.last_day(start, 4, "quarterly") == dt.date(2025, 3, 31)
-    assert periods.index(dt.date(2025, 6, 30), start, "quarterly") == 5
-    assert periods.count(start, dt.date(2024, 12, 31), "quarterly") == 4
-    assert periods.dates(start, 3, "quarterly").astype(str).tolist() == ["2024-01-01", "2024-04-01", "2024-07-01"]
-    assert periods.day_columns(dt.date(2024, 1, 1), 2, "quarterly").tolist() == [0] * 91 + [1] * 91
-    assert periods.unit("quarterly") == "quarter"
+@pytest.mark.parametrize(
+    "granularity, start, expected",
+    [
+        # a quarter's middle month: its quarter is Jan-Mar
+        ("quarterly", dt.date(2024, 2, 1), dict(
+            first=dt.date(2024, 1, 1), last=dt.date(2024, 3, 31), fourth=dt.date(2024, 10, 1), fifth_last=dt.date(2025, 3, 31),
+            index=(dt.date(2025, 6, 30), 5), count=(dt.date(2024, 12, 31), 4),
+            dates=["2024-01-01", "2024-04-01", "2024-07-01"], columns=[0] * 91 + [1] * 91, unit="quarter",
+        )),
+        # a mid-year mark: its year is 2024
+        ("yearly", dt.date(2024, 7, 1), dict(
+            first=dt.date(2024, 1, 1), last=dt.date(2024, 12, 31), fourth=dt.date(2027, 1, 1), fifth_last=dt.date(2028, 12, 31),
+            index=(dt.date(2026, 12, 31), 2), count=(dt.date(2030, 1, 1), 7),
+            dates=["2024-01-01", "2025-01-01", "2026-01-01"], columns=[0] * 366 + [1] * 365, unit="year",
+        )),
+    ],
+)
+def test_periods_are_calendar_quarters_and_years(granularity, start, expected):
+    assert periods.first_day(start, 0, granularity) == expected["first"]
+    assert periods.last_day(start, 0, granularity) == expected["last"]
+    assert periods.first_day(start, 3, granularity) == expected["fourth"]
+    assert periods.last_day(start, 4, granularity) == expected["fifth_last"]
+    day, index = expected["index"]
+    assert periods.index(day, start, granularity) == index
+    until, count = expected["count"]
+    assert periods.count(start, until, granularity) == count
+    assert periods.dates(start, 3, granularity).astype(str).tolist() == expected["dates"]
+    assert periods.day_columns(expected["first"], 2, granularity).tolist() == expected["columns"]
+    assert periods.unit(granularity) == expected["unit"]
 
 
 def test_month_marks_a_whole_number_of_quarters_apart_are_quarterly():
@@ -128,11 +146,19 @@ def test_a_quarterly_metric_beside_a_daily_one_in_one_file(tmp_path):
      "2021-02-01: the dates step a quarter at a time up to 2021-01-01, then a month at a time from this row on"),
 ])
 def test_months_then_quarters_for_one_metric_are_refused_naming_the_row(tmp_path, rows, line, words):
-    data = write(tmp_path / "bookings.csv", [(day, 10) for day in rows], header="date,value")
-    root = tmp_path / "p"
+    assert_cadence_change_refused(tmp_path / "bookings.csv", rows, line, words)
+
+
+def assert_cadence_change_refused(data, rows, line, words):
+    """Ingesting `rows` into a new project is refused in one line naming `line`, with nothing stored."""
+    write(data, [(day, 10) for day in rows], header="date,value")
+    root = data.parent / "p"
     invoke("init", root)
     result = invoke("--project", root, "ingest", data, code=1)
     assert result.output.startswith(f"Error: {data}:{line}: column 'date': {words}; a metric keeps one cadence")
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    with Project(root).store(read_only=True) as store:  # nothing half-written
+        assert store.metric_names() == []
 
 
 def test_monthly_data_with_missing_months_is_still_monthly(tmp_path):

@@ -14,7 +14,7 @@ from ctxmetrics.detect import find_changes
 from ctxmetrics.ingest.dates import cadence_change, granularity_of
 from ctxmetrics.models import periods
 from ctxmetrics.project import Project
-from test_quarterly import invoke, stored, write  # the quarterly file's CLI helpers
+from test_quarterly import assert_cadence_change_refused, invoke, stored, write  # the quarterly file's CLI helpers
 
 FIRST = dt.date(1990, 1, 1)
 YEARS = 32
@@ -44,18 +44,6 @@ def anomalies(root, metric):
 
 
 # --- periods and dates ----------------------------------------------------------------
-def test_years_are_calendar_years():
-    start = dt.date(2024, 7, 1)  # a mid-year mark: its year is 2024
-    assert periods.first_day(start, 0, "yearly") == dt.date(2024, 1, 1)
-    assert periods.last_day(start, 0, "yearly") == dt.date(2024, 12, 31)
-    assert periods.first_day(start, 3, "yearly") == dt.date(2027, 1, 1)
-    assert periods.index(dt.date(2026, 12, 31), start, "yearly") == 2
-    assert periods.count(start, dt.date(2030, 1, 1), "yearly") == 7
-    assert periods.dates(start, 3, "yearly").astype(str).tolist() == ["2024-01-01", "2025-01-01", "2026-01-01"]
-    assert periods.day_columns(dt.date(2023, 1, 1), 2, "yearly").tolist() == [0] * 365 + [1] * 366
-    assert periods.unit("yearly") == "year"
-
-
 def test_month_marks_a_whole_number_of_years_apart_are_yearly():
     firsts, ends = pl.Series(year_firsts(15)), pl.Series(year_ends(15))
     with_a_missing_year = pl.Series(year_firsts(15)[:6] + year_firsts(15)[7:])
@@ -144,14 +132,7 @@ def test_a_declared_yearly_granularity_is_accepted_and_a_misspelt_one_refused(tm
      "2001-06-01: the dates step a year at a time up to 2001-01-01, then 151 days to this one"),
 ])
 def test_a_yearly_metric_changing_cadence_is_refused_naming_the_row(tmp_path, rows, line, words):
-    data = write(tmp_path / "signups.csv", [(day, 10) for day in rows], header="date,value")
-    root = tmp_path / "p"
-    invoke("init", root)
-    result = invoke("--project", root, "ingest", data, code=1)
-    assert result.output.startswith(f"Error: {data}:{line}: column 'date': {words}; a metric keeps one cadence")
-    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
-    with Project(root).store(read_only=True) as store:  # nothing half-written
-        assert store.metric_names() == []
+    assert_cadence_change_refused(tmp_path / "signups.csv", rows, line, words)
 
 
 def test_init_from_reads_a_year_column_of_whole_numbers_as_the_dates(tmp_path):
