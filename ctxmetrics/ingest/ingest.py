@@ -108,7 +108,9 @@ def ingest_paths(
         reads = [_as_rollup(read, rollups) for read in reads]
     # Each file's metrics, found once (a distinct pass over 10M rows costs ~0.07 s).
     found = [r.frame["metric"].unique().to_list() if r.metrics is None else r.metrics for r in reads]
-    warnings = _near_names(store, settings.config, list(zip(sources, found)), strict)
+    warnings = tuple(note for r in reads for note in r.notes) + _near_names(
+        store, settings.config, list(zip(sources, found)), strict
+    )
     granularities: dict[str, str] = {}
     for read, metrics in zip(reads, found):
         granularities.update(_granularities(store, settings.config, metrics, read.granularity, read.cadences))

@@ -2,6 +2,7 @@
 wide (a column per metric) and funnel events (entities counted per stage and day)."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import polars as pl
@@ -44,12 +45,14 @@ class _Read:
     # Each metric's granularity where its own dates show one (`cadence.metric_cadences`);
     # None: every metric has the file's.
     cadences: dict[str, str] | None = None
+    notes: tuple[str, ...] = ()  # what reading the file left out (a title line, a totals row), for the user
 
 
 def _read_one(src: _Source, settings: _Settings) -> _Read:
-    raw = read_table(src)
+    notes: list[str] = []
+    raw = read_table(src, notes)
     _check_header(src, raw.columns)
-    return _parse(src, raw, settings)
+    return dataclasses.replace(_parse(src, raw, settings), notes=tuple(notes))
 
 
 def _parse(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:

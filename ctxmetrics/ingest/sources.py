@@ -9,6 +9,7 @@ import codecs
 import csv
 import io
 import json
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,16 +23,20 @@ READERS = {
     ".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
 }
 ROW = "__row"
+MAX_TITLE_LINES = 5  # lines above a CSV header that may be a report's title
+# A spreadsheet's last row that sums the others ('Total;;12.345'): not a day of data.
+TOTAL_LABELS = frozenset({"total", "totals", "grand total", "sum", "summe", "gesamt", "totaal", "totale"})
 
 
 @dataclass(frozen=True)
 class _Source:
     path: Path
     kind: str  # csv | parquet | jsonl | json (an array of records: rows are its records) | sql
+    titles: int = 0  # CSV: lines above the header (a report's title), skipped
 
     def line(self, row: int) -> int:
-        """1-based line (text files; CSV has its header on line 1) or row (Parquet, SQL)."""
-        return row + 2 if self.kind == "csv" else row + 1
+        """1-based line (text files; CSV has its header on line 1 + titles) or row (Parquet, SQL)."""
+        return row + 2 + self.titles if self.kind == "csv" else row + 1
 
     def position(self, row: int) -> str:
         return f"line {self.line(row)}" if self.kind in ("csv", "jsonl") else f"row {self.line(row)}"
@@ -78,7 +83,30 @@ def _source(path: Path) -> _Source:
         raise InputError(f"{path}: cannot be read ({exc.strerror}).") from None
     if kind == "json" and not _json_array(path):
         kind = "jsonl"  # a .json file of one object per line, or one object (refused when read)
+    if kind == "csv":
+        return _Source(path, kind, _title_lines(_csv_head(path)))
     return _Source(path, kind)
+
+
+def _title_lines(head: bytes) -> int:
+    """How many lines above the header are a report's title, not the table: CRM and BI
+    exports write `Leads report, exported ...` first. Only lines with no separator at all
+    (nor a comma, semicolon or tab) count, and only above a line that has one, so a
+    one-column file and a header are never taken for titles."""
+    for number, line in enumerate(head.split(b"\n")[:MAX_TITLE_LINES + 1]):
+        if any(sep in line for sep in (b",", b";", b"\t")):
+            return number
+    return 0
+
+
+def _csv_head(path: Path) -> bytes:
+    """The first 64 KB of a CSV file as UTF-8 with newlines (UTF-16 re-encoded, old Mac
+    line ends replaced), for looking at its first lines."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        head = head[: len(head) // 2 * 2].decode("utf-16", errors="ignore").encode("utf-8")
+    return head.removeprefix(codecs.BOM_UTF8).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
 
 def _json_array(path: Path) -> bool:
@@ -88,8 +116,12 @@ def _json_array(path: Path) -> bool:
     return head.startswith(b"[")
 
 
-def read_table(src: _Source) -> pl.DataFrame:
+def read_table(src: _Source, notes: list[str] | None = None) -> pl.DataFrame:
     """A checked file's rows (CSV as text), with the row number in column ROW.
+
+    A CSV file's report title above the header, its columns with neither a name nor a
+    value (a spreadsheet's trailing separators) and a totals row at its end are left
+    out, each said in `notes` when given.
 
     Raises:
         InputError: the file cannot be read or has no data rows.
@@ -97,8 +129,8 @@ def read_table(src: _Source) -> pl.DataFrame:
     try:
         if src.kind == "csv":
             # Everything as text first, so a bad cell is reported with its line, not guessed at.
-            text, separator = _csv_input(src.path)
-            frame = pl.read_csv(text, separator=separator, infer_schema=False, row_index_name=ROW)
+            text, separator = _csv_input(src.path, src.titles)
+            frame = pl.read_csv(text, separator=separator, infer_schema=False, row_index_name=ROW, skip_rows=src.titles)
             # 'date , metric , value': spaces around a header's names are not part of them
             frame = frame.rename({c: c.strip() for c in frame.columns if c != c.strip()})
             if frame.width > 1:  # blank lines (an export's last line, a paragraph break) are no rows
@@ -106,6 +138,10 @@ def read_table(src: _Source) -> pl.DataFrame:
                 if blank.any():  # filtering copies every column: only when needed
                     frame = frame.filter(~blank)
                 frame = _without_repeated_headers(frame)
+            if src.titles and notes is not None:
+                notes.append(f"{src.path}: {_lines(src.titles)} above the header: a title, not data; skipped.")
+            frame = _without_unnamed_empty_columns(frame)
+            frame = _without_totals_row(src, frame, notes)
         elif src.kind == "parquet":
             frame = pl.read_parquet(src.path, row_index_name=ROW)
         elif src.kind == "json":
@@ -139,6 +175,33 @@ def _refuse_wrapped_records(src: _Source, frame: pl.DataFrame) -> None:
             )
 
 
+def _lines(count: int) -> str:
+    return "line 1 is" if count == 1 else f"lines 1-{count} are"
+
+
+def _without_unnamed_empty_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """The columns but those with no name and no value: separators a spreadsheet leaves at
+    the end of each line (`date,leads,,,`). polars names the second such column
+    `_duplicated_0`; a nameless column with values stays, for the header check to refuse."""
+    unnamed = [c for c in frame.columns if c.strip() == "" or re.fullmatch(r"_duplicated_\d+", c)]
+    empty = [c for c in unnamed if frame[c].str.strip_chars().fill_null("").eq("").all()]
+    return frame.drop(empty) if empty else frame
+
+
+def _without_totals_row(src: _Source, frame: pl.DataFrame, notes: list[str] | None) -> pl.DataFrame:
+    """The rows but a last one whose first filled cell is a label such as 'Total': a
+    spreadsheet's sum of the rows above it, which stored as a day would count them twice."""
+    if frame.height == 0:
+        return frame
+    last = [frame[c][-1] for c in frame.columns if c != ROW]
+    first = next((cell.strip() for cell in last if cell is not None and cell.strip()), "")
+    if first.rstrip(":").strip().lower() not in TOTAL_LABELS:
+        return frame
+    if notes is not None:
+        notes.append(f"{src.where(int(frame[ROW][-1]))}: '{first}' is a totals row, not data; skipped.")
+    return frame.head(-1)
+
+
 def _without_repeated_headers(frame: pl.DataFrame) -> pl.DataFrame:
     """The rows but those that repeat the header word for word: exports concatenated
     with `cat` carry each part's header into the middle of the file."""
@@ -147,11 +210,12 @@ def _without_repeated_headers(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.filter(~repeated.fill_null(False)) if repeated.any() else frame
 
 
-def _csv_input(path: Path):
+def _csv_input(path: Path, titles: int = 0):
     """The file for the CSV reader and its separator. Spreadsheet exports come as they are:
     UTF-16 ("Unicode text") is re-encoded as UTF-8, old Mac line endings (CR only, which
     the reader would take for one long line) become newlines, and a header with no comma
-    but semicolons or tabs (European-locale and tab-separated exports) sets the separator."""
+    but semicolons or tabs (European-locale and tab-separated exports) sets the separator;
+    `titles`: the lines above the header."""
     with path.open("rb") as fh:
         head = fh.read(1 << 16)
     source: Path | io.BytesIO = path
@@ -164,7 +228,8 @@ def _csv_input(path: Path):
     if b"\r" in head and b"\n" not in head:
         head = (head if isinstance(source, io.BytesIO) else path.read_bytes()).replace(b"\r", b"\n")
         source = io.BytesIO(head)
-    return source, _separator(head.split(b"\n", 1)[0])
+    lines = head.split(b"\n", titles + 1)
+    return source, _separator(lines[min(titles, len(lines) - 1)])
 
 
 def semicolon_separated(src: _Source) -> bool:
@@ -172,11 +237,8 @@ def semicolon_separated(src: _Source) -> bool:
     may carry dots between thousands): its header is read again, a few KB."""
     if src.kind != "csv":
         return False
-    with src.path.open("rb") as fh:
-        header = fh.read(1 << 12).replace(b"\r", b"\n").split(b"\n", 1)[0]
-    if header.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return _csv_input(src.path)[1] == ";"
-    return _separator(header) == ";"
+    lines = _csv_head(src.path).split(b"\n", src.titles + 1)
+    return _separator(lines[min(src.titles, len(lines) - 1)]) == ";"
 
 
 def _separator(header: bytes) -> str:
@@ -190,7 +252,7 @@ def _separator(header: bytes) -> str:
 def _explain_csv(src: _Source) -> None:
     """Find the line the CSV reader choked on (not UTF-8, or more fields than the header)
     and say so with its number."""
-    data, separator = _csv_input(src.path)
+    data, separator = _csv_input(src.path, src.titles)
     raw = data.getvalue() if isinstance(data, io.BytesIO) else src.path.read_bytes()
     for number, line in enumerate(raw.splitlines(), start=1):
         try:
@@ -199,15 +261,16 @@ def _explain_csv(src: _Source) -> None:
             raise InputError(
                 f"{src.path}:{number}: is not UTF-8 text (byte {exc.start + 1} of the line); save the file as UTF-8."
             ) from None
-    rows = csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=separator, strict=True)
-    width, start = None, 1  # start: the line the record being read begins on
+    text = raw.decode("utf-8-sig").split("\n", src.titles)[-1] if src.titles else raw.decode("utf-8-sig")
+    rows = csv.reader(io.StringIO(text), delimiter=separator, strict=True)
+    width, start = None, 1 + src.titles  # start: the line the record being read begins on
     try:
         for fields in rows:
             if width is None:
                 width = len(fields)
             elif len(fields) > width:
                 raise InputError(f"{src.path}:{start}: has {len(fields)} fields, the header {width}.")
-            start = rows.line_num + 1
+            start = rows.line_num + 1 + src.titles
     except csv.Error as exc:  # most often a quote opened and never closed: it runs to the end of the file
         raise InputError(f"{src.path}:{start}: not valid CSV ({exc}; is a quote opened on this line never closed?).") from None
 
@@ -262,12 +325,36 @@ def _explain_jsonl(src: _Source) -> None:
             try:
                 record = json.loads(line)
             except ValueError:
+                _refuse_one_object(src)
                 raise InputError(f"{src.path}:{number}: not valid JSON.") from None
             if not isinstance(record, dict):
                 raise InputError(f"{src.path}:{number}: not a JSON object.")
             _check_json_values(f"{src.path}:{number}", record)
     if empty:  # the reader's "Cannot infer NDJSON types on empty reader" said it in its own terms
         raise InputError(f"{src.path}: the file has no data rows.")
+
+
+def _refuse_one_object(src: _Source) -> None:
+    """A pretty-printed JSON object over many lines is valid JSON, just not records (a
+    dataset's metadata with its series inside, as TCPD's files are): say that, not that
+    its first line is bad JSON."""
+    try:
+        whole = json.loads(src.path.read_bytes().decode("utf-8-sig"))
+    except ValueError:
+        return
+    if not isinstance(whole, dict):
+        return
+    for key, value in whole.items():
+        flat = isinstance(value, list) and value and all(
+            isinstance(v, dict) and not any(isinstance(x, (dict, list)) for x in v.values()) for v in value
+        )
+        if flat:
+            _refuse_wrapped_records(src, pl.DataFrame({key: [value]}))
+    keys = ", ".join(list(whole)[:6]) + (", ..." if len(whole) > 6 else "")
+    raise InputError(
+        f"{src.path}: one JSON object (keys {keys}), not records; ingest reads an array of records "
+        '([{"date": ..., "value": ...}, ...]) or JSON lines: write the series out in that shape.'
+    )
 
 
 def _check_header(src: _Source, columns: list[str]) -> None:
