@@ -25,6 +25,10 @@ _ISO = (
 _YEAR_MONTH = re.compile(r"^\d{4}-\d{2}$")
 _DAY_MONTH = re.compile(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}")
 _FORMAT_HINT = "--date-format %m/%d/%Y"
+_ISO_WEEK = re.compile(r"^\d{4}-?W\d{2}$")
+_MONTH_NAME_YEAR = re.compile(r"^[A-Za-z]{3,9}\.? \d{4}$")
+_WEEK_NUMBER = "%V"
+_WEEKDAY = re.compile(r"%[uwaA]")
 
 
 class BadCell(Exception):
@@ -115,6 +119,10 @@ def _not_iso(text: pl.Series, index: int) -> BadCell:
     value = text[index]
     if _YEAR_MONTH.match(value):
         return BadCell(index, "is a month, not a date; pass --date-format %Y-%m to read it as the month's first day")
+    if _ISO_WEEK.match(value):
+        return BadCell(index, "is an ISO week; pass --date-format %G-W%V to read it as the week's Monday")
+    if _MONTH_NAME_YEAR.match(value):
+        return BadCell(index, "is a month; pass --date-format '%B %Y' to read it as the month's first day")
     if _DAY_MONTH.match(value):
         return BadCell(index, f"is ambiguous (day/month order); dates are read as ISO 8601 (YYYY-MM-DD), "
                               f"or pass the format, e.g. {_FORMAT_HINT} or --date-format %d/%m/%Y")
@@ -125,13 +133,19 @@ def _not_iso(text: pl.Series, index: int) -> BadCell:
 def _parse_with_format(text: pl.Series, fmt: str, timezone: str) -> tuple[pl.Series, bool]:
     has_time = any(code in fmt for code in ("%H", "%I", "%M", "%S", "%T", "%R", "%z"))
     if not has_time:
-        days = text.str.to_date(fmt, strict=False)
+        days = _iso_weeks(text, fmt) if _WEEK_NUMBER in fmt and not _WEEKDAY.search(fmt) else text.str.to_date(fmt, strict=False)
         _fail_first(days.is_null() & text.is_not_null(), f"does not match --date-format {fmt}")
         return days, False
     zone = "UTC" if "%z" in fmt else None
     stamps = text.str.to_datetime(fmt, strict=False, time_zone=zone)
     _fail_first(stamps.is_null() & text.is_not_null(), f"does not match --date-format {fmt}")
     return _days_of_datetimes(stamps, timezone)
+
+
+def _iso_weeks(text: pl.Series, fmt: str) -> pl.Series:
+    """ISO weeks (`2026-W13` with `%G-W%V`) as each week's Monday: a week number alone
+    names no day, so the reader is given the weekday too."""
+    return (text + "-1").str.to_date(fmt + "-%u", strict=False)
 
 
 def _days_of_datetimes(stamps: pl.Series, timezone: str) -> tuple[pl.Series, bool]:

@@ -18,6 +18,7 @@ from ctxmetrics.config import Config
 from ctxmetrics.ingest.cadence import days_by_metric, evident_granularity, with_monthly_bookings
 from ctxmetrics.ingest.dates import BadCell, granularity_of, latest_plausible, parse_days
 from ctxmetrics.errors import InputError
+from ctxmetrics.ingest.cells import _COMMA_HINT
 from ctxmetrics.ingest.columns import DATE_NAMES, HOUR_NAMES, VALUE_NAMES, usual_column
 from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma
 from ctxmetrics.ingest.sources import ROW, check_files, read_table, semicolon_separated
@@ -62,8 +63,9 @@ def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None
         InputError: a file cannot be read, or has no date column or no numbers.
     """
     sources = check_files(paths)
-    found = [_look_at(src) for src in sources]
-    said = [
+    notes: list[str] = []
+    found = [_look_at(src, notes) for src in sources]
+    said = notes + [
         f"Column {src}: '{name}' {why}" for src, f in zip(paths, found) for name, why in {**f.left_out, **f.keys}.items()
     ]
     said += [note for src, f in zip(sources, found) for note in _stray_negatives(src, f)]
@@ -74,8 +76,8 @@ def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None
     )
 
 
-def _look_at(src) -> _Found:
-    raw = read_table(src).head(SAMPLE_ROWS)
+def _look_at(src, notes: list[str]) -> _Found:
+    raw = read_table(src, notes).head(SAMPLE_ROWS)
     columns = [c for c in raw.columns if c != ROW]
     comma_numbers = _decimal_comma_columns(raw, columns) if semicolon_separated(src) else {}
     raw = raw.with_columns(comma_numbers.values())
@@ -93,12 +95,13 @@ def _look_at(src) -> _Found:
         date_format = _settled_format(raw[date])
         if date_format is None:
             raise InputError(
-                f"{src.path}: column '{date}': {raw[date][bad.index]!r} {bad.what}; "
+                f"{src.where(int(raw[ROW][bad.index]), date)}: {raw[date][bad.index]!r} {bad.what}; "
                 "write the project file by hand with date_format."
             ) from None
         days, timed = parse_days(raw[date], Config.timezone, date_format)
     hour = None if timed else _hour_of_day(raw, columns)
     roles = (date, hour, usual_column(columns, ("metric",)), usual_column(columns, VALUE_NAMES))
+    _refuse_comma_numbers(src, raw, [c for c in columns if c not in roles])
     ignored = [c for c in columns if c not in roles and _not_a_measurement(raw[c])]
     left_out = _not_segments_nor_measurements(raw, [c for c in columns if c not in (*roles, *ignored)], date, hour)
     ignored += list(left_out)
@@ -135,6 +138,20 @@ def _look_at(src) -> _Found:
     found.timed = timed or hour is not None
     found.granularities = {m: "daily" for m in found.metrics} if timed else _granularities(found, raw, days)
     return found
+
+
+def _refuse_comma_numbers(src, raw: pl.DataFrame, columns: list[str]) -> None:
+    """A column of numbers written with commas (`"1,234"`, `12,5`) is refused naming its
+    first such cell, as ingest refuses it: neither left out as a label of the day nor
+    reported as no numbers at all."""
+    for name in columns:
+        if raw[name].dtype != pl.Utf8:
+            continue
+        text = raw[name].str.strip_chars()
+        commas = text.str.contains(r"^[-+]?[\d.]*\d,\d[\d,.]*$").fill_null(False)
+        if commas.any() and _is_numeric(text.str.replace_all(",", "", literal=True)):
+            index = int(commas.arg_true()[0])
+            raise InputError(f"{src.where(int(raw[ROW][index]), name)}: {text[index]!r} {_COMMA_HINT}.")
 
 
 def _granularities(found: _Found, raw: pl.DataFrame, days: pl.Series) -> dict[str, str | None]:
@@ -326,10 +343,10 @@ def _date_like(raw: pl.DataFrame, columns: list[str]) -> str | None:
     return None
 
 
-# Date formats that exports write instead of ISO 8601: day and month in either order, and months.
+# Date formats that exports write instead of ISO 8601: day and month in either order, months, ISO weeks.
 _DATE_FORMATS = tuple(
     f"{a}{sep}{b}{sep}%Y" for sep in "/.-" for a, b in (("%d", "%m"), ("%m", "%d"))
-) + ("%Y-%m", "%Y/%m")
+) + ("%Y-%m", "%Y/%m", "%B %Y", "%G-W%V")  # %B reads Mar and March
 
 
 def _settled_format(column: pl.Series) -> str | None:
@@ -338,8 +355,16 @@ def _settled_format(column: pl.Series) -> str | None:
     text = column.drop_nulls().str.strip_chars()
     if text.len() == 0:
         return None
-    fitting = [f for f in _DATE_FORMATS if text.str.to_date(f, strict=False).is_not_null().all()]
+    fitting = [f for f in _DATE_FORMATS if _fits(text, f)]
     return fitting[0] if len(fitting) == 1 else None
+
+
+def _fits(text: pl.Series, date_format: str) -> bool:
+    try:
+        parse_days(text, Config.timezone, date_format)
+    except BadCell:
+        return False
+    return True
 
 
 def _numbers(series: pl.Series) -> pl.Series:
