@@ -31,7 +31,7 @@ class ProjectRef:
 # imported only when that command runs (or help lists it), so `why` loads no other command.
 COMMANDS = {
     "init": "data", "ingest": "data", "query": "data", "scan": "scan", "annotate": "annotate",
-    "digest": "report", "demo": "report", "why": "why",
+    "digest": "report", "demo": "report", "status": "report", "why": "why",
     "notify": "notify", "mute": "notify", "unmute": "notify", "run": "notify",
 }
 

@@ -79,3 +79,19 @@ def demo(directory):
     result = build_demo(directory, progress=lambda line: click.echo(line, err=True))
     click.echo(f"Done in {result.seconds:.1f}s. Open {result.html_path} for the charts.\n", err=True)
     click.echo(result.markdown, nl=False)
+
+
+@cli.command()
+@pass_project
+def status(ref):
+    """What the project holds and what to run next: each metric's granularity, rows and
+    days, the dimensions, the timeline's events and the last scan's anomalies and data
+    gaps. Read-only.
+
+    \b
+    Example:
+        ctxmetrics status
+    """
+    from ctxmetrics.report.overview import project_status
+
+    click.echo("\n".join(project_status(ref.get())))
