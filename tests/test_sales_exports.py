@@ -186,3 +186,25 @@ def test_one_json_object_is_said_to_be_one_object_not_bad_json(tmp_path):
     result = invoke("init", tmp_path / "p", "--from", data)
     assert result.exit_code == 1
     assert "nile.json: one JSON object (keys name, time, series), not records" in result.output
+
+
+def test_excel_date_times_across_a_dst_change_land_on_local_days(tmp_path):
+    # `03/29/2026 01:00` as Excel writes local times; the night of 2026-03-29 has 23 hours
+    # in Berlin. Was: init said "no date column found".
+    from zoneinfo import ZoneInfo
+
+    zone, hour = ZoneInfo("Europe/Berlin"), dt.datetime(2026, 3, 27, tzinfo=dt.timezone.utc)
+    lines, per_day = ["Date Time,signups"], {}
+    for i in range(24 * 5):
+        local = (hour + dt.timedelta(hours=i)).astimezone(zone)
+        lines.append(f"{local:%m/%d/%Y %H:%M},{i % 5}")
+        per_day[local.date()] = per_day.get(local.date(), 0) + i % 5
+    data = write(tmp_path, "signups.csv", lines)
+    root = tmp_path / "p"
+    made = invoke("init", root, "--from", data)
+    assert made.exit_code == 0, made.output
+    config = root / "ctxmetrics.yaml"
+    assert "date_format: '%m/%d/%Y %H:%M'" in config.read_text()
+    config.write_text(config.read_text().replace("timezone: UTC", "timezone: Europe/Berlin"))
+    assert invoke("--project", root, "ingest", data).exit_code == 0
+    assert stored(root) == sorted((day, float(total)) for day, total in per_day.items())

@@ -343,9 +343,11 @@ def _date_like(raw: pl.DataFrame, columns: list[str]) -> str | None:
     return None
 
 
-# Date formats that exports write instead of ISO 8601: day and month in either order, months, ISO weeks.
+# Date formats that exports write instead of ISO 8601: day and month in either order (with a
+# time of day, as Excel writes it), months, ISO weeks.
 _DATE_FORMATS = tuple(
-    f"{a}{sep}{b}{sep}%Y" for sep in "/.-" for a, b in (("%d", "%m"), ("%m", "%d"))
+    f"{a}{sep}{b}{sep}%Y{time}" for time in ("", " %H:%M", " %H:%M:%S")
+    for sep in "/.-" for a, b in (("%d", "%m"), ("%m", "%d"))
 ) + ("%Y-%m", "%Y/%m", "%B %Y", "%G-W%V")  # %B reads Mar and March
 
 
