@@ -206,5 +206,16 @@ def test_excel_date_times_across_a_dst_change_land_on_local_days(tmp_path):
     config = root / "ctxmetrics.yaml"
     assert "date_format: '%m/%d/%Y %H:%M'" in config.read_text()
     config.write_text(config.read_text().replace("timezone: UTC", "timezone: Europe/Berlin"))
-    assert invoke("--project", root, "ingest", data).exit_code == 0
+    ingested = invoke("--project", root, "ingest", data)
+    assert ingested.exit_code == 0, ingested.output
+    # Was "Ingested 6 rows from 1 file" for 120 hourly rows, as if most were lost.
+    assert "Ingested 6 rows from 1 file (120 values with a time of day, combined per day)" in ingested.output
     assert stored(root) == sorted((day, float(total)) for day, total in per_day.items())
+
+
+def test_excels_separator_line_is_read_as_a_title(tmp_path):
+    # `sep=;` above the header, as Excel writes it; was read as the header.
+    data = write(tmp_path, "leads.csv", ["sep=;", "date;leads"] + [f"{d};{40 + d.day}" for d in days()])
+    root, made, _ = init_and_ingest(tmp_path, data)
+    assert "line 1 is above the header" in made.output
+    assert stored(root, "select count(*) from observations") == [(60,)]

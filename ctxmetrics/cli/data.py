@@ -130,9 +130,11 @@ def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, hour_col, met
             result = ingest_paths(store, paths, config=project.config, strict=strict, as_rollup=as_rollup, **options)
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
+    # Rows with a time of day are stored per day: say so, or 384 hourly rows read as 16 look lost.
+    combined = f" ({result.timed_rows:,} values with a time of day, combined per day)" if result.timed_rows else ""
     click.echo(
-        f"Ingested {result.rows:,} row{'s' if result.rows != 1 else ''} from {result.files} {'source' if sql else 'file'}{'s' if result.files != 1 else ''}: "
-        f"{result.added:,} added, {result.replaced:,} replaced."
+        f"Ingested {result.rows:,} row{'s' if result.rows != 1 else ''} from {result.files} {'source' if sql else 'file'}{'s' if result.files != 1 else ''}"
+        f"{combined}: {result.added:,} added, {result.replaced:,} replaced."
     )
     if result.rollups:
         click.echo(f"Stored as separate rollups: {', '.join(result.rollups)}.")

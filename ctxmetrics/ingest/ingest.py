@@ -39,6 +39,7 @@ class IngestResult:
     replaced: int
     warnings: tuple[str, ...] = ()
     rollups: tuple[str, ...] = ()  # metrics stored as separate rollups (`as_rollup`)
+    timed_rows: int = 0  # values of rows with a time of day that `rows` combines per day
 
 
 def ingest_paths(
@@ -119,7 +120,8 @@ def ingest_paths(
         sources, lambda: store.upsert_observations(frame, granularities, rollups, metrics=sorted(set().union(*found)))
     )
     return IngestResult(
-        files=len(reads), rows=frame.height, added=added, replaced=replaced, warnings=warnings, rollups=tuple(sorted(rollups))
+        files=len(reads), rows=frame.height, added=added, replaced=replaced, warnings=warnings,
+        rollups=tuple(sorted(rollups)), timed_rows=sum(r.timed_rows for r in reads),
     )
 
 
@@ -146,7 +148,8 @@ def ingest_frame(
     granularities = _granularities(store, settings.config, metrics, read.granularity, read.cadences)
     added, replaced = _located([src], lambda: store.upsert_observations(read.frame, granularities, rollups, metrics=metrics))
     return IngestResult(
-        files=1, rows=read.frame.height, added=added, replaced=replaced, warnings=warnings, rollups=tuple(sorted(rollups))
+        files=1, rows=read.frame.height, added=added, replaced=replaced, warnings=warnings, rollups=tuple(sorted(rollups)),
+        timed_rows=read.timed_rows,
     )
 
 

@@ -46,6 +46,7 @@ class _Read:
     # None: every metric has the file's.
     cadences: dict[str, str] | None = None
     notes: tuple[str, ...] = ()  # what reading the file left out (a title line, a totals row), for the user
+    timed_rows: int = 0  # values of rows with a time of day, combined per day into `frame`
 
 
 def _read_one(src: _Source, settings: _Settings) -> _Read:
@@ -108,7 +109,7 @@ def _long(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
         frame = frame.filter(pl.col("value").is_not_null())
     _check_counts(src, frame, settings.config, value_col)
     if timed:
-        return _Read(_per_day(frame, dim_cols, settings.config), "daily")
+        return _Read(_per_day(frame, dim_cols, settings.config), "daily", timed_rows=frame.height)
     _check_duplicates(src, frame, ["metric", "ts", *dim_cols])
     # The metrics as stored: the distinct names (none is blank) stripped, as _text does.
     metrics = pre[metric_col].str.strip_chars().unique().to_list() if metric_col in pre else None
@@ -155,7 +156,7 @@ def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
         raise InputError(f"{src.where()}: every cell of the metric columns ({', '.join(metrics)}) is empty or NaN; there is no value to ingest.")
     _check_counts(src, long, settings.config, None)
     if timed:
-        return _Read(_per_day(long, dims, settings.config), "daily")
+        return _Read(_per_day(long, dims, settings.config), "daily", timed_rows=long.height)
     _check_duplicates(src, typed, ["ts", *dims])
     # a column's own days are those it has a value on (a weekly column beside daily ones)
     cadences = _cadences(src, long, None, date_col, settings.config, metrics)

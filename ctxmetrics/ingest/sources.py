@@ -90,10 +90,12 @@ def _source(path: Path) -> _Source:
 
 def _title_lines(head: bytes) -> int:
     """How many lines above the header are a report's title, not the table: CRM and BI
-    exports write `Leads report, exported ...` first. Only lines with no separator at all
-    (nor a comma, semicolon or tab) count, and only above a line that has one, so a
-    one-column file and a header are never taken for titles."""
+    exports write `Leads report, exported ...` first, Excel a `sep=;` line. Only such a line
+    and lines with no separator at all (nor a comma, semicolon or tab) count, and only
+    above a line that has one, so a one-column file and a header are never taken for titles."""
     for number, line in enumerate(head.split(b"\n")[:MAX_TITLE_LINES + 1]):
+        if re.fullmatch(rb"sep=.", line):  # Excel's line naming the separator: the header follows
+            continue
         if any(sep in line for sep in (b",", b";", b"\t")):
             return number
     return 0
