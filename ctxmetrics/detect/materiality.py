@@ -31,5 +31,8 @@ def _material(changes: list[Change], values: np.ndarray) -> list[Change]:
     level is the whole range, so it always stays."""
     if not changes:
         return changes
+    smallest = min(abs(c.after - c.before) for c in changes)
+    if smallest >= _SHARE_OF_RANGE * (np.fmax.reduce(values) - np.fmin.reduce(values)):  # NaN skipped
+        return changes  # the common case: above the floor of the whole range, which bounds the percentiles'
     floor = _SHARE_OF_RANGE * _range(values)
     return [c for c in changes if abs(c.after - c.before) >= floor]
