@@ -12,6 +12,7 @@ from ctxmetrics.detect.frequency import (
     Frequency, _date, _grid_positions, _placed, infer_frequency, long_run_unit, settings_for,
 )
 from ctxmetrics.detect.log_scale import _on_log_scale
+from ctxmetrics.detect.materiality import _material
 from ctxmetrics.detect.noise import _exact_tails, _noise, _Noise, _noises
 from ctxmetrics.detect.noiseless import _noiseless_changes
 from ctxmetrics.detect.prepare import _prepare, _prepare_many, _Series
@@ -19,7 +20,7 @@ from ctxmetrics.detect.shifts import _shift_changes, _steps_as_shifts
 from ctxmetrics.detect.slow_steps import _growth_out, _steps_beside_trend
 from ctxmetrics.models.change import Change
 
-DETECTOR = "ctxmetrics-episodes/24"  # name/version: part of the scan fingerprint
+DETECTOR = "ctxmetrics-episodes/25-9mf"  # name/version: part of the scan fingerprint
 
 
 def find_changes(
@@ -242,9 +243,10 @@ def _changes(s: _Series, noise: _Noise, steps: list[int], layout: _Layout, kind:
     exact = _noiseless_changes(s, values, layout.season, layout.local, kind) if kind != "ratio" else None
     # no noise at all: the values' own changes (the fits below would read a zero scale)
     episodes, shifts = (exact, []) if exact is not None else _episodes_and_shifts(s, noise, steps, layout)
+    found = episodes + shifts if kind == "ratio" else _material(episodes + shifts, values)  # a ratio's levels are rates
     unit = {"count": f"per {freq.unit}", "ratio": "rate", "gauge": ""}[kind]
     out = []
-    for c in sorted(episodes + shifts, key=lambda c: (c.start, c.kind)):
+    for c in sorted(found, key=lambda c: (c.start, c.kind)):
         pct = c.change_pct
         if kind == "gauge" and (c.before <= 0 or np.nanmin(values) <= 0):
             pct = float("nan")  # a percentage of a level that can be <= 0 means nothing
