@@ -102,3 +102,30 @@ def test_a_change_too_near_the_start_of_the_data_is_not_judged():
     early = replace(NA, start=START + dt.timedelta(days=10), end=START + dt.timedelta(days=16))
     paid = replace(EARLY_PAID, start=START + dt.timedelta(days=7), end=START + dt.timedelta(days=16))
     assert kept([early, paid], cube(3)) == [early, paid]
+
+
+def test_a_scan_hands_its_cubes_over_and_stores_no_crossing_echo(project_dir, monkeypatch):
+    """The scan judges crossing echoes on the cubes it built: what `crossing_echoes` names
+    is not stored (here every anomaly of channel=paid, named by a stand-in)."""
+    import ctxmetrics.scan.crossings as crossings
+    from ctxmetrics.project import Project
+    from ctxmetrics.scan.scan import scan_project
+    from ctxmetrics.store.results import load_anomalies
+    from ctxmetrics.synth import Effect, generate_funnel
+    from tests.test_scan import ingest_frame
+
+    handed: list[set[str]] = []
+
+    def paid_only(anomalies, sets, restates):
+        handed.append({name for name, s in sets.items() if s.row({"channel": "paid"}) is not None})
+        return [a for a in anomalies if a.segment == {"channel": "paid"}]
+
+    monkeypatch.setattr(crossings, "crossing_echoes", paid_only)
+    project = Project(project_dir)
+    campaign = Effect("leads", {"channel": "paid"}, dt.date(2025, 6, 4), dt.date(2025, 6, 24), "spike", 0.9)
+    ingest_frame(project, generate_funnel(7, days=365, effects=[campaign]).frame)
+    scan_project(project)
+    with project.store(read_only=True) as store:
+        stored = load_anomalies(store)
+    assert handed and "leads" in handed[0]
+    assert stored and not [a for a in stored if a.segment == {"channel": "paid"}]
