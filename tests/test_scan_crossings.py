@@ -116,7 +116,7 @@ def test_a_scan_hands_its_cubes_over_and_stores_no_crossing_echo(project_dir, mo
 
     handed: list[set[str]] = []
 
-    def paid_only(anomalies, sets, restates):
+    def paid_only(anomalies, sets):
         handed.append({name for name, s in sets.items() if s.row({"channel": "paid"}) is not None})
         return [a for a in anomalies if a.segment == {"channel": "paid"}]
 

@@ -4,10 +4,11 @@ Two segments cross when they agree on the dimensions both name and each names on
 other does not (region NA and channel paid): they share the cells of their merged segment
 (NA x paid), and neither holds the other, so `scan.restatements` never compares them. A
 change in NA moves NA x paid and with it paid, by paid's diluted share; at low volume the
-detector may flag paid too, often dated a few days off. Such an anomaly on B says nothing
-of its own when a stronger anomaly of the same metric and direction on a crossing scope C
-overlaps it in time and B without the shared cells did not move over B's days: the shared
-cells carry B's change, which C reports. It is not reported.
+detector may flag paid too, often dated a few days off. Such an anomaly on B says
+nothing of its own when a stronger anomaly of the same metric and direction on a crossing
+scope C overlaps it in time, starting more than 2 days apart (dated alike, the two agree,
+as in `scan.restatements`), and B without the shared cells did not move over B's days:
+the shared cells carry B's change, which C reports. It is not reported.
 
 A change of B's own moves B's other cells too (they are most of B), so it stays. The
 test reads the cube's sums, so it is made on count metrics only (a gauge's rollup is a
@@ -17,16 +18,16 @@ not keep, stay as they are.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable
 
 import numpy as np
 
 from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.models.series import SeriesSet
+from ctxmetrics.scan.restatements import _SAME_DATING_DAYS, _restates  # the pair judged as a rollup and its part
 
 _BASELINE_WEEKS = 4  # B's rest is compared with its own level over the four weeks before B's start
 _MIN_BASELINE_WEEKS = 2  # fewer known weeks than this: not judged (kept)
-_MOVED_Z = 2.0  # the rest moved when it shifted B's way by at least two standard errors
+_MOVED_Z = 2.0  # the rest moved when it shifted B's way by two standard errors (or half B's own change)
 _LASTING_SPAN_DAYS = 28  # a lasting change is read over its first four weeks (as scan.restatements)
 
 
@@ -41,9 +42,11 @@ def crossing(a: dict[str, str], b: dict[str, str]) -> dict[str, str] | None:
 
 
 def _rest_moved(series_set: SeriesSet, anomaly: Anomaly, shared: dict[str, str]) -> bool | None:
-    """Whether `anomaly`'s series less the `shared` cells moved its way over its days
-    (a shift of at least `_MOVED_Z` standard errors from each weekday's mean of the weeks
-    before); None when the cube cannot say (a row missing, too few weeks before)."""
+    """Whether `anomaly`'s series less the `shared` cells (the rest) moved its way over its
+    days, from each weekday's mean of the weeks before: by at least `_MOVED_Z` standard
+    errors, or nearer to `anomaly`'s own change than to none (at low volume a few days
+    carry too little to be significant, and an unmoved rest must be told from an
+    unmeasured one). None when the cube cannot say (a row missing, too few weeks before)."""
     own, cells = series_set.row(anomaly.segment), series_set.row(shared)
     if own is None or cells is None or series_set.granularity != "daily":
         return None
@@ -69,15 +72,17 @@ def _rest_moved(series_set: SeriesSet, anomaly: Anomaly, shared: dict[str, str])
     if anomaly.direction == "down":
         shift = -shift
     standard_error = sd * np.sqrt(days.sum() * (1 + 1 / weeks))
-    return bool(shift >= _MOVED_Z * standard_error) if standard_error > 0 else shift > 0
+    own_change = abs(anomaly.change_pct) / 100 * float(np.sum(expected[days]))
+    return bool(shift >= _MOVED_Z * standard_error or shift >= own_change / 2)
 
 
-def crossing_echoes(
-    anomalies: list[Anomaly], sets: dict[str, SeriesSet], restates: Callable[[Anomaly, Anomaly], bool]
-) -> list[Anomaly]:
-    """The count anomalies that echo a stronger one of a crossing scope (module docstring).
-    `sets`: the metrics' cubes by name; `restates(a, stronger)`: the pair's times, scores
-    and links let `a` restate `stronger` (`scan.restatements` judges that)."""
+def crossing_echoes(anomalies: list[Anomaly], sets: dict[str, SeriesSet]) -> list[Anomaly]:
+    """The count anomalies that echo a stronger one of a crossing scope, dated more than
+    `_SAME_DATING_DAYS` apart (module docstring); `sets`: the metrics' cubes by name.
+
+    The pair is judged as `scan.restatements` judges a rollup and its part (stronger,
+    overlapping in time, no event of its own, not much deeper inside); the scores and days
+    are screened as arrays first, so a cube where many cells changed at once reads few pairs."""
     groups: dict[tuple[str, str], list[Anomaly]] = {}
     for a in anomalies:
         series_set = sets.get(a.metric)
@@ -85,9 +90,13 @@ def crossing_echoes(
             groups.setdefault((a.metric, a.direction), []).append(a)
     echoes = []
     for (metric, _), group in groups.items():
-        for a in group:
-            for stronger in group:
-                if ((shared := crossing(a.segment, stronger.segment)) is not None and restates(a, stronger)
+        starts = np.array([a.start.toordinal() for a in group])
+        ends = np.array([(a.end or dt.date.max).toordinal() for a in group])
+        scores = np.array([a.score for a in group])
+        for a, start, end in zip(group, starts, ends):
+            near = (scores > a.score) & (starts <= end) & (ends >= start) & (np.abs(starts - start) > _SAME_DATING_DAYS)
+            for stronger in (group[j] for j in np.flatnonzero(near)):
+                if ((shared := crossing(a.segment, stronger.segment)) is not None and _restates(a, stronger)
                         and _rest_moved(sets[metric], a, shared) is False):
                     echoes.append(a)
                     break

@@ -178,11 +178,6 @@ def restatements(anomalies: list[Anomaly]) -> list[Anomaly]:
     return [a for a in anomalies if id(a) in restated]
 
 
-def _restates_dated_apart(a: Anomaly, stronger: Anomaly) -> bool:
-    """`_restates`, for a pair whose starts are more than `_SAME_DATING_DAYS` apart."""
-    return abs((a.start - stronger.start).days) > _SAME_DATING_DAYS and _restates(a, stronger)
-
-
 def drop_restatements(
     anomalies: list[Anomaly], funnel: tuple[str, ...] = (), lag_days: int = 0, sets: dict | None = None
 ) -> tuple[list[Anomaly], list[Anomaly]]:
@@ -191,11 +186,11 @@ def drop_restatements(
     their own series, and, given the metrics' cubes `sets`, on a crossing scope:
     `scan.crossings`), and the restatements, in the order given. The kept ones are to be
     explained again among themselves (their links may name a dropped one)."""
-    from ctxmetrics.scan.crossings import crossing_echoes
+    from ctxmetrics.scan.crossings import crossing_echoes  # it reads `_restates`: imported here
     from ctxmetrics.scan.tagged import FOUND_BY
 
     gone = {id(a) for a in (
         *restatements(anomalies), *funnel_echoes(anomalies, funnel, lag_days), *redated_by_tags(anomalies, FOUND_BY),
-        *(crossing_echoes(anomalies, sets, _restates_dated_apart) if sets else ()),
+        *(crossing_echoes(anomalies, sets) if sets else ()),
     )}
     return [a for a in anomalies if id(a) not in gone], [a for a in anomalies if id(a) in gone]
