@@ -23,12 +23,11 @@ import numpy as np
 
 from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.models.series import SeriesSet
-from ctxmetrics.scan.restatements import _SAME_DATING_DAYS, _restates  # the pair judged as a rollup and its part
+from ctxmetrics.scan.restatements import _SAME_DATING_DAYS, _restates, _span_end  # judged as a rollup and its part
 
 _BASELINE_WEEKS = 4  # B's rest is compared with its own level over the four weeks before B's start
 _MIN_BASELINE_WEEKS = 2  # fewer known weeks than this: not judged (kept)
 _MOVED_Z = 2.0  # the rest moved when it shifted B's way by two standard errors (or half B's own change)
-_LASTING_SPAN_DAYS = 28  # a lasting change is read over its first four weeks (as scan.restatements)
 
 
 def crossing(a: dict[str, str], b: dict[str, str]) -> dict[str, str] | None:
@@ -43,7 +42,7 @@ def crossing(a: dict[str, str], b: dict[str, str]) -> dict[str, str] | None:
 
 def _rest_moved(series_set: SeriesSet, anomaly: Anomaly, shared: dict[str, str]) -> bool | None:
     """Whether `anomaly`'s series less the `shared` cells (the rest) moved its way over its
-    days, from each weekday's mean of the weeks before: by at least `_MOVED_Z` standard
+    days (a lasting one's first four), from each weekday's mean of the weeks before: by at least `_MOVED_Z` standard
     errors, or nearer to `anomaly`'s own change than to none (at low volume a few days
     carry too little to be significant, and an unmoved rest must be told from an
     unmeasured one). None when the cube cannot say (a row missing, too few weeks before)."""
@@ -51,8 +50,7 @@ def _rest_moved(series_set: SeriesSet, anomaly: Anomaly, shared: dict[str, str])
     if own is None or cells is None or series_set.granularity != "daily":
         return None
     first = series_set.day_index(anomaly.start)
-    last_day = anomaly.end or anomaly.start + dt.timedelta(days=_LASTING_SPAN_DAYS - 1)
-    last = min(series_set.day_index(last_day), series_set.days - 1)
+    last = min(series_set.day_index(_span_end(anomaly)), series_set.days - 1)  # a lasting one: its first weeks
     weeks = min(_BASELINE_WEEKS, first // 7)
     if weeks < _MIN_BASELINE_WEEKS or last < first:
         return None
