@@ -15,7 +15,9 @@ The funnels, seeds and matching rule are those of benchmarks/evaluate.py's funne
 Each false alarm is put in the first class that fits it:
 
 - early part: it shares leaf segments with an effect of its stage and direction and
-  starts 3-30 days before it (a change placed early or found as two pieces);
+  starts 3-30 days before it (a change placed early or found as two pieces); "on a
+  crossing scope" when its scope neither holds nor lies within the effect's (paid for an
+  effect on NA: `scan.crossings`);
 - echo beyond the rule: it shares leaf segments with an effect and starts 13-30 days
   after its start or recovery (the funnel's lags, a slow recovery);
 - inside: it lies within an effect (on any stage) but matches nothing;
@@ -92,11 +94,13 @@ def classify_miss(effect, anomalies, frame) -> str:
 
 
 def classify_alarm(anomaly, effects) -> str:
+    from ctxmetrics.scan.crossings import crossing
+
     last_day = START.toordinal() + DAYS - 1
     for e in effects:
         if (e.metric == anomaly.metric and _direction(e) == anomaly.direction and _overlaps(anomaly.segment, e.segment)
                 and 3 <= (e.start - anomaly.start).days <= NEAR_DAYS):
-            return "early part"
+            return "early part" + (" on a crossing scope" if crossing(anomaly.segment, e.segment) else "")
     for e in effects:
         if _overlaps(anomaly.segment, e.segment) and any(13 <= (anomaly.start - s).days <= NEAR_DAYS for s in _edges(e)):
             return "echo beyond the rule"

@@ -179,15 +179,18 @@ def restatements(anomalies: list[Anomaly]) -> list[Anomaly]:
 
 
 def drop_restatements(
-    anomalies: list[Anomaly], funnel: tuple[str, ...] = (), lag_days: int = 0
+    anomalies: list[Anomaly], funnel: tuple[str, ...] = (), lag_days: int = 0, sets: dict | None = None
 ) -> tuple[list[Anomaly], list[Anomaly]]:
     """(kept, dropped): the anomalies without their restatements (on a rollup or part, down
-    the `funnel`, whose stages trail each other by up to `lag_days`, and of a tagged window
-    of their own series), and the restatements, in the order given. The kept ones are to be
+    the `funnel`, whose stages trail each other by up to `lag_days`, of a tagged window of
+    their own series, and, given the metrics' cubes `sets`, on a crossing scope:
+    `scan.crossings`), and the restatements, in the order given. The kept ones are to be
     explained again among themselves (their links may name a dropped one)."""
+    from ctxmetrics.scan.crossings import crossing_echoes  # it reads `_restates`: imported here
     from ctxmetrics.scan.tagged import FOUND_BY
 
     gone = {id(a) for a in (
-        *restatements(anomalies), *funnel_echoes(anomalies, funnel, lag_days), *redated_by_tags(anomalies, FOUND_BY)
+        *restatements(anomalies), *funnel_echoes(anomalies, funnel, lag_days), *redated_by_tags(anomalies, FOUND_BY),
+        *(crossing_echoes(anomalies, sets) if sets else ()),
     )}
     return [a for a in anomalies if id(a) not in gone], [a for a in anomalies if id(a) in gone]

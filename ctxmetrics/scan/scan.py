@@ -256,7 +256,7 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     # links are judged among the anomalies that are kept, below: the fold reads causes only
     explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts, cubes=cubes, links=False)
     funnel = config.funnel_of({a.metric for a in (*outcome.previous, *kept)} | set(outcome.sets))
-    kept, restated = drop_restatements(kept, funnel, config.explain.funnel_lag_days)
+    kept, restated = drop_restatements(kept, funnel, config.explain.funnel_lag_days, outcome.sets)
     if restated:  # causes and ranks too are judged again among the kept ones (their root causes stand)
         explain_anomalies(
             kept, annotations, outcome.sets, config, outcome.verdicts, root_causes=False, whole_cube=outcome.whole_cube,
