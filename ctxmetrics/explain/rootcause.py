@@ -112,16 +112,17 @@ def localize_codes(
 
     start_error = float((weight * (actual - expected) ** 2).sum())
     everything = np.ones(len(expected), dtype=bool)
+    fit = _Fits(groups, weight, expected, actual)
     chosen = _greedy(groups, everything, [], weight, expected, actual, threshold, start_error)
     shared = not chosen
     if chosen:
-        chosen = _prune(chosen, groups, weight, expected, actual, threshold)
-        chosen = _refine(chosen, groups, weight, expected, actual, threshold, start_error)
+        chosen = _prune(chosen, fit, threshold)
+        chosen = _refine(chosen, fit, threshold, start_error)
     else:  # nothing stands out alone: the set that moved by one factor together, if any
         chosen = _shared_set(groups, weight, expected, actual)
     chosen = _narrow(chosen, groups, weight, expected, actual)
-    chosen = _extend_alike(chosen, groups, weight, expected, actual, n_candidates)
-    set_error, owner = _fit(chosen, groups, weight, expected, actual)
+    chosen = _extend_alike(chosen, fit, n_candidates)
+    set_error, owner = fit(chosen)
     uniform_error = _uniform_error(weight, expected, actual)
     # One factor for all leaves as good as the set, given the set's extra factors (a
     # shared set has one).
@@ -371,12 +372,13 @@ def _shared_set(groups, weight, expected, actual) -> list[tuple[int, int]]:
     return best
 
 
-def _refine(chosen, groups, weight, expected, actual, threshold, start_error):
+def _refine(chosen, fit, threshold, start_error):
     """Replace a coarse element by finer ones inside it when they fit better, counting each
     extra element as `threshold` of error: three changed cells of a column are three cells,
     not the column, whose factor would misfit its unchanged cells."""
+    groups, weight, expected, actual = fit.groups, fit.weight, fit.expected, fit.actual
     best = list(chosen)
-    best_cost = _fit(best, groups, weight, expected, actual)[0] + threshold * len(best)
+    best_cost = fit(best)[0] + threshold * len(best)
     for g, e in chosen:
         finer = _finer(groups, g)
         if not finer:
@@ -386,7 +388,7 @@ def _refine(chosen, groups, weight, expected, actual, threshold, start_error):
         trial = _greedy(groups, inside, rest, weight, expected, actual, threshold, start_error, finer)
         if len(trial) <= len(rest):  # no finer element cleared the bound: nothing to weigh
             continue
-        cost = _fit(trial, groups, weight, expected, actual)[0] + threshold * len(trial)
+        cost = fit(trial)[0] + threshold * len(trial)
         if cost < best_cost:
             best, best_cost = trial, cost
     return best
@@ -418,7 +420,7 @@ def _narrow(chosen, groups, weight, expected, actual):
     return chosen
 
 
-def _extend_alike(chosen, groups, weight, expected, actual, n_candidates):
+def _extend_alike(chosen, fit, n_candidates):
     """Add elements that changed by the factor the chosen ones share (Squeeze's one cause,
     one deviation): such an element needs no factor of its own, so it enters on a likelihood
     ratio beyond the odds of one candidate among all (2·ln N in squared error) rather than on
@@ -426,7 +428,8 @@ def _extend_alike(chosen, groups, weight, expected, actual, n_candidates):
     an unchanged cell is not, however noisy, since its fit to that factor is poor."""
     if not chosen:
         return chosen
-    _, owner = _fit(chosen, groups, weight, expected, actual)
+    groups, weight, expected, actual = fit.groups, fit.weight, fit.expected, fit.actual
+    _, owner = fit(chosen)
     factors = [_factor(owner == i, weight, expected, actual) for i in range(len(chosen))]
     if not (all(f > 1 for f in factors) or all(f < 1 for f in factors)):
         return chosen  # no one factor to share
@@ -474,29 +477,46 @@ def _uniform_error(weight, expected, actual) -> float:
     return float((weight * (actual - factor * expected) ** 2).sum())
 
 
-def _fit(chosen, groups, weight, expected, actual) -> tuple[float, np.ndarray]:
-    """Error of the model where each element in order takes the leaves not taken yet and
-    scales them by its fitted factor; the owner of each leaf (-1: none)."""
-    owner = np.full(len(expected), -1)
-    pred = expected.copy()
-    wee, wae = weight * expected * expected, weight * actual * expected  # once, not per element
-    for i, (g, e) in enumerate(chosen):
-        members = (owner == -1) & (groups[g][1] == e)
-        c = wee[members].sum()
-        if c > 0:
-            pred[members] = wae[members].sum() / c * expected[members]
-        owner[members] = i
-    return float((weight * (actual - pred) ** 2).sum()), owner
+class _Fits:
+    """The fit of each set of chosen elements to one localization's leaves, computed once:
+    pruning, refining, extending and the answer itself refit the same sets, and a wide
+    cube's thousands of small localizations pay numpy's per-call cost for every refit."""
+
+    def __init__(self, groups, weight, expected, actual):
+        self.groups, self.weight, self.expected, self.actual = groups, weight, expected, actual
+        self.wee, self.wae = weight * expected * expected, weight * actual * expected
+        self.done: dict[tuple, tuple[float, np.ndarray]] = {}
+
+    def __call__(self, chosen) -> tuple[float, np.ndarray]:
+        """Error of the model where each element in order takes the leaves not taken yet and
+        scales them by its fitted factor; the owner of each leaf (-1: none). Callers only
+        read the owner array (it is shared by every call with the same set)."""
+        key = tuple(chosen)
+        if key not in self.done:
+            self.done[key] = self._fit(key)
+        return self.done[key]
+
+    def _fit(self, chosen) -> tuple[float, np.ndarray]:
+        expected = self.expected
+        owner = np.full(len(expected), -1)
+        pred = expected.copy()
+        for i, (g, e) in enumerate(chosen):
+            members = (owner == -1) & (self.groups[g][1] == e)
+            c = self.wee[members].sum()
+            if c > 0:
+                pred[members] = self.wae[members].sum() / c * expected[members]
+            owner[members] = i
+        return float((self.weight * (self.actual - pred) ** 2).sum()), owner
 
 
-def _prune(chosen, groups, weight, expected, actual, threshold):
+def _prune(chosen, fit, threshold):
     """Drop elements that, once the others are in, no longer remove more than noise would."""
     chosen = list(chosen)
     changed = True
     while changed and len(chosen) > 1:
         changed = False
-        full = _fit(chosen, groups, weight, expected, actual)[0]
-        losses = [_fit(chosen[:i] + chosen[i + 1 :], groups, weight, expected, actual)[0] - full for i in range(len(chosen))]
+        full = fit(chosen)[0]
+        losses = [fit(chosen[:i] + chosen[i + 1 :])[0] - full for i in range(len(chosen))]
         i = int(np.argmin(losses))
         if losses[i] <= threshold:
             del chosen[i]
