@@ -201,3 +201,28 @@ def test_without_a_direction_the_way_is_that_of_the_element_most_standard_deviat
     actual = expected + z * np.sqrt(expected)
     assert segments(localize(LEAVES, expected, actual)) == [LEAVES[cell]]
     assert segments(localize(LEAVES, expected, actual, direction=1)) == [{"channel": "email"}]
+
+
+def test_a_set_is_fitted_once_and_its_first_element_takes_the_leaves_it_shares():
+    """`_Fits`: each element scales the leaves no earlier one took by its own least-squares
+    factor; a set asked for again is the same answer, not a refit."""
+    from ctxmetrics.explain.rootcause import _Fits, candidate_groups, encode_leaves
+
+    expected, actual, noise = cube({(("region", "EMEA"),): 1.5, (("region", "NA"), ("channel", "paid")): 2.0})
+    codes, names = encode_leaves(LEAVES, ["region", "channel"])
+    groups = candidate_groups(codes, 2)
+    weight = 1.0 / noise**2
+    fit = _Fits(groups, weight, expected, actual)
+    region = next(g for g, (combo, _) in enumerate(groups) if combo == (0,))
+    cell = next(g for g, (combo, _) in enumerate(groups) if combo == (0, 1))
+    na = int(groups[region][1][0])  # the first leaf is NA/paid
+    na_paid = int(groups[cell][1][0])
+    error, owner = fit([(region, na), (cell, na_paid)])
+    in_na = np.array([leaf["region"] == "NA" for leaf in LEAVES])
+    assert (owner == np.where(in_na, 0, -1)).all()  # NA took its paid cell: nothing left for the cell
+    k = (weight * actual * expected)[in_na].sum() / (weight * expected**2)[in_na].sum()
+    predicted = np.where(in_na, k * expected, expected)
+    assert error == pytest.approx(float((weight * (actual - predicted) ** 2).sum()), rel=1e-12)
+    assert fit([(region, na), (cell, na_paid)])[1] is owner
+    _, owner = fit([(cell, na_paid), (region, na)])  # the cell first: NA keeps the rest
+    assert owner[0] == 0 and (owner[1:] == np.where(in_na, 1, -1)[1:]).all()

@@ -112,17 +112,18 @@ def localize_codes(
 
     start_error = float((weight * (actual - expected) ** 2).sum())
     everything = np.ones(len(expected), dtype=bool)
-    chosen = _greedy(groups, everything, [], weight, expected, actual, threshold, start_error)
+    fit = _Fits(groups, weight, expected, actual)
+    chosen = _greedy(fit, everything, [], threshold, start_error)
     shared = not chosen
     if chosen:
-        chosen = _prune(chosen, groups, weight, expected, actual, threshold)
-        chosen = _refine(chosen, groups, weight, expected, actual, threshold, start_error)
+        chosen = _prune(chosen, fit, threshold)
+        chosen = _refine(chosen, fit, threshold, start_error)
     else:  # nothing stands out alone: the set that moved by one factor together, if any
-        chosen = _shared_set(groups, weight, expected, actual)
-    chosen = _narrow(chosen, groups, weight, expected, actual)
-    chosen = _extend_alike(chosen, groups, weight, expected, actual, n_candidates)
-    set_error, owner = _fit(chosen, groups, weight, expected, actual)
-    uniform_error = _uniform_error(weight, expected, actual)
+        chosen = _shared_set(fit)
+    chosen = _narrow(chosen, fit)
+    chosen = _extend_alike(chosen, fit, n_candidates)
+    set_error, owner = fit(chosen)
+    uniform_error = fit.uniform_error()
     # One factor for all leaves as good as the set, given the set's extra factors (a
     # shared set has one).
     extra = 0 if shared else max(len(chosen) - 1, 0)
@@ -299,15 +300,16 @@ def _null_gain(candidates: int, false_alarm: float = _FALSE_ALARM) -> float:
     return lo * lo
 
 
-def _greedy(groups, free, chosen, weight, expected, actual, threshold, start_error, allowed=None):
+def _greedy(fit, free, chosen, threshold, start_error, allowed=None):
     """Add elements one by one while the best one's gain is beyond noise; `allowed` limits
     the candidate groups, `free` the leaves they may take."""
+    groups = fit.groups
     chosen = list(chosen)
     free = free.copy()
     for g, e in chosen:
         free &= groups[g][1] != e
     while len(chosen) < _MAX_ELEMENTS and free.any():
-        best = _best_element(groups, free, weight, expected, actual, chosen, allowed)
+        best = _best_element(fit, free, chosen, allowed)
         if best is None or best[0] <= threshold or best[0] < _MIN_GAIN_SHARE * start_error:
             break
         _, g, e = best
@@ -316,48 +318,48 @@ def _greedy(groups, free, chosen, weight, expected, actual, threshold, start_err
     return chosen
 
 
-def _best_element(groups, free, weight, expected, actual, chosen, allowed=None):
+def _best_element(fit, free, chosen, allowed=None):
     """(gain, group, element) of the candidate that removes the most error from
     the leaves not covered yet; None when none has any."""
     taken = set(chosen)
     best = None
-    w = weight * free
+    w = fit.weight * free
     # the leaves' terms once for every group, not per group (a wide cube's rollups are
     # localized thousands of times, each on a few leaves: numpy's per-call cost dominates)
-    wae, wee = w * actual * expected, w * expected * expected
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for g, (_, ids) in enumerate(groups):
-            if allowed is not None and g not in allowed:
-                continue
-            size = int(ids.max()) + 1
-            b = np.bincount(ids, wae, size)
-            c = np.bincount(ids, wee, size)
-            # error before, a - 2b + c (leaves at expected), minus error after, a - b²/c, with
-            # a = Σ w·actual² cancelling out
-            gain = np.where(c > 0, (b - c) ** 2 / c, 0.0)
-            for e in [e for gg, e in taken if gg == g]:
-                gain[e] = -np.inf
-            e = int(np.argmax(gain))
-            if gain[e] > 0 and (best is None or gain[e] > best[0]):
-                best = (float(gain[e]), g, e)
+    wae, wee = w * fit.actual * fit.expected, w * fit.expected * fit.expected
+    for g, (_, ids) in enumerate(fit.groups):
+        if allowed is not None and g not in allowed:
+            continue
+        size = fit.sizes[g]
+        b = np.bincount(ids, wae, size)
+        c = np.bincount(ids, wee, size)
+        # error before, a - 2b + c (leaves at expected), minus error after, a - b²/c, with
+        # a = Σ w·actual² cancelling out; 0 where an element has no weight (divided only
+        # where it has: no floating-point state to switch per call)
+        gain = np.divide((b - c) ** 2, c, out=np.zeros(size), where=c > 0)
+        for e in [e for gg, e in taken if gg == g]:
+            gain[e] = -np.inf
+        e = int(gain.argmax())
+        if gain[e] > 0 and (best is None or gain[e] > best[0]):
+            best = (float(gain[e]), g, e)
     return best
 
 
-def _shared_set(groups, weight, expected, actual) -> list[tuple[int, int]]:
+def _shared_set(fit) -> list[tuple[int, int]]:
     """When no element clears the bound alone: the 2 to `_MAX_ELEMENTS` elements of one
     group (the same dimensions) that moved the same way by one common factor (Squeeze's
     one cause, one deviation), when their joint gain clears a Bonferroni bound over every
     set of that many elements of one group; of those that do, the one furthest beyond its
     bound; [] when none does. Per group and direction the candidate sets are the elements
     most standard deviations off, taken in that order."""
-    b_all, c_all = weight * actual * expected, weight * expected * expected
+    groups = fit.groups
     sizes = range(2, _MAX_ELEMENTS + 1)  # one element alone had the greedy's test
     bounds = {k: _null_gain(_set_count(groups, k)) for k in sizes}
     best, best_margin = [], 0.0
     for g, (_, ids) in enumerate(groups):
-        size = int(ids.max()) + 1
-        c = np.bincount(ids, c_all, size)
-        excess = np.bincount(ids, b_all, size) - c
+        size = fit.sizes[g]
+        c = np.bincount(ids, fit.wee, size)
+        excess = np.bincount(ids, fit.wae, size) - c
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(c > 0, excess / np.sqrt(c), 0.0)
         for way in (1, -1):
@@ -371,22 +373,23 @@ def _shared_set(groups, weight, expected, actual) -> list[tuple[int, int]]:
     return best
 
 
-def _refine(chosen, groups, weight, expected, actual, threshold, start_error):
+def _refine(chosen, fit, threshold, start_error):
     """Replace a coarse element by finer ones inside it when they fit better, counting each
     extra element as `threshold` of error: three changed cells of a column are three cells,
     not the column, whose factor would misfit its unchanged cells."""
+    groups = fit.groups
     best = list(chosen)
-    best_cost = _fit(best, groups, weight, expected, actual)[0] + threshold * len(best)
+    best_cost = fit(best)[0] + threshold * len(best)
     for g, e in chosen:
         finer = _finer(groups, g)
         if not finer:
             continue
         rest = [c for c in best if c != (g, e)]
         inside = groups[g][1] == e
-        trial = _greedy(groups, inside, rest, weight, expected, actual, threshold, start_error, finer)
+        trial = _greedy(fit, inside, rest, threshold, start_error, finer)
         if len(trial) <= len(rest):  # no finer element cleared the bound: nothing to weigh
             continue
-        cost = _fit(trial, groups, weight, expected, actual)[0] + threshold * len(trial)
+        cost = fit(trial)[0] + threshold * len(trial)
         if cost < best_cost:
             best, best_cost = trial, cost
     return best
@@ -398,27 +401,28 @@ def _finer(groups, g) -> set[int]:
     return {h for h, (other, _) in enumerate(groups) if combo < set(other)}
 
 
-def _narrow(chosen, groups, weight, expected, actual):
+def _narrow(chosen, fit):
     """Replace a coarse element by the finer one inside it that carries its change when the
     rest of it did not move (a single test at _FALSE_ALARM): a whole value explains only
     when its other parts moved too, not when one changed cell and its neighbours' noise add
     up past the bound a cell alone would need."""
+    groups = fit.groups
     chosen = list(chosen)
     for i, (g, e) in enumerate(chosen):
         finer = _finer(groups, g)
         inside = groups[g][1] == e
-        best = _best_element(groups, inside, weight, expected, actual, chosen, finer) if finer else None
+        best = _best_element(fit, inside, chosen, finer) if finer else None
         if best is None:
             continue
         rest = inside & (groups[best[1]][1] != best[2])
-        c = (weight * expected * expected)[rest].sum()
-        moved = ((weight * actual * expected)[rest].sum() - c) ** 2 / c if c > 0 else 0.0
+        c = fit.wee[rest].sum()
+        moved = (fit.wae[rest].sum() - c) ** 2 / c if c > 0 else 0.0
         if moved <= _null_gain(1):
             chosen[i] = best[1:]
     return chosen
 
 
-def _extend_alike(chosen, groups, weight, expected, actual, n_candidates):
+def _extend_alike(chosen, fit, n_candidates):
     """Add elements that changed by the factor the chosen ones share (Squeeze's one cause,
     one deviation): such an element needs no factor of its own, so it enters on a likelihood
     ratio beyond the odds of one candidate among all (2·ln N in squared error) rather than on
@@ -426,17 +430,18 @@ def _extend_alike(chosen, groups, weight, expected, actual, n_candidates):
     an unchanged cell is not, however noisy, since its fit to that factor is poor."""
     if not chosen:
         return chosen
-    _, owner = _fit(chosen, groups, weight, expected, actual)
-    factors = [_factor(owner == i, weight, expected, actual) for i in range(len(chosen))]
+    groups, weight, expected, actual = fit.groups, fit.weight, fit.expected, fit.actual
+    _, owner = fit(chosen)
+    factors = [fit.factor(owner == i) for i in range(len(chosen))]
     if not (all(f > 1 for f in factors) or all(f < 1 for f in factors)):
         return chosen  # no one factor to share
-    k = _factor(owner >= 0, weight, expected, actual)
+    k = fit.factor(owner >= 0)
     penalty = 2 * math.log(n_candidates)
     # per element: error at expected minus error at k·expected, summed over its leaves
-    b, c = weight * expected * (actual - expected), weight * expected * expected
+    b, c = weight * expected * (actual - expected), fit.wee
     gains = []
-    for _, ids in groups:
-        size = int(ids.max()) + 1
+    for g, (_, ids) in enumerate(groups):
+        size = fit.sizes[g]
         gains.append(2 * (k - 1) * np.bincount(ids, b, size) - (k - 1) ** 2 * np.bincount(ids, c, size))
     chosen = list(chosen)
     free = owner < 0
@@ -463,40 +468,67 @@ def _strongest_way(carried, owner, noise) -> float:
     return math.copysign(1.0, strongest) if strongest else 0.0
 
 
-def _factor(members, weight, expected, actual) -> float:
-    """Least-squares factor of `actual ≈ factor · expected` over the member leaves."""
-    return float((weight * actual * expected)[members].sum() / max((weight * expected * expected)[members].sum(), 1e-300))
+class _Fits:
+    """One localization's leaves and candidate groups, with what every step reads of them
+    computed once: the leaves' weighted products, each group's element count, each
+    element's leaves, and the fit of each set of chosen elements (pruning, refining,
+    extending and the answer itself refit the same sets). A wide cube's thousands of small
+    localizations pay numpy's per-call cost for each recomputation; the arithmetic is the
+    same, so the results are the same bits."""
+
+    def __init__(self, groups, weight, expected, actual):
+        self.groups, self.weight, self.expected, self.actual = groups, weight, expected, actual
+        self.wee, self.wae = weight * expected * expected, weight * actual * expected
+        self.sizes = [int(ids.max()) + 1 for _, ids in groups]  # elements per group
+        self.done: dict[tuple, tuple[float, np.ndarray]] = {}
+        self.members: dict[tuple[int, int], np.ndarray] = {}
+
+    def __call__(self, chosen) -> tuple[float, np.ndarray]:
+        """Error of the model where each element in order takes the leaves not taken yet and
+        scales them by its fitted factor; the owner of each leaf (-1: none). Callers only
+        read the owner array (it is shared by every call with the same set)."""
+        key = tuple(chosen)
+        if key not in self.done:
+            self.done[key] = self._fit(key)
+        return self.done[key]
+
+    def _fit(self, chosen) -> tuple[float, np.ndarray]:
+        expected = self.expected
+        owner = np.full(len(expected), -1)
+        pred = expected.copy()
+        for i, element in enumerate(chosen):
+            members = (owner == -1) & self._leaves_of(element)
+            c = self.wee[members].sum()
+            if c > 0:
+                pred[members] = self.wae[members].sum() / c * expected[members]
+            owner[members] = i
+        return float((self.weight * (self.actual - pred) ** 2).sum()), owner
+
+    def factor(self, members) -> float:
+        """Least-squares factor of `actual ≈ factor · expected` over the member leaves."""
+        return float(self.wae[members].sum() / max(self.wee[members].sum(), 1e-300))
+
+    def uniform_error(self) -> float:
+        """Error when every leaf changes by one common fitted factor."""
+        factor = self.factor(slice(None))
+        return float((self.weight * (self.actual - factor * self.expected) ** 2).sum())
+
+    def _leaves_of(self, element) -> np.ndarray:
+        """Which leaves an element (group, element id) holds, computed once per element."""
+        if element not in self.members:
+            g, e = element
+            self.members[element] = self.groups[g][1] == e
+        return self.members[element]
 
 
-def _uniform_error(weight, expected, actual) -> float:
-    """Error when every leaf changes by one common fitted factor."""
-    factor = _factor(slice(None), weight, expected, actual)
-    return float((weight * (actual - factor * expected) ** 2).sum())
-
-
-def _fit(chosen, groups, weight, expected, actual) -> tuple[float, np.ndarray]:
-    """Error of the model where each element in order takes the leaves not taken yet and
-    scales them by its fitted factor; the owner of each leaf (-1: none)."""
-    owner = np.full(len(expected), -1)
-    pred = expected.copy()
-    wee, wae = weight * expected * expected, weight * actual * expected  # once, not per element
-    for i, (g, e) in enumerate(chosen):
-        members = (owner == -1) & (groups[g][1] == e)
-        c = wee[members].sum()
-        if c > 0:
-            pred[members] = wae[members].sum() / c * expected[members]
-        owner[members] = i
-    return float((weight * (actual - pred) ** 2).sum()), owner
-
-
-def _prune(chosen, groups, weight, expected, actual, threshold):
+def _prune(chosen, fit, threshold):
     """Drop elements that, once the others are in, no longer remove more than noise would."""
     chosen = list(chosen)
     changed = True
     while changed and len(chosen) > 1:
         changed = False
-        full = _fit(chosen, groups, weight, expected, actual)[0]
-        losses = [_fit(chosen[:i] + chosen[i + 1 :], groups, weight, expected, actual)[0] - full for i in range(len(chosen))]
+        full = fit(chosen)[0]
+        losses = [fit(chosen[:i] + chosen[i + 1 :])[0] - full for i in range(len(chosen))]
         i = int(np.argmin(losses))
         if losses[i] <= threshold:
             del chosen[i]
