@@ -10,11 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from ctxmetrics.ingest.cadence import booked_monthly, booking_words, with_monthly_bookings
-from ctxmetrics.project import Project
+from ctxmetrics.ingest.cadence import Booking, booking_of, with_bookings
 from ctxmetrics.store import parquet_file
 from ctxmetrics.store.database import Store
-from ctxmetrics.store.series import days_with_nonzero_rows
 from test_quarterly import invoke, stored  # the quarterly file's CLI helpers
 
 FIRST = dt.date(2024, 1, 1)
@@ -55,30 +53,30 @@ def days(*isos: str) -> pl.Series:
 
 
 def test_non_zero_days_on_one_day_a_month_are_booked_monthly():
-    assert booked_monthly(days("2024-01-15", "2024-02-15", "2024-03-15", "2024-05-15")) is True
-    assert booked_monthly(days("2024-01-31", "2024-02-29", "2024-03-31", "2024-04-30")) is True  # months' last days
-    assert booked_monthly(days("2024-01-15", "2024-02-15", "2024-03-16", "2024-04-15")) is False  # one off
-    assert booked_monthly(days("2024-01-15", "2024-02-15")) is None  # too few to tell
-    assert booked_monthly(days()) is None  # no non-zero value at all
+    assert booking_of(days("2024-01-15", "2024-02-15", "2024-03-15", "2024-05-15")) == Booking("monthly", "the 15th")
+    assert booking_of(days("2024-01-31", "2024-02-29", "2024-03-31", "2024-04-30")) == Booking("monthly", "the last day")
+    assert booking_of(days("2024-01-15", "2024-02-15", "2024-02-16", "2024-04-15")) is False  # two in February
+    assert booking_of(days("2024-01-15", "2024-02-15")) is None  # too few to tell
+    assert booking_of(days()) is None  # no non-zero value at all
 
 
 def test_booking_words():
-    assert booking_words(days("2024-01-01", "2024-02-01")) == "the 1st"
-    assert booking_words(days("2024-01-15", "2024-02-15")) == "the 15th"
-    assert booking_words(days("2024-01-22", "2024-02-22")) == "the 22nd"
-    assert booking_words(days("2024-01-31", "2024-02-29")) == "the last day"
+    assert booking_of(days(*(f"2024-{m:02d}-01" for m in range(1, 5)))).reason == "booked monthly: values fall on the 1st"
+    assert booking_of(days(*(f"2024-{m:02d}-22" for m in range(1, 5)))).day == "the 22nd"
+    assert booking_of(days(*(f"2024-{m:02d}-13" for m in range(1, 5)))).day == "the 13th"
 
 
-def test_with_monthly_bookings_makes_booked_counts_monthly_and_leaves_unclear_ones_out():
+def test_with_bookings_makes_booked_counts_monthly_and_leaves_unclear_ones_out():
     cadences = {"invoices": "daily", "renewals": "daily", "visits": "daily", "pipeline": "weekly"}
     nonzero = {
         "invoices": days("2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01"),
         "renewals": days("2024-01-15"),
         "visits": days("2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"),
     }
-    assert with_monthly_bookings(cadences, nonzero, ["invoices", "renewals", "visits"]) == {
-        "invoices": "monthly", "visits": "daily", "pipeline": "weekly"
-    }
+    assert with_bookings(cadences, nonzero, ["invoices", "renewals", "visits"]) == (
+        {"invoices": "monthly", "visits": "daily", "pipeline": "weekly"},
+        {"invoices": Booking("monthly", "the 1st")},
+    )
 
 
 # --- through the CLI ----------------------------------------------------------------
@@ -91,7 +89,7 @@ def test_a_count_booked_on_the_first_is_read_monthly(tmp_path, suffix):
     assert (stored(root, "invoices"), stored(root, "visits")) == ("monthly", "daily")
     scan = invoke("--project", root, "scan").output
     assert "invoices is monthly data: judged one value per month." in scan
-    assert f"invoices has a non-zero value only on the 1st of a month (rows on {DAYS} days)" in scan
+    assert "invoices is booked monthly: values fall on the 1st (one value per month, not a daily series" in scan
     found = [a for a in anomalies(root, "invoices") if a["segment"] == {}]
     # was 8 daily spikes here (12-16 in a user's file), one a month
     assert len(found) == 1 and found[0]["period"] == "month" and found[0]["kind"] == "level_shift", found
@@ -112,7 +110,7 @@ def test_rows_only_on_the_15th_are_monthly(tmp_path):
     invoke("--project", root, "ingest", data)
     assert stored(root, "invoices") == "monthly"
     scan = invoke("--project", root, "scan").output
-    assert "invoices has a non-zero value only on the 15th of a month (rows on 23 days)" in scan
+    assert "invoices is booked monthly: values fall on the 15th" in scan
     assert "Data gap" not in scan
 
 
@@ -122,7 +120,7 @@ def test_a_sparse_daily_count_stays_daily(tmp_path):
     invoke("init", root)
     invoke("--project", root, "ingest", data)
     assert stored(root, "invoices") == "daily"
-    assert "non-zero value only on" not in invoke("--project", root, "scan").output
+    assert "booked" not in invoke("--project", root, "scan").output
 
 
 def test_next_months_daily_file_keeps_a_booked_count_monthly(tmp_path):
@@ -142,15 +140,9 @@ def test_a_declared_daily_granularity_wins(tmp_path):
     assert stored(root, "invoices") == "daily"
 
 
-def test_the_stores_and_the_parquet_files_non_zero_days(tmp_path):
+def test_the_parquet_files_non_zero_days(tmp_path):
     data = daily_file(tmp_path / "invoices.parquet", days=95)
-    root = tmp_path / "p"
-    invoke("init", root)
-    invoke("--project", root, "ingest", data)
     firsts = [dt.date(2024, 1, 1), dt.date(2024, 2, 1), dt.date(2024, 3, 1), dt.date(2024, 4, 1)]
-    with Project(root).store(read_only=True) as store:
-        assert days_with_nonzero_rows(store, ["invoices"]) == {"invoices": (95, firsts)}
-        assert days_with_nonzero_rows(store, []) == {}
     with Store(tmp_path / "s.duckdb") as store:
         found = dict(parquet_file.nonzero_metric_days(store, data, "ts", ["invoices"]))
     assert sorted(dt.date(1970, 1, 1) + dt.timedelta(days=d) for d in found["invoices"]) == firsts

@@ -13,7 +13,7 @@ import polars as pl
 from ctxmetrics.errors import CtxError
 from ctxmetrics.ingest.cells import _CONTROL, MAX_MAGNITUDE, MISSING_DIMENSION_VALUE, _all_differ
 from ctxmetrics.ingest.columns import _date_column, _dimension_columns, _require
-from ctxmetrics.ingest.cadence import first_cadence_change, metric_cadences, with_monthly_bookings
+from ctxmetrics.ingest.cadence import Booking, first_cadence_change, metric_cadences, with_bookings
 from ctxmetrics.ingest.dates import BadCell, check_plausible, granularity_of
 from ctxmetrics.ingest.sources import _check_header, _Source
 from ctxmetrics.store.database import Store
@@ -50,6 +50,7 @@ class _Fast:
     metrics: list[str]
     granularity: str | None
     cadences: dict[str, str]  # each metric's granularity where its own dates show one
+    bookings: dict[str, Booking]  # the counts booked once a month (`cadence.booking_of`)
 
 
 def _fast_long(
@@ -124,15 +125,18 @@ def _fast_long(
         span = (distinct_days[0], distinct_days[-1])
         cadences = metric_cadences(days_of)
         counts = [m for m, c in cadences.items() if c == "daily" and m not in declared | not_counts]
+        bookings: dict[str, Booking] = {}
         if counts and (least is None or least > 0):  # no zeros: a booked count's rows are its booking days
-            cadences = with_monthly_bookings(cadences, days_of, counts)
-        elif counts:  # a count booked on one day a month is monthly (`cadence.booked_monthly`)
+            cadences, bookings = with_bookings(cadences, days_of, counts)
+        elif counts:  # a count booked on one day a month is monthly (`cadence.booking_of`)
             nonzero = {
                 metric: pl.Series(sorted(own), dtype=pl.Int32).cast(pl.Date)
                 for metric, own in parquet_file.nonzero_metric_days(store, src.path, date_col, counts)
             }
-            cadences = with_monthly_bookings(cadences, nonzero, counts)
-        return _Fast(sql, params, dim_cols, found.rows, span, metrics, granularity_of(distinct_days), cadences)
+            cadences, bookings = with_bookings(cadences, nonzero, counts)
+        if any(b.granularity == "weekly" for b in bookings.values()):
+            return None  # its zeros off the booking weekday are dropped (`cells.on_booking_days`): the polars path
+        return _Fast(sql, params, dim_cols, found.rows, span, metrics, granularity_of(distinct_days), cadences, bookings)
     except (CtxError, BadCell, duckdb.Error, pl.exceptions.PolarsError, OSError, ValueError):
         return None
 

@@ -21,6 +21,7 @@ import polars as pl
 
 from ctxmetrics.config import Config
 from ctxmetrics.errors import InputError
+from ctxmetrics.ingest.cadence import Booking
 from ctxmetrics.ingest.fast_parquet import _fast_long
 from ctxmetrics.ingest.layouts import _parse, _Read, _read_one
 from ctxmetrics.ingest.settings import _settings
@@ -94,9 +95,10 @@ def ingest_paths(
         if fast is not None:
             warnings = _near_names(store, settings.config, [(sources[0], fast.metrics)], strict)
             try:
+                granularities = _granularities(store, settings.config, fast.metrics, fast.granularity, fast.cadences)
                 added, replaced = _located(sources, lambda: store.upsert_from(
                     fast.sql, fast.params, fast.dims, fast.rows, span=fast.span, metrics=fast.metrics,
-                    granularities=_granularities(store, settings.config, fast.metrics, fast.granularity, fast.cadences),
+                    granularities=granularities, bookings=_booking_reasons(fast.bookings, granularities),
                 ))
             except duckdb.Error:
                 pass  # rolled back (a value it does not take, or the file changed since checked): the careful path
@@ -112,9 +114,11 @@ def ingest_paths(
     granularities: dict[str, str] = {}
     for read, metrics in zip(reads, found):
         granularities.update(_granularities(store, settings.config, metrics, read.granularity, read.cadences))
+    bookings = _booking_reasons({m: b for r in reads for m, b in r.bookings.items()}, granularities)
     frame = _combine([r.frame for r in reads])
     added, replaced = _located(
-        sources, lambda: store.upsert_observations(frame, granularities, rollups, metrics=sorted(set().union(*found)))
+        sources,
+        lambda: store.upsert_observations(frame, granularities, rollups, metrics=sorted(set().union(*found)), bookings=bookings),
     )
     return IngestResult(
         files=len(reads), rows=frame.height, added=added, replaced=replaced, warnings=warnings, rollups=tuple(sorted(rollups))
@@ -142,7 +146,10 @@ def ingest_frame(
     metrics = read.frame["metric"].unique().to_list()
     warnings = _near_names(store, settings.config, [(src, metrics)], strict)
     granularities = _granularities(store, settings.config, metrics, read.granularity, read.cadences)
-    added, replaced = _located([src], lambda: store.upsert_observations(read.frame, granularities, rollups, metrics=metrics))
+    bookings = _booking_reasons(read.bookings, granularities)
+    added, replaced = _located(
+        [src], lambda: store.upsert_observations(read.frame, granularities, rollups, metrics=metrics, bookings=bookings)
+    )
     return IngestResult(
         files=1, rows=read.frame.height, added=added, replaced=replaced, warnings=warnings, rollups=tuple(sorted(rollups))
     )
@@ -162,7 +169,7 @@ def _as_rollup(read: _Read, rollups: dict[str, list[str]]) -> _Read:
     rollups.update({name: dims for name in names.values()})
     frame = read.frame.with_columns(pl.col("metric").replace_strict(names, return_dtype=pl.Utf8))
     cadences = None if read.cadences is None else {names[m]: c for m, c in read.cadences.items()}
-    return _Read(frame, read.granularity, cadences=cadences)
+    return _Read(frame, read.granularity, cadences=cadences, bookings={names[m]: b for m, b in read.bookings.items()})
 
 
 def _located(sources: list[_Source], write):
@@ -188,6 +195,12 @@ def _granularities(
         m: config.metric(m).granularity or cadences.get(m) or store.stored_granularity(m) or found or "daily"
         for m in metrics
     }
+
+
+def _booking_reasons(bookings: Mapping[str, Booking], granularities: Mapping[str, str]) -> dict[str, str]:
+    """Why each booked count is stored at its granularity ("booked monthly: values fall on
+    the 1st"), recorded beside it in the store for `scan`, `why` and the digest to say."""
+    return {m: b.reason for m, b in bookings.items() if granularities.get(m) == b.granularity}
 
 
 def _near_names(store: Store, config: Config, found: list[tuple[_Source, Sequence[str]]], strict: bool) -> tuple[str, ...]:

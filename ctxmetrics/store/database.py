@@ -26,6 +26,9 @@ BASE_COLUMNS = ("metric", "ts", "value")
 _MATCHED = "__ctxmetrics_matched"  # temporary: stored rows matching incoming keys, during an upsert
 GRANULARITY_KEY = "granularity:"  # meta key prefix: a metric's period (daily, weekly, monthly)
 ROLLUP_KEY = "rollup:"  # meta key prefix: a separate rollup's own dimensions, comma-separated
+# meta key prefix: why a daily count is stored weekly or monthly ("booked monthly: values fall
+# on the 1st"); a store written before it was recorded has none, and says nothing
+BOOKING_KEY = "booking:"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # A read-only connection reads the store and nothing else, whatever SQL it is given:
@@ -245,6 +248,7 @@ class Store:
         granularities: Mapping[str, str] | None = None,
         rollups: Mapping[str, Sequence[str]] | None = None,
         metrics: Sequence[str] | None = None,
+        bookings: Mapping[str, str] | None = None,
     ) -> tuple[int, int]:
         """Insert observations, replacing rows with the same (metric, ts, dimensions).
 
@@ -253,6 +257,7 @@ class Store:
             granularities: the period of each metric's rows (default daily).
             rollups: metrics that are separate rollups, with their own dimensions.
             metrics: the frame's distinct metrics when the caller knows them already.
+            bookings: why a booked count has its granularity (`upsert_from`).
 
         Returns:
             (rows added, rows replaced). All or nothing: any error leaves the store as it was.
@@ -268,7 +273,7 @@ class Store:
         try:
             return self.upsert_from(
                 "select * from incoming_frame", [], dims, frame.height, span=span, metrics=metrics,
-                granularities=granularities, rollups=rollups,
+                granularities=granularities, rollups=rollups, bookings=bookings,
             )
         finally:
             self.con.unregister("incoming_frame")
@@ -284,6 +289,7 @@ class Store:
         metrics: Sequence[str] | None = None,
         granularities: Mapping[str, str] | None = None,
         rollups: Mapping[str, Sequence[str]] | None = None,
+        bookings: Mapping[str, str] | None = None,
     ) -> tuple[int, int]:
         """Upsert the rows of a validated SQL source in one transaction.
 
@@ -299,6 +305,9 @@ class Store:
                 stored with another period is refused.
             rollups: metrics that are separate rollups, with their own dimensions (the
                 cube of such a metric has only those; `rollup_dimensions`).
+            bookings: why a count whose rows read daily has its granularity, by metric
+                ("booked monthly: values fall on the 1st"; `booking`); a metric's reason
+                is replaced by the next file that shows one, and kept by one too short to.
 
         Returns:
             (rows added, rows replaced). All or nothing: any error leaves the store as it was.
@@ -317,6 +326,8 @@ class Store:
                 self._record_granularities(metrics, granularities or {})
                 for metric, own in (rollups or {}).items():
                     self.con.execute("insert or replace into meta values (?, ?)", [ROLLUP_KEY + metric, ",".join(own)])
+                for metric, reason in (bookings or {}).items():
+                    self.con.execute("insert or replace into meta values (?, ?)", [BOOKING_KEY + metric, reason])
                 self._check_same_dimensions(source, params, dims, all_dims, (span, metrics))
                 replaced = self._replace_existing_keys(source, params, dims, all_dims, span, metrics)
                 if replaced < rows:
@@ -337,6 +348,16 @@ class Store:
         """The period recorded for a metric's rows; None before its first ingest."""
         rows = self.con.execute("select value from meta where key = ?", [GRANULARITY_KEY + metric]).fetchall()
         return rows[0][0] if rows else None
+
+    def bookings(self, metrics: Sequence[str]) -> dict[str, str]:
+        """Why each of `metrics` that ingest read as booked once a month or week has its
+        granularity ("booked monthly: values fall on the 1st"); the others are left out."""
+        if not metrics:
+            return {}
+        rows = self.con.execute(
+            "select value, key from meta where key in (select unnest(?::varchar[]))", [[BOOKING_KEY + m for m in metrics]]
+        ).fetchall()
+        return {key[len(BOOKING_KEY):]: reason for reason, key in rows}
 
     def rollup_dimensions(self, metric: str) -> list[str] | None:
         """The dimensions of a metric stored as a separate rollup (`ingest --as-rollup`);

@@ -109,20 +109,6 @@ def metric_granularity(store: Store, config: Config, metric: str) -> str:
     return found.pop()
 
 
-def days_with_nonzero_rows(store: Store, metrics: Sequence[str]) -> dict[str, tuple[int, list[dt.date]]]:
-    """Each of `metrics`' number of distinct stored days and its sorted distinct days with
-    a non-zero value (what `scan` reads to say a count booked once a month is monthly)."""
-    if not metrics:
-        return {}
-    in_metrics = ", ".join("?" for _ in metrics)
-    _, rows = store.query_rows(
-        f"select metric, count(distinct ts), list(distinct ts order by ts) filter (where value != 0) "
-        f"from obs where metric in ({in_metrics}) group by metric",
-        list(metrics),
-    )
-    return {metric: (days, nonzero or []) for metric, days, nonzero in rows}
-
-
 _GAP_ZERO_CHANCE = 0.01  # a day without rows is a gap when a zero total would be this unlikely
 
 
