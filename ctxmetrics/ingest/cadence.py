@@ -10,7 +10,7 @@ all judge a file's metrics with these functions, so they agree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -166,11 +166,12 @@ def _monthly_booking(days: pl.Series) -> Booking | None:
     if bool((days == business["last"]).all()):
         return Booking("monthly", "the last business day")
     from_start, to_end = days.dt.day(), (month_ends - days).dt.total_days()
-    if from_start.max() - from_start.min() < BOOKING_WINDOW_DAYS:
+    spread_start, spread_end = from_start.max() - from_start.min(), to_end.max() - to_end.min()
+    if min(spread_start, spread_end) >= BOOKING_WINDOW_DAYS:
+        return None
+    if spread_start <= spread_end:  # counted from the month's start, or from its end: the closer fit
         return Booking("monthly", f"one day from {_ordinal(from_start.min())} to {_ordinal(from_start.max())}")
-    if to_end.max() - to_end.min() < BOOKING_WINDOW_DAYS:
-        return Booking("monthly", f"one of the last {to_end.max() + 1} days")
-    return None
+    return Booking("monthly", f"one of the last {to_end.max() + 1} days")
 
 
 def _business_days(days: pl.Series) -> pl.DataFrame:
@@ -187,6 +188,17 @@ def _business_days(days: pl.Series) -> pl.DataFrame:
 def _ordinal(day: int) -> str:
     """"the 1st", "the 22nd"."""
     return f"the {day}{'th' if 10 <= day % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(day % 10, 'th')}"
+
+
+def may_be_booked(declared: str | None) -> bool:
+    """Whether a count whose config declares `declared` (None: nothing) may be read as
+    booked: a declared weekly or monthly granularity is then dated as its booking says."""
+    return declared in (None, "weekly", "monthly")
+
+
+def agreeing(bookings: dict[str, Booking], declared: Mapping[str, str | None]) -> dict[str, Booking]:
+    """The bookings whose granularity is the one the config declares for their metric, if any."""
+    return {m: b for m, b in bookings.items() if declared.get(m) in (None, b.granularity)}
 
 
 def with_bookings(

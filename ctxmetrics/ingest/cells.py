@@ -9,7 +9,9 @@ import polars as pl
 
 from ctxmetrics.config import Config
 from ctxmetrics.errors import InputError
-from ctxmetrics.ingest.cadence import Booking, days_by_metric, first_cadence_change, metric_cadences, with_bookings
+from ctxmetrics.ingest.cadence import (
+    Booking, agreeing, days_by_metric, first_cadence_change, may_be_booked, metric_cadences, with_bookings,
+)
 from ctxmetrics.ingest.dates import BadCell, check_plausible, parse_days
 from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma
 from ctxmetrics.ingest.settings import _Settings
@@ -93,17 +95,20 @@ def _with_bookings(
     of them to be zero on most of its days (a count booked on the 1st with a row every
     day); otherwise a booked count's rows are its booking days, and its days (`days_of`)
     tell. Reading them costs ~0.7 s CPU per 10M rows at load 12, the zero count ~0.01 s."""
+    declared = {m: config.metric(m).granularity for m in cadences}
     candidates = [
-        m for m, c in cadences.items() if c == "daily" and config.metric(m).type == "count" and not config.metric(m).granularity
+        m for m, c in cadences.items() if c == "daily" and config.metric(m).type == "count" and may_be_booked(declared[m])
     ]
     if not candidates:
         return cadences, {}
     zeros = int((frame["value"] == 0).sum())
     if 2 * zeros < min(days_of[m].len() for m in candidates):
-        return with_bookings(cadences, days_of, candidates)
-    nonzero = frame.select("metric", "ts").filter(frame["value"] != 0)
-    nonzero_days = days_by_metric(nonzero["metric"], nonzero["ts"], None, list(days_of))
-    return with_bookings(cadences, nonzero_days, candidates)
+        cadences, bookings = with_bookings(cadences, days_of, candidates)
+    else:
+        nonzero = frame.select("metric", "ts").filter(frame["value"] != 0)
+        nonzero_days = days_by_metric(nonzero["metric"], nonzero["ts"], None, list(days_of))
+        cadences, bookings = with_bookings(cadences, nonzero_days, candidates)
+    return cadences, agreeing(bookings, declared)
 
 
 def on_booking_days(frame: pl.DataFrame, bookings: dict[str, Booking]) -> pl.DataFrame:

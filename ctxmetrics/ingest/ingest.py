@@ -89,7 +89,7 @@ def ingest_paths(
     sources = check_files(paths)
     if (settings.fmt == "long" and len(sources) == 1 and not settings.columns and not settings.config.ignore_columns
             and settings.metric is None and not as_rollup):
-        declared = frozenset(m for m, spec in settings.config.metrics.items() if spec.granularity)
+        declared = {m: spec.granularity for m, spec in settings.config.metrics.items() if spec.granularity}
         not_counts = frozenset(m for m, spec in settings.config.metrics.items() if spec.type != "count")
         fast = _fast_long(store, sources[0], settings.dims, settings.known, declared, not_counts)
         if fast is not None:

@@ -323,7 +323,7 @@ class Store:
                 all_dims = self.dimension_names()
                 if span is None or metrics is None:
                     span, metrics = self._span_and_metrics(source, params)
-                self._record_granularities(metrics, granularities or {})
+                self._record_granularities(metrics, granularities or {}, (source, params))
                 for metric, own in (rollups or {}).items():
                     self.con.execute("insert or replace into meta values (?, ?)", [ROLLUP_KEY + metric, ",".join(own)])
                 for metric, reason in (bookings or {}).items():
@@ -365,17 +365,42 @@ class Store:
         rows = self.con.execute("select value from meta where key = ?", [ROLLUP_KEY + metric]).fetchall()
         return [d for d in rows[0][0].split(",") if d] if rows else None
 
-    def _record_granularities(self, metrics: Sequence[str], granularities: Mapping[str, str]) -> None:
+    def _record_granularities(self, metrics: Sequence[str], granularities: Mapping[str, str], incoming) -> None:
+        """Record each new metric's granularity; refuse rows of another granularity than
+        the stored one. `incoming`: the rows' (source, params), read to name the day that
+        breaks a count's booking (`_second_booking`)."""
         for metric in metrics:
             new = granularities.get(metric, "daily")
             stored = self.con.execute("select value from meta where key = ?", [GRANULARITY_KEY + metric]).fetchall()
             if stored and stored[0][0] != new:
+                booking = self.bookings([metric]).get(metric)
+                why = "" if booking is None else f" ({booking})"
+                where = "" if booking is None else self._second_booking(metric, stored[0][0], *incoming)
                 raise InputError(
-                    f"metric '{metric}' is stored as {stored[0][0]} data and these rows are {new}; "
+                    f"metric '{metric}' is stored as {stored[0][0]} data{why} and these rows are {new}{where}; "
                     "ingest them under another metric name."
                 )
             if not stored:
                 self.con.execute("insert into meta values (?, ?)", [GRANULARITY_KEY + metric, new])
+
+    def _second_booking(self, metric: str, granularity: str, source: str, params: Sequence[Any]) -> str:
+        """Where incoming rows of a count booked once a `granularity` period break it: the
+        first day with a second non-zero value in one period, in words ("" if none)."""
+        from ctxmetrics.models.periods import sql_index, unit  # numpy: not for every reader of the store
+
+        start = self.con.execute("select min(ts) from obs where metric = ?", [metric]).fetchall()[0][0]
+        found = self.con.execute(
+            f"""select ts, value from (
+                  select ts, value, row_number() over (partition by period order by ts) as nth
+                  from (select ts, value, {sql_index("ts", granularity)} as period from ({source}) i
+                        where metric = ? and value != 0))
+                where nth = 2 order by ts limit 1""",
+            [start, *params, metric],
+        ).fetchall()
+        if not found:
+            return ""
+        day, value = found[0]
+        return f": {day} is a second non-zero value ({value:g}) in one {unit(granularity)}"
 
     def _check_same_dimensions(self, source: str, params: Sequence[Any], dims: Sequence[str], all_dims: Sequence[str], scope) -> None:
         """Refuse rows whose days already hold rows of the same metric broken down by other
