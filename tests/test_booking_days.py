@@ -121,6 +121,8 @@ def test_last_business_day_and_fridays_end_to_end(tmp_path, suffix):
     assert "closes is booked monthly: values fall on the last business day (one value per month" in scan
     assert "payroll is booked weekly: values fall on Fridays (one value per week, not a daily series" in scan
     assert "Data gap" not in scan
+    series = Project(root).series("closes")  # what the digest's charts draw: one value per month
+    assert series.height == 23 and series["ts"][0] == FIRST and series["value"].min() > 50
     closes, answer = whole_series_anomalies(root, "closes")
     assert answer["booking"] == "booked monthly: values fall on the last business day"
     assert len(closes) == 1 and closes[0]["period"] == "month" and closes[0]["start"] == str(CLOSES_STEP), closes
@@ -131,8 +133,13 @@ def test_last_business_day_and_fridays_end_to_end(tmp_path, suffix):
     text = invoke("--project", root, "why", "payroll").output
     assert text.rstrip().endswith("payroll is booked weekly: values fall on Fridays.")
     assert "booking" not in json.loads(invoke("--project", root, "why", "visits", "--json").output)
-    digest = invoke("--project", root, "digest", "--since", "2024-01-01", "--format", "json").output
-    assert any(a["metric"] == "payroll" and a["period"] == "week" for a in json.loads(digest)["anomalies"])
+    digest = json.loads(invoke("--project", root, "digest", "--since", "2024-01-01", "--format", "json").output)
+    assert any(a["metric"] == "payroll" and a["period"] == "week" for a in digest["anomalies"])
+    assert digest["bookings"] == {
+        "closes": "booked monthly: values fall on the last business day", "payroll": "booked weekly: values fall on Fridays",
+    }
+    markdown = invoke("--project", root, "digest", "--since", "2024-01-01").output
+    assert "_payroll is booked weekly: values fall on Fridays._" in markdown
 
 
 def test_a_sparse_daily_count_stays_daily_end_to_end(tmp_path):
@@ -163,6 +170,8 @@ def test_the_reason_stays_with_a_short_next_file_and_an_old_store_still_scans(tm
     scan = invoke("--project", root, "scan").output
     assert "booked" not in scan and "payroll is weekly data: judged one value per week." in scan
     assert "booking" not in json.loads(invoke("--project", root, "why", "payroll", "--json").output)
+    digest = json.loads(invoke("--project", root, "digest", "--format", "json").output)
+    assert any(a["metric"] == "payroll" for a in digest["anomalies"]) and "bookings" not in digest
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

@@ -395,15 +395,23 @@ def check_segment_values(store: Store, config: Config, metric: str, segment: Map
             raise UnknownName(f"{metric} has no series {dim}={value}{hint}; values of {dim}: {', '.join(values[:20]) or 'none'}.")
 
 
+_CALENDAR_PERIOD = {"monthly": "month", "quarterly": "quarter", "yearly": "year"}  # SQL date_trunc parts
+
+
 def _segment_sums(store: Store, metric: str, segment: Mapping[str, str], agg: str = "sum") -> pl.DataFrame:
     where = ["metric = ?"] + [f"coalesce({quote_ident(d)}, '{NONE_LABEL}') = ?" for d in segment]
+    granularity = store.granularity(metric)
+    # a calendar period's rows combined under its first day, as the cube does: a count booked
+    # on the 15th, or on each day, is stored as daily rows of a monthly metric
+    part = _CALENDAR_PERIOD.get(granularity)
+    period = "ts" if part is None else f"date_trunc('{part}', ts)::date"
     frame = store.query_df(
-        f"select ts, {agg}(value) as value from obs where {' and '.join(where)} group by ts order by ts",
+        f"select {period} as ts, {agg}(value) as value from obs where {' and '.join(where)} group by 1 order by 1",
         [metric, *segment.values()],
     )
     if frame.height == 0:
         return frame
-    step = {"daily": "1d", "weekly": "1w", "monthly": "1mo", "quarterly": "1q", "yearly": "1y"}[store.granularity(metric)]
+    step = {"daily": "1d", "weekly": "1w", "monthly": "1mo", "quarterly": "1q", "yearly": "1y"}[granularity]
     days = pl.DataFrame({"ts": pl.date_range(frame["ts"].min(), frame["ts"].max(), step, eager=True)})
     filled = days.join(frame, on="ts", how="left")
     return filled.fill_null(0.0) if agg == "sum" else filled
