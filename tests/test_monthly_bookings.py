@@ -11,8 +11,10 @@ import polars as pl
 import pytest
 
 from ctxmetrics.ingest.cadence import Booking, booking_of, with_bookings
+from ctxmetrics.project import Project
 from ctxmetrics.store import parquet_file
 from ctxmetrics.store.database import Store
+from test_booking_days import booked_file, write_long
 from test_quarterly import invoke, stored  # the quarterly file's CLI helpers
 
 FIRST = dt.date(2024, 1, 1)
@@ -20,26 +22,23 @@ DAYS = 700
 STEP = dt.date(2025, 3, 1)  # invoices step up from here
 
 
-def daily_file(path, booking_day: int | None = 1, rows_every_day: bool = True, days: int = DAYS, first=FIRST):
+def daily_file(
+    path, booking_day: int | None = 1, rows_every_day: bool = True, days: int = DAYS, first=FIRST, sparse_rate: float = 0.5
+):
     """`invoices` (~120 on `booking_day` of each month, ~170 from `STEP` on; None: a sparse
-    daily count of 0.5 a day) and `visits` (~300 every day)."""
+    daily count of `sparse_rate` a day) and `visits` (~300 every day)."""
     rng = np.random.default_rng(4)
     rows = []
     for i in range(days):
         day = first + dt.timedelta(days=i)
         if booking_day is None:
-            invoices = int(rng.poisson(0.5))
+            invoices = int(rng.poisson(sparse_rate))
         elif day.day == booking_day:
             invoices = int(rng.poisson(120 if day < STEP else 170))
         else:
             invoices = None if not rows_every_day else 0
         rows += [(day, "visits", int(rng.poisson(300)))] + ([(day, "invoices", invoices)] if invoices is not None else [])
-    frame = pl.DataFrame(rows, schema={"date": pl.Date, "metric": pl.Utf8, "value": pl.Int64}, orient="row")
-    if path.suffix == ".parquet":
-        frame.rename({"date": "ts"}).write_parquet(path)
-    else:
-        frame.write_csv(path)
-    return path
+    return write_long(rows, path)
 
 
 def anomalies(root, metric):
@@ -114,22 +113,30 @@ def test_rows_only_on_the_15th_are_monthly(tmp_path):
     assert "Data gap" not in scan
 
 
-def test_a_sparse_daily_count_stays_daily(tmp_path):
-    data = daily_file(tmp_path / "tickets.csv", booking_day=None)
+@pytest.mark.parametrize("rate", [0.5, 0.05])  # 0.05: months with two events and months without any
+def test_a_sparse_daily_count_stays_daily(tmp_path, rate):
+    data = daily_file(tmp_path / "tickets.csv", booking_day=None, sparse_rate=rate)
     root = tmp_path / "p"
+    assert "invoices daily" in invoke("init", tmp_path / "from", "--from", data).output
     invoke("init", root)
     invoke("--project", root, "ingest", data)
     assert stored(root, "invoices") == "daily"
     assert "booked" not in invoke("--project", root, "scan").output
 
 
-def test_next_months_daily_file_keeps_a_booked_count_monthly(tmp_path):
+@pytest.mark.parametrize("make, metric, reason, more", [
+    (daily_file, "invoices", "booked monthly: values fall on the 1st", 31),  # a single non-zero day
+    (booked_file, "payroll", "booked weekly: values fall on Fridays", 21),  # three Fridays
+])
+def test_a_short_next_daily_file_keeps_a_booked_count_and_its_reason(tmp_path, make, metric, reason, more):
     root = tmp_path / "p"
     invoke("init", root)
-    invoke("--project", root, "ingest", daily_file(tmp_path / "first.csv", days=365))
-    # one month more: a single non-zero day is too few to tell, so the stored cadence decides
-    invoke("--project", root, "ingest", daily_file(tmp_path / "next.csv", days=31, first=FIRST + dt.timedelta(days=366)))
-    assert stored(root, "invoices") == "monthly"
+    invoke("--project", root, "ingest", make(tmp_path / "first.csv", days=365))
+    # too few booking days to tell: the stored cadence decides, and its reason stands
+    invoke("--project", root, "ingest", make(tmp_path / "next.csv", days=more, first=FIRST + dt.timedelta(days=366)))
+    assert stored(root, metric) == ("weekly" if "weekly" in reason else "monthly")
+    with Project(root).store(read_only=True) as store:
+        assert store.bookings([metric, "visits"]) == {metric: reason}
 
 
 def test_a_declared_daily_granularity_wins(tmp_path):
