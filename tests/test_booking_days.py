@@ -182,3 +182,19 @@ def test_a_second_value_in_a_booked_week_is_refused_naming_the_day(tmp_path, suf
     )
     with Project(root).store(read_only=True) as store:  # nothing of the refused file was written
         assert store.query_rows("select max(ts) from obs")[1][0][0] == FIRST + dt.timedelta(days=363)
+
+
+def test_a_wide_file_and_a_rollup_keep_their_bookings(tmp_path):
+    long = pl.read_csv(booked_file(tmp_path / "long.csv", days=120), try_parse_dates=True)
+    long.pivot(on="metric", index="date", values="value").write_csv(tmp_path / "wide.csv")
+    root = tmp_path / "p"
+    invoke("init", root)
+    invoke("--project", root, "ingest", tmp_path / "wide.csv", "--format", "wide")
+    invoke("--project", root, "ingest", tmp_path / "long.csv", "--as-rollup")
+    with Project(root).store(read_only=True) as store:
+        assert store.bookings(["closes", "payroll", "visits", "payroll_total"]) == {
+            "payroll": "booked weekly: values fall on Fridays", "payroll_total": "booked weekly: values fall on Fridays",
+        }  # closes: three months of 120 days are too few to tell
+        assert (store.granularity("payroll_total"), store.granularity("closes")) == ("weekly", "daily")
+        fridays = store.query_rows("select count(*) from obs where metric = 'payroll' and dayofweek(ts) = 5")[1][0][0]
+        assert store.query_rows("select count(*) from obs where metric = 'payroll'")[1][0][0] == fridays == 17
