@@ -126,9 +126,8 @@ def booking_of(nonzero_days: pl.Series) -> Booking | None | bool:
     Monthly: the same day of the month, or months' last days, on at least four days (a
     quarter of months, `RUN_STEPS`); or at most one non-zero day in each calendar month
     and one in at least three months of four from the first to the last, on at least four
-    days, all within `BOOKING_WINDOW_DAYS` of one
-    place counted from the month's start or its end (the first or last business day, the
-    second Tuesday). Weekly: one weekday on at least `WEEKLY_BOOKINGS` days. A sparse daily
+    days, all within `BOOKING_WINDOW_DAYS` of one place counted from the month's start or
+    its end (the first or last business day, the second Tuesday). Weekly: one weekday on at least `WEEKLY_BOOKINGS` days. A sparse daily
     count has months with two non-zero days and months with none, and days on every
     weekday: measured in `benchmarks/booking_days.py`.
 
