@@ -8,28 +8,6 @@ import click
 from ctxmetrics.cli import cli, pass_project
 
 
-def _say_monthly_bookings(project, monthly: list[str]) -> None:
-    """A line for each monthly count stored as daily rows whose non-zero values fall on
-    one day a month (ingest read it so): the user sees why a daily file became monthly."""
-    if not monthly:
-        return
-    import polars as pl
-
-    from ctxmetrics.ingest.cadence import booked_monthly, booking_words
-    from ctxmetrics.store.series import days_with_nonzero_rows
-
-    with project.store(read_only=True) as store:
-        found = days_with_nonzero_rows(store, monthly)
-    for metric, (days, nonzero) in sorted(found.items()):
-        booked = pl.Series(nonzero, dtype=pl.Date)
-        day = booking_words(booked)
-        if booked_monthly(booked) and (days > booked.len() or day not in ("the 1st", "the last day")):
-            click.echo(
-                f"{metric} has a non-zero value only on {day} of a month (rows on {days:,} days): "
-                "read as monthly data, not as a daily series of one spike a month."
-            )
-
-
 @cli.command()
 @click.option("--metric", "metrics", multiple=True, help="Scan only this metric (repeatable).")
 @click.option(
@@ -80,7 +58,9 @@ def scan(ref, metrics, engine, output_parquet):
 
     for metric, granularity in sorted(result.granularities.items()):
         click.echo(f"{metric} is {granularity} data: judged one value per {unit(granularity)}.")
-    _say_monthly_bookings(project, [m for m, g in result.granularities.items() if g == "monthly"])
+    for metric, reason in sorted(result.bookings.items()):  # recorded by ingest
+        per = unit(result.granularities[metric])
+        click.echo(f"{metric} is {reason} (one value per {per}, not a daily series of a spike a {per}).")
     if result.too_small:
         click.echo(
             f"{result.too_small:,} series too small to ever show a change "

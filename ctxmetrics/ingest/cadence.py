@@ -9,7 +9,8 @@ all judge a file's metrics with these functions, so they agree.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -96,41 +97,117 @@ def metric_cadences(days_of: dict[str, pl.Series]) -> dict[str, str]:
     return {name: cadence for name, cadence in found.items() if cadence is not None}
 
 
-def booked_monthly(nonzero_days: pl.Series) -> bool | None:
-    """Whether a count's non-zero values fall on one day a month (sorted distinct days):
-    all on the same day of the month, or all on months' last days. Invoices booked on the
-    1st, renewals on the 15th: zero, or no row, on every other day, so the metric is a
-    monthly series, not a daily one of a spike a month. A sparse daily count (0.5 events a
-    day) has its non-zero days on many days of the month.
+WEEKLY_BOOKINGS = 8  # non-zero days all on one weekday that make a weekly booking (a sparse daily count: 7 / 7**8 by chance)
+BOOKING_WINDOW_DAYS = 7  # a moving booking day stays this close to one place in the month (the last business day)
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A daily count booked once a period: `granularity` (monthly or weekly) and the day
+    its non-zero values fall on, in words ("the 1st", "the last business day", "Fridays")."""
+
+    granularity: str
+    day: str
+    weekday: int | None = None  # weekly: the weekday (0 = Monday) of its rows
+
+    @property
+    def reason(self) -> str:
+        """Why ingest read the count at this granularity: "booked monthly: values fall on the 1st"."""
+        return f"booked {self.granularity}: values fall on {self.day}"
+
+
+def booking_of(nonzero_days: pl.Series) -> Booking | None | bool:
+    """How a count's non-zero values fall (its sorted distinct non-zero days): on one day
+    of each calendar month, or on one weekday. Invoices on the 1st, renewals on the 15th,
+    closes on the last business day, payroll on Fridays: zero, or no row, on every other
+    day, so the metric is a monthly or weekly series, not a daily one of a spike a period.
+
+    Monthly: the same day of the month, or months' last days, on at least four days (a
+    quarter of months, `RUN_STEPS`); or at most one non-zero day in each calendar month
+    and one in at least three months of four from the first to the last, on at least four
+    days, all within `BOOKING_WINDOW_DAYS` of one place counted from the month's start or
+    its end (the first or last business day, the second Tuesday). Weekly: one weekday on at least `WEEKLY_BOOKINGS` days. A sparse daily
+    count has months with two non-zero days and months with none, and days on every
+    weekday: measured in `benchmarks/booking_days.py`.
 
     Returns:
-        True over at least a quarter of months (`RUN_STEPS`: four such days); None when
-        fewer such days cannot tell (a month's file of a metric booked monthly holds one);
-        False otherwise.
+        The Booking; None when too few such days cannot tell (a month's file of a count
+        booked monthly holds one); False otherwise.
     """
     days = nonzero_days.drop_nulls()
-    one_day = days.len() == 0 or days.dt.day().n_unique() == 1 or bool((days == days.dt.month_end()).all())
-    if not one_day:
-        return False
-    return True if days.len() >= RUN_STEPS["monthly"] + 1 else None
+    if days.len() == 0:
+        return None
+    monthly = _monthly_booking(days)
+    if monthly is not None:
+        return monthly if days.len() >= RUN_STEPS["monthly"] + 1 else None
+    if days.dt.weekday().n_unique() == 1:
+        weekday = int(days[0].weekday())
+        return Booking("weekly", f"{_WEEKDAYS[weekday]}s", weekday) if days.len() >= WEEKLY_BOOKINGS else None
+    return False
 
 
-def booking_words(nonzero_days: pl.Series) -> str:
-    """The day a count `booked_monthly` falls on, in words: "the 15th", "the last day"."""
-    if nonzero_days.len() == 0:
-        return "one day"
-    day = int(nonzero_days[0].day)
-    if day != 1 and bool((nonzero_days == nonzero_days.dt.month_end()).all()):
-        return "the last day"
+def _monthly_booking(days: pl.Series) -> Booking | None:
+    """The monthly Booking these non-zero days fit, however few they are; None when they fit none."""
+    if days.dt.day().n_unique() == 1:
+        return Booking("monthly", _ordinal(int(days[0].day)))
+    month_ends = days.dt.month_end()
+    if bool((days == month_ends).all()):
+        return Booking("monthly", "the last day")
+    months = days.dt.year().cast(pl.Int32) * 12 + days.dt.month().cast(pl.Int32)
+    if not bool((months.diff().drop_nulls() > 0).all()):  # two in a month
+        return None
+    if 4 * days.len() < 3 * (months[-1] - months[0] + 1):  # a booking a month, not one in a few of them
+        return None
+    business = _business_days(days)
+    if bool((days == business["first"]).all()):
+        return Booking("monthly", "the first business day")
+    if bool((days == business["last"]).all()):
+        return Booking("monthly", "the last business day")
+    from_start, to_end = days.dt.day(), (month_ends - days).dt.total_days()
+    spread_start, spread_end = from_start.max() - from_start.min(), to_end.max() - to_end.min()
+    if min(spread_start, spread_end) >= BOOKING_WINDOW_DAYS:
+        return None
+    if spread_start <= spread_end:  # counted from the month's start, or from its end: the closer fit
+        return Booking("monthly", f"one day from {_ordinal(from_start.min())} to {_ordinal(from_start.max())}")
+    return Booking("monthly", f"one of the last {to_end.max() + 1} days")
+
+
+def _business_days(days: pl.Series) -> pl.DataFrame:
+    """The first and the last Monday-to-Friday day of each day's month (public holidays
+    are not known here: a close moved by one reads as a day within a week of the end)."""
+    month = pl.DataFrame({"start": days.dt.month_start(), "end": days.dt.month_end()})
+    start_day, end_day = pl.col("start").dt.weekday(), pl.col("end").dt.weekday()  # 1 = Monday .. 7 = Sunday
+    return month.select(
+        first=pl.col("start") + pl.duration(days=pl.when(start_day >= 6).then(8 - start_day).otherwise(0)),
+        last=pl.col("end") - pl.duration(days=(end_day - 5).clip(0, 2)),
+    )
+
+
+def _ordinal(day: int) -> str:
+    """"the 1st", "the 22nd"."""
     return f"the {day}{'th' if 10 <= day % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(day % 10, 'th')}"
 
 
-def with_monthly_bookings(
+def may_be_booked(declared: str | None) -> bool:
+    """Whether a count whose config declares `declared` (None: nothing) may be read as
+    booked: a declared weekly or monthly granularity is then dated as its booking says."""
+    return declared in (None, "weekly", "monthly")
+
+
+def agreeing(bookings: dict[str, Booking], declared: Mapping[str, str | None]) -> dict[str, Booking]:
+    """The bookings whose granularity is the one the config declares for their metric, if any."""
+    return {m: b for m, b in bookings.items() if declared.get(m) in (None, b.granularity)}
+
+
+def with_bookings(
     cadences: dict[str, str], nonzero_days_of: dict[str, pl.Series], candidates: Sequence[str]
-) -> dict[str, str]:
-    """`cadences` with each of `candidates` (count metrics whose own dates read daily) that
-    is `booked_monthly` by its non-zero days (`nonzero_days_of`) made monthly, and those
-    too few to tell left out (the store's or the file's granularity decides)."""
-    judged = {name: booked_monthly(nonzero_days_of.get(name, pl.Series([], dtype=pl.Date))) for name in candidates}
+) -> tuple[dict[str, str], dict[str, Booking]]:
+    """`cadences` with each of `candidates` (count metrics whose own dates read daily)
+    that is booked once a period (`booking_of`, by its non-zero days `nonzero_days_of`)
+    made monthly or weekly, and those too few to tell left out (the store's or the file's
+    granularity decides); and the bookings found, by metric."""
+    judged = {name: booking_of(nonzero_days_of.get(name, pl.Series([], dtype=pl.Date))) for name in candidates}
+    bookings = {name: verdict for name, verdict in judged.items() if isinstance(verdict, Booking)}
     kept = {name: cadence for name, cadence in cadences.items() if judged.get(name, False) is False}
-    return kept | {name: "monthly" for name, verdict in judged.items() if verdict}
+    return kept | {name: booking.granularity for name, booking in bookings.items()}, bookings

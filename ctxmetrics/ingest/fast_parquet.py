@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
 
 import duckdb
 import numpy as np
@@ -13,7 +15,7 @@ import polars as pl
 from ctxmetrics.errors import CtxError
 from ctxmetrics.ingest.cells import _CONTROL, MAX_MAGNITUDE, MISSING_DIMENSION_VALUE, _all_differ
 from ctxmetrics.ingest.columns import _date_column, _dimension_columns, _require
-from ctxmetrics.ingest.cadence import first_cadence_change, metric_cadences, with_monthly_bookings
+from ctxmetrics.ingest.cadence import Booking, agreeing, first_cadence_change, may_be_booked, metric_cadences, with_bookings
 from ctxmetrics.ingest.dates import BadCell, check_plausible, granularity_of
 from ctxmetrics.ingest.sources import _check_header, _Source
 from ctxmetrics.store.database import Store
@@ -50,15 +52,16 @@ class _Fast:
     metrics: list[str]
     granularity: str | None
     cadences: dict[str, str]  # each metric's granularity where its own dates show one
+    bookings: dict[str, Booking]  # the counts booked once a month (`cadence.booking_of`)
 
 
 def _fast_long(
-    store: Store, src: _Source, dims: list[str], known: list[str], declared: frozenset[str] = frozenset(),
+    store: Store, src: _Source, dims: list[str], known: list[str], declared: Mapping[str, str] = MappingProxyType({}),
     not_counts: frozenset[str] = frozenset(),
 ) -> _Fast | None:
-    """The fast path's SQL and what it found, or None; `declared`: the metrics whose
-    granularity the config declares (their dates may change cadence); `not_counts`: the
-    metrics the config types otherwise than count (never read as booked monthly)."""
+    """The fast path's SQL and what it found, or None; `declared`: the granularity the
+    config declares, by metric (their dates may change cadence); `not_counts`: the
+    metrics the config types otherwise than count (never read as booked)."""
     from ctxmetrics.store import parquet_file
 
     if src.kind != "parquet":
@@ -123,16 +126,20 @@ def _fast_long(
             return None  # the polars path decides, and names the row
         span = (distinct_days[0], distinct_days[-1])
         cadences = metric_cadences(days_of)
-        counts = [m for m, c in cadences.items() if c == "daily" and m not in declared | not_counts]
+        counts = [m for m, c in cadences.items() if c == "daily" and m not in not_counts and may_be_booked(declared.get(m))]
+        bookings: dict[str, Booking] = {}
         if counts and (least is None or least > 0):  # no zeros: a booked count's rows are its booking days
-            cadences = with_monthly_bookings(cadences, days_of, counts)
-        elif counts:  # a count booked on one day a month is monthly (`cadence.booked_monthly`)
+            cadences, bookings = with_bookings(cadences, days_of, counts)
+        elif counts:  # a count booked on one day a month is monthly (`cadence.booking_of`)
             nonzero = {
                 metric: pl.Series(sorted(own), dtype=pl.Int32).cast(pl.Date)
                 for metric, own in parquet_file.nonzero_metric_days(store, src.path, date_col, counts)
             }
-            cadences = with_monthly_bookings(cadences, nonzero, counts)
-        return _Fast(sql, params, dim_cols, found.rows, span, metrics, granularity_of(distinct_days), cadences)
+            cadences, bookings = with_bookings(cadences, nonzero, counts)
+        bookings = agreeing(bookings, declared)
+        if any(b.granularity == "weekly" for b in bookings.values()):
+            return None  # its zeros off the booking weekday are dropped (`cells.on_booking_days`): the polars path
+        return _Fast(sql, params, dim_cols, found.rows, span, metrics, granularity_of(distinct_days), cadences, bookings)
     except (CtxError, BadCell, duckdb.Error, pl.exceptions.PolarsError, OSError, ValueError):
         return None
 

@@ -15,7 +15,7 @@ import polars as pl
 import yaml
 
 from ctxmetrics.config import Config
-from ctxmetrics.ingest.cadence import days_by_metric, evident_granularity, with_monthly_bookings
+from ctxmetrics.ingest.cadence import Booking, days_by_metric, evident_granularity, with_bookings
 from ctxmetrics.ingest.dates import BadCell, granularity_of, latest_plausible, parse_days
 from ctxmetrics.errors import InputError
 from ctxmetrics.ingest.cells import _COMMA_HINT
@@ -47,6 +47,7 @@ class _Found:
     left_out: dict[str, str] = field(default_factory=dict)  # other columns not read, and why (for the user)
     timed: bool = False
     granularities: dict[str, str | None] = field(default_factory=dict)  # each metric's, as its dates show
+    bookings: dict[str, Booking] = field(default_factory=dict)  # the counts booked once a month or week
     decimal_comma: bool = False  # numbers written 1.234,5
     date_format: str | None = None  # strftime codes of dates that are not ISO 8601, when their values settle them
     keys: dict[str, str] = field(default_factory=dict)  # numeric columns read as dimensions, and why (for the user)
@@ -69,6 +70,7 @@ def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None
         f"Column {src}: '{name}' {why}" for src, f in zip(paths, found) for name, why in {**f.left_out, **f.keys}.items()
     ]
     said += [note for src, f in zip(sources, found) for note in _stray_negatives(src, f)]
+    said += [f"{name} is {booking.reason}." for f in found for name, booking in sorted(f.bookings.items())]
     return (
         _render(found, [Path(p).name for p in paths]),
         {m: g for f in found for m, g in f.granularities.items()},
@@ -136,7 +138,10 @@ def _look_at(src, notes: list[str]) -> _Found:
     found.decimal_comma = bool(comma_numbers)
     found.date_format = date_format
     found.timed = timed or hour is not None
-    found.granularities = {m: "daily" for m in found.metrics} if timed else _granularities(found, raw, days)
+    if timed:
+        found.granularities = {m: "daily" for m in found.metrics}
+    else:
+        found.granularities, found.bookings = _granularities(found, raw, days)
     return found
 
 
@@ -154,18 +159,21 @@ def _refuse_comma_numbers(src, raw: pl.DataFrame, columns: list[str]) -> None:
             raise InputError(f"{src.where(int(raw[ROW][index]), name)}: {text[index]!r} {_COMMA_HINT}.")
 
 
-def _granularities(found: _Found, raw: pl.DataFrame, days: pl.Series) -> dict[str, str | None]:
+def _granularities(
+    found: _Found, raw: pl.DataFrame, days: pl.Series
+) -> tuple[dict[str, str | None], dict[str, Booking]]:
     """Each metric's granularity from the days it has a value on: clear from its own dates
     (a weekly column beside daily ones), else what all the file's dates show; a count whose
-    non-zero values fall on one day a month is monthly (`cadence.booked_monthly`)."""
-    own, nonzero = _days_with_values(found, raw, days, lambda values: values.is_not_null()), {}
+    non-zero values fall on one day a month or one weekday is monthly or weekly
+    (`cadence.booking_of`): those bookings beside."""
+    own, bookings = _days_with_values(found, raw, days, lambda values: values.is_not_null()), {}
     cadences = {name: evident_granularity(own[name]) for name in own}
     counts = [m for m, c in cadences.items() if c == "daily" and _metric_type(found.metrics[m]) == "count"]
     if counts:
         nonzero = _days_with_values(found, raw, days, lambda values: values.is_not_null() & (values != 0))
-        cadences = with_monthly_bookings(cadences, nonzero, counts)
+        cadences, bookings = with_bookings(cadences, nonzero, counts)
     file_granularity = granularity_of(days)
-    return {name: cadences.get(name) or file_granularity for name in found.metrics}
+    return {name: cadences.get(name) or file_granularity for name in found.metrics}, bookings
 
 
 def _days_with_values(found: _Found, raw: pl.DataFrame, days: pl.Series, keep) -> dict[str, pl.Series]:

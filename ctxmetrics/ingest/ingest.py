@@ -12,7 +12,7 @@ vouch for a long-format Parquet file without the polars path.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -21,6 +21,7 @@ import polars as pl
 
 from ctxmetrics.config import Config
 from ctxmetrics.errors import InputError
+from ctxmetrics.ingest.cadence import Booking
 from ctxmetrics.ingest.fast_parquet import _fast_long
 from ctxmetrics.ingest.layouts import _parse, _Read, _read_one
 from ctxmetrics.ingest.settings import _settings
@@ -89,15 +90,16 @@ def ingest_paths(
     sources = check_files(paths)
     if (settings.fmt == "long" and len(sources) == 1 and not settings.columns and not settings.config.ignore_columns
             and settings.metric is None and not as_rollup):
-        declared = frozenset(m for m, spec in settings.config.metrics.items() if spec.granularity)
+        declared = {m: spec.granularity for m, spec in settings.config.metrics.items() if spec.granularity}
         not_counts = frozenset(m for m, spec in settings.config.metrics.items() if spec.type != "count")
         fast = _fast_long(store, sources[0], settings.dims, settings.known, declared, not_counts)
         if fast is not None:
             warnings = _near_names(store, settings.config, [(sources[0], fast.metrics)], strict)
             try:
+                granularities = _granularities(store, settings.config, fast.metrics, fast.granularity, fast.cadences)
                 added, replaced = _located(sources, lambda: store.upsert_from(
                     fast.sql, fast.params, fast.dims, fast.rows, span=fast.span, metrics=fast.metrics,
-                    granularities=_granularities(store, settings.config, fast.metrics, fast.granularity, fast.cadences),
+                    granularities=granularities, bookings=_booking_reasons(fast.bookings, granularities),
                 ))
             except duckdb.Error:
                 pass  # rolled back (a value it does not take, or the file changed since checked): the careful path
@@ -115,9 +117,11 @@ def ingest_paths(
     granularities: dict[str, str] = {}
     for read, metrics in zip(reads, found):
         granularities.update(_granularities(store, settings.config, metrics, read.granularity, read.cadences))
+    bookings = _booking_reasons({m: b for r in reads for m, b in r.bookings.items()}, granularities)
     frame = _combine([r.frame for r in reads])
     added, replaced = _located(
-        sources, lambda: store.upsert_observations(frame, granularities, rollups, metrics=sorted(set().union(*found)))
+        sources,
+        lambda: store.upsert_observations(frame, granularities, rollups, metrics=sorted(set().union(*found)), bookings=bookings),
     )
     return IngestResult(
         files=len(reads), rows=frame.height, added=added, replaced=replaced, warnings=warnings,
@@ -146,7 +150,10 @@ def ingest_frame(
     metrics = read.frame["metric"].unique().to_list()
     warnings = _near_names(store, settings.config, [(src, metrics)], strict)
     granularities = _granularities(store, settings.config, metrics, read.granularity, read.cadences)
-    added, replaced = _located([src], lambda: store.upsert_observations(read.frame, granularities, rollups, metrics=metrics))
+    bookings = _booking_reasons(read.bookings, granularities)
+    added, replaced = _located(
+        [src], lambda: store.upsert_observations(read.frame, granularities, rollups, metrics=metrics, bookings=bookings)
+    )
     return IngestResult(
         files=1, rows=read.frame.height, added=added, replaced=replaced, warnings=warnings, rollups=tuple(sorted(rollups)),
         timed_rows=read.timed_rows,
@@ -167,7 +174,8 @@ def _as_rollup(read: _Read, rollups: dict[str, list[str]]) -> _Read:
     rollups.update({name: dims for name in names.values()})
     frame = read.frame.with_columns(pl.col("metric").replace_strict(names, return_dtype=pl.Utf8))
     cadences = None if read.cadences is None else {names[m]: c for m, c in read.cadences.items()}
-    return _Read(frame, read.granularity, cadences=cadences)
+    bookings = {names[m]: b for m, b in read.bookings.items()}
+    return replace(read, frame=frame, metrics=None, cadences=cadences, bookings=bookings)  # its notes kept
 
 
 def _located(sources: list[_Source], write):
@@ -193,6 +201,12 @@ def _granularities(
         m: config.metric(m).granularity or cadences.get(m) or store.stored_granularity(m) or found or "daily"
         for m in metrics
     }
+
+
+def _booking_reasons(bookings: Mapping[str, Booking], granularities: Mapping[str, str]) -> dict[str, str]:
+    """Why each booked count is stored at its granularity ("booked monthly: values fall on
+    the 1st"), recorded beside it in the store for `scan`, `why` and the digest to say."""
+    return {m: b.reason for m, b in bookings.items() if granularities.get(m) == b.granularity}
 
 
 def _near_names(store: Store, config: Config, found: list[tuple[_Source, Sequence[str]]], strict: bool) -> tuple[str, ...]:

@@ -3,12 +3,13 @@ wide (a column per metric) and funnel events (entities counted per stage and day
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from ctxmetrics.config import Config
 from ctxmetrics.errors import InputError
+from ctxmetrics.ingest.cadence import Booking
 from ctxmetrics.ingest.cells import (
     _check_counts,
     _check_duplicates,
@@ -18,6 +19,7 @@ from ctxmetrics.ingest.cells import (
     _hour_column,
     _cadences,
     _number,
+    on_booking_days,
     _text,
 )
 from ctxmetrics.ingest.columns import (
@@ -47,6 +49,8 @@ class _Read:
     cadences: dict[str, str] | None = None
     notes: tuple[str, ...] = ()  # what reading the file left out (a title line, a totals row), for the user
     timed_rows: int = 0  # values of rows with a time of day, combined per day into `frame`
+    # The counts booked once a month or week (`cadence.booking_of`), by metric.
+    bookings: dict[str, Booking] = field(default_factory=dict)
 
 
 def _read_one(src: _Source, settings: _Settings) -> _Read:
@@ -115,8 +119,9 @@ def _long(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     metrics = pre[metric_col].str.strip_chars().unique().to_list() if metric_col in pre else None
     # empty readings were dropped above, and with them maybe days of the file
     known = None if values.null_count() else distinct
-    cadences = _cadences(src, frame, known, date_col, settings.config, metrics if metric_col else [name])
-    return _Read(frame.select("metric", "ts", "value", *dim_cols), granularity_of(distinct), metrics, cadences)
+    cadences, bookings = _cadences(src, frame, known, date_col, settings.config, metrics if metric_col else [name])
+    frame = on_booking_days(frame.select("metric", "ts", "value", *dim_cols), bookings)
+    return _Read(frame, granularity_of(distinct), metrics, cadences, bookings=bookings)
 
 
 def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
@@ -159,8 +164,9 @@ def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
         return _Read(_per_day(long, dims, settings.config), "daily", timed_rows=long.height)
     _check_duplicates(src, typed, ["ts", *dims])
     # a column's own days are those it has a value on (a weekly column beside daily ones)
-    cadences = _cadences(src, long, None, date_col, settings.config, metrics)
-    return _Read(long.select("metric", "ts", "value", *dims), granularity_of(distinct), cadences=cadences)
+    cadences, bookings = _cadences(src, long, None, date_col, settings.config, metrics)
+    frame = on_booking_days(long.select("metric", "ts", "value", *dims), bookings)
+    return _Read(frame, granularity_of(distinct), cadences=cadences, bookings=bookings)
 
 
 def _events(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:

@@ -21,7 +21,7 @@ a group by importance = score × ln(1 + volume) of the event's biggest flag.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ctxmetrics.config import EVENT_TABLE
@@ -284,6 +284,8 @@ class Digest:
     effects: list[dict[str, Any]]  # tagged events with an expected effect no anomaly showed
     muted: int = 0
     limit: int | None = DEFAULT_LIMIT
+    # why ingest judged a metric of the anomalies per week or month ("booked monthly: values fall on the 1st")
+    bookings: dict[str, str] = field(default_factory=dict)
 
     @property
     def unexplained_events(self) -> list[BusinessEvent]:
@@ -359,7 +361,7 @@ class Digest:
             "missing_effects": self.effects,
             "muted": self.muted,
             "ranking": "importance = score * ln(1 + volume)",
-        }
+        } | ({"bookings": self.bookings} if self.bookings else {})
 
 
 # --- building -----------------------------------------------------------------
@@ -405,6 +407,7 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
         mutes = active_mutes(store, today)
         shown = [a for a in anomalies if not is_muted(a, mutes)]
         entries = _effects_within(load_effects(store), data_range, since, until)
+        bookings = store.bookings(sorted({a.metric for a in shown}))
     ranked = rank(shown)
     ratios, gauges = metrics_of_type(config, "ratio"), metrics_of_type(config, "gauge")
     from ctxmetrics.explain.coverage import coverage
@@ -412,7 +415,7 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
     return Digest(
         since=since, until=until, data_range=data_range, anomalies=ranked,
         events=group_events(ranked, config.funnel, config.explain.funnel_lag_days, ratios, gauges, config.recurring_types),
-        coverage=coverage(ranked), effects=entries, muted=len(anomalies) - len(shown), limit=limit,
+        coverage=coverage(ranked), effects=entries, muted=len(anomalies) - len(shown), limit=limit, bookings=bookings,
     )
 
 
@@ -457,6 +460,8 @@ def render_markdown(digest: Digest) -> str:
     if digest.effects_other:
         out += ["## Tagged events without a flag", ""]
         out += [f"- {effect_line(e, y)}" for e in digest.effects_other] + [""]
+    out += [f"_{md_text(metric)} is {md_text(reason)}._" for metric, reason in sorted(digest.bookings.items())]
+    out += [""] if digest.bookings else []
     out += [f"_{flags_note(len(digest.anomalies), len(digest.events), digest.muted)} {RANKING} "
             "`--format json` lists every flag._"]
     return "\n".join(out).rstrip() + "\n"

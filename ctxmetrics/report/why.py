@@ -46,11 +46,15 @@ class WhyAnswer:
     # Where the window's changes sit instead, one place per root cause: [(segment key, anomalies)].
     elsewhere: list[tuple[str, int]] = field(default_factory=list)
     gap_days: list[dt.date] = field(default_factory=list)  # days without data (unknown) in the window
+    # why ingest stored the metric's daily rows weekly or monthly ("booked monthly: values fall on the 1st")
+    booking: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"anomalies": [a.to_json() for a in self.anomalies]}
         if not self.anomalies:  # where in the cube the changes of the window are instead
             out["elsewhere"] = [{"segment": segment_from_key(k), "anomalies": n} for k, n in self.elsewhere]
+        if self.booking:
+            out["booking"] = self.booking
         return out
 
 
@@ -140,7 +144,10 @@ def why(
             day for _, day in load_gaps(store, metric)
             if (since is None or day >= since) and (until is None or day <= until)
         ]
-    return WhyAnswer(metric, segment, since, until, project.config.metric(metric).type, anomalies, elsewhere, gap_days)
+        booking = store.bookings([metric]).get(metric)
+    return WhyAnswer(
+        metric, segment, since, until, project.config.metric(metric).type, anomalies, elsewhere, gap_days, booking
+    )
 
 
 def record(
@@ -260,9 +267,14 @@ def format_answer(answer: WhyAnswer) -> str:
         if answer.elsewhere:
             places = ", ".join(f"{segment_label(segment_from_key(k))} ({_flagged(n)})" for k, n in answer.elsewhere)
             lines.append(f"Where {answer.metric} changed then: {places}.")
-        return "\n".join(lines) + _gap_note(answer)
+        return "\n".join(lines) + _gap_note(answer) + _booking_note(answer)
     blocks = ["\n".join(format_anomaly(a, answer.metric_type)) for a in answer.anomalies]
-    return terminal_text("\n\n".join(blocks)) + _gap_note(answer)
+    return terminal_text("\n\n".join(blocks)) + _gap_note(answer) + _booking_note(answer)
+
+
+def _booking_note(answer: WhyAnswer) -> str:
+    """Why the metric's daily rows are judged per week or month ("" for other metrics)."""
+    return f"\n\n{answer.metric} is {answer.booking}." if answer.booking else ""
 
 
 def _flagged(n: int) -> str:

@@ -53,6 +53,8 @@ class ScanResult:
     too_small: int  # series too small to ever show a change (not detected; see detect.too_small)
     granularities: dict[str, str] = field(default_factory=dict)  # metric -> weekly | monthly (not listed: daily)
     not_scanned: dict[str, list[str]] = field(default_factory=dict)  # ratio metric -> its parts with no data
+    # metric -> why ingest stored its daily rows weekly or monthly ("booked monthly: values fall on the 1st")
+    bookings: dict[str, str] = field(default_factory=dict)
 
 
 def scan_project(
@@ -221,6 +223,8 @@ class Outcome:
     whole_cube: Callable[[dict], dict] | None = None
     cubes: dict[str, object] = field(default_factory=dict)  # metric -> its `cube.linking_cube`, if built already
     not_scanned: dict[str, list[str]] = field(default_factory=dict)  # ratio metric -> its parts with no data
+    # metric -> why ingest stored its daily rows weekly or monthly ("booked monthly: values fall on the 1st")
+    bookings: dict[str, str] = field(default_factory=dict)
     whole_sets: bool = True  # `sets` hold every series of their metrics (not only those linking reads)
     conversions: list[Anomaly] | None = None  # `stage_conversions`, if an engine made them already
     present: list[str] | None = None  # the store's metric names as the engine read them (None: read them when storing)
@@ -270,6 +274,7 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     with project.store() as store:
         save_annotation_mirror(store, (mirror_row(e, config.timezone) for e in annotations))  # its own transaction
         effects = expected_effects(project, store, annotations, kept, outcome.present)
+        bookings = store.bookings(sorted(outcome.sets))
         with store.transaction():
             save_scan(store, kept, outcome.chosen, state, config)
             save_gaps(store, outcome.chosen, gaps)
@@ -287,6 +292,7 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
         too_small=outcome.totals["too_small"],
         granularities={n: s.granularity for n, s in outcome.sets.items() if s.granularity != "daily"},
         not_scanned=outcome.not_scanned,
+        bookings=bookings,
     )
 
 

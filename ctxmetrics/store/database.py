@@ -26,6 +26,9 @@ BASE_COLUMNS = ("metric", "ts", "value")
 _MATCHED = "__ctxmetrics_matched"  # temporary: stored rows matching incoming keys, during an upsert
 GRANULARITY_KEY = "granularity:"  # meta key prefix: a metric's period (daily, weekly, monthly)
 ROLLUP_KEY = "rollup:"  # meta key prefix: a separate rollup's own dimensions, comma-separated
+# meta key prefix: why a daily count is stored weekly or monthly ("booked monthly: values fall
+# on the 1st"); a store written before it was recorded has none, and says nothing
+BOOKING_KEY = "booking:"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # A read-only connection reads the store and nothing else, whatever SQL it is given:
@@ -245,6 +248,7 @@ class Store:
         granularities: Mapping[str, str] | None = None,
         rollups: Mapping[str, Sequence[str]] | None = None,
         metrics: Sequence[str] | None = None,
+        bookings: Mapping[str, str] | None = None,
     ) -> tuple[int, int]:
         """Insert observations, replacing rows with the same (metric, ts, dimensions).
 
@@ -253,6 +257,7 @@ class Store:
             granularities: the period of each metric's rows (default daily).
             rollups: metrics that are separate rollups, with their own dimensions.
             metrics: the frame's distinct metrics when the caller knows them already.
+            bookings: why a booked count has its granularity (`upsert_from`).
 
         Returns:
             (rows added, rows replaced). All or nothing: any error leaves the store as it was.
@@ -268,7 +273,7 @@ class Store:
         try:
             return self.upsert_from(
                 "select * from incoming_frame", [], dims, frame.height, span=span, metrics=metrics,
-                granularities=granularities, rollups=rollups,
+                granularities=granularities, rollups=rollups, bookings=bookings,
             )
         finally:
             self.con.unregister("incoming_frame")
@@ -284,6 +289,7 @@ class Store:
         metrics: Sequence[str] | None = None,
         granularities: Mapping[str, str] | None = None,
         rollups: Mapping[str, Sequence[str]] | None = None,
+        bookings: Mapping[str, str] | None = None,
     ) -> tuple[int, int]:
         """Upsert the rows of a validated SQL source in one transaction.
 
@@ -299,6 +305,9 @@ class Store:
                 stored with another period is refused.
             rollups: metrics that are separate rollups, with their own dimensions (the
                 cube of such a metric has only those; `rollup_dimensions`).
+            bookings: why a count whose rows read daily has its granularity, by metric
+                ("booked monthly: values fall on the 1st"; `booking`); a metric's reason
+                is replaced by the next file that shows one, and kept by one too short to.
 
         Returns:
             (rows added, rows replaced). All or nothing: any error leaves the store as it was.
@@ -314,9 +323,11 @@ class Store:
                 all_dims = self.dimension_names()
                 if span is None or metrics is None:
                     span, metrics = self._span_and_metrics(source, params)
-                self._record_granularities(metrics, granularities or {})
+                self._record_granularities(metrics, granularities or {}, (source, params))
                 for metric, own in (rollups or {}).items():
                     self.con.execute("insert or replace into meta values (?, ?)", [ROLLUP_KEY + metric, ",".join(own)])
+                for metric, reason in (bookings or {}).items():
+                    self.con.execute("insert or replace into meta values (?, ?)", [BOOKING_KEY + metric, reason])
                 self._check_same_dimensions(source, params, dims, all_dims, (span, metrics))
                 replaced = self._replace_existing_keys(source, params, dims, all_dims, span, metrics)
                 if replaced < rows:
@@ -338,23 +349,58 @@ class Store:
         rows = self.con.execute("select value from meta where key = ?", [GRANULARITY_KEY + metric]).fetchall()
         return rows[0][0] if rows else None
 
+    def bookings(self, metrics: Sequence[str]) -> dict[str, str]:
+        """Why each of `metrics` that ingest read as booked once a month or week has its
+        granularity ("booked monthly: values fall on the 1st"); the others are left out."""
+        if not metrics:
+            return {}
+        rows = self.con.execute(
+            "select value, key from meta where key in (select unnest(?::varchar[]))", [[BOOKING_KEY + m for m in metrics]]
+        ).fetchall()
+        return {key[len(BOOKING_KEY):]: reason for reason, key in rows}
+
     def rollup_dimensions(self, metric: str) -> list[str] | None:
         """The dimensions of a metric stored as a separate rollup (`ingest --as-rollup`);
         None for any other metric."""
         rows = self.con.execute("select value from meta where key = ?", [ROLLUP_KEY + metric]).fetchall()
         return [d for d in rows[0][0].split(",") if d] if rows else None
 
-    def _record_granularities(self, metrics: Sequence[str], granularities: Mapping[str, str]) -> None:
+    def _record_granularities(self, metrics: Sequence[str], granularities: Mapping[str, str], incoming) -> None:
+        """Record each new metric's granularity; refuse rows of another granularity than
+        the stored one. `incoming`: the rows' (source, params), read to name the day that
+        breaks a count's booking (`_second_booking`)."""
         for metric in metrics:
             new = granularities.get(metric, "daily")
             stored = self.con.execute("select value from meta where key = ?", [GRANULARITY_KEY + metric]).fetchall()
             if stored and stored[0][0] != new:
+                booking = self.bookings([metric]).get(metric)
+                why = "" if booking is None else f" ({booking})"
+                where = "" if booking is None else self._second_booking(metric, stored[0][0], *incoming)
                 raise InputError(
-                    f"metric '{metric}' is stored as {stored[0][0]} data and these rows are {new}; "
+                    f"metric '{metric}' is stored as {stored[0][0]} data{why} and these rows are {new}{where}; "
                     "ingest them under another metric name."
                 )
             if not stored:
                 self.con.execute("insert into meta values (?, ?)", [GRANULARITY_KEY + metric, new])
+
+    def _second_booking(self, metric: str, granularity: str, source: str, params: Sequence[Any]) -> str:
+        """Where incoming rows of a count booked once a `granularity` period break it: the
+        first day with a second non-zero value in one period, in words ("" if none)."""
+        from ctxmetrics.models.periods import sql_index, unit  # numpy: not for every reader of the store
+
+        start = self.con.execute("select min(ts) from obs where metric = ?", [metric]).fetchall()[0][0]
+        found = self.con.execute(
+            f"""select ts, value from (
+                  select ts, value, row_number() over (partition by period order by ts) as nth
+                  from (select ts, value, {sql_index("ts", granularity)} as period from ({source}) i
+                        where metric = ? and value != 0))
+                where nth = 2 order by ts limit 1""",
+            [start, *params, metric],
+        ).fetchall()
+        if not found:
+            return ""
+        day, value = found[0]
+        return f": {day} is a second non-zero value ({value:g}) in one {unit(granularity)}"
 
     def _check_same_dimensions(self, source: str, params: Sequence[Any], dims: Sequence[str], all_dims: Sequence[str], scope) -> None:
         """Refuse rows whose days already hold rows of the same metric broken down by other

@@ -109,20 +109,6 @@ def metric_granularity(store: Store, config: Config, metric: str) -> str:
     return found.pop()
 
 
-def days_with_nonzero_rows(store: Store, metrics: Sequence[str]) -> dict[str, tuple[int, list[dt.date]]]:
-    """Each of `metrics`' number of distinct stored days and its sorted distinct days with
-    a non-zero value (what `scan` reads to say a count booked once a month is monthly)."""
-    if not metrics:
-        return {}
-    in_metrics = ", ".join("?" for _ in metrics)
-    _, rows = store.query_rows(
-        f"select metric, count(distinct ts), list(distinct ts order by ts) filter (where value != 0) "
-        f"from obs where metric in ({in_metrics}) group by metric",
-        list(metrics),
-    )
-    return {metric: (days, nonzero or []) for metric, days, nonzero in rows}
-
-
 _GAP_ZERO_CHANCE = 0.01  # a day without rows is a gap when a zero total would be this unlikely
 
 
@@ -409,15 +395,23 @@ def check_segment_values(store: Store, config: Config, metric: str, segment: Map
             raise UnknownName(f"{metric} has no series {dim}={value}{hint}; values of {dim}: {', '.join(values[:20]) or 'none'}.")
 
 
+_CALENDAR_PERIOD = {"monthly": "month", "quarterly": "quarter", "yearly": "year"}  # SQL date_trunc parts
+
+
 def _segment_sums(store: Store, metric: str, segment: Mapping[str, str], agg: str = "sum") -> pl.DataFrame:
     where = ["metric = ?"] + [f"coalesce({quote_ident(d)}, '{NONE_LABEL}') = ?" for d in segment]
+    granularity = store.granularity(metric)
+    # a calendar period's rows combined under its first day, as the cube does: a count booked
+    # on the 15th, or on each day, is stored as daily rows of a monthly metric
+    part = _CALENDAR_PERIOD.get(granularity)
+    period = "ts" if part is None else f"date_trunc('{part}', ts)::date"
     frame = store.query_df(
-        f"select ts, {agg}(value) as value from obs where {' and '.join(where)} group by ts order by ts",
+        f"select {period} as ts, {agg}(value) as value from obs where {' and '.join(where)} group by 1 order by 1",
         [metric, *segment.values()],
     )
     if frame.height == 0:
         return frame
-    step = {"daily": "1d", "weekly": "1w", "monthly": "1mo", "quarterly": "1q", "yearly": "1y"}[store.granularity(metric)]
+    step = {"daily": "1d", "weekly": "1w", "monthly": "1mo", "quarterly": "1q", "yearly": "1y"}[granularity]
     days = pl.DataFrame({"ts": pl.date_range(frame["ts"].min(), frame["ts"].max(), step, eager=True)})
     filled = days.join(frame, on="ts", how="left")
     return filled.fill_null(0.0) if agg == "sum" else filled
