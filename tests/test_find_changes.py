@@ -287,14 +287,15 @@ def test_weekly_and_monthly_series_are_judged_at_their_own_frequency(freq, step,
     assert changes[0].unit == unit and abs(changes[0].start - n // 2) <= 1
 
 
-def test_points_a_fortnight_apart_are_irregular_not_two_in_one_month():
+def test_points_14_to_21_days_apart_are_fortnightly_not_two_in_one_month():
     # TCPD's brent_spot (a point every 14-21 days) was read as monthly and stopped with
-    # "dates must be increasing, one value per period" (Feb 15 and Feb 29 in one month).
-    rng = np.random.default_rng(3)
+    # "dates must be increasing, one value per period" (Feb 15 and Feb 29 in one month);
+    # then as irregular points in order. On a 14-day grid a 21-day step is a gap.
+    rng = np.random.default_rng(4)
     dates = START + np.cumsum(rng.choice([14, 14, 21], 120))
     values = np.r_[rng.normal(60, 2, 60), rng.normal(40, 2, 60)]
     changes = find_changes(values, kind="gauge", dates=dates)
-    assert [(c.frequency, c.start) for c in changes] == [("irregular", 60)]
+    assert [(c.frequency, c.start, c.start_date) for c in changes] == [("fortnightly", 60, dates[60].astype(object))]
     with pytest.raises(ValueError, match="dates must be increasing"):
         find_changes(values, kind="gauge", dates=np.r_[dates[:1], dates[:-1]])  # a date twice
 

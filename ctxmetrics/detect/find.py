@@ -20,7 +20,7 @@ from ctxmetrics.detect.shifts import _shift_changes, _steps_as_shifts
 from ctxmetrics.detect.slow_steps import _growth_out, _steps_beside_trend
 from ctxmetrics.models.change import Change
 
-DETECTOR = "ctxmetrics-episodes/25"  # name/version: part of the scan fingerprint
+DETECTOR = "ctxmetrics-episodes/26-9ir"  # name/version: part of the scan fingerprint
 
 
 def find_changes(
@@ -194,7 +194,7 @@ class _Layout:
     @property
     def calendar(self) -> bool:
         """Whether the normal calendar (closes, yearly season, trend) is fitted."""
-        return self.freq.name in ("daily", "weekly", "monthly")
+        return self.freq.name in ("daily", "weekly", "fortnightly", "monthly")
 
     @property
     def wander_width(self) -> int:
@@ -267,7 +267,7 @@ def _episodes_and_shifts(s: _Series, noise: _Noise, steps: list[int], layout: _L
     # episode is set aside, not reported), then boundaries (lasting shifts and long
     # temporary ones), then every episode the boundaries missed
     widths = _episode_widths(len(s.y), local)
-    long_bar = 1.0 if freq.name in ("weekly", "monthly") else _LONG_BAR  # weekly, monthly: the width bars alone
+    long_bar = 1.0 if freq.name in ("weekly", "fortnightly", "monthly") else _LONG_BAR  # the width bars alone
     short, taken, aside = _episodes(s, noise, local, widths, np.zeros(len(s.y), bool), accept=local.min_segment_days - 1,
                                     long_bar=long_bar)
     shifts, temporary = _shift_changes(s, noise, taken, local)

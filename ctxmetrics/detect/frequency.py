@@ -13,7 +13,7 @@ from ctxmetrics.config import DetectionSettings
 class Frequency:
     """How a series is sampled, and the detector's windows counted in its periods."""
 
-    name: str  # daily | weekly | monthly | quarterly | yearly | irregular
+    name: str  # daily | weekly | fortnightly | monthly | quarterly | yearly | irregular
     unit: str  # what one count is per: "day", "week", ...
     step_days: int  # nominal days between points (for placing points on a regular grid)
     season: int  # length of the season removed (7 weekdays; 12 months with >= 3 years; 1 none)
@@ -22,21 +22,27 @@ class Frequency:
 _FREQUENCIES = (  # (name, unit, nominal step, longest median step in days)
     ("daily", "day", 1, 1.5),
     ("weekly", "week", 7, 10),
+    ("fortnightly", "fortnight", 14, 20),  # every other Monday, payroll every 14 days, a price every 14-21 days
     ("monthly", "month", 30, 35),
     ("quarterly", "quarter", 91, 100),
     ("yearly", "year", 365, 400),
 )
 
 
-_IRREGULAR = Frequency("irregular", "point", 0, 1)  # points in order, on no calendar
-
-
 def infer_frequency(dates, n: int) -> Frequency:
     """The frequency of a series from its dates (daily when there are none).
 
-    Dates that increase but would put two values in one period of the frequency their
-    median step suggests (a point every 14-21 days read as monthly: Feb 15 and Feb 29)
-    are irregular: the points in order. Dates that do not increase stay an error.
+    The median step between dates names the frequency: up to 1.5 days daily, 10 weekly,
+    20 fortnightly, 35 monthly, 100 quarterly, 400 yearly (each limit near the geometric
+    mean of two neighbouring steps: 10 of 7 and 14, 20 of 14 and 30). A fortnightly file is its own
+    frequency, not a weekly one with every other week missing. Points 14-21 days apart
+    (TCPD's brent_spot) are fortnightly too: on a grid of 14 days from the first date, a
+    21-day step leaves one fortnight with no point, an honest gap.
+
+    Dates that increase but would still put two values in one period of that frequency
+    (a monthly file dated Jan 2, Jan 30, Mar 3) are `irregular`: the points in order,
+    with the day-based settings restated in their median step (`irregular_frequency`).
+    Dates that do not increase stay an error.
     """
     if dates is None or len(dates) < 2:
         return Frequency("daily", "day", 1, 7)
@@ -47,8 +53,14 @@ def infer_frequency(dates, n: int) -> Frequency:
             season = {"daily": 7, "monthly": 12 if n >= 36 else 1, "quarterly": 4 if n >= 12 else 1}.get(name, 1)
             freq = Frequency(name, unit, nominal, season)
             crowded = np.all(np.diff(days) > 0) and np.any(np.diff(_positions(dates, freq, n)) <= 0)
-            return _IRREGULAR if crowded else freq
-    return _IRREGULAR
+            return irregular_frequency(step) if crowded else freq
+    return irregular_frequency(step)
+
+
+def irregular_frequency(median_step_days: float) -> Frequency:
+    """Points in order, on no calendar, whose day-based settings are restated in their
+    median step (a point every ~30 days: months' bars and windows, not days')."""
+    return Frequency("irregular", "point", max(1, round(median_step_days)), 1)
 
 
 def settings_for(settings: DetectionSettings, freq: Frequency) -> DetectionSettings:
@@ -99,9 +111,10 @@ def long_run_unit(step_days: int) -> int:
     out up to 13-20x the weekly one (median about 3, tune split), which hid most
     effects (recall 0.33). Monthly and slower series keep 7-28 periods: real ones wander
     slowly, which only long blocks measure (with 1-4 periods the TCPD benchmark fell
-    0.738 -> 0.698: a monthly population series got 130 change points).
+    0.738 -> 0.698: a monthly population series got 130 change points). Fortnightly
+    series: one fortnight, as weekly ones (7-28 fortnights would span their season).
     """
-    return 1 if step_days == 7 else 7
+    return 1 if step_days in (7, 14) else 7
 
 
 def _date(dates, i: int):
@@ -118,7 +131,7 @@ def _grid_positions(dates, freq: Frequency, n: int) -> np.ndarray:
 
 def _positions(dates, freq: Frequency, n: int) -> np.ndarray:
     days = np.asarray(dates, dtype="datetime64[D]").astype(np.int64)
-    if freq.step_days == 1:
+    if freq.name == "daily":
         position = days - days[0]
     elif freq.name in ("monthly", "quarterly"):
         months = np.asarray(dates, dtype="datetime64[M]").astype(np.int64)
@@ -126,7 +139,9 @@ def _positions(dates, freq: Frequency, n: int) -> np.ndarray:
     elif freq.name == "yearly":
         years = np.asarray(dates, dtype="datetime64[Y]").astype(np.int64)
         position = years - years[0]
-    elif freq.step_days:
+    elif freq.name == "fortnightly":  # halves rounded up: steps of 14 days or more never share a fortnight
+        position = np.floor((days - days[0]) / freq.step_days + 0.5).astype(np.int64)
+    elif freq.name != "irregular":
         position = np.round((days - days[0]) / freq.step_days).astype(np.int64)
     else:
         position = np.arange(n)
