@@ -11,7 +11,7 @@ from ctxmetrics.errors import ConfigError
 CONFIG_NAME = "ctxmetrics.yaml"
 METRIC_TYPES = ("count", "ratio", "gauge", "query")
 AGGREGATES = ("sum", "mean")  # how rows of one day (sub-daily data) become the day's value
-GRANULARITIES = ("daily", "weekly", "monthly", "quarterly", "yearly")
+GRANULARITIES = ("daily", "weekly", "fortnightly", "monthly", "quarterly", "yearly")
 FILE_FORMATS = ("long", "wide", "events")
 COLUMN_ROLES = ("date", "metric", "value", "hour")
 # Top-level keys of ctxmetrics.yaml (README.md, "The project file", documents each).

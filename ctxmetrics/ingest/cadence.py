@@ -9,6 +9,7 @@ all judge a file's metrics with these functions, so they agree.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -104,12 +105,14 @@ _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
 
 @dataclass(frozen=True)
 class Booking:
-    """A daily count booked once a period: `granularity` (monthly or weekly) and the day
-    its non-zero values fall on, in words ("the 1st", "the last business day", "Fridays")."""
+    """A daily count booked once a period: `granularity` (monthly, weekly or fortnightly)
+    and the day its non-zero values fall on, in words ("the 1st", "the last business day",
+    "Fridays", "every other Friday")."""
 
     granularity: str
     day: str
-    weekday: int | None = None  # weekly: the weekday (0 = Monday) of its rows
+    weekday: int | None = None  # weekly, fortnightly: the weekday (0 = Monday) of its rows
+    first: dt.date | None = None  # fortnightly: its first booking day (which weeks are its own)
 
     @property
     def reason(self) -> str:
@@ -127,7 +130,9 @@ def booking_of(nonzero_days: pl.Series) -> Booking | None | bool:
     quarter of months, `RUN_STEPS`); or at most one non-zero day in each calendar month
     and one in at least three months of four from the first to the last, on at least four
     days, all within `BOOKING_WINDOW_DAYS` of one place counted from the month's start or
-    its end (the first or last business day, the second Tuesday). Weekly: one weekday on at least `WEEKLY_BOOKINGS` days. A sparse daily
+    its end (the first or last business day, the second Tuesday). Weekly: one weekday on at least `WEEKLY_BOOKINGS` days;
+    fortnightly when those days are also a whole number of fortnights apart (payroll
+    every other Friday: read weekly, every other week was a zero). A sparse daily
     count has months with two non-zero days and months with none, and days on every
     weekday: measured in `benchmarks/booking_days.py`.
 
@@ -142,8 +147,12 @@ def booking_of(nonzero_days: pl.Series) -> Booking | None | bool:
     if monthly is not None:
         return monthly if days.len() >= RUN_STEPS["monthly"] + 1 else None
     if days.dt.weekday().n_unique() == 1:
+        if days.len() < WEEKLY_BOOKINGS:
+            return None
         weekday = int(days[0].weekday())
-        return Booking("weekly", f"{_WEEKDAYS[weekday]}s", weekday) if days.len() >= WEEKLY_BOOKINGS else None
+        if bool((days.diff().drop_nulls().dt.total_days() % 14 == 0).all()):
+            return Booking("fortnightly", f"every other {_WEEKDAYS[weekday]}", weekday, days[0])
+        return Booking("weekly", f"{_WEEKDAYS[weekday]}s", weekday)
     return False
 
 
@@ -192,7 +201,7 @@ def _ordinal(day: int) -> str:
 def may_be_booked(declared: str | None) -> bool:
     """Whether a count whose config declares `declared` (None: nothing) may be read as
     booked: a declared weekly or monthly granularity is then dated as its booking says."""
-    return declared in (None, "weekly", "monthly")
+    return declared in (None, "weekly", "fortnightly", "monthly")
 
 
 def agreeing(bookings: dict[str, Booking], declared: Mapping[str, str | None]) -> dict[str, Booking]:

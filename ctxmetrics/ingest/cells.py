@@ -115,12 +115,23 @@ def on_booking_days(frame: pl.DataFrame, bookings: dict[str, Booking]) -> pl.Dat
     """The rows without the zeros of a weekly booked count on its other weekdays: what is
     left is the weekly file of its weekday (a weekly series' weeks run from its first
     stored day, so each week is dated to its booking day as a weekly file's are).
+    A fortnightly booking keeps only the days of its own weeks (its zeros of the other
+    weeks would start its fortnights a week early).
     A monthly booking keeps its daily rows: months are calendar months, whatever the day."""
-    weekly = {m: b.weekday for m, b in bookings.items() if b.granularity == "weekly"}
+    weekly = {m: b.weekday for m, b in bookings.items() if b.granularity in ("weekly", "fortnightly")}
     if not weekly:
         return frame
     off_day = pl.col("metric").replace_strict(weekly, default=None, return_dtype=pl.Int8)
-    return frame.filter(off_day.is_null() | (pl.col("ts").dt.weekday() - 1 == off_day))
+    frame = frame.filter(off_day.is_null() | (pl.col("ts").dt.weekday() - 1 == off_day))
+    return _in_booked_fortnights(frame, {m: b.first for m, b in bookings.items() if b.granularity == "fortnightly"})
+
+
+def _in_booked_fortnights(frame: pl.DataFrame, first_of: dict) -> pl.DataFrame:
+    """The rows without those of a fortnightly booked count in the weeks between its bookings."""
+    if not first_of:
+        return frame
+    first = pl.col("metric").replace_strict(first_of, default=None, return_dtype=pl.Date)
+    return frame.filter(first.is_null() | ((pl.col("ts") - first).dt.total_days() % 14 == 0))
 
 
 def _check_counts(src: _Source, frame: pl.DataFrame, config: Config, column: str | None) -> None:

@@ -12,9 +12,9 @@ import re
 import numpy as np
 import polars as pl
 
-from ctxmetrics.models.periods import MONTHS
+from ctxmetrics.models.periods import DAYS, MONTHS
 
-GRANULARITIES = ("daily", "weekly", "monthly", "quarterly", "yearly")
+GRANULARITIES = ("daily", "weekly", "fortnightly", "monthly", "quarterly", "yearly")
 EARLIEST = dt.date(1900, 1, 1)
 MAX_GAP_DAYS = 3 * 365  # a date this far from all the others is a typo, not a data point
 # ISO 8601 day, optionally with a time of day and a UTC offset (Z, +HH, +HHMM, +HH:MM).
@@ -216,7 +216,10 @@ def _distinct_days(days: pl.Series) -> pl.Series:
 def granularity_of(days: pl.Series) -> str | None:
     """`monthly` when every day is a month's first (or every one a month's last),
     `quarterly` or `yearly` when they are also a whole number of quarters or years apart,
-    `weekly` when all fall on one weekday a whole number of weeks apart, `daily` otherwise;
+    `fortnightly` when all fall a whole number of fortnights apart (every other Monday: a
+    weekly reading would put a gap, or a zero, in every other week) or are irregularly
+    spaced one a fortnight (`_fortnights_apart`), `weekly` when all fall
+    on one weekday a whole number of weeks apart, `daily` otherwise;
     None with fewer than two days."""
     distinct = days.drop_nulls().unique().sort()
     if distinct.len() < 2:
@@ -227,17 +230,31 @@ def granularity_of(days: pl.Series) -> str | None:
         months = distinct.dt.year().cast(pl.Int64) * 12 + distinct.dt.month().cast(pl.Int64)
         steps = months.diff().drop_nulls()
         return "yearly" if (steps % 12 == 0).all() else "quarterly" if (steps % 3 == 0).all() else "monthly"
+    if (gaps % 14 == 0).all() or _fortnights_apart(distinct, gaps):
+        return "fortnightly"
     if (gaps % 7 == 0).all():
         return "weekly"
     return "daily"
+
+
+def _fortnights_apart(distinct: pl.Series, gaps: pl.Series) -> bool:
+    """Whether irregularly spaced days (a price every 14-21 days, TCPD's brent_spot) are
+    one point per fortnight: their median step is a fortnight's (over 10 days, the weekly
+    limit, up to 20, the monthly one: `detect.frequency`) and no two fall in one fortnight
+    counted from the first (the store's fortnights, `models.periods`). A fortnight with no
+    point is a gap. Read as daily, such a file was hundreds of one-day gaps."""
+    if not 10 < float(gaps.median()) <= 20:
+        return False
+    fortnights = (distinct - distinct[0]).dt.total_days() // 14
+    return bool((fortnights.diff().drop_nulls() > 0).all())
 
 
 # Steps of a coarser cadence in a row that make it a cadence, not a coincidence of gaps:
 # a month of weekly dates, a quarter of monthly ones, a year of quarterly ones, three
 # steps of yearly ones (a monthly or quarterly file does not lose 11 months, or 3
 # quarters, of every year three years running by chance).
-RUN_STEPS = {"weekly": 4, "monthly": 3, "quarterly": 4, "yearly": 3}
-_STEP_WORDS = {"daily": "a day", "weekly": "a week", "monthly": "a month", "quarterly": "a quarter", "yearly": "a year"}
+RUN_STEPS = {"weekly": 4, "fortnightly": 4, "monthly": 3, "quarterly": 4, "yearly": 3}
+_STEP_WORDS = {"daily": "a day", "weekly": "a week", "fortnightly": "a fortnight", "monthly": "a month", "quarterly": "a quarter", "yearly": "a year"}
 
 
 def cadence_change(distinct: pl.Series) -> tuple[int, str] | None:
@@ -260,7 +277,7 @@ def cadence_change(distinct: pl.Series) -> tuple[int, str] | None:
     days = distinct.to_list()
     steps = [(b - a).days for a, b in zip(days, days[1:])]
     coarse = [
-        "weekly" if step == 7 else _month_step(a, b) if step >= 28 and _month_marks(a, b) else None
+        "weekly" if step == 7 else "fortnightly" if step == 14 else _month_step(a, b) if step >= 28 and _month_marks(a, b) else None
         for step, a, b in zip(steps, days, days[1:])
     ]
     cadence = None  # the coarse cadence of a long enough run the file starts with, if any
@@ -283,7 +300,7 @@ def cadence_change(distinct: pl.Series) -> tuple[int, str] | None:
     # a start on it; a missing week or month is a gap, not off the cadence
     off = next(
         i for i, (step, a, b) in enumerate(zip(steps, days, days[1:]))
-        if (step % 7 if cadence == "weekly" else not _month_marks(a, b) or _months_apart(a, b) % MONTHS[cadence])
+        if (step % DAYS[cadence] if cadence in DAYS else not _month_marks(a, b) or _months_apart(a, b) % MONTHS[cadence])
     )
     return off + 1, (
         f"the dates step {_STEP_WORDS[cadence]} at a time up to {days[off]}, then {steps[off]} days to this one"

@@ -137,7 +137,7 @@ def _fast_long(
             }
             cadences, bookings = with_bookings(cadences, nonzero, counts)
         bookings = agreeing(bookings, declared)
-        if any(b.granularity == "weekly" for b in bookings.values()):
+        if any(b.granularity in ("weekly", "fortnightly") for b in bookings.values()):
             return None  # its zeros off the booking weekday are dropped (`cells.on_booking_days`): the polars path
         return _Fast(sql, params, dim_cols, found.rows, span, metrics, granularity_of(distinct_days), cadences, bookings)
     except (CtxError, BadCell, duckdb.Error, pl.exceptions.PolarsError, OSError, ValueError):

@@ -1,7 +1,8 @@
 """The periods of a stored series: days, weeks, months, quarters or years counted from its first period.
 
 A series' column j is period j after `start` (the first stored date): the day
-`start + j`, the week of seven days from `start + 7j`, the calendar month j months
+`start + j`, the week of seven days from `start + 7j`, the fortnight of fourteen days
+from `start + 14j`, the calendar month j months
 after `start`'s, the calendar quarter (Jan-Mar, Apr-Jun, ...) j quarters after
 `start`'s, or the calendar year j years after `start`'s. Every place that turns a column
 into dates, or dates into a column, goes through here, so a weekly, monthly, quarterly or
@@ -13,12 +14,13 @@ import datetime as dt
 
 import numpy as np
 
-UNITS = {"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter", "yearly": "year"}
+UNITS = {"daily": "day", "weekly": "week", "fortnightly": "fortnight", "monthly": "month", "quarterly": "quarter", "yearly": "year"}
+DAYS = {"daily": 1, "weekly": 7, "fortnightly": 14}  # days per period of the day-based granularities
 MONTHS = {"monthly": 1, "quarterly": 3, "yearly": 12}  # calendar months per period of the month-based granularities
 
 
 def unit(granularity: str) -> str:
-    """What one value is per: `day`, `week`, `month`, `quarter` or `year`."""
+    """What one value is per: `day`, `week`, `fortnight`, `month`, `quarter` or `year`."""
     return UNITS[granularity]
 
 
@@ -26,8 +28,7 @@ def index(day: dt.date, start: dt.date, granularity: str) -> int:
     """The period (column) that holds `day`; negative before `start`."""
     if granularity in MONTHS:
         return _month_number(day) // MONTHS[granularity] - _month_number(start) // MONTHS[granularity]
-    days = (day - start).days
-    return days // 7 if granularity == "weekly" else days
+    return (day - start).days // DAYS[granularity]
 
 
 def first_day(start: dt.date, i: int, granularity: str) -> dt.date:
@@ -36,7 +37,7 @@ def first_day(start: dt.date, i: int, granularity: str) -> dt.date:
         step = MONTHS[granularity]
         months = (_month_number(start) // step + int(i)) * step
         return dt.date(months // 12, months % 12 + 1, 1)
-    return start + dt.timedelta(days=int(i) * (7 if granularity == "weekly" else 1))
+    return start + dt.timedelta(days=int(i) * DAYS[granularity])
 
 
 def last_day(start: dt.date, i: int, granularity: str) -> dt.date:
@@ -56,8 +57,7 @@ def dates(start: dt.date, n: int, granularity: str) -> np.ndarray:
     if granularity in MONTHS:
         first = np.datetime64(first_day(start, 0, granularity), "M")
         return (first + MONTHS[granularity] * np.arange(n)).astype("datetime64[D]")
-    step = 7 if granularity == "weekly" else 1
-    return np.datetime64(start, "D") + step * np.arange(n)
+    return np.datetime64(start, "D") + DAYS[granularity] * np.arange(n)
 
 
 def day_columns(start: dt.date, n: int, granularity: str) -> np.ndarray:
@@ -76,8 +76,8 @@ def sql_index(column: str, granularity: str) -> str:
         return f"date_diff('quarter', ?::date, {column})"
     if granularity == "yearly":  # calendar years, as `index` counts them
         return f"date_diff('year', ?::date, {column})"
-    if granularity == "weekly":
-        return f"(({column} - ?::date) // 7)"
+    if granularity in ("weekly", "fortnightly"):
+        return f"(({column} - ?::date) // {DAYS[granularity]})"
     return f"({column} - ?::date)"
 
 

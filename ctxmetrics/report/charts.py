@@ -20,7 +20,7 @@ CONTEXT_DAYS = 60
 # per period of the series (the anomaly's `period`): days of context each side, the
 # width of the moving average, and the word for one value
 _PERIOD = {
-    "day": (CONTEXT_DAYS, 7, "daily"), "week": (182, 4, "weekly"), "month": (730, 12, "monthly"),
+    "day": (CONTEXT_DAYS, 7, "daily"), "week": (182, 4, "weekly"), "fortnight": (364, 4, "fortnightly"), "month": (730, 12, "monthly"),
     "quarter": (1461, 4, "quarterly"), "year": (3653, 3, "yearly"),
 }
 FIGSIZE = (7.0, 3.0)  # inches: fits a laptop screen, an A4/Letter page and a mail pane

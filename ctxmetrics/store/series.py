@@ -411,7 +411,7 @@ def _segment_sums(store: Store, metric: str, segment: Mapping[str, str], agg: st
     )
     if frame.height == 0:
         return frame
-    step = {"daily": "1d", "weekly": "1w", "monthly": "1mo", "quarterly": "1q", "yearly": "1y"}[granularity]
+    step = {"daily": "1d", "weekly": "1w", "fortnightly": "2w", "monthly": "1mo", "quarterly": "1q", "yearly": "1y"}[granularity]
     days = pl.DataFrame({"ts": pl.date_range(frame["ts"].min(), frame["ts"].max(), step, eager=True)})
     filled = days.join(frame, on="ts", how="left")
     return filled.fill_null(0.0) if agg == "sum" else filled
