@@ -41,13 +41,19 @@ def test_a_fortnightly_file_end_to_end(tmp_path):
     assert "hours fortnightly." in invoke("init", root, "--from", data).output
     invoke("--project", root, "ingest", data)
     assert stored(root, "hours") == "fortnightly"
+    launch = rows[step][0] + dt.timedelta(days=9)  # within the fortnight the change is known to
+    invoke("--project", root, "annotate", "add", "Rota change", "--type", "other", "--start", launch,
+           "--metric", "hours", "--expect", "up")
     scan = invoke("--project", root, "scan").output
     assert "hours is fortnightly data: judged one value per fortnight." in scan
+    assert "1 anomaly, 1 linked to context" in scan
     assert "Data gap" not in scan  # weekly, every other week was a gap
     found = whole_series(root, "hours")
     assert len(found) == 1 and found[0]["period"] == "fortnight", found
     assert found[0]["start"] == str(rows[step][0]) and 450 < found[0]["before"] < 550 and 600 < found[0]["after"] < 700
     assert "/fortnight before" in invoke("--project", root, "why", "hours").output
+    digest = invoke("--project", root, "digest", "--since", "2024-01-01", "--format", "html").output
+    assert "4-fortnight average" in digest  # the chart of a fortnightly change
 
 
 def test_a_price_every_14_to_21_days_end_to_end(tmp_path):

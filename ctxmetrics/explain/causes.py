@@ -326,8 +326,8 @@ def _days(n: int) -> str:
     return f"{n} day{'s' if n != 1 else ''}"
 
 
-# days a weekly/monthly/quarterly/yearly boundary may be from the day it stands for
-_PERIOD_SLACK = {"day": 0, "week": 6, "month": 30, "quarter": 91, "year": 365}
+# days a weekly/fortnightly/monthly/quarterly/yearly boundary may be from the day it stands for
+_PERIOD_SLACK = {"day": 0, "week": 6, "fortnight": 13, "month": 30, "quarter": 91, "year": 365}
 
 
 def _beyond_period(days: int, period: str) -> int:
