@@ -110,3 +110,20 @@ def test_fortnightly_bookings_end_to_end(tmp_path):
     found = whole_series(root, "payroll")
     assert len(found) == 1 and found[0]["period"] == "fortnight" and found[0]["start"] == str(step), found
     assert 450 < found[0]["before"] < 550 and 650 < found[0]["after"] < 750
+
+
+def test_a_fortnightly_export_a_day_late_is_kept_and_a_day_early_is_refused(tmp_path):
+    def exported(shift: int):
+        dates = [FIRST + dt.timedelta(days=14 * i + (shift if i == 10 else 0)) for i in range(20)]
+        return write_long([(d, "hours", 500 + i) for i, d in enumerate(dates)], tmp_path / f"hours{shift}.csv")
+
+    late, early = exported(1), exported(-1)  # the Tuesday stays in its fortnight; the Sunday shares the one before
+    root = tmp_path / "p"
+    invoke("init", root)
+    invoke("--project", root, "ingest", late)
+    assert stored(root, "hours") == "fortnightly"
+    other = tmp_path / "q"
+    invoke("init", other)
+    refused = invoke("--project", other, "ingest", early, code=1).output
+    assert f"{early.name}:12: column 'date': 2023-05-21" in refused
+    assert "the dates step a fortnight at a time up to 2023-05-08, then 13 days to this one" in refused
