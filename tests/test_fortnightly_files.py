@@ -17,6 +17,21 @@ from test_quarterly import invoke, stored
 FIRST = dt.date(2023, 1, 2)  # a Monday
 
 
+def read_as_fortnightly(tmp_path, data, metric: str, annotate=()) -> tuple:
+    """`init --from`, `ingest` and `scan` of `data` in a new project (`annotate`: the
+    arguments of an `annotate add` before the scan); checks that `metric` is stored and
+    scanned fortnightly. Returns (root, init's output, scan's output)."""
+    root = tmp_path / "p"
+    said = invoke("init", root, "--from", data).output
+    invoke("--project", root, "ingest", data)
+    assert stored(root, metric) == "fortnightly"
+    if annotate:
+        invoke("--project", root, "annotate", "add", *annotate)
+    scan = invoke("--project", root, "scan").output
+    assert f"{metric} is fortnightly data: judged one value per fortnight." in scan
+    return root, said, scan
+
+
 def whole_series(root, metric):
     out = invoke("--project", root, "why", metric, "--since", "2000-01-01", "--until", "2100-01-01", "--json").output
     return json.loads(out)["anomalies"]
@@ -37,15 +52,10 @@ def test_a_fortnightly_file_end_to_end(tmp_path):
     step = 35
     rows = [(FIRST + dt.timedelta(days=14 * i), "hours", int(rng.poisson(500 if i < step else 650))) for i in range(60)]
     data = write_long(rows, tmp_path / "hours.csv")
-    root = tmp_path / "p"
-    assert "hours fortnightly." in invoke("init", root, "--from", data).output
-    invoke("--project", root, "ingest", data)
-    assert stored(root, "hours") == "fortnightly"
     launch = rows[step][0] + dt.timedelta(days=9)  # within the fortnight the change is known to
-    invoke("--project", root, "annotate", "add", "Rota change", "--type", "other", "--start", launch,
-           "--metric", "hours", "--expect", "up")
-    scan = invoke("--project", root, "scan").output
-    assert "hours is fortnightly data: judged one value per fortnight." in scan
+    root, said, scan = read_as_fortnightly(
+        tmp_path, data, "hours", ("Rota change", "--type", "other", "--start", launch, "--metric", "hours", "--expect", "up"))
+    assert "hours fortnightly." in said
     assert "1 anomaly, 1 linked to context" in scan
     assert "Data gap" not in scan  # weekly, every other week was a gap
     found = whole_series(root, "hours")
@@ -65,12 +75,8 @@ def test_a_price_every_14_to_21_days_end_to_end(tmp_path):
     frame = pl.DataFrame(rows, schema={"date": pl.Date, "metric": pl.Utf8, "value": pl.Float64}, orient="row")
     data = tmp_path / "brent.csv"
     frame.write_csv(data)
-    root = tmp_path / "p"
-    assert "brent fortnightly." in invoke("init", root, "--from", data).output
-    invoke("--project", root, "ingest", data)
-    assert stored(root, "brent") == "fortnightly"
-    scan = invoke("--project", root, "scan").output
-    assert "brent is fortnightly data: judged one value per fortnight." in scan
+    root, said, scan = read_as_fortnightly(tmp_path, data, "brent")
+    assert "brent fortnightly." in said
     gaps = scan.split("Data gap: no data for brent on ")[1].split(" (unknown")[0].split(", ")
     assert 0 < len(gaps) < 20  # the fortnights a 15-21 day step skipped, not hundreds of days
     found = whole_series(root, "brent")
@@ -97,14 +103,9 @@ def test_fortnightly_bookings_end_to_end(tmp_path):
         booked = day >= first_pay and (day - first_pay).days % 14 == 0
         pay = int(rng.poisson(500 if day < step else 700)) if booked else 0
         rows += [(day, "visits", int(rng.poisson(300))), (day, "payroll", pay)]
-    data = write_long(rows, tmp_path / "pay.csv")
-    root = tmp_path / "p"
-    said = invoke("init", root, "--from", data).output
+    root, said, scan = read_as_fortnightly(tmp_path, write_long(rows, tmp_path / "pay.csv"), "payroll")
     assert "payroll fortnightly, visits daily." in said
     assert "payroll is booked fortnightly: values fall on every other Friday." in said
-    invoke("--project", root, "ingest", data)
-    assert stored(root, "payroll") == "fortnightly"
-    scan = invoke("--project", root, "scan").output
     assert "payroll is booked fortnightly: values fall on every other Friday (one value per fortnight" in scan
     assert "Data gap" not in scan
     found = whole_series(root, "payroll")
