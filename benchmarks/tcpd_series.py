@@ -4,7 +4,7 @@ Usage: python benchmarks/tcpd_series.py [--split tune|holdout] [--ext DIR]
 
 One block per dataset of the chosen half (`external.tcpd_half`: sorted by name,
 alternately tune and holdout; work on tune, read holdout only to report): its length and
-time axis, the annotators' change points (their union, and how many annotators marked
+time axis with the frequency the detector reads from it (`infer_frequency`), the annotators' change points (their union, and how many annotators marked
 each), each detection of each column (kind, direction, start, end, score, change) and the
 change points it gives, then F1 with the margin of the benchmark for the detector, Binseg
 and "no change". A detected point with no annotated point within the margin is marked
@@ -22,6 +22,7 @@ sys.path.append(str(Path(__file__).resolve().parents[1]))
 from benchmarks.eval import external  # noqa: E402
 from benchmarks.eval.detector import change_points, load_detector  # noqa: E402
 from benchmarks.eval.run import run_case  # noqa: E402
+from ctxmetrics.detect import infer_frequency  # noqa: E402
 
 
 def _near(point: int, others: set[int]) -> bool:
@@ -35,7 +36,8 @@ def print_dataset(detector, name: str, cases: list, notes: dict[str, list[int]])
     votes = Counter(p for points in notes.values() for p in set(points))
     union = set(votes)
     axis = cases[0].dates
-    print(f"\n{name}: n={row['n']}, {len(cases)} column(s), {axis[0]} .. {axis[-1]}; "
+    read_as = infer_frequency(axis, len(axis)).name  # the frequency the detector reads
+    print(f"\n{name}: n={row['n']}, {len(cases)} column(s), {axis[0]} .. {axis[-1]} ({read_as}); "
           f"F1 detector {row['detector']:.3f}, Binseg {row['binseg']:.3f}, no change {row['no_change']:.3f}")
     print("  annotated (point: annotators of " + f"{len(notes)}): "
           + ", ".join(f"{p}:{votes[p]}" for p in sorted(union)) if union else "  annotated: no change point")
