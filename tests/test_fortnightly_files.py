@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import polars as pl
+import pytest
 
 from ctxmetrics.ingest.cadence import Booking, booking_of
 from ctxmetrics.ingest.dates import granularity_of
@@ -94,7 +95,8 @@ def test_payroll_every_other_friday_is_a_fortnightly_booking():
     assert booking_of(pl.Series(fridays[:7])) is None  # too few to tell
 
 
-def test_fortnightly_bookings_end_to_end(tmp_path):
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])  # the polars path and the Parquet fast path
+def test_fortnightly_bookings_end_to_end(tmp_path, suffix):
     rng = np.random.default_rng(7)
     first_pay, step = dt.date(2024, 1, 12), dt.date(2024, 8, 9)  # Fridays
     rows = []
@@ -103,7 +105,7 @@ def test_fortnightly_bookings_end_to_end(tmp_path):
         booked = day >= first_pay and (day - first_pay).days % 14 == 0
         pay = int(rng.poisson(500 if day < step else 700)) if booked else 0
         rows += [(day, "visits", int(rng.poisson(300))), (day, "payroll", pay)]
-    root, said, scan = read_as_fortnightly(tmp_path, write_long(rows, tmp_path / "pay.csv"), "payroll")
+    root, said, scan = read_as_fortnightly(tmp_path, write_long(rows, tmp_path / f"pay{suffix}"), "payroll")
     assert "payroll fortnightly, visits daily." in said
     assert "payroll is booked fortnightly: values fall on every other Friday." in said
     assert "payroll is booked fortnightly: values fall on every other Friday (one value per fortnight" in scan
