@@ -23,6 +23,12 @@ Each false alarm is put in the first class that fits it:
 - inside: it lies within an effect (on any stage) but matches nothing;
 - latest days: it starts within the last 14 days of the series (the latest-days check);
 - no effect near: nothing planted within 30 days of it.
+
+The false alarms are also counted as stories: one chance change shows on several scopes
+and stages (a cell, its region and its channel the same day; mql, then sql two days
+later), each a false alarm of its own. Two false alarms tell one story when they move
+the same way, their scopes share cells and they start within the echo span (12 days) of
+each other.
 """
 from __future__ import annotations
 
@@ -35,7 +41,7 @@ import numpy as np
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.eval.funnel import DAYS, START, TOLERANCE_DAYS, draw_effects, draw_tags, false_alarms, funnel_rng, match_effects, scan_funnel, tally_funnel  # noqa: E402
+from benchmarks.eval.funnel import DAYS, ECHO_DAYS, START, TOLERANCE_DAYS, draw_effects, draw_tags, false_alarms, funnel_rng, match_effects, scan_funnel, tally_funnel  # noqa: E402
 from benchmarks.eval.profiles import SPLITS  # noqa: E402
 
 NEAR_DAYS = 30
@@ -112,6 +118,31 @@ def classify_alarm(anomaly, effects) -> str:
     return "no effect near"
 
 
+def _share_cells(a: dict, b: dict) -> bool:
+    """Two scopes share cells when no dimension both name has different values."""
+    return all(a[key] == b[key] for key in a.keys() & b.keys())
+
+
+def alarm_stories(alarms: list) -> int:
+    """How many stories `alarms` (one funnel's false alarms) tell (module docstring): the
+    groups of alarms linked, directly or through others, by direction, shared cells and
+    starts within `ECHO_DAYS`."""
+    story = list(range(len(alarms)))
+
+    def root(i: int) -> int:
+        while story[i] != i:
+            i = story[i]
+        return i
+
+    for i, a in enumerate(alarms):
+        for j in range(i):
+            b = alarms[j]
+            if (a.direction == b.direction and _share_cells(a.segment, b.segment)
+                    and abs((a.start - b.start).days) <= ECHO_DAYS):
+                story[root(i)] = root(j)
+    return len({root(i) for i in range(len(alarms))})
+
+
 def _describe(thing) -> str:
     scope = ",".join(f"{k}={v}" for k, v in thing.segment.items()) or "all"
     end = "lasting" if thing.end is None else f"to {thing.end}"
@@ -128,7 +159,7 @@ def main() -> None:
     parser.add_argument("--tagged", action="store_true", help="with funnel_tagged's tags and decoys")
     args = parser.parse_args()
     classes: Counter = Counter()
-    found = planted = judged = 0
+    found = planted = judged = stories = 0
     for i in range(args.first, args.first + args.count):
         rng = funnel_rng(SPLITS.index(args.split), i)
         effects = draw_effects(rng)
@@ -151,12 +182,14 @@ def main() -> None:
             kind = classify_miss(e, anomalies, frame)
             classes["miss: " + kind.split(" (")[0]] += 1
             print(f"  MISS  {_describe(e)} {e.magnitude:+.2f}: {kind}")
-        for a in false_alarms(effects, anomalies):
+        alarms = false_alarms(effects, anomalies)
+        stories += alarm_stories(alarms)
+        for a in alarms:
             kind = classify_alarm(a, effects)
             classes["false alarm: " + kind] += 1
             print(f"  FA    {_describe(a)} {a.direction} {a.change_pct:+.0f}% score {a.score} {a.found_by}: {kind}")
     print(f"\n{args.split} funnels {args.first}..{args.first + args.count - 1}: recall {found}/{planted}, "
-          f"precision {found}/{judged}")
+          f"precision {found}/{judged}; {judged - found} false alarms in {stories} stories")
     for kind, n in classes.most_common():
         print(f"  {n:>3}  {kind}")
 
