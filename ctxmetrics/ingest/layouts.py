@@ -51,6 +51,8 @@ class _Read:
     timed_rows: int = 0  # values of rows with a time of day, combined per day into `frame`
     # The counts booked once a month or week (`cadence.booking_of`), by metric.
     bookings: dict[str, Booking] = field(default_factory=dict)
+    # (metric, ts, ROW) of each row read: the file line of a day the store refuses.
+    lines: pl.DataFrame | None = None
 
 
 def _read_one(src: _Source, settings: _Settings) -> _Read:
@@ -120,8 +122,9 @@ def _long(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     # empty readings were dropped above, and with them maybe days of the file
     known = None if values.null_count() else distinct
     cadences, bookings = _cadences(src, frame, known, date_col, settings.config, metrics if metric_col else [name])
+    lines = frame.select("metric", "ts", ROW)
     frame = on_booking_days(frame.select("metric", "ts", "value", *dim_cols), bookings)
-    return _Read(frame, granularity_of(distinct), metrics, cadences, bookings=bookings)
+    return _Read(frame, granularity_of(distinct), metrics, cadences, bookings=bookings, lines=lines)
 
 
 def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
@@ -166,7 +169,7 @@ def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     # a column's own days are those it has a value on (a weekly column beside daily ones)
     cadences, bookings = _cadences(src, long, None, date_col, settings.config, metrics)
     frame = on_booking_days(long.select("metric", "ts", "value", *dims), bookings)
-    return _Read(frame, granularity_of(distinct), cadences=cadences, bookings=bookings)
+    return _Read(frame, granularity_of(distinct), cadences=cadences, bookings=bookings, lines=long.select("metric", "ts", ROW))
 
 
 def _events(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
