@@ -14,8 +14,9 @@ from typing import Sequence
 import polars as pl
 import yaml
 
-from ctxmetrics.config import Config
+from ctxmetrics.config import Config, WideMelt
 from ctxmetrics.ingest.cadence import Booking, days_by_metric, evident_granularity, with_bookings
+from ctxmetrics.ingest.melt import melted, segment_columns
 from ctxmetrics.ingest.dates import BadCell, granularity_of, latest_plausible, parse_days
 from ctxmetrics.errors import InputError
 from ctxmetrics.ingest.cells import _COMMA_HINT
@@ -52,6 +53,7 @@ class _Found:
     date_format: str | None = None  # strftime codes of dates that are not ISO 8601, when their values settle them
     keys: dict[str, str] = field(default_factory=dict)  # numeric columns read as dimensions, and why (for the user)
     rows: dict[str, pl.Series] = field(default_factory=dict)  # name -> the file row of each of its values
+    melt: WideMelt | None = None  # wide columns that are segments of one metric
 
 
 def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None], list[str]]:
@@ -71,10 +73,23 @@ def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None
     ]
     said += [note for src, f in zip(sources, found) for note in _stray_negatives(src, f)]
     said += [f"{name} is {booking.reason}." for f in found for name, booking in sorted(f.bookings.items())]
+    said += [_melt_note(src, f.melt) for src, f in zip(paths, found) if f.melt]
     return (
         _render(found, [Path(p).name for p in paths]),
         {m: g for f in found for m, g in f.granularities.items()},
         said,
+    )
+
+
+def _melt_note(src, melt: WideMelt) -> str:
+    """What `init` says of a melted wide file: what it guessed and how to undo it."""
+    metrics = sorted({m for m, _ in melt.columns.values()})
+    segments = sorted({s for _, s in melt.columns.values()})
+    return (
+        f"Columns {src}: {', '.join(melt.columns)} are {melt.dimension}s of "
+        f"{'one metric' if len(metrics) == 1 else 'each metric'} ({', '.join(metrics)}): read as its rows by "
+        f"{melt.dimension} ({', '.join(segments)}), so its total is their sum. To read each column as a metric of "
+        f"its own, delete 'melt:' and '{melt.dimension}' from dimensions in ctxmetrics.yaml."
     )
 
 
@@ -125,13 +140,23 @@ def _look_at(src, notes: list[str]) -> _Found:
         value = usual_column(numeric, VALUE_NAMES)
         if value is not None and len(numeric) == 1:
             found = _Found("long", date, value, [c for c in others if c != value], {src.path.stem: _numbers(raw[value])})
+        elif numeric and _segments_of(src, numeric, [c for c in others if c not in numeric]) is not None:
+            melt, totals = _segments_of(src, numeric, [c for c in others if c not in numeric])
+            left_out.update({c: f"is the sum of the {melt.dimension} columns beside it: left out (ignore_columns), or "
+                                "the total would count them twice." for c in totals})
+            ignored += totals
+            raw, days = _melted_raw(raw, days, [c for c in others if c not in (*numeric, *totals)], melt)
+            names = raw["metric"]
+            found = _Found("wide", date, "value", [c for c in others if c not in numeric] + [melt.dimension],
+                           {str(m): raw["value"].filter(names == m) for m in names.unique().sort()}, "metric")
+            found.melt = melt
         elif numeric:
             found = _Found("wide", date, None, [c for c in others if c not in numeric], {c: _numbers(raw[c]) for c in numeric})
         else:
             raise InputError(f"{src.path}: no column of numbers besides '{date}'; nothing to measure.")
     found.hour = hour
     found.keys = keys
-    names = raw[metric].cast(pl.Utf8) if metric is not None else None
+    names = raw[found.metric].cast(pl.Utf8) if found.metric is not None else None
     found.rows = {m: raw[ROW] if names is None else raw[ROW].filter(names == m) for m in found.metrics}
     found.ignored = ignored
     found.left_out = left_out
@@ -143,6 +168,26 @@ def _look_at(src, notes: list[str]) -> _Found:
     else:
         found.granularities, found.bookings = _granularities(found, raw, days)
     return found
+
+
+def _segments_of(src, numeric: list[str], dims: list[str]) -> tuple[WideMelt, list[str]] | None:
+    """The melt of a wide file's numeric columns when they are segments of one metric
+    (`melt.segment_columns`), whose dimension is not a column of the file already."""
+    found = segment_columns(numeric, src.path.stem)
+    return None if found is None or found[0].dimension in dims else found
+
+
+def _melted_raw(raw: pl.DataFrame, days: pl.Series, dims: list[str], melt: WideMelt) -> tuple[pl.DataFrame, pl.Series]:
+    """The file's rows as a long table (metric, the melt's dimension, value; the file's
+    row and day kept), and the day of each of its rows."""
+    long = raw.with_columns(days.alias(_DAY)).unpivot(
+        index=[ROW, _DAY, *dims], on=list(melt.columns), variable_name="metric", value_name="value"
+    )
+    long = melted(long.with_columns(_numbers(long["value"])), melt)
+    return long.drop(_DAY), long[_DAY]
+
+
+_DAY = "__ctxmetrics_day"  # the parsed day carried through the melt
 
 
 def _refuse_comma_numbers(src, raw: pl.DataFrame, columns: list[str]) -> None:
@@ -414,9 +459,9 @@ def _render(found: list[_Found], names: list[str]) -> str:
         f"format: {first.fmt}",
     ]
     columns = {"date": first.date}
-    if first.metric:
+    if first.metric and not first.melt:  # a melted file's metric and value columns are made by the melt
         columns["metric"] = first.metric
-    if first.value:
+    if first.value and not first.melt:
         columns["value"] = first.value
     if first.hour:
         columns["hour"] = first.hour
@@ -444,6 +489,18 @@ def _render(found: list[_Found], names: list[str]) -> str:
         "# Dimension columns (segments); a file with another column is refused unless ingest gets --dims.",
         f"dimensions: {_flow(dims)}",
     ]
+    melts = [f.melt for f in found if f.melt]
+    if melts:
+        lines += [
+            "",
+            f"# Columns that are segments of one metric, read as its rows by {melts[0].dimension} (column: [metric,",
+            f"# segment]); the total is their sum. Delete this block and '{melts[0].dimension}' from dimensions to",
+            "# read each column as a metric of its own.",
+            "melt:",
+            f"  dimension: {_scalar(melts[0].dimension)}",
+            "  columns:",
+            *(f"    {_scalar(c)}: {_flow(list(pair))}" for m in melts for c, pair in m.columns.items()),
+        ]
     metrics: dict[str, tuple[str, str | None, bool]] = {}
     for f in found:
         for name, values in f.metrics.items():
