@@ -7,6 +7,7 @@ wide (one numeric column per metric), which columns are dimensions, each metric'
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -54,6 +55,7 @@ class _Found:
     keys: dict[str, str] = field(default_factory=dict)  # numeric columns read as dimensions, and why (for the user)
     rows: dict[str, pl.Series] = field(default_factory=dict)  # name -> the file row of each of its values
     melt: WideMelt | None = None  # wide columns that are segments of one metric
+    scales: dict[str, str] = field(default_factory=dict)  # gauges whose values look like logarithms: their scale
 
 
 def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None], list[str]]:
@@ -74,6 +76,11 @@ def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None
     said += [note for src, f in zip(sources, found) for note in _stray_negatives(src, f)]
     said += [f"{name} is {booking.reason}." for f in found for name, booking in sorted(f.bookings.items())]
     said += [_melt_note(src, f.melt) for src, f in zip(paths, found) if f.melt]
+    said += [
+        f"{name}'s values look like natural logarithms ({_range(f.metrics[name])}): scale: log, so its changes are "
+        "said as the underlying value's (a factor such as ×6.4), never as a percentage of a log; delete 'scale: log' if they are not logs."
+        for f in found for name in f.scales
+    ]
     return (
         _render(found, [Path(p).name for p in paths]),
         {m: g for f in found for m, g in f.granularities.items()},
@@ -163,6 +170,7 @@ def _look_at(src, notes: list[str]) -> _Found:
     found.decimal_comma = bool(comma_numbers)
     found.date_format = date_format
     found.timed = timed or hour is not None
+    found.scales = {m: "log" for m, values in found.metrics.items() if _looks_like_logs(m, found.value, values)}
     if timed:
         found.granularities = {m: "daily" for m in found.metrics}
     else:
@@ -438,6 +446,30 @@ def _is_numeric(series: pl.Series) -> bool:
     return bool(present.any()) and bool((parsed.is_not_null() | ~present).all())
 
 
+# A gauge named `y` (Prophet's name, often a log) whose values, not whole numbers, lie in this
+# range reads as natural logs: e^1 to e^25, a few to 10^10 of something counted.
+LOG_LIKE_RANGE = (1.0, 25.0)
+
+
+def _looks_like_logs(metric: str, value_column: str | None, values: pl.Series) -> bool:
+    """A gauge whose metric or value column is named with `log` (`log_views`, a file
+    `..._log_...`), or a `y` of values in `LOG_LIKE_RANGE` that are not all whole."""
+    if _metric_type(values) != "gauge":
+        return False
+    words = {w for name in (metric, value_column or "") for w in re.split(r"[^a-z0-9]+", name.lower()) if w}
+    if "log" in words or "ln" in words:
+        return True
+    present = values.drop_nulls()
+    return (
+        "y" in words and present.len() > 0 and bool((present != present.floor()).any())
+        and LOG_LIKE_RANGE[0] <= present.min() and present.max() <= LOG_LIKE_RANGE[1]
+    )
+
+
+def _range(values: pl.Series) -> str:
+    return f"from {values.min():.3g} to {values.max():.3g}"
+
+
 def _metric_type(values: pl.Series) -> str:
     stray = _stray(values)
     values = (values if stray is None else values.filter(~stray)).drop_nulls()
@@ -515,8 +547,9 @@ def _render(found: list[_Found], names: list[str]) -> str:
         "# (aggregate: sum for counts, mean for gauges).",
         "metrics:",
     ]
+    scales = {name: scale for f in found for name, scale in f.scales.items()}
     for name, (kind, granularity, timed) in metrics.items():
-        spec = {"type": kind}
+        spec = {"type": kind} | ({"scale": scales[name]} if name in scales else {})
         if granularity and granularity != "daily":
             spec["granularity"] = granularity
         note = "  # sub-daily rows, combined per day" if timed else ""
