@@ -19,7 +19,8 @@ from ctxmetrics.config import Config, WideMelt
 from ctxmetrics.ingest.cadence import Booking, days_by_metric, evident_granularity, with_bookings
 from ctxmetrics.ingest.melt import melted, segment_columns
 from ctxmetrics.ingest.dates import BadCell, granularity_of, latest_plausible, parse_days
-from ctxmetrics.errors import InputError
+from ctxmetrics.errors import CtxError, InputError
+from ctxmetrics.store.database import check_dimension_name
 from ctxmetrics.ingest.cells import _COMMA_HINT
 from ctxmetrics.ingest.columns import DATE_NAMES, HOUR_NAMES, VALUE_NAMES, usual_column
 from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma
@@ -301,6 +302,16 @@ def _not_segments_nor_measurements(raw: pl.DataFrame, columns: list[str], date: 
                 f"holds only the whole numbers {shown}: a category code, not a count; {per}, so no "
                 "segment either: left out (ignore_columns). Move it to metrics or dimensions if that is wrong."
             )
+        elif not _is_numeric(column) and _names_rows(text):
+            left_out[name] = (
+                f"holds a different text on {text.n_unique() / text.len():.0%} of the rows (a name or id of each "
+                "row, not a segment): left out (ignore_columns)."
+            )
+        elif not _is_numeric(column) and not _dimension_name_ok(name):
+            left_out[name] = (
+                f"cannot be a dimension name (letters, digits and underscores only): left out (ignore_columns); "
+                f"rename the column in the file (e.g. {_identifier(name)}) to read it as a segment."
+            )
         elif not _is_numeric(column) and one_row_per_date and (text.n_unique() > 1 or text.is_null().any()):
             # (one value on every row is a file of one segment: a dimension, as the next file may bring others)
             left_out[name] = (
@@ -308,6 +319,28 @@ def _not_segments_nor_measurements(raw: pl.DataFrame, columns: list[str], date: 
                 "Move it to dimensions if that is wrong."
             )
     return left_out
+
+
+# A text column with a distinct value on more than this share of at least ID_MIN_ROWS rows
+# names the rows (a deal's name, an e-mail): a segment per row would be no segment.
+ID_SHARE, ID_MIN_ROWS = 0.5, 50
+
+
+def _names_rows(text: pl.Series) -> bool:
+    return text.len() >= ID_MIN_ROWS and text.n_unique() > ID_SHARE * text.len()
+
+
+def _dimension_name_ok(name: str) -> bool:
+    try:
+        check_dimension_name(name)
+    except CtxError:
+        return False
+    return True
+
+
+def _identifier(name: str) -> str:
+    """`Deal owner` -> `deal_owner`: a name a dimension may have."""
+    return re.sub(r"\W+", "_", name.strip().lower()).strip("_") or "segment"
 
 
 def _numeric_keys(raw: pl.DataFrame, keys: list[str], numeric: list[str]) -> dict[str, str]:
@@ -409,7 +442,7 @@ def _date_like(raw: pl.DataFrame, columns: list[str]) -> str | None:
 _DATE_FORMATS = tuple(
     f"{a}{sep}{b}{sep}%Y{time}" for time in ("", " %H:%M", " %H:%M:%S")
     for sep in "/.-" for a, b in (("%d", "%m"), ("%m", "%d"))
-) + ("%Y-%m", "%Y/%m", "%B %Y", "%G-W%V")  # %B reads Mar and March
+) + ("%Y-%m", "%Y/%m", "%B %Y", "%G-W%V", "%B %d, %Y")  # %B reads Mar and March; Nov 28, 2026: Google Sheets
 
 
 def _settled_format(column: pl.Series) -> str | None:
