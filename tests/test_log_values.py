@@ -45,6 +45,8 @@ def test_log_values_are_recognised_and_reported_as_factors(tmp_path):
     text = invoke("--project", root, "why", "page_views", "--on", str(SPIKE)).output
     assert f"Page views total +{spike['change_pct']:.0f}% on " in text
     assert f"(natural logs: the underlying value ×{times:.2g})" in text
+    digest = invoke("--project", root, "digest").output
+    assert f"page views +{spike['change_pct']:.0f}% (logs {spike['before']:.1f} → {spike['after']:.1f}) on " in digest
 
 
 def test_what_reads_as_logs():
