@@ -1,6 +1,7 @@
 """The project file `ctxmetrics.yaml`: schema, defaults and validation."""
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -12,7 +13,9 @@ CONFIG_NAME = "ctxmetrics.yaml"
 METRIC_TYPES = ("count", "ratio", "gauge", "query")
 AGGREGATES = ("sum", "mean")  # how rows of one day (sub-daily data) become the day's value
 GRANULARITIES = ("daily", "weekly", "monthly", "quarterly", "yearly")
-LOG_SCALES = ("log", "log10")  # a metric's `scale`: its values are natural or base-10 logarithms
+# A metric's `scale`: its values are natural or base-10 logarithms, by the base of each.
+LOG_BASES = {"log": math.e, "log10": 10.0}
+LOG_SCALES = tuple(LOG_BASES)
 FILE_FORMATS = ("long", "wide", "events")
 COLUMN_ROLES = ("date", "metric", "value", "hour")
 # Top-level keys of ctxmetrics.yaml (README.md, "The project file", documents each).
@@ -194,6 +197,12 @@ class Config:
             return self.funnel
         stages = tuple(s for s in FUNNEL_STAGES if s in metrics)
         return stages if len(stages) >= 2 and len(stages) == len(set(metrics)) else ()
+
+
+def log_factor(before: float, after: float, scale: str) -> float:
+    """How many times the underlying value of a metric of logarithms (`scale`) grew from
+    the log `before` to the log `after` (8.1 -> 9.96 in natural logs: x6.4)."""
+    return LOG_BASES[scale] ** (after - before)
 
 
 def _fail(path: Path, message: str) -> ConfigError:

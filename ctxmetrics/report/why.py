@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ctxmetrics.config import log_factor
 from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.explain.places import change_places
@@ -278,9 +279,7 @@ def _log_note(anomaly: Anomaly, scale: str | None) -> str:
     """' (natural logs: the underlying value ×6.4)' for a metric whose values are logarithms."""
     if scale is None:
         return ""
-    from ctxmetrics.scan.log_values import factor
-
-    times = factor(anomaly.before, anomaly.after, scale)
+    times = log_factor(anomaly.before, anomaly.after, scale)
     words = "natural logs" if scale == "log" else "base-10 logs"
     return f" ({words}: the underlying value ×{times:.2g})" if times < 10 else f" ({words}: the underlying value ×{times:,.0f})"
 

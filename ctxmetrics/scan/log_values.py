@@ -6,15 +6,8 @@ from __future__ import annotations
 
 import math
 
-from ctxmetrics.config import Config
+from ctxmetrics.config import Config, log_factor
 from ctxmetrics.models.anomaly import Anomaly
-
-BASES = {"log": math.e, "log10": 10.0}
-
-
-def factor(before: float, after: float, scale: str) -> float:
-    """How many times the underlying value grew from `before` to `after` (logs in `scale`)."""
-    return BASES[scale] ** (after - before)
 
 
 def underlying_changes(anomalies: list[Anomaly], config: Config) -> None:
@@ -23,4 +16,4 @@ def underlying_changes(anomalies: list[Anomaly], config: Config) -> None:
     for anomaly in anomalies:
         scale = config.metric(anomaly.metric).scale
         if scale is not None and math.isfinite(anomaly.before) and math.isfinite(anomaly.after):
-            anomaly.change_pct = round(100.0 * (factor(anomaly.before, anomaly.after, scale) - 1.0), 1)
+            anomaly.change_pct = round(100.0 * (log_factor(anomaly.before, anomaly.after, scale) - 1.0), 1)
