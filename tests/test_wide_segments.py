@@ -49,6 +49,7 @@ def test_recognised_shapes_and_plain_metrics():
     # plain metrics stay metrics: words that are no segment, or metrics over different segments
     assert segment_columns(["pipeline_value", "pipeline_count"], "x") is None
     assert segment_columns(["leads", "mql", "won"], "x") is None
+    assert segment_columns(["MQL", "SQL"], "x") is None and segment_columns(["MRR", "ARR", "CAC"], "x") is None
     assert segment_columns(["leads_NA", "leads_EMEA", "mql_NA"], "x") is None
 
 

@@ -12,14 +12,15 @@ import polars as pl
 from ctxmetrics.config import WideMelt
 
 # Header words that are segments, by the dimension they belong to. A column is read as a
-# segment only when its name (or its suffix after the metric's name) is one of these or a
-# short upper-case code (DACH, LATAM, US): never a plain word such as `value` or `count`,
-# so `pipeline_value,pipeline_count` stays two metrics.
+# segment only when its name (or its suffix after the metric's name) is one of these: never
+# a plain word such as `value` or `count`, so `pipeline_value,pipeline_count` stays two
+# metrics, and never any upper-case code, as `MQL,SQL` or `MRR,ARR,CAC` are metrics.
 SEGMENT_WORDS = {
     "region": {
         "na", "noram", "amer", "americas", "latam", "emea", "apac", "apj", "anz", "mea", "eu", "europe", "asia",
         "north_america", "south_america", "dach", "nordics", "benelux", "uk", "us", "row", "japan", "india", "china",
-        "north", "south", "east", "west", "central",
+        "north", "south", "east", "west", "central", "de", "fr", "es", "it", "nl", "ca", "au", "br", "mx", "jp", "in",
+        "us_east", "us_west", "gcc", "cee", "sea",
     },
     "channel": {
         "paid", "organic", "partner", "partners", "direct", "referral", "email", "social", "events", "outbound",
@@ -28,7 +29,6 @@ SEGMENT_WORDS = {
 }
 # Columns of the segments' sum: left out, or the total would be counted twice.
 TOTAL_WORDS = {"total", "totals", "all", "sum", "overall", "grand_total"}
-_CODE = re.compile(r"^[A-Z]{2,5}$")
 _SEPARATORS = re.compile(r"[_\s.\-–—/|]+")
 
 
@@ -37,18 +37,13 @@ def _key(name: str) -> str:
 
 
 def _is_segment(name: str) -> bool:
-    return _key(name) in set().union(*SEGMENT_WORDS.values()) or bool(_CODE.match(name.strip()))
+    return _key(name) in set().union(*SEGMENT_WORDS.values())
 
 
 def _dimension_of(segments: list[str]) -> str:
-    """`region` or `channel` when every segment is a word of that dimension (codes such as
-    DACH count as regions), else `segment`."""
+    """`region` or `channel` when every segment is a word of that dimension, else `segment`."""
     keys = {_key(s) for s in segments}
-    for dimension, words in SEGMENT_WORDS.items():
-        codes = {_key(s) for s in segments if _CODE.match(s.strip())} if dimension == "region" else set()
-        if keys <= words | codes:
-            return dimension
-    return "segment"
+    return next((dimension for dimension, words in SEGMENT_WORDS.items() if keys <= words), "segment")
 
 
 def _split(column: str) -> tuple[str, str] | None:
