@@ -20,6 +20,12 @@ def test_google_sheets_dates_are_read_with_their_format(tmp_path):
     invoke("init", root, "--from", data)
     assert yaml.safe_load((root / "ctxmetrics.yaml").read_text())["date_format"] == "%B %d, %Y"
     assert invoke("--project", root, "ingest", data).output.startswith("Ingested 60 rows from 1 file")
+    plain = tmp_path / "plain"  # without init --from: ingest names the format to pass
+    invoke("init", plain)
+    out = invoke("--project", plain, "ingest", data, "--value-col", "Leads", code=1).output
+    assert out == (f"Error: {data}:2: column 'Date': 'Jan 1, 2026' is a date with the month by name, as Google Sheets "
+                   "writes it; pass --date-format '%B %d, %Y'.\n")
+    invoke("--project", plain, "ingest", data, "--value-col", "Leads", "--date-format", "%B %d, %Y")
 
 
 def test_a_spreadsheet_workbook_is_refused_saying_what_to_do(tmp_path):
