@@ -1,6 +1,7 @@
 """The project file `ctxmetrics.yaml`: schema, defaults and validation."""
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -12,13 +13,16 @@ CONFIG_NAME = "ctxmetrics.yaml"
 METRIC_TYPES = ("count", "ratio", "gauge", "query")
 AGGREGATES = ("sum", "mean")  # how rows of one day (sub-daily data) become the day's value
 GRANULARITIES = ("daily", "weekly", "fortnightly", "monthly", "quarterly", "yearly")
+# A metric's `scale`: its values are natural or base-10 logarithms, by the base of each.
+LOG_BASES = {"log": math.e, "log10": 10.0}
+LOG_SCALES = tuple(LOG_BASES)
 FILE_FORMATS = ("long", "wide", "events")
 COLUMN_ROLES = ("date", "metric", "value", "hour")
 # Top-level keys of ctxmetrics.yaml (README.md, "The project file", documents each).
 PROJECT_KEYS = (
     "store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain",
     "format", "columns", "ignore_columns", "date_format", "decimal_comma", "notify", "inbox", "engine", "spark", "observations",
-    "event_types",
+    "event_types", "melt",
 )
 EXPECTS = ("up", "down")
 
@@ -36,6 +40,7 @@ class MetricDef:
     description: str = ""
     aggregate: str | None = None  # sum | mean; default: sum for counts, mean for gauges
     granularity: str | None = None  # daily | weekly | monthly | quarterly | yearly; default: what the dates show
+    scale: str | None = None  # log | log10: the values are logarithms; changes are reported as the underlying value's
 
     @property
     def aggregation(self) -> str:
@@ -124,6 +129,16 @@ class SparkSettings:
 
 
 @dataclass(frozen=True)
+class WideMelt:
+    """Columns of a wide file that are segments of one metric (`date,NA,EMEA,APAC` or
+    `leads_NA,leads_EMEA`): each column's values are ingested as that metric's rows with
+    `dimension` set to the column's segment."""
+
+    dimension: str
+    columns: dict[str, tuple[str, str]]  # column -> (metric, segment)
+
+
+@dataclass(frozen=True)
 class Config:
     store: str = "ctxmetrics.duckdb"
     # Calendar days of the data and of annotations are days in this zone; naive datetimes
@@ -145,6 +160,7 @@ class Config:
     ignore_columns: tuple[str, ...] = ()  # row numbers, calendar fields: neither metrics nor dimensions
     date_format: str | None = None
     decimal_comma: bool = False  # numbers written 1.234,5 (European spreadsheets): ',' decimal, '.' thousands
+    melt: WideMelt | None = None  # wide columns read as one metric's segments
     engine: str = "local"  # where `scan` builds the cube and detects: local | spark
     spark: SparkSettings = field(default_factory=SparkSettings)
     observations_parquet: str | None = None  # Spark engine: read observations here, not from the store
@@ -181,6 +197,12 @@ class Config:
             return self.funnel
         stages = tuple(s for s in FUNNEL_STAGES if s in metrics)
         return stages if len(stages) >= 2 and len(stages) == len(set(metrics)) else ()
+
+
+def log_factor(before: float, after: float, scale: str) -> float:
+    """How many times the underlying value of a metric of logarithms (`scale`) grew from
+    the log `before` to the log `after` (8.1 -> 9.96 in natural logs: x6.4)."""
+    return LOG_BASES[scale] ** (after - before)
 
 
 def _fail(path: Path, message: str) -> ConfigError:
@@ -243,6 +265,9 @@ def _metric(path: Path, name: str, spec: Any) -> MetricDef:
         raise _fail(path, f"metric '{name}' has aggregate '{metric.aggregate}'; use one of {', '.join(AGGREGATES)}.")
     if metric.granularity is not None and metric.granularity not in GRANULARITIES:
         raise _fail(path, f"metric '{name}' has granularity '{metric.granularity}'; use one of {', '.join(GRANULARITIES)}.")
+    if metric.scale is not None and (metric.scale not in LOG_SCALES or metric.type != "gauge"):
+        raise _fail(path, f"metric '{name}' has scale '{metric.scale}'; scale is for a gauge of logarithms "
+                          f"(type: gauge) and one of {', '.join(LOG_SCALES)} (natural or base-10 logs).")
     if metric.type == "query" and not metric.query:
         raise _fail(path, f"query metric '{name}' needs 'query: NAME' (a file queries/NAME.sql).")
     return metric
@@ -276,6 +301,26 @@ def _date_format(path: Path, value: Any) -> str | None:
     if not isinstance(value, str) or "%" not in value:  # `5` or `dd/mm/yyyy` would match no date at all
         raise _fail(path, f"'date_format' must be strftime codes like \"%m/%d/%Y\", got {value!r}.")
     return value
+
+
+def _melt(path: Path, data: Any) -> WideMelt | None:
+    """`melt: {dimension: region, columns: {leads_NA: [leads, NA], ...}}`."""
+    if data is None:
+        return None
+    example = "{dimension: region, columns: {leads_NA: [leads, NA]}}"
+    if not isinstance(data, dict) or set(data) != {"dimension", "columns"}:
+        raise _fail(path, f"'melt' must be a mapping like {example}, got {data!r}.")
+    dimension, columns = data["dimension"], data["columns"]
+    if not isinstance(dimension, str) or not dimension.strip():
+        raise _fail(path, f"'melt.dimension' must be a dimension name like region, got {dimension!r}.")
+    if not isinstance(columns, dict) or not columns:
+        raise _fail(path, f"'melt.columns' must map each column to [metric, segment], like {example}.")
+    parsed = {}
+    for column, pair in columns.items():
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, (str, int)) and not isinstance(p, bool) and str(p).strip() for p in pair)):
+            raise _fail(path, f"'melt.columns.{column}' must be [metric, segment], got {pair!r}.")
+        parsed[str(column)] = (str(pair[0]), str(pair[1]))
+    return WideMelt(dimension.strip(), parsed)
 
 
 def _flag(path: Path, field: str, value: Any) -> bool:
@@ -340,6 +385,7 @@ def parse_config(data: Any, path: Path) -> Config:
         ignore_columns=_names(path, "ignore_columns", data.get("ignore_columns"), "[instant, weekday]"),
         date_format=_date_format(path, data.get("date_format")),
         decimal_comma=_flag(path, "decimal_comma", data.get("decimal_comma", False)),
+        melt=_melt(path, data.get("melt")),
         engine=_one_of(path, "engine", data.get("engine", Config.engine), ENGINES),
         spark=_spark(path, data.get("spark")),
         observations_parquet=_observations(path, data.get("observations")),

@@ -18,6 +18,16 @@ class InputError(CtxError):
     """A data file cannot be ingested (bad column, row or value)."""
 
 
+class BookingBroken(InputError):
+    """Incoming rows of a count stored as booked once a week or month put a second
+    non-zero value in one period: `metric` and `day` say where, for ingest to name the
+    file's line (the store sees rows, not lines)."""
+
+    def __init__(self, message: str, metric: str, day):
+        super().__init__(message)
+        self.metric, self.day = metric, day
+
+
 class StoreLocked(CtxError):
     """Another process holds the write lock on the store."""
 

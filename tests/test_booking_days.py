@@ -145,6 +145,9 @@ def test_last_business_day_and_fridays_end_to_end(tmp_path, suffix):
     }
     markdown = invoke("--project", root, "digest", "--since", "2024-01-01").output
     assert "_payroll is booked weekly: values fall on Fridays._" in markdown
+    html = tmp_path / "digest.html"
+    invoke("--project", root, "digest", "--since", "2024-01-01", "--format", "html", "-o", html)
+    assert "<p class=\"meta\">payroll is booked weekly: values fall on Fridays.</p>" in html.read_text()
 
 
 def test_a_store_from_before_the_reason_was_recorded_still_scans(tmp_path):
@@ -176,8 +179,9 @@ def test_a_second_value_in_a_booked_week_is_refused_naming_the_day(tmp_path, suf
     data = tmp_path / f"next{suffix}"
     frame.rename({"date": "ts"}).write_parquet(data) if suffix == ".parquet" else frame.write_csv(data)
     result = invoke("--project", root, "ingest", data, code=1)
+    where = f"{data}:28" if suffix == ".csv" else f"{data}: row 27"  # 8 days of 3 rows, then payroll's row
     assert result.output == (
-        f"Error: {data}: metric 'payroll' is stored as weekly data (booked weekly: values fall on Fridays) and these "
+        f"Error: {where}: metric 'payroll' is stored as weekly data (booked weekly: values fall on Fridays) and these "
         "rows are daily: 2025-01-07 is a second non-zero value (12) in one week; ingest them under another metric name.\n"
     )
     with Project(root).store(read_only=True) as store:  # nothing of the refused file was written

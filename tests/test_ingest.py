@@ -148,10 +148,10 @@ def test_bad_input_is_one_line_exit_1_and_store_unchanged(run, project_dir, case
 
 
 def test_unknown_file_type_and_missing_path(run, project_dir):
-    (project_dir / "data.xlsx").write_text("x")
-    result = run("ingest", project_dir / "data.xlsx")
+    (project_dir / "data.docx").write_text("x")
+    result = run("ingest", project_dir / "data.docx")
     assert result.exit_code == 1
-    assert f"Error: {project_dir / 'data.xlsx'}: unknown file type '.xlsx'" in result.stderr
+    assert f"Error: {project_dir / 'data.docx'}: unknown file type '.docx'" in result.stderr
     missing = run("ingest", project_dir / "nope.csv")
     assert missing.exit_code == 1
     assert missing.stderr == f"Error: {project_dir / 'nope.csv'}: no such file.\n"

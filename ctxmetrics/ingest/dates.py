@@ -27,6 +27,7 @@ _DAY_MONTH = re.compile(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}")
 _FORMAT_HINT = "--date-format %m/%d/%Y"
 _ISO_WEEK = re.compile(r"^\d{4}-?W\d{2}$")
 _MONTH_NAME_YEAR = re.compile(r"^[A-Za-z]{3,9}\.? \d{4}$")
+_MONTH_NAME_DAY_YEAR = re.compile(r"^[A-Za-z]{3,9} \d{1,2}, \d{4}$")  # Nov 28, 2026 (Google Sheets)
 _WEEK_NUMBER = "%V"
 _WEEKDAY = re.compile(r"%[uwaA]")
 
@@ -123,6 +124,8 @@ def _not_iso(text: pl.Series, index: int) -> BadCell:
         return BadCell(index, "is an ISO week; pass --date-format %G-W%V to read it as the week's Monday")
     if _MONTH_NAME_YEAR.match(value):
         return BadCell(index, "is a month; pass --date-format '%B %Y' to read it as the month's first day")
+    if _MONTH_NAME_DAY_YEAR.match(value):
+        return BadCell(index, "is a date with the month by name, as Google Sheets writes it; pass --date-format '%B %d, %Y'")
     if _DAY_MONTH.match(value):
         return BadCell(index, f"is ambiguous (day/month order); dates are read as ISO 8601 (YYYY-MM-DD), "
                               f"or pass the format, e.g. {_FORMAT_HINT} or --date-format %d/%m/%Y")

@@ -7,6 +7,7 @@ wide (one numeric column per metric), which columns are dimensions, each metric'
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -14,10 +15,12 @@ from typing import Sequence
 import polars as pl
 import yaml
 
-from ctxmetrics.config import Config
+from ctxmetrics.config import Config, WideMelt
 from ctxmetrics.ingest.cadence import Booking, days_by_metric, evident_granularity, with_bookings
+from ctxmetrics.ingest.melt import melted, segment_columns
 from ctxmetrics.ingest.dates import BadCell, granularity_of, latest_plausible, parse_days
-from ctxmetrics.errors import InputError
+from ctxmetrics.errors import CtxError, InputError
+from ctxmetrics.store.database import check_dimension_name
 from ctxmetrics.ingest.cells import _COMMA_HINT
 from ctxmetrics.ingest.columns import DATE_NAMES, HOUR_NAMES, VALUE_NAMES, usual_column
 from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma
@@ -52,6 +55,8 @@ class _Found:
     date_format: str | None = None  # strftime codes of dates that are not ISO 8601, when their values settle them
     keys: dict[str, str] = field(default_factory=dict)  # numeric columns read as dimensions, and why (for the user)
     rows: dict[str, pl.Series] = field(default_factory=dict)  # name -> the file row of each of its values
+    melt: WideMelt | None = None  # wide columns that are segments of one metric
+    scales: dict[str, str] = field(default_factory=dict)  # gauges whose values look like logarithms: their scale
 
 
 def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None], list[str]]:
@@ -71,10 +76,28 @@ def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None
     ]
     said += [note for src, f in zip(sources, found) for note in _stray_negatives(src, f)]
     said += [f"{name} is {booking.reason}." for f in found for name, booking in sorted(f.bookings.items())]
+    said += [_melt_note(src, f.melt) for src, f in zip(paths, found) if f.melt]
+    said += [
+        f"{name}'s values look like natural logarithms ({_range(f.metrics[name])}): scale: log, so its changes are "
+        "said as the underlying value's (a factor such as ×6.4), never as a percentage of a log; delete 'scale: log' if they are not logs."
+        for f in found for name in f.scales
+    ]
     return (
         _render(found, [Path(p).name for p in paths]),
         {m: g for f in found for m, g in f.granularities.items()},
         said,
+    )
+
+
+def _melt_note(src, melt: WideMelt) -> str:
+    """What `init` says of a melted wide file: what it guessed and how to undo it."""
+    metrics = sorted({m for m, _ in melt.columns.values()})
+    segments = sorted({s for _, s in melt.columns.values()})
+    return (
+        f"Columns {src}: {', '.join(melt.columns)} are {melt.dimension}s of "
+        f"{'one metric' if len(metrics) == 1 else 'each metric'} ({', '.join(metrics)}): read as its rows by "
+        f"{melt.dimension} ({', '.join(segments)}), so its total is their sum. To read each column as a metric of "
+        f"its own, delete 'melt:' and '{melt.dimension}' from dimensions in ctxmetrics.yaml."
     )
 
 
@@ -125,24 +148,55 @@ def _look_at(src, notes: list[str]) -> _Found:
         value = usual_column(numeric, VALUE_NAMES)
         if value is not None and len(numeric) == 1:
             found = _Found("long", date, value, [c for c in others if c != value], {src.path.stem: _numbers(raw[value])})
+        elif numeric and _segments_of(src, numeric, [c for c in others if c not in numeric]) is not None:
+            melt, totals = _segments_of(src, numeric, [c for c in others if c not in numeric])
+            left_out.update({c: f"is the sum of the {melt.dimension} columns beside it: left out (ignore_columns), or "
+                                "the total would count them twice." for c in totals})
+            ignored += totals
+            raw, days = _melted_raw(raw, days, [c for c in others if c not in (*numeric, *totals)], melt)
+            names = raw["metric"]
+            found = _Found("wide", date, "value", [c for c in others if c not in numeric] + [melt.dimension],
+                           {str(m): raw["value"].filter(names == m) for m in names.unique().sort()}, "metric")
+            found.melt = melt
         elif numeric:
             found = _Found("wide", date, None, [c for c in others if c not in numeric], {c: _numbers(raw[c]) for c in numeric})
         else:
             raise InputError(f"{src.path}: no column of numbers besides '{date}'; nothing to measure.")
     found.hour = hour
     found.keys = keys
-    names = raw[metric].cast(pl.Utf8) if metric is not None else None
+    names = raw[found.metric].cast(pl.Utf8) if found.metric is not None else None
     found.rows = {m: raw[ROW] if names is None else raw[ROW].filter(names == m) for m in found.metrics}
     found.ignored = ignored
     found.left_out = left_out
     found.decimal_comma = bool(comma_numbers)
     found.date_format = date_format
     found.timed = timed or hour is not None
+    found.scales = {m: "log" for m, values in found.metrics.items() if _looks_like_logs(m, found.value, values)}
     if timed:
         found.granularities = {m: "daily" for m in found.metrics}
     else:
         found.granularities, found.bookings = _granularities(found, raw, days)
     return found
+
+
+def _segments_of(src, numeric: list[str], dims: list[str]) -> tuple[WideMelt, list[str]] | None:
+    """The melt of a wide file's numeric columns when they are segments of one metric
+    (`melt.segment_columns`), whose dimension is not a column of the file already."""
+    found = segment_columns(numeric, src.path.stem)
+    return None if found is None or found[0].dimension in dims else found
+
+
+def _melted_raw(raw: pl.DataFrame, days: pl.Series, dims: list[str], melt: WideMelt) -> tuple[pl.DataFrame, pl.Series]:
+    """The file's rows as a long table (metric, the melt's dimension, value; the file's
+    row and day kept), and the day of each of its rows."""
+    long = raw.with_columns(days.alias(_DAY)).unpivot(
+        index=[ROW, _DAY, *dims], on=list(melt.columns), variable_name="metric", value_name="value"
+    )
+    long = melted(long.with_columns(_numbers(long["value"])), melt)
+    return long.drop(_DAY), long[_DAY]
+
+
+_DAY = "__ctxmetrics_day"  # the parsed day carried through the melt
 
 
 def _refuse_comma_numbers(src, raw: pl.DataFrame, columns: list[str]) -> None:
@@ -248,6 +302,16 @@ def _not_segments_nor_measurements(raw: pl.DataFrame, columns: list[str], date: 
                 f"holds only the whole numbers {shown}: a category code, not a count; {per}, so no "
                 "segment either: left out (ignore_columns). Move it to metrics or dimensions if that is wrong."
             )
+        elif not _is_numeric(column) and _names_rows(text):
+            left_out[name] = (
+                f"holds a different text on {text.n_unique() / text.len():.0%} of the rows (a name or id of each "
+                "row, not a segment): left out (ignore_columns)."
+            )
+        elif not _is_numeric(column) and not _dimension_name_ok(name):
+            left_out[name] = (
+                f"cannot be a dimension name (letters, digits and underscores only): left out (ignore_columns); "
+                f"rename the column in the file (e.g. {_identifier(name)}) to read it as a segment."
+            )
         elif not _is_numeric(column) and one_row_per_date and (text.n_unique() > 1 or text.is_null().any()):
             # (one value on every row is a file of one segment: a dimension, as the next file may bring others)
             left_out[name] = (
@@ -255,6 +319,28 @@ def _not_segments_nor_measurements(raw: pl.DataFrame, columns: list[str], date: 
                 "Move it to dimensions if that is wrong."
             )
     return left_out
+
+
+# A text column with a distinct value on more than this share of at least ID_MIN_ROWS rows
+# names the rows (a deal's name, an e-mail): a segment per row would be no segment.
+ID_SHARE, ID_MIN_ROWS = 0.5, 50
+
+
+def _names_rows(text: pl.Series) -> bool:
+    return text.len() >= ID_MIN_ROWS and text.n_unique() > ID_SHARE * text.len()
+
+
+def _dimension_name_ok(name: str) -> bool:
+    try:
+        check_dimension_name(name)
+    except CtxError:
+        return False
+    return True
+
+
+def _identifier(name: str) -> str:
+    """`Deal owner` -> `deal_owner`: a name a dimension may have."""
+    return re.sub(r"\W+", "_", name.strip().lower()).strip("_") or "segment"
 
 
 def _numeric_keys(raw: pl.DataFrame, keys: list[str], numeric: list[str]) -> dict[str, str]:
@@ -356,7 +442,7 @@ def _date_like(raw: pl.DataFrame, columns: list[str]) -> str | None:
 _DATE_FORMATS = tuple(
     f"{a}{sep}{b}{sep}%Y{time}" for time in ("", " %H:%M", " %H:%M:%S")
     for sep in "/.-" for a, b in (("%d", "%m"), ("%m", "%d"))
-) + ("%Y-%m", "%Y/%m", "%B %Y", "%G-W%V")  # %B reads Mar and March
+) + ("%Y-%m", "%Y/%m", "%B %Y", "%G-W%V", "%B %d, %Y")  # %B reads Mar and March; Nov 28, 2026: Google Sheets
 
 
 def _settled_format(column: pl.Series) -> str | None:
@@ -393,6 +479,30 @@ def _is_numeric(series: pl.Series) -> bool:
     return bool(present.any()) and bool((parsed.is_not_null() | ~present).all())
 
 
+# A gauge named `y` (Prophet's name, often a log) whose values, not whole numbers, lie in this
+# range reads as natural logs: e^1 to e^25, a few to 10^10 of something counted.
+LOG_LIKE_RANGE = (1.0, 25.0)
+
+
+def _looks_like_logs(metric: str, value_column: str | None, values: pl.Series) -> bool:
+    """A gauge whose metric or value column is named with `log` (`log_views`, a file
+    `..._log_...`), or a `y` of values in `LOG_LIKE_RANGE` that are not all whole."""
+    if _metric_type(values) != "gauge":
+        return False
+    words = {w for name in (metric, value_column or "") for w in re.split(r"[^a-z0-9]+", name.lower()) if w}
+    if "log" in words or "ln" in words:
+        return True
+    present = values.drop_nulls()
+    return (
+        "y" in words and present.len() > 0 and bool((present != present.floor()).any())
+        and LOG_LIKE_RANGE[0] <= present.min() and present.max() <= LOG_LIKE_RANGE[1]
+    )
+
+
+def _range(values: pl.Series) -> str:
+    return f"from {values.min():.3g} to {values.max():.3g}"
+
+
 def _metric_type(values: pl.Series) -> str:
     stray = _stray(values)
     values = (values if stray is None else values.filter(~stray)).drop_nulls()
@@ -414,9 +524,9 @@ def _render(found: list[_Found], names: list[str]) -> str:
         f"format: {first.fmt}",
     ]
     columns = {"date": first.date}
-    if first.metric:
+    if first.metric and not first.melt:  # a melted file's metric and value columns are made by the melt
         columns["metric"] = first.metric
-    if first.value:
+    if first.value and not first.melt:
         columns["value"] = first.value
     if first.hour:
         columns["hour"] = first.hour
@@ -444,6 +554,18 @@ def _render(found: list[_Found], names: list[str]) -> str:
         "# Dimension columns (segments); a file with another column is refused unless ingest gets --dims.",
         f"dimensions: {_flow(dims)}",
     ]
+    melts = [f.melt for f in found if f.melt]
+    if melts:
+        lines += [
+            "",
+            f"# Columns that are segments of one metric, read as its rows by {melts[0].dimension} (column: [metric,",
+            f"# segment]); the total is their sum. Delete this block and '{melts[0].dimension}' from dimensions to",
+            "# read each column as a metric of its own.",
+            "melt:",
+            f"  dimension: {_scalar(melts[0].dimension)}",
+            "  columns:",
+            *(f"    {_scalar(c)}: {_flow(list(pair))}" for m in melts for c, pair in m.columns.items()),
+        ]
     metrics: dict[str, tuple[str, str | None, bool]] = {}
     for f in found:
         for name, values in f.metrics.items():
@@ -458,8 +580,9 @@ def _render(found: list[_Found], names: list[str]) -> str:
         "# (aggregate: sum for counts, mean for gauges).",
         "metrics:",
     ]
+    scales = {name: scale for f in found for name, scale in f.scales.items()}
     for name, (kind, granularity, timed) in metrics.items():
-        spec = {"type": kind}
+        spec = {"type": kind} | ({"scale": scales[name]} if name in scales else {})
         if granularity and granularity != "daily":
             spec["granularity"] = granularity
         note = "  # sub-daily rows, combined per day" if timed else ""

@@ -20,7 +20,7 @@ import duckdb
 import polars as pl
 
 from ctxmetrics.config import Config
-from ctxmetrics.errors import InputError
+from ctxmetrics.errors import BookingBroken, InputError
 from ctxmetrics.ingest.cadence import Booking
 from ctxmetrics.ingest.fast_parquet import _fast_long
 from ctxmetrics.ingest.layouts import _parse, _Read, _read_one
@@ -101,8 +101,10 @@ def ingest_paths(
                     fast.sql, fast.params, fast.dims, fast.rows, span=fast.span, metrics=fast.metrics,
                     granularities=granularities, bookings=_booking_reasons(fast.bookings, granularities),
                 ))
-            except duckdb.Error:
-                pass  # rolled back (a value it does not take, or the file changed since checked): the careful path
+            except (duckdb.Error, BookingBroken):
+                # rolled back (a value it does not take, the file changed since checked, or a
+                # booking broken, whose line only the careful path knows): the careful path
+                pass
             else:
                 return IngestResult(files=1, rows=fast.rows, added=added, replaced=replaced, warnings=warnings)
     reads = [_read_one(src, settings) for src in sources]
@@ -122,6 +124,7 @@ def ingest_paths(
     added, replaced = _located(
         sources,
         lambda: store.upsert_observations(frame, granularities, rollups, metrics=sorted(set().union(*found)), bookings=bookings),
+        reads,
     )
     return IngestResult(
         files=len(reads), rows=frame.height, added=added, replaced=replaced, warnings=warnings,
@@ -178,14 +181,35 @@ def _as_rollup(read: _Read, rollups: dict[str, list[str]]) -> _Read:
     return replace(read, frame=frame, metrics=None, cadences=cadences, bookings=bookings)  # its notes kept
 
 
-def _located(sources: list[_Source], write):
-    """Run a store write; the store's refusal of the rows names the source when there is one."""
+def _located(sources: list[_Source], write, reads: Sequence[_Read] = ()):
+    """Run a store write; the store's refusal of the rows names the source when there is
+    one, and the line of the day that breaks a booking when the reads know it."""
     try:
         return write()
+    except BookingBroken as exc:
+        line = _line_of(sources, reads, exc.metric, exc.day)
+        if line is not None:
+            raise InputError(f"{line}: {exc}") from None
+        if len(sources) != 1:
+            raise
+        # still a BookingBroken: the fast Parquet path then retries on the careful one, which knows lines
+        raise BookingBroken(f"{sources[0].path}: {exc}", exc.metric, exc.day) from None
     except InputError as exc:
         if len(sources) != 1:
             raise
         raise InputError(f"{sources[0].path}: {exc}") from None
+
+
+def _line_of(sources: Sequence[_Source], reads: Sequence[_Read], metric: str, day) -> str | None:
+    """`file:line` of the last source's row of `metric` on `day` (a later file wins, as
+    `_combine` keeps it); None when no read kept its lines."""
+    for src, read in reversed(list(zip(sources, reads))):
+        if read.lines is None:
+            continue
+        rows = read.lines.filter((pl.col("metric") == metric) & (pl.col("ts") == day))[ROW]
+        if rows.len():
+            return src.where(int(rows[0]))
+    return None
 
 
 def _granularities(

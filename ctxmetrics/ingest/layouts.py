@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from ctxmetrics.config import Config
+from ctxmetrics.config import Config, WideMelt
 from ctxmetrics.errors import InputError
 from ctxmetrics.ingest.cadence import Booking
 from ctxmetrics.ingest.cells import (
@@ -32,6 +32,7 @@ from ctxmetrics.ingest.columns import (
     _role_column,
 )
 from ctxmetrics.ingest.dates import granularity_of
+from ctxmetrics.ingest.melt import melted
 from ctxmetrics.ingest.settings import _Settings
 from ctxmetrics.ingest.sources import ROW, _check_header, _Source, read_table, semicolon_separated
 from ctxmetrics.store.database import check_dimension_name
@@ -51,6 +52,8 @@ class _Read:
     timed_rows: int = 0  # values of rows with a time of day, combined per day into `frame`
     # The counts booked once a month or week (`cadence.booking_of`), by metric.
     bookings: dict[str, Booking] = field(default_factory=dict)
+    # (metric, ts, ROW) of each row read: the file line of a day the store refuses.
+    lines: pl.DataFrame | None = None
 
 
 def _read_one(src: _Source, settings: _Settings) -> _Read:
@@ -120,8 +123,9 @@ def _long(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     # empty readings were dropped above, and with them maybe days of the file
     known = None if values.null_count() else distinct
     cadences, bookings = _cadences(src, frame, known, date_col, settings.config, metrics if metric_col else [name])
+    lines = frame.select("metric", "ts", ROW)
     frame = on_booking_days(frame.select("metric", "ts", "value", *dim_cols), bookings)
-    return _Read(frame, granularity_of(distinct), metrics, cadences, bookings=bookings)
+    return _Read(frame, granularity_of(distinct), metrics, cadences, bookings=bookings, lines=lines)
 
 
 def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
@@ -159,14 +163,35 @@ def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     long = long.filter(pl.col("value").is_not_null())
     if long.height == 0:
         raise InputError(f"{src.where()}: every cell of the metric columns ({', '.join(metrics)}) is empty or NaN; there is no value to ingest.")
+    melt, stored_dims = _melt_of(src, metrics, settings), dims
+    if melt is not None:  # columns that are segments of one metric: rows of its dimension
+        long, stored_dims = melted(long, melt), [*dims, melt.dimension]
+        metrics = sorted({melt.columns[m][0] for m in metrics})
     _check_counts(src, long, settings.config, None)
     if timed:
-        return _Read(_per_day(long, dims, settings.config), "daily", timed_rows=long.height)
+        return _Read(_per_day(long, stored_dims, settings.config), "daily", timed_rows=long.height)
     _check_duplicates(src, typed, ["ts", *dims])
     # a column's own days are those it has a value on (a weekly column beside daily ones)
     cadences, bookings = _cadences(src, long, None, date_col, settings.config, metrics)
-    frame = on_booking_days(long.select("metric", "ts", "value", *dims), bookings)
-    return _Read(frame, granularity_of(distinct), cadences=cadences, bookings=bookings)
+    frame = on_booking_days(long.select("metric", "ts", "value", *stored_dims), bookings)
+    return _Read(frame, granularity_of(distinct), cadences=cadences, bookings=bookings, lines=long.select("metric", "ts", ROW))
+
+
+def _melt_of(src: _Source, metrics: list[str], settings: _Settings) -> WideMelt | None:
+    """The project's `melt:` when this file's metric columns are its columns; None when
+    none is (a wide file of plain metrics). A file mixing both is refused: the plain
+    columns' rows would lack the dimension the melted ones have."""
+    melt = settings.config.melt
+    inside = [m for m in metrics if melt is not None and m in melt.columns]
+    if not inside:
+        return None
+    outside = [m for m in metrics if m not in melt.columns]
+    if outside:
+        raise InputError(
+            f"{src.where(column=outside[0])}: not under melt.columns in ctxmetrics.yaml while "
+            f"{', '.join(repr(m) for m in inside)} are; add it there as [metric, segment], or to ignore_columns."
+        )
+    return melt
 
 
 def _events(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:

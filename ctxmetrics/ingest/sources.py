@@ -51,6 +51,9 @@ class _Source:
         return text
 
 
+SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")  # refused with what to do instead
+
+
 def check_files(paths: Sequence[Path | str]) -> list[_Source]:
     """Check that every path is a readable regular file of a known type, without reading it
     (a FIFO would block): done before the store's write lock is taken.
@@ -73,6 +76,11 @@ def _source(path: Path) -> _Source:
     if not stat.S_ISREG(info.st_mode):
         raise InputError(f"{path}: is not a regular file (a pipe, device or socket); name a data file.")
     kind = READERS.get(path.suffix.lower())
+    if kind is None and path.suffix.lower() in SPREADSHEETS:
+        raise InputError(
+            f"{path}: a spreadsheet workbook; ctxmetrics reads no {path.suffix} itself (no spreadsheet reader is "
+            "among its dependencies): save the sheet as CSV (File > Save As or Download > CSV) and pass the .csv."
+        )
     if kind is None:
         raise InputError(
             f"{path}: unknown file type '{path.suffix or '(none)'}'; use .csv, .parquet, .json or .jsonl/.ndjson."

@@ -75,6 +75,7 @@ class BusinessEvent:
     ratio_metrics: frozenset[str] = frozenset()
     gauge_metrics: frozenset[str] = frozenset()  # levels, not amounts per day: no " a day"
     recurring_types: frozenset[str] = BUILT_IN_RECURRING  # event types listed after the unexpected
+    log_scales: dict[str, str] = field(default_factory=dict)  # metrics whose values are logarithms: their scale
 
     @property
     def lead(self) -> Anomaly:
@@ -121,7 +122,8 @@ class BusinessEvent:
         ratio = a.metric in self.ratio_metrics
         unit = "" if ratio or a.metric in self.gauge_metrics else f" a {a.period}"
         where = "" if not a.segment else f" in {segment_label(a.segment)}"
-        return (f"{metric_word(a.metric)}{where} {change_text(a)} ({level_text(a.before, ratio)} → "
+        logs = "logs " if a.metric in self.log_scales else ""
+        return (f"{metric_word(a.metric)}{where} {change_text(a)} ({logs}{level_text(a.before, ratio)} → "
                 f"{level_text(a.after, ratio)}{unit}) {when_text(a.start, a.end, with_year)}")
 
     def funnel_steps(self) -> list[tuple[str, float]]:
@@ -412,9 +414,13 @@ def build_digest(project, since: dt.date | None = None, until: dt.date | None = 
     ratios, gauges = metrics_of_type(config, "ratio"), metrics_of_type(config, "gauge")
     from ctxmetrics.explain.coverage import coverage
 
+    events = group_events(ranked, config.funnel, config.explain.funnel_lag_days, ratios, gauges, config.recurring_types)
+    log_scales = {m.name: m.scale for m in config.metrics.values() if m.scale}
+    for event in events if log_scales else ():
+        event.log_scales = log_scales
     return Digest(
         since=since, until=until, data_range=data_range, anomalies=ranked,
-        events=group_events(ranked, config.funnel, config.explain.funnel_lag_days, ratios, gauges, config.recurring_types),
+        events=events,
         coverage=coverage(ranked), effects=entries, muted=len(anomalies) - len(shown), limit=limit, bookings=bookings,
     )
 

@@ -73,6 +73,7 @@ def render_html(digest: Digest, charts: dict[str, str]) -> str:
     if digest.effects_other:
         parts.append("<h2>Tagged events without a flag</h2>")
         parts.append("<ul>" + "".join(f"<li>{effect_line(e, y, _text)}</li>" for e in digest.effects_other) + "</ul>")
+    parts += [f'<p class="meta">{_text(metric)} is {_text(reason)}.</p>' for metric, reason in sorted(digest.bookings.items())]
     parts.append(f'<p class="meta">{flags_note(len(digest.anomalies), len(digest.events), digest.muted)} {RANKING} '
                  "Each chart's legend names its marks.</p>")
     parts.append("</body></html>")

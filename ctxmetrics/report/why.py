@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ctxmetrics.config import log_factor
 from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.errors import CtxError, UnknownName
 from ctxmetrics.explain.places import change_places
@@ -48,6 +49,7 @@ class WhyAnswer:
     gap_days: list[dt.date] = field(default_factory=list)  # days without data (unknown) in the window
     # why ingest stored the metric's daily rows weekly or monthly ("booked monthly: values fall on the 1st")
     booking: str | None = None
+    scale: str | None = None  # log | log10: the metric's values are logarithms
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"anomalies": [a.to_json() for a in self.anomalies]}
@@ -146,7 +148,8 @@ def why(
         ]
         booking = store.bookings([metric]).get(metric)
     return WhyAnswer(
-        metric, segment, since, until, project.config.metric(metric).type, anomalies, elsewhere, gap_days, booking
+        metric, segment, since, until, project.config.metric(metric).type, anomalies, elsewhere, gap_days, booking,
+        project.config.metric(metric).scale,
     )
 
 
@@ -214,14 +217,14 @@ def headline(anomaly: Anomaly) -> str:
     return f"{anomaly_head(anomaly)} {when_text(anomaly.start, anomaly.end)} ({kind_text(anomaly)})"
 
 
-def format_anomaly(anomaly: Anomaly, metric_type: str = "count") -> list[str]:
+def format_anomaly(anomaly: Anomaly, metric_type: str = "count", scale: str | None = None) -> list[str]:
     ratio = metric_type == "ratio"
     unit = "" if metric_type in ("ratio", "gauge") else f"/{anomaly.period}"  # a gauge's level is not per day
     during = "after" if anomaly.end is None else "during"
     lines = [
         headline(anomaly),
         f"  {level_text(anomaly.before, ratio)}{unit} before, {level_text(anomaly.after, ratio)}{unit} "
-        f"{during}; {anomaly.score:.1f}× the usual noise",
+        f"{during}{_log_note(anomaly, scale)}; {anomaly.score:.1f}× the usual noise",
     ]
     if anomaly.found_by == "cube":
         lines.append("  Found by checking the cube's latest days as a whole: no series of its own was flagged.")
@@ -268,8 +271,17 @@ def format_answer(answer: WhyAnswer) -> str:
             places = ", ".join(f"{segment_label(segment_from_key(k))} ({_flagged(n)})" for k, n in answer.elsewhere)
             lines.append(f"Where {answer.metric} changed then: {places}.")
         return "\n".join(lines) + _gap_note(answer) + _booking_note(answer)
-    blocks = ["\n".join(format_anomaly(a, answer.metric_type)) for a in answer.anomalies]
+    blocks = ["\n".join(format_anomaly(a, answer.metric_type, answer.scale)) for a in answer.anomalies]
     return terminal_text("\n\n".join(blocks)) + _gap_note(answer) + _booking_note(answer)
+
+
+def _log_note(anomaly: Anomaly, scale: str | None) -> str:
+    """' (natural logs: the underlying value ×6.4)' for a metric whose values are logarithms."""
+    if scale is None:
+        return ""
+    times = log_factor(anomaly.before, anomaly.after, scale)
+    words = "natural logs" if scale == "log" else "base-10 logs"
+    return f" ({words}: the underlying value ×{times:.2g})" if times < 10 else f" ({words}: the underlying value ×{times:,.0f})"
 
 
 def _booking_note(answer: WhyAnswer) -> str:

@@ -241,6 +241,7 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     from ctxmetrics.explain.explain import explain_anomalies, link_anomalies, linking_cubes
     from ctxmetrics.scan.effects import expected_effects
     from ctxmetrics.scan.latest import latest_changes
+    from ctxmetrics.scan.log_values import underlying_changes
     from ctxmetrics.scan.restatements import drop_restatements
     from ctxmetrics.store.results import save_annotation_mirror, save_effects, save_gaps, save_scan
     from ctxmetrics.timeline.read import mirror_row
@@ -256,6 +257,7 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
         )
     found += outcome.conversions if outcome.conversions is not None else stage_conversions(project, outcome, found, annotations)
     kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + found
+    underlying_changes(kept, config)  # a log-scale metric's changes as its underlying value's
     cubes = linking_cubes(outcome.sets, outcome.cubes)
     # links are judged among the anomalies that are kept, below: the fold reads causes only
     explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts, cubes=cubes, links=False)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import duckdb
 
-from ctxmetrics.errors import CtxError, InputError, QueryRefused, StoreLocked
+from ctxmetrics.errors import BookingBroken, CtxError, InputError, QueryRefused, StoreLocked
 from ctxmetrics.waiting import default_lock_timeout, retry_pauses
 
 if TYPE_CHECKING:
@@ -375,17 +375,18 @@ class Store:
             if stored and stored[0][0] != new:
                 booking = self.bookings([metric]).get(metric)
                 why = "" if booking is None else f" ({booking})"
-                where = "" if booking is None else self._second_booking(metric, stored[0][0], *incoming)
-                raise InputError(
+                day, where = (None, "") if booking is None else self._second_booking(metric, stored[0][0], *incoming)
+                message = (
                     f"metric '{metric}' is stored as {stored[0][0]} data{why} and these rows are {new}{where}; "
                     "ingest them under another metric name."
                 )
+                raise InputError(message) if day is None else BookingBroken(message, metric, day)
             if not stored:
                 self.con.execute("insert into meta values (?, ?)", [GRANULARITY_KEY + metric, new])
 
-    def _second_booking(self, metric: str, granularity: str, source: str, params: Sequence[Any]) -> str:
+    def _second_booking(self, metric: str, granularity: str, source: str, params: Sequence[Any]) -> tuple[Any, str]:
         """Where incoming rows of a count booked once a `granularity` period break it: the
-        first day with a second non-zero value in one period, in words ("" if none)."""
+        first day with a second non-zero value in one period, and that in words ((None, "") if none)."""
         from ctxmetrics.models.periods import sql_index, unit  # numpy: not for every reader of the store
 
         start = self.con.execute("select min(ts) from obs where metric = ?", [metric]).fetchall()[0][0]
@@ -398,9 +399,9 @@ class Store:
             [start, *params, metric],
         ).fetchall()
         if not found:
-            return ""
+            return None, ""
         day, value = found[0]
-        return f": {day} is a second non-zero value ({value:g}) in one {unit(granularity)}"
+        return day, f": {day} is a second non-zero value ({value:g}) in one {unit(granularity)}"
 
     def _check_same_dimensions(self, source: str, params: Sequence[Any], dims: Sequence[str], all_dims: Sequence[str], scope) -> None:
         """Refuse rows whose days already hold rows of the same metric broken down by other
