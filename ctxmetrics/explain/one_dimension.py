@@ -19,8 +19,9 @@ import numpy as np
 
 
 class OneDimensionFit:
-    """The greedy, pruning and extending steps of `rootcause.localize_codes` on leaves that
-    are each an element of the one free dimension; `chosen` are leaf indexes."""
+    """The fits, greedy and extending steps of `rootcause.localize_codes` on leaves that
+    are each an element of the one free dimension (`rootcause._prune` reads its fits as
+    it reads `_Fits`'); `chosen` are leaf indexes."""
 
     def __init__(self, codes: np.ndarray, expected: np.ndarray, actual: np.ndarray, weight: np.ndarray):
         self.expected, self.actual, self.weight = expected, actual, weight
@@ -71,20 +72,6 @@ class OneDimensionFit:
             if gain <= 0 or gain <= threshold or gain < min_gain_share * start_error:
                 break
             chosen.append(best)
-        return chosen
-
-    def prune(self, chosen: list[int], threshold: float) -> list[int]:
-        """`rootcause._prune`."""
-        chosen = list(chosen)
-        changed = True
-        while changed and len(chosen) > 1:
-            changed = False
-            full = self(chosen)[0]
-            losses = [self(chosen[:i] + chosen[i + 1 :])[0] - full for i in range(len(chosen))]
-            i = int(np.argmin(losses))
-            if losses[i] <= threshold:
-                del chosen[i]
-                changed = True
         return chosen
 
     def extend_alike(self, chosen: list[int], n_candidates: int, max_elements: int) -> list[int]:

@@ -174,7 +174,7 @@ def _choose_in_one_dimension(codes, expected, actual, weight, start_error):
     chosen = fit.greedy(threshold, start_error, _MAX_ELEMENTS, _MIN_GAIN_SHARE)
     if not chosen:
         return None
-    chosen = fit.prune(chosen, threshold)
+    chosen = _prune(chosen, fit, threshold)
     return fit, fit.extend_alike(chosen, fit.candidates, _MAX_ELEMENTS)
 
 
