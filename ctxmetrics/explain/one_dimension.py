@@ -7,9 +7,9 @@ path (`rootcause.localize_codes`) pays numpy's per-call cost dozens of times on 
 values there. This path makes the same choices in Python on the leaves' own numbers and
 hands every sum over several leaves to numpy on the same arrays in the same order, so its
 answers are the general path's bits (element ties broken the same way: the lower code
-first). Where it could differ it declines (None) and the general path decides: a value
-that is not finite, a value repeated, or no leaf clearing the bound alone (the shared-set
-search, which sorts).
+first). Where it could differ the general path decides
+(`rootcause._choose_in_one_dimension`): a value that is not finite, a value repeated, or
+no leaf clearing the bound alone (the shared-set search, which sorts).
 """
 from __future__ import annotations
 
