@@ -105,23 +105,23 @@ def localize_codes(
     deviation = float((actual - expected).sum())
     if not len(dims) or len(codes) < 2 or deviation == 0:
         return RootCause([], False)
-    groups = candidate_groups(codes, min(max_layer, len(dims)))
     weight = 1.0 / noise**2
-    n_candidates = sum(int(g.max()) + 1 for _, g in groups)
-    threshold = _null_gain(n_candidates)
-
     start_error = float((weight * (actual - expected) ** 2).sum())
-    everything = np.ones(len(expected), dtype=bool)
-    fit = _Fits(groups, weight, expected, actual)
-    chosen = _greedy(fit, everything, [], threshold, start_error)
-    shared = not chosen
-    if chosen:
-        chosen = _prune(chosen, fit, threshold)
-        chosen = _refine(chosen, fit, threshold, start_error)
-    else:  # nothing stands out alone: the set that moved by one factor together, if any
-        chosen = _shared_set(fit)
-    chosen = _narrow(chosen, fit)
-    chosen = _extend_alike(chosen, fit, n_candidates)
+    found = _choose_in_one_dimension(codes, expected, actual, weight, start_error) if max_layer >= 1 else None
+    if found is not None:
+        fit, chosen = found
+        shared = False
+
+        def segment(i: int) -> dict[str, str]:
+            return {dims[0]: names[0][codes[chosen[i], 0]]}
+    else:
+        groups = candidate_groups(codes, min(max_layer, len(dims)))
+        fit, chosen, shared = _choose(groups, expected, actual, weight, start_error)
+
+        def segment(i: int) -> dict[str, str]:
+            g, e = chosen[i]
+            return _segment(groups[g][0], codes, groups[g][1], e, dims, names)
+    threshold = _null_gain(fit.candidates)
     set_error, owner = fit(chosen)
     uniform_error = fit.uniform_error()
     # One factor for all leaves as good as the set, given the set's extra factors (a
@@ -139,12 +139,43 @@ def localize_codes(
     # cancels part of it, so they never add past 100%.
     moved = sum(carried[i] for i in drivers)
     scale = math.copysign(max(abs(deviation) if deviation * way > 0 else 0.0, abs(moved)), way)
-    elements = []
-    for i in drivers:
-        g, e = chosen[i]
-        elements.append((_segment(groups[g][0], codes, groups[g][1], e, dims, names), round(carried[i] / scale, 2)))
+    elements = [(segment(i), round(carried[i] / scale, 2)) for i in drivers]
     elements.sort(key=lambda pair: -pair[1])
     return RootCause(elements, False)
+
+
+def _choose(groups, expected, actual, weight, start_error):
+    """(fits, chosen (group, element) pairs, whether they are a shared set) of the general
+    path: greedy, pruned and refined, or the shared set; narrowed, then extended."""
+    fit = _Fits(groups, weight, expected, actual)
+    threshold = _null_gain(fit.candidates)
+    everything = np.ones(len(expected), dtype=bool)
+    chosen = _greedy(fit, everything, [], threshold, start_error)
+    shared = not chosen
+    if chosen:
+        chosen = _prune(chosen, fit, threshold)
+        chosen = _refine(chosen, fit, threshold, start_error)
+    else:  # nothing stands out alone: the set that moved by one factor together, if any
+        chosen = _shared_set(fit)
+    chosen = _narrow(chosen, fit)
+    chosen = _extend_alike(chosen, fit, fit.candidates)
+    return fit, chosen, shared
+
+
+def _choose_in_one_dimension(codes, expected, actual, weight, start_error):
+    """(fits, chosen leaves) by `one_dimension`'s path where it applies and some leaf
+    clears the bound alone (refining and narrowing find no finer element there); else None."""
+    from ctxmetrics.explain.one_dimension import OneDimensionFit
+
+    if not OneDimensionFit.applies(codes, expected, actual, weight):
+        return None
+    fit = OneDimensionFit(codes, expected, actual, weight)
+    threshold = _null_gain(fit.candidates)
+    chosen = fit.greedy(threshold, start_error, _MAX_ELEMENTS, _MIN_GAIN_SHARE)
+    if not chosen:
+        return None
+    chosen = _prune(chosen, fit, threshold)
+    return fit, fit.extend_alike(chosen, fit.candidates, _MAX_ELEMENTS)
 
 
 def window_expectation(
@@ -480,6 +511,7 @@ class _Fits:
         self.groups, self.weight, self.expected, self.actual = groups, weight, expected, actual
         self.wee, self.wae = weight * expected * expected, weight * actual * expected
         self.sizes = [int(ids.max()) + 1 for _, ids in groups]  # elements per group
+        self.candidates = sum(self.sizes)  # the elements weighed: the tests behind the bound
         self.done: dict[tuple, tuple[float, np.ndarray]] = {}
         self.members: dict[tuple[int, int], np.ndarray] = {}
 
