@@ -3,7 +3,8 @@
 It looks at the columns and values: which column holds the date (and whether rows have a
 time of day), whether the file is long (a metric column), one series (date + value) or
 wide (one numeric column per metric), which columns are dimensions, each metric's type
-(non-negative integers are counts, anything else a gauge) and its granularity.
+(non-negative integers are counts; anything else an amount or a gauge, `amounts`) and its
+granularity.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ctxmetrics.config import Config
 from ctxmetrics.ingest.cadence import Booking, days_by_metric, evident_granularity, with_bookings
 from ctxmetrics.ingest.dates import BadCell, granularity_of, latest_plausible, parse_days
 from ctxmetrics.errors import InputError
+from ctxmetrics.ingest.amounts import TypeGuess, amount_or_gauge
 from ctxmetrics.ingest.cells import _COMMA_HINT
 from ctxmetrics.ingest.columns import DATE_NAMES, HOUR_NAMES, VALUE_NAMES, usual_column
 from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma
@@ -71,6 +73,7 @@ def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None
     ]
     said += [note for src, f in zip(sources, found) for note in _stray_negatives(src, f)]
     said += [f"{name} is {booking.reason}." for f in found for name, booking in sorted(f.bookings.items())]
+    said += _type_notes(found)
     return (
         _render(found, [Path(p).name for p in paths]),
         {m: g for f in found for m, g in f.granularities.items()},
@@ -309,7 +312,7 @@ def _stray_negatives(src, found: _Found) -> list[str]:
         for row, value in zip(found.rows[name].filter(stray).to_list(), values.filter(stray).to_list()):
             notes.append(
                 f"{src.where(row, column)}: {value:g} is a negative among whole numbers: '{name}' is typed "
-                "a count, and ingest refuses this row until it is fixed (type: gauge if values below 0 are real)."
+                "a count, and ingest refuses this row until it is fixed (type: amount or gauge if values below 0 are real)."
             )
     return notes
 
@@ -393,11 +396,40 @@ def _is_numeric(series: pl.Series) -> bool:
     return bool(present.any()) and bool((parsed.is_not_null() | ~present).all())
 
 
-def _metric_type(values: pl.Series) -> str:
+def _metric_type(values: pl.Series, name: str = "") -> str:
+    return _type_guess(values, name).type
+
+
+def _type_guess(values: pl.Series, name: str) -> TypeGuess:
+    """A count (non-negative whole numbers, a few stray negatives aside), else an amount or
+    a gauge as `amounts.amount_or_gauge` guesses from the name and the values."""
     stray = _stray(values)
-    values = (values if stray is None else values.filter(~stray)).drop_nulls()
-    whole = values.len() > 0 and bool(((values >= 0) & (values == values.floor())).all())
-    return "count" if whole else "gauge"
+    kept = (values if stray is None else values.filter(~stray)).drop_nulls()
+    if kept.len() > 0 and bool(((kept >= 0) & (kept == kept.floor())).all()):
+        return TypeGuess("count", "non-negative whole numbers")
+    return amount_or_gauge(name, values)
+
+
+# What each guessed type does, and the type to write instead when the guess is wrong
+_TYPE_EFFECTS = {
+    "amount": ("summed across segments and days", "gauge", "its segments do not add up to the total (a price, a rate)"),
+    "gauge": ("averaged across segments", "amount", "its segments add up to the total (money, volumes)"),
+}
+
+
+def _type_notes(found: list[_Found]) -> list[str]:
+    """What `init` says of each metric typed an amount or a gauge: why, and how to change it."""
+    notes = []
+    for f in found:
+        for name, values in f.metrics.items():
+            guess = _type_guess(values, name)
+            if guess.type in _TYPE_EFFECTS:
+                effect, other, when = _TYPE_EFFECTS[guess.type]
+                notes.append(
+                    f"{name} is typed {guess.type} ({effect}): {guess.reason}. If {when}, "
+                    f"write type: {other} for it in ctxmetrics.yaml."
+                )
+    return notes
 
 
 def _render(found: list[_Found], names: list[str]) -> str:
@@ -444,25 +476,28 @@ def _render(found: list[_Found], names: list[str]) -> str:
         "# Dimension columns (segments); a file with another column is refused unless ingest gets --dims.",
         f"dimensions: {_flow(dims)}",
     ]
-    metrics: dict[str, tuple[str, str | None, bool]] = {}
+    metrics: dict[str, tuple[TypeGuess, str | None, bool]] = {}
     for f in found:
         for name, values in f.metrics.items():
-            metrics[name] = (_metric_type(values), f.granularities.get(name), f.timed)
+            metrics[name] = (_type_guess(values, name), f.granularities.get(name), f.timed)
     funnel = Config().funnel_of(metrics)
     if funnel:
         lines += ["", "# Funnel stages, top to bottom (the metric names are funnel stages).", f"funnel: {_flow(list(funnel))}"]
     lines += [
         "",
-        "# Each metric's type: count (non-negative whole numbers; summed) or gauge (a level; averaged).",
+        "# Each metric's type: count (non-negative whole numbers; summed), amount (money: summed across",
+        "# segments and days, may hold cents and negatives) or gauge (a level: a price, a rate; averaged).",
         "# granularity: the period of one row; rows with a time of day are combined per day",
-        "# (aggregate: sum for counts, mean for gauges).",
+        "# (aggregate: sum for counts and amounts, mean for gauges).",
         "metrics:",
     ]
-    for name, (kind, granularity, timed) in metrics.items():
-        spec = {"type": kind}
+    for name, (guess, granularity, timed) in metrics.items():
+        spec = {"type": guess.type}
         if granularity and granularity != "daily":
             spec["granularity"] = granularity
-        note = "  # sub-daily rows, combined per day" if timed else ""
+        notes = [f"{_TYPE_EFFECTS[guess.type][0]}: {guess.reason}"] if guess.type in _TYPE_EFFECTS else []
+        notes += ["sub-daily rows, combined per day"] if timed else []
+        note = f"  # {'; '.join(notes)}" if notes else ""
         lines.append(f"  {_scalar(name)}: {_flow(spec)}{note}")
     return "\n".join(lines) + "\n"
 
