@@ -383,8 +383,9 @@ def _without_unrecorded_periods(store: Store, metric: str, frame: pl.DataFrame) 
     part = _CALENDAR_PERIOD.get(store.granularity(metric))
     period = "ts" if part is None else f"date_trunc('{part}', ts)::date"
     _, rows = store.query_rows(f"select distinct {period} from obs where metric = ?", [metric])
-    recorded = pl.Series([row[0] for row in rows], dtype=pl.Date)
-    return frame.with_columns(pl.when(pl.col("ts").is_in(recorded)).then(pl.col("value")).alias("value"))
+    recorded = pl.DataFrame({"ts": [row[0] for row in rows], "_recorded": True}, schema={"ts": pl.Date, "_recorded": pl.Boolean})
+    joined = frame.join(recorded, on="ts", how="left")
+    return joined.select("ts", pl.when(pl.col("_recorded")).then(pl.col("value")).alias("value"))
 
 
 def check_metric(store: Store, config: Config, metric: str) -> None:
