@@ -171,7 +171,7 @@ def _granularities(
     (`cadence.booking_of`): those bookings beside."""
     own, bookings = _days_with_values(found, raw, days, lambda values: values.is_not_null()), {}
     cadences = {name: evident_granularity(own[name]) for name in own}
-    counts = [m for m, c in cadences.items() if c == "daily" and _metric_type(found.metrics[m]) == "count"]
+    counts = [m for m, c in cadences.items() if c == "daily" and _type_guess(found.metrics[m], m).type == "count"]
     if counts:
         nonzero = _days_with_values(found, raw, days, lambda values: values.is_not_null() & (values != 0))
         cadences, bookings = with_bookings(cadences, nonzero, counts)
@@ -394,10 +394,6 @@ def _is_numeric(series: pl.Series) -> bool:
     present = text.is_not_null() & (text != "")
     parsed = text.cast(pl.Float64, strict=False)
     return bool(present.any()) and bool((parsed.is_not_null() | ~present).all())
-
-
-def _metric_type(values: pl.Series, name: str = "") -> str:
-    return _type_guess(values, name).type
 
 
 def _type_guess(values: pl.Series, name: str) -> TypeGuess:
