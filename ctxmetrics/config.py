@@ -10,7 +10,7 @@ from typing import Any
 from ctxmetrics.errors import ConfigError
 
 CONFIG_NAME = "ctxmetrics.yaml"
-METRIC_TYPES = ("count", "ratio", "gauge", "query")
+METRIC_TYPES = ("count", "ratio", "gauge", "amount", "query")
 AGGREGATES = ("sum", "mean")  # how rows of one day (sub-daily data) become the day's value
 GRANULARITIES = ("daily", "weekly", "fortnightly", "monthly", "quarterly", "yearly")
 # A metric's `scale`: its values are natural or base-10 logarithms, by the base of each.
@@ -30,7 +30,9 @@ EXPECTS = ("up", "down")
 @dataclass(frozen=True)
 class MetricDef:
     """One metric. `count` sums over segments; `ratio` is numerator/denominator of two
-    count metrics; `gauge` is a level that is averaged; `query` comes from queries/NAME.sql."""
+    count metrics; `gauge` is a level that is averaged; `amount` (money: revenue, refunds,
+    pipeline value) sums over segments and days like a count but is judged like a gauge
+    (cents and negatives: no Poisson likelihood); `query` comes from queries/NAME.sql."""
 
     name: str
     type: str = "count"
@@ -38,7 +40,7 @@ class MetricDef:
     denominator: str | None = None
     query: str | None = None
     description: str = ""
-    aggregate: str | None = None  # sum | mean; default: sum for counts, mean for gauges
+    aggregate: str | None = None  # sum | mean; default: sum for counts and amounts, mean for gauges
     granularity: str | None = None  # daily | weekly | monthly | quarterly | yearly; default: what the dates show
     scale: str | None = None  # log | log10: the values are logarithms; changes are reported as the underlying value's
 
@@ -46,6 +48,18 @@ class MetricDef:
     def aggregation(self) -> str:
         """How several rows of one day are combined: summed, or averaged for a gauge."""
         return self.aggregate or ("mean" if self.type == "gauge" else "sum")
+
+    @property
+    def averaged(self) -> bool:
+        """Whether a rollup (a segment of several leaves, a week of days) is the mean of its
+        values, as for a gauge, rather than their sum (counts, amounts, a ratio's parts)."""
+        return self.type == "gauge"
+
+    @property
+    def series_kind(self) -> str:
+        """The detector's kind for the metric's series (`find_changes(kind=)`): an amount
+        is judged as a gauge, its cents and negatives being no Poisson counts."""
+        return {"ratio": "ratio", "gauge": "gauge", "amount": "gauge"}.get(self.type, "count")
 
 
 @dataclass(frozen=True)

@@ -85,8 +85,11 @@ def when_text(start: dt.date, end: dt.date | None, with_year: bool = True) -> st
     return f"from {day_text(start, with_year and start.year != end.year)} to {day_text(end, with_year)}"
 
 
-def pct_text(value: float) -> str:
-    """A change in percent with its sign: '+68%', '-15%'."""
+def pct_text(value: float | None) -> str:
+    """A change in percent with its sign: '+68%', '-15%'; '(no %)' where there is none (a
+    gauge's or an amount's level at or below 0 before it, such as a day of refunds)."""
+    if value is None or not math.isfinite(value):
+        return "(no %)"
     return f"{value:+.0f}%"
 
 

@@ -317,7 +317,7 @@ PARQUET_BAD_VALUE_IN_INSERT = {
     "negative, no statistics": (
         {"value": [1.0, -3.0]}, {"statistics": False},
         "row 2: column 'value': -3 is negative, and 'a' is a count; declare it in ctxmetrics.yaml "
-        "as {type: gauge} if it can go below zero.",
+        "as {type: amount} (money, refunds) or {type: gauge} (a level) if it can go below zero.",
     ),
 }
 

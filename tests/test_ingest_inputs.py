@@ -119,7 +119,7 @@ BAD = {
                    "x.csv:2: column 'value': '-1e308' is implausibly large (beyond ±1e+15)."),
     "negative count": ("date,metric,value\n2025-01-01,leads,-3\n",
                        "x.csv:2: column 'value': -3 is negative, and 'leads' is a count; declare it in ctxmetrics.yaml "
-                       "as {type: gauge} if it can go below zero."),
+                       "as {type: amount} (money, refunds) or {type: gauge} (a level) if it can go below zero."),
     "nul in label": ("date,metric,value\n2025-01-01,le\x00ads,1\n",
                      "x.csv:2: column 'metric': 'le\\x00ads' has a control character; labels must be plain text."),
     "esc in dimension": ("date,metric,value,region\n2025-01-01,leads,1,\x1b[31mEMEA\n",

@@ -125,7 +125,8 @@ def test_bad_query_and_bad_rows_are_one_line_and_store_unchanged(tmp_path, postg
     negative = CliRunner().invoke(cli, [*base, "select date '2025-06-01' as date, 'lead' as metric, -1 as value"])
     assert (negative.exit_code, negative.stderr) == (
         1, "Error: query result: row 1: column 'value': -1 is negative, and 'lead' is a count; "
-           "declare it in ctxmetrics.yaml as {type: gauge} if it can go below zero.\n"
+           "declare it in ctxmetrics.yaml as {type: amount} (money, refunds) or {type: gauge} (a level) "
+           "if it can go below zero.\n"
     )
     with Project(root).store(read_only=True) as store:
         assert store.query_rows("select count(*) from obs")[1] == [(0,)]

@@ -132,7 +132,8 @@ def test_decimal_comma_numbers_read_when_asked_and_init_says_so(tmp_path):
     assert result.exit_code == 0, result.output
     config = yaml.safe_load((tmp_path / "p" / "ctxmetrics.yaml").read_text())
     assert config["decimal_comma"] is True
-    assert config["metrics"] == {"Besucher": {"type": "count"}, "Umsatz": {"type": "gauge"}}
+    # money in cents (12,25), summed across segments: an amount, not a gauge's mean
+    assert config["metrics"] == {"Besucher": {"type": "count"}, "Umsatz": {"type": "amount"}}
     result = invoke("--project", tmp_path / "p", "ingest", tmp_path / "umsatz.csv")
     assert result.exit_code == 0, result.output
     first_days = stored(tmp_path / "p", "select metric, value from observations where ts <= '2026-01-02' order by all")

@@ -444,7 +444,8 @@ def test_a_count_with_fractional_values_is_warned_about(run, project_dir):
     assert result.exit_code == 0, result.output
     assert result.stderr == (
         "Warning: share has values that are not whole numbers but is judged as counts (metrics not listed in "
-        "ctxmetrics.yaml are); declare levels such as a temperature or a share 'type: gauge'.\n"
+        "ctxmetrics.yaml are); declare money such as revenue 'type: amount' and levels such as a temperature or "
+        "a share 'type: gauge'.\n"
     )
     config = project_dir / "ctxmetrics.yaml"
     config.write_text(config.read_text().replace("metrics:\n", "metrics:\n  share: {type: gauge}\n", 1))

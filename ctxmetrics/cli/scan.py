@@ -77,7 +77,7 @@ def scan(ref, metrics, engine, output_parquet):
         click.echo(
             f"Warning: {names} {'has' if len(fractional) == 1 else 'have'} values that are not whole numbers but "
             f"{'is' if len(fractional) == 1 else 'are'} judged as counts (metrics not listed in ctxmetrics.yaml are); "
-            "declare levels such as a temperature or a share 'type: gauge'.",
+            "declare money such as revenue 'type: amount' and levels such as a temperature or a share 'type: gauge'.",
             err=True,
         )
     from ctxmetrics.store.results import gap_text

@@ -147,7 +147,8 @@ def _check_counts(src: _Source, frame: pl.DataFrame, config: Config, column: str
         where = src.where(first[ROW], column or first["metric"])
         raise InputError(
             f"{where}: {first['value']:g} is negative, and '{first['metric']}' is a count; "
-            f"declare it in ctxmetrics.yaml as {{type: gauge}} if it can go below zero."
+            f"declare it in ctxmetrics.yaml as {{type: amount}} (money, refunds) or {{type: gauge}} (a level) "
+            "if it can go below zero."
         )
 
 

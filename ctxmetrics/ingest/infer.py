@@ -3,7 +3,8 @@
 It looks at the columns and values: which column holds the date (and whether rows have a
 time of day), whether the file is long (a metric column), one series (date + value) or
 wide (one numeric column per metric), which columns are dimensions, each metric's type
-(non-negative integers are counts, anything else a gauge) and its granularity.
+(non-negative integers are counts; anything else an amount or a gauge, `amounts`) and its
+granularity.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ctxmetrics.ingest.cadence import Booking, days_by_metric, evident_granulari
 from ctxmetrics.ingest.melt import melted, segment_columns
 from ctxmetrics.ingest.dates import BadCell, granularity_of, latest_plausible, parse_days
 from ctxmetrics.errors import CtxError, InputError
+from ctxmetrics.ingest.amounts import TypeGuess, amount_or_gauge
 from ctxmetrics.store.database import check_dimension_name
 from ctxmetrics.ingest.cells import _COMMA_HINT
 from ctxmetrics.ingest.columns import DATE_NAMES, HOUR_NAMES, VALUE_NAMES, usual_column
@@ -82,6 +84,7 @@ def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None
         "said as the underlying value's (a factor such as ×6.4), never as a percentage of a log; delete 'scale: log' if they are not logs."
         for f in found for name in f.scales
     ]
+    said += _type_notes(found)
     return (
         _render(found, [Path(p).name for p in paths]),
         {m: g for f in found for m, g in f.granularities.items()},
@@ -222,7 +225,7 @@ def _granularities(
     (`cadence.booking_of`): those bookings beside."""
     own, bookings = _days_with_values(found, raw, days, lambda values: values.is_not_null()), {}
     cadences = {name: evident_granularity(own[name]) for name in own}
-    counts = [m for m, c in cadences.items() if c == "daily" and _metric_type(found.metrics[m]) == "count"]
+    counts = [m for m, c in cadences.items() if c == "daily" and _type_guess(found.metrics[m], m).type == "count"]
     if counts:
         nonzero = _days_with_values(found, raw, days, lambda values: values.is_not_null() & (values != 0))
         cadences, bookings = with_bookings(cadences, nonzero, counts)
@@ -395,7 +398,7 @@ def _stray_negatives(src, found: _Found) -> list[str]:
         for row, value in zip(found.rows[name].filter(stray).to_list(), values.filter(stray).to_list()):
             notes.append(
                 f"{src.where(row, column)}: {value:g} is a negative among whole numbers: '{name}' is typed "
-                "a count, and ingest refuses this row until it is fixed (type: gauge if values below 0 are real)."
+                "a count, and ingest refuses this row until it is fixed (type: amount or gauge if values below 0 are real)."
             )
     return notes
 
@@ -487,7 +490,7 @@ LOG_LIKE_RANGE = (1.0, 25.0)
 def _looks_like_logs(metric: str, value_column: str | None, values: pl.Series) -> bool:
     """A gauge whose metric or value column is named with `log` (`log_views`, a file
     `..._log_...`), or a `y` of values in `LOG_LIKE_RANGE` that are not all whole."""
-    if _metric_type(values) != "gauge":
+    if _type_guess(values, metric).type != "gauge":
         return False
     words = {w for name in (metric, value_column or "") for w in re.split(r"[^a-z0-9]+", name.lower()) if w}
     if "log" in words or "ln" in words:
@@ -503,11 +506,36 @@ def _range(values: pl.Series) -> str:
     return f"from {values.min():.3g} to {values.max():.3g}"
 
 
-def _metric_type(values: pl.Series) -> str:
+def _type_guess(values: pl.Series, name: str) -> TypeGuess:
+    """A count (non-negative whole numbers, a few stray negatives aside), else an amount or
+    a gauge as `amounts.amount_or_gauge` guesses from the name and the values."""
     stray = _stray(values)
-    values = (values if stray is None else values.filter(~stray)).drop_nulls()
-    whole = values.len() > 0 and bool(((values >= 0) & (values == values.floor())).all())
-    return "count" if whole else "gauge"
+    kept = (values if stray is None else values.filter(~stray)).drop_nulls()
+    if kept.len() > 0 and bool(((kept >= 0) & (kept == kept.floor())).all()):
+        return TypeGuess("count", "non-negative whole numbers")
+    return amount_or_gauge(name, values)
+
+
+# What each guessed type does, and the type to write instead when the guess is wrong
+_TYPE_EFFECTS = {
+    "amount": ("summed across segments and days", "gauge", "its segments do not add up to the total (a price, a rate)"),
+    "gauge": ("averaged across segments", "amount", "its segments add up to the total (money, volumes)"),
+}
+
+
+def _type_notes(found: list[_Found]) -> list[str]:
+    """What `init` says of each metric typed an amount or a gauge: why, and how to change it."""
+    notes = []
+    for f in found:
+        for name, values in f.metrics.items():
+            guess = _type_guess(values, name)
+            if guess.type in _TYPE_EFFECTS:
+                effect, other, when = _TYPE_EFFECTS[guess.type]
+                notes.append(
+                    f"{name} is typed {guess.type} ({effect}): {guess.reason}. If {when}, "
+                    f"write type: {other} for it in ctxmetrics.yaml."
+                )
+    return notes
 
 
 def _render(found: list[_Found], names: list[str]) -> str:
@@ -566,26 +594,29 @@ def _render(found: list[_Found], names: list[str]) -> str:
             "  columns:",
             *(f"    {_scalar(c)}: {_flow(list(pair))}" for m in melts for c, pair in m.columns.items()),
         ]
-    metrics: dict[str, tuple[str, str | None, bool]] = {}
+    metrics: dict[str, tuple[TypeGuess, str | None, bool]] = {}
     for f in found:
         for name, values in f.metrics.items():
-            metrics[name] = (_metric_type(values), f.granularities.get(name), f.timed)
+            metrics[name] = (_type_guess(values, name), f.granularities.get(name), f.timed)
     funnel = Config().funnel_of(metrics)
     if funnel:
         lines += ["", "# Funnel stages, top to bottom (the metric names are funnel stages).", f"funnel: {_flow(list(funnel))}"]
     lines += [
         "",
-        "# Each metric's type: count (non-negative whole numbers; summed) or gauge (a level; averaged).",
+        "# Each metric's type: count (non-negative whole numbers; summed), amount (money: summed across",
+        "# segments and days, may hold cents and negatives) or gauge (a level: a price, a rate; averaged).",
         "# granularity: the period of one row; rows with a time of day are combined per day",
-        "# (aggregate: sum for counts, mean for gauges).",
+        "# (aggregate: sum for counts and amounts, mean for gauges).",
         "metrics:",
     ]
     scales = {name: scale for f in found for name, scale in f.scales.items()}
-    for name, (kind, granularity, timed) in metrics.items():
-        spec = {"type": kind} | ({"scale": scales[name]} if name in scales else {})
+    for name, (guess, granularity, timed) in metrics.items():
+        spec = {"type": guess.type} | ({"scale": scales[name]} if name in scales else {})
         if granularity and granularity != "daily":
             spec["granularity"] = granularity
-        note = "  # sub-daily rows, combined per day" if timed else ""
+        notes = [f"{_TYPE_EFFECTS[guess.type][0]}: {guess.reason}"] if guess.type in _TYPE_EFFECTS else []
+        notes += ["sub-daily rows, combined per day"] if timed else []
+        note = f"  # {'; '.join(notes)}" if notes else ""
         lines.append(f"  {_scalar(name)}: {_flow(spec)}{note}")
     return "\n".join(lines) + "\n"
 

@@ -78,7 +78,7 @@ def build_series_set(store: Store, config: Config, metric: str, queries_dir=None
     # the last group (all dimensions) has one segment per leaf: leaves are summed straight
     # into those rows of the cube, and every other rollup is computed from them
     leaf_rows = len(segments) - len(groups[-1][0]) + groups[-1][1]
-    gauge = definition.type == "gauge"
+    gauge = definition.averaged
     # the gaps query runs on its own cursor while the leaves stream: DuckDB's threads
     # would otherwise idle while this thread adds each batch into the cube
     with store.beside() as other, ThreadPoolExecutor(1) as pool:
@@ -89,8 +89,19 @@ def build_series_set(store: Store, config: Config, metric: str, queries_dir=None
         for cube in cubes:
             _fill_rollups(cube, groups, "mean" if gauge else "sum")
         gaps = None if gaps is None else gaps.result()
-    kind = {"ratio": "ratio", "gauge": "gauge"}.get(definition.type, "count")
+    kind = definition.series_kind
+    if definition.type == "amount":
+        unknown_on_gaps(cubes[0], gaps)
     return SeriesSet(metric, kind, start, segments, cubes[0], cubes[1] if kind == "ratio" else None, gaps, granularity)
+
+
+def unknown_on_gaps(values: np.ndarray, gaps: np.ndarray | None) -> None:
+    """Set an amount's data gaps to NaN in its (segments × periods) matrix: summed like a
+    count (a segment without a row is 0), it is judged as a gauge, whose readers take a
+    missing value as NaN; so every reader (the detector, the cube's drivers, `too_small`)
+    sees the gap as unknown, on both engines."""
+    if gaps is not None and gaps.any():
+        values[:, gaps] = np.nan
 
 
 def metric_granularity(store: Store, config: Config, metric: str) -> str:
@@ -358,7 +369,23 @@ def load_series(store: Store, config: Config, metric: str, segment: Mapping[str,
         return frame.select("ts", pl.when(pl.col("value") > 0).then(pl.col("value_num") / pl.col("value")).alias("value"))
     if definition.type == "query":
         raise UnknownName(f"'{metric}' is a query metric; read it with project.query('{definition.query}').")
-    return _segment_sums(store, metric, segment, agg="avg" if definition.type == "gauge" else "sum")
+    if definition.type == "amount":
+        return _without_unrecorded_periods(store, metric, _segment_sums(store, metric, segment))
+    return _segment_sums(store, metric, segment, agg="avg" if definition.averaged else "sum")
+
+
+def _without_unrecorded_periods(store: Store, metric: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` (an amount's sums) with null, not 0, in the periods without a row of the
+    metric in any segment: an amount has no natural zero day (a refund can even make a
+    day negative), so a period nothing was recorded in is unknown."""
+    if frame.height == 0:
+        return frame
+    part = _CALENDAR_PERIOD.get(store.granularity(metric))
+    period = "ts" if part is None else f"date_trunc('{part}', ts)::date"
+    _, rows = store.query_rows(f"select distinct {period} from obs where metric = ?", [metric])
+    recorded = pl.DataFrame({"ts": [row[0] for row in rows], "_recorded": True}, schema={"ts": pl.Date, "_recorded": pl.Boolean})
+    joined = frame.join(recorded, on="ts", how="left")
+    return joined.select("ts", pl.when(pl.col("_recorded")).then(pl.col("value")).alias("value"))
 
 
 def check_metric(store: Store, config: Config, metric: str) -> None:

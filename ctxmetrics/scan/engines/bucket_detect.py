@@ -72,19 +72,30 @@ class MetricJob:
     bar: float = 0.0
     tag_prints: dict = field(default_factory=dict)
     days_off: tuple[str, ...] = DAYS_OFF_TYPES  # event types whose days are unknown (`Config.days_off_types`)
+    amount: bool = False  # an amount: judged as a gauge (`kind`), summed over segments with a count's gaps
+
+    @property
+    def rollup_kind(self) -> str:
+        """How `spark_cube.cube_sql` rolls the metric up: a gauge's mean, else sums."""
+        return "amount" if self.amount else self.kind
 
 
 def matrices(table: pa.Table, job: MetricJob) -> tuple[np.ndarray, np.ndarray | None]:
     """The (rows × days) values and (ratios) denominators of the rows' `cells` (list of
-    day, v, den structs); a day without a cell is 0, or NaN for a gauge, as locally."""
+    day, v, den structs); a day without a cell is 0, or NaN for a gauge, as locally (and an
+    amount's data gaps are NaN, as locally)."""
     n = table.num_rows
     column = table["cells"]
     lists = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     cells = lists.flatten()
     rows = np.repeat(np.arange(n), np.diff(np.asarray(lists.offsets)))
     days = np.asarray(cells.field("day").to_numpy(zero_copy_only=False), dtype=np.int64)
-    values = np.full((n, job.days), np.nan if job.kind == "gauge" else 0.0)
+    values = np.full((n, job.days), np.nan if job.rollup_kind == "gauge" else 0.0)
     values[rows, days] = cells.field("v").to_numpy(zero_copy_only=False)
+    if job.amount:
+        from ctxmetrics.store.series import unknown_on_gaps
+
+        unknown_on_gaps(values, job.gaps)
     if job.kind != "ratio":
         return values, None
     dens = np.zeros((n, job.days))

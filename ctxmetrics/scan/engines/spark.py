@@ -207,12 +207,11 @@ class SparkScan:
             if not known:
                 continue
             start, end = min(s for s, _ in known), max(e for _, e in known)
-            kind = {"ratio": "ratio", "gauge": "gauge"}.get(definition.type, "count")
             days = (end - start).days + 1
             jobs[name] = MetricJob(
-                kind, start, days, tuple(self.dims), self.config.detection_for(name),
-                self.config.timezone, tuple(parts), None if kind == "gauge" else self._gaps(parts, start, days),
-                days_off=self.config.days_off_types,
+                definition.series_kind, start, days, tuple(self.dims), self.config.detection_for(name),
+                self.config.timezone, tuple(parts), None if definition.averaged else self._gaps(parts, start, days),
+                days_off=self.config.days_off_types, amount=definition.type == "amount",
             )
         return jobs
 
@@ -220,7 +219,7 @@ class SparkScan:
         """Every metric's segments in one DataFrame: metric, d_i, segment_key, cells."""
         from ctxmetrics.scan.engines.spark_cube import cube_sql
 
-        metrics = [(name, job.kind, list(job.parts), job.start, job.days) for name, job in jobs.items()]
+        metrics = [(name, job.rollup_kind, list(job.parts), job.start, job.days) for name, job in jobs.items()]
         sql, args = cube_sql(VIEW, self.dims, metrics)
         return self.spark.sql(sql, args=args)
 
@@ -384,7 +383,7 @@ class SparkScan:
         spans = _merged(todo)
         if spans:
             entries = [
-                (str(i), job.kind, list(job.parts), job.start + dt.timedelta(days=lo), hi - lo + 1)
+                (str(i), job.rollup_kind, list(job.parts), job.start + dt.timedelta(days=lo), hi - lo + 1)
                 for i, (name, lo, hi) in enumerate(spans)
                 for job in [self.jobs[name]]
             ]

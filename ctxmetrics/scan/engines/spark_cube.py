@@ -4,8 +4,8 @@
 Leaves (one per distinct combination of every dimension, NULL labelled "(none)") are
 summed per day first; the rollups are GROUPING SETS over the leaves, one set per
 combination of dimensions as the local scan builds them (the total, each dimension, each
-pair, ...). Counts and ratio parts are sums of leaves, gauges the mean of the leaves that
-have a value that day. Each segment is then pivoted to one array over the metric's date
+pair, ...). Counts, amounts and ratio parts are sums of leaves, gauges the mean of the
+leaves that have a value that day. Each segment is then pivoted to one array over the metric's date
 range (in the Python workers: a lookup per day in a Spark map is a scan of its keys): a
 missing day is 0 for sums and NaN for gauges, as locally.
 """
@@ -36,7 +36,8 @@ def cube_sql(
     `cells`: the days that have data, as (day index, value, denominator) structs, which
     `bucket_detect.matrices` spreads into the dense series.
 
-    `metrics`: (name, kind, parts, first day, days) per metric; parts are the stored
+    `metrics`: (name, kind, parts, first day, days) per metric, kind as
+    `MetricJob.rollup_kind` (gauges averaged, the rest summed); parts are the stored
     metrics it reads (a ratio's numerator and denominator); only those days are read.
     `ends_only`: the total and the leaves, not the rollups between (what the checks of the
     whole cube read). Returns (sql, named parameters). All metrics go through one
