@@ -326,13 +326,15 @@ def _fit_with_episodes(s: _Series, noise: _Noise, settings: DetectionSettings, c
     through a line correlates with it ~0.87). The trend's price is that of one column
     fixed in advance (the Wald threshold `_significant` sets it), each window's that of a
     step of the segmentation (`_fit_with_steps`). A curve (the last `curved` columns)
-    competes the same way, priced with the trend at the Wald threshold of its columns.
+    competes the same way, each of its columns at a window's price.
     """
     noise = _noise_around(s, noise, calendar, step_days)
     penalty = 0.5 * (1.5 * settings.min_score) ** 2 * noise.lrv
     best, best_cost, steps = None, np.inf, []
     for cal, priced in _trend_shapes(calendar, curved):
-        price = _chi2_threshold(priced) * noise.lrv if priced else 0.0
+        # the trend at its Wald threshold; each curve column at a window's price (at the
+        # Wald threshold of three columns the curve took in weekly and monthly episodes)
+        price = (_chi2_threshold(1) * noise.lrv + penalty * (priced - 1)) if priced else 0.0
         windows = _episode_columns(s.y, cal, ~s.known, noise, settings)
         design = np.column_stack((cal, *windows))
         full = _robust_fit(s.y, design, ~s.known, trend=False)
@@ -494,7 +496,10 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
     trend = (t - t.mean())[:, None]
     calendar = trend if calendar is None else np.column_stack((trend, calendar))
     curved = 0
-    if two_years and _curve_may_matter(s.y, ~s.known, noise.lrv, calendar):
+    # gauges only: a count's or a rate's stabilising scale already bends its growth (their
+    # growth classes were not cut into steps), and on the daily counts of tune
+    # season_trend the curve took in 3 late lasting steps
+    if two_years and not s.sized and _curve_may_matter(s.y, ~s.known, noise.lrv, calendar):
         curve = _curve_columns(len(s.y))
         calendar, curved = np.column_stack((calendar, curve)), curve.shape[1]
     if step_days == 1:
