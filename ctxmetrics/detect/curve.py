@@ -30,7 +30,7 @@ def _curve_may_matter(y: np.ndarray, ok: np.ndarray, lrv: float, calendar: np.nd
     `_curve_columns`, the curve's Wald test at `_CURVE_CHANCE`.
 
     The cheap gate before the calendar fit offers a curve at all: a clean flat or straight
-    series (most of a scan) fails it and is fitted as before. A lasting step passes it too
+    gauge fails it and is fitted as before. A lasting step passes it too
     (a step bends a line): there the step and the curve compete in the fit itself."""
     from ctxmetrics.detect.calendar import _chi2_threshold  # calendar imports this module
 
