@@ -1,6 +1,7 @@
 """Daily, weekly, monthly and yearly series that grow: false alarms on clean ones, steps found. Prints, never asserts.
 
 Usage: python benchmarks/growth_steps.py [--count N] [--seed S] [--split tune|holdout]
+       [--kinds gauge count additive logistic flattening] [--freqs monthly weekly daily yearly]
 
 The shapes of issue 9's exponential growth at the frequencies `evaluate.py` has (its
 season_trend profile grows linearly) and at yearly frequency: a monthly revenue (gauge)
@@ -14,7 +15,11 @@ The third kind, `additive`, is a gauge the log scale is wrong for: a level risin
 near zero (3-6 noise sds) to 30-150 noise sds, from linearly to accelerating (an
 adoption curve), with AR(1) noise of a constant size (and a weekday
 pattern of +-1 sd at daily frequency); its step is one of 3-5 noise sds. On the log
-scale its first periods' noise is stretched into dips and spikes.
+scale its first periods' noise is stretched into dips and spikes. Two more shapes with
+the same noise and steps: `logistic`, an S-curve (a new product's adoption, a market
+ramp) from 3-6 to 30-150 noise sds whose steepest part lies in the middle third, and
+`flattening`, a decline from 30-150 noise sds towards a floor of 3-6, steep at first
+and flat at the end.
 
 Each class draws `--count` clean series and as many with one lasting step (gauges and
 counts: +-25-40%) at a random period of the middle two-thirds. Reported: clean series
@@ -42,7 +47,8 @@ FREQS = {
     "daily": ((730, 731), 1, (np.log(2) / 730, np.log(4) / 730), 2),
     "yearly": ((30, 201), 365.25, (0.02, 0.06), 2),
 }
-KINDS = ("gauge", "count", "additive")
+KINDS = ("gauge", "count", "additive", "logistic", "flattening")  # appended: earlier kinds keep their draws
+CURVES = ("additive", "logistic", "flattening")  # gauges with noise of one size on a curved level
 WEEKDAYS = np.array([1.1, 1.15, 1.1, 1.05, 1.0, 0.8, 0.8])
 
 
@@ -55,8 +61,8 @@ def _dates(freq: str, n: int) -> np.ndarray:
 
 
 def _series(rng, freq: str, kind: str, n: int, step_at: int | None, step: float) -> np.ndarray:
-    if kind == "additive":
-        return _additive(rng, freq, n, step_at, step)
+    if kind in CURVES:
+        return _additive(rng, freq, n, step_at, step, kind)
     rate = rng.uniform(*FREQS[freq][2])
     log_level = rate * np.arange(n) + (np.log(1 + step) * (np.arange(n) >= step_at) if step_at is not None else 0.0)
     pattern = WEEKDAYS[np.arange(n) % 7] if freq == "daily" else 1.0
@@ -65,11 +71,21 @@ def _series(rng, freq: str, kind: str, n: int, step_at: int | None, step: float)
     return rng.poisson(rng.uniform(50, 2000) * pattern * np.exp(log_level)).astype(float)
 
 
-def _additive(rng, freq: str, n: int, step_at: int | None, step: float) -> np.ndarray:
-    """A level rising from near zero with noise of a constant size (unit sd); its step is
-    3-5 sds in the direction of `step`."""
+def _additive(rng, freq: str, n: int, step_at: int | None, step: float, shape: str = "additive") -> np.ndarray:
+    """A level rising from near zero (`shape` additive or logistic) or falling towards it
+    (flattening) with noise of a constant size (unit sd); its step is 3-5 sds in the
+    direction of `step`."""
     start, end, bend, size = rng.uniform(3, 6), rng.uniform(30, 150), rng.uniform(0.01, 4), rng.uniform(3, 5)
-    rise = np.expm1(bend * np.arange(n) / (n - 1)) / np.expm1(bend)  # linear (bend ~0) to accelerating
+    x = np.arange(n) / (n - 1)
+    if shape == "logistic":
+        middle, steepness = rng.uniform(1 / 3, 2 / 3), rng.uniform(6, 14)
+        rise = 1 / (1 + np.exp(-steepness * (x - middle)))
+        rise = (rise - rise[0]) / (rise[-1] - rise[0])
+    elif shape == "flattening":
+        rise = np.expm1(-(bend + 1) * x) / np.expm1(-(bend + 1))  # steep at first, flat at the end
+        start, end = end, start
+    else:
+        rise = np.expm1(bend * x) / np.expm1(bend)  # linear (bend ~0) to accelerating
     level = start + (end - start) * rise
     if step_at is not None:
         level = level + np.sign(step) * size * (np.arange(n) >= step_at)
@@ -82,10 +98,14 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=50, help="series per class")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--split", choices=("tune", "holdout"), default="tune")
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
+    parser.add_argument("--freqs", nargs="+", choices=list(FREQS), default=list(FREQS))
     args = parser.parse_args()
     apart = [1] if args.split == "holdout" else []  # tune keeps the draws of earlier rounds
     for freq, ((low, high), step_days, _, tolerance) in FREQS.items():
-        for kind in KINDS:
+        if freq not in args.freqs:
+            continue
+        for kind in args.kinds:
             for stepped in (False, True):
                 rng = np.random.default_rng([args.seed, list(FREQS).index(freq), KINDS.index(kind), stepped] + apart)
                 flagged = changes = years = found = 0

@@ -8,6 +8,7 @@ import numpy as np
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.frequency import long_run_unit
+from ctxmetrics.detect.curve import _curve_columns, _curve_may_matter
 from ctxmetrics.detect.noise import _Noise, _remembered_long_run_var
 from ctxmetrics.detect.prepare import _calendar_as_exposure, _Series
 from ctxmetrics.detect.episodes import _cum, _episode_widths, _width_bars
@@ -184,7 +185,8 @@ def _season_equations(days: bytes, ok: bytes, yearly: int):
     return x, inverse, years
 
 
-def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, calendar: np.ndarray, repeated: bool) -> np.ndarray | None:
+def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, calendar: np.ndarray, repeated: bool,
+                    curved: int = 0) -> np.ndarray | None:
     """Calendar coefficients fitted with the clear level steps alongside, so that a lasting
     shift is not mistaken for part of the season or the trend.
 
@@ -193,6 +195,10 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
     two years or more) the season. Both are tried then, and the fit with the smaller
     penalised cost is kept: a steep seasonal rise seen every year is no step, and a
     lasting shift is no bend of season and trend.
+
+    With a curve (the last `curved` columns of `calendar`, `_curve_columns`), the fit with
+    it competes too, each of its columns at a step's price: steps along a curved rise
+    must beat the curve, and a lasting step the curve that would take it in.
     """
     from ctxmetrics.detect.kernels import step_fit_cost
 
@@ -202,16 +208,16 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
     # segmentation and each fit is computed once per distinct input
     segmented: dict[bytes, list[int]] = {}
     fits: dict[tuple, tuple[np.ndarray | None, float]] = {}
-    no_trend = np.column_stack((np.zeros(len(s.y)), calendar[:, 1:]))  # the trend is the first column
+    shapes = _trend_shapes(calendar, curved)
     y, ok = np.ascontiguousarray(s.y, dtype=np.float64), np.ascontiguousarray(~s.known)
     scale_guess = np.full(2, np.nan)  # the last fit's residual median and MAD: near the next fit's
 
-    def fit(bounds: set[int], trended: bool = True) -> tuple[np.ndarray | None, float]:
+    def fit(bounds: set[int], trended: int = 0) -> tuple[np.ndarray | None, float]:
         """Calendar and step coefficients (`_robust_fit`) and their `_trimmed_cost`, compiled
-        in one call (`kernels.step_fit_cost`)."""
+        in one call (`kernels.step_fit_cost`); `trended` indexes `shapes`."""
         key = (*sorted(bounds), trended)
         if key not in fits:  # the elimination asks again for the costs of the sets it keeps
-            columns, steps = (calendar if trended else no_trend), np.array(key[:-1], dtype=np.int64)
+            columns, steps = shapes[trended][0], np.array(key[:-1], dtype=np.int64)
             try:
                 full, fitted, cost = step_fit_cost(y, columns, ok, steps, scale_guess)
             except (ValueError, np.linalg.LinAlgError):  # a least-squares step that did not converge
@@ -219,7 +225,7 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
             fits[key] = (full if fitted else None), cost
         return fits[key]
 
-    def cost_of(bounds: set[int], trended: bool = True) -> float:
+    def cost_of(bounds: set[int], trended: int = 0) -> float:
         return fit(bounds, trended)[1]
 
     best, best_cost = None, np.inf
@@ -240,13 +246,28 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
             continue
         # trend and steps each at the segmentation's price: the steps along growth must
         # beat the trend, and a lasting step the trend that would half take it in
-        for trended in (True, False):
+        for trended, (_, columns_priced) in enumerate(shapes):
             kept = _steps_worth_their_price(bounds, lambda steps: cost_of(steps, trended), penalty)
             full, cost = fit(kept, trended)
-            cost += penalty * (len(kept) + trended)
+            cost += penalty * (len(kept) + columns_priced)
             if cost < best_cost:
                 best, best_cost = full[: calendar.shape[1]], cost
     return best
+
+
+def _trend_shapes(calendar: np.ndarray, curved: int) -> list[tuple[np.ndarray, int]]:
+    """The calendars the fits compare, each with how many trend columns it prices: the
+    whole `calendar` (its trend first, its last `curved` columns a curve), then without
+    the curve, then without the trend either. A column left out is zeroed, so every
+    calendar has the same columns (its coefficient there is 0)."""
+    shapes = [(calendar, 1 + curved)]
+    if curved:
+        straight = calendar.copy()
+        straight[:, -curved:] = 0.0
+        shapes.append((straight, 1))
+    flat = shapes[-1][0].copy()
+    flat[:, 0] = 0.0  # the trend is the first column
+    return shapes + [(flat, 0)]
 
 
 # More clear steps than this are no staircase of levels but a spiky or intermittent
@@ -291,7 +312,7 @@ def _steps_worth_their_price(bounds: set[int], cost_of, penalty: float) -> set[i
 
 
 def _fit_with_episodes(s: _Series, noise: _Noise, settings: DetectionSettings, calendar: np.ndarray,
-                       step_days: int) -> tuple[np.ndarray | None, list[int]]:
+                       step_days: int, curved: int = 0) -> tuple[np.ndarray | None, list[int]]:
     """Calendar coefficients of a weekly or monthly series fitted with its episodes and
     lasting steps alongside (`_episode_columns`), so that neither is taken in by the
     season or the trend; and, for weekly series, the first period of each lasting step
@@ -304,13 +325,16 @@ def _fit_with_episodes(s: _Series, noise: _Noise, settings: DetectionSettings, c
     lasting step fitted with a trend alongside is half taken in by it (a step midway
     through a line correlates with it ~0.87). The trend's price is that of one column
     fixed in advance (the Wald threshold `_significant` sets it), each window's that of a
-    step of the segmentation (`_fit_with_steps`).
+    step of the segmentation (`_fit_with_steps`). A curve (the last `curved` columns)
+    competes the same way, each of its columns at a window's price.
     """
     noise = _noise_around(s, noise, calendar, step_days)
     penalty = 0.5 * (1.5 * settings.min_score) ** 2 * noise.lrv
-    no_trend = np.column_stack((np.zeros(len(s.y)), calendar[:, 1:]))
     best, best_cost, steps = None, np.inf, []
-    for cal, price in ((calendar, _chi2_threshold(1) * noise.lrv), (no_trend, 0.0)):
+    for cal, priced in _trend_shapes(calendar, curved):
+        # the trend at its Wald threshold; each curve column at a window's price (at the
+        # Wald threshold of three columns the curve took in weekly and monthly episodes)
+        price = (_chi2_threshold(1) * noise.lrv + penalty * (priced - 1)) if priced else 0.0
         windows = _episode_columns(s.y, cal, ~s.known, noise, settings)
         design = np.column_stack((cal, *windows))
         full = _robust_fit(s.y, design, ~s.known, trend=False)
@@ -471,17 +495,24 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
     t = np.arange(len(s.y)) / 365.25
     trend = (t - t.mean())[:, None]
     calendar = trend if calendar is None else np.column_stack((trend, calendar))
+    curved = 0
+    # gauges only: a count's or a rate's stabilising scale already bends its growth (their
+    # growth classes were not cut into steps), and on the daily counts of tune
+    # season_trend the curve took in 3 late lasting steps
+    if two_years and not s.sized and _curve_may_matter(s.y, ~s.known, noise.lrv, calendar):
+        curve = _curve_columns(len(s.y))
+        calendar, curved = np.column_stack((calendar, curve)), curve.shape[1]
     if step_days == 1:
-        coef, steps = _fit_with_steps(s, noise, settings, calendar, yearly > 0 and two_years), []
+        coef, steps = _fit_with_steps(s, noise, settings, calendar, yearly > 0 and two_years, curved), []
     else:
-        coef, steps = _fit_with_episodes(s, noise, settings, calendar, step_days)
+        coef, steps = _fit_with_episodes(s, noise, settings, calendar, step_days, curved)
     if coef is None:
         return []
     # judged against the noise left once the calendar is out: the first noise estimate
     # still holds the season (blocks of weeks differ by it), which would hide the season
     lrv = max(_remembered_long_run_var(s.y - calendar @ coef, ~s.known, long_run_unit(step_days)), noise.day_var)
     # the trend on its own, the yearly harmonics together; the closes are always removed
-    parts = [slice(0, 1)] + ([slice(1, 1 + yearly)] if yearly else [])
+    parts = [slice(0, 1)] + ([slice(1, 1 + yearly)] if yearly else []) + ([slice(-curved, None)] if curved else [])
     for part in parts:
         if not _significant(calendar[:, part], coef[part], ~s.known, lrv):
             coef[part] = 0.0

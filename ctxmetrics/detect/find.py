@@ -20,7 +20,7 @@ from ctxmetrics.detect.shifts import _shift_changes, _steps_as_shifts
 from ctxmetrics.detect.slow_steps import _growth_out, _steps_beside_trend
 from ctxmetrics.models.change import Change
 
-DETECTOR = "ctxmetrics-episodes/26-9ir"  # name/version: part of the scan fingerprint
+DETECTOR = "ctxmetrics-episodes/26"  # name/version: part of the scan fingerprint
 
 
 def find_changes(
