@@ -41,7 +41,7 @@ class MetricDef:
     query: str | None = None
     description: str = ""
     aggregate: str | None = None  # sum | mean; default: sum for counts and amounts, mean for gauges
-    granularity: str | None = None  # daily | weekly | monthly | quarterly | yearly; default: what the dates show
+    granularity: str | None = None  # daily | weekly | fortnightly | monthly | quarterly | yearly; default: what the dates show
     scale: str | None = None  # log | log10: the values are logarithms; changes are reported as the underlying value's
 
     @property
