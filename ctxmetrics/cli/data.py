@@ -57,11 +57,12 @@ def _split_dims(ctx, param, value):
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["long", "wide", "events"]),
+    type=click.Choice(["long", "wide", "events", "records"]),
     default=None,
     help="long (the default): date, metric, value, dimensions… (no metric column: the file is one "
     "metric's series); wide: date + one column per metric; events: entity_id, stage, ts, dimensions… "
-    "counted into daily stage counts. Default: 'format' in ctxmetrics.yaml, else long.",
+    "counted into daily stage counts; records: one row per deal, counted as 'records:' in ctxmetrics.yaml "
+    "says. Default: 'format' in ctxmetrics.yaml, else long.",
 )
 @click.option("--dims", callback=_split_dims, help="Dimension columns, comma-separated (needed for --format wide).")
 @click.option("--date-col", help="The date/time column (default: date, ts, timestamp, ds or day).")
