@@ -25,7 +25,7 @@ from ctxmetrics.ingest.amounts import TypeGuess, amount_or_gauge
 from ctxmetrics.store.database import check_dimension_name
 from ctxmetrics.ingest.cells import _COMMA_HINT
 from ctxmetrics.ingest.columns import DATE_NAMES, HOUR_NAMES, VALUE_NAMES, usual_column
-from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma
+from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma, without_percent_signs
 from ctxmetrics.ingest.sources import ROW, check_files, read_table, semicolon_separated
 from ctxmetrics.ingest.records import counted_records, used_columns
 from ctxmetrics.ingest.records_guess import describe, records_layout
@@ -113,11 +113,13 @@ def _melt_note(src, melt: WideMelt) -> str:
 def _look_at(src, notes: list[str]) -> _Found:
     raw = read_table(src, notes).head(SAMPLE_ROWS)
     columns = [c for c in raw.columns if c != ROW]
+    percents = _percent_columns(raw, columns)  # column -> its first cell, as written
+    raw = raw.with_columns(without_percent_signs(raw[c].str.strip_chars()).alias(c) for c in percents)
     comma_numbers = _decimal_comma_columns(raw, columns) if semicolon_separated(src) else {}
     raw = raw.with_columns(comma_numbers.values())
-    layout = records_layout(raw, columns, src.path.stem)
-    if layout is not None:
-        return _records_found(src, raw, columns, layout, bool(comma_numbers))
+    records = records_layout(raw, columns, src.path.stem, _settled_format)
+    if records is not None:
+        return _records_found(src, raw, columns, *records, bool(comma_numbers))
     date = usual_column(columns, DATE_NAMES) or _date_like(raw, columns)
     years = None if date is not None else _year_column(raw, columns)
     if years is not None:  # a yearly file, `year,gdp` with 1960, ...: each year's Jan 1
@@ -183,6 +185,11 @@ def _look_at(src, notes: list[str]) -> _Found:
     found.decimal_comma = bool(comma_numbers)
     found.date_format = date_format
     found.timed = timed or hour is not None
+    column_of = {m: m if found.fmt == "wide" and found.value is None else found.value for m in found.metrics}
+    found.types = {  # a percentage is a level: a region's 12% and another's 14% do not add up
+        m: TypeGuess("gauge", f"its values are percentages ({percents[c]!r})")
+        for m, c in column_of.items() if c in percents
+    }
     found.scales = {m: "log" for m, values in found.metrics.items() if _looks_like_logs(m, found.value, values)}
     if timed:
         found.granularities = {m: "daily" for m in found.metrics}
@@ -191,7 +198,9 @@ def _look_at(src, notes: list[str]) -> _Found:
     return found
 
 
-def _records_found(src, raw: pl.DataFrame, columns: list[str], layout: RecordsLayout, decimal_comma: bool) -> _Found:
+def _records_found(
+    src, raw: pl.DataFrame, columns: list[str], layout: RecordsLayout, date_format: str | None, decimal_comma: bool
+) -> _Found:
     """A file of one row per record, counted as `layout` says (by the ingest code itself,
     so the types and days `init` reads are those ingest will store). Of the other
     columns, text ones are dimensions unless `_not_segments_nor_measurements` leaves them
@@ -205,11 +214,12 @@ def _records_found(src, raw: pl.DataFrame, columns: list[str], layout: RecordsLa
         "'records:' to measure it." for c in others if c not in left_out and _is_numeric(raw[c])
     })
     dims = [c for c in others if c not in left_out]
-    config = Config(records=layout, ignore_columns=tuple(left_out))
+    config = Config(records=layout, ignore_columns=tuple(left_out), date_format=date_format)
     counted, _ = counted_records(src, raw, _settings(config, fmt="records", dims=dims, known=dims))
     names = counted["metric"]
     found = _Found("records", date, None, dims, {m: counted["value"].filter(names == m) for m in layout.metrics})
     found.records, found.ignored, found.left_out, found.decimal_comma = layout, list(left_out), left_out, decimal_comma
+    found.date_format = date_format
     found.types = {
         m: amount_or_gauge(m, found.metrics[m]) if spec.sum else TypeGuess("count", "records counted")
         for m, spec in layout.metrics.items()
@@ -276,6 +286,16 @@ def _days_with_values(found: _Found, raw: pl.DataFrame, days: pl.Series, keep) -
     names = raw[found.metric].cast(pl.Utf8)
     rows = names.is_not_null() & days.is_not_null() & keep(_numbers(raw[found.value]))
     return days_by_metric(names.filter(rows), days.filter(rows), None) if rows.any() else {}
+
+
+def _percent_columns(raw: pl.DataFrame, columns: list[str]) -> dict[str, str]:
+    """The text columns whose every filled cell is a percentage (`12.5%`), each with its
+    first filled cell as written."""
+    found = {}
+    for name in columns:
+        if raw[name].dtype == pl.Utf8 and without_percent_signs(text := raw[name].str.strip_chars()) is not None:
+            found[name] = text.filter(text.is_not_null() & (text != ""))[0]
+    return found
 
 
 def _decimal_comma_columns(raw: pl.DataFrame, columns: list[str]) -> dict[str, pl.Series]:

@@ -24,25 +24,42 @@ ONE = {"deals": "deal", "opportunities": "opportunity"}  # the noun of a row, by
 WON = re.compile(r"^(closed\s*)?won$", re.IGNORECASE)
 
 
-def records_layout(raw: pl.DataFrame, columns: list[str], noun_source: str) -> RecordsLayout | None:
-    """The layout of a file with a creation and a close date column of dates (their
-    filled cells), or None. `noun_source`: the file's name, which names the metrics
-    (`deals_created` for deals.csv or a `Deal ID` column; `opportunities_`; else `records_`)."""
-    created = _date_column(raw, columns, CREATED_WORDS)
-    closed = _date_column(raw, columns, CLOSED_WORDS)
-    if created is None or closed is None or created == closed:
+def records_layout(raw: pl.DataFrame, columns: list[str], noun_source: str, settle) -> tuple[RecordsLayout, str | None] | None:
+    """The layout of a file of records and the format of its dates (None: ISO 8601), or
+    None. A file of records has a creation and a close date column of dates (their filled
+    cells), or a close date alone repeated over rows that an id or name column tells apart
+    (a Salesforce report of won opportunities). `noun_source`: the file's name, which with
+    the columns names the metrics (`deals_created` for deals.csv or a `Deal ID` column;
+    `opportunities_`; else `records_`); `settle`: the one non-ISO format that reads every
+    date of a column, or None (`infer._settled_format`)."""
+    created, created_format = _date_column(raw, columns, CREATED_WORDS, settle)
+    closed, date_format = _date_column(raw, columns, CLOSED_WORDS, settle)
+    if closed is None or created == closed or (created is not None and created_format != date_format):
+        return None
+    record_id = next((c for c in columns if set(_words(c)) & ID_WORDS), None)
+    if created is None and not _records_of_one_date(raw, closed, record_id, columns):
         return None
     noun = _noun(noun_source, columns)
     won = _won_filter(raw, columns)
-    metrics = {f"{noun}_created": RecordMetric(created), f"{noun}_won": RecordMetric(closed, won)}
+    metrics = {f"{noun}_created": RecordMetric(created)} if created else {}
+    metrics[f"{noun}_won"] = RecordMetric(closed, won)
     amount = next((c for c in columns if set(_words(c)) & AMOUNT_WORDS and _numeric(raw[c])), None)
     if amount is not None:
         metrics[f"won_{'_'.join(_words(amount))}"] = RecordMetric(closed, won, amount)
-    record_id = next((c for c in columns if set(_words(c)) & ID_WORDS), None)
-    return RecordsLayout(record_id, metrics)
+    return RecordsLayout(record_id, metrics), date_format
 
 
-def _date_column(raw: pl.DataFrame, columns: list[str], words: frozenset[str]) -> str | None:
+def _records_of_one_date(raw: pl.DataFrame, date: str, record_id: str | None, columns: list[str]) -> bool:
+    """Whether rows repeat the date and a column tells them apart: an id, or a name on
+    every row (`Opportunity Name`): rows of records, not one value per date and segment."""
+    if not raw[date].is_duplicated().any():
+        return False
+    names = [record_id] if record_id else [c for c in columns if set(_words(c)) & {"name", "title"}]
+    return any(raw[c].drop_nulls().n_unique() > 0.9 * raw.height for c in names)
+
+
+def _date_column(raw: pl.DataFrame, columns: list[str], words: frozenset[str], settle) -> tuple[str | None, str | None]:
+    """The first column named with one of `words` whose filled cells are dates, and their format."""
     for name in columns:
         if set(_words(name)) & words:
             text = raw[name].cast(pl.Utf8).str.strip_chars()
@@ -52,9 +69,12 @@ def _date_column(raw: pl.DataFrame, columns: list[str], words: frozenset[str]) -
             try:
                 parse_days(filled.head(1000), Config.timezone)
             except (BadCell, pl.exceptions.PolarsError):
+                date_format = settle(filled)
+                if date_format is not None:
+                    return name, date_format
                 continue
-            return name
-    return None
+            return name, None
+    return None, None
 
 
 def _noun(file_name: str, columns: list[str]) -> str:

@@ -26,6 +26,8 @@ ROW = "__row"
 MAX_TITLE_LINES = 5  # lines above a CSV header that may be a report's title
 # A spreadsheet's last row that sums the others ('Total;;12.345'): not a day of data.
 TOTAL_LABELS = frozenset({"total", "totals", "grand total", "sum", "summe", "gesamt", "totaal", "totale"})
+# A report's row that sums the group above it (Salesforce's 'Subtotal' after each region), anywhere.
+SUBTOTAL_LABELS = frozenset({"subtotal", "sub-total", "sub total", "zwischensumme", "sous-total", "subtotaal"})
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,7 @@ def read_table(src: _Source, notes: list[str] | None = None) -> pl.DataFrame:
                 notes.append(f"{src.path}: {_lines(src.titles)} above the header: a title, not data; skipped.")
             frame = _without_unnamed_empty_columns(frame)
             frame = _without_totals_row(src, frame, notes)
+            frame = _without_subtotal_rows(src, frame, notes)
         elif src.kind == "parquet":
             frame = pl.read_parquet(src.path, row_index_name=ROW)
         elif src.kind == "json":
@@ -257,6 +260,26 @@ def _refuse_second_header(src: _Source, frame: pl.DataFrame) -> None:
         f"{src.path}:{line}: a second header row ({quoted}: units or labels), not data; "
         f"delete line {line}, keeping the header on line {header}."
     )
+
+
+def _without_subtotal_rows(src: _Source, frame: pl.DataFrame, notes: list[str] | None) -> pl.DataFrame:
+    """The rows but those whose first filled cell is a subtotal label: a report grouped by
+    region sums each group below it, and stored as data those sums would count it twice."""
+    names = [c for c in frame.columns if c != ROW]
+    if frame.height == 0 or not names:
+        return frame
+    first = pl.coalesce([pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c).str.strip_chars()) for c in names])
+    label = frame.select(first.str.to_lowercase().str.strip_chars_end(":").is_in(list(SUBTOTAL_LABELS))).to_series()
+    if not label.fill_null(False).any():
+        return frame
+    label = label.fill_null(False)
+    if notes is not None:
+        lines = [src.line(int(r)) for r in frame[ROW].filter(label)]
+        word = frame.select(first).to_series().filter(label)[0]
+        where = f"lines {', '.join(map(str, lines[:-1]))} and {lines[-1]} are subtotal rows" if len(lines) > 1 else (
+            f"line {lines[0]} is a subtotal row")
+        notes.append(f"{src.path}: {where} ('{word}'), not data; skipped.")
+    return frame.filter(~label)
 
 
 def _without_repeated_headers(frame: pl.DataFrame) -> pl.DataFrame:
