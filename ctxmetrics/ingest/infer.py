@@ -30,6 +30,7 @@ from ctxmetrics.ingest.sources import ROW, check_files, read_table, semicolon_se
 from ctxmetrics.ingest.records import counted_records, used_columns
 from ctxmetrics.ingest.records_guess import describe, records_layout
 from ctxmetrics.ingest.settings import _settings
+from ctxmetrics.ingest.zones import zone_of_stamps
 
 SAMPLE_ROWS = 100_000  # enough rows to see every column's kind; large files are not read whole
 # Calendar fields that exports carry beside the date (bike sharing's day.csv has most):
@@ -64,6 +65,7 @@ class _Found:
     scales: dict[str, str] = field(default_factory=dict)  # gauges whose values look like logarithms: their scale
     records: RecordsLayout | None = None  # a file of one row per record (deals): its metrics are counted rows
     types: dict[str, TypeGuess] = field(default_factory=dict)  # types known from the layout, not guessed from values
+    zone: tuple[str, list[str]] | None = None  # the zone whose clocks the times' UTC offsets follow, and those offsets
 
 
 def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None], list[str]]:
@@ -90,11 +92,34 @@ def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None
         for f in found for name in f.scales
     ]
     said += [describe(src.path, f.records) for src, f in zip(sources, found) if f.records]
+    zone = _one_zone(found)
+    said += [_zone_note(src, f.zone[1], zone) for src, f in zip(sources, found) if f.zone]
     said += _type_notes(found)
     return (
         _render(found, [Path(p).name for p in paths]),
         {m: g for f in found for m, g in f.granularities.items()},
         said,
+    )
+
+
+def _one_zone(found: list[_Found]) -> str | None:
+    """The zone the files' offsets name, when they name one and no file names another."""
+    zones = {f.zone[0] for f in found if f.zone}
+    return zones.pop() if len(zones) == 1 and None not in zones else None
+
+
+def _zone_note(src, offsets: list[str], zone: str | None) -> str:
+    """What `init` says of times written with UTC offsets: the zone taken, or the one to set."""
+    if zone is not None:
+        return (
+            f"{src.path}: its times carry the UTC offsets {' and '.join(offsets)} of {zone}'s clocks on their dates: "
+            f"timezone: {zone}, so each row counts on its local day; write your own zone there if it is another with "
+            "the same clocks."
+        )
+    return (
+        f"{src.path}: its times carry the UTC offset{'s' if len(offsets) > 1 else ''} {' and '.join(offsets)}; the "
+        "project counts days in UTC (timezone: UTC): write your zone there (an IANA name such as Europe/Berlin) to "
+        "count each row on its local day."
     )
 
 
@@ -139,6 +164,7 @@ def _look_at(src, notes: list[str]) -> _Found:
             ) from None
         days, timed = parse_days(raw[date], Config.timezone, date_format)
     hour = None if timed else _hour_of_day(raw, columns)
+    zone = zone_of_stamps(raw[date]) if timed and raw[date].dtype == pl.Utf8 else None
     roles = (date, hour, usual_column(columns, ("metric",)), usual_column(columns, VALUE_NAMES))
     _refuse_comma_numbers(src, raw, [c for c in columns if c not in roles])
     ignored = [c for c in columns if c not in roles and _not_a_measurement(raw[c])]
@@ -185,6 +211,7 @@ def _look_at(src, notes: list[str]) -> _Found:
     found.decimal_comma = bool(comma_numbers)
     found.date_format = date_format
     found.timed = timed or hour is not None
+    found.zone = zone
     column_of = {m: m if found.fmt == "wide" and found.value is None else found.value for m in found.metrics}
     found.types = {  # a percentage is a level: a region's 12% and another's 14% do not add up
         m: TypeGuess("gauge", f"its values are percentages ({percents[c]!r})")
@@ -601,7 +628,8 @@ def _render(found: list[_Found], names: list[str]) -> str:
         f"# ctxmetrics project file, written by `ctxmetrics init --from {' '.join(names)}`.",
         "# README.md (\"The project file\") describes every field; check the guesses below.",
         "store: ctxmetrics.duckdb          # DuckDB file, relative to this folder",
-        "timezone: UTC                     # rows are put on days in this zone; times with a UTC offset are converted",
+        f"timezone: {_one_zone(found) or 'UTC'}" + " " * (24 - len(_one_zone(found) or "UTC"))
+        + "# rows are put on days in this zone; times with a UTC offset are converted",
         "",
         "# How the files are laid out: long (a metric column, or one series: date + value)",
         "# or wide (one column per metric)" + (", or records (one row per deal, counted as 'records:' says)." if first.fmt == "records" else "."),
