@@ -37,3 +37,10 @@ def test_a_refunds_week_ranks_in_the_digest_by_the_money_it_moves(tmp_path):
     refunds = [a for a in digest["anomalies"] if a["metric"] == "refunds"]
     assert refunds and all(a["importance"] > 0 for a in refunds)
     assert digest["anomalies"][0]["metric"] == "refunds"
+
+
+def test_the_digest_counts_one_business_event_in_the_singular():
+    from ctxmetrics.wording import flags_note
+
+    assert flags_note(1, 1, 0) == "1 flag in 1 business event."
+    assert flags_note(17, 3, 2) == "17 flags in 3 business events; 2 muted flags left out."
