@@ -102,3 +102,24 @@ def test_a_deals_project_scans_and_reports(deals_project):
     assert any(a["direction"] == "up" and a["start"] >= "2026-04-01" for a in why["anomalies"])
     invoke("--project", root, "digest")
     assert "deals_won" in invoke("--project", root, "status").output
+
+
+def test_a_german_deals_export_is_read_as_records(tmp_path):
+    """Semicolons, dd.mm.yyyy dates, decimal commas, German names (Erstellt am,
+    Abschlussdatum, Phase: Gewonnen)."""
+    data, root = tmp_path / "deals.csv", tmp_path / "p"
+    lines, won = ["Deal-ID;Erstellt am;Abschlussdatum;Betrag;Phase;Region"], 0.0
+    for n in range(200):
+        created = FIRST + dt.timedelta(days=n // 4)
+        closed = created + dt.timedelta(days=n % 5) if n % 3 == 0 else None
+        lines.append(f"{n};{created:%d.%m.%Y};{closed.strftime('%d.%m.%Y') if closed else ''};"
+                     f"{n % 9 + 1}.000,50;{'Gewonnen' if closed else 'Offen'};{['DACH', 'Nordics'][n % 2]}")
+        won += (n % 9 + 1) * 1000 + 0.5 if closed else 0
+    data.write_text("\n".join(lines) + "\n")
+    invoke("init", root, "--from", data)
+    config = yaml.safe_load((root / "ctxmetrics.yaml").read_text())
+    assert config["records"]["metrics"]["deals_won"] == {"date": "Abschlussdatum", "where": {"Phase": ["Gewonnen"]}}
+    assert config["date_format"] == "%d.%m.%Y" and config["decimal_comma"] is True
+    invoke("--project", root, "ingest", data)
+    assert stored(root, "deals_created") == 200
+    assert stored(root, "won_betrag") == pytest.approx(won)
