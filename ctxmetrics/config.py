@@ -16,13 +16,13 @@ GRANULARITIES = ("daily", "weekly", "fortnightly", "monthly", "quarterly", "year
 # A metric's `scale`: its values are natural or base-10 logarithms, by the base of each.
 LOG_BASES = {"log": math.e, "log10": 10.0}
 LOG_SCALES = tuple(LOG_BASES)
-FILE_FORMATS = ("long", "wide", "events")
+FILE_FORMATS = ("long", "wide", "events", "records")
 COLUMN_ROLES = ("date", "metric", "value", "hour")
 # Top-level keys of ctxmetrics.yaml (README.md, "The project file", documents each).
 PROJECT_KEYS = (
     "store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain",
     "format", "columns", "ignore_columns", "date_format", "decimal_comma", "notify", "inbox", "engine", "spark", "observations",
-    "event_types", "melt",
+    "event_types", "melt", "records",
 )
 EXPECTS = ("up", "down")
 
@@ -153,6 +153,26 @@ class WideMelt:
 
 
 @dataclass(frozen=True)
+class RecordMetric:
+    """A metric of a file of one row per record (a deal): the rows whose `date` cell is
+    filled and whose `where` columns hold one of the values listed, counted per day of
+    `date`, or their `sum` column summed."""
+
+    date: str
+    where: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    sum: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordsLayout:
+    """`format: records`: each row a record (a CRM export's deals); `id`: the column whose
+    repeated values are one record, counted once (its last row)."""
+
+    id: str | None
+    metrics: dict[str, RecordMetric]
+
+
+@dataclass(frozen=True)
 class Config:
     store: str = "ctxmetrics.duckdb"
     # Calendar days of the data and of annotations are days in this zone; naive datetimes
@@ -175,6 +195,7 @@ class Config:
     date_format: str | None = None
     decimal_comma: bool = False  # numbers written 1.234,5 (European spreadsheets): ',' decimal, '.' thousands
     melt: WideMelt | None = None  # wide columns read as one metric's segments
+    records: RecordsLayout | None = None  # `format: records`: the metrics counted from rows of records
     engine: str = "local"  # where `scan` builds the cube and detects: local | spark
     spark: SparkSettings = field(default_factory=SparkSettings)
     observations_parquet: str | None = None  # Spark engine: read observations here, not from the store
@@ -337,6 +358,32 @@ def _melt(path: Path, data: Any) -> WideMelt | None:
     return WideMelt(dimension.strip(), parsed)
 
 
+def _records(path: Path, data: Any) -> RecordsLayout | None:
+    """`records: {id: Record ID, metrics: {deals_won: {date: Close Date, where: {Stage: [Won]}, sum: Amount}}}`."""
+    if data is None:
+        return None
+    example = "{id: Record ID, metrics: {deals_created: {date: Create Date}}}"
+    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict) or not data["metrics"]:
+        raise _fail(path, f"'records' must be a mapping like {example}, got {data!r}.")
+    _check_keys(path, "records", data, ("id", "metrics"))
+    if data.get("id") is not None and not (isinstance(data["id"], str) and data["id"].strip()):
+        raise _fail(path, f"'records.id' must be a column name, got {data['id']!r}.")
+    metrics = {}
+    for name, spec in data["metrics"].items():
+        where = f"records.metrics.{name}"
+        if not isinstance(spec, dict) or not isinstance(spec.get("date"), str):
+            raise _fail(path, f"'{where}' must be a mapping with a date column, like {{date: Close Date}}, got {spec!r}.")
+        _check_keys(path, where, spec, ("date", "where", "sum"))
+        filters = _mapping(path, f"{where}.where", spec.get("where"), "{Deal Stage: [Closed Won]}")
+        if spec.get("sum") is not None and not isinstance(spec["sum"], str):
+            raise _fail(path, f"'{where}.sum' must be a column name, got {spec['sum']!r}.")
+        metrics[str(name)] = RecordMetric(
+            spec["date"], {str(c): tuple(str(v) for v in (vs if isinstance(vs, list) else [vs])) for c, vs in filters.items()},
+            spec.get("sum"),
+        )
+    return RecordsLayout(data.get("id"), metrics)
+
+
 def _flag(path: Path, field: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise _fail(path, f"'{field}' must be true or false, got {value!r}.")
@@ -400,6 +447,7 @@ def parse_config(data: Any, path: Path) -> Config:
         date_format=_date_format(path, data.get("date_format")),
         decimal_comma=_flag(path, "decimal_comma", data.get("decimal_comma", False)),
         melt=_melt(path, data.get("melt")),
+        records=_records(path, data.get("records")),
         engine=_one_of(path, "engine", data.get("engine", Config.engine), ENGINES),
         spark=_spark(path, data.get("spark")),
         observations_parquet=_observations(path, data.get("observations")),

@@ -160,7 +160,7 @@ def plural(n: int, word: str) -> str:
 def flags_note(flags: int, events: int, muted: int) -> str:
     """'12 flags in 5 business events; 2 muted flags left out.' (the digest's closing count)."""
     left_out = f"; {plural(muted, 'muted flag')} left out" if muted else ""
-    return f"{plural(flags, 'flag')} in {events} business events{left_out}."
+    return f"{plural(flags, 'flag')} in {plural(events, 'business event')}{left_out}."
 
 
 def cause_note(cause_type: str | None, escape=str) -> str:

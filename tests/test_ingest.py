@@ -46,7 +46,7 @@ def test_long_csv_sums_are_stable_across_reingest(run, project_dir):
     assert first.stdout == "Ingested 4 rows from 1 file: 4 added, 0 replaced.\n"
     assert sums(run) == {"leads": 22.0, "mql": 3.0}
     again = run("ingest", data)
-    assert again.stdout == "Ingested 4 rows from 1 file: 0 added, 4 replaced.\n"
+    assert again.stdout == "Ingested 4 rows from 1 file: 0 added, 4 replaced, all with the same value.\n"
     assert sums(run) == {"leads": 22.0, "mql": 3.0}
 
 
@@ -55,7 +55,7 @@ def test_reingest_replaces_changed_values(run, project_dir):
     changed = write(project_dir / "b.csv", "date,metric,value,region,channel\n2026-03-01,leads,100,EMEA,paid\n")
     result = run("ingest", changed)
     assert result.exit_code == 0
-    assert result.stdout == "Ingested 1 row from 1 file: 0 added, 1 replaced.\n"
+    assert result.stdout == "Ingested 1 row from 1 file: 0 added, 1 replaced, all with a new value (on 2026-03-01).\n"
     assert sums(run)["leads"] == 112.0
 
 

@@ -92,7 +92,7 @@ def test_crm_stage_history_becomes_daily_stage_counts(tmp_path, postgres_url):
     first = CliRunner().invoke(cli, args)
     assert first.exit_code == 0, first.output
     again = CliRunner().invoke(cli, args)
-    assert again.stdout == "Ingested 5 rows from 1 source: 0 added, 5 replaced.\n"
+    assert again.stdout == "Ingested 5 rows from 1 source: 0 added, 5 replaced, all with the same value.\n"
     # Berlin is UTC+2 in June: 23:30Z and 01:00Z on the nights around June 2 are June 2.
     assert _rows(root) == [
         ("lead", dt.date(2025, 6, 1), 1.0, "EMEA"),

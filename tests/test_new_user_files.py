@@ -120,7 +120,7 @@ def test_a_json_array_of_records_and_json_lines_in_a_json_file_are_read(tmp_path
     lines = tmp_path / "more.json"
     lines.write_text("".join(json.dumps(r) + "\n" for r in records))
     again = invoke("--project", root, "ingest", lines, "--metric", "signups")
-    assert again.output == "Ingested 30 rows from 1 file: 0 added, 30 replaced.\n"
+    assert again.output == "Ingested 30 rows from 1 file: 0 added, 30 replaced, all with the same value.\n"
 
 
 def test_json_that_is_not_records_is_refused_by_row(tmp_path):

@@ -290,7 +290,7 @@ def test_mute_needs_one_clear_target(demo, args, message):
 @pytest.mark.parametrize("entry, message", [
     # a bare string was read letter by letter: "column 'r' named in --dims is missing"
     ("{folder: inbox, dims: region}", "inbox[0].dims must be a list of column names like [region], got 'region'."),
-    ("{folder: inbox, format: csv}", "inbox[0].format 'csv' is not one of long, wide, events."),
+    ("{folder: inbox, format: csv}", "inbox[0].format 'csv' is not one of long, wide, events, records."),
 ])
 def test_run_names_the_inbox_field_that_is_wrong(project_dir, run, entry, message):
     (project_dir / "inbox").mkdir()

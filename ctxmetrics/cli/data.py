@@ -57,11 +57,12 @@ def _split_dims(ctx, param, value):
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["long", "wide", "events"]),
+    type=click.Choice(["long", "wide", "events", "records"]),
     default=None,
     help="long (the default): date, metric, value, dimensions… (no metric column: the file is one "
     "metric's series); wide: date + one column per metric; events: entity_id, stage, ts, dimensions… "
-    "counted into daily stage counts. Default: 'format' in ctxmetrics.yaml, else long.",
+    "counted into daily stage counts; records: one row per deal, counted as 'records:' in ctxmetrics.yaml "
+    "says. Default: 'format' in ctxmetrics.yaml, else long.",
 )
 @click.option("--dims", callback=_split_dims, help="Dimension columns, comma-separated (needed for --format wide).")
 @click.option("--date-col", help="The date/time column (default: date, ts, timestamp, ds or day).")
@@ -134,10 +135,26 @@ def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, hour_col, met
     combined = f" ({result.timed_rows:,} values with a time of day, combined per day)" if result.timed_rows else ""
     click.echo(
         f"Ingested {result.rows:,} row{'s' if result.rows != 1 else ''} from {result.files} {'source' if sql else 'file'}{'s' if result.files != 1 else ''}"
-        f"{combined}: {result.added:,} added, {result.replaced:,} replaced."
+        f"{combined}: {result.added:,} added, {result.replaced:,} replaced{_corrections(result)}."
     )
     if result.rollups:
         click.echo(f"Stored as separate rollups: {', '.join(result.rollups)}.")
+
+
+def _corrections(result) -> str:
+    """How many of the replaced values changed, and on which days: a newer export that
+    corrects a few days says so, and re-ingesting the same file says nothing changed."""
+    if not result.replaced:
+        return ""
+    fixed = result.corrected
+    if not fixed.values:
+        return ", all with the same value"
+    days = ", ".join(str(day) for day in fixed.first_days)
+    if fixed.days > len(fixed.first_days):
+        days += f" and {fixed.days - len(fixed.first_days):,} more days"
+    same = result.replaced - fixed.values
+    share = "all" if not same else f"of which {fixed.values:,}"
+    return f", {share} with a new value (on {days})" + (f" and {same:,} the same" if same else "")
 
 
 @cli.command()

@@ -6,7 +6,6 @@ flagged, the whole cube's root cause over the windows of its segments' anomalies
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any, Callable, Mapping
 
 from ctxmetrics.explain.cube import _ROOT_CAUSE_WEEKS, _Cube
@@ -150,7 +149,7 @@ def _overlap_in_time(a: Anomaly, b: Anomaly) -> bool:
 
 def _importance(anomaly: Anomaly) -> float:
     """Size of a change for the business: its score weighted by the volume it moves."""
-    return anomaly.score * math.log1p(max(anomaly.volume, 0.0))
+    return anomaly.importance
 
 
 def _split_from_drivers(anomaly: Anomaly, scope) -> tuple[float, float, None] | None:

@@ -58,7 +58,7 @@ def _link_correlated(anomalies: list[Anomaly], config: Config) -> None:
     ids = [number[id(a)] for a in anomalies]
     items = list(anomalies)
     key = [a.segment_key for a in items]  # built once: a key is built from the segment
-    order = [(-abs(a.change_pct) * max(a.volume, 1.0), a.id) for a in items]
+    order = [(-_size_of_change(a), a.id) for a in items]
     metric = [a.metric for a in items]
     start = [a.start for a in items]
     day_number = [a.start.toordinal() for a in items]  # ints: a distance in days without timedeltas
@@ -118,3 +118,9 @@ def _link_correlated(anomalies: list[Anomaly], config: Config) -> None:
         ranked = sorted(found.values(), key=lambda t: (t[0], order[t[1]]))
         a.correlated = [entry(j) for _, j in ranked[:_MAX_CORRELATED]]
 
+
+def _size_of_change(anomaly) -> float:
+    """|change %| weighted by the volume's size (a refunds amount's is below 0); a change
+    with no percentage (from a level at or below 0: a refund day) comes after the others."""
+    pct = anomaly.change_pct
+    return 0.0 if pct != pct else abs(pct) * max(abs(anomaly.volume), 1.0)

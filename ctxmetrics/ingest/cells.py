@@ -13,7 +13,7 @@ from ctxmetrics.ingest.cadence import (
     Booking, agreeing, days_by_metric, first_cadence_change, may_be_booked, metric_cadences, with_bookings,
 )
 from ctxmetrics.ingest.dates import BadCell, check_plausible, parse_days
-from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma
+from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma, without_percent_signs
 from ctxmetrics.ingest.settings import _Settings
 from ctxmetrics.ingest.sources import ROW, _Source
 
@@ -251,14 +251,14 @@ def _number(
     separate thousands."""
     series = raw[column]
     if series.dtype == pl.Utf8 and decimal_comma:
-        series, bad = read_decimal_comma(series.str.strip_chars())
+        series, bad = read_decimal_comma(_percents_read(series.str.strip_chars()))
         _first_bad(src, raw, bad, column, "is not a number written with a decimal comma (12,5 or 1.234,5)")
     elif series.dtype == pl.Utf8:
         if parsed is None:
             parsed = series.cast(pl.Float64, strict=False)
         if parsed.null_count() > series.null_count():
             # Only then strip (allocating every cell again) and say which cell is bad.
-            stripped = series.str.strip_chars()
+            stripped = _percents_read(series.str.strip_chars())
             parsed = stripped.cast(pl.Float64, strict=False)
             bad = parsed.is_null() & stripped.is_not_null() & (stripped != "")
             if bad.any() and _COMMA_NUMBER.match(stripped[int(bad.arg_true()[0])]):
@@ -281,6 +281,12 @@ def _number(
     if not allow_empty:
         _first_bad_null(src, raw, series, column)
     return series
+
+
+def _percents_read(text: pl.Series) -> pl.Series:
+    """A column of percentages (`12.5%`) as the numbers of percent they say; other text as it is."""
+    percents = without_percent_signs(text)
+    return text if percents is None else percents
 
 
 def _first_bad_null(src: _Source, raw: pl.DataFrame, series: pl.Series, column: str) -> None:

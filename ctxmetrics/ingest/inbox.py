@@ -44,7 +44,7 @@ def folders_of(project: "Project") -> list[Folder]:
         if isinstance(entry, str):
             entry = {"folder": entry}
         if not isinstance(entry, dict) or not isinstance(entry.get("folder"), str):
-            raise ConfigError(f"{where}: inbox[{i}] must be a folder or {{folder: DIR, format: long|wide|events, dims: [...]}}.")
+            raise ConfigError(f"{where}: inbox[{i}] must be a folder or {{folder: DIR, format: long|wide|events|records, dims: [...]}}.")
         unknown = sorted(set(entry) - {"folder", "format", "dims"})
         if unknown:
             raise ConfigError(f"{where}: inbox[{i}] has unknown key '{unknown[0]}'; allowed: folder, format, dims.")

@@ -16,7 +16,7 @@ from typing import Sequence
 import polars as pl
 import yaml
 
-from ctxmetrics.config import Config, WideMelt
+from ctxmetrics.config import Config, RecordsLayout, WideMelt
 from ctxmetrics.ingest.cadence import Booking, days_by_metric, evident_granularity, with_bookings
 from ctxmetrics.ingest.melt import melted, segment_columns
 from ctxmetrics.ingest.dates import BadCell, granularity_of, latest_plausible, parse_days
@@ -25,8 +25,12 @@ from ctxmetrics.ingest.amounts import TypeGuess, amount_or_gauge
 from ctxmetrics.store.database import check_dimension_name
 from ctxmetrics.ingest.cells import _COMMA_HINT
 from ctxmetrics.ingest.columns import DATE_NAMES, HOUR_NAMES, VALUE_NAMES, usual_column
-from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma
+from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma, without_percent_signs
 from ctxmetrics.ingest.sources import ROW, check_files, read_table, semicolon_separated
+from ctxmetrics.ingest.records import counted_records, used_columns
+from ctxmetrics.ingest.records_guess import describe, records_layout
+from ctxmetrics.ingest.settings import _settings
+from ctxmetrics.ingest.zones import zone_of_stamps
 
 SAMPLE_ROWS = 100_000  # enough rows to see every column's kind; large files are not read whole
 # Calendar fields that exports carry beside the date (bike sharing's day.csv has most):
@@ -59,6 +63,9 @@ class _Found:
     rows: dict[str, pl.Series] = field(default_factory=dict)  # name -> the file row of each of its values
     melt: WideMelt | None = None  # wide columns that are segments of one metric
     scales: dict[str, str] = field(default_factory=dict)  # gauges whose values look like logarithms: their scale
+    records: RecordsLayout | None = None  # a file of one row per record (deals): its metrics are counted rows
+    types: dict[str, TypeGuess] = field(default_factory=dict)  # types known from the layout, not guessed from values
+    zone: tuple[str, list[str]] | None = None  # the zone whose clocks the times' UTC offsets follow, and those offsets
 
 
 def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None], list[str]]:
@@ -84,11 +91,35 @@ def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None
         "said as the underlying value's (a factor such as ×6.4), never as a percentage of a log; delete 'scale: log' if they are not logs."
         for f in found for name in f.scales
     ]
+    said += [describe(src.path, f.records) for src, f in zip(sources, found) if f.records]
+    zone = _one_zone(found)
+    said += [_zone_note(src, f.zone[1], zone) for src, f in zip(sources, found) if f.zone]
     said += _type_notes(found)
     return (
         _render(found, [Path(p).name for p in paths]),
         {m: g for f in found for m, g in f.granularities.items()},
         said,
+    )
+
+
+def _one_zone(found: list[_Found]) -> str | None:
+    """The zone the files' offsets name, when they name one and no file names another."""
+    zones = {f.zone[0] for f in found if f.zone}
+    return zones.pop() if len(zones) == 1 and None not in zones else None
+
+
+def _zone_note(src, offsets: list[str], zone: str | None) -> str:
+    """What `init` says of times written with UTC offsets: the zone taken, or the one to set."""
+    if zone is not None:
+        return (
+            f"{src.path}: its times carry the UTC offsets {' and '.join(offsets)} of {zone}'s clocks on their dates: "
+            f"timezone: {zone}, so each row counts on its local day; write your own zone there if it is another with "
+            "the same clocks."
+        )
+    return (
+        f"{src.path}: its times carry the UTC offset{'s' if len(offsets) > 1 else ''} {' and '.join(offsets)}; the "
+        "project counts days in UTC (timezone: UTC): write your zone there (an IANA name such as Europe/Berlin) to "
+        "count each row on its local day."
     )
 
 
@@ -107,8 +138,13 @@ def _melt_note(src, melt: WideMelt) -> str:
 def _look_at(src, notes: list[str]) -> _Found:
     raw = read_table(src, notes).head(SAMPLE_ROWS)
     columns = [c for c in raw.columns if c != ROW]
+    percents = _percent_columns(raw, columns)  # column -> its first cell, as written
+    raw = raw.with_columns(without_percent_signs(raw[c].str.strip_chars()).alias(c) for c in percents)
     comma_numbers = _decimal_comma_columns(raw, columns) if semicolon_separated(src) else {}
     raw = raw.with_columns(comma_numbers.values())
+    records = records_layout(raw, columns, src.path.stem, _settled_format)
+    if records is not None:
+        return _records_found(src, raw, columns, *records, bool(comma_numbers))
     date = usual_column(columns, DATE_NAMES) or _date_like(raw, columns)
     years = None if date is not None else _year_column(raw, columns)
     if years is not None:  # a yearly file, `year,gdp` with 1960, ...: each year's Jan 1
@@ -128,6 +164,7 @@ def _look_at(src, notes: list[str]) -> _Found:
             ) from None
         days, timed = parse_days(raw[date], Config.timezone, date_format)
     hour = None if timed else _hour_of_day(raw, columns)
+    zone = zone_of_stamps(raw[date]) if timed and raw[date].dtype == pl.Utf8 else None
     roles = (date, hour, usual_column(columns, ("metric",)), usual_column(columns, VALUE_NAMES))
     _refuse_comma_numbers(src, raw, [c for c in columns if c not in roles])
     ignored = [c for c in columns if c not in roles and _not_a_measurement(raw[c])]
@@ -174,11 +211,47 @@ def _look_at(src, notes: list[str]) -> _Found:
     found.decimal_comma = bool(comma_numbers)
     found.date_format = date_format
     found.timed = timed or hour is not None
+    found.zone = zone
+    column_of = {m: m if found.fmt == "wide" and found.value is None else found.value for m in found.metrics}
+    found.types = {  # a percentage is a level: a region's 12% and another's 14% do not add up
+        m: TypeGuess("gauge", f"its values are percentages ({percents[c]!r})")
+        for m, c in column_of.items() if c in percents
+    }
     found.scales = {m: "log" for m, values in found.metrics.items() if _looks_like_logs(m, found.value, values)}
     if timed:
         found.granularities = {m: "daily" for m in found.metrics}
     else:
         found.granularities, found.bookings = _granularities(found, raw, days)
+    return found
+
+
+def _records_found(
+    src, raw: pl.DataFrame, columns: list[str], layout: RecordsLayout, date_format: str | None, decimal_comma: bool
+) -> _Found:
+    """A file of one row per record, counted as `layout` says (by the ingest code itself,
+    so the types and days `init` reads are those ingest will store). Of the other
+    columns, text ones are dimensions unless `_not_segments_nor_measurements` leaves them
+    out; numbers are left out (a number per record is measured only when summed)."""
+    used = used_columns(layout)
+    date = next(iter(layout.metrics.values())).date
+    others = [c for c in columns if c not in used]
+    left_out = _not_segments_nor_measurements(raw, others, date, None)
+    left_out.update({
+        c: "is a number on each record: left out (ignore_columns); add a metric with 'sum: " + c + "' under "
+        "'records:' to measure it." for c in others if c not in left_out and _is_numeric(raw[c])
+    })
+    dims = [c for c in others if c not in left_out]
+    config = Config(records=layout, ignore_columns=tuple(left_out), date_format=date_format)
+    counted, _ = counted_records(src, raw, _settings(config, fmt="records", dims=dims, known=dims))
+    names = counted["metric"]
+    found = _Found("records", date, None, dims, {m: counted["value"].filter(names == m) for m in layout.metrics})
+    found.records, found.ignored, found.left_out, found.decimal_comma = layout, list(left_out), left_out, decimal_comma
+    found.date_format = date_format
+    found.types = {
+        m: amount_or_gauge(m, found.metrics[m]) if spec.sum else TypeGuess("count", "records counted")
+        for m, spec in layout.metrics.items()
+    }
+    found.granularities = {m: "daily" for m in layout.metrics}
     return found
 
 
@@ -240,6 +313,16 @@ def _days_with_values(found: _Found, raw: pl.DataFrame, days: pl.Series, keep) -
     names = raw[found.metric].cast(pl.Utf8)
     rows = names.is_not_null() & days.is_not_null() & keep(_numbers(raw[found.value]))
     return days_by_metric(names.filter(rows), days.filter(rows), None) if rows.any() else {}
+
+
+def _percent_columns(raw: pl.DataFrame, columns: list[str]) -> dict[str, str]:
+    """The text columns whose every filled cell is a percentage (`12.5%`), each with its
+    first filled cell as written."""
+    found = {}
+    for name in columns:
+        if raw[name].dtype == pl.Utf8 and without_percent_signs(text := raw[name].str.strip_chars()) is not None:
+            found[name] = text.filter(text.is_not_null() & (text != ""))[0]
+    return found
 
 
 def _decimal_comma_columns(raw: pl.DataFrame, columns: list[str]) -> dict[str, pl.Series]:
@@ -391,7 +474,7 @@ def _stray_negatives(src, found: _Found) -> list[str]:
     """`file:line: column 'c': -3 ...` for each stray negative of a metric typed a count."""
     notes = []
     for name, values in found.metrics.items():
-        stray = _stray(values)
+        stray = None if name in found.types else _stray(values)  # counted rows, not a column's values
         if stray is None:
             continue
         column = found.value or name
@@ -528,7 +611,7 @@ def _type_notes(found: list[_Found]) -> list[str]:
     notes = []
     for f in found:
         for name, values in f.metrics.items():
-            guess = _type_guess(values, name)
+            guess = f.types.get(name) or _type_guess(values, name)
             if guess.type in _TYPE_EFFECTS:
                 effect, other, when = _TYPE_EFFECTS[guess.type]
                 notes.append(
@@ -545,10 +628,11 @@ def _render(found: list[_Found], names: list[str]) -> str:
         f"# ctxmetrics project file, written by `ctxmetrics init --from {' '.join(names)}`.",
         "# README.md (\"The project file\") describes every field; check the guesses below.",
         "store: ctxmetrics.duckdb          # DuckDB file, relative to this folder",
-        "timezone: UTC                     # rows are put on days in this zone; times with a UTC offset are converted",
+        f"timezone: {_one_zone(found) or 'UTC'}" + " " * (24 - len(_one_zone(found) or "UTC"))
+        + "# rows are put on days in this zone; times with a UTC offset are converted",
         "",
         "# How the files are laid out: long (a metric column, or one series: date + value)",
-        "# or wide (one column per metric).",
+        "# or wide (one column per metric)" + (", or records (one row per deal, counted as 'records:' says)." if first.fmt == "records" else "."),
         f"format: {first.fmt}",
     ]
     columns = {"date": first.date}
@@ -560,7 +644,7 @@ def _render(found: list[_Found], names: list[str]) -> str:
         columns["hour"] = first.hour
     alike = all(f.date == first.date and f.metric == first.metric and f.value == first.value and f.hour == first.hour
                 for f in found)
-    if alike and (
+    if alike and first.fmt != "records" and (
         first.date not in DATE_NAMES or first.metric not in (None, "metric")
         or (first.value and first.value not in VALUE_NAMES) or first.hour
     ):
@@ -594,10 +678,22 @@ def _render(found: list[_Found], names: list[str]) -> str:
             "  columns:",
             *(f"    {_scalar(c)}: {_flow(list(pair))}" for m in melts for c, pair in m.columns.items()),
         ]
+    layouts = [f.records for f in found if f.records]
+    if layouts:
+        lines += [
+            "",
+            "# One row per record: each metric counts the rows whose date column is filled (and whose 'where'",
+            "# columns hold a listed value) per day of that date, or sums its 'sum' column over them. A record",
+            "# on several rows (the same id) counts once, as its last row says.",
+            "records:",
+            *([f"  id: {_scalar(layouts[0].id)}"] if layouts[0].id else []),
+            "  metrics:",
+            *(f"    {_scalar(name)}: {_flow(_record_spec(spec))}" for name, spec in layouts[0].metrics.items()),
+        ]
     metrics: dict[str, tuple[TypeGuess, str | None, bool]] = {}
     for f in found:
         for name, values in f.metrics.items():
-            metrics[name] = (_type_guess(values, name), f.granularities.get(name), f.timed)
+            metrics[name] = (f.types.get(name) or _type_guess(values, name), f.granularities.get(name), f.timed)
     funnel = Config().funnel_of(metrics)
     if funnel:
         lines += ["", "# Funnel stages, top to bottom (the metric names are funnel stages).", f"funnel: {_flow(list(funnel))}"]
@@ -619,6 +715,11 @@ def _render(found: list[_Found], names: list[str]) -> str:
         note = f"  # {'; '.join(notes)}" if notes else ""
         lines.append(f"  {_scalar(name)}: {_flow(spec)}{note}")
     return "\n".join(lines) + "\n"
+
+
+def _record_spec(spec) -> dict:
+    return {"date": spec.date} | ({"where": {c: list(v) for c, v in spec.where.items()}} if spec.where else {}) | (
+        {"sum": spec.sum} if spec.sum else {})
 
 
 def _flow(value) -> str:

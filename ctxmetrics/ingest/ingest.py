@@ -26,7 +26,7 @@ from ctxmetrics.ingest.fast_parquet import _fast_long
 from ctxmetrics.ingest.layouts import _parse, _Read, _read_one
 from ctxmetrics.ingest.settings import _settings
 from ctxmetrics.ingest.sources import ROW, _Source, check_files
-from ctxmetrics.store.database import BASE_COLUMNS, Store
+from ctxmetrics.store.database import BASE_COLUMNS, Corrections, Store
 from ctxmetrics.wording import closest_name
 
 NEAR_NAME_CUTOFF = 0.8  # difflib ratio from which a new metric name looks like a typo
@@ -41,6 +41,7 @@ class IngestResult:
     warnings: tuple[str, ...] = ()
     rollups: tuple[str, ...] = ()  # metrics stored as separate rollups (`as_rollup`)
     timed_rows: int = 0  # values of rows with a time of day that `rows` combines per day
+    corrected: Corrections = Corrections()  # replaced stored values that got another value
 
 
 def ingest_paths(
@@ -106,7 +107,9 @@ def ingest_paths(
                 # booking broken, whose line only the careful path knows): the careful path
                 pass
             else:
-                return IngestResult(files=1, rows=fast.rows, added=added, replaced=replaced, warnings=warnings)
+                return IngestResult(
+                    files=1, rows=fast.rows, added=added, replaced=replaced, warnings=warnings, corrected=store.corrected
+                )
     reads = [_read_one(src, settings) for src in sources]
     rollups: dict[str, list[str]] = {}
     if as_rollup:
@@ -128,7 +131,7 @@ def ingest_paths(
     )
     return IngestResult(
         files=len(reads), rows=frame.height, added=added, replaced=replaced, warnings=warnings,
-        rollups=tuple(sorted(rollups)), timed_rows=sum(r.timed_rows for r in reads),
+        rollups=tuple(sorted(rollups)), timed_rows=sum(r.timed_rows for r in reads), corrected=store.corrected,
     )
 
 
@@ -159,7 +162,7 @@ def ingest_frame(
     )
     return IngestResult(
         files=1, rows=read.frame.height, added=added, replaced=replaced, warnings=warnings, rollups=tuple(sorted(rollups)),
-        timed_rows=read.timed_rows,
+        timed_rows=read.timed_rows, corrected=store.corrected,
     )
 
 

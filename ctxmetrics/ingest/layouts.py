@@ -33,6 +33,7 @@ from ctxmetrics.ingest.columns import (
 )
 from ctxmetrics.ingest.dates import granularity_of
 from ctxmetrics.ingest.melt import melted
+from ctxmetrics.ingest.records import counted_records
 from ctxmetrics.ingest.settings import _Settings
 from ctxmetrics.ingest.sources import ROW, _check_header, _Source, read_table, semicolon_separated
 from ctxmetrics.store.database import check_dimension_name
@@ -60,7 +61,8 @@ def _read_one(src: _Source, settings: _Settings) -> _Read:
     notes: list[str] = []
     raw = read_table(src, notes)
     _check_header(src, raw.columns)
-    return dataclasses.replace(_parse(src, raw, settings), notes=tuple(notes))
+    read = _parse(src, raw, settings)
+    return dataclasses.replace(read, notes=tuple(notes) + read.notes)
 
 
 def _parse(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
@@ -68,6 +70,9 @@ def _parse(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
         return _wide(src, raw, settings)
     if settings.fmt == "events":
         return _events(src, raw, settings)
+    if settings.fmt == "records":
+        frame, notes = counted_records(src, raw, settings)
+        return _Read(frame, "daily", notes=tuple(notes))
     return _long(src, raw, settings)
 
 

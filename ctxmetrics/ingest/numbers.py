@@ -8,6 +8,7 @@ import polars as pl
 
 _DECIMAL_COMMA = r"^[-+]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$"
 _THOUSANDS_DOTS = r"^[-+]?[1-9]\d{0,2}(\.\d{3})+$"
+_PERCENT = r"^[-+]?[\d.,]*\d\s*%$"
 _NOT_FINITE = ["nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"]
 
 
@@ -30,3 +31,12 @@ def ambiguous_thousands(text: pl.Series) -> pl.Series | None:
         return None
     grouped = text.str.contains(_THOUSANDS_DOTS).fill_null(False)
     return grouped if bool(grouped.any()) and bool((grouped | ~dotted).all()) else None
+
+
+def without_percent_signs(text: pl.Series) -> pl.Series | None:
+    """Stripped text whose every filled cell is a percentage (`12.5%`, `12,5 %`), without
+    the sign: the number of percent it says. None when a filled cell is written otherwise."""
+    present = text.is_not_null() & (text != "")
+    if not present.any() or not text.filter(present).str.contains(_PERCENT).all():
+        return None
+    return text.str.replace(r"\s*%$", "")

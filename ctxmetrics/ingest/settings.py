@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 from ctxmetrics.config import Config
 from ctxmetrics.errors import InputError
 
-FORMATS = ("long", "wide", "events")
+FORMATS = ("long", "wide", "events", "records")
 
 
 @dataclass(frozen=True)

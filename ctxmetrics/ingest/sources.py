@@ -26,6 +26,8 @@ ROW = "__row"
 MAX_TITLE_LINES = 5  # lines above a CSV header that may be a report's title
 # A spreadsheet's last row that sums the others ('Total;;12.345'): not a day of data.
 TOTAL_LABELS = frozenset({"total", "totals", "grand total", "sum", "summe", "gesamt", "totaal", "totale"})
+# A report's row that sums the group above it (Salesforce's 'Subtotal' after each region), anywhere.
+SUBTOTAL_LABELS = frozenset({"subtotal", "sub-total", "sub total", "zwischensumme", "sous-total", "subtotaal"})
 
 
 @dataclass(frozen=True)
@@ -101,12 +103,28 @@ def _title_lines(head: bytes) -> int:
     exports write `Leads report, exported ...` first, Excel a `sep=;` line. Only such a line
     and lines with no separator at all (nor a comma, semicolon or tab) count, and only
     above a line that has one, so a one-column file and a header are never taken for titles."""
-    for number, line in enumerate(head.split(b"\n")[:MAX_TITLE_LINES + 1]):
+    lines = head.split(b"\n")[:MAX_TITLE_LINES + 2]
+    for number, line in enumerate(lines[:MAX_TITLE_LINES + 1]):
         if re.fullmatch(rb"sep=.", line):  # Excel's line naming the separator: the header follows
             continue
-        if any(sep in line for sep in (b",", b";", b"\t")):
+        if any(sep in line for sep in (b",", b";", b"\t")) and not _title_in_cells(line, lines[number + 1:number + 2]):
             return number
     return 0
+
+
+def _title_in_cells(line: bytes, below: list[bytes]) -> bool:
+    """A title written with the sheet's separators (`Leads report,,,`, as Excel saves a
+    title cell above the table): one filled cell, above a line with two or more."""
+    if not below:
+        return False
+    separator = _separator(line)
+    filled = [_filled_cells(text, separator) for text in (line, below[0])]
+    return filled[0] == 1 and filled[1] >= 2
+
+
+def _filled_cells(line: bytes, separator: str) -> int:
+    cells = next(csv.reader([line.decode("utf-8", errors="replace")], delimiter=separator), [])
+    return sum(1 for cell in cells if cell.strip())
 
 
 def _csv_head(path: Path) -> bytes:
@@ -148,10 +166,12 @@ def read_table(src: _Source, notes: list[str] | None = None) -> pl.DataFrame:
                 if blank.any():  # filtering copies every column: only when needed
                     frame = frame.filter(~blank)
                 frame = _without_repeated_headers(frame)
+                _refuse_second_header(src, frame)
             if src.titles and notes is not None:
                 notes.append(f"{src.path}: {_lines(src.titles)} above the header: a title, not data; skipped.")
             frame = _without_unnamed_empty_columns(frame)
             frame = _without_totals_row(src, frame, notes)
+            frame = _without_subtotal_rows(src, frame, notes)
         elif src.kind == "parquet":
             frame = pl.read_parquet(src.path, row_index_name=ROW)
         elif src.kind == "json":
@@ -210,6 +230,56 @@ def _without_totals_row(src: _Source, frame: pl.DataFrame, notes: list[str] | No
     if notes is not None:
         notes.append(f"{src.where(int(frame[ROW][-1]))}: '{first}' is a totals row, not data; skipped.")
     return frame.head(-1)
+
+
+def _refuse_second_header(src: _Source, frame: pl.DataFrame) -> None:
+    """A first row of labels only (two or more cells, no digit in any) above rows with
+    numbers is a second header row, as Excel and Sheets reports write one: units under the
+    header (`(day),count,EUR`), or the real header under a group row (`Daily figures,
+    Leads,Revenue`). Refused naming the line to delete: read as data it would be a bad
+    date, and a guess of which row holds the names could read the wrong ones."""
+    from ctxmetrics.ingest.columns import DATE_NAMES  # columns imports this module
+
+    if frame.height < 2:
+        return
+    cells = [frame[c][0] for c in frame.columns if c != ROW]
+    filled = [cell.strip() for cell in cells if cell is not None and cell.strip()]
+    below = [frame[c][1] for c in frame.columns if c != ROW]
+    if len(filled) < 2 or any(re.search(r"\d", cell) for cell in filled):
+        return
+    if not any(cell is not None and re.search(r"\d", cell) for cell in below):
+        return
+    header, line = 1 + src.titles, src.line(int(frame[ROW][0]))
+    quoted = ", ".join(repr(cell) for cell in filled)
+    names = {c.strip().lower() for c in frame.columns}
+    if {cell.lower() for cell in filled} & set(DATE_NAMES) and not names & set(DATE_NAMES):
+        raise InputError(
+            f"{src.path}:{line}: the header ({quoted}) is below line {header} (a title or group row): delete line {header}."
+        )
+    raise InputError(
+        f"{src.path}:{line}: a second header row ({quoted}: units or labels), not data; "
+        f"delete line {line}, keeping the header on line {header}."
+    )
+
+
+def _without_subtotal_rows(src: _Source, frame: pl.DataFrame, notes: list[str] | None) -> pl.DataFrame:
+    """The rows but those whose first filled cell is a subtotal label: a report grouped by
+    region sums each group below it, and stored as data those sums would count it twice."""
+    names = [c for c in frame.columns if c != ROW]
+    if frame.height == 0 or not names:
+        return frame
+    first = pl.coalesce([pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c).str.strip_chars()) for c in names])
+    label = frame.select(first.str.to_lowercase().str.strip_chars_end(":").is_in(list(SUBTOTAL_LABELS))).to_series()
+    if not label.fill_null(False).any():
+        return frame
+    label = label.fill_null(False)
+    if notes is not None:
+        lines = [src.line(int(r)) for r in frame[ROW].filter(label)]
+        word = frame.select(first).to_series().filter(label)[0]
+        where = f"lines {', '.join(map(str, lines[:-1]))} and {lines[-1]} are subtotal rows" if len(lines) > 1 else (
+            f"line {lines[0]} is a subtotal row")
+        notes.append(f"{src.path}: {where} ('{word}'), not data; skipped.")
+    return frame.filter(~label)
 
 
 def _without_repeated_headers(frame: pl.DataFrame) -> pl.DataFrame:

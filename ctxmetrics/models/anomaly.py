@@ -11,8 +11,9 @@ from ctxmetrics.models.segments import segment_key
 
 def importance(score: float, volume: float) -> float:
     """How much an anomaly matters, the one ranking of every list: score × ln(1 + mean
-    daily volume)."""
-    return float(score) * log1p(max(float(volume), 0.0))
+    daily volume). The volume's size: a refunds amount of -800 a day moves as much money
+    as sales of 800 (a count's volume is never below 0)."""
+    return float(score) * log1p(abs(float(volume)))
 
 
 @dataclass

@@ -11,7 +11,7 @@ import errno
 import re
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple, Sequence
 
 import duckdb
 
@@ -101,6 +101,15 @@ def check_dimension_name(name: str) -> str:
     return name
 
 
+class Corrections(NamedTuple):
+    """Stored values an upsert replaced with another value: how many, on how many days,
+    and the first of those days."""
+
+    values: int = 0
+    days: int = 0
+    first_days: tuple = ()
+
+
 class Store:
     """An open connection to the project's DuckDB file; use as a context manager.
 
@@ -114,6 +123,8 @@ class Store:
         self.read_only = read_only
         self.lock_timeout = default_lock_timeout() if lock_timeout is None else lock_timeout
         self.con: duckdb.DuckDBPyConnection | None = None
+        # The last upsert's replaced rows whose value changed (`_corrected_values`).
+        self.corrected = Corrections()
 
     # --- connection ----------------------------------------------------------
     def __enter__(self) -> "Store":
@@ -317,6 +328,7 @@ class Store:
             CtxError: the disk is full or another OS error (the store is left as it was).
         """
         dims = list(dims)
+        self.corrected = Corrections()
         try:
             with self.transaction():
                 self.add_dimensions(dims)
@@ -488,9 +500,21 @@ class Store:
                 where {scope}""",
             [*params, *scope_params],
         )
+        self.corrected = self._corrected_values()
         return self.con.execute(
             f"update obs set value = m.value from {_MATCHED} m where obs.rowid = m.obs_row and m.same"
         ).fetchall()[0][0]
+
+    def _corrected_values(self, days_said: int = 6) -> "Corrections":
+        """Of the stored rows an upsert is about to replace, those that get another value:
+        a newer export that corrects a few values of the days it overlaps says which (read
+        before the update)."""
+        changed = f"from obs o join {_MATCHED} m on o.rowid = m.obs_row where m.same and o.value is distinct from m.value"
+        values, days = self.con.execute(f"select count(*), count(distinct o.ts) {changed}").fetchall()[0]
+        if not values:
+            return Corrections()
+        first = self.con.execute(f"select distinct o.ts {changed} order by 1 limit ?", [days_said]).fetchall()
+        return Corrections(values, days, tuple(day for (day,) in first))
 
     def _insert_new_keys(
         self, source: str, params: Sequence[Any], dims: Sequence[str], all_dims: Sequence[str], replaced: int
