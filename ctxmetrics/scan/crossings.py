@@ -81,7 +81,7 @@ def crossing_echoes(anomalies: list[Anomaly], sets: dict[str, SeriesSet]) -> lis
     The pair is judged as `scan.restatements` judges a rollup and its part (stronger,
     overlapping in time, no event of its own, not much deeper inside); only the pairs whose
     segments cross and whose scores and days pass are read (`_stronger_crossing_dated_apart`),
-    so the test is near-linear in the anomalies."""
+    so the work follows the crossing pairs, not every pair of anomalies dated apart."""
     groups: dict[tuple[str, str], list[Anomaly]] = {}
     for a in anomalies:
         series_set = sets.get(a.metric)
