@@ -145,7 +145,8 @@ def test_the_pair_screen_finds_what_a_test_of_every_pair_finds():
     from ctxmetrics.scan.restatements import _SAME_DATING_DAYS
 
     rng = np.random.default_rng(7)
-    values = {"region": ("NA", "EMEA", "APAC"), "channel": ("paid", "organic", "email"), "device": ("ios", "web"), "plan": ("free", "pro")}
+    values = {"region": ("NA", "EMEA", "APAC"), "channel": ("paid", "organic", "email"),
+              "device": ("ios", "web"), "plan": ("free", "pro")}
     group = []
     for _ in range(400):
         segment = {d: str(rng.choice(v)) for d, v in values.items() if rng.random() < 0.5}
