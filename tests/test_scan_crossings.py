@@ -137,26 +137,31 @@ def test_a_scan_hands_its_cubes_over_and_stores_no_crossing_echo(project_dir, mo
     assert stored and not [a for a in stored if a.segment == {"channel": "paid"}]
 
 
-def test_the_pair_screen_finds_what_a_mask_over_every_pair_finds():
-    """`_stronger_dated_apart` reads a few anomalies per anomaly; its answer must be the
-    whole-group mask's: ties of score, lasting anomalies, NaN scores, starts 2-3 days apart."""
-    from ctxmetrics.scan.crossings import _stronger_dated_apart
+def test_the_pair_screen_finds_what_a_test_of_every_pair_finds():
+    """`_stronger_crossing_dated_apart` reads the crossing segments alone; its answer must be
+    every pair's test: segments of every layer of a 3 x 3 x 2 x 2 cube, ties of score, lasting
+    anomalies, NaN scores, starts 2-3 days apart."""
+    from ctxmetrics.scan.crossings import _stronger_crossing_dated_apart
     from ctxmetrics.scan.restatements import _SAME_DATING_DAYS
 
     rng = np.random.default_rng(7)
+    values = {"region": ("NA", "EMEA", "APAC"), "channel": ("paid", "organic", "email"),
+              "device": ("ios", "web"), "plan": ("free", "pro")}
     group = []
     for _ in range(400):
+        segment = {d: str(rng.choice(v)) for d, v in values.items() if rng.random() < 0.5}
         start = START + dt.timedelta(days=int(rng.integers(0, 40)))
         end = None if rng.random() < 0.2 else start + dt.timedelta(days=int(rng.integers(0, 15)))
         score = float("nan") if rng.random() < 0.02 else float(rng.integers(1, 30))  # many ties
-        group.append(replace(NA, start=start, end=end, score=score))
+        group.append(replace(NA, segment=segment, start=start, end=end, score=score))
     starts = np.array([a.start.toordinal() for a in group])
     ends = np.array([(a.end or dt.date.max).toordinal() for a in group])
     scores = np.array([a.score for a in group])
-    found = list(_stronger_dated_apart(group))
+    found = list(_stronger_crossing_dated_apart(group))
     assert len(found) == len(group)
     assert sum(len(near) for near in found) > 1000  # the case has many pairs to find
     for a, near in zip(group, found):
         s, e = a.start.toordinal(), (a.end or dt.date.max).toordinal()
-        mask = (scores > a.score) & (starts <= e) & (ends >= s) & (np.abs(starts - s) > _SAME_DATING_DAYS)
+        crosses = np.array([crossing(a.segment, b.segment) is not None for b in group])
+        mask = crosses & (scores > a.score) & (starts <= e) & (ends >= s) & (np.abs(starts - s) > _SAME_DATING_DAYS)
         assert near.tolist() == np.flatnonzero(mask).tolist()

@@ -107,9 +107,10 @@ def _link_correlated(anomalies: list[Anomaly], config: Config) -> None:
                     count += 1
 
         take(by_segment.get(key[i], ()), 0)
-        for ancestor in ancestors[i]:  # its rollups: a few
-            if ancestor in by_segment:
-                take(by_segment[ancestor], 1)
+        # its rollups' anomalies as one list by size (a wide cube's anomaly has ~20 rollups
+        # of one or two each): the five best that qualify are the answer's part of them, as
+        # the five best of each list were (a sixth of a list ranks below its five)
+        take(sorted([j for ancestor in ancestors[i] for j in by_segment.get(ancestor, ())], key=order.__getitem__), 1)
         take(by_ancestor.get((metric[i], key[i]), ()), 1)  # its sub-segments
         if day not in windows:
             near = [j for k in range(-days, days + 1) for j in by_day.get(day + dt.timedelta(days=k), ())]

@@ -79,9 +79,9 @@ def crossing_echoes(anomalies: list[Anomaly], sets: dict[str, SeriesSet]) -> lis
     `_SAME_DATING_DAYS` apart (module docstring); `sets`: the metrics' cubes by name.
 
     The pair is judged as `scan.restatements` judges a rollup and its part (stronger,
-    overlapping in time, no event of its own, not much deeper inside); the scores and days
-    are screened as arrays first (`_stronger_dated_apart`), so a cube where many cells
-    changed at once reads few pairs."""
+    overlapping in time, no event of its own, not much deeper inside); only the pairs whose
+    segments cross and whose scores and days pass are read (`_stronger_crossing_dated_apart`),
+    so the work follows the crossing pairs, not every pair of anomalies dated apart."""
     groups: dict[tuple[str, str], list[Anomaly]] = {}
     for a in anomalies:
         series_set = sets.get(a.metric)
@@ -89,7 +89,7 @@ def crossing_echoes(anomalies: list[Anomaly], sets: dict[str, SeriesSet]) -> lis
             groups.setdefault((a.metric, a.direction), []).append(a)
     echoes = []
     for (metric, _), group in groups.items():
-        for a, near in zip(group, _stronger_dated_apart(group)):
+        for a, near in zip(group, _stronger_crossing_dated_apart(group)):
             for stronger in (group[j] for j in near):
                 if ((shared := crossing(a.segment, stronger.segment)) is not None and _restates(a, stronger)
                         and _rest_moved(sets[metric], a, shared) is False):
@@ -98,33 +98,78 @@ def crossing_echoes(anomalies: list[Anomaly], sets: dict[str, SeriesSet]) -> lis
     return echoes
 
 
-def _stronger_dated_apart(group: list[Anomaly]):
-    """Per anomaly of `group`, in order: the indexes (ascending) of the stronger ones that
-    overlap it in time and start more than `_SAME_DATING_DAYS` away from it.
+def _stronger_crossing_dated_apart(group: list[Anomaly]):
+    """Per anomaly of `group`, in order: the indexes (ascending) of the ones whose segment
+    crosses its own, stronger, overlapping it in time and starting more than
+    `_SAME_DATING_DAYS` away from it.
 
-    Near-linear in the anomalies rather than a mask over the whole group per anomaly: per
-    start day, the ones starting earlier and still running that day, and the ones starting
-    later, are each sorted by score once, so an anomaly reads only those stronger than
-    itself; the exact test is then made on those few (a wide cube's 20k anomalies of one
-    metric and direction, most on one day, read a few each)."""
+    The crossing segments are looked up (`_CrossingIndex`) and the scores and days tested
+    on those alone: a few per anomaly, where testing every stronger one dated apart was
+    quadratic in the anomalies dated apart (crossing segments are about one pair in a
+    hundred of a cube's anomalies). An anomaly no stronger one is dated apart from (most
+    of a cube where many cells changed on one day) is passed over before the look-up."""
     starts = np.array([a.start.toordinal() for a in group])
     ends = np.array([(a.end or dt.date.max).toordinal() for a in group])
     scores = np.array([a.score for a in group], dtype=float)
-    by_start = np.argsort(starts, kind="stable")
-    sorted_starts = starts[by_start]
-    sides: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}  # start day -> by score
-    for a, start, end, score in zip(group, starts, ends, scores):
-        if start not in sides:
-            earlier = by_start[: np.searchsorted(sorted_starts, start - _SAME_DATING_DAYS, "left")]
-            earlier = earlier[ends[earlier] >= start]  # still running on the day
-            later = by_start[np.searchsorted(sorted_starts, start + _SAME_DATING_DAYS, "right"):]
-            earlier, later = earlier[np.argsort(scores[earlier], kind="stable")], later[np.argsort(scores[later], kind="stable")]
-            sides[start] = (earlier, scores[earlier], later, scores[later])
-        earlier, earlier_scores, later, later_scores = sides[start]
-        some = np.concatenate([
-            earlier[np.searchsorted(earlier_scores, score, "right"):], later[np.searchsorted(later_scores, score, "right"):]
-        ])
-        # the whole test on those (a NaN score sorts last): the same set as testing every one
+    strongest_apart = _strongest_dated_apart(starts, ends, scores)
+    index = _CrossingIndex(group)
+    for i, (start, end, score) in enumerate(zip(starts, ends, scores)):
+        if not strongest_apart[start] > score:
+            yield index.none
+            continue
+        some = index.crossing(i)
+        # the whole test on those (a NaN score is never stronger nor weaker)
         near = (scores[some] > score) & (starts[some] <= end) & (ends[some] >= start) & (
             np.abs(starts[some] - start) > _SAME_DATING_DAYS)
         yield np.sort(some[near])
+
+
+def _strongest_dated_apart(starts: np.ndarray, ends: np.ndarray, scores: np.ndarray) -> dict[int, float]:
+    """Per start day: the highest score (NaN skipped, -inf for none) of the anomalies
+    starting more than `_SAME_DATING_DAYS` before it and still running on it, or more than
+    that after it; nothing at or below it can be stronger and dated apart."""
+    strongest = {}
+    for start in np.unique(starts):
+        apart = ((starts < start - _SAME_DATING_DAYS) & (ends >= start)) | (starts > start + _SAME_DATING_DAYS)
+        strongest[start] = float(np.fmax.reduce(scores[apart], initial=-np.inf))
+    return strongest
+
+
+class _CrossingIndex:
+    """The anomalies of a group by the segments that can cross a given one: a segment
+    naming dimensions A is crossed by those naming dimensions K, neither set holding the
+    other, that agree with it on the dimensions both name; so per (K, shared dimensions)
+    the anomalies are grouped by their values there, built the first time it is asked."""
+
+    def __init__(self, group: list[Anomaly]):
+        self.segments = [a.segment for a in group]
+        self.dims = [tuple(sorted(segment)) for segment in self.segments]
+        self.named: dict[tuple[str, ...], list[int]] = {}  # dimensions named -> the anomalies naming them
+        for i, dims in enumerate(self.dims):
+            self.named.setdefault(dims, []).append(i)
+        self.plans: dict[tuple[str, ...], list[tuple[tuple[str, ...], dict]]] = {}
+        self.none = np.zeros(0, dtype=np.int64)
+
+    def crossing(self, i: int) -> np.ndarray:
+        """The indexes of the anomalies whose segment crosses anomaly `i`'s (`crossing`)."""
+        dims = self.dims[i]
+        if dims not in self.plans:
+            self.plans[dims] = self._plan(dims)
+        segment = self.segments[i]
+        hits = [found for shared, by_value in self.plans[dims]
+                if (found := by_value.get(tuple(segment[d] for d in shared))) is not None]
+        return hits[0] if len(hits) == 1 else np.concatenate(hits) if hits else self.none
+
+    def _plan(self, dims: tuple[str, ...]) -> list[tuple[tuple[str, ...], dict]]:
+        """Per set of dimensions crossing `dims`: the dimensions shared and its anomalies
+        by their values there."""
+        plan = []
+        for other, members in self.named.items():
+            if set(other) <= set(dims) or set(dims) <= set(other):
+                continue
+            shared = tuple(d for d in other if d in dims)
+            by_value: dict[tuple[str, ...], list[int]] = {}
+            for j in members:
+                by_value.setdefault(tuple(self.segments[j][d] for d in shared), []).append(j)
+            plan.append((shared, {value: np.array(js) for value, js in by_value.items()}))
+        return plan
