@@ -20,7 +20,8 @@ added by planting. Precision = hits / (hits + near + added).
 
 Split by background file (backgrounds.split_of): holdout backgrounds are never seen
 while tuning; seeds differ too (tune 0.., holdout 10000..). `--misses` lists each missed
-effect of severity 9 with what the detector reported near it, and each false alarm.
+effect of the top severity with what the detector reported near it, and each false alarm;
+`--noise` prints how the detector's noise model reads each background (eval/noise_profile.py).
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from benchmarks.eval import external  # noqa: E402
 from benchmarks.eval.backgrounds import REALDATA, SPLITS, Background, load_backgrounds  # noqa: E402
 from benchmarks.eval.cases import Case, Planted  # noqa: E402
 from benchmarks.eval.detector import load_detector  # noqa: E402
+from benchmarks.eval.noise_profile import noise_profile  # noqa: E402
 from benchmarks.eval.planted_scoring import RealTally, judge, own_detections  # noqa: E402
 from benchmarks.eval.planting import SEVERITIES, place_effects, plant, spacing  # noqa: E402
 
@@ -94,7 +96,7 @@ def run_background(detector, background: Background, seeds: range, misses: list[
 
 
 def _row(label: str, t: RealTally) -> str:
-    return (f"  {label:<44}{t.planted:>7}{t.hits:>6}{_fmt(t.recall):>7}{t.near:>6}{t.added:>6}"
+    return (f"  {label[:44]:<44}{t.planted:>7}{t.hits:>6}{_fmt(t.recall):>7}{t.near:>6}{t.added:>6}"
             f"{_fmt(t.precision):>7}{_fmt(t.f1):>6}{_fmt(t.added_per_100_years, 1):>9}{_fmt(t.own_per_100_years, 1):>9}")
 
 
@@ -121,6 +123,15 @@ def print_split(split: str, result: dict) -> None:
     print(_row("pooled", pooled["all"]))
 
 
+def print_noise(backgrounds: list[Background]) -> None:
+    print("  the detector's noise model on each unplanted background (generator: robust sd of z 0.88-0.94, lag-1 0.0-0.2):")
+    for b in backgrounds:
+        p = noise_profile(b)
+        print(f"  {b.name[:44]:<45}" + ("not prepared" if p is None else
+              f"robust sd of z {p['robust_sd_z']:.2f}, lag-1 {p['lag1']:.2f}, "
+              f"long-run/day variance {p['long_run_over_day']:.3g}, calendar steps {p['calendar_steps']}"))
+
+
 def _json(t: RealTally) -> dict:
     return {"planted": t.planted, "hits": t.hits, "near": t.near, "added": t.added, "recall": t.recall,
             "precision": t.precision, "f1": t.f1, "added_per_100_series_years": t.added_per_100_years,
@@ -133,7 +144,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10, help="planted runs per background")
     parser.add_argument("--realdata", type=Path, default=REALDATA, help="the shared realdata folder")
     parser.add_argument("--ext", type=Path, default=external.DEFAULT_FOLDER, help="folder of external public series")
-    parser.add_argument("--misses", action="store_true", help="list misses of severity 9 and every false alarm")
+    parser.add_argument("--misses", action="store_true", help="list misses of the top severity and every false alarm")
+    parser.add_argument("--noise", action="store_true", help="print how the detector's noise model reads each background")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     args = parser.parse_args()
     began = time.perf_counter()
@@ -157,6 +169,8 @@ def main() -> None:
     print(f"planted changes on real backgrounds; detector: {detector.name}; {args.seeds} seeds per background")
     for split, result in results.items():
         print_split(split, result)
+        if args.noise:
+            print_noise(load_backgrounds(split, args.realdata, args.ext))
         if args.misses:
             print("\n".join(misses[split]))
     print(f"\n{time.perf_counter() - began:.0f} s")

@@ -124,3 +124,12 @@ def test_missing_folders_give_a_one_line_error(tmp_path):
     assert run.returncode == 1
     assert run.stderr.strip().startswith("real_backgrounds.py: error: no background file found")
     assert "Traceback" not in run.stderr
+
+
+def test_noise_profile_of_white_noise_reads_about_one_noise_unit():
+    from benchmarks.eval.noise_profile import noise_profile
+
+    values = 50 + np.random.default_rng(2).normal(0, 2, 400)
+    profile = noise_profile(_background(values, kind="gauge"))
+    assert 0.8 < profile["robust_sd_z"] < 1.1
+    assert abs(profile["lag1"]) < 0.2
