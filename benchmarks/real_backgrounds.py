@@ -77,11 +77,11 @@ def run_background(detector, background: Background, seeds: range, misses: list[
         judged = judge(planted, detections, own, tolerance=tolerance, spacing=gap,
                        documented=background.documented, margin=background.documented_margin)
         counts = judged.counts
-        tallies["all"].add(RealTally(planted=len(effects), hits=len(judged.found), near=counts["near"],
-                                     added=counts["added"], years=background.years))
+        tallies["all"].add(RealTally.of_run(len(effects), len(judged.found), counts["near"], counts["added"],
+                                            background.years))
         for i, e in enumerate(effects):
             for key in (e.klass, f"sev {e.severity}"):
-                tallies[key].add(RealTally(planted=1, hits=int(i in judged.found)))
+                tallies[key].add(RealTally(planted=1, found=int(i in judged.found)))  # recall only
             if i not in judged.found and e.severity == max(SEVERITIES):
                 nearby = [f"{d.direction} {d.start}..{d.end} score {d.score:.1f}" for d in detections
                           if e.start - gap <= d.start <= (e.end if e.end is not None else e.start) + gap]
@@ -96,7 +96,7 @@ def run_background(detector, background: Background, seeds: range, misses: list[
 
 
 def _row(label: str, t: RealTally) -> str:
-    return (f"  {label[:44]:<44}{t.planted:>7}{t.hits:>6}{_fmt(t.recall):>7}{t.near:>6}{t.added:>6}"
+    return (f"  {label[:44]:<44}{t.planted:>7}{t.found:>6}{_fmt(t.recall):>7}{t.near:>6}{t.added:>6}"
             f"{_fmt(t.precision):>7}{_fmt(t.f1):>6}{_fmt(t.added_per_100_years, 1):>9}{_fmt(t.own_per_100_years, 1):>9}")
 
 
@@ -133,7 +133,7 @@ def print_noise(backgrounds: list[Background]) -> None:
 
 
 def _json(t: RealTally) -> dict:
-    return {"planted": t.planted, "hits": t.hits, "near": t.near, "added": t.added, "recall": t.recall,
+    return {"planted": t.planted, "hits": t.found, "near": t.near, "added": t.added, "recall": t.recall,
             "precision": t.precision, "f1": t.f1, "added_per_100_series_years": t.added_per_100_years,
             "own_per_100_series_years": t.own_per_100_years}
 

@@ -99,8 +99,9 @@ def test_verdicts_in_their_order():
                    documented=(200,), margin=7)
     assert judged.verdicts == ["hit", "documented", "background", "near", "added"]
     assert judged.found == {0}
-    tally = RealTally(planted=2, hits=1, near=1, added=1)
+    tally = RealTally.of_run(2, 1, 1, 1, 2.0)
     assert tally.recall == 0.5 and tally.precision == pytest.approx(1 / 3)
+    assert tally.added_per_100_years == pytest.approx(50.0)
 
 
 def test_own_detections_leave_out_those_near_documented_changes():

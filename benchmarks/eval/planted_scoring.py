@@ -18,42 +18,26 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from benchmarks.eval.cases import Planted
-from benchmarks.eval.scoring import match
+from benchmarks.eval.scoring import Tally, match
 
 VERDICTS = ("hit", "documented", "background", "near", "added")
 
 
 @dataclass
-class RealTally:
-    """Counts of one group of runs (a background, an effect class, a split)."""
+class RealTally(Tally):
+    """`Tally` of a group of planted runs (a background, an effect class, a split): `found`
+    counts hits, `detections` the judged ones (hits + near + added), `years` the planted
+    runs' series-years; the unplanted backgrounds' unexplained detections beside them."""
 
-    planted: int = 0
-    hits: int = 0
     near: int = 0
     added: int = 0
-    years: float = 0.0  # series-years of planted runs
     own: int = 0  # the unplanted backgrounds' unexplained detections
     own_years: float = 0.0
 
-    def add(self, other: "RealTally") -> None:
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-    @property
-    def recall(self) -> float | None:
-        return self.hits / self.planted if self.planted else None
-
-    @property
-    def precision(self) -> float | None:
-        judged = self.hits + self.near + self.added
-        return self.hits / judged if judged else None
-
-    @property
-    def f1(self) -> float | None:
-        p, r = self.precision, self.recall
-        if p is None or r is None:
-            return None
-        return 2 * p * r / (p + r) if p + r else 0.0
+    @classmethod
+    def of_run(cls, planted: int, hits: int, near: int, added: int, years: float) -> "RealTally":
+        return cls(planted=planted, found=hits, detections=hits + near + added, series=1, years=years,
+                   near=near, added=added)
 
     @property
     def added_per_100_years(self) -> float | None:
