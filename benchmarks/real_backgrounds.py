@@ -9,7 +9,7 @@ Prophet example files (monthly counts, 5-minute temperatures averaged to days), 
 nyc_taxi summed to days, the Peyton Manning page views (exp of the file's logs) and every
 column of the TCPD datasets. Each file is read where it lies (benchmarks/eval/backgrounds.py);
 nothing is copied into the repository. Effects (benchmarks/eval/planting.py): episodes
-of 1-3, 5-14 and 21-90 days and lasting steps, up and down, of 4, 6 and 9 local noise
+of 1-3, 5-14 and 21-90 days and lasting steps, up and down, of 4, 6, 9 and 12 local noise
 units over their length, at random places clear of each other, of the ends and of the
 background's documented changes. Scoring (benchmarks/eval/planted_scoring.py): a hit
 starts within 2 periods (daily; 1 otherwise) with the right direction; a detection near
