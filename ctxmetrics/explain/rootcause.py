@@ -24,8 +24,11 @@ inside it that moved when the rest of it did not. When no element clears the bou
 alone, a few of one layer that moved the same way by one factor are taken together when
 their joint gain clears the bound over every set of their size. Elements that moved by
 the very factor the chosen ones share then join on weaker evidence (no factor of their own
-to fit). The change is "uniform" (everywhere alike) when one factor for every leaf fits as
-well as the chosen set does, given the set's extra parameters.
+to fit). Once a change is found, which elements carry it is settled by their posterior
+probability over the sets of 1-3 elements of one layer moving by one factor (a likelier
+element swaps in; one more joins only when clearly likely). The change is "uniform"
+(everywhere alike) when one factor for every leaf fits as well as the chosen set does,
+given the set's extra parameters.
 """
 from __future__ import annotations
 
@@ -45,6 +48,13 @@ __all__ = [
 _MAX_ELEMENTS = 3  # a business reads at most a few places; more is "spread out"
 _FALSE_ALARM = 0.05  # chance that noise alone adds an element, over all candidates
 _MIN_GAIN_SHARE = 0.02  # an element must remove this share of the unexplained error
+# Which elements carry a change once one is found (`_likeliest`):
+_CHANGE_RANGE = (0.05, 1.0)  # a root-cause element's relative change: log-uniform from 5% to 100%
+_CHANGE_GRID = 24  # points of that prior the likelihood is averaged over
+_POOL = 6  # per group and way: the elements most σ off, from which sets are drawn
+_POOL_CAP = 24  # at most so many per layer (sets of 3 of 24: 2,024), so a wide cube stays cheap
+_REPORT = 0.4  # an element above this probability is reported: about half the F1 reached, where pooled F1 gains
+_ADD = 0.6  # ... and only above this one beyond as many elements as the search chose
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,7 @@ def localize_codes(
     else:
         groups = candidate_groups(codes, min(max_layer, len(dims)))
         fit, chosen, shared = _choose(groups, expected, actual, weight, start_error)
+        chosen = _likeliest(chosen, fit, codes, direction)
 
         def segment(i: int) -> dict[str, str]:
             g, e = chosen[i]
@@ -489,6 +500,102 @@ def _extend_alike(chosen, fit, n_candidates):
         chosen.append(best[1:])
         free &= groups[best[1]][1] != best[2]
     return chosen
+
+
+def _likeliest(chosen, fit, codes, direction):
+    """Once the search has found a change: which elements carry it, by their posterior
+    probability over one-factor sets of every layer (`_layer_sets`; the prior even over
+    layers, set sizes and the sets of each size). The search's bounds ask whether each
+    element alone is beyond noise; once a change is known to be there the question is where:
+    a cell the search chose is swapped for a likelier one (a row for the two cells that
+    moved in it), and a second cell 2.5σ off by the first one's factor, more likely in than
+    out, joins. The answer keeps the search's count of elements when that many pass
+    `_REPORT`; an element beyond that count must pass `_ADD` (`why` reads places from several
+    anomalies' drivers, where an extra one rarely adds a true place but adds a wrong one
+    each time it is wrong)."""
+    if not chosen or not _one_layer_apart(chosen, fit, codes):
+        return chosen  # not a hypothesis of the posterior's (a region and a channel overlap)
+    coarsest = min(len(fit.groups[g][0]) for g, _ in chosen)  # `_narrow` settled coarser ones
+    layers = sorted({len(combo) for combo, _ in fit.groups if len(combo) >= coarsest})
+    found = [_layer_sets(fit, codes, layer, direction) for layer in layers]
+    scores = [x for _, sets in found for x, _ in sets if len(x)]
+    if not scores:
+        return chosen
+    top = max(float(x.max()) for x in scores)
+    total = sum(float(np.exp(x - top).sum()) for x in scores)
+    probable = []
+    for pool, sets in found:
+        probability = np.zeros(len(pool))
+        for x, members in sets:
+            for column in members.T:
+                np.add.at(probability, column, np.exp(x - top) / total)
+        probable += [(float(p), element) for p, element in zip(probability, pool) if p > _REPORT]
+    probable.sort(key=lambda pair: -pair[0])
+    count = max(len(chosen), sum(p > _ADD for p, _ in probable))
+    return [element for _, element in probable[: min(count, _MAX_ELEMENTS)]] or chosen
+
+
+def _one_layer_apart(chosen, fit, codes) -> bool:
+    """True when the chosen elements are of one layer and share no leaf."""
+    places = [_place(fit.groups[g], e, codes) for g, e in chosen]
+    return all(bool(((a >= 0) & (b >= 0) & (a != b)).any()) for a, b in combinations(places, 2))
+
+
+def _place(group, element, codes) -> np.ndarray:
+    """An element's codes per dimension, -1 for a dimension it does not fix."""
+    combo, ids = group
+    place = np.full(codes.shape[1], -1)
+    place[list(combo)] = codes[int(np.flatnonzero(ids == element)[0]), list(combo)]
+    return place
+
+
+def _layer_sets(fit, codes, layer, direction):
+    """(pool, [(log posterior, members)] per set size) of one layer's hypotheses "these 1 to
+    `_MAX_ELEMENTS` disjoint elements changed by one common factor, nothing else did", up to
+    a constant shared by every layer. The pool: per group and way the `_POOL` elements most
+    standard deviations off, `_POOL_CAP` in all (the others weigh next to nothing), as
+    (group, element); members index it, one row per set. The likelihood is Gaussian against
+    the leaves' noise, the factor's size integrated over a log-uniform prior on
+    `_CHANGE_RANGE` (a drop of at most 95%)."""
+    rows = []  # (|z|, group, element, c, s, way, place: its dimensions' codes, -1 for any)
+    elements = 0
+    for g, (combo, ids) in enumerate(fit.groups):
+        if len(combo) != layer:
+            continue
+        n = fit.sizes[g]
+        elements += n
+        c = np.bincount(ids, fit.wee, n)
+        s = np.bincount(ids, fit.wae, n) - c
+        z = np.divide(s, np.sqrt(c), out=np.zeros(n), where=c > 0)
+        leaf = np.empty(n, dtype=np.int64)
+        leaf[ids] = np.arange(len(ids))  # a leaf of each element
+        for way in (direction,) if direction else (1, -1):
+            for e in np.argsort(-way * z)[:_POOL]:
+                if way * z[e] > 0:
+                    place = np.full(codes.shape[1], -1)
+                    place[list(combo)] = codes[leaf[e], list(combo)]
+                    rows.append((abs(z[e]), g, int(e), c[e], s[e], way, place))
+    rows = sorted(rows, key=lambda row: -row[0])[:_POOL_CAP]
+    if not rows:
+        return [], []
+    c, s, ways = (np.array([row[i] for row in rows]) for i in (3, 4, 5))
+    places = np.array([row[6] for row in rows])
+    fixed = (places[:, None, :] >= 0) & (places[None, :, :] >= 0)
+    apart = (fixed & (places[:, None, :] != places[None, :, :])).any(axis=2) & (ways[:, None] == ways[None, :])
+    sizes = np.exp(np.linspace(math.log(_CHANGE_RANGE[0]), math.log(_CHANGE_RANGE[1]), _CHANGE_GRID))
+    sets = []
+    for k in range(1, min(_MAX_ELEMENTS, len(rows)) + 1):
+        members = np.array(list(combinations(range(len(rows)), k)), dtype=np.int64)
+        for i, j in combinations(range(k), 2):
+            members = members[apart[members[:, i], members[:, j]]]
+        way = ways[members[:, 0], None]
+        delta = np.where(way > 0, sizes[None, :], -np.minimum(sizes[None, :], 0.95))
+        # log likelihood ratio of the set's leaves scaled by 1 + δ against unchanged
+        log_ratio = delta * s[members].sum(axis=1)[:, None] - delta**2 * c[members].sum(axis=1)[:, None] / 2
+        peak = log_ratio.max(axis=1)
+        evidence = peak + np.log(np.exp(log_ratio - peak[:, None]).mean(axis=1))
+        sets.append((evidence - math.log(math.comb(elements, k)), members))
+    return [(row[1], row[2]) for row in rows], sets
 
 
 def _strongest_way(carried, owner, noise) -> float:
