@@ -49,10 +49,10 @@ _MAX_ELEMENTS = 3  # a business reads at most a few places; more is "spread out"
 _FALSE_ALARM = 0.05  # chance that noise alone adds an element, over all candidates
 _MIN_GAIN_SHARE = 0.02  # an element must remove this share of the unexplained error
 # Which elements carry a change once one is found (`_likeliest`):
-_CHANGE_RANGE = (0.05, 1.0)  # a root-cause element's relative change: log-uniform from 5% to 100%
-_CHANGE_GRID = 24  # points of that prior the likelihood is averaged over
-_POOL = 6  # per group and way: the elements most σ off, from which sets are drawn
-_POOL_CAP = 24  # at most so many per layer (sets of 3 of 24: 2,024), so a wide cube stays cheap
+# a root-cause element's relative change: log-uniform from 5% to 100% (a drop of at most 95%)
+_CHANGE_SIZES = np.exp(np.linspace(np.log(0.05), np.log(1.0), 12))[None, :]  # its grid, averaged over
+_POOL = 4  # per group and way: the elements most σ off, from which sets are drawn
+_POOL_CAP = 12  # at most so many per layer (sets of 3 of 12: 220), so a wide cube stays cheap
 _REPORT = 0.4  # an element above this probability is reported: about half the F1 reached, where pooled F1 gains
 _ADD = 0.6  # ... and only above this one beyond as many elements as the search chose
 
@@ -513,7 +513,7 @@ def _likeliest(chosen, fit, codes, direction):
     `_REPORT`; an element beyond that count must pass `_ADD` (`why` reads places from several
     anomalies' drivers, where an extra one rarely adds a true place but adds a wrong one
     each time it is wrong)."""
-    if not chosen or not _one_layer_apart(chosen, fit, codes):
+    if not chosen or not _apart(chosen, fit, codes):
         return chosen  # not a hypothesis of the posterior's (a region and a channel overlap)
     coarsest = min(len(fit.groups[g][0]) for g, _ in chosen)  # `_narrow` settled coarser ones
     layers = sorted({len(combo) for combo, _ in fit.groups if len(combo) >= coarsest})
@@ -527,16 +527,22 @@ def _likeliest(chosen, fit, codes, direction):
     for pool, sets in found:
         probability = np.zeros(len(pool))
         for x, members in sets:
-            for column in members.T:
-                np.add.at(probability, column, np.exp(x - top) / total)
+            weight = np.exp(x - top) / total
+            probability += np.bincount(members.ravel(), np.repeat(weight, members.shape[1]), len(pool))
         probable += [(float(p), element) for p, element in zip(probability, pool) if p > _REPORT]
     probable.sort(key=lambda pair: -pair[0])
     count = max(len(chosen), sum(p > _ADD for p, _ in probable))
     return [element for _, element in probable[: min(count, _MAX_ELEMENTS)]] or chosen
 
 
-def _one_layer_apart(chosen, fit, codes) -> bool:
-    """True when the chosen elements are of one layer and share no leaf."""
+@lru_cache(maxsize=64)
+def _subsets(n: int, k: int) -> np.ndarray:
+    """Every set of `k` of `n` indexes, one row each (the same few shapes recur in a scan)."""
+    return np.array(list(combinations(range(n), k)), dtype=np.int64).reshape(-1, k)
+
+
+def _apart(chosen, fit, codes) -> bool:
+    """True when the chosen elements share no leaf (a hypothesis of `_layer_sets`)."""
     places = [_place(fit.groups[g], e, codes) for g, e in chosen]
     return all(bool(((a >= 0) & (b >= 0) & (a != b)).any()) for a, b in combinations(places, 2))
 
@@ -555,9 +561,8 @@ def _layer_sets(fit, codes, layer, direction):
     a constant shared by every layer. The pool: per group and way the `_POOL` elements most
     standard deviations off, `_POOL_CAP` in all (the others weigh next to nothing), as
     (group, element); members index it, one row per set. The likelihood is Gaussian against
-    the leaves' noise, the factor's size integrated over a log-uniform prior on
-    `_CHANGE_RANGE` (a drop of at most 95%)."""
-    rows = []  # (|z|, group, element, c, s, way, place: its dimensions' codes, -1 for any)
+    the leaves' noise, the factor's size averaged over its prior (`_CHANGE_SIZES`)."""
+    parts = []  # per group and way: (|z|, group, element, c, s, way, place: codes per dimension, -1 for any)
     elements = 0
     for g, (combo, ids) in enumerate(fit.groups):
         if len(combo) != layer:
@@ -570,32 +575,33 @@ def _layer_sets(fit, codes, layer, direction):
         leaf = np.empty(n, dtype=np.int64)
         leaf[ids] = np.arange(len(ids))  # a leaf of each element
         for way in (direction,) if direction else (1, -1):
-            for e in np.argsort(-way * z)[:_POOL]:
-                if way * z[e] > 0:
-                    place = np.full(codes.shape[1], -1)
-                    place[list(combo)] = codes[leaf[e], list(combo)]
-                    rows.append((abs(z[e]), g, int(e), c[e], s[e], way, place))
-    rows = sorted(rows, key=lambda row: -row[0])[:_POOL_CAP]
-    if not rows:
+            top = np.argsort(-way * z)[:_POOL]
+            top = top[way * z[top] > 0]
+            place = np.full((len(top), codes.shape[1]), -1)
+            place[:, list(combo)] = codes[leaf[top]][:, list(combo)]
+            parts.append((np.abs(z[top]), np.full(len(top), g), top, c[top], s[top], np.full(len(top), way), place))
+    if not parts:
         return [], []
-    c, s, ways = (np.array([row[i] for row in rows]) for i in (3, 4, 5))
-    places = np.array([row[6] for row in rows])
+    strength, group, element, c, s, ways, places = (np.concatenate(column) for column in zip(*parts))
+    keep = np.argsort(-strength, kind="stable")[:_POOL_CAP]
+    if not len(keep):
+        return [], []
+    group, element, c, s, ways, places = group[keep], element[keep], c[keep], s[keep], ways[keep], places[keep]
     fixed = (places[:, None, :] >= 0) & (places[None, :, :] >= 0)
     apart = (fixed & (places[:, None, :] != places[None, :, :])).any(axis=2) & (ways[:, None] == ways[None, :])
-    sizes = np.exp(np.linspace(math.log(_CHANGE_RANGE[0]), math.log(_CHANGE_RANGE[1]), _CHANGE_GRID))
     sets = []
-    for k in range(1, min(_MAX_ELEMENTS, len(rows)) + 1):
-        members = np.array(list(combinations(range(len(rows)), k)), dtype=np.int64)
+    for k in range(1, min(_MAX_ELEMENTS, len(keep)) + 1):
+        members = _subsets(len(keep), k)
         for i, j in combinations(range(k), 2):
             members = members[apart[members[:, i], members[:, j]]]
         way = ways[members[:, 0], None]
-        delta = np.where(way > 0, sizes[None, :], -np.minimum(sizes[None, :], 0.95))
+        delta = np.where(way > 0, _CHANGE_SIZES, -np.minimum(_CHANGE_SIZES, 0.95))
         # log likelihood ratio of the set's leaves scaled by 1 + δ against unchanged
         log_ratio = delta * s[members].sum(axis=1)[:, None] - delta**2 * c[members].sum(axis=1)[:, None] / 2
         peak = log_ratio.max(axis=1)
         evidence = peak + np.log(np.exp(log_ratio - peak[:, None]).mean(axis=1))
         sets.append((evidence - math.log(math.comb(elements, k)), members))
-    return [(row[1], row[2]) for row in rows], sets
+    return [(int(g), int(e)) for g, e in zip(group, element)], sets
 
 
 def _strongest_way(carried, owner, noise) -> float:
