@@ -54,7 +54,7 @@ _CHANGE_SIZES = np.exp(np.linspace(np.log(0.05), np.log(1.0), 12))[None, :]  # i
 _POOL = 4  # per group and way: the elements most σ off, from which sets are drawn
 _POOL_CAP = 12  # at most so many per layer (sets of 3 of 12: 220), so a wide cube stays cheap
 _REPORT = 0.4  # an element above this probability is reported: about half the F1 reached, where pooled F1 gains
-_ADD = 0.6  # ... and only above this one beyond as many elements as the search chose
+_ADD = 0.65  # ... and only above this one beyond as many elements as the search chose
 
 
 @dataclass(frozen=True)
