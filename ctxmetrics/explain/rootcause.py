@@ -507,7 +507,7 @@ def _likeliest(chosen, fit, codes, direction):
     probability over one-factor sets of every layer (`_layer_sets`; the prior even over
     layers, set sizes and the sets of each size). The search's bounds ask whether each
     element alone is beyond noise; once a change is known to be there the question is where:
-    a cell the search chose is swapped for a likelier one (a row for the two cells that
+    an element the search chose gives way to likelier ones (a row to the two cells that
     moved in it), and a second cell 2.5σ off by the first one's factor, more likely in than
     out, joins. The answer keeps the search's count of elements when that many pass
     `_REPORT`; an element beyond that count must pass `_ADD` (`why` reads places from several
@@ -543,8 +543,15 @@ def _subsets(n: int, k: int) -> np.ndarray:
 
 def _apart(chosen, fit, codes) -> bool:
     """True when the chosen elements share no leaf (a hypothesis of `_layer_sets`)."""
-    places = [_place(fit.groups[g], e, codes) for g, e in chosen]
-    return all(bool(((a >= 0) & (b >= 0) & (a != b)).any()) for a, b in combinations(places, 2))
+    apart = _disjoint(np.array([_place(fit.groups[g], e, codes) for g, e in chosen]))
+    return bool(apart[np.triu_indices(len(chosen), 1)].all())
+
+
+def _disjoint(places: np.ndarray) -> np.ndarray:
+    """Pairwise: True when two elements (codes per dimension, -1 for any value) share no
+    leaf, i.e. differ on a dimension both fix."""
+    fixed = (places[:, None, :] >= 0) & (places[None, :, :] >= 0)
+    return (fixed & (places[:, None, :] != places[None, :, :])).any(axis=2)
 
 
 def _place(group, element, codes) -> np.ndarray:
@@ -580,15 +587,12 @@ def _layer_sets(fit, codes, layer, direction):
             place = np.full((len(top), codes.shape[1]), -1)
             place[:, list(combo)] = codes[leaf[top]][:, list(combo)]
             parts.append((np.abs(z[top]), np.full(len(top), g), top, c[top], s[top], np.full(len(top), way), place))
-    if not parts:
-        return [], []
     strength, group, element, c, s, ways, places = (np.concatenate(column) for column in zip(*parts))
     keep = np.argsort(-strength, kind="stable")[:_POOL_CAP]
     if not len(keep):
         return [], []
     group, element, c, s, ways, places = group[keep], element[keep], c[keep], s[keep], ways[keep], places[keep]
-    fixed = (places[:, None, :] >= 0) & (places[None, :, :] >= 0)
-    apart = (fixed & (places[:, None, :] != places[None, :, :])).any(axis=2) & (ways[:, None] == ways[None, :])
+    apart = _disjoint(places) & (ways[:, None] == ways[None, :])
     sets = []
     for k in range(1, min(_MAX_ELEMENTS, len(keep)) + 1):
         members = _subsets(len(keep), k)
