@@ -513,6 +513,8 @@ def _likeliest(chosen, fit, codes, direction):
     `_REPORT`; an element beyond that count must pass `_ADD` (`why` reads places from several
     anomalies' drivers, where an extra one rarely adds a true place but adds a wrong one
     each time it is wrong)."""
+    if codes.shape[1] < 2:
+        return chosen  # one dimension: `one_dimension`'s path must answer as this one does
     if not chosen or not _apart(chosen, fit, codes):
         return chosen  # not a hypothesis of the posterior's (a region and a channel overlap)
     coarsest = min(len(fit.groups[g][0]) for g, _ in chosen)  # `_narrow` settled coarser ones
