@@ -226,3 +226,32 @@ def test_a_set_is_fitted_once_and_its_first_element_takes_the_leaves_it_shares()
     assert fit([(region, na), (cell, na_paid)])[1] is owner
     _, owner = fit([(cell, na_paid), (region, na)])  # the cell first: NA keeps the rest
     assert owner[0] == 0 and (owner[1:] == np.where(in_na, 1, -1)[1:]).all()
+
+
+def test_a_second_cell_by_the_first_ones_factor_joins_when_clearly_likely():
+    # APAC/partner 6σ up by 30%; EMEA/email, a small cell, up by the same 30%: 2.7σ, below the
+    # bound a cell needs to join the search's choice (2.72σ: 2·ln 41), but in a set of one
+    # factor far more likely in than out; at 2.4σ it is not clearly likely (below `_ADD`).
+    first = LEAVES.index({"region": "APAC", "channel": "partner"})
+    second = LEAVES.index({"region": "EMEA", "channel": "email"})
+    for z, found in ((2.7, [{"region": "APAC", "channel": "partner"}, {"region": "EMEA", "channel": "email"}]),
+                     (2.4, [{"region": "APAC", "channel": "partner"}])):
+        expected = np.full(len(LEAVES), 400.0)
+        expected[second] = (z / 0.3) ** 2  # a 30% rise is z σ of this cell
+        actual = expected.copy()
+        actual[[first, second]] *= 1.3
+        assert segments(localize(LEAVES, expected, actual, np.sqrt(expected))) == found
+
+
+def test_a_row_carried_by_two_of_its_cells_is_those_two_cells():
+    # APAC's partner and email cells 3.4σ down, its other three 0.5σ down each: the row clears
+    # the bound, and `_narrow` keeps it (two cells, not one, moved), but two cells by one
+    # factor are likelier than the row's five.
+    cells = [LEAVES.index({"region": "APAC", "channel": c}) for c in ("partner", "email")]
+    rest = [i for i, leaf in enumerate(LEAVES) if leaf["region"] == "APAC" and i not in cells]
+    expected = np.full(len(LEAVES), 400.0)
+    actual = expected.copy()
+    actual[cells] -= 3.4 * 20
+    actual[rest] -= 0.5 * 20
+    found = segments(localize(LEAVES, expected, actual, np.sqrt(expected)))
+    assert sorted(map(str, found)) == sorted(map(str, [LEAVES[i] for i in cells]))
