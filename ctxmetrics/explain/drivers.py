@@ -92,7 +92,7 @@ def _cube_days(anomalies: list[Anomaly], cubes: Mapping[str, _Cube], whole_cube=
                 days.setdefault((anomaly.metric, anomaly.start), []).append(anomaly)
             else:
                 totals.setdefault(anomaly.metric, []).append(anomaly)
-    leads = sorted(((max(group, key=_importance), group) for group in days.values()), key=lambda p: -_importance(p[0]))
+    leads = sorted(((max(group, key=lambda a: a.importance), group) for group in days.values()), key=lambda p: -p[0].importance)
     candidates = [  # a day whose total was flagged is left out: its drivers are the cube's root cause
         (lead, group, window) for lead, group in leads
         if (window := cubes[lead.metric].window(lead)) is not None
@@ -145,11 +145,6 @@ class _WholeCubes:
 
 def _overlap_in_time(a: Anomaly, b: Anomaly) -> bool:
     return (b.end is None or a.start <= b.end) and (a.end is None or b.start <= a.end)
-
-
-def _importance(anomaly: Anomaly) -> float:
-    """Size of a change for the business: its score weighted by the volume it moves."""
-    return anomaly.importance
 
 
 def _split_from_drivers(anomaly: Anomaly, scope) -> tuple[float, float, None] | None:

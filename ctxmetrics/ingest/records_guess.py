@@ -13,15 +13,14 @@ import polars as pl
 from ctxmetrics.config import Config, RecordMetric, RecordsLayout
 from ctxmetrics.ingest.amounts import AMOUNT_WORDS, _words
 from ctxmetrics.ingest.dates import BadCell, parse_days
-from ctxmetrics.ingest.sources import ROW
 
 # Name words of the columns, in English and German (Erstellt am, Abschlussdatum, Phase: Gewonnen)
 CREATED_WORDS = frozenset({"create", "created", "creation", "opened", "open", "erstellt", "erstelldatum", "angelegt"})
 CLOSED_WORDS = frozenset({"close", "closed", "abschluss", "abschlussdatum", "geschlossen"})
 STAGE_WORDS = frozenset({"stage", "status", "phase", "stufe"})
 ID_WORDS = frozenset({"id"})
-# A stage value that means won: "Closed Won", "closedwon", "Won"; never "Lost" or "Not won".
 ONE = {"deals": "deal", "opportunities": "opportunity"}  # the noun of a row, by the metrics' prefix
+# A stage value that means won: "Closed Won", "closedwon", "Won"; never "Lost" or "Not won".
 WON = re.compile(r"^((closed\s*)?won|gewonnen)$", re.IGNORECASE)
 
 
