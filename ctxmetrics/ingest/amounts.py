@@ -50,6 +50,15 @@ def amount_or_gauge(name: str, values: pl.Series) -> TypeGuess:
     return TypeGuess("gauge", "its values are not whole numbers and its name does not read as money")
 
 
+def written_as_money(name: str, first_cell: str) -> TypeGuess:
+    """The type of a metric whose cells carry a currency (`$1,234.50`): an amount, unless
+    its name reads as a level (a cost per click is money but no sum)."""
+    words = set(_words(name))
+    if words & LEVEL_WORDS:
+        return TypeGuess("gauge", f"its name reads as a level ('{sorted(words & LEVEL_WORDS)[0]}')")
+    return TypeGuess("amount", f"its values are written as money ({first_cell!r})")
+
+
 def _words(name: str) -> list[str]:
     """Lowercase words of a column name: snake_case, kebab-case, spaces and camelCase split."""
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)

@@ -13,6 +13,7 @@ from ctxmetrics.ingest.cadence import (
     Booking, agreeing, days_by_metric, first_cadence_change, may_be_booked, metric_cadences, with_bookings,
 )
 from ctxmetrics.ingest.dates import BadCell, check_plausible, parse_days
+from ctxmetrics.ingest.money import money_column
 from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma, without_percent_signs
 from ctxmetrics.ingest.settings import _Settings
 from ctxmetrics.ingest.sources import ROW, _Source
@@ -251,15 +252,20 @@ def _number(
     separate thousands."""
     series = raw[column]
     if series.dtype == pl.Utf8 and decimal_comma:
-        series, bad = read_decimal_comma(_percents_read(series.str.strip_chars()))
-        _first_bad(src, raw, bad, column, "is not a number written with a decimal comma (12,5 or 1.234,5)")
+        stripped = _percents_read(series.str.strip_chars())
+        series = _money_read(src, raw, column, stripped, decimal_comma=True)
+        if series is None:
+            series, bad = read_decimal_comma(stripped)
+            _first_bad(src, raw, bad, column, "is not a number written with a decimal comma (12,5 or 1.234,5)")
     elif series.dtype == pl.Utf8:
         if parsed is None:
             parsed = series.cast(pl.Float64, strict=False)
         if parsed.null_count() > series.null_count():
             # Only then strip (allocating every cell again) and say which cell is bad.
             stripped = _percents_read(series.str.strip_chars())
-            parsed = stripped.cast(pl.Float64, strict=False)
+            parsed = _money_read(src, raw, column, stripped)
+            if parsed is None:
+                parsed = stripped.cast(pl.Float64, strict=False)
             bad = parsed.is_null() & stripped.is_not_null() & (stripped != "")
             if bad.any() and _COMMA_NUMBER.match(stripped[int(bad.arg_true()[0])]):
                 _first_bad(src, raw, bad, column, _COMMA_HINT + (_DECIMAL_COMMA_HINT if semicolon else ""))
@@ -287,6 +293,16 @@ def _percents_read(text: pl.Series) -> pl.Series:
     """A column of percentages (`12.5%`) as the numbers of percent they say; other text as it is."""
     percents = without_percent_signs(text)
     return text if percents is None else percents
+
+
+def _money_read(src: _Source, raw: pl.DataFrame, column: str, text: pl.Series, decimal_comma: bool = False):
+    """A column of amounts written as money (`$1,234.50`, `(1.234,50 €)`) as numbers; None
+    when it is not written so. A second currency or a cell written otherwise is refused."""
+    try:
+        found = money_column(text, decimal_comma)
+    except BadCell as bad:
+        raise InputError(f"{src.where(int(raw[ROW][bad.index]), column)}: {text[bad.index]!r} {bad.what}.") from None
+    return None if found is None else found[0]
 
 
 def _first_bad_null(src: _Source, raw: pl.DataFrame, series: pl.Series, column: str) -> None:

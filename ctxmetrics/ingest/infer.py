@@ -19,9 +19,10 @@ import yaml
 from ctxmetrics.config import Config, RecordsLayout, WideMelt
 from ctxmetrics.ingest.cadence import Booking, days_by_metric, evident_granularity, with_bookings
 from ctxmetrics.ingest.melt import melted, segment_columns
+from ctxmetrics.ingest.money import money_column
 from ctxmetrics.ingest.dates import BadCell, granularity_of, latest_plausible, parse_days
 from ctxmetrics.errors import CtxError, InputError
-from ctxmetrics.ingest.amounts import TypeGuess, amount_or_gauge
+from ctxmetrics.ingest.amounts import TypeGuess, amount_or_gauge, written_as_money
 from ctxmetrics.store.database import check_dimension_name
 from ctxmetrics.ingest.cells import _COMMA_HINT
 from ctxmetrics.ingest.columns import DATE_NAMES, HOUR_NAMES, VALUE_NAMES, usual_column
@@ -140,6 +141,8 @@ def _look_at(src, notes: list[str]) -> _Found:
     columns = [c for c in raw.columns if c != ROW]
     percents = _percent_columns(raw, columns)  # column -> its first cell, as written
     raw = raw.with_columns(without_percent_signs(raw[c].str.strip_chars()).alias(c) for c in percents)
+    money = _money_columns(src, raw, columns)  # column -> its first cell, as written, and its values
+    raw = raw.with_columns(values.cast(pl.Utf8).alias(c) for c, (_, values) in money.items())
     comma_numbers = _decimal_comma_columns(raw, columns) if semicolon_separated(src) else {}
     raw = raw.with_columns(comma_numbers.values())
     records = records_layout(raw, columns, src.path.stem, _settled_format)
@@ -216,7 +219,7 @@ def _look_at(src, notes: list[str]) -> _Found:
     found.types = {  # a percentage is a level: a region's 12% and another's 14% do not add up
         m: TypeGuess("gauge", f"its values are percentages ({percents[c]!r})")
         for m, c in column_of.items() if c in percents
-    }
+    } | {m: written_as_money(m, money[c][0]) for m, c in column_of.items() if c in money}
     found.scales = {m: "log" for m, values in found.metrics.items() if _looks_like_logs(m, found.value, values)}
     if timed:
         found.granularities = {m: "daily" for m in found.metrics}
@@ -322,6 +325,24 @@ def _percent_columns(raw: pl.DataFrame, columns: list[str]) -> dict[str, str]:
     for name in columns:
         if raw[name].dtype == pl.Utf8 and without_percent_signs(text := raw[name].str.strip_chars()) is not None:
             found[name] = text.filter(text.is_not_null() & (text != ""))[0]
+    return found
+
+
+def _money_columns(src, raw: pl.DataFrame, columns: list[str]) -> dict[str, tuple[str, pl.Series]]:
+    """The text columns written as money (`$1,234.50`, `1 234,50 €`), each with its first
+    filled cell as written and its values read as ingest reads them; a column mixing two
+    currencies is refused naming the row, as ingest refuses it."""
+    found = {}
+    for name in columns:
+        if raw[name].dtype != pl.Utf8:
+            continue
+        text = raw[name].str.strip_chars()
+        try:
+            read = money_column(text)
+        except BadCell as bad:
+            raise InputError(f"{src.where(int(raw[ROW][bad.index]), name)}: {text[bad.index]!r} {bad.what}.") from None
+        if read is not None:
+            found[name] = (text.filter(text.is_not_null() & (text != ""))[0], read[0])
     return found
 
 
