@@ -12,7 +12,7 @@ from ctxmetrics.errors import InputError
 from ctxmetrics.ingest.cadence import (
     Booking, agreeing, days_by_metric, first_cadence_change, may_be_booked, metric_cadences, with_bookings,
 )
-from ctxmetrics.ingest.dates import BadCell, check_plausible, parse_days
+from ctxmetrics.ingest.dates import BadCell, check_plausible, parse_stamps
 from ctxmetrics.ingest.money import money_column
 from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma, without_percent_signs
 from ctxmetrics.ingest.settings import _Settings
@@ -44,20 +44,22 @@ def _hour_column(src: _Source, raw: pl.DataFrame, settings: _Settings) -> str | 
 
 def _days(
     src: _Source, raw: pl.DataFrame, column: str, settings: _Settings, iso: pl.Series | None = None
-) -> tuple[pl.Series, bool, pl.Series]:
-    """The project-zone day of every row, whether the column has times of day, and the
-    distinct days; `iso`: the column already read as plain ISO days (`_first_pass`)."""
+) -> tuple[pl.Series, bool, pl.Series, pl.Series | None]:
+    """The project-zone day of every row, whether the column has times of day, the
+    distinct days, and the rows' local times (None without times of day); `iso`: the
+    column already read as plain ISO days (`_first_pass`)."""
     series = raw[column]
     if series.dtype.is_nested():
         raise InputError(f"{src.where(column=column)}: has nested values (lists or objects), not dates.")
     try:
-        days, timed = parse_days(series, settings.config.timezone, settings.date_format, iso=iso)
+        stamps, timed = parse_stamps(series, settings.config.timezone, settings.date_format, iso=iso)
+        days = stamps.dt.date() if timed else stamps
         _first_bad_null(src, raw, days, column)
         distinct = check_plausible(days)
     except BadCell as bad:
         row = int(raw[ROW][bad.index])
         raise InputError(f"{src.where(row, column)}: {series[bad.index]!r} {bad.what}.") from None
-    return days, timed, distinct
+    return days, timed, distinct, (stamps if timed else None)
 
 
 def _cadences(

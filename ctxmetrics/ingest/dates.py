@@ -49,7 +49,17 @@ def latest_plausible(today: dt.date | None = None) -> dt.date:
 def parse_days(
     series: pl.Series, timezone: str, date_format: str | None = None, iso: pl.Series | None = None
 ) -> tuple[pl.Series, bool]:
-    """Calendar days in `timezone` of a date/time column, and whether it has times of day.
+    """Calendar days in `timezone` of a date/time column, and whether it has times of day
+    (`parse_stamps`, the times left out)."""
+    stamps, timed = parse_stamps(series, timezone, date_format, iso)
+    return (stamps.dt.date() if timed else stamps), timed
+
+
+def parse_stamps(
+    series: pl.Series, timezone: str, date_format: str | None = None, iso: pl.Series | None = None
+) -> tuple[pl.Series, bool]:
+    """The local times in `timezone` of a date/time column (naive datetimes) when it has
+    times of day, else its calendar days; and whether it has times of day.
 
     Text is read as ISO 8601 unless `date_format` (strftime codes) is given; nothing is
     guessed. A time with a UTC offset is converted to `timezone`; a time without one is
@@ -64,7 +74,7 @@ def parse_days(
     if series.dtype == pl.Date:
         return series, False
     if isinstance(series.dtype, pl.Datetime):
-        return _days_of_datetimes(series, timezone)
+        return _stamps_of_datetimes(series, timezone)
     if series.dtype != pl.Utf8:
         _fail_first(series.is_not_null(), f"is of type {series.dtype}, not a date")
         series = series.cast(pl.Utf8)  # all empty: reported as such by the caller
@@ -86,7 +96,7 @@ def parse_days(
         timed, has_time = _parse_iso_times(text.filter(rest), timezone)
     except BadCell as bad:  # its index counts the filtered rows
         raise BadCell(int(positions[bad.index]), bad.what) from None
-    days = pl.select(pl.when(plain).then(days).otherwise(None)).to_series()
+    days = pl.select(pl.when(plain).then(days).otherwise(None)).to_series().cast(timed.dtype)  # midnight, if timed
     return days.scatter(positions, timed), has_time
 
 
@@ -113,7 +123,8 @@ def _parse_iso_times(text: pl.Series, timezone: str) -> tuple[pl.Series, bool]:
     zoned = (canonical + offset.fill_null("+00:00")).str.to_datetime("%Y-%m-%dT%H:%M:%S%z", strict=False, time_zone="UTC")
     local = zoned.dt.convert_time_zone(timezone).dt.replace_time_zone(None)
     stamps = pl.select(pl.when(offset.is_null()).then(naive).otherwise(local)).to_series()
-    return stamps.dt.date(), bool((stamps.dt.time() != dt.time(0, 0)).any())
+    has_time = bool((stamps.dt.time() != dt.time(0, 0)).any())
+    return (stamps if has_time else stamps.dt.date()), has_time
 
 
 def _not_iso(text: pl.Series, index: int) -> BadCell:
@@ -142,7 +153,7 @@ def _parse_with_format(text: pl.Series, fmt: str, timezone: str) -> tuple[pl.Ser
     zone = "UTC" if "%z" in fmt else None
     stamps = text.str.to_datetime(fmt, strict=False, time_zone=zone)
     _fail_first(stamps.is_null() & text.is_not_null(), f"does not match --date-format {fmt}")
-    return _days_of_datetimes(stamps, timezone)
+    return _stamps_of_datetimes(stamps, timezone)
 
 
 def _iso_weeks(text: pl.Series, fmt: str) -> pl.Series:
@@ -151,13 +162,13 @@ def _iso_weeks(text: pl.Series, fmt: str) -> pl.Series:
     return (text + "-1").str.to_date(fmt + "-%u", strict=False)
 
 
-def _days_of_datetimes(stamps: pl.Series, timezone: str) -> tuple[pl.Series, bool]:
+def _stamps_of_datetimes(stamps: pl.Series, timezone: str) -> tuple[pl.Series, bool]:
     if stamps.dtype.time_zone is not None:
         if _all_midnight(stamps):  # dates stored with their zone (a pandas tz-aware date column)
             return stamps.dt.date(), False
         stamps = stamps.dt.convert_time_zone(timezone).dt.replace_time_zone(None)  # an instant: the project's day
     has_time = bool((stamps.dt.time() != dt.time(0, 0)).any())
-    return stamps.dt.date(), has_time
+    return (stamps if has_time else stamps.dt.date()), has_time
 
 
 def _all_midnight(stamps: pl.Series) -> bool:

@@ -397,13 +397,16 @@ def _not_segments_nor_measurements(raw: pl.DataFrame, columns: list[str], date: 
     numbers measurements: a store number cannot be told from a count of 1-6 orders there."""
     one_row_per_date = not raw.select([date] + ([hour] if hour else [])).is_duplicated().any()
     per = f"one row per {date}" + (f" and {hour}" if hour else "")
+    # a file whose only column of numbers holds small whole ones (5-7 sign-ups an hour) measures it
+    numeric = [c for c in columns if _is_numeric(raw[c])]
+    sole_number = numeric[0] if len(numeric) == 1 else None
     left_out = {}
     for name in columns:
         column = raw[name]
         text = column.cast(pl.Utf8).str.strip_chars()
         if (text.is_null() | (text == "") | (text.str.to_lowercase() == "nan")).all():
             left_out[name] = "is empty: left out (ignore_columns)."
-        elif _is_code(column) and one_row_per_date:
+        elif _is_code(column) and one_row_per_date and name != sole_number:
             shown = ", ".join(f"{v:g}" for v in _numbers(column).unique().sort().to_list())
             left_out[name] = (
                 f"holds only the whole numbers {shown}: a category code, not a count; {per}, so no "

@@ -32,6 +32,7 @@ from ctxmetrics.ingest.columns import (
     _role_column,
 )
 from ctxmetrics.ingest.dates import granularity_of
+from ctxmetrics.ingest.grid import cut_short_days
 from ctxmetrics.ingest.melt import melted
 from ctxmetrics.ingest.records import counted_records
 from ctxmetrics.ingest.settings import _Settings
@@ -104,7 +105,7 @@ def _long(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     else:
         metric = _text(src, raw, metric_col, required=True, distinct=pre.get(metric_col)).alias("metric")
     dim_cols = _dimension_columns(src, others, settings.dims, settings.known)
-    days, timed, distinct = _days(src, raw, date_col, settings, iso=pre.get(_ISO_DAYS))
+    days, timed, distinct, stamps = _days(src, raw, date_col, settings, iso=pre.get(_ISO_DAYS))
     timed = timed or hour_col is not None
     # A series file writes a missing reading as an empty cell or NaN; a long file must not.
     values = _number(
@@ -121,7 +122,7 @@ def _long(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
         frame = frame.filter(pl.col("value").is_not_null())
     _check_counts(src, frame, settings.config, value_col)
     if timed:
-        return _Read(_per_day(frame, dim_cols, settings.config), "daily", timed_rows=frame.height)
+        return _timed(src, frame, _local_times(raw, days, stamps, hour_col), dim_cols, settings.config)
     _check_duplicates(src, frame, ["metric", "ts", *dim_cols])
     # The metrics as stored: the distinct names (none is blank) stripped, as _text does.
     metrics = pre[metric_col].str.strip_chars().unique().to_list() if metric_col in pre else None
@@ -151,7 +152,7 @@ def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
             raise InputError(f"{src.where(column=d)}: {exc}") from None
     for m in metrics:
         _check_labels(src, pl.DataFrame({"metric": [m], ROW: [0]}), "metric", header=True)
-    days, timed, distinct = _days(src, raw, date_col, settings)
+    days, timed, distinct, stamps = _days(src, raw, date_col, settings)
     timed = timed or hour_col is not None
     semicolon = semicolon_separated(src)
     typed = raw.select(
@@ -174,7 +175,7 @@ def _wide(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
         metrics = sorted({melt.columns[m][0] for m in metrics})
     _check_counts(src, long, settings.config, None)
     if timed:
-        return _Read(_per_day(long, stored_dims, settings.config), "daily", timed_rows=long.height)
+        return _timed(src, long, _local_times(raw, days, stamps, hour_col), stored_dims, settings.config)
     _check_duplicates(src, typed, ["ts", *dims])
     # a column's own days are those it has a value on (a weekly column beside daily ones)
     cadences, bookings = _cadences(src, long, None, date_col, settings.config, metrics)
@@ -205,7 +206,7 @@ def _events(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
     _require(src, columns, (*EVENT_COLUMNS, date_col), "events")
     others = [c for c in columns if c not in (date_col, *EVENT_COLUMNS, *settings.config.ignore_columns)]
     dim_cols = _dimension_columns(src, others, settings.dims, settings.known)
-    days, _, _ = _days(src, raw, date_col, settings)
+    days = _days(src, raw, date_col, settings)[0]
     frame = raw.select(
         days.alias("ts"),
         _text(src, raw, "entity_id", required=True).alias("entity_id"),
@@ -250,6 +251,24 @@ def _first_pass(raw: pl.DataFrame, labels: list[str], date_col: str, value_col: 
         key: found[name] if isinstance(key, tuple) else first[name][0].rename(key)
         for key, name in zip(exprs, names)
     }
+
+
+def _local_times(raw: pl.DataFrame, days: pl.Series, stamps: pl.Series | None, hour_col: str | None) -> pl.Series:
+    """Each row's local time: its stamp, or its day and its hour-of-day column."""
+    if stamps is not None:
+        return stamps
+    hours = raw[hour_col].cast(pl.Utf8).str.strip_chars().cast(pl.Float64).cast(pl.Int64)
+    return pl.select(days.cast(pl.Datetime("us")) + pl.duration(hours=hours)).to_series()
+
+
+def _timed(src: _Source, frame: pl.DataFrame, times: pl.Series, dims: list[str], config: Config) -> _Read:
+    """Rows with a time of day combined per day, without the edge days a regular grid of
+    readings covers only in part (`grid.cut_short_days`), which are said."""
+    cut, notes = cut_short_days(times, config.timezone)
+    kept = frame.filter(~pl.col("ts").is_in(cut)) if cut else frame
+    return _Read(
+        _per_day(kept, dims, config), "daily", timed_rows=frame.height, notes=tuple(f"{src.path}: {n}" for n in notes)
+    )
 
 
 def _per_day(frame: pl.DataFrame, dims: list[str], config: Config) -> pl.DataFrame:

@@ -83,7 +83,7 @@ def _one_metric(src: _Source, raw: pl.DataFrame, name: str, spec: RecordMetric, 
     rows = raw.filter(keep)
     if rows.height == 0:
         return pl.DataFrame()
-    days, _, _ = _days(src, rows, spec.date, settings)
+    days = _days(src, rows, spec.date, settings)[0]
     if spec.sum is None:
         values = pl.Series("value", [1.0] * rows.height)
     else:
