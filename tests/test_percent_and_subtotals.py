@@ -49,3 +49,32 @@ def test_salesforce_subtotal_rows_are_skipped_and_said(tmp_path):
     metric = next(m for m, spec in config["metrics"].items() if spec["type"] == "amount")
     sql = f"select sum(value) as total from observations where metric = '{metric}'"
     assert json.loads(invoke("--project", root, "query", sql, "--json").output) == [{"total": sum(totals.values())}]
+
+
+def _grouped_report(path) -> dict[str, int]:
+    """A Salesforce report in its printable view: `Region: EMEA (N records)` alone on a line
+    above each region's opportunities, which have no Region column of their own."""
+    lines, totals = ['"Close Date","Opportunity Name","Amount"'], {}
+    for region in ("EMEA", "NA"):
+        rows = [(FIRST + dt.timedelta(days=i), k) for i in range(60) for k in range(1 + i % 3)]
+        lines.append(f'"Region: {region} ({len(rows)} records)",,')
+        for day, k in rows:
+            lines.append(f'"{day:%m/%d/%Y}","Opp {region} {day}-{k}","{1000 * (k + 1)}"')
+            totals[region] = totals.get(region, 0) + 1000 * (k + 1)
+    path.write_text("\n".join(lines) + "\n")
+    return totals
+
+
+def test_a_grouped_reports_group_rows_carry_their_region_into_the_rows(tmp_path):
+    data, root = tmp_path / "report.csv", tmp_path / "p"
+    totals = _grouped_report(data)
+    said = invoke("init", root, "--from", data).output
+    assert f"{data}: lines 2 and 123 are group rows of a grouped report ('Region: EMEA (120 records)'), not data: " \
+           "their values carried into column 'Region' of the rows below." in said
+    assert "Region" in yaml.safe_load((root / "ctxmetrics.yaml").read_text())["dimensions"]
+    invoke("--project", root, "ingest", data)
+    metric = next(m for m, s in yaml.safe_load((root / "ctxmetrics.yaml").read_text())["metrics"].items() if s["type"] == "amount")
+    sql = f"select Region, sum(value) as total from observations where metric = '{metric}' group by 1 order by 1"
+    assert json.loads(invoke("--project", root, "query", sql, "--json").output) == [
+        {"Region": "EMEA", "total": totals["EMEA"]}, {"Region": "NA", "total": totals["NA"]}
+    ]

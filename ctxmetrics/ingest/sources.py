@@ -172,6 +172,7 @@ def read_table(src: _Source, notes: list[str] | None = None) -> pl.DataFrame:
             frame = _without_unnamed_empty_columns(frame)
             frame = _without_totals_row(src, frame, notes)
             frame = _without_subtotal_rows(src, frame, notes)
+            frame = _group_rows_carried(src, frame, notes)
         elif src.kind == "parquet":
             frame = pl.read_parquet(src.path, row_index_name=ROW)
         elif src.kind == "json":
@@ -280,6 +281,44 @@ def _without_subtotal_rows(src: _Source, frame: pl.DataFrame, notes: list[str] |
             f"line {lines[0]} is a subtotal row")
         notes.append(f"{src.path}: {where} ('{word}'), not data; skipped.")
     return frame.filter(~label)
+
+
+# A report's group row, alone on its line above the group's rows: `Region: EMEA (12 records)`
+# (Salesforce's printable view), or `EMEA (12 records)`.
+_GROUP_ROW = re.compile(r"^(?:(?P<name>[A-Za-z][A-Za-z _-]*?)\s*:\s*)?(?P<value>[^:]+?)(?P<count>\s*\(\d[\d,.]*\s+records?\))?$")
+
+
+def _group_rows_carried(src: _Source, frame: pl.DataFrame, notes: list[str] | None) -> pl.DataFrame:
+    """The rows but a grouped report's group rows (one filled cell, `Region: EMEA (12
+    records)`), whose value is carried into the rows below them as the column the row
+    names (`Region`, added when the file lacks it or left empty there): the segment each
+    row belongs to. A group row naming no column, or one the rows fill already, is
+    skipped. Either is said."""
+    names = [c for c in frame.columns if c != ROW]
+    if frame.height == 0 or len(names) < 2:
+        return frame
+    filled = frame.select(pl.sum_horizontal(pl.col(c).str.strip_chars().fill_null("") != "" for c in names)).to_series()
+    first = frame.select(pl.coalesce(pl.col(c).str.strip_chars().replace("", None) for c in names)).to_series()
+    groups = [(i, _GROUP_ROW.match(first[i] or "")) for i in (filled == 1).arg_true().to_list()]
+    groups = [(i, m) for i, m in groups if m is not None and (m["name"] or m["count"])]
+    if not groups:
+        return frame
+    column = groups[0][1]["name"]
+    carried = (  # a lone `Note: ...` line is no group: a group row counts its records, or groups repeat
+        column is not None and all(m["name"] == column for _, m in groups) and (groups[0][1]["count"] or len(groups) > 1)
+        and (column not in names or frame[column].str.strip_chars().fill_null("").eq("").all())
+    )
+    rows = [i for i, _ in groups]
+    if carried:
+        value = pl.Series([None] * frame.height, dtype=pl.Utf8).scatter(rows, [m["value"].strip() for _, m in groups])
+        frame = frame.with_columns(value.forward_fill().alias(column))
+    if notes is not None:
+        lines = [src.line(int(frame[ROW][i])) for i in rows]
+        where = f"lines {', '.join(map(str, lines[:-1]))} and {lines[-1]} are group rows" if len(lines) > 1 else (
+            f"line {lines[0]} is a group row")
+        what = f"{'their values' if len(lines) > 1 else 'its value'} carried into column '{column}' of the rows below" if carried else "skipped"
+        notes.append(f"{src.path}: {where} of a grouped report ('{first[rows[0]]}'), not data: {what}.")
+    return frame.filter(~pl.Series(range(frame.height)).is_in(rows))
 
 
 def _without_repeated_headers(frame: pl.DataFrame) -> pl.DataFrame:
