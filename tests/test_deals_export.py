@@ -123,3 +123,55 @@ def test_a_german_deals_export_is_read_as_records(tmp_path):
     invoke("--project", root, "ingest", data)
     assert stored(root, "deals_created") == 200
     assert stored(root, "won_betrag") == pytest.approx(won)
+
+
+# (header with the id, create date, close date, amount, stage and region columns; won and open stage values;
+# the amount metric's name)
+EXPORTS_BY_LANGUAGE = {
+    "french": ("ID;Date de création;Date de clôture;Montant;Étape;Région", ("Fermée gagnée", "Ouverte"), "won_montant"),
+    "spanish": ("ID;Fecha de creación;Fecha de cierre;Importe;Etapa;Región", ("Cerrado ganado", "Abierto"), "won_importe"),
+    "dutch": ("ID;Aanmaakdatum;Sluitingsdatum;Bedrag;Fase;Regio", ("Gewonnen", "Open"), "won_bedrag"),
+    "portuguese": ("ID;Data de criação;Data de fechamento;Valor;Estágio;Região", ("Fechado/Ganho", "Aberto"), "won_valor"),
+}
+
+
+@pytest.mark.parametrize("language", sorted(EXPORTS_BY_LANGUAGE))
+def test_deals_exports_in_other_languages_are_read_as_records(tmp_path, language):
+    header, (won_stage, open_stage), amount = EXPORTS_BY_LANGUAGE[language]
+    data, root = tmp_path / "export.csv", tmp_path / "p"
+    lines, won = [header], 0.0
+    for n in range(200):
+        created = FIRST + dt.timedelta(days=n // 4)
+        closed = created + dt.timedelta(days=n % 5) if n % 3 == 0 else None
+        lines.append(f"{n};{created:%d.%m.%Y};{closed.strftime('%d.%m.%Y') if closed else ''};"
+                     f"{n % 9 + 1}.000,50;{won_stage if closed else open_stage};{['Norte', 'Sul'][n % 2]}")
+        won += (n % 9 + 1) * 1000 + 0.5 if closed else 0
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    said = invoke("init", root, "--from", data).output
+    config = yaml.safe_load((root / "ctxmetrics.yaml").read_text())
+    stage, close = header.split(";")[4], header.split(";")[2]
+    assert config["records"]["metrics"]["records_won"] == {"date": close, "where": {stage: [won_stage]}}, said
+    invoke("--project", root, "ingest", data)
+    assert stored(root, "records_created") == 200
+    assert stored(root, amount) == pytest.approx(won)
+
+
+def test_a_pipedrive_export_counts_won_deals_by_their_won_time(tmp_path):
+    data, root = tmp_path / "deals.csv", tmp_path / "p"
+    lines, won = ["id,title,value,currency,status,add_time,won_time,lost_time,expected_close_date"], 0
+    for n in range(200):
+        added = dt.datetime(2026, 1, 1, 9) + dt.timedelta(hours=11 * n)
+        status = ["won", "lost", "open"][n % 3]
+        won_time = f"{added + dt.timedelta(days=3):%Y-%m-%d %H:%M:%S}" if status == "won" else ""
+        lost_time = f"{added + dt.timedelta(days=2):%Y-%m-%d %H:%M:%S}" if status == "lost" else ""
+        lines.append(f"{n},Deal {n},{100 * (n % 7 + 1)},EUR,{status},{added:%Y-%m-%d %H:%M:%S},{won_time},{lost_time},"
+                     f"{added + dt.timedelta(days=30):%Y-%m-%d}")
+        won += 100 * (n % 7 + 1) if status == "won" else 0
+    data.write_text("\n".join(lines) + "\n")
+    said = invoke("init", root, "--from", data).output
+    config = yaml.safe_load((root / "ctxmetrics.yaml").read_text())
+    assert config["records"]["metrics"]["deals_won"] == {"date": "won_time", "where": {"status": ["won"]}}, said
+    invoke("--project", root, "ingest", data)
+    assert stored(root, "deals_created") == 200
+    assert stored(root, "deals_won") == 67
+    assert stored(root, "won_value") == won

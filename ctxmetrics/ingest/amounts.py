@@ -9,6 +9,7 @@ guess reads the metric's name first and its values second, and says which it use
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import polars as pl
@@ -27,6 +28,7 @@ AMOUNT_WORDS = frozenset({
     "gmv", "cost", "costs", "spend", "spent", "income", "payment", "payments", "billing", "billed", "invoiced",
     "bookings", "turnover", "profit", "fee", "fees", "tax", "discount", "discounts", "payout", "payouts",
     "usd", "eur", "gbp", "dollars", "euros", "money", "cash", "umsatz", "kosten", "betrag",
+    "montant", "valeur", "importe", "monto", "valor", "bedrag", "waarde", "omzet",
 })
 
 
@@ -60,9 +62,11 @@ def written_as_money(name: str, first_cell: str) -> TypeGuess:
 
 
 def _words(name: str) -> list[str]:
-    """Lowercase words of a column name: snake_case, kebab-case, spaces and camelCase split."""
+    """Lowercase words of a column name without accents (`Date de clôture`: date, de,
+    cloture): snake_case, kebab-case, spaces and camelCase split."""
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
-    return [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w]
+    plain = "".join(c for c in unicodedata.normalize("NFKD", spaced) if not unicodedata.combining(c))
+    return [w for w in re.split(r"[^a-z0-9]+", plain.lower()) if w]
 
 
 def _in_cents(values: pl.Series) -> bool:

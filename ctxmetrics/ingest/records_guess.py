@@ -14,14 +14,28 @@ from ctxmetrics.config import Config, RecordMetric, RecordsLayout
 from ctxmetrics.ingest.amounts import AMOUNT_WORDS, _words
 from ctxmetrics.ingest.dates import BadCell, parse_days
 
-# Name words of the columns, in English and German (Erstellt am, Abschlussdatum, Phase: Gewonnen)
-CREATED_WORDS = frozenset({"create", "created", "creation", "opened", "open", "erstellt", "erstelldatum", "angelegt"})
-CLOSED_WORDS = frozenset({"close", "closed", "abschluss", "abschlussdatum", "geschlossen"})
-STAGE_WORDS = frozenset({"stage", "status", "phase", "stufe"})
+# Name words of the columns (without accents, as `amounts._words` reads them) in English,
+# German, French, Spanish, Dutch and Portuguese (Erstellt am, Date de création, Fecha de
+# cierre, Aanmaakdatum, Data de fechamento), and Pipedrive's (add_time, won_time).
+CREATED_WORDS = frozenset({
+    "create", "created", "creation", "opened", "open", "add", "added", "erstellt", "erstelldatum", "angelegt",
+    "cree", "creee", "creacion", "creado", "creada", "aangemaakt", "aanmaakdatum", "criacao", "criado", "criada",
+})
+CLOSED_WORDS = frozenset({
+    "close", "closed", "won", "abschluss", "abschlussdatum", "geschlossen", "cloture", "fermeture", "cierre",
+    "cerrado", "sluitingsdatum", "sluiting", "gesloten", "fechamento", "fechado", "encerramento",
+})
+# A column of an expected or forecast date (Pipedrive's "Expected close date") is no close date.
+EXPECTED_WORDS = frozenset({"expected", "forecast", "erwartet", "prevue", "prevista", "previsto", "verwacht"})
+STAGE_WORDS = frozenset({"stage", "status", "phase", "stufe", "etape", "statut", "etapa", "estado", "fase", "estagio"})
 ID_WORDS = frozenset({"id"})
 ONE = {"deals": "deal", "opportunities": "opportunity"}  # the noun of a row, by the metrics' prefix
-# A stage value that means won: "Closed Won", "closedwon", "Won"; never "Lost" or "Not won".
-WON = re.compile(r"^((closed\s*)?won|gewonnen)$", re.IGNORECASE)
+# A stage value that means won: "Closed Won", "closedwon", "Won", "Gewonnen", "Fermée gagnée",
+# "Cerrado ganado", "Fechado/Ganho" (read without accents); never "Lost" or "Not won".
+WON = re.compile(
+    r"^((closed|fermee?|cerrad[oa]|fechad[oa]|gesloten|geschlossen)[\s/_-]*)?(won|gagnee?|ganad[oa]|ganh[oa]|gewonnen)$",
+    re.IGNORECASE,
+)
 
 
 def records_layout(raw: pl.DataFrame, columns: list[str], noun_source: str, settle) -> tuple[RecordsLayout, str | None] | None:
@@ -61,7 +75,7 @@ def _records_of_one_date(raw: pl.DataFrame, date: str, record_id: str | None, co
 def _date_column(raw: pl.DataFrame, columns: list[str], words: frozenset[str], settle) -> tuple[str | None, str | None]:
     """The first column named with one of `words` whose filled cells are dates, and their format."""
     for name in columns:
-        if set(_words(name)) & words:
+        if set(_words(name)) & words and not set(_words(name)) & EXPECTED_WORDS:
             text = raw[name].cast(pl.Utf8).str.strip_chars()
             filled = text.filter(text.is_not_null() & (text != ""))
             if filled.len() == 0:
@@ -79,9 +93,10 @@ def _date_column(raw: pl.DataFrame, columns: list[str], words: frozenset[str], s
 
 def _noun(file_name: str, columns: list[str]) -> str:
     words = set(_words(file_name)) | {w for c in columns for w in _words(c)}
-    if words & {"deal", "deals"}:
+    if words & {"deal", "deals", "affaire", "affaires", "trato", "tratos", "negocio", "negocios"}:
         return "deals"
-    if words & {"opportunity", "opportunities", "opp", "opps"}:
+    if words & {"opportunity", "opportunities", "opp", "opps", "opportunite", "opportunites", "oportunidad",
+                 "oportunidades", "oportunidade", "kans", "kansen"}:
         return "opportunities"
     return "records"
 
@@ -92,7 +107,7 @@ def _won_filter(raw: pl.DataFrame, columns: list[str]) -> dict[str, tuple[str, .
     for name in columns:
         if set(_words(name)) & STAGE_WORDS:
             values = raw[name].cast(pl.Utf8).str.strip_chars().drop_nulls().unique().sort().to_list()
-            won = tuple(v for v in values if WON.match(v))
+            won = tuple(v for v in values if WON.match(" ".join(_words(v))))
             if won:
                 return {name: won}
     return {}
