@@ -22,7 +22,7 @@ COLUMN_ROLES = ("date", "metric", "value", "hour")
 PROJECT_KEYS = (
     "store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain",
     "format", "columns", "ignore_columns", "date_format", "decimal_comma", "notify", "inbox", "engine", "spark", "observations",
-    "event_types", "melt", "records",
+    "event_types", "melt", "records", "rename_columns",
 )
 EXPECTS = ("up", "down")
 
@@ -192,6 +192,8 @@ class Config:
     file_format: str = "long"
     columns: dict[str, str] = field(default_factory=dict)
     ignore_columns: tuple[str, ...] = ()  # row numbers, calendar fields: neither metrics nor dimensions
+    # columns read under another name (`Campaign name: campaign_name`: a dimension needs a name SQL takes bare)
+    rename_columns: dict[str, str] = field(default_factory=dict)
     date_format: str | None = None
     decimal_comma: bool = False  # numbers written 1.234,5 (European spreadsheets): ',' decimal, '.' thousands
     melt: WideMelt | None = None  # wide columns read as one metric's segments
@@ -330,6 +332,17 @@ def _columns(path: Path, data: Any) -> dict[str, str]:
     return {role: name.strip() for role, name in data.items()}
 
 
+def _renames(path: Path, data: Any) -> dict[str, str]:
+    """`rename_columns: {Campaign name: campaign_name}`: a file's column read under a new name."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and k.strip() and isinstance(v, str) and v.strip() for k, v in data.items()
+    ):
+        raise _fail(path, f"'rename_columns' must map a file's column to its new name, like {{Campaign name: campaign_name}}, got {data!r}.")
+    return {k.strip(): v.strip() for k, v in data.items()}
+
+
 def _date_format(path: Path, value: Any) -> str | None:
     if value is None or value == "":
         return None
@@ -444,6 +457,7 @@ def parse_config(data: Any, path: Path) -> Config:
         file_format=_one_of(path, "format", data.get("format", Config.file_format), FILE_FORMATS),
         columns=_columns(path, data.get("columns")),
         ignore_columns=_names(path, "ignore_columns", data.get("ignore_columns"), "[instant, weekday]"),
+        rename_columns=_renames(path, data.get("rename_columns")),
         date_format=_date_format(path, data.get("date_format")),
         decimal_comma=_flag(path, "decimal_comma", data.get("decimal_comma", False)),
         melt=_melt(path, data.get("melt")),

@@ -109,7 +109,10 @@ def test_raw_half_hourly_file_init_then_ingest_stores_daily_sums(tmp_path):
     result = invoke("--project", tmp_path / "p", "ingest", data)
     assert result.exit_code == 0, result.output
     expected = pl.read_csv(data, try_parse_dates=True).group_by(pl.col("timestamp").dt.date().cast(pl.Utf8)).agg(pl.col("value").sum())
-    assert _daily_sums(tmp_path / "p") == dict(zip(expected["timestamp"], expected["value"].cast(pl.Float64)))
+    # the file's last day has 7 of its 48 half-hours: left out, as a drop it is not (issue-qa9)
+    assert "2025-03-06 has 7 of 48 half-hours: left out" in result.output
+    whole = expected.filter(pl.col("timestamp") != "2025-03-06")
+    assert _daily_sums(tmp_path / "p") == dict(zip(whole["timestamp"], whole["value"].cast(pl.Float64)))
 
 
 def test_date_and_hour_columns_init_then_ingest_stores_daily_sums_and_means(tmp_path):

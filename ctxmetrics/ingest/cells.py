@@ -14,7 +14,7 @@ from ctxmetrics.ingest.cadence import (
 )
 from ctxmetrics.ingest.dates import BadCell, check_plausible, parse_stamps
 from ctxmetrics.ingest.money import money_column
-from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma, without_percent_signs
+from ctxmetrics.ingest.numbers import ambiguous_thousands, no_data_as_empty, read_decimal_comma, without_percent_signs
 from ctxmetrics.ingest.settings import _Settings
 from ctxmetrics.ingest.sources import ROW, _Source
 
@@ -254,7 +254,7 @@ def _number(
     separate thousands."""
     series = raw[column]
     if series.dtype == pl.Utf8 and decimal_comma:
-        stripped = _percents_read(series.str.strip_chars())
+        stripped = _percents_read(no_data_as_empty(series.str.strip_chars()))
         series = _money_read(src, raw, column, stripped, decimal_comma=True)
         if series is None:
             series, bad = read_decimal_comma(stripped)
@@ -264,7 +264,7 @@ def _number(
             parsed = series.cast(pl.Float64, strict=False)
         if parsed.null_count() > series.null_count():
             # Only then strip (allocating every cell again) and say which cell is bad.
-            stripped = _percents_read(series.str.strip_chars())
+            stripped = _percents_read(no_data_as_empty(series.str.strip_chars()))
             parsed = _money_read(src, raw, column, stripped)
             if parsed is None:
                 parsed = stripped.cast(pl.Float64, strict=False)

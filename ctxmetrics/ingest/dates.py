@@ -28,6 +28,8 @@ _FORMAT_HINT = "--date-format %m/%d/%Y"
 _ISO_WEEK = re.compile(r"^\d{4}-?W\d{2}$")
 _MONTH_NAME_YEAR = re.compile(r"^[A-Za-z]{3,9}\.? \d{4}$")
 _MONTH_NAME_DAY_YEAR = re.compile(r"^[A-Za-z]{3,9} \d{1,2}, \d{4}$")  # Nov 28, 2026 (Google Sheets)
+_COMPACT_DAY = re.compile(r"^(19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])$")  # 20260301 (Google Analytics)
+_UNIX_SECONDS = re.compile(r"^\d{9,10}$")
 _WEEK_NUMBER = "%V"
 _WEEKDAY = re.compile(r"%[uwaA]")
 
@@ -135,6 +137,10 @@ def _not_iso(text: pl.Series, index: int) -> BadCell:
         return BadCell(index, "is an ISO week; pass --date-format %G-W%V to read it as the week's Monday")
     if _MONTH_NAME_YEAR.match(value):
         return BadCell(index, "is a month; pass --date-format '%B %Y' to read it as the month's first day")
+    if _COMPACT_DAY.match(value):
+        return BadCell(index, "is a date written without dashes; pass --date-format %Y%m%d")
+    if _UNIX_SECONDS.match(value):
+        return BadCell(index, "looks like a Unix time (seconds since 1970); pass --date-format %s")
     if _MONTH_NAME_DAY_YEAR.match(value):
         return BadCell(index, "is a date with the month by name, as Google Sheets writes it; pass --date-format '%B %d, %Y'")
     if _DAY_MONTH.match(value):
@@ -145,12 +151,12 @@ def _not_iso(text: pl.Series, index: int) -> BadCell:
 
 
 def _parse_with_format(text: pl.Series, fmt: str, timezone: str) -> tuple[pl.Series, bool]:
-    has_time = any(code in fmt for code in ("%H", "%I", "%M", "%S", "%T", "%R", "%z"))
+    has_time = any(code in fmt for code in ("%H", "%I", "%M", "%S", "%T", "%R", "%z", "%s"))
     if not has_time:
         days = _iso_weeks(text, fmt) if _WEEK_NUMBER in fmt and not _WEEKDAY.search(fmt) else text.str.to_date(fmt, strict=False)
         _fail_first(days.is_null() & text.is_not_null(), f"does not match --date-format {fmt}")
         return days, False
-    zone = "UTC" if "%z" in fmt else None
+    zone = "UTC" if "%z" in fmt or "%s" in fmt else None  # an offset, or seconds since 1970 UTC: instants
     stamps = text.str.to_datetime(fmt, strict=False, time_zone=zone)
     _fail_first(stamps.is_null() & text.is_not_null(), f"does not match --date-format {fmt}")
     return _stamps_of_datetimes(stamps, timezone)

@@ -8,6 +8,7 @@ granularity.
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +23,11 @@ from ctxmetrics.ingest.melt import melted, segment_columns
 from ctxmetrics.ingest.money import money_column
 from ctxmetrics.ingest.dates import BadCell, granularity_of, latest_plausible, parse_days
 from ctxmetrics.errors import CtxError, InputError
-from ctxmetrics.ingest.amounts import TypeGuess, amount_or_gauge, written_as_money
+from ctxmetrics.ingest.amounts import TypeGuess, _words, amount_or_gauge, written_as_money
 from ctxmetrics.store.database import check_dimension_name
 from ctxmetrics.ingest.cells import _COMMA_HINT
 from ctxmetrics.ingest.columns import DATE_NAMES, HOUR_NAMES, VALUE_NAMES, usual_column
-from ctxmetrics.ingest.numbers import ambiguous_thousands, read_decimal_comma, without_percent_signs
+from ctxmetrics.ingest.numbers import ambiguous_thousands, no_data_as_empty, read_decimal_comma, without_percent_signs
 from ctxmetrics.ingest.sources import ROW, check_files, read_table, semicolon_separated
 from ctxmetrics.ingest.records import counted_records, used_columns
 from ctxmetrics.ingest.records_guess import describe, records_layout
@@ -67,6 +68,7 @@ class _Found:
     records: RecordsLayout | None = None  # a file of one row per record (deals): its metrics are counted rows
     types: dict[str, TypeGuess] = field(default_factory=dict)  # types known from the layout, not guessed from values
     zone: tuple[str, list[str]] | None = None  # the zone whose clocks the times' UTC offsets follow, and those offsets
+    renames: dict[str, str] = field(default_factory=dict)  # columns read under a dimension's name (`rename_columns`)
 
 
 def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None], list[str]]:
@@ -139,6 +141,7 @@ def _melt_note(src, melt: WideMelt) -> str:
 def _look_at(src, notes: list[str]) -> _Found:
     raw = read_table(src, notes).head(SAMPLE_ROWS)
     columns = [c for c in raw.columns if c != ROW]
+    raw = raw.with_columns(no_data_as_empty(raw[c].str.strip_chars()) for c in columns if raw[c].dtype == pl.Utf8)
     percents = _percent_columns(raw, columns)  # column -> its first cell, as written
     raw = raw.with_columns(without_percent_signs(raw[c].str.strip_chars()).alias(c) for c in percents)
     money = _money_columns(src, raw, columns)  # column -> its first cell, as written, and its values
@@ -159,7 +162,7 @@ def _look_at(src, notes: list[str]) -> _Found:
     try:
         days, timed = parse_days(raw[date], Config.timezone, date_format)
     except BadCell as bad:
-        date_format = _settled_format(raw[date])
+        date_format = _date_format_of(raw[date])
         if date_format is None:
             raise InputError(
                 f"{src.where(int(raw[ROW][bad.index]), date)}: {raw[date][bad.index]!r} {bad.what}; "
@@ -171,7 +174,16 @@ def _look_at(src, notes: list[str]) -> _Found:
     roles = (date, hour, usual_column(columns, ("metric",)), usual_column(columns, VALUE_NAMES))
     _refuse_comma_numbers(src, raw, [c for c in columns if c not in roles])
     ignored = [c for c in columns if c not in roles and _not_a_measurement(raw[c])]
-    left_out = _not_segments_nor_measurements(raw, [c for c in columns if c not in (*roles, *ignored)], date, hour)
+    left_out = _not_segments_nor_measurements(
+        raw, [c for c in columns if c not in (*roles, *ignored)], date, hour, days if timed else None
+    )
+    renames = {} if timed else _renames_telling_rows_apart(raw, [date, *([hour] if hour else [])], columns, left_out)
+    if renames:  # read under a name a dimension can have, and said
+        raw, columns = raw.rename(renames), [renames.get(c, c) for c in columns]
+        notes += [
+            f"Column {src.path}: '{old}' tells the rows of each {date} apart, and a dimension needs a name of letters, "
+            f"digits and underscores: read as '{new}' (rename_columns)." for old, new in renames.items()
+        ]
     ignored += list(left_out)
     others = [c for c in columns if c not in (date, hour, *ignored)]
     metric = usual_column(others, ("metric",))
@@ -207,6 +219,7 @@ def _look_at(src, notes: list[str]) -> _Found:
             raise InputError(f"{src.path}: no column of numbers besides '{date}'; nothing to measure.")
     found.hour = hour
     found.keys = keys
+    found.renames = renames
     names = raw[found.metric].cast(pl.Utf8) if found.metric is not None else None
     found.rows = {m: raw[ROW] if names is None else raw[ROW].filter(names == m) for m in found.metrics}
     found.ignored = ignored
@@ -389,13 +402,37 @@ def _not_a_measurement(column: pl.Series) -> bool:
 CODE_MAX_DISTINCT, CODE_MAX_VALUE, CODE_MIN_ROWS_PER_VALUE = 6, 12, 20
 
 
-def _not_segments_nor_measurements(raw: pl.DataFrame, columns: list[str], date: str, hour: str | None) -> dict[str, str]:
+def _renames_telling_rows_apart(raw: pl.DataFrame, key: list[str], columns: list[str], left_out: dict[str, str]) -> dict[str, str]:
+    """The text columns left out only for their names (`Campaign name`) that the rows of a
+    date need to be told apart (an ads export of one row per day and campaign), each with
+    a name a dimension can have; left out, ingest would refuse every such row as a
+    duplicate. Taken from `left_out`."""
+    unnamed = [  # (a second column of dates, Meta's `Reporting ends`, is a date of each row: no segment)
+        c for c in left_out
+        if not _dimension_name_ok(c) and not _is_numeric(raw[c]) and _date_like(raw, [c]) is None
+        and not _names_rows(raw[c].cast(pl.Utf8).str.strip_chars())
+    ]
+    kept = key + [c for c in columns if c not in left_out and c not in key and not _is_numeric(raw[c])]
+    if not unnamed or not raw.select(kept).is_duplicated().any() or raw.select(kept + unnamed).is_duplicated().any():
+        return {}
+    for name in unnamed:
+        del left_out[name]
+    return {name: _identifier(name) for name in unnamed}
+
+
+def _not_segments_nor_measurements(
+    raw: pl.DataFrame, columns: list[str], date: str, hour: str | None, days: pl.Series | None = None
+) -> dict[str, str]:
     """Columns that are neither a metric nor a dimension, each with the reason said to the
     user: empty ones, and labels or category codes of a file with one row per date (the
     weather of the day: splitting the one series by it would make segments that exist
     on some days only). Where rows repeat a date, labels stay dimensions and small whole
-    numbers measurements: a store number cannot be told from a count of 1-6 orders there."""
+    numbers measurements: a store number cannot be told from a count of 1-6 orders there.
+    `days`: the day of each row of a file with times of day, whose rows are combined per
+    day: a text is then a label of the day only when the file has one row per day (a
+    payment's `type`, charge or refund, is a segment of each day's rows)."""
     one_row_per_date = not raw.select([date] + ([hour] if hour else [])).is_duplicated().any()
+    one_row_per_day = one_row_per_date if days is None else not days.is_duplicated().any()
     per = f"one row per {date}" + (f" and {hour}" if hour else "")
     # a file whose only column of numbers holds small whole ones (5-7 sign-ups an hour) measures it
     numeric = [c for c in columns if _is_numeric(raw[c])]
@@ -422,7 +459,7 @@ def _not_segments_nor_measurements(raw: pl.DataFrame, columns: list[str], date: 
                 f"cannot be a dimension name (letters, digits and underscores only): left out (ignore_columns); "
                 f"rename the column in the file (e.g. {_identifier(name)}) to read it as a segment."
             )
-        elif not _is_numeric(column) and one_row_per_date and (text.n_unique() > 1 or text.is_null().any()):
+        elif not _is_numeric(column) and one_row_per_day and (text.n_unique() > 1 or text.is_null().any()):
             # (one value on every row is a file of one segment: a dimension, as the next file may bring others)
             left_out[name] = (
                 f"is a label of each date ({per}), not a segment: left out (ignore_columns). "
@@ -540,8 +577,8 @@ def _date_like(raw: pl.DataFrame, columns: list[str]) -> str | None:
             try:
                 parse_days(raw[name].drop_nulls().head(100), Config.timezone)
             except (BadCell, pl.exceptions.PolarsError):
-                if raw[name].dtype == pl.Utf8 and _settled_format(raw[name]) is not None:
-                    return name  # e.g. a `month` column of 2017-07
+                if raw[name].dtype == pl.Utf8 and _date_format_of(raw[name]) is not None:
+                    return name  # e.g. a `month` column of 2017-07, a `created` of Unix times
                 continue
             return name
     return None
@@ -552,7 +589,8 @@ def _date_like(raw: pl.DataFrame, columns: list[str]) -> str | None:
 _DATE_FORMATS = tuple(
     f"{a}{sep}{b}{sep}%Y{time}" for time in ("", " %H:%M", " %H:%M:%S")
     for sep in "/.-" for a, b in (("%d", "%m"), ("%m", "%d"))
-) + ("%Y-%m", "%Y/%m", "%B %Y", "%G-W%V", "%B %d, %Y")  # %B reads Mar and March; Nov 28, 2026: Google Sheets
+) + ("%Y-%m", "%Y/%m", "%B %Y", "%G-W%V", "%B %d, %Y", "%Y%m%d")  # %B reads Mar and March; Nov 28, 2026: Google
+# Sheets; 20260301: Google Analytics
 
 
 def _settled_format(column: pl.Series) -> str | None:
@@ -563,6 +601,31 @@ def _settled_format(column: pl.Series) -> str | None:
         return None
     fitting = [f for f in _DATE_FORMATS if _fits(text, f)]
     return fitting[0] if len(fitting) == 1 else None
+
+
+def _date_format_of(column: pl.Series) -> str | None:
+    """`_settled_format`, or `%s` for a column named as a time (Stripe's `created`) whose
+    every cell is a Unix time: whole seconds since 1970, from 2000 to next year. Only the
+    name tells such a column from a count or an id of that size."""
+    settled = _settled_format(column)
+    if settled is not None or not set(_words(column.name)) & TIME_WORDS:
+        return settled
+    text = column.drop_nulls().cast(pl.Utf8).str.strip_chars()
+    return "%s" if text.len() and _unix_seconds(text) else None
+
+
+TIME_WORDS = frozenset({"date", "time", "ts", "timestamp", "datetime", "created", "updated", "at", "day"})
+
+
+def _unix_seconds(text: pl.Series) -> bool:
+    if not text.str.contains(r"^\d{9,10}$").all():
+        return False
+    seconds = text.cast(pl.Int64)
+    last = dt.datetime.combine(latest_plausible(), dt.time(23, 59, 59), tzinfo=dt.timezone.utc).timestamp()
+    return bool(seconds.min() >= UNIX_2000 and seconds.max() <= last)
+
+
+UNIX_2000 = 946_684_800  # 2000-01-01 in seconds since 1970
 
 
 def _fits(text: pl.Series, date_format: str) -> bool:
@@ -673,6 +736,9 @@ def _render(found: list[_Found], names: list[str]) -> str:
         or (first.value and first.value not in VALUE_NAMES) or first.hour
     ):
         lines += ["columns: " + _flow(columns) + "   # the columns of each role"]
+    renames = {old: new for f in found for old, new in f.renames.items()}
+    if renames:
+        lines += [f"rename_columns: {_flow(renames)}   # read under names a dimension can have"]
     if first.date_format and all(f.date_format == first.date_format for f in found):
         lines += [f"date_format: {_scalar(first.date_format)}   # the dates are not ISO 8601; every one fits this"]
     if any(f.decimal_comma for f in found):

@@ -67,6 +67,9 @@ def _read_one(src: _Source, settings: _Settings) -> _Read:
 
 
 def _parse(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
+    renames = {old: new for old, new in settings.config.rename_columns.items() if old in raw.columns}
+    if renames:
+        raw = raw.rename(renames)
     if settings.fmt == "wide":
         return _wide(src, raw, settings)
     if settings.fmt == "events":

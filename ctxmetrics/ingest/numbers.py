@@ -9,6 +9,7 @@ import polars as pl
 _DECIMAL_COMMA = r"^[-+]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$"
 _THOUSANDS_DOTS = r"^[-+]?[1-9]\d{0,2}(\.\d{3})+$"
 _PERCENT = r"^[-+]?[\d.,]*\d\s*%$"
+_NO_DATA = r"^(--+|—|–)$"  # ad platforms' "no data" (Google Ads writes `--` for a cost per click without clicks)
 _NOT_FINITE = ["nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"]
 
 
@@ -40,3 +41,9 @@ def without_percent_signs(text: pl.Series) -> pl.Series | None:
     if not present.any() or not text.filter(present).str.contains(_PERCENT).all():
         return None
     return text.str.replace(r"\s*%$", "")
+
+
+def no_data_as_empty(text: pl.Series) -> pl.Series:
+    """Stripped text with the cells that say "no data" (`--`) empty, as a missing value is."""
+    marked = text.str.contains(_NO_DATA).fill_null(False)
+    return text if not marked.any() else text.set(marked, None)

@@ -103,12 +103,16 @@ def _title_lines(head: bytes) -> int:
     exports write `Leads report, exported ...` first, Excel a `sep=;` line. Only such a line
     and lines with no separator at all (nor a comma, semicolon or tab) count, and only
     above a line that has one, so a one-column file and a header are never taken for titles."""
-    lines = head.split(b"\n")[:MAX_TITLE_LINES + 2]
+    lines = head.split(b"\n")
+    # Comment lines first (`# Start date: 20260101`, as Google Analytics writes them), and the
+    # blank lines between them, however many: they may hold commas and are never the header.
+    comments = next((i for i, line in enumerate(lines) if not re.match(rb"#|\s*$", line)), 0)
+    lines = lines[comments:comments + MAX_TITLE_LINES + 2]
     for number, line in enumerate(lines[:MAX_TITLE_LINES + 1]):
         if re.fullmatch(rb"sep=.", line):  # Excel's line naming the separator: the header follows
             continue
         if any(sep in line for sep in (b",", b";", b"\t")) and not _title_in_cells(line, lines[number + 1:number + 2]):
-            return number
+            return comments + number
     return 0
 
 
