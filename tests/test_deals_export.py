@@ -104,40 +104,21 @@ def test_a_deals_project_scans_and_reports(deals_project):
     assert "deals_won" in invoke("--project", root, "status").output
 
 
-def test_a_german_deals_export_is_read_as_records(tmp_path):
-    """Semicolons, dd.mm.yyyy dates, decimal commas, German names (Erstellt am,
-    Abschlussdatum, Phase: Gewonnen)."""
-    data, root = tmp_path / "deals.csv", tmp_path / "p"
-    lines, won = ["Deal-ID;Erstellt am;Abschlussdatum;Betrag;Phase;Region"], 0.0
-    for n in range(200):
-        created = FIRST + dt.timedelta(days=n // 4)
-        closed = created + dt.timedelta(days=n % 5) if n % 3 == 0 else None
-        lines.append(f"{n};{created:%d.%m.%Y};{closed.strftime('%d.%m.%Y') if closed else ''};"
-                     f"{n % 9 + 1}.000,50;{'Gewonnen' if closed else 'Offen'};{['DACH', 'Nordics'][n % 2]}")
-        won += (n % 9 + 1) * 1000 + 0.5 if closed else 0
-    data.write_text("\n".join(lines) + "\n")
-    invoke("init", root, "--from", data)
-    config = yaml.safe_load((root / "ctxmetrics.yaml").read_text())
-    assert config["records"]["metrics"]["deals_won"] == {"date": "Abschlussdatum", "where": {"Phase": ["Gewonnen"]}}
-    assert config["date_format"] == "%d.%m.%Y" and config["decimal_comma"] is True
-    invoke("--project", root, "ingest", data)
-    assert stored(root, "deals_created") == 200
-    assert stored(root, "won_betrag") == pytest.approx(won)
-
-
 # (header with the id, create date, close date, amount, stage and region columns; won and open stage values;
-# the amount metric's name)
+# the metrics' noun; the amount metric's name). Semicolons, dd.mm.yyyy dates and decimal commas, as
+# European spreadsheets export them.
 EXPORTS_BY_LANGUAGE = {
-    "french": ("ID;Date de création;Date de clôture;Montant;Étape;Région", ("Fermée gagnée", "Ouverte"), "won_montant"),
-    "spanish": ("ID;Fecha de creación;Fecha de cierre;Importe;Etapa;Región", ("Cerrado ganado", "Abierto"), "won_importe"),
-    "dutch": ("ID;Aanmaakdatum;Sluitingsdatum;Bedrag;Fase;Regio", ("Gewonnen", "Open"), "won_bedrag"),
-    "portuguese": ("ID;Data de criação;Data de fechamento;Valor;Estágio;Região", ("Fechado/Ganho", "Aberto"), "won_valor"),
+    "german": ("Deal-ID;Erstellt am;Abschlussdatum;Betrag;Phase;Region", ("Gewonnen", "Offen"), "deals", "won_betrag"),
+    "french": ("ID;Date de création;Date de clôture;Montant;Étape;Région", ("Fermée gagnée", "Ouverte"), "records", "won_montant"),
+    "spanish": ("ID;Fecha de creación;Fecha de cierre;Importe;Etapa;Región", ("Cerrado ganado", "Abierto"), "records", "won_importe"),
+    "dutch": ("ID;Aanmaakdatum;Sluitingsdatum;Bedrag;Fase;Regio", ("Gewonnen", "Open"), "records", "won_bedrag"),
+    "portuguese": ("ID;Data de criação;Data de fechamento;Valor;Estágio;Região", ("Fechado/Ganho", "Aberto"), "records", "won_valor"),
 }
 
 
 @pytest.mark.parametrize("language", sorted(EXPORTS_BY_LANGUAGE))
 def test_deals_exports_in_other_languages_are_read_as_records(tmp_path, language):
-    header, (won_stage, open_stage), amount = EXPORTS_BY_LANGUAGE[language]
+    header, (won_stage, open_stage), noun, amount = EXPORTS_BY_LANGUAGE[language]
     data, root = tmp_path / "export.csv", tmp_path / "p"
     lines, won = [header], 0.0
     for n in range(200):
@@ -150,9 +131,10 @@ def test_deals_exports_in_other_languages_are_read_as_records(tmp_path, language
     said = invoke("init", root, "--from", data).output
     config = yaml.safe_load((root / "ctxmetrics.yaml").read_text())
     stage, close = header.split(";")[4], header.split(";")[2]
-    assert config["records"]["metrics"]["records_won"] == {"date": close, "where": {stage: [won_stage]}}, said
+    assert config["records"]["metrics"][f"{noun}_won"] == {"date": close, "where": {stage: [won_stage]}}, said
+    assert config["date_format"] == "%d.%m.%Y" and config["decimal_comma"] is True
     invoke("--project", root, "ingest", data)
-    assert stored(root, "records_created") == 200
+    assert stored(root, f"{noun}_created") == 200
     assert stored(root, amount) == pytest.approx(won)
 
 
