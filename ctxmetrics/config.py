@@ -339,7 +339,9 @@ def _renames(path: Path, data: Any) -> dict[str, str]:
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and k.strip() and isinstance(v, str) and v.strip() for k, v in data.items()
     ):
-        raise _fail(path, f"'rename_columns' must map a file's column to its new name, like {{Campaign name: campaign_name}}, got {data!r}.")
+        raise _fail(
+            path, f"'rename_columns' must map a file's column to its new name, like {{Campaign name: campaign_name}}, got {data!r}."
+        )
     return {k.strip(): v.strip() for k, v in data.items()}
 
 

@@ -93,3 +93,12 @@ def test_a_payments_export_in_unix_seconds_keeps_charges_and_refunds_apart(tmp_p
     invoke("--project", root, "ingest", data)
     got = _query(root, "select type, sum(value) as total from observations group by 1 order by 1")
     assert got == [{"type": "charge", "total": net + 15 * 2900}, {"type": "refund", "total": -15 * 2900}]
+
+
+def test_rename_columns_must_map_names_to_names(tmp_path):
+    root = tmp_path / "p"
+    invoke("init", root)
+    config = root / "ctxmetrics.yaml"
+    config.write_text(config.read_text() + "\nrename_columns: [Campaign name]\n")
+    refused = invoke("--project", root, "status", code=1).output
+    assert "'rename_columns' must map a file's column to its new name" in refused and "Traceback" not in refused

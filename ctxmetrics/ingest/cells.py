@@ -297,7 +297,9 @@ def _percents_read(text: pl.Series) -> pl.Series:
     return text if percents is None else percents
 
 
-def _money_read(src: _Source, raw: pl.DataFrame, column: str, text: pl.Series, decimal_comma: bool = False):
+def _money_read(
+    src: _Source, raw: pl.DataFrame, column: str, text: pl.Series, decimal_comma: bool = False
+) -> pl.Series | None:
     """A column of amounts written as money (`$1,234.50`, `(1.234,50 €)`) as numbers; None
     when it is not written so. A second currency or a cell written otherwise is refused."""
     try:

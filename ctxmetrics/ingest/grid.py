@@ -95,4 +95,6 @@ def _first_hole(times: pl.Series, day: dt.date, step: int) -> str:
 def _unit(step: int) -> str:
     if step in _UNITS:
         return _UNITS[step]
-    return f"{step // 3600}-hour readings" if step % 3600 == 0 else f"{step // 60}-minute readings" if step % 60 == 0 else f"{step}-second readings"
+    if step % 3600 == 0:
+        return f"{step // 3600}-hour readings"
+    return f"{step // 60}-minute readings" if step % 60 == 0 else f"{step}-second readings"

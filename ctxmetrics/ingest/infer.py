@@ -402,7 +402,9 @@ def _not_a_measurement(column: pl.Series) -> bool:
 CODE_MAX_DISTINCT, CODE_MAX_VALUE, CODE_MIN_ROWS_PER_VALUE = 6, 12, 20
 
 
-def _renames_telling_rows_apart(raw: pl.DataFrame, key: list[str], columns: list[str], left_out: dict[str, str]) -> dict[str, str]:
+def _renames_telling_rows_apart(
+    raw: pl.DataFrame, key: list[str], columns: list[str], left_out: dict[str, str]
+) -> dict[str, str]:
     """The text columns left out only for their names (`Campaign name`) that the rows of a
     date need to be told apart (an ads export of one row per day and campaign), each with
     a name a dimension can have; left out, ingest would refuse every such row as a
