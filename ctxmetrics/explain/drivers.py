@@ -65,20 +65,23 @@ def _locate_in_cube(anomalies: list[Anomaly], cubes: Mapping[str, _Cube], whole_
     hand add up to the total (not a gauge's rollups); where `whole_cube` is given, the
     leaves it returns for those windows (`explain_anomalies`)."""
     for cube, window, group in _cube_days(anomalies, cubes, whole_cube):
-        drivers, _ = cube.localize({}, window)
+        drivers, _ = cube.whole_cause(window)
         for anomaly in group:
             anomaly.cube_drivers = drivers
 
 
 def prepare_cube_days(anomalies: list[Anomaly], cube: _Cube, stop: Callable[[], bool]) -> None:
-    """Compute the leaf expectations `_locate_in_cube` would read for `anomalies` (all of
-    `cube`'s metric) into `cube`, until `stop()`. A scan calls it beside its workers with
-    the anomalies found so far: the windows it guessed are not computed again after them
-    (the expectations are the cube's cache), the others are computed then as before."""
-    for _, window, _ in _cube_days(anomalies, {cube.series_set.metric: cube}):
-        if stop():
-            return
-        cube._leaf_expectation(window)
+    """Compute what `_locate_in_cube` would read for `anomalies` (all of `cube`'s metric)
+    into `cube`, until `stop()`: first the leaf expectations of every window, then each
+    window's localization (`cube.whole_cause`). A scan calls it beside its workers with the
+    anomalies found so far: the windows it guessed are not computed again after them (both
+    are the cube's caches), the others are computed then as before."""
+    windows = [window for _, window, _ in _cube_days(anomalies, {cube.series_set.metric: cube})]
+    for step in (cube._leaf_expectation, cube.whole_cause):
+        for window in windows:
+            if stop():
+                return
+            step(window)
 
 
 def _cube_days(anomalies: list[Anomaly], cubes: Mapping[str, _Cube], whole_cube=None):
