@@ -267,6 +267,82 @@ def test_cube_days_prepared_beside_the_workers_are_the_ones_explaining_localizes
     assert all(prepared._expectations[window] is guesses[window] for window in guesses)  # not computed again
 
 
+def test_whole_cube_causes_prepared_beside_the_workers_are_read_not_localized_again(monkeypatch):
+    """`prepare_cube_days` also localizes its guessed windows in the whole cube; explaining
+    then reads those answers (no localization left to run) and they are the ones it would
+    have found itself."""
+    from ctxmetrics.explain.cube import _Cube, linking_cube
+    from ctxmetrics.explain.drivers import prepare_cube_days
+
+    sets = {"leads": series_set(effects=[("NA", 60, 69, 1.6), ("EMEA", 60, 69, 1.3), ("APAC", 90, 95, 0.5)])}
+
+    def found():
+        apac = anomaly(segment={"region": "APAC"}, start=90, end=95, direction="down", change=-50.0)
+        return [anomaly(segment={"region": "NA"}), apac]
+
+    prepared = linking_cube(sets["leads"])
+    prepare_cube_days(found(), prepared, stop=lambda: False)
+    assert set(prepared._whole_causes) == {(60, 69), (90, 95)}
+    fresh, guessed = found(), found()
+    explain_anomalies(fresh, [], sets, CONFIG, {})
+    localized, localize = [], _Cube.localize
+
+    def counted(self, segment, *args, **kwargs):
+        localized.append(segment)
+        return localize(self, segment, *args, **kwargs)
+
+    monkeypatch.setattr(_Cube, "localize", counted)
+    explain_anomalies(guessed, [], sets, CONFIG, {}, cubes={"leads": prepared})
+    assert {} not in localized  # no whole-cube localization in the tail
+    assert [a.cube_drivers for a in guessed] == [a.cube_drivers for a in fresh]
+    assert [d["segment"] for d in guessed[0].cube_drivers] == [{"region": "NA"}, {"region": "EMEA"}]
+    guessed[0].cube_drivers[0]["segment"]["region"] = "changed"  # an anomaly's drivers are its own
+    assert prepared.whole_cause((60, 69))[0][0]["segment"] == {"region": "NA"}
+
+
+def test_links_with_the_cube_windows_in_a_forked_worker_are_the_links_made_one_after_the_other(monkeypatch, tmp_path):
+    """Where the windows left are worth a worker, `link_anomalies` localizes them in a
+    forked process while it links funnel stages and correlated anomalies (and takes here
+    those it has not started): every link is what the steps make in turn, and a window was
+    localized in the other process."""
+    import os
+
+    import ctxmetrics.explain.drivers as drivers
+    import ctxmetrics.explain.explain as explain_module
+    from ctxmetrics.explain.explain import link_anomalies, linking_cubes
+
+    sets = {"leads": series_set(effects=[("NA", 60, 69, 1.6), ("EMEA", 60, 69, 1.3), ("APAC", 90, 95, 0.5)])}
+
+    def found():
+        return [
+            anomaly(segment={"region": "NA"}), anomaly(segment={"region": "APAC"}, start=90, end=95, direction="down"),
+            anomaly(segment={"region": "EMEA"}, start=40, end=41),
+        ]
+
+    in_turn = found()
+    explain_module._locate_in_cube(in_turn, linking_cubes(sets))
+    explain_module._link_funnel(in_turn, CONFIG)
+    explain_module._link_correlated(in_turn, CONFIG)
+    pids, localize = tmp_path / "pids", explain_module._Cube.localize
+
+    def recorded(cube, segment, *args, **kwargs):
+        with open(pids, "a") as out:
+            out.write(f"{os.getpid()}\n")
+        return localize(cube, segment, *args, **kwargs)
+
+    monkeypatch.setattr(explain_module._Cube, "localize", recorded)
+    monkeypatch.setattr(drivers, "_PARALLEL_MIN_LEAVES", 0)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    linked = found()
+    link_anomalies(linked, linking_cubes(sets), CONFIG)
+    assert [(a.cube_drivers, a.funnel, a.correlated) for a in linked] == [
+        (a.cube_drivers, a.funnel, a.correlated) for a in in_turn
+    ]
+    assert [d["segment"] for d in linked[0].cube_drivers] == [{"region": "NA"}, {"region": "EMEA"}]
+    localized_in = pids.read_text().split()
+    assert len(localized_in) == 3 and set(localized_in) - {str(os.getpid())}  # one window at least in the worker
+
+
 def test_links_with_the_cube_windows_in_a_thread_are_the_links_made_one_after_the_other(monkeypatch):
     """`link_anomalies` computes the whole cube's windows in a thread while it links funnel
     stages and correlated anomalies: every link is what the three steps make in turn, each

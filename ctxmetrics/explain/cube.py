@@ -39,6 +39,7 @@ class _Cube:
         self.leaf_rows = np.array([r for r, s in enumerate(series_set.segments) if depth and len(s) == depth], dtype=int)
         self.leaf_codes, self.leaf_names = encode_leaves([series_set.segments[r] for r in self.leaf_rows], self.dims)
         self._expectations: dict[tuple[int, int], tuple] = {}
+        self._whole_causes: dict[tuple[int, int], tuple] = {}  # window -> `localize({}, window)`
         self._members: dict[tuple[int, int], Any] = {}  # (dim, value code) -> indexes of its leaves
         self._codes = [{name: code for code, name in enumerate(names)} for names in self.leaf_names]  # per dim: value -> code
 
@@ -135,6 +136,16 @@ class _Cube:
             for part, share in found.elements
         ]
         return drivers, found.uniform
+
+    def whole_cause(self, window: tuple[int, int]):
+        """`localize({}, window)`: the root cause in the whole cube over `window`, computed
+        once per window (a scan computes the windows it guesses beside its workers). It reads
+        only the cube and the window, so a stored answer is the answer; each call gets its
+        own copy of the drivers."""
+        if window not in self._whole_causes:
+            self._whole_causes[window] = self.localize({}, window)
+        drivers, uniform = self._whole_causes[window]
+        return [{"segment": dict(d["segment"]), "share": d["share"]} for d in drivers], uniform
 
     def _leaves_under(self, segment: Mapping[str, str]):
         """Indexes of the leaves inside `segment`: the leaves of its rarest value, narrowed

@@ -13,6 +13,9 @@ from ctxmetrics.models.anomaly import Anomaly
 
 _PARALLEL_MIN_ANOMALIES = 2000  # per worker: below this, starting workers costs more than it saves
 _CUBE_DAYS = 10  # start days per metric localized in the whole cube when its total was not flagged
+# leaves of the windows left to localize before a worker is forked for them: ~0.2 s of work
+# at ~4 µs a leaf (100k scan), against 20-40 ms to fork a pool of one (measured at load 6.6)
+_PARALLEL_MIN_LEAVES = 50_000
 
 
 def _fill_root_causes(anomalies: list[Anomaly], cubes: Mapping[str, _Cube]) -> None:
@@ -55,7 +58,9 @@ def _root_causes_of(lo: int, hi: int) -> list[tuple[list[dict[str, Any]], bool]]
     return [cubes[a.metric].root_cause(a) for a in anomalies[lo:hi]]
 
 
-def _locate_in_cube(anomalies: list[Anomaly], cubes: Mapping[str, _Cube], whole_cube=None) -> None:
+def _locate_in_cube(
+    anomalies: list[Anomaly], cubes: Mapping[str, _Cube], whole_cube=None, beside: Callable[[], None] = lambda: None
+) -> None:
     """Fill `cube_drivers` of the anomalies of each start day on which their metric's total
     was not flagged: the root-cause set of the whole cube over the window of that day's most
     important anomaly. Cells whose change is too small for their own series (and for the
@@ -63,22 +68,98 @@ def _locate_in_cube(anomalies: list[Anomaly], cubes: Mapping[str, _Cube], whole_
     At most `_CUBE_DAYS` start days per metric, the most important first: the cost stays
     that of a few localizations however many anomalies there are. Only where the leaves at
     hand add up to the total (not a gauge's rollups); where `whole_cube` is given, the
-    leaves it returns for those windows (`explain_anomalies`)."""
-    for cube, window, group in _cube_days(anomalies, cubes, whole_cube):
-        drivers, _ = cube.localize({}, window)
+    leaves it returns for those windows (`explain_anomalies`). `beside()` (linking that
+    reads no cube) runs here meanwhile (`_whole_causes`)."""
+    days = list(_cube_days(anomalies, cubes, whole_cube))
+    found = _whole_causes([(cube, window) for cube, window, _ in days], beside, parallel=whole_cube is None)
+    for (_, _, group), (drivers, _) in zip(days, found):
         for anomaly in group:
             anomaly.cube_drivers = drivers
 
 
+def _whole_causes(windows: list[tuple[_Cube, tuple[int, int]]], beside: Callable[[], None], parallel: bool):
+    """`cube.whole_cause(window)` of each (cube, window), while `beside()` runs. Where the
+    windows not localized yet (a scan localizes its guesses beside its workers) are worth a
+    worker (`_PARALLEL_MIN_LEAVES`), a forked process localizes them in turn while this one
+    runs `beside()`, then takes here those it has not started: on a scan's tail the second
+    core otherwise idles, and a localization of 100k leaves is mostly Python (`one_dimension`),
+    which a thread would not run beside this one. Each reads only its cube and window, so
+    where it runs does not change its answer."""
+    import os
+
+    todo = [i for i, (cube, window) in enumerate(windows) if window not in cube._whole_causes]
+    leaves = sum(len(windows[i][0].leaf_rows) for i in todo)
+    if not parallel or len(todo) < 2 or (os.cpu_count() or 1) < 2 or leaves < _PARALLEL_MIN_LEAVES:
+        if parallel:
+            _expectations_beside([windows[i] for i in todo], beside)
+        else:
+            beside()
+        return [cube.whole_cause(window) for cube, window in windows]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork")  # the worker inherits the cubes; only indexes are sent
+    with ProcessPoolExecutor(1, mp_context=context, initializer=_share_windows, initargs=(windows,)) as pool:
+        futures = {i: pool.submit(_whole_cause_of, i) for i in todo}
+        beside()
+        for i in reversed(todo):  # the last in line, not started yet: here
+            if futures[i].cancel():
+                windows[i][0].whole_cause(windows[i][1])
+        for i, future in futures.items():
+            if not future.cancelled():
+                cube, window = windows[i]
+                cube._whole_causes[window] = future.result()
+    return [cube.whole_cause(window) for cube, window in windows]
+
+
+def _expectations_beside(windows: list[tuple[_Cube, tuple[int, int]]], beside: Callable[[], None]) -> None:
+    """The windows' leaf expectations (numpy, which releases the GIL) computed in a thread
+    while this one runs `beside()`, then those left here too."""
+    import threading
+
+    pending, lock = iter(windows), threading.Lock()
+
+    def compute() -> None:  # the next window not taken yet, until none is left
+        while True:
+            with lock:
+                window = next(pending, None)
+            if window is None:
+                return
+            window[0]._leaf_expectation(window[1])
+
+    thread = threading.Thread(target=compute)
+    thread.start()
+    try:
+        beside()
+        compute()
+    finally:
+        thread.join()  # no thread is left running when the caller forks
+
+
+_shared_windows: list[tuple[_Cube, tuple[int, int]]] = []  # a worker's (cube, window) of `_whole_causes`
+
+
+def _share_windows(windows: list[tuple[_Cube, tuple[int, int]]]) -> None:
+    global _shared_windows
+    _shared_windows = windows
+
+
+def _whole_cause_of(i: int):
+    cube, window = _shared_windows[i]
+    return cube.whole_cause(window)
+
+
 def prepare_cube_days(anomalies: list[Anomaly], cube: _Cube, stop: Callable[[], bool]) -> None:
-    """Compute the leaf expectations `_locate_in_cube` would read for `anomalies` (all of
-    `cube`'s metric) into `cube`, until `stop()`. A scan calls it beside its workers with
-    the anomalies found so far: the windows it guessed are not computed again after them
-    (the expectations are the cube's cache), the others are computed then as before."""
+    """Localize the whole cube over each window `_locate_in_cube` would read for `anomalies`
+    (all of `cube`'s metric), the most important first, into `cube` (`cube.whole_cause`, its
+    leaf expectations with it), until `stop()`. A scan calls it beside its workers with the
+    anomalies found so far: the windows it guessed are not computed again after them (both
+    are the cube's caches), the others are computed then as before. One window at a time,
+    whole: a window done is one the scan's tail skips."""
     for _, window, _ in _cube_days(anomalies, {cube.series_set.metric: cube}):
         if stop():
             return
-        cube._leaf_expectation(window)
+        cube.whole_cause(window)
 
 
 def _cube_days(anomalies: list[Anomaly], cubes: Mapping[str, _Cube], whole_cube=None):

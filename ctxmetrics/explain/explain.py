@@ -79,37 +79,14 @@ def link_anomalies(
 ) -> None:
     """Fill `cube_drivers`, `funnel` and `correlated` of every anomaly, in place, among
     `anomalies` (`cubes`: `linking_cubes` of the metrics' series; `whole_cube` as in
-    `explain_anomalies`).
+    `explain_anomalies`). Funnel stages and correlated anomalies (Python, reading no cube)
+    are linked while the whole cube's windows are localized (`_locate_in_cube`)."""
 
-    With whole cubes at hand, the leaf expectations `_locate_in_cube` reads (numpy, which
-    releases the GIL) are computed in a thread while this one links funnel stages and
-    correlated anomalies (Python), which read no cube, then takes the windows left too: on
-    a scan's tail the second core otherwise idles."""
-    windows = None
-    if whole_cube is None:
-        import threading
-
-        pending, lock = _cube_days(anomalies, cubes), threading.Lock()
-
-        def compute() -> None:  # the next window not taken yet, until none is left
-            while True:
-                with lock:
-                    window = next(pending, None)
-                if window is None:
-                    return
-                window[0]._leaf_expectation(window[1])
-
-        windows = threading.Thread(target=compute)
-        windows.start()
-    try:
+    def link() -> None:
         _link_funnel(anomalies, config)
         _link_correlated(anomalies, config)
-        if windows:
-            compute()
-    finally:
-        if windows:
-            windows.join()  # no thread is left running when the caller forks
-    _locate_in_cube(anomalies, cubes, whole_cube)
+
+    _locate_in_cube(anomalies, cubes, whole_cube, beside=link)
 
 
 def linking_cubes(sets: Mapping[str, "SeriesSet"], built: Mapping[str, "_Cube"] | None = None) -> dict[str, "_Cube"]:
