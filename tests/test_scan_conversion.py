@@ -114,6 +114,27 @@ def test_a_two_week_change_of_a_few_wins_a_day_is_found_on_its_conversion():
     assert elsewhere == 0
 
 
+def test_a_three_day_change_of_a_stage_whose_stage_above_is_quiet_is_found_on_its_conversion():
+    """opportunities of channel=partner +100% for 3 days: in the seeds where sql of partner
+    brings fewer than `min_denominator` a day (its median day), only the low-volume pass
+    judges that conversion, and it finds the three days there (the pass once kept a week
+    or more only)."""
+    day = START + dt.timedelta(days=300)
+    effects = (Effect("opportunities", {"channel": "partner"}, day, day + dt.timedelta(days=2), "spike", 1.0),)
+    quiet = dated = 0
+    for seed in range(1, 7):
+        sets = stage_sets(generate_funnel(seed, start=START, days=DAYS, effects=effects).frame)
+        above = sets["sql"]
+        if np.median(above.values[above.row({"channel": "partner"})]) >= Config().detection.min_denominator:
+            continue
+        quiet += 1
+        found = conversion_anomalies(sets, STAGES, [], Config(), no_masks)
+        dated += any(a.segment == {"channel": "partner"} and abs((a.start - day).days) <= 2 and a.end is not None
+                     and a.end - a.start < dt.timedelta(days=7) and a.found_by == FOUND_BY for a in found)
+    assert quiet >= 2
+    assert dated == quiet
+
+
 def test_a_long_conversion_change_a_rollups_count_reported_is_not_stored_again():
     """The same two-week won rise, when the counts of won's total already report a rise over
     those days: the conversion of channel=paid would only restate it with its own dating.

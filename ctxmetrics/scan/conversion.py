@@ -21,13 +21,16 @@ the stage above leaves the conversion alone, so it is not found again here. Redo
 every scan, like the cube's latest days.
 
 Low volume: a series whose stage above brings fewer than `min_denominator` events on its
-median day has no daily conversion to judge, but a week or more of it holds enough trials,
-and judged as a conversion it is free of the stage above's noise (won at 3-8 a day
-converts ~30% of its opportunities: its binomial spread is ~0.7 of the count's Poisson
-one). Those series are judged in a pass of their own, on episodes of at least a week and
-lasting shifts; at a few trials a day the mix of cells moves a conversion less than its
-noise does. A find there that the counts of a rollup or part of the series report moving
-the same way over those days is not stored (it would restate that change, dated apart).
+median day is left out of that pass, but judged as a conversion it is still free of the
+stage above's noise (won at 3-8 a day converts ~30% of its opportunities: its binomial
+spread is ~0.7 of the count's Poisson one). Those series are judged in a pass of their
+own, on episodes of any length and lasting shifts: at a few trials a day the mix of cells
+moves a conversion less than its noise does, and a short window passes only on the
+trials it holds (a day's rate is held to its exact tail, a longer window to its
+likelihood), so a three-day push of opportunities at 10-20 a day is judged as a
+week of won is.
+A find there that the counts of a rollup or part of the series report moving the same
+way over those days is not stored (it would restate that change, dated apart).
 """
 from __future__ import annotations
 
@@ -195,12 +198,10 @@ def _stage_anomalies(above: SeriesSet, below: SeriesSet, lag: int, settings, mas
 
 
 def _judged(change, low_volume: bool) -> bool:
-    """Episodes of up to `MAX_DAYS` days; in the low-volume pass, those of at least as many
-    days and lasting shifts (a shorter window of a few trials a day is mostly chance)."""
-    if change.end is None:
-        return low_volume
-    days = change.end - change.start + 1
-    return days >= MAX_DAYS if low_volume else days <= MAX_DAYS
+    """Episodes of up to `MAX_DAYS` days; in the low-volume pass, every change."""
+    if low_volume:
+        return True
+    return change.end is not None and change.end - change.start + 1 <= MAX_DAYS
 
 
 def _reported(anomaly: Anomaly, other: Anomaly, low_volume: bool) -> bool:
