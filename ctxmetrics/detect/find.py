@@ -18,9 +18,10 @@ from ctxmetrics.detect.noiseless import _noiseless_changes
 from ctxmetrics.detect.prepare import _prepare, _prepare_many, _Series
 from ctxmetrics.detect.shifts import _shift_changes, _steps_as_shifts
 from ctxmetrics.detect.slow_steps import _growth_out, _steps_beside_trend
+from ctxmetrics.detect.smooth import _breaks_only
 from ctxmetrics.models.change import Change
 
-DETECTOR = "ctxmetrics-episodes/26"  # name/version: part of the scan fingerprint
+DETECTOR = "ctxmetrics-episodes/27-9sg"  # name/version: part of the scan fingerprint
 
 
 def find_changes(
@@ -243,6 +244,8 @@ def _changes(s: _Series, noise: _Noise, steps: list[int], layout: _Layout, kind:
     exact = _noiseless_changes(s, values, layout.season, layout.local, kind) if kind != "ratio" else None
     # no noise at all: the values' own changes (the fits below would read a zero scale)
     episodes, shifts = (exact, []) if exact is not None else _episodes_and_shifts(s, noise, steps, layout)
+    if exact is None:  # a smooth gauge's bends are no level shifts
+        shifts = _breaks_only(s, noise, shifts, layout.local)
     found = episodes + shifts if kind == "ratio" else _material(episodes + shifts, values)  # a ratio's levels are rates
     unit = {"count": f"per {freq.unit}", "ratio": "rate", "gauge": ""}[kind]
     out = []
