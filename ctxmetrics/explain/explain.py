@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from ctxmetrics.config import Config
 from ctxmetrics.explain.causes import _causes, _scope_text
 from ctxmetrics.explain.cube import _Cube
-from ctxmetrics.explain.drivers import _cube_days, _fill_root_causes, _locate_in_cube, _split_from_drivers
+from ctxmetrics.explain.drivers import _fill_root_causes, _locate_in_cube, _split_from_drivers
 from ctxmetrics.explain.events import _data_end, _Event
 from ctxmetrics.explain.related import _link_correlated, _link_funnel
 from ctxmetrics.models.anomaly import Anomaly
