@@ -187,3 +187,28 @@ def test_a_scan_geometry_with_and_without_walls(walls):
         assert getattr(sc, name).tobytes() == getattr(before, name).tobytes(), name
     if walls:
         assert not np.array_equal(sc.hi_a, _Scan(s, noise, widths, settings).hi_a)  # the walls do bound the flanks
+
+
+def test_pruning_measures_each_window_once(monkeypatch):
+    """`shifts._prune` drops the weakest failing boundary and judges the rest again; a
+    dropped boundary changes only its neighbours' windows, so every other step is the one
+    measured the round before. Each window is measured once, and the steps returned are
+    those measured afresh on the windows of the boundaries kept."""
+    import ctxmetrics.detect.shifts as shifts
+
+    values = counts(7, 40.0)
+    values[400:] *= 1.6  # a clear lasting step among boundaries of noise that fail
+    s, noise, settings = prepared(values)
+    windows = shifts._Windows(s, s.y, s.known, noise)
+    measured = []
+    real_measure = shifts._measure
+    monkeypatch.setattr(shifts, "_measure", lambda w, noise, lo, at, hi: measured.append((lo, at, hi))
+                        or real_measure(w, noise, lo, at, hi))
+    bounds = [100, 180, 260, 400, 520, 640]
+    steps = shifts._prune(bounds, windows, noise, len(s.y), settings)
+    assert 0 < len(steps) < len(bounds) - 1  # several rounds: boundaries were dropped
+    assert len(measured) == len(set(measured))
+    edges = [0, *(st.at for st in steps), len(s.y)]
+    width = settings.level_window_days
+    assert steps == [real_measure(windows, noise, max(edges[i], b - width), b, min(edges[i + 2], b + width))
+                     for i, b in enumerate(edges[1:-1])]

@@ -165,19 +165,36 @@ def _prune(bounds: list[int], w: _Windows, noise: _Noise, n: int, settings: Dete
     """Drop the weakest failing boundary and re-measure until every boundary passes."""
     width = settings.level_window_days
     bounds = list(bounds)
+    # a dropped boundary changes only its neighbours' windows: the other steps, and the
+    # episodes of pairs of them, are those of the last round (the same windows measure the same)
+    measured: dict[tuple[int, int, int], _Step] = {}
+    episodes: dict[tuple[int, ...], float | None] = {}
+
+    def step(lo: int, at: int, hi: int) -> _Step:
+        if (lo, at, hi) not in measured:
+            measured[lo, at, hi] = _measure(w, noise, lo, at, hi)
+        return measured[lo, at, hi]
+
+    def episode_margin(first: _Step, second: _Step) -> float | None:
+        """The margin of `first` and its return `second` judged as one episode, None when
+        `second` is no return."""
+        key = (first.lo, first.at, first.hi, second.lo, second.at, second.hi)
+        if key not in episodes:
+            episodes[key] = None
+            if _reverts(first, second, w, noise, settings):
+                episode = _episode_step(w, noise, first, second)
+                episodes[key] = min(episode.score / settings.min_score, _size_margin(episode.pct, w, settings))
+        return episodes[key]
+
     while True:
         edges = [0, *bounds, n]
-        steps = [
-            _measure(w, noise, max(edges[i], b - width), b, min(edges[i + 2], b + width))
-            for i, b in enumerate(bounds)
-        ]
+        steps = [step(max(edges[i], b - width), b, min(edges[i + 2], b + width)) for i, b in enumerate(bounds)]
         margins = [min(st.score / settings.min_score, _size_margin(st.pct, w, settings)) for st in steps]
         # a step and its return are judged as one temporary episode too: each boundary
         # alone has the episode's days on one side only, the episode as a whole has both
         for i in range(len(steps) - 1):
-            if _reverts(steps[i], steps[i + 1], w, noise, settings):
-                episode = _episode_step(w, noise, steps[i], steps[i + 1])
-                whole = min(episode.score / settings.min_score, _size_margin(episode.pct, w, settings))
+            whole = episode_margin(steps[i], steps[i + 1])
+            if whole is not None:
                 margins[i], margins[i + 1] = max(margins[i], whole), max(margins[i + 1], whole)
         if not margins or min(margins) >= 1.0:
             return steps
