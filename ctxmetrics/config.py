@@ -22,7 +22,7 @@ COLUMN_ROLES = ("date", "metric", "value", "hour")
 PROJECT_KEYS = (
     "store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain",
     "format", "columns", "ignore_columns", "date_format", "decimal_comma", "notify", "inbox", "engine", "spark", "observations",
-    "event_types", "melt", "records", "rename_columns",
+    "event_types", "melt", "records", "rename_columns", "sheet",
 )
 EXPECTS = ("up", "down")
 
@@ -195,6 +195,7 @@ class Config:
     # columns read under another name (`Campaign name: campaign_name`: a dimension needs a name SQL takes bare)
     rename_columns: dict[str, str] = field(default_factory=dict)
     date_format: str | None = None
+    sheet: str | None = None  # the sheet of an Excel workbook to read (default: its first)
     decimal_comma: bool = False  # numbers written 1.234,5 (European spreadsheets): ',' decimal, '.' thousands
     melt: WideMelt | None = None  # wide columns read as one metric's segments
     records: RecordsLayout | None = None  # `format: records`: the metrics counted from rows of records
@@ -353,6 +354,14 @@ def _date_format(path: Path, value: Any) -> str | None:
     return value
 
 
+def _sheet(path: Path, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, int)) or not str(value).strip():
+        raise _fail(path, f"'sheet' must be the name of a workbook's sheet, like Leads, got {value!r}.")
+    return str(value)
+
+
 def _melt(path: Path, data: Any) -> WideMelt | None:
     """`melt: {dimension: region, columns: {leads_NA: [leads, NA], ...}}`."""
     if data is None:
@@ -461,6 +470,7 @@ def parse_config(data: Any, path: Path) -> Config:
         ignore_columns=_names(path, "ignore_columns", data.get("ignore_columns"), "[instant, weekday]"),
         rename_columns=_renames(path, data.get("rename_columns")),
         date_format=_date_format(path, data.get("date_format")),
+        sheet=_sheet(path, data.get("sheet")),
         decimal_comma=_flag(path, "decimal_comma", data.get("decimal_comma", False)),
         melt=_melt(path, data.get("melt")),
         records=_records(path, data.get("records")),

@@ -71,7 +71,7 @@ class _Found:
     renames: dict[str, str] = field(default_factory=dict)  # columns read under a dimension's name (`rename_columns`)
 
 
-def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None], list[str]]:
+def infer_config(paths: Sequence[Path | str], sheet: str | None = None) -> tuple[str, dict[str, str | None], list[str]]:
     """The commented text of a ctxmetrics.yaml fitted to `paths`, each metric's
     granularity as its own dates show it (None: too few dates to tell), and the lines
     `init` says: a column left out of both metrics and dimensions and why, a column of
@@ -80,7 +80,7 @@ def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None
     Raises:
         InputError: a file cannot be read, or has no date column or no numbers.
     """
-    sources = check_files(paths)
+    sources = check_files(paths, sheet)
     notes: list[str] = []
     found = [_look_at(src, notes) for src in sources]
     said = notes + [
@@ -99,7 +99,7 @@ def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None
     said += [_zone_note(src, f.zone[1], zone) for src, f in zip(sources, found) if f.zone]
     said += _type_notes(found)
     return (
-        _render(found, [Path(p).name for p in paths]),
+        _render(found, [Path(p).name for p in paths], sheet),
         {m: g for f in found for m, g in f.granularities.items()},
         said,
     )
@@ -710,7 +710,7 @@ def _type_notes(found: list[_Found]) -> list[str]:
     return notes
 
 
-def _render(found: list[_Found], names: list[str]) -> str:
+def _render(found: list[_Found], names: list[str], sheet: str | None = None) -> str:
     first = found[0]
     dims = sorted({d for f in found for d in f.dims})
     lines = [
@@ -743,6 +743,8 @@ def _render(found: list[_Found], names: list[str]) -> str:
         lines += [f"rename_columns: {_flow(renames)}   # read under names a dimension can have"]
     if first.date_format and all(f.date_format == first.date_format for f in found):
         lines += [f"date_format: {_scalar(first.date_format)}   # the dates are not ISO 8601; every one fits this"]
+    if sheet is not None:
+        lines += [f"sheet: {_scalar(sheet)}   # the sheet of the Excel workbooks read"]
     if any(f.decimal_comma for f in found):
         lines += ["decimal_comma: true              # numbers are written 1.234,5 (a decimal comma, dots between thousands)"]
     ignored = sorted({c for f in found for c in f.ignored})

@@ -56,6 +56,7 @@ def ingest_paths(
     metric: str | None = None,
     date_format: str | None = None,
     decimal_comma: bool = False,
+    sheet: str | None = None,
     strict: bool = False,
     as_rollup: bool = False,
 ) -> IngestResult:
@@ -77,6 +78,7 @@ def ingest_paths(
         date_format: strftime codes of the date column (default: ISO 8601 only).
         decimal_comma: numbers are written with a decimal comma and dots between
             thousands (1.234,5), as European spreadsheets export them.
+        sheet: the sheet of an Excel workbook to read (default: the config's `sheet`, else its first).
         strict: a new metric name close to a known one is an error, not a warning.
         as_rollup: store each file's rows as separate rollups (`rollup_metric`), never
             summed with the metric's own rows: for totals next to a stored breakdown.
@@ -86,9 +88,9 @@ def ingest_paths(
     """
     settings = _settings(
         config, fmt=fmt, dims=dims, known=known_dimensions, columns=columns, metric=metric, date_format=date_format,
-        decimal_comma=decimal_comma,
+        decimal_comma=decimal_comma, sheet=sheet,
     )
-    sources = check_files(paths)
+    sources = check_files(paths, settings.sheet)
     if (settings.fmt == "long" and len(sources) == 1 and not settings.columns and not settings.config.ignore_columns
             and not settings.config.rename_columns
             and settings.metric is None and not as_rollup):

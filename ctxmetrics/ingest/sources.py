@@ -1,6 +1,7 @@
 """Finding and reading the data files: paths checked before the write lock, CSV (its
 separator, UTF-16, old Mac line ends), Parquet and JSON lines read into a frame, and the
-line a reader choked on named in plain words. A `.json` file is read as an array of
+line a reader choked on named in plain words. An Excel workbook's sheet is read as the CSV
+text saving it as CSV would give (`excel.py`). A `.json` file is read as an array of
 records (what `json.dump` of a list of dicts and most web APIs write) or, when it does not
 start with `[`, as JSON lines."""
 from __future__ import annotations
@@ -11,7 +12,7 @@ import io
 import json
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -20,7 +21,7 @@ import polars as pl
 from ctxmetrics.errors import InputError
 
 READERS = {
-    ".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
+    ".csv": "csv", ".xlsx": "excel", ".xlsm": "excel", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
 }
 ROW = "__row"
 MAX_TITLE_LINES = 5  # lines above a CSV header that may be a report's title
@@ -33,19 +34,26 @@ SUBTOTAL_LABELS = frozenset({"subtotal", "sub-total", "sub total", "zwischensumm
 @dataclass(frozen=True)
 class _Source:
     path: Path
-    kind: str  # csv | parquet | jsonl | json (an array of records: rows are its records) | sql
-    titles: int = 0  # CSV: lines above the header (a report's title), skipped
+    kind: str  # csv | excel | parquet | jsonl | json (an array of records: rows are its records) | sql
+    titles: int = 0  # CSV and Excel: lines above the header (a report's title), skipped
+    sheet: str | None = None  # Excel: the sheet read
+    text: bytes = field(default=b"", repr=False, compare=False)  # Excel: the sheet as CSV, one line per sheet row
+    read_notes: tuple[str, ...] = ()  # Excel: what reading the sheet did (serial numbers read as dates)
 
     def line(self, row: int) -> int:
-        """1-based line (text files; CSV has its header on line 1 + titles) or row (Parquet, SQL)."""
-        return row + 2 + self.titles if self.kind == "csv" else row + 1
+        """1-based line (text files; CSV has its header on line 1 + titles; an Excel sheet's
+        row alike) or row (Parquet, SQL)."""
+        return row + 2 + self.titles if self.kind in ("csv", "excel") else row + 1
 
     def position(self, row: int) -> str:
+        if self.kind == "excel":
+            return f"row {self.line(row)} of sheet '{self.sheet}'"
         return f"line {self.line(row)}" if self.kind in ("csv", "jsonl") else f"row {self.line(row)}"
 
     def where(self, row: int | None = None, column: str | None = None) -> str:
-        """`file:line` for text files, `file: row N` for Parquet, plus the column."""
-        text = str(self.path)
+        """`file:line` for text files, `file: row N` for Parquet, `file: sheet 'S' row N`
+        for Excel, plus the column."""
+        text = str(self.path) + (f": sheet '{self.sheet}'" if self.kind == "excel" else "")
         if row is not None:
             text += f":{self.line(row)}" if self.kind in ("csv", "jsonl") else f": row {self.line(row)}"
         if column is not None:
@@ -53,20 +61,21 @@ class _Source:
         return text
 
 
-SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")  # refused with what to do instead
+SPREADSHEETS = (".xls", ".ods", ".numbers")  # workbooks openpyxl does not read: refused with what to do instead
 
 
-def check_files(paths: Sequence[Path | str]) -> list[_Source]:
+def check_files(paths: Sequence[Path | str], sheet: str | None = None) -> list[_Source]:
     """Check that every path is a readable regular file of a known type, without reading it
-    (a FIFO would block): done before the store's write lock is taken.
+    (a FIFO would block): done before the store's write lock is taken. An Excel workbook's
+    sheet (`sheet`, else its first) is read here, to find its header.
 
     Raises:
         InputError: the first path that is not.
     """
-    return [_source(Path(p)) for p in paths]
+    return [_source(Path(p), sheet) for p in paths]
 
 
-def _source(path: Path) -> _Source:
+def _source(path: Path, sheet: str | None = None) -> _Source:
     try:
         info = path.stat()
     except FileNotFoundError:
@@ -80,12 +89,12 @@ def _source(path: Path) -> _Source:
     kind = READERS.get(path.suffix.lower())
     if kind is None and path.suffix.lower() in SPREADSHEETS:
         raise InputError(
-            f"{path}: a spreadsheet workbook; ctxmetrics reads no {path.suffix} itself (no spreadsheet reader is "
-            "among its dependencies): save the sheet as CSV (File > Save As or Download > CSV) and pass the .csv."
+            f"{path}: a {path.suffix} workbook, which ctxmetrics does not read: save the sheet as .xlsx or as CSV "
+            "(File > Save As or Download > CSV) and pass that file."
         )
     if kind is None:
         raise InputError(
-            f"{path}: unknown file type '{path.suffix or '(none)'}'; use .csv, .parquet, .json or .jsonl/.ndjson."
+            f"{path}: unknown file type '{path.suffix or '(none)'}'; use .csv, .xlsx, .parquet, .json or .jsonl/.ndjson."
         )
     try:
         path.open("rb").close()
@@ -95,6 +104,11 @@ def _source(path: Path) -> _Source:
         kind = "jsonl"  # a .json file of one object per line, or one object (refused when read)
     if kind == "csv":
         return _Source(path, kind, _title_lines(_csv_head(path)))
+    if kind == "excel":
+        from ctxmetrics.ingest.excel import sheet_text  # openpyxl: only when a workbook is read
+
+        read = sheet_text(path, sheet)
+        return _Source(path, kind, read.header, sheet=read.name, text=read.text, read_notes=tuple(read.notes))
     return _Source(path, kind)
 
 
@@ -159,9 +173,9 @@ def read_table(src: _Source, notes: list[str] | None = None) -> pl.DataFrame:
         InputError: the file cannot be read or has no data rows.
     """
     try:
-        if src.kind == "csv":
+        if src.kind in ("csv", "excel"):
             # Everything as text first, so a bad cell is reported with its line, not guessed at.
-            text, separator = _csv_input(src.path, src.titles)
+            text, separator = _csv_input(src)
             frame = pl.read_csv(text, separator=separator, infer_schema=False, row_index_name=ROW, skip_rows=src.titles)
             # 'date , metric , value': spaces around a header's names are not part of them
             frame = frame.rename({c: c.strip() for c in frame.columns if c != c.strip()})
@@ -171,8 +185,11 @@ def read_table(src: _Source, notes: list[str] | None = None) -> pl.DataFrame:
                     frame = frame.filter(~blank)
                 frame = _without_repeated_headers(frame)
                 _refuse_second_header(src, frame)
+            if notes is not None:
+                notes.extend(src.read_notes)
             if src.titles and notes is not None:
-                notes.append(f"{src.path}: {_lines(src.titles)} above the header: a title, not data; skipped.")
+                rows = _lines(src.titles).replace("line", "row") if src.kind == "excel" else _lines(src.titles)
+                notes.append(f"{src.where()}: {rows} above the header: a title, not data; skipped.")
             frame = _without_unnamed_empty_columns(frame)
             frame = _without_totals_row(src, frame, notes)
             frame = _without_subtotal_rows(src, frame, notes)
@@ -333,12 +350,15 @@ def _without_repeated_headers(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.filter(~repeated.fill_null(False)) if repeated.any() else frame
 
 
-def _csv_input(path: Path, titles: int = 0):
+def _csv_input(src: _Source):
     """The file for the CSV reader and its separator. Spreadsheet exports come as they are:
     UTF-16 ("Unicode text") is re-encoded as UTF-8, old Mac line endings (CR only, which
     the reader would take for one long line) become newlines, and a header with no comma
-    but semicolons or tabs (European-locale and tab-separated exports) sets the separator;
-    `titles`: the lines above the header."""
+    but semicolons or tabs (European-locale and tab-separated exports) sets the separator.
+    An Excel sheet is its CSV text."""
+    if src.kind == "excel":
+        return io.BytesIO(src.text), ","
+    path, titles = src.path, src.titles
     with path.open("rb") as fh:
         head = fh.read(1 << 16)
     source: Path | io.BytesIO = path
@@ -375,7 +395,7 @@ def _separator(header: bytes) -> str:
 def _explain_csv(src: _Source) -> None:
     """Find the line the CSV reader choked on (not UTF-8, or more fields than the header)
     and say so with its number."""
-    data, separator = _csv_input(src.path, src.titles)
+    data, separator = _csv_input(src)
     raw = data.getvalue() if isinstance(data, io.BytesIO) else src.path.read_bytes()
     for number, line in enumerate(raw.splitlines(), start=1):
         try:
