@@ -43,6 +43,7 @@ class MetricDef:
     aggregate: str | None = None  # sum | mean; default: sum for counts and amounts, mean for gauges
     granularity: str | None = None  # daily | weekly | fortnightly | monthly | quarterly | yearly; default: what the dates show
     scale: str | None = None  # log | log10: the values are logarithms; changes are reported as the underlying value's
+    cents: bool = False  # the values are written in cents (Stripe's amounts): divided by 100 at ingest
 
     @property
     def aggregation(self) -> str:
@@ -306,6 +307,10 @@ def _metric(path: Path, name: str, spec: Any) -> MetricDef:
     if metric.scale is not None and (metric.scale not in LOG_SCALES or metric.type != "gauge"):
         raise _fail(path, f"metric '{name}' has scale '{metric.scale}'; scale is for a gauge of logarithms "
                           f"(type: gauge) and one of {', '.join(LOG_SCALES)} (natural or base-10 logs).")
+    if metric.cents is not True and metric.cents is not False:
+        raise _fail(path, f"metric '{name}' has cents {metric.cents!r}; use true (its values are written in cents) or false.")
+    if metric.cents and metric.type not in ("amount", "gauge"):
+        raise _fail(path, f"metric '{name}' has cents: true and type '{metric.type}'; cents are money: type amount (or gauge).")
     if metric.type == "query" and not metric.query:
         raise _fail(path, f"query metric '{name}' needs 'query: NAME' (a file queries/NAME.sql).")
     return metric

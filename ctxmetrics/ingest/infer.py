@@ -28,6 +28,7 @@ from ctxmetrics.store.database import check_dimension_name
 from ctxmetrics.ingest.cells import _COMMA_HINT
 from ctxmetrics.ingest.columns import DATE_NAMES, HOUR_NAMES, VALUE_NAMES, usual_column
 from ctxmetrics.ingest.numbers import ambiguous_thousands, no_data_as_empty, read_decimal_comma, without_percent_signs
+from ctxmetrics.ingest.cents import cents_reason, currency_column
 from ctxmetrics.ingest.sources import ROW, check_files, read_table, semicolon_separated
 from ctxmetrics.ingest.records import counted_records, used_columns
 from ctxmetrics.ingest.records_guess import describe, records_layout
@@ -65,6 +66,7 @@ class _Found:
     rows: dict[str, pl.Series] = field(default_factory=dict)  # name -> the file row of each of its values
     melt: WideMelt | None = None  # wide columns that are segments of one metric
     scales: dict[str, str] = field(default_factory=dict)  # gauges whose values look like logarithms: their scale
+    cents: dict[str, str] = field(default_factory=dict)  # amounts written in cents, and what says so
     records: RecordsLayout | None = None  # a file of one row per record (deals): its metrics are counted rows
     types: dict[str, TypeGuess] = field(default_factory=dict)  # types known from the layout, not guessed from values
     zone: tuple[str, list[str]] | None = None  # the zone whose clocks the times' UTC offsets follow, and those offsets
@@ -93,6 +95,11 @@ def infer_config(paths: Sequence[Path | str], sheet: str | None = None) -> tuple
         f"{name}'s values look like natural logarithms ({_range(f.metrics[name])}): scale: log, so its changes are "
         "said as the underlying value's (a factor such as ×6.4), never as a percentage of a log; delete 'scale: log' if they are not logs."
         for f in found for name in f.scales
+    ]
+    said += [
+        f"{name}'s values are cents ({why}): cents: true, so ingest stores them divided by 100 (whole dollars, euros); "
+        "delete 'cents: true' if they are whole currency units already."
+        for f in found for name, why in f.cents.items()
     ]
     said += [describe(src.path, f.records) for src, f in zip(sources, found) if f.records]
     zone = _one_zone(found)
@@ -233,6 +240,12 @@ def _look_at(src, notes: list[str]) -> _Found:
         m: TypeGuess("gauge", f"its values are percentages ({percents[c]!r})")
         for m, c in column_of.items() if c in percents
     } | {m: written_as_money(m, money[c][0]) for m, c in column_of.items() if c in money}
+    currency = currency_column(columns)
+    found.cents = {
+        m: reason for m, c in column_of.items() if c is not None and c not in money and c not in percents
+        and (reason := cents_reason(c, raw[c], raw[currency] if currency is not None else None)) is not None
+    }
+    found.types |= {m: TypeGuess("amount", f"its values are money written in cents: {why}") for m, why in found.cents.items()}
     found.scales = {m: "log" for m, values in found.metrics.items() if _looks_like_logs(m, found.value, values)}
     if timed:
         found.granularities = {m: "daily" for m in found.metrics}
@@ -800,8 +813,10 @@ def _render(found: list[_Found], names: list[str], sheet: str | None = None) -> 
         "metrics:",
     ]
     scales = {name: scale for f in found for name, scale in f.scales.items()}
+    cents = {name for f in found for name in f.cents}
     for name, (guess, granularity, timed) in metrics.items():
-        spec = {"type": guess.type} | ({"scale": scales[name]} if name in scales else {})
+        spec = {"type": guess.type} | ({"scale": scales[name]} if name in scales else {}) | (
+            {"cents": True} if name in cents else {})
         if granularity and granularity != "daily":
             spec["granularity"] = granularity
         notes = [f"{_TYPE_EFFECTS[guess.type][0]}: {guess.reason}"] if guess.type in _TYPE_EFFECTS else []

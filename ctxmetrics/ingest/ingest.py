@@ -92,7 +92,7 @@ def ingest_paths(
     )
     sources = check_files(paths, settings.sheet)
     if (settings.fmt == "long" and len(sources) == 1 and not settings.columns and not settings.config.ignore_columns
-            and not settings.config.rename_columns
+            and not settings.config.rename_columns and not any(spec.cents for spec in settings.config.metrics.values())
             and settings.metric is None and not as_rollup):
         declared = {m: spec.granularity for m, spec in settings.config.metrics.items() if spec.granularity}
         not_counts = frozenset(m for m, spec in settings.config.metrics.items() if spec.type != "count")
