@@ -16,7 +16,8 @@ from ctxmetrics.cli import cli, pass_project
     help="Data files to fit the config to (--from a.csv b.csv): their columns, metrics, types and granularity.",
 )
 @click.option("--sheet", help="The sheet of the Excel workbooks to read (default: their first); written to ctxmetrics.yaml.")
-def init(directory, more_samples, samples, sheet):
+@click.option("--date-format", help="strftime codes of the files' dates when they read two ways (01/05/2026): %m/%d/%Y or %d/%m/%Y.")
+def init(directory, more_samples, samples, sheet, date_format):
     """Create a project: ctxmetrics.yaml, annotations/ and queries/.
 
     With --from, the config is written for those files (date and value columns,
@@ -37,7 +38,7 @@ def init(directory, more_samples, samples, sheet):
     if samples:
         from ctxmetrics.ingest.infer import infer_config
 
-        text, granularities, said = infer_config(samples, sheet=sheet)
+        text, granularities, said = infer_config(samples, sheet=sheet, date_format=date_format)
         root = init_project(directory, text)
     else:
         root = init_project(directory)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gzip
 import io
 import json
 import re
 import stat
-from dataclasses import dataclass, field
+import zlib
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -21,7 +23,7 @@ import polars as pl
 from ctxmetrics.errors import InputError
 
 READERS = {
-    ".csv": "csv", ".xlsx": "excel", ".xlsm": "excel", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "excel", ".xlsm": "excel", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
 }
 ROW = "__row"
 MAX_TITLE_LINES = 5  # lines above a CSV header that may be a report's title
@@ -37,7 +39,8 @@ class _Source:
     kind: str  # csv | excel | parquet | jsonl | json (an array of records: rows are its records) | sql
     titles: int = 0  # CSV and Excel: lines above the header (a report's title), skipped
     sheet: str | None = None  # Excel: the sheet read
-    text: bytes = field(default=b"", repr=False, compare=False)  # Excel: the sheet as CSV, one line per sheet row
+    # Excel: the sheet as CSV, one line per sheet row; a gzip-compressed CSV: its text
+    text: bytes = field(default=b"", repr=False, compare=False)
     read_notes: tuple[str, ...] = ()  # Excel: what reading the sheet did (serial numbers read as dates)
 
     def line(self, row: int) -> int:
@@ -86,6 +89,8 @@ def _source(path: Path, sheet: str | None = None) -> _Source:
         raise InputError(f"{path}: is a folder; name the data files.")
     if not stat.S_ISREG(info.st_mode):
         raise InputError(f"{path}: is not a regular file (a pipe, device or socket); name a data file.")
+    if path.suffix.lower() == ".gz":
+        return _gzip_source(path)
     kind = READERS.get(path.suffix.lower())
     if kind is None and path.suffix.lower() in SPREADSHEETS:
         raise InputError(
@@ -94,7 +99,8 @@ def _source(path: Path, sheet: str | None = None) -> _Source:
         )
     if kind is None:
         raise InputError(
-            f"{path}: unknown file type '{path.suffix or '(none)'}'; use .csv, .xlsx, .parquet, .json or .jsonl/.ndjson."
+            f"{path}: unknown file type '{path.suffix or '(none)'}'; use .csv (.tsv, .txt; gzip-compressed too: "
+            ".csv.gz), .xlsx, .parquet, .json or .jsonl/.ndjson."
         )
     try:
         path.open("rb").close()
@@ -103,13 +109,26 @@ def _source(path: Path, sheet: str | None = None) -> _Source:
     if kind == "json" and not _json_array(path):
         kind = "jsonl"  # a .json file of one object per line, or one object (refused when read)
     if kind == "csv":
-        return _Source(path, kind, _title_lines(_csv_head(path)))
+        return _Source(path, kind, _title_lines(_csv_head(_Source(path, kind))))
     if kind == "excel":
         from ctxmetrics.ingest.excel import sheet_text  # openpyxl: only when a workbook is read
 
         read = sheet_text(path, sheet)
         return _Source(path, kind, read.header, sheet=read.name, text=read.text, read_notes=tuple(read.notes))
     return _Source(path, kind)
+
+
+def _gzip_source(path: Path) -> _Source:
+    """A gzip-compressed CSV file (`leads.csv.gz`, as warehouses and S3 exports write
+    them): read as its text, decompressed here."""
+    if Path(path.stem).suffix.lower() not in (".csv", ".tsv", ".txt"):
+        raise InputError(f"{path}: a gzip-compressed file is read when it holds CSV (name it .csv.gz); decompress it first.")
+    try:
+        text = gzip.decompress(path.read_bytes())
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{path}: cannot be decompressed as gzip ({exc}).") from None
+    src = _Source(path, "csv", text=text)
+    return replace(src, titles=_title_lines(_csv_head(src)))
 
 
 def _title_lines(head: bytes) -> int:
@@ -145,11 +164,14 @@ def _filled_cells(line: bytes, separator: str) -> int:
     return sum(1 for cell in cells if cell.strip())
 
 
-def _csv_head(path: Path) -> bytes:
+def _csv_head(src: _Source) -> bytes:
     """The first 64 KB of a CSV file as UTF-8 with newlines (UTF-16 re-encoded, old Mac
     line ends replaced), for looking at its first lines."""
-    with path.open("rb") as fh:
-        head = fh.read(1 << 16)
+    if src.text:
+        head = src.text[: 1 << 16]
+    else:
+        with src.path.open("rb") as fh:
+            head = fh.read(1 << 16)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         head = head[: len(head) // 2 * 2].decode("utf-16", errors="ignore").encode("utf-8")
     return head.removeprefix(codecs.BOM_UTF8).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -359,12 +381,15 @@ def _csv_input(src: _Source):
     if src.kind == "excel":
         return io.BytesIO(src.text), ","
     path, titles = src.path, src.titles
-    with path.open("rb") as fh:
-        head = fh.read(1 << 16)
     source: Path | io.BytesIO = path
+    if src.text:  # decompressed already: the whole text
+        head, source = src.text, io.BytesIO(src.text)
+    else:
+        with path.open("rb") as fh:
+            head = fh.read(1 << 16)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            head = path.read_text(encoding="utf-16").encode("utf-8")
+            head = (src.text or path.read_bytes()).decode("utf-16").encode("utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: starts as UTF-16 text but is not (byte {exc.start + 1}); save it as UTF-8.") from None
         source = io.BytesIO(head)
@@ -380,7 +405,7 @@ def semicolon_separated(src: _Source) -> bool:
     may carry dots between thousands): its header is read again, a few KB."""
     if src.kind != "csv":
         return False
-    lines = _csv_head(src.path).split(b"\n", src.titles + 1)
+    lines = _csv_head(src).split(b"\n", src.titles + 1)
     return _separator(lines[min(src.titles, len(lines) - 1)]) == ";"
 
 
