@@ -170,7 +170,7 @@ def _look_at(src, notes: list[str], given_format: str | None = None) -> _Found:
     lifecycle = lifecycle_layout(raw, columns)
     records = (lifecycle, None) if lifecycle is not None else records_layout(raw, columns, src.path.stem, settle)
     if records is not None:
-        return _records_found(src, raw, columns, *records, bool(comma_numbers))
+        return _records_found(src, raw, columns, *records, bool(comma_numbers), contacts=lifecycle is not None)
     date = usual_column(columns, DATE_NAMES) or _date_like(raw, columns, given_format)
     years = None if date is not None else _year_column(raw, columns)
     if years is not None:  # a yearly file, `year,gdp` with 1960, ...: each year's Jan 1
@@ -269,7 +269,8 @@ def _look_at(src, notes: list[str], given_format: str | None = None) -> _Found:
 
 
 def _records_found(
-    src, raw: pl.DataFrame, columns: list[str], layout: RecordsLayout, date_format: str | None, decimal_comma: bool
+    src, raw: pl.DataFrame, columns: list[str], layout: RecordsLayout, date_format: str | None, decimal_comma: bool,
+    contacts: bool = False,
 ) -> _Found:
     """A file of one row per record, counted as `layout` says (by the ingest code itself,
     so the types and days `init` reads are those ingest will store). Of the other
@@ -280,9 +281,10 @@ def _records_found(
     stages = current_stage_columns([c for c in columns if c not in used])
     others = [c for c in columns if c not in used and c not in stages]
     left_out = _not_segments_nor_measurements(raw, others, date, None)
-    # A record's text fields are its segments (a contact's source, a deal's region): one whose
-    # name a dimension cannot have is read under one it can (rename_columns), and said.
-    renames = {c: _identifier(c) for c in _left_out_for_their_names(raw, left_out)}
+    # A contact's text fields are its segments (`Original Source`, `Country/Region`): one whose
+    # name a dimension cannot have is read under one it can (rename_columns), and said. A deals
+    # export keeps qa7's rule (`Deal owner` left out, with the rename to make).
+    renames = {c: _identifier(c) for c in _left_out_for_their_names(raw, left_out)} if contacts else {}
     for old in renames:
         del left_out[old]
     left_out.update({
