@@ -22,7 +22,7 @@ COLUMN_ROLES = ("date", "metric", "value", "hour")
 PROJECT_KEYS = (
     "store", "timezone", "dimensions", "funnel", "metrics", "detection", "explain",
     "format", "columns", "ignore_columns", "date_format", "decimal_comma", "notify", "inbox", "engine", "spark", "observations",
-    "event_types", "melt", "records", "rename_columns",
+    "event_types", "melt", "records", "rename_columns", "sheet",
 )
 EXPECTS = ("up", "down")
 
@@ -43,6 +43,7 @@ class MetricDef:
     aggregate: str | None = None  # sum | mean; default: sum for counts and amounts, mean for gauges
     granularity: str | None = None  # daily | weekly | fortnightly | monthly | quarterly | yearly; default: what the dates show
     scale: str | None = None  # log | log10: the values are logarithms; changes are reported as the underlying value's
+    cents: bool = False  # the values are written in cents (Stripe's amounts): divided by 100 at ingest
 
     @property
     def aggregation(self) -> str:
@@ -195,6 +196,7 @@ class Config:
     # columns read under another name (`Campaign name: campaign_name`: a dimension needs a name SQL takes bare)
     rename_columns: dict[str, str] = field(default_factory=dict)
     date_format: str | None = None
+    sheet: str | None = None  # the sheet of an Excel workbook to read (default: its first)
     decimal_comma: bool = False  # numbers written 1.234,5 (European spreadsheets): ',' decimal, '.' thousands
     melt: WideMelt | None = None  # wide columns read as one metric's segments
     records: RecordsLayout | None = None  # `format: records`: the metrics counted from rows of records
@@ -305,6 +307,10 @@ def _metric(path: Path, name: str, spec: Any) -> MetricDef:
     if metric.scale is not None and (metric.scale not in LOG_SCALES or metric.type != "gauge"):
         raise _fail(path, f"metric '{name}' has scale '{metric.scale}'; scale is for a gauge of logarithms "
                           f"(type: gauge) and one of {', '.join(LOG_SCALES)} (natural or base-10 logs).")
+    if metric.cents is not True and metric.cents is not False:
+        raise _fail(path, f"metric '{name}' has cents {metric.cents!r}; use true (its values are written in cents) or false.")
+    if metric.cents and metric.type not in ("amount", "gauge"):
+        raise _fail(path, f"metric '{name}' has cents: true and type '{metric.type}'; cents are money: type amount (or gauge).")
     if metric.type == "query" and not metric.query:
         raise _fail(path, f"query metric '{name}' needs 'query: NAME' (a file queries/NAME.sql).")
     return metric
@@ -351,6 +357,14 @@ def _date_format(path: Path, value: Any) -> str | None:
     if not isinstance(value, str) or "%" not in value:  # `5` or `dd/mm/yyyy` would match no date at all
         raise _fail(path, f"'date_format' must be strftime codes like \"%m/%d/%Y\", got {value!r}.")
     return value
+
+
+def _sheet(path: Path, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, int)) or not str(value).strip():
+        raise _fail(path, f"'sheet' must be the name of a workbook's sheet, like Leads, got {value!r}.")
+    return str(value)
 
 
 def _melt(path: Path, data: Any) -> WideMelt | None:
@@ -461,6 +475,7 @@ def parse_config(data: Any, path: Path) -> Config:
         ignore_columns=_names(path, "ignore_columns", data.get("ignore_columns"), "[instant, weekday]"),
         rename_columns=_renames(path, data.get("rename_columns")),
         date_format=_date_format(path, data.get("date_format")),
+        sheet=_sheet(path, data.get("sheet")),
         decimal_comma=_flag(path, "decimal_comma", data.get("decimal_comma", False)),
         melt=_melt(path, data.get("melt")),
         records=_records(path, data.get("records")),

@@ -110,6 +110,28 @@ def level_text(value: float | None, ratio: bool) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
 
 
+# A score this high means the noise it was measured against was the detector's floor: the
+# series held one value before the change (noisy series score in the tens at most).
+NOISELESS_SCORE = 1e6
+
+
+def never_varied(anomaly: Anomaly) -> bool:
+    """Whether the series had no noise at all before the change (a flat line, then a step)."""
+    return anomaly.score >= NOISELESS_SCORE
+
+
+def score_text(anomaly: Anomaly) -> str:
+    """'score 6.7', or, for a series that never varied before, words instead of 900000000.0."""
+    return "no variation before it (a flat series)" if never_varied(anomaly) else f"score {anomaly.score:.1f}"
+
+
+def flat_text(anomaly: Anomaly, ratio: bool, unit: str, days: int) -> str:
+    """'Was flat at 12 for 90 days, then 15': a change of a series that never varied before."""
+    span = f" for {days} day{'s' if days != 1 else ''}" if days > 1 else ""
+    return (f"Was flat at {level_text(anomaly.before, ratio)}{unit}{span}, then {level_text(anomaly.after, ratio)}{unit} "
+            "(it had not varied at all before: no noise to measure the change against).")
+
+
 def anomaly_head(anomaly: Anomaly) -> str:
     """'Leads EMEA/paid +68%': what moved, where, by how much."""
     return f"{metric_label(anomaly.metric)} {segment_label(anomaly.segment)} {change_text(anomaly)}"

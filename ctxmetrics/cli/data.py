@@ -15,7 +15,9 @@ from ctxmetrics.cli import cli, pass_project
     "--from", "samples", multiple=True, type=click.Path(path_type=Path),
     help="Data files to fit the config to (--from a.csv b.csv): their columns, metrics, types and granularity.",
 )
-def init(directory, more_samples, samples):
+@click.option("--sheet", help="The sheet of the Excel workbooks to read (default: their first); written to ctxmetrics.yaml.")
+@click.option("--date-format", help="strftime codes of the files' dates when they read two ways (01/05/2026): %m/%d/%Y or %d/%m/%Y.")
+def init(directory, more_samples, samples, sheet, date_format):
     """Create a project: ctxmetrics.yaml, annotations/ and queries/.
 
     With --from, the config is written for those files (date and value columns,
@@ -36,7 +38,7 @@ def init(directory, more_samples, samples):
     if samples:
         from ctxmetrics.ingest.infer import infer_config
 
-        text, granularities, said = infer_config(samples)
+        text, granularities, said = infer_config(samples, sheet=sheet, date_format=date_format)
         root = init_project(directory, text)
     else:
         root = init_project(directory)
@@ -76,6 +78,7 @@ def _split_dims(ctx, param, value):
     help="Numbers are written with a decimal comma and dots between thousands (1.234,5), as European "
     "spreadsheets export them (default: 'decimal_comma' in ctxmetrics.yaml, else 1234.5).",
 )
+@click.option("--sheet", help="The sheet of an Excel workbook to read (default: 'sheet' in ctxmetrics.yaml, else the first).")
 @click.option("--strict", is_flag=True, help="A new metric name close to a known one is an error, not a warning.")
 @click.option(
     "--as-rollup",
@@ -87,8 +90,8 @@ def _split_dims(ctx, param, value):
 @click.option("--db", help="Database URL for --sql, e.g. postgresql://user@host/crm.")
 @pass_project
 def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, hour_col, metric_name, date_format, decimal_comma,
-           strict, as_rollup, sql, db):
-    """Load CSV, Parquet or JSON-lines files (or a database query) into the store.
+           sheet, strict, as_rollup, sql, db):
+    """Load CSV, Excel (.xlsx), Parquet or JSON-lines files (or a database query) into the store.
 
     Re-ingesting the same (metric, day, dimensions) replaces the value. All files are
     validated first and stored in one transaction: on any error nothing is written.
@@ -114,7 +117,8 @@ def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, hour_col, met
     named = (("date", date_col), ("value", value_col), ("metric", metric_col), ("hour", hour_col))
     columns = {role: name for role, name in named if name}
     options = dict(
-        fmt=fmt, dims=dims, columns=columns, metric=metric_name, date_format=date_format, decimal_comma=decimal_comma
+        fmt=fmt, dims=dims, columns=columns, metric=metric_name, date_format=date_format, decimal_comma=decimal_comma,
+        sheet=sheet,
     )
     project = ref.get()
     if sql:
@@ -126,7 +130,7 @@ def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, hour_col, met
                 store, frame, "query result", config=project.config, strict=strict, as_rollup=as_rollup, **options
             )
     else:
-        check_files(paths)  # a FIFO or folder is refused before the store's lock is taken
+        check_files(paths, sheet or project.config.sheet)  # a FIFO or folder is refused before the store's lock is taken
         with project.store() as store:
             result = ingest_paths(store, paths, config=project.config, strict=strict, as_rollup=as_rollup, **options)
     for warning in result.warnings:

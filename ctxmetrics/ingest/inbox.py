@@ -21,7 +21,7 @@ from ctxmetrics.errors import ConfigError
 if TYPE_CHECKING:
     from ctxmetrics.project import Project
 
-SUFFIXES = (".csv", ".parquet", ".json", ".jsonl", ".ndjson")
+SUFFIXES = (".csv", ".xlsx", ".xlsm", ".parquet", ".json", ".jsonl", ".ndjson")
 
 
 @dataclass(frozen=True)

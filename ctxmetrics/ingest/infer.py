@@ -9,6 +9,7 @@ granularity.
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +29,10 @@ from ctxmetrics.store.database import check_dimension_name
 from ctxmetrics.ingest.cells import _COMMA_HINT
 from ctxmetrics.ingest.columns import DATE_NAMES, HOUR_NAMES, VALUE_NAMES, usual_column
 from ctxmetrics.ingest.numbers import ambiguous_thousands, no_data_as_empty, read_decimal_comma, without_percent_signs
+from ctxmetrics.ingest.cents import cents_reason, currency_column
 from ctxmetrics.ingest.sources import ROW, check_files, read_table, semicolon_separated
 from ctxmetrics.ingest.records import counted_records, used_columns
+from ctxmetrics.ingest.lifecycle import current_stage_columns, lifecycle_layout
 from ctxmetrics.ingest.records_guess import describe, records_layout
 from ctxmetrics.ingest.settings import _settings
 from ctxmetrics.ingest.zones import zone_of_stamps
@@ -65,13 +68,16 @@ class _Found:
     rows: dict[str, pl.Series] = field(default_factory=dict)  # name -> the file row of each of its values
     melt: WideMelt | None = None  # wide columns that are segments of one metric
     scales: dict[str, str] = field(default_factory=dict)  # gauges whose values look like logarithms: their scale
+    cents: dict[str, str] = field(default_factory=dict)  # amounts written in cents, and what says so
     records: RecordsLayout | None = None  # a file of one row per record (deals): its metrics are counted rows
     types: dict[str, TypeGuess] = field(default_factory=dict)  # types known from the layout, not guessed from values
     zone: tuple[str, list[str]] | None = None  # the zone whose clocks the times' UTC offsets follow, and those offsets
     renames: dict[str, str] = field(default_factory=dict)  # columns read under a dimension's name (`rename_columns`)
 
 
-def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None], list[str]]:
+def infer_config(
+    paths: Sequence[Path | str], sheet: str | None = None, date_format: str | None = None
+) -> tuple[str, dict[str, str | None], list[str]]:
     """The commented text of a ctxmetrics.yaml fitted to `paths`, each metric's
     granularity as its own dates show it (None: too few dates to tell), and the lines
     `init` says: a column left out of both metrics and dimensions and why, a column of
@@ -80,9 +86,9 @@ def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None
     Raises:
         InputError: a file cannot be read, or has no date column or no numbers.
     """
-    sources = check_files(paths)
+    sources = check_files(paths, sheet)
     notes: list[str] = []
-    found = [_look_at(src, notes) for src in sources]
+    found = [_look_at(src, notes, date_format) for src in sources]
     said = notes + [
         f"Column {src}: '{name}' {why}" for src, f in zip(paths, found) for name, why in {**f.left_out, **f.keys}.items()
     ]
@@ -94,12 +100,22 @@ def infer_config(paths: Sequence[Path | str]) -> tuple[str, dict[str, str | None
         "said as the underlying value's (a factor such as ×6.4), never as a percentage of a log; delete 'scale: log' if they are not logs."
         for f in found for name in f.scales
     ]
+    said += [
+        f"{name}'s values are cents ({why}): cents: true, so ingest stores them divided by 100 (whole dollars, euros); "
+        "delete 'cents: true' if they are whole currency units already."
+        for f in found for name, why in f.cents.items()
+    ]
     said += [describe(src.path, f.records) for src, f in zip(sources, found) if f.records]
+    said += [
+        f"Column {src.path}: '{old}' is a segment of the records, and a dimension needs a name of letters, digits and "
+        f"underscores: read as '{new}' (rename_columns)."
+        for src, f in zip(sources, found) if f.records for old, new in f.renames.items()
+    ]
     zone = _one_zone(found)
     said += [_zone_note(src, f.zone[1], zone) for src, f in zip(sources, found) if f.zone]
     said += _type_notes(found)
     return (
-        _render(found, [Path(p).name for p in paths]),
+        _render(found, [Path(p).name for p in paths], sheet),
         {m: g for f in found for m, g in f.granularities.items()},
         said,
     )
@@ -138,7 +154,10 @@ def _melt_note(src, melt: WideMelt) -> str:
     )
 
 
-def _look_at(src, notes: list[str]) -> _Found:
+def _look_at(src, notes: list[str], given_format: str | None = None) -> _Found:
+    """What one file holds; `given_format`: the dates' format named by the user (dates that
+    read both day first and month first: 01/05/2026 in a file of the first twelve days)."""
+    settle = partial(_settled_format, given=given_format)
     raw = read_table(src, notes).head(SAMPLE_ROWS)
     columns = [c for c in raw.columns if c != ROW]
     raw = raw.with_columns(no_data_as_empty(raw[c].str.strip_chars()) for c in columns if raw[c].dtype == pl.Utf8)
@@ -148,21 +167,23 @@ def _look_at(src, notes: list[str]) -> _Found:
     raw = raw.with_columns(values.cast(pl.Utf8).alias(c) for c, (_, values) in money.items())
     comma_numbers = _decimal_comma_columns(raw, columns) if semicolon_separated(src) else {}
     raw = raw.with_columns(comma_numbers.values())
-    records = records_layout(raw, columns, src.path.stem, _settled_format)
+    lifecycle = lifecycle_layout(raw, columns)
+    records = (lifecycle, None) if lifecycle is not None else records_layout(raw, columns, src.path.stem, settle)
     if records is not None:
-        return _records_found(src, raw, columns, *records, bool(comma_numbers))
-    date = usual_column(columns, DATE_NAMES) or _date_like(raw, columns)
+        return _records_found(src, raw, columns, *records, bool(comma_numbers), contacts=lifecycle is not None)
+    date = usual_column(columns, DATE_NAMES) or _date_like(raw, columns, given_format)
     years = None if date is not None else _year_column(raw, columns)
     if years is not None:  # a yearly file, `year,gdp` with 1960, ...: each year's Jan 1
         date = years
         raw = raw.with_columns(pl.col(date).cast(pl.Int64).cast(pl.Utf8))
     if date is None:
+        _refuse_ambiguous_dates(src, raw, columns)
         raise InputError(f"{src.path}: no date column found (looked for {', '.join(DATE_NAMES)} and ISO dates).")
     date_format = "%Y" if years is not None else None
     try:
         days, timed = parse_days(raw[date], Config.timezone, date_format)
     except BadCell as bad:
-        date_format = _date_format_of(raw[date])
+        date_format = _date_format_of(raw[date], given_format)
         if date_format is None:
             raise InputError(
                 f"{src.where(int(raw[ROW][bad.index]), date)}: {raw[date][bad.index]!r} {bad.what}; "
@@ -233,6 +254,12 @@ def _look_at(src, notes: list[str]) -> _Found:
         m: TypeGuess("gauge", f"its values are percentages ({percents[c]!r})")
         for m, c in column_of.items() if c in percents
     } | {m: written_as_money(m, money[c][0]) for m, c in column_of.items() if c in money}
+    currency = currency_column(columns)
+    found.cents = {
+        m: reason for m, c in column_of.items() if c is not None and c not in money and c not in percents
+        and (reason := cents_reason(c, raw[c], raw[currency] if currency is not None else None)) is not None
+    }
+    found.types |= {m: TypeGuess("amount", f"its values are money written in cents: {why}") for m, why in found.cents.items()}
     found.scales = {m: "log" for m, values in found.metrics.items() if _looks_like_logs(m, found.value, values)}
     if timed:
         found.granularities = {m: "daily" for m in found.metrics}
@@ -242,7 +269,8 @@ def _look_at(src, notes: list[str]) -> _Found:
 
 
 def _records_found(
-    src, raw: pl.DataFrame, columns: list[str], layout: RecordsLayout, date_format: str | None, decimal_comma: bool
+    src, raw: pl.DataFrame, columns: list[str], layout: RecordsLayout, date_format: str | None, decimal_comma: bool,
+    contacts: bool = False,
 ) -> _Found:
     """A file of one row per record, counted as `layout` says (by the ingest code itself,
     so the types and days `init` reads are those ingest will store). Of the other
@@ -250,19 +278,30 @@ def _records_found(
     out; numbers are left out (a number per record is measured only when summed)."""
     used = used_columns(layout)
     date = next(iter(layout.metrics.values())).date
-    others = [c for c in columns if c not in used]
+    stages = current_stage_columns([c for c in columns if c not in used])
+    others = [c for c in columns if c not in used and c not in stages]
     left_out = _not_segments_nor_measurements(raw, others, date, None)
+    # A contact's text fields are its segments (`Original Source`, `Country/Region`): one whose
+    # name a dimension cannot have is read under one it can (rename_columns), and said. A deals
+    # export keeps qa7's rule (`Deal owner` left out, with the rename to make).
+    renames = {c: _identifier(c) for c in _left_out_for_their_names(raw, left_out)} if contacts else {}
+    for old in renames:
+        del left_out[old]
+    left_out.update({
+        c: "is each record's stage at export time, which changes as it moves on: no segment of the days it reached "
+        "a stage; left out (ignore_columns)." for c in stages
+    })
     left_out.update({
         c: "is a number on each record: left out (ignore_columns); add a metric with 'sum: " + c + "' under "
         "'records:' to measure it." for c in others if c not in left_out and _is_numeric(raw[c])
     })
-    dims = [c for c in others if c not in left_out]
+    dims = [renames.get(c, c) for c in others if c not in left_out]
     config = Config(records=layout, ignore_columns=tuple(left_out), date_format=date_format)
-    counted, _ = counted_records(src, raw, _settings(config, fmt="records", dims=dims, known=dims))
+    counted, _ = counted_records(src, raw.rename(renames), _settings(config, fmt="records", dims=dims, known=dims))
     names = counted["metric"]
     found = _Found("records", date, None, dims, {m: counted["value"].filter(names == m) for m in layout.metrics})
     found.records, found.ignored, found.left_out, found.decimal_comma = layout, list(left_out), left_out, decimal_comma
-    found.date_format = date_format
+    found.date_format, found.renames = date_format, renames
     found.types = {
         m: amount_or_gauge(m, found.metrics[m]) if spec.sum else TypeGuess("count", "records counted")
         for m, spec in layout.metrics.items()
@@ -409,17 +448,24 @@ def _renames_telling_rows_apart(
     date need to be told apart (an ads export of one row per day and campaign), each with
     a name a dimension can have; left out, ingest would refuse every such row as a
     duplicate. Taken from `left_out`."""
-    unnamed = [  # (a second column of dates, Meta's `Reporting ends`, is a date of each row: no segment)
-        c for c in left_out
-        if not _dimension_name_ok(c) and not _is_numeric(raw[c]) and _date_like(raw, [c]) is None
-        and not _names_rows(raw[c].cast(pl.Utf8).str.strip_chars())
-    ]
+    unnamed = _left_out_for_their_names(raw, left_out)
     kept = key + [c for c in columns if c not in left_out and c not in key and not _is_numeric(raw[c])]
     if not unnamed or not raw.select(kept).is_duplicated().any() or raw.select(kept + unnamed).is_duplicated().any():
         return {}
     for name in unnamed:
         del left_out[name]
     return {name: _identifier(name) for name in unnamed}
+
+
+def _left_out_for_their_names(raw: pl.DataFrame, left_out: dict[str, str]) -> list[str]:
+    """The text columns of `left_out` that would be segments but for their names (`Original
+    Source`, `Country/Region`). A second column of dates (Meta's `Reporting ends`) is a date
+    of each row, and a name on most rows no segment."""
+    return [
+        c for c in left_out
+        if not _dimension_name_ok(c) and not _is_numeric(raw[c]) and _date_like(raw, [c]) is None
+        and not _names_rows(raw[c].cast(pl.Utf8).str.strip_chars())
+    ]
 
 
 def _not_segments_nor_measurements(
@@ -573,13 +619,13 @@ def _year_column(raw: pl.DataFrame, columns: list[str]) -> str | None:
     return name
 
 
-def _date_like(raw: pl.DataFrame, columns: list[str]) -> str | None:
+def _date_like(raw: pl.DataFrame, columns: list[str], given: str | None = None) -> str | None:
     for name in columns:
         if raw[name].dtype in (pl.Utf8, pl.Date) or isinstance(raw[name].dtype, pl.Datetime):
             try:
                 parse_days(raw[name].drop_nulls().head(100), Config.timezone)
             except (BadCell, pl.exceptions.PolarsError):
-                if raw[name].dtype == pl.Utf8 and _date_format_of(raw[name]) is not None:
+                if raw[name].dtype == pl.Utf8 and _date_format_of(raw[name], given) is not None:
                     return name  # e.g. a `month` column of 2017-07, a `created` of Unix times
                 continue
             return name
@@ -595,21 +641,41 @@ _DATE_FORMATS = tuple(
 # Sheets; 20260301: Google Analytics
 
 
-def _settled_format(column: pl.Series) -> str | None:
+def _refuse_ambiguous_dates(src, raw: pl.DataFrame, columns: list[str]) -> None:
+    """A column named as a date whose every cell reads both day first and month first
+    (01/05/2026, in a file of the first twelve days of each month): refused naming both
+    readings, since a guess would put every row on a wrong day."""
+    for name in columns:
+        if raw[name].dtype != pl.Utf8 or not set(_words(name)) & TIME_WORDS:
+            continue
+        text = raw[name].drop_nulls().str.strip_chars()
+        fitting = [f for f in _DATE_FORMATS if _fits(text, f)] if text.len() else []
+        if len(fitting) > 1:
+            raise InputError(
+                f"{src.path}: column '{name}': every date reads both as {fitting[0]} and as {fitting[1]} (no day "
+                f"above 12, e.g. {text[0]!r}), so which is the day cannot be told; name the format: ctxmetrics init "
+                f"DIR --from {src.path} --date-format '%m/%d/%Y' (month first, as in the US) or '%d/%m/%Y'."
+            )
+
+
+def _settled_format(column: pl.Series, given: str | None = None) -> str | None:
     """The one format of `_DATE_FORMATS` that reads every date of the column, when only one
-    does: 27/11/2026 settles day first; a file whose days are all 12 or less does not."""
+    does: 27/11/2026 settles day first; a file whose days are all 12 or less does not.
+    `given`: the format the user named, taken when it reads every date."""
     text = column.drop_nulls().str.strip_chars()
     if text.len() == 0:
         return None
+    if given is not None:
+        return given if _fits(text, given) else None
     fitting = [f for f in _DATE_FORMATS if _fits(text, f)]
     return fitting[0] if len(fitting) == 1 else None
 
 
-def _date_format_of(column: pl.Series) -> str | None:
+def _date_format_of(column: pl.Series, given: str | None = None) -> str | None:
     """`_settled_format`, or `%s` for a column named as a time (Stripe's `created`) whose
     every cell is a Unix time: whole seconds since 1970, from 2000 to next year. Only the
     name tells such a column from a count or an id of that size."""
-    settled = _settled_format(column)
+    settled = _settled_format(column, given)
     if settled is not None or not set(_words(column.name)) & TIME_WORDS:
         return settled
     text = column.drop_nulls().cast(pl.Utf8).str.strip_chars()
@@ -710,7 +776,7 @@ def _type_notes(found: list[_Found]) -> list[str]:
     return notes
 
 
-def _render(found: list[_Found], names: list[str]) -> str:
+def _render(found: list[_Found], names: list[str], sheet: str | None = None) -> str:
     first = found[0]
     dims = sorted({d for f in found for d in f.dims})
     lines = [
@@ -743,6 +809,8 @@ def _render(found: list[_Found], names: list[str]) -> str:
         lines += [f"rename_columns: {_flow(renames)}   # read under names a dimension can have"]
     if first.date_format and all(f.date_format == first.date_format for f in found):
         lines += [f"date_format: {_scalar(first.date_format)}   # the dates are not ISO 8601; every one fits this"]
+    if sheet is not None:
+        lines += [f"sheet: {_scalar(sheet)}   # the sheet of the Excel workbooks read"]
     if any(f.decimal_comma for f in found):
         lines += ["decimal_comma: true              # numbers are written 1.234,5 (a decimal comma, dots between thousands)"]
     ignored = sorted({c for f in found for c in f.ignored})
@@ -798,8 +866,10 @@ def _render(found: list[_Found], names: list[str]) -> str:
         "metrics:",
     ]
     scales = {name: scale for f in found for name, scale in f.scales.items()}
+    cents = {name for f in found for name in f.cents}
     for name, (guess, granularity, timed) in metrics.items():
-        spec = {"type": guess.type} | ({"scale": scales[name]} if name in scales else {})
+        spec = {"type": guess.type} | ({"scale": scales[name]} if name in scales else {}) | (
+            {"cents": True} if name in cents else {})
         if granularity and granularity != "daily":
             spec["granularity"] = granularity
         notes = [f"{_TYPE_EFFECTS[guess.type][0]}: {guess.reason}"] if guess.type in _TYPE_EFFECTS else []

@@ -56,6 +56,7 @@ def ingest_paths(
     metric: str | None = None,
     date_format: str | None = None,
     decimal_comma: bool = False,
+    sheet: str | None = None,
     strict: bool = False,
     as_rollup: bool = False,
 ) -> IngestResult:
@@ -77,6 +78,7 @@ def ingest_paths(
         date_format: strftime codes of the date column (default: ISO 8601 only).
         decimal_comma: numbers are written with a decimal comma and dots between
             thousands (1.234,5), as European spreadsheets export them.
+        sheet: the sheet of an Excel workbook to read (default: the config's `sheet`, else its first).
         strict: a new metric name close to a known one is an error, not a warning.
         as_rollup: store each file's rows as separate rollups (`rollup_metric`), never
             summed with the metric's own rows: for totals next to a stored breakdown.
@@ -86,11 +88,11 @@ def ingest_paths(
     """
     settings = _settings(
         config, fmt=fmt, dims=dims, known=known_dimensions, columns=columns, metric=metric, date_format=date_format,
-        decimal_comma=decimal_comma,
+        decimal_comma=decimal_comma, sheet=sheet,
     )
-    sources = check_files(paths)
+    sources = check_files(paths, settings.sheet)
     if (settings.fmt == "long" and len(sources) == 1 and not settings.columns and not settings.config.ignore_columns
-            and not settings.config.rename_columns
+            and not settings.config.rename_columns and not any(spec.cents for spec in settings.config.metrics.values())
             and settings.metric is None and not as_rollup):
         declared = {m: spec.granularity for m, spec in settings.config.metrics.items() if spec.granularity}
         not_counts = frozenset(m for m, spec in settings.config.metrics.items() if spec.type != "count")
@@ -124,7 +126,8 @@ def ingest_paths(
     for read, metrics in zip(reads, found):
         granularities.update(_granularities(store, settings.config, metrics, read.granularity, read.cadences))
     bookings = _booking_reasons({m: b for r in reads for m, b in r.bookings.items()}, granularities)
-    frame = _combine([r.frame for r in reads])
+    frame, overlaps = _combine([r.frame for r in reads], [src.path for src in sources])
+    warnings += overlaps
     added, replaced = _located(
         sources,
         lambda: store.upsert_observations(frame, granularities, rollups, metrics=sorted(set().union(*found)), bookings=bookings),
@@ -252,10 +255,40 @@ def _near_names(store: Store, config: Config, found: list[tuple[_Source, Sequenc
     return tuple(warnings)
 
 
-def _combine(frames: list[pl.DataFrame]) -> pl.DataFrame:
+def _combine(frames: list[pl.DataFrame], paths: list[Path]) -> tuple[pl.DataFrame, tuple[str, ...]]:
+    """The files' rows as one frame, and what to say of days that several files hold
+    (monthly exports overlapping by a few days): a later file replaces an earlier one, as
+    separate ingests would, and each file that did so is said with the values it changed."""
     if len(frames) == 1:
-        return frames[0]
-    combined = pl.concat(frames, how="diagonal_relaxed")
-    dims = [c for c in combined.columns if c not in BASE_COLUMNS]
-    # Across files of one call, a later file replaces an earlier one, as separate ingests would.
-    return combined.unique(subset=["metric", "ts", *dims], keep="last", maintain_order=True)
+        return frames[0], ()
+    combined = pl.concat([f.with_columns(pl.lit(i).alias(_FILE)) for i, f in enumerate(frames)], how="diagonal_relaxed")
+    dims = [c for c in combined.columns if c not in BASE_COLUMNS and c != _FILE]
+    key = ["metric", "ts", *dims]
+    kept = combined.unique(subset=key, keep="last", maintain_order=True)
+    return kept.drop(_FILE), _overlap_notes(combined, kept, key, paths)
+
+
+_FILE = "__ctxmetrics_file"  # which file of a call a row came from
+
+
+def _overlap_notes(combined: pl.DataFrame, kept: pl.DataFrame, key: list[str], paths: list[Path]) -> tuple[str, ...]:
+    """'b.csv holds 4 days an earlier file holds too (2026-01-29 to 2026-02-01): its values
+    kept, 1 of them different (on 2026-01-30).' for each file that replaced rows."""
+    dropped = combined.join(kept.select(*key, _FILE), on=key, how="inner", suffix="_kept", nulls_equal=True).filter(
+        pl.col(_FILE) != pl.col(f"{_FILE}_kept")
+    )
+    if dropped.height == 0:
+        return ()
+    replaced = dropped.join(kept.select(*key, pl.col("value").alias("kept_value")), on=key, nulls_equal=True)
+    notes = []
+    for (index,), rows in replaced.group_by(f"{_FILE}_kept", maintain_order=True):
+        days = rows["ts"].unique().sort()
+        changed = rows.filter(pl.col("value") != pl.col("kept_value"))["ts"].unique().sort()
+        span = f"{days[0]}" if days.len() == 1 else f"{days[0]} to {days[-1]}"
+        which = "all with the same value" if changed.len() == 0 else (
+            f"{changed.len()} day{'s' if changed.len() != 1 else ''} with a different value (first {changed[0]})")
+        notes.append(
+            f"{paths[index]} holds {days.len()} day{'s' if days.len() != 1 else ''} an earlier file of this call holds "
+            f"too ({span}): its values kept, {which}."
+        )
+    return tuple(notes)

@@ -32,7 +32,9 @@ from ctxmetrics.ingest.columns import (
     _role_column,
 )
 from ctxmetrics.ingest.dates import granularity_of
+from ctxmetrics.ingest.cents import in_currency_units
 from ctxmetrics.ingest.grid import cut_short_days
+from ctxmetrics.ingest.log_edges import thin_edge_days
 from ctxmetrics.ingest.melt import melted
 from ctxmetrics.ingest.records import counted_records
 from ctxmetrics.ingest.settings import _Settings
@@ -63,7 +65,8 @@ def _read_one(src: _Source, settings: _Settings) -> _Read:
     raw = read_table(src, notes)
     _check_header(src, raw.columns)
     read = _parse(src, raw, settings)
-    return dataclasses.replace(read, notes=tuple(notes) + read.notes)
+    frame, scaled = in_currency_units(read.frame, settings.config)
+    return dataclasses.replace(read, frame=frame, notes=tuple(notes) + read.notes + tuple(f"{src.path}: {n}" for n in scaled))
 
 
 def _parse(src: _Source, raw: pl.DataFrame, settings: _Settings) -> _Read:
@@ -266,8 +269,11 @@ def _local_times(raw: pl.DataFrame, days: pl.Series, stamps: pl.Series | None, h
 
 def _timed(src: _Source, frame: pl.DataFrame, times: pl.Series, dims: list[str], config: Config) -> _Read:
     """Rows with a time of day combined per day, without the edge days a regular grid of
-    readings covers only in part (`grid.cut_short_days`), which are said."""
+    readings (`grid.cut_short_days`) or an event log (`log_edges.thin_edge_days`) covers
+    only in part, which are said."""
     cut, notes = cut_short_days(times, config.timezone)
+    if not cut and not notes:
+        cut, notes = thin_edge_days(times)
     kept = frame.filter(~pl.col("ts").is_in(cut)) if cut else frame
     return _Read(
         _per_day(kept, dims, config), "daily", timed_rows=frame.height, notes=tuple(f"{src.path}: {n}" for n in notes)

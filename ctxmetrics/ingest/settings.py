@@ -22,6 +22,7 @@ class _Settings:
     metric: str | None
     date_format: str | None
     decimal_comma: bool  # numbers written 1.234,5
+    sheet: str | None  # an Excel workbook's sheet (default: its first)
     config: Config
 
 
@@ -35,6 +36,7 @@ def _settings(
     metric: str | None = None,
     date_format: str | None = None,
     decimal_comma: bool = False,
+    sheet: str | None = None,
 ) -> _Settings:
     config = config or Config()
     fmt = fmt or config.file_format
@@ -48,5 +50,6 @@ def _settings(
         metric=metric,
         date_format=date_format or config.date_format,
         decimal_comma=decimal_comma or config.decimal_comma,
+        sheet=sheet or config.sheet,
         config=config,
     )

@@ -1,17 +1,20 @@
 """Finding and reading the data files: paths checked before the write lock, CSV (its
 separator, UTF-16, old Mac line ends), Parquet and JSON lines read into a frame, and the
-line a reader choked on named in plain words. A `.json` file is read as an array of
+line a reader choked on named in plain words. An Excel workbook's sheet is read as the CSV
+text saving it as CSV would give (`excel.py`). A `.json` file is read as an array of
 records (what `json.dump` of a list of dicts and most web APIs write) or, when it does not
 start with `[`, as JSON lines."""
 from __future__ import annotations
 
 import codecs
 import csv
+import gzip
 import io
 import json
 import re
 import stat
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -20,7 +23,7 @@ import polars as pl
 from ctxmetrics.errors import InputError
 
 READERS = {
-    ".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "excel", ".xlsm": "excel", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
 }
 ROW = "__row"
 MAX_TITLE_LINES = 5  # lines above a CSV header that may be a report's title
@@ -33,19 +36,27 @@ SUBTOTAL_LABELS = frozenset({"subtotal", "sub-total", "sub total", "zwischensumm
 @dataclass(frozen=True)
 class _Source:
     path: Path
-    kind: str  # csv | parquet | jsonl | json (an array of records: rows are its records) | sql
-    titles: int = 0  # CSV: lines above the header (a report's title), skipped
+    kind: str  # csv | excel | parquet | jsonl | json (an array of records: rows are its records) | sql
+    titles: int = 0  # CSV and Excel: lines above the header (a report's title), skipped
+    sheet: str | None = None  # Excel: the sheet read
+    # Excel: the sheet as CSV, one line per sheet row; a gzip-compressed CSV: its text
+    text: bytes = field(default=b"", repr=False, compare=False)
+    read_notes: tuple[str, ...] = ()  # Excel: what reading the sheet did (serial numbers read as dates)
 
     def line(self, row: int) -> int:
-        """1-based line (text files; CSV has its header on line 1 + titles) or row (Parquet, SQL)."""
-        return row + 2 + self.titles if self.kind == "csv" else row + 1
+        """1-based line (text files; CSV has its header on line 1 + titles; an Excel sheet's
+        row alike) or row (Parquet, SQL)."""
+        return row + 2 + self.titles if self.kind in ("csv", "excel") else row + 1
 
     def position(self, row: int) -> str:
+        if self.kind == "excel":
+            return f"row {self.line(row)} of sheet '{self.sheet}'"
         return f"line {self.line(row)}" if self.kind in ("csv", "jsonl") else f"row {self.line(row)}"
 
     def where(self, row: int | None = None, column: str | None = None) -> str:
-        """`file:line` for text files, `file: row N` for Parquet, plus the column."""
-        text = str(self.path)
+        """`file:line` for text files, `file: row N` for Parquet, `file: sheet 'S' row N`
+        for Excel, plus the column."""
+        text = str(self.path) + (f": sheet '{self.sheet}'" if self.kind == "excel" else "")
         if row is not None:
             text += f":{self.line(row)}" if self.kind in ("csv", "jsonl") else f": row {self.line(row)}"
         if column is not None:
@@ -53,20 +64,21 @@ class _Source:
         return text
 
 
-SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")  # refused with what to do instead
+SPREADSHEETS = (".xls", ".ods", ".numbers")  # workbooks openpyxl does not read: refused with what to do instead
 
 
-def check_files(paths: Sequence[Path | str]) -> list[_Source]:
+def check_files(paths: Sequence[Path | str], sheet: str | None = None) -> list[_Source]:
     """Check that every path is a readable regular file of a known type, without reading it
-    (a FIFO would block): done before the store's write lock is taken.
+    (a FIFO would block): done before the store's write lock is taken. An Excel workbook's
+    sheet (`sheet`, else its first) is read here, to find its header.
 
     Raises:
         InputError: the first path that is not.
     """
-    return [_source(Path(p)) for p in paths]
+    return [_source(Path(p), sheet) for p in paths]
 
 
-def _source(path: Path) -> _Source:
+def _source(path: Path, sheet: str | None = None) -> _Source:
     try:
         info = path.stat()
     except FileNotFoundError:
@@ -77,15 +89,18 @@ def _source(path: Path) -> _Source:
         raise InputError(f"{path}: is a folder; name the data files.")
     if not stat.S_ISREG(info.st_mode):
         raise InputError(f"{path}: is not a regular file (a pipe, device or socket); name a data file.")
+    if path.suffix.lower() == ".gz":
+        return _gzip_source(path)
     kind = READERS.get(path.suffix.lower())
     if kind is None and path.suffix.lower() in SPREADSHEETS:
         raise InputError(
-            f"{path}: a spreadsheet workbook; ctxmetrics reads no {path.suffix} itself (no spreadsheet reader is "
-            "among its dependencies): save the sheet as CSV (File > Save As or Download > CSV) and pass the .csv."
+            f"{path}: a {path.suffix} workbook, which ctxmetrics does not read: save the sheet as .xlsx or as CSV "
+            "(File > Save As or Download > CSV) and pass that file."
         )
     if kind is None:
         raise InputError(
-            f"{path}: unknown file type '{path.suffix or '(none)'}'; use .csv, .parquet, .json or .jsonl/.ndjson."
+            f"{path}: unknown file type '{path.suffix or '(none)'}'; use .csv (.tsv, .txt; gzip-compressed too: "
+            ".csv.gz), .xlsx, .parquet, .json or .jsonl/.ndjson."
         )
     try:
         path.open("rb").close()
@@ -94,8 +109,26 @@ def _source(path: Path) -> _Source:
     if kind == "json" and not _json_array(path):
         kind = "jsonl"  # a .json file of one object per line, or one object (refused when read)
     if kind == "csv":
-        return _Source(path, kind, _title_lines(_csv_head(path)))
+        return _Source(path, kind, _title_lines(_csv_head(_Source(path, kind))))
+    if kind == "excel":
+        from ctxmetrics.ingest.excel import sheet_text  # openpyxl: only when a workbook is read
+
+        read = sheet_text(path, sheet)
+        return _Source(path, kind, read.header, sheet=read.name, text=read.text, read_notes=tuple(read.notes))
     return _Source(path, kind)
+
+
+def _gzip_source(path: Path) -> _Source:
+    """A gzip-compressed CSV file (`leads.csv.gz`, as warehouses and S3 exports write
+    them): read as its text, decompressed here."""
+    if Path(path.stem).suffix.lower() not in (".csv", ".tsv", ".txt"):
+        raise InputError(f"{path}: a gzip-compressed file is read when it holds CSV (name it .csv.gz); decompress it first.")
+    try:
+        text = gzip.decompress(path.read_bytes())
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{path}: cannot be decompressed as gzip ({exc}).") from None
+    src = _Source(path, "csv", text=text)
+    return replace(src, titles=_title_lines(_csv_head(src)))
 
 
 def _title_lines(head: bytes) -> int:
@@ -131,11 +164,14 @@ def _filled_cells(line: bytes, separator: str) -> int:
     return sum(1 for cell in cells if cell.strip())
 
 
-def _csv_head(path: Path) -> bytes:
+def _csv_head(src: _Source) -> bytes:
     """The first 64 KB of a CSV file as UTF-8 with newlines (UTF-16 re-encoded, old Mac
     line ends replaced), for looking at its first lines."""
-    with path.open("rb") as fh:
-        head = fh.read(1 << 16)
+    if src.text:
+        head = src.text[: 1 << 16]
+    else:
+        with src.path.open("rb") as fh:
+            head = fh.read(1 << 16)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         head = head[: len(head) // 2 * 2].decode("utf-16", errors="ignore").encode("utf-8")
     return head.removeprefix(codecs.BOM_UTF8).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -159,9 +195,9 @@ def read_table(src: _Source, notes: list[str] | None = None) -> pl.DataFrame:
         InputError: the file cannot be read or has no data rows.
     """
     try:
-        if src.kind == "csv":
+        if src.kind in ("csv", "excel"):
             # Everything as text first, so a bad cell is reported with its line, not guessed at.
-            text, separator = _csv_input(src.path, src.titles)
+            text, separator = _csv_input(src)
             frame = pl.read_csv(text, separator=separator, infer_schema=False, row_index_name=ROW, skip_rows=src.titles)
             # 'date , metric , value': spaces around a header's names are not part of them
             frame = frame.rename({c: c.strip() for c in frame.columns if c != c.strip()})
@@ -171,8 +207,11 @@ def read_table(src: _Source, notes: list[str] | None = None) -> pl.DataFrame:
                     frame = frame.filter(~blank)
                 frame = _without_repeated_headers(frame)
                 _refuse_second_header(src, frame)
+            if notes is not None:
+                notes.extend(src.read_notes)
             if src.titles and notes is not None:
-                notes.append(f"{src.path}: {_lines(src.titles)} above the header: a title, not data; skipped.")
+                rows = _lines(src.titles).replace("line", "row") if src.kind == "excel" else _lines(src.titles)
+                notes.append(f"{src.where()}: {rows} above the header: a title, not data; skipped.")
             frame = _without_unnamed_empty_columns(frame)
             frame = _without_totals_row(src, frame, notes)
             frame = _without_subtotal_rows(src, frame, notes)
@@ -333,18 +372,24 @@ def _without_repeated_headers(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.filter(~repeated.fill_null(False)) if repeated.any() else frame
 
 
-def _csv_input(path: Path, titles: int = 0):
+def _csv_input(src: _Source):
     """The file for the CSV reader and its separator. Spreadsheet exports come as they are:
     UTF-16 ("Unicode text") is re-encoded as UTF-8, old Mac line endings (CR only, which
     the reader would take for one long line) become newlines, and a header with no comma
-    but semicolons or tabs (European-locale and tab-separated exports) sets the separator;
-    `titles`: the lines above the header."""
-    with path.open("rb") as fh:
-        head = fh.read(1 << 16)
+    but semicolons or tabs (European-locale and tab-separated exports) sets the separator.
+    An Excel sheet is its CSV text."""
+    if src.kind == "excel":
+        return io.BytesIO(src.text), ","
+    path, titles = src.path, src.titles
     source: Path | io.BytesIO = path
+    if src.text:  # decompressed already: the whole text
+        head, source = src.text, io.BytesIO(src.text)
+    else:
+        with path.open("rb") as fh:
+            head = fh.read(1 << 16)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            head = path.read_text(encoding="utf-16").encode("utf-8")
+            head = (src.text or path.read_bytes()).decode("utf-16").encode("utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: starts as UTF-16 text but is not (byte {exc.start + 1}); save it as UTF-8.") from None
         source = io.BytesIO(head)
@@ -360,7 +405,7 @@ def semicolon_separated(src: _Source) -> bool:
     may carry dots between thousands): its header is read again, a few KB."""
     if src.kind != "csv":
         return False
-    lines = _csv_head(src.path).split(b"\n", src.titles + 1)
+    lines = _csv_head(src).split(b"\n", src.titles + 1)
     return _separator(lines[min(src.titles, len(lines) - 1)]) == ";"
 
 
@@ -375,7 +420,7 @@ def _separator(header: bytes) -> str:
 def _explain_csv(src: _Source) -> None:
     """Find the line the CSV reader choked on (not UTF-8, or more fields than the header)
     and say so with its number."""
-    data, separator = _csv_input(src.path, src.titles)
+    data, separator = _csv_input(src)
     raw = data.getvalue() if isinstance(data, io.BytesIO) else src.path.read_bytes()
     for number, line in enumerate(raw.splitlines(), start=1):
         try:

@@ -29,7 +29,7 @@ from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.models.segments import is_within, segment_key, segment_label
 from ctxmetrics.wording import (
     EXPLAINED_HEADING, NOTHING_NEEDS_ACTION, RANKING, cause_note, change_text, kind_text, flags_note, level_text, md_code,
-    md_text, metric_label, metric_word, pct_text, shell_command, summary_line, tag_command, tagged_text, when_text, where_text,
+    md_text, metric_label, metric_word, pct_text, score_text, shell_command, summary_line, tag_command, tagged_text, when_text, where_text,
 )
 
 __all__ = ["Digest", "BusinessEvent", "build_digest", "render_markdown", "render_json"]
@@ -180,7 +180,7 @@ class BusinessEvent:
         a = self.lead
         tagged = tagged_text(a)
         return (f"{self.flags} flag{'s' if self.flags != 1 else ''}; biggest: {metric_label(a.metric)} "
-                f"{segment_label(a.segment)}, {kind_text(a)}, score {a.score:.1f}, importance {self.importance:.1f}"
+                f"{segment_label(a.segment)}, {kind_text(a)}, {score_text(a)}, importance {self.importance:.1f}"
                 + (f"; {tagged}" if tagged else ""))
 
     def facts(self) -> list[Fact]:

@@ -18,9 +18,10 @@ from ctxmetrics.store.results import (
     scanned_metrics, scanned_segment_keys, was_scanned,
 )
 from ctxmetrics.models.segments import segment_from_key, segment_key, segment_label
+from ctxmetrics.report.flat_runs import flat_days
 from ctxmetrics.wording import (
-    anomaly_head, day_text, kind_text, level_text, one_line, pct_text, tag_command, tagged_text, terminal_text, when_text,
-    where_text,
+    anomaly_head, day_text, flat_text, kind_text, level_text, never_varied, one_line, pct_text, tag_command, tagged_text,
+    terminal_text, when_text, where_text,
 )
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ class WhyAnswer:
     # why ingest stored the metric's daily rows weekly or monthly ("booked monthly: values fall on the 1st")
     booking: str | None = None
     scale: str | None = None  # log | log10: the metric's values are logarithms
+    flat_days: dict[str, int] = field(default_factory=dict)  # anomaly id -> days its series held one value before it
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"anomalies": [a.to_json() for a in self.anomalies]}
@@ -147,9 +149,11 @@ def why(
             if (since is None or day >= since) and (until is None or day <= until)
         ]
         booking = store.bookings([metric]).get(metric)
+        averaged = project.config.metric(metric).averaged
+        flat = {a.id: flat_days(store, metric, segment, a.start, averaged) for a in anomalies if never_varied(a)}
     return WhyAnswer(
         metric, segment, since, until, project.config.metric(metric).type, anomalies, elsewhere, gap_days, booking,
-        project.config.metric(metric).scale,
+        project.config.metric(metric).scale, flat,
     )
 
 
@@ -217,15 +221,20 @@ def headline(anomaly: Anomaly) -> str:
     return f"{anomaly_head(anomaly)} {when_text(anomaly.start, anomaly.end)} ({kind_text(anomaly)})"
 
 
-def format_anomaly(anomaly: Anomaly, metric_type: str = "count", scale: str | None = None) -> list[str]:
+def format_anomaly(
+    anomaly: Anomaly, metric_type: str = "count", scale: str | None = None, flat_days: int | None = None
+) -> list[str]:
+    """The lines `why` prints of one anomaly; `flat_days`: how long a series that never
+    varied before it held its value (said instead of a score over no noise)."""
     ratio = metric_type == "ratio"
     unit = "" if metric_type in ("ratio", "gauge") else f"/{anomaly.period}"  # a gauge's level is not per day
     during = "after" if anomaly.end is None else "during"
-    lines = [
-        headline(anomaly),
+    levels = (
+        f"  {flat_text(anomaly, ratio, unit, flat_days or 0)}" if never_varied(anomaly) and scale is None else
         f"  {level_text(anomaly.before, ratio)}{unit} before, {level_text(anomaly.after, ratio)}{unit} "
-        f"{during}{_log_note(anomaly, scale)}; {anomaly.score:.1f}× the usual noise",
-    ]
+        f"{during}{_log_note(anomaly, scale)}; {anomaly.score:.1f}× the usual noise"
+    )
+    lines = [headline(anomaly), levels]
     if anomaly.found_by == "cube":
         lines.append("  Found by checking the cube's latest days as a whole: no series of its own was flagged.")
     tagged = tagged_text(anomaly)
@@ -271,7 +280,9 @@ def format_answer(answer: WhyAnswer) -> str:
             places = ", ".join(f"{segment_label(segment_from_key(k))} ({_flagged(n)})" for k, n in answer.elsewhere)
             lines.append(f"Where {answer.metric} changed then: {places}.")
         return "\n".join(lines) + _gap_note(answer) + _booking_note(answer)
-    blocks = ["\n".join(format_anomaly(a, answer.metric_type, answer.scale)) for a in answer.anomalies]
+    blocks = [
+        "\n".join(format_anomaly(a, answer.metric_type, answer.scale, answer.flat_days.get(a.id))) for a in answer.anomalies
+    ]
     return terminal_text("\n\n".join(blocks)) + _gap_note(answer) + _booking_note(answer)
 
 
