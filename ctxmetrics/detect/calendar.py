@@ -8,7 +8,7 @@ import numpy as np
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.frequency import long_run_unit
-from ctxmetrics.detect.curve import _curve_columns, _curve_may_matter
+from ctxmetrics.detect.curve import _curve_for, _curve_may_matter
 from ctxmetrics.detect.noise import _Noise, _remembered_long_run_var
 from ctxmetrics.detect.prepare import _calendar_as_exposure, _Series
 from ctxmetrics.detect.episodes import _cum, _episode_widths, _width_bars
@@ -500,9 +500,11 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
     # growth classes were not cut into steps), and on the daily counts of tune
     # season_trend the curve took in 3 late lasting steps
     if two_years and not s.sized and _curve_may_matter(s.y, ~s.known, noise.lrv, calendar):
-        curve = _curve_columns(len(s.y))
+        curve = _curve_for(s.y, ~s.known, calendar, step_days == 1, settings, noise.lrv)
         calendar, curved = np.column_stack((calendar, curve)), curve.shape[1]
     if step_days == 1:
+        if curved:  # a step's price at the noise around the curve, not at the curve's bends (`curve._curve_for`)
+            noise = _noise_around(s, noise, calendar, 1)
         coef, steps = _fit_with_steps(s, noise, settings, calendar, yearly > 0 and two_years, curved), []
     else:
         coef, steps = _fit_with_episodes(s, noise, settings, calendar, step_days, curved)
