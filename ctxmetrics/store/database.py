@@ -231,6 +231,12 @@ class Store:
         sql = f"select 1 from obs where {quote_ident(dimension)} = ? limit 1"
         return bool(self.con.execute(sql, [value]).fetchall())
 
+    def dimension_values(self, dimension: str) -> list[str]:
+        """The values observations have in the dimension column `dimension` (one of
+        `dimension_names()`), sorted; empty cells left out."""
+        sql = f"select distinct {quote_ident(dimension)} from obs where {quote_ident(dimension)} is not null order by 1"
+        return [r[0] for r in self.con.execute(sql).fetchall()]
+
     def metric_names(self) -> list[str]:
         return [r[0] for r in self.con.execute("select distinct metric from obs order by 1").fetchall()]
 
