@@ -606,29 +606,47 @@ class Store:
         """Run SQL and return a polars DataFrame (None for a statement with no result)."""
         return self._converted(sql, params, lambda relation: relation.pl())
 
-    def query_arrow(self, sql: str, params: Sequence[Any] | dict | None = None):
-        """Run SQL and return a pyarrow Table (None for a statement with no result)."""
-        return self._converted(sql, params, lambda relation: relation.to_arrow_table())
+    def query_arrow(self, sql: str, params: Sequence[Any] | dict | None = None, time_limit: float | None = None):
+        """Run SQL and return a pyarrow Table (None for a statement with no result);
+        `time_limit`: see `query_rows`."""
+        return self._converted(sql, params, lambda relation: relation.to_arrow_table(), time_limit)
 
-    def _converted(self, sql: str, params, convert):
-        with _user_errors(sql, params):
-            relation = self.con.sql(sql, params=params or None)
-            return convert(relation) if relation is not None else None
+    def _converted(self, sql: str, params, convert, time_limit: float | None = None):
+        def work():
+            with _user_errors(sql, params):
+                relation = self.con.sql(sql, params=params or None)
+                return convert(relation) if relation is not None else None
+
+        return work() if time_limit is None else _stoppable(self.con, work, time_limit)
 
     def query_numpy(self, sql: str, params: Sequence[Any] | None = None) -> dict:
         """Run SQL and return {column: numpy array}."""
         with _user_errors(sql):
             return self.con.execute(sql, params or []).fetchnumpy()
 
-    def query_rows(self, sql: str, params: Sequence[Any] | dict | None = None) -> tuple[list[str], list[tuple]]:
-        """Run SQL and return (column names, rows) without importing polars."""
-        with _user_errors(sql, params):
-            result = self.con.execute(sql, params) if params else self.con.execute(sql)
-            if result is None:  # DuckDB runs nothing for an empty query (or only comments)
-                raise CtxError("the query is empty: there is no SQL statement to run.")
-            if not result.description:
-                return [], []
-            return [d[0] for d in result.description], result.fetchall()
+    def query_rows(self, sql: str, params: Sequence[Any] | dict | None = None,
+                   time_limit: float | None = None) -> tuple[list[str], list[tuple]]:
+        """Run SQL and return (column names, rows) without importing polars.
+
+        `time_limit`: seconds after which the query is stopped (QueryStopped); given, Ctrl-C
+        stops it too (a user's query: the CLI's `query`).
+        """
+        def work():
+            with _user_errors(sql, params):
+                result = self.con.execute(sql, params) if params else self.con.execute(sql)
+                if result is None:  # DuckDB runs nothing for an empty query (or only comments)
+                    raise CtxError("the query is empty: there is no SQL statement to run.")
+                if not result.description:
+                    return [], []
+                return [d[0] for d in result.description], result.fetchall()
+
+        return work() if time_limit is None else _stoppable(self.con, work, time_limit)
+
+
+def _stoppable(connection, work, time_limit: float):
+    from ctxmetrics.store.interrupt import run_stoppable
+
+    return run_stoppable(connection, work, time_limit)
 
 
 def _write_error(exc: Exception) -> CtxError:
