@@ -42,3 +42,9 @@ def test_ctrl_c_stops_a_running_query(project_dir):
         process.kill()
     assert process.returncode != 0
     assert "Traceback" not in err and "interrupted" in err, err
+
+
+def test_a_parameter_without_a_value_names_the_option_that_gives_it(run):
+    result = run("query", "select * from observations where metric = $m and ts >= $since")
+    assert result.exit_code == 1
+    assert "the SQL uses $m, $since; give each a value with --param NAME=VALUE" in result.output, result.output

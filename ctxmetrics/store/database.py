@@ -677,6 +677,10 @@ def _query_error(sql: str, exc: duckdb.Error, params=None) -> CtxError:
         first = sorted(params)[0]
         return CtxError(f"query failed: a value is given for ${first}, but the SQL has no ${first}.")
     first_line = str(exc).strip().splitlines()[0]
+    missing = re.search(r"Values were not provided for the following parameters: (.+)$", first_line)
+    if missing:  # DuckDB names them without their $ and without the option that gives them
+        names = ", ".join(f"${name.strip()}" for name in missing.group(1).split(","))
+        return CtxError(f"query failed: the SQL uses {names}; give each a value with --param NAME=VALUE.")
     return CtxError(f"query failed: {first_line}")
 
 
