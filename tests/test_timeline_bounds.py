@@ -52,3 +52,12 @@ def test_lint_names_the_event_whose_scope_value_no_data_has(with_regions, run):
     result = run("annotate", "lint")
     assert result.exit_code == 1
     assert "hand.yaml:1: unknown region value 'MARS'; known: EMEA, NA." in result.output, result.output
+
+
+def test_a_tab_and_a_list_for_a_date_are_named_for_what_they_are(project_dir, run):
+    folder = project_dir / "annotations"
+    (folder / "tab.yaml").write_text("- id: t\n  title: T\n\ttype: campaign\n  start: 2026-01-05\n", encoding="utf-8")
+    (folder / "list.yaml").write_text("- id: l\n  title: L\n  type: campaign\n  start: [2026-01-05]\n", encoding="utf-8")
+    result = run("annotate", "lint")
+    assert "tab.yaml:3: not valid YAML: a tab character; YAML is indented with spaces" in result.output, result.output
+    assert "list.yaml:4: 'start' must be a date or datetime, not a list: ['2026-01-05']" in result.output, result.output

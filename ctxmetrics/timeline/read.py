@@ -86,7 +86,10 @@ def parse_when(value: Any, tz: str, key: str = "start") -> date | datetime:
         return _in_range(_with_offset(value, tz), key)
     if isinstance(value, date):
         return _in_range(value, key)
-    text = value.strip() if isinstance(value, str) else ""
+    if not isinstance(value, str):  # a list or mapping where a hand-written file needs one date
+        kind = {list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+        raise TimelineError(f"'{key}' must be a date or datetime, not {kind}: {value!r}; use 2026-03-01.")
+    text = value.strip()
     try:
         if _DATE_RE.fullmatch(text):
             return _in_range(date.fromisoformat(text), key)
@@ -274,6 +277,8 @@ def _compose(text: str) -> yaml.Node | None:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
+        if "'\\t'" in problem:  # PyYAML: "found character '\t' that cannot start any token"
+            problem = "a tab character; YAML is indented with spaces, replace the tab with spaces"
         raise _Invalid(f"not valid YAML: {problem}.", mark.line + 1 if mark else None) from None
     except RecursionError:
         raise _Invalid("YAML is nested too deeply.") from None
