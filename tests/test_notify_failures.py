@@ -6,12 +6,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from click.testing import CliRunner
 
 from ctxmetrics.cli import cli
 from ctxmetrics.project import init_project
+from test_notify import free_port, http_server  # the notify tests' servers on 127.0.0.1
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,12 +49,6 @@ def project(scanned, tmp_path):
 
 def invoke(root, *args):
     return CliRunner().invoke(cli, ["--project", str(root), *map(str, args)])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def add_channel(root: Path, text: str) -> None:
@@ -97,16 +90,9 @@ class Hook(BaseHTTPRequestHandler):
 
 @contextlib.contextmanager
 def hook_server(mode: str):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    server.mode, server.posts, server.gets = mode, [], []
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_server(Hook) as server:
+        server.mode, server.posts, server.gets = mode, [], []
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_redirected_webhook_is_a_failed_send_and_is_retried(project):
