@@ -42,8 +42,8 @@ class Recorder(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def http_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+def http_server(handler=Recorder):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.received = []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

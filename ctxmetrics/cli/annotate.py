@@ -67,7 +67,8 @@ def _given(fields: dict[str, Any]) -> dict[str, Any]:
 
 def _check_names(project, fields: dict[str, Any]) -> None:
     """Refuse a metric or scope dimension that neither the project file nor the store
-    knows, as lint would: a typo (regoin=EMEA) makes an event that explains nothing."""
+    knows, or a scope value no data has, as lint would: a typo (regoin=EMEA,
+    region=emea) makes an event that explains nothing."""
     from ctxmetrics.timeline.read import unknown_names
 
     problems = unknown_names(fields.get("metrics") or (), fields.get("scope") or {}, *_known_names(project))
@@ -306,17 +307,20 @@ def rm(ref, annotation_id):
     click.echo(f"Removed {event.id} ({_shown(event.path)})")
 
 
-def _known_names(project) -> tuple[set[str] | None, set[str] | None]:
-    """Metric and dimension names from ctxmetrics.yaml and, if there is one, the store."""
+def _known_names(project) -> tuple[set[str] | None, set[str] | None, dict[str, set[str]]]:
+    """Metric and dimension names from ctxmetrics.yaml and, if there is one, the store;
+    and each stored dimension's values."""
     metrics, dimensions = set(project.config.metrics), set(project.config.dimensions)
+    values: dict[str, set[str]] = {}
     if project.store_path.exists():
         try:
             with project.store(read_only=True) as store:
                 metrics |= set(store.metric_names())
                 dimensions |= set(store.dimension_names())
+                values = {dim: set(store.dimension_values(dim)) for dim in store.dimension_names()}
         except StoreLocked:
             pass  # a running ingest must not block a lint; the config's names still apply
-    return metrics or None, dimensions or None
+    return metrics or None, dimensions or None, values
 
 
 @annotate.command()
@@ -335,9 +339,10 @@ def lint(ctx, ref):
     from ctxmetrics.timeline.read import lint_timeline
 
     project = ref.get()
-    metrics, dimensions = _known_names(project)
+    metrics, dimensions, values = _known_names(project)
     problems = lint_timeline(
-        project.annotations_dir, project.config.timezone, metrics, dimensions, types=project.config.event_types
+        project.annotations_dir, project.config.timezone, metrics, dimensions, types=project.config.event_types,
+        known_values=values,
     )
     for problem in problems:
         click.echo(str(replace(problem, path=_shown(problem.path))))

@@ -161,6 +161,11 @@ def _corrections(result) -> str:
     return f", {share} with a new value (on {days})" + (f" and {same:,} the same" if same else "")
 
 
+# Seconds a `query` may run: DuckDB keeps the store's read lock meanwhile, so a runaway
+# query (a cross join) would keep ingest, scan and cron's `run` out of the store for ever.
+QUERY_TIME_LIMIT = 300.0
+
+
 @cli.command()
 @click.argument("sql_or_name")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of row objects.")
@@ -168,8 +173,11 @@ def _corrections(result) -> str:
 @click.option("--parquet", "parquet_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the result to this Parquet file (the only file query ever writes).")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Bind $NAME in the SQL (repeatable).")
+@click.option("--timeout", "time_limit", type=click.FloatRange(min=0, min_open=True), default=QUERY_TIME_LIMIT,
+              show_default=True, metavar="SECONDS",
+              help="Stop the query after this long (a running query keeps ingest and scan waiting).")
 @pass_project
-def query(ref, sql_or_name, as_json, as_csv, parquet_file, params):
+def query(ref, sql_or_name, as_json, as_csv, parquet_file, params, time_limit):
     """Run SQL against the store, or the saved query queries/NAME.sql.
 
     The view `observations(metric, ts, value, <dimensions>)` holds the data as ingested;
@@ -200,16 +208,19 @@ def query(ref, sql_or_name, as_json, as_csv, parquet_file, params):
         bound[name] = value
     project = ref.get()
     sql = resolve_query(project.queries_dir, sql_or_name)
-    with project.store(read_only=True) as store:
-        if parquet_file is not None:
-            from ctxmetrics.config import CONFIG_NAME
-            from ctxmetrics.store.queries import write_parquet
+    try:
+        with project.store(read_only=True) as store:
+            if parquet_file is not None:
+                from ctxmetrics.config import CONFIG_NAME
+                from ctxmetrics.store.queries import write_parquet
 
-            own = (project.root / CONFIG_NAME, project.annotations_dir, project.queries_dir)
-            rows = write_parquet(store, sql, bound or None, parquet_file, project_files=own)
-            click.echo(f"Wrote {rows:,} row{'s' if rows != 1 else ''} to {parquet_file}.")
-            return
-        columns, rows = store.query_rows(sql, bound or None)
+                own = (project.root / CONFIG_NAME, project.annotations_dir, project.queries_dir)
+                rows = write_parquet(store, sql, bound or None, parquet_file, project_files=own, time_limit=time_limit)
+                click.echo(f"Wrote {rows:,} row{'s' if rows != 1 else ''} to {parquet_file}.")
+                return
+            columns, rows = store.query_rows(sql, bound or None, time_limit=time_limit)
+    except KeyboardInterrupt:
+        raise click.ClickException("query interrupted (Ctrl-C); nothing was written.") from None
     if as_json:
         text, replaced = output.rows_to_json(columns, rows)
         click.echo(text)

@@ -67,8 +67,9 @@ def mute(ref, anomaly_id, metric, segment, until, show):
         raise click.UsageError("say until when with --until DATE (or --list to see the mutes).")
     wanted = Mute.of(anomaly_id, metric, segment, until.date())
     with project.store() as store:
-        add_mute(store, wanted)
-    click.echo(f"Muted {wanted.describe()} until {wanted.until}.")
+        replaced = add_mute(store, wanted)
+    was = f" (was until {replaced})" if replaced is not None and replaced != wanted.until else ""
+    click.echo(f"Muted {wanted.describe()} until {wanted.until}{was}.")
 
 
 @cli.command()
@@ -87,7 +88,7 @@ def unmute(ref, anomaly_id, metric, segment):
 
     from ctxmetrics.report.mutes import Mute, remove_mute
 
-    target = Mute.of(anomaly_id, metric, segment, dt.date.max)
+    target = Mute.of(anomaly_id, metric, segment, dt.date.max, command="unmute")
     with ref.get().store() as store:
         remove_mute(store, target)
     click.echo(f"Unmuted {target.describe()}.")

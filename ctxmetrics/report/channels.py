@@ -19,6 +19,7 @@ import json
 import os
 import re
 import smtplib
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.errors import ConfigError
@@ -244,30 +245,98 @@ def email_message(message: Message, target: dict[str, Any]) -> EmailMessage:
 # --- sending ------------------------------------------------------------------------
 
 
-def post_json(url: str, payload: dict[str, Any], timeout: float = TIMEOUT) -> None:
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Refuse redirects: urllib follows a 301/302/303 of a POST with a GET without the
+    payload, and would report as delivered a message that never arrived."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises HTTPError for the 3xx
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def post_json(url: str, payload: dict[str, Any], timeout: float | None = None) -> None:
     request = urllib.request.Request(
         url, data=json.dumps(payload).encode("utf-8"), method="POST",
         headers={"Content-Type": "application/json", "User-Agent": "ctxmetrics"},
     )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+    timeout = TIMEOUT if timeout is None else timeout
+
+    def send() -> None:
+        with _OPENER.open(request, timeout=timeout) as response:
             response.read()
+
+    try:
+        within_deadline(send, timeout)
     except urllib.error.HTTPError as exc:
+        moved = exc.headers.get("Location") if 300 <= exc.code < 400 else None
+        if moved:
+            raise SendError(f"HTTP {exc.code} {exc.reason}: the URL redirects to {moved}; "
+                            "put the URL it moved to in ctxmetrics.yaml") from None
         raise SendError(f"HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise SendError(str(getattr(exc, "reason", exc))) from None
 
 
-def send_mail(mail: EmailMessage, target: dict[str, Any], timeout: float = TIMEOUT) -> None:
-    try:
+def send_mail(mail: EmailMessage, target: dict[str, Any], timeout: float | None = None) -> None:
+    timeout = TIMEOUT if timeout is None else timeout
+
+    def send() -> dict:
         with smtplib.SMTP(target["host"], target["port"], timeout=timeout) as smtp:
             if target["starttls"]:
                 smtp.starttls()
             if target["user"]:
                 smtp.login(target["user"], target["password"] or "")
-            smtp.send_message(mail)
+            return smtp.send_message(mail)
+
+    try:
+        refused = within_deadline(send, timeout)
+    except smtplib.SMTPResponseException as exc:
+        raise SendError(f"SMTP {exc.smtp_code} {_smtp_text(exc.smtp_error)}") from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise SendError(_refused_text(exc.recipients)) from None
     except (smtplib.SMTPException, OSError) as exc:
         raise SendError(str(exc) or type(exc).__name__) from None
+    if refused:
+        # Recorded as not sent, so the next run sends it again: the recipients who got it
+        # get it twice, which beats a recipient who never gets it and is never told.
+        raise SendError(f"{_refused_text(refused)}; the other recipients got it (again on the retry)")
+
+
+def _smtp_text(error: bytes | str) -> str:
+    return error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
+
+
+def _refused_text(refused: dict) -> str:
+    return "the server refused " + ", ".join(
+        f"{address} (SMTP {code} {_smtp_text(text)})" for address, (code, text) in refused.items()
+    )
+
+
+def within_deadline(send: Callable[[], Any], seconds: float) -> Any:
+    """`send()`'s result, or SendError when it has not finished after `seconds` in all.
+
+    A socket timeout bounds each read only: a server that answers one byte at a time
+    would keep a send (and cron's `run`) going for ever. The send runs in a daemon thread
+    that is abandoned at the deadline (the process exits without waiting for it).
+    """
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = send()
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="ctxmetrics-send", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise SendError(f"no complete answer within {seconds:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
 
 
 def deliver(channel: Channel, message: Message) -> None:

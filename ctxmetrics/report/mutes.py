@@ -24,8 +24,9 @@ class Mute:
     until: dt.date
 
     @classmethod
-    def of(cls, anomaly_id: str | None, metric: str | None, segment: dict[str, str], until: dt.date) -> "Mute":
-        """The mute a `ctxmetrics mute` call asks for; exactly one target kind."""
+    def of(cls, anomaly_id: str | None, metric: str | None, segment: dict[str, str], until: dt.date,
+           command: str = "mute") -> "Mute":
+        """The mute a `ctxmetrics mute` (or `unmute`: `command`) call names; exactly one target kind."""
         if anomaly_id:
             if metric or segment:
                 raise CtxError("mute either an anomaly (--anomaly) or a series/segment (--metric/--segment), not both.")
@@ -36,7 +37,11 @@ class Mute:
             return cls("series", None, metric, segment_key(segment), until)
         if segment:
             return cls("segment", None, None, segment_key(segment), until)
-        raise CtxError("say what to mute: --anomaly ID, --metric M [--segment k=v]… or --segment k=v….")
+        raise CtxError(f"say what to {command}: --anomaly ID, --metric M [--segment k=v]… or --segment k=v….")
+
+    def same_target(self, other: "Mute") -> bool:
+        return (self.kind, self.anomaly_id, self.metric, self.segment_key) == (
+            other.kind, other.anomaly_id, other.metric, other.segment_key)
 
     def matches(self, anomaly: Anomaly) -> bool:
         if self.kind == "anomaly":
@@ -62,12 +67,21 @@ def is_muted(anomaly: Anomaly, mutes: Iterable[Mute]) -> bool:
     return any(m.matches(anomaly) for m in mutes)
 
 
-def add_mute(store: "Store", mute: Mute) -> None:
+def add_mute(store: "Store", mute: Mute) -> dt.date | None:
+    """Store `mute`, replacing a mute of the same target (muting again changes its date).
+
+    Returns:
+        The replaced mute's last day, or None.
+    """
     if mute.until < dt.date.today():
         raise CtxError(f"--until {mute.until} is in the past; a mute lasts until a future date.")
     _check_target(store, mute)
-    store.add_mute(mute.kind, mute.anomaly_id, mute.metric, mute.segment_key, mute.until,
-                   dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    with store.transaction():
+        before = [row[4] for row in store.mutes(dt.date.today()) if Mute(*row).same_target(mute)]
+        store.remove_mutes(mute.kind, mute.anomaly_id, mute.metric, mute.segment_key)
+        store.add_mute(mute.kind, mute.anomaly_id, mute.metric, mute.segment_key, mute.until,
+                       dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    return max(before) if before else None
 
 
 def remove_mute(store: "Store", mute: Mute) -> int:

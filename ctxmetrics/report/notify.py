@@ -160,6 +160,18 @@ def notify(project: "Project", dry_run: bool = False, today: dt.date | None = No
     channels = channels_of(project) if channels is None else channels
     if not channels:
         raise CtxError(f"{project.root / CONFIG_NAME}: no 'notify:' channels; add slack, webhook or email (see README).")
+    if dry_run:
+        return _notify(project, channels, True, today)
+    from ctxmetrics.store.scan_lock import notify_lock
+    from ctxmetrics.waiting import default_lock_timeout
+
+    # Held from reading what each channel was sent to recording what it took: a second
+    # notify waits, then finds nothing new, instead of sending the same anomalies again.
+    with notify_lock(project.store_path, default_lock_timeout()):
+        return _notify(project, channels, False, today)
+
+
+def _notify(project: "Project", channels: list[Channel], dry_run: bool, today: dt.date | None) -> NotifyReport:
     report = NotifyReport()
     delivered: list[tuple[Channel, list[tuple[str, str]]]] = []
     with project.store(read_only=True) as store:
@@ -191,10 +203,15 @@ def notify(project: "Project", dry_run: bool = False, today: dt.date | None = No
             delivered.append((channel, pairs))
     if delivered:
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-        with project.store() as store:
-            with store.transaction():
-                for channel, pairs in delivered:
-                    store.record_notified(channel.name, pairs, now)
+        try:
+            with project.store() as store:
+                with store.transaction():
+                    for channel, pairs in delivered:
+                        store.record_notified(channel.name, pairs, now)
+        except CtxError as exc:  # e.g. an ingest held the store past the lock timeout
+            names = ", ".join(channel.name for channel, _ in delivered)
+            raise CtxError(f"{names} took the message, but it could not be recorded ({exc}); "
+                           "the next notify sends it again.") from None
     return report
 
 
@@ -203,7 +220,8 @@ def report_lines(report: NotifyReport) -> list[str]:
     lines = []
     for r in report.results:
         if r.error:
-            lines.append(f"{r.channel.name}: FAILED ({r.error}); {r.events} events will be retried next time.")
+            lines.append(f"{r.channel.name}: FAILED ({r.error}); {r.events} business event{'s' if r.events != 1 else ''} "
+                         "will be retried next time.")
         elif not r.events:
             lines.append(f"{r.channel.name}: nothing new.")
         else:

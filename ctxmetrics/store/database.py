@@ -231,6 +231,12 @@ class Store:
         sql = f"select 1 from obs where {quote_ident(dimension)} = ? limit 1"
         return bool(self.con.execute(sql, [value]).fetchall())
 
+    def dimension_values(self, dimension: str) -> list[str]:
+        """The values observations have in the dimension column `dimension` (one of
+        `dimension_names()`), sorted; empty cells left out."""
+        sql = f"select distinct {quote_ident(dimension)} from obs where {quote_ident(dimension)} is not null order by 1"
+        return [r[0] for r in self.con.execute(sql).fetchall()]
+
     def metric_names(self) -> list[str]:
         return [r[0] for r in self.con.execute("select distinct metric from obs order by 1").fetchall()]
 
@@ -600,29 +606,47 @@ class Store:
         """Run SQL and return a polars DataFrame (None for a statement with no result)."""
         return self._converted(sql, params, lambda relation: relation.pl())
 
-    def query_arrow(self, sql: str, params: Sequence[Any] | dict | None = None):
-        """Run SQL and return a pyarrow Table (None for a statement with no result)."""
-        return self._converted(sql, params, lambda relation: relation.to_arrow_table())
+    def query_arrow(self, sql: str, params: Sequence[Any] | dict | None = None, time_limit: float | None = None):
+        """Run SQL and return a pyarrow Table (None for a statement with no result);
+        `time_limit`: see `query_rows`."""
+        return self._converted(sql, params, lambda relation: relation.to_arrow_table(), time_limit)
 
-    def _converted(self, sql: str, params, convert):
-        with _user_errors(sql, params):
-            relation = self.con.sql(sql, params=params or None)
-            return convert(relation) if relation is not None else None
+    def _converted(self, sql: str, params, convert, time_limit: float | None = None):
+        def work():
+            with _user_errors(sql, params):
+                relation = self.con.sql(sql, params=params or None)
+                return convert(relation) if relation is not None else None
+
+        return work() if time_limit is None else _stoppable(self.con, work, time_limit)
 
     def query_numpy(self, sql: str, params: Sequence[Any] | None = None) -> dict:
         """Run SQL and return {column: numpy array}."""
         with _user_errors(sql):
             return self.con.execute(sql, params or []).fetchnumpy()
 
-    def query_rows(self, sql: str, params: Sequence[Any] | dict | None = None) -> tuple[list[str], list[tuple]]:
-        """Run SQL and return (column names, rows) without importing polars."""
-        with _user_errors(sql, params):
-            result = self.con.execute(sql, params) if params else self.con.execute(sql)
-            if result is None:  # DuckDB runs nothing for an empty query (or only comments)
-                raise CtxError("the query is empty: there is no SQL statement to run.")
-            if not result.description:
-                return [], []
-            return [d[0] for d in result.description], result.fetchall()
+    def query_rows(self, sql: str, params: Sequence[Any] | dict | None = None,
+                   time_limit: float | None = None) -> tuple[list[str], list[tuple]]:
+        """Run SQL and return (column names, rows) without importing polars.
+
+        `time_limit`: seconds after which the query is stopped (QueryStopped); given, Ctrl-C
+        stops it too (a user's query: the CLI's `query`).
+        """
+        def work():
+            with _user_errors(sql, params):
+                result = self.con.execute(sql, params) if params else self.con.execute(sql)
+                if result is None:  # DuckDB runs nothing for an empty query (or only comments)
+                    raise CtxError("the query is empty: there is no SQL statement to run.")
+                if not result.description:
+                    return [], []
+                return [d[0] for d in result.description], result.fetchall()
+
+        return work() if time_limit is None else _stoppable(self.con, work, time_limit)
+
+
+def _stoppable(connection, work, time_limit: float):
+    from ctxmetrics.store.interrupt import run_stoppable
+
+    return run_stoppable(connection, work, time_limit)
 
 
 def _write_error(exc: Exception) -> CtxError:
@@ -653,6 +677,10 @@ def _query_error(sql: str, exc: duckdb.Error, params=None) -> CtxError:
         first = sorted(params)[0]
         return CtxError(f"query failed: a value is given for ${first}, but the SQL has no ${first}.")
     first_line = str(exc).strip().splitlines()[0]
+    missing = re.search(r"Values were not provided for the following parameters: (.+)$", first_line)
+    if missing:  # DuckDB names them without their $ and without the option that gives them
+        names = ", ".join(f"${name.strip()}" for name in missing.group(1).split(","))
+        return CtxError(f"query failed: the SQL uses {names}; give each a value with --param NAME=VALUE.")
     return CtxError(f"query failed: {first_line}")
 
 

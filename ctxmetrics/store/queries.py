@@ -54,11 +54,12 @@ def _one_statement(sql: str, where: str) -> str:
 
 
 def write_parquet(store: "Store", sql: str, params: dict[str, Any] | None, target: Path,
-                  project_files: tuple[Path, ...] = ()) -> int:
+                  project_files: tuple[Path, ...] = (), time_limit: float | None = None) -> int:
     """Run `sql` on the (read-only) store and write its result to the Parquet file `target`.
 
     `project_files` are files and folders of the project that an export must never
-    replace (the config, the timeline, the saved queries).
+    replace (the config, the timeline, the saved queries); `time_limit` as for
+    `Store.query_rows`.
 
     The query runs first, so a refused or failing query writes nothing; the file is then
     written beside `target` and renamed over it, so it is never left half-written.
@@ -79,7 +80,7 @@ def write_parquet(store: "Store", sql: str, params: dict[str, Any] | None, targe
         raise CtxError(f"--parquet {target}: that is a file of the project; name another file.")
     if not target.parent.is_dir():
         raise CtxError(f"--parquet {target}: folder {target.parent} does not exist.")
-    table = store.query_arrow(sql, params)
+    table = store.query_arrow(sql, params, time_limit)
     if table is None:
         raise CtxError(f"--parquet {target}: the query returns no result to write; use a SELECT.")
     partial = target.with_name(f".{target.name}.{os.getpid()}.part")

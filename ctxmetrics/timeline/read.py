@@ -42,6 +42,7 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ALIAS_EXPANSION = 10_000  # values reached a second time through aliases, per file
 MAX_DEPTH = 20  # an event is at most 4 levels deep; deeper means a broken or hostile file
 OPEN_TOO_LONG_DAYS = 30
+FIRST_YEAR, LAST_YEAR = 1900, 2200  # ingest refuses data before 1900; events may be planned years ahead
 MAX_SLUG = 60
 KEYS = ("id", "title", "type", "start", "end", "scope", "metrics", "expect", "owner", "links", "tags", "notes")
 LOCK_NAME = ".lock"
@@ -73,7 +74,8 @@ class _Invalid(Exception):
 # --- dates --------------------------------------------------------------------------
 
 def parse_when(value: Any, tz: str, key: str = "start") -> date | datetime:
-    """A date, or a datetime with a fixed UTC offset, from YAML text or Python values.
+    """A date, or a datetime with a fixed UTC offset, from YAML text or Python values,
+    in the years FIRST_YEAR to LAST_YEAR.
 
     Naive datetimes are read as local time in `tz` (see the module's timezone rule).
 
@@ -81,19 +83,31 @@ def parse_when(value: Any, tz: str, key: str = "start") -> date | datetime:
         TimelineError: the value is not a valid date or ISO datetime.
     """
     if isinstance(value, datetime):
-        return _with_offset(value, tz)
+        return _in_range(_with_offset(value, tz), key)
     if isinstance(value, date):
-        return value
-    text = value.strip() if isinstance(value, str) else ""
+        return _in_range(value, key)
+    if not isinstance(value, str):  # a list or mapping where a hand-written file needs one date
+        kind = {list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+        raise TimelineError(f"'{key}' must be a date or datetime, not {kind}: {value!r}; use 2026-03-01.")
+    text = value.strip()
     try:
         if _DATE_RE.fullmatch(text):
-            return date.fromisoformat(text)
-        return _with_offset(datetime.fromisoformat(text), tz)
+            return _in_range(date.fromisoformat(text), key)
+        return _in_range(_with_offset(datetime.fromisoformat(text), tz), key)
     except ValueError as exc:
         raise TimelineError(
             f"'{key}' is not a valid date or datetime: {value!r} ({exc}); "
             "use 2026-03-01 or 2026-03-01T09:30:00+01:00."
         ) from None
+
+
+def _in_range(value: date | datetime, key: str) -> date | datetime:
+    """Refuse a year no data can have (0001, 9999: a typo): an event's window reaches days
+    before and after it, which would overflow the calendar in every scan."""
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise TimelineError(f"'{key}' {value.isoformat()} is outside the years {FIRST_YEAR} to {LAST_YEAR}; "
+                            "check the year.")
+    return value
 
 def _with_offset(value: datetime, tz: str) -> datetime:
     # A fixed offset keeps the instant and compares equal after a write/read round trip.
@@ -263,6 +277,8 @@ def _compose(text: str) -> yaml.Node | None:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
+        if "'\\t'" in problem:  # PyYAML: "found character '\t' that cannot start any token"
+            problem = "a tab character; YAML is indented with spaces, replace the tab with spaces"
         raise _Invalid(f"not valid YAML: {problem}.", mark.line + 1 if mark else None) from None
     except RecursionError:
         raise _Invalid("YAML is nested too deeply.") from None
@@ -406,17 +422,18 @@ def lint_timeline(
     known_dimensions: set[str] | None = None,
     today: date | None = None,
     types: Collection[str] = EVENT_TYPES,
+    known_values: Mapping[str, set[str]] | None = None,
 ) -> list[Problem]:
     """Every problem of the timeline, in file and line order.
 
     Besides what `load_timeline` refuses (bad YAML, unknown keys, bad dates, end before
-    start, duplicate ids, ...), reports metric and dimension names outside the known ones
-    (when given) and events left open for more than 30 days.
+    start, duplicate ids, ...), reports metric and dimension names and scope values
+    outside the known ones (when given) and events left open for more than 30 days.
     """
     events, problems = _scan(Path(annotations_dir), tz, types)
     today = today or datetime.now(ZoneInfo(tz)).date()
     for event in events:
-        problems += _name_problems(event, known_metrics, known_dimensions)
+        problems += _name_problems(event, known_metrics, known_dimensions, known_values)
         age = (today - event.first_day(tz)).days
         if event.is_open and age > OPEN_TOO_LONG_DAYS:
             problems.append(Problem(event.path, event.line, (
@@ -425,20 +442,33 @@ def lint_timeline(
             )))
     return sorted(problems)
 
-def _name_problems(event: Annotation, metrics: set[str] | None, dimensions: set[str] | None) -> list[Problem]:
-    return [Problem(event.path, event.line, text) for text in unknown_names(event.metrics, event.scope, metrics, dimensions)]
+def _name_problems(event: Annotation, metrics: set[str] | None, dimensions: set[str] | None,
+                   values: Mapping[str, set[str]] | None) -> list[Problem]:
+    return [Problem(event.path, event.line, text)
+            for text in unknown_names(event.metrics, event.scope, metrics, dimensions, values)]
 
 
-def unknown_names(named_metrics, named_dimensions, metrics: set[str] | None, dimensions: set[str] | None) -> list[str]:
-    """One message per metric or scope dimension outside the known ones (None: not checked)."""
-    checks = [("metric", named_metrics, metrics), ("dimension", named_dimensions, dimensions)]
+def unknown_names(named_metrics, named_scope, metrics: set[str] | None, dimensions: set[str] | None,
+                  values: Mapping[str, set[str]] | None = None) -> list[str]:
+    """One message per metric, scope dimension or scope value outside the known ones
+    (None: not checked; `values`: each dimension's values in the data, a dimension
+    without any not checked). A value no data has (`region: [emea]`) scopes the event to
+    nothing, so it would explain nothing."""
+    checks = [("metric", named_metrics, metrics), ("dimension", named_scope, dimensions)]
+    checks += [(f"{dim} value", named_scope[dim], (values or {}).get(dim) or None)
+               for dim in named_scope]
     return [
-        f"unknown {kind} '{name}'{_closest(name, known)}; known: {', '.join(sorted(known))}."
+        f"unknown {kind} '{name}'{_closest(name, known)}; known: {_listed(known)}."
         for kind, names, known in checks
         if known is not None
         for name in names
         if name not in known
     ]
+
+
+def _listed(names: set[str], most: int = 20) -> str:
+    shown = sorted(names)
+    return ", ".join(shown[:most]) + (f" and {len(shown) - most} more" if len(shown) > most else "")
 
 def _find(events: list[Annotation], annotation_id: str) -> Annotation:
     for event in events:
