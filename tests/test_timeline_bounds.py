@@ -44,14 +44,24 @@ def test_a_scope_value_no_data_has_is_refused_with_the_close_one(with_regions, r
                "--scope", "region=EMEA").exit_code == 0
 
 
-def test_lint_names_the_event_whose_scope_value_no_data_has(with_regions, run):
+def test_lint_names_the_event_whose_scope_value_is_a_typo(with_regions, run):
     (with_regions / "annotations" / "hand.yaml").write_text(
-        "- id: mars\n  title: Mars launch\n  type: release\n  start: 2026-01-05\n  scope: {region: [MARS]}\n",
+        "- id: promo\n  title: Promo\n  type: campaign\n  start: 2026-01-05\n  scope: {region: [EMAE]}\n",
         encoding="utf-8",
     )
     result = run("annotate", "lint")
     assert result.exit_code == 1
-    assert "hand.yaml:1: unknown region value 'MARS'; known: EMEA, NA." in result.output, result.output
+    assert "hand.yaml:1: unknown region value 'EMAE' (did you mean 'EMEA'?); known: EMEA, NA." in result.output, result.output
+
+
+def test_a_segment_the_data_does_not_have_yet_is_kept_with_a_note(with_regions, run):
+    # a region being launched: no typo of a stored one, so tagging it ahead is allowed
+    result = run("annotate", "add", "LATAM launch", "--type", "release", "--start", "2026-02-01",
+                 "--scope", "region=LATAM")
+    assert result.exit_code == 0, result.output
+    assert "no stored data has region 'LATAM' yet" in result.output
+    assert len(list((with_regions / "annotations").rglob("*.yaml"))) == 1
+    assert run("annotate", "lint").exit_code == 0
 
 
 def test_a_tab_and_a_list_for_a_date_are_named_for_what_they_are(project_dir, run):

@@ -67,13 +67,18 @@ def _given(fields: dict[str, Any]) -> dict[str, Any]:
 
 def _check_names(project, fields: dict[str, Any]) -> None:
     """Refuse a metric or scope dimension that neither the project file nor the store
-    knows, or a scope value no data has, as lint would: a typo (regoin=EMEA,
-    region=emea) makes an event that explains nothing."""
-    from ctxmetrics.timeline.read import unknown_names
+    knows, or a scope value that is a typo of a stored one, as lint would: a typo
+    (regoin=EMEA, region=emea) makes an event that explains nothing. A scope value like
+    no stored one (a region being launched) is kept, with a note."""
+    from ctxmetrics.timeline.read import new_scope_values, unknown_names
 
-    problems = unknown_names(fields.get("metrics") or (), fields.get("scope") or {}, *_known_names(project))
+    metrics, dimensions, values = _known_names(project)
+    scope = fields.get("scope") or {}
+    problems = unknown_names(fields.get("metrics") or (), scope, metrics, dimensions, values)
     if problems:
         raise UnknownName(f"{problems[0][0].upper()}{problems[0][1:]} Nothing was written.")
+    for note in new_scope_values(scope, values):
+        click.echo(f"Note: {note}", err=True)
 
 
 def _event_type(project, value: str | None) -> str | None:

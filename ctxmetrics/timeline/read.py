@@ -450,20 +450,40 @@ def _name_problems(event: Annotation, metrics: set[str] | None, dimensions: set[
 
 def unknown_names(named_metrics, named_scope, metrics: set[str] | None, dimensions: set[str] | None,
                   values: Mapping[str, set[str]] | None = None) -> list[str]:
-    """One message per metric, scope dimension or scope value outside the known ones
-    (None: not checked; `values`: each dimension's values in the data, a dimension
-    without any not checked). A value no data has (`region: [emea]`) scopes the event to
-    nothing, so it would explain nothing."""
+    """One message per metric or scope dimension outside the known ones, and per scope
+    value that looks like a typo of a known one (None: not checked; `values`: each
+    dimension's values in the data, a dimension without any not checked). A mistyped
+    value (`region: [emea]`) scopes the event to nothing, so it would explain nothing; a
+    value like no known one is a segment the data does not have yet (a region being
+    launched), which `new_scope_values` names instead of refusing."""
     checks = [("metric", named_metrics, metrics), ("dimension", named_scope, dimensions)]
-    checks += [(f"{dim} value", named_scope[dim], (values or {}).get(dim) or None)
-               for dim in named_scope]
-    return [
+    problems = [
         f"unknown {kind} '{name}'{_closest(name, known)}; known: {_listed(known)}."
         for kind, names, known in checks
         if known is not None
         for name in names
         if name not in known
     ]
+    for dim, name, known in _values_without_data(named_scope, values):
+        if closest_name(name, known):
+            problems.append(f"unknown {dim} value '{name}'{_closest(name, known)}; known: {_listed(known)}.")
+    return problems
+
+
+def new_scope_values(named_scope, values: Mapping[str, set[str]] | None) -> list[str]:
+    """A note per scope value that no stored data has and that is no typo of a known one:
+    the event is kept, and explains changes there once the data has that segment."""
+    return [f"no stored data has {dim} '{name}' yet; the event will explain changes there once it does."
+            for dim, name, known in _values_without_data(named_scope, values) if not closest_name(name, known)]
+
+
+def _values_without_data(named_scope, values: Mapping[str, set[str]] | None):
+    """(dimension, value, the dimension's known values) for each scope value outside the
+    data's values of a dimension the data has."""
+    for dim, names in named_scope.items():
+        known = (values or {}).get(dim)
+        if known:
+            yield from ((dim, name, known) for name in names if name not in known)
 
 
 def _listed(names: set[str], most: int = 20) -> str:
