@@ -130,9 +130,10 @@ def ingest(ref, paths, fmt, dims, date_col, value_col, metric_col, hour_col, met
                 store, frame, "query result", config=project.config, strict=strict, as_rollup=as_rollup, **options
             )
     else:
-        check_files(paths, sheet or project.config.sheet)  # a FIFO or folder is refused before the store's lock is taken
+        # a FIFO or folder is refused before the store's lock is taken; a workbook is read once
+        sources = check_files(paths, sheet or project.config.sheet)
         with project.store() as store:
-            result = ingest_paths(store, paths, config=project.config, strict=strict, as_rollup=as_rollup, **options)
+            result = ingest_paths(store, sources, config=project.config, strict=strict, as_rollup=as_rollup, **options)
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
     # Rows with a time of day are stored per day: say so, or 384 hourly rows read as 16 look lost.

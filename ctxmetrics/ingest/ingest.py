@@ -46,7 +46,7 @@ class IngestResult:
 
 def ingest_paths(
     store: Store,
-    paths: Sequence[Path | str],
+    paths: Sequence[Path | str | _Source],
     *,
     fmt: str | None = None,
     dims: Sequence[str] = (),
@@ -64,7 +64,7 @@ def ingest_paths(
 
     Args:
         store: an open, writable store.
-        paths: CSV, Parquet or JSON-lines files.
+        paths: CSV, Excel, Parquet or JSON-lines files (or what `check_files` returned for them).
         fmt: `long` (date, metric, value, dimensions…; without a metric column the file is
             one metric's series), `wide` (date plus one column per metric; dimension columns
             named in `dims`) or `events` (entity_id, stage, ts, dimensions…; counted into

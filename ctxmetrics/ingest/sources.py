@@ -67,15 +67,16 @@ class _Source:
 SPREADSHEETS = (".xls", ".ods", ".numbers")  # workbooks openpyxl does not read: refused with what to do instead
 
 
-def check_files(paths: Sequence[Path | str], sheet: str | None = None) -> list[_Source]:
+def check_files(paths: Sequence[Path | str | _Source], sheet: str | None = None) -> list[_Source]:
     """Check that every path is a readable regular file of a known type, without reading it
     (a FIFO would block): done before the store's write lock is taken. An Excel workbook's
-    sheet (`sheet`, else its first) is read here, to find its header.
+    sheet (`sheet`, else its first) and a gzip-compressed CSV are read here, to find the
+    header; sources this returned before are passed through, so they are not read twice.
 
     Raises:
         InputError: the first path that is not.
     """
-    return [_source(Path(p), sheet) for p in paths]
+    return [p if isinstance(p, _Source) else _source(Path(p), sheet) for p in paths]
 
 
 def _source(path: Path, sheet: str | None = None) -> _Source:
