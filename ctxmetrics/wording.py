@@ -11,7 +11,7 @@ import re
 import shlex
 from typing import Iterable
 
-from ctxmetrics.models.anomaly import Anomaly
+from ctxmetrics.models.anomaly import NOISELESS_SCORE, Anomaly
 from ctxmetrics.models.segments import segment_label
 
 _ACRONYMS = {"mql": "MQL", "sql": "SQL", "crm": "CRM", "arr": "ARR", "mrr": "MRR"}
@@ -108,11 +108,6 @@ def level_text(value: float | None, ratio: bool) -> str:
     if ratio:
         return f"{value:.1%}"
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
-
-
-# A score this high means the noise it was measured against was the detector's floor: the
-# series held one value before the change (noisy series score in the tens at most).
-NOISELESS_SCORE = 1e6
 
 
 def never_varied(anomaly: Anomaly) -> bool:

@@ -3,17 +3,39 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
+import math
 from math import log1p
 from typing import Any
 
 from ctxmetrics.models.segments import segment_key
 
 
-def importance(score: float, volume: float) -> float:
+# A score this high means the noise it was measured against was the detector's floor: the
+# series held one value before the change (noisy series score in the tens at most).
+NOISELESS_SCORE = 1e6
+# Such a change is ranked by its size against its level instead: a change of the smallest
+# size a manager is shown (the default `min_change_pct`, 15%) ranks like one that just
+# passed the default noise bar (`min_score`, 5), a 60% one like a score of 20.
+_FLAT_SCORE_PER_PCT = 5.0 / 15.0
+_FLAT_PCT_CAP = 1000.0  # a change from zero (no %, or a huge one) ranks like +1000%
+
+
+def ranking_score(score: float, change_pct: float | None) -> float:
+    """The score lists rank by: the detector's own, or, for a series that never varied
+    before its change (its score is the change over a zero noise, ~10^9), its relative size."""
+    score = float(score)
+    if score < NOISELESS_SCORE:
+        return score
+    pct = abs(float(change_pct)) if change_pct is not None else math.nan  # None: the level before was 0
+    return _FLAT_SCORE_PER_PCT * (min(pct, _FLAT_PCT_CAP) if pct == pct else _FLAT_PCT_CAP)
+
+
+def importance(score: float, volume: float, change_pct: float | None = None) -> float:
     """How much an anomaly matters, the one ranking of every list: score × ln(1 + mean
-    daily volume). The volume's size: a refunds amount of -800 a day moves as much money
-    as sales of 800 (a count's volume is never below 0)."""
-    return float(score) * log1p(abs(float(volume)))
+    daily volume), the score of a never-varying series read from its `change_pct`
+    (`ranking_score`). The volume's size: a refunds amount of -800 a day moves as much
+    money as sales of 800 (a count's volume is never below 0)."""
+    return ranking_score(score, change_pct) * log1p(abs(float(volume)))
 
 
 @dataclass
@@ -73,7 +95,7 @@ class Anomaly:
 
     @property
     def importance(self) -> float:
-        return importance(self.score, self.volume)
+        return importance(self.score, self.volume, self.change_pct)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of one anomaly, as `why --json` and `digest --format json` print it."""
