@@ -37,6 +37,7 @@ from ctxmetrics.config import EVENT_TYPES, EXPECTS
 from ctxmetrics.errors import TimelineError, UnknownName, located
 from ctxmetrics.models.annotation import Annotation, local_day
 from ctxmetrics.wording import closest_name
+from ctxmetrics.yaml_errors import yaml_problem
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ALIAS_EXPANSION = 10_000  # values reached a second time through aliases, per file
@@ -275,11 +276,8 @@ def _compose(text: str) -> yaml.Node | None:
     try:
         return loader.get_single_node()
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        if "'\\t'" in problem:  # PyYAML: "found character '\t' that cannot start any token"
-            problem = "a tab character; YAML is indented with spaces, replace the tab with spaces"
-        raise _Invalid(f"not valid YAML: {problem}.", mark.line + 1 if mark else None) from None
+        problem, line = yaml_problem(exc, text)
+        raise _Invalid(f"not valid YAML: {problem}.", line) from None
     except RecursionError:
         raise _Invalid("YAML is nested too deeply.") from None
     finally:
