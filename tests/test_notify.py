@@ -270,7 +270,7 @@ def test_run_ingests_new_files_once_scans_and_exits_3_for_new_unexplained(demo):
     assert "Ingested 1 new file (1 row)." in first.output and "new unexplained business event" in first.output
     second = cli_run(demo, "run")
     assert second.exit_code == 0, second.output
-    assert "Ingested 0 new files (0 rows)." in second.output
+    assert "Ingested 0 new files (0 rows) from inbox (1 file ingested before)." in second.output
     (inbox / "bad.csv").write_text("date,metric,value\n2026-02-30,leads,1\n", encoding="utf-8")
     failed = cli_run(demo, "run")
     assert failed.exit_code == 1 and failed.output.startswith("Error: ") and "bad.csv" in failed.output
@@ -332,7 +332,7 @@ def test_run_with_no_data_at_all_fails_saying_so(project_dir, run):
     # an empty inbox on a new store: was "Scanned: 0 anomalies" and exit 0, every morning
     result = run("run")
     assert result.exit_code == 1
-    assert result.stdout == "Ingested 0 new files (0 rows).\n"
+    assert result.stdout.startswith("No inbox folder is set, so nothing was ingested")
     assert "Error: Nothing to scan: the store" in result.stderr and "'ctxmetrics ingest FILE'" in result.stderr
 
 

@@ -117,7 +117,8 @@ def run(ctx, ref):
     project = ref.get()
     channels = channels_of(project)  # a bad notify: entry fails before any work
     added = ingest_new(project)
-    click.echo(f"Ingested {added.files} new file{'s' if added.files != 1 else ''} ({added.rows:,} row{'s' if added.rows != 1 else ''}).")
+    for line in added.lines():
+        click.echo(line)
     result = scan_project(project)
     click.echo(f"Scanned: {result.anomalies} {'anomaly' if result.anomalies == 1 else 'anomalies'}, {result.explained} linked to context.")
     failed = False

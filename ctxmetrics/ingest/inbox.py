@@ -21,7 +21,15 @@ from ctxmetrics.errors import ConfigError
 if TYPE_CHECKING:
     from ctxmetrics.project import Project
 
-SUFFIXES = (".csv", ".xlsx", ".xlsm", ".parquet", ".json", ".jsonl", ".ndjson")
+_GZIPPED_TEXT = (".csv", ".tsv", ".txt")  # what a `.gz` may hold (sources._gzip_source)
+
+
+def readable(path: Path) -> bool:
+    """Whether `ingest` reads a file of this name (sources.READERS; `leads.csv.gz` too)."""
+    from ctxmetrics.ingest.sources import READERS
+
+    suffix = path.suffix.lower()
+    return suffix in READERS or (suffix == ".gz" and Path(path.stem).suffix.lower() in _GZIPPED_TEXT)
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,7 @@ class Folder:
     path: Path
     format: str = "long"
     dims: tuple[str, ...] = ()
+    name: str = ""  # as written in ctxmetrics.yaml
 
 
 def folders_of(project: "Project") -> list[Folder]:
@@ -57,7 +66,7 @@ def folders_of(project: "Project") -> list[Folder]:
         if not isinstance(dims, list) or not all(isinstance(d, str) and d for d in dims):
             # a bare string would be read letter by letter
             raise ConfigError(f"{where}: inbox[{i}].dims must be a list of column names like [region], got {dims!r}.")
-        out.append(Folder(path, fmt, tuple(dims)))
+        out.append(Folder(path, fmt, tuple(dims), entry["folder"]))
     return out
 
 
@@ -70,6 +79,20 @@ def _signature(path: Path) -> tuple[str, int, float]:
 class InboxResult:
     files: int
     rows: int
+    folders: tuple[str, ...] = ()  # as written under `inbox:`
+    ingested_before: int = 0  # data files of those folders ingested by an earlier run
+    skipped: tuple[str, ...] = ()  # files there that are no data ctxmetrics reads
+
+    def lines(self) -> list[str]:
+        """What `run` says it ingested, and where it looked."""
+        if not self.folders:
+            return ["No inbox folder is set, so nothing was ingested; list the folders of new exports under "
+                    "'inbox:' in ctxmetrics.yaml (inbox: [exports]) or ingest files with 'ctxmetrics ingest FILE'."]
+        done = f"Ingested {self.files} new file{'s' if self.files != 1 else ''} ({self.rows:,} row{'s' if self.rows != 1 else ''})"
+        if not self.files:
+            before = self.ingested_before
+            done += f" from {', '.join(self.folders)} ({before} file{'s' if before != 1 else ''} ingested before)"
+        return [done + "."] + [f"{name}: not a data file ctxmetrics reads; left where it is." for name in self.skipped]
 
 
 def ingest_new(project: "Project") -> InboxResult:
@@ -81,14 +104,18 @@ def ingest_new(project: "Project") -> InboxResult:
     from ctxmetrics.ingest.ingest import ingest_paths
 
     folders = folders_of(project)
-    files = rows = 0
+    files = rows = before = 0
+    skipped: list[str] = []
     if not folders:
         return InboxResult(0, 0)
     with project.store() as store:
         seen = store.ingested_files()
         for folder in folders:
-            new = sorted((p for p in folder.path.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES
-                          and _signature(p) not in seen), key=lambda p: (p.stat().st_mtime, p.name))
+            present = sorted(p for p in folder.path.iterdir() if p.is_file() and not p.name.startswith("."))
+            skipped += [_shown(project, p) for p in present if not readable(p)]
+            data = [p for p in present if readable(p)]
+            new = sorted((p for p in data if _signature(p) not in seen), key=lambda p: (p.stat().st_mtime, p.name))
+            before += len(data) - len(new)
             if not new:
                 continue
             signatures = [_signature(p) for p in new]  # before ingest: a file growing meanwhile is new next time
@@ -96,4 +123,12 @@ def ingest_new(project: "Project") -> InboxResult:
                                   known_dimensions=project.config.dimensions)
             store.record_ingested(signatures, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
             files, rows = files + len(new), rows + result.rows
-    return InboxResult(files, rows)
+    return InboxResult(files, rows, tuple(f.name for f in folders), before, tuple(skipped))
+
+
+def _shown(project: "Project", path: Path) -> str:
+    """A path as the user would write it: relative to the project when inside it."""
+    try:
+        return str(path.relative_to(project.root.resolve()))
+    except ValueError:
+        return str(path)
