@@ -14,6 +14,7 @@ from ctxmetrics.ingest.cells import _days, _dimension, _number
 from ctxmetrics.ingest.columns import _dimension_columns
 from ctxmetrics.ingest.settings import _Settings
 from ctxmetrics.ingest.sources import ROW, _Source, semicolon_separated
+from ctxmetrics.ingest.warm_up import cut_warm_up, warm_up_days
 
 
 def counted_records(src: _Source, raw: pl.DataFrame, settings: _Settings) -> tuple[pl.DataFrame, list[str]]:
@@ -35,12 +36,33 @@ def counted_records(src: _Source, raw: pl.DataFrame, settings: _Settings) -> tup
     raw = _one_row_per_record(src, raw, layout.id, notes)
     others = [c for c in columns if c not in used and c not in settings.config.ignore_columns]
     dims = _dimension_columns(src, others, settings.dims, settings.known)
-    parts = [_one_metric(src, raw, name, spec, dims, settings) for name, spec in layout.metrics.items()]
+    record_days = {name: _record_days(src, raw, spec, settings) for name, spec in layout.metrics.items()}
+    parts = [_one_metric(src, raw, days, spec, name, dims, settings) for (name, spec), days in
+             zip(layout.metrics.items(), record_days.values())]
     notes += _undated(src, raw, layout)
     frame = pl.concat([p for p in parts if p.height], how="vertical_relaxed") if any(p.height for p in parts) else None
     if frame is None:
         raise InputError(f"{src.where()}: no row has a date for any metric under 'records:'; there is nothing to count.")
-    return _every_day(frame, list(layout.metrics), dims), notes
+    return _without_warm_up(src, _every_day(frame, list(layout.metrics), dims), layout, record_days, notes), notes
+
+
+def _without_warm_up(src: _Source, frame: pl.DataFrame, layout: RecordsLayout, record_days: dict[str, pl.Series],
+                     notes: list[str]) -> pl.DataFrame:
+    """`frame` without the later stages' first days that lack the records started before
+    the export (`warm_up`): they follow the metric whose dates start first. Only stages
+    counted by their date alone (a contacts export's): won deals and their amounts
+    (`where`, `sum`) are outcomes a team totals, and are kept whole."""
+    stages = {name for name, spec in layout.metrics.items() if not spec.where and spec.sum is None}
+    starts = {name: days.min() for name, days in record_days.items() if name in stages and days.drop_nulls().len()}
+    if len(starts) < 2:
+        return frame
+    first_metric = min(starts, key=starts.get)
+    for name, days in record_days.items():
+        if name != first_metric and name in starts:
+            warm = warm_up_days(record_days[first_metric], days)
+            frame, note = cut_warm_up(frame, name, warm, starts[first_metric], first_metric, src.path)
+            notes += [note] if note else []
+    return frame
 
 
 def used_columns(layout: RecordsLayout) -> list[str]:
@@ -76,14 +98,23 @@ def _filled(raw: pl.DataFrame, column: str) -> pl.Series:
     return text.is_not_null() & (text != "")
 
 
-def _one_metric(src: _Source, raw: pl.DataFrame, name: str, spec: RecordMetric, dims: list[str], settings: _Settings) -> pl.DataFrame:
+def _record_days(src: _Source, raw: pl.DataFrame, spec: RecordMetric, settings: _Settings) -> pl.Series:
+    """Each record's day of a metric (null where its date is empty or its `where` not met)."""
     keep = _filled(raw, spec.date)
     for column, values in spec.where.items():
         keep &= raw[column].cast(pl.Utf8).str.strip_chars().is_in(list(values)).fill_null(False)
+    days = pl.Series("ts", [None] * raw.height, dtype=pl.Date)
+    if keep.any():
+        days = days.scatter(keep.arg_true(), _days(src, raw.filter(keep), spec.date, settings)[0].cast(pl.Date))
+    return days
+
+
+def _one_metric(src: _Source, raw: pl.DataFrame, days: pl.Series, spec: RecordMetric, name: str, dims: list[str],
+                settings: _Settings) -> pl.DataFrame:
+    keep = days.is_not_null()
     rows = raw.filter(keep)
     if rows.height == 0:
         return pl.DataFrame()
-    days = _days(src, rows, spec.date, settings)[0]
     if spec.sum is None:
         values = pl.Series("value", [1.0] * rows.height)
     else:
@@ -91,7 +122,7 @@ def _one_metric(src: _Source, raw: pl.DataFrame, name: str, spec: RecordMetric, 
             src, rows, spec.sum, allow_empty=True, decimal_comma=settings.decimal_comma, semicolon=semicolon_separated(src)
         ).cast(pl.Float64)
     return (
-        pl.DataFrame([days.alias("ts"), values.alias("value"), *(_dimension(src, rows, d) for d in dims)])
+        pl.DataFrame([days.filter(keep).alias("ts"), values.alias("value"), *(_dimension(src, rows, d) for d in dims)])
         .group_by(["ts", *dims]).agg(pl.col("value").sum())
         .select(pl.lit(name).alias("metric"), "ts", "value", *dims)
     )
