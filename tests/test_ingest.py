@@ -489,7 +489,6 @@ def test_one_cadence_with_gaps_is_not_a_change(run, project_dir, steps):
 
 @pytest.mark.parametrize("text, cell", [
     ("date;revenue\n2024-01-01;12,5\n", "12,5"),  # a semicolon export's decimal comma
-    ("date;revenue\n2024-01-01;1.234,5\n", "1.234,5"),
     ('date,revenue\n2024-01-01,"1,234"\n', "1,234"),  # or a thousands separator: not guessed either way
 ])
 def test_a_number_with_a_comma_says_why_it_is_refused(run, project_dir, text, cell):
@@ -504,6 +503,14 @@ def test_a_number_with_a_comma_says_why_it_is_refused(run, project_dir, text, ce
         f"as a thousands separator; export the numbers with a decimal point and no separators (12.5, 1234){hint}.\n"
     )
     assert snapshot(project_dir)[1] == []
+
+
+def test_a_number_with_both_marks_reads_one_way_only(run, project_dir):
+    # `1.234,5`: the later mark is the decimal one (issue-qab; refused before, as `12,5` still is)
+    data = project_dir / "revenue.csv"
+    data.write_text("date;revenue\n2024-01-01;1.234,5\n2024-01-02;12,5\n")
+    assert run("ingest", data, "--value-col", "revenue").exit_code == 0
+    assert [row[2] for row in snapshot(project_dir)[1]] == [1234.5, 12.5]
 
 
 def test_monthly_data_dated_at_each_month_end_is_monthly(run, project_dir):

@@ -1,8 +1,10 @@
 """Amounts written as money: a currency sign or code (`$1,234.50`, `€1.234,50`,
-`1 234,50 €`, `USD 1,234.50`) and accounting negatives (`(1,234.50)`).
+`1 234,50 €`, `USD 1,234.50`), accounting negatives (`(1,234.50)`), and thousands and cents
+without a currency (`26,000.00`, a CRM report's amount beside a currency column).
 
-A column is read so only when some cell carries a currency or accounting brackets, and
-only after the plain reading failed, so plain numbers cost nothing. One currency per
+A column is read so only when some cell carries a currency, accounting brackets or both
+marks (which tell the decimal one), and only after the plain reading failed, so plain
+numbers cost nothing. One currency per
 column: a second one is refused naming its cell, since amounts in dollars and euros do
 not add up. Which of `,` and `.` is the decimal mark is read off the column's cells (a
 cell with both, or a mark followed by one or two digits: cents); when no cell tells, a
@@ -39,7 +41,7 @@ def money_column(text: pl.Series, decimal_comma: bool = False) -> tuple[pl.Serie
     present = text.is_not_null() & (text != "")
     cells = text.filter(present).to_list()
     positions = present.arg_true().to_list()
-    if not cells or not any(_marked(cell) for cell in cells):
+    if not cells or not any(_marked(cell) or _both_marks(cell) for cell in cells):
         return None
     parts = []
     for cell in cells:
@@ -58,6 +60,13 @@ def money_column(text: pl.Series, decimal_comma: bool = False) -> tuple[pl.Serie
         negative = bracketed or any(match[g] for g in ("neg", "neg2", "neg3"))
         values[at] = -number if negative else number
     return pl.Series(text.name, values, dtype=pl.Float64), currency
+
+
+def _both_marks(cell: str) -> bool:
+    """A number written with both `,` and `.` (`26,000.00`, as a CRM's report writes amounts
+    without a currency of their own): the later one is the decimal mark, so the cell, and with
+    it the column's other cells, reads one way only."""
+    return "," in cell and "." in cell
 
 
 def _marked(cell: str) -> bool:

@@ -13,6 +13,7 @@ import polars as pl
 from ctxmetrics.config import Config, RecordMetric, RecordsLayout
 from ctxmetrics.ingest.amounts import AMOUNT_WORDS, _words
 from ctxmetrics.ingest.dates import BadCell, parse_days
+from ctxmetrics.ingest.money import money_column
 
 # Name words of the columns (without accents, as `amounts._words` reads them) in English,
 # German, French, Spanish, Dutch and Portuguese (Erstellt am, Date de création, Fecha de
@@ -114,9 +115,17 @@ def _won_filter(raw: pl.DataFrame, columns: list[str]) -> dict[str, tuple[str, .
 
 
 def _numeric(column: pl.Series) -> bool:
+    """Numbers, plain or written as money (`$1,234.50`, `26,000.00`)."""
     text = column.cast(pl.Utf8).str.strip_chars()
     filled = text.filter(text.is_not_null() & (text != ""))
-    return filled.len() > 0 and filled.cast(pl.Float64, strict=False).is_not_null().all()
+    if filled.len() == 0:
+        return False
+    if filled.cast(pl.Float64, strict=False).is_not_null().all():
+        return True
+    try:
+        return money_column(filled) is not None
+    except BadCell:
+        return False
 
 
 def describe(path, layout: RecordsLayout) -> str:
