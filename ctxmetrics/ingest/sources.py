@@ -264,17 +264,20 @@ def _without_unnamed_empty_columns(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _without_totals_row(src: _Source, frame: pl.DataFrame, notes: list[str] | None) -> pl.DataFrame:
-    """The rows but a last one whose first filled cell is a label such as 'Total': a
-    spreadsheet's sum of the rows above it, which stored as a day would count them twice."""
-    if frame.height == 0:
-        return frame
-    last = [frame[c][-1] for c in frame.columns if c != ROW]
-    first = next((cell.strip() for cell in last if cell is not None and cell.strip()), "")
-    if first.rstrip(":").strip().lower() not in TOTAL_LABELS:
-        return frame
+    """The rows but the last ones whose first filled cell is a label such as 'Total': a
+    spreadsheet's sums of the rows above them (a 'Grand Total' of each column, a second one
+    of a count), which stored as days would count them twice."""
+    said: list[str] = []
+    while frame.height:
+        last = [frame[c][-1] for c in frame.columns if c != ROW]
+        first = next((cell.strip() for cell in last if cell is not None and cell.strip()), "")
+        if first.rstrip(":").strip().lower() not in TOTAL_LABELS:
+            break
+        said.insert(0, f"{src.where(int(frame[ROW][-1]))}: '{first}' is a totals row, not data; skipped.")
+        frame = frame.head(-1)
     if notes is not None:
-        notes.append(f"{src.where(int(frame[ROW][-1]))}: '{first}' is a totals row, not data; skipped.")
-    return frame.head(-1)
+        notes += said
+    return frame
 
 
 def _refuse_second_header(src: _Source, frame: pl.DataFrame) -> None:
