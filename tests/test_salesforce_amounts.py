@@ -46,3 +46,13 @@ def test_both_marks_in_a_cell_say_which_is_the_decimal_one():
     assert money_column(pl.Series(["26,000.00", "500.00", "1,500.50"]))[0].to_list() == [26000.0, 500.0, 1500.5]
     assert money_column(pl.Series(["1.234,5", "12,5"]))[0].to_list() == [1234.5, 12.5]
     assert money_column(pl.Series(["1,234", "500"])) is None  # one mark before three digits: not guessed
+
+
+def test_amounts_of_several_currencies_summed_into_one_metric_are_said(tmp_path):
+    data, root = tmp_path / "opportunities.csv", tmp_path / "p"
+    _report(data)
+    data.write_text(data.read_text().replace('"USD","', '"EUR","', 40))
+    invoke("init", root, "--from", data)
+    said = invoke("--project", root, "ingest", data).output
+    assert ("won_amount adds up amounts in 2 currencies of the column 'Opportunity Currency' "
+            "(USD on 140 rows, EUR on 40 rows) as if they were one") in said, said

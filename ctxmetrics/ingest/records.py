@@ -10,6 +10,7 @@ import polars as pl
 
 from ctxmetrics.config import RecordMetric, RecordsLayout
 from ctxmetrics.errors import InputError
+from ctxmetrics.ingest.amounts import _words
 from ctxmetrics.ingest.cells import _days, _dimension, _number
 from ctxmetrics.ingest.columns import _dimension_columns
 from ctxmetrics.ingest.settings import _Settings
@@ -40,6 +41,7 @@ def counted_records(src: _Source, raw: pl.DataFrame, settings: _Settings) -> tup
     parts = [_one_metric(src, raw, days, spec, name, dims, settings) for (name, spec), days in
              zip(layout.metrics.items(), record_days.values())]
     notes += _undated(src, raw, layout)
+    notes += _mixed_currencies(src, raw, layout, record_days)
     frame = pl.concat([p for p in parts if p.height], how="vertical_relaxed") if any(p.height for p in parts) else None
     if frame is None:
         raise InputError(f"{src.where()}: no row has a date for any metric under 'records:'; there is nothing to count.")
@@ -126,6 +128,28 @@ def _one_metric(src: _Source, raw: pl.DataFrame, days: pl.Series, spec: RecordMe
         .group_by(["ts", *dims]).agg(pl.col("value").sum())
         .select(pl.lit(name).alias("metric"), "ts", "value", *dims)
     )
+
+
+def _mixed_currencies(src: _Source, raw: pl.DataFrame, layout: RecordsLayout, record_days: dict[str, pl.Series]) -> list[str]:
+    """What to say of a summed metric whose records are in several currencies (a CRM report's
+    `Opportunity Currency`): their sum adds dollars to euros."""
+    currency = next((c for c in raw.columns if "currency" in _words(c) or "currencies" in _words(c)), None)
+    if currency is None:
+        return []
+    notes = []
+    for name, spec in layout.metrics.items():
+        if spec.sum is None:
+            continue
+        codes = raw[currency].filter(record_days[name].is_not_null()).cast(pl.Utf8).str.strip_chars().drop_nulls()
+        counts = codes.filter(codes != "").value_counts(sort=True)
+        if counts.height > 1:
+            listed = ", ".join(f"{code} on {n} rows" for code, n in counts.iter_rows())
+            notes.append(
+                f"{src.path}: {name} adds up amounts in {counts.height} currencies of the column '{currency}' ({listed}) "
+                "as if they were one; export the amounts converted to one currency (a report's converted amount "
+                "column) and name that column under 'records:' as the metric's sum."
+            )
+    return notes
 
 
 def _undated(src: _Source, raw: pl.DataFrame, layout: RecordsLayout) -> list[str]:
