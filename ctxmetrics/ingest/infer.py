@@ -163,10 +163,11 @@ def _look_at(src, notes: list[str], given_format: str | None = None) -> _Found:
     raw = raw.with_columns(no_data_as_empty(raw[c].str.strip_chars()) for c in columns if raw[c].dtype == pl.Utf8)
     percents = _percent_columns(raw, columns)  # column -> its first cell, as written
     raw = raw.with_columns(without_percent_signs(raw[c].str.strip_chars()).alias(c) for c in percents)
-    money = _money_columns(src, raw, columns)  # column -> its first cell, as written, and its values
-    raw = raw.with_columns(values.cast(pl.Utf8).alias(c) for c, (_, values) in money.items())
+    # A semicolon file's `1.234,50` is its decimal comma (said as such) before it is money.
     comma_numbers = _decimal_comma_columns(raw, columns) if semicolon_separated(src) else {}
     raw = raw.with_columns(comma_numbers.values())
+    money = _money_columns(src, raw, [c for c in columns if c not in comma_numbers])  # column -> first cell, values
+    raw = raw.with_columns(values.cast(pl.Utf8).alias(c) for c, (_, values) in money.items())
     lifecycle = lifecycle_layout(raw, columns)
     records = (lifecycle, None) if lifecycle is not None else records_layout(raw, columns, src.path.stem, settle)
     if records is not None:
