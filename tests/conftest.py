@@ -52,7 +52,7 @@ def log_gauge_project(tmp_path_factory):
 SLOW_MODULES = {
     "test_spark.py", "test_readme.py", "test_demo.py", "test_explain_truth.py", "test_html_chromium.py",
     "test_detect_funnel.py", "test_rootcause_e2e.py", "test_realdata.py", "test_ingest_postgres.py",
-    "test_ingest_hypothesis.py",
+    "test_ingest_hypothesis.py", "test_spark_errors.py",
 }
 SLOW_TESTS = {
     "test_each_channel_gets_each_anomaly_once_and_a_failed_send_is_retried",

@@ -24,12 +24,14 @@ import math
 import os
 import shutil
 import threading
+import warnings
 from dataclasses import replace
 from itertools import combinations
 
 import pyarrow.compute as pc
 
 from ctxmetrics.errors import CtxError
+from ctxmetrics.scan.engines.jvm_start import started_quietly
 from ctxmetrics.models.series import SeriesSet
 from ctxmetrics.scan.conversion import FOUND_BY as CONVERSION
 from ctxmetrics.scan.scan import Outcome, anomaly_from_change, choose_metrics, gap_days, plain_fingerprint, stage_conversions
@@ -43,6 +45,9 @@ POLL_SECONDS = 0.5
 
 def spark_session(settings, timezone: str):
     """The SparkSession of `spark:` in the config (an active one is reused)."""
+    # PySpark warns on every import that it "does not yet fully support pandas >= 3": the
+    # scan hands it Arrow, not pandas, so the warning is noise above the scan's own lines
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -59,9 +64,11 @@ def spark_session(settings, timezone: str):
     for key, value in {**defaults, **settings.conf}.items():
         builder = builder.config(key, value)
     try:
-        session = builder.getOrCreate()
-    except Exception as exc:  # the JVM did not start: say so in one line
-        raise CtxError(f"Spark did not start ({str(exc).splitlines()[0]}).") from None
+        session = started_quietly(builder.getOrCreate)
+    except RuntimeError as exc:  # the JVM did not start: say so in one line, with what it said
+        said = str(exc) or "its Java process exited before it answered"
+        java = f" (JAVA_HOME={os.environ['JAVA_HOME']}: it must hold Java 17 or newer)" if "java" in said and os.environ.get("JAVA_HOME") else ""
+        raise CtxError(f"Spark did not start: {said.rstrip('.')}{java}.") from None
     session.sparkContext.setLogLevel("ERROR")
     shuffle = "spark.sql.shuffle.partitions"
     if session.sparkContext.master.startswith("local") and shuffle not in settings.conf and session.conf.get(shuffle) == "200":
