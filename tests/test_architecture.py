@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ctxmetrics"
 # Each unit (a top-level module or folder of ctxmetrics) may import units of lower layers
 # only; units of one layer never import each other.
 LAYERS = [
-    {"models", "errors", "status"},
+    {"models", "errors", "yaml_errors", "status"},
     {"config", "wording", "waiting"},
     {"store", "timeline", "detect", "explain", "synth"},
     {"project"},
