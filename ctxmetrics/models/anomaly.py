@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 import math
-from math import log1p
 from typing import Any
 
 from ctxmetrics.models.segments import segment_key
@@ -27,7 +26,7 @@ def ranking_score(score: float, change_pct: float | None) -> float:
     if score < NOISELESS_SCORE:
         return score
     pct = abs(float(change_pct)) if change_pct is not None else math.nan  # None: the level before was 0
-    return _FLAT_SCORE_PER_PCT * (min(pct, _FLAT_PCT_CAP) if pct == pct else _FLAT_PCT_CAP)
+    return _FLAT_SCORE_PER_PCT * (_FLAT_PCT_CAP if math.isnan(pct) else min(pct, _FLAT_PCT_CAP))
 
 
 def importance(score: float, volume: float, change_pct: float | None = None) -> float:
@@ -35,7 +34,7 @@ def importance(score: float, volume: float, change_pct: float | None = None) -> 
     daily volume), the score of a never-varying series read from its `change_pct`
     (`ranking_score`). The volume's size: a refunds amount of -800 a day moves as much
     money as sales of 800 (a count's volume is never below 0)."""
-    return ranking_score(score, change_pct) * log1p(abs(float(volume)))
+    return ranking_score(score, change_pct) * math.log1p(abs(float(volume)))
 
 
 @dataclass
