@@ -4,22 +4,23 @@ from __future__ import annotations
 import numpy as np
 
 from ctxmetrics.detect import find_changes
-from ctxmetrics.detect.noise import _quieter_tail, _runs
-from ctxmetrics.detect.robust import quantile
+from ctxmetrics.detect.kernels import _runs_beyond, quieter_tail
 
 DAYS = 730
 DATES = np.datetime64("2024-01-01") + np.arange(DAYS)
 
 
 def test_runs_counts_stretches_of_consecutive_days():
-    assert _runs(np.array([True, True, False, True, False, False, True, True, True])) == 3
-    assert _runs(np.zeros(5, bool)) == 0
-    assert _runs(np.array([], bool)) == 0
+    days = np.array([2.0, 3.0, 0.0, 5.0, -1.0, 0.5, 4.0, 2.5, 9.0])
+    assert _runs_beyond(days, 1.0, 1.0) == 3
+    assert _runs_beyond(-days, 1.0, -1.0) == 3  # the other side: the same runs
+    assert _runs_beyond(np.zeros(5), 1.0, 1.0) == 0
+    assert _runs_beyond(np.zeros(0), 1.0, 1.0) == 0
 
 
 def test_symmetric_heavy_tails_keep_the_two_sided_percentile():
     body = np.random.default_rng(0).standard_t(4, DAYS)
-    assert _quieter_tail(body, body) == quantile(np.abs(body), 0.95)
+    assert quieter_tail(body, body) == np.quantile(np.abs(body), 0.95)
 
 
 def test_one_sided_events_do_not_set_the_tail():
@@ -28,8 +29,8 @@ def test_one_sided_events_do_not_set_the_tail():
     rng = np.random.default_rng(1)
     body = rng.normal(0.0, 1.0, DAYS)
     body[rng.choice(DAYS, 40, replace=False)] -= rng.uniform(3.0, 4.5, 40)
-    assert quantile(np.abs(body), 0.95) / 1.96 > 1.3
-    assert 0.9 < _quieter_tail(body, body) / 1.96 < 1.1
+    assert np.quantile(np.abs(body), 0.95) / 1.96 > 1.3
+    assert 0.9 < quieter_tail(body, body) / 1.96 < 1.1
 
 
 def test_a_day_among_lesser_low_days_is_found():

@@ -200,7 +200,7 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
     it competes too, each of its columns at a step's price: steps along a curved rise
     must beat the curve, and a lasting step the curve that would take it in.
     """
-    from ctxmetrics.detect.kernels import step_fit_cost
+    from ctxmetrics.detect.kernels import step_fit_cost, steps_worth_their_price
 
     strong = replace(settings, min_score=1.5 * settings.min_score)  # only clear steps: a season bends, it does not jump
     penalty = 0.5 * strong.min_score**2 * noise.lrv  # the segmentation's price of a step
@@ -208,6 +208,7 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
     # segmentation and each fit is computed once per distinct input
     segmented: dict[bytes, list[int]] = {}
     fits: dict[tuple, tuple[np.ndarray | None, float]] = {}
+    eliminated: dict[tuple, set[int]] = {}  # the two orders often give the same steps
     shapes = _trend_shapes(calendar, curved)
     y, ok = np.ascontiguousarray(s.y, dtype=np.float64), np.ascontiguousarray(~s.known)
     scale_guess = np.full(2, np.nan)  # the last fit's residual median and MAD: near the next fit's
@@ -225,8 +226,27 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
             fits[key] = (full if fitted else None), cost
         return fits[key]
 
-    def cost_of(bounds: set[int], trended: int = 0) -> float:
-        return fit(bounds, trended)[1]
+    def worth_their_price(bounds: set[int], trended: int) -> set[int]:
+        """`bounds` less the steps the calendar fits as well without: backward elimination,
+        the step whose removal costs least dropped while that is less than its `penalty`,
+        in one compiled call (`kernels.steps_worth_their_price`: each round's fits called
+        from Python were ~10% of a 730-day candidate's CPU); the kept steps' fit then
+        remembered as the others'. With the trend in the calendar, a step found on the
+        trended series, or in the staircase a segmentation lays along a trend, must beat
+        the trend, not only a flat fit: kept together, the steps took the trend in
+        (holdout funnel won, ~35% a year: three steps left a trend of 0.06 a year, not
+        significant, and the growth was read as a 96-day +24% episode and a lasting +47%
+        step)."""
+        key = (*sorted(bounds), trended)
+        if key not in eliminated:
+            cost = fit(bounds, trended)[1]
+            steps = np.array(key[:-1], dtype=np.int64)
+            kept, full, fitted, kept_cost = steps_worth_their_price(y, shapes[trended][0], ok, steps, scale_guess, cost,
+                                                                     penalty)
+            eliminated[key] = set(kept.tolist())
+            if len(kept) < len(steps):  # else `bounds` were fitted above
+                fits.setdefault((*kept.tolist(), trended), ((full if fitted else None), kept_cost))
+        return eliminated[key]
 
     best, best_cost = None, np.inf
     for coef in [np.zeros(calendar.shape[1])] + ([fit(set())[0]] if repeated else []):
@@ -247,7 +267,7 @@ def _fit_with_steps(s: _Series, noise: _Noise, settings: DetectionSettings, cale
         # trend and steps each at the segmentation's price: the steps along growth must
         # beat the trend, and a lasting step the trend that would half take it in
         for trended, (_, columns_priced) in enumerate(shapes):
-            kept = _steps_worth_their_price(bounds, lambda steps: cost_of(steps, trended), penalty)
+            kept = worth_their_price(bounds, trended)
             full, cost = fit(kept, trended)
             cost += penalty * (len(kept) + columns_priced)
             if cost < best_cost:
@@ -289,26 +309,6 @@ def _clearest(y: np.ndarray, bounds: list[int], lrv: float) -> list[int]:
         t.append(abs(jump) / np.sqrt(max(lrv, 1e-300) * (1 / (b - lo) + 1 / (hi - b))))
     keep = np.argsort(t, kind="stable")[-_MOST_CLEAR_STEPS:]
     return sorted(bounds[i] for i in keep)
-
-
-def _steps_worth_their_price(bounds: set[int], cost_of, penalty: float) -> set[int]:
-    """`bounds` less the steps the calendar fits as well without (`cost_of` a set of
-    steps): backward elimination, the step whose removal costs least dropped while that
-    is less than its `penalty`. With the trend in the calendar, a step found on the
-    trended series, or in the staircase a segmentation lays along a trend, must beat the
-    trend, not only a flat fit: kept together, the steps took the trend in (holdout
-    funnel won, ~35% a year: three steps left a trend of 0.06 a year, not significant,
-    and the growth was read as a 96-day +24% episode and a lasting +47% step)."""
-    bounds = set(bounds)
-    cost = cost_of(bounds)
-    while bounds:
-        costs = {b: cost_of(bounds - {b}) for b in sorted(bounds)}
-        weakest = min(costs, key=costs.get)
-        if costs[weakest] - cost >= penalty:
-            break
-        bounds.discard(weakest)
-        cost = costs[weakest]
-    return bounds
 
 
 def _fit_with_episodes(s: _Series, noise: _Noise, settings: DetectionSettings, calendar: np.ndarray,
