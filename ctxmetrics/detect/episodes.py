@@ -81,8 +81,8 @@ class _Scan:
 
         # inverse-variance weights: a quiet weekend day (a few events) says less than a busy
         # weekday. Counts: raw events and weekday factors, for the count likelihood of a window
-        self._terms, self.num, self.den, self.x, self.factor, *weighted = series_sums(
-            s.y, s.num, s.den, s.factor, noise.scale, noise.tail)
+        self._terms, sums = series_sums(s.y, s.num, s.den, s.factor, noise.scale, noise.tail)
+        self.num, self.den, self.x, self.factor, *weighted = sums
         self._weighted = tuple(weighted)
         self.shape = s.shape
         # how much noisier the days are than the count model says (>= 1), for count z:

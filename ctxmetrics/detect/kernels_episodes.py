@@ -20,16 +20,14 @@ from numba import types
 from ctxmetrics.detect.kernels import _LARGEST, _compiled, _contiguous, _median
 
 
-@_contiguous(
-    "Tuple((f8[:, :], f8[:], f8[:], f8[:], f8[:], f8[:], f8[:], f8[:], f8[:]))"
-    "(f8[:], f8[:], f8[:], f8[:], f8[:], f8[:])"
-)
+@_contiguous("Tuple((f8[:, :], f8[:, :]))(f8[:], f8[:], f8[:], f8[:], f8[:], f8[:])")
 def series_sums(y, num, den, factor, scale, tail):
     """`episodes._Scan._sums`' arrays: the baseline terms (rows: y and weight by the body
     scale, 1, numerator, denominator, events (numerator x weekday factor), factor) and the
-    cumulative sums (`episodes._cum`) of numerator, denominator, events, factor, and of y
-    and weight by the body and by the tail scales (inverse-variance weights 1 / scale^2,
-    squared as numpy's x**2 squares: x * x)."""
+    cumulative sums (`episodes._cum`; rows: numerator, denominator, events, factor, then y
+    and weight by the body and by the tail scales). Inverse-variance weights 1 / scale^2,
+    squared as numpy's x**2 squares: x * x. Two arrays, not one per row: each array a
+    kernel returns costs numba's dispatch a few microseconds."""
     n = y.shape[0]
     terms = np.empty((7, n))
     summed = np.empty((8, n))  # the rows cumulated, in the order returned
@@ -45,7 +43,7 @@ def series_sums(y, num, den, factor, scale, tail):
     for r in range(8):  # as np.cumsum: in order, the first sum the value itself (-0.0 stays)
         for i in range(n):
             sums[r, i + 1] = summed[r, i] if i == 0 else sums[r, i] + summed[r, i]
-    return terms, sums[0], sums[1], sums[2], sums[3], sums[4], sums[5], sums[6], sums[7]
+    return terms, sums
 
 
 @_contiguous("UniTuple(f8, 2)(f8[:], f8[:], f8[:], f8[:])")
