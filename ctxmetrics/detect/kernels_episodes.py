@@ -5,10 +5,11 @@ its per-call overhead, not the arithmetic (benchmarks/README.md, issue-15cd): th
 kernels do the same float operations element by element in the same order, so their
 results are numpy's to the last bit (numba without fastmath does no reassociation or
 fused multiply-add). Only sequential sums are compiled: np.cumsum adds in order, as the
-loops here do; numpy's pairwise sums (np.sum, np.mean over more than 8 values) and the
-medians stay in numpy. Compiled and cached as `kernels.py`'s are (its `_compiled`,
-`_contiguous`); tests/test_detect_kernels_episodes.py compares each with the numpy code
-it replaces.
+loops here do; numpy's pairwise sums (np.sum, np.mean over more than 8 values) stay in
+numpy; medians are `kernels._median` (`robust.median`'s order statistics and average).
+Compiled and cached as `kernels.py`'s are (its `_compiled`, `_contiguous`; ~4 s of CPU on
+a cold cache, so a scan loads this module before it forks);
+tests/test_detect_kernels_episodes.py compares each with the numpy code it replaces.
 """
 from __future__ import annotations
 
