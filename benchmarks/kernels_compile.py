@@ -5,7 +5,8 @@ Each measurement runs in a fresh Python process whose `NUMBA_CACHE_DIR` is a new
 directory (numba then caches there, not beside `detect/kernels.py`, so the checkout's own
 cache is neither read nor written):
 
-1. cold: `import ctxmetrics.detect.kernels` compiles every kernel it compiles at import;
+1. cold: `import ctxmetrics.detect.kernels` (and `kernels_episodes`, the episode scan's)
+   compiles every kernel it compiles at import;
    numba's "numba:compile" events give each kernel's own seconds (wall and CPU, a
    kernel's compile less the compiles nested in it), and the import's total;
 2. warm: a second fresh process with the same cache dir loads the same kernels from it;
@@ -65,6 +66,7 @@ def _ours(ev):
 timer = Timer()
 event.register("numba:compile", timer)
 import ctxmetrics.detect.kernels as kernels
+import ctxmetrics.detect.kernels_episodes
 t2, c2 = time.perf_counter(), time.process_time()
 import_rows = list(timer.rows)
 timer.rows.clear()
@@ -123,7 +125,7 @@ def main() -> None:
         kernels = _per_kernel(cold["rows"])
         print(f"load {load0:.1f} -> {load1:.1f} (1-min average, 2 cores shared)")
         print(f"  numba's own import: {cold['numba_wall']:.2f} s wall, {cold['numba_cpu']:.2f} s CPU")
-        print(f"  cold import of detect/kernels.py: {cold['wall']:.1f} s wall, {cold['cpu']:.1f} s CPU; "
+        print(f"  cold import of detect/kernels.py and kernels_episodes.py: {cold['wall']:.1f} s wall, {cold['cpu']:.1f} s CPU; "
               f"{len(kernels)} kernels, {len(cold['rows'])} signatures compiled")
         print(f"  warm import (from the cache):     {warm['wall']:.2f} s wall, {warm['cpu']:.2f} s CPU")
         ranked = sorted(kernels.items(), key=lambda kv: -kv[1][1])

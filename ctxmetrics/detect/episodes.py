@@ -77,29 +77,23 @@ class _Scan:
         if len(held) == len(inputs) and all(a is b for a, b in zip(held, inputs)):
             self.__dict__.update(parts)
             return
-        n = self.n
-        # inverse-variance weights: a quiet weekend day (a few events) says less than a busy weekday
-        body, tail = 1.0 / noise.scale**2, 1.0 / noise.tail**2
-        self._terms = np.array((s.y * body, body, np.ones(n), s.num, s.den, s.num * s.factor, s.factor))
-        self.num, self.den = _cum(s.num), _cum(s.den)
-        # counts: raw events and weekday factors, for the count likelihood of a window
-        self.x, self.factor = _cum(self._terms[5]), _cum(s.factor)
+        from ctxmetrics.detect.kernels_episodes import count_model_excess, series_sums
+
+        # inverse-variance weights: a quiet weekend day (a few events) says less than a busy
+        # weekday. Counts: raw events and weekday factors, for the count likelihood of a window
+        self._terms, sums = series_sums(s.y, s.num, s.den, s.factor, noise.scale, noise.tail)
+        self.num, self.den, self.x, self.factor, *weighted = sums
+        self._weighted = tuple(weighted)
         self.shape = s.shape
         # how much noisier the days are than the count model says (>= 1), for count z:
         # the negative-binomial variance on the stabilised scale is the Poisson part
         # (floor_var) plus the share of the gamma part, 1 - floor_var * factor
-        floor = s.floor_var > 0
-        model = s.floor_var + np.maximum(1.0 - s.floor_var * s.factor, 0.0)
-        self.excess, self.excess_tail = (
-            max(1.0, float(median(sd[floor] ** 2 / model[floor]))) if floor.any() else 1.0
-            for sd in (noise.scale, noise.tail)
-        )
+        self.excess, self.excess_tail = count_model_excess(noise.scale, noise.tail, s.floor_var, s.factor)
         # a long window's noise beyond the count model, from the long-run variance of y
         # (differences of block means) over the model's mean daily variance: with a few
         # events a day the day scales (MADs of a handful of distinct values) overstate
         # the noise, and `noise.lrv`, floored at their mean, would keep that bias
         self.excess_long = _long_run_excess(s, self.excess)
-        self._weighted = _cum(s.y * body), _cum(body), _cum(s.y * tail), _cum(tail)
         _LAST_SUMS[0] = inputs, {k: self.__dict__[k] for k in _Scan._SERIES_PARTS}
 
     def _geometry(self, noise: _Noise, widths, settings: DetectionSettings, starts, segment, seg_lo, seg_hi) -> None:
@@ -175,6 +169,7 @@ def _window_scores(sc: _Scan, settings: DetectionSettings):
     the one flank it has.
     """
     from ctxmetrics.detect.kernels import flank_days, window_scores
+    from ctxmetrics.detect.kernels_episodes import window_levels
 
     t, end, w, lo_b, hi_a = sc.t, sc.end, sc.w, sc.lo_b, sc.hi_a
     has_b, has_a = flank_days(sc.k, t[0], end, lo_b, hi_a)
@@ -186,44 +181,19 @@ def _window_scores(sc: _Scan, settings: DetectionSettings):
     # a window's score is one of its three |z| (or less), so a window whose every |z| is
     # below `min_score` cannot reach it: it scores 0 (`window_scores`)
     floor = settings.min_score
-    shape = sc.counted.shape
     score, sign, use_a = window_scores(sc.kw, sc.kwy, t[0], end, lo_b, hi_a, sc.m_w, sc.v_w, sc.long_run, has_b, has_a,
                                        sc.counted, strong, counted_z, sc.valid, w[:, 0], settings.min_segment_days, floor)
     if sc.rate is not None:  # rates: windows of 2+ days by their binomial likelihood too
         rows, cols = np.nonzero((score >= floor) & (score > 0))
         score[rows, cols] = _rate_window_cap(sc, *sc.rate, score[rows, cols], sign[rows, cols], rows, cols)
-    # levels only where the score passes (few windows): the rest never need them
-    rows, cols = np.nonzero(score >= floor)
-    use_a = use_a[rows, cols]
-    pct = np.zeros(shape)
-    before, during = np.zeros(shape), np.zeros(shape)
-    if rows.size:
-        tt, ee = t[0, cols], end[rows, cols]
-        lb, ha = lo_b[rows, cols], hi_a[rows, cols]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            lvl_b = (sc.knum[tt] - sc.knum[lb]) / (sc.kden[tt] - sc.kden[lb])
-            lvl_a = (sc.knum[ha] - sc.knum[ee]) / (sc.kden[ha] - sc.kden[ee])
-            level = (sc.num[ee] - sc.num[tt]) / (sc.den[ee] - sc.den[tt])
-        counted = sc.counted[rows, cols]
-        if counted.any():
-            lvl_b, lvl_a, level = (np.where(counted, by_count, by_day)
-                                   for by_count, by_day in zip(_count_levels(sc, tt, ee, lb, ha), (lvl_b, lvl_a, level)))
-        before[rows, cols] = np.where(use_a, lvl_a, lvl_b)
-        during[rows, cols] = level
-        pct[rows, cols] = _pct_array(before[rows, cols], level)
+    # levels only where the score passes (few windows): the rest never need them. Windows
+    # judged by their count likelihood take that likelihood's levels, events over weekday
+    # exposure: the mean of the days' weekday-adjusted counts (the stabilised windows' level)
+    # lets a quiet weekend day (factor ~0.1) with one event weigh as ten ordinary days (a
+    # six-week -37% at ~3 a day measured -3%, below `min_change_pct`)
+    before, during, pct = window_levels(score, floor, use_a, sc.counted, t[0], end, lo_b, hi_a, sc.knum, sc.kden,
+                                        sc.num, sc.den, sc.kx, sc.kfactor, sc.x, sc.factor)
     return score, sign, before, during, pct
-
-
-def _count_levels(sc: _Scan, t, e, lo_b, hi_a) -> tuple:
-    """Levels (flank before, flank after, window) of count windows judged by their
-    likelihood, as that likelihood estimates them: events over weekday exposure. The mean
-    of the days' weekday-adjusted counts (the stabilised windows' level) lets a quiet
-    weekend day (factor ~0.1) with one event weigh as ten ordinary days: a six-week -37%
-    at ~3 a day measured -3%, below `min_change_pct`."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return ((sc.kx[t] - sc.kx[lo_b]) / (sc.kfactor[t] - sc.kfactor[lo_b]),
-                (sc.kx[hi_a] - sc.kx[e]) / (sc.kfactor[hi_a] - sc.kfactor[e]),
-                (sc.x[e] - sc.x[t]) / (sc.factor[e] - sc.factor[t]))
 
 
 _FEW_EVENTS = 50  # below this many expected events in a window, counts are judged by their likelihood
@@ -325,6 +295,13 @@ def _pass_bars(widths: tuple, settings: DetectionSettings, long_bar: float) -> t
     return bars, replace(settings, min_score=float(bars.min()))
 
 
+@lru_cache(maxsize=64)
+def _unbarred(settings: DetectionSettings) -> DetectionSettings:
+    """`settings` with no bar (min_score 0): a whole episode is scored at any score, then
+    judged against its own bar. Once per settings (`replace` is ~60 us, per episode)."""
+    return replace(settings, min_score=0.0)
+
+
 def _width_bars(widths, min_score: float) -> np.ndarray:
     """The score a window of each width must reach: the same expected number of false
     alarms per width as single periods at `min_score`.
@@ -376,6 +353,8 @@ def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, ta
         The episodes, `taken` with their days added (less those of a new level reaching
         an end of the series, `_merge_adjacent`), and the days set aside.
     """
+    from ctxmetrics.detect.kernels_episodes import passing_windows
+
     taken = taken.copy()
     aside = np.zeros(len(s.y), bool)
     found: list[tuple[int, int, float]] = []  # [start, stop) and sign of each episode
@@ -387,24 +366,16 @@ def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, ta
     bars, lowest_bar = _pass_bars(tuple(widths.tolist()), settings, long_bar)
     while True:
         sc.exclude(s.known | taken | aside)
-        free = np.concatenate(([0], np.cumsum(taken | aside)))
         score, sign, before, during, pct = _window_scores(sc, lowest_bar)
         if s.sized and widths[0] == 1:
             # one day of counts or rates: the transform overstates extreme days; the exact
             # negative-binomial or beta-binomial tail (`noise.z`) gives their honest size
             score[0] = np.minimum(score[0], np.abs(noise.z))
         # judged only where the score reaches the lowest bar (few windows)
-        rows, cols = np.nonzero(score >= lowest_bar.min_score)
-        ok = (free[end[rows, cols]] == free[t[0, cols]]) & (
-            score[rows, cols] >= np.where(sc.counted[rows, cols], bars[rows, 0], bars[rows, 1]))
-        if s.sized:  # counts and rates: the size must matter too
-            ok &= np.abs(pct[rows, cols]) >= settings.min_change_pct
-        if not ok.any():
+        passing, row, start = passing_windows(score, lowest_bar.min_score, sc.counted, bars, t[0], end, taken, aside,
+                                              s.sized, pct, settings.min_change_pct)
+        if row < 0:
             return _merge_adjacent(s, noise, settings, sorted(found), taken, walls, parent=sc), taken, aside
-        rows, cols = rows[ok], cols[ok]
-        passing = np.zeros(score.shape)
-        passing[rows, cols] = score[rows, cols]
-        row, start = np.unravel_index(int(np.argmax(passing)), passing.shape)
         row, start = _narrowest_fit(row, start, passing, widths)
         if widths[row] <= accept:
             row, start = _widest_fit(row, start, passing, pct, widths, accept)
@@ -496,30 +467,19 @@ def _rate_window_cap(sc: _Scan, s: _Series, noise: _Noise, score, sign, rows, co
 def _narrowest_fit(row: int, start: int, passing: np.ndarray, widths: np.ndarray):
     """The narrowest passing window inside the winner that scores nearly as well (95%):
     a storm day should not take a quiet Sunday along. Returns (row, start)."""
-    w, score = widths[row], passing[row, start]
-    for r in range(row):
-        inner = passing[r, start : start + w - widths[r] + 1]
-        if inner.size and inner.max() >= 0.95 * score:
-            return r, start + int(np.argmax(inner))
-    return row, start
+    from ctxmetrics.detect.kernels_episodes import narrowest_fit
+
+    return narrowest_fit(row, start, passing, widths)
 
 
 def _widest_fit(row: int, start: int, passing: np.ndarray, pct: np.ndarray, widths: np.ndarray, accept: int):
     """The best wider passing window (> `accept` days) holding the short winner, if it
     scores at least 3/4 of it with at least half of its change: the short window is then
-    only the peak of a longer episode. Returns (row, start) of the window chosen."""
-    w, score, change = widths[row], passing[row, start], pct[row, start]
-    best = (row, start)
-    best_score = 0.0
-    for r in np.flatnonzero(widths > accept):
-        lo, hi = max(start + w - widths[r], 0), start
-        scores = passing[r, lo : hi + 1]
-        # a long window that is only the short peak diluted has a much smaller change
-        with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 (no change) is NaN: not kept, no warning
-            scores = np.where(pct[r, lo : hi + 1] / change >= 0.5, scores, 0.0)
-        if scores.size and scores.max() >= 0.75 * score and scores.max() > best_score:
-            best, best_score = (r, lo + int(np.argmax(scores))), float(scores.max())
-    return best
+    only the peak of a longer episode (a long window that is only the short peak diluted
+    has a much smaller change). Returns (row, start) of the window chosen."""
+    from ctxmetrics.detect.kernels_episodes import widest_fit
+
+    return widest_fit(row, start, passing, pct, widths, accept)
 
 
 def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, found, taken: np.ndarray, walls=(), parent: _Scan | None = None) -> list[Change]:
@@ -541,7 +501,7 @@ def _merge_adjacent(s: _Series, noise: _Noise, settings: DetectionSettings, foun
         run = slice(a, b)
         a, b = _refine_episode(s, noise, settings, a, b, others, walls)
         sc = _Scan(s, noise, [b - a], settings, walls, starts=[a], like=parent).exclude(s.known | others)
-        score, sgn, before, during, _ = (float(v[0, 0]) for v in _window_scores(sc, replace(settings, min_score=0.0)))
+        score, sgn, before, during, _ = (float(v[0, 0]) for v in _window_scores(sc, _unbarred(settings)))
         score_ab = score if sgn == sign else 0.0
         # the whole must pass as its parts did (by its count likelihood: the bar of its width)
         bar = _width_bars([b - a], settings.min_score)[0] if sc.counted[0, 0] else settings.min_score
@@ -657,15 +617,6 @@ def _segment_fit(x: np.ndarray, e: np.ndarray, s: _Series) -> np.ndarray:
         return np.where(e > 0, x**2 / e, 0.0) / 2  # normal: the weighted sum of squares explained
 
 
-def _pct_array(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """`_pct` of arrays (0 where both are 0, infinite where only the baseline is)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pct = 100.0 * (after - before) / np.abs(before)
-    if not np.isfinite(pct).all():  # nan_to_num changes only these, and costs ~6x the test on a few values
-        pct = np.nan_to_num(pct)
-    return np.where(before == 0, np.where(after == 0, 0.0, np.copysign(np.inf, after - before)), pct)
-
-
 def _level_change(kind, s: _Series, first: int, last: int | None, before: float, after: float, sign: float, score: float) -> Change:
     """A change in level units; its direction follows the sign of the change itself."""
     if after != before:
@@ -725,7 +676,7 @@ def _judged_beside_shifts(s: _Series, noise: _Noise, settings: DetectionSettings
         others = taken.copy()
         others[a:b] = False
         sc = _Scan(s, noise, [b - a], settings, walls, starts=[a]).exclude(s.known | others)
-        score, sgn, before, during, _ = (float(v[0, 0]) for v in _window_scores(sc, replace(settings, min_score=0.0)))
+        score, sgn, before, during, _ = (float(v[0, 0]) for v in _window_scores(sc, _unbarred(settings)))
         bar = _width_bars([b - a], settings.min_score)[0] if sc.counted[0, 0] else settings.min_score
         large = not s.sized or abs(_pct(before, during)) >= settings.min_change_pct
         if sgn == (1.0 if e.direction == "up" else -1.0) and score >= bar and large:

@@ -574,6 +574,7 @@ def _import_detector_libraries() -> None:
     import scipy.stats  # noqa: F401
 
     import ctxmetrics.detect.kernels  # noqa: F401  (compiled or loaded from numba's cache once, before forking)
+    import ctxmetrics.detect.kernels_episodes  # noqa: F401  (likewise)
 
 
 def known_masks(series_set: SeriesSet, annotations, tz: str, days_off: Collection[str] = DAYS_OFF_TYPES) -> np.ndarray:
