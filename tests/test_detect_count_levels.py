@@ -1,5 +1,5 @@
 """A window judged by its count likelihood reports the level that likelihood estimates:
-its events over its weekday exposure (`episodes._count_levels`), not the mean of its
+its events over its weekday exposure (`kernels_episodes.window_levels`), not the mean of its
 weekday-adjusted days, where one event on a quiet weekend day weighs as ten weekdays."""
 from __future__ import annotations
 

@@ -93,7 +93,7 @@ def window_levels(score, floor, use_a, counted, starts, end, lo_b, hi_a, knum, k
     whose score reaches `floor` (`episodes._window_scores`; 0 elsewhere; widths x starts):
     numerator over denominator of the baseline days of the flank (`knum`, `kden`) and of
     the window (`num`, `den`); for `counted` windows events over weekday exposure
-    (`kx`, `kfactor`, `x`, `factor`: `episodes._count_levels`). All cumulative sums."""
+    (`kx`, `kfactor`, `x`, `factor`). All cumulative sums."""
     rows, cols = score.shape
     before, during, pct = np.zeros((rows, cols)), np.zeros((rows, cols)), np.zeros((rows, cols))
     for r in range(rows):

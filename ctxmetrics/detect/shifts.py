@@ -75,7 +75,7 @@ class _Windows:
 
     def count_level(self, lo: int, hi: int) -> float:
         """Kept events over their weekday exposure in [lo, hi): a counted step's level, as
-        its count likelihood estimates it (`episodes._count_levels`)."""
+        its count likelihood estimates it (`kernels_episodes.window_levels`)."""
         events, exposure, _ = (c[hi] - c[lo] for c in self._events)
         return events / exposure if exposure > 0 else 0.0
 
