@@ -187,21 +187,26 @@ def _change(kind: str, s: _Series, first: int, last: int | None, before: float, 
     )
 
 
-def held_count_rows(matrix: np.ndarray, settings: DetectionSettings) -> np.ndarray:
+def held_count_rows(matrix: np.ndarray, settings: DetectionSettings, period: int = 7) -> np.ndarray:
     """Which count rows (days x columns, NaN unknown) hold a level exactly and move it:
     the rows `_noiseless_changes` reads off their values. The pre-screen floors a count's
     noise at counting noise, under which a count of 10 held for a year and then 12 is no
     signal; the detector sees no noise at all in it and reports the step. A row qualifies
-    when it ties with the day before more often than counting noise allows
-    (`_ties_beyond_counting`) and is not one value throughout. A noisy row, the usual one,
-    stops at one compare of each day with the one before."""
+    when most of its known days equal the day before or the day a season (`period`)
+    before, as the detector asks, it ties with the day before more often than counting
+    noise allows (`_ties_beyond_counting`), and it is not one value throughout. (A
+    pattern of seven different weekdays held exactly ties with no day before; its moves
+    are left to the screen's own checks.) A noisy row, the usual one, stops at two
+    compares of each day."""
     matrix = np.asarray(matrix, dtype=float)
     out = np.zeros(len(matrix), bool)
-    if matrix.shape[1] < 2:
+    if matrix.shape[1] <= period:
         return out
-    both = np.isfinite(matrix[:, 1:]) & np.isfinite(matrix[:, :-1])
-    ties = np.count_nonzero(both & (matrix[:, 1:] == matrix[:, :-1]), axis=1)
-    for row in np.flatnonzero(4 * ties >= both.sum(axis=1)):  # as `_mostly_equal`: the few worth a closer look
+    mostly = np.zeros(len(matrix), bool)
+    for lag in (1, period):
+        both = np.isfinite(matrix[:, lag:]) & np.isfinite(matrix[:, :-lag])
+        mostly |= 2 * np.count_nonzero(both & (matrix[:, lag:] == matrix[:, :-lag]), axis=1) > both.sum(axis=1)
+    for row in np.flatnonzero(mostly):
         v = matrix[row][np.isfinite(matrix[row])]
         out[row] = v.size >= 2 and bool(np.any(_moved(v))) and _ties_beyond_counting(v, settings)
     return out
