@@ -406,10 +406,8 @@ def _episodes(s: _Series, noise: _Noise, settings: DetectionSettings, widths, ta
         passing[rows, cols] = score[rows, cols]
         row, start = np.unravel_index(int(np.argmax(passing)), passing.shape)
         row, start = _narrowest_fit(row, start, passing, widths)
-        # a short winner may be the peak of a longer episode, in the later passes too
-        short = min(accept, settings.min_segment_days - 1)
-        if widths[row] <= short:
-            row, start = _widest_fit(row, start, passing, pct, widths, short)
+        if widths[row] <= accept:
+            row, start = _widest_fit(row, start, passing, pct, widths, accept)
         w = int(widths[row])
         if w > accept:
             aside[start : start + w] = True
@@ -496,49 +494,29 @@ def _rate_window_cap(sc: _Scan, s: _Series, noise: _Noise, score, sign, rows, co
 
 
 def _narrowest_fit(row: int, start: int, passing: np.ndarray, widths: np.ndarray):
-    """The narrowest passing window inside the winner that scores nearly as well (95%),
-    unless the winner's other days moved on their own (`_moved_beside`): a storm day
-    should not take a quiet Sunday along, but a campaign keeps its days beside a peak.
-    Returns (row, start)."""
+    """The narrowest passing window inside the winner that scores nearly as well (95%):
+    a storm day should not take a quiet Sunday along. Returns (row, start)."""
     w, score = widths[row], passing[row, start]
     for r in range(row):
         inner = passing[r, start : start + w - widths[r] + 1]
         if inner.size and inner.max() >= 0.95 * score:
-            if not _moved_beside(score, w, inner.max(), widths[r]):
-                return r, start + int(np.argmax(inner))
+            return r, start + int(np.argmax(inner))
     return row, start
-
-
-# the z the days of a long window beside its peak must reach for the window to be an
-# episode of its own rather than the peak diluted (one-sided, ~2% by chance)
-_BESIDE_Z = 2.0
-
-
-def _moved_beside(outer_z, outer_width, inner_z, inner_width):
-    """Whether a window's days beside a window inside it moved on their own: their z, from
-    the two windows' z as sums of their days' deviations (equal weights, flanks ignored),
-    reaches `_BESIDE_Z`. A 14-day campaign at 5.8 holding a 3-day peak at 5.8 leaves 3.5
-    on its other 11 days; a storm day at 10 beside a quiet Sunday (2 days at 7.1), 0."""
-    beside = outer_z * np.sqrt(outer_width) - inner_z * np.sqrt(inner_width)
-    return beside / np.sqrt(outer_width - inner_width) >= _BESIDE_Z
 
 
 def _widest_fit(row: int, start: int, passing: np.ndarray, pct: np.ndarray, widths: np.ndarray, accept: int):
     """The best wider passing window (> `accept` days) holding the short winner, if it
-    scores at least 3/4 of it with at least half of its change or with its other days
-    moved on their own (`_moved_beside`): the short window is then only the peak of a
-    longer episode. Returns (row, start) of the window chosen."""
+    scores at least 3/4 of it with at least half of its change: the short window is then
+    only the peak of a longer episode. Returns (row, start) of the window chosen."""
     w, score, change = widths[row], passing[row, start], pct[row, start]
     best = (row, start)
     best_score = 0.0
     for r in np.flatnonzero(widths > accept):
         lo, hi = max(start + w - widths[r], 0), start
         scores = passing[r, lo : hi + 1]
-        # a long window that is only the short peak diluted has a much smaller change,
-        # and its other days hardly move
+        # a long window that is only the short peak diluted has a much smaller change
         with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 (no change) is NaN: not kept, no warning
-            episode = (pct[r, lo : hi + 1] / change >= 0.5) | _moved_beside(scores, widths[r], score, w)
-            scores = np.where(episode, scores, 0.0)
+            scores = np.where(pct[r, lo : hi + 1] / change >= 0.5, scores, 0.0)
         if scores.size and scores.max() >= 0.75 * score and scores.max() > best_score:
             best, best_score = (r, lo + int(np.argmax(scores))), float(scores.max())
     return best
