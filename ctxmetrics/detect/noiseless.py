@@ -198,7 +198,7 @@ def held_count_rows(matrix: np.ndarray, settings: DetectionSettings, period: int
     pattern of seven different weekdays held exactly ties with no day before; its moves
     are left to the screen's own checks.) A noisy row, the usual one, stops at two
     compares of each day."""
-    matrix = np.asarray(matrix, dtype=float)
+    matrix = np.asarray(matrix)  # as given: a float copy of a scan's block would cost its size again
     out = np.zeros(len(matrix), bool)
     if matrix.shape[1] <= period:
         return out
@@ -207,6 +207,7 @@ def held_count_rows(matrix: np.ndarray, settings: DetectionSettings, period: int
         both = np.isfinite(matrix[:, lag:]) & np.isfinite(matrix[:, :-lag])
         mostly |= 2 * np.count_nonzero(both & (matrix[:, lag:] == matrix[:, :-lag]), axis=1) > both.sum(axis=1)
     for row in np.flatnonzero(mostly):
-        v = matrix[row][np.isfinite(matrix[row])]
+        v = np.asarray(matrix[row], dtype=float)
+        v = v[np.isfinite(v)]
         out[row] = v.size >= 2 and bool(np.any(_moved(v))) and _ties_beyond_counting(v, settings)
     return out
