@@ -106,3 +106,30 @@ def test_counting_noise_is_never_read_as_a_noiseless_series(mean):
         values = rng.poisson(mean, 365).astype(float)
         s = _prepare(values, DetectionSettings(), "count", None, None, 0)
         assert _noiseless_changes(s, values, 7, DetectionSettings(), "count") is None
+
+
+@pytest.mark.parametrize("factor", [2.0, 0.5])
+def test_a_weekday_pattern_held_exactly_reports_its_step_not_its_weekends(factor):
+    # weekdays 10, weekends 2, held exactly, then all of it doubled (or halved): most days
+    # equal the day before, so the values were read as they are and every weekend was a
+    # spike (60 of them); with the weekday pattern out, the one step remains
+    week = np.array([10.0, 10, 10, 10, 10, 2, 2])
+    values = np.r_[np.tile(week, 30), np.tile(week * factor, 30)]
+    for kind in ("count", "gauge"):
+        changes = find_changes(values, kind=kind, dates=_dates(len(values), "D"))
+        assert [(c.kind, c.start, c.direction) for c in changes] == [
+            ("level_shift", 210, "up" if factor > 1 else "down")], kind
+
+
+def test_a_count_held_exactly_then_moved_passes_the_pre_screen():
+    # a count of 10 every day for a year, then 12: counting noise would hide +20% from the
+    # screen's 7- to 56-day checks, but the series has no noise and the detector reports it
+    from ctxmetrics.detect import prescreen
+    from ctxmetrics.detect.noiseless import held_count_rows
+
+    held = np.r_[np.full(365, 10.0), np.full(365, 12.0)]
+    rng = np.random.default_rng(3)
+    rows = np.array([held, np.full(730, 10.0), rng.poisson(10.0, 730).astype(float), rng.poisson(0.3, 730).astype(float)])
+    assert held_count_rows(rows, DetectionSettings()).tolist() == [True, False, False, False]
+    assert prescreen(rows[:1], DetectionSettings(), kind="count", start_date="2024-01-01").tolist() == [True]
+    assert [(c.kind, c.start) for c in find_changes(held, dates=_dates(730, "D"))] == [("level_shift", 365)]

@@ -5,7 +5,7 @@ import numpy as np
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.episodes import _pct
-from ctxmetrics.detect.prepare import _additive_profile, _Series
+from ctxmetrics.detect.prepare import _additive_profile, _multiplicative_profile, _Series
 from ctxmetrics.detect.robust import mad
 from ctxmetrics.models.change import Change
 
@@ -49,18 +49,27 @@ def _noiseless_changes(s: _Series, values: np.ndarray, period: int, settings: De
 
 
 def _constant_between_changes(v: np.ndarray, s: _Series, period: int) -> np.ndarray | None:
-    """`v` as it is, or with its season out, whichever has most consecutive values equal
-    (more than half: its robust scales are zero); None when neither has. The season is
-    taken out only when most values equal the one a season before (a diff, where the
-    profile would cost every series of a scan its medians)."""
+    """`v` as it is, or with its season out, whichever has fewest moves, when that one has
+    most consecutive values equal (more than half: its robust scales are zero); None when
+    none has. The season is tried only when most values equal the one a season before (a
+    diff, where the profile would cost every series of a scan its medians): a weekday
+    pattern held exactly (weekdays 10, weekends 2) has most values equal to the day before
+    too, yet read as it is, every weekend would be a spike. It is taken out additively
+    and, for values that are all >= 0, as factors (a count of 10 on weekdays and 2 on
+    weekends that doubles keeps its shape, not its differences)."""
     if len(v) < 2 or not (_mostly_equal(v, 1) or _mostly_equal(v, period)):
         return None
-    if np.mean(_moved(v)) < 0.5:
-        return v
+    versions = [v]
     if period > 1 and len(v) > period and np.mean(_moved(v, period)) < 0.5:
-        out = v - _additive_profile(v, s.weekday, ~s.known, period)[s.weekday]
-        return out if np.mean(_moved(out)) < 0.5 else None
-    return None
+        usual = ~s.known
+        versions.append(v - _additive_profile(v, s.weekday, usual, period)[s.weekday])
+        if np.all(v >= 0):
+            factors = _multiplicative_profile(v, s.weekday, usual, period)[s.weekday]
+            if np.all(factors > 0):
+                versions.append(v / factors)
+    moves = [np.mean(_moved(version)) for version in versions]
+    best = int(np.argmin(moves))  # the first of equals: the values as they are
+    return versions[best] if moves[best] < 0.5 else None
 
 
 _MOST_DECIMALS = 6  # values with more decimals than this are not read as rounded
@@ -176,3 +185,29 @@ def _change(kind: str, s: _Series, first: int, last: int | None, before: float, 
         before=float(before), after=float(after), change_pct=_pct(before, after),
         score=abs(after - before) / _NO_NOISE if score is None else float(score),
     )
+
+
+def held_count_rows(matrix: np.ndarray, settings: DetectionSettings, period: int = 7) -> np.ndarray:
+    """Which count rows (days x columns, NaN unknown) hold a level exactly and move it:
+    the rows `_noiseless_changes` reads off their values. The pre-screen floors a count's
+    noise at counting noise, under which a count of 10 held for a year and then 12 is no
+    signal; the detector sees no noise at all in it and reports the step. A row qualifies
+    when most of its known days equal the day before or the day a season (`period`)
+    before, as the detector asks, it ties with the day before more often than counting
+    noise allows (`_ties_beyond_counting`), and it is not one value throughout. (A
+    pattern of seven different weekdays held exactly ties with no day before; its moves
+    are left to the screen's own checks.) A noisy row, the usual one, stops at two
+    compares of each day."""
+    matrix = np.asarray(matrix)  # as given: a float copy of a scan's block would cost its size again
+    out = np.zeros(len(matrix), bool)
+    if matrix.shape[1] <= period:
+        return out
+    mostly = np.zeros(len(matrix), bool)
+    for lag in (1, period):
+        both = np.isfinite(matrix[:, lag:]) & np.isfinite(matrix[:, :-lag])
+        mostly |= 2 * np.count_nonzero(both & (matrix[:, lag:] == matrix[:, :-lag]), axis=1) > both.sum(axis=1)
+    for row in np.flatnonzero(mostly):
+        v = np.asarray(matrix[row], dtype=float)
+        v = v[np.isfinite(v)]
+        out[row] = v.size >= 2 and bool(np.any(_moved(v))) and _ties_beyond_counting(v, settings)
+    return out

@@ -9,6 +9,7 @@ import numpy as np
 
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.calendar import _close_days
+from ctxmetrics.detect.noiseless import held_count_rows
 from ctxmetrics.detect.prepare import KINDS
 from ctxmetrics.detect.prescreen_checks import _screen_statistics
 
@@ -73,6 +74,8 @@ def prescreen(
     # numpy releases the GIL in its array loops, so threads use every core
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         list(pool.map(screen, range(0, rows, _PRESCREEN_CHUNK)))
+    if kind == "count":  # a count held exactly has no counting noise: the detector reads its moves
+        keep |= held_count_rows(matrix, settings)
     return keep
 
 
