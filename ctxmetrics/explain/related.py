@@ -9,6 +9,7 @@ from typing import Any
 from ctxmetrics.config import Config
 from ctxmetrics.explain.split_loop import with_forked_worker
 from ctxmetrics.models.anomaly import Anomaly
+from ctxmetrics.models.segments import rollup_keys
 
 _MAX_CORRELATED = 5
 # anomalies from which a forked worker shares the correlated search: ~0.1 ms each (a wide
@@ -93,7 +94,7 @@ class _Correlations:
         self.metric = metric = [a.metric for a in items]
         self.start = start = [a.start for a in items]
         self.day_number = [a.start.toordinal() for a in items]  # ints: a distance in days without timedeltas
-        self.ancestors = ancestors = [a.rollup_keys for a in items]  # shared with `drop_restatements`
+        self.ancestors = ancestors = [rollup_keys(a.segment) for a in items]
         self.rollups = [set(keys) for keys in ancestors]
         self.by_day: defaultdict[dt.date, list[int]] = defaultdict(list)
         self.by_segment: defaultdict[str, list[int]] = defaultdict(list)

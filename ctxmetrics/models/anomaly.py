@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from math import log1p
 from typing import Any
 
-from ctxmetrics.models.segments import rollup_keys, segment_key
+from ctxmetrics.models.segments import segment_key
 
 
 def importance(score: float, volume: float) -> float:
@@ -61,22 +61,7 @@ class Anomaly:
 
     @property
     def segment_key(self) -> str:
-        return self._of_segment("_segment_key", segment_key)
-
-    @property
-    def rollup_keys(self) -> list[str]:
-        """`segment_key` of every strict rollup of the segment (the total included)."""
-        return self._of_segment("_rollup_keys", rollup_keys)
-
-    def _of_segment(self, name: str, build) -> Any:
-        """`build(self.segment)`, built once per segment object: a wide cube's tail reads each
-        of its ~22k anomalies' keys several times (restatements, links, ids, the store's rows).
-        Kept beside the segment it was built from, so a segment replaced is read afresh (no
-        code changes a segment in place)."""
-        cached = self.__dict__.get(name)
-        if cached is None or cached[0] is not self.segment:
-            cached = self.__dict__[name] = (self.segment, build(self.segment))
-        return cached[1]
+        return segment_key(self.segment)
 
     @property
     def id(self) -> str:

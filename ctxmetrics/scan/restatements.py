@@ -44,6 +44,7 @@ import math
 from bisect import bisect_left, bisect_right
 
 from ctxmetrics.models.anomaly import Anomaly
+from ctxmetrics.models.segments import rollup_keys
 
 _NEVER = dt.date.max  # the end of a lasting change
 _SAME_DATING_DAYS = 2  # starts this close date one change alike (see the module docstring)
@@ -156,7 +157,7 @@ def restatements(anomalies: list[Anomaly]) -> list[Anomaly]:
     day reads few)."""
     parts: dict[tuple[str, str, str], list[Anomaly]] = {}  # (metric, direction, rollup key) -> its parts' anomalies
     for a in anomalies:
-        for key in a.rollup_keys:  # built once per anomaly, read again by `_link_correlated`
+        for key in rollup_keys(a.segment):
             parts.setdefault((a.metric, a.direction, key), []).append(a)
     for group in parts.values():
         group.sort(key=lambda b: b.start)
