@@ -243,7 +243,6 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     from ctxmetrics.scan.latest import latest_changes
     from ctxmetrics.scan.log_values import underlying_changes
     from ctxmetrics.scan.restatements import drop_restatements
-    from ctxmetrics.scan.stored_texts import stored_texts
     from ctxmetrics.store.results import save_annotation_mirror, save_effects, save_gaps, save_scan
     from ctxmetrics.timeline.read import mirror_row
 
@@ -274,13 +273,12 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     restated_keys = {(a.metric, a.segment_key) for a in restated}
     state = [(m, k, restated_fingerprint(fp) if (m, k) in restated_keys else fp) for m, k, fp in outcome.state]
     gaps = outcome.gaps
-    texts = stored_texts(kept)  # before the store's connection (and its threads) is open: it may fork
     with project.store() as store:
         save_annotation_mirror(store, (mirror_row(e, config.timezone) for e in annotations))  # its own transaction
         effects = expected_effects(project, store, annotations, kept, outcome.present)
         bookings = store.bookings(sorted(outcome.sets))
         with store.transaction():
-            save_scan(store, kept, outcome.chosen, state, config, texts)
+            save_scan(store, kept, outcome.chosen, state, config)
             save_gaps(store, outcome.chosen, gaps)
             save_effects(store, effects)
     if outcome.after_save:

@@ -158,10 +158,9 @@ def save_causes(store: Store, anomaly: Anomaly) -> None:
 
 
 def save_scan(store: Store, anomalies: list[Anomaly], metrics: list[str], state: list[tuple[str, str, str]],
-              config: "Config", texts: list[tuple[str, str]] | None = None) -> None:
+              config: "Config") -> None:
     """Replace the stored anomalies and causes, and the scan state of the scanned `metrics`
-    ((metric, segment key, fingerprint) rows); call inside a transaction. `texts`: the
-    anomalies' `anomaly_texts`, built already (else here)."""
+    ((metric, segment key, fingerprint) rows); call inside a transaction."""
     import polars as pl
 
     con = store.con
@@ -169,20 +168,14 @@ def save_scan(store: Store, anomalies: list[Anomaly], metrics: list[str], state:
     con.execute("delete from anomaly_causes")
     con.execute("delete from scan_state where list_contains(?, metric)", [metrics])
     state_rows = pl.DataFrame(state, schema=[("metric", pl.Utf8), ("segment_key", pl.Utf8), ("fingerprint", pl.Utf8)], orient="row")
-    for table, frame in (*result_frames(anomalies, config, texts).items(), ("scan_state", state_rows)):
+    for table, frame in (*result_frames(anomalies, config).items(), ("scan_state", state_rows)):
         con.register("_rows", frame)
         con.execute(f"insert into {table} select * from _rows")
         con.unregister("_rows")
 
 
-def anomaly_texts(anomalies: list[Anomaly]) -> list[tuple[str, str]]:
-    """(segment, data) of each anomaly: the JSON texts its row of `anomalies` stores."""
-    return [(json.dumps(a.segment), json.dumps(a.to_json())) for a in anomalies]
-
-
-def result_frames(anomalies: list[Anomaly], config: "Config", texts: list[tuple[str, str]] | None = None) -> dict:
-    """The rows of the `anomalies` and `anomaly_causes` tables, as polars frames (`texts`:
-    the anomalies' `anomaly_texts`, built already, else here)."""
+def result_frames(anomalies: list[Anomaly], config: "Config") -> dict:
+    """The rows of the `anomalies` and `anomaly_causes` tables, as polars frames."""
     from dataclasses import asdict
 
     import polars as pl
@@ -192,10 +185,11 @@ def result_frames(anomalies: list[Anomaly], config: "Config", texts: list[tuple[
     anomaly_rows = pl.DataFrame(
         [
             (
-                a.id, a.metric, a.segment_key, segment, a.kind, a.direction, a.start, a.end,
-                a.before, a.after, a.change_pct, a.score, a.volume, a.explained, data, settings[a.metric], now,
+                a.id, a.metric, a.segment_key, json.dumps(a.segment), a.kind, a.direction, a.start, a.end,
+                a.before, a.after, a.change_pct, a.score, a.volume, a.explained, json.dumps(a.to_json()),
+                settings[a.metric], now,
             )
-            for a, (segment, data) in zip(anomalies, texts if texts is not None else anomaly_texts(anomalies), strict=True)
+            for a in anomalies
         ],
         schema=[
             ("id", pl.Utf8), ("metric", pl.Utf8), ("segment_key", pl.Utf8), ("segment", pl.Utf8), ("kind", pl.Utf8),
