@@ -10,7 +10,6 @@ import numpy as np
 from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.noise import _Noise, _remembered_long_run_var
 from ctxmetrics.detect.prepare import _Series
-from ctxmetrics.detect.robust import median
 from ctxmetrics.models.change import Change
 
 def _pct(before: float, after: float) -> float:
