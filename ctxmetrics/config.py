@@ -225,6 +225,13 @@ class Config:
         """The detection settings for one metric, with its overrides applied."""
         return replace(self.detection, **self.detection_overrides.get(metric, {}))
 
+    def size_rule_unused(self) -> list[str]:
+        """The metrics whose `detection.overrides` set `min_change_pct` while they are judged
+        as gauges (gauges and amounts: significance only, a level's units vary), so the
+        setting changes nothing; a user who set it expects smaller changes dropped."""
+        return sorted(name for name, override in self.detection_overrides.items()
+                      if "min_change_pct" in override and self.metric(name).series_kind == "gauge")
+
     def metric(self, name: str) -> MetricDef:
         """The definition of a metric; metrics only seen in the data are counts."""
         return self.metrics.get(name) or MetricDef(name=name)
@@ -612,7 +619,7 @@ metrics:
   win_rate: {type: ratio, numerator: won, denominator: opportunities}
 
 detection:
-  min_change_pct: 15       # ignore smaller relative changes
+  min_change_pct: 15       # counts and rates: ignore smaller relative changes (gauges: significance only)
   min_score: 5.0           # effect size in robust noise units
   overrides:
     won: {min_change_pct: 25}
