@@ -24,7 +24,7 @@ from ctxmetrics.ingest.melt import melted, segment_columns
 from ctxmetrics.ingest.money import money_column
 from ctxmetrics.ingest.dates import BadCell, granularity_of, latest_plausible, parse_days
 from ctxmetrics.errors import CtxError, InputError
-from ctxmetrics.ingest.amounts import TypeGuess, _words, amount_or_gauge, written_as_money
+from ctxmetrics.ingest.amounts import TypeGuess, _words, amount_or_gauge, written_as_money, written_with_cents
 from ctxmetrics.store.database import check_dimension_name
 from ctxmetrics.ingest.cells import _COMMA_HINT
 from ctxmetrics.ingest.columns import DATE_NAMES, HOUR_NAMES, VALUE_NAMES, usual_column
@@ -263,6 +263,8 @@ def _look_at(src, notes: list[str], given_format: str | None = None) -> _Found:
         m: TypeGuess("gauge", f"its values are percentages ({percents[c]!r})")
         for m, c in column_of.items() if c in percents
     } | {m: written_as_money(m, money[c][0]) for m, c in column_of.items() if c in money}
+    found.types |= {m: guess for m, c in column_of.items() if c is not None and m not in found.types
+                    and (guess := written_with_cents(m, raw[c])) is not None}
     currency = currency_column(columns)
     found.cents = {
         m: reason for m, c in column_of.items() if c is not None and c not in money and c not in percents
