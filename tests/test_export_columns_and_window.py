@@ -85,15 +85,27 @@ def test_a_text_column_of_one_value_is_left_out_and_said(tmp_path):
 
 
 def test_a_column_of_one_value_per_file_is_a_dimension_when_the_files_differ(tmp_path):
-    """An export per region, each of one region: the region splits them."""
+    """An export per account, each of one account: the account splits them."""
     files = []
-    for region in ("EMEA", "APAC"):
-        path = tmp_path / f"leads_{region}.csv"
-        path.write_text("date,region,leads\n" + "".join(
-            f"{FIRST + dt.timedelta(days=i)},{region},{30 + i % 5}\n" for i in range(60)))
+    for account in ("Acme", "Globex"):
+        path = tmp_path / f"leads_{account}.csv"
+        path.write_text("date,account,leads\n" + "".join(
+            f"{FIRST + dt.timedelta(days=i)},{account},{30 + i % 5}\n" for i in range(60)))
         files.append(path)
     root = tmp_path / "p"
     said = invoke("init", root, "--from", *files).output
     config = yaml.safe_load((root / "ctxmetrics.yaml").read_text())
-    assert config["dimensions"] == ["region"], said
+    assert config["dimensions"] == ["account"], said
     assert "ignore_columns" not in config and "one value" not in said
+
+
+def test_a_segment_of_one_value_stays_a_dimension_and_is_said(tmp_path):
+    """A team's export of its own region: left out, the next region's file would be read
+    without it and replace these rows."""
+    data, root = tmp_path / "emea.csv", tmp_path / "p"
+    data.write_text("date,Region,leads\n" + "".join(f"{FIRST + dt.timedelta(days=i)},EMEA,{30 + i % 5}\n"
+                                                    for i in range(60)))
+    said = invoke("init", root, "--from", data).output
+    assert yaml.safe_load((root / "ctxmetrics.yaml").read_text())["dimensions"] == ["Region"]
+    assert (f"Column {data}: 'Region' holds one value on every row ('EMEA'): kept as a dimension, since files of its "
+            "other values would add to these rows; list it under ignore_columns if it never varies.") in said

@@ -33,7 +33,9 @@ from ctxmetrics.ingest.cents import cents_reason, currency_column
 from ctxmetrics.ingest.sources import ROW, check_files, read_table, semicolon_separated
 from ctxmetrics.ingest.records import counted_records, used_columns
 from ctxmetrics.ingest.lifecycle import current_stage_columns, lifecycle_layout
-from ctxmetrics.ingest.one_value import kept_where_files_differ, left_out_note, one_value_columns
+from ctxmetrics.ingest.one_value import (
+    kept_note, kept_where_files_differ, left_out_note, names_a_segment, one_value_columns,
+)
 from ctxmetrics.ingest.records_guess import describe, records_layout
 from ctxmetrics.ingest.settings import _settings
 from ctxmetrics.ingest.zones import zone_of_stamps
@@ -65,7 +67,7 @@ class _Found:
     bookings: dict[str, Booking] = field(default_factory=dict)  # the counts booked once a month or week
     decimal_comma: bool = False  # numbers written 1.234,5
     date_format: str | None = None  # strftime codes of dates that are not ISO 8601, when their values settle them
-    keys: dict[str, str] = field(default_factory=dict)  # numeric columns read as dimensions, and why (for the user)
+    keys: dict[str, str] = field(default_factory=dict)  # columns read as dimensions for a reason said, and it
     rows: dict[str, pl.Series] = field(default_factory=dict)  # name -> the file row of each of its values
     melt: WideMelt | None = None  # wide columns that are segments of one metric
     scales: dict[str, str] = field(default_factory=dict)  # gauges whose values look like logarithms: their scale
@@ -205,7 +207,9 @@ def _look_at(src, notes: list[str], given_format: str | None = None) -> _Found:
     left_out = _not_segments_nor_measurements(
         raw, [c for c in columns if c not in (*roles, *ignored)], date, hour, days if timed else None
     )
-    one_value = _one_value_left_out(raw, [c for c in columns if c not in (*roles, *ignored)], left_out, whole)
+    kept_one_value: dict[str, str] = {}
+    one_value = _one_value_left_out(raw, [c for c in columns if c not in (*roles, *ignored)], left_out, whole,
+                                    kept_one_value)
     renames = {} if timed else _renames_telling_rows_apart(raw, [date, *([hour] if hour else [])], columns, left_out)
     if renames:  # read under a name a dimension can have, and said
         raw, columns = raw.rename(renames), [renames.get(c, c) for c in columns]
@@ -247,7 +251,7 @@ def _look_at(src, notes: list[str], given_format: str | None = None) -> _Found:
         else:
             raise InputError(f"{src.path}: no column of numbers besides '{date}'; nothing to measure.")
     found.hour = hour
-    found.keys = keys
+    found.keys = keys | {c: why for c, why in kept_one_value.items() if c in found.dims}
     found.renames = renames
     found.one_value = one_value
     names = raw[found.metric].cast(pl.Utf8) if found.metric is not None else None
@@ -297,7 +301,8 @@ def _records_found(
         f"'date: {c}' under 'records:' to count the records by it." for c in others
         if c not in left_out and not _is_numeric(raw[c]) and _date_like(raw, [c]) is not None
     })
-    one_value = _one_value_left_out(raw, others, left_out, whole)
+    kept_one_value: dict[str, str] = {}
+    one_value = _one_value_left_out(raw, others, left_out, whole, kept_one_value)
     # A contact's text fields are its segments (`Original Source`, `Country/Region`): one whose
     # name a dimension cannot have is read under one it can (rename_columns), and said. A deals
     # export keeps qa7's rule (`Deal owner` left out, with the rename to make).
@@ -319,6 +324,7 @@ def _records_found(
     found = _Found("records", date, None, dims, {m: counted["value"].filter(names == m) for m in layout.metrics})
     found.records, found.ignored, found.left_out, found.decimal_comma = layout, list(left_out), left_out, decimal_comma
     found.date_format, found.renames, found.one_value = date_format, renames, one_value
+    found.keys = {renames.get(c, c): why for c, why in kept_one_value.items() if renames.get(c, c) in dims}
     found.types = {
         m: amount_or_gauge(m, found.metrics[m]) if spec.sum else TypeGuess("count", "records counted")
         for m, spec in layout.metrics.items()
@@ -327,12 +333,17 @@ def _records_found(
     return found
 
 
-def _one_value_left_out(raw: pl.DataFrame, columns: list[str], left_out: dict[str, str], whole: bool) -> dict[str, str]:
+def _one_value_left_out(
+    raw: pl.DataFrame, columns: list[str], left_out: dict[str, str], whole: bool, said: dict[str, str]
+) -> dict[str, str]:
     """The text columns of `columns` not yet left out that hold one value on every row
-    (`one_value`), added to `left_out` with the reason; each with its value."""
+    (`one_value`), added to `left_out` with the reason, each with its value; those named as
+    a segment (`Region`) stay dimensions, said in `said`."""
     if not whole:
         return {}
     found = one_value_columns(raw, [c for c in columns if c not in left_out and not _is_numeric(raw[c])])
+    said.update({c: kept_note(v) for c, v in found.items() if names_a_segment(c)})
+    found = {c: v for c, v in found.items() if not names_a_segment(c)}
     left_out.update({c: left_out_note(v) for c, v in found.items()})
     return found
 

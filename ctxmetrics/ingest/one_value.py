@@ -3,16 +3,26 @@
 An export's `currency` (all `USD`), a CRM's `pipeline` (all `Default`) or a payments file's
 `status` (all `succeeded`) splits nothing: kept as a dimension, it copies every series
 (the total and its one segment, `USD/EMEA` beside `EMEA`) and names that value as "where"
-a change happened. Such a column is left out and said. Two files that each hold one value
-of it (an export per region) do split by it, so a column whose one value differs between
-the files read is a dimension after all (`kept_where_files_differ`). Only a file read whole
-is judged: a sorted file's first rows show one region where the rest hold others.
+a change happened. Such a column is left out and said. One named as a segment of a
+business (`Region`: EMEA, a team's export of its own region) stays a dimension, said:
+left out, the next file's other region would be read without it and replace these rows.
+Two files that each hold one value of a column (an export per region) do split by it, so
+a column whose one value differs between the files read is a dimension after all
+(`kept_where_files_differ`). Only a file read whole is judged: a sorted file's first rows
+show one region where the rest hold others.
 """
 from __future__ import annotations
 
 import polars as pl
 
+from ctxmetrics.ingest.amounts import _words
 from ctxmetrics.ingest.cents import ZERO_DECIMAL, currency_column
+
+# Words of a column name that make it a business's segment even with one value in a file.
+SEGMENT_WORDS = frozenset({
+    "region", "country", "market", "territory", "area", "city", "state", "store", "shop", "branch", "channel",
+    "source", "medium", "campaign", "segment", "team", "product", "plan", "device", "platform", "site", "brand",
+})
 
 
 def one_value_columns(raw: pl.DataFrame, columns: list[str]) -> dict[str, str]:
@@ -28,6 +38,15 @@ def one_value_columns(raw: pl.DataFrame, columns: list[str]) -> dict[str, str]:
             continue
         found[name] = text[0]
     return found
+
+
+def names_a_segment(name: str) -> bool:
+    return bool(set(_words(name)) & SEGMENT_WORDS)
+
+
+def kept_note(value: str) -> str:
+    return (f"holds one value on every row ({value!r}): kept as a dimension, since files of its other values would "
+            "add to these rows; list it under ignore_columns if it never varies.")
 
 
 def left_out_note(value: str) -> str:
