@@ -24,6 +24,7 @@ from ctxmetrics.ingest.melt import melted, segment_columns
 from ctxmetrics.ingest.money import money_column
 from ctxmetrics.ingest.dates import BadCell, granularity_of, latest_plausible, parse_days
 from ctxmetrics.errors import CtxError, InputError
+from ctxmetrics.ingest.date_orders import unread_dates
 from ctxmetrics.ingest.amounts import TypeGuess, _words, amount_or_gauge, written_as_money, written_with_cents
 from ctxmetrics.store.database import check_dimension_name
 from ctxmetrics.ingest.cells import _COMMA_HINT
@@ -193,6 +194,10 @@ def _look_at(src, notes: list[str], given_format: str | None = None) -> _Found:
         days, timed = parse_days(raw[date], Config.timezone, date_format)
     except BadCell as bad:
         date_format = _date_format_of(raw[date], given_format)
+        unread = unread_dates(raw[date], given_format) if date_format is None else None
+        if unread is not None:
+            index, what = unread
+            raise InputError(f"{src.where(int(raw[ROW][index]), date)}: {raw[date][index]!r} {what}.") from None
         if date_format is None:
             raise InputError(
                 f"{src.where(int(raw[ROW][bad.index]), date)}: {raw[date][bad.index]!r} {bad.what}; "
