@@ -51,7 +51,7 @@ def test_a_deals_exports_other_dates_and_its_one_currency_are_no_segments(tmp_pa
     config = yaml.safe_load((root / "ctxmetrics.yaml").read_text())
     assert config["dimensions"] == ["Region", "owner_name"], said
     assert {"expected_close_date", "lost_time", "currency"} <= set(config["ignore_columns"])
-    assert (f"'expected_close_date' holds dates (another date of each record): no segment; left out "
+    assert ("'expected_close_date' holds dates (another date of each record): no segment; left out "
             "(ignore_columns). Add a metric with 'date: expected_close_date' under 'records:'") in said
     assert "'currency' holds one value on every row ('USD'): no segment to compare, left out (ignore_columns)." in said
 
