@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ctxmetrics.errors import ConfigError, located
-from ctxmetrics.yaml_errors import yaml_problem
+from ctxmetrics.yaml_errors import repeated_key, yaml_problem
 
 CONFIG_NAME = "ctxmetrics.yaml"
 METRIC_TYPES = ("count", "ratio", "gauge", "amount", "query")
@@ -224,6 +224,13 @@ class Config:
     def detection_for(self, metric: str) -> DetectionSettings:
         """The detection settings for one metric, with its overrides applied."""
         return replace(self.detection, **self.detection_overrides.get(metric, {}))
+
+    def size_rule_unused(self) -> list[str]:
+        """The metrics whose `detection.overrides` set `min_change_pct` while they are judged
+        as gauges (gauges and amounts: significance only, a level's units vary), so the
+        setting changes nothing; a user who set it expects smaller changes dropped."""
+        return sorted(name for name, override in self.detection_overrides.items()
+                      if "min_change_pct" in override and self.metric(name).series_kind == "gauge")
 
     def metric(self, name: str) -> MetricDef:
         """The definition of a metric; metrics only seen in the data are counts."""
@@ -557,7 +564,9 @@ def load_config(path: Path) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
         # libyaml's safe loader when built in (same safety, ~10x faster than pure Python)
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load(text, Loader=loader)
+        repeated = repeated_key(text, loader)
     except yaml.YAMLError as exc:
         problem, line = yaml_problem(exc, text)
         raise ConfigError(f"{located(path, line)}: not valid YAML: {problem}.") from None
@@ -565,6 +574,10 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"{path}: is not UTF-8 text (byte {exc.start}).") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror}).") from None
+    if repeated is not None:
+        key, line = repeated
+        raise ConfigError(f"{located(path, line)}: '{key}' is given twice in one mapping (YAML would keep only the "
+                          "last); merge the two into one.")
     try:
         return parse_config(data, path)
     except TypeError as exc:  # a dataclass got a bad argument
@@ -612,7 +625,7 @@ metrics:
   win_rate: {type: ratio, numerator: won, denominator: opportunities}
 
 detection:
-  min_change_pct: 15       # ignore smaller relative changes
+  min_change_pct: 15       # counts and rates: ignore smaller relative changes (gauges: significance only)
   min_score: 5.0           # effect size in robust noise units
   overrides:
     won: {min_change_pct: 25}

@@ -217,6 +217,16 @@ def where_text(anomaly: Anomaly) -> str | None:
     return "; ".join(parts) or None
 
 
+def only_case_differs(word: str, choices: Iterable[str]) -> str:
+    """The one name of `choices` that `word` spells in other letter case (`Leads` for
+    `leads`), else `word` itself (an exact name, none such, or several)."""
+    choices = list(choices)
+    if word in choices:
+        return word
+    same = [c for c in choices if c.lower() == word.lower()]
+    return same[0] if len(same) == 1 else word
+
+
 def closest_name(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
     """The known name a mistyped `word` most likely meant, for "did you mean": one that
     differs only in case first ("apac" -> "APAC", which difflib scores 0), else the

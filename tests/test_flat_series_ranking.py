@@ -50,3 +50,14 @@ def test_a_flat_series_ranks_by_its_relative_size():
 def test_a_flat_series_from_zero_ranks_as_a_large_change_not_as_its_raw_score():
     assert importance(4e9, 10.0, change_pct=None) == importance(9e9, 10.0, change_pct=float("nan"))
     assert importance(4e9, 10.0, change_pct=None) < 1000
+
+
+def test_a_days_blip_from_zero_ranks_below_a_real_change_and_a_launch_above_it():
+    """A Stripe export split by status: the refunded segment is 0 on most days, then one
+    refund (0 -> 299 that day, no % and no noise). Ranked like +1000% it led the digest, ten
+    such blips above the total's +45% (score 7.5 at ~3,300 a day)."""
+    real = importance(7.5, 3300.0, change_pct=45.0)
+    blip = importance(2.99e11, 2.5, change_pct=None, temporary=True)
+    launch = importance(2.99e11, 2.5, change_pct=None, temporary=False)
+    assert blip < real < launch
+    assert blip == importance(5.0, 2.5)  # like the smallest change a manager is shown

@@ -156,7 +156,8 @@ def test_row_numbers_and_calendar_fields_are_ignored_not_measured(tmp_path):
 def test_ignored_columns_of_a_long_file_are_not_dimensions(tmp_path):
     assert invoke("init", tmp_path / "p").exit_code == 0
     config = tmp_path / "p" / "ctxmetrics.yaml"
-    config.write_text(config.read_text() + "ignore_columns: [row_id]\n")
+    base = config.read_text()
+    config.write_text(base + "ignore_columns: [row_id]\n")
     data = tmp_path / "funnel.csv"
     data.write_text("row_id,date,metric,value,region\n1,2026-01-01,leads,3,NA\n2,2026-01-01,leads,4,EMEA\n")
     result = invoke("--project", tmp_path / "p", "ingest", data)
@@ -171,7 +172,7 @@ def test_ignored_columns_of_a_long_file_are_not_dimensions(tmp_path):
     assert result.exit_code == 0, result.output
     with Project(tmp_path / "p").store(read_only=True) as store:
         assert store.dimension_names() == ["region"]
-    config.write_text(config.read_text() + "ignore_columns: row_id\n")
+    config.write_text(base + "ignore_columns: row_id\n")  # in place of the list (a key twice is refused)
     result = invoke("--project", tmp_path / "p", "ingest", data)
     assert result.exit_code == 1 and "'ignore_columns' must be a list of names like [instant, weekday]" in result.output
 

@@ -108,3 +108,23 @@ def test_a_quiet_first_day_of_an_event_log_is_kept(tmp_path):
     out = invoke("--project", root, "ingest", data).output
     assert "left out" not in out
     assert _query(root, "select min(ts)::varchar as first from observations") == [{"first": str(FIRST)}]
+
+
+def test_a_dashboard_export_of_whole_dollars_written_with_cents_is_an_amount(tmp_path):
+    """Stripe's dashboard export (a BOM, CRLF, `Created date (UTC)`, `Amount` 29.00 beside
+    `Currency` usd): every value whole, so the count rule typed `Amount` a count, judged by
+    Poisson noise as if a day of $3,000 were 3,000 events; written with cents, it is money."""
+    rng = np.random.default_rng(2)
+    lines = ["id,Created date (UTC),Amount,Amount Refunded,Currency,Fee,Status"]
+    for i in range(600):
+        amount = int(rng.choice([29, 99, 299]))
+        stamp = dt.datetime(2026, 1, 1) + dt.timedelta(minutes=int(i * 144 + rng.integers(0, 100)))
+        lines.append(f"ch_{i},{stamp:%Y-%m-%d %H:%M:%S},{amount}.00,0.00,usd,{amount * 0.029 + 0.3:.2f},Paid")
+    data, root = tmp_path / "unified_payments.csv", tmp_path / "p"
+    data.write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8"))
+    said = invoke("init", root, "--from", data).output
+    metrics = yaml.safe_load((root / "ctxmetrics.yaml").read_text())["metrics"]
+    assert metrics["Amount"]["type"] == "amount" and "cents" not in metrics["Amount"], said
+    assert metrics["Amount Refunded"]["type"] == "amount"
+    assert ("Amount is typed amount (summed across segments and days): its name reads as money ('amount') and its "
+            "values are written with cents ('") in said

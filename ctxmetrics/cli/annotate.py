@@ -176,6 +176,17 @@ def start(ref, title, event_type, event_id, **fields):
     )
     click.echo(f"Started {event.id} at {_when(event.start, tz)} ({_shown(event.path)}); "
                f"close it with: ctxmetrics annotate end {event.id}")
+    for other in _open_alike(project, event):  # a colleague tagged the same happening a moment before
+        click.echo(f"Note: '{other.title}' is open already as {other.id} (started {_when(other.start, tz)}); if it "
+                   f"is the same happening, remove this one: ctxmetrics annotate rm {event.id}", err=True)
+
+
+def _open_alike(project, event) -> list:
+    """The other open events of the timeline with `event`'s title (in any letter case)."""
+    from ctxmetrics.timeline.read import _scan
+
+    events = _scan(project.annotations_dir, project.config.timezone, project.config.event_types)[0]
+    return [e for e in events if e.id != event.id and e.is_open and e.title.casefold() == event.title.casefold()]
 
 
 @annotate.command()

@@ -80,6 +80,13 @@ def scan(ref, metrics, engine, output_parquet):
             "declare money such as revenue 'type: amount' and levels such as a temperature or a share 'type: gauge'.",
             err=True,
         )
+    for metric in project.config.size_rule_unused():
+        click.echo(
+            f"Warning: detection.overrides.{metric}.min_change_pct does not apply: {metric} is a "
+            f"{project.config.metric(metric).type}, judged by significance alone (no size rule: a level's units vary); "
+            f"raise its min_score to see fewer of its changes.",
+            err=True,
+        )
     from ctxmetrics.store.results import gap_text
 
     for metric, days in result.gaps.items():

@@ -12,6 +12,7 @@ import re
 import numpy as np
 import polars as pl
 
+from ctxmetrics.ingest.date_orders import unread_dates
 from ctxmetrics.models.periods import DAYS, MONTHS
 
 GRANULARITIES = ("daily", "weekly", "fortnightly", "monthly", "quarterly", "yearly")
@@ -144,6 +145,9 @@ def _not_iso(text: pl.Series, index: int) -> BadCell:
     if _MONTH_NAME_DAY_YEAR.match(value):
         return BadCell(index, "is a date with the month by name, as Google Sheets writes it; pass --date-format '%B %d, %Y'")
     if _DAY_MONTH.match(value):
+        mixed = unread_dates(text, None)
+        if mixed is not None:  # day first above month first: no one format would read the column
+            return BadCell(*mixed)
         return BadCell(index, f"is ambiguous (day/month order); dates are read as ISO 8601 (YYYY-MM-DD), "
                               f"or pass the format, e.g. {_FORMAT_HINT} or --date-format %d/%m/%Y")
     return BadCell(index, f"is not an ISO 8601 date (YYYY-MM-DD, optionally THH:MM:SS and a UTC offset); "

@@ -24,7 +24,8 @@ from ctxmetrics.ingest.melt import melted, segment_columns
 from ctxmetrics.ingest.money import money_column
 from ctxmetrics.ingest.dates import BadCell, granularity_of, latest_plausible, parse_days
 from ctxmetrics.errors import CtxError, InputError
-from ctxmetrics.ingest.amounts import TypeGuess, _words, amount_or_gauge, written_as_money
+from ctxmetrics.ingest.date_orders import unread_dates
+from ctxmetrics.ingest.amounts import TypeGuess, _words, amount_or_gauge, written_as_money, written_with_cents
 from ctxmetrics.store.database import check_dimension_name
 from ctxmetrics.ingest.cells import _COMMA_HINT
 from ctxmetrics.ingest.columns import DATE_NAMES, HOUR_NAMES, VALUE_NAMES, usual_column
@@ -33,6 +34,9 @@ from ctxmetrics.ingest.cents import cents_reason, currency_column
 from ctxmetrics.ingest.sources import ROW, check_files, read_table, semicolon_separated
 from ctxmetrics.ingest.records import counted_records, used_columns
 from ctxmetrics.ingest.lifecycle import current_stage_columns, lifecycle_layout
+from ctxmetrics.ingest.one_value import (
+    kept_note, kept_where_files_differ, left_out_note, names_a_segment, one_value_columns,
+)
 from ctxmetrics.ingest.records_guess import describe, records_layout
 from ctxmetrics.ingest.settings import _settings
 from ctxmetrics.ingest.zones import zone_of_stamps
@@ -64,7 +68,7 @@ class _Found:
     bookings: dict[str, Booking] = field(default_factory=dict)  # the counts booked once a month or week
     decimal_comma: bool = False  # numbers written 1.234,5
     date_format: str | None = None  # strftime codes of dates that are not ISO 8601, when their values settle them
-    keys: dict[str, str] = field(default_factory=dict)  # numeric columns read as dimensions, and why (for the user)
+    keys: dict[str, str] = field(default_factory=dict)  # columns read as dimensions for a reason said, and it
     rows: dict[str, pl.Series] = field(default_factory=dict)  # name -> the file row of each of its values
     melt: WideMelt | None = None  # wide columns that are segments of one metric
     scales: dict[str, str] = field(default_factory=dict)  # gauges whose values look like logarithms: their scale
@@ -73,6 +77,7 @@ class _Found:
     types: dict[str, TypeGuess] = field(default_factory=dict)  # types known from the layout, not guessed from values
     zone: tuple[str, list[str]] | None = None  # the zone whose clocks the times' UTC offsets follow, and those offsets
     renames: dict[str, str] = field(default_factory=dict)  # columns read under a dimension's name (`rename_columns`)
+    one_value: dict[str, str] = field(default_factory=dict)  # text columns left out for their one value, and it
 
 
 def infer_config(
@@ -89,6 +94,7 @@ def infer_config(
     sources = check_files(paths, sheet)
     notes: list[str] = []
     found = [_look_at(src, notes, date_format) for src in sources]
+    kept_where_files_differ(found)
     said = notes + [
         f"Column {src}: '{name}' {why}" for src, f in zip(paths, found) for name, why in {**f.left_out, **f.keys}.items()
     ]
@@ -158,7 +164,9 @@ def _look_at(src, notes: list[str], given_format: str | None = None) -> _Found:
     """What one file holds; `given_format`: the dates' format named by the user (dates that
     read both day first and month first: 01/05/2026 in a file of the first twelve days)."""
     settle = partial(_settled_format, given=given_format)
-    raw = read_table(src, notes).head(SAMPLE_ROWS)
+    table = read_table(src, notes)
+    whole = table.height <= SAMPLE_ROWS  # a column's one value is judged only when every row is seen
+    raw = table.head(SAMPLE_ROWS)
     columns = [c for c in raw.columns if c != ROW]
     raw = raw.with_columns(no_data_as_empty(raw[c].str.strip_chars()) for c in columns if raw[c].dtype == pl.Utf8)
     percents = _percent_columns(raw, columns)  # column -> its first cell, as written
@@ -171,7 +179,8 @@ def _look_at(src, notes: list[str], given_format: str | None = None) -> _Found:
     lifecycle = lifecycle_layout(raw, columns)
     records = (lifecycle, None) if lifecycle is not None else records_layout(raw, columns, src.path.stem, settle)
     if records is not None:
-        return _records_found(src, raw, columns, *records, bool(comma_numbers), contacts=lifecycle is not None)
+        return _records_found(src, raw, columns, *records, bool(comma_numbers), contacts=lifecycle is not None,
+                              whole=whole)
     date = usual_column(columns, DATE_NAMES) or _date_like(raw, columns, given_format)
     years = None if date is not None else _year_column(raw, columns)
     if years is not None:  # a yearly file, `year,gdp` with 1960, ...: each year's Jan 1
@@ -185,6 +194,10 @@ def _look_at(src, notes: list[str], given_format: str | None = None) -> _Found:
         days, timed = parse_days(raw[date], Config.timezone, date_format)
     except BadCell as bad:
         date_format = _date_format_of(raw[date], given_format)
+        unread = unread_dates(raw[date], given_format) if date_format is None else None
+        if unread is not None:
+            index, what = unread
+            raise InputError(f"{src.where(int(raw[ROW][index]), date)}: {raw[date][index]!r} {what}.") from None
         if date_format is None:
             raise InputError(
                 f"{src.where(int(raw[ROW][bad.index]), date)}: {raw[date][bad.index]!r} {bad.what}; "
@@ -199,6 +212,9 @@ def _look_at(src, notes: list[str], given_format: str | None = None) -> _Found:
     left_out = _not_segments_nor_measurements(
         raw, [c for c in columns if c not in (*roles, *ignored)], date, hour, days if timed else None
     )
+    kept_one_value: dict[str, str] = {}
+    one_value = _one_value_left_out(raw, [c for c in columns if c not in (*roles, *ignored)], left_out, whole,
+                                    kept_one_value)
     renames = {} if timed else _renames_telling_rows_apart(raw, [date, *([hour] if hour else [])], columns, left_out)
     if renames:  # read under a name a dimension can have, and said
         raw, columns = raw.rename(renames), [renames.get(c, c) for c in columns]
@@ -240,8 +256,9 @@ def _look_at(src, notes: list[str], given_format: str | None = None) -> _Found:
         else:
             raise InputError(f"{src.path}: no column of numbers besides '{date}'; nothing to measure.")
     found.hour = hour
-    found.keys = keys
+    found.keys = keys | {c: why for c, why in kept_one_value.items() if c in found.dims}
     found.renames = renames
+    found.one_value = one_value
     names = raw[found.metric].cast(pl.Utf8) if found.metric is not None else None
     found.rows = {m: raw[ROW] if names is None else raw[ROW].filter(names == m) for m in found.metrics}
     found.ignored = ignored
@@ -255,6 +272,8 @@ def _look_at(src, notes: list[str], given_format: str | None = None) -> _Found:
         m: TypeGuess("gauge", f"its values are percentages ({percents[c]!r})")
         for m, c in column_of.items() if c in percents
     } | {m: written_as_money(m, money[c][0]) for m, c in column_of.items() if c in money}
+    found.types |= {m: guess for m, c in column_of.items() if c is not None and m not in found.types
+                    and (guess := written_with_cents(m, raw[c])) is not None}
     currency = currency_column(columns)
     found.cents = {
         m: reason for m, c in column_of.items() if c is not None and c not in money and c not in percents
@@ -271,7 +290,7 @@ def _look_at(src, notes: list[str], given_format: str | None = None) -> _Found:
 
 def _records_found(
     src, raw: pl.DataFrame, columns: list[str], layout: RecordsLayout, date_format: str | None, decimal_comma: bool,
-    contacts: bool = False,
+    contacts: bool = False, whole: bool = True,
 ) -> _Found:
     """A file of one row per record, counted as `layout` says (by the ingest code itself,
     so the types and days `init` reads are those ingest will store). Of the other
@@ -282,6 +301,13 @@ def _records_found(
     stages = current_stage_columns([c for c in columns if c not in used])
     others = [c for c in columns if c not in used and c not in stages]
     left_out = _not_segments_nor_measurements(raw, others, date, None)
+    left_out.update({  # Pipedrive's expected_close_date, lost_time: a segment per date is no segment
+        c: "holds dates (another date of each record): no segment; left out (ignore_columns). Add a metric with "
+        f"'date: {c}' under 'records:' to count the records by it." for c in others
+        if c not in left_out and not _is_numeric(raw[c]) and _date_like(raw, [c]) is not None
+    })
+    kept_one_value: dict[str, str] = {}
+    one_value = _one_value_left_out(raw, others, left_out, whole, kept_one_value)
     # A contact's text fields are its segments (`Original Source`, `Country/Region`): one whose
     # name a dimension cannot have is read under one it can (rename_columns), and said. A deals
     # export keeps qa7's rule (`Deal owner` left out, with the rename to make).
@@ -302,12 +328,28 @@ def _records_found(
     names = counted["metric"]
     found = _Found("records", date, None, dims, {m: counted["value"].filter(names == m) for m in layout.metrics})
     found.records, found.ignored, found.left_out, found.decimal_comma = layout, list(left_out), left_out, decimal_comma
-    found.date_format, found.renames = date_format, renames
+    found.date_format, found.renames, found.one_value = date_format, renames, one_value
+    found.keys = {renames.get(c, c): why for c, why in kept_one_value.items() if renames.get(c, c) in dims}
     found.types = {
         m: amount_or_gauge(m, found.metrics[m]) if spec.sum else TypeGuess("count", "records counted")
         for m, spec in layout.metrics.items()
     }
     found.granularities = {m: "daily" for m in layout.metrics}
+    return found
+
+
+def _one_value_left_out(
+    raw: pl.DataFrame, columns: list[str], left_out: dict[str, str], whole: bool, said: dict[str, str]
+) -> dict[str, str]:
+    """The text columns of `columns` not yet left out that hold one value on every row
+    (`one_value`), added to `left_out` with the reason, each with its value; those named as
+    a segment (`Region`) stay dimensions, said in `said`."""
+    if not whole:
+        return {}
+    found = one_value_columns(raw, [c for c in columns if c not in left_out and not _is_numeric(raw[c])])
+    said.update({c: kept_note(v) for c, v in found.items() if names_a_segment(c)})
+    found = {c: v for c, v in found.items() if not names_a_segment(c)}
+    left_out.update({c: left_out_note(v) for c, v in found.items()})
     return found
 
 
@@ -509,7 +551,7 @@ def _not_segments_nor_measurements(
                 f"rename the column in the file (e.g. {_identifier(name)}) to read it as a segment."
             )
         elif not _is_numeric(column) and one_row_per_day and (text.n_unique() > 1 or text.is_null().any()):
-            # (one value on every row is a file of one segment: a dimension, as the next file may bring others)
+            # (one value on every row is judged apart, over all the files read: `one_value`)
             left_out[name] = (
                 f"is a label of each date ({per}), not a segment: left out (ignore_columns). "
                 "Move it to dimensions if that is wrong."

@@ -51,11 +51,12 @@ def counted_records(src: _Source, raw: pl.DataFrame, settings: _Settings) -> tup
 def _without_warm_up(src: _Source, frame: pl.DataFrame, layout: RecordsLayout, record_days: dict[str, pl.Series],
                      notes: list[str]) -> pl.DataFrame:
     """`frame` without the later stages' first days that lack the records started before
-    the export (`warm_up`): they follow the metric whose dates start first. Only stages
-    counted by their date alone (a contacts export's): won deals and their amounts
-    (`where`, `sum`) are outcomes a team totals, and are kept whole."""
-    stages = {name for name, spec in layout.metrics.items() if not spec.where and spec.sum is None}
-    starts = {name: days.min() for name, days in record_days.items() if name in stages and days.drop_nulls().len()}
+    the export (`warm_up`): they follow the metric whose dates start first. Won deals and
+    their amounts too: a deals export of the deals created since Jan 1 holds none of the
+    deals won in January that were created before, so those days hold no team's total
+    either, and read as a rise of won deals a month in (a metric dated as the first one
+    has no warm-up)."""
+    starts = {name: days.min() for name, days in record_days.items() if days.drop_nulls().len()}
     if len(starts) < 2:
         return frame
     first_metric = min(starts, key=starts.get)

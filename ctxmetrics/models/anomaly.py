@@ -16,25 +16,31 @@ NOISELESS_SCORE = 1e6
 # size a manager is shown (the default `min_change_pct`, 15%) ranks like one that just
 # passed the default noise bar (`min_score`, 5), a 60% one like a score of 20.
 _FLAT_SCORE_PER_PCT = 5.0 / 15.0
-_FLAT_PCT_CAP = 1000.0  # a change from zero (no %, or a huge one) ranks like +1000%
+_FLAT_PCT_CAP = 1000.0  # a lasting change from zero (no %, or a huge one: a launch) ranks like +1000%
+# A temporary change from zero that comes back (a refund's day in a segment that has none on
+# most days) has no size to rank by either, and is the commonest in sparse segments: it ranks
+# like the smallest change a manager is shown, below every change measured against noise.
+_FLAT_BLIP_PCT = 15.0
 
 
-def ranking_score(score: float, change_pct: float | None) -> float:
+def ranking_score(score: float, change_pct: float | None, temporary: bool = False) -> float:
     """The score lists rank by: the detector's own, or, for a series that never varied
     before its change (its score is the change over a zero noise, ~10^9), its relative size."""
     score = float(score)
     if score < NOISELESS_SCORE:
         return score
     pct = abs(float(change_pct)) if change_pct is not None else math.nan  # None: the level before was 0
-    return _FLAT_SCORE_PER_PCT * (_FLAT_PCT_CAP if math.isnan(pct) else min(pct, _FLAT_PCT_CAP))
+    if math.isnan(pct):
+        return _FLAT_SCORE_PER_PCT * (_FLAT_BLIP_PCT if temporary else _FLAT_PCT_CAP)
+    return _FLAT_SCORE_PER_PCT * min(pct, _FLAT_PCT_CAP)
 
 
-def importance(score: float, volume: float, change_pct: float | None = None) -> float:
+def importance(score: float, volume: float, change_pct: float | None = None, temporary: bool = False) -> float:
     """How much an anomaly matters, the one ranking of every list: score × ln(1 + mean
     daily volume), the score of a never-varying series read from its `change_pct`
-    (`ranking_score`). The volume's size: a refunds amount of -800 a day moves as much
-    money as sales of 800 (a count's volume is never below 0)."""
-    return ranking_score(score, change_pct) * math.log1p(abs(float(volume)))
+    (`ranking_score`; `temporary`: the change ended). The volume's size: a refunds amount
+    of -800 a day moves as much money as sales of 800 (a count's volume is never below 0)."""
+    return ranking_score(score, change_pct, temporary) * math.log1p(abs(float(volume)))
 
 
 @dataclass
@@ -94,7 +100,7 @@ class Anomaly:
 
     @property
     def importance(self) -> float:
-        return importance(self.score, self.volume, self.change_pct)
+        return importance(self.score, self.volume, self.change_pct, self.end is not None)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of one anomaly, as `why --json` and `digest --format json` print it."""

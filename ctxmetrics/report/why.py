@@ -20,8 +20,8 @@ from ctxmetrics.store.results import (
 from ctxmetrics.models.segments import segment_from_key, segment_key, segment_label
 from ctxmetrics.report.flat_runs import flat_days
 from ctxmetrics.wording import (
-    anomaly_head, day_text, flat_text, kind_text, level_text, never_varied, one_line, pct_text, tag_command, tagged_text,
-    terminal_text, when_text, where_text,
+    anomaly_head, day_text, flat_text, kind_text, level_text, never_varied, one_line, only_case_differs, pct_text,
+    tag_command, tagged_text, terminal_text, when_text, where_text,
 )
 
 if TYPE_CHECKING:
@@ -78,10 +78,18 @@ def _known_metrics(store: "Store", project: "Project") -> tuple[set[str], set[st
     return scanned, scanned | set(project.config.metrics)
 
 
-def _check_names(store: "Store", project: "Project", metric: str, segment: dict[str, str]) -> None:
+def _check_names(
+    store: "Store", project: "Project", metric: str, segment: dict[str, str]
+) -> tuple[str, dict[str, str]]:
+    """`metric` and `segment` as stored: a name that differs from one known name only in
+    case (`Leads` for `leads`, `region=emea` for `EMEA`) is that name, since a user types
+    what the digest shows; refused naming the known names otherwise."""
     scanned, known = _known_metrics(store, project)
     if not scanned:
         raise CtxError(NO_SCAN.format(store=project.store_path.name))
+    metric = only_case_differs(metric, known)
+    dims = store.dimension_names()
+    segment = {only_case_differs(dim, dims): value for dim, value in segment.items()}
     if metric not in known:
         if store.has_metric(metric):
             raise CtxError(f"Metric '{metric}' has data but no scan results yet; run 'ctxmetrics scan'.")
@@ -95,7 +103,6 @@ def _check_names(store: "Store", project: "Project", metric: str, segment: dict[
         if missing:
             raise CtxError(f"Metric '{metric}' was not scanned: no data for {' or '.join(missing)}.")
         raise CtxError(f"Metric '{metric}' has no scan results yet; run 'ctxmetrics scan'.")
-    dims = store.dimension_names()
     for dim in segment:
         if dim not in dims:
             from ctxmetrics.timeline.read import _closest
@@ -106,8 +113,9 @@ def _check_names(store: "Store", project: "Project", metric: str, segment: dict[
     if metric in scanned and segment:
         if not was_scanned(store, metric, segment_key(segment)):
             keys = scanned_segment_keys(store, metric)
-            for dim, value in segment.items():
+            for dim, value in list(segment.items()):
                 values = sorted({segment_from_key(k).get(dim) for k in keys} - {None})
+                segment[dim] = value = only_case_differs(value, values)
                 if value not in values:
                     from ctxmetrics.timeline.read import _closest
 
@@ -115,6 +123,7 @@ def _check_names(store: "Store", project: "Project", metric: str, segment: dict[
                         f"{metric} has no series {dim}={value}{_closest(value, values)}; "
                         f"values of {dim}: {', '.join(values[:20]) or 'none'}."
                     )
+    return metric, segment
 
 
 def why(
@@ -135,7 +144,7 @@ def why(
     segment = dict(segment or {})
     since, until = _window(on, since, until)
     with project.store(read_only=True) as store:
-        _check_names(store, project, metric, segment)
+        metric, segment = _check_names(store, project, metric, segment)
         if since is not None or until is not None:  # the data's span costs a scan of the store: only for a window
             data_span_of_window(store, since, until, *(("--on", "--on") if on is not None else ()))
         anomalies = load_series_anomalies(store, metric, segment_key(segment), since, until)

@@ -72,9 +72,11 @@ def most_important(store: Store, metric: str, since, until, limit: int) -> list[
     """A metric's anomalies in every segment overlapping the window, by `importance`
     (largest first, then segment key), at most `limit` of them."""
     where, params = _metric_filter(metric, None, since, until)
-    _, rows = store.query_rows(f"select segment_key, score, volume, change_pct, data from anomalies where {where}", params)
-    rows.sort(key=lambda r: (-importance(r[1], r[2], r[3]), r[0]))
-    return [Anomaly.from_json(json.loads(r[4])) for r in rows[:limit]]
+    _, rows = store.query_rows(
+        f"select segment_key, score, volume, change_pct, end_day is not null, data from anomalies where {where}", params
+    )
+    rows.sort(key=lambda r: (-importance(*r[1:5]), r[0]))
+    return [Anomaly.from_json(json.loads(r[5])) for r in rows[:limit]]
 
 
 def scanned_metrics(store: Store) -> set[str]:

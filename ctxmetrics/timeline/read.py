@@ -312,7 +312,13 @@ class _Plain:
         try:
             if isinstance(node, yaml.SequenceNode):
                 return [self(item, depth + 1) for item in node.value]
-            return {_key(k): self(v, depth + 1) for k, v in node.value}
+            mapping: dict[str, Any] = {}
+            for key_node, value_node in node.value:  # YAML keeps the last of a repeated key: one of two scopes lost
+                key = _key(key_node)
+                if key in mapping:
+                    raise _Invalid(f"key '{key}' is given twice in one mapping; keep one.", key_node.start_mark.line + 1)
+                mapping[key] = self(value_node, depth + 1)
+            return mapping
         finally:
             self.active.discard(id(node))
 
