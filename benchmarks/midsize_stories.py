@@ -80,20 +80,12 @@ QUARTER_END_EXTRA = 1.2  # won x2.2 in each quarter's last week
 HOLIDAY_FACTOR = 0.3
 MIN_GAP = 21  # days between two planted events
 
-CONFIG = """\
-store: ctxmetrics.duckdb
-timezone: UTC
-dimensions: [region, channel]
-funnel: [leads, mql, sql, opportunities, won]
-metrics:
-  leads: {type: count}
-  mql: {type: count}
-  sql: {type: count}
-  opportunities: {type: count}
-  won: {type: count}
-  lead_to_mql: {type: ratio, numerator: mql, denominator: leads}
-  win_rate: {type: ratio, numerator: won, denominator: opportunities}
-"""
+# The project file a user writes for this export: the demo's shape, default detection.
+CONFIG = "\n".join([
+    "store: ctxmetrics.duckdb", "timezone: UTC", "dimensions: [region, channel]", f"funnel: [{', '.join(STAGES)}]",
+    "metrics:", *(f"  {stage}: {{type: count}}" for stage in STAGES),
+    *(f"  {name}: {{type: ratio, numerator: {num}, denominator: {den}}}" for name, (num, den) in RATIOS.items()),
+]) + "\n"
 
 
 @dataclass(frozen=True)
@@ -542,7 +534,7 @@ def main(argv=None) -> int:
                 runs.append((funnel, run_cli(funnel, mode == "tagged", Path(tmp))))
             dump.append({"seed": seed, "mode": mode, "anomalies": runs[-1][1]})
         _report(mode, runs, args.verbose)
-        print(f"  CPU {_cpu() - began:.0f} s for {len(seeds)} funnels (with the scan's workers)")
+        print(f"  CPU {_cpu() - began:.0f} s for {len(seeds)} funnels (this process and the children it waited for)")
         sys.stdout.flush()
     if args.json:
         args.json.write_text(json.dumps(dump, indent=1), encoding="utf-8")
