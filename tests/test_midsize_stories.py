@@ -1,14 +1,11 @@
 """benchmarks/midsize_stories.py: the stories are planted as its truth says, and its scorer
 applies the rule its docstring states."""
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import midsize_stories as ms  # noqa: E402
+from benchmarks import midsize_stories as ms
 
 
 @pytest.fixture(scope="module")
