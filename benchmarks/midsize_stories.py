@@ -1,20 +1,20 @@
 """A mid-size funnel with the stories of issue 9, generated independently of `eval/funnel.py`.
 
     python benchmarks/midsize_stories.py --split tune            # 20 funnels, blind and tagged
-    python benchmarks/midsize_stories.py --split holdout --count 20
-    python benchmarks/midsize_stories.py --count 1 --mode blind --verbose
+    python benchmarks/midsize_stories.py --split tune --part 1/4 --json t1.json   # a quarter of them
+    python benchmarks/midsize_stories.py --rescore t*.json --verbose   # score saved runs, misses' causes
 
 Each funnel: daily leads by region (NA, EMEA, LATAM, APAC) x channel (organic, paid, partner,
-events) over 455 days (a year and three months), ~450 leads a day growing ~15% a year, stages leads -> mql -> sql ->
-opportunities -> won with binomial conversions landing 0-12 days later; negative-binomial
-leads, weekends low, public holidays low, quarter-end pushes on won. Written as a CRM
-export's CSV, then `init`, `ingest`, `scan`, `digest --format json` run through the CLI
+events) over 455 days (a year and three months), ~490 leads a day growing ~15% a year,
+stages leads -> mql -> sql -> opportunities -> won with binomial conversions landing 0-12
+days later; negative-binomial leads, weekends low, public holidays low, quarter-end
+pushes on won. Written as a CRM export's CSV, then `init`, `ingest`, `scan`, `digest --format json` run through the CLI
 (click's CliRunner) in a temporary folder, blind (no timeline) or tagged (stories, decoys
 and holidays in annotations/timeline.yaml).
 
 Stories (truth: metric, segment, start, end, direction), at random dates >= 21 days apart:
-the sales offsite (opportunities -65% Tue-Thu, ~45/day in total), the paid campaign (+70%
-for 14 days on LATAM paid leads, ~14/day), APAC opportunities -40% for good (~3/day), a
+the sales offsite (opportunities -65% Tue-Thu, ~46/day in total), the paid campaign (+70%
+for 14 days on LATAM paid leads, ~16/day), APAC opportunities -40% for good (~3/day), a
 one-day sign-up outage of one region's leads (-85%), a pricing change lifting lead -> mql
 conversion +35% for good, a release week (organic leads +45% for 7 days); and two decoy
 events that did nothing.
