@@ -158,11 +158,16 @@ def prepare_cube_days(anomalies: list[Anomaly], cube: _Cube, stop: Callable[[], 
     leaf expectations with it), until `stop()`. A scan calls it beside its workers with the
     anomalies found so far: the windows it guessed are not computed again after them (both
     are the cube's caches), the others are computed then as before. One window at a time,
-    whole: a window done is one the scan's tail skips."""
+    whole: a window done is one the scan's tail skips. Then the windows the anomalies' own
+    root causes read (`_Cube.prepare`), which the tail would compute before its workers fork."""
     for _, window, _ in _cube_days(anomalies, {cube.series_set.metric: cube}):
         if stop():
             return
         cube.whole_cause(window)
+    for anomaly in anomalies:
+        if stop():
+            return
+        cube.prepare(anomaly)
 
 
 def _cube_days(anomalies: list[Anomaly], cubes: Mapping[str, _Cube], whole_cube=None):
