@@ -88,20 +88,26 @@ def test_correlated_links_split_with_a_worker_equal_one_process(monkeypatch):
     assert sum(len(a.correlated) for a in alone) > 1000  # most anomalies list five
 
 
-def test_forked_slices_run_while_this_process_works_then_every_item_in_order():
-    parent = os.getpid()
-    started = multiprocessing.get_context("fork").Event()
+def _flagging_in_workers(part):
+    """(`part`, and an event a forked worker sets before it runs `part(lo, hi, True)`;
+    this process runs `part(lo, hi, False)`)."""
+    parent, flag = os.getpid(), multiprocessing.get_context("fork").Event()
 
-    def part(lo: int, hi: int) -> list:
+    def flagged(lo: int, hi: int) -> list:
         if os.getpid() != parent:
-            started.set()
-        return [(i * i, os.getpid()) for i in range(lo, hi)]
+            flag.set()
+        return part(lo, hi, os.getpid() != parent)
 
+    return flagged, flag
+
+
+def test_forked_slices_run_while_this_process_works_then_every_item_in_order():
+    part, started = _flagging_in_workers(lambda lo, hi, _: [(i * i, os.getpid()) for i in range(lo, hi)])
     with ForkedSlices(part, 103, 16, 2) as slices:
         assert started.wait(timeout=60)  # a worker computes while this process is elsewhere
         results = slices.results()
     assert [value for value, _ in results] == [i * i for i in range(103)]
-    assert {pid for _, pid in results} - {parent}
+    assert {pid for _, pid in results} - {os.getpid()}
 
 
 def test_forked_slices_with_fewer_items_than_slices():
@@ -109,16 +115,14 @@ def test_forked_slices_with_fewer_items_than_slices():
         assert slices.results() == [0, 1, 2]
 
 
+def _failing_in_workers(lo: int, hi: int, in_worker: bool) -> list:
+    if in_worker:
+        raise ValueError(f"slice {lo}-{hi}")
+    return list(range(lo, hi))
+
+
 def test_a_worker_error_is_raised_here():
-    parent = os.getpid()
-    failing = multiprocessing.get_context("fork").Event()
-
-    def part(lo: int, hi: int) -> list:
-        if os.getpid() != parent:
-            failing.set()
-            raise ValueError(f"slice {lo}-{hi}")
-        return list(range(lo, hi))
-
+    part, failing = _flagging_in_workers(_failing_in_workers)
     with ForkedSlices(part, 1000, 100, 1) as slices:
         assert failing.wait(timeout=60)  # the worker claimed a slice before this process takes the rest
         with pytest.raises(ValueError, match="slice"):
