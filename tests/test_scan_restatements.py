@@ -58,6 +58,19 @@ def test_what_a_restatement_is_not():
     assert restatements([region, stronger_part]) == [region]  # the part dates the change
 
 
+def test_a_stronger_part_that_does_not_carry_the_change_leaves_its_rollup():
+    """A rare part's day (a refund from none, scored sky-high against a flat series) is not
+    the total's step: it moved by far less than half as much per day."""
+    total = lasting(anomaly({}, direction="up", change_pct=46.0, score=7.4))
+    total = replace(total, before=3600.0, after=5300.0)
+    refund = anomaly({"status": "Refunded"}, start=DAY + dt.timedelta(days=5), direction="up", score=3e11,
+                     end=DAY + dt.timedelta(days=5))
+    refund = replace(refund, before=0.0, after=299.0, change_pct=float("nan"))
+    assert restatements([total, refund]) == []
+    carrying = replace(refund, before=3300.0, after=4900.0, change_pct=48.0, score=9.0)
+    assert restatements([total, carrying]) == [total]
+
+
 def test_a_deeper_episode_inside_a_longer_change_is_its_own():
     six_weeks = anomaly({}, end=DAY + dt.timedelta(days=41), change_pct=-45.0, score=8.0)
     closed_nothing = anomaly({"region": "EMEA"}, start=DAY + dt.timedelta(days=10), change_pct=-100.0, score=5.5)

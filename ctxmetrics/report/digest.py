@@ -66,6 +66,9 @@ class Fact:
     command: str | None = None  # a command to copy, shown as code after the text
 
 
+ALSO_FLAGGED = "also flagged on their own"  # the segments hit, said after a "where" line
+
+
 @dataclass
 class BusinessEvent:
     """One thing that happened to the business: the flags it raised, biggest first."""
@@ -186,8 +189,11 @@ class BusinessEvent:
     def facts(self) -> list[Fact]:
         """What the briefing says about the event, line by line: how it went down the
         funnel, where it sits, why, what to do, and the details."""
-        out = [*self.movement_facts(), Fact("where", where_text(self.lead)),
-               Fact("segments hit", self.segments_hit())]
+        where = where_text(self.lead)
+        # beside the root cause of the lead's change, the segments flagged on their own series
+        # are said as such: "where: everywhere alike" then "segments hit: partner" read as a contradiction
+        out = [*self.movement_facts(), Fact("where", where),
+               Fact(ALSO_FLAGGED if where else "segments hit", self.segments_hit())]
         if self.cause:
             out += [Fact("why", self.cause.reason),
                     Fact("what to do", "nothing, unless this is not the cause:", self.reject_command())]

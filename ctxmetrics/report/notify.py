@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 from ctxmetrics.models.anomaly import Anomaly
 from ctxmetrics.report.channels import Channel, Message, SendError, deliver, dry_run_text, parse_channels
 from ctxmetrics.config import CONFIG_NAME
-from ctxmetrics.report.digest import BusinessEvent, briefing_order, group_events, metrics_of_type, rank, require_scan
+from ctxmetrics.report.digest import (
+    ALSO_FLAGGED, BusinessEvent, briefing_order, group_events, metrics_of_type, rank, require_scan,
+)
 from ctxmetrics.wording import summary_line
 from ctxmetrics.errors import ConfigError, CtxError
 from ctxmetrics.wording import tag_command
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from ctxmetrics.project import Project
 
 RUN_CHANNEL = Channel("none", "run", None)  # `run`'s own record of what it reported: no delivery
+BRIEF_LABELS = ("funnel", "metrics", "where", "segments hit", ALSO_FLAGGED, "why")  # an event's lines in a message
 
 
 def alert_state(anomaly: Anomaly) -> str:
@@ -83,7 +86,7 @@ def _message(events: list[tuple[BusinessEvent, list[Anomaly], bool]], with_year:
     out, anomalies = [], []
     for event, new, update in events:
         # the command to tag an unexplained event travels in its own field
-        lines = [f"{f.label}: {f.text}" for f in event.facts() if f.label in ("funnel", "metrics", "where", "segments hit", "why")]
+        lines = [f"{f.label}: {f.text}" for f in event.facts() if f.label in BRIEF_LABELS]
         if update:
             lines.append("changed since the last alert: " + "; ".join(
                 f"{summary_line(a, with_year)}" for a in new[:3]))

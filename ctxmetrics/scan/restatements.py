@@ -8,7 +8,13 @@ metric, one segment holding the other, moving the same way at overlapping times 
 different starts, the stronger one dates the change and the weaker one only restates it
 with a wrong date: it is not reported. Anomalies starting within 2 days of each other
 stay: they agree, at the precision a change is dated to (the matching tolerance of
-benchmarks/evaluate.py), and the weaker one may be the better dated.
+benchmarks/evaluate.py), and the weaker one may be the better dated. A stronger part dates
+its rollup's change only when it carries that change: its own move, per day, is at least
+half the rollup's (a refund's day of $299 in a segment that had none, scored sky-high
+against a flat series, is not the +$1,700 a day its total rose by; nor is one region's
+step a tenth of a total that moved everywhere alike). A cube where one cell holds nearly
+all of the total's volume has its total and that cell dated alike, so the total's change
+is kept whatever its other, smaller parts do.
 
 Not restatements: an anomaly linked to an event the stronger one is not linked to (it
 says something of its own), and a deeper episode inside the stronger change (a region
@@ -83,6 +89,13 @@ def _restates(a: Anomaly, stronger: Anomaly) -> bool:
         and not _own_causes(a, stronger)
         and not _deeper_inside(a, stronger)
     )
+
+
+def _carries(part: Anomaly, rollup: Anomaly) -> bool:
+    """`part` moved at least half as far per day as its `rollup` (see the module
+    docstring): of a sum, it holds at least half the rollup's change; of a mean or a
+    rate, it moved about as the rollup did. Unknown levels carry nothing."""
+    return abs(part.after - part.before) >= 0.5 * abs(rollup.after - rollup.before)
 
 
 def _span_end(a: Anomaly) -> dt.date:
@@ -173,7 +186,7 @@ def restatements(anomalies: list[Anomaly]) -> list[Anomaly]:
         for part in (*group[:early], *group[late:]):
             if _restates(part, rollup):
                 restated.add(id(part))
-            elif _restates(rollup, part):
+            elif _restates(rollup, part) and _carries(part, rollup):
                 restated.add(id(rollup))
     return [a for a in anomalies if id(a) in restated]
 
