@@ -33,14 +33,13 @@ A find there that the counts of a rollup or part of the series report moving the
 way over those days is not stored (it would restate that change, dated apart).
 
 A conversion is stored as a change of the stage's count only when the count itself moved
-that way (`count_moved`): over the change's days, the count seen against the count the
-old conversion gives at the stage above's usual volume (each weekday's median of the 4
-weeks before the change) must carry at least half of the conversion's change, on the log
-scale. A conversion is a ratio: a one-day drop of its denominator (a region's sign-up
-flow down for a day, leads -85%) spikes it while the stage below, whose conversions of
-earlier days land over the next days, stays flat; reading that spike as "MQLs up 600%"
-states a change the stage did not have. The stage above's own drop is reported on its
-own series.
+that way (`count_moved`): over the change's days, the count seen is above (for a rise;
+below for a fall) the count the old conversion gives at the stage above's usual volume
+(each weekday's median of the 4 weeks before the change). A conversion is a ratio: a
+one-day drop of its denominator (a region's sign-up flow down for a day, leads -85%)
+spikes it while the stage below, whose conversions of earlier days land over the next
+days, stays flat or falls less; reading that spike as "MQLs up 300%" states a change the
+stage did not have. The stage above's own drop is reported on its own series.
 """
 from __future__ import annotations
 
@@ -230,13 +229,12 @@ def _reported(anomaly: Anomaly, other: Anomaly, low_volume: bool) -> bool:
 
 
 def count_moved(change, counts: np.ndarray, trials: np.ndarray) -> bool:
-    """Whether the stage's count moved the conversion `change`'s way over its days by at
-    least half of the conversion's change on the log scale: the count seen against the count
-    the old conversion gives at the stage above's usual volume (the median of each weekday's
-    4 days before the change; `counts` NaN on unknown days, `trials` the stage above's
-    aligned counts). Otherwise more than half of the conversion's move is the stage above's
-    own, the other way (module docstring). True when the change's levels or the weeks before
-    it cannot tell."""
+    """Whether the stage's count moved the conversion `change`'s way over its days: the
+    count seen there against the count the old conversion gives at the stage above's usual
+    volume (the median of each weekday's 4 days before the change; `counts` NaN on unknown
+    days, `trials` the stage above's aligned counts). When it did not, the conversion moved
+    because the stage above did, the other way (module docstring). True when the change's
+    levels or the weeks before it cannot tell."""
     start = change.start
     end = len(counts) if change.end is None else change.end + 1
     if start < 7 or not change.before > 0:
@@ -253,11 +251,8 @@ def count_moved(change, counts: np.ndarray, trials: np.ndarray) -> bool:
     if not len(window):
         return True
     expected = change.before * float(np.mean(usual[(window - start) % 7]))
-    if not expected > 0:
-        return True
     seen = float(np.mean(counts[window]))
-    half = np.sqrt(change.after / change.before)  # the conversion's change, half of it on the log scale
-    return seen >= expected * half if change.after > change.before else seen <= expected * half
+    return seen > expected if change.after > change.before else seen < expected
 
 
 def _count_anomaly(below: SeriesSet, row: int, change, denominators: np.ndarray) -> Anomaly:
