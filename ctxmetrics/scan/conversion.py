@@ -31,6 +31,15 @@ likelihood), so a three-day push of opportunities at 10-20 a day is judged as a
 week of won is.
 A find there that the counts of a rollup or part of the series report moving the same
 way over those days is not stored (it would restate that change, dated apart).
+
+A conversion is stored as a change of the stage's count only when the count itself moved
+that way (`count_moved`): over the change's days, the count seen is above (for a rise;
+below for a fall) the count the old conversion gives at the stage above's usual volume
+(each weekday's median of the 4 weeks before the change). A conversion is a ratio: a
+one-day drop of its denominator (a region's sign-up flow down for a day, leads -85%)
+spikes it while the stage below, whose conversions of earlier days land over the next
+days, stays flat or falls less; reading that spike as "MQLs up 300%" states a change the
+stage did not have. The stage above's own drop is reported on its own series.
 """
 from __future__ import annotations
 
@@ -191,6 +200,8 @@ def _stage_anomalies(above: SeriesSet, below: SeriesSet, lag: int, settings, mas
     for i, row_changes in zip(candidates, changes):
         row = rows[i]
         for change in (c for c in row_changes if _judged(c, low_volume)):
+            if not count_moved(change, numerators[i], denominators[i]):
+                continue
             anomaly = _count_anomaly(below, row, change, denominators[i])
             if not any(_reported(anomaly, other, low_volume) for other in found):
                 out.append(anomaly)
@@ -215,6 +226,33 @@ def _reported(anomaly: Anomaly, other: Anomaly, low_volume: bool) -> bool:
         return True
     nested = other.segment.items() <= anomaly.segment.items() or anomaly.segment.items() <= other.segment.items()
     return low_volume and nested and other.direction == anomaly.direction
+
+
+def count_moved(change, counts: np.ndarray, trials: np.ndarray) -> bool:
+    """Whether the stage's count moved the conversion `change`'s way over its days: the
+    count seen there against the count the old conversion gives at the stage above's usual
+    volume (the median of each weekday's 4 days before the change; `counts` NaN on unknown
+    days, `trials` the stage above's aligned counts). When it did not, the conversion moved
+    because the stage above did, the other way (module docstring). True when the change's
+    levels or the weeks before it cannot tell."""
+    start = change.start
+    end = len(counts) if change.end is None else change.end + 1
+    if start < 7 or not change.before > 0:
+        return True
+    known = np.isfinite(counts)
+    usual = np.full(7, np.nan)
+    for j in range(7):  # window day start + i has the weekday of start + i % 7 - 7k
+        days = [start + j - 7 * k for k in range(1, 5) if start + j - 7 * k >= 0]
+        days = [d for d in days if known[d]]
+        if days:
+            usual[j] = np.median(trials[days])
+    window = np.arange(start, end)
+    window = window[known[window] & np.isfinite(usual[(window - start) % 7])]
+    if not len(window):
+        return True
+    expected = change.before * float(np.mean(usual[(window - start) % 7]))
+    seen = float(np.mean(counts[window]))
+    return seen > expected if change.after > change.before else seen < expected
 
 
 def _count_anomaly(below: SeriesSet, row: int, change, denominators: np.ndarray) -> Anomaly:

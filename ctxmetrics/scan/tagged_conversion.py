@@ -17,7 +17,8 @@ together (the count windows keep their own bar, so the metric's family-wise rate
 under twice `tagged.FAMILY_ALPHA`). A window that passes and that no anomaly of its
 series already overlaps is stored like the blind conversion's finds (`found_by:
 "conversion"`, the count the upper stage's days would have given before and the count
-seen after), with the `tagged` record of a tagged window. Redone on every scan with the
+seen after), with the `tagged` record of a tagged window, when the count itself moved
+that way (`conversion.count_moved`: not a dip of the stage above alone). Redone on every scan with the
 other conversions.
 """
 from __future__ import annotations
@@ -37,7 +38,7 @@ def tagged_conversion_anomalies(above: SeriesSet, below: SeriesSet, lag: int, wi
     `tagged.tagged_windows` gives them) that no anomaly of `found` on their series
     overlaps (module docstring). `masks`: `below`'s known-day mask."""
     from ctxmetrics.detect.targeted import bar
-    from ctxmetrics.scan.conversion import MAX_DAYS, _aligned, _count_anomaly
+    from ctxmetrics.scan.conversion import MAX_DAYS, _aligned, _count_anomaly, count_moved
     from ctxmetrics.scan.tagged import FAMILY_ALPHA, passing_changes
 
     short = {}
@@ -62,6 +63,8 @@ def tagged_conversion_anomalies(above: SeriesSet, below: SeriesSet, lag: int, wi
                                       family_bar)
         own = [a for a in (*found, *out) if a.metric == below.metric and a.segment == below.segments[row]]
         for change, window in passing:
+            if not count_moved(change, counts, trials):
+                continue
             anomaly = _count_anomaly(below, row, change, trials)
             if any(_overlap(anomaly, other) for other in own):
                 continue
