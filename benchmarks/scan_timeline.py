@@ -57,7 +57,6 @@ def main(store: Path) -> None:
     import ctxmetrics.explain.cube as cube
     import ctxmetrics.explain.drivers as drivers
     import ctxmetrics.explain.explain as explain
-    import ctxmetrics.explain.split_loop as split_loop
     import ctxmetrics.scan.effects as effects
     import ctxmetrics.scan.latest as latest
     import ctxmetrics.scan.restatements as restatements
@@ -73,7 +72,6 @@ def main(store: Path) -> None:
         (cube, "linking_cube", "explain's cube"), (drivers, "prepare_cube_days", "explain's cube days (thread)"),
         (latest, "latest_changes", None),
         (explain, "explain_anomalies", None), (restatements, "drop_restatements", None), (explain, "link_anomalies", None),
-        (getattr(split_loop, "ForkedSlices", None), "results", "root causes: last slices, wait"),
         (effects, "expected_effects", None), (results, "save_annotation_mirror", None), (results, "save_scan", None),
         (results, "save_gaps", None),
     ]:

@@ -1,18 +1,16 @@
-"""Loops shared with forked workers (`explain.split_loop`) and the correlated links one
+"""A loop shared with a forked worker (`explain.split_loop`) and the correlated links it
 splits: the same results as the loop run in one process."""
 from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
 import os
-import time
 
 import numpy as np
-import pytest
 
 from ctxmetrics.config import Config
 from ctxmetrics.explain import related
-from ctxmetrics.explain.split_loop import ForkedSlices, with_forked_worker
+from ctxmetrics.explain.split_loop import with_forked_worker
 from ctxmetrics.models.anomaly import Anomaly
 
 
@@ -86,53 +84,3 @@ def test_correlated_links_split_with_a_worker_equal_one_process(monkeypatch):
     assert [a.correlated for a in split] == [a.correlated for a in alone]
     assert computed_in[0] == parent and computed_in[-1] != parent  # both processes linked some
     assert sum(len(a.correlated) for a in alone) > 1000  # most anomalies list five
-
-
-def _flagging_in_workers(part):
-    """(`part`, and an event a forked worker sets before it runs `part(lo, hi, True)`;
-    this process runs `part(lo, hi, False)`)."""
-    parent, flag = os.getpid(), multiprocessing.get_context("fork").Event()
-
-    def flagged(lo: int, hi: int) -> list:
-        if os.getpid() != parent:
-            flag.set()
-        return part(lo, hi, os.getpid() != parent)
-
-    return flagged, flag
-
-
-def test_forked_slices_run_while_this_process_works_then_every_item_in_order():
-    part, started = _flagging_in_workers(lambda lo, hi, _: [(i * i, os.getpid()) for i in range(lo, hi)])
-    with ForkedSlices(part, 103, 16, 2) as slices:
-        assert started.wait(timeout=60)  # a worker computes while this process is elsewhere
-        results = slices.results()
-    assert [value for value, _ in results] == [i * i for i in range(103)]
-    assert {pid for _, pid in results} - {os.getpid()}
-
-
-def test_forked_slices_with_fewer_items_than_slices():
-    with ForkedSlices(lambda lo, hi: list(range(lo, hi)), 3, 8, 2) as slices:
-        assert slices.results() == [0, 1, 2]
-
-
-def _failing_in_workers(lo: int, hi: int, in_worker: bool) -> list:
-    if in_worker:
-        raise ValueError(f"slice {lo}-{hi}")
-    return list(range(lo, hi))
-
-
-def test_a_worker_error_is_raised_here():
-    part, failing = _flagging_in_workers(_failing_in_workers)
-    with ForkedSlices(part, 1000, 100, 1) as slices:
-        assert failing.wait(timeout=60)  # the worker claimed a slice before this process takes the rest
-        with pytest.raises(ValueError, match="slice"):
-            slices.results()
-
-
-def test_leaving_early_stops_the_workers():
-    slices = ForkedSlices(lambda lo, hi: time.sleep(60) or [], 4, 4, 2)
-    workers = [worker for worker, _ in slices._workers]
-    with pytest.raises(KeyError):
-        with slices:
-            raise KeyError("linking failed")
-    assert not any(worker.is_alive() for worker in workers)

@@ -502,35 +502,3 @@ def test_a_scan_reads_the_stored_metric_names_once_and_never_imports_ruptures(pr
     assert stored and [json.loads(row[0]) for row in stored] == [json.loads(json.dumps(e, default=str)) for e in fresh]
     probe = "from ctxmetrics.scan.scan import _import_detector_libraries as f; f(); import sys; print('ruptures' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"
-
-
-@pytest.mark.parametrize("scoped", [True, False])
-def test_root_causes_in_workers_beside_the_linking_store_what_one_process_does(tmp_path, monkeypatch, scoped):
-    """The root causes localized in forked workers while the scan links the rest give the
-    stored anomalies, causes included, of one process; a scoped event's causes read the
-    root causes (a rollup is explained by an event when its root-cause set lies inside the
-    event's scope), so with one in the timeline they are waited for first."""
-    import ctxmetrics.explain.drivers as drivers_module
-    from ctxmetrics.config import DEMO_CONFIG_TEXT
-    from ctxmetrics.project import init_project
-
-    campaign = Effect(
-        metric="leads", segment={"region": "EMEA"}, start=dt.date(2025, 9, 3), end=dt.date(2025, 9, 16), kind="spike",
-        magnitude=0.8, label="campaign",
-    )
-    frame = generate_funnel(7, days=365, effects=[campaign]).frame
-    alone, forked = (Project(init_project(tmp_path / name, DEMO_CONFIG_TEXT)) for name in ("alone", "forked"))
-    for p in (alone, forked):
-        ingest_frame(p, frame)
-        add_annotation(
-            p.annotations_dir, title="EMEA campaign", type="campaign", start=campaign.start, end=campaign.end,
-            scope={"region": ("EMEA",)} if scoped else None,
-        )
-    scan_project(alone)
-    monkeypatch.setattr(drivers_module, "_PARALLEL_MIN_ANOMALIES", 1)
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
-    scan_project(forked)
-    stored = [a.to_json() for a in anomalies_of(forked)]
-    assert stored == [a.to_json() for a in anomalies_of(alone)]
-    linked = [a for a in stored if a["causes"] and a["metric"] == "leads" and "region" not in a["segment"]]
-    assert linked and any(a["drivers"] for a in linked)  # rollups above EMEA, explained, with root causes

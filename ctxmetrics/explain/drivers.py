@@ -6,11 +6,9 @@ flagged, the whole cube's root cause over the windows of its segments' anomalies
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import contextmanager
-from typing import Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
 from ctxmetrics.explain.cube import _ROOT_CAUSE_WEEKS, _Cube
-from ctxmetrics.explain.split_loop import ForkedSlices
 from ctxmetrics.models.anomaly import Anomaly
 
 _PARALLEL_MIN_ANOMALIES = 2000  # per worker: below this, starting workers costs more than it saves
@@ -21,20 +19,10 @@ _PARALLEL_MIN_LEAVES = 50_000
 
 
 def _fill_root_causes(anomalies: list[Anomaly], cubes: Mapping[str, _Cube]) -> None:
-    """`drivers` and `uniform` of every anomaly whose metric has a cube (`root_causes_started`)."""
-    with root_causes_started(anomalies, cubes):
-        pass
-
-
-@contextmanager
-def root_causes_started(anomalies: list[Anomaly], cubes: Mapping[str, _Cube]) -> Iterator[Callable[[], None]]:
-    """Fill `drivers` and `uniform` of every anomaly whose metric has a cube by the end of
-    the block, or when the callable it gives is called, whichever comes first. A wide
-    cube's thousands of rollup anomalies are localized in forked worker processes (each
-    localization reads only its anomaly and the cube, computed after the per-window
-    expectations they all read were computed once here), while the block goes on here
-    with what reads no root cause; then this process takes the localizations no worker
-    has started. Fewer are localized here, before the block."""
+    """`drivers` and `uniform` of every anomaly whose metric has a cube. A wide cube's
+    thousands of rollup anomalies are localized in forked worker processes (each
+    localization is independent of the others), after the per-window expectations they
+    all read were computed once here."""
     import os
 
     todo = [a for a in anomalies if a.metric in cubes]
@@ -42,23 +30,32 @@ def root_causes_started(anomalies: list[Anomaly], cubes: Mapping[str, _Cube]) ->
     if workers < 2:
         for anomaly in todo:
             anomaly.drivers, anomaly.uniform = cubes[anomaly.metric].root_cause(anomaly)
-        yield lambda: None
         return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     for anomaly in todo:
         cubes[anomaly.metric].prepare(anomaly)
-    filled = False
-
-    def fill() -> None:
-        nonlocal filled
-        if not filled:
-            for anomaly, (drivers, uniform) in zip(todo, slices.results()):
+    step = -(-len(todo) // (4 * workers))  # a few parts per worker: even when some parts are slower
+    starts = range(0, len(todo), step)
+    context = multiprocessing.get_context("fork")  # the workers inherit the cubes; nothing is pickled to them
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_share, initargs=(todo, cubes)) as pool:
+        for lo, results in zip(starts, pool.map(_root_causes_of, starts, [lo + step for lo in starts])):
+            for anomaly, (drivers, uniform) in zip(todo[lo : lo + step], results):
                 anomaly.drivers, anomaly.uniform = drivers, uniform
-            filled = True
 
-    # many slices: this process takes the last ones left when it is done with the block
-    with ForkedSlices(lambda lo, hi: [cubes[a.metric].root_cause(a) for a in todo[lo:hi]], len(todo), 16 * workers, workers) as slices:
-        yield fill
-        fill()
+
+_shared: tuple[list[Anomaly], Mapping[str, _Cube]] = ([], {})  # a worker's anomalies and cubes
+
+
+def _share(anomalies: list[Anomaly], cubes: Mapping[str, _Cube]) -> None:
+    global _shared
+    _shared = (anomalies, cubes)
+
+
+def _root_causes_of(lo: int, hi: int) -> list[tuple[list[dict[str, Any]], bool]]:
+    anomalies, cubes = _shared
+    return [cubes[a.metric].root_cause(a) for a in anomalies[lo:hi]]
 
 
 def _locate_in_cube(
@@ -158,16 +155,11 @@ def prepare_cube_days(anomalies: list[Anomaly], cube: _Cube, stop: Callable[[], 
     leaf expectations with it), until `stop()`. A scan calls it beside its workers with the
     anomalies found so far: the windows it guessed are not computed again after them (both
     are the cube's caches), the others are computed then as before. One window at a time,
-    whole: a window done is one the scan's tail skips. Then the windows the anomalies' own
-    root causes read (`_Cube.prepare`), which the tail would compute before its workers fork."""
+    whole: a window done is one the scan's tail skips."""
     for _, window, _ in _cube_days(anomalies, {cube.series_set.metric: cube}):
         if stop():
             return
         cube.whole_cause(window)
-    for anomaly in anomalies:
-        if stop():
-            return
-        cube.prepare(anomaly)
 
 
 def _cube_days(anomalies: list[Anomaly], cubes: Mapping[str, _Cube], whole_cube=None):

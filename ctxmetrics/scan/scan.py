@@ -238,7 +238,6 @@ class Outcome:
 
 def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     """Link every anomaly to the timeline and store the results (any engine)."""
-    from ctxmetrics.explain.drivers import root_causes_started
     from ctxmetrics.explain.explain import explain_anomalies, link_anomalies, linking_cubes
     from ctxmetrics.scan.effects import expected_effects
     from ctxmetrics.scan.latest import latest_changes
@@ -260,22 +259,17 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     kept = [a for a in outcome.previous if a.metric not in outcome.chosen] + found
     underlying_changes(kept, config)  # a log-scale metric's changes as its underlying value's
     cubes = linking_cubes(outcome.sets, outcome.cubes)
-    # the root causes are localized (in workers, for many anomalies) while the rest of the
-    # linking goes on here: only a scoped event's causes read them (`causes._assess`)
-    with root_causes_started(kept, cubes) as root_causes:
-        if any(event.scope for event in annotations):
-            root_causes()
-        # links are judged among the anomalies that are kept, below: the fold reads causes only
-        explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts, root_causes=False, cubes=cubes, links=False)
-        funnel = config.funnel_of({a.metric for a in (*outcome.previous, *kept)} | set(outcome.sets))
-        kept, restated = drop_restatements(kept, funnel, config.explain.funnel_lag_days, outcome.sets)
-        if restated:  # causes and ranks too are judged again among the kept ones (their root causes stand)
-            explain_anomalies(
-                kept, annotations, outcome.sets, config, outcome.verdicts, root_causes=False, whole_cube=outcome.whole_cube,
-                cubes=cubes,
-            )
-        else:
-            link_anomalies(kept, cubes, config, outcome.whole_cube)
+    # links are judged among the anomalies that are kept, below: the fold reads causes only
+    explain_anomalies(kept, annotations, outcome.sets, config, outcome.verdicts, cubes=cubes, links=False)
+    funnel = config.funnel_of({a.metric for a in (*outcome.previous, *kept)} | set(outcome.sets))
+    kept, restated = drop_restatements(kept, funnel, config.explain.funnel_lag_days, outcome.sets)
+    if restated:  # causes and ranks too are judged again among the kept ones (their root causes stand)
+        explain_anomalies(
+            kept, annotations, outcome.sets, config, outcome.verdicts, root_causes=False, whole_cube=outcome.whole_cube,
+            cubes=cubes,
+        )
+    else:
+        link_anomalies(kept, cubes, config, outcome.whole_cube)
     restated_keys = {(a.metric, a.segment_key) for a in restated}
     state = [(m, k, restated_fingerprint(fp) if (m, k) in restated_keys else fp) for m, k, fp in outcome.state]
     gaps = outcome.gaps
