@@ -10,7 +10,7 @@ from ctxmetrics.config import DetectionSettings
 from ctxmetrics.detect.frequency import long_run_unit
 from ctxmetrics.detect.curve import _curve_for, _curve_may_matter
 from ctxmetrics.detect.noise import _Noise, _remembered_long_run_var
-from ctxmetrics.detect.prepare import _calendar_as_exposure, _Series
+from ctxmetrics.detect.prepare import _calendar_as_exposure, _Series, nb_transform
 from ctxmetrics.detect.episodes import _cum, _episode_widths, _width_bars
 from ctxmetrics.detect.shifts import _candidates
 
@@ -462,6 +462,34 @@ def _trimmed_cost(resid: np.ndarray, ok: np.ndarray) -> float:
     return float(trimmed_cost(np.asarray(resid, dtype=np.float64), np.ascontiguousarray(ok, dtype=bool)))
 
 
+_CLOSE_LEVEL_DAYS = 21  # a close is measured against the level of the three weeks either side of it
+
+
+def _closes_by_counts(s: _Series, closes: np.ndarray) -> np.ndarray:
+    """The coefficients of a count series' `closes` (indicator columns) on its stabilised
+    scale, each from the ratio of the events counted on its days to the events the days
+    around it predict there (the Poisson likelihood's estimate of a multiplier: unbiased
+    at any count). Fitted as a shift of the stabilised scale with the trimmed fit, a
+    close shrank at low counts (the midsize funnel's won x2.2 read x1.0-1.9 on cells of
+    0.4-4 wins a day, then flagged +150% to +1000%).
+
+    The level of a day is the mean deseasonalised count of the days within
+    `_CLOSE_LEVEL_DAYS` that are in no close; known days are left out of both."""
+    ok = ~s.known
+    in_close = closes.any(axis=1)
+    plain = ok & ~in_close
+    cs, ck = _cum(np.where(plain, s.num, 0.0)), _cum(plain)
+    days = np.flatnonzero(ok & in_close)  # only the close days need their level
+    lo, hi = np.maximum(days - _CLOSE_LEVEL_DAYS, 0), np.minimum(days + _CLOSE_LEVEL_DAYS + 1, len(plain))
+    around = ck[hi] - ck[lo]
+    days, level = days[around > 0], (cs[hi] - cs[lo])[around > 0] / around[around > 0]
+    which = closes[days]
+    observed, expected = which.T @ (s.num[days] * s.factor[days]), which.T @ (s.factor[days] * level)
+    ratio = np.divide(observed, expected, out=np.ones(len(expected)), where=expected > 0)
+    typical = max(float(np.sum(s.num * s.factor) / np.sum(s.factor)), 1e-9)
+    return nb_transform(typical * ratio, s.shape) - nb_transform(typical, s.shape)
+
+
 def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, first_day, step_days: int) -> list[int]:
     """Take the month-/quarter-end closes and, with two years or more, the yearly season
     and the smooth trend out of `s` (in place).
@@ -523,6 +551,9 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
         coef[season] = 0.0  # two episodes a year apart, not a season
     if not two_years:
         coef[0] = 0.0
+    closes = slice(1 + yearly, calendar.shape[1] - curved)
+    if s.shape is not None and step_days == 1 and closes.stop > closes.start:
+        coef[closes] = _closes_by_counts(s, calendar[:, closes])
     if not coef.any():
         return steps  # nothing to remove: the series stays as prepared
     s.y = s.y - calendar @ coef
