@@ -465,16 +465,18 @@ def _trimmed_cost(resid: np.ndarray, ok: np.ndarray) -> float:
 _CLOSE_LEVEL_DAYS = 21  # a close is measured against the level of the three weeks either side of it
 
 
-def _closes_by_counts(s: _Series, closes: np.ndarray) -> np.ndarray:
+def _closes_by_counts(s: _Series, closes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The coefficients of a count series' `closes` (indicator columns) on its stabilised
     scale, each from the ratio of the events counted on its days to the events the days
-    around it predict there (the Poisson likelihood's estimate of a multiplier: unbiased
-    at any count). Fitted as a shift of the stabilised scale with the trimmed fit, a
-    close shrank at low counts (the midsize funnel's won x2.2 read x1.0-1.9 on cells of
-    0.4-4 wins a day, then flagged +150% to +1000%).
+    around them predict there (the likelihood's estimate of a multiplier: unbiased at any
+    count), and whether each close is seen: significant (`_CHANCE`) in its direction with
+    any one of its occurrences left out. Fitted as a shift of the stabilised scale with
+    the trimmed fit, a close shrank at low counts (the mid-size funnel's won x2.2 read
+    x1.0-1.9 on cells of 0.4-4 wins a day, whose quarter ends were then flagged +150% to
+    +1000%); a close not seen keeps that fit.
 
-    The level of a day is the mean deseasonalised count of the days within
-    `_CLOSE_LEVEL_DAYS` that are in no close; known days are left out of both."""
+    The level of a close day is the mean deseasonalised count of the days within
+    `_CLOSE_LEVEL_DAYS` of it that are in no close; known days are left out of both."""
     ok = ~s.known
     in_close = closes.any(axis=1)
     plain = ok & ~in_close
@@ -483,11 +485,24 @@ def _closes_by_counts(s: _Series, closes: np.ndarray) -> np.ndarray:
     lo, hi = np.maximum(days - _CLOSE_LEVEL_DAYS, 0), np.minimum(days + _CLOSE_LEVEL_DAYS + 1, len(plain))
     around = ck[hi] - ck[lo]
     days, level = days[around > 0], (cs[hi] - cs[lo])[around > 0] / around[around > 0]
-    which = closes[days]
-    observed, expected = which.T @ (s.num[days] * s.factor[days]), which.T @ (s.factor[days] * level)
+    if not len(days):
+        return np.zeros(closes.shape[1]), np.zeros(closes.shape[1], bool)
+    mu = s.factor[days] * level  # each close day's events expected without a close
+    # sums per occurrence of a close (a run of its days), so that one abnormal occurrence
+    # (a holiday in a quarter's last week) cannot make a close of a series that has none
+    runs = np.flatnonzero(np.r_[True, np.diff(days) > 1])
+    which = closes[days] > 0
+    counted, due, spread = (np.add.reduceat(which * x[:, None], runs, axis=0)
+                            for x in (s.num[days] * s.factor[days], mu, mu + mu**2 / s.shape))
+    observed, expected = counted.sum(axis=0), due.sum(axis=0)
     ratio = np.divide(observed, expected, out=np.ones(len(expected)), where=expected > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a single occurrence leaves nothing: NaN, not seen
+        # the z of the close, in its direction, with any one occurrence left out: the weakest must pass
+        left_out = ((observed - counted) - (expected - due)) * np.sign(observed - expected) / np.sqrt(spread.sum(axis=0) - spread)
+        weakest = left_out.min(axis=0)
+    seen = (weakest > 0) & (weakest**2 >= _chi2_threshold(1))
     typical = max(float(np.sum(s.num * s.factor) / np.sum(s.factor)), 1e-9)
-    return nb_transform(typical * ratio, s.shape) - nb_transform(typical, s.shape)
+    return nb_transform(typical * ratio, s.shape) - nb_transform(typical, s.shape), seen
 
 
 def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, first_day, step_days: int) -> list[int]:
@@ -542,6 +557,7 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
     # still holds the season (blocks of weeks differ by it), which would hide the season
     lrv = max(_remembered_long_run_var(s.y - calendar @ coef, ~s.known, long_run_unit(step_days)), noise.day_var)
     # the trend on its own, the yearly harmonics together; the closes are always removed
+    # (a count's, when seen, at the size its counts say: `_closes_by_counts`)
     parts = [slice(0, 1)] + ([slice(1, 1 + yearly)] if yearly else []) + ([slice(-curved, None)] if curved else [])
     for part in parts:
         if not _significant(calendar[:, part], coef[part], ~s.known, lrv):
@@ -553,7 +569,8 @@ def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, fir
         coef[0] = 0.0
     closes = slice(1 + yearly, calendar.shape[1] - curved)
     if s.shape is not None and step_days == 1 and closes.stop > closes.start:
-        coef[closes] = _closes_by_counts(s, calendar[:, closes])
+        by_counts, seen = _closes_by_counts(s, calendar[:, closes])
+        coef[closes] = np.where(seen, by_counts, coef[closes])
     if not coef.any():
         return steps  # nothing to remove: the series stays as prepared
     s.y = s.y - calendar @ coef
