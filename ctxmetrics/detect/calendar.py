@@ -477,32 +477,56 @@ def _closes_by_counts(s: _Series, closes: np.ndarray) -> tuple[np.ndarray, np.nd
 
     The level of a close day is the mean deseasonalised count of the days within
     `_CLOSE_LEVEL_DAYS` of it that are in no close; known days are left out of both."""
-    ok = ~s.known
-    in_close = closes.any(axis=1)
-    plain = ok & ~in_close
-    cs, ck = _cum(np.where(plain, s.num, 0.0)), _cum(plain)
-    days = np.flatnonzero(ok & in_close)  # only the close days need their level
-    lo, hi = np.maximum(days - _CLOSE_LEVEL_DAYS, 0), np.minimum(days + _CLOSE_LEVEL_DAYS + 1, len(plain))
-    around = ck[hi] - ck[lo]
-    days, level = days[around > 0], (cs[hi] - cs[lo])[around > 0] / around[around > 0]
+    plain, days, lo, hi, around, runs, which = _close_layout(np.ascontiguousarray(closes).tobytes(), closes.shape[1],
+                                                             s.known.tobytes())
     if not len(days):
         return np.zeros(closes.shape[1]), np.zeros(closes.shape[1], bool)
+    cs = _cum(np.where(plain, s.num, 0.0))
+    level = (cs[hi] - cs[lo]) / around
     mu = s.factor[days] * level  # each close day's events expected without a close
-    # sums per occurrence of a close (a run of its days), so that one abnormal occurrence
-    # (a holiday in a quarter's last week) cannot make a close of a series that has none
-    runs = np.flatnonzero(np.r_[True, np.diff(days) > 1])
-    which = closes[days] > 0
-    counted, due, spread = (np.add.reduceat(which * x[:, None], runs, axis=0)
-                            for x in (s.num[days] * s.factor[days], mu, mu + mu**2 / s.shape))
-    observed, expected = counted.sum(axis=0), due.sum(axis=0)
+    # per occurrence of a close (a run of its days), so that one abnormal occurrence (a
+    # holiday in a quarter's last week) cannot make a close of a series that has none
+    counted, due, spread = np.add.reduceat(
+        which[:, :, None] * np.column_stack((s.num[days] * s.factor[days], mu, mu + mu**2 / s.shape))[:, None, :],
+        runs, axis=0).transpose(2, 0, 1)
+    observed, expected, rest = counted.sum(axis=0), due.sum(axis=0), spread.sum(axis=0) - spread
     ratio = np.divide(observed, expected, out=np.ones(len(expected)), where=expected > 0)
-    with np.errstate(invalid="ignore", divide="ignore"):  # a single occurrence leaves nothing: NaN, not seen
-        # the z of the close, in its direction, with any one occurrence left out: the weakest must pass
-        left_out = ((observed - counted) - (expected - due)) * np.sign(observed - expected) / np.sqrt(spread.sum(axis=0) - spread)
-        weakest = left_out.min(axis=0)
+    # the z of the close in its direction with any one occurrence left out: the weakest must
+    # pass (a close seen once leaves nothing: not seen)
+    left_out = np.divide(((observed - counted) - (expected - due)) * np.sign(observed - expected), np.sqrt(rest),
+                         out=np.full(rest.shape, -np.inf), where=rest > 0)
+    weakest = left_out.min(axis=0)
     seen = (weakest > 0) & (weakest**2 >= _chi2_threshold(1))
+    if not seen.any():  # most series: no close of their own
+        return np.zeros(closes.shape[1]), seen
     typical = max(float(np.sum(s.num * s.factor) / np.sum(s.factor)), 1e-9)
     return nb_transform(typical * ratio, s.shape) - nb_transform(typical, s.shape), seen
+
+
+@functools.lru_cache(maxsize=8)
+def _close_layout(closes: bytes, columns: int, known: bytes):
+    """What `_closes_by_counts` reads that depends only on the days (the `columns`
+    indicator columns of the closes, float64 bytes, and the `known` days, bool bytes),
+    built once for the series of a scan that share them (read-only: they are shared):
+    the days in no close and not known; the close days with such days around them, each
+    with the bounds of its window of `_CLOSE_LEVEL_DAYS` either side and how many such
+    days it holds; where each occurrence (run of close days) starts; which close each
+    close day is in."""
+    closes = np.frombuffer(closes, dtype=np.float64).reshape(-1, columns)
+    ok = ~np.frombuffer(known, dtype=bool)
+    in_close = closes.any(axis=1)
+    plain = ok & ~in_close
+    days = np.flatnonzero(ok & in_close)
+    lo, hi = np.maximum(days - _CLOSE_LEVEL_DAYS, 0), np.minimum(days + _CLOSE_LEVEL_DAYS + 1, len(plain))
+    counts = _cum(plain)
+    around = counts[hi] - counts[lo]
+    days, lo, hi, around = (a[around > 0] for a in (days, lo, hi, around))
+    runs = np.flatnonzero(np.diff(days, prepend=-2) > 1)
+    which = closes[days] > 0
+    layout = (plain, days, lo, hi, around, runs, which)
+    for array in layout:
+        array.flags.writeable = False
+    return layout
 
 
 def _remove_calendar(s: _Series, noise: _Noise, settings: DetectionSettings, first_day, step_days: int) -> list[int]:
