@@ -27,6 +27,7 @@ from ctxmetrics.errors import CtxError, NothingToScan, UnknownName
 from ctxmetrics.project import Project
 from ctxmetrics.models.series import SeriesSet
 from ctxmetrics.scan.conversion import FOUND_BY as CONVERSION
+from ctxmetrics.scan.sparse_days import without_seen_before
 from ctxmetrics.scan.tagged import family_bar, retest_tagged, tagged_windows, tags_changed
 from ctxmetrics.store.series import build_series_set, incomplete_ratios, metric_names, reported_gaps
 from ctxmetrics.store.results import load_anomalies, load_state, load_verdicts
@@ -444,9 +445,10 @@ def detect_one(values, denominator, known_mask, settings, kind: str, start: dt.d
     from ctxmetrics.detect import find_changes
 
     dates = periods.dates(start, len(values), granularity)
-    return find_changes(
+    changes = find_changes(
         values, kind=kind, denominators=denominator, settings=settings, known_mask=known_mask, dates=dates
     )
+    return without_seen_before(values, changes)
 
 
 def _screened_batches(series_set: SeriesSet, rows: np.ndarray, settings):
@@ -479,9 +481,10 @@ def _detect_rows(values, denominators, masks, settings, kind, start, granularity
     from ctxmetrics.detect import find_changes_many
 
     dates = periods.dates(start, values.shape[1], granularity)
-    return find_changes_many(
+    found = find_changes_many(
         values, kind=kind, denominators=denominators, settings=settings, known_masks=masks, dates=dates
     )
+    return [without_seen_before(row, changes) for row, changes in zip(values, found)]
 
 
 def _detect_batches(
