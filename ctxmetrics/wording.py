@@ -213,7 +213,7 @@ def where_text(anomaly: Anomaly) -> str | None:
         total += driver["share"]
         if total > 1.0 + 1e-9:  # guards stored results from older versions: never read past 100%
             break
-        parts.append(f"{' × '.join(driver['segment'].values()) or 'total'} ({driver['share'] * 100:.0f}% of the change)")
+        parts.append(f"{segment_label(driver['segment'], ' × ')} ({driver['share'] * 100:.0f}% of the change)")
     return "; ".join(parts) or None
 
 
