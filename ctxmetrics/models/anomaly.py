@@ -85,6 +85,9 @@ class Anomaly:
     found_by: str = "series"
     # "tagged window" only: {"events": [ids], "tests": windows tested for the metric, "bar": score needed}
     tagged: dict[str, Any] | None = None
+    # A lasting change first seen on the series' last period: one period cannot yet tell a
+    # launch from a blip, so it ranks like a change that came back (`importance`)
+    on_last_period: bool = False
 
     @property
     def segment_key(self) -> str:
@@ -100,7 +103,7 @@ class Anomaly:
 
     @property
     def importance(self) -> float:
-        return importance(self.score, self.volume, self.change_pct, self.end is not None)
+        return importance(self.score, self.volume, self.change_pct, self.end is not None or self.on_last_period)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of one anomaly, as `why --json` and `digest --format json` print it."""
@@ -126,6 +129,7 @@ class Anomaly:
             "funnel": self.funnel,
             "found_by": self.found_by,
             **({"tagged": self.tagged} if self.tagged is not None else {}),
+            **({"on_last_period": True} if self.on_last_period else {}),
         }
 
     @classmethod
@@ -151,4 +155,5 @@ class Anomaly:
             funnel=list(data.get("funnel", [])),
             found_by=data.get("found_by", "series"),
             tagged=data.get("tagged"),
+            on_last_period=bool(data.get("on_last_period", False)),
         )

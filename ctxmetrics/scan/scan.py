@@ -393,7 +393,9 @@ def _scan_metric(
         for row, volume, changes in zip(batch, volumes, changes_per_row):
             segment = series_set.segments[row]
             found += [
-                anomaly_from_change(series_set.metric, segment, series_set.start, c, float(volume), granularity)
+                anomaly_from_change(
+                    series_set.metric, segment, series_set.start, c, float(volume), granularity, series_set.days
+                )
                 for c in changes
             ]
         candidates += len(batch)
@@ -667,12 +669,14 @@ def fingerprint_rows(kind: str, start: dt.date, settings, values: np.ndarray, de
 
 
 def anomaly_from_change(
-    metric: str, segment: dict[str, str], start: dt.date, change, volume: float, granularity: str = "daily"
+    metric: str, segment: dict[str, str], start: dt.date, change, volume: float, granularity: str = "daily",
+    periods_total: int | None = None,
 ) -> Anomaly:
     """The stored form of one detected change of a series whose period 0 starts on `start`,
     at the precision it is stored with, so a fresh detection and one kept from the last
     scan rank and link identically. It starts on its first period's first day and ends on
-    its last period's last day."""
+    its last period's last day; given the series' length (`periods_total`), a lasting
+    change that starts on its last period is marked so (`on_last_period`)."""
     return Anomaly(
         metric=metric,
         segment=dict(segment),
@@ -686,4 +690,5 @@ def anomaly_from_change(
         score=round(float(change.score), 2),
         volume=round(volume, 2),
         period=periods.unit(granularity),
+        on_last_period=change.end is None and periods_total is not None and change.start == periods_total - 1,
     )
