@@ -117,7 +117,12 @@ def never_varied(anomaly: Anomaly) -> bool:
 
 def score_text(anomaly: Anomaly) -> str:
     """'score 6.7', or, for a series that never varied before, words instead of 900000000.0."""
-    return "no variation before it (a flat series)" if never_varied(anomaly) else f"score {anomaly.score:.1f}"
+    score = "no variation before it (a flat series)" if never_varied(anomaly) else f"score {anomaly.score:.1f}"
+    if anomaly.records is None:
+        return score
+    if anomaly.records == 1:
+        return f"{score}, a single record (one deal's size, not a change of pace)"
+    return f"{score}, {anomaly.records} records on its days"
 
 
 def flat_text(anomaly: Anomaly, ratio: bool, unit: str, days: int) -> str:

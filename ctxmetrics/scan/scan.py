@@ -243,6 +243,7 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     from ctxmetrics.scan.effects import expected_effects
     from ctxmetrics.scan.latest import latest_changes
     from ctxmetrics.scan.log_values import underlying_changes
+    from ctxmetrics.scan.one_record import count_records
     from ctxmetrics.scan.restatements import drop_restatements
     from ctxmetrics.store.results import save_annotation_mirror, save_effects, save_gaps, save_scan
     from ctxmetrics.timeline.read import mirror_row
@@ -276,6 +277,7 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     gaps = outcome.gaps
     with project.store() as store:
         save_annotation_mirror(store, (mirror_row(e, config.timezone) for e in annotations))  # its own transaction
+        count_records(kept, config, store)  # before ranking is read from them (notify, the digest)
         effects = expected_effects(project, store, annotations, kept, outcome.present)
         bookings = store.bookings(sorted(outcome.sets))
         with store.transaction():
