@@ -26,12 +26,18 @@ def said(second):
     )
 
 
-def test_a_metric_renamed_between_two_ingests_is_said_and_strict_refuses_it(tmp_path):
+def renamed_project(tmp_path):
+    """A project holding `leads` until Mar 1, and the export of the days after, where it is `new_leads`."""
     first, second, root = tmp_path / "part1.csv", tmp_path / "part2.csv", tmp_path / "p"
     export(first, "leads", range(60))
     export(second, "new_leads", range(60, 120))
     invoke("init", root, "--from", first)
     invoke("--project", root, "ingest", first)
+    return root, second
+
+
+def test_a_metric_renamed_between_two_ingests_is_said_and_strict_refuses_it(tmp_path):
+    root, second = renamed_project(tmp_path)
     refused = invoke("--project", root, "ingest", second, "--strict", code=1).output
     assert refused == f"Error: {said(second)} (--strict refuses it.)\n"
     assert "new_leads" not in invoke("--project", root, "status").output
@@ -42,11 +48,7 @@ def test_a_metric_renamed_between_two_ingests_is_said_and_strict_refuses_it(tmp_
 
 
 def test_the_rename_is_said_without_strict(tmp_path):
-    first, second, root = tmp_path / "part1.csv", tmp_path / "part2.csv", tmp_path / "p"
-    export(first, "leads", range(60))
-    export(second, "new_leads", range(60, 120))
-    invoke("init", root, "--from", first)
-    invoke("--project", root, "ingest", first)
+    root, second = renamed_project(tmp_path)
     assert f"Warning: {said(second)}\n" in invoke("--project", root, "ingest", second).output
 
 
