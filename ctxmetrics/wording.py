@@ -168,8 +168,13 @@ def tagged_text(anomaly: Anomaly) -> str | None:
             f"of {t['bar']:.1f} for the {plural(t['tests'], 'tagged window')} of {metric_word(anomaly.metric)} tested")
 
 
-NOTHING_NEEDS_ACTION = ("Nothing: every anomaly of the period is linked to a known event, and every expected "
-                        "effect showed.")
+def nothing_needs_action(anomalies: int) -> str:
+    """The "Needs action" section's line when nothing does: a period without any anomaly
+    says so, rather than that "every anomaly" (none) is linked."""
+    linked = "every anomaly of the period is linked to a known event" if anomalies else "no anomalies in the period"
+    return f"Nothing: {linked}, and every expected effect showed."
+
+
 EXPLAINED_HEADING = "Explained ({n}), unexpected first, recurring holidays last"
 RANKING = "Ranking: importance = score × ln(1 + mean daily volume)."
 
