@@ -117,7 +117,12 @@ def never_varied(anomaly: Anomaly) -> bool:
 
 def score_text(anomaly: Anomaly) -> str:
     """'score 6.7', or, for a series that never varied before, words instead of 900000000.0."""
-    return "no variation before it (a flat series)" if never_varied(anomaly) else f"score {anomaly.score:.1f}"
+    score = "no variation before it (a flat series)" if never_varied(anomaly) else f"score {anomaly.score:.1f}"
+    if anomaly.records is None:
+        return score
+    if anomaly.records == 1:
+        return f"{score}, a single record (one deal's size, not a change of pace)"
+    return f"{score}, {anomaly.records} records on its days"
 
 
 def flat_text(anomaly: Anomaly, ratio: bool, unit: str, days: int) -> str:
@@ -163,8 +168,13 @@ def tagged_text(anomaly: Anomaly) -> str | None:
             f"of {t['bar']:.1f} for the {plural(t['tests'], 'tagged window')} of {metric_word(anomaly.metric)} tested")
 
 
-NOTHING_NEEDS_ACTION = ("Nothing: every anomaly of the period is linked to a known event, and every expected "
-                        "effect showed.")
+def nothing_needs_action(anomalies: int) -> str:
+    """The "Needs action" section's line when nothing does: a period without any anomaly
+    says so, rather than that "every anomaly" (none) is linked."""
+    linked = "every anomaly of the period is linked to a known event" if anomalies else "no anomalies in the period"
+    return f"Nothing: {linked}, and every expected effect showed."
+
+
 EXPLAINED_HEADING = "Explained ({n}), unexpected first, recurring holidays last"
 RANKING = "Ranking: importance = score × ln(1 + mean daily volume)."
 
@@ -213,7 +223,7 @@ def where_text(anomaly: Anomaly) -> str | None:
         total += driver["share"]
         if total > 1.0 + 1e-9:  # guards stored results from older versions: never read past 100%
             break
-        parts.append(f"{' × '.join(driver['segment'].values()) or 'total'} ({driver['share'] * 100:.0f}% of the change)")
+        parts.append(f"{segment_label(driver['segment'], ' × ')} ({driver['share'] * 100:.0f}% of the change)")
     return "; ".join(parts) or None
 
 

@@ -85,7 +85,8 @@ def test_init_writes_one_metric_per_date_column_and_says_so(deals_project):
 def test_each_deal_counts_once_and_open_deals_are_not_won(deals_project):
     rows, data, root, _, ingested = deals_project
     # deals created since Jan 1 only: the won deals' first days lack those created before (below)
-    cut = re.search(r"deals_won: its first \d+ days \(2026-01-01 to (\S+)\) are left out", ingested).group(1)
+    cut = re.search(r"deals_won and won_amount: their first \d+ days \(2026-01-01 to (\S+)\) are left out",
+                    ingested).group(1)
     won = [r for r in rows if r[4] == "Closed Won" and r[2][:10] > cut]
     assert stored(root, "deals_created") == len(rows)  # the repeated row counted once
     assert stored(root, "deals_won") == len(won)
@@ -140,7 +141,7 @@ def test_deals_exports_in_other_languages_are_read_as_records(tmp_path, language
     ingested = invoke("--project", root, "ingest", data).output
     assert stored(root, f"{noun}_created") == 200
     # deals created since Jan 1 only: the won amounts' first days are left out (the warm-up), the rest to the cent
-    cut = dt.date.fromisoformat(re.search(rf"{amount}: its first \d+ days? \(\S+ to (\S+)\)", ingested).group(1))
+    cut = dt.date.fromisoformat(re.search(rf"and {amount}: their first \d+ days? \(\S+ to (\S+)\)", ingested).group(1))
     assert stored(root, amount) == pytest.approx(sum(v for day, v in won.items() if day > cut))
 
 

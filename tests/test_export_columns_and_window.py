@@ -61,9 +61,10 @@ def test_won_deals_first_days_of_an_export_cut_by_create_date_are_left_out_and_s
     pipedrive_export(data)
     invoke("init", root, "--from", data)
     ingested = invoke("--project", root, "ingest", data).output
-    assert (f"{data}: deals_won: its first " in ingested
+    # the won deals and their value are dated by one column: one cut, said once
+    assert (f"{data}: deals_won and won_value: their first " in ingested
             and "are left out: the file holds no record whose deals_created date is before 2026-01-01" in ingested)
-    assert f"{data}: won_value: its first " in ingested
+    assert ingested.count("are left out: the file holds no record") == 1
     # ~90% of the cycles (lognormal, median 20 days) end within 38 days
     assert "2026-02-01" < first_day(root, "deals_won") < "2026-02-20"
     assert first_day(root, "deals_created") == "2026-01-01"

@@ -72,7 +72,7 @@ def _check_names(project, fields: dict[str, Any]) -> None:
     no stored one (a region being launched) is kept, with a note."""
     from ctxmetrics.timeline.read import new_scope_values, unknown_names
 
-    metrics, dimensions, values = _known_names(project)
+    metrics, dimensions, values = known_names(project)
     scope = fields.get("scope") or {}
     problems = unknown_names(fields.get("metrics") or (), scope, metrics, dimensions, values)
     if problems:
@@ -323,7 +323,7 @@ def rm(ref, annotation_id):
     click.echo(f"Removed {event.id} ({_shown(event.path)})")
 
 
-def _known_names(project) -> tuple[set[str] | None, set[str] | None, dict[str, set[str]]]:
+def known_names(project) -> tuple[set[str] | None, set[str] | None, dict[str, set[str]]]:
     """Metric and dimension names from ctxmetrics.yaml and, if there is one, the store;
     and each stored dimension's values."""
     metrics, dimensions = set(project.config.metrics), set(project.config.dimensions)
@@ -355,7 +355,7 @@ def lint(ctx, ref):
     from ctxmetrics.timeline.read import lint_timeline
 
     project = ref.get()
-    metrics, dimensions, values = _known_names(project)
+    metrics, dimensions, values = known_names(project)
     problems = lint_timeline(
         project.annotations_dir, project.config.timezone, metrics, dimensions, types=project.config.event_types,
         known_values=values,

@@ -87,7 +87,22 @@ def scan(ref, metrics, engine, output_parquet):
             f"raise its min_score to see fewer of its changes.",
             err=True,
         )
+    _warn_timeline_names(project)
     from ctxmetrics.store.results import gap_text
 
     for metric, days in result.gaps.items():
         click.echo(f"Data gap: {gap_text(metric, days)} (unknown days, not zeros).")
+
+
+def _warn_timeline_names(project) -> None:
+    """Say the timeline's events that name a metric, dimension or segment the data lacks
+    by a typo (`region: [EMAE]`): the scan read them, and they can link nothing there.
+    `annotate lint` refuses them; a scan, often run from cron, still runs."""
+    from ctxmetrics.cli.annotate import known_names
+    from ctxmetrics.timeline.read import load_timeline, name_problems
+
+    metrics, dimensions, values = known_names(project)
+    events = load_timeline(project.annotations_dir, project.config.timezone, project.config.event_types)
+    for problem in sorted(p for event in events for p in name_problems(event, metrics, dimensions, values)):
+        click.echo(f"Warning: {problem} The event links nothing there; fix it ('ctxmetrics annotate lint' lists all).",
+                   err=True)

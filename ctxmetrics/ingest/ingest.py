@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import duckdb
 import polars as pl
@@ -98,7 +98,9 @@ def ingest_paths(
         not_counts = frozenset(m for m, spec in settings.config.metrics.items() if spec.type != "count")
         fast = _fast_long(store, sources[0], settings.dims, settings.known, declared, not_counts)
         if fast is not None:
-            warnings = _near_names(store, settings.config, [(sources[0], fast.metrics)], strict)
+            warnings = _near_names(store, settings.config, [(sources[0], fast.metrics)], strict) + _renamed(
+                store, settings.config, [(sources[0], fast.metrics, fast.span[0])], strict
+            )
             try:
                 granularities = _granularities(store, settings.config, fast.metrics, fast.granularity, fast.cadences)
                 added, replaced = _located(sources, lambda: store.upsert_from(
@@ -121,6 +123,8 @@ def ingest_paths(
     found = [r.frame["metric"].unique().to_list() if r.metrics is None else r.metrics for r in reads]
     warnings = tuple(note for r in reads for note in r.notes) + _near_names(
         store, settings.config, list(zip(sources, found)), strict
+    ) + _renamed(
+        store, settings.config, [(src, m, r.frame["ts"].min()) for src, m, r in zip(sources, found, reads)], strict
     )
     granularities: dict[str, str] = {}
     for read, metrics in zip(reads, found):
@@ -252,6 +256,36 @@ def _near_names(store: Store, config: Config, found: list[tuple[_Source, Sequenc
                 if strict:
                     raise InputError(f"{message} (--strict refuses new names close to known ones.)")
                 warnings.append(message)
+    return tuple(warnings)
+
+
+def _renamed(store: Store, config: Config, found: list[tuple[_Source, Sequence[str], Any]], strict: bool) -> tuple[str, ...]:
+    """A warning (an error if strict) for a file whose one metric is new and starts the day
+    after the one stored metric that the call brings no rows of ends: most likely that
+    metric renamed in the export (`leads` now `new_leads`), which scan would judge as two
+    half series. A metric listed in ctxmetrics.yaml is known: not said."""
+    known = set(store.metric_names()) | set(config.metrics)
+    brought = {m for _, metrics, _ in found for m in metrics}
+    if not known or known & brought:
+        return ()
+    _, rows = store.query_rows("select metric, max(ts) from obs group by metric order by metric")
+    warnings = []
+    for src, metrics, first_day in found:
+        ended = [(m, last) for m, last in rows if first_day is not None and last < first_day]
+        # a name close to a known one is said as a likely typo instead (`_near_names`)
+        if (len(metrics) != 1 or len(ended) != 1 or (first_day - ended[0][1]).days != 1
+                or closest_name(metrics[0], known, cutoff=NEAR_NAME_CUTOFF)):
+            continue
+        (new,), (old, last) = metrics, ended[0]
+        message = (
+            f"{src.path}: metric '{new}' is new and starts the day after '{old}', which the file does not hold, ends "
+            f"({last}): if it is {old} renamed in the export, name it {old} again (a column: rename_columns: "
+            f"{{{new}: {old}}} in ctxmetrics.yaml), or scan judges two half series; if it is a new metric, list it "
+            f"under 'metrics:' there."
+        )
+        if strict:
+            raise InputError(f"{message} (--strict refuses it.)")
+        warnings.append(message)
     return tuple(warnings)
 
 

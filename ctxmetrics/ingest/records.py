@@ -60,11 +60,15 @@ def _without_warm_up(src: _Source, frame: pl.DataFrame, layout: RecordsLayout, r
     if len(starts) < 2:
         return frame
     first_metric = min(starts, key=starts.get)
+    # stages dated by one column (deals won and their value) arrive alike: one cut, one note
+    stages: dict[tuple[str, int], list[str]] = {}
     for name, days in record_days.items():
         if name != first_metric and name in starts:
             warm = warm_up_days(record_days[first_metric], days)
-            frame, note = cut_warm_up(frame, name, warm, starts[first_metric], first_metric, src.path)
-            notes += [note] if note else []
+            stages.setdefault((layout.metrics[name].date, warm), []).append(name)
+    for (_, warm), names in stages.items():
+        frame, note = cut_warm_up(frame, names, warm, starts[first_metric], first_metric, src.path)
+        notes += [note] if note else []
     return frame
 
 

@@ -37,20 +37,23 @@ def warm_up_days(first_days: pl.Series, stage_days: pl.Series) -> int:
     return max(0, math.ceil(float(lags.quantile(SHARE_ARRIVED, interpolation="higher"))))
 
 
-def cut_warm_up(frame: pl.DataFrame, metric: str, days: int, export_start: dt.date, first_metric: str,
+def cut_warm_up(frame: pl.DataFrame, metrics: list[str], days: int, export_start: dt.date, first_metric: str,
                 path) -> tuple[pl.DataFrame, str | None]:
-    """`frame` (metric, ts, value, ...) without `metric`'s first `days` days from
-    `export_start`, and what to say; a warm-up over a third of the file is only said."""
+    """`frame` (metric, ts, value, ...) without the first `days` days from `export_start`
+    of `metrics` (stages whose records arrive alike: one cut, said once), and what to say;
+    a warm-up over a third of the file is only said."""
     if days <= 0:
         return frame, None
     last = frame["ts"].max()
     span = (last - export_start).days + 1
     until = export_start + dt.timedelta(days=days - 1)
+    named = metrics[0] if len(metrics) == 1 else ", ".join(metrics[:-1]) + f" and {metrics[-1]}"
+    their = "its" if len(metrics) == 1 else "their"
     why = (f"the file holds no record whose {first_metric} date is before {export_start}, and "
-           f"{SHARE_ARRIVED:.0%} of its records reach {metric} within {days} day{'s' if days != 1 else ''} of theirs")
+           f"{SHARE_ARRIVED:.0%} of its records reach {named} within {days} day{'s' if days != 1 else ''} of theirs")
     if days > MAX_SHARE_OF_SPAN * span:
-        return frame, (f"{path}: {metric}: its first {days} days ({export_start} to {until}) read low: {why}; "
+        return frame, (f"{path}: {named}: {their} first {days} days ({export_start} to {until}) read low: {why}; "
                        "an export that also holds the records started earlier counts them in full.")
-    kept = frame.filter((pl.col("metric") != metric) | (pl.col("ts") > until))
-    return kept, (f"{path}: {metric}: its first {days} day{'s' if days != 1 else ''} ({export_start} to {until}) "
+    kept = frame.filter(~pl.col("metric").is_in(metrics) | (pl.col("ts") > until))
+    return kept, (f"{path}: {named}: {their} first {days} day{'s' if days != 1 else ''} ({export_start} to {until}) "
                   f"are left out: {why}, so those days count too few and would read as a rise of their own.")

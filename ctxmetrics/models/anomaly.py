@@ -21,6 +21,7 @@ _FLAT_PCT_CAP = 1000.0  # a lasting change from zero (no %, or a huge one: a lau
 # most days) has no size to rank by either, and is the commonest in sparse segments: it ranks
 # like the smallest change a manager is shown, below every change measured against noise.
 _FLAT_BLIP_PCT = 15.0
+_ONE_RECORD_SCORE = 5.0  # the default `min_score`: a one-deal day ranks like a change just past the bar
 
 
 def ranking_score(score: float, change_pct: float | None, temporary: bool = False) -> float:
@@ -35,12 +36,16 @@ def ranking_score(score: float, change_pct: float | None, temporary: bool = Fals
     return _FLAT_SCORE_PER_PCT * min(pct, _FLAT_PCT_CAP)
 
 
-def importance(score: float, volume: float, change_pct: float | None = None, temporary: bool = False) -> float:
+def importance(score: float, volume: float, change_pct: float | None = None, temporary: bool = False,
+               one_record: bool = False) -> float:
     """How much an anomaly matters, the one ranking of every list: score × ln(1 + mean
     daily volume), the score of a never-varying series read from its `change_pct`
     (`ranking_score`; `temporary`: the change ended). The volume's size: a refunds amount
-    of -800 a day moves as much money as sales of 800 (a count's volume is never below 0)."""
-    return ranking_score(score, change_pct, temporary) * math.log1p(abs(float(volume)))
+    of -800 a day moves as much money as sales of 800 (a count's volume is never below 0).
+    A change of a sum made of one record (one deal's size: `one_record`) ranks like one
+    that just passed the default bar."""
+    score = ranking_score(score, change_pct, temporary)
+    return (min(score, _ONE_RECORD_SCORE) if one_record else score) * math.log1p(abs(float(volume)))
 
 
 @dataclass
@@ -85,6 +90,12 @@ class Anomaly:
     found_by: str = "series"
     # "tagged window" only: {"events": [ids], "tests": windows tested for the metric, "bar": score needed}
     tagged: dict[str, Any] | None = None
+    # A lasting change first seen on the series' last period: one period cannot yet tell a
+    # launch from a blip, so it ranks like a change that came back (`importance`)
+    on_last_period: bool = False
+    # A records export's summed change (won value): the records on its days where the export
+    # counts them too (scan.one_record); None otherwise. 1: one deal's size
+    records: int | None = None
 
     @property
     def segment_key(self) -> str:
@@ -100,7 +111,9 @@ class Anomaly:
 
     @property
     def importance(self) -> float:
-        return importance(self.score, self.volume, self.change_pct, self.end is not None)
+        return importance(
+            self.score, self.volume, self.change_pct, self.end is not None or self.on_last_period, self.records == 1
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of one anomaly, as `why --json` and `digest --format json` print it."""
@@ -126,6 +139,8 @@ class Anomaly:
             "funnel": self.funnel,
             "found_by": self.found_by,
             **({"tagged": self.tagged} if self.tagged is not None else {}),
+            **({"on_last_period": True} if self.on_last_period else {}),
+            **({"records": self.records} if self.records is not None else {}),
         }
 
     @classmethod
@@ -151,4 +166,6 @@ class Anomaly:
             funnel=list(data.get("funnel", [])),
             found_by=data.get("found_by", "series"),
             tagged=data.get("tagged"),
+            on_last_period=bool(data.get("on_last_period", False)),
+            records=data.get("records"),
         )

@@ -1,6 +1,7 @@
 """Segments: a set of dimension values; `{}` is the total."""
 from __future__ import annotations
 
+import re
 from itertools import combinations
 from typing import Iterable, Mapping
 
@@ -50,9 +51,21 @@ def segment_from_key(key: str) -> Segment:
     return parse_segment(key.split(",")) if key else {}
 
 
-def segment_label(segment: Mapping[str, str]) -> str:
-    """Human label: 'EMEA/paid', or 'total' for the whole business."""
-    return "/".join(segment.values()) or "total"
+# A value that does not say what it is a value of: a yes/no column (`Captured` true/false)
+# or a number (`Tier` 2). Written alone, "true/Paid" or "where: true (91%); false (9%)"
+# leaves a reader to guess the column.
+_BARE_VALUE = re.compile(r"(?i)(true|false|yes|no|[+-]?\d+(\.\d+)?)")
+
+
+def value_label(dimension: str, value: str) -> str:
+    """A segment value as read out: 'EMEA', or 'Captured=true' where the value alone does not
+    say what it is."""
+    return f"{dimension}={value}" if _BARE_VALUE.fullmatch(value) else value
+
+
+def segment_label(segment: Mapping[str, str], joiner: str = "/") -> str:
+    """Human label: 'EMEA/paid', 'Captured=true/Paid', or 'total' for the whole business."""
+    return joiner.join(value_label(d, v) for d, v in segment.items()) or "total"
 
 
 def is_within(child: Mapping[str, str], parent: Mapping[str, str]) -> bool:

@@ -28,7 +28,7 @@ from ctxmetrics.config import EVENT_TABLE
 from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.models.segments import is_within, segment_key, segment_label
 from ctxmetrics.wording import (
-    EXPLAINED_HEADING, NOTHING_NEEDS_ACTION, RANKING, cause_note, change_text, kind_text, flags_note, level_text, md_code,
+    EXPLAINED_HEADING, RANKING, cause_note, change_text, kind_text, flags_note, level_text, md_code, nothing_needs_action,
     md_text, metric_label, metric_word, pct_text, score_text, shell_command, summary_line, tag_command, tagged_text, when_text, where_text,
 )
 
@@ -456,7 +456,7 @@ def render_markdown(digest: Digest) -> str:
     unexplained, not_seen = digest.unexplained_events, digest.effects_not_seen
     out += [f"## Needs action ({len(unexplained) + len(not_seen)})", ""]
     if not unexplained and not not_seen:
-        out += [NOTHING_NEEDS_ACTION, ""]
+        out += [nothing_needs_action(len(digest.anomalies) + digest.muted), ""]
     for n, event in enumerate(digest.shown(unexplained), 1):
         out += _event_lines(n, event, y)
     out += _hidden(digest, unexplained)

@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 
 from ctxmetrics.report.digest import BusinessEvent, Digest, effect_line
-from ctxmetrics.wording import EXPLAINED_HEADING, NOTHING_NEEDS_ACTION, RANKING, cause_note, flags_note, one_line
+from ctxmetrics.wording import EXPLAINED_HEADING, RANKING, cause_note, flags_note, nothing_needs_action, one_line
 
 CSS = """
 :root { color-scheme: light; }
@@ -60,7 +60,7 @@ def render_html(digest: Digest, charts: dict[str, str]) -> str:
         f"<h2>Needs action ({len(unexplained) + len(not_seen)})</h2>",
     ]
     if not unexplained and not not_seen:
-        parts.append(f"<p>{NOTHING_NEEDS_ACTION}</p>")
+        parts.append(f"<p>{nothing_needs_action(len(digest.anomalies) + digest.muted)}</p>")
     parts += [event_html(e, charts, y) for e in digest.shown(unexplained)]
     parts += _hidden(digest, unexplained)
     if not_seen:

@@ -52,6 +52,8 @@ class WhyAnswer:
     booking: str | None = None
     scale: str | None = None  # log | log10: the metric's values are logarithms
     flat_days: dict[str, int] = field(default_factory=dict)  # anomaly id -> days its series held one value before it
+    # (days with data, days of the metric's span) in the window, when most of them are gaps
+    mostly_gaps: tuple[int, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"anomalies": [a.to_json() for a in self.anomalies]}
@@ -158,12 +160,26 @@ def why(
             if (since is None or day >= since) and (until is None or day <= until)
         ]
         booking = store.bookings([metric]).get(metric)
+        mostly_gaps = _mostly_gaps(store, metric, since, until, gap_days) if gap_days and not anomalies else None
         averaged = project.config.metric(metric).averaged
         flat = {a.id: flat_days(store, metric, segment, a.start, averaged) for a in anomalies if never_varied(a)}
     return WhyAnswer(
         metric, segment, since, until, project.config.metric(metric).type, anomalies, elsewhere, gap_days, booking,
-        project.config.metric(metric).scale, flat,
+        project.config.metric(metric).scale, flat, mostly_gaps,
     )
+
+
+def _mostly_gaps(store, metric: str, since, until, gap_days: list[dt.date]) -> tuple[int, int] | None:
+    """(days with data, days) of the metric's stored span within the window, when fewer
+    than half of them have data: "no anomalies" then says little, and `why` says so."""
+    if not store.has_metric(metric):
+        return None  # a ratio or a query: its span is its parts'
+    _, rows = store.query_rows("select min(ts), max(ts) from obs where metric = ?", [metric])
+    first, last = rows[0]
+    first, last = max(first, since or first), min(last, until or last)
+    days = (last - first).days + 1
+    known = days - sum(first <= day <= last for day in gap_days)
+    return (known, days) if days > 0 and 2 * known < days else None
 
 
 def record(
@@ -284,7 +300,10 @@ def format_answer(answer: WhyAnswer) -> str:
     """Plain-language text of a `why` answer, as a manager would read it."""
     where = f"{answer.metric} {segment_label(answer.segment)}{_window_text(answer.since, answer.until)}"
     if not answer.anomalies:
-        lines = [f"No anomalies in {where}."]
+        lines = [f"No anomalies in {where}." if answer.mostly_gaps is None else (
+            f"No anomalies in {where}, but only {answer.mostly_gaps[0]} of its {answer.mostly_gaps[1]} days "
+            f"{'has' if answer.mostly_gaps[0] == 1 else 'have'} data: too few to show a change."
+        )]
         if answer.elsewhere:
             places = ", ".join(f"{segment_label(segment_from_key(k))} ({_flagged(n)})" for k, n in answer.elsewhere)
             lines.append(f"Where {answer.metric} changed then: {places}.")

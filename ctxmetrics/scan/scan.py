@@ -27,6 +27,7 @@ from ctxmetrics.errors import CtxError, NothingToScan, UnknownName
 from ctxmetrics.project import Project
 from ctxmetrics.models.series import SeriesSet
 from ctxmetrics.scan.conversion import FOUND_BY as CONVERSION
+from ctxmetrics.scan.sparse_days import without_seen_before
 from ctxmetrics.scan.tagged import family_bar, retest_tagged, tagged_windows, tags_changed
 from ctxmetrics.store.series import build_series_set, incomplete_ratios, metric_names, reported_gaps
 from ctxmetrics.store.results import load_anomalies, load_state, load_verdicts
@@ -242,6 +243,7 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     from ctxmetrics.scan.effects import expected_effects
     from ctxmetrics.scan.latest import latest_changes
     from ctxmetrics.scan.log_values import underlying_changes
+    from ctxmetrics.scan.one_record import count_records
     from ctxmetrics.scan.restatements import drop_restatements
     from ctxmetrics.store.results import save_annotation_mirror, save_effects, save_gaps, save_scan
     from ctxmetrics.timeline.read import mirror_row
@@ -275,6 +277,7 @@ def _finish(project: Project, outcome: Outcome, annotations) -> ScanResult:
     gaps = outcome.gaps
     with project.store() as store:
         save_annotation_mirror(store, (mirror_row(e, config.timezone) for e in annotations))  # its own transaction
+        count_records(kept, config, store)  # before ranking is read from them (notify, the digest)
         effects = expected_effects(project, store, annotations, kept, outcome.present)
         bookings = store.bookings(sorted(outcome.sets))
         with store.transaction():
@@ -392,7 +395,9 @@ def _scan_metric(
         for row, volume, changes in zip(batch, volumes, changes_per_row):
             segment = series_set.segments[row]
             found += [
-                anomaly_from_change(series_set.metric, segment, series_set.start, c, float(volume), granularity)
+                anomaly_from_change(
+                    series_set.metric, segment, series_set.start, c, float(volume), granularity, series_set.days
+                )
                 for c in changes
             ]
         candidates += len(batch)
@@ -444,9 +449,10 @@ def detect_one(values, denominator, known_mask, settings, kind: str, start: dt.d
     from ctxmetrics.detect import find_changes
 
     dates = periods.dates(start, len(values), granularity)
-    return find_changes(
+    changes = find_changes(
         values, kind=kind, denominators=denominator, settings=settings, known_mask=known_mask, dates=dates
     )
+    return without_seen_before(values, changes)
 
 
 def _screened_batches(series_set: SeriesSet, rows: np.ndarray, settings):
@@ -479,9 +485,10 @@ def _detect_rows(values, denominators, masks, settings, kind, start, granularity
     from ctxmetrics.detect import find_changes_many
 
     dates = periods.dates(start, values.shape[1], granularity)
-    return find_changes_many(
+    found = find_changes_many(
         values, kind=kind, denominators=denominators, settings=settings, known_masks=masks, dates=dates
     )
+    return [without_seen_before(row, changes) for row, changes in zip(values, found)]
 
 
 def _detect_batches(
@@ -664,12 +671,14 @@ def fingerprint_rows(kind: str, start: dt.date, settings, values: np.ndarray, de
 
 
 def anomaly_from_change(
-    metric: str, segment: dict[str, str], start: dt.date, change, volume: float, granularity: str = "daily"
+    metric: str, segment: dict[str, str], start: dt.date, change, volume: float, granularity: str = "daily",
+    periods_total: int | None = None,
 ) -> Anomaly:
     """The stored form of one detected change of a series whose period 0 starts on `start`,
     at the precision it is stored with, so a fresh detection and one kept from the last
     scan rank and link identically. It starts on its first period's first day and ends on
-    its last period's last day."""
+    its last period's last day; given the series' length (`periods_total`), a lasting
+    change that starts on its last period is marked so (`on_last_period`)."""
     return Anomaly(
         metric=metric,
         segment=dict(segment),
@@ -683,4 +692,5 @@ def anomaly_from_change(
         score=round(float(change.score), 2),
         volume=round(volume, 2),
         period=periods.unit(granularity),
+        on_last_period=change.end is None and periods_total is not None and change.start == periods_total - 1,
     )

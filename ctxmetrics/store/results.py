@@ -73,10 +73,13 @@ def most_important(store: Store, metric: str, since, until, limit: int) -> list[
     (largest first, then segment key), at most `limit` of them."""
     where, params = _metric_filter(metric, None, since, until)
     _, rows = store.query_rows(
-        f"select segment_key, score, volume, change_pct, end_day is not null, data from anomalies where {where}", params
+        "select segment_key, score, volume, change_pct, "
+        "end_day is not null or coalesce(json_extract(data, '$.on_last_period')::boolean, false), "
+        "coalesce(json_extract(data, '$.records')::integer = 1, false), data "
+        f"from anomalies where {where}", params
     )
-    rows.sort(key=lambda r: (-importance(*r[1:5]), r[0]))
-    return [Anomaly.from_json(json.loads(r[5])) for r in rows[:limit]]
+    rows.sort(key=lambda r: (-importance(*r[1:6]), r[0]))
+    return [Anomaly.from_json(json.loads(r[6])) for r in rows[:limit]]
 
 
 def scanned_metrics(store: Store) -> set[str]:

@@ -437,7 +437,7 @@ def lint_timeline(
     events, problems = _scan(Path(annotations_dir), tz, types)
     today = today or datetime.now(ZoneInfo(tz)).date()
     for event in events:
-        problems += _name_problems(event, known_metrics, known_dimensions, known_values)
+        problems += name_problems(event, known_metrics, known_dimensions, known_values)
         age = (today - event.first_day(tz)).days
         if event.is_open and age > OPEN_TOO_LONG_DAYS:
             problems.append(Problem(event.path, event.line, (
@@ -446,8 +446,9 @@ def lint_timeline(
             )))
     return sorted(problems)
 
-def _name_problems(event: Annotation, metrics: set[str] | None, dimensions: set[str] | None,
-                   values: Mapping[str, set[str]] | None) -> list[Problem]:
+def name_problems(event: Annotation, metrics: set[str] | None, dimensions: set[str] | None,
+                  values: Mapping[str, set[str]] | None) -> list[Problem]:
+    """`unknown_names` of one event, each at the event's file and line."""
     return [Problem(event.path, event.line, text)
             for text in unknown_names(event.metrics, event.scope, metrics, dimensions, values)]
 

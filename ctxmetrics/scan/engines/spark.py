@@ -588,7 +588,7 @@ def _read_results(results, metric: str, job, previous, state):
         change = Change(r["kind"], r["direction"], r["start"], r["end"], r["before"], r["after"], r["change_pct"], r["score"])
         segment = json.loads(r["segment"])
         if r["events"] is None:
-            found.append(anomaly_from_change(metric, segment, job.start, change, r["volume"]))
+            found.append(anomaly_from_change(metric, segment, job.start, change, r["volume"], periods_total=job.days))
         else:
             fresh[r["segment_key"]].append(
                 tagged_anomaly(metric, segment, job.start, change, json.loads(r["events"]), r["volume"], "daily", job.tests,
