@@ -104,7 +104,7 @@ class _Scan:
         t = self.t = (np.arange(n) if starts is None else np.asarray(starts, dtype=np.int64))[None, :]
         f = _flank(w, settings)  # flank periods each side
         short = self.short = w <= settings.spike_max_days
-        self.long_run = noise.lrv / noise.day_var  # autocorrelation: variance of long means grows by this
+        self.long_run = noise.episode_long_run  # autocorrelation: variance of long means grows by this
         self.ramp = 1.0 + (self.long_run - 1.0) * np.minimum(w - 1, 6) / 6
         self.end, self.lo_b, self.hi_a, self.valid, self.m_w, self.v_w = window_geometry(
             n, w[:, 0], t[0], f[:, 0], short[:, 0], self.ramp[:, 0], segment, seg_lo, seg_hi, *self._weighted)
@@ -136,7 +136,7 @@ def _long_run_excess(s: _Series, day_excess: float) -> float:
     if not floor.any():
         return day_excess
     model = s.floor_var + np.maximum(1.0 - s.floor_var * s.factor, 0.0)
-    return max(1.0, _remembered_long_run_var(s.y, ~s.known) / float(np.mean(model[floor])))
+    return max(1.0, _remembered_long_run_var(s.y, ~s.known, bump_out=True) / float(np.mean(model[floor])))
 
 
 def _flank(w, settings: DetectionSettings):
