@@ -29,9 +29,9 @@ class _Noise:
     day_var: float  # typical daily variance of y
     lrv: float  # long-run variance of y per day (>= day_var)
     dispersion: float | None = None  # rates: the beta-binomial intra-class correlation (`_beta_binomial_scales`)
-    # the episode scan's long-run variance (day_var <= it <= lrv): measured without the
-    # stretch that stands out most (`_long_run_var`'s bump_out), which a two-week episode
-    # inflates when it is in; None: `lrv`. Lasting shifts and the calendar keep `lrv`
+    # the episode scan's long-run variance (day_var <= it <= lrv, `_for_episodes`): measured
+    # without the stretch that stands out most, which a two-week episode inflates when it
+    # is in; None: `lrv`. Lasting shifts and the calendar keep `lrv`
     episode_lrv: float | None = None
 
     @property
@@ -201,7 +201,7 @@ def _with_wander(s: _Series, noise: _Noise, width: int) -> _Noise:
     # windows of at most a tenth of the series: at lag k, k differences cross a step, and
     # in a short series (30-60 years) the long lags' robust sds would take the step in
     wander = _window_long_run_var(s.y, s.index, ~s.known, min(width, max(len(s.y) // 10, 1)))
-    return replace(noise, lrv=wander, episode_lrv=None) if wander > noise.lrv else noise
+    return replace(noise, lrv=wander) if wander > noise.lrv else noise
 
 
 def _noise_of(s: _Series, level: np.ndarray, scale: np.ndarray, tail_scale: np.ndarray, unit: int,
@@ -213,11 +213,20 @@ def _noise_of(s: _Series, level: np.ndarray, scale: np.ndarray, tail_scale: np.n
     day_var = float(np.mean(scale[ok] ** 2)) if ok.any() else float(np.mean(scale**2))
     long_run = _remembered_long_run_var(s.y, ok, unit)
     lrv = long_run if long_run > long_run_gate * day_var else day_var
-    episode_lrv = None
-    if lrv > day_var:  # else nothing to lower
-        bumpless = _remembered_long_run_var(s.y, ok, unit, bump_out=True)
-        episode_lrv = min(lrv, bumpless if bumpless > long_run_gate * day_var else day_var)
-    return _Noise(level=level, scale=scale, tail=tail_scale, z=z, day_var=day_var, lrv=lrv, episode_lrv=episode_lrv)
+    return _Noise(level=level, scale=scale, tail=tail_scale, z=z, day_var=day_var, lrv=lrv)
+
+
+def _for_episodes(s: _Series, noise: _Noise, unit: int) -> _Noise:
+    """`noise` with the episode scan's long-run variance (`_Noise.episode_lrv`): measured
+    again without the stretch that stands out most, gated as `_noise_of` gates it, never
+    above `lrv`. Only where `lrv` is the block estimate above the day variance (else
+    nothing to lower: a gauge's wander, read off its variogram, is kept)."""
+    ok = ~s.known
+    if not noise.lrv > noise.day_var or noise.lrv != _remembered_long_run_var(s.y, ok, unit):
+        return noise
+    gate = _RATE_LONG_RUN_GATE if noise.dispersion is not None else 1.0
+    bumpless = _remembered_long_run_var(s.y, ok, unit, bump_out=True)
+    return replace(noise, episode_lrv=min(noise.lrv, bumpless if bumpless > gate * noise.day_var else noise.day_var))
 
 
 def _noises(series: list[_Series], settings: DetectionSettings, unit: int = 7,
