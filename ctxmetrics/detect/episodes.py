@@ -92,7 +92,7 @@ class _Scan:
         # (differences of block means) over the model's mean daily variance: with a few
         # events a day the day scales (MADs of a handful of distinct values) overstate
         # the noise, and `noise.lrv`, floored at their mean, would keep that bias
-        self.excess_long = _long_run_excess(s, self.excess, noise)
+        self.excess_long = _long_run_excess(s, self.excess)
         _LAST_SUMS[0] = inputs, {k: self.__dict__[k] for k in _Scan._SERIES_PARTS}
 
     def _geometry(self, noise: _Noise, widths, settings: DetectionSettings, starts, segment, seg_lo, seg_hi) -> None:
@@ -104,7 +104,7 @@ class _Scan:
         t = self.t = (np.arange(n) if starts is None else np.asarray(starts, dtype=np.int64))[None, :]
         f = _flank(w, settings)  # flank periods each side
         short = self.short = w <= settings.spike_max_days
-        self.long_run = noise.episode_long_run  # autocorrelation: variance of long means grows by this
+        self.long_run = noise.lrv / noise.day_var  # autocorrelation: variance of long means grows by this
         self.ramp = 1.0 + (self.long_run - 1.0) * np.minimum(w - 1, 6) / 6
         self.end, self.lo_b, self.hi_a, self.valid, self.m_w, self.v_w = window_geometry(
             n, w[:, 0], t[0], f[:, 0], short[:, 0], self.ramp[:, 0], segment, seg_lo, seg_hi, *self._weighted)
@@ -128,16 +128,15 @@ class _Scan:
 _LAST_SUMS: list[tuple[tuple, dict]] = [((), {})]
 
 
-def _long_run_excess(s: _Series, day_excess: float, noise: _Noise | None = None) -> float:
+def _long_run_excess(s: _Series, day_excess: float) -> float:
     """How much noisier than the count model a long window is (>= 1): the long-run
-    variance of y (differences of block means; for an episode scan whose `noise` has its
-    own, `_Noise.episode_lrv`, without the largest bump as that one) over the model's mean
-    daily variance (see `_Scan`); `day_excess` where no day has a sampling variance."""
+    variance of y (differences of block means) over the model's mean daily variance (see
+    `_Scan`); `day_excess` where no day has a sampling variance."""
     floor = (s.floor_var > 0) & ~s.known
     if not floor.any():
         return day_excess
     model = s.floor_var + np.maximum(1.0 - s.floor_var * s.factor, 0.0)
-    return max(1.0, _remembered_long_run_var(s.y, ~s.known, bump_out=noise is not None and noise.episode_lrv is not None) / float(np.mean(model[floor])))
+    return max(1.0, _remembered_long_run_var(s.y, ~s.known) / float(np.mean(model[floor])))
 
 
 def _flank(w, settings: DetectionSettings):

@@ -13,7 +13,7 @@ from ctxmetrics.detect.frequency import (
 )
 from ctxmetrics.detect.log_scale import _on_log_scale
 from ctxmetrics.detect.materiality import _material
-from ctxmetrics.detect.noise import _exact_tails, _for_episodes, _noise, _Noise, _noises
+from ctxmetrics.detect.noise import _exact_tails, _noise, _Noise, _noises
 from ctxmetrics.detect.noiseless import _noiseless_changes
 from ctxmetrics.detect.prepare import _prepare, _prepare_many, _Series
 from ctxmetrics.detect.shifts import _shift_changes, _steps_as_shifts
@@ -21,7 +21,7 @@ from ctxmetrics.detect.slow_steps import _growth_out, _steps_beside_trend
 from ctxmetrics.detect.smooth import _breaks_only
 from ctxmetrics.models.change import Change
 
-DETECTOR = "ctxmetrics-episodes/30-issue-9cm"  # name/version: part of the scan fingerprint
+DETECTOR = "ctxmetrics-episodes/29"  # name/version: part of the scan fingerprint
 
 
 def find_changes(
@@ -266,10 +266,6 @@ def _changes(s: _Series, noise: _Noise, steps: list[int], layout: _Layout, kind:
 def _episodes_and_shifts(s: _Series, noise: _Noise, steps: list[int], layout: _Layout) -> tuple[list, list]:
     """The episodes and lasting shifts of prepared series `s`, in its grid's periods."""
     freq, local = layout.freq, layout.local
-    if freq.name == "daily":  # the episodes' own noise; shifts read `lrv` as before
-        # (weekly and monthly series hold too few blocks: without one, a clean monthly
-        # count's estimate fell enough to flag a 2-month spike at 4.81, evaluate's tune split)
-        noise = _for_episodes(s, noise, layout.unit)
     # short episodes first (they would bend the boundary search; a short peak of a longer
     # episode is set aside, not reported), then boundaries (lasting shifts and long
     # temporary ones), then every episode the boundaries missed

@@ -29,15 +29,6 @@ class _Noise:
     day_var: float  # typical daily variance of y
     lrv: float  # long-run variance of y per day (>= day_var)
     dispersion: float | None = None  # rates: the beta-binomial intra-class correlation (`_beta_binomial_scales`)
-    # the episode scan's long-run variance (>= day_var, `_for_episodes`): measured without
-    # the stretch that stands out most, which a two-week episode inflates when it is in;
-    # None: `lrv`. Lasting shifts and the calendar keep `lrv`
-    episode_lrv: float | None = None
-
-    @property
-    def episode_long_run(self) -> float:
-        """The episode scan's long-run variance over the day variance (>= 1)."""
-        return (self.lrv if self.episode_lrv is None else self.episode_lrv) / self.day_var
 
     def se2(self, n: np.ndarray | float) -> np.ndarray | float:
         """Variance of the mean of `n` consecutive days, inflated for autocorrelation.
@@ -86,7 +77,7 @@ def _slides(y: np.ndarray) -> bool:
     return y.dtype == np.float64 and y.shape[-1] > 1 and bool(np.isfinite(y).all()) and not (np.signbit(y) & (y == 0)).any()
 
 
-def _long_run_var(y: np.ndarray, ok: np.ndarray, unit: int = 7, bump_out: bool = False) -> float:
+def _long_run_var(y: np.ndarray, ok: np.ndarray, unit: int = 7) -> float:
     """Per-day variance implied by differences of adjacent block means (median over
     block lengths).
 
@@ -96,14 +87,6 @@ def _long_run_var(y: np.ndarray, ok: np.ndarray, unit: int = 7, bump_out: bool =
     understate. The median over lengths, not the maximum: long blocks are both noisy
     (few blocks) and inflated by month-long bumps, which would hide the very bumps the
     detector looks for.
-
-    `bump_out`: measured again without the days of the one stretch that stands out most
-    from the blocks on both sides of it (`_largest_bump`): the noise of the episode scan,
-    which a two-week episode would otherwise inflate (its days move the means of many
-    overlapping blocks: a good share of the long blocks' few differences). Its days are
-    left out rather than every difference that meets them: that drops a third of the
-    28-day blocks' differences for a 7-day stretch, and their MAD, already the noisiest,
-    moved by up to 2x on independent noise.
     """
     from ctxmetrics.detect.kernels import block_difference_mads  # numba: the detector's path only
 
@@ -112,62 +95,21 @@ def _long_run_var(y: np.ndarray, ok: np.ndarray, unit: int = 7, bump_out: bool =
     blocks = np.array([unit * k for k in _BLOCK_UNITS], dtype=np.int64)
     y, ok = np.ascontiguousarray(y, dtype=np.float64), np.ascontiguousarray(ok, dtype=bool)
     mads, measured = block_difference_mads(y, ok, blocks)
-    if bump_out and measured.any():
-        bump = _largest_bump(y, ok, blocks, mads, measured)
-        if bump is not None:
-            ok = ok.copy()
-            ok[bump] = False
-            mads, measured = block_difference_mads(y, ok, blocks)
     estimates = [float(spread) ** 2 / 2 * int(block) for spread, block, m in zip(mads, blocks, measured) if m]
     return float(median(np.array(estimates))) if estimates else 0.0
 
 
-def _largest_bump(y: np.ndarray, ok: np.ndarray, blocks: np.ndarray, mads: np.ndarray, measured: np.ndarray) -> slice | None:
-    """The days of the block (of any of the `measured` lengths, at any start) whose mean
-    stands out most from the blocks just before and after it, both the same way: the
-    smaller of its two gaps over that length's robust sd of adjacent differences (`mads`).
-    None when no block does. Left out unconditionally, not above a bar: in independent
-    counts (16 a day, 455 days) the largest such bump is 2.3-3.2 sds (10th-90th
-    percentile), a two-week +70% at 16 a day only 2.4-5.1 against the noise it inflates;
-    without it the long-run variance of clean series moves both ways (90th percentile of
-    its ratio to the day variance 1.26 -> 1.28), while the campaign's own falls (1.35-2.28 -> 1.11-1.36
-    in the five tune funnels where it scored under its bar)."""
-    sums, days = _cum_ok(y, ok)
-    best, where = 0.0, None
-    for block, spread, m in zip(blocks, mads, measured):
-        block = int(block)
-        if not m or not spread > 0 or len(y) < 3 * block:
-            continue
-        count = days[block:] - days[:-block]
-        means = np.where(count >= block / 2, (sums[block:] - sums[:-block]) / np.maximum(count, 1), np.nan)
-        gap_b, gap_a = means[block:-block] - means[:-2 * block], means[block:-block] - means[2 * block:]
-        with np.errstate(invalid="ignore"):
-            bump = np.nan_to_num(np.where(gap_b * gap_a > 0, np.minimum(np.abs(gap_b), np.abs(gap_a)), 0.0)) / spread
-        t = int(np.argmax(bump))
-        if bump[t] > best:
-            best, where = float(bump[t]), slice(block + t, 2 * block + t)
-    return where
-
-
-def _cum_ok(y: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative sums (a leading 0) of the `ok` values and of the `ok` days."""
-    sums, days = np.zeros(len(y) + 1), np.zeros(len(y) + 1)
-    np.cumsum(np.where(ok, y, 0.0), out=sums[1:])
-    np.cumsum(ok, out=days[1:])
-    return sums, days
-
-
-def _remembered_long_run_var(y: np.ndarray, ok: np.ndarray, unit: int = 7, bump_out: bool = False) -> float:
+def _remembered_long_run_var(y: np.ndarray, ok: np.ndarray, unit: int = 7) -> float:
     """`_long_run_var`, remembered for the last inputs: the calendar fit judges its season
     on the very values that the noise model measures again once the calendar is out (and
     `find_changes_many` fits the calendars of a batch before it measures their noise: 64
     entries hold two per series of a scan's batch)."""
-    return _long_run_var_of(y.tobytes(), ok.tobytes(), unit, bump_out)
+    return _long_run_var_of(y.tobytes(), ok.tobytes(), unit)
 
 
 @functools.lru_cache(maxsize=64)
-def _long_run_var_of(y: bytes, ok: bytes, unit: int, bump_out: bool) -> float:
-    return _long_run_var(np.frombuffer(y), np.frombuffer(ok, dtype=bool), unit, bump_out)
+def _long_run_var_of(y: bytes, ok: bytes, unit: int) -> float:
+    return _long_run_var(np.frombuffer(y), np.frombuffer(ok, dtype=bool), unit)
 
 
 def _noise(s: _Series, settings: DetectionSettings, exact_tails: bool = True, unit: int = 7,
@@ -215,21 +157,6 @@ def _noise_of(s: _Series, level: np.ndarray, scale: np.ndarray, tail_scale: np.n
     long_run = _remembered_long_run_var(s.y, ok, unit)
     lrv = long_run if long_run > long_run_gate * day_var else day_var
     return _Noise(level=level, scale=scale, tail=tail_scale, z=z, day_var=day_var, lrv=lrv)
-
-
-def _for_episodes(s: _Series, noise: _Noise, unit: int) -> _Noise:
-    """`noise` with the episode scan's long-run variance (`_Noise.episode_lrv`): measured
-    again without the stretch that stands out most, gated as `_noise_of` gates it. Only
-    where `lrv` is the block estimate above the day variance (a gauge's wander, read off
-    its variogram, is kept). Not capped at `lrv`: on clean series the estimate without
-    its largest bump moves both ways, and the lower of the two would bias it low
-    (benchmarks/README.md, issue-9cm)."""
-    ok = ~s.known
-    if not noise.lrv > noise.day_var or noise.lrv != _remembered_long_run_var(s.y, ok, unit):
-        return noise
-    gate = _RATE_LONG_RUN_GATE if noise.dispersion is not None else 1.0
-    bumpless = _remembered_long_run_var(s.y, ok, unit, bump_out=True)
-    return replace(noise, episode_lrv=bumpless if bumpless > gate * noise.day_var else noise.day_var)
 
 
 def _noises(series: list[_Series], settings: DetectionSettings, unit: int = 7,
