@@ -21,7 +21,7 @@ from ctxmetrics.detect.slow_steps import _growth_out, _steps_beside_trend
 from ctxmetrics.detect.smooth import _breaks_only
 from ctxmetrics.models.change import Change
 
-DETECTOR = "ctxmetrics-episodes/30-issue-9qe"  # name/version: part of the scan fingerprint
+DETECTOR = "ctxmetrics-episodes/30"  # name/version: part of the scan fingerprint
 
 
 def find_changes(
