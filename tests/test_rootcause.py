@@ -255,3 +255,23 @@ def test_a_row_carried_by_two_of_its_cells_is_those_two_cells():
     actual[rest] -= 0.5 * 20
     found = segments(localize(LEAVES, expected, actual, np.sqrt(expected)))
     assert sorted(map(str, found)) == sorted(map(str, [LEAVES[i] for i in cells]))
+
+
+def test_a_change_everywhere_alike_beside_a_leaf_new_from_zero_is_uniform_not_a_dimension_split():
+    """A payments cube (qae's Stripe export): every status and product rose by one factor,
+    and a refund cell that held nothing in the baseline now holds some. No factor can fit
+    a cell expected at 0, so its error dwarfs every element's gain and the greedy search
+    takes nothing; the fallback's set of elements moving by one factor then took both
+    values of `captured` (the whole cube) and read `true 91%; false 9%` off their volumes.
+    All values of a dimension moving by one factor is the cube moving alike."""
+    statuses = {"Paid": "true", "Refunded": "true", "Failed": "false"}
+    leaves = [{"captured": statuses[s], "product": p, "status": s} for s in statuses for p in ("29", "99", "299")]
+    rng = np.random.default_rng(11)
+    expected = np.array([{"Paid": 20000.0, "Refunded": 400.0, "Failed": 1100.0}[leaf["status"]] for leaf in leaves])
+    new_from_zero = [leaf == {"captured": "true", "product": "299", "status": "Refunded"} for leaf in leaves]
+    expected[new_from_zero] = 0.0
+    actual = rng.poisson(expected * 1.45).astype(float)
+    actual[new_from_zero] = 3588.0
+    noise = np.sqrt(np.maximum(expected, 1.0)) * 6  # amounts: a charge's size times its count's noise
+    found = localize(leaves, expected, actual, noise, direction=1)
+    assert found.uniform and found.elements == [], found

@@ -135,9 +135,12 @@ def localize_codes(
     threshold = _null_gain(fit.candidates)
     set_error, owner = fit(chosen)
     uniform_error = fit.uniform_error()
-    # One factor for all leaves as good as the set, given the set's extra factors (a
-    # shared set has one).
+    # One factor for all leaves as good as the set, given the set's extra factors. A shared
+    # set is judged on its own hypothesis, one factor for all its leaves: all values of a
+    # dimension moving by one factor is the whole cube moving alike, not those values.
     extra = 0 if shared else max(len(chosen) - 1, 0)
+    if shared:
+        set_error = fit.common_error(owner >= 0)
     if uniform_error <= set_error + threshold * extra and start_error - uniform_error > threshold:
         return RootCause([], True)
     carried = [float((actual - expected)[owner == i].sum()) for i in range(len(chosen))]
@@ -661,8 +664,13 @@ class _Fits:
 
     def uniform_error(self) -> float:
         """Error when every leaf changes by one common fitted factor."""
-        factor = self.factor(slice(None))
-        return float((self.weight * (self.actual - factor * self.expected) ** 2).sum())
+        return self.common_error(slice(None))
+
+    def common_error(self, members) -> float:
+        """Error when the member leaves change by one common fitted factor, the others not."""
+        pred = self.expected.copy()
+        pred[members] = self.factor(members) * self.expected[members]
+        return float((self.weight * (self.actual - pred) ** 2).sum())
 
     def _leaves_of(self, element) -> np.ndarray:
         """Which leaves an element (group, element id) holds, computed once per element."""
