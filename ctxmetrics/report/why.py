@@ -61,6 +61,8 @@ class WhyAnswer:
             out["elsewhere"] = [{"segment": segment_from_key(k), "anomalies": n} for k, n in self.elsewhere]
         if self.booking:
             out["booking"] = self.booking
+        if self.mostly_gaps:  # the text's "only N of its M days have data": no anomalies says little
+            out["mostly_gaps"] = {"days_with_data": self.mostly_gaps[0], "days": self.mostly_gaps[1]}
         return out
 
 
