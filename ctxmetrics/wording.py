@@ -176,7 +176,19 @@ def nothing_needs_action(anomalies: int) -> str:
 
 
 EXPLAINED_HEADING = "Explained ({n}), unexpected first, recurring holidays last"
-RANKING = "Ranking: importance = score × ln(1 + mean daily volume)."
+
+
+def ranking_note(periods) -> str:
+    """How flags are ranked, with the volume per the period the flagged series are kept in
+    (`Anomaly.period`): a monthly metric's volume is its mean month, not a day."""
+    units = sorted(set(periods) or {"day"}, key=_PERIOD_ORDER.index)
+    per = f"{_PERIOD_ADJECTIVE[units[0]]} volume" if len(units) == 1 else f"volume per {' or '.join(units)} (each series' own period)"
+    return f"Ranking: importance = score × ln(1 + mean {per})."
+
+
+_PERIOD_ORDER = ["day", "week", "fortnight", "month", "quarter", "year"]
+_PERIOD_ADJECTIVE = {"day": "daily", "week": "weekly", "fortnight": "fortnightly", "month": "monthly",
+                     "quarter": "quarterly", "year": "yearly"}
 
 
 def plural(n: int, word: str) -> str:

@@ -28,7 +28,8 @@ def digest(ctx, ref, since, until, fmt, output, limit, fail_on_unexplained):
     causes and drivers; unexplained ones with the command that would tag them; events
     whose expected effect was not seen.
 
-    Importance = score × ln(1 + mean daily volume). Read-only: run 'ctxmetrics scan' first.
+    Importance = score × ln(1 + mean volume per day, or per week or month for a series kept
+    so). Read-only: run 'ctxmetrics scan' first.
 
     \b
     Example:

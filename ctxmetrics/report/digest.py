@@ -28,8 +28,8 @@ from ctxmetrics.config import EVENT_TABLE
 from ctxmetrics.models.anomaly import Anomaly, Cause
 from ctxmetrics.models.segments import is_within, segment_key, segment_label
 from ctxmetrics.wording import (
-    EXPLAINED_HEADING, RANKING, cause_note, change_text, kind_text, flags_note, level_text, md_code, nothing_needs_action,
-    md_text, metric_label, metric_word, pct_text, score_text, shell_command, summary_line, tag_command, tagged_text, when_text, where_text,
+    EXPLAINED_HEADING, cause_note, change_text, kind_text, flags_note, level_text, md_code, nothing_needs_action,
+    ranking_note, md_text, metric_label, metric_word, pct_text, score_text, shell_command, summary_line, tag_command, tagged_text, when_text, where_text,
 )
 
 __all__ = ["Digest", "BusinessEvent", "build_digest", "render_markdown", "render_json"]
@@ -324,6 +324,11 @@ class Digest:
         return f"{first.isoformat()} to {last.isoformat()}"
 
     @property
+    def ranking(self) -> str:
+        """How the flags are ranked, in the period their volume is per."""
+        return ranking_note(a.period for a in self.anomalies)
+
+    @property
     def with_year(self) -> bool:
         """Dates carry their year unless the whole period lies in one year."""
         first = self.since or (self.data_range[0] if self.data_range else None)
@@ -474,7 +479,7 @@ def render_markdown(digest: Digest) -> str:
         out += [f"- {effect_line(e, y)}" for e in digest.effects_other] + [""]
     out += [f"_{md_text(metric)} is {md_text(reason)}._" for metric, reason in sorted(digest.bookings.items())]
     out += [""] if digest.bookings else []
-    out += [f"_{flags_note(len(digest.anomalies), len(digest.events), digest.muted)} {RANKING} "
+    out += [f"_{flags_note(len(digest.anomalies), len(digest.events), digest.muted)} {digest.ranking} "
             "`--format json` lists every flag._"]
     return "\n".join(out).rstrip() + "\n"
 

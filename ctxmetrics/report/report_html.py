@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 
 from ctxmetrics.report.digest import BusinessEvent, Digest, effect_line
-from ctxmetrics.wording import EXPLAINED_HEADING, RANKING, cause_note, flags_note, nothing_needs_action, one_line
+from ctxmetrics.wording import EXPLAINED_HEADING, cause_note, flags_note, nothing_needs_action, one_line
 
 CSS = """
 :root { color-scheme: light; }
@@ -74,7 +74,7 @@ def render_html(digest: Digest, charts: dict[str, str]) -> str:
         parts.append("<h2>Tagged events without a flag</h2>")
         parts.append("<ul>" + "".join(f"<li>{effect_line(e, y, _text)}</li>" for e in digest.effects_other) + "</ul>")
     parts += [f'<p class="meta">{_text(metric)} is {_text(reason)}.</p>' for metric, reason in sorted(digest.bookings.items())]
-    parts.append(f'<p class="meta">{flags_note(len(digest.anomalies), len(digest.events), digest.muted)} {RANKING} '
+    parts.append(f'<p class="meta">{flags_note(len(digest.anomalies), len(digest.events), digest.muted)} {digest.ranking} '
                  "Each chart's legend names its marks.</p>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

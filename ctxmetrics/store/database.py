@@ -249,6 +249,19 @@ class Store:
         lo, hi = self.con.execute("select min(ts), max(ts) from obs").fetchall()[0]
         return None if lo is None else (lo, hi)
 
+    def covered_span(self) -> tuple | None:
+        """(first day, last calendar day) the stored observations cover: a weekly or monthly
+        metric's last row stands for its whole period (a month's row is dated the 1st), so
+        the span runs to that period's end. None for an empty store."""
+        from ctxmetrics.models.periods import last_day
+
+        span = self.observation_span()
+        if span is None:
+            return None
+        ends = self.con.execute("select metric, max(ts)::date from obs group by metric").fetchall()
+        last = max(last_day(day, 0, self.granularity(metric)) for metric, day in ends)
+        return span[0], max(span[1], last)
+
     def observations_df(self) -> "pl.DataFrame":
         """Every stored observation at leaf level, by metric and day."""
         return self.con.sql("select * from observations order by metric, ts").pl()

@@ -110,16 +110,17 @@ def was_scanned(store: Store, metric: str, segment_key: str) -> bool:
 
 
 def data_span_of_window(store: Store, since, until, since_flag: str = "--since", until_flag: str = "--until"):
-    """The stored data's (first day, last day), None for an empty store, after refusing a
-    report window wholly outside it: such a window could only say "nothing" (or point at
-    changes of other days as if they were its own).
+    """The stored data's (first day, last day covered: a monthly metric's last month to its
+    end), None for an empty store, after refusing a report window wholly outside it: such a
+    window could only say "nothing" (or point at changes of other days as if they were its
+    own).
 
     Raises:
         CtxError: the window starts after the last day of data or ends before the first.
     """
     from ctxmetrics.errors import CtxError
 
-    span = store.observation_span()
+    span = store.covered_span()
     if span and since and since > span[1]:
         raise CtxError(f"{since_flag} {since} is after the last day of data ({span[1]}); nothing to report.")
     if span and until and until < span[0]:
