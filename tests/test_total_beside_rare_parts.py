@@ -18,7 +18,9 @@ from test_quarterly import invoke
 
 FIRST = dt.date(2026, 1, 1)
 DAYS, RISE = 120, 80
-REFUND_DAYS = (86, 97, 108)  # after the rise, a week or more from its start
+# after the rise, a week or more from its start; the first the largest, so that it stays a change
+# of its sparse segment (one matched later would be how its refunds come: scan.sparse_days)
+REFUNDS = {86: 299, 97: 99, 108: 29}
 
 
 def _payments_csv(path) -> None:
@@ -29,8 +31,8 @@ def _payments_csv(path) -> None:
         for k in range(rng.poisson(42 if day >= RISE else 30)):
             lines.append(f"ch_{day}_{k},{stamp + dt.timedelta(minutes=k):%Y-%m-%d %H:%M:%S},"
                          f"{int(rng.choice([29, 99, 299]))}.00,usd,Paid")
-        if day in REFUND_DAYS:
-            lines.append(f"re_{day},{stamp:%Y-%m-%d %H:%M:%S},299.00,usd,Refunded")
+        if day in REFUNDS:
+            lines.append(f"re_{day},{stamp:%Y-%m-%d %H:%M:%S},{REFUNDS[day]}.00,usd,Refunded")
     path.write_text("\n".join(lines) + "\n")
 
 
