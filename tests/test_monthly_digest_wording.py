@@ -35,3 +35,12 @@ def test_a_monthly_digest_names_the_months_end_and_a_monthly_volume(tmp_path):
         "2023-01-01", "2025-12-31"]
     # a day inside the last month is inside the data
     assert "Revenue total +27% since Jul 1, 2025" in invoke("--project", root, "why", "revenue", "--since", str(dt.date(2025, 12, 10))).output
+
+
+def test_the_ranking_names_each_period_its_flags_are_kept_in():
+    from ctxmetrics.wording import ranking_note
+
+    assert ranking_note(["day", "day"]) == "Ranking: importance = score × ln(1 + mean daily volume)."
+    assert ranking_note([]) == ranking_note(["day"])  # no flag: the daily wording, as before
+    assert ranking_note(["month", "day", "month"]) == (
+        "Ranking: importance = score × ln(1 + mean volume per day or month (each series' own period)).")
