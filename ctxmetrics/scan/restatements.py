@@ -17,12 +17,9 @@ all of the total's volume has its total and that cell dated alike, so the total'
 is kept whatever its other, smaller parts do.
 
 Not restatements: an anomaly linked to an event the stronger one is not linked to (it
-says something of its own), a deeper episode inside the stronger change (a region
+says something of its own), and a deeper episode inside the stronger change (a region
 that closed nothing for two weeks during a company-wide six-week dip): at least twice
-its log-ratio within the stronger one's days, and a lasting change that a stronger
-episode starts after (a region's lasting drop and its total's Christmas dip seven weeks
-later): the episode ends and the change goes on, so the episode cannot be that change
-dated otherwise, however long the lasting change's days overlap it.
+its log-ratio within the stronger one's days.
 
 Down the funnel the same holds across stages: a change of leads reaches each stage below
 within the funnel lag (`explain.funnel_lag_days`), and at the low volumes of the bottom
@@ -35,8 +32,8 @@ lasts when it starts: a stage follows the stages above it, never leads them (won
 from January when the MQL campaign it follows began in February, the window stretched
 back over ordinary days). A lasting change is followed for its first
 `_LASTING_SPAN_DAYS` (the window explain measures a persistent shift over); a lower stage
-moving weeks later is news of its own. The same exceptions hold (its own event, much deeper within the stronger one's
-days, lag included, or a lasting change that the stronger episode starts after). Echoes dated within the lag stay: they agree.
+moving weeks later is news of its own. The same exceptions hold (its own event, or much deeper within the stronger one's
+days, lag included). Echoes dated within the lag stay: they agree.
 
 A tagged event dates a change too: when the test of its own window (`scan.tagged`) finds a
 change over mostly the same days as the detector's anomaly of that series, in the same
@@ -83,20 +80,12 @@ def _own_causes(a: Anomaly, stronger: Anomaly) -> bool:
     return not {c.annotation_id for c in a.causes} <= {c.annotation_id for c in stronger.causes}
 
 
-def _outlasts(a: Anomaly, other: Anomaly) -> bool:
-    """`a` is a lasting change and `other` an episode starting after it: the episode ends
-    while `a` goes on, so it cannot be `a`'s change dated otherwise (a region's lasting
-    drop is not the total's holiday dip weeks later)."""
-    return a.end is None and other.end is not None and other.start > a.start
-
-
 def _restates(a: Anomaly, stronger: Anomaly) -> bool:
     """`a` restates `stronger`, an anomaly of the same metric and direction on a rollup or a
     part of its segment starting more than `_SAME_DATING_DAYS` away from it."""
     return (
         stronger.score > a.score
         and _overlap_in_time(a, stronger)
-        and not _outlasts(a, stronger)
         and not _own_causes(a, stronger)
         and not _deeper_inside(a, stronger)
     )
@@ -151,7 +140,6 @@ def _echoes(a: Anomaly, upper: Anomaly, lag: dt.timedelta) -> bool:
     return (
         upper.score > a.score
         and (late or early)
-        and not _outlasts(a, upper)
         and not _own_causes(a, upper)
         and not _deeper_inside(a, upper, lag)
     )
