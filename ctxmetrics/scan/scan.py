@@ -27,7 +27,6 @@ from ctxmetrics.errors import CtxError, NothingToScan, UnknownName
 from ctxmetrics.project import Project
 from ctxmetrics.models.series import SeriesSet
 from ctxmetrics.scan.conversion import FOUND_BY as CONVERSION
-from ctxmetrics.scan.funnel_echo import echo_days
 from ctxmetrics.scan.sparse_days import without_seen_before
 from ctxmetrics.scan.tagged import family_bar, retest_tagged, tagged_windows, tags_changed
 from ctxmetrics.store.series import build_series_set, incomplete_ratios, metric_names, reported_gaps
@@ -151,14 +150,11 @@ def _scan_local(project: Project, config, annotations, metrics: list[str], progr
     # stages top first: a lower stage's echoes of an upper one were dropped (scan.restatements),
     # so they are judged afresh when a stage above changed
     funnel = config.funnel_of(set(known))
-    days_off = any(e.type in config.days_off_types for e in annotations)
-    outcome.echo_days = echo_days(sets, funnel) if days_off else {}
     upper_changed = False
     for name in sorted(sets, key=lambda m: funnel.index(m) if m in funnel else len(funnel)):
         found, stats, fingerprints = _scan_metric(
             sets[name], config, annotations, state, [a for a in previous if a.metric == name], progress, upper_changed,
             beside=_linking_beside(outcome, sets[name], annotations, config.timezone, config.days_off_types), imported=imported,
-            echo=outcome.echo_days.get(name, 0),
         )
         upper_changed |= name in funnel and stats["rescanned"] > 0
         outcome.add(name, found, stats, fingerprints)
@@ -233,8 +229,6 @@ class Outcome:
     whole_sets: bool = True  # `sets` hold every series of their metrics (not only those linking reads)
     conversions: list[Anomaly] | None = None  # `stage_conversions`, if an engine made them already
     present: list[str] | None = None  # the store's metric names as the engine read them (None: read them when storing)
-    # funnel stage -> days a known day off stays unknown past its end there (`scan.funnel_echo`)
-    echo_days: dict[str, int] = field(default_factory=dict)
 
     def add(self, metric: str, found: list[Anomaly], stats: dict[str, int], fingerprints: dict[str, str]) -> None:
         self.found += found
@@ -324,28 +318,24 @@ def stage_conversions(project: Project, outcome: "Outcome", found: list[Anomaly]
             built = {name: build_series_set(store, config, name, project.queries_dir) for name in stages}
         sets = {name: s for name, s in built.items() if s is not None}
     return conversion_anomalies(
-        sets, tuple(stages), found, config,
-        lambda s: known_masks(s, annotations, config.timezone, config.days_off_types, outcome.echo_days.get(s.metric, 0)),
-        annotations,
+        sets, tuple(stages), found, config, lambda s: known_masks(s, annotations, config.timezone, config.days_off_types), annotations
     )
 
 
 def _scan_metric(
     series_set, config, annotations, state, previous, progress, upper_changed=False,
     beside: Callable[..., Callable[[], None] | None] | None = None, imported: Callable[[], None] | None = None,
-    echo: int = 0,
 ):
     """Anomalies of one metric: stored ones for unchanged series, fresh detections for the
     rest, and for restated ones when any series of the metric or (`upper_changed`) of a
     funnel stage above it changed. `beside(anomalies so far, screened, detected)` may give work to run in a
     thread while worker processes detect (see `_detect_batches`); `imported()` returns once the detector's
-    libraries are imported (before the workers fork; by default it imports them). `echo`: the days
-    a known day off stays unknown past its end on this funnel stage (`scan.funnel_echo`)."""
+    libraries are imported (before the workers fork; by default it imports them)."""
     from ctxmetrics.detect import too_small
 
     settings = config.detection_for(series_set.metric)
     granularity = series_set.granularity
-    masks = known_masks(series_set, annotations, config.timezone, config.days_off_types, echo)
+    masks = known_masks(series_set, annotations, config.timezone, config.days_off_types)
     tagged = tagged_windows(series_set, annotations, config.timezone)
     tests, bar = family_bar(tagged, settings)
     dens = series_set.denominators
@@ -594,27 +584,22 @@ def _import_detector_libraries() -> None:
     import ctxmetrics.detect.kernels_episodes  # noqa: F401  (likewise)
 
 
-def known_masks(
-    series_set: SeriesSet, annotations, tz: str, days_off: Collection[str] = DAYS_OFF_TYPES, echo: int = 0
-) -> np.ndarray:
+def known_masks(series_set: SeriesSet, annotations, tz: str, days_off: Collection[str] = DAYS_OFF_TYPES) -> np.ndarray:
     """(segments × periods) True where an event of a `days_off` type (an outage, holiday or
     offsite; the project's are `Config.days_off_types`) covering the segment means the
-    period's normal pattern does not hold: its days, and on a lower funnel stage of daily
-    series the `echo` days after them, where the stages above's dip still lands
-    (`scan.funnel_echo`)."""
+    period's normal pattern does not hold."""
     return segment_masks(
-        series_set.segments, series_set.start, series_set.days, annotations, tz, series_set.granularity, days_off,
-        echo if series_set.granularity == "daily" else 0,
+        series_set.segments, series_set.start, series_set.days, annotations, tz, series_set.granularity, days_off
     )
 
 
 def segment_masks(
     segments: list[dict[str, str]], start: dt.date, days: int, annotations, tz: str, granularity: str = "daily",
-    days_off: Collection[str] = DAYS_OFF_TYPES, echo: int = 0,
+    days_off: Collection[str] = DAYS_OFF_TYPES,
 ) -> np.ndarray:
     """`known_masks` for the given segments of a series set whose period 0 starts on
     `start`. A week or month is known when such events cover at least half its days (one
-    public holiday does not make a month abnormal). `echo`: days known past each event's last (daily only)."""
+    public holiday does not make a month abnormal)."""
     if granularity != "daily":
         columns = periods.day_columns(start, days, granularity)
         daily = segment_masks(segments, start, len(columns), annotations, tz, days_off=days_off)
@@ -627,7 +612,7 @@ def segment_masks(
             continue
         first = (event.first_day(tz) - start).days
         last_day = event.last_day(tz)
-        last = days - 1 if last_day is None else (last_day - start).days + echo
+        last = days - 1 if last_day is None else (last_day - start).days
         lo, hi = max(first, 0), min(last, days - 1)
         if lo > hi:
             continue
