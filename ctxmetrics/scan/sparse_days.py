@@ -24,7 +24,8 @@ from ctxmetrics.models.anomaly import NOISELESS_SCORE
 
 def without_seen_before(values: np.ndarray, changes: list) -> list:
     """`changes` (of one series, `values` per period) less those of a noiseless score that
-    the series' earlier periods already matched (`seen_before`)."""
+    the series' earlier periods already matched (`seen_before`) or, in a series of events,
+    its later periods match (`seen_after_in_events`)."""
     return [c for c in changes if c.score < NOISELESS_SCORE or not (
         seen_before(values, c.start, c.end, c.direction) or seen_after_in_events(values, c.start, c.end, c.direction)
     )]
